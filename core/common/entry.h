@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace l0l3 {
+
+// An approved cache entry, stored as JSON (EntryCodec) at RedisSchema::entryKey(key).
+struct Entry
+{
+    std::string key;        // cache key (CacheKey::derive)
+    std::string response;   // the assistant message content served on a hit
+    std::string prompt;     // the user prompt it was approved for (display, L1)
+    std::string system;     // the system prompt (display)
+    std::string ns;         // namespace
+    std::string model;      // model family
+    std::string intent;     // optional intent name
+    std::int64_t version = 1;      // incremented by every edit; guards concurrent writers
+    std::string approvedBy;
+    std::int64_t approvedAtMs = 0; // ms since epoch
+    std::int64_t ttlSeconds = 0;   // 0: no expiry
+
+    bool operator==(const Entry &) const = default;
+};
+
+class EntryCodec
+{
+public:
+    static constexpr int kFormat = 1; // "fmt" field in the JSON
+
+    static std::string encode(const Entry &entry);
+    // nullopt and a reason in *error for corrupt or wrong-typed JSON, a
+    // missing key/response, or an unknown format.
+    static std::optional<Entry> decode(std::string_view json, std::string *error = nullptr);
+};
+
+} // namespace l0l3

@@ -1,0 +1,58 @@
+#pragma once
+
+// The Redis key schema shared by the gateway (reader, proposer) and the
+// control plane (single writer). Changing anything here is a contract change:
+// bump kVersion and update ../shared/DESIGN.md and docs/SCHEMA.md.
+
+#include <string>
+#include <string_view>
+
+namespace l0l3::RedisSchema {
+
+inline constexpr std::string_view kVersion = "v1";
+inline constexpr std::string_view kPrefix = "l0l3:v1:";
+
+// String: EntryCodec JSON of an approved entry. Optional EXPIRE is the TTL.
+inline std::string entryKey(std::string_view cacheKey) { return std::string(kPrefix) + "entry:" + std::string(cacheKey); }
+inline constexpr std::string_view kEntryPattern = "l0l3:v1:entry:*";
+
+// Hash: region -> times a gateway in that region missed on this key, plus the
+// field "_total". The gateway XADDs a proposal only when "_total" becomes 1.
+inline std::string seenKey(std::string_view cacheKey) { return std::string(kPrefix) + "seen:" + std::string(cacheKey); }
+inline constexpr std::string_view kSeenTotalField = "_total";
+
+// Stream of proposals (ProposalCodec fields). Consumer group kProposalsGroup.
+inline constexpr std::string_view kProposals = "l0l3:v1:proposals";
+inline constexpr std::string_view kProposalsGroup = "console";
+inline constexpr long long kProposalsMaxLen = 1000000;
+
+// Stream of audit records (AuditRecord fields), written only by the console.
+inline constexpr std::string_view kAudit = "l0l3:v1:audit";
+
+// Sorted set: member = cache key, score = ms epoch until which the key is not
+// proposed again. Pruned by the console with ZREMRANGEBYSCORE.
+inline constexpr std::string_view kRejected = "l0l3:v1:rejected";
+inline constexpr long long kRejectDefaultDays = 30;
+
+// Hash: intent name -> JSON array of approved prompt variants (L1, later).
+inline std::string intentKey(std::string_view name) { return std::string(kPrefix) + "intent:" + std::string(name); }
+
+// Pub/sub: message is a cache key (drop it from L0.5) or "*" (flush L0.5).
+inline constexpr std::string_view kInvalidateChannel = "l0l3:v1:invalidate";
+inline constexpr std::string_view kInvalidateAll = "*";
+
+// Pub/sub: ControlMessage text, e.g. "drain nyc", "undrain nyc", "flush",
+// "freeze", "unfreeze".
+inline constexpr std::string_view kControlChannel = "l0l3:v1:control";
+
+// String: the primary's clock in ms, written by the ReplicationMonitor.
+// Reading it on a replica gives the replication lag.
+inline constexpr std::string_view kHeartbeat = "l0l3:v1:heartbeat";
+
+// String "1" while approvals are frozen.
+inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
+
+// Hash: region -> "1" while that region is drained (survives gateway restarts).
+inline constexpr std::string_view kDrained = "l0l3:v1:drained";
+
+} // namespace l0l3::RedisSchema
