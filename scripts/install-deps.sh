@@ -43,7 +43,7 @@ if [[ ! -e $policy ]]; then
   chmod +x "$policy"
   created_policy=1
 fi
-trap '[[ $created_policy == 1 ]] && rm -f "$policy"' EXIT
+trap 'if [[ $created_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
 apt_get() { apt-get -o Dpkg::Use-Pty=0 -qq "$@"; }
 if ! apt_get install -y --no-install-recommends "${missing[@]}" >/tmp/l0l3-apt.log 2>&1; then
   apt_get update >/dev/null

@@ -1,0 +1,164 @@
+#include "core/common/jsonwriter.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+
+namespace l0l3 {
+
+namespace {
+
+// 0: copy as is; otherwise the short escape letter, or 'u' for \u00XX.
+constexpr std::array<char, 256> makeEscapeTable()
+{
+    std::array<char, 256> t{};
+    for (int c = 0; c < 0x20; ++c)
+        t[static_cast<std::size_t>(c)] = 'u';
+    t['\b'] = 'b';
+    t['\f'] = 'f';
+    t['\n'] = 'n';
+    t['\r'] = 'r';
+    t['\t'] = 't';
+    t['"'] = '"';
+    t['\\'] = '\\';
+    return t;
+}
+
+constexpr auto kEscape = makeEscapeTable();
+
+} // namespace
+
+JsonWriter::JsonWriter(std::string &out)
+    : m_out(out)
+{
+}
+
+void JsonWriter::separator()
+{
+    if (m_needComma)
+        m_out.push_back(',');
+}
+
+JsonWriter &JsonWriter::beginObject()
+{
+    separator();
+    m_out.push_back('{');
+    m_needComma = false;
+    return *this;
+}
+
+JsonWriter &JsonWriter::endObject()
+{
+    m_out.push_back('}');
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::beginArray()
+{
+    separator();
+    m_out.push_back('[');
+    m_needComma = false;
+    return *this;
+}
+
+JsonWriter &JsonWriter::endArray()
+{
+    m_out.push_back(']');
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::key(std::string_view k)
+{
+    separator();
+    m_out.push_back('"');
+    appendEscaped(m_out, k);
+    m_out.append("\":", 2);
+    m_needComma = false;
+    return *this;
+}
+
+JsonWriter &JsonWriter::value(std::string_view s)
+{
+    separator();
+    m_out.push_back('"');
+    appendEscaped(m_out, s);
+    m_out.push_back('"');
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::value(std::int64_t n)
+{
+    separator();
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, n);
+    m_out.append(buf, r.ptr);
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::value(double d)
+{
+    if (!std::isfinite(d))
+        return null(); // JSON has no NaN/Infinity
+    separator();
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, d);
+    m_out.append(buf, r.ptr);
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::value(bool b)
+{
+    separator();
+    if (b)
+        m_out.append("true", 4);
+    else
+        m_out.append("false", 5);
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::null()
+{
+    separator();
+    m_out.append("null", 4);
+    m_needComma = true;
+    return *this;
+}
+
+JsonWriter &JsonWriter::raw(std::string_view json)
+{
+    separator();
+    m_out.append(json);
+    m_needComma = true;
+    return *this;
+}
+
+void JsonWriter::appendEscaped(std::string &out, std::string_view s)
+{
+    static constexpr char kHex[] = "0123456789abcdef";
+    const char *run = s.data();
+    const char *end = s.data() + s.size();
+    for (const char *p = run; p != end; ++p) {
+        const char e = kEscape[static_cast<unsigned char>(*p)];
+        if (e == 0)
+            continue;
+        out.append(run, p);
+        if (e == 'u') {
+            const auto c = static_cast<unsigned char>(*p);
+            const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+            out.append(esc, 6);
+        } else {
+            const char esc[2] = {'\\', e};
+            out.append(esc, 2);
+        }
+        run = p + 1;
+    }
+    out.append(run, end);
+}
+
+} // namespace l0l3
