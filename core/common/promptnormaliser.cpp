@@ -17,6 +17,14 @@ void appendUtf8(std::string &out, utf8proc_int32_t cp)
     out.append(reinterpret_cast<const char *>(buf), static_cast<std::size_t>(n));
 }
 
+// Invisible characters that users paste along with text; they would make
+// otherwise identical prompts miss. ZWJ/ZWNJ stay: they change emoji and
+// scripts.
+bool isInvisible(utf8proc_int32_t cp)
+{
+    return cp == 0x200B || cp == 0x2060 || cp == 0xFEFF;
+}
+
 // utf8proc_map refuses invalid UTF-8 as a whole; replacing only the bad bytes
 // keeps the rest of the prompt (and so the key) meaningful.
 std::string sanitise(std::string_view in)
@@ -40,7 +48,9 @@ std::string sanitise(std::string_view in)
             --left;
             continue;
         }
-        out.append(reinterpret_cast<const char *>(p), static_cast<std::size_t>(n));
+        // Dropped before NFC so that a mark after one still composes.
+        if (!isInvisible(cp))
+            out.append(reinterpret_cast<const char *>(p), static_cast<std::size_t>(n));
         p += n;
         left -= n;
     }
@@ -55,14 +65,6 @@ bool isSpace(utf8proc_int32_t cp)
         return true;
     const auto cat = utf8proc_category(cp);
     return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
-}
-
-// Invisible characters that users paste along with text; they would make
-// otherwise identical prompts miss. ZWJ/ZWNJ stay: they change emoji and
-// scripts.
-bool isInvisible(utf8proc_int32_t cp)
-{
-    return cp == 0x200B || cp == 0x2060 || cp == 0xFEFF;
 }
 
 // Sentence-ending and separating punctuation only: closing brackets and
@@ -127,8 +129,6 @@ std::string PromptNormaliser::normalise(std::string_view utf8)
             pendingSpace = !out.empty();
             continue;
         }
-        if (isInvisible(cp))
-            continue;
         if (pendingSpace) {
             out.push_back(' ');
             pendingSpace = false;

@@ -1,0 +1,576 @@
+#include "app/demo/demostack.h"
+
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHostAddress>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QStandardPaths>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTimer>
+
+#include "app/demo/dataset.h"
+#include "app/demo/parentdeathsignal.h"
+#include "app/demo/redisprobe.h"
+#include "app/demo/trafficgenerator.h"
+
+namespace l0l3 {
+
+namespace {
+
+constexpr int kPollMs = 100;
+constexpr int kStopGraceMs = 5000;
+const QString kLoopback = QStringLiteral("127.0.0.1");
+
+QString randomPassword()
+{
+    // Hex: safe in redis:// URLs, config files and ACL lines without escaping.
+    quint32 words[6];
+    QRandomGenerator::system()->fillRange(words);
+    return QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex());
+}
+
+QByteArray sha256Hex(const QString &password)
+{
+    return QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
+}
+
+// Free loopback ports, all reserved at once so they differ from each other;
+// the small race with other programs is acceptable for a local demo.
+QList<quint16> freePorts(int count)
+{
+    std::vector<std::unique_ptr<QTcpServer>> servers;
+    QList<quint16> ports;
+    for (int i = 0; i < count; ++i) {
+        auto server = std::make_unique<QTcpServer>();
+        if (!server->listen(QHostAddress::LocalHost, 0))
+            return {};
+        ports.append(server->serverPort());
+        servers.push_back(std::move(server));
+    }
+    return ports;
+}
+
+bool writeFile(const QString &path, const QByteArray &content, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    file.write(content);
+    return true;
+}
+
+QString quoted(const QString &path)
+{
+    return QLatin1Char('"') + path + QLatin1Char('"');
+}
+
+} // namespace
+
+struct DemoStack::Child
+{
+    QString name;
+    std::unique_ptr<QProcess> process;
+    QString logPath;
+    std::unique_ptr<QFile> log;   // stdout copy of processes whose stdout we parse
+    QByteArray pending;           // stdout not yet split into lines
+    int listenPort = -1;
+};
+
+DemoStack::DemoStack(DemoOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+{
+    qRegisterMetaType<DemoTopology>();
+    if (qEnvironmentVariableIsSet("L0L3_DEMO_KEEP_DATA"))
+        m_options.keepDataDir = true;
+}
+
+DemoStack::~DemoStack()
+{
+    stop();
+}
+
+QString DemoStack::findBinary(const QString &name, const QString &binDir)
+{
+    QStringList dirs;
+    if (!binDir.isEmpty())
+        dirs.append(binDir);
+    const QString env = qEnvironmentVariable("L0L3_BIN_DIR");
+    if (!env.isEmpty())
+        dirs.append(env);
+    if (QCoreApplication::instance())
+        dirs.append(QCoreApplication::applicationDirPath());
+    for (const QString &dir : std::as_const(dirs)) {
+        const QFileInfo info(QDir(dir).filePath(name));
+        if (info.isFile() && info.isExecutable())
+            return info.absoluteFilePath();
+    }
+    return {};
+}
+
+void DemoStack::start()
+{
+    if (m_state == State::Starting || m_state == State::Ready)
+        return;
+    m_stopping = false;
+    m_error.clear();
+    m_state = State::Starting;
+    m_topology = DemoTopology();
+    if (!m_http)
+        m_http = new QNetworkAccessManager(this);
+
+    step(1, QStringLiteral("Writing Redis, Sentinel and ACL configuration (random passwords)"));
+    QString error;
+    if (!writeConfigs(&error))
+        return fail(error);
+    startPrimary();
+}
+
+void DemoStack::step(int index, const QString &text)
+{
+    emit progress(index, stepCount(), text);
+}
+
+void DemoStack::failLater(const QString &error)
+{
+    const quint64 generation = m_generation;
+    QMetaObject::invokeMethod(this, [this, error, generation] {
+        if (generation == m_generation)
+            fail(error);
+    }, Qt::QueuedConnection);
+}
+
+void DemoStack::fail(const QString &error)
+{
+    if (m_state != State::Starting && m_state != State::Ready)
+        return;
+    m_error = error;
+    stop();
+    m_state = State::Failed;
+    emit failed(error);
+}
+
+bool DemoStack::writeConfigs(QString *error)
+{
+    const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
+    if (redis.isEmpty()) {
+        *error = QStringLiteral("redis-server not found in PATH (install redis-server / redis-sentinel)");
+        return false;
+    }
+    for (const QString &name : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")}) {
+        if (findBinary(name, m_options.binDir).isEmpty()) {
+            *error = QStringLiteral("%1 not found in $L0L3_BIN_DIR or next to %2").arg(name, QCoreApplication::applicationFilePath());
+            return false;
+        }
+    }
+
+    m_dir = std::make_unique<QTemporaryDir>(QDir::temp().filePath(QStringLiteral("l0l3-demo-XXXXXX")));
+    if (!m_dir->isValid()) {
+        *error = QStringLiteral("cannot create a temporary directory: %1").arg(m_dir->errorString());
+        return false;
+    }
+    m_dir->setAutoRemove(!m_options.keepDataDir);
+    const QDir dir(m_dir->path());
+    m_topology.dataDir = dir.path();
+
+    DemoCredentials &c = m_topology.credentials;
+    c.gateway = randomPassword();
+    c.console = randomPassword();
+    c.replication = randomPassword();
+    c.sentinel = randomPassword();
+
+    QFile templ(QStringLiteral(":/l0l3/demo/users.acl"));
+    if (!templ.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("ACL template missing from the l0l3_demo resources");
+        return false;
+    }
+    // Same output as scripts/render-acl.sh: hashes substituted, comments and blank lines dropped.
+    QByteArray acl;
+    const QList<QByteArray> lines = templ.readAll().split('\n');
+    for (QByteArray line : lines) {
+        if (line.trimmed().isEmpty() || line.startsWith('#'))
+            continue;
+        line.replace("@GATEWAY_SHA256@", sha256Hex(c.gateway));
+        line.replace("@CONSOLE_SHA256@", sha256Hex(c.console));
+        line.replace("@REPLICATION_SHA256@", sha256Hex(c.replication));
+        line.replace("@SENTINEL_SHA256@", sha256Hex(c.sentinel));
+        acl += line + '\n';
+    }
+    if (acl.contains('@')) {
+        *error = QStringLiteral("ACL template has an unknown @PLACEHOLDER@");
+        return false;
+    }
+    m_aclPath = dir.filePath(QStringLiteral("users.acl"));
+    if (!writeFile(m_aclPath, acl, error))
+        return false;
+
+    const int regions = int(m_options.regions.size());
+    const QList<quint16> ports = freePorts(1 + regions + 3);
+    if (ports.size() != 1 + regions + 3) {
+        *error = QStringLiteral("cannot reserve free loopback ports");
+        return false;
+    }
+    m_topology.primary = {QStringLiteral("primary"), m_options.regions.value(0), ports.at(0), 0};
+    for (int i = 0; i < regions; ++i) {
+        DemoRegion region;
+        region.name = m_options.regions.at(i);
+        region.replica = {QStringLiteral("replica-") + region.name, region.name, ports.at(1 + i), 0};
+        m_topology.regions.append(region);
+    }
+    for (int i = 0; i < 3; ++i)
+        m_topology.sentinels.append({QStringLiteral("sentinel-%1").arg(i + 1), {}, ports.at(1 + regions + i), 0});
+
+    auto redisConfig = [&](const DemoRedisNode &node, bool replica) {
+        const QString nodeDir = dir.filePath(node.name);
+        dir.mkpath(node.name);
+        QString conf;
+        conf += QStringLiteral("bind 127.0.0.1\nport %1\ndaemonize no\n").arg(node.port);
+        conf += QStringLiteral("dir %1\nlogfile %2\n").arg(quoted(nodeDir), quoted(QDir(nodeDir).filePath(QStringLiteral("redis.log"))));
+        conf += QStringLiteral("aclfile %1\n").arg(quoted(m_aclPath));
+        conf += QStringLiteral("save \"\"\nappendonly no\n");
+        // Every node can become a replica after a failover, so all carry the replication credentials.
+        conf += QStringLiteral("masteruser replication\nmasterauth %1\n").arg(c.replication);
+        // Three replicas sync at once at startup; the default 5 s diskless delay only slows the demo.
+        conf += QStringLiteral("repl-diskless-sync yes\nrepl-diskless-sync-delay 0\n");
+        conf += QStringLiteral("replica-serve-stale-data yes\nreplica-read-only yes\n");
+        if (replica)
+            conf += QStringLiteral("replicaof 127.0.0.1 %1\n").arg(m_topology.primary.port);
+        return writeFile(QDir(nodeDir).filePath(QStringLiteral("redis.conf")), conf.toUtf8(), error);
+    };
+    if (!redisConfig(m_topology.primary, false))
+        return false;
+    for (const DemoRegion &region : std::as_const(m_topology.regions))
+        if (!redisConfig(region.replica, true))
+            return false;
+    for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels)) {
+        const QString nodeDir = dir.filePath(sentinel.name);
+        dir.mkpath(sentinel.name);
+        QString conf;
+        conf += QStringLiteral("bind 127.0.0.1\nport %1\ndaemonize no\n").arg(sentinel.port);
+        conf += QStringLiteral("dir %1\nlogfile %2\n").arg(quoted(nodeDir), quoted(QDir(nodeDir).filePath(QStringLiteral("sentinel.log"))));
+        conf += QStringLiteral("sentinel resolve-hostnames no\n");
+        conf += QStringLiteral("sentinel monitor %1 127.0.0.1 %2 2\n").arg(m_topology.masterName).arg(m_topology.primary.port);
+        // 2000 ms, not less: at 1000 ms this machine saw spurious second failovers.
+        conf += QStringLiteral("sentinel down-after-milliseconds %1 2000\n").arg(m_topology.masterName);
+        conf += QStringLiteral("sentinel failover-timeout %1 10000\n").arg(m_topology.masterName);
+        conf += QStringLiteral("sentinel parallel-syncs %1 1\n").arg(m_topology.masterName);
+        conf += QStringLiteral("sentinel auth-user %1 sentinel\n").arg(m_topology.masterName);
+        conf += QStringLiteral("sentinel auth-pass %1 %2\n").arg(m_topology.masterName, c.sentinel);
+        if (!writeFile(QDir(nodeDir).filePath(QStringLiteral("sentinel.conf")), conf.toUtf8(), error))
+            return false;
+    }
+    return true;
+}
+
+QProcess *DemoStack::startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort)
+{
+    auto entry = std::make_unique<Child>();
+    entry->name = name;
+    entry->process = std::make_unique<QProcess>();
+    QProcess *process = entry->process.get();
+    const QDir dir(m_dir->path());
+    entry->logPath = dir.filePath(name + QStringLiteral(".log"));
+    process->setProgram(program);
+    process->setArguments(args);
+    process->setWorkingDirectory(dir.path());
+    killWithParent(*process);
+    if (parseListenPort) {
+        // Read stdout for the "listening on 127.0.0.1:PORT" line and keep a copy in the log.
+        entry->log = std::make_unique<QFile>(entry->logPath);
+        entry->log->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered);
+        process->setStandardErrorFile(entry->logPath + QStringLiteral(".err"));
+        Child *raw = entry.get();
+        connect(process, &QProcess::readyReadStandardOutput, this, [raw] {
+            const QByteArray data = raw->process->readAllStandardOutput();
+            raw->log->write(data);
+            if (raw->listenPort > 0)
+                return;
+            raw->pending += data;
+            static const QRegularExpression re(QStringLiteral("listening on 127\\.0\\.0\\.1:(\\d+)"));
+            const QRegularExpressionMatch match = re.match(QString::fromUtf8(raw->pending));
+            if (match.hasMatch())
+                raw->listenPort = match.captured(1).toInt();
+        });
+    } else {
+        process->setStandardOutputFile(entry->logPath);
+        process->setStandardErrorFile(entry->logPath, QIODevice::Append);
+    }
+    connect(process, &QProcess::finished, this, [this, name, process](int exitCode, QProcess::ExitStatus) {
+        if (m_stopping)
+            return;
+        const QString why = QStringLiteral("%1 exited (code %2)").arg(name).arg(exitCode);
+        // Queued: fail() destroys the QProcess that is emitting this signal.
+        if (m_state == State::Starting)
+            failLater(why + QStringLiteral(":\n") + logTail(name));
+        else if (m_state == State::Ready)
+            emit processExited(name, exitCode);
+        Q_UNUSED(process);
+    });
+    connect(process, &QProcess::errorOccurred, this, [this, name, program](QProcess::ProcessError error) {
+        if (error == QProcess::FailedToStart && !m_stopping)
+            failLater(QStringLiteral("%1 (%2) failed to start").arg(name, program));
+    });
+    m_children.push_back(std::move(entry));
+    process->start();
+    return process;
+}
+
+DemoStack::Child *DemoStack::child(const QString &name) const
+{
+    for (const auto &c : m_children)
+        if (c->name == name)
+            return c.get();
+    return nullptr;
+}
+
+QString DemoStack::logTail(const QString &name, int lines) const
+{
+    QStringList candidates;
+    if (const Child *c = child(name))
+        candidates << c->logPath << c->logPath + QStringLiteral(".err");
+    if (m_dir)
+        candidates << QDir(m_dir->path()).filePath(name + QStringLiteral("/redis.log"))
+                   << QDir(m_dir->path()).filePath(name + QStringLiteral("/sentinel.log"));
+    QString tail;
+    for (const QString &path : std::as_const(candidates)) {
+        QFile file(path);
+        if (!file.open(QIODevice::ReadOnly))
+            continue;
+        const QStringList all = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        tail += all.mid(std::max<qsizetype>(0, all.size() - lines)).join(QLatin1Char('\n'));
+        if (!tail.isEmpty() && !tail.endsWith(QLatin1Char('\n')))
+            tail += QLatin1Char('\n');
+    }
+    return tail.trimmed();
+}
+
+void DemoStack::waitUntil(const QString &what, const Check &check, std::function<void()> next, qint64 deadlineMs)
+{
+    if (deadlineMs < 0)
+        deadlineMs = QDeadlineTimer(m_options.stepTimeoutMs).deadline();
+    const quint64 generation = m_generation;
+    check([this, what, check, next = std::move(next), deadlineMs, generation](bool ok, const QString &detail) mutable {
+        if (generation != m_generation || m_state != State::Starting)
+            return;
+        if (ok)
+            return next();
+        if (QDeadlineTimer::current().deadline() >= deadlineMs)
+            return fail(QStringLiteral("timed out waiting for %1%2").arg(what, detail.isEmpty() ? QString() : QStringLiteral(" (") + detail + QLatin1Char(')')));
+        QTimer::singleShot(kPollMs, this, [this, what, check, next = std::move(next), deadlineMs, generation]() mutable {
+            if (generation == m_generation)
+                waitUntil(what, check, std::move(next), deadlineMs);
+        });
+    });
+}
+
+void DemoStack::startPrimary()
+{
+    const DemoRedisNode &primary = m_topology.primary;
+    step(2, QStringLiteral("Starting the Redis primary (%1) on port %2").arg(primary.region).arg(primary.port));
+    const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
+    QProcess *process = startChild(primary.name, redis,
+                                   {QDir(m_dir->path()).filePath(primary.name + QStringLiteral("/redis.conf"))}, false);
+    m_topology.primary.pid = process->processId();
+    const quint16 port = primary.port;
+    const QString password = m_topology.credentials.console;
+    waitUntil(QStringLiteral("the Redis primary to answer PING"), [this, port, password](auto done) {
+        RedisProbe::run(kLoopback, port, QStringLiteral("console"), password, {{"PING"}}, 1000, this,
+                        [done](const QList<RespReply> &replies, const QString &error) {
+                            done(error.isEmpty() && replies.value(0).text == "PONG", error);
+                        });
+    }, [this] { startReplicas(); });
+}
+
+void DemoStack::startReplicas()
+{
+    step(3, QStringLiteral("Starting one replica per region (%1)").arg(m_options.regions.join(QStringLiteral(", "))));
+    const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
+    for (DemoRegion &region : m_topology.regions) {
+        QProcess *process = startChild(region.replica.name, redis,
+                                       {QDir(m_dir->path()).filePath(region.replica.name + QStringLiteral("/redis.conf"))}, false);
+        region.replica.pid = process->processId();
+    }
+    QList<quint16> ports;
+    for (const DemoRegion &region : std::as_const(m_topology.regions))
+        ports.append(region.replica.port);
+    const QString password = m_topology.credentials.console;
+    waitUntil(QStringLiteral("every replica's link to the primary"), [this, ports, password](auto done) {
+        // All replicas must report master_link_status:up; probe them in parallel.
+        auto remaining = std::make_shared<int>(int(ports.size()));
+        auto down = std::make_shared<QStringList>();
+        for (quint16 port : ports) {
+            RedisProbe::run(kLoopback, port, QStringLiteral("console"), password, {{"INFO", "replication"}}, 1000, this,
+                            [done, remaining, down, port](const QList<RespReply> &replies, const QString &error) {
+                                if (!error.isEmpty() || !replies.value(0).text.contains("master_link_status:up"))
+                                    down->append(QString::number(port));
+                                if (--*remaining == 0)
+                                    done(down->isEmpty(), down->isEmpty() ? QString() : QStringLiteral("link down on port ") + down->join(QStringLiteral(", ")));
+                            });
+        }
+    }, [this] { startSentinels(); });
+}
+
+void DemoStack::startSentinels()
+{
+    step(4, QStringLiteral("Starting three Sentinels (quorum 2)"));
+    const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
+    QList<quint16> ports;
+    for (DemoRedisNode &sentinel : m_topology.sentinels) {
+        QProcess *process = startChild(sentinel.name, redis,
+                                       {QDir(m_dir->path()).filePath(sentinel.name + QStringLiteral("/sentinel.conf")),
+                                        QStringLiteral("--sentinel")}, false);
+        sentinel.pid = process->processId();
+        ports.append(sentinel.port);
+    }
+    const QByteArray master = m_topology.masterName.toUtf8();
+    const QByteArray primaryPort = QByteArray::number(m_topology.primary.port);
+    waitUntil(QStringLiteral("the Sentinels to monitor the primary"), [this, ports, master, primaryPort](auto done) {
+        auto remaining = std::make_shared<int>(int(ports.size()));
+        auto bad = std::make_shared<QStringList>();
+        for (quint16 port : ports) {
+            RedisProbe::run(kLoopback, port, {}, {}, {{"SENTINEL", "get-master-addr-by-name", master}}, 1000, this,
+                            [done, remaining, bad, port, primaryPort](const QList<RespReply> &replies, const QString &error) {
+                                const RespReply reply = replies.value(0);
+                                if (!error.isEmpty() || reply.elements.size() != 2 || reply.elements.at(1).text != primaryPort)
+                                    bad->append(QString::number(port));
+                                if (--*remaining == 0)
+                                    done(bad->isEmpty(), bad->isEmpty() ? QString() : QStringLiteral("not ready on port ") + bad->join(QStringLiteral(", ")));
+                            });
+        }
+    }, [this] { startUpstream(); });
+}
+
+void DemoStack::waitForListenPorts(const QStringList &names, std::function<void()> next)
+{
+    waitUntil(names.join(QStringLiteral(", ")) + QStringLiteral(" to listen"), [this, names](auto done) {
+        QStringList missing;
+        for (const QString &name : names) {
+            const Child *c = child(name);
+            if (!c || c->listenPort <= 0)
+                missing.append(name);
+        }
+        done(missing.isEmpty(), missing.join(QStringLiteral(", ")));
+    }, std::move(next));
+}
+
+void DemoStack::startUpstream()
+{
+    step(5, QStringLiteral("Starting the stub LLM (%1 ms + up to %2 ms jitter)").arg(m_options.upstreamLatencyMs).arg(m_options.upstreamJitterMs));
+    QProcess *process = startChild(QStringLiteral("stub-llm"), findBinary(QStringLiteral("l0l3-stub-llm"), m_options.binDir),
+                                   {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                                    QStringLiteral("--latency-ms"), QString::number(m_options.upstreamLatencyMs),
+                                    QStringLiteral("--jitter-ms"), QString::number(m_options.upstreamJitterMs)},
+                                   true);
+    m_topology.upstreamPid = process->processId();
+    waitForListenPorts({QStringLiteral("stub-llm")}, [this] {
+        m_topology.upstreamUrl = QUrl(QStringLiteral("http://127.0.0.1:%1/v1").arg(child(QStringLiteral("stub-llm"))->listenPort));
+        startGateways();
+    });
+}
+
+void DemoStack::startGateways()
+{
+    step(6, QStringLiteral("Starting one l0l3-gateway per region"));
+    const DemoCredentials &c = m_topology.credentials;
+    const QString gateway = findBinary(QStringLiteral("l0l3-gateway"), m_options.binDir);
+    QStringList names;
+    for (DemoRegion &region : m_topology.regions) {
+        const QString name = QStringLiteral("gateway-") + region.name;
+        names.append(name);
+        QProcess *process = startChild(name, gateway,
+                                       {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+                                        QStringLiteral("--region"), region.name,
+                                        QStringLiteral("--replica"), QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(c.gateway).arg(region.replica.port),
+                                        QStringLiteral("--primary"), QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(c.gateway).arg(m_topology.primary.port),
+                                        QStringLiteral("--upstream"), m_topology.upstreamUrl.toString()},
+                                       true);
+        region.gatewayPid = process->processId();
+    }
+    waitForListenPorts(names, [this, names] {
+        for (DemoRegion &region : m_topology.regions)
+            region.gatewayUrl = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(child(QStringLiteral("gateway-") + region.name)->listenPort));
+        waitUntil(QStringLiteral("every gateway's /healthz"), [this](auto done) {
+            auto remaining = std::make_shared<int>(int(m_topology.regions.size()));
+            auto bad = std::make_shared<QStringList>();
+            for (const DemoRegion &region : std::as_const(m_topology.regions)) {
+                QUrl url = region.gatewayUrl;
+                url.setPath(QStringLiteral("/healthz"));
+                QNetworkRequest request(url);
+                request.setTransferTimeout(1000);
+                QNetworkReply *reply = m_http->get(request);
+                const QString name = region.name;
+                connect(reply, &QNetworkReply::finished, this, [reply, done, remaining, bad, name] {
+                    reply->deleteLater();
+                    if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() != 200)
+                        bad->append(name);
+                    if (--*remaining == 0)
+                        done(bad->isEmpty(), bad->join(QStringLiteral(", ")));
+                });
+            }
+        }, [this] { startTraffic(); });
+    });
+}
+
+void DemoStack::startTraffic()
+{
+    if (m_options.startTraffic) {
+        step(7, QStringLiteral("Starting traffic: %1 requests/s across %2 regions").arg(m_options.trafficRate).arg(m_topology.regions.size()));
+        QString error;
+        auto dataset = Dataset::load(m_options.datasetPath.isEmpty() ? Dataset::builtinPath() : m_options.datasetPath, &error);
+        if (!dataset)
+            return fail(error);
+        TrafficOptions options;
+        for (const DemoRegion &region : std::as_const(m_topology.regions))
+            options.targets.append({region.gatewayUrl, region.name});
+        options.rate = m_options.trafficRate;
+        options.seed = m_options.seed;
+        options.concurrency = 128;
+        m_traffic = new TrafficGenerator(std::move(*dataset), options, this);
+        m_traffic->start();
+    } else {
+        step(7, QStringLiteral("Traffic disabled"));
+    }
+    m_state = State::Ready;
+    emit ready();
+}
+
+void DemoStack::stop()
+{
+    ++m_generation;
+    m_stopping = true;
+    if (m_traffic) {
+        delete m_traffic;   // aborts in-flight requests
+        m_traffic = nullptr;
+    }
+    // Gateways and the stub first, Redis last, so nothing logs a lost link
+    // for long; Sentinels go before the primary so they never fail it over.
+    for (auto it = m_children.rbegin(); it != m_children.rend(); ++it)
+        if ((*it)->process->state() != QProcess::NotRunning)
+            (*it)->process->terminate();
+    const QDeadlineTimer grace(kStopGraceMs);
+    for (auto it = m_children.rbegin(); it != m_children.rend(); ++it) {
+        QProcess *process = (*it)->process.get();
+        if (process->state() != QProcess::NotRunning && !process->waitForFinished(int(std::max<qint64>(1, grace.remainingTime())))) {
+            process->kill();
+            process->waitForFinished(2000);
+        }
+    }
+    m_children.clear();
+    if (m_state == State::Starting || m_state == State::Ready)
+        m_state = State::Stopped;
+    m_dir.reset();
+}
+
+} // namespace l0l3

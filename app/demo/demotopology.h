@@ -1,0 +1,72 @@
+#pragma once
+
+#include <QList>
+#include <QMetaType>
+#include <QString>
+#include <QUrl>
+
+namespace l0l3 {
+
+// Passwords of the ACL users of packaging/redis/users.acl, random per demo
+// run and held in memory only (the rendered ACL file has their SHA-256).
+struct DemoCredentials
+{
+    QString gateway;
+    QString console;
+    QString replication;
+    QString sentinel;
+};
+
+struct DemoRedisNode
+{
+    QString name;        // "primary", "replica-nyc", "sentinel-1"
+    QString region;      // empty for Sentinels
+    quint16 port = 0;
+    qint64 pid = 0;
+};
+
+struct DemoRegion
+{
+    QString name;        // "nyc", "tokyo", "eu"
+    DemoRedisNode replica;
+    QUrl gatewayUrl;     // http://127.0.0.1:PORT
+    qint64 gatewayPid = 0;
+};
+
+// What DemoStack started, for the console (connections, topology view) and tests.
+struct DemoTopology
+{
+    QString host = QStringLiteral("127.0.0.1");
+    QString masterName = QStringLiteral("l0l3");   // the Sentinel master name
+    DemoRedisNode primary;                          // starts in region nyc
+    QList<DemoRegion> regions;
+    QList<DemoRedisNode> sentinels;
+    QUrl upstreamUrl;                               // stub LLM, http://127.0.0.1:PORT/v1
+    qint64 upstreamPid = 0;
+    DemoCredentials credentials;
+    QString dataDir;                                // configs, logs, ACL file
+
+    // Every process the stack started (for leak checks).
+    QList<qint64> pids() const
+    {
+        QList<qint64> all;
+        if (primary.pid)
+            all.append(primary.pid);
+        for (const DemoRegion &r : regions) {
+            if (r.replica.pid)
+                all.append(r.replica.pid);
+            if (r.gatewayPid)
+                all.append(r.gatewayPid);
+        }
+        for (const DemoRedisNode &s : sentinels)
+            if (s.pid)
+                all.append(s.pid);
+        if (upstreamPid)
+            all.append(upstreamPid);
+        return all;
+    }
+};
+
+} // namespace l0l3
+
+Q_DECLARE_METATYPE(l0l3::DemoTopology)

@@ -1,0 +1,21 @@
+#include "core/control/approvalresult.h"
+
+namespace l0l3 {
+
+QString ApprovalResult::errorName(ErrorKind kind)
+{
+    switch (kind) {
+    case ErrorKind::None: return QStringLiteral("none");
+    case ErrorKind::InvalidArgument: return QStringLiteral("invalid-argument");
+    case ErrorKind::NotConnected: return QStringLiteral("not-connected");
+    case ErrorKind::ReadOnlyReplica: return QStringLiteral("replica");
+    case ErrorKind::Frozen: return QStringLiteral("frozen");
+    case ErrorKind::NotFound: return QStringLiteral("not-found");
+    case ErrorKind::VersionConflict: return QStringLiteral("version-conflict");
+    case ErrorKind::PermissionDenied: return QStringLiteral("permission-denied");
+    case ErrorKind::RedisError: return QStringLiteral("redis-error");
+    }
+    return QStringLiteral("unknown");
+}
+
+} // namespace l0l3

@@ -1,0 +1,580 @@
+#include "core/control/approvalservice.h"
+
+#include <QDateTime>
+#include <QMetaObject>
+
+#include "core/common/auditrecord.h"
+#include "core/common/entry.h"
+#include "core/common/proposal.h"
+#include "core/common/redisschema.h"
+
+namespace l0l3 {
+
+namespace {
+
+QByteArray bytes(std::string_view s)
+{
+    return QByteArray(s.data(), qsizetype(s.size()));
+}
+
+QByteArray utf8(const QString &s)
+{
+    return s.toUtf8();
+}
+
+using ErrorKind = ApprovalResult::ErrorKind;
+
+ErrorKind kindOf(const RedisReply &r)
+{
+    if (r.local)
+        return ErrorKind::NotConnected;
+    const QByteArray code = r.errorCode();
+    if (code == "NOPERM")
+        return ErrorKind::PermissionDenied;
+    if (code == "READONLY")
+        return ErrorKind::ReadOnlyReplica;
+    return ErrorKind::RedisError;
+}
+
+QList<QByteArray> auditXadd(const AuditRecord &record)
+{
+    QList<QByteArray> argv{QByteArrayLiteral("XADD"), bytes(RedisSchema::kAudit), QByteArrayLiteral("*")};
+    for (const auto &[field, value] : AuditCodec::encode(record)) {
+        argv.append(bytes(field));
+        argv.append(bytes(value));
+    }
+    return argv;
+}
+
+} // namespace
+
+struct ApprovalService::Op
+{
+    enum class Kind { Approve, Reject, Revoke, Edit, Freeze, Unfreeze, Control };
+    Kind kind = Kind::Approve;
+    ApprovalRequest request;   // approve/reject: proposal ids, key, response, intent, ttl
+    QString newResponse;       // edit
+    qint64 expectedVersion = 0; // edit/revoke
+    int days = 30;             // reject
+    QString control;           // control message
+    QString actor;
+    ResultCallback cb;
+
+    // Filled while running.
+    std::optional<Proposal> proposal;
+    std::optional<Entry> current;
+    QString key;
+
+    QString actionName() const
+    {
+        switch (kind) {
+        case Kind::Approve: return QStringLiteral("approve");
+        case Kind::Reject: return QStringLiteral("reject");
+        case Kind::Revoke: return QStringLiteral("revoke");
+        case Kind::Edit: return QStringLiteral("edit");
+        case Kind::Freeze: return QStringLiteral("freeze");
+        case Kind::Unfreeze: return QStringLiteral("unfreeze");
+        case Kind::Control: return QStringLiteral("control");
+        }
+        return {};
+    }
+    bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject; }
+    bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
+};
+
+ApprovalService::ApprovalService(RedisConnection *connection, QObject *parent)
+    : QObject(parent)
+    , m_connection(connection)
+    , m_defaultActor(QStringLiteral("console"))
+{
+}
+
+ApprovalService::~ApprovalService() = default;
+
+void ApprovalService::setConnection(RedisConnection *connection)
+{
+    m_connection = connection;
+}
+
+void ApprovalService::approve(const ApprovalRequest &request, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Approve;
+    op->request = request;
+    op->actor = request.actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::approve(const QString &proposalId, const QString &key, const std::optional<QString> &response,
+                              const QString &intent, const QString &actor, ResultCallback cb)
+{
+    ApprovalRequest r;
+    r.proposalId = proposalId;
+    r.key = key;
+    r.response = response;
+    r.intent = intent;
+    r.actor = actor;
+    approve(r, std::move(cb));
+}
+
+void ApprovalService::reject(const QString &proposalId, const QString &key, const QString &actor, int days,
+                             ResultCallback cb, const QStringList &duplicateIds)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Reject;
+    op->request.proposalId = proposalId;
+    op->request.duplicateIds = duplicateIds;
+    op->request.key = key;
+    op->actor = actor;
+    op->days = days;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::revoke(const QString &key, const QString &actor, ResultCallback cb, qint64 expectedVersion)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Revoke;
+    op->request.key = key;
+    op->actor = actor;
+    op->expectedVersion = expectedVersion;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::edit(const QString &key, const QString &newResponse, qint64 expectedVersion,
+                           const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Edit;
+    op->request.key = key;
+    op->newResponse = newResponse;
+    op->expectedVersion = expectedVersion;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::freezeApprovals(const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Freeze;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::unfreezeApprovals(const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Unfreeze;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::publishControl(const QString &message, const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Control;
+    op->control = message.simplified();
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::enqueue(std::shared_ptr<Op> op)
+{
+    if (op->actor.isEmpty())
+        op->actor = m_defaultActor;
+    m_queue.push_back(std::move(op));
+    // Never synchronous: results always arrive from the event loop.
+    QMetaObject::invokeMethod(this, &ApprovalService::startNext, Qt::QueuedConnection);
+}
+
+void ApprovalService::startNext()
+{
+    if (m_busy || m_queue.empty())
+        return;
+    auto op = m_queue.front();
+    m_queue.pop_front();
+    m_busy = true;
+    runOp(op);
+}
+
+void ApprovalService::finish(std::shared_ptr<Op> op, ApprovalResult result)
+{
+    result.action = op->actionName();
+    if (result.key.isEmpty())
+        result.key = op->key;
+    m_busy = false;
+    QPointer<ApprovalService> self(this);
+    if (op->cb)
+        op->cb(result);
+    if (!self)
+        return;
+    emit finished(result);
+    if (!self)
+        return;
+    if (!m_queue.empty())
+        QMetaObject::invokeMethod(this, &ApprovalService::startNext, Qt::QueuedConnection);
+}
+
+void ApprovalService::runOp(std::shared_ptr<Op> op)
+{
+    auto fail = [this, op](ErrorKind kind, const QString &message) {
+        ApprovalResult r;
+        r.error = kind;
+        r.message = message;
+        finish(op, r);
+    };
+    RedisConnection *conn = m_connection;
+    if (!conn) {
+        fail(ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+        return;
+    }
+
+    // Validate input first.
+    switch (op->kind) {
+    case Op::Kind::Approve:
+    case Op::Kind::Reject:
+        if (op->request.proposalId.isEmpty()) {
+            fail(ErrorKind::InvalidArgument, QStringLiteral("a proposal id is required"));
+            return;
+        }
+        if (op->kind == Op::Kind::Reject && op->days <= 0) {
+            fail(ErrorKind::InvalidArgument, QStringLiteral("reject needs a positive number of days"));
+            return;
+        }
+        break;
+    case Op::Kind::Revoke:
+    case Op::Kind::Edit:
+        if (op->request.key.isEmpty()) {
+            fail(ErrorKind::InvalidArgument, QStringLiteral("a cache key is required"));
+            return;
+        }
+        op->key = op->request.key;
+        break;
+    case Op::Kind::Control: {
+        const QStringList parts = op->control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")))
+            || (parts.size() == 1 && parts[0] == QLatin1String("flush"));
+        if (!ok) {
+            fail(ErrorKind::InvalidArgument,
+                 QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\" or \"flush\")")
+                     .arg(op->control));
+            return;
+        }
+        op->key = parts.size() == 2 ? parts[1] : QStringLiteral("*");
+        break;
+    }
+    case Op::Kind::Freeze:
+    case Op::Kind::Unfreeze:
+        op->key = QStringLiteral("approvals");
+        break;
+    }
+
+    auto afterProposal = [this, op, fail]() {
+        RedisConnection *conn = m_connection;
+        if (!conn) {
+            fail(ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+            return;
+        }
+        QList<QList<QByteArray>> checks;
+        QList<QByteArray> watch{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFrozen)};
+        if (op->touchesEntry())
+            watch.append(bytes(RedisSchema::entryKey(op->key.toStdString())));
+        checks.append(watch);
+        checks.append({QByteArrayLiteral("ROLE")});
+        checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
+        if (op->touchesEntry())
+            checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(op->key.toStdString()))});
+        conn->pipeline(checks, this, [this, op, fail](const QList<RedisReply> &replies) {
+            RedisConnection *conn = m_connection;
+            auto refuse = [this, op, fail](ErrorKind kind, const QString &message) {
+                if (RedisConnection *c = m_connection; c && c->isReady())
+                    c->command({QByteArrayLiteral("UNWATCH")}, this, [](const RedisReply &) {});
+                fail(kind, message);
+            };
+            for (const RedisReply &r : replies) {
+                if (r.isError()) {
+                    refuse(kindOf(r), QStringLiteral("%1 refused: %2").arg(op->actionName(), r.errorMessage()));
+                    return;
+                }
+            }
+            if (!conn || !conn->isReady()) {
+                fail(ErrorKind::NotConnected, QStringLiteral("connection lost before the transaction"));
+                return;
+            }
+            const RedisReply &role = replies[1];
+            const QByteArray roleName = role.isArray() && !role.elements.isEmpty() ? role.elements[0].str : QByteArray();
+            if (roleName != "master") {
+                QString where;
+                if (role.elements.size() >= 3)
+                    where = QStringLiteral(" of %1:%2").arg(role.elements[1].toString()).arg(role.elements[2].toInteger());
+                refuse(ErrorKind::ReadOnlyReplica,
+                       QStringLiteral("refused: %1 is a %2%3, not the primary; approvals are written on the primary only")
+                           .arg(conn->options().redacted(), roleName.isEmpty() ? QStringLiteral("non-primary") : QString::fromUtf8(roleName), where));
+                return;
+            }
+            const bool frozen = !replies[2].isNil();
+            if (frozen && op->touchesEntry()) {
+                refuse(ErrorKind::Frozen,
+                       QStringLiteral("refused: approvals are frozen (%1 is set); unfreeze them first")
+                           .arg(QString::fromLatin1(bytes(RedisSchema::kFrozen))));
+                return;
+            }
+            if (op->touchesEntry() && !replies[3].isNil()) {
+                std::string why;
+                op->current = EntryCodec::decode(replies[3].str.toStdString(), &why);
+                if (!op->current && op->kind != Op::Kind::Revoke) {
+                    refuse(ErrorKind::RedisError, QStringLiteral("the stored entry for %1 is corrupt (%2); revoke it first")
+                                                      .arg(op->key, QString::fromStdString(why)));
+                    return;
+                }
+            }
+            const bool exists = op->touchesEntry() && !replies[3].isNil();
+            const qint64 currentVersion = op->current ? op->current->version : 0;
+            switch (op->kind) {
+            case Op::Kind::Approve:
+                if (exists) {
+                    refuse(ErrorKind::VersionConflict,
+                           QStringLiteral("version conflict: %1 is already approved (version %2 by %3); edit it instead")
+                               .arg(op->key).arg(currentVersion)
+                               .arg(op->current ? QString::fromStdString(op->current->approvedBy) : QString()));
+                    return;
+                }
+                break;
+            case Op::Kind::Edit:
+            case Op::Kind::Revoke:
+                if (!exists) {
+                    refuse(ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(op->key));
+                    return;
+                }
+                if ((op->kind == Op::Kind::Edit || op->expectedVersion != 0) && op->current
+                    && currentVersion != op->expectedVersion) {
+                    refuse(ErrorKind::VersionConflict,
+                           QStringLiteral("version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
+                               .arg(op->key).arg(currentVersion)
+                               .arg(QString::fromStdString(op->current->approvedBy)).arg(op->expectedVersion));
+                    return;
+                }
+                break;
+            default:
+                break;
+            }
+            runTransaction(op);
+        });
+    };
+
+    if (!op->needsProposal()) {
+        afterProposal();
+        return;
+    }
+    const QByteArray id = utf8(op->request.proposalId);
+    conn->command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kProposals), id, id, QByteArrayLiteral("COUNT"),
+                   QByteArrayLiteral("1")},
+                  this, [this, op, fail, afterProposal](const RedisReply &r) {
+                      if (r.isError()) {
+                          const ErrorKind kind = r.errorMessage().contains(QLatin1String("Invalid stream ID"))
+                              ? ErrorKind::InvalidArgument : kindOf(r);
+                          fail(kind, QStringLiteral("cannot read proposal %1: %2").arg(op->request.proposalId, r.errorMessage()));
+                          return;
+                      }
+                      std::string id;
+                      StreamFields fields;
+                      if (!r.isArray() || r.elements.isEmpty() || !r.elements[0].toStreamEntry(&id, &fields)) {
+                          fail(ErrorKind::NotFound, QStringLiteral("no proposal with id %1").arg(op->request.proposalId));
+                          return;
+                      }
+                      std::string why;
+                      op->proposal = ProposalCodec::decode(id, fields, &why);
+                      if (!op->proposal) {
+                          fail(ErrorKind::InvalidArgument, QStringLiteral("proposal %1 is malformed: %2")
+                                                               .arg(op->request.proposalId, QString::fromStdString(why)));
+                          return;
+                      }
+                      const QString key = QString::fromStdString(op->proposal->key);
+                      if (!op->request.key.isEmpty() && op->request.key != key) {
+                          fail(ErrorKind::InvalidArgument, QStringLiteral("proposal %1 is for key %2, not %3")
+                                                               .arg(op->request.proposalId, key, op->request.key));
+                          return;
+                      }
+                      op->key = key;
+                      afterProposal();
+                  });
+}
+
+void ApprovalService::runTransaction(std::shared_ptr<Op> op)
+{
+    RedisConnection *conn = m_connection;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const std::string key = op->key.toStdString();
+    const QByteArray entryKey = bytes(RedisSchema::entryKey(key));
+    const QByteArray proposalsKey = bytes(RedisSchema::kProposals);
+    const QByteArray group = bytes(RedisSchema::kProposalsGroup);
+
+    AuditRecord audit;
+    audit.action = op->actionName().toStdString();
+    audit.key = key;
+    audit.actor = op->actor.toStdString();
+    audit.tsMs = now;
+    audit.prevVersion = op->current ? op->current->version : 0;
+
+    ApprovalResult result;
+    result.ok = true;
+    result.key = op->key;
+    result.prevVersion = audit.prevVersion;
+
+    QList<QList<QByteArray>> tx;
+    auto ackAndForget = [&] {
+        QList<QByteArray> ack{QByteArrayLiteral("XACK"), proposalsKey, group, utf8(op->request.proposalId)};
+        for (const QString &dup : op->request.duplicateIds)
+            ack.append(utf8(dup));
+        tx.append(ack);
+        tx.append({QByteArrayLiteral("DEL"), bytes(RedisSchema::seenKey(key))});
+    };
+    auto publishInvalidate = [&] {
+        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), utf8(op->key)});
+    };
+
+    switch (op->kind) {
+    case Op::Kind::Approve:
+    case Op::Kind::Edit: {
+        Entry e;
+        if (op->kind == Op::Kind::Approve) {
+            const Proposal &p = *op->proposal;
+            e.key = p.key;
+            e.response = op->request.response ? op->request.response->toStdString() : p.response;
+            e.prompt = p.prompt;
+            e.system = p.system;
+            e.ns = p.ns;
+            e.model = p.model;
+            e.intent = op->request.intent.toStdString();
+            e.version = 1;
+            e.ttlSeconds = op->request.ttlSeconds;
+            QStringList detail{QStringLiteral("proposal=") + op->request.proposalId};
+            if (!op->request.intent.isEmpty())
+                detail << QStringLiteral("intent=") + op->request.intent;
+            if (op->request.response && op->request.response->toStdString() != p.response)
+                detail << QStringLiteral("edited");
+            audit.detail = detail.join(QLatin1Char(' ')).toStdString();
+        } else {
+            e = *op->current;
+            e.response = op->newResponse.toStdString();
+            e.version = op->current->version + 1;
+            audit.detail = "edit";
+        }
+        e.approvedBy = op->actor.toStdString();
+        e.approvedAtMs = now;
+        QList<QByteArray> set{QByteArrayLiteral("SET"), entryKey, bytes(EntryCodec::encode(e))};
+        if (op->kind == Op::Kind::Edit)
+            set.append(QByteArrayLiteral("KEEPTTL"));
+        else if (e.ttlSeconds > 0)
+            set << QByteArrayLiteral("EX") << QByteArray::number(e.ttlSeconds);
+        tx.append(set);
+        audit.version = e.version;
+        result.version = e.version;
+        tx.append(auditXadd(audit));
+        publishInvalidate();
+        if (op->kind == Op::Kind::Approve)
+            ackAndForget();
+        break;
+    }
+    case Op::Kind::Revoke:
+        tx.append({QByteArrayLiteral("DEL"), entryKey});
+        audit.detail = op->current ? "revoked version " + std::to_string(op->current->version) : "revoked corrupt entry";
+        tx.append(auditXadd(audit));
+        publishInvalidate();
+        break;
+    case Op::Kind::Reject: {
+        const qint64 until = now + qint64(op->days) * 86400LL * 1000LL;
+        tx.append({QByteArrayLiteral("ZADD"), bytes(RedisSchema::kRejected), QByteArray::number(until), utf8(op->key)});
+        audit.detail = QStringLiteral("proposal=%1 days=%2").arg(op->request.proposalId).arg(op->days).toStdString();
+        tx.append(auditXadd(audit));
+        ackAndForget();
+        break;
+    }
+    case Op::Kind::Freeze:
+    case Op::Kind::Unfreeze: {
+        const bool freeze = op->kind == Op::Kind::Freeze;
+        if (freeze)
+            tx.append({QByteArrayLiteral("SET"), bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")});
+        else
+            tx.append({QByteArrayLiteral("DEL"), bytes(RedisSchema::kFrozen)});
+        audit.action = "control";
+        audit.detail = freeze ? "freeze" : "unfreeze";
+        tx.append(auditXadd(audit));
+        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel),
+                   freeze ? QByteArrayLiteral("freeze") : QByteArrayLiteral("unfreeze")});
+        break;
+    }
+    case Op::Kind::Control: {
+        const QStringList parts = op->control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (parts[0] == QLatin1String("drain"))
+            tx.append({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), utf8(parts[1]), QByteArrayLiteral("1")});
+        else if (parts[0] == QLatin1String("undrain"))
+            tx.append({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), utf8(parts[1])});
+        audit.action = "control";
+        audit.detail = op->control.toStdString();
+        tx.append(auditXadd(audit));
+        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(op->control)});
+        break;
+    }
+    }
+
+    conn->transaction(tx, this, [this, op, result](const RedisReply &exec) mutable {
+        if (exec.isNil()) {
+            ApprovalResult r;
+            r.error = ErrorKind::VersionConflict;
+            r.message = QStringLiteral("version conflict: %1 changed while this %2 was being written (WATCH); nothing was written, reload and retry")
+                            .arg(op->key, op->actionName());
+            finish(op, r);
+            return;
+        }
+        if (exec.isError()) {
+            ApprovalResult r;
+            r.error = kindOf(exec);
+            r.message = QStringLiteral("%1 failed: %2").arg(op->actionName(), exec.errorMessage());
+            finish(op, r);
+            return;
+        }
+        for (const RedisReply &part : exec.elements) {
+            if (part.isError()) {
+                ApprovalResult r;
+                r.error = kindOf(part);
+                r.message = QStringLiteral("%1 partly failed inside the transaction: %2").arg(op->actionName(), part.errorMessage());
+                finish(op, r);
+                return;
+            }
+        }
+        afterExec(op, result);
+    });
+}
+
+void ApprovalService::afterExec(std::shared_ptr<Op> op, ApprovalResult result)
+{
+    RedisConnection *conn = m_connection;
+    result.message = QStringLiteral("%1 %2 done").arg(op->actionName(), op->key);
+    if (m_waitTimeoutMs <= 0 || !conn) {
+        finish(op, result);
+        return;
+    }
+    const int commandTimeout = m_waitTimeoutMs + conn->options().commandTimeoutMs;
+    conn->command({QByteArrayLiteral("WAIT"), QByteArrayLiteral("1"), QByteArray::number(m_waitTimeoutMs)}, this,
+                  [this, op, result](const RedisReply &r) mutable {
+                      if (r.isInteger()) {
+                          result.replicasAcked = int(r.integer);
+                          result.message += QStringLiteral("; %1 replica(s) acknowledged").arg(r.integer);
+                      } else {
+                          result.replicasAcked = -1;
+                          result.message += QStringLiteral("; written, but WAIT failed (%1): replication not confirmed")
+                                                .arg(r.errorMessage());
+                      }
+                      finish(op, result);
+                  },
+                  commandTimeout);
+}
+
+} // namespace l0l3

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "core/control/approvalresult.h"
+#include "core/control/redisconnection.h"
+
+namespace l0l3 {
+
+// What to approve. Only proposalId is required: the proposal is read back
+// from the stream and the entry is built from it.
+struct ApprovalRequest
+{
+    QString proposalId;              // stream id in l0l3:v1:proposals
+    QStringList duplicateIds;        // other stream ids of the same key; acked too
+    QString key;                     // optional; must match the proposal's key
+    std::optional<QString> response; // edited response; nullopt keeps the proposed one
+    QString intent;                  // optional intent name
+    QString actor;                   // operator; empty: the service's default actor
+    qint64 ttlSeconds = 0;           // 0: no expiry
+};
+
+// The ONLY code path that writes approved entries (and the audit stream,
+// rejected set, freeze flag, drained hash, control channel).
+//
+// Every write: refuses on a replica (ROLE) or while frozen; WATCHes the entry
+// key (and the freeze flag); checks the expected version; MULTI/EXEC with the
+// write, the audit XADD and the invalidation PUBLISH; then WAIT 1 <timeout>
+// and reports how many replicas acknowledged. Writes are serialised (WATCH is
+// per-connection state): one transaction in flight, the others queued in call
+// order. A lost WATCH or a version mismatch is a VersionConflict, never a
+// silent overwrite.
+//
+// Thread affinity: lives on the thread of its RedisConnection (not owned;
+// must outlive the service or be destroyed after it — pending writes then fail
+// with NotConnected). Results arrive on that thread through the callback (if
+// given) and the finished() signal, always exactly once per call, never
+// synchronously inside the call.
+class ApprovalService : public QObject
+{
+    Q_OBJECT
+public:
+    using ResultCallback = std::function<void(const ApprovalResult &)>;
+
+    explicit ApprovalService(RedisConnection *connection, QObject *parent = nullptr);
+    ~ApprovalService() override;
+
+    RedisConnection *connection() const { return m_connection; }
+    void setConnection(RedisConnection *connection); // e.g. after a Sentinel switch
+
+    void setDefaultActor(const QString &actor) { m_defaultActor = actor; }
+    QString defaultActor() const { return m_defaultActor; }
+    // WAIT 1 <ms> after each write. 0 skips WAIT (replicasAcked stays -1).
+    void setWaitTimeoutMs(int ms) { m_waitTimeoutMs = ms; }
+    int waitTimeoutMs() const { return m_waitTimeoutMs; }
+
+    // Approve a proposal into an entry (version 1; VersionConflict if an entry
+    // already exists). Acks the proposal(s) and deletes the seen counter.
+    void approve(const ApprovalRequest &request, ResultCallback cb = {});
+    void approve(const QString &proposalId, const QString &key, const std::optional<QString> &response,
+                 const QString &intent, const QString &actor, ResultCallback cb = {});
+    // Reject: key into the rejected set until now + days, proposal(s) acked,
+    // seen counter deleted. key may be empty (taken from the proposal).
+    void reject(const QString &proposalId, const QString &key, const QString &actor,
+                int days = 30, ResultCallback cb = {}, const QStringList &duplicateIds = {});
+    // Delete an approved entry. expectedVersion 0: whatever version is current.
+    void revoke(const QString &key, const QString &actor, ResultCallback cb = {}, qint64 expectedVersion = 0);
+    // New response for an approved entry; expectedVersion must be the current one.
+    void edit(const QString &key, const QString &newResponse, qint64 expectedVersion,
+              const QString &actor, ResultCallback cb = {});
+
+    void freezeApprovals(const QString &actor, ResultCallback cb = {});
+    void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
+    // "drain REGION", "undrain REGION" or "flush", published on l0l3:v1:control
+    // (audited as action "control"); drain/undrain also HSET/HDEL l0l3:v1:drained.
+    void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});
+
+    int queuedCount() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }
+
+signals:
+    void finished(const l0l3::ApprovalResult &result);
+
+private:
+    struct Op;
+    void enqueue(std::shared_ptr<Op> op);
+    void startNext();
+    void runOp(std::shared_ptr<Op> op);
+    void finish(std::shared_ptr<Op> op, ApprovalResult result);
+    void runTransaction(std::shared_ptr<Op> op);
+    void afterExec(std::shared_ptr<Op> op, ApprovalResult result);
+
+    QPointer<RedisConnection> m_connection;
+    QString m_defaultActor;
+    int m_waitTimeoutMs = 1000;
+    std::deque<std::shared_ptr<Op>> m_queue;
+    bool m_busy = false;
+};
+
+} // namespace l0l3

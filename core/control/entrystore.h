@@ -1,0 +1,75 @@
+#pragma once
+
+#include <QList>
+#include <QMetaType>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+
+#include <functional>
+#include <optional>
+
+#include "core/common/entry.h"
+#include "core/control/redisconnection.h"
+
+namespace l0l3 {
+
+// An approved entry as read back, with its remaining TTL.
+struct EntryItem
+{
+    Entry entry;
+    qint64 ttlRemainingSeconds = -1; // -1: no expiry
+    QString redisKey;               // l0l3:v1:entry:KEY
+};
+
+// Read side of the approved entries: paged SCAN (MATCH l0l3:v1:entry:*) with
+// GET + TTL pipelined per page, and a client-side text search over key,
+// prompt, response, intent and approved_by (keys are hashes, so Redis cannot
+// search them).
+//
+// Thread affinity: lives on the thread of its RedisConnection (not owned).
+class EntryStore : public QObject
+{
+    Q_OBJECT
+public:
+    explicit EntryStore(RedisConnection *connection, QObject *parent = nullptr);
+
+    void setPageSize(int n) { m_pageSize = n; }
+
+    // Starts a scan from the beginning; search empty = everything.
+    // Emits pageLoaded for each page, then finished. A new call cancels the
+    // previous scan.
+    void scan(const QString &search = {});
+    // Next page only (for canFetchMore/fetchMore style models); the first call
+    // after startPaged() reads page one.
+    void startPaged(const QString &search = {});
+    void fetchMore();
+    bool canFetchMore() const { return m_paged && !m_done; }
+    bool isScanning() const { return m_running; }
+
+    using EntryCallback = std::function<void(const std::optional<EntryItem> &item, const QString &error)>;
+    // One entry by cache key (nullopt, empty error: not found).
+    void get(const QString &key, QObject *context, EntryCallback cb);
+
+signals:
+    void pageLoaded(const QList<l0l3::EntryItem> &items, int malformedInPage);
+    void finished(int total);
+    void failed(const QString &message);
+
+private:
+    void readPage(quint64 generation);
+
+    QPointer<RedisConnection> m_connection;
+    int m_pageSize = 500;
+    QString m_search;
+    QByteArray m_cursor = "0";
+    bool m_paged = false;
+    bool m_running = false;
+    bool m_done = true;
+    int m_total = 0;
+    quint64 m_generation = 0;
+};
+
+} // namespace l0l3
+
+Q_DECLARE_METATYPE(l0l3::EntryItem)

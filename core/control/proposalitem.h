@@ -1,0 +1,42 @@
+#pragma once
+
+#include <QList>
+#include <QMap>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+
+namespace l0l3 {
+
+// One proposed answer as the operator sees it: the proposals stream entries of
+// one cache key merged, with the demand read from l0l3:v1:seen:KEY. The inputs
+// of the ranking are kept next to the score so the UI can show them.
+struct ProposalItem
+{
+    QString id;             // stream id of the first proposal of this key
+    QStringList duplicateIds; // other stream ids of the same key (acked with id)
+    QString key;            // cache key, as in the gateway's x-l0l3-key header
+    QString prompt;
+    QString system;
+    QString ns;
+    QString response;
+    QString model;
+    QString proposedRegion; // region of the gateway that proposed it first
+    QMap<QString, qint64> regions; // region -> misses seen there
+    qint64 seenTotal = 0;   // the seen hash's "_total" (sum of regions if absent)
+    qint64 upstreamMs = 0;  // upstream latency a hit would save
+    qint64 promptTokens = 0;     // 0 if unknown
+    qint64 completionTokens = 0; // 0 if unknown
+    qint64 tsMs = 0;        // proposal time
+    double savingsScore = 0;
+
+    // Estimated savings: seenTotal x distinct regions x upstream seconds saved,
+    // x (1 + tokens/1000) when token counts are known (cost saved). Each
+    // factor is at least 1 so a missing input never zeroes the rank.
+    static double computeSavings(qint64 seenTotal, int regionCount, qint64 upstreamMs, qint64 tokens);
+    void updateScore();
+};
+
+} // namespace l0l3
+
+Q_DECLARE_METATYPE(l0l3::ProposalItem)

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+
+#include <functional>
+#include <optional>
+
+#include "core/control/proposalitem.h"
+#include "core/control/redisconnection.h"
+
+namespace l0l3 {
+
+// Reads the proposals stream through the consumer group "console" and keeps
+// the ranked list of what the operator should look at.
+//
+// load(): XGROUP CREATE console 0 MKSTREAM (BUSYGROUP ignored), then pages of
+// pageSize entries: first this consumer's pending entries (XREADGROUP ... 0),
+// then new ones (XREADGROUP ... >). Each page is decoded (malformed entries
+// are skipped and counted, never fatal), merged by key (duplicates become
+// duplicateIds), and enriched with one pipeline per page: EXISTS entry (keys
+// already approved are skipped), ZSCORE rejected (keys rejected until later
+// are skipped) and HGETALL seen (demand per region). The next page is
+// requested only after the previous one is processed, so the owning thread's
+// event loop stays responsive with 100k proposals.
+//
+// Thread affinity: lives on the thread of its RedisConnection (not owned).
+// Signals carry value types and may be connected across threads (queued).
+class ProposalQueue : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ProposalQueue(RedisConnection *connection, QObject *parent = nullptr);
+    ~ProposalQueue() override;
+
+    void setPageSize(int n) { m_pageSize = n; }
+    int pageSize() const { return m_pageSize; }
+    // Consumer name inside the group; every console uses the same one by
+    // default so that pending proposals are visible from any console.
+    void setConsumerName(const QString &name) { m_consumer = name; }
+    QString consumerName() const { return m_consumer; }
+
+    // (Re)loads everything from scratch. loadFinished() or loadFailed() ends it.
+    void load();
+    // Fetches only new proposals (XREADGROUP >); no-op while a load runs.
+    void poll();
+    // poll() every intervalMs (0 stops).
+    void setPollInterval(int intervalMs);
+    bool isLoading() const { return m_loading; }
+
+    // Ranked snapshot, highest savingsScore first.
+    QList<ProposalItem> rankedItems() const;
+    std::optional<ProposalItem> item(const QString &key) const;
+    int count() const { return int(m_items.size()); }
+    qint64 malformedCount() const { return m_malformed; }
+    qint64 skippedCount() const { return m_skipped; }
+
+    // Forget a key (approved/rejected elsewhere); emits itemsRemoved.
+    void removeKey(const QString &key);
+
+signals:
+    // New items of one page (already merged/enriched), and progress.
+    void pageLoaded(const QList<l0l3::ProposalItem> &items, qint64 loaded, qint64 total);
+    // Existing items that changed (a duplicate merged in, demand refreshed).
+    void itemsUpdated(const QList<l0l3::ProposalItem> &items);
+    void itemsRemoved(const QStringList &keys);
+    // Stream entries that could not be decoded (id + reason), per page.
+    void malformedSkipped(const QStringList &idsAndReasons, qint64 malformedTotal);
+    void loadFinished(int itemCount, qint64 malformedTotal);
+    void loadFailed(const QString &message);
+
+private:
+    void ensureGroup(std::function<void()> next);
+    void fetchTotal();
+    void readPage(bool pendingPhase, const QString &fromId, bool polling);
+    void processPage(bool pendingPhase, const RedisReply &reply, bool polling);
+    void enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys, std::function<void()> next);
+    void fail(const QString &message);
+
+    QPointer<RedisConnection> m_connection;
+    int m_pageSize = 1000;
+    QString m_consumer = QStringLiteral("l0l3-console");
+    bool m_loading = false;
+    bool m_polling = false;
+    quint64 m_loadGeneration = 0;
+    qint64 m_loaded = 0;  // stream entries read (valid or not)
+    qint64 m_total = 0;   // estimate: group pending + lag, or XLEN
+    qint64 m_malformed = 0;
+    qint64 m_skipped = 0;
+    QList<ProposalItem> m_items;
+    QHash<QString, int> m_index; // key -> position in m_items
+    QSet<QString> m_skippedKeys; // approved or rejected keys seen in the stream
+    QTimer m_pollTimer;
+};
+
+} // namespace l0l3

@@ -1,0 +1,174 @@
+#pragma once
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "core/control/redisreply.h"
+
+struct redisAsyncContext;
+
+namespace l0l3 {
+
+class RedisAsyncQtAdapter;
+
+// One asynchronous Redis connection (hiredis 0.14) driven by the event loop
+// of the thread that owns it.
+//
+// Thread affinity: every method must be called on the thread the object lives
+// on; all callbacks and signals are delivered on that thread. To keep Redis off
+// the UI thread, create it inside (or moveToThread it with) a worker QObject
+// living on a QThread. Move it only while closed.
+//
+// Guarantees:
+// - Reply callbacks are guarded by a context QObject: if the context is
+//   destroyed before the reply arrives, the callback is not called.
+// - Callbacks and signals never run inside a hiredis call stack, so they may
+//   close or delete the connection.
+// - Destroying the connection fails every pending command with a local error
+//   (callback still guarded by its context), synchronously, in the destructor.
+// - Every command has a watchdog (hiredis 0.14 has no async timeouts): when the
+//   oldest pending reply is late, the link is considered dead: all pending
+//   commands fail with "timeout", the socket is dropped and, if enabled,
+//   reconnected with backoff. Replies are never matched to the wrong command.
+// - Commands issued while (re)connecting are queued and sent once AUTH/SELECT
+//   succeeded; commands issued while closed fail (asynchronously).
+class RedisConnection : public QObject
+{
+    Q_OBJECT
+public:
+    struct Options
+    {
+        QString host = QStringLiteral("127.0.0.1");
+        int port = 6379;
+        QByteArray user;       // empty: AUTH password only (if a password is set)
+        QByteArray password;   // empty: no AUTH
+        int db = 0;            // SELECT after AUTH when not 0
+        int commandTimeoutMs = 5000;
+        int connectTimeoutMs = 5000;
+        bool autoReconnect = true;
+        int reconnectMinMs = 100;
+        int reconnectMaxMs = 5000;
+
+        // redis://[user[:password]@]host[:port][/db]; nullopt + *error if invalid.
+        static std::optional<Options> fromUrl(const QString &url, QString *error = nullptr);
+        // redis://user@host:port/db (no password), for messages.
+        QString redacted() const;
+    };
+
+    enum class State { Closed, Resolving, Connecting, Authenticating, Ready };
+    Q_ENUM(State)
+
+    using ReplyCallback = std::function<void(const RedisReply &)>;
+    using RepliesCallback = std::function<void(const QList<RedisReply> &)>;
+
+    explicit RedisConnection(const Options &options, QObject *parent = nullptr);
+    ~RedisConnection() override;
+
+    const Options &options() const { return m_options; }
+    void setOptions(const Options &options); // takes effect on the next open()
+
+    // Starts connecting (resolve, connect, AUTH, SELECT). connected() when ready.
+    void open();
+    // Drops the link; pending commands fail with "connection closed"; no reconnect.
+    void close();
+
+    State state() const { return m_state; }
+    bool isReady() const { return m_state == State::Ready; }
+    // Increments each time the connection becomes Ready. Per-connection state
+    // (WATCH, MULTI, SELECT) only holds within one generation.
+    quint64 generation() const { return m_generation; }
+    QString lastError() const { return m_lastError; }
+
+    // Sends one command. cb is called exactly once unless context is destroyed
+    // first (context must not be null). timeoutMs < 0: options().commandTimeoutMs.
+    void command(const QList<QByteArray> &argv, QObject *context, ReplyCallback cb, int timeoutMs = -1);
+    // Sends commands back to back on the same link; cb gets all replies in order.
+    void pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb, int timeoutMs = -1);
+    // MULTI, commands, EXEC as one pipeline. cb gets the EXEC reply: an Array of
+    // the commands' replies, Nil when a WATCHed key changed, or an Error
+    // (EXECABORT, transport error).
+    void transaction(const QList<QList<QByteArray>> &commands, QObject *context, ReplyCallback cb, int timeoutMs = -1);
+
+    int pendingCount() const { return int(m_pending.size() + m_waiting.size()); }
+
+signals:
+    void connected();
+    void disconnected();
+    void error(const QString &message);
+    void stateChanged(l0l3::RedisConnection::State state);
+
+private:
+    struct Pending
+    {
+        QPointer<QObject> context;
+        bool hasContext = false;
+        ReplyCallback callback;
+        qint64 deadlineMs = 0;
+        bool internal = false; // handshake command, not user-visible
+    };
+    struct Waiting
+    {
+        QList<QByteArray> argv;
+        QPointer<QObject> context;
+        ReplyCallback callback;
+        int timeoutMs = -1;
+        qint64 deadlineMs = 0;
+    };
+    struct Completed
+    {
+        quint64 id = 0;
+        RedisReply reply;
+    };
+
+    static void onConnectCb(const redisAsyncContext *ctx, int status);
+    static void onDisconnectCb(const redisAsyncContext *ctx, int status);
+    static void onReplyCb(redisAsyncContext *ctx, void *reply, void *privdata);
+
+    void startConnect(const QHostAddress &address);
+    void onHostResolved(quint64 lookupGeneration, const QList<QHostAddress> &addresses, const QString &errorString);
+    void handleConnected();
+    void handleLinkLost(const QString &reason);
+    void dropContext(const QString &reason);
+    void failAll(const QString &reason);
+    void scheduleReconnect();
+    void setState(State state);
+    void sendRaw(const QList<QByteArray> &argv, Pending pending, int timeoutMs);
+    void sendHandshake();
+    void flushWaiting();
+    void scheduleDelivery();
+    void deliver();
+    void checkDeadlines();
+    void armWatchdog();
+    void emitQueued(std::function<void()> fn);
+
+    Options m_options;
+    State m_state = State::Closed;
+    bool m_wantOpen = false;
+    bool m_destroying = false;
+    quint64 m_generation = 0;
+    quint64 m_lookupGeneration = 0;
+    quint64 m_nextId = 1;
+    int m_reconnectAttempt = 0;
+    QString m_lastError;
+
+    redisAsyncContext *m_ctx = nullptr;
+    RedisAsyncQtAdapter *m_adapter = nullptr;
+    std::map<quint64, Pending> m_pending;   // sent, ordered by send order
+    QList<Waiting> m_waiting;               // not yet sent (connecting)
+    QList<Completed> m_completed;           // replies waiting for delivery
+    bool m_deliveryScheduled = false;
+    QTimer m_watchdog;
+    qint64 m_watchdogDeadlineMs = 0;
+    QTimer m_reconnectTimer;
+};
+
+} // namespace l0l3

@@ -1,0 +1,212 @@
+#include "core/gateway/chatrequestparser.h"
+
+#include "core/common/canonicaljson.h"
+#include "core/common/jsonwriter.h"
+
+#include <simdjson.h>
+
+namespace l0l3 {
+
+namespace dom = simdjson::dom;
+
+struct ChatRequestParser::Impl
+{
+    dom::parser parser;
+};
+
+namespace {
+
+bool fail(ChatRequestError *error, std::string code, std::string message, std::string param = {})
+{
+    if (error) {
+        error->status = 400;
+        error->code = std::move(code);
+        error->message = std::move(message);
+        error->param = std::move(param);
+    }
+    return false;
+}
+
+// Optional JSON field as canonical JSON; false when present with a type not in `allowed`.
+bool canonicalField(dom::object &root, std::string_view name, std::initializer_list<dom::element_type> allowed,
+                    std::string *out)
+{
+    dom::element value;
+    if (root[name].get(value) != simdjson::SUCCESS || value.type() == dom::element_type::NULL_VALUE)
+        return true;
+    bool ok = false;
+    for (auto t : allowed)
+        ok = ok || value.type() == t;
+    if (!ok)
+        return false;
+    auto canonical = CanonicalJson::canonicalise(simdjson::minify(value));
+    if (!canonical)
+        return false;
+    *out = std::move(*canonical);
+    return true;
+}
+
+} // namespace
+
+ChatRequestParser::ChatRequestParser()
+    : m_impl(std::make_unique<Impl>())
+{
+}
+
+ChatRequestParser::~ChatRequestParser() = default;
+
+bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatRequestError *error)
+{
+    *out = ChatRequest{};
+    dom::element doc;
+    if (m_impl->parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS)
+        return fail(error, "invalid_json", "We could not parse the JSON body of your request.");
+    dom::object root;
+    if (doc.get_object().get(root) != simdjson::SUCCESS)
+        return fail(error, "invalid_type", "The request body must be a JSON object.");
+
+    dom::element value;
+    if (root["model"].get(value) == simdjson::SUCCESS && value.type() != dom::element_type::NULL_VALUE) {
+        std::string_view model;
+        if (value.get_string().get(model) != simdjson::SUCCESS)
+            return fail(error, "invalid_type", "'model' must be a string.", "model");
+        out->model.assign(model);
+    }
+    if (root["stream"].get(value) == simdjson::SUCCESS && value.type() != dom::element_type::NULL_VALUE) {
+        bool stream = false;
+        if (value.get_bool().get(stream) != simdjson::SUCCESS)
+            return fail(error, "invalid_type", "'stream' must be a boolean.", "stream");
+        out->stream = stream;
+    }
+    bool severalChoices = false;
+    if (root["n"].get(value) == simdjson::SUCCESS && value.type() != dom::element_type::NULL_VALUE) {
+        if (!value.is_number())
+            return fail(error, "invalid_type", "'n' must be an integer.", "n");
+        double n = 1;
+        if (value.get_double().get(n) == simdjson::SUCCESS && n > 1)
+            severalChoices = true;
+    }
+    if (!canonicalField(root, "response_format", {dom::element_type::OBJECT}, &out->responseFormat))
+        return fail(error, "invalid_type", "'response_format' must be an object.", "response_format");
+    if (!canonicalField(root, "tools", {dom::element_type::ARRAY}, &out->tools))
+        return fail(error, "invalid_type", "'tools' must be an array.", "tools");
+    if (!canonicalField(root, "tool_choice", {dom::element_type::STRING, dom::element_type::OBJECT}, &out->toolChoice))
+        return fail(error, "invalid_type", "'tool_choice' must be a string or an object.", "tool_choice");
+
+    if (root["messages"].get(value) != simdjson::SUCCESS || value.type() == dom::element_type::NULL_VALUE)
+        return fail(error, "missing_messages", "'messages' is a required property.", "messages");
+    dom::array messages;
+    if (value.get_array().get(messages) != simdjson::SUCCESS)
+        return fail(error, "invalid_type", "'messages' must be an array.", "messages");
+    if (messages.size() == 0)
+        return fail(error, "empty_messages", "'messages' must contain at least one message.", "messages");
+
+    int users = 0;
+    int others = 0; // assistant, tool, function turns
+    bool nonText = false;
+    std::size_t index = 0;
+    for (dom::element message : messages) {
+        const std::string at = "messages[" + std::to_string(index++) + "]";
+        dom::object msg;
+        if (message.get_object().get(msg) != simdjson::SUCCESS)
+            return fail(error, "invalid_message", "Each message must be an object.", at);
+        std::string_view role;
+        if (msg["role"].get(value) != simdjson::SUCCESS || value.type() == dom::element_type::NULL_VALUE)
+            return fail(error, "missing_role", "Each message must have a 'role'.", at + ".role");
+        if (value.get_string().get(role) != simdjson::SUCCESS)
+            return fail(error, "invalid_type", "'role' must be a string.", at + ".role");
+        const bool isSystem = role == "system" || role == "developer";
+        const bool isUser = role == "user";
+        const bool isOther = role == "assistant" || role == "tool" || role == "function";
+        if (!isSystem && !isUser && !isOther)
+            return fail(error, "invalid_role", "Unknown role '" + std::string(role) + "'.", at + ".role");
+
+        std::string text;
+        bool hasNonTextPart = false;
+        const bool hasContent = msg["content"].get(value) == simdjson::SUCCESS
+            && value.type() != dom::element_type::NULL_VALUE;
+        if (hasContent) {
+            std::string_view s;
+            dom::array parts;
+            if (value.get_string().get(s) == simdjson::SUCCESS) {
+                text.assign(s);
+            } else if (value.get_array().get(parts) == simdjson::SUCCESS) {
+                std::size_t p = 0;
+                for (dom::element part : parts) {
+                    const std::string partAt = at + ".content[" + std::to_string(p++) + "]";
+                    dom::object partObj;
+                    std::string_view type;
+                    if (part.get_object().get(partObj) != simdjson::SUCCESS
+                        || partObj["type"].get_string().get(type) != simdjson::SUCCESS)
+                        return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.", partAt);
+                    if (type == "text") {
+                        std::string_view partText;
+                        if (partObj["text"].get_string().get(partText) != simdjson::SUCCESS)
+                            return fail(error, "invalid_type", "A text content part must have a string 'text'.", partAt + ".text");
+                        if (!text.empty() && !partText.empty())
+                            text.push_back('\n');
+                        text.append(partText);
+                    } else {
+                        hasNonTextPart = true;
+                    }
+                }
+            } else {
+                return fail(error, "invalid_type", "'content' must be a string or an array of content parts.", at + ".content");
+            }
+        } else if (!isOther) {
+            return fail(error, "empty_content", "Message content must not be empty.", at + ".content");
+        }
+        if (!isOther && text.empty() && !hasNonTextPart)
+            return fail(error, "empty_content", "Message content must not be empty.", at + ".content");
+
+        nonText = nonText || hasNonTextPart;
+        if (isSystem) {
+            if (!out->system.empty())
+                out->system.push_back('\n');
+            out->system.append(text);
+        } else if (isUser) {
+            ++users;
+            out->lastUser = std::move(text);
+        } else {
+            ++others;
+        }
+    }
+
+    if (others > 0)
+        out->bypassReason = "multi-turn";
+    else if (users != 1)
+        out->bypassReason = users == 0 ? "no user message" : "multi-turn";
+    else if (nonText)
+        out->bypassReason = "non-text content";
+    else if (severalChoices)
+        out->bypassReason = "n > 1";
+    out->singleTurn = out->bypassReason.empty();
+    if (out->singleTurn)
+        out->user = out->lastUser;
+    return true;
+}
+
+std::string ChatRequestParser::upstreamBody(std::string_view body)
+{
+    dom::element doc;
+    dom::object root;
+    if (m_impl->parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS
+        || doc.get_object().get(root) != simdjson::SUCCESS)
+        return {};
+    std::string out;
+    out.reserve(body.size() + 16);
+    out.push_back('{');
+    for (dom::key_value_pair field : root) {
+        if (field.key == "stream" || field.key == "stream_options")
+            continue;
+        out.push_back('"');
+        JsonWriter::appendEscaped(out, field.key);
+        out.append("\":");
+        out.append(simdjson::minify(field.value));
+        out.push_back(',');
+    }
+    out.append("\"stream\":false}");
+    return out;
+}
+
+} // namespace l0l3

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "core/gateway/chatrequest.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace l0l3 {
+
+// Validates and extracts a chat completion request with simdjson. One parser
+// per thread (it reuses its buffers); not thread-safe itself.
+class ChatRequestParser
+{
+public:
+    ChatRequestParser();
+    ~ChatRequestParser();
+    ChatRequestParser(const ChatRequestParser &) = delete;
+    ChatRequestParser &operator=(const ChatRequestParser &) = delete;
+
+    // True and *out filled, or false and *error filled (status 400).
+    bool parse(std::string_view body, ChatRequest *out, ChatRequestError *error);
+
+    // The same request body with "stream" forced to false and "stream_options"
+    // removed (the gateway always asks the upstream for a whole answer).
+    // Empty when the body is not a JSON object.
+    std::string upstreamBody(std::string_view body);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace l0l3

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "core/gateway/cachedanswer.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace l0l3 {
+
+// Serialises OpenAI chat.completion objects and chat.completion.chunk SSE
+// streams, and OpenAI-shaped errors, by appending to a caller-owned buffer.
+class ChatResponseWriter
+{
+public:
+    struct Meta
+    {
+        std::string_view id;    // "chatcmpl-..."
+        std::int64_t created = 0; // seconds since epoch
+        std::string_view model; // echoed from the request
+        std::int64_t promptTokens = 0;
+    };
+
+    // {"id":..,"object":"chat.completion",..,"choices":[{..,"finish_reason":"stop"}],"usage":{..}}
+    static void completion(std::string &out, const Meta &meta, const CachedAnswer &answer);
+    // data: {chunk with delta.role}\n\n, one event per content chunk, a final
+    // event with finish_reason "stop", then data: [DONE]\n\n
+    static void sse(std::string &out, const Meta &meta, const CachedAnswer &answer);
+    // {"error":{"message":..,"type":..,"param":..|null,"code":..}}
+    static void error(std::string &out, std::string_view message, std::string_view type,
+                      std::string_view code, std::string_view param = {});
+
+    // "chatcmpl-l0l3" + 20 random hex characters; cheap, thread-safe.
+    static std::string newId();
+    static std::string_view errorTypeFor(int status);
+};
+
+} // namespace l0l3

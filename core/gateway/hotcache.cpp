@@ -1,0 +1,104 @@
+#include "core/gateway/hotcache.h"
+
+#include <chrono>
+
+namespace l0l3 {
+
+HotCache::HotCache(Options options, Clock clock)
+    : m_options(options)
+    , m_clock(std::move(clock))
+{
+    int shards = m_options.shards;
+    if (shards <= 0)
+        shards = m_options.maxEntries >= 4096 ? 16 : 1;
+    m_shardEntries = std::max<std::size_t>(1, m_options.maxEntries / static_cast<std::size_t>(shards));
+    m_shardBytes = std::max<std::size_t>(1, m_options.maxBytes / static_cast<std::size_t>(shards));
+    for (int i = 0; i < shards; ++i)
+        m_shards.push_back(std::make_unique<Shard>());
+}
+
+std::int64_t HotCache::now() const
+{
+    if (m_clock)
+        return m_clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+HotCache::Shard &HotCache::shardFor(std::string_view key)
+{
+    return *m_shards[KeyHash{}(key) % m_shards.size()];
+}
+
+void HotCache::eraseLocked(Shard &shard, std::list<Node>::iterator it)
+{
+    shard.bytes -= it->bytes;
+    m_bytes.fetch_sub(it->bytes, std::memory_order_relaxed);
+    m_entries.fetch_sub(1, std::memory_order_relaxed);
+    shard.index.erase(it->key);
+    shard.lru.erase(it);
+}
+
+std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
+{
+    Shard &shard = shardFor(key);
+    std::lock_guard lock(shard.mutex);
+    const auto found = shard.index.find(key);
+    if (found == shard.index.end())
+        return nullptr;
+    const auto it = found->second;
+    if (it->expiresAtMs <= now()) {
+        eraseLocked(shard, it);
+        return nullptr;
+    }
+    if (it != shard.lru.begin())
+        shard.lru.splice(shard.lru.begin(), shard.lru, it);
+    return it->answer;
+}
+
+void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer)
+{
+    if (!answer)
+        return;
+    const std::size_t bytes = answer->bytes() + key.size() + 64;
+    if (bytes > m_shardBytes || m_options.maxEntries == 0)
+        return; // would evict a whole shard for one entry
+    Shard &shard = shardFor(key);
+    std::lock_guard lock(shard.mutex);
+    if (const auto found = shard.index.find(key); found != shard.index.end())
+        eraseLocked(shard, found->second);
+    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + m_options.ttlMs, bytes});
+    shard.index.emplace(shard.lru.front().key, shard.lru.begin());
+    shard.bytes += bytes;
+    m_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    m_entries.fetch_add(1, std::memory_order_relaxed);
+    while (shard.lru.size() > m_shardEntries || shard.bytes > m_shardBytes) {
+        eraseLocked(shard, std::prev(shard.lru.end()));
+        m_evictions.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+bool HotCache::invalidate(std::string_view key)
+{
+    Shard &shard = shardFor(key);
+    std::lock_guard lock(shard.mutex);
+    const auto found = shard.index.find(key);
+    if (found == shard.index.end())
+        return false;
+    eraseLocked(shard, found->second);
+    return true;
+}
+
+void HotCache::clear()
+{
+    for (auto &shard : m_shards) {
+        std::lock_guard lock(shard->mutex);
+        m_bytes.fetch_sub(shard->bytes, std::memory_order_relaxed);
+        m_entries.fetch_sub(shard->lru.size(), std::memory_order_relaxed);
+        shard->bytes = 0;
+        shard->index.clear();
+        shard->lru.clear();
+    }
+}
+
+} // namespace l0l3

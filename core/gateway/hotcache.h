@@ -1,0 +1,82 @@
+#pragma once
+
+#include "core/gateway/cachedanswer.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace l0l3 {
+
+// L0.5: the in-process hot cache in front of the replica. Thread-safe,
+// sharded by key (one mutex per shard), LRU within a shard, bounded by
+// entries and bytes, entries expire after a TTL (the fallback should an
+// invalidation message be lost). Values are immutable and shared, so a hit
+// copies one shared_ptr under the lock and serialises outside it.
+class HotCache
+{
+public:
+    using Clock = std::function<std::int64_t()>; // monotonic milliseconds
+
+    struct Options
+    {
+        std::size_t maxEntries = 100000;
+        std::size_t maxBytes = 256u << 20;
+        std::int64_t ttlMs = 60000;
+        int shards = 0; // 0: chosen from maxEntries (1 for small caches, so LRU order is exact)
+    };
+
+    explicit HotCache(Options options, Clock clock = {});
+
+    std::shared_ptr<const CachedAnswer> get(std::string_view key);
+    void put(std::string_view key, std::shared_ptr<const CachedAnswer> answer);
+    bool invalidate(std::string_view key);
+    void clear();
+
+    std::size_t size() const { return m_entries.load(std::memory_order_relaxed); }
+    std::size_t bytes() const { return m_bytes.load(std::memory_order_relaxed); }
+    std::uint64_t evictions() const { return m_evictions.load(std::memory_order_relaxed); }
+
+private:
+    struct Node
+    {
+        std::string key;
+        std::shared_ptr<const CachedAnswer> answer;
+        std::int64_t expiresAtMs;
+        std::size_t bytes;
+    };
+    struct KeyHash
+    {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    struct Shard
+    {
+        std::mutex mutex;
+        std::list<Node> lru; // front: most recently used
+        std::unordered_map<std::string, std::list<Node>::iterator, KeyHash, std::equal_to<>> index;
+        std::size_t bytes = 0;
+    };
+
+    Shard &shardFor(std::string_view key);
+    void eraseLocked(Shard &shard, std::list<Node>::iterator it);
+    std::int64_t now() const;
+
+    Options m_options;
+    Clock m_clock;
+    std::size_t m_shardEntries;
+    std::size_t m_shardBytes;
+    std::vector<std::unique_ptr<Shard>> m_shards;
+    std::atomic<std::size_t> m_entries{0};
+    std::atomic<std::size_t> m_bytes{0};
+    std::atomic<std::uint64_t> m_evictions{0};
+};
+
+} // namespace l0l3

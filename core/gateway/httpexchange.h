@@ -1,0 +1,63 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace l0l3 {
+
+class HttpSession;
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+struct HttpHeader
+{
+    std::string_view name;
+    std::string_view value;
+};
+
+enum class HttpReadError {
+    None,
+    BodyTooLarge, // headers are available, the body is not; the connection closes after the response
+    Malformed,    // not parseable HTTP; the request may be partial
+};
+
+// One request/response exchange on a connection, handed to the server's
+// handler. Cheap to copy; keep a copy to answer later (asynchronously) on the
+// same thread (context()). Exactly one of respond() or beginStream()..endStream()
+// must happen; calls after the client went away are harmless no-ops.
+class HttpExchange
+{
+public:
+    explicit HttpExchange(std::shared_ptr<HttpSession> session);
+
+    const HttpRequest &request() const;
+    HttpReadError readError() const;
+    int thread() const;                      // index of the server thread that owns it
+    boost::asio::io_context &context() const; // that thread's io_context
+
+    void respond(int status, std::string_view contentType, std::string_view body,
+                 std::span<const HttpHeader> headers);
+    void respond(int status, std::string_view contentType, std::string_view body,
+                 std::initializer_list<HttpHeader> headers = {})
+    {
+        respond(status, contentType, body, std::span<const HttpHeader>(headers.begin(), headers.size()));
+    }
+
+    // Chunked transfer encoding: the header now, then any number of chunks.
+    void beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers);
+    void writeChunk(std::string_view data);
+    void endStream();
+
+    bool clientConnected() const;
+
+private:
+    std::shared_ptr<HttpSession> m_session;
+};
+
+} // namespace l0l3

@@ -1,0 +1,119 @@
+#include "core/gateway/httpserver.h"
+
+#include "core/gateway/httpsession.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+
+#include <sys/socket.h>
+#include <thread>
+
+namespace l0l3 {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+HttpServer::HttpServer(Options options, Handler handler)
+    : m_options(std::move(options))
+    , m_handler(std::move(handler))
+{
+    const int n = m_options.threads < 1 ? 1 : m_options.threads;
+    for (int i = 0; i < n; ++i) {
+        // Concurrency hint 1: each context is only ever run by one thread.
+        m_contexts.push_back(std::make_unique<net::io_context>(1));
+        m_guards.push_back(net::make_work_guard(*m_contexts.back()));
+    }
+}
+
+HttpServer::~HttpServer()
+{
+    stop();
+    // Sessions still queued in the contexts touch m_inFlight when destroyed.
+    m_acceptors.clear();
+    m_guards.clear();
+    m_contexts.clear();
+}
+
+bool HttpServer::listen(std::string *error)
+{
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(m_options.host == "localhost" ? std::string("127.0.0.1") : m_options.host, ec);
+    if (ec) {
+        if (error)
+            *error = "invalid listen address '" + m_options.host + "'";
+        return false;
+    }
+    std::uint16_t port = m_options.port;
+    for (std::size_t i = 0; i < m_contexts.size(); ++i) {
+        auto acceptor = std::make_unique<tcp::acceptor>(*m_contexts[i]);
+        const tcp::endpoint endpoint(address, port);
+        acceptor->open(endpoint.protocol(), ec);
+        if (!ec)
+            acceptor->set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec && m_contexts.size() > 1)
+            acceptor->set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+        if (!ec)
+            acceptor->bind(endpoint, ec);
+        if (!ec)
+            acceptor->listen(net::socket_base::max_listen_connections, ec);
+        if (ec) {
+            if (error)
+                *error = "cannot listen on " + m_options.host + ":" + std::to_string(port) + ": " + ec.message();
+            m_acceptors.clear();
+            return false;
+        }
+        // With port 0 the first bind picks the port; the others share it.
+        port = acceptor->local_endpoint().port();
+        m_acceptors.push_back(std::move(acceptor));
+    }
+    m_port = port;
+    for (std::size_t i = 0; i < m_acceptors.size(); ++i)
+        accept(static_cast<int>(i));
+    return true;
+}
+
+void HttpServer::accept(int thread)
+{
+    auto &acceptor = *m_acceptors[static_cast<std::size_t>(thread)];
+    acceptor.async_accept(*m_contexts[static_cast<std::size_t>(thread)],
+                          [this, thread](boost::system::error_code ec, tcp::socket socket) {
+                              if (ec == net::error::operation_aborted)
+                                  return;
+                              if (!ec) {
+                                  boost::system::error_code ignored;
+                                  socket.set_option(tcp::no_delay(true), ignored);
+                                  std::make_shared<HttpSession>(std::move(socket), *this, thread)->start();
+                              }
+                              if (m_acceptors[static_cast<std::size_t>(thread)]->is_open())
+                                  accept(thread);
+                          });
+}
+
+void HttpServer::run()
+{
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < m_contexts.size(); ++i)
+        threads.emplace_back([ctx = m_contexts[i].get()] { ctx->run(); });
+    m_contexts[0]->run();
+    for (auto &t : threads)
+        t.join();
+}
+
+void HttpServer::stopAccepting()
+{
+    for (std::size_t i = 0; i < m_acceptors.size(); ++i) {
+        net::post(*m_contexts[i], [acc = m_acceptors[i].get()] {
+            boost::system::error_code ignored;
+            acc->close(ignored);
+        });
+    }
+}
+
+void HttpServer::stop()
+{
+    for (auto &ctx : m_contexts)
+        ctx->stop();
+}
+
+} // namespace l0l3

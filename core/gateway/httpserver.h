@@ -1,0 +1,71 @@
+#pragma once
+
+#include "core/gateway/httpexchange.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace l0l3 {
+
+// Generic HTTP/1.1 server used by the gateway and the stub LLM: one
+// io_context per thread, each with its own acceptor on the same port
+// (SO_REUSEPORT, so the kernel spreads connections and a connection never
+// changes thread). The handler runs on the connection's thread.
+class HttpServer
+{
+public:
+    struct Options
+    {
+        std::string host = "127.0.0.1";
+        std::uint16_t port = 0; // 0: the OS picks one; port() tells which
+        int threads = 1;
+        std::size_t maxBodyBytes = 1 << 20;
+        std::size_t maxHeaderBytes = 16 * 1024;
+        int idleTimeoutSeconds = 75;
+    };
+    using Handler = std::function<void(HttpExchange)>;
+
+    HttpServer(Options options, Handler handler);
+    ~HttpServer();
+    HttpServer(const HttpServer &) = delete;
+    HttpServer &operator=(const HttpServer &) = delete;
+
+    // Binds every acceptor; false and a reason when the address is unusable.
+    bool listen(std::string *error);
+    std::uint16_t port() const { return m_port; }
+    std::string host() const { return m_options.host; }
+    int threadCount() const { return static_cast<int>(m_contexts.size()); }
+    boost::asio::io_context &context(int thread) { return *m_contexts[static_cast<std::size_t>(thread)]; }
+    const Options &options() const { return m_options; }
+
+    // Runs every io_context (thread 0 on the caller) until stop().
+    void run();
+    // Thread-safe. New connections are refused; open ones continue.
+    void stopAccepting();
+    // Thread-safe. Stops every io_context; run() returns.
+    void stop();
+    // Requests handed to the handler and not answered yet.
+    std::size_t inFlight() const { return m_inFlight.load(std::memory_order_relaxed); }
+
+private:
+    friend class HttpSession;
+    void accept(int thread);
+
+    Options m_options;
+    Handler m_handler;
+    std::vector<std::unique_ptr<boost::asio::io_context>> m_contexts;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> m_guards;
+    std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> m_acceptors;
+    std::uint16_t m_port = 0;
+    std::atomic<std::size_t> m_inFlight{0};
+};
+
+} // namespace l0l3

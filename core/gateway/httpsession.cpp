@@ -1,0 +1,226 @@
+#include "core/gateway/httpsession.h"
+
+#include "core/gateway/httpserver.h"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include <charconv>
+
+namespace l0l3 {
+
+namespace http = boost::beast::http;
+using boost::beast::error_code;
+
+namespace {
+
+void appendNumber(std::string &out, std::size_t n, int base = 10)
+{
+    char buf[24];
+    const auto res = std::to_chars(buf, buf + sizeof buf, n, base);
+    out.append(buf, res.ptr);
+}
+
+} // namespace
+
+HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, HttpServer &server, int thread)
+    : m_stream(std::move(socket))
+    , m_server(server)
+    , m_thread(thread)
+{
+}
+
+HttpSession::~HttpSession()
+{
+    if (m_awaitingResponse)
+        m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+boost::asio::io_context &HttpSession::context() const
+{
+    return m_server.context(m_thread);
+}
+
+void HttpSession::start()
+{
+    readNext();
+}
+
+void HttpSession::readNext()
+{
+    m_parser.emplace();
+    m_parser->body_limit(m_server.options().maxBodyBytes);
+    m_parser->header_limit(static_cast<std::uint32_t>(m_server.options().maxHeaderBytes));
+    m_readError = HttpReadError::None;
+    m_stream.expires_after(std::chrono::seconds(m_server.options().idleTimeoutSeconds));
+    http::async_read(m_stream, m_buffer, *m_parser,
+                     [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
+}
+
+void HttpSession::onRead(error_code ec)
+{
+    if (ec) {
+        if (ec == http::error::body_limit) {
+            m_readError = HttpReadError::BodyTooLarge;
+        } else if (ec.category() == http::make_error_code(http::error::bad_target).category()
+                   && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+            m_readError = HttpReadError::Malformed;
+        } else {
+            close(); // peer closed, timeout, reset
+            return;
+        }
+        // The stream is no longer in sync with message boundaries.
+        m_keepAlive = false;
+        m_request = m_parser->release();
+        dispatch();
+        return;
+    }
+    m_request = m_parser->release();
+    m_keepAlive = m_request.keep_alive();
+    dispatch();
+}
+
+void HttpSession::dispatch()
+{
+    m_stream.expires_never();
+    m_awaitingResponse = true;
+    m_streaming = false;
+    m_responseComplete = false;
+    m_server.m_inFlight.fetch_add(1, std::memory_order_relaxed);
+    m_server.m_handler(HttpExchange(shared_from_this()));
+}
+
+void HttpSession::appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,
+                             bool chunked, std::size_t contentLength)
+{
+    std::string &out = m_pending;
+    out.append("HTTP/1.1 ");
+    appendNumber(out, static_cast<std::size_t>(status));
+    out.push_back(' ');
+    const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    out.append(reason.data(), reason.size());
+    out.append("\r\nContent-Type: ");
+    out.append(contentType);
+    if (chunked) {
+        out.append("\r\nTransfer-Encoding: chunked");
+    } else {
+        out.append("\r\nContent-Length: ");
+        appendNumber(out, contentLength);
+    }
+    if (!m_keepAlive)
+        out.append("\r\nConnection: close");
+    else if (m_request.version() < 11)
+        out.append("\r\nConnection: keep-alive");
+    for (const HttpHeader &h : headers) {
+        out.append("\r\n");
+        out.append(h.name);
+        out.append(": ");
+        out.append(h.value);
+    }
+    out.append("\r\n\r\n");
+}
+
+void HttpSession::respond(int status, std::string_view contentType, std::string_view body,
+                          std::span<const HttpHeader> headers)
+{
+    if (!m_awaitingResponse || m_streaming)
+        return;
+    m_awaitingResponse = false;
+    m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+    if (!m_open)
+        return;
+    appendHead(status, contentType, headers, false, body.size());
+    if (m_request.method() != http::verb::head)
+        m_pending.append(body);
+    m_responseComplete = true;
+    flush();
+}
+
+void HttpSession::beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers)
+{
+    if (!m_awaitingResponse || m_streaming)
+        return;
+    m_streaming = true;
+    if (!m_open)
+        return;
+    appendHead(status, contentType, headers, true, 0);
+    flush();
+}
+
+void HttpSession::writeChunk(std::string_view data)
+{
+    if (!m_streaming || !m_awaitingResponse || !m_open || data.empty())
+        return;
+    appendNumber(m_pending, data.size(), 16);
+    m_pending.append("\r\n");
+    m_pending.append(data);
+    m_pending.append("\r\n");
+    flush();
+}
+
+void HttpSession::endStream()
+{
+    if (!m_streaming || !m_awaitingResponse)
+        return;
+    m_awaitingResponse = false;
+    m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+    if (!m_open)
+        return;
+    m_pending.append("0\r\n\r\n");
+    m_responseComplete = true;
+    flush();
+}
+
+void HttpSession::flush()
+{
+    if (m_writeInFlight || m_pending.empty() || !m_open)
+        return;
+    m_writing.swap(m_pending);
+    m_pending.clear();
+    m_writeInFlight = true;
+    m_stream.expires_after(std::chrono::seconds(30));
+    boost::asio::async_write(m_stream, boost::asio::buffer(m_writing),
+                             [self = shared_from_this()](error_code ec, std::size_t) { self->onWritten(ec); });
+}
+
+void HttpSession::onWritten(error_code ec)
+{
+    m_writeInFlight = false;
+    m_writing.clear();
+    if (ec) {
+        close();
+        return;
+    }
+    if (!m_pending.empty()) {
+        flush();
+        return;
+    }
+    if (m_responseComplete)
+        finishExchange();
+    else
+        m_stream.expires_never();
+}
+
+void HttpSession::finishExchange()
+{
+    m_responseComplete = false;
+    m_streaming = false;
+    if (!m_keepAlive) {
+        close();
+        return;
+    }
+    readNext();
+}
+
+void HttpSession::close()
+{
+    if (!m_open)
+        return;
+    m_open = false;
+    error_code ignored;
+    m_stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    m_stream.close();
+}
+
+} // namespace l0l3

@@ -1,0 +1,69 @@
+#pragma once
+
+#include "core/gateway/httpexchange.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace l0l3 {
+
+class HttpServer;
+
+// One keep-alive HTTP/1.1 connection: reads a request, hands it to the
+// handler, writes the response (serialised by hand into reused buffers, so a
+// response costs no allocation in the steady state), then reads the next.
+class HttpSession : public std::enable_shared_from_this<HttpSession>
+{
+public:
+    HttpSession(boost::asio::ip::tcp::socket socket, HttpServer &server, int thread);
+    ~HttpSession();
+
+    void start();
+
+    const HttpRequest &request() const { return m_request; }
+    HttpReadError readError() const { return m_readError; }
+    int thread() const { return m_thread; }
+    boost::asio::io_context &context() const;
+    bool open() const { return m_open; }
+
+    void respond(int status, std::string_view contentType, std::string_view body, std::span<const HttpHeader> headers);
+    void beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers);
+    void writeChunk(std::string_view data);
+    void endStream();
+
+private:
+    void readNext();
+    void onRead(boost::beast::error_code ec);
+    void dispatch();
+    void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,
+                    bool chunked, std::size_t contentLength);
+    void flush();
+    void onWritten(boost::beast::error_code ec);
+    void finishExchange();
+    void close();
+
+    boost::beast::tcp_stream m_stream;
+    HttpServer &m_server;
+    int m_thread;
+    boost::beast::flat_buffer m_buffer;
+    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> m_parser;
+    HttpRequest m_request;
+    HttpReadError m_readError = HttpReadError::None;
+    std::string m_pending;  // bytes queued while a write is in flight
+    std::string m_writing;  // bytes of the write in flight
+    bool m_open = true;
+    bool m_keepAlive = true;
+    bool m_awaitingResponse = false; // handler owes a response
+    bool m_streaming = false;
+    bool m_responseComplete = false; // the last byte of the response is queued
+    bool m_writeInFlight = false;
+};
+
+} // namespace l0l3

@@ -1,0 +1,350 @@
+#include "core/gateway/redisconnection.h"
+
+#include "core/gateway/asioredisadapter.h"
+#include "core/gateway/log.h"
+
+#include <boost/asio/post.hpp>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace l0l3 {
+
+struct RedisConnection::Pending
+{
+    RedisConnection *owner;
+    ReplyCallback callback;
+    std::int64_t deadlineMs;
+    bool done = false; // timed out: the callback already ran
+};
+
+RedisConnection::RedisConnection(boost::asio::io_context &context, Options options)
+    : m_context(context)
+    , m_options(std::move(options))
+    , m_reconnectTimer(context)
+    , m_connectTimer(context)
+    , m_sweepTimer(context)
+{
+}
+
+RedisConnection::~RedisConnection()
+{
+    stop();
+    *m_alive = false;
+}
+
+std::int64_t RedisConnection::nowMs() const
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void RedisConnection::setSubscriptions(std::vector<std::string> channels, MessageCallback onMessage,
+                                       std::function<void()> onSubscribed)
+{
+    m_channels = std::move(channels);
+    m_onMessage = std::move(onMessage);
+    m_onSubscribed = std::move(onSubscribed);
+}
+
+void RedisConnection::start()
+{
+    m_stopped = false;
+    connect();
+}
+
+void RedisConnection::stop()
+{
+    if (m_stopped && !m_ac)
+        return;
+    m_stopped = true;
+    m_ready = false;
+    m_reconnectTimer.cancel();
+    m_connectTimer.cancel();
+    m_sweepTimer.cancel();
+    dropContext();
+}
+
+void RedisConnection::dropContext()
+{
+    if (!m_ac)
+        return;
+    redisAsyncContext *ac = m_ac;
+    m_ac = nullptr; // commands issued from callbacks below fail fast
+    redisAsyncFree(ac); // runs pending callbacks with a null reply, then onDisconnect
+}
+
+void RedisConnection::connect()
+{
+    if (m_stopped)
+        return;
+    redisAsyncContext *ac = redisAsyncConnect(m_options.url.host.c_str(), m_options.url.port);
+    if (!ac) {
+        lost("out of memory");
+        scheduleReconnect();
+        return;
+    }
+    if (ac->err) {
+        const std::string reason = ac->errstr;
+        redisAsyncFree(ac);
+        lost(reason);
+        scheduleReconnect();
+        return;
+    }
+    m_ac = ac;
+    ac->data = this;
+    AsioRedisAdapter::attach(m_context, ac);
+    redisAsyncSetConnectCallback(ac, &RedisConnection::onConnect);
+    redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnect);
+
+    // Queued now, written as soon as the socket connects, answered before anything else.
+    const RedisUrl &url = m_options.url;
+    auto checkSetup = [this](const redisReply *reply, std::string_view error) {
+        if (reply && reply->type == REDIS_REPLY_ERROR && m_ac) {
+            lost(std::string("setup failed: ") + std::string(reply->str, reply->len));
+            m_backoffMs = m_options.maxBackoffMs;
+            // Not from inside hiredis's callback: free on the next turn.
+            boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive)] {
+                if (alive.lock() && m_ac) {
+                    dropContext();
+                }
+            });
+        }
+    };
+    if (!url.password.empty()) {
+        if (!url.user.empty())
+            command({"AUTH", url.user, url.password}, checkSetup);
+        else
+            command({"AUTH", url.password}, checkSetup);
+    }
+    if (url.db != 0) {
+        const std::string db = std::to_string(url.db);
+        command({"SELECT", db}, checkSetup);
+    }
+
+    m_connectTimer.expires_after(std::chrono::milliseconds(m_options.connectTimeoutMs));
+    m_connectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive), ac](boost::system::error_code ec) {
+        if (ec || !alive.lock() || m_ac != ac || (ac->c.flags & REDIS_CONNECTED))
+            return;
+        m_ac = nullptr;
+        redisAsyncFree(ac); // not connected yet: hiredis will not call onDisconnect
+        lost("connect timeout");
+        scheduleReconnect();
+    });
+}
+
+void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
+{
+    auto *self = static_cast<RedisConnection *>(ac->data);
+    if (!self || self->m_ac != ac)
+        return;
+    self->m_connectTimer.cancel();
+    if (status != REDIS_OK) {
+        // hiredis frees the context right after this callback.
+        self->m_ac = nullptr;
+        self->lost(ac->errstr);
+        self->scheduleReconnect();
+        return;
+    }
+    self->connected();
+}
+
+void RedisConnection::connected()
+{
+    m_ready = true;
+    m_backoffMs = 50;
+    if (m_reportedDown || !m_everConnected)
+        Log::info("redis " + m_options.role + " " + m_options.url.redacted() + " connected");
+    m_everConnected = true;
+    m_reportedDown = false;
+    if (!m_channels.empty() && m_ac) {
+        std::vector<const char *> argv{"SUBSCRIBE"};
+        std::vector<std::size_t> lens{9};
+        for (const auto &c : m_channels) {
+            argv.push_back(c.data());
+            lens.push_back(c.size());
+        }
+        redisAsyncCommandArgv(m_ac, &RedisConnection::onSubscriptionReply, this, static_cast<int>(argv.size()),
+                              argv.data(), lens.data());
+    }
+    if (m_onState)
+        m_onState(true);
+}
+
+void RedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
+{
+    auto *self = static_cast<RedisConnection *>(ac->data);
+    if (!self)
+        return;
+    if (self->m_ac == ac)
+        self->m_ac = nullptr;
+    const bool wasReady = self->m_ready;
+    self->m_ready = false;
+    if (self->m_stopped)
+        return;
+    self->lost(ac->err ? ac->errstr : "connection closed");
+    if (wasReady && self->m_onState)
+        self->m_onState(false);
+    self->scheduleReconnect();
+}
+
+void RedisConnection::lost(std::string_view reason)
+{
+    if (m_reportedDown || m_stopped)
+        return;
+    m_reportedDown = true;
+    Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + " unavailable: " + std::string(reason)
+              + "; retrying with backoff");
+}
+
+void RedisConnection::scheduleReconnect()
+{
+    if (m_stopped)
+        return;
+    m_reconnectTimer.expires_after(std::chrono::milliseconds(m_backoffMs));
+    m_backoffMs = std::min(m_backoffMs * 2, m_options.maxBackoffMs);
+    m_reconnectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+        if (ec || !alive.lock() || m_ac)
+            return;
+        connect();
+    });
+}
+
+void RedisConnection::failLater(ReplyCallback callback, std::string_view error)
+{
+    if (!callback)
+        return;
+    boost::asio::post(m_context, [callback = std::move(callback), error = std::string(error)] {
+        callback(nullptr, error);
+    });
+}
+
+void RedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
+{
+    const char *argv[8];
+    std::size_t lens[8];
+    int argc = 0;
+    for (std::string_view a : args) {
+        if (argc == 8)
+            break;
+        argv[argc] = a.data();
+        lens[argc] = a.size();
+        ++argc;
+    }
+    send(argv, lens, argc, std::move(callback));
+}
+
+void RedisConnection::command(const std::vector<std::string_view> &args, ReplyCallback callback)
+{
+    std::vector<const char *> argv;
+    std::vector<std::size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (std::string_view a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    send(argv.data(), lens.data(), static_cast<int>(argv.size()), std::move(callback));
+}
+
+void RedisConnection::send(const char **argv, const std::size_t *lens, int argc, ReplyCallback callback)
+{
+    if (!m_ac || m_stopped) {
+        failLater(std::move(callback), "not connected");
+        return;
+    }
+    auto *pending = new Pending{this, std::move(callback), nowMs() + m_options.commandTimeoutMs};
+    if (redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, pending, argc, argv, lens) != REDIS_OK) {
+        ReplyCallback cb = std::move(pending->callback);
+        delete pending;
+        failLater(std::move(cb), "not connected");
+        return;
+    }
+    m_inflight.push_back(pending);
+    armSweep();
+}
+
+void RedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
+{
+    auto *pending = static_cast<Pending *>(privdata);
+    RedisConnection *self = pending->owner;
+    if (!self->m_inflight.empty() && self->m_inflight.front() == pending) {
+        self->m_inflight.pop_front();
+    } else {
+        auto it = std::find(self->m_inflight.begin(), self->m_inflight.end(), pending);
+        if (it != self->m_inflight.end())
+            self->m_inflight.erase(it);
+    }
+    if (!pending->done && !self->m_stopped && pending->callback)
+        pending->callback(static_cast<const redisReply *>(reply), reply ? std::string_view() : "connection lost");
+    delete pending;
+}
+
+void RedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void *privdata)
+{
+    auto *self = static_cast<RedisConnection *>(privdata);
+    const auto *r = static_cast<const redisReply *>(reply);
+    if (!r || self->m_stopped || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return;
+    const redisReply *kind = r->element[0];
+    const redisReply *channel = r->element[1];
+    const redisReply *payload = r->element[2];
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    const std::string_view k(kind->str, kind->len);
+    if (k == "message" && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING) {
+        if (self->m_onMessage)
+            self->m_onMessage(std::string_view(channel->str, channel->len), std::string_view(payload->str, payload->len));
+    } else if (k == "subscribe" && payload->type == REDIS_REPLY_INTEGER
+               && payload->integer == static_cast<long long>(self->m_channels.size())) {
+        Log::info("redis " + self->m_options.role + " subscribed to " + std::to_string(payload->integer) + " channels");
+        if (self->m_onSubscribed)
+            self->m_onSubscribed();
+    }
+}
+
+void RedisConnection::armSweep()
+{
+    if (m_sweepArmed || m_inflight.empty())
+        return;
+    m_sweepArmed = true;
+    m_sweepTimer.expires_after(std::chrono::milliseconds(std::max(5, m_options.commandTimeoutMs / 4)));
+    m_sweepTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+        if (!alive.lock())
+            return;
+        m_sweepArmed = false;
+        if (ec)
+            return;
+        sweep();
+        armSweep();
+    });
+}
+
+void RedisConnection::sweep()
+{
+    const std::int64_t now = nowMs();
+    // The oldest command far past its deadline: the connection is wedged.
+    const bool stuck = !m_inflight.empty() && now - m_inflight.front()->deadlineMs > 3LL * m_options.commandTimeoutMs;
+    std::vector<ReplyCallback> expired; // callbacks may issue commands, so not while iterating
+    for (Pending *p : m_inflight) {
+        if (p->deadlineMs > now)
+            break;
+        if (!p->done) {
+            p->done = true;
+            expired.push_back(std::move(p->callback));
+        }
+    }
+    for (auto &cb : expired) {
+        if (cb)
+            cb(nullptr, "timeout");
+    }
+    if (stuck && m_ac) {
+        lost("commands time out");
+        dropContext(); // onDisconnect schedules the reconnect
+    }
+}
+
+} // namespace l0l3

@@ -1,0 +1,102 @@
+#pragma once
+
+#include "core/common/redisurl.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace l0l3 {
+
+// One hiredis async connection living on one io_context thread: AUTH/SELECT
+// after connect, reconnect with exponential backoff when it drops, a deadline
+// per command (hiredis 0.14 has none), and fail-fast while disconnected.
+// Optionally a subscriber that (re)subscribes to channels after every connect.
+// Not thread-safe: use it from its io_context's thread only.
+class RedisConnection
+{
+public:
+    struct Options
+    {
+        RedisUrl url;
+        std::string role; // "replica", "primary", "subscriber": for logs and metrics
+        int commandTimeoutMs = 500;
+        int connectTimeoutMs = 2000;
+        int maxBackoffMs = 2000;
+    };
+    // reply is null when the command failed (error says why: "not connected",
+    // "timeout", "connection lost"); a Redis error reply is passed as a reply.
+    using ReplyCallback = std::function<void(const redisReply *reply, std::string_view error)>;
+    using MessageCallback = std::function<void(std::string_view channel, std::string_view message)>;
+    using StateCallback = std::function<void(bool connected)>;
+
+    RedisConnection(boost::asio::io_context &context, Options options);
+    ~RedisConnection();
+    RedisConnection(const RedisConnection &) = delete;
+    RedisConnection &operator=(const RedisConnection &) = delete;
+
+    void setStateCallback(StateCallback callback) { m_onState = std::move(callback); }
+    // Subscriber mode: SUBSCRIBE to channels after every (re)connect. onSubscribed
+    // runs after each successful subscription (messages may have been missed before).
+    void setSubscriptions(std::vector<std::string> channels, MessageCallback onMessage,
+                          std::function<void()> onSubscribed = {});
+
+    void start();
+    void stop(); // frees the connection; no reconnect, no further callbacks
+
+    void command(std::initializer_list<std::string_view> args, ReplyCallback callback);
+    void command(const std::vector<std::string_view> &args, ReplyCallback callback);
+
+    bool ready() const { return m_ready; }
+    const Options &options() const { return m_options; }
+
+private:
+    struct Pending;
+    static void onConnect(const redisAsyncContext *ac, int status);
+    static void onDisconnect(const redisAsyncContext *ac, int status);
+    static void onReply(redisAsyncContext *ac, void *reply, void *privdata);
+    static void onSubscriptionReply(redisAsyncContext *ac, void *reply, void *privdata);
+
+    void connect();
+    void connected();
+    void lost(std::string_view reason);
+    void scheduleReconnect();
+    void dropContext();
+    void failLater(ReplyCallback callback, std::string_view error);
+    void armSweep();
+    void sweep();
+    void send(const char **argv, const std::size_t *lens, int argc, ReplyCallback callback);
+    std::int64_t nowMs() const;
+
+    boost::asio::io_context &m_context;
+    Options m_options;
+    redisAsyncContext *m_ac = nullptr;
+    bool m_ready = false;
+    bool m_stopped = true;
+    bool m_everConnected = false;
+    bool m_reportedDown = false;
+    int m_backoffMs = 50;
+    boost::asio::steady_timer m_reconnectTimer;
+    boost::asio::steady_timer m_connectTimer;
+    boost::asio::steady_timer m_sweepTimer;
+    bool m_sweepArmed = false;
+    std::deque<Pending *> m_inflight; // in send order; hiredis answers in order
+    std::vector<std::string> m_channels;
+    MessageCallback m_onMessage;
+    std::function<void()> m_onSubscribed;
+    StateCallback m_onState;
+    std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+};
+
+} // namespace l0l3

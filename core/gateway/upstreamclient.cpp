@@ -1,0 +1,280 @@
+#include "core/gateway/upstreamclient.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <optional>
+
+namespace l0l3 {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::string *error)
+{
+    auto fail = [&](std::string why) {
+        if (error)
+            *error = "invalid --upstream '" + std::string(url) + "': " + why;
+        return false;
+    };
+    constexpr std::string_view scheme = "http://";
+    if (url.substr(0, scheme.size()) != scheme)
+        return fail(url.substr(0, 8) == "https://" ? "https is not supported, put TLS in a sidecar" : "expected http://HOST:PORT/PATH");
+    std::string_view rest = url.substr(scheme.size());
+    const std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    while (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    std::uint16_t port = 80;
+    std::string_view host = authority;
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos)
+            return fail("unbalanced [");
+        host = authority.substr(1, close - 1);
+        authority.remove_prefix(close + 1);
+        if (!authority.empty() && authority.front() != ':')
+            return fail("bad port");
+        if (!authority.empty())
+            authority.remove_prefix(1), host = host; // port follows
+        else
+            authority = {};
+        if (!authority.empty()) {
+            unsigned p = 0;
+            auto res = std::from_chars(authority.data(), authority.data() + authority.size(), p);
+            if (res.ec != std::errc() || res.ptr != authority.data() + authority.size() || p == 0 || p > 65535)
+                return fail("bad port");
+            port = static_cast<std::uint16_t>(p);
+        }
+    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        const std::string_view portText = authority.substr(colon + 1);
+        unsigned p = 0;
+        auto res = std::from_chars(portText.data(), portText.data() + portText.size(), p);
+        if (res.ec != std::errc() || res.ptr != portText.data() + portText.size() || p == 0 || p > 65535)
+            return fail("bad port");
+        port = static_cast<std::uint16_t>(p);
+    }
+    if (host.empty())
+        return fail("missing host");
+    out->host.assign(host);
+    out->port = port;
+    out->basePath.assign(path);
+    return true;
+}
+
+struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
+{
+    UpstreamClient *client;
+    std::weak_ptr<bool> alive;
+    std::unique_ptr<beast::tcp_stream> stream;
+    bool reused = false;
+    bool retried = false;
+    http::request<http::string_body> request;
+    beast::flat_buffer buffer;
+    std::optional<http::response_parser<http::string_body>> parser;
+    Callback callback;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    void start()
+    {
+        if (!alive.lock())
+            return;
+        stream = client->takeIdle();
+        reused = stream != nullptr;
+        if (reused) {
+            write();
+            return;
+        }
+        if (!client->m_resolveError.empty()) {
+            finish(Failure::Connect, client->m_resolveError);
+            return;
+        }
+        stream = std::make_unique<beast::tcp_stream>(client->m_context);
+        stream->expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
+        stream->async_connect(client->m_endpoints,
+                              [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
+                                  if (ec) {
+                                      self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
+                                                   "connect: " + ec.message());
+                                      return;
+                                  }
+                                  boost::system::error_code ignored;
+                                  self->stream->socket().set_option(tcp::no_delay(true), ignored);
+                                  self->write();
+                              });
+    }
+
+    void write()
+    {
+        stream->expires_after(std::chrono::milliseconds(client->m_options.timeoutMs));
+        http::async_write(*stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) {
+                self->failOrRetry(ec, "write");
+                return;
+            }
+            self->read();
+        });
+    }
+
+    void read()
+    {
+        parser.emplace();
+        parser->body_limit(client->m_options.maxResponseBytes);
+        http::async_read(*stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) {
+                self->failOrRetry(ec, "read");
+                return;
+            }
+            self->done();
+        });
+    }
+
+    void failOrRetry(beast::error_code ec, std::string_view what)
+    {
+        if (ec == beast::error::timeout) {
+            finish(Failure::Timeout, std::string(what) + ": upstream timed out");
+            return;
+        }
+        // A pooled connection the upstream had closed: try once on a new one.
+        if (reused && !retried && alive.lock() && parser.has_value() ? !parser->got_some() : reused && !retried) {
+            retried = true;
+            stream.reset();
+            buffer.clear();
+            parser.reset();
+            if (!alive.lock())
+                return;
+            reused = false;
+            stream = nullptr;
+            auto self = shared_from_this();
+            // Force a fresh connection.
+            self->client->m_idle.size();
+            startFresh();
+            return;
+        }
+        finish(Failure::Protocol, std::string(what) + ": " + ec.message());
+    }
+
+    void startFresh()
+    {
+        if (!client->m_resolveError.empty()) {
+            finish(Failure::Connect, client->m_resolveError);
+            return;
+        }
+        stream = std::make_unique<beast::tcp_stream>(client->m_context);
+        stream->expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
+        stream->async_connect(client->m_endpoints,
+                              [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
+                                  if (ec) {
+                                      self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
+                                                   "connect: " + ec.message());
+                                      return;
+                                  }
+                                  self->write();
+                              });
+    }
+
+    void done()
+    {
+        auto response = parser->release();
+        const bool keepAlive = response.keep_alive();
+        Result result;
+        result.status = static_cast<int>(response.result_int());
+        result.body = std::move(response.body());
+        result.latencyMs = elapsedMs();
+        if (keepAlive && alive.lock()) {
+            stream->expires_never();
+            client->giveBack(std::move(stream));
+        }
+        deliver(std::move(result));
+    }
+
+    void finish(Failure failure, std::string error)
+    {
+        Result result;
+        result.failure = failure;
+        result.error = std::move(error);
+        result.latencyMs = elapsedMs();
+        deliver(std::move(result));
+    }
+
+    std::int64_t elapsedMs() const
+    {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    }
+
+    void deliver(Result result)
+    {
+        if (!alive.lock() || !callback)
+            return;
+        auto cb = std::move(callback);
+        cb(std::move(result));
+    }
+};
+
+UpstreamClient::UpstreamClient(net::io_context &context, Options options)
+    : m_context(context)
+    , m_options(std::move(options))
+{
+    m_target = m_options.basePath + "/chat/completions";
+    m_hostHeader = m_options.host + ":" + std::to_string(m_options.port);
+    tcp::resolver resolver(context);
+    boost::system::error_code ec;
+    m_endpoints = resolver.resolve(m_options.host, std::to_string(m_options.port), ec);
+    if (ec)
+        m_resolveError = "cannot resolve " + m_options.host + ": " + ec.message();
+}
+
+UpstreamClient::~UpstreamClient()
+{
+    *m_alive = false;
+}
+
+std::unique_ptr<beast::tcp_stream> UpstreamClient::takeIdle()
+{
+    while (!m_idle.empty()) {
+        auto stream = std::move(m_idle.back());
+        m_idle.pop_back();
+        if (stream->socket().is_open())
+            return stream;
+    }
+    return nullptr;
+}
+
+void UpstreamClient::giveBack(std::unique_ptr<beast::tcp_stream> stream)
+{
+    if (m_idle.size() < m_options.maxIdleConnections)
+        m_idle.push_back(std::move(stream));
+}
+
+void UpstreamClient::postChatCompletion(std::string body, std::string_view authorization, Callback callback)
+{
+    auto call = std::make_shared<Call>();
+    call->client = this;
+    call->alive = m_alive;
+    call->callback = std::move(callback);
+    call->request.method(http::verb::post);
+    call->request.target(m_target);
+    call->request.version(11);
+    call->request.set(http::field::host, m_hostHeader);
+    call->request.set(http::field::content_type, "application/json");
+    call->request.set(http::field::accept, "application/json");
+    call->request.set(http::field::user_agent, "l0l3-gateway/" L0L3_VERSION);
+    if (!authorization.empty())
+        call->request.set(http::field::authorization, authorization);
+    call->request.keep_alive(true);
+    call->request.body() = std::move(body);
+    call->request.prepare_payload();
+    call->start();
+}
+
+} // namespace l0l3

@@ -1,0 +1,119 @@
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTest>
+
+#include <cmath>
+#include <limits>
+
+#include "core/common/jsonwriter.h"
+
+using l0l3::JsonWriter;
+
+class TestJsonWriter : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void escaping_data();
+    void escaping();
+    void structure();
+    void numbers_data();
+    void numbers();
+    void appendsToExistingContent();
+};
+
+void TestJsonWriter::escaping_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QByteArray>("escaped");
+    QTest::newRow("plain") << QByteArray("hello") << QByteArray("hello");
+    QTest::newRow("empty") << QByteArray("") << QByteArray("");
+    QTest::newRow("quote") << QByteArray("say \"hi\"") << QByteArray("say \\\"hi\\\"");
+    QTest::newRow("backslash") << QByteArray("C:\\dir") << QByteArray("C:\\\\dir");
+    QTest::newRow("short escapes") << QByteArray("\b\f\n\r\t") << QByteArray("\\b\\f\\n\\r\\t");
+    QTest::newRow("other controls") << QByteArray("\x01\x1f", 2) << QByteArray("\\u0001\\u001f");
+    QTest::newRow("NUL") << QByteArray("a\0b", 3) << QByteArray("a\\u0000b");
+    QTest::newRow("DEL passes") << QByteArray("\x7f") << QByteArray("\x7f");
+    QTest::newRow("slash passes") << QByteArray("a/b") << QByteArray("a/b");
+    QTest::newRow("UTF-8 passes") << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95") << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95");
+    QTest::newRow("escape at both ends") << QByteArray("\"x\"") << QByteArray("\\\"x\\\"");
+}
+
+void TestJsonWriter::escaping()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QByteArray, escaped);
+    std::string out;
+    JsonWriter::appendEscaped(out, std::string_view(input.constData(), input.size()));
+    QCOMPARE(QByteArray::fromStdString(out), escaped);
+
+    // And a real JSON parser reads the original text back.
+    std::string doc;
+    JsonWriter(doc).beginArray().value(std::string_view(input.constData(), input.size())).endArray();
+    QJsonParseError err;
+    const auto parsed = QJsonDocument::fromJson(QByteArray::fromStdString(doc), &err);
+    QCOMPARE(err.error, QJsonParseError::NoError);
+    QCOMPARE(parsed.array().at(0).toString(), QString::fromUtf8(input));
+}
+
+void TestJsonWriter::structure()
+{
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject()
+        .key("id").value("chatcmpl-1")
+        .key("n").value(3)
+        .key("choices").beginArray()
+            .beginObject().key("index").value(0).key("message").beginObject().key("role").value("assistant").endObject().endObject()
+            .beginObject().key("index").value(1).endObject()
+        .endArray()
+        .key("empty").beginArray().endArray()
+        .key("obj").beginObject().endObject()
+        .key("ok").value(true)
+        .key("no").value(false)
+        .key("nothing").null()
+        .key("raw").raw(R"({"a":[1]})")
+        .key("after").value(std::int64_t(-5))
+        .endObject();
+    QCOMPARE(QByteArray::fromStdString(out),
+             QByteArray(R"({"id":"chatcmpl-1","n":3,"choices":[{"index":0,"message":{"role":"assistant"}},{"index":1}],)"
+                        R"("empty":[],"obj":{},"ok":true,"no":false,"nothing":null,"raw":{"a":[1]},"after":-5})"));
+    QJsonParseError err;
+    QJsonDocument::fromJson(QByteArray::fromStdString(out), &err);
+    QCOMPARE(err.error, QJsonParseError::NoError);
+}
+
+void TestJsonWriter::numbers_data()
+{
+    QTest::addColumn<double>("value");
+    QTest::addColumn<QByteArray>("json");
+    QTest::newRow("integral double") << 3.0 << QByteArray("3");
+    QTest::newRow("tenth") << 0.1 << QByteArray("0.1");
+    QTest::newRow("negative") << -2.5 << QByteArray("-2.5");
+    QTest::newRow("large") << 1e21 << QByteArray("1e+21");
+    QTest::newRow("small") << 5e-05 << QByteArray("5e-05");
+    QTest::newRow("shortest round trip") << 0.30000000000000004 << QByteArray("0.30000000000000004");
+    QTest::newRow("NaN") << std::numeric_limits<double>::quiet_NaN() << QByteArray("null");
+    QTest::newRow("+Inf") << std::numeric_limits<double>::infinity() << QByteArray("null");
+    QTest::newRow("-Inf") << -std::numeric_limits<double>::infinity() << QByteArray("null");
+}
+
+void TestJsonWriter::numbers()
+{
+    QFETCH(double, value);
+    QFETCH(QByteArray, json);
+    std::string out;
+    JsonWriter(out).beginArray().value(value).value(value).endArray();
+    QCOMPARE(QByteArray::fromStdString(out), "[" + json + "," + json + "]");
+}
+
+void TestJsonWriter::appendsToExistingContent()
+{
+    std::string out = "data: ";
+    JsonWriter(out).beginArray().value(std::numeric_limits<std::int64_t>::min())
+        .value(std::numeric_limits<std::int64_t>::max()).endArray();
+    QCOMPARE(QByteArray::fromStdString(out), QByteArray("data: [-9223372036854775808,9223372036854775807]"));
+}
+
+QTEST_GUILESS_MAIN(TestJsonWriter)
+#include "tst_jsonwriter.moc"

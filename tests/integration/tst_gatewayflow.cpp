@@ -1,0 +1,470 @@
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+#include <QUuid>
+
+#include "core/common/cachekey.h"
+#include "core/common/entry.h"
+#include "core/common/redisschema.h"
+#include "tests/integration/chatwire.h"
+#include "tests/support/gatewaystack.h"
+#include "tests/support/httpclient.h"
+#include "tests/support/redisclient.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+constexpr int kReplicationTimeoutMs = 5000;
+constexpr int kProposalTimeoutMs = 5000;
+
+QByteArray bytes(std::string_view s)
+{
+    return QByteArray(s.data(), static_cast<qsizetype>(s.size()));
+}
+
+} // namespace
+
+// End to end over HTTP against real processes: primary + replica redis-server
+// with ACL users, l0l3-stub-llm, l0l3-gateway (issue 2). One stack for the
+// whole class; every test uses prompts of its own.
+class TestGatewayFlow : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void cleanup();
+
+    void missIsProposedButNeverServed();
+    void approvedEntryIsServedFromL0ThenL05();
+    void invalidationDropsHotEntry();
+    void flushAllInvalidation();
+    void rejectedKeyIsNotProposed();
+    void noStoreIsNotProposed();
+    void noCacheSkipsLookup();
+    void keyDerivation_data();
+    void keyDerivation();
+    void multiTurnBypasses();
+    void streaming_data();
+    void streaming();
+
+private:
+    QString uniquePrompt();
+    HttpResult chat(const QString &prompt, const HttpHeaders &headers = {}, const QJsonObject &extra = {});
+    HttpResult chatBody(const QByteArray &body, const HttpHeaders &headers = {});
+    std::vector<Proposal> proposals(const QByteArray &key = {});
+    qint64 seen(const QByteArray &key, const QByteArray &field);
+    qint64 stubRequests();
+    bool approve(const QByteArray &key, const QString &prompt, const QString &response, qint64 version = 1);
+    bool replicaHasEntry(const QByteArray &key, const QString &response);
+    bool proposeBarrier();
+    QString why(const HttpResult &result);
+
+    GatewayStack m_stack;
+    HttpClient m_http;
+    RedisClient m_primary;
+    RedisClient m_replica;
+    QString m_runId;
+    int m_counter = 0;
+};
+
+void TestGatewayFlow::initTestCase()
+{
+    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
+        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
+        if (!QFileInfo::exists(path))
+            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
+    }
+    QString error;
+    QVERIFY2(m_stack.start({}, &error), qPrintable(error));
+    m_primary = m_stack.primary().client(QStringLiteral("console"));
+    QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
+    m_replica = m_stack.replica().client(QStringLiteral("console"));
+    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
+    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+}
+
+void TestGatewayFlow::cleanupTestCase()
+{
+    m_stack.stop();
+}
+
+void TestGatewayFlow::cleanup()
+{
+    if (QTest::currentTestFailed())
+        qWarning().noquote() << m_stack.describe();
+    QVERIFY2(m_stack.gateway().isRunning(), "the gateway died");
+}
+
+QString TestGatewayFlow::uniquePrompt()
+{
+    return QStringLiteral("Integration question %1 number %2 of %3").arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_counter).arg(m_runId);
+}
+
+HttpResult TestGatewayFlow::chat(const QString &prompt, const HttpHeaders &headers, const QJsonObject &extra)
+{
+    return chatBody(ChatWire::chatBody(prompt, extra), headers);
+}
+
+HttpResult TestGatewayFlow::chatBody(const QByteArray &body, const HttpHeaders &headers)
+{
+    return m_http.post(m_stack.gatewayUrl(), body, headers, 10000);
+}
+
+QString TestGatewayFlow::why(const HttpResult &result)
+{
+    QStringList headers;
+    for (auto it = result.headers.begin(); it != result.headers.end(); ++it)
+        headers << QString::fromUtf8(it.key() + ": " + it.value());
+    return QStringLiteral("status %1 %2\n%3\n%4").arg(result.status).arg(result.error, headers.join(u'\n'), QString::fromUtf8(result.body.left(1000)));
+}
+
+std::vector<Proposal> TestGatewayFlow::proposals(const QByteArray &key)
+{
+    const RedisValue reply = m_primary.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"});
+    std::vector<Proposal> all = ChatWire::proposals(reply);
+    if (key.isEmpty())
+        return all;
+    std::vector<Proposal> matching;
+    for (Proposal &p : all) {
+        if (p.key == key.toStdString())
+            matching.push_back(std::move(p));
+    }
+    return matching;
+}
+
+qint64 TestGatewayFlow::seen(const QByteArray &key, const QByteArray &field)
+{
+    const RedisValue reply = m_primary.command({"HGET", bytes(RedisSchema::seenKey(key.toStdString())), field});
+    return reply.isString() ? reply.str.toLongLong() : 0;
+}
+
+qint64 TestGatewayFlow::stubRequests()
+{
+    const HttpResult stats = m_http.get(m_stack.stubUrl(QStringLiteral("/stats")));
+    const QJsonValue requests = QJsonDocument::fromJson(stats.body).object().value(u"requests");
+    return requests.isDouble() ? static_cast<qint64>(requests.toDouble()) : -1;
+}
+
+bool TestGatewayFlow::approve(const QByteArray &key, const QString &prompt, const QString &response, qint64 version)
+{
+    // What ApprovalService writes, minus the audit record: the gateway only reads the entry.
+    Entry entry;
+    entry.key = key.toStdString();
+    entry.response = response.toStdString();
+    entry.prompt = prompt.toStdString();
+    entry.model = ChatWire::kModel;
+    entry.version = version;
+    entry.approvedBy = "testkit";
+    entry.approvedAtMs = QDateTime::currentMSecsSinceEpoch();
+    return m_primary.set(bytes(RedisSchema::entryKey(entry.key)), bytes(EntryCodec::encode(entry)));
+}
+
+bool TestGatewayFlow::replicaHasEntry(const QByteArray &key, const QString &response)
+{
+    const QByteArray json = m_replica.get(bytes(RedisSchema::entryKey(key.toStdString())));
+    const auto entry = EntryCodec::decode(json.toStdString());
+    return entry && entry->response == response.toStdString();
+}
+
+// Proposals are written asynchronously; absence is only meaningful once a
+// later proposal has landed.
+bool TestGatewayFlow::proposeBarrier()
+{
+    const HttpResult result = chat(uniquePrompt());
+    const QByteArray key = result.header("x-l0l3-key");
+    if (result.status != 200 || key.isEmpty())
+        return false;
+    QDeadlineTimer deadline(kProposalTimeoutMs);
+    while (!deadline.hasExpired()) {
+        if (!proposals(key).empty())
+            return true;
+        QTest::qWait(20);
+    }
+    return false;
+}
+
+void TestGatewayFlow::missIsProposedButNeverServed()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult first = chat(prompt);
+    QVERIFY2(first.status == 200, qPrintable(why(first)));
+    QCOMPARE(first.header("x-l0l3-cache"), QByteArray("miss"));
+    QCOMPARE(first.header("x-l0l3-tier"), QByteArray("L3"));
+    QCOMPARE(first.header("x-l0l3-region"), QByteArray("nyc"));
+    const QByteArray key = first.header("x-l0l3-key");
+    QVERIFY2(CacheKey::isValid(key.toStdString()), key.constData());
+    QString reason;
+    const QString answer = ChatWire::completionContent(first.body, &reason);
+    QVERIFY2(!answer.isEmpty(), qPrintable(reason));
+
+    QTRY_COMPARE_WITH_TIMEOUT(proposals(key).size(), size_t(1), kProposalTimeoutMs);
+    const Proposal proposal = proposals(key).front();
+    QCOMPARE(QByteArray::fromStdString(proposal.key), key);
+    QCOMPARE(QString::fromStdString(proposal.region), QStringLiteral("nyc"));
+    QCOMPARE(QString::fromStdString(proposal.prompt), prompt);
+    QCOMPARE(QString::fromStdString(proposal.response), answer);
+    QCOMPARE(QString::fromStdString(proposal.model), QString::fromLatin1(ChatWire::kModel));
+    QVERIFY(proposal.tsMs > 0);
+    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 1, kProposalTimeoutMs);
+    QCOMPARE(seen(key, "nyc"), 1);
+
+    // Unapproved: the same request goes upstream again and is not proposed twice.
+    const HttpResult second = chat(prompt);
+    QVERIFY2(second.status == 200, qPrintable(why(second)));
+    QCOMPARE(second.header("x-l0l3-cache"), QByteArray("miss"));
+    QCOMPARE(second.header("x-l0l3-tier"), QByteArray("L3"));
+    QCOMPARE(second.header("x-l0l3-key"), key);
+    QCOMPARE(ChatWire::completionContent(second.body), answer);
+    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 2, kProposalTimeoutMs);
+    QCOMPARE(seen(key, "nyc"), 2);
+    QCOMPARE(proposals(key).size(), size_t(1));
+    // The gateway never writes an entry itself.
+    QVERIFY(m_primary.command({"EXISTS", bytes(RedisSchema::entryKey(key.toStdString()))}).integer == 0);
+}
+
+void TestGatewayFlow::approvedEntryIsServedFromL0ThenL05()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult miss = chat(prompt);
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    const QByteArray key = miss.header("x-l0l3-key");
+    const QString approved = QStringLiteral("Approved answer: \"quoted\", ünïcödé ✓ 東京\nsecond line\t& <tags>");
+    QVERIFY(approve(key, prompt, approved));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), kReplicationTimeoutMs);
+
+    const qint64 upstreamBefore = stubRequests();
+    QVERIFY(upstreamBefore > 0);
+    const HttpResult l0 = chat(prompt);
+    QVERIFY2(l0.status == 200, qPrintable(why(l0)));
+    QCOMPARE(l0.header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(l0.header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(l0.header("x-l0l3-key"), key);
+    QCOMPARE(l0.header("x-l0l3-region"), QByteArray("nyc"));
+    QCOMPARE(ChatWire::completionContent(l0.body), approved);
+
+    const HttpResult hot = chat(prompt);
+    QVERIFY2(hot.status == 200, qPrintable(why(hot)));
+    QCOMPARE(hot.header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
+    QCOMPARE(ChatWire::completionContent(hot.body), approved);
+    QCOMPARE(stubRequests(), upstreamBefore);
+}
+
+void TestGatewayFlow::invalidationDropsHotEntry()
+{
+    const QString prompt = uniquePrompt();
+    const QByteArray key = chat(prompt).header("x-l0l3-key");
+    QVERIFY(!key.isEmpty());
+    const QString v1 = QStringLiteral("first approved version");
+    QVERIFY(approve(key, prompt, v1, 1));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v1), kReplicationTimeoutMs);
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+
+    // An edit without an invalidation message: L0.5 keeps the old text (its
+    // TTL is far longer than this test), which is what makes the next step mean something.
+    const QString v2 = QStringLiteral("second approved version");
+    QVERIFY(approve(key, prompt, v2, 2));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v2), kReplicationTimeoutMs);
+    const HttpResult stale = chat(prompt);
+    QCOMPARE(stale.header("x-l0l3-tier"), QByteArray("L0.5"));
+    QCOMPARE(ChatWire::completionContent(stale.body), v1);
+
+    const RedisValue published = m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key});
+    QVERIFY2(published.isInteger(), qPrintable(published.toString()));
+    HttpResult after;
+    QTRY_VERIFY_WITH_TIMEOUT((after = chat(prompt), ChatWire::completionContent(after.body) == v2), 5000);
+    QCOMPARE(after.header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+
+    // Revoke: DEL + invalidation -> a miss again, at once rather than after the TTL.
+    QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(), kReplicationTimeoutMs);
+    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key}).isInteger());
+    QTRY_COMPARE_WITH_TIMEOUT(chat(prompt).header("x-l0l3-cache"), QByteArray("miss"), 5000);
+}
+
+void TestGatewayFlow::flushAllInvalidation()
+{
+    const QString prompt = uniquePrompt();
+    const QByteArray key = chat(prompt).header("x-l0l3-key");
+    QVERIFY(!key.isEmpty());
+    QVERIFY(approve(key, prompt, QStringLiteral("flush me")));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("flush me")), kReplicationTimeoutMs);
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(RedisSchema::kInvalidateAll)}).isInteger());
+    QTRY_COMPARE_WITH_TIMEOUT(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"), 5000);
+}
+
+void TestGatewayFlow::rejectedKeyIsNotProposed()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult probe = chat(prompt, {{"Cache-Control", "no-store"}});
+    QVERIFY2(probe.status == 200, qPrintable(why(probe)));
+    const QByteArray key = probe.header("x-l0l3-key");
+    QVERIFY(!key.isEmpty());
+    const QByteArray until = QByteArray::number(QDateTime::currentMSecsSinceEpoch() + 24LL * 3600 * 1000);
+    QCOMPARE(m_primary.command({"ZADD", bytes(RedisSchema::kRejected), until, key}).integer, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(), kReplicationTimeoutMs);
+
+    const HttpResult miss = chat(prompt);
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
+    QVERIFY(!ChatWire::completionContent(miss.body).isEmpty());
+    QVERIFY(proposeBarrier());
+    QCOMPARE(proposals(key).size(), size_t(0));
+}
+
+void TestGatewayFlow::noStoreIsNotProposed()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult miss = chat(prompt, {{"Cache-Control", "no-store"}});
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
+    const QByteArray key = miss.header("x-l0l3-key");
+    QVERIFY(!key.isEmpty());
+    QVERIFY(proposeBarrier());
+    QCOMPARE(proposals(key).size(), size_t(0));
+}
+
+void TestGatewayFlow::noCacheSkipsLookup()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult miss = chat(prompt);
+    const QByteArray key = miss.header("x-l0l3-key");
+    QVERIFY2(!key.isEmpty(), qPrintable(why(miss)));
+    const QString upstreamAnswer = ChatWire::completionContent(miss.body);
+    QVERIFY(approve(key, prompt, QStringLiteral("approved, but the client wants a fresh one")));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")), kReplicationTimeoutMs);
+    QCOMPARE(chat(prompt).header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+
+    const qint64 upstreamBefore = stubRequests();
+    const HttpResult fresh = chat(prompt, {{"Cache-Control", "no-cache"}});
+    QVERIFY2(fresh.status == 200, qPrintable(why(fresh)));
+    QVERIFY2(fresh.header("x-l0l3-cache") != "hit", qPrintable(why(fresh)));
+    QCOMPARE(fresh.header("x-l0l3-tier"), QByteArray("L3"));
+    QCOMPARE(ChatWire::completionContent(fresh.body), upstreamAnswer);
+    QCOMPARE(stubRequests(), upstreamBefore + 1);
+}
+
+void TestGatewayFlow::keyDerivation_data()
+{
+    QTest::addColumn<QJsonObject>("extraA");
+    QTest::addColumn<QByteArray>("namespaceA");
+    QTest::addColumn<QString>("promptA");
+    QTest::addColumn<QJsonObject>("extraB");
+    QTest::addColumn<QByteArray>("namespaceB");
+    QTest::addColumn<QString>("promptB");
+    QTest::addColumn<bool>("sameKey");
+
+    const QString base = QStringLiteral("What is the capital of France");
+    const auto model = [](const char *m) { return QJsonObject{{QStringLiteral("model"), QString::fromLatin1(m)}}; };
+    QTest::newRow("namespace differs") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{} << QByteArray("tenant-b") << base << false;
+    QTest::newRow("namespace absent vs set") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray("tenant-a") << base << false;
+    QTest::newRow("same namespace") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{} << QByteArray("tenant-a") << base << true;
+    QTest::newRow("temperature ignored") << QJsonObject{{QStringLiteral("temperature"), 0.1}} << QByteArray() << base
+                                         << QJsonObject{{QStringLiteral("temperature"), 1.5}} << QByteArray() << base << true;
+    QTest::newRow("user field ignored") << QJsonObject{{QStringLiteral("user"), QStringLiteral("alice")}} << QByteArray() << base
+                                        << QJsonObject{{QStringLiteral("user"), QStringLiteral("bob")}} << QByteArray() << base << true;
+    QTest::newRow("case, spaces, trailing punctuation") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray()
+                                                        << QStringLiteral("  what IS the   capital of france?!  ") << true;
+    QTest::newRow("model snapshot") << model("gpt-4o-mini-2024-07-18") << QByteArray() << base << model("gpt-4o-mini") << QByteArray() << base << true;
+    QTest::newRow("model family") << model("gpt-4o") << QByteArray() << base << model("gpt-4o-mini") << QByteArray() << base << false;
+    QTest::newRow("response_format") << QJsonObject{{QStringLiteral("response_format"), QJsonObject{{QStringLiteral("type"), QStringLiteral("json_object")}}}}
+                                     << QByteArray() << base << QJsonObject{} << QByteArray() << base << false;
+    QTest::newRow("different prompt") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray()
+                                      << QStringLiteral("What is the capital of Spain") << false;
+}
+
+void TestGatewayFlow::keyDerivation()
+{
+    QFETCH(QJsonObject, extraA);
+    QFETCH(QByteArray, namespaceA);
+    QFETCH(QString, promptA);
+    QFETCH(QJsonObject, extraB);
+    QFETCH(QByteArray, namespaceB);
+    QFETCH(QString, promptB);
+    QFETCH(bool, sameKey);
+    const auto headersFor = [](const QByteArray &ns) {
+        HttpHeaders headers{{"Cache-Control", "no-store"}};
+        if (!ns.isEmpty())
+            headers.append({"x-l0l3-namespace", ns});
+        return headers;
+    };
+    const HttpResult a = chat(promptA + u' ' + m_runId, headersFor(namespaceA), extraA);
+    const HttpResult b = chat(promptB + u' ' + m_runId, headersFor(namespaceB), extraB);
+    QVERIFY2(a.status == 200, qPrintable(why(a)));
+    QVERIFY2(b.status == 200, qPrintable(why(b)));
+    QVERIFY(CacheKey::isValid(a.header("x-l0l3-key").toStdString()));
+    QVERIFY(CacheKey::isValid(b.header("x-l0l3-key").toStdString()));
+    QCOMPARE(a.header("x-l0l3-key") == b.header("x-l0l3-key"), sameKey);
+}
+
+void TestGatewayFlow::multiTurnBypasses()
+{
+    const qsizetype before = proposals().size();
+    const QJsonArray messages{
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), uniquePrompt()}},
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")}, {QStringLiteral("content"), QStringLiteral("An earlier answer")}},
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), QStringLiteral("And a follow-up")}},
+    };
+    const HttpResult result = chat(QString(), {}, {{QStringLiteral("messages"), messages}});
+    QVERIFY2(result.status == 200, qPrintable(why(result)));
+    QCOMPARE(result.header("x-l0l3-cache"), QByteArray("bypass"));
+    QVERIFY(!ChatWire::completionContent(result.body).isEmpty());
+    QVERIFY(proposeBarrier());
+    QCOMPARE(proposals().size(), size_t(before + 1)); // only the barrier's
+}
+
+void TestGatewayFlow::streaming_data()
+{
+    QTest::addColumn<bool>("approved");
+    QTest::newRow("miss") << false;
+    QTest::newRow("hit") << true;
+}
+
+void TestGatewayFlow::streaming()
+{
+    QFETCH(bool, approved);
+    const QString prompt = uniquePrompt();
+    const HttpResult plain = chat(prompt);
+    QVERIFY2(plain.status == 200, qPrintable(why(plain)));
+    const QByteArray key = plain.header("x-l0l3-key");
+    QString expected = ChatWire::completionContent(plain.body);
+    if (approved) {
+        // Long enough to be split into several chunks, with characters that need escaping.
+        expected = QStringLiteral("Paris is the capital of France. \"Quoted\" words, ünïcödé ✓, a newline\nand "
+                                  "a tab\tare all preserved across every chunk of the stream.");
+        QVERIFY(approve(key, prompt, expected));
+        QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, expected), kReplicationTimeoutMs);
+    }
+
+    const HttpResult streamed = chat(prompt, {}, {{QStringLiteral("stream"), true}});
+    QVERIFY2(streamed.status == 200, qPrintable(why(streamed)));
+    QVERIFY2(streamed.header("content-type").startsWith("text/event-stream"), qPrintable(why(streamed)));
+    QCOMPARE(streamed.header("x-l0l3-cache"), approved ? QByteArray("hit") : QByteArray("miss"));
+    QCOMPARE(streamed.header("x-l0l3-key"), key);
+    QString reason;
+    const QString content = ChatWire::sseContent(streamed.body, &reason);
+    QVERIFY2(!content.isNull(), qPrintable(reason));
+    QCOMPARE(content, expected);
+
+    if (approved) {
+        // Once more from L0.5, still a valid stream.
+        const HttpResult hot = chat(prompt, {}, {{QStringLiteral("stream"), true}});
+        QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
+        QCOMPARE(ChatWire::sseContent(hot.body, &reason), expected);
+    }
+}
+
+QTEST_GUILESS_MAIN(TestGatewayFlow)
+#include "tst_gatewayflow.moc"

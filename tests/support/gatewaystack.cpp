@@ -1,0 +1,100 @@
+#include "tests/support/gatewaystack.h"
+
+namespace l0l3::test {
+
+namespace {
+
+constexpr int kListenTimeoutMs = 15000;
+
+} // namespace
+
+bool GatewayStack::start(const Options &options, QString *error)
+{
+    stop();
+    m_options = options;
+    if (!m_primary.start({}, error))
+        return false;
+    RedisServer::Options replicaOptions;
+    replicaOptions.replicaOfHost = m_primary.host();
+    replicaOptions.replicaOfPort = m_primary.port();
+    if (!m_replica.start(replicaOptions, error))
+        return false;
+
+    QStringList stubArgs{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")};
+    stubArgs << options.stubArgs;
+    if (!m_stub.start(ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")), stubArgs,
+                      QProcessEnvironment::systemEnvironment(), error))
+        return false;
+    m_stubPort = m_stub.listenPort(kListenTimeoutMs);
+    if (m_stubPort <= 0) {
+        if (error)
+            *error = QStringLiteral("the stub LLM did not report its port\n") + m_stub.describe();
+        return false;
+    }
+
+    if (!options.startGateway)
+        return true;
+    if (!m_gateway.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
+                         standardGatewayArgs(options.region) + options.gatewayArgs,
+                         QProcessEnvironment::systemEnvironment(), error))
+        return false;
+    m_gatewayPort = m_gateway.listenPort(kListenTimeoutMs);
+    if (m_gatewayPort <= 0) {
+        if (error)
+            *error = QStringLiteral("the gateway did not report its port\n") + m_gateway.describe();
+        return false;
+    }
+    return true;
+}
+
+void GatewayStack::stop()
+{
+    m_gateway.stop();
+    m_stub.stop();
+    m_replica.stop();
+    m_primary.stop();
+    m_gatewayPort = -1;
+    m_stubPort = -1;
+}
+
+QStringList GatewayStack::standardGatewayArgs(const QString &region) const
+{
+    return {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
+            QStringLiteral("--region"), region.isEmpty() ? m_options.region : region,
+            QStringLiteral("--replica"), m_replica.url(QStringLiteral("gateway")),
+            QStringLiteral("--primary"), m_primary.url(QStringLiteral("gateway")),
+            QStringLiteral("--upstream"), stubUrl(QStringLiteral("/v1")).toString()};
+}
+
+std::unique_ptr<ManagedProcess> GatewayStack::launchGateway(const QStringList &extraArgs, QString *error,
+                                                            const QString &region) const
+{
+    auto gateway = std::make_unique<ManagedProcess>();
+    if (!gateway->start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
+                        standardGatewayArgs(region) + extraArgs, QProcessEnvironment::systemEnvironment(), error))
+        return nullptr;
+    if (gateway->listenPort(kListenTimeoutMs) <= 0) {
+        if (error)
+            *error = QStringLiteral("the gateway did not report its port\n") + gateway->describe();
+        return nullptr;
+    }
+    return gateway;
+}
+
+QUrl GatewayStack::gatewayUrl(const QString &path) const
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_gatewayPort).arg(path));
+}
+
+QUrl GatewayStack::stubUrl(const QString &path) const
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_stubPort).arg(path));
+}
+
+QString GatewayStack::describe()
+{
+    return m_gateway.describe() + u'\n' + m_stub.describe() + u'\n' + m_primary.logTail(15) + u'\n'
+        + m_replica.logTail(15);
+}
+
+} // namespace l0l3::test

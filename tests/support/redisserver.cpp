@@ -1,0 +1,312 @@
+#include "tests/support/redisserver.h"
+
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
+#include <QHostAddress>
+#include <QTcpServer>
+#include <QTest>
+
+#include <csignal>
+
+#include "tests/support/childprocessguard.h"
+#include "tests/support/testcredentials.h"
+
+namespace l0l3::test {
+
+namespace {
+
+constexpr int kStartTimeoutMs = 15000;
+constexpr int kReplicaLinkTimeoutMs = 20000;
+constexpr int kStopGraceMs = 5000;
+constexpr int kPortAttempts = 5;
+
+int freeLoopbackPort()
+{
+    QTcpServer probe;
+    if (!probe.listen(QHostAddress::LocalHost, 0))
+        return 0;
+    return probe.serverPort();
+}
+
+} // namespace
+
+RedisServer::RedisServer() = default;
+
+RedisServer::~RedisServer()
+{
+    stop();
+}
+
+QString RedisServer::dir() const
+{
+    return m_dir ? m_dir->path() : QString();
+}
+
+QString RedisServer::configPath() const
+{
+    return m_dir ? m_dir->filePath(QStringLiteral("redis.conf")) : QString();
+}
+
+QString RedisServer::logPath() const
+{
+    return m_dir ? m_dir->filePath(QStringLiteral("redis.log")) : QString();
+}
+
+QString RedisServer::logTail(int lines) const
+{
+    QFile log(logPath());
+    if (!log.open(QIODevice::ReadOnly))
+        return QStringLiteral("(no log at %1)").arg(logPath());
+    QList<QByteArray> all = log.readAll().split('\n');
+    if (all.size() > lines)
+        all = all.mid(all.size() - lines);
+    return QStringLiteral("--- %1 ---\n").arg(logPath()) + QString::fromUtf8(all.join('\n'));
+}
+
+QString RedisServer::adminUser() const
+{
+    return (m_options.acl && !m_options.sentinel) ? QStringLiteral("console") : QString();
+}
+
+QString RedisServer::url(const QString &user) const
+{
+    if (user.isEmpty())
+        return QStringLiteral("redis://127.0.0.1:%1").arg(m_port);
+    return QStringLiteral("redis://%1:%2@127.0.0.1:%3").arg(user, TestCredentials::get().password(user)).arg(m_port);
+}
+
+qint64 RedisServer::pid() const
+{
+    return m_process ? m_process->processId() : 0;
+}
+
+bool RedisServer::isRunning() const
+{
+    return m_process && m_process->state() != QProcess::NotRunning;
+}
+
+RedisClient RedisServer::client(const QString &user, int timeoutMs) const
+{
+    RedisClient c;
+    c.connect(host(), m_port, user, user.isEmpty() ? QString() : TestCredentials::get().password(user), timeoutMs);
+    return c;
+}
+
+QString RedisServer::writeConfig(QString *error)
+{
+    const TestCredentials &credentials = TestCredentials::get();
+    QStringList lines{
+        QStringLiteral("port %1").arg(m_port),
+        QStringLiteral("bind 127.0.0.1"),
+        QStringLiteral("daemonize no"),
+        QStringLiteral("dir %1").arg(m_dir->path()),
+        QStringLiteral("logfile \"\""),
+        QStringLiteral("loglevel notice"),
+    };
+    if (m_options.sentinel) {
+        const QString name = m_options.sentinelMasterName;
+        lines << QStringLiteral("sentinel resolve-hostnames yes")
+              << QStringLiteral("sentinel monitor %1 %2 %3 %4")
+                     .arg(name, m_options.monitorHost.isEmpty() ? host() : m_options.monitorHost)
+                     .arg(m_options.monitorPort)
+                     .arg(m_options.quorum)
+              << QStringLiteral("sentinel down-after-milliseconds %1 %2").arg(name).arg(m_options.downAfterMs)
+              << QStringLiteral("sentinel failover-timeout %1 %2").arg(name).arg(m_options.failoverTimeoutMs)
+              << QStringLiteral("sentinel parallel-syncs %1 1").arg(name);
+        if (m_options.acl) {
+            lines << QStringLiteral("sentinel auth-user %1 sentinel").arg(name)
+                  << QStringLiteral("sentinel auth-pass %1 %2").arg(name, credentials.sentinel);
+        }
+    } else {
+        // Nothing on disk: tests own their data, and a restart starts empty.
+        lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no")
+              << QStringLiteral("repl-diskless-sync-delay 0")
+              << QStringLiteral("replica-announce-ip 127.0.0.1");
+        if (m_options.acl) {
+            const QString aclPath = credentials.renderAclFile(m_dir->path(), error);
+            if (aclPath.isEmpty())
+                return {};
+            lines << QStringLiteral("aclfile %1").arg(aclPath);
+            // Every server may become a replica after a failover, so all carry the credentials.
+            lines << QStringLiteral("masteruser replication")
+                  << QStringLiteral("masterauth %1").arg(credentials.replication);
+        }
+        if (!m_options.replicaOfHost.isEmpty() || m_options.replicaOfPort > 0) {
+            lines << QStringLiteral("replicaof %1 %2")
+                         .arg(m_options.replicaOfHost.isEmpty() ? host() : m_options.replicaOfHost)
+                         .arg(m_options.replicaOfPort);
+        }
+    }
+    lines << m_options.extraArgs;
+
+    QFile config(configPath());
+    if (!config.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        if (error)
+            *error = QStringLiteral("cannot write %1: %2").arg(configPath(), config.errorString());
+        return {};
+    }
+    config.write(lines.join(u'\n').toUtf8() + '\n');
+    return configPath();
+}
+
+bool RedisServer::start(const Options &options, QString *error)
+{
+    stop();
+    m_options = options;
+    m_dir = std::make_unique<QTemporaryDir>(QDir::tempPath() + QStringLiteral("/l0l3-redis-XXXXXX"));
+    if (!m_dir->isValid()) {
+        if (error)
+            *error = QStringLiteral("cannot create a temporary directory: ") + m_dir->errorString();
+        return false;
+    }
+    if (qEnvironmentVariableIsSet("L0L3_KEEP_TEST_DIRS"))
+        m_dir->setAutoRemove(false);
+
+    // The probe port can be taken between probing and binding; try again then.
+    QString lastError;
+    for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+        m_port = freeLoopbackPort();
+        if (m_port == 0) {
+            lastError = QStringLiteral("no free loopback port");
+            continue;
+        }
+        if (writeConfig(&lastError).isEmpty())
+            break;
+        if (launch(&lastError))
+            return true;
+        const bool portTaken = logTail(200).contains(QStringLiteral("Address already in use"));
+        stop();
+        if (!portTaken)
+            break;
+    }
+    if (error)
+        *error = lastError;
+    return false;
+}
+
+bool RedisServer::restart(QString *error)
+{
+    if (!m_dir) {
+        if (error)
+            *error = QStringLiteral("restart() before start()");
+        return false;
+    }
+    stop();
+    return launch(error);
+}
+
+bool RedisServer::launch(QString *error)
+{
+    m_process = std::make_unique<QProcess>();
+    m_process->setProgram(QStringLiteral("redis-server"));
+    QStringList args{configPath()};
+    if (m_options.sentinel)
+        args << QStringLiteral("--sentinel");
+    m_process->setArguments(args);
+    m_process->setProcessChannelMode(QProcess::MergedChannels);
+    m_process->setStandardOutputFile(logPath(), QIODevice::Append);
+    m_process->setWorkingDirectory(m_dir->path());
+    ChildProcessGuard::install(*m_process);
+    m_process->start();
+    if (!m_process->waitForStarted(kStartTimeoutMs)) {
+        if (error)
+            *error = QStringLiteral("cannot start redis-server: ") + m_process->errorString();
+        m_process.reset();
+        return false;
+    }
+    return waitUntilReady(error);
+}
+
+bool RedisServer::waitUntilReady(QString *error)
+{
+    const QString user = adminUser();
+    const QString password = TestCredentials::get().password(user);
+    QDeadlineTimer deadline(kStartTimeoutMs);
+    RedisClient admin;
+    QString why;
+    for (;;) {
+        if (!isRunning()) {
+            if (error)
+                *error = QStringLiteral("redis-server exited during start-up\n") + logTail();
+            return false;
+        }
+        if (admin.isConnected() || admin.connect(host(), m_port, user, password, 500)) {
+            const RedisValue pong = admin.command({QByteArrayLiteral("PING")});
+            if (pong.isStatus() && pong.str == "PONG")
+                break;
+            why = pong.toString();
+        } else {
+            why = admin.lastError();
+        }
+        if (deadline.hasExpired()) {
+            if (error)
+                *error = QStringLiteral("redis-server on port %1 did not answer PING (%2)\n").arg(m_port).arg(why) + logTail();
+            return false;
+        }
+        QTest::qWait(20);
+    }
+
+    const bool replica = !m_options.sentinel && (!m_options.replicaOfHost.isEmpty() || m_options.replicaOfPort > 0);
+    if (!replica)
+        return true;
+    QDeadlineTimer linkDeadline(kReplicaLinkTimeoutMs);
+    for (;;) {
+        const RedisValue info = admin.command({QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")});
+        if (!info.isError() && info.str.contains("master_link_status:up"))
+            return true;
+        if (!isRunning() || linkDeadline.hasExpired()) {
+            if (error)
+                *error = QStringLiteral("replica on port %1 never linked to %2:%3 (%4)\n")
+                             .arg(m_port)
+                             .arg(m_options.replicaOfHost)
+                             .arg(m_options.replicaOfPort)
+                             .arg(info.toString())
+                    + logTail();
+            return false;
+        }
+        QTest::qWait(20);
+    }
+}
+
+void RedisServer::stop()
+{
+    if (!m_process)
+        return;
+    if (m_process->state() != QProcess::NotRunning) {
+        const qint64 p = m_process->processId();
+        if (p > 0)
+            ::kill(static_cast<pid_t>(p), SIGCONT); // a paused server cannot handle SIGTERM
+        m_process->terminate();
+        if (!m_process->waitForFinished(kStopGraceMs)) {
+            m_process->kill();
+            m_process->waitForFinished(kStopGraceMs);
+        }
+    }
+    m_process.reset();
+}
+
+void RedisServer::kill()
+{
+    if (!m_process)
+        return;
+    if (m_process->state() != QProcess::NotRunning) {
+        m_process->kill();
+        m_process->waitForFinished(kStopGraceMs);
+    }
+    m_process.reset();
+}
+
+void RedisServer::pause()
+{
+    if (const qint64 p = pid(); p > 0)
+        ::kill(static_cast<pid_t>(p), SIGSTOP);
+}
+
+void RedisServer::resume()
+{
+    if (const qint64 p = pid(); p > 0)
+        ::kill(static_cast<pid_t>(p), SIGCONT);
+}
+
+} // namespace l0l3::test

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include <memory>
+
+#include "tests/support/redisclient.h"
+
+namespace l0l3::test {
+
+struct RedisServerOptions
+{
+    // Load packaging/redis/users.acl (default user off) with TestCredentials.
+    // For a sentinel: authenticate to the monitored servers as "sentinel"
+    // (the sentinel's own port is always open to the default user).
+    bool acl = true;
+    // Start as a replica of this server (masteruser "replication").
+    QString replicaOfHost;
+    int replicaOfPort = 0;
+    // Start `redis-server --sentinel` monitoring monitorHost:monitorPort.
+    bool sentinel = false;
+    QString sentinelMasterName = QStringLiteral("l0l3");
+    QString monitorHost;
+    int monitorPort = 0;
+    int quorum = 2;
+    int downAfterMs = 2000;
+    int failoverTimeoutMs = 10000;
+    // Extra config lines appended verbatim, e.g. "maxmemory 10mb".
+    QStringList extraArgs;
+};
+
+// A real redis-server (or sentinel) on a free loopback port, in its own
+// temporary directory, stopped by the destructor. Started without sleeps:
+// start() polls PING (and, for a replica, master_link_status:up) until a
+// deadline.
+class RedisServer
+{
+public:
+    using Options = RedisServerOptions;
+
+    RedisServer();
+    ~RedisServer();
+    RedisServer(const RedisServer &) = delete;
+    RedisServer &operator=(const RedisServer &) = delete;
+
+    bool start(const Options &options = {}, QString *error = nullptr);
+    // SIGTERM, bounded wait, SIGKILL fallback; leaves no process.
+    void stop();
+    // SIGKILL, as a crash would.
+    void kill();
+    // SIGSTOP / SIGCONT: a server that hangs without closing connections.
+    void pause();
+    void resume();
+    // Stops (if running) and starts again on the same port with the same
+    // config file (a sentinel keeps what it rewrote into it).
+    bool restart(QString *error = nullptr);
+
+    bool isRunning() const;
+    int port() const { return m_port; }
+    QString host() const { return QStringLiteral("127.0.0.1"); }
+    // redis://user:password@127.0.0.1:port with the TestCredentials password
+    // of user; redis://127.0.0.1:port for an empty user.
+    QString url(const QString &user) const;
+    qint64 pid() const;
+    const Options &options() const { return m_options; }
+
+    QString dir() const;
+    QString configPath() const;
+    QString logPath() const;
+    // The last lines of the server log, for failure messages.
+    QString logTail(int lines = 40) const;
+
+    // A connected client as user ("console" can run INFO/ROLE/REPLICAOF and
+    // write l0l3:* keys). Empty user: no AUTH (acl off, or a sentinel).
+    // Check isConnected() on the result.
+    RedisClient client(const QString &user = QStringLiteral("console"), int timeoutMs = 2000) const;
+    // The user the fixture itself uses for PING/INFO.
+    QString adminUser() const;
+
+private:
+    bool launch(QString *error);
+    bool waitUntilReady(QString *error);
+    QString writeConfig(QString *error);
+
+    Options m_options;
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<QProcess> m_process;
+    int m_port = 0;
+};
+
+} // namespace l0l3::test

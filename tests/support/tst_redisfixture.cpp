@@ -1,0 +1,276 @@
+#include <QCryptographicHash>
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cerrno>
+#include <csignal>
+#include <memory>
+
+#include "tests/support/httpclient.h"
+#include "tests/support/managedprocess.h"
+#include "tests/support/redisclient.h"
+#include "tests/support/redisserver.h"
+#include "tests/support/testcredentials.h"
+
+using namespace l0l3::test;
+
+namespace {
+
+bool processGone(qint64 pid)
+{
+    return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH;
+}
+
+} // namespace
+
+// Proves the fixtures every integration test relies on.
+class TestRedisFixture : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void cleanupTestCase() { m_shared.reset(); }
+    void renderedAclHasHashesAndNoComments();
+    void replicaSeesPrimaryWrites();
+    void gatewayUserIsLeastPrivileged_data();
+    void gatewayUserIsLeastPrivileged();
+    void stopLeavesNoProcess();
+    void killThenRestartOnSamePort();
+    void pausedServerDoesNotAnswer();
+    void sentinelAuthenticatesAndFindsReplica();
+    void managedProcessKeepsChannelsApart();
+    void managedProcessReportsExitCode();
+    void httpClientReadsResponse();
+    void httpClientTimesOut();
+
+private:
+    std::unique_ptr<RedisServer> m_shared;
+};
+
+void TestRedisFixture::renderedAclHasHashesAndNoComments()
+{
+    QTemporaryDir dir;
+    QString error;
+    const QString path = TestCredentials::get().renderAclFile(dir.path(), &error);
+    QVERIFY2(!path.isEmpty(), qPrintable(error));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray text = file.readAll();
+    QVERIFY(!text.contains("_SHA256@"));
+    QVERIFY(!text.contains("\n\n"));
+    for (const QByteArray &line : text.split('\n'))
+        QVERIFY2(!line.startsWith('#'), line.constData());
+    const QByteArray hash = QCryptographicHash::hash(TestCredentials::get().gateway.toUtf8(), QCryptographicHash::Sha256).toHex();
+    const QByteArray expected = "user gateway on #" + hash;
+    QVERIFY(text.contains(expected));
+    QVERIFY(!text.contains(TestCredentials::get().gateway.toUtf8()));
+}
+
+void TestRedisFixture::replicaSeesPrimaryWrites()
+{
+    RedisServer primary;
+    QString error;
+    QVERIFY2(primary.start({}, &error), qPrintable(error));
+    RedisServer::Options replicaOptions;
+    replicaOptions.replicaOfHost = primary.host();
+    replicaOptions.replicaOfPort = primary.port();
+    RedisServer replica;
+    QVERIFY2(replica.start(replicaOptions, &error), qPrintable(error));
+    QVERIFY(replica.port() != primary.port());
+
+    RedisClient writer = primary.client(QStringLiteral("console"));
+    QVERIFY2(writer.isConnected(), qPrintable(writer.lastError()));
+    QVERIFY(writer.set("l0l3:v1:entry:fixture", "hello"));
+
+    RedisClient reader = replica.client(QStringLiteral("gateway"));
+    QVERIFY2(reader.isConnected(), qPrintable(reader.lastError()));
+    QTRY_COMPARE_WITH_TIMEOUT(reader.get("l0l3:v1:entry:fixture"), QByteArray("hello"), 5000);
+    QCOMPARE(primary.url(QStringLiteral("gateway")),
+             QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(TestCredentials::get().gateway).arg(primary.port()));
+}
+
+void TestRedisFixture::gatewayUserIsLeastPrivileged_data()
+{
+    QTest::addColumn<QList<QByteArray>>("argv");
+    QTest::addColumn<bool>("allowed");
+    QTest::newRow("GET entry") << QList<QByteArray>{"GET", "l0l3:v1:entry:k"} << true;
+    QTest::newRow("HINCRBY seen") << QList<QByteArray>{"HINCRBY", "l0l3:v1:seen:k", "nyc", "1"} << true;
+    QTest::newRow("XADD proposals") << QList<QByteArray>{"XADD", "l0l3:v1:proposals", "*", "key", "k"} << true;
+    QTest::newRow("SET entry") << QList<QByteArray>{"SET", "l0l3:v1:entry:k", "x"} << false;
+    QTest::newRow("DEL entry") << QList<QByteArray>{"DEL", "l0l3:v1:entry:k"} << false;
+    QTest::newRow("XRANGE audit") << QList<QByteArray>{"XRANGE", "l0l3:v1:audit", "-", "+"} << false;
+    QTest::newRow("XRANGE proposals") << QList<QByteArray>{"XRANGE", "l0l3:v1:proposals", "-", "+"} << false;
+    QTest::newRow("GET other key") << QList<QByteArray>{"GET", "other"} << false;
+    QTest::newRow("FLUSHALL") << QList<QByteArray>{"FLUSHALL"} << false;
+}
+
+void TestRedisFixture::gatewayUserIsLeastPrivileged()
+{
+    QFETCH(QList<QByteArray>, argv);
+    QFETCH(bool, allowed);
+    if (!m_shared || !m_shared->isRunning()) {
+        m_shared = std::make_unique<RedisServer>();
+        QString error;
+        QVERIFY2(m_shared->start({}, &error), qPrintable(error));
+    }
+    RedisClient gateway = m_shared->client(QStringLiteral("gateway"));
+    QVERIFY2(gateway.isConnected(), qPrintable(gateway.lastError()));
+    const RedisValue reply = gateway.command(argv);
+    if (allowed) {
+        QVERIFY2(!reply.isError(), qPrintable(reply.toString()));
+    } else {
+        QVERIFY2(reply.isError() && reply.str.startsWith("NOPERM"), qPrintable(reply.toString()));
+    }
+}
+
+void TestRedisFixture::stopLeavesNoProcess()
+{
+    RedisServer server;
+    QString error;
+    QVERIFY2(server.start({}, &error), qPrintable(error));
+    const qint64 pid = server.pid();
+    QVERIFY(pid > 0);
+    QVERIFY(!processGone(pid));
+    server.stop();
+    QVERIFY(!server.isRunning());
+    QVERIFY(processGone(pid));
+}
+
+void TestRedisFixture::killThenRestartOnSamePort()
+{
+    RedisServer server;
+    QString error;
+    QVERIFY2(server.start({}, &error), qPrintable(error));
+    const int port = server.port();
+    const qint64 pid = server.pid();
+    server.kill();
+    QVERIFY(processGone(pid));
+    RedisClient client;
+    QVERIFY(!client.connect(server.host(), port, QStringLiteral("console"), TestCredentials::get().console, 300));
+
+    QVERIFY2(server.restart(&error), qPrintable(error));
+    QCOMPARE(server.port(), port);
+    RedisClient again = server.client();
+    QVERIFY2(again.isConnected(), qPrintable(again.lastError()));
+    QVERIFY(again.ping());
+}
+
+void TestRedisFixture::pausedServerDoesNotAnswer()
+{
+    RedisServer server;
+    QString error;
+    QVERIFY2(server.start({}, &error), qPrintable(error));
+    RedisClient client = server.client(QStringLiteral("console"), 300);
+    QVERIFY(client.ping());
+    server.pause();
+    QVERIFY(!client.ping());
+    server.resume();
+    RedisClient again = server.client(QStringLiteral("console"), 2000);
+    QVERIFY2(again.isConnected(), qPrintable(again.lastError()));
+    QVERIFY(again.ping());
+}
+
+void TestRedisFixture::sentinelAuthenticatesAndFindsReplica()
+{
+    QString error;
+    RedisServer primary;
+    QVERIFY2(primary.start({}, &error), qPrintable(error));
+    RedisServer::Options replicaOptions;
+    replicaOptions.replicaOfPort = primary.port();
+    RedisServer replica;
+    QVERIFY2(replica.start(replicaOptions, &error), qPrintable(error));
+
+    RedisServer::Options sentinelOptions;
+    sentinelOptions.sentinel = true;
+    sentinelOptions.monitorPort = primary.port();
+    sentinelOptions.quorum = 1;
+    RedisServer sentinel;
+    QVERIFY2(sentinel.start(sentinelOptions, &error), qPrintable(error));
+
+    RedisClient client = sentinel.client(QString());
+    QVERIFY2(client.isConnected(), qPrintable(client.lastError()));
+    const RedisValue addr = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
+    QVERIFY2(addr.isArray() && addr.elements.size() == 2, qPrintable(addr.toString()));
+    QCOMPARE(addr.elements.at(0).str, QByteArray("127.0.0.1"));
+    QCOMPARE(addr.elements.at(1).str.toInt(), primary.port());
+    // The replica is only discovered through INFO on the primary, which
+    // needs the sentinel ACL user to authenticate.
+    QTRY_VERIFY2_WITH_TIMEOUT(client.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 1,
+                              qPrintable(sentinel.logTail()), 15000);
+}
+
+void TestRedisFixture::managedProcessKeepsChannelsApart()
+{
+    ManagedProcess process;
+    QString error;
+    QVERIFY2(process.start(QStringLiteral("/bin/sh"),
+                           {QStringLiteral("-c"),
+                            QStringLiteral("echo starting; echo oops >&2; echo 'x listening on 127.0.0.1:4321 ready'; "
+                                           "exec sleep 60")},
+                           QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    QCOMPARE(process.listenPort(5000), 4321);
+    QTRY_VERIFY_WITH_TIMEOUT(process.stderrText().contains("oops"), 5000);
+    QVERIFY(!process.stdoutText().contains("oops"));
+    QVERIFY(process.stdoutText().contains("starting"));
+    QVERIFY(!process.waitForLine(QRegularExpression(QStringLiteral("never printed")), 100));
+    const qint64 pid = process.pid();
+    process.stop();
+    QVERIFY(processGone(pid));
+    QFile log(process.logPath());
+    QVERIFY(log.open(QIODevice::ReadOnly));
+    const QByteArray logText = log.readAll();
+    QVERIFY2(logText.contains("[err] oops") && logText.contains("[out] starting"), logText.constData());
+}
+
+void TestRedisFixture::managedProcessReportsExitCode()
+{
+    ManagedProcess process;
+    QVERIFY(process.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), QStringLiteral("echo 'bad flag' >&2; exit 3")}));
+    QVERIFY(process.waitForFinished(5000));
+    QCOMPARE(process.exitCode(), 3);
+    QCOMPARE(process.stderrText(), QByteArray("bad flag\n"));
+    QCOMPARE(process.listenPort(100), -1);
+}
+
+void TestRedisFixture::httpClientReadsResponse()
+{
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QByteArray received;
+    connect(&server, &QTcpServer::newConnection, this, [&] {
+        QTcpSocket *socket = server.nextPendingConnection();
+        connect(socket, &QTcpSocket::readyRead, socket, [&received, socket] {
+            received += socket->readAll();
+            if (received.contains("\r\n\r\n{}")) {
+                socket->write("HTTP/1.1 201 Created\r\nX-L0L3-Cache: miss\r\nContent-Length: 5\r\n\r\nhello");
+                socket->disconnectFromHost();
+            }
+        });
+    });
+    HttpClient http;
+    const HttpResult result = http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/x").arg(server.serverPort())), "{}",
+                                        {{"x-l0l3-namespace", "t1"}}, 5000);
+    QVERIFY2(result.error.isEmpty(), qPrintable(result.error));
+    QCOMPARE(result.status, 201);
+    QCOMPARE(result.header("X-L0L3-Cache"), QByteArray("miss"));
+    QCOMPARE(result.body, QByteArray("hello"));
+    QVERIFY(received.toLower().contains("content-type: application/json"));
+    QVERIFY(received.toLower().contains("x-l0l3-namespace: t1"));
+}
+
+void TestRedisFixture::httpClientTimesOut()
+{
+    QTcpServer server; // accepts, never answers
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    HttpClient http;
+    const HttpResult result = http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(server.serverPort())), {}, 200);
+    QVERIFY(result.timedOut);
+    QCOMPARE(result.status, 0);
+}
+
+QTEST_GUILESS_MAIN(TestRedisFixture)
+#include "tst_redisfixture.moc"
