@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server redis-tools
   xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools
   wrk nginx-light curl procps iproute2 python3
+  prometheus
 )
 
 missing=()

@@ -105,13 +105,15 @@ DemoStack::~DemoStack()
 QString DemoStack::findBinary(const QString &name, const QString &binDir)
 {
     QStringList dirs;
-    if (!binDir.isEmpty())
+    if (!binDir.isEmpty()) {
         dirs.append(binDir);
-    const QString env = qEnvironmentVariable("L0L3_BIN_DIR");
-    if (!env.isEmpty())
-        dirs.append(env);
-    if (QCoreApplication::instance())
-        dirs.append(QCoreApplication::applicationDirPath());
+    } else {
+        const QString env = qEnvironmentVariable("L0L3_BIN_DIR");
+        if (!env.isEmpty())
+            dirs.append(env);
+        if (QCoreApplication::instance())
+            dirs.append(QCoreApplication::applicationDirPath());
+    }
     for (const QString &dir : std::as_const(dirs)) {
         const QFileInfo info(QDir(dir).filePath(name));
         if (info.isFile() && info.isExecutable())
@@ -171,7 +173,9 @@ bool DemoStack::writeConfigs(QString *error)
     }
     for (const QString &name : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")}) {
         if (findBinary(name, m_options.binDir).isEmpty()) {
-            *error = QStringLiteral("%1 not found in $L0L3_BIN_DIR or next to %2").arg(name, QCoreApplication::applicationFilePath());
+            *error = m_options.binDir.isEmpty()
+                ? QStringLiteral("%1 not found in $L0L3_BIN_DIR or next to %2").arg(name, QCoreApplication::applicationFilePath())
+                : QStringLiteral("%1 not found in %2").arg(name, m_options.binDir);
             return false;
         }
     }
@@ -208,7 +212,7 @@ bool DemoStack::writeConfigs(QString *error)
         line.replace("@SENTINEL_SHA256@", sha256Hex(c.sentinel));
         acl += line + '\n';
     }
-    if (acl.contains('@')) {
+    if (acl.contains("_SHA256@")) {
         *error = QStringLiteral("ACL template has an unknown @PLACEHOLDER@");
         return false;
     }
@@ -274,7 +278,8 @@ bool DemoStack::writeConfigs(QString *error)
     return true;
 }
 
-QProcess *DemoStack::startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort)
+QProcess *DemoStack::startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort,
+                                const QProcessEnvironment &env)
 {
     auto entry = std::make_unique<Child>();
     entry->name = name;
@@ -285,6 +290,8 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
     process->setProgram(program);
     process->setArguments(args);
     process->setWorkingDirectory(dir.path());
+    if (!env.isEmpty())
+        process->setProcessEnvironment(env);
     killWithParent(*process);
     if (parseListenPort) {
         // Read stdout for the "listening on 127.0.0.1:PORT" line and keep a copy in the log.
@@ -489,13 +496,18 @@ void DemoStack::startGateways()
     for (DemoRegion &region : m_topology.regions) {
         const QString name = QStringLiteral("gateway-") + region.name;
         names.append(name);
+        // The password goes through the environment, not argv (visible to every local user in ps).
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), c.gateway);
         QProcess *process = startChild(name, gateway,
                                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
                                         QStringLiteral("--region"), region.name,
-                                        QStringLiteral("--replica"), QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(c.gateway).arg(region.replica.port),
-                                        QStringLiteral("--primary"), QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(c.gateway).arg(m_topology.primary.port),
-                                        QStringLiteral("--upstream"), m_topology.upstreamUrl.toString()},
-                                       true);
+                                        QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(region.replica.port),
+                                        QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
+                                        QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
+                                        // One I/O thread each: three gateways, Redis and the stub share a laptop.
+                                        QStringLiteral("--threads"), QStringLiteral("1")},
+                                       true, env);
         region.gatewayPid = process->processId();
     }
     waitForListenPorts(names, [this, names] {

@@ -2,6 +2,7 @@
 
 #include <QList>
 #include <QObject>
+#include <QProcessEnvironment>
 #include <QString>
 #include <QStringList>
 
@@ -28,7 +29,7 @@ struct DemoOptions
     QString datasetPath;            // empty: the dataset built into l0l3_demo
     int upstreamLatencyMs = 350;    // stub LLM: base latency ...
     int upstreamJitterMs = 400;     // ... plus a long-tailed jitter
-    QString binDir;                 // empty: $L0L3_BIN_DIR, else next to the running executable
+    QString binDir;                 // only there when set; else $L0L3_BIN_DIR, then next to the running executable
     bool keepDataDir = false;       // also when $L0L3_DEMO_KEEP_DATA is set: keep configs and logs
     int stepTimeoutMs = 30000;      // per startup step
 };
@@ -64,8 +65,8 @@ public:
     QString lastError() const { return m_error; }
     static int stepCount() { return 7; }
 
-    // A program of the build: $L0L3_BIN_DIR/name, else next to the running
-    // executable; empty when neither exists.
+    // A program of the build: binDir/name when binDir is given; else
+    // $L0L3_BIN_DIR/name, then next to the running executable. Empty when absent.
     static QString findBinary(const QString &name, const QString &binDir = {});
 
 signals:
@@ -83,7 +84,8 @@ private:
     void fail(const QString &error);
     void failLater(const QString &error);
     bool writeConfigs(QString *error);
-    QProcess *startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort);
+    QProcess *startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort,
+                         const QProcessEnvironment &env = {});
     Child *child(const QString &name) const;
     QString logTail(const QString &name, int lines = 15) const;
     void waitUntil(const QString &what, const Check &check, std::function<void()> next, qint64 deadlineMs = -1);

@@ -96,10 +96,28 @@ bool isTrailingPunctuation(utf8proc_int32_t cp)
 
 std::string PromptNormaliser::normalise(std::string_view utf8)
 {
-    const std::string clean = sanitise(utf8);
+    bool ascii = true;
+    for (char c : utf8) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            ascii = false;
+            break;
+        }
+    }
+    // Most prompts are ASCII, where NFC is the identity and case folding is
+    // lower-casing: skip utf8proc's decompose/compose round trip.
+    std::string clean;
+    if (ascii) {
+        clean.assign(utf8);
+        for (char &c : clean) {
+            if (c >= 'A' && c <= 'Z')
+                c = static_cast<char>(c - 'A' + 'a');
+        }
+    } else {
+        clean = sanitise(utf8);
+    }
 
     utf8proc_uint8_t *mapped = nullptr;
-    const auto mappedLen = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(clean.data()),
+    const auto mappedLen = ascii ? utf8proc_ssize_t(-1) : utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(clean.data()),
                                         static_cast<utf8proc_ssize_t>(clean.size()), &mapped,
                                         utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
     std::string_view folded = clean;

@@ -591,7 +591,7 @@ void RedisConnection::armWatchdog()
         return;
     }
     m_watchdogDeadlineMs = next;
-    m_watchdog.start(int(qBound<qint64>(0, next - nowMs(), std::numeric_limits<int>::max())));
+    m_watchdog.start(int(qBound<qint64>(qint64(0), next - nowMs(), qint64(std::numeric_limits<int>::max()))));
 }
 
 } // namespace l0l3

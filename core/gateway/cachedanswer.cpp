@@ -4,7 +4,7 @@
 
 namespace l0l3 {
 
-std::shared_ptr<const CachedAnswer> CachedAnswer::fromContent(std::string_view content, std::int64_t version, int chunks)
+std::shared_ptr<CachedAnswer> CachedAnswer::fromContent(std::string_view content, std::int64_t version, int chunks)
 {
     auto answer = std::make_shared<CachedAnswer>();
     answer->version = version;

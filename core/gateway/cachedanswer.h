@@ -20,7 +20,7 @@ struct CachedAnswer
 
     // Splits into about `chunks` pieces at white space (never inside a UTF-8
     // sequence or an escape).
-    static std::shared_ptr<const CachedAnswer> fromContent(std::string_view content, std::int64_t version = 0,
+    static std::shared_ptr<CachedAnswer> fromContent(std::string_view content, std::int64_t version = 0,
                                                            int chunks = 4);
     std::size_t bytes() const { return sizeof(CachedAnswer) + escapedContent.capacity() + chunkEnds.capacity() * 4; }
     static std::int64_t estimateTokens(std::size_t bytes) { return static_cast<std::int64_t>((bytes + 3) / 4); }

@@ -56,7 +56,7 @@ std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
     return it->answer;
 }
 
-void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer)
+void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs)
 {
     if (!answer)
         return;
@@ -67,7 +67,8 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     std::lock_guard lock(shard.mutex);
     if (const auto found = shard.index.find(key); found != shard.index.end())
         eraseLocked(shard, found->second);
-    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + m_options.ttlMs, bytes});
+    const std::int64_t ttl = ttlMs < 0 ? m_options.ttlMs : std::min(ttlMs, m_options.ttlMs);
+    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + ttl, bytes});
     shard.index.emplace(shard.lru.front().key, shard.lru.begin());
     shard.bytes += bytes;
     m_bytes.fetch_add(bytes, std::memory_order_relaxed);

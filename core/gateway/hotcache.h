@@ -36,7 +36,8 @@ public:
     explicit HotCache(Options options, Clock clock = {});
 
     std::shared_ptr<const CachedAnswer> get(std::string_view key);
-    void put(std::string_view key, std::shared_ptr<const CachedAnswer> answer);
+    // ttlMs < 0: the cache's TTL; otherwise the smaller of the two (an entry's own TTL).
+    void put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs = -1);
     bool invalidate(std::string_view key);
     void clear();
 

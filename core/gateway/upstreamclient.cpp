@@ -34,30 +34,24 @@ bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::strin
     std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
     while (!path.empty() && path.back() == '/')
         path.remove_suffix(1);
-    std::uint16_t port = 80;
     std::string_view host = authority;
+    std::string_view portText;
     if (!authority.empty() && authority.front() == '[') {
         const std::size_t close = authority.find(']');
         if (close == std::string_view::npos)
             return fail("unbalanced [");
         host = authority.substr(1, close - 1);
-        authority.remove_prefix(close + 1);
-        if (!authority.empty() && authority.front() != ':')
+        portText = authority.substr(close + 1);
+        if (!portText.empty() && portText.front() != ':')
             return fail("bad port");
-        if (!authority.empty())
-            authority.remove_prefix(1), host = host; // port follows
-        else
-            authority = {};
-        if (!authority.empty()) {
-            unsigned p = 0;
-            auto res = std::from_chars(authority.data(), authority.data() + authority.size(), p);
-            if (res.ec != std::errc() || res.ptr != authority.data() + authority.size() || p == 0 || p > 65535)
-                return fail("bad port");
-            port = static_cast<std::uint16_t>(p);
-        }
+        if (!portText.empty())
+            portText.remove_prefix(1);
     } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
         host = authority.substr(0, colon);
-        const std::string_view portText = authority.substr(colon + 1);
+        portText = authority.substr(colon + 1);
+    }
+    std::uint16_t port = 80;
+    if (!portText.empty()) {
         unsigned p = 0;
         auto res = std::from_chars(portText.data(), portText.data() + portText.size(), p);
         if (res.ec != std::errc() || res.ptr != portText.data() + portText.size() || p == 0 || p > 65535)
@@ -91,27 +85,10 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
             return;
         stream = client->takeIdle();
         reused = stream != nullptr;
-        if (reused) {
+        if (reused)
             write();
-            return;
-        }
-        if (!client->m_resolveError.empty()) {
-            finish(Failure::Connect, client->m_resolveError);
-            return;
-        }
-        stream = std::make_unique<beast::tcp_stream>(client->m_context);
-        stream->expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
-        stream->async_connect(client->m_endpoints,
-                              [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
-                                  if (ec) {
-                                      self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
-                                                   "connect: " + ec.message());
-                                      return;
-                                  }
-                                  boost::system::error_code ignored;
-                                  self->stream->socket().set_option(tcp::no_delay(true), ignored);
-                                  self->write();
-                              });
+        else
+            startFresh();
     }
 
     void write()
@@ -145,19 +122,14 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
             finish(Failure::Timeout, std::string(what) + ": upstream timed out");
             return;
         }
-        // A pooled connection the upstream had closed: try once on a new one.
-        if (reused && !retried && alive.lock() && parser.has_value() ? !parser->got_some() : reused && !retried) {
+        // A pooled connection the upstream had closed meanwhile: once more on a new one.
+        const bool nothingReceived = !parser || !parser->got_some();
+        if (reused && !retried && nothingReceived && alive.lock()) {
             retried = true;
+            reused = false;
             stream.reset();
             buffer.clear();
             parser.reset();
-            if (!alive.lock())
-                return;
-            reused = false;
-            stream = nullptr;
-            auto self = shared_from_this();
-            // Force a fresh connection.
-            self->client->m_idle.size();
             startFresh();
             return;
         }
@@ -179,6 +151,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
                                                    "connect: " + ec.message());
                                       return;
                                   }
+                                  boost::system::error_code ignored;
+                                  self->stream->socket().set_option(tcp::no_delay(true), ignored);
                                   self->write();
                               });
     }

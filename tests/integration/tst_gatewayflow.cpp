@@ -1,4 +1,6 @@
 #include <QDateTime>
+#include <QDeadlineTimer>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -11,6 +13,7 @@
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
+#include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
 
 using namespace l0l3;
@@ -81,7 +84,10 @@ void TestGatewayFlow::initTestCase()
             QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
     }
     QString error;
-    QVERIFY2(m_stack.start({}, &error), qPrintable(error));
+    GatewayStack::Options options;
+    // Far longer than the test, so only an invalidation message can drop an L0.5 entry.
+    options.gatewayArgs = QStringList{QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600")};
+    QVERIFY2(m_stack.start(options, &error), qPrintable(error));
     m_primary = m_stack.primary().client(QStringLiteral("console"));
     QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
     m_replica = m_stack.replica().client(QStringLiteral("console"));
@@ -267,8 +273,8 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
 
-    // An edit without an invalidation message: L0.5 keeps the old text (its
-    // TTL is far longer than this test), which is what makes the next step mean something.
+    // An edit without an invalidation message: L0.5 keeps the old text (TTL
+    // 600 s), which is what makes the next step mean something.
     const QString v2 = QStringLiteral("second approved version");
     QVERIFY(approve(key, prompt, v2, 2));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v2), kReplicationTimeoutMs);
@@ -279,7 +285,11 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     const RedisValue published = m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key});
     QVERIFY2(published.isInteger(), qPrintable(published.toString()));
     HttpResult after;
-    QTRY_VERIFY_WITH_TIMEOUT((after = chat(prompt), ChatWire::completionContent(after.body) == v2), 5000);
+    QVERIFY2(Poll::until([&] {
+                 after = chat(prompt);
+                 return ChatWire::completionContent(after.body) == v2;
+             }, 5000),
+             qPrintable(why(after)));
     QCOMPARE(after.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
@@ -288,7 +298,13 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
     QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(), kReplicationTimeoutMs);
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key}).isInteger());
-    QTRY_COMPARE_WITH_TIMEOUT(chat(prompt).header("x-l0l3-cache"), QByteArray("miss"), 5000);
+    HttpResult revoked;
+    QVERIFY2(Poll::until([&] {
+                 revoked = chat(prompt);
+                 return revoked.header("x-l0l3-cache") == "miss";
+             }, 5000),
+             qPrintable(why(revoked)));
+    QCOMPARE(revoked.header("x-l0l3-tier"), QByteArray("L3"));
 }
 
 void TestGatewayFlow::flushAllInvalidation()
@@ -301,7 +317,14 @@ void TestGatewayFlow::flushAllInvalidation()
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(RedisSchema::kInvalidateAll)}).isInteger());
-    QTRY_COMPARE_WITH_TIMEOUT(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"), 5000);
+    HttpResult after;
+    QVERIFY2(Poll::until([&] {
+                 after = chat(prompt);
+                 return after.header("x-l0l3-tier") != "L0.5";
+             }, 5000),
+             qPrintable(why(after)));
+    QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(ChatWire::completionContent(after.body), QStringLiteral("flush me"));
 }
 
 void TestGatewayFlow::rejectedKeyIsNotProposed()
@@ -400,8 +423,9 @@ void TestGatewayFlow::keyDerivation()
             headers.append({"x-l0l3-namespace", ns});
         return headers;
     };
-    const HttpResult a = chat(promptA + u' ' + m_runId, headersFor(namespaceA), extraA);
-    const HttpResult b = chat(promptB + u' ' + m_runId, headersFor(namespaceB), extraB);
+    // The run id goes in front so that trailing punctuation stays trailing.
+    const HttpResult a = chat(m_runId + u' ' + promptA, headersFor(namespaceA), extraA);
+    const HttpResult b = chat(m_runId + u' ' + promptB, headersFor(namespaceB), extraB);
     QVERIFY2(a.status == 200, qPrintable(why(a)));
     QVERIFY2(b.status == 200, qPrintable(why(b)));
     QVERIFY(CacheKey::isValid(a.header("x-l0l3-key").toStdString()));
@@ -411,7 +435,7 @@ void TestGatewayFlow::keyDerivation()
 
 void TestGatewayFlow::multiTurnBypasses()
 {
-    const qsizetype before = proposals().size();
+    const size_t before = proposals().size();
     const QJsonArray messages{
         QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), uniquePrompt()}},
         QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")}, {QStringLiteral("content"), QStringLiteral("An earlier answer")}},
@@ -422,7 +446,7 @@ void TestGatewayFlow::multiTurnBypasses()
     QCOMPARE(result.header("x-l0l3-cache"), QByteArray("bypass"));
     QVERIFY(!ChatWire::completionContent(result.body).isEmpty());
     QVERIFY(proposeBarrier());
-    QCOMPARE(proposals().size(), size_t(before + 1)); // only the barrier's
+    QCOMPARE(proposals().size(), before + 1); // only the barrier's
 }
 
 void TestGatewayFlow::streaming_data()

@@ -1,0 +1,313 @@
+#include "app/ctl/ctlrunner.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTextStream>
+
+#include <cstdio>
+
+#include "core/control/approvalservice.h"
+#include "core/control/auditlog.h"
+#include "core/control/entrystore.h"
+#include "core/control/proposalqueue.h"
+
+namespace l0l3 {
+
+namespace {
+
+void out(const QString &s)
+{
+    const QByteArray b = s.toUtf8();
+    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
+    std::fflush(stdout);
+}
+
+void err(const QString &s)
+{
+    const QByteArray b = s.toUtf8() + '\n';
+    std::fwrite(b.constData(), 1, size_t(b.size()), stderr);
+    std::fflush(stderr);
+}
+
+QString oneLine(const QString &s, int max)
+{
+    QString t = s.simplified();
+    return t.size() > max ? t.left(max - 1) + QChar(0x2026) : t;
+}
+
+QString fromStd(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+} // namespace
+
+CtlRunner::CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent)
+    : QObject(parent)
+    , m_command(command)
+{
+    m_connection = new RedisConnection(options, this);
+    m_service = new ApprovalService(m_connection, this);
+    m_service->setDefaultActor(command.actor);
+    m_service->setWaitTimeoutMs(command.waitMs);
+}
+
+CtlRunner::~CtlRunner() = default;
+
+void CtlRunner::start()
+{
+    connect(m_connection, &RedisConnection::connected, this, [this] {
+        if (!m_started) {
+            m_started = true;
+            run();
+        }
+    });
+    connect(m_connection, &RedisConnection::error, this, [this](const QString &message) {
+        if (!m_started)
+            finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
+    });
+    m_connection->open();
+}
+
+void CtlRunner::finishWith(int code, const QString &message)
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    if (!message.isEmpty())
+        err(message);
+    emit done(code);
+}
+
+void CtlRunner::report(const ApprovalResult &r)
+{
+    if (!r.ok) {
+        const int code = r.error == ApprovalResult::ErrorKind::VersionConflict ? VersionConflict
+            : r.error == ApprovalResult::ErrorKind::InvalidArgument             ? UsageError
+                                                                                : OperationalError;
+        finishWith(code, QStringLiteral("l0l3-ctl: %1 failed (%2): %3")
+                             .arg(m_command.name, ApprovalResult::errorName(r.error), r.message));
+        return;
+    }
+    if (m_command.json) {
+        QJsonObject o{{QStringLiteral("ok"), true},
+                      {QStringLiteral("action"), r.action},
+                      {QStringLiteral("key"), r.key},
+                      {QStringLiteral("version"), r.version},
+                      {QStringLiteral("prev_version"), r.prevVersion},
+                      {QStringLiteral("replicas_acked"), r.replicasAcked}};
+        out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)) + u'\n');
+    } else {
+        QString line = QStringLiteral("%1 %2").arg(r.action, r.key);
+        if (r.version > 0)
+            line += QStringLiteral(" version %1").arg(r.version);
+        line += r.replicasAcked >= 0 ? QStringLiteral("; replicas acknowledged: %1").arg(r.replicasAcked)
+                                     : QStringLiteral("; replicas acknowledged: unknown");
+        out(line + u'\n');
+    }
+    finishWith(Ok);
+}
+
+void CtlRunner::run()
+{
+    const Command &c = m_command;
+    auto cb = [this](const ApprovalResult &r) { report(r); };
+    auto readResponse = [this](QString *response) {
+        QFile f(m_command.responseFile);
+        if (!f.open(QIODevice::ReadOnly)) {
+            finishWith(UsageError, QStringLiteral("l0l3-ctl: cannot read %1: %2").arg(m_command.responseFile, f.errorString()));
+            return false;
+        }
+        *response = QString::fromUtf8(f.readAll());
+        return true;
+    };
+
+    if (c.name == QLatin1String("proposals")) {
+        runProposals();
+    } else if (c.name == QLatin1String("entries")) {
+        runEntries();
+    } else if (c.name == QLatin1String("audit")) {
+        runAudit();
+    } else if (c.name == QLatin1String("approve")) {
+        ApprovalRequest req;
+        req.proposalId = c.args.value(0);
+        req.intent = c.intent;
+        req.actor = c.actor;
+        if (!c.responseFile.isEmpty()) {
+            QString response;
+            if (!readResponse(&response))
+                return;
+            req.response = response;
+        }
+        m_service->approve(req, cb);
+    } else if (c.name == QLatin1String("reject")) {
+        m_service->reject(c.args.value(0), {}, c.actor, c.days, cb);
+    } else if (c.name == QLatin1String("revoke")) {
+        m_service->revoke(c.args.value(0), c.actor, cb, c.expectVersion);
+    } else if (c.name == QLatin1String("edit")) {
+        QString response;
+        if (!readResponse(&response))
+            return;
+        const QString key = c.args.value(0);
+        if (c.expectVersion > 0) {
+            m_service->edit(key, response, c.expectVersion, c.actor, cb);
+            return;
+        }
+        // Without --expect-version the version just read is the expected one:
+        // a concurrent writer in between still yields a conflict.
+        auto *store = new EntryStore(m_connection, this);
+        store->get(key, this, [this, key, response, cb](const std::optional<EntryItem> &item, const QString &error) {
+            if (!item) {
+                finishWith(OperationalError, error.isEmpty() ? QStringLiteral("l0l3-ctl: no approved entry for key %1").arg(key)
+                                                             : QStringLiteral("l0l3-ctl: ") + error);
+                return;
+            }
+            m_service->edit(key, response, item->entry.version, m_command.actor, cb);
+        });
+    } else if (c.name == QLatin1String("freeze")) {
+        m_service->freezeApprovals(c.actor, cb);
+    } else if (c.name == QLatin1String("unfreeze")) {
+        m_service->unfreezeApprovals(c.actor, cb);
+    } else if (c.name == QLatin1String("drain") || c.name == QLatin1String("undrain")) {
+        m_service->publishControl(c.name + u' ' + c.args.value(0), c.actor, cb);
+    } else if (c.name == QLatin1String("flush")) {
+        m_service->publishControl(QStringLiteral("flush"), c.actor, cb);
+    } else {
+        finishWith(UsageError, QStringLiteral("l0l3-ctl: unknown command %1").arg(c.name));
+    }
+}
+
+void CtlRunner::runProposals()
+{
+    auto *queue = new ProposalQueue(m_connection, this);
+    connect(queue, &ProposalQueue::loadFailed, this, [this](const QString &message) {
+        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
+    });
+    connect(queue, &ProposalQueue::loadFinished, this, [this, queue](int, qint64 malformed) {
+        QList<ProposalItem> items = queue->rankedItems();
+        if (m_command.limit >= 0 && items.size() > m_command.limit)
+            items.resize(m_command.limit);
+        if (malformed > 0)
+            err(QStringLiteral("l0l3-ctl: skipped %1 malformed proposal(s)").arg(malformed));
+        if (m_command.json) {
+            QJsonArray arr;
+            for (const ProposalItem &p : std::as_const(items)) {
+                QJsonObject regions;
+                for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
+                    regions.insert(it.key(), it.value());
+                arr.append(QJsonObject{{QStringLiteral("id"), p.id},
+                                       {QStringLiteral("duplicate_ids"), QJsonArray::fromStringList(p.duplicateIds)},
+                                       {QStringLiteral("key"), p.key},
+                                       {QStringLiteral("prompt"), p.prompt},
+                                       {QStringLiteral("system"), p.system},
+                                       {QStringLiteral("ns"), p.ns},
+                                       {QStringLiteral("model"), p.model},
+                                       {QStringLiteral("response"), p.response},
+                                       {QStringLiteral("seen"), p.seenTotal},
+                                       {QStringLiteral("regions"), regions},
+                                       {QStringLiteral("upstream_ms"), p.upstreamMs},
+                                       {QStringLiteral("prompt_tokens"), p.promptTokens},
+                                       {QStringLiteral("completion_tokens"), p.completionTokens},
+                                       {QStringLiteral("ts_ms"), p.tsMs},
+                                       {QStringLiteral("savings"), p.savingsScore}});
+            }
+            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+        } else {
+            out(QStringLiteral("%1  %2  %3  %4  %5\n").arg(QStringLiteral("ID"), -17).arg(QStringLiteral("SEEN"), 6)
+                    .arg(QStringLiteral("SAVINGS"), 9).arg(QStringLiteral("REGIONS"), -20).arg(QStringLiteral("PROMPT")));
+            for (const ProposalItem &p : std::as_const(items)) {
+                QStringList regions;
+                for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
+                    regions << QStringLiteral("%1:%2").arg(it.key()).arg(it.value());
+                out(QStringLiteral("%1  %2  %3  %4  %5\n").arg(p.id, -17).arg(p.seenTotal, 6)
+                        .arg(p.savingsScore, 9, 'f', 1).arg(regions.join(u','), -20).arg(oneLine(p.prompt, 60)));
+            }
+        }
+        finishWith(Ok);
+    });
+    queue->load();
+}
+
+void CtlRunner::runEntries()
+{
+    auto *store = new EntryStore(m_connection, this);
+    auto items = std::make_shared<QList<EntryItem>>();
+    connect(store, &EntryStore::pageLoaded, this, [items](const QList<EntryItem> &page, int) { items->append(page); });
+    connect(store, &EntryStore::failed, this, [this](const QString &message) {
+        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
+    });
+    connect(store, &EntryStore::finished, this, [this, items](int) {
+        std::sort(items->begin(), items->end(), [](const EntryItem &a, const EntryItem &b) {
+            return a.entry.approvedAtMs > b.entry.approvedAtMs;
+        });
+        if (m_command.json) {
+            QJsonArray arr;
+            for (const EntryItem &i : std::as_const(*items)) {
+                const Entry &e = i.entry;
+                arr.append(QJsonObject{{QStringLiteral("key"), fromStd(e.key)},
+                                       {QStringLiteral("prompt"), fromStd(e.prompt)},
+                                       {QStringLiteral("response"), fromStd(e.response)},
+                                       {QStringLiteral("intent"), fromStd(e.intent)},
+                                       {QStringLiteral("ns"), fromStd(e.ns)},
+                                       {QStringLiteral("model"), fromStd(e.model)},
+                                       {QStringLiteral("version"), qint64(e.version)},
+                                       {QStringLiteral("approved_by"), fromStd(e.approvedBy)},
+                                       {QStringLiteral("approved_at_ms"), qint64(e.approvedAtMs)},
+                                       {QStringLiteral("ttl_remaining_s"), i.ttlRemainingSeconds}});
+            }
+            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+        } else {
+            for (const EntryItem &i : std::as_const(*items)) {
+                const Entry &e = i.entry;
+                out(QStringLiteral("%1  v%2  %3  %4\n").arg(fromStd(e.key)).arg(e.version)
+                        .arg(fromStd(e.approvedBy), -12).arg(oneLine(fromStd(e.prompt), 60)));
+            }
+        }
+        finishWith(Ok);
+    });
+    store->scan(m_command.search);
+}
+
+void CtlRunner::runAudit()
+{
+    auto *log = new AuditLog(m_connection, this);
+    log->setPageSize(qBound(1, m_command.limit, 1000));
+    auto records = std::make_shared<QList<AuditRecord>>();
+    connect(log, &AuditLog::failed, this, [this](const QString &message) {
+        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
+    });
+    connect(log, &AuditLog::pageLoaded, this, [this, log, records](const QList<AuditRecord> &page, bool more) {
+        records->append(page);
+        if (more && records->size() < m_command.limit) {
+            log->fetchMore();
+            return;
+        }
+        if (records->size() > m_command.limit)
+            records->resize(m_command.limit);
+        if (m_command.json) {
+            QJsonArray arr;
+            for (const AuditRecord &r : std::as_const(*records)) {
+                arr.append(QJsonObject{{QStringLiteral("id"), fromStd(r.id)},
+                                       {QStringLiteral("action"), fromStd(r.action)},
+                                       {QStringLiteral("key"), fromStd(r.key)},
+                                       {QStringLiteral("actor"), fromStd(r.actor)},
+                                       {QStringLiteral("ts_ms"), qint64(r.tsMs)},
+                                       {QStringLiteral("version"), qint64(r.version)},
+                                       {QStringLiteral("prev_version"), qint64(r.prevVersion)},
+                                       {QStringLiteral("detail"), fromStd(r.detail)}});
+            }
+            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+        } else {
+            for (const AuditRecord &r : std::as_const(*records)) {
+                out(QStringLiteral("%1  %2  %3  %4  v%5<-v%6  %7\n").arg(fromStd(r.id), -17).arg(fromStd(r.action), -8)
+                        .arg(fromStd(r.actor), -12).arg(fromStd(r.key)).arg(r.version).arg(r.prevVersion).arg(fromStd(r.detail)));
+            }
+        }
+        finishWith(Ok);
+    });
+    log->reload();
+}
+
+} // namespace l0l3

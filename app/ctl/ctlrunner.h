@@ -1,0 +1,63 @@
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+#include "core/control/approvalresult.h"
+#include "core/control/redisconnection.h"
+
+namespace l0l3 {
+
+class ApprovalService;
+
+// The scriptable face of the control plane: one l0l3-ctl command run on the
+// same ApprovalService/ProposalQueue/EntryStore/AuditLog the console uses.
+// Data goes to stdout, human messages to stderr; done(exitCode) ends it.
+class CtlRunner : public QObject
+{
+    Q_OBJECT
+public:
+    enum ExitCode { Ok = 0, OperationalError = 1, UsageError = 2, VersionConflict = 3 };
+
+    struct Command
+    {
+        QString name;         // proposals, approve, reject, revoke, edit, entries, audit, freeze, unfreeze, drain, undrain, flush
+        QStringList args;     // positional arguments after the name
+        QString actor;
+        bool json = false;
+        int limit = 50;
+        QString responseFile;
+        QString intent;
+        QString search;
+        int days = 30;
+        qint64 expectVersion = 0;
+        int waitMs = 1000;
+    };
+
+    CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent = nullptr);
+    ~CtlRunner() override;
+
+    void start();
+
+signals:
+    void done(int exitCode);
+
+private:
+    void run();
+    void runProposals();
+    void runEntries();
+    void runAudit();
+    void report(const ApprovalResult &result);
+    void finishWith(int code, const QString &message = {});
+
+    Command m_command;
+    RedisConnection *m_connection = nullptr;
+    ApprovalService *m_service = nullptr;
+    bool m_started = false;
+    bool m_finished = false;
+};
+
+} // namespace l0l3

@@ -1,0 +1,139 @@
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QFile>
+#include <QHash>
+#include <QTimer>
+
+#include <cstdio>
+
+#include "app/ctl/ctlrunner.h"
+
+using l0l3::CtlRunner;
+
+namespace {
+
+const char kUsage[] =
+    "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
+    "commands:\n"
+    "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
+    "  approve ID [--response-file F] [--intent NAME]\n"
+    "  reject ID [--days N]\n"
+    "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
+    "  edit KEY --response-file F [--expect-version V]\n"
+    "  entries [--json] [--search TEXT]\n"
+    "  audit [--json] [--limit N]\n"
+    "  freeze | unfreeze                    approvals\n"
+    "  drain REGION | undrain REGION | flush\n"
+    "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
+    "exit codes: 0 ok, 1 operational error, 2 usage error, 3 version conflict\n";
+
+int usageError(const QString &message)
+{
+    std::fprintf(stderr, "l0l3-ctl: %s\n%s", qPrintable(message), kUsage);
+    return CtlRunner::UsageError;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("l0l3-ctl"));
+
+    QCommandLineParser parser;
+    parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
+    const QCommandLineOption primary(QStringLiteral("primary"), QStringLiteral("Primary Redis URL."), QStringLiteral("url"));
+    const QCommandLineOption actor(QStringLiteral("actor"), QStringLiteral("Operator name for the audit log."), QStringLiteral("name"));
+    const QCommandLineOption passwordFile(QStringLiteral("password-file"), QStringLiteral("File holding the password."), QStringLiteral("file"));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("JSON output."));
+    const QCommandLineOption limit(QStringLiteral("limit"), QStringLiteral("At most N rows."), QStringLiteral("n"));
+    const QCommandLineOption responseFile(QStringLiteral("response-file"), QStringLiteral("Response text."), QStringLiteral("file"));
+    const QCommandLineOption intent(QStringLiteral("intent"), QStringLiteral("Intent name."), QStringLiteral("name"));
+    const QCommandLineOption days(QStringLiteral("days"), QStringLiteral("Days a rejected key stays rejected."), QStringLiteral("n"));
+    const QCommandLineOption search(QStringLiteral("search"), QStringLiteral("Filter entries."), QStringLiteral("text"));
+    const QCommandLineOption expectVersion(QStringLiteral("expect-version"), QStringLiteral("Expected entry version."), QStringLiteral("v"));
+    const QCommandLineOption waitMs(QStringLiteral("wait-ms"), QStringLiteral("WAIT timeout after writes."), QStringLiteral("ms"));
+    const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
+    parser.addOptions({primary, actor, passwordFile, json, limit, responseFile, intent, days, search, expectVersion, waitMs, help});
+
+    if (!parser.parse(QCoreApplication::arguments()))
+        return usageError(parser.errorText());
+    if (parser.isSet(help)) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+
+    const QStringList positional = parser.positionalArguments();
+    if (positional.isEmpty())
+        return usageError(QStringLiteral("no command given"));
+    CtlRunner::Command cmd;
+    cmd.name = positional.first();
+    cmd.args = positional.mid(1);
+    static const QHash<QString, int> arity{
+        {QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
+        {QStringLiteral("revoke"), 1},    {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
+        {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
+        {QStringLiteral("drain"), 1},     {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0}};
+    if (!arity.contains(cmd.name))
+        return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
+    if (cmd.args.size() != arity.value(cmd.name))
+        return usageError(QStringLiteral("%1 takes %2 argument(s)").arg(cmd.name).arg(arity.value(cmd.name)));
+    if (cmd.args.size() == 1 && cmd.args.first().isEmpty())
+        return usageError(QStringLiteral("%1: empty argument").arg(cmd.name));
+
+    auto intOption = [&](const QCommandLineOption &o, qint64 *target, qint64 min) {
+        if (!parser.isSet(o))
+            return true;
+        bool ok = false;
+        const qint64 v = parser.value(o).toLongLong(&ok);
+        if (!ok || v < min)
+            return false;
+        *target = v;
+        return true;
+    };
+    qint64 limitV = 50, daysV = 30, expectV = 0, waitV = 1000;
+    if (!intOption(limit, &limitV, 0) || !intOption(days, &daysV, 1) || !intOption(expectVersion, &expectV, 1)
+        || !intOption(waitMs, &waitV, 0))
+        return usageError(QStringLiteral("--limit, --days, --expect-version and --wait-ms take a positive number"));
+    cmd.limit = int(qMin<qint64>(limitV, 1000000));
+    cmd.days = int(qMin<qint64>(daysV, 36500));
+    cmd.expectVersion = expectV;
+    cmd.waitMs = int(qMin<qint64>(waitV, 600000));
+    cmd.json = parser.isSet(json);
+    cmd.responseFile = parser.value(responseFile);
+    cmd.intent = parser.value(intent);
+    cmd.search = parser.value(search);
+    cmd.actor = parser.value(actor);
+    if (cmd.actor.isEmpty())
+        cmd.actor = qEnvironmentVariable("USER", QStringLiteral("l0l3-ctl"));
+    if (cmd.name == QLatin1String("edit") && cmd.responseFile.isEmpty())
+        return usageError(QStringLiteral("edit needs --response-file"));
+
+    if (!parser.isSet(primary))
+        return usageError(QStringLiteral("--primary is required"));
+    QString why;
+    auto options = l0l3::RedisConnection::Options::fromUrl(parser.value(primary), &why);
+    if (!options)
+        return usageError(QStringLiteral("bad --primary URL: %1").arg(why));
+    if (options->password.isEmpty()) {
+        if (parser.isSet(passwordFile)) {
+            QFile f(parser.value(passwordFile));
+            if (!f.open(QIODevice::ReadOnly))
+                return usageError(QStringLiteral("cannot read %1: %2").arg(f.fileName(), f.errorString()));
+            options->password = f.readAll().trimmed();
+        } else {
+            options->password = qgetenv("L0L3_REDIS_PASSWORD");
+        }
+    }
+    if (!options->password.isEmpty() && options->user.isEmpty())
+        options->user = QByteArrayLiteral("console");
+    options->autoReconnect = false;
+    options->connectTimeoutMs = 5000;
+    options->commandTimeoutMs = 10000;
+
+    CtlRunner runner(*options, cmd);
+    QObject::connect(&runner, &CtlRunner::done, &app, [](int code) { QCoreApplication::exit(code); },
+                     Qt::QueuedConnection);
+    QTimer::singleShot(0, &runner, &CtlRunner::start);
+    return app.exec();
+}

@@ -1,0 +1,98 @@
+#include "app/stub-llm/stubllm.h"
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+using namespace l0l3;
+
+namespace {
+
+int usage(FILE *out, int code)
+{
+    std::fputs("Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
+               "                     [--threads N]\n"
+               "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
+               "GET /stats). Answers are derived deterministically from the last user message.\n",
+               out);
+    return code;
+}
+
+template<typename T>
+bool number(std::string_view s, T *out)
+{
+    auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    std::signal(SIGPIPE, SIG_IGN);
+    StubLlm::Options options;
+    bool haveListen = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help")
+            return usage(stdout, 0);
+        std::string_view value;
+        if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            std::fprintf(stderr, "l0l3-stub-llm: option %s needs a value\n", argv[i]);
+            return 2;
+        }
+        bool ok = true;
+        if (arg == "--listen") {
+            const auto colon = value.rfind(':');
+            unsigned port = 0;
+            ok = colon != std::string_view::npos && colon > 0 && number(value.substr(colon + 1), &port) && port <= 65535;
+            if (ok) {
+                options.host = std::string(value.substr(0, colon));
+                options.port = static_cast<std::uint16_t>(port);
+                haveListen = true;
+            }
+        } else if (arg == "--latency-ms") {
+            ok = number(value, &options.latencyMs) && options.latencyMs >= 0;
+        } else if (arg == "--jitter-ms") {
+            ok = number(value, &options.jitterMs) && options.jitterMs >= 0;
+        } else if (arg == "--fail-rate") {
+            char *end = nullptr;
+            const std::string text(value);
+            options.failRate = std::strtod(text.c_str(), &end);
+            ok = !text.empty() && end && *end == '\0' && options.failRate >= 0 && options.failRate <= 1;
+        } else if (arg == "--seed") {
+            ok = number(value, &options.seed);
+        } else if (arg == "--threads") {
+            ok = number(value, &options.threads) && options.threads >= 1 && options.threads <= 64;
+        } else {
+            std::fprintf(stderr, "l0l3-stub-llm: unknown option %.*s (see --help)\n", static_cast<int>(arg.size()), arg.data());
+            return 2;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "l0l3-stub-llm: invalid value for %.*s\n", static_cast<int>(arg.size()), arg.data());
+            return 2;
+        }
+    }
+    if (!haveListen) {
+        std::fputs("l0l3-stub-llm: missing --listen HOST:PORT\n", stderr);
+        return 2;
+    }
+    StubLlm stub(options);
+    std::string error;
+    if (!stub.start(&error)) {
+        std::fprintf(stderr, "l0l3-stub-llm: %s\n", error.c_str());
+        return 1;
+    }
+    std::printf("l0l3-stub-llm listening on %s:%u\n", options.host.c_str(), static_cast<unsigned>(stub.port()));
+    std::fflush(stdout);
+    stub.run();
+    return 0;
+}

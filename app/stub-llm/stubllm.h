@@ -1,0 +1,60 @@
+#pragma once
+
+#include "core/gateway/chatrequestparser.h"
+#include "core/gateway/httpserver.h"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace l0l3 {
+
+// Test equipment, not a model: an OpenAI-compatible upstream whose answer is
+// a deterministic function of the last user message, with configurable
+// latency (plus a long-tailed jitter) and failure rate. Counts the chat
+// requests it receives (GET /stats) so tests can prove hits never reach it.
+class StubLlm
+{
+public:
+    struct Options
+    {
+        std::string host = "127.0.0.1";
+        std::uint16_t port = 0;
+        int latencyMs = 0;
+        int jitterMs = 0;
+        double failRate = 0;
+        std::uint64_t seed = 1;
+        int threads = 1;
+    };
+
+    explicit StubLlm(Options options);
+    bool start(std::string *error);
+    std::uint16_t port() const { return m_server.port(); }
+    void run() { m_server.run(); }
+
+    // "Stub answer (#<8 hex of xxh3 of the prompt>): " + two sentences picked by the hash.
+    static std::string answerFor(std::string_view prompt);
+
+private:
+    void handle(HttpExchange exchange);
+    void answer(HttpExchange exchange, std::string model, std::string prompt, bool stream, bool fail);
+    void streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next);
+    int drawLatencyMs();
+    bool drawFailure();
+
+    Options m_options;
+    HttpServer m_server;
+    std::vector<std::unique_ptr<ChatRequestParser>> m_parsers; // one per thread
+    std::unique_ptr<boost::asio::signal_set> m_signals;
+    std::atomic<std::uint64_t> m_requests{0};
+    std::mutex m_rngMutex;
+    std::mt19937_64 m_rng;
+};
+
+} // namespace l0l3

@@ -1,0 +1,13 @@
+# Replication, Sentinel and metrics sources of the control plane (issue 4).
+target_sources(l0l3_control PRIVATE
+    metricssnapshot.h
+    metricssource.cpp metricssource.h
+    primarytracker.cpp primarytracker.h
+    prometheusmetricssource.cpp prometheusmetricssource.h
+    redissubscriber.cpp redissubscriber.h
+    replicationmonitor.cpp replicationmonitor.h
+    replicationstatus.h
+    scrapemetricssource.cpp scrapemetricssource.h
+    sentinelclient.cpp sentinelclient.h
+    sentineltopology.h
+)

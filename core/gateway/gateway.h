@@ -1,0 +1,78 @@
+#pragma once
+
+#include "core/gateway/chatrequest.h"
+#include "core/gateway/chatrequestparser.h"
+#include "core/gateway/gatewayconfig.h"
+#include "core/gateway/gatewaymetrics.h"
+#include "core/gateway/httpserver.h"
+#include "core/gateway/tierchain.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace l0l3 {
+
+class HotCache;
+class Proposer;
+class RedisConnection;
+class UpstreamClient;
+struct CachedAnswer;
+
+// The edge data plane: routes HTTP, runs the tier chain, forwards misses to
+// the upstream, proposes them to the operator, follows invalidation and
+// control messages. Per thread: a replica and a primary connection, an
+// upstream client and a tier chain; shared: the hot cache and the metrics.
+class Gateway
+{
+public:
+    explicit Gateway(GatewayConfig config);
+    ~Gateway();
+
+    // Binds the listen address and starts the Redis connections.
+    bool start(std::string *error);
+    std::uint16_t port() const { return m_server.port(); }
+    // Runs until stop (SIGINT/SIGTERM or requestStop()); returns when done.
+    void run();
+    // Thread-safe graceful stop: refuse new connections, let requests in flight finish (5 s at most).
+    void requestStop();
+    void setDraining(bool draining) { m_draining.store(draining); }
+
+    // The first 16 hex characters of xxh3 (64-bit) of the API key; the key itself is never logged.
+    static std::string namespaceForApiKey(std::string_view apiKey);
+
+private:
+    struct Worker;
+    struct PendingChat;
+    enum class Mode { Miss, Bypass };
+    using Clock = std::chrono::steady_clock;
+
+    void handle(HttpExchange exchange);
+    void handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started);
+    void serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
+                  const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started);
+    void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
+    void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
+    void sendError(HttpExchange &exchange, Worker &worker, int status, std::string_view code, std::string_view message,
+                   std::string_view param = {}, std::span<const HttpHeader> extra = {});
+    void onMessage(std::string_view channel, std::string_view message);
+    void waitForDrain(Clock::time_point deadline);
+
+    GatewayConfig m_config;
+    GatewayMetrics m_metrics;
+    std::unique_ptr<HotCache> m_hot;
+    HttpServer m_server; // before the workers: their connections live on its io_contexts
+    std::vector<std::unique_ptr<Worker>> m_workers;
+    std::unique_ptr<RedisConnection> m_subscriber;
+    std::unique_ptr<boost::asio::signal_set> m_signals;
+    std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
+    std::atomic<bool> m_draining{false};
+    std::atomic<bool> m_stopping{false};
+};
+
+} // namespace l0l3

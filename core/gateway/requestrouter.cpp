@@ -1,0 +1,176 @@
+#include "core/gateway/requestrouter.h"
+
+#include "core/common/cachekey.h"
+#include "core/gateway/chatrequestparser.h"
+#include "core/gateway/gateway.h"
+
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <cctype>
+
+namespace l0l3 {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    }
+    return true;
+}
+
+std::string_view trimmed(std::string_view s)
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool isJsonContentType(std::string_view ct)
+{
+    return iequals(trimmed(ct.substr(0, ct.find(';'))), "application/json");
+}
+
+// Cache-Control directives, comma-separated, case-insensitive.
+bool hasDirective(std::string_view header, std::string_view directive)
+{
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        std::string_view token = trimmed(header.substr(0, comma));
+        token = token.substr(0, token.find('='));
+        if (iequals(trimmed(token), directive))
+            return true;
+        if (comma == std::string_view::npos)
+            break;
+        header.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+RouteDecision error(int status, std::string code, std::string message, std::string param = {},
+                    std::string_view allow = {})
+{
+    RouteDecision d;
+    d.target = RouteDecision::Target::Error;
+    d.status = status;
+    d.code = std::move(code);
+    d.message = std::move(message);
+    d.param = std::move(param);
+    d.allow = allow;
+    return d;
+}
+
+RouteDecision routeChat(const HttpRequest &req, ChatRequestParser &parser, const RequestRouter::Options &options)
+{
+    if (!isJsonContentType(req[http::field::content_type])) {
+        auto d = error(415, "unsupported_media_type", "Content-Type must be application/json.");
+        d.chatRequest = true;
+        return d;
+    }
+    RouteDecision d;
+    d.chatRequest = true;
+    ChatRequestError parseError;
+    if (!parser.parse(req.body(), &d.chat, &parseError)) {
+        auto e = error(parseError.status, std::move(parseError.code), std::move(parseError.message),
+                       std::move(parseError.param));
+        e.chatRequest = true;
+        return e;
+    }
+
+    if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
+        if (!RequestRouter::isValidNamespace(it->value())) {
+            auto e = error(400, "invalid_namespace", "x-l0l3-namespace must be 1 to 128 printable ASCII characters.",
+                           "x-l0l3-namespace");
+            e.chatRequest = true;
+            return e;
+        }
+        d.ns.assign(it->value());
+    } else if (const std::string_view auth = req[http::field::authorization];
+               auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer ")) {
+        d.ns = Gateway::namespaceForApiKey(trimmed(auth.substr(7)));
+    } else {
+        d.ns = options.namespaceDefault;
+    }
+
+    const std::string_view cacheControl = req[http::field::cache_control];
+    d.noCache = hasDirective(cacheControl, "no-cache");
+    d.noStore = hasDirective(cacheControl, "no-store");
+
+    CacheKeyInput input;
+    input.ns = d.ns;
+    input.system = d.chat.system;
+    input.user = d.chat.singleTurn ? d.chat.user : d.chat.lastUser;
+    input.model = d.chat.model;
+    input.responseFormat = d.chat.responseFormat;
+    input.tools = d.chat.tools;
+    input.toolChoice = d.chat.toolChoice;
+    d.key = CacheKey::derive(input);
+    d.target = RouteDecision::Target::Chat;
+    return d;
+}
+
+} // namespace
+
+std::optional<HttpReadError> RequestRouter::readErrorFor(boost::beast::error_code ec)
+{
+    if (!ec)
+        return HttpReadError::None;
+    if (ec == http::error::body_limit)
+        return HttpReadError::BodyTooLarge;
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream
+        && ec != http::error::partial_message)
+        return HttpReadError::Malformed;
+    return std::nullopt;
+}
+
+bool RequestRouter::isValidNamespace(std::string_view ns)
+{
+    if (ns.empty() || ns.size() > 128)
+        return false;
+    for (char c : ns) {
+        if (c < 0x21 || c > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readError, ChatRequestParser &parser,
+                                   const Options &options)
+{
+    if (readError == HttpReadError::BodyTooLarge)
+        return error(413, "body_too_large", "Request body exceeds " + std::to_string(options.maxBodyBytes) + " bytes.");
+    if (readError == HttpReadError::Malformed)
+        return error(400, "bad_request", "Malformed HTTP request.");
+
+    std::string_view path = req.target();
+    path = path.substr(0, path.find('?'));
+    const auto method = req.method();
+    const bool isGet = method == http::verb::get || method == http::verb::head;
+
+    if (path == "/v1/chat/completions") {
+        if (method != http::verb::post)
+            return error(405, "method_not_allowed", "Use POST for /v1/chat/completions.", {}, "POST");
+        return routeChat(req, parser, options);
+    }
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+        if (!isGet)
+            return error(405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, "GET, HEAD");
+        RouteDecision d;
+        d.target = path == "/healthz" ? RouteDecision::Target::Health
+            : path == "/readyz"       ? RouteDecision::Target::Ready
+                                      : RouteDecision::Target::Metrics;
+        return d;
+    }
+    return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
+}
+
+} // namespace l0l3

@@ -1,0 +1,85 @@
+#include "core/gateway/tierchain.h"
+
+#include "core/common/entry.h"
+#include "core/common/redisschema.h"
+#include "core/gateway/gatewaymetrics.h"
+#include "core/gateway/hotcache.h"
+#include "core/gateway/log.h"
+#include "core/gateway/redisconnection.h"
+
+#include <hiredis/hiredis.h>
+
+namespace l0l3 {
+
+TierChain::TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics)
+    : m_hot(hot)
+    , m_replica(replica)
+    , m_metrics(metrics)
+{
+}
+
+std::shared_ptr<const CachedAnswer> TierChain::lookupHot(std::string_view key) const
+{
+    return m_hot ? m_hot->get(key) : nullptr;
+}
+
+void TierChain::lookup(const std::string &key, const ChatRequest &request, Callback callback)
+{
+    if (auto answer = lookupHot(key)) {
+        callback(Result{Tier::HotCache, std::move(answer), {}});
+        return;
+    }
+    lookupBeyondHot(key, request, std::move(callback));
+}
+
+void TierChain::lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback)
+{
+    lookupExact(key, request, std::move(callback));
+}
+
+void TierChain::lookupExact(const std::string &key, const ChatRequest &request, Callback callback)
+{
+    const std::string redisKey = RedisSchema::entryKey(key);
+    // The request outlives the lookup (the gateway keeps it until it responds).
+    m_replica.command({"GET", redisKey}, [this, key, &request, callback = std::move(callback)](const redisReply *reply,
+                                                                                             std::string_view error) mutable {
+        if (!reply) {
+            lookupSemantic(key, request, "replica unavailable", std::move(callback));
+            return;
+        }
+        if (reply->type == REDIS_REPLY_NIL) {
+            lookupSemantic(key, request, "absent", std::move(callback));
+            return;
+        }
+        if (reply->type != REDIS_REPLY_STRING) {
+            lookupSemantic(key, request, "replica error", std::move(callback));
+            return;
+        }
+        std::string why;
+        auto entry = EntryCodec::decode(std::string_view(reply->str, reply->len), &why);
+        if (entry && entry->key != key)
+            why = "entry is stored under another key";
+        if (!entry || !why.empty()) {
+            m_metrics.corruptEntry();
+            Log::warn("corrupt entry " + RedisSchema::entryKey(key) + " treated as a miss: " + why);
+            lookupSemantic(key, request, "corrupt entry", std::move(callback));
+            return;
+        }
+        auto answer = CachedAnswer::fromContent(entry->response, entry->version);
+        if (m_hot)
+            m_hot->put(key, answer, entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1);
+        callback(Result{Tier::Exact, std::move(answer), {}});
+    });
+}
+
+void TierChain::lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason,
+                               Callback callback)
+{
+    if (m_semantic) {
+        m_semantic(request, key, std::move(callback));
+        return;
+    }
+    callback(Result{Tier::None, nullptr, missReason});
+}
+
+} // namespace l0l3

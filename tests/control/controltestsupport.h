@@ -1,0 +1,114 @@
+#pragma once
+
+#include <QMap>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+
+#include "core/common/proposal.h"
+#include "core/common/redisschema.h"
+#include "core/control/approvalservice.h"
+#include "core/control/redisconnection.h"
+#include "tests/support/redisclient.h"
+#include "tests/support/redisserver.h"
+#include "tests/support/testcredentials.h"
+
+namespace l0l3::test {
+
+inline QByteArray qb(std::string_view s)
+{
+    return QByteArray(s.data(), qsizetype(s.size()));
+}
+
+inline RedisConnection::Options optionsFor(const RedisServer &server, const QString &user = QStringLiteral("console"))
+{
+    RedisConnection::Options o;
+    o.host = server.host();
+    o.port = server.port();
+    o.user = user.toUtf8();
+    o.password = TestCredentials::get().password(user).toUtf8();
+    o.reconnectMinMs = 50;
+    o.reconnectMaxMs = 400;
+    return o;
+}
+
+// What a gateway does on a miss (see RedisSchema): count demand per region,
+// then XADD the proposal (only the first time, when "_total" became 1).
+inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<QString, int> &demand = {})
+{
+    const QByteArray seen = qb(RedisSchema::seenKey(p.key));
+    bool first = false;
+    const QMap<QString, int> counts = demand.isEmpty() ? QMap<QString, int>{{QString::fromStdString(p.region), 1}} : demand;
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
+        client.command({"HINCRBY", seen, it.key().toUtf8(), QByteArray::number(it.value())});
+        const RedisValue total = client.command({"HINCRBY", seen, qb(RedisSchema::kSeenTotalField), QByteArray::number(it.value())});
+        first = first || total.integer == it.value();
+    }
+    Q_UNUSED(first);
+    QList<QByteArray> argv{"XADD", qb(RedisSchema::kProposals), "MAXLEN", "~",
+                           QByteArray::number(RedisSchema::kProposalsMaxLen), "*"};
+    for (const auto &[f, v] : ProposalCodec::encode(p)) {
+        argv.append(qb(f));
+        argv.append(qb(v));
+    }
+    const RedisValue id = client.command(argv);
+    return QString::fromUtf8(id.str);
+}
+
+inline Proposal makeProposal(const std::string &key, const std::string &prompt, const std::string &region = "nyc",
+                             std::int64_t upstreamMs = 500)
+{
+    Proposal p;
+    p.key = key;
+    p.ns = "default";
+    p.system = "You are a helpful support agent.";
+    p.prompt = prompt;
+    p.response = "Answer to: " + prompt;
+    p.model = "gpt-4o";
+    p.region = region;
+    p.tsMs = 1700000000000;
+    p.upstreamMs = upstreamMs;
+    return p;
+}
+
+// Waits for one ApprovalService result.
+inline bool waitResult(QSignalSpy &spy, ApprovalResult *out, int timeoutMs = 15000)
+{
+    if (spy.isEmpty() && !spy.wait(timeoutMs))
+        return false;
+    *out = spy.takeFirst().at(0).value<ApprovalResult>();
+    return true;
+}
+
+// A raw RESP subscriber (the sync RedisClient cannot wait for pushes).
+class Subscriber
+{
+public:
+    bool start(const RedisServer &server, const QByteArray &channel, const QString &user = QStringLiteral("console"))
+    {
+        m_socket.connectToHost(server.host(), quint16(server.port()));
+        if (!m_socket.waitForConnected(3000))
+            return false;
+        const QByteArray pw = TestCredentials::get().password(user).toUtf8();
+        m_socket.write(resp({"AUTH", user.toUtf8(), pw}) + resp({"SUBSCRIBE", channel}));
+        QObject::connect(&m_socket, &QTcpSocket::readyRead, [this] { m_data += m_socket.readAll(); });
+        // Subscribed once the confirmation arrived.
+        for (int i = 0; i < 100 && !m_data.contains("subscribe"); ++i)
+            m_socket.waitForReadyRead(50);
+        return m_data.contains("subscribe");
+    }
+    QByteArray data() const { return m_data; }
+
+private:
+    static QByteArray resp(const QList<QByteArray> &argv)
+    {
+        QByteArray out = "*" + QByteArray::number(argv.size()) + "\r\n";
+        for (const QByteArray &a : argv)
+            out += "$" + QByteArray::number(a.size()) + "\r\n" + a + "\r\n";
+        return out;
+    }
+    QTcpSocket m_socket;
+    QByteArray m_data;
+};
+
+} // namespace l0l3::test

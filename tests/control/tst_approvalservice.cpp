@@ -1,0 +1,366 @@
+#include <QDateTime>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+
+#include "core/common/auditrecord.h"
+#include "core/common/entry.h"
+#include "core/control/approvalservice.h"
+#include "tests/control/controltestsupport.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+using Kind = ApprovalResult::ErrorKind;
+
+// ApprovalService against a real primary (+ replica): every write is one
+// audited, published, version-checked transaction, then WAIT.
+class TestApprovalService : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+    void approveWritesEntryAuditAndPublishes();
+    void approveWithEditedResponseAndConflictOnSecondApprove();
+    void noReplicaMeansZeroAcked();
+    void refusedOnReplica();
+    void refusedWhileFrozen();
+    void concurrentEditsOneWinsOneConflicts();
+    void editBumpsVersion();
+    void rejectAddsToRejectedSetAndAcks();
+    void revokeDeletesAuditsAndPublishes();
+    void revokeMissingIsNotFound();
+    void unknownProposalIsNotFound();
+    void controlDrainIsAuditedAndPublished();
+    void gatewayUserIsDenied_data();
+    void gatewayUserIsDenied();
+
+private:
+    ApprovalResult run(ApprovalService &svc, const std::function<void()> &call);
+    QString seedAndDeliver(const Proposal &p);
+
+    std::unique_ptr<RedisServer> m_primary;
+    std::unique_ptr<RedisServer> m_replica;
+    std::unique_ptr<RedisConnection> m_conn;
+    std::unique_ptr<ApprovalService> m_service;
+    RedisClient m_client;
+};
+
+void TestApprovalService::initTestCase()
+{
+    QString why;
+    m_primary = std::make_unique<RedisServer>();
+    QVERIFY2(m_primary->start({}, &why), qPrintable(why));
+    RedisServer::Options ro;
+    ro.replicaOfHost = m_primary->host();
+    ro.replicaOfPort = m_primary->port();
+    m_replica = std::make_unique<RedisServer>();
+    QVERIFY2(m_replica->start(ro, &why), qPrintable(why));
+    m_client = m_primary->client();
+    QVERIFY(m_client.isConnected());
+    m_conn = std::make_unique<RedisConnection>(optionsFor(*m_primary));
+    QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
+    m_conn->open();
+    QVERIFY(connected.wait(5000));
+    m_service = std::make_unique<ApprovalService>(m_conn.get());
+    m_service->setDefaultActor(QStringLiteral("alice"));
+    m_service->setWaitTimeoutMs(3000);
+}
+
+void TestApprovalService::cleanupTestCase()
+{
+    m_service.reset();
+    m_conn.reset();
+    m_client.disconnect();
+    m_replica.reset();
+    m_primary.reset();
+}
+
+void TestApprovalService::init()
+{
+    // The console user may not FLUSHALL: delete our keys one by one.
+    const RedisValue keys = m_client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
+    for (const RedisValue &k : keys.elements.value(1).elements)
+        m_client.command({"DEL", k.str});
+}
+
+ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::function<void()> &call)
+{
+    QSignalSpy spy(&svc, &ApprovalService::finished);
+    call();
+    ApprovalResult r;
+    r.message = QStringLiteral("no result in time");
+    waitResult(spy, &r);
+    return r;
+}
+
+// Seeds like a gateway and moves the proposal into the console group's pending list.
+QString TestApprovalService::seedAndDeliver(const Proposal &p)
+{
+    const QString id = seedProposal(m_client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
+    m_client.command({"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
+    m_client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
+                      qb(RedisSchema::kProposals), ">"});
+    return id;
+}
+
+void TestApprovalService::approveWritesEntryAuditAndPublishes()
+{
+    Subscriber sub;
+    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kInvalidateChannel)));
+    const QString id = seedAndDeliver(makeProposal("k-approve", "How do I reset my password?"));
+    const ApprovalResult r = run(*m_service, [&] {
+        m_service->approve(id, QStringLiteral("k-approve"), std::nullopt, QStringLiteral("password-reset"), QString());
+    });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.action, QStringLiteral("approve"));
+    QCOMPARE(r.version, 1);
+    QCOMPARE(r.replicasAcked, 1);
+
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-approve").toStdString());
+    QVERIFY(entry.has_value());
+    QCOMPARE(entry->response, std::string("Answer to: How do I reset my password?"));
+    QCOMPARE(entry->intent, std::string("password-reset"));
+    QCOMPARE(entry->approvedBy, std::string("alice"));
+    QCOMPARE(entry->version, 1);
+    QVERIFY(entry->approvedAtMs > 0);
+
+    // On the replica too (WAIT said so).
+    RedisClient replica = m_replica->client();
+    QVERIFY(!replica.get("l0l3:v1:entry:k-approve").isNull());
+
+    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    QCOMPARE(audit.elements.size(), 1);
+    StreamFields fields;
+    const RedisValue &kv = audit.elements[0].elements[1];
+    for (qsizetype i = 0; i + 1 < kv.elements.size(); i += 2)
+        fields.emplace_back(kv.elements[i].str.toStdString(), kv.elements[i + 1].str.toStdString());
+    const auto rec = AuditCodec::decode(audit.elements[0].elements[0].str.toStdString(), fields);
+    QVERIFY(rec.has_value());
+    QCOMPARE(rec->action, std::string("approve"));
+    QCOMPARE(rec->key, std::string("k-approve"));
+    QCOMPARE(rec->actor, std::string("alice"));
+    QCOMPARE(rec->version, 1);
+    QCOMPARE(rec->prevVersion, 0);
+    QVERIFY(QString::fromStdString(rec->detail).contains(id));
+
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-approve"), 5000);
+    // Acked and demand forgotten.
+    const RedisValue pending = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    QCOMPARE(pending.elements.value(0).integer, 0);
+    QCOMPARE(m_client.command({"EXISTS", "l0l3:v1:seen:k-approve"}).integer, 0);
+}
+
+void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
+{
+    const QString id = seedAndDeliver(makeProposal("k-edited", "Opening hours?"));
+    ApprovalResult r = run(*m_service, [&] {
+        m_service->approve(id, QString(), QStringLiteral("We are open 9-5."), QString(), QStringLiteral("bob"));
+    });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.key, QStringLiteral("k-edited"));
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-edited").toStdString());
+    QCOMPARE(entry->response, std::string("We are open 9-5."));
+    QCOMPARE(entry->approvedBy, std::string("bob"));
+
+    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::VersionConflict);
+    QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
+    // Not overwritten.
+    QCOMPARE(EntryCodec::decode(m_client.get("l0l3:v1:entry:k-edited").toStdString())->response, std::string("We are open 9-5."));
+
+    // A key that does not match the proposal is refused.
+    r = run(*m_service, [&] { m_service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
+    QCOMPARE(r.error, Kind::InvalidArgument);
+}
+
+void TestApprovalService::noReplicaMeansZeroAcked()
+{
+    RedisServer lonely;
+    QString why;
+    QVERIFY2(lonely.start({}, &why), qPrintable(why));
+    RedisClient client = lonely.client();
+    const QString id = seedProposal(client, makeProposal("k-lonely", "Alone?"));
+    RedisConnection conn(optionsFor(lonely));
+    conn.open();
+    ApprovalService svc(&conn);
+    svc.setWaitTimeoutMs(200);
+    const ApprovalResult r = run(svc, [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("carol")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.replicasAcked, 0);
+    QVERIFY2(r.message.contains(QLatin1String("0 replica")), qPrintable(r.message));
+}
+
+void TestApprovalService::refusedOnReplica()
+{
+    const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
+    RedisClient replica = m_replica->client();
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
+    RedisConnection conn(optionsFor(*m_replica));
+    conn.open();
+    ApprovalService svc(&conn);
+    ApprovalResult r = run(svc, [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("dave")); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::ReadOnlyReplica);
+    QVERIFY2(r.message.contains(QLatin1String("not the primary")), qPrintable(r.message));
+    r = run(svc, [&] { svc.freezeApprovals(QStringLiteral("dave")); });
+    QCOMPARE(r.error, Kind::ReadOnlyReplica);
+    QVERIFY(m_client.get("l0l3:v1:entry:k-replica").isNull());
+}
+
+void TestApprovalService::refusedWhileFrozen()
+{
+    const QString id = seedAndDeliver(makeProposal("k-frozen", "Frozen?"));
+    ApprovalResult r = run(*m_service, [&] { m_service->freezeApprovals(QStringLiteral("eve")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(m_client.get(qb(RedisSchema::kFrozen)), QByteArray("1"));
+    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::Frozen);
+    QVERIFY2(r.message.contains(QLatin1String("frozen")), qPrintable(r.message));
+    QVERIFY(m_client.get("l0l3:v1:entry:k-frozen").isNull());
+
+    r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("eve")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+}
+
+void TestApprovalService::concurrentEditsOneWinsOneConflicts()
+{
+    const QString id = seedAndDeliver(makeProposal("k-race", "Race?"));
+    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+
+    RedisConnection connB(optionsFor(*m_primary));
+    QSignalSpy connected(&connB, &RedisConnection::connected);
+    connB.open();
+    QVERIFY(connected.wait(5000));
+    ApprovalService svcB(&connB);
+    QSignalSpy spyA(m_service.get(), &ApprovalService::finished);
+    QSignalSpy spyB(&svcB, &ApprovalService::finished);
+    m_service->edit(QStringLiteral("k-race"), QStringLiteral("from A"), 1, QStringLiteral("alice"));
+    svcB.edit(QStringLiteral("k-race"), QStringLiteral("from B"), 1, QStringLiteral("bob"));
+    ApprovalResult a, b;
+    QVERIFY(waitResult(spyA, &a));
+    QVERIFY(waitResult(spyB, &b));
+    QVERIFY2(a.ok != b.ok, qPrintable(a.message + u" | " + b.message));
+    const ApprovalResult &loser = a.ok ? b : a;
+    QCOMPARE(loser.error, Kind::VersionConflict);
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-race").toStdString());
+    QCOMPARE(entry->version, 2);
+    QCOMPARE(entry->response, a.ok ? std::string("from A") : std::string("from B"));
+}
+
+void TestApprovalService::editBumpsVersion()
+{
+    const QString id = seedAndDeliver(makeProposal("k-editv", "Edit me"));
+    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY(r.ok);
+    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-editv"), QStringLiteral("v2"), 1, QStringLiteral("frank")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.version, 2);
+    QCOMPARE(r.prevVersion, 1);
+    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-editv"), QStringLiteral("stale"), 1, QStringLiteral("frank")); });
+    QCOMPARE(r.error, Kind::VersionConflict);
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-editv").toStdString());
+    QCOMPARE(entry->response, std::string("v2"));
+    QCOMPARE(entry->approvedBy, std::string("frank"));
+    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
+    QCOMPARE(r.error, Kind::NotFound);
+}
+
+void TestApprovalService::rejectAddsToRejectedSetAndAcks()
+{
+    const QString id = seedAndDeliver(makeProposal("k-reject", "Spam?"));
+    const RedisValue before = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    QCOMPARE(before.elements.value(0).integer, 1);
+    const qint64 t0 = QDateTime::currentMSecsSinceEpoch();
+    const ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("gina"), 7); });
+    const qint64 t1 = QDateTime::currentMSecsSinceEpoch();
+    QVERIFY2(r.ok, qPrintable(r.message));
+    const RedisValue score = m_client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-reject"});
+    const qint64 until = score.str.toLongLong();
+    const qint64 week = 7LL * 86400 * 1000;
+    QVERIFY2(until >= t0 + week && until <= t1 + week, score.str.constData());
+    const RedisValue after = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    QCOMPARE(after.elements.value(0).integer, 0);
+    QCOMPARE(m_client.command({"EXISTS", "l0l3:v1:seen:k-reject"}).integer, 0);
+    QVERIFY(m_client.get("l0l3:v1:entry:k-reject").isNull());
+    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("reject")));
+}
+
+void TestApprovalService::revokeDeletesAuditsAndPublishes()
+{
+    const QString id = seedAndDeliver(makeProposal("k-revoke", "Revoke me"));
+    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY(r.ok);
+    Subscriber sub;
+    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kInvalidateChannel)));
+    r = run(*m_service, [&] { m_service->revoke(QStringLiteral("k-revoke"), QStringLiteral("henry")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.prevVersion, 1);
+    QVERIFY(m_client.get("l0l3:v1:entry:k-revoke").isNull());
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-revoke"), 5000);
+    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const QString text = audit.elements.value(0).elements.value(1).toString();
+    QVERIFY2(text.contains(QLatin1String("revoke")) && text.contains(QLatin1String("henry")), qPrintable(text));
+}
+
+void TestApprovalService::revokeMissingIsNotFound()
+{
+    const ApprovalResult r = run(*m_service, [&] { m_service->revoke(QStringLiteral("k-never"), QStringLiteral("ian")); });
+    QCOMPARE(r.error, Kind::NotFound);
+}
+
+void TestApprovalService::unknownProposalIsNotFound()
+{
+    ApprovalResult r = run(*m_service, [&] { m_service->approve(QStringLiteral("1-1"), QString(), std::nullopt, QString(), QString()); });
+    QCOMPARE(r.error, Kind::NotFound);
+    r = run(*m_service, [&] { m_service->approve(QStringLiteral("not-an-id"), QString(), std::nullopt, QString(), QString()); });
+    QCOMPARE(r.error, Kind::InvalidArgument);
+}
+
+void TestApprovalService::controlDrainIsAuditedAndPublished()
+{
+    Subscriber sub;
+    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kControlChannel)));
+    ApprovalResult r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(m_client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), 5000);
+    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("control")));
+    r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("undrain tokyo"), QStringLiteral("judy")); });
+    QVERIFY(r.ok);
+    QVERIFY(m_client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
+    r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
+    QCOMPARE(r.error, Kind::InvalidArgument);
+}
+
+void TestApprovalService::gatewayUserIsDenied_data()
+{
+    QTest::addColumn<QList<QByteArray>>("argv");
+    QTest::newRow("SET entry") << QList<QByteArray>{"SET", "l0l3:v1:entry:x", "{}"};
+    QTest::newRow("DEL entry") << QList<QByteArray>{"DEL", "l0l3:v1:entry:x"};
+    QTest::newRow("XRANGE audit") << QList<QByteArray>{"XRANGE", qb(RedisSchema::kAudit), "-", "+"};
+    QTest::newRow("XADD audit") << QList<QByteArray>{"XADD", qb(RedisSchema::kAudit), "*", "a", "b"};
+    QTest::newRow("SET frozen") << QList<QByteArray>{"SET", qb(RedisSchema::kFrozen), "1"};
+}
+
+void TestApprovalService::gatewayUserIsDenied()
+{
+    QFETCH(QList<QByteArray>, argv);
+    RedisClient gateway = m_primary->client(QStringLiteral("gateway"));
+    QVERIFY(gateway.isConnected());
+    const RedisValue v = gateway.command(argv);
+    QVERIFY2(v.isError() && v.str.startsWith("NOPERM"), qPrintable(v.toString()));
+}
+
+QTEST_GUILESS_MAIN(TestApprovalService)
+#include "tst_approvalservice.moc"

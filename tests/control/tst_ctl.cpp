@@ -1,0 +1,228 @@
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+#include "core/common/entry.h"
+#include "tests/control/controltestsupport.h"
+#include "tests/support/managedprocess.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+// l0l3-ctl end to end: the binary against a real primary + replica.
+class TestCtl : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void proposalsJsonThenApprove();
+    void approveTwiceIsVersionConflict();
+    void rejectAndRevoke();
+    void editWithResponseFile();
+    void badUsageExitsTwo_data();
+    void badUsageExitsTwo();
+    void replicaExitsOne();
+    void unreachableExitsOne();
+
+private:
+    struct Run
+    {
+        int code = -1;
+        QByteArray out;
+        QByteArray err;
+    };
+    Run ctl(const QStringList &args, const QString &url = {});
+
+    std::unique_ptr<RedisServer> m_primary;
+    std::unique_ptr<RedisServer> m_replica;
+    RedisClient m_client;
+    QTemporaryDir m_dir;
+};
+
+void TestCtl::initTestCase()
+{
+    QString why;
+    m_primary = std::make_unique<RedisServer>();
+    QVERIFY2(m_primary->start({}, &why), qPrintable(why));
+    RedisServer::Options ro;
+    ro.replicaOfHost = m_primary->host();
+    ro.replicaOfPort = m_primary->port();
+    m_replica = std::make_unique<RedisServer>();
+    QVERIFY2(m_replica->start(ro, &why), qPrintable(why));
+    m_client = m_primary->client();
+    QVERIFY(m_client.isConnected());
+    QVERIFY(QFile::exists(ManagedProcess::binary(QStringLiteral("l0l3-ctl"))));
+}
+
+void TestCtl::cleanupTestCase()
+{
+    m_client.disconnect();
+    m_replica.reset();
+    m_primary.reset();
+}
+
+// The password travels through the environment, never the command line.
+TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
+    p.setProcessEnvironment(env);
+    const QString primary = url.isEmpty()
+        ? QStringLiteral("redis://console@%1:%2").arg(m_primary->host()).arg(m_primary->port())
+        : url;
+    p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
+            QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")} + args);
+    Run r;
+    if (!p.waitForFinished(30000)) {
+        p.kill();
+        p.waitForFinished(5000);
+        return r;
+    }
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+void TestCtl::proposalsJsonThenApprove()
+{
+    seedProposal(m_client, makeProposal("ctl-a", "How do I cancel?"), {{QStringLiteral("nyc"), 5}, {QStringLiteral("eu"), 2}});
+    seedProposal(m_client, makeProposal("ctl-b", "Where is my order?"), {{QStringLiteral("tokyo"), 1}});
+    const Run list = ctl({QStringLiteral("proposals"), QStringLiteral("--json")});
+    QVERIFY2(list.code == 0, list.err.constData());
+    QJsonParseError perr;
+    const QJsonDocument doc = QJsonDocument::fromJson(list.out, &perr);
+    QVERIFY2(doc.isArray(), qPrintable(perr.errorString() + u' ' + QString::fromUtf8(list.out)));
+    const QJsonArray arr = doc.array();
+    QVERIFY(arr.size() >= 2);
+    const QJsonObject top = arr.at(0).toObject();
+    for (const char *field : {"id", "key", "prompt", "response", "seen", "regions"})
+        QVERIFY2(top.contains(QLatin1String(field)), field);
+    QCOMPARE(top.value(QStringLiteral("key")).toString(), QStringLiteral("ctl-a"));
+    QCOMPARE(top.value(QStringLiteral("seen")).toInteger(), 7);
+    QCOMPARE(top.value(QStringLiteral("regions")).toObject().value(QStringLiteral("nyc")).toInteger(), 5);
+
+    const Run approve = ctl({QStringLiteral("approve"), top.value(QStringLiteral("id")).toString(),
+                             QStringLiteral("--intent"), QStringLiteral("cancel")});
+    QVERIFY2(approve.code == 0, approve.err.constData());
+    QVERIFY2(approve.out.contains("replicas acknowledged: 1"), approve.out.constData());
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:ctl-a").toStdString());
+    QVERIFY(entry.has_value());
+    QCOMPARE(entry->approvedBy, std::string("ci"));
+    QCOMPARE(entry->intent, std::string("cancel"));
+
+    // Approved keys leave the list.
+    const Run again = ctl({QStringLiteral("proposals"), QStringLiteral("--json")});
+    QCOMPARE(again.code, 0);
+    for (const QJsonValue &v : QJsonDocument::fromJson(again.out).array())
+        QVERIFY(v.toObject().value(QStringLiteral("key")).toString() != QLatin1String("ctl-a"));
+
+    const Run entries = ctl({QStringLiteral("entries"), QStringLiteral("--json")});
+    QCOMPARE(entries.code, 0);
+    QVERIFY(entries.out.contains("\"ctl-a\""));
+    const Run audit = ctl({QStringLiteral("audit"), QStringLiteral("--json")});
+    QCOMPARE(audit.code, 0);
+    const QJsonObject last = QJsonDocument::fromJson(audit.out).array().at(0).toObject();
+    QCOMPARE(last.value(QStringLiteral("action")).toString(), QStringLiteral("approve"));
+    QCOMPARE(last.value(QStringLiteral("actor")).toString(), QStringLiteral("ci"));
+}
+
+void TestCtl::approveTwiceIsVersionConflict()
+{
+    const QString id = seedProposal(m_client, makeProposal("ctl-twice", "Twice?"));
+    QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
+    const Run second = ctl({QStringLiteral("approve"), id});
+    QCOMPARE(second.code, 3);
+    QVERIFY2(second.err.contains("version"), second.err.constData());
+}
+
+void TestCtl::rejectAndRevoke()
+{
+    const QString id = seedProposal(m_client, makeProposal("ctl-rej", "Reject me"));
+    const Run reject = ctl({QStringLiteral("reject"), id, QStringLiteral("--days"), QStringLiteral("3")});
+    QVERIFY2(reject.code == 0, reject.err.constData());
+    QVERIFY(!m_client.command({"ZSCORE", qb(RedisSchema::kRejected), "ctl-rej"}).isNil());
+
+    const QString id2 = seedProposal(m_client, makeProposal("ctl-rev", "Revoke me"));
+    QCOMPARE(ctl({QStringLiteral("approve"), id2}).code, 0);
+    const Run revoke = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
+    QVERIFY2(revoke.code == 0, revoke.err.constData());
+    QVERIFY(m_client.get("l0l3:v1:entry:ctl-rev").isNull());
+    const Run missing = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
+    QCOMPARE(missing.code, 1);
+    QVERIFY2(missing.err.contains("not-found"), missing.err.constData());
+}
+
+void TestCtl::editWithResponseFile()
+{
+    const QString id = seedProposal(m_client, makeProposal("ctl-edit", "Edit me"));
+    QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
+    const QString file = m_dir.filePath(QStringLiteral("response.txt"));
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("Edited answer.");
+    f.close();
+    const Run edit = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file});
+    QVERIFY2(edit.code == 0, edit.err.constData());
+    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:ctl-edit").toStdString());
+    QCOMPARE(entry->response, std::string("Edited answer."));
+    QCOMPARE(entry->version, 2);
+    const Run stale = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file,
+                           QStringLiteral("--expect-version"), QStringLiteral("1")});
+    QCOMPARE(stale.code, 3);
+}
+
+void TestCtl::badUsageExitsTwo_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::newRow("no command") << QStringList{};
+    QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")};
+    QTest::newRow("approve without id") << QStringList{QStringLiteral("approve")};
+    QTest::newRow("unknown option") << QStringList{QStringLiteral("proposals"), QStringLiteral("--bogus")};
+    QTest::newRow("bad limit") << QStringList{QStringLiteral("proposals"), QStringLiteral("--limit"), QStringLiteral("many")};
+    QTest::newRow("edit without file") << QStringList{QStringLiteral("edit"), QStringLiteral("k")};
+}
+
+void TestCtl::badUsageExitsTwo()
+{
+    QFETCH(QStringList, args);
+    const Run r = ctl(args);
+    QCOMPARE(r.code, 2);
+    QVERIFY(r.err.contains("usage:"));
+    QVERIFY(r.out.isEmpty());
+}
+
+void TestCtl::replicaExitsOne()
+{
+    const QString id = seedProposal(m_client, makeProposal("ctl-replica", "Replica?"));
+    RedisClient replica = m_replica->client();
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
+    const Run r = ctl({QStringLiteral("approve"), id},
+                      QStringLiteral("redis://console@%1:%2").arg(m_replica->host()).arg(m_replica->port()));
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("primary"), r.err.constData());
+    QVERIFY(m_client.get("l0l3:v1:entry:ctl-replica").isNull());
+}
+
+void TestCtl::unreachableExitsOne()
+{
+    RedisServer gone;
+    QString why;
+    QVERIFY2(gone.start({}, &why), qPrintable(why));
+    const int port = gone.port();
+    gone.stop();
+    const Run r = ctl({QStringLiteral("entries")}, QStringLiteral("redis://console@127.0.0.1:%1").arg(port));
+    QCOMPARE(r.code, 1);
+    QVERIFY(!r.err.isEmpty());
+}
+
+QTEST_GUILESS_MAIN(TestCtl)
+#include "tst_ctl.moc"

@@ -1,0 +1,233 @@
+#include <QDateTime>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+
+#include "core/control/proposalqueue.h"
+#include "tests/control/controltestsupport.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+// ProposalQueue on a stream seeded exactly as gateways do it.
+class TestProposalQueue : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+    void savingsFormula_data();
+    void savingsFormula();
+    void ranksMergesAndSkipsMalformed();
+    void skipsApprovedAndRejectedKeys();
+    void pagesThroughThousands();
+    void pollPicksUpNewProposals();
+    void reloadSeesPendingFromEarlierSession();
+
+private:
+    bool loadAll(ProposalQueue &queue);
+
+    std::unique_ptr<RedisServer> m_server;
+    std::unique_ptr<RedisConnection> m_conn;
+    RedisClient m_client;
+};
+
+void TestProposalQueue::initTestCase()
+{
+    m_server = std::make_unique<RedisServer>();
+    QString why;
+    QVERIFY2(m_server->start({}, &why), qPrintable(why));
+    m_client = m_server->client();
+    QVERIFY(m_client.isConnected());
+    m_conn = std::make_unique<RedisConnection>(optionsFor(*m_server));
+    QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
+    m_conn->open();
+    QVERIFY(connected.wait(5000));
+}
+
+void TestProposalQueue::cleanupTestCase()
+{
+    m_conn.reset();
+    m_client.disconnect();
+    m_server.reset();
+}
+
+void TestProposalQueue::init()
+{
+    for (int guard = 0; guard < 100; ++guard) {
+        const RedisValue keys = m_client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "100000"});
+        const auto list = keys.elements.value(1).elements;
+        if (list.isEmpty() && keys.elements.value(0).str == "0")
+            break;
+        for (const RedisValue &k : list)
+            m_client.command({"DEL", k.str});
+    }
+}
+
+bool TestProposalQueue::loadAll(ProposalQueue &queue)
+{
+    QSignalSpy finished(&queue, &ProposalQueue::loadFinished);
+    QSignalSpy failed(&queue, &ProposalQueue::loadFailed);
+    queue.load();
+    if (!finished.wait(30000)) {
+        qWarning() << "load failed" << failed;
+        return false;
+    }
+    return failed.isEmpty();
+}
+
+void TestProposalQueue::savingsFormula_data()
+{
+    QTest::addColumn<qint64>("seen");
+    QTest::addColumn<int>("regions");
+    QTest::addColumn<qint64>("upstreamMs");
+    QTest::addColumn<qint64>("tokens");
+    QTest::addColumn<double>("expected");
+    QTest::newRow("basic") << qint64(10) << 2 << qint64(500) << qint64(0) << 10.0;
+    QTest::newRow("tokens") << qint64(10) << 2 << qint64(500) << qint64(1000) << 20.0;
+    QTest::newRow("zero inputs floor at one") << qint64(0) << 0 << qint64(0) << qint64(0) << 0.001;
+    QTest::newRow("three regions") << qint64(4) << 3 << qint64(2000) << qint64(0) << 24.0;
+}
+
+void TestProposalQueue::savingsFormula()
+{
+    QFETCH(qint64, seen);
+    QFETCH(int, regions);
+    QFETCH(qint64, upstreamMs);
+    QFETCH(qint64, tokens);
+    QFETCH(double, expected);
+    QCOMPARE(ProposalItem::computeSavings(seen, regions, upstreamMs, tokens), expected);
+}
+
+void TestProposalQueue::ranksMergesAndSkipsMalformed()
+{
+    seedProposal(m_client, makeProposal("low", "rare question", "nyc", 400), {{QStringLiteral("nyc"), 1}});
+    const QString highId = seedProposal(m_client, makeProposal("high", "popular question", "nyc", 900),
+                                        {{QStringLiteral("nyc"), 30}, {QStringLiteral("tokyo"), 10}, {QStringLiteral("eu"), 5}});
+    seedProposal(m_client, makeProposal("mid", "somewhat popular", "eu", 900), {{QStringLiteral("eu"), 20}});
+    // The same key proposed again (e.g. after its seen counter was deleted).
+    const QString dupId = seedProposal(m_client, makeProposal("high", "popular question", "tokyo", 900),
+                                       {{QStringLiteral("tokyo"), 1}});
+    // Malformed: no response, and a number field that is not a number.
+    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken", "prompt", "x"});
+    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken2", "response", "y", "upstream_ms", "fast"});
+
+    ProposalQueue queue(m_conn.get());
+    QSignalSpy malformed(&queue, &ProposalQueue::malformedSkipped);
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), 3);
+    QCOMPARE(queue.malformedCount(), 2);
+    QVERIFY(!malformed.isEmpty());
+    QCOMPARE(malformed.last().at(1).toLongLong(), 2);
+
+    const QList<ProposalItem> ranked = queue.rankedItems();
+    QCOMPARE(ranked.size(), 3);
+    QCOMPARE(ranked[0].key, QStringLiteral("high"));
+    QCOMPARE(ranked[1].key, QStringLiteral("mid"));
+    QCOMPARE(ranked[2].key, QStringLiteral("low"));
+    const ProposalItem &high = ranked[0];
+    QCOMPARE(high.id, highId);
+    QCOMPARE(high.duplicateIds, QStringList{dupId});
+    QCOMPARE(high.seenTotal, 46);
+    QCOMPARE(high.regions.size(), 3);
+    QCOMPARE(high.regions.value(QStringLiteral("tokyo")), 11);
+    QCOMPARE(high.upstreamMs, 900);
+    QCOMPARE(high.prompt, QStringLiteral("popular question"));
+    QCOMPARE(high.savingsScore, ProposalItem::computeSavings(46, 3, 900, 0));
+    QVERIFY(ranked[0].savingsScore > ranked[1].savingsScore);
+}
+
+void TestProposalQueue::skipsApprovedAndRejectedKeys()
+{
+    seedProposal(m_client, makeProposal("approved", "already done"));
+    seedProposal(m_client, makeProposal("rejected", "no thanks"));
+    seedProposal(m_client, makeProposal("expired-reject", "try again"));
+    seedProposal(m_client, makeProposal("open", "still open"));
+    m_client.command({"SET", "l0l3:v1:entry:approved", "{}"});
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now + 86400000), "rejected"});
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now - 1000), "expired-reject"});
+
+    ProposalQueue queue(m_conn.get());
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), 2);
+    QVERIFY(queue.item(QStringLiteral("open")).has_value());
+    QVERIFY(queue.item(QStringLiteral("expired-reject")).has_value());
+    QVERIFY(!queue.item(QStringLiteral("approved")).has_value());
+    QCOMPARE(queue.skippedCount(), 2);
+
+    QSignalSpy removed(&queue, &ProposalQueue::itemsRemoved);
+    queue.removeKey(QStringLiteral("open"));
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(queue.count(), 1);
+    QVERIFY(queue.item(QStringLiteral("expired-reject")).has_value());
+}
+
+void TestProposalQueue::pagesThroughThousands()
+{
+    const int n = 5000;
+    for (int i = 0; i < n; ++i)
+        seedProposal(m_client, makeProposal("bulk-" + std::to_string(i), "prompt " + std::to_string(i), "nyc", 100 + i % 50),
+                     {{QStringLiteral("nyc"), 1 + i % 7}});
+    ProposalQueue queue(m_conn.get());
+    queue.setPageSize(1000);
+    QSignalSpy pages(&queue, &ProposalQueue::pageLoaded);
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), n);
+    QVERIFY2(pages.count() >= 5, qPrintable(QString::number(pages.count())));
+    qint64 previous = 0;
+    int items = 0;
+    for (const QList<QVariant> &page : std::as_const(pages)) {
+        const qint64 loaded = page.at(1).toLongLong();
+        const qint64 total = page.at(2).toLongLong();
+        QVERIFY(loaded > previous);
+        QCOMPARE(total, qint64(n));
+        previous = loaded;
+        items += int(page.at(0).value<QList<ProposalItem>>().size());
+    }
+    QCOMPARE(previous, qint64(n));
+    QCOMPARE(items, n);
+    const auto ranked = queue.rankedItems();
+    for (qsizetype i = 1; i < ranked.size(); ++i)
+        QVERIFY(ranked[i - 1].savingsScore >= ranked[i].savingsScore);
+}
+
+void TestProposalQueue::pollPicksUpNewProposals()
+{
+    seedProposal(m_client, makeProposal("first", "first"));
+    ProposalQueue queue(m_conn.get());
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), 1);
+    QSignalSpy pages(&queue, &ProposalQueue::pageLoaded);
+    seedProposal(m_client, makeProposal("second", "second"));
+    queue.setPollInterval(50);
+    QTRY_COMPARE_WITH_TIMEOUT(queue.count(), 2, 5000);
+    queue.setPollInterval(0);
+    QVERIFY(queue.item(QStringLiteral("second")).has_value());
+}
+
+void TestProposalQueue::reloadSeesPendingFromEarlierSession()
+{
+    seedProposal(m_client, makeProposal("p1", "one"));
+    seedProposal(m_client, makeProposal("p2", "two"));
+    {
+        ProposalQueue first(m_conn.get());
+        QVERIFY(loadAll(first));
+        QCOMPARE(first.count(), 2);
+    }
+    // Now both are pending in the group (not acked): a new session sees them.
+    ProposalQueue second(m_conn.get());
+    QVERIFY(loadAll(second));
+    QCOMPARE(second.count(), 2);
+    // Acked ones (approved/rejected elsewhere) disappear.
+    const auto p1 = second.item(QStringLiteral("p1"));
+    m_client.command({"XACK", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), p1->id.toUtf8()});
+    QVERIFY(loadAll(second));
+    QCOMPARE(second.count(), 1);
+}
+
+QTEST_GUILESS_MAIN(TestProposalQueue)
+#include "tst_proposalqueue.moc"

@@ -1,0 +1,106 @@
+// Raw bytes as a client would send them on one keep-alive connection: read
+// by Beast's request parser with the gateway's limits, exactly as
+// HttpSession does (http::read over a stream, one parser per request, the
+// buffer carried over), then routed by RequestRouter. The first byte sets
+// how many bytes each read returns, so requests arrive split like TCP
+// segments. Properties: no crash; every answer is a well-formed
+// OpenAI-shaped error or a valid route; a chat route has a valid key and a
+// valid namespace.
+#include "core/common/cachekey.h"
+#include "core/gateway/chatrequestparser.h"
+#include "core/gateway/chatresponsewriter.h"
+#include "core/gateway/gatewayconfig.h"
+#include "core/gateway/httpserver.h"
+#include "core/gateway/requestrouter.h"
+#include "tests/fuzz/fuzzcheck.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/_experimental/test/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <simdjson.h>
+
+namespace http = boost::beast::http;
+
+namespace {
+
+bool isJson(std::string_view text)
+{
+    static simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    return parser.parse(text.data(), text.size()).get(doc) == simdjson::SUCCESS;
+}
+
+bool isHex(std::string_view s)
+{
+    for (char c : s) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
+{
+    using namespace l0l3;
+    if (size == 0)
+        return 0;
+    static ChatRequestParser chatParser;
+    static const GatewayConfig config;
+    static const HttpServer::Options serverOptions;
+    RequestRouter::Options options;
+    options.maxBodyBytes = config.maxBodyBytes;
+    options.namespaceDefault = config.namespaceDefault;
+
+    const std::size_t readSize = data[0] == 0 ? std::size_t(1) << 20 : data[0];
+    boost::asio::io_context ioc;
+    boost::beast::test::stream stream(ioc);
+    stream.append(std::string_view(reinterpret_cast<const char *>(data + 1), size - 1));
+    stream.close_remote();
+    stream.read_size(readSize);
+
+    boost::beast::flat_buffer buffer;
+    for (int exchange = 0; exchange < 8; ++exchange) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(config.maxBodyBytes);
+        parser.header_limit(static_cast<std::uint32_t>(serverOptions.maxHeaderBytes));
+        boost::beast::error_code ec;
+        http::read(stream, buffer, parser, ec);
+        const auto readError = RequestRouter::readErrorFor(ec);
+        if (!readError)
+            break; // the peer is gone: nothing to answer
+        const HttpRequest request = parser.release();
+        const RouteDecision d = RequestRouter::route(request, *readError, chatParser, options);
+
+        switch (d.target) {
+        case RouteDecision::Target::Error: {
+            FUZZ_CHECK(d.status >= 400 && d.status < 600);
+            FUZZ_CHECK(!d.code.empty());
+            FUZZ_CHECK(d.status == 405 ? !d.allow.empty() : d.allow.empty());
+            std::string body;
+            ChatResponseWriter::error(body, d.message, ChatResponseWriter::errorTypeFor(d.status), d.code, d.param);
+            FUZZ_CHECK(isJson(body));
+            break;
+        }
+        case RouteDecision::Target::Chat:
+            FUZZ_CHECK(request.method() == http::verb::post);
+            FUZZ_CHECK(CacheKey::isValid(d.key));
+            FUZZ_CHECK(d.ns == options.namespaceDefault || RequestRouter::isValidNamespace(d.ns)
+                       || (d.ns.size() == 19 && d.ns.rfind("ns:", 0) == 0 && isHex(d.ns.substr(3))));
+            break;
+        case RouteDecision::Target::Health:
+        case RouteDecision::Target::Ready:
+        case RouteDecision::Target::Metrics:
+            FUZZ_CHECK(request.method() == http::verb::get || request.method() == http::verb::head);
+            break;
+        }
+        // As HttpSession: after a read error or without keep-alive the connection closes.
+        if (*readError != HttpReadError::None || !request.keep_alive())
+            break;
+    }
+    return 0;
+}

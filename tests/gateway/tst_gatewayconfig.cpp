@@ -1,0 +1,209 @@
+#include "core/gateway/gatewayconfig.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+#include <map>
+#include <vector>
+
+using namespace l0l3;
+
+namespace {
+
+struct Args
+{
+    std::vector<std::string> storage;
+    std::vector<const char *> argv;
+    explicit Args(const QStringList &list)
+    {
+        storage.push_back("l0l3-gateway");
+        for (const QString &s : list)
+            storage.push_back(s.toStdString());
+        for (const auto &s : storage)
+            argv.push_back(s.c_str());
+    }
+};
+
+GatewayConfig::Environment envOf(std::map<std::string, std::string> vars)
+{
+    auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+    return [shared](const char *name) -> const char * {
+        auto it = shared->find(name);
+        return it == shared->end() ? nullptr : it->second.c_str();
+    };
+}
+
+QStringList required()
+{
+    return {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"), QStringLiteral("nyc"),
+            QStringLiteral("--replica"), QStringLiteral("redis://127.0.0.1:6380"), QStringLiteral("--primary"),
+            QStringLiteral("redis://127.0.0.1:6379"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:8000/v1")};
+}
+
+} // namespace
+
+class TestGatewayConfig : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void minimal();
+    void rejects_data();
+    void rejects();
+    void options();
+    void environmentCredentials();
+    void configFile();
+    void helpAndVersion();
+};
+
+void TestGatewayConfig::minimal()
+{
+    Args a(required());
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(QByteArray::fromStdString(c.listenHost), QByteArray("127.0.0.1"));
+    QCOMPARE(c.listenPort, std::uint16_t(0));
+    QCOMPARE(c.replica.port, 6380);
+    QCOMPARE(QByteArray::fromStdString(c.upstream.host), QByteArray("127.0.0.1"));
+    QCOMPARE(c.upstream.port, std::uint16_t(8000));
+    QCOMPARE(QByteArray::fromStdString(c.upstream.basePath), QByteArray("/v1"));
+    QCOMPARE(c.hotCacheEntries, std::size_t(100000));
+    QCOMPARE(c.hotCacheBytes, std::size_t(256u << 20));
+    QCOMPARE(c.hotCacheTtlSeconds, std::int64_t(60));
+    QCOMPARE(c.maxBodyBytes, std::size_t(1u << 20));
+    QCOMPARE(c.upstream.timeoutMs, 30000);
+    QCOMPARE(c.upstream.connectTimeoutMs, 2000);
+    QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("default"));
+    QVERIFY(c.hotCacheEnabled);
+    QVERIFY(c.threads >= 1 && c.threads <= 4);
+}
+
+void TestGatewayConfig::rejects_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("mentions");
+    auto with = [](std::initializer_list<const char *> extra) {
+        QStringList l = required();
+        for (const char *e : extra)
+            l << QString::fromUtf8(e);
+        return l;
+    };
+    QTest::newRow("unknown flag") << with({"--bogus"}) << QStringLiteral("--bogus");
+    QTest::newRow("missing value") << with({"--threads"}) << QStringLiteral("--threads");
+    QTest::newRow("threads zero") << with({"--threads", "0"}) << QStringLiteral("--threads");
+    QTest::newRow("threads text") << with({"--threads", "many"}) << QStringLiteral("--threads");
+    QTest::newRow("bad listen") << with({"--listen", "nowhere"}) << QStringLiteral("--listen");
+    QTest::newRow("listen port too big") << with({"--listen", "127.0.0.1:70000"}) << QStringLiteral("--listen");
+    QTest::newRow("bad region") << with({"--region", "new york"}) << QStringLiteral("--region");
+    QTest::newRow("bad replica") << with({"--replica", "http://x"}) << QStringLiteral("--replica");
+    QTest::newRow("https upstream") << with({"--upstream", "https://api.openai.com/v1"}) << QStringLiteral("https");
+    QTest::newRow("bad upstream port") << with({"--upstream", "http://h:0/v1"}) << QStringLiteral("port");
+    QTest::newRow("negative ttl") << with({"--hot-cache-ttl-seconds", "-1"}) << QStringLiteral("ttl");
+    QTest::newRow("positional") << with({"extra"}) << QStringLiteral("extra");
+    QTest::newRow("missing config file") << with({"--config", "/nonexistent/l0l3.conf"}) << QStringLiteral("--config");
+    QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")} << QStringLiteral("--region");
+}
+
+void TestGatewayConfig::rejects()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, mentions);
+    Args a(args);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QVERIFY2(QString::fromStdString(error).contains(mentions), error.c_str());
+    QVERIFY(error.find('\n') == std::string::npos);
+}
+
+void TestGatewayConfig::options()
+{
+    QStringList l = required();
+    l << QStringLiteral("--threads=3") << QStringLiteral("--hot-cache-entries") << QStringLiteral("10")
+      << QStringLiteral("--hot-cache-bytes") << QStringLiteral("4096") << QStringLiteral("--hot-cache-ttl-seconds")
+      << QStringLiteral("5") << QStringLiteral("--no-hot-cache") << QStringLiteral("--max-body-bytes")
+      << QStringLiteral("100") << QStringLiteral("--upstream-timeout-ms") << QStringLiteral("1500")
+      << QStringLiteral("--upstream-connect-timeout-ms") << QStringLiteral("300") << QStringLiteral("--namespace-default")
+      << QStringLiteral("acme");
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(c.threads, 3);
+    QCOMPARE(c.hotCacheEntries, std::size_t(10));
+    QCOMPARE(c.hotCacheBytes, std::size_t(4096));
+    QCOMPARE(c.hotCacheTtlSeconds, std::int64_t(5));
+    QVERIFY(!c.hotCacheEnabled);
+    QCOMPARE(c.maxBodyBytes, std::size_t(100));
+    QCOMPARE(c.upstream.timeoutMs, 1500);
+    QCOMPARE(c.upstream.connectTimeoutMs, 300);
+    QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("acme"));
+}
+
+void TestGatewayConfig::environmentCredentials()
+{
+    const QStringList l{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
+                        QStringLiteral("eu"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
+                        QStringLiteral("--primary"), QStringLiteral("redis://gateway:inline@127.0.0.1:6379")};
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    const auto env = envOf({{"L0L3_REPLICA_URL", "redis://gateway@127.0.0.1:6390/2"}, {"L0L3_REDIS_PASSWORD", "s3cret"}});
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, env), GatewayConfig::Action::Run);
+    QCOMPARE(c.replica.port, 6390);
+    QCOMPARE(c.replica.db, 2);
+    QCOMPARE(QByteArray::fromStdString(c.replica.password), QByteArray("s3cret"));
+    QCOMPARE(QByteArray::fromStdString(c.primary.password), QByteArray("inline")); // the URL's own password wins
+    QVERIFY(c.replica.redacted().find("s3cret") == std::string::npos);
+
+    QTemporaryDir dir;
+    const std::string file = QString(dir.path() + QStringLiteral("/pw")).toStdString();
+    std::ofstream(file) << "from-file\n";
+    QStringList l2 = l;
+    l2 << QStringLiteral("--redis-password-file") << QString::fromStdString(file);
+    Args b(l2);
+    QCOMPARE(GatewayConfig::parse(int(b.argv.size()), b.argv.data(), &c, &error, env), GatewayConfig::Action::Run);
+    QCOMPARE(QByteArray::fromStdString(c.replica.password), QByteArray("from-file"));
+}
+
+void TestGatewayConfig::configFile()
+{
+    QTemporaryDir dir;
+    const std::string file = QString(dir.path() + QStringLiteral("/gw.conf")).toStdString();
+    std::ofstream(file) << "# comment\n"
+                           "listen = 127.0.0.1:9000\n"
+                           "region = tokyo\n"
+                           "replica = redis://127.0.0.1:6381\n"
+                           "primary = redis://127.0.0.1:6379\n"
+                           "upstream = http://127.0.0.1:8000/v1\n"
+                           "threads = 2\n"
+                           "no-hot-cache = true\n";
+    QStringList l{QStringLiteral("--config"), QString::fromStdString(file), QStringLiteral("--threads"), QStringLiteral("1")};
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(c.listenPort, std::uint16_t(9000));
+    QCOMPARE(QByteArray::fromStdString(c.region), QByteArray("tokyo"));
+    QCOMPARE(c.threads, 1); // the flag wins over the file
+    QVERIFY(!c.hotCacheEnabled);
+
+    std::ofstream(file, std::ios::app) << "colour = blue\n";
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QVERIFY(QString::fromStdString(error).contains(QStringLiteral("colour")));
+}
+
+void TestGatewayConfig::helpAndVersion()
+{
+    Args h({QStringLiteral("--help")});
+    Args v({QStringLiteral("--version")});
+    GatewayConfig c;
+    QCOMPARE(GatewayConfig::parse(int(h.argv.size()), h.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Help);
+    QCOMPARE(GatewayConfig::parse(int(v.argv.size()), v.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Version);
+    QVERIFY(GatewayConfig::usage().find("--hot-cache-entries") != std::string::npos);
+}
+
+QTEST_GUILESS_MAIN(TestGatewayConfig)
+#include "tst_gatewayconfig.moc"

@@ -1,0 +1,179 @@
+#include "core/gateway/hotcache.h"
+
+#include <QTest>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using namespace l0l3;
+
+namespace {
+
+std::string keyOf(int i)
+{
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%032x", i);
+    return buf;
+}
+
+} // namespace
+
+class TestHotCache : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void getReturnsWhatWasPut();
+    void evictsLeastRecentlyUsedByEntries();
+    void evictsByBytes();
+    void expiresAfterTtl();
+    void entryTtlShortensLifetime();
+    void invalidateAndClear();
+    void replacingKeepsAccounting();
+    void concurrentAccess();
+};
+
+void TestHotCache::getReturnsWhatWasPut()
+{
+    HotCache cache({});
+    QVERIFY(!cache.get(keyOf(1)));
+    cache.put(keyOf(1), CachedAnswer::fromContent("hello", 3));
+    auto a = cache.get(keyOf(1));
+    QVERIFY(a);
+    QCOMPARE(QByteArray::fromStdString(a->escapedContent), QByteArray("hello"));
+    QCOMPARE(a->version, 3);
+    QCOMPARE(cache.size(), std::size_t(1));
+    QVERIFY(cache.bytes() > 5);
+}
+
+void TestHotCache::evictsLeastRecentlyUsedByEntries()
+{
+    HotCache::Options options;
+    options.maxEntries = 3;
+    options.shards = 1;
+    HotCache cache(options);
+    for (int i = 1; i <= 3; ++i)
+        cache.put(keyOf(i), CachedAnswer::fromContent("v"));
+    QVERIFY(cache.get(keyOf(1))); // 1 becomes the most recent; 2 is now the oldest
+    cache.put(keyOf(4), CachedAnswer::fromContent("v"));
+    QCOMPARE(cache.size(), std::size_t(3));
+    QVERIFY(!cache.get(keyOf(2)));
+    QVERIFY(cache.get(keyOf(1)));
+    QVERIFY(cache.get(keyOf(3)));
+    QVERIFY(cache.get(keyOf(4)));
+    QCOMPARE(cache.evictions(), std::uint64_t(1));
+}
+
+void TestHotCache::evictsByBytes()
+{
+    const auto big = CachedAnswer::fromContent(std::string(1000, 'x'));
+    HotCache::Options options;
+    options.maxEntries = 1000;
+    options.maxBytes = 3 * (big->bytes() + 32 + 64) + 10; // room for three
+    options.shards = 1;
+    HotCache cache(options);
+    for (int i = 1; i <= 5; ++i)
+        cache.put(keyOf(i), CachedAnswer::fromContent(std::string(1000, 'x')));
+    QCOMPARE(cache.size(), std::size_t(3));
+    QVERIFY(cache.bytes() <= options.maxBytes);
+    QVERIFY(!cache.get(keyOf(1)));
+    QVERIFY(!cache.get(keyOf(2)));
+    QVERIFY(cache.get(keyOf(5)));
+    // An entry bigger than the whole cache is not stored (and evicts nothing).
+    cache.put(keyOf(9), CachedAnswer::fromContent(std::string(100000, 'y')));
+    QVERIFY(!cache.get(keyOf(9)));
+    QCOMPARE(cache.size(), std::size_t(3));
+}
+
+void TestHotCache::expiresAfterTtl()
+{
+    std::int64_t now = 1000;
+    HotCache::Options options;
+    options.ttlMs = 500;
+    HotCache cache(options, [&now] { return now; });
+    cache.put(keyOf(1), CachedAnswer::fromContent("v"));
+    now += 499;
+    QVERIFY(cache.get(keyOf(1)));
+    now += 1;
+    QVERIFY(!cache.get(keyOf(1)));
+    QCOMPARE(cache.size(), std::size_t(0));
+    QCOMPARE(cache.bytes(), std::size_t(0));
+}
+
+void TestHotCache::entryTtlShortensLifetime()
+{
+    std::int64_t now = 0;
+    HotCache::Options options;
+    options.ttlMs = 60000;
+    HotCache cache(options, [&now] { return now; });
+    cache.put(keyOf(1), CachedAnswer::fromContent("v"), 1000);
+    cache.put(keyOf(2), CachedAnswer::fromContent("v"), 10000000); // never longer than the cache's own TTL
+    now = 1000;
+    QVERIFY(!cache.get(keyOf(1)));
+    now = 59999;
+    QVERIFY(cache.get(keyOf(2)));
+    now = 60000;
+    QVERIFY(!cache.get(keyOf(2)));
+}
+
+void TestHotCache::invalidateAndClear()
+{
+    HotCache cache({});
+    for (int i = 0; i < 100; ++i)
+        cache.put(keyOf(i), CachedAnswer::fromContent("v"));
+    QVERIFY(cache.invalidate(keyOf(7)));
+    QVERIFY(!cache.invalidate(keyOf(7)));
+    QVERIFY(!cache.get(keyOf(7)));
+    QCOMPARE(cache.size(), std::size_t(99));
+    cache.clear();
+    QCOMPARE(cache.size(), std::size_t(0));
+    QCOMPARE(cache.bytes(), std::size_t(0));
+    QVERIFY(!cache.get(keyOf(8)));
+}
+
+void TestHotCache::replacingKeepsAccounting()
+{
+    HotCache cache({});
+    cache.put(keyOf(1), CachedAnswer::fromContent("short"));
+    const std::size_t before = cache.bytes();
+    cache.put(keyOf(1), CachedAnswer::fromContent(std::string(500, 'z'), 2));
+    QCOMPARE(cache.size(), std::size_t(1));
+    QVERIFY(cache.bytes() > before);
+    QCOMPARE(cache.get(keyOf(1))->version, 2);
+}
+
+void TestHotCache::concurrentAccess()
+{
+    HotCache::Options options;
+    options.maxEntries = 5000; // sharded
+    HotCache cache(options);
+    std::atomic<int> hits{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20000; ++i) {
+                const std::string key = keyOf((i * 7 + t) % 8000);
+                if (i % 3 == 0)
+                    cache.put(key, CachedAnswer::fromContent("value"));
+                else if (i % 97 == 0)
+                    cache.invalidate(key);
+                else if (auto a = cache.get(key); a && a->escapedContent == "value")
+                    hits.fetch_add(1);
+                if (i % 5000 == 4999 && t == 0)
+                    cache.clear();
+            }
+        });
+    }
+    for (auto &th : threads)
+        th.join();
+    QVERIFY(hits.load() > 0);
+    QVERIFY(cache.size() <= 5000);
+    // Accounting stayed consistent: clearing brings both counters to exactly zero.
+    cache.clear();
+    QCOMPARE(cache.size(), std::size_t(0));
+    QCOMPARE(cache.bytes(), std::size_t(0));
+}
+
+QTEST_GUILESS_MAIN(TestHotCache)
+#include "tst_hotcache.moc"

@@ -1,0 +1,202 @@
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTest>
+
+#include <cerrno>
+#include <csignal>
+#include <sys/types.h>
+
+#include "app/demo/demoheadlessrunner.h"
+#include "app/demo/demostack.h"
+#include "app/demo/trafficgenerator.h"
+#include "core/common/redisschema.h"
+#include "tests/support/httpclient.h"
+#include "tests/support/managedprocess.h"
+#include "tests/support/redisclient.h"
+
+using namespace l0l3;
+
+namespace {
+
+// Gone, or a zombie nobody reaped yet (an orphan re-parented to a PID 1 that
+// does not reap): either way the program is no longer running.
+bool processGone(qint64 pid)
+{
+    if (::kill(pid_t(pid), 0) == -1 && errno == ESRCH)
+        return true;
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return true;
+    const QByteArray text = stat.readAll();
+    const qsizetype close = text.lastIndexOf(')');
+    return close > 0 && text.size() > close + 2 && text.at(close + 2) == 'Z';
+}
+
+QStringList alive(const QList<qint64> &pids)
+{
+    QStringList out;
+    for (qint64 pid : pids)
+        if (!processGone(pid))
+            out.append(QString::number(pid));
+    return out;
+}
+
+QByteArray proposalsKey()
+{
+    return QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()));
+}
+
+} // namespace
+
+class TestDemoStack : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void startsServesAndStopsEverything();
+    void missingBinaryFailsClearly();
+    void childrenDieWithTheLauncher();
+};
+
+void TestDemoStack::initTestCase()
+{
+    QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("redis-server")).isEmpty(), "redis-server not in PATH");
+    for (const QString &tool : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm"), QStringLiteral("l0l3-demo")})
+        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(), qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
+}
+
+void TestDemoStack::startsServesAndStopsEverything()
+{
+    DemoOptions options;
+    options.trafficRate = 15;
+    options.upstreamLatencyMs = 50;   // keep the test quick; the demo default is 350
+    options.upstreamJitterMs = 50;
+    DemoStack stack(options);
+    QSignalSpy progress(&stack, &DemoStack::progress);
+    QSignalSpy ready(&stack, &DemoStack::ready);
+    QSignalSpy failed(&stack, &DemoStack::failed);
+    stack.start();
+    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), 90000);
+    QVERIFY2(failed.isEmpty(), qPrintable(stack.lastError()));
+    QCOMPARE(stack.state(), DemoStack::State::Ready);
+    QCOMPARE(progress.size(), DemoStack::stepCount());
+    QCOMPARE(progress.last().at(0).toInt(), DemoStack::stepCount());
+
+    const DemoTopology topology = stack.topology();
+    QCOMPARE(topology.regions.size(), 3);
+    QCOMPARE(topology.sentinels.size(), 3);
+    QCOMPARE(topology.pids().size(), 1 + 3 + 3 + 1 + 3);
+    QVERIFY(QDir(topology.dataDir).exists());
+
+    // Every Redis answers the console user; the gateway user may not write entries.
+    QList<quint16> dataPorts{topology.primary.port};
+    for (const DemoRegion &region : topology.regions)
+        dataPorts.append(region.replica.port);
+    for (quint16 port : dataPorts) {
+        test::RedisClient console;
+        QVERIFY2(console.connect(topology.host, port, QStringLiteral("console"), topology.credentials.console),
+                 qPrintable(console.lastError()));
+        QVERIFY(console.ping());
+    }
+    {
+        test::RedisClient gateway;
+        QVERIFY(gateway.connect(topology.host, topology.primary.port, QStringLiteral("gateway"), topology.credentials.gateway));
+        const test::RedisValue denied = gateway.command({"SET", "l0l3:v1:entry:x", "y"});
+        QVERIFY2(denied.isError(), "the gateway ACL user must not write entries");
+        test::RedisClient wrong;
+        QVERIFY(!wrong.connect(topology.host, topology.primary.port, QStringLiteral("console"), QStringLiteral("not-the-password")));
+    }
+    for (const DemoRedisNode &sentinel : topology.sentinels) {
+        test::RedisClient client;
+        QVERIFY2(client.connect(topology.host, sentinel.port), qPrintable(client.lastError()));
+        const test::RedisValue master = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
+        QCOMPARE(master.elements.size(), 2);
+        QCOMPARE(master.elements.at(1).str, QByteArray::number(topology.primary.port));
+    }
+
+    test::HttpClient http;
+    for (const DemoRegion &region : topology.regions) {
+        QUrl url = region.gatewayUrl;
+        url.setPath(QStringLiteral("/healthz"));
+        const test::HttpResult health = http.get(url, {}, 5000);
+        QVERIFY2(health.status == 200, qPrintable(region.name + QStringLiteral(": ") + health.error));
+    }
+
+    // Traffic flows: misses in every region turn into proposals on the primary.
+    QVERIFY(stack.traffic());
+    test::RedisClient primary;
+    QVERIFY(primary.connect(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console));
+    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer > 0, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(stack.traffic()->summary().ok >= 10, 30000);
+
+    // The headless status line scrapes every gateway and reads the stream length.
+    DemoHeadlessRunner runner(&stack);
+    runner.setPrinting(false);
+    QSignalSpy lines(&runner, &DemoHeadlessRunner::statusLine);
+    runner.start(500);
+    QTRY_VERIFY_WITH_TIMEOUT(lines.size() >= 3, 15000);
+    const QString line = lines.last().at(0).toString();
+    for (const DemoRegion &region : topology.regions)
+        QVERIFY2(line.contains(region.name + QStringLiteral(": ")) && !line.contains(region.name + QStringLiteral(": no metrics")),
+                 qPrintable(line));
+    QVERIFY2(QRegularExpression(QStringLiteral("proposals [1-9]\\d*$")).match(line).hasMatch(), qPrintable(line));
+    QVERIFY(runner.proposals() > 0);
+    runner.stop();
+
+    const QList<qint64> pids = topology.pids();
+    QCOMPARE(alive(pids).size(), pids.size());
+    stack.stop();
+    QCOMPARE(stack.state(), DemoStack::State::Stopped);
+    // stop() waited for every child: nothing may be left, not even for a moment.
+    QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("still running: ") + alive(pids).join(QLatin1Char(' '))));
+    QVERIFY(!QDir(topology.dataDir).exists());
+}
+
+void TestDemoStack::missingBinaryFailsClearly()
+{
+    DemoOptions options;
+    options.binDir = QDir::temp().filePath(QStringLiteral("l0l3-no-such-dir"));
+    DemoStack stack(options);
+    QSignalSpy failed(&stack, &DemoStack::failed);
+    stack.start();
+    QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 5000);
+    const QString error = failed.first().at(0).toString();
+    QVERIFY2(error.contains(QStringLiteral("l0l3-gateway not found")), qPrintable(error));
+    QCOMPARE(stack.state(), DemoStack::State::Failed);
+    QVERIFY(stack.topology().pids().isEmpty());
+}
+
+void TestDemoStack::childrenDieWithTheLauncher()
+{
+    // l0l3-demo holds the whole stack as its children; SIGKILL gives it no
+    // chance to clean up, so only PR_SET_PDEATHSIG can stop them.
+    test::ManagedProcess demo;
+    QString error;
+    QVERIFY2(demo.start(test::ManagedProcess::binary(QStringLiteral("l0l3-demo")), {QStringLiteral("--no-traffic"), QStringLiteral("--quiet")},
+                        QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    QVERIFY2(demo.waitForLine(QRegularExpression(QStringLiteral("^demo ready")), 90000), qPrintable(demo.describe()));
+
+    QList<qint64> pids;
+    QStringList kinds;
+    const QRegularExpression line(QStringLiteral("^(primary|replica|sentinel|upstream|gateway) .* pid=(\\d+)$"),
+                                  QRegularExpression::MultilineOption);
+    for (auto it = line.globalMatch(QString::fromUtf8(demo.stdoutText())); it.hasNext();) {
+        const QRegularExpressionMatch m = it.next();
+        kinds.append(m.captured(1));
+        pids.append(m.captured(2).toLongLong());
+    }
+    QCOMPARE(pids.size(), 11);
+    QVERIFY(kinds.contains(QStringLiteral("gateway")) && kinds.contains(QStringLiteral("primary")));
+    QCOMPARE(alive(pids).size(), pids.size());
+
+    QCOMPARE(::kill(pid_t(demo.pid()), SIGKILL), 0);
+    QVERIFY(demo.waitForFinished(5000));
+    QTRY_VERIFY2_WITH_TIMEOUT(alive(pids).isEmpty(),
+                              qPrintable(QStringLiteral("outlived the launcher: ") + alive(pids).join(QLatin1Char(' '))), 10000);
+}
+
+QTEST_GUILESS_MAIN(TestDemoStack)
+#include "tst_demostack.moc"

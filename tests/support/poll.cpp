@@ -1,0 +1,20 @@
+#include "tests/support/poll.h"
+
+#include <QDeadlineTimer>
+#include <QTest>
+
+namespace l0l3::test {
+
+bool Poll::until(const std::function<bool()> &condition, int timeoutMs, int intervalMs)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    for (;;) {
+        if (condition())
+            return true;
+        if (deadline.hasExpired())
+            return false;
+        QTest::qWait(intervalMs);
+    }
+}
+
+} // namespace l0l3::test

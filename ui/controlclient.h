@@ -1,0 +1,55 @@
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include "core/control/approvalservice.h"
+#include "core/control/proposalitem.h"
+#include "core/control/redisconnection.h"
+
+class QThread;
+
+namespace l0l3 {
+
+class ControlWorker;
+
+// The UI thread's handle on the control plane: owns a QThread running one
+// ControlWorker (quit-and-wait on destruction) and posts every request to it.
+// Connect to worker()'s signals from the UI thread: they arrive queued.
+// Decisions get a request id so the caller can match decisionFinished().
+class ControlClient : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ControlClient(QObject *parent = nullptr);
+    ~ControlClient() override;
+
+    ControlWorker *worker() const { return m_worker; }
+
+    void connectTo(const RedisConnection::Options &options, const QString &actor);
+    void disconnectFromServer();
+    void repoint(const QString &host, int port);
+    void reloadProposals();
+    void setPollInterval(int ms);
+
+    quint64 approve(const ApprovalRequest &request);
+    quint64 reject(const ProposalItem &item, int days = 30);
+    quint64 revoke(const QString &key, qint64 expectedVersion = 0);
+    quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
+    quint64 setFrozen(bool frozen);
+    quint64 publishControl(const QString &message);
+
+    void scanEntries(const QString &search);
+    void fetchMoreEntries();
+    void reloadAudit();
+    void fetchMoreAudit();
+
+private:
+    template<typename F> void post(F &&fn);
+
+    QThread *m_thread = nullptr;
+    ControlWorker *m_worker = nullptr;
+    quint64 m_nextRequest = 1;
+};
+
+} // namespace l0l3

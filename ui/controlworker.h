@@ -1,0 +1,94 @@
+#pragma once
+
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+
+#include "core/common/auditrecord.h"
+#include "core/control/approvalresult.h"
+#include "core/control/approvalservice.h"
+#include "core/control/auditlog.h"
+#include "core/control/entrystore.h"
+#include "core/control/proposalitem.h"
+#include "core/control/redisconnection.h"
+
+namespace l0l3 {
+
+class ProposalQueue;
+
+// Owns every Redis object of the console (connection, ApprovalService,
+// ProposalQueue, EntryStore, AuditLog) and lives on the ControlClient's
+// worker thread. Its methods run on that thread (ControlClient posts them);
+// results leave it only as signals carrying value types, so the UI thread
+// never touches Redis.
+class ControlWorker : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ControlWorker(QObject *parent = nullptr);
+    ~ControlWorker() override;
+
+    void connectTo(const l0l3::RedisConnection::Options &options, const QString &actor);
+    void disconnectFromServer();
+    // After a failover: same credentials, new address (pending writes fail
+    // with NotConnected and can be retried).
+    void repoint(const QString &host, int port);
+
+    void reloadProposals();
+    void setPollInterval(int ms);
+
+    void approve(quint64 requestId, const l0l3::ApprovalRequest &request);
+    void reject(quint64 requestId, const l0l3::ProposalItem &item, int days);
+    void revoke(quint64 requestId, const QString &key, qint64 expectedVersion);
+    void editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion);
+    void setFrozen(quint64 requestId, bool frozen);
+    void publishControl(quint64 requestId, const QString &message);
+
+    void scanEntries(const QString &search);
+    void fetchMoreEntries();
+    void reloadAudit();
+    void fetchMoreAudit();
+
+    // Drops everything; called on the worker thread before it quits.
+    void shutdown();
+
+signals:
+    // state: "closed", "connecting", "ready"; server: redacted URL.
+    void connectionChanged(const QString &state, const QString &server, const QString &error);
+    // ROLE of the server: "master" means writes are possible.
+    void roleChecked(const QString &role, bool writable, bool frozen);
+
+    void proposalsReset();
+    void proposalsPage(const QList<l0l3::ProposalItem> &items, qint64 loaded, qint64 total);
+    void proposalsUpdated(const QList<l0l3::ProposalItem> &items);
+    void proposalsRemoved(const QStringList &keys);
+    void proposalsLoaded(int count, qint64 malformed);
+    void proposalsFailed(const QString &message);
+
+    void decisionFinished(quint64 requestId, const l0l3::ApprovalResult &result);
+
+    void entriesReset();
+    void entriesPage(const QList<l0l3::EntryItem> &items, bool more);
+    void entriesFailed(const QString &message);
+
+    void auditReset();
+    void auditPage(const QList<l0l3::AuditRecord> &records, bool more);
+    void auditFailed(const QString &message);
+
+private:
+    void teardown();
+    void checkRole();
+    void onResult(quint64 requestId, const ApprovalResult &result);
+
+    RedisConnection *m_connection = nullptr;
+    ApprovalService *m_approvals = nullptr;
+    ProposalQueue *m_queue = nullptr;
+    EntryStore *m_entries = nullptr;
+    AuditLog *m_audit = nullptr;
+    int m_pollIntervalMs = 2000;
+    bool m_loadedOnce = false;
+};
+
+} // namespace l0l3

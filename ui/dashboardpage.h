@@ -1,0 +1,70 @@
+#pragma once
+
+#include <QDateTime>
+#include <QHash>
+#include <QList>
+#include <QWidget>
+
+#include "core/control/metricssnapshot.h"
+#include "core/control/replicationstatus.h"
+
+class QBarCategoryAxis;
+class QBarSet;
+class QChartView;
+class QComboBox;
+class QHBoxLayout;
+class QLabel;
+class QStackedBarSeries;
+class QValueAxis;
+
+namespace l0l3 {
+
+class RegionStatusCard;
+class TimeSeriesChart;
+
+// Live dashboards: p50/p99 latency, hit rate per region stacked by tier,
+// replication lag, requests/s and upstream errors, plus a status card per
+// region. Fed once per tick by MonitorWorker snapshots (computed off the UI
+// thread); this widget only appends points.
+class DashboardPage : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit DashboardPage(QWidget *parent = nullptr);
+
+    void addSnapshot(const l0l3::MetricsSnapshot &snapshot);
+    void addReplication(const QList<l0l3::RegionReplicationStatus> &regions);
+    void setWindowMinutes(int minutes);
+    int windowMinutes() const { return m_windowMinutes; }
+
+    RegionStatusCard *card(const QString &region) const { return m_cards.value(region); }
+    TimeSeriesChart *latencyChart() const { return m_latency; }
+    TimeSeriesChart *lagChart() const { return m_lag; }
+    TimeSeriesChart *rpsChart() const { return m_rps; }
+    TimeSeriesChart *errorChart() const { return m_errors; }
+    int snapshotCount() const { return m_snapshots; }
+    QBarSet *tierSet(const QString &tier) const { return m_tierSets.value(tier); }
+
+private:
+    RegionStatusCard *cardFor(const QString &region);
+    void updateTierBars(const MetricsSnapshot &snapshot);
+
+    QComboBox *m_window;
+    QLabel *m_status;
+    QHBoxLayout *m_cardsLayout;
+    QHash<QString, RegionStatusCard *> m_cards;
+    TimeSeriesChart *m_latency;
+    TimeSeriesChart *m_lag;
+    TimeSeriesChart *m_rps;
+    TimeSeriesChart *m_errors;
+    QChartView *m_tiersView;
+    QStackedBarSeries *m_tiers;
+    QBarCategoryAxis *m_tierRegions;
+    QValueAxis *m_tierAxis;
+    QHash<QString, QBarSet *> m_tierSets;
+    QHash<QString, qint64> m_lastLag;
+    int m_windowMinutes = 5;
+    int m_snapshots = 0;
+};
+
+} // namespace l0l3

@@ -1,0 +1,239 @@
+#include "ui/mainwindow.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+
+#include "ui/auditpage.h"
+#include "ui/controlclient.h"
+#include "ui/controlworker.h"
+#include "ui/dashboardpage.h"
+#include "ui/entriespage.h"
+#include "ui/monitorclient.h"
+#include "ui/monitorworker.h"
+#include "ui/passwordvault.h"
+#include "ui/profilestore.h"
+#include "ui/proposalspage.h"
+#include "ui/settingsdialog.h"
+#include "ui/topologypage.h"
+
+namespace l0l3 {
+
+MainWindow::MainWindow(QWidget *parent)
+    : QMainWindow(parent)
+    , m_client(new ControlClient(this))
+    , m_monitor(new MonitorClient(this))
+    , m_vault(new PasswordVault(QStringLiteral("l0l3-console"), this))
+    , m_tabs(new QTabWidget(this))
+    , m_proposals(new ProposalsPage(m_client, this))
+    , m_entries(new EntriesPage(m_client, this))
+    , m_audit(new AuditPage(m_client, this))
+    , m_dashboard(new DashboardPage(this))
+    , m_topology(new TopologyPage(m_client, m_monitor, this))
+    , m_connLabel(new QLabel(this))
+    , m_roleLabel(new QLabel(this))
+    , m_acksLabel(new QLabel(this))
+    , m_queueLabel(new QLabel(this))
+{
+    setWindowTitle(tr("L0L3 console"));
+    m_actor = qEnvironmentVariable("USER", QStringLiteral("operator"));
+    m_tabs->addTab(m_proposals, tr("&Proposals"));
+    m_tabs->addTab(m_entries, tr("E&ntries"));
+    m_tabs->addTab(m_audit, tr("&Audit log"));
+    m_tabs->addTab(m_dashboard, tr("&Dashboards"));
+    m_tabs->addTab(m_topology, tr("&Topology"));
+    setCentralWidget(m_tabs);
+    buildMenus();
+    buildStatusBar();
+
+    for (auto *page : {static_cast<QObject *>(m_proposals), static_cast<QObject *>(m_entries),
+                       static_cast<QObject *>(m_audit), static_cast<QObject *>(m_topology)}) {
+        connect(page, SIGNAL(statusMessage(QString,int)), this, SLOT(deliverStatus(QString,int)));
+    }
+    connect(m_proposals, &ProposalsPage::writeFinished, this, &MainWindow::onWriteFinished);
+    connect(m_entries, &EntriesPage::writeFinished, this, &MainWindow::onWriteFinished);
+    connect(m_topology, &TopologyPage::writeFinished, this, &MainWindow::onWriteFinished);
+    connect(m_proposals, &ProposalsPage::queueSizeChanged, this,
+            [this](int n) { m_queueLabel->setText(tr("queue: %1").arg(n)); });
+
+    ControlWorker *w = m_client->worker();
+    connect(w, &ControlWorker::connectionChanged, this,
+            [this](const QString &state, const QString &server, const QString &error) {
+                m_connected = state == QLatin1String("ready");
+                QString text = tr("%1: %2").arg(server, state);
+                if (!error.isEmpty() && !m_connected)
+                    text += QStringLiteral(" (%1)").arg(error);
+                m_connLabel->setText(text);
+                m_connLabel->setToolTip(error);
+                if (m_connected) {
+                    // Entries and audit are loaded once connected; later on demand.
+                    if (m_entries->model()->rowCount() == 0)
+                        m_entries->reload();
+                    m_audit->reload();
+                } else {
+                    m_roleLabel->setText(tr("role: ?"));
+                }
+            });
+    connect(w, &ControlWorker::roleChecked, this, [this](const QString &role, bool writable, bool frozen) {
+        QString text = writable ? tr("role: primary ✓") : tr("role: %1 — writes refused").arg(role);
+        if (frozen)
+            text += tr(" · approvals FROZEN");
+        m_roleLabel->setText(text);
+        m_roleLabel->setStyleSheet(writable && !frozen ? QString() : QStringLiteral("color: #c33; font-weight: bold;"));
+        m_topology->setFrozen(frozen);
+    });
+
+    MonitorWorker *mw = m_monitor->worker();
+    connect(mw, &MonitorWorker::snapshotReady, m_dashboard, &DashboardPage::addSnapshot);
+    connect(mw, &MonitorWorker::replicationUpdated, m_dashboard, &DashboardPage::addReplication);
+    connect(mw, &MonitorWorker::primaryChanged, this, [this](const QString &host, int port) {
+        m_client->repoint(host, port);
+        showStatus(tr("Primary moved to %1:%2 (Sentinel); the console follows it.").arg(host).arg(port), 0);
+    });
+    connect(mw, &MonitorWorker::message, this, [this](const QString &text) { showStatus(text, 8000); });
+    connect(m_vault, &PasswordVault::backendUnavailable, this, [this](const QString &message) { showStatus(message, 0); });
+
+    resize(1280, 800);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::deliverStatus(const QString &message, int timeoutMs)
+{
+    showStatus(message, timeoutMs);
+}
+
+void MainWindow::showStatus(const QString &message, int timeoutMs)
+{
+    statusBar()->showMessage(message, timeoutMs);
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    QAction *settings = file->addAction(tr("&Connection profiles…"), this, &MainWindow::openSettings);
+    settings->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
+    file->addAction(m_proposals->reloadAction());
+    file->addSeparator();
+    QAction *quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu *decide = menuBar()->addMenu(tr("&Decision"));
+    for (QAction *a : m_proposals->decisionActions())
+        decide->addAction(a);
+    decide->addSeparator();
+    decide->addAction(m_proposals->undoAction());
+
+    QMenu *go = menuBar()->addMenu(tr("&Go"));
+    for (QAction *a : m_proposals->navigationActions())
+        go->addAction(a);
+    go->addSeparator();
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        QAction *tab = go->addAction(m_tabs->tabText(i).remove(QLatin1Char('&')), this, [this, i] { m_tabs->setCurrentIndex(i); });
+        tab->setShortcut(QKeySequence(Qt::ALT | Qt::Key(Qt::Key_1 + i)));
+    }
+
+    QMenu *control = menuBar()->addMenu(tr("&Control"));
+    control->addAction(tr("Sentinel &failover…"), m_topology, &TopologyPage::requestFailover);
+    control->addAction(tr("&Manual promotion of the selected replica…"), m_topology, &TopologyPage::requestPromotion);
+    control->addSeparator();
+    control->addAction(tr("&Drain region…"), m_topology, [this] { m_topology->requestDrain(true); });
+    control->addAction(tr("&Undrain region…"), m_topology, [this] { m_topology->requestDrain(false); });
+    control->addAction(tr("Flush L0.5 &everywhere…"), m_topology, &TopologyPage::requestFlush);
+    control->addSeparator();
+    control->addAction(tr("F&reeze approvals…"), m_topology, [this] { m_topology->requestFreeze(true); });
+    control->addAction(tr("U&nfreeze approvals…"), m_topology, [this] { m_topology->requestFreeze(false); });
+}
+
+void MainWindow::buildStatusBar()
+{
+    m_connLabel->setText(tr("not connected — File › Connection profiles"));
+    m_roleLabel->setText(tr("role: ?"));
+    m_acksLabel->setText(tr("last write: —"));
+    m_acksLabel->setToolTip(tr("Replicas that acknowledged the last write (WAIT), as reported by Redis"));
+    m_queueLabel->setText(tr("queue: 0"));
+    statusBar()->addPermanentWidget(m_connLabel);
+    statusBar()->addPermanentWidget(m_roleLabel);
+    statusBar()->addPermanentWidget(m_acksLabel);
+    statusBar()->addPermanentWidget(m_queueLabel);
+}
+
+void MainWindow::onWriteFinished(const ApprovalResult &result)
+{
+    if (!result.ok) {
+        m_acksLabel->setText(tr("last write: %1 failed").arg(result.action));
+        return;
+    }
+    m_acksLabel->setText(result.replicasAcked < 0
+                             ? tr("last write: replicas unknown")
+                             : tr("last write: %n replica(s) acked", nullptr, result.replicasAcked));
+    m_acksLabel->setStyleSheet(result.replicasAcked == 0 ? QStringLiteral("color: #c33;") : QString());
+}
+
+void MainWindow::connectWith(const RedisConnection::Options &options, const QString &label)
+{
+    m_connLabel->setText(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label));
+    m_client->connectTo(options, m_actor);
+}
+
+void MainWindow::connectProfile(const ConnectionProfile &profile, const QString &password)
+{
+    auto go = [this, profile](const QString &pw) {
+        QString error;
+        const auto options = profile.toOptions(pw, &error);
+        if (!options) {
+            showStatus(tr("Profile %1: %2").arg(profile.name, error), 0);
+            return;
+        }
+        ProfileStore::setLastUsed(profile.name);
+        connectWith(*options, profile.name);
+        MonitorConfig config;
+        config.hasPrimary = true;
+        config.primary = *options;
+        config.sentinelMaster = profile.sentinelMaster;
+        for (const QString &s : profile.sentinels) {
+            const QStringList hp = s.split(QLatin1Char(':'));
+            if (hp.size() == 2)
+                config.sentinels.append({hp[0], hp[1].toInt()});
+        }
+        if (!config.sentinels.isEmpty())
+            setMonitoring(config);
+    };
+    if (!password.isEmpty()) {
+        go(password);
+        return;
+    }
+    auto *ctx = new QObject(this);
+    connect(m_vault, &PasswordVault::loaded, ctx,
+            [this, ctx, profile, go](const QString &name, const QString &pw, bool found, const QString &message) {
+                if (name != profile.name)
+                    return;
+                ctx->deleteLater();
+                if (!found)
+                    showStatus(tr("%1 — connecting without a password.").arg(message), 8000);
+                go(pw);
+            });
+    m_vault->load(profile.name);
+}
+
+void MainWindow::setMonitoring(const MonitorConfig &config)
+{
+    m_topology->setConfig(config);
+    m_monitor->configure(config);
+}
+
+void MainWindow::openSettings()
+{
+    auto *dialog = new SettingsDialog(m_vault, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &SettingsDialog::connectRequested, this,
+            [this](const ConnectionProfile &profile, const QString &password) { connectProfile(profile, password); });
+    dialog->open();
+}
+
+} // namespace l0l3

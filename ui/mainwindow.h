@@ -1,0 +1,79 @@
+#pragma once
+
+#include <QMainWindow>
+#include <QString>
+
+#include "core/control/approvalresult.h"
+#include "core/control/redisconnection.h"
+#include "ui/connectionprofile.h"
+#include "ui/monitorconfig.h"
+
+class QLabel;
+class QTabWidget;
+
+namespace l0l3 {
+
+class AuditPage;
+class ControlClient;
+class DashboardPage;
+class EntriesPage;
+class MonitorClient;
+class PasswordVault;
+class ProposalsPage;
+class TopologyPage;
+
+// The console: proposals queue (the daily work), entries, audit log,
+// dashboards and topology with the failover controls. All Redis and HTTP
+// I/O runs on worker threads (ControlClient, MonitorClient).
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    // Connects with a password held in memory (the demo's, or typed in).
+    void connectWith(const RedisConnection::Options &options, const QString &label);
+    // Password from the vault (keychain or session) when empty.
+    void connectProfile(const ConnectionProfile &profile, const QString &password = {});
+    // Dashboards and topology: gateways to scrape, replicas, Sentinels.
+    void setMonitoring(const MonitorConfig &config);
+
+    ControlClient *client() const { return m_client; }
+    PasswordVault *vault() const { return m_vault; }
+    ProposalsPage *proposalsPage() const { return m_proposals; }
+    EntriesPage *entriesPage() const { return m_entries; }
+    AuditPage *auditPage() const { return m_audit; }
+    DashboardPage *dashboardPage() const { return m_dashboard; }
+    TopologyPage *topologyPage() const { return m_topology; }
+    QTabWidget *tabs() const { return m_tabs; }
+
+    void openSettings();
+
+private slots:
+    void deliverStatus(const QString &message, int timeoutMs);
+
+private:
+    void buildMenus();
+    void buildStatusBar();
+    void onWriteFinished(const ApprovalResult &result);
+    void showStatus(const QString &message, int timeoutMs);
+
+    ControlClient *m_client;
+    MonitorClient *m_monitor;
+    PasswordVault *m_vault;
+    QTabWidget *m_tabs;
+    ProposalsPage *m_proposals;
+    EntriesPage *m_entries;
+    AuditPage *m_audit;
+    DashboardPage *m_dashboard;
+    TopologyPage *m_topology;
+    QLabel *m_connLabel;
+    QLabel *m_roleLabel;
+    QLabel *m_acksLabel;
+    QLabel *m_queueLabel;
+    QString m_actor;
+    bool m_connected = false;
+};
+
+} // namespace l0l3

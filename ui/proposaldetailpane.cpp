@@ -1,0 +1,98 @@
+#include "ui/proposaldetailpane.h"
+
+#include <QDateTime>
+#include <QFormLayout>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+#include "core/common/promptnormaliser.h"
+#include "ui/formatting.h"
+
+namespace l0l3 {
+
+static QLabel *selectableLabel(QWidget *parent)
+{
+    auto *label = new QLabel(parent);
+    label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    label->setWordWrap(true);
+    return label;
+}
+
+ProposalDetailPane::ProposalDetailPane(QWidget *parent)
+    : QWidget(parent)
+    , m_key(selectableLabel(this))
+    , m_normalised(selectableLabel(this))
+    , m_context(selectableLabel(this))
+    , m_regions(selectableLabel(this))
+    , m_savings(selectableLabel(this))
+    , m_prompt(new QPlainTextEdit(this))
+    , m_answer(new QPlainTextEdit(this))
+{
+    m_prompt->setReadOnly(true);
+    m_answer->setReadOnly(true);
+    m_prompt->setMaximumHeight(90);
+    m_prompt->setFocusPolicy(Qt::ClickFocus);
+    m_answer->setFocusPolicy(Qt::ClickFocus);
+    m_answer->setObjectName(QStringLiteral("detailAnswer"));
+    QFont mono = m_key->font();
+    mono.setFamily(QStringLiteral("monospace"));
+    m_key->setFont(mono);
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("Prompt:"), m_prompt);
+    form->addRow(tr("Normalised:"), m_normalised);
+    form->addRow(tr("Cache key:"), m_key);
+    form->addRow(tr("Context:"), m_context);
+    form->addRow(tr("Missed in:"), m_regions);
+    form->addRow(tr("Savings:"), m_savings);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(new QLabel(tr("Proposed answer:"), this));
+    layout->addWidget(m_answer, 1);
+    showItem(std::nullopt);
+}
+
+void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
+{
+    if (!item) {
+        m_prompt->setPlainText({});
+        m_answer->setPlainText({});
+        for (QLabel *l : {m_key, m_normalised, m_context, m_regions, m_savings})
+            l->setText(QStringLiteral("—"));
+        return;
+    }
+    m_prompt->setPlainText(item->prompt);
+    m_answer->setPlainText(item->response);
+    m_normalised->setText(QString::fromStdString(PromptNormaliser::normalise(item->prompt.toStdString())));
+    m_key->setText(item->key);
+    QStringList context;
+    if (!item->ns.isEmpty())
+        context.append(tr("namespace %1").arg(item->ns));
+    if (!item->model.isEmpty())
+        context.append(tr("model %1").arg(item->model));
+    context.append(item->system.isEmpty() ? tr("no system prompt") : tr("system: %1").arg(Formatting::oneLine(item->system, 120)));
+    context.append(tr("proposed by %1, %2 ago").arg(item->proposedRegion.isEmpty() ? tr("?") : item->proposedRegion,
+                                                     Formatting::age(QDateTime::currentMSecsSinceEpoch() - item->tsMs)));
+    m_context->setText(context.join(QStringLiteral(" · ")));
+    QStringList regions;
+    for (auto it = item->regions.cbegin(); it != item->regions.cend(); ++it)
+        regions.append(tr("%1: %2 misses").arg(it.key()).arg(it.value()));
+    if (!item->duplicateIds.isEmpty())
+        regions.append(tr("%1 duplicate proposal(s) merged").arg(item->duplicateIds.size()));
+    m_regions->setText(regions.isEmpty() ? tr("no demand recorded") : regions.join(QStringLiteral(" · ")));
+    const qint64 tokens = item->promptTokens + item->completionTokens;
+    QString savings = tr("%1 = seen %2 × %3 region(s) × %4 s upstream")
+                          .arg(item->savingsScore, 0, 'f', 1)
+                          .arg(item->seenTotal)
+                          .arg(std::max<qsizetype>(1, item->regions.size()))
+                          .arg(double(item->upstreamMs) / 1000.0, 0, 'f', 2);
+    if (tokens > 0)
+        savings += tr(" × (1 + %1 tokens / 1000)").arg(tokens);
+    m_savings->setText(savings);
+}
+
+} // namespace l0l3

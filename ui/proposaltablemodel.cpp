@@ -1,0 +1,232 @@
+#include "ui/proposaltablemodel.h"
+
+#include <QDateTime>
+#include <QFont>
+#include <QPalette>
+#include <QGuiApplication>
+
+#include <algorithm>
+
+#include "ui/formatting.h"
+
+namespace l0l3 {
+
+ProposalTableModel::ProposalTableModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+int ProposalTableModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_items.size());
+}
+
+int ProposalTableModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+qint64 ProposalTableModel::nowMs() const
+{
+    return m_nowMs > 0 ? m_nowMs : QDateTime::currentMSecsSinceEpoch();
+}
+
+static QString regionsText(const ProposalItem &item)
+{
+    QStringList parts;
+    for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it)
+        parts.append(QStringLiteral("%1 %2").arg(it.key()).arg(it.value()));
+    if (parts.isEmpty() && !item.proposedRegion.isEmpty())
+        parts.append(item.proposedRegion);
+    return parts.join(QStringLiteral(", "));
+}
+
+QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const ProposalItem &item = m_items.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+        switch (index.column()) {
+        case Savings: return QString::number(item.savingsScore, 'f', 1);
+        case Seen: return QString::number(item.seenTotal);
+        case Regions: return regionsText(item);
+        case Proposed: return Formatting::age(nowMs() - item.tsMs);
+        case Prompt: return Formatting::oneLine(item.prompt, 160);
+        case Answer: return Formatting::oneLine(item.response, 160);
+        }
+        break;
+    case SortRole:
+        switch (index.column()) {
+        case Savings: return item.savingsScore;
+        case Seen: return item.seenTotal;
+        // Region: the first region's name sorts alphabetically, then by demand there.
+        case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
+        case Proposed: return item.tsMs;
+        case Prompt: return item.prompt.toCaseFolded();
+        case Answer: return item.response.toCaseFolded();
+        }
+        break;
+    case KeyRole:
+        return item.key;
+    case PendingRole:
+        return m_pending.contains(item.key);
+    case SearchTextRole:
+        return QString(item.prompt % u'\n' % item.response % u'\n' % item.key % u'\n' % regionsText(item));
+    case Qt::ToolTipRole:
+        if (index.column() == Savings)
+            return QStringLiteral("seen %1 × %2 region(s) × %3 ms upstream%4")
+                .arg(item.seenTotal)
+                .arg(std::max<qsizetype>(1, item.regions.size()))
+                .arg(item.upstreamMs)
+                .arg(item.promptTokens + item.completionTokens > 0
+                         ? QStringLiteral(" × (1 + %1 tokens / 1000)").arg(item.promptTokens + item.completionTokens)
+                         : QString());
+        if (index.column() == Prompt)
+            return item.prompt;
+        if (index.column() == Answer)
+            return Formatting::oneLine(item.response, 600);
+        break;
+    case Qt::TextAlignmentRole:
+        if (index.column() == Savings || index.column() == Seen)
+            return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+        break;
+    case Qt::FontRole:
+        if (m_pending.contains(item.key)) {
+            QFont f;
+            f.setItalic(true);
+            return f;
+        }
+        break;
+    case Qt::ForegroundRole:
+        if (m_pending.contains(item.key))
+            return QGuiApplication::palette().brush(QPalette::Disabled, QPalette::Text);
+        break;
+    }
+    return {};
+}
+
+QVariant ProposalTableModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount)
+        return {};
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+        case Savings: return tr("Savings");
+        case Seen: return tr("Seen");
+        case Regions: return tr("Regions");
+        case Proposed: return tr("Proposed");
+        case Prompt: return tr("Prompt");
+        case Answer: return tr("Proposed answer");
+        }
+    }
+    if (role == Qt::ToolTipRole && section == Savings)
+        return tr("Estimated savings: seen × regions × upstream seconds (× token cost when known)");
+    return {};
+}
+
+void ProposalTableModel::clear()
+{
+    if (m_items.isEmpty())
+        return;
+    beginResetModel();
+    m_items.clear();
+    m_rows.clear();
+    m_pending.clear();
+    endResetModel();
+}
+
+void ProposalTableModel::addItems(const QList<ProposalItem> &items)
+{
+    QList<ProposalItem> fresh;
+    QList<ProposalItem> existing;
+    QSet<QString> seen;
+    for (const ProposalItem &item : items) {
+        if (m_rows.contains(item.key))
+            existing.append(item);
+        else if (!seen.contains(item.key)) {
+            seen.insert(item.key);
+            fresh.append(item);
+        }
+    }
+    if (!fresh.isEmpty()) {
+        const int first = int(m_items.size());
+        beginInsertRows({}, first, first + int(fresh.size()) - 1);
+        m_items.append(fresh);
+        reindex(first);
+        endInsertRows();
+    }
+    if (!existing.isEmpty())
+        updateItems(existing);
+}
+
+void ProposalTableModel::updateItems(const QList<ProposalItem> &items)
+{
+    int lo = -1;
+    int hi = -1;
+    for (const ProposalItem &item : items) {
+        const auto it = m_rows.constFind(item.key);
+        if (it == m_rows.cend())
+            continue;
+        m_items[*it] = item;
+        lo = lo < 0 ? *it : std::min(lo, *it);
+        hi = std::max(hi, *it);
+    }
+    // One dataChanged over the touched range rather than one per row.
+    if (lo >= 0)
+        emit dataChanged(index(lo, 0), index(hi, ColumnCount - 1));
+}
+
+void ProposalTableModel::removeKeys(const QStringList &keys)
+{
+    QList<int> rows;
+    for (const QString &key : keys) {
+        const auto it = m_rows.constFind(key);
+        if (it != m_rows.cend())
+            rows.append(*it);
+        m_pending.remove(key);
+    }
+    if (rows.isEmpty())
+        return;
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    // Remove contiguous runs from the back so earlier row numbers stay valid.
+    int end = int(rows.size()) - 1;
+    while (end >= 0) {
+        int start = end;
+        while (start > 0 && rows[start - 1] == rows[start] - 1)
+            --start;
+        beginRemoveRows({}, rows[start], rows[end]);
+        for (int i = rows[end]; i >= rows[start]; --i)
+            m_rows.remove(m_items.at(i).key);
+        m_items.remove(rows[start], rows[end] - rows[start] + 1);
+        reindex(rows[start]);
+        endRemoveRows();
+        end = start - 1;
+    }
+}
+
+int ProposalTableModel::rowOfKey(const QString &key) const
+{
+    return m_rows.value(key, -1);
+}
+
+void ProposalTableModel::setPending(const QString &key, bool pending)
+{
+    const int row = rowOfKey(key);
+    if (pending)
+        m_pending.insert(key);
+    else
+        m_pending.remove(key);
+    if (row >= 0)
+        emit dataChanged(index(row, 0), index(row, ColumnCount - 1));
+}
+
+void ProposalTableModel::reindex(int from)
+{
+    for (int i = from; i < m_items.size(); ++i)
+        m_rows.insert(m_items.at(i).key, i);
+}
+
+} // namespace l0l3

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QList>
+#include <QSet>
+#include <QStringList>
+
+#include "core/control/proposalitem.h"
+
+namespace l0l3 {
+
+// The proposals queue as a table. Rows arrive in pages (one beginInsertRows
+// per page); Qt::UserRole carries the raw value each column sorts on, so a
+// QSortFilterProxyModel never sorts display strings. Rows with a decision in
+// flight are marked pending (greyed, italic) until the worker answers.
+class ProposalTableModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { Savings, Seen, Regions, Proposed, Prompt, Answer, ColumnCount };
+    enum Role {
+        SortRole = Qt::UserRole,
+        KeyRole = Qt::UserRole + 1,
+        PendingRole = Qt::UserRole + 2,
+        SearchTextRole = Qt::UserRole + 3, // prompt, answer, key and regions, for the filter
+    };
+
+    explicit ProposalTableModel(QObject *parent = nullptr);
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+    void clear();
+    // New keys are appended with one beginInsertRows; keys already present update in place.
+    void addItems(const QList<ProposalItem> &items);
+    void updateItems(const QList<ProposalItem> &items);
+    void removeKeys(const QStringList &keys);
+
+    int rowOfKey(const QString &key) const;
+    const ProposalItem &itemAt(int row) const { return m_items.at(row); }
+    QList<ProposalItem> items() const { return m_items; }
+    void setPending(const QString &key, bool pending);
+    bool isPending(const QString &key) const { return m_pending.contains(key); }
+    // For the relative "proposed" column; the tests pin it.
+    void setNowMs(qint64 nowMs) { m_nowMs = nowMs; }
+
+private:
+    void reindex(int from);
+    qint64 nowMs() const;
+
+    QList<ProposalItem> m_items;
+    QHash<QString, int> m_rows;
+    QSet<QString> m_pending;
+    qint64 m_nowMs = 0;
+};
+
+} // namespace l0l3

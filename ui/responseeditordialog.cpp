@@ -1,0 +1,119 @@
+#include "ui/responseeditordialog.h"
+
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QKeySequence>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QShortcut>
+#include <QSplitter>
+#include <QTextBrowser>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "ui/textdiff.h"
+
+namespace l0l3 {
+
+ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QString &acceptText, QWidget *parent)
+    : QDialog(parent)
+    , m_original(original)
+    , m_editor(new QPlainTextEdit(original, this))
+    , m_intent(new QLineEdit(this))
+    , m_intentLabel(new QLabel(tr("&Intent (optional):"), this))
+    , m_diff(new QTextBrowser(this))
+    , m_summary(new QLabel(this))
+    , m_diffTimer(new QTimer(this))
+{
+    setWindowTitle(tr("Edit answer"));
+    setObjectName(QStringLiteral("responseEditor"));
+    m_editor->setObjectName(QStringLiteral("responseEdit"));
+    m_intent->setObjectName(QStringLiteral("intentEdit"));
+    m_intentLabel->setBuddy(m_intent);
+    m_intent->setPlaceholderText(tr("e.g. reset-password"));
+
+    auto *splitter = new QSplitter(Qt::Vertical, this);
+    auto *editBox = new QWidget(splitter);
+    auto *editLayout = new QVBoxLayout(editBox);
+    editLayout->setContentsMargins(0, 0, 0, 0);
+    editLayout->addWidget(new QLabel(tr("Answer (served verbatim on every hit):"), editBox));
+    editLayout->addWidget(m_editor);
+    auto *diffBox = new QWidget(splitter);
+    auto *diffLayout = new QVBoxLayout(diffBox);
+    diffLayout->setContentsMargins(0, 0, 0, 0);
+    auto *diffHeader = new QHBoxLayout;
+    diffHeader->addWidget(new QLabel(tr("Changes against the proposal:"), diffBox));
+    diffHeader->addStretch();
+    diffHeader->addWidget(m_summary);
+    diffLayout->addLayout(diffHeader);
+    diffLayout->addWidget(m_diff);
+    splitter->addWidget(editBox);
+    splitter->addWidget(diffBox);
+
+    auto *form = new QFormLayout;
+    form->addRow(m_intentLabel, m_intent);
+
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    buttons->button(QDialogButtonBox::Ok)->setText(acceptText);
+    buttons->button(QDialogButtonBox::Ok)->setToolTip(tr("Ctrl+Return"));
+    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    auto *acceptShortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
+    connect(acceptShortcut, &QShortcut::activated, this, &QDialog::accept);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(splitter, 1);
+    layout->addLayout(form);
+    layout->addWidget(new QLabel(tr("Ctrl+Return: %1 · Esc: cancel").arg(QString(acceptText).remove(QLatin1Char('&'))), this));
+    layout->addWidget(buttons);
+
+    m_diffTimer->setSingleShot(true);
+    m_diffTimer->setInterval(150);
+    connect(m_diffTimer, &QTimer::timeout, this, &ResponseEditorDialog::updateDiff);
+    connect(m_editor, &QPlainTextEdit::textChanged, m_diffTimer, qOverload<>(&QTimer::start));
+    updateDiff();
+    resize(760, 560);
+    m_editor->setFocus();
+}
+
+void ResponseEditorDialog::setIntent(const QString &intent)
+{
+    m_intent->setText(intent);
+}
+
+void ResponseEditorDialog::setIntentVisible(bool visible)
+{
+    m_intent->setVisible(visible);
+    m_intentLabel->setVisible(visible);
+}
+
+QString ResponseEditorDialog::response() const
+{
+    return m_editor->toPlainText();
+}
+
+QString ResponseEditorDialog::intent() const
+{
+    return m_intent->text().trimmed();
+}
+
+bool ResponseEditorDialog::isChanged() const
+{
+    return response() != m_original;
+}
+
+QString ResponseEditorDialog::diffHtml() const
+{
+    return TextDiff::toHtml(TextDiff::compute(m_original, response()));
+}
+
+void ResponseEditorDialog::updateDiff()
+{
+    const auto segments = TextDiff::compute(m_original, response());
+    m_diff->setHtml(TextDiff::toHtml(segments));
+    m_summary->setText(TextDiff::summary(segments));
+}
+
+} // namespace l0l3

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <QDialog>
+#include <QString>
+
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QTextBrowser;
+class QTimer;
+
+namespace l0l3 {
+
+// Edit an answer before approving it (or an approved entry's new version),
+// with a live word diff against the original. Ctrl+Return accepts.
+class ResponseEditorDialog : public QDialog
+{
+    Q_OBJECT
+public:
+    ResponseEditorDialog(const QString &original, const QString &acceptText, QWidget *parent = nullptr);
+
+    void setIntent(const QString &intent);
+    void setIntentVisible(bool visible);
+    QString response() const;
+    QString intent() const;
+    bool isChanged() const;
+    QPlainTextEdit *editor() const { return m_editor; }
+    // The rendered diff, for tests.
+    QString diffHtml() const;
+
+private:
+    void updateDiff();
+
+    QString m_original;
+    QPlainTextEdit *m_editor;
+    QLineEdit *m_intent;
+    QLabel *m_intentLabel;
+    QTextBrowser *m_diff;
+    QLabel *m_summary;
+    QTimer *m_diffTimer;
+};
+
+} // namespace l0l3
