@@ -14,6 +14,7 @@
 #include "ui/controlworker.h"
 #include "ui/dashboardpage.h"
 #include "ui/entriespage.h"
+#include "ui/entrytablemodel.h"
 #include "ui/monitorclient.h"
 #include "ui/monitorworker.h"
 #include "ui/passwordvault.h"

@@ -9,6 +9,7 @@
 
 #include "core/control/approvalresult.h"
 #include "core/control/proposalitem.h"
+#include "ui/responseeditordialog.h"
 
 class QAction;
 class QComboBox;
@@ -23,7 +24,6 @@ class ControlClient;
 class ProposalDetailPane;
 class ProposalFilterModel;
 class ProposalTableModel;
-class ResponseEditorDialog;
 
 // The operator's main work surface: the ranked proposals queue, the detail
 // pane, and keyboard-first decisions (Enter approve, Backspace reject,

@@ -314,7 +314,7 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
         process->setStandardOutputFile(entry->logPath);
         process->setStandardErrorFile(entry->logPath, QIODevice::Append);
     }
-    connect(process, &QProcess::finished, this, [this, name, process](int exitCode, QProcess::ExitStatus) {
+    connect(process, &QProcess::finished, this, [this, name](int exitCode, QProcess::ExitStatus) {
         if (m_stopping)
             return;
         const QString why = QStringLiteral("%1 exited (code %2)").arg(name).arg(exitCode);
@@ -323,7 +323,6 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
             failLater(why + QStringLiteral(":\n") + logTail(name));
         else if (m_state == State::Ready)
             emit processExited(name, exitCode);
-        Q_UNUSED(process);
     });
     connect(process, &QProcess::errorOccurred, this, [this, name, program](QProcess::ProcessError error) {
         if (error == QProcess::FailedToStart && !m_stopping)

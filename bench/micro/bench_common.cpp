@@ -24,6 +24,7 @@ void BM_NormaliseShort(benchmark::State &state)
     const std::string prompt = "  What is the capital of FRANCE?! ";
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::PromptNormaliser::normalise(prompt));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_NormaliseShort);
 
@@ -33,6 +34,7 @@ void BM_NormaliseLong(benchmark::State &state)
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::PromptNormaliser::normalise(prompt));
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * prompt.size()));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_NormaliseLong);
 
@@ -41,6 +43,7 @@ void BM_DeriveKeyShort(benchmark::State &state)
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::CacheKey::derive(
             {"acme", "You are a helpful assistant.", "What is the capital of France?", "gpt-4o-mini-2024-07-18", {}, {}, {}}));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_DeriveKeyShort);
 
@@ -52,6 +55,7 @@ void BM_DeriveKeyLong(benchmark::State &state)
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::CacheKey::derive(
             {"acme", "You are a helpful assistant.", prompt, "gpt-4o-mini", R"({"type":"json_object"})", tools, "\"auto\""}));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_DeriveKeyLong);
 
@@ -61,6 +65,7 @@ void BM_CanonicaliseTools(benchmark::State &state)
         R"([{"function":{"parameters":{"properties":{"city":{"type":"string"},"unit":{"enum":["c","f"]}},"type":"object"},"name":"get_weather"},"type":"function"}])";
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::CanonicalJson::canonicalise(tools));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_CanonicaliseTools);
 
@@ -72,6 +77,7 @@ void BM_HistogramRecord(benchmark::State &state)
         h.recordNanos(ns);
         ns = ns * 7 % 100'000'000'000 + 1000; // wander over all decades
     }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_HistogramRecord)->Threads(1)->Threads(2);
 
@@ -97,6 +103,7 @@ void BM_JsonWriterResponse(benchmark::State &state)
         benchmark::DoNotOptimize(out.data());
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * out.size()));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_JsonWriterResponse)->Arg(64)->Arg(4096);
 
@@ -109,6 +116,7 @@ void BM_EntryDecode(benchmark::State &state)
     const std::string json = l0l3::EntryCodec::encode(e);
     for (auto _ : state)
         benchmark::DoNotOptimize(l0l3::EntryCodec::decode(json));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_EntryDecode);
 

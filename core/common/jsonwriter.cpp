@@ -8,12 +8,15 @@ namespace l0l3 {
 
 namespace {
 
-// 0: copy as is; otherwise the short escape letter, or 'u' for \u00XX.
+// 0: copy as is; otherwise the short escape letter, 'u' for \u00XX, or
+// '8' for the lead of a UTF-8 sequence that must be checked.
 constexpr std::array<char, 256> makeEscapeTable()
 {
     std::array<char, 256> t{};
     for (int c = 0; c < 0x20; ++c)
         t[static_cast<std::size_t>(c)] = 'u';
+    for (int c = 0x80; c < 0x100; ++c)
+        t[static_cast<std::size_t>(c)] = '8';
     t['\b'] = 'b';
     t['\f'] = 'f';
     t['\n'] = 'n';
@@ -25,6 +28,35 @@ constexpr std::array<char, 256> makeEscapeTable()
 }
 
 constexpr auto kEscape = makeEscapeTable();
+
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF) starting at p, 0 if there is none.
+std::size_t utf8SequenceLength(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char c = *p;
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (static_cast<std::size_t>(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (std::size_t i = 2; i < n; ++i) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return n;
+}
 
 } // namespace
 
@@ -147,6 +179,20 @@ void JsonWriter::appendEscaped(std::string &out, std::string_view s)
         const char e = kEscape[static_cast<unsigned char>(*p)];
         if (e == 0)
             continue;
+        if (e == '8') {
+            // JSON text is UTF-8; a byte that is not part of a well-formed
+            // sequence (a raw request path, a corrupt value) becomes U+FFFD.
+            const auto n = utf8SequenceLength(reinterpret_cast<const unsigned char *>(p),
+                                              reinterpret_cast<const unsigned char *>(end));
+            if (n > 0) {
+                p += n - 1;
+                continue;
+            }
+            out.append(run, p);
+            out.append("\xEF\xBF\xBD", 3);
+            run = p + 1;
+            continue;
+        }
         out.append(run, p);
         if (e == 'u') {
             const auto c = static_cast<unsigned char>(*p);

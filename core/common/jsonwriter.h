@@ -28,7 +28,8 @@ public:
     JsonWriter &null();
     JsonWriter &raw(std::string_view json); // pre-serialised JSON value
 
-    // Appends s as a JSON string body (without quotes), escaping as RFC 8259 requires.
+    // Appends s as a JSON string body (without quotes), escaping as RFC 8259
+    // requires; bytes that are not well-formed UTF-8 become U+FFFD.
     static void appendEscaped(std::string &out, std::string_view s);
 
 private:

@@ -14,6 +14,11 @@ PrimaryTracker::PrimaryTracker(RedisConnection *connection, SentinelClient *sent
         connect(sentinels, &SentinelClient::primaryChanged, this, &PrimaryTracker::repoint);
 }
 
+void PrimaryTracker::setReplicationMonitor(ReplicationMonitor *monitor)
+{
+    m_monitor = monitor;
+}
+
 QString PrimaryTracker::host() const
 {
     return m_connection ? m_connection->options().host : QString();

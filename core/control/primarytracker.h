@@ -25,7 +25,7 @@ class PrimaryTracker : public QObject
 public:
     PrimaryTracker(RedisConnection *connection, SentinelClient *sentinels, QObject *parent = nullptr);
 
-    void setReplicationMonitor(ReplicationMonitor *monitor) { m_monitor = monitor; }
+    void setReplicationMonitor(ReplicationMonitor *monitor);
     // Re-points now (also used for a primary chosen by manual promotion).
     void repoint(const QString &host, int port);
 

@@ -242,8 +242,10 @@ void RedisConnection::handleConnected()
     m_reconnectAttempt = 0;
     m_lastError.clear();
     setState(State::Ready);
+    QPointer<RedisConnection> self(this);
     emit connected();
-    flushWaiting();
+    if (self) // a receiver may have deleted the connection
+        flushWaiting();
 }
 
 void RedisConnection::flushWaiting()
@@ -318,11 +320,11 @@ void RedisConnection::handleLinkLost(const QString &reason)
     m_lastError = reason;
     failAll(reason);
     setState(State::Closed);
-    emitQueued([this, reason, wasReady] {
-        if (wasReady)
-            emit disconnected();
-        emit error(reason);
-    });
+    // Separate events: a receiver of the first may delete the connection,
+    // which discards the second.
+    if (wasReady)
+        emitQueued([this] { emit disconnected(); });
+    emitQueued([this, reason] { emit error(reason); });
     scheduleReconnect();
 }
 

@@ -403,11 +403,13 @@ void ReplicationMonitor::finishTick(std::shared_ptr<Tick> t)
     for (std::size_t i = 0; i < m_replicas.size(); ++i) {
         RegionReplicationStatus &s = t->regions[qsizetype(i)];
         s.primaryOffset = t->primary.offset;
-        if (!t->infoDone[i] || !t->heartbeatDone[i]) {
+        if (!t->infoDone[i]) {
             s.reachable = false;
             s.linkUp = false;
             if (s.error.isEmpty())
                 s.error = late;
+        }
+        if (!t->infoDone[i] || !t->heartbeatDone[i]) {
             // The replica is silent: its lag is at least the age of what it last showed.
             const qint64 last = m_replicas[i]->lastHeartbeatMs;
             if (t->heartbeatMs >= 0 && last >= 0)

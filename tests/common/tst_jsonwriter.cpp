@@ -17,6 +17,8 @@ private slots:
     void escaping_data();
     void escaping();
     void structure();
+    void invalidUtf8_data();
+    void invalidUtf8();
     void numbers_data();
     void numbers();
     void appendsToExistingContent();
@@ -54,6 +56,38 @@ void TestJsonWriter::escaping()
     const auto parsed = QJsonDocument::fromJson(QByteArray::fromStdString(doc), &err);
     QCOMPARE(err.error, QJsonParseError::NoError);
     QCOMPARE(parsed.array().at(0).toString(), QString::fromUtf8(input));
+}
+
+// Found by tests/fuzz/fuzz_httprequest: a raw request path quoted in a 404
+// message made the error body invalid JSON. Every byte that is not part of a
+// well-formed sequence becomes one U+FFFD, as PromptNormaliser does.
+void TestJsonWriter::invalidUtf8_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QByteArray>("escaped");
+    const QByteArray r("\xEF\xBF\xBD");
+    QTest::newRow("latin-1 bytes") << QByteArray("/\xE9t\xE9") << QByteArray("/" + r + "t" + r);
+    QTest::newRow("truncated sequence") << QByteArray("a\xF0\x9F\x8D") << QByteArray("a" + r + r + r);
+    QTest::newRow("overlong") << QByteArray("\xC0\xAF") << r + r;
+    QTest::newRow("surrogate") << QByteArray("\xED\xA0\x80") << r + r + r;
+    QTest::newRow("above U+10FFFF") << QByteArray("\xF4\x90\x80\x80") << r + r + r + r;
+    QTest::newRow("lone continuation") << QByteArray("x\x80y") << QByteArray("x" + r + "y");
+    QTest::newRow("U+10FFFF passes") << QByteArray("\xF4\x8F\xBF\xBF") << QByteArray("\xF4\x8F\xBF\xBF");
+    QTest::newRow("U+0800 passes") << QByteArray("\xE0\xA0\x80") << QByteArray("\xE0\xA0\x80");
+}
+
+void TestJsonWriter::invalidUtf8()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QByteArray, escaped);
+    std::string out;
+    JsonWriter::appendEscaped(out, std::string_view(input.constData(), input.size()));
+    QCOMPARE(QByteArray::fromStdString(out), escaped);
+    std::string doc;
+    JsonWriter(doc).beginArray().value(std::string_view(input.constData(), input.size())).endArray();
+    QJsonParseError err;
+    QJsonDocument::fromJson(QByteArray::fromStdString(doc), &err);
+    QCOMPARE(err.error, QJsonParseError::NoError);
 }
 
 void TestJsonWriter::structure()

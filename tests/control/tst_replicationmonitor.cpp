@@ -119,7 +119,7 @@ void TestReplicationMonitor::linkUpWithSmallLag()
         QTRY_VERIFY_WITH_TIMEOUT(ticks > seen, 5000);
     }
     qInfo("max lag over 5 ticks: %lld ms", maxLag);
-    QVERIFY2(maxLag < 150, qPrintable(QString::number(maxLag)));
+    QVERIFY2(maxLag < 500, qPrintable(QString::number(maxLag)));
     const RegionReplicationStatus s = last[0];
     QCOMPARE(s.region, QStringLiteral("tokyo"));
     QCOMPARE(s.port, rig.replica.port());
@@ -180,15 +180,13 @@ void TestReplicationMonitor::deadPrimaryShowsLinkDown()
     monitor.setIntervalMs(200);
     QList<RegionReplicationStatus> last;
     PrimaryReplicationStatus primary;
-    connect(&monitor, &ReplicationMonitor::statusUpdated, this, [&](const auto &s) { last = s; if (qEnvironmentVariableIsSet("MONDEBUG")) qInfo() << QTime::currentTime() << s[0].reachable << s[0].linkUp << s[0].error; });
+    connect(&monitor, &ReplicationMonitor::statusUpdated, this, [&](const auto &s) { last = s; });
     connect(&monitor, &ReplicationMonitor::primaryUpdated, this, [&](const auto &p) { primary = p; });
     monitor.start();
     QTRY_VERIFY_WITH_TIMEOUT(last.size() == 1 && last[0].linkUp, 10000);
     QVERIFY(primary.reachable);
 
-    qInfo() << QTime::currentTime() << "kill";
     rig.primary.kill();
-    qInfo() << QTime::currentTime() << "killed";
     QTRY_VERIFY2_WITH_TIMEOUT(last[0].reachable && !last[0].linkUp,
                               qPrintable(QStringLiteral("reachable %1 linkUp %2 error %3")
                                              .arg(last[0].reachable).arg(last[0].linkUp).arg(last[0].error)), 10000);

@@ -57,6 +57,7 @@ private slots:
     void initTestCase();
     void startsServesAndStopsEverything();
     void missingBinaryFailsClearly();
+    void childrenDieWithTheLauncher_data();
     void childrenDieWithTheLauncher();
 };
 
@@ -168,10 +169,20 @@ void TestDemoStack::missingBinaryFailsClearly()
     QVERIFY(stack.topology().pids().isEmpty());
 }
 
+void TestDemoStack::childrenDieWithTheLauncher_data()
+{
+    QTest::addColumn<int>("signalNumber");
+    // SIGKILL gives l0l3-demo no chance to clean up: only PR_SET_PDEATHSIG
+    // can stop its children. SIGINT/SIGTERM go through its signal handler
+    // and DemoStack::stop().
+    QTest::newRow("SIGKILL (crash)") << SIGKILL;
+    QTest::newRow("SIGINT (Ctrl+C)") << SIGINT;
+    QTest::newRow("SIGTERM") << SIGTERM;
+}
+
 void TestDemoStack::childrenDieWithTheLauncher()
 {
-    // l0l3-demo holds the whole stack as its children; SIGKILL gives it no
-    // chance to clean up, so only PR_SET_PDEATHSIG can stop them.
+    QFETCH(int, signalNumber);
     test::ManagedProcess demo;
     QString error;
     QVERIFY2(demo.start(test::ManagedProcess::binary(QStringLiteral("l0l3-demo")), {QStringLiteral("--no-traffic"), QStringLiteral("--quiet")},
@@ -192,8 +203,14 @@ void TestDemoStack::childrenDieWithTheLauncher()
     QVERIFY(kinds.contains(QStringLiteral("gateway")) && kinds.contains(QStringLiteral("primary")));
     QCOMPARE(alive(pids).size(), pids.size());
 
-    QCOMPARE(::kill(pid_t(demo.pid()), SIGKILL), 0);
-    QVERIFY(demo.waitForFinished(5000));
+    QCOMPARE(::kill(pid_t(demo.pid()), signalNumber), 0);
+    QVERIFY2(demo.waitForFinished(15000), qPrintable(demo.describe()));
+    if (signalNumber != SIGKILL) {
+        QCOMPARE(demo.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(demo.exitCode(), 0);
+        // A clean stop waits for every child before exiting.
+        QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("left running: ") + alive(pids).join(QLatin1Char(' '))));
+    }
     QTRY_VERIFY2_WITH_TIMEOUT(alive(pids).isEmpty(),
                               qPrintable(QStringLiteral("outlived the launcher: ") + alive(pids).join(QLatin1Char(' '))), 10000);
 }

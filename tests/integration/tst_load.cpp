@@ -1,8 +1,13 @@
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTest>
 
+#include <csignal>
+
 #include "tests/support/gatewaystack.h"
+#include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/testcredentials.h"
 
@@ -72,6 +77,8 @@ private slots:
     void badFlagsExit2();
     void summaryAgainstTheStub();
     void tiersAgainstAGateway();
+    void durationZeroRunsUntilSignal_data();
+    void durationZeroRunsUntilSignal();
 };
 
 void TestLoad::badFlagsExit2_data()
@@ -164,6 +171,47 @@ void TestLoad::tiersAgainstAGateway()
     const auto l3 = fields(run.out, QStringLiteral("latency_ms L3"));
     QVERIFY2(l3.value(QStringLiteral("n")).toInt() == ok, qPrintable(run.out));
     QVERIFY(l3.value(QStringLiteral("p50")).toDouble() > 0);
+}
+
+void TestLoad::durationZeroRunsUntilSignal_data()
+{
+    QTest::addColumn<int>("signalNumber");
+    QTest::newRow("SIGINT") << SIGINT;
+    QTest::newRow("SIGTERM") << SIGTERM;
+}
+
+void TestLoad::durationZeroRunsUntilSignal()
+{
+    QFETCH(int, signalNumber);
+    test::ManagedProcess stub;
+    QString error;
+    QVERIFY2(stub.start(test::ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
+                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--latency-ms"), QStringLiteral("5")},
+                        QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    const int port = stub.listenPort();
+    QVERIFY2(port > 0, qPrintable(stub.describe()));
+
+    test::ManagedProcess load;
+    QVERIFY2(load.start(test::ManagedProcess::binary(QStringLiteral("l0l3-load")),
+                        {QStringLiteral("--target"), QStringLiteral("http://127.0.0.1:%1").arg(port), QStringLiteral("--rate"), QStringLiteral("20"),
+                         QStringLiteral("--duration"), QStringLiteral("0"), QStringLiteral("--dataset"), datasetPath(), QStringLiteral("--quiet")},
+                        QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    // Traffic is flowing once the stub has counted some requests.
+    test::HttpClient http;
+    const QUrl stats(QStringLiteral("http://127.0.0.1:%1/stats").arg(port));
+    QTRY_VERIFY_WITH_TIMEOUT(QJsonDocument::fromJson(http.get(stats, {}, 2000).body).object().value(QStringLiteral("requests")).toInt() >= 5, 10000);
+    QVERIFY2(load.isRunning(), qPrintable(load.describe()));
+
+    QCOMPARE(::kill(pid_t(load.pid()), signalNumber), 0);
+    QVERIFY2(load.waitForFinished(15000), qPrintable(load.describe()));
+    QCOMPARE(load.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(load.exitCode(), 0);
+    const QString out = QString::fromUtf8(load.stdoutText());
+    const auto requests = fields(out, QStringLiteral("requests"));
+    QVERIFY2(requests.value(QStringLiteral("ok")).toInt() >= 5, qPrintable(out));
+    QCOMPARE(requests.value(QStringLiteral("completed")), requests.value(QStringLiteral("sent")));
 }
 
 QTEST_GUILESS_MAIN(TestLoad)

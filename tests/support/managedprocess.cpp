@@ -23,7 +23,7 @@ QString lastLines(const QByteArray &text, int lines)
 
 QDir logDir()
 {
-    // Logs outlive the process object so a failed test can point at them.
+    // Outside any QTemporaryDir so that L0L3_KEEP_TEST_DIRS can keep them after the test.
     QDir dir(QDir::tempPath() + QStringLiteral("/l0l3-test-logs"));
     dir.mkpath(QStringLiteral("."));
     return dir;
@@ -36,6 +36,11 @@ ManagedProcess::ManagedProcess() = default;
 ManagedProcess::~ManagedProcess()
 {
     stop();
+    // Failures print describe(); the file is only kept on request.
+    if (m_log && !qEnvironmentVariableIsSet("L0L3_KEEP_TEST_DIRS")) {
+        m_log->close();
+        QFile::remove(m_logPath);
+    }
 }
 
 QString ManagedProcess::binary(const QString &name)

@@ -13,7 +13,8 @@
 namespace l0l3::test {
 
 // A child process for end-to-end tests: stdout and stderr are kept apart in
-// memory and both written (prefixed) to a log file; the destructor stops it.
+// memory and both written (prefixed) to a log file, which the destructor
+// removes unless L0L3_KEEP_TEST_DIRS is set; the destructor stops the process.
 // The child is killed by the kernel if the test process dies first.
 class ManagedProcess
 {

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets of tests/fuzz (issue 5).
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]      fuzz every target (default 30 s each)
+#   scripts/fuzz.sh --regress                 run every corpus and regression input once (CI, ctest)
+#   options: --build-dir DIR (default build/fuzz), --no-build, TARGET... (default: all)
+#
+# The build is a separate clang build dir, configured as:
+#   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+#     -DL0L3_BUILD_CONSOLE=OFF -DL0L3_BUILD_TESTS=OFF -DL0L3_BUILD_BENCH=OFF -DL0L3_BUILD_FUZZ=ON
+# tests/fuzz/CMakeLists.txt adds -fsanitize=address,undefined -fsanitize=fuzzer-no-link to
+# l0l3_common and l0l3_gateway and links each target with -fsanitize=fuzzer,address,undefined.
+#
+# Fuzzing runs each target on a scratch copy of tests/fuzz/corpus/<target>/ (the
+# repo corpus stays small and readable) plus tests/fuzz/regressions/<target>/.
+# A crash, leak, timeout or out-of-memory input is copied into
+# tests/fuzz/regressions/<target>/ and the script exits non-zero; fix the bug
+# and keep the input there, the regression mode replays it forever after.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=$ROOT/build/fuzz
+SECONDS_PER_TARGET=30
+MODE=fuzz
+BUILD=1
+TARGETS=()
+ALL_TARGETS=(fuzz_normaliser fuzz_canonicaljson fuzz_entrycodec fuzz_proposalcodec
+             fuzz_prometheusparser fuzz_redisurl fuzz_chatrequest fuzz_httprequest)
+
+while (($#)); do
+  case $1 in
+    --regress) MODE=regress ;;
+    --no-build) BUILD=0 ;;
+    --build-dir) BUILD_DIR=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    [0-9]*) SECONDS_PER_TARGET=$1 ;;
+    fuzz_*) TARGETS+=("$1") ;;
+    *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
+
+CORPUS=$ROOT/tests/fuzz/corpus
+REGRESSIONS=$ROOT/tests/fuzz/regressions
+BIN=$BUILD_DIR/bin
+
+if ((BUILD)); then
+  if ! command -v clang++ >/dev/null || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+    "$ROOT/scripts/install-deps.sh"
+  fi
+  CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DL0L3_BUILD_CONSOLE=OFF -DL0L3_BUILD_TESTS=OFF -DL0L3_BUILD_BENCH=OFF -DL0L3_BUILD_FUZZ=ON >/dev/null
+  nice cmake --build "$BUILD_DIR" --target "${TARGETS[@]}"
+fi
+
+# Every file of a directory, skipping notes left next to the inputs.
+inputs_of() {
+  [[ -d $1 ]] || return 0
+  find "$1" -maxdepth 1 -type f ! -name 'README*' ! -name '.*' | sort
+}
+
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/l0l3-fuzz.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=()
+if [[ $MODE == regress ]]; then
+  for t in "${TARGETS[@]}"; do
+    mapfile -t files < <(inputs_of "$CORPUS/$t"; inputs_of "$REGRESSIONS/$t")
+    if ((${#files[@]} == 0)); then
+      echo "$t: no inputs" >&2
+      failed+=("$t")
+      continue
+    fi
+    if "$BIN/$t" -rss_limit_mb=2048 -timeout=10 "${files[@]}" >"$SCRATCH/$t.log" 2>&1; then
+      echo "$t: ${#files[@]} inputs OK"
+    else
+      tail -40 "$SCRATCH/$t.log" >&2
+      echo "$t: FAILED on one of ${#files[@]} inputs" >&2
+      failed+=("$t")
+    fi
+  done
+else
+  printf '%-24s %12s %14s  %s\n' target execs/s total_execs result
+  for t in "${TARGETS[@]}"; do
+    work=$SCRATCH/$t/corpus
+    artifacts=$SCRATCH/$t/artifacts
+    mkdir -p "$work" "$artifacts"
+    cp -r "$CORPUS/$t/." "$work/" 2>/dev/null || true
+    dirs=("$work")
+    [[ -n $(inputs_of "$REGRESSIONS/$t") ]] && dirs+=("$REGRESSIONS/$t")
+    log=$SCRATCH/$t.log
+    rc=0
+    nice "$BIN/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/" "${dirs[@]}" >"$log" 2>&1 || rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    result=ok
+    mapfile -t found < <(inputs_of "$artifacts")
+    if ((rc != 0 || ${#found[@]} > 0)); then
+      result="FAILED (exit $rc)"
+      mkdir -p "$REGRESSIONS/$t"
+      for f in "${found[@]}"; do
+        cp "$f" "$REGRESSIONS/$t/"
+        result+=" kept tests/fuzz/regressions/$t/$(basename "$f")"
+      done
+      cp "$log" "$BUILD_DIR/$t-failure.log"
+      failed+=("$t")
+    fi
+    printf '%-24s %12s %14s  %s\n' "$t" "${rate:-?}" "${execs:-?}" "$result"
+  done
+fi
+
+if ((${#failed[@]})); then
+  echo "fuzz.sh: failures in: ${failed[*]} (logs: $BUILD_DIR/<target>-failure.log)" >&2
+  exit 1
+fi
