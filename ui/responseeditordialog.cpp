@@ -1,7 +1,9 @@
 #include "ui/responseeditordialog.h"
 
 #include <QDialogButtonBox>
+#include <QEvent>
 #include <QFormLayout>
+#include <QKeyEvent>
 #include <QKeySequence>
 #include <QLabel>
 #include <QLineEdit>
@@ -60,8 +62,12 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     buttons->button(QDialogButtonBox::Ok)->setToolTip(tr("Ctrl+Return"));
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    // Ctrl+Return accepts from anywhere in the dialog; the text widgets get
+    // an event filter because they would otherwise take it as a newline.
     auto *acceptShortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
     connect(acceptShortcut, &QShortcut::activated, this, &QDialog::accept);
+    m_editor->installEventFilter(this);
+    m_intent->installEventFilter(this);
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
@@ -76,6 +82,23 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     updateDiff();
     resize(760, 560);
     m_editor->setFocus();
+}
+
+bool ResponseEditorDialog::eventFilter(QObject *watched, QEvent *event)
+{
+    if ((watched == m_editor || watched == m_intent)
+        && (event->type() == QEvent::ShortcutOverride || event->type() == QEvent::KeyPress)) {
+        auto *key = static_cast<QKeyEvent *>(event);
+        const bool ctrlEnter = (key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter)
+            && key->modifiers().testFlag(Qt::ControlModifier);
+        if (ctrlEnter) {
+            event->accept();
+            if (event->type() == QEvent::KeyPress)
+                accept();
+            return true;
+        }
+    }
+    return QDialog::eventFilter(watched, event);
 }
 
 void ResponseEditorDialog::setIntent(const QString &intent)

@@ -28,6 +28,9 @@ public:
     // The rendered diff, for tests.
     QString diffHtml() const;
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
     void updateDiff();
 

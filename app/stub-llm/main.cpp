@@ -16,7 +16,8 @@ int usage(FILE *out, int code)
     std::fputs("Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
                "                     [--threads N]\n"
                "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
-               "GET /stats). Answers are derived deterministically from the last user message.\n",
+               "GET /stats, POST /admin/fail-rate with a number from 0 to 1). Answers are derived\n"
+               "deterministically from the last user message.\n",
                out);
     return code;
 }

@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <csignal>
 #include <ctime>
 
@@ -38,7 +39,7 @@ constexpr std::size_t kSentenceCount = sizeof(kSentences) / sizeof(kSentences[0]
 
 StubLlm::StubLlm(Options options)
     : m_options(std::move(options))
-    , m_server(HttpServer::Options{m_options.host, m_options.port, m_options.threads, 4u << 20, 16 * 1024, 75},
+    , m_server(HttpServer::Options{m_options.host, m_options.port, m_options.threads, 4u << 20, 16 * 1024, 75000},
                [this](HttpExchange exchange) { handle(std::move(exchange)); })
     , m_rng(m_options.seed)
 {
@@ -85,9 +86,9 @@ int StubLlm::drawLatencyMs()
 
 bool StubLlm::drawFailure()
 {
+    std::lock_guard lock(m_rngMutex);
     if (m_options.failRate <= 0)
         return false;
-    std::lock_guard lock(m_rngMutex);
     return std::uniform_real_distribution<double>(0, 1)(m_rng) < m_options.failRate;
 }
 
@@ -107,6 +108,26 @@ void StubLlm::handle(HttpExchange exchange)
     }
     if (path == "/healthz") {
         exchange.respond(200, "application/json", "{\"status\":\"ok\"}");
+        return;
+    }
+    if (path == "/admin/fail-rate") {
+        // Fault injection for tests: POST a number in [0, 1] to change --fail-rate at run time.
+        if (req.method() != http::verb::post) {
+            error(405, "method_not_allowed", "Use POST.");
+            return;
+        }
+        const std::string text(req.body());
+        char *end = nullptr;
+        const double rate = std::strtod(text.c_str(), &end);
+        if (text.empty() || !end || *end != '\0' || !(rate >= 0 && rate <= 1)) {
+            error(400, "invalid_value", "The body must be a number from 0 to 1.");
+            return;
+        }
+        {
+            std::lock_guard lock(m_rngMutex);
+            m_options.failRate = rate;
+        }
+        exchange.respond(200, "application/json", "{\"fail_rate\":" + text + "}");
         return;
     }
     if (path == "/stats") {

@@ -43,7 +43,7 @@ const std::string kAnswer =
 std::string hexKey(std::size_t i)
 {
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%016zx%016zx", i * 0x9E3779B97F4A7C15ull, ~i);
+    std::snprintf(buf, sizeof buf, "%016zx%016zx", static_cast<std::size_t>(i * 0x9E3779B97F4A7C15ull), ~i);
     return buf;
 }
 

@@ -365,6 +365,8 @@ void RedisConnection::failAll(const QString &reason)
 
 void RedisConnection::scheduleReconnect()
 {
+    if (!m_options.autoReconnect)
+        m_wantOpen = false; // later commands fail fast instead of waiting for a link that never comes
     if (!m_wantOpen || !m_options.autoReconnect || m_destroying)
         return;
     const int shift = qMin(m_reconnectAttempt, 16);

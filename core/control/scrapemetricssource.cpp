@@ -4,6 +4,7 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QTimer>
 
 #include <algorithm>
 #include <cmath>
@@ -69,7 +70,18 @@ void ScrapeMetricsSource::refresh()
         return;
     }
     m_outstanding = int(m_gateways.size());
-    for (std::size_t i = 0; i < m_gateways.size(); ++i) {
+    startRequests(0, tick);
+}
+
+// Creating a request costs QNAM some work; a big fleet is started in small
+// batches so the thread's event loop (and the replies already arriving) keep running.
+void ScrapeMetricsSource::startRequests(std::size_t from, quint64 tick)
+{
+    if (tick != m_tick)
+        return;
+    constexpr std::size_t kBatch = 8;
+    const std::size_t end = std::min(m_gateways.size(), from + kBatch);
+    for (std::size_t i = from; i < end; ++i) {
         QNetworkRequest request(m_gateways[i].target.url);
         request.setTransferTimeout(m_scrapeTimeoutMs);
         request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
@@ -77,6 +89,8 @@ void ScrapeMetricsSource::refresh()
         QNetworkReply *reply = m_network->get(request);
         connect(reply, &QNetworkReply::finished, this, [this, i, reply, tick] { onReply(i, reply, tick); });
     }
+    if (end < m_gateways.size())
+        QTimer::singleShot(0, this, [this, end, tick] { startRequests(end, tick); });
 }
 
 void ScrapeMetricsSource::onReply(std::size_t index, QNetworkReply *reply, quint64 tick)

@@ -67,6 +67,7 @@ private:
         std::deque<Counters> history;
     };
 
+    void startRequests(std::size_t from, quint64 tick);
     void onReply(std::size_t index, QNetworkReply *reply, quint64 tick);
     void ingest(Gateway &g, const QByteArray &body, qint64 nowMs);
     void finishTick();

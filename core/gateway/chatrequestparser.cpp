@@ -100,6 +100,12 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
         return fail(error, "invalid_type", "'messages' must be an array.", "messages");
     if (messages.size() == 0)
         return fail(error, "empty_messages", "'messages' must contain at least one message.", "messages");
+    if (m_limits.maxMessages > 0 && messages.size() > m_limits.maxMessages)
+        return fail(error, "too_many_messages",
+                    "'messages' has " + std::to_string(messages.size()) + " messages; this gateway accepts at most "
+                        + std::to_string(m_limits.maxMessages) + ".",
+                    "messages");
+    std::size_t promptChars = 0;
 
     int users = 0;
     int others = 0; // assistant, tool, function turns
@@ -159,6 +165,15 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
         if (!isOther && text.empty() && !hasNonTextPart)
             return fail(error, "empty_content", "Message content must not be empty.", at + ".content");
 
+        if (m_limits.maxPromptChars > 0) {
+            for (char c : text)
+                promptChars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+            if (promptChars > m_limits.maxPromptChars)
+                return fail(error, "prompt_too_long",
+                            "The messages hold more than " + std::to_string(m_limits.maxPromptChars)
+                                + " characters of text; this gateway accepts at most that many.",
+                            "messages");
+        }
         nonText = nonText || hasNonTextPart;
         if (isSystem) {
             if (!out->system.empty())

@@ -18,6 +18,14 @@ public:
     ChatRequestParser(const ChatRequestParser &) = delete;
     ChatRequestParser &operator=(const ChatRequestParser &) = delete;
 
+    // Abuse limits checked while parsing; 0 disables one.
+    struct Limits
+    {
+        std::size_t maxMessages = 0;    // more messages: too_many_messages
+        std::size_t maxPromptChars = 0; // more characters (code points) of message text: prompt_too_long
+    };
+    void setLimits(Limits limits) { m_limits = limits; }
+
     // True and *out filled, or false and *error filled (status 400).
     bool parse(std::string_view body, ChatRequest *out, ChatRequestError *error);
 
@@ -29,6 +37,7 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
+    Limits m_limits;
 };
 
 } // namespace l0l3

@@ -5,9 +5,12 @@
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/hotcache.h"
+#include "core/gateway/latencywindow.h"
 #include "core/gateway/log.h"
 #include "core/gateway/proposer.h"
+#include "core/gateway/ratelimiter.h"
 #include "core/gateway/redisconnection.h"
+#include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
 
@@ -16,7 +19,12 @@
 
 #include <xxhash.h>
 
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <cmath>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 
 namespace l0l3 {
@@ -30,7 +38,9 @@ struct Gateway::Worker
     ChatRequestParser parser;
     std::unique_ptr<RedisConnection> replica;
     std::unique_ptr<RedisConnection> primary;
+    std::unique_ptr<RedisConnection> fallbackReplica; // --fallback-replica, else null
     std::unique_ptr<UpstreamClient> upstream;
+    std::unique_ptr<UpstreamClient> secondary;        // --secondary-upstream, else null
     std::unique_ptr<TierChain> chain;
     std::unique_ptr<Proposer> proposer;
     std::string scratch; // response body buffer, reused
@@ -46,6 +56,9 @@ struct Gateway::PendingChat
     Mode mode = Mode::Miss;
     bool noStore = false;
     Clock::time_point started;
+    bool degraded = false; // served while the local replica is down
+    CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
+    bool secondary = false; // sent to the secondary upstream
 };
 
 namespace {
@@ -103,6 +116,36 @@ bool validNamespace(std::string_view ns)
     return true;
 }
 
+// The URL without any user:password@ part, for logs.
+std::string withoutUserInfo(std::string_view url)
+{
+    const auto scheme = url.find("://");
+    const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+    const auto at = url.find('@', start);
+    const auto slash = url.find('/', start);
+    if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash))
+        return std::string(url);
+    return std::string(url.substr(0, start)) + "***@" + std::string(url.substr(at + 1));
+}
+
+std::uint64_t clientOfAddress(const boost::asio::ip::address &address)
+{
+    if (address.is_v4())
+        return XXH3_64bits_withSeed(address.to_v4().to_bytes().data(), 4, 0x4950763400000000ull);
+    if (address.is_v6()) {
+        const auto bytes = address.to_v6().to_bytes();
+        return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x4950763600000000ull);
+    }
+    return 1;
+}
+
+std::string_view bearerToken(std::string_view auth)
+{
+    if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer "))
+        return trimmed(auth.substr(7));
+    return {};
+}
+
 double secondsSince(std::chrono::steady_clock::time_point t)
 {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -114,9 +157,26 @@ Gateway::Gateway(GatewayConfig config)
     : m_config(std::move(config))
     , m_metrics(m_config.region)
     , m_server(HttpServer::Options{m_config.listenHost, m_config.listenPort, m_config.threads, m_config.maxBodyBytes,
-                                   16 * 1024, 75},
+                                   m_config.maxHeaderBytes, m_config.idleTimeoutMs, m_config.readTimeoutMs,
+                                   m_config.maxConnections},
                [this](HttpExchange exchange) { handle(std::move(exchange)); })
+    , m_breaker(m_config.breaker)
 {
+    m_breaker.setTransitionCallback([this](CircuitBreaker::State from, CircuitBreaker::State to, std::string_view why) {
+        onCircuitTransition("upstream", from, to, why);
+    });
+    if (!m_config.secondaryUpstreamUrl.empty()) {
+        m_secondaryBreaker = std::make_unique<CircuitBreaker>(m_config.breaker);
+        m_secondaryBreaker->setTransitionCallback(
+            [this](CircuitBreaker::State from, CircuitBreaker::State to, std::string_view why) {
+                onCircuitTransition("secondary upstream", from, to, why);
+            });
+    }
+    m_rateLimiter = std::make_unique<RateLimiter>(
+        RateLimiter::Options{m_config.rateLimit, m_config.rateBurst, m_config.rateLimitClients});
+    m_latencyWindow = std::make_unique<LatencyWindow>(m_config.sloWindowMs, 20);
+    if (!m_config.upstreamApiKey.empty())
+        m_upstreamAuthorization = "Bearer " + m_config.upstreamApiKey;
     if (m_config.hotCacheEnabled && m_config.hotCacheEntries > 0) {
         HotCache::Options options;
         options.maxEntries = m_config.hotCacheEntries;
@@ -159,8 +219,19 @@ bool Gateway::start(std::string *error)
             m_metrics.addRedisConnection(role);
             conn->setStateCallback([this, role = role](bool up) { m_metrics.redisConnected(role, up); });
         }
+        if (m_config.fallbackReplica) {
+            w->fallbackReplica = std::make_unique<RedisConnection>(
+                ctx, RedisConnection::Options{*m_config.fallbackReplica, "fallback_replica", m_config.redisTimeoutMs, 2000, 2000});
+            m_metrics.addRedisConnection(GatewayMetrics::RedisRole::FallbackReplica);
+            w->fallbackReplica->setStateCallback(
+                [this](bool up) { m_metrics.redisConnected(GatewayMetrics::RedisRole::FallbackReplica, up); });
+        }
         w->upstream = std::make_unique<UpstreamClient>(ctx, m_config.upstream);
+        if (m_secondaryBreaker)
+            w->secondary = std::make_unique<UpstreamClient>(ctx, m_config.secondaryUpstream);
+        w->parser.setLimits({m_config.maxMessages, m_config.maxPromptChars});
         w->chain = std::make_unique<TierChain>(m_hot.get(), *w->replica, m_metrics);
+        w->chain->setFallbacks(w->fallbackReplica.get(), w->primary.get());
         w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
         m_workers.push_back(std::move(w));
     }
@@ -182,6 +253,8 @@ bool Gateway::start(std::string *error)
     for (auto &w : m_workers) {
         w->replica->start();
         w->primary->start();
+        if (w->fallbackReplica)
+            w->fallbackReplica->start();
     }
     m_subscriber->start();
 
@@ -192,9 +265,17 @@ bool Gateway::start(std::string *error)
         Log::info(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
         requestStop();
     });
+    m_ticker = std::make_unique<boost::asio::steady_timer>(m_server.context(0));
+    tick();
     Log::info("l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
               + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
-              + " upstream=" + m_config.upstreamUrl + " hot_cache=" + (m_hot ? "on" : "off"));
+              + (m_config.fallbackReplica ? " fallback_replica=" + m_config.fallbackReplica->redacted() : std::string())
+              + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
+              + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
+              + " hot_cache=" + (m_hot ? "on" : "off") + " api_keys=" + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off"))
+              + " rate_limit=" + (m_rateLimiter->enabled() ? std::to_string(m_config.rateLimit) + "/s burst " + std::to_string(m_config.rateBurst) : std::string("off"))
+              + " breaker=" + std::to_string(m_config.breaker.failureThreshold) + "/" + std::to_string(m_config.breaker.successThreshold)
+              + "/" + std::to_string(m_config.breaker.cooldownMs) + "ms");
     return true;
 }
 
@@ -221,6 +302,8 @@ void Gateway::waitForDrain(Clock::time_point deadline)
             Log::warn("stopping with " + std::to_string(m_server.inFlight()) + " requests in flight");
         if (m_signals)
             m_signals->cancel();
+        if (m_ticker)
+            m_ticker->cancel();
         m_server.stop();
         return;
     }
@@ -229,6 +312,104 @@ void Gateway::waitForDrain(Clock::time_point deadline)
         if (!ec)
             waitForDrain(deadline);
     });
+}
+
+void Gateway::tick()
+{
+    // 250 ms: degradation follows the connections and the breaker quickly; latency and lag once a second.
+    if (m_ticks % 4 == 0) {
+        std::vector<const LatencyHistogram *> histograms{&m_metrics.latency(Tier::HotCache), &m_metrics.latency(Tier::Exact),
+                                                         &m_metrics.latency(Tier::Upstream)};
+        m_latencyWindow->sample(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(),
+                                histograms);
+        measureReplicationLag(*m_workers.front());
+    }
+    ++m_ticks;
+    updateDegradation();
+    m_ticker->expires_after(std::chrono::milliseconds(250));
+    m_ticker->async_wait([this](boost::system::error_code ec) {
+        if (!ec && !m_stopping.load())
+            tick();
+    });
+}
+
+void Gateway::updateDegradation()
+{
+    DegradationMonitor::Inputs in;
+    in.replicaUp = m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
+    in.fallbackReplicaUp = m_config.fallbackReplica && m_metrics.redisUp(GatewayMetrics::RedisRole::FallbackReplica);
+    in.primaryUp = m_metrics.redisUp(GatewayMetrics::RedisRole::Primary);
+    in.circuitOpen = m_breaker.state() != CircuitBreaker::State::Closed;
+    const double p99 = m_latencyWindow->quantile(0.99);
+    in.latencyOverSlo = !std::isnan(p99) && p99 * 1000.0 > m_config.sloP99Ms;
+    DegradationMonitor::State from;
+    if (m_degradation.update(in, &from)) {
+        std::string line = "degradation " + std::string(DegradationMonitor::name(from)) + " -> "
+            + std::string(DegradationMonitor::name(m_degradation.state())) + " (" + DegradationMonitor::describe(in);
+        if (in.latencyOverSlo)
+            line += ", p99 " + std::to_string(static_cast<int>(p99 * 1000)) + " ms > " + std::to_string(m_config.sloP99Ms) + " ms";
+        line += ")";
+        if (m_degradation.state() == DegradationMonitor::State::Normal)
+            Log::info(line);
+        else
+            Log::warn(line);
+    }
+}
+
+void Gateway::measureReplicationLag(Worker &worker)
+{
+    // Both reads in flight together; the lag is computed when the second answers.
+    struct Reading
+    {
+        std::optional<double> replica;
+        std::optional<double> primary;
+        int pending = 2;
+        bool failed = false;
+    };
+    auto reading = std::make_shared<Reading>();
+    auto finish = [this, reading] {
+        if (--reading->pending > 0)
+            return;
+        if (reading->failed || !reading->replica || !reading->primary) {
+            m_metrics.setReplicationLag(std::nan(""));
+            return;
+        }
+        m_metrics.setReplicationLag(std::max(0.0, (*reading->primary - *reading->replica) / 1000.0));
+    };
+    auto parse = [](const redisReply *reply) -> std::optional<double> {
+        if (!reply || reply->type != REDIS_REPLY_STRING)
+            return std::nullopt;
+        double v = 0;
+        const auto res = std::from_chars(reply->str, reply->str + reply->len, v);
+        if (res.ec != std::errc() || res.ptr != reply->str + reply->len || !std::isfinite(v))
+            return std::nullopt;
+        return v;
+    };
+    const std::string_view key = RedisSchema::kHeartbeat;
+    worker.replica->command({"GET", key}, [reading, finish, parse](const redisReply *reply, std::string_view) {
+        reading->replica = parse(reply);
+        reading->failed = reading->failed || !reply;
+        finish();
+    });
+    worker.primary->command({"GET", key}, [reading, finish, parse](const redisReply *reply, std::string_view) {
+        reading->primary = parse(reply);
+        reading->failed = reading->failed || !reply;
+        finish();
+    });
+}
+
+void Gateway::onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
+                                  std::string_view reason)
+{
+    std::string line = std::string(which) + " circuit " + std::string(CircuitBreaker::stateName(from)) + " -> "
+        + std::string(CircuitBreaker::stateName(to)) + ": " + std::string(reason);
+    if (to == CircuitBreaker::State::Open) {
+        line += which == "upstream" && m_secondaryBreaker ? "; misses go to the secondary upstream"
+                                                            : "; misses get 503 until it recovers";
+        Log::warn(line);
+    } else {
+        Log::info(line);
+    }
 }
 
 void Gateway::onMessage(std::string_view channel, std::string_view message)
@@ -268,8 +449,10 @@ void Gateway::sendError(HttpExchange &exchange, Worker &worker, int status, std:
 {
     m_metrics.error(status, code);
     const auto &req = exchange.request();
+    // The path only: a query string may carry a credential.
+    const std::string_view target = req.target();
     Log::warn("HTTP " + std::to_string(status) + " " + std::string(code) + " " + std::string(req.method_string()) + " "
-              + std::string(req.target().substr(0, 200)) + ": " + std::string(message));
+              + std::string(target.substr(0, std::min<std::size_t>(200, target.find('?')))) + ": " + std::string(message));
     std::string &body = worker.scratch;
     body.clear();
     ChatResponseWriter::error(body, message, ChatResponseWriter::errorTypeFor(status), code, param);
@@ -292,6 +475,11 @@ void Gateway::handle(HttpExchange exchange)
     if (exchange.readError() == HttpReadError::BodyTooLarge) {
         sendError(exchange, worker, 413, "body_too_large",
                   "Request body exceeds " + std::to_string(m_config.maxBodyBytes) + " bytes.");
+        return;
+    }
+    if (exchange.readError() == HttpReadError::HeaderTooLarge) {
+        sendError(exchange, worker, 431, "header_too_large",
+                  "Request headers exceed " + std::to_string(m_config.maxHeaderBytes) + " bytes.");
         return;
     }
     if (exchange.readError() == HttpReadError::Malformed) {
@@ -333,6 +521,15 @@ void Gateway::handle(HttpExchange exchange)
             gauges.hotCacheEntries = m_hot ? m_hot->size() : 0;
             gauges.hotCacheBytes = m_hot ? m_hot->bytes() : 0;
             gauges.draining = m_draining.load();
+            gauges.circuitState = static_cast<int>(m_breaker.state());
+            gauges.secondaryCircuitState = m_secondaryBreaker ? static_cast<int>(m_secondaryBreaker->state()) : -1;
+            gauges.degradation = &m_degradation;
+            const auto conns = m_server.connectionStats();
+            gauges.openConnections = conns.open;
+            gauges.rejectedConnections = conns.rejected;
+            gauges.idleTimeouts = conns.idleTimeouts;
+            gauges.readTimeouts = conns.readTimeouts;
+            gauges.rateLimitClients = m_rateLimiter->activeClients();
             m_metrics.render(body, gauges);
             exchange.respond(200, "text/plain; version=0.0.4; charset=utf-8", body);
         }
@@ -344,6 +541,53 @@ void Gateway::handle(HttpExchange exchange)
 void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started)
 {
     const auto &req = exchange.request();
+    const std::string_view apiKey = bearerToken(req[http::field::authorization]);
+
+    // Who the request is charged to; with enforced keys, also its namespace.
+    const std::string *keyNamespace = nullptr;
+    std::uint64_t client = 0;
+    if (m_config.apiKeys) {
+        if (apiKey.empty()) {
+            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
+            const HttpHeader challenge[] = {{"WWW-Authenticate", "Bearer"}};
+            sendError(exchange, worker, 401, "invalid_api_key",
+                      "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", {}, challenge);
+            return;
+        }
+        const Sha256::Digest digest = Sha256::digest(apiKey);
+        keyNamespace = m_config.apiKeys->namespaceFor(digest);
+        if (!keyNamespace) {
+            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
+            const HttpHeader challenge[] = {{"WWW-Authenticate", "Bearer"}};
+            // Never echo the key, not even a prefix: it would end up in client logs and ours.
+            sendError(exchange, worker, 401, "invalid_api_key", "Incorrect API key provided.", {}, challenge);
+            return;
+        }
+        std::memcpy(&client, digest.data(), sizeof client);
+    } else if (!apiKey.empty()) {
+        client = XXH3_64bits(apiKey.data(), apiKey.size());
+    } else {
+        client = clientOfAddress(exchange.remoteAddress());
+    }
+
+    if (m_rateLimiter->enabled()) {
+        const RateLimiter::Decision decision = m_rateLimiter->check(client);
+        if (!decision.allowed) {
+            m_metrics.rateLimited();
+            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
+            const std::int64_t retryAfterS = std::max<std::int64_t>(1, (decision.retryAfterMs + 999) / 1000);
+            char retry[24];
+            const auto res = std::to_chars(retry, retry + sizeof retry, retryAfterS);
+            const HttpHeader extra[] = {{"Retry-After", std::string_view(retry, static_cast<std::size_t>(res.ptr - retry))}};
+            sendError(exchange, worker, 429, "rate_limit_exceeded",
+                      "Rate limit reached: " + std::to_string(m_config.rateLimit) + " requests per second (burst "
+                          + std::to_string(static_cast<long long>(m_config.rateBurst)) + "). Retry after "
+                          + std::to_string(retryAfterS) + " s.",
+                      {}, extra);
+            return;
+        }
+    }
+
     if (!isJsonContentType(req[http::field::content_type])) {
         m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
         sendError(exchange, worker, 415, "unsupported_media_type", "Content-Type must be application/json.");
@@ -358,7 +602,10 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
     }
 
     std::string ns;
-    if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
+    if (keyNamespace) {
+        // The key decides: a tenant cannot read another's entries by naming its namespace.
+        ns = *keyNamespace;
+    } else if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
         if (!validNamespace(it->value())) {
             m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
             sendError(exchange, worker, 400, "invalid_namespace",
@@ -366,9 +613,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             return;
         }
         ns.assign(it->value());
-    } else if (const std::string_view auth = req[http::field::authorization];
-               auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer ")) {
-        ns = namespaceForApiKey(trimmed(auth.substr(7)));
+    } else if (!apiKey.empty()) {
+        ns = namespaceForApiKey(apiKey);
     } else {
         ns = m_config.namespaceDefault;
     }
@@ -386,16 +632,17 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
     input.tools = request.tools;
     input.toolChoice = request.toolChoice;
     std::string key = CacheKey::derive(input);
+    const bool degraded = !worker.replica->ready();
 
     if (request.singleTurn && !noCache) {
         if (auto answer = worker.chain->lookupHot(key)) {
-            serveHit(exchange, worker, request, key, *answer, Tier::HotCache, started);
+            serveHit(exchange, worker, request, key, *answer, Tier::HotCache, started, degraded);
             return;
         }
     }
 
     auto chat = std::make_shared<PendingChat>(PendingChat{exchange, std::move(request), std::move(key), std::move(ns),
-                                                          Mode::Miss, noStore, started});
+                                                          Mode::Miss, noStore, started, degraded});
     if (!chat->request.singleTurn) {
         chat->mode = Mode::Bypass;
         forwardUpstream(worker, std::move(chat));
@@ -406,8 +653,10 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         return;
     }
     worker.chain->lookupBeyondHot(chat->key, chat->request, [this, &worker, chat](TierChain::Result result) {
+        chat->degraded = chat->degraded || result.fromFallback || !worker.replica->ready();
         if (result.answer) {
-            serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started);
+            serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,
+                     chat->degraded);
             return;
         }
         forwardUpstream(worker, chat);
@@ -415,7 +664,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
 }
 
 void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
-                       const CachedAnswer &answer, Tier tier, Clock::time_point started)
+                       const CachedAnswer &answer, Tier tier, Clock::time_point started, bool degraded)
 {
     const std::string id = ChatResponseWriter::newId();
     ChatResponseWriter::Meta meta;
@@ -435,31 +684,71 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
         {"x-l0l3-key", key},
         {"x-l0l3-region", m_config.region},
         {"Cache-Control", "no-cache"},
+        {"x-l0l3-degraded", "replica_down"},
     };
-    exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body, headers);
+    exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body,
+                     std::span<const HttpHeader>(headers, degraded ? 6 : 5));
     m_metrics.request(tier, Outcome::Hit, secondsSince(started));
 }
 
 void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
 {
+    UpstreamClient *client = worker.upstream.get();
+    chat->permit = m_breaker.allow();
+    chat->secondary = false;
+    if (chat->permit == CircuitBreaker::Permit::Denied && worker.secondary) {
+        chat->permit = m_secondaryBreaker->allow();
+        chat->secondary = true;
+        client = worker.secondary.get();
+        if (chat->permit != CircuitBreaker::Permit::Denied)
+            m_metrics.secondaryUpstreamCall();
+    }
+    if (chat->permit == CircuitBreaker::Permit::Denied) {
+        // Fast: no upstream call, no waiting for its timeout. Hits never get here.
+        m_metrics.circuitRejected();
+        m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat->started));
+        const std::int64_t retryAfterS = std::max<std::int64_t>(1, (m_breaker.msUntilProbe() + 999) / 1000);
+        char retry[24];
+        const auto res = std::to_chars(retry, retry + sizeof retry, retryAfterS);
+        const HttpHeader headers[] = {
+            {"x-l0l3-cache", chat->mode == Mode::Bypass ? "bypass" : "miss"},
+            {"x-l0l3-key", chat->key},
+            {"Retry-After", std::string_view(retry, static_cast<std::size_t>(res.ptr - retry))},
+            {"x-l0l3-degraded", "replica_down"},
+        };
+        sendError(chat->exchange, worker, 503, "upstream_circuit_open",
+                  "The upstream model is unavailable (its circuit breaker is open after repeated failures) and "
+                  "this request has no approved cached answer. Retry in " + std::to_string(retryAfterS) + " s.",
+                  {}, std::span<const HttpHeader>(headers, chat->degraded ? 4 : 3));
+        return;
+    }
     const auto &req = chat->exchange.request();
     std::string body = worker.parser.upstreamBody(req.body());
-    worker.upstream->postChatCompletion(std::move(body), req[http::field::authorization],
-                                        [this, &worker, chat](UpstreamClient::Result result) {
-                                            onUpstream(worker, chat, std::move(result));
-                                        });
+    // With gateway keys the client's key is ours, not the upstream's: never pass it on.
+    const std::string_view authorization = !m_upstreamAuthorization.empty() ? std::string_view(m_upstreamAuthorization)
+        : m_config.apiKeys                                                   ? std::string_view()
+                                                                             : req[http::field::authorization];
+    client->postChatCompletion(std::move(body), authorization, [this, &worker, chat](UpstreamClient::Result result) {
+        onUpstream(worker, chat, std::move(result));
+    });
 }
 
 void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result)
 {
+    // A 4xx is the client's problem and says the upstream is alive; transport failures and 5xx count against it.
+    const bool upstreamHealthy = result.failure == UpstreamClient::Failure::None && result.status < 500;
+    (chat->secondary ? *m_secondaryBreaker : m_breaker).record(chat->permit, upstreamHealthy);
+
     const std::string_view cacheHeader = chat->mode == Mode::Bypass ? "bypass" : "miss";
-    const HttpHeader headers[] = {
+    const HttpHeader allHeaders[] = {
         {"x-l0l3-cache", cacheHeader},
         {"x-l0l3-tier", "L3"},
         {"x-l0l3-key", chat->key},
         {"x-l0l3-region", m_config.region},
         {"Cache-Control", "no-cache"},
+        {"x-l0l3-degraded", "replica_down"},
     };
+    const std::span<const HttpHeader> headers(allHeaders, chat->degraded ? 6 : 5);
     auto fail = [&](int status, std::string_view code, std::string message) {
         m_metrics.upstreamFailure();
         m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat->started));

@@ -2,6 +2,8 @@
 
 #include "core/gateway/chatrequest.h"
 #include "core/gateway/chatrequestparser.h"
+#include "core/gateway/circuitbreaker.h"
+#include "core/gateway/degradationmonitor.h"
 #include "core/gateway/gatewayconfig.h"
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/httpserver.h"
@@ -19,7 +21,9 @@
 namespace l0l3 {
 
 class HotCache;
+class LatencyWindow;
 class Proposer;
+class RateLimiter;
 class RedisConnection;
 class UpstreamClient;
 struct CachedAnswer;
@@ -43,6 +47,10 @@ public:
     void requestStop();
     void setDraining(bool draining) { m_draining.store(draining); }
 
+    DegradationMonitor::State degradationState() const { return m_degradation.state(); }
+    CircuitBreaker::State circuitState() const { return m_breaker.state(); }
+    const GatewayMetrics &metrics() const { return m_metrics; }
+
     // The first 16 hex characters of xxh3 (64-bit) of the API key; the key itself is never logged.
     static std::string namespaceForApiKey(std::string_view apiKey);
 
@@ -55,13 +63,18 @@ private:
     void handle(HttpExchange exchange);
     void handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started);
     void serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
-                  const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started);
+                  const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
     void sendError(HttpExchange &exchange, Worker &worker, int status, std::string_view code, std::string_view message,
                    std::string_view param = {}, std::span<const HttpHeader> extra = {});
     void onMessage(std::string_view channel, std::string_view message);
     void waitForDrain(Clock::time_point deadline);
+    void tick();
+    void updateDegradation();
+    void measureReplicationLag(Worker &worker);
+    void onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
+                             std::string_view reason);
 
     GatewayConfig m_config;
     GatewayMetrics m_metrics;
@@ -71,6 +84,14 @@ private:
     std::unique_ptr<RedisConnection> m_subscriber;
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
+    std::unique_ptr<boost::asio::steady_timer> m_ticker;
+    std::uint64_t m_ticks = 0;
+    CircuitBreaker m_breaker;
+    std::unique_ptr<CircuitBreaker> m_secondaryBreaker;
+    std::unique_ptr<RateLimiter> m_rateLimiter;
+    DegradationMonitor m_degradation;
+    std::unique_ptr<LatencyWindow> m_latencyWindow; // ticker thread only
+    std::string m_upstreamAuthorization;           // "Bearer <upstream key>" or empty
     std::atomic<bool> m_draining{false};
     std::atomic<bool> m_stopping{false};
 };

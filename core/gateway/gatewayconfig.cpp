@@ -16,7 +16,11 @@ namespace {
 const std::set<std::string, std::less<>> kValueOptions = {
     "listen", "region", "replica", "primary", "upstream", "threads", "config", "hot-cache-entries",
     "hot-cache-bytes", "hot-cache-ttl-seconds", "max-body-bytes", "upstream-timeout-ms",
-    "upstream-connect-timeout-ms", "namespace-default", "redis-password-file", "redis-timeout-ms"};
+    "upstream-connect-timeout-ms", "namespace-default", "redis-password-file", "redis-timeout-ms",
+    "breaker-failures", "breaker-successes", "breaker-cooldown-ms", "breaker-error-rate", "breaker-window-ms",
+    "breaker-min-calls", "secondary-upstream", "upstream-api-key-file", "slo-p99-ms", "slo-window-ms",
+    "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
+    "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file"};
 const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "help", "version"};
 
 std::string trim(std::string_view s)
@@ -37,6 +41,24 @@ bool parseNumber(std::string_view text, T min, T max, T *out)
         return false;
     *out = v;
     return true;
+}
+
+bool parseReal(std::string_view text, double min, double max, double *out)
+{
+    const std::string t(text);
+    char *end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || !end || *end != '\0' || !(v >= min && v <= max))
+        return false;
+    *out = v;
+    return true;
+}
+
+std::string formatReal(double v)
+{
+    std::ostringstream ss;
+    ss << v;
+    return ss.str();
 }
 
 bool parseBool(std::string_view text, bool *out)
@@ -121,6 +143,34 @@ std::string GatewayConfig::usage()
            "  --namespace-default NAME           namespace without header or API key (default \"default\")\n"
            "  --redis-timeout-ms N               per Redis command deadline (default 500)\n"
            "  --redis-password-file FILE         password for Redis URLs that carry none\n"
+           "\n"
+           "Resilience:\n"
+           "  --breaker-failures N               consecutive upstream failures that open the circuit (default 5)\n"
+           "  --breaker-successes M              probe successes that close it again (default 3)\n"
+           "  --breaker-cooldown-ms T            open -> half-open after T ms (default 30000)\n"
+           "  --breaker-error-rate F             also open at this failure ratio over the window, 0 off (default 0.5)\n"
+           "  --breaker-window-ms W              error-rate window (default 10000)\n"
+           "  --breaker-min-calls N              calls in the window before the rate counts (default 10)\n"
+           "  --secondary-upstream URL           used while the upstream's circuit is open; else misses get 503\n"
+           "  --upstream-api-key-file FILE       key sent to the upstream(s) instead of the client's\n"
+           "                                     (env L0L3_UPSTREAM_API_KEY)\n"
+           "  --slo-p99-ms N                     p99 above this over the window: state elevated (default 500)\n"
+           "  --slo-window-ms N                  latency window for the SLO (default 10000)\n"
+           "  --fallback-replica URL             read entries here while the local replica is down\n"
+           "                                     (default: the primary)\n"
+           "\n"
+           "Limits and security:\n"
+           "  --rate-limit R                     requests/s per API key, or per client address without one (default off)\n"
+           "  --rate-burst B                     token bucket size (default max(1, R))\n"
+           "  --rate-limit-clients N             clients tracked at once, fixed memory (default 65536)\n"
+           "  --max-header-bytes N               larger request headers get 431 (default 16384)\n"
+           "  --max-messages N                   more messages get 400 too_many_messages (default 512)\n"
+           "  --max-prompt-chars N               longer message text gets 400 prompt_too_long (default 262144)\n"
+           "  --idle-timeout-ms N                close keep-alive connections idle this long (default 75000)\n"
+           "  --read-timeout-ms N                close connections that take longer to send a request (default 10000)\n"
+           "  --max-connections N                beyond this, new connections get 503 and are closed (default 10000)\n"
+           "  --api-keys-file FILE               lines 'sha256hex namespace': require one of these keys as\n"
+           "                                     'Authorization: Bearer KEY'; the namespace comes from the file\n"
            "  --help, --version\n"
            "\n"
            "L0L3_REDIS_PASSWORD is used for Redis URLs with a user and no password.\n";
@@ -244,6 +294,20 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         *target = *url;
     }
 
+    if (const std::string *fb = get("fallback-replica")) {
+        std::string why;
+        auto url = RedisUrl::parse(*fb, &why);
+        if (!url)
+            return fail("invalid --fallback-replica: " + why);
+        if (url->password.empty()) {
+            if (passwordFromFile)
+                url->password = *passwordFromFile;
+            else if (!url->user.empty() && envPassword && *envPassword)
+                url->password = envPassword;
+        }
+        c.fallbackReplica = *url;
+    }
+
     const std::string *upstream = get("upstream");
     if (!upstream)
         return fail("missing --upstream http://HOST:PORT/v1");
@@ -251,13 +315,44 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
     if (!UpstreamClient::parseBaseUrl(*upstream, &c.upstream, &why))
         return fail(why);
     c.upstreamUrl = *upstream;
+    if (const std::string *secondary = get("secondary-upstream")) {
+        c.secondaryUpstream = c.upstream;
+        if (!UpstreamClient::parseBaseUrl(*secondary, &c.secondaryUpstream, &why))
+            return fail("--secondary-upstream: " + why);
+        c.secondaryUpstreamUrl = *secondary;
+    }
+    if (const std::string *kf = get("upstream-api-key-file")) {
+        std::ifstream file(*kf);
+        if (!file)
+            return fail("cannot read --upstream-api-key-file '" + *kf + "'");
+        std::stringstream ss;
+        ss << file.rdbuf();
+        c.upstreamApiKey = trim(ss.str());
+    } else if (const char *e = env("L0L3_UPSTREAM_API_KEY"); e && *e) {
+        c.upstreamApiKey = trim(e);
+    }
+    if (const std::string *kf = get("api-keys-file")) {
+        std::string why2;
+        auto keys = ApiKeyStore::load(*kf, &why2);
+        if (!keys)
+            return fail(why2);
+        c.apiKeysFile = *kf;
+        c.apiKeys = std::make_shared<const ApiKeyStore>(std::move(*keys));
+    }
 
     c.threads = defaultThreads();
     struct Num { const char *key; std::int64_t min; std::int64_t max; std::int64_t *target; };
     std::int64_t threads = c.threads, entries = static_cast<std::int64_t>(c.hotCacheEntries),
                  bytes = static_cast<std::int64_t>(c.hotCacheBytes), ttl = c.hotCacheTtlSeconds,
                  body = static_cast<std::int64_t>(c.maxBodyBytes), upTimeout = c.upstream.timeoutMs,
-                 upConnect = c.upstream.connectTimeoutMs, redisTimeout = c.redisTimeoutMs;
+                 upConnect = c.upstream.connectTimeoutMs, redisTimeout = c.redisTimeoutMs,
+                 brFailures = c.breaker.failureThreshold, brSuccesses = c.breaker.successThreshold,
+                 brCooldown = c.breaker.cooldownMs, brWindow = c.breaker.windowMs, brMinCalls = c.breaker.minCallsInWindow,
+                 sloP99 = c.sloP99Ms, sloWindow = c.sloWindowMs,
+                 rlClients = static_cast<std::int64_t>(c.rateLimitClients),
+                 maxHeader = static_cast<std::int64_t>(c.maxHeaderBytes), maxMessages = static_cast<std::int64_t>(c.maxMessages),
+                 maxPrompt = static_cast<std::int64_t>(c.maxPromptChars), idleTimeout = c.idleTimeoutMs,
+                 readTimeout = c.readTimeoutMs, maxConnections = static_cast<std::int64_t>(c.maxConnections);
     const Num nums[] = {
         {"threads", 1, 256, &threads},
         {"hot-cache-entries", 0, 1LL << 40, &entries},
@@ -267,6 +362,20 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         {"upstream-timeout-ms", 1, 24LL * 3600 * 1000, &upTimeout},
         {"upstream-connect-timeout-ms", 1, 3600LL * 1000, &upConnect},
         {"redis-timeout-ms", 1, 3600LL * 1000, &redisTimeout},
+        {"breaker-failures", 1, 1000000, &brFailures},
+        {"breaker-successes", 1, 1000000, &brSuccesses},
+        {"breaker-cooldown-ms", 1, 24LL * 3600 * 1000, &brCooldown},
+        {"breaker-window-ms", 10, 24LL * 3600 * 1000, &brWindow},
+        {"breaker-min-calls", 1, 1000000, &brMinCalls},
+        {"slo-p99-ms", 1, 3600LL * 1000, &sloP99},
+        {"slo-window-ms", 1000, 3600LL * 1000, &sloWindow},
+        {"rate-limit-clients", 64, 1LL << 26, &rlClients},
+        {"max-header-bytes", 512, 1LL << 24, &maxHeader},
+        {"max-messages", 1, 1LL << 24, &maxMessages},
+        {"max-prompt-chars", 1, 1LL << 34, &maxPrompt},
+        {"idle-timeout-ms", 1, 24LL * 3600 * 1000, &idleTimeout},
+        {"read-timeout-ms", 1, 24LL * 3600 * 1000, &readTimeout},
+        {"max-connections", 1, 1LL << 24, &maxConnections},
     };
     for (const Num &n : nums) {
         if (const std::string *v = get(n.key)) {
@@ -283,6 +392,37 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
     c.upstream.timeoutMs = static_cast<int>(upTimeout);
     c.upstream.connectTimeoutMs = static_cast<int>(upConnect);
     c.redisTimeoutMs = static_cast<int>(redisTimeout);
+    c.secondaryUpstream.timeoutMs = c.upstream.timeoutMs;
+    c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
+    c.breaker.failureThreshold = static_cast<int>(brFailures);
+    c.breaker.successThreshold = static_cast<int>(brSuccesses);
+    c.breaker.cooldownMs = brCooldown;
+    c.breaker.windowMs = brWindow;
+    c.breaker.minCallsInWindow = static_cast<int>(brMinCalls);
+    c.sloP99Ms = static_cast<int>(sloP99);
+    c.sloWindowMs = static_cast<int>(sloWindow);
+    c.rateLimitClients = static_cast<std::size_t>(rlClients);
+    c.maxHeaderBytes = static_cast<std::size_t>(maxHeader);
+    c.maxMessages = static_cast<std::size_t>(maxMessages);
+    c.maxPromptChars = static_cast<std::size_t>(maxPrompt);
+    c.idleTimeoutMs = static_cast<int>(idleTimeout);
+    c.readTimeoutMs = static_cast<int>(readTimeout);
+    c.maxConnections = static_cast<std::size_t>(maxConnections);
+    struct Real { const char *key; double min; double max; double *target; };
+    const Real reals[] = {
+        {"breaker-error-rate", 0, 1, &c.breaker.errorRate},
+        {"rate-limit", 0, 1e9, &c.rateLimit},
+        {"rate-burst", 1, 1e9, &c.rateBurst},
+    };
+    for (const Real &r : reals) {
+        if (const std::string *v = get(r.key)) {
+            if (!parseReal(*v, r.min, r.max, r.target))
+                return fail(std::string("invalid --") + r.key + " '" + *v + "', expected a number from "
+                            + formatReal(r.min) + " to " + formatReal(r.max));
+        }
+    }
+    if (c.rateBurst <= 0)
+        c.rateBurst = std::max(1.0, c.rateLimit);
     if (const std::string *v = get("no-hot-cache")) {
         bool off = false;
         if (!parseBool(*v, &off))

@@ -1,10 +1,13 @@
 #pragma once
 
 #include "core/common/redisurl.h"
+#include "core/gateway/apikeystore.h"
+#include "core/gateway/circuitbreaker.h"
 #include "core/gateway/upstreamclient.h"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -31,6 +34,32 @@ struct GatewayConfig
     std::size_t maxBodyBytes = 1u << 20;
     std::string namespaceDefault = "default";
     int redisTimeoutMs = 500;
+
+    // Resilience: the upstream's circuit breaker and an optional second upstream
+    // used while it is open; the latency SLO behind the "elevated" state.
+    CircuitBreaker::Options breaker;
+    std::string secondaryUpstreamUrl; // empty: none
+    UpstreamClient::Options secondaryUpstream;
+    std::string upstreamApiKey;       // sent upstream instead of the client's Authorization when set
+    int sloP99Ms = 500;
+    int sloWindowMs = 10000;
+    // Another replica (or any server with the entries) read while the local one is down; else the primary.
+    std::optional<RedisUrl> fallbackReplica;
+
+    // Abuse limits. 0 disables a limit where noted.
+    double rateLimit = 0;  // requests per second per API key or client address; 0: off
+    double rateBurst = 0;  // bucket size; 0: max(1, rateLimit)
+    std::size_t rateLimitClients = 65536;
+    std::size_t maxHeaderBytes = 16 * 1024;
+    std::size_t maxMessages = 512;
+    std::size_t maxPromptChars = 256 * 1024;
+    int idleTimeoutMs = 75000;  // keep-alive connection with no request starting
+    int readTimeoutMs = 10000;  // a started request must be read completely within this
+    std::size_t maxConnections = 10000;
+
+    // --api-keys-file: when set, every chat request needs a listed key and gets its namespace.
+    std::string apiKeysFile;
+    std::shared_ptr<const ApiKeyStore> apiKeys;
 
     enum class Action { Run, Help, Version, Error };
     using Environment = std::function<const char *(const char *name)>;

@@ -1,6 +1,7 @@
 #include "core/gateway/gatewaymetrics.h"
 
 #include "core/common/prometheuswriter.h"
+#include "core/gateway/degradationmonitor.h"
 
 namespace l0l3 {
 
@@ -116,18 +117,66 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_draining", "gauge", "1 while this region is drained (readyz answers 503).");
     w.sample("l0l3_draining", {{"region", region}}, gauges.draining ? 1 : 0);
 
-    // Only the states this gateway can detect so far; the rest stay 0.
-    const std::string_view state = redisUp(RedisRole::Replica) ? "normal" : "replica_down";
+    using DState = DegradationMonitor::State;
+    const DState state = gauges.degradation ? gauges.degradation->state() : DState::Normal;
     w.family("l0l3_degradation_state", "gauge", "1 on the gateway's current degradation state, 0 on the others.");
-    for (std::string_view s : {"normal", "elevated", "degraded", "replica_down", "offline"})
-        w.sample("l0l3_degradation_state", {{"region", region}, {"state", s}}, s == state ? 1 : 0);
+    for (int i = 0; i < DegradationMonitor::kStates; ++i) {
+        const auto s = static_cast<DState>(i);
+        w.sample("l0l3_degradation_state", {{"region", region}, {"state", DegradationMonitor::name(s)}}, s == state ? 1 : 0);
+    }
+    w.family("l0l3_degradation_transitions_total", "counter", "Degradation state changes by from and to state.");
+    if (gauges.degradation) {
+        for (int f = 0; f < DegradationMonitor::kStates; ++f) {
+            for (int t = 0; t < DegradationMonitor::kStates; ++t) {
+                const auto n = gauges.degradation->transitions(static_cast<DState>(f), static_cast<DState>(t));
+                if (n > 0) {
+                    w.sample("l0l3_degradation_transitions_total",
+                             {{"region", region}, {"from", DegradationMonitor::name(static_cast<DState>(f))},
+                              {"to", DegradationMonitor::name(static_cast<DState>(t))}},
+                             static_cast<double>(n));
+                }
+            }
+        }
+    }
 
     w.family("l0l3_upstream_circuit_state", "gauge", "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.");
-    w.sample("l0l3_upstream_circuit_state", {{"region", region}}, 0);
+    w.sample("l0l3_upstream_circuit_state", {{"region", region}}, gauges.circuitState);
+    if (gauges.secondaryCircuitState >= 0) {
+        w.family("l0l3_secondary_upstream_circuit_state", "gauge", "Secondary upstream circuit breaker: 0 closed, 1 half-open, 2 open.");
+        w.sample("l0l3_secondary_upstream_circuit_state", {{"region", region}}, gauges.secondaryCircuitState);
+    }
+    w.family("l0l3_upstream_circuit_rejections_total", "counter", "Misses answered 503 because every upstream circuit was open.");
+    w.sample("l0l3_upstream_circuit_rejections_total", {{"region", region}}, static_cast<double>(m_circuitRejected.load()));
+    w.family("l0l3_secondary_upstream_calls_total", "counter", "Misses sent to the secondary upstream while the primary circuit was open.");
+    w.sample("l0l3_secondary_upstream_calls_total", {{"region", region}}, static_cast<double>(m_secondaryCalls.load()));
+
+    w.family("l0l3_replication_lag_seconds", "gauge", "Primary heartbeat minus the local replica's copy (NaN: unknown).");
+    w.sample("l0l3_replication_lag_seconds", {{"region", region}}, m_replicationLag.load(std::memory_order_relaxed));
+
+    w.family("l0l3_fallback_reads_total", "counter", "L0 lookups served by another source while the local replica was down.");
+    for (int f = 0; f < static_cast<int>(FallbackSource::Count); ++f) {
+        static constexpr std::string_view kSources[] = {"fallback_replica", "primary"};
+        w.sample("l0l3_fallback_reads_total", {{"region", region}, {"source", kSources[f]}},
+                 static_cast<double>(m_fallbackReads[f].load(std::memory_order_relaxed)));
+    }
+
+    w.family("l0l3_rate_limited_total", "counter", "Requests refused with 429 by the per-client rate limit.");
+    w.sample("l0l3_rate_limited_total", {{"region", region}}, static_cast<double>(m_rateLimited.load()));
+    w.family("l0l3_rate_limit_clients", "gauge", "Clients whose token bucket is not full.");
+    w.sample("l0l3_rate_limit_clients", {{"region", region}}, static_cast<double>(gauges.rateLimitClients));
+
+    w.family("l0l3_open_connections", "gauge", "Open client connections.");
+    w.sample("l0l3_open_connections", {{"region", region}}, static_cast<double>(gauges.openConnections));
+    w.family("l0l3_connections_closed_total", "counter", "Client connections closed by the gateway, by reason.");
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "max_connections"}}, static_cast<double>(gauges.rejectedConnections));
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "idle_timeout"}}, static_cast<double>(gauges.idleTimeouts));
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "read_timeout"}}, static_cast<double>(gauges.readTimeouts));
 
     w.family("l0l3_redis_connected", "gauge", "1 when every connection of that role is up.");
     for (int r = 0; r < static_cast<int>(RedisRole::Count); ++r) {
-        static constexpr std::string_view kRoles[] = {"replica", "primary", "subscriber"};
+        static constexpr std::string_view kRoles[] = {"replica", "primary", "subscriber", "fallback_replica"};
+        if (static_cast<RedisRole>(r) == RedisRole::FallbackReplica && m_redisTotal[r].load() == 0)
+            continue;
         w.sample("l0l3_redis_connected", {{"region", region}, {"role", kRoles[r]}}, redisUp(static_cast<RedisRole>(r)) ? 1 : 0);
     }
 }

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -13,6 +14,8 @@
 
 namespace l0l3 {
 
+class DegradationMonitor;
+
 // The gateway's Prometheus metrics (names in DESIGN.md). Recording is
 // lock-free except for errors (a small map keyed by status and code).
 class GatewayMetrics
@@ -20,7 +23,8 @@ class GatewayMetrics
 public:
     enum class Tier { HotCache, Exact, Upstream, None, Count };       // "L0.5", "L0", "L3", "none"
     enum class Outcome { Hit, Miss, Bypass, Error, Count };           // "hit", "miss", "bypass", "error"
-    enum class RedisRole { Replica, Primary, Subscriber, Count };     // "replica", "primary", "subscriber"
+    enum class RedisRole { Replica, Primary, Subscriber, FallbackReplica, Count }; // "replica", ..., "fallback_replica"
+    enum class FallbackSource { FallbackReplica, Primary, Count };    // "fallback_replica", "primary"
 
     explicit GatewayMetrics(std::string region);
 
@@ -33,6 +37,17 @@ public:
     void corruptEntry() { m_corruptEntries.fetch_add(1, std::memory_order_relaxed); }
     void invalidation() { m_invalidations.fetch_add(1, std::memory_order_relaxed); }
     void upstreamFailure() { m_upstreamFailures.fetch_add(1, std::memory_order_relaxed); }
+    void fallbackRead(FallbackSource source) { m_fallbackReads[static_cast<int>(source)].fetch_add(1, std::memory_order_relaxed); }
+    void rateLimited() { m_rateLimited.fetch_add(1, std::memory_order_relaxed); }
+    void circuitRejected() { m_circuitRejected.fetch_add(1, std::memory_order_relaxed); }
+    void secondaryUpstreamCall() { m_secondaryCalls.fetch_add(1, std::memory_order_relaxed); }
+    // NaN when unknown (heartbeat absent, a server unreachable).
+    void setReplicationLag(double seconds) { m_replicationLag.store(seconds, std::memory_order_relaxed); }
+    double replicationLag() const { return m_replicationLag.load(std::memory_order_relaxed); }
+    std::uint64_t fallbackReads(FallbackSource source) const { return m_fallbackReads[static_cast<int>(source)].load(); }
+    std::uint64_t rateLimitedCount() const { return m_rateLimited.load(); }
+    // Every tier's latency histogram (for the SLO window).
+    const LatencyHistogram &latency(Tier tier) const { return m_latency[static_cast<int>(tier)]; }
 
     // Every connection of a role counts; the gauge is 1 only when all are up.
     void addRedisConnection(RedisRole role) { m_redisTotal[static_cast<int>(role)].fetch_add(1); }
@@ -47,6 +62,14 @@ public:
         std::size_t hotCacheEntries = 0;
         std::size_t hotCacheBytes = 0;
         bool draining = false;
+        int circuitState = 0;            // CircuitBreaker::State of the upstream
+        int secondaryCircuitState = -1;  // -1: no secondary upstream
+        const DegradationMonitor *degradation = nullptr;
+        std::size_t openConnections = 0;
+        std::uint64_t rejectedConnections = 0;
+        std::uint64_t idleTimeouts = 0;
+        std::uint64_t readTimeouts = 0;
+        std::size_t rateLimitClients = 0; // clients with a bucket not full
     };
     void render(std::string &out, const Gauges &gauges) const;
 
@@ -58,6 +81,11 @@ private:
     std::atomic<std::uint64_t> m_corruptEntries{0};
     std::atomic<std::uint64_t> m_invalidations{0};
     std::atomic<std::uint64_t> m_upstreamFailures{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<int>(FallbackSource::Count)> m_fallbackReads{};
+    std::atomic<std::uint64_t> m_rateLimited{0};
+    std::atomic<std::uint64_t> m_circuitRejected{0};
+    std::atomic<std::uint64_t> m_secondaryCalls{0};
+    std::atomic<double> m_replicationLag{std::numeric_limits<double>::quiet_NaN()};
     std::array<std::atomic<int>, static_cast<int>(RedisRole::Count)> m_redisTotal{};
     std::array<std::atomic<int>, static_cast<int>(RedisRole::Count)> m_redisUp{};
     mutable std::mutex m_errorsMutex;

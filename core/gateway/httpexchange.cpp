@@ -13,6 +13,7 @@ const HttpRequest &HttpExchange::request() const { return m_session->request(); 
 HttpReadError HttpExchange::readError() const { return m_session->readError(); }
 int HttpExchange::thread() const { return m_session->thread(); }
 boost::asio::io_context &HttpExchange::context() const { return m_session->context(); }
+const boost::asio::ip::address &HttpExchange::remoteAddress() const { return m_session->remoteAddress(); }
 bool HttpExchange::clientConnected() const { return m_session->open(); }
 
 void HttpExchange::respond(int status, std::string_view contentType, std::string_view body,

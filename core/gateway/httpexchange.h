@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -25,6 +26,7 @@ enum class HttpReadError {
     None,
     BodyTooLarge, // headers are available, the body is not; the connection closes after the response
     Malformed,    // not parseable HTTP; the request may be partial
+    HeaderTooLarge, // the header section exceeds the limit; the request is partial; the connection closes
 };
 
 // One request/response exchange on a connection, handed to the server's
@@ -40,6 +42,7 @@ public:
     HttpReadError readError() const;
     int thread() const;                      // index of the server thread that owns it
     boost::asio::io_context &context() const; // that thread's io_context
+    const boost::asio::ip::address &remoteAddress() const; // the client's address (unspecified if unknown)
 
     void respond(int status, std::string_view contentType, std::string_view body,
                  std::span<const HttpHeader> headers);

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
 #include <thread>
@@ -83,11 +84,41 @@ void HttpServer::accept(int thread)
                               if (!ec) {
                                   boost::system::error_code ignored;
                                   socket.set_option(tcp::no_delay(true), ignored);
-                                  std::make_shared<HttpSession>(std::move(socket), *this, thread)->start();
+                                  if (m_options.maxConnections > 0
+                                      && m_open.load(std::memory_order_relaxed) >= m_options.maxConnections)
+                                      reject(std::move(socket));
+                                  else
+                                      std::make_shared<HttpSession>(std::move(socket), *this, thread)->start();
                               }
                               if (m_acceptors[static_cast<std::size_t>(thread)]->is_open())
                                   accept(thread);
                           });
+}
+
+void HttpServer::reject(tcp::socket socket)
+{
+    m_rejected.fetch_add(1, std::memory_order_relaxed);
+    static constexpr std::string_view kBody =
+        R"({"error":{"message":"The server has too many open connections; retry shortly.","type":"server_error","param":null,"code":"too_many_connections"}})";
+    static const std::string kResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                         "Content-Length: " + std::to_string(kBody.size())
+        + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + std::string(kBody);
+    auto s = std::make_shared<tcp::socket>(std::move(socket));
+    net::async_write(*s, net::buffer(kResponse), [s](boost::system::error_code, std::size_t) {
+        boost::system::error_code ignored;
+        s->shutdown(tcp::socket::shutdown_both, ignored);
+        s->close(ignored);
+    });
+}
+
+HttpServer::ConnectionStats HttpServer::connectionStats() const
+{
+    ConnectionStats s;
+    s.open = m_open.load(std::memory_order_relaxed);
+    s.rejected = m_rejected.load(std::memory_order_relaxed);
+    s.idleTimeouts = m_idleTimeouts.load(std::memory_order_relaxed);
+    s.readTimeouts = m_readTimeouts.load(std::memory_order_relaxed);
+    return s;
 }
 
 void HttpServer::run()

@@ -29,7 +29,9 @@ public:
         int threads = 1;
         std::size_t maxBodyBytes = 1 << 20;
         std::size_t maxHeaderBytes = 16 * 1024;
-        int idleTimeoutSeconds = 75;
+        int idleTimeoutMs = 75000;   // no request starts on an open connection: close it
+        int readTimeoutMs = 0;       // a started request is not complete by then: close (slowloris); 0: idle timeout
+        std::size_t maxConnections = 0; // beyond this, new connections get a 503 and are closed; 0: no limit
     };
     using Handler = std::function<void(HttpExchange)>;
 
@@ -55,9 +57,19 @@ public:
     // Requests handed to the handler and not answered yet.
     std::size_t inFlight() const { return m_inFlight.load(std::memory_order_relaxed); }
 
+    struct ConnectionStats
+    {
+        std::size_t open = 0;
+        std::uint64_t rejected = 0;     // over maxConnections
+        std::uint64_t idleTimeouts = 0; // closed while waiting for a request
+        std::uint64_t readTimeouts = 0; // closed while a request was being sent too slowly
+    };
+    ConnectionStats connectionStats() const;
+
 private:
     friend class HttpSession;
     void accept(int thread);
+    void reject(boost::asio::ip::tcp::socket socket);
 
     Options m_options;
     Handler m_handler;
@@ -66,6 +78,10 @@ private:
     std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> m_acceptors;
     std::uint16_t m_port = 0;
     std::atomic<std::size_t> m_inFlight{0};
+    std::atomic<std::size_t> m_open{0};
+    std::atomic<std::uint64_t> m_rejected{0};
+    std::atomic<std::uint64_t> m_idleTimeouts{0};
+    std::atomic<std::uint64_t> m_readTimeouts{0};
 };
 
 } // namespace l0l3

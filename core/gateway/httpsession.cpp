@@ -3,6 +3,7 @@
 #include "core/gateway/httpserver.h"
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 
@@ -29,12 +30,18 @@ HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, HttpServer &server
     , m_server(server)
     , m_thread(thread)
 {
+    boost::system::error_code ec;
+    const auto endpoint = m_stream.socket().remote_endpoint(ec);
+    if (!ec)
+        m_remote = endpoint.address();
+    m_server.m_open.fetch_add(1, std::memory_order_relaxed);
 }
 
 HttpSession::~HttpSession()
 {
     if (m_awaitingResponse)
         m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+    m_server.m_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 boost::asio::io_context &HttpSession::context() const
@@ -53,7 +60,28 @@ void HttpSession::readNext()
     m_parser->body_limit(m_server.options().maxBodyBytes);
     m_parser->header_limit(static_cast<std::uint32_t>(m_server.options().maxHeaderBytes));
     m_readError = HttpReadError::None;
-    m_stream.expires_after(std::chrono::seconds(m_server.options().idleTimeoutSeconds));
+    if (m_buffer.size() > 0) {
+        readRequest(); // pipelined: the next request has started already
+        return;
+    }
+    // Idle: wait for the first byte of the next request under the idle timeout only.
+    m_stream.expires_after(std::chrono::milliseconds(m_server.options().idleTimeoutMs));
+    m_stream.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec) {
+            if (ec == boost::beast::error::timeout)
+                self->m_server.m_idleTimeouts.fetch_add(1, std::memory_order_relaxed);
+            self->close();
+            return;
+        }
+        self->m_buffer.commit(n);
+        self->readRequest();
+    });
+}
+
+void HttpSession::readRequest()
+{
+    const int readTimeoutMs = m_server.options().readTimeoutMs;
+    m_stream.expires_after(std::chrono::milliseconds(readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs));
     http::async_read(m_stream, m_buffer, *m_parser,
                      [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
 }
@@ -61,8 +89,16 @@ void HttpSession::readNext()
 void HttpSession::onRead(error_code ec)
 {
     if (ec) {
+        if (ec == boost::beast::error::timeout) {
+            // A request that does not arrive in time (slowloris): no answer, the slot is freed.
+            m_server.m_readTimeouts.fetch_add(1, std::memory_order_relaxed);
+            close();
+            return;
+        }
         if (ec == http::error::body_limit) {
             m_readError = HttpReadError::BodyTooLarge;
+        } else if (ec == http::error::header_limit) {
+            m_readError = HttpReadError::HeaderTooLarge;
         } else if (ec.category() == http::make_error_code(http::error::bad_target).category()
                    && ec != http::error::end_of_stream && ec != http::error::partial_message) {
             m_readError = HttpReadError::Malformed;

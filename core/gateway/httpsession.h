@@ -32,6 +32,7 @@ public:
     int thread() const { return m_thread; }
     boost::asio::io_context &context() const;
     bool open() const { return m_open; }
+    const boost::asio::ip::address &remoteAddress() const { return m_remote; }
 
     void respond(int status, std::string_view contentType, std::string_view body, std::span<const HttpHeader> headers);
     void beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers);
@@ -40,6 +41,7 @@ public:
 
 private:
     void readNext();
+    void readRequest();
     void onRead(boost::beast::error_code ec);
     void dispatch();
     void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,
@@ -52,6 +54,7 @@ private:
     boost::beast::tcp_stream m_stream;
     HttpServer &m_server;
     int m_thread;
+    boost::asio::ip::address m_remote;
     boost::beast::flat_buffer m_buffer;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> m_parser;
     HttpRequest m_request;

@@ -21,7 +21,7 @@ void LatencyWindow::sample(std::int64_t nowMs, const std::vector<const LatencyHi
     for (const LatencyHistogram *h : histograms) {
         for (std::size_t i = 0; i < m_bounds.size(); ++i)
             s.cumulative[i] += static_cast<double>(h->countAtOrBelow(m_bounds[i]));
-        s.cumulative.back() += static_cast<double>(h->count());
+        s.cumulative.back() += static_cast<double>(h->countAtOrBelow(std::numeric_limits<double>::infinity()));
     }
     m_snapshots.push_back(std::move(s));
     // Keep one snapshot at or before the window's start as the baseline.

@@ -37,13 +37,45 @@ void TierChain::lookupBeyondHot(const std::string &key, const ChatRequest &reque
     lookupExact(key, request, std::move(callback));
 }
 
+RedisConnection *TierChain::fallback() const
+{
+    if (m_fallbackReplica && m_fallbackReplica->ready())
+        return m_fallbackReplica;
+    if (m_primary && m_primary->ready())
+        return m_primary;
+    return nullptr;
+}
+
 void TierChain::lookupExact(const std::string &key, const ChatRequest &request, Callback callback)
 {
+    if (!m_replica.ready()) {
+        if (RedisConnection *other = fallback()) {
+            readEntry(*other, key, request, std::move(callback));
+            return;
+        }
+    }
+    readEntry(m_replica, key, request, std::move(callback));
+}
+
+void TierChain::readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback)
+{
     const std::string redisKey = RedisSchema::entryKey(key);
+    const bool isFallback = &source != &m_replica;
+    if (isFallback) {
+        m_metrics.fallbackRead(&source == m_fallbackReplica ? GatewayMetrics::FallbackSource::FallbackReplica
+                                                            : GatewayMetrics::FallbackSource::Primary);
+    }
     // The request outlives the lookup (the gateway keeps it until it responds).
-    m_replica.command({"GET", redisKey}, [this, key, &request, callback = std::move(callback)](const redisReply *reply,
-                                                                                             std::string_view error) mutable {
+    source.command({"GET", redisKey}, [this, key, &request, isFallback, callback = std::move(callback)](
+                                          const redisReply *reply, std::string_view error) mutable {
         if (!reply) {
+            // The replica died under this command: ask another source once rather than fail.
+            if (!isFallback) {
+                if (RedisConnection *other = fallback()) {
+                    readEntry(*other, key, request, std::move(callback));
+                    return;
+                }
+            }
             lookupSemantic(key, request, "replica unavailable", std::move(callback));
             return;
         }
@@ -68,7 +100,9 @@ void TierChain::lookupExact(const std::string &key, const ChatRequest &request, 
         auto answer = CachedAnswer::fromContent(entry->response, entry->version);
         if (m_hot)
             m_hot->put(key, answer, entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1);
-        callback(Result{Tier::Exact, std::move(answer), {}});
+        Result result{Tier::Exact, std::move(answer), {}};
+        result.fromFallback = isFallback;
+        callback(std::move(result));
     });
 }
 

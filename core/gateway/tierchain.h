@@ -27,6 +27,7 @@ public:
         Tier tier = Tier::None;
         std::shared_ptr<const CachedAnswer> answer; // null on a miss
         std::string_view missReason;               // "absent", "replica unavailable", "corrupt entry"...
+        bool fromFallback = false;                 // L0 was read from the fallback replica or the primary
     };
     using Callback = std::function<void(Result)>;
     // L1: look for an approved paraphrase of the request. Absent today.
@@ -36,6 +37,13 @@ public:
     TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics);
 
     void setSemanticLookup(SemanticLookup lookup) { m_semantic = std::move(lookup); }
+    // Where L0 reads go while the local replica is unreachable, in this order
+    // (either may be null). Entries are the same everywhere: the primary writes them.
+    void setFallbacks(RedisConnection *fallbackReplica, RedisConnection *primary)
+    {
+        m_fallbackReplica = fallbackReplica;
+        m_primary = primary;
+    }
 
     // L0.5 only; synchronous, the hit path.
     std::shared_ptr<const CachedAnswer> lookupHot(std::string_view key) const;
@@ -46,10 +54,15 @@ public:
 
 private:
     void lookupExact(const std::string &key, const ChatRequest &request, Callback callback);
+    // The first fallback source that is connected, or null.
+    RedisConnection *fallback() const;
+    void readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback);
     void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason, Callback callback);
 
     HotCache *m_hot;
     RedisConnection &m_replica;
+    RedisConnection *m_fallbackReplica = nullptr;
+    RedisConnection *m_primary = nullptr;
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
 };

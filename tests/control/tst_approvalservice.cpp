@@ -35,6 +35,8 @@ private slots:
     void revokeMissingIsNotFound();
     void unknownProposalIsNotFound();
     void controlDrainIsAuditedAndPublished();
+    void writesAreSerialisedInCallOrder();
+    void connectionDestroyedUnderPendingWrite();
     void gatewayUserIsDenied_data();
     void gatewayUserIsDenied();
 
@@ -341,6 +343,55 @@ void TestApprovalService::controlDrainIsAuditedAndPublished()
     QVERIFY(m_client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
     r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
     QCOMPARE(r.error, Kind::InvalidArgument);
+}
+
+void TestApprovalService::writesAreSerialisedInCallOrder()
+{
+    const QString id = seedAndDeliver(makeProposal("k-serial", "Serial?"));
+    QSignalSpy spy(m_service.get(), &ApprovalService::finished);
+    QList<ApprovalResult> viaCallback;
+    auto cb = [&](const ApprovalResult &r) { viaCallback.append(r); };
+    // Issued back to back: each later write relies on the earlier one's version.
+    m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("kim"), cb);
+    m_service->edit(QStringLiteral("k-serial"), QStringLiteral("v2"), 1, QStringLiteral("kim"), cb);
+    m_service->edit(QStringLiteral("k-serial"), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
+    QCOMPARE(m_service->queuedCount(), 3);
+    QVERIFY(viaCallback.isEmpty()); // never synchronous
+    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 3, 15000);
+    QCOMPARE(viaCallback.size(), 3);
+    for (int i = 0; i < 3; ++i)
+        QVERIFY2(viaCallback[i].ok, qPrintable(viaCallback[i].message));
+    QCOMPARE(viaCallback[2].version, 3);
+    QCOMPARE(EntryCodec::decode(m_client.get("l0l3:v1:entry:k-serial").toStdString())->response, std::string("v3"));
+}
+
+void TestApprovalService::connectionDestroyedUnderPendingWrite()
+{
+    RedisServer server;
+    QString why;
+    QVERIFY2(server.start({}, &why), qPrintable(why));
+    RedisClient client = server.client();
+    const QString id = seedProposal(client, makeProposal("k-teardown", "Teardown?"));
+    auto conn = std::make_unique<RedisConnection>(optionsFor(server));
+    QSignalSpy connected(conn.get(), &RedisConnection::connected);
+    conn->open();
+    QVERIFY(connected.wait(5000));
+    ApprovalService svc(conn.get());
+    QSignalSpy spy(&svc, &ApprovalService::finished);
+    // A hung server: the first write is on the wire, the second queued.
+    server.pause();
+    svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("lea"));
+    svc.revoke(QStringLiteral("k-teardown"), QStringLiteral("lea"));
+    QTRY_VERIFY_WITH_TIMEOUT(conn->pendingCount() > 0, 5000);
+    conn.reset();
+    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 2, 5000);
+    for (const QList<QVariant> &args : std::as_const(spy)) {
+        const auto r = args.at(0).value<ApprovalResult>();
+        QVERIFY(!r.ok);
+        QCOMPARE(r.error, Kind::NotConnected);
+    }
+    server.resume();
+    QVERIFY(client.get("l0l3:v1:entry:k-teardown").isNull());
 }
 
 void TestApprovalService::gatewayUserIsDenied_data()

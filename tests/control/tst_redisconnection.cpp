@@ -1,6 +1,7 @@
 #include <QCoreApplication>
 #include <QPointer>
 #include <QSignalSpy>
+#include <QThread>
 #include <QTest>
 
 #include <memory>
@@ -32,6 +33,8 @@ private slots:
     void deleteConnectionInsideCallback();
     void deleteConnectionInsideDisconnected();
     void commandsQueuedWhileConnecting();
+    void destroyWhileResolving();
+    void worksOnAWorkerThread();
 
 private:
     std::unique_ptr<RedisServer> m_server;
@@ -311,6 +314,64 @@ void TestRedisConnection::commandsQueuedWhileConnecting()
     QCOMPARE(reply->str, QByteArray("PONG"));
     conn.close();
     QCOMPARE(conn.state(), RedisConnection::State::Closed);
+}
+
+void TestRedisConnection::destroyWhileResolving()
+{
+    auto o = optionsFor(*m_server);
+    o.host = QStringLiteral("localhost");
+    auto conn = std::make_unique<RedisConnection>(o);
+    QObject ctx;
+    std::optional<RedisReply> reply;
+    conn->open();
+    QCOMPARE(conn->state(), RedisConnection::State::Resolving);
+    conn->command({"PING"}, &ctx, [&](const RedisReply &r) { reply = r; });
+    conn.reset();
+    QVERIFY(reply.has_value());
+    QVERIFY(reply->local);
+    // The lookup finishing later must not touch the destroyed connection.
+    RedisConnection probe(o);
+    QSignalSpy connected(&probe, &RedisConnection::connected);
+    probe.open();
+    QVERIFY(connected.wait(10000));
+}
+
+// How the console uses it: owned by a worker on a QThread, results back by
+// queued signal carrying a value type.
+class Worker : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Worker(RedisConnection::Options o) : m_options(std::move(o)) {}
+    void run()
+    {
+        m_conn = new RedisConnection(m_options, this);
+        m_conn->open();
+        m_conn->command({"ECHO", "from-thread"}, this, [this](const RedisReply &r) { emit replied(r, QThread::currentThread()); });
+    }
+signals:
+    void replied(const l0l3::RedisReply &reply, QThread *thread);
+
+private:
+    RedisConnection::Options m_options;
+    RedisConnection *m_conn = nullptr;
+};
+
+void TestRedisConnection::worksOnAWorkerThread()
+{
+    QThread thread;
+    auto *worker = new Worker(optionsFor(*m_server));
+    worker->moveToThread(&thread);
+    connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
+    QSignalSpy replied(worker, &Worker::replied);
+    thread.start();
+    QMetaObject::invokeMethod(worker, &Worker::run, Qt::QueuedConnection);
+    QVERIFY(replied.wait(5000));
+    const auto reply = replied.first().at(0).value<RedisReply>();
+    QCOMPARE(reply.str, QByteArray("from-thread"));
+    QCOMPARE(replied.first().at(1).value<QThread *>(), &thread);
+    thread.quit();
+    QVERIFY(thread.wait(5000));
 }
 
 QTEST_GUILESS_MAIN(TestRedisConnection)

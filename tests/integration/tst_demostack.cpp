@@ -42,6 +42,19 @@ QStringList alive(const QList<qint64> &pids)
     return out;
 }
 
+// SENTINEL MASTER's flat field/value array as a map.
+QHash<QByteArray, QByteArray> sentinelMaster(const DemoTopology &topology, quint16 port)
+{
+    test::RedisClient client;
+    QHash<QByteArray, QByteArray> fields;
+    if (!client.connect(topology.host, port))
+        return fields;
+    const test::RedisValue reply = client.command({"SENTINEL", "MASTER", topology.masterName.toUtf8()});
+    for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2)
+        fields.insert(reply.elements.at(i).str, reply.elements.at(i + 1).str);
+    return fields;
+}
+
 QByteArray proposalsKey()
 {
     return QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()));
@@ -115,6 +128,23 @@ void TestDemoStack::startsServesAndStopsEverything()
         const test::RedisValue master = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
         QCOMPARE(master.elements.size(), 2);
         QCOMPARE(master.elements.at(1).str, QByteArray::number(topology.primary.port));
+    }
+
+    // The Sentinels log in as the "sentinel" ACL user: they see the primary up,
+    // find its three replicas and each other (hello messages every 2 s), and
+    // can authorise a failover.
+    for (const DemoRedisNode &sentinel : topology.sentinels) {
+        QTRY_VERIFY2_WITH_TIMEOUT(sentinelMaster(topology, sentinel.port).value("num-other-sentinels") == "2",
+                                  qPrintable(sentinel.name), 15000);
+        const auto master = sentinelMaster(topology, sentinel.port);
+        QCOMPARE(master.value("flags"), QByteArray("master"));
+        QCOMPARE(master.value("num-slaves"), QByteArray("3"));
+        QCOMPARE(master.value("quorum"), QByteArray("2"));
+        QCOMPARE(master.value("down-after-milliseconds"), QByteArray("2000"));
+        test::RedisClient client;
+        QVERIFY(client.connect(topology.host, sentinel.port));
+        const test::RedisValue quorum = client.command({"SENTINEL", "CKQUORUM", topology.masterName.toUtf8()});
+        QVERIFY2(quorum.isStatus() && quorum.str.startsWith("OK"), qPrintable(quorum.toString()));
     }
 
     test::HttpClient http;

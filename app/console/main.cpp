@@ -1,0 +1,229 @@
+// l0l3-console: the approval console. --demo starts the local three-region
+// stack and connects to it; --headless prints a status line per second
+// instead of a window; --screenshot FILE --quit-after S renders the window
+// after S seconds and exits (docs and tests).
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QImage>
+#include <QPixmap>
+#include <QProgressDialog>
+#include <QTabWidget>
+#include <QTextStream>
+#include <QTimer>
+
+#include <memory>
+
+#include "app/console/demotomonitor.h"
+#include "app/demo/demoheadlessrunner.h"
+#include "app/demo/demostack.h"
+#include "app/demo/unixsignalnotifier.h"
+#include "ui/mainwindow.h"
+#include "ui/profilestore.h"
+
+using namespace l0l3;
+
+namespace {
+
+struct Options
+{
+    QString profile;
+    bool demo = false;
+    bool headless = false;
+    QString screenshot;
+    double quitAfter = 0;
+};
+
+int usageError(const QString &message)
+{
+    QTextStream(stderr) << "l0l3-console: " << message << " (see --help)\n";
+    return 2;
+}
+
+bool hasFlag(int argc, char *argv[], const char *flag)
+{
+    for (int i = 1; i < argc; ++i) {
+        if (qstrcmp(argv[i], flag) == 0)
+            return true;
+    }
+    return false;
+}
+
+// Returns -1 when parsing succeeded and the program should go on.
+int parse(const QStringList &arguments, Options *o)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("L0L3 approval console"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption profile(QStringLiteral("profile"), QStringLiteral("Connect with this connection profile."), QStringLiteral("NAME"));
+    const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Start the local three-region demo stack and connect to it."));
+    const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("With --demo: no window, one status line per second."));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Write the main window as a PNG after --quit-after seconds, then exit."), QStringLiteral("FILE"));
+    const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Exit after S seconds (with --demo: counted from when the stack is ready)."), QStringLiteral("S"));
+    parser.addOptions({profile, demo, headless, screenshot, quitAfter});
+    if (!parser.parse(arguments))
+        return usageError(parser.errorText());
+    if (parser.isSet(QStringLiteral("help")))
+        parser.showHelp(0);
+    if (parser.isSet(QStringLiteral("version")))
+        parser.showVersion();
+    o->profile = parser.value(profile);
+    o->demo = parser.isSet(demo);
+    o->headless = parser.isSet(headless);
+    o->screenshot = parser.value(screenshot);
+    if (parser.isSet(quitAfter)) {
+        bool ok = false;
+        o->quitAfter = parser.value(quitAfter).toDouble(&ok);
+        if (!ok || !(o->quitAfter > 0))
+            return usageError(QStringLiteral("--quit-after must be a number of seconds > 0"));
+    }
+    if (o->headless && !o->demo)
+        return usageError(QStringLiteral("--headless needs --demo"));
+    if (o->headless && !o->screenshot.isEmpty())
+        return usageError(QStringLiteral("--screenshot needs a window; drop --headless"));
+    if (!o->screenshot.isEmpty() && !(o->quitAfter > 0))
+        return usageError(QStringLiteral("--screenshot needs --quit-after SECONDS"));
+    return -1;
+}
+
+int runHeadless(QCoreApplication &app, const Options &o)
+{
+    UnixSignalNotifier::quitOnTermination(&app);
+    DemoStack stack;
+    DemoHeadlessRunner runner(&stack);
+    int exitCode = 0;
+    QObject::connect(&stack, &DemoStack::progress, &app, [](int i, int n, const QString &text) {
+        QTextStream(stdout) << '[' << i << '/' << n << "] " << text << Qt::endl;
+    });
+    QObject::connect(&stack, &DemoStack::failed, &app, [&exitCode](const QString &error) {
+        QTextStream(stderr) << "l0l3-console: the demo stack did not start: " << error << Qt::endl;
+        exitCode = 1;
+        QCoreApplication::quit();
+    });
+    QObject::connect(&stack, &DemoStack::ready, &app, [&] {
+        QTextStream(stdout) << "demo ready" << Qt::endl;
+        runner.start();
+        if (o.quitAfter > 0)
+            QTimer::singleShot(int(o.quitAfter * 1000), &app, &QCoreApplication::quit);
+    });
+    QTimer::singleShot(0, &stack, &DemoStack::start);
+    app.exec();
+    runner.stop();
+    stack.stop();
+    return exitCode;
+}
+
+void scheduleExit(QApplication &app, MainWindow &window, const Options &o, int *exitCode)
+{
+    if (!(o.quitAfter > 0))
+        return;
+    QTimer::singleShot(int(o.quitAfter * 1000), &app, [&app, &window, o, exitCode] {
+        if (!o.screenshot.isEmpty()) {
+            const QPixmap shot = window.grab();
+            if (shot.isNull() || !shot.save(o.screenshot, "PNG")) {
+                QTextStream(stderr) << "l0l3-console: cannot write the screenshot to " << o.screenshot << Qt::endl;
+                *exitCode = 1;
+            } else {
+                QTextStream(stdout) << "screenshot " << o.screenshot << ' ' << shot.width() << 'x' << shot.height() << Qt::endl;
+            }
+        }
+        app.quit();
+    });
+}
+
+int runWindow(QApplication &app, const Options &o)
+{
+    UnixSignalNotifier::quitOnTermination(&app);
+    int exitCode = 0;
+    // Declared before the window: the window (and its Redis threads) goes
+    // first, then the stack stops the servers.
+    std::unique_ptr<DemoStack> stack;
+    MainWindow window;
+    if (!o.screenshot.isEmpty())
+        window.resize(1280, 800);
+
+    if (o.demo) {
+        stack = std::make_unique<DemoStack>();
+        auto *progress = new QProgressDialog(QObject::tr("Starting the three-region demo…"), QString(), 0,
+                                             DemoStack::stepCount(), &window);
+        progress->setWindowTitle(QObject::tr("L0L3 demo"));
+        progress->setMinimumDuration(0);
+        progress->setAutoClose(false);
+        progress->setValue(0);
+        QObject::connect(stack.get(), &DemoStack::progress, progress, [progress](int step, int total, const QString &text) {
+            progress->setMaximum(total);
+            progress->setValue(step);
+            progress->setLabelText(text);
+            QTextStream(stdout) << '[' << step << '/' << total << "] " << text << Qt::endl;
+        });
+        QObject::connect(stack.get(), &DemoStack::failed, &app, [&exitCode, progress](const QString &error) {
+            QTextStream(stderr) << "l0l3-console: the demo stack did not start: " << error << Qt::endl;
+            progress->close();
+            exitCode = 1;
+            QCoreApplication::quit();
+        });
+        QObject::connect(stack.get(), &DemoStack::processExited, &window, [&window](const QString &name, int code) {
+            QTextStream(stderr) << "l0l3-console: demo process " << name << " exited with code " << code << Qt::endl;
+            Q_UNUSED(window);
+        });
+        QObject::connect(stack.get(), &DemoStack::ready, &window, [&, progress] {
+            progress->close();
+            progress->deleteLater();
+            const DemoTopology t = stack->topology();
+            window.connectWith(DemoToMonitor::primaryOptions(t), QStringLiteral("demo primary"));
+            window.setMonitoring(DemoToMonitor::monitorConfig(t));
+            window.setWindowTitle(QObject::tr("L0L3 console — local demo"));
+            QTextStream(stdout) << "demo ready" << Qt::endl;
+            scheduleExit(app, window, o, &exitCode);
+        });
+        window.show();
+        QTimer::singleShot(0, stack.get(), &DemoStack::start);
+    } else {
+        window.show();
+        const QString name = o.profile.isEmpty() ? ProfileStore::lastUsed() : o.profile;
+        if (const auto profile = ProfileStore::find(name)) {
+            window.connectProfile(*profile);
+        } else if (!o.profile.isEmpty()) {
+            QTextStream(stderr) << "l0l3-console: no connection profile named " << o.profile << Qt::endl;
+            return 2;
+        } else if (o.screenshot.isEmpty()) {
+            QTimer::singleShot(0, &window, &MainWindow::openSettings);
+        }
+        scheduleExit(app, window, o, &exitCode);
+    }
+
+    app.exec();
+    if (stack)
+        window.hide();
+    // Redis links close before the servers go away.
+    QTextStream(stdout).flush();
+    if (stack) {
+        QObject::disconnect(stack.get(), nullptr, nullptr, nullptr);
+        stack->stop();
+    }
+    return exitCode;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication::setOrganizationName(QStringLiteral("L0L3"));
+    QCoreApplication::setApplicationName(QStringLiteral("l0l3-console"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(L0L3_VERSION));
+
+    // --headless must not need a display: decide before creating the app.
+    if (hasFlag(argc, argv, "--headless")) {
+        QCoreApplication app(argc, argv);
+        Options o;
+        if (const int rc = parse(app.arguments(), &o); rc >= 0)
+            return rc;
+        return runHeadless(app, o);
+    }
+    QApplication app(argc, argv);
+    Options o;
+    if (const int rc = parse(app.arguments(), &o); rc >= 0)
+        return rc;
+    return runWindow(app, o);
+}

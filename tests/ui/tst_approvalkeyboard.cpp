@@ -1,0 +1,343 @@
+// Keyboard-only decisions in the console against a real primary + replica:
+// proposals are seeded exactly as a gateway writes them (as the `gateway`
+// ACL user), decisions are typed into the queue view, and the outcome is
+// asserted on Redis itself.
+#include <QAction>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTest>
+
+#include <memory>
+
+#include "core/common/cachekey.h"
+#include "core/common/entry.h"
+#include "core/common/proposal.h"
+#include "core/common/redisschema.h"
+#include "tests/support/redisserver.h"
+#include "tests/support/testcredentials.h"
+#include "ui/mainwindow.h"
+#include "ui/proposalfiltermodel.h"
+#include "ui/proposalspage.h"
+#include "ui/proposaltablemodel.h"
+#include "ui/responseeditordialog.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+QByteArray bytes(std::string_view s)
+{
+    return QByteArray(s.data(), qsizetype(s.size()));
+}
+
+} // namespace
+
+class TestApprovalKeyboard : public QObject
+{
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+    void cleanup();
+
+    void approveWithEnter();
+    void rejectWithBackspace();
+    void editWithE();
+    void undoApprovalWithCtrlZ();
+    void moveWithJK();
+    void typingInSearchNeverDecides();
+    void shortcutsAreVisible();
+
+private:
+    // Does what a gateway does on a miss: ZSCORE rejected, HINCRBY seen,
+    // XADD the proposal when _total became 1. Returns the cache key.
+    QString seedProposal(const QString &prompt, const QString &response, const QString &region);
+    std::optional<Entry> entry(RedisServer &server, const QString &key);
+    void openWindow();
+    QTableView *focusKey(const QString &key);
+
+    std::unique_ptr<RedisServer> m_primary;
+    std::unique_ptr<RedisServer> m_replica;
+    std::unique_ptr<MainWindow> m_window;
+    int m_seq = 0;
+};
+
+void TestApprovalKeyboard::initTestCase()
+{
+    QString error;
+    m_primary = std::make_unique<RedisServer>();
+    QVERIFY2(m_primary->start({}, &error), qPrintable(error));
+    RedisServer::Options replica;
+    replica.replicaOfHost = m_primary->host();
+    replica.replicaOfPort = m_primary->port();
+    m_replica = std::make_unique<RedisServer>();
+    QVERIFY2(m_replica->start(replica, &error), qPrintable(error));
+}
+
+void TestApprovalKeyboard::cleanupTestCase()
+{
+    m_window.reset();
+    m_replica.reset();
+    m_primary.reset();
+}
+
+void TestApprovalKeyboard::init()
+{
+    ++m_seq;
+}
+
+void TestApprovalKeyboard::cleanup()
+{
+    m_window.reset();
+}
+
+QString TestApprovalKeyboard::seedProposal(const QString &prompt, const QString &response, const QString &region)
+{
+    // Unique per test function and run, so earlier decisions never interfere.
+    const QString uniquePrompt = QStringLiteral("%1 [%2/%3]").arg(prompt).arg(m_seq).arg(QCoreApplication::applicationPid());
+    const std::string p = uniquePrompt.toStdString();
+    const std::string key = CacheKey::derive({"acme", "You are a support agent.", p, "gpt-4o-mini", "", "", ""});
+    RedisClient gw = m_primary->client(QStringLiteral("gateway"));
+    if (!gw.isConnected())
+        return {};
+    const RedisValue rejected = gw.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), bytes(key)});
+    if (!rejected.isNil())
+        return {};
+    const QByteArray seen = bytes(RedisSchema::seenKey(key));
+    gw.command({QByteArrayLiteral("HINCRBY"), seen, region.toUtf8(), QByteArrayLiteral("1")});
+    const RedisValue total = gw.command({QByteArrayLiteral("HINCRBY"), seen, bytes(RedisSchema::kSeenTotalField), QByteArrayLiteral("1")});
+    if (!total.isInteger() || total.integer != 1)
+        return QString::fromStdString(key);
+    Proposal proposal;
+    proposal.key = key;
+    proposal.ns = "acme";
+    proposal.system = "You are a support agent.";
+    proposal.prompt = p;
+    proposal.response = response.toStdString();
+    proposal.model = "gpt-4o-mini";
+    proposal.region = region.toStdString();
+    proposal.tsMs = QDateTime::currentMSecsSinceEpoch();
+    proposal.upstreamMs = 800;
+    proposal.promptTokens = 20;
+    proposal.completionTokens = 60;
+    QList<QByteArray> argv{QByteArrayLiteral("XADD"), bytes(RedisSchema::kProposals), QByteArrayLiteral("MAXLEN"),
+                           QByteArrayLiteral("~"), QByteArray::number(RedisSchema::kProposalsMaxLen), QByteArrayLiteral("*")};
+    for (const auto &[field, value] : ProposalCodec::encode(proposal)) {
+        argv.append(bytes(field));
+        argv.append(bytes(value));
+    }
+    const RedisValue id = gw.command(argv);
+    if (!id.isString())
+        qWarning() << "XADD failed:" << id.toString();
+    return id.isString() ? QString::fromStdString(key) : QString();
+}
+
+std::optional<Entry> TestApprovalKeyboard::entry(RedisServer &server, const QString &key)
+{
+    RedisClient c = server.client(QStringLiteral("console"));
+    const QByteArray json = c.get(bytes(RedisSchema::entryKey(key.toStdString())));
+    if (json.isNull())
+        return std::nullopt;
+    return EntryCodec::decode(std::string_view(json.constData(), size_t(json.size())));
+}
+
+void TestApprovalKeyboard::openWindow()
+{
+    m_window = std::make_unique<MainWindow>();
+    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
+    QVERIFY(options);
+    m_window->connectWith(*options, QStringLiteral("test primary"));
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    m_window->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+}
+
+QTableView *TestApprovalKeyboard::focusKey(const QString &key)
+{
+    ProposalsPage *page = m_window->proposalsPage();
+    [&] { QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 15000); }();
+    if (QTest::currentTestFailed())
+        return nullptr;
+    page->selectKey(key);
+    QTableView *view = page->view();
+    view->setFocus();
+    return view;
+}
+
+void TestApprovalKeyboard::approveWithEnter()
+{
+    const QString answer = QStringLiteral("Open Settings › Account › Reset password and follow the e-mail link.");
+    const QString key = seedProposal(QStringLiteral("How do I reset my password?"), answer, QStringLiteral("nyc"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+    QCOMPARE(m_window->proposalsPage()->currentItem()->key, key);
+
+    QTest::keyClick(view, Qt::Key_Return);
+
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    const Entry e = *entry(*m_primary, key);
+    QCOMPARE(QString::fromStdString(e.response), answer);
+    QCOMPARE(e.version, 1);
+    // WAIT 1 made it to the replica, and the status bar says how many acknowledged.
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, 5000);
+    const auto labels = m_window->statusBar()->findChildren<QLabel *>();
+    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(labels.begin(), labels.end(), [](QLabel *l) {
+                                 return l->text().contains(QStringLiteral("1 replica(s) acked"));
+                             }),
+                             5000);
+}
+
+void TestApprovalKeyboard::rejectWithBackspace()
+{
+    const QString key = seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("Sure! ..."), QStringLiteral("tokyo"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+
+    QTest::keyClick(view, Qt::Key_Backspace);
+
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    QTRY_VERIFY_WITH_TIMEOUT(!c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(), 10000);
+    const RedisValue until = c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()});
+    QVERIFY(until.str.toDouble() > double(QDateTime::currentMSecsSinceEpoch()));
+    QVERIFY(!entry(*m_primary, key).has_value());
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, 5000);
+    // A gateway now refuses to propose it again.
+    QVERIFY(seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("again"), QStringLiteral("tokyo")).isEmpty());
+}
+
+void TestApprovalKeyboard::editWithE()
+{
+    const QString original = QStringLiteral("Refunds take 5 days.");
+    const QString key = seedProposal(QStringLiteral("How long do refunds take?"), original, QStringLiteral("eu"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+
+    QTest::keyClick(view, Qt::Key_E);
+    ProposalsPage *page = m_window->proposalsPage();
+    QTRY_VERIFY_WITH_TIMEOUT(page->editor() != nullptr, 5000);
+    ResponseEditorDialog *dialog = page->editor();
+    QPlainTextEdit *editor = dialog->editor();
+    // Keyboard only: select all, type the new answer, Ctrl+Return.
+    QTest::keyClick(editor, Qt::Key_A, Qt::ControlModifier);
+    const QString edited = QStringLiteral("Refunds take 3 to 5 business days.");
+    QTest::keyClicks(editor, edited);
+    QCOMPARE(dialog->response(), edited);
+    QVERIFY(dialog->diffHtml().contains(QStringLiteral("business")));
+    QTest::keyClick(editor, Qt::Key_Return, Qt::ControlModifier);
+
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), edited);
+    QTRY_VERIFY_WITH_TIMEOUT(page->editor() == nullptr, 5000);
+}
+
+void TestApprovalKeyboard::undoApprovalWithCtrlZ()
+{
+    const QString key = seedProposal(QStringLiteral("Do you ship to Canada?"), QStringLiteral("Yes, in 5-7 days."), QStringLiteral("nyc"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+    ProposalsPage *page = m_window->proposalsPage();
+    QVERIFY(!page->undoAction()->isEnabled());
+
+    QTest::keyClick(view, Qt::Key_Enter);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), 5000);
+
+    QTest::keyClick(view, Qt::Key_Z, Qt::ControlModifier);
+    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), 10000);
+    // The proposal is back in the queue and can be approved again.
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 5000);
+    QCOMPARE(page->currentItem()->key, key);
+    QTest::keyClick(view, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+}
+
+void TestApprovalKeyboard::moveWithJK()
+{
+    QVERIFY(!seedProposal(QStringLiteral("first"), QStringLiteral("1"), QStringLiteral("nyc")).isEmpty());
+    QVERIFY(!seedProposal(QStringLiteral("second"), QStringLiteral("2"), QStringLiteral("nyc")).isEmpty());
+    openWindow();
+    ProposalsPage *page = m_window->proposalsPage();
+    QTRY_VERIFY_WITH_TIMEOUT(page->proxy()->rowCount() >= 2, 15000);
+    QTableView *view = page->view();
+    view->setFocus();
+    view->setCurrentIndex(page->proxy()->index(0, 0));
+    QTest::keyClick(view, Qt::Key_J);
+    QCOMPARE(view->currentIndex().row(), 1);
+    QTest::keyClick(view, Qt::Key_K);
+    QCOMPARE(view->currentIndex().row(), 0);
+    QTest::keyClick(view, Qt::Key_Down);
+    QCOMPARE(view->currentIndex().row(), 1);
+    QTest::keyClick(view, Qt::Key_Up);
+    QCOMPARE(view->currentIndex().row(), 0);
+}
+
+void TestApprovalKeyboard::typingInSearchNeverDecides()
+{
+    const QString key = seedProposal(QStringLiteral("Where is my parcel?"), QStringLiteral("Track it here."), QStringLiteral("eu"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+    ProposalsPage *page = m_window->proposalsPage();
+
+    QTest::keyClick(view, Qt::Key_F, Qt::ControlModifier);
+    QLineEdit *search = page->searchEdit();
+    QTRY_VERIFY(search->hasFocus());
+    QTest::keyClicks(search, QStringLiteral("parcelx"));
+    QTest::keyClick(search, Qt::Key_Backspace);
+    QCOMPARE(search->text(), QStringLiteral("parcel"));
+    QCOMPARE(page->proxy()->rowCount(), 1);
+    QTest::keyClick(search, Qt::Key_E);
+    QTest::keyClick(search, Qt::Key_Backspace);
+    QVERIFY(page->editor() == nullptr);
+    // Enter in the search box hands focus back to the queue, it does not approve.
+    QTest::keyClick(search, Qt::Key_Return);
+    QVERIFY(view->hasFocus());
+    // A decision marks its row pending synchronously, before anything is sent.
+    QVERIFY(!entry(*m_primary, key).has_value());
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    QVERIFY(c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil());
+    QVERIFY(!page->model()->isPending(key));
+}
+
+void TestApprovalKeyboard::shortcutsAreVisible()
+{
+    openWindow();
+    ProposalsPage *page = m_window->proposalsPage();
+    auto *hints = page->findChild<QLabel *>(QStringLiteral("shortcutHints"));
+    QVERIFY(hints);
+    QVERIFY(hints->isVisible());
+    for (const QString &k : {QStringLiteral("Enter"), QStringLiteral("Backspace"), QStringLiteral("<b>E</b>"),
+                             QStringLiteral("Ctrl+F"), QStringLiteral("Ctrl+Z")})
+        QVERIFY2(hints->text().contains(k), qPrintable(k));
+    // Menus carry the same actions, so the shortcuts show next to them.
+    QStringList menuShortcuts;
+    for (QAction *menu : m_window->menuBar()->actions())
+        for (QAction *a : menu->menu()->actions())
+            if (!a->shortcut().isEmpty())
+                menuShortcuts.append(a->shortcut().toString());
+    for (const QString &k : {QStringLiteral("Return"), QStringLiteral("Backspace"), QStringLiteral("E"), QStringLiteral("J"),
+                             QStringLiteral("K"), QStringLiteral("Ctrl+F"), QStringLiteral("Ctrl+Z")})
+        QVERIFY2(menuShortcuts.contains(k), qPrintable(k + QStringLiteral(" not in ") + menuShortcuts.join(u',')));
+    for (QAction *a : page->decisionActions())
+        QVERIFY2(a->toolTip().contains(a->shortcut().toString(QKeySequence::NativeText)), qPrintable(a->toolTip()));
+}
+
+QTEST_MAIN(TestApprovalKeyboard)
+#include "tst_approvalkeyboard.moc"

@@ -1,0 +1,195 @@
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QTest>
+
+#include "ui/audittablemodel.h"
+#include "ui/entrytablemodel.h"
+#include "ui/proposalfiltermodel.h"
+#include "ui/proposaltablemodel.h"
+
+using namespace l0l3;
+
+namespace {
+
+ProposalItem item(const QString &key, qint64 seen, double savings, qint64 ts, const QString &region,
+                  const QString &prompt = QStringLiteral("prompt"))
+{
+    ProposalItem p;
+    p.id = QStringLiteral("1-") + key;
+    p.key = key;
+    p.prompt = prompt;
+    p.response = QStringLiteral("answer for ") + prompt;
+    p.seenTotal = seen;
+    p.savingsScore = savings;
+    p.tsMs = ts;
+    p.proposedRegion = region;
+    p.regions.insert(region, seen);
+    return p;
+}
+
+QStringList keysInOrder(const QAbstractItemModel &m)
+{
+    QStringList keys;
+    for (int r = 0; r < m.rowCount(); ++r)
+        keys.append(m.index(r, 0).data(ProposalTableModel::KeyRole).toString());
+    return keys;
+}
+
+} // namespace
+
+class TestUiModels : public QObject
+{
+    Q_OBJECT
+private slots:
+    void proposalModelPagesAndUpdates()
+    {
+        ProposalTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QList<ProposalItem> page;
+        for (int i = 0; i < 50; ++i)
+            page.append(item(QStringLiteral("k%1").arg(i), i, i * 1.5, 1000 + i, QStringLiteral("nyc")));
+        model.addItems(page);
+        QCOMPARE(inserted.size(), 1); // one beginInsertRows per page
+        QCOMPARE(model.rowCount(), 50);
+
+        // A page repeating a key updates it in place rather than adding a row.
+        model.addItems({item(QStringLiteral("k3"), 99, 500, 1003, QStringLiteral("eu")), item(QStringLiteral("new"), 1, 1, 1, QStringLiteral("eu"))});
+        QCOMPARE(inserted.size(), 2);
+        QCOMPARE(model.rowCount(), 51);
+        QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("k3"))).seenTotal, 99);
+
+        model.setPending(QStringLiteral("k4"), true);
+        QVERIFY(model.index(model.rowOfKey(QStringLiteral("k4")), 0).data(ProposalTableModel::PendingRole).toBool());
+
+        // Removing scattered keys keeps the key -> row index right.
+        model.removeKeys({QStringLiteral("k0"), QStringLiteral("k1"), QStringLiteral("k10"), QStringLiteral("k49"), QStringLiteral("absent")});
+        QCOMPARE(model.rowCount(), 47);
+        for (int r = 0; r < model.rowCount(); ++r)
+            QCOMPARE(model.rowOfKey(model.itemAt(r).key), r);
+        QCOMPARE(model.rowOfKey(QStringLiteral("k10")), -1);
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void proposalSortUsesRawValues_data()
+    {
+        QTest::addColumn<int>("column");
+        QTest::addColumn<int>("order");
+        QTest::addColumn<QStringList>("expected");
+        // Display strings would sort "9.0" after "10.5" and "10 s" before "9 s".
+        QTest::newRow("savings desc") << int(ProposalTableModel::Savings) << int(Qt::DescendingOrder)
+                                      << QStringList{QStringLiteral("b"), QStringLiteral("a"), QStringLiteral("c")};
+        QTest::newRow("seen asc") << int(ProposalTableModel::Seen) << int(Qt::AscendingOrder)
+                                  << QStringList{QStringLiteral("c"), QStringLiteral("a"), QStringLiteral("b")};
+        QTest::newRow("proposed asc (oldest first)") << int(ProposalTableModel::Proposed) << int(Qt::AscendingOrder)
+                                                      << QStringList{QStringLiteral("b"), QStringLiteral("c"), QStringLiteral("a")};
+        QTest::newRow("region asc") << int(ProposalTableModel::Regions) << int(Qt::AscendingOrder)
+                                    << QStringList{QStringLiteral("c"), QStringLiteral("a"), QStringLiteral("b")};
+    }
+    void proposalSortUsesRawValues()
+    {
+        QFETCH(int, column);
+        QFETCH(int, order);
+        QFETCH(QStringList, expected);
+        ProposalTableModel model;
+        model.setNowMs(1'000'000);
+        ProposalFilterModel proxy;
+        proxy.setSourceModel(&model);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addItems({item(QStringLiteral("a"), 9, 9.0, 990'000, QStringLiteral("nyc")),
+                        item(QStringLiteral("b"), 10, 10.5, 900'000, QStringLiteral("tokyo")),
+                        item(QStringLiteral("c"), 2, 2.0, 980'000, QStringLiteral("eu"))});
+        proxy.sort(column, Qt::SortOrder(order));
+        QCOMPARE(keysInOrder(proxy), expected);
+    }
+
+    void proposalFilter()
+    {
+        ProposalTableModel model;
+        ProposalFilterModel proxy;
+        proxy.setSourceModel(&model);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.addItems({item(QStringLiteral("a"), 1, 1, 1, QStringLiteral("nyc"), QStringLiteral("How do I reset my password?")),
+                        item(QStringLiteral("b"), 1, 2, 1, QStringLiteral("tokyo"), QStringLiteral("Where is my order?")),
+                        item(QStringLiteral("c"), 1, 3, 1, QStringLiteral("eu"), QStringLiteral("Cancel my ORDER please"))});
+        proxy.setSearchText(QStringLiteral("order"));
+        QCOMPARE(proxy.rowCount(), 2);
+        proxy.setRegion(QStringLiteral("eu"));
+        QCOMPARE(proxy.rowCount(), 1);
+        QCOMPARE(proxy.index(0, 0).data(ProposalTableModel::KeyRole).toString(), QStringLiteral("c"));
+        proxy.setSearchText({});
+        proxy.setRegion({});
+        QCOMPARE(proxy.rowCount(), 3);
+        // Rows added while filtered show up once they match.
+        proxy.setSearchText(QStringLiteral("refund"));
+        QCOMPARE(proxy.rowCount(), 0);
+        model.addItems({item(QStringLiteral("d"), 1, 1, 1, QStringLiteral("nyc"), QStringLiteral("refund status"))});
+        QCOMPARE(proxy.rowCount(), 1);
+    }
+
+    void entryModelPaging()
+    {
+        EntryTableModel model;
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(EntryTableModel::SortRole);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy fetch(&model, &EntryTableModel::fetchMoreRequested);
+        QVERIFY(!model.canFetchMore({}));
+        QList<EntryItem> page;
+        for (int i = 0; i < 3; ++i) {
+            EntryItem e;
+            e.entry.key = QStringLiteral("key%1").arg(i).toStdString();
+            e.entry.response = "r";
+            e.entry.version = 3 - i;
+            e.ttlRemainingSeconds = i == 0 ? -1 : 100 * i;
+            page.append(e);
+        }
+        model.appendPage(page, true);
+        QCOMPARE(model.rowCount(), 3);
+        QVERIFY(model.canFetchMore({}));
+        model.fetchMore({});
+        QCOMPARE(fetch.size(), 1);
+        QVERIFY(!model.canFetchMore({})); // one request at a time
+        model.fetchMore({});
+        QCOMPARE(fetch.size(), 1);
+        model.appendPage({}, false);
+        QVERIFY(!model.canFetchMore({}));
+        proxy.sort(EntryTableModel::Ttl, Qt::AscendingOrder);
+        QCOMPARE(proxy.index(2, EntryTableModel::Key).data().toString(), QStringLiteral("key0")); // no expiry last
+        QCOMPARE(proxy.index(2, EntryTableModel::Ttl).data().toString(), QStringLiteral("no expiry"));
+        model.removeKey(QStringLiteral("key1"));
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.rowOfKey(QStringLiteral("key1")), -1);
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void auditModelPaging()
+    {
+        AuditTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy fetch(&model, &AuditTableModel::fetchMoreRequested);
+        AuditRecord r;
+        r.action = "approve";
+        r.key = "k";
+        r.actor = "alice";
+        r.version = 2;
+        r.prevVersion = 1;
+        model.appendPage({r, r}, true);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.index(0, AuditTableModel::Actor).data().toString(), QStringLiteral("alice"));
+        QCOMPARE(model.index(0, AuditTableModel::PrevVersion).data().toString(), QStringLiteral("1"));
+        QVERIFY(model.canFetchMore({}));
+        model.fetchMore({});
+        QCOMPARE(fetch.size(), 1);
+        model.appendPage({r}, false);
+        QCOMPARE(model.rowCount(), 3);
+        QVERIFY(!model.canFetchMore({}));
+    }
+};
+
+QTEST_MAIN(TestUiModels)
+#include "tst_uimodels.moc"
