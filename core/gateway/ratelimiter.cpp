@@ -15,7 +15,7 @@ RateLimiter::RateLimiter(Options options, Clock clock)
         m_toleranceUs = static_cast<std::int64_t>(std::llround((burst - 1) * static_cast<double>(m_intervalUs)));
     }
     std::size_t n = 64;
-    while (n < options.slots && n < (std::size_t(1) << 26))
+    while (n < options.maxClients && n < (std::size_t(1) << 26))
         n <<= 1;
     m_mask = n - 1;
     m_slots = std::make_unique<Slot[]>(enabled() ? n : 1);

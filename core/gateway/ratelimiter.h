@@ -21,7 +21,7 @@ public:
     {
         double ratePerSecond = 0; // 0: disabled, every check passes
         double burst = 1;         // bucket size: requests that may arrive at once
-        std::size_t slots = 65536; // rounded up to a power of two
+        std::size_t maxClients = 65536; // table size, rounded up to a power of two
     };
     using Clock = std::function<std::int64_t()>; // monotonic microseconds
 
