@@ -62,6 +62,16 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_proposals, &ProposalsPage::queueSizeChanged, this,
             [this](int n) { m_queueLabel->setText(tr("queue: %1").arg(n)); });
 
+    // Entries and audit change with every decision: refresh when shown.
+    connect(m_tabs, &QTabWidget::currentChanged, this, [this](int index) {
+        if (!m_connected)
+            return;
+        if (m_tabs->widget(index) == m_entries)
+            m_entries->reload();
+        else if (m_tabs->widget(index) == m_audit)
+            m_audit->reload();
+    });
+
     ControlWorker *w = m_client->worker();
     connect(w, &ControlWorker::connectionChanged, this,
             [this](const QString &state, const QString &server, const QString &error) {

@@ -133,7 +133,9 @@ void PrometheusMetricsSource::refresh()
         return;
     m_busy = true;
     const double window = durationSeconds(m_window);
-    runAll(QStringLiteral("/api/v1/query"), {}, [this, window](const QList<QJsonArray> &results, const QString &error) {
+    // One evaluation time for every query, so their samples line up.
+    const QString at = QString::number(QDateTime::currentMSecsSinceEpoch() / 1000.0, 'f', 3);
+    runAll(QStringLiteral("/api/v1/query"), {{QStringLiteral("time"), at}}, [this, window](const QList<QJsonArray> &results, const QString &error) {
         m_busy = false;
         if (!error.isEmpty()) {
             MetricsSnapshot s;

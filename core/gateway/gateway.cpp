@@ -325,7 +325,11 @@ void Gateway::tick()
         measureReplicationLag(*m_workers.front());
     }
     ++m_ticks;
-    updateDegradation();
+    // The connections start with the ticker: give them a moment before reading their state as an outage.
+    const bool settled = m_ticks > 8 || (m_metrics.redisUp(GatewayMetrics::RedisRole::Replica)
+                                         && m_metrics.redisUp(GatewayMetrics::RedisRole::Primary));
+    if (settled)
+        updateDegradation();
     m_ticker->expires_after(std::chrono::milliseconds(250));
     m_ticker->async_wait([this](boost::system::error_code ec) {
         if (!ec && !m_stopping.load())
@@ -449,10 +453,15 @@ void Gateway::sendError(HttpExchange &exchange, Worker &worker, int status, std:
 {
     m_metrics.error(status, code);
     const auto &req = exchange.request();
-    // The path only: a query string may carry a credential.
-    const std::string_view target = req.target();
-    Log::warn("HTTP " + std::to_string(status) + " " + std::string(code) + " " + std::string(req.method_string()) + " "
-              + std::string(target.substr(0, std::min<std::size_t>(200, target.find('?')))) + ": " + std::string(message));
+    // Refusals that come in floods (429, 503 while the circuit is open) are counted, not logged one by one:
+    // their cause is logged once, when the breaker opens.
+    if (status != 429 && code != "upstream_circuit_open") {
+        // The path only: a query string may carry a credential.
+        const std::string_view target = req.target();
+        Log::warn("HTTP " + std::to_string(status) + " " + std::string(code) + " " + std::string(req.method_string())
+                  + " " + std::string(target.substr(0, std::min<std::size_t>(200, target.find('?')))) + ": "
+                  + std::string(message));
+    }
     std::string &body = worker.scratch;
     body.clear();
     ChatResponseWriter::error(body, message, ChatResponseWriter::errorTypeFor(status), code, param);

@@ -29,6 +29,9 @@ void TestCanonicalJson::canonicalise_data()
     QTest::newRow("1.0 is 1") << QByteArray("[1.0, 1, 1e0, 10E-1]") << true << QByteArray("[1,1,1,1]");
     QTest::newRow("decimal shortest") << QByteArray("[1.50, 0.1, 2.5e-3]") << true << QByteArray("[1.5,0.1,0.0025]");
     QTest::newRow("negative") << QByteArray("[-7, -0.5]") << true << QByteArray("[-7,-0.5]");
+    // Found by tests/fuzz/fuzz_canonicaljson: the output must parse back (and canonicalise to itself).
+    QTest::newRow("double beyond uint64") << QByteArray("[26789012345678901234.67890, 1e20]") << true
+                                          << QByteArray("[2.6789012345678902e+19,1e+20]");
     QTest::newRow("uint64 max") << QByteArray("[18446744073709551615]") << true << QByteArray("[18446744073709551615]");
     QTest::newRow("int64 min") << QByteArray("[-9223372036854775808]") << true << QByteArray("[-9223372036854775808]");
     QTest::newRow("escaped letter unescaped") << QByteArray(R"(["a\u0041\/"])") << true << QByteArray(R"(["aA/"])");

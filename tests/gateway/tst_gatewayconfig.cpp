@@ -1,5 +1,6 @@
 #include "core/gateway/gatewayconfig.h"
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -52,6 +53,8 @@ private slots:
     void rejects_data();
     void rejects();
     void options();
+    void resilienceOptions();
+    void resilienceDefaults();
     void environmentCredentials();
     void configFile();
     void helpAndVersion();
@@ -102,6 +105,16 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("bad upstream port") << with({"--upstream", "http://h:0/v1"}) << QStringLiteral("port");
     QTest::newRow("negative ttl") << with({"--hot-cache-ttl-seconds", "-1"}) << QStringLiteral("ttl");
     QTest::newRow("positional") << with({"extra"}) << QStringLiteral("extra");
+    QTest::newRow("error rate over 1") << with({"--breaker-error-rate", "1.5"}) << QStringLiteral("--breaker-error-rate");
+    QTest::newRow("breaker failures 0") << with({"--breaker-failures", "0"}) << QStringLiteral("--breaker-failures");
+    QTest::newRow("negative rate") << with({"--rate-limit", "-1"}) << QStringLiteral("--rate-limit");
+    QTest::newRow("rate text") << with({"--rate-limit", "fast"}) << QStringLiteral("--rate-limit");
+    QTest::newRow("burst below 1") << with({"--rate-burst", "0.5"}) << QStringLiteral("--rate-burst");
+    QTest::newRow("tiny header limit") << with({"--max-header-bytes", "10"}) << QStringLiteral("--max-header-bytes");
+    QTest::newRow("zero messages") << with({"--max-messages", "0"}) << QStringLiteral("--max-messages");
+    QTest::newRow("https secondary") << with({"--secondary-upstream", "https://x/v1"}) << QStringLiteral("--secondary-upstream");
+    QTest::newRow("bad fallback replica") << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
+    QTest::newRow("missing api keys file") << with({"--api-keys-file", "/nonexistent/keys"}) << QStringLiteral("--api-keys-file");
     QTest::newRow("missing config file") << with({"--config", "/nonexistent/l0l3.conf"}) << QStringLiteral("--config");
     QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")} << QStringLiteral("--region");
 }
@@ -140,6 +153,77 @@ void TestGatewayConfig::options()
     QCOMPARE(c.upstream.timeoutMs, 1500);
     QCOMPARE(c.upstream.connectTimeoutMs, 300);
     QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("acme"));
+}
+
+void TestGatewayConfig::resilienceOptions()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QFile keys(dir.filePath(QStringLiteral("keys")));
+    QVERIFY(keys.open(QIODevice::WriteOnly));
+    keys.write(QByteArray(64, 'a') + " tenant-a\n" + QByteArray(64, 'b') + " tenant-b\n");
+    keys.close();
+    QFile upstreamKey(dir.filePath(QStringLiteral("upstream-key")));
+    QVERIFY(upstreamKey.open(QIODevice::WriteOnly));
+    upstreamKey.write("sk-upstream\n");
+    upstreamKey.close();
+
+    QStringList l = required();
+    l << QStringLiteral("--breaker-failures") << QStringLiteral("7") << QStringLiteral("--breaker-successes")
+      << QStringLiteral("2") << QStringLiteral("--breaker-cooldown-ms") << QStringLiteral("1500")
+      << QStringLiteral("--breaker-error-rate") << QStringLiteral("0.25") << QStringLiteral("--breaker-window-ms")
+      << QStringLiteral("5000") << QStringLiteral("--secondary-upstream") << QStringLiteral("http://127.0.0.1:9/v2")
+      << QStringLiteral("--slo-p99-ms") << QStringLiteral("250") << QStringLiteral("--fallback-replica")
+      << QStringLiteral("redis://gateway:pw@127.0.0.1:7000") << QStringLiteral("--rate-limit") << QStringLiteral("2.5")
+      << QStringLiteral("--rate-burst") << QStringLiteral("10") << QStringLiteral("--max-header-bytes")
+      << QStringLiteral("4096") << QStringLiteral("--max-messages") << QStringLiteral("8") << QStringLiteral("--max-prompt-chars")
+      << QStringLiteral("1000") << QStringLiteral("--idle-timeout-ms") << QStringLiteral("3000") << QStringLiteral("--read-timeout-ms")
+      << QStringLiteral("700") << QStringLiteral("--max-connections") << QStringLiteral("50") << QStringLiteral("--api-keys-file")
+      << keys.fileName() << QStringLiteral("--upstream-api-key-file") << upstreamKey.fileName()
+      << QStringLiteral("--upstream-timeout-ms") << QStringLiteral("1234");
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(c.breaker.failureThreshold, 7);
+    QCOMPARE(c.breaker.successThreshold, 2);
+    QCOMPARE(c.breaker.cooldownMs, std::int64_t(1500));
+    QCOMPARE(c.breaker.errorRate, 0.25);
+    QCOMPARE(c.breaker.windowMs, std::int64_t(5000));
+    QCOMPARE(c.secondaryUpstream.port, std::uint16_t(9));
+    QCOMPARE(QByteArray::fromStdString(c.secondaryUpstream.basePath), QByteArray("/v2"));
+    QCOMPARE(c.secondaryUpstream.timeoutMs, 1234); // same timeouts as the primary upstream
+    QCOMPARE(c.sloP99Ms, 250);
+    QVERIFY(c.fallbackReplica);
+    QCOMPARE(c.fallbackReplica->port, 7000);
+    QCOMPARE(c.rateLimit, 2.5);
+    QCOMPARE(c.rateBurst, 10.0);
+    QCOMPARE(c.maxHeaderBytes, std::size_t(4096));
+    QCOMPARE(c.maxMessages, std::size_t(8));
+    QCOMPARE(c.maxPromptChars, std::size_t(1000));
+    QCOMPARE(c.idleTimeoutMs, 3000);
+    QCOMPARE(c.readTimeoutMs, 700);
+    QCOMPARE(c.maxConnections, std::size_t(50));
+    QVERIFY(c.apiKeys);
+    QCOMPARE(c.apiKeys->size(), std::size_t(2));
+    QCOMPARE(QByteArray::fromStdString(c.upstreamApiKey), QByteArray("sk-upstream"));
+}
+
+void TestGatewayConfig::resilienceDefaults()
+{
+    Args a(required());
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(c.breaker.failureThreshold, 5);
+    QCOMPARE(c.breaker.successThreshold, 3);
+    QCOMPARE(c.breaker.cooldownMs, std::int64_t(30000));
+    QCOMPARE(c.sloP99Ms, 500);
+    QCOMPARE(c.rateLimit, 0.0); // off
+    QVERIFY(!c.apiKeys);
+    QVERIFY(!c.fallbackReplica);
+    QVERIFY(c.secondaryUpstreamUrl.empty());
+    QVERIFY(c.upstreamApiKey.empty());
 }
 
 void TestGatewayConfig::environmentCredentials()

@@ -149,8 +149,9 @@ private slots:
         }
         model.appendPage(page, true);
         QCOMPARE(model.rowCount(), 3);
-        QVERIFY(model.canFetchMore({}));
-        model.fetchMore({});
+        // The model tester itself may already have asked for the next page.
+        if (model.canFetchMore({}))
+            model.fetchMore({});
         QCOMPARE(fetch.size(), 1);
         QVERIFY(!model.canFetchMore({})); // one request at a time
         model.fetchMore({});
@@ -182,9 +183,10 @@ private slots:
         QCOMPARE(model.rowCount(), 2);
         QCOMPARE(model.index(0, AuditTableModel::Actor).data().toString(), QStringLiteral("alice"));
         QCOMPARE(model.index(0, AuditTableModel::PrevVersion).data().toString(), QStringLiteral("1"));
-        QVERIFY(model.canFetchMore({}));
-        model.fetchMore({});
+        if (model.canFetchMore({}))
+            model.fetchMore({});
         QCOMPARE(fetch.size(), 1);
+        QVERIFY(!model.canFetchMore({}));
         model.appendPage({r}, false);
         QCOMPARE(model.rowCount(), 3);
         QVERIFY(!model.canFetchMore({}));
