@@ -324,7 +324,7 @@ table=$out/summary.md
       runs=$(awk -F'\t' -v n="$name" -v c="$c" 'NR > 1 && $1 == n && $2 == c' "$results" | wc -l)
       awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" \
         'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
-                 ref > 0 ? rps / ref : 0, share == "-" ? "n/a" : sprintf("%.1f%%", share * 100), runs }'
+                 (ref > 0 ? rps / ref : 0), (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
 } >"$table"

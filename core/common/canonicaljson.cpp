@@ -49,9 +49,16 @@ bool write(simdjson::dom::element e, JsonWriter &w, std::string &scratch)
         scratch = std::to_string(std::uint64_t(e));
         w.raw(scratch);
         return true;
-    case element_type::DOUBLE:
-        w.value(double(e));
+    case element_type::DOUBLE: {
+        // -0.0 (also what an underflow like -1e-999 gives) would print as
+        // "-0", which reads back as the integer 0: not a fixed point.
+        const double d = double(e);
+        if (d == 0)
+            w.value(std::int64_t(0));
+        else
+            w.value(d);
         return true;
+    }
     case element_type::BOOL:
         w.value(bool(e));
         return true;

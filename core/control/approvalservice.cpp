@@ -258,11 +258,13 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
         break;
     case Op::Kind::Control: {
         const QStringList parts = op->control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")))
+        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")
+                                               || parts[0] == QLatin1String("failover") || parts[0] == QLatin1String("promote")))
             || (parts.size() == 1 && parts[0] == QLatin1String("flush"));
         if (!ok) {
             fail(ErrorKind::InvalidArgument,
-                 QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\" or \"flush\")")
+                 QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\", \"flush\", "
+                                "\"failover MASTER\" or \"promote HOST:PORT\")")
                      .arg(op->control));
             return;
         }
@@ -519,7 +521,10 @@ void ApprovalService::runTransaction(std::shared_ptr<Op> op)
         audit.action = "control";
         audit.detail = op->control.toStdString();
         tx.append(auditXadd(audit));
-        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(op->control)});
+        // failover/promote are operator actions on the topology: audited, not
+        // something gateways act on.
+        if (parts[0] != QLatin1String("failover") && parts[0] != QLatin1String("promote"))
+            tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(op->control)});
         break;
     }
     }

@@ -59,6 +59,9 @@ public:
     void setDefaultActor(const QString &actor) { m_defaultActor = actor; }
     QString defaultActor() const { return m_defaultActor; }
     // WAIT 1 <ms> after each write. 0 skips WAIT (replicasAcked stays -1).
+    // WAIT blocks its connection until a replica acknowledges or the timeout
+    // passes (the full timeout with no replica): give the service its own
+    // RedisConnection so browsing/loading on another one is not held up.
     void setWaitTimeoutMs(int ms) { m_waitTimeoutMs = ms; }
     int waitTimeoutMs() const { return m_waitTimeoutMs; }
 
@@ -81,6 +84,8 @@ public:
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
     // "drain REGION", "undrain REGION" or "flush", published on l0l3:v1:control
     // (audited as action "control"); drain/undrain also HSET/HDEL l0l3:v1:drained.
+    // "failover MASTER" and "promote HOST:PORT" are only audited: the console
+    // records topology actions it drove through Sentinel or REPLICAOF.
     void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});
 
     int queuedCount() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }

@@ -24,6 +24,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -137,6 +138,13 @@ std::uint64_t clientOfAddress(const boost::asio::ip::address &address)
         return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x4950763600000000ull);
     }
     return 1;
+}
+
+std::string formatNumber(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
 }
 
 std::string_view bearerToken(std::string_view auth)
@@ -573,13 +581,11 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             return;
         }
         std::memcpy(&client, digest.data(), sizeof client);
-    } else if (!apiKey.empty()) {
-        client = XXH3_64bits(apiKey.data(), apiKey.size());
-    } else {
-        client = clientOfAddress(exchange.remoteAddress());
     }
 
     if (m_rateLimiter->enabled()) {
+        if (!keyNamespace)
+            client = !apiKey.empty() ? XXH3_64bits(apiKey.data(), apiKey.size()) : clientOfAddress(exchange.remoteAddress());
         const RateLimiter::Decision decision = m_rateLimiter->check(client);
         if (!decision.allowed) {
             m_metrics.rateLimited();
@@ -589,8 +595,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             const auto res = std::to_chars(retry, retry + sizeof retry, retryAfterS);
             const HttpHeader extra[] = {{"Retry-After", std::string_view(retry, static_cast<std::size_t>(res.ptr - retry))}};
             sendError(exchange, worker, 429, "rate_limit_exceeded",
-                      "Rate limit reached: " + std::to_string(m_config.rateLimit) + " requests per second (burst "
-                          + std::to_string(static_cast<long long>(m_config.rateBurst)) + "). Retry after "
+                      "Rate limit reached: " + formatNumber(m_config.rateLimit) + " requests per second (burst "
+                          + formatNumber(m_config.rateBurst) + ") per API key or client. Retry after "
                           + std::to_string(retryAfterS) + " s.",
                       {}, extra);
             return;

@@ -32,6 +32,7 @@ void TestCanonicalJson::canonicalise_data()
     // Found by tests/fuzz/fuzz_canonicaljson: the output must parse back (and canonicalise to itself).
     QTest::newRow("double beyond uint64") << QByteArray("[26789012345678901234.67890, 1e20]") << true
                                           << QByteArray("[2.6789012345678902e+19,1e+20]");
+    QTest::newRow("negative zero is 0") << QByteArray("[-0.0, -0, -1e-999, 0e5]") << true << QByteArray("[0,0,0,0]");
     QTest::newRow("uint64 max") << QByteArray("[18446744073709551615]") << true << QByteArray("[18446744073709551615]");
     QTest::newRow("int64 min") << QByteArray("[-9223372036854775808]") << true << QByteArray("[-9223372036854775808]");
     QTest::newRow("escaped letter unescaped") << QByteArray(R"(["a\u0041\/"])") << true << QByteArray(R"(["aA/"])");

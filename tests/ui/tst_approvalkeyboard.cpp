@@ -6,6 +6,9 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTabWidget>
 #include <QPlainTextEdit>
 #include <QStatusBar>
 #include <QTableView>
@@ -19,6 +22,10 @@
 #include "core/common/redisschema.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "ui/audittablemodel.h"
+#include "ui/auditpage.h"
+#include "ui/entriespage.h"
+#include "ui/entrytablemodel.h"
 #include "ui/mainwindow.h"
 #include "ui/proposalfiltermodel.h"
 #include "ui/proposalspage.h"
@@ -53,6 +60,7 @@ private slots:
     void moveWithJK();
     void typingInSearchNeverDecides();
     void shortcutsAreVisible();
+    void entriesAndAuditFollowDecisions();
 
 private:
     // Does what a gateway does on a miss: ZSCORE rejected, HINCRBY seen,
@@ -337,6 +345,74 @@ void TestApprovalKeyboard::shortcutsAreVisible()
         QVERIFY2(menuShortcuts.contains(k), qPrintable(k + QStringLiteral(" not in ") + menuShortcuts.join(u',')));
     for (QAction *a : page->decisionActions())
         QVERIFY2(a->toolTip().contains(a->shortcut().toString(QKeySequence::NativeText)), qPrintable(a->toolTip()));
+}
+
+void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
+{
+    const QString key = seedProposal(QStringLiteral("Can I change my delivery address?"), QStringLiteral("Yes, until it ships."), QStringLiteral("nyc"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+    QTest::keyClick(view, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+
+    // Entries tab: the new entry with its version and approver.
+    EntriesPage *entries = m_window->entriesPage();
+    m_window->tabs()->setCurrentWidget(entries);
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, 10000);
+    const int row = entries->model()->rowOfKey(key);
+    QCOMPARE(entries->model()->index(row, EntryTableModel::Version).data().toString(), QStringLiteral("1"));
+    QVERIFY(!entries->model()->index(row, EntryTableModel::ApprovedBy).data().toString().isEmpty());
+
+    // Audit tab: the approval is recorded.
+    AuditPage *audit = m_window->auditPage();
+    m_window->tabs()->setCurrentWidget(audit);
+    auto auditHas = [audit, &key](const QString &action) {
+        for (int r = 0; r < audit->model()->rowCount(); ++r) {
+            if (audit->model()->index(r, AuditTableModel::Key).data().toString() == key
+                && audit->model()->index(r, AuditTableModel::Action).data().toString() == action)
+                return true;
+        }
+        return false;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(auditHas(QStringLiteral("approve")), 10000);
+
+    // Edit from the entries tab (E, type, Ctrl+Return) writes version 2.
+    m_window->tabs()->setCurrentWidget(entries);
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, 10000);
+    auto *proxy = entries->view()->model();
+    QModelIndex idx;
+    for (int r = 0; r < proxy->rowCount(); ++r)
+        if (proxy->index(r, EntryTableModel::Key).data().toString() == key)
+            idx = proxy->index(r, 0);
+    QVERIFY(idx.isValid());
+    entries->view()->setCurrentIndex(idx);
+    entries->view()->setFocus();
+    QTest::keyClick(entries->view(), Qt::Key_E);
+    ResponseEditorDialog *dialog = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((dialog = entries->findChild<ResponseEditorDialog *>()) != nullptr, 5000);
+    QTest::keyClick(dialog->editor(), Qt::Key_A, Qt::ControlModifier);
+    QTest::keyClicks(dialog->editor(), QStringLiteral("Yes, until the parcel ships."));
+    QTest::keyClick(dialog->editor(), Qt::Key_Return, Qt::ControlModifier);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key) && entry(*m_primary, key)->version == 2, 10000);
+    QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), QStringLiteral("Yes, until the parcel ships."));
+
+    // Revoke (Delete, confirm) removes it from Redis.
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0
+                                 && entries->model()->index(entries->model()->rowOfKey(key), EntryTableModel::Version).data().toString() == QStringLiteral("2"),
+                             10000);
+    for (int r = 0; r < proxy->rowCount(); ++r)
+        if (proxy->index(r, EntryTableModel::Key).data().toString() == key)
+            idx = proxy->index(r, 0);
+    entries->view()->setCurrentIndex(idx);
+    entries->view()->setFocus();
+    QTest::keyClick(entries->view(), Qt::Key_Delete);
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>()) != nullptr, 5000);
+    box->button(QMessageBox::Ok)->click();
+    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, 5000);
 }
 
 QTEST_MAIN(TestApprovalKeyboard)
