@@ -6,6 +6,7 @@
 #   micro  Google Benchmark, build/<preset>/bin/l0l3_bench_micro, 3 repetitions, medians
 #   http   bench/http/run.sh: nginx reference, L0.5 hits, L0 hits, misses; 32 and 64
 #          connections, 3 x 10 s each, medians (about 5 minutes)
+#   bench/{propagation,failover,console}/run.sh when they exist (control plane)
 # --smoke: one short pass of each (seconds), for checking that it all still runs.
 # Raw output (CSV, wrk logs) lands in --out, by default build/bench-results/<time>.
 set -euo pipefail
@@ -22,7 +23,7 @@ while (($#)); do
     --no-build) build=0 ;;
     --preset) preset=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -67,6 +68,19 @@ http_args=(--bin-dir "$bin" --out "$out/http")
 ((smoke)) && http_args+=(--smoke)
 bash bench/http/run.sh "${http_args[@]}" >"$out/http.txt"
 
+# Control-plane benchmarks, once written: bench/<name>/run.sh --bin-dir DIR --out DIR [--smoke]
+# prints a markdown section (its own table) on stdout.
+extra=()
+for name in propagation failover console; do
+  script=bench/$name/run.sh
+  [[ -f $script ]] || continue
+  echo "== $name benchmark" >&2
+  args=(--bin-dir "$bin" --out "$out/$name")
+  ((smoke)) && args+=(--smoke)
+  bash "$script" "${args[@]}" >"$out/$name.txt"
+  extra+=("$out/$name.txt")
+done
+
 {
   echo "# L0L3 benchmarks $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
@@ -79,6 +93,10 @@ bash bench/http/run.sh "${http_args[@]}" >"$out/http.txt"
   echo "## HTTP (wrk -t1 keep-alive POST, medians)"
   echo
   cat "$out/http.txt"
+  for f in "${extra[@]}"; do
+    echo
+    cat "$f"
+  done
 } >"$out/report.md"
 cat "$out/report.md"
 echo

@@ -18,6 +18,7 @@
 #include "ui/controlworker.h"
 #include "ui/entrytablemodel.h"
 #include "ui/formatting.h"
+#include "ui/localshortcutfilter.h"
 #include "ui/responseeditordialog.h"
 
 namespace l0l3 {
@@ -73,6 +74,7 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     editAction->setShortcutContext(Qt::WidgetShortcut);
     connect(editAction, &QAction::triggered, this, &EntriesPage::editCurrent);
     m_view->addAction(editAction);
+    LocalShortcutFilter::install(m_view);
 
     auto *top = new QHBoxLayout;
     top->addWidget(m_search, 1);

@@ -103,6 +103,11 @@ MainWindow::MainWindow(QWidget *parent)
     connect(mw, &MonitorWorker::snapshotReady, m_dashboard, &DashboardPage::addSnapshot);
     connect(mw, &MonitorWorker::replicationUpdated, m_dashboard, &DashboardPage::addReplication);
     connect(mw, &MonitorWorker::primaryChanged, this, [this](const QString &host, int port) {
+        // The first discovery usually confirms the address we already use.
+        if (host == m_primaryHost && port == m_primaryPort)
+            return;
+        m_primaryHost = host;
+        m_primaryPort = port;
         m_client->repoint(host, port);
         showStatus(tr("Primary moved to %1:%2 (Sentinel); the console follows it.").arg(host).arg(port), 0);
     });
@@ -188,6 +193,8 @@ void MainWindow::onWriteFinished(const ApprovalResult &result)
 
 void MainWindow::connectWith(const RedisConnection::Options &options, const QString &label)
 {
+    m_primaryHost = options.host;
+    m_primaryPort = options.port;
     m_connLabel->setText(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label));
     m_client->connectTo(options, m_actor);
 }

@@ -73,6 +73,8 @@ private:
     QLabel *m_acksLabel;
     QLabel *m_queueLabel;
     QString m_actor;
+    QString m_primaryHost;
+    int m_primaryPort = 0;
     bool m_connected = false;
 };
 

@@ -75,8 +75,9 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
     if (!item->model.isEmpty())
         context.append(tr("model %1").arg(item->model));
     context.append(item->system.isEmpty() ? tr("no system prompt") : tr("system: %1").arg(Formatting::oneLine(item->system, 120)));
-    context.append(tr("proposed by %1, %2 ago").arg(item->proposedRegion.isEmpty() ? tr("?") : item->proposedRegion,
-                                                     Formatting::age(QDateTime::currentMSecsSinceEpoch() - item->tsMs)));
+    const qint64 ageMs = QDateTime::currentMSecsSinceEpoch() - item->tsMs;
+    context.append(tr("proposed by %1, %2").arg(item->proposedRegion.isEmpty() ? tr("?") : item->proposedRegion,
+                                                ageMs < 1000 ? tr("just now") : tr("%1 ago").arg(Formatting::age(ageMs))));
     m_context->setText(context.join(QStringLiteral(" · ")));
     QStringList regions;
     for (auto it = item->regions.cbegin(); it != item->regions.cend(); ++it)

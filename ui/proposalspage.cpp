@@ -16,6 +16,7 @@
 
 #include "ui/controlclient.h"
 #include "ui/controlworker.h"
+#include "ui/localshortcutfilter.h"
 #include "ui/proposaldetailpane.h"
 #include "ui/proposalfiltermodel.h"
 #include "ui/proposaltablemodel.h"
@@ -54,7 +55,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     m_view->setColumnWidth(ProposalTableModel::Regions, 150);
     m_view->setColumnWidth(ProposalTableModel::Proposed, 70);
     m_view->setColumnWidth(ProposalTableModel::Prompt, 300);
-    m_view->installEventFilter(this);
+    LocalShortcutFilter::install(m_view);
 
     m_search->setObjectName(QStringLiteral("proposalSearch"));
     m_search->setPlaceholderText(tr("Search prompt, answer, key, region (Ctrl+F)"));
@@ -121,20 +122,23 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     ControlWorker *w = m_client->worker();
     connect(w, &ControlWorker::proposalsReset, this, [this] {
         m_model->clear();
+        m_loading = true;
         m_progress->setText(tr("loading…"));
     });
     connect(w, &ControlWorker::proposalsPage, this,
             [this](const QList<ProposalItem> &items, qint64 loaded, qint64 total) {
                 m_model->addItems(items);
-                if (total > 0)
+                if (m_loading && total > 0)
                     m_progress->setText(tr("loading %1 / ~%2").arg(loaded).arg(total));
             });
     connect(w, &ControlWorker::proposalsUpdated, m_model, &ProposalTableModel::updateItems);
     connect(w, &ControlWorker::proposalsRemoved, m_model, &ProposalTableModel::removeKeys);
     connect(w, &ControlWorker::proposalsLoaded, this, [this](int, qint64 malformed) {
+        m_loading = false;
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
     });
     connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
+        m_loading = false;
         m_progress->setText(tr("load failed"));
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
     });
@@ -216,28 +220,7 @@ bool ProposalsPage::eventFilter(QObject *watched, QEvent *event)
         }
         return false;
     }
-    if (watched != m_view || (event->type() != QEvent::ShortcutOverride && event->type() != QEvent::KeyPress))
-        return QWidget::eventFilter(watched, event);
-    // The view handles its own shortcuts, so they work whether or not the
-    // window is the active one (offscreen tests, a second monitor) and the
-    // shortcut map never triggers them twice.
-    auto *key = static_cast<QKeyEvent *>(event);
-    const QKeySequence pressed(key->keyCombination());
-    QAction *hit = nullptr;
-    for (QAction *a : m_view->actions()) {
-        if (a->isEnabled() && a->shortcuts().contains(pressed)) {
-            hit = a;
-            break;
-        }
-    }
-    if (!hit)
-        return false;
-    if (event->type() == QEvent::ShortcutOverride) {
-        event->accept();
-        return true;
-    }
-    hit->trigger();
-    return true;
+    return QWidget::eventFilter(watched, event);
 }
 
 std::optional<ProposalItem> ProposalsPage::currentItem() const

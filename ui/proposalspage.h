@@ -119,6 +119,7 @@ private:
     QHash<quint64, Decision> m_inFlight;
     std::optional<LastDecision> m_last;
     bool m_undoInFlight = false;
+    bool m_loading = false;
 
     // Bulk run: items still to send, sent one at a time so Cancel works.
     QList<ProposalItem> m_bulkQueue;

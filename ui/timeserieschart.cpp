@@ -22,7 +22,8 @@ TimeSeriesChart::TimeSeriesChart(const QString &title, const QString &unit, QWid
     m_x->setFormat(QStringLiteral("HH:mm:ss"));
     m_x->setTickCount(4);
     m_y->setTitleText(unit);
-    m_y->setLabelFormat(QStringLiteral("%.0f"));
+    m_y->setLabelFormat(QStringLiteral("%g"));
+    m_y->setTickCount(6);
     m_y->setRange(0, 1);
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y, Qt::AlignLeft);
@@ -86,7 +87,6 @@ void TimeSeriesChart::commit(const QDateTime &now)
         }
     }
     m_y->setRange(0, nice);
-    m_y->setLabelFormat(nice < 5 ? QStringLiteral("%.2f") : QStringLiteral("%.0f"));
 }
 
 void TimeSeriesChart::clearAll()

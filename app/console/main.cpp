@@ -32,6 +32,7 @@ struct Options
     bool headless = false;
     QString screenshot;
     double quitAfter = 0;
+    QString tab;
 };
 
 int usageError(const QString &message)
@@ -61,7 +62,8 @@ int parse(const QStringList &arguments, Options *o)
     const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("With --demo: no window, one status line per second."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Write the main window as a PNG after --quit-after seconds, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Exit after S seconds (with --demo: counted from when the stack is ready)."), QStringLiteral("S"));
-    parser.addOptions({profile, demo, headless, screenshot, quitAfter});
+    const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Open on this tab: proposals, entries, audit, dashboards, topology (for screenshots)."), QStringLiteral("NAME"));
+    parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab});
     if (!parser.parse(arguments))
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
@@ -72,6 +74,7 @@ int parse(const QStringList &arguments, Options *o)
     o->demo = parser.isSet(demo);
     o->headless = parser.isSet(headless);
     o->screenshot = parser.value(screenshot);
+    o->tab = parser.value(tab).toLower();
     if (parser.isSet(quitAfter)) {
         bool ok = false;
         o->quitAfter = parser.value(quitAfter).toDouble(&ok);
@@ -142,6 +145,18 @@ int runWindow(QApplication &app, const Options &o)
     MainWindow window;
     if (!o.screenshot.isEmpty())
         window.resize(1280, 800);
+    if (!o.tab.isEmpty()) {
+        bool found = false;
+        for (int i = 0; i < window.tabs()->count(); ++i) {
+            if (window.tabs()->tabText(i).remove(QLatin1Char('&')).toLower().startsWith(o.tab)) {
+                window.tabs()->setCurrentIndex(i);
+                found = true;
+                break;
+            }
+        }
+        if (!found)
+            return usageError(QStringLiteral("unknown --tab %1").arg(o.tab));
+    }
 
     if (o.demo) {
         stack = std::make_unique<DemoStack>();

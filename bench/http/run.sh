@@ -60,102 +60,8 @@ done
 [[ -n $out ]] || out=$repo/build/bench-results/http-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out/raw"
 out=$(cd "$out" && pwd)
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/l0l3-bench-http.XXXXXX")
-
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-
-# Stops one process we started and forgets it.
-stop() {
-  local pid=$1 keep=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${pids[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-
-# A loopback port nobody listens on (bounded tries; a race is caught by the caller's retry).
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-
-# Waits (at most 10 s) for "<what> listening on 127.0.0.1:PORT" in a log and prints PORT.
-wait_listening() {
-  local log=$1 pid=$2 port
-  for _ in $(seq 1 100); do
-    port=$(grep -m1 -o 'listening on 127\.0\.0\.1:[0-9]*' "$log" 2>/dev/null | sed 's/.*://') || true
-    [[ -n $port ]] && { echo "$port"; return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run.sh: no 'listening on' line in $log:" >&2; cat "$log" >&2
-  return 1
-}
-
-start_redis() {
-  local port
-  for _ in 1 2 3; do
-    port=$(free_port) || die "no free port"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-      --logfile "$tmp/redis.log" --daemonize no &
-    local pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 50); do
-      if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; return 0; fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    stop "$pid"
-  done
-  cat "$tmp/redis.log" >&2
-  die "redis-server did not start"
-}
-
-start_gateway() { # name, extra flags...
-  local name=$1; shift
-  local log=$tmp/gateway-$name.log
-  "$bin_dir/l0l3-gateway" --listen 127.0.0.1:0 --region bench \
-    --replica "redis://127.0.0.1:$redis_port" --primary "redis://127.0.0.1:$redis_port" \
-    --upstream "http://127.0.0.1:$stub_port/v1" --threads "$threads" "$@" >"$log" 2>&1 &
-  gateway_pid=$!
-  pids+=("$gateway_pid")
-  gateway_port=$(wait_listening "$log" "$gateway_pid") || die "l0l3-gateway ($name) did not start"
-}
-
-# POSTs the first benchmark request and checks the cache header; leaves the body in $tmp/probe.body.
-probe() { # port, expected x-l0l3-cache, expected x-l0l3-tier
-  local port=$1 cache tier
-  curl -sS --max-time 5 -D "$tmp/probe.headers" -o "$tmp/probe.body" \
-    -H 'Content-Type: application/json' -H 'x-l0l3-namespace: bench' \
-    --data-binary "$(head -n1 "$here/requests.jsonl")" "http://127.0.0.1:$port/v1/chat/completions" \
-    || die "probe of port $port failed"
-  cache=$(grep -i '^x-l0l3-cache:' "$tmp/probe.headers" | tr -d '\r' | awk '{print $2}')
-  tier=$(grep -i '^x-l0l3-tier:' "$tmp/probe.headers" | tr -d '\r' | awk '{print $2}')
-  [[ $cache == "$2" && $tier == "$3" ]] || {
-    cat "$tmp/probe.headers" "$tmp/probe.body" >&2
-    die "expected x-l0l3-cache: $2 and x-l0l3-tier: $3, got '$cache' '$tier'"
-  }
-}
+# shellcheck source=bench/http/stack.sh disable=SC2154  # its variables are set by its functions
+source "$here/stack.sh"
 
 # Sum of l0l3_requests_total samples matching a tier and outcome.
 requests_metric() { # port, tier, outcome
@@ -173,11 +79,25 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 export L0L3_BENCH_LUA_DIR=$here
 export L0L3_BENCH_REQUESTS=$here/requests.jsonl
 results=$out/results.tsv
-printf 'case\tconnections\trepeat\trps\tp50_us\tp99_us\trequests\tnon2xx\tsocket_errors\texpected_tier_share\n' >"$results"
+printf 'case\tconnections\trepeat\trps\tp50_us\tp99_us\trequests\tnon2xx\tsocket_errors\texpected_tier_share\tserver_cpu_us_per_req\n' >"$results"
+
+# CPU time (user + system, clock ticks) used so far by the given processes (all their threads).
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  local total=0 p v
+  for p in "$@"; do
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || true
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
 
 # Runs wrk `repeats` times per connection count for one case; the target must be up.
+# $server_pids: the processes whose CPU time per request is reported (the
+# gateway, or nginx's master and worker). That figure does not depend on how
+# the two cores were shared with wrk and everyone else, unlike req/s.
 measure() { # case, port, script, tier-to-check ("" for nginx), outcome
-  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c r raw before after total share
+  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c r raw before after total share cpu0 cpu1 cpu
   if ((warmup > 0)); then
     L0L3_BENCH_RUN="$name-warmup-$$" wrk -t1 -c32 -d"${warmup}s" -s "$here/$script" \
       "http://127.0.0.1:$port/v1/chat/completions" >"$out/raw/$name-warmup.txt" 2>&1 || true
@@ -186,22 +106,27 @@ measure() { # case, port, script, tier-to-check ("" for nginx), outcome
     for r in $(seq 1 "$repeats"); do
       raw=$out/raw/$name-c$c-r$r.txt
       [[ -n $tier ]] && before=$(requests_metric "$port" "$tier" "$outcome")
+      # shellcheck disable=SC2086
+      cpu0=$(cpu_ticks $server_pids)
       L0L3_BENCH_RUN="$name-$c-$r-$$-$RANDOM" wrk -t1 -c"$c" -d"${duration}s" --timeout 5s --latency \
         -s "$here/$script" "http://127.0.0.1:$port/v1/chat/completions" >"$raw" 2>&1 \
         || { cat "$raw" >&2; die "wrk failed for $name"; }
       grep -q '^L0L3_RESULT' "$raw" || { cat "$raw" >&2; die "no result line from wrk for $name"; }
+      # shellcheck disable=SC2086
+      cpu1=$(cpu_ticks $server_pids)
       total=$(field "$raw" requests)
+      cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$clk_tck" -v n="$total" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
       share=-
       if [[ -n $tier ]]; then
         after=$(requests_metric "$port" "$tier" "$outcome")
         # Requests still in flight when wrk stops are counted by the gateway, not by wrk.
         share=$(awk -v d=$((after - before)) -v n="$total" 'BEGIN { printf "%.3f", n ? d / n : 0 }')
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
         "$(field "$raw" p50_us)" "$(field "$raw" p99_us)" "$total" "$(field "$raw" non2xx)" \
         "$(($(field "$raw" errors_connect) + $(field "$raw" errors_read) + $(field "$raw" errors_write) + $(field "$raw" errors_timeout)))" \
-        "$share" >>"$results"
-      echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8)" >&2
+        "$share" "$cpu" >>"$results"
+      echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8) server_cpu_us_per_req=$cpu" >&2
     done
   done
 }
@@ -216,15 +141,10 @@ measure() { # case, port, script, tier-to-check ("" for nginx), outcome
 cat "$out/machine.txt" >&2
 
 start_redis
-"$bin_dir/l0l3_bench_seed" --ns bench --keys-out "$out/keys.txt" "$here/requests.jsonl" >"$tmp/seed.resp"
-redis-cli -p "$redis_port" --pipe <"$tmp/seed.resp" >"$tmp/seed.log" 2>&1 || { cat "$tmp/seed.log" >&2; die "seeding failed"; }
-seeded=$(redis-cli -p "$redis_port" --scan --pattern 'l0l3:v1:entry:*' | wc -l)
+seed_entries "$out/keys.txt"
 echo "redis on 127.0.0.1:$redis_port, $seeded approved entries seeded" >&2
 
-"$bin_dir/l0l3-stub-llm" --listen 127.0.0.1:0 --latency-ms 0 >"$tmp/stub.log" 2>&1 &
-stub_pid=$!
-pids+=("$stub_pid")
-stub_port=$(wait_listening "$tmp/stub.log" "$stub_pid") || die "l0l3-stub-llm did not start"
+start_stub
 
 # The reference needs the gateway's real hit reply: start the hot-cache gateway and ask it once.
 start_gateway hot
@@ -291,20 +211,29 @@ echo "reply body: $body_size bytes (gateway and nginx)" | tee -a "$out/machine.t
 cp "$tmp/nginx/nginx.conf" "$out/nginx.conf"
 
 echo "measuring nginx on :$nginx_port" >&2
+server_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 measure nginx "$nginx_port" hit.lua "" ""
 stop "$nginx_pid"
 
 echo "measuring L0.5 hits on :$gateway_port" >&2
+server_pids=$gateway_pid
 measure l0.5-hit "$gateway_port" hit.lua L0.5 hit
-echo "measuring misses through the stub LLM on :$gateway_port" >&2
-measure miss "$gateway_port" miss.lua L3 miss
 stop "$gateway_pid"
 
 start_gateway nohot --no-hot-cache
 probe "$gateway_port" hit L0
 probe "$gateway_port" hit L0
 echo "measuring L0 hits (--no-hot-cache) on :$gateway_port" >&2
+server_pids=$gateway_pid
 measure l0-hit "$gateway_port" hit.lua L0 hit
+stop "$gateway_pid"
+
+# Last: every miss leaves a proposal (and a seen counter) in Redis, which the
+# hit cases should not have to share memory with.
+start_gateway miss
+echo "measuring misses through the stub LLM on :$gateway_port" >&2
+server_pids=$gateway_pid
+measure miss "$gateway_port" miss.lua L3 miss
 stop "$gateway_pid"
 
 proposals=$(redis-cli -p "$redis_port" xlen l0l3:v1:proposals 2>/dev/null || echo "?")
@@ -314,17 +243,17 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt
 # Medians per case and connection count, and the ratio to nginx's median req/s.
 table=$out/summary.md
 {
-  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | served by expected tier | runs |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | server CPU µs/req | served by expected tier | runs |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for name in nginx l0.5-hit l0-hit miss; do
     for c in $connections; do
       col() { awk -F'\t' -v n="$name" -v c="$c" -v k="$1" 'NR > 1 && $1 == n && $2 == c { print $k }' "$results" | median; }
-      rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10)
+      rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11)
       ref=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median)
       runs=$(awk -F'\t' -v n="$name" -v c="$c" 'NR > 1 && $1 == n && $2 == c' "$results" | wc -l)
-      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" \
-        'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
-                 (ref > 0 ? rps / ref : 0), (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
+      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" -v cpu="$cpu" \
+        'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %.1f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
+                 (ref > 0 ? rps / ref : 0), cpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
 } >"$table"

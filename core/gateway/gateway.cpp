@@ -198,6 +198,7 @@ Gateway::~Gateway()
 {
     // Connections first: their contexts (owned by m_server) must still exist.
     m_subscriber.reset();
+    m_fallbackSubscriber.reset();
     m_workers.clear();
 }
 
@@ -265,6 +266,19 @@ bool Gateway::start(std::string *error)
             w->fallbackReplica->start();
     }
     m_subscriber->start();
+    const RedisUrl &fallbackSource = m_config.fallbackReplica ? *m_config.fallbackReplica : m_config.primary;
+    m_fallbackSubscriber = std::make_unique<RedisConnection>(
+        m_server.context(0), RedisConnection::Options{fallbackSource, "fallback_subscriber", m_config.redisTimeoutMs, 2000, 2000});
+    m_fallbackSubscriber->setSubscriptions(
+        {std::string(RedisSchema::kInvalidateChannel), std::string(RedisSchema::kControlChannel)},
+        [this](std::string_view channel, std::string_view message) { onMessage(channel, message, true); },
+        [this] {
+            if (!m_subscriber->ready() && m_hot && m_hot->size() > 0) {
+                m_hot->clear();
+                Log::info("hot cache flushed after subscribing on the fallback source");
+            }
+        });
+    m_fallbackSubscriber->start();
 
     m_signals = std::make_unique<boost::asio::signal_set>(m_server.context(0), SIGINT, SIGTERM);
     m_signals->async_wait([this](boost::system::error_code ec, int signo) {
@@ -424,8 +438,21 @@ void Gateway::onCircuitTransition(std::string_view which, CircuitBreaker::State 
     }
 }
 
-void Gateway::onMessage(std::string_view channel, std::string_view message)
+void Gateway::onMessage(std::string_view channel, std::string_view message, bool fromFallback)
 {
+    // Both subscriptions deliver every message; acting twice is harmless (drop, flush and drain are
+    // idempotent), but the fallback's copy is only counted and logged while the replica's is missing.
+    if (fromFallback && m_subscriber->ready()) {
+        if (channel == RedisSchema::kInvalidateChannel) {
+            if (message == RedisSchema::kInvalidateAll) {
+                if (m_hot)
+                    m_hot->clear();
+            } else if (CacheKey::isValid(message) && m_hot) {
+                m_hot->invalidate(message);
+            }
+        }
+        return;
+    }
     m_metrics.invalidation();
     if (channel == RedisSchema::kInvalidateChannel) {
         if (message == RedisSchema::kInvalidateAll) {
@@ -647,7 +674,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
     input.tools = request.tools;
     input.toolChoice = request.toolChoice;
     std::string key = CacheKey::derive(input);
-    const bool degraded = !worker.replica->ready();
+    // Any replica connection down (a hung replica shows on the busiest connection first): flag every answer.
+    const bool degraded = !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
 
     if (request.singleTurn && !noCache) {
         if (auto answer = worker.chain->lookupHot(key)) {
@@ -668,7 +696,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         return;
     }
     worker.chain->lookupBeyondHot(chat->key, chat->request, [this, &worker, chat](TierChain::Result result) {
-        chat->degraded = chat->degraded || result.fromFallback || !worker.replica->ready();
+        chat->degraded = chat->degraded || result.fromFallback || !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
         if (result.answer) {
             serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,
                      chat->degraded);

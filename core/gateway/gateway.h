@@ -68,7 +68,7 @@ private:
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
     void sendError(HttpExchange &exchange, Worker &worker, int status, std::string_view code, std::string_view message,
                    std::string_view param = {}, std::span<const HttpHeader> extra = {});
-    void onMessage(std::string_view channel, std::string_view message);
+    void onMessage(std::string_view channel, std::string_view message, bool fromFallback = false);
     void waitForDrain(Clock::time_point deadline);
     void tick();
     void updateDegradation();
@@ -82,6 +82,9 @@ private:
     HttpServer m_server; // before the workers: their connections live on its io_contexts
     std::vector<std::unique_ptr<Worker>> m_workers;
     std::unique_ptr<RedisConnection> m_subscriber;
+    // The same channels on the fallback source (fallback replica or primary): while the local
+    // replica is unreachable, revocations still reach L0.5.
+    std::unique_ptr<RedisConnection> m_fallbackSubscriber;
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
     std::unique_ptr<boost::asio::steady_timer> m_ticker;

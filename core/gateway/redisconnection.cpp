@@ -154,6 +154,16 @@ void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
 
 void RedisConnection::connected()
 {
+    // TCP is up, but a stopped or wedged server accepts connections too: usable once it answers.
+    command({"PING"}, [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
+        if (!alive.lock() || !reply || reply->type == REDIS_REPLY_ERROR || !m_ac || m_ready)
+            return; // no answer: the sweep drops the connection and it reconnects
+        answered();
+    });
+}
+
+void RedisConnection::answered()
+{
     m_ready = true;
     m_backoffMs = 50;
     if (m_reportedDown || !m_everConnected)

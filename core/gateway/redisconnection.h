@@ -58,6 +58,7 @@ public:
     void command(std::initializer_list<std::string_view> args, ReplyCallback callback);
     void command(const std::vector<std::string_view> &args, ReplyCallback callback);
 
+    // Connected and answering (a PING after every connect, behind AUTH and SELECT).
     bool ready() const { return m_ready; }
     const Options &options() const { return m_options; }
 
@@ -70,6 +71,7 @@ private:
 
     void connect();
     void connected();
+    void answered();
     void lost(std::string_view reason);
     void scheduleReconnect();
     void dropContext();

@@ -69,34 +69,94 @@ RouteDecision error(int status, std::string code, std::string message, std::stri
     return d;
 }
 
-RouteDecision routeChat(const HttpRequest &req, ChatRequestParser &parser, const RequestRouter::Options &options)
+} // namespace
+
+std::optional<HttpReadError> RequestRouter::readErrorFor(boost::beast::error_code ec)
 {
-    if (!isJsonContentType(req[http::field::content_type])) {
-        auto d = error(415, "unsupported_media_type", "Content-Type must be application/json.");
-        d.chatRequest = true;
+    if (!ec)
+        return HttpReadError::None;
+    if (ec == http::error::body_limit)
+        return HttpReadError::BodyTooLarge;
+    if (ec == http::error::header_limit)
+        return HttpReadError::HeaderTooLarge;
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream
+        && ec != http::error::partial_message)
+        return HttpReadError::Malformed;
+    return std::nullopt;
+}
+
+std::string_view RequestRouter::bearerToken(std::string_view auth)
+{
+    if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer "))
+        return trimmed(auth.substr(7));
+    return {};
+}
+
+bool RequestRouter::isValidNamespace(std::string_view ns)
+{
+    if (ns.empty() || ns.size() > 128)
+        return false;
+    for (char c : ns) {
+        if (c < 0x21 || c > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readError, const Options &options)
+{
+    if (readError == HttpReadError::BodyTooLarge)
+        return error(413, "body_too_large", "Request body exceeds " + std::to_string(options.maxBodyBytes) + " bytes.");
+    if (readError == HttpReadError::HeaderTooLarge)
+        return error(431, "header_too_large",
+                     "Request headers exceed " + std::to_string(options.maxHeaderBytes) + " bytes.");
+    if (readError == HttpReadError::Malformed)
+        return error(400, "bad_request", "Malformed HTTP request.");
+
+    std::string_view path = req.target();
+    path = path.substr(0, path.find('?'));
+    const auto method = req.method();
+    const bool isGet = method == http::verb::get || method == http::verb::head;
+
+    RouteDecision d;
+    if (path == "/v1/chat/completions") {
+        if (method != http::verb::post)
+            return error(405, "method_not_allowed", "Use POST for /v1/chat/completions.", {}, "POST");
+        d.target = RouteDecision::Target::Chat;
         return d;
     }
-    RouteDecision d;
-    d.chatRequest = true;
-    ChatRequestError parseError;
-    if (!parser.parse(req.body(), &d.chat, &parseError)) {
-        auto e = error(parseError.status, std::move(parseError.code), std::move(parseError.message),
-                       std::move(parseError.param));
-        e.chatRequest = true;
-        return e;
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+        if (!isGet)
+            return error(405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, "GET, HEAD");
+        d.target = path == "/healthz" ? RouteDecision::Target::Health
+            : path == "/readyz"       ? RouteDecision::Target::Ready
+                                      : RouteDecision::Target::Metrics;
+        return d;
     }
+    return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
+}
 
-    if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
-        if (!RequestRouter::isValidNamespace(it->value())) {
-            auto e = error(400, "invalid_namespace", "x-l0l3-namespace must be 1 to 128 printable ASCII characters.",
-                           "x-l0l3-namespace");
-            e.chatRequest = true;
-            return e;
-        }
+RouteDecision RequestRouter::prepareChat(const HttpRequest &req, ChatRequestParser &parser, const Options &options,
+                                         const std::string *keyNamespace)
+{
+    if (!isJsonContentType(req[http::field::content_type]))
+        return error(415, "unsupported_media_type", "Content-Type must be application/json.");
+    RouteDecision d;
+    ChatRequestError parseError;
+    if (!parser.parse(req.body(), &d.chat, &parseError))
+        return error(parseError.status, std::move(parseError.code), std::move(parseError.message),
+                     std::move(parseError.param));
+
+    const std::string_view apiKey = bearerToken(req[http::field::authorization]);
+    if (keyNamespace) {
+        d.ns = *keyNamespace;
+    } else if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
+        if (!isValidNamespace(it->value()))
+            return error(400, "invalid_namespace", "x-l0l3-namespace must be 1 to 128 printable ASCII characters.",
+                         "x-l0l3-namespace");
         d.ns.assign(it->value());
-    } else if (const std::string_view auth = req[http::field::authorization];
-               auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer ")) {
-        d.ns = Gateway::namespaceForApiKey(trimmed(auth.substr(7)));
+    } else if (!apiKey.empty()) {
+        d.ns = Gateway::namespaceForApiKey(apiKey);
     } else {
         d.ns = options.namespaceDefault;
     }
@@ -116,61 +176,6 @@ RouteDecision routeChat(const HttpRequest &req, ChatRequestParser &parser, const
     d.key = CacheKey::derive(input);
     d.target = RouteDecision::Target::Chat;
     return d;
-}
-
-} // namespace
-
-std::optional<HttpReadError> RequestRouter::readErrorFor(boost::beast::error_code ec)
-{
-    if (!ec)
-        return HttpReadError::None;
-    if (ec == http::error::body_limit)
-        return HttpReadError::BodyTooLarge;
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream
-        && ec != http::error::partial_message)
-        return HttpReadError::Malformed;
-    return std::nullopt;
-}
-
-bool RequestRouter::isValidNamespace(std::string_view ns)
-{
-    if (ns.empty() || ns.size() > 128)
-        return false;
-    for (char c : ns) {
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    }
-    return true;
-}
-
-RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readError, ChatRequestParser &parser,
-                                   const Options &options)
-{
-    if (readError == HttpReadError::BodyTooLarge)
-        return error(413, "body_too_large", "Request body exceeds " + std::to_string(options.maxBodyBytes) + " bytes.");
-    if (readError == HttpReadError::Malformed)
-        return error(400, "bad_request", "Malformed HTTP request.");
-
-    std::string_view path = req.target();
-    path = path.substr(0, path.find('?'));
-    const auto method = req.method();
-    const bool isGet = method == http::verb::get || method == http::verb::head;
-
-    if (path == "/v1/chat/completions") {
-        if (method != http::verb::post)
-            return error(405, "method_not_allowed", "Use POST for /v1/chat/completions.", {}, "POST");
-        return routeChat(req, parser, options);
-    }
-    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-        if (!isGet)
-            return error(405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, "GET, HEAD");
-        RouteDecision d;
-        d.target = path == "/healthz" ? RouteDecision::Target::Health
-            : path == "/readyz"       ? RouteDecision::Target::Ready
-                                      : RouteDecision::Target::Metrics;
-        return d;
-    }
-    return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
 }
 
 } // namespace l0l3

@@ -14,7 +14,7 @@ namespace l0l3 {
 
 class ChatRequestParser;
 
-// What the gateway does with a request, decided from the request alone.
+// Where a request goes, and for the chat endpoint what it asks for.
 struct RouteDecision
 {
     enum class Target { Error, Health, Ready, Metrics, Chat };
@@ -26,9 +26,8 @@ struct RouteDecision
     std::string message;
     std::string param;      // empty: null
     std::string_view allow; // value of the Allow header for a 405, empty otherwise
-    bool chatRequest = false; // a POST to the chat endpoint: counted as a request in the metrics
 
-    // Target::Chat
+    // Target::Chat, filled by prepareChat().
     ChatRequest chat;
     std::string ns;
     std::string key;
@@ -36,26 +35,38 @@ struct RouteDecision
     bool noStore = false; // Cache-Control: no-store, do not propose the answer
 };
 
-// The part of request handling that needs no socket, no Redis and no
-// upstream: read errors, routing, method and content-type checks, body
-// validation, the namespace and Cache-Control. Kept apart from Gateway so
-// the fuzzer (tests/fuzz/fuzz_httprequest) and unit tests can drive it.
+// The part of request handling that needs no socket, no Redis, no upstream
+// and no per-gateway state, as in Gateway::handle/handleChat: read errors,
+// routing, method and content-type checks, body validation, the namespace,
+// Cache-Control and the key. API-key enforcement and rate limiting (state)
+// stay in the gateway, between route() and prepareChat(). Kept apart so the
+// fuzzer (tests/fuzz/fuzz_httprequest) and unit tests can drive it.
 class RequestRouter
 {
 public:
     struct Options
     {
-        std::size_t maxBodyBytes = 1u << 20; // only quoted in the 413 message
+        std::size_t maxBodyBytes = 1u << 20;    // only quoted in the 413 message
+        std::size_t maxHeaderBytes = 16 * 1024; // only quoted in the 431 message
         std::string namespaceDefault = "default";
     };
 
-    // How a failed http::read is reported to the handler: nullopt when the
-    // peer is gone (closed, reset, timed out) and nothing should be answered.
+    // How a failed http::read is reported to the handler, as HttpSession
+    // does: nullopt when the peer is gone (closed, reset, timed out) and
+    // nothing should be answered.
     static std::optional<HttpReadError> readErrorFor(boost::beast::error_code ec);
 
-    static RouteDecision route(const HttpRequest &request, HttpReadError readError, ChatRequestParser &parser,
-                               const Options &options);
+    // Target::Chat means a POST to the chat endpoint; its body is not looked at yet.
+    static RouteDecision route(const HttpRequest &request, HttpReadError readError, const Options &options);
 
+    // The chat endpoint's checks on a request route() sent there: Target::Chat
+    // with the request, namespace and key, or Target::Error. keyNamespace:
+    // the namespace of an enforced API key, which wins over x-l0l3-namespace.
+    static RouteDecision prepareChat(const HttpRequest &request, ChatRequestParser &parser, const Options &options,
+                                     const std::string *keyNamespace = nullptr);
+
+    // The token of "Authorization: Bearer TOKEN", empty when there is none.
+    static std::string_view bearerToken(std::string_view authorization);
     // 1 to 128 printable ASCII characters.
     static bool isValidNamespace(std::string_view ns);
 };

@@ -31,7 +31,7 @@ void TestCanonicalJson::canonicalise_data()
     QTest::newRow("negative") << QByteArray("[-7, -0.5]") << true << QByteArray("[-7,-0.5]");
     // Found by tests/fuzz/fuzz_canonicaljson: the output must parse back (and canonicalise to itself).
     QTest::newRow("double beyond uint64") << QByteArray("[26789012345678901234.67890, 1e20]") << true
-                                          << QByteArray("[2.6789012345678902e+19,1e+20]");
+                                          << QByteArray("[2.67890123456789e+19,1e+20]");
     QTest::newRow("negative zero is 0") << QByteArray("[-0.0, -0, -1e-999, 0e5]") << true << QByteArray("[0,0,0,0]");
     QTest::newRow("uint64 max") << QByteArray("[18446744073709551615]") << true << QByteArray("[18446744073709551615]");
     QTest::newRow("int64 min") << QByteArray("[-9223372036854775808]") << true << QByteArray("[-9223372036854775808]");

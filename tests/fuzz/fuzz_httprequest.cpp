@@ -1,16 +1,16 @@
 // Raw bytes as a client would send them on one keep-alive connection: read
 // by Beast's request parser with the gateway's limits, exactly as
 // HttpSession does (http::read over a stream, one parser per request, the
-// buffer carried over), then routed by RequestRouter. The first byte sets
-// how many bytes each read returns, so requests arrive split like TCP
-// segments. Properties: no crash; every answer is a well-formed
+// buffer carried over), then routed and checked by RequestRouter. The first
+// byte sets how many bytes each read returns, so requests arrive split like
+// TCP segments, and (odd) whether an API key's namespace is enforced. Properties: no crash; every answer is a well-formed
 // OpenAI-shaped error or a valid route; a chat route has a valid key and a
 // valid namespace.
 #include "core/common/cachekey.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/chatresponsewriter.h"
+#include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
-#include "core/gateway/httpserver.h"
 #include "core/gateway/requestrouter.h"
 #include "tests/fuzz/fuzzcheck.h"
 
@@ -51,9 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         return 0;
     static ChatRequestParser chatParser;
     static const GatewayConfig config;
-    static const HttpServer::Options serverOptions;
     RequestRouter::Options options;
     options.maxBodyBytes = config.maxBodyBytes;
+    options.maxHeaderBytes = config.maxHeaderBytes;
     options.namespaceDefault = config.namespaceDefault;
 
     const std::size_t readSize = data[0] == 0 ? std::size_t(1) << 20 : data[0];
@@ -67,14 +67,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     for (int exchange = 0; exchange < 8; ++exchange) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(config.maxBodyBytes);
-        parser.header_limit(static_cast<std::uint32_t>(serverOptions.maxHeaderBytes));
+        parser.header_limit(static_cast<std::uint32_t>(config.maxHeaderBytes));
         boost::beast::error_code ec;
         http::read(stream, buffer, parser, ec);
         const auto readError = RequestRouter::readErrorFor(ec);
         if (!readError)
             break; // the peer is gone: nothing to answer
         const HttpRequest request = parser.release();
-        const RouteDecision d = RequestRouter::route(request, *readError, chatParser, options);
+        RouteDecision d = RequestRouter::route(request, *readError, options);
+        if (d.target == RouteDecision::Target::Chat) {
+            FUZZ_CHECK(request.method() == http::verb::post);
+            // Half the inputs as with an enforced API key, whose namespace wins.
+            static const std::string keyNamespace = Gateway::namespaceForApiKey("sk-fuzz");
+            const bool enforced = (data[0] & 1) != 0;
+            d = RequestRouter::prepareChat(request, chatParser, options, enforced ? &keyNamespace : nullptr);
+            FUZZ_CHECK(!enforced || d.target != RouteDecision::Target::Chat || d.ns == keyNamespace);
+        }
 
         switch (d.target) {
         case RouteDecision::Target::Error: {
@@ -87,7 +95,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             break;
         }
         case RouteDecision::Target::Chat:
-            FUZZ_CHECK(request.method() == http::verb::post);
             FUZZ_CHECK(CacheKey::isValid(d.key));
             FUZZ_CHECK(d.ns == options.namespaceDefault || RequestRouter::isValidNamespace(d.ns)
                        || (d.ns.size() == 19 && d.ns.rfind("ns:", 0) == 0 && isHex(d.ns.substr(3))));

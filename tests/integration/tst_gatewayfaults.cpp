@@ -61,6 +61,7 @@ private slots:
     void upstreamDown();
     void upstreamFailingThirtyPercent();
     void secondaryUpstreamTakesOver();
+    void replicaKilled_data();
     void replicaKilled();
     void noSourceAtAllIsOffline();
     void rateLimit();
@@ -92,6 +93,7 @@ private:
     QString m_runId;
     int m_counter = 0;
     qint64 m_stoppedPid = 0; // a process left SIGSTOPped by a failing test
+    bool m_replicaHung = false;
 };
 
 void TestGatewayFaults::initTestCase()
@@ -114,18 +116,23 @@ void TestGatewayFaults::cleanup()
     if (m_stoppedPid > 0)
         ::kill(static_cast<pid_t>(m_stoppedPid), SIGCONT);
     m_stoppedPid = 0;
+    m_replicaHung = false;
     if (QTest::currentTestFailed()) {
         if (m_gateway)
             qWarning().noquote() << m_gateway->describe(60);
         if (m_stack)
             qWarning().noquote() << m_stack->describe();
     }
+    const bool gatewayDied = m_gateway && !m_gateway->isRunning();
+    if (gatewayDied)
+        qWarning().noquote() << m_gateway->describe(60);
     m_gateway.reset();
     m_secondStub.reset();
     m_primary.disconnect();
     if (m_stack)
         m_stack->stop();
     m_stack.reset();
+    QVERIFY2(!gatewayDied, "the gateway died during the test");
 }
 
 bool TestGatewayFaults::startStack(const QStringList &gatewayArgs, const QStringList &stubArgs)
@@ -191,7 +198,7 @@ QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &resp
     entry.approvedAtMs = QDateTime::currentMSecsSinceEpoch();
     if (!m_primary.set(bytes(RedisSchema::entryKey(entry.key)), bytes(EntryCodec::encode(entry))))
         return {};
-    if (m_stack->replica().isRunning()) {
+    if (m_stack->replica().isRunning() && !m_replicaHung) {
         RedisClient replica = m_stack->replica().client(QStringLiteral("console"));
         if (!Poll::until([&] { return !replica.get(bytes(RedisSchema::entryKey(entry.key))).isNull(); }, kReplicationTimeoutMs))
             return {};
@@ -409,19 +416,39 @@ void TestGatewayFaults::secondaryUpstreamTakesOver()
     QCOMPARE(errorCode(refused.body), QStringLiteral("upstream_circuit_open"));
 }
 
+void TestGatewayFaults::replicaKilled_data()
+{
+    QTest::addColumn<bool>("hang");
+    QTest::newRow("killed") << false;
+    QTest::newRow("hung (SIGSTOP)") << true;
+}
+
 void TestGatewayFaults::replicaKilled()
 {
+    QFETCH(bool, hang);
     QVERIFY(startStack({QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600")}));
     const QString hotPrompt = uniquePrompt();
     QVERIFY(!approve(hotPrompt, QStringLiteral("Hot answer.")).isEmpty());
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+    const QString revokedPrompt = uniquePrompt();
+    const QByteArray revokedKey = approve(revokedPrompt, QStringLiteral("Revoked during the outage."));
+    QVERIFY(!revokedKey.isEmpty());
+    QCOMPARE(chat(revokedPrompt).header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(chat(revokedPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
     const QString coldPrompt = uniquePrompt();
     QVERIFY(!approve(coldPrompt, QStringLiteral("Cold answer.")).isEmpty());
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 3000);
 
-    m_stack->replica().kill();
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "replica_down"}}), 1.0, 5000);
+    if (hang) {
+        m_stoppedPid = m_stack->replica().pid();
+        m_replicaHung = true;
+        QCOMPARE(::kill(static_cast<pid_t>(m_stoppedPid), SIGSTOP), 0);
+    } else {
+        m_stack->replica().kill();
+    }
+    // A hung replica is noticed when a command times out (the lag probe sends one every second).
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "replica_down"}}), 1.0, 8000);
     QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("degradation normal -> replica_down"), 3000);
 
     // No request fails because the replica died: L0.5, the primary for L0, the upstream for misses.
@@ -446,10 +473,20 @@ void TestGatewayFaults::replicaKilled()
     const HttpResult miss = chat(uniquePrompt());
     QVERIFY2(miss.status == 200 && miss.header("x-l0l3-cache") == "miss", qPrintable(why(miss)));
     QCOMPARE(failed, 0);
+    // A revocation while the replica is down still reaches L0.5 (through the primary).
+    QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(revokedKey.toStdString()))}).integer, 1);
+    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), revokedKey}).isInteger());
+    QTRY_VERIFY_WITH_TIMEOUT(chat(revokedPrompt).header("x-l0l3-cache") == "miss", 3000);
 
     // The replica returns: back to normal, L0 from the replica again.
-    QString error;
-    QVERIFY2(m_stack->replica().restart(&error), qPrintable(error));
+    if (hang) {
+        QCOMPARE(::kill(static_cast<pid_t>(m_stoppedPid), SIGCONT), 0);
+        m_stoppedPid = 0;
+        m_replicaHung = false;
+    } else {
+        QString error;
+        QVERIFY2(m_stack->replica().restart(&error), qPrintable(error));
+    }
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 10000);
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "replica_down"}, {"to", "normal"}}) >= 1);
     const double fallbackReads = metric("l0l3_fallback_reads_total", {{"source", "primary"}});

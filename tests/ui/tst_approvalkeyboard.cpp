@@ -407,6 +407,8 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
             idx = proxy->index(r, 0);
     entries->view()->setCurrentIndex(idx);
     entries->view()->setFocus();
+    QVERIFY(entries->view()->currentIndex().isValid());
+    QCOMPARE(entries->view()->currentIndex().siblingAtColumn(EntryTableModel::Key).data().toString(), key);
     QTest::keyClick(entries->view(), Qt::Key_Delete);
     QMessageBox *box = nullptr;
     QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>()) != nullptr, 5000);

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/http/profile.sh [--bin-dir DIR] [--out DIR] [--seconds S] [--connections C]
+#                       [--tool perf|callgrind] [--no-hot-cache] [--threads N]
+#
+# Profiles l0l3-gateway on the hit path under wrk load (the same stack and
+# requests as run.sh). perf samples cpu-clock (hardware counters are not
+# available in this VM) with DWARF call graphs and writes flat ("self") and
+# inclusive ("children") reports; callgrind runs the gateway under valgrind at
+# low load and writes callgrind_annotate output. Results go to --out.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+bin_dir=${L0L3_BIN_DIR:-$repo/build/default/bin}
+out=""
+seconds=8
+connections=32
+tool=perf
+threads=1
+gateway_flags=()
+expected_tier=L0.5
+while (($#)); do
+  case $1 in
+    --bin-dir) bin_dir=$2; shift ;;
+    --out) out=$2; shift ;;
+    --seconds) seconds=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    --tool) tool=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    --no-hot-cache) gateway_flags+=(--no-hot-cache); expected_tier=L0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ -n $out ]] || out=$repo/build/bench-results/profile-$tool-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# shellcheck source=bench/http/stack.sh disable=SC2154  # its variables are set by its functions
+source "$here/stack.sh"
+export L0L3_BENCH_LUA_DIR=$here
+export L0L3_BENCH_REQUESTS=$here/requests.jsonl
+url=http://127.0.0.1
+run_wrk() { # port, seconds, connections
+  wrk -t1 -c"$3" -d"$2s" --latency -s "$here/hit.lua" "$url:$1/v1/chat/completions"
+}
+
+start_redis
+seed_entries "$out/keys.txt"
+start_stub
+
+case $tool in
+  perf)
+    start_gateway profiled "${gateway_flags[@]}"
+    probe "$gateway_port" hit L0
+    probe "$gateway_port" hit "$expected_tier"
+    run_wrk "$gateway_port" $((seconds + 2)) "$connections" >"$out/wrk.txt" 2>&1 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+    sleep 1 # let wrk open its connections; the samples should be steady state
+    perf record -e cpu-clock -F 499 --call-graph dwarf,8192 -p "$gateway_pid" -o "$out/perf.data" \
+      -- sleep "$seconds" >"$out/perf-record.log" 2>&1
+    wait "$wrk_pid" || true
+    perf report -i "$out/perf.data" --no-children --stdio --sort dso,symbol -g none --percent-limit 0.5 \
+      >"$out/perf-self.txt" 2>/dev/null
+    perf report -i "$out/perf.data" --children --stdio --sort symbol -g none --percent-limit 3 \
+      >"$out/perf-children.txt" 2>/dev/null
+    echo "== wrk"; grep -E 'Requests/sec|^L0L3_RESULT' "$out/wrk.txt" || true
+    echo "== perf, self time (top 40)"
+    grep -v -e '^#' -e '^$' "$out/perf-self.txt" | sed 's/  */ /g; s/ - - *$//' | sed -n '1,40p' || true
+    ;;
+  callgrind)
+    log=$tmp/gateway-callgrind.log
+    valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
+      "$bin_dir/l0l3-gateway" --listen 127.0.0.1:0 --region bench \
+      --replica "redis://127.0.0.1:$redis_port" --primary "redis://127.0.0.1:$redis_port" \
+      --upstream "http://127.0.0.1:$stub_port/v1" --threads "$threads" "${gateway_flags[@]}" >"$log" 2>&1 &
+    gateway_pid=$!
+    pids+=("$gateway_pid")
+    gateway_port=$(wait_listening "$log" "$gateway_pid") || die "l0l3-gateway did not start under valgrind"
+    probe "$gateway_port" hit L0
+    probe "$gateway_port" hit "$expected_tier"
+    run_wrk "$gateway_port" "$seconds" 4 >"$out/wrk.txt" 2>&1
+    stop "$gateway_pid" # callgrind writes its output when the gateway exits
+    callgrind_annotate --inclusive=no "$out/callgrind.out" >"$out/callgrind-self.txt" 2>/dev/null
+    callgrind_annotate --inclusive=yes "$out/callgrind.out" >"$out/callgrind-inclusive.txt" 2>/dev/null
+    echo "== wrk (under valgrind)"; grep -E 'Requests/sec|^L0L3_RESULT' "$out/wrk.txt" || true
+    echo "== callgrind, self (top)"; sed -n '20,60p' "$out/callgrind-self.txt"
+    ;;
+  *) die "unknown --tool $tool (perf or callgrind)" ;;
+esac
+echo "profile output: $out"

@@ -1,0 +1,116 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (variables set here are used by the scripts that source this file, and theirs here)
+# Sourced by run.sh and profile.sh: starts and stops the benchmark's
+# processes (loopback only). Expects $here, $bin_dir, $threads; sets $tmp and
+# stops everything it started on exit.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/l0l3-bench-http.XXXXXX")
+
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+# Stops one process we started and forgets it.
+stop() {
+  local pid=$1 keep=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${pids[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+# A loopback port nobody listens on (bounded tries; a race is caught by the caller's retry).
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# Waits (at most 10 s) for "<what> listening on 127.0.0.1:PORT" in a log and prints PORT.
+wait_listening() {
+  local log=$1 pid=$2 port
+  for _ in $(seq 1 100); do
+    port=$(grep -m1 -o 'listening on 127\.0\.0\.1:[0-9]*' "$log" 2>/dev/null | sed 's/.*://') || true
+    [[ -n $port ]] && { echo "$port"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$(basename "$0"): no 'listening on' line in $log:" >&2; cat "$log" >&2
+  return 1
+}
+
+start_redis() {
+  local port
+  for _ in 1 2 3; do
+    port=$(free_port) || die "no free port"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+      --logfile "$tmp/redis.log" --daemonize no &
+    local pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 50); do
+      if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; return 0; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop "$pid"
+  done
+  cat "$tmp/redis.log" >&2
+  die "redis-server did not start"
+}
+
+start_gateway() { # name, extra flags...
+  local name=$1; shift
+  local log=$tmp/gateway-$name.log
+  "$bin_dir/l0l3-gateway" --listen 127.0.0.1:0 --region bench \
+    --replica "redis://127.0.0.1:$redis_port" --primary "redis://127.0.0.1:$redis_port" \
+    --upstream "http://127.0.0.1:$stub_port/v1" --threads "$threads" "$@" >"$log" 2>&1 &
+  gateway_pid=$!
+  pids+=("$gateway_pid")
+  gateway_port=$(wait_listening "$log" "$gateway_pid") || die "l0l3-gateway ($name) did not start"
+}
+
+# POSTs the first benchmark request and checks the cache header; leaves the body in $tmp/probe.body.
+probe() { # port, expected x-l0l3-cache, expected x-l0l3-tier
+  local port=$1 cache tier
+  curl -sS --max-time 5 -D "$tmp/probe.headers" -o "$tmp/probe.body" \
+    -H 'Content-Type: application/json' -H 'x-l0l3-namespace: bench' \
+    --data-binary "$(head -n1 "$here/requests.jsonl")" "http://127.0.0.1:$port/v1/chat/completions" \
+    || die "probe of port $port failed"
+  cache=$(grep -i '^x-l0l3-cache:' "$tmp/probe.headers" | tr -d '\r' | awk '{print $2}')
+  tier=$(grep -i '^x-l0l3-tier:' "$tmp/probe.headers" | tr -d '\r' | awk '{print $2}')
+  [[ $cache == "$2" && $tier == "$3" ]] || {
+    cat "$tmp/probe.headers" "$tmp/probe.body" >&2
+    die "expected x-l0l3-cache: $2 and x-l0l3-tier: $3, got '$cache' '$tier'"
+  }
+}
+
+# Seeds an approved entry for every line of requests.jsonl (namespace "bench").
+seed_entries() { # keys-out file
+  "$bin_dir/l0l3_bench_seed" --ns bench --keys-out "$1" "$here/requests.jsonl" >"$tmp/seed.resp"
+  redis-cli -p "$redis_port" --pipe <"$tmp/seed.resp" >"$tmp/seed.log" 2>&1 || { cat "$tmp/seed.log" >&2; die "seeding failed"; }
+  seeded=$(redis-cli -p "$redis_port" --scan --pattern 'l0l3:v1:entry:*' | wc -l)
+}
+
+start_stub() {
+  "$bin_dir/l0l3-stub-llm" --listen 127.0.0.1:0 --latency-ms 0 >"$tmp/stub.log" 2>&1 &
+  stub_pid=$!
+  pids+=("$stub_pid")
+  stub_port=$(wait_listening "$tmp/stub.log" "$stub_pid") || die "l0l3-stub-llm did not start"
+}
+

@@ -1,0 +1,39 @@
+# End-to-end tests across regions (issue 4 propagation and failover, issue 5
+# fault tests 1, 2, 5, 6). Included from tests/integration/CMakeLists.txt;
+# they need redis-server, l0l3-gateway and l0l3-stub-llm in
+# ${PROJECT_BINARY_DIR}/bin, and the control plane (l0l3_control).
+if(TARGET tst_propagation OR NOT TARGET l0l3_control)
+    return()
+endif()
+
+add_library(l0l3_e2e_support STATIC
+    ${CMAKE_CURRENT_LIST_DIR}/approvalstream.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/e2estack.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/hitload.cpp)
+target_link_libraries(l0l3_e2e_support PUBLIC l0l3_integration_wire l0l3_control Qt6::Network)
+
+set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill)
+if(TARGET l0l3_demo)
+    list(APPEND _e2e_tests tst_propagation)
+endif()
+foreach(test IN LISTS _e2e_tests)
+    if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp)
+        continue()
+    endif()
+    set(_libs l0l3_e2e_support)
+    if(test STREQUAL "tst_propagation")
+        list(APPEND _libs l0l3_demo)
+    endif()
+    l0l3_add_qtest(${test}
+        SOURCES ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp
+        LIBS ${_libs}
+        LABELS integration e2e
+        TIMEOUT 240)
+    # Timing-sensitive (failover, lag): never run two of them side by side.
+    set_tests_properties(${test} PROPERTIES RESOURCE_LOCK l0l3_e2e)
+    foreach(tool l0l3-gateway l0l3-stub-llm)
+        if(TARGET ${tool})
+            add_dependencies(${test} ${tool})
+        endif()
+    endforeach()
+endforeach()

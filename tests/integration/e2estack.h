@@ -1,0 +1,105 @@
+#pragma once
+
+#include <QHash>
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/common/proposal.h"
+#include "core/control/approvalservice.h"
+#include "core/control/redisconnection.h"
+#include "tests/support/managedprocess.h"
+#include "tests/support/redisserver.h"
+
+namespace l0l3::test {
+
+struct E2eStackOptions
+{
+    QStringList regions{QStringLiteral("nyc"), QStringLiteral("tokyo"), QStringLiteral("eu")};
+    int sentinels = 0;            // 0: no Sentinel; else this many, quorum 2
+    int downAfterMs = 2000;       // issue 4: >= 2000, at 1000 spurious second failovers were measured
+    int failoverTimeoutMs = 10000;
+    QStringList gatewayArgs;      // appended to every gateway's flags
+    QStringList stubArgs{QStringLiteral("--latency-ms"), QStringLiteral("5")};
+    // The port a region's replica replicates from (e.g. a proxy in front of
+    // the primary); called once the primary is up. Unset: the primary's port.
+    std::function<int(const QString &region, int primaryPort)> replicaOfPort;
+};
+
+// Several regions of the product on loopback, all real processes: one
+// primary, one replica per region (ACL users), optional Sentinels, the stub
+// LLM and one l0l3-gateway per region reading its replica. Unlike
+// GatewayStack, a gateway can be restarted on its port and servers can be
+// killed, paused and restarted one by one. Everything is stopped by stop()
+// and the destructor.
+class E2eStack
+{
+public:
+    using Options = E2eStackOptions;
+
+    E2eStack();
+    ~E2eStack();
+    E2eStack(const E2eStack &) = delete;
+    E2eStack &operator=(const E2eStack &) = delete;
+
+    bool start(const Options &options, QString *error);
+    void stop();
+
+    const Options &options() const { return m_options; }
+    QStringList regions() const { return m_options.regions; }
+
+    // The server started as primary (it may be a replica after a failover).
+    RedisServer &primary() { return *m_primary; }
+    RedisServer &replica(const QString &region);
+    QList<RedisServer *> sentinels();
+    // Primary and replicas.
+    QList<RedisServer *> dataServers();
+    RedisServer *serverOnPort(int port);
+
+    ManagedProcess &gateway(const QString &region);
+    int gatewayPort(const QString &region) const { return m_gatewayPorts.value(region, -1); }
+    QUrl gatewayUrl(const QString &region, const QString &path = QStringLiteral("/v1/chat/completions")) const;
+    // Starts the region's gateway again on the port it had.
+    bool restartGateway(const QString &region, QString *error);
+
+    // The console user on a data server, for RedisConnection / ApprovalService.
+    static RedisConnection::Options consoleOptions(int port);
+
+    // XADDs a proposal as a gateway would (the console user may, too); its
+    // stream id, or empty when the server refused.
+    static QByteArray addProposal(RedisClient &primary, const Proposal &proposal);
+    // Proposals of key in the stream, oldest first.
+    static std::vector<Proposal> proposalsFor(RedisClient &primary, const QByteArray &key);
+    // Runs one ApprovalService call and processes events until its result
+    // arrives; nullopt when it did not within timeoutMs.
+    static std::optional<ApprovalResult> await(const std::function<void(ApprovalService::ResultCallback)> &call,
+                                               int timeoutMs = 15000);
+
+    // Polls every Sentinel until it sees the primary with all replicas and
+    // the other Sentinels (hello messages every 2 s, INFO every 10 s).
+    bool waitForSentinels(int timeoutMs, QString *error);
+
+    // Logs of every process, for failure messages.
+    QString describe();
+
+private:
+    bool startGateway(const QString &region, int port, QString *error);
+    QStringList gatewayArgs(const QString &region, int port) const;
+
+    Options m_options;
+    std::unique_ptr<RedisServer> m_primary;
+    std::vector<std::unique_ptr<RedisServer>> m_replicas;     // in region order
+    std::vector<std::unique_ptr<RedisServer>> m_sentinels;
+    std::unique_ptr<ManagedProcess> m_stub;
+    std::vector<std::unique_ptr<ManagedProcess>> m_gateways; // in region order
+    QHash<QString, int> m_gatewayPorts;
+    int m_stubPort = -1;
+};
+
+} // namespace l0l3::test

@@ -1,0 +1,293 @@
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTest>
+#include <QUuid>
+
+#include <memory>
+
+#include "app/demo/demostack.h"
+#include "core/control/approvalservice.h"
+#include "core/control/redisconnection.h"
+#include "core/control/replicationmonitor.h"
+#include "tests/integration/chatwire.h"
+#include "tests/integration/e2estack.h"
+#include "tests/support/httpclient.h"
+#include "tests/support/poll.h"
+#include "tests/support/redisclient.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+constexpr int kPropagationTimeoutMs = 5000;
+
+QString describe(const HttpResult &r)
+{
+    return QStringLiteral("status %1 cache=%2 tier=%3 region=%4 %5 %6")
+        .arg(r.status)
+        .arg(QString::fromLatin1(r.header("x-l0l3-cache")), QString::fromLatin1(r.header("x-l0l3-tier")),
+             QString::fromLatin1(r.header("x-l0l3-region")), r.error, QString::fromUtf8(r.body.left(300)));
+}
+
+// Gone, or a zombie nobody reaped yet (empty cmdline).
+bool processGone(qint64 pid)
+{
+    QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(pid));
+    return !cmdline.open(QIODevice::ReadOnly) || cmdline.readAll().isEmpty();
+}
+
+} // namespace
+
+// Issue 4: on the three-region demo stack, an approval made through the
+// control plane (ApprovalService on the primary) becomes a hit in every
+// region, a revoke removes it everywhere (L0 and L0.5), the replication lag
+// the monitor shows is plausible, and drain/undrain reach one region only.
+class TestPropagation : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void cleanup();
+
+    void approvalBecomesAHitInEveryRegion();
+    void replicationLagIsPlausible();
+    void drainReachesOneRegionOnly_data();
+    void drainReachesOneRegionOnly();
+
+private:
+    HttpResult chat(const DemoRegion &region, const QString &prompt);
+    int readyz(const DemoRegion &region);
+
+    std::unique_ptr<DemoStack> m_stack;
+    DemoTopology m_topology;
+    std::unique_ptr<RedisConnection> m_connection;
+    std::unique_ptr<ApprovalService> m_approvals;
+    RedisClient m_primary;
+    HttpClient m_http;
+    QString m_runId;
+};
+
+void TestPropagation::initTestCase()
+{
+    QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("redis-server")).isEmpty(), "redis-server not in PATH");
+    for (const QString &tool : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")})
+        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(), qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
+
+    DemoOptions options;
+    options.startTraffic = false;
+    options.upstreamLatencyMs = 5;
+    options.upstreamJitterMs = 5;
+    m_stack = std::make_unique<DemoStack>(options);
+    QSignalSpy ready(m_stack.get(), &DemoStack::ready);
+    QSignalSpy failed(m_stack.get(), &DemoStack::failed);
+    m_stack->start();
+    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), 90000);
+    QVERIFY2(failed.isEmpty(), qPrintable(m_stack->lastError()));
+    m_topology = m_stack->topology();
+    QCOMPARE(m_topology.regions.size(), 3);
+
+    RedisConnection::Options o;
+    o.host = m_topology.host;
+    o.port = m_topology.primary.port;
+    o.user = QByteArrayLiteral("console");
+    o.password = m_topology.credentials.console.toUtf8();
+    m_connection = std::make_unique<RedisConnection>(o);
+    m_approvals = std::make_unique<ApprovalService>(m_connection.get());
+    m_approvals->setDefaultActor(QStringLiteral("e2e-propagation"));
+    m_connection->open();
+    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), 10000);
+
+    QVERIFY2(m_primary.connect(m_topology.host, m_topology.primary.port, QStringLiteral("console"),
+                               m_topology.credentials.console),
+             qPrintable(m_primary.lastError()));
+    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+}
+
+void TestPropagation::cleanupTestCase()
+{
+    m_approvals.reset();
+    m_connection.reset();
+    m_primary.disconnect();
+    if (m_stack) {
+        const QList<qint64> pids = m_stack->topology().pids();
+        m_stack->stop();
+        m_stack.reset();
+        for (qint64 pid : pids)
+            QVERIFY2(processGone(pid), qPrintable(QStringLiteral("process %1 outlived the stack").arg(pid)));
+    }
+}
+
+void TestPropagation::cleanup()
+{
+    if (QTest::currentTestFailed() && m_stack)
+        qWarning().noquote() << "demo data under" << m_topology.dataDir;
+}
+
+HttpResult TestPropagation::chat(const DemoRegion &region, const QString &prompt)
+{
+    QUrl url = region.gatewayUrl;
+    url.setPath(QStringLiteral("/v1/chat/completions"));
+    return m_http.post(url, ChatWire::chatBody(prompt), {}, 10000);
+}
+
+int TestPropagation::readyz(const DemoRegion &region)
+{
+    QUrl url = region.gatewayUrl;
+    url.setPath(QStringLiteral("/readyz"));
+    return m_http.get(url, {}, 5000).status;
+}
+
+void TestPropagation::approvalBecomesAHitInEveryRegion()
+{
+    const QString prompt = QStringLiteral("How do I reset my password? (propagation %1)").arg(m_runId);
+    QByteArray key;
+    for (const DemoRegion &region : m_topology.regions) {
+        const HttpResult miss = chat(region, prompt);
+        QVERIFY2(miss.status == 200, qPrintable(describe(miss)));
+        QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
+        QCOMPARE(miss.header("x-l0l3-region"), region.name.toUtf8());
+        if (key.isEmpty())
+            key = miss.header("x-l0l3-key");
+        QCOMPARE(miss.header("x-l0l3-key"), key);
+    }
+
+    std::vector<Proposal> proposals;
+    QVERIFY2(Poll::until([&] {
+                 proposals = E2eStack::proposalsFor(m_primary, key);
+                 return !proposals.empty();
+             }, kPropagationTimeoutMs),
+             "no proposal reached the primary");
+    ApprovalRequest request;
+    request.proposalId = QString::fromStdString(proposals.front().id);
+    for (std::size_t i = 1; i < proposals.size(); ++i)
+        request.duplicateIds.append(QString::fromStdString(proposals[i].id));
+    const QString edited = QStringLiteral("Edited by the operator: open Settings → Security → Reset password. ✓ %1").arg(m_runId);
+    request.response = edited;
+    const auto approved = E2eStack::await([&](ApprovalService::ResultCallback cb) { m_approvals->approve(request, cb); });
+    QVERIFY2(approved.has_value(), "approve() never answered");
+    QVERIFY2(approved->ok, qPrintable(approved->message));
+    QVERIFY2(approved->replicasAcked >= 1, qPrintable(approved->message));
+    QCOMPARE(approved->version, qint64(1));
+
+    for (const DemoRegion &region : m_topology.regions) {
+        HttpResult first;
+        QVERIFY2(Poll::until([&] {
+                     first = chat(region, prompt);
+                     return first.header("x-l0l3-cache") == "hit";
+                 }, kPropagationTimeoutMs),
+                 qPrintable(region.name + u' ' + describe(first)));
+        QCOMPARE(first.header("x-l0l3-tier"), QByteArray("L0"));
+        QCOMPARE(first.header("x-l0l3-region"), region.name.toUtf8());
+        QCOMPARE(ChatWire::completionContent(first.body), edited);
+        const HttpResult hot = chat(region, prompt);
+        QCOMPARE(hot.header("x-l0l3-cache"), QByteArray("hit"));
+        QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
+        QCOMPARE(ChatWire::completionContent(hot.body), edited);
+    }
+
+    const auto revoked = E2eStack::await([&](ApprovalService::ResultCallback cb) {
+        m_approvals->revoke(QString::fromLatin1(key), QString(), cb);
+    });
+    QVERIFY2(revoked.has_value(), "revoke() never answered");
+    QVERIFY2(revoked->ok, qPrintable(revoked->message));
+    QVERIFY2(revoked->replicasAcked >= 1, qPrintable(revoked->message));
+
+    for (const DemoRegion &region : m_topology.regions) {
+        HttpResult after;
+        QVERIFY2(Poll::until([&] {
+                     after = chat(region, prompt);
+                     return after.header("x-l0l3-cache") == "miss";
+                 }, kPropagationTimeoutMs),
+                 qPrintable(region.name + u' ' + describe(after)));
+        // Gone from the hot cache too, not only from the replica.
+        for (int i = 0; i < 3; ++i) {
+            const HttpResult again = chat(region, prompt);
+            QVERIFY2(again.status == 200, qPrintable(describe(again)));
+            QVERIFY2(again.header("x-l0l3-cache") == "miss", qPrintable(region.name + u' ' + describe(again)));
+            QVERIFY(ChatWire::completionContent(again.body) != edited);
+        }
+    }
+}
+
+void TestPropagation::replicationLagIsPlausible()
+{
+    RedisConnection::Options primary;
+    primary.host = m_topology.host;
+    primary.port = m_topology.primary.port;
+    primary.user = QByteArrayLiteral("console");
+    primary.password = m_topology.credentials.console.toUtf8();
+    QList<ReplicationMonitor::Replica> replicas;
+    for (const DemoRegion &region : m_topology.regions) {
+        RedisConnection::Options o = primary;
+        o.port = region.replica.port;
+        replicas.append({region.name, o});
+    }
+    ReplicationMonitor monitor(primary, replicas);
+    monitor.setIntervalMs(300);
+    QList<RegionReplicationStatus> last;
+    connect(&monitor, &ReplicationMonitor::statusUpdated, this,
+            [&last](const QList<RegionReplicationStatus> &regions) { last = regions; });
+    monitor.start();
+    auto allMeasured = [&] {
+        if (last.size() != m_topology.regions.size())
+            return false;
+        for (const RegionReplicationStatus &s : last)
+            if (!s.reachable || !s.linkUp || s.lagMs < 0)
+                return false;
+        return true;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(allMeasured(), 10000);
+    for (const RegionReplicationStatus &s : std::as_const(last)) {
+        qInfo("region %s: lag %lld ms, offset %lld behind", qPrintable(s.region), s.lagMs, s.offsetBehind());
+        QVERIFY2(s.lagMs >= 0 && s.lagMs < 1000, qPrintable(QStringLiteral("%1: lag %2 ms").arg(s.region).arg(s.lagMs)));
+        QVERIFY(m_topology.regions.end() != std::find_if(m_topology.regions.begin(), m_topology.regions.end(),
+                                                         [&](const DemoRegion &r) { return r.name == s.region; }));
+    }
+    monitor.stop();
+}
+
+void TestPropagation::drainReachesOneRegionOnly_data()
+{
+    QTest::addColumn<QString>("drained");
+    QTest::newRow("tokyo") << QStringLiteral("tokyo");
+    QTest::newRow("eu") << QStringLiteral("eu");
+}
+
+void TestPropagation::drainReachesOneRegionOnly()
+{
+    QFETCH(QString, drained);
+    for (const DemoRegion &region : m_topology.regions)
+        QCOMPARE(readyz(region), 200);
+
+    const auto drain = E2eStack::await([&](ApprovalService::ResultCallback cb) {
+        m_approvals->publishControl(QStringLiteral("drain ") + drained, QString(), cb);
+    });
+    QVERIFY2(drain && drain->ok, drain ? qPrintable(drain->message) : "no answer");
+    for (const DemoRegion &region : m_topology.regions) {
+        if (region.name != drained)
+            continue;
+        QVERIFY2(Poll::until([&] { return readyz(region) == 503; }, kPropagationTimeoutMs), qPrintable(region.name));
+    }
+    // The same message reached every gateway by now (same fan-out path);
+    // only the drained region answers 503.
+    for (const DemoRegion &region : m_topology.regions) {
+        if (region.name != drained)
+            QCOMPARE(readyz(region), 200);
+    }
+
+    const auto undrain = E2eStack::await([&](ApprovalService::ResultCallback cb) {
+        m_approvals->publishControl(QStringLiteral("undrain ") + drained, QString(), cb);
+    });
+    QVERIFY2(undrain && undrain->ok, undrain ? qPrintable(undrain->message) : "no answer");
+    for (const DemoRegion &region : m_topology.regions) {
+        if (region.name == drained)
+            QVERIFY2(Poll::until([&] { return readyz(region) == 200; }, kPropagationTimeoutMs), qPrintable(region.name));
+    }
+}
+
+QTEST_GUILESS_MAIN(TestPropagation)
+#include "tst_propagation.moc"
