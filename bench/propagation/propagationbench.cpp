@@ -208,7 +208,7 @@ bool PropagationBench::runPropagation(QString *error)
 
     const int regions = int(m_topology.regions.size());
     const QString runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
-    std::vector<std::vector<double>> toHit(std::size_t(regions));
+    std::vector<std::vector<double>> toHit(std::size_t(regions), std::vector<double>{});
     std::vector<double> toHitAll, toGoneAll, lastHotHit;
     std::vector<double> acks;
     int revokedWithHotHits = 0;
