@@ -1,27 +1,8 @@
 #include "core/common/auditrecord.h"
 
-#include <charconv>
+#include "core/common/decimal.h"
 
 namespace l0l3 {
-
-namespace {
-
-std::string decimal(std::int64_t n)
-{
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    return std::string(buf, r.ptr);
-}
-
-bool parseInt(std::string_view s, std::int64_t &out)
-{
-    if (s.empty())
-        return false;
-    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-} // namespace
 
 StreamFields AuditCodec::encode(const AuditRecord &r)
 {
@@ -29,9 +10,9 @@ StreamFields AuditCodec::encode(const AuditRecord &r)
         {"action", r.action},
         {"key", r.key},
         {"actor", r.actor},
-        {"ts", decimal(r.tsMs)},
-        {"version", decimal(r.version)},
-        {"prev_version", decimal(r.prevVersion)},
+        {"ts", Decimal::format(r.tsMs)},
+        {"version", Decimal::format(r.version)},
+        {"prev_version", Decimal::format(r.prevVersion)},
         {"detail", r.detail},
     };
 }
@@ -59,7 +40,7 @@ std::optional<AuditRecord> AuditCodec::decode(std::string_view id, const StreamF
         } else if (name == "prev_version") {
             number = &r.prevVersion;
         }
-        if (number && !parseInt(value, *number)) {
+        if (number && !Decimal::parse(value, *number)) {
             if (error)
                 *error = "field \"" + name + "\" is not a number: \"" + value + "\"";
             return std::nullopt;

@@ -1,27 +1,8 @@
 #include "core/common/proposal.h"
 
-#include <charconv>
+#include "core/common/decimal.h"
 
 namespace l0l3 {
-
-namespace {
-
-std::string decimal(std::int64_t n)
-{
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    return std::string(buf, r.ptr);
-}
-
-bool parseInt(std::string_view s, std::int64_t &out)
-{
-    if (s.empty())
-        return false;
-    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-} // namespace
 
 StreamFields ProposalCodec::encode(const Proposal &p)
 {
@@ -33,10 +14,10 @@ StreamFields ProposalCodec::encode(const Proposal &p)
         {"response", p.response},
         {"model", p.model},
         {"region", p.region},
-        {"ts", decimal(p.tsMs)},
-        {"upstream_ms", decimal(p.upstreamMs)},
-        {"prompt_tokens", decimal(p.promptTokens)},
-        {"completion_tokens", decimal(p.completionTokens)},
+        {"ts", Decimal::format(p.tsMs)},
+        {"upstream_ms", Decimal::format(p.upstreamMs)},
+        {"prompt_tokens", Decimal::format(p.promptTokens)},
+        {"completion_tokens", Decimal::format(p.completionTokens)},
     };
 }
 
@@ -73,7 +54,7 @@ std::optional<Proposal> ProposalCodec::decode(std::string_view id, const StreamF
         } else if (name == "completion_tokens") {
             number = &p.completionTokens;
         }
-        if (number && !parseInt(value, *number)) {
+        if (number && !Decimal::parse(value, *number)) {
             if (error)
                 *error = "field \"" + name + "\" is not a number: \"" + value + "\"";
             return std::nullopt;
