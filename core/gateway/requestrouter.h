@@ -5,14 +5,19 @@
 
 #include <boost/beast/core/error.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace l0l3 {
 
+class ApiKeyStore;
 class ChatRequestParser;
+class KeyMemo;
 
 // Where a request goes, and for the chat endpoint what it asks for.
 struct RouteDecision
@@ -26,6 +31,7 @@ struct RouteDecision
     std::string message;
     std::string param;      // empty: null
     std::string_view allow; // value of the Allow header for a 405, empty otherwise
+    std::string_view challenge; // value of the WWW-Authenticate header for a 401, empty otherwise
 
     // Target::Chat, filled by prepareChat().
     ChatRequest chat;
@@ -36,11 +42,13 @@ struct RouteDecision
 };
 
 // The part of request handling that needs no socket, no Redis, no upstream
-// and no per-gateway state, as in Gateway::handle/handleChat: read errors,
-// routing, method and content-type checks, body validation, the namespace,
-// Cache-Control and the key. API-key enforcement and rate limiting (state)
-// stay in the gateway, between route() and prepareChat(). Kept apart so the
-// fuzzer (tests/fuzz/fuzz_httprequest) and unit tests can drive it.
+// and no mutable gateway state; Gateway::handle serves every request through
+// it: read errors (HttpSession), routing, method checks, API-key
+// authentication, the rate limiter's client identity, content-type and body
+// validation, the namespace, Cache-Control and the key. Only the rate
+// limiter's bucket (state) stays in the gateway, between authenticate() and
+// prepareChat(). Kept apart so the fuzzer (tests/fuzz/fuzz_httprequest) and
+// unit tests drive the code that serves requests.
 class RequestRouter
 {
 public:
@@ -59,11 +67,28 @@ public:
     // Target::Chat means a POST to the chat endpoint; its body is not looked at yet.
     static RouteDecision route(const HttpRequest &request, HttpReadError readError, const Options &options);
 
+    // Who a chat request is charged to.
+    struct Caller
+    {
+        const std::string *keyNamespace = nullptr; // with enforced keys: the key's namespace
+        std::uint64_t client = 0;                  // rate-limiter identity
+    };
+    // keys null (not enforced): true, the client is the bearer token's xxh3 or
+    // else the peer address's. Enforced: true with the key's namespace and
+    // identity, or false and *error a 401 with its challenge.
+    static bool authenticate(const HttpRequest &request, const ApiKeyStore *keys,
+                             const boost::asio::ip::address &remote, Caller *caller, RouteDecision *error);
+
     // The chat endpoint's checks on a request route() sent there: Target::Chat
     // with the request, namespace and key, or Target::Error. keyNamespace:
     // the namespace of an enforced API key, which wins over x-l0l3-namespace.
     static RouteDecision prepareChat(const HttpRequest &request, ChatRequestParser &parser, const Options &options,
                                      const std::string *keyNamespace = nullptr);
+    // The same into a caller-owned decision whose strings keep their capacity
+    // from one request to the next (the hit path allocates nothing here);
+    // memo, when given, skips normalisation for byte-identical repeats.
+    static void prepareChat(RouteDecision &decision, const HttpRequest &request, ChatRequestParser &parser,
+                            const Options &options, const std::string *keyNamespace, KeyMemo *memo);
 
     // The token of "Authorization: Bearer TOKEN", empty when there is none.
     static std::string_view bearerToken(std::string_view authorization);

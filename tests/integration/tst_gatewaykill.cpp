@@ -74,6 +74,16 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
     const auto approved = E2eStack::await([&](ApprovalService::ResultCallback cb) { approvals.approve(request, cb); });
     QVERIFY2(approved && approved->ok, approved ? qPrintable(approved->message) : "no answer");
 
+    // WAIT 1 vouches for one replica only: both regions serve it before the load starts.
+    for (const QString &region : {nyc, tokyo}) {
+        HttpResult hit;
+        QVERIFY2(Poll::until([&] {
+                     hit = http.post(m_stack.gatewayUrl(region), ChatWire::chatBody(prompt));
+                     return hit.header("x-l0l3-cache") == "hit";
+                 }, 5000),
+                 qPrintable(region + u' ' + QString::fromUtf8(hit.body.left(200))));
+    }
+
     HitLoad nycLoad({{nyc, m_stack.gatewayUrl(nyc), ChatWire::chatBody(prompt), answer}}, 10);
     HitLoad tokyoLoad({{tokyo, m_stack.gatewayUrl(tokyo), ChatWire::chatBody(prompt), answer}}, 20);
     nycLoad.start();
