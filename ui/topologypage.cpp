@@ -84,6 +84,13 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     connect(mw, &MonitorWorker::snapshotReady, this, &TopologyPage::onSnapshot);
     connect(mw, &MonitorWorker::failoverFinished, this, [this](const FailoverResult &r) {
         emit statusMessage(r.ok ? tr("%1: %2").arg(r.action, r.message) : tr("%1 failed: %2").arg(r.action, r.message), 0);
+        if (r.ok) {
+            // Topology actions are audited like every other control action; the
+            // write goes to the new primary once the control connection follows it.
+            const QString target = QStringLiteral("%1:%2").arg(r.newPrimaryHost).arg(r.newPrimaryPort);
+            const QString verb = r.action == QLatin1String("manual-promotion") ? QStringLiteral("promote") : QStringLiteral("failover");
+            m_inFlight.insert(m_control->publishControl(verb + QLatin1Char(' ') + target), verb);
+        }
         m_monitor->refreshTopology();
     });
     connect(m_control->worker(), &ControlWorker::decisionFinished, this, [this](quint64 id, const ApprovalResult &r) {

@@ -12,6 +12,7 @@
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/hotcache.h"
+#include "core/gateway/keymemo.h"
 
 using namespace l0l3;
 
@@ -222,5 +223,46 @@ void BM_HitPathCpu(benchmark::State &state)
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_HitPathCpu);
+
+// BM_HitPathCpu as the gateway now runs it: the key from its per-worker
+// KeyMemo (a repeat skips normalisation), the reply id in a stack buffer.
+void BM_HitPathCpuMemo(benchmark::State &state)
+{
+    HotCache cache{HotCache::Options{}};
+    ChatRequestParser parser;
+    KeyMemo memo;
+    ChatRequest request;
+    ChatRequestError error;
+    if (!parser.parse(kRequestBody, &request, &error)) {
+        state.SkipWithError(error.message.c_str());
+        return;
+    }
+    std::string key = CacheKey::derive(
+        {"bench", request.system, request.user, request.model, request.responseFormat, request.tools, request.toolChoice});
+    cache.put(key, CachedAnswer::fromContent(kAnswer, 1));
+    std::string out;
+    for (auto _ : state) {
+        parser.parse(kRequestBody, &request, &error);
+        memo.derive({"bench", request.system, request.user, request.model, request.responseFormat, request.tools,
+                     request.toolChoice},
+                    &key);
+        const auto answer = cache.get(key);
+        if (!answer) {
+            state.SkipWithError("hot cache miss");
+            break;
+        }
+        ChatResponseWriter::IdBuffer id;
+        ChatResponseWriter::Meta meta;
+        meta.id = ChatResponseWriter::newId(id);
+        meta.created = static_cast<std::int64_t>(std::time(nullptr));
+        meta.model = request.model;
+        meta.promptTokens = CachedAnswer::estimateTokens(request.system.size() + request.user.size());
+        out.clear();
+        ChatResponseWriter::completion(out, meta, *answer);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_HitPathCpuMemo);
 
 } // namespace

@@ -264,7 +264,7 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
         if (!ok) {
             fail(ErrorKind::InvalidArgument,
                  QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\", \"flush\", "
-                                "\"failover MASTER\" or \"promote HOST:PORT\")")
+                                "\"failover HOST:PORT\" or \"promote HOST:PORT\")")
                      .arg(op->control));
             return;
         }

@@ -84,7 +84,7 @@ public:
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
     // "drain REGION", "undrain REGION" or "flush", published on l0l3:v1:control
     // (audited as action "control"); drain/undrain also HSET/HDEL l0l3:v1:drained.
-    // "failover MASTER" and "promote HOST:PORT" are only audited: the console
+    // "failover HOST:PORT" and "promote HOST:PORT" (the new primary) are only audited: the console
     // records topology actions it drove through Sentinel or REPLICAOF.
     void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});
 

@@ -12,6 +12,7 @@ namespace dom = simdjson::dom;
 struct ChatRequestParser::Impl
 {
     dom::parser parser;
+    std::string text; // one message's text, reused
 };
 
 namespace {
@@ -42,7 +43,7 @@ bool canonicalField(dom::object &root, std::string_view name, std::initializer_l
     auto canonical = CanonicalJson::canonicalise(simdjson::minify(value));
     if (!canonical)
         return false;
-    *out = std::move(*canonical);
+    out->assign(*canonical);
     return true;
 }
 
@@ -57,7 +58,17 @@ ChatRequestParser::~ChatRequestParser() = default;
 
 bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatRequestError *error)
 {
-    *out = ChatRequest{};
+    // Cleared, not reassigned: a ChatRequest reused per worker keeps its strings' capacity.
+    out->model.clear();
+    out->stream = false;
+    out->system.clear();
+    out->user.clear();
+    out->lastUser.clear();
+    out->responseFormat.clear();
+    out->tools.clear();
+    out->toolChoice.clear();
+    out->singleTurn = false;
+    out->bypassReason.clear();
     dom::element doc;
     if (m_impl->parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS)
         return fail(error, "invalid_json", "We could not parse the JSON body of your request.");
@@ -112,22 +123,25 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
     bool nonText = false;
     std::size_t index = 0;
     for (dom::element message : messages) {
-        const std::string at = "messages[" + std::to_string(index++) + "]";
+        // Built only for an error message: the hit path formats nothing.
+        const std::size_t messageIndex = index++;
+        const auto at = [messageIndex] { return "messages[" + std::to_string(messageIndex) + "]"; };
         dom::object msg;
         if (message.get_object().get(msg) != simdjson::SUCCESS)
-            return fail(error, "invalid_message", "Each message must be an object.", at);
+            return fail(error, "invalid_message", "Each message must be an object.", at());
         std::string_view role;
         if (msg["role"].get(value) != simdjson::SUCCESS || value.type() == dom::element_type::NULL_VALUE)
-            return fail(error, "missing_role", "Each message must have a 'role'.", at + ".role");
+            return fail(error, "missing_role", "Each message must have a 'role'.", at() + ".role");
         if (value.get_string().get(role) != simdjson::SUCCESS)
-            return fail(error, "invalid_type", "'role' must be a string.", at + ".role");
+            return fail(error, "invalid_type", "'role' must be a string.", at() + ".role");
         const bool isSystem = role == "system" || role == "developer";
         const bool isUser = role == "user";
         const bool isOther = role == "assistant" || role == "tool" || role == "function";
         if (!isSystem && !isUser && !isOther)
-            return fail(error, "invalid_role", "Unknown role '" + std::string(role) + "'.", at + ".role");
+            return fail(error, "invalid_role", "Unknown role '" + std::string(role) + "'.", at() + ".role");
 
-        std::string text;
+        std::string &text = m_impl->text;
+        text.clear();
         bool hasNonTextPart = false;
         const bool hasContent = msg["content"].get(value) == simdjson::SUCCESS
             && value.type() != dom::element_type::NULL_VALUE;
@@ -139,16 +153,17 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
             } else if (value.get_array().get(parts) == simdjson::SUCCESS) {
                 std::size_t p = 0;
                 for (dom::element part : parts) {
-                    const std::string partAt = at + ".content[" + std::to_string(p++) + "]";
+                    const std::size_t partIndex = p++;
+                    const auto partAt = [&at, partIndex] { return at() + ".content[" + std::to_string(partIndex) + "]"; };
                     dom::object partObj;
                     std::string_view type;
                     if (part.get_object().get(partObj) != simdjson::SUCCESS
                         || partObj["type"].get_string().get(type) != simdjson::SUCCESS)
-                        return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.", partAt);
+                        return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.", partAt());
                     if (type == "text") {
                         std::string_view partText;
                         if (partObj["text"].get_string().get(partText) != simdjson::SUCCESS)
-                            return fail(error, "invalid_type", "A text content part must have a string 'text'.", partAt + ".text");
+                            return fail(error, "invalid_type", "A text content part must have a string 'text'.", partAt() + ".text");
                         if (!text.empty() && !partText.empty())
                             text.push_back('\n');
                         text.append(partText);
@@ -157,13 +172,13 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
                     }
                 }
             } else {
-                return fail(error, "invalid_type", "'content' must be a string or an array of content parts.", at + ".content");
+                return fail(error, "invalid_type", "'content' must be a string or an array of content parts.", at() + ".content");
             }
         } else if (!isOther) {
-            return fail(error, "empty_content", "Message content must not be empty.", at + ".content");
+            return fail(error, "empty_content", "Message content must not be empty.", at() + ".content");
         }
         if (!isOther && text.empty() && !hasNonTextPart)
-            return fail(error, "empty_content", "Message content must not be empty.", at + ".content");
+            return fail(error, "empty_content", "Message content must not be empty.", at() + ".content");
 
         if (m_limits.maxPromptChars > 0) {
             for (char c : text)
@@ -181,7 +196,7 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
             out->system.append(text);
         } else if (isUser) {
             ++users;
-            out->lastUser = std::move(text);
+            out->lastUser.assign(text);
         } else {
             ++others;
         }

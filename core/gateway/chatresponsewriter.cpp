@@ -3,6 +3,7 @@
 #include "core/common/jsonwriter.h"
 
 #include <charconv>
+#include <cstring>
 #include <random>
 
 namespace l0l3 {
@@ -87,16 +88,25 @@ void ChatResponseWriter::error(std::string &out, std::string_view message, std::
 
 std::string ChatResponseWriter::newId()
 {
+    IdBuffer buffer;
+    return std::string(newId(buffer));
+}
+
+std::string_view ChatResponseWriter::newId(IdBuffer &buffer)
+{
     thread_local std::mt19937_64 rng{std::random_device{}()};
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string id = "chatcmpl-l0l3";
+    static constexpr std::string_view kPrefix = "chatcmpl-l0l3";
+    static_assert(kPrefix.size() + 20 == std::tuple_size_v<IdBuffer>);
+    std::memcpy(buffer.data(), kPrefix.data(), kPrefix.size());
+    char *p = buffer.data() + kPrefix.size();
     std::uint64_t a = rng();
     std::uint64_t b = rng();
     for (int i = 0; i < 16; ++i, a >>= 4)
-        id.push_back(kHex[a & 0xF]);
+        *p++ = kHex[a & 0xF];
     for (int i = 0; i < 4; ++i, b >>= 4)
-        id.push_back(kHex[b & 0xF]);
-    return id;
+        *p++ = kHex[b & 0xF];
+    return std::string_view(buffer.data(), buffer.size());
 }
 
 std::string_view ChatResponseWriter::errorTypeFor(int status)

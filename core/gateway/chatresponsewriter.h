@@ -2,6 +2,7 @@
 
 #include "core/gateway/cachedanswer.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ public:
 
     // "chatcmpl-l0l3" + 20 random hex characters; cheap, thread-safe.
     static std::string newId();
+    // The same into a caller's buffer, without allocating; the view points into it.
+    using IdBuffer = std::array<char, 33>;
+    static std::string_view newId(IdBuffer &buffer);
     static std::string_view errorTypeFor(int status);
 };
 

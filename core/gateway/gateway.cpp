@@ -5,6 +5,7 @@
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/hotcache.h"
+#include "core/gateway/keymemo.h"
 #include "core/gateway/latencywindow.h"
 #include "core/gateway/log.h"
 #include "core/gateway/proposer.h"
@@ -37,6 +38,8 @@ using Outcome = GatewayMetrics::Outcome;
 struct Gateway::Worker
 {
     ChatRequestParser parser;
+    KeyMemo memo;
+    RouteDecision decision; // the chat request being handled; its strings keep their capacity
     std::unique_ptr<RedisConnection> replica;
     std::unique_ptr<RedisConnection> primary;
     std::unique_ptr<RedisConnection> fallbackReplica; // --fallback-replica, else null
@@ -64,17 +67,6 @@ struct Gateway::PendingChat
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    }
-    return true;
-}
-
 std::string_view trimmed(std::string_view s)
 {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -82,39 +74,6 @@ std::string_view trimmed(std::string_view s)
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
         s.remove_suffix(1);
     return s;
-}
-
-bool isJsonContentType(std::string_view ct)
-{
-    const std::string_view media = trimmed(ct.substr(0, ct.find(';')));
-    return iequals(media, "application/json");
-}
-
-// Cache-Control directives, comma-separated, case-insensitive.
-bool hasDirective(std::string_view header, std::string_view directive)
-{
-    while (!header.empty()) {
-        const auto comma = header.find(',');
-        std::string_view token = trimmed(header.substr(0, comma));
-        token = token.substr(0, token.find('='));
-        if (iequals(trimmed(token), directive))
-            return true;
-        if (comma == std::string_view::npos)
-            break;
-        header.remove_prefix(comma + 1);
-    }
-    return false;
-}
-
-bool validNamespace(std::string_view ns)
-{
-    if (ns.empty() || ns.size() > 128)
-        return false;
-    for (char c : ns) {
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    }
-    return true;
 }
 
 // The URL without any user:password@ part, for logs.
@@ -129,29 +88,11 @@ std::string withoutUserInfo(std::string_view url)
     return std::string(url.substr(0, start)) + "***@" + std::string(url.substr(at + 1));
 }
 
-std::uint64_t clientOfAddress(const boost::asio::ip::address &address)
-{
-    if (address.is_v4())
-        return XXH3_64bits_withSeed(address.to_v4().to_bytes().data(), 4, 0x4950763400000000ull);
-    if (address.is_v6()) {
-        const auto bytes = address.to_v6().to_bytes();
-        return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x4950763600000000ull);
-    }
-    return 1;
-}
-
 std::string formatNumber(double v)
 {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
-}
-
-std::string_view bearerToken(std::string_view auth)
-{
-    if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer "))
-        return trimmed(auth.substr(7));
-    return {};
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t)
@@ -170,6 +111,9 @@ Gateway::Gateway(GatewayConfig config)
                [this](HttpExchange exchange) { handle(std::move(exchange)); })
     , m_breaker(m_config.breaker)
 {
+    m_routerOptions.maxBodyBytes = m_config.maxBodyBytes;
+    m_routerOptions.maxHeaderBytes = m_config.maxHeaderBytes;
+    m_routerOptions.namespaceDefault = m_config.namespaceDefault;
     m_breaker.setTransitionCallback([this](CircuitBreaker::State from, CircuitBreaker::State to, std::string_view why) {
         onCircuitTransition("upstream", from, to, why);
     });
@@ -510,110 +454,79 @@ void Gateway::sendError(HttpExchange &exchange, Worker &worker, int status, std:
     exchange.respond(status, "application/json", body, std::span<const HttpHeader>(headers, n));
 }
 
+void Gateway::sendDecisionError(HttpExchange &exchange, Worker &worker, const RouteDecision &d)
+{
+    HttpHeader extra[2];
+    std::size_t n = 0;
+    if (!d.allow.empty())
+        extra[n++] = {"Allow", d.allow};
+    if (!d.challenge.empty())
+        extra[n++] = {"WWW-Authenticate", d.challenge};
+    sendError(exchange, worker, d.status, d.code, d.message, d.param, std::span<const HttpHeader>(extra, n));
+}
+
 void Gateway::handle(HttpExchange exchange)
 {
     const auto started = Clock::now();
     Worker &worker = *m_workers[static_cast<std::size_t>(exchange.thread())];
     const auto &req = exchange.request();
 
-    if (exchange.readError() == HttpReadError::BodyTooLarge) {
-        sendError(exchange, worker, 413, "body_too_large",
-                  "Request body exceeds " + std::to_string(m_config.maxBodyBytes) + " bytes.");
+    const RouteDecision route = RequestRouter::route(req, exchange.readError(), m_routerOptions);
+    switch (route.target) {
+    case RouteDecision::Target::Error:
+        sendDecisionError(exchange, worker, route);
         return;
-    }
-    if (exchange.readError() == HttpReadError::HeaderTooLarge) {
-        sendError(exchange, worker, 431, "header_too_large",
-                  "Request headers exceed " + std::to_string(m_config.maxHeaderBytes) + " bytes.");
-        return;
-    }
-    if (exchange.readError() == HttpReadError::Malformed) {
-        sendError(exchange, worker, 400, "bad_request", "Malformed HTTP request.");
-        return;
-    }
-
-    std::string_view path = req.target();
-    path = path.substr(0, path.find('?'));
-    const auto method = req.method();
-    const bool isGet = method == http::verb::get || method == http::verb::head;
-
-    if (path == "/v1/chat/completions") {
-        if (method != http::verb::post) {
-            const HttpHeader allow[] = {{"Allow", "POST"}};
-            sendError(exchange, worker, 405, "method_not_allowed", "Use POST for /v1/chat/completions.", {}, allow);
-            return;
-        }
+    case RouteDecision::Target::Chat:
         handleChat(exchange, worker, started);
         return;
-    }
-    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-        if (!isGet) {
-            const HttpHeader allow[] = {{"Allow", "GET, HEAD"}};
-            sendError(exchange, worker, 405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, allow);
-            return;
-        }
-        if (path == "/healthz") {
-            exchange.respond(200, "application/json", "{\"status\":\"ok\"}");
-        } else if (path == "/readyz") {
-            if (m_draining.load() || m_stopping.load())
-                exchange.respond(503, "application/json", "{\"status\":\"draining\"}");
-            else
-                exchange.respond(200, "application/json", "{\"status\":\"ready\"}");
-        } else {
-            std::string &body = worker.scratch;
-            body.clear();
-            GatewayMetrics::Gauges gauges;
-            gauges.hotCacheEntries = m_hot ? m_hot->size() : 0;
-            gauges.hotCacheBytes = m_hot ? m_hot->bytes() : 0;
-            gauges.draining = m_draining.load();
-            gauges.circuitState = static_cast<int>(m_breaker.state());
-            gauges.secondaryCircuitState = m_secondaryBreaker ? static_cast<int>(m_secondaryBreaker->state()) : -1;
-            gauges.degradation = &m_degradation;
-            const auto conns = m_server.connectionStats();
-            gauges.openConnections = conns.open;
-            gauges.rejectedConnections = conns.rejected;
-            gauges.idleTimeouts = conns.idleTimeouts;
-            gauges.readTimeouts = conns.readTimeouts;
-            gauges.rateLimitClients = m_rateLimiter->activeClients();
-            m_metrics.render(body, gauges);
-            exchange.respond(200, "text/plain; version=0.0.4; charset=utf-8", body);
-        }
+    case RouteDecision::Target::Health:
+        exchange.respond(200, "application/json", "{\"status\":\"ok\"}");
+        return;
+    case RouteDecision::Target::Ready:
+        if (m_draining.load() || m_stopping.load())
+            exchange.respond(503, "application/json", "{\"status\":\"draining\"}");
+        else
+            exchange.respond(200, "application/json", "{\"status\":\"ready\"}");
+        return;
+    case RouteDecision::Target::Metrics: {
+        std::string &body = worker.scratch;
+        body.clear();
+        GatewayMetrics::Gauges gauges;
+        gauges.hotCacheEntries = m_hot ? m_hot->size() : 0;
+        gauges.hotCacheBytes = m_hot ? m_hot->bytes() : 0;
+        gauges.draining = m_draining.load();
+        gauges.circuitState = static_cast<int>(m_breaker.state());
+        gauges.secondaryCircuitState = m_secondaryBreaker ? static_cast<int>(m_secondaryBreaker->state()) : -1;
+        gauges.degradation = &m_degradation;
+        const auto conns = m_server.connectionStats();
+        gauges.openConnections = conns.open;
+        gauges.rejectedConnections = conns.rejected;
+        gauges.idleTimeouts = conns.idleTimeouts;
+        gauges.readTimeouts = conns.readTimeouts;
+        gauges.rateLimitClients = m_rateLimiter->activeClients();
+        m_metrics.render(body, gauges);
+        exchange.respond(200, "text/plain; version=0.0.4; charset=utf-8", body);
         return;
     }
-    sendError(exchange, worker, 404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
+    }
 }
 
 void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started)
 {
     const auto &req = exchange.request();
-    const std::string_view apiKey = bearerToken(req[http::field::authorization]);
+    RouteDecision &d = worker.decision;
 
     // Who the request is charged to; with enforced keys, also its namespace.
-    const std::string *keyNamespace = nullptr;
-    std::uint64_t client = 0;
-    if (m_config.apiKeys) {
-        if (apiKey.empty()) {
-            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
-            const HttpHeader challenge[] = {{"WWW-Authenticate", "Bearer"}};
-            sendError(exchange, worker, 401, "invalid_api_key",
-                      "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", {}, challenge);
-            return;
-        }
-        const Sha256::Digest digest = Sha256::digest(apiKey);
-        keyNamespace = m_config.apiKeys->namespaceFor(digest);
-        if (!keyNamespace) {
-            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
-            const HttpHeader challenge[] = {{"WWW-Authenticate", "Bearer"}};
-            // Never echo the key, not even a prefix: it would end up in client logs and ours.
-            sendError(exchange, worker, 401, "invalid_api_key", "Incorrect API key provided.", {}, challenge);
-            return;
-        }
-        std::memcpy(&client, digest.data(), sizeof client);
+    RequestRouter::Caller caller;
+    if (!RequestRouter::authenticate(req, m_config.apiKeys.get(), exchange.remoteAddress(),
+                                     &caller, &d)) {
+        m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
+        sendDecisionError(exchange, worker, d);
+        return;
     }
 
     if (m_rateLimiter->enabled()) {
-        if (!keyNamespace)
-            client = !apiKey.empty() ? XXH3_64bits(apiKey.data(), apiKey.size()) : clientOfAddress(exchange.remoteAddress());
-        const RateLimiter::Decision decision = m_rateLimiter->check(client);
+        const RateLimiter::Decision decision = m_rateLimiter->check(caller.client);
         if (!decision.allowed) {
             m_metrics.rateLimited();
             m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
@@ -630,68 +543,31 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         }
     }
 
-    if (!isJsonContentType(req[http::field::content_type])) {
+    RequestRouter::prepareChat(d, req, worker.parser, m_routerOptions, caller.keyNamespace, &worker.memo);
+    if (d.target != RouteDecision::Target::Chat) {
         m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
-        sendError(exchange, worker, 415, "unsupported_media_type", "Content-Type must be application/json.");
+        sendDecisionError(exchange, worker, d);
         return;
     }
-    ChatRequest request;
-    ChatRequestError error;
-    if (!worker.parser.parse(req.body(), &request, &error)) {
-        m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
-        sendError(exchange, worker, error.status, error.code, error.message, error.param);
-        return;
-    }
-
-    std::string ns;
-    if (keyNamespace) {
-        // The key decides: a tenant cannot read another's entries by naming its namespace.
-        ns = *keyNamespace;
-    } else if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
-        if (!validNamespace(it->value())) {
-            m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
-            sendError(exchange, worker, 400, "invalid_namespace",
-                      "x-l0l3-namespace must be 1 to 128 printable ASCII characters.", "x-l0l3-namespace");
-            return;
-        }
-        ns.assign(it->value());
-    } else if (!apiKey.empty()) {
-        ns = namespaceForApiKey(apiKey);
-    } else {
-        ns = m_config.namespaceDefault;
-    }
-
-    const std::string_view cacheControl = req[http::field::cache_control];
-    const bool noCache = hasDirective(cacheControl, "no-cache");
-    const bool noStore = hasDirective(cacheControl, "no-store");
-
-    CacheKeyInput input;
-    input.ns = ns;
-    input.system = request.system;
-    input.user = request.singleTurn ? request.user : request.lastUser;
-    input.model = request.model;
-    input.responseFormat = request.responseFormat;
-    input.tools = request.tools;
-    input.toolChoice = request.toolChoice;
-    std::string key = CacheKey::derive(input);
     // Any replica connection down (a hung replica shows on the busiest connection first): flag every answer.
     const bool degraded = !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
 
-    if (request.singleTurn && !noCache) {
-        if (auto answer = worker.chain->lookupHot(key)) {
-            serveHit(exchange, worker, request, key, *answer, Tier::HotCache, started, degraded);
+    if (d.chat.singleTurn && !d.noCache) {
+        if (auto answer = worker.chain->lookupHot(d.key)) {
+            serveHit(exchange, worker, d.chat, d.key, *answer, Tier::HotCache, started, degraded);
             return;
         }
     }
 
-    auto chat = std::make_shared<PendingChat>(PendingChat{exchange, std::move(request), std::move(key), std::move(ns),
-                                                          Mode::Miss, noStore, started, degraded});
+    // The miss path keeps the request past this call: it takes the strings (their capacity goes with them).
+    auto chat = std::make_shared<PendingChat>(PendingChat{exchange, std::move(d.chat), std::move(d.key),
+                                                          std::move(d.ns), Mode::Miss, d.noStore, started, degraded});
     if (!chat->request.singleTurn) {
         chat->mode = Mode::Bypass;
         forwardUpstream(worker, std::move(chat));
         return;
     }
-    if (noCache) {
+    if (d.noCache) {
         forwardUpstream(worker, std::move(chat));
         return;
     }
@@ -709,9 +585,9 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
 void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
                        const CachedAnswer &answer, Tier tier, Clock::time_point started, bool degraded)
 {
-    const std::string id = ChatResponseWriter::newId();
+    ChatResponseWriter::IdBuffer id;
     ChatResponseWriter::Meta meta;
-    meta.id = id;
+    meta.id = ChatResponseWriter::newId(id);
     meta.created = static_cast<std::int64_t>(std::time(nullptr));
     meta.model = request.model;
     meta.promptTokens = CachedAnswer::estimateTokens(request.system.size() + request.user.size());

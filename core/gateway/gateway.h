@@ -7,6 +7,7 @@
 #include "core/gateway/gatewayconfig.h"
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/httpserver.h"
+#include "core/gateway/requestrouter.h"
 #include "core/gateway/tierchain.h"
 
 #include <boost/asio/signal_set.hpp>
@@ -66,6 +67,7 @@ private:
                   const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
+    void sendDecisionError(HttpExchange &exchange, Worker &worker, const RouteDecision &decision);
     void sendError(HttpExchange &exchange, Worker &worker, int status, std::string_view code, std::string_view message,
                    std::string_view param = {}, std::span<const HttpHeader> extra = {});
     void onMessage(std::string_view channel, std::string_view message, bool fromFallback = false);
@@ -77,6 +79,7 @@ private:
                              std::string_view reason);
 
     GatewayConfig m_config;
+    RequestRouter::Options m_routerOptions;
     GatewayMetrics m_metrics;
     std::unique_ptr<HotCache> m_hot;
     HttpServer m_server; // before the workers: their connections live on its io_contexts

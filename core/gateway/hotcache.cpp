@@ -1,6 +1,7 @@
 #include "core/gateway/hotcache.h"
 
 #include <chrono>
+#include <ctime>
 
 namespace l0l3 {
 
@@ -17,17 +18,36 @@ HotCache::HotCache(Options options, Clock clock)
         m_shards.push_back(std::make_unique<Shard>());
 }
 
+std::size_t HotCache::KeyHash::operator()(std::string_view s) const
+{
+    if (s.size() < 16)
+        return std::hash<std::string_view>{}(s);
+    std::uint64_t h = 0;
+    bool hex = true;
+    for (const char c : s.substr(s.size() - 16)) {
+        const unsigned d = c >= '0' && c <= '9' ? unsigned(c - '0') : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10) : 16u;
+        hex = hex && d < 16;
+        h = (h << 4) | (d & 0xF);
+    }
+    return hex ? static_cast<std::size_t>(h) : std::hash<std::string_view>{}(s);
+}
+
 std::int64_t HotCache::now() const
 {
     if (m_clock)
         return m_clock();
+    // The coarse clock (a few ms of resolution, no hardware read) is plenty for a TTL of seconds.
+    timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 HotCache::Shard &HotCache::shardFor(std::string_view key)
 {
-    return *m_shards[KeyHash{}(key) % m_shards.size()];
+    // The high bits: the index's buckets use the low ones.
+    return *m_shards[(KeyHash{}(key) >> 40) % m_shards.size()];
 }
 
 void HotCache::eraseLocked(Shard &shard, std::list<Node>::iterator it)
@@ -51,8 +71,8 @@ std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
         eraseLocked(shard, it);
         return nullptr;
     }
-    if (it != shard.lru.begin())
-        shard.lru.splice(shard.lru.begin(), shard.lru, it);
+    if (!it->referenced)
+        it->referenced = true;
     return it->answer;
 }
 
@@ -73,8 +93,15 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     shard.bytes += bytes;
     m_bytes.fetch_add(bytes, std::memory_order_relaxed);
     m_entries.fetch_add(1, std::memory_order_relaxed);
+    // Terminates: each pass over a referenced entry clears its mark; the new entry at the front has none.
     while (shard.lru.size() > m_shardEntries || shard.bytes > m_shardBytes) {
-        eraseLocked(shard, std::prev(shard.lru.end()));
+        const auto oldest = std::prev(shard.lru.end());
+        if (oldest->referenced && oldest != shard.lru.begin()) {
+            oldest->referenced = false;
+            shard.lru.splice(shard.lru.begin(), shard.lru, oldest);
+            continue;
+        }
+        eraseLocked(shard, oldest);
         m_evictions.fetch_add(1, std::memory_order_relaxed);
     }
 }

@@ -16,10 +16,12 @@
 namespace l0l3 {
 
 // L0.5: the in-process hot cache in front of the replica. Thread-safe,
-// sharded by key (one mutex per shard), LRU within a shard, bounded by
-// entries and bytes, entries expire after a TTL (the fallback should an
-// invalidation message be lost). Values are immutable and shared, so a hit
-// copies one shared_ptr under the lock and serialises outside it.
+// sharded by key (one mutex per shard), bounded by entries and bytes,
+// entries expire after a TTL (the fallback should an invalidation message be
+// lost). Eviction is LRU with a second chance (CLOCK): a hit only marks its
+// entry referenced, instead of relinking the list, and eviction moves a
+// referenced entry back to the front once. Values are immutable and shared,
+// so a hit copies one shared_ptr under the lock and serialises outside it.
 class HotCache
 {
 public:
@@ -52,11 +54,13 @@ private:
         std::shared_ptr<const CachedAnswer> answer;
         std::int64_t expiresAtMs;
         std::size_t bytes;
+        bool referenced = false; // hit since it was last at the front
     };
     struct KeyHash
     {
         using is_transparent = void;
-        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+        // Cache keys are already uniform hex hashes: their last 16 digits are the hash.
+        std::size_t operator()(std::string_view s) const;
     };
     struct Shard
     {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -13,6 +14,11 @@
 namespace l0l3 {
 
 class HttpSession;
+
+// A connection's socket on the concrete io_context executor instead of the
+// type-erased any_io_executor (beast::tcp_stream's): every async operation
+// copied and destroyed that one several times (about 4% of a hit's CPU).
+using HttpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 

@@ -78,7 +78,7 @@ void HttpServer::accept(int thread)
 {
     auto &acceptor = *m_acceptors[static_cast<std::size_t>(thread)];
     acceptor.async_accept(*m_contexts[static_cast<std::size_t>(thread)],
-                          [this, thread](boost::system::error_code ec, tcp::socket socket) {
+                          [this, thread](boost::system::error_code ec, HttpSocket socket) {
                               if (ec == net::error::operation_aborted)
                                   return;
                               if (!ec) {
@@ -95,7 +95,7 @@ void HttpServer::accept(int thread)
                           });
 }
 
-void HttpServer::reject(tcp::socket socket)
+void HttpServer::reject(HttpSocket socket)
 {
     m_rejected.fetch_add(1, std::memory_order_relaxed);
     static constexpr std::string_view kBody =
@@ -103,10 +103,10 @@ void HttpServer::reject(tcp::socket socket)
     static const std::string kResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                                          "Content-Length: " + std::to_string(kBody.size())
         + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + std::string(kBody);
-    auto s = std::make_shared<tcp::socket>(std::move(socket));
+    auto s = std::make_shared<HttpSocket>(std::move(socket));
     net::async_write(*s, net::buffer(kResponse), [s](boost::system::error_code, std::size_t) {
         boost::system::error_code ignored;
-        s->shutdown(tcp::socket::shutdown_both, ignored);
+        s->shutdown(HttpSocket::shutdown_both, ignored);
         s->close(ignored);
     });
 }

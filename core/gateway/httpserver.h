@@ -69,7 +69,7 @@ public:
 private:
     friend class HttpSession;
     void accept(int thread);
-    void reject(boost::asio::ip::tcp::socket socket);
+    void reject(HttpSocket socket);
 
     Options m_options;
     Handler m_handler;

@@ -1,6 +1,7 @@
 #include "core/gateway/httpsession.h"
 
 #include "core/gateway/httpserver.h"
+#include "core/gateway/requestrouter.h"
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -25,7 +26,7 @@ void appendNumber(std::string &out, std::size_t n, int base = 10)
 
 } // namespace
 
-HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, HttpServer &server, int thread)
+HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread)
     : m_stream(std::move(socket))
     , m_server(server)
     , m_thread(thread)
@@ -95,17 +96,12 @@ void HttpSession::onRead(error_code ec)
             close();
             return;
         }
-        if (ec == http::error::body_limit) {
-            m_readError = HttpReadError::BodyTooLarge;
-        } else if (ec == http::error::header_limit) {
-            m_readError = HttpReadError::HeaderTooLarge;
-        } else if (ec.category() == http::make_error_code(http::error::bad_target).category()
-                   && ec != http::error::end_of_stream && ec != http::error::partial_message) {
-            m_readError = HttpReadError::Malformed;
-        } else {
+        const auto readError = RequestRouter::readErrorFor(ec);
+        if (!readError) {
             close(); // peer closed, timeout, reset
             return;
         }
+        m_readError = *readError;
         // The stream is no longer in sync with message boundaries.
         m_keepAlive = false;
         m_request = m_parser->release();

@@ -4,7 +4,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <functional>
@@ -16,13 +17,16 @@ namespace l0l3 {
 
 class HttpServer;
 
+// On HttpSocket's concrete executor (see there).
+using HttpStream = boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
 // One keep-alive HTTP/1.1 connection: reads a request, hands it to the
 // handler, writes the response (serialised by hand into reused buffers, so a
 // response costs no allocation in the steady state), then reads the next.
 class HttpSession : public std::enable_shared_from_this<HttpSession>
 {
 public:
-    HttpSession(boost::asio::ip::tcp::socket socket, HttpServer &server, int thread);
+    HttpSession(HttpSocket socket, HttpServer &server, int thread);
     ~HttpSession();
 
     void start();
@@ -51,7 +55,7 @@ private:
     void finishExchange();
     void close();
 
-    boost::beast::tcp_stream m_stream;
+    HttpStream m_stream;
     HttpServer &m_server;
     int m_thread;
     boost::asio::ip::address m_remote;

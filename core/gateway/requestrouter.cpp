@@ -1,13 +1,19 @@
 #include "core/gateway/requestrouter.h"
 
 #include "core/common/cachekey.h"
+#include "core/gateway/apikeystore.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/gateway.h"
+#include "core/gateway/keymemo.h"
+#include "core/gateway/sha256.h"
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <xxhash.h>
+
 #include <cctype>
+#include <cstring>
 
 namespace l0l3 {
 
@@ -56,17 +62,35 @@ bool hasDirective(std::string_view header, std::string_view directive)
     return false;
 }
 
-RouteDecision error(int status, std::string code, std::string message, std::string param = {},
+void setError(RouteDecision &d, int status, std::string_view code, std::string_view message,
+              std::string_view param = {}, std::string_view allow = {}, std::string_view challenge = {})
+{
+    d.target = RouteDecision::Target::Error;
+    d.status = status;
+    d.code.assign(code);
+    d.message.assign(message);
+    d.param.assign(param);
+    d.allow = allow;
+    d.challenge = challenge;
+}
+
+RouteDecision error(int status, std::string_view code, std::string_view message, std::string_view param = {},
                     std::string_view allow = {})
 {
     RouteDecision d;
-    d.target = RouteDecision::Target::Error;
-    d.status = status;
-    d.code = std::move(code);
-    d.message = std::move(message);
-    d.param = std::move(param);
-    d.allow = allow;
+    setError(d, status, code, message, param, allow);
     return d;
+}
+
+std::uint64_t clientOfAddress(const boost::asio::ip::address &address)
+{
+    if (address.is_v4())
+        return XXH3_64bits_withSeed(address.to_v4().to_bytes().data(), 4, 0x4950763400000000ull);
+    if (address.is_v6()) {
+        const auto bytes = address.to_v6().to_bytes();
+        return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x4950763600000000ull);
+    }
+    return 1;
 }
 
 } // namespace
@@ -136,29 +160,69 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
     return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
 }
 
+bool RequestRouter::authenticate(const HttpRequest &req, const ApiKeyStore *keys,
+                                 const boost::asio::ip::address &remote, Caller *caller, RouteDecision *error)
+{
+    const std::string_view apiKey = bearerToken(req[http::field::authorization]);
+    caller->keyNamespace = nullptr;
+    if (!keys) {
+        caller->client = !apiKey.empty() ? XXH3_64bits(apiKey.data(), apiKey.size()) : clientOfAddress(remote);
+        return true;
+    }
+    if (apiKey.empty()) {
+        setError(*error, 401, "invalid_api_key",
+                 "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", {}, {}, "Bearer");
+        return false;
+    }
+    const Sha256::Digest digest = Sha256::digest(apiKey);
+    caller->keyNamespace = keys->namespaceFor(digest);
+    if (!caller->keyNamespace) {
+        // Never echo the key, not even a prefix: it would end up in client logs and ours.
+        setError(*error, 401, "invalid_api_key", "Incorrect API key provided.", {}, {}, "Bearer");
+        return false;
+    }
+    std::memcpy(&caller->client, digest.data(), sizeof caller->client);
+    return true;
+}
+
 RouteDecision RequestRouter::prepareChat(const HttpRequest &req, ChatRequestParser &parser, const Options &options,
                                          const std::string *keyNamespace)
 {
-    if (!isJsonContentType(req[http::field::content_type]))
-        return error(415, "unsupported_media_type", "Content-Type must be application/json.");
     RouteDecision d;
+    prepareChat(d, req, parser, options, keyNamespace, nullptr);
+    return d;
+}
+
+void RequestRouter::prepareChat(RouteDecision &d, const HttpRequest &req, ChatRequestParser &parser,
+                                const Options &options, const std::string *keyNamespace, KeyMemo *memo)
+{
+    d.allow = {};
+    d.challenge = {};
+    if (!isJsonContentType(req[http::field::content_type])) {
+        setError(d, 415, "unsupported_media_type", "Content-Type must be application/json.");
+        return;
+    }
     ChatRequestError parseError;
-    if (!parser.parse(req.body(), &d.chat, &parseError))
-        return error(parseError.status, std::move(parseError.code), std::move(parseError.message),
-                     std::move(parseError.param));
+    if (!parser.parse(req.body(), &d.chat, &parseError)) {
+        setError(d, parseError.status, parseError.code, parseError.message, parseError.param);
+        return;
+    }
 
     const std::string_view apiKey = bearerToken(req[http::field::authorization]);
     if (keyNamespace) {
-        d.ns = *keyNamespace;
+        // The key decides: a tenant cannot read another's entries by naming its namespace.
+        d.ns.assign(*keyNamespace);
     } else if (const auto it = req.find("x-l0l3-namespace"); it != req.end()) {
-        if (!isValidNamespace(it->value()))
-            return error(400, "invalid_namespace", "x-l0l3-namespace must be 1 to 128 printable ASCII characters.",
-                         "x-l0l3-namespace");
+        if (!isValidNamespace(it->value())) {
+            setError(d, 400, "invalid_namespace", "x-l0l3-namespace must be 1 to 128 printable ASCII characters.",
+                     "x-l0l3-namespace");
+            return;
+        }
         d.ns.assign(it->value());
     } else if (!apiKey.empty()) {
         d.ns = Gateway::namespaceForApiKey(apiKey);
     } else {
-        d.ns = options.namespaceDefault;
+        d.ns.assign(options.namespaceDefault);
     }
 
     const std::string_view cacheControl = req[http::field::cache_control];
@@ -173,9 +237,11 @@ RouteDecision RequestRouter::prepareChat(const HttpRequest &req, ChatRequestPars
     input.responseFormat = d.chat.responseFormat;
     input.tools = d.chat.tools;
     input.toolChoice = d.chat.toolChoice;
-    d.key = CacheKey::derive(input);
+    if (memo)
+        memo->derive(input, &d.key);
+    else
+        d.key = CacheKey::derive(input);
     d.target = RouteDecision::Target::Chat;
-    return d;
 }
 
 } // namespace l0l3
