@@ -1,13 +1,56 @@
 #!/usr/bin/env bash
-# test.sh [PRESET] [ctest args...] — installs, builds and runs the whole test suite.
-# Real redis-server, sentinel, gateway and stub LLM processes are started by
-# the tests themselves on free loopback ports; the keychain test starts its
-# own D-Bus session and gnome-keyring (tests/ui/run-with-keyring.sh).
+# test.sh [ctest args...] — installs what is missing, builds and runs the whole
+# test suite, in three stages:
+#   default  RelWithDebInfo build, every ctest (unit, integration against real
+#            redis-server/sentinel/gateway processes, UI offscreen, keychain
+#            under a private D-Bus + gnome-keyring, benchmark smoke runs)
+#   fuzz     clang libFuzzer build: every corpus + regression input replayed,
+#            then each target fuzzed for L0L3_FUZZ_SECONDS (default 10) seconds
+#   asan     the whole suite again under AddressSanitizer + UBSan
+# L0L3_TEST_STAGES="default fuzz asan" picks stages; extra args go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset=${1:-default}
-shift || true
-bash scripts/build.sh "$preset"
+stages=${L0L3_TEST_STAGES:-default fuzz asan}
 export QT_QPA_PLATFORM=offscreen
-echo "test: ctest --preset $preset"
-ctest --preset "$preset" -j"${L0L3_TEST_JOBS:-2}" --timeout 600 "$@"
+jobs=${L0L3_TEST_JOBS:-2}
+status=0
+summary=()
+
+run_ctest() {
+  local preset=$1; shift
+  local start=$SECONDS
+  bash scripts/build.sh "$preset"
+  echo "test: ctest --preset $preset $*"
+  if ctest --preset "$preset" -j"$jobs" --timeout 900 "$@"; then
+    summary+=("$preset: passed ($((SECONDS - start)) s)")
+  else
+    summary+=("$preset: FAILED ($((SECONDS - start)) s)")
+    status=1
+  fi
+}
+
+for stage in $stages; do
+  case $stage in
+    default) run_ctest default "$@" ;;
+    asan)
+      # Leak checking is on; Qt's own one-time allocations are suppressed.
+      export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+      export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+      export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+      run_ctest asan -LE bench "$@"
+      unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
+    fuzz)
+      start=$SECONDS
+      if bash scripts/fuzz.sh --regress && bash scripts/fuzz.sh --no-build "${L0L3_FUZZ_SECONDS:-10}"; then
+        summary+=("fuzz: passed ($((SECONDS - start)) s)")
+      else
+        summary+=("fuzz: FAILED ($((SECONDS - start)) s)")
+        status=1
+      fi ;;
+    *) echo "test.sh: unknown stage '$stage'" >&2; exit 2 ;;
+  esac
+done
+
+echo
+for line in "${summary[@]}"; do echo "test: $line"; done
+exit $status

@@ -23,8 +23,11 @@ TimeSeriesChart::TimeSeriesChart(const QString &title, const QString &unit, QWid
     m_x->setTickCount(4);
     m_y->setTitleText(unit);
     m_y->setLabelFormat(QStringLiteral("%g"));
-    m_y->setTickCount(6);
+    m_y->setTickCount(5);
     m_y->setRange(0, 1);
+    // Small charts: Qt Charts elides labels to "..." rather than shrinking them.
+    m_x->setTruncateLabels(false);
+    m_y->setTruncateLabels(false);
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y, Qt::AlignLeft);
     setChart(c);

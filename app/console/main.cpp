@@ -228,13 +228,21 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(QStringLiteral("l0l3-console"));
     QCoreApplication::setApplicationVersion(QStringLiteral(L0L3_VERSION));
 
-    // --headless must not need a display: decide before creating the app.
-    if (hasFlag(argc, argv, "--headless")) {
+    // --headless, --help and --version must not need a display: decide
+    // before creating the app.
+    if (hasFlag(argc, argv, "--headless") || hasFlag(argc, argv, "--help") || hasFlag(argc, argv, "-h")
+        || hasFlag(argc, argv, "--version") || hasFlag(argc, argv, "-v")) {
         QCoreApplication app(argc, argv);
         Options o;
         if (const int rc = parse(app.arguments(), &o); rc >= 0)
             return rc;
         return runHeadless(app, o);
+    }
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")
+        && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
+        QTextStream(stderr) << "l0l3-console: no display (DISPLAY/WAYLAND_DISPLAY unset); use --demo --headless, "
+                               "or QT_QPA_PLATFORM=offscreen with --screenshot\n";
+        return 1;
     }
     QApplication app(argc, argv);
     Options o;

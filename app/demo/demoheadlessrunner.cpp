@@ -9,10 +9,10 @@
 #include <string>
 
 #include "app/demo/demostack.h"
-#include "app/demo/redisprobe.h"
 #include "core/common/histogramquantile.h"
 #include "core/common/prometheusparser.h"
 #include "core/common/redisschema.h"
+#include "core/control/redisconnection.h"
 
 namespace l0l3 {
 
@@ -53,6 +53,8 @@ void DemoHeadlessRunner::start(int intervalMs)
 void DemoHeadlessRunner::stop()
 {
     m_timer.stop();
+    delete m_redis; // no reconnecting to a stack that is going away
+    m_redis = nullptr;
 }
 
 void DemoHeadlessRunner::tick()
@@ -78,14 +80,24 @@ void DemoHeadlessRunner::tick()
             onMetrics(i, ok ? reply->readAll() : QByteArray(), ok);
         });
     }
-    RedisProbe::run(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console,
-                    {{"XLEN", QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()))}},
-                    900, this, [this](const QList<RespReply> &replies, const QString &error) {
-                        if (error.isEmpty() && replies.value(0).type == RespReply::Type::Integer)
-                            m_proposals = replies.value(0).integer;
-                        if (--m_pending == 0)
-                            maybePrint();
-                    });
+    // No command is pending here (m_pending was 0), so replacing the connection drops nothing.
+    if (!m_redis || m_redis->options().port != topology.primary.port) {
+        delete m_redis;
+        RedisConnection::Options options;
+        options.host = topology.host;
+        options.port = topology.primary.port;
+        options.user = QByteArrayLiteral("console");
+        options.password = topology.credentials.console.toUtf8();
+        m_redis = new RedisConnection(options, this);
+        m_redis->open();
+    }
+    m_redis->command({"XLEN", QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()))},
+                     this, [this](const RedisReply &reply) {
+        if (reply.isInteger())
+            m_proposals = reply.integer;
+        if (--m_pending == 0)
+            maybePrint();
+    }, 900);
 }
 
 void DemoHeadlessRunner::onMetrics(int regionIndex, const QByteArray &body, bool ok)

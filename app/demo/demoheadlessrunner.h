@@ -15,6 +15,7 @@ class QTextStream;
 namespace l0l3 {
 
 class DemoStack;
+class RedisConnection;
 
 // `--demo --headless`: one status line per second, per region the request
 // rate, hit rate and p99 computed from each gateway's /metrics (bucket
@@ -62,6 +63,7 @@ private:
 
     DemoStack *m_stack;
     QNetworkAccessManager *m_http;
+    RedisConnection *m_redis = nullptr;   // to the primary, for the proposals count
     QTimer m_timer;
     QElapsedTimer m_clock;
     bool m_print = true;

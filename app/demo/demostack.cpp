@@ -1,7 +1,6 @@
 #include "app/demo/demostack.h"
 
 #include <QCoreApplication>
-#include <QCryptographicHash>
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
@@ -17,10 +16,12 @@
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include "app/demo/aclfile.h"
 #include "app/demo/dataset.h"
 #include "app/demo/parentdeathsignal.h"
-#include "app/demo/redisprobe.h"
+#include "app/demo/redisnodeconfig.h"
 #include "app/demo/trafficgenerator.h"
+#include "core/control/redisconnection.h"
 
 namespace l0l3 {
 
@@ -29,19 +30,6 @@ namespace {
 constexpr int kPollMs = 100;
 constexpr int kStopGraceMs = 5000;
 const QString kLoopback = QStringLiteral("127.0.0.1");
-
-QString randomPassword()
-{
-    // Hex: safe in redis:// URLs, config files and ACL lines without escaping.
-    quint32 words[6];
-    QRandomGenerator::system()->fillRange(words);
-    return QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex());
-}
-
-QByteArray sha256Hex(const QString &password)
-{
-    return QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
-}
 
 // Free loopback ports, all reserved at once so they differ from each other;
 // the small race with other programs is acceptable for a local demo.
@@ -57,23 +45,6 @@ QList<quint16> freePorts(int count)
         servers.push_back(std::move(server));
     }
     return ports;
-}
-
-bool writeFile(const QString &path, const QByteArray &content, QString *error)
-{
-    QFile file(path);
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
-        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
-        return false;
-    }
-    file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-    file.write(content);
-    return true;
-}
-
-QString quoted(const QString &path)
-{
-    return QLatin1Char('"') + path + QLatin1Char('"');
 }
 
 } // namespace
@@ -190,34 +161,17 @@ bool DemoStack::writeConfigs(QString *error)
     m_topology.dataDir = dir.path();
 
     DemoCredentials &c = m_topology.credentials;
-    c.gateway = randomPassword();
-    c.console = randomPassword();
-    c.replication = randomPassword();
-    c.sentinel = randomPassword();
-
-    QFile templ(QStringLiteral(":/l0l3/demo/users.acl"));
-    if (!templ.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("ACL template missing from the l0l3_demo resources");
-        return false;
-    }
-    // Same output as scripts/render-acl.sh: hashes substituted, comments and blank lines dropped.
-    QByteArray acl;
-    const QList<QByteArray> lines = templ.readAll().split('\n');
-    for (QByteArray line : lines) {
-        if (line.trimmed().isEmpty() || line.startsWith('#'))
-            continue;
-        line.replace("@GATEWAY_SHA256@", sha256Hex(c.gateway));
-        line.replace("@CONSOLE_SHA256@", sha256Hex(c.console));
-        line.replace("@REPLICATION_SHA256@", sha256Hex(c.replication));
-        line.replace("@SENTINEL_SHA256@", sha256Hex(c.sentinel));
-        acl += line + '\n';
-    }
-    if (acl.contains("_SHA256@")) {
-        *error = QStringLiteral("ACL template has an unknown @PLACEHOLDER@");
-        return false;
-    }
+    c.gateway = AclFile::randomPassword();
+    c.console = AclFile::randomPassword();
+    c.replication = AclFile::randomPassword();
+    c.sentinel = AclFile::randomPassword();
+    AclFile acl;
+    acl.setPassword(QStringLiteral("gateway"), c.gateway);
+    acl.setPassword(QStringLiteral("console"), c.console);
+    acl.setPassword(QStringLiteral("replication"), c.replication);
+    acl.setPassword(QStringLiteral("sentinel"), c.sentinel);
     m_aclPath = dir.filePath(QStringLiteral("users.acl"));
-    if (!writeFile(m_aclPath, acl, error))
+    if (!acl.write(QStringLiteral(":/l0l3/demo/users.acl"), m_aclPath, error))
         return false;
 
     const int regions = int(m_options.regions.size());
@@ -236,45 +190,33 @@ bool DemoStack::writeConfigs(QString *error)
     for (int i = 0; i < 3; ++i)
         m_topology.sentinels.append({QStringLiteral("sentinel-%1").arg(i + 1), {}, ports.at(1 + regions + i), 0});
 
-    auto redisConfig = [&](const DemoRedisNode &node, bool replica) {
-        const QString nodeDir = dir.filePath(node.name);
+    const auto writeNodeConfig = [&](const DemoRedisNode &node, RedisNodeConfig::Role role) {
         dir.mkpath(node.name);
-        QString conf;
-        conf += QStringLiteral("bind 127.0.0.1\nport %1\ndaemonize no\n").arg(node.port);
-        conf += QStringLiteral("dir %1\nlogfile %2\n").arg(quoted(nodeDir), quoted(QDir(nodeDir).filePath(QStringLiteral("redis.log"))));
-        conf += QStringLiteral("aclfile %1\n").arg(quoted(m_aclPath));
-        conf += QStringLiteral("save \"\"\nappendonly no\n");
-        // Every node can become a replica after a failover, so all carry the replication credentials.
-        conf += QStringLiteral("masteruser replication\nmasterauth %1\n").arg(c.replication);
-        // Three replicas sync at once at startup; the default 5 s diskless delay only slows the demo.
-        conf += QStringLiteral("repl-diskless-sync yes\nrepl-diskless-sync-delay 0\n");
-        conf += QStringLiteral("replica-serve-stale-data yes\nreplica-read-only yes\n");
-        if (replica)
-            conf += QStringLiteral("replicaof 127.0.0.1 %1\n").arg(m_topology.primary.port);
-        return writeFile(QDir(nodeDir).filePath(QStringLiteral("redis.conf")), conf.toUtf8(), error);
+        const QDir nodeDir(dir.filePath(node.name));
+        const bool sentinel = role == RedisNodeConfig::Role::Sentinel;
+        RedisNodeConfig config;
+        config.role = role;
+        config.port = node.port;
+        config.dir = nodeDir.path();
+        config.logFile = nodeDir.filePath(sentinel ? QStringLiteral("sentinel.log") : QStringLiteral("redis.log"));
+        config.primaryPort = m_topology.primary.port;
+        config.masterName = m_topology.masterName;
+        if (sentinel) {
+            config.sentinelPassword = c.sentinel;
+        } else {
+            config.aclFile = m_aclPath;
+            config.replicationPassword = c.replication;
+        }
+        return config.write(nodeDir.filePath(sentinel ? QStringLiteral("sentinel.conf") : QStringLiteral("redis.conf")), error);
     };
-    if (!redisConfig(m_topology.primary, false))
+    if (!writeNodeConfig(m_topology.primary, RedisNodeConfig::Role::Primary))
         return false;
     for (const DemoRegion &region : std::as_const(m_topology.regions))
-        if (!redisConfig(region.replica, true))
+        if (!writeNodeConfig(region.replica, RedisNodeConfig::Role::Replica))
             return false;
-    for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels)) {
-        const QString nodeDir = dir.filePath(sentinel.name);
-        dir.mkpath(sentinel.name);
-        QString conf;
-        conf += QStringLiteral("bind 127.0.0.1\nport %1\ndaemonize no\n").arg(sentinel.port);
-        conf += QStringLiteral("dir %1\nlogfile %2\n").arg(quoted(nodeDir), quoted(QDir(nodeDir).filePath(QStringLiteral("sentinel.log"))));
-        conf += QStringLiteral("sentinel resolve-hostnames no\n");
-        conf += QStringLiteral("sentinel monitor %1 127.0.0.1 %2 2\n").arg(m_topology.masterName).arg(m_topology.primary.port);
-        // 2000 ms, not less: at 1000 ms this machine saw spurious second failovers.
-        conf += QStringLiteral("sentinel down-after-milliseconds %1 2000\n").arg(m_topology.masterName);
-        conf += QStringLiteral("sentinel failover-timeout %1 10000\n").arg(m_topology.masterName);
-        conf += QStringLiteral("sentinel parallel-syncs %1 1\n").arg(m_topology.masterName);
-        conf += QStringLiteral("sentinel auth-user %1 sentinel\n").arg(m_topology.masterName);
-        conf += QStringLiteral("sentinel auth-pass %1 %2\n").arg(m_topology.masterName, c.sentinel);
-        if (!writeFile(QDir(nodeDir).filePath(QStringLiteral("sentinel.conf")), conf.toUtf8(), error))
+    for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels))
+        if (!writeNodeConfig(sentinel, RedisNodeConfig::Role::Sentinel))
             return false;
-    }
     return true;
 }
 
@@ -389,13 +331,11 @@ void DemoStack::startPrimary()
     QProcess *process = startChild(primary.name, redis,
                                    {QDir(m_dir->path()).filePath(primary.name + QStringLiteral("/redis.conf"))}, false);
     m_topology.primary.pid = process->processId();
-    const quint16 port = primary.port;
-    const QString password = m_topology.credentials.console;
-    waitUntil(QStringLiteral("the Redis primary to answer PING"), [this, port, password](auto done) {
-        RedisProbe::run(kLoopback, port, QStringLiteral("console"), password, {{"PING"}}, 1000, this,
-                        [done](const QList<RespReply> &replies, const QString &error) {
-                            done(error.isEmpty() && replies.value(0).text == "PONG", error);
-                        });
+    RedisConnection *connection = connectTo(primary.port, QStringLiteral("console"), m_topology.credentials.console);
+    waitUntil(QStringLiteral("the Redis primary to answer PING"), [this, connection](auto done) {
+        connection->command({"PING"}, this, [done](const RedisReply &reply) {
+            done(reply.str == "PONG", reply.isError() ? reply.errorMessage() : QString());
+        });
     }, [this] { startReplicas(); });
 }
 
@@ -408,22 +348,21 @@ void DemoStack::startReplicas()
                                        {QDir(m_dir->path()).filePath(region.replica.name + QStringLiteral("/redis.conf"))}, false);
         region.replica.pid = process->processId();
     }
-    QList<quint16> ports;
+    QList<std::pair<quint16, RedisConnection *>> replicas;
     for (const DemoRegion &region : std::as_const(m_topology.regions))
-        ports.append(region.replica.port);
-    const QString password = m_topology.credentials.console;
-    waitUntil(QStringLiteral("every replica's link to the primary"), [this, ports, password](auto done) {
+        replicas.append({region.replica.port, connectTo(region.replica.port, QStringLiteral("console"), m_topology.credentials.console)});
+    waitUntil(QStringLiteral("every replica's link to the primary"), [this, replicas](auto done) {
         // All replicas must report master_link_status:up; probe them in parallel.
-        auto remaining = std::make_shared<int>(int(ports.size()));
+        auto remaining = std::make_shared<int>(int(replicas.size()));
         auto down = std::make_shared<QStringList>();
-        for (quint16 port : ports) {
-            RedisProbe::run(kLoopback, port, QStringLiteral("console"), password, {{"INFO", "replication"}}, 1000, this,
-                            [done, remaining, down, port](const QList<RespReply> &replies, const QString &error) {
-                                if (!error.isEmpty() || !replies.value(0).text.contains("master_link_status:up"))
-                                    down->append(QString::number(port));
-                                if (--*remaining == 0)
-                                    done(down->isEmpty(), down->isEmpty() ? QString() : QStringLiteral("link down on port ") + down->join(QStringLiteral(", ")));
-                            });
+        for (const auto &replica : replicas) {
+            const quint16 port = replica.first;
+            replica.second->command({"INFO", "replication"}, this, [done, remaining, down, port](const RedisReply &reply) {
+                if (!reply.isString() || !reply.str.contains("master_link_status:up"))
+                    down->append(QString::number(port));
+                if (--*remaining == 0)
+                    done(down->isEmpty(), down->isEmpty() ? QString() : QStringLiteral("link down on port ") + down->join(QStringLiteral(", ")));
+            });
         }
     }, [this] { startSentinels(); });
 }
@@ -432,28 +371,29 @@ void DemoStack::startSentinels()
 {
     step(4, QStringLiteral("Starting three Sentinels (quorum 2)"));
     const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
-    QList<quint16> ports;
+    QList<std::pair<quint16, RedisConnection *>> sentinels;
     for (DemoRedisNode &sentinel : m_topology.sentinels) {
         QProcess *process = startChild(sentinel.name, redis,
                                        {QDir(m_dir->path()).filePath(sentinel.name + QStringLiteral("/sentinel.conf")),
                                         QStringLiteral("--sentinel")}, false);
         sentinel.pid = process->processId();
-        ports.append(sentinel.port);
+        // A Sentinel's own port is open to the default user: no AUTH.
+        sentinels.append({sentinel.port, connectTo(sentinel.port, {}, {})});
     }
     const QByteArray master = m_topology.masterName.toUtf8();
     const QByteArray primaryPort = QByteArray::number(m_topology.primary.port);
-    waitUntil(QStringLiteral("the Sentinels to monitor the primary"), [this, ports, master, primaryPort](auto done) {
-        auto remaining = std::make_shared<int>(int(ports.size()));
+    waitUntil(QStringLiteral("the Sentinels to monitor the primary"), [this, sentinels, master, primaryPort](auto done) {
+        auto remaining = std::make_shared<int>(int(sentinels.size()));
         auto bad = std::make_shared<QStringList>();
-        for (quint16 port : ports) {
-            RedisProbe::run(kLoopback, port, {}, {}, {{"SENTINEL", "get-master-addr-by-name", master}}, 1000, this,
-                            [done, remaining, bad, port, primaryPort](const QList<RespReply> &replies, const QString &error) {
-                                const RespReply reply = replies.value(0);
-                                if (!error.isEmpty() || reply.elements.size() != 2 || reply.elements.at(1).text != primaryPort)
-                                    bad->append(QString::number(port));
-                                if (--*remaining == 0)
-                                    done(bad->isEmpty(), bad->isEmpty() ? QString() : QStringLiteral("not ready on port ") + bad->join(QStringLiteral(", ")));
-                            });
+        for (const auto &sentinel : sentinels) {
+            const quint16 port = sentinel.first;
+            sentinel.second->command({"SENTINEL", "get-master-addr-by-name", master}, this,
+                                     [done, remaining, bad, port, primaryPort](const RedisReply &reply) {
+                if (reply.elements.size() != 2 || reply.elements.at(1).str != primaryPort)
+                    bad->append(QString::number(port));
+                if (--*remaining == 0)
+                    done(bad->isEmpty(), bad->isEmpty() ? QString() : QStringLiteral("not ready on port ") + bad->join(QStringLiteral(", ")));
+            });
         }
     }, [this] { startUpstream(); });
 }
@@ -557,6 +497,26 @@ void DemoStack::startTraffic()
     emit ready();
 }
 
+RedisConnection *DemoStack::connectTo(quint16 port, const QString &user, const QString &password)
+{
+    std::unique_ptr<RedisConnection> &redis = m_redis[port];
+    if (!redis) {
+        RedisConnection::Options options;
+        options.host = kLoopback;
+        options.port = port;
+        options.user = user.toUtf8();
+        options.password = password.toUtf8();
+        options.commandTimeoutMs = 1000;
+        options.connectTimeoutMs = 1000;
+        // The node may not listen yet: keep trying at about the poll rate.
+        options.reconnectMinMs = kPollMs;
+        options.reconnectMaxMs = 4 * kPollMs;
+        redis = std::make_unique<RedisConnection>(options);
+        redis->open();
+    }
+    return redis.get();
+}
+
 void DemoStack::stop()
 {
     ++m_generation;
@@ -565,6 +525,9 @@ void DemoStack::stop()
         delete m_traffic;   // aborts in-flight requests
         m_traffic = nullptr;
     }
+    // Before the processes go: pending checks fail now (their generation is
+    // stale) instead of reconnecting to servers that are shutting down.
+    m_redis.clear();
     // Gateways and the stub first, Redis last, so nothing logs a lost link
     // for long; Sentinels go before the primary so they never fail it over.
     for (auto it = m_children.rbegin(); it != m_children.rend(); ++it)

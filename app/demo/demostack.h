@@ -7,6 +7,7 @@
 #include <QStringList>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -18,6 +19,7 @@ class QTemporaryDir;
 
 namespace l0l3 {
 
+class RedisConnection;
 class TrafficGenerator;
 
 struct DemoOptions
@@ -90,6 +92,8 @@ private:
     QString logTail(const QString &name, int lines = 15) const;
     void waitUntil(const QString &what, const Check &check, std::function<void()> next, qint64 deadlineMs = -1);
     void waitForListenPorts(const QStringList &names, std::function<void()> next);
+    // One reused connection per Redis node for the readiness checks.
+    RedisConnection *connectTo(quint16 port, const QString &user, const QString &password);
 
     void startPrimary();
     void startReplicas();
@@ -105,6 +109,7 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     QString m_aclPath;
     std::vector<std::unique_ptr<Child>> m_children;
+    std::map<quint16, std::unique_ptr<RedisConnection>> m_redis;
     QNetworkAccessManager *m_http = nullptr;
     TrafficGenerator *m_traffic = nullptr;
     quint64 m_generation = 0;   // bumped by stop(): pending callbacks of an earlier run return early

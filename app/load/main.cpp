@@ -7,23 +7,12 @@
 
 #include <csignal>
 
-#include <cstdio>
-
 #include "app/demo/dataset.h"
+#include "app/demo/toolcommandline.h"
 #include "app/demo/trafficgenerator.h"
 #include "app/demo/unixsignalnotifier.h"
 
 using namespace l0l3;
-
-namespace {
-
-int usageError(const QString &message)
-{
-    QTextStream(stderr) << "l0l3-load: " << message << " (see --help)\n";
-    return 2;
-}
-
-} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -35,8 +24,6 @@ int main(int argc, char *argv[])
     parser.setApplicationDescription(QStringLiteral(
         "Open-loop traffic generator: Zipf-popular intents and paraphrases from a dataset, "
         "POSTed as OpenAI chat requests to L0L3 gateways."));
-    parser.addHelpOption();
-    parser.addVersionOption();
     const QCommandLineOption target(QStringLiteral("target"), QStringLiteral("Gateway base URLs, comma separated."), QStringLiteral("URL[,URL...]"));
     const QCommandLineOption rate(QStringLiteral("rate"), QStringLiteral("Arrivals per second, across all targets."), QStringLiteral("R"));
     const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Seconds of traffic; 0 runs until SIGINT/SIGTERM."), QStringLiteral("S"));
@@ -49,48 +36,44 @@ int main(int argc, char *argv[])
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("No progress line every 5 s, only the summary."));
     parser.addOptions({target, rate, duration, dataset, regions, concurrency, seed, stream, apiKey, quiet});
 
-    if (!parser.parse(app.arguments()))
-        return usageError(parser.errorText());
-    if (parser.isSet(QStringLiteral("help")))
-        parser.showHelp(0);
-    if (parser.isSet(QStringLiteral("version")))
-        parser.showVersion();
+    if (const auto exitCode = ToolCommandLine::parse(parser))
+        return *exitCode;
     if (!parser.positionalArguments().isEmpty())
-        return usageError(QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().constFirst()));
+        return ToolCommandLine::usageError(QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().constFirst()));
     for (const QCommandLineOption *required : {&target, &rate, &duration, &dataset})
         if (!parser.isSet(*required))
-            return usageError(QStringLiteral("--%1 is required").arg(required->names().constFirst()));
+            return ToolCommandLine::usageError(QStringLiteral("--%1 is required").arg(required->names().constFirst()));
 
     TrafficOptions options;
     const QStringList urls = parser.value(target).split(QLatin1Char(','), Qt::SkipEmptyParts);
     const QStringList regionNames = parser.value(regions).split(QLatin1Char(','), Qt::SkipEmptyParts);
     if (urls.isEmpty())
-        return usageError(QStringLiteral("--target needs at least one URL"));
+        return ToolCommandLine::usageError(QStringLiteral("--target needs at least one URL"));
     if (parser.isSet(regions) && regionNames.size() != urls.size())
-        return usageError(QStringLiteral("--region-of-target has %1 names for %2 targets").arg(regionNames.size()).arg(urls.size()));
+        return ToolCommandLine::usageError(QStringLiteral("--region-of-target has %1 names for %2 targets").arg(regionNames.size()).arg(urls.size()));
     for (qsizetype i = 0; i < urls.size(); ++i) {
         const QUrl url(urls.at(i).trimmed(), QUrl::StrictMode);
         if (!url.isValid() || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) || url.host().isEmpty())
-            return usageError(QStringLiteral("--target '%1' is not an http(s) URL").arg(urls.at(i)));
+            return ToolCommandLine::usageError(QStringLiteral("--target '%1' is not an http(s) URL").arg(urls.at(i)));
         options.targets.append({url, regionNames.value(i).trimmed()});
     }
 
     bool ok = false;
     options.rate = parser.value(rate).toDouble(&ok);
     if (!ok || !(options.rate > 0) || options.rate > 100000)
-        return usageError(QStringLiteral("--rate must be a number in (0, 100000]"));
+        return ToolCommandLine::usageError(QStringLiteral("--rate must be a number in (0, 100000]"));
     options.durationSeconds = parser.value(duration).toDouble(&ok);
     if (!ok || options.durationSeconds < 0)
-        return usageError(QStringLiteral("--duration must be a number of seconds >= 0"));
+        return ToolCommandLine::usageError(QStringLiteral("--duration must be a number of seconds >= 0"));
     options.concurrency = parser.value(concurrency).toInt(&ok);
     if (!ok || options.concurrency < 1 || options.concurrency > 10000)
-        return usageError(QStringLiteral("--concurrency must be an integer in [1, 10000]"));
+        return ToolCommandLine::usageError(QStringLiteral("--concurrency must be an integer in [1, 10000]"));
     options.seed = parser.value(seed).toULongLong(&ok);
     if (!ok)
-        return usageError(QStringLiteral("--seed must be a non-negative integer"));
+        return ToolCommandLine::usageError(QStringLiteral("--seed must be a non-negative integer"));
     options.streamFraction = parser.value(stream).toDouble(&ok);
     if (!ok || options.streamFraction < 0 || options.streamFraction > 1)
-        return usageError(QStringLiteral("--stream-fraction must be a number in [0, 1]"));
+        return ToolCommandLine::usageError(QStringLiteral("--stream-fraction must be a number in [0, 1]"));
     options.apiKey = parser.value(apiKey);
 
     QString datasetPath = parser.value(dataset);
@@ -99,7 +82,7 @@ int main(int argc, char *argv[])
     QString error;
     auto loaded = Dataset::load(datasetPath, &error);
     if (!loaded)
-        return usageError(error);
+        return ToolCommandLine::usageError(error);
 
     TrafficGenerator generator(std::move(*loaded), options);
     UnixSignalNotifier signalNotifier({SIGINT, SIGTERM});

@@ -32,6 +32,46 @@ inline RedisConnection::Options optionsFor(const RedisServer &server, const QStr
     return o;
 }
 
+// A primary and one replica linked to it; ACL users of users.acl unless acl is false.
+inline bool startPrimaryAndReplica(RedisServer &primary, RedisServer &replica, bool acl, QString *error)
+{
+    RedisServer::Options po;
+    po.acl = acl;
+    if (!primary.start(po, error))
+        return false;
+    RedisServer::Options ro;
+    ro.acl = acl;
+    ro.replicaOfHost = primary.host();
+    ro.replicaOfPort = primary.port();
+    return replica.start(ro, error);
+}
+
+// A primary, one replica linked to it (ACL users) and a "console" client of
+// the primary: the rig of the tests that write through the control plane and
+// read the result back.
+struct ReplicatedRedis
+{
+    RedisServer primary;
+    RedisServer replica;
+    RedisClient client;
+
+    bool start(QString *error)
+    {
+        if (!startPrimaryAndReplica(primary, replica, true, error))
+            return false;
+        client = primary.client();
+        if (!client.isConnected())
+            *error = QStringLiteral("no console client: ") + client.lastError();
+        return client.isConnected();
+    }
+    void stop()
+    {
+        client.disconnect();
+        replica.stop();
+        primary.stop();
+    }
+};
+
 // What a gateway does on a miss (see RedisSchema): count demand per region,
 // then XADD the proposal (only the first time, when "_total" became 1).
 inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<QString, int> &demand = {})

@@ -44,26 +44,16 @@ private:
     ApprovalResult run(ApprovalService &svc, const std::function<void()> &call);
     QString seedAndDeliver(const Proposal &p);
 
-    std::unique_ptr<RedisServer> m_primary;
-    std::unique_ptr<RedisServer> m_replica;
+    ReplicatedRedis m_redis;
     std::unique_ptr<RedisConnection> m_conn;
     std::unique_ptr<ApprovalService> m_service;
-    RedisClient m_client;
 };
 
 void TestApprovalService::initTestCase()
 {
     QString why;
-    m_primary = std::make_unique<RedisServer>();
-    QVERIFY2(m_primary->start({}, &why), qPrintable(why));
-    RedisServer::Options ro;
-    ro.replicaOfHost = m_primary->host();
-    ro.replicaOfPort = m_primary->port();
-    m_replica = std::make_unique<RedisServer>();
-    QVERIFY2(m_replica->start(ro, &why), qPrintable(why));
-    m_client = m_primary->client();
-    QVERIFY(m_client.isConnected());
-    m_conn = std::make_unique<RedisConnection>(optionsFor(*m_primary));
+    QVERIFY2(m_redis.start(&why), qPrintable(why));
+    m_conn = std::make_unique<RedisConnection>(optionsFor(m_redis.primary));
     QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
     m_conn->open();
     QVERIFY(connected.wait(5000));
@@ -76,17 +66,15 @@ void TestApprovalService::cleanupTestCase()
 {
     m_service.reset();
     m_conn.reset();
-    m_client.disconnect();
-    m_replica.reset();
-    m_primary.reset();
+    m_redis.stop();
 }
 
 void TestApprovalService::init()
 {
     // The console user may not FLUSHALL: delete our keys one by one.
-    const RedisValue keys = m_client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
+    const RedisValue keys = m_redis.client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
     for (const RedisValue &k : keys.elements.value(1).elements)
-        m_client.command({"DEL", k.str});
+        m_redis.client.command({"DEL", k.str});
 }
 
 ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::function<void()> &call)
@@ -102,9 +90,9 @@ ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::functio
 // Seeds like a gateway and moves the proposal into the console group's pending list.
 QString TestApprovalService::seedAndDeliver(const Proposal &p)
 {
-    const QString id = seedProposal(m_client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
-    m_client.command({"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
-    m_client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
+    const QString id = seedProposal(m_redis.client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
+    m_redis.client.command({"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
+    m_redis.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
                       qb(RedisSchema::kProposals), ">"});
     return id;
 }
@@ -112,7 +100,7 @@ QString TestApprovalService::seedAndDeliver(const Proposal &p)
 void TestApprovalService::approveWritesEntryAuditAndPublishes()
 {
     Subscriber sub;
-    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kInvalidateChannel)));
+    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
     const QString id = seedAndDeliver(makeProposal("k-approve", "How do I reset my password?"));
     const ApprovalResult r = run(*m_service, [&] {
         m_service->approve(id, QStringLiteral("k-approve"), std::nullopt, QStringLiteral("password-reset"), QString());
@@ -122,7 +110,7 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QCOMPARE(r.version, 1);
     QCOMPARE(r.replicasAcked, 1);
 
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-approve").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-approve").toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->response, std::string("Answer to: How do I reset my password?"));
     QCOMPARE(entry->intent, std::string("password-reset"));
@@ -131,10 +119,10 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QVERIFY(entry->approvedAtMs > 0);
 
     // On the replica too (WAIT said so).
-    RedisClient replica = m_replica->client();
+    RedisClient replica = m_redis.replica.client();
     QVERIFY(!replica.get("l0l3:v1:entry:k-approve").isNull());
 
-    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QCOMPARE(audit.elements.size(), 1);
     StreamFields fields;
     const RedisValue &kv = audit.elements[0].elements[1];
@@ -151,9 +139,9 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
 
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-approve"), 5000);
     // Acked and demand forgotten.
-    const RedisValue pending = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
-    QCOMPARE(m_client.command({"EXISTS", "l0l3:v1:seen:k-approve"}).integer, 0);
+    QCOMPARE(m_redis.client.command({"EXISTS", "l0l3:v1:seen:k-approve"}).integer, 0);
 }
 
 void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
@@ -164,7 +152,7 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.key, QStringLiteral("k-edited"));
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-edited").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-edited").toStdString());
     QCOMPARE(entry->response, std::string("We are open 9-5."));
     QCOMPARE(entry->approvedBy, std::string("bob"));
 
@@ -173,7 +161,7 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
     QCOMPARE(r.error, Kind::VersionConflict);
     QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
     // Not overwritten.
-    QCOMPARE(EntryCodec::decode(m_client.get("l0l3:v1:entry:k-edited").toStdString())->response, std::string("We are open 9-5."));
+    QCOMPARE(EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-edited").toStdString())->response, std::string("We are open 9-5."));
 
     // A key that does not match the proposal is refused.
     r = run(*m_service, [&] { m_service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
@@ -200,9 +188,9 @@ void TestApprovalService::noReplicaMeansZeroAcked()
 void TestApprovalService::refusedOnReplica()
 {
     const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
-    RedisClient replica = m_replica->client();
+    RedisClient replica = m_redis.replica.client();
     QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
-    RedisConnection conn(optionsFor(*m_replica));
+    RedisConnection conn(optionsFor(m_redis.replica));
     conn.open();
     ApprovalService svc(&conn);
     ApprovalResult r = run(svc, [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("dave")); });
@@ -211,7 +199,7 @@ void TestApprovalService::refusedOnReplica()
     QVERIFY2(r.message.contains(QLatin1String("not the primary")), qPrintable(r.message));
     r = run(svc, [&] { svc.freezeApprovals(QStringLiteral("dave")); });
     QCOMPARE(r.error, Kind::ReadOnlyReplica);
-    QVERIFY(m_client.get("l0l3:v1:entry:k-replica").isNull());
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-replica").isNull());
 }
 
 void TestApprovalService::refusedWhileFrozen()
@@ -219,12 +207,12 @@ void TestApprovalService::refusedWhileFrozen()
     const QString id = seedAndDeliver(makeProposal("k-frozen", "Frozen?"));
     ApprovalResult r = run(*m_service, [&] { m_service->freezeApprovals(QStringLiteral("eve")); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QCOMPARE(m_client.get(qb(RedisSchema::kFrozen)), QByteArray("1"));
+    QCOMPARE(m_redis.client.get(qb(RedisSchema::kFrozen)), QByteArray("1"));
     r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::Frozen);
     QVERIFY2(r.message.contains(QLatin1String("frozen")), qPrintable(r.message));
-    QVERIFY(m_client.get("l0l3:v1:entry:k-frozen").isNull());
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-frozen").isNull());
 
     r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("eve")); });
     QVERIFY2(r.ok, qPrintable(r.message));
@@ -238,7 +226,7 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
 
-    RedisConnection connB(optionsFor(*m_primary));
+    RedisConnection connB(optionsFor(m_redis.primary));
     QSignalSpy connected(&connB, &RedisConnection::connected);
     connB.open();
     QVERIFY(connected.wait(5000));
@@ -253,7 +241,7 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     QVERIFY2(a.ok != b.ok, qPrintable(a.message + u" | " + b.message));
     const ApprovalResult &loser = a.ok ? b : a;
     QCOMPARE(loser.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-race").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-race").toStdString());
     QCOMPARE(entry->version, 2);
     QCOMPARE(entry->response, a.ok ? std::string("from A") : std::string("from B"));
 }
@@ -269,7 +257,7 @@ void TestApprovalService::editBumpsVersion()
     QCOMPARE(r.prevVersion, 1);
     r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-editv"), QStringLiteral("stale"), 1, QStringLiteral("frank")); });
     QCOMPARE(r.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:k-editv").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-editv").toStdString());
     QCOMPARE(entry->response, std::string("v2"));
     QCOMPARE(entry->approvedBy, std::string("frank"));
     r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
@@ -279,21 +267,21 @@ void TestApprovalService::editBumpsVersion()
 void TestApprovalService::rejectAddsToRejectedSetAndAcks()
 {
     const QString id = seedAndDeliver(makeProposal("k-reject", "Spam?"));
-    const RedisValue before = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue before = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(before.elements.value(0).integer, 1);
     const qint64 t0 = QDateTime::currentMSecsSinceEpoch();
     const ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("gina"), 7); });
     const qint64 t1 = QDateTime::currentMSecsSinceEpoch();
     QVERIFY2(r.ok, qPrintable(r.message));
-    const RedisValue score = m_client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-reject"});
+    const RedisValue score = m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-reject"});
     const qint64 until = score.str.toLongLong();
     const qint64 week = 7LL * 86400 * 1000;
     QVERIFY2(until >= t0 + week && until <= t1 + week, score.str.constData());
-    const RedisValue after = m_client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue after = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(after.elements.value(0).integer, 0);
-    QCOMPARE(m_client.command({"EXISTS", "l0l3:v1:seen:k-reject"}).integer, 0);
-    QVERIFY(m_client.get("l0l3:v1:entry:k-reject").isNull());
-    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    QCOMPARE(m_redis.client.command({"EXISTS", "l0l3:v1:seen:k-reject"}).integer, 0);
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-reject").isNull());
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("reject")));
 }
 
@@ -303,13 +291,13 @@ void TestApprovalService::revokeDeletesAuditsAndPublishes()
     ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(r.ok);
     Subscriber sub;
-    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kInvalidateChannel)));
+    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
     r = run(*m_service, [&] { m_service->revoke(QStringLiteral("k-revoke"), QStringLiteral("henry")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.prevVersion, 1);
-    QVERIFY(m_client.get("l0l3:v1:entry:k-revoke").isNull());
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-revoke").isNull());
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-revoke"), 5000);
-    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("revoke")) && text.contains(QLatin1String("henry")), qPrintable(text));
 }
@@ -331,16 +319,16 @@ void TestApprovalService::unknownProposalIsNotFound()
 void TestApprovalService::controlDrainIsAuditedAndPublished()
 {
     Subscriber sub;
-    QVERIFY(sub.start(*m_primary, qb(RedisSchema::kControlChannel)));
+    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kControlChannel)));
     ApprovalResult r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QCOMPARE(m_client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
+    QCOMPARE(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), 5000);
-    const RedisValue audit = m_client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("control")));
     r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("undrain tokyo"), QStringLiteral("judy")); });
     QVERIFY(r.ok);
-    QVERIFY(m_client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
+    QVERIFY(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
     r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
     QCOMPARE(r.error, Kind::InvalidArgument);
 }
@@ -362,7 +350,7 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     for (int i = 0; i < 3; ++i)
         QVERIFY2(viaCallback[i].ok, qPrintable(viaCallback[i].message));
     QCOMPARE(viaCallback[2].version, 3);
-    QCOMPARE(EntryCodec::decode(m_client.get("l0l3:v1:entry:k-serial").toStdString())->response, std::string("v3"));
+    QCOMPARE(EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-serial").toStdString())->response, std::string("v3"));
 }
 
 void TestApprovalService::connectionDestroyedUnderPendingWrite()
@@ -407,7 +395,7 @@ void TestApprovalService::gatewayUserIsDenied_data()
 void TestApprovalService::gatewayUserIsDenied()
 {
     QFETCH(QList<QByteArray>, argv);
-    RedisClient gateway = m_primary->client(QStringLiteral("gateway"));
+    RedisClient gateway = m_redis.primary.client(QStringLiteral("gateway"));
     QVERIFY(gateway.isConnected());
     const RedisValue v = gateway.command(argv);
     QVERIFY2(v.isError() && v.str.startsWith("NOPERM"), qPrintable(v.toString()));

@@ -40,32 +40,20 @@ private:
     };
     Run ctl(const QStringList &args, const QString &url = {});
 
-    std::unique_ptr<RedisServer> m_primary;
-    std::unique_ptr<RedisServer> m_replica;
-    RedisClient m_client;
+    ReplicatedRedis m_redis;
     QTemporaryDir m_dir;
 };
 
 void TestCtl::initTestCase()
 {
     QString why;
-    m_primary = std::make_unique<RedisServer>();
-    QVERIFY2(m_primary->start({}, &why), qPrintable(why));
-    RedisServer::Options ro;
-    ro.replicaOfHost = m_primary->host();
-    ro.replicaOfPort = m_primary->port();
-    m_replica = std::make_unique<RedisServer>();
-    QVERIFY2(m_replica->start(ro, &why), qPrintable(why));
-    m_client = m_primary->client();
-    QVERIFY(m_client.isConnected());
+    QVERIFY2(m_redis.start(&why), qPrintable(why));
     QVERIFY(QFile::exists(ManagedProcess::binary(QStringLiteral("l0l3-ctl"))));
 }
 
 void TestCtl::cleanupTestCase()
 {
-    m_client.disconnect();
-    m_replica.reset();
-    m_primary.reset();
+    m_redis.stop();
 }
 
 // The password travels through the environment, never the command line.
@@ -76,7 +64,7 @@ TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
     env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
     p.setProcessEnvironment(env);
     const QString primary = url.isEmpty()
-        ? QStringLiteral("redis://console@%1:%2").arg(m_primary->host()).arg(m_primary->port())
+        ? QStringLiteral("redis://console@%1:%2").arg(m_redis.primary.host()).arg(m_redis.primary.port())
         : url;
     p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
             QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")} + args);
@@ -94,8 +82,8 @@ TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
 
 void TestCtl::proposalsJsonThenApprove()
 {
-    seedProposal(m_client, makeProposal("ctl-a", "How do I cancel?"), {{QStringLiteral("nyc"), 5}, {QStringLiteral("eu"), 2}});
-    seedProposal(m_client, makeProposal("ctl-b", "Where is my order?"), {{QStringLiteral("tokyo"), 1}});
+    seedProposal(m_redis.client, makeProposal("ctl-a", "How do I cancel?"), {{QStringLiteral("nyc"), 5}, {QStringLiteral("eu"), 2}});
+    seedProposal(m_redis.client, makeProposal("ctl-b", "Where is my order?"), {{QStringLiteral("tokyo"), 1}});
     const Run list = ctl({QStringLiteral("proposals"), QStringLiteral("--json")});
     QVERIFY2(list.code == 0, list.err.constData());
     QJsonParseError perr;
@@ -114,7 +102,7 @@ void TestCtl::proposalsJsonThenApprove()
                              QStringLiteral("--intent"), QStringLiteral("cancel")});
     QVERIFY2(approve.code == 0, approve.err.constData());
     QVERIFY2(approve.out.contains("replicas acknowledged: 1"), approve.out.constData());
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:ctl-a").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:ctl-a").toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->approvedBy, std::string("ci"));
     QCOMPARE(entry->intent, std::string("cancel"));
@@ -137,7 +125,7 @@ void TestCtl::proposalsJsonThenApprove()
 
 void TestCtl::approveTwiceIsVersionConflict()
 {
-    const QString id = seedProposal(m_client, makeProposal("ctl-twice", "Twice?"));
+    const QString id = seedProposal(m_redis.client, makeProposal("ctl-twice", "Twice?"));
     QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
     const Run second = ctl({QStringLiteral("approve"), id});
     QCOMPARE(second.code, 3);
@@ -146,16 +134,16 @@ void TestCtl::approveTwiceIsVersionConflict()
 
 void TestCtl::rejectAndRevoke()
 {
-    const QString id = seedProposal(m_client, makeProposal("ctl-rej", "Reject me"));
+    const QString id = seedProposal(m_redis.client, makeProposal("ctl-rej", "Reject me"));
     const Run reject = ctl({QStringLiteral("reject"), id, QStringLiteral("--days"), QStringLiteral("3")});
     QVERIFY2(reject.code == 0, reject.err.constData());
-    QVERIFY(!m_client.command({"ZSCORE", qb(RedisSchema::kRejected), "ctl-rej"}).isNil());
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "ctl-rej"}).isNil());
 
-    const QString id2 = seedProposal(m_client, makeProposal("ctl-rev", "Revoke me"));
+    const QString id2 = seedProposal(m_redis.client, makeProposal("ctl-rev", "Revoke me"));
     QCOMPARE(ctl({QStringLiteral("approve"), id2}).code, 0);
     const Run revoke = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
     QVERIFY2(revoke.code == 0, revoke.err.constData());
-    QVERIFY(m_client.get("l0l3:v1:entry:ctl-rev").isNull());
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:ctl-rev").isNull());
     const Run missing = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
     QCOMPARE(missing.code, 1);
     QVERIFY2(missing.err.contains("not-found"), missing.err.constData());
@@ -163,7 +151,7 @@ void TestCtl::rejectAndRevoke()
 
 void TestCtl::editWithResponseFile()
 {
-    const QString id = seedProposal(m_client, makeProposal("ctl-edit", "Edit me"));
+    const QString id = seedProposal(m_redis.client, makeProposal("ctl-edit", "Edit me"));
     QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
     const QString file = m_dir.filePath(QStringLiteral("response.txt"));
     QFile f(file);
@@ -172,7 +160,7 @@ void TestCtl::editWithResponseFile()
     f.close();
     const Run edit = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file});
     QVERIFY2(edit.code == 0, edit.err.constData());
-    const auto entry = EntryCodec::decode(m_client.get("l0l3:v1:entry:ctl-edit").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:ctl-edit").toStdString());
     QCOMPARE(entry->response, std::string("Edited answer."));
     QCOMPARE(entry->version, 2);
     const Run stale = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file,
@@ -202,14 +190,14 @@ void TestCtl::badUsageExitsTwo()
 
 void TestCtl::replicaExitsOne()
 {
-    const QString id = seedProposal(m_client, makeProposal("ctl-replica", "Replica?"));
-    RedisClient replica = m_replica->client();
+    const QString id = seedProposal(m_redis.client, makeProposal("ctl-replica", "Replica?"));
+    RedisClient replica = m_redis.replica.client();
     QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
     const Run r = ctl({QStringLiteral("approve"), id},
-                      QStringLiteral("redis://console@%1:%2").arg(m_replica->host()).arg(m_replica->port()));
+                      QStringLiteral("redis://console@%1:%2").arg(m_redis.replica.host()).arg(m_redis.replica.port()));
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("primary"), r.err.constData());
-    QVERIFY(m_client.get("l0l3:v1:entry:ctl-replica").isNull());
+    QVERIFY(m_redis.client.get("l0l3:v1:entry:ctl-replica").isNull());
 }
 
 void TestCtl::unreachableExitsOne()

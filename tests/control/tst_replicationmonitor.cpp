@@ -6,28 +6,10 @@
 
 #include "core/common/redisschema.h"
 #include "core/control/replicationmonitor.h"
-#include "tests/support/redisclient.h"
-#include "tests/support/redisserver.h"
-#include "tests/support/testcredentials.h"
+#include "tests/control/controltestsupport.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
-
-namespace {
-
-RedisConnection::Options optionsOf(const RedisServer &server, const QString &user)
-{
-    RedisConnection::Options o;
-    o.host = server.host();
-    o.port = server.port();
-    o.user = user.toUtf8();
-    o.password = TestCredentials::get().password(user).toUtf8();
-    o.reconnectMinMs = 50;
-    o.reconnectMaxMs = 300;
-    return o;
-}
-
-} // namespace
 
 // The monitor against real redis-server processes (primary + replica, ACL users).
 class TestReplicationMonitor : public QObject
@@ -46,20 +28,7 @@ private:
         RedisServer primary;
         RedisServer replica;
     };
-    static bool startRig(Rig &rig, bool acl, QString *error);
 };
-
-bool TestReplicationMonitor::startRig(Rig &rig, bool acl, QString *error)
-{
-    RedisServer::Options p;
-    p.acl = acl;
-    if (!rig.primary.start(p, error))
-        return false;
-    RedisServer::Options r;
-    r.acl = acl;
-    r.replicaOfPort = rig.primary.port();
-    return rig.replica.start(r, error);
-}
 
 void TestReplicationMonitor::linkUpWithSmallLag_data()
 {
@@ -79,7 +48,7 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     QFETCH(int, serveStaleData);
     Rig rig;
     QString error;
-    QVERIFY2(startRig(rig, acl, &error), qPrintable(error));
+    QVERIFY2(startPrimaryAndReplica(rig.primary, rig.replica, acl, &error), qPrintable(error));
 
     QThread thread;
     QObject anchor;
@@ -89,8 +58,8 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     QList<RegionReplicationStatus> last;
     PrimaryReplicationStatus lastPrimary;
     int ticks = 0;
-    const auto primaryOptions = optionsOf(rig.primary, user);
-    const auto replicaOptions = optionsOf(rig.replica, user);
+    const auto primaryOptions = optionsFor(rig.primary, user);
+    const auto replicaOptions = optionsFor(rig.replica, user);
     QMetaObject::invokeMethod(&anchor, [&] {
         monitor = new ReplicationMonitor(primaryOptions, {{QStringLiteral("tokyo"), replicaOptions}});
         monitor->setIntervalMs(200);
@@ -147,9 +116,9 @@ void TestReplicationMonitor::pausedReplicaIsUnreachableAndLagGrows()
 {
     Rig rig;
     QString error;
-    QVERIFY2(startRig(rig, true, &error), qPrintable(error));
-    ReplicationMonitor monitor(optionsOf(rig.primary, QStringLiteral("console")),
-                               {{QStringLiteral("eu"), optionsOf(rig.replica, QStringLiteral("console"))}});
+    QVERIFY2(startPrimaryAndReplica(rig.primary, rig.replica, true, &error), qPrintable(error));
+    ReplicationMonitor monitor(optionsFor(rig.primary, QStringLiteral("console")),
+                               {{QStringLiteral("eu"), optionsFor(rig.replica, QStringLiteral("console"))}});
     monitor.setIntervalMs(200);
     QList<RegionReplicationStatus> last;
     connect(&monitor, &ReplicationMonitor::statusUpdated, this, [&](const auto &s) { last = s; });
@@ -174,9 +143,9 @@ void TestReplicationMonitor::deadPrimaryShowsLinkDown()
 {
     Rig rig;
     QString error;
-    QVERIFY2(startRig(rig, true, &error), qPrintable(error));
-    ReplicationMonitor monitor(optionsOf(rig.primary, QStringLiteral("console")),
-                               {{QStringLiteral("nyc"), optionsOf(rig.replica, QStringLiteral("console"))}});
+    QVERIFY2(startPrimaryAndReplica(rig.primary, rig.replica, true, &error), qPrintable(error));
+    ReplicationMonitor monitor(optionsFor(rig.primary, QStringLiteral("console")),
+                               {{QStringLiteral("nyc"), optionsFor(rig.replica, QStringLiteral("console"))}});
     monitor.setIntervalMs(200);
     QList<RegionReplicationStatus> last;
     PrimaryReplicationStatus primary;

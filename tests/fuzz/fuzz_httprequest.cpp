@@ -3,15 +3,19 @@
 // HttpSession does (http::read over a stream, one parser per request, the
 // buffer carried over), then routed and checked by RequestRouter. The first
 // byte sets how many bytes each read returns, so requests arrive split like
-// TCP segments, and (odd) whether an API key's namespace is enforced. Properties: no crash; every answer is a well-formed
+// TCP segments, and (odd) whether API keys are enforced (RequestRouter::authenticate,
+// as Gateway::handleChat). Properties: no crash; every answer is a well-formed
 // OpenAI-shaped error or a valid route; a chat route has a valid key and a
 // valid namespace.
 #include "core/common/cachekey.h"
+#include "core/gateway/apikeystore.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
+#include "core/gateway/keymemo.h"
 #include "core/gateway/requestrouter.h"
+#include "core/gateway/sha256.h"
 #include "tests/fuzz/fuzzcheck.h"
 
 #include <boost/asio/io_context.hpp>
@@ -77,11 +81,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         RouteDecision d = RequestRouter::route(request, *readError, options);
         if (d.target == RouteDecision::Target::Chat) {
             FUZZ_CHECK(request.method() == http::verb::post);
-            // Half the inputs as with an enforced API key, whose namespace wins.
-            static const std::string keyNamespace = Gateway::namespaceForApiKey("sk-fuzz");
+            // Half the inputs as with enforced API keys (one key, "sk-fuzz"), whose namespace wins.
+            static const std::string keyNamespace = "tenant-fuzz";
+            static const ApiKeyStore keys = [] {
+                std::string error;
+                auto store = ApiKeyStore::parse(Sha256::hex(Sha256::digest("sk-fuzz")) + " " + keyNamespace, &error);
+                FUZZ_CHECK(store.has_value());
+                return *store;
+            }();
             const bool enforced = (data[0] & 1) != 0;
-            d = RequestRouter::prepareChat(request, chatParser, options, enforced ? &keyNamespace : nullptr);
-            FUZZ_CHECK(!enforced || d.target != RouteDecision::Target::Chat || d.ns == keyNamespace);
+            RequestRouter::Caller caller;
+            if (!RequestRouter::authenticate(request, enforced ? &keys : nullptr, boost::asio::ip::address(), &caller,
+                                             &d)) {
+                FUZZ_CHECK(enforced && d.status == 401 && d.challenge == "Bearer");
+            } else {
+                FUZZ_CHECK(enforced == (caller.keyNamespace != nullptr));
+                // As the gateway: one decision and one memo reused across requests.
+                static RouteDecision reused;
+                static KeyMemo memo(64);
+                RequestRouter::prepareChat(reused, request, chatParser, options, caller.keyNamespace, &memo);
+                d = reused;
+                FUZZ_CHECK(!enforced || d.target != RouteDecision::Target::Chat || d.ns == keyNamespace);
+                if (d.target == RouteDecision::Target::Chat) {
+                    // The memoised key is the derived key.
+                    const RouteDecision fresh = RequestRouter::prepareChat(request, chatParser, options,
+                                                                           caller.keyNamespace);
+                    FUZZ_CHECK(fresh.target == RouteDecision::Target::Chat && fresh.key == d.key);
+                }
+            }
         }
 
         switch (d.target) {
@@ -89,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             FUZZ_CHECK(d.status >= 400 && d.status < 600);
             FUZZ_CHECK(!d.code.empty());
             FUZZ_CHECK(d.status == 405 ? !d.allow.empty() : d.allow.empty());
+            FUZZ_CHECK(d.status == 401 ? !d.challenge.empty() : d.challenge.empty());
             std::string body;
             ChatResponseWriter::error(body, d.message, ChatResponseWriter::errorTypeFor(d.status), d.code, d.param);
             FUZZ_CHECK(isJson(body));

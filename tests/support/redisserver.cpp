@@ -9,6 +9,7 @@
 
 #include <csignal>
 
+#include "app/demo/redisnodeconfig.h"
 #include "tests/support/childprocessguard.h"
 #include "tests/support/testcredentials.h"
 
@@ -96,58 +97,34 @@ RedisClient RedisServer::client(const QString &user, int timeoutMs) const
 QString RedisServer::writeConfig(QString *error)
 {
     const TestCredentials &credentials = TestCredentials::get();
-    QStringList lines{
-        QStringLiteral("port %1").arg(m_port),
-        QStringLiteral("bind 127.0.0.1"),
-        QStringLiteral("daemonize no"),
-        QStringLiteral("dir %1").arg(m_dir->path()),
-        QStringLiteral("logfile \"\""),
-        QStringLiteral("loglevel notice"),
-    };
+    RedisNodeConfig config;
+    config.port = m_port;
+    config.dir = m_dir->path();
+    config.extraLines = m_options.extraArgs;
     if (m_options.sentinel) {
-        const QString name = m_options.sentinelMasterName;
-        lines << QStringLiteral("sentinel resolve-hostnames yes")
-              << QStringLiteral("sentinel monitor %1 %2 %3 %4")
-                     .arg(name, m_options.monitorHost.isEmpty() ? host() : m_options.monitorHost)
-                     .arg(m_options.monitorPort)
-                     .arg(m_options.quorum)
-              << QStringLiteral("sentinel down-after-milliseconds %1 %2").arg(name).arg(m_options.downAfterMs)
-              << QStringLiteral("sentinel failover-timeout %1 %2").arg(name).arg(m_options.failoverTimeoutMs)
-              << QStringLiteral("sentinel parallel-syncs %1 1").arg(name);
-        if (m_options.acl) {
-            lines << QStringLiteral("sentinel auth-user %1 sentinel").arg(name)
-                  << QStringLiteral("sentinel auth-pass %1 %2").arg(name, credentials.sentinel);
-        }
+        config.role = RedisNodeConfig::Role::Sentinel;
+        config.masterName = m_options.sentinelMasterName;
+        config.primaryHost = m_options.monitorHost.isEmpty() ? host() : m_options.monitorHost;
+        config.primaryPort = m_options.monitorPort;
+        config.quorum = m_options.quorum;
+        config.downAfterMs = m_options.downAfterMs;
+        config.failoverTimeoutMs = m_options.failoverTimeoutMs;
+        if (m_options.acl)
+            config.sentinelPassword = credentials.sentinel;
     } else {
-        // Nothing on disk: tests own their data, and a restart starts empty.
-        lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no")
-              << QStringLiteral("repl-diskless-sync-delay 0")
-              << QStringLiteral("replica-announce-ip 127.0.0.1");
         if (m_options.acl) {
-            const QString aclPath = credentials.renderAclFile(m_dir->path(), error);
-            if (aclPath.isEmpty())
+            config.aclFile = credentials.renderAclFile(m_dir->path(), error);
+            if (config.aclFile.isEmpty())
                 return {};
-            lines << QStringLiteral("aclfile %1").arg(aclPath);
-            // Every server may become a replica after a failover, so all carry the credentials.
-            lines << QStringLiteral("masteruser replication")
-                  << QStringLiteral("masterauth %1").arg(credentials.replication);
+            config.replicationPassword = credentials.replication;
         }
         if (!m_options.replicaOfHost.isEmpty() || m_options.replicaOfPort > 0) {
-            lines << QStringLiteral("replicaof %1 %2")
-                         .arg(m_options.replicaOfHost.isEmpty() ? host() : m_options.replicaOfHost)
-                         .arg(m_options.replicaOfPort);
+            config.role = RedisNodeConfig::Role::Replica;
+            config.primaryHost = m_options.replicaOfHost.isEmpty() ? host() : m_options.replicaOfHost;
+            config.primaryPort = m_options.replicaOfPort;
         }
     }
-    lines << m_options.extraArgs;
-
-    QFile config(configPath());
-    if (!config.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
-        if (error)
-            *error = QStringLiteral("cannot write %1: %2").arg(configPath(), config.errorString());
-        return {};
-    }
-    config.write(lines.join(u'\n').toUtf8() + '\n');
-    return configPath();
+    return config.write(configPath(), error) ? configPath() : QString();
 }
 
 bool RedisServer::start(const Options &options, QString *error)

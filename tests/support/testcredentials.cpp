@@ -1,34 +1,16 @@
 #include "tests/support/testcredentials.h"
 
-#include <QCryptographicHash>
 #include <QDir>
-#include <QFile>
-#include <QRandomGenerator>
-#include <QSaveFile>
+
+#include "app/demo/aclfile.h"
 
 namespace l0l3::test {
 
-namespace {
-
-QString randomPassword()
-{
-    QByteArray bytes(24, Qt::Uninitialized);
-    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
-    return QString::fromLatin1(bytes.toHex());
-}
-
-QByteArray sha256Hex(const QString &password)
-{
-    return QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
-}
-
-} // namespace
-
 TestCredentials::TestCredentials()
-    : gateway(randomPassword())
-    , console(randomPassword())
-    , replication(randomPassword())
-    , sentinel(randomPassword())
+    : gateway(AclFile::randomPassword())
+    , console(AclFile::randomPassword())
+    , replication(AclFile::randomPassword())
+    , sentinel(AclFile::randomPassword())
 {
 }
 
@@ -59,40 +41,13 @@ QString TestCredentials::sourceDir()
 
 QString TestCredentials::renderAclFile(const QString &dir, QString *error) const
 {
-    const QString templatePath = sourceDir() + QStringLiteral("/packaging/redis/users.acl");
-    QFile in(templatePath);
-    if (!in.open(QIODevice::ReadOnly)) {
-        if (error)
-            *error = QStringLiteral("cannot read %1: %2").arg(templatePath, in.errorString());
+    AclFile acl;
+    for (const QString &user : {QStringLiteral("gateway"), QStringLiteral("console"), QStringLiteral("replication"), QStringLiteral("sentinel")})
+        acl.setPassword(user, password(user));
+    const QString path = QDir(dir).filePath(QStringLiteral("users.acl"));
+    if (!acl.write(sourceDir() + QStringLiteral("/packaging/redis/users.acl"), path, error))
         return {};
-    }
-    QByteArray text = in.readAll();
-    text.replace("@GATEWAY_SHA256@", sha256Hex(gateway));
-    text.replace("@CONSOLE_SHA256@", sha256Hex(console));
-    text.replace("@REPLICATION_SHA256@", sha256Hex(replication));
-    text.replace("@SENTINEL_SHA256@", sha256Hex(sentinel));
-
-    QByteArray rendered;
-    for (const QByteArray &line : text.split('\n')) {
-        if (line.isEmpty() || line.startsWith('#'))
-            continue;
-        rendered += line + '\n';
-    }
-    if (rendered.contains("_SHA256@")) {
-        if (error)
-            *error = QStringLiteral("%1 has a placeholder the fixture does not know").arg(templatePath);
-        return {};
-    }
-
-    const QString outPath = QDir(dir).filePath(QStringLiteral("users.acl"));
-    QSaveFile out(outPath);
-    if (!out.open(QIODevice::WriteOnly) || out.write(rendered) != rendered.size()
-        || !out.setPermissions(QFile::ReadOwner | QFile::WriteOwner) || !out.commit()) {
-        if (error)
-            *error = QStringLiteral("cannot write %1: %2").arg(outPath, out.errorString());
-        return {};
-    }
-    return outPath;
+    return path;
 }
 
 } // namespace l0l3::test

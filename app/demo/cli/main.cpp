@@ -8,17 +8,12 @@
 
 #include "app/demo/demoheadlessrunner.h"
 #include "app/demo/demostack.h"
+#include "app/demo/toolcommandline.h"
 #include "app/demo/unixsignalnotifier.h"
 
 using namespace l0l3;
 
 namespace {
-
-int usageError(const QString &message)
-{
-    QTextStream(stderr) << "l0l3-demo: " << message << " (see --help)\n";
-    return 2;
-}
 
 void printTopology(const DemoTopology &t)
 {
@@ -45,33 +40,27 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Runs the local three-region L0L3 demo stack and prints its status every second."));
-    parser.addHelpOption();
-    parser.addVersionOption();
     const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Stop after S seconds of traffic (default: until Ctrl+C)."), QStringLiteral("S"));
     const QCommandLineOption rate(QStringLiteral("rate"), QStringLiteral("Requests per second across regions (default 20)."), QStringLiteral("R"), QStringLiteral("20"));
     const QCommandLineOption noTraffic(QStringLiteral("no-traffic"), QStringLiteral("Start the stack without the traffic generator."));
     const QCommandLineOption dataset(QStringLiteral("dataset"), QStringLiteral("Dataset JSON instead of the built-in one."), QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("No per-second status line."));
     parser.addOptions({quitAfter, rate, noTraffic, dataset, quiet});
-    if (!parser.parse(app.arguments()))
-        return usageError(parser.errorText());
-    if (parser.isSet(QStringLiteral("help")))
-        parser.showHelp(0);
-    if (parser.isSet(QStringLiteral("version")))
-        parser.showVersion();
+    if (const auto exitCode = ToolCommandLine::parse(parser))
+        return *exitCode;
 
     DemoOptions options;
     bool ok = true;
     options.trafficRate = parser.value(rate).toDouble(&ok);
     if (!ok || options.trafficRate < 0)
-        return usageError(QStringLiteral("--rate must be a number >= 0"));
+        return ToolCommandLine::usageError(QStringLiteral("--rate must be a number >= 0"));
     options.startTraffic = !parser.isSet(noTraffic) && options.trafficRate > 0;
     options.datasetPath = parser.value(dataset);
     double quitSeconds = 0;
     if (parser.isSet(quitAfter)) {
         quitSeconds = parser.value(quitAfter).toDouble(&ok);
         if (!ok || !(quitSeconds > 0))
-            return usageError(QStringLiteral("--quit-after must be a number of seconds > 0"));
+            return ToolCommandLine::usageError(QStringLiteral("--quit-after must be a number of seconds > 0"));
     }
 
     UnixSignalNotifier::quitOnTermination(&app);

@@ -1,0 +1,73 @@
+#include "app/demo/aclfile.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QRandomGenerator>
+
+#include "app/demo/privatefile.h"
+
+namespace l0l3 {
+
+void AclFile::setPassword(const QString &user, const QString &password)
+{
+    for (auto &[name, value] : m_passwords) {
+        if (name == user) {
+            value = password;
+            return;
+        }
+    }
+    m_passwords.append({user, password});
+}
+
+QByteArray AclFile::passwordHash(const QString &password)
+{
+    return QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
+}
+
+QString AclFile::randomPassword()
+{
+    quint32 words[6];
+    QRandomGenerator::system()->fillRange(words);
+    return QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex());
+}
+
+QByteArray AclFile::render(const QByteArray &templateText, QString *error) const
+{
+    QByteArray rendered;
+    const QList<QByteArray> lines = templateText.split('\n');
+    for (QByteArray line : lines) {
+        if (line.trimmed().isEmpty() || line.startsWith('#'))
+            continue;
+        for (const auto &[user, password] : m_passwords) {
+            const QByteArray placeholder = '@' + user.toUpper().toUtf8() + "_SHA256@";
+            line.replace(placeholder, passwordHash(password));
+        }
+        rendered += line + '\n';
+    }
+    if (rendered.contains("_SHA256@")) {
+        if (error)
+            *error = QStringLiteral("the ACL template has a @NAME_SHA256@ placeholder without a password");
+        return {};
+    }
+    return rendered;
+}
+
+bool AclFile::write(const QString &templatePath, const QString &path, QString *error) const
+{
+    QFile in(templatePath);
+    if (!in.open(QIODevice::ReadOnly)) {
+        if (error)
+            *error = QStringLiteral("cannot read %1: %2").arg(templatePath, in.errorString());
+        return false;
+    }
+    QString why = QStringLiteral("%1 has no ACL lines").arg(templatePath);
+    const QByteArray rendered = render(in.readAll(), &why);
+    if (rendered.isEmpty()) {
+        if (error)
+            *error = why;
+        return false;
+    }
+    return writePrivateFile(path, rendered, error);
+}
+
+} // namespace l0l3

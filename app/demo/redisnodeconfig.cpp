@@ -1,0 +1,59 @@
+#include "app/demo/redisnodeconfig.h"
+
+#include "app/demo/privatefile.h"
+
+namespace l0l3 {
+
+namespace {
+
+QString quoted(const QString &value)
+{
+    return QLatin1Char('"') + value + QLatin1Char('"');
+}
+
+} // namespace
+
+QByteArray RedisNodeConfig::render() const
+{
+    QStringList lines{
+        QStringLiteral("bind %1").arg(bindAddress),
+        QStringLiteral("port %1").arg(port),
+        QStringLiteral("daemonize no"),
+        QStringLiteral("dir %1").arg(quoted(dir)),
+        QStringLiteral("logfile %1").arg(quoted(logFile)),
+    };
+    if (role == Role::Sentinel) {
+        lines << QStringLiteral("sentinel resolve-hostnames yes")
+              << QStringLiteral("sentinel monitor %1 %2 %3 %4").arg(masterName, primaryHost).arg(primaryPort).arg(quorum)
+              << QStringLiteral("sentinel down-after-milliseconds %1 %2").arg(masterName).arg(downAfterMs)
+              << QStringLiteral("sentinel failover-timeout %1 %2").arg(masterName).arg(failoverTimeoutMs)
+              << QStringLiteral("sentinel parallel-syncs %1 1").arg(masterName);
+        if (!sentinelPassword.isEmpty()) {
+            lines << QStringLiteral("sentinel auth-user %1 sentinel").arg(masterName)
+                  << QStringLiteral("sentinel auth-pass %1 %2").arg(masterName, sentinelPassword);
+        }
+    } else {
+        // Nothing on disk: a restarted node starts empty and resyncs.
+        lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no")
+              // Replicas sync at once at startup; the default 5 s diskless delay only slows that down.
+              << QStringLiteral("repl-diskless-sync yes") << QStringLiteral("repl-diskless-sync-delay 0")
+              << QStringLiteral("replica-serve-stale-data yes") << QStringLiteral("replica-read-only yes")
+              << QStringLiteral("replica-announce-ip %1").arg(bindAddress);
+        if (!aclFile.isEmpty())
+            lines << QStringLiteral("aclfile %1").arg(quoted(aclFile));
+        // Every node may become a replica after a failover, so all carry the credentials.
+        if (!replicationPassword.isEmpty())
+            lines << QStringLiteral("masteruser replication") << QStringLiteral("masterauth %1").arg(replicationPassword);
+        if (role == Role::Replica)
+            lines << QStringLiteral("replicaof %1 %2").arg(primaryHost).arg(primaryPort);
+    }
+    lines << extraLines;
+    return lines.join(QLatin1Char('\n')).toUtf8() + '\n';
+}
+
+bool RedisNodeConfig::write(const QString &path, QString *error) const
+{
+    return writePrivateFile(path, render(), error);
+}
+
+} // namespace l0l3

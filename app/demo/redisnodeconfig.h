@@ -1,0 +1,44 @@
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+namespace l0l3 {
+
+// The redis.conf of one node of an L0L3 deployment on loopback: a primary, a
+// replica or a Sentinel, with nothing persisted to disk and, when ACL users
+// are loaded, the replication and Sentinel credentials of
+// packaging/redis/users.acl. Written by the demo launcher and the test
+// fixtures, so both run Redis the same way.
+class RedisNodeConfig
+{
+public:
+    enum class Role { Primary, Replica, Sentinel };
+
+    Role role = Role::Primary;
+    QString bindAddress = QStringLiteral("127.0.0.1");
+    int port = 0;
+    QString dir;
+    QString logFile;               // empty: log to stdout
+    QString aclFile;               // empty: no ACL users (not for a Sentinel)
+    // masteruser "replication" / masterauth on data nodes; empty: none.
+    QString replicationPassword;
+    // Replica: replicaof. Sentinel: the monitored primary.
+    QString primaryHost = QStringLiteral("127.0.0.1");
+    int primaryPort = 0;
+    // Sentinel only.
+    QString masterName = QStringLiteral("l0l3");
+    int quorum = 2;
+    // 2000 ms, not less: at 1000 ms a loaded machine saw spurious second failovers.
+    int downAfterMs = 2000;
+    int failoverTimeoutMs = 10000;
+    QString sentinelPassword;      // sentinel auth-user "sentinel" / auth-pass; empty: none
+    QStringList extraLines;        // appended verbatim, e.g. "maxmemory 10mb"
+
+    QByteArray render() const;
+    // Writes render() to path, readable by the owner only (it holds passwords).
+    bool write(const QString &path, QString *error = nullptr) const;
+};
+
+} // namespace l0l3
