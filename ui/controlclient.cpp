@@ -20,6 +20,8 @@ ControlClient::ControlClient(QObject *parent)
     qRegisterMetaType<QList<ProposalItem>>();
     qRegisterMetaType<ApprovalResult>();
     qRegisterMetaType<EntryItem>();
+    qRegisterMetaType<SimilarEntry>();
+    qRegisterMetaType<QList<SimilarEntry>>();
     qRegisterMetaType<QList<EntryItem>>();
     qRegisterMetaType<AuditRecord>();
     qRegisterMetaType<QList<AuditRecord>>();
@@ -90,6 +92,13 @@ quint64 ControlClient::revoke(const QString &key, qint64 expectedVersion)
     return id;
 }
 
+quint64 ControlClient::unreject(const QString &key)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, key] { w->unreject(id, key); });
+    return id;
+}
+
 quint64 ControlClient::editEntry(const QString &key, const QString &response, qint64 expectedVersion)
 {
     const quint64 id = m_nextRequest++;
@@ -109,6 +118,11 @@ quint64 ControlClient::publishControl(const QString &message)
     const quint64 id = m_nextRequest++;
     post([w = m_worker, id, message] { w->publishControl(id, message); });
     return id;
+}
+
+void ControlClient::findSimilar(const ProposalItem &item)
+{
+    post([w = m_worker, item] { w->findSimilar(item); });
 }
 
 void ControlClient::scanEntries(const QString &search)

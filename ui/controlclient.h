@@ -35,10 +35,12 @@ public:
     quint64 approve(const ApprovalRequest &request);
     quint64 reject(const ProposalItem &item, int days = 30);
     quint64 revoke(const QString &key, qint64 expectedVersion = 0);
+    quint64 unreject(const QString &key);
     quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
     quint64 setFrozen(bool frozen);
     quint64 publishControl(const QString &message);
 
+    void findSimilar(const ProposalItem &item);
     void scanEntries(const QString &search);
     void fetchMoreEntries();
     void reloadAudit();

@@ -1,5 +1,12 @@
 #include "ui/controlworker.h"
 
+#include <QRegularExpression>
+
+#include <algorithm>
+#include <memory>
+
+#include "core/common/entry.h"
+#include "core/common/promptnormaliser.h"
 #include "core/common/redisschema.h"
 #include "core/control/proposalqueue.h"
 
@@ -193,6 +200,15 @@ void ControlWorker::revoke(quint64 requestId, const QString &key, qint64 expecte
     m_approvals->revoke(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, expectedVersion);
 }
 
+void ControlWorker::unreject(quint64 requestId, const QString &key)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("unreject"), key));
+        return;
+    }
+    m_approvals->unreject(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
 void ControlWorker::editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion)
 {
     if (!m_approvals) {
@@ -223,6 +239,96 @@ void ControlWorker::publishControl(quint64 requestId, const QString &message)
         return;
     }
     m_approvals->publishControl(message, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+QSet<QString> promptWords(const QString &prompt)
+{
+    const QString norm = QString::fromStdString(PromptNormaliser::normalise(prompt.toStdString()));
+    static const QRegularExpression split(QStringLiteral("[^\\w]+"), QRegularExpression::UseUnicodePropertiesOption);
+    const QStringList words = norm.split(split, Qt::SkipEmptyParts);
+    return QSet<QString>(words.begin(), words.end());
+}
+
+double jaccard(const QSet<QString> &a, const QSet<QString> &b)
+{
+    if (a.isEmpty() && b.isEmpty())
+        return 0;
+    const qsizetype common = QSet<QString>(a).intersect(b).size();
+    return double(common) / double(a.size() + b.size() - common);
+}
+
+void ControlWorker::findSimilar(const ProposalItem &item)
+{
+    const quint64 generation = ++m_similarGeneration;
+    if (!m_connection)
+        return;
+    struct Scan
+    {
+        QString proposalKey;
+        QSet<QString> words;
+        QList<SimilarEntry> best;
+        int pages = 0;
+    };
+    auto scan = std::make_shared<Scan>();
+    scan->proposalKey = item.key;
+    scan->words = promptWords(item.prompt);
+    auto step = std::make_shared<std::function<void(const QByteArray &)>>();
+    // The pending callbacks own the step; it refers to itself weakly (no cycle).
+    std::weak_ptr<std::function<void(const QByteArray &)>> weakStep = step;
+    *step = [this, scan, weakStep, generation](const QByteArray &cursor) {
+        auto step = weakStep.lock();
+        if (!step)
+            return;
+        if (!m_connection || generation != m_similarGeneration)
+            return; // a newer selection superseded this one
+        const QByteArray match = QByteArray::fromStdString(RedisSchema::entryKey("")) + '*';
+        m_connection->command({QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), match, QByteArrayLiteral("COUNT"),
+                               QByteArrayLiteral("1000")},
+                              this, [this, scan, step, generation](const RedisReply &r) {
+            if (generation != m_similarGeneration || !r.isArray() || r.elements.size() < 2) {
+                if (generation == m_similarGeneration)
+                    emit similarEntries(scan->proposalKey, scan->best);
+                return;
+            }
+            const QByteArray next = r.elements[0].str;
+            QList<QByteArray> mget{QByteArrayLiteral("MGET")};
+            for (const RedisReply &k : r.elements[1].elements)
+                mget.append(k.str);
+            auto proceed = [this, scan, step, next] {
+                ++scan->pages;
+                if (next == "0" || scan->pages >= kSimilarScanPages)
+                    emit similarEntries(scan->proposalKey, scan->best);
+                else
+                    (*step)(next);
+            };
+            if (mget.size() == 1) {
+                proceed();
+                return;
+            }
+            m_connection->command(mget, this, [this, scan, proceed, generation](const RedisReply &values) {
+                if (generation != m_similarGeneration)
+                    return;
+                for (const RedisReply &v : values.elements) {
+                    if (!v.isString())
+                        continue;
+                    const auto e = EntryCodec::decode(v.str.toStdString());
+                    if (!e || QString::fromStdString(e->key) == scan->proposalKey)
+                        continue;
+                    const QString prompt = QString::fromStdString(e->prompt);
+                    const double s = jaccard(scan->words, promptWords(prompt));
+                    if (s <= 0)
+                        continue;
+                    scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});
+                }
+                std::stable_sort(scan->best.begin(), scan->best.end(),
+                                 [](const SimilarEntry &a, const SimilarEntry &b) { return a.similarity > b.similarity; });
+                if (scan->best.size() > 3)
+                    scan->best.resize(3);
+                proceed();
+            });
+        });
+    };
+    (*step)(QByteArrayLiteral("0"));
 }
 
 void ControlWorker::scanEntries(const QString &search)

@@ -3,6 +3,7 @@
 #include <QList>
 #include <QObject>
 #include <QPointer>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 
@@ -17,6 +18,20 @@
 namespace l0l3 {
 
 class ProposalQueue;
+
+// An approved entry whose prompt resembles a proposal's (Jaccard similarity
+// of the normalised prompts' word sets).
+struct SimilarEntry
+{
+    QString key;
+    QString prompt;
+    qint64 version = 0;
+    double similarity = 0;
+};
+
+// Word set of a prompt after PromptNormaliser, and the Jaccard index of two.
+QSet<QString> promptWords(const QString &prompt);
+double jaccard(const QSet<QString> &a, const QSet<QString> &b);
 
 // Owns every Redis object of the console (connection, ApprovalService,
 // ProposalQueue, EntryStore, AuditLog) and lives on the ControlClient's
@@ -42,9 +57,15 @@ public:
     void approve(quint64 requestId, const l0l3::ApprovalRequest &request);
     void reject(quint64 requestId, const l0l3::ProposalItem &item, int days);
     void revoke(quint64 requestId, const QString &key, qint64 expectedVersion);
+    void unreject(quint64 requestId, const QString &key);
     void editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion);
     void setFrozen(quint64 requestId, bool frozen);
     void publishControl(quint64 requestId, const QString &message);
+
+    // Bounded SCAN of approved entries (at most kSimilarScanPages pages of
+    // 1000 keys); emits similarEntries with the best 3 (similarity > 0).
+    void findSimilar(const l0l3::ProposalItem &item);
+    static constexpr int kSimilarScanPages = 20;
 
     void scanEntries(const QString &search);
     void fetchMoreEntries();
@@ -69,6 +90,8 @@ signals:
 
     void decisionFinished(quint64 requestId, const l0l3::ApprovalResult &result);
 
+    void similarEntries(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
+
     void entriesReset();
     void entriesPage(const QList<l0l3::EntryItem> &items, bool more);
     void entriesFailed(const QString &message);
@@ -89,6 +112,9 @@ private:
     AuditLog *m_audit = nullptr;
     int m_pollIntervalMs = 2000;
     bool m_loadedOnce = false;
+    quint64 m_similarGeneration = 0;
 };
 
 } // namespace l0l3
+
+Q_DECLARE_METATYPE(l0l3::SimilarEntry)

@@ -28,6 +28,7 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
     , m_context(selectableLabel(this))
     , m_regions(selectableLabel(this))
     , m_savings(selectableLabel(this))
+    , m_similar(selectableLabel(this))
     , m_prompt(new QPlainTextEdit(this))
     , m_answer(new QPlainTextEdit(this))
 {
@@ -48,6 +49,9 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
     form->addRow(tr("Context:"), m_context);
     form->addRow(tr("Missed in:"), m_regions);
     form->addRow(tr("Savings:"), m_savings);
+    form->addRow(tr("Similar entries:"), m_similar);
+    m_similar->setObjectName(QStringLiteral("similarEntries"));
+    m_similar->setTextFormat(Qt::PlainText);
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
@@ -58,6 +62,8 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
 
 void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
 {
+    m_shownKey = item ? item->key : QString();
+    m_similar->setText(item ? tr("looking…") : QStringLiteral("—"));
     if (!item) {
         m_prompt->setPlainText({});
         m_answer->setPlainText({});
@@ -94,6 +100,20 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
     if (tokens > 0)
         savings += tr(" × (1 + %1 tokens / 1000)").arg(tokens);
     m_savings->setText(savings);
+}
+
+void ProposalDetailPane::showSimilar(const QString &proposalKey, const QList<SimilarEntry> &entries)
+{
+    if (proposalKey != m_shownKey)
+        return;
+    if (entries.isEmpty()) {
+        m_similar->setText(tr("none among the approved entries"));
+        return;
+    }
+    QStringList lines;
+    for (const SimilarEntry &e : entries)
+        lines.append(tr("%1 · v%2 · %3").arg(e.similarity, 0, 'f', 2).arg(e.version).arg(Formatting::oneLine(e.prompt, 100)));
+    m_similar->setText(lines.join(u'\n'));
 }
 
 } // namespace l0l3

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/control/proposalitem.h"
+#include "ui/controlworker.h"
 
 class QLabel;
 class QPlainTextEdit;
@@ -21,6 +22,10 @@ public:
     explicit ProposalDetailPane(QWidget *parent = nullptr);
 
     void showItem(const std::optional<ProposalItem> &item);
+    // Approved entries resembling the shown proposal (ignored if it is not
+    // the one shown any more).
+    void showSimilar(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
+    QLabel *similarLabel() const { return m_similar; }
 
 private:
     QLabel *m_key;
@@ -28,6 +33,8 @@ private:
     QLabel *m_context;
     QLabel *m_regions;
     QLabel *m_savings;
+    QLabel *m_similar;
+    QString m_shownKey;
     QPlainTextEdit *m_prompt;
     QPlainTextEdit *m_answer;
 };

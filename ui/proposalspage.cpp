@@ -37,6 +37,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     , m_detail(new ProposalDetailPane(this))
 {
     m_proxy->setSourceModel(m_model);
+    m_progress->setObjectName(QStringLiteral("loadProgress"));
     m_proxy->sort(ProposalTableModel::Savings, Qt::DescendingOrder);
 
     m_view->setObjectName(QStringLiteral("proposalsView"));
@@ -90,7 +91,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
 
     auto *hints = new QLabel(
         tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>J</b>/<b>K</b> or ↓/↑ move · "
-           "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo approval · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
+           "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
            "bulk approve/reject selection · <b>F5</b> reload"),
         this);
     hints->setObjectName(QStringLiteral("shortcutHints"));
@@ -128,8 +129,10 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::proposalsPage, this,
             [this](const QList<ProposalItem> &items, qint64 loaded, qint64 total) {
                 m_model->addItems(items);
-                if (m_loading && total > 0)
-                    m_progress->setText(tr("loading %1 / ~%2").arg(loaded).arg(total));
+                if (m_loading && total > 0) {
+                    m_progress->setText(tr("loaded %1 / %2").arg(loaded).arg(total));
+                    emit loadProgress(loaded, total);
+                }
             });
     connect(w, &ControlWorker::proposalsUpdated, m_model, &ProposalTableModel::updateItems);
     connect(w, &ControlWorker::proposalsRemoved, m_model, &ProposalTableModel::removeKeys);
@@ -143,6 +146,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
+    connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
     updateCounts();
 }
 
@@ -185,9 +189,9 @@ void ProposalsPage::buildActions()
         m_search->selectAll();
     });
     addAction(m_find);
-    m_undo = new QAction(tr("&Undo last approval"), this);
+    m_undo = new QAction(tr("&Undo last decision"), this);
     m_undo->setShortcut(QKeySequence::Undo);
-    m_undo->setToolTip(tr("Revoke the entry the last approval wrote (%1)").arg(m_undo->shortcut().toString(QKeySequence::NativeText)));
+    m_undo->setToolTip(tr("Undo the last decision: revoke the entry an approval wrote, or take a rejected key out of the rejected set (%1)").arg(m_undo->shortcut().toString(QKeySequence::NativeText)));
     m_undo->setEnabled(false);
     connect(m_undo, &QAction::triggered, this, &ProposalsPage::undoLast);
     m_view->addAction(m_undo);
@@ -366,12 +370,17 @@ void ProposalsPage::undoLast()
 {
     if (!m_last || m_undoInFlight)
         return;
-    if (m_last->action != QLatin1String("approve")) {
-        emit statusMessage(tr("Only approvals can be undone (by revoking the entry); a rejection stays until it expires."), 5000);
-        return;
-    }
     m_undoInFlight = true;
     m_undo->setEnabled(false);
+    if (m_last->action == QLatin1String("reject")) {
+        // The proposal was acked by the reject; its stream entry is still
+        // there, so the kept item goes back into the queue once the key left
+        // the rejected set (approve reads the entry back by id).
+        const quint64 id = m_client->unreject(m_last->item.key);
+        m_inFlight.insert(id, {QStringLiteral("unreject"), m_last->item, false});
+        emit statusMessage(tr("Undoing rejection of %1…").arg(m_last->item.key.left(16)), 2000);
+        return;
+    }
     // Revoke exactly the version this console wrote: if someone edited it
     // since, the revoke fails with a version conflict instead of deleting their work.
     const quint64 id = m_client->revoke(m_last->item.key, m_last->version);
@@ -388,7 +397,7 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
     m_inFlight.erase(it);
     emit writeFinished(result);
 
-    if (d.action == QLatin1String("revoke")) {
+    if (d.action == QLatin1String("revoke") || d.action == QLatin1String("unreject")) {
         m_undoInFlight = false;
         if (result.ok) {
             // The proposal is still in the stream: put it back so it can be
@@ -396,7 +405,10 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
             m_model->addItems({d.item});
             selectKey(d.item.key);
             m_last.reset();
-            emit statusMessage(tr("Approval undone: entry revoked, proposal back in the queue."), 5000);
+            emit statusMessage(d.action == QLatin1String("revoke")
+                                   ? tr("Approval undone: entry revoked, proposal back in the queue.")
+                                   : tr("Rejection undone: key no longer rejected, proposal back in the queue."),
+                               5000);
         } else {
             m_undo->setEnabled(true);
             emit statusMessage(tr("Undo failed: %1").arg(result.message), 0);
@@ -408,14 +420,14 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
         m_model->removeKeys({d.item.key});
         if (!d.bulk) {
             m_last = LastDecision{d.action, d.item, result.version};
-            m_undo->setEnabled(d.action == QLatin1String("approve"));
+            m_undo->setEnabled(true);
         }
         if (!d.bulk) {
             const QString acks = result.replicasAcked < 0 ? tr("replicas unknown")
                                                           : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
             emit statusMessage(d.action == QLatin1String("approve")
                                    ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.").arg(d.item.key.left(16)).arg(result.version).arg(acks)
-                                   : tr("Rejected %1 (%2).").arg(d.item.key.left(16), acks),
+                                   : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
                                5000);
         }
     } else {
@@ -509,7 +521,10 @@ void ProposalsPage::finishBulk()
 
 void ProposalsPage::updateDetail()
 {
-    m_detail->showItem(currentItem());
+    const auto item = currentItem();
+    m_detail->showItem(item);
+    if (item)
+        m_client->findSimilar(*item);
 }
 
 void ProposalsPage::updateCounts()

@@ -27,7 +27,7 @@ class ProposalTableModel;
 
 // The operator's main work surface: the ranked proposals queue, the detail
 // pane, and keyboard-first decisions (Enter approve, Backspace reject,
-// E edit, J/K move, Ctrl+F search, Ctrl+Z undo the last approval).
+// E edit, J/K move, Ctrl+F search, Ctrl+Z undo the last approval or rejection).
 // Decisions go to the ControlClient; rows stay (greyed) until the worker
 // confirms, so nothing is shown as done before Redis said so.
 class ProposalsPage : public QWidget
@@ -40,7 +40,9 @@ public:
     QTableView *view() const { return m_view; }
     ProposalTableModel *model() const { return m_model; }
     ProposalFilterModel *proxy() const { return m_proxy; }
+    ProposalDetailPane *detailPane() const { return m_detail; }
     QLineEdit *searchEdit() const { return m_search; }
+    QLabel *progressLabel() const { return m_progress; }
     // The open editor (E), if any; for tests.
     ResponseEditorDialog *editor() const { return m_editor; }
 
@@ -64,6 +66,9 @@ signals:
     // Every write's outcome (for the status bar's "replicas acknowledged").
     void writeFinished(const l0l3::ApprovalResult &result);
     void queueSizeChanged(int size);
+    // While the queue loads: stream entries read so far and the estimate of
+    // all there are (also shown as "loaded N / M" next to the filter).
+    void loadProgress(qint64 loaded, qint64 total);
 
 protected:
     bool eventFilter(QObject *watched, QEvent *event) override;
@@ -71,7 +76,7 @@ protected:
 private:
     struct Decision
     {
-        QString action;        // approve | reject | revoke (undo)
+        QString action;        // approve | reject | revoke / unreject (undo)
         ProposalItem item;
         bool bulk = false;
     };

@@ -50,7 +50,7 @@ QList<QByteArray> auditXadd(const AuditRecord &record)
 
 struct ApprovalService::Op
 {
-    enum class Kind { Approve, Reject, Revoke, Edit, Freeze, Unfreeze, Control };
+    enum class Kind { Approve, Reject, Unreject, Revoke, Edit, Freeze, Unfreeze, Control };
     Kind kind = Kind::Approve;
     ApprovalRequest request;   // approve/reject: proposal ids, key, response, intent, ttl
     QString newResponse;       // edit
@@ -70,6 +70,7 @@ struct ApprovalService::Op
         switch (kind) {
         case Kind::Approve: return QStringLiteral("approve");
         case Kind::Reject: return QStringLiteral("reject");
+        case Kind::Unreject: return QStringLiteral("unreject");
         case Kind::Revoke: return QStringLiteral("revoke");
         case Kind::Edit: return QStringLiteral("edit");
         case Kind::Freeze: return QStringLiteral("freeze");
@@ -128,6 +129,16 @@ void ApprovalService::reject(const QString &proposalId, const QString &key, cons
     op->request.key = key;
     op->actor = actor;
     op->days = days;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::unreject(const QString &key, const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Unreject;
+    op->request.key = key;
+    op->actor = actor;
     op->cb = std::move(cb);
     enqueue(op);
 }
@@ -248,6 +259,7 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
             return;
         }
         break;
+    case Op::Kind::Unreject:
     case Op::Kind::Revoke:
     case Op::Kind::Edit:
         if (op->request.key.isEmpty()) {
@@ -287,11 +299,15 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
         QList<QByteArray> watch{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFrozen)};
         if (op->touchesEntry())
             watch.append(bytes(RedisSchema::entryKey(op->key.toStdString())));
+        if (op->kind == Op::Kind::Unreject)
+            watch.append(bytes(RedisSchema::kRejected));
         checks.append(watch);
         checks.append({QByteArrayLiteral("ROLE")});
         checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
         if (op->touchesEntry())
             checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(op->key.toStdString()))});
+        if (op->kind == Op::Kind::Unreject)
+            checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(op->key)});
         conn->pipeline(checks, this, [this, op, fail](const QList<RedisReply> &replies) {
             RedisConnection *conn = m_connection;
             auto refuse = [this, op, fail](ErrorKind kind, const QString &message) {
@@ -360,6 +376,12 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
                            QStringLiteral("version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
                                .arg(op->key).arg(currentVersion)
                                .arg(QString::fromStdString(op->current->approvedBy)).arg(op->expectedVersion));
+                    return;
+                }
+                break;
+            case Op::Kind::Unreject:
+                if (replies.size() < 5 || replies[4].isNil()) {
+                    refuse(ErrorKind::NotFound, QStringLiteral("%1 is not in the rejected set").arg(op->key));
                     return;
                 }
                 break;
@@ -498,6 +520,11 @@ void ApprovalService::runTransaction(std::shared_ptr<Op> op)
         ackAndForget();
         break;
     }
+    case Op::Kind::Unreject:
+        tx.append({QByteArrayLiteral("ZREM"), bytes(RedisSchema::kRejected), utf8(op->key)});
+        audit.detail = "undo of reject";
+        tx.append(auditXadd(audit));
+        break;
     case Op::Kind::Freeze:
     case Op::Kind::Unfreeze: {
         const bool freeze = op->kind == Op::Kind::Freeze;

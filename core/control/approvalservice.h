@@ -74,6 +74,11 @@ public:
     // seen counter deleted. key may be empty (taken from the proposal).
     void reject(const QString &proposalId, const QString &key, const QString &actor,
                 int days = 30, ResultCallback cb = {}, const QStringList &duplicateIds = {});
+    // Undo of a reject: ZREM the key from the rejected set (audited as
+    // "unreject"). NotFound if the key is not in the set. The proposal stays
+    // acked: the caller re-shows it (approve still works, it reads the stream
+    // entry by id) and gateways propose the key again on its next miss.
+    void unreject(const QString &key, const QString &actor, ResultCallback cb = {});
     // Delete an approved entry. expectedVersion 0: whatever version is current.
     void revoke(const QString &key, const QString &actor, ResultCallback cb = {}, qint64 expectedVersion = 0);
     // New response for an approved entry; expectedVersion must be the current one.

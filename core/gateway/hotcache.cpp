@@ -89,16 +89,11 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     std::lock_guard lock(shard.mutex);
     if (const auto found = shard.index.find(key); found != shard.index.end())
         eraseLocked(shard, found->second);
-    const std::int64_t ttl = ttlMs < 0 ? m_options.ttlMs : std::min(ttlMs, m_options.ttlMs);
-    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + ttl, bytes});
-    shard.index.emplace(shard.lru.front().key, shard.lru.begin());
-    shard.bytes += bytes;
-    m_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    m_entries.fetch_add(1, std::memory_order_relaxed);
-    // Terminates: each pass over a referenced entry clears its mark; the new entry at the front has none.
-    while (shard.lru.size() > m_shardEntries || shard.bytes > m_shardBytes) {
+    // Room first, so the new entry is never its own victim. Terminates: a referenced entry loses its
+    // mark when it moves to the front, so each is passed over at most once.
+    while (!shard.lru.empty() && (shard.lru.size() + 1 > m_shardEntries || shard.bytes + bytes > m_shardBytes)) {
         const auto oldest = std::prev(shard.lru.end());
-        if (oldest->referenced && oldest != shard.lru.begin()) {
+        if (oldest->referenced) {
             oldest->referenced = false;
             shard.lru.splice(shard.lru.begin(), shard.lru, oldest);
             continue;
@@ -106,6 +101,12 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
         eraseLocked(shard, oldest);
         m_evictions.fetch_add(1, std::memory_order_relaxed);
     }
+    const std::int64_t ttl = ttlMs < 0 ? m_options.ttlMs : std::min(ttlMs, m_options.ttlMs);
+    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + ttl, bytes});
+    shard.index.emplace(shard.lru.front().key, shard.lru.begin());
+    shard.bytes += bytes;
+    m_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    m_entries.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool HotCache::invalidate(std::string_view key)

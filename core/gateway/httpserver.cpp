@@ -8,6 +8,8 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
+#include <algorithm>
+#include <ctime>
 #include <thread>
 
 namespace l0l3 {
@@ -24,13 +26,21 @@ HttpServer::HttpServer(Options options, Handler handler)
         // Concurrency hint 1: each context is only ever run by one thread.
         m_contexts.push_back(std::make_unique<net::io_context>(1));
         m_guards.push_back(net::make_work_guard(*m_contexts.back()));
+        m_sweepers.push_back(std::make_unique<net::steady_timer>(*m_contexts.back()));
+        m_sessions.push_back(nullptr);
     }
+    // 100 ms is plenty for timeouts of seconds; shorter ones (tests) are swept proportionally finer.
+    int shortest = m_options.idleTimeoutMs;
+    if (m_options.readTimeoutMs > 0)
+        shortest = std::min(shortest, m_options.readTimeoutMs);
+    m_sweepMs = std::clamp(shortest / 4, 5, 100);
 }
 
 HttpServer::~HttpServer()
 {
     stop();
-    // Sessions still queued in the contexts touch m_inFlight when destroyed.
+    // Sessions still queued in the contexts touch m_inFlight (and m_sessions) when destroyed.
+    m_sweepers.clear();
     m_acceptors.clear();
     m_guards.clear();
     m_contexts.clear();
@@ -69,9 +79,57 @@ bool HttpServer::listen(std::string *error)
         m_acceptors.push_back(std::move(acceptor));
     }
     m_port = port;
-    for (std::size_t i = 0; i < m_acceptors.size(); ++i)
+    for (std::size_t i = 0; i < m_acceptors.size(); ++i) {
         accept(static_cast<int>(i));
+        sweep(static_cast<int>(i));
+    }
     return true;
+}
+
+std::int64_t HttpServer::coarseNowMs()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void HttpServer::link(HttpSession *session)
+{
+    HttpSession *&head = m_sessions[static_cast<std::size_t>(session->m_thread)];
+    session->m_prev = nullptr;
+    session->m_next = head;
+    if (head)
+        head->m_prev = session;
+    head = session;
+}
+
+void HttpServer::unlink(HttpSession *session)
+{
+    HttpSession *&head = m_sessions[static_cast<std::size_t>(session->m_thread)];
+    if (session->m_prev)
+        session->m_prev->m_next = session->m_next;
+    else if (head == session)
+        head = session->m_next;
+    if (session->m_next)
+        session->m_next->m_prev = session->m_prev;
+    session->m_prev = session->m_next = nullptr;
+}
+
+void HttpServer::sweep(int thread)
+{
+    const std::int64_t now = coarseNowMs();
+    // close() only cancels the session's pending operation: no session is destroyed during the walk.
+    for (HttpSession *s = m_sessions[static_cast<std::size_t>(thread)]; s;) {
+        HttpSession *next = s->m_next;
+        s->sweep(now);
+        s = next;
+    }
+    auto &timer = *m_sweepers[static_cast<std::size_t>(thread)];
+    timer.expires_after(std::chrono::milliseconds(m_sweepMs));
+    timer.async_wait([this, thread](boost::system::error_code ec) {
+        if (!ec)
+            sweep(thread);
+    });
 }
 
 void HttpServer::accept(int thread)

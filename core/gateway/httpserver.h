@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -66,14 +67,24 @@ public:
     };
     ConnectionStats connectionStats() const;
 
+    // Monotonic milliseconds from the coarse clock (no hardware read; a few ms of resolution).
+    static std::int64_t coarseNowMs();
+
 private:
     friend class HttpSession;
     void accept(int thread);
     void reject(HttpSocket socket);
+    // Every connection's deadline is checked by its thread's sweeper.
+    void link(HttpSession *session);
+    void unlink(HttpSession *session);
+    void sweep(int thread);
 
     Options m_options;
     Handler m_handler;
+    std::vector<HttpSession *> m_sessions; // per thread: head of its sessions' intrusive list
     std::vector<std::unique_ptr<boost::asio::io_context>> m_contexts;
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> m_sweepers;
+    int m_sweepMs = 100;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> m_guards;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> m_acceptors;
     std::uint16_t m_port = 0;

@@ -27,15 +27,16 @@ void appendNumber(std::string &out, std::size_t n, int base = 10)
 } // namespace
 
 HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread)
-    : m_stream(std::move(socket))
+    : m_socket(std::move(socket))
     , m_server(server)
     , m_thread(thread)
 {
     boost::system::error_code ec;
-    const auto endpoint = m_stream.socket().remote_endpoint(ec);
+    const auto endpoint = m_socket.remote_endpoint(ec);
     if (!ec)
         m_remote = endpoint.address();
     m_server.m_open.fetch_add(1, std::memory_order_relaxed);
+    m_server.link(this);
 }
 
 HttpSession::~HttpSession()
@@ -43,6 +44,26 @@ HttpSession::~HttpSession()
     if (m_awaitingResponse)
         m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
     m_server.m_open.fetch_sub(1, std::memory_order_relaxed);
+    m_server.unlink(this);
+}
+
+void HttpSession::setDeadline(Deadline kind, int ms)
+{
+    m_deadlineKind = kind;
+    m_deadlineMs = kind == Deadline::None ? 0 : HttpServer::coarseNowMs() + ms;
+}
+
+void HttpSession::sweep(std::int64_t nowMs)
+{
+    if (m_deadlineKind == Deadline::None || nowMs < m_deadlineMs || !m_open)
+        return;
+    if (m_deadlineKind == Deadline::Idle)
+        m_server.m_idleTimeouts.fetch_add(1, std::memory_order_relaxed);
+    else if (m_deadlineKind == Deadline::Read)
+        // A request that does not arrive in time (slowloris): no answer, the slot is freed.
+        m_server.m_readTimeouts.fetch_add(1, std::memory_order_relaxed);
+    m_deadlineKind = Deadline::None;
+    close(); // the pending operation completes with an error and releases the session
 }
 
 boost::asio::io_context &HttpSession::context() const
@@ -66,11 +87,9 @@ void HttpSession::readNext()
         return;
     }
     // Idle: wait for the first byte of the next request under the idle timeout only.
-    m_stream.expires_after(std::chrono::milliseconds(m_server.options().idleTimeoutMs));
-    m_stream.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+    setDeadline(Deadline::Idle, m_server.options().idleTimeoutMs);
+    m_socket.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
         if (ec) {
-            if (ec == boost::beast::error::timeout)
-                self->m_server.m_idleTimeouts.fetch_add(1, std::memory_order_relaxed);
             self->close();
             return;
         }
@@ -82,20 +101,16 @@ void HttpSession::readNext()
 void HttpSession::readRequest()
 {
     const int readTimeoutMs = m_server.options().readTimeoutMs;
-    m_stream.expires_after(std::chrono::milliseconds(readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs));
-    http::async_read(m_stream, m_buffer, *m_parser,
+    setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+    http::async_read(m_socket, m_buffer, *m_parser,
                      [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
 }
 
 void HttpSession::onRead(error_code ec)
 {
     if (ec) {
-        if (ec == boost::beast::error::timeout) {
-            // A request that does not arrive in time (slowloris): no answer, the slot is freed.
-            m_server.m_readTimeouts.fetch_add(1, std::memory_order_relaxed);
-            close();
-            return;
-        }
+        if (!m_open)
+            return; // closed by the sweeper (timeout) or by us
         const auto readError = RequestRouter::readErrorFor(ec);
         if (!readError) {
             close(); // peer closed, timeout, reset
@@ -115,7 +130,7 @@ void HttpSession::onRead(error_code ec)
 
 void HttpSession::dispatch()
 {
-    m_stream.expires_never();
+    setDeadline(Deadline::None, 0);
     m_awaitingResponse = true;
     m_streaming = false;
     m_responseComplete = false;
@@ -211,8 +226,8 @@ void HttpSession::flush()
     m_writing.swap(m_pending);
     m_pending.clear();
     m_writeInFlight = true;
-    m_stream.expires_after(std::chrono::seconds(30));
-    boost::asio::async_write(m_stream, boost::asio::buffer(m_writing),
+    setDeadline(Deadline::Write, 30000);
+    boost::asio::async_write(m_socket, boost::asio::buffer(m_writing),
                              [self = shared_from_this()](error_code ec, std::size_t) { self->onWritten(ec); });
 }
 
@@ -231,7 +246,7 @@ void HttpSession::onWritten(error_code ec)
     if (m_responseComplete)
         finishExchange();
     else
-        m_stream.expires_never();
+        setDeadline(Deadline::None, 0);
 }
 
 void HttpSession::finishExchange()
@@ -251,8 +266,9 @@ void HttpSession::close()
         return;
     m_open = false;
     error_code ignored;
-    m_stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    m_stream.close();
+    m_deadlineKind = Deadline::None;
+    m_socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    m_socket.close(ignored);
 }
 
 } // namespace l0l3

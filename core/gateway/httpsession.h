@@ -4,8 +4,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <functional>
@@ -17,12 +15,12 @@ namespace l0l3 {
 
 class HttpServer;
 
-// On HttpSocket's concrete executor (see there).
-using HttpStream = boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
-
 // One keep-alive HTTP/1.1 connection: reads a request, hands it to the
 // handler, writes the response (serialised by hand into reused buffers, so a
 // response costs no allocation in the steady state), then reads the next.
+// Timeouts (idle, read, write) are one deadline per session that its
+// thread's sweeper (HttpServer) checks every 100 ms, instead of a timer
+// re-armed for every read and write.
 class HttpSession : public std::enable_shared_from_this<HttpSession>
 {
 public:
@@ -44,6 +42,7 @@ public:
     void endStream();
 
 private:
+    friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
     void readNext();
     void readRequest();
     void onRead(boost::beast::error_code ec);
@@ -54,8 +53,17 @@ private:
     void onWritten(boost::beast::error_code ec);
     void finishExchange();
     void close();
+    enum class Deadline { None, Idle, Read, Write };
+    void setDeadline(Deadline kind, int ms);
+    // Called by the sweeper: closes the connection once its deadline has passed.
+    void sweep(std::int64_t nowMs);
 
-    HttpStream m_stream;
+    HttpSocket m_socket;
+    Deadline m_deadlineKind = Deadline::None;
+    std::int64_t m_deadlineMs = 0;
+    // Intrusive list of the thread's sessions, for the sweeper; touched on that thread only.
+    HttpSession *m_prev = nullptr;
+    HttpSession *m_next = nullptr;
     HttpServer &m_server;
     int m_thread;
     boost::asio::ip::address m_remote;

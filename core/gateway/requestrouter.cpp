@@ -12,7 +12,6 @@
 
 #include <xxhash.h>
 
-#include <cctype>
 #include <cstring>
 
 namespace l0l3 {
@@ -21,12 +20,18 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// ASCII only (HTTP tokens), inline: std::tolower is a locale-aware library call per character.
+constexpr char asciiLower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 bool iequals(std::string_view a, std::string_view b)
 {
     if (a.size() != b.size())
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        if (asciiLower(a[i]) != asciiLower(b[i]))
             return false;
     }
     return true;

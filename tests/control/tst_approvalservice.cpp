@@ -39,6 +39,8 @@ private slots:
     void connectionDestroyedUnderPendingWrite();
     void gatewayUserIsDenied_data();
     void gatewayUserIsDenied();
+    void unrejectRemovesKeyAndAudits();
+    void unrejectRefusedOnReplicaAndWhenNotRejected();
 
 private:
     ApprovalResult run(ApprovalService &svc, const std::function<void()> &call);
@@ -399,6 +401,48 @@ void TestApprovalService::gatewayUserIsDenied()
     QVERIFY(gateway.isConnected());
     const RedisValue v = gateway.command(argv);
     QVERIFY2(v.isError() && v.str.startsWith("NOPERM"), qPrintable(v.toString()));
+}
+
+void TestApprovalService::unrejectRemovesKeyAndAudits()
+{
+    const QString id = seedAndDeliver(makeProposal("k-unreject", "Undo my reject"));
+    ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("jane"), 7); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject"}).isNil());
+    r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-unreject"), QStringLiteral("jane")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.action, QStringLiteral("unreject"));
+    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject"}).isNil());
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const QString text = audit.elements.value(0).elements.value(1).toString();
+    QVERIFY2(text.contains(QLatin1String("unreject")) && text.contains(QLatin1String("jane"))
+                 && text.contains(QLatin1String("k-unreject")), qPrintable(text));
+    // Approving the (acked) proposal afterwards still works: it is read back by id.
+    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+}
+
+void TestApprovalService::unrejectRefusedOnReplicaAndWhenNotRejected()
+{
+    ApprovalResult r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-never-rejected"), QString()); });
+    QCOMPARE(r.error, Kind::NotFound);
+    m_redis.client.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", "k-unreject-replica"});
+    RedisClient replica = m_redis.replica.client();
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(), 5000);
+    RedisConnection conn(optionsFor(m_redis.replica));
+    conn.open();
+    ApprovalService svc(&conn);
+    r = run(svc, [&] { svc.unreject(QStringLiteral("k-unreject-replica"), QStringLiteral("kim")); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::ReadOnlyReplica);
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil());
+    // Frozen: refused too.
+    r = run(*m_service, [&] { m_service->freezeApprovals(QStringLiteral("kim")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-unreject-replica"), QStringLiteral("kim")); });
+    QCOMPARE(r.error, Kind::Frozen);
+    r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("kim")); });
+    QVERIFY2(r.ok, qPrintable(r.message));
 }
 
 QTEST_GUILESS_MAIN(TestApprovalService)

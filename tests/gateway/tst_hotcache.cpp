@@ -26,6 +26,7 @@ class TestHotCache : public QObject
 private slots:
     void getReturnsWhatWasPut();
     void evictsLeastRecentlyUsedByEntries();
+    void hitGivesOneSecondChance();
     void evictsByBytes();
     void expiresAfterTtl();
     void entryTtlShortensLifetime();
@@ -63,6 +64,32 @@ void TestHotCache::evictsLeastRecentlyUsedByEntries()
     QVERIFY(cache.get(keyOf(3)));
     QVERIFY(cache.get(keyOf(4)));
     QCOMPARE(cache.evictions(), std::uint64_t(1));
+}
+
+void TestHotCache::hitGivesOneSecondChance()
+{
+    HotCache::Options options;
+    options.maxEntries = 2;
+    options.shards = 1;
+    HotCache cache(options);
+    cache.put(keyOf(1), CachedAnswer::fromContent("v"));
+    cache.put(keyOf(2), CachedAnswer::fromContent("v"));
+    QVERIFY(cache.get(keyOf(1))); // 1 is the oldest but referenced
+    cache.put(keyOf(3), CachedAnswer::fromContent("v"));
+    QVERIFY(cache.get(keyOf(1)));  // kept: its hit bought it a second chance
+    QVERIFY(!cache.get(keyOf(2))); // evicted instead
+    // Hit again above, so 1 survives once more; 3, never hit, goes.
+    cache.put(keyOf(4), CachedAnswer::fromContent("v"));
+    QVERIFY(cache.get(keyOf(1)));
+    QVERIFY(!cache.get(keyOf(3)));
+    // Both referenced: the marks are spent in LRU order and 1, the least recently used, goes; the new entry stays.
+    QVERIFY(cache.get(keyOf(4)));
+    cache.put(keyOf(5), CachedAnswer::fromContent("v"));
+    QCOMPARE(cache.size(), std::size_t(2));
+    QCOMPARE(cache.evictions(), std::uint64_t(3));
+    QVERIFY(cache.get(keyOf(5)));
+    QVERIFY(cache.get(keyOf(4)));
+    QVERIFY(!cache.get(keyOf(1)));
 }
 
 void TestHotCache::evictsByBytes()

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <memory>
 
+#include "app/demo/aclfile.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
@@ -34,6 +35,8 @@ class TestRedisFixture : public QObject
 private slots:
     void cleanupTestCase() { m_shared.reset(); }
     void renderedAclHasHashesAndNoComments();
+    void aclPlaceholders_data();
+    void aclPlaceholders();
     void replicaSeesPrimaryWrites();
     void gatewayUserIsLeastPrivileged_data();
     void gatewayUserIsLeastPrivileged();
@@ -67,6 +70,31 @@ void TestRedisFixture::renderedAclHasHashesAndNoComments()
     const QByteArray expected = "user gateway on #" + hash;
     QVERIFY(text.contains(expected));
     QVERIFY(!text.contains(TestCredentials::get().gateway.toUtf8()));
+}
+
+void TestRedisFixture::aclPlaceholders_data()
+{
+    QTest::addColumn<QByteArray>("templateText");
+    QTest::addColumn<QByteArray>("expected");   // empty: rendering must fail
+
+    const QByteArray hash = l0l3::AclFile::passwordHash(QStringLiteral("pw-a"));
+    QTest::newRow("known user") << QByteArray("user alice on #@ALICE_SHA256@ +ping\n")
+                                << "user alice on #" + hash + " +ping\n";
+    QTest::newRow("comments and blank lines dropped") << QByteArray("# about\n\n  \nuser alice on #@ALICE_SHA256@\n")
+                                                      << "user alice on #" + hash + '\n';
+    QTest::newRow("user without password") << QByteArray("user bob on #@BOB_SHA256@\n") << QByteArray();
+    QTest::newRow("only comments") << QByteArray("# nothing\n") << QByteArray();
+}
+
+void TestRedisFixture::aclPlaceholders()
+{
+    QFETCH(QByteArray, templateText);
+    QFETCH(QByteArray, expected);
+    l0l3::AclFile acl;
+    acl.setPassword(QStringLiteral("alice"), QStringLiteral("pw-a"));
+    QString error;
+    QCOMPARE(acl.render(templateText, &error), expected);
+    QCOMPARE(error.isEmpty(), !expected.isEmpty() || !templateText.contains("_SHA256@"));
 }
 
 void TestRedisFixture::replicaSeesPrimaryWrites()

@@ -7,7 +7,9 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QApplication>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QTabWidget>
 #include <QPlainTextEdit>
 #include <QStatusBar>
@@ -27,6 +29,7 @@
 #include "ui/entriespage.h"
 #include "ui/entrytablemodel.h"
 #include "ui/mainwindow.h"
+#include "ui/proposaldetailpane.h"
 #include "ui/proposalfiltermodel.h"
 #include "ui/proposalspage.h"
 #include "ui/proposaltablemodel.h"
@@ -61,6 +64,10 @@ private slots:
     void typingInSearchNeverDecides();
     void shortcutsAreVisible();
     void entriesAndAuditFollowDecisions();
+    void undoRejectWithCtrlZ();
+    void bulkApproveWithConfirmation();
+    void largeQueueShowsProgress();
+    void detailShowsSimilarEntries();
 
 private:
     // Does what a gateway does on a miss: ZSCORE rejected, HINCRBY seen,
@@ -415,6 +422,142 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     box->button(QMessageBox::Ok)->click();
     QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), 10000);
     QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, 5000);
+}
+
+void TestApprovalKeyboard::undoRejectWithCtrlZ()
+{
+    const QString key = seedProposal(QStringLiteral("Undo this rejection"), QStringLiteral("Fine answer."), QStringLiteral("eu"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+    ProposalsPage *page = m_window->proposalsPage();
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    auto rejected = [&] { return !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(); };
+
+    QTest::keyClick(view, Qt::Key_Backspace);
+    QTRY_VERIFY_WITH_TIMEOUT(rejected(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) < 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), 5000);
+
+    QTest::keyClick(view, Qt::Key_Z, Qt::ControlModifier);
+    QTRY_VERIFY_WITH_TIMEOUT(!rejected(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 5000);
+    QCOMPARE(page->currentItem()->key, key);
+    // The re-shown (acked) proposal can still be approved.
+    QTest::keyClick(view, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+}
+
+void TestApprovalKeyboard::bulkApproveWithConfirmation()
+{
+    QStringList keys;
+    for (int i = 0; i < 3; ++i) {
+        keys << seedProposal(QStringLiteral("Bulk question %1").arg(i), QStringLiteral("Bulk answer %1").arg(i), QStringLiteral("nyc"));
+        QVERIFY(!keys.last().isEmpty());
+    }
+    openWindow();
+    ProposalsPage *page = m_window->proposalsPage();
+    for (const QString &k : keys)
+        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) >= 0, 15000);
+    QTableView *view = page->view();
+    view->setFocus();
+    view->clearSelection();
+    for (const QString &k : keys) {
+        const QModelIndex idx = page->proxy()->mapFromSource(page->model()->index(page->model()->rowOfKey(k), 0));
+        view->selectionModel()->select(idx, QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    }
+    QCOMPARE(view->selectionModel()->selectedRows().size(), 3);
+
+    QTest::keyClick(view, Qt::Key_Return, Qt::ControlModifier | Qt::ShiftModifier);
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) != nullptr, 5000);
+    QCOMPARE(box->objectName(), QStringLiteral("bulkConfirm"));
+    QVERIFY2(box->text().contains(QLatin1String("3")), qPrintable(box->text()));
+    box->button(QMessageBox::Ok)->click();
+
+    for (const QString &k : keys)
+        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, k).has_value(), 15000);
+    for (const QString &k : keys)
+        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) < 0, 5000);
+}
+
+void TestApprovalKeyboard::largeQueueShowsProgress()
+{
+    // 3000 proposals straight into the stream (as the gateway user), in
+    // pipelined batches; the console reads them in pages of 1000.
+    const int n = 3000;
+    RedisClient gw = m_primary->client(QStringLiteral("gateway"));
+    QVERIFY(gw.isConnected());
+    RedisClient console = m_primary->client(QStringLiteral("console"));
+    const qint64 before = console.command({QByteArrayLiteral("XLEN"), bytes(RedisSchema::kProposals)}).integer;
+    for (int i = 0; i < n; ++i) {
+        Proposal p;
+        p.prompt = QStringLiteral("bulk load %1 [%2/%3]").arg(i).arg(m_seq).arg(QCoreApplication::applicationPid()).toStdString();
+        p.key = CacheKey::derive({"acme", "", p.prompt, "gpt-4o-mini", "", "", ""});
+        p.ns = "acme";
+        p.response = "r";
+        p.model = "gpt-4o-mini";
+        p.region = "nyc";
+        p.tsMs = QDateTime::currentMSecsSinceEpoch();
+        QList<QByteArray> argv{QByteArrayLiteral("XADD"), bytes(RedisSchema::kProposals), QByteArrayLiteral("*")};
+        for (const auto &[field, value] : ProposalCodec::encode(p)) {
+            argv.append(bytes(field));
+            argv.append(bytes(value));
+        }
+        QVERIFY(gw.command(argv).isString());
+    }
+    QCOMPARE(console.command({QByteArrayLiteral("XLEN"), bytes(RedisSchema::kProposals)}).integer, before + n);
+
+    m_window = std::make_unique<MainWindow>();
+    ProposalsPage *page = m_window->proposalsPage();
+    QSignalSpy progress(page, &ProposalsPage::loadProgress);
+    QStringList texts;
+    connect(page, &ProposalsPage::loadProgress, this, [&] { texts << page->progressLabel()->text(); });
+    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
+    QVERIFY(options);
+    m_window->connectWith(*options, QStringLiteral("test primary"));
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowCount() >= n, 60000);
+    QVERIFY(progress.size() >= 3); // one per page of 1000
+    const qint64 lastLoaded = progress.last().at(0).toLongLong();
+    const qint64 lastTotal = progress.last().at(1).toLongLong();
+    QVERIFY2(lastLoaded >= n && lastTotal >= n, qPrintable(QStringLiteral("%1 / %2").arg(lastLoaded).arg(lastTotal)));
+    QVERIFY(!texts.isEmpty());
+    QVERIFY2(texts.first().startsWith(QLatin1String("loaded ")) && texts.first().contains(QLatin1String(" / ")),
+             qPrintable(texts.first()));
+    QVERIFY2(texts.last().contains(QString::number(lastLoaded)), qPrintable(texts.last()));
+}
+
+void TestApprovalKeyboard::detailShowsSimilarEntries()
+{
+    const QString pid = QString::number(QCoreApplication::applicationPid());
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    auto seedEntry = [&](const QString &key, const QString &prompt, qint64 version) {
+        Entry e;
+        e.key = key.toStdString();
+        e.prompt = prompt.toStdString();
+        e.response = "answer";
+        e.version = version;
+        e.approvedBy = "test";
+        c.command({QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(e.key)), bytes(EntryCodec::encode(e))});
+    };
+    const QString similar = QStringLiteral("Which courier delivers parcels to Lapland in winter %1").arg(pid);
+    const QString other = QStringLiteral("Which fruit is yellow %1").arg(pid);
+    seedEntry(QStringLiteral("similar-%1").arg(pid), similar, 4);
+    seedEntry(QStringLiteral("other-%1").arg(pid), other, 1);
+    const QString key = seedProposal(QStringLiteral("Which courier delivers parcels to Lapland?"), QStringLiteral("Posti."), QStringLiteral("eu"));
+    QVERIFY(!key.isEmpty());
+    openWindow();
+    QVERIFY(focusKey(key));
+    QLabel *label = m_window->proposalsPage()->detailPane()->similarLabel();
+    QTRY_VERIFY_WITH_TIMEOUT(label->text().contains(QLatin1String("Lapland in winter")), 10000);
+    const QStringList lines = label->text().split(u'\n');
+    QVERIFY2(lines.first().contains(similar) && lines.first().contains(QLatin1String("v4")), qPrintable(label->text()));
+    QVERIFY(lines.size() <= 3);
+    QVERIFY2(!lines.first().contains(QLatin1String("fruit")), qPrintable(label->text()));
 }
 
 QTEST_MAIN(TestApprovalKeyboard)

@@ -1,0 +1,67 @@
+// l0l3_bench_console: issue 6's console benchmark (see consolebench.h).
+//   l0l3_bench_console [--smoke] [--proposals N] [--runs N] [--ticks N] [--gateways N] [--regions N] [--defer-sort]
+// Progress on stderr, a markdown section on stdout. Exit 1 when something did
+// not work (never because a target was missed).
+#include <QApplication>
+#include <QCommandLineParser>
+
+#include <cstdio>
+
+#include "bench/console/consolebench.h"
+
+int main(int argc, char **argv)
+{
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("l0l3_bench_console"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Console benchmark: queue load time and UI-thread stalls."));
+    parser.addHelpOption();
+    const QCommandLineOption smoke(QStringLiteral("smoke"), QStringLiteral("5k proposals, 1 run, 3 ticks; no speed verdict."));
+    const QCommandLineOption proposals(QStringLiteral("proposals"), QStringLiteral("Proposals to load."), QStringLiteral("n"));
+    const QCommandLineOption runs(QStringLiteral("runs"), QStringLiteral("Timed loads (median)."), QStringLiteral("n"));
+    const QCommandLineOption ticks(QStringLiteral("ticks"), QStringLiteral("Dashboard ticks (1 s each)."), QStringLiteral("n"));
+    const QCommandLineOption gateways(QStringLiteral("gateways"), QStringLiteral("Synthetic gateways."), QStringLiteral("n"));
+    const QCommandLineOption regions(QStringLiteral("regions"), QStringLiteral("Regions they are spread over."), QStringLiteral("n"));
+    const QCommandLineOption deferSort(QStringLiteral("defer-sort"),
+                                       QStringLiteral("Experiment: keep the proxy unsorted while loading, sort once at the end."));
+    parser.addOptions({smoke, proposals, runs, ticks, gateways, regions, deferSort});
+    parser.process(app);
+
+    l0l3::ConsoleBench::Options options;
+    if (parser.isSet(smoke)) {
+        options.smoke = true;
+        options.proposals = 5000;
+        options.runs = 1;
+        options.ticks = 3;
+        options.idleSeconds = 0.3;
+    }
+    options.deferSort = parser.isSet(deferSort);
+    auto intOption = [&](const QCommandLineOption &o, int &into, int min) {
+        if (!parser.isSet(o))
+            return true;
+        bool ok = false;
+        const int v = parser.value(o).toInt(&ok);
+        if (!ok || v < min) {
+            std::fprintf(stderr, "l0l3_bench_console: --%s needs a number >= %d\n", qPrintable(o.names().first()), min);
+            return false;
+        }
+        into = v;
+        return true;
+    };
+    if (!intOption(proposals, options.proposals, 1) || !intOption(runs, options.runs, 1)
+        || !intOption(ticks, options.ticks, 2) || !intOption(gateways, options.gateways, 1)
+        || !intOption(regions, options.regions, 1))
+        return 2;
+
+    l0l3::ConsoleBench bench(options);
+    const bool ok = bench.runLoad() && bench.runDashboard();
+    if (!ok) {
+        std::fprintf(stderr, "l0l3_bench_console: FAILED: %s\n", qPrintable(bench.error()));
+        return 1;
+    }
+    std::fputs(qPrintable(bench.markdown()), stdout);
+    return 0;
+}

@@ -1,0 +1,167 @@
+#include "bench/console/proposalseeder.h"
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/common/cachekey.h"
+#include "core/common/proposal.h"
+#include "core/common/redisschema.h"
+
+namespace l0l3 {
+
+namespace {
+
+struct ContextDeleter
+{
+    void operator()(redisContext *c) const { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+
+Context connectTo(const QString &host, int port, QString *error)
+{
+    const timeval tv{5, 0};
+    Context c(redisConnectWithTimeout(host.toStdString().c_str(), port, tv));
+    if (!c || c->err) {
+        if (error)
+            *error = QStringLiteral("cannot connect to Redis: %1").arg(c ? QString::fromUtf8(c->errstr) : QStringLiteral("out of memory"));
+        return nullptr;
+    }
+    redisSetTimeout(c.get(), tv);
+    return c;
+}
+
+void append(redisContext *c, const std::vector<std::string> &args)
+{
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (const std::string &a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    redisAppendCommandArgv(c, int(argv.size()), argv.data(), lens.data());
+}
+
+// Reads n pipelined replies; the first error reply or I/O failure ends it.
+bool drain(redisContext *c, int n, QString *error)
+{
+    for (int i = 0; i < n; ++i) {
+        void *raw = nullptr;
+        if (redisGetReply(c, &raw) != REDIS_OK || !raw) {
+            if (error)
+                *error = QStringLiteral("Redis I/O error: %1").arg(QString::fromUtf8(c->errstr));
+            return false;
+        }
+        auto *reply = static_cast<redisReply *>(raw);
+        const bool failed = reply->type == REDIS_REPLY_ERROR;
+        if (failed && error)
+            *error = QStringLiteral("Redis error: %1").arg(QString::fromUtf8(reply->str, int(reply->len)));
+        freeReplyObject(reply);
+        if (failed)
+            return false;
+    }
+    return true;
+}
+
+const char *const kRegions[] = {"eu-west", "us-east", "ap-south", "eu-north", "us-west", "sa-east"};
+
+// A realistic support-bot proposal: ~150-byte system prompt, a one-line
+// question, a ~700-byte answer (the size bench/http uses).
+Proposal makeProposal(int n)
+{
+    static const std::string system =
+        "You are the support assistant of Acme Cloud. Answer briefly and precisely, cite the relevant "
+        "documentation page, never invent prices.";
+    static const std::string answerTail = [] {
+        std::string s;
+        while (s.size() < 640)
+            s += "Open the console, choose Settings, then Billing; the change applies from the next cycle. ";
+        return s;
+    }();
+    Proposal p;
+    p.ns = "bench";
+    p.system = system;
+    p.prompt = "Ticket " + std::to_string(n) + ": how do I move my workspace to the yearly plan without losing invoices?";
+    p.model = "gpt-4o-mini";
+    p.response = "For ticket " + std::to_string(n) + ": " + answerTail;
+    p.region = kRegions[n % 6];
+    p.tsMs = 1'790'000'000'000LL + n;
+    p.upstreamMs = 300 + (n * 37) % 2500;
+    p.promptTokens = 40 + n % 60;
+    p.completionTokens = 150 + n % 200;
+    p.key = CacheKey::derive({p.ns, p.system, p.prompt, p.model, {}, {}, {}});
+    return p;
+}
+
+} // namespace
+
+ProposalSeeder::ProposalSeeder(QString host, int port)
+    : m_host(std::move(host))
+    , m_port(port)
+{
+}
+
+bool ProposalSeeder::seed(int first, int count, QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return false;
+    const std::string maxLen = std::to_string(RedisSchema::kProposalsMaxLen);
+    constexpr int kBatch = 500; // proposals per round trip
+    int queued = 0;
+    for (int i = first; i < first + count; ++i) {
+        const Proposal p = makeProposal(i);
+        const std::string seen = RedisSchema::seenKey(p.key);
+        // Demand as gateways count it: one HINCRBY per miss and region; every
+        // third key was also missed in a second region.
+        append(c.get(), {"HINCRBY", seen, p.region, "1"});
+        append(c.get(), {"HINCRBY", seen, std::string(RedisSchema::kSeenTotalField), "1"});
+        queued += 2;
+        if (i % 3 == 0) {
+            append(c.get(), {"HINCRBY", seen, kRegions[(i + 1) % 6], "1"});
+            append(c.get(), {"HINCRBY", seen, std::string(RedisSchema::kSeenTotalField), "1"});
+            queued += 2;
+        }
+        std::vector<std::string> xadd{"XADD", std::string(RedisSchema::kProposals), "MAXLEN", "~", maxLen, "*"};
+        for (auto &[field, value] : ProposalCodec::encode(p)) {
+            xadd.push_back(field);
+            xadd.push_back(value);
+        }
+        append(c.get(), xadd);
+        ++queued;
+        if ((i - first + 1) % kBatch == 0) {
+            if (!drain(c.get(), queued, error))
+                return false;
+            queued = 0;
+        }
+    }
+    return drain(c.get(), queued, error);
+}
+
+bool ProposalSeeder::destroyGroup(QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return false;
+    append(c.get(), {"XGROUP", "DESTROY", std::string(RedisSchema::kProposals), std::string(RedisSchema::kProposalsGroup)});
+    return drain(c.get(), 1, error);
+}
+
+qint64 ProposalSeeder::streamLength(QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return -1;
+    auto *reply = static_cast<redisReply *>(redisCommand(c.get(), "XLEN %s", std::string(RedisSchema::kProposals).c_str()));
+    if (!reply)
+        return -1;
+    const qint64 n = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    return n;
+}
+
+} // namespace l0l3

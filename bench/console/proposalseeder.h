@@ -1,0 +1,29 @@
+#pragma once
+
+#include <QString>
+
+namespace l0l3 {
+
+// Writes synthetic proposals into Redis the way gateways do on a miss
+// (core/gateway/proposer.cpp): HINCRBY l0l3:v1:seen:KEY REGION 1, HINCRBY
+// ... _total 1, then XADD l0l3:v1:proposals MAXLEN ~ N * <ProposalCodec
+// fields>. Pipelined over one blocking hiredis connection (this is setup, not
+// what is measured). Every proposal has its own cache key (CacheKey::derive),
+// so N proposals become N rows in the console.
+class ProposalSeeder
+{
+public:
+    ProposalSeeder(QString host, int port);
+
+    // Appends count proposals numbered from first; false + *error on failure.
+    bool seed(int first, int count, QString *error);
+    // Drops the console's consumer group (a fresh group re-reads everything).
+    bool destroyGroup(QString *error);
+    qint64 streamLength(QString *error);
+
+private:
+    QString m_host;
+    int m_port;
+};
+
+} // namespace l0l3
