@@ -445,7 +445,9 @@ void DemoStack::startGateways()
                                         QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
                                         QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
                                         // One I/O thread each: three gateways, Redis and the stub share a laptop.
-                                        QStringLiteral("--threads"), QStringLiteral("1")},
+                                        QStringLiteral("--threads"), QStringLiteral("1"),
+                                        // Misses take the stub's latency plus its tail; only slower than that is "elevated".
+                                        QStringLiteral("--slo-p99-ms"), QString::number(2 * (m_options.upstreamLatencyMs + m_options.upstreamJitterMs) + 500)},
                                        true, env);
         region.gatewayPid = process->processId();
     }

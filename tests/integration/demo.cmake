@@ -1,7 +1,7 @@
 # Tests of the local demo stack (app/demo) and l0l3-load. Included from
 # tests/integration/CMakeLists.txt; they need redis-server, l0l3-gateway,
 # l0l3-stub-llm, l0l3-load and l0l3-demo in ${PROJECT_BINARY_DIR}/bin.
-if(TARGET tst_demostack)
+if(TARGET tst_demostack OR NOT TARGET l0l3_demo)
     return()
 endif()
 

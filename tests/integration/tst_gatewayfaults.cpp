@@ -488,7 +488,9 @@ void TestGatewayFaults::replicaKilled()
         QVERIFY2(m_stack->replica().restart(&error), qPrintable(error));
     }
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 10000);
-    QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "replica_down"}, {"to", "normal"}}) >= 1);
+    // Out of replica_down; the way back may pass through elevated when the outage's timed-out
+    // requests pushed p99 over the SLO, so only the departure is asserted here.
+    QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "replica_down"}}) >= 1);
     const double fallbackReads = metric("l0l3_fallback_reads_total", {{"source", "primary"}});
     const QString afterPrompt = uniquePrompt();
     QVERIFY(!approve(afterPrompt, QStringLiteral("After recovery.")).isEmpty());
