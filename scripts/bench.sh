@@ -68,7 +68,7 @@ http_args=(--bin-dir "$bin" --out "$out/http")
 ((smoke)) && http_args+=(--smoke)
 bash bench/http/run.sh "${http_args[@]}" >"$out/http.txt"
 
-# Control-plane benchmarks, once written: bench/<name>/run.sh --bin-dir DIR --out DIR [--smoke]
+# Control-plane benchmarks: bench/<name>/run.sh --bin-dir DIR --out DIR [--smoke]
 # prints a markdown section (its own table) on stdout.
 extra=()
 for name in propagation failover console; do
