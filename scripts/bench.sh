@@ -71,7 +71,7 @@ bash bench/http/run.sh "${http_args[@]}" >"$out/http.txt"
 # Control-plane benchmarks: bench/<name>/run.sh --bin-dir DIR --out DIR [--smoke]
 # prints a markdown section (its own table) on stdout.
 extra=()
-for name in propagation failover console; do
+for name in propagation console; do
   script=bench/$name/run.sh
   [[ -f $script ]] || continue
   echo "== $name benchmark" >&2

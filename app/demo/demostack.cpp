@@ -431,6 +431,9 @@ void DemoStack::startGateways()
     step(6, QStringLiteral("Starting one l0l3-gateway per region"));
     const DemoCredentials &c = m_topology.credentials;
     const QString gateway = findBinary(QStringLiteral("l0l3-gateway"), m_options.binDir);
+    QStringList sentinels;
+    for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels))
+        sentinels.append(QStringLiteral("%1:%2").arg(m_topology.host).arg(sentinel.port));
     QStringList names;
     for (DemoRegion &region : m_topology.regions) {
         const QString name = QStringLiteral("gateway-") + region.name;
@@ -443,6 +446,9 @@ void DemoStack::startGateways()
                                         QStringLiteral("--region"), region.name,
                                         QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(region.replica.port),
                                         QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
+                                        // Proposals follow a failover to the promoted replica.
+                                        QStringLiteral("--sentinel"), sentinels.join(u','),
+                                        QStringLiteral("--master-name"), m_topology.masterName,
                                         QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
                                         // One I/O thread each: three gateways, Redis and the stub share a laptop.
                                         QStringLiteral("--threads"), QStringLiteral("1"),

@@ -30,6 +30,9 @@ int main(int argc, char **argv)
     }
 
     for (const auto *url : {&config.replica, &config.primary}) {
+        // With Sentinels, --primary may be out of date (failed over since): the Sentinels know.
+        if (url == &config.primary && !config.sentinels.empty())
+            continue;
         if (!RedisProbe::check(*url, 2000, &error)) {
             std::fprintf(stderr, "l0l3-gateway: %s\n", error.c_str());
             return 1;

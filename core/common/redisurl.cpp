@@ -1,21 +1,12 @@
 #include "core/common/redisurl.h"
 
+#include "core/common/hex.h"
+
 #include <charconv>
 
 namespace l0l3 {
 
 namespace {
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 std::optional<std::string> percentDecode(std::string_view s)
 {
@@ -28,8 +19,8 @@ std::optional<std::string> percentDecode(std::string_view s)
         }
         if (i + 2 >= s.size())
             return std::nullopt;
-        const int hi = hexValue(s[i + 1]);
-        const int lo = hexValue(s[i + 2]);
+        const int hi = hexDigitValue(s[i + 1]);
+        const int lo = hexDigitValue(s[i + 2]);
         if (hi < 0 || lo < 0)
             return std::nullopt;
         out.push_back(static_cast<char>(hi * 16 + lo));

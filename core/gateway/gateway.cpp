@@ -11,6 +11,7 @@
 #include "core/gateway/proposer.h"
 #include "core/gateway/ratelimiter.h"
 #include "core/gateway/redisconnection.h"
+#include "core/gateway/sentinelresolver.h"
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
@@ -141,6 +142,7 @@ Gateway::Gateway(GatewayConfig config)
 Gateway::~Gateway()
 {
     // Connections first: their contexts (owned by m_server) must still exist.
+    m_resolver.reset();
     m_subscriber.reset();
     m_fallbackSubscriber.reset();
     m_workers.clear();
@@ -188,6 +190,17 @@ bool Gateway::start(std::string *error)
         w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
         m_workers.push_back(std::move(w));
     }
+    if (!m_config.sentinels.empty()) {
+        m_resolver = std::make_unique<SentinelResolver>(
+            m_server.context(0),
+            SentinelResolver::Options{m_config.sentinels, m_config.masterName, m_config.primary, m_config.redisTimeoutMs, 2000},
+            [this](const RedisUrl &from, const RedisUrl &to) { onPrimarySwitch(from, to); });
+        for (auto &w : m_workers) {
+            w->proposer->setReadOnlyCallback([this] {
+                boost::asio::post(m_server.context(0), [this] { m_resolver->resolve(); });
+            });
+        }
+    }
     m_subscriber = std::make_unique<RedisConnection>(
         m_server.context(0), RedisConnection::Options{m_config.replica, "subscriber", m_config.redisTimeoutMs, 2000, 2000});
     m_metrics.addRedisConnection(GatewayMetrics::RedisRole::Subscriber);
@@ -223,6 +236,8 @@ bool Gateway::start(std::string *error)
             }
         });
     m_fallbackSubscriber->start();
+    if (m_resolver)
+        m_resolver->start();
 
     m_signals = std::make_unique<boost::asio::signal_set>(m_server.context(0), SIGINT, SIGTERM);
     m_signals->async_wait([this](boost::system::error_code ec, int signo) {
@@ -236,6 +251,8 @@ bool Gateway::start(std::string *error)
     Log::info("l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
               + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
               + (m_config.fallbackReplica ? " fallback_replica=" + m_config.fallbackReplica->redacted() : std::string())
+              + (m_resolver ? " sentinels=" + std::to_string(m_config.sentinels.size()) + " master_name=" + m_config.masterName
+                            : std::string())
               + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
               + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
               + " hot_cache=" + (m_hot ? "on" : "off") + " api_keys=" + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off"))
@@ -289,6 +306,9 @@ void Gateway::tick()
         m_latencyWindow->sample(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(),
                                 histograms);
         measureReplicationLag(*m_workers.front());
+        // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
+        if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
+            m_resolver->resolve();
     }
     ++m_ticks;
     // The connections start with the ticker: give them a moment before reading their state as an outage.
@@ -380,6 +400,19 @@ void Gateway::onCircuitTransition(std::string_view which, CircuitBreaker::State 
     } else {
         Log::info(line);
     }
+}
+
+void Gateway::onPrimarySwitch(const RedisUrl &from, const RedisUrl &to)
+{
+    Log::info("primary switched " + from.redacted() + " -> " + to.redacted() + " (sentinel)");
+    m_metrics.primarySwitch();
+    for (std::size_t i = 0; i < m_workers.size(); ++i) {
+        boost::asio::post(m_server.context(static_cast<int>(i)), [w = m_workers[i].get(), host = to.host, port = to.port] {
+            w->primary->setAddress(host, port);
+        });
+    }
+    if (!m_config.fallbackReplica)
+        m_fallbackSubscriber->setAddress(to.host, to.port); // on context 0, like the resolver
 }
 
 void Gateway::onMessage(std::string_view channel, std::string_view message, bool fromFallback)

@@ -26,6 +26,7 @@ class LatencyWindow;
 class Proposer;
 class RateLimiter;
 class RedisConnection;
+class SentinelResolver;
 class UpstreamClient;
 struct CachedAnswer;
 
@@ -77,6 +78,7 @@ private:
     void measureReplicationLag(Worker &worker);
     void onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
                              std::string_view reason);
+    void onPrimarySwitch(const RedisUrl &from, const RedisUrl &to);
 
     GatewayConfig m_config;
     RequestRouter::Options m_routerOptions;
@@ -88,6 +90,7 @@ private:
     // The same channels on the fallback source (fallback replica or primary): while the local
     // replica is unreachable, revocations still reach L0.5.
     std::unique_ptr<RedisConnection> m_fallbackSubscriber;
+    std::unique_ptr<SentinelResolver> m_resolver; // --sentinel, else null; on context 0
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
     std::unique_ptr<boost::asio::steady_timer> m_ticker;

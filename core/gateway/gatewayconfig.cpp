@@ -20,7 +20,8 @@ const std::set<std::string, std::less<>> kValueOptions = {
     "breaker-failures", "breaker-successes", "breaker-cooldown-ms", "breaker-error-rate", "breaker-window-ms",
     "breaker-min-calls", "secondary-upstream", "upstream-api-key-file", "slo-p99-ms", "slo-window-ms",
     "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
-    "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file"};
+    "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file", "sentinel",
+    "master-name"};
 const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "help", "version"};
 
 std::string trim(std::string_view s)
@@ -101,6 +102,27 @@ bool parseListen(std::string_view text, std::string *host, std::uint16_t *port)
     return true;
 }
 
+// HOST:PORT or redis://[user:pass@]HOST:PORT, one Sentinel of a comma-separated list.
+std::optional<RedisUrl> parseSentinel(std::string_view text, std::string *why)
+{
+    if (text.substr(0, 8) == "redis://") {
+        auto url = RedisUrl::parse(text, why);
+        if (url && url->db != 0) {
+            *why = "a Sentinel has no database";
+            return std::nullopt;
+        }
+        return url;
+    }
+    RedisUrl url;
+    std::uint16_t port = 0;
+    if (!parseListen(text, &url.host, &port) || port == 0 || url.host.find_first_of("/@") != std::string::npos) {
+        *why = "an entry is not HOST:PORT or redis://[user:pass@]HOST:PORT"; // never echoed: it may hold a password
+        return std::nullopt;
+    }
+    url.port = port;
+    return url;
+}
+
 bool validRegion(std::string_view r)
 {
     return !r.empty() && r.size() <= 64 && std::all_of(r.begin(), r.end(), [](char c) {
@@ -158,6 +180,10 @@ std::string GatewayConfig::usage()
            "  --slo-window-ms N                  latency window for the SLO (default 10000)\n"
            "  --fallback-replica URL             read entries here while the local replica is down\n"
            "                                     (default: the primary)\n"
+           "  --sentinel HOST:PORT[,HOST:PORT]   follow the primary through these Sentinels (also\n"
+           "                                     redis://user:pass@HOST:PORT; a user without a password\n"
+           "                                     takes the Redis password); default: --primary only\n"
+           "  --master-name NAME                 the primary's name at the Sentinels (default \"l0l3\")\n"
            "\n"
            "Limits and security:\n"
            "  --rate-limit R                     requests/s per API key, or per client address without one (default off)\n"
@@ -276,6 +302,14 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         passwordFromFile = trim(ss.str());
     }
     const char *envPassword = env("L0L3_REDIS_PASSWORD");
+    auto fillPassword = [&](RedisUrl &url) {
+        if (!url.password.empty())
+            return;
+        if (passwordFromFile)
+            url.password = *passwordFromFile;
+        else if (!url.user.empty() && envPassword && *envPassword)
+            url.password = envPassword;
+    };
     for (auto [key, envName, target] : {std::tuple{"replica", "L0L3_REPLICA_URL", &c.replica},
                                         std::tuple{"primary", "L0L3_PRIMARY_URL", &c.primary}}) {
         const auto text = getOrEnv(key, envName);
@@ -285,12 +319,7 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         auto url = RedisUrl::parse(*text, &why);
         if (!url)
             return fail(std::string("invalid --") + key + ": " + why); // never echo the URL: it may hold a password
-        if (url->password.empty()) {
-            if (passwordFromFile)
-                url->password = *passwordFromFile;
-            else if (!url->user.empty() && envPassword && *envPassword)
-                url->password = envPassword;
-        }
+        fillPassword(*url);
         *target = *url;
     }
 
@@ -299,13 +328,32 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         auto url = RedisUrl::parse(*fb, &why);
         if (!url)
             return fail("invalid --fallback-replica: " + why);
-        if (url->password.empty()) {
-            if (passwordFromFile)
-                url->password = *passwordFromFile;
-            else if (!url->user.empty() && envPassword && *envPassword)
-                url->password = envPassword;
-        }
+        fillPassword(*url);
         c.fallbackReplica = *url;
+    }
+
+    if (const std::string *list = get("sentinel")) {
+        std::string_view rest = *list;
+        while (true) {
+            const auto comma = rest.find(',');
+            const std::string entry = trim(rest.substr(0, comma));
+            std::string why = "empty entry, expected HOST:PORT[,HOST:PORT...]";
+            auto url = entry.empty() ? std::nullopt : parseSentinel(entry, &why);
+            if (!url)
+                return fail("invalid --sentinel: " + why);
+            // A Sentinel's own port is usually open without AUTH: a password only for a named user.
+            if (!url->user.empty())
+                fillPassword(*url);
+            c.sentinels.push_back(std::move(*url));
+            if (comma == std::string_view::npos)
+                break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    if (const std::string *name = get("master-name")) {
+        if (name->empty() || name->size() > 128 || name->find_first_of(" \t") != std::string::npos)
+            return fail("invalid --master-name (1 to 128 characters, no spaces)");
+        c.masterName = *name;
     }
 
     const std::string *upstream = get("upstream");

@@ -10,13 +10,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace l0l3 {
 
 // Everything l0l3-gateway is told at start: flags, an optional `--config FILE`
 // of `key = value` lines with the same names (flags win), and credentials
 // from the environment (L0L3_REPLICA_URL, L0L3_PRIMARY_URL, L0L3_REDIS_PASSWORD)
-// or --redis-password-file.
+// or --redis-password-file (for Sentinel entries only when they name a user).
 struct GatewayConfig
 {
     std::string listenHost = "127.0.0.1";
@@ -45,6 +46,9 @@ struct GatewayConfig
     int sloWindowMs = 10000;
     // Another replica (or any server with the entries) read while the local one is down; else the primary.
     std::optional<RedisUrl> fallbackReplica;
+    // Sentinels asked where the primary is (at start, when it fails, on +switch-master); empty: --primary only.
+    std::vector<RedisUrl> sentinels;
+    std::string masterName = "l0l3";
 
     // Abuse limits. 0 disables a limit where noted.
     double rateLimit = 0;  // requests per second per API key or client address; 0: off

@@ -99,6 +99,10 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
 
     w.family("l0l3_proposals_total", "counter", "Proposals XADDed to the primary (first miss of a key).");
     w.sample("l0l3_proposals_total", {{"region", region}}, static_cast<double>(m_proposals.load()));
+    w.family("l0l3_proposals_failed_total", "counter", "Proposals dropped: the primary failed, refused or was being switched.");
+    w.sample("l0l3_proposals_failed_total", {{"region", region}}, static_cast<double>(m_proposalsFailed.load()));
+    w.family("l0l3_primary_switches_total", "counter", "Times the primary connections followed a Sentinel failover to a new address.");
+    w.sample("l0l3_primary_switches_total", {{"region", region}}, static_cast<double>(m_primarySwitches.load()));
 
     w.family("l0l3_corrupt_entries_total", "counter", "Entries in the replica that failed to decode (served as misses).");
     w.sample("l0l3_corrupt_entries_total", {{"region", region}}, static_cast<double>(m_corruptEntries.load()));

@@ -34,6 +34,8 @@ public:
     void request(Tier tier, Outcome outcome, double seconds);
     void error(int status, std::string_view code);
     void proposal() { m_proposals.fetch_add(1, std::memory_order_relaxed); }
+    void proposalFailed() { m_proposalsFailed.fetch_add(1, std::memory_order_relaxed); }
+    void primarySwitch() { m_primarySwitches.fetch_add(1, std::memory_order_relaxed); }
     void corruptEntry() { m_corruptEntries.fetch_add(1, std::memory_order_relaxed); }
     void invalidation() { m_invalidations.fetch_add(1, std::memory_order_relaxed); }
     void upstreamFailure() { m_upstreamFailures.fetch_add(1, std::memory_order_relaxed); }
@@ -78,6 +80,8 @@ private:
     std::array<std::array<std::atomic<std::uint64_t>, static_cast<int>(Outcome::Count)>, static_cast<int>(Tier::Count)> m_requests{};
     std::array<LatencyHistogram, static_cast<int>(Tier::Count)> m_latency;
     std::atomic<std::uint64_t> m_proposals{0};
+    std::atomic<std::uint64_t> m_proposalsFailed{0};
+    std::atomic<std::uint64_t> m_primarySwitches{0};
     std::atomic<std::uint64_t> m_corruptEntries{0};
     std::atomic<std::uint64_t> m_invalidations{0};
     std::atomic<std::uint64_t> m_upstreamFailures{0};

@@ -30,6 +30,16 @@ Proposer::Proposer(RedisConnection &primary, GatewayMetrics &metrics, std::strin
 {
 }
 
+void Proposer::failed(const Proposal &proposal, std::string_view stage, const redisReply *reply, std::string_view error)
+{
+    const bool redisError = reply && reply->type == REDIS_REPLY_ERROR;
+    const std::string_view why = redisError ? std::string_view(reply->str, reply->len) : error;
+    m_metrics.proposalFailed();
+    Log::warn("proposal for " + proposal.key + " dropped: " + std::string(stage) + ": " + std::string(why));
+    if (redisError && why.substr(0, 8) == "READONLY" && m_onReadOnly)
+        m_onReadOnly();
+}
+
 void Proposer::propose(Proposal proposal)
 {
     auto p = std::make_shared<Proposal>(std::move(proposal));
@@ -37,8 +47,7 @@ void Proposer::propose(Proposal proposal)
         p->tsMs = epochMs();
     m_primary.command({"ZSCORE", RedisSchema::kRejected, p->key}, [this, p](const redisReply *reply, std::string_view error) {
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            Log::warn("proposal for " + p->key + " dropped: primary: "
-                      + (reply ? std::string(reply->str, reply->len) : std::string(error)));
+            failed(*p, "primary", reply, error);
             return;
         }
         if (reply->type == REDIS_REPLY_STRING) {
@@ -51,9 +60,7 @@ void Proposer::propose(Proposal proposal)
         m_primary.command({"HINCRBY", seen, RedisSchema::kSeenTotalField, "1"}, [this, p](const redisReply *reply,
                                                                                           std::string_view error) {
             if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-                Log::warn("proposal for " + p->key + " dropped: seen counter: "
-                          + (reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                                                       : std::string(error)));
+                failed(*p, "seen counter", reply, error);
                 return;
             }
             if (reply->integer != 1)
@@ -67,9 +74,7 @@ void Proposer::propose(Proposal proposal)
             }
             m_primary.command(args, [this, p](const redisReply *reply, std::string_view error) {
                 if (!reply || reply->type != REDIS_REPLY_STRING) {
-                    Log::warn("proposal for " + p->key + " not written: "
-                              + (reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                                                           : std::string(error)));
+                    failed(*p, "XADD", reply, error);
                     return;
                 }
                 m_metrics.proposal();

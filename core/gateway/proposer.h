@@ -2,7 +2,11 @@
 
 #include "core/common/proposal.h"
 
+#include <functional>
 #include <string>
+#include <string_view>
+
+struct redisReply;
 
 namespace l0l3 {
 
@@ -12,17 +16,23 @@ class RedisConnection;
 // Turns a miss into a proposal for the operator, on the primary, off the
 // request's critical path: skip keys rejected until later than now, count
 // demand per region in the seen hash, XADD only on the key's first miss.
-// The gateway never writes an answer to the cache itself.
+// The gateway never writes an answer to the cache itself. A proposal that
+// fails (primary down, being switched, read-only) is logged, counted and dropped.
 class Proposer
 {
 public:
     Proposer(RedisConnection &primary, GatewayMetrics &metrics, std::string region);
+    // Called when the primary answers READONLY: it was demoted, the new one is elsewhere.
+    void setReadOnlyCallback(std::function<void()> callback) { m_onReadOnly = std::move(callback); }
     void propose(Proposal proposal);
 
 private:
+    void failed(const Proposal &proposal, std::string_view stage, const redisReply *reply, std::string_view error);
+
     RedisConnection &m_primary;
     GatewayMetrics &m_metrics;
     std::string m_region;
+    std::function<void()> m_onReadOnly;
 };
 
 } // namespace l0l3

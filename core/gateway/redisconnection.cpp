@@ -68,6 +68,22 @@ void RedisConnection::stop()
     dropContext();
 }
 
+void RedisConnection::setAddress(const std::string &host, int port)
+{
+    if (host == m_options.url.host && port == m_options.url.port)
+        return;
+    m_options.url.host = host;
+    m_options.url.port = port;
+    if (m_stopped)
+        return;
+    m_reportedDown = true; // logs "connected" for the new address, no "unavailable" for the old one
+    m_backoffMs = 50;
+    m_connectTimer.cancel();
+    dropContext(); // a connected context reports itself down and schedules a reconnect: replaced below
+    m_reconnectTimer.cancel();
+    connect();
+}
+
 void RedisConnection::dropContext()
 {
     if (!m_ac)

@@ -54,6 +54,9 @@ public:
 
     void start();
     void stop(); // frees the connection; no reconnect, no further callbacks
+    // Another server, same credentials: commands in flight fail ("connection lost") and,
+    // when started, the connection goes to the new address at once.
+    void setAddress(const std::string &host, int port);
 
     void command(std::initializer_list<std::string_view> args, ReplyCallback callback);
     void command(const std::vector<std::string_view> &args, ReplyCallback callback);

@@ -1,5 +1,7 @@
 #include "core/gateway/sha256.h"
 
+#include "core/common/hex.h"
+
 #include <cstring>
 
 namespace l0l3 {
@@ -100,19 +102,10 @@ bool Sha256::fromHex(std::string_view hex, Digest *out)
 {
     if (hex.size() != 64)
         return false;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
     Digest d;
     for (std::size_t i = 0; i < 32; ++i) {
-        const int hi = nibble(hex[2 * i]);
-        const int lo = nibble(hex[2 * i + 1]);
+        const int hi = hexDigitValue(hex[2 * i]);
+        const int lo = hexDigitValue(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         d[i] = static_cast<std::uint8_t>(hi * 16 + lo);

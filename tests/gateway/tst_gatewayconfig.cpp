@@ -56,6 +56,7 @@ private slots:
     void resilienceOptions();
     void resilienceDefaults();
     void environmentCredentials();
+    void sentinels();
     void configFile();
     void helpAndVersion();
 };
@@ -114,6 +115,14 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("zero messages") << with({"--max-messages", "0"}) << QStringLiteral("--max-messages");
     QTest::newRow("https secondary") << with({"--secondary-upstream", "https://x/v1"}) << QStringLiteral("--secondary-upstream");
     QTest::newRow("bad fallback replica") << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
+    QTest::newRow("sentinel without port") << with({"--sentinel", "127.0.0.1"}) << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel port 0") << with({"--sentinel", "127.0.0.1:0"}) << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel empty entry") << with({"--sentinel", "127.0.0.1:26379,,127.0.0.1:26380"})
+                                          << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel bad url") << with({"--sentinel", "http://127.0.0.1:26379"}) << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel with db") << with({"--sentinel", "redis://127.0.0.1:26379/2"}) << QStringLiteral("--sentinel");
+    QTest::newRow("empty master name") << with({"--sentinel", "127.0.0.1:26379", "--master-name", ""})
+                                       << QStringLiteral("--master-name");
     QTest::newRow("missing api keys file") << with({"--api-keys-file", "/nonexistent/keys"}) << QStringLiteral("--api-keys-file");
     QTest::newRow("missing config file") << with({"--config", "/nonexistent/l0l3.conf"}) << QStringLiteral("--config");
     QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")} << QStringLiteral("--region");
@@ -252,6 +261,36 @@ void TestGatewayConfig::environmentCredentials()
     QCOMPARE(QByteArray::fromStdString(c.replica.password), QByteArray("from-file"));
 }
 
+void TestGatewayConfig::sentinels()
+{
+    Args none(required());
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(none.argv.size()), none.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QVERIFY(c.sentinels.empty());
+    QCOMPARE(QByteArray::fromStdString(c.masterName), QByteArray("l0l3")); // the demo's and packaging's name
+
+    QStringList l = required();
+    l << QStringLiteral("--sentinel")
+      << QStringLiteral("127.0.0.1:26379, [::1]:26380,redis://watcher@10.0.0.3:26381,redis://:inline@10.0.0.4:26382")
+      << QStringLiteral("--master-name") << QStringLiteral("cache-eu");
+    Args a(l);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}})),
+             GatewayConfig::Action::Run);
+    QCOMPARE(c.sentinels.size(), std::size_t(4));
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[0].host), QByteArray("127.0.0.1"));
+    QCOMPARE(c.sentinels[0].port, 26379);
+    QVERIFY(c.sentinels[0].password.empty()); // no user: a Sentinel's port is open without AUTH
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[1].host), QByteArray("::1"));
+    QCOMPARE(c.sentinels[1].port, 26380);
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[2].user), QByteArray("watcher"));
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[2].password), QByteArray("s3cret"));
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[3].password), QByteArray("inline"));
+    QCOMPARE(QByteArray::fromStdString(c.masterName), QByteArray("cache-eu"));
+    QVERIFY(GatewayConfig::usage().find("--sentinel") != std::string::npos);
+    QVERIFY(GatewayConfig::usage().find("--master-name") != std::string::npos);
+}
+
 void TestGatewayConfig::configFile()
 {
     QTemporaryDir dir;
@@ -263,7 +302,8 @@ void TestGatewayConfig::configFile()
                            "primary = redis://127.0.0.1:6379\n"
                            "upstream = http://127.0.0.1:8000/v1\n"
                            "threads = 2\n"
-                           "no-hot-cache = true\n";
+                           "no-hot-cache = true\n"
+                           "sentinel = 127.0.0.1:26379,127.0.0.1:26380\n";
     QStringList l{QStringLiteral("--config"), QString::fromStdString(file), QStringLiteral("--threads"), QStringLiteral("1")};
     Args a(l);
     GatewayConfig c;
@@ -273,6 +313,7 @@ void TestGatewayConfig::configFile()
     QCOMPARE(QByteArray::fromStdString(c.region), QByteArray("tokyo"));
     QCOMPARE(c.threads, 1); // the flag wins over the file
     QVERIFY(!c.hotCacheEnabled);
+    QCOMPARE(c.sentinels.size(), std::size_t(2));
 
     std::ofstream(file, std::ios::app) << "colour = blue\n";
     QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);

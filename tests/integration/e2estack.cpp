@@ -149,7 +149,17 @@ QStringList E2eStack::gatewayArgs(const QString &region, int port) const
                        QStringLiteral("--primary"), m_primary->url(QStringLiteral("gateway")),
                        QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(m_stubPort),
                        QStringLiteral("--threads"), QStringLiteral("1")}
-        + m_options.gatewayArgs;
+        + sentinelArgs() + m_options.gatewayArgs;
+}
+
+QStringList E2eStack::sentinelArgs() const
+{
+    if (m_sentinels.empty())
+        return {};
+    QStringList addresses;
+    for (const auto &s : m_sentinels)
+        addresses.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
+    return {QStringLiteral("--sentinel"), addresses.join(u',')};
 }
 
 bool E2eStack::startGateway(const QString &region, int port, QString *error)

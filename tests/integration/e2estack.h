@@ -33,8 +33,8 @@ struct E2eStackOptions
 };
 
 // Several regions of the product on loopback, all real processes: one
-// primary, one replica per region (ACL users), optional Sentinels, the stub
-// LLM and one l0l3-gateway per region reading its replica. Unlike
+// primary, one replica per region (ACL users), optional Sentinels (which the
+// gateways follow), the stub LLM and one l0l3-gateway per region reading its replica. Unlike
 // GatewayStack, a gateway can be restarted on its port and servers can be
 // killed, paused and restarted one by one. Everything is stopped by stop()
 // and the destructor.
@@ -91,6 +91,8 @@ public:
 private:
     bool startGateway(const QString &region, int port, QString *error);
     QStringList gatewayArgs(const QString &region, int port) const;
+    // --sentinel with every Sentinel, like the demo: the gateways follow a failover.
+    QStringList sentinelArgs() const;
 
     Options m_options;
     std::unique_ptr<RedisServer> m_primary;

@@ -56,6 +56,7 @@ private slots:
 
     void failoverFromControlLayer();
     void killPrimaryUnderLoad();
+    void gatewaysProposeToNewPrimary();
 
 private:
     // An approved entry served by every gateway: its prompt and answer.
@@ -120,8 +121,9 @@ bool TestFailover::approveServedEntry(const QString &prompt, const QString &answ
         *error = QStringLiteral("no miss for %1: status %2").arg(prompt).arg(miss.status);
         return false;
     }
-    // Proposed by the test on the current primary: the gateways' own
-    // proposals go to the primary they were started with.
+    // Proposed by the test on the current primary, with a known response
+    // (the gateways' own proposals follow the primary too: see
+    // gatewaysProposeToNewPrimary).
     RedisServer *primary = m_stack->serverOnPort(m_tracker->port());
     RedisClient client = primary->client();
     Proposal p;
@@ -301,6 +303,42 @@ void TestFailover::killPrimaryUnderLoad()
     RedisClient rejoined = m_stack->primary().client();
     QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"), 30000);
     QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(), 10000);
+}
+
+// kill -9 of the primary: every gateway asks the Sentinels, re-points its
+// primary connection (one INFO line, one counted switch) and proposes the
+// next miss on the promoted replica.
+void TestFailover::gatewaysProposeToNewPrimary()
+{
+    const int oldPort = m_stack->primary().port();
+    m_stack->primary().kill();
+    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary() && m_sentinels->primaryPort() != oldPort, 30000);
+    const int newPort = m_sentinels->primaryPort();
+    RedisServer *newPrimary = m_stack->serverOnPort(newPort);
+    QVERIFY(newPrimary);
+    QTRY_COMPARE_WITH_TIMEOUT(roleOf(*newPrimary), QByteArray("master"), 10000);
+
+    const QByteArray switched = QStringLiteral("primary switched redis://gateway@127.0.0.1:%1 -> redis://gateway@127.0.0.1:%2 (sentinel)")
+                                    .arg(oldPort).arg(newPort).toUtf8();
+    HttpClient http;
+    RedisClient client = newPrimary->client();
+    for (const QString &region : m_stack->regions()) {
+        QTRY_VERIFY2_WITH_TIMEOUT(m_stack->gateway(region).stderrText().contains(switched), qPrintable(region), 15000);
+        const QUrl metrics = m_stack->gatewayUrl(region, QStringLiteral("/metrics"));
+        const QByteArray label = "{region=\"" + region.toUtf8() + '"';
+        const QByteArray primaryUp = "l0l3_redis_connected" + label + ",role=\"primary\"} 1";
+        const QByteArray oneSwitch = "l0l3_primary_switches_total" + label + "} 1";
+        QTRY_VERIFY2_WITH_TIMEOUT(http.get(metrics).body.contains(primaryUp), qPrintable(region), 10000);
+        QVERIFY(http.get(metrics).body.contains(oneSwitch));
+
+        const HttpResult miss = http.post(m_stack->gatewayUrl(region),
+                                          ChatWire::chatBody(QStringLiteral("After the kill %1 in %2").arg(m_runId, region)));
+        QCOMPARE(miss.status, 200);
+        QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
+        const QByteArray key = miss.header("x-l0l3-key");
+        QTRY_VERIFY2_WITH_TIMEOUT(!E2eStack::proposalsFor(client, key).empty(), qPrintable(region), 10000);
+        QCOMPARE(QString::fromStdString(E2eStack::proposalsFor(client, key).front().region), region);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestFailover)
