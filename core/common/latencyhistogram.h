@@ -9,7 +9,7 @@ namespace l0l3 {
 
 // Log-linear latency histogram: bucket upper bounds at m x 10^e microseconds
 // for m in {1.5, 2.0, 2.5, ..., 10.0} and e in 0..7 (1 us .. 100 s), so every
-// Prometheus bound of kPrometheusBounds is an exact bucket boundary.
+// Prometheus bound of prometheusBounds() is an exact bucket boundary.
 // record() is lock-free (relaxed atomics) and safe from any thread.
 class LatencyHistogram
 {
