@@ -124,6 +124,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::proposalsReset, this, [this] {
         m_model->clear();
         m_loading = true;
+        m_proxy->holdSorting();
         m_progress->setText(tr("loading…"));
     });
     connect(w, &ControlWorker::proposalsPage, this,
@@ -138,10 +139,12 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::proposalsRemoved, m_model, &ProposalTableModel::removeKeys);
     connect(w, &ControlWorker::proposalsLoaded, this, [this](int, qint64 malformed) {
         m_loading = false;
+        m_proxy->resumeSorting();
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
     });
     connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
         m_loading = false;
+        m_proxy->resumeSorting();
         m_progress->setText(tr("load failed"));
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
     });

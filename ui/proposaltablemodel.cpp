@@ -41,6 +41,32 @@ static QString regionsText(const ProposalItem &item)
     return parts.join(QStringLiteral(", "));
 }
 
+QVariant ProposalTableModel::sortValue(const ProposalItem &item, int column)
+{
+    switch (column) {
+    case Savings: return item.savingsScore;
+    case Seen: return item.seenTotal;
+    // Region: the first region's name sorts alphabetically, then by demand there.
+    case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
+    case Proposed: return item.tsMs;
+    case Prompt: return item.prompt.toCaseFolded();
+    case Answer: return item.response.toCaseFolded();
+    }
+    return {};
+}
+
+bool ProposalTableModel::lessThan(const ProposalItem &left, const ProposalItem &right, int column)
+{
+    switch (column) {
+    case Savings: return left.savingsScore < right.savingsScore;
+    case Seen: return left.seenTotal < right.seenTotal;
+    case Proposed: return left.tsMs < right.tsMs;
+    case Prompt: return QString::compare(left.prompt, right.prompt, Qt::CaseInsensitive) < 0;
+    case Answer: return QString::compare(left.response, right.response, Qt::CaseInsensitive) < 0;
+    }
+    return QVariant::compare(sortValue(left, column), sortValue(right, column)) == QPartialOrdering::Less;
+}
+
 QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
@@ -58,16 +84,7 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         }
         break;
     case SortRole:
-        switch (index.column()) {
-        case Savings: return item.savingsScore;
-        case Seen: return item.seenTotal;
-        // Region: the first region's name sorts alphabetically, then by demand there.
-        case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
-        case Proposed: return item.tsMs;
-        case Prompt: return item.prompt.toCaseFolded();
-        case Answer: return item.response.toCaseFolded();
-        }
-        break;
+        return sortValue(item, index.column());
     case KeyRole:
         return item.key;
     case PendingRole:

@@ -39,6 +39,11 @@ public:
     void updateItems(const QList<ProposalItem> &items);
     void removeKeys(const QStringList &keys);
 
+    // The raw value a column sorts on (SortRole), and the same order compared
+    // directly on the items, for a proxy sorting 100k rows.
+    static QVariant sortValue(const ProposalItem &item, int column);
+    static bool lessThan(const ProposalItem &left, const ProposalItem &right, int column);
+
     int rowOfKey(const QString &key) const;
     const ProposalItem &itemAt(int row) const { return m_items.at(row); }
     QList<ProposalItem> items() const { return m_items; }

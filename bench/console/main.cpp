@@ -1,5 +1,5 @@
 // l0l3_bench_console: issue 6's console benchmark (see consolebench.h).
-//   l0l3_bench_console [--smoke] [--proposals N] [--runs N] [--ticks N] [--gateways N] [--regions N] [--defer-sort]
+//   l0l3_bench_console [--smoke] [--proposals N] [--runs N] [--ticks N] [--gateways N] [--regions N]
 // Progress on stderr, a markdown section on stdout. Exit 1 when something did
 // not work (never because a target was missed).
 #include <QApplication>
@@ -25,9 +25,7 @@ int main(int argc, char **argv)
     const QCommandLineOption ticks(QStringLiteral("ticks"), QStringLiteral("Dashboard ticks (1 s each)."), QStringLiteral("n"));
     const QCommandLineOption gateways(QStringLiteral("gateways"), QStringLiteral("Synthetic gateways."), QStringLiteral("n"));
     const QCommandLineOption regions(QStringLiteral("regions"), QStringLiteral("Regions they are spread over."), QStringLiteral("n"));
-    const QCommandLineOption deferSort(QStringLiteral("defer-sort"),
-                                       QStringLiteral("Experiment: keep the proxy unsorted while loading, sort once at the end."));
-    parser.addOptions({smoke, proposals, runs, ticks, gateways, regions, deferSort});
+    parser.addOptions({smoke, proposals, runs, ticks, gateways, regions});
     parser.process(app);
 
     l0l3::ConsoleBench::Options options;
@@ -38,7 +36,6 @@ int main(int argc, char **argv)
         options.ticks = 3;
         options.idleSeconds = 0.3;
     }
-    options.deferSort = parser.isSet(deferSort);
     auto intOption = [&](const QCommandLineOption &o, int &into, int min) {
         if (!parser.isSet(o))
             return true;

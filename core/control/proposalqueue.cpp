@@ -55,6 +55,7 @@ void ProposalQueue::setPollInterval(int intervalMs)
 
 void ProposalQueue::fail(const QString &message)
 {
+    ++m_loadGeneration; // replies still in flight (the next page) are dropped
     m_loading = false;
     m_polling = false;
     emit loadFailed(message);
@@ -235,27 +236,32 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
 
-    const quint64 gen = m_loadGeneration;
-    enrich(std::move(fresh), std::move(updated), [this, gen, pendingPhase, lastId, polling] {
-        if (gen != m_loadGeneration)
-            return;
-        readPage(pendingPhase, pendingPhase ? lastId : QStringLiteral(">"), polling);
-    });
+    enrich(std::move(fresh), std::move(updated));
+    // The next page is read while this one's enrichment is answered: replies
+    // come back in order on the one connection, so this page is merged into
+    // m_index before the next one is processed.
+    readPage(pendingPhase, pendingPhase ? lastId : QStringLiteral(">"), polling);
 }
 
-void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys, std::function<void()> next)
+void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys)
 {
+    // Per item EXISTS entry and HGETALL seen, then one ZMSCORE rejected for
+    // the whole page.
     QList<QList<QByteArray>> cmds;
-    cmds.reserve(fresh.size() * 3);
+    cmds.reserve(fresh.size() * 2 + 1);
+    QList<QByteArray> rejectedScores{QByteArrayLiteral("ZMSCORE"), bytes(RedisSchema::kRejected)};
+    rejectedScores.reserve(fresh.size() + 2);
     for (const ProposalItem &item : std::as_const(fresh)) {
         const std::string key = item.key.toStdString();
         cmds.append({QByteArrayLiteral("EXISTS"), bytes(RedisSchema::entryKey(key))});
-        cmds.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), item.key.toUtf8()});
         cmds.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::seenKey(key))});
+        rejectedScores.append(bytes(key));
     }
+    if (!fresh.isEmpty())
+        cmds.append(rejectedScores);
     const quint64 gen = m_loadGeneration;
-    auto handle = [this, gen, fresh = std::move(fresh), updatedKeys = std::move(updatedKeys),
-                   next = std::move(next)](const QList<RedisReply> &replies) mutable {
+    auto handle = [this, gen, fresh = std::move(fresh),
+                   updatedKeys = std::move(updatedKeys)](const QList<RedisReply> &replies) mutable {
         if (gen != m_loadGeneration)
             return;
         for (const RedisReply &r : replies) {
@@ -269,9 +275,9 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
         added.reserve(fresh.size());
         for (qsizetype i = 0; i < fresh.size(); ++i) {
             ProposalItem &item = fresh[i];
-            const RedisReply &exists = replies[i * 3];
-            const RedisReply &rejected = replies[i * 3 + 1];
-            const RedisReply &seen = replies[i * 3 + 2];
+            const RedisReply &exists = replies[i * 2];
+            const RedisReply &seen = replies[i * 2 + 1];
+            const RedisReply &rejected = replies.last().elements.value(i);
             bool scoreOk = false;
             const double rejectedUntil = rejected.isNil() ? 0 : rejected.str.toDouble(&scoreOk);
             if (exists.integer > 0 || (scoreOk && rejectedUntil > double(now))) {
@@ -312,11 +318,9 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
             if (!changed.isEmpty())
                 emit itemsUpdated(changed);
         }
-        next();
     };
     if (cmds.isEmpty()) {
-        // Keep the page asynchronous so a long run of duplicates cannot recurse.
-        m_connection->pipeline({}, this, std::move(handle));
+        handle({}); // a page of duplicates or malformed entries: progress only
         return;
     }
     m_connection->pipeline(cmds, this, std::move(handle));

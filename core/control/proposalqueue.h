@@ -25,10 +25,11 @@ namespace l0l3 {
 // then new ones (XREADGROUP ... >). Each page is decoded (malformed entries
 // are skipped and counted, never fatal), merged by key (duplicates become
 // duplicateIds), and enriched with one pipeline per page: EXISTS entry (keys
-// already approved are skipped), ZSCORE rejected (keys rejected until later
-// are skipped) and HGETALL seen (demand per region). The next page is
-// requested only after the previous one is processed, so the owning thread's
-// event loop stays responsive with 100k proposals.
+// already approved are skipped), HGETALL seen (demand per region) and one
+// ZMSCORE rejected for the page (keys rejected until later are skipped). The
+// next page is requested as soon as one is decoded, so Redis reads it while
+// the enrichment is answered; at most one page is ahead, so the owning
+// thread's event loop stays responsive with 100k proposals.
 //
 // Thread affinity: lives on the thread of its RedisConnection (not owned).
 // Signals carry value types and may be connected across threads (queued).
@@ -80,7 +81,7 @@ private:
     void fetchTotal();
     void readPage(bool pendingPhase, const QString &fromId, bool polling);
     void processPage(bool pendingPhase, const RedisReply &reply, bool polling);
-    void enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys, std::function<void()> next);
+    void enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys);
     void fail(const QString &message);
 
     QPointer<RedisConnection> m_connection;

@@ -32,13 +32,6 @@ QByteArray entryKey(const QString &key)
     return QByteArray::fromStdString(RedisSchema::entryKey(key.toStdString()));
 }
 
-QByteArray roleOf(RedisServer &server)
-{
-    RedisClient c = server.client();
-    const RedisValue role = c.command({"ROLE"});
-    return role.isArray() && !role.elements.isEmpty() ? role.elements.first().str : QByteArray();
-}
-
 } // namespace
 
 // Issue 4 (Sentinel failover triggered from the control layer) and issue 5
@@ -196,14 +189,14 @@ void TestFailover::failoverFromControlLayer()
     QCOMPARE(m_tracker->port(), newPort);
     RedisServer *newPrimary = m_stack->serverOnPort(newPort);
     QVERIFY(newPrimary);
-    QCOMPARE(roleOf(*newPrimary), QByteArray("master"));
+    QCOMPARE(newPrimary->role(), QByteArray("master"));
 
     // The next approval goes to the new primary and is replicated.
     QVERIFY2(approveServedEntry(QStringLiteral("After the failover %1").arg(m_runId), QStringLiteral("answer two"), &error),
              qPrintable(error));
     QCOMPARE(m_connection->options().port, newPort);
     // The old primary, still running, was demoted by Sentinel.
-    QTRY_COMPARE_WITH_TIMEOUT(roleOf(m_stack->primary()), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), 30000);
 }
 
 void TestFailover::killPrimaryUnderLoad()
@@ -287,7 +280,7 @@ void TestFailover::killPrimaryUnderLoad()
     // Every approval reported as replicated is on the new primary.
     RedisServer *newPrimary = m_stack->serverOnPort(newPort);
     QVERIFY(newPrimary);
-    QCOMPARE(roleOf(*newPrimary), QByteArray("master"));
+    QCOMPARE(newPrimary->role(), QByteArray("master"));
     RedisClient client = newPrimary->client();
     QStringList lost;
     for (const QString &key : stream.acknowledgedKeys())
@@ -299,7 +292,7 @@ void TestFailover::killPrimaryUnderLoad()
     // The old primary, restarted (empty), is turned into a replica by Sentinel.
     QString error;
     QVERIFY2(m_stack->primary().restart(&error), qPrintable(error));
-    QTRY_COMPARE_WITH_TIMEOUT(roleOf(m_stack->primary()), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), 30000);
     RedisClient rejoined = m_stack->primary().client();
     QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"), 30000);
     QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(), 10000);
@@ -316,7 +309,7 @@ void TestFailover::gatewaysProposeToNewPrimary()
     const int newPort = m_sentinels->primaryPort();
     RedisServer *newPrimary = m_stack->serverOnPort(newPort);
     QVERIFY(newPrimary);
-    QTRY_COMPARE_WITH_TIMEOUT(roleOf(*newPrimary), QByteArray("master"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(newPrimary->role(), QByteArray("master"), 10000);
 
     const QByteArray switched = QStringLiteral("primary switched redis://gateway@127.0.0.1:%1 -> redis://gateway@127.0.0.1:%2 (sentinel)")
                                     .arg(oldPort).arg(newPort).toUtf8();

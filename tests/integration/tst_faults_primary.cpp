@@ -23,13 +23,6 @@ namespace {
 
 constexpr int kDownAfterMs = 2000;
 
-QByteArray roleOf(RedisServer &server)
-{
-    RedisClient c = server.client();
-    const RedisValue role = c.command({"ROLE"});
-    return role.isArray() && !role.elements.isEmpty() ? role.elements.first().str : QByteArray();
-}
-
 } // namespace
 
 // Issue 5, fault test 2: the primary hangs (SIGSTOP) longer than Sentinel's
@@ -133,7 +126,7 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
     QVERIFY(newPort != oldPort);
 
     // Sentinel demotes the resumed primary; meanwhile the console keeps approving.
-    QTRY_COMPARE_WITH_TIMEOUT(roleOf(m_stack.primary()), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack.primary().role(), QByteArray("slave"), 30000);
     const qint64 demotedAtMs = stream.elapsedMs();
     const qsizetype resultsAtDemotion = stream.results().size();
     QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtDemotion + 10 || stream.exhausted(), 15000);
@@ -162,7 +155,7 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
     }
     RedisServer *newPrimary = m_stack.serverOnPort(newPort);
     QVERIFY(newPrimary);
-    QCOMPARE(roleOf(*newPrimary), QByteArray("master"));
+    QCOMPARE(newPrimary->role(), QByteArray("master"));
     RedisClient client = newPrimary->client();
     QStringList lost;
     for (const QString &key : stream.acknowledgedKeys())

@@ -94,6 +94,13 @@ RedisClient RedisServer::client(const QString &user, int timeoutMs) const
     return c;
 }
 
+QByteArray RedisServer::role() const
+{
+    RedisClient c = client();
+    const RedisValue reply = c.command({"ROLE"});
+    return reply.isArray() && !reply.elements.isEmpty() ? reply.elements.first().str : QByteArray();
+}
+
 QString RedisServer::writeConfig(QString *error)
 {
     const TestCredentials &credentials = TestCredentials::get();

@@ -77,6 +77,8 @@ public:
     // write l0l3:* keys). Empty user: no AUTH (acl off, or a sentinel).
     // Check isConnected() on the result.
     RedisClient client(const QString &user = QStringLiteral("console"), int timeoutMs = 2000) const;
+    // "master", "slave" or "sentinel" as ROLE answers it; empty when it does not answer.
+    QByteArray role() const;
     // The user the fixture itself uses for PING/INFO.
     QString adminUser() const;
 
