@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "app/console/demoautopilot.h"
 #include "app/console/demotomonitor.h"
 #include "app/demo/demoheadlessrunner.h"
 #include "app/demo/demostack.h"
@@ -33,6 +34,7 @@ struct Options
     QString screenshot;
     double quitAfter = 0;
     QString tab;
+    double autoApprove = 0; // seconds between autopilot approvals; 0: off
 };
 
 int usageError(const QString &message)
@@ -63,7 +65,11 @@ int parse(const QStringList &arguments, Options *o)
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Write the main window as a PNG after --quit-after seconds, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Exit after S seconds (with --demo: counted from when the stack is ready)."), QStringLiteral("S"));
     const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Open on this tab: proposals, entries, audit, dashboards, topology (for screenshots)."), QStringLiteral("NAME"));
-    parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab});
+    const QCommandLineOption autoApprove(QStringLiteral("auto-approve"),
+                                         QStringLiteral("With --demo: approve the top-ranked proposal every S seconds "
+                                                        "(audited as demo-autopilot), so hits show without an operator."),
+                                         QStringLiteral("S"));
+    parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab, autoApprove});
     if (!parser.parse(arguments))
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
@@ -81,6 +87,14 @@ int parse(const QStringList &arguments, Options *o)
         if (!ok || !(o->quitAfter > 0))
             return usageError(QStringLiteral("--quit-after must be a number of seconds > 0"));
     }
+    if (parser.isSet(autoApprove)) {
+        bool ok = false;
+        o->autoApprove = parser.value(autoApprove).toDouble(&ok);
+        if (!ok || !(o->autoApprove >= 0.1))
+            return usageError(QStringLiteral("--auto-approve must be a number of seconds >= 0.1"));
+        if (!o->demo)
+            return usageError(QStringLiteral("--auto-approve needs --demo: outside the demo a person approves"));
+    }
     if (o->headless && !o->demo)
         return usageError(QStringLiteral("--headless needs --demo"));
     if (o->headless && !o->screenshot.isEmpty())
@@ -88,6 +102,17 @@ int parse(const QStringList &arguments, Options *o)
     if (!o->screenshot.isEmpty() && !(o->quitAfter > 0))
         return usageError(QStringLiteral("--screenshot needs --quit-after SECONDS"));
     return -1;
+}
+
+void startAutopilot(const Options &o, const DemoTopology &topology, QObject *owner)
+{
+    if (!(o.autoApprove > 0))
+        return;
+    auto *autopilot = new DemoAutopilot(DemoToMonitor::primaryOptions(topology), int(o.autoApprove * 1000), owner);
+    QObject::connect(autopilot, &DemoAutopilot::report, owner, [](const QString &line) {
+        QTextStream(stdout) << line << Qt::endl;
+    });
+    autopilot->start();
 }
 
 int runHeadless(QCoreApplication &app, const Options &o)
@@ -107,6 +132,7 @@ int runHeadless(QCoreApplication &app, const Options &o)
     QObject::connect(&stack, &DemoStack::ready, &app, [&] {
         QTextStream(stdout) << "demo ready" << Qt::endl;
         runner.start();
+        startAutopilot(o, stack.topology(), &app);
         if (o.quitAfter > 0)
             QTimer::singleShot(int(o.quitAfter * 1000), &app, &QCoreApplication::quit);
     });
@@ -190,6 +216,7 @@ int runWindow(QApplication &app, const Options &o)
             window.setMonitoring(DemoToMonitor::monitorConfig(t));
             window.setWindowTitle(QObject::tr("L0L3 console — local demo"));
             QTextStream(stdout) << "demo ready" << Qt::endl;
+            startAutopilot(o, t, &window);
             scheduleExit(app, window, o, &exitCode);
         });
         window.show();

@@ -1,8 +1,11 @@
 // `l0l3-console --demo --screenshot FILE --quit-after 8`: the whole demo
 // stack starts, traffic runs, the window is rendered to a PNG of the window's
 // size that is not blank, the console exits 0 and leaves no process behind.
+// `--demo --headless --auto-approve S`: the demo autopilot approves proposals
+// and the status lines show hits afterwards.
 #include <QImage>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -13,40 +16,26 @@ class TestConsoleScreenshot : public QObject
 {
     Q_OBJECT
 private slots:
-    void demoScreenshot()
+    void initTestCase()
     {
-        const QString bin = qEnvironmentVariable("L0L3_BIN_DIR");
-        const QString console = bin + QStringLiteral("/l0l3-console");
-        if (!QFile::exists(console))
+        if (!QFile::exists(binDir() + QStringLiteral("/l0l3-console")))
             QFAIL("l0l3-console not built next to this test");
         for (const char *needed : {"l0l3-gateway", "l0l3-stub-llm"}) {
-            if (!QFile::exists(bin + u'/' + QString::fromLatin1(needed)))
-                QSKIP(qPrintable(QStringLiteral("%1 not built in %2").arg(QString::fromLatin1(needed), bin)));
+            if (!QFile::exists(binDir() + u'/' + QString::fromLatin1(needed)))
+                QSKIP(qPrintable(QStringLiteral("%1 not built in %2").arg(QString::fromLatin1(needed), binDir())));
         }
+    }
+
+    void demoScreenshot()
+    {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const QString png = dir.filePath(QStringLiteral("console.png"));
-
-        QProcess p;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
-        env.insert(QStringLiteral("L0L3_BIN_DIR"), bin);
-        // Keep the keychain out of it: the demo's credentials are in memory.
-        env.insert(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"), QStringLiteral("unix:path=/nonexistent/l0l3-no-bus"));
-        env.insert(QStringLiteral("XDG_CONFIG_HOME"), dir.filePath(QStringLiteral("config")));
-        p.setProcessEnvironment(env);
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(console, {QStringLiteral("--demo"), QStringLiteral("--screenshot"), png, QStringLiteral("--quit-after"), QStringLiteral("8")});
-        QVERIFY2(p.waitForStarted(10000), qPrintable(p.errorString()));
-        const bool finished = p.waitForFinished(180000);
-        const QByteArray output = p.readAll();
-        if (!finished) {
-            ::kill(pid_t(p.processId()), SIGTERM);
-            p.waitForFinished(10000);
-            QFAIL(qPrintable(QStringLiteral("console did not exit:\n") + QString::fromUtf8(output.right(3000))));
-        }
-        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
-                 qPrintable(QStringLiteral("exit %1:\n%2").arg(p.exitCode()).arg(QString::fromUtf8(output.right(3000)))));
+        QByteArray output;
+        const QString error = runConsole({QStringLiteral("--demo"), QStringLiteral("--screenshot"), png,
+                                          QStringLiteral("--quit-after"), QStringLiteral("8")},
+                                         dir, &output);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
         QVERIFY2(output.contains("demo ready"), output.right(2000).constData());
 
         QImage image(png);
@@ -63,6 +52,68 @@ private slots:
         const int samples = (image.width() / 4) * (image.height() / 4);
         QVERIFY2(colours.size() > 50, qPrintable(QStringLiteral("%1 colours").arg(colours.size())));
         QVERIFY2(dominant < samples * 95 / 100, "one colour covers the whole window");
+    }
+
+    void headlessAutopilotMakesHits()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QByteArray output;
+        const QString error = runConsole({QStringLiteral("--demo"), QStringLiteral("--headless"), QStringLiteral("--auto-approve"),
+                                          QStringLiteral("0.5"), QStringLiteral("--quit-after"), QStringLiteral("15")},
+                                         dir, &output);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        const QString text = QString::fromUtf8(output);
+        const qsizetype firstApproval = text.indexOf(QStringLiteral("autopilot approved"));
+        QVERIFY2(firstApproval >= 0, qPrintable(text.right(3000)));
+        // Status lines after the first approval: some region serves hits.
+        static const QRegularExpression hitRate(QStringLiteral(R"(hit (\d+)%)"));
+        int bestHitRate = 0;
+        for (auto it = hitRate.globalMatch(text, firstApproval); it.hasNext();)
+            bestHitRate = std::max(bestHitRate, it.next().captured(1).toInt());
+        QVERIFY2(bestHitRate > 0, qPrintable(text.right(3000)));
+    }
+
+    void autoApproveNeedsTheDemo()
+    {
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start(binDir() + QStringLiteral("/l0l3-console"),
+                {QStringLiteral("--platform"), QStringLiteral("offscreen"), QStringLiteral("--auto-approve"), QStringLiteral("1")});
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY2(p.readAll().contains("--auto-approve needs --demo"), "no clear usage error");
+    }
+
+private:
+    static QString binDir() { return qEnvironmentVariable("L0L3_BIN_DIR"); }
+
+    // Runs l0l3-console offscreen with args until it exits. Empty when it
+    // exited 0; otherwise what went wrong, with the end of its output.
+    static QString runConsole(const QStringList &args, const QTemporaryDir &dir, QByteArray *output)
+    {
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        env.insert(QStringLiteral("L0L3_BIN_DIR"), binDir());
+        // Keep the keychain out of it: the demo's credentials are in memory.
+        env.insert(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"), QStringLiteral("unix:path=/nonexistent/l0l3-no-bus"));
+        env.insert(QStringLiteral("XDG_CONFIG_HOME"), dir.filePath(QStringLiteral("config")));
+        p.setProcessEnvironment(env);
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start(binDir() + QStringLiteral("/l0l3-console"), args);
+        if (!p.waitForStarted(10000))
+            return p.errorString();
+        const bool finished = p.waitForFinished(180000);
+        *output = p.readAll();
+        if (!finished) {
+            ::kill(pid_t(p.processId()), SIGTERM);
+            p.waitForFinished(10000);
+            return QStringLiteral("console did not exit:\n") + QString::fromUtf8(output->right(3000));
+        }
+        if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
+            return QStringLiteral("exit %1:\n%2").arg(p.exitCode()).arg(QString::fromUtf8(output->right(3000)));
+        return {};
     }
 };
 
