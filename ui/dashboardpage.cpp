@@ -20,6 +20,7 @@
 
 namespace l0l3 {
 
+static constexpr int kChartStaggerMs = 40;
 static const QStringList kTiers{QStringLiteral("L0.5"), QStringLiteral("L0"), QStringLiteral("L1"), QStringLiteral("miss")};
 
 DashboardPage::DashboardPage(QWidget *parent)
@@ -36,6 +37,14 @@ DashboardPage::DashboardPage(QWidget *parent)
     , m_tierRegions(new QBarCategoryAxis)
     , m_tierAxis(new QValueAxis)
 {
+    // After a tick the cards and tier bars repaint first, then the line charts
+    // in turns, each in its own UI-thread pass.
+    int delayMs = 0;
+    for (TimeSeriesChart *c : {m_latency, m_rps, m_errors, m_lag}) {
+        delayMs += kChartStaggerMs;
+        c->setPublishDelayMs(delayMs);
+    }
+
     m_window->addItem(tr("Last 5 minutes"), 5);
     m_window->addItem(tr("Last 15 minutes"), 15);
     m_window->addItem(tr("Last 60 minutes"), 60);
@@ -80,8 +89,8 @@ DashboardPage::DashboardPage(QWidget *parent)
     cardsScroll->setWidget(cardsBox);
     cardsScroll->setWidgetResizable(true);
     cardsScroll->setFrameShape(QFrame::NoFrame);
-    cardsScroll->setMinimumHeight(130);
-    cardsScroll->setMaximumHeight(150);
+    // Fixed: the first cards must not resize (re-layout and repaint) every chart.
+    cardsScroll->setFixedHeight(150);
 
     auto *grid = new QGridLayout;
     grid->addWidget(m_latency, 0, 0);

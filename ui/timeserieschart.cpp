@@ -3,6 +3,7 @@
 #include <QChart>
 #include <QDateTimeAxis>
 #include <QLineSeries>
+#include <QTimer>
 #include <QValueAxis>
 
 #include <algorithm>
@@ -42,43 +43,31 @@ void TimeSeriesChart::setWindowMinutes(int minutes)
     m_windowMinutes = std::max(1, minutes);
 }
 
-QLineSeries *TimeSeriesChart::seriesFor(const QString &name)
+TimeSeriesChart::Line &TimeSeriesChart::lineFor(const QString &name)
 {
-    if (QLineSeries *s = m_series.value(name))
-        return s;
-    auto *s = new QLineSeries(this);
-    s->setName(name);
-    chart()->addSeries(s);
-    s->attachAxis(m_x);
-    s->attachAxis(m_y);
-    m_series.insert(name, s);
-    return s;
+    return m_lines[name];
 }
 
 void TimeSeriesChart::addPoint(const QString &series, const QDateTime &at, double value)
 {
-    QLineSeries *s = seriesFor(series);
+    Line &line = lineFor(series);
     if (std::isnan(value) || std::isinf(value))
         return;
-    s->append(double(at.toMSecsSinceEpoch()), value);
+    line.points.append(QPointF(double(at.toMSecsSinceEpoch()), value));
 }
 
 void TimeSeriesChart::commit(const QDateTime &now)
 {
     const double from = double(now.addSecs(-60 * m_windowMinutes).toMSecsSinceEpoch());
     double maxY = 0;
-    for (QLineSeries *s : std::as_const(m_series)) {
-        int old = 0;
-        const int n = s->count();
-        while (old < n && s->at(old).x() < from)
-            ++old;
-        if (old > 0)
-            s->removePoints(0, old);
-        const auto points = s->points();
-        for (const QPointF &p : points)
+    for (Line &line : m_lines) {
+        const auto firstKept = std::find_if(line.points.cbegin(), line.points.cend(),
+                                            [from](const QPointF &p) { return p.x() >= from; });
+        line.points.erase(line.points.cbegin(), firstKept);
+        for (const QPointF &p : std::as_const(line.points))
             maxY = std::max(maxY, p.y());
     }
-    m_x->setRange(now.addSecs(-60 * m_windowMinutes), now);
+    m_now = now;
     // Headroom and a readable top: 1, 2, 5 x 10^n.
     const double top = maxY <= 0 ? 1 : maxY * 1.15;
     const double mag = std::pow(10.0, std::floor(std::log10(top)));
@@ -89,19 +78,45 @@ void TimeSeriesChart::commit(const QDateTime &now)
             break;
         }
     }
-    m_y->setRange(0, nice);
+    m_top = nice;
+    if (!m_publishPending) {
+        m_publishPending = true;
+        QTimer::singleShot(m_publishDelayMs, this, &TimeSeriesChart::publish);
+    }
+}
+
+void TimeSeriesChart::publish()
+{
+    m_publishPending = false;
+    for (auto it = m_lines.begin(); it != m_lines.end(); ++it) {
+        // Created here, not on the first addPoint: a new series re-lays out
+        // the whole chart, which belongs to this chart's own repaint.
+        if (!it->series) {
+            it->series = new QLineSeries(this);
+            it->series->setName(it.key());
+            chart()->addSeries(it->series);
+            it->series->attachAxis(m_x);
+            it->series->attachAxis(m_y);
+        }
+        it->series->replace(it->points);
+    }
+    m_x->setRange(m_now.addSecs(-60 * m_windowMinutes), m_now);
+    m_y->setRange(0, m_top);
 }
 
 void TimeSeriesChart::clearAll()
 {
-    for (QLineSeries *s : std::as_const(m_series))
-        s->clear();
+    for (Line &line : m_lines) {
+        line.points.clear();
+        if (line.series)
+            line.series->clear();
+    }
 }
 
 int TimeSeriesChart::pointCount(const QString &series) const
 {
-    const QLineSeries *s = m_series.value(series);
-    return s ? s->count() : 0;
+    const auto it = m_lines.constFind(series);
+    return it == m_lines.cend() ? 0 : int(it->points.size());
 }
 
 } // namespace l0l3
