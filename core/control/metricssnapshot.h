@@ -7,6 +7,8 @@
 #include <QString>
 #include <QtNumeric>
 
+#include <map>
+
 namespace l0l3 {
 
 // One region's traffic over the source's window.
@@ -48,6 +50,19 @@ struct MetricsSnapshot
 
 // Degradation states from least to most severe (DESIGN.md); -1 if unknown.
 int degradationSeverity(const QString &state);
+
+// Requests of one region over a window, counted by what answered them, the
+// way both metrics sources read l0l3_requests_total{tier,outcome}.
+struct RequestTally
+{
+    std::map<QString, double> answers; // the tier of a hit, or "miss" / "bypass"
+    double total = 0;
+    double errors = 0;
+
+    void add(const QString &tier, const QString &outcome, double count);
+    // hitRateByTier, hitRate and errorRate of m (left alone when empty).
+    void applyTo(RegionMetrics &m) const;
+};
 
 } // namespace l0l3
 

@@ -179,9 +179,7 @@ QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray>
     struct Acc
     {
         RegionMetrics m;
-        std::map<QString, double> answers;
-        double total = 0;
-        double errors = 0;
+        RequestTally requests;
         int worst = -1;
         bool seen = false;
     };
@@ -215,15 +213,7 @@ QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray>
         Acc &a = accFor(ms, metric);
         if (std::isnan(v) || v <= 0)
             return;
-        const QString tier = metric.value(QLatin1String("tier")).toString();
-        const QString outcome = metric.value(QLatin1String("outcome")).toString();
-        a.total += v;
-        if (outcome == QLatin1String("hit"))
-            a.answers[tier] += v;
-        else if (outcome == QLatin1String("miss") || outcome == QLatin1String("bypass"))
-            a.answers[outcome] += v;
-        else if (outcome == QLatin1String("error"))
-            a.errors += v;
+        a.requests.add(metric.value(QLatin1String("tier")).toString(), metric.value(QLatin1String("outcome")).toString(), v);
     });
     forEachPoint(results.value(1), [&](const QJsonObject &metric, qint64 ms, double v) {
         accFor(ms, metric).m.p50Ms = v * 1000.0;
@@ -251,15 +241,8 @@ QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray>
         MetricsSnapshot s;
         s.timestamp = QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
         for (auto &[name, a] : regions) {
-            a.m.rps = a.total;
-            if (a.total > 0) {
-                for (const auto &[k, v] : a.answers) {
-                    a.m.hitRateByTier.insert(k, v / a.total);
-                    if (k != QLatin1String("miss") && k != QLatin1String("bypass"))
-                        a.m.hitRate += v / a.total;
-                }
-                a.m.errorRate = a.errors / a.total;
-            }
+            a.m.rps = a.requests.total;
+            a.requests.applyTo(a.m);
             if (!a.m.up)
                 a.m.degradationState = QStringLiteral("offline");
             s.regions.append(a.m);

@@ -154,9 +154,7 @@ void ScrapeMetricsSource::finishTick()
     struct Acc
     {
         RegionMetrics m;
-        std::map<QString, double> answers; // hitRateByTier keys -> count
-        double total = 0;
-        double errors = 0;
+        RequestTally requests;
         std::map<double, double> buckets;
         int worst = -1;
     };
@@ -197,15 +195,8 @@ void ScrapeMetricsSource::finishTick()
             if (d <= 0)
                 continue;
             gatewayTotal += d;
-            const QString &outcome = k.second;
-            if (outcome == QLatin1String("hit"))
-                a.answers[k.first] += d;
-            else if (outcome == QLatin1String("miss") || outcome == QLatin1String("bypass"))
-                a.answers[outcome] += d;
-            else if (outcome == QLatin1String("error"))
-                a.errors += d;
+            a.requests.add(k.first, k.second, d);
         }
-        a.total += gatewayTotal;
         a.m.rps += gatewayTotal / seconds;
 
         std::vector<HistogramBucket> e, l;
@@ -222,14 +213,7 @@ void ScrapeMetricsSource::finishTick()
     for (auto &[name, a] : regions) {
         if (!a.m.up)
             a.m.degradationState = QStringLiteral("offline");
-        if (a.total > 0) {
-            for (const auto &[k, v] : a.answers) {
-                a.m.hitRateByTier.insert(k, v / a.total);
-                if (k != QLatin1String("miss") && k != QLatin1String("bypass"))
-                    a.m.hitRate += v / a.total;
-            }
-            a.m.errorRate = a.errors / a.total;
-        }
+        a.requests.applyTo(a.m);
         std::vector<HistogramBucket> buckets;
         for (const auto &[le, v] : a.buckets)
             buckets.push_back({le, v});
