@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/http/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [--duration S] [--repeats N]
-#                   [--connections "32 64"] [--threads N]
+#                   [--connections "32 64"] [--threads N] [--cases "nginx l0.5-hit l0-hit miss"]
 #
 # HTTP benchmark of l0l3-gateway against a reference nginx, in one invocation
 # (issue 6). Starts, on loopback only: redis-server (no persistence, seeded
@@ -16,6 +16,8 @@
 # medians (req/s, p50, p99, ratio to nginx). Raw wrk output goes to --out.
 # --smoke: each case once for 1 s at 32 connections; asserts that everything
 # ran and parsed and that the gateway answered 2xx, nothing about speed.
+# --cases: measure only these cases (for iterating on one of them; ratios
+# need nginx in the same invocation).
 # Every process it starts is stopped on exit.
 set -euo pipefail
 
@@ -30,8 +32,10 @@ repeats=3
 connections="32 64"
 threads=1
 warmup=2
+cases="nginx l0.5-hit l0-hit miss"
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
+wants() { [[ " $cases " == *" $1 "* ]]; }
 while (($#)); do
   case $1 in
     --smoke) smoke=1 ;;
@@ -41,10 +45,17 @@ while (($#)); do
     --repeats) repeats=$2; shift ;;
     --connections) connections=$2; shift ;;
     --threads) threads=$2; shift ;;
+    --cases) cases=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
+done
+for c in $cases; do
+  case $c in
+    nginx|l0.5-hit|l0-hit|miss) ;;
+    *) echo "run.sh: unknown case $c" >&2; usage >&2; exit 2 ;;
+  esac
 done
 if ((smoke)); then
   duration=1; repeats=1; connections="32"; warmup=0
@@ -136,7 +147,7 @@ measure() { # case, port, script, tier-to-check ("" for nginx), outcome
   echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "wrk: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3)"
-  echo "settings: duration=${duration}s repeats=$repeats connections=[$connections] wrk -t1, gateway --threads $threads, nginx worker_processes 1"
+  echo "settings: duration=${duration}s repeats=$repeats connections=[$connections] cases=[$cases] wrk -t1, gateway --threads $threads, nginx worker_processes 1"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 
@@ -210,31 +221,39 @@ start_nginx
 echo "reply body: $body_size bytes (gateway and nginx)" | tee -a "$out/machine.txt" >&2
 cp "$tmp/nginx/nginx.conf" "$out/nginx.conf"
 
-echo "measuring nginx on :$nginx_port" >&2
-server_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
-measure nginx "$nginx_port" hit.lua "" ""
+if wants nginx; then
+  echo "measuring nginx on :$nginx_port" >&2
+  server_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
+  measure nginx "$nginx_port" hit.lua "" ""
+fi
 stop "$nginx_pid"
 
-echo "measuring L0.5 hits on :$gateway_port" >&2
-server_pids=$gateway_pid
-measure l0.5-hit "$gateway_port" hit.lua L0.5 hit
+if wants l0.5-hit; then
+  echo "measuring L0.5 hits on :$gateway_port" >&2
+  server_pids=$gateway_pid
+  measure l0.5-hit "$gateway_port" hit.lua L0.5 hit
+fi
 stop "$gateway_pid"
 
-start_gateway nohot --no-hot-cache
-probe "$gateway_port" hit L0
-probe "$gateway_port" hit L0
-echo "measuring L0 hits (--no-hot-cache) on :$gateway_port" >&2
-server_pids=$gateway_pid
-measure l0-hit "$gateway_port" hit.lua L0 hit
-stop "$gateway_pid"
+if wants l0-hit; then
+  start_gateway nohot --no-hot-cache
+  probe "$gateway_port" hit L0
+  probe "$gateway_port" hit L0
+  echo "measuring L0 hits (--no-hot-cache) on :$gateway_port" >&2
+  server_pids=$gateway_pid
+  measure l0-hit "$gateway_port" hit.lua L0 hit
+  stop "$gateway_pid"
+fi
 
 # Last: every miss leaves a proposal (and a seen counter) in Redis, which the
 # hit cases should not have to share memory with.
-start_gateway miss
-echo "measuring misses through the stub LLM on :$gateway_port" >&2
-server_pids=$gateway_pid
-measure miss "$gateway_port" miss.lua L3 miss
-stop "$gateway_pid"
+if wants miss; then
+  start_gateway miss
+  echo "measuring misses through the stub LLM on :$gateway_port" >&2
+  server_pids=$gateway_pid
+  measure miss "$gateway_port" miss.lua L3 miss
+  stop "$gateway_pid"
+fi
 
 proposals=$(redis-cli -p "$redis_port" xlen l0l3:v1:proposals 2>/dev/null || echo "?")
 echo "proposals stream length after the miss runs: $proposals" >>"$out/machine.txt"
@@ -245,7 +264,7 @@ table=$out/summary.md
 {
   echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | server CPU µs/req | served by expected tier | runs |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for name in nginx l0.5-hit l0-hit miss; do
+  for name in $cases; do
     for c in $connections; do
       col() { awk -F'\t' -v n="$name" -v c="$c" -v k="$1" 'NR > 1 && $1 == n && $2 == c { print $k }' "$results" | median; }
       rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11)

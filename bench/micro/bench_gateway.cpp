@@ -252,11 +252,8 @@ void BM_HitPathCpuMemo(benchmark::State &state)
             break;
         }
         ChatResponseWriter::IdBuffer id;
-        ChatResponseWriter::Meta meta;
-        meta.id = ChatResponseWriter::newId(id);
-        meta.created = static_cast<std::int64_t>(std::time(nullptr));
-        meta.model = request.model;
-        meta.promptTokens = CachedAnswer::estimateTokens(request.system.size() + request.user.size());
+        const auto meta = ChatResponseWriter::newMeta(
+            id, request.model, CachedAnswer::estimateTokens(request.system.size() + request.user.size()));
         out.clear();
         ChatResponseWriter::completion(out, meta, *answer);
         benchmark::DoNotOptimize(out.data());

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace l0l3 {
 
@@ -28,6 +30,21 @@ constexpr std::array<char, 256> makeEscapeTable()
 }
 
 constexpr auto kEscape = makeEscapeTable();
+
+// True if none of the 8 bytes at p needs kEscape: no control character,
+// '"', '\\' or byte >= 0x80 (the "has a byte less than n" bit trick).
+bool plainWord(const char *p)
+{
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    const std::uint64_t quote = w ^ (kOnes * '"');
+    const std::uint64_t backslash = w ^ (kOnes * '\\');
+    const std::uint64_t hits = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote)
+        | ((backslash - kOnes) & ~backslash) | w;
+    return (hits & kHigh) == 0;
+}
 
 // Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no
 // surrogates, nothing above U+10FFFF) starting at p, 0 if there is none.
@@ -181,6 +198,10 @@ void JsonWriter::appendEscaped(std::string &out, std::string_view s)
     const char *run = s.data();
     const char *end = s.data() + s.size();
     for (const char *p = run; p != end; ++p) {
+        while (end - p >= 8 && plainWord(p))
+            p += 8;
+        if (p == end)
+            break;
         const char e = kEscape[static_cast<unsigned char>(*p)];
         if (e == 0)
             continue;

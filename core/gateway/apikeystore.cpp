@@ -1,5 +1,7 @@
 #include "core/gateway/apikeystore.h"
 
+#include "core/gateway/requestrouter.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -14,17 +16,6 @@ std::string_view trimmed(std::string_view s)
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
         s.remove_suffix(1);
     return s;
-}
-
-bool validNamespace(std::string_view ns)
-{
-    if (ns.empty() || ns.size() > 128)
-        return false;
-    for (char c : ns) {
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    }
-    return true;
 }
 
 } // namespace
@@ -54,7 +45,7 @@ std::optional<ApiKeyStore> ApiKeyStore::parse(std::string_view text, std::string
         // Never echo the field: a key pasted by mistake instead of its hash must not reach a log.
         if (!Sha256::fromHex(hex, &digest))
             return fail("the first field is not a SHA-256 in hex (64 digits); store hashes, never keys");
-        if (!validNamespace(ns))
+        if (!RequestRouter::isValidNamespace(ns))
             return fail("the namespace must be 1 to 128 printable ASCII characters without spaces");
         if (!store.m_keys.emplace(digest, std::string(ns)).second)
             return fail("the same key hash is listed twice");

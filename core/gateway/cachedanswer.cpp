@@ -10,7 +10,9 @@ std::shared_ptr<CachedAnswer> CachedAnswer::fromContent(std::string_view content
     answer->version = version;
     answer->completionTokens = estimateTokens(content.size());
     answer->escapedContent.reserve(content.size() + content.size() / 8 + 8);
-    const std::size_t target = std::max<std::size_t>(16, content.size() / static_cast<std::size_t>(chunks < 1 ? 1 : chunks) + 1);
+    const auto pieces = static_cast<std::size_t>(chunks < 1 ? 1 : chunks);
+    const std::size_t target = std::max<std::size_t>(16, content.size() / pieces + 1);
+    answer->chunkEnds.reserve(pieces);
     std::size_t start = 0;
     while (start < content.size()) {
         std::size_t end = std::min(content.size(), start + target);

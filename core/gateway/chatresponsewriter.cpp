@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <random>
 
 namespace l0l3 {
@@ -107,6 +108,17 @@ std::string_view ChatResponseWriter::newId(IdBuffer &buffer)
     for (int i = 0; i < 4; ++i, b >>= 4)
         *p++ = kHex[b & 0xF];
     return std::string_view(buffer.data(), buffer.size());
+}
+
+ChatResponseWriter::Meta ChatResponseWriter::newMeta(IdBuffer &idBuffer, std::string_view model,
+                                                    std::int64_t promptTokens)
+{
+    Meta meta;
+    meta.id = newId(idBuffer);
+    meta.created = static_cast<std::int64_t>(std::time(nullptr));
+    meta.model = model;
+    meta.promptTokens = promptTokens;
+    return meta;
 }
 
 std::string_view ChatResponseWriter::errorTypeFor(int status)

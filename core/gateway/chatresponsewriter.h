@@ -36,6 +36,8 @@ public:
     // The same into a caller's buffer, without allocating; the view points into it.
     using IdBuffer = std::array<char, 33>;
     static std::string_view newId(IdBuffer &buffer);
+    // The Meta of a new reply: a new id (in idBuffer) and the current time.
+    static Meta newMeta(IdBuffer &idBuffer, std::string_view model, std::int64_t promptTokens);
     static std::string_view errorTypeFor(int status);
 };
 

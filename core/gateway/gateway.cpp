@@ -28,7 +28,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
 namespace l0l3 {
 
@@ -67,15 +66,6 @@ struct Gateway::PendingChat
 };
 
 namespace {
-
-std::string_view trimmed(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 // The URL without any user:password@ part, for logs.
 std::string withoutUserInfo(std::string_view url)
@@ -447,7 +437,8 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
     // Control: "drain REGION", "undrain REGION", "flush [REGION]"; others are for the console.
     const auto space = message.find(' ');
     const std::string_view verb = message.substr(0, space);
-    const std::string_view target = space == std::string_view::npos ? std::string_view() : trimmed(message.substr(space + 1));
+    const std::string_view target =
+        space == std::string_view::npos ? std::string_view() : RequestRouter::trimmed(message.substr(space + 1));
     const bool forUs = target.empty() || target == m_config.region || target == "*" || target == "all";
     if ((verb == "drain" || verb == "undrain") && forUs && !target.empty()) {
         m_draining.store(verb == "drain");
@@ -619,11 +610,8 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
                        const CachedAnswer &answer, Tier tier, Clock::time_point started, bool degraded)
 {
     ChatResponseWriter::IdBuffer id;
-    ChatResponseWriter::Meta meta;
-    meta.id = ChatResponseWriter::newId(id);
-    meta.created = static_cast<std::int64_t>(std::time(nullptr));
-    meta.model = request.model;
-    meta.promptTokens = CachedAnswer::estimateTokens(request.system.size() + request.user.size());
+    const auto meta = ChatResponseWriter::newMeta(
+        id, request.model, CachedAnswer::estimateTokens(request.system.size() + request.user.size()));
     std::string &body = worker.scratch;
     body.clear();
     if (request.stream)
@@ -736,12 +724,8 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
         auto cached = CachedAnswer::fromContent(answer->content);
         if (answer->completionTokens > 0)
             cached->completionTokens = answer->completionTokens;
-        const std::string id = ChatResponseWriter::newId();
-        ChatResponseWriter::Meta meta;
-        meta.id = id;
-        meta.created = static_cast<std::int64_t>(std::time(nullptr));
-        meta.model = chat->request.model;
-        meta.promptTokens = answer->promptTokens;
+        ChatResponseWriter::IdBuffer id;
+        const auto meta = ChatResponseWriter::newMeta(id, chat->request.model, answer->promptTokens);
         std::string &body = worker.scratch;
         body.clear();
         ChatResponseWriter::sse(body, meta, *cached);

@@ -5,7 +5,8 @@
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <charconv>
@@ -78,7 +79,10 @@ void HttpSession::start()
 
 void HttpSession::readNext()
 {
-    m_parser.emplace();
+    // The previous request's body keeps its capacity (its header fields do not survive clear()).
+    m_request.clear();
+    m_request.body().clear();
+    m_parser.emplace(std::move(m_request));
     m_parser->body_limit(m_server.options().maxBodyBytes);
     m_parser->header_limit(static_cast<std::uint32_t>(m_server.options().maxHeaderBytes));
     m_readError = HttpReadError::None;
@@ -100,10 +104,58 @@ void HttpSession::readNext()
 
 void HttpSession::readRequest()
 {
+    // One deadline for the whole request, however slowly its bytes come.
     const int readTimeoutMs = m_server.options().readTimeoutMs;
     setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
-    http::async_read(m_socket, m_buffer, *m_parser,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
+    parseBuffered();
+}
+
+void HttpSession::parseBuffered()
+{
+    // What http::async_read does, without its composed operation and the
+    // event loop turn it posts even when the whole request is buffered
+    // already (the usual case).
+    while (!m_parser->is_done()) {
+        if (m_buffer.size() == 0) {
+            readMore();
+            return;
+        }
+        error_code ec;
+        const std::size_t used = m_parser->put(m_buffer.data(), ec);
+        m_buffer.consume(used);
+        if (ec && ec != http::error::need_more) {
+            onRead(ec);
+            return;
+        }
+        if (used == 0 && !m_parser->is_done()) { // need_more: an incomplete header or chunk
+            readMore();
+            return;
+        }
+    }
+    onRead({});
+}
+
+void HttpSession::readMore()
+{
+    const std::size_t size = boost::beast::read_size(m_buffer, 65536);
+    m_socket.async_read_some(m_buffer.prepare(size), [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec == boost::asio::error::eof) {
+            // As http::read: the end of a message without a length, else a truncated one.
+            ec = http::error::end_of_stream;
+            if (self->m_parser->got_some()) {
+                ec = {};
+                self->m_parser->put_eof(ec);
+            }
+            self->onRead(ec);
+            return;
+        }
+        if (ec) {
+            self->onRead(ec);
+            return;
+        }
+        self->m_buffer.commit(n);
+        self->parseBuffered();
+    });
 }
 
 void HttpSession::onRead(error_code ec)

@@ -45,6 +45,8 @@ private:
     friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
     void readNext();
     void readRequest();
+    void parseBuffered();
+    void readMore();
     void onRead(boost::beast::error_code ec);
     void dispatch();
     void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,

@@ -37,18 +37,9 @@ bool iequals(std::string_view a, std::string_view b)
     return true;
 }
 
-std::string_view trimmed(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 bool isJsonContentType(std::string_view ct)
 {
-    return iequals(trimmed(ct.substr(0, ct.find(';'))), "application/json");
+    return iequals(RequestRouter::trimmed(ct.substr(0, ct.find(';'))), "application/json");
 }
 
 // Cache-Control directives, comma-separated, case-insensitive.
@@ -56,9 +47,9 @@ bool hasDirective(std::string_view header, std::string_view directive)
 {
     while (!header.empty()) {
         const auto comma = header.find(',');
-        std::string_view token = trimmed(header.substr(0, comma));
+        std::string_view token = RequestRouter::trimmed(header.substr(0, comma));
         token = token.substr(0, token.find('='));
-        if (iequals(trimmed(token), directive))
+        if (iequals(RequestRouter::trimmed(token), directive))
             return true;
         if (comma == std::string_view::npos)
             break;
@@ -84,6 +75,15 @@ RouteDecision error(int status, std::string_view code, std::string_view message,
 {
     RouteDecision d;
     setError(d, status, code, message, param, allow);
+    return d;
+}
+
+// Returned as a prvalue, like error(): constructed in place of the caller's
+// result (a named local returned on some paths only would be moved instead).
+RouteDecision routeTo(RouteDecision::Target target)
+{
+    RouteDecision d;
+    d.target = target;
     return d;
 }
 
@@ -121,6 +121,15 @@ std::string_view RequestRouter::bearerToken(std::string_view auth)
     return {};
 }
 
+std::string_view RequestRouter::trimmed(std::string_view s)
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
 bool RequestRouter::isValidNamespace(std::string_view ns)
 {
     if (ns.empty() || ns.size() > 128)
@@ -147,20 +156,17 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
     const auto method = req.method();
     const bool isGet = method == http::verb::get || method == http::verb::head;
 
-    RouteDecision d;
     if (path == "/v1/chat/completions") {
         if (method != http::verb::post)
             return error(405, "method_not_allowed", "Use POST for /v1/chat/completions.", {}, "POST");
-        d.target = RouteDecision::Target::Chat;
-        return d;
+        return routeTo(RouteDecision::Target::Chat);
     }
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
         if (!isGet)
             return error(405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, "GET, HEAD");
-        d.target = path == "/healthz" ? RouteDecision::Target::Health
-            : path == "/readyz"       ? RouteDecision::Target::Ready
-                                      : RouteDecision::Target::Metrics;
-        return d;
+        return routeTo(path == "/healthz" ? RouteDecision::Target::Health
+                           : path == "/readyz" ? RouteDecision::Target::Ready
+                                               : RouteDecision::Target::Metrics);
     }
     return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
 }

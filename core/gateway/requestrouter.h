@@ -92,8 +92,10 @@ public:
 
     // The token of "Authorization: Bearer TOKEN", empty when there is none.
     static std::string_view bearerToken(std::string_view authorization);
-    // 1 to 128 printable ASCII characters.
+    // 1 to 128 printable ASCII characters (x-l0l3-namespace, the API key file).
     static bool isValidNamespace(std::string_view ns);
+    // Without leading and trailing spaces and tabs (HTTP optional white space).
+    static std::string_view trimmed(std::string_view s);
 };
 
 } // namespace l0l3

@@ -9,6 +9,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <xxhash.h>
+
 namespace l0l3 {
 
 TierChain::TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics)
@@ -88,22 +90,52 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
             return;
         }
         std::string why;
-        auto entry = EntryCodec::decode(std::string_view(reply->str, reply->len), &why);
-        if (entry && entry->key != key)
-            why = "entry is stored under another key";
-        if (!entry || !why.empty()) {
+        const Decoded *entry = decodeEntry(key, std::string_view(reply->str, reply->len), &why);
+        if (!entry) {
             m_metrics.corruptEntry();
             Log::warn("corrupt entry " + RedisSchema::entryKey(key) + " treated as a miss: " + why);
             lookupSemantic(key, request, "corrupt entry", std::move(callback));
             return;
         }
-        auto answer = CachedAnswer::fromContent(entry->response, entry->version);
         if (m_hot)
-            m_hot->put(key, answer, entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1);
-        Result result{Tier::Exact, std::move(answer), {}};
+            m_hot->put(key, entry->answer, entry->ttlMs);
+        Result result{Tier::Exact, entry->answer, {}};
         result.fromFallback = isFallback;
         callback(std::move(result));
     });
+}
+
+const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::string_view raw, std::string *why)
+{
+    constexpr std::size_t kMaxEntries = 1024;
+    constexpr std::size_t kMaxBytes = 16u << 20;
+    const XXH128_hash_t h = XXH3_128bits(raw.data(), raw.size());
+    const auto it = m_decoded.find(key);
+    if (it != m_decoded.end() && it->second.fingerprintLow == h.low64 && it->second.fingerprintHigh == h.high64)
+        return &it->second;
+    const auto entry = EntryCodec::decode(raw, why);
+    if (entry && entry->key != key)
+        *why = "entry is stored under another key";
+    if (!entry || !why->empty()) {
+        if (it != m_decoded.end()) {
+            m_decodedBytes -= it->second.answer->bytes();
+            m_decoded.erase(it);
+        }
+        return nullptr;
+    }
+    Decoded decoded{h.low64, h.high64, CachedAnswer::fromContent(entry->response, entry->version),
+                    entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1};
+    if (it != m_decoded.end()) {
+        m_decodedBytes += decoded.answer->bytes() - it->second.answer->bytes();
+        it->second = std::move(decoded);
+        return &it->second;
+    }
+    if (m_decoded.size() >= kMaxEntries || m_decodedBytes >= kMaxBytes) {
+        m_decoded.clear(); // a new working set; the hot entries come back at once
+        m_decodedBytes = 0;
+    }
+    m_decodedBytes += decoded.answer->bytes();
+    return &m_decoded.emplace(key, std::move(decoded)).first->second;
 }
 
 void TierChain::lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace l0l3 {
 
@@ -59,12 +60,29 @@ private:
     void readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback);
     void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason, Callback callback);
 
+    // An entry as served: its answer and its L0.5 lifetime (-1: the cache's default).
+    struct Decoded
+    {
+        std::uint64_t fingerprintLow = 0; // xxh3-128 of the raw Redis value
+        std::uint64_t fingerprintHigh = 0;
+        std::shared_ptr<const CachedAnswer> answer;
+        std::int64_t ttlMs = -1;
+    };
+    // The raw value of the entry stored under key, decoded and escaped; null
+    // and *why when it is corrupt. The last decoding per key is remembered:
+    // the GET still decides every hit, but an unchanged value (the common
+    // case) is not decoded and escaped again. An edit or a revocation changes
+    // or removes the value.
+    const Decoded *decodeEntry(const std::string &key, std::string_view raw, std::string *why);
+
     HotCache *m_hot;
     RedisConnection &m_replica;
     RedisConnection *m_fallbackReplica = nullptr;
     RedisConnection *m_primary = nullptr;
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
+    std::unordered_map<std::string, Decoded> m_decoded; // by cache key; bounded, cleared when full
+    std::size_t m_decodedBytes = 0;
 };
 
 } // namespace l0l3

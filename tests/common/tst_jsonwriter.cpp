@@ -19,6 +19,8 @@ private slots:
     void structure();
     void invalidUtf8_data();
     void invalidUtf8();
+    void longRuns_data();
+    void longRuns();
     void numbers_data();
     void numbers();
     void appendsToExistingContent();
@@ -88,6 +90,40 @@ void TestJsonWriter::invalidUtf8()
     QJsonParseError err;
     QJsonDocument::fromJson(QByteArray::fromStdString(doc), &err);
     QCOMPARE(err.error, QJsonParseError::NoError);
+}
+
+// appendEscaped skips plain text 8 bytes at a time: every byte that needs
+// escaping (or passes, next to one that does) at every offset of a long run
+// gives the same result as on its own.
+void TestJsonWriter::longRuns_data()
+{
+    QTest::addColumn<QByteArray>("special");
+    QTest::newRow("NUL") << QByteArray("\0", 1);
+    QTest::newRow("0x1f") << QByteArray("\x1f");
+    QTest::newRow("newline") << QByteArray("\n");
+    QTest::newRow("quote") << QByteArray("\"");
+    QTest::newRow("backslash") << QByteArray("\\");
+    QTest::newRow("UTF-8") << QByteArray("\xC3\xA9");
+    QTest::newRow("invalid UTF-8") << QByteArray("\xE9");
+    QTest::newRow("space passes") << QByteArray(" ");
+    QTest::newRow("! passes") << QByteArray("!");
+    QTest::newRow("# passes") << QByteArray("#");
+    QTest::newRow("] passes") << QByteArray("]");
+    QTest::newRow("DEL passes") << QByteArray("\x7f");
+}
+
+void TestJsonWriter::longRuns()
+{
+    QFETCH(QByteArray, special);
+    std::string escapedSpecial;
+    JsonWriter::appendEscaped(escapedSpecial, std::string_view(special.constData(), special.size()));
+    for (int at = 0; at <= 40; ++at) {
+        const QByteArray input = QByteArray(at, 'a') + special + QByteArray(40 - at, 'b');
+        std::string out;
+        JsonWriter::appendEscaped(out, std::string_view(input.constData(), input.size()));
+        QCOMPARE(QByteArray::fromStdString(out),
+                 QByteArray(at, 'a') + QByteArray::fromStdString(escapedSpecial) + QByteArray(40 - at, 'b'));
+    }
 }
 
 void TestJsonWriter::structure()

@@ -16,6 +16,8 @@ private slots:
     void acceptsGoodBodies_data();
     void acceptsGoodBodies();
     void extractsFields();
+    void countsPromptCharacters_data();
+    void countsPromptCharacters();
     void canonicalisesAnswerChangingFields();
     void upstreamBodyForcesNonStreaming();
     void survivesGarbage();
@@ -130,6 +132,46 @@ void TestChatRequestParser::extractsFields()
     QVERIFY(!request.stream);
     QVERIFY(request.model.empty());
     QVERIFY(request.singleTurn);
+}
+
+void TestChatRequestParser::countsPromptCharacters_data()
+{
+    QTest::addColumn<QByteArray>("system");
+    QTest::addColumn<QByteArray>("user");
+    QTest::addColumn<bool>("accepted");
+    // The limit is 21 code points over all messages; text of 1 to 4 bytes a character, any length.
+    const QByteArray e("\xC3\xA9");         // é
+    const QByteArray euro("\xE2\x82\xAC");  // €
+    const QByteArray pizza("\xF0\x9F\x8D\x95"); // 🍕
+    QTest::newRow("21 ASCII") << QByteArray() << QByteArray(21, 'a') << true;
+    QTest::newRow("22 ASCII") << QByteArray() << QByteArray(22, 'a') << false;
+    QTest::newRow("21 two-byte") << QByteArray() << e.repeated(21) << true;
+    QTest::newRow("22 two-byte") << QByteArray() << e.repeated(22) << false;
+    QTest::newRow("mixed 21") << euro.repeated(7) << pizza.repeated(7) + QByteArray(7, 'x') << true;
+    QTest::newRow("mixed 22") << euro.repeated(7) << pizza.repeated(7) + QByteArray(8, 'x') << false;
+    QTest::newRow("parts joined") << QByteArray(10, 's') << QByteArray(11, 'u') << true;
+}
+
+void TestChatRequestParser::countsPromptCharacters()
+{
+    QFETCH(QByteArray, system);
+    QFETCH(QByteArray, user);
+    QFETCH(bool, accepted);
+    ChatRequestParser parser;
+    parser.setLimits({0, 21});
+    ChatRequest request;
+    ChatRequestError error;
+    QByteArray body = R"({"messages":[)";
+    if (!system.isEmpty())
+        body += R"({"role":"system","content":")" + system + R"("},)";
+    body += R"({"role":"user","content":[{"type":"text","text":")" + user + R"("}]}]})";
+    QCOMPARE(parser.parse(std::string_view(body.constData(), body.size()), &request, &error), accepted);
+    if (accepted) {
+        QCOMPARE(QByteArray::fromStdString(request.system), system);
+        QCOMPARE(QByteArray::fromStdString(request.user), user);
+    } else {
+        QCOMPARE(QByteArray::fromStdString(error.code), QByteArray("prompt_too_long"));
+    }
 }
 
 void TestChatRequestParser::canonicalisesAnswerChangingFields()

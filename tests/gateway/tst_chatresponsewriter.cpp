@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <ctime>
 #include <vector>
 
 using namespace l0l3;
@@ -33,6 +34,7 @@ private slots:
     void errorShape_data();
     void errorShape();
     void idsAreUnique();
+    void newMeta();
 };
 
 void TestChatResponseWriter::chunksReassembleToContent_data()
@@ -187,6 +189,19 @@ void TestChatResponseWriter::idsAreUnique()
     const std::string b = ChatResponseWriter::newId();
     QVERIFY(a != b);
     QVERIFY(a.rfind("chatcmpl-", 0) == 0);
+}
+
+void TestChatResponseWriter::newMeta()
+{
+    ChatResponseWriter::IdBuffer id;
+    const auto before = static_cast<std::int64_t>(std::time(nullptr));
+    const auto meta = ChatResponseWriter::newMeta(id, "gpt-4o-mini", 42);
+    QCOMPARE(meta.id.data(), id.data());
+    QCOMPARE(meta.id.size(), id.size());
+    QVERIFY(meta.id.substr(0, 9) == "chatcmpl-");
+    QVERIFY(meta.created >= before && meta.created <= before + 1);
+    QVERIFY(meta.model == "gpt-4o-mini");
+    QCOMPARE(meta.promptTokens, std::int64_t(42));
 }
 
 QTEST_GUILESS_MAIN(TestChatResponseWriter)
