@@ -21,30 +21,30 @@ StreamFields ProposalCodec::encode(const Proposal &p)
     };
 }
 
-std::optional<Proposal> ProposalCodec::decode(std::string_view id, const StreamFields &fields, std::string *error)
+std::optional<Proposal> ProposalCodec::decode(std::string_view id, StreamFields fields, std::string *error)
 {
     Proposal p;
     p.id = std::string(id);
     bool haveKey = false;
     bool haveResponse = false;
-    for (const auto &[name, value] : fields) {
+    for (auto &[name, value] : fields) {
         std::int64_t *number = nullptr;
         if (name == "key") {
-            p.key = value;
+            p.key = std::move(value);
             haveKey = true;
         } else if (name == "response") {
-            p.response = value;
+            p.response = std::move(value);
             haveResponse = true;
         } else if (name == "ns") {
-            p.ns = value;
+            p.ns = std::move(value);
         } else if (name == "system") {
-            p.system = value;
+            p.system = std::move(value);
         } else if (name == "prompt") {
-            p.prompt = value;
+            p.prompt = std::move(value);
         } else if (name == "model") {
-            p.model = value;
+            p.model = std::move(value);
         } else if (name == "region") {
-            p.region = value;
+            p.region = std::move(value);
         } else if (name == "ts") {
             number = &p.tsMs;
         } else if (name == "upstream_ms") {

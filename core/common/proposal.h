@@ -40,8 +40,9 @@ public:
     // prompt_tokens, completion_tokens.
     static StreamFields encode(const Proposal &proposal);
     // Unknown fields are ignored; nullopt and a reason in *error when key or
-    // response is missing or a number field is not a number.
-    static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields, std::string *error = nullptr);
+    // response is missing or a number field is not a number. Pass fields as
+    // an rvalue to move the values instead of copying them.
+    static std::optional<Proposal> decode(std::string_view id, StreamFields fields, std::string *error = nullptr);
 };
 
 } // namespace l0l3

@@ -16,11 +16,11 @@ QByteArray bytes(std::string_view s)
     return QByteArray(s.data(), qsizetype(s.size()));
 }
 
-ProposalItem itemFrom(const Proposal &p)
+ProposalItem itemFrom(const Proposal &p, const QString &key)
 {
     ProposalItem item;
     item.id = QString::fromStdString(p.id);
-    item.key = QString::fromStdString(p.key);
+    item.key = key;
     item.prompt = QString::fromStdString(p.prompt);
     item.system = QString::fromStdString(p.system);
     item.ns = QString::fromStdString(p.ns);
@@ -33,6 +33,20 @@ ProposalItem itemFrom(const Proposal &p)
     item.tsMs = p.tsMs;
     return item;
 }
+
+// KEYS: entry key and seen key of each item, then the rejected set; ARGV:
+// the cache keys. Returns, per item, {EXISTS entry, HGETALL seen, ZSCORE
+// rejected} in one reply instead of two commands per item.
+constexpr char kEnrichScript[] = R"lua(
+local n = #ARGV
+local rejected = KEYS[2 * n + 1]
+local out = {}
+for i = 1, n do
+  out[i] = {redis.call('EXISTS', KEYS[2 * i - 1]), redis.call('HGETALL', KEYS[2 * i]),
+            redis.call('ZSCORE', rejected, ARGV[i])}
+end
+return out
+)lua";
 
 } // namespace
 
@@ -194,7 +208,13 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
 
     QStringList malformed;
     QList<ProposalItem> fresh;
+    fresh.reserve(n);
     QHash<QString, int> freshIndex;
+    freshIndex.reserve(n);
+    if (m_loading && m_items.capacity() < m_total) {
+        m_items.reserve(m_total);
+        m_index.reserve(m_total);
+    }
     QList<QString> updated;
     QString lastId;
     for (const RedisReply &e : entries->elements) {
@@ -209,7 +229,7 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
             continue;
         }
         std::string why;
-        const auto proposal = ProposalCodec::decode(id, fields, &why);
+        const auto proposal = ProposalCodec::decode(id, std::move(fields), &why);
         if (!proposal) {
             ++m_malformed;
             malformed.append(lastId + QStringLiteral(": ") + QString::fromStdString(why));
@@ -231,7 +251,7 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
             continue;
         }
         freshIndex.insert(key, int(fresh.size()));
-        fresh.append(itemFrom(*proposal));
+        fresh.append(itemFrom(*proposal, key));
     }
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
@@ -245,39 +265,44 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
 
 void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys)
 {
-    // Per item EXISTS entry and HGETALL seen, then one ZMSCORE rejected for
-    // the whole page.
-    QList<QList<QByteArray>> cmds;
-    cmds.reserve(fresh.size() * 2 + 1);
-    QList<QByteArray> rejectedScores{QByteArrayLiteral("ZMSCORE"), bytes(RedisSchema::kRejected)};
-    rejectedScores.reserve(fresh.size() + 2);
+    QList<QByteArray> eval{QByteArrayLiteral("EVAL"), QByteArray::fromRawData(kEnrichScript, sizeof kEnrichScript - 1),
+                           QByteArray::number(fresh.size() * 2 + 1)};
+    eval.reserve(3 + fresh.size() * 3 + 1);
+    QList<QByteArray> cacheKeys;
+    cacheKeys.reserve(fresh.size());
     for (const ProposalItem &item : std::as_const(fresh)) {
         const std::string key = item.key.toStdString();
-        cmds.append({QByteArrayLiteral("EXISTS"), bytes(RedisSchema::entryKey(key))});
-        cmds.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::seenKey(key))});
-        rejectedScores.append(bytes(key));
+        eval.append(bytes(RedisSchema::entryKey(key)));
+        eval.append(bytes(RedisSchema::seenKey(key)));
+        cacheKeys.append(bytes(key));
     }
-    if (!fresh.isEmpty())
-        cmds.append(rejectedScores);
+    eval.append(bytes(RedisSchema::kRejected));
+    eval.append(cacheKeys);
     const quint64 gen = m_loadGeneration;
     auto handle = [this, gen, fresh = std::move(fresh),
-                   updatedKeys = std::move(updatedKeys)](const QList<RedisReply> &replies) mutable {
+                   updatedKeys = std::move(updatedKeys)](const RedisReply &reply) mutable {
         if (gen != m_loadGeneration)
             return;
-        for (const RedisReply &r : replies) {
-            if (r.isError()) {
-                fail(QStringLiteral("cannot read proposal demand: %1").arg(r.errorMessage()));
-                return;
-            }
+        if (reply.isError()) {
+            fail(QStringLiteral("cannot read proposal demand: %1").arg(reply.errorMessage()));
+            return;
+        }
+        const bool wellFormed = reply.elements.size() == fresh.size()
+            && std::all_of(reply.elements.cbegin(), reply.elements.cend(),
+                           [](const RedisReply &state) { return state.elements.size() == 3; });
+        if (!wellFormed) {
+            fail(QStringLiteral("cannot read proposal demand: unexpected reply"));
+            return;
         }
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
         QList<ProposalItem> added;
         added.reserve(fresh.size());
         for (qsizetype i = 0; i < fresh.size(); ++i) {
             ProposalItem &item = fresh[i];
-            const RedisReply &exists = replies[i * 2];
-            const RedisReply &seen = replies[i * 2 + 1];
-            const RedisReply &rejected = replies.last().elements.value(i);
+            const RedisReply &state = reply.elements[i];
+            const RedisReply &exists = state.elements[0];
+            const RedisReply &seen = state.elements[1];
+            const RedisReply &rejected = state.elements[2];
             bool scoreOk = false;
             const double rejectedUntil = rejected.isNil() ? 0 : rejected.str.toDouble(&scoreOk);
             if (exists.integer > 0 || (scoreOk && rejectedUntil > double(now))) {
@@ -288,9 +313,9 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
             qint64 sum = 0;
             qint64 total = -1;
             for (qsizetype f = 0; f + 1 < seen.elements.size(); f += 2) {
-                const QByteArray field = seen.elements[f].str;
+                const QByteArray &field = seen.elements[f].str;
                 const qint64 count = seen.elements[f + 1].toInteger();
-                if (field == bytes(RedisSchema::kSeenTotalField)) {
+                if (field == QByteArrayView(RedisSchema::kSeenTotalField.data(), RedisSchema::kSeenTotalField.size())) {
                     total = count;
                 } else {
                     item.regions.insert(QString::fromUtf8(field), count);
@@ -319,11 +344,11 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
                 emit itemsUpdated(changed);
         }
     };
-    if (cmds.isEmpty()) {
+    if (cacheKeys.isEmpty()) {
         handle({}); // a page of duplicates or malformed entries: progress only
         return;
     }
-    m_connection->pipeline(cmds, this, std::move(handle));
+    m_connection->command(eval, this, std::move(handle));
 }
 
 QList<ProposalItem> ProposalQueue::rankedItems() const

@@ -24,9 +24,9 @@ namespace l0l3 {
 // pageSize entries: first this consumer's pending entries (XREADGROUP ... 0),
 // then new ones (XREADGROUP ... >). Each page is decoded (malformed entries
 // are skipped and counted, never fatal), merged by key (duplicates become
-// duplicateIds), and enriched with one pipeline per page: EXISTS entry (keys
-// already approved are skipped), HGETALL seen (demand per region) and one
-// ZMSCORE rejected for the page (keys rejected until later are skipped). The
+// duplicateIds), and enriched with one script call (EVAL) per page: per key
+// EXISTS entry (keys already approved are skipped), HGETALL seen (demand per
+// region) and ZSCORE rejected (keys rejected until later are skipped). The
 // next page is requested as soon as one is decoded, so Redis reads it while
 // the enrichment is answered; at most one page is ahead, so the owning
 // thread's event loop stays responsive with 100k proposals.
