@@ -71,6 +71,7 @@ DashboardPage::DashboardPage(QWidget *parent)
     m_tierAxis->setRange(0, 100);
     m_tierAxis->setTitleText(tr("%"));
     m_tierAxis->setLabelFormat(QStringLiteral("%.0f"));
+    m_tierAxis->setTickCount(3); // 0, 50, 100: more labels do not fit the short plot and get elided
     m_tiersView->setChart(chart);
     m_tiersView->setRenderHint(QPainter::Antialiasing);
     m_tiersView->setMinimumHeight(170);
