@@ -42,6 +42,13 @@ public:
         });
     }
 
+    // Sockets first, while the members their handlers use are still alive.
+    ~FakeMetricsEndpoint() override
+    {
+        m_server.close();
+        qDeleteAll(m_server.findChildren<QTcpSocket *>(Qt::FindDirectChildrenOnly));
+    }
+
     int port() const { return m_server.serverPort(); }
     QByteArray url() const { return "http://127.0.0.1:" + QByteArray::number(port()) + "/metrics"; }
     void setBody(const QByteArray &body) { m_body = body; }
