@@ -21,30 +21,56 @@ StreamFields ProposalCodec::encode(const Proposal &p)
     };
 }
 
-std::optional<Proposal> ProposalCodec::decode(std::string_view id, StreamFields fields, std::string *error)
+Proposal ProposalView::toProposal() const
 {
     Proposal p;
     p.id = std::string(id);
+    p.key = std::string(key);
+    p.ns = std::string(ns);
+    p.system = std::string(system);
+    p.prompt = std::string(prompt);
+    p.response = std::string(response);
+    p.model = std::string(model);
+    p.region = std::string(region);
+    p.tsMs = tsMs;
+    p.upstreamMs = upstreamMs;
+    p.promptTokens = promptTokens;
+    p.completionTokens = completionTokens;
+    return p;
+}
+
+std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::span<const std::string_view> fv,
+                                                      std::string *error)
+{
+    if (fv.size() % 2 != 0) {
+        if (error)
+            *error = "odd number of field names and values";
+        return std::nullopt;
+    }
+    ProposalView p;
+    p.id = id;
     bool haveKey = false;
     bool haveResponse = false;
-    for (auto &[name, value] : fields) {
+    for (size_t i = 0; i < fv.size(); i += 2) {
+        const std::string_view name = fv[i];
+        const std::string_view value = fv[i + 1];
         std::int64_t *number = nullptr;
         if (name == "key") {
-            p.key = std::move(value);
+            p.key = value;
             haveKey = true;
         } else if (name == "response") {
-            p.response = std::move(value);
+            p.response = value;
             haveResponse = true;
         } else if (name == "ns") {
-            p.ns = std::move(value);
+            p.ns = value;
         } else if (name == "system") {
-            p.system = std::move(value);
+            p.system = value;
         } else if (name == "prompt") {
-            p.prompt = std::move(value);
+            p.prompt = value;
         } else if (name == "model") {
-            p.model = std::move(value);
+            p.model = value;
         } else if (name == "region") {
-            p.region = std::move(value);
+            p.region = value;
         } else if (name == "ts") {
             number = &p.tsMs;
         } else if (name == "upstream_ms") {
@@ -56,7 +82,7 @@ std::optional<Proposal> ProposalCodec::decode(std::string_view id, StreamFields 
         }
         if (number && !Decimal::parse(value, *number)) {
             if (error)
-                *error = "field \"" + name + "\" is not a number: \"" + value + "\"";
+                *error = "field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"";
             return std::nullopt;
         }
     }
@@ -66,6 +92,20 @@ std::optional<Proposal> ProposalCodec::decode(std::string_view id, StreamFields 
         return std::nullopt;
     }
     return p;
+}
+
+std::optional<Proposal> ProposalCodec::decode(std::string_view id, const StreamFields &fields, std::string *error)
+{
+    std::vector<std::string_view> fv;
+    fv.reserve(fields.size() * 2);
+    for (const auto &[name, value] : fields) {
+        fv.push_back(name);
+        fv.push_back(value);
+    }
+    const auto view = decodeView(id, fv, error);
+    if (!view)
+        return std::nullopt;
+    return view->toProposal();
 }
 
 } // namespace l0l3

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,26 @@ struct Proposal
 
 using StreamFields = std::vector<std::pair<std::string, std::string>>;
 
+// A decoded proposal whose strings point into the stream entry it was
+// decoded from: no copies, valid as long as that entry. Proposal owns them.
+struct ProposalView
+{
+    std::string_view id;
+    std::string_view key;
+    std::string_view ns;
+    std::string_view system;
+    std::string_view prompt;
+    std::string_view response;
+    std::string_view model;
+    std::string_view region;
+    std::int64_t tsMs = 0;
+    std::int64_t upstreamMs = 0;
+    std::int64_t promptTokens = 0;
+    std::int64_t completionTokens = 0;
+
+    Proposal toProposal() const;
+};
+
 class ProposalCodec
 {
 public:
@@ -40,9 +61,12 @@ public:
     // prompt_tokens, completion_tokens.
     static StreamFields encode(const Proposal &proposal);
     // Unknown fields are ignored; nullopt and a reason in *error when key or
-    // response is missing or a number field is not a number. Pass fields as
-    // an rvalue to move the values instead of copying them.
-    static std::optional<Proposal> decode(std::string_view id, StreamFields fields, std::string *error = nullptr);
+    // response is missing or a number field is not a number.
+    static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields, std::string *error = nullptr);
+    // The same rules over field, value, field, value... views (e.g. straight
+    // from a Redis reply); an odd count is an error.
+    static std::optional<ProposalView> decodeView(std::string_view id, std::span<const std::string_view> fieldsAndValues,
+                                                  std::string *error = nullptr);
 };
 
 } // namespace l0l3

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include <hiredis/hiredis.h>
+
+#include "core/common/decimal.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
 
@@ -16,37 +19,17 @@ QByteArray bytes(std::string_view s)
     return QByteArray(s.data(), qsizetype(s.size()));
 }
 
-ProposalItem itemFrom(const Proposal &p, const QString &key)
+std::string_view view(const redisReply *r)
 {
-    ProposalItem item;
-    item.id = QString::fromStdString(p.id);
-    item.key = key;
-    item.prompt = QString::fromStdString(p.prompt);
-    item.system = QString::fromStdString(p.system);
-    item.ns = QString::fromStdString(p.ns);
-    item.response = QString::fromStdString(p.response);
-    item.model = QString::fromStdString(p.model);
-    item.proposedRegion = QString::fromStdString(p.region);
-    item.upstreamMs = p.upstreamMs;
-    item.promptTokens = p.promptTokens;
-    item.completionTokens = p.completionTokens;
-    item.tsMs = p.tsMs;
-    return item;
+    return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR
+        ? std::string_view(r->str, size_t(r->len))
+        : std::string_view();
 }
 
-// KEYS: entry key and seen key of each item, then the rejected set; ARGV:
-// the cache keys. Returns, per item, {EXISTS entry, HGETALL seen, ZSCORE
-// rejected} in one reply instead of two commands per item.
-constexpr char kEnrichScript[] = R"lua(
-local n = #ARGV
-local rejected = KEYS[2 * n + 1]
-local out = {}
-for i = 1, n do
-  out[i] = {redis.call('EXISTS', KEYS[2 * i - 1]), redis.call('HGETALL', KEYS[2 * i]),
-            redis.call('ZSCORE', rejected, ARGV[i])}
-end
-return out
-)lua";
+QString utf16(std::string_view s)
+{
+    return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
 
 } // namespace
 
@@ -168,30 +151,52 @@ void ProposalQueue::readPage(bool pendingPhase, const QString &fromId, bool poll
         return;
     }
     const quint64 gen = m_loadGeneration;
-    m_connection->command({QByteArrayLiteral("XREADGROUP"), QByteArrayLiteral("GROUP"), bytes(RedisSchema::kProposalsGroup),
-                           m_consumer.toUtf8(), QByteArrayLiteral("COUNT"), QByteArray::number(m_pageSize),
-                           QByteArrayLiteral("STREAMS"), bytes(RedisSchema::kProposals), fromId.toUtf8()},
-                          this, [this, gen, pendingPhase, polling](const RedisReply &r) {
-                              if (gen != m_loadGeneration)
-                                  return;
-                              if (r.isError()) {
-                                  if (r.errorCode() == "NOGROUP" && polling) {
-                                      m_polling = false;
+    const QList<QByteArray> xread{QByteArrayLiteral("XREADGROUP"), QByteArrayLiteral("GROUP"),
+                                  bytes(RedisSchema::kProposalsGroup), m_consumer.toUtf8(), QByteArrayLiteral("COUNT"),
+                                  QByteArray::number(m_pageSize), QByteArrayLiteral("STREAMS"),
+                                  bytes(RedisSchema::kProposals), fromId.toUtf8()};
+    m_connection->pipelineRaw({xread}, this,
+                              [this, gen, pendingPhase, polling](std::vector<HiredisReply> replies, const RedisReply &error) {
+                                  if (gen != m_loadGeneration)
+                                      return;
+                                  if (error.isError()) {
+                                      fail(QStringLiteral("cannot read proposals: %1").arg(error.errorMessage()));
                                       return;
                                   }
-                                  fail(QStringLiteral("cannot read proposals: %1").arg(r.errorMessage()));
-                                  return;
-                              }
-                              processPage(pendingPhase, r, polling);
-                          });
+                                  const redisReply *r = replies.front().get();
+                                  if (r->type == REDIS_REPLY_ERROR) {
+                                      const RedisReply e = RedisReply::fromHiredis(r);
+                                      if (e.errorCode() == "NOGROUP" && polling) {
+                                          m_polling = false;
+                                          return;
+                                      }
+                                      fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
+                                      return;
+                                  }
+                                  processPage(pendingPhase, r, polling);
+                              });
 }
 
-void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool polling)
+QString ProposalQueue::intern(std::string_view s)
 {
-    const RedisReply *entries = nullptr;
-    if (reply.isArray() && !reply.elements.isEmpty() && reply.elements[0].elements.size() == 2)
-        entries = &reply.elements[0].elements[1];
-    const qsizetype n = entries ? entries->elements.size() : 0;
+    if (s.empty())
+        return {};
+    if (auto it = m_interned.find(s); it != m_interned.end())
+        return it->second;
+    if (m_interned.size() >= 4096) // distinct system prompts, say: stop sharing rather than grow
+        m_interned.clear();
+    return m_interned.emplace(std::string(s), utf16(s)).first->second;
+}
+
+// Decodes each entry straight from the hiredis reply (XREADGROUP:
+// [[stream, [[id, [field, value, ...]], ...]]]) into a ProposalItem.
+void ProposalQueue::processPage(bool pendingPhase, const redisReply *reply, bool polling)
+{
+    const redisReply *entries = nullptr;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY
+        && reply->element[0]->elements == 2 && reply->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+        entries = reply->element[0]->element[1];
+    const size_t n = entries ? entries->elements : 0;
     if (n == 0) {
         if (pendingPhase) {
             readPage(false, QStringLiteral(">"), polling);
@@ -208,34 +213,40 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
 
     QStringList malformed;
     QList<ProposalItem> fresh;
-    fresh.reserve(n);
+    fresh.reserve(qsizetype(n));
     QHash<QString, int> freshIndex;
-    freshIndex.reserve(n);
+    freshIndex.reserve(qsizetype(n));
     if (m_loading && m_items.capacity() < m_total) {
         m_items.reserve(m_total);
         m_index.reserve(m_total);
     }
     QList<QString> updated;
     QString lastId;
-    for (const RedisReply &e : entries->elements) {
+    std::vector<std::string_view> fieldsAndValues;
+    for (size_t e = 0; e < n; ++e) {
         ++m_loaded;
-        std::string id;
-        StreamFields fields;
-        if (!e.elements.isEmpty())
-            lastId = e.elements[0].toString();
-        if (!e.toStreamEntry(&id, &fields)) {
+        const redisReply *entry = entries->element[e];
+        const bool hasId = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2
+            && entry->element[0]->type == REDIS_REPLY_STRING;
+        if (hasId)
+            lastId = utf16(view(entry->element[0]));
+        const redisReply *kv = hasId ? entry->element[1] : nullptr;
+        if (!kv || kv->type != REDIS_REPLY_ARRAY) {
             ++m_malformed;
             malformed.append(lastId + QStringLiteral(": deleted or not a stream entry"));
             continue;
         }
+        fieldsAndValues.clear();
+        for (size_t f = 0; f < kv->elements; ++f)
+            fieldsAndValues.push_back(view(kv->element[f]));
         std::string why;
-        const auto proposal = ProposalCodec::decode(id, std::move(fields), &why);
+        const auto proposal = ProposalCodec::decodeView(view(entry->element[0]), fieldsAndValues, &why);
         if (!proposal) {
             ++m_malformed;
             malformed.append(lastId + QStringLiteral(": ") + QString::fromStdString(why));
             continue;
         }
-        const QString key = QString::fromStdString(proposal->key);
+        const QString key = utf16(proposal->key);
         if (m_skippedKeys.contains(key)) {
             ++m_skipped;
             continue;
@@ -251,7 +262,20 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
             continue;
         }
         freshIndex.insert(key, int(fresh.size()));
-        fresh.append(itemFrom(*proposal, key));
+        ProposalItem item;
+        item.id = lastId;
+        item.key = key;
+        item.prompt = utf16(proposal->prompt);
+        item.system = intern(proposal->system);
+        item.ns = intern(proposal->ns);
+        item.response = utf16(proposal->response);
+        item.model = intern(proposal->model);
+        item.proposedRegion = intern(proposal->region);
+        item.upstreamMs = proposal->upstreamMs;
+        item.promptTokens = proposal->promptTokens;
+        item.completionTokens = proposal->completionTokens;
+        item.tsMs = proposal->tsMs;
+        fresh.append(std::move(item));
     }
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
@@ -263,62 +287,73 @@ void ProposalQueue::processPage(bool pendingPhase, const RedisReply &reply, bool
     readPage(pendingPhase, pendingPhase ? lastId : QStringLiteral(">"), polling);
 }
 
+// One pipeline per page: ZMSCORE of the page's keys in the rejected set, then
+// per key EXISTS entry (approved already) and HGETALL seen (demand per region).
 void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys)
 {
-    QList<QByteArray> eval{QByteArrayLiteral("EVAL"), QByteArray::fromRawData(kEnrichScript, sizeof kEnrichScript - 1),
-                           QByteArray::number(fresh.size() * 2 + 1)};
-    eval.reserve(3 + fresh.size() * 3 + 1);
-    QList<QByteArray> cacheKeys;
-    cacheKeys.reserve(fresh.size());
-    for (const ProposalItem &item : std::as_const(fresh)) {
-        const std::string key = item.key.toStdString();
-        eval.append(bytes(RedisSchema::entryKey(key)));
-        eval.append(bytes(RedisSchema::seenKey(key)));
-        cacheKeys.append(bytes(key));
+    const qsizetype n = fresh.size();
+    QList<QList<QByteArray>> commands;
+    commands.reserve(1 + 2 * n);
+    QList<QByteArray> zmscore{QByteArrayLiteral("ZMSCORE"), bytes(RedisSchema::kRejected)};
+    zmscore.reserve(2 + n);
+    for (const ProposalItem &item : std::as_const(fresh))
+        zmscore.append(item.key.toUtf8());
+    commands.append(zmscore);
+    for (qsizetype i = 0; i < n; ++i) {
+        const std::string key = zmscore[2 + i].toStdString();
+        commands.append({QByteArrayLiteral("EXISTS"), bytes(RedisSchema::entryKey(key))});
+        commands.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::seenKey(key))});
     }
-    eval.append(bytes(RedisSchema::kRejected));
-    eval.append(cacheKeys);
     const quint64 gen = m_loadGeneration;
-    auto handle = [this, gen, fresh = std::move(fresh),
-                   updatedKeys = std::move(updatedKeys)](const RedisReply &reply) mutable {
+    auto handle = [this, gen, fresh = std::move(fresh), updatedKeys = std::move(updatedKeys)](
+                      std::vector<HiredisReply> replies, const RedisReply &error) mutable {
         if (gen != m_loadGeneration)
             return;
-        if (reply.isError()) {
-            fail(QStringLiteral("cannot read proposal demand: %1").arg(reply.errorMessage()));
+        if (error.isError()) {
+            fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
             return;
         }
-        const bool wellFormed = reply.elements.size() == fresh.size()
-            && std::all_of(reply.elements.cbegin(), reply.elements.cend(),
-                           [](const RedisReply &state) { return state.elements.size() == 3; });
-        if (!wellFormed) {
-            fail(QStringLiteral("cannot read proposal demand: unexpected reply"));
-            return;
+        const qsizetype n = fresh.size();
+        if (n > 0) {
+            for (const HiredisReply &r : replies) {
+                if (r->type == REDIS_REPLY_ERROR) {
+                    fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
+                    return;
+                }
+            }
+            const redisReply *scores = replies.front().get();
+            if (scores->type != REDIS_REPLY_ARRAY || qsizetype(scores->elements) != n) {
+                fail(QStringLiteral("cannot read proposal demand: unexpected ZMSCORE reply"));
+                return;
+            }
         }
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
         QList<ProposalItem> added;
-        added.reserve(fresh.size());
-        for (qsizetype i = 0; i < fresh.size(); ++i) {
+        added.reserve(n);
+        for (qsizetype i = 0; i < n; ++i) {
             ProposalItem &item = fresh[i];
-            const RedisReply &state = reply.elements[i];
-            const RedisReply &exists = state.elements[0];
-            const RedisReply &seen = state.elements[1];
-            const RedisReply &rejected = state.elements[2];
-            bool scoreOk = false;
-            const double rejectedUntil = rejected.isNil() ? 0 : rejected.str.toDouble(&scoreOk);
-            if (exists.integer > 0 || (scoreOk && rejectedUntil > double(now))) {
+            const redisReply *rejected = replies.front()->element[i];
+            const redisReply *exists = replies[size_t(1 + 2 * i)].get();
+            const redisReply *seen = replies[size_t(2 + 2 * i)].get();
+            std::int64_t rejectedUntil = 0;
+            const bool isRejected = rejected->type == REDIS_REPLY_STRING
+                && Decimal::parse(view(rejected), rejectedUntil) && rejectedUntil > now;
+            if ((exists->type == REDIS_REPLY_INTEGER && exists->integer > 0) || isRejected) {
                 m_skippedKeys.insert(item.key);
                 m_skipped += 1 + item.duplicateIds.size();
                 continue;
             }
             qint64 sum = 0;
             qint64 total = -1;
-            for (qsizetype f = 0; f + 1 < seen.elements.size(); f += 2) {
-                const QByteArray &field = seen.elements[f].str;
-                const qint64 count = seen.elements[f + 1].toInteger();
-                if (field == QByteArrayView(RedisSchema::kSeenTotalField.data(), RedisSchema::kSeenTotalField.size())) {
+            for (size_t f = 0; seen->type == REDIS_REPLY_ARRAY && f + 1 < seen->elements; f += 2) {
+                const std::string_view field = view(seen->element[f]);
+                std::int64_t count = 0;
+                if (!Decimal::parse(view(seen->element[f + 1]), count))
+                    continue;
+                if (field == RedisSchema::kSeenTotalField) {
                     total = count;
                 } else {
-                    item.regions.insert(QString::fromUtf8(field), count);
+                    item.regions.insert(intern(field), count);
                     sum += count;
                 }
             }
@@ -330,7 +365,7 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
             item.updateScore();
             m_index.insert(item.key, int(m_items.size()));
             m_items.append(item);
-            added.append(item);
+            added.append(std::move(item));
         }
         if (!added.isEmpty() || m_loading)
             emit pageLoaded(added, m_loaded, std::max(m_total, m_loaded));
@@ -344,11 +379,11 @@ void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys
                 emit itemsUpdated(changed);
         }
     };
-    if (cacheKeys.isEmpty()) {
-        handle({}); // a page of duplicates or malformed entries: progress only
+    if (n == 0) {
+        handle({}, {}); // a page of duplicates or malformed entries: progress only
         return;
     }
-    m_connection->command(eval, this, std::move(handle));
+    m_connection->pipelineRaw(commands, this, std::move(handle));
 }
 
 QList<ProposalItem> ProposalQueue::rankedItems() const

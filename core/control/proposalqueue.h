@@ -10,8 +10,12 @@
 #include <QTimer>
 
 #include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <optional>
 
+#include "core/common/stringhash.h"
 #include "core/control/proposalitem.h"
 #include "core/control/redisconnection.h"
 
@@ -80,7 +84,8 @@ private:
     void ensureGroup(std::function<void()> next);
     void fetchTotal();
     void readPage(bool pendingPhase, const QString &fromId, bool polling);
-    void processPage(bool pendingPhase, const RedisReply &reply, bool polling);
+    void processPage(bool pendingPhase, const redisReply *reply, bool polling);
+    QString intern(std::string_view s);
     void enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys);
     void fail(const QString &message);
 
@@ -97,6 +102,9 @@ private:
     QList<ProposalItem> m_items;
     QHash<QString, int> m_index; // key -> position in m_items
     QSet<QString> m_skippedKeys; // approved or rejected keys seen in the stream
+    // Short strings most proposals repeat (regions, models, namespaces, system
+    // prompts), shared rather than converted for each one.
+    std::unordered_map<std::string, QString, StringHash, std::equal_to<>> m_interned;
     QTimer m_pollTimer;
 };
 

@@ -26,6 +26,34 @@ qint64 nowMs()
 
 constexpr qint64 kNoDeadline = std::numeric_limits<qint64>::max();
 
+// Replies are taken over from hiredis (onReplyCb) so that they can be
+// delivered from the event loop, outside hiredis' call stack, without being
+// copied. hiredis 0.14 frees each reply right after its callback through the
+// reader's freeObject: the reader gets these functions, which skip the one
+// reply the callback just took.
+thread_local void *t_takenReply = nullptr;
+void (*s_freeObject)(void *) = nullptr;
+
+void freeUnlessTaken(void *reply)
+{
+    if (reply && reply == t_takenReply) {
+        t_takenReply = nullptr;
+        return;
+    }
+    s_freeObject(reply);
+}
+
+redisReplyObjectFunctions *takingFunctions(const redisReplyObjectFunctions *defaults)
+{
+    static redisReplyObjectFunctions fns = [defaults] {
+        redisReplyObjectFunctions f = *defaults;
+        s_freeObject = f.freeObject;
+        f.freeObject = &freeUnlessTaken;
+        return f;
+    }();
+    return &fns;
+}
+
 } // namespace
 
 std::optional<RedisConnection::Options> RedisConnection::Options::fromUrl(const QString &url, QString *error)
@@ -94,13 +122,21 @@ RedisConnection::~RedisConnection()
     m_completed.clear();
     const RedisReply gone = RedisReply::localError("connection destroyed");
     for (auto &[id, p] : pending) {
-        if (!p.internal && (!p.hasContext || p.context) && p.callback)
-            p.callback(gone);
+        if (!p.internal && p.deliverable())
+            p.finish(nullptr, gone);
     }
     for (Waiting &w : waiting) {
-        if (w.context && w.callback)
-            w.callback(gone);
+        if (w.pending.deliverable())
+            w.pending.finish(nullptr, gone);
     }
+}
+
+void RedisConnection::Pending::finish(HiredisReply reply, const RedisReply &error)
+{
+    if (raw)
+        raw(std::move(reply), error);
+    else if (callback)
+        callback(reply ? RedisReply::fromHiredis(reply.get()) : error);
 }
 
 void RedisConnection::setOptions(const Options &options)
@@ -185,6 +221,7 @@ void RedisConnection::startConnect(const QHostAddress &address)
     }
     m_ctx = ac;
     ac->data = this;
+    ac->c.reader->fn = takingFunctions(ac->c.reader->fn);
     m_adapter = new RedisAsyncQtAdapter(this);
     m_adapter->attach(ac);
     redisAsyncSetConnectCallback(ac, &RedisConnection::onConnectCb);
@@ -253,13 +290,8 @@ void RedisConnection::flushWaiting()
     auto waiting = std::move(m_waiting);
     m_waiting.clear();
     for (Waiting &w : waiting) {
-        if (!w.context)
-            continue;
-        Pending p;
-        p.context = w.context;
-        p.hasContext = true;
-        p.callback = std::move(w.callback);
-        sendRaw(w.argv, std::move(p), w.timeoutMs);
+        if (w.pending.context)
+            sendRaw(w.argv, std::move(w.pending), w.timeoutMs);
     }
     armWatchdog();
 }
@@ -300,7 +332,12 @@ void RedisConnection::onReplyCb(redisAsyncContext *ctx, void *reply, void *privd
     if (it == self->m_pending.end())
         return;
     it->second.deadlineMs = kNoDeadline;
-    self->m_completed.append({id, RedisReply::fromHiredis(static_cast<const redisReply *>(reply))});
+    if (reply) {
+        t_takenReply = reply; // freed by the HiredisReply, after delivery
+        self->m_completed.push_back({id, HiredisReply(static_cast<redisReply *>(reply)), {}});
+    } else {
+        self->m_completed.push_back({id, nullptr, RedisReply::localError("connection lost")});
+    }
     self->scheduleDelivery();
 }
 
@@ -345,21 +382,17 @@ void RedisConnection::failAll(const QString &reason)
     const QByteArray msg = reason.toUtf8();
     for (auto &[id, p] : m_pending) {
         p.deadlineMs = kNoDeadline;
-        m_completed.append({id, RedisReply::localError(msg)});
+        m_completed.push_back({id, nullptr, RedisReply::localError(msg)});
     }
     if (!m_wantOpen || !m_options.autoReconnect) {
         for (Waiting &w : m_waiting) {
             const quint64 id = m_nextId++;
-            Pending p;
-            p.context = w.context;
-            p.hasContext = true;
-            p.callback = std::move(w.callback);
-            m_pending.emplace(id, std::move(p));
-            m_completed.append({id, RedisReply::localError(msg)});
+            m_pending.emplace(id, std::move(w.pending));
+            m_completed.push_back({id, nullptr, RedisReply::localError(msg)});
         }
         m_waiting.clear();
     }
-    if (!m_completed.isEmpty())
+    if (!m_completed.empty())
         scheduleDelivery();
 }
 
@@ -408,7 +441,7 @@ void RedisConnection::sendRaw(const QList<QByteArray> &argv, Pending pending, in
                                                  args.data(), lens.data())
                          : REDIS_ERR;
     if (rc != REDIS_OK) {
-        m_completed.append({id, RedisReply::localError("cannot send the command: not connected")});
+        m_completed.push_back({id, nullptr, RedisReply::localError("cannot send the command: not connected")});
         scheduleDelivery();
         return;
     }
@@ -418,27 +451,27 @@ void RedisConnection::sendRaw(const QList<QByteArray> &argv, Pending pending, in
     }
 }
 
-void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, ReplyCallback cb, int timeoutMs)
+void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending p, int timeoutMs)
 {
-    if (!context)
-        context = this;
+    if (!p.context)
+        p.context = this;
+    p.hasContext = true;
     if (argv.isEmpty() || m_destroying || (!m_wantOpen && m_state == State::Closed)) {
         const QByteArray why = argv.isEmpty() ? QByteArrayLiteral("empty command")
                                               : QByteArrayLiteral("not connected");
-        QMetaObject::invokeMethod(context, [cb = std::move(cb), why] {
-            if (cb)
-                cb(RedisReply::localError(why));
+        QObject *context = p.context;
+        QMetaObject::invokeMethod(context, [p = std::move(p), why]() mutable {
+            p.finish(nullptr, RedisReply::localError(why));
         }, Qt::QueuedConnection);
         return;
     }
     if (m_state != State::Ready) {
         Waiting w;
         w.argv = argv;
-        w.context = context;
-        w.callback = std::move(cb);
+        w.pending = std::move(p);
         w.timeoutMs = timeoutMs;
-        w.deadlineMs = nowMs() + (timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs);
-        const qint64 deadline = w.deadlineMs;
+        w.pending.deadlineMs = nowMs() + (timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs);
+        const qint64 deadline = w.pending.deadlineMs;
         m_waiting.append(std::move(w));
         if (!m_watchdog.isActive() || deadline < m_watchdogDeadlineMs) {
             m_watchdogDeadlineMs = deadline;
@@ -446,11 +479,15 @@ void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, R
         }
         return;
     }
+    sendRaw(argv, std::move(p), timeoutMs);
+}
+
+void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, ReplyCallback cb, int timeoutMs)
+{
     Pending p;
     p.context = context;
-    p.hasContext = true;
     p.callback = std::move(cb);
-    sendRaw(argv, std::move(p), timeoutMs);
+    enqueue(argv, std::move(p), timeoutMs);
 }
 
 void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb,
@@ -481,6 +518,47 @@ void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject
             if (--acc->remaining == 0 && acc->cb)
                 acc->cb(acc->replies);
         }, timeoutMs);
+    }
+}
+
+void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
+                                  int timeoutMs)
+{
+    if (!context)
+        context = this;
+    struct Acc
+    {
+        std::vector<HiredisReply> replies;
+        RedisReply error;
+        qsizetype remaining = 0;
+        RawRepliesCallback cb;
+    };
+    auto acc = std::make_shared<Acc>();
+    acc->replies.resize(size_t(commands.size()));
+    acc->remaining = commands.size();
+    acc->cb = std::move(cb);
+    if (commands.isEmpty()) {
+        QMetaObject::invokeMethod(context, [acc] {
+            if (acc->cb)
+                acc->cb({}, {});
+        }, Qt::QueuedConnection);
+        return;
+    }
+    for (qsizetype i = 0; i < commands.size(); ++i) {
+        Pending p;
+        p.context = context;
+        p.raw = [acc, i](HiredisReply reply, const RedisReply &error) {
+            if (reply)
+                acc->replies[size_t(i)] = std::move(reply);
+            else if (!acc->error.isError())
+                acc->error = error;
+            if (--acc->remaining > 0 || !acc->cb)
+                return;
+            if (acc->error.isError())
+                acc->replies.clear();
+            acc->cb(std::move(acc->replies), acc->error);
+        };
+        enqueue(commands[i], std::move(p), timeoutMs);
     }
 }
 
@@ -532,8 +610,8 @@ void RedisConnection::deliver()
             continue;
         Pending p = std::move(it->second);
         m_pending.erase(it);
-        if (p.callback && (p.internal || !p.hasContext || p.context))
-            p.callback(c.reply);
+        if (p.deliverable())
+            p.finish(std::move(c.reply), c.error);
         if (!self)
             return; // a callback deleted the connection; the destructor failed the rest
     }
@@ -552,22 +630,18 @@ void RedisConnection::checkDeadlines()
     }
     QList<Waiting> expired;
     for (qsizetype i = 0; i < m_waiting.size();) {
-        if (m_waiting[i].deadlineMs <= now) {
+        if (m_waiting[i].pending.deadlineMs <= now) {
             expired.append(std::move(m_waiting[i]));
             m_waiting.removeAt(i);
         } else {
-            next = qMin(next, m_waiting[i].deadlineMs);
+            next = qMin(next, m_waiting[i].pending.deadlineMs);
             ++i;
         }
     }
     for (Waiting &w : expired) {
         const quint64 id = m_nextId++;
-        Pending p;
-        p.context = w.context;
-        p.hasContext = true;
-        p.callback = std::move(w.callback);
-        m_pending.emplace(id, std::move(p));
-        m_completed.append({id, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
+        m_pending.emplace(id, std::move(w.pending));
+        m_completed.push_back({id, nullptr, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
         scheduleDelivery();
     }
     if (linkTimedOut) {
@@ -589,7 +663,7 @@ void RedisConnection::armWatchdog()
     for (const auto &[id, p] : m_pending)
         next = qMin(next, p.deadlineMs);
     for (const Waiting &w : m_waiting)
-        next = qMin(next, w.deadlineMs);
+        next = qMin(next, w.pending.deadlineMs);
     if (next == kNoDeadline) {
         m_watchdog.stop();
         return;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "core/control/redisreply.h"
 
@@ -69,6 +70,11 @@ public:
 
     using ReplyCallback = std::function<void(const RedisReply &)>;
     using RepliesCallback = std::function<void(const QList<RedisReply> &)>;
+    // Replies as hiredis parsed them, one per command in order, for large
+    // replies decoded straight into the caller's types (no RedisReply tree).
+    // On a local failure (timeout, link lost, not connected) replies is empty
+    // and error says why; server errors are REDIS_REPLY_ERROR replies.
+    using RawRepliesCallback = std::function<void(std::vector<HiredisReply> replies, const RedisReply &error)>;
 
     explicit RedisConnection(const Options &options, QObject *parent = nullptr);
     ~RedisConnection() override;
@@ -93,6 +99,9 @@ public:
     void command(const QList<QByteArray> &argv, QObject *context, ReplyCallback cb, int timeoutMs = -1);
     // Sends commands back to back on the same link; cb gets all replies in order.
     void pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb, int timeoutMs = -1);
+    // Like pipeline(), without converting the replies.
+    void pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
+                     int timeoutMs = -1);
     // MULTI, commands, EXEC as one pipeline. cb gets the EXEC reply: an Array of
     // the commands' replies, Nil when a WATCHed key changed, or an Error
     // (EXECABORT, transport error).
@@ -107,26 +116,30 @@ signals:
     void stateChanged(l0l3::RedisConnection::State state);
 
 private:
+    using RawCallback = std::function<void(HiredisReply reply, const RedisReply &error)>;
     struct Pending
     {
         QPointer<QObject> context;
         bool hasContext = false;
-        ReplyCallback callback;
+        ReplyCallback callback; // gets a RedisReply tree...
+        RawCallback raw;        // ...or the hiredis reply itself
         qint64 deadlineMs = 0;
         bool internal = false; // handshake command, not user-visible
+
+        bool deliverable() const { return internal || !hasContext || context; }
+        void finish(HiredisReply reply, const RedisReply &error);
     };
     struct Waiting
     {
         QList<QByteArray> argv;
-        QPointer<QObject> context;
-        ReplyCallback callback;
+        Pending pending; // deadlineMs: while waiting for the link
         int timeoutMs = -1;
-        qint64 deadlineMs = 0;
     };
     struct Completed
     {
         quint64 id = 0;
-        RedisReply reply;
+        HiredisReply reply;  // the server's reply, or null...
+        RedisReply error;    // ...and a local error
     };
 
     static void onConnectCb(const redisAsyncContext *ctx, int status);
@@ -141,6 +154,7 @@ private:
     void failAll(const QString &reason);
     void scheduleReconnect();
     void setState(State state);
+    void enqueue(const QList<QByteArray> &argv, Pending pending, int timeoutMs);
     void sendRaw(const QList<QByteArray> &argv, Pending pending, int timeoutMs);
     void sendHandshake();
     void flushWaiting();
@@ -164,7 +178,7 @@ private:
     RedisAsyncQtAdapter *m_adapter = nullptr;
     std::map<quint64, Pending> m_pending;   // sent, ordered by send order
     QList<Waiting> m_waiting;               // not yet sent (connecting)
-    QList<Completed> m_completed;           // replies waiting for delivery
+    std::vector<Completed> m_completed;     // replies waiting for delivery
     bool m_deliveryScheduled = false;
     QTimer m_watchdog;
     qint64 m_watchdogDeadlineMs = 0;

@@ -4,6 +4,11 @@
 
 namespace l0l3 {
 
+void HiredisReplyDeleter::operator()(redisReply *reply) const
+{
+    freeReplyObject(reply);
+}
+
 RedisReply RedisReply::fromHiredis(const redisReply *reply)
 {
     RedisReply out;

@@ -5,11 +5,20 @@
 #include <QMetaType>
 #include <QString>
 
+#include <memory>
+
 #include "core/common/proposal.h"
 
 struct redisReply;
 
 namespace l0l3 {
+
+struct HiredisReplyDeleter
+{
+    void operator()(redisReply *reply) const;
+};
+// A reply object as hiredis built it, owned (freeReplyObject on destruction).
+using HiredisReply = std::unique_ptr<redisReply, HiredisReplyDeleter>;
 
 // A hiredis reply copied into a value type, so it can outlive the hiredis
 // callback, be stored and cross threads.
