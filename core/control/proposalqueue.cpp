@@ -50,9 +50,20 @@ void ProposalQueue::setPollInterval(int intervalMs)
         m_pollTimer.start(intervalMs);
 }
 
+void ProposalQueue::resetPaging()
+{
+    ++m_loadGeneration; // replies still in flight are dropped
+    m_readsInFlight = 0;
+    m_enrichingPages = 0;
+    m_settled = 0;
+    m_enriching.clear();
+    m_newPhase = false;
+    m_streamDone = false;
+}
+
 void ProposalQueue::fail(const QString &message)
 {
-    ++m_loadGeneration; // replies still in flight (the next page) are dropped
+    resetPaging();
     m_loading = false;
     m_polling = false;
     emit loadFailed(message);
@@ -60,7 +71,7 @@ void ProposalQueue::fail(const QString &message)
 
 void ProposalQueue::load()
 {
-    ++m_loadGeneration;
+    resetPaging();
     m_loading = true;
     m_polling = false;
     m_loaded = 0;
@@ -86,7 +97,7 @@ void ProposalQueue::load()
         if (gen != m_loadGeneration)
             return;
         fetchTotal();
-        readPage(true, QStringLiteral("0"), false);
+        readPage(QStringLiteral("0"));
     });
 }
 
@@ -141,10 +152,21 @@ void ProposalQueue::poll()
     if (m_loading || m_polling || !m_connection || !m_connection->isReady())
         return;
     m_polling = true;
-    readPage(false, QStringLiteral(">"), true);
+    m_newPhase = true;
+    m_streamDone = false;
+    readAhead();
 }
 
-void ProposalQueue::readPage(bool pendingPhase, const QString &fromId, bool polling)
+// Pending entries are read page after page (each read starts after the last
+// id seen); new ones (">") need no id, so kReadAhead reads are kept in flight
+// and Redis reads the next page while this thread decodes one.
+void ProposalQueue::readAhead()
+{
+    while (m_newPhase && !m_streamDone && m_readsInFlight < kReadAhead)
+        readPage(QStringLiteral(">"));
+}
+
+void ProposalQueue::readPage(const QString &fromId)
 {
     if (!m_connection) {
         fail(QStringLiteral("no Redis connection"));
@@ -155,26 +177,40 @@ void ProposalQueue::readPage(bool pendingPhase, const QString &fromId, bool poll
                                   bytes(RedisSchema::kProposalsGroup), m_consumer.toUtf8(), QByteArrayLiteral("COUNT"),
                                   QByteArray::number(m_pageSize), QByteArrayLiteral("STREAMS"),
                                   bytes(RedisSchema::kProposals), fromId.toUtf8()};
-    m_connection->pipelineRaw({xread}, this,
-                              [this, gen, pendingPhase, polling](std::vector<HiredisReply> replies, const RedisReply &error) {
-                                  if (gen != m_loadGeneration)
-                                      return;
-                                  if (error.isError()) {
-                                      fail(QStringLiteral("cannot read proposals: %1").arg(error.errorMessage()));
-                                      return;
-                                  }
-                                  const redisReply *r = replies.front().get();
-                                  if (r->type == REDIS_REPLY_ERROR) {
-                                      const RedisReply e = RedisReply::fromHiredis(r);
-                                      if (e.errorCode() == "NOGROUP" && polling) {
-                                          m_polling = false;
-                                          return;
-                                      }
-                                      fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
-                                      return;
-                                  }
-                                  processPage(pendingPhase, r, polling);
-                              });
+    ++m_readsInFlight;
+    m_connection->pipelineRaw({xread}, this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
+        if (gen != m_loadGeneration)
+            return;
+        --m_readsInFlight;
+        if (error.isError()) {
+            fail(QStringLiteral("cannot read proposals: %1").arg(error.errorMessage()));
+            return;
+        }
+        const redisReply *r = replies.front().get();
+        if (r->type == REDIS_REPLY_ERROR) {
+            const RedisReply e = RedisReply::fromHiredis(r);
+            if (e.errorCode() == "NOGROUP" && m_polling && !m_loading) {
+                m_streamDone = true; // the group is gone (a load recreates it)
+                finishIfDone();
+                return;
+            }
+            fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
+            return;
+        }
+        processPage(r);
+    });
+}
+
+void ProposalQueue::finishIfDone()
+{
+    if (!m_streamDone || m_readsInFlight > 0 || m_enrichingPages > 0)
+        return;
+    m_polling = false;
+    if (m_loading) {
+        m_loading = false;
+        m_total = m_loaded;
+        emit loadFinished(int(m_items.size()), m_malformed);
+    }
 }
 
 QString ProposalQueue::intern(std::string_view s)
@@ -189,8 +225,10 @@ QString ProposalQueue::intern(std::string_view s)
 }
 
 // Decodes each entry straight from the hiredis reply (XREADGROUP:
-// [[stream, [[id, [field, value, ...]], ...]]]) into a ProposalItem.
-void ProposalQueue::processPage(bool pendingPhase, const redisReply *reply, bool polling)
+// [[stream, [[id, [field, value, ...]], ...]]]) into a ProposalItem, merges
+// duplicates of a key into its first item (loaded, or in a page still being
+// enriched), and sends the page's enrichment.
+void ProposalQueue::processPage(const redisReply *reply)
 {
     const redisReply *entries = nullptr;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY
@@ -198,29 +236,25 @@ void ProposalQueue::processPage(bool pendingPhase, const redisReply *reply, bool
         entries = reply->element[0]->element[1];
     const size_t n = entries ? entries->elements : 0;
     if (n == 0) {
-        if (pendingPhase) {
-            readPage(false, QStringLiteral(">"), polling);
+        if (!m_newPhase) {
+            m_newPhase = true; // pending entries done: now the new ones
+            readAhead();
             return;
         }
-        m_polling = false;
-        if (m_loading) {
-            m_loading = false;
-            m_total = m_loaded;
-            emit loadFinished(int(m_items.size()), m_malformed);
-        }
+        m_streamDone = true;
+        finishIfDone();
         return;
     }
 
+    auto page = std::make_shared<EnrichPage>();
+    page->generation = m_loadGeneration;
+    page->entries = qint64(n);
+    page->items.reserve(qsizetype(n));
     QStringList malformed;
-    QList<ProposalItem> fresh;
-    fresh.reserve(qsizetype(n));
-    QHash<QString, int> freshIndex;
-    freshIndex.reserve(qsizetype(n));
     if (m_loading && m_items.capacity() < m_total) {
         m_items.reserve(m_total);
         m_index.reserve(m_total);
     }
-    QList<QString> updated;
     QString lastId;
     std::vector<std::string_view> fieldsAndValues;
     for (size_t e = 0; e < n; ++e) {
@@ -253,15 +287,15 @@ void ProposalQueue::processPage(bool pendingPhase, const redisReply *reply, bool
         }
         if (auto it = m_index.constFind(key); it != m_index.constEnd()) {
             m_items[*it].duplicateIds.append(lastId);
-            if (!updated.contains(key))
-                updated.append(key);
+            if (!page->updatedKeys.contains(key))
+                page->updatedKeys.append(key);
             continue;
         }
-        if (auto it = freshIndex.constFind(key); it != freshIndex.constEnd()) {
-            fresh[*it].duplicateIds.append(lastId);
+        if (auto it = m_enriching.constFind(key); it != m_enriching.constEnd()) {
+            it->first->items[it->second].duplicateIds.append(lastId);
             continue;
         }
-        freshIndex.insert(key, int(fresh.size()));
+        m_enriching.insert(key, {page, int(page->items.size())});
         ProposalItem item;
         item.id = lastId;
         item.key = key;
@@ -275,115 +309,151 @@ void ProposalQueue::processPage(bool pendingPhase, const redisReply *reply, bool
         item.promptTokens = proposal->promptTokens;
         item.completionTokens = proposal->completionTokens;
         item.tsMs = proposal->tsMs;
-        fresh.append(std::move(item));
+        page->items.append(std::move(item));
     }
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
 
-    enrich(std::move(fresh), std::move(updated));
-    // The next page is read while this one's enrichment is answered: replies
-    // come back in order on the one connection, so this page is merged into
-    // m_index before the next one is processed.
-    readPage(pendingPhase, pendingPhase ? lastId : QStringLiteral(">"), polling);
+    enrich(page);
+    if (m_newPhase)
+        readAhead();
+    else
+        readPage(lastId);
 }
 
-// One pipeline per page: ZMSCORE of the page's keys in the rejected set, then
-// per key EXISTS entry (approved already) and HGETALL seen (demand per region).
-void ProposalQueue::enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys)
+// One pipeline per page: EXISTS over all the page's entry keys (how many are
+// approved already; nearly always 0), ZMSCORE of its keys in the rejected set,
+// and per key HGETALL seen (demand per region). Only when some key is approved
+// does a second pipeline ask EXISTS key by key.
+void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page)
 {
-    const qsizetype n = fresh.size();
-    QList<QList<QByteArray>> commands;
-    commands.reserve(1 + 2 * n);
+    ++m_enrichingPages;
+    const qsizetype n = page->items.size();
+    if (n == 0) {
+        finishEnrich(*page, {}); // a page of duplicates or malformed entries: progress only
+        return;
+    }
+    QList<QByteArray> exists{QByteArrayLiteral("EXISTS")};
     QList<QByteArray> zmscore{QByteArrayLiteral("ZMSCORE"), bytes(RedisSchema::kRejected)};
+    exists.reserve(1 + n);
     zmscore.reserve(2 + n);
-    for (const ProposalItem &item : std::as_const(fresh))
-        zmscore.append(item.key.toUtf8());
-    commands.append(zmscore);
-    for (qsizetype i = 0; i < n; ++i) {
-        const std::string key = zmscore[2 + i].toStdString();
-        commands.append({QByteArrayLiteral("EXISTS"), bytes(RedisSchema::entryKey(key))});
+    QList<QList<QByteArray>> commands;
+    commands.reserve(2 + n);
+    commands.resize(2); // EXISTS and ZMSCORE, filled below
+    for (const ProposalItem &item : std::as_const(page->items)) {
+        const std::string key = item.key.toStdString();
+        exists.append(bytes(RedisSchema::entryKey(key)));
+        zmscore.append(bytes(key));
         commands.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::seenKey(key))});
     }
-    const quint64 gen = m_loadGeneration;
-    auto handle = [this, gen, fresh = std::move(fresh), updatedKeys = std::move(updatedKeys)](
-                      std::vector<HiredisReply> replies, const RedisReply &error) mutable {
-        if (gen != m_loadGeneration)
+    commands[0] = exists;
+    commands[1] = zmscore;
+    m_connection->pipelineRaw(commands, this, [this, page, exists](std::vector<HiredisReply> replies,
+                                                                   const RedisReply &error) {
+        if (page->generation != m_loadGeneration)
             return;
         if (error.isError()) {
             fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
             return;
         }
-        const qsizetype n = fresh.size();
-        if (n > 0) {
-            for (const HiredisReply &r : replies) {
-                if (r->type == REDIS_REPLY_ERROR) {
-                    fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
-                    return;
-                }
-            }
-            const redisReply *scores = replies.front().get();
-            if (scores->type != REDIS_REPLY_ARRAY || qsizetype(scores->elements) != n) {
-                fail(QStringLiteral("cannot read proposal demand: unexpected ZMSCORE reply"));
+        for (const HiredisReply &r : replies) {
+            if (r->type == REDIS_REPLY_ERROR) {
+                fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
                 return;
             }
         }
-        const qint64 now = QDateTime::currentMSecsSinceEpoch();
-        QList<ProposalItem> added;
-        added.reserve(n);
-        for (qsizetype i = 0; i < n; ++i) {
-            ProposalItem &item = fresh[i];
-            const redisReply *rejected = replies.front()->element[i];
-            const redisReply *exists = replies[size_t(1 + 2 * i)].get();
-            const redisReply *seen = replies[size_t(2 + 2 * i)].get();
-            std::int64_t rejectedUntil = 0;
-            const bool isRejected = rejected->type == REDIS_REPLY_STRING
-                && Decimal::parse(view(rejected), rejectedUntil) && rejectedUntil > now;
-            if ((exists->type == REDIS_REPLY_INTEGER && exists->integer > 0) || isRejected) {
-                m_skippedKeys.insert(item.key);
-                m_skipped += 1 + item.duplicateIds.size();
+        const redisReply *scores = replies[1].get();
+        if (replies[0]->type != REDIS_REPLY_INTEGER || scores->type != REDIS_REPLY_ARRAY
+            || qsizetype(scores->elements) != page->items.size()) {
+            fail(QStringLiteral("cannot read proposal demand: unexpected EXISTS or ZMSCORE reply"));
+            return;
+        }
+        const bool someApproved = replies[0]->integer > 0;
+        page->replies = std::move(replies);
+        if (!someApproved) {
+            finishEnrich(*page, {});
+            return;
+        }
+        QList<QList<QByteArray>> perKey;
+        perKey.reserve(exists.size() - 1);
+        for (qsizetype i = 1; i < exists.size(); ++i)
+            perKey.append({QByteArrayLiteral("EXISTS"), exists[i]});
+        m_connection->pipelineRaw(perKey, this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
+            if (page->generation != m_loadGeneration)
+                return;
+            if (error.isError()) {
+                fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
+                return;
+            }
+            std::vector<bool> approved(replies.size());
+            for (size_t i = 0; i < replies.size(); ++i)
+                approved[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
+            finishEnrich(*page, approved);
+        });
+    });
+}
+
+// page.replies: EXISTS (all), ZMSCORE, then HGETALL per item; approved: per
+// item, empty when none is.
+void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &approved)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const qsizetype n = page.items.size();
+    QList<ProposalItem> added;
+    added.reserve(n);
+    for (qsizetype i = 0; i < n; ++i) {
+        ProposalItem &item = page.items[i];
+        m_enriching.remove(item.key);
+        const redisReply *rejected = page.replies[1]->element[i];
+        const redisReply *seen = page.replies[size_t(2 + i)].get();
+        std::int64_t rejectedUntil = 0;
+        const bool isRejected = rejected->type == REDIS_REPLY_STRING && Decimal::parse(view(rejected), rejectedUntil)
+            && rejectedUntil > now;
+        if (isRejected || (!approved.empty() && approved[size_t(i)])) {
+            m_skippedKeys.insert(item.key);
+            m_skipped += 1 + item.duplicateIds.size();
+            continue;
+        }
+        qint64 sum = 0;
+        qint64 total = -1;
+        for (size_t f = 0; seen->type == REDIS_REPLY_ARRAY && f + 1 < seen->elements; f += 2) {
+            const std::string_view field = view(seen->element[f]);
+            std::int64_t count = 0;
+            if (!Decimal::parse(view(seen->element[f + 1]), count))
                 continue;
+            if (field == RedisSchema::kSeenTotalField) {
+                total = count;
+            } else {
+                item.regions.insert(intern(field), count);
+                sum += count;
             }
-            qint64 sum = 0;
-            qint64 total = -1;
-            for (size_t f = 0; seen->type == REDIS_REPLY_ARRAY && f + 1 < seen->elements; f += 2) {
-                const std::string_view field = view(seen->element[f]);
-                std::int64_t count = 0;
-                if (!Decimal::parse(view(seen->element[f + 1]), count))
-                    continue;
-                if (field == RedisSchema::kSeenTotalField) {
-                    total = count;
-                } else {
-                    item.regions.insert(intern(field), count);
-                    sum += count;
-                }
-            }
-            if (item.regions.isEmpty() && !item.proposedRegion.isEmpty()) {
-                item.regions.insert(item.proposedRegion, 1);
-                sum = 1;
-            }
-            item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
-            item.updateScore();
-            m_index.insert(item.key, int(m_items.size()));
-            m_items.append(item);
-            added.append(std::move(item));
         }
-        if (!added.isEmpty() || m_loading)
-            emit pageLoaded(added, m_loaded, std::max(m_total, m_loaded));
-        if (!updatedKeys.isEmpty()) {
-            QList<ProposalItem> changed;
-            for (const QString &k : std::as_const(updatedKeys)) {
-                if (auto it = m_index.constFind(k); it != m_index.constEnd())
-                    changed.append(m_items[*it]);
-            }
-            if (!changed.isEmpty())
-                emit itemsUpdated(changed);
+        if (item.regions.isEmpty() && !item.proposedRegion.isEmpty()) {
+            item.regions.insert(item.proposedRegion, 1);
+            sum = 1;
         }
-    };
-    if (n == 0) {
-        handle({}, {}); // a page of duplicates or malformed entries: progress only
-        return;
+        item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
+        item.updateScore();
+        m_index.insert(item.key, int(m_items.size()));
+        m_items.append(item);
+        added.append(std::move(item));
     }
-    m_connection->pipelineRaw(commands, this, std::move(handle));
+    page.replies.clear();
+    page.items.clear();
+    --m_enrichingPages;
+    m_settled += page.entries;
+    if (!added.isEmpty() || m_loading)
+        emit pageLoaded(added, m_settled, std::max(m_total, m_loaded));
+    if (!page.updatedKeys.isEmpty()) {
+        QList<ProposalItem> changed;
+        for (const QString &k : std::as_const(page.updatedKeys)) {
+            if (auto it = m_index.constFind(k); it != m_index.constEnd())
+                changed.append(m_items[*it]);
+        }
+        if (!changed.isEmpty())
+            emit itemsUpdated(changed);
+    }
+    finishIfDone();
 }
 
 QList<ProposalItem> ProposalQueue::rankedItems() const

@@ -10,6 +10,7 @@
 #include <QTimer>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -81,13 +82,27 @@ signals:
     void loadFailed(const QString &message);
 
 private:
+    struct EnrichPage
+    {
+        QList<ProposalItem> items;
+        QList<QString> updatedKeys; // loaded items this page added duplicates to
+        quint64 generation = 0;
+        qint64 entries = 0; // stream entries read in this page, valid or not
+        std::vector<HiredisReply> replies;
+    };
+    static constexpr int kReadAhead = 2;
+
     void ensureGroup(std::function<void()> next);
     void fetchTotal();
-    void readPage(bool pendingPhase, const QString &fromId, bool polling);
-    void processPage(bool pendingPhase, const redisReply *reply, bool polling);
-    QString intern(std::string_view s);
-    void enrich(QList<ProposalItem> fresh, QList<QString> updatedKeys);
+    void resetPaging();
+    void readAhead();
+    void readPage(const QString &fromId);
+    void processPage(const redisReply *reply);
+    void enrich(const std::shared_ptr<EnrichPage> &page);
+    void finishEnrich(EnrichPage &page, const std::vector<bool> &approved);
+    void finishIfDone();
     void fail(const QString &message);
+    QString intern(std::string_view s);
 
     QPointer<RedisConnection> m_connection;
     int m_pageSize = 1000;
@@ -106,6 +121,15 @@ private:
     // prompts), shared rather than converted for each one.
     std::unordered_map<std::string, QString, StringHash, std::equal_to<>> m_interned;
     QTimer m_pollTimer;
+    // Paging state of the load or poll in progress.
+    bool m_newPhase = false;   // reading new entries (">"), pending ones are done
+    bool m_streamDone = false; // a ">" read came back empty
+    int m_readsInFlight = 0;
+    int m_enrichingPages = 0;
+    qint64 m_settled = 0; // entries of pages fully processed (the progress shown)
+    // Keys of pages whose enrichment is not answered yet: later duplicates
+    // join these items.
+    QHash<QString, std::pair<std::shared_ptr<EnrichPage>, int>> m_enriching;
 };
 
 } // namespace l0l3
