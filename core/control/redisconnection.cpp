@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/common/hiredisarena.h"
 #include "core/common/redisurl.h"
 #include "core/control/redisasyncqtadapter.h"
 
@@ -26,29 +27,27 @@ qint64 nowMs()
 
 constexpr qint64 kNoDeadline = std::numeric_limits<qint64>::max();
 
-// Replies are taken over from hiredis (onReplyCb) so that they can be
-// delivered from the event loop, outside hiredis' call stack, without being
-// copied. hiredis 0.14 frees each reply right after its callback through the
-// reader's freeObject: the reader gets these functions, which skip the one
-// reply the callback just took.
+// Replies are built in one arena each (HiredisArena) and taken over from
+// hiredis (onReplyCb) so that they can be delivered from the event loop,
+// outside hiredis' call stack, without being copied. hiredis 0.14 frees each
+// reply right after its callback through the reader's freeObject: this one
+// skips the reply the callback just took.
 thread_local void *t_takenReply = nullptr;
-void (*s_freeObject)(void *) = nullptr;
 
-void freeUnlessTaken(void *reply)
+void releaseUnlessTaken(void *reply)
 {
     if (reply && reply == t_takenReply) {
         t_takenReply = nullptr;
         return;
     }
-    s_freeObject(reply);
+    HiredisArena::release(reply);
 }
 
-redisReplyObjectFunctions *takingFunctions(const redisReplyObjectFunctions *defaults)
+redisReplyObjectFunctions *replyFunctions()
 {
-    static redisReplyObjectFunctions fns = [defaults] {
-        redisReplyObjectFunctions f = *defaults;
-        s_freeObject = f.freeObject;
-        f.freeObject = &freeUnlessTaken;
+    static redisReplyObjectFunctions fns = [] {
+        redisReplyObjectFunctions f = HiredisArena::functions();
+        f.freeObject = &releaseUnlessTaken;
         return f;
     }();
     return &fns;
@@ -221,7 +220,7 @@ void RedisConnection::startConnect(const QHostAddress &address)
     }
     m_ctx = ac;
     ac->data = this;
-    ac->c.reader->fn = takingFunctions(ac->c.reader->fn);
+    ac->c.reader->fn = replyFunctions();
     m_adapter = new RedisAsyncQtAdapter(this);
     m_adapter->attach(ac);
     redisAsyncSetConnectCallback(ac, &RedisConnection::onConnectCb);

@@ -2,11 +2,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/common/hiredisarena.h"
+
 namespace l0l3 {
 
 void HiredisReplyDeleter::operator()(redisReply *reply) const
 {
-    freeReplyObject(reply);
+    HiredisArena::release(reply);
 }
 
 RedisReply RedisReply::fromHiredis(const redisReply *reply)

@@ -17,7 +17,8 @@ struct HiredisReplyDeleter
 {
     void operator()(redisReply *reply) const;
 };
-// A reply object as hiredis built it, owned (freeReplyObject on destruction).
+// A reply object as RedisConnection's reader built it (in a HiredisArena),
+// owned: HiredisArena::release on destruction.
 using HiredisReply = std::unique_ptr<redisReply, HiredisReplyDeleter>;
 
 // A hiredis reply copied into a value type, so it can outlive the hiredis

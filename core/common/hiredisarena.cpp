@@ -1,0 +1,194 @@
+#include "core/common/hiredisarena.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace l0l3::HiredisArena {
+
+namespace {
+
+// Memory of one reply: a chain of blocks, newest first. The root redisReply
+// sits right after the Header in the first block, so release() finds the
+// chain from the root pointer alone.
+struct Block
+{
+    Block *next;
+    std::size_t size; // bytes after the Block header
+    std::size_t used;
+};
+
+struct Header
+{
+    Block *blocks;
+};
+
+constexpr std::size_t kAlign = alignof(std::max_align_t);
+constexpr std::size_t kFirstBlock = 512;
+constexpr std::size_t kMaxBlock = 256 * 1024;
+
+constexpr std::size_t roundUp(std::size_t n)
+{
+    return (n + kAlign - 1) & ~(kAlign - 1);
+}
+
+constexpr std::size_t kBlockHeader = roundUp(sizeof(Block));
+constexpr std::size_t kHeader = roundUp(sizeof(Header));
+
+char *dataOf(Block *b)
+{
+    return reinterpret_cast<char *>(b) + kBlockHeader;
+}
+
+Block *newBlock(std::size_t size, Block *next)
+{
+    auto *b = static_cast<Block *>(std::malloc(kBlockHeader + size));
+    if (!b)
+        return nullptr;
+    b->next = next;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+Header *headerOf(void *root)
+{
+    return reinterpret_cast<Header *>(static_cast<char *>(root) - kHeader);
+}
+
+void *allocate(Header *h, std::size_t n)
+{
+    n = roundUp(n);
+    Block *b = h->blocks;
+    if (b->size - b->used < n) {
+        // Blocks double (a large reply needs few of them), capped, or fit one big string.
+        const std::size_t size = std::max(n, std::min(b->size * 2, kMaxBlock));
+        b = newBlock(size, h->blocks);
+        if (!b)
+            return nullptr;
+        h->blocks = b;
+    }
+    void *p = dataOf(b) + b->used;
+    b->used += n;
+    return p;
+}
+
+// A new reply object: the root of a new arena, or a child placed in its root's
+// arena and linked into its parent array as hiredis' own functions do.
+redisReply *createObject(const redisReadTask *task, int type, std::size_t extra)
+{
+    redisReply *r = nullptr;
+    if (!task->parent) {
+        const std::size_t first = std::max(kFirstBlock, kHeader + roundUp(sizeof(redisReply)) + roundUp(extra));
+        Block *b = newBlock(first, nullptr);
+        if (!b)
+            return nullptr;
+        auto *h = new (dataOf(b)) Header{b};
+        b->used = kHeader;
+        r = static_cast<redisReply *>(allocate(h, sizeof(redisReply)));
+    } else {
+        const redisReadTask *top = task;
+        while (top->parent)
+            top = top->parent;
+        auto *root = static_cast<redisReply *>(top->obj);
+        r = static_cast<redisReply *>(allocate(headerOf(root), sizeof(redisReply)));
+        if (r) {
+            auto *parent = static_cast<redisReply *>(task->parent->obj);
+            parent->element[task->idx] = r;
+        }
+    }
+    if (r) {
+        std::memset(r, 0, sizeof(redisReply));
+        r->type = type;
+    }
+    return r;
+}
+
+// The arena self (just created for task) belongs to.
+Header *arenaOf(const redisReadTask *task, redisReply *self)
+{
+    if (!task->parent)
+        return headerOf(self);
+    const redisReadTask *top = task->parent;
+    while (top->parent)
+        top = top->parent;
+    return headerOf(top->obj);
+}
+
+void *createString(const redisReadTask *task, char *str, std::size_t len)
+{
+    redisReply *r = createObject(task, task->type, len + 1);
+    if (!r)
+        return nullptr;
+    auto *copy = static_cast<char *>(allocate(arenaOf(task, r), len + 1));
+    if (!copy)
+        return nullptr; // hiredis reports OOM and releases the root
+    std::memcpy(copy, str, len);
+    copy[len] = '\0';
+    r->str = copy;
+    r->len = len;
+    return r;
+}
+
+void *createArray(const redisReadTask *task, int elements)
+{
+    const std::size_t bytes = std::size_t(elements > 0 ? elements : 0) * sizeof(redisReply *);
+    // A root array's first block also takes room for its elements' objects.
+    redisReply *r = createObject(task, REDIS_REPLY_ARRAY, bytes * 4);
+    if (!r)
+        return nullptr;
+    if (elements > 0) {
+        auto *v = static_cast<redisReply **>(allocate(arenaOf(task, r), bytes));
+        if (!v)
+            return nullptr;
+        std::memset(v, 0, bytes);
+        r->element = v;
+    }
+    r->elements = std::size_t(elements > 0 ? elements : 0);
+    return r;
+}
+
+void *createInteger(const redisReadTask *task, long long value)
+{
+    redisReply *r = createObject(task, REDIS_REPLY_INTEGER, 0);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+void *createNil(const redisReadTask *task)
+{
+    return createObject(task, REDIS_REPLY_NIL, 0);
+}
+
+redisReplyObjectFunctions kFunctions = {createString, createArray, createInteger, createNil, release};
+
+} // namespace
+
+void install(redisReader *reader)
+{
+    reader->fn = &kFunctions;
+}
+
+const redisReplyObjectFunctions &functions()
+{
+    return kFunctions;
+}
+
+void release(void *reply)
+{
+    if (!reply)
+        return;
+    Block *b = headerOf(reply)->blocks;
+    while (b) {
+        Block *next = b->next;
+        std::free(b);
+        b = next;
+    }
+}
+
+} // namespace l0l3::HiredisArena
