@@ -121,7 +121,12 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     });
 
     ControlWorker *w = m_client->worker();
+    m_flushTimer.setSingleShot(true);
+    m_flushTimer.setInterval(kFlushMs);
+    connect(&m_flushTimer, &QTimer::timeout, this, &ProposalsPage::flushPages);
     connect(w, &ControlWorker::proposalsReset, this, [this] {
+        m_gathered.clear();
+        m_flushTimer.stop();
         m_model->clear();
         m_loading = true;
         m_proxy->holdSorting();
@@ -129,20 +134,28 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     });
     connect(w, &ControlWorker::proposalsPage, this,
             [this](const QList<ProposalItem> &items, qint64 loaded, qint64 total) {
-                m_model->addItems(items);
                 if (m_loading && total > 0) {
-                    m_progress->setText(tr("loaded %1 / %2").arg(loaded).arg(total));
-                    emit loadProgress(loaded, total);
+                    m_loaded = loaded;
+                    m_loadTotal = total;
                 }
+                gatherPage(items);
             });
-    connect(w, &ControlWorker::proposalsUpdated, m_model, &ProposalTableModel::updateItems);
-    connect(w, &ControlWorker::proposalsRemoved, m_model, &ProposalTableModel::removeKeys);
+    connect(w, &ControlWorker::proposalsUpdated, this, [this](const QList<ProposalItem> &items) {
+        flushPages();
+        m_model->updateItems(items);
+    });
+    connect(w, &ControlWorker::proposalsRemoved, this, [this](const QStringList &keys) {
+        flushPages();
+        m_model->removeKeys(keys);
+    });
     connect(w, &ControlWorker::proposalsLoaded, this, [this](int, qint64 malformed) {
+        flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
     });
     connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
+        flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
         m_progress->setText(tr("load failed"));
@@ -538,17 +551,52 @@ void ProposalsPage::updateCounts()
     emit queueSizeChanged(total);
 }
 
+// While a load streams in, pages are gathered and inserted at most every
+// kFlushMs, the first one at once: one insertion and one repaint per batch
+// rather than per page. Outside a load (polling) a page goes in directly.
+void ProposalsPage::gatherPage(const QList<ProposalItem> &items)
+{
+    if (!m_loading || (m_model->rowCount() == 0 && m_gathered.isEmpty())) {
+        m_model->addItems(items);
+        showProgress();
+        return;
+    }
+    m_gathered.append(items);
+    if (!m_flushTimer.isActive())
+        m_flushTimer.start();
+}
+
+void ProposalsPage::flushPages()
+{
+    m_flushTimer.stop();
+    if (m_gathered.isEmpty())
+        return;
+    const QList<QList<ProposalItem>> pages = std::exchange(m_gathered, {});
+    m_model->addPages(pages);
+    showProgress();
+}
+
+void ProposalsPage::showProgress()
+{
+    if (!m_loading || m_loadTotal <= 0)
+        return;
+    m_progress->setText(tr("loaded %1 / %2").arg(m_loaded).arg(m_loadTotal));
+    emit loadProgress(m_loaded, m_loadTotal);
+}
+
+// Regions are few and repeat on every row: one set lookup per row and region,
+// the combo box touched only for a new one.
 void ProposalsPage::refreshRegions(int first, int last)
 {
-    QSet<QString> regions;
     for (int row = first; row <= last && row < m_model->rowCount(); ++row) {
         const ProposalItem &item = m_model->itemAt(row);
-        for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it)
-            regions.insert(it.key());
-    }
-    for (const QString &r : regions) {
-        if (m_region->findData(r) < 0)
-            m_region->addItem(r, r);
+        for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it) {
+            if (m_regionNames.contains(it.key()))
+                continue;
+            m_regionNames.insert(it.key());
+            if (m_region->findData(it.key()) < 0)
+                m_region->addItem(it.key(), it.key());
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 #include <QHash>
 #include <QList>
 #include <QPointer>
+#include <QSet>
+#include <QTimer>
 #include <QWidget>
 
 #include <optional>
@@ -95,6 +97,9 @@ private:
     void updateDetail();
     void updateCounts();
     void refreshRegions(int first, int last);
+    void gatherPage(const QList<ProposalItem> &items);
+    void flushPages();
+    void showProgress();
     void sendNextBulk();
     void finishBulk();
     QList<ProposalItem> selectedItems() const;
@@ -105,6 +110,7 @@ private:
     QTableView *m_view;
     QLineEdit *m_search;
     QComboBox *m_region;
+    QSet<QString> m_regionNames; // already in m_region
     QLabel *m_count;
     QLabel *m_progress;
     ProposalDetailPane *m_detail;
@@ -125,6 +131,11 @@ private:
     std::optional<LastDecision> m_last;
     bool m_undoInFlight = false;
     bool m_loading = false;
+    static constexpr int kFlushMs = 100;
+    QList<QList<ProposalItem>> m_gathered; // pages not yet in the model
+    QTimer m_flushTimer;
+    qint64 m_loaded = 0;
+    qint64 m_loadTotal = 0;
 
     // Bulk run: items still to send, sent one at a time so Cancel works.
     QList<ProposalItem> m_bulkQueue;

@@ -156,22 +156,43 @@ void ProposalTableModel::clear()
 
 void ProposalTableModel::addItems(const QList<ProposalItem> &items)
 {
-    QList<ProposalItem> fresh;
+    addPages({items});
+}
+
+void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
+{
+    // One hash lookup per item: a key seen for the first time gets the next
+    // row (this also dedupes within the pages); a known one is an update.
     QList<ProposalItem> existing;
-    QSet<QString> seen;
-    for (const ProposalItem &item : items) {
-        if (m_rows.contains(item.key))
-            existing.append(item);
-        else if (!seen.contains(item.key)) {
-            seen.insert(item.key);
-            fresh.append(item);
+    const int first = int(m_items.size());
+    int next = first;
+    QList<std::pair<qsizetype, qsizetype>> fresh; // page, index
+    bool allFresh = true;
+    for (qsizetype p = 0; p < pages.size(); ++p) {
+        const QList<ProposalItem> &items = pages[p];
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            const qsizetype before = m_rows.size();
+            int &row = m_rows[items[i].key];
+            if (m_rows.size() != before) {
+                row = next++;
+                fresh.append({p, i});
+                continue;
+            }
+            allFresh = false;
+            if (row < first)
+                existing.append(items[i]);
         }
     }
-    if (!fresh.isEmpty()) {
-        const int first = int(m_items.size());
-        beginInsertRows({}, first, first + int(fresh.size()) - 1);
-        m_items.append(fresh);
-        reindex(first);
+    if (next > first) {
+        beginInsertRows({}, first, next - 1);
+        m_items.reserve(next);
+        if (allFresh) {
+            for (const QList<ProposalItem> &items : pages)
+                m_items.append(items);
+        } else {
+            for (const auto &[p, i] : std::as_const(fresh))
+                m_items.append(pages[p][i]);
+        }
         endInsertRows();
     }
     if (!existing.isEmpty())

@@ -36,6 +36,8 @@ public:
     void clear();
     // New keys are appended with one beginInsertRows; keys already present update in place.
     void addItems(const QList<ProposalItem> &items);
+    // Several pages as one insertion (one rowsInserted for the views).
+    void addPages(const QList<QList<ProposalItem>> &pages);
     void updateItems(const QList<ProposalItem> &items);
     void removeKeys(const QStringList &keys);
 

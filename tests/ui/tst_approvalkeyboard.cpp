@@ -521,7 +521,9 @@ void TestApprovalKeyboard::largeQueueShowsProgress()
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
 
     QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowCount() >= n, 60000);
-    QVERIFY(progress.size() >= 3); // one per page of 1000
+    // The first page at once, later ones gathered (at most every 100 ms) and
+    // the rest when the load ends: at least two updates for several pages.
+    QVERIFY2(progress.size() >= 2, qPrintable(QString::number(progress.size())));
     const qint64 lastLoaded = progress.last().at(0).toLongLong();
     const qint64 lastTotal = progress.last().at(1).toLongLong();
     QVERIFY2(lastLoaded >= n && lastTotal >= n, qPrintable(QStringLiteral("%1 / %2").arg(lastLoaded).arg(lastTotal)));
