@@ -56,7 +56,8 @@ void ProposalQueue::resetPaging()
     m_readsInFlight = 0;
     m_enrichingPages = 0;
     m_settled = 0;
-    m_enriching.clear();
+    // Keys of pages no longer awaited: those items are not loaded.
+    m_index.removeIf([](const QHash<QString, Slot>::iterator &it) { return it.value().page != nullptr; });
     m_newPhase = false;
     m_streamDone = false;
 }
@@ -217,11 +218,20 @@ QString ProposalQueue::intern(std::string_view s)
 {
     if (s.empty())
         return {};
-    if (auto it = m_interned.find(s); it != m_interned.end())
-        return it->second;
-    if (m_interned.size() >= 4096) // distinct system prompts, say: stop sharing rather than grow
-        m_interned.clear();
-    return m_interned.emplace(std::string(s), utf16(s)).first->second;
+    // Rows mostly repeat recent rows' strings: a small direct-mapped memo
+    // answers those without hashing the whole string.
+    Recent &recent = m_recent[(s.size() * 31 + unsigned(uchar(s.front())) + unsigned(uchar(s.back()))) % m_recent.size()];
+    if (recent.text == s)
+        return recent.value;
+    auto it = m_interned.find(s);
+    if (it == m_interned.end()) {
+        if (m_interned.size() >= 4096) // distinct system prompts, say: stop sharing rather than grow
+            m_interned.clear();
+        it = m_interned.emplace(std::string(s), utf16(s)).first;
+    }
+    recent.text.assign(s);
+    recent.value = it->second;
+    return it->second;
 }
 
 // Decodes each entry straight from the hiredis reply (XREADGROUP:
@@ -251,10 +261,10 @@ void ProposalQueue::processPage(const redisReply *reply)
     page->entries = qint64(n);
     page->items.reserve(qsizetype(n));
     QStringList malformed;
-    if (m_loading && m_items.capacity() < m_total) {
+    if (m_loading && m_items.capacity() < m_total)
         m_items.reserve(m_total);
+    if (m_loading && m_index.capacity() < m_total)
         m_index.reserve(m_total);
-    }
     QString lastId;
     std::vector<std::string_view> fieldsAndValues;
     for (size_t e = 0; e < n; ++e) {
@@ -285,17 +295,19 @@ void ProposalQueue::processPage(const redisReply *reply)
             ++m_skipped;
             continue;
         }
-        if (auto it = m_index.constFind(key); it != m_index.constEnd()) {
-            m_items[*it].duplicateIds.append(lastId);
-            if (!page->updatedKeys.contains(key))
-                page->updatedKeys.append(key);
+        const qsizetype known = m_index.size();
+        Slot &slot = m_index[key];
+        if (m_index.size() == known) { // a duplicate: joins the key's first item
+            if (slot.page) {
+                slot.page->items[slot.pos].duplicateIds.append(lastId);
+            } else {
+                m_items[slot.pos].duplicateIds.append(lastId);
+                if (!page->updatedKeys.contains(key))
+                    page->updatedKeys.append(key);
+            }
             continue;
         }
-        if (auto it = m_enriching.constFind(key); it != m_enriching.constEnd()) {
-            it->first->items[it->second].duplicateIds.append(lastId);
-            continue;
-        }
-        m_enriching.insert(key, {page, int(page->items.size())});
+        slot = {page.get(), int(page->items.size())};
         ProposalItem item;
         item.id = lastId;
         item.key = key;
@@ -403,13 +415,13 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
     added.reserve(n);
     for (qsizetype i = 0; i < n; ++i) {
         ProposalItem &item = page.items[i];
-        m_enriching.remove(item.key);
         const redisReply *rejected = page.replies[1]->element[i];
         const redisReply *seen = page.replies[size_t(2 + i)].get();
         std::int64_t rejectedUntil = 0;
         const bool isRejected = rejected->type == REDIS_REPLY_STRING && Decimal::parse(view(rejected), rejectedUntil)
             && rejectedUntil > now;
         if (isRejected || (!approved.empty() && approved[size_t(i)])) {
+            m_index.remove(item.key);
             m_skippedKeys.insert(item.key);
             m_skipped += 1 + item.duplicateIds.size();
             continue;
@@ -434,7 +446,7 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
         }
         item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
         item.updateScore();
-        m_index.insert(item.key, int(m_items.size()));
+        m_index[item.key] = {nullptr, int(m_items.size())};
         m_items.append(item);
         added.append(std::move(item));
     }
@@ -447,8 +459,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
     if (!page.updatedKeys.isEmpty()) {
         QList<ProposalItem> changed;
         for (const QString &k : std::as_const(page.updatedKeys)) {
-            if (auto it = m_index.constFind(k); it != m_index.constEnd())
-                changed.append(m_items[*it]);
+            if (auto it = m_index.constFind(k); it != m_index.constEnd() && !it->page)
+                changed.append(m_items[it->pos]);
         }
         if (!changed.isEmpty())
             emit itemsUpdated(changed);
@@ -469,21 +481,21 @@ QList<ProposalItem> ProposalQueue::rankedItems() const
 
 std::optional<ProposalItem> ProposalQueue::item(const QString &key) const
 {
-    if (auto it = m_index.constFind(key); it != m_index.constEnd())
-        return m_items[*it];
+    if (auto it = m_index.constFind(key); it != m_index.constEnd() && !it->page)
+        return m_items[it->pos];
     return std::nullopt;
 }
 
 void ProposalQueue::removeKey(const QString &key)
 {
     auto it = m_index.find(key);
-    if (it == m_index.end())
+    if (it == m_index.end() || it->page)
         return;
-    const int pos = *it;
+    const int pos = it->pos;
     m_index.erase(it);
     m_items.removeAt(pos);
     for (int i = pos; i < m_items.size(); ++i)
-        m_index[m_items[i].key] = i;
+        m_index[m_items[i].key].pos = i;
     m_skippedKeys.insert(key);
     emit itemsRemoved({key});
 }

@@ -9,6 +9,7 @@
 #include <QStringList>
 #include <QTimer>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -115,11 +116,24 @@ private:
     qint64 m_malformed = 0;
     qint64 m_skipped = 0;
     QList<ProposalItem> m_items;
-    QHash<QString, int> m_index; // key -> position in m_items
+    // Where a key's item is: at pos in m_items, or (page set) at pos in a page
+    // whose enrichment is not answered yet, which later duplicates join.
+    struct Slot
+    {
+        EnrichPage *page = nullptr;
+        int pos = -1;
+    };
+    QHash<QString, Slot> m_index;
     QSet<QString> m_skippedKeys; // approved or rejected keys seen in the stream
     // Short strings most proposals repeat (regions, models, namespaces, system
     // prompts), shared rather than converted for each one.
     std::unordered_map<std::string, QString, StringHash, std::equal_to<>> m_interned;
+    struct Recent
+    {
+        std::string text;
+        QString value;
+    };
+    std::array<Recent, 16> m_recent;
     QTimer m_pollTimer;
     // Paging state of the load or poll in progress.
     bool m_newPhase = false;   // reading new entries (">"), pending ones are done
@@ -127,9 +141,7 @@ private:
     int m_readsInFlight = 0;
     int m_enrichingPages = 0;
     qint64 m_settled = 0; // entries of pages fully processed (the progress shown)
-    // Keys of pages whose enrichment is not answered yet: later duplicates
-    // join these items.
-    QHash<QString, std::pair<std::shared_ptr<EnrichPage>, int>> m_enriching;
+
 };
 
 } // namespace l0l3
