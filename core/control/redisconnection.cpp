@@ -6,6 +6,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <vector>
@@ -122,20 +123,26 @@ RedisConnection::~RedisConnection()
     const RedisReply gone = RedisReply::localError("connection destroyed");
     for (auto &[id, p] : pending) {
         if (!p.internal && p.deliverable())
-            p.finish(nullptr, gone);
+            p.finish(gone);
     }
     for (Waiting &w : waiting) {
         if (w.pending.deliverable())
-            w.pending.finish(nullptr, gone);
+            w.pending.finish(gone);
     }
 }
 
-void RedisConnection::Pending::finish(HiredisReply reply, const RedisReply &error)
+void RedisConnection::Pending::finish(const RedisReply &error)
 {
-    if (raw)
-        raw(std::move(reply), error);
-    else if (callback)
-        callback(reply ? RedisReply::fromHiredis(reply.get()) : error);
+    const bool failed = error.isError() || !replies || replies->empty();
+    const RedisReply &why = error.isError() ? error : RedisReply::localError("no reply");
+    if (raw) {
+        if (failed)
+            raw({}, why);
+        else
+            raw(std::move(*replies), {});
+    } else if (callback) {
+        callback(failed ? why : RedisReply::fromHiredis(replies->front().get()));
+    }
 }
 
 void RedisConnection::setOptions(const Options &options)
@@ -267,7 +274,7 @@ void RedisConnection::sendHandshake()
             if (--*remaining == 0)
                 handleConnected();
         };
-        sendRaw(argv, std::move(p), m_options.connectTimeoutMs);
+        send({argv}, std::move(p), m_options.connectTimeoutMs);
     }
     armWatchdog();
 }
@@ -290,7 +297,7 @@ void RedisConnection::flushWaiting()
     m_waiting.clear();
     for (Waiting &w : waiting) {
         if (w.pending.context)
-            sendRaw(w.argv, std::move(w.pending), w.timeoutMs);
+            send(w.commands, std::move(w.pending), w.timeoutMs);
     }
     armWatchdog();
 }
@@ -330,13 +337,20 @@ void RedisConnection::onReplyCb(redisAsyncContext *ctx, void *reply, void *privd
     auto it = self->m_pending.find(id);
     if (it == self->m_pending.end())
         return;
-    it->second.deadlineMs = kNoDeadline;
-    if (reply) {
-        t_takenReply = reply; // freed by the HiredisReply, after delivery
-        self->m_completed.push_back({id, HiredisReply(static_cast<redisReply *>(reply)), {}});
-    } else {
-        self->m_completed.push_back({id, nullptr, RedisReply::localError("connection lost")});
+    Pending &p = it->second;
+    if (!reply) {
+        p.deadlineMs = kNoDeadline;
+        p.awaiting = 0;
+        self->m_completed.push_back({id, RedisReply::localError("connection lost")});
+        self->scheduleDelivery();
+        return;
     }
+    t_takenReply = reply; // released by the HiredisReply, after delivery
+    p.replies->emplace_back(static_cast<redisReply *>(reply));
+    if (--p.awaiting > 0)
+        return;
+    p.deadlineMs = kNoDeadline;
+    self->m_completed.push_back({id, {}});
     self->scheduleDelivery();
 }
 
@@ -381,13 +395,13 @@ void RedisConnection::failAll(const QString &reason)
     const QByteArray msg = reason.toUtf8();
     for (auto &[id, p] : m_pending) {
         p.deadlineMs = kNoDeadline;
-        m_completed.push_back({id, nullptr, RedisReply::localError(msg)});
+        m_completed.push_back({id, RedisReply::localError(msg)});
     }
     if (!m_wantOpen || !m_options.autoReconnect) {
         for (Waiting &w : m_waiting) {
             const quint64 id = m_nextId++;
             m_pending.emplace(id, std::move(w.pending));
-            m_completed.push_back({id, nullptr, RedisReply::localError(msg)});
+            m_completed.push_back({id, RedisReply::localError(msg)});
         }
         m_waiting.clear();
     }
@@ -420,29 +434,39 @@ void RedisConnection::close()
     }
 }
 
-void RedisConnection::sendRaw(const QList<QByteArray> &argv, Pending pending, int timeoutMs)
+// All the commands go out under one id: the Pending completes with the last reply.
+void RedisConnection::send(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs)
 {
     const quint64 id = m_nextId++;
     const int timeout = timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs;
     pending.deadlineMs = nowMs() + timeout;
+    pending.awaiting = int(commands.size());
+    pending.replies = std::make_shared<std::vector<HiredisReply>>();
+    pending.replies->reserve(size_t(commands.size()));
     const qint64 deadline = pending.deadlineMs;
     m_pending.emplace(id, std::move(pending));
     std::vector<const char *> args;
     std::vector<size_t> lens;
-    args.reserve(size_t(argv.size()));
-    lens.reserve(size_t(argv.size()));
-    for (const QByteArray &a : argv) {
-        args.push_back(a.constData());
-        lens.push_back(size_t(a.size()));
-    }
-    const int rc = m_ctx ? redisAsyncCommandArgv(m_ctx, &RedisConnection::onReplyCb,
-                                                 reinterpret_cast<void *>(quintptr(id)), int(args.size()),
-                                                 args.data(), lens.data())
-                         : REDIS_ERR;
-    if (rc != REDIS_OK) {
-        m_completed.push_back({id, nullptr, RedisReply::localError("cannot send the command: not connected")});
-        scheduleDelivery();
-        return;
+    for (const QList<QByteArray> &argv : commands) {
+        args.clear();
+        lens.clear();
+        for (const QByteArray &a : argv) {
+            args.push_back(a.constData());
+            lens.push_back(size_t(a.size()));
+        }
+        const int rc = m_ctx ? redisAsyncCommandArgv(m_ctx, &RedisConnection::onReplyCb,
+                                                     reinterpret_cast<void *>(quintptr(id)), int(args.size()),
+                                                     args.data(), lens.data())
+                             : REDIS_ERR;
+        if (rc != REDIS_OK) {
+            // Replies to the commands already sent find the id gone once this is delivered.
+            Pending &p = m_pending.at(id);
+            p.awaiting = 0;
+            p.deadlineMs = kNoDeadline;
+            m_completed.push_back({id, RedisReply::localError("cannot send the command: not connected")});
+            scheduleDelivery();
+            return;
+        }
     }
     if (!m_watchdog.isActive() || deadline < m_watchdogDeadlineMs) {
         m_watchdogDeadlineMs = deadline;
@@ -450,23 +474,24 @@ void RedisConnection::sendRaw(const QList<QByteArray> &argv, Pending pending, in
     }
 }
 
-void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending p, int timeoutMs)
+void RedisConnection::enqueue(const QList<QList<QByteArray>> &commands, Pending p, int timeoutMs)
 {
     if (!p.context)
         p.context = this;
     p.hasContext = true;
-    if (argv.isEmpty() || m_destroying || (!m_wantOpen && m_state == State::Closed)) {
-        const QByteArray why = argv.isEmpty() ? QByteArrayLiteral("empty command")
-                                              : QByteArrayLiteral("not connected");
+    const bool empty = commands.isEmpty() || std::any_of(commands.cbegin(), commands.cend(),
+                                                         [](const QList<QByteArray> &argv) { return argv.isEmpty(); });
+    if (empty || m_destroying || (!m_wantOpen && m_state == State::Closed)) {
+        const QByteArray why = empty ? QByteArrayLiteral("empty command") : QByteArrayLiteral("not connected");
         QObject *context = p.context;
         QMetaObject::invokeMethod(context, [p = std::move(p), why]() mutable {
-            p.finish(nullptr, RedisReply::localError(why));
+            p.finish(RedisReply::localError(why));
         }, Qt::QueuedConnection);
         return;
     }
     if (m_state != State::Ready) {
         Waiting w;
-        w.argv = argv;
+        w.commands = commands;
         w.pending = std::move(p);
         w.timeoutMs = timeoutMs;
         w.pending.deadlineMs = nowMs() + (timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs);
@@ -478,7 +503,7 @@ void RedisConnection::enqueue(const QList<QByteArray> &argv, Pending p, int time
         }
         return;
     }
-    sendRaw(argv, std::move(p), timeoutMs);
+    send(commands, std::move(p), timeoutMs);
 }
 
 void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, ReplyCallback cb, int timeoutMs)
@@ -486,79 +511,38 @@ void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, R
     Pending p;
     p.context = context;
     p.callback = std::move(cb);
-    enqueue(argv, std::move(p), timeoutMs);
+    enqueue({argv}, std::move(p), timeoutMs);
 }
 
 void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb,
                                int timeoutMs)
 {
-    if (!context)
-        context = this;
-    struct Acc
-    {
-        QList<RedisReply> replies;
-        int remaining = 0;
-        RepliesCallback cb;
-    };
-    auto acc = std::make_shared<Acc>();
-    acc->replies.resize(commands.size());
-    acc->remaining = int(commands.size());
-    acc->cb = std::move(cb);
-    if (commands.isEmpty()) {
-        QMetaObject::invokeMethod(context, [acc] {
-            if (acc->cb)
-                acc->cb({});
-        }, Qt::QueuedConnection);
-        return;
-    }
-    for (qsizetype i = 0; i < commands.size(); ++i) {
-        command(commands[i], context, [acc, i](const RedisReply &r) {
-            acc->replies[i] = r;
-            if (--acc->remaining == 0 && acc->cb)
-                acc->cb(acc->replies);
-        }, timeoutMs);
-    }
+    pipelineRaw(commands, context, [cb = std::move(cb), n = commands.size()](std::vector<HiredisReply> replies,
+                                                                             const RedisReply &error) {
+        if (!cb)
+            return;
+        QList<RedisReply> out;
+        out.reserve(n);
+        for (qsizetype i = 0; i < n; ++i)
+            out.append(error.isError() ? error : RedisReply::fromHiredis(replies[size_t(i)].get()));
+        cb(out);
+    }, timeoutMs);
 }
 
 void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
                                   int timeoutMs)
 {
-    if (!context)
-        context = this;
-    struct Acc
-    {
-        std::vector<HiredisReply> replies;
-        RedisReply error;
-        qsizetype remaining = 0;
-        RawRepliesCallback cb;
-    };
-    auto acc = std::make_shared<Acc>();
-    acc->replies.resize(size_t(commands.size()));
-    acc->remaining = commands.size();
-    acc->cb = std::move(cb);
     if (commands.isEmpty()) {
-        QMetaObject::invokeMethod(context, [acc] {
-            if (acc->cb)
-                acc->cb({}, {});
+        QMetaObject::invokeMethod(context ? context : this, [cb = std::move(cb)] {
+            if (cb)
+                cb({}, {});
         }, Qt::QueuedConnection);
         return;
     }
-    for (qsizetype i = 0; i < commands.size(); ++i) {
-        Pending p;
-        p.context = context;
-        p.raw = [acc, i](HiredisReply reply, const RedisReply &error) {
-            if (reply)
-                acc->replies[size_t(i)] = std::move(reply);
-            else if (!acc->error.isError())
-                acc->error = error;
-            if (--acc->remaining > 0 || !acc->cb)
-                return;
-            if (acc->error.isError())
-                acc->replies.clear();
-            acc->cb(std::move(acc->replies), acc->error);
-        };
-        enqueue(commands[i], std::move(p), timeoutMs);
-    }
+    Pending p;
+    p.context = context;
+    p.raw = std::move(cb);
+    enqueue(commands, std::move(p), timeoutMs);
 }
 
 void RedisConnection::transaction(const QList<QList<QByteArray>> &commands, QObject *context, ReplyCallback cb,
@@ -610,7 +594,7 @@ void RedisConnection::deliver()
         Pending p = std::move(it->second);
         m_pending.erase(it);
         if (p.deliverable())
-            p.finish(std::move(c.reply), c.error);
+            p.finish(c.error);
         if (!self)
             return; // a callback deleted the connection; the destructor failed the rest
     }
@@ -640,7 +624,7 @@ void RedisConnection::checkDeadlines()
     for (Waiting &w : expired) {
         const quint64 id = m_nextId++;
         m_pending.emplace(id, std::move(w.pending));
-        m_completed.push_back({id, nullptr, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
+        m_completed.push_back({id, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
         scheduleDelivery();
     }
     if (linkTimedOut) {

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -116,30 +117,33 @@ signals:
     void stateChanged(l0l3::RedisConnection::State state);
 
 private:
-    using RawCallback = std::function<void(HiredisReply reply, const RedisReply &error)>;
+    // One command (callback: a RedisReply tree) or a batch of commands sent
+    // back to back (raw: their hiredis replies, delivered together).
     struct Pending
     {
         QPointer<QObject> context;
         bool hasContext = false;
-        ReplyCallback callback; // gets a RedisReply tree...
-        RawCallback raw;        // ...or the hiredis reply itself
+        ReplyCallback callback;
+        RawRepliesCallback raw;
+        int awaiting = 1;                  // replies still to come
+        std::shared_ptr<std::vector<HiredisReply>> replies; // received so far (set when sent)
         qint64 deadlineMs = 0;
         bool internal = false; // handshake command, not user-visible
 
         bool deliverable() const { return internal || !hasContext || context; }
-        void finish(HiredisReply reply, const RedisReply &error);
+        // The replies, or error when it is a (local) error.
+        void finish(const RedisReply &error);
     };
     struct Waiting
     {
-        QList<QByteArray> argv;
+        QList<QList<QByteArray>> commands;
         Pending pending; // deadlineMs: while waiting for the link
         int timeoutMs = -1;
     };
     struct Completed
     {
         quint64 id = 0;
-        HiredisReply reply;  // the server's reply, or null...
-        RedisReply error;    // ...and a local error
+        RedisReply error; // a local error, or Nil: the replies are in the Pending
     };
 
     static void onConnectCb(const redisAsyncContext *ctx, int status);
@@ -154,8 +158,8 @@ private:
     void failAll(const QString &reason);
     void scheduleReconnect();
     void setState(State state);
-    void enqueue(const QList<QByteArray> &argv, Pending pending, int timeoutMs);
-    void sendRaw(const QList<QByteArray> &argv, Pending pending, int timeoutMs);
+    void enqueue(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs);
+    void send(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs);
     void sendHandshake();
     void flushWaiting();
     void scheduleDelivery();
