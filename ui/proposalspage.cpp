@@ -137,6 +137,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
                 if (m_loading && total > 0) {
                     m_loaded = loaded;
                     m_loadTotal = total;
+                    m_model->reserve(total);
                 }
                 gatherPage(items);
             });

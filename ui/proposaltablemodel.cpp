@@ -185,7 +185,8 @@ void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
     }
     if (next > first) {
         beginInsertRows({}, first, next - 1);
-        m_items.reserve(next);
+        if (m_items.capacity() < next) // grow geometrically: reserve(next) would move every row each time
+            m_items.reserve(std::max<qsizetype>(next, 2 * m_items.capacity()));
         if (allFresh) {
             for (const QList<ProposalItem> &items : pages)
                 m_items.append(items);
@@ -197,6 +198,14 @@ void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
     }
     if (!existing.isEmpty())
         updateItems(existing);
+}
+
+void ProposalTableModel::reserve(qsizetype rows)
+{
+    if (m_items.capacity() < rows)
+        m_items.reserve(rows);
+    if (m_rows.capacity() < rows)
+        m_rows.reserve(rows);
 }
 
 void ProposalTableModel::updateItems(const QList<ProposalItem> &items)

@@ -38,6 +38,8 @@ public:
     void addItems(const QList<ProposalItem> &items);
     // Several pages as one insertion (one rowsInserted for the views).
     void addPages(const QList<QList<ProposalItem>> &pages);
+    // Room for this many rows (a load announces its total).
+    void reserve(qsizetype rows);
     void updateItems(const QList<ProposalItem> &items);
     void removeKeys(const QStringList &keys);
 
