@@ -16,6 +16,13 @@ ProposalTableModel::ProposalTableModel(QObject *parent)
 {
 }
 
+QModelIndex ProposalTableModel::index(int row, int column, const QModelIndex &parent) const
+{
+    if (parent.isValid() || row < 0 || column < 0 || row >= m_items.size() || column >= ColumnCount)
+        return {};
+    return createIndex(row, column);
+}
+
 int ProposalTableModel::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : int(m_items.size());

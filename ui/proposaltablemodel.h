@@ -28,6 +28,9 @@ public:
 
     explicit ProposalTableModel(QObject *parent = nullptr);
 
+    // Without QAbstractTableModel's virtual rowCount()/columnCount() calls:
+    // a proxy sorting 100k rows asks for two indexes per comparison.
+    QModelIndex index(int row, int column, const QModelIndex &parent = {}) const override;
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;

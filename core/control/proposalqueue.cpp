@@ -57,7 +57,13 @@ void ProposalQueue::resetPaging()
     m_enrichingPages = 0;
     m_settled = 0;
     // Keys of pages no longer awaited: those items are not loaded.
-    m_index.removeIf([](const QHash<QString, Slot>::iterator &it) { return it.value().page != nullptr; });
+    m_index.removeIf([this](const QHash<QString, int>::iterator &it) {
+        Slot &slot = m_slots[size_t(it.value())];
+        if (!slot.page)
+            return false;
+        slot = {};
+        return true;
+    });
     m_newPhase = false;
     m_streamDone = false;
 }
@@ -86,6 +92,8 @@ void ProposalQueue::load()
             keys.append(i.key);
         m_items.clear();
         m_index.clear();
+        m_slots.clear();
+        m_rowSerial.clear();
         emit itemsRemoved(keys);
     }
     m_skippedKeys.clear();
@@ -263,8 +271,11 @@ void ProposalQueue::processPage(const redisReply *reply)
     QStringList malformed;
     if (m_loading && m_items.capacity() < m_total)
         m_items.reserve(m_total);
-    if (m_loading && m_index.capacity() < m_total)
+    if (m_loading && m_index.capacity() < m_total) {
         m_index.reserve(m_total);
+        m_slots.reserve(size_t(m_total));
+        m_rowSerial.reserve(size_t(m_total));
+    }
     QString lastId;
     std::vector<std::string_view> fieldsAndValues;
     for (size_t e = 0; e < n; ++e) {
@@ -296,8 +307,9 @@ void ProposalQueue::processPage(const redisReply *reply)
             continue;
         }
         const qsizetype known = m_index.size();
-        Slot &slot = m_index[key];
+        int &serial = m_index[key];
         if (m_index.size() == known) { // a duplicate: joins the key's first item
+            const Slot &slot = m_slots[size_t(serial)];
             if (slot.page) {
                 slot.page->items[slot.pos].duplicateIds.append(lastId);
             } else {
@@ -307,7 +319,9 @@ void ProposalQueue::processPage(const redisReply *reply)
             }
             continue;
         }
-        slot = {page.get(), int(page->items.size())};
+        serial = int(m_slots.size());
+        m_slots.push_back({page.get(), int(page->items.size())});
+        page->serials.push_back(serial);
         ProposalItem item;
         item.id = lastId;
         item.key = key;
@@ -352,11 +366,18 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page)
     QList<QList<QByteArray>> commands;
     commands.reserve(2 + n);
     commands.resize(2); // EXISTS and ZMSCORE, filled below
+    static const QByteArray entryPrefix = bytes(RedisSchema::entryKey({}));
+    static const QByteArray seenPrefix = bytes(RedisSchema::seenKey({}));
+    const auto prefixed = [](const QByteArray &prefix, const QByteArray &key) {
+        QByteArray out;
+        out.reserve(prefix.size() + key.size());
+        return out.append(prefix).append(key);
+    };
     for (const ProposalItem &item : std::as_const(page->items)) {
-        const std::string key = item.key.toStdString();
-        exists.append(bytes(RedisSchema::entryKey(key)));
-        zmscore.append(bytes(key));
-        commands.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::seenKey(key))});
+        const QByteArray key = item.key.toUtf8();
+        exists.append(prefixed(entryPrefix, key));
+        zmscore.append(key);
+        commands.append({QByteArrayLiteral("HGETALL"), prefixed(seenPrefix, key)});
     }
     commands[0] = exists;
     commands[1] = zmscore;
@@ -422,6 +443,7 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
             && rejectedUntil > now;
         if (isRejected || (!approved.empty() && approved[size_t(i)])) {
             m_index.remove(item.key);
+            m_slots[size_t(page.serials[size_t(i)])] = {};
             m_skippedKeys.insert(item.key);
             m_skipped += 1 + item.duplicateIds.size();
             continue;
@@ -446,7 +468,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
         }
         item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
         item.updateScore();
-        m_index[item.key] = {nullptr, int(m_items.size())};
+        m_slots[size_t(page.serials[size_t(i)])] = {nullptr, int(m_items.size())};
+        m_rowSerial.push_back(page.serials[size_t(i)]);
         m_items.append(item);
         added.append(std::move(item));
     }
@@ -459,8 +482,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
     if (!page.updatedKeys.isEmpty()) {
         QList<ProposalItem> changed;
         for (const QString &k : std::as_const(page.updatedKeys)) {
-            if (auto it = m_index.constFind(k); it != m_index.constEnd() && !it->page)
-                changed.append(m_items[it->pos]);
+            if (const Slot *slot = loadedSlot(k))
+                changed.append(m_items[slot->pos]);
         }
         if (!changed.isEmpty())
             emit itemsUpdated(changed);
@@ -481,21 +504,32 @@ QList<ProposalItem> ProposalQueue::rankedItems() const
 
 std::optional<ProposalItem> ProposalQueue::item(const QString &key) const
 {
-    if (auto it = m_index.constFind(key); it != m_index.constEnd() && !it->page)
-        return m_items[it->pos];
+    if (const Slot *slot = loadedSlot(key))
+        return m_items[slot->pos];
     return std::nullopt;
+}
+
+const ProposalQueue::Slot *ProposalQueue::loadedSlot(const QString &key) const
+{
+    const auto it = m_index.constFind(key);
+    if (it == m_index.constEnd())
+        return nullptr;
+    const Slot &slot = m_slots[size_t(*it)];
+    return !slot.page && slot.pos >= 0 ? &slot : nullptr;
 }
 
 void ProposalQueue::removeKey(const QString &key)
 {
-    auto it = m_index.find(key);
-    if (it == m_index.end() || it->page)
+    const Slot *slot = loadedSlot(key);
+    if (!slot)
         return;
-    const int pos = it->pos;
-    m_index.erase(it);
+    const int pos = slot->pos;
+    const int serial = m_index.take(key);
+    m_slots[size_t(serial)] = {};
     m_items.removeAt(pos);
+    m_rowSerial.erase(m_rowSerial.begin() + pos);
     for (int i = pos; i < m_items.size(); ++i)
-        m_index[m_items[i].key].pos = i;
+        m_slots[size_t(m_rowSerial[size_t(i)])].pos = i;
     m_skippedKeys.insert(key);
     emit itemsRemoved({key});
 }

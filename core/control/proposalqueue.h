@@ -89,6 +89,7 @@ private:
         QList<QString> updatedKeys; // loaded items this page added duplicates to
         quint64 generation = 0;
         qint64 entries = 0; // stream entries read in this page, valid or not
+        std::vector<int> serials; // of items
         std::vector<HiredisReply> replies;
     };
     static constexpr int kReadAhead = 2;
@@ -116,14 +117,19 @@ private:
     qint64 m_malformed = 0;
     qint64 m_skipped = 0;
     QList<ProposalItem> m_items;
-    // Where a key's item is: at pos in m_items, or (page set) at pos in a page
-    // whose enrichment is not answered yet, which later duplicates join.
+    // Each key read gets a serial (m_index, one hash lookup per entry); its
+    // slot says where the item is: at pos in m_items, or (page set) at pos in
+    // a page whose enrichment is not answered yet, which later duplicates
+    // join; pos -1: skipped or removed.
     struct Slot
     {
         EnrichPage *page = nullptr;
         int pos = -1;
     };
-    QHash<QString, Slot> m_index;
+    QHash<QString, int> m_index;
+    std::vector<Slot> m_slots;
+    std::vector<int> m_rowSerial; // serial of each row of m_items
+    const Slot *loadedSlot(const QString &key) const;
     QSet<QString> m_skippedKeys; // approved or rejected keys seen in the stream
     // Short strings most proposals repeat (regions, models, namespaces, system
     // prompts), shared rather than converted for each one.
