@@ -28,7 +28,6 @@ struct Header
 };
 
 constexpr std::size_t kAlign = alignof(std::max_align_t);
-constexpr std::size_t kFirstBlock = 512;
 constexpr std::size_t kMaxBlock = 256 * 1024;
 
 constexpr std::size_t roundUp(std::size_t n)
@@ -38,6 +37,25 @@ constexpr std::size_t roundUp(std::size_t n)
 
 constexpr std::size_t kBlockHeader = roundUp(sizeof(Block));
 constexpr std::size_t kHeader = roundUp(sizeof(Header));
+// Most replies (a GET of one entry, an HGETALL, a status) fit one small block:
+// those come from a per-thread cache, so a busy connection does not call
+// malloc for them at all (a ~1 KB malloc also makes glibc consolidate its
+// fast bins every time).
+constexpr std::size_t kSmallBlock = 4096 - kBlockHeader;
+constexpr std::size_t kCachedBlocks = 256;
+
+struct BlockCache
+{
+    Block *free[kCachedBlocks];
+    std::size_t count = 0;
+    ~BlockCache()
+    {
+        while (count > 0)
+            std::free(free[--count]);
+        count = kCachedBlocks; // a release after this (thread exit) frees directly
+    }
+};
+thread_local BlockCache t_cache;
 
 char *dataOf(Block *b)
 {
@@ -46,13 +64,28 @@ char *dataOf(Block *b)
 
 Block *newBlock(std::size_t size, Block *next)
 {
-    auto *b = static_cast<Block *>(std::malloc(kBlockHeader + size));
+    Block *b = nullptr;
+    if (size <= kSmallBlock) {
+        size = kSmallBlock;
+        if (t_cache.count > 0)
+            b = t_cache.free[--t_cache.count];
+    }
+    if (!b)
+        b = static_cast<Block *>(std::malloc(kBlockHeader + size));
     if (!b)
         return nullptr;
     b->next = next;
     b->size = size;
     b->used = 0;
     return b;
+}
+
+void freeBlock(Block *b)
+{
+    if (b->size == kSmallBlock && t_cache.count < kCachedBlocks)
+        t_cache.free[t_cache.count++] = b;
+    else
+        std::free(b);
 }
 
 Header *headerOf(void *root)
@@ -83,7 +116,7 @@ redisReply *createObject(const redisReadTask *task, int type, std::size_t extra)
 {
     redisReply *r = nullptr;
     if (!task->parent) {
-        const std::size_t first = std::max(kFirstBlock, kHeader + roundUp(sizeof(redisReply)) + roundUp(extra));
+        const std::size_t first = kHeader + roundUp(sizeof(redisReply)) + roundUp(extra);
         Block *b = newBlock(first, nullptr);
         if (!b)
             return nullptr;
@@ -186,7 +219,7 @@ void release(void *reply)
     Block *b = headerOf(reply)->blocks;
     while (b) {
         Block *next = b->next;
-        std::free(b);
+        freeBlock(b);
         b = next;
     }
 }
