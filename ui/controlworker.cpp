@@ -75,6 +75,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     connect(m_queue, &ProposalQueue::pageLoaded, this, &ControlWorker::proposalsPage);
     connect(m_queue, &ProposalQueue::itemsUpdated, this, &ControlWorker::proposalsUpdated);
     connect(m_queue, &ProposalQueue::itemsRemoved, this, &ControlWorker::proposalsRemoved);
+    connect(m_queue, &ProposalQueue::regionsFound, this, &ControlWorker::proposalRegionsFound);
     connect(m_queue, &ProposalQueue::loadFinished, this, [this](int count, qint64 malformed) {
         emit proposalsLoaded(count, malformed);
         m_queue->setPollInterval(m_pollIntervalMs);

@@ -85,6 +85,7 @@ signals:
     void proposalsPage(const QList<l0l3::ProposalItem> &items, qint64 loaded, qint64 total);
     void proposalsUpdated(const QList<l0l3::ProposalItem> &items);
     void proposalsRemoved(const QStringList &keys);
+    void proposalRegionsFound(const QStringList &names);
     void proposalsLoaded(int count, qint64 malformed);
     void proposalsFailed(const QString &message);
 

@@ -112,8 +112,6 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(m_proxy, &QAbstractItemModel::rowsInserted, this, &ProposalsPage::updateCounts);
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &ProposalsPage::updateCounts);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &ProposalsPage::updateCounts);
-    connect(m_model, &QAbstractItemModel::rowsInserted, this,
-            [this](const QModelIndex &, int first, int last) { refreshRegions(first, last); });
     connect(m_proxy, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex &tl, const QModelIndex &br) {
         const int row = m_view->currentIndex().row();
         if (row >= tl.row() && row <= br.row())
@@ -161,6 +159,12 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
         m_proxy->resumeSorting();
         m_progress->setText(tr("load failed"));
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
+    });
+    connect(w, &ControlWorker::proposalRegionsFound, this, [this](const QStringList &names) {
+        for (const QString &name : names) {
+            if (m_region->findData(name) < 0)
+                m_region->addItem(name, name);
+        }
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
     connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
@@ -583,22 +587,6 @@ void ProposalsPage::showProgress()
         return;
     m_progress->setText(tr("loaded %1 / %2").arg(m_loaded).arg(m_loadTotal));
     emit loadProgress(m_loaded, m_loadTotal);
-}
-
-// Regions are few and repeat on every row: one set lookup per row and region,
-// the combo box touched only for a new one.
-void ProposalsPage::refreshRegions(int first, int last)
-{
-    for (int row = first; row <= last && row < m_model->rowCount(); ++row) {
-        const ProposalItem &item = m_model->itemAt(row);
-        for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it) {
-            if (m_regionNames.contains(it.key()))
-                continue;
-            m_regionNames.insert(it.key());
-            if (m_region->findData(it.key()) < 0)
-                m_region->addItem(it.key(), it.key());
-        }
-    }
 }
 
 } // namespace l0l3

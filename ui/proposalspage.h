@@ -96,7 +96,6 @@ private:
     void advanceFrom(const QString &key);
     void updateDetail();
     void updateCounts();
-    void refreshRegions(int first, int last);
     void gatherPage(const QList<ProposalItem> &items);
     void flushPages();
     void showProgress();
@@ -110,7 +109,6 @@ private:
     QTableView *m_view;
     QLineEdit *m_search;
     QComboBox *m_region;
-    QSet<QString> m_regionNames; // already in m_region
     QLabel *m_count;
     QLabel *m_progress;
     ProposalDetailPane *m_detail;

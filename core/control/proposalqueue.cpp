@@ -242,6 +242,18 @@ QString ProposalQueue::intern(std::string_view s)
     return it->second;
 }
 
+// Interned names repeat: most checks end at the pointer comparison.
+void ProposalQueue::noteRegion(const QString &name)
+{
+    if (name.constData() == m_lastRegion.constData())
+        return;
+    m_lastRegion = name;
+    if (m_regions.contains(name))
+        return;
+    m_regions.insert(name);
+    m_newRegions.append(name);
+}
+
 // Decodes each entry straight from the hiredis reply (XREADGROUP:
 // [[stream, [[id, [field, value, ...]], ...]]]) into a ProposalItem, merges
 // duplicates of a key into its first item (loaded, or in a page still being
@@ -458,12 +470,15 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
             if (field == RedisSchema::kSeenTotalField) {
                 total = count;
             } else {
-                item.regions.insert(intern(field), count);
+                const QString name = intern(field);
+                noteRegion(name);
+                item.regions.insert(name, count);
                 sum += count;
             }
         }
         if (item.regions.isEmpty() && !item.proposedRegion.isEmpty()) {
             item.regions.insert(item.proposedRegion, 1);
+            noteRegion(item.proposedRegion);
             sum = 1;
         }
         item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
@@ -476,6 +491,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
     page.replies.clear();
     page.items.clear();
     --m_enrichingPages;
+    if (!m_newRegions.isEmpty())
+        emit regionsFound(std::exchange(m_newRegions, {}));
     m_settled += page.entries;
     if (!added.isEmpty() || m_loading)
         emit pageLoaded(added, m_settled, std::max(m_total, m_loaded));

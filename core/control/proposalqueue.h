@@ -77,6 +77,9 @@ signals:
     // Existing items that changed (a duplicate merged in, demand refreshed).
     void itemsUpdated(const QList<l0l3::ProposalItem> &items);
     void itemsRemoved(const QStringList &keys);
+    // Region names not seen before (in demand counters or as the proposing
+    // region), once each per queue, for a region filter.
+    void regionsFound(const QStringList &names);
     // Stream entries that could not be decoded (id + reason), per page.
     void malformedSkipped(const QStringList &idsAndReasons, qint64 malformedTotal);
     void loadFinished(int itemCount, qint64 malformedTotal);
@@ -105,6 +108,7 @@ private:
     void finishIfDone();
     void fail(const QString &message);
     QString intern(std::string_view s);
+    void noteRegion(const QString &name);
 
     QPointer<RedisConnection> m_connection;
     int m_pageSize = 1000;
@@ -140,6 +144,9 @@ private:
         QString value;
     };
     std::array<Recent, 16> m_recent;
+    QSet<QString> m_regions;
+    QString m_lastRegion;
+    QStringList m_newRegions;
     QTimer m_pollTimer;
     // Paging state of the load or poll in progress.
     bool m_newPhase = false;   // reading new entries (">"), pending ones are done
