@@ -68,6 +68,8 @@ bool ProposalFilterModel::lessThan(const QModelIndex &left, const QModelIndex &r
 {
     if (!m_table || sortRole() != ProposalTableModel::SortRole)
         return QSortFilterProxyModel::lessThan(left, right);
+    if (left.column() == ProposalTableModel::Savings)
+        return m_table->savingsAt(left.row()) < m_table->savingsAt(right.row());
     return ProposalTableModel::lessThan(m_table->itemAt(left.row()), m_table->itemAt(right.row()), left.column());
 }
 

@@ -156,6 +156,7 @@ void ProposalTableModel::clear()
         return;
     beginResetModel();
     m_items.clear();
+    m_scores.clear();
     m_rows.clear();
     m_pending.clear();
     endResetModel();
@@ -192,14 +193,21 @@ void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
     }
     if (next > first) {
         beginInsertRows({}, first, next - 1);
-        if (m_items.capacity() < next) // grow geometrically: reserve(next) would move every row each time
+        if (m_items.capacity() < next) { // grow geometrically: reserve(next) would move every row each time
             m_items.reserve(std::max<qsizetype>(next, 2 * m_items.capacity()));
+            m_scores.reserve(m_items.capacity());
+        }
         if (allFresh) {
-            for (const QList<ProposalItem> &items : pages)
+            for (const QList<ProposalItem> &items : pages) {
                 m_items.append(items);
+                for (const ProposalItem &item : items)
+                    m_scores.append(item.savingsScore);
+            }
         } else {
-            for (const auto &[p, i] : std::as_const(fresh))
+            for (const auto &[p, i] : std::as_const(fresh)) {
                 m_items.append(pages[p][i]);
+                m_scores.append(pages[p][i].savingsScore);
+            }
         }
         endInsertRows();
     }
@@ -209,8 +217,10 @@ void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
 
 void ProposalTableModel::reserve(qsizetype rows)
 {
-    if (m_items.capacity() < rows)
+    if (m_items.capacity() < rows) {
         m_items.reserve(rows);
+        m_scores.reserve(rows);
+    }
     if (m_rows.capacity() < rows)
         m_rows.reserve(rows);
 }
@@ -224,6 +234,7 @@ void ProposalTableModel::updateItems(const QList<ProposalItem> &items)
         if (it == m_rows.cend())
             continue;
         m_items[*it] = item;
+        m_scores[*it] = item.savingsScore;
         lo = lo < 0 ? *it : std::min(lo, *it);
         hi = std::max(hi, *it);
     }
@@ -255,6 +266,7 @@ void ProposalTableModel::removeKeys(const QStringList &keys)
         for (int i = rows[end]; i >= rows[start]; --i)
             m_rows.remove(m_items.at(i).key);
         m_items.remove(rows[start], rows[end] - rows[start] + 1);
+        m_scores.remove(rows[start], rows[end] - rows[start] + 1);
         reindex(rows[start]);
         endRemoveRows();
         end = start - 1;

@@ -53,6 +53,9 @@ public:
 
     int rowOfKey(const QString &key) const;
     const ProposalItem &itemAt(int row) const { return m_items.at(row); }
+    // The Savings sort key of a row, from a compact array: sorting 100k rows
+    // by it touches 800 KB instead of every item.
+    double savingsAt(int row) const { return m_scores.at(row); }
     QList<ProposalItem> items() const { return m_items; }
     void setPending(const QString &key, bool pending);
     bool isPending(const QString &key) const { return m_pending.contains(key); }
@@ -64,6 +67,7 @@ private:
     qint64 nowMs() const;
 
     QList<ProposalItem> m_items;
+    QList<double> m_scores; // savingsScore of each row
     QHash<QString, int> m_rows;
     QSet<QString> m_pending;
     qint64 m_nowMs = 0;

@@ -38,21 +38,24 @@ constexpr std::size_t roundUp(std::size_t n)
 constexpr std::size_t kBlockHeader = roundUp(sizeof(Block));
 constexpr std::size_t kHeader = roundUp(sizeof(Header));
 // Most replies (a GET of one entry, an HGETALL, a status) fit one small block:
-// those come from a per-thread cache, so a busy connection does not call
-// malloc for them at all (a ~1 KB malloc also makes glibc consolidate its
-// fast bins every time).
-constexpr std::size_t kSmallBlock = 4096 - kBlockHeader;
-constexpr std::size_t kCachedBlocks = 256;
+// those come from per-thread caches of four sizes, so a busy connection does
+// not call malloc for them at all (a ~1 KB malloc also makes glibc
+// consolidate its fast bins every time).
+constexpr std::size_t kClasses = 4;
+constexpr std::size_t kClassBytes[kClasses] = {512, 1024, 2048, 4096}; // malloc'd bytes, header included
+constexpr std::size_t kCachedPerClass = 128;
 
 struct BlockCache
 {
-    Block *free[kCachedBlocks];
-    std::size_t count = 0;
+    Block *free[kClasses][kCachedPerClass];
+    std::size_t count[kClasses] = {};
+    bool gone = false;
     ~BlockCache()
     {
-        while (count > 0)
-            std::free(free[--count]);
-        count = kCachedBlocks; // a release after this (thread exit) frees directly
+        for (std::size_t c = 0; c < kClasses; ++c)
+            while (count[c] > 0)
+                std::free(free[c][--count[c]]);
+        gone = true; // a release after this (thread exit) frees directly
     }
 };
 thread_local BlockCache t_cache;
@@ -62,13 +65,23 @@ char *dataOf(Block *b)
     return reinterpret_cast<char *>(b) + kBlockHeader;
 }
 
+// The size class a block of this usable size falls in, or kClasses.
+std::size_t classOf(std::size_t size)
+{
+    std::size_t c = 0;
+    while (c < kClasses && kClassBytes[c] - kBlockHeader < size)
+        ++c;
+    return c;
+}
+
 Block *newBlock(std::size_t size, Block *next)
 {
     Block *b = nullptr;
-    if (size <= kSmallBlock) {
-        size = kSmallBlock;
-        if (t_cache.count > 0)
-            b = t_cache.free[--t_cache.count];
+    const std::size_t c = classOf(size);
+    if (c < kClasses) {
+        size = kClassBytes[c] - kBlockHeader;
+        if (!t_cache.gone && t_cache.count[c] > 0)
+            b = t_cache.free[c][--t_cache.count[c]];
     }
     if (!b)
         b = static_cast<Block *>(std::malloc(kBlockHeader + size));
@@ -82,8 +95,10 @@ Block *newBlock(std::size_t size, Block *next)
 
 void freeBlock(Block *b)
 {
-    if (b->size == kSmallBlock && t_cache.count < kCachedBlocks)
-        t_cache.free[t_cache.count++] = b;
+    const std::size_t c = classOf(b->size);
+    if (c < kClasses && kClassBytes[c] - kBlockHeader == b->size && !t_cache.gone
+        && t_cache.count[c] < kCachedPerClass)
+        t_cache.free[c][t_cache.count[c]++] = b;
     else
         std::free(b);
 }
