@@ -95,7 +95,7 @@ private:
         std::vector<int> serials; // of items
         std::vector<HiredisReply> replies;
     };
-    static constexpr int kReadAhead = 2;
+    static constexpr int kReadAhead = 3;
 
     void ensureGroup(std::function<void()> next);
     void fetchTotal();
