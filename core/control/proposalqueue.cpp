@@ -86,15 +86,11 @@ void ProposalQueue::load()
     m_malformed = 0;
     m_skipped = 0;
     if (!m_items.isEmpty()) {
-        QStringList keys;
-        keys.reserve(m_items.size());
-        for (const ProposalItem &i : std::as_const(m_items))
-            keys.append(i.key);
         m_items.clear();
         m_index.clear();
         m_slots.clear();
         m_rowSerial.clear();
-        emit itemsRemoved(keys);
+        emit cleared(); // not itemsRemoved: 100k keys would cost more than the views' reset
     }
     m_skippedKeys.clear();
     if (!m_connection) {

@@ -53,7 +53,8 @@ public:
     void setConsumerName(const QString &name) { m_consumer = name; }
     QString consumerName() const { return m_consumer; }
 
-    // (Re)loads everything from scratch. loadFinished() or loadFailed() ends it.
+    // (Re)loads everything from scratch: cleared() if items were loaded, then
+    // pages; loadFinished() or loadFailed() ends it.
     void load();
     // Fetches only new proposals (XREADGROUP >); no-op while a load runs.
     void poll();
@@ -77,6 +78,8 @@ signals:
     // Existing items that changed (a duplicate merged in, demand refreshed).
     void itemsUpdated(const QList<l0l3::ProposalItem> &items);
     void itemsRemoved(const QStringList &keys);
+    // load() dropped every item (a mirror of the queue resets).
+    void cleared();
     // Region names not seen before (in demand counters or as the proposing
     // region), once each per queue, for a region filter.
     void regionsFound(const QStringList &names);
