@@ -3,7 +3,6 @@
 #include <QHash>
 #include <QList>
 #include <QPointer>
-#include <QSet>
 #include <QTimer>
 #include <QWidget>
 

@@ -468,10 +468,7 @@ void RedisConnection::send(const QList<QList<QByteArray>> &commands, Pending pen
             return;
         }
     }
-    if (!m_watchdog.isActive() || deadline < m_watchdogDeadlineMs) {
-        m_watchdogDeadlineMs = deadline;
-        m_watchdog.start(int(qMax<qint64>(0, deadline - nowMs())));
-    }
+    watchDeadline(deadline);
 }
 
 void RedisConnection::enqueue(const QList<QList<QByteArray>> &commands, Pending p, int timeoutMs)
@@ -497,10 +494,7 @@ void RedisConnection::enqueue(const QList<QList<QByteArray>> &commands, Pending 
         w.pending.deadlineMs = nowMs() + (timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs);
         const qint64 deadline = w.pending.deadlineMs;
         m_waiting.append(std::move(w));
-        if (!m_watchdog.isActive() || deadline < m_watchdogDeadlineMs) {
-            m_watchdogDeadlineMs = deadline;
-            m_watchdog.start(int(qMax<qint64>(0, deadline - nowMs())));
-        }
+        watchDeadline(deadline);
         return;
     }
     send(commands, std::move(p), timeoutMs);
@@ -637,6 +631,15 @@ void RedisConnection::checkDeadlines()
     if (next != kNoDeadline) {
         m_watchdogDeadlineMs = next;
         m_watchdog.start(int(qMax<qint64>(0, next - now)));
+    }
+}
+
+// Brings the watchdog forward to deadline if it is due later (or idle).
+void RedisConnection::watchDeadline(qint64 deadline)
+{
+    if (!m_watchdog.isActive() || deadline < m_watchdogDeadlineMs) {
+        m_watchdogDeadlineMs = deadline;
+        m_watchdog.start(int(qMax<qint64>(0, deadline - nowMs())));
     }
 }
 

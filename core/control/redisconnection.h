@@ -166,6 +166,7 @@ private:
     void deliver();
     void checkDeadlines();
     void armWatchdog();
+    void watchDeadline(qint64 deadline);
     void emitQueued(std::function<void()> fn);
 
     Options m_options;
