@@ -167,6 +167,15 @@ Header *arenaOf(const redisReadTask *task, redisReply *self)
     return headerOf(top->obj);
 }
 
+// A create function failing after createObject: hiredis reports OOM and
+// releases the root it knows of, but a root made here is not known yet.
+void *fail(const redisReadTask *task, redisReply *r)
+{
+    if (!task->parent)
+        release(r);
+    return nullptr;
+}
+
 void *createString(const redisReadTask *task, char *str, std::size_t len)
 {
     redisReply *r = createObject(task, task->type, len + 1);
@@ -174,7 +183,7 @@ void *createString(const redisReadTask *task, char *str, std::size_t len)
         return nullptr;
     auto *copy = static_cast<char *>(allocate(arenaOf(task, r), len + 1));
     if (!copy)
-        return nullptr; // hiredis reports OOM and releases the root
+        return fail(task, r);
     std::memcpy(copy, str, len);
     copy[len] = '\0';
     r->str = copy;
@@ -184,6 +193,8 @@ void *createString(const redisReadTask *task, char *str, std::size_t len)
 
 void *createArray(const redisReadTask *task, int elements)
 {
+    if (elements > kMaxArrayElements)
+        return nullptr; // see kMaxArrayElements: hiredis fails the read with "Out of memory"
     const std::size_t bytes = std::size_t(elements > 0 ? elements : 0) * sizeof(redisReply *);
     // A root array's first block also takes room for its elements' objects,
     // within reason: the count is the server's word, and "*88888800" must not
@@ -194,7 +205,7 @@ void *createArray(const redisReadTask *task, int elements)
     if (elements > 0) {
         auto *v = static_cast<redisReply **>(allocate(arenaOf(task, r), bytes));
         if (!v)
-            return nullptr;
+            return fail(task, r);
         std::memset(v, 0, bytes);
         r->element = v;
     }

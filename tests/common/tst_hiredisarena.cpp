@@ -21,6 +21,7 @@ private slots:
     void sameTreesAsHiredis();
     void largeStreamPageInRandomChunks();
     void protocolErrorReleasesThePartialReply();
+    void hugeArrayHeaderIsRefused();
 };
 
 namespace {
@@ -156,6 +157,27 @@ void TestHiredisArena::protocolErrorReleasesThePartialReply()
     const auto expected = viaHiredis(bytes, {5});
     QCOMPARE(expected.back(), std::string("error"));
     QCOMPARE(viaArena(bytes, {5}), expected);
+}
+
+// An array header beyond kMaxArrayElements, at the root or nested, fails the
+// read before its pointer array is allocated (hiredis' own reader would
+// calloc count x 8 bytes); replies before it are delivered, one at the limit
+// is read as usual.
+void TestHiredisArena::hugeArrayHeaderIsRefused()
+{
+    const std::string huge = "*" + std::to_string(HiredisArena::kMaxArrayElements + 1) + "\r\n";
+    QCOMPARE(viaArena("+OK\r\n" + huge, {64}), (std::vector<std::string>{"+OK", "error"}));
+    QCOMPARE(viaArena("*2\r\n:1\r\n" + huge + ":2\r\n", {3}).back(), std::string("error"));
+    QCOMPARE(viaArena("*277778880\r\n", {13}), std::vector<std::string>{"error"});
+
+    redisReader *reader = redisReaderCreate();
+    HiredisArena::install(reader);
+    const std::string limit = "*" + std::to_string(HiredisArena::kMaxArrayElements) + "\r\n";
+    QCOMPARE(redisReaderFeed(reader, limit.data(), limit.size()), REDIS_OK);
+    void *reply = nullptr;
+    QCOMPARE(redisReaderGetReply(reader, &reply), REDIS_OK); // accepted, waiting for elements
+    QVERIFY(!reply);
+    redisReaderFree(reader); // releases the 128 MB pointer array of the partial reply
 }
 
 QTEST_APPLESS_MAIN(TestHiredisArena)

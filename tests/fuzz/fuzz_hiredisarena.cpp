@@ -3,7 +3,9 @@
 // returns exactly the replies hiredis' own reader returns (same trees, same
 // error at the same point), and neither leaks (LeakSanitizer) nor touches
 // memory it does not own (ASan) — also when the input ends mid-reply and the
-// reader is freed with a half-built reply.
+// reader is freed with a half-built reply. Inputs with an array header beyond
+// HiredisArena::kMaxArrayElements are read by the arena alone: it refuses
+// them by design, where hiredis' own reader would calloc gigabytes.
 #include <hiredis/hiredis.h>
 
 #include "core/common/hiredisarena.h"
@@ -68,6 +70,25 @@ std::string readAll(bool arena, const char *data, size_t size, size_t chunk)
     return out;
 }
 
+// Whether "*N" with N beyond the arena's limit appears anywhere in the input
+// (anywhere: hiredis 0.14 skips the two bytes after a bulk string unread, so a
+// header need not follow a newline; inside a bulk string both readers would
+// agree, but the comparison is skipped all the same).
+bool declaresHugeArray(const char *data, size_t size)
+{
+    for (size_t i = 0; i < size; ++i) {
+        if (data[i] != '*')
+            continue;
+        long long n = 0;
+        size_t j = i + 1;
+        for (; j < size && data[j] >= '0' && data[j] <= '9' && n <= l0l3::HiredisArena::kMaxArrayElements; ++j)
+            n = n * 10 + (data[j] - '0');
+        if (n > l0l3::HiredisArena::kMaxArrayElements)
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
@@ -76,6 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         return 0;
     const size_t chunk = 1 + data[0] % 64 * (data[0] >= 128 ? 64 : 1);
     const char *text = reinterpret_cast<const char *>(data + 1);
-    FUZZ_CHECK(readAll(true, text, size - 1, chunk) == readAll(false, text, size - 1, chunk));
+    const std::string arena = readAll(true, text, size - 1, chunk);
+    if (!declaresHugeArray(text, size - 1))
+        FUZZ_CHECK(arena == readAll(false, text, size - 1, chunk));
     return 0;
 }
