@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]      fuzz every target (default 30 s each)
 #   scripts/fuzz.sh --regress                 run every corpus and regression input once (CI, ctest)
-#   options: --build-dir DIR (default build/fuzz), --no-build, TARGET... (default: all)
+#   options: --build-dir DIR (default build/fuzz), --no-build, --seed N (libFuzzer's
+#            -seed; 0, the default, picks a random one), TARGET... (default: all)
 #
 # The build is a separate clang build dir, configured as:
 #   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -23,6 +24,7 @@ BUILD_DIR=$ROOT/build/fuzz
 SECONDS_PER_TARGET=30
 MODE=fuzz
 BUILD=1
+SEED=0
 TARGETS=()
 ALL_TARGETS=(fuzz_normaliser fuzz_canonicaljson fuzz_entrycodec fuzz_proposalcodec
              fuzz_prometheusparser fuzz_redisurl fuzz_hiredisarena fuzz_chatrequest fuzz_httprequest)
@@ -32,7 +34,8 @@ while (($#)); do
     --regress) MODE=regress ;;
     --no-build) BUILD=0 ;;
     --build-dir) BUILD_DIR=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --seed) SEED=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     [0-9]*) SECONDS_PER_TARGET=$1 ;;
     fuzz_*) TARGETS+=("$1") ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -82,6 +85,7 @@ if [[ $MODE == regress ]]; then
     fi
   done
 else
+  ((SEED == 0)) || echo "libFuzzer seed $SEED (the same mutations every run, give or take the time limit)"
   printf '%-24s %12s %14s  %s\n' target execs/s total_execs result
   for t in "${TARGETS[@]}"; do
     work=$SCRATCH/$t/corpus
@@ -92,7 +96,7 @@ else
     [[ -n $(inputs_of "$REGRESSIONS/$t") ]] && dirs+=("$REGRESSIONS/$t")
     log=$SCRATCH/$t.log
     rc=0
-    nice "$BIN/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    nice "$BIN/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -seed="$SEED" \
       -artifact_prefix="$artifacts/" "${dirs[@]}" >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

@@ -6,6 +6,9 @@
 #            under a private D-Bus + gnome-keyring, benchmark smoke runs)
 #   fuzz     clang libFuzzer build: every corpus + regression input replayed,
 #            then each target fuzzed for L0L3_FUZZ_SECONDS (default 10) seconds
+#            from libFuzzer seed L0L3_FUZZ_SEED (default 1: the suite repeats
+#            one exploration and fails only on what a change broke; 0 picks a
+#            random seed; longer exploring is `scripts/fuzz.sh 600`)
 #   asan     the whole suite again under AddressSanitizer + UBSan
 # L0L3_TEST_STAGES="default fuzz asan" picks stages; extra args go to ctest.
 set -euo pipefail
@@ -41,7 +44,7 @@ for stage in $stages; do
       unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
     fuzz)
       start=$SECONDS
-      if bash scripts/fuzz.sh --regress && bash scripts/fuzz.sh --no-build "${L0L3_FUZZ_SECONDS:-10}"; then
+      if bash scripts/fuzz.sh --regress && bash scripts/fuzz.sh --no-build --seed "${L0L3_FUZZ_SEED:-1}" "${L0L3_FUZZ_SECONDS:-10}"; then
         summary+=("fuzz: passed ($((SECONDS - start)) s)")
       else
         summary+=("fuzz: FAILED ($((SECONDS - start)) s)")
