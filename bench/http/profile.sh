@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench/http/profile.sh [--bin-dir DIR] [--out DIR] [--seconds S] [--connections C]
-#                       [--tool perf|callgrind] [--no-hot-cache] [--threads N]
+#                       [--tool perf|callgrind|sched] [--no-hot-cache] [--threads N]
 #
 # Profiles l0l3-gateway on the hit path under wrk load (the same stack and
 # requests as run.sh). perf samples cpu-clock (hardware counters are not
 # available in this VM) with DWARF call graphs and writes flat ("self") and
 # inclusive ("children") reports; callgrind runs the gateway under valgrind at
-# low load and writes callgrind_annotate output. Results go to --out.
+# low load and writes callgrind_annotate output; sched records scheduler events
+# of the whole machine (perf sched) to show which process waited for a CPU and
+# how long (the tail latency's usual cause on 2 shared cores). Results go to --out.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +30,7 @@ while (($#)); do
     --tool) tool=$2; shift ;;
     --threads) threads=$2; shift ;;
     --no-hot-cache) gateway_flags+=(--no-hot-cache); expected_tier=L0 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -88,6 +90,21 @@ case $tool in
     echo "== wrk (under valgrind)"; grep -E 'Requests/sec|^L0L3_RESULT' "$out/wrk.txt" || true
     echo "== callgrind, self (top)"; sed -n '20,60p' "$out/callgrind-self.txt"
     ;;
-  *) die "unknown --tool $tool (perf or callgrind)" ;;
+  sched)
+    start_gateway profiled "${gateway_flags[@]}"
+    probe "$gateway_port" hit L0
+    probe "$gateway_port" hit "$expected_tier"
+    run_wrk "$gateway_port" $((seconds + 2)) "$connections" >"$out/wrk.txt" 2>&1 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+    sleep 1
+    perf sched record -a -o "$out/sched.data" -- sleep "$seconds" >"$out/perf-record.log" 2>&1
+    wait "$wrk_pid" || true
+    perf sched latency -i "$out/sched.data" --sort max >"$out/sched-latency.txt" 2>/dev/null
+    perf sched timehist -i "$out/sched.data" -w >"$out/sched-timehist.txt" 2>/dev/null || true
+    echo "== wrk"; grep -E 'Requests/sec|^L0L3_RESULT|99%' "$out/wrk.txt" || true
+    echo "== perf sched latency (waits for a CPU, worst first)"; sed -n '1,14p' "$out/sched-latency.txt"
+    ;;
+  *) die "unknown --tool $tool (perf, callgrind or sched)" ;;
 esac
 echo "profile output: $out"

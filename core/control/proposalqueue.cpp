@@ -286,6 +286,8 @@ void ProposalQueue::processPage(const redisReply *reply)
     }
     QString lastId;
     std::vector<std::string_view> fieldsAndValues;
+    std::vector<std::string_view> keys; // UTF-8, of the page's items, for enrich()
+    keys.reserve(n);
     for (size_t e = 0; e < n; ++e) {
         ++m_loaded;
         const redisReply *entry = entries->element[e];
@@ -330,6 +332,7 @@ void ProposalQueue::processPage(const redisReply *reply)
         serial = int(m_slots.size());
         m_slots.push_back({page.get(), int(page->items.size())});
         page->serials.push_back(serial);
+        keys.push_back(proposal->key);
         ProposalItem item;
         item.id = lastId;
         item.key = key;
@@ -348,7 +351,7 @@ void ProposalQueue::processPage(const redisReply *reply)
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
 
-    enrich(page);
+    enrich(page, keys);
     if (m_newPhase)
         readAhead();
     else
@@ -359,38 +362,37 @@ void ProposalQueue::processPage(const redisReply *reply)
 // approved already; nearly always 0), ZMSCORE of its keys in the rejected set,
 // and per key HGETALL seen (demand per region). Only when some key is approved
 // does a second pipeline ask EXISTS key by key.
-void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page)
+void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::vector<std::string_view> &keys)
 {
     ++m_enrichingPages;
-    const qsizetype n = page->items.size();
+    const std::size_t n = keys.size();
     if (n == 0) {
         finishEnrich(*page, {}); // a page of duplicates or malformed entries: progress only
         return;
     }
-    QList<QByteArray> exists{QByteArrayLiteral("EXISTS")};
-    QList<QByteArray> zmscore{QByteArrayLiteral("ZMSCORE"), bytes(RedisSchema::kRejected)};
-    exists.reserve(1 + n);
-    zmscore.reserve(2 + n);
-    QList<QList<QByteArray>> commands;
-    commands.reserve(2 + n);
-    commands.resize(2); // EXISTS and ZMSCORE, filled below
-    static const QByteArray entryPrefix = bytes(RedisSchema::entryKey({}));
-    static const QByteArray seenPrefix = bytes(RedisSchema::seenKey({}));
-    const auto prefixed = [](const QByteArray &prefix, const QByteArray &key) {
-        QByteArray out;
-        out.reserve(prefix.size() + key.size());
-        return out.append(prefix).append(key);
-    };
-    for (const ProposalItem &item : std::as_const(page->items)) {
-        const QByteArray key = item.key.toUtf8();
-        exists.append(prefixed(entryPrefix, key));
-        zmscore.append(key);
-        commands.append({QByteArrayLiteral("HGETALL"), prefixed(seenPrefix, key)});
+    static const std::string entryPrefix = RedisSchema::entryKey({});
+    static const std::string seenPrefix = RedisSchema::seenKey({});
+    RespCommands commands;
+    std::size_t keyBytes = 0;
+    for (std::string_view k : keys)
+        keyBytes += k.size();
+    commands.reserve(2 + n, 3 * keyBytes + n * (entryPrefix.size() + seenPrefix.size() + 48) + 64);
+    commands.begin(1 + n);
+    commands.arg("EXISTS");
+    for (std::string_view k : keys)
+        commands.arg(entryPrefix, k);
+    commands.begin(2 + n);
+    commands.arg("ZMSCORE");
+    commands.arg(RedisSchema::kRejected);
+    for (std::string_view k : keys)
+        commands.arg(k);
+    for (std::string_view k : keys) {
+        commands.begin(2);
+        commands.arg("HGETALL");
+        commands.arg(seenPrefix, k);
     }
-    commands[0] = exists;
-    commands[1] = zmscore;
-    m_connection->pipelineRaw(commands, this, [this, page, exists](std::vector<HiredisReply> replies,
-                                                                   const RedisReply &error) {
+    m_connection->pipelineRaw(std::move(commands), this, [this, page](std::vector<HiredisReply> replies,
+                                                                      const RedisReply &error) {
         if (page->generation != m_loadGeneration)
             return;
         if (error.isError()) {
@@ -415,11 +417,13 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page)
             finishEnrich(*page, {});
             return;
         }
-        QList<QList<QByteArray>> perKey;
-        perKey.reserve(exists.size() - 1);
-        for (qsizetype i = 1; i < exists.size(); ++i)
-            perKey.append({QByteArrayLiteral("EXISTS"), exists[i]});
-        m_connection->pipelineRaw(perKey, this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
+        RespCommands perKey;
+        for (const ProposalItem &item : std::as_const(page->items)) {
+            perKey.begin(2);
+            perKey.arg("EXISTS");
+            perKey.arg(entryPrefix, item.key.toStdString());
+        }
+        m_connection->pipelineRaw(std::move(perKey), this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
             if (page->generation != m_loadGeneration)
                 return;
             if (error.isError()) {

@@ -106,7 +106,8 @@ private:
     void readAhead();
     void readPage(const QString &fromId);
     void processPage(const redisReply *reply);
-    void enrich(const std::shared_ptr<EnrichPage> &page);
+    // keys: the page's items' keys (views into the reply being processed).
+    void enrich(const std::shared_ptr<EnrichPage> &page, const std::vector<std::string_view> &keys);
     void finishEnrich(EnrichPage &page, const std::vector<bool> &approved);
     void finishIfDone();
     void fail(const QString &message);

@@ -274,7 +274,7 @@ void RedisConnection::sendHandshake()
             if (--*remaining == 0)
                 handleConnected();
         };
-        send({argv}, std::move(p), m_options.connectTimeoutMs);
+        send(format({argv}), std::move(p), m_options.connectTimeoutMs);
     }
     armWatchdog();
 }
@@ -434,29 +434,29 @@ void RedisConnection::close()
     }
 }
 
+RespCommands RedisConnection::format(const QList<QList<QByteArray>> &commands)
+{
+    RespCommands out;
+    for (const QList<QByteArray> &argv : commands)
+        out.addRange(argv);
+    return out;
+}
+
 // All the commands go out under one id: the Pending completes with the last reply.
-void RedisConnection::send(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs)
+void RedisConnection::send(const RespCommands &commands, Pending pending, int timeoutMs)
 {
     const quint64 id = m_nextId++;
     const int timeout = timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs;
     pending.deadlineMs = nowMs() + timeout;
     pending.awaiting = int(commands.size());
     pending.replies = std::make_shared<std::vector<HiredisReply>>();
-    pending.replies->reserve(size_t(commands.size()));
+    pending.replies->reserve(commands.size());
     const qint64 deadline = pending.deadlineMs;
     m_pending.emplace(id, std::move(pending));
-    std::vector<const char *> args;
-    std::vector<size_t> lens;
-    for (const QList<QByteArray> &argv : commands) {
-        args.clear();
-        lens.clear();
-        for (const QByteArray &a : argv) {
-            args.push_back(a.constData());
-            lens.push_back(size_t(a.size()));
-        }
-        const int rc = m_ctx ? redisAsyncCommandArgv(m_ctx, &RedisConnection::onReplyCb,
-                                                     reinterpret_cast<void *>(quintptr(id)), int(args.size()),
-                                                     args.data(), lens.data())
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        const std::string_view cmd = commands.command(i);
+        const int rc = m_ctx ? redisAsyncFormattedCommand(m_ctx, &RedisConnection::onReplyCb,
+                                                          reinterpret_cast<void *>(quintptr(id)), cmd.data(), cmd.size())
                              : REDIS_ERR;
         if (rc != REDIS_OK) {
             // Replies to the commands already sent find the id gone once this is delivered.
@@ -471,13 +471,12 @@ void RedisConnection::send(const QList<QList<QByteArray>> &commands, Pending pen
     watchDeadline(deadline);
 }
 
-void RedisConnection::enqueue(const QList<QList<QByteArray>> &commands, Pending p, int timeoutMs)
+void RedisConnection::enqueue(RespCommands commands, Pending p, int timeoutMs)
 {
     if (!p.context)
         p.context = this;
     p.hasContext = true;
-    const bool empty = commands.isEmpty() || std::any_of(commands.cbegin(), commands.cend(),
-                                                         [](const QList<QByteArray> &argv) { return argv.isEmpty(); });
+    const bool empty = commands.empty() || commands.hasEmptyCommand();
     if (empty || m_destroying || (!m_wantOpen && m_state == State::Closed)) {
         const QByteArray why = empty ? QByteArrayLiteral("empty command") : QByteArrayLiteral("not connected");
         QObject *context = p.context;
@@ -488,7 +487,7 @@ void RedisConnection::enqueue(const QList<QList<QByteArray>> &commands, Pending 
     }
     if (m_state != State::Ready) {
         Waiting w;
-        w.commands = commands;
+        w.commands = std::move(commands);
         w.pending = std::move(p);
         w.timeoutMs = timeoutMs;
         w.pending.deadlineMs = nowMs() + (timeoutMs < 0 ? m_options.commandTimeoutMs : timeoutMs);
@@ -505,7 +504,7 @@ void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, R
     Pending p;
     p.context = context;
     p.callback = std::move(cb);
-    enqueue({argv}, std::move(p), timeoutMs);
+    enqueue(format({argv}), std::move(p), timeoutMs);
 }
 
 void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb,
@@ -526,7 +525,12 @@ void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject
 void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
                                   int timeoutMs)
 {
-    if (commands.isEmpty()) {
+    pipelineRaw(format(commands), context, std::move(cb), timeoutMs);
+}
+
+void RedisConnection::pipelineRaw(RespCommands commands, QObject *context, RawRepliesCallback cb, int timeoutMs)
+{
+    if (commands.empty()) {
         QMetaObject::invokeMethod(context ? context : this, [cb = std::move(cb)] {
             if (cb)
                 cb({}, {});
@@ -536,7 +540,7 @@ void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObj
     Pending p;
     p.context = context;
     p.raw = std::move(cb);
-    enqueue(commands, std::move(p), timeoutMs);
+    enqueue(std::move(commands), std::move(p), timeoutMs);
 }
 
 void RedisConnection::transaction(const QList<QList<QByteArray>> &commands, QObject *context, ReplyCallback cb,

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/common/respcommands.h"
 #include "core/control/redisreply.h"
 
 struct redisAsyncContext;
@@ -103,6 +104,8 @@ public:
     // Like pipeline(), without converting the replies.
     void pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
                      int timeoutMs = -1);
+    // The same for commands formatted already (large pipelines: no list per command).
+    void pipelineRaw(RespCommands commands, QObject *context, RawRepliesCallback cb, int timeoutMs = -1);
     // MULTI, commands, EXEC as one pipeline. cb gets the EXEC reply: an Array of
     // the commands' replies, Nil when a WATCHed key changed, or an Error
     // (EXECABORT, transport error).
@@ -136,7 +139,7 @@ private:
     };
     struct Waiting
     {
-        QList<QList<QByteArray>> commands;
+        RespCommands commands;
         Pending pending; // deadlineMs: while waiting for the link
         int timeoutMs = -1;
     };
@@ -158,8 +161,9 @@ private:
     void failAll(const QString &reason);
     void scheduleReconnect();
     void setState(State state);
-    void enqueue(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs);
-    void send(const QList<QList<QByteArray>> &commands, Pending pending, int timeoutMs);
+    static RespCommands format(const QList<QList<QByteArray>> &commands);
+    void enqueue(RespCommands commands, Pending pending, int timeoutMs);
+    void send(const RespCommands &commands, Pending pending, int timeoutMs);
     void sendHandshake();
     void flushWaiting();
     void scheduleDelivery();
