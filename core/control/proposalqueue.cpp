@@ -50,20 +50,21 @@ void ProposalQueue::setPollInterval(int intervalMs)
         m_pollTimer.start(intervalMs);
 }
 
-void ProposalQueue::resetPaging()
+void ProposalQueue::resetPaging(bool keepLoaded)
 {
     ++m_loadGeneration; // replies still in flight are dropped
     m_readsInFlight = 0;
     m_enrichingPages = 0;
     m_settled = 0;
     // Keys of pages no longer awaited: those items are not loaded.
-    m_index.removeIf([this](const QHash<QString, int>::iterator &it) {
-        Slot &slot = m_slots[size_t(it.value())];
-        if (!slot.page)
-            return false;
-        slot = {};
-        return true;
-    });
+    if (keepLoaded)
+        m_index.removeIf([this](const QHash<QString, int>::iterator &it) {
+            Slot &slot = m_slots[size_t(it.value())];
+            if (!slot.page)
+                return false;
+            slot = {};
+            return true;
+        });
     m_newPhase = false;
     m_streamDone = false;
 }
@@ -78,14 +79,26 @@ void ProposalQueue::fail(const QString &message)
 
 void ProposalQueue::load()
 {
-    resetPaging();
+    const bool clearAll = !m_items.isEmpty() || !m_index.isEmpty();
+    resetPaging(!clearAll); // everything goes below: no need to sort out the pages in flight
     m_loading = true;
     m_polling = false;
     m_loaded = 0;
     m_total = 0;
     m_malformed = 0;
     m_skipped = 0;
-    if (!m_items.isEmpty()) {
+    if (m_connection) {
+        const quint64 gen = m_loadGeneration;
+        ensureGroup([this, gen] {
+            if (gen != m_loadGeneration)
+                return;
+            fetchTotal();
+            readPage(QStringLiteral("0"));
+        });
+    }
+    // Freeing 100k items takes a while: done while Redis answers the above
+    // (replies are delivered from the event loop, after this).
+    if (clearAll) {
         m_items.clear();
         m_index.clear();
         m_slots.clear();
@@ -93,17 +106,8 @@ void ProposalQueue::load()
         emit cleared(); // not itemsRemoved: 100k keys would cost more than the views' reset
     }
     m_skippedKeys.clear();
-    if (!m_connection) {
+    if (!m_connection)
         fail(QStringLiteral("no Redis connection"));
-        return;
-    }
-    const quint64 gen = m_loadGeneration;
-    ensureGroup([this, gen] {
-        if (gen != m_loadGeneration)
-            return;
-        fetchTotal();
-        readPage(QStringLiteral("0"));
-    });
 }
 
 void ProposalQueue::ensureGroup(std::function<void()> next)

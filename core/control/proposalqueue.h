@@ -102,7 +102,7 @@ private:
 
     void ensureGroup(std::function<void()> next);
     void fetchTotal();
-    void resetPaging();
+    void resetPaging(bool keepLoaded = true);
     void readAhead();
     void readPage(const QString &fromId);
     void processPage(const redisReply *reply);
