@@ -72,6 +72,13 @@ public:
         m_bytes.reserve(bytes);
     }
 
+    // Empties the batch, keeping its memory for the next commands.
+    void clear()
+    {
+        m_bytes.clear();
+        m_starts.clear();
+    }
+
     std::size_t size() const { return m_starts.size(); }
     bool empty() const { return m_starts.empty(); }
     // A command without arguments ("*0\r\n"): Redis would ignore it and send

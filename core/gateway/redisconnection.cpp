@@ -252,40 +252,27 @@ void RedisConnection::failLater(ReplyCallback callback, std::string_view error)
 
 void RedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
 {
-    const char *argv[8];
-    std::size_t lens[8];
-    int argc = 0;
-    for (std::string_view a : args) {
-        if (argc == 8)
-            break;
-        argv[argc] = a.data();
-        lens[argc] = a.size();
-        ++argc;
-    }
-    send(argv, lens, argc, std::move(callback));
+    m_format.clear();
+    m_format.add(args);
+    send(m_format.command(0), std::move(callback));
 }
 
 void RedisConnection::command(const std::vector<std::string_view> &args, ReplyCallback callback)
 {
-    std::vector<const char *> argv;
-    std::vector<std::size_t> lens;
-    argv.reserve(args.size());
-    lens.reserve(args.size());
-    for (std::string_view a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    send(argv.data(), lens.data(), static_cast<int>(argv.size()), std::move(callback));
+    m_format.clear();
+    m_format.addRange(args);
+    send(m_format.command(0), std::move(callback));
 }
 
-void RedisConnection::send(const char **argv, const std::size_t *lens, int argc, ReplyCallback callback)
+void RedisConnection::send(std::string_view formatted, ReplyCallback callback)
 {
     if (!m_ac || m_stopped) {
         failLater(std::move(callback), "not connected");
         return;
     }
     auto *pending = new Pending{this, std::move(callback), nowMs() + m_options.commandTimeoutMs};
-    if (redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, pending, argc, argv, lens) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(m_ac, &RedisConnection::onReply, pending, formatted.data(), formatted.size())
+        != REDIS_OK) {
         ReplyCallback cb = std::move(pending->callback);
         delete pending;
         failLater(std::move(cb), "not connected");

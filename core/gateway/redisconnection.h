@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/common/redisurl.h"
+#include "core/common/respcommands.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -81,7 +82,7 @@ private:
     void failLater(ReplyCallback callback, std::string_view error);
     void armSweep();
     void sweep();
-    void send(const char **argv, const std::size_t *lens, int argc, ReplyCallback callback);
+    void send(std::string_view formatted, ReplyCallback callback);
     std::int64_t nowMs() const;
 
     boost::asio::io_context &m_context;
@@ -97,6 +98,7 @@ private:
     boost::asio::steady_timer m_sweepTimer;
     bool m_sweepArmed = false;
     std::deque<Pending *> m_inflight; // in send order; hiredis answers in order
+    RespCommands m_format;            // reused: formatting a command allocates nothing
     std::vector<std::string> m_channels;
     MessageCallback m_onMessage;
     std::function<void()> m_onSubscribed;
