@@ -1,10 +1,11 @@
 #pragma once
 
 #include <QList>
-#include <QMap>
 #include <QMetaType>
 #include <QString>
 #include <QStringList>
+
+#include "core/control/regioncounts.h"
 
 namespace l0l3 {
 
@@ -22,7 +23,7 @@ struct ProposalItem
     QString response;
     QString model;
     QString proposedRegion; // region of the gateway that proposed it first
-    QMap<QString, qint64> regions; // region -> misses seen there
+    RegionCounts regions;   // region -> misses seen there, sorted by region
     qint64 seenTotal = 0;   // the seen hash's "_total" (sum of regions if absent)
     qint64 upstreamMs = 0;  // upstream latency a hit would save
     qint64 promptTokens = 0;     // 0 if unknown

@@ -466,6 +466,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
         }
         qint64 sum = 0;
         qint64 total = -1;
+        if (seen->type == REDIS_REPLY_ARRAY)
+            item.regions.reserve(qsizetype(seen->elements / 2));
         for (size_t f = 0; seen->type == REDIS_REPLY_ARRAY && f + 1 < seen->elements; f += 2) {
             const std::string_view field = view(seen->element[f]);
             std::int64_t count = 0;

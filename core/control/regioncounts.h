@@ -1,0 +1,86 @@
+#pragma once
+
+#include <QList>
+#include <QString>
+
+#include <algorithm>
+#include <utility>
+
+namespace l0l3 {
+
+// Misses seen per region for one proposal: a handful of entries, kept sorted
+// by region name in one small list. It replaces a QMap<QString, qint64> (a
+// shared map header and a tree node per region): loading 100k proposals built
+// and freed 400k of those nodes. The part of QMap's interface the console uses.
+class RegionCounts
+{
+public:
+    using Entry = std::pair<QString, qint64>;
+
+    class const_iterator
+    {
+    public:
+        explicit const_iterator(QList<Entry>::const_iterator it) : m_it(it) {}
+        const QString &key() const { return m_it->first; }
+        qint64 value() const { return m_it->second; }
+        const Entry &operator*() const { return *m_it; }
+        const Entry *operator->() const { return &*m_it; }
+        const_iterator &operator++()
+        {
+            ++m_it;
+            return *this;
+        }
+        bool operator==(const const_iterator &o) const { return m_it == o.m_it; }
+        bool operator!=(const const_iterator &o) const { return m_it != o.m_it; }
+
+    private:
+        QList<Entry>::const_iterator m_it;
+    };
+
+    // Sets region's count (replacing an earlier one).
+    void insert(const QString &region, qint64 count)
+    {
+        auto it = lowerBound(region);
+        if (it != m_entries.end() && it->first == region)
+            it->second = count;
+        else
+            m_entries.insert(it, Entry{region, count});
+    }
+
+    qint64 value(const QString &region, qint64 fallback = 0) const
+    {
+        const auto it = lowerBound(region);
+        return it != m_entries.cend() && it->first == region ? it->second : fallback;
+    }
+    bool contains(const QString &region) const
+    {
+        const auto it = lowerBound(region);
+        return it != m_entries.cend() && it->first == region;
+    }
+    qsizetype size() const { return m_entries.size(); }
+    bool isEmpty() const { return m_entries.isEmpty(); }
+    void reserve(qsizetype n) { m_entries.reserve(n); }
+
+    const_iterator cbegin() const { return const_iterator(m_entries.cbegin()); }
+    const_iterator cend() const { return const_iterator(m_entries.cend()); }
+    const_iterator begin() const { return cbegin(); }
+    const_iterator end() const { return cend(); }
+
+    bool operator==(const RegionCounts &o) const { return m_entries == o.m_entries; }
+
+private:
+    QList<Entry>::iterator lowerBound(const QString &region)
+    {
+        return std::lower_bound(m_entries.begin(), m_entries.end(), region,
+                                [](const Entry &e, const QString &r) { return e.first < r; });
+    }
+    QList<Entry>::const_iterator lowerBound(const QString &region) const
+    {
+        return std::lower_bound(m_entries.cbegin(), m_entries.cend(), region,
+                                [](const Entry &e, const QString &r) { return e.first < r; });
+    }
+
+    QList<Entry> m_entries;
+};
+
+} // namespace l0l3
