@@ -52,15 +52,20 @@ start_redis
 seed_entries "$out/keys.txt"
 start_stub
 
+# The gateway under wrk load for the recording's seconds (+2), in steady state.
+start_loaded_gateway() {
+  start_gateway profiled "${gateway_flags[@]}"
+  probe "$gateway_port" hit L0
+  probe "$gateway_port" hit "$expected_tier"
+  run_wrk "$gateway_port" $((seconds + 2)) "$connections" >"$out/wrk.txt" 2>&1 &
+  wrk_pid=$!
+  pids+=("$wrk_pid")
+  sleep 1 # let wrk open its connections; the samples should be steady state
+}
+
 case $tool in
   perf)
-    start_gateway profiled "${gateway_flags[@]}"
-    probe "$gateway_port" hit L0
-    probe "$gateway_port" hit "$expected_tier"
-    run_wrk "$gateway_port" $((seconds + 2)) "$connections" >"$out/wrk.txt" 2>&1 &
-    wrk_pid=$!
-    pids+=("$wrk_pid")
-    sleep 1 # let wrk open its connections; the samples should be steady state
+    start_loaded_gateway
     perf record -e cpu-clock -F 499 --call-graph dwarf,8192 -p "$gateway_pid" -o "$out/perf.data" \
       -- sleep "$seconds" >"$out/perf-record.log" 2>&1
     wait "$wrk_pid" || true
@@ -91,13 +96,7 @@ case $tool in
     echo "== callgrind, self (top)"; sed -n '20,60p' "$out/callgrind-self.txt"
     ;;
   sched)
-    start_gateway profiled "${gateway_flags[@]}"
-    probe "$gateway_port" hit L0
-    probe "$gateway_port" hit "$expected_tier"
-    run_wrk "$gateway_port" $((seconds + 2)) "$connections" >"$out/wrk.txt" 2>&1 &
-    wrk_pid=$!
-    pids+=("$wrk_pid")
-    sleep 1
+    start_loaded_gateway
     perf sched record -a -o "$out/sched.data" -- sleep "$seconds" >"$out/perf-record.log" 2>&1
     wait "$wrk_pid" || true
     perf sched latency -i "$out/sched.data" --sort max >"$out/sched-latency.txt" 2>/dev/null
