@@ -31,17 +31,8 @@ public:
         m_bytes += "\r\n";
     }
 
-    void arg(std::string_view a)
-    {
-        m_bytes += '$';
-        appendNumber(a.size());
-        m_bytes += "\r\n";
-        m_bytes.append(a.data(), a.size());
-        m_bytes += "\r\n";
-    }
-
-    // One argument made of two pieces (a key prefix and a key, say).
-    void arg(std::string_view head, std::string_view tail)
+    // One argument, perhaps made of two pieces (a key prefix and a key, say).
+    void arg(std::string_view head, std::string_view tail = {})
     {
         m_bytes += '$';
         appendNumber(head.size() + tail.size());

@@ -23,8 +23,6 @@ public:
         explicit const_iterator(QList<Entry>::const_iterator it) : m_it(it) {}
         const QString &key() const { return m_it->first; }
         qint64 value() const { return m_it->second; }
-        const Entry &operator*() const { return *m_it; }
-        const Entry *operator->() const { return &*m_it; }
         const_iterator &operator++()
         {
             ++m_it;
@@ -40,23 +38,19 @@ public:
     // Sets region's count (replacing an earlier one).
     void insert(const QString &region, qint64 count)
     {
-        auto it = lowerBound(region);
-        if (it != m_entries.end() && it->first == region)
-            it->second = count;
+        const qsizetype i = lowerBound(region) - m_entries.cbegin();
+        if (i < m_entries.size() && m_entries.at(i).first == region)
+            m_entries[i].second = count;
         else
-            m_entries.insert(it, Entry{region, count});
+            m_entries.insert(i, Entry{region, count});
     }
 
     qint64 value(const QString &region, qint64 fallback = 0) const
     {
-        const auto it = lowerBound(region);
-        return it != m_entries.cend() && it->first == region ? it->second : fallback;
+        const Entry *e = find(region);
+        return e ? e->second : fallback;
     }
-    bool contains(const QString &region) const
-    {
-        const auto it = lowerBound(region);
-        return it != m_entries.cend() && it->first == region;
-    }
+    bool contains(const QString &region) const { return find(region) != nullptr; }
     qsizetype size() const { return m_entries.size(); }
     bool isEmpty() const { return m_entries.isEmpty(); }
     void reserve(qsizetype n) { m_entries.reserve(n); }
@@ -66,18 +60,16 @@ public:
     const_iterator begin() const { return cbegin(); }
     const_iterator end() const { return cend(); }
 
-    bool operator==(const RegionCounts &o) const { return m_entries == o.m_entries; }
-
 private:
-    QList<Entry>::iterator lowerBound(const QString &region)
-    {
-        return std::lower_bound(m_entries.begin(), m_entries.end(), region,
-                                [](const Entry &e, const QString &r) { return e.first < r; });
-    }
     QList<Entry>::const_iterator lowerBound(const QString &region) const
     {
         return std::lower_bound(m_entries.cbegin(), m_entries.cend(), region,
                                 [](const Entry &e, const QString &r) { return e.first < r; });
+    }
+    const Entry *find(const QString &region) const
+    {
+        const auto it = lowerBound(region);
+        return it != m_entries.cend() && it->first == region ? &*it : nullptr;
     }
 
     QList<Entry> m_entries;

@@ -189,14 +189,13 @@ void RedisConnection::answered()
     m_everConnected = true;
     m_reportedDown = false;
     if (!m_channels.empty() && m_ac) {
-        std::vector<const char *> argv{"SUBSCRIBE"};
-        std::vector<std::size_t> lens{9};
-        for (const auto &c : m_channels) {
-            argv.push_back(c.data());
-            lens.push_back(c.size());
-        }
-        redisAsyncCommandArgv(m_ac, &RedisConnection::onSubscriptionReply, this, static_cast<int>(argv.size()),
-                              argv.data(), lens.data());
+        m_format.clear();
+        m_format.begin(1 + m_channels.size());
+        m_format.arg("SUBSCRIBE");
+        for (const std::string &c : m_channels)
+            m_format.arg(c);
+        const std::string_view cmd = m_format.command(0);
+        redisAsyncFormattedCommand(m_ac, &RedisConnection::onSubscriptionReply, this, cmd.data(), cmd.size());
     }
     if (m_onState)
         m_onState(true);
