@@ -1,9 +1,172 @@
 #include "core/gateway/hotcache.h"
 
+#include <xxhash.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <limits>
 
 namespace l0l3 {
+
+namespace {
+
+constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
+
+// A key kept inside its node: cache keys (32 hex digits) fit, so a lookup compares
+// without following a pointer and a put allocates nothing for the key.
+class StoredKey
+{
+public:
+    void assign(std::string_view key)
+    {
+        m_size = static_cast<std::uint32_t>(key.size());
+        if (key.size() <= kInline) {
+            m_long.reset();
+            std::memcpy(m_inline, key.data(), key.size());
+        } else {
+            m_long = std::make_unique<char[]>(key.size());
+            std::memcpy(m_long.get(), key.data(), key.size());
+        }
+    }
+    std::string_view view() const { return {m_size <= kInline ? m_inline : m_long.get(), m_size}; }
+
+private:
+    static constexpr std::size_t kInline = 32;
+    char m_inline[kInline];
+    std::uint32_t m_size = 0;
+    std::unique_ptr<char[]> m_long; // keys longer than kInline
+};
+
+} // namespace
+
+// Entries live in `nodes`, linked by index into the recency list (head: most recent) or, once
+// erased, into the free list. `slots` is an open-addressing table (linear probing, a power of two,
+// at most half full) of the nodes' hashes: a probe reads one cache line and touches a node only when
+// the whole 64-bit hash matches.
+struct alignas(64) HotCache::Shard
+{
+    struct Node
+    {
+        StoredKey key;
+        std::shared_ptr<const CachedAnswer> answer;
+        std::int64_t expiresAtMs = 0;
+        bool referenced = false; // hit since it was last at the front
+        std::uint32_t prev = kNil;
+        std::uint32_t next = kNil; // the free list's link once erased
+        std::uint64_t hash = 0;
+        std::size_t bytes = 0;
+    };
+    struct Slot
+    {
+        std::uint64_t hash = 0;
+        std::uint32_t node = kNil; // kNil: empty
+    };
+
+    std::mutex mutex;
+    std::vector<Slot> slots;
+    std::vector<Node> nodes;
+    std::uint32_t head = kNil;
+    std::uint32_t tail = kNil;
+    std::uint32_t freeList = kNil;
+    std::size_t count = 0;
+    std::size_t bytes = 0;
+
+    std::size_t mask() const { return slots.size() - 1; }
+
+    std::uint32_t find(std::uint64_t hash, std::string_view key) const
+    {
+        if (slots.empty())
+            return kNil;
+        for (std::size_t i = hash & mask();; i = (i + 1) & mask()) { // ends: the table is never full
+            const Slot &slot = slots[i];
+            if (slot.node == kNil)
+                return kNil;
+            if (slot.hash == hash && nodes[slot.node].key.view() == key)
+                return slot.node;
+        }
+    }
+
+    void link(std::uint32_t n) // at the front
+    {
+        Node &node = nodes[n];
+        node.prev = kNil;
+        node.next = head;
+        if (head != kNil)
+            nodes[head].prev = n;
+        head = n;
+        if (tail == kNil)
+            tail = n;
+    }
+
+    void unlink(std::uint32_t n)
+    {
+        Node &node = nodes[n];
+        (node.prev != kNil ? nodes[node.prev].next : head) = node.next;
+        (node.next != kNil ? nodes[node.next].prev : tail) = node.prev;
+    }
+
+    void placeSlot(std::uint64_t hash, std::uint32_t n)
+    {
+        std::size_t i = hash & mask();
+        while (slots[i].node != kNil)
+            i = (i + 1) & mask();
+        slots[i] = Slot{hash, n};
+    }
+
+    // Backward-shift deletion: later members of the probe run move up, so no tombstones build up.
+    void removeSlot(std::uint64_t hash, std::uint32_t n)
+    {
+        std::size_t i = hash & mask();
+        while (slots[i].node != n)
+            i = (i + 1) & mask();
+        for (std::size_t j = (i + 1) & mask(); slots[j].node != kNil; j = (j + 1) & mask()) {
+            const std::size_t home = slots[j].hash & mask();
+            // Slot j may move to i only if its home is not cyclically within (i, j].
+            const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (stays)
+                continue;
+            slots[i] = slots[j];
+            i = j;
+        }
+        slots[i] = Slot{};
+    }
+
+    void growIfNeeded()
+    {
+        if ((count + 1) * 2 <= slots.size())
+            return;
+        slots.assign(std::max<std::size_t>(16, slots.size() * 2), Slot{});
+        for (std::uint32_t n = head; n != kNil; n = nodes[n].next)
+            placeSlot(nodes[n].hash, n);
+    }
+
+    std::uint32_t allocate()
+    {
+        if (freeList == kNil) {
+            nodes.emplace_back();
+            return static_cast<std::uint32_t>(nodes.size() - 1);
+        }
+        const std::uint32_t n = freeList;
+        freeList = nodes[n].next;
+        return n;
+    }
+
+    // Returns the bytes it freed.
+    std::size_t erase(std::uint32_t n)
+    {
+        Node &node = nodes[n];
+        removeSlot(node.hash, n);
+        unlink(n);
+        node.answer.reset();
+        node.next = freeList;
+        freeList = n;
+        --count;
+        bytes -= node.bytes;
+        return node.bytes;
+    }
+};
 
 HotCache::HotCache(Options options, Clock clock)
     : m_options(options)
@@ -18,19 +181,7 @@ HotCache::HotCache(Options options, Clock clock)
         m_shards.push_back(std::make_unique<Shard>());
 }
 
-std::size_t HotCache::KeyHash::operator()(std::string_view s) const
-{
-    if (s.size() < 16)
-        return std::hash<std::string_view>{}(s);
-    std::uint64_t h = 0;
-    bool hex = true;
-    for (const char c : s.substr(s.size() - 16)) {
-        const unsigned d = c >= '0' && c <= '9' ? unsigned(c - '0') : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10) : 16u;
-        hex = hex && d < 16;
-        h = (h << 4) | (d & 0xF);
-    }
-    return hex ? static_cast<std::size_t>(h) : std::hash<std::string_view>{}(s);
-}
+HotCache::~HotCache() = default;
 
 std::int64_t HotCache::now() const
 {
@@ -44,38 +195,29 @@ std::int64_t HotCache::now() const
                std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-HotCache::Shard &HotCache::shardFor(std::string_view key)
+HotCache::Shard &HotCache::shardFor(std::uint64_t hash)
 {
-    // Mixed (one multiply), then the high bits: keys that are not uniform (tests' counters) still spread,
-    // and the index's buckets, which use the hash modulo a prime, stay independent of the shard.
-    const std::uint64_t mixed = static_cast<std::uint64_t>(KeyHash{}(key)) * 0x9E3779B97F4A7C15ull;
-    return *m_shards[(mixed >> 32) % m_shards.size()];
-}
-
-void HotCache::eraseLocked(Shard &shard, std::list<Node>::iterator it)
-{
-    shard.bytes -= it->bytes;
-    m_bytes.fetch_sub(it->bytes, std::memory_order_relaxed);
-    m_entries.fetch_sub(1, std::memory_order_relaxed);
-    shard.index.erase(it->key);
-    shard.lru.erase(it);
+    // The high half picks the shard, the low bits the slot: the two stay independent.
+    return *m_shards[((hash >> 32) * m_shards.size()) >> 32];
 }
 
 std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
 {
-    Shard &shard = shardFor(key);
+    const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
+    Shard &shard = shardFor(hash);
     std::lock_guard lock(shard.mutex);
-    const auto found = shard.index.find(key);
-    if (found == shard.index.end())
+    const std::uint32_t n = shard.find(hash, key);
+    if (n == kNil)
         return nullptr;
-    const auto it = found->second;
-    if (it->expiresAtMs <= now()) {
-        eraseLocked(shard, it);
+    Shard::Node &node = shard.nodes[n];
+    if (node.expiresAtMs <= now()) {
+        m_bytes.fetch_sub(shard.erase(n), std::memory_order_relaxed);
+        m_entries.fetch_sub(1, std::memory_order_relaxed);
         return nullptr;
     }
-    if (!it->referenced)
-        it->referenced = true;
-    return it->answer;
+    if (!node.referenced)
+        node.referenced = true;
+    return node.answer;
 }
 
 void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs)
@@ -85,38 +227,60 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     const std::size_t bytes = answer->bytes() + key.size() + 64;
     if (bytes > m_shardBytes || m_options.maxEntries == 0)
         return; // would evict a whole shard for one entry
-    Shard &shard = shardFor(key);
+    const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
+    Shard &shard = shardFor(hash);
     std::lock_guard lock(shard.mutex);
-    if (const auto found = shard.index.find(key); found != shard.index.end())
-        eraseLocked(shard, found->second);
+    std::size_t freed = 0;
+    std::size_t erased = 0;
+    if (const std::uint32_t old = shard.find(hash, key); old != kNil) {
+        freed += shard.erase(old);
+        ++erased;
+    }
     // Room first, so the new entry is never its own victim. Terminates: a referenced entry loses its
     // mark when it moves to the front, so each is passed over at most once.
-    while (!shard.lru.empty() && (shard.lru.size() + 1 > m_shardEntries || shard.bytes + bytes > m_shardBytes)) {
-        const auto oldest = std::prev(shard.lru.end());
-        if (oldest->referenced) {
-            oldest->referenced = false;
-            shard.lru.splice(shard.lru.begin(), shard.lru, oldest);
+    std::uint64_t evicted = 0;
+    while (shard.count > 0 && (shard.count + 1 > m_shardEntries || shard.bytes + bytes > m_shardBytes)) {
+        const std::uint32_t oldest = shard.tail;
+        if (shard.nodes[oldest].referenced) {
+            shard.nodes[oldest].referenced = false;
+            shard.unlink(oldest);
+            shard.link(oldest);
             continue;
         }
-        eraseLocked(shard, oldest);
-        m_evictions.fetch_add(1, std::memory_order_relaxed);
+        freed += shard.erase(oldest);
+        ++erased;
+        ++evicted;
     }
+    shard.growIfNeeded();
+    const std::uint32_t n = shard.allocate();
+    Shard::Node &node = shard.nodes[n];
+    node.key.assign(key);
+    node.answer = std::move(answer);
     const std::int64_t ttl = ttlMs < 0 ? m_options.ttlMs : std::min(ttlMs, m_options.ttlMs);
-    shard.lru.push_front(Node{std::string(key), std::move(answer), now() + ttl, bytes});
-    shard.index.emplace(shard.lru.front().key, shard.lru.begin());
+    node.expiresAtMs = now() + ttl;
+    node.referenced = false;
+    node.hash = hash;
+    node.bytes = bytes;
+    shard.placeSlot(hash, n);
+    shard.link(n);
+    ++shard.count;
     shard.bytes += bytes;
-    m_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    m_entries.fetch_add(1, std::memory_order_relaxed);
+    m_bytes.fetch_add(bytes - freed, std::memory_order_relaxed); // wraps correctly when freed > bytes
+    m_entries.fetch_add(1 - erased, std::memory_order_relaxed);
+    if (evicted)
+        m_evictions.fetch_add(evicted, std::memory_order_relaxed);
 }
 
 bool HotCache::invalidate(std::string_view key)
 {
-    Shard &shard = shardFor(key);
+    const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
+    Shard &shard = shardFor(hash);
     std::lock_guard lock(shard.mutex);
-    const auto found = shard.index.find(key);
-    if (found == shard.index.end())
+    const std::uint32_t n = shard.find(hash, key);
+    if (n == kNil)
         return false;
-    eraseLocked(shard, found->second);
+    m_bytes.fetch_sub(shard.erase(n), std::memory_order_relaxed);
+    m_entries.fetch_sub(1, std::memory_order_relaxed);
     return true;
 }
 
@@ -125,10 +289,12 @@ void HotCache::clear()
     for (auto &shard : m_shards) {
         std::lock_guard lock(shard->mutex);
         m_bytes.fetch_sub(shard->bytes, std::memory_order_relaxed);
-        m_entries.fetch_sub(shard->lru.size(), std::memory_order_relaxed);
+        m_entries.fetch_sub(shard->count, std::memory_order_relaxed);
         shard->bytes = 0;
-        shard->index.clear();
-        shard->lru.clear();
+        shard->count = 0;
+        shard->head = shard->tail = shard->freeList = kNil;
+        shard->slots.clear();
+        shard->nodes.clear();
     }
 }
 

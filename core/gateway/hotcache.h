@@ -5,12 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace l0l3 {
@@ -22,6 +19,10 @@ namespace l0l3 {
 // entry referenced, instead of relinking the list, and eviction moves a
 // referenced entry back to the front once. Values are immutable and shared,
 // so a hit copies one shared_ptr under the lock and serialises outside it.
+//
+// A lookup hashes the key once (XXH3; the hash picks the shard and the slot),
+// probes a flat open-addressing table of (hash, node) pairs, and compares the
+// key stored inline in the node: no allocation, two or three cache lines.
 class HotCache
 {
 public:
@@ -36,6 +37,7 @@ public:
     };
 
     explicit HotCache(Options options, Clock clock = {});
+    ~HotCache();
 
     std::shared_ptr<const CachedAnswer> get(std::string_view key);
     // ttlMs < 0: the cache's TTL; otherwise the smaller of the two (an entry's own TTL).
@@ -48,30 +50,9 @@ public:
     std::uint64_t evictions() const { return m_evictions.load(std::memory_order_relaxed); }
 
 private:
-    struct Node
-    {
-        std::string key;
-        std::shared_ptr<const CachedAnswer> answer;
-        std::int64_t expiresAtMs;
-        std::size_t bytes;
-        bool referenced = false; // hit since it was last at the front
-    };
-    struct KeyHash
-    {
-        using is_transparent = void;
-        // Cache keys are already uniform hex hashes: their last 16 digits are the hash.
-        std::size_t operator()(std::string_view s) const;
-    };
-    struct Shard
-    {
-        std::mutex mutex;
-        std::list<Node> lru; // front: most recently used
-        std::unordered_map<std::string, std::list<Node>::iterator, KeyHash, std::equal_to<>> index;
-        std::size_t bytes = 0;
-    };
+    struct Shard;
 
-    Shard &shardFor(std::string_view key);
-    void eraseLocked(Shard &shard, std::list<Node>::iterator it);
+    Shard &shardFor(std::uint64_t hash);
     std::int64_t now() const;
 
     Options m_options;

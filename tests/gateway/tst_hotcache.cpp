@@ -2,7 +2,10 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
+#include <list>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -33,6 +36,7 @@ private slots:
     void invalidateAndClear();
     void replacingKeepsAccounting();
     void concurrentAccess();
+    void matchesReferenceModel();
 };
 
 void TestHotCache::getReturnsWhatWasPut()
@@ -200,6 +204,69 @@ void TestHotCache::concurrentAccess()
     cache.clear();
     QCOMPARE(cache.size(), std::size_t(0));
     QCOMPARE(cache.bytes(), std::size_t(0));
+}
+
+// The table (open addressing with backward-shift deletion, an index-linked recency list, a free
+// list, growth) against the policy written the obvious way: 20k random puts, gets and invalidations
+// over keys of every length (inline and spilled), with every answer checked.
+void TestHotCache::matchesReferenceModel()
+{
+    struct Model
+    {
+        std::size_t capacity;
+        std::list<std::pair<std::string, std::pair<int, bool>>> lru; // key, (version, referenced); front: recent
+        auto find(const std::string &key)
+        {
+            return std::find_if(lru.begin(), lru.end(), [&](const auto &e) { return e.first == key; });
+        }
+        void put(const std::string &key, int version)
+        {
+            if (auto it = find(key); it != lru.end())
+                lru.erase(it);
+            while (lru.size() + 1 > capacity) {
+                auto oldest = std::prev(lru.end());
+                if (oldest->second.second) {
+                    oldest->second.second = false;
+                    lru.splice(lru.begin(), lru, oldest);
+                    continue;
+                }
+                lru.erase(oldest);
+            }
+            lru.push_front({key, {version, false}});
+        }
+    };
+
+    HotCache::Options options;
+    options.maxEntries = 64;
+    options.shards = 1;
+    HotCache cache(options);
+    Model model{64, {}};
+    std::mt19937 rng(7);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 300; ++i) // lengths 1..80: below, at and beyond the inline size
+        keys.push_back(keyOf(i).substr(0, 1 + i % 32) + std::string(i % 3 == 0 ? 48 : 0, char('a' + i % 26)));
+    for (int step = 0; step < 20000; ++step) {
+        const std::string &key = keys[rng() % keys.size()];
+        const unsigned op = rng() % 10;
+        if (op < 4) {
+            cache.put(key, CachedAnswer::fromContent("v", step));
+            model.put(key, step);
+        } else if (op < 9) {
+            const auto got = cache.get(key);
+            const auto it = model.find(key);
+            QCOMPARE(bool(got), it != model.lru.end());
+            if (got) {
+                QCOMPARE(got->version, std::int64_t(it->second.first));
+                it->second.second = true;
+            }
+        } else {
+            const auto it = model.find(key);
+            QCOMPARE(cache.invalidate(key), it != model.lru.end());
+            if (it != model.lru.end())
+                model.lru.erase(it);
+        }
+        QCOMPARE(cache.size(), model.lru.size());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestHotCache)
