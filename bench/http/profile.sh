@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/http/profile.sh [--bin-dir DIR] [--out DIR] [--seconds S] [--connections C]
-#                       [--tool perf|callgrind|sched] [--no-hot-cache] [--threads N]
+#                       [--tool perf|callgrind|sched|allocs] [--no-hot-cache] [--threads N]
 #
 # Profiles l0l3-gateway on the hit path under wrk load (the same stack and
 # requests as run.sh). perf samples cpu-clock (hardware counters are not
@@ -8,7 +8,9 @@
 # inclusive ("children") reports; callgrind runs the gateway under valgrind at
 # low load and writes callgrind_annotate output; sched records scheduler events
 # of the whole machine (perf sched) to show which process waited for a CPU and
-# how long (the tail latency's usual cause on 2 shared cores). Results go to --out.
+# how long (the tail latency's usual cause on 2 shared cores); allocs counts the
+# gateway's malloc calls per request (a uprobe on libc's malloc) and reports
+# where they come from. Results go to --out.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +32,7 @@ while (($#)); do
     --tool) tool=$2; shift ;;
     --threads) threads=$2; shift ;;
     --no-hot-cache) gateway_flags+=(--no-hot-cache); expected_tier=L0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -104,6 +106,29 @@ case $tool in
     echo "== wrk"; grep -E 'Requests/sec|^L0L3_RESULT|99%' "$out/wrk.txt" || true
     echo "== perf sched latency (waits for a CPU, worst first)"; sed -n '1,14p' "$out/sched-latency.txt"
     ;;
-  *) die "unknown --tool $tool (perf, callgrind or sched)" ;;
+  allocs)
+    libc=$(ldd "$bin_dir/l0l3-gateway" | awk '$1 ~ /^libc\.so/ {print $3}')
+    [[ -n $libc ]] || die "no libc in ldd's output for l0l3-gateway"
+    perf probe -l 2>/dev/null | grep -q 'probe_libc:malloc ' || perf probe -q -x "$libc" --add malloc >/dev/null 2>&1 ||
+      die "perf probe cannot add a uprobe on malloc in $libc"
+    requests() { # chat completions answered so far, from the gateway's own counter
+      curl -fsS "$url:$gateway_port/metrics" | awk '/^l0l3_requests_total\{/ {n += $NF} END {printf "%d", n}'
+    }
+    start_loaded_gateway
+    # Counted exactly (perf stat), then sampled with call stacks for where they come from.
+    before=$(requests)
+    perf stat -e probe_libc:malloc -x, -o "$out/allocs-count.csv" -p "$gateway_pid" -- sleep "$seconds" >/dev/null 2>&1
+    after=$(requests)
+    perf record -e probe_libc:malloc --call-graph dwarf,8192 -p "$gateway_pid" -o "$out/allocs.data" \
+      -- sleep 1 >"$out/perf-record.log" 2>&1
+    wait "$wrk_pid" || true
+    perf report -i "$out/allocs.data" --no-children --stdio -G --percent-limit 2 >"$out/allocs-callers.txt" 2>/dev/null
+    mallocs=$(awk -F, '$3 ~ /probe_libc:malloc/ {print $1 + 0}' "$out/allocs-count.csv")
+    echo "== wrk"; grep -E 'Requests/sec|^L0L3_RESULT' "$out/wrk.txt" || true
+    awk -v m="${mallocs:-0}" -v r=$((after - before)) 'BEGIN {
+      printf "== malloc calls: %d over %d requests in %s s (metrics scrapes included): %.3f per request\n", m, r, '"$seconds"', (r > 0 ? m / r : 0) }'
+    echo "== callers (perf report -G, allocs-callers.txt)"; grep -v '^#' "$out/allocs-callers.txt" | grep -v '^$' | sed -n '1,60p'
+    ;;
+  *) die "unknown --tool $tool (perf, callgrind, sched or allocs)" ;;
 esac
 echo "profile output: $out"

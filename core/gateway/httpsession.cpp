@@ -31,6 +31,7 @@ HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread)
     : m_socket(std::move(socket))
     , m_server(server)
     , m_thread(thread)
+    , m_request(std::piecewise_construct, std::make_tuple(), std::make_tuple(HttpFieldsAllocator(&m_headerArena)))
 {
     boost::system::error_code ec;
     const auto endpoint = m_socket.remote_endpoint(ec);
@@ -79,8 +80,11 @@ void HttpSession::start()
 
 void HttpSession::readNext()
 {
-    // The previous request's body keeps its capacity (its header fields do not survive clear()).
+    // The previous request's body keeps its capacity. Its fields, target and method string go, so
+    // nothing is left in the header arena and this request's fields start at the block's beginning.
     m_request.clear();
+    m_request.target({});
+    m_request.method(http::verb::get);
     m_request.body().clear();
     m_parser.emplace(std::move(m_request));
     m_parser->body_limit(m_server.options().maxBodyBytes);

@@ -70,7 +70,8 @@ private:
     int m_thread;
     boost::asio::ip::address m_remote;
     boost::beast::flat_buffer m_buffer;
-    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> m_parser;
+    HeaderArena m_headerArena; // before m_parser and m_request, which allocate from it
+    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body, HttpFieldsAllocator>> m_parser;
     HttpRequest m_request;
     HttpReadError m_readError = HttpReadError::None;
     std::string m_pending;  // bytes queued while a write is in flight

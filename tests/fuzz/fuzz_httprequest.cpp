@@ -68,8 +68,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     stream.read_size(readSize);
 
     boost::beast::flat_buffer buffer;
+    HeaderArena arena; // as a connection's: reused by its successive requests
     for (int exchange = 0; exchange < 8; ++exchange) {
-        http::request_parser<http::string_body> parser;
+        http::request_parser<http::string_body, HttpFieldsAllocator> parser(
+            std::piecewise_construct, std::make_tuple(), std::make_tuple(HttpFieldsAllocator(&arena)));
         parser.body_limit(config.maxBodyBytes);
         parser.header_limit(static_cast<std::uint32_t>(config.maxHeaderBytes));
         boost::beast::error_code ec;
