@@ -154,6 +154,8 @@ bool ConsoleBench::runLoad()
     if (length != target)
         return fail(QStringLiteral("XLEN is %1, expected %2").arg(length).arg(target));
 
+    if (!seeder.resetStats(&why))
+        return fail(QStringLiteral("CONFIG RESETSTAT failed: %1").arg(why));
     for (int run = 1; run <= m_options.runs; ++run) {
         if (!seeder.destroyGroup(&why))
             return fail(QStringLiteral("XGROUP DESTROY failed: %1").arg(why));
@@ -205,6 +207,22 @@ bool ConsoleBench::runLoad()
                                 .arg(below));
         }
     }
+    // Where Redis' time went: the commands of the timed loads (XGROUP DESTROY and CONFIG excepted).
+    auto stats = seeder.commandStats(&why);
+    std::sort(stats.begin(), stats.end(), [](const auto &a, const auto &b) { return a.usec > b.usec; });
+    qint64 totalUsec = 0;
+    QStringList parts;
+    for (const auto &stat : std::as_const(stats)) {
+        if (stat.command == QLatin1String("XGROUP|DESTROY") || stat.command.startsWith(QLatin1String("CONFIG"))
+            || stat.command == QLatin1String("INFO"))
+            continue;
+        totalUsec += stat.usec;
+        parts.append(QStringLiteral("%1 %2 ms (%3 calls)")
+                         .arg(stat.command, ms(double(stat.usec) / 1000.0 / m_options.runs))
+                         .arg(stat.calls / m_options.runs));
+    }
+    m_results.redisPerLoad = QStringLiteral("%1 ms: %2").arg(ms(double(totalUsec) / 1000.0 / m_options.runs), parts.join(QStringLiteral(", ")));
+    note(QStringLiteral("Redis time per load: %1").arg(m_results.redisPerLoad));
     // The worker (and its Redis connection) goes before the server.
     return true;
 }
@@ -336,6 +354,8 @@ QString ConsoleBench::markdown() const
     s << "- load runs (reload → all rows sorted, ms): " << runs.join(QStringLiteral(", ")) << "; loadFinished at "
       << ms(median(r.finishedMs)) << " ms (median); longest UI stall while loading " << ms(median(r.loadStallMaxMs))
       << " ms (median of runs, max " << ms(percentile(r.loadStallMaxMs, 1.0)) << " ms)\n";
+    if (!r.redisPerLoad.isEmpty())
+        s << "- Redis' own time per load (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
     s << "- seeding " << r.rowsLoaded << " proposals (XADD + HINCRBY seen, pipelined): " << ms(r.seedMs) << " ms\n";
     s << "- dashboard: " << r.gatewaysUp << "/" << r.gatewaysTotal << " gateways up in " << r.regions << " regions, "
       << r.scrapes << " scrapes in " << QString::number(r.dashboardSeconds, 'f', 1) << " s; "

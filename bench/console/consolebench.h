@@ -40,6 +40,7 @@ public:
         QList<double> loadStallMaxMs; // per run: longest UI stall while loading
         int rowsLoaded = 0;
         int proxyRows = 0;
+        QString redisPerLoad; // Redis' server time per load by command (INFO commandstats over the runs)
         // Dashboard
         int ticks = 0;
         int gatewaysUp = 0;

@@ -164,4 +164,47 @@ qint64 ProposalSeeder::streamLength(QString *error)
     return n;
 }
 
+bool ProposalSeeder::resetStats(QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return false;
+    append(c.get(), {"CONFIG", "RESETSTAT"});
+    return drain(c.get(), 1, error);
+}
+
+QList<ProposalSeeder::CommandStat> ProposalSeeder::commandStats(QString *error)
+{
+    QList<CommandStat> out;
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return out;
+    auto *reply = static_cast<redisReply *>(redisCommand(c.get(), "INFO commandstats"));
+    if (!reply || reply->type != REDIS_REPLY_STRING) {
+        if (error)
+            *error = QStringLiteral("INFO commandstats failed");
+        if (reply)
+            freeReplyObject(reply);
+        return out;
+    }
+    // cmdstat_hgetall:calls=100000,usec=151234,usec_per_call=1.51,rejected_calls=0,failed_calls=0
+    const QString text = QString::fromUtf8(reply->str, qsizetype(reply->len));
+    freeReplyObject(reply);
+    for (const QString &line : text.split(QStringLiteral("\r\n"), Qt::SkipEmptyParts)) {
+        if (!line.startsWith(QStringLiteral("cmdstat_")))
+            continue;
+        const qsizetype colon = line.indexOf(u':');
+        CommandStat stat;
+        stat.command = line.mid(8, colon - 8).toUpper();
+        for (const QString &pair : line.mid(colon + 1).split(u',')) {
+            if (pair.startsWith(QStringLiteral("calls=")))
+                stat.calls = pair.mid(6).toLongLong();
+            else if (pair.startsWith(QStringLiteral("usec=")))
+                stat.usec = pair.mid(5).toLongLong();
+        }
+        out.append(stat);
+    }
+    return out;
+}
+
 } // namespace l0l3

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QList>
 #include <QString>
 
 namespace l0l3 {
@@ -20,6 +21,17 @@ public:
     // Drops the console's consumer group (a fresh group re-reads everything).
     bool destroyGroup(QString *error);
     qint64 streamLength(QString *error);
+
+    // Redis' own accounting of the commands it ran (INFO commandstats), to say
+    // where a load's server time goes; resetStats() zeroes it (CONFIG RESETSTAT).
+    struct CommandStat
+    {
+        QString command;
+        qint64 calls = 0;
+        qint64 usec = 0;
+    };
+    bool resetStats(QString *error);
+    QList<CommandStat> commandStats(QString *error);
 
 private:
     QString m_host;

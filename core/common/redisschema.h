@@ -9,16 +9,31 @@
 
 namespace l0l3::RedisSchema {
 
+// kPrefix + kind + name, into `out` (its capacity reused: no allocation once it has grown).
+inline void appendKey(std::string &out, std::string_view kind, std::string_view name);
+
 inline constexpr std::string_view kVersion = "v1";
 inline constexpr std::string_view kPrefix = "l0l3:v1:";
 
 // String: EntryCodec JSON of an approved entry. Optional EXPIRE is the TTL.
-inline std::string entryKey(std::string_view cacheKey) { return std::string(kPrefix) + "entry:" + std::string(cacheKey); }
+inline constexpr std::string_view kEntryKind = "entry:";
+inline std::string entryKey(std::string_view cacheKey)
+{
+    std::string out;
+    appendKey(out, kEntryKind, cacheKey);
+    return out;
+}
 inline constexpr std::string_view kEntryPattern = "l0l3:v1:entry:*";
 
 // Hash: region -> times a gateway in that region missed on this key, plus the
 // field "_total". The gateway XADDs a proposal only when "_total" becomes 1.
-inline std::string seenKey(std::string_view cacheKey) { return std::string(kPrefix) + "seen:" + std::string(cacheKey); }
+inline constexpr std::string_view kSeenKind = "seen:";
+inline std::string seenKey(std::string_view cacheKey)
+{
+    std::string out;
+    appendKey(out, kSeenKind, cacheKey);
+    return out;
+}
 inline constexpr std::string_view kSeenTotalField = "_total";
 
 // Stream of proposals (ProposalCodec fields). Consumer group kProposalsGroup.
@@ -35,7 +50,12 @@ inline constexpr std::string_view kRejected = "l0l3:v1:rejected";
 inline constexpr long long kRejectDefaultDays = 30;
 
 // Hash: intent name -> JSON array of approved prompt variants (L1, later).
-inline std::string intentKey(std::string_view name) { return std::string(kPrefix) + "intent:" + std::string(name); }
+inline std::string intentKey(std::string_view name)
+{
+    std::string out;
+    appendKey(out, "intent:", name);
+    return out;
+}
 
 // Pub/sub: message is a cache key (drop it from L0.5) or "*" (flush L0.5).
 inline constexpr std::string_view kInvalidateChannel = "l0l3:v1:invalidate";
@@ -54,5 +74,11 @@ inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
 
 // Hash: region -> "1" while that region is drained (survives gateway restarts).
 inline constexpr std::string_view kDrained = "l0l3:v1:drained";
+
+inline void appendKey(std::string &out, std::string_view kind, std::string_view name)
+{
+    out.reserve(out.size() + kPrefix.size() + kind.size() + name.size());
+    out.append(kPrefix).append(kind).append(name);
+}
 
 } // namespace l0l3::RedisSchema

@@ -61,14 +61,16 @@ void TierChain::lookupExact(const std::string &key, const ChatRequest &request, 
 
 void TierChain::readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback)
 {
-    const std::string redisKey = RedisSchema::entryKey(key);
+    m_redisKey.clear();
+    RedisSchema::appendKey(m_redisKey, RedisSchema::kEntryKind, key);
     const bool isFallback = &source != &m_replica;
     if (isFallback) {
         m_metrics.fallbackRead(&source == m_fallbackReplica ? GatewayMetrics::FallbackSource::FallbackReplica
                                                             : GatewayMetrics::FallbackSource::Primary);
     }
-    // The request outlives the lookup (the gateway keeps it until it responds).
-    source.command({"GET", redisKey}, [this, key, &request, isFallback, callback = std::move(callback)](
+    // The request and key outlive the lookup (the gateway keeps them until it responds); the command is
+    // formatted at once, so m_redisKey is free again when command() returns.
+    source.command({"GET", m_redisKey}, [this, &key, &request, isFallback, callback = std::move(callback)](
                                           const redisReply *reply, std::string_view error) mutable {
         if (!reply) {
             // The replica died under this command: ask another source once rather than fail.

@@ -49,6 +49,7 @@ public:
     // L0.5 only; synchronous, the hit path.
     std::shared_ptr<const CachedAnswer> lookupHot(std::string_view key) const;
     // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5.
+    // key and request must stay alive until the callback has run (the gateway's pending chat holds them).
     void lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback);
     // Every tier: calls back synchronously on an L0.5 hit.
     void lookup(const std::string &key, const ChatRequest &request, Callback callback);
@@ -82,6 +83,7 @@ private:
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
     std::unordered_map<std::string, Decoded> m_decoded; // by cache key; bounded, cleared when full
+    std::string m_redisKey; // the GET's key, formatted here (its capacity reused)
     std::size_t m_decodedBytes = 0;
 };
 
