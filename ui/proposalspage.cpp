@@ -125,7 +125,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::proposalsReset, this, [this] {
         m_gathered.clear();
         m_flushTimer.stop();
-        m_model->clear();
+        m_model->clear(true); // the old rows are freed once the reload has finished
         m_loading = true;
         m_proxy->holdSorting();
         m_progress->setText(tr("loading…"));
@@ -151,12 +151,14 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
         flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
+        m_model->releaseRetired();
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
     });
     connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
         flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
+        m_model->releaseRetired();
         m_progress->setText(tr("load failed"));
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
     });

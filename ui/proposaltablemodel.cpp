@@ -4,6 +4,7 @@
 #include <QFont>
 #include <QPalette>
 #include <QGuiApplication>
+#include <QTimer>
 
 #include <algorithm>
 
@@ -150,16 +151,42 @@ QVariant ProposalTableModel::headerData(int section, Qt::Orientation orientation
     return {};
 }
 
-void ProposalTableModel::clear()
+void ProposalTableModel::clear(bool deferRelease)
 {
     if (m_items.isEmpty())
         return;
     beginResetModel();
-    m_items.clear();
+    if (deferRelease) {
+        // One retired generation at most: a reload during the release frees the older one now.
+        m_retired = std::exchange(m_items, {});
+        m_retiredRows = std::exchange(m_rows, {});
+    } else {
+        m_items.clear();
+        m_rows.clear();
+    }
     m_scores.clear();
-    m_rows.clear();
     m_pending.clear();
     endResetModel();
+}
+
+void ProposalTableModel::releaseRetired()
+{
+    if (!hasRetired() || m_releaseScheduled)
+        return;
+    m_releaseScheduled = true;
+    QTimer::singleShot(0, this, [this] {
+        m_releaseScheduled = false;
+        constexpr qsizetype kSlice = 4096; // ~4 ms of frees here
+        if (!m_retiredRows.isEmpty()) {
+            m_retiredRows = {}; // the keys' strings live on in the rows: only the table goes
+        } else {
+            const qsizetype n = std::min(kSlice, m_retired.size());
+            m_retired.remove(m_retired.size() - n, n); // from the end: nothing moves
+            if (m_retired.isEmpty())
+                m_retired = {}; // and the array itself
+        }
+        releaseRetired();
+    });
 }
 
 void ProposalTableModel::addItems(const QList<ProposalItem> &items)

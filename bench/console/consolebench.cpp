@@ -157,6 +157,9 @@ bool ConsoleBench::runLoad()
     if (!seeder.resetStats(&why))
         return fail(QStringLiteral("CONFIG RESETSTAT failed: %1").arg(why));
     for (int run = 1; run <= m_options.runs; ++run) {
+        // As between an operator's reloads, the UI thread has had idle turns: the previous load's
+        // rows, retired by its reload, are freed before the next one starts.
+        waitUntil([&] { return !page.model()->hasRetired(); }, 10000);
         if (!seeder.destroyGroup(&why))
             return fail(QStringLiteral("XGROUP DESTROY failed: %1").arg(why));
         rowsAt = -1;

@@ -75,6 +75,7 @@ void ProposalQueue::fail(const QString &message)
     m_loading = false;
     m_polling = false;
     emit loadFailed(message);
+    releaseRetired();
 }
 
 void ProposalQueue::load()
@@ -96,11 +97,11 @@ void ProposalQueue::load()
             readPage(QStringLiteral("0"));
         });
     }
-    // Freeing 100k items takes a while: done while Redis answers the above
-    // (replies are delivered from the event loop, after this).
+    // Freeing 100k items takes a while: it waits until this load has finished (one retired
+    // generation at most: a reload during a load frees the older one now).
     if (clearAll) {
-        m_items.clear();
-        m_index.clear();
+        m_retiredItems = std::exchange(m_items, {});
+        m_retiredIndex = std::exchange(m_index, {});
         m_slots.clear();
         m_rowSerial.clear();
         emit cleared(); // not itemsRemoved: 100k keys would cost more than the views' reset
@@ -219,7 +220,14 @@ void ProposalQueue::finishIfDone()
         m_loading = false;
         m_total = m_loaded;
         emit loadFinished(int(m_items.size()), m_malformed);
+        releaseRetired();
     }
+}
+
+void ProposalQueue::releaseRetired()
+{
+    m_retiredIndex = {};
+    m_retiredItems = {};
 }
 
 QString ProposalQueue::intern(std::string_view s)

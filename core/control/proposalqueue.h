@@ -125,6 +125,11 @@ private:
     qint64 m_malformed = 0;
     qint64 m_skipped = 0;
     QList<ProposalItem> m_items;
+    // The previous load's items and index, freed once this load has finished (or failed): freeing
+    // 100k items at the start held up the first pages while Redis waited.
+    QList<ProposalItem> m_retiredItems;
+    QHash<QString, int> m_retiredIndex;
+    void releaseRetired();
     // Each key read gets a serial (m_index, one hash lookup per entry); its
     // slot says where the item is: at pos in m_items, or (page set) at pos in
     // a page whose enrichment is not answered yet, which later duplicates

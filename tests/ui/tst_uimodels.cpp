@@ -73,6 +73,44 @@ private slots:
         QCOMPARE(model.rowCount(), 0);
     }
 
+    // A reload's clear(true) empties the table at once and frees the old rows later, in slices;
+    // a second deferred clear before that frees the older generation, and the new rows are unaffected.
+    void proposalClearDefersRelease()
+    {
+        ProposalTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<ProposalItem> page;
+        for (int i = 0; i < 10000; ++i)
+            page.append(item(QStringLiteral("k%1").arg(i), 1, i, i, QStringLiteral("nyc")));
+        model.addItems(page);
+        const QString shared = page.first().key; // shared with the model's copy until it is freed
+        page.clear();
+        QVERIFY(!shared.isDetached());
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        model.clear(true);
+        QCOMPARE(reset.size(), 1);
+        QCOMPARE(model.rowCount(), 0);
+        QCOMPARE(model.rowOfKey(shared), -1);
+        QVERIFY(model.hasRetired());
+        QVERIFY(!shared.isDetached()); // not freed yet
+
+        model.addItems({item(QStringLiteral("fresh"), 2, 5, 5, QStringLiteral("eu"))});
+        model.releaseRetired();
+        model.releaseRetired(); // once scheduled, a second call adds nothing
+        QTRY_VERIFY(!model.hasRetired());
+        QVERIFY(shared.isDetached()); // the last reference is ours: the old rows are gone
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.rowOfKey(QStringLiteral("fresh")), 0);
+
+        model.clear(true);
+        model.addItems({item(QStringLiteral("again"), 1, 1, 1, QStringLiteral("eu"))});
+        model.clear(true); // the first retired generation goes now, this one later
+        QVERIFY(model.hasRetired());
+        model.releaseRetired();
+        QTRY_VERIFY(!model.hasRetired());
+        QCOMPARE(model.rowCount(), 0);
+    }
+
     void proposalSortUsesRawValues_data()
     {
         QTest::addColumn<int>("column");
