@@ -51,7 +51,7 @@ public:
     // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5.
     // key and request must stay alive until the callback has run (the gateway's pending chat holds them).
     void lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback);
-    // Every tier: calls back synchronously on an L0.5 hit.
+    // Every tier: calls back synchronously on an L0.5 hit. key and request as for lookupBeyondHot().
     void lookup(const std::string &key, const ChatRequest &request, Callback callback);
 
 private:
