@@ -4,7 +4,9 @@
 #include "core/common/jsonwriter.h"
 
 #include <simdjson.h>
+#include <xxhash.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -16,6 +18,20 @@ struct ChatRequestParser::Impl
 {
     dom::parser parser;
     std::string text; // one message's content parts joined, reused
+
+    // Recent successful parses, direct-mapped by the body's XXH3-128 (a newer body takes its slot).
+    // A hit compares the whole body, so a result is only ever reused for the very same bytes.
+    static constexpr std::size_t kRepeatSlots = 256;
+    static constexpr std::size_t kMaxRepeatBytes = 8192; // bounds the table at ~2 MB
+    struct Repeat
+    {
+        XXH128_hash_t hash{};
+        bool valid = false;
+        std::string body;
+        ChatRequest request;
+    };
+    std::array<Repeat, kRepeatSlots> repeats;
+    std::uint64_t repeatHits = 0;
 };
 
 namespace {
@@ -78,7 +94,39 @@ ChatRequestParser::ChatRequestParser()
 
 ChatRequestParser::~ChatRequestParser() = default;
 
+void ChatRequestParser::setLimits(Limits limits)
+{
+    m_limits = limits;
+    for (Impl::Repeat &r : m_impl->repeats) // they were accepted under the old limits
+        r.valid = false;
+}
+
+std::uint64_t ChatRequestParser::repeats() const
+{
+    return m_impl->repeatHits;
+}
+
 bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatRequestError *error)
+{
+    if (body.size() > Impl::kMaxRepeatBytes)
+        return parseJson(body, out, error);
+    const XXH128_hash_t hash = XXH3_128bits(body.data(), body.size());
+    Impl::Repeat &slot = m_impl->repeats[hash.low64 % Impl::kRepeatSlots];
+    if (slot.valid && XXH128_isEqual(slot.hash, hash) && slot.body == body) {
+        *out = slot.request; // assigned string by string: out's capacity is reused
+        ++m_impl->repeatHits;
+        return true;
+    }
+    if (!parseJson(body, out, error))
+        return false;
+    slot.hash = hash;
+    slot.body.assign(body);
+    slot.request = *out;
+    slot.valid = true;
+    return true;
+}
+
+bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatRequestError *error)
 {
     // Cleared, not reassigned: a ChatRequest reused per worker keeps its strings' capacity.
     out->model.clear();

@@ -2,6 +2,7 @@
 
 #include "core/gateway/chatrequest.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,10 +25,14 @@ public:
         std::size_t maxMessages = 0;    // more messages: too_many_messages
         std::size_t maxPromptChars = 0; // more characters (code points) of message text: prompt_too_long
     };
-    void setLimits(Limits limits) { m_limits = limits; }
+    void setLimits(Limits limits);
 
     // True and *out filled, or false and *error filled (status 400).
+    // A body byte-identical to one parsed successfully a moment ago (a hot key's repeat) is answered
+    // from a small table of recent results (one hash, one compare, a copy) instead of parsing the
+    // JSON again: that parse was most of a hot-cache hit's CPU.
     bool parse(std::string_view body, ChatRequest *out, ChatRequestError *error);
+    std::uint64_t repeats() const; // parses answered from that table
 
     // The same request body with "stream" forced to false and "stream_options"
     // removed (the gateway always asks the upstream for a whole answer).
@@ -35,6 +40,8 @@ public:
     std::string upstreamBody(std::string_view body);
 
 private:
+    bool parseJson(std::string_view body, ChatRequest *out, ChatRequestError *error);
+
     struct Impl;
     std::unique_ptr<Impl> m_impl;
     Limits m_limits;

@@ -95,6 +95,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         return 0;
     }
 
+    // A repeat of the body is answered from the parser's recent results: exactly what was parsed.
+    {
+        ChatRequest repeat;
+        repeat.user = "left over";
+        FUZZ_CHECK(parser.parse(body, &repeat, &error));
+        FUZZ_CHECK(repeat.model == request.model && repeat.stream == request.stream && repeat.system == request.system
+                   && repeat.user == request.user && repeat.lastUser == request.lastUser
+                   && repeat.responseFormat == request.responseFormat && repeat.tools == request.tools
+                   && repeat.toolChoice == request.toolChoice && repeat.singleTurn == request.singleTurn
+                   && repeat.bypassReason == request.bypassReason);
+    }
     FUZZ_CHECK(isCanonicalOrEmpty(request.responseFormat));
     FUZZ_CHECK(isCanonicalOrEmpty(request.tools));
     FUZZ_CHECK(isCanonicalOrEmpty(request.toolChoice));

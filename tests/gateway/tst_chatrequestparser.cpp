@@ -21,6 +21,7 @@ private slots:
     void canonicalisesAnswerChangingFields();
     void upstreamBodyForcesNonStreaming();
     void survivesGarbage();
+    void repeatsAreAnsweredFromRecentResults();
 };
 
 void TestChatRequestParser::rejectsBadBodies_data()
@@ -229,6 +230,52 @@ void TestChatRequestParser::survivesGarbage()
         parser.parse(body, &request, &error);
         parser.upstreamBody(body);
     }
+}
+
+// A byte-identical body is answered from the table of recent results, exactly as parsed; a body that
+// differs in one byte is parsed; new limits drop what the old ones accepted.
+void TestChatRequestParser::repeatsAreAnsweredFromRecentResults()
+{
+    ChatRequestParser parser;
+    const std::string a = R"({"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},)"
+                          R"({"role":"user","content":"What is L0L3?"}],"stream":true,)"
+                          R"("response_format":{"type":"json_object"}})";
+    std::string b = a;
+    b[b.find("L0L3")] = 'X'; // same length, one byte apart
+    ChatRequest first, again, other;
+    ChatRequestError error;
+    QVERIFY(parser.parse(a, &first, &error));
+    QCOMPARE(parser.repeats(), std::uint64_t(0));
+    QVERIFY(parser.parse(a, &again, &error));
+    QCOMPARE(parser.repeats(), std::uint64_t(1));
+    QCOMPARE(again.model, first.model);
+    QCOMPARE(again.stream, first.stream);
+    QCOMPARE(again.system, first.system);
+    QCOMPARE(again.user, first.user);
+    QCOMPARE(again.lastUser, first.lastUser);
+    QCOMPARE(again.responseFormat, first.responseFormat);
+    QCOMPARE(again.tools, first.tools);
+    QCOMPARE(again.toolChoice, first.toolChoice);
+    QCOMPARE(again.singleTurn, first.singleTurn);
+    QCOMPARE(again.bypassReason, first.bypassReason);
+
+    QVERIFY(parser.parse(b, &other, &error));
+    QCOMPARE(parser.repeats(), std::uint64_t(1));
+    QCOMPARE(other.user, std::string("What is X0L3?"));
+    // The reused request gets the repeat's fields, whatever it held before.
+    QVERIFY(parser.parse(a, &other, &error));
+    QCOMPARE(parser.repeats(), std::uint64_t(2));
+    QCOMPARE(other.user, std::string("What is L0L3?"));
+
+    // Accepted under no limit; with at most one message it must be refused, repeat or not.
+    parser.setLimits({1, 0});
+    QVERIFY(!parser.parse(a, &other, &error));
+    QCOMPARE(QString::fromStdString(error.code), QStringLiteral("too_many_messages"));
+    QCOMPARE(parser.repeats(), std::uint64_t(2));
+    // Errors are not remembered: the same bad body is refused again, by parsing.
+    QVERIFY(!parser.parse("{", &other, &error));
+    QVERIFY(!parser.parse("{", &other, &error));
+    QCOMPARE(parser.repeats(), std::uint64_t(2));
 }
 
 QTEST_GUILESS_MAIN(TestChatRequestParser)
