@@ -9,11 +9,15 @@
 
 namespace l0l3::RedisSchema {
 
-// kPrefix + kind + name, into `out` (its capacity reused: no allocation once it has grown).
-inline void appendKey(std::string &out, std::string_view kind, std::string_view name);
-
 inline constexpr std::string_view kVersion = "v1";
 inline constexpr std::string_view kPrefix = "l0l3:v1:";
+
+// kPrefix + kind + name, into `out` (its capacity reused: no allocation once it has grown).
+inline void appendKey(std::string &out, std::string_view kind, std::string_view name)
+{
+    out.reserve(out.size() + kPrefix.size() + kind.size() + name.size());
+    out.append(kPrefix).append(kind).append(name);
+}
 
 // String: EntryCodec JSON of an approved entry. Optional EXPIRE is the TTL.
 inline constexpr std::string_view kEntryKind = "entry:";
@@ -74,11 +78,5 @@ inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
 
 // Hash: region -> "1" while that region is drained (survives gateway restarts).
 inline constexpr std::string_view kDrained = "l0l3:v1:drained";
-
-inline void appendKey(std::string &out, std::string_view kind, std::string_view name)
-{
-    out.reserve(out.size() + kPrefix.size() + kind.size() + name.size());
-    out.append(kPrefix).append(kind).append(name);
-}
 
 } // namespace l0l3::RedisSchema

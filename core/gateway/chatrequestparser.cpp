@@ -26,8 +26,7 @@ struct ChatRequestParser::Impl
     struct Repeat
     {
         XXH128_hash_t hash{};
-        bool valid = false;
-        std::string body;
+        std::string body; // empty: a free slot (an empty body never parses)
         ChatRequest request;
     };
     std::array<Repeat, kRepeatSlots> repeats;
@@ -98,7 +97,7 @@ void ChatRequestParser::setLimits(Limits limits)
 {
     m_limits = limits;
     for (Impl::Repeat &r : m_impl->repeats) // they were accepted under the old limits
-        r.valid = false;
+        r.body.clear();
 }
 
 std::uint64_t ChatRequestParser::repeats() const
@@ -112,7 +111,7 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
         return parseJson(body, out, error);
     const XXH128_hash_t hash = XXH3_128bits(body.data(), body.size());
     Impl::Repeat &slot = m_impl->repeats[hash.low64 % Impl::kRepeatSlots];
-    if (slot.valid && XXH128_isEqual(slot.hash, hash) && slot.body == body) {
+    if (!slot.body.empty() && XXH128_isEqual(slot.hash, hash) && slot.body == body) {
         *out = slot.request; // assigned string by string: out's capacity is reused
         ++m_impl->repeatHits;
         return true;
@@ -122,7 +121,6 @@ bool ChatRequestParser::parse(std::string_view body, ChatRequest *out, ChatReque
     slot.hash = hash;
     slot.body.assign(body);
     slot.request = *out;
-    slot.valid = true;
     return true;
 }
 

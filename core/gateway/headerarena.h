@@ -33,7 +33,7 @@ class HeaderArena
 public:
     static constexpr std::size_t kBlockBytes = 4096;
 
-    HeaderArena() { poison(0); }
+    HeaderArena() { poisonBlock(); }
     HeaderArena(const HeaderArena &) = delete;
     HeaderArena &operator=(const HeaderArena &) = delete;
     ~HeaderArena() { unpoison(0, kBlockBytes); }
@@ -56,7 +56,7 @@ public:
         if (p >= static_cast<void *>(m_block) && p < static_cast<void *>(m_block + kBlockBytes)) {
             if (--m_live == 0) {
                 m_used = 0;
-                poison(0);
+                poisonBlock();
             }
             return;
         }
@@ -102,10 +102,10 @@ public:
     };
 
 private:
-    void poison([[maybe_unused]] std::size_t from)
+    void poisonBlock()
     {
 #ifdef L0L3_ASAN
-        ASAN_POISON_MEMORY_REGION(m_block + from, kBlockBytes - from);
+        ASAN_POISON_MEMORY_REGION(m_block, kBlockBytes);
 #endif
     }
     void unpoison([[maybe_unused]] std::size_t at, [[maybe_unused]] std::size_t bytes)
