@@ -1,5 +1,7 @@
 #include "bench/console/consolebench.h"
 
+#include <ctime>
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -89,6 +91,18 @@ double ConsoleBench::percentile(QList<double> values, double q)
     return values[rank - 1];
 }
 
+namespace {
+
+// CPU time of this whole process (UI thread, control worker, probe), in ms.
+double processCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+} // namespace
+
 bool ConsoleBench::runLoad()
 {
     test::RedisServer server;
@@ -165,12 +179,18 @@ bool ConsoleBench::runLoad()
         rowsAt = -1;
         finishedAt = -1;
         finishedCount = -1;
+        const double cpuBefore = seeder.cpuMs(&why);
+        const double ownCpuBefore = processCpuMs();
         probe.start();
         clock.start();
         client.reloadProposals();
         const bool done = waitUntil([&] { return (rowsAt >= 0 && finishedAt >= 0) || !failure.isEmpty(); },
                                     60000 + target / 10);
         probe.stop();
+        m_results.consoleCpuMs.append(processCpuMs() - ownCpuBefore);
+        const double cpuAfter = seeder.cpuMs(&why);
+        if (cpuBefore >= 0 && cpuAfter >= 0)
+            m_results.redisCpuMs.append(cpuAfter - cpuBefore);
         if (!failure.isEmpty())
             return fail(QStringLiteral("load %1 failed: %2").arg(run).arg(failure));
         if (!done)
@@ -184,13 +204,16 @@ bool ConsoleBench::runLoad()
         m_results.loadStallMaxMs.append(probe.maxMs());
         m_results.rowsLoaded = page.model()->rowCount();
         m_results.proxyRows = page.proxy()->rowCount();
-        note(QStringLiteral("load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms")
+        note(QStringLiteral("load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
+                            "Redis CPU %7 ms, console CPU %8 ms")
                  .arg(run)
                  .arg(m_results.rowsLoaded)
                  .arg(ms(rowsAt))
                  .arg(finishedCount)
                  .arg(ms(finishedAt))
-                 .arg(ms(probe.maxMs())));
+                 .arg(ms(probe.maxMs()))
+                 .arg(m_results.redisCpuMs.isEmpty() ? QStringLiteral("?") : ms(m_results.redisCpuMs.last()))
+                 .arg(ms(m_results.consoleCpuMs.last())));
         if (finishedCount != target || m_results.rowsLoaded != target || m_results.proxyRows != target)
             return fail(QStringLiteral("load %1: loadFinished(%2), model %3 rows, proxy %4 rows; expected %5")
                             .arg(run)
@@ -359,6 +382,9 @@ QString ConsoleBench::markdown() const
       << " ms (median of runs, max " << ms(percentile(r.loadStallMaxMs, 1.0)) << " ms)\n";
     if (!r.redisPerLoad.isEmpty())
         s << "- Redis' own time per load (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
+    if (!r.redisCpuMs.isEmpty())
+        s << "- Redis' whole CPU per load (INFO cpu, user + sys, which includes writing the replies; median): "
+          << ms(median(r.redisCpuMs)) << " ms; the console's (all its threads): " << ms(median(r.consoleCpuMs)) << " ms\n";
     s << "- seeding " << r.rowsLoaded << " proposals (XADD + HINCRBY seen, pipelined): " << ms(r.seedMs) << " ms\n";
     s << "- dashboard: " << r.gatewaysUp << "/" << r.gatewaysTotal << " gateways up in " << r.regions << " regions, "
       << r.scrapes << " scrapes in " << QString::number(r.dashboardSeconds, 'f', 1) << " s; "

@@ -40,6 +40,8 @@ public:
         QList<double> loadStallMaxMs; // per run: longest UI stall while loading
         int rowsLoaded = 0;
         int proxyRows = 0;
+        QList<double> redisCpuMs; // per load run: the server's user + sys CPU (INFO cpu)
+        QList<double> consoleCpuMs; // per load run: this process' CPU (all threads)
         QString redisPerLoad; // Redis' server time per load by command (INFO commandstats over the runs)
         // Dashboard
         int ticks = 0;

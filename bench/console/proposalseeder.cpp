@@ -173,6 +173,37 @@ bool ProposalSeeder::resetStats(QString *error)
     return drain(c.get(), 1, error);
 }
 
+double ProposalSeeder::cpuMs(QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return -1;
+    auto *reply = static_cast<redisReply *>(redisCommand(c.get(), "INFO cpu"));
+    if (!reply || reply->type != REDIS_REPLY_STRING) {
+        if (error)
+            *error = QStringLiteral("INFO cpu failed");
+        if (reply)
+            freeReplyObject(reply);
+        return -1;
+    }
+    const QString text = QString::fromUtf8(reply->str, qsizetype(reply->len));
+    freeReplyObject(reply);
+    double seconds = 0;
+    int found = 0;
+    for (const QString &line : text.split(QStringLiteral("\r\n"), Qt::SkipEmptyParts)) {
+        if (line.startsWith(QStringLiteral("used_cpu_user:")) || line.startsWith(QStringLiteral("used_cpu_sys:"))) {
+            seconds += line.section(u':', 1).toDouble();
+            ++found;
+        }
+    }
+    if (found != 2) {
+        if (error)
+            *error = QStringLiteral("INFO cpu has no used_cpu_user/used_cpu_sys");
+        return -1;
+    }
+    return seconds * 1000.0;
+}
+
 QList<ProposalSeeder::CommandStat> ProposalSeeder::commandStats(QString *error)
 {
     QList<CommandStat> out;

@@ -32,6 +32,9 @@ public:
     };
     bool resetStats(QString *error);
     QList<CommandStat> commandStats(QString *error);
+    // The server's whole CPU time so far (INFO cpu: used_cpu_user + used_cpu_sys,
+    // which includes writing replies to sockets), in ms; -1 on error.
+    double cpuMs(QString *error);
 
 private:
     QString m_host;
