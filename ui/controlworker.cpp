@@ -53,7 +53,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     if (!actor.isEmpty())
         m_approvals->setDefaultActor(actor);
     m_queue = new ProposalQueue(m_connection, this);
-    m_queue->setPageSize(1000);
+    m_queue->setPageSize(kProposalPageSize);
     m_entries = new EntryStore(m_connection, this);
     m_entries->setPageSize(500);
     m_audit = new AuditLog(m_connection, this);

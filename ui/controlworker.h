@@ -66,6 +66,8 @@ public:
     // 1000 keys); emits similarEntries with the best 3 (similarity > 0).
     void findSimilar(const l0l3::ProposalItem &item);
     static constexpr int kSimilarScanPages = 20;
+    // Stream entries per XREADGROUP of a proposal load.
+    static constexpr int kProposalPageSize = 1000;
 
     void scanEntries(const QString &search);
     void fetchMoreEntries();

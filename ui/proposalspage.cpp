@@ -578,8 +578,7 @@ void ProposalsPage::flushPages()
     m_flushTimer.stop();
     if (m_gathered.isEmpty())
         return;
-    const QList<QList<ProposalItem>> pages = std::exchange(m_gathered, {});
-    m_model->addPages(pages);
+    m_model->addPages(std::exchange(m_gathered, {}));
     showProgress();
 }
 

@@ -194,7 +194,7 @@ void ProposalTableModel::addItems(const QList<ProposalItem> &items)
     addPages({items});
 }
 
-void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
+void ProposalTableModel::addPages(QList<QList<ProposalItem>> pages)
 {
     // One hash lookup per item: a key seen for the first time gets the next
     // row (this also dedupes within the pages); a known one is an update.
@@ -225,10 +225,12 @@ void ProposalTableModel::addPages(const QList<QList<ProposalItem>> &pages)
             m_scores.reserve(m_items.capacity());
         }
         if (allFresh) {
-            for (const QList<ProposalItem> &items : pages) {
-                m_items.append(items);
-                for (const ProposalItem &item : items)
+            // A page this model alone holds (the queued signal's copy is gone) is moved in:
+            // no reference count of the item's strings is touched; a shared one is copied.
+            for (QList<ProposalItem> &items : pages) {
+                for (const ProposalItem &item : std::as_const(items))
                     m_scores.append(item.savingsScore);
+                m_items.append(std::move(items));
             }
         } else {
             for (const auto &[p, i] : std::as_const(fresh)) {

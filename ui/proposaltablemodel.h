@@ -45,7 +45,7 @@ public:
     // New keys are appended with one beginInsertRows; keys already present update in place.
     void addItems(const QList<ProposalItem> &items);
     // Several pages as one insertion (one rowsInserted for the views).
-    void addPages(const QList<QList<ProposalItem>> &pages);
+    void addPages(QList<QList<ProposalItem>> pages);
     // Room for this many rows (a load announces its total).
     void reserve(qsizetype rows);
     void updateItems(const QList<ProposalItem> &items);

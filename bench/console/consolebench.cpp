@@ -93,11 +93,12 @@ double ConsoleBench::percentile(QList<double> values, double q)
 
 namespace {
 
-// CPU time of this whole process (UI thread, control worker, probe), in ms.
-double processCpuMs()
+// CPU time of this whole process (UI thread, control worker, probe) or of the
+// calling thread, in ms.
+double cpuMs(clockid_t clock)
 {
     timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(clock, &ts);
     return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
@@ -168,8 +169,17 @@ bool ConsoleBench::runLoad()
     if (length != target)
         return fail(QStringLiteral("XLEN is %1, expected %2").arg(length).arg(target));
 
-    if (!seeder.resetStats(&why))
-        return fail(QStringLiteral("CONFIG RESETSTAT failed: %1").arg(why));
+    // Redis' own time by command, summed over the console's loads only (the reference loads
+    // in between are not counted): INFO commandstats before and after each.
+    QHash<QString, ProposalSeeder::CommandStat> loadStats;
+    auto addStats = [&](const QList<ProposalSeeder::CommandStat> &stats, int sign) {
+        for (const auto &stat : stats) {
+            auto &sum = loadStats[stat.command];
+            sum.command = stat.command;
+            sum.calls += sign * stat.calls;
+            sum.usec += sign * stat.usec;
+        }
+    };
     for (int run = 1; run <= m_options.runs; ++run) {
         // As between an operator's reloads, the UI thread has had idle turns: the previous load's
         // rows, retired by its reload, are freed before the next one starts.
@@ -179,18 +189,22 @@ bool ConsoleBench::runLoad()
         rowsAt = -1;
         finishedAt = -1;
         finishedCount = -1;
+        addStats(seeder.commandStats(&why), -1);
         const double cpuBefore = seeder.cpuMs(&why);
-        const double ownCpuBefore = processCpuMs();
+        const double ownCpuBefore = cpuMs(CLOCK_PROCESS_CPUTIME_ID);
+        const double uiCpuBefore = cpuMs(CLOCK_THREAD_CPUTIME_ID);
         probe.start();
         clock.start();
         client.reloadProposals();
         const bool done = waitUntil([&] { return (rowsAt >= 0 && finishedAt >= 0) || !failure.isEmpty(); },
                                     60000 + target / 10);
         probe.stop();
-        m_results.consoleCpuMs.append(processCpuMs() - ownCpuBefore);
+        m_results.consoleCpuMs.append(cpuMs(CLOCK_PROCESS_CPUTIME_ID) - ownCpuBefore);
+        m_results.uiCpuMs.append(cpuMs(CLOCK_THREAD_CPUTIME_ID) - uiCpuBefore);
         const double cpuAfter = seeder.cpuMs(&why);
         if (cpuBefore >= 0 && cpuAfter >= 0)
             m_results.redisCpuMs.append(cpuAfter - cpuBefore);
+        addStats(seeder.commandStats(&why), +1);
         if (!failure.isEmpty())
             return fail(QStringLiteral("load %1 failed: %2").arg(run).arg(failure));
         if (!done)
@@ -205,7 +219,7 @@ bool ConsoleBench::runLoad()
         m_results.rowsLoaded = page.model()->rowCount();
         m_results.proxyRows = page.proxy()->rowCount();
         note(QStringLiteral("load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
-                            "Redis CPU %7 ms, console CPU %8 ms")
+                            "Redis CPU %7 ms, console CPU %8 ms (UI thread %9 ms)")
                  .arg(run)
                  .arg(m_results.rowsLoaded)
                  .arg(ms(rowsAt))
@@ -213,7 +227,7 @@ bool ConsoleBench::runLoad()
                  .arg(ms(finishedAt))
                  .arg(ms(probe.maxMs()))
                  .arg(m_results.redisCpuMs.isEmpty() ? QStringLiteral("?") : ms(m_results.redisCpuMs.last()))
-                 .arg(ms(m_results.consoleCpuMs.last())));
+                 .arg(ms(m_results.consoleCpuMs.last()), ms(m_results.uiCpuMs.last())));
         if (finishedCount != target || m_results.rowsLoaded != target || m_results.proxyRows != target)
             return fail(QStringLiteral("load %1: loadFinished(%2), model %3 rows, proxy %4 rows; expected %5")
                             .arg(run)
@@ -232,15 +246,28 @@ bool ConsoleBench::runLoad()
                                 .arg(row)
                                 .arg(below));
         }
+
+        // The reference, right after (same phase of this machine): the same Redis work by a plain client.
+        const double plainCpuBefore = seeder.cpuMs(&why);
+        QElapsedTimer plainClock;
+        plainClock.start();
+        const qint64 plainRows = seeder.plainLoad(ControlWorker::kProposalPageSize, &why);
+        const double plainMs = double(plainClock.nsecsElapsed()) / 1e6;
+        if (plainRows != target)
+            return fail(QStringLiteral("reference load %1 read %2 entries, expected %3: %4").arg(run).arg(plainRows).arg(target).arg(why));
+        m_results.plainMs.append(plainMs);
+        m_results.plainRedisCpuMs.append(seeder.cpuMs(&why) - plainCpuBefore);
+        note(QStringLiteral("reference run %1: plain hiredis client, the same Redis work: %2 ms, Redis CPU %3 ms")
+                 .arg(run)
+                 .arg(ms(plainMs), ms(m_results.plainRedisCpuMs.last())));
     }
-    // Where Redis' time went: the commands of the timed loads (XGROUP DESTROY and CONFIG excepted).
-    auto stats = seeder.commandStats(&why);
+    // Where Redis' time went: the commands of the timed loads (INFO excepted).
+    QList<ProposalSeeder::CommandStat> stats = loadStats.values();
     std::sort(stats.begin(), stats.end(), [](const auto &a, const auto &b) { return a.usec > b.usec; });
     qint64 totalUsec = 0;
     QStringList parts;
     for (const auto &stat : std::as_const(stats)) {
-        if (stat.command == QLatin1String("XGROUP|DESTROY") || stat.command.startsWith(QLatin1String("CONFIG"))
-            || stat.command == QLatin1String("INFO"))
+        if (stat.command == QLatin1String("INFO") || stat.calls <= 0)
             continue;
         totalUsec += stat.usec;
         parts.append(QStringLiteral("%1 %2 ms (%3 calls)")
@@ -373,6 +400,14 @@ QString ConsoleBench::markdown() const
     s << "| measurement | target | measured | met? |\n|---|---|---:|---|\n";
     s << "| " << r.rowsLoaded << " proposals: reload → all rows in the ProposalsPage model and proxy, sorted by savings (median of "
       << r.rowsMs.size() << ") | < 1000 ms | " << ms(rowsMedian) << " ms | " << verdict(rowsMedian < 1000) << " |\n";
+    if (!r.plainMs.isEmpty() && r.plainMs.size() == r.rowsMs.size()) {
+        QList<double> ratios;
+        for (qsizetype i = 0; i < r.rowsMs.size(); ++i)
+            ratios.append(r.rowsMs[i] / r.plainMs[i]);
+        s << "| same, × the reference: a plain hiredis client doing the same Redis work and nothing else, run right "
+             "after each load (median of the runs' ratios) | — | "
+          << QString::number(median(ratios), 'f', 2) << "× (reference " << ms(median(r.plainMs)) << " ms) | |\n";
+    }
     s << "| UI-thread stall over " << r.ticks << " dashboard ticks, " << m_options.gateways
       << " gateways: longest | ≤ 16 ms | " << ms(r.stallMaxMs) << " ms | " << verdict(r.stallMaxMs <= 16) << " |\n";
     s << "| same: p99 of the 1 ms probe intervals | — | " << ms(r.stallP99Ms) << " ms | |\n";
@@ -384,7 +419,17 @@ QString ConsoleBench::markdown() const
         s << "- Redis' own time per load (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
     if (!r.redisCpuMs.isEmpty())
         s << "- Redis' whole CPU per load (INFO cpu, user + sys, which includes writing the replies; median): "
-          << ms(median(r.redisCpuMs)) << " ms; the console's (all its threads): " << ms(median(r.consoleCpuMs)) << " ms\n";
+          << ms(median(r.redisCpuMs)) << " ms; the console's (all its threads): " << ms(median(r.consoleCpuMs)) << " ms, of which the UI thread "
+          << ms(median(r.uiCpuMs)) << " ms\n";
+    if (!r.plainMs.isEmpty()) {
+        QStringList plain;
+        for (double v : r.plainMs)
+            plain.append(ms(v));
+        s << "- reference runs (stock hiredis, one blocking connection: XREADGROUP pages of "
+          << ControlWorker::kProposalPageSize << " into a fresh group, each followed by one pipeline of EXISTS, ZMSCORE and "
+             "HGETALL seen per key; ms): "
+          << plain.join(QStringLiteral(", ")) << "; Redis CPU " << ms(median(r.plainRedisCpuMs)) << " ms (median)\n";
+    }
     s << "- seeding " << r.rowsLoaded << " proposals (XADD + HINCRBY seen, pipelined): " << ms(r.seedMs) << " ms\n";
     s << "- dashboard: " << r.gatewaysUp << "/" << r.gatewaysTotal << " gateways up in " << r.regions << " regions, "
       << r.scrapes << " scrapes in " << QString::number(r.dashboardSeconds, 'f', 1) << " s; "

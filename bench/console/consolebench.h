@@ -42,6 +42,9 @@ public:
         int proxyRows = 0;
         QList<double> redisCpuMs; // per load run: the server's user + sys CPU (INFO cpu)
         QList<double> consoleCpuMs; // per load run: this process' CPU (all threads)
+        QList<double> uiCpuMs;      // per load run: the UI thread's CPU
+        QList<double> plainMs;      // per run: the reference (ProposalSeeder::plainLoad)
+        QList<double> plainRedisCpuMs;
         QString redisPerLoad; // Redis' server time per load by command (INFO commandstats over the runs)
         // Dashboard
         int ticks = 0;

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/common/cachekey.h"
@@ -151,6 +152,64 @@ bool ProposalSeeder::destroyGroup(QString *error)
     return drain(c.get(), 1, error);
 }
 
+qint64 ProposalSeeder::plainLoad(int pageSize, QString *error)
+{
+    Context c = connectTo(m_host, m_port, error);
+    if (!c)
+        return -1;
+    const std::string stream(RedisSchema::kProposals);
+    const std::string group = "l0l3-bench-reference";
+    append(c.get(), {"XGROUP", "DESTROY", stream, group});
+    append(c.get(), {"XGROUP", "CREATE", stream, group, "0"});
+    if (!drain(c.get(), 2, error))
+        return -1;
+    const std::string count = std::to_string(pageSize);
+    const std::string entryPrefix = RedisSchema::entryKey({});
+    const std::string seenPrefix = RedisSchema::seenKey({});
+    qint64 read = 0;
+    for (;;) {
+        append(c.get(), {"XREADGROUP", "GROUP", group, "reader", "COUNT", count, "STREAMS", stream, ">"});
+        void *raw = nullptr;
+        if (redisGetReply(c.get(), &raw) != REDIS_OK || !raw) {
+            if (error)
+                *error = QStringLiteral("Redis I/O error: %1").arg(QString::fromUtf8(c->errstr));
+            return -1;
+        }
+        std::unique_ptr<redisReply, decltype(&freeReplyObject)> page(static_cast<redisReply *>(raw), &freeReplyObject);
+        // [[stream, [[id, [field, value, ...]], ...]]], or nil when nothing is new
+        if (page->type != REDIS_REPLY_ARRAY || page->elements == 0)
+            break;
+        const redisReply *entries = page->element[0]->element[1];
+        if (entries->elements == 0)
+            break;
+        std::vector<std::string> exists{"EXISTS"};
+        std::vector<std::string> rejected{"ZMSCORE", std::string(RedisSchema::kRejected)};
+        std::vector<std::string> keys;
+        for (size_t e = 0; e < entries->elements; ++e) {
+            const redisReply *fields = entries->element[e]->element[1];
+            for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+                if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "key") {
+                    keys.emplace_back(fields->element[f + 1]->str, fields->element[f + 1]->len);
+                    break;
+                }
+            }
+        }
+        read += qint64(entries->elements);
+        for (const std::string &k : keys) {
+            exists.push_back(entryPrefix + k);
+            rejected.push_back(k);
+        }
+        append(c.get(), exists);
+        append(c.get(), rejected);
+        for (const std::string &k : keys)
+            append(c.get(), {"HGETALL", seenPrefix + k});
+        if (!drain(c.get(), 2 + int(keys.size()), error))
+            return -1;
+    }
+    append(c.get(), {"XGROUP", "DESTROY", stream, group});
+    return drain(c.get(), 1, error) ? read : -1;
+}
+
 qint64 ProposalSeeder::streamLength(QString *error)
 {
     Context c = connectTo(m_host, m_port, error);
@@ -162,15 +221,6 @@ qint64 ProposalSeeder::streamLength(QString *error)
     const qint64 n = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     freeReplyObject(reply);
     return n;
-}
-
-bool ProposalSeeder::resetStats(QString *error)
-{
-    Context c = connectTo(m_host, m_port, error);
-    if (!c)
-        return false;
-    append(c.get(), {"CONFIG", "RESETSTAT"});
-    return drain(c.get(), 1, error);
 }
 
 double ProposalSeeder::cpuMs(QString *error)

@@ -22,15 +22,23 @@ public:
     bool destroyGroup(QString *error);
     qint64 streamLength(QString *error);
 
-    // Redis' own accounting of the commands it ran (INFO commandstats), to say
-    // where a load's server time goes; resetStats() zeroes it (CONFIG RESETSTAT).
+    // The reference a console load is compared with, in the same invocation:
+    // the Redis work a load asks for, done by the plainest client. Stock
+    // hiredis on one blocking connection, page after page: XREADGROUP COUNT
+    // pageSize > into a fresh group of its own, then one pipeline of EXISTS
+    // (the page's entry keys), ZMSCORE rejected and HGETALL seen per key;
+    // every reply parsed by hiredis and freed, nothing decoded or kept. The
+    // group is dropped afterwards. Returns the entries read, -1 on error.
+    qint64 plainLoad(int pageSize, QString *error);
+
+    // Redis' own accounting of the commands it ran so far (INFO commandstats),
+    // to say where a load's server time goes (the difference around it).
     struct CommandStat
     {
         QString command;
         qint64 calls = 0;
         qint64 usec = 0;
     };
-    bool resetStats(QString *error);
     QList<CommandStat> commandStats(QString *error);
     // The server's whole CPU time so far (INFO cpu: used_cpu_user + used_cpu_sys,
     // which includes writing replies to sockets), in ms; -1 on error.

@@ -73,6 +73,39 @@ private slots:
         QCOMPARE(model.rowCount(), 0);
     }
 
+    // addPages moves the items of a page only the model holds; a page the caller still holds
+    // is copied and stays as it was.
+    void proposalAddPagesMovesOnlyUnsharedPages()
+    {
+        ProposalTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<ProposalItem> kept;
+        for (int i = 0; i < 3; ++i)
+            kept.append(item(QStringLiteral("s%1").arg(i), 1, i, i, QStringLiteral("nyc"), QStringLiteral("shared %1").arg(i)));
+        const QList<QList<ProposalItem>> held{kept};
+        model.addPages(held);
+        QCOMPARE(held.front().size(), 3);
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(held.front()[i].key, QStringLiteral("s%1").arg(i));
+            QCOMPARE(held.front()[i].prompt, QStringLiteral("shared %1").arg(i));
+            QCOMPARE(held.front()[i].response, QStringLiteral("answer for shared %1").arg(i));
+        }
+
+        QList<QList<ProposalItem>> owned(2);
+        for (int i = 0; i < 4; ++i)
+            owned[i % 2].append(item(QStringLiteral("o%1").arg(i), 2, 10 + i, i, QStringLiteral("eu"), QStringLiteral("owned %1").arg(i)));
+        model.addPages(std::move(owned));
+        QCOMPARE(model.rowCount(), 7);
+        for (int i = 0; i < 4; ++i) {
+            const int row = model.rowOfKey(QStringLiteral("o%1").arg(i));
+            QVERIFY(row >= 3);
+            QCOMPARE(model.itemAt(row).prompt, QStringLiteral("owned %1").arg(i));
+            QCOMPARE(model.index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble(), 10.0 + i);
+        }
+        for (int i = 0; i < 3; ++i)
+            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("s%1").arg(i))).response, QStringLiteral("answer for shared %1").arg(i));
+    }
+
     // A reload's clear(true) empties the table at once and frees the old rows later, in slices;
     // a second deferred clear before that frees the older generation, and the new rows are unaffected.
     void proposalClearDefersRelease()
