@@ -180,16 +180,19 @@ bool ConsoleBench::runLoad()
             sum.usec += sign * stat.usec;
         }
     };
-    for (int run = 1; run <= m_options.runs; ++run) {
+    for (int run = 1; run <= 2 * m_options.runs; ++run) {
+        const bool fresh = run <= m_options.runs;
+        Results::LoadSeries &series = fresh ? m_results.fresh : m_results.pending;
         // As between an operator's reloads, the UI thread has had idle turns: the previous load's
         // rows, retired by its reload, are freed before the next one starts.
         waitUntil([&] { return !page.model()->hasRetired(); }, 10000);
-        if (!seeder.destroyGroup(&why))
+        if (fresh && !seeder.destroyGroup(&why))
             return fail(QStringLiteral("XGROUP DESTROY failed: %1").arg(why));
         rowsAt = -1;
         finishedAt = -1;
         finishedCount = -1;
-        addStats(seeder.commandStats(&why), -1);
+        if (fresh)
+            addStats(seeder.commandStats(&why), -1);
         const double cpuBefore = seeder.cpuMs(&why);
         const double ownCpuBefore = cpuMs(CLOCK_PROCESS_CPUTIME_ID);
         const double uiCpuBefore = cpuMs(CLOCK_THREAD_CPUTIME_ID);
@@ -199,12 +202,13 @@ bool ConsoleBench::runLoad()
         const bool done = waitUntil([&] { return (rowsAt >= 0 && finishedAt >= 0) || !failure.isEmpty(); },
                                     60000 + target / 10);
         probe.stop();
-        m_results.consoleCpuMs.append(cpuMs(CLOCK_PROCESS_CPUTIME_ID) - ownCpuBefore);
-        m_results.uiCpuMs.append(cpuMs(CLOCK_THREAD_CPUTIME_ID) - uiCpuBefore);
+        series.consoleCpuMs.append(cpuMs(CLOCK_PROCESS_CPUTIME_ID) - ownCpuBefore);
+        series.uiCpuMs.append(cpuMs(CLOCK_THREAD_CPUTIME_ID) - uiCpuBefore);
         const double cpuAfter = seeder.cpuMs(&why);
         if (cpuBefore >= 0 && cpuAfter >= 0)
-            m_results.redisCpuMs.append(cpuAfter - cpuBefore);
-        addStats(seeder.commandStats(&why), +1);
+            series.redisCpuMs.append(cpuAfter - cpuBefore);
+        if (fresh)
+            addStats(seeder.commandStats(&why), +1);
         if (!failure.isEmpty())
             return fail(QStringLiteral("load %1 failed: %2").arg(run).arg(failure));
         if (!done)
@@ -213,12 +217,12 @@ bool ConsoleBench::runLoad()
                             .arg(page.model()->rowCount())
                             .arg(page.proxy()->rowCount())
                             .arg(finishedAt >= 0 ? QStringLiteral("arrived") : QStringLiteral("missing")));
-        m_results.rowsMs.append(rowsAt);
-        m_results.finishedMs.append(finishedAt);
-        m_results.loadStallMaxMs.append(probe.maxMs());
+        series.rowsMs.append(rowsAt);
+        series.finishedMs.append(finishedAt);
+        series.stallMaxMs.append(probe.maxMs());
         m_results.rowsLoaded = page.model()->rowCount();
         m_results.proxyRows = page.proxy()->rowCount();
-        note(QStringLiteral("load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
+        note(QStringLiteral("%10 load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
                             "Redis CPU %7 ms, console CPU %8 ms (UI thread %9 ms)")
                  .arg(run)
                  .arg(m_results.rowsLoaded)
@@ -226,8 +230,9 @@ bool ConsoleBench::runLoad()
                  .arg(finishedCount)
                  .arg(ms(finishedAt))
                  .arg(ms(probe.maxMs()))
-                 .arg(m_results.redisCpuMs.isEmpty() ? QStringLiteral("?") : ms(m_results.redisCpuMs.last()))
-                 .arg(ms(m_results.consoleCpuMs.last()), ms(m_results.uiCpuMs.last())));
+                 .arg(series.redisCpuMs.isEmpty() ? QStringLiteral("?") : ms(series.redisCpuMs.last()))
+                 .arg(ms(series.consoleCpuMs.last()), ms(series.uiCpuMs.last()),
+                      fresh ? QStringLiteral("fresh") : QStringLiteral("pending")));
         if (finishedCount != target || m_results.rowsLoaded != target || m_results.proxyRows != target)
             return fail(QStringLiteral("load %1: loadFinished(%2), model %3 rows, proxy %4 rows; expected %5")
                             .arg(run)
@@ -248,6 +253,8 @@ bool ConsoleBench::runLoad()
         }
 
         // The reference, right after (same phase of this machine): the same Redis work by a plain client.
+        if (!fresh)
+            continue;
         const double plainCpuBefore = seeder.cpuMs(&why);
         QElapsedTimer plainClock;
         plainClock.start();
@@ -385,26 +392,38 @@ QString ConsoleBench::markdown() const
     auto verdict = [this](bool met) {
         return m_options.smoke ? QStringLiteral("n/a (smoke)") : met ? QStringLiteral("yes") : QStringLiteral("**no**");
     };
-    QStringList runs;
-    for (double v : r.rowsMs)
-        runs.append(ms(v));
     QString loadAvg;
     QFile f(QStringLiteral("/proc/loadavg"));
     if (f.open(QIODevice::ReadOnly))
         loadAvg = QString::fromLatin1(f.readAll()).section(QLatin1Char(' '), 0, 2);
+    auto joined = [](const QList<double> &values) {
+        QStringList out;
+        for (double v : values)
+            out.append(ms(v));
+        return out.join(QStringLiteral(", "));
+    };
 
-    const double rowsMedian = median(r.rowsMs);
     QString out;
     QTextStream s(&out);
     s << "## Console (l0l3_bench_console" << (m_options.smoke ? " --smoke" : "") << ")\n\n";
     s << "| measurement | target | measured | met? |\n|---|---|---:|---|\n";
-    s << "| " << r.rowsLoaded << " proposals: reload → all rows in the ProposalsPage model and proxy, sorted by savings (median of "
-      << r.rowsMs.size() << ") | < 1000 ms | " << ms(rowsMedian) << " ms | " << verdict(rowsMedian < 1000) << " |\n";
-    if (!r.plainMs.isEmpty() && r.plainMs.size() == r.rowsMs.size()) {
+    const std::pair<const Results::LoadSeries *, const char *> series[] = {
+        {&r.fresh, "every entry new to the console's group"},
+        {&r.pending, "every entry already pending for the console (a restart)"},
+    };
+    for (const auto &[loads, what] : series) {
+        if (loads->rowsMs.isEmpty())
+            continue;
+        const double rowsMedian = median(loads->rowsMs);
+        s << "| " << r.rowsLoaded << " proposals, " << what
+          << ": reload → all rows in the ProposalsPage model and proxy, sorted by savings (median of " << loads->rowsMs.size()
+          << ") | < 1000 ms | " << ms(rowsMedian) << " ms | " << verdict(rowsMedian < 1000) << " |\n";
+    }
+    if (!r.plainMs.isEmpty() && r.plainMs.size() == r.fresh.rowsMs.size()) {
         QList<double> ratios;
-        for (qsizetype i = 0; i < r.rowsMs.size(); ++i)
-            ratios.append(r.rowsMs[i] / r.plainMs[i]);
-        s << "| same, × the reference: a plain hiredis client doing the same Redis work and nothing else, run right "
+        for (qsizetype i = 0; i < r.fresh.rowsMs.size(); ++i)
+            ratios.append(r.fresh.rowsMs[i] / r.plainMs[i]);
+        s << "| the first, × the reference: a plain hiredis client doing the same Redis work and nothing else, run right "
              "after each load (median of the runs' ratios) | — | "
           << QString::number(median(ratios), 'f', 2) << "× (reference " << ms(median(r.plainMs)) << " ms) | |\n";
     }
@@ -412,23 +431,23 @@ QString ConsoleBench::markdown() const
       << " gateways: longest | ≤ 16 ms | " << ms(r.stallMaxMs) << " ms | " << verdict(r.stallMaxMs <= 16) << " |\n";
     s << "| same: p99 of the 1 ms probe intervals | — | " << ms(r.stallP99Ms) << " ms | |\n";
     s << "\n";
-    s << "- load runs (reload → all rows sorted, ms): " << runs.join(QStringLiteral(", ")) << "; loadFinished at "
-      << ms(median(r.finishedMs)) << " ms (median); longest UI stall while loading " << ms(median(r.loadStallMaxMs))
-      << " ms (median of runs, max " << ms(percentile(r.loadStallMaxMs, 1.0)) << " ms)\n";
+    for (const auto &[loads, what] : series) {
+        if (loads->rowsMs.isEmpty())
+            continue;
+        s << "- " << what << ", load runs (reload → all rows sorted, ms): " << joined(loads->rowsMs) << "; loadFinished at "
+          << ms(median(loads->finishedMs)) << " ms (median); longest UI stall while loading " << ms(median(loads->stallMaxMs))
+          << " ms (median of runs, max " << ms(percentile(loads->stallMaxMs, 1.0)) << " ms); Redis' whole CPU per load "
+          << "(INFO cpu, user + sys, which includes writing the replies) " << ms(median(loads->redisCpuMs))
+          << " ms, the console's (all its threads) " << ms(median(loads->consoleCpuMs)) << " ms, of which the UI thread "
+          << ms(median(loads->uiCpuMs)) << " ms (medians)\n";
+    }
     if (!r.redisPerLoad.isEmpty())
-        s << "- Redis' own time per load (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
-    if (!r.redisCpuMs.isEmpty())
-        s << "- Redis' whole CPU per load (INFO cpu, user + sys, which includes writing the replies; median): "
-          << ms(median(r.redisCpuMs)) << " ms; the console's (all its threads): " << ms(median(r.consoleCpuMs)) << " ms, of which the UI thread "
-          << ms(median(r.uiCpuMs)) << " ms\n";
+        s << "- Redis' own time per load of the first kind (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
     if (!r.plainMs.isEmpty()) {
-        QStringList plain;
-        for (double v : r.plainMs)
-            plain.append(ms(v));
         s << "- reference runs (stock hiredis, one blocking connection: XREADGROUP pages of "
           << ControlWorker::kProposalPageSize << " into a fresh group, each followed by one pipeline of EXISTS, ZMSCORE and "
              "HGETALL seen per key; ms): "
-          << plain.join(QStringLiteral(", ")) << "; Redis CPU " << ms(median(r.plainRedisCpuMs)) << " ms (median)\n";
+          << joined(r.plainMs) << "; Redis CPU " << ms(median(r.plainRedisCpuMs)) << " ms (median)\n";
     }
     s << "- seeding " << r.rowsLoaded << " proposals (XADD + HINCRBY seen, pipelined): " << ms(r.seedMs) << " ms\n";
     s << "- dashboard: " << r.gatewaysUp << "/" << r.gatewaysTotal << " gateways up in " << r.regions << " regions, "

@@ -35,14 +35,23 @@ public:
     {
         // Load
         double seedMs = 0;
-        QList<double> rowsMs;     // per run: reload -> all rows in model and proxy, sorted
-        QList<double> finishedMs; // per run: reload -> loadFinished arrived on the UI thread
-        QList<double> loadStallMaxMs; // per run: longest UI stall while loading
+        // One series of timed loads, a value per run.
+        struct LoadSeries
+        {
+            QList<double> rowsMs;       // reload -> all rows in model and proxy, sorted
+            QList<double> finishedMs;   // reload -> loadFinished arrived on the UI thread
+            QList<double> stallMaxMs;   // longest UI stall while loading
+            QList<double> redisCpuMs;   // the server's user + sys CPU (INFO cpu)
+            QList<double> consoleCpuMs; // this process' CPU (all threads)
+            QList<double> uiCpuMs;      // the UI thread's CPU
+        };
+        // Every entry new to the console's group (the group dropped before each
+        // load: XREADGROUP >), then every entry already pending for it (the load
+        // before left them so: XREADGROUP from 0), as when a console restarts.
+        LoadSeries fresh;
+        LoadSeries pending;
         int rowsLoaded = 0;
         int proxyRows = 0;
-        QList<double> redisCpuMs; // per load run: the server's user + sys CPU (INFO cpu)
-        QList<double> consoleCpuMs; // per load run: this process' CPU (all threads)
-        QList<double> uiCpuMs;      // per load run: the UI thread's CPU
         QList<double> plainMs;      // per run: the reference (ProposalSeeder::plainLoad)
         QList<double> plainRedisCpuMs;
         QString redisPerLoad; // Redis' server time per load by command (INFO commandstats over the runs)

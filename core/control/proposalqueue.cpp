@@ -283,6 +283,18 @@ void ProposalQueue::processPage(const redisReply *reply)
         finishIfDone();
         return;
     }
+    // Pending entries are read page after page, each read starting after the
+    // last id of the page before: that id is known before decoding, so Redis
+    // reads the next page while this one is decoded.
+    bool nextRequested = false;
+    for (size_t e = n; !m_newPhase && e-- > 0;) {
+        const redisReply *entry = entries->element[e];
+        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 && entry->element[0]->type == REDIS_REPLY_STRING) {
+            readPage(utf16(view(entry->element[0])));
+            nextRequested = true;
+            break;
+        }
+    }
 
     auto page = std::make_shared<EnrichPage>();
     page->generation = m_loadGeneration;
@@ -366,7 +378,7 @@ void ProposalQueue::processPage(const redisReply *reply)
     enrich(page, keys);
     if (m_newPhase)
         readAhead();
-    else
+    else if (!nextRequested)
         readPage(lastId);
 }
 

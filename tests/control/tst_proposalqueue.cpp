@@ -26,6 +26,7 @@ private slots:
     void pagesThroughThousands();
     void pollPicksUpNewProposals();
     void reloadSeesPendingFromEarlierSession();
+    void reloadPagesThroughPendingThousands();
 
 private:
     bool loadAll(ProposalQueue &queue);
@@ -227,6 +228,42 @@ void TestProposalQueue::reloadSeesPendingFromEarlierSession()
     m_client.command({"XACK", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), p1->id.toUtf8()});
     QVERIFY(loadAll(second));
     QCOMPARE(second.count(), 1);
+}
+
+// A restarted console reads thousands of pending entries back page after
+// page (each read asked for before the page before is decoded): every entry
+// exactly once, none taken for a duplicate of itself.
+void TestProposalQueue::reloadPagesThroughPendingThousands()
+{
+    const int n = 3500;
+    for (int i = 0; i < n; ++i)
+        seedProposal(m_client, makeProposal("pend-" + std::to_string(i), "prompt " + std::to_string(i), "eu", 100 + i % 30),
+                     {{QStringLiteral("eu"), 1 + i % 5}});
+    {
+        ProposalQueue first(m_conn.get());
+        first.setPageSize(1000);
+        QVERIFY(loadAll(first));
+        QCOMPARE(first.count(), n);
+    }
+    ProposalQueue again(m_conn.get());
+    again.setPageSize(1000);
+    QSignalSpy pages(&again, &ProposalQueue::pageLoaded);
+    QVERIFY(loadAll(again));
+    QCOMPARE(again.count(), n);
+    QVERIFY2(pages.count() >= 4, qPrintable(QString::number(pages.count())));
+    qint64 previous = 0;
+    QSet<QString> keys;
+    for (const QList<QVariant> &page : std::as_const(pages)) {
+        const qint64 loaded = page.at(1).toLongLong();
+        QVERIFY(loaded > previous);
+        previous = loaded;
+        for (const ProposalItem &item : page.at(0).value<QList<ProposalItem>>()) {
+            QVERIFY2(item.duplicateIds.isEmpty(), qPrintable(item.key));
+            keys.insert(item.key);
+        }
+    }
+    QCOMPARE(previous, qint64(n));
+    QCOMPARE(keys.size(), n);
 }
 
 QTEST_GUILESS_MAIN(TestProposalQueue)
