@@ -67,6 +67,7 @@ void ProposalQueue::resetPaging(bool keepLoaded)
         });
     m_newPhase = false;
     m_streamDone = false;
+    m_cursors.clear();
 }
 
 void ProposalQueue::fail(const QString &message)
@@ -94,7 +95,25 @@ void ProposalQueue::load()
             if (gen != m_loadGeneration)
                 return;
             fetchTotal();
-            readPage(QStringLiteral("0"));
+            m_connection->pipelineRaw({{QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals),
+                                        bytes(RedisSchema::kProposalsGroup)}},
+                                      this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
+                                          if (gen != m_loadGeneration)
+                                              return;
+                                          const redisReply *r = error.isError() ? nullptr : replies.front().get();
+                                          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3
+                                              || r->element[0]->type != REDIS_REPLY_INTEGER) {
+                                              fail(QStringLiteral("cannot read the pending proposals: %1")
+                                                       .arg(error.isError() ? error.errorMessage()
+                                                            : r && r->type == REDIS_REPLY_ERROR ? utf16(view(r))
+                                                                                                : QStringLiteral("unexpected XPENDING reply")));
+                                              return;
+                                          }
+                                          const auto id = [](const redisReply *e) {
+                                              return e->type == REDIS_REPLY_STRING ? view(e) : std::string_view();
+                                          };
+                                          startPendingReads(r->element[0]->integer, id(r->element[1]), id(r->element[2]));
+                                      });
         });
     }
     // Freeing 100k items takes a while: it waits until this load has finished (one retired
@@ -176,7 +195,56 @@ void ProposalQueue::readAhead()
         readPage(QStringLiteral(">"));
 }
 
-void ProposalQueue::readPage(const QString &fromId)
+namespace {
+
+// The millisecond part of a stream id ("1700000000000-3"); nullopt if it is none.
+std::optional<std::uint64_t> streamIdMs(std::string_view id)
+{
+    const std::size_t dash = id.find('-');
+    std::int64_t ms = 0;
+    if (dash == std::string_view::npos || !Decimal::parse(id.substr(0, dash), ms) || ms < 0)
+        return std::nullopt;
+    return std::uint64_t(ms);
+}
+
+} // namespace
+
+// Cuts the pending entries' time range into up to kReadAhead slices, one
+// cursor each (one from "0" when there are few or the range is too short to
+// cut). A cursor's first read starts at its slice ("ms-1" with the largest
+// sequence number: every id from ms on).
+void ProposalQueue::startPendingReads(qint64 count, std::string_view firstId, std::string_view lastId)
+{
+    m_cursors.clear();
+    const auto first = streamIdMs(firstId);
+    const auto last = streamIdMs(lastId);
+    std::uint64_t slices = 1;
+    if (first && last && *last > *first && count >= 2 * qint64(m_pageSize))
+        slices = std::min<std::uint64_t>({kReadAhead, std::uint64_t(count / m_pageSize), *last - *first + 1});
+    const std::uint64_t span = slices > 1 ? *last - *first + 1 : 0;
+    for (std::uint64_t j = 0; j < slices; ++j) {
+        Cursor c;
+        c.bounded = j + 1 < slices;
+        c.endMs = c.bounded ? *first + span * (j + 1) / slices : 0;
+        m_cursors.push_back(c);
+    }
+    for (std::size_t j = 0; j < m_cursors.size(); ++j) {
+        const QString from = j == 0 ? QStringLiteral("0")
+                                    : QStringLiteral("%1-18446744073709551615").arg(m_cursors[j - 1].endMs - 1);
+        readPage(from, int(j));
+    }
+}
+
+void ProposalQueue::cursorDone(int cursor)
+{
+    m_cursors[size_t(cursor)].done = true;
+    if (m_newPhase || std::any_of(m_cursors.cbegin(), m_cursors.cend(), [](const Cursor &c) { return !c.done; }))
+        return;
+    m_newPhase = true; // pending entries done: now the new ones
+    readAhead();
+}
+
+void ProposalQueue::readPage(const QString &fromId, int cursor)
 {
     if (!m_connection) {
         fail(QStringLiteral("no Redis connection"));
@@ -188,7 +256,7 @@ void ProposalQueue::readPage(const QString &fromId)
                                   QByteArray::number(m_pageSize), QByteArrayLiteral("STREAMS"),
                                   bytes(RedisSchema::kProposals), fromId.toUtf8()};
     ++m_readsInFlight;
-    m_connection->pipelineRaw({xread}, this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
+    m_connection->pipelineRaw({xread}, this, [this, gen, cursor](std::vector<HiredisReply> replies, const RedisReply &error) {
         if (gen != m_loadGeneration)
             return;
         --m_readsInFlight;
@@ -207,7 +275,7 @@ void ProposalQueue::readPage(const QString &fromId)
             fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
             return;
         }
-        processPage(r);
+        processPage(r, cursor);
     });
 }
 
@@ -266,33 +334,56 @@ void ProposalQueue::noteRegion(const QString &name)
 // [[stream, [[id, [field, value, ...]], ...]]]) into a ProposalItem, merges
 // duplicates of a key into its first item (loaded, or in a page still being
 // enriched), and sends the page's enrichment.
-void ProposalQueue::processPage(const redisReply *reply)
+void ProposalQueue::processPage(const redisReply *reply, int cursor)
 {
     const redisReply *entries = nullptr;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY
         && reply->element[0]->elements == 2 && reply->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
         entries = reply->element[0]->element[1];
-    const size_t n = entries ? entries->elements : 0;
+    size_t n = entries ? entries->elements : 0;
+    const bool pending = cursor >= 0;
     if (n == 0) {
-        if (!m_newPhase) {
-            m_newPhase = true; // pending entries done: now the new ones
-            readAhead();
+        if (pending) {
+            cursorDone(cursor);
             return;
         }
         m_streamDone = true;
         finishIfDone();
         return;
     }
-    // Pending entries are read page after page, each read starting after the
-    // last id of the page before: that id is known before decoding, so Redis
-    // reads the next page while this one is decoded.
-    bool nextRequested = false;
-    for (size_t e = n; !m_newPhase && e-- > 0;) {
-        const redisReply *entry = entries->element[e];
-        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 && entry->element[0]->type == REDIS_REPLY_STRING) {
-            readPage(utf16(view(entry->element[0])));
-            nextRequested = true;
-            break;
+    auto idOf = [](const redisReply *entry) -> std::string_view {
+        return entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 && entry->element[0]->type == REDIS_REPLY_STRING
+            ? view(entry->element[0])
+            : std::string_view();
+    };
+    // A cursor over pending entries keeps the entries of its slice (ids come in
+    // order) and asks for its next page before decoding this one: the page's
+    // last id is where it starts, so Redis reads it meanwhile.
+    bool cursorEnds = false;
+    if (pending) {
+        const Cursor &c = m_cursors[size_t(cursor)];
+        if (c.bounded) {
+            size_t inSlice = 0;
+            for (; inSlice < n; ++inSlice) {
+                const auto ms = streamIdMs(idOf(entries->element[inSlice]));
+                if (ms && *ms >= c.endMs)
+                    break;
+            }
+            cursorEnds = inSlice < n;
+            n = inSlice;
+        }
+        if (!cursorEnds) {
+            std::string_view last;
+            for (size_t e = n; last.empty() && e-- > 0;)
+                last = idOf(entries->element[e]);
+            if (last.empty())
+                cursorEnds = true; // nowhere to go on from
+            else
+                readPage(utf16(last), cursor);
+        }
+        if (n == 0) {
+            cursorDone(cursor);
+            return;
         }
     }
 
@@ -376,10 +467,10 @@ void ProposalQueue::processPage(const redisReply *reply)
         emit malformedSkipped(malformed, m_malformed);
 
     enrich(page, keys);
-    if (m_newPhase)
+    if (cursorEnds)
+        cursorDone(cursor);
+    else if (!pending)
         readAhead();
-    else if (!nextRequested)
-        readPage(lastId);
 }
 
 // One pipeline per page: EXISTS over all the page's entry keys (how many are

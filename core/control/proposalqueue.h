@@ -10,6 +10,7 @@
 #include <QTimer>
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,15 +28,19 @@ namespace l0l3 {
 // the ranked list of what the operator should look at.
 //
 // load(): XGROUP CREATE console 0 MKSTREAM (BUSYGROUP ignored), then pages of
-// pageSize entries: first this consumer's pending entries (XREADGROUP ... 0),
-// then new ones (XREADGROUP ... >). Each page is decoded (malformed entries
-// are skipped and counted, never fatal), merged by key (duplicates become
-// duplicateIds), and enriched with one script call (EVAL) per page: per key
-// EXISTS entry (keys already approved are skipped), HGETALL seen (demand per
-// region) and ZSCORE rejected (keys rejected until later are skipped). The
-// next page is requested as soon as one is decoded, so Redis reads it while
-// the enrichment is answered; at most one page is ahead, so the owning
-// thread's event loop stays responsive with 100k proposals.
+// pageSize entries: first this consumer's pending entries (XREADGROUP ... from
+// an id), then new ones (XREADGROUP ... >). Pending entries are read by up to
+// kReadAhead cursors at once, each over a slice of the pending ids' time range
+// (the XPENDING summary's first and last id): a cursor reads page after page
+// from its start and stops at the first entry past its slice, which the next
+// cursor reads. Three reads of new entries are kept in flight. Each page is
+// decoded (malformed entries are skipped and counted, never fatal), merged by
+// key (later entries of a key read become duplicateIds of the one read first)
+// and enriched with one pipeline: EXISTS over the page's entry keys (keys
+// already approved are skipped), ZMSCORE rejected (keys rejected until later
+// are skipped) and HGETALL seen per key (demand per region). Redis reads the
+// next pages while this thread decodes one, and the owning thread's event
+// loop stays responsive with 100k proposals.
 //
 // Thread affinity: lives on the thread of its RedisConnection (not owned).
 // Signals carry value types and may be connected across threads (queued).
@@ -104,8 +109,13 @@ private:
     void fetchTotal();
     void resetPaging(bool keepLoaded = true);
     void readAhead();
-    void readPage(const QString &fromId);
-    void processPage(const redisReply *reply);
+    // cursor: index into m_cursors for a read of pending entries, -1 for new ones.
+    void readPage(const QString &fromId, int cursor = -1);
+    void processPage(const redisReply *reply, int cursor);
+    // XPENDING summary (count, first id, last id) -> the cursors over the pending entries.
+    void startPendingReads(qint64 count, std::string_view firstId, std::string_view lastId);
+    // A cursor reached its slice's end (or the last pending entry); after the last, the new entries.
+    void cursorDone(int cursor);
     // keys: the page's items' keys (views into the reply being processed).
     void enrich(const std::shared_ptr<EnrichPage> &page, const std::vector<std::string_view> &keys);
     void finishEnrich(EnrichPage &page, const std::vector<bool> &approved);
@@ -161,6 +171,13 @@ private:
     bool m_newPhase = false;   // reading new entries (">"), pending ones are done
     bool m_streamDone = false; // a ">" read came back empty
     int m_readsInFlight = 0;
+    struct Cursor
+    {
+        std::uint64_t endMs = 0; // the slice ends before this millisecond of the stream ids
+        bool bounded = false;    // false: the last slice, to the end of the pending entries
+        bool done = false;
+    };
+    std::vector<Cursor> m_cursors;
     int m_enrichingPages = 0;
     qint64 m_settled = 0; // entries of pages fully processed (the progress shown)
 

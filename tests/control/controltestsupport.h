@@ -73,8 +73,10 @@ struct ReplicatedRedis
 };
 
 // What a gateway does on a miss (see RedisSchema): count demand per region,
-// then XADD the proposal (only the first time, when "_total" became 1).
-inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<QString, int> &demand = {})
+// then XADD the proposal (only the first time, when "_total" became 1), with
+// the stream id Redis picks unless one is given.
+inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<QString, int> &demand = {},
+                            const QByteArray &streamId = "*")
 {
     const QByteArray seen = qb(RedisSchema::seenKey(p.key));
     bool first = false;
@@ -86,7 +88,7 @@ inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<Q
     }
     Q_UNUSED(first);
     QList<QByteArray> argv{"XADD", qb(RedisSchema::kProposals), "MAXLEN", "~",
-                           QByteArray::number(RedisSchema::kProposalsMaxLen), "*"};
+                           QByteArray::number(RedisSchema::kProposalsMaxLen), streamId};
     for (const auto &[f, v] : ProposalCodec::encode(p)) {
         argv.append(qb(f));
         argv.append(qb(v));
