@@ -95,25 +95,7 @@ void ProposalQueue::load()
             if (gen != m_loadGeneration)
                 return;
             fetchTotal();
-            m_connection->pipelineRaw({{QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals),
-                                        bytes(RedisSchema::kProposalsGroup)}},
-                                      this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
-                                          if (gen != m_loadGeneration)
-                                              return;
-                                          const redisReply *r = error.isError() ? nullptr : replies.front().get();
-                                          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3
-                                              || r->element[0]->type != REDIS_REPLY_INTEGER) {
-                                              fail(QStringLiteral("cannot read the pending proposals: %1")
-                                                       .arg(error.isError() ? error.errorMessage()
-                                                            : r && r->type == REDIS_REPLY_ERROR ? utf16(view(r))
-                                                                                                : QStringLiteral("unexpected XPENDING reply")));
-                                              return;
-                                          }
-                                          const auto id = [](const redisReply *e) {
-                                              return e->type == REDIS_REPLY_STRING ? view(e) : std::string_view();
-                                          };
-                                          startPendingReads(r->element[0]->integer, id(r->element[1]), id(r->element[2]));
-                                      });
+            readPendingSummary();
         });
     }
     // Freeing 100k items takes a while: it waits until this load has finished (one retired
@@ -176,6 +158,28 @@ void ProposalQueue::fetchTotal()
                            });
 }
 
+// XPENDING's summary (count, first id, last id) says how to cut the pending
+// entries among the cursors.
+void ProposalQueue::readPendingSummary()
+{
+    const quint64 gen = m_loadGeneration;
+    m_connection->pipelineRaw({{QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals), bytes(RedisSchema::kProposalsGroup)}},
+                              this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
+        if (gen != m_loadGeneration)
+            return;
+        const redisReply *r = error.isError() ? nullptr : replies.front().get();
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+            const QString why = error.isError()                       ? error.errorMessage()
+                : r && r->type == REDIS_REPLY_ERROR ? utf16(view(r))
+                                                    : QStringLiteral("unexpected XPENDING reply");
+            fail(QStringLiteral("cannot read the pending proposals: %1").arg(why));
+            return;
+        }
+        const auto id = [](const redisReply *e) { return e->type == REDIS_REPLY_STRING ? view(e) : std::string_view(); };
+        startPendingReads(r->element[0]->integer, id(r->element[1]), id(r->element[2]));
+    });
+}
+
 void ProposalQueue::poll()
 {
     if (m_loading || m_polling || !m_connection || !m_connection->isReady())
@@ -186,9 +190,9 @@ void ProposalQueue::poll()
     readAhead();
 }
 
-// Pending entries are read page after page (each read starts after the last
-// id seen); new ones (">") need no id, so kReadAhead reads are kept in flight
-// and Redis reads the next page while this thread decodes one.
+// New entries (">") need no id, so kReadAhead reads are kept in flight and
+// Redis reads the next page while this thread decodes one (pending ones go by
+// cursors: startPendingReads).
 void ProposalQueue::readAhead()
 {
     while (m_newPhase && !m_streamDone && m_readsInFlight < kReadAhead)
@@ -196,6 +200,14 @@ void ProposalQueue::readAhead()
 }
 
 namespace {
+
+// The id of a stream entry as XREADGROUP returns it ([id, fields]); empty if it has none.
+std::string_view entryId(const redisReply *entry)
+{
+    return entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 && entry->element[0]->type == REDIS_REPLY_STRING
+        ? view(entry->element[0])
+        : std::string_view();
+}
 
 // The millisecond part of a stream id ("1700000000000-3"); nullopt if it is none.
 std::optional<std::uint64_t> streamIdMs(std::string_view id)
@@ -351,11 +363,6 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
         finishIfDone();
         return;
     }
-    auto idOf = [](const redisReply *entry) -> std::string_view {
-        return entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 && entry->element[0]->type == REDIS_REPLY_STRING
-            ? view(entry->element[0])
-            : std::string_view();
-    };
     // A cursor over pending entries keeps the entries of its slice (ids come in
     // order) and asks for its next page before decoding this one: the page's
     // last id is where it starts, so Redis reads it meanwhile.
@@ -365,7 +372,7 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
         if (c.bounded) {
             size_t inSlice = 0;
             for (; inSlice < n; ++inSlice) {
-                const auto ms = streamIdMs(idOf(entries->element[inSlice]));
+                const auto ms = streamIdMs(entryId(entries->element[inSlice]));
                 if (ms && *ms >= c.endMs)
                     break;
             }
@@ -375,7 +382,7 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
         if (!cursorEnds) {
             std::string_view last;
             for (size_t e = n; last.empty() && e-- > 0;)
-                last = idOf(entries->element[e]);
+                last = entryId(entries->element[e]);
             if (last.empty())
                 cursorEnds = true; // nowhere to go on from
             else
@@ -406,10 +413,10 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
     for (size_t e = 0; e < n; ++e) {
         ++m_loaded;
         const redisReply *entry = entries->element[e];
-        const bool hasId = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2
-            && entry->element[0]->type == REDIS_REPLY_STRING;
+        const std::string_view id = entryId(entry);
+        const bool hasId = !id.empty();
         if (hasId)
-            lastId = utf16(view(entry->element[0]));
+            lastId = utf16(id);
         const redisReply *kv = hasId ? entry->element[1] : nullptr;
         if (!kv || kv->type != REDIS_REPLY_ARRAY) {
             ++m_malformed;
@@ -420,7 +427,7 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
         for (size_t f = 0; f < kv->elements; ++f)
             fieldsAndValues.push_back(view(kv->element[f]));
         std::string why;
-        const auto proposal = ProposalCodec::decodeView(view(entry->element[0]), fieldsAndValues, &why);
+        const auto proposal = ProposalCodec::decodeView(id, fieldsAndValues, &why);
         if (!proposal) {
             ++m_malformed;
             malformed.append(lastId + QStringLiteral(": ") + QString::fromStdString(why));

@@ -112,6 +112,7 @@ private:
     // cursor: index into m_cursors for a read of pending entries, -1 for new ones.
     void readPage(const QString &fromId, int cursor = -1);
     void processPage(const redisReply *reply, int cursor);
+    void readPendingSummary();
     // XPENDING summary (count, first id, last id) -> the cursors over the pending entries.
     void startPendingReads(qint64 count, std::string_view firstId, std::string_view lastId);
     // A cursor reached its slice's end (or the last pending entry); after the last, the new entries.
