@@ -4,21 +4,64 @@
 
 namespace l0l3 {
 
+namespace {
+
+void appendNetstring(std::string &out, std::string_view s)
+{
+    out += Decimal::format(std::int64_t(s.size()));
+    out += ':';
+    out += s;
+    out += ',';
+}
+
+// One netstring ("<length>:<bytes>,") at the start of rest, consumed; nullopt
+// when rest does not start with a whole one.
+std::optional<std::string_view> takeNetstring(std::string_view &rest)
+{
+    std::size_t len = 0;
+    std::size_t i = 0;
+    for (; i < rest.size() && i < 10 && rest[i] >= '0' && rest[i] <= '9'; ++i)
+        len = len * 10 + std::size_t(rest[i] - '0');
+    if (i == 0 || i >= rest.size() || rest[i] != ':' || (i > 1 && rest[0] == '0'))
+        return std::nullopt;
+    ++i;
+    if (rest.size() - i <= len || rest[i + len] != ',')
+        return std::nullopt;
+    const std::string_view s = rest.substr(i, len);
+    rest.remove_prefix(i + len + 1);
+    return s;
+}
+
+} // namespace
+
 StreamFields ProposalCodec::encode(const Proposal &p)
 {
-    return {
-        {"key", p.key},
+    const std::string ts = Decimal::format(p.tsMs);
+    const std::string upstream = Decimal::format(p.upstreamMs);
+    const std::string promptTokens = Decimal::format(p.promptTokens);
+    const std::string completionTokens = Decimal::format(p.completionTokens);
+    const std::pair<std::string_view, std::string_view> named[] = {
         {"ns", p.ns},
         {"system", p.system},
         {"prompt", p.prompt},
         {"response", p.response},
         {"model", p.model},
         {"region", p.region},
-        {"ts", Decimal::format(p.tsMs)},
-        {"upstream_ms", Decimal::format(p.upstreamMs)},
-        {"prompt_tokens", Decimal::format(p.promptTokens)},
-        {"completion_tokens", Decimal::format(p.completionTokens)},
+        {"ts", ts},
+        {"upstream_ms", upstream},
+        {"prompt_tokens", promptTokens},
+        {"completion_tokens", completionTokens},
     };
+    std::size_t bytes = 0;
+    for (const auto &[name, value] : named)
+        bytes += name.size() + value.size() + 2 * 12;
+    std::string packed;
+    packed.reserve(bytes);
+    for (const auto &[name, value] : named) {
+        appendNetstring(packed, name);
+        appendNetstring(packed, value);
+    }
+    return {{"key", p.key}, {std::string(kPackedField), std::move(packed)}};
 }
 
 Proposal ProposalView::toProposal() const
@@ -42,18 +85,19 @@ Proposal ProposalView::toProposal() const
 std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::span<const std::string_view> fv,
                                                       std::string *error)
 {
-    if (fv.size() % 2 != 0) {
+    auto failWith = [error](std::string why) {
         if (error)
-            *error = "odd number of field names and values";
+            *error = std::move(why);
         return std::nullopt;
-    }
+    };
+    if (fv.size() % 2 != 0)
+        return failWith("odd number of field names and values");
     ProposalView p;
     p.id = id;
     bool haveKey = false;
     bool haveResponse = false;
-    for (size_t i = 0; i < fv.size(); i += 2) {
-        const std::string_view name = fv[i];
-        const std::string_view value = fv[i + 1];
+    // One field, whether a stream field of its own or one packed in kPackedField.
+    auto apply = [&](std::string_view name, std::string_view value) {
         std::int64_t *number = nullptr;
         if (name == "key") {
             p.key = value;
@@ -83,14 +127,30 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
         if (number && !Decimal::parse(value, *number)) {
             if (error)
                 *error = "field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"";
-            return std::nullopt;
+            return false;
+        }
+        return true;
+    };
+    for (size_t i = 0; i < fv.size(); i += 2) {
+        if (fv[i] != kPackedField) {
+            if (!apply(fv[i], fv[i + 1]))
+                return std::nullopt;
+            continue;
+        }
+        std::string_view rest = fv[i + 1];
+        while (!rest.empty()) {
+            const std::size_t at = fv[i + 1].size() - rest.size();
+            const auto name = takeNetstring(rest);
+            const auto value = name ? takeNetstring(rest) : std::nullopt;
+            if (!value)
+                return failWith("field \"" + std::string(kPackedField) + "\" is not a list of netstring pairs (at byte "
+                                + std::to_string(at) + ")");
+            if (!apply(*name, *value)) // kPackedField inside is an unknown name: not unpacked again
+                return std::nullopt;
         }
     }
-    if (!haveKey || !haveResponse) {
-        if (error)
-            *error = !haveKey ? "missing field \"key\"" : "missing field \"response\"";
-        return std::nullopt;
-    }
+    if (!haveKey || !haveResponse)
+        return failWith(!haveKey ? "missing field \"key\"" : "missing field \"response\"");
     return p;
 }
 

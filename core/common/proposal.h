@@ -56,12 +56,20 @@ struct ProposalView
 class ProposalCodec
 {
 public:
-    // Field/value pairs for XADD, in a fixed order; field names are
-    // key, ns, system, prompt, response, model, region, ts, upstream_ms,
-    // prompt_tokens, completion_tokens.
+    // The stream field that carries all of a proposal's fields but the key,
+    // packed as netstring pairs: 2:ns,5:bench,6:system,...
+    static constexpr std::string_view kPackedField = "fields";
+    // Field/value pairs for XADD: key, then kPackedField with ns, system,
+    // prompt, response, model, region, ts, upstream_ms, prompt_tokens and
+    // completion_tokens, in this order. Two stream fields instead of eleven:
+    // Redis replies with 4 bulk strings per entry instead of 22 (a console
+    // loading 100k proposals waits on XREADGROUP about half as long).
     static StreamFields encode(const Proposal &proposal);
-    // Unknown fields are ignored; nullopt and a reason in *error when key or
-    // response is missing or a number field is not a number.
+    // Reads both layouts: each field a stream field of its own (as written
+    // before the packing) or packed in kPackedField, or a mix. Unknown fields
+    // are ignored; nullopt and a reason in *error when key or response is
+    // missing, a number field is not a number or kPackedField is not a list
+    // of netstring pairs.
     static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields, std::string *error = nullptr);
     // The same rules over field, value, field, value... views (e.g. straight
     // from a Redis reply); an odd count is an error.

@@ -135,8 +135,12 @@ void TestEntryCodec::proposalRoundTrip()
     QStringList names;
     for (const auto &f : fields)
         names << QString::fromStdString(f.first);
-    QCOMPARE(names.join(u','), QStringLiteral("key,ns,system,prompt,response,model,region,ts,upstream_ms,prompt_tokens,completion_tokens"));
-    QCOMPARE(fields[7].second, std::string("1718000000123"));
+    QCOMPARE(names.join(u','), QStringLiteral("key,fields"));
+    QCOMPARE(fields[0].second, p.key);
+    // Netstring pairs, in order; a value may hold anything (here a newline, quotes, a comma and a colon).
+    QCOMPARE(fields[1].second, std::string("2:ns,4:acme,6:system,10:sys\nprompt,6:prompt,10:What is X?,8:response,8:X is \"y\","
+                                           "5:model,6:gpt-4o,6:region,3:nyc,2:ts,13:1718000000123,11:upstream_ms,3:842,"
+                                           "13:prompt_tokens,2:12,17:completion_tokens,2:-1,"));
 
     std::string error;
     const auto back = ProposalCodec::decode("1718000000123-0", fields, &error);
@@ -145,6 +149,14 @@ void TestEntryCodec::proposalRoundTrip()
     Proposal expected = p;
     expected.id = "1718000000123-0";
     QVERIFY(*back == expected);
+
+    p.response = "a,b:c 3:x,"; // netstring delimiters inside a value
+    p.prompt.clear();
+    const auto again = ProposalCodec::decode("1-0", ProposalCodec::encode(p), &error);
+    QVERIFY2(again.has_value(), error.c_str());
+    QCOMPARE(again->response, p.response);
+    QCOMPARE(again->prompt, std::string());
+    QCOMPARE(again->completionTokens, -1);
 }
 
 void TestEntryCodec::proposalDecode_data()
@@ -161,6 +173,21 @@ void TestEntryCodec::proposalDecode_data()
     QTest::newRow("ts empty") << QStringList{u"key=k"_qs, u"response=r"_qs, u"ts="_qs} << false << QByteArray("\"ts\"");
     QTest::newRow("tokens trailing junk") << QStringList{u"key=k"_qs, u"response=r"_qs, u"prompt_tokens=12x"_qs} << false << QByteArray("\"prompt_tokens\"");
     QTest::newRow("upstream fractional") << QStringList{u"key=k"_qs, u"response=r"_qs, u"upstream_ms=1.5"_qs} << false << QByteArray("\"upstream_ms\"");
+    // The packed layout (ProposalCodec::kPackedField), alone or mixed with fields of their own.
+    QTest::newRow("packed") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,1:7,"_qs} << true << QByteArray();
+    QTest::newRow("packed key") << QStringList{u"fields=3:key,1:k,8:response,0:,"_qs} << true << QByteArray();
+    QTest::newRow("packed and own fields") << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs, u"response=r"_qs} << true << QByteArray();
+    QTest::newRow("packed unknown ignored") << QStringList{u"key=k"_qs, u"fields=5:extra,1:1,8:response,1:r,"_qs} << true << QByteArray();
+    QTest::newRow("packed empty") << QStringList{u"key=k"_qs, u"response=r"_qs, u"fields="_qs} << true << QByteArray();
+    QTest::newRow("packed missing response") << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs} << false << QByteArray("\"response\"");
+    QTest::newRow("packed ts not a number") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,1:x,"_qs} << false << QByteArray("\"ts\"");
+    QTest::newRow("packed name without value") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,"_qs} << false << QByteArray("at byte 15");
+    QTest::newRow("packed length past the end") << QStringList{u"key=k"_qs, u"fields=8:response,9:r,"_qs} << false << QByteArray("at byte 0");
+    QTest::newRow("packed comma missing") << QStringList{u"key=k"_qs, u"fields=8:response;1:r,"_qs} << false << QByteArray("at byte 0");
+    QTest::newRow("packed length not a number") << QStringList{u"key=k"_qs, u"fields=x:response,1:r,"_qs} << false << QByteArray("netstring");
+    QTest::newRow("packed length leading zero") << QStringList{u"key=k"_qs, u"fields=08:response,1:r,"_qs} << false << QByteArray("netstring");
+    QTest::newRow("packed length too long") << QStringList{u"key=k"_qs, u"fields=99999999999999999999:response,1:r,"_qs} << false << QByteArray("netstring");
+    QTest::newRow("packed inside packed ignored") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,6:fields,9:2:ts,1:x,,"_qs} << true << QByteArray();
 }
 
 namespace {

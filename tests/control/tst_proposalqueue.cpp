@@ -115,20 +115,32 @@ void TestProposalQueue::ranksMergesAndSkipsMalformed()
     // Malformed: no response, and a number field that is not a number.
     m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken", "prompt", "x"});
     m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken2", "response", "y", "upstream_ms", "fast"});
+    // Packed fields that are not netstring pairs (the value's length runs past the end).
+    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken3", "fields", "8:response,9:y,"});
+    // Written before the fields were packed: one stream field each.
+    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "unpacked", "prompt", "old layout", "response",
+                      "still read", "region", "eu", "upstream_ms", "100"});
 
     ProposalQueue queue(m_conn.get());
     QSignalSpy malformed(&queue, &ProposalQueue::malformedSkipped);
     QVERIFY(loadAll(queue));
-    QCOMPARE(queue.count(), 3);
-    QCOMPARE(queue.malformedCount(), 2);
+    QCOMPARE(queue.count(), 4);
+    QCOMPARE(queue.malformedCount(), 3);
     QVERIFY(!malformed.isEmpty());
-    QCOMPARE(malformed.last().at(1).toLongLong(), 2);
+    QCOMPARE(malformed.last().at(1).toLongLong(), 3);
+    QVERIFY2(malformed.last().at(0).toStringList().join(u'\n').contains(u"netstring"),
+             qPrintable(malformed.last().at(0).toStringList().join(u'\n')));
 
     const QList<ProposalItem> ranked = queue.rankedItems();
-    QCOMPARE(ranked.size(), 3);
+    QCOMPARE(ranked.size(), 4);
     QCOMPARE(ranked[0].key, QStringLiteral("high"));
     QCOMPARE(ranked[1].key, QStringLiteral("mid"));
     QCOMPARE(ranked[2].key, QStringLiteral("low"));
+    QCOMPARE(ranked[3].key, QStringLiteral("unpacked"));
+    QCOMPARE(ranked[3].prompt, QStringLiteral("old layout"));
+    QCOMPARE(ranked[3].response, QStringLiteral("still read"));
+    QCOMPARE(ranked[3].upstreamMs, 100);
+    QCOMPARE(ranked[3].proposedRegion, QStringLiteral("eu"));
     const ProposalItem &high = ranked[0];
     QCOMPARE(high.id, highId);
     QCOMPARE(high.duplicateIds, QStringList{dupId});
