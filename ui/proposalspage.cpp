@@ -153,12 +153,14 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
         m_proxy->resumeSorting();
         m_model->releaseRetired();
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
+        updateDetail(); // and the similar entries held back while loading
     });
     connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
         flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
         m_model->releaseRetired();
+        updateDetail();
         m_progress->setText(tr("load failed"));
         emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
     });
@@ -546,7 +548,9 @@ void ProposalsPage::updateDetail()
 {
     const auto item = currentItem();
     m_detail->showItem(item);
-    if (item)
+    // While a load streams in, the lookup (up to kSimilarScanPages SCANs on the primary) waits
+    // for its end: the first rows arrive long before it, and the load wants Redis to itself.
+    if (item && !m_loading)
         m_client->findSimilar(*item);
 }
 
