@@ -72,7 +72,7 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
         return;
     }
     m_prompt->setPlainText(item->prompt);
-    m_answer->setPlainText(item->response);
+    m_answer->setPlainText(item->responseText());
     m_normalised->setText(QString::fromStdString(PromptNormaliser::normalise(item->prompt.toStdString())));
     m_key->setText(item->key);
     QStringList context;

@@ -352,14 +352,14 @@ void ProposalsPage::editCurrent()
     const auto item = currentItem();
     if (!item || m_model->isPending(item->key) || m_editor)
         return;
-    auto *dialog = new ResponseEditorDialog(item->response, tr("&Approve edited answer"), this);
+    auto *dialog = new ResponseEditorDialog(item->responseText(), tr("&Approve edited answer"), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setWindowTitle(tr("Edit before approving — %1").arg(item->prompt.left(60)));
     m_editor = dialog;
     const ProposalItem captured = *item;
     connect(dialog, &QDialog::accepted, this, [this, dialog, captured] {
         const QString text = dialog->response();
-        const std::optional<QString> response = text == captured.response ? std::nullopt : std::optional<QString>(text);
+        const std::optional<QString> response = text == captured.responseText() ? std::nullopt : std::optional<QString>(text);
         sendApprove(captured, response, dialog->intent(), false);
         advanceFrom(captured.key);
     });

@@ -4,6 +4,7 @@
 #include <QFont>
 #include <QPalette>
 #include <QGuiApplication>
+#include <QStringDecoder>
 #include <QTimer>
 
 #include <algorithm>
@@ -58,9 +59,46 @@ QVariant ProposalTableModel::sortValue(const ProposalItem &item, int column)
     case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
     case Proposed: return item.tsMs;
     case Prompt: return item.prompt.toCaseFolded();
-    case Answer: return item.response.toCaseFolded();
+    case Answer: return item.responseText().toCaseFolded();
     }
     return {};
+}
+
+namespace {
+
+// The longest prefix of s of at most n bytes that ends at a UTF-8 character boundary.
+QByteArrayView utf8Prefix(QByteArrayView s, qsizetype n)
+{
+    if (s.size() <= n)
+        return s;
+    while (n > 0 && (uchar(s[n]) & 0xC0) == 0x80) // s[n] continues a character: cut before it
+        --n;
+    return s.first(n);
+}
+
+} // namespace
+
+int ProposalTableModel::compareUtf8CaseInsensitive(QByteArrayView a, QByteArrayView b)
+{
+    constexpr qsizetype kPrefix = 64;
+    const QByteArrayView pa = utf8Prefix(a, kPrefix);
+    const QByteArrayView pb = utf8Prefix(b, kPrefix);
+    // UTF-16 never needs more code units than UTF-8 has bytes. A leading byte order mark stays a
+    // character, as QString::fromUtf8 keeps it.
+    QChar ua[kPrefix];
+    QChar ub[kPrefix];
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
+    const QStringView va(ua, decoder.appendToBuffer(ua, pa));
+    const QStringView vb(ub, decoder.appendToBuffer(ub, pb));
+    // The prefixes' first difference is the texts' own; only when one prefix is all of the other's
+    // beginning (or they are equal) does the rest decide.
+    const qsizetype common = std::min(va.size(), vb.size());
+    const int head = va.first(common).compare(vb.first(common), Qt::CaseInsensitive);
+    if (head != 0)
+        return head;
+    if (pa.size() == a.size() && pb.size() == b.size())
+        return va.compare(vb, Qt::CaseInsensitive);
+    return QString::compare(QString::fromUtf8(a), QString::fromUtf8(b), Qt::CaseInsensitive);
 }
 
 bool ProposalTableModel::lessThan(const ProposalItem &left, const ProposalItem &right, int column)
@@ -70,7 +108,7 @@ bool ProposalTableModel::lessThan(const ProposalItem &left, const ProposalItem &
     case Seen: return left.seenTotal < right.seenTotal;
     case Proposed: return left.tsMs < right.tsMs;
     case Prompt: return QString::compare(left.prompt, right.prompt, Qt::CaseInsensitive) < 0;
-    case Answer: return QString::compare(left.response, right.response, Qt::CaseInsensitive) < 0;
+    case Answer: return compareUtf8CaseInsensitive(left.responseUtf8, right.responseUtf8) < 0;
     }
     return QVariant::compare(sortValue(left, column), sortValue(right, column)) == QPartialOrdering::Less;
 }
@@ -88,7 +126,7 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         case Regions: return regionsText(item);
         case Proposed: return Formatting::age(nowMs() - item.tsMs);
         case Prompt: return Formatting::oneLine(item.prompt, 160);
-        case Answer: return Formatting::oneLine(item.response, 160);
+        case Answer: return Formatting::oneLine(item.responseText(), 160);
         }
         break;
     case SortRole:
@@ -98,7 +136,7 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
     case PendingRole:
         return m_pending.contains(item.key);
     case SearchTextRole:
-        return QString(item.prompt % u'\n' % item.response % u'\n' % item.key % u'\n' % regionsText(item));
+        return QString(item.prompt % u'\n' % item.responseText() % u'\n' % item.key % u'\n' % regionsText(item));
     case Qt::ToolTipRole:
         if (index.column() == Savings)
             return QStringLiteral("seen %1 × %2 region(s) × %3 ms upstream%4")
@@ -111,7 +149,7 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         if (index.column() == Prompt)
             return item.prompt;
         if (index.column() == Answer)
-            return Formatting::oneLine(item.response, 600);
+            return Formatting::oneLine(item.responseText(), 600);
         break;
     case Qt::TextAlignmentRole:
         if (index.column() == Savings || index.column() == Seen)

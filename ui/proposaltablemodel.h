@@ -55,6 +55,9 @@ public:
     // directly on the items, for a proxy sorting 100k rows.
     static QVariant sortValue(const ProposalItem &item, int column);
     static bool lessThan(const ProposalItem &left, const ProposalItem &right, int column);
+    // QString::compare(fromUtf8(a), fromUtf8(b), Qt::CaseInsensitive), converting only the first
+    // 64 bytes of each (cut at a character boundary) unless those leave the order undecided.
+    static int compareUtf8CaseInsensitive(QByteArrayView a, QByteArrayView b);
 
     int rowOfKey(const QString &key) const;
     const ProposalItem &itemAt(int row) const { return m_items.at(row); }

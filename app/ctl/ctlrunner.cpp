@@ -204,7 +204,7 @@ void CtlRunner::runProposals()
                                        {QStringLiteral("system"), p.system},
                                        {QStringLiteral("ns"), p.ns},
                                        {QStringLiteral("model"), p.model},
-                                       {QStringLiteral("response"), p.response},
+                                       {QStringLiteral("response"), p.responseText()},
                                        {QStringLiteral("seen"), p.seenTotal},
                                        {QStringLiteral("regions"), regions},
                                        {QStringLiteral("upstream_ms"), p.upstreamMs},

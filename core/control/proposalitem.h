@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QByteArray>
 #include <QList>
 #include <QMetaType>
 #include <QString>
@@ -20,7 +21,9 @@ struct ProposalItem
     QString prompt;
     QString system;
     QString ns;
-    QString response;
+    // The answer as proposed, UTF-8: 100k of them are ~140 MB as UTF-16 and
+    // most are never shown; responseText() converts where one is.
+    QByteArray responseUtf8;
     QString model;
     QString proposedRegion; // region of the gateway that proposed it first
     RegionCounts regions;   // region -> misses seen there, sorted by region
@@ -36,6 +39,7 @@ struct ProposalItem
     // factor is at least 1 so a missing input never zeroes the rank.
     static double computeSavings(qint64 seenTotal, int regionCount, qint64 upstreamMs, qint64 tokens);
     void updateScore();
+    QString responseText() const { return QString::fromUtf8(responseUtf8); }
 };
 
 } // namespace l0l3

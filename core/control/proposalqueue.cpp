@@ -461,7 +461,7 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
         item.prompt = utf16(proposal->prompt);
         item.system = intern(proposal->system);
         item.ns = intern(proposal->ns);
-        item.response = utf16(proposal->response);
+        item.responseUtf8 = bytes(proposal->response);
         item.model = intern(proposal->model);
         item.proposedRegion = intern(proposal->region);
         item.upstreamMs = proposal->upstreamMs;

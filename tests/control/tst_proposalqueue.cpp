@@ -138,7 +138,7 @@ void TestProposalQueue::ranksMergesAndSkipsMalformed()
     QCOMPARE(ranked[2].key, QStringLiteral("low"));
     QCOMPARE(ranked[3].key, QStringLiteral("unpacked"));
     QCOMPARE(ranked[3].prompt, QStringLiteral("old layout"));
-    QCOMPARE(ranked[3].response, QStringLiteral("still read"));
+    QCOMPARE(ranked[3].responseText(), QStringLiteral("still read"));
     QCOMPARE(ranked[3].upstreamMs, 100);
     QCOMPARE(ranked[3].proposedRegion, QStringLiteral("eu"));
     const ProposalItem &high = ranked[0];

@@ -19,7 +19,7 @@ ProposalItem item(const QString &key, qint64 seen, double savings, qint64 ts, co
     p.id = QStringLiteral("1-") + key;
     p.key = key;
     p.prompt = prompt;
-    p.response = QStringLiteral("answer for ") + prompt;
+    p.responseUtf8 = (QStringLiteral("answer for ") + prompt).toUtf8();
     p.seenTotal = seen;
     p.savingsScore = savings;
     p.tsMs = ts;
@@ -88,7 +88,7 @@ private slots:
         for (int i = 0; i < 3; ++i) {
             QCOMPARE(held.front()[i].key, QStringLiteral("s%1").arg(i));
             QCOMPARE(held.front()[i].prompt, QStringLiteral("shared %1").arg(i));
-            QCOMPARE(held.front()[i].response, QStringLiteral("answer for shared %1").arg(i));
+            QCOMPARE(held.front()[i].responseText(), QStringLiteral("answer for shared %1").arg(i));
         }
 
         QList<QList<ProposalItem>> owned(2);
@@ -103,7 +103,7 @@ private slots:
             QCOMPARE(model.index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble(), 10.0 + i);
         }
         for (int i = 0; i < 3; ++i)
-            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("s%1").arg(i))).response, QStringLiteral("answer for shared %1").arg(i));
+            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("s%1").arg(i))).responseText(), QStringLiteral("answer for shared %1").arg(i));
     }
 
     // A reload's clear(true) empties the table at once and frees the old rows later, in slices;
@@ -174,6 +174,53 @@ private slots:
                         item(QStringLiteral("c"), 2, 2.0, 980'000, QStringLiteral("eu"))});
         proxy.sort(column, Qt::SortOrder(order));
         QCOMPARE(keysInOrder(proxy), expected);
+    }
+
+    // Answers are kept as UTF-8 and compared by their first 64 bytes where those decide: the order
+    // must be QString::compare's, case-insensitive, on the whole converted texts.
+    void proposalAnswerOrderIsQStringOrder()
+    {
+        const QString shared = QStringLiteral("Öffnen Sie die Konsole, wählen Sie Einstellungen und dann Abrechnung; ");
+        QStringList answers{QStringLiteral("b"), QStringLiteral("B"), QStringLiteral("a"), QString(), QStringLiteral("ä"),
+                            QStringLiteral("Ä x"), QStringLiteral("z"), shared, shared + u'a', shared + u'B', shared + u'b',
+                            shared + QStringLiteral("ÄÖ"), shared + QStringLiteral("äo"), shared.toUpper() + u'c',
+                            // 63 ASCII bytes then a two-byte character across the 64-byte cut, then a difference.
+                            QString(63, u'x') + QStringLiteral("é1"), QString(63, u'X') + QStringLiteral("É2"),
+                            QString(63, u'x') + QStringLiteral("\U0001F600a"), QString(62, u'x') + QStringLiteral("\U0001F600b"),
+                            QString(64, u'y'), QString(65, u'y'),
+                            // A byte order mark is a character like any other to QString::fromUtf8.
+                            QStringLiteral("\uFEFFa")};
+        for (const QString &a : std::as_const(answers)) {
+            for (const QString &b : std::as_const(answers)) {
+                const int expected = QString::compare(a, b, Qt::CaseInsensitive);
+                const int got = ProposalTableModel::compareUtf8CaseInsensitive(a.toUtf8(), b.toUtf8());
+                QVERIFY2((expected < 0) == (got < 0) && (expected > 0) == (got > 0),
+                         qPrintable(QStringLiteral("\"%1\" vs \"%2\": %3, expected %4").arg(a, b).arg(got).arg(expected)));
+            }
+        }
+        // Bytes that are not UTF-8 compare as QString::fromUtf8 makes them.
+        const QByteArray broken = QByteArray(70, '\x80') + "a";
+        const QByteArray brokenToo = QByteArray(70, '\x80') + "b";
+        QVERIFY(ProposalTableModel::compareUtf8CaseInsensitive(broken, brokenToo) < 0);
+
+        // In the table: sorted by answer, shown and found by it.
+        ProposalTableModel model;
+        ProposalFilterModel proxy;
+        proxy.setSourceModel(&model);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<ProposalItem> items;
+        for (int i = 0; i < 3; ++i)
+            items.append(item(QStringLiteral("k%1").arg(i), 1, 1, 1, QStringLiteral("eu")));
+        items[0].responseUtf8 = (shared + u'c').toUtf8();
+        items[1].responseUtf8 = (shared.toUpper() + u'A').toUtf8();
+        items[2].responseUtf8 = QStringLiteral("Zürich\nzweite Zeile").toUtf8();
+        model.addItems(items);
+        proxy.sort(ProposalTableModel::Answer, Qt::AscendingOrder);
+        // Code unit order, as QString::compare (not the locale's): "z" (U+007A) before "ö" (U+00F6).
+        QCOMPARE(keysInOrder(proxy), (QStringList{QStringLiteral("k2"), QStringLiteral("k1"), QStringLiteral("k0")}));
+        QCOMPARE(proxy.index(0, ProposalTableModel::Answer).data().toString(), QStringLiteral("Zürich zweite Zeile"));
+        proxy.setSearchText(QStringLiteral("zürich"));
+        QCOMPARE(keysInOrder(proxy), QStringList{QStringLiteral("k2")});
     }
 
     void proposalFilter()
