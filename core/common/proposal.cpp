@@ -125,8 +125,7 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
             number = &p.completionTokens;
         }
         if (number && !Decimal::parse(value, *number)) {
-            if (error)
-                *error = "field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"";
+            failWith("field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"");
             return false;
         }
         return true;
