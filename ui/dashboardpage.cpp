@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <QScrollArea>
 #include <QStackedBarSeries>
+#include <QTimer>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
@@ -37,9 +38,9 @@ DashboardPage::DashboardPage(QWidget *parent)
     , m_tierRegions(new QBarCategoryAxis)
     , m_tierAxis(new QValueAxis)
 {
-    // After a tick the cards and tier bars repaint first, then the line charts
-    // in turns, each in its own UI-thread pass.
-    int delayMs = 0;
+    // After a tick the cards repaint first, then the tier bars and the line
+    // charts in turns, each in its own UI-thread pass.
+    int delayMs = kChartStaggerMs / 2;
     for (TimeSeriesChart *c : {m_latency, m_rps, m_errors, m_lag}) {
         delayMs += kChartStaggerMs;
         c->setPublishDelayMs(delayMs);
@@ -154,14 +155,20 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
     }
     for (TimeSeriesChart *c : {m_latency, m_rps, m_errors})
         c->commit(at);
-    updateTierBars(snapshot);
+    m_tierSnapshot = snapshot;
+    if (!m_tierUpdatePending) {
+        m_tierUpdatePending = true;
+        QTimer::singleShot(kChartStaggerMs / 2, this, &DashboardPage::updateTierBars);
+    }
     m_status->setText(snapshot.error.isEmpty()
                           ? tr("updated %1 · %n region(s)", nullptr, int(snapshot.regions.size())).arg(at.toString(QStringLiteral("HH:mm:ss")))
                           : tr("metrics source: %1").arg(snapshot.error));
 }
 
-void DashboardPage::updateTierBars(const MetricsSnapshot &snapshot)
+void DashboardPage::updateTierBars()
 {
+    m_tierUpdatePending = false;
+    const MetricsSnapshot &snapshot = m_tierSnapshot;
     QStringList regions;
     for (const RegionMetrics &r : snapshot.regions)
         regions.append(r.region);

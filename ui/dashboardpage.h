@@ -47,7 +47,7 @@ public:
 
 private:
     RegionStatusCard *cardFor(const QString &region);
-    void updateTierBars(const MetricsSnapshot &snapshot);
+    void updateTierBars();
 
     QComboBox *m_window;
     QLabel *m_status;
@@ -63,6 +63,8 @@ private:
     QValueAxis *m_tierAxis;
     QHash<QString, QBarSet *> m_tierSets;
     QHash<QString, qint64> m_lastLag;
+    MetricsSnapshot m_tierSnapshot; // the latest tick's, drawn by updateTierBars()
+    bool m_tierUpdatePending = false;
     int m_windowMinutes = 5;
     int m_snapshots = 0;
 };

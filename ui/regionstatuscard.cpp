@@ -25,6 +25,12 @@ RegionStatusCard::RegionStatusCard(const QString &region, QWidget *parent)
     f.setBold(true);
     f.setPointSizeF(f.pointSizeF() * 1.2);
     m_title->setFont(f);
+    // Plain text, coloured through the palette: a rich-text label builds a
+    // QTextDocument for every text change and every size hint.
+    m_stateLabel->setTextFormat(Qt::PlainText);
+    QFont bold = m_stateLabel->font();
+    bold.setBold(true);
+    m_stateLabel->setFont(bold);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_title);
     layout->addWidget(m_stateLabel);
@@ -53,9 +59,13 @@ QColor RegionStatusCard::colorFor(const QString &state)
 void RegionStatusCard::setState(const QString &state)
 {
     m_state = state.isEmpty() ? QStringLiteral("unknown") : state;
-    const QColor c = colorFor(m_state);
-    m_stateLabel->setText(QStringLiteral("<span style=\"color:%1; font-weight:bold\">● %2</span>")
-                              .arg(c.name(), m_state.toHtmlEscaped()));
+    const QString text = QStringLiteral("● ") + m_state;
+    if (m_stateLabel->text() != text) {
+        QPalette pal = m_stateLabel->palette();
+        pal.setColor(QPalette::WindowText, colorFor(m_state));
+        m_stateLabel->setPalette(pal);
+        m_stateLabel->setText(text);
+    }
     m_history.append(m_state);
     while (m_history.size() > m_historyLength)
         m_history.removeFirst();

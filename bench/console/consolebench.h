@@ -62,8 +62,13 @@ public:
         int regions = 0;
         int scrapes = 0;
         double idleMaxMs = 0;
+        double idleCpuInLongestMs = 0;
         double idleP99Ms = 0;
+        double showMaxMs = 0;          // the page's first paint (shown, no data yet), before the ticks
+        double showCpuInLongestMs = 0;
         double stallMaxMs = 0;
+        double stallCpuInLongestMs = 0; // the UI thread's CPU time within the longest interval
+        double stallMaxCpuMs = 0;       // the most UI-thread CPU time within any one interval
         double stallP99Ms = 0;
         int stallsOver16 = 0;
         int probeSamples = 0;

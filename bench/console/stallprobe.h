@@ -25,7 +25,14 @@ public:
     const QList<double> &intervalsMs() const { return m_intervals; }
     // When each interval ended, ms since start() (same order as intervalsMs()).
     const QList<double> &endsMs() const { return m_ends; }
+    // CPU time the probed thread used within each interval, ms (same order):
+    // an interval much longer than its CPU time is the thread waiting for a
+    // core (the VM, other processes), not the thread being busy.
+    const QList<double> &cpuMs() const { return m_cpu; }
     double maxMs() const;
+    // The CPU time within the longest interval, and the most CPU time within any interval.
+    double cpuInLongestMs() const;
+    double maxCpuMs() const;
     // Nearest-rank percentile (q in 0..1) of the intervals; 0 when none.
     double percentileMs(double q) const;
     // Intervals longer than thresholdMs.
@@ -37,8 +44,10 @@ private:
     QTimer m_timer;
     QElapsedTimer m_clock;
     qint64 m_lastNs = -1;
+    qint64 m_lastCpuNs = 0;
     QList<double> m_intervals;
     QList<double> m_ends;
+    QList<double> m_cpu;
 };
 
 } // namespace l0l3

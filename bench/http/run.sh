@@ -90,7 +90,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 export L0L3_BENCH_LUA_DIR=$here
 export L0L3_BENCH_REQUESTS=$here/requests.jsonl
 results=$out/results.tsv
-printf 'case\tconnections\trepeat\trps\tp50_us\tp99_us\trequests\tnon2xx\tsocket_errors\texpected_tier_share\tserver_cpu_us_per_req\n' >"$results"
+printf 'case\tconnections\trepeat\trps\tp50_us\tp99_us\trequests\tnon2xx\tsocket_errors\texpected_tier_share\tserver_cpu_us_per_req\tredis_cpu_us_per_req\n' >"$results"
 
 # CPU time (user + system, clock ticks) used so far by the given processes (all their threads).
 clk_tck=$(getconf CLK_TCK)
@@ -102,13 +102,16 @@ cpu_ticks() {
   done
   echo "$total"
 }
+per_request() { # clock ticks, requests -> microseconds per request
+  awk -v t="$1" -v hz="$clk_tck" -v n="$2" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }'
+}
 
 # Runs wrk `repeats` times per connection count for one case; the target must be up.
 # $server_pids: the processes whose CPU time per request is reported (the
 # gateway, or nginx's master and worker). That figure does not depend on how
 # the two cores were shared with wrk and everyone else, unlike req/s.
 measure() { # case, port, script, tier-to-check ("" for nginx), outcome
-  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c r raw before after total share cpu0 cpu1 cpu
+  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c r raw before after total share cpu0 cpu1 cpu rcpu0 rcpu1 rcpu
   if ((warmup > 0)); then
     L0L3_BENCH_RUN="$name-warmup-$$" wrk -t1 -c32 -d"${warmup}s" -s "$here/$script" \
       "http://127.0.0.1:$port/v1/chat/completions" >"$out/raw/$name-warmup.txt" 2>&1 || true
@@ -119,25 +122,28 @@ measure() { # case, port, script, tier-to-check ("" for nginx), outcome
       [[ -n $tier ]] && before=$(requests_metric "$port" "$tier" "$outcome")
       # shellcheck disable=SC2086
       cpu0=$(cpu_ticks $server_pids)
+      rcpu0=$(cpu_ticks "$redis_pid")
       L0L3_BENCH_RUN="$name-$c-$r-$$-$RANDOM" wrk -t1 -c"$c" -d"${duration}s" --timeout 5s --latency \
         -s "$here/$script" "http://127.0.0.1:$port/v1/chat/completions" >"$raw" 2>&1 \
         || { cat "$raw" >&2; die "wrk failed for $name"; }
       grep -q '^L0L3_RESULT' "$raw" || { cat "$raw" >&2; die "no result line from wrk for $name"; }
       # shellcheck disable=SC2086
       cpu1=$(cpu_ticks $server_pids)
+      rcpu1=$(cpu_ticks "$redis_pid")
       total=$(field "$raw" requests)
-      cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$clk_tck" -v n="$total" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
+      cpu=$(per_request $((cpu1 - cpu0)) "$total")
+      rcpu=$(per_request $((rcpu1 - rcpu0)) "$total")
       share=-
       if [[ -n $tier ]]; then
         after=$(requests_metric "$port" "$tier" "$outcome")
         # Requests still in flight when wrk stops are counted by the gateway, not by wrk.
         share=$(awk -v d=$((after - before)) -v n="$total" 'BEGIN { printf "%.3f", n ? d / n : 0 }')
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
         "$(field "$raw" p50_us)" "$(field "$raw" p99_us)" "$total" "$(field "$raw" non2xx)" \
         "$(($(field "$raw" errors_connect) + $(field "$raw" errors_read) + $(field "$raw" errors_write) + $(field "$raw" errors_timeout)))" \
-        "$share" "$cpu" >>"$results"
-      echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8) server_cpu_us_per_req=$cpu" >&2
+        "$share" "$cpu" "$rcpu" >>"$results"
+      echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8) server_cpu_us_per_req=$cpu redis_cpu_us_per_req=$rcpu" >&2
     done
   done
 }
@@ -262,17 +268,17 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt
 # Medians per case and connection count, and the ratio to nginx's median req/s.
 table=$out/summary.md
 {
-  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | server CPU µs/req | served by expected tier | runs |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | server CPU µs/req | Redis CPU µs/req | served by expected tier | runs |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for name in $cases; do
     for c in $connections; do
       col() { awk -F'\t' -v n="$name" -v c="$c" -v k="$1" 'NR > 1 && $1 == n && $2 == c { print $k }' "$results" | median; }
-      rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11)
+      rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11); rcpu=$(col 12)
       ref=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median)
       runs=$(awk -F'\t' -v n="$name" -v c="$c" 'NR > 1 && $1 == n && $2 == c' "$results" | wc -l)
-      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" -v cpu="$cpu" \
-        'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %.1f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
-                 (ref > 0 ? rps / ref : 0), cpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
+      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" -v cpu="$cpu" -v rcpu="$rcpu" \
+        'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %.1f | %.1f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
+                 (ref > 0 ? rps / ref : 0), cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
 } >"$table"

@@ -64,7 +64,7 @@ start_redis() {
     local pid=$!
     pids+=("$pid")
     for _ in $(seq 1 50); do
-      if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; return 0; fi
+      if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; redis_pid=$pid; return 0; fi
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
