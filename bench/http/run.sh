@@ -12,8 +12,10 @@
 #   L0.5 hit     gateway, hot cache on
 #   L0 hit       gateway --no-hot-cache (one Redis GET per request)
 #   miss         gateway, every request a new key, through the stub LLM
-# at each connection count, `repeats` times, and prints a markdown table of
-# medians (req/s, p50, p99, ratio to nginx). Raw wrk output goes to --out.
+# at each connection count, `repeats` times (the hit cases in rounds: nginx,
+# L0.5, L0, nginx, ...; misses last), and prints a markdown table of medians
+# (req/s, p50, p99, CPU per request of the server and of Redis) with each
+# case's ratio to nginx's run of the same round. Raw wrk output goes to --out.
 # --smoke: each case once for 1 s at 32 connections; asserts that everything
 # ran and parsed and that the gateway answered 2xx, nothing about speed.
 # --cases: measure only these cases (for iterating on one of them; ratios
@@ -106,46 +108,44 @@ per_request() { # clock ticks, requests -> microseconds per request
   awk -v t="$1" -v hz="$clk_tck" -v n="$2" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }'
 }
 
-# Runs wrk `repeats` times per connection count for one case; the target must be up.
+# One wrk run of a case at one connection count; appends a line to results.tsv.
 # $server_pids: the processes whose CPU time per request is reported (the
 # gateway, or nginx's master and worker). That figure does not depend on how
 # the two cores were shared with wrk and everyone else, unlike req/s.
-measure() { # case, port, script, tier-to-check ("" for nginx), outcome
-  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c r raw before after total share cpu0 cpu1 cpu rcpu0 rcpu1 rcpu
-  if ((warmup > 0)); then
-    L0L3_BENCH_RUN="$name-warmup-$$" wrk -t1 -c32 -d"${warmup}s" -s "$here/$script" \
-      "http://127.0.0.1:$port/v1/chat/completions" >"$out/raw/$name-warmup.txt" 2>&1 || true
+measure_one() { # case, port, script, tier-to-check ("" for nginx), outcome, connections, repeat
+  local name=$1 port=$2 script=$3 tier=$4 outcome=$5 c=$6 r=$7 raw before after total share cpu0 cpu1 cpu rcpu0 rcpu1 rcpu
+  raw=$out/raw/$name-c$c-r$r.txt
+  [[ -n $tier ]] && before=$(requests_metric "$port" "$tier" "$outcome")
+  # shellcheck disable=SC2086
+  cpu0=$(cpu_ticks $server_pids)
+  rcpu0=$(cpu_ticks "$redis_pid")
+  L0L3_BENCH_RUN="$name-$c-$r-$$-$RANDOM" wrk -t1 -c"$c" -d"${duration}s" --timeout 5s --latency \
+    -s "$here/$script" "http://127.0.0.1:$port/v1/chat/completions" >"$raw" 2>&1 \
+    || { cat "$raw" >&2; die "wrk failed for $name"; }
+  grep -q '^L0L3_RESULT' "$raw" || { cat "$raw" >&2; die "no result line from wrk for $name"; }
+  # shellcheck disable=SC2086
+  cpu1=$(cpu_ticks $server_pids)
+  rcpu1=$(cpu_ticks "$redis_pid")
+  total=$(field "$raw" requests)
+  cpu=$(per_request $((cpu1 - cpu0)) "$total")
+  rcpu=$(per_request $((rcpu1 - rcpu0)) "$total")
+  share=-
+  if [[ -n $tier ]]; then
+    after=$(requests_metric "$port" "$tier" "$outcome")
+    # Requests still in flight when wrk stops are counted by the gateway, not by wrk.
+    share=$(awk -v d=$((after - before)) -v n="$total" 'BEGIN { printf "%.3f", n ? d / n : 0 }')
   fi
-  for c in $connections; do
-    for r in $(seq 1 "$repeats"); do
-      raw=$out/raw/$name-c$c-r$r.txt
-      [[ -n $tier ]] && before=$(requests_metric "$port" "$tier" "$outcome")
-      # shellcheck disable=SC2086
-      cpu0=$(cpu_ticks $server_pids)
-      rcpu0=$(cpu_ticks "$redis_pid")
-      L0L3_BENCH_RUN="$name-$c-$r-$$-$RANDOM" wrk -t1 -c"$c" -d"${duration}s" --timeout 5s --latency \
-        -s "$here/$script" "http://127.0.0.1:$port/v1/chat/completions" >"$raw" 2>&1 \
-        || { cat "$raw" >&2; die "wrk failed for $name"; }
-      grep -q '^L0L3_RESULT' "$raw" || { cat "$raw" >&2; die "no result line from wrk for $name"; }
-      # shellcheck disable=SC2086
-      cpu1=$(cpu_ticks $server_pids)
-      rcpu1=$(cpu_ticks "$redis_pid")
-      total=$(field "$raw" requests)
-      cpu=$(per_request $((cpu1 - cpu0)) "$total")
-      rcpu=$(per_request $((rcpu1 - rcpu0)) "$total")
-      share=-
-      if [[ -n $tier ]]; then
-        after=$(requests_metric "$port" "$tier" "$outcome")
-        # Requests still in flight when wrk stops are counted by the gateway, not by wrk.
-        share=$(awk -v d=$((after - before)) -v n="$total" 'BEGIN { printf "%.3f", n ? d / n : 0 }')
-      fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
-        "$(field "$raw" p50_us)" "$(field "$raw" p99_us)" "$total" "$(field "$raw" non2xx)" \
-        "$(($(field "$raw" errors_connect) + $(field "$raw" errors_read) + $(field "$raw" errors_write) + $(field "$raw" errors_timeout)))" \
-        "$share" "$cpu" "$rcpu" >>"$results"
-      echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8) server_cpu_us_per_req=$cpu redis_cpu_us_per_req=$rcpu" >&2
-    done
-  done
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$(field "$raw" rps)" \
+    "$(field "$raw" p50_us)" "$(field "$raw" p99_us)" "$total" "$(field "$raw" non2xx)" \
+    "$(($(field "$raw" errors_connect) + $(field "$raw" errors_read) + $(field "$raw" errors_write) + $(field "$raw" errors_timeout)))" \
+    "$share" "$cpu" "$rcpu" >>"$results"
+  echo "  $name c=$c #$r: $(grep '^L0L3_RESULT' "$raw" | cut -d' ' -f2-8) server_cpu_us_per_req=$cpu redis_cpu_us_per_req=$rcpu" >&2
+}
+
+warm_up() { # case, port, script
+  ((warmup > 0)) || return 0
+  L0L3_BENCH_RUN="$1-warmup-$$" wrk -t1 -c32 -d"${warmup}s" -s "$here/$3" \
+    "http://127.0.0.1:$2/v1/chat/completions" >"$out/raw/$1-warmup.txt" 2>&1 || true
 }
 
 {
@@ -227,29 +227,46 @@ start_nginx
 echo "reply body: $body_size bytes (gateway and nginx)" | tee -a "$out/machine.txt" >&2
 cp "$tmp/nginx/nginx.conf" "$out/nginx.conf"
 
-if wants nginx; then
-  echo "measuring nginx on :$nginx_port" >&2
-  server_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
-  measure nginx "$nginx_port" hit.lua "" ""
-fi
-stop "$nginx_pid"
-
-if wants l0.5-hit; then
-  echo "measuring L0.5 hits on :$gateway_port" >&2
-  server_pids=$gateway_pid
-  measure l0.5-hit "$gateway_port" hit.lua L0.5 hit
-fi
-stop "$gateway_pid"
-
+# The hit cases run in rounds: at each connection count, nginx, then L0.5,
+# then L0, once each per round, `repeats` rounds. Each case is thus measured
+# seconds after its reference, and the ratio to nginx is taken per round (the
+# VM's speed drifts over minutes; measuring nginx first and the gateway
+# minutes later compared different machines).
+nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
+hot_pid=$gateway_pid hot_port=$gateway_port
 if wants l0-hit; then
   start_gateway nohot --no-hot-cache
   probe "$gateway_port" hit L0
   probe "$gateway_port" hit L0
-  echo "measuring L0 hits (--no-hot-cache) on :$gateway_port" >&2
-  server_pids=$gateway_pid
-  measure l0-hit "$gateway_port" hit.lua L0 hit
-  stop "$gateway_pid"
+  nohot_pid=$gateway_pid nohot_port=$gateway_port
 fi
+hit_round() { # case, connections, repeat
+  case $1 in
+    nginx) server_pids=$nginx_pids; measure_one nginx "$nginx_port" hit.lua "" "" "$2" "$3" ;;
+    l0.5-hit) server_pids=$hot_pid; measure_one l0.5-hit "$hot_port" hit.lua L0.5 hit "$2" "$3" ;;
+    l0-hit) server_pids=$nohot_pid; measure_one l0-hit "$nohot_port" hit.lua L0 hit "$2" "$3" ;;
+  esac
+}
+hit_cases=""
+for name in nginx l0.5-hit l0-hit; do wants "$name" && hit_cases+=" $name"; done
+if [[ -n $hit_cases ]]; then
+  echo "measuring in rounds:$hit_cases (nginx :$nginx_port, L0.5 :$hot_port, L0 :${nohot_port:--})" >&2
+  for name in $hit_cases; do
+    case $name in
+      nginx) warm_up nginx "$nginx_port" hit.lua ;;
+      l0.5-hit) warm_up l0.5-hit "$hot_port" hit.lua ;;
+      l0-hit) warm_up l0-hit "$nohot_port" hit.lua ;;
+    esac
+  done
+  for c in $connections; do
+    for r in $(seq 1 "$repeats"); do
+      for name in $hit_cases; do hit_round "$name" "$c" "$r"; done
+    done
+  done
+fi
+stop "$nginx_pid"
+stop "$hot_pid"
+[[ -n ${nohot_pid:-} ]] && stop "$nohot_pid"
 
 # Last: every miss leaves a proposal (and a seen counter) in Redis, which the
 # hit cases should not have to share memory with.
@@ -257,7 +274,10 @@ if wants miss; then
   start_gateway miss
   echo "measuring misses through the stub LLM on :$gateway_port" >&2
   server_pids=$gateway_pid
-  measure miss "$gateway_port" miss.lua L3 miss
+  warm_up miss "$gateway_port" miss.lua
+  for c in $connections; do
+    for r in $(seq 1 "$repeats"); do measure_one miss "$gateway_port" miss.lua L3 miss "$c" "$r"; done
+  done
   stop "$gateway_pid"
 fi
 
@@ -268,17 +288,26 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt
 # Medians per case and connection count, and the ratio to nginx's median req/s.
 table=$out/summary.md
 {
-  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s | server CPU µs/req | Redis CPU µs/req | served by expected tier | runs |"
+  echo "| case | connections | req/s (median) | p50 ms | p99 ms | × nginx req/s (median of rounds) | server CPU µs/req | Redis CPU µs/req | served by expected tier | runs |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for name in $cases; do
     for c in $connections; do
       col() { awk -F'\t' -v n="$name" -v c="$c" -v k="$1" 'NR > 1 && $1 == n && $2 == c { print $k }' "$results" | median; }
       rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11); rcpu=$(col 12)
-      ref=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median)
+      # The ratio of each run to nginx's run of the same round (the miss case has no round: its
+      # runs come after the hit cases, so it is compared with nginx's median).
+      ref=$(awk -F'\t' -v n="$name" -v c="$c" '
+              NR > 1 && $1 == "nginx" && $2 == c { ng[$3] = $4; all[++k] = $4 }
+              NR > 1 && $1 == n && $2 == c { mine[$3] = $4 }
+              END { for (r in mine) if (r in ng && ng[r] > 0 && n != "miss") print mine[r] / ng[r] }' "$results" | median)
+      if [[ $name == miss || -z $ref ]]; then
+        ref=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median)
+        ref=$(awk -v rps="$rps" -v ref="$ref" 'BEGIN { if (ref > 0) print rps / ref }')
+      fi
       runs=$(awk -F'\t' -v n="$name" -v c="$c" 'NR > 1 && $1 == n && $2 == c' "$results" | wc -l)
       awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" -v cpu="$cpu" -v rcpu="$rcpu" \
         'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %.1f | %.1f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
-                 (ref > 0 ? rps / ref : 0), cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
+                 ref, cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
 } >"$table"
