@@ -5,7 +5,14 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+
+// Exported by libhiredis 0.14 (what redisAsyncHandleRead calls after reading) but not declared in its
+// async.h; later versions declare it there with this signature.
+extern "C" void redisProcessCallbacks(redisAsyncContext *ac);
 
 namespace l0l3 {
 
@@ -83,14 +90,51 @@ void AsioRedisAdapter::armRead()
         self->m_readArmed = false;
         if (ec)
             return;
-        for (int round = 0; round < 64 && self->m_ac && self->m_wantRead; ++round) {
-            redisAsyncHandleRead(self->m_ac); // may free the context (cleanup clears m_ac)
-            int available = 0;
-            if (!self->m_ac || ::ioctl(self->m_ac->c.fd, FIONREAD, &available) != 0 || available <= 0)
-                break;
-        }
-        self->armRead();
+        self->readAvailable();
     });
+}
+
+// What redisAsyncHandleRead does (read, feed the reader, run the callbacks), with a buffer four times
+// hiredis' 16 KiB: a turn's worth of GET replies (~1.5 KiB each) takes one recv, where hiredis' own
+// loop took several and a FIONREAD after each to know whether the socket was drained.
+void AsioRedisAdapter::readAvailable()
+{
+    static thread_local char buffer[64 * 1024];
+    constexpr int kMaxRounds = 64; // then let other handlers run, and come back
+    int round = 0;
+    for (; round < kMaxRounds && m_ac && m_wantRead; ++round) {
+        if (!(m_ac->c.flags & REDIS_CONNECTED) || m_ac->c.err) {
+            // The connect handshake and error paths stay hiredis' own.
+            redisAsyncHandleRead(m_ac); // may free the context (cleanup clears m_ac)
+            if (m_ac && (m_ac->c.flags & REDIS_CONNECTED) && !m_ac->c.err)
+                continue;
+            break;
+        }
+        const ssize_t n = ::recv(m_ac->c.fd, buffer, sizeof buffer, 0);
+        if (n > 0) {
+            if (redisReaderFeed(m_ac->c.reader, buffer, static_cast<std::size_t>(n)) != REDIS_OK) {
+                redisAsyncHandleRead(m_ac); // the reader is in error: hiredis reports it and disconnects
+                break;
+            }
+            redisProcessCallbacks(m_ac); // may free the context
+            if (static_cast<std::size_t>(n) < sizeof buffer)
+                break; // drained
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        // End of stream or a socket error: hiredis reads it again, sets its error and disconnects.
+        redisAsyncHandleRead(m_ac);
+        break;
+    }
+    if (round == kMaxRounds && m_ac && m_wantRead) {
+        // Maybe not drained, so no new edge will come: continue after the handlers queued meanwhile.
+        net::post(m_context, [self = shared_from_this()] { self->readAvailable(); });
+        return;
+    }
+    armRead();
 }
 
 void AsioRedisAdapter::armWrite()

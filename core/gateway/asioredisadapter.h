@@ -14,7 +14,9 @@ namespace l0l3 {
 // hiredis, so cleanup() releases it from Asio instead of closing it.
 //
 // Asio registers descriptors edge-triggered and its async_wait is never
-// speculative, so: reads drain the socket (FIONREAD) before re-arming, and
+// speculative, so: reads drain the socket before re-arming (a read that does
+// not fill the buffer took all there was; data arriving later raises a new
+// edge), and
 // once connected, writes are attempted right away (posted, which also batches
 // the commands issued in one handler into one write) and only wait for
 // writability when the socket is full.
@@ -35,6 +37,7 @@ private:
     static void cleanup(void *privdata);
 
     void armRead();
+    void readAvailable();
     void armWrite();
     void postWrite();
     bool connected() const;

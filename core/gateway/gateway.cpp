@@ -35,8 +35,31 @@ namespace http = boost::beast::http;
 using Tier = GatewayMetrics::Tier;
 using Outcome = GatewayMetrics::Outcome;
 
+// A chat request waiting for L0 or the upstream.
+struct Gateway::PendingChat
+{
+    explicit PendingChat(HttpExchange e)
+        : exchange(std::move(e))
+    {
+    }
+
+    HttpExchange exchange;
+    ChatRequest request;
+    std::string key;
+    std::string ns;
+    Mode mode = Mode::Miss;
+    bool noStore = false;
+    Clock::time_point started;
+    bool degraded = false; // served while the local replica is down
+    CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
+    bool secondary = false; // sent to the secondary upstream
+};
+
 struct Gateway::Worker
 {
+    // Finished requests' records, reused with their strings' capacity (Gateway::pendingChat).
+    // First member: destroyed last, after the connections whose callbacks hold records.
+    std::vector<std::unique_ptr<PendingChat>> spareChats;
     ChatRequestParser parser;
     KeyMemo memo;
     RouteDecision decision; // the chat request being handled; its strings keep their capacity
@@ -50,20 +73,6 @@ struct Gateway::Worker
     std::string scratch; // response body buffer, reused
 };
 
-// A chat request waiting for L0 or the upstream.
-struct Gateway::PendingChat
-{
-    HttpExchange exchange;
-    ChatRequest request;
-    std::string key;
-    std::string ns;
-    Mode mode = Mode::Miss;
-    bool noStore = false;
-    Clock::time_point started;
-    bool degraded = false; // served while the local replica is down
-    CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
-    bool secondary = false; // sent to the secondary upstream
-};
 
 namespace {
 
@@ -583,9 +592,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         }
     }
 
-    // The miss path keeps the request past this call: it takes the strings (their capacity goes with them).
-    auto chat = std::make_shared<PendingChat>(PendingChat{exchange, std::move(d.chat), std::move(d.key),
-                                                          std::move(d.ns), Mode::Miss, d.noStore, started, degraded});
+    auto chat = pendingChat(worker, exchange, d, started, degraded);
     if (!chat->request.singleTurn) {
         chat->mode = Mode::Bypass;
         forwardUpstream(worker, std::move(chat));
@@ -603,6 +610,40 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             return;
         }
         forwardUpstream(worker, chat);
+    });
+}
+
+std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpExchange &exchange,
+                                                          RouteDecision &decision, Clock::time_point started,
+                                                          bool degraded)
+{
+    std::unique_ptr<PendingChat> chat;
+    if (worker.spareChats.empty()) {
+        chat = std::make_unique<PendingChat>(exchange);
+    } else {
+        chat = std::move(worker.spareChats.back());
+        worker.spareChats.pop_back();
+        chat->exchange = exchange;
+    }
+    // The request outlives this call, so it takes the decision's strings; swapped, not moved, the
+    // decision gets a finished request's strings back, capacity and all: the next parse allocates nothing.
+    std::swap(chat->request, decision.chat);
+    std::swap(chat->key, decision.key);
+    std::swap(chat->ns, decision.ns);
+    chat->mode = Mode::Miss;
+    chat->noStore = decision.noStore;
+    chat->started = started;
+    chat->degraded = degraded;
+    chat->permit = CircuitBreaker::Permit::Denied;
+    chat->secondary = false;
+    // Released on the worker's thread (every callback holding it runs there).
+    return std::shared_ptr<PendingChat>(chat.release(), [&worker](PendingChat *done) {
+        constexpr std::size_t kMaxSpare = 256;
+        done->exchange = HttpExchange(nullptr); // the client's session is not kept alive by a spare
+        if (worker.spareChats.size() < kMaxSpare)
+            worker.spareChats.emplace_back(done);
+        else
+            delete done;
     });
 }
 

@@ -64,6 +64,8 @@ private:
 
     void handle(HttpExchange exchange);
     void handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started);
+    static std::shared_ptr<PendingChat> pendingChat(Worker &worker, HttpExchange &exchange, RouteDecision &decision,
+                                                    Clock::time_point started, bool degraded);
     void serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
                   const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);

@@ -269,11 +269,11 @@ void RedisConnection::send(std::string_view formatted, ReplyCallback callback)
         failLater(std::move(callback), "not connected");
         return;
     }
-    auto *pending = new Pending{this, std::move(callback), nowMs() + m_options.commandTimeoutMs};
+    Pending *pending = takePending(std::move(callback));
     if (redisAsyncFormattedCommand(m_ac, &RedisConnection::onReply, pending, formatted.data(), formatted.size())
         != REDIS_OK) {
         ReplyCallback cb = std::move(pending->callback);
-        delete pending;
+        recycle(pending);
         failLater(std::move(cb), "not connected");
         return;
     }
@@ -294,7 +294,30 @@ void RedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
     }
     if (!pending->done && !self->m_stopped && pending->callback)
         pending->callback(static_cast<const redisReply *>(reply), reply ? std::string_view() : "connection lost");
-    delete pending;
+    self->recycle(pending);
+}
+
+RedisConnection::Pending *RedisConnection::takePending(ReplyCallback callback)
+{
+    const std::int64_t deadlineMs = nowMs() + m_options.commandTimeoutMs;
+    if (m_spare.empty())
+        return new Pending{this, std::move(callback), deadlineMs};
+    Pending *pending = m_spare.back().release();
+    m_spare.pop_back();
+    pending->callback = std::move(callback);
+    pending->deadlineMs = deadlineMs;
+    pending->done = false;
+    return pending;
+}
+
+void RedisConnection::recycle(Pending *pending)
+{
+    constexpr std::size_t kMaxSpare = 1024;
+    pending->callback = nullptr; // what it captured goes now, not when the record is reused
+    if (m_spare.size() < kMaxSpare)
+        m_spare.emplace_back(pending);
+    else
+        delete pending;
 }
 
 void RedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void *privdata)

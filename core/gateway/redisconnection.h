@@ -83,6 +83,8 @@ private:
     void armSweep();
     void sweep();
     void send(std::string_view formatted, ReplyCallback callback);
+    Pending *takePending(ReplyCallback callback);
+    void recycle(Pending *pending);
     std::int64_t nowMs() const;
 
     boost::asio::io_context &m_context;
@@ -104,6 +106,9 @@ private:
     std::function<void()> m_onSubscribed;
     StateCallback m_onState;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+    // Answered commands' records, reused: a GET per L0 lookup allocates none.
+    // Last member: destroyed first, after stop() has answered every command.
+    std::vector<std::unique_ptr<Pending>> m_spare;
 };
 
 } // namespace l0l3

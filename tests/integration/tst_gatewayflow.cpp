@@ -45,6 +45,7 @@ private slots:
 
     void missIsProposedButNeverServed();
     void approvedEntryIsServedFromL0ThenL05();
+    void largeEntryIsServedWhole();
     void invalidationDropsHotEntry();
     void flushAllInvalidation();
     void rejectedKeyIsNotProposed();
@@ -260,6 +261,38 @@ void TestGatewayFlow::approvedEntryIsServedFromL0ThenL05()
     QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
     QCOMPARE(ChatWire::completionContent(hot.body), approved);
     QCOMPARE(stubRequests(), upstreamBefore);
+}
+
+// An entry far larger than what the gateway reads from Redis at once (64 KiB): the reply
+// arrives in many reads and must be fed to the reply parser whole and in order.
+void TestGatewayFlow::largeEntryIsServedWhole()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult miss = chat(prompt);
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    const QByteArray key = miss.header("x-l0l3-key");
+    QString approved;
+    for (int line = 0; approved.size() < 5 * 1024 * 1024; ++line)
+        approved += QStringLiteral("line %1 of a long approved answer, ünïcödé ✓\n").arg(line);
+    QVERIFY(approve(key, prompt, approved));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), kReplicationTimeoutMs);
+
+    const HttpResult l0 = chat(prompt);
+    QVERIFY2(l0.status == 200, qPrintable(why(l0)));
+    QCOMPARE(l0.header("x-l0l3-tier"), QByteArray("L0"));
+    QVERIFY(ChatWire::completionContent(l0.body) == approved); // not QCOMPARE: 5 MB in a failure message
+
+    // The connection is still in step: a small entry right after it.
+    const QString smallPrompt = uniquePrompt();
+    const HttpResult smallMiss = chat(smallPrompt);
+    QVERIFY2(smallMiss.status == 200, qPrintable(why(smallMiss)));
+    const QByteArray smallKey = smallMiss.header("x-l0l3-key");
+    QVERIFY(approve(smallKey, smallPrompt, QStringLiteral("small")));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(smallKey, QStringLiteral("small")), kReplicationTimeoutMs);
+    const HttpResult small = chat(smallPrompt);
+    QVERIFY2(small.status == 200, qPrintable(why(small)));
+    QCOMPARE(small.header("x-l0l3-tier"), QByteArray("L0"));
+    QCOMPARE(ChatWire::completionContent(small.body), QStringLiteral("small"));
 }
 
 void TestGatewayFlow::invalidationDropsHotEntry()
