@@ -14,45 +14,30 @@ namespace {
 
 constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
 
-// A key kept inside its node: cache keys (32 hex digits) fit, so a lookup compares
-// without following a pointer and a put allocates nothing for the key.
-class StoredKey
-{
-public:
-    void assign(std::string_view key)
-    {
-        m_size = static_cast<std::uint32_t>(key.size());
-        if (key.size() <= kInline) {
-            m_long.reset();
-            std::memcpy(m_inline, key.data(), key.size());
-        } else {
-            m_long = std::make_unique<char[]>(key.size());
-            std::memcpy(m_long.get(), key.data(), key.size());
-        }
-    }
-    std::string_view view() const { return {m_size <= kInline ? m_inline : m_long.get(), m_size}; }
-
-private:
-    static constexpr std::size_t kInline = 32;
-    char m_inline[kInline];
-    std::uint32_t m_size = 0;
-    std::unique_ptr<char[]> m_long; // keys longer than kInline
-};
-
 } // namespace
 
-// Entries live in `nodes`, linked by index into the recency list (head: most recent) or, once
-// erased, into the free list. `slots` is an open-addressing table (linear probing, a power of two,
-// at most half full) of the nodes' hashes: a probe reads one cache line and touches a node only when
-// the whole 64-bit hash matches.
+// Entries live in two parallel arrays indexed alike: `hot` holds what a hit reads, one cache line per
+// entry (the key, inline up to 32 bytes as cache keys are, the answer, the expiry, the CLOCK mark);
+// `cold` what only puts, evictions and invalidations touch (the recency links, the full hash, the
+// size, a longer key). Erased entries are linked into a free list through `cold`. `slots` is an
+// open-addressing table (linear probing, a power of two, at most half full) of 8-byte (tag, entry)
+// pairs: a probe reads one cache line and touches an entry only when the 32-bit tag matches; the
+// key comparison decides.
 struct alignas(64) HotCache::Shard
 {
-    struct Node
+    struct alignas(64) HotNode
     {
-        StoredKey key;
-        std::shared_ptr<const CachedAnswer> answer;
-        std::int64_t expiresAtMs = 0;
+        static constexpr std::size_t kInlineKey = 32;
+        char key[kInlineKey];
+        std::uint32_t keySize = 0;
         bool referenced = false; // hit since it was last at the front
+        std::int64_t expiresAtMs = 0;
+        std::shared_ptr<const CachedAnswer> answer;
+    };
+    static_assert(sizeof(HotNode) == 64, "a hit reads one cache line");
+    struct ColdNode
+    {
+        std::unique_ptr<char[]> longKey; // keys longer than HotNode::kInlineKey
         std::uint32_t prev = kNil;
         std::uint32_t next = kNil; // the free list's link once erased
         std::uint64_t hash = 0;
@@ -60,13 +45,14 @@ struct alignas(64) HotCache::Shard
     };
     struct Slot
     {
-        std::uint64_t hash = 0;
+        std::uint32_t tag = 0;
         std::uint32_t node = kNil; // kNil: empty
     };
 
     std::mutex mutex;
     std::vector<Slot> slots;
-    std::vector<Node> nodes;
+    std::vector<HotNode> hot;
+    std::vector<ColdNode> cold;
     std::uint32_t head = kNil;
     std::uint32_t tail = kNil;
     std::uint32_t freeList = kNil;
@@ -74,27 +60,49 @@ struct alignas(64) HotCache::Shard
     std::size_t bytes = 0;
 
     std::size_t mask() const { return slots.size() - 1; }
+    // The low bits pick the slot and the high ones the shard: the tag folds both halves.
+    static std::uint32_t tagOf(std::uint64_t hash) { return static_cast<std::uint32_t>(hash ^ (hash >> 32)); }
+
+    std::string_view keyOf(std::uint32_t n) const
+    {
+        const HotNode &node = hot[n];
+        return {node.keySize <= HotNode::kInlineKey ? node.key : cold[n].longKey.get(), node.keySize};
+    }
+
+    void setKey(std::uint32_t n, std::string_view key)
+    {
+        HotNode &node = hot[n];
+        node.keySize = static_cast<std::uint32_t>(key.size());
+        if (key.size() <= HotNode::kInlineKey) {
+            cold[n].longKey.reset();
+            std::memcpy(node.key, key.data(), key.size());
+        } else {
+            cold[n].longKey = std::make_unique<char[]>(key.size());
+            std::memcpy(cold[n].longKey.get(), key.data(), key.size());
+        }
+    }
 
     std::uint32_t find(std::uint64_t hash, std::string_view key) const
     {
         if (slots.empty())
             return kNil;
+        const std::uint32_t tag = tagOf(hash);
         for (std::size_t i = hash & mask();; i = (i + 1) & mask()) { // ends: the table is never full
-            const Slot &slot = slots[i];
+            const Slot slot = slots[i];
             if (slot.node == kNil)
                 return kNil;
-            if (slot.hash == hash && nodes[slot.node].key.view() == key)
+            if (slot.tag == tag && keyOf(slot.node) == key)
                 return slot.node;
         }
     }
 
     void link(std::uint32_t n) // at the front
     {
-        Node &node = nodes[n];
+        ColdNode &node = cold[n];
         node.prev = kNil;
         node.next = head;
         if (head != kNil)
-            nodes[head].prev = n;
+            cold[head].prev = n;
         head = n;
         if (tail == kNil)
             tail = n;
@@ -102,9 +110,9 @@ struct alignas(64) HotCache::Shard
 
     void unlink(std::uint32_t n)
     {
-        Node &node = nodes[n];
-        (node.prev != kNil ? nodes[node.prev].next : head) = node.next;
-        (node.next != kNil ? nodes[node.next].prev : tail) = node.prev;
+        ColdNode &node = cold[n];
+        (node.prev != kNil ? cold[node.prev].next : head) = node.next;
+        (node.next != kNil ? cold[node.next].prev : tail) = node.prev;
     }
 
     void placeSlot(std::uint64_t hash, std::uint32_t n)
@@ -112,7 +120,7 @@ struct alignas(64) HotCache::Shard
         std::size_t i = hash & mask();
         while (slots[i].node != kNil)
             i = (i + 1) & mask();
-        slots[i] = Slot{hash, n};
+        slots[i] = Slot{tagOf(hash), n};
     }
 
     // Backward-shift deletion: later members of the probe run move up, so no tombstones build up.
@@ -122,7 +130,7 @@ struct alignas(64) HotCache::Shard
         while (slots[i].node != n)
             i = (i + 1) & mask();
         for (std::size_t j = (i + 1) & mask(); slots[j].node != kNil; j = (j + 1) & mask()) {
-            const std::size_t home = slots[j].hash & mask();
+            const std::size_t home = cold[slots[j].node].hash & mask();
             // Slot j may move to i only if its home is not cyclically within (i, j].
             const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
             if (stays)
@@ -138,28 +146,29 @@ struct alignas(64) HotCache::Shard
         if ((count + 1) * 2 <= slots.size())
             return;
         slots.assign(std::max<std::size_t>(16, slots.size() * 2), Slot{});
-        for (std::uint32_t n = head; n != kNil; n = nodes[n].next)
-            placeSlot(nodes[n].hash, n);
+        for (std::uint32_t n = head; n != kNil; n = cold[n].next)
+            placeSlot(cold[n].hash, n);
     }
 
     std::uint32_t allocate()
     {
         if (freeList == kNil) {
-            nodes.emplace_back();
-            return static_cast<std::uint32_t>(nodes.size() - 1);
+            hot.emplace_back();
+            cold.emplace_back();
+            return static_cast<std::uint32_t>(hot.size() - 1);
         }
         const std::uint32_t n = freeList;
-        freeList = nodes[n].next;
+        freeList = cold[n].next;
         return n;
     }
 
     // Returns the bytes it freed.
     std::size_t erase(std::uint32_t n)
     {
-        Node &node = nodes[n];
+        ColdNode &node = cold[n];
         removeSlot(node.hash, n);
         unlink(n);
-        node.answer.reset();
+        hot[n].answer.reset();
         node.next = freeList;
         freeList = n;
         --count;
@@ -209,7 +218,7 @@ std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
     const std::uint32_t n = shard.find(hash, key);
     if (n == kNil)
         return nullptr;
-    Shard::Node &node = shard.nodes[n];
+    Shard::HotNode &node = shard.hot[n];
     if (node.expiresAtMs <= now()) {
         m_bytes.fetch_sub(shard.erase(n), std::memory_order_relaxed);
         m_entries.fetch_sub(1, std::memory_order_relaxed);
@@ -241,8 +250,8 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     std::uint64_t evicted = 0;
     while (shard.count > 0 && (shard.count + 1 > m_shardEntries || shard.bytes + bytes > m_shardBytes)) {
         const std::uint32_t oldest = shard.tail;
-        if (shard.nodes[oldest].referenced) {
-            shard.nodes[oldest].referenced = false;
+        if (shard.hot[oldest].referenced) {
+            shard.hot[oldest].referenced = false;
             shard.unlink(oldest);
             shard.link(oldest);
             continue;
@@ -253,14 +262,14 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     }
     shard.growIfNeeded();
     const std::uint32_t n = shard.allocate();
-    Shard::Node &node = shard.nodes[n];
-    node.key.assign(key);
+    shard.setKey(n, key);
+    Shard::HotNode &node = shard.hot[n];
     node.answer = std::move(answer);
     const std::int64_t ttl = ttlMs < 0 ? m_options.ttlMs : std::min(ttlMs, m_options.ttlMs);
     node.expiresAtMs = now() + ttl;
     node.referenced = false;
-    node.hash = hash;
-    node.bytes = bytes;
+    shard.cold[n].hash = hash;
+    shard.cold[n].bytes = bytes;
     shard.placeSlot(hash, n);
     shard.link(n);
     ++shard.count;
@@ -294,7 +303,8 @@ void HotCache::clear()
         shard->count = 0;
         shard->head = shard->tail = shard->freeList = kNil;
         shard->slots.clear();
-        shard->nodes.clear();
+        shard->hot.clear();
+        shard->cold.clear();
     }
 }
 

@@ -21,8 +21,10 @@ namespace l0l3 {
 // so a hit copies one shared_ptr under the lock and serialises outside it.
 //
 // A lookup hashes the key once (XXH3; the hash picks the shard and the slot),
-// probes a flat open-addressing table of (hash, node) pairs, and compares the
-// key stored inline in the node: no allocation, two or three cache lines.
+// probes a flat open-addressing table of 8-byte (tag, entry) pairs, and
+// compares the key stored inline in the entry's hot half, which also holds
+// the answer and the expiry: no allocation, one cache line of the table and
+// one of the entry.
 class HotCache
 {
 public:
