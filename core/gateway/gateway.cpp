@@ -639,8 +639,13 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
     // Released on the worker's thread (every callback holding it runs there).
     return std::shared_ptr<PendingChat>(chat.release(), [&worker](PendingChat *done) {
         constexpr std::size_t kMaxSpare = 256;
+        constexpr std::size_t kMaxSpareBytes = 16 * 1024; // a huge prompt's buffers are not kept
+        const ChatRequest &r = done->request;
+        const std::size_t held = r.model.capacity() + r.system.capacity() + r.user.capacity()
+            + r.lastUser.capacity() + r.responseFormat.capacity() + r.tools.capacity() + r.toolChoice.capacity()
+            + r.bypassReason.capacity() + done->key.capacity() + done->ns.capacity();
         done->exchange = HttpExchange(nullptr); // the client's session is not kept alive by a spare
-        if (worker.spareChats.size() < kMaxSpare)
+        if (worker.spareChats.size() < kMaxSpare && held <= kMaxSpareBytes)
             worker.spareChats.emplace_back(done);
         else
             delete done;
