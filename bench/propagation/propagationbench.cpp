@@ -210,6 +210,14 @@ bool PropagationBench::runPropagation(QString *error)
     const QString runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
     std::vector<std::vector<double>> toHit(std::size_t(regions), std::vector<double>{});
     std::vector<double> toHitAll, toGoneAll, lastHotHit;
+    struct Slowest
+    {
+        double ms = -1;
+        int approval = -1;
+        int region = -1;
+        int requests = 0;
+    } slowestHit;
+    std::vector<int> requestsUntilHit;
     std::vector<double> acks;
     int revokedWithHotHits = 0;
     for (int i = 0; i < m_options.approvals; ++i) {
@@ -268,8 +276,9 @@ bool PropagationBench::runPropagation(QString *error)
         const qint64 approvedAtNs = *approvedAt;
         acks.push_back(double(approvedAtNs - sentAtNs) / 1e6);
         std::vector<qint64> hitAt;
+        requestsUntilHit.assign(std::size_t(regions), 0);
         if (!pollRegions(prompt, [&](const Reply &r) { return r.cache == "hit" && contentOf(r.body) == answer; }, &hitAt,
-                         {}, 10000)) {
+                         [&](int region, const Reply &) { ++requestsUntilHit[std::size_t(region)]; }, 10000)) {
             *error = QStringLiteral("approval %1 never became a hit in every region").arg(i);
             return false;
         }
@@ -280,6 +289,13 @@ bool PropagationBench::runPropagation(QString *error)
             slowest = std::max(slowest, ms);
         }
         toHitAll.push_back(slowest);
+        // Also how many requests a region needed before its hit: > 1 means the first asked before the entry was
+        // there (a miss goes to the upstream and back before the next request is sent).
+        for (int r = 0; r < regions; ++r) {
+            const double ms = toHit[std::size_t(r)].back();
+            if (ms > slowestHit.ms)
+                slowestHit = {ms, i, r, requestsUntilHit[std::size_t(r)]};
+        }
 
         // Revoke, then poll until every region misses; hits seen after the
         // revoke result (L0.5 in particular) are what the invalidation must end.
@@ -328,6 +344,14 @@ bool PropagationBench::runPropagation(QString *error)
     row(QStringLiteral("revoke result -> gone from every region"), toGoneAll);
     row(QStringLiteral("revoke result -> last L0.5 hit anywhere"), lastHotHit);
     m_out << "revokes with an L0.5 hit after the result: " << revokedWithHotHits << " of " << m_options.approvals << "\n";
+    if (slowestHit.approval >= 0) {
+        m_out << QStringLiteral("slowest approval -> hit: approval %1 (of 0..%2), %3, %4 ms, after %5 request(s)\n")
+                     .arg(slowestHit.approval)
+                     .arg(m_options.approvals - 1)
+                     .arg(m_topology.regions.at(slowestHit.region).name)
+                     .arg(slowestHit.ms, 0, 'f', 2)
+                     .arg(slowestHit.requests);
+    }
     m_out.flush();
     return true;
 }
