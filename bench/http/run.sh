@@ -240,27 +240,24 @@ if wants l0-hit; then
   probe "$gateway_port" hit L0
   nohot_pid=$gateway_pid nohot_port=$gateway_port
 fi
-hit_round() { # case, connections, repeat
+hit_target() { # case -> $port, $server_pids, $tier of the server measured for it
   case $1 in
-    nginx) server_pids=$nginx_pids; measure_one nginx "$nginx_port" hit.lua "" "" "$2" "$3" ;;
-    l0.5-hit) server_pids=$hot_pid; measure_one l0.5-hit "$hot_port" hit.lua L0.5 hit "$2" "$3" ;;
-    l0-hit) server_pids=$nohot_pid; measure_one l0-hit "$nohot_port" hit.lua L0 hit "$2" "$3" ;;
+    nginx) port=$nginx_port server_pids=$nginx_pids tier="" ;;
+    l0.5-hit) port=$hot_port server_pids=$hot_pid tier=L0.5 ;;
+    l0-hit) port=$nohot_port server_pids=$nohot_pid tier=L0 ;;
   esac
 }
 hit_cases=""
 for name in nginx l0.5-hit l0-hit; do wants "$name" && hit_cases+=" $name"; done
 if [[ -n $hit_cases ]]; then
   echo "measuring in rounds:$hit_cases (nginx :$nginx_port, L0.5 :$hot_port, L0 :${nohot_port:--})" >&2
-  for name in $hit_cases; do
-    case $name in
-      nginx) warm_up nginx "$nginx_port" hit.lua ;;
-      l0.5-hit) warm_up l0.5-hit "$hot_port" hit.lua ;;
-      l0-hit) warm_up l0-hit "$nohot_port" hit.lua ;;
-    esac
-  done
+  for name in $hit_cases; do hit_target "$name"; warm_up "$name" "$port" hit.lua; done
   for c in $connections; do
     for r in $(seq 1 "$repeats"); do
-      for name in $hit_cases; do hit_round "$name" "$c" "$r"; done
+      for name in $hit_cases; do
+        hit_target "$name"
+        measure_one "$name" "$port" hit.lua "$tier" "${tier:+hit}" "$c" "$r"
+      done
     done
   done
 fi
@@ -294,20 +291,21 @@ table=$out/summary.md
     for c in $connections; do
       col() { awk -F'\t' -v n="$name" -v c="$c" -v k="$1" 'NR > 1 && $1 == n && $2 == c { print $k }' "$results" | median; }
       rps=$(col 4); p50=$(col 5); p99=$(col 6); share=$(col 10); cpu=$(col 11); rcpu=$(col 12)
-      # The ratio of each run to nginx's run of the same round (the miss case has no round: its
-      # runs come after the hit cases, so it is compared with nginx's median).
-      ref=$(awk -F'\t' -v n="$name" -v c="$c" '
-              NR > 1 && $1 == "nginx" && $2 == c { ng[$3] = $4; all[++k] = $4 }
-              NR > 1 && $1 == n && $2 == c { mine[$3] = $4 }
-              END { for (r in mine) if (r in ng && ng[r] > 0 && n != "miss") print mine[r] / ng[r] }' "$results" | median)
-      if [[ $name == miss || -z $ref ]]; then
-        ref=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median)
-        ref=$(awk -v rps="$rps" -v ref="$ref" 'BEGIN { if (ref > 0) print rps / ref }')
+      # Hit cases: the median over the rounds of (this run's req/s / nginx's in the same round). The
+      # miss runs come after the hit cases, in no round: against nginx's median.
+      if [[ $name != miss ]]; then
+        ratio=$(awk -F'\t' -v n="$name" -v c="$c" '
+                  NR > 1 && $1 == "nginx" && $2 == c { ng[$3] = $4 }
+                  NR > 1 && $1 == n && $2 == c { mine[$3] = $4 }
+                  END { for (r in mine) if (r in ng && ng[r] > 0) print mine[r] / ng[r] }' "$results" | median)
+      else
+        ratio=$(awk -F'\t' -v c="$c" 'NR > 1 && $1 == "nginx" && $2 == c { print $4 }' "$results" | median |
+                  awk -v rps="$rps" '{ if ($1 > 0) print rps / $1 }')
       fi
       runs=$(awk -F'\t' -v n="$name" -v c="$c" 'NR > 1 && $1 == n && $2 == c' "$results" | wc -l)
-      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ref="$ref" -v share="$share" -v runs="$runs" -v cpu="$cpu" -v rcpu="$rcpu" \
+      awk -v n="$name" -v c="$c" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v ratio="$ratio" -v share="$share" -v runs="$runs" -v cpu="$cpu" -v rcpu="$rcpu" \
         'BEGIN { printf "| %s | %d | %.0f | %.3f | %.3f | %.2f | %.1f | %.1f | %s | %d |\n", n, c, rps, p50 / 1000, p99 / 1000,
-                 ref, cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
+                 ratio, cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
 } >"$table"
