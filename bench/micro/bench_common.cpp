@@ -38,6 +38,33 @@ void BM_NormaliseLong(benchmark::State &state)
 }
 BENCHMARK(BM_NormaliseLong);
 
+// The gateway's default --max-body-bytes of combining marks in the reverse of canonical order
+// after one starter: the most reordering work one request can ask of the normaliser.
+void BM_NormaliseWorstCase(benchmark::State &state)
+{
+    constexpr std::size_t kBytes = 1u << 20;
+    std::string prompt = "a";
+    while (prompt.size() + 4 <= kBytes)
+        prompt += "\xCC\x81\xCC\x96"; // U+0301 (class 230), U+0316 (class 220)
+    for (auto _ : state)
+        benchmark::DoNotOptimize(l0l3::PromptNormaliser::normalise(prompt));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * prompt.size()));
+}
+BENCHMARK(BM_NormaliseWorstCase)->Unit(benchmark::kMillisecond);
+
+// The same number of bytes of ordinary accented text: the reference tst_promptnormaliser's bound is relative to.
+void BM_NormaliseAccented1MiB(benchmark::State &state)
+{
+    constexpr std::size_t kBytes = 1u << 20;
+    std::string prompt;
+    while (prompt.size() + 7 <= kBytes)
+        prompt += "caf\xC3\xA9 x";
+    for (auto _ : state)
+        benchmark::DoNotOptimize(l0l3::PromptNormaliser::normalise(prompt));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * prompt.size()));
+}
+BENCHMARK(BM_NormaliseAccented1MiB)->Unit(benchmark::kMillisecond);
+
 void BM_DeriveKeyShort(benchmark::State &state)
 {
     for (auto _ : state)

@@ -1,5 +1,6 @@
 #include "core/common/promptnormaliser.h"
 
+#include <cstdint>
 #include <cstdlib>
 
 #include <utf8proc.h>
@@ -9,6 +10,7 @@ namespace l0l3 {
 namespace {
 
 constexpr char kReplacement[] = "\xEF\xBF\xBD"; // U+FFFD
+constexpr char kGraphemeJoiner[] = "\xCD\x8F"; // U+034F COMBINING GRAPHEME JOINER, a starter
 
 void appendUtf8(std::string &out, utf8proc_int32_t cp)
 {
@@ -25,17 +27,60 @@ bool isInvisible(utf8proc_int32_t cp)
     return cp == 0x200B || cp == 0x2060 || cp == 0xFEFF;
 }
 
+// Non-starters (canonical combining class != 0) in what utf8proc's
+// decomposition, with case folding, makes of one code point: how many lead,
+// how many trail, and whether there is a starter at all.
+struct NonStarters
+{
+    int leading = 0;
+    int trailing = 0;
+    bool all = false; // no starter: the whole decomposition extends the run
+};
+
+NonStarters nonStartersOf(utf8proc_int32_t cp)
+{
+    const utf8proc_property_t *prop = utf8proc_get_property(cp);
+    const bool hangul = cp >= 0xAC00 && cp <= 0xD7A3; // decomposes to starters only
+    if (hangul || (prop->decomp_seqindex == UINT16_MAX && prop->casefold_seqindex == UINT16_MAX)) {
+        if (prop->combining_class == 0)
+            return {};
+        return {1, 1, true};
+    }
+    utf8proc_int32_t buf[32];
+    int boundClass = 0;
+    const auto n = utf8proc_decompose_char(cp, buf, 32, utf8proc_option_t(UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD),
+                                           &boundClass);
+    if (n <= 0 || n > 32) // not produced by Unicode's tables; count it as a starter
+        return {};
+    NonStarters r;
+    while (r.leading < n && utf8proc_get_property(buf[r.leading])->combining_class != 0)
+        ++r.leading;
+    if (r.leading == n)
+        return {static_cast<int>(n), static_cast<int>(n), true};
+    while (r.trailing < n && utf8proc_get_property(buf[n - 1 - r.trailing])->combining_class != 0)
+        ++r.trailing;
+    return r;
+}
+
 // utf8proc_map refuses invalid UTF-8 as a whole; replacing only the bad bytes
 // keeps the rest of the prompt (and so the key) meaningful.
+// The result is also made stream-safe (UAX #15): a COMBINING GRAPHEME JOINER
+// goes before the non-starter that would make a run longer than
+// kMaxNonStarters. utf8proc's canonical reordering is a bubble sort over each
+// run between starters: unbounded runs made it quadratic in the prompt.
+// Text without such runs is left as it was, so its keys do not change.
 std::string sanitise(std::string_view in)
 {
+    constexpr int kMaxNonStarters = 30;
     std::string out;
-    out.reserve(in.size());
+    out.reserve(in.size() + in.size() / 32);
+    int run = 0; // non-starters since the last starter
     const auto *p = reinterpret_cast<const utf8proc_uint8_t *>(in.data());
     utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(in.size());
     while (left > 0) {
         if (*p < 0x80) {
             out.push_back(static_cast<char>(*p));
+            run = 0;
             ++p;
             --left;
             continue;
@@ -44,13 +89,21 @@ std::string sanitise(std::string_view in)
         const auto n = utf8proc_iterate(p, left, &cp);
         if (n <= 0) {
             out.append(kReplacement);
+            run = 0;
             ++p;
             --left;
             continue;
         }
         // Dropped before NFC so that a mark after one still composes.
-        if (!isInvisible(cp))
+        if (!isInvisible(cp)) {
+            const NonStarters ns = nonStartersOf(cp);
+            if (run + ns.leading > kMaxNonStarters) {
+                out.append(kGraphemeJoiner);
+                run = 0;
+            }
+            run = ns.all ? run + ns.leading : ns.trailing;
             out.append(reinterpret_cast<const char *>(p), static_cast<std::size_t>(n));
+        }
         p += n;
         left -= n;
     }

@@ -1,5 +1,8 @@
+#include <QElapsedTimer>
 #include <QRandomGenerator>
 #include <QTest>
+
+#include <limits>
 
 #include "core/common/promptnormaliser.h"
 
@@ -15,7 +18,67 @@ private slots:
     void equivalentPrompts_data();
     void equivalentPrompts();
     void randomBytesGiveCleanUtf8();
+    void randomMarksStayStreamSafe();
+    void worstCaseIsLinear();
 };
+
+namespace {
+
+const QByteArray kAcute = QByteArray("\xCC\x81");      // U+0301, combining class 230
+const QByteArray kGraveBelow = QByteArray("\xCC\x96"); // U+0316, combining class 220
+const QByteArray kJoiner = QByteArray("\xCD\x8F");     // U+034F COMBINING GRAPHEME JOINER
+
+// The gateway's default --max-body-bytes: the largest prompt a client can send.
+constexpr std::size_t kMaxBodyBytes = 1u << 20;
+
+// A starter and then marks in the reverse of canonical order, the input that
+// makes canonical reordering do the most swaps: `bytes` long.
+std::string reversedMarks(std::size_t bytes)
+{
+    std::string s = "a";
+    while (s.size() + 4 <= bytes)
+        s += "\xCC\x81\xCC\x96";
+    return s;
+}
+
+// Ordinary accented text that goes through the same utf8proc path: `bytes` long.
+std::string accentedText(std::size_t bytes)
+{
+    std::string s;
+    while (s.size() + 7 <= bytes)
+        s += "caf\xC3\xA9 x";
+    return s;
+}
+
+qint64 normaliseNs(const std::string &text)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const std::string out = PromptNormaliser::normalise(text);
+    const qint64 ns = timer.nsecsElapsed();
+    static volatile std::size_t sink = 0; // keeps the call from being optimised away
+    sink = sink + out.size();
+    return ns;
+}
+
+// Non-starters in a row at most, counting code points of a normalised string
+// (every mark used by these tests is a non-starter; U+034F and ASCII are starters).
+int longestMarkRun(const std::string &s)
+{
+    int longest = 0;
+    int run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if ((c & 0xC0) == 0x80)
+            continue;
+        const bool mark = c == 0xCC || (c == 0xCD && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0x8F);
+        run = mark ? run + 1 : 0;
+        longest = std::max(longest, run);
+    }
+    return longest;
+}
+
+} // namespace
 
 void TestPromptNormaliser::normalise_data()
 {
@@ -67,6 +130,20 @@ void TestPromptNormaliser::normalise_data()
     QTest::newRow("invalid byte") << QByteArray("ab\xFF" "cd") << QByteArray("ab\xEF\xBF\xBD" "cd");
     QTest::newRow("truncated sequence") << QByteArray("x\xC3") << QByteArray("x\xEF\xBF\xBD");
     QTest::newRow("lone continuation") << QByteArray("\x80" "a") << QByteArray("\xEF\xBF\xBD" "a");
+    QTest::newRow("marks reordered") << QByteArray("a" + kAcute + kGraveBelow) << QByteArray("\xC3\xA1" + kGraveBelow);
+    QTest::newRow("30 marks: no joiner") << QByteArray("a" + kAcute.repeated(30))
+                                         << QByteArray("\xC3\xA1" + kAcute.repeated(29));
+    QTest::newRow("31 marks: joiner before the 31st") << QByteArray("a" + kAcute.repeated(31))
+                                                      << QByteArray("\xC3\xA1" + kAcute.repeated(29) + kJoiner + kAcute);
+    QTest::newRow("61 marks: two joiners")
+        << QByteArray("a" + kAcute.repeated(61))
+        << QByteArray("\xC3\xA1" + kAcute.repeated(29) + kJoiner + kAcute.repeated(30) + kJoiner + kAcute);
+    QTest::newRow("31 marks, no base") << kGraveBelow.repeated(31) << QByteArray(kGraveBelow.repeated(30) + kJoiner + kGraveBelow);
+    // U+01FA decomposes to A, ring above, acute: its two trailing marks count.
+    QTest::newRow("precomposed marks count") << QByteArray("\xC7\xBA" + kAcute.repeated(29))
+                                             << QByteArray("\xC7\xBB" + kAcute.repeated(28) + kJoiner + kAcute);
+    QTest::newRow("a joiner resets the run") << QByteArray("a" + kAcute.repeated(20) + kJoiner + kAcute.repeated(20))
+                                             << QByteArray("\xC3\xA1" + kAcute.repeated(19) + kJoiner + kAcute.repeated(20));
     QTest::newRow("overlong slash") << QByteArray("\xC0\xAF") << QByteArray("\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
@@ -119,6 +196,46 @@ void TestPromptNormaliser::randomBytesGiveCleanUtf8()
         QVERIFY(!out.starts_with(' ') && !out.ends_with(' '));
         QVERIFY(out.find("  ") == std::string::npos);
         QCOMPARE(PromptNormaliser::normalise(out), out);
+    }
+}
+
+void TestPromptNormaliser::randomMarksStayStreamSafe()
+{
+    QRandomGenerator rng(7);
+    const QByteArray pieces[] = {kAcute, kGraveBelow, kJoiner, QByteArray("e"), QByteArray("\xC7\xBA"),
+                                 QByteArray("\xCD\x84"), QByteArray("\xE2\x80\x8B")};
+    for (int round = 0; round < 500; ++round) {
+        QByteArray in;
+        const int len = rng.bounded(0, 200);
+        for (int i = 0; i < len; ++i)
+            in += rng.bounded(8) ? pieces[rng.bounded(2)] : pieces[rng.bounded(int(std::size(pieces)))];
+        const std::string out = PromptNormaliser::normalise(in.toStdString());
+        QVERIFY2(longestMarkRun(out) <= 30, in.toHex().constData());
+        QCOMPARE(PromptNormaliser::normalise(out), out);
+    }
+}
+
+// The bound is relative to the same amount of ordinary accented text normalised in the same run, so
+// it holds on a slow or busy machine and under sanitizers; bench/micro's BM_NormaliseWorstCase
+// measures the absolute time. A quadratic normaliser fails the small size already (within seconds).
+void TestPromptNormaliser::worstCaseIsLinear()
+{
+    constexpr qint64 kFactor = 10;
+    for (const std::size_t bytes : {kMaxBodyBytes / 16, kMaxBodyBytes}) {
+        const std::string worst = reversedMarks(bytes);
+        const std::string reference = accentedText(bytes);
+        qint64 referenceNs = std::numeric_limits<qint64>::max();
+        for (int i = 0; i < 3; ++i)
+            referenceNs = std::min(referenceNs, normaliseNs(reference));
+        qint64 worstNs = std::numeric_limits<qint64>::max();
+        for (int i = 0; i < 3 && worstNs > kFactor * referenceNs; ++i)
+            worstNs = std::min(worstNs, normaliseNs(worst));
+        QVERIFY2(worstNs <= kFactor * referenceNs,
+                 qPrintable(QStringLiteral("%1 bytes: reversed marks %2 ms, accented text %3 ms")
+                                .arg(bytes)
+                                .arg(double(worstNs) / 1e6)
+                                .arg(double(referenceNs) / 1e6)));
+        QVERIFY(longestMarkRun(PromptNormaliser::normalise(worst)) <= 30);
     }
 }
 
