@@ -28,6 +28,8 @@ int main(int argc, char **argv)
     case GatewayConfig::Action::Run:
         break;
     }
+    for (const std::string &warning : config.warnings)
+        std::fprintf(stderr, "l0l3-gateway: warning: %s\n", warning.c_str());
 
     for (const auto *url : {&config.replica, &config.primary}) {
         // With Sentinels, --primary may be out of date (failed over since): the Sentinels know.

@@ -559,7 +559,10 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
     }
 
     if (m_rateLimiter->enabled()) {
-        const RateLimiter::Decision decision = m_rateLimiter->check(caller.client);
+        RateLimiter::Decision decision = m_rateLimiter->check(caller.client);
+        // An unverified token is free to change: its address pays too.
+        if (decision.allowed && caller.peer != 0)
+            decision = m_rateLimiter->check(caller.peer);
         if (!decision.allowed) {
             m_metrics.rateLimited();
             m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));

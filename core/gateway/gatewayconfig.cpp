@@ -1,5 +1,7 @@
 #include "core/gateway/gatewayconfig.h"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -22,7 +24,7 @@ const std::set<std::string, std::less<>> kValueOptions = {
     "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
     "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file", "sentinel",
     "master-name"};
-const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "help", "version"};
+const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "allow-anonymous", "help", "version"};
 
 std::string trim(std::string_view s)
 {
@@ -123,6 +125,20 @@ std::optional<RedisUrl> parseSentinel(std::string_view text, std::string *why)
     return url;
 }
 
+// Only what certainly stays on this host: a literal loopback address or "localhost".
+bool isLoopbackHost(const std::string &host)
+{
+    if (host == "localhost")
+        return true;
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    if (ec)
+        return false; // a name: it may resolve to anything
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback();
+    return address.is_loopback();
+}
+
 bool validRegion(std::string_view r)
 {
     return !r.empty() && r.size() <= 64 && std::all_of(r.begin(), r.end(), [](char c) {
@@ -186,7 +202,9 @@ std::string GatewayConfig::usage()
            "  --master-name NAME                 the primary's name at the Sentinels (default \"l0l3\")\n"
            "\n"
            "Limits and security:\n"
-           "  --rate-limit R                     requests/s per API key, or per client address without one (default off)\n"
+           "  --rate-limit R                     requests/s per API key, or per client address without one (default off);\n"
+           "                                     a token not checked against --api-keys-file is also charged to its\n"
+           "                                     address (IPv6: its /64)\n"
            "  --rate-burst B                     token bucket size (default max(1, R))\n"
            "  --rate-limit-clients N             clients tracked at once, fixed memory (default 65536)\n"
            "  --max-header-bytes N               larger request headers get 431 (default 16384)\n"
@@ -197,6 +215,9 @@ std::string GatewayConfig::usage()
            "  --max-connections N                beyond this, new connections get 503 and are closed (default 10000)\n"
            "  --api-keys-file FILE               lines 'sha256hex namespace': require one of these keys as\n"
            "                                     'Authorization: Bearer KEY'; the namespace comes from the file\n"
+           "                                     (x-l0l3-namespace is ignored)\n"
+           "  --allow-anonymous                  serve a non-loopback --listen without --api-keys-file (refused\n"
+           "                                     otherwise: clients could name any tenant's namespace)\n"
            "  --help, --version\n"
            "\n"
            "L0L3_REDIS_PASSWORD is used for Redis URLs with a user and no password.\n";
@@ -259,7 +280,7 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             std::string value = eq == std::string::npos ? std::string("true") : trim(t.substr(eq + 1));
             if (key.substr(0, 2) == "--")
                 key.erase(0, 2);
-            if (key == "config" || (!kValueOptions.count(key) && key != "no-hot-cache"))
+            if (key == "config" || (!kValueOptions.count(key) && key != "no-hot-cache" && key != "allow-anonymous"))
                 return fail(it->second + ":" + std::to_string(lineNo) + ": unknown option '" + key + "'");
             options[key] = value;
         }
@@ -301,6 +322,13 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         ss << file.rdbuf();
         passwordFromFile = trim(ss.str());
     }
+    // argv is readable by every local user (ps, /proc/PID/cmdline); a config file or the environment is not.
+    auto warnIfPasswordInArgv = [&](std::string_view key, bool hasPassword) {
+        if (hasPassword && flags.count(key))
+            c.warnings.push_back("the password in --" + std::string(key)
+                                 + " is visible to every local user (ps, /proc); give it with "
+                                   "--redis-password-file FILE or L0L3_REDIS_PASSWORD instead");
+    };
     const char *envPassword = env("L0L3_REDIS_PASSWORD");
     auto fillPassword = [&](RedisUrl &url) {
         if (!url.password.empty())
@@ -319,6 +347,7 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         auto url = RedisUrl::parse(*text, &why);
         if (!url)
             return fail(std::string("invalid --") + key + ": " + why); // never echo the URL: it may hold a password
+        warnIfPasswordInArgv(key, !url->password.empty());
         fillPassword(*url);
         *target = *url;
     }
@@ -328,11 +357,13 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         auto url = RedisUrl::parse(*fb, &why);
         if (!url)
             return fail("invalid --fallback-replica: " + why);
+        warnIfPasswordInArgv("fallback-replica", !url->password.empty());
         fillPassword(*url);
         c.fallbackReplica = *url;
     }
 
     if (const std::string *list = get("sentinel")) {
+        bool sentinelPassword = false;
         std::string_view rest = *list;
         while (true) {
             const auto comma = rest.find(',');
@@ -341,6 +372,7 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             auto url = entry.empty() ? std::nullopt : parseSentinel(entry, &why);
             if (!url)
                 return fail("invalid --sentinel: " + why);
+            sentinelPassword = sentinelPassword || !url->password.empty();
             // A Sentinel's own port is usually open without AUTH: a password only for a named user.
             if (!url->user.empty())
                 fillPassword(*url);
@@ -349,6 +381,7 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
                 break;
             rest.remove_prefix(comma + 1);
         }
+        warnIfPasswordInArgv("sentinel", sentinelPassword); // once for the list
     }
     if (const std::string *name = get("master-name")) {
         if (name->empty() || name->size() > 128 || name->find_first_of(" \t") != std::string::npos)
@@ -482,6 +515,15 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             return fail("invalid --namespace-default (1 to 128 characters)");
         c.namespaceDefault = *v;
     }
+    if (const std::string *v = get("allow-anonymous")) {
+        if (!parseBool(*v, &c.allowAnonymous))
+            return fail("invalid --allow-anonymous '" + *v + "'");
+    }
+    // Without keys every client picks its tenant (x-l0l3-namespace) and spends the upstream's key.
+    if (!c.apiKeys && !c.allowAnonymous && !isLoopbackHost(c.listenHost))
+        return fail("--listen " + c.listenHost + " is reachable from other hosts but no --api-keys-file is given: "
+                    "any client could read every tenant's answers and use the upstream at your expense; "
+                    "give --api-keys-file, or --allow-anonymous to serve anonymous clients anyway");
     *out = std::move(c);
     return Action::Run;
 }

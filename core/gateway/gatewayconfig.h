@@ -61,9 +61,15 @@ struct GatewayConfig
     int readTimeoutMs = 10000;  // a started request must be read completely within this
     std::size_t maxConnections = 10000;
 
-    // --api-keys-file: when set, every chat request needs a listed key and gets its namespace.
+    // --api-keys-file: when set, every chat request needs a listed key and gets its namespace
+    // (x-l0l3-namespace is then ignored).
     std::string apiKeysFile;
     std::shared_ptr<const ApiKeyStore> apiKeys;
+    // --allow-anonymous: serve a non-loopback --listen without API keys (refused otherwise).
+    bool allowAnonymous = false;
+
+    // Things worth telling the operator at start that do not stop it (a password on the command line).
+    std::vector<std::string> warnings;
 
     enum class Action { Run, Help, Version, Error };
     using Environment = std::function<const char *(const char *name)>;

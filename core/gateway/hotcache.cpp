@@ -50,6 +50,8 @@ struct alignas(64) HotCache::Shard
     };
 
     std::mutex mutex;
+    // Bumped under the mutex by every invalidate() and clear() of this shard; read without it by ticket().
+    std::atomic<std::uint64_t> epoch{0};
     std::vector<Slot> slots;
     std::vector<HotNode> hot;
     std::vector<ColdNode> cold;
@@ -204,7 +206,7 @@ std::int64_t HotCache::now() const
                std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-HotCache::Shard &HotCache::shardFor(std::uint64_t hash)
+HotCache::Shard &HotCache::shardFor(std::uint64_t hash) const
 {
     // The high half picks the shard, the low bits the slot: the two stay independent.
     return *m_shards[((hash >> 32) * m_shards.size()) >> 32];
@@ -231,14 +233,35 @@ std::shared_ptr<const CachedAnswer> HotCache::get(std::string_view key)
 
 void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs)
 {
+    putHashed(XXH3_64bits(key.data(), key.size()), key, std::move(answer), ttlMs, nullptr);
+}
+
+HotCache::PutTicket HotCache::ticket(std::string_view key) const
+{
+    const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
+    // Acquire: pairs with the release in invalidate()/clear(), so a read issued after an invalidation
+    // was seen carries its epoch.
+    return PutTicket{hash, shardFor(hash).epoch.load(std::memory_order_acquire)};
+}
+
+bool HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs,
+                   const PutTicket &ticket)
+{
+    return putHashed(ticket.hash, key, std::move(answer), ttlMs, &ticket);
+}
+
+bool HotCache::putHashed(std::uint64_t hash, std::string_view key, std::shared_ptr<const CachedAnswer> answer,
+                         std::int64_t ttlMs, const PutTicket *ticket)
+{
     if (!answer)
-        return;
+        return false;
     const std::size_t bytes = answer->bytes() + key.size() + 64;
     if (bytes > m_shardBytes || m_options.maxEntries == 0)
-        return; // would evict a whole shard for one entry
-    const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
+        return false; // would evict a whole shard for one entry
     Shard &shard = shardFor(hash);
     std::lock_guard lock(shard.mutex);
+    if (ticket && shard.epoch.load(std::memory_order_relaxed) != ticket->epoch)
+        return false; // invalidated while the value was being read: it may be the revoked one
     std::size_t freed = 0;
     std::size_t erased = 0;
     if (const std::uint32_t old = shard.find(hash, key); old != kNil) {
@@ -278,6 +301,7 @@ void HotCache::put(std::string_view key, std::shared_ptr<const CachedAnswer> ans
     m_entries.fetch_add(1 - erased, std::memory_order_relaxed);
     if (evicted)
         m_evictions.fetch_add(evicted, std::memory_order_relaxed);
+    return true;
 }
 
 bool HotCache::invalidate(std::string_view key)
@@ -285,6 +309,8 @@ bool HotCache::invalidate(std::string_view key)
     const std::uint64_t hash = XXH3_64bits(key.data(), key.size());
     Shard &shard = shardFor(hash);
     std::lock_guard lock(shard.mutex);
+    // Also when the key is absent: its value may be on its way from an L0 read (see PutTicket).
+    shard.epoch.fetch_add(1, std::memory_order_release);
     const std::uint32_t n = shard.find(hash, key);
     if (n == kNil)
         return false;
@@ -297,6 +323,7 @@ void HotCache::clear()
 {
     for (auto &shard : m_shards) {
         std::lock_guard lock(shard->mutex);
+        shard->epoch.fetch_add(1, std::memory_order_release);
         m_bytes.fetch_sub(shard->bytes, std::memory_order_relaxed);
         m_entries.fetch_sub(shard->count, std::memory_order_relaxed);
         shard->bytes = 0;

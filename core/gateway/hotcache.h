@@ -44,6 +44,22 @@ public:
     std::shared_ptr<const CachedAnswer> get(std::string_view key);
     // ttlMs < 0: the cache's TTL; otherwise the smaller of the two (an entry's own TTL).
     void put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs = -1);
+
+    // Taken before a key's value is read from elsewhere (the L0 GET): a put
+    // under the ticket is refused when invalidate() or clear() ran for the
+    // key's shard meanwhile, so a read that was in flight during a revocation
+    // cannot put the revoked answer back. One counter per shard: a refusal
+    // costs an unrelated key one L0 read, never correctness.
+    struct PutTicket
+    {
+        std::uint64_t hash = 0;
+        std::uint64_t epoch = 0;
+    };
+    PutTicket ticket(std::string_view key) const;
+    // False when refused (stale ticket, or too large for the cache).
+    bool put(std::string_view key, std::shared_ptr<const CachedAnswer> answer, std::int64_t ttlMs,
+             const PutTicket &ticket);
+
     bool invalidate(std::string_view key);
     void clear();
 
@@ -54,8 +70,10 @@ public:
 private:
     struct Shard;
 
-    Shard &shardFor(std::uint64_t hash);
+    Shard &shardFor(std::uint64_t hash) const;
     std::int64_t now() const;
+    bool putHashed(std::uint64_t hash, std::string_view key, std::shared_ptr<const CachedAnswer> answer,
+                   std::int64_t ttlMs, const PutTicket *ticket);
 
     Options m_options;
     Clock m_clock;

@@ -87,17 +87,6 @@ RouteDecision routeTo(RouteDecision::Target target)
     return d;
 }
 
-std::uint64_t clientOfAddress(const boost::asio::ip::address &address)
-{
-    if (address.is_v4())
-        return XXH3_64bits_withSeed(address.to_v4().to_bytes().data(), 4, 0x4950763400000000ull);
-    if (address.is_v6()) {
-        const auto bytes = address.to_v6().to_bytes();
-        return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x4950763600000000ull);
-    }
-    return 1;
-}
-
 } // namespace
 
 std::optional<HttpReadError> RequestRouter::readErrorFor(boost::beast::error_code ec)
@@ -171,13 +160,33 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
     return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
 }
 
+std::uint64_t RequestRouter::clientOfAddress(const boost::asio::ip::address &address)
+{
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return clientOfAddress(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()));
+    if (address.is_v4())
+        return XXH3_64bits_withSeed(address.to_v4().to_bytes().data(), 4, 0x4950763400000000ull);
+    if (address.is_v6()) {
+        // The network half: one host gets a whole /64 and picks any address in it.
+        const auto bytes = address.to_v6().to_bytes();
+        return XXH3_64bits_withSeed(bytes.data(), 8, 0x4950763600000000ull);
+    }
+    return 1;
+}
+
 bool RequestRouter::authenticate(const HttpRequest &req, const ApiKeyStore *keys,
                                  const boost::asio::ip::address &remote, Caller *caller, RouteDecision *error)
 {
     const std::string_view apiKey = bearerToken(req[http::field::authorization]);
     caller->keyNamespace = nullptr;
+    caller->peer = 0;
     if (!keys) {
-        caller->client = !apiKey.empty() ? XXH3_64bits(apiKey.data(), apiKey.size()) : clientOfAddress(remote);
+        if (apiKey.empty()) {
+            caller->client = clientOfAddress(remote);
+        } else {
+            caller->client = XXH3_64bits(apiKey.data(), apiKey.size());
+            caller->peer = clientOfAddress(remote);
+        }
         return true;
     }
     if (apiKey.empty()) {

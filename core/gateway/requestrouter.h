@@ -72,10 +72,16 @@ public:
     {
         const std::string *keyNamespace = nullptr; // with enforced keys: the key's namespace
         std::uint64_t client = 0;                  // rate-limiter identity
+        // Charged as well when the token is not verified (anyone can send a new one per
+        // request): the peer address's identity; 0 when client already is, or the key is verified.
+        std::uint64_t peer = 0;
     };
-    // keys null (not enforced): true, the client is the bearer token's xxh3 or
-    // else the peer address's. Enforced: true with the key's namespace and
-    // identity, or false and *error a 401 with its challenge.
+    // keys null (not enforced): true, the client is the bearer token's xxh3
+    // (and peer the address's) or else the peer address's. Enforced: true
+    // with the key's namespace and identity, or false and *error a 401 with
+    // its challenge. An address's identity: IPv4, or an IPv6 /64 (what one
+    // subscriber usually holds; an IPv4-mapped address counts as IPv4).
+    static std::uint64_t clientOfAddress(const boost::asio::ip::address &address);
     static bool authenticate(const HttpRequest &request, const ApiKeyStore *keys,
                              const boost::asio::ip::address &remote, Caller *caller, RouteDecision *error);
 

@@ -68,9 +68,11 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
         m_metrics.fallbackRead(&source == m_fallbackReplica ? GatewayMetrics::FallbackSource::FallbackReplica
                                                             : GatewayMetrics::FallbackSource::Primary);
     }
+    // Taken before the GET goes out: an invalidation that arrives while it is in flight refuses its put.
+    const HotCache::PutTicket ticket = m_hot ? m_hot->ticket(key) : HotCache::PutTicket{};
     // The request and key outlive the lookup (the gateway keeps them until it responds); the command is
     // formatted at once, so m_redisKey is free again when command() returns.
-    source.command({"GET", m_redisKey}, [this, &key, &request, isFallback, callback = std::move(callback)](
+    source.command({"GET", m_redisKey}, [this, &key, &request, isFallback, ticket, callback = std::move(callback)](
                                           const redisReply *reply, std::string_view error) mutable {
         if (!reply) {
             // The replica died under this command: ask another source once rather than fail.
@@ -100,7 +102,7 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
             return;
         }
         if (m_hot)
-            m_hot->put(key, entry->answer, entry->ttlMs);
+            m_hot->put(key, entry->answer, entry->ttlMs, ticket);
         Result result{Tier::Exact, entry->answer, {}};
         result.fromFallback = isFallback;
         callback(std::move(result));

@@ -48,7 +48,8 @@ public:
 
     // L0.5 only; synchronous, the hit path.
     std::shared_ptr<const CachedAnswer> lookupHot(std::string_view key) const;
-    // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5.
+    // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5, unless an
+    // invalidation of its key (or a flush) arrived while the GET was in flight.
     // key and request must stay alive until the callback has run (the gateway's pending chat holds them).
     void lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback);
     // Every tier: calls back synchronously on an L0.5 hit. key and request as for lookupBeyondHot().

@@ -59,6 +59,9 @@ private slots:
     void sentinels();
     void configFile();
     void helpAndVersion();
+    void anonymousListen_data();
+    void anonymousListen();
+    void passwordOnCommandLineWarns();
 };
 
 void TestGatewayConfig::minimal()
@@ -328,6 +331,107 @@ void TestGatewayConfig::helpAndVersion()
     QCOMPARE(GatewayConfig::parse(int(h.argv.size()), h.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Help);
     QCOMPARE(GatewayConfig::parse(int(v.argv.size()), v.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Version);
     QVERIFY(GatewayConfig::usage().find("--hot-cache-entries") != std::string::npos);
+}
+
+// Without API keys any client names any tenant's namespace and spends the
+// upstream's key: only loopback, unless --allow-anonymous says so.
+void TestGatewayConfig::anonymousListen_data()
+{
+    QTest::addColumn<QString>("listen");
+    QTest::addColumn<QStringList>("extra");
+    QTest::addColumn<bool>("accepted");
+    const QStringList none;
+    const QStringList allow{QStringLiteral("--allow-anonymous")};
+    QTest::newRow("127.0.0.1") << QStringLiteral("127.0.0.1:0") << none << true;
+    QTest::newRow("127.1.2.3") << QStringLiteral("127.1.2.3:0") << none << true;
+    QTest::newRow("[::1]") << QStringLiteral("[::1]:0") << none << true;
+    QTest::newRow("[::ffff:127.0.0.1]") << QStringLiteral("[::ffff:127.0.0.1]:0") << none << true;
+    QTest::newRow("localhost") << QStringLiteral("localhost:0") << none << true;
+    QTest::newRow("0.0.0.0") << QStringLiteral("0.0.0.0:8080") << none << false;
+    QTest::newRow("[::]") << QStringLiteral("[::]:8080") << none << false;
+    QTest::newRow("10.0.0.5") << QStringLiteral("10.0.0.5:8080") << none << false;
+    QTest::newRow("a host name") << QStringLiteral("gateway.internal:8080") << none << false;
+    QTest::newRow("0.0.0.0 --allow-anonymous") << QStringLiteral("0.0.0.0:8080") << allow << true;
+    QTest::newRow("[::] --allow-anonymous") << QStringLiteral("[::]:8080") << allow << true;
+    QTest::newRow("0.0.0.0 --allow-anonymous=false") << QStringLiteral("0.0.0.0:8080")
+                                                     << QStringList{QStringLiteral("--allow-anonymous=false")} << false;
+}
+
+void TestGatewayConfig::anonymousListen()
+{
+    QFETCH(QString, listen);
+    QFETCH(QStringList, extra);
+    QFETCH(bool, accepted);
+    QStringList l = required();
+    l[1] = listen;
+    Args a(l + extra);
+    GatewayConfig c;
+    std::string error;
+    const auto action = GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({}));
+    if (accepted) {
+        QVERIFY2(action == GatewayConfig::Action::Run, error.c_str());
+        return;
+    }
+    QCOMPARE(action, GatewayConfig::Action::Error);
+    QVERIFY2(error.find("--api-keys-file") != std::string::npos, error.c_str());
+    QVERIFY2(error.find("--allow-anonymous") != std::string::npos, error.c_str());
+    QVERIFY(error.find('\n') == std::string::npos);
+
+    // With keys, the namespace comes from the key: any address is fine.
+    QTemporaryDir dir;
+    const std::string keys = QString(dir.path() + QStringLiteral("/keys")).toStdString();
+    std::ofstream(keys) << std::string(64, 'a') << " tenant-a\n";
+    Args withKeys(l + extra + QStringList{QStringLiteral("--api-keys-file"), QString::fromStdString(keys)});
+    QCOMPARE(GatewayConfig::parse(int(withKeys.argv.size()), withKeys.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+}
+
+// argv is world-readable (ps, /proc/PID/cmdline): a password there is
+// accepted but drawn attention to; the same URL from the environment or a
+// config file is not.
+void TestGatewayConfig::passwordOnCommandLineWarns()
+{
+    GatewayConfig c;
+    std::string error;
+    Args clean(required());
+    QCOMPARE(GatewayConfig::parse(int(clean.argv.size()), clean.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.warnings.empty());
+
+    const QStringList flags[] = {
+        {QStringLiteral("--replica"), QStringLiteral("redis://gateway:hunter2@127.0.0.1:6380")},
+        {QStringLiteral("--primary"), QStringLiteral("redis://:hunter2@127.0.0.1:6379")},
+        {QStringLiteral("--fallback-replica"), QStringLiteral("redis://gateway:hunter2@127.0.0.1:6381")},
+        {QStringLiteral("--sentinel"), QStringLiteral("127.0.0.1:26379,redis://w:hunter2@127.0.0.1:26380"),
+         QStringLiteral("--allow-anonymous-sentinel")},
+    };
+    for (const QStringList &flag : flags) {
+        Args a(required() + flag);
+        QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+                 GatewayConfig::Action::Run);
+        QCOMPARE(c.warnings.size(), std::size_t(1));
+        const QString warning = QString::fromStdString(c.warnings.front());
+        QVERIFY2(warning.contains(flag.front()), qPrintable(warning));
+        QVERIFY2(warning.contains(QStringLiteral("--redis-password-file")), qPrintable(warning));
+        QVERIFY2(!warning.contains(QStringLiteral("hunter2")), qPrintable(warning));
+    }
+
+    // The environment and a config file are not visible to other users.
+    const QStringList noReplica{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
+                                QStringLiteral("eu"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
+                                QStringLiteral("--primary"), QStringLiteral("redis://127.0.0.1:6379")};
+    Args fromEnv(noReplica);
+    QCOMPARE(GatewayConfig::parse(int(fromEnv.argv.size()), fromEnv.argv.data(), &c, &error,
+                                  envOf({{"L0L3_REPLICA_URL", "redis://gateway:hunter2@127.0.0.1:6390"}})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.warnings.empty());
+    QTemporaryDir dir;
+    const std::string file = QString(dir.path() + QStringLiteral("/gw.conf")).toStdString();
+    std::ofstream(file) << "replica = redis://gateway:hunter2@127.0.0.1:6390\n";
+    Args fromFile(noReplica + QStringList{QStringLiteral("--config"), QString::fromStdString(file)});
+    QCOMPARE(GatewayConfig::parse(int(fromFile.argv.size()), fromFile.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.warnings.empty());
 }
 
 QTEST_GUILESS_MAIN(TestGatewayConfig)

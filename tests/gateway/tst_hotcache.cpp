@@ -34,6 +34,7 @@ private slots:
     void expiresAfterTtl();
     void entryTtlShortensLifetime();
     void invalidateAndClear();
+    void staleTicketIsRefused();
     void replacingKeepsAccounting();
     void concurrentAccess();
     void matchesReferenceModel();
@@ -161,6 +162,29 @@ void TestHotCache::invalidateAndClear()
     QCOMPARE(cache.size(), std::size_t(0));
     QCOMPARE(cache.bytes(), std::size_t(0));
     QVERIFY(!cache.get(keyOf(8)));
+}
+
+// A value read before an invalidation (the L0 GET in flight while the key is
+// revoked) must not land in the cache after it; a read started afterwards may.
+void TestHotCache::staleTicketIsRefused()
+{
+    HotCache cache({});
+    const std::string key = keyOf(1);
+
+    const HotCache::PutTicket beforeRevoke = cache.ticket(key);
+    QVERIFY(!cache.invalidate(key)); // not cached yet: the revocation must still count
+    QVERIFY(!cache.put(key, CachedAnswer::fromContent("revoked"), -1, beforeRevoke));
+    QVERIFY(!cache.get(key));
+
+    const HotCache::PutTicket beforeFlush = cache.ticket(key);
+    cache.clear();
+    QVERIFY(!cache.put(key, CachedAnswer::fromContent("revoked"), -1, beforeFlush));
+    QVERIFY(!cache.get(key));
+    QCOMPARE(cache.size(), std::size_t(0));
+
+    const HotCache::PutTicket fresh = cache.ticket(key);
+    QVERIFY(cache.put(key, CachedAnswer::fromContent("current", 2), -1, fresh));
+    QCOMPARE(cache.get(key)->version, 2);
 }
 
 void TestHotCache::replacingKeepsAccounting()

@@ -273,7 +273,9 @@ void TestGatewayErrors::badCommandLine()
     QCOMPARE(gateway.exitStatus(), QProcess::NormalExit);
     QVERIFY2(gateway.exitCode() != 0, qPrintable(gateway.describe()));
     QVERIFY2(!gateway.stdoutText().contains("listening on"), qPrintable(gateway.describe()));
-    const QList<QByteArray> lines = gateway.stderrText().trimmed().split('\n');
+    // One line for the error; warnings (this fixture's URLs carry passwords on argv) come before it.
+    QList<QByteArray> lines = gateway.stderrText().trimmed().split('\n');
+    lines.removeIf([](const QByteArray &line) { return line.startsWith("l0l3-gateway: warning: "); });
     QVERIFY2(lines.size() == 1 && !lines.front().isEmpty(), qPrintable(gateway.describe()));
     // The password never reaches the terminal.
     QVERIFY(!gateway.stderrText().contains(TestCredentials::get().gateway.toUtf8()));

@@ -1,0 +1,290 @@
+#include <QDateTime>
+#include <QFileInfo>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QTest>
+#include <QUrl>
+#include <QUuid>
+
+#include "core/common/entry.h"
+#include "core/common/redisschema.h"
+#include "tests/integration/chatwire.h"
+#include "tests/support/gatewaystack.h"
+#include "tests/support/httpclient.h"
+#include "tests/support/redisclient.h"
+#include "tests/support/tcpproxy.h"
+#include "tests/support/testcredentials.h"
+
+#include <memory>
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+constexpr int kReplicationTimeoutMs = 5000;
+
+QByteArray bytes(std::string_view s)
+{
+    return QByteArray(s.data(), static_cast<qsizetype>(s.size()));
+}
+
+QUrl chatUrl(int port)
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(port));
+}
+
+} // namespace
+
+// Hardening of the gateway against its own clients and against timing, each
+// against the real l0l3-gateway process: a late L0 reply after a revocation,
+// anonymous service beyond loopback, rate limits dodged with fresh tokens,
+// passwords on the command line.
+class TestGatewayHardening : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void cleanup();
+
+    void lateL0ReplyDoesNotRestoreRevokedAnswer();
+    void anonymousNonLoopbackListenIsRefused();
+    void freshTokensAreStillLimitedByAddress();
+    void passwordOnCommandLineWarns();
+
+private:
+    QString uniquePrompt();
+    HttpResult chat(int port, const QString &prompt, const HttpHeaders &headers = {});
+    bool approve(const QByteArray &key, const QString &prompt, const QString &response);
+    bool replicaHas(const QByteArray &key, bool present);
+    QString why(const HttpResult &result);
+
+    GatewayStack m_stack;
+    HttpClient m_http;
+    RedisClient m_primary;
+    RedisClient m_replica;
+    std::unique_ptr<ManagedProcess> m_gateway; // the test's own gateway, if any
+    QString m_runId;
+    int m_counter = 0;
+};
+
+void TestGatewayHardening::initTestCase()
+{
+    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
+        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
+        if (!QFileInfo::exists(path))
+            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
+    }
+    QString error;
+    GatewayStack::Options options;
+    options.startGateway = false; // each test starts the gateway it needs
+    options.stubArgs = QStringList{QStringLiteral("--latency-ms"), QStringLiteral("1")};
+    QVERIFY2(m_stack.start(options, &error), qPrintable(error));
+    m_primary = m_stack.primary().client(QStringLiteral("console"));
+    QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
+    m_replica = m_stack.replica().client(QStringLiteral("console"));
+    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
+    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
+}
+
+void TestGatewayHardening::cleanupTestCase()
+{
+    m_stack.stop();
+}
+
+void TestGatewayHardening::cleanup()
+{
+    if (QTest::currentTestFailed() && m_gateway)
+        qWarning().noquote() << m_gateway->describe() << '\n' << m_stack.describe();
+    m_gateway.reset();
+}
+
+QString TestGatewayHardening::uniquePrompt()
+{
+    return QStringLiteral("Hardening question %1 number %2 of %3")
+        .arg(QString::fromLatin1(QTest::currentTestFunction()))
+        .arg(++m_counter)
+        .arg(m_runId);
+}
+
+HttpResult TestGatewayHardening::chat(int port, const QString &prompt, const HttpHeaders &headers)
+{
+    return m_http.post(chatUrl(port), ChatWire::chatBody(prompt), headers, 15000);
+}
+
+bool TestGatewayHardening::approve(const QByteArray &key, const QString &prompt, const QString &response)
+{
+    Entry entry;
+    entry.key = key.toStdString();
+    entry.response = response.toStdString();
+    entry.prompt = prompt.toStdString();
+    entry.model = ChatWire::kModel;
+    entry.version = 1;
+    entry.approvedBy = "testkit";
+    entry.approvedAtMs = QDateTime::currentMSecsSinceEpoch();
+    return m_primary.set(bytes(RedisSchema::entryKey(entry.key)), bytes(EntryCodec::encode(entry)));
+}
+
+bool TestGatewayHardening::replicaHas(const QByteArray &key, bool present)
+{
+    return m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull() != present;
+}
+
+QString TestGatewayHardening::why(const HttpResult &result)
+{
+    QStringList headers;
+    for (auto it = result.headers.begin(); it != result.headers.end(); ++it)
+        headers << QString::fromUtf8(it.key() + ": " + it.value());
+    return QStringLiteral("status %1 %2\n%3\n%4")
+        .arg(result.status)
+        .arg(result.error, headers.join(u'\n'), QString::fromUtf8(result.body.left(1000)));
+}
+
+// The race: an L0 GET is on its way back from the replica when the entry is
+// revoked (DEL + invalidation message). The invalidation finds nothing in
+// L0.5; then the late reply arrives. It may answer its own request (it was
+// asked before the revocation), but must not put the revoked answer into
+// L0.5, where it would be served until the TTL (600 s here). A TCP proxy
+// between the gateway and its replica holds the GET's reply back; the
+// invalidation reaches the gateway on its own subscriber connections.
+void TestGatewayHardening::lateL0ReplyDoesNotRestoreRevokedAnswer()
+{
+    TcpProxy proxy;
+    QString error;
+    QVERIFY2(proxy.start(m_stack.replica().host(), static_cast<quint16>(m_stack.replica().port()), &error),
+             qPrintable(error));
+    QUrl replicaUrl(m_stack.replica().url(QStringLiteral("gateway")));
+    replicaUrl.setPort(proxy.port());
+    m_gateway = m_stack.launchGateway({QStringLiteral("--replica"), replicaUrl.toString(), QStringLiteral("--threads"),
+                                       QStringLiteral("1"), QStringLiteral("--hot-cache-ttl-seconds"),
+                                       QStringLiteral("600"), QStringLiteral("--redis-timeout-ms"),
+                                       QStringLiteral("20000")},
+                                      &error);
+    QVERIFY2(m_gateway, qPrintable(error));
+    const int port = m_gateway->listenPort();
+
+    const QString prompt = uniquePrompt();
+    const HttpResult miss = chat(port, prompt);
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    const QByteArray key = miss.header("x-l0l3-key");
+    QVERIFY(!key.isEmpty());
+    const QString revoked = QStringLiteral("An answer about to be revoked.");
+    QVERIFY(approve(key, prompt, revoked));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHas(key, true), kReplicationTimeoutMs);
+
+    // The next lookup's GET goes out; its reply is held.
+    proxy.holdRepliesAfter(key);
+    QNetworkAccessManager manager;
+    QNetworkRequest request(chatUrl(port));
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    request.setTransferTimeout(30000);
+    std::unique_ptr<QNetworkReply> inFlight(manager.post(request, ChatWire::chatBody(prompt)));
+    QTRY_VERIFY_WITH_TIMEOUT(proxy.heldBytes() > 0, 10000);
+    QVERIFY(!inFlight->isFinished());
+
+    // Revoked meanwhile, as the console does it: the entry goes, then the message.
+    QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHas(key, false), kReplicationTimeoutMs);
+    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key}).isInteger());
+    const QByteArray logged = "invalidate " + key;
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains(logged), 10000);
+
+    proxy.release();
+    QTRY_VERIFY_WITH_TIMEOUT(inFlight->isFinished(), 20000);
+    QCOMPARE(inFlight->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+
+    // The revoked answer is gone from every tier.
+    const HttpResult after = chat(port, prompt);
+    QVERIFY2(after.status == 200, qPrintable(why(after)));
+    QVERIFY2(after.header("x-l0l3-tier") != "L0.5", qPrintable(why(after)));
+    QCOMPARE(after.header("x-l0l3-cache"), QByteArray("miss"));
+    QVERIFY(ChatWire::completionContent(after.body) != revoked);
+}
+
+// Without API keys, x-l0l3-namespace picks any tenant's entries and misses
+// spend the upstream key: refused beyond loopback unless --allow-anonymous.
+void TestGatewayHardening::anonymousNonLoopbackListenIsRefused()
+{
+    QStringList args = m_stack.standardGatewayArgs(m_stack.region());
+    const qsizetype listen = args.indexOf(QStringLiteral("--listen"));
+    QVERIFY(listen >= 0);
+    args[listen + 1] = QStringLiteral("0.0.0.0:0");
+    ManagedProcess gateway;
+    QVERIFY(gateway.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), args));
+    QVERIFY2(gateway.waitForFinished(15000), qPrintable(gateway.describe()));
+    QCOMPARE(gateway.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(gateway.exitCode(), 2);
+    QVERIFY2(!gateway.stdoutText().contains("listening on"), qPrintable(gateway.describe()));
+    const QByteArray err = gateway.stderrText();
+    QVERIFY2(err.contains("--api-keys-file") && err.contains("--allow-anonymous"), err.constData());
+}
+
+// Without --api-keys-file a bearer token is not checked: a client sending a
+// new one with every request must not get a new bucket every time.
+void TestGatewayHardening::freshTokensAreStillLimitedByAddress()
+{
+    QString error;
+    m_gateway = m_stack.launchGateway({QStringLiteral("--rate-limit"), QStringLiteral("0.2"),
+                                       QStringLiteral("--rate-burst"), QStringLiteral("2")},
+                                      &error);
+    QVERIFY2(m_gateway, qPrintable(error));
+    const int port = m_gateway->listenPort();
+    const QString prompt = uniquePrompt();
+    int passed = 0;
+    HttpResult limited;
+    for (int i = 0; i < 5 && limited.status == 0; ++i) {
+        const QByteArray token = "Bearer sk-fresh-" + QByteArray::number(i) + '-' + m_runId.toLatin1();
+        const HttpResult r = chat(port, prompt, {{"Authorization", token}});
+        if (r.status == 429)
+            limited = r;
+        else if (r.status == 200)
+            ++passed;
+        else
+            QFAIL(qPrintable(why(r)));
+    }
+    QCOMPARE(limited.status, 429);
+    QVERIFY2(passed >= 2 && passed <= 3, qPrintable(QString::number(passed))); // the burst (+1 refilled at most)
+    QVERIFY(!limited.header("retry-after").isEmpty());
+}
+
+// argv is readable by every local user: a Redis password there draws a
+// warning pointing at the password file and the environment; the password
+// itself is never repeated.
+void TestGatewayHardening::passwordOnCommandLineWarns()
+{
+    QString error;
+    m_gateway = m_stack.launchGateway({}, &error); // the fixture's URLs carry the password inline
+    QVERIFY2(m_gateway, qPrintable(error));
+    const QByteArray err = m_gateway->stderrText();
+    QVERIFY2(err.contains("l0l3-gateway: warning: the password in --replica"), err.constData());
+    QVERIFY2(err.contains("--redis-password-file"), err.constData());
+    QVERIFY2(err.contains("L0L3_REDIS_PASSWORD"), err.constData());
+    QVERIFY(!err.contains(TestCredentials::get().gateway.toUtf8()));
+
+    // The same URL from the environment draws nothing.
+    QStringList args = m_stack.standardGatewayArgs(m_stack.region());
+    const qsizetype replica = args.indexOf(QStringLiteral("--replica"));
+    const qsizetype primary = args.indexOf(QStringLiteral("--primary"));
+    QVERIFY(replica >= 0 && primary >= 0);
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("L0L3_REPLICA_URL"), args[replica + 1]);
+    env.insert(QStringLiteral("L0L3_PRIMARY_URL"), args[primary + 1]);
+    QStringList withoutUrls;
+    for (qsizetype i = 0; i < args.size(); ++i) {
+        if (i == replica || i == primary) {
+            ++i;
+            continue;
+        }
+        withoutUrls << args[i];
+    }
+    ManagedProcess quiet;
+    QVERIFY(quiet.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), withoutUrls, env, &error));
+    QVERIFY2(quiet.listenPort() > 0, qPrintable(quiet.describe()));
+    QVERIFY2(!quiet.stderrText().contains("l0l3-gateway: warning"), quiet.stderrText().constData());
+}
+
+QTEST_GUILESS_MAIN(TestGatewayHardening)
+#include "tst_gatewayhardening.moc"
