@@ -6,6 +6,8 @@
 #include <QNetworkRequest>
 #include <QTimer>
 
+#include "tests/support/timescale.h"
+
 namespace l0l3::test {
 
 HttpClient::HttpClient()
@@ -55,7 +57,7 @@ HttpResult HttpClient::request(const QByteArray &method, const QUrl &url, const 
         timedOut = true;
         loop.quit();
     });
-    timer.start(timeoutMs);
+    timer.start(TimeScale::ms(timeoutMs));
     if (!reply->isFinished())
         loop.exec();
 

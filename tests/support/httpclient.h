@@ -25,6 +25,7 @@ struct HttpResult
 
 // Blocking HTTP for tests only: each call spins a local QEventLoop until the
 // reply finishes or timeoutMs passes (then the request is aborted).
+// timeoutMs is a bound tuned for the default build: it is scaled by TimeScale.
 class HttpClient
 {
 public:

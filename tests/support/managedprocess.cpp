@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "tests/support/childprocessguard.h"
+#include "tests/support/timescale.h"
 
 namespace l0l3::test {
 
@@ -36,8 +37,9 @@ ManagedProcess::ManagedProcess() = default;
 ManagedProcess::~ManagedProcess()
 {
     stop();
-    // Failures print describe(); the file is only kept on request.
-    if (m_log && !qEnvironmentVariableIsSet("L0L3_KEEP_TEST_DIRS")) {
+    checkExit();
+    // A failed child's log is kept for its failure message; others only on request.
+    if (m_log && !m_failed && !qEnvironmentVariableIsSet("L0L3_KEEP_TEST_DIRS")) {
         m_log->close();
         QFile::remove(m_logPath);
     }
@@ -55,16 +57,29 @@ bool ManagedProcess::start(const QString &program, const QStringList &args, cons
                            QString *error)
 {
     stop();
+    checkExit();
+    if (m_log && !m_failed && !qEnvironmentVariableIsSet("L0L3_KEEP_TEST_DIRS")) {
+        m_log->close();
+        QFile::remove(m_logPath);
+    }
     m_stdout.clear();
     m_stderr.clear();
     m_scanFrom = 0;
     m_listenPort = -1;
     m_program = program;
+    m_ending = ChildExit::Ending::OnItsOwn;
+    m_signalSent = 0;
+    m_waitedByTest = false;
+    m_checked = false;
+    ChildExitCheck::arm();
 
-    m_logPath = logDir().filePath(QStringLiteral("%1-%2-%3.log")
+    // A serial number: a restarted child gets a new log, and a kept log is never overwritten.
+    static int runs = 0;
+    m_logPath = logDir().filePath(QStringLiteral("%1-%2-%3-%4.log")
                                       .arg(QFileInfo(program).fileName())
                                       .arg(QCoreApplication::applicationPid())
-                                      .arg(reinterpret_cast<quintptr>(this), 0, 16));
+                                      .arg(reinterpret_cast<quintptr>(this), 0, 16)
+                                      .arg(++runs));
     m_log = std::make_unique<QFile>(m_logPath);
     if (!m_log->open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Unbuffered))
         m_log.reset();
@@ -80,9 +95,10 @@ bool ManagedProcess::start(const QString &program, const QStringList &args, cons
     QObject::connect(m_process.get(), &QProcess::readyReadStandardOutput, m_process.get(), [this] { readChannels(); });
     QObject::connect(m_process.get(), &QProcess::readyReadStandardError, m_process.get(), [this] { readChannels(); });
     m_process->start();
-    if (!m_process->waitForStarted(10000)) {
+    if (!m_process->waitForStarted(TimeScale::ms(10000))) {
         if (error)
             *error = QStringLiteral("cannot start %1: %2").arg(program, m_process->errorString());
+        m_checked = true; // never ran: nothing to check
         return false;
     }
     return true;
@@ -117,7 +133,7 @@ void ManagedProcess::readChannels()
 
 bool ManagedProcess::waitForLine(const QRegularExpression &re, int timeoutMs, QRegularExpressionMatch *match)
 {
-    QDeadlineTimer deadline(timeoutMs);
+    QDeadlineTimer deadline(TimeScale::ms(timeoutMs));
     qsizetype lineStart = m_scanFrom;
     for (;;) {
         readChannels();
@@ -158,8 +174,14 @@ bool ManagedProcess::waitForFinished(int timeoutMs)
 {
     if (!m_process)
         return true;
-    const bool finished = m_process->state() == QProcess::NotRunning || m_process->waitForFinished(timeoutMs);
+    const bool finished =
+        m_process->state() == QProcess::NotRunning || m_process->waitForFinished(TimeScale::ms(timeoutMs));
     readChannels();
+    if (finished) {
+        if (m_ending == ChildExit::Ending::OnItsOwn)
+            m_waitedByTest = true;
+        checkExit();
+    }
     return finished;
 }
 
@@ -183,26 +205,64 @@ qint64 ManagedProcess::pid() const
     return m_process ? m_process->processId() : 0;
 }
 
-void ManagedProcess::stop(int graceMs)
+bool ManagedProcess::stop(int graceMs)
 {
     if (!isRunning())
-        return;
-    ::kill(static_cast<pid_t>(m_process->processId()), SIGCONT);
+        return checkExit();
+    ::kill(static_cast<pid_t>(m_process->processId()), SIGCONT); // a stopped process cannot handle SIGTERM
     m_process->terminate();
-    if (!m_process->waitForFinished(graceMs)) {
+    m_ending = ChildExit::Ending::Terminated;
+    if (!m_process->waitForFinished(TimeScale::ms(graceMs))) {
+        m_ending = ChildExit::Ending::HungOnStop;
         m_process->kill();
         m_process->waitForFinished(5000);
     }
     readChannels();
+    return checkExit();
 }
 
 void ManagedProcess::kill()
 {
     if (!isRunning())
         return;
+    m_ending = ChildExit::Ending::KilledByTest;
     m_process->kill();
     m_process->waitForFinished(5000);
     readChannels();
+    checkExit();
+}
+
+bool ManagedProcess::sendSignal(int signalNumber)
+{
+    if (!isRunning())
+        return false;
+    m_signalSent = signalNumber;
+    return ::kill(static_cast<pid_t>(m_process->processId()), signalNumber) == 0;
+}
+
+bool ManagedProcess::checkExit()
+{
+    if (m_checked || !m_process || isRunning())
+        return !m_failed;
+    m_checked = true;
+    readChannels();
+    ChildExit exit;
+    exit.name = QFileInfo(m_program).fileName();
+    exit.status = m_process->exitStatus();
+    exit.code = m_process->exitCode();
+    exit.ending = m_ending;
+    exit.signalSentByTest = m_signalSent;
+    exit.expectedCodes = m_expectedCodes;
+    exit.codeCheckedByTest = m_waitedByTest;
+    exit.output = m_stderr;
+    const QString why = ChildExitCheck::verdict(exit);
+    if (why.isEmpty())
+        return true;
+    m_failed = true;
+    if (m_log)
+        m_log->flush();
+    ChildExitCheck::report(why + QStringLiteral("; log kept at ") + m_logPath + u'\n' + describe(40));
+    return false;
 }
 
 QByteArray ManagedProcess::stdoutText()

@@ -2,6 +2,7 @@
 
 #include <QByteArray>
 #include <QFile>
+#include <QList>
 #include <QProcess>
 #include <QProcessEnvironment>
 #include <QRegularExpression>
@@ -10,12 +11,26 @@
 
 #include <memory>
 
+#include "tests/support/childexitcheck.h"
+
 namespace l0l3::test {
 
 // A child process for end-to-end tests: stdout and stderr are kept apart in
-// memory and both written (prefixed) to a log file, which the destructor
-// removes unless L0L3_KEEP_TEST_DIRS is set; the destructor stops the process.
-// The child is killed by the kernel if the test process dies first.
+// memory and both written (prefixed) to a log file; the destructor stops the
+// process. The child is killed by the kernel if the test process dies first.
+//
+// Every run's end is checked (ChildExitCheck): stop() sends SIGTERM and
+// expects an exit with one of expectedExitCodes() (default 0) within the
+// grace period; a crash, a hang on shutdown, a sanitizer report or LSan's
+// exit code 23 fails the running test with the child's log path and the tail
+// of its output, and the log file is kept. Logs of children that ended well
+// are removed unless L0L3_KEEP_TEST_DIRS is set. To end a child on purpose
+// use kill() or sendSignal(), not ::kill() on pid() (SIGKILL and SIGSTOP/
+// SIGCONT by pid are fine). A test that waits for a child to exit by itself
+// (waitForFinished() returning true) reads exitCode() itself; crashes and
+// sanitizer reports are still checked.
+// Every timeout below is a bound tuned for the default build and is scaled by
+// TimeScale (L0L3_TIME_SCALE) inside.
 class ManagedProcess
 {
 public:
@@ -39,16 +54,31 @@ public:
     // -1 if none appears in time.
     int listenPort(int timeoutMs = 15000);
 
-    // Waits for the process to exit on its own; false on timeout.
+    // Waits for the process to exit on its own; false on timeout. Once it
+    // has exited, the test owns the exit code (crashes are still failures).
     bool waitForFinished(int timeoutMs);
     int exitCode() const;
     QProcess::ExitStatus exitStatus() const;
     bool isRunning() const;
     qint64 pid() const;
 
-    // SIGTERM, bounded wait, SIGKILL fallback.
-    void stop(int graceMs = 5000);
+    // SIGTERM, bounded wait (graceMs scaled by TimeScale), SIGKILL fallback;
+    // then checks the exit (see above). False when the exit was a failure.
+    bool stop(int graceMs = 5000);
+    // SIGKILL on purpose (a crash the test simulates); not a failure.
     void kill();
+    // Sends signalNumber; a death by that signal is then not a crash.
+    bool sendSignal(int signalNumber);
+    // Exit codes that count as a clean end after SIGTERM (default {0}); for
+    // a child that documents another code.
+    void setExpectedExitCodes(const QList<int> &codes) { m_expectedCodes = codes; }
+    QList<int> expectedExitCodes() const { return m_expectedCodes; }
+    // Checks the exit of a finished run now (stop() and the destructor do it
+    // anyway); false, and the test failed, when it was not clean. A run is
+    // checked once.
+    bool checkExit();
+    // True when a run of this process ended badly (its log is kept).
+    bool failed() const { return m_failed; }
 
     QByteArray stdoutText();
     QByteArray stderrText();
@@ -68,6 +98,12 @@ private:
     int m_listenPort = -1;
     QString m_logPath;
     std::unique_ptr<QFile> m_log;
+    QList<int> m_expectedCodes{0};
+    ChildExit::Ending m_ending = ChildExit::Ending::OnItsOwn;
+    int m_signalSent = 0;
+    bool m_waitedByTest = false;
+    bool m_checked = true; // nothing to check before the first start()
+    bool m_failed = false;
 };
 
 } // namespace l0l3::test

@@ -3,11 +3,13 @@
 #include <QDeadlineTimer>
 #include <QTest>
 
+#include "tests/support/timescale.h"
+
 namespace l0l3::test {
 
 bool Poll::until(const std::function<bool()> &condition, int timeoutMs, int intervalMs)
 {
-    QDeadlineTimer deadline(timeoutMs);
+    QDeadlineTimer deadline(TimeScale::ms(timeoutMs));
     for (;;) {
         if (condition())
             return true;

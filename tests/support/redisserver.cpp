@@ -12,6 +12,7 @@
 #include "app/demo/redisnodeconfig.h"
 #include "tests/support/childprocessguard.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 namespace l0l3::test {
 
@@ -160,7 +161,7 @@ bool RedisServer::start(const Options &options, QString *error)
         if (launch(&lastError))
             return true;
         const bool portTaken = logTail(200).contains(QStringLiteral("Address already in use"));
-        stop();
+        discard();
         if (!portTaken)
             break;
     }
@@ -182,6 +183,8 @@ bool RedisServer::restart(QString *error)
 
 bool RedisServer::launch(QString *error)
 {
+    ChildExitCheck::arm();
+    m_ending = ChildExit::Ending::OnItsOwn;
     m_process = std::make_unique<QProcess>();
     m_process->setProgram(QStringLiteral("redis-server"));
     QStringList args{configPath()};
@@ -193,7 +196,7 @@ bool RedisServer::launch(QString *error)
     m_process->setWorkingDirectory(m_dir->path());
     ChildProcessGuard::install(*m_process);
     m_process->start();
-    if (!m_process->waitForStarted(kStartTimeoutMs)) {
+    if (!m_process->waitForStarted(TimeScale::ms(kStartTimeoutMs))) {
         if (error)
             *error = QStringLiteral("cannot start redis-server: ") + m_process->errorString();
         m_process.reset();
@@ -206,7 +209,7 @@ bool RedisServer::waitUntilReady(QString *error)
 {
     const QString user = adminUser();
     const QString password = TestCredentials::get().password(user);
-    QDeadlineTimer deadline(kStartTimeoutMs);
+    QDeadlineTimer deadline(TimeScale::ms(kStartTimeoutMs));
     RedisClient admin;
     QString why;
     for (;;) {
@@ -234,7 +237,7 @@ bool RedisServer::waitUntilReady(QString *error)
     const bool replica = !m_options.sentinel && (!m_options.replicaOfHost.isEmpty() || m_options.replicaOfPort > 0);
     if (!replica)
         return true;
-    QDeadlineTimer linkDeadline(kReplicaLinkTimeoutMs);
+    QDeadlineTimer linkDeadline(TimeScale::ms(kReplicaLinkTimeoutMs));
     for (;;) {
         const RedisValue info = admin.command({QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")});
         if (!info.isError() && info.str.contains("master_link_status:up"))
@@ -253,21 +256,25 @@ bool RedisServer::waitUntilReady(QString *error)
     }
 }
 
-void RedisServer::stop()
+bool RedisServer::stop()
 {
     if (!m_process)
-        return;
+        return !m_failed;
     if (m_process->state() != QProcess::NotRunning) {
         const qint64 p = m_process->processId();
         if (p > 0)
             ::kill(static_cast<pid_t>(p), SIGCONT); // a paused server cannot handle SIGTERM
         m_process->terminate();
-        if (!m_process->waitForFinished(kStopGraceMs)) {
+        m_ending = ChildExit::Ending::Terminated;
+        if (!m_process->waitForFinished(TimeScale::ms(kStopGraceMs))) {
+            m_ending = ChildExit::Ending::HungOnStop;
             m_process->kill();
             m_process->waitForFinished(kStopGraceMs);
         }
     }
+    const bool clean = checkExit();
     m_process.reset();
+    return clean;
 }
 
 void RedisServer::kill()
@@ -275,10 +282,41 @@ void RedisServer::kill()
     if (!m_process)
         return;
     if (m_process->state() != QProcess::NotRunning) {
+        m_ending = ChildExit::Ending::KilledByTest;
+        m_process->kill();
+        m_process->waitForFinished(kStopGraceMs);
+    }
+    checkExit();
+    m_process.reset();
+}
+
+void RedisServer::discard()
+{
+    if (m_process && m_process->state() != QProcess::NotRunning) {
         m_process->kill();
         m_process->waitForFinished(kStopGraceMs);
     }
     m_process.reset();
+}
+
+bool RedisServer::checkExit()
+{
+    if (!m_process || m_process->state() != QProcess::NotRunning)
+        return true;
+    ChildExit exit;
+    exit.name = QStringLiteral("%1 :%2").arg(m_options.sentinel ? QStringLiteral("redis-sentinel") : QStringLiteral("redis-server"))
+                    .arg(m_port);
+    exit.status = m_process->exitStatus();
+    exit.code = m_process->exitCode();
+    exit.ending = m_ending;
+    const QString why = ChildExitCheck::verdict(exit);
+    if (why.isEmpty())
+        return true;
+    m_failed = true;
+    if (m_dir)
+        m_dir->setAutoRemove(false);
+    ChildExitCheck::report(why + QStringLiteral("; directory kept at ") + dir() + u'\n' + logTail());
+    return false;
 }
 
 void RedisServer::pause()

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "tests/support/childexitcheck.h"
 #include "tests/support/redisclient.h"
 
 namespace l0l3::test {
@@ -35,7 +36,10 @@ struct RedisServerOptions
 // A real redis-server (or sentinel) on a free loopback port, in its own
 // temporary directory, stopped by the destructor. Started without sleeps:
 // start() polls PING (and, for a replica, master_link_status:up) until a
-// deadline.
+// deadline. Every run's end is checked like a ManagedProcess's
+// (ChildExitCheck): redis-server exits 0 on SIGTERM, so a crash, another
+// code, a hang on shutdown or an unexpected exit fails the running test with
+// the log's tail, and the directory (config, log) is kept for inspection.
 class RedisServer
 {
 public:
@@ -47,10 +51,13 @@ public:
     RedisServer &operator=(const RedisServer &) = delete;
 
     bool start(const Options &options = {}, QString *error = nullptr);
-    // SIGTERM, bounded wait, SIGKILL fallback; leaves no process.
-    void stop();
-    // SIGKILL, as a crash would.
+    // SIGTERM, bounded wait, SIGKILL fallback; leaves no process. False
+    // (and the test failed) when the server did not end cleanly.
+    bool stop();
+    // SIGKILL, as a crash would; not a failure.
     void kill();
+    // True when a run of this server ended badly (its directory is kept).
+    bool failed() const { return m_failed; }
     // SIGSTOP / SIGCONT: a server that hangs without closing connections.
     void pause();
     void resume();
@@ -84,6 +91,10 @@ public:
 
 private:
     bool launch(QString *error);
+    // Checks how the finished run ended and reports a failure.
+    bool checkExit();
+    // Ends a run that never became ready, without a verdict: start() reports it.
+    void discard();
     bool waitUntilReady(QString *error);
     QString writeConfig(QString *error);
 
@@ -91,6 +102,8 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<QProcess> m_process;
     int m_port = 0;
+    ChildExit::Ending m_ending = ChildExit::Ending::OnItsOwn;
+    bool m_failed = false;
 };
 
 } // namespace l0l3::test

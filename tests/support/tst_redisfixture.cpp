@@ -15,6 +15,7 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3::test;
 
@@ -115,7 +116,7 @@ void TestRedisFixture::replicaSeesPrimaryWrites()
 
     RedisClient reader = replica.client(QStringLiteral("gateway"));
     QVERIFY2(reader.isConnected(), qPrintable(reader.lastError()));
-    QTRY_COMPARE_WITH_TIMEOUT(reader.get("l0l3:v1:entry:fixture"), QByteArray("hello"), 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(reader.get("l0l3:v1:entry:fixture"), QByteArray("hello"), TimeScale::ms(5000));
     QCOMPARE(primary.url(QStringLiteral("gateway")),
              QStringLiteral("redis://gateway:%1@127.0.0.1:%2").arg(TestCredentials::get().gateway).arg(primary.port()));
 }
@@ -227,7 +228,7 @@ void TestRedisFixture::sentinelAuthenticatesAndFindsReplica()
     // The replica is only discovered through INFO on the primary, which
     // needs the sentinel ACL user to authenticate.
     QTRY_VERIFY2_WITH_TIMEOUT(client.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 1,
-                              qPrintable(sentinel.logTail()), 15000);
+                              qPrintable(sentinel.logTail()), TimeScale::ms(15000));
 }
 
 void TestRedisFixture::managedProcessKeepsChannelsApart()
@@ -236,12 +237,14 @@ void TestRedisFixture::managedProcessKeepsChannelsApart()
     QString error;
     QVERIFY2(process.start(QStringLiteral("/bin/sh"),
                            {QStringLiteral("-c"),
-                            QStringLiteral("echo starting; echo oops >&2; echo 'x listening on 127.0.0.1:4321 ready'; "
-                                           "exec sleep 60")},
+                            // Exits 0 on SIGTERM, as the harness expects of every child.
+                            QStringLiteral("trap 'kill $!; exit 0' TERM; "
+                                           "echo starting; echo oops >&2; echo 'x listening on 127.0.0.1:4321 ready'; "
+                                           "sleep 60 & wait")},
                            QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     QCOMPARE(process.listenPort(5000), 4321);
-    QTRY_VERIFY_WITH_TIMEOUT(process.stderrText().contains("oops"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(process.stderrText().contains("oops"), TimeScale::ms(5000));
     QVERIFY(!process.stdoutText().contains("oops"));
     QVERIFY(process.stdoutText().contains("starting"));
     QVERIFY(!process.waitForLine(QRegularExpression(QStringLiteral("never printed")), 100));
