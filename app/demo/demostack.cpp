@@ -21,6 +21,7 @@
 #include "app/demo/parentdeathsignal.h"
 #include "app/demo/redisnodeconfig.h"
 #include "app/demo/trafficgenerator.h"
+#include "core/common/proposalfunction.h"
 #include "core/control/redisconnection.h"
 
 namespace l0l3 {
@@ -165,11 +166,13 @@ bool DemoStack::writeConfigs(QString *error)
     c.console = AclFile::randomPassword();
     c.replication = AclFile::randomPassword();
     c.sentinel = AclFile::randomPassword();
+    c.topology = AclFile::randomPassword();
     AclFile acl;
     acl.setPassword(QStringLiteral("gateway"), c.gateway);
     acl.setPassword(QStringLiteral("console"), c.console);
     acl.setPassword(QStringLiteral("replication"), c.replication);
     acl.setPassword(QStringLiteral("sentinel"), c.sentinel);
+    acl.setPassword(QStringLiteral("topology"), c.topology);
     m_aclPath = dir.filePath(QStringLiteral("users.acl"));
     if (!acl.write(QStringLiteral(":/l0l3/demo/users.acl"), m_aclPath, error))
         return false;
@@ -336,7 +339,17 @@ void DemoStack::startPrimary()
         connection->command({"PING"}, this, [done](const RedisReply &reply) {
             done(reply.str == "PONG", reply.isError() ? reply.errorMessage() : QString());
         });
-    }, [this] { startReplicas(); });
+    }, [this, connection] {
+        // Gateways propose through this function from their first miss; the console loads it
+        // again whenever it connects.
+        const std::string_view library = ProposalFunction::kLibrary;
+        connection->command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))}, this,
+                            [this](const RedisReply &reply) {
+            if (reply.isError())
+                return fail(QStringLiteral("cannot load the Redis function library: %1").arg(reply.errorMessage()));
+            startReplicas();
+        });
+    });
 }
 
 void DemoStack::startReplicas()

@@ -15,6 +15,7 @@ struct DemoCredentials
     QString console;
     QString replication;
     QString sentinel;
+    QString topology; // ACL user "topology": REPLICAOF for a promotion without Sentinel
 };
 
 struct DemoRedisNode

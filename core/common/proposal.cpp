@@ -1,5 +1,6 @@
 #include "core/common/proposal.h"
 
+#include "core/common/cachekey.h"
 #include "core/common/decimal.h"
 
 namespace l0l3 {
@@ -51,6 +52,9 @@ StreamFields ProposalCodec::encode(const Proposal &p)
         {"upstream_ms", upstream},
         {"prompt_tokens", promptTokens},
         {"completion_tokens", completionTokens},
+        {"response_format", p.responseFormat},
+        {"tools", p.tools},
+        {"tool_choice", p.toolChoice},
     };
     std::size_t bytes = 0;
     for (const auto &[name, value] : named)
@@ -79,7 +83,31 @@ Proposal ProposalView::toProposal() const
     p.upstreamMs = upstreamMs;
     p.promptTokens = promptTokens;
     p.completionTokens = completionTokens;
+    p.responseFormat = std::string(responseFormat);
+    p.tools = std::string(tools);
+    p.toolChoice = std::string(toolChoice);
     return p;
+}
+
+std::string ProposalView::derivedKey() const
+{
+    return CacheKey::derive({ns, system, prompt, model, responseFormat, tools, toolChoice});
+}
+
+bool ProposalView::keyMatches(std::string *error) const
+{
+    const std::string derived = derivedKey();
+    if (derived == key)
+        return true;
+    if (error)
+        *error = "forged or damaged: key \"" + std::string(key.substr(0, 64)) + "\" is not the key of its fields (\""
+                 + derived + "\")";
+    return false;
+}
+
+std::string Proposal::derivedKey() const
+{
+    return CacheKey::derive({ns, system, prompt, model, responseFormat, tools, toolChoice});
 }
 
 std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::span<const std::string_view> fv,
@@ -123,6 +151,12 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
             number = &p.promptTokens;
         } else if (name == "completion_tokens") {
             number = &p.completionTokens;
+        } else if (name == "response_format") {
+            p.responseFormat = value;
+        } else if (name == "tools") {
+            p.tools = value;
+        } else if (name == "tool_choice") {
+            p.toolChoice = value;
         }
         if (number && !Decimal::parse(value, *number)) {
             failWith("field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"");

@@ -10,9 +10,11 @@
 
 namespace l0l3 {
 
-// One entry of the proposals stream (RedisSchema::kProposals), XADDed by a
-// gateway on the first miss of a key. Demand is counted separately in
-// RedisSchema::seenKey(key).
+// One entry of the proposals stream (RedisSchema::kProposals), appended
+// through ProposalFunction on the first miss of a key. Demand is counted
+// separately in RedisSchema::seenKey(key). It carries every field of the
+// cache key, so the console recomputes the key from what it shows
+// (derivedKey()) and refuses a proposal whose key does not match.
 struct Proposal
 {
     std::string id;         // stream id, filled when read back; not encoded
@@ -27,6 +29,12 @@ struct Proposal
     std::int64_t upstreamMs = 0; // upstream latency the miss paid (what a hit saves)
     std::int64_t promptTokens = 0;     // from the upstream's usage, 0 if unknown
     std::int64_t completionTokens = 0;
+    std::string responseFormat; // canonical JSON or empty, as in CacheKeyInput
+    std::string tools;          // canonical JSON or empty
+    std::string toolChoice;     // canonical JSON or empty
+
+    // CacheKey::derive over ns, system, prompt, model and the JSON fields.
+    std::string derivedKey() const;
 
     bool operator==(const Proposal &) const = default;
 };
@@ -49,8 +57,15 @@ struct ProposalView
     std::int64_t upstreamMs = 0;
     std::int64_t promptTokens = 0;
     std::int64_t completionTokens = 0;
+    std::string_view responseFormat;
+    std::string_view tools;
+    std::string_view toolChoice;
 
     Proposal toProposal() const;
+    std::string derivedKey() const;
+    // False and a reason in *error when key is not derivedKey(): the fields
+    // shown are not what the key was made from (a forged or damaged proposal).
+    bool keyMatches(std::string *error = nullptr) const;
 };
 
 class ProposalCodec
@@ -60,8 +75,8 @@ public:
     // packed as netstring pairs: 2:ns,5:bench,6:system,...
     static constexpr std::string_view kPackedField = "fields";
     // Field/value pairs for XADD: key, then kPackedField with ns, system,
-    // prompt, response, model, region, ts, upstream_ms, prompt_tokens and
-    // completion_tokens, in this order. Two stream fields instead of eleven:
+    // prompt, response, model, region, ts, upstream_ms, prompt_tokens,
+    // completion_tokens, response_format, tools and tool_choice, in this order. Two stream fields instead of eleven:
     // Redis replies with 4 bulk strings per entry instead of 22 (a console
     // loading 100k proposals waits on XREADGROUP about half as long).
     static StreamFields encode(const Proposal &proposal);

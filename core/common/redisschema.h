@@ -30,7 +30,8 @@ inline std::string entryKey(std::string_view cacheKey)
 inline constexpr std::string_view kEntryPattern = "l0l3:v1:entry:*";
 
 // Hash: region -> times a gateway in that region missed on this key, plus the
-// field "_total". The gateway XADDs a proposal only when "_total" becomes 1.
+// field "_total". Written only through ProposalFunction (FCALL l0l3_propose),
+// which XADDs a proposal only when "_total" becomes 1 and gives the hash a TTL.
 inline constexpr std::string_view kSeenKind = "seen:";
 inline std::string seenKey(std::string_view cacheKey)
 {
@@ -41,9 +42,18 @@ inline std::string seenKey(std::string_view cacheKey)
 inline constexpr std::string_view kSeenTotalField = "_total";
 
 // Stream of proposals (ProposalCodec fields). Consumer group kProposalsGroup.
+// Appended only through ProposalFunction, which trims it by size and age.
 inline constexpr std::string_view kProposals = "l0l3:v1:proposals";
 inline constexpr std::string_view kProposalsGroup = "console";
-inline constexpr long long kProposalsMaxLen = 1000000;
+inline constexpr long long kProposalsMaxLen = 100000;
+
+// Hash: limit name -> value, ProposalFunction's limits (max_len, max_age_ms,
+// max_bytes, seen_ttl_ms, ns_per_min, total_per_min); written by the console,
+// read by the function. A missing field keeps the function's default.
+inline constexpr std::string_view kProposalLimits = "l0l3:v1:proposal-limits";
+// Hash per minute (kind + minute since the epoch): "*" and "ns:NAME" ->
+// proposals created in that minute. Written by ProposalFunction, expires.
+inline constexpr std::string_view kProposalRateKind = "proposal-rate:";
 
 // Stream of audit records (AuditRecord fields), written only by the console.
 inline constexpr std::string_view kAudit = "l0l3:v1:audit";

@@ -419,6 +419,16 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
                                                                .arg(op->request.proposalId, QString::fromStdString(why)));
                           return;
                       }
+                      // A gateway's credential can append any key with any fields: the key decided on must be
+                      // the one its fields (what the operator saw) give, or the decision would land elsewhere.
+                      if (const std::string derived = op->proposal->derivedKey(); derived != op->proposal->key) {
+                          fail(ErrorKind::InvalidArgument,
+                               QStringLiteral("proposal %1 is forged or damaged: its key %2 is not the key of its fields "
+                                              "(%3); it cannot be approved or rejected")
+                                   .arg(op->request.proposalId, QString::fromStdString(op->proposal->key).left(64),
+                                        QString::fromStdString(derived)));
+                          return;
+                      }
                       const QString key = QString::fromStdString(op->proposal->key);
                       if (!op->request.key.isEmpty() && op->request.key != key) {
                           fail(ErrorKind::InvalidArgument, QStringLiteral("proposal %1 is for key %2, not %3")

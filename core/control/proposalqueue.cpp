@@ -8,6 +8,7 @@
 
 #include "core/common/decimal.h"
 #include "core/common/proposal.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 
 namespace l0l3 {
@@ -114,15 +115,22 @@ void ProposalQueue::load()
 
 void ProposalQueue::ensureGroup(std::function<void()> next)
 {
-    m_connection->command({QByteArrayLiteral("XGROUP"), QByteArrayLiteral("CREATE"), bytes(RedisSchema::kProposals),
-                           bytes(RedisSchema::kProposalsGroup), QByteArrayLiteral("0"), QByteArrayLiteral("MKSTREAM")},
-                          this, [this, next](const RedisReply &r) {
-                              if (r.isError() && r.errorCode() != "BUSYGROUP") {
-                                  fail(QStringLiteral("cannot create the consumer group: %1").arg(r.errorMessage()));
-                                  return;
-                              }
-                              next();
-                          });
+    // The console is the writer: it (re)loads the function gateways propose through. A console
+    // whose user may not load it (or on a replica) still reads the queue.
+    m_connection->pipeline({{QByteArrayLiteral("FUNCTION"), QByteArrayLiteral("LOAD"), QByteArrayLiteral("REPLACE"),
+                             bytes(ProposalFunction::kLibrary)},
+                            {QByteArrayLiteral("XGROUP"), QByteArrayLiteral("CREATE"), bytes(RedisSchema::kProposals),
+                             bytes(RedisSchema::kProposalsGroup), QByteArrayLiteral("0"), QByteArrayLiteral("MKSTREAM")}},
+                           this, [this, next](const QList<RedisReply> &r) {
+                               if (r[0].isError())
+                                   qWarning("l0l3: cannot load the Redis function library %s: %s",
+                                            ProposalFunction::kLibraryName.data(), qPrintable(r[0].errorMessage()));
+                               if (r[1].isError() && r[1].errorCode() != "BUSYGROUP") {
+                                   fail(QStringLiteral("cannot create the consumer group: %1").arg(r[1].errorMessage()));
+                                   return;
+                               }
+                               next();
+                           });
 }
 
 // The group's pending + lag is what this load will read; XLEN when the lag is
@@ -428,7 +436,9 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
             fieldsAndValues.push_back(view(kv->element[f]));
         std::string why;
         const auto proposal = ProposalCodec::decodeView(id, fieldsAndValues, &why);
-        if (!proposal) {
+        // What the operator sees must be what the key was made from: a proposal whose fields do not
+        // give back its key is shown as malformed and never becomes an item to approve.
+        if (!proposal || !proposal->keyMatches(&why)) {
             ++m_malformed;
             malformed.append(lastId + QStringLiteral(": ") + QString::fromStdString(why));
             continue;

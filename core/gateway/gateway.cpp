@@ -798,6 +798,9 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
     proposal.upstreamMs = result.latencyMs;
     proposal.promptTokens = answer->promptTokens;
     proposal.completionTokens = answer->completionTokens;
+    proposal.responseFormat = chat->request.responseFormat;
+    proposal.tools = chat->request.tools;
+    proposal.toolChoice = chat->request.toolChoice;
     worker.proposer->propose(std::move(proposal));
 }
 

@@ -1,6 +1,6 @@
 #include "core/gateway/proposer.h"
 
-#include "core/common/redisschema.h"
+#include "core/common/proposalfunction.h"
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/log.h"
 #include "core/gateway/redisconnection.h"
@@ -8,7 +8,6 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 
 namespace l0l3 {
@@ -35,6 +34,11 @@ void Proposer::failed(const Proposal &proposal, std::string_view stage, const re
     const bool redisError = reply && reply->type == REDIS_REPLY_ERROR;
     const std::string_view why = redisError ? std::string_view(reply->str, reply->len) : error;
     m_metrics.proposalFailed();
+    if (redisError && why.find("Function not found") != std::string_view::npos) {
+        Log::warn("proposal for " + proposal.key + " dropped: the Redis function " + std::string(ProposalFunction::kProposeName)
+                  + " is not loaded on the primary (the console loads it when it connects); hits are still served");
+        return;
+    }
     Log::warn("proposal for " + proposal.key + " dropped: " + std::string(stage) + ": " + std::string(why));
     if (redisError && why.substr(0, 8) == "READONLY" && m_onReadOnly)
         m_onReadOnly();
@@ -45,42 +49,25 @@ void Proposer::propose(Proposal proposal)
     auto p = std::make_shared<Proposal>(std::move(proposal));
     if (p->tsMs == 0)
         p->tsMs = epochMs();
-    m_primary.command({"ZSCORE", RedisSchema::kRejected, p->key}, [this, p](const redisReply *reply, std::string_view error) {
+    // The console refuses a proposal whose fields do not give back its key; do not send one.
+    if (p->derivedKey() != p->key) {
+        failed(*p, "fields", nullptr, "they do not reproduce the key (a model name whose family is not stable?)");
+        return;
+    }
+    const StreamFields fields = ProposalCodec::encode(*p);
+    const std::string_view packed = fields.at(1).second;
+    m_primary.command({"FCALL", ProposalFunction::kProposeName, "0", p->key, packed},
+                      [this, p](const redisReply *reply, std::string_view error) {
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            failed(*p, "primary", reply, error);
+            failed(*p, "FCALL " + std::string(ProposalFunction::kProposeName), reply, error);
             return;
         }
-        if (reply->type == REDIS_REPLY_STRING) {
-            const double until = std::strtod(std::string(reply->str, reply->len).c_str(), nullptr);
-            if (until > static_cast<double>(epochMs()))
-                return; // rejected by an operator; not proposed again until then
-        }
-        const std::string seen = RedisSchema::seenKey(p->key);
-        m_primary.command({"HINCRBY", seen, m_region, "1"}, {});
-        m_primary.command({"HINCRBY", seen, RedisSchema::kSeenTotalField, "1"}, [this, p](const redisReply *reply,
-                                                                                          std::string_view error) {
-            if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-                failed(*p, "seen counter", reply, error);
-                return;
-            }
-            if (reply->integer != 1)
-                return; // already proposed; the counter ranks it by demand
-            const StreamFields fields = ProposalCodec::encode(*p);
-            const std::string maxLen = std::to_string(RedisSchema::kProposalsMaxLen);
-            std::vector<std::string_view> args{"XADD", RedisSchema::kProposals, "MAXLEN", "~", maxLen, "*"};
-            for (const auto &[name, value] : fields) {
-                args.push_back(name);
-                args.push_back(value);
-            }
-            m_primary.command(args, [this, p](const redisReply *reply, std::string_view error) {
-                if (!reply || reply->type != REDIS_REPLY_STRING) {
-                    failed(*p, "XADD", reply, error);
-                    return;
-                }
-                m_metrics.proposal();
-                Log::info("proposed key=" + p->key + " region=" + m_region + " id=" + std::string(reply->str, reply->len));
-            });
-        });
+        const std::string_view answer = reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING
+            ? std::string_view(reply->str, reply->len) : std::string_view();
+        if (answer != ProposalFunction::kProposed)
+            return; // counted (already proposed) or rejected by an operator
+        m_metrics.proposal();
+        Log::info("proposed key=" + p->key + " region=" + m_region);
     });
 }
 

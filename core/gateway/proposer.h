@@ -14,10 +14,13 @@ class GatewayMetrics;
 class RedisConnection;
 
 // Turns a miss into a proposal for the operator, on the primary, off the
-// request's critical path: skip keys rejected until later than now, count
-// demand per region in the seen hash, XADD only on the key's first miss.
-// The gateway never writes an answer to the cache itself. A proposal that
-// fails (primary down, being switched, read-only) is logged, counted and dropped.
+// request's critical path, with one FCALL of ProposalFunction (which skips
+// rejected keys, counts demand per region, appends only on the key's first
+// miss and enforces the limits). The gateway never writes an answer to the
+// cache itself. A proposal that fails (primary down, being switched,
+// read-only, the function not loaded, refused or rate limited) is logged,
+// counted and dropped; a proposal whose fields do not reproduce its key is
+// never sent.
 class Proposer
 {
 public:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QHash>
 #include <QMap>
 #include <QSignalSpy>
 #include <QTcpSocket>
@@ -97,11 +98,25 @@ inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<Q
     return QString::fromUtf8(id.str);
 }
 
-inline Proposal makeProposal(const std::string &key, const std::string &prompt, const std::string &region = "nyc",
+// The key of the test proposal made under this name by makeProposal (the
+// console accepts only the key its fields give); the name itself for a name
+// no proposal was made under (a key that was never proposed).
+inline QHash<QString, QString> &proposalKeys()
+{
+    static QHash<QString, QString> keys;
+    return keys;
+}
+inline QString keyOf(const QString &name)
+{
+    return proposalKeys().value(name, name);
+}
+
+// A proposal as a gateway makes it; its key is derived from its fields and
+// recorded under name (keyOf).
+inline Proposal makeProposal(const std::string &name, const std::string &prompt, const std::string &region = "nyc",
                              std::int64_t upstreamMs = 500)
 {
     Proposal p;
-    p.key = key;
     p.ns = "default";
     p.system = "You are a helpful support agent.";
     p.prompt = prompt;
@@ -110,6 +125,8 @@ inline Proposal makeProposal(const std::string &key, const std::string &prompt, 
     p.region = region;
     p.tsMs = 1700000000000;
     p.upstreamMs = upstreamMs;
+    p.key = p.derivedKey();
+    proposalKeys().insert(QString::fromStdString(name), QString::fromStdString(p.key));
     return p;
 }
 

@@ -34,6 +34,7 @@ private slots:
     void revokeDeletesAuditsAndPublishes();
     void revokeMissingIsNotFound();
     void unknownProposalIsNotFound();
+    void forgedProposalIsNeitherApprovedNorRejected();
     void controlDrainIsAuditedAndPublished();
     void writesAreSerialisedInCallOrder();
     void connectionDestroyedUnderPendingWrite();
@@ -105,14 +106,14 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
     const QString id = seedAndDeliver(makeProposal("k-approve", "How do I reset my password?"));
     const ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(id, QStringLiteral("k-approve"), std::nullopt, QStringLiteral("password-reset"), QString());
+        m_service->approve(id, keyOf(QStringLiteral("k-approve")), std::nullopt, QStringLiteral("password-reset"), QString());
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("approve"));
     QCOMPARE(r.version, 1);
     QCOMPARE(r.replicasAcked, 1);
 
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-approve").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->response, std::string("Answer to: How do I reset my password?"));
     QCOMPARE(entry->intent, std::string("password-reset"));
@@ -122,7 +123,7 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
 
     // On the replica too (WAIT said so).
     RedisClient replica = m_redis.replica.client();
-    QVERIFY(!replica.get("l0l3:v1:entry:k-approve").isNull());
+    QVERIFY(!replica.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).isNull());
 
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QCOMPARE(audit.elements.size(), 1);
@@ -133,17 +134,17 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     const auto rec = AuditCodec::decode(audit.elements[0].elements[0].str.toStdString(), fields);
     QVERIFY(rec.has_value());
     QCOMPARE(rec->action, std::string("approve"));
-    QCOMPARE(rec->key, std::string("k-approve"));
+    QCOMPARE(rec->key, keyOf(QStringLiteral("k-approve")).toStdString());
     QCOMPARE(rec->actor, std::string("alice"));
     QCOMPARE(rec->version, 1);
     QCOMPARE(rec->prevVersion, 0);
     QVERIFY(QString::fromStdString(rec->detail).contains(id));
 
-    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-approve"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-approve")).toUtf8()), 5000);
     // Acked and demand forgotten.
     const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client.command({"EXISTS", "l0l3:v1:seen:k-approve"}).integer, 0);
+    QCOMPARE(m_redis.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-approve")).toUtf8())}).integer, 0);
 }
 
 void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
@@ -153,8 +154,8 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
         m_service->approve(id, QString(), QStringLiteral("We are open 9-5."), QString(), QStringLiteral("bob"));
     });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QCOMPARE(r.key, QStringLiteral("k-edited"));
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-edited").toStdString());
+    QCOMPARE(r.key, keyOf(QStringLiteral("k-edited")));
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("We are open 9-5."));
     QCOMPARE(entry->approvedBy, std::string("bob"));
 
@@ -163,7 +164,7 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
     QCOMPARE(r.error, Kind::VersionConflict);
     QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
     // Not overwritten.
-    QCOMPARE(EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-edited").toStdString())->response, std::string("We are open 9-5."));
+    QCOMPARE(EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString())->response, std::string("We are open 9-5."));
 
     // A key that does not match the proposal is refused.
     r = run(*m_service, [&] { m_service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
@@ -187,6 +188,33 @@ void TestApprovalService::noReplicaMeansZeroAcked()
     QVERIFY2(r.message.contains(QLatin1String("0 replica")), qPrintable(r.message));
 }
 
+// A gateway's credential can append a proposal that shows one question under
+// another question's key: approving it would serve the shown answer for the
+// other question. The service recomputes the key from the fields and refuses.
+void TestApprovalService::forgedProposalIsNeitherApprovedNorRejected()
+{
+    const Proposal victim = makeProposal("k-victim", "What are your opening hours?");
+    Proposal forged = makeProposal("k-forged", "Tell me a joke");
+    forged.response = "We never open.";
+    forged.key = victim.key;
+    const QString id = seedAndDeliver(forged);
+
+    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("olga")); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::InvalidArgument);
+    QVERIFY2(r.message.contains(QLatin1String("forged")) && r.message.contains(QString::fromStdString(victim.key)),
+             qPrintable(r.message));
+    r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("olga")); });
+    QVERIFY(!r.ok);
+    QCOMPARE(r.error, Kind::InvalidArgument);
+
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + QByteArray::fromStdString(victim.key))).isNull());
+    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), QByteArray::fromStdString(victim.key)}).isNil());
+    // Left pending in the stream, as every proposal the console cannot use.
+    const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    QVERIFY(pending.elements.value(0).integer >= 1);
+}
+
 void TestApprovalService::refusedOnReplica()
 {
     const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
@@ -201,7 +229,7 @@ void TestApprovalService::refusedOnReplica()
     QVERIFY2(r.message.contains(QLatin1String("not the primary")), qPrintable(r.message));
     r = run(svc, [&] { svc.freezeApprovals(QStringLiteral("dave")); });
     QCOMPARE(r.error, Kind::ReadOnlyReplica);
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-replica").isNull());
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-replica")).toUtf8())).isNull());
 }
 
 void TestApprovalService::refusedWhileFrozen()
@@ -214,7 +242,7 @@ void TestApprovalService::refusedWhileFrozen()
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::Frozen);
     QVERIFY2(r.message.contains(QLatin1String("frozen")), qPrintable(r.message));
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-frozen").isNull());
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-frozen")).toUtf8())).isNull());
 
     r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("eve")); });
     QVERIFY2(r.ok, qPrintable(r.message));
@@ -235,15 +263,15 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     ApprovalService svcB(&connB);
     QSignalSpy spyA(m_service.get(), &ApprovalService::finished);
     QSignalSpy spyB(&svcB, &ApprovalService::finished);
-    m_service->edit(QStringLiteral("k-race"), QStringLiteral("from A"), 1, QStringLiteral("alice"));
-    svcB.edit(QStringLiteral("k-race"), QStringLiteral("from B"), 1, QStringLiteral("bob"));
+    m_service->edit(keyOf(QStringLiteral("k-race")), QStringLiteral("from A"), 1, QStringLiteral("alice"));
+    svcB.edit(keyOf(QStringLiteral("k-race")), QStringLiteral("from B"), 1, QStringLiteral("bob"));
     ApprovalResult a, b;
     QVERIFY(waitResult(spyA, &a));
     QVERIFY(waitResult(spyB, &b));
     QVERIFY2(a.ok != b.ok, qPrintable(a.message + u" | " + b.message));
     const ApprovalResult &loser = a.ok ? b : a;
     QCOMPARE(loser.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-race").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-race")).toUtf8())).toStdString());
     QCOMPARE(entry->version, 2);
     QCOMPARE(entry->response, a.ok ? std::string("from A") : std::string("from B"));
 }
@@ -253,13 +281,13 @@ void TestApprovalService::editBumpsVersion()
     const QString id = seedAndDeliver(makeProposal("k-editv", "Edit me"));
     ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(r.ok);
-    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-editv"), QStringLiteral("v2"), 1, QStringLiteral("frank")); });
+    r = run(*m_service, [&] { m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("v2"), 1, QStringLiteral("frank")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.version, 2);
     QCOMPARE(r.prevVersion, 1);
-    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-editv"), QStringLiteral("stale"), 1, QStringLiteral("frank")); });
+    r = run(*m_service, [&] { m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("stale"), 1, QStringLiteral("frank")); });
     QCOMPARE(r.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-editv").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-editv")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("v2"));
     QCOMPARE(entry->approvedBy, std::string("frank"));
     r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
@@ -275,14 +303,14 @@ void TestApprovalService::rejectAddsToRejectedSetAndAcks()
     const ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("gina"), 7); });
     const qint64 t1 = QDateTime::currentMSecsSinceEpoch();
     QVERIFY2(r.ok, qPrintable(r.message));
-    const RedisValue score = m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-reject"});
+    const RedisValue score = m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-reject")).toUtf8()});
     const qint64 until = score.str.toLongLong();
     const qint64 week = 7LL * 86400 * 1000;
     QVERIFY2(until >= t0 + week && until <= t1 + week, score.str.constData());
     const RedisValue after = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(after.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client.command({"EXISTS", "l0l3:v1:seen:k-reject"}).integer, 0);
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-reject").isNull());
+    QCOMPARE(m_redis.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-reject")).toUtf8())}).integer, 0);
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-reject")).toUtf8())).isNull());
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("reject")));
 }
@@ -294,11 +322,11 @@ void TestApprovalService::revokeDeletesAuditsAndPublishes()
     QVERIFY(r.ok);
     Subscriber sub;
     QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
-    r = run(*m_service, [&] { m_service->revoke(QStringLiteral("k-revoke"), QStringLiteral("henry")); });
+    r = run(*m_service, [&] { m_service->revoke(keyOf(QStringLiteral("k-revoke")), QStringLiteral("henry")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.prevVersion, 1);
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:k-revoke").isNull());
-    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("k-revoke"), 5000);
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-revoke")).toUtf8())).isNull());
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-revoke")).toUtf8()), 5000);
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("revoke")) && text.contains(QLatin1String("henry")), qPrintable(text));
@@ -343,8 +371,8 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     auto cb = [&](const ApprovalResult &r) { viaCallback.append(r); };
     // Issued back to back: each later write relies on the earlier one's version.
     m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("kim"), cb);
-    m_service->edit(QStringLiteral("k-serial"), QStringLiteral("v2"), 1, QStringLiteral("kim"), cb);
-    m_service->edit(QStringLiteral("k-serial"), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
+    m_service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v2"), 1, QStringLiteral("kim"), cb);
+    m_service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
     QCOMPARE(m_service->queuedCount(), 3);
     QVERIFY(viaCallback.isEmpty()); // never synchronous
     QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 3, 15000);
@@ -352,7 +380,7 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     for (int i = 0; i < 3; ++i)
         QVERIFY2(viaCallback[i].ok, qPrintable(viaCallback[i].message));
     QCOMPARE(viaCallback[2].version, 3);
-    QCOMPARE(EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:k-serial").toStdString())->response, std::string("v3"));
+    QCOMPARE(EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-serial")).toUtf8())).toStdString())->response, std::string("v3"));
 }
 
 void TestApprovalService::connectionDestroyedUnderPendingWrite()
@@ -371,7 +399,7 @@ void TestApprovalService::connectionDestroyedUnderPendingWrite()
     // A hung server: the first write is on the wire, the second queued.
     server.pause();
     svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("lea"));
-    svc.revoke(QStringLiteral("k-teardown"), QStringLiteral("lea"));
+    svc.revoke(keyOf(QStringLiteral("k-teardown")), QStringLiteral("lea"));
     QTRY_VERIFY_WITH_TIMEOUT(conn->pendingCount() > 0, 5000);
     conn.reset();
     QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 2, 5000);
@@ -381,7 +409,7 @@ void TestApprovalService::connectionDestroyedUnderPendingWrite()
         QCOMPARE(r.error, Kind::NotConnected);
     }
     server.resume();
-    QVERIFY(client.get("l0l3:v1:entry:k-teardown").isNull());
+    QVERIFY(client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-teardown")).toUtf8())).isNull());
 }
 
 void TestApprovalService::gatewayUserIsDenied_data()
@@ -408,15 +436,15 @@ void TestApprovalService::unrejectRemovesKeyAndAudits()
     const QString id = seedAndDeliver(makeProposal("k-unreject", "Undo my reject"));
     ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("jane"), 7); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject"}).isNil());
-    r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-unreject"), QStringLiteral("jane")); });
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()}).isNil());
+    r = run(*m_service, [&] { m_service->unreject(keyOf(QStringLiteral("k-unreject")), QStringLiteral("jane")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("unreject"));
-    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject"}).isNil());
+    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()}).isNil());
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("unreject")) && text.contains(QLatin1String("jane"))
-                 && text.contains(QLatin1String("k-unreject")), qPrintable(text));
+                 && text.contains(keyOf(QStringLiteral("k-unreject"))), qPrintable(text));
     // Approving the (acked) proposal afterwards still works: it is read back by id.
     r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));

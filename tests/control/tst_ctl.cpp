@@ -94,7 +94,7 @@ void TestCtl::proposalsJsonThenApprove()
     const QJsonObject top = arr.at(0).toObject();
     for (const char *field : {"id", "key", "prompt", "response", "seen", "regions"})
         QVERIFY2(top.contains(QLatin1String(field)), field);
-    QCOMPARE(top.value(QStringLiteral("key")).toString(), QStringLiteral("ctl-a"));
+    QCOMPARE(top.value(QStringLiteral("key")).toString(), keyOf(QStringLiteral("ctl-a")));
     QCOMPARE(top.value(QStringLiteral("seen")).toInteger(), 7);
     QCOMPARE(top.value(QStringLiteral("regions")).toObject().value(QStringLiteral("nyc")).toInteger(), 5);
 
@@ -102,7 +102,7 @@ void TestCtl::proposalsJsonThenApprove()
                              QStringLiteral("--intent"), QStringLiteral("cancel")});
     QVERIFY2(approve.code == 0, approve.err.constData());
     QVERIFY2(approve.out.contains("replicas acknowledged: 1"), approve.out.constData());
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:ctl-a").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-a")).toUtf8())).toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->approvedBy, std::string("ci"));
     QCOMPARE(entry->intent, std::string("cancel"));
@@ -111,11 +111,11 @@ void TestCtl::proposalsJsonThenApprove()
     const Run again = ctl({QStringLiteral("proposals"), QStringLiteral("--json")});
     QCOMPARE(again.code, 0);
     for (const QJsonValue &v : QJsonDocument::fromJson(again.out).array())
-        QVERIFY(v.toObject().value(QStringLiteral("key")).toString() != QLatin1String("ctl-a"));
+        QVERIFY(v.toObject().value(QStringLiteral("key")).toString() != keyOf(QStringLiteral("ctl-a")));
 
     const Run entries = ctl({QStringLiteral("entries"), QStringLiteral("--json")});
     QCOMPARE(entries.code, 0);
-    QVERIFY(entries.out.contains("\"ctl-a\""));
+    QVERIFY(entries.out.contains(QByteArray('"' + keyOf(QStringLiteral("ctl-a")).toUtf8() + '"')));
     const Run audit = ctl({QStringLiteral("audit"), QStringLiteral("--json")});
     QCOMPARE(audit.code, 0);
     const QJsonObject last = QJsonDocument::fromJson(audit.out).array().at(0).toObject();
@@ -137,14 +137,14 @@ void TestCtl::rejectAndRevoke()
     const QString id = seedProposal(m_redis.client, makeProposal("ctl-rej", "Reject me"));
     const Run reject = ctl({QStringLiteral("reject"), id, QStringLiteral("--days"), QStringLiteral("3")});
     QVERIFY2(reject.code == 0, reject.err.constData());
-    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "ctl-rej"}).isNil());
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("ctl-rej")).toUtf8()}).isNil());
 
     const QString id2 = seedProposal(m_redis.client, makeProposal("ctl-rev", "Revoke me"));
     QCOMPARE(ctl({QStringLiteral("approve"), id2}).code, 0);
-    const Run revoke = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
+    const Run revoke = ctl({QStringLiteral("revoke"), keyOf(QStringLiteral("ctl-rev"))});
     QVERIFY2(revoke.code == 0, revoke.err.constData());
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:ctl-rev").isNull());
-    const Run missing = ctl({QStringLiteral("revoke"), QStringLiteral("ctl-rev")});
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-rev")).toUtf8())).isNull());
+    const Run missing = ctl({QStringLiteral("revoke"), keyOf(QStringLiteral("ctl-rev"))});
     QCOMPARE(missing.code, 1);
     QVERIFY2(missing.err.contains("not-found"), missing.err.constData());
 }
@@ -158,12 +158,12 @@ void TestCtl::editWithResponseFile()
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write("Edited answer.");
     f.close();
-    const Run edit = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file});
+    const Run edit = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"), file});
     QVERIFY2(edit.code == 0, edit.err.constData());
-    const auto entry = EntryCodec::decode(m_redis.client.get("l0l3:v1:entry:ctl-edit").toStdString());
+    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-edit")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("Edited answer."));
     QCOMPARE(entry->version, 2);
-    const Run stale = ctl({QStringLiteral("edit"), QStringLiteral("ctl-edit"), QStringLiteral("--response-file"), file,
+    const Run stale = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"), file,
                            QStringLiteral("--expect-version"), QStringLiteral("1")});
     QCOMPARE(stale.code, 3);
 }
@@ -197,7 +197,7 @@ void TestCtl::replicaExitsOne()
                       QStringLiteral("redis://console@%1:%2").arg(m_redis.replica.host()).arg(m_redis.replica.port()));
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("primary"), r.err.constData());
-    QVERIFY(m_redis.client.get("l0l3:v1:entry:ctl-replica").isNull());
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-replica")).toUtf8())).isNull());
 }
 
 void TestCtl::unreachableExitsOne()

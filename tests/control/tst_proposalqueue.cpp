@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "core/common/cachekey.h"
 #include "core/control/proposalqueue.h"
 #include "tests/control/controltestsupport.h"
 
@@ -118,25 +119,34 @@ void TestProposalQueue::ranksMergesAndSkipsMalformed()
     // Packed fields that are not netstring pairs (the value's length runs past the end).
     m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken3", "fields", "8:response,9:y,"});
     // Written before the fields were packed: one stream field each.
-    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "unpacked", "prompt", "old layout", "response",
+    const QByteArray unpacked = QByteArray::fromStdString(CacheKey::derive({{}, {}, "old layout", {}, {}, {}, {}}));
+    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", unpacked, "prompt", "old layout", "response",
                       "still read", "region", "eu", "upstream_ms", "100"});
+    // Forged: well-formed, but its key is another proposal's, not the key of the fields it shows.
+    Proposal forged = makeProposal("forged", "Is this safe?");
+    forged.key = keyOf(QStringLiteral("low")).toStdString();
+    seedProposal(m_client, forged);
 
     ProposalQueue queue(m_conn.get());
     QSignalSpy malformed(&queue, &ProposalQueue::malformedSkipped);
     QVERIFY(loadAll(queue));
     QCOMPARE(queue.count(), 4);
-    QCOMPARE(queue.malformedCount(), 3);
+    QCOMPARE(queue.malformedCount(), 4);
     QVERIFY(!malformed.isEmpty());
-    QCOMPARE(malformed.last().at(1).toLongLong(), 3);
-    QVERIFY2(malformed.last().at(0).toStringList().join(u'\n').contains(u"netstring"),
-             qPrintable(malformed.last().at(0).toStringList().join(u'\n')));
+    QCOMPARE(malformed.last().at(1).toLongLong(), 4);
+    const QString reasons = malformed.last().at(0).toStringList().join(u'\n');
+    QVERIFY2(reasons.contains(u"netstring"), qPrintable(reasons));
+    QVERIFY2(reasons.contains(QStringLiteral("forged or damaged: key \"%1\"").arg(keyOf(QStringLiteral("low")))), qPrintable(reasons));
+    // The forged entry's fields were not shown as (or merged into) the key it claims.
+    QCOMPARE(queue.item(keyOf(QStringLiteral("low")))->prompt, QStringLiteral("rare question"));
+    QVERIFY(queue.item(keyOf(QStringLiteral("low")))->duplicateIds.isEmpty());
 
     const QList<ProposalItem> ranked = queue.rankedItems();
     QCOMPARE(ranked.size(), 4);
-    QCOMPARE(ranked[0].key, QStringLiteral("high"));
-    QCOMPARE(ranked[1].key, QStringLiteral("mid"));
-    QCOMPARE(ranked[2].key, QStringLiteral("low"));
-    QCOMPARE(ranked[3].key, QStringLiteral("unpacked"));
+    QCOMPARE(ranked[0].key, keyOf(QStringLiteral("high")));
+    QCOMPARE(ranked[1].key, keyOf(QStringLiteral("mid")));
+    QCOMPARE(ranked[2].key, keyOf(QStringLiteral("low")));
+    QCOMPARE(ranked[3].key, QString::fromLatin1(unpacked));
     QCOMPARE(ranked[3].prompt, QStringLiteral("old layout"));
     QCOMPARE(ranked[3].responseText(), QStringLiteral("still read"));
     QCOMPARE(ranked[3].upstreamMs, 100);
@@ -159,24 +169,24 @@ void TestProposalQueue::skipsApprovedAndRejectedKeys()
     seedProposal(m_client, makeProposal("rejected", "no thanks"));
     seedProposal(m_client, makeProposal("expired-reject", "try again"));
     seedProposal(m_client, makeProposal("open", "still open"));
-    m_client.command({"SET", "l0l3:v1:entry:approved", "{}"});
+    m_client.command({"SET", QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("approved")).toUtf8()), "{}"});
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now + 86400000), "rejected"});
-    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now - 1000), "expired-reject"});
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now + 86400000), keyOf(QStringLiteral("rejected")).toUtf8()});
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now - 1000), keyOf(QStringLiteral("expired-reject")).toUtf8()});
 
     ProposalQueue queue(m_conn.get());
     QVERIFY(loadAll(queue));
     QCOMPARE(queue.count(), 2);
-    QVERIFY(queue.item(QStringLiteral("open")).has_value());
-    QVERIFY(queue.item(QStringLiteral("expired-reject")).has_value());
-    QVERIFY(!queue.item(QStringLiteral("approved")).has_value());
+    QVERIFY(queue.item(keyOf(QStringLiteral("open"))).has_value());
+    QVERIFY(queue.item(keyOf(QStringLiteral("expired-reject"))).has_value());
+    QVERIFY(!queue.item(keyOf(QStringLiteral("approved"))).has_value());
     QCOMPARE(queue.skippedCount(), 2);
 
     QSignalSpy removed(&queue, &ProposalQueue::itemsRemoved);
-    queue.removeKey(QStringLiteral("open"));
+    queue.removeKey(keyOf(QStringLiteral("open")));
     QCOMPARE(removed.count(), 1);
     QCOMPARE(queue.count(), 1);
-    QVERIFY(queue.item(QStringLiteral("expired-reject")).has_value());
+    QVERIFY(queue.item(keyOf(QStringLiteral("expired-reject"))).has_value());
 }
 
 void TestProposalQueue::pagesThroughThousands()
@@ -219,7 +229,7 @@ void TestProposalQueue::pollPicksUpNewProposals()
     queue.setPollInterval(50);
     QTRY_COMPARE_WITH_TIMEOUT(queue.count(), 2, 5000);
     queue.setPollInterval(0);
-    QVERIFY(queue.item(QStringLiteral("second")).has_value());
+    QVERIFY(queue.item(keyOf(QStringLiteral("second"))).has_value());
 }
 
 void TestProposalQueue::reloadSeesPendingFromEarlierSession()
@@ -236,7 +246,7 @@ void TestProposalQueue::reloadSeesPendingFromEarlierSession()
     QVERIFY(loadAll(second));
     QCOMPARE(second.count(), 2);
     // Acked ones (approved/rejected elsewhere) disappear.
-    const auto p1 = second.item(QStringLiteral("p1"));
+    const auto p1 = second.item(keyOf(QStringLiteral("p1")));
     m_client.command({"XACK", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), p1->id.toUtf8()});
     QVERIFY(loadAll(second));
     QCOMPARE(second.count(), 1);
@@ -274,13 +284,13 @@ void TestProposalQueue::reloadPagesThroughPendingThousands()
         QVERIFY(loaded > previous);
         previous = loaded;
         for (const ProposalItem &item : page.at(0).value<QList<ProposalItem>>()) {
-            QVERIFY2(item.duplicateIds.isEmpty() || item.key == QStringLiteral("pend-0"), qPrintable(item.key));
+            QVERIFY2(item.duplicateIds.isEmpty() || item.key == keyOf(QStringLiteral("pend-0")), qPrintable(item.key));
             keys.insert(item.key);
         }
     }
     QCOMPARE(previous, qint64(n + 1));
     QCOMPARE(keys.size(), n);
-    const auto merged = again.item(QStringLiteral("pend-0"));
+    const auto merged = again.item(keyOf(QStringLiteral("pend-0")));
     QVERIFY(merged.has_value());
     QCOMPARE(merged->id, QStringLiteral("%1-0").arg(baseMs));
     QCOMPARE(merged->duplicateIds, QStringList{again0});

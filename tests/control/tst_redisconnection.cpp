@@ -12,6 +12,10 @@
 using namespace l0l3;
 using namespace l0l3::test;
 
+// users.acl names every key and command of its users; these tests run plain
+// data commands on keys of their own as the test-only user.
+const QString kUser = QStringLiteral("tester");
+
 // RedisConnection against a real redis-server: commands, watchdog, reconnect
 // and every teardown order (run under the asan preset too).
 class TestRedisConnection : public QObject
@@ -49,7 +53,7 @@ void TestRedisConnection::initTestCase()
 
 void TestRedisConnection::connectsAndRunsCommands()
 {
-    RedisConnection conn(optionsFor(*m_server));
+    RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
     QVERIFY(connected.wait(5000));
@@ -78,7 +82,7 @@ void TestRedisConnection::connectsAndRunsCommands()
 
 void TestRedisConnection::resolvesHostNames()
 {
-    auto o = optionsFor(*m_server);
+    auto o = optionsFor(*m_server, kUser);
     o.host = QStringLiteral("localhost");
     RedisConnection conn(o);
     QSignalSpy connected(&conn, &RedisConnection::connected);
@@ -89,7 +93,7 @@ void TestRedisConnection::resolvesHostNames()
 
 void TestRedisConnection::wrongPasswordReportsError()
 {
-    auto o = optionsFor(*m_server);
+    auto o = optionsFor(*m_server, kUser);
     o.password = "not-the-password";
     o.autoReconnect = false;
     RedisConnection conn(o);
@@ -104,7 +108,7 @@ void TestRedisConnection::wrongPasswordReportsError()
 
 void TestRedisConnection::pipelineAndTransaction()
 {
-    RedisConnection conn(optionsFor(*m_server));
+    RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
     QVERIFY(connected.wait(5000));
@@ -124,7 +128,7 @@ void TestRedisConnection::pipelineAndTransaction()
     QCOMPARE(exec->elements[1].str, QByteArray("3"));
 
     // A WATCHed key changed by another client: EXEC answers nil.
-    RedisClient other = m_server->client();
+    RedisClient other = m_server->client(kUser);
     QVERIFY(other.isConnected());
     std::optional<RedisReply> watched;
     conn.command({"WATCH", "l0l3:test:n"}, &ctx, [&](const RedisReply &r) { watched = r; });
@@ -138,7 +142,7 @@ void TestRedisConnection::pipelineAndTransaction()
 
 void TestRedisConnection::commandOnClosedConnectionFailsLater()
 {
-    RedisConnection conn(optionsFor(*m_server));
+    RedisConnection conn(optionsFor(*m_server, kUser));
     QObject ctx;
     std::optional<RedisReply> reply;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { reply = r; });
@@ -153,7 +157,7 @@ void TestRedisConnection::watchdogFiresWhenServerHangs()
     RedisServer server;
     QString why;
     QVERIFY2(server.start({}, &why), qPrintable(why));
-    auto o = optionsFor(server);
+    auto o = optionsFor(server, kUser);
     o.commandTimeoutMs = 300;
     o.connectTimeoutMs = 300;
     RedisConnection conn(o);
@@ -187,7 +191,7 @@ void TestRedisConnection::serverKilledThenRestartedReconnects()
     RedisServer server;
     QString why;
     QVERIFY2(server.start({}, &why), qPrintable(why));
-    RedisConnection conn(optionsFor(server));
+    RedisConnection conn(optionsFor(server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     QSignalSpy disconnected(&conn, &RedisConnection::disconnected);
     QSignalSpy error(&conn, &RedisConnection::error);
@@ -215,7 +219,7 @@ void TestRedisConnection::destroyWithPendingCommandsFailsThem()
     RedisServer server;
     QString why;
     QVERIFY2(server.start({}, &why), qPrintable(why));
-    auto conn = std::make_unique<RedisConnection>(optionsFor(server));
+    auto conn = std::make_unique<RedisConnection>(optionsFor(server, kUser));
     QSignalSpy connected(conn.get(), &RedisConnection::connected);
     conn->open();
     QVERIFY(connected.wait(5000));
@@ -236,7 +240,7 @@ void TestRedisConnection::destroyWithPendingCommandsFailsThem()
 
 void TestRedisConnection::destroyedContextSuppressesCallback()
 {
-    RedisConnection conn(optionsFor(*m_server));
+    RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
     QVERIFY(connected.wait(5000));
@@ -251,7 +255,7 @@ void TestRedisConnection::destroyedContextSuppressesCallback()
     QVERIFY(!called);
 
     // Destroying the context while the connection itself is being destroyed.
-    auto conn2 = std::make_unique<RedisConnection>(optionsFor(*m_server));
+    auto conn2 = std::make_unique<RedisConnection>(optionsFor(*m_server, kUser));
     QSignalSpy connected2(conn2.get(), &RedisConnection::connected);
     conn2->open();
     QVERIFY(connected2.wait(5000));
@@ -264,7 +268,7 @@ void TestRedisConnection::destroyedContextSuppressesCallback()
 
 void TestRedisConnection::deleteConnectionInsideCallback()
 {
-    auto *conn = new RedisConnection(optionsFor(*m_server));
+    auto *conn = new RedisConnection(optionsFor(*m_server, kUser));
     QSignalSpy connected(conn, &RedisConnection::connected);
     conn->open();
     QVERIFY(connected.wait(5000));
@@ -289,7 +293,7 @@ void TestRedisConnection::deleteConnectionInsideDisconnected()
     RedisServer server;
     QString why;
     QVERIFY2(server.start({}, &why), qPrintable(why));
-    QPointer<RedisConnection> conn = new RedisConnection(optionsFor(server));
+    QPointer<RedisConnection> conn = new RedisConnection(optionsFor(server, kUser));
     QSignalSpy connected(conn.data(), &RedisConnection::connected);
     conn->open();
     QVERIFY(connected.wait(5000));
@@ -305,7 +309,7 @@ void TestRedisConnection::deleteConnectionInsideDisconnected()
 
 void TestRedisConnection::commandsQueuedWhileConnecting()
 {
-    RedisConnection conn(optionsFor(*m_server));
+    RedisConnection conn(optionsFor(*m_server, kUser));
     QObject ctx;
     conn.open();
     std::optional<RedisReply> reply;
@@ -318,7 +322,7 @@ void TestRedisConnection::commandsQueuedWhileConnecting()
 
 void TestRedisConnection::destroyWhileResolving()
 {
-    auto o = optionsFor(*m_server);
+    auto o = optionsFor(*m_server, kUser);
     o.host = QStringLiteral("localhost");
     auto conn = std::make_unique<RedisConnection>(o);
     QObject ctx;
@@ -360,7 +364,7 @@ private:
 void TestRedisConnection::worksOnAWorkerThread()
 {
     QThread thread;
-    auto *worker = new Worker(optionsFor(*m_server));
+    auto *worker = new Worker(optionsFor(*m_server, kUser));
     worker->moveToThread(&thread);
     connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
     QSignalSpy replied(worker, &Worker::replied);

@@ -237,8 +237,8 @@ void TestSentinelClient::manualPromotionWithoutSentinels()
     QVERIFY2(b.start(ro, &error), qPrintable(error));
 
     SentinelClient::Options o; // no Sentinels at all: quorum is impossible
-    o.serverUser = "console";
-    o.serverPassword = TestCredentials::get().console.toUtf8();
+    o.serverUser = "topology"; // REPLICAOF is the topology user's, not the console's
+    o.serverPassword = TestCredentials::get().topology.toUtf8();
     SentinelClient client(o);
     QSignalSpy finished(&client, &SentinelClient::failoverFinished);
     QSignalSpy changed(&client, &SentinelClient::primaryChanged);
@@ -264,10 +264,10 @@ void TestSentinelClient::manualPromotionWithoutSentinels()
     // A write on the new primary reaches the re-pointed replicas.
     RedisClient w;
     QVERIFY(w.connect(a.host(), a.port(), QStringLiteral("console"), TestCredentials::get().console));
-    QVERIFY(w.set("l0l3:v1:probe", "1"));
+    QVERIFY(w.set("l0l3:v1:heartbeat", "1"));
     RedisClient r;
     QVERIFY(r.connect(b.host(), b.port(), QStringLiteral("console"), TestCredentials::get().console));
-    QTRY_COMPARE_WITH_TIMEOUT(r.get("l0l3:v1:probe"), QByteArray("1"), 15000);
+    QTRY_COMPARE_WITH_TIMEOUT(r.get("l0l3:v1:heartbeat"), QByteArray("1"), 15000);
 }
 
 QTEST_GUILESS_MAIN(TestSentinelClient)

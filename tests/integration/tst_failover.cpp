@@ -121,10 +121,15 @@ bool TestFailover::approveServedEntry(const QString &prompt, const QString &answ
     RedisClient client = primary->client();
     Proposal p;
     p.key = key.toStdString();
+    p.ns = "default"; // the gateways' namespace when a request names none
     p.prompt = prompt.toStdString();
     p.response = "upstream answer";
     p.model = ChatWire::kModel;
     p.region = region.toStdString();
+    if (p.derivedKey() != p.key) {
+        *error = QStringLiteral("the proposal's fields do not give the gateway's key %1").arg(QString::fromLatin1(key));
+        return false;
+    }
     const QByteArray id = E2eStack::addProposal(client, p);
     ApprovalRequest request;
     request.proposalId = QString::fromLatin1(id);
@@ -153,11 +158,11 @@ QList<ApprovalStream::Item> TestFailover::seedProposals(int count)
     QList<ApprovalStream::Item> items;
     for (int i = 0; i < count; ++i) {
         Proposal p;
-        p.key = QStringLiteral("e2e-%1-%2").arg(m_runId).arg(i).toStdString();
-        p.prompt = "stream prompt";
+        p.prompt = QStringLiteral("stream prompt %1-%2").arg(m_runId).arg(i).toStdString();
         p.response = "stream answer";
         p.model = ChatWire::kModel;
         p.region = "tokyo";
+        p.key = p.derivedKey();
         const QByteArray id = E2eStack::addProposal(primary, p);
         if (id.isEmpty())
             return {};

@@ -91,11 +91,11 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
     QList<ApprovalStream::Item> items;
     for (int i = 0; i < 400; ++i) {
         Proposal p;
-        p.key = QStringLiteral("sigstop-%1-%2").arg(runId).arg(i).toStdString();
-        p.prompt = "prompt";
+        p.prompt = QStringLiteral("sigstop %1-%2").arg(runId).arg(i).toStdString();
         p.response = "answer";
         p.model = ChatWire::kModel;
         p.region = "tokyo";
+        p.key = p.derivedKey();
         const QByteArray id = E2eStack::addProposal(seeder, p);
         QVERIFY(!id.isEmpty());
         items.append({QString::fromLatin1(id), QString::fromStdString(p.key)});

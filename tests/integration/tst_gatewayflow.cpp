@@ -9,6 +9,7 @@
 
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
@@ -56,6 +57,7 @@ private slots:
     void multiTurnBypasses();
     void streaming_data();
     void streaming();
+    void missingFunctionIsReportedAndHitsStillServed();
 
 private:
     QString uniquePrompt();
@@ -521,6 +523,39 @@ void TestGatewayFlow::streaming()
         QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
         QCOMPARE(ChatWire::sseContent(hot.body, &reason), expected);
     }
+}
+
+// Gateways propose through the function the console loads. Without it a miss
+// is still answered, the proposal is dropped with a line saying why, and
+// approved entries are still served.
+void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
+{
+    const QString hitPrompt = uniquePrompt();
+    const HttpResult first = chat(hitPrompt);
+    QVERIFY2(first.status == 200, qPrintable(why(first)));
+    const QByteArray hitKey = first.header("x-l0l3-key");
+    QVERIFY(approve(hitKey, hitPrompt, QStringLiteral("Still served.")));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(hitKey, QStringLiteral("Still served.")), TimeScale::ms(5000));
+
+    // A library "l0l3" without l0l3_propose replaces the real one.
+    const RedisValue replaced = m_primary.command(
+        {"FUNCTION", "LOAD", "REPLACE", "#!lua name=l0l3\nredis.register_function('l0l3_placeholder', function() return 1 end)"});
+    QVERIFY2(!replaced.isError(), qPrintable(replaced.toString()));
+    const HttpResult miss = chat(uniquePrompt());
+    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
+    const QByteArray key = miss.header("x-l0l3-key");
+    const QByteArray expected = "proposal for " + key + " dropped: the Redis function l0l3_propose is not loaded on the primary";
+    QTRY_VERIFY_WITH_TIMEOUT(m_stack.gateway().stderrText().contains(expected), TimeScale::ms(kProposalTimeoutMs));
+    QVERIFY(proposals(key).empty());
+    const HttpResult hit = chat(hitPrompt);
+    QVERIFY2(hit.status == 200, qPrintable(why(hit)));
+    QCOMPARE(hit.header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(ChatWire::completionContent(hit.body), QStringLiteral("Still served."));
+
+    const std::string_view library = ProposalFunction::kLibrary;
+    QVERIFY(!m_primary.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))}).isError());
+    QVERIFY(proposeBarrier());
 }
 
 QTEST_GUILESS_MAIN(TestGatewayFlow)

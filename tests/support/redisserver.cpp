@@ -10,6 +10,7 @@
 #include <csignal>
 
 #include "app/demo/redisnodeconfig.h"
+#include "core/common/proposalfunction.h"
 #include "tests/support/childprocessguard.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
@@ -235,6 +236,16 @@ bool RedisServer::waitUntilReady(QString *error)
     }
 
     const bool replica = !m_options.sentinel && (!m_options.replicaOfHost.isEmpty() || m_options.replicaOfPort > 0);
+    if (!replica && !m_options.sentinel && m_options.loadFunctions) {
+        // Gateways propose through this library; in production the console loads it when it connects.
+        const std::string_view library = ProposalFunction::kLibrary;
+        const RedisValue loaded = admin.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))});
+        if (loaded.isError()) {
+            if (error)
+                *error = QStringLiteral("cannot load the Redis function library: %1").arg(loaded.toString());
+            return false;
+        }
+    }
     if (!replica)
         return true;
     QDeadlineTimer linkDeadline(TimeScale::ms(kReplicaLinkTimeoutMs));

@@ -18,6 +18,9 @@ struct RedisServerOptions
     // For a sentinel: authenticate to the monitored servers as "sentinel"
     // (the sentinel's own port is always open to the default user).
     bool acl = true;
+    // A primary: FUNCTION LOAD the "l0l3" library (ProposalFunction), as the
+    // console does when it connects. False: gateways find no function.
+    bool loadFunctions = true;
     // Start as a replica of this server (masteruser "replication").
     QString replicaOfHost;
     int replicaOfPort = 0;

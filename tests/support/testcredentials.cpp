@@ -1,6 +1,7 @@
 #include "tests/support/testcredentials.h"
 
 #include <QDir>
+#include <QFile>
 
 #include "app/demo/aclfile.h"
 
@@ -11,6 +12,8 @@ TestCredentials::TestCredentials()
     , console(AclFile::randomPassword())
     , replication(AclFile::randomPassword())
     , sentinel(AclFile::randomPassword())
+    , topology(AclFile::randomPassword())
+    , tester(AclFile::randomPassword())
 {
 }
 
@@ -30,6 +33,10 @@ QString TestCredentials::password(const QString &user) const
         return replication;
     if (user == u"sentinel")
         return sentinel;
+    if (user == u"topology")
+        return topology;
+    if (user == u"tester")
+        return tester;
     return {};
 }
 
@@ -42,11 +49,22 @@ QString TestCredentials::sourceDir()
 QString TestCredentials::renderAclFile(const QString &dir, QString *error) const
 {
     AclFile acl;
-    for (const QString &user : {QStringLiteral("gateway"), QStringLiteral("console"), QStringLiteral("replication"), QStringLiteral("sentinel")})
+    for (const QString &user : {QStringLiteral("gateway"), QStringLiteral("console"), QStringLiteral("replication"), QStringLiteral("sentinel"),
+                               QStringLiteral("topology")})
         acl.setPassword(user, password(user));
     const QString path = QDir(dir).filePath(QStringLiteral("users.acl"));
     if (!acl.write(sourceDir() + QStringLiteral("/packaging/redis/users.acl"), path, error))
         return {};
+    // Tests of the connection classes run plain data commands on keys of their own.
+    QFile file(path);
+    if (!file.open(QIODevice::Append)
+        || file.write(QByteArray("user tester on #" + AclFile::passwordHash(tester)
+                                 + " resetchannels &l0l3:test:* resetkeys ~l0l3:test:* -@all +@read +@write +@connection"
+                                   " +@transaction -@dangerous\n")) < 0) {
+        if (error)
+            *error = QStringLiteral("cannot append the test user to %1: %2").arg(path, file.errorString());
+        return {};
+    }
     return path;
 }
 

@@ -15,14 +15,20 @@ public:
     QString console;
     QString replication;
     QString sentinel;
+    QString topology; // REPLICAOF for a promotion without Sentinel
+    // Not in users.acl: a test-only user with plain data commands on
+    // l0l3:test:* (tests of the connection classes).
+    QString tester;
 
-    // The password of "gateway", "console", "replication" or "sentinel"; empty otherwise.
+    // The password of "gateway", "console", "replication", "sentinel",
+    // "topology" or "tester"; empty otherwise.
     QString password(const QString &user) const;
 
     // Writes <dir>/users.acl from packaging/redis/users.acl with each
     // @NAME_SHA256@ placeholder replaced by the SHA-256 of that password and
-    // comment/blank lines dropped (as scripts/render-acl.sh does). Returns
-    // the file's path, or an empty string and a reason in *error.
+    // comment/blank lines dropped (as scripts/render-acl.sh does), plus the
+    // user "tester". Returns the file's path, or an empty string and a
+    // reason in *error.
     QString renderAclFile(const QString &dir, QString *error = nullptr) const;
 
     // $L0L3_SOURCE_DIR, else the source dir this library was configured from.

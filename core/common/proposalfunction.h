@@ -1,0 +1,211 @@
+#pragma once
+
+// The Redis Function library "l0l3": the one way gateways append proposals.
+// The console (the writer) loads it on the primary with FUNCTION LOAD
+// REPLACE when it connects; the demo and the test fixtures load it too.
+// Functions are replicated and persisted like data, so a promoted replica
+// keeps it. docs/SCHEMA.md explains the limits and their arithmetic.
+//
+// FCALL l0l3_propose 0 KEY PACKED
+//   KEY: the cache key (32 lower-case hex); PACKED: ProposalCodec's
+//   kPackedField value (netstring pairs). The function touches only keys it
+//   names itself (RedisSchema), never a key the caller chooses. It
+//   - refuses a malformed proposal with "BADPROPOSAL <why>": a key that is not
+//     32 hex, PACKED over max_bytes, a field name it does not know or given
+//     twice, a missing field (every field of the key is required), a short
+//     field over its size, a number that is not decimal;
+//   - answers "rejected" while the key is in the rejected set;
+//   - counts demand: HINCRBY seen:KEY REGION and _total; a seen hash gets a
+//     TTL (seen_ttl_ms) when it is created and at most 64 regions;
+//   - on a key's first miss only: a per-namespace and a global rate limit per
+//     minute ("RATELIMITED <why>"), then XADD to the proposals stream, trimmed
+//     exactly to max_len entries when full, else of entries older than
+//     max_age_ms (MINID). Answers "proposed" or "counted".
+// Limits: the defaults in DEFAULTS below (max_len is
+// RedisSchema::kProposalsMaxLen), overridden field by field by the console in
+// the hash RedisSchema::kProposalLimits (max_len, max_age_ms, max_bytes,
+// seen_ttl_ms, ns_per_min, total_per_min).
+//
+// Redis 7.0 runs the commands a function calls with the caller's ACL: the
+// gateway user is granted exactly those commands on exactly those keys
+// (packaging/redis/users.acl), each in its own selector.
+
+#include <string_view>
+
+namespace l0l3::ProposalFunction {
+
+inline constexpr std::string_view kLibraryName = "l0l3";
+inline constexpr std::string_view kProposeName = "l0l3_propose";
+
+// Answers of l0l3_propose (status replies).
+inline constexpr std::string_view kProposed = "proposed";
+inline constexpr std::string_view kCounted = "counted";
+inline constexpr std::string_view kRejected = "rejected";
+// Error codes (the first word of an error reply).
+inline constexpr std::string_view kBadProposal = "BADPROPOSAL";
+inline constexpr std::string_view kRateLimited = "RATELIMITED";
+
+inline constexpr std::string_view kLibrary = R"lua(#!lua name=l0l3
+
+local PREFIX = 'l0l3:v1:'
+local PROPOSALS = PREFIX .. 'proposals'
+local REJECTED = PREFIX .. 'rejected'
+local LIMITS = PREFIX .. 'proposal-limits'
+local RATE = PREFIX .. 'proposal-rate:'
+local SEEN = PREFIX .. 'seen:'
+local SEEN_TOTAL = '_total'
+local MAX_REGIONS = 64
+
+local DEFAULTS = {
+    max_len = 100000, max_age_ms = 604800000, max_bytes = 32768,
+    seen_ttl_ms = 86400000, ns_per_min = 600, total_per_min = 1200,
+}
+-- Every field ProposalCodec packs; 0: no size of its own (max_bytes bounds it).
+local FIELDS = {
+    ns = 256, system = 0, prompt = 0, response = 0, model = 256, region = 64,
+    ts = 20, upstream_ms = 20, prompt_tokens = 20, completion_tokens = 20,
+    response_format = 0, tools = 0, tool_choice = 0,
+}
+local NUMBERS = { ts = true, upstream_ms = true, prompt_tokens = true, completion_tokens = true }
+
+local function bad(why)
+    return redis.error_reply('BADPROPOSAL ' .. why)
+end
+
+-- One netstring "<len>:<bytes>," at pos: its bytes and the position after it.
+local function netstring(s, pos)
+    local colon = string.find(s, ':', pos, true)
+    if not colon or colon == pos or colon - pos > 10 then
+        return nil
+    end
+    local digits = string.sub(s, pos, colon - 1)
+    if not string.match(digits, '^%d+$') or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+        return nil
+    end
+    local len = tonumber(digits)
+    local last = colon + len
+    if last + 1 > #s or string.sub(s, last + 1, last + 1) ~= ',' then
+        return nil
+    end
+    return string.sub(s, colon + 1, last), last + 2
+end
+
+local function unpack_fields(packed)
+    local fields = {}
+    local pos = 1
+    while pos <= #packed do
+        local name, value
+        name, pos = netstring(packed, pos)
+        if name then
+            value, pos = netstring(packed, pos)
+        end
+        if not value then
+            return nil, 'fields is not a list of netstring pairs'
+        end
+        local limit = FIELDS[name]
+        if not limit then
+            return nil, 'unknown field "' .. string.sub(name, 1, 64) .. '"'
+        end
+        if fields[name] then
+            return nil, 'field "' .. name .. '" given twice'
+        end
+        if limit > 0 and #value > limit then
+            return nil, 'field "' .. name .. '" is ' .. #value .. ' bytes, the limit is ' .. limit
+        end
+        if NUMBERS[name] and not string.match(value, '^%d+$') then
+            return nil, 'field "' .. name .. '" is not a decimal number'
+        end
+        fields[name] = value
+    end
+    for name in pairs(FIELDS) do
+        if not fields[name] then
+            return nil, 'missing field "' .. name .. '"'
+        end
+    end
+    return fields
+end
+
+local function limits()
+    local out = {}
+    for name, value in pairs(DEFAULTS) do
+        out[name] = value
+    end
+    local stored = redis.call('HGETALL', LIMITS)
+    for i = 1, #stored, 2 do
+        local value = tonumber(stored[i + 1])
+        if out[stored[i]] and value and value >= 1 then
+            out[stored[i]] = math.floor(value)
+        end
+    end
+    return out
+end
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Per-namespace and global proposals in this minute; nil when within both.
+local function rate_limited(lim, ns, now)
+    local window = RATE .. string.format('%d', math.floor(now / 60000))
+    local counts = redis.call('HMGET', window, '*', 'ns:' .. ns)
+    if tonumber(counts[1] or '0') >= lim.total_per_min then
+        return 'RATELIMITED more than ' .. lim.total_per_min .. ' new proposals this minute'
+    end
+    if tonumber(counts[2] or '0') >= lim.ns_per_min then
+        return 'RATELIMITED more than ' .. lim.ns_per_min .. ' new proposals this minute in this namespace'
+    end
+    redis.call('HINCRBY', window, '*', 1)
+    redis.call('HINCRBY', window, 'ns:' .. ns, 1)
+    redis.call('PEXPIRE', window, 120000)
+    return nil
+end
+
+local function propose(keys, args)
+    if #keys ~= 0 or #args ~= 2 then
+        return bad('usage: FCALL l0l3_propose 0 KEY FIELDS')
+    end
+    local key, packed = args[1], args[2]
+    if #key ~= 32 or not string.match(key, '^[0-9a-f]+$') then
+        return bad('key is not 32 lower-case hex digits')
+    end
+    local lim = limits()
+    if #packed > lim.max_bytes then
+        return bad('fields are ' .. #packed .. ' bytes, the limit is ' .. lim.max_bytes)
+    end
+    local fields, why = unpack_fields(packed)
+    if not fields then
+        return bad(why)
+    end
+    local now = now_ms()
+    local rejected = redis.call('ZSCORE', REJECTED, key)
+    if rejected and tonumber(rejected) > now then
+        return redis.status_reply('rejected')
+    end
+    local seen = SEEN .. key
+    local regions = redis.call('HLEN', seen)
+    if regions == 0 then
+        local limited = rate_limited(lim, fields.ns, now)
+        if limited then
+            return redis.error_reply(limited)
+        end
+    elseif regions > MAX_REGIONS and redis.call('HEXISTS', seen, fields.region) == 0 then
+        return bad('more than ' .. MAX_REGIONS .. ' regions counted for this key')
+    end
+    redis.call('HINCRBY', seen, fields.region, 1)
+    if redis.call('HINCRBY', seen, SEEN_TOTAL, 1) ~= 1 then
+        return redis.status_reply('counted')
+    end
+    redis.call('PEXPIRE', seen, lim.seen_ttl_ms)
+    if redis.call('XLEN', PROPOSALS) >= lim.max_len then
+        redis.call('XADD', PROPOSALS, 'MAXLEN', '=', lim.max_len, '*', 'key', key, 'fields', packed)
+    else
+        redis.call('XADD', PROPOSALS, 'MINID', '=', string.format('%d', math.max(now - lim.max_age_ms, 0)), '*', 'key', key, 'fields', packed)
+    end
+    return redis.status_reply('proposed')
+end
+
+redis.register_function('l0l3_propose', propose)
+)lua";
+
+} // namespace l0l3::ProposalFunction

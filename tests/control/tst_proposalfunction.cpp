@@ -1,0 +1,264 @@
+// The Redis function gateways propose through (ProposalFunction), run by the
+// real "gateway" ACL user of packaging/redis/users.acl on a real redis-server.
+
+#include <QTest>
+
+#include <optional>
+
+#include "core/common/proposal.h"
+#include "core/common/proposalfunction.h"
+#include "core/common/redisschema.h"
+#include "tests/control/controltestsupport.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+class TestProposalFunction : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void init();
+    void proposesOnceCountsDemandAndExpiresTheCounter();
+    void refusesMalformedProposals_data();
+    void refusesMalformedProposals();
+    void rejectedKeyIsNotProposed();
+    void floodKeepsTheStreamBounded();
+    void trimsEntriesOlderThanMaxAge();
+    void rateLimitsNewProposalsPerNamespace();
+
+private:
+    // FCALL l0l3_propose as a gateway.
+    RedisValue propose(const Proposal &p);
+    RedisValue propose(const QByteArray &key, const QByteArray &packed);
+    static QByteArray packed(const Proposal &p) { return qb(ProposalCodec::encode(p).at(1).second); }
+    // A proposal whose key is the key of its fields.
+    static Proposal proposal(const std::string &prompt, const std::string &ns = "default", const std::string &region = "nyc");
+    qint64 streamLength();
+    // The first entry of an XRANGE reply, decoded.
+    static std::optional<Proposal> decodeEntry(const RedisValue &range);
+    void setLimits(const QList<QByteArray> &fieldsAndValues);
+
+    RedisServer m_server;
+    RedisClient m_console;
+    RedisClient m_gateway;
+};
+
+void TestProposalFunction::initTestCase()
+{
+    QString error;
+    QVERIFY2(m_server.start({}, &error), qPrintable(error));
+    m_console = m_server.client(QStringLiteral("console"));
+    m_gateway = m_server.client(QStringLiteral("gateway"));
+    QVERIFY2(m_console.isConnected(), qPrintable(m_console.lastError()));
+    QVERIFY2(m_gateway.isConnected(), qPrintable(m_gateway.lastError()));
+}
+
+void TestProposalFunction::cleanupTestCase()
+{
+    m_console.disconnect();
+    m_gateway.disconnect();
+    QVERIFY(m_server.stop());
+}
+
+void TestProposalFunction::init()
+{
+    // The console user may not FLUSHALL: delete our keys one by one.
+    const RedisValue keys = m_console.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "100000"});
+    for (const RedisValue &k : keys.elements.value(1).elements)
+        m_console.command({"DEL", k.str});
+}
+
+Proposal TestProposalFunction::proposal(const std::string &prompt, const std::string &ns, const std::string &region)
+{
+    Proposal p;
+    p.ns = ns;
+    p.system = "Be brief.";
+    p.prompt = prompt;
+    p.response = "An answer to " + prompt;
+    p.model = "gpt-4o-mini";
+    p.region = region;
+    p.tsMs = 1700000000000;
+    p.upstreamMs = 420;
+    p.responseFormat = R"({"type":"json_object"})";
+    p.key = p.derivedKey();
+    return p;
+}
+
+RedisValue TestProposalFunction::propose(const QByteArray &key, const QByteArray &packedFields)
+{
+    return m_gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", key, packedFields});
+}
+
+RedisValue TestProposalFunction::propose(const Proposal &p)
+{
+    return propose(qb(p.key), packed(p));
+}
+
+qint64 TestProposalFunction::streamLength()
+{
+    return m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer;
+}
+
+std::optional<Proposal> TestProposalFunction::decodeEntry(const RedisValue &range)
+{
+    const RedisValue entry = range.elements.value(0);
+    const RedisValue kv = entry.elements.value(1);
+    StreamFields fields;
+    for (qsizetype i = 0; i + 1 < kv.elements.size(); i += 2)
+        fields.emplace_back(kv.elements[i].str.toStdString(), kv.elements[i + 1].str.toStdString());
+    return ProposalCodec::decode(entry.elements.value(0).str.toStdString(), fields);
+}
+
+void TestProposalFunction::setLimits(const QList<QByteArray> &fieldsAndValues)
+{
+    QList<QByteArray> argv{"HSET", qb(RedisSchema::kProposalLimits)};
+    argv.append(fieldsAndValues);
+    const RedisValue r = m_console.command(argv);
+    QVERIFY2(!r.isError(), qPrintable(r.toString()));
+}
+
+void TestProposalFunction::proposesOnceCountsDemandAndExpiresTheCounter()
+{
+    const Proposal p = proposal("What is X?");
+    RedisValue r = propose(p);
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+    Proposal again = p;
+    again.region = "tokyo";
+    r = propose(again);
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kCounted), qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 1);
+
+    const auto decoded = decodeEntry(m_console.command({"XRANGE", qb(RedisSchema::kProposals), "-", "+"}));
+    QVERIFY(decoded.has_value());
+    QCOMPARE(decoded->key, p.key);
+    QCOMPARE(decoded->responseFormat, p.responseFormat);
+    QCOMPARE(decoded->derivedKey(), p.key);
+
+    const QByteArray seen = qb(RedisSchema::seenKey(p.key));
+    QCOMPARE(m_console.command({"HGET", seen, "nyc"}).str, QByteArray("1"));
+    QCOMPARE(m_console.command({"HGET", seen, "tokyo"}).str, QByteArray("1"));
+    QCOMPARE(m_console.command({"HGET", seen, qb(RedisSchema::kSeenTotalField)}).str, QByteArray("2"));
+    // Demand counters expire (a key missed once a year ago holds no memory today).
+    const qint64 ttl = m_console.command({"PTTL", seen}).integer;
+    QVERIFY2(ttl > 0 && ttl <= 24LL * 3600 * 1000, qPrintable(QString::number(ttl)));
+}
+
+void TestProposalFunction::refusesMalformedProposals_data()
+{
+    QTest::addColumn<QByteArray>("key");
+    QTest::addColumn<QByteArray>("packed");
+    QTest::addColumn<QString>("why");
+    const Proposal p = proposal("How do I reset my password?");
+    const QByteArray key = qb(p.key);
+    const QByteArray good = packed(p);
+    auto netstring = [](const QByteArray &s) -> QByteArray { return QByteArray::number(s.size()) + ':' + s + ','; };
+
+    QByteArray noPrompt = good;
+    noPrompt.replace(QByteArray(netstring("prompt") + netstring(qb(p.prompt))), QByteArray());
+    QTest::newRow("missing key field") << key << noPrompt << QStringLiteral("missing field \"prompt\"");
+    Proposal longNs = p;
+    longNs.ns = std::string(300, 'n');
+    QTest::newRow("oversized field") << key << packed(longNs) << QStringLiteral("field \"ns\" is 300 bytes, the limit is 256");
+    Proposal huge = p;
+    huge.response = std::string(40000, 'r');
+    QTest::newRow("oversized proposal") << key << packed(huge) << QStringLiteral("the limit is 32768");
+    QTest::newRow("key not hex") << QByteArray("l0l3:v1:entry:0123456789abcdef01") << good
+                                 << QStringLiteral("key is not 32 lower-case hex digits");
+    QTest::newRow("key upper case") << key.toUpper() << good << QStringLiteral("key is not 32 lower-case hex digits");
+    QTest::newRow("unknown field") << key << QByteArray(good + netstring("admin") + netstring("1")) << QStringLiteral("unknown field \"admin\"");
+    QTest::newRow("field twice") << key << QByteArray(good + netstring("region") + netstring("eu")) << QStringLiteral("field \"region\" given twice");
+    QByteArray badNumber = good;
+    badNumber.replace(QByteArray(netstring("upstream_ms") + netstring("420")), QByteArray(netstring("upstream_ms") + netstring("fast")));
+    QTest::newRow("number not decimal") << key << badNumber << QStringLiteral("field \"upstream_ms\" is not a decimal number");
+    QTest::newRow("not netstrings") << key << good.left(good.size() - 3) << QStringLiteral("not a list of netstring pairs");
+}
+
+void TestProposalFunction::refusesMalformedProposals()
+{
+    QFETCH(QByteArray, key);
+    QFETCH(QByteArray, packed);
+    QFETCH(QString, why);
+    const RedisValue r = propose(key, packed);
+    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kBadProposal)) && QString::fromUtf8(r.str).contains(why),
+             qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 0);
+    const RedisValue seen = m_console.command({"SCAN", "0", "MATCH", "l0l3:v1:seen:*", "COUNT", "1000"});
+    QVERIFY(seen.elements.value(1).elements.isEmpty());
+}
+
+void TestProposalFunction::rejectedKeyIsNotProposed()
+{
+    const Proposal p = proposal("Spam?");
+    m_console.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", qb(p.key)});
+    const RedisValue r = propose(p);
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kRejected), qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 0);
+}
+
+// Miss traffic on ever new keys: the stream stays at max_len entries, and
+// every demand counter it left behind expires.
+void TestProposalFunction::floodKeepsTheStreamBounded()
+{
+    setLimits({"max_len", "50", "ns_per_min", "100000", "total_per_min", "100000"});
+    const int n = 400;
+    for (int i = 0; i < n; ++i) {
+        const RedisValue r = propose(proposal("question number " + std::to_string(i)));
+        QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+    }
+    QCOMPARE(streamLength(), 50);
+    // The newest are kept.
+    const auto last = decodeEntry(m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
+    QVERIFY(last.has_value());
+    QCOMPARE(last->prompt, "question number " + std::to_string(n - 1));
+    const RedisValue seen = m_console.command({"SCAN", "0", "MATCH", "l0l3:v1:seen:*", "COUNT", "100000"});
+    QCOMPARE(seen.elements.value(1).elements.size(), qsizetype(n));
+    for (const RedisValue &k : seen.elements.value(1).elements)
+        QVERIFY(m_console.command({"PTTL", k.str}).integer > 0);
+}
+
+void TestProposalFunction::trimsEntriesOlderThanMaxAge()
+{
+    // An entry from 1970 (stream ids are milliseconds): older than any max_age_ms.
+    const Proposal old = proposal("Very old question");
+    QList<QByteArray> argv{"XADD", qb(RedisSchema::kProposals), "1-0"};
+    for (const auto &[f, v] : ProposalCodec::encode(old)) {
+        argv.append(qb(f));
+        argv.append(qb(v));
+    }
+    QVERIFY(!m_console.command(argv).isError());
+    QCOMPARE(streamLength(), 1);
+    const RedisValue r = propose(proposal("A new question"));
+    QVERIFY2(r.isStatus(), qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 1);
+    QVERIFY(m_console.command({"XRANGE", qb(RedisSchema::kProposals), "1-0", "1-0"}).elements.isEmpty());
+}
+
+void TestProposalFunction::rateLimitsNewProposalsPerNamespace()
+{
+    // The limits count per minute of the server's clock: start early in a minute.
+    auto secondOfMinute = [this] { return m_console.command({"TIME"}).elements.value(0).str.toLongLong() % 60; };
+    QTRY_VERIFY_WITH_TIMEOUT(secondOfMinute() < 50, 15000);
+    setLimits({"ns_per_min", "5", "total_per_min", "8"});
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(propose(proposal("a" + std::to_string(i), "tenant-a")).str, qb(ProposalFunction::kProposed));
+    RedisValue r = propose(proposal("a5", "tenant-a"));
+    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kRateLimited)) && r.str.contains("namespace"),
+             qPrintable(r.toString()));
+    // Demand for a key already proposed is still counted.
+    QCOMPARE(propose(proposal("a0", "tenant-a", "eu")).str, qb(ProposalFunction::kCounted));
+    // Another namespace has its own budget, within the global one.
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(propose(proposal("b" + std::to_string(i), "tenant-b")).str, qb(ProposalFunction::kProposed));
+    r = propose(proposal("b3", "tenant-b"));
+    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kRateLimited)) && !r.str.contains("namespace"),
+             qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 8);
+    // A refused proposal left no demand counter behind.
+    QCOMPARE(m_console.command({"EXISTS", qb(RedisSchema::seenKey(proposal("b3", "tenant-b").key))}).integer, 0);
+}
+
+QTEST_GUILESS_MAIN(TestProposalFunction)
+#include "tst_proposalfunction.moc"

@@ -1,0 +1,142 @@
+// What each ACL user of packaging/redis/users.acl may run, on a real
+// redis-server that loaded the rendered file: NOPERM or not.
+
+#include <QTest>
+
+#include "core/common/proposal.h"
+#include "core/common/proposalfunction.h"
+#include "core/common/redisschema.h"
+#include "tests/control/controltestsupport.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+class TestRedisAcl : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void permissions_data();
+    void permissions();
+    void gatewayProposesThroughTheFunction();
+
+private:
+    RedisServer m_server;
+};
+
+void TestRedisAcl::initTestCase()
+{
+    QString error;
+    QVERIFY2(m_server.start({}, &error), qPrintable(error));
+    // Something to trim, delete or rename in every stream the rows name.
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    QVERIFY(!console.command({"XADD", qb(RedisSchema::kAudit), "*", "action", "approve"}).isError());
+    QVERIFY(!console.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "k"}).isError());
+}
+
+void TestRedisAcl::cleanupTestCase()
+{
+    QVERIFY(m_server.stop());
+}
+
+void TestRedisAcl::permissions_data()
+{
+    QTest::addColumn<QString>("user");
+    QTest::addColumn<QList<QByteArray>>("argv");
+    QTest::addColumn<bool>("allowed");
+    const QByteArray audit = qb(RedisSchema::kAudit);
+    const QByteArray proposals = qb(RedisSchema::kProposals);
+    const QByteArray entry = qb(RedisSchema::entryKey("0123456789abcdef0123456789abcdef"));
+    const QByteArray seen = qb(RedisSchema::seenKey("0123456789abcdef0123456789abcdef"));
+    const QByteArray library = qb(ProposalFunction::kLibrary);
+    const QString gateway = QStringLiteral("gateway");
+    const QString console = QStringLiteral("console");
+    const QString sentinel = QStringLiteral("sentinel");
+    const QString topology = QStringLiteral("topology");
+
+    // Gateways: propose through the function; never trim, delete or read the queue, never write entries.
+    QTest::newRow("gateway FCALL l0l3_propose") << gateway << QList<QByteArray>{"FCALL", "l0l3_propose", "0", "x", ""} << true;
+    QTest::newRow("gateway XTRIM proposals") << gateway << QList<QByteArray>{"XTRIM", proposals, "MAXLEN", "0"} << false;
+    QTest::newRow("gateway XDEL proposals") << gateway << QList<QByteArray>{"XDEL", proposals, "1-0"} << false;
+    QTest::newRow("gateway DEL proposals") << gateway << QList<QByteArray>{"DEL", proposals} << false;
+    QTest::newRow("gateway UNLINK proposals") << gateway << QList<QByteArray>{"UNLINK", proposals} << false;
+    QTest::newRow("gateway PEXPIRE proposals") << gateway << QList<QByteArray>{"PEXPIRE", proposals, "1"} << false;
+    QTest::newRow("gateway XGROUP DESTROY") << gateway << QList<QByteArray>{"XGROUP", "DESTROY", proposals, "console"} << false;
+    QTest::newRow("gateway XRANGE proposals") << gateway << QList<QByteArray>{"XRANGE", proposals, "-", "+"} << false;
+    QTest::newRow("gateway SET entry") << gateway << QList<QByteArray>{"SET", entry, "{}"} << false;
+    QTest::newRow("gateway DEL entry") << gateway << QList<QByteArray>{"DEL", entry} << false;
+    QTest::newRow("gateway DEL seen") << gateway << QList<QByteArray>{"DEL", seen} << false;
+    QTest::newRow("gateway SET limits") << gateway << QList<QByteArray>{"HSET", qb(RedisSchema::kProposalLimits), "max_len", "1"} << false;
+    QTest::newRow("gateway FUNCTION LOAD") << gateway << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << false;
+    QTest::newRow("gateway FUNCTION FLUSH") << gateway << QList<QByteArray>{"FUNCTION", "FLUSH"} << false;
+    QTest::newRow("gateway EVAL") << gateway << QList<QByteArray>{"EVAL", "return 1", "0"} << false;
+
+    // The console: writes entries and appends audit records; nothing may trim or delete the audit.
+    QTest::newRow("console SET entry") << console << QList<QByteArray>{"SET", entry, "{}"} << true;
+    QTest::newRow("console XADD audit") << console << QList<QByteArray>{"XADD", audit, "*", "action", "approve"} << true;
+    QTest::newRow("console XREVRANGE audit") << console << QList<QByteArray>{"XREVRANGE", audit, "+", "-", "COUNT", "1"} << true;
+    QTest::newRow("console FUNCTION LOAD") << console << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << true;
+    QTest::newRow("console XTRIM audit") << console << QList<QByteArray>{"XTRIM", audit, "MAXLEN", "0"} << false;
+    QTest::newRow("console XDEL audit") << console << QList<QByteArray>{"XDEL", audit, "1-0"} << false;
+    QTest::newRow("console DEL audit") << console << QList<QByteArray>{"DEL", audit} << false;
+    QTest::newRow("console UNLINK audit") << console << QList<QByteArray>{"UNLINK", audit} << false;
+    QTest::newRow("console EXPIRE audit") << console << QList<QByteArray>{"EXPIRE", audit, "1"} << false;
+    QTest::newRow("console RENAME audit") << console << QList<QByteArray>{"RENAME", audit, entry} << false;
+    QTest::newRow("console CLIENT PAUSE") << console << QList<QByteArray>{"CLIENT", "PAUSE", "1"} << false;
+    QTest::newRow("console CLIENT KILL") << console << QList<QByteArray>{"CLIENT", "KILL", "TYPE", "normal"} << false;
+    QTest::newRow("console SWAPDB") << console << QList<QByteArray>{"SWAPDB", "0", "1"} << false;
+    QTest::newRow("console MIGRATE") << console << QList<QByteArray>{"MIGRATE", "127.0.0.1", "1", entry, "0", "10"} << false;
+    QTest::newRow("console REPLICAOF") << console << QList<QByteArray>{"REPLICAOF", "NO", "ONE"} << false;
+    QTest::newRow("console FAILOVER") << console << QList<QByteArray>{"FAILOVER", "ABORT"} << false;
+    QTest::newRow("console SCRIPT FLUSH") << console << QList<QByteArray>{"SCRIPT", "FLUSH"} << false;
+    QTest::newRow("console FUNCTION FLUSH") << console << QList<QByteArray>{"FUNCTION", "FLUSH"} << false;
+    QTest::newRow("console FUNCTION DELETE") << console << QList<QByteArray>{"FUNCTION", "DELETE", "l0l3"} << false;
+    QTest::newRow("console FLUSHALL") << console << QList<QByteArray>{"FLUSHALL"} << false;
+    QTest::newRow("console KEYS") << console << QList<QByteArray>{"KEYS", "*"} << false;
+    QTest::newRow("console CONFIG SET") << console << QList<QByteArray>{"CONFIG", "SET", "maxmemory", "1"} << false;
+    QTest::newRow("console other key") << console << QList<QByteArray>{"SET", "other", "1"} << false;
+
+    // Sentinel: exactly what it needs on a monitored instance.
+    QTest::newRow("sentinel INFO") << sentinel << QList<QByteArray>{"INFO", "replication"} << true;
+    QTest::newRow("sentinel CLIENT SETNAME") << sentinel << QList<QByteArray>{"CLIENT", "SETNAME", "sentinel-1"} << true;
+    QTest::newRow("sentinel CONFIG SET") << sentinel << QList<QByteArray>{"CONFIG", "SET", "maxmemory", "1"} << false;
+    QTest::newRow("sentinel CONFIG GET") << sentinel << QList<QByteArray>{"CONFIG", "GET", "maxmemory"} << false;
+    QTest::newRow("sentinel GET") << sentinel << QList<QByteArray>{"GET", entry} << false;
+    QTest::newRow("sentinel CLIENT PAUSE") << sentinel << QList<QByteArray>{"CLIENT", "PAUSE", "1"} << false;
+
+    // Topology: a promotion without Sentinel, nothing else.
+    QTest::newRow("topology ROLE") << topology << QList<QByteArray>{"ROLE"} << true;
+    QTest::newRow("topology SET") << topology << QList<QByteArray>{"SET", entry, "{}"} << false;
+    QTest::newRow("topology CONFIG SET") << topology << QList<QByteArray>{"CONFIG", "SET", "maxmemory", "1"} << false;
+    QTest::newRow("topology FLUSHALL") << topology << QList<QByteArray>{"FLUSHALL"} << false;
+}
+
+void TestRedisAcl::permissions()
+{
+    QFETCH(QString, user);
+    QFETCH(QList<QByteArray>, argv);
+    QFETCH(bool, allowed);
+    RedisClient client = m_server.client(user);
+    QVERIFY2(client.isConnected(), qPrintable(user + QStringLiteral(": ") + client.lastError()));
+    const RedisValue reply = client.command(argv);
+    const bool denied = reply.isError() && reply.str.startsWith("NOPERM");
+    QVERIFY2(denied != allowed, qPrintable(reply.toString()));
+    // Nothing that was refused took effect on the audit stream.
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    QVERIFY(console.command({"XLEN", qb(RedisSchema::kAudit)}).integer >= 1);
+}
+
+// The whole path a gateway takes, as the gateway user: one FCALL.
+void TestRedisAcl::gatewayProposesThroughTheFunction()
+{
+    Proposal p = makeProposal("acl-propose", "Who may propose?");
+    RedisClient gateway = m_server.client(QStringLiteral("gateway"));
+    const RedisValue r = gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key),
+                                          qb(ProposalCodec::encode(p).at(1).second)});
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+}
+
+QTEST_GUILESS_MAIN(TestRedisAcl)
+#include "tst_redisacl.moc"
