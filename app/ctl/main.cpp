@@ -115,6 +115,11 @@ int main(int argc, char *argv[])
     auto options = l0l3::RedisConnection::Options::fromUrl(parser.value(primary), &why);
     if (!options)
         return usageError(QStringLiteral("bad --primary URL: %1").arg(why));
+    // argv is readable by every local user (ps, /proc/PID/cmdline); the password itself is never repeated.
+    if (!options->password.isEmpty())
+        std::fputs("l0l3-ctl: warning: the password in --primary is visible to every local user (ps, /proc); "
+                   "give it with --password-file FILE or L0L3_REDIS_PASSWORD instead\n",
+                   stderr);
     if (options->password.isEmpty()) {
         if (parser.isSet(passwordFile)) {
             QFile f(parser.value(passwordFile));

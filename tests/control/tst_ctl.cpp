@@ -30,6 +30,7 @@ private slots:
     void badUsageExitsTwo();
     void replicaExitsOne();
     void unreachableExitsOne();
+    void passwordInUrlWarns();
 
 private:
     struct Run
@@ -210,6 +211,27 @@ void TestCtl::unreachableExitsOne()
     const Run r = ctl({QStringLiteral("entries")}, QStringLiteral("redis://console@127.0.0.1:%1").arg(port));
     QCOMPARE(r.code, 1);
     QVERIFY(!r.err.isEmpty());
+}
+
+// argv is readable by every local user: a password in --primary still
+// works but draws a warning pointing at --password-file and the
+// environment, without repeating the password. The usual way (the
+// password in L0L3_REDIS_PASSWORD) draws none.
+void TestCtl::passwordInUrlWarns()
+{
+    const QString password = TestCredentials::get().console;
+    const Run inline_ = ctl({QStringLiteral("entries")}, QStringLiteral("redis://console:%1@%2:%3")
+                                                             .arg(password, m_redis.primary.host())
+                                                             .arg(m_redis.primary.port()));
+    QVERIFY2(inline_.code == 0, inline_.err.constData());
+    QVERIFY2(inline_.err.contains("l0l3-ctl: warning: the password in --primary"), inline_.err.constData());
+    QVERIFY2(inline_.err.contains("--password-file") && inline_.err.contains("L0L3_REDIS_PASSWORD"),
+             inline_.err.constData());
+    QVERIFY(!inline_.err.contains(password.toUtf8()));
+
+    const Run fromEnv = ctl({QStringLiteral("entries")});
+    QVERIFY2(fromEnv.code == 0, fromEnv.err.constData());
+    QVERIFY2(!fromEnv.err.contains("warning"), fromEnv.err.constData());
 }
 
 QTEST_GUILESS_MAIN(TestCtl)
