@@ -35,6 +35,7 @@ AuditPage::AuditPage(ControlClient *client, QWidget *parent)
     m_view->horizontalHeader()->setStretchLastSection(true);
     m_view->setColumnWidth(AuditTableModel::Time, 150);
     m_view->setColumnWidth(AuditTableModel::Key, 220);
+    m_status->setTextFormat(Qt::PlainText);
 
     auto *filter = new QLineEdit(this);
     filter->setPlaceholderText(tr("Filter loaded records (action, key, actor, detail)"));

@@ -24,22 +24,34 @@ QVariant AuditTableModel::data(const QModelIndex &index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const AuditRecord &r = m_records.at(index.row());
-    if (role == Qt::DisplayRole || role == Qt::ToolTipRole) {
-        switch (index.column()) {
-        case Time: return Formatting::timestamp(r.tsMs);
+    auto raw = [&r](int column) -> QString {
+        switch (column) {
         case Action: return QString::fromStdString(r.action);
         case Key: return QString::fromStdString(r.key);
         case Actor: return QString::fromStdString(r.actor);
-        case Version: return r.version ? QString::number(r.version) : QString();
-        case PrevVersion: return r.prevVersion ? QString::number(r.prevVersion) : QString();
         case Detail: return QString::fromStdString(r.detail);
         }
+        return {};
+    };
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Time: return Formatting::timestamp(r.tsMs);
+        case Action:
+        case Key:
+        case Actor:
+        case Detail: return Formatting::oneLine(raw(index.column()), 200);
+        case Version: return r.version ? QString::number(r.version) : QString();
+        case PrevVersion: return r.prevVersion ? QString::number(r.prevVersion) : QString();
+        }
+    } else if (role == Qt::ToolTipRole) {
+        const QString text = raw(index.column());
+        return text.isEmpty() ? QVariant() : QVariant(Formatting::toolTip(text));
     } else if (role == SortRole) {
         switch (index.column()) {
         case Time: return qint64(r.tsMs);
         case Version: return qint64(r.version);
         case PrevVersion: return qint64(r.prevVersion);
-        default: return index.data(Qt::DisplayRole);
+        default: return raw(index.column());
         }
     }
     return {};

@@ -16,6 +16,7 @@
 
 #include <cmath>
 
+#include "ui/formatting.h"
 #include "ui/regionstatuscard.h"
 #include "ui/timeserieschart.h"
 
@@ -73,7 +74,10 @@ DashboardPage::DashboardPage(QWidget *parent)
     m_tierAxis->setTitleText(tr("%"));
     m_tierAxis->setLabelFormat(QStringLiteral("%.0f"));
     m_tierAxis->setTickCount(3); // 0, 50, 100: more labels do not fit the short plot and get elided
+    // QChartView made a default chart and setChart() only releases it.
+    QChart *placeholder = m_tiersView->chart();
     m_tiersView->setChart(chart);
+    delete placeholder;
     m_tiersView->setRenderHint(QPainter::Antialiasing);
     m_tiersView->setMinimumHeight(170);
 
@@ -105,6 +109,7 @@ DashboardPage::DashboardPage(QWidget *parent)
     layout->addLayout(top);
     layout->addWidget(cardsScroll);
     layout->addLayout(grid, 1);
+    m_status->setTextFormat(Qt::PlainText);
     m_status->setText(tr("waiting for the first metrics tick…"));
 }
 
@@ -162,16 +167,23 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
     }
     m_status->setText(snapshot.error.isEmpty()
                           ? tr("updated %1 · %n region(s)", nullptr, int(snapshot.regions.size())).arg(at.toString(QStringLiteral("HH:mm:ss")))
-                          : tr("metrics source: %1").arg(snapshot.error));
+                          : tr("metrics source: %1").arg(Formatting::oneLine(snapshot.error, 300)));
 }
 
 void DashboardPage::updateTierBars()
 {
     m_tierUpdatePending = false;
     const MetricsSnapshot &snapshot = m_tierSnapshot;
+    // Category labels are rendered as HTML; the axis drops a repeated one,
+    // so two names that shorten alike get a number.
     QStringList regions;
-    for (const RegionMetrics &r : snapshot.regions)
-        regions.append(r.region);
+    for (const RegionMetrics &r : snapshot.regions) {
+        const QString label = Formatting::chartLabel(r.region);
+        QString unique = label;
+        for (int n = 2; regions.contains(unique); ++n)
+            unique = QStringLiteral("%1 (%2)").arg(label).arg(n);
+        regions.append(unique);
+    }
     if (m_tierRegions->categories() != regions) {
         m_tierRegions->clear();
         m_tierRegions->append(regions);

@@ -48,6 +48,7 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     m_view->setColumnWidth(EntryTableModel::Prompt, 260);
     m_view->setColumnWidth(EntryTableModel::Response, 260);
     m_detail->setReadOnly(true);
+    m_status->setTextFormat(Qt::PlainText);
 
     m_search->setPlaceholderText(tr("Search key, prompt, response, intent, approver"));
     m_search->setClearButtonEnabled(true);
@@ -147,12 +148,16 @@ void EntriesPage::updateDetail()
     }
     const EntryItem &item = m_model->itemAt(row);
     const Entry &e = item.entry;
+    // Untrusted fields, bounded: the editor (E) holds the whole answer.
+    auto field = [](const std::string &s) { return Formatting::multiLine(QString::fromStdString(s), kDetailChars); };
+    const QString intent = QString::fromStdString(e.intent);
+    // One arg() pass: a "%4" inside the prompt stays text.
     m_detail->setPlainText(tr("Key: %1\nPrompt: %2\nIntent: %3\nVersion %4, approved by %5 at %6, TTL %7\n\n%8")
-                               .arg(QString::fromStdString(e.key), QString::fromStdString(e.prompt),
-                                    QString::fromStdString(e.intent).isEmpty() ? tr("—") : QString::fromStdString(e.intent))
-                               .arg(e.version)
-                               .arg(QString::fromStdString(e.approvedBy), Formatting::timestamp(e.approvedAtMs),
-                                    Formatting::ttl(item.ttlRemainingSeconds), QString::fromStdString(e.response)));
+                               .arg(Formatting::oneLine(QString::fromStdString(e.key), 200), field(e.prompt),
+                                    intent.isEmpty() ? tr("—") : Formatting::oneLine(intent, 200), QString::number(e.version),
+                                    Formatting::oneLine(QString::fromStdString(e.approvedBy), 200),
+                                    Formatting::timestamp(e.approvedAtMs), Formatting::ttl(item.ttlRemainingSeconds),
+                                    field(e.response)));
 }
 
 void EntriesPage::revokeCurrent()
@@ -167,6 +172,8 @@ void EntriesPage::revokeCurrent()
                                     .arg(e.version)
                                     .arg(Formatting::oneLine(QString::fromStdString(e.prompt), 200)),
                                 QMessageBox::Ok | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("revokeConfirm"));
+    box->setTextFormat(Qt::PlainText);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setDefaultButton(QMessageBox::Cancel);
     connect(box, &QMessageBox::accepted, this, [this, e] {
@@ -184,7 +191,7 @@ void EntriesPage::editCurrent()
     auto *dialog = new ResponseEditorDialog(QString::fromStdString(e.response), tr("&Save as version %1").arg(e.version + 1), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setIntentVisible(false);
-    dialog->setWindowTitle(tr("Edit entry — %1").arg(QString::fromStdString(e.prompt).left(60)));
+    dialog->setWindowTitle(tr("Edit entry — %1").arg(Formatting::oneLine(QString::fromStdString(e.prompt), 60)));
     connect(dialog, &QDialog::accepted, this, [this, dialog, e] {
         if (!dialog->isChanged())
             return;

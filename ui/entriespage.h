@@ -36,6 +36,8 @@ signals:
     void writeFinished(const l0l3::ApprovalResult &result);
 
 private:
+    static constexpr int kDetailChars = 20000; // of the prompt and of the answer in the detail pane
+
     int currentRow() const;
     void updateDetail();
 

@@ -25,17 +25,25 @@ QVariant EntryTableModel::data(const QModelIndex &index, int role) const
         return {};
     const EntryItem &item = m_items.at(index.row());
     const Entry &e = item.entry;
-    if (role == Qt::DisplayRole || role == Qt::ToolTipRole) {
-        const int limit = role == Qt::DisplayRole ? 120 : 600;
+    if (role == Qt::DisplayRole) {
         switch (index.column()) {
-        case Key: return QString::fromStdString(e.key);
-        case Prompt: return Formatting::oneLine(QString::fromStdString(e.prompt), limit);
-        case Response: return Formatting::oneLine(QString::fromStdString(e.response), limit);
-        case Intent: return QString::fromStdString(e.intent);
+        case Key: return Formatting::oneLine(QString::fromStdString(e.key), 120);
+        case Prompt: return Formatting::oneLine(QString::fromStdString(e.prompt), 120);
+        case Response: return Formatting::oneLine(QString::fromStdString(e.response), 120);
+        case Intent: return Formatting::oneLine(QString::fromStdString(e.intent), 120);
         case Version: return QString::number(e.version);
-        case ApprovedBy: return QString::fromStdString(e.approvedBy);
+        case ApprovedBy: return Formatting::oneLine(QString::fromStdString(e.approvedBy), 120);
         case ApprovedAt: return Formatting::timestamp(e.approvedAtMs);
         case Ttl: return Formatting::ttl(item.ttlRemainingSeconds);
+        }
+    } else if (role == Qt::ToolTipRole) {
+        switch (index.column()) {
+        case Key: return Formatting::toolTip(QString::fromStdString(e.key));
+        case Prompt: return Formatting::toolTip(QString::fromStdString(e.prompt));
+        case Response: return Formatting::toolTip(QString::fromStdString(e.response));
+        case Intent: return Formatting::toolTip(QString::fromStdString(e.intent));
+        case ApprovedBy: return Formatting::toolTip(QString::fromStdString(e.approvedBy));
+        default: return {};
         }
     } else if (role == SortRole) {
         switch (index.column()) {

@@ -15,6 +15,7 @@
 #include "ui/dashboardpage.h"
 #include "ui/entriespage.h"
 #include "ui/entrytablemodel.h"
+#include "ui/formatting.h"
 #include "ui/monitorclient.h"
 #include "ui/monitorworker.h"
 #include "ui/passwordvault.h"
@@ -79,8 +80,8 @@ MainWindow::MainWindow(QWidget *parent)
                 QString text = tr("%1: %2").arg(server, state);
                 if (!error.isEmpty() && !m_connected)
                     text += QStringLiteral(" (%1)").arg(error);
-                m_connLabel->setText(text);
-                m_connLabel->setToolTip(error);
+                m_connLabel->setText(Formatting::oneLine(text, 200));
+                m_connLabel->setToolTip(error.isEmpty() ? QString() : Formatting::toolTip(error));
                 if (m_connected) {
                     // Entries and audit are loaded once connected; later on demand.
                     if (m_entries->model()->rowCount() == 0)
@@ -91,7 +92,7 @@ MainWindow::MainWindow(QWidget *parent)
                 }
             });
     connect(w, &ControlWorker::roleChecked, this, [this](const QString &role, bool writable, bool frozen) {
-        QString text = writable ? tr("role: primary ✓") : tr("role: %1 — writes refused").arg(role);
+        QString text = writable ? tr("role: primary ✓") : tr("role: %1 — writes refused").arg(Formatting::oneLine(role, 40));
         if (frozen)
             text += tr(" · approvals FROZEN");
         m_roleLabel->setText(text);
@@ -124,9 +125,10 @@ void MainWindow::deliverStatus(const QString &message, int timeoutMs)
     showStatus(message, timeoutMs);
 }
 
+// Status messages quote keys, Redis errors and node names: one escaped, bounded line.
 void MainWindow::showStatus(const QString &message, int timeoutMs)
 {
-    statusBar()->showMessage(message, timeoutMs);
+    statusBar()->showMessage(Formatting::oneLine(message, 500), timeoutMs);
 }
 
 void MainWindow::buildMenus()
@@ -168,6 +170,8 @@ void MainWindow::buildMenus()
 
 void MainWindow::buildStatusBar()
 {
+    for (QLabel *label : {m_connLabel, m_roleLabel, m_acksLabel, m_queueLabel})
+        label->setTextFormat(Qt::PlainText);
     m_connLabel->setText(tr("not connected — File › Connection profiles"));
     m_roleLabel->setText(tr("role: ?"));
     m_acksLabel->setText(tr("last write: —"));
@@ -182,7 +186,7 @@ void MainWindow::buildStatusBar()
 void MainWindow::onWriteFinished(const ApprovalResult &result)
 {
     if (!result.ok) {
-        m_acksLabel->setText(tr("last write: %1 failed").arg(result.action));
+        m_acksLabel->setText(tr("last write: %1 failed").arg(Formatting::oneLine(result.action, 40)));
         return;
     }
     m_acksLabel->setText(result.replicasAcked < 0
@@ -195,7 +199,7 @@ void MainWindow::connectWith(const RedisConnection::Options &options, const QStr
 {
     m_primaryHost = options.host;
     m_primaryPort = options.port;
-    m_connLabel->setText(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label));
+    m_connLabel->setText(Formatting::oneLine(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label), 200));
     m_client->connectTo(options, m_actor);
 }
 

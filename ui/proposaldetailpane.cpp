@@ -13,9 +13,20 @@
 
 namespace l0l3 {
 
+// A 1 MB prompt or answer must not stall the layout: the panes show the
+// beginning (the editor, E, holds the whole answer).
+static QString paneText(const QString &text)
+{
+    QString shown = Formatting::multiLine(text, ProposalDetailPane::kPaneChars);
+    if (text.size() > ProposalDetailPane::kPaneChars)
+        shown += ProposalDetailPane::tr("\n[%1 characters in all; only the beginning is shown]").arg(text.size());
+    return shown;
+}
+
 static QLabel *selectableLabel(QWidget *parent)
 {
     auto *label = new QLabel(parent);
+    label->setTextFormat(Qt::PlainText); // shows untrusted text: never rich text
     label->setTextInteractionFlags(Qt::TextSelectableByMouse);
     label->setWordWrap(true);
     return label;
@@ -51,7 +62,6 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
     form->addRow(tr("Savings:"), m_savings);
     form->addRow(tr("Similar entries:"), m_similar);
     m_similar->setObjectName(QStringLiteral("similarEntries"));
-    m_similar->setTextFormat(Qt::PlainText);
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
@@ -71,26 +81,27 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
             l->setText(QStringLiteral("—"));
         return;
     }
-    m_prompt->setPlainText(item->prompt);
-    m_answer->setPlainText(item->responseText());
-    m_normalised->setText(QString::fromStdString(PromptNormaliser::normalise(item->prompt.toStdString())));
-    m_key->setText(item->key);
+    m_prompt->setPlainText(paneText(item->prompt));
+    m_answer->setPlainText(paneText(item->responseText()));
+    m_normalised->setText(Formatting::oneLine(
+        QString::fromStdString(PromptNormaliser::normalise(item->prompt.left(kPaneChars).toStdString())), kLabelChars));
+    m_key->setText(Formatting::oneLine(item->key, kLabelChars));
     QStringList context;
     if (!item->ns.isEmpty())
-        context.append(tr("namespace %1").arg(item->ns));
+        context.append(tr("namespace %1").arg(Formatting::oneLine(item->ns, 120)));
     if (!item->model.isEmpty())
-        context.append(tr("model %1").arg(item->model));
+        context.append(tr("model %1").arg(Formatting::oneLine(item->model, 120)));
     context.append(item->system.isEmpty() ? tr("no system prompt") : tr("system: %1").arg(Formatting::oneLine(item->system, 120)));
     const qint64 ageMs = QDateTime::currentMSecsSinceEpoch() - item->tsMs;
-    context.append(tr("proposed by %1, %2").arg(item->proposedRegion.isEmpty() ? tr("?") : item->proposedRegion,
+    context.append(tr("proposed by %1, %2").arg(item->proposedRegion.isEmpty() ? tr("?") : Formatting::oneLine(item->proposedRegion, 60),
                                                 ageMs < 1000 ? tr("just now") : tr("%1 ago").arg(Formatting::age(ageMs))));
     m_context->setText(context.join(QStringLiteral(" · ")));
     QStringList regions;
     for (auto it = item->regions.cbegin(); it != item->regions.cend(); ++it)
-        regions.append(tr("%1: %2 misses").arg(it.key()).arg(it.value()));
+        regions.append(tr("%1: %2 misses").arg(Formatting::oneLine(it.key(), 60), QString::number(it.value())));
     if (!item->duplicateIds.isEmpty())
         regions.append(tr("%1 duplicate proposal(s) merged").arg(item->duplicateIds.size()));
-    m_regions->setText(regions.isEmpty() ? tr("no demand recorded") : regions.join(QStringLiteral(" · ")));
+    m_regions->setText(regions.isEmpty() ? tr("no demand recorded") : Formatting::oneLine(regions.join(QStringLiteral(" · ")), kLabelChars));
     const qint64 tokens = item->promptTokens + item->completionTokens;
     QString savings = tr("%1 = seen %2 × %3 region(s) × %4 s upstream")
                           .arg(item->savingsScore, 0, 'f', 1)

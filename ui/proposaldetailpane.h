@@ -27,6 +27,10 @@ public:
     void showSimilar(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
     QLabel *similarLabel() const { return m_similar; }
 
+    // Characters of a prompt or answer the panes show, and of a label line.
+    static constexpr int kPaneChars = 20000;
+    static constexpr int kLabelChars = 2000;
+
 private:
     QLabel *m_key;
     QLabel *m_normalised;

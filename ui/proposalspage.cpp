@@ -16,6 +16,7 @@
 
 #include "ui/controlclient.h"
 #include "ui/controlworker.h"
+#include "ui/formatting.h"
 #include "ui/localshortcutfilter.h"
 #include "ui/proposaldetailpane.h"
 #include "ui/proposalfiltermodel.h"
@@ -38,6 +39,8 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
 {
     m_proxy->setSourceModel(m_model);
     m_progress->setObjectName(QStringLiteral("loadProgress"));
+    m_count->setTextFormat(Qt::PlainText);
+    m_progress->setTextFormat(Qt::PlainText);
     m_proxy->sort(ProposalTableModel::Savings, Qt::DescendingOrder);
 
     m_view->setObjectName(QStringLiteral("proposalsView"));
@@ -167,7 +170,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::proposalRegionsFound, this, [this](const QStringList &names) {
         for (const QString &name : names) {
             if (m_region->findData(name) < 0)
-                m_region->addItem(name, name);
+                m_region->addItem(Formatting::oneLine(name, 60), name);
         }
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
@@ -354,7 +357,7 @@ void ProposalsPage::editCurrent()
         return;
     auto *dialog = new ResponseEditorDialog(item->responseText(), tr("&Approve edited answer"), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    dialog->setWindowTitle(tr("Edit before approving — %1").arg(item->prompt.left(60)));
+    dialog->setWindowTitle(tr("Edit before approving — %1").arg(Formatting::oneLine(item->prompt, 60)));
     m_editor = dialog;
     const ProposalItem captured = *item;
     connect(dialog, &QDialog::accepted, this, [this, dialog, captured] {
@@ -488,6 +491,7 @@ void ProposalsPage::bulkDecide(bool approve)
                                              nullptr, int(items.size())),
                                 QMessageBox::Ok | QMessageBox::Cancel, this);
     box->setObjectName(QStringLiteral("bulkConfirm"));
+    box->setTextFormat(Qt::PlainText);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setDefaultButton(QMessageBox::Cancel);
     connect(box, &QMessageBox::accepted, this, [this, items, approve] {

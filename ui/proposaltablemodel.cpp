@@ -44,7 +44,7 @@ static QString regionsText(const ProposalItem &item)
 {
     QStringList parts;
     for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it)
-        parts.append(QStringLiteral("%1 %2").arg(it.key()).arg(it.value()));
+        parts.append(QString(it.key() + u' ' + QString::number(it.value())));
     if (parts.isEmpty() && !item.proposedRegion.isEmpty())
         parts.append(item.proposedRegion);
     return parts.join(QStringLiteral(", "));
@@ -74,6 +74,14 @@ QByteArrayView utf8Prefix(QByteArrayView s, qsizetype n)
     while (n > 0 && (uchar(s[n]) & 0xC0) == 0x80) // s[n] continues a character: cut before it
         --n;
     return s.first(n);
+}
+
+// The beginning of the answer, enough for any single-line view of it: a 1 MB
+// answer is not converted on every repaint.
+QString answerHead(const ProposalItem &item)
+{
+    constexpr qsizetype kHeadBytes = 64 * 1024;
+    return QString::fromUtf8(utf8Prefix(item.responseUtf8, kHeadBytes));
 }
 
 } // namespace
@@ -123,10 +131,10 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         switch (index.column()) {
         case Savings: return QString::number(item.savingsScore, 'f', 1);
         case Seen: return QString::number(item.seenTotal);
-        case Regions: return regionsText(item);
+        case Regions: return Formatting::oneLine(regionsText(item), 200);
         case Proposed: return Formatting::age(nowMs() - item.tsMs);
         case Prompt: return Formatting::oneLine(item.prompt, 160);
-        case Answer: return Formatting::oneLine(item.responseText(), 160);
+        case Answer: return Formatting::oneLine(answerHead(item), 160);
         }
         break;
     case SortRole:
@@ -147,9 +155,11 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
                          ? QStringLiteral(" × (1 + %1 tokens / 1000)").arg(item.promptTokens + item.completionTokens)
                          : QString());
         if (index.column() == Prompt)
-            return item.prompt;
+            return Formatting::toolTip(item.prompt);
         if (index.column() == Answer)
-            return Formatting::oneLine(item.responseText(), 600);
+            return Formatting::toolTip(answerHead(item));
+        if (index.column() == Regions)
+            return Formatting::toolTip(regionsText(item));
         break;
     case Qt::TextAlignmentRole:
         if (index.column() == Savings || index.column() == Seen)

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "ui/formatting.h"
+
 namespace l0l3 {
 
 static constexpr int kStripHeight = 14;
@@ -13,7 +15,7 @@ static constexpr int kStripHeight = 14;
 RegionStatusCard::RegionStatusCard(const QString &region, QWidget *parent)
     : QFrame(parent)
     , m_region(region)
-    , m_title(new QLabel(region, this))
+    , m_title(new QLabel(this))
     , m_stateLabel(new QLabel(this))
     , m_numbers(new QLabel(this))
     , m_lag(new QLabel(this))
@@ -25,6 +27,11 @@ RegionStatusCard::RegionStatusCard(const QString &region, QWidget *parent)
     f.setBold(true);
     f.setPointSizeF(f.pointSizeF() * 1.2);
     m_title->setFont(f);
+    // Region names come from gateways' metrics labels: plain text, bounded.
+    for (QLabel *label : {m_title, m_numbers, m_lag})
+        label->setTextFormat(Qt::PlainText);
+    m_title->setText(Formatting::oneLine(region, 60));
+    m_title->setToolTip(Formatting::toolTip(region));
     // Plain text, coloured through the palette: a rich-text label builds a
     // QTextDocument for every text change and every size hint.
     m_stateLabel->setTextFormat(Qt::PlainText);
@@ -59,7 +66,7 @@ QColor RegionStatusCard::colorFor(const QString &state)
 void RegionStatusCard::setState(const QString &state)
 {
     m_state = state.isEmpty() ? QStringLiteral("unknown") : state;
-    const QString text = QStringLiteral("● ") + m_state;
+    const QString text = QStringLiteral("● ") + Formatting::oneLine(m_state, 40);
     if (m_stateLabel->text() != text) {
         QPalette pal = m_stateLabel->palette();
         pal.setColor(QPalette::WindowText, colorFor(m_state));

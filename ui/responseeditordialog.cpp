@@ -19,6 +19,20 @@
 
 namespace l0l3 {
 
+static bool hasLineLongerThan(const QString &text, qsizetype limit)
+{
+    qsizetype start = 0;
+    while (start < text.size()) {
+        qsizetype end = text.indexOf(u'\n', start);
+        if (end < 0)
+            end = text.size();
+        if (end - start > limit)
+            return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QString &acceptText, QWidget *parent)
     : QDialog(parent)
     , m_original(original)
@@ -32,8 +46,17 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     setWindowTitle(tr("Edit answer"));
     setObjectName(QStringLiteral("responseEditor"));
     m_editor->setObjectName(QStringLiteral("responseEdit"));
+    // Wrapping a line of a megabyte that has no break opportunity takes the
+    // layout tens of seconds; unwrapped it is one line to scroll along.
+    if (hasLineLongerThan(original, kMaxWrappedLine))
+        m_editor->setLineWrapMode(QPlainTextEdit::NoWrap);
     m_intent->setObjectName(QStringLiteral("intentEdit"));
     m_intentLabel->setBuddy(m_intent);
+    m_summary->setTextFormat(Qt::PlainText);
+    m_diff->setObjectName(QStringLiteral("responseDiff"));
+    // The diff is built from escaped fragments; nothing in it is to be followed.
+    m_diff->setOpenLinks(false);
+    m_diff->setOpenExternalLinks(false);
     m_intent->setPlaceholderText(tr("e.g. reset-password"));
 
     auto *splitter = new QSplitter(Qt::Vertical, this);

@@ -32,6 +32,8 @@ protected:
     bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
+    static constexpr qsizetype kMaxWrappedLine = 10000; // characters; a longer line turns wrapping off
+
     void updateDiff();
 
     QString m_original;

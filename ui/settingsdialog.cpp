@@ -37,6 +37,9 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     m_password->setPlaceholderText(tr("stored in the keychain, never in a file"));
     m_sentinels->setPlaceholderText(QStringLiteral("127.0.0.1:26379, 127.0.0.1:26380"));
     m_remember->setChecked(true);
+    // Keychain and URL parser messages may quote what was typed or stored.
+    m_keychainNote->setTextFormat(Qt::PlainText);
+    m_message->setTextFormat(Qt::PlainText);
     m_keychainNote->setWordWrap(true);
     m_message->setWordWrap(true);
     if (!m_vault->keychainUsable())

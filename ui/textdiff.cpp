@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "ui/formatting.h"
+
 namespace l0l3 {
 
 QStringList TextDiff::tokenize(const QString &text)
@@ -92,7 +94,11 @@ QString TextDiff::toHtml(const QList<Segment> &segments)
 {
     QString html = QStringLiteral("<div style=\"white-space: pre-wrap\">");
     for (const Segment &s : segments) {
-        const QString text = s.text.toHtmlEscaped();
+        // Every fragment is untrusted text: hazards made visible, bounded (the
+        // editor holds the whole answer), then HTML-escaped.
+        QString text = Formatting::multiLine(s.text, kMaxSegmentChars).toHtmlEscaped();
+        if (s.text.size() > kMaxSegmentChars)
+            text += QStringLiteral(" [%1 characters in all]").arg(s.text.size());
         switch (s.op) {
         case Op::Equal:
             html += text;

@@ -22,8 +22,11 @@ public:
     };
 
     static QList<Segment> compute(const QString &before, const QString &after, int maxTokens = 3000);
-    // Deletions struck through in red, insertions underlined in green.
+    // Deletions struck through in red, insertions underlined in green. Each
+    // segment's text is shown through Formatting::multiLine (controls and bidi
+    // overrides visible, at most kMaxSegmentChars) and HTML-escaped.
     static QString toHtml(const QList<Segment> &segments);
+    static constexpr int kMaxSegmentChars = 20000;
     // Counts of inserted/deleted words, for a one-line summary.
     static QString summary(const QList<Segment> &segments);
 

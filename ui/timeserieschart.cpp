@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/formatting.h"
+
 namespace l0l3 {
 
 TimeSeriesChart::TimeSeriesChart(const QString &title, const QString &unit, QWidget *parent)
@@ -31,7 +33,10 @@ TimeSeriesChart::TimeSeriesChart(const QString &title, const QString &unit, QWid
     m_y->setTruncateLabels(false);
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y, Qt::AlignLeft);
+    // QChartView made a default chart and setChart() only releases it.
+    QChart *placeholder = chart();
     setChart(c);
+    delete placeholder;
     setRenderHint(QPainter::Antialiasing);
     setMinimumHeight(170);
     const QDateTime now = QDateTime::currentDateTime();
@@ -93,7 +98,7 @@ void TimeSeriesChart::publish()
         // the whole chart, which belongs to this chart's own repaint.
         if (!it->series) {
             it->series = new QLineSeries(this);
-            it->series->setName(it.key());
+            it->series->setName(Formatting::chartLabel(it.key())); // legends render HTML
             chart()->addSeries(it->series);
             it->series->attachAxis(m_x);
             it->series->attachAxis(m_y);

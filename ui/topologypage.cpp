@@ -12,6 +12,7 @@
 
 #include "ui/controlclient.h"
 #include "ui/controlworker.h"
+#include "ui/formatting.h"
 #include "ui/monitorclient.h"
 #include "ui/monitorworker.h"
 #include "ui/regionstatuscard.h"
@@ -103,6 +104,7 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
         emit statusMessage(r.ok ? tr("%1: done (audited)").arg(what) : tr("%1 failed: %2").arg(what, r.message), r.ok ? 6000 : 0);
     });
     setFrozen(false);
+    m_quorum->setTextFormat(Qt::PlainText);
     m_quorum->setText(tr("Sentinels: not configured"));
 }
 
@@ -131,9 +133,24 @@ QTreeWidgetItem *TopologyPage::row(QTreeWidgetItem *sec, const QString &id)
     return item;
 }
 
+// Node names, addresses, flags and errors come from Sentinels, replicas and
+// gateways: every cell is one escaped, bounded line.
+static void setCell(QTreeWidgetItem *item, int column, const QString &text)
+{
+    item->setText(column, Formatting::oneLine(text, 300));
+}
+
+// The address cell, with the raw host and port kept for a promotion.
+static void setAddress(QTreeWidgetItem *item, const QString &host, int port)
+{
+    setCell(item, 1, QStringLiteral("%1:%2").arg(host).arg(port));
+    item->setData(1, Qt::UserRole, host);
+    item->setData(1, Qt::UserRole + 1, port);
+}
+
 static void setHealth(QTreeWidgetItem *item, bool ok, const QString &text)
 {
-    item->setText(3, text);
+    setCell(item, 3, text);
     item->setForeground(3, ok ? QColor(0x2e, 0x9e, 0x4f) : QColor(0xc8, 0x30, 0x30));
 }
 
@@ -148,31 +165,34 @@ void TopologyPage::setConfig(const MonitorConfig &config)
     for (const MonitorConfig::Replica &r : config.replicas)
         if (!regions.contains(r.region))
             regions.append(r.region);
-    m_region->addItems(regions);
+    for (const QString &r : std::as_const(regions))
+        m_region->addItem(Formatting::oneLine(r, 60), r);
     if (config.hasPrimary) {
         QTreeWidgetItem *p = row(section(tr("Primary")), QStringLiteral("primary"));
-        p->setText(0, tr("primary"));
-        p->setText(1, QStringLiteral("%1:%2").arg(config.primary.host).arg(config.primary.port));
+        setCell(p, 0, tr("primary"));
+        setCell(p, 1, QStringLiteral("%1:%2").arg(config.primary.host).arg(config.primary.port));
     }
     for (const MonitorConfig::Replica &r : config.replicas) {
         QTreeWidgetItem *item = row(section(tr("Replicas")), r.region);
-        item->setText(0, r.region);
-        item->setText(1, QStringLiteral("%1:%2").arg(r.options.host).arg(r.options.port));
-        item->setText(2, tr("replica"));
+        setCell(item, 0, r.region);
+        setAddress(item, r.options.host, r.options.port);
+        setCell(item, 2, tr("replica"));
     }
     for (const MonitorConfig::Sentinel &s : config.sentinels) {
         const QString addr = QStringLiteral("%1:%2").arg(s.host).arg(s.port);
         QTreeWidgetItem *item = row(section(tr("Sentinels")), addr);
-        item->setText(0, tr("sentinel"));
-        item->setText(1, addr);
+        setCell(item, 0, tr("sentinel"));
+        setCell(item, 1, addr);
     }
     for (const MonitorConfig::Gateway &g : config.gateways) {
         QTreeWidgetItem *item = row(section(tr("Gateways")), g.baseUrl.toString());
-        item->setText(0, g.region);
-        item->setText(1, g.baseUrl.toString());
+        setCell(item, 0, g.region);
+        setCell(item, 1, g.baseUrl.toString());
     }
     if (!config.sentinels.isEmpty())
-        m_quorum->setText(tr("Sentinels: %1 configured, master name \"%2\"").arg(config.sentinels.size()).arg(config.sentinelMaster));
+        m_quorum->setText(tr("Sentinels: %1 configured, master name \"%2\"")
+                              .arg(config.sentinels.size())
+                              .arg(Formatting::oneLine(config.sentinelMaster, 100)));
 }
 
 void TopologyPage::setFrozen(bool frozen)
@@ -185,31 +205,30 @@ void TopologyPage::setFrozen(bool frozen)
 void TopologyPage::onTopology(const SentinelTopology &t)
 {
     if (!t.error.isEmpty()) {
-        m_quorum->setText(tr("Sentinels: %1").arg(t.error));
+        m_quorum->setText(tr("Sentinels: %1").arg(Formatting::oneLine(t.error, 300)));
         return;
     }
     m_quorum->setText(tr("Master \"%1\" at %2:%3 · quorum %4 · %5")
-                          .arg(t.masterName, t.masterHost)
-                          .arg(t.masterPort)
-                          .arg(t.quorum)
-                          .arg(t.quorumOk ? tr("CKQUORUM OK") : tr("NO QUORUM: %1").arg(t.quorumMessage)));
+                          .arg(Formatting::oneLine(t.masterName, 100), Formatting::oneLine(t.masterHost, 100),
+                               QString::number(t.masterPort), QString::number(t.quorum),
+                               t.quorumOk ? tr("CKQUORUM OK") : tr("NO QUORUM: %1").arg(Formatting::oneLine(t.quorumMessage, 300))));
     QTreeWidgetItem *p = row(section(tr("Primary")), QStringLiteral("primary"));
-    p->setText(0, tr("primary"));
-    p->setText(1, QStringLiteral("%1:%2").arg(t.masterHost).arg(t.masterPort));
-    p->setText(2, t.masterFlags);
+    setCell(p, 0, tr("primary"));
+    setCell(p, 1, QStringLiteral("%1:%2").arg(t.masterHost).arg(t.masterPort));
+    setCell(p, 2, t.masterFlags);
     setHealth(p, !t.masterFlags.contains(QLatin1String("down")), t.masterFlags.contains(QLatin1String("down")) ? tr("down") : tr("up"));
     // Sentinels: the one that answered plus the peers it knows.
     QTreeWidgetItem *self = row(section(tr("Sentinels")), QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
-    self->setText(0, tr("sentinel"));
-    self->setText(1, QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
-    self->setText(2, tr("answered"));
+    setCell(self, 0, tr("sentinel"));
+    setCell(self, 1, QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
+    setCell(self, 2, tr("answered"));
     setHealth(self, true, tr("up"));
     for (const SentinelTopology::Node &n : t.sentinels) {
         const QString addr = QStringLiteral("%1:%2").arg(n.host).arg(n.port);
         QTreeWidgetItem *item = row(section(tr("Sentinels")), addr);
-        item->setText(0, tr("sentinel"));
-        item->setText(1, addr);
-        item->setText(2, n.flags);
+        setCell(item, 0, tr("sentinel"));
+        setCell(item, 1, addr);
+        setCell(item, 2, n.flags);
         setHealth(item, !n.flags.contains(QLatin1String("down")) && !n.flags.contains(QLatin1String("disconnected")),
                   n.flags.contains(QLatin1String("down")) ? tr("down") : tr("up"));
     }
@@ -220,9 +239,9 @@ void TopologyPage::onTopology(const SentinelTopology &t)
             if (r.options.host == n.host && r.options.port == n.port)
                 region = r.region;
         QTreeWidgetItem *item = row(section(tr("Replicas")), region);
-        item->setText(0, region);
-        item->setText(1, addr);
-        item->setText(2, n.flags);
+        setCell(item, 0, region);
+        setAddress(item, n.host, n.port);
+        setCell(item, 2, n.flags);
     }
 }
 
@@ -230,10 +249,10 @@ void TopologyPage::onReplication(const QList<RegionReplicationStatus> &regions)
 {
     for (const RegionReplicationStatus &r : regions) {
         QTreeWidgetItem *item = row(section(tr("Replicas")), r.region);
-        item->setText(0, r.region);
-        item->setText(1, QStringLiteral("%1:%2").arg(r.host).arg(r.port));
+        setCell(item, 0, r.region);
+        setAddress(item, r.host, r.port);
         if (item->text(2).isEmpty())
-            item->setText(2, tr("replica"));
+            setCell(item, 2, tr("replica"));
         const bool ok = r.reachable && r.linkUp;
         setHealth(item, ok, ok ? tr("link up") : (r.error.isEmpty() ? tr("link down") : r.error));
         QString detail = r.lagMs >= 0 ? tr("lag %1 ms").arg(r.lagMs) : tr("lag —");
@@ -241,19 +260,19 @@ void TopologyPage::onReplication(const QList<RegionReplicationStatus> &regions)
             detail += tr(" · %1 bytes behind").arg(r.offsetBehind());
         if (r.serveStaleData >= 0)
             detail += r.serveStaleData ? tr(" · serves stale data") : tr(" · refuses stale reads");
-        item->setText(4, detail);
+        setCell(item, 4, detail);
     }
 }
 
 void TopologyPage::onPrimary(const PrimaryReplicationStatus &primary)
 {
     QTreeWidgetItem *p = row(section(tr("Primary")), QStringLiteral("primary"));
-    p->setText(0, tr("primary"));
-    p->setText(1, QStringLiteral("%1:%2").arg(primary.host).arg(primary.port));
-    p->setText(2, primary.role.isEmpty() ? tr("?") : primary.role);
+    setCell(p, 0, tr("primary"));
+    setCell(p, 1, QStringLiteral("%1:%2").arg(primary.host).arg(primary.port));
+    setCell(p, 2, primary.role.isEmpty() ? tr("?") : primary.role);
     setHealth(p, primary.reachable && primary.role == QLatin1String("master"),
               primary.reachable ? (primary.role == QLatin1String("master") ? tr("up") : tr("not a master!")) : primary.error);
-    p->setText(4, tr("%1 replica(s) connected · offset %2").arg(primary.connectedReplicas).arg(primary.offset));
+    setCell(p, 4, tr("%1 replica(s) connected · offset %2").arg(primary.connectedReplicas).arg(primary.offset));
 }
 
 void TopologyPage::onSnapshot(const MetricsSnapshot &snapshot)
@@ -263,16 +282,16 @@ void TopologyPage::onSnapshot(const MetricsSnapshot &snapshot)
         QTreeWidgetItem *item = nullptr;
         QTreeWidgetItem *sec = section(tr("Gateways"));
         for (int i = 0; i < sec->childCount(); ++i)
-            if (sec->child(i)->text(0) == r.region)
+            if (sec->child(i)->text(0) == Formatting::oneLine(r.region, 300))
                 item = sec->child(i);
         if (!item) {
             item = row(sec, r.region);
-            item->setText(0, r.region);
+            setCell(item, 0, r.region);
         }
-        item->setText(2, r.degradationState);
+        setCell(item, 2, r.degradationState);
         item->setForeground(2, RegionStatusCard::colorFor(r.degradationState));
         setHealth(item, r.up, r.gatewaysTotal > 0 ? tr("%1/%2 up").arg(r.gatewaysUp).arg(r.gatewaysTotal) : (r.up ? tr("up") : tr("down")));
-        item->setText(4, tr("%1 req/s · hit %2%").arg(r.rps, 0, 'f', 1).arg(r.hitRate * 100, 0, 'f', 0));
+        setCell(item, 4, tr("%1 req/s · hit %2%").arg(r.rps, 0, 'f', 1).arg(r.hitRate * 100, 0, 'f', 0));
     }
 }
 
@@ -280,6 +299,7 @@ void TopologyPage::confirm(const QString &title, const QString &text, std::funct
 {
     auto *box = new QMessageBox(QMessageBox::Warning, title, text, QMessageBox::Ok | QMessageBox::Cancel, this);
     box->setObjectName(QStringLiteral("controlConfirm"));
+    box->setTextFormat(Qt::PlainText); // names a region or a node: untrusted
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setDefaultButton(QMessageBox::Cancel);
     connect(box, &QMessageBox::accepted, this, [action] { action(); });
@@ -311,11 +331,10 @@ void TopologyPage::requestPromotion()
         emit statusMessage(tr("Select a replica in the tree to promote it."), 5000);
         return;
     }
-    const QStringList hp = item->text(1).split(QLatin1Char(':'));
-    if (hp.size() != 2)
+    const QString host = item->data(1, Qt::UserRole).toString();
+    const int port = item->data(1, Qt::UserRole + 1).toInt();
+    if (host.isEmpty() || port <= 0)
         return;
-    const QString host = hp[0];
-    const int port = hp[1].toInt();
     confirm(tr("Manual promotion"),
             tr("Only when the Sentinels have no quorum. %1 (%2) gets REPLICAOF NO ONE and becomes the primary; every "
                "other server is made its replica. If the old primary is still alive and taking writes, they are lost.")
@@ -325,13 +344,14 @@ void TopologyPage::requestPromotion()
 
 void TopologyPage::requestDrain(bool drain)
 {
-    const QString region = m_region->currentText();
+    const QString region = m_region->currentData().toString();
     if (region.isEmpty())
         return;
-    confirm(drain ? tr("Drain %1").arg(region) : tr("Undrain %1").arg(region),
+    const QString shown = m_region->currentText();
+    confirm(drain ? tr("Drain %1").arg(shown) : tr("Undrain %1").arg(shown),
             drain ? tr("Gateways in %1 will answer 503 on /readyz so load balancers stop sending them traffic. "
-                       "Requests already routed there are still served.").arg(region)
-                  : tr("Gateways in %1 will report ready again and take traffic.").arg(region),
+                       "Requests already routed there are still served.").arg(shown)
+                  : tr("Gateways in %1 will report ready again and take traffic.").arg(shown),
             [this, drain, region] { sendControl((drain ? QStringLiteral("drain ") : QStringLiteral("undrain ")) + region); });
 }
 
