@@ -5,10 +5,12 @@
 #            redis-server/sentinel/gateway processes, UI offscreen, keychain
 #            under a private D-Bus + gnome-keyring, benchmark smoke runs)
 #   fuzz     clang libFuzzer build: every corpus + regression input replayed,
-#            then each target fuzzed for L0L3_FUZZ_SECONDS (default 10) seconds
-#            from libFuzzer seed L0L3_FUZZ_SEED (default 1: the suite repeats
-#            one exploration and fails only on what a change broke; 0 picks a
-#            random seed; longer exploring is `scripts/fuzz.sh 600`)
+#            then the targets fuzzed for L0L3_FUZZ_SECONDS (default 10) seconds
+#            each on average (fuzz.sh gives the HTTP and RESP parsers three
+#            shares of the total to the others' one) from libFuzzer seed
+#            L0L3_FUZZ_SEED (default 1: the suite repeats one exploration and
+#            fails only on what a change broke; 0 picks a random seed; longer
+#            exploring is `scripts/fuzz.sh 600`)
 #   asan     the whole suite again under AddressSanitizer + UBSan
 # L0L3_TEST_STAGES="default fuzz asan" picks stages; extra args go to ctest.
 set -euo pipefail

@@ -100,19 +100,46 @@ double secondsSince(std::chrono::steady_clock::time_point t)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+HttpServer::Options serverOptions(const GatewayConfig &c)
+{
+    HttpServer::Options o;
+    o.host = c.listenHost;
+    o.port = c.listenPort;
+    o.threads = c.threads;
+    o.maxBodyBytes = c.maxBodyBytes;
+    o.maxHeaderBytes = c.maxHeaderBytes;
+    o.idleTimeoutMs = c.idleTimeoutMs;
+    o.readTimeoutMs = c.readTimeoutMs;
+    o.firstRequestTimeoutMs = c.firstRequestTimeoutMs;
+    o.maxConnections = c.maxConnections;
+    o.maxConnectionsPerClient = c.maxConnectionsPerClient;
+    o.maxBufferedBytes = c.maxBufferedBytes;
+    o.capExemptPaths = {"/healthz", "/readyz", "/metrics"};
+    // Each connection may hold an upstream connection too; Redis, the pools and the event loops
+    // need a few more. Past the descriptor limit accept() fails instead of answering 503.
+    const std::uint64_t files = HttpServer::raiseOpenFileLimit();
+    const std::uint64_t reserved = 32 + 8 * static_cast<std::uint64_t>(std::max(1, c.threads));
+    if (files > 0) {
+        const std::uint64_t fit = files > reserved + 2 ? (files - reserved) / 2 : 1;
+        if (o.maxConnections == 0 || o.maxConnections > fit) {
+            Log::warn("--max-connections lowered from " + std::to_string(o.maxConnections) + " to " + std::to_string(fit)
+                      + " to stay below the open-file limit (" + std::to_string(files) + ")");
+            o.maxConnections = static_cast<std::size_t>(fit);
+        }
+    }
+    return o;
+}
+
 } // namespace
 
 Gateway::Gateway(GatewayConfig config)
     : m_config(std::move(config))
     , m_metrics(m_config.region)
-    , m_server(HttpServer::Options{m_config.listenHost, m_config.listenPort, m_config.threads, m_config.maxBodyBytes,
-                                   m_config.maxHeaderBytes, m_config.idleTimeoutMs, m_config.readTimeoutMs,
-                                   m_config.maxConnections},
-               [this](HttpExchange exchange) { handle(std::move(exchange)); })
+    , m_server(serverOptions(m_config), [this](HttpExchange exchange) { handle(std::move(exchange)); })
     , m_breaker(m_config.breaker)
 {
     m_routerOptions.maxBodyBytes = m_config.maxBodyBytes;
-    m_routerOptions.maxHeaderBytes = m_config.maxHeaderBytes;
+    m_routerOptions.maxHeaderBytes = m_server.options().maxHeaderBytes; // as clamped
     m_routerOptions.namespaceDefault = m_config.namespaceDefault;
     m_breaker.setTransitionCallback([this](CircuitBreaker::State from, CircuitBreaker::State to, std::string_view why) {
         onCircuitTransition("upstream", from, to, why);
@@ -470,9 +497,9 @@ void Gateway::sendError(HttpExchange &exchange, Worker &worker, int status, std:
     if (status != 429 && code != "upstream_circuit_open") {
         // The path only: a query string may carry a credential.
         const std::string_view target = req.target();
-        Log::warn("HTTP " + std::to_string(status) + " " + std::string(code) + " " + std::string(req.method_string())
-                  + " " + std::string(target.substr(0, std::min<std::size_t>(200, target.find('?')))) + ": "
-                  + std::string(message));
+        Log::warnRateLimited("HTTP " + std::to_string(status) + " " + std::string(code) + " "
+                             + Log::printable(req.method_string(), 32) + " "
+                             + Log::printable(target.substr(0, target.find('?')), 200) + ": " + std::string(message));
     }
     std::string &body = worker.scratch;
     body.clear();
@@ -755,7 +782,7 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
         // The client's own problem (bad key, bad model...): pass the upstream's answer through.
         m_metrics.error(result.status, "upstream_client_error");
         m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat->started));
-        Log::warn("upstream answered " + std::to_string(result.status) + " for key " + chat->key);
+        Log::warnRateLimited("upstream answered " + std::to_string(result.status) + " for key " + chat->key);
         chat->exchange.respond(result.status, "application/json", result.body, headers);
         return;
     }

@@ -23,7 +23,8 @@ const std::set<std::string, std::less<>> kValueOptions = {
     "breaker-min-calls", "secondary-upstream", "upstream-api-key-file", "slo-p99-ms", "slo-window-ms",
     "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
     "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file", "sentinel",
-    "master-name"};
+    "master-name",
+    "first-request-timeout-ms", "max-connections-per-client", "max-buffered-bytes"};
 const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "allow-anonymous", "help", "version"};
 
 std::string trim(std::string_view s)
@@ -207,12 +208,26 @@ std::string GatewayConfig::usage()
            "                                     address (IPv6: its /64)\n"
            "  --rate-burst B                     token bucket size (default max(1, R))\n"
            "  --rate-limit-clients N             clients tracked at once, fixed memory (default 65536)\n"
-           "  --max-header-bytes N               larger request headers get 431 (default 16384)\n"
+           "  --max-header-bytes N               larger request headers (or trailers) get 431 (default 16384;\n"
+           "                                     at most 65535, larger values are clamped)\n"
            "  --max-messages N                   more messages get 400 too_many_messages (default 512)\n"
            "  --max-prompt-chars N               longer message text gets 400 prompt_too_long (default 262144)\n"
            "  --idle-timeout-ms N                close keep-alive connections idle this long (default 75000)\n"
            "  --read-timeout-ms N                close connections that take longer to send a request (default 10000)\n"
-           "  --max-connections N                beyond this, new connections get 503 and are closed (default 10000)\n"
+           "  --max-connections N                beyond this, new connections get 503 and are closed (default 10000;\n"
+           "                                     lowered to fit the open-file limit, which is raised to its hard\n"
+           "                                     limit at start). Health checks and scrapes are exempt: beyond\n"
+           "                                     the cap a few more connections may each send one GET /healthz,\n"
+           "                                     /readyz or /metrics within a second; anything else gets the 503\n"
+           "  --max-connections-per-client N     open connections per client address (IPv6: per /64), beyond\n"
+           "                                     it 503 (default 256)\n"
+           "  --first-request-timeout-ms N       close a new connection that has not sent a whole request head\n"
+           "                                     by then (default 5000)\n"
+           "  --max-buffered-bytes N             bytes of requests being received, all connections together;\n"
+           "                                     over it, a connection holding more than a head gets 503 and is\n"
+           "                                     closed (default 268435456). A request (head, body with its chunk\n"
+           "                                     framing, trailer) is at most 2 x (max-header-bytes +\n"
+           "                                     max-body-bytes), else 413\n"
            "  --api-keys-file FILE               lines 'sha256hex namespace': require one of these keys as\n"
            "                                     'Authorization: Bearer KEY'; the namespace comes from the file\n"
            "                                     (x-l0l3-namespace is ignored)\n"
@@ -434,6 +449,9 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
                  maxHeader = static_cast<std::int64_t>(c.maxHeaderBytes), maxMessages = static_cast<std::int64_t>(c.maxMessages),
                  maxPrompt = static_cast<std::int64_t>(c.maxPromptChars), idleTimeout = c.idleTimeoutMs,
                  readTimeout = c.readTimeoutMs, maxConnections = static_cast<std::int64_t>(c.maxConnections);
+    std::int64_t firstRequestTimeout = c.firstRequestTimeoutMs,
+                 perClient = static_cast<std::int64_t>(c.maxConnectionsPerClient),
+                 maxBuffered = static_cast<std::int64_t>(c.maxBufferedBytes);
     const Num nums[] = {
         {"threads", 1, 256, &threads},
         {"hot-cache-entries", 0, 1LL << 40, &entries},
@@ -457,6 +475,9 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         {"idle-timeout-ms", 1, 24LL * 3600 * 1000, &idleTimeout},
         {"read-timeout-ms", 1, 24LL * 3600 * 1000, &readTimeout},
         {"max-connections", 1, 1LL << 24, &maxConnections},
+        {"first-request-timeout-ms", 1, 24LL * 3600 * 1000, &firstRequestTimeout},
+        {"max-connections-per-client", 1, 1LL << 24, &perClient},
+        {"max-buffered-bytes", 1LL << 16, 1LL << 40, &maxBuffered},
     };
     for (const Num &n : nums) {
         if (const std::string *v = get(n.key)) {
@@ -483,12 +504,16 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
     c.sloP99Ms = static_cast<int>(sloP99);
     c.sloWindowMs = static_cast<int>(sloWindow);
     c.rateLimitClients = static_cast<std::size_t>(rlClients);
-    c.maxHeaderBytes = static_cast<std::size_t>(maxHeader);
+    // Beast keeps a header field's size in 16 bits (HttpServer::kMaxHeaderBytes).
+    c.maxHeaderBytes = std::min<std::size_t>(static_cast<std::size_t>(maxHeader), 65535);
     c.maxMessages = static_cast<std::size_t>(maxMessages);
     c.maxPromptChars = static_cast<std::size_t>(maxPrompt);
     c.idleTimeoutMs = static_cast<int>(idleTimeout);
     c.readTimeoutMs = static_cast<int>(readTimeout);
     c.maxConnections = static_cast<std::size_t>(maxConnections);
+    c.firstRequestTimeoutMs = static_cast<int>(firstRequestTimeout);
+    c.maxConnectionsPerClient = static_cast<std::size_t>(perClient);
+    c.maxBufferedBytes = static_cast<std::size_t>(maxBuffered);
     struct Real { const char *key; double min; double max; double *target; };
     const Real reals[] = {
         {"breaker-error-rate", 0, 1, &c.breaker.errorRate},

@@ -60,6 +60,9 @@ struct GatewayConfig
     int idleTimeoutMs = 75000;  // keep-alive connection with no request starting
     int readTimeoutMs = 10000;  // a started request must be read completely within this
     std::size_t maxConnections = 10000;
+    int firstRequestTimeoutMs = 5000;            // a new connection must send a whole request head within this
+    std::size_t maxConnectionsPerClient = 256;   // per client address (IPv6: per /64)
+    std::size_t maxBufferedBytes = 256u << 20;   // bytes of requests being received, all connections together
 
     // --api-keys-file: when set, every chat request needs a listed key and gets its namespace
     // (x-l0l3-namespace is then ignored).

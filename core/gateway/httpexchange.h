@@ -38,7 +38,9 @@ enum class HttpReadError {
     None,
     BodyTooLarge, // headers are available, the body is not; the connection closes after the response
     Malformed,    // not parseable HTTP; the request may be partial
-    HeaderTooLarge, // the header section exceeds the limit; the request is partial; the connection closes
+    HeaderTooLarge, // the header section (or a chunk line or the trailer) exceeds the limit; the connection closes
+    MessageTooLarge, // head, body framing and trailer together exceed the message budget; the connection closes
+    Overloaded,      // the server holds too many buffered request bytes; the connection closes
 };
 
 // One request/response exchange on a connection, handed to the server's

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace l0l3 {
@@ -29,11 +31,25 @@ public:
         std::uint16_t port = 0; // 0: the OS picks one; port() tells which
         int threads = 1;
         std::size_t maxBodyBytes = 1 << 20;
-        std::size_t maxHeaderBytes = 16 * 1024;
+        std::size_t maxHeaderBytes = 16 * 1024; // at most kMaxHeaderBytes (larger values are clamped)
         int idleTimeoutMs = 75000;   // no request starts on an open connection: close it
         int readTimeoutMs = 0;       // a started request is not complete by then: close (slowloris); 0: idle timeout
+        int firstRequestTimeoutMs = 0; // a new connection has not sent a whole request head by then: close; 0: off
         std::size_t maxConnections = 0; // beyond this, new connections get a 503 and are closed; 0: no limit
+        std::size_t maxConnectionsPerClient = 0; // per peer address, beyond it a 503; 0: no limit
+        // Bytes of requests being read, all connections together; a connection holding more than
+        // a head's worth while the total is over gets a 503 and is closed. 0: no limit.
+        std::size_t maxBufferedBytes = 0;
+        // GET/HEAD paths served even beyond maxConnections (health checks, metrics): such a connection
+        // gets one request, which must arrive within a second.
+        std::vector<std::string> capExemptPaths = {};
     };
+    // Beast keeps a field's size in 16 bits: a head (or trailer) never holds more.
+    static constexpr std::size_t kMaxHeaderBytes = 65535;
+    // A message's budget (head, body with its chunk framing, trailer): twice the head and body limits.
+    static std::size_t messageBudget(const Options &options);
+    // Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force (0 if unknown).
+    static std::uint64_t raiseOpenFileLimit();
     using Handler = std::function<void(HttpExchange)>;
 
     HttpServer(Options options, Handler handler);
@@ -64,6 +80,8 @@ public:
         std::uint64_t rejected = 0;     // over maxConnections
         std::uint64_t idleTimeouts = 0; // closed while waiting for a request
         std::uint64_t readTimeouts = 0; // closed while a request was being sent too slowly
+        std::uint64_t acceptErrors = 0; // accept failures (EMFILE...), each followed by a back-off
+        std::size_t bufferedBytes = 0;  // bytes of requests being read
     };
     ConnectionStats connectionStats() const;
 
@@ -73,7 +91,14 @@ public:
 private:
     friend class HttpSession;
     void accept(int thread);
+    void onAccept(int thread, boost::system::error_code ec, HttpSocket socket);
+    void backOffAccept(int thread, const boost::system::error_code &ec);
     void reject(HttpSocket socket);
+    void runContext(boost::asio::io_context &context, int thread);
+    // The per-client table: false when the address is at its cap (not counted then).
+    bool admitClient(const boost::asio::ip::address &address);
+    void releaseClient(const boost::asio::ip::address &address);
+    static const std::string &overCapacityResponse();
     // Every connection's deadline is checked by its thread's sweeper.
     void link(HttpSession *session);
     void unlink(HttpSession *session);
@@ -84,6 +109,8 @@ private:
     std::vector<HttpSession *> m_sessions; // per thread: head of its sessions' intrusive list
     std::vector<std::unique_ptr<boost::asio::io_context>> m_contexts;
     std::vector<std::unique_ptr<boost::asio::steady_timer>> m_sweepers;
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> m_acceptBackOff; // per thread
+    std::vector<int> m_acceptDelayMs;                                         // per thread, grows while accept fails
     int m_sweepMs = 100;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> m_guards;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> m_acceptors;
@@ -93,6 +120,14 @@ private:
     std::atomic<std::uint64_t> m_rejected{0};
     std::atomic<std::uint64_t> m_idleTimeouts{0};
     std::atomic<std::uint64_t> m_readTimeouts{0};
+    std::atomic<std::uint64_t> m_acceptErrors{0};
+    std::atomic<std::size_t> m_buffered{0};
+    std::mutex m_clientsMutex;
+    struct AddressHash
+    {
+        std::size_t operator()(const boost::asio::ip::address &address) const;
+    };
+    std::unordered_map<boost::asio::ip::address, std::size_t, AddressHash> m_clients; // open connections per peer
 };
 
 } // namespace l0l3

@@ -9,7 +9,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <exception>
 
 namespace l0l3 {
 
@@ -27,11 +29,14 @@ void appendNumber(std::string &out, std::size_t n, int base = 10)
 
 } // namespace
 
-HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread)
+HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread, Admission admission, bool clientCounted)
     : m_socket(std::move(socket))
     , m_server(server)
     , m_thread(thread)
+    , m_budget(server.options().maxHeaderBytes, HttpServer::messageBudget(server.options()))
     , m_request(std::piecewise_construct, std::make_tuple(), std::make_tuple(HttpFieldsAllocator(&m_headerArena)))
+    , m_overCapacity(admission == Admission::OverCapacity)
+    , m_clientCounted(clientCounted)
 {
     boost::system::error_code ec;
     const auto endpoint = m_socket.remote_endpoint(ec);
@@ -46,6 +51,9 @@ HttpSession::~HttpSession()
     if (m_awaitingResponse)
         m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
     m_server.m_open.fetch_sub(1, std::memory_order_relaxed);
+    releaseBuffered();
+    if (m_clientCounted)
+        m_server.releaseClient(m_remote);
     m_server.unlink(this);
 }
 
@@ -59,13 +67,34 @@ void HttpSession::sweep(std::int64_t nowMs)
 {
     if (m_deadlineKind == Deadline::None || nowMs < m_deadlineMs || !m_open)
         return;
-    if (m_deadlineKind == Deadline::Idle)
+    if (m_deadlineKind == Deadline::OverCapacity) {
+        rejectOverCapacity();
+        return;
+    }
+    if (m_deadlineKind == Deadline::Linger) {
+        close();
+        return;
+    }
+    const bool silent = m_buffer.size() == 0 && !(m_parser && m_parser->got_some());
+    if (m_deadlineKind == Deadline::Idle || (m_deadlineKind == Deadline::FirstRequest && silent))
         m_server.m_idleTimeouts.fetch_add(1, std::memory_order_relaxed);
-    else if (m_deadlineKind == Deadline::Read)
+    else if (m_deadlineKind == Deadline::Read || m_deadlineKind == Deadline::FirstRequest)
         // A request that does not arrive in time (slowloris): no answer, the slot is freed.
         m_server.m_readTimeouts.fetch_add(1, std::memory_order_relaxed);
     m_deadlineKind = Deadline::None;
     close(); // the pending operation completes with an error and releases the session
+}
+
+void HttpSession::rejectOverCapacity()
+{
+    // Beyond the connection cap and no exempt request in time: the same 503 as a refused connection.
+    m_server.m_rejected.fetch_add(1, std::memory_order_relaxed);
+    m_deadlineKind = Deadline::None;
+    m_rejecting = true;
+    m_keepAlive = false;
+    m_pending.append(HttpServer::overCapacityResponse());
+    m_responseComplete = true;
+    flush();
 }
 
 boost::asio::io_context &HttpSession::context() const
@@ -75,6 +104,7 @@ boost::asio::io_context &HttpSession::context() const
 
 void HttpSession::start()
 {
+    m_firstRequest = true;
     readNext();
 }
 
@@ -89,14 +119,28 @@ void HttpSession::readNext()
     m_parser.emplace(std::move(m_request));
     m_parser->body_limit(m_server.options().maxBodyBytes);
     m_parser->header_limit(static_cast<std::uint32_t>(m_server.options().maxHeaderBytes));
+    m_budget.startMessage();
+    releaseBuffered();
     m_readError = HttpReadError::None;
+    const auto &options = m_server.options();
+    bool headDeadline = true;
+    if (m_overCapacity)
+        setDeadline(Deadline::OverCapacity, std::min(1000, options.firstRequestTimeoutMs > 0 ? options.firstRequestTimeoutMs : 1000));
+    else if (m_firstRequest && options.firstRequestTimeoutMs > 0)
+        // A connection that never sends a whole head must not hold its slot for the idle timeout.
+        setDeadline(Deadline::FirstRequest, options.firstRequestTimeoutMs);
+    else
+        headDeadline = false;
     if (m_buffer.size() > 0) {
         readRequest(); // pipelined: the next request has started already
         return;
     }
     // Idle: wait for the first byte of the next request under the idle timeout only.
-    setDeadline(Deadline::Idle, m_server.options().idleTimeoutMs);
+    if (!headDeadline)
+        setDeadline(Deadline::Idle, options.idleTimeoutMs);
     m_socket.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (self->m_rejecting)
+            return;
         if (ec) {
             self->close();
             return;
@@ -108,9 +152,12 @@ void HttpSession::readNext()
 
 void HttpSession::readRequest()
 {
-    // One deadline for the whole request, however slowly its bytes come.
-    const int readTimeoutMs = m_server.options().readTimeoutMs;
-    setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+    // One deadline for the whole request, however slowly its bytes come; a new connection's
+    // first-request (or over-capacity) deadline stays until its head is complete.
+    if (m_deadlineKind != Deadline::FirstRequest && m_deadlineKind != Deadline::OverCapacity) {
+        const int readTimeoutMs = m_server.options().readTimeoutMs;
+        setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+    }
     parseBuffered();
 }
 
@@ -118,37 +165,63 @@ void HttpSession::parseBuffered()
 {
     // What http::async_read does, without its composed operation and the
     // event loop turn it posts even when the whole request is buffered
-    // already (the usual case).
-    while (!m_parser->is_done()) {
-        if (m_buffer.size() == 0) {
-            readMore();
+    // already (the usual case), and under the message budget.
+    const error_code ec = m_budget.feed(*m_parser, m_buffer);
+    if (ec == http::error::need_more) {
+        if (m_deadlineKind == Deadline::FirstRequest && m_parser->is_header_done()) {
+            const int readTimeoutMs = m_server.options().readTimeoutMs;
+            setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+        }
+        if (!chargeBuffered()) {
+            failRead(HttpReadError::Overloaded);
             return;
         }
-        error_code ec;
-        const std::size_t used = m_parser->put(m_buffer.data(), ec);
-        m_buffer.consume(used);
-        if (ec && ec != http::error::need_more) {
-            onRead(ec);
-            return;
-        }
-        if (used == 0 && !m_parser->is_done()) { // need_more: an incomplete header or chunk
-            readMore();
-            return;
-        }
+        readMore();
+        return;
     }
-    onRead({});
+    onRead(ec);
+}
+
+bool HttpSession::chargeBuffered()
+{
+    const std::size_t limit = m_server.options().maxBufferedBytes;
+    if (limit == 0)
+        return true;
+    const std::size_t now = m_budget.consumed() + m_buffer.size();
+    std::size_t total = 0;
+    if (now >= m_charged)
+        total = m_server.m_buffered.fetch_add(now - m_charged, std::memory_order_relaxed) + (now - m_charged);
+    else
+        total = m_server.m_buffered.fetch_sub(m_charged - now, std::memory_order_relaxed) - (m_charged - now);
+    m_charged = now;
+    // A head's worth is always allowed: health checks and small requests get through an overload.
+    return now <= m_server.options().maxHeaderBytes || total <= limit;
+}
+
+void HttpSession::releaseBuffered()
+{
+    if (m_charged == 0)
+        return;
+    m_server.m_buffered.fetch_sub(m_charged, std::memory_order_relaxed);
+    m_charged = 0;
 }
 
 void HttpSession::readMore()
 {
     const std::size_t size = boost::beast::read_size(m_buffer, 65536);
     m_socket.async_read_some(m_buffer.prepare(size), [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (self->m_rejecting)
+            return;
         if (ec == boost::asio::error::eof) {
             // As http::read: the end of a message without a length, else a truncated one.
             ec = http::error::end_of_stream;
             if (self->m_parser->got_some()) {
                 ec = {};
-                self->m_parser->put_eof(ec);
+                try {
+                    self->m_parser->put_eof(ec);
+                } catch (const std::exception &) {
+                    ec = http::error::bad_value;
+                }
             }
             self->onRead(ec);
             return;
@@ -172,25 +245,52 @@ void HttpSession::onRead(error_code ec)
             close(); // peer closed, timeout, reset
             return;
         }
-        m_readError = *readError;
-        // The stream is no longer in sync with message boundaries.
-        m_keepAlive = false;
-        m_request = m_parser->release();
-        dispatch();
+        failRead(*readError);
         return;
     }
     m_request = m_parser->release();
-    m_keepAlive = m_request.keep_alive();
+    m_keepAlive = m_request.keep_alive() && !m_overCapacity;
     dispatch();
+}
+
+void HttpSession::failRead(HttpReadError error)
+{
+    m_readError = error;
+    // The stream is no longer in sync with message boundaries.
+    m_keepAlive = false;
+    m_request = m_parser->release();
+    dispatch();
+}
+
+bool HttpSession::exemptFromCap() const
+{
+    const auto method = m_request.method();
+    if (m_readError != HttpReadError::None || (method != http::verb::get && method != http::verb::head))
+        return false;
+    std::string_view path = m_request.target();
+    path = path.substr(0, path.find('?'));
+    const auto &paths = m_server.options().capExemptPaths;
+    return std::find(paths.begin(), paths.end(), path) != paths.end();
 }
 
 void HttpSession::dispatch()
 {
     setDeadline(Deadline::None, 0);
+    m_firstRequest = false;
     m_awaitingResponse = true;
     m_streaming = false;
     m_responseComplete = false;
     m_server.m_inFlight.fetch_add(1, std::memory_order_relaxed);
+    if (m_overCapacity && !exemptFromCap()) {
+        m_server.m_rejected.fetch_add(1, std::memory_order_relaxed);
+        m_awaitingResponse = false;
+        m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+        m_keepAlive = false;
+        m_pending.append(HttpServer::overCapacityResponse());
+        m_responseComplete = true;
+        flush();
+        return;
+    }
     m_server.m_handler(HttpExchange(shared_from_this()));
 }
 
@@ -291,6 +391,9 @@ void HttpSession::onWritten(error_code ec)
 {
     m_writeInFlight = false;
     m_writing.clear();
+    // A buffer grown by one outsized response is given back, not kept while the connection lives.
+    if (m_writing.capacity() > 256 * 1024)
+        std::string().swap(m_writing);
     if (ec) {
         close();
         return;
@@ -310,10 +413,38 @@ void HttpSession::finishExchange()
     m_responseComplete = false;
     m_streaming = false;
     if (!m_keepAlive) {
-        close();
+        // No read is pending after a read error (one is after an over-capacity timeout).
+        if (m_readError != HttpReadError::None)
+            lingerThenClose();
+        else
+            close();
         return;
     }
     readNext();
+}
+
+void HttpSession::lingerThenClose()
+{
+    if (!m_open)
+        return;
+    error_code ignored;
+    m_socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    m_drained = 0;
+    setDeadline(Deadline::Linger, 1000);
+    drain();
+}
+
+void HttpSession::drain()
+{
+    m_buffer.clear();
+    m_socket.async_read_some(m_buffer.prepare(16384), [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->m_drained += n;
+        if (ec || !self->m_open || self->m_drained > (std::size_t(4) << 20)) {
+            self->close();
+            return;
+        }
+        self->drain();
+    });
 }
 
 void HttpSession::close()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/gateway/httpexchange.h"
+#include "core/gateway/httpmessagebudget.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -18,13 +19,19 @@ class HttpServer;
 // One keep-alive HTTP/1.1 connection: reads a request, hands it to the
 // handler, writes the response (serialised by hand into reused buffers, so a
 // response costs no allocation in the steady state), then reads the next.
-// Timeouts (idle, read, write) are one deadline per session that its
-// thread's sweeper (HttpServer) checks every 100 ms, instead of a timer
-// re-armed for every read and write.
+// Timeouts (first request, idle, read, write) are one deadline per session
+// that its thread's sweeper (HttpServer) checks every 100 ms, instead of a
+// timer re-armed for every read and write. Every message is read under an
+// HttpMessageBudget, and the bytes a session holds for the message it is
+// reading count against the server's buffered-bytes budget.
 class HttpSession : public std::enable_shared_from_this<HttpSession>
 {
 public:
-    HttpSession(HttpSocket socket, HttpServer &server, int thread);
+    // Admission::OverCapacity: accepted beyond the connection cap; it serves
+    // one request to an exempt path (health, metrics) and answers anything
+    // else, or nothing within a short grace, with a 503.
+    enum class Admission { Normal, OverCapacity };
+    HttpSession(HttpSocket socket, HttpServer &server, int thread, Admission admission, bool clientCounted);
     ~HttpSession();
 
     void start();
@@ -48,14 +55,25 @@ private:
     void parseBuffered();
     void readMore();
     void onRead(boost::beast::error_code ec);
+    void failRead(HttpReadError error);
+    // The bytes of the message being read, counted against the server's budget; false when over it.
+    bool chargeBuffered();
+    void releaseBuffered();
+    bool exemptFromCap() const;
+    void rejectOverCapacity();
     void dispatch();
     void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,
                     bool chunked, std::size_t contentLength);
     void flush();
     void onWritten(boost::beast::error_code ec);
     void finishExchange();
+    // After an error response: stop sending, read and drop what the client still sends for a
+    // moment, then close; closing with unread bytes would reset the connection and could
+    // destroy the response before the client reads it.
+    void lingerThenClose();
+    void drain();
     void close();
-    enum class Deadline { None, Idle, Read, Write };
+    enum class Deadline { None, FirstRequest, Idle, Read, Write, OverCapacity, Linger };
     void setDeadline(Deadline kind, int ms);
     // Called by the sweeper: closes the connection once its deadline has passed.
     void sweep(std::int64_t nowMs);
@@ -70,6 +88,8 @@ private:
     int m_thread;
     boost::asio::ip::address m_remote;
     boost::beast::flat_buffer m_buffer;
+    HttpMessageBudget m_budget;
+    std::size_t m_charged = 0; // bytes counted in the server's buffered-bytes budget
     HeaderArena m_headerArena; // before m_parser and m_request, which allocate from it
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body, HttpFieldsAllocator>> m_parser;
     HttpRequest m_request;
@@ -82,6 +102,11 @@ private:
     bool m_streaming = false;
     bool m_responseComplete = false; // the last byte of the response is queued
     bool m_writeInFlight = false;
+    bool m_overCapacity = false;
+    bool m_clientCounted = false; // counted in the server's per-client table
+    bool m_firstRequest = true;
+    bool m_rejecting = false;     // the over-capacity 503 is being written; reads are ignored
+    std::size_t m_drained = 0;    // bytes dropped while lingering
 };
 
 } // namespace l0l3

@@ -5,6 +5,7 @@
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/gateway.h"
 #include "core/gateway/keymemo.h"
+#include "core/gateway/log.h"
 #include "core/gateway/sha256.h"
 
 #include <boost/beast/http/error.hpp>
@@ -97,6 +98,8 @@ std::optional<HttpReadError> RequestRouter::readErrorFor(boost::beast::error_cod
         return HttpReadError::BodyTooLarge;
     if (ec == http::error::header_limit)
         return HttpReadError::HeaderTooLarge;
+    if (ec == http::error::buffer_overflow) // HttpMessageBudget: the whole message is too large
+        return HttpReadError::MessageTooLarge;
     if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream
         && ec != http::error::partial_message)
         return HttpReadError::Malformed;
@@ -137,6 +140,12 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
     if (readError == HttpReadError::HeaderTooLarge)
         return error(431, "header_too_large",
                      "Request headers exceed " + std::to_string(options.maxHeaderBytes) + " bytes.");
+    if (readError == HttpReadError::MessageTooLarge)
+        return error(413, "request_too_large",
+                     "Request (head, body framing and trailer) exceeds "
+                         + std::to_string(2 * (options.maxHeaderBytes + options.maxBodyBytes)) + " bytes.");
+    if (readError == HttpReadError::Overloaded)
+        return error(503, "server_busy", "The server is holding too many request bytes; retry shortly.");
     if (readError == HttpReadError::Malformed)
         return error(400, "bad_request", "Malformed HTTP request.");
 
@@ -157,7 +166,7 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
                            : path == "/readyz" ? RouteDecision::Target::Ready
                                                : RouteDecision::Target::Metrics);
     }
-    return error(404, "not_found", "Unknown path " + std::string(path.substr(0, 200)) + ".");
+    return error(404, "not_found", "Unknown path " + Log::printable(path, 200) + ".");
 }
 
 std::uint64_t RequestRouter::clientOfAddress(const boost::asio::ip::address &address)

@@ -1,7 +1,9 @@
 #include "core/gateway/upstreamclient.h"
 
+#include "core/gateway/httpmessagebudget.h"
+
 #include <boost/asio/connect.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -17,6 +19,13 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+
+namespace {
+
+// A response head, a chunk size line or the trailer: what the upstream may make us hold at once.
+constexpr std::size_t kMaxResponseHeadBytes = 16 * 1024;
+
+} // namespace
 
 bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::string *error)
 {
@@ -76,6 +85,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
     http::request<http::string_body> request;
     beast::flat_buffer buffer;
     std::optional<http::response_parser<http::string_body>> parser;
+    // The upstream's framing is not trusted: sizes bounded, parser exceptions caught.
+    HttpMessageBudget budget{0, 0}; // sized by read()
     Callback callback;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -107,13 +118,59 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
     {
         parser.emplace();
         parser->body_limit(client->m_options.maxResponseBytes);
-        http::async_read(*stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        parser->header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
+        budget = HttpMessageBudget(kMaxResponseHeadBytes, 2 * (kMaxResponseHeadBytes + client->m_options.maxResponseBytes));
+        parse();
+    }
+
+    void parse()
+    {
+        const beast::error_code ec = budget.feed(*parser, buffer);
+        if (ec == http::error::need_more) {
+            readMore();
+            return;
+        }
+        if (ec) {
+            failOrRetry(ec, "read");
+            return;
+        }
+        done();
+    }
+
+    void readMore()
+    {
+        const std::size_t size = beast::read_size(buffer, 65536);
+        stream->async_read_some(buffer.prepare(size), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+            if (ec == net::error::eof) {
+                // As http::read: the end of a response without a length, else a truncated one.
+                self->onEof();
+                return;
+            }
             if (ec) {
                 self->failOrRetry(ec, "read");
                 return;
             }
-            self->done();
+            self->buffer.commit(n);
+            self->parse();
         });
+    }
+
+    void onEof()
+    {
+        beast::error_code ec = http::error::end_of_stream;
+        if (parser->got_some()) {
+            ec = {};
+            try {
+                parser->put_eof(ec);
+            } catch (const std::exception &) {
+                ec = http::error::bad_value;
+            }
+        }
+        if (ec) {
+            failOrRetry(ec, "read");
+            return;
+        }
+        done();
     }
 
     void failOrRetry(beast::error_code ec, std::string_view what)

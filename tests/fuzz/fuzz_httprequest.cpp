@@ -1,28 +1,35 @@
 // Raw bytes as a client would send them on one keep-alive connection: read
 // by Beast's request parser with the gateway's limits, exactly as
-// HttpSession does (http::read over a stream, one parser per request, the
-// buffer carried over), then routed and checked by RequestRouter. The first
-// byte sets how many bytes each read returns, so requests arrive split like
-// TCP segments, and (odd) whether API keys are enforced (RequestRouter::authenticate,
-// as Gateway::handleChat). Properties: no crash; every answer is a well-formed
-// OpenAI-shaped error or a valid route; a chat route has a valid key and a
-// valid namespace.
+// HttpSession does (one parser per request fed through HttpMessageBudget,
+// the buffer carried over, put_eof at the end of the input), then routed and
+// checked by RequestRouter. The first byte sets how many bytes each read
+// returns, so requests arrive split like TCP segments, (odd) whether API keys
+// are enforced (RequestRouter::authenticate, as Gateway::handleChat), and
+// (bit 1) whether the header limit is the largest the gateway allows
+// (HttpServer::kMaxHeaderBytes), where fields near Beast's 64 KiB field limit
+// fit; trailers are bounded by the same limit. Properties: no crash and no
+// exception (a field over 64 KiB, in a header or a trailer, is a read error);
+// the bytes held for one message stay within its element and message limits;
+// every answer is a well-formed OpenAI-shaped error or a valid route; a chat
+// route has a valid key and a valid namespace.
 #include "core/common/cachekey.h"
 #include "core/gateway/apikeystore.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
+#include "core/gateway/httpmessagebudget.h"
+#include "core/gateway/httpserver.h"
 #include "core/gateway/keymemo.h"
 #include "core/gateway/requestrouter.h"
 #include "core/gateway/sha256.h"
 #include "tests/fuzz/fuzzcheck.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -55,27 +62,57 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         return 0;
     static ChatRequestParser chatParser;
     static const GatewayConfig config;
+    HttpServer::Options serverOptions;
+    serverOptions.maxBodyBytes = config.maxBodyBytes;
+    serverOptions.maxHeaderBytes = (data[0] & 2) != 0 ? HttpServer::kMaxHeaderBytes : config.maxHeaderBytes;
     RequestRouter::Options options;
-    options.maxBodyBytes = config.maxBodyBytes;
-    options.maxHeaderBytes = config.maxHeaderBytes;
+    options.maxBodyBytes = serverOptions.maxBodyBytes;
+    options.maxHeaderBytes = serverOptions.maxHeaderBytes;
     options.namespaceDefault = config.namespaceDefault;
 
     const std::size_t readSize = data[0] == 0 ? std::size_t(1) << 20 : data[0];
-    boost::asio::io_context ioc;
-    boost::beast::test::stream stream(ioc);
-    stream.append(std::string_view(reinterpret_cast<const char *>(data + 1), size - 1));
-    stream.close_remote();
-    stream.read_size(readSize);
-
+    std::string_view input(reinterpret_cast<const char *>(data + 1), size - 1);
+    // As HttpSession::readMore: one read's bytes appended to the connection's buffer.
     boost::beast::flat_buffer buffer;
+    const auto readSome = [&]() -> bool {
+        if (input.empty())
+            return false;
+        const std::size_t n = std::min(readSize, input.size());
+        std::memcpy(buffer.prepare(n).data(), input.data(), n);
+        buffer.commit(n);
+        input.remove_prefix(n);
+        return true;
+    };
+
     HeaderArena arena; // as a connection's: reused by its successive requests
+    HttpMessageBudget budget(serverOptions.maxHeaderBytes, HttpServer::messageBudget(serverOptions));
     for (int exchange = 0; exchange < 8; ++exchange) {
         http::request_parser<http::string_body, HttpFieldsAllocator> parser(
             std::piecewise_construct, std::make_tuple(), std::make_tuple(HttpFieldsAllocator(&arena)));
-        parser.body_limit(config.maxBodyBytes);
-        parser.header_limit(static_cast<std::uint32_t>(config.maxHeaderBytes));
+        parser.body_limit(serverOptions.maxBodyBytes);
+        parser.header_limit(static_cast<std::uint32_t>(serverOptions.maxHeaderBytes));
+        budget.startMessage();
         boost::beast::error_code ec;
-        http::read(stream, buffer, parser, ec);
+        while (true) {
+            ec = budget.feed(parser, buffer); // an exception out of here fails the fuzzer
+            FUZZ_CHECK(budget.consumed() <= budget.maxMessageBytes() || ec == http::error::buffer_overflow);
+            if (ec != http::error::need_more)
+                break;
+            // Held for an incomplete element (the head, a chunk line, the trailer): less than its limit.
+            FUZZ_CHECK(buffer.size() < serverOptions.maxHeaderBytes);
+            if (readSome())
+                continue;
+            ec = http::error::end_of_stream; // the client closed: as HttpSession, put_eof if a message started
+            if (parser.got_some()) {
+                ec = {};
+                try {
+                    parser.put_eof(ec);
+                } catch (const std::exception &) {
+                    ec = http::error::bad_value;
+                }
+            }
+            break;
+        }
         const auto readError = RequestRouter::readErrorFor(ec);
         if (!readError)
             break; // the peer is gone: nothing to answer
