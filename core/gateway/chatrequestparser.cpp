@@ -6,9 +6,11 @@
 #include <simdjson.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace l0l3 {
 
@@ -18,6 +20,7 @@ struct ChatRequestParser::Impl
 {
     dom::parser parser;
     std::string text; // one message's content parts joined, reused
+    std::vector<std::string_view> keys; // duplicate-key check, reused
 
     // Recent successful parses, direct-mapped by the body's XXH3-128 (a newer body takes its slot).
     // A hit compares the whole body, so a result is only ever reused for the very same bytes.
@@ -44,6 +47,197 @@ bool fail(ChatRequestError *error, std::string code, std::string message, std::s
         error->param = std::move(param);
     }
     return false;
+}
+
+// Where a key occurs twice in one object: the key and the path of that object.
+struct DuplicateKey
+{
+    std::string key;
+    std::vector<std::string> outward; // the object's path, innermost first: "content", "[0]", "messages"
+
+    // "messages[0].content", empty for the body itself.
+    std::string path() const
+    {
+        std::string out;
+        for (auto it = outward.rbegin(); it != outward.rend(); ++it) {
+            if (!out.empty() && it->front() != '[')
+                out.push_back('.');
+            out.append(*it);
+        }
+        return out;
+    }
+};
+
+// At most this many bytes of a client's key or path are quoted back, cut at a character boundary.
+std::string clipped(std::string_view s, std::size_t max)
+{
+    if (s.size() <= max)
+        return std::string(s);
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+        --end;
+    return std::string(s.substr(0, end)) + "\xE2\x80\xA6";
+}
+
+// True when the keys[first..] hold one string twice; *which is that string.
+bool repeatedKey(std::vector<std::string_view> &keys, std::size_t first, std::string_view *which)
+{
+    const auto begin = keys.begin() + static_cast<std::ptrdiff_t>(first);
+    const std::size_t n = keys.size() - first;
+    if (n < 16) { // the usual object: comparing pairs is cheaper than sorting
+        for (std::size_t i = first; i < keys.size(); ++i) {
+            for (std::size_t j = i + 1; j < keys.size(); ++j) {
+                if (keys[i] == keys[j]) {
+                    *which = keys[i];
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+    std::sort(begin, keys.end());
+    const auto it = std::adjacent_find(begin, keys.end());
+    if (it == keys.end())
+        return false;
+    *which = *it;
+    return true;
+}
+
+// JSON allows a key twice in an object and parsers disagree on which copy
+// counts (simdjson's lookup takes the first, most upstreams the last), so a
+// body with one is refused at any depth: what is keyed, shown for approval
+// and sent upstream must be one reading of the bytes. keys is scratch space.
+bool findDuplicateKey(dom::element value, std::vector<std::string_view> &keys, DuplicateKey *found)
+{
+    if (value.type() == dom::element_type::ARRAY) {
+        std::size_t index = 0;
+        dom::array array;
+        if (value.get_array().get(array) != simdjson::SUCCESS)
+            return false;
+        for (dom::element item : array) {
+            if (findDuplicateKey(item, keys, found)) {
+                found->outward.push_back("[" + std::to_string(index) + "]");
+                return true;
+            }
+            ++index;
+        }
+        return false;
+    }
+    dom::object object;
+    if (value.get_object().get(object) != simdjson::SUCCESS)
+        return false;
+    const std::size_t first = keys.size();
+    for (dom::key_value_pair field : object)
+        keys.push_back(field.key);
+    std::string_view which;
+    const bool repeated = repeatedKey(keys, first, &which);
+    keys.resize(first);
+    if (repeated) {
+        found->key.assign(which);
+        found->outward.clear();
+        return true;
+    }
+    for (dom::key_value_pair field : object) {
+        if (findDuplicateKey(field.value, keys, found)) {
+            found->outward.emplace_back(field.key.empty() ? std::string_view("\"\"") : field.key);
+            return true;
+        }
+    }
+    return false;
+}
+
+// How each top-level field bears on the cache. One row per field OpenAI
+// documents; docs/SCHEMA.md explains the choices.
+enum class FieldUse
+{
+    Read,   // read by parseJson(): in the key (model family, response_format, tools, tool_choice) or checked there
+    Noise,  // sampling or bookkeeping: any approved answer is a right answer, whatever its value
+    Cap,    // a limit on the answer's length: an approved answer is served whole, not keyed
+    Bypass, // changes what a right answer is and is not in the key: the request bypasses the cache
+};
+
+struct FieldRule
+{
+    std::string_view name;
+    FieldUse use;
+};
+
+constexpr FieldRule kFieldRules[] = {
+    {"model", FieldUse::Read},
+    {"messages", FieldUse::Read},
+    {"stream", FieldUse::Read},
+    {"n", FieldUse::Read},
+    {"response_format", FieldUse::Read},
+    {"tools", FieldUse::Read},
+    {"tool_choice", FieldUse::Read},
+    {"temperature", FieldUse::Noise},
+    {"top_p", FieldUse::Noise},
+    {"presence_penalty", FieldUse::Noise},
+    {"frequency_penalty", FieldUse::Noise},
+    {"seed", FieldUse::Noise},
+    {"user", FieldUse::Noise},
+    {"safety_identifier", FieldUse::Noise},
+    {"prompt_cache_key", FieldUse::Noise},
+    {"stream_options", FieldUse::Noise},
+    {"metadata", FieldUse::Noise},
+    {"store", FieldUse::Noise},
+    {"service_tier", FieldUse::Noise},
+    {"parallel_tool_calls", FieldUse::Noise},
+    {"max_tokens", FieldUse::Cap},
+    {"max_completion_tokens", FieldUse::Cap},
+    {"stop", FieldUse::Bypass},
+    {"logprobs", FieldUse::Bypass},
+    {"top_logprobs", FieldUse::Bypass},
+    {"logit_bias", FieldUse::Bypass},
+    {"functions", FieldUse::Bypass},
+    {"function_call", FieldUse::Bypass},
+    {"modalities", FieldUse::Bypass},
+    {"audio", FieldUse::Bypass},
+    {"reasoning_effort", FieldUse::Bypass},
+    {"verbosity", FieldUse::Bypass},
+    {"prediction", FieldUse::Bypass},
+    {"web_search_options", FieldUse::Bypass},
+};
+
+// A value that asks for nothing: null, false, an empty array or object, or
+// modalities ["text"] (what every cached answer is).
+bool asksNothing(std::string_view name, dom::element value)
+{
+    bool flag = true;
+    dom::array array;
+    dom::object object;
+    if (value.type() == dom::element_type::NULL_VALUE)
+        return true;
+    if (value.get_bool().get(flag) == simdjson::SUCCESS)
+        return !flag;
+    if (value.get_object().get(object) == simdjson::SUCCESS)
+        return object.size() == 0;
+    if (value.get_array().get(array) != simdjson::SUCCESS)
+        return false;
+    if (array.size() == 0)
+        return true;
+    std::string_view only;
+    return name == "modalities" && array.size() == 1 && array.at(0).get_string().get(only) == simdjson::SUCCESS
+        && only == "text";
+}
+
+// Why a top-level field makes the request bypass the cache; empty when none does.
+std::string fieldBypassReason(dom::object &root)
+{
+    for (dom::key_value_pair field : root) {
+        const FieldRule *rule = nullptr;
+        for (const FieldRule &r : kFieldRules) {
+            if (r.name == field.key) {
+                rule = &r;
+                break;
+            }
+        }
+        if (!rule)
+            return "unknown field '" + clipped(field.key, 64) + "'";
+        if (rule->use == FieldUse::Bypass && !asksNothing(field.key, field.value))
+            return "'" + std::string(field.key) + "' changes the answer";
+    }
+    return {};
 }
 
 // Optional JSON field as canonical JSON; false when present with a type not in `allowed`.
@@ -143,6 +337,16 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
     dom::object root;
     if (doc.get_object().get(root) != simdjson::SUCCESS)
         return fail(error, "invalid_type", "The request body must be a JSON object.");
+    m_impl->keys.clear();
+    if (DuplicateKey dup; findDuplicateKey(doc, m_impl->keys, &dup)) {
+        const std::string path = dup.path();
+        const std::string key = clipped(dup.key, 64);
+        const std::string where = path.empty() ? std::string("the request body") : "'" + clipped(path, 128) + "'";
+        return fail(error, "duplicate_key",
+                    "The key '" + key + "' appears more than once in " + where
+                        + "; each key may appear only once in a JSON object.",
+                    path.empty() ? key : clipped(path + "." + dup.key, 128));
+    }
 
     dom::element value;
     if (root["model"].get(value) == simdjson::SUCCESS && value.type() != dom::element_type::NULL_VALUE) {
@@ -189,6 +393,7 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
     int users = 0;
     int others = 0; // assistant, tool, function turns
     bool nonText = false;
+    std::string messageBypass; // the first message field that is not in the key, for bypassReason
     std::size_t index = 0;
     for (dom::element message : messages) {
         // Built only for an error message: the hit path formats nothing.
@@ -207,6 +412,15 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
         const bool isOther = role == "assistant" || role == "tool" || role == "function";
         if (!isSystem && !isUser && !isOther)
             return fail(error, "invalid_role", "Unknown role '" + std::string(role) + "'.", at() + ".role");
+        if (messageBypass.empty()) {
+            // Only role and content are in the key; a participant's name, for one, changes the answer.
+            for (dom::key_value_pair field : msg) {
+                if (field.key != "role" && field.key != "content" && !asksNothing(field.key, field.value)) {
+                    messageBypass = "message field '" + clipped(field.key, 64) + "'";
+                    break;
+                }
+            }
+        }
 
         // A string content is used where simdjson holds it; parts are joined into m_impl->text.
         std::string_view text;
@@ -231,6 +445,8 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
                         || partObj["type"].get_string().get(type) != simdjson::SUCCESS)
                         return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.", partAt());
                     if (type == "text") {
+                        if (messageBypass.empty() && partObj.size() != 2)
+                            messageBypass = "content part field other than type and text";
                         std::string_view partText;
                         if (partObj["text"].get_string().get(partText) != simdjson::SUCCESS)
                             return fail(error, "invalid_type", "A text content part must have a string 'text'.", partAt() + ".text");
@@ -280,6 +496,10 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
         out->bypassReason = "non-text content";
     else if (severalChoices)
         out->bypassReason = "n > 1";
+    else if (!messageBypass.empty())
+        out->bypassReason = std::move(messageBypass);
+    else
+        out->bypassReason = fieldBypassReason(root);
     out->singleTurn = out->bypassReason.empty();
     if (out->singleTurn)
         out->user = out->lastUser;
@@ -293,6 +513,10 @@ std::string ChatRequestParser::upstreamBody(std::string_view body)
     if (m_impl->parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS
         || doc.get_object().get(root) != simdjson::SUCCESS)
         return {};
+    m_impl->keys.clear();
+    if (DuplicateKey dup; findDuplicateKey(doc, m_impl->keys, &dup))
+        return {}; // parse() refuses such a body; never send a reading of it
+
     std::string out;
     out.reserve(body.size() + 16);
     out.push_back('{');
