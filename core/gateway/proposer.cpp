@@ -34,12 +34,15 @@ void Proposer::failed(const Proposal &proposal, std::string_view stage, const re
     const bool redisError = reply && reply->type == REDIS_REPLY_ERROR;
     const std::string_view why = redisError ? std::string_view(reply->str, reply->len) : error;
     m_metrics.proposalFailed();
+    // One line per miss at most, and bounded per second: a flood of misses is what the limits refuse.
     if (redisError && why.find("Function not found") != std::string_view::npos) {
-        Log::warn("proposal for " + proposal.key + " dropped: the Redis function " + std::string(ProposalFunction::kProposeName)
-                  + " is not loaded on the primary (the console loads it when it connects); hits are still served");
+        Log::warnRateLimited("proposal for " + proposal.key + " dropped: the Redis function "
+                             + std::string(ProposalFunction::kProposeName)
+                             + " is not loaded on the primary (the console loads it when it connects); hits are still served");
         return;
     }
-    Log::warn("proposal for " + proposal.key + " dropped: " + std::string(stage) + ": " + std::string(why));
+    Log::warnRateLimited("proposal for " + proposal.key + " dropped: " + std::string(stage) + ": "
+                         + Log::printable(why, 300));
     if (redisError && why.substr(0, 8) == "READONLY" && m_onReadOnly)
         m_onReadOnly();
 }
