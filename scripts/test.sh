@@ -13,6 +13,9 @@
 #            exploring is `scripts/fuzz.sh 600`)
 #   asan     the whole suite again under AddressSanitizer + UBSan
 # L0L3_TEST_STAGES="default fuzz asan" picks stages; extra args go to ctest.
+# Wall-clock bounds in the tests are tuned for the default build and scaled by
+# L0L3_TIME_SCALE (tests/support/timescale.h): 1 for default, and
+# L0L3_ASAN_TIME_SCALE (default 5) for the slower sanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=${L0L3_TEST_STAGES:-default fuzz asan}
@@ -36,14 +39,18 @@ run_ctest() {
 
 for stage in $stages; do
   case $stage in
-    default) run_ctest default "$@" ;;
+    default)
+      export L0L3_TIME_SCALE=1
+      run_ctest default "$@"
+      unset L0L3_TIME_SCALE ;;
     asan)
       # Leak checking is on; Qt's own one-time allocations are suppressed.
       export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
       export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
       export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+      export L0L3_TIME_SCALE=${L0L3_ASAN_TIME_SCALE:-5}
       run_ctest asan -LE bench "$@"
-      unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
+      unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS L0L3_TIME_SCALE ;;
     fuzz)
       start=$SECONDS
       if bash scripts/fuzz.sh --regress && bash scripts/fuzz.sh --no-build --seed "${L0L3_FUZZ_SEED:-1}" "${L0L3_FUZZ_SECONDS:-10}"; then

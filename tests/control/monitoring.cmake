@@ -9,3 +9,7 @@ foreach(t replicationmonitor sentinelclient metricssource histogramquantile_prom
         LABELS integration
         TIMEOUT 240)
 endforeach()
+# Three servers and three Sentinels, failing over: not side by side with other stacks.
+if(TARGET tst_sentinelclient)
+    set_property(TEST tst_sentinelclient APPEND PROPERTY RESOURCE_LOCK ${L0L3_HEAVY_TEST_LOCK})
+endif()

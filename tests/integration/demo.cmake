@@ -9,12 +9,14 @@ l0l3_add_qtest(tst_demostack
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_demostack.cpp
     LIBS l0l3_demo l0l3_testsupport
     LABELS integration
-    TIMEOUT 180)
+    TIMEOUT 180
+    HEAVY)
 l0l3_add_qtest(tst_load
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_load.cpp
     LIBS l0l3_testsupport
     LABELS integration
-    TIMEOUT 120)
+    TIMEOUT 120
+    HEAVY)
 foreach(tool l0l3-gateway l0l3-stub-llm l0l3-demo l0l3-load)
     if(TARGET ${tool})
         add_dependencies(tst_demostack ${tool})

@@ -10,7 +10,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <signal.h>
+#include "tests/support/managedprocess.h"
+
+using l0l3::test::ManagedProcess;
 
 class TestConsoleScreenshot : public QObject
 {
@@ -76,40 +78,39 @@ private slots:
 
     void autoApproveNeedsTheDemo()
     {
-        QProcess p;
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(binDir() + QStringLiteral("/l0l3-console"),
-                {QStringLiteral("--platform"), QStringLiteral("offscreen"), QStringLiteral("--auto-approve"), QStringLiteral("1")});
-        QVERIFY(p.waitForFinished(30000));
+        ManagedProcess p;
+        QVERIFY(p.start(binDir() + QStringLiteral("/l0l3-console"),
+                        {QStringLiteral("--platform"), QStringLiteral("offscreen"), QStringLiteral("--auto-approve"),
+                         QStringLiteral("1")}));
+        QVERIFY2(p.waitForFinished(30000), qPrintable(p.describe()));
         QCOMPARE(p.exitCode(), 2);
-        QVERIFY2(p.readAll().contains("--auto-approve needs --demo"), "no clear usage error");
+        const QByteArray output = p.stdoutText() + p.stderrText();
+        QVERIFY2(output.contains("--auto-approve needs --demo"), "no clear usage error");
     }
 
 private:
     static QString binDir() { return qEnvironmentVariable("L0L3_BIN_DIR"); }
 
     // Runs l0l3-console offscreen with args until it exits. Empty when it
-    // exited 0; otherwise what went wrong, with the end of its output.
+    // exited 0; otherwise what went wrong, with the end of its output. A
+    // crash or a sanitizer report also fails the test (ManagedProcess).
     static QString runConsole(const QStringList &args, const QTemporaryDir &dir, QByteArray *output)
     {
-        QProcess p;
+        ManagedProcess p;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
         env.insert(QStringLiteral("L0L3_BIN_DIR"), binDir());
         // Keep the keychain out of it: the demo's credentials are in memory.
         env.insert(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"), QStringLiteral("unix:path=/nonexistent/l0l3-no-bus"));
         env.insert(QStringLiteral("XDG_CONFIG_HOME"), dir.filePath(QStringLiteral("config")));
-        p.setProcessEnvironment(env);
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(binDir() + QStringLiteral("/l0l3-console"), args);
-        if (!p.waitForStarted(10000))
-            return p.errorString();
+        QString error;
+        if (!p.start(binDir() + QStringLiteral("/l0l3-console"), args, env, &error))
+            return error;
         const bool finished = p.waitForFinished(180000);
-        *output = p.readAll();
+        *output = p.stdoutText() + p.stderrText();
         if (!finished) {
-            ::kill(pid_t(p.processId()), SIGTERM);
-            p.waitForFinished(10000);
-            return QStringLiteral("console did not exit:\n") + QString::fromUtf8(output->right(3000));
+            p.stop(10000);
+            return QStringLiteral("console did not exit:\n") + p.describe();
         }
         if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
             return QStringLiteral("exit %1:\n%2").arg(p.exitCode()).arg(QString::fromUtf8(output->right(3000)));
