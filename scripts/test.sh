@@ -44,7 +44,8 @@ for stage in $stages; do
       run_ctest default "$@"
       unset L0L3_TIME_SCALE ;;
     asan)
-      # Leak checking is on; Qt's own one-time allocations are suppressed.
+      # Leak checking is on, in every child process too (tests/lsan.supp says
+      # why nothing of Qt is suppressed).
       export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
       export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
       export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
