@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
 #include "core/control/auditlog.h"
 #include "core/control/entrystore.h"
@@ -17,6 +18,11 @@ namespace l0l3 {
 
 namespace {
 
+// Prompts, answers, keys, region names, audit fields and Redis errors are
+// untrusted: nothing of them reaches the terminal raw. Table rows show each
+// field escaped by VisibleText (a newline as "\n", ESC as "\x1B", U+202E as
+// "\u202E", "\" as "\\"); JSON output writes the same characters as \u
+// escapes; messages on stderr keep their newlines only.
 void out(const QString &s)
 {
     const QByteArray b = s.toUtf8();
@@ -24,11 +30,29 @@ void out(const QString &s)
     std::fflush(stdout);
 }
 
+void outJson(const QJsonDocument &doc, QJsonDocument::JsonFormat format)
+{
+    const QByteArray json = doc.toJson(format);
+    const std::string safe = VisibleText::escapeJson(std::string_view(json.constData(), size_t(json.size())));
+    std::fwrite(safe.data(), 1, safe.size(), stdout);
+    if (format == QJsonDocument::Compact)
+        std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
 void err(const QString &s)
 {
-    const QByteArray b = s.toUtf8() + '\n';
-    std::fwrite(b.constData(), 1, size_t(b.size()), stderr);
+    const QByteArray b = s.toUtf8();
+    const std::string safe = VisibleText::escape(std::string_view(b.constData(), size_t(b.size())), VisibleText::KeepNewlines) + '\n';
+    std::fwrite(safe.data(), 1, safe.size(), stderr);
     std::fflush(stderr);
+}
+
+// One field of a table row.
+QString field(const QString &s)
+{
+    const QByteArray b = s.toUtf8();
+    return QString::fromStdString(VisibleText::escape(std::string_view(b.constData(), size_t(b.size()))));
 }
 
 QString oneLine(const QString &s, int max)
@@ -98,9 +122,9 @@ void CtlRunner::report(const ApprovalResult &r)
                       {QStringLiteral("version"), r.version},
                       {QStringLiteral("prev_version"), r.prevVersion},
                       {QStringLiteral("replicas_acked"), r.replicasAcked}};
-        out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)) + u'\n');
+        outJson(QJsonDocument(o), QJsonDocument::Compact);
     } else {
-        QString line = QStringLiteral("%1 %2").arg(r.action, r.key);
+        QString line = QStringLiteral("%1 %2").arg(field(r.action), field(r.key));
         if (r.version > 0)
             line += QStringLiteral(" version %1").arg(r.version);
         line += r.replicasAcked >= 0 ? QStringLiteral("; replicas acknowledged: %1").arg(r.replicasAcked)
@@ -213,16 +237,18 @@ void CtlRunner::runProposals()
                                        {QStringLiteral("ts_ms"), p.tsMs},
                                        {QStringLiteral("savings"), p.savingsScore}});
             }
-            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+            outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
             out(QStringLiteral("%1  %2  %3  %4  %5\n").arg(QStringLiteral("ID"), -17).arg(QStringLiteral("SEEN"), 6)
                     .arg(QStringLiteral("SAVINGS"), 9).arg(QStringLiteral("REGIONS"), -20).arg(QStringLiteral("PROMPT")));
             for (const ProposalItem &p : std::as_const(items)) {
                 QStringList regions;
                 for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
-                    regions << QStringLiteral("%1:%2").arg(it.key()).arg(it.value());
-                out(QStringLiteral("%1  %2  %3  %4  %5\n").arg(p.id, -17).arg(p.seenTotal, 6)
-                        .arg(p.savingsScore, 9, 'f', 1).arg(regions.join(u','), -20).arg(oneLine(p.prompt, 60)));
+                    regions << QString(field(it.key()) + u':' + QString::number(it.value()));
+                // Concatenated, not chained arg(): a "%3" inside a field stays text.
+                out(field(p.id).leftJustified(17) + u"  " + QString::number(p.seenTotal).rightJustified(6) + u"  "
+                    + QString::number(p.savingsScore, 'f', 1).rightJustified(9) + u"  " + regions.join(u',').leftJustified(20)
+                    + u"  " + field(oneLine(p.prompt, 60)) + u'\n');
             }
         }
         finishWith(Ok);
@@ -257,12 +283,12 @@ void CtlRunner::runEntries()
                                        {QStringLiteral("approved_at_ms"), qint64(e.approvedAtMs)},
                                        {QStringLiteral("ttl_remaining_s"), i.ttlRemainingSeconds}});
             }
-            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+            outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
             for (const EntryItem &i : std::as_const(*items)) {
                 const Entry &e = i.entry;
-                out(QStringLiteral("%1  v%2  %3  %4\n").arg(fromStd(e.key)).arg(e.version)
-                        .arg(fromStd(e.approvedBy), -12).arg(oneLine(fromStd(e.prompt), 60)));
+                out(field(fromStd(e.key)) + u"  v" + QString::number(e.version) + u"  "
+                    + field(fromStd(e.approvedBy)).leftJustified(12) + u"  " + field(oneLine(fromStd(e.prompt), 60)) + u'\n');
             }
         }
         finishWith(Ok);
@@ -298,11 +324,13 @@ void CtlRunner::runAudit()
                                        {QStringLiteral("prev_version"), qint64(r.prevVersion)},
                                        {QStringLiteral("detail"), fromStd(r.detail)}});
             }
-            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+            outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
             for (const AuditRecord &r : std::as_const(*records)) {
-                out(QStringLiteral("%1  %2  %3  %4  v%5<-v%6  %7\n").arg(fromStd(r.id), -17).arg(fromStd(r.action), -8)
-                        .arg(fromStd(r.actor), -12).arg(fromStd(r.key)).arg(r.version).arg(r.prevVersion).arg(fromStd(r.detail)));
+                out(field(fromStd(r.id)).leftJustified(17) + u"  " + field(fromStd(r.action)).leftJustified(8) + u"  "
+                    + field(fromStd(r.actor)).leftJustified(12) + u"  " + field(fromStd(r.key)) + u"  v"
+                    + QString::number(r.version) + u"<-v" + QString::number(r.prevVersion) + u"  " + field(fromStd(r.detail))
+                    + u'\n');
             }
         }
         finishWith(Ok);

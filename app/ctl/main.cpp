@@ -25,6 +25,9 @@ const char kUsage[] =
     "  freeze | unfreeze                    approvals\n"
     "  drain REGION | undrain REGION | flush\n"
     "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
+    "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
+    "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
+    "  --json writes them as \\u escapes (the same JSON values)\n"
     "exit codes: 0 ok, 1 operational error, 2 usage error, 3 version conflict\n";
 
 int usageError(const QString &message)

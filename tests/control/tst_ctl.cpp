@@ -30,6 +30,7 @@ private slots:
     void badUsageExitsTwo();
     void replicaExitsOne();
     void unreachableExitsOne();
+    void hostileTextNeverReachesTheTerminal();
     void passwordInUrlWarns();
 
 private:
@@ -232,6 +233,75 @@ void TestCtl::passwordInUrlWarns()
     const Run fromEnv = ctl({QStringLiteral("entries")});
     QVERIFY2(fromEnv.code == 0, fromEnv.err.constData());
     QVERIFY2(!fromEnv.err.contains("warning"), fromEnv.err.constData());
+}
+
+namespace {
+
+// Bytes a terminal acts on: C0 except the newline ending a row, DEL, C1
+// (U+0080-U+009F, C2 80-C2 9F in UTF-8), bidi controls and separators.
+QString terminalHazard(const QByteArray &out)
+{
+    const QString text = QString::fromUtf8(out);
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t c = text[i].unicode();
+        const bool c0 = c < 0x20 && c != u'\n';
+        const bool c1 = c >= 0x7F && c <= 0x9F;
+        const bool bidi = (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E || c == 0x200F
+            || c == 0x061C || c == 0x2028 || c == 0x2029;
+        if (c0 || c1 || bidi)
+            return QStringLiteral("U+%1 at %2 in: %3").arg(uint(c), 4, 16, QLatin1Char('0')).arg(i).arg(text.mid(std::max<qsizetype>(0, i - 40), 80));
+    }
+    return {};
+}
+
+} // namespace
+
+// A prompt, answer and region name carrying terminal escapes and bidi
+// overrides: no output of l0l3-ctl passes them on raw, in tables or in JSON,
+// and the JSON still holds the exact text.
+void TestCtl::hostileTextNeverReachesTheTerminal()
+{
+    const std::string hostile = "Hi\x1b[2J\x1b]0;owned\x07 \xe2\x80\xae" "evil\xe2\x80\xac \xe2\x81\xa6x\xe2\x81\xa9 "
+                                "\xc2\x9b" "31m del\x7f nul-free\r\nsecond line\xe2\x80\xa8third \\ %2 %3";
+    Proposal p = makeProposal("ctl-hostile", hostile, "ny\x1b[31mc\xe2\x80\xae");
+    p.response = "Answer \x1b[5m\xe2\x80\xae" "blink";
+    p.ns = "ns\x1b[0m";
+    p.key = p.derivedKey();
+    proposalKeys().insert(QStringLiteral("ctl-hostile"), QString::fromStdString(p.key));
+    const QString id = seedProposal(m_redis.client, p, {{QString::fromStdString(p.region), 500}});
+    QVERIFY(!id.isEmpty());
+
+    const Run table = ctl({QStringLiteral("proposals"), QStringLiteral("--limit"), QStringLiteral("1000")});
+    QVERIFY2(table.code == 0, table.err.constData());
+    QVERIFY2(table.out.contains("Hi\\x1B[2J"), table.out.constData());
+    QVERIFY2(table.out.contains("\\u202Eevil"), table.out.constData());
+    QString hazard = terminalHazard(table.out);
+    QVERIFY2(hazard.isEmpty(), qPrintable(hazard));
+
+    const Run json = ctl({QStringLiteral("proposals"), QStringLiteral("--json"), QStringLiteral("--limit"), QStringLiteral("1000")});
+    QVERIFY2(json.code == 0, json.err.constData());
+    hazard = terminalHazard(json.out);
+    QVERIFY2(hazard.isEmpty(), qPrintable(hazard));
+    QJsonObject shown;
+    for (const QJsonValue &v : QJsonDocument::fromJson(json.out).array())
+        if (v.toObject().value(QStringLiteral("key")).toString() == keyOf(QStringLiteral("ctl-hostile")))
+            shown = v.toObject();
+    QCOMPARE(shown.value(QStringLiteral("prompt")).toString(), QString::fromStdString(hostile));
+    QCOMPARE(shown.value(QStringLiteral("response")).toString(), QString::fromStdString(p.response));
+
+    QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
+    for (const QString &command : {QStringLiteral("entries"), QStringLiteral("audit")}) {
+        for (const bool asJson : {false, true}) {
+            QStringList args{command};
+            if (asJson)
+                args.append(QStringLiteral("--json"));
+            const Run r = ctl(args);
+            QVERIFY2(r.code == 0, r.err.constData());
+            QVERIFY(r.out.contains(keyOf(QStringLiteral("ctl-hostile")).toUtf8()));
+            hazard = terminalHazard(r.out) + terminalHazard(r.err);
+            QVERIFY2(hazard.isEmpty(), qPrintable(command + u' ' + hazard));
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCtl)
