@@ -100,6 +100,15 @@ double secondsSince(std::chrono::steady_clock::time_point t)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Once the response holds a copy: a body buffer grown by one outsized answer is given back
+// rather than kept for the worker's lifetime (typical bodies stay well under the bound).
+void releaseIfOutsized(std::string &buffer)
+{
+    constexpr std::size_t kKeepBytes = 256 * 1024;
+    if (buffer.capacity() > kKeepBytes)
+        std::string().swap(buffer);
+}
+
 HttpServer::Options serverOptions(const GatewayConfig &c)
 {
     HttpServer::Options o;
@@ -704,6 +713,7 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
     };
     exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body,
                      std::span<const HttpHeader>(headers, degraded ? 6 : 5));
+    releaseIfOutsized(body);
     m_metrics.request(tier, Outcome::Hit, secondsSince(started));
 }
 
@@ -806,6 +816,7 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
         body.clear();
         ChatResponseWriter::sse(body, meta, *cached);
         chat->exchange.respond(200, "text/event-stream", body, headers);
+        releaseIfOutsized(body);
     } else {
         chat->exchange.respond(200, "application/json", result.body, headers);
     }

@@ -105,6 +105,7 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
             m_hot->put(key, entry->answer, entry->ttlMs, ticket);
         Result result{Tier::Exact, entry->answer, {}};
         result.fromFallback = isFallback;
+        m_oneOff = Decoded{}; // the result and L0.5 hold the answer now
         callback(std::move(result));
     });
 }
@@ -113,6 +114,10 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
 {
     constexpr std::size_t kMaxEntries = 1024;
     constexpr std::size_t kMaxBytes = 16u << 20;
+    // Larger entries are decoded every time rather than remembered: one outsized answer must not stay
+    // in memory for as long as the worker runs (L0.5 keeps what it can, under its own bounds).
+    constexpr std::size_t kMaxRememberedBytes = 256 * 1024;
+    m_oneOff = Decoded{};
     const XXH128_hash_t h = XXH3_128bits(raw.data(), raw.size());
     const auto it = m_decoded.find(key);
     if (it != m_decoded.end() && it->second.fingerprintLow == h.low64 && it->second.fingerprintHigh == h.high64)
@@ -129,6 +134,14 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
     }
     Decoded decoded{h.low64, h.high64, CachedAnswer::fromContent(entry->response, entry->version),
                     entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1};
+    if (decoded.answer->bytes() > kMaxRememberedBytes) {
+        if (it != m_decoded.end()) {
+            m_decodedBytes -= it->second.answer->bytes();
+            m_decoded.erase(it);
+        }
+        m_oneOff = std::move(decoded);
+        return &m_oneOff;
+    }
     if (it != m_decoded.end()) {
         m_decodedBytes += decoded.answer->bytes() - it->second.answer->bytes();
         it->second = std::move(decoded);

@@ -84,6 +84,7 @@ private:
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
     std::unordered_map<std::string, Decoded> m_decoded; // by cache key; bounded, cleared when full
+    Decoded m_oneOff; // an entry too large to remember, until its lookup has answered
     std::string m_redisKey; // the GET's key, formatted here (its capacity reused)
     std::size_t m_decodedBytes = 0;
 };

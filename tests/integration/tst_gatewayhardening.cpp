@@ -1,5 +1,7 @@
 #include <QDateTime>
+#include <QFile>
 #include <QFileInfo>
+#include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -12,6 +14,7 @@
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
+#include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/tcpproxy.h"
 #include "tests/support/testcredentials.h"
@@ -24,6 +27,19 @@ using namespace l0l3::test;
 namespace {
 
 constexpr int kReplicationTimeoutMs = 5000;
+
+// Resident memory of a process in KiB, -1 when unknown.
+qint64 residentKiB(qint64 pid)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
 
 QByteArray bytes(std::string_view s)
 {
@@ -54,6 +70,7 @@ private slots:
     void anonymousNonLoopbackListenIsRefused();
     void freshTokensAreStillLimitedByAddress();
     void passwordOnCommandLineWarns();
+    void outsizedAnswerBuffersAreGivenBack();
 
 private:
     QString uniquePrompt();
@@ -284,6 +301,74 @@ void TestGatewayHardening::passwordOnCommandLineWarns()
     QVERIFY(quiet.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), withoutUrls, env, &error));
     QVERIFY2(quiet.listenPort() > 0, qPrintable(quiet.describe()));
     QVERIFY2(!quiet.stderrText().contains("l0l3-gateway: warning"), quiet.stderrText().constData());
+}
+
+// An answer far larger than usual passes through buffers that are reused
+// from one request to the next (the response body, the decoded entry, the
+// connection's write buffer, the Redis reply buffer). Once it is served,
+// they must give the memory back rather than keep it for the life of the
+// worker or the connection. The gateway runs with glibc's mmap threshold
+// fixed at 128 KiB, so every large buffer is its own mapping and resident
+// memory shows exactly which of them are still held.
+void TestGatewayHardening::outsizedAnswerBuffersAreGivenBack()
+{
+#if defined(__SANITIZE_ADDRESS__)
+    QSKIP("ASan's allocator keeps freed memory in quarantine: resident size says nothing here");
+#endif
+    QStringList args = m_stack.standardGatewayArgs(m_stack.region());
+    args << QStringLiteral("--threads") << QStringLiteral("1") << QStringLiteral("--no-hot-cache");
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("MALLOC_MMAP_THRESHOLD_"), QStringLiteral("131072"));
+    m_gateway = std::make_unique<ManagedProcess>();
+    QString error;
+    QVERIFY2(m_gateway->start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), args, env, &error),
+             qPrintable(error));
+    const int port = m_gateway->listenPort();
+    QVERIFY2(port > 0, qPrintable(m_gateway->describe()));
+
+    // Warm: the small buffers every request uses exist already.
+    const QString small = uniquePrompt();
+    const HttpResult smallMiss = chat(port, small);
+    QVERIFY2(smallMiss.status == 200, qPrintable(why(smallMiss)));
+    QVERIFY(approve(smallMiss.header("x-l0l3-key"), small, QStringLiteral("A small answer.")));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHas(smallMiss.header("x-l0l3-key"), true), kReplicationTimeoutMs);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(chat(port, small).header("x-l0l3-tier"), QByteArray("L0"));
+    const qint64 before = residentKiB(m_gateway->pid());
+    QVERIFY(before > 0);
+
+    const QString big = uniquePrompt();
+    const HttpResult bigMiss = chat(port, big);
+    QVERIFY2(bigMiss.status == 200, qPrintable(why(bigMiss)));
+    const QByteArray key = bigMiss.header("x-l0l3-key");
+    QString answer;
+    for (int line = 0; answer.size() < 8 * 1024 * 1024; ++line)
+        answer += QStringLiteral("line %1 of an outsized approved answer\n").arg(line);
+    QVERIFY(approve(key, big, answer));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHas(key, true), kReplicationTimeoutMs);
+    for (const char *format : {"json", "sse"}) {
+        QJsonObject extra;
+        if (QByteArray(format) == "sse")
+            extra.insert(QStringLiteral("stream"), true);
+        const HttpResult hit = m_http.post(chatUrl(port), ChatWire::chatBody(big, extra), {}, 30000);
+        QVERIFY2(hit.status == 200 && hit.header("x-l0l3-tier") == "L0", qPrintable(why(hit)));
+        QVERIFY2(hit.body.size() > answer.size(), format);
+    }
+    // The same requests again, small: served from buffers of a normal size.
+    QCOMPARE(chat(port, small).header("x-l0l3-tier"), QByteArray("L0"));
+
+    // The Redis reply buffer is given back on the connection's next read (a heartbeat comes every
+    // second). Every buffer that kept a copy held about the answer's size each (six of them in all);
+    // what may stay is at most the reply parser's and the allocator's share, under three copies.
+    const qint64 answerKiB = answer.size() / 1024;
+    qint64 after = -1;
+    const bool released = Poll::until([&] {
+        after = residentKiB(m_gateway->pid());
+        return after >= 0 && after < before + 3 * answerKiB;
+    }, 10000, 100);
+    QVERIFY2(released, qPrintable(QStringLiteral("resident %1 KiB before the 8 MiB answer, %2 KiB after")
+                                      .arg(before)
+                                      .arg(after)));
 }
 
 QTEST_GUILESS_MAIN(TestGatewayHardening)
