@@ -63,6 +63,12 @@ void HttpSession::setDeadline(Deadline kind, int ms)
     m_deadlineMs = kind == Deadline::None ? 0 : HttpServer::coarseNowMs() + ms;
 }
 
+void HttpSession::setDeadlineAt(Deadline kind, std::int64_t atMs)
+{
+    m_deadlineKind = kind;
+    m_deadlineMs = atMs;
+}
+
 void HttpSession::sweep(std::int64_t nowMs)
 {
     if (m_deadlineKind == Deadline::None || nowMs < m_deadlineMs || !m_open)
@@ -128,7 +134,7 @@ void HttpSession::readNext()
         setDeadline(Deadline::OverCapacity, std::min(1000, options.firstRequestTimeoutMs > 0 ? options.firstRequestTimeoutMs : 1000));
     else if (m_firstRequest && options.firstRequestTimeoutMs > 0)
         // A connection that never sends a whole head must not hold its slot for the idle timeout.
-        setDeadline(Deadline::FirstRequest, options.firstRequestTimeoutMs);
+        setDeadline(Deadline::FirstRequest, std::min(options.firstRequestTimeoutMs, options.idleTimeoutMs));
     else
         headDeadline = false;
     if (m_buffer.size() > 0) {
@@ -152,12 +158,14 @@ void HttpSession::readNext()
 
 void HttpSession::readRequest()
 {
-    // One deadline for the whole request, however slowly its bytes come; a new connection's
-    // first-request (or over-capacity) deadline stays until its head is complete.
-    if (m_deadlineKind != Deadline::FirstRequest && m_deadlineKind != Deadline::OverCapacity) {
-        const int readTimeoutMs = m_server.options().readTimeoutMs;
-        setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
-    }
+    // One deadline for the whole request from its first byte, however slowly the rest comes; a new
+    // connection's first-request (or over-capacity) deadline also holds until its head is complete.
+    const int readTimeoutMs = m_server.options().readTimeoutMs;
+    m_readDeadlineMs = HttpServer::coarseNowMs() + (readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+    if (m_deadlineKind == Deadline::FirstRequest || m_deadlineKind == Deadline::OverCapacity)
+        m_deadlineMs = std::min(m_deadlineMs, m_readDeadlineMs);
+    else
+        setDeadlineAt(Deadline::Read, m_readDeadlineMs);
     parseBuffered();
 }
 
@@ -168,10 +176,8 @@ void HttpSession::parseBuffered()
     // already (the usual case), and under the message budget.
     const error_code ec = m_budget.feed(*m_parser, m_buffer);
     if (ec == http::error::need_more) {
-        if (m_deadlineKind == Deadline::FirstRequest && m_parser->is_header_done()) {
-            const int readTimeoutMs = m_server.options().readTimeoutMs;
-            setDeadline(Deadline::Read, readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
-        }
+        if (m_deadlineKind == Deadline::FirstRequest && m_parser->is_header_done())
+            setDeadlineAt(Deadline::Read, m_readDeadlineMs);
         if (!chargeBuffered()) {
             failRead(HttpReadError::Overloaded);
             return;

@@ -75,12 +75,14 @@ private:
     void close();
     enum class Deadline { None, FirstRequest, Idle, Read, Write, OverCapacity, Linger };
     void setDeadline(Deadline kind, int ms);
+    void setDeadlineAt(Deadline kind, std::int64_t atMs);
     // Called by the sweeper: closes the connection once its deadline has passed.
     void sweep(std::int64_t nowMs);
 
     HttpSocket m_socket;
     Deadline m_deadlineKind = Deadline::None;
     std::int64_t m_deadlineMs = 0;
+    std::int64_t m_readDeadlineMs = 0; // the whole request's, from its first byte
     // Intrusive list of the thread's sessions, for the sweeper; touched on that thread only.
     HttpSession *m_prev = nullptr;
     HttpSession *m_next = nullptr;
