@@ -32,6 +32,12 @@ struct MonitorConfig
     QUrl prometheusUrl;                  // when set, metrics come from Prometheus instead of scraping
     bool hasPrimary = false;
     RedisConnection::Options primary;    // for the replication heartbeat
+    // The ACL user that may run REPLICAOF (packaging/redis/users.acl's
+    // "topology") for a promotion without Sentinel, and the ROLE checks
+    // around it. Empty: the primary's user, which users.acl does not allow
+    // to change the topology (the promotion then fails with NOPERM).
+    QByteArray topologyUser;
+    QByteArray topologyPassword;
     QList<Replica> replicas;
     QList<Sentinel> sentinels;
     QString sentinelMaster = QStringLiteral("l0l3");

@@ -70,8 +70,9 @@ void MonitorWorker::configure(const MonitorConfig &config)
         options.masterName = config.sentinelMaster;
         for (const MonitorConfig::Sentinel &s : config.sentinels)
             options.sentinels.append({s.host, s.port});
-        options.serverUser = config.primary.user;
-        options.serverPassword = config.primary.password;
+        const bool topologyUser = !config.topologyUser.isEmpty();
+        options.serverUser = topologyUser ? config.topologyUser : config.primary.user;
+        options.serverPassword = topologyUser ? config.topologyPassword : config.primary.password;
         m_sentinels = new SentinelClient(options, this);
         connect(m_sentinels, &SentinelClient::topologyUpdated, this, &MonitorWorker::topologyUpdated);
         connect(m_sentinels, &SentinelClient::failoverFinished, this, &MonitorWorker::failoverFinished);

@@ -22,6 +22,8 @@ MonitorConfig DemoToMonitor::monitorConfig(const DemoTopology &topology)
     MonitorConfig config;
     config.hasPrimary = true;
     config.primary = primaryOptions(topology);
+    config.topologyUser = QByteArrayLiteral("topology");
+    config.topologyPassword = topology.credentials.topology.toUtf8();
     config.sentinelMaster = topology.masterName;
     for (const DemoRegion &r : topology.regions) {
         config.gateways.append({r.name, r.gatewayUrl});
