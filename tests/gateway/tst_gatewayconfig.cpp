@@ -53,6 +53,7 @@ private slots:
     void rejects_data();
     void rejects();
     void options();
+    void connectionLimits();
     void resilienceOptions();
     void resilienceDefaults();
     void environmentCredentials();
@@ -165,6 +166,37 @@ void TestGatewayConfig::options()
     QCOMPARE(c.upstream.timeoutMs, 1500);
     QCOMPARE(c.upstream.connectTimeoutMs, 300);
     QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("acme"));
+}
+
+void TestGatewayConfig::connectionLimits()
+{
+    GatewayConfig c;
+    std::string error;
+    {
+        Args a(required());
+        QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+        QCOMPARE(c.firstRequestTimeoutMs, 5000);
+        QCOMPARE(c.maxConnectionsPerClient, std::size_t(256));
+        QCOMPARE(c.maxBufferedBytes, std::size_t(256) << 20);
+    }
+    QStringList l = required();
+    l << QStringLiteral("--first-request-timeout-ms") << QStringLiteral("700") << QStringLiteral("--max-connections-per-client")
+      << QStringLiteral("8") << QStringLiteral("--max-buffered-bytes") << QStringLiteral("1048576")
+      << QStringLiteral("--max-header-bytes") << QStringLiteral("200000");
+    Args a(l);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(c.firstRequestTimeoutMs, 700);
+    QCOMPARE(c.maxConnectionsPerClient, std::size_t(8));
+    QCOMPARE(c.maxBufferedBytes, std::size_t(1048576));
+    // Beast holds a header field's size in 16 bits: larger limits are clamped, not refused.
+    QCOMPARE(c.maxHeaderBytes, std::size_t(65535));
+    for (const char *bad : {"--first-request-timeout-ms=0", "--max-connections-per-client=0", "--max-buffered-bytes=100"}) {
+        QStringList b = required();
+        b << QString::fromLatin1(bad);
+        Args ab(b);
+        QCOMPARE(GatewayConfig::parse(int(ab.argv.size()), ab.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+        QVERIFY2(error.find(std::string(bad).substr(0, std::string(bad).find('='))) != std::string::npos, error.c_str());
+    }
 }
 
 void TestGatewayConfig::resilienceOptions()
