@@ -22,6 +22,9 @@ namespace {
 constexpr int kStartTimeoutMs = 15000;
 constexpr int kReplicaLinkTimeoutMs = 20000;
 constexpr int kStopGraceMs = 5000;
+// On SIGTERM a primary waits up to shutdown-timeout (10 s by default) for
+// lagging replicas (e.g. one behind a partition) before it exits 0.
+constexpr int kRedisShutdownTimeoutMs = 10000;
 constexpr int kPortAttempts = 5;
 
 int freeLoopbackPort()
@@ -277,7 +280,7 @@ bool RedisServer::stop()
             ::kill(static_cast<pid_t>(p), SIGCONT); // a paused server cannot handle SIGTERM
         m_process->terminate();
         m_ending = ChildExit::Ending::Terminated;
-        if (!m_process->waitForFinished(TimeScale::ms(kStopGraceMs))) {
+        if (!m_process->waitForFinished(TimeScale::ms(kRedisShutdownTimeoutMs + kStopGraceMs))) {
             m_ending = ChildExit::Ending::HungOnStop;
             m_process->kill();
             m_process->waitForFinished(kStopGraceMs);
