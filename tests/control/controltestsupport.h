@@ -13,6 +13,7 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 namespace l0l3::test {
 
@@ -133,7 +134,7 @@ inline Proposal makeProposal(const std::string &name, const std::string &prompt,
 // Waits for one ApprovalService result.
 inline bool waitResult(QSignalSpy &spy, ApprovalResult *out, int timeoutMs = 15000)
 {
-    if (spy.isEmpty() && !spy.wait(timeoutMs))
+    if (spy.isEmpty() && !spy.wait(l0l3::test::TimeScale::ms(timeoutMs)))
         return false;
     *out = spy.takeFirst().at(0).value<ApprovalResult>();
     return true;
@@ -146,14 +147,14 @@ public:
     bool start(const RedisServer &server, const QByteArray &channel, const QString &user = QStringLiteral("console"))
     {
         m_socket.connectToHost(server.host(), quint16(server.port()));
-        if (!m_socket.waitForConnected(3000))
+        if (!m_socket.waitForConnected(l0l3::test::TimeScale::ms(3000)))
             return false;
         const QByteArray pw = TestCredentials::get().password(user).toUtf8();
         m_socket.write(resp({"AUTH", user.toUtf8(), pw}) + resp({"SUBSCRIBE", channel}));
         QObject::connect(&m_socket, &QTcpSocket::readyRead, [this] { m_data += m_socket.readAll(); });
         // Subscribed once the confirmation arrived.
         for (int i = 0; i < 100 && !m_data.contains("subscribe"); ++i)
-            m_socket.waitForReadyRead(50);
+            m_socket.waitForReadyRead(l0l3::test::TimeScale::ms(50));
         return m_data.contains("subscribe");
     }
     QByteArray data() const { return m_data; }

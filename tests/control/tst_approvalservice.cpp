@@ -8,6 +8,7 @@
 #include "core/common/entry.h"
 #include "core/control/approvalservice.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -59,7 +60,7 @@ void TestApprovalService::initTestCase()
     m_conn = std::make_unique<RedisConnection>(optionsFor(m_redis.primary));
     QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
     m_conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     m_service = std::make_unique<ApprovalService>(m_conn.get());
     m_service->setDefaultActor(QStringLiteral("alice"));
     m_service->setWaitTimeoutMs(3000);
@@ -140,7 +141,7 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QCOMPARE(rec->prevVersion, 0);
     QVERIFY(QString::fromStdString(rec->detail).contains(id));
 
-    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-approve")).toUtf8()), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-approve")).toUtf8()), TimeScale::ms(5000));
     // Acked and demand forgotten.
     const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
@@ -219,7 +220,7 @@ void TestApprovalService::refusedOnReplica()
 {
     const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), TimeScale::ms(5000));
     RedisConnection conn(optionsFor(m_redis.replica));
     conn.open();
     ApprovalService svc(&conn);
@@ -259,7 +260,7 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     RedisConnection connB(optionsFor(m_redis.primary));
     QSignalSpy connected(&connB, &RedisConnection::connected);
     connB.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     ApprovalService svcB(&connB);
     QSignalSpy spyA(m_service.get(), &ApprovalService::finished);
     QSignalSpy spyB(&svcB, &ApprovalService::finished);
@@ -326,7 +327,7 @@ void TestApprovalService::revokeDeletesAuditsAndPublishes()
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.prevVersion, 1);
     QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-revoke")).toUtf8())).isNull());
-    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-revoke")).toUtf8()), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-revoke")).toUtf8()), TimeScale::ms(5000));
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("revoke")) && text.contains(QLatin1String("henry")), qPrintable(text));
@@ -353,7 +354,7 @@ void TestApprovalService::controlDrainIsAuditedAndPublished()
     ApprovalResult r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
-    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), TimeScale::ms(5000));
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("control")));
     r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("undrain tokyo"), QStringLiteral("judy")); });
@@ -375,7 +376,7 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     m_service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
     QCOMPARE(m_service->queuedCount(), 3);
     QVERIFY(viaCallback.isEmpty()); // never synchronous
-    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 3, 15000);
+    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 3, TimeScale::ms(15000));
     QCOMPARE(viaCallback.size(), 3);
     for (int i = 0; i < 3; ++i)
         QVERIFY2(viaCallback[i].ok, qPrintable(viaCallback[i].message));
@@ -393,16 +394,16 @@ void TestApprovalService::connectionDestroyedUnderPendingWrite()
     auto conn = std::make_unique<RedisConnection>(optionsFor(server));
     QSignalSpy connected(conn.get(), &RedisConnection::connected);
     conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     ApprovalService svc(conn.get());
     QSignalSpy spy(&svc, &ApprovalService::finished);
     // A hung server: the first write is on the wire, the second queued.
     server.pause();
     svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("lea"));
     svc.revoke(keyOf(QStringLiteral("k-teardown")), QStringLiteral("lea"));
-    QTRY_VERIFY_WITH_TIMEOUT(conn->pendingCount() > 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(conn->pendingCount() > 0, TimeScale::ms(5000));
     conn.reset();
-    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 2, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 2, TimeScale::ms(5000));
     for (const QList<QVariant> &args : std::as_const(spy)) {
         const auto r = args.at(0).value<ApprovalResult>();
         QVERIFY(!r.ok);
@@ -456,7 +457,7 @@ void TestApprovalService::unrejectRefusedOnReplicaAndWhenNotRejected()
     QCOMPARE(r.error, Kind::NotFound);
     m_redis.client.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", "k-unreject-replica"});
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(), TimeScale::ms(5000));
     RedisConnection conn(optionsFor(m_redis.replica));
     conn.open();
     ApprovalService svc(&conn);

@@ -10,6 +10,7 @@
 #include "core/common/entry.h"
 #include "tests/control/controltestsupport.h"
 #include "tests/support/managedprocess.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -61,24 +62,25 @@ void TestCtl::cleanupTestCase()
 // The password travels through the environment, never the command line.
 TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
 {
-    QProcess p;
+    // A ManagedProcess: a crash or a sanitizer report of l0l3-ctl fails the test.
+    ManagedProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
-    p.setProcessEnvironment(env);
     const QString primary = url.isEmpty()
         ? QStringLiteral("redis://console@%1:%2").arg(m_redis.primary.host()).arg(m_redis.primary.port())
         : url;
-    p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-            QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")} + args);
     Run r;
+    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
+                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")} + args,
+                 env))
+        return r;
     if (!p.waitForFinished(30000)) {
         p.kill();
-        p.waitForFinished(5000);
         return r;
     }
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
+    r.out = p.stdoutText();
+    r.err = p.stderrText();
     return r;
 }
 
@@ -194,7 +196,7 @@ void TestCtl::replicaExitsOne()
 {
     const QString id = seedProposal(m_redis.client, makeProposal("ctl-replica", "Replica?"));
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), TimeScale::ms(5000));
     const Run r = ctl({QStringLiteral("approve"), id},
                       QStringLiteral("redis://console@%1:%2").arg(m_redis.replica.host()).arg(m_redis.replica.port()));
     QCOMPARE(r.code, 1);

@@ -9,6 +9,7 @@
 
 #include "core/control/scrapemetricssource.h"
 #include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -148,7 +149,7 @@ void TestMetricsSource::bucketDeltasGiveQuantilesAndRates()
     QSignalSpy spy(&source, &ScrapeMetricsSource::snapshotReady);
 
     source.refresh();
-    QVERIFY(spy.wait(5000));
+    QVERIFY(spy.wait(TimeScale::ms(5000)));
     auto first = spy.takeFirst().first().value<MetricsSnapshot>();
     QCOMPARE(first.regions.size(), 1);
     QVERIFY(first.regions[0].up);
@@ -158,7 +159,7 @@ void TestMetricsSource::bucketDeltasGiveQuantilesAndRates()
     QTest::qWait(50); // a measurable window (not a synchronisation)
     endpoint.setBody(t1);
     source.refresh();
-    QVERIFY(spy.wait(5000));
+    QVERIFY(spy.wait(TimeScale::ms(5000)));
     const auto snap = spy.takeFirst().first().value<MetricsSnapshot>();
     QVERIFY(snap.timestamp.isValid());
     QCOMPARE(snap.regions.size(), 1);
@@ -202,7 +203,7 @@ void TestMetricsSource::downGatewaysMakeRegionOffline()
                                 {QStringLiteral("eu"), refused}});
     QSignalSpy spy(&source, &ScrapeMetricsSource::snapshotReady);
     source.refresh();
-    QVERIFY(spy.wait(10000));
+    QVERIFY(spy.wait(TimeScale::ms(10000)));
     const auto snap = spy.first().first().value<MetricsSnapshot>();
     QCOMPARE(snap.regions.size(), 3);
     const RegionMetrics *nyc = snap.region(QStringLiteral("nyc"));
@@ -262,7 +263,7 @@ void TestMetricsSource::sixtyGatewaysInOneTick()
         QElapsedTimer tick;
         tick.start();
         source.refresh();
-        QVERIFY(spy.wait(20000));
+        QVERIFY(spy.wait(TimeScale::ms(20000)));
         probe.stop();
         const auto snap = spy.takeFirst().first().value<MetricsSnapshot>();
         QCOMPARE(snap.regions.size(), 3);
@@ -280,7 +281,7 @@ void TestMetricsSource::sixtyGatewaysInOneTick()
         fleet.moveToThread(mainThread);
     }, Qt::BlockingQueuedConnection);
     serverThread.quit();
-    QVERIFY(serverThread.wait(5000));
+    QVERIFY(serverThread.wait(TimeScale::ms(5000)));
 }
 
 QTEST_GUILESS_MAIN(TestMetricsSource)

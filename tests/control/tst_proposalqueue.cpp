@@ -7,6 +7,7 @@
 #include "core/common/cachekey.h"
 #include "core/control/proposalqueue.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -47,7 +48,7 @@ void TestProposalQueue::initTestCase()
     m_conn = std::make_unique<RedisConnection>(optionsFor(*m_server));
     QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
     m_conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
 }
 
 void TestProposalQueue::cleanupTestCase()
@@ -74,7 +75,7 @@ bool TestProposalQueue::loadAll(ProposalQueue &queue)
     QSignalSpy finished(&queue, &ProposalQueue::loadFinished);
     QSignalSpy failed(&queue, &ProposalQueue::loadFailed);
     queue.load();
-    if (!finished.wait(30000)) {
+    if (!finished.wait(TimeScale::ms(30000))) {
         qWarning() << "load failed" << failed;
         return false;
     }
@@ -227,7 +228,7 @@ void TestProposalQueue::pollPicksUpNewProposals()
     QSignalSpy pages(&queue, &ProposalQueue::pageLoaded);
     seedProposal(m_client, makeProposal("second", "second"));
     queue.setPollInterval(50);
-    QTRY_COMPARE_WITH_TIMEOUT(queue.count(), 2, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(queue.count(), 2, TimeScale::ms(5000));
     queue.setPollInterval(0);
     QVERIFY(queue.item(keyOf(QStringLiteral("second"))).has_value());
 }

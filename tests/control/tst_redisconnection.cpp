@@ -8,6 +8,7 @@
 
 #include "core/control/redisconnection.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -56,7 +57,7 @@ void TestRedisConnection::connectsAndRunsCommands()
     RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     QVERIFY(conn.isReady());
     QCOMPARE(conn.generation(), quint64(1));
 
@@ -65,7 +66,7 @@ void TestRedisConnection::connectsAndRunsCommands()
     conn.command({"SET", "l0l3:test:a", QByteArray("va\0lue", 6)}, &ctx, [&](const RedisReply &r) { set = r; });
     conn.command({"GET", "l0l3:test:a"}, &ctx, [&](const RedisReply &r) { get = r; });
     conn.command({"GET", "l0l3:test:missing"}, &ctx, [&](const RedisReply &r) { nil = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(nil.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(nil.has_value(), TimeScale::ms(5000));
     QCOMPARE(set->type, RedisReply::Type::Status);
     QCOMPARE(set->str, QByteArray("OK"));
     QCOMPARE(get->type, RedisReply::Type::String);
@@ -74,7 +75,7 @@ void TestRedisConnection::connectsAndRunsCommands()
 
     std::optional<RedisReply> denied;
     conn.command({"FLUSHALL"}, &ctx, [&](const RedisReply &r) { denied = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(denied.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(denied.has_value(), TimeScale::ms(5000));
     QVERIFY(denied->isError());
     QVERIFY(!denied->local);
     QCOMPARE(denied->errorCode(), QByteArray("NOPERM"));
@@ -88,7 +89,7 @@ void TestRedisConnection::resolvesHostNames()
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
     QCOMPARE(conn.state(), RedisConnection::State::Resolving);
-    QVERIFY(connected.wait(10000));
+    QVERIFY(connected.wait(TimeScale::ms(10000)));
 }
 
 void TestRedisConnection::wrongPasswordReportsError()
@@ -100,7 +101,7 @@ void TestRedisConnection::wrongPasswordReportsError()
     QSignalSpy connected(&conn, &RedisConnection::connected);
     QSignalSpy error(&conn, &RedisConnection::error);
     conn.open();
-    QVERIFY(error.wait(5000));
+    QVERIFY(error.wait(TimeScale::ms(5000)));
     QVERIFY2(error.first().at(0).toString().contains(QLatin1String("AUTH")), qPrintable(error.first().at(0).toString()));
     QCOMPARE(connected.count(), 0);
     QVERIFY(!conn.isReady());
@@ -111,18 +112,18 @@ void TestRedisConnection::pipelineAndTransaction()
     RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     QObject ctx;
     std::optional<QList<RedisReply>> replies;
     conn.pipeline({{"DEL", "l0l3:test:n"}, {"INCR", "l0l3:test:n"}, {"INCR", "l0l3:test:n"}}, &ctx,
                   [&](const QList<RedisReply> &r) { replies = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(replies.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(replies.has_value(), TimeScale::ms(5000));
     QCOMPARE(replies->size(), 3);
     QCOMPARE(replies->at(2).integer, 2LL);
 
     std::optional<RedisReply> exec;
     conn.transaction({{"INCR", "l0l3:test:n"}, {"GET", "l0l3:test:n"}}, &ctx, [&](const RedisReply &r) { exec = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(exec.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(exec.has_value(), TimeScale::ms(5000));
     QVERIFY(exec->isArray());
     QCOMPARE(exec->elements.size(), 2);
     QCOMPARE(exec->elements[1].str, QByteArray("3"));
@@ -132,11 +133,11 @@ void TestRedisConnection::pipelineAndTransaction()
     QVERIFY(other.isConnected());
     std::optional<RedisReply> watched;
     conn.command({"WATCH", "l0l3:test:n"}, &ctx, [&](const RedisReply &r) { watched = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(watched.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(watched.has_value(), TimeScale::ms(5000));
     QVERIFY(!other.command({"INCR", "l0l3:test:n"}).isError());
     exec.reset();
     conn.transaction({{"INCR", "l0l3:test:n"}}, &ctx, [&](const RedisReply &r) { exec = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(exec.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(exec.has_value(), TimeScale::ms(5000));
     QVERIFY(exec->isNil());
 }
 
@@ -147,7 +148,7 @@ void TestRedisConnection::commandOnClosedConnectionFailsLater()
     std::optional<RedisReply> reply;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { reply = r; });
     QVERIFY(!reply.has_value()); // never synchronously
-    QTRY_VERIFY_WITH_TIMEOUT(reply.has_value(), 2000);
+    QTRY_VERIFY_WITH_TIMEOUT(reply.has_value(), TimeScale::ms(2000));
     QVERIFY(reply->isError());
     QVERIFY(reply->local);
 }
@@ -164,14 +165,14 @@ void TestRedisConnection::watchdogFiresWhenServerHangs()
     QSignalSpy connected(&conn, &RedisConnection::connected);
     QSignalSpy error(&conn, &RedisConnection::error);
     conn.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
 
     server.pause();
     QObject ctx;
     std::optional<RedisReply> first, second;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { first = r; });
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { second = r; }, 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(first.has_value() && second.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(first.has_value() && second.has_value(), TimeScale::ms(5000));
     QVERIFY(first->isError() && first->local);
     QVERIFY2(first->errorMessage().contains(QLatin1String("timeout")), qPrintable(first->errorMessage()));
     // The link is dropped: the later command cannot get a reply meant for another.
@@ -179,10 +180,10 @@ void TestRedisConnection::watchdogFiresWhenServerHangs()
     QVERIFY(error.count() >= 1);
 
     server.resume();
-    QVERIFY(connected.count() >= 2 || connected.wait(10000));
+    QVERIFY(connected.count() >= 2 || connected.wait(TimeScale::ms(10000)));
     std::optional<RedisReply> after;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { after = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(after.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(after.has_value(), TimeScale::ms(5000));
     QCOMPARE(after->str, QByteArray("PONG"));
 }
 
@@ -196,10 +197,10 @@ void TestRedisConnection::serverKilledThenRestartedReconnects()
     QSignalSpy disconnected(&conn, &RedisConnection::disconnected);
     QSignalSpy error(&conn, &RedisConnection::error);
     conn.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
 
     server.kill();
-    QVERIFY(disconnected.wait(5000));
+    QVERIFY(disconnected.wait(TimeScale::ms(5000)));
     QVERIFY(error.count() >= 1);
     QVERIFY(!conn.isReady());
     QObject ctx;
@@ -207,10 +208,10 @@ void TestRedisConnection::serverKilledThenRestartedReconnects()
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { whileDown = r; }, 20000);
 
     QVERIFY2(server.restart(&why), qPrintable(why));
-    QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 2, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 2, TimeScale::ms(10000));
     QCOMPARE(conn.generation(), quint64(2));
     // Queued while reconnecting, sent once ready.
-    QTRY_VERIFY_WITH_TIMEOUT(whileDown.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(whileDown.has_value(), TimeScale::ms(5000));
     QCOMPARE(whileDown->str, QByteArray("PONG"));
 }
 
@@ -222,7 +223,7 @@ void TestRedisConnection::destroyWithPendingCommandsFailsThem()
     auto conn = std::make_unique<RedisConnection>(optionsFor(server, kUser));
     QSignalSpy connected(conn.get(), &RedisConnection::connected);
     conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     server.pause();
     QObject ctx;
     QList<RedisReply> replies;
@@ -243,7 +244,7 @@ void TestRedisConnection::destroyedContextSuppressesCallback()
     RedisConnection conn(optionsFor(*m_server, kUser));
     QSignalSpy connected(&conn, &RedisConnection::connected);
     conn.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     bool called = false;
     auto *ctx = new QObject;
     conn.command({"PING"}, ctx, [&](const RedisReply &) { called = true; });
@@ -251,14 +252,14 @@ void TestRedisConnection::destroyedContextSuppressesCallback()
     QObject alive;
     std::optional<RedisReply> later;
     conn.command({"PING"}, &alive, [&](const RedisReply &r) { later = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(later.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(later.has_value(), TimeScale::ms(5000));
     QVERIFY(!called);
 
     // Destroying the context while the connection itself is being destroyed.
     auto conn2 = std::make_unique<RedisConnection>(optionsFor(*m_server, kUser));
     QSignalSpy connected2(conn2.get(), &RedisConnection::connected);
     conn2->open();
-    QVERIFY(connected2.wait(5000));
+    QVERIFY(connected2.wait(TimeScale::ms(5000)));
     auto *ctx2 = new QObject;
     conn2->command({"PING"}, ctx2, [&](const RedisReply &) { called = true; });
     delete ctx2;
@@ -271,7 +272,7 @@ void TestRedisConnection::deleteConnectionInsideCallback()
     auto *conn = new RedisConnection(optionsFor(*m_server, kUser));
     QSignalSpy connected(conn, &RedisConnection::connected);
     conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     QObject ctx;
     QList<RedisReply> rest;
     bool first = false;
@@ -282,7 +283,7 @@ void TestRedisConnection::deleteConnectionInsideCallback()
     });
     for (int i = 0; i < 3; ++i)
         conn->command({"PING"}, &ctx, [&](const RedisReply &r) { rest.append(r); });
-    QTRY_VERIFY_WITH_TIMEOUT(first, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(first, TimeScale::ms(5000));
     QVERIFY(conn == nullptr);
     // Every other command got exactly one answer (a reply or the destroy error).
     QCOMPARE(rest.size(), 3);
@@ -296,13 +297,13 @@ void TestRedisConnection::deleteConnectionInsideDisconnected()
     QPointer<RedisConnection> conn = new RedisConnection(optionsFor(server, kUser));
     QSignalSpy connected(conn.data(), &RedisConnection::connected);
     conn->open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
     connect(conn.data(), &RedisConnection::disconnected, conn.data(), [&conn] { delete conn.data(); });
     QObject ctx;
     std::optional<RedisReply> pending;
     conn->command({"BLPOP", "l0l3:test:never", "0"}, &ctx, [&](const RedisReply &r) { pending = r; }, 30000);
     server.kill();
-    QTRY_VERIFY_WITH_TIMEOUT(conn.isNull(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(conn.isNull(), TimeScale::ms(5000));
     QVERIFY(pending.has_value());
     QVERIFY(pending->isError() && pending->local);
 }
@@ -314,7 +315,7 @@ void TestRedisConnection::commandsQueuedWhileConnecting()
     conn.open();
     std::optional<RedisReply> reply;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { reply = r; });
-    QTRY_VERIFY_WITH_TIMEOUT(reply.has_value(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(reply.has_value(), TimeScale::ms(5000));
     QCOMPARE(reply->str, QByteArray("PONG"));
     conn.close();
     QCOMPARE(conn.state(), RedisConnection::State::Closed);
@@ -337,7 +338,7 @@ void TestRedisConnection::destroyWhileResolving()
     RedisConnection probe(o);
     QSignalSpy connected(&probe, &RedisConnection::connected);
     probe.open();
-    QVERIFY(connected.wait(10000));
+    QVERIFY(connected.wait(TimeScale::ms(10000)));
 }
 
 // How the console uses it: owned by a worker on a QThread, results back by
@@ -370,12 +371,12 @@ void TestRedisConnection::worksOnAWorkerThread()
     QSignalSpy replied(worker, &Worker::replied);
     thread.start();
     QMetaObject::invokeMethod(worker, &Worker::run, Qt::QueuedConnection);
-    QVERIFY(replied.wait(5000));
+    QVERIFY(replied.wait(TimeScale::ms(5000)));
     const auto reply = replied.first().at(0).value<RedisReply>();
     QCOMPARE(reply.str, QByteArray("from-thread"));
     QCOMPARE(replied.first().at(1).value<QThread *>(), &thread);
     thread.quit();
-    QVERIFY(thread.wait(5000));
+    QVERIFY(thread.wait(TimeScale::ms(5000)));
 }
 
 QTEST_GUILESS_MAIN(TestRedisConnection)

@@ -7,6 +7,7 @@
 #include "core/common/redisschema.h"
 #include "core/control/replicationmonitor.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -76,19 +77,19 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     auto healthy = [&] {
         return last.size() == 1 && last[0].reachable && last[0].linkUp && last[0].lagMs >= 0;
     };
-    QTRY_VERIFY2_WITH_TIMEOUT(healthy(), qPrintable(last.value(0).error), 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(healthy(), qPrintable(last.value(0).error), TimeScale::ms(10000));
     // A few more ticks: every one must stay healthy and the lag small.
     const int from = ticks;
     qint64 maxLag = 0;
     while (ticks < from + 5) {
-        QTRY_VERIFY_WITH_TIMEOUT(ticks > from, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(ticks > from, TimeScale::ms(5000));
         const int seen = ticks;
         QVERIFY2(healthy(), qPrintable(last.value(0).error));
         maxLag = qMax(maxLag, last[0].lagMs);
-        QTRY_VERIFY_WITH_TIMEOUT(ticks > seen, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(ticks > seen, TimeScale::ms(5000));
     }
     qInfo("max lag over 5 ticks: %lld ms", maxLag);
-    QVERIFY2(maxLag < 500, qPrintable(QString::number(maxLag)));
+    QVERIFY2(maxLag < TimeScale::ms(500), qPrintable(QString::number(maxLag)));
     const RegionReplicationStatus s = last[0];
     QCOMPARE(s.region, QStringLiteral("tokyo"));
     QCOMPARE(s.port, rig.replica.port());
@@ -105,11 +106,11 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     QVERIFY2(client.isConnected(), qPrintable(client.lastError()));
     const qint64 hb = client.get(QByteArray::fromStdString(std::string(RedisSchema::kHeartbeat))).toLongLong();
     const qint64 now = QDateTime::currentMSecsSinceEpoch(); // same machine, same clock
-    QVERIFY2(qAbs(now - hb) < 2000, qPrintable(QStringLiteral("%1 vs %2").arg(hb).arg(now)));
+    QVERIFY2(qAbs(now - hb) < TimeScale::ms(2000), qPrintable(QStringLiteral("%1 vs %2").arg(hb).arg(now)));
 
     QMetaObject::invokeMethod(&anchor, [&] { delete monitor; }, Qt::BlockingQueuedConnection);
     thread.quit();
-    QVERIFY(thread.wait(5000));
+    QVERIFY(thread.wait(TimeScale::ms(5000)));
 }
 
 void TestReplicationMonitor::pausedReplicaIsUnreachableAndLagGrows()
@@ -123,19 +124,19 @@ void TestReplicationMonitor::pausedReplicaIsUnreachableAndLagGrows()
     QList<RegionReplicationStatus> last;
     connect(&monitor, &ReplicationMonitor::statusUpdated, this, [&](const auto &s) { last = s; });
     monitor.start();
-    QTRY_VERIFY_WITH_TIMEOUT(last.size() == 1 && last[0].linkUp && last[0].lagMs >= 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(last.size() == 1 && last[0].linkUp && last[0].lagMs >= 0, TimeScale::ms(10000));
 
     rig.replica.pause();
-    QTRY_VERIFY_WITH_TIMEOUT(!last[0].reachable && last[0].lagMs >= 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!last[0].reachable && last[0].lagMs >= 0, TimeScale::ms(5000));
     const qint64 firstLag = last[0].lagMs;
     QVERIFY(!last[0].linkUp);
     QVERIFY(!last[0].error.isEmpty());
     qInfo("paused replica: lag %lld ms, error: %s", firstLag, qPrintable(last[0].error));
-    QTRY_VERIFY_WITH_TIMEOUT(last[0].lagMs >= firstLag + 600, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(last[0].lagMs >= firstLag + 600, TimeScale::ms(5000));
     QVERIFY(!last[0].reachable);
 
     rig.replica.resume();
-    QTRY_VERIFY_WITH_TIMEOUT(last[0].reachable && last[0].linkUp && last[0].lagMs >= 0 && last[0].lagMs < 500, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(last[0].reachable && last[0].linkUp && last[0].lagMs >= 0 && last[0].lagMs < 500, TimeScale::ms(15000));
     monitor.stop();
 }
 
@@ -152,15 +153,15 @@ void TestReplicationMonitor::deadPrimaryShowsLinkDown()
     connect(&monitor, &ReplicationMonitor::statusUpdated, this, [&](const auto &s) { last = s; });
     connect(&monitor, &ReplicationMonitor::primaryUpdated, this, [&](const auto &p) { primary = p; });
     monitor.start();
-    QTRY_VERIFY_WITH_TIMEOUT(last.size() == 1 && last[0].linkUp, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(last.size() == 1 && last[0].linkUp, TimeScale::ms(10000));
     QVERIFY(primary.reachable);
 
     rig.primary.kill();
     QTRY_VERIFY2_WITH_TIMEOUT(last[0].reachable && !last[0].linkUp,
                               qPrintable(QStringLiteral("reachable %1 linkUp %2 error %3")
-                                             .arg(last[0].reachable).arg(last[0].linkUp).arg(last[0].error)), 10000);
+                                             .arg(last[0].reachable).arg(last[0].linkUp).arg(last[0].error)), TimeScale::ms(10000));
     QVERIFY2(last[0].error.contains(QLatin1String("link down")), qPrintable(last[0].error));
-    QTRY_VERIFY_WITH_TIMEOUT(!primary.reachable, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!primary.reachable, TimeScale::ms(5000));
     QVERIFY(!primary.error.isEmpty());
     monitor.stop();
 }

@@ -12,6 +12,7 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -90,9 +91,9 @@ void TestSentinelClient::initTestCase()
         RedisClient c = s->client(QString());
         QVERIFY2(c.isConnected(), qPrintable(c.lastError()));
         QTRY_VERIFY2_WITH_TIMEOUT(c.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 2,
-                                  qPrintable(s->logTail()), 20000);
+                                  qPrintable(s->logTail()), TimeScale::ms(20000));
         QTRY_VERIFY2_WITH_TIMEOUT(c.command({"SENTINEL", "sentinels", "l0l3"}).elements.size() == 2,
-                                  qPrintable(s->logTail()), 20000);
+                                  qPrintable(s->logTail()), TimeScale::ms(20000));
     }
 }
 
@@ -110,14 +111,14 @@ void TestSentinelClient::discoversPrimaryAndTopology()
     m_client = std::make_unique<SentinelClient>(clientOptions());
     QSignalSpy changed(m_client.get(), &SentinelClient::primaryChanged);
     m_client->start();
-    QVERIFY(changed.wait(10000));
+    QVERIFY(changed.wait(TimeScale::ms(10000)));
     QCOMPARE(changed.first().at(0).toString(), m_servers[0]->host());
     QCOMPARE(changed.first().at(1).toInt(), m_servers[0]->port());
     QCOMPARE(m_client->primaryPort(), m_servers[0]->port());
 
     QSignalSpy topo(m_client.get(), &SentinelClient::topologyUpdated);
     m_client->refreshTopology();
-    QVERIFY(topo.wait(5000));
+    QVERIFY(topo.wait(TimeScale::ms(5000)));
     const auto t = topo.first().first().value<SentinelTopology>();
     QVERIFY2(t.error.isEmpty(), qPrintable(t.error));
     QCOMPARE(t.masterPort, m_servers[0]->port());
@@ -157,23 +158,23 @@ void TestSentinelClient::failoverIsFollowedAndApprovalsRepoint()
         before = r;
         done = true;
     });
-    QTRY_VERIFY_WITH_TIMEOUT(done, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(done, TimeScale::ms(10000));
     QVERIFY2(before.ok, qPrintable(before.message));
 
     QSignalSpy changed(m_client.get(), &SentinelClient::primaryChanged);
     QSignalSpy finished(m_client.get(), &SentinelClient::failoverFinished);
     QSignalSpy repointed(&tracker, &PrimaryTracker::primaryRepointed);
     m_client->failover();
-    QVERIFY(finished.wait(10000));
+    QVERIFY(finished.wait(TimeScale::ms(10000)));
     const auto result = finished.first().first().value<FailoverResult>();
     QVERIFY2(result.ok, qPrintable(result.message));
 
-    QVERIFY(changed.count() > 0 || changed.wait(30000));
+    QVERIFY(changed.count() > 0 || changed.wait(TimeScale::ms(30000)));
     const QString host = changed.last().at(0).toString();
     const int port = changed.last().at(1).toInt();
     QVERIFY2(port == m_servers[1]->port() || port == m_servers[2]->port(), qPrintable(QString::number(port)));
     QCOMPARE(roleName(host, port), QByteArray("master"));
-    QTRY_COMPARE_WITH_TIMEOUT(repointed.count(), 1, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(repointed.count(), 1, TimeScale::ms(5000));
     QCOMPARE(connection.options().port, port);
 
     // The next write goes to the new primary and succeeds.
@@ -183,7 +184,7 @@ void TestSentinelClient::failoverIsFollowedAndApprovalsRepoint()
         after = r;
         done = true;
     });
-    QTRY_VERIFY_WITH_TIMEOUT(done, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(done, TimeScale::ms(15000));
     QVERIFY2(after.ok, qPrintable(after.message));
     RedisClient check;
     QVERIFY(check.connect(host, port, QStringLiteral("console"), TestCredentials::get().console));
@@ -204,13 +205,13 @@ void TestSentinelClient::crashedPrimaryIsFollowed()
     for (auto &s : m_sentinels) {
         RedisClient c = s->client(QString());
         QTRY_VERIFY2_WITH_TIMEOUT(c.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 2,
-                                  qPrintable(s->logTail()), 20000);
+                                  qPrintable(s->logTail()), TimeScale::ms(20000));
     }
     QSignalSpy observed(m_client.get(), &SentinelClient::switchMasterObserved);
     QSignalSpy changed(m_client.get(), &SentinelClient::primaryChanged);
     const int oldPort = current->port();
     current->kill();
-    QVERIFY2(changed.wait(40000), qPrintable(m_sentinels[0]->logTail()));
+    QVERIFY2(changed.wait(TimeScale::ms(40000)), qPrintable(m_sentinels[0]->logTail()));
     // A Sentinel that missed the earlier failover announces the switch from
     // the address it last knew; every announcement names the new primary.
     const int newPort = changed.last().at(1).toInt();
@@ -244,11 +245,11 @@ void TestSentinelClient::manualPromotionWithoutSentinels()
     QSignalSpy changed(&client, &SentinelClient::primaryChanged);
 
     client.failover();
-    QVERIFY(finished.wait(5000));
+    QVERIFY(finished.wait(TimeScale::ms(5000)));
     QVERIFY(!finished.first().first().value<FailoverResult>().ok);
 
     client.promoteManually({a.host(), a.port()}, {{primary.host(), primary.port()}, {b.host(), b.port()}});
-    QVERIFY(finished.wait(10000));
+    QVERIFY(finished.wait(TimeScale::ms(10000)));
     const auto result = finished.last().first().value<FailoverResult>();
     QVERIFY2(result.ok, qPrintable(result.message));
     QCOMPARE(result.action, QStringLiteral("manual-promotion"));
@@ -267,7 +268,7 @@ void TestSentinelClient::manualPromotionWithoutSentinels()
     QVERIFY(w.set("l0l3:v1:heartbeat", "1"));
     RedisClient r;
     QVERIFY(r.connect(b.host(), b.port(), QStringLiteral("console"), TestCredentials::get().console));
-    QTRY_COMPARE_WITH_TIMEOUT(r.get("l0l3:v1:heartbeat"), QByteArray("1"), 15000);
+    QTRY_COMPARE_WITH_TIMEOUT(r.get("l0l3:v1:heartbeat"), QByteArray("1"), TimeScale::ms(15000));
 }
 
 QTEST_GUILESS_MAIN(TestSentinelClient)

@@ -8,6 +8,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 #include <QTcpServer>
 
@@ -142,7 +143,7 @@ void TestGatewaySecrets::logsNeverContainSecrets()
         QTRY_VERIFY_WITH_TIMEOUT(QFile(logPath).size() > 0 && [&] {
             QFile f(logPath);
             return f.open(QIODevice::ReadOnly) && f.readAll().contains("fallback_replica");
-        }(), 10000);
+        }(), TimeScale::ms(10000));
     }
 
     QFile log(logPath);

@@ -14,6 +14,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -92,7 +93,7 @@ void TestDemoStack::startsServesAndStopsEverything()
     QSignalSpy ready(&stack, &DemoStack::ready);
     QSignalSpy failed(&stack, &DemoStack::failed);
     stack.start();
-    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), 90000);
+    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), l0l3::test::TimeScale::ms(90000));
     QVERIFY2(failed.isEmpty(), qPrintable(stack.lastError()));
     QCOMPARE(stack.state(), DemoStack::State::Ready);
     QCOMPARE(progress.size(), DemoStack::stepCount());
@@ -135,7 +136,7 @@ void TestDemoStack::startsServesAndStopsEverything()
     // can authorise a failover.
     for (const DemoRedisNode &sentinel : topology.sentinels) {
         QTRY_VERIFY2_WITH_TIMEOUT(sentinelMaster(topology, sentinel.port).value("num-other-sentinels") == "2",
-                                  qPrintable(sentinel.name), 15000);
+                                  qPrintable(sentinel.name), l0l3::test::TimeScale::ms(15000));
         const auto master = sentinelMaster(topology, sentinel.port);
         QCOMPARE(master.value("flags"), QByteArray("master"));
         QCOMPARE(master.value("num-slaves"), QByteArray("3"));
@@ -159,15 +160,15 @@ void TestDemoStack::startsServesAndStopsEverything()
     QVERIFY(stack.traffic());
     test::RedisClient primary;
     QVERIFY(primary.connect(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console));
-    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer > 0, 30000);
-    QTRY_VERIFY_WITH_TIMEOUT(stack.traffic()->summary().ok >= 10, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer > 0, l0l3::test::TimeScale::ms(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(stack.traffic()->summary().ok >= 10, l0l3::test::TimeScale::ms(30000));
 
     // The headless status line scrapes every gateway and reads the stream length.
     DemoHeadlessRunner runner(&stack);
     runner.setPrinting(false);
     QSignalSpy lines(&runner, &DemoHeadlessRunner::statusLine);
     runner.start(500);
-    QTRY_VERIFY_WITH_TIMEOUT(lines.size() >= 3, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(lines.size() >= 3, l0l3::test::TimeScale::ms(15000));
     const QString line = lines.last().at(0).toString();
     for (const DemoRegion &region : topology.regions)
         QVERIFY2(line.contains(region.name + QStringLiteral(": ")) && !line.contains(region.name + QStringLiteral(": no metrics")),
@@ -192,7 +193,7 @@ void TestDemoStack::missingBinaryFailsClearly()
     DemoStack stack(options);
     QSignalSpy failed(&stack, &DemoStack::failed);
     stack.start();
-    QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, l0l3::test::TimeScale::ms(5000));
     const QString error = failed.first().at(0).toString();
     QVERIFY2(error.contains(QStringLiteral("l0l3-gateway not found")), qPrintable(error));
     QCOMPARE(stack.state(), DemoStack::State::Failed);
@@ -242,7 +243,7 @@ void TestDemoStack::childrenDieWithTheLauncher()
         QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("left running: ") + alive(pids).join(QLatin1Char(' '))));
     }
     QTRY_VERIFY2_WITH_TIMEOUT(alive(pids).isEmpty(),
-                              qPrintable(QStringLiteral("outlived the launcher: ") + alive(pids).join(QLatin1Char(' '))), 10000);
+                              qPrintable(QStringLiteral("outlived the launcher: ") + alive(pids).join(QLatin1Char(' '))), l0l3::test::TimeScale::ms(10000));
 }
 
 QTEST_GUILESS_MAIN(TestDemoStack)

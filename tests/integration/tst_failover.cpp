@@ -17,6 +17,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -88,9 +89,9 @@ void TestFailover::init()
     m_tracker = std::make_unique<PrimaryTracker>(m_connection.get(), m_sentinels.get());
     m_connection->open();
     m_sentinels->start();
-    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary(), TimeScale::ms(10000));
     QCOMPARE(m_sentinels->primaryPort(), m_stack->primary().port());
-    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), TimeScale::ms(10000));
 }
 
 void TestFailover::cleanup()
@@ -185,10 +186,10 @@ void TestFailover::failoverFromControlLayer()
     QSignalSpy finished(m_sentinels.get(), &SentinelClient::failoverFinished);
     QSignalSpy repointed(m_tracker.get(), &PrimaryTracker::primaryRepointed);
     m_sentinels->failover();
-    QVERIFY(finished.wait(10000));
+    QVERIFY(finished.wait(TimeScale::ms(10000)));
     const FailoverResult failover = finished.first().first().value<FailoverResult>();
     QVERIFY2(failover.ok, qPrintable(failover.message));
-    QTRY_VERIFY_WITH_TIMEOUT(!repointed.isEmpty(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(!repointed.isEmpty(), TimeScale::ms(30000));
     const int newPort = repointed.first().at(1).toInt();
     QVERIFY(newPort != oldPort);
     QCOMPARE(m_tracker->port(), newPort);
@@ -201,7 +202,7 @@ void TestFailover::failoverFromControlLayer()
              qPrintable(error));
     QCOMPARE(m_connection->options().port, newPort);
     // The old primary, still running, was demoted by Sentinel.
-    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), TimeScale::ms(30000));
 }
 
 void TestFailover::killPrimaryUnderLoad()
@@ -246,21 +247,21 @@ void TestFailover::killPrimaryUnderLoad()
     clock.start();
     reads.start();
     stream.start();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.acknowledgedKeys().size() >= 10 && reads.ok() >= 30, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.acknowledgedKeys().size() >= 10 && reads.ok() >= 30, TimeScale::ms(20000));
     const int oldPort = m_stack->primary().port();
     const qint64 readsAtKill = reads.ok();
     killAtMs = clock.elapsed();
     m_stack->primary().kill();
 
-    QTRY_VERIFY_WITH_TIMEOUT(switchAtMs >= 0, 30000);
-    QTRY_VERIFY_WITH_TIMEOUT(firstWriteAfterSwitchMs >= 0, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(switchAtMs >= 0, TimeScale::ms(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(firstWriteAfterSwitchMs >= 0, TimeScale::ms(15000));
     QVERIFY(newPort != oldPort);
     // Some more approvals on the new primary, reads all along.
     const qsizetype resultsAtWrite = stream.results().size();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtWrite + 10 || stream.exhausted(), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtWrite + 10 || stream.exhausted(), TimeScale::ms(15000));
     stream.stop();
     reads.stop();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle() && reads.isIdle(), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle() && reads.isIdle(), TimeScale::ms(15000));
 
     qsizetype failedApprovals = 0;
     for (const StreamedApproval &r : stream.results())
@@ -279,7 +280,7 @@ void TestFailover::killPrimaryUnderLoad()
     for (const QString &region : m_stack->regions())
         QVERIFY2(reads.okIn(region) > 0, qPrintable(region));
     QVERIFY2(reads.ok() > readsAtKill + 20, "reads did not keep coming after the kill");
-    QVERIFY2(firstWriteAfterSwitchMs - switchAtMs < kWriteAgainBoundMs,
+    QVERIFY2(firstWriteAfterSwitchMs - switchAtMs < TimeScale::ms(kWriteAgainBoundMs),
              qPrintable(QStringLiteral("wrote again %1 ms after the switch").arg(firstWriteAfterSwitchMs - switchAtMs)));
 
     // Every approval reported as replicated is on the new primary.
@@ -297,10 +298,10 @@ void TestFailover::killPrimaryUnderLoad()
     // The old primary, restarted (empty), is turned into a replica by Sentinel.
     QString error;
     QVERIFY2(m_stack->primary().restart(&error), qPrintable(error));
-    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), TimeScale::ms(30000));
     RedisClient rejoined = m_stack->primary().client();
-    QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"), 30000);
-    QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"), TimeScale::ms(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(), TimeScale::ms(10000));
 }
 
 // kill -9 of the primary: every gateway asks the Sentinels, re-points its
@@ -310,23 +311,23 @@ void TestFailover::gatewaysProposeToNewPrimary()
 {
     const int oldPort = m_stack->primary().port();
     m_stack->primary().kill();
-    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary() && m_sentinels->primaryPort() != oldPort, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary() && m_sentinels->primaryPort() != oldPort, TimeScale::ms(30000));
     const int newPort = m_sentinels->primaryPort();
     RedisServer *newPrimary = m_stack->serverOnPort(newPort);
     QVERIFY(newPrimary);
-    QTRY_COMPARE_WITH_TIMEOUT(newPrimary->role(), QByteArray("master"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(newPrimary->role(), QByteArray("master"), TimeScale::ms(10000));
 
     const QByteArray switched = QStringLiteral("primary switched redis://gateway@127.0.0.1:%1 -> redis://gateway@127.0.0.1:%2 (sentinel)")
                                     .arg(oldPort).arg(newPort).toUtf8();
     HttpClient http;
     RedisClient client = newPrimary->client();
     for (const QString &region : m_stack->regions()) {
-        QTRY_VERIFY2_WITH_TIMEOUT(m_stack->gateway(region).stderrText().contains(switched), qPrintable(region), 15000);
+        QTRY_VERIFY2_WITH_TIMEOUT(m_stack->gateway(region).stderrText().contains(switched), qPrintable(region), TimeScale::ms(15000));
         const QUrl metrics = m_stack->gatewayUrl(region, QStringLiteral("/metrics"));
         const QByteArray label = "{region=\"" + region.toUtf8() + '"';
         const QByteArray primaryUp = "l0l3_redis_connected" + label + ",role=\"primary\"} 1";
         const QByteArray oneSwitch = "l0l3_primary_switches_total" + label + "} 1";
-        QTRY_VERIFY2_WITH_TIMEOUT(http.get(metrics).body.contains(primaryUp), qPrintable(region), 10000);
+        QTRY_VERIFY2_WITH_TIMEOUT(http.get(metrics).body.contains(primaryUp), qPrintable(region), TimeScale::ms(10000));
         QVERIFY(http.get(metrics).body.contains(oneSwitch));
 
         const HttpResult miss = http.post(m_stack->gatewayUrl(region),
@@ -334,7 +335,7 @@ void TestFailover::gatewaysProposeToNewPrimary()
         QCOMPARE(miss.status, 200);
         QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
         const QByteArray key = miss.header("x-l0l3-key");
-        QTRY_VERIFY2_WITH_TIMEOUT(!E2eStack::proposalsFor(client, key).empty(), qPrintable(region), 10000);
+        QTRY_VERIFY2_WITH_TIMEOUT(!E2eStack::proposalsFor(client, key).empty(), qPrintable(region), TimeScale::ms(10000));
         QCOMPARE(QString::fromStdString(E2eStack::proposalsFor(client, key).front().region), region);
     }
 }

@@ -15,6 +15,7 @@
 #include "tests/integration/e2estack.h"
 #include "tests/support/poll.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -69,8 +70,8 @@ void TestFaultsPrimary::initTestCase()
     m_tracker = std::make_unique<PrimaryTracker>(m_connection.get(), m_sentinels.get());
     m_connection->open();
     m_sentinels->start();
-    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary(), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_sentinels->hasPrimary(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), TimeScale::ms(10000));
 }
 
 void TestFaultsPrimary::cleanupTestCase()
@@ -114,24 +115,24 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
                 }
             });
     stream.start();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.acknowledgedKeys().size() >= 10, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.acknowledgedKeys().size() >= 10, TimeScale::ms(20000));
 
     const int oldPort = m_stack.primary().port();
     const qint64 pausedAtMs = stream.elapsedMs();
     m_stack.primary().pause();
-    QTRY_VERIFY_WITH_TIMEOUT(switchAtMs >= 0, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(switchAtMs >= 0, TimeScale::ms(30000));
     const qint64 resumedAtMs = stream.elapsedMs();
     QVERIFY2(resumedAtMs - pausedAtMs > kDownAfterMs, "the pause must outlast down-after");
     m_stack.primary().resume();
     QVERIFY(newPort != oldPort);
 
     // Sentinel demotes the resumed primary; meanwhile the console keeps approving.
-    QTRY_COMPARE_WITH_TIMEOUT(m_stack.primary().role(), QByteArray("slave"), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_stack.primary().role(), QByteArray("slave"), TimeScale::ms(30000));
     const qint64 demotedAtMs = stream.elapsedMs();
     const qsizetype resultsAtDemotion = stream.results().size();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtDemotion + 10 || stream.exhausted(), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtDemotion + 10 || stream.exhausted(), TimeScale::ms(15000));
     stream.stop();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle(), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle(), TimeScale::ms(15000));
 
     RedisServer *newPrimary = m_stack.serverOnPort(newPort);
     QVERIFY(newPrimary);

@@ -11,6 +11,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -204,7 +205,7 @@ void TestGatewayErrors::bodyOverLimit()
     const HttpResult tooBig = m_http.post(url, ChatWire::chatBody(QString(4096, u'a'), {}));
     QVERIFY2(tooBig.status == 413, qPrintable(QStringLiteral("got %1 %2").arg(tooBig.status).arg(QString::fromUtf8(tooBig.body))));
     QVERIFY2(ChatWire::isOpenAiError(tooBig.body, &error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(errors413() >= errorsBefore + 1, 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(errors413() >= errorsBefore + 1, TimeScale::ms(3000));
     QVERIFY(small->isRunning());
 }
 

@@ -16,6 +16,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/timescale.h"
 
 #include <csignal>
 #include <memory>
@@ -288,7 +289,7 @@ void TestGatewayFaults::upstreamDown()
     }
     QCOMPARE(metric("l0l3_upstream_circuit_state"), 2.0);
     QVERIFY2(failures <= 3, qPrintable(QString::number(failures)));
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "degraded"}}), 1.0, 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "degraded"}}), 1.0, TimeScale::ms(3000));
 
     // Open: a miss gets a clear 503 without waiting for the upstream.
     QElapsedTimer timer;
@@ -299,7 +300,9 @@ void TestGatewayFaults::upstreamDown()
     QCOMPARE(errorCode(refused.body), QStringLiteral("upstream_circuit_open"));
     QVERIFY(ChatWire::isOpenAiError(refused.body));
     QVERIFY(!refused.header("retry-after").isEmpty());
-    QVERIFY2(refusedMs < kUpstreamTimeoutMs / 4, qPrintable(QStringLiteral("503 took %1 ms").arg(refusedMs)));
+    // Scaled for slower builds, but always well under the upstream timeout it proves was not waited for.
+    QVERIFY2(refusedMs < qMin(TimeScale::ms(kUpstreamTimeoutMs / 4), kUpstreamTimeoutMs / 2),
+             qPrintable(QStringLiteral("503 took %1 ms").arg(refusedMs)));
     qInfo("fault %s: breaker open after %d failed misses; a miss got 503 in %lld ms", qPrintable(fault), failures, refusedMs);
 
     // Hits are served all along.
@@ -328,9 +331,9 @@ void TestGatewayFaults::upstreamDown()
                  return served >= 2 && metric("l0l3_upstream_circuit_state") == 0.0;
              }, 15000, 100),
              qPrintable(m_gateway->describe()));
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit half-open -> closed"), 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit half-open -> closed"), TimeScale::ms(3000));
     // A hung upstream leaves slow misses in the latency window: elevated until they age out of it (2 s).
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 8000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, TimeScale::ms(8000));
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "normal"}, {"to", "degraded"}}) >= 1);
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "degraded"}}) >= 1);
 }
@@ -369,12 +372,13 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
     qInfo("30%% failures: %d ok, %d upstream errors before the breaker opened on the error rate", ok, upstreamErrors);
     QCOMPARE(circuitOpen, 1);
     QVERIFY(upstreamErrors > 0);
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit closed -> open: error rate"), 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit closed -> open: error rate"), TimeScale::ms(3000));
     QElapsedTimer timer;
     timer.start();
     const HttpResult refused = chat(uniquePrompt());
     QCOMPARE(refused.status, 503);
-    QVERIFY(timer.elapsed() < 500);
+    // Scaled for slower builds, but always well under the 2 s upstream timeout it proves was not waited for.
+    QVERIFY2(timer.elapsed() < qMin(TimeScale::ms(500), 1000), qPrintable(QString::number(timer.elapsed())));
     QCOMPARE(chat(hotPrompt).status, 200);
 
     QVERIFY(setStubFailRate(0));
@@ -401,7 +405,7 @@ void TestGatewayFaults::secondaryUpstreamTakesOver()
     m_stack->stub().kill();
     for (int i = 0; i < 2; ++i)
         QCOMPARE(chat(uniquePrompt()).status, 502);
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_upstream_circuit_state"), 2.0, 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_upstream_circuit_state"), 2.0, TimeScale::ms(3000));
     const HttpResult viaSecondary = chat(uniquePrompt());
     QVERIFY2(viaSecondary.status == 200, qPrintable(why(viaSecondary)));
     QVERIFY(!ChatWire::completionContent(viaSecondary.body).isEmpty());
@@ -410,7 +414,7 @@ void TestGatewayFaults::secondaryUpstreamTakesOver()
     m_secondStub->kill();
     for (int i = 0; i < 2; ++i)
         QCOMPARE(chat(uniquePrompt()).status, 502);
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_secondary_upstream_circuit_state"), 2.0, 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_secondary_upstream_circuit_state"), 2.0, TimeScale::ms(3000));
     const HttpResult refused = chat(uniquePrompt());
     QCOMPARE(refused.status, 503);
     QCOMPARE(errorCode(refused.body), QStringLiteral("upstream_circuit_open"));
@@ -442,7 +446,7 @@ void TestGatewayFaults::replicaKilled()
     QCOMPARE(chat(revokedPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
     const QString coldPrompt = uniquePrompt();
     QVERIFY(!approve(coldPrompt, QStringLiteral("Cold answer.")).isEmpty());
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, TimeScale::ms(3000));
 
     if (hang) {
         m_stoppedPid = m_stack->replica().pid();
@@ -452,8 +456,8 @@ void TestGatewayFaults::replicaKilled()
         m_stack->replica().kill();
     }
     // A hung replica is noticed when a command times out (the lag probe sends one every second).
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "replica_down"}}), 1.0, 8000);
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("degradation normal -> replica_down"), 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "replica_down"}}), 1.0, TimeScale::ms(8000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("degradation normal -> replica_down"), TimeScale::ms(3000));
 
     // No request fails because the replica died: L0.5, the primary for L0, the upstream for misses.
     int failed = 0;
@@ -480,7 +484,7 @@ void TestGatewayFaults::replicaKilled()
     // A revocation while the replica is down still reaches L0.5 (through the primary).
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(revokedKey.toStdString()))}).integer, 1);
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), revokedKey}).isInteger());
-    QTRY_VERIFY_WITH_TIMEOUT(chat(revokedPrompt).header("x-l0l3-cache") == "miss", 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(chat(revokedPrompt).header("x-l0l3-cache") == "miss", TimeScale::ms(3000));
 
     // The replica returns: back to normal, L0 from the replica again.
     if (hang) {
@@ -491,7 +495,7 @@ void TestGatewayFaults::replicaKilled()
         QString error;
         QVERIFY2(m_stack->replica().restart(&error), qPrintable(error));
     }
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, TimeScale::ms(10000));
     // Out of replica_down; the way back may pass through elevated when the outage's timed-out
     // requests pushed p99 over the SLO, so only the departure is asserted here.
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "replica_down"}}) >= 1);
@@ -505,7 +509,7 @@ void TestGatewayFaults::replicaKilled()
     // Lag is measured again once the heartbeat exists on both (the console's monitor writes it).
     QVERIFY(m_primary.set(bytes(RedisSchema::kHeartbeat), QByteArray::number(QDateTime::currentMSecsSinceEpoch())));
     QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_replication_lag_seconds") >= 0 && metric("l0l3_replication_lag_seconds") < 5,
-                             5000);
+                             TimeScale::ms(5000));
 }
 
 void TestGatewayFaults::noSourceAtAllIsOffline()
@@ -517,7 +521,7 @@ void TestGatewayFaults::noSourceAtAllIsOffline()
     m_primary.disconnect();
     m_stack->replica().kill();
     m_stack->primary().kill();
-    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "offline"}}), 1.0, 8000);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "offline"}}), 1.0, TimeScale::ms(8000));
     const HttpResult hot = chat(hotPrompt);
     QCOMPARE(hot.status, 200);
     QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
@@ -654,16 +658,16 @@ void TestGatewayFaults::maxConnections()
     QTcpSocket second;
     for (QTcpSocket *s : {&first, &second}) {
         s->connectToHost(QHostAddress::LocalHost, static_cast<quint16>(m_gatewayPort));
-        QVERIFY(s->waitForConnected(3000));
+        QVERIFY(s->waitForConnected(TimeScale::ms(3000)));
     }
     QTcpSocket third;
     third.connectToHost(QHostAddress::LocalHost, static_cast<quint16>(m_gatewayPort));
-    QVERIFY(third.waitForConnected(3000));
+    QVERIFY(third.waitForConnected(TimeScale::ms(3000)));
     QByteArray reply;
     QElapsedTimer timer;
     timer.start();
     while (!reply.contains("too_many_connections") && timer.elapsed() < 5000) {
-        if (third.waitForReadyRead(200))
+        if (third.waitForReadyRead(TimeScale::ms(200)))
             reply += third.readAll();
         if (third.state() == QAbstractSocket::UnconnectedState)
             break;
@@ -671,10 +675,10 @@ void TestGatewayFaults::maxConnections()
     reply += third.readAll();
     QVERIFY2(reply.startsWith("HTTP/1.1 503"), reply.constData());
     QVERIFY(reply.contains("too_many_connections"));
-    QVERIFY(third.state() == QAbstractSocket::UnconnectedState || third.waitForDisconnected(3000));
+    QVERIFY(third.state() == QAbstractSocket::UnconnectedState || third.waitForDisconnected(TimeScale::ms(3000)));
     first.close();
     second.close();
-    QTRY_COMPARE_WITH_TIMEOUT(chat(uniquePrompt()).status, 200, 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(chat(uniquePrompt()).status, 200, TimeScale::ms(3000));
     QVERIFY(metric("l0l3_connections_closed_total", {{"reason", "max_connections"}}) >= 1);
 }
 
@@ -686,19 +690,19 @@ void TestGatewayFaults::slowAndIdleClientsAreClosed()
     QTcpSocket slow;
     for (QTcpSocket *s : {&idle, &slow}) {
         s->connectToHost(QHostAddress::LocalHost, static_cast<quint16>(m_gatewayPort));
-        QVERIFY(s->waitForConnected(3000));
+        QVERIFY(s->waitForConnected(TimeScale::ms(3000)));
     }
     // Slowloris: a request started, then nothing; the gateway hangs up after the read timeout.
     slow.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n");
-    QVERIFY(slow.waitForBytesWritten(1000));
+    QVERIFY(slow.waitForBytesWritten(TimeScale::ms(1000)));
     QElapsedTimer timer;
     timer.start();
     QVERIFY(slow.state() == QAbstractSocket::ConnectedState);
-    QVERIFY(slow.waitForDisconnected(5000) || slow.state() == QAbstractSocket::UnconnectedState);
-    QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
-    QVERIFY(idle.state() == QAbstractSocket::UnconnectedState || idle.waitForDisconnected(5000));
-    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "read_timeout"}}) >= 1, 3000);
-    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "idle_timeout"}}) >= 1, 3000);
+    QVERIFY(slow.waitForDisconnected(TimeScale::ms(5000)) || slow.state() == QAbstractSocket::UnconnectedState);
+    QVERIFY2(timer.elapsed() < TimeScale::ms(3000), qPrintable(QString::number(timer.elapsed())));
+    QVERIFY(idle.state() == QAbstractSocket::UnconnectedState || idle.waitForDisconnected(TimeScale::ms(5000)));
+    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "read_timeout"}}) >= 1, TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "idle_timeout"}}) >= 1, TimeScale::ms(3000));
     // A normal client on a fresh connection is unaffected.
     HttpClient fresh;
     const HttpResult r = fresh.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),

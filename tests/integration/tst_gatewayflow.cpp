@@ -16,6 +16,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -212,7 +213,7 @@ void TestGatewayFlow::missIsProposedButNeverServed()
     const QString answer = ChatWire::completionContent(first.body, &reason);
     QVERIFY2(!answer.isEmpty(), qPrintable(reason));
 
-    QTRY_COMPARE_WITH_TIMEOUT(proposals(key).size(), size_t(1), kProposalTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(proposals(key).size(), size_t(1), TimeScale::ms(kProposalTimeoutMs));
     const Proposal proposal = proposals(key).front();
     QCOMPARE(QByteArray::fromStdString(proposal.key), key);
     QCOMPARE(QString::fromStdString(proposal.region), QStringLiteral("nyc"));
@@ -220,7 +221,7 @@ void TestGatewayFlow::missIsProposedButNeverServed()
     QCOMPARE(QString::fromStdString(proposal.response), answer);
     QCOMPARE(QString::fromStdString(proposal.model), QString::fromLatin1(ChatWire::kModel));
     QVERIFY(proposal.tsMs > 0);
-    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 1, kProposalTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 1, TimeScale::ms(kProposalTimeoutMs));
     QCOMPARE(seen(key, "nyc"), 1);
 
     // Unapproved: the same request goes upstream again and is not proposed twice.
@@ -230,7 +231,7 @@ void TestGatewayFlow::missIsProposedButNeverServed()
     QCOMPARE(second.header("x-l0l3-tier"), QByteArray("L3"));
     QCOMPARE(second.header("x-l0l3-key"), key);
     QCOMPARE(ChatWire::completionContent(second.body), answer);
-    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 2, kProposalTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(seen(key, bytes(RedisSchema::kSeenTotalField)), 2, TimeScale::ms(kProposalTimeoutMs));
     QCOMPARE(seen(key, "nyc"), 2);
     QCOMPARE(proposals(key).size(), size_t(1));
     // The gateway never writes an entry itself.
@@ -245,7 +246,7 @@ void TestGatewayFlow::approvedEntryIsServedFromL0ThenL05()
     const QByteArray key = miss.header("x-l0l3-key");
     const QString approved = QStringLiteral("Approved answer: \"quoted\", ünïcödé ✓ 東京\nsecond line\t& <tags>");
     QVERIFY(approve(key, prompt, approved));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), TimeScale::ms(kReplicationTimeoutMs));
 
     const qint64 upstreamBefore = stubRequests();
     QVERIFY(upstreamBefore > 0);
@@ -277,7 +278,7 @@ void TestGatewayFlow::largeEntryIsServedWhole()
     for (int line = 0; approved.size() < 5 * 1024 * 1024; ++line)
         approved += QStringLiteral("line %1 of a long approved answer, ünïcödé ✓\n").arg(line);
     QVERIFY(approve(key, prompt, approved));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), TimeScale::ms(kReplicationTimeoutMs));
 
     const HttpResult l0 = chat(prompt);
     QVERIFY2(l0.status == 200, qPrintable(why(l0)));
@@ -290,7 +291,7 @@ void TestGatewayFlow::largeEntryIsServedWhole()
     QVERIFY2(smallMiss.status == 200, qPrintable(why(smallMiss)));
     const QByteArray smallKey = smallMiss.header("x-l0l3-key");
     QVERIFY(approve(smallKey, smallPrompt, QStringLiteral("small")));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(smallKey, QStringLiteral("small")), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(smallKey, QStringLiteral("small")), TimeScale::ms(kReplicationTimeoutMs));
     const HttpResult small = chat(smallPrompt);
     QVERIFY2(small.status == 200, qPrintable(why(small)));
     QCOMPARE(small.header("x-l0l3-tier"), QByteArray("L0"));
@@ -304,7 +305,7 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     QVERIFY(!key.isEmpty());
     const QString v1 = QStringLiteral("first approved version");
     QVERIFY(approve(key, prompt, v1, 1));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v1), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v1), TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
 
@@ -312,7 +313,7 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     // 600 s), which is what makes the next step mean something.
     const QString v2 = QStringLiteral("second approved version");
     QVERIFY(approve(key, prompt, v2, 2));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v2), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, v2), TimeScale::ms(kReplicationTimeoutMs));
     const HttpResult stale = chat(prompt);
     QCOMPARE(stale.header("x-l0l3-tier"), QByteArray("L0.5"));
     QCOMPARE(ChatWire::completionContent(stale.body), v1);
@@ -331,7 +332,7 @@ void TestGatewayFlow::invalidationDropsHotEntry()
 
     // Revoke: DEL + invalidation -> a miss again, at once rather than after the TTL.
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
-    QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(), TimeScale::ms(kReplicationTimeoutMs));
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key}).isInteger());
     HttpResult revoked;
     QVERIFY2(Poll::until([&] {
@@ -348,7 +349,7 @@ void TestGatewayFlow::flushAllInvalidation()
     const QByteArray key = chat(prompt).header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
     QVERIFY(approve(key, prompt, QStringLiteral("flush me")));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("flush me")), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("flush me")), TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(RedisSchema::kInvalidateAll)}).isInteger());
@@ -371,7 +372,7 @@ void TestGatewayFlow::rejectedKeyIsNotProposed()
     QVERIFY(!key.isEmpty());
     const QByteArray until = QByteArray::number(QDateTime::currentMSecsSinceEpoch() + 24LL * 3600 * 1000);
     QCOMPARE(m_primary.command({"ZADD", bytes(RedisSchema::kRejected), until, key}).integer, 1);
-    QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(), TimeScale::ms(kReplicationTimeoutMs));
 
     const HttpResult miss = chat(prompt);
     QVERIFY2(miss.status == 200, qPrintable(why(miss)));
@@ -401,7 +402,7 @@ void TestGatewayFlow::noCacheSkipsLookup()
     QVERIFY2(!key.isEmpty(), qPrintable(why(miss)));
     const QString upstreamAnswer = ChatWire::completionContent(miss.body);
     QVERIFY(approve(key, prompt, QStringLiteral("approved, but the client wants a fresh one")));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")), kReplicationTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")), TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
 
@@ -504,7 +505,7 @@ void TestGatewayFlow::streaming()
         expected = QStringLiteral("Paris is the capital of France. \"Quoted\" words, ünïcödé ✓, a newline\nand "
                                   "a tab\tare all preserved across every chunk of the stream.");
         QVERIFY(approve(key, prompt, expected));
-        QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, expected), kReplicationTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, expected), TimeScale::ms(kReplicationTimeoutMs));
     }
 
     const HttpResult streamed = chat(prompt, {}, {{QStringLiteral("stream"), true}});

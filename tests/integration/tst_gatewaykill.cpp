@@ -13,6 +13,7 @@
 #include "tests/integration/hitload.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -88,7 +89,7 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
     HitLoad tokyoLoad({{tokyo, m_stack.gatewayUrl(tokyo), ChatWire::chatBody(prompt), answer}}, 20);
     nycLoad.start();
     tokyoLoad.start();
-    QTRY_VERIFY_WITH_TIMEOUT(nycLoad.ok() > 0 && tokyoLoad.ok() > 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(nycLoad.ok() > 0 && tokyoLoad.ok() > 0, TimeScale::ms(10000));
     QCOMPARE(tokyoLoad.failed(), 0);
 
     ScrapeMetricsSource metrics({{nyc, QUrl(m_stack.gatewayUrl(nyc, QStringLiteral("/metrics")))},
@@ -106,7 +107,7 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
         const RegionMetrics *m = last.region(region);
         return m && m->up;
     };
-    QTRY_VERIFY_WITH_TIMEOUT(regionUp(nyc) && regionUp(tokyo), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(regionUp(nyc) && regionUp(tokyo), TimeScale::ms(10000));
     QCOMPARE(last.region(tokyo)->gatewaysUp, 1);
 
     QElapsedTimer clock;
@@ -115,7 +116,7 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
     m_stack.gateway(tokyo).kill();
     QVERIFY(!m_stack.gateway(tokyo).isRunning());
     const int before = snapshots;
-    QTRY_VERIFY_WITH_TIMEOUT(snapshots > before && !regionUp(tokyo), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(snapshots > before && !regionUp(tokyo), TimeScale::ms(10000));
     const qint64 offlineMs = clock.elapsed();
     QCOMPARE(last.region(tokyo)->degradationState, QStringLiteral("offline"));
     QCOMPARE(last.region(tokyo)->gatewaysUp, 0);
@@ -129,22 +130,22 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
     QString error;
     clock.restart();
     QVERIFY2(m_stack.restartGateway(tokyo, &error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(regionUp(tokyo), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(regionUp(tokyo), TimeScale::ms(10000));
     const qint64 upMs = clock.elapsed();
-    QTRY_VERIFY_WITH_TIMEOUT(tokyoLoad.ok() > tokyoBefore + 5, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(tokyoLoad.ok() > tokyoBefore + 5, TimeScale::ms(10000));
     qInfo("gateway restarted on port %d: reported up after %lld ms; %lld failed reads while it was down",
           m_stack.gatewayPort(tokyo), upMs, tokyoLoad.failed());
     // Once it answers again, it answers every request.
     const qint64 failedAfterRestart = tokyoLoad.failed();
     const qint64 okAfterRestart = tokyoLoad.ok();
-    QTRY_VERIFY_WITH_TIMEOUT(tokyoLoad.ok() > okAfterRestart + 20, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(tokyoLoad.ok() > okAfterRestart + 20, TimeScale::ms(10000));
     QCOMPARE(tokyoLoad.failed(), failedAfterRestart);
     QVERIFY(failedAfterRestart >= tokyoFailedBefore);
 
     nycLoad.stop();
     tokyoLoad.stop();
     metrics.stop();
-    QTRY_VERIFY_WITH_TIMEOUT(nycLoad.isIdle() && tokyoLoad.isIdle(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(nycLoad.isIdle() && tokyoLoad.isIdle(), TimeScale::ms(10000));
     QVERIFY(nycLoad.ok() > nycBefore);
     QVERIFY2(nycLoad.failed() == 0, qPrintable(nycLoad.failures().join(u'\n')));
 }

@@ -10,6 +10,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -201,7 +202,7 @@ void TestLoad::durationZeroRunsUntilSignal()
     // Traffic is flowing once the stub has counted some requests.
     test::HttpClient http;
     const QUrl stats(QStringLiteral("http://127.0.0.1:%1/stats").arg(port));
-    QTRY_VERIFY_WITH_TIMEOUT(QJsonDocument::fromJson(http.get(stats, {}, 2000).body).object().value(QStringLiteral("requests")).toInt() >= 5, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(QJsonDocument::fromJson(http.get(stats, {}, 2000).body).object().value(QStringLiteral("requests")).toInt() >= 5, l0l3::test::TimeScale::ms(10000));
     QVERIFY2(load.isRunning(), qPrintable(load.describe()));
 
     QCOMPARE(::kill(pid_t(load.pid()), signalNumber), 0);

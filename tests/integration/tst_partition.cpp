@@ -14,6 +14,7 @@
 #include "tests/integration/e2estack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -154,7 +155,7 @@ void TestPartition::initTestCase()
     m_approvals = std::make_unique<ApprovalService>(m_connection.get());
     m_approvals->setDefaultActor(QStringLiteral("e2e-partition"));
     m_connection->open();
-    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), TimeScale::ms(10000));
 }
 
 void TestPartition::cleanupTestCase()
@@ -216,9 +217,9 @@ void TestPartition::partitionedReplicaCatchesUp()
     monitor.start();
     auto healthy = [&](const QString &region) {
         const RegionReplicationStatus s = status.value(region);
-        return s.reachable && s.linkUp && s.lagMs >= 0 && s.lagMs < 1000;
+        return s.reachable && s.linkUp && s.lagMs >= 0 && s.lagMs < TimeScale::ms(1000);
     };
-    QTRY_VERIFY_WITH_TIMEOUT(healthy(nyc) && healthy(tokyo), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(healthy(nyc) && healthy(tokyo), TimeScale::ms(10000));
 
     // Before: an approved entry served in tokyo from L0.5.
     const QString revokedPrompt = QStringLiteral("Revoked during the partition %1").arg(runId);
@@ -233,9 +234,9 @@ void TestPartition::partitionedReplicaCatchesUp()
     QElapsedTimer clock;
     clock.start();
     m_proxy.setPartitioned(true);
-    QTRY_VERIFY_WITH_TIMEOUT(!status.value(tokyo).linkUp, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!status.value(tokyo).linkUp, TimeScale::ms(10000));
     const qint64 linkDownShownMs = clock.elapsed();
-    QTRY_VERIFY_WITH_TIMEOUT(status.value(tokyo).lagMs > 1500, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(status.value(tokyo).lagMs > 1500, TimeScale::ms(10000));
     QVERIFY(healthy(nyc));
 
     // During the partition: approve one entry, revoke the other.
@@ -258,7 +259,7 @@ void TestPartition::partitionedReplicaCatchesUp()
     QCOMPARE(ChatWire::completionContent(stale.body), revokedAnswer);
     // The revoke stays cut off for a while; the lag shown keeps growing.
     const qint64 lagAtRevokeMs = status.value(tokyo).lagMs;
-    QTRY_VERIFY_WITH_TIMEOUT(status.value(tokyo).lagMs >= revokedAtMs + 1000, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(status.value(tokyo).lagMs >= revokedAtMs + 1000, TimeScale::ms(10000));
     QVERIFY(status.value(tokyo).lagMs > lagAtRevokeMs);
     QVERIFY(!status.value(tokyo).linkUp);
 
@@ -280,7 +281,7 @@ void TestPartition::partitionedReplicaCatchesUp()
                  return goneAtMs >= 0 && arrivedAtMs >= 0;
              }, 20000, 10),
              qPrintable(QStringLiteral("after the heal: revoked gone=%1 approved arrived=%2").arg(goneAtMs).arg(arrivedAtMs)));
-    QTRY_VERIFY_WITH_TIMEOUT(healthy(tokyo), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(healthy(tokyo), TimeScale::ms(10000));
     monitor.stop();
 
     const qint64 servedAfterRevokeMs = goneAtMs - revokedAtMs;
@@ -290,7 +291,7 @@ void TestPartition::partitionedReplicaCatchesUp()
           linkDownShownMs, lagAtHealMs, arrivedAtMs - healAtMs, goneAtMs - healAtMs, servedAfterRevokeMs);
     // Reconnect (replicationCron, 1 s) + partial resync + the replayed invalidation.
     constexpr qint64 kCatchUpMs = 3000;
-    QVERIFY2(servedAfterRevokeMs <= maxTokyoLagMs + kCatchUpMs,
+    QVERIFY2(servedAfterRevokeMs <= maxTokyoLagMs + TimeScale::ms(kCatchUpMs),
              qPrintable(QStringLiteral("revoked entry served %1 ms after the revoke; lag shown %2 ms")
                             .arg(servedAfterRevokeMs).arg(maxTokyoLagMs)));
     // Both are served as the primary says, from L0 first and then L0.5.

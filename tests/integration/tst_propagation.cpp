@@ -15,6 +15,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -85,7 +86,7 @@ void TestPropagation::initTestCase()
     QSignalSpy ready(m_stack.get(), &DemoStack::ready);
     QSignalSpy failed(m_stack.get(), &DemoStack::failed);
     m_stack->start();
-    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), 90000);
+    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), TimeScale::ms(90000));
     QVERIFY2(failed.isEmpty(), qPrintable(m_stack->lastError()));
     m_topology = m_stack->topology();
     QCOMPARE(m_topology.regions.size(), 3);
@@ -99,7 +100,7 @@ void TestPropagation::initTestCase()
     m_approvals = std::make_unique<ApprovalService>(m_connection.get());
     m_approvals->setDefaultActor(QStringLiteral("e2e-propagation"));
     m_connection->open();
-    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_connection->isReady(), TimeScale::ms(10000));
 
     QVERIFY2(m_primary.connect(m_topology.host, m_topology.primary.port, QStringLiteral("console"),
                                m_topology.credentials.console),
@@ -240,10 +241,10 @@ void TestPropagation::replicationLagIsPlausible()
                 return false;
         return true;
     };
-    QTRY_VERIFY_WITH_TIMEOUT(allMeasured(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(allMeasured(), TimeScale::ms(10000));
     for (const RegionReplicationStatus &s : std::as_const(last)) {
         qInfo("region %s: lag %lld ms, offset %lld behind", qPrintable(s.region), s.lagMs, s.offsetBehind());
-        QVERIFY2(s.lagMs >= 0 && s.lagMs < 1000, qPrintable(QStringLiteral("%1: lag %2 ms").arg(s.region).arg(s.lagMs)));
+        QVERIFY2(s.lagMs >= 0 && s.lagMs < TimeScale::ms(1000), qPrintable(QStringLiteral("%1: lag %2 ms").arg(s.region).arg(s.lagMs)));
         QVERIFY(m_topology.regions.end() != std::find_if(m_topology.regions.begin(), m_topology.regions.end(),
                                                          [&](const DemoRegion &r) { return r.name == s.region; }));
     }

@@ -34,6 +34,7 @@
 #include "ui/proposalspage.h"
 #include "ui/proposaltablemodel.h"
 #include "ui/responseeditordialog.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -177,7 +178,7 @@ void TestApprovalKeyboard::openWindow()
 QTableView *TestApprovalKeyboard::focusKey(const QString &key)
 {
     ProposalsPage *page = m_window->proposalsPage();
-    [&] { QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 15000); }();
+    [&] { QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, TimeScale::ms(15000)); }();
     if (QTest::currentTestFailed())
         return nullptr;
     page->selectKey(key);
@@ -198,18 +199,18 @@ void TestApprovalKeyboard::approveWithEnter()
 
     QTest::keyClick(view, Qt::Key_Return);
 
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
     const Entry e = *entry(*m_primary, key);
     QCOMPARE(QString::fromStdString(e.response), answer);
     QCOMPARE(e.version, 1);
     // WAIT 1 made it to the replica, and the status bar says how many acknowledged.
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), 5000);
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     const auto labels = m_window->statusBar()->findChildren<QLabel *>();
     QTRY_VERIFY_WITH_TIMEOUT(std::any_of(labels.begin(), labels.end(), [](QLabel *l) {
                                  return l->text().contains(QStringLiteral("1 replica(s) acked"));
                              }),
-                             5000);
+                             TimeScale::ms(5000));
 }
 
 void TestApprovalKeyboard::rejectWithBackspace()
@@ -223,11 +224,11 @@ void TestApprovalKeyboard::rejectWithBackspace()
     QTest::keyClick(view, Qt::Key_Backspace);
 
     RedisClient c = m_primary->client(QStringLiteral("console"));
-    QTRY_VERIFY_WITH_TIMEOUT(!c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(), TimeScale::ms(10000));
     const RedisValue until = c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()});
     QVERIFY(until.str.toDouble() > double(QDateTime::currentMSecsSinceEpoch()));
     QVERIFY(!entry(*m_primary, key).has_value());
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     // A gateway now refuses to propose it again.
     QVERIFY(seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("again"), QStringLiteral("tokyo")).isEmpty());
 }
@@ -243,7 +244,7 @@ void TestApprovalKeyboard::editWithE()
 
     QTest::keyClick(view, Qt::Key_E);
     ProposalsPage *page = m_window->proposalsPage();
-    QTRY_VERIFY_WITH_TIMEOUT(page->editor() != nullptr, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->editor() != nullptr, TimeScale::ms(5000));
     ResponseEditorDialog *dialog = page->editor();
     QPlainTextEdit *editor = dialog->editor();
     // Keyboard only: select all, type the new answer, Ctrl+Return.
@@ -254,9 +255,9 @@ void TestApprovalKeyboard::editWithE()
     QVERIFY(dialog->diffHtml().contains(QStringLiteral("business")));
     QTest::keyClick(editor, Qt::Key_Return, Qt::ControlModifier);
 
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
     QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), edited);
-    QTRY_VERIFY_WITH_TIMEOUT(page->editor() == nullptr, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->editor() == nullptr, TimeScale::ms(5000));
 }
 
 void TestApprovalKeyboard::undoApprovalWithCtrlZ()
@@ -270,16 +271,16 @@ void TestApprovalKeyboard::undoApprovalWithCtrlZ()
     QVERIFY(!page->undoAction()->isEnabled());
 
     QTest::keyClick(view, Qt::Key_Enter);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), TimeScale::ms(5000));
 
     QTest::keyClick(view, Qt::Key_Z, Qt::ControlModifier);
-    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), TimeScale::ms(10000));
     // The proposal is back in the queue and can be approved again.
-    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, TimeScale::ms(5000));
     QCOMPARE(page->currentItem()->key, key);
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
 }
 
 void TestApprovalKeyboard::moveWithJK()
@@ -288,7 +289,7 @@ void TestApprovalKeyboard::moveWithJK()
     QVERIFY(!seedProposal(QStringLiteral("second"), QStringLiteral("2"), QStringLiteral("nyc")).isEmpty());
     openWindow();
     ProposalsPage *page = m_window->proposalsPage();
-    QTRY_VERIFY_WITH_TIMEOUT(page->proxy()->rowCount() >= 2, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->proxy()->rowCount() >= 2, TimeScale::ms(15000));
     QTableView *view = page->view();
     view->setFocus();
     view->setCurrentIndex(page->proxy()->index(0, 0));
@@ -313,7 +314,7 @@ void TestApprovalKeyboard::typingInSearchNeverDecides()
 
     QTest::keyClick(view, Qt::Key_F, Qt::ControlModifier);
     QLineEdit *search = page->searchEdit();
-    QTRY_VERIFY(search->hasFocus());
+    QTRY_VERIFY_WITH_TIMEOUT(search->hasFocus(), TimeScale::ms(5000));
     QTest::keyClicks(search, QStringLiteral("parcelx"));
     QTest::keyClick(search, Qt::Key_Backspace);
     QCOMPARE(search->text(), QStringLiteral("parcel"));
@@ -362,12 +363,12 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QTableView *view = focusKey(key);
     QVERIFY(view);
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
 
     // Entries tab: the new entry with its version and approver.
     EntriesPage *entries = m_window->entriesPage();
     m_window->tabs()->setCurrentWidget(entries);
-    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, TimeScale::ms(10000));
     const int row = entries->model()->rowOfKey(key);
     QCOMPARE(entries->model()->index(row, EntryTableModel::Version).data().toString(), QStringLiteral("1"));
     QVERIFY(!entries->model()->index(row, EntryTableModel::ApprovedBy).data().toString().isEmpty());
@@ -383,11 +384,11 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
         }
         return false;
     };
-    QTRY_VERIFY_WITH_TIMEOUT(auditHas(QStringLiteral("approve")), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(auditHas(QStringLiteral("approve")), TimeScale::ms(10000));
 
     // Edit from the entries tab (E, type, Ctrl+Return) writes version 2.
     m_window->tabs()->setCurrentWidget(entries);
-    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0, TimeScale::ms(10000));
     auto *proxy = entries->view()->model();
     QModelIndex idx;
     for (int r = 0; r < proxy->rowCount(); ++r)
@@ -398,17 +399,17 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     entries->view()->setFocus();
     QTest::keyClick(entries->view(), Qt::Key_E);
     ResponseEditorDialog *dialog = nullptr;
-    QTRY_VERIFY_WITH_TIMEOUT((dialog = entries->findChild<ResponseEditorDialog *>()) != nullptr, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT((dialog = entries->findChild<ResponseEditorDialog *>()) != nullptr, TimeScale::ms(5000));
     QTest::keyClick(dialog->editor(), Qt::Key_A, Qt::ControlModifier);
     QTest::keyClicks(dialog->editor(), QStringLiteral("Yes, until the parcel ships."));
     QTest::keyClick(dialog->editor(), Qt::Key_Return, Qt::ControlModifier);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key) && entry(*m_primary, key)->version == 2, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key) && entry(*m_primary, key)->version == 2, TimeScale::ms(10000));
     QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), QStringLiteral("Yes, until the parcel ships."));
 
     // Revoke (Delete, confirm) removes it from Redis.
     QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0
                                  && entries->model()->index(entries->model()->rowOfKey(key), EntryTableModel::Version).data().toString() == QStringLiteral("2"),
-                             10000);
+                             TimeScale::ms(10000));
     for (int r = 0; r < proxy->rowCount(); ++r)
         if (proxy->index(r, EntryTableModel::Key).data().toString() == key)
             idx = proxy->index(r, 0);
@@ -418,10 +419,10 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QCOMPARE(entries->view()->currentIndex().siblingAtColumn(EntryTableModel::Key).data().toString(), key);
     QTest::keyClick(entries->view(), Qt::Key_Delete);
     QMessageBox *box = nullptr;
-    QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>()) != nullptr, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>()) != nullptr, TimeScale::ms(5000));
     box->button(QMessageBox::Ok)->click();
-    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
 }
 
 void TestApprovalKeyboard::undoRejectWithCtrlZ()
@@ -436,17 +437,17 @@ void TestApprovalKeyboard::undoRejectWithCtrlZ()
     auto rejected = [&] { return !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(); };
 
     QTest::keyClick(view, Qt::Key_Backspace);
-    QTRY_VERIFY_WITH_TIMEOUT(rejected(), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) < 0, 5000);
-    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(rejected(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), TimeScale::ms(5000));
 
     QTest::keyClick(view, Qt::Key_Z, Qt::ControlModifier);
-    QTRY_VERIFY_WITH_TIMEOUT(!rejected(), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!rejected(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, TimeScale::ms(5000));
     QCOMPARE(page->currentItem()->key, key);
     // The re-shown (acked) proposal can still be approved.
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
 }
 
 void TestApprovalKeyboard::bulkApproveWithConfirmation()
@@ -459,7 +460,7 @@ void TestApprovalKeyboard::bulkApproveWithConfirmation()
     openWindow();
     ProposalsPage *page = m_window->proposalsPage();
     for (const QString &k : keys)
-        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) >= 0, 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) >= 0, TimeScale::ms(15000));
     QTableView *view = page->view();
     view->setFocus();
     view->clearSelection();
@@ -471,15 +472,15 @@ void TestApprovalKeyboard::bulkApproveWithConfirmation()
 
     QTest::keyClick(view, Qt::Key_Return, Qt::ControlModifier | Qt::ShiftModifier);
     QMessageBox *box = nullptr;
-    QTRY_VERIFY_WITH_TIMEOUT((box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) != nullptr, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT((box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) != nullptr, TimeScale::ms(5000));
     QCOMPARE(box->objectName(), QStringLiteral("bulkConfirm"));
     QVERIFY2(box->text().contains(QLatin1String("3")), qPrintable(box->text()));
     box->button(QMessageBox::Ok)->click();
 
     for (const QString &k : keys)
-        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, k).has_value(), 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, k).has_value(), TimeScale::ms(15000));
     for (const QString &k : keys)
-        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) < 0, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) < 0, TimeScale::ms(5000));
 }
 
 void TestApprovalKeyboard::largeQueueShowsProgress()
@@ -520,7 +521,7 @@ void TestApprovalKeyboard::largeQueueShowsProgress()
     m_window->show();
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
 
-    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowCount() >= n, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowCount() >= n, TimeScale::ms(60000));
     // The first page at once, later ones gathered (at most every 100 ms) and
     // the rest when the load ends: at least two updates for several pages.
     QVERIFY2(progress.size() >= 2, qPrintable(QString::number(progress.size())));
@@ -555,7 +556,7 @@ void TestApprovalKeyboard::detailShowsSimilarEntries()
     openWindow();
     QVERIFY(focusKey(key));
     QLabel *label = m_window->proposalsPage()->detailPane()->similarLabel();
-    QTRY_VERIFY_WITH_TIMEOUT(label->text().contains(QLatin1String("Lapland in winter")), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(label->text().contains(QLatin1String("Lapland in winter")), TimeScale::ms(10000));
     const QStringList lines = label->text().split(u'\n');
     QVERIFY2(lines.first().contains(similar) && lines.first().contains(QLatin1String("v4")), qPrintable(label->text()));
     QVERIFY(lines.size() <= 3);

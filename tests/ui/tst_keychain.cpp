@@ -6,6 +6,7 @@
 #include <QTest>
 
 #include "ui/passwordvault.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -23,7 +24,7 @@ private slots:
         QSignalSpy stored(&writer, &PasswordVault::stored);
         QSignalSpy unavailable(&writer, &PasswordVault::backendUnavailable);
         writer.store(QStringLiteral("prod"), password);
-        QVERIFY(stored.wait(20000));
+        QVERIFY(stored.wait(l0l3::test::TimeScale::ms(20000)));
         const bool inKeychain = stored.first().at(1).toBool();
         if (required)
             QVERIFY2(inKeychain, qPrintable(stored.first().at(2).toString()));
@@ -35,7 +36,7 @@ private slots:
             QVERIFY(!writer.keychainUsable());
             QSignalSpy loaded(&writer, &PasswordVault::loaded);
             writer.load(QStringLiteral("prod"));
-            QVERIFY(loaded.wait(5000));
+            QVERIFY(loaded.wait(l0l3::test::TimeScale::ms(5000)));
             QCOMPARE(loaded.first().at(1).toString(), password);
             QVERIFY(loaded.first().at(2).toBool());
             QSKIP("no keychain backend here: fallback checked; run under scripts/with-keyring.sh for the round trip");
@@ -46,18 +47,18 @@ private slots:
         QVERIFY(!reader.hasSessionPassword(QStringLiteral("prod")));
         QSignalSpy loaded(&reader, &PasswordVault::loaded);
         reader.load(QStringLiteral("prod"));
-        QVERIFY(loaded.wait(20000));
+        QVERIFY(loaded.wait(l0l3::test::TimeScale::ms(20000)));
         QCOMPARE(loaded.first().at(1).toString(), password);
         QVERIFY(loaded.first().at(2).toBool());
 
         QSignalSpy removed(&reader, &PasswordVault::removed);
         reader.remove(QStringLiteral("prod"));
-        QVERIFY(removed.wait(20000));
+        QVERIFY(removed.wait(l0l3::test::TimeScale::ms(20000)));
         QVERIFY(removed.first().at(1).toBool());
         PasswordVault again(service);
         QSignalSpy gone(&again, &PasswordVault::loaded);
         again.load(QStringLiteral("prod"));
-        QVERIFY(gone.wait(20000));
+        QVERIFY(gone.wait(l0l3::test::TimeScale::ms(20000)));
         QVERIFY(!gone.first().at(2).toBool());
     }
 };

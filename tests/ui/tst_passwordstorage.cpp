@@ -13,6 +13,7 @@
 #include "ui/passwordvault.h"
 #include "ui/profilestore.h"
 #include "ui/settingsdialog.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -62,7 +63,7 @@ private slots:
             QVERIFY(dialog.passwordEdit()->text().isEmpty());
         }
         if (remember && vault.keychainUsable())
-            QVERIFY(stored.wait(15000) || !stored.isEmpty()); // keychain or its documented fallback answered
+            QVERIFY(stored.wait(l0l3::test::TimeScale::ms(15000)) || !stored.isEmpty()); // keychain or its documented fallback answered
         QSettings().sync();
 
         // The profile itself was written, so the scan looks at real files.

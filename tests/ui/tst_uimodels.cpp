@@ -7,6 +7,7 @@
 #include "ui/entrytablemodel.h"
 #include "ui/proposalfiltermodel.h"
 #include "ui/proposaltablemodel.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -130,7 +131,7 @@ private slots:
         model.addItems({item(QStringLiteral("fresh"), 2, 5, 5, QStringLiteral("eu"))});
         model.releaseRetired();
         model.releaseRetired(); // once scheduled, a second call adds nothing
-        QTRY_VERIFY(!model.hasRetired());
+        QTRY_VERIFY_WITH_TIMEOUT(!model.hasRetired(), l0l3::test::TimeScale::ms(5000));
         QVERIFY(shared.isDetached()); // the last reference is ours: the old rows are gone
         QCOMPARE(model.rowCount(), 1);
         QCOMPARE(model.rowOfKey(QStringLiteral("fresh")), 0);
@@ -140,7 +141,7 @@ private slots:
         model.clear(true); // the first retired generation goes now, this one later
         QVERIFY(model.hasRetired());
         model.releaseRetired();
-        QTRY_VERIFY(!model.hasRetired());
+        QTRY_VERIFY_WITH_TIMEOUT(!model.hasRetired(), l0l3::test::TimeScale::ms(5000));
         QCOMPARE(model.rowCount(), 0);
     }
 
