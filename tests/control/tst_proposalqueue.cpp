@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/common/cachekey.h"
+#include "core/common/proposalfunction.h"
 #include "core/control/proposalqueue.h"
 #include "tests/control/controltestsupport.h"
 #include "tests/support/timescale.h"
@@ -29,6 +30,7 @@ private slots:
     void pollPicksUpNewProposals();
     void reloadSeesPendingFromEarlierSession();
     void reloadPagesThroughPendingThousands();
+    void loadInstallsTheProposeFunction();
 
 private:
     bool loadAll(ProposalQueue &queue);
@@ -295,6 +297,33 @@ void TestProposalQueue::reloadPagesThroughPendingThousands()
     QVERIFY(merged.has_value());
     QCOMPARE(merged->id, QStringLiteral("%1-0").arg(baseMs));
     QCOMPARE(merged->duplicateIds, QStringList{again0});
+}
+
+// The console is the writer: loading the queue (re)loads the function that
+// gateways propose through, so a primary without it gets it from the console.
+void TestProposalQueue::loadInstallsTheProposeFunction()
+{
+    RedisServer server;
+    RedisServer::Options options;
+    options.loadFunctions = false;
+    QString why;
+    QVERIFY2(server.start(options, &why), qPrintable(why));
+    RedisClient gateway = server.client(QStringLiteral("gateway"));
+    const Proposal p = makeProposal("fn-load", "Who loads the function?");
+    const QList<QByteArray> fcall{"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key),
+                                  qb(ProposalCodec::encode(p).at(1).second)};
+    const RedisValue before = gateway.command(fcall);
+    QVERIFY2(before.isError() && before.str.contains("Function not found"), qPrintable(before.toString()));
+
+    RedisConnection conn(optionsFor(server));
+    QSignalSpy connected(&conn, &RedisConnection::connected);
+    conn.open();
+    QVERIFY(connected.wait(5000));
+    ProposalQueue queue(&conn);
+    QVERIFY(loadAll(queue));
+    const RedisValue after = gateway.command(fcall);
+    QVERIFY2(after.isStatus() && after.str == qb(ProposalFunction::kProposed), qPrintable(after.toString()));
+    gateway.disconnect();
 }
 
 QTEST_GUILESS_MAIN(TestProposalQueue)
