@@ -6,14 +6,44 @@
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/l0l3-bench-http.XXXXXX")
 
 pids=()
+# Our own children (redis-server, l0l3-stub-llm, l0l3-gateway) must exit 0
+# on SIGTERM within 5 s: a crash, a hang or a non-zero exit (LSan's 23) fails
+# the run, and $tmp with their logs is kept.
+declare -A clean_exit_names=() # pid -> "name (log)"
+child_failures=0
+expect_clean_exit() { clean_exit_names[$1]=$2; } # pid, description
+
+# Waits for pid (after its SIGTERM) and judges its end.
+reap() {
+  local pid=$1 rc=0 hung=0
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    hung=1
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  local what=${clean_exit_names[$pid]:-}
+  [[ -n $what ]] || return 0
+  if ((hung)); then
+    echo "$(basename "$0"): FAIL: $what did not exit within 5 s of SIGTERM" >&2
+  elif ((rc > 128)); then
+    echo "$(basename "$0"): FAIL: $what was killed by signal $((rc - 128)) after SIGTERM" >&2
+  elif ((rc != 0)); then
+    echo "$(basename "$0"): FAIL: $what exited with code $rc after SIGTERM" >&2
+  else
+    return 0
+  fi
+  child_failures=$((child_failures + 1))
+}
+
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  for pid in "${pids[@]}"; do reap "$pid"; done
+  if ((child_failures > 0)); then
+    echo "$(basename "$0"): $child_failures child process(es) ended badly; logs kept in $tmp" >&2
+    exit 1
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -25,9 +55,7 @@ die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 stop() {
   local pid=$1 keep=() p
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  reap "$pid"
   for p in "${pids[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
   pids=("${keep[@]}")
 }
@@ -63,11 +91,13 @@ start_redis() {
       --logfile "$tmp/redis.log" --daemonize no &
     local pid=$!
     pids+=("$pid")
+    expect_clean_exit "$pid" "redis-server (log $tmp/redis.log)"
     for _ in $(seq 1 50); do
       if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then redis_port=$port; redis_pid=$pid; return 0; fi
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
+    unset "clean_exit_names[$pid]" # it failed to start (a port race): the retry decides
     stop "$pid"
   done
   cat "$tmp/redis.log" >&2
@@ -82,6 +112,7 @@ start_gateway() { # name, extra flags...
     --upstream "http://127.0.0.1:$stub_port/v1" --threads "$threads" "$@" >"$log" 2>&1 &
   gateway_pid=$!
   pids+=("$gateway_pid")
+  expect_clean_exit "$gateway_pid" "l0l3-gateway $name (log $log)"
   gateway_port=$(wait_listening "$log" "$gateway_pid") || die "l0l3-gateway ($name) did not start"
 }
 
@@ -111,6 +142,7 @@ start_stub() {
   "$bin_dir/l0l3-stub-llm" --listen 127.0.0.1:0 --latency-ms 0 >"$tmp/stub.log" 2>&1 &
   stub_pid=$!
   pids+=("$stub_pid")
+  expect_clean_exit "$stub_pid" "l0l3-stub-llm (log $tmp/stub.log)"
   stub_port=$(wait_listening "$tmp/stub.log" "$stub_pid") || die "l0l3-stub-llm did not start"
 }
 
