@@ -54,7 +54,7 @@ if ((BUILD)); then
     "$ROOT/scripts/install-deps.sh"
   fi
   CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DL0L3_BUILD_CONSOLE=OFF -DL0L3_BUILD_TESTS=OFF -DL0L3_BUILD_BENCH=OFF -DL0L3_BUILD_FUZZ=ON >/dev/null
+    -DL0L3_BUILD_CONSOLE=OFF -DL0L3_BUILD_TESTS=OFF -DL0L3_BUILD_BENCH=OFF -DL0L3_BUILD_FUZZ=ON -DL0L3_CCACHE=ON >/dev/null
   nice cmake --build "$BUILD_DIR" --target "${TARGETS[@]}"
 fi
 
