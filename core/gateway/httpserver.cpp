@@ -237,18 +237,37 @@ void HttpServer::onAccept(int thread, boost::system::error_code ec, HttpSocket s
     // Over the cap, a small reserve still lets health checks and scrapes in (capExemptPaths).
     const std::size_t reserve = m_options.capExemptPaths.empty() ? 0 : std::max<std::size_t>(16, m_options.maxConnections / 64);
     bool clientCounted = false;
-    if (m_options.maxConnections > 0 && open >= m_options.maxConnections + reserve) {
-        reject(std::move(socket));
-    } else if (m_options.maxConnectionsPerClient > 0 && !(clientCounted = admitClient(peer))) {
+    if (m_options.maxConnectionsPerClient > 0 && !(clientCounted = admitClient(peer))) {
         reject(std::move(socket));
     } else {
-        const auto admission = m_options.maxConnections > 0 && open >= m_options.maxConnections
-            ? HttpSession::Admission::OverCapacity
-            : HttpSession::Admission::Normal;
+        // At the cap, an idle keep-alive connection gives its slot to a new one (its slot is freed
+        // as soon as its pending read completes); else a few health checks still get in.
+        const bool atCap = m_options.maxConnections > 0 && open >= m_options.maxConnections && !evictIdle(thread);
+        if (atCap && open >= m_options.maxConnections + reserve) {
+            if (clientCounted)
+                releaseClient(peer);
+            reject(std::move(socket));
+            if (m_acceptors[static_cast<std::size_t>(thread)]->is_open())
+                accept(thread);
+            return;
+        }
+        const auto admission = atCap ? HttpSession::Admission::OverCapacity : HttpSession::Admission::Normal;
         std::make_shared<HttpSession>(std::move(socket), *this, thread, admission, clientCounted)->start();
     }
     if (m_acceptors[static_cast<std::size_t>(thread)]->is_open())
         accept(thread);
+}
+
+bool HttpServer::evictIdle(int thread)
+{
+    for (HttpSession *s = m_sessions[static_cast<std::size_t>(thread)]; s; s = s->m_next) {
+        if (s->m_open && s->m_deadlineKind == HttpSession::Deadline::Idle && !s->m_awaitingResponse) {
+            m_idleTimeouts.fetch_add(1, std::memory_order_relaxed);
+            s->close();
+            return true;
+        }
+    }
+    return false;
 }
 
 void HttpServer::backOffAccept(int thread, const boost::system::error_code &ec)

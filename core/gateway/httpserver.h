@@ -94,6 +94,8 @@ private:
     void onAccept(int thread, boost::system::error_code ec, HttpSocket socket);
     void backOffAccept(int thread, const boost::system::error_code &ec);
     void reject(HttpSocket socket);
+    // At the cap: closes one of the thread's keep-alive connections idle between requests; false if none.
+    bool evictIdle(int thread);
     void runContext(boost::asio::io_context &context, int thread);
     // The per-client table: false when the address is at its cap (not counted then).
     bool admitClient(const boost::asio::ip::address &address);

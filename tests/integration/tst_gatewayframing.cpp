@@ -160,6 +160,7 @@ private slots:
     void firstRequestDeadline();
     void perClientConnectionCap();
     void healthAndMetricsBeyondConnectionCap();
+    void idleKeepAliveGivesWayAtCap();
     void bufferedBytesBudget();
     void acceptDoesNotSpinOutOfDescriptors();
     void echoedValuesAreEscaped();
@@ -426,6 +427,44 @@ void TestGatewayFraming::healthAndMetricsBeyondConnectionCap()
         s->close();
     QString why;
     QVERIFY2(Poll::until([&] { return healthy(*m_extra, port, &why); }, 3000), qPrintable(why));
+}
+
+void TestGatewayFraming::idleKeepAliveGivesWayAtCap()
+{
+    QString error;
+    m_extra = m_stack.launchGateway({QStringLiteral("--max-connections"), QStringLiteral("3"), QStringLiteral("--threads"),
+                                     QStringLiteral("1")},
+                                    &error);
+    QVERIFY2(m_extra, qPrintable(error));
+    const int port = m_extra->listenPort();
+    // Three keep-alive connections, each after one request: idle, holding every slot for the idle timeout.
+    std::vector<std::unique_ptr<QTcpSocket>> idle;
+    for (int i = 0; i < 3; ++i) {
+        idle.push_back(std::make_unique<QTcpSocket>());
+        QTcpSocket &s = *idle.back();
+        s.connectToHost(QHostAddress::LocalHost, static_cast<quint16>(port));
+        QVERIFY(s.waitForConnected(3000));
+        s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QByteArray reply;
+        QVERIFY(Poll::until([&] { s.waitForReadyRead(10); reply += s.readAll(); return completeResponse(reply); }, 3000));
+        QVERIFY(reply.startsWith("HTTP/1.1 200"));
+    }
+    // A new client is served, and one idle connection made way for it.
+    const HttpResult chat = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(port)),
+                                        ChatWire::chatBody(uniquePrompt()));
+    QVERIFY2(chat.status == 200, qPrintable(QStringLiteral("%1 %2").arg(chat.status).arg(QString::fromUtf8(chat.body))));
+    QVERIFY(Poll::until(
+        [&] {
+            int closed = 0;
+            for (auto &s : idle) {
+                s->waitForReadyRead(1);
+                closed += s->state() == QAbstractSocket::UnconnectedState ? 1 : 0;
+            }
+            return closed >= 1;
+        },
+        3000));
+    QString why;
+    QVERIFY2(healthy(*m_extra, port, &why), qPrintable(why));
 }
 
 void TestGatewayFraming::bufferedBytesBudget()
