@@ -1,5 +1,9 @@
 #include "app/console/demotomonitor.h"
 
+#include <QStringList>
+
+#include "app/demo/redisnodeconfig.h"
+
 namespace l0l3 {
 
 static RedisConnection::Options consoleOptions(const DemoTopology &t, int port)
@@ -32,6 +36,16 @@ MonitorConfig DemoToMonitor::monitorConfig(const DemoTopology &topology)
     for (const DemoRedisNode &s : topology.sentinels)
         config.sentinels.append({topology.host, int(s.port)});
     return config;
+}
+
+void DemoToMonitor::exportSentinelEnvironment(const DemoTopology &topology)
+{
+    QStringList dataNodes{QStringLiteral("%1:%2").arg(topology.host).arg(topology.primary.port)};
+    for (const DemoRegion &r : topology.regions)
+        dataNodes.append(QStringLiteral("%1:%2").arg(topology.host).arg(r.replica.port));
+    qputenv("L0L3_SENTINEL_AUTH_USER", RedisNodeConfig::kSentinelUser);
+    qputenv("L0L3_SENTINEL_AUTH_PASSWORD", topology.credentials.sentinelAuth.toUtf8());
+    qputenv("L0L3_REDIS_HOSTS", dataNodes.join(u',').toUtf8());
 }
 
 } // namespace l0l3

@@ -13,6 +13,11 @@ class DemoToMonitor
 public:
     static RedisConnection::Options primaryOptions(const DemoTopology &topology);
     static MonitorConfig monitorConfig(const DemoTopology &topology);
+    // The console's SentinelClient reads its Sentinel credentials and the
+    // data nodes it may authenticate to from the environment
+    // (L0L3_SENTINEL_AUTH_USER, L0L3_SENTINEL_AUTH_PASSWORD, L0L3_REDIS_HOSTS):
+    // sets them for this process.
+    static void exportSentinelEnvironment(const DemoTopology &topology);
 };
 
 } // namespace l0l3

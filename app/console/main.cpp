@@ -213,6 +213,7 @@ int runWindow(QApplication &app, const Options &o)
             progress->deleteLater();
             const DemoTopology t = stack->topology();
             window.connectWith(DemoToMonitor::primaryOptions(t), QStringLiteral("demo primary"));
+            DemoToMonitor::exportSentinelEnvironment(t);
             window.setMonitoring(DemoToMonitor::monitorConfig(t));
             window.setWindowTitle(QObject::tr("L0L3 console — local demo"));
             QTextStream(stdout) << "demo ready" << Qt::endl;

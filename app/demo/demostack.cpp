@@ -166,6 +166,7 @@ bool DemoStack::writeConfigs(QString *error)
     c.console = AclFile::randomPassword();
     c.replication = AclFile::randomPassword();
     c.sentinel = AclFile::randomPassword();
+    c.sentinelAuth = AclFile::randomPassword();
     c.topology = AclFile::randomPassword();
     AclFile acl;
     acl.setPassword(QStringLiteral("gateway"), c.gateway);
@@ -206,6 +207,7 @@ bool DemoStack::writeConfigs(QString *error)
         config.masterName = m_topology.masterName;
         if (sentinel) {
             config.sentinelPassword = c.sentinel;
+            config.sentinelAuthPassword = c.sentinelAuth;
         } else {
             config.aclFile = m_aclPath;
             config.replicationPassword = c.replication;
@@ -390,8 +392,8 @@ void DemoStack::startSentinels()
                                        {QDir(m_dir->path()).filePath(sentinel.name + QStringLiteral("/sentinel.conf")),
                                         QStringLiteral("--sentinel")}, false);
         sentinel.pid = process->processId();
-        // A Sentinel's own port is open to the default user: no AUTH.
-        sentinels.append({sentinel.port, connectTo(sentinel.port, {}, {})});
+        sentinels.append({sentinel.port, connectTo(sentinel.port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                                                   m_topology.credentials.sentinelAuth)});
     }
     const QByteArray master = m_topology.masterName.toUtf8();
     const QByteArray primaryPort = QByteArray::number(m_topology.primary.port);
@@ -447,6 +449,10 @@ void DemoStack::startGateways()
     QStringList sentinels;
     for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels))
         sentinels.append(QStringLiteral("%1:%2").arg(m_topology.host).arg(sentinel.port));
+    // A failover may promote any replica: the gateways' credentials may go to each data node, and nowhere else.
+    QStringList dataNodes{QStringLiteral("%1:%2").arg(m_topology.host).arg(m_topology.primary.port)};
+    for (const DemoRegion &region : std::as_const(m_topology.regions))
+        dataNodes.append(QStringLiteral("%1:%2").arg(m_topology.host).arg(region.replica.port));
     QStringList names;
     for (DemoRegion &region : m_topology.regions) {
         const QString name = QStringLiteral("gateway-") + region.name;
@@ -454,6 +460,7 @@ void DemoStack::startGateways()
         // The password goes through the environment, not argv (visible to every local user in ps).
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), c.gateway);
+        env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), c.sentinelAuth);
         QProcess *process = startChild(name, gateway,
                                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
                                         QStringLiteral("--region"), region.name,
@@ -462,6 +469,8 @@ void DemoStack::startGateways()
                                         // Proposals follow a failover to the promoted replica.
                                         QStringLiteral("--sentinel"), sentinels.join(u','),
                                         QStringLiteral("--master-name"), m_topology.masterName,
+                                        QStringLiteral("--sentinel-user"), QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                                        QStringLiteral("--redis-hosts"), dataNodes.join(u','),
                                         QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
                                         // One I/O thread each: three gateways, Redis and the stub share a laptop.
                                         QStringLiteral("--threads"), QStringLiteral("1"),

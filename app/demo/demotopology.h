@@ -16,6 +16,9 @@ struct DemoCredentials
     QString replication;
     QString sentinel;
     QString topology; // ACL user "topology": REPLICAOF for a promotion without Sentinel
+    // The Sentinels' own ACL user (RedisNodeConfig::kSentinelUser): peers,
+    // gateways and the console authenticate to the Sentinels with it.
+    QString sentinelAuth;
 };
 
 struct DemoRedisNode

@@ -1,5 +1,6 @@
 #include "app/demo/redisnodeconfig.h"
 
+#include "app/demo/aclfile.h"
 #include "app/demo/privatefile.h"
 
 namespace l0l3 {
@@ -12,6 +13,15 @@ QString quoted(const QString &value)
 }
 
 } // namespace
+
+QString RedisNodeConfig::sentinelUserPermissions()
+{
+    return QStringLiteral("resetchannels &__sentinel__:hello &+switch-master -@all +auth +hello +ping +role +info "
+                          "+client|setname +client|getname +publish +subscribe +unsubscribe "
+                          "+sentinel|get-master-addr-by-name +sentinel|master +sentinel|replicas +sentinel|slaves "
+                          "+sentinel|sentinels +sentinel|ckquorum +sentinel|failover +sentinel|is-master-down-by-addr "
+                          "+sentinel|myid");
+}
 
 QByteArray RedisNodeConfig::render() const
 {
@@ -31,6 +41,16 @@ QByteArray RedisNodeConfig::render() const
         if (!sentinelPassword.isEmpty()) {
             lines << QStringLiteral("sentinel auth-user %1 sentinel").arg(masterName)
                   << QStringLiteral("sentinel auth-pass %1 %2").arg(masterName, sentinelPassword);
+        }
+        if (!sentinelAuthPassword.isEmpty()) {
+            // Clients and peers alike must AUTH: an anonymous client could re-point the Sentinel.
+            const QString user = QString::fromLatin1(kSentinelUser);
+            lines << QStringLiteral("user default off")
+                  << QStringLiteral("user %1 on #%2 %3")
+                         .arg(user, QString::fromLatin1(AclFile::passwordHash(sentinelAuthPassword)),
+                              sentinelUserPermissions())
+                  << QStringLiteral("sentinel sentinel-user %1").arg(user)
+                  << QStringLiteral("sentinel sentinel-pass %1").arg(sentinelAuthPassword);
         }
     } else {
         // Nothing on disk: a restarted node starts empty and resyncs.

@@ -34,7 +34,19 @@ public:
     int downAfterMs = 2000;
     int failoverTimeoutMs = 10000;
     QString sentinelPassword;      // sentinel auth-user "sentinel" / auth-pass; empty: none
+    // The Sentinel's own port: the password of kSentinelUser, the one ACL user
+    // it accepts (peers, gateways, the console; the default user is off).
+    // Empty: the Sentinel accepts anonymous clients (refused by gateways and
+    // the console unless allowed explicitly).
+    QString sentinelAuthPassword;
     QStringList extraLines;        // appended verbatim, e.g. "maxmemory 10mb"
+
+    // The ACL user on the Sentinels' own port, and what it may do there: what
+    // Sentinel peers need (hello, PING, is-master-down-by-addr) and what
+    // gateways and the console need (address, topology, failover,
+    // +switch-master). No SENTINEL SET/MONITOR/REMOVE/CONFIG/RESET.
+    static constexpr const char *kSentinelUser = "l0l3-sentinel";
+    static QString sentinelUserPermissions();
 
     QByteArray render() const;
     // Writes render() to path, readable by the owner only (it holds passwords).

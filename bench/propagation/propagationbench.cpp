@@ -22,6 +22,7 @@
 #include "core/control/approvalservice.h"
 #include "core/control/primarytracker.h"
 #include "core/control/redisconnection.h"
+#include "app/demo/redisnodeconfig.h"
 #include "core/control/sentinelclient.h"
 #include "core/control/sentineltopology.h"
 
@@ -391,6 +392,11 @@ bool PropagationBench::runFailover(int run, QString *error)
         so.sentinels.append({m_topology.host, int(s.port)});
     so.serverUser = QByteArrayLiteral("console");
     so.serverPassword = m_topology.credentials.console.toUtf8();
+    so.sentinelUser = RedisNodeConfig::kSentinelUser;
+    so.sentinelPassword = m_topology.credentials.sentinelAuth.toUtf8();
+    so.serverHosts.append({m_topology.host, int(m_topology.primary.port)});
+    for (const DemoRegion &r : m_topology.regions)
+        so.serverHosts.append({m_topology.host, int(r.replica.port)});
     SentinelClient sentinels(so);
     PrimaryTracker tracker(&connection, &sentinels);
     connection.open();
@@ -423,11 +429,11 @@ bool PropagationBench::runFailover(int run, QString *error)
     const QString runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
     for (int i = 0; i < 200; ++i) {
         Proposal p;
-        p.key = QStringLiteral("bench-failover-%1-%2").arg(runId).arg(i).toStdString();
-        p.prompt = "failover benchmark";
+        p.prompt = QStringLiteral("failover benchmark %1-%2").arg(runId).arg(i).toStdString();
         p.response = "answer";
         p.model = "gpt-4o-mini";
         p.region = "nyc";
+        p.key = p.derivedKey(); // the console approves only the key of the fields it shows
         QList<QByteArray> argv{QByteArrayLiteral("XADD"), bytes(RedisSchema::kProposals), QByteArrayLiteral("*")};
         for (const auto &[f, v] : ProposalCodec::encode(p))
             argv << QByteArray::fromStdString(f) << QByteArray::fromStdString(v);

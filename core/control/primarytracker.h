@@ -12,7 +12,9 @@ class SentinelClient;
 
 // Keeps the console's write connection (the one ApprovalService uses) on the
 // current primary: on SentinelClient::primaryChanged it closes the
-// connection, points it at the new address and reopens it. Writes in flight
+// connection, points it at the new address and reopens it. primaryChanged
+// comes only for a primary a majority of the Sentinels names, on an allowed
+// host, whose ROLE is master: a +switch-master message alone never moves it. Writes in flight
 // during the switch fail with the connection's error (ApprovalService reports
 // them as NotConnected) and can be retried by the operator; the next write
 // goes to the new primary. A ReplicationMonitor, if given, follows as well.

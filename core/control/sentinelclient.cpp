@@ -1,9 +1,12 @@
 #include "core/control/sentinelclient.h"
 
+#include <QDateTime>
 #include <QHash>
 #include <QPointer>
+#include <QTcpSocket>
 #include <QTimer>
 
+#include <algorithm>
 #include <memory>
 
 #include "core/control/redissubscriber.h"
@@ -41,28 +44,91 @@ SentinelTopology::Node nodeOf(const RedisReply &r, bool replica)
     return n;
 }
 
+QList<SentinelClient::Address> hostList(const QString &text)
+{
+    QList<SentinelClient::Address> out;
+    for (const QString &entry : text.split(u',', Qt::SkipEmptyParts)) {
+        const QString e = entry.trimmed();
+        const qsizetype colon = e.lastIndexOf(u':');
+        bool ok = false;
+        const int port = colon > 0 ? e.mid(colon + 1).toInt(&ok) : 0;
+        if (ok && port > 0 && port <= 65535)
+            out.append({e.left(colon), port});
+        else
+            qWarning("l0l3: ignoring '%s' in L0L3_REDIS_HOSTS: not HOST:PORT", qUtf8Printable(e.left(300)));
+    }
+    return out;
+}
+
+enum class Probe { AsksForAuth, Anonymous, Unreachable };
+
+// Sends PING on a fresh connection, before any AUTH: a Sentinel that requires
+// AUTH answers -NOAUTH; any other answer means it serves anonymous clients.
+void askPingBeforeAuth(QObject *context, const QString &host, int port, int timeoutMs,
+                       std::function<void(Probe, const QString &)> cb)
+{
+    auto *socket = new QTcpSocket(context);
+    auto finished = std::make_shared<bool>(false);
+    auto finish = [socket, finished, cb](Probe verdict, const QString &detail) {
+        if (*finished)
+            return;
+        *finished = true;
+        socket->abort();
+        socket->deleteLater();
+        cb(verdict, detail);
+    };
+    QObject::connect(socket, &QTcpSocket::connected, socket, [socket] { socket->write("*1\r\n$4\r\nPING\r\n"); });
+    QObject::connect(socket, &QTcpSocket::readyRead, socket, [socket, finish] {
+        if (!socket->canReadLine()) {
+            if (socket->bytesAvailable() > 4096)
+                finish(Probe::Anonymous, QStringLiteral("an oversized answer to PING"));
+            return;
+        }
+        const QByteArray line = socket->readLine(4096).trimmed();
+        if (line.startsWith("-NOAUTH"))
+            finish(Probe::AsksForAuth, {});
+        else
+            finish(Probe::Anonymous, QStringLiteral("PING before AUTH got '%1'").arg(QString::fromUtf8(line.left(64))));
+    });
+    QObject::connect(socket, &QTcpSocket::errorOccurred, socket, [socket, finish] {
+        finish(Probe::Unreachable, socket->errorString());
+    });
+    QTimer::singleShot(timeoutMs, socket, [finish] { finish(Probe::Unreachable, QStringLiteral("timeout")); });
+    socket->connectToHost(host, quint16(port));
+}
+
 } // namespace
 
 SentinelClient::SentinelClient(const Options &options, QObject *parent)
     : QObject(parent)
     , m_options(options)
 {
-    for (const Address &a : options.sentinels) {
+    if (m_options.sentinelUser.isEmpty() && m_options.sentinelPassword.isEmpty()) {
+        m_options.sentinelUser = qgetenv("L0L3_SENTINEL_AUTH_USER");
+        m_options.sentinelPassword = qgetenv("L0L3_SENTINEL_AUTH_PASSWORD");
+    }
+    if (!m_options.allowAnonymousSentinel)
+        m_options.allowAnonymousSentinel = qEnvironmentVariable("L0L3_ALLOW_ANONYMOUS_SENTINEL") == u"1";
+    if (m_options.serverHosts.isEmpty())
+        m_options.serverHosts = hostList(qEnvironmentVariable("L0L3_REDIS_HOSTS"));
+
+    for (const Address &a : std::as_const(m_options.sentinels)) {
         RedisConnection::Options o;
         o.host = a.host;
         o.port = a.port;
-        o.user = options.sentinelUser;
-        o.password = options.sentinelPassword;
-        o.commandTimeoutMs = options.commandTimeoutMs;
-        o.connectTimeoutMs = options.commandTimeoutMs;
+        o.user = m_options.sentinelUser;
+        o.password = m_options.sentinelPassword;
+        o.commandTimeoutMs = m_options.commandTimeoutMs;
+        o.connectTimeoutMs = m_options.commandTimeoutMs;
         o.reconnectMaxMs = 2000;
         m_sentinels.append(new RedisConnection(o, this));
+        m_admission.append(Admission::Probing);
 
         RedisSubscriber::Options so;
         so.host = a.host;
         so.port = a.port;
-        so.user = options.sentinelUser;
-        so.password = options.sentinelPassword;
+        so.user = m_options.sentinelUser;
+        so.password = m_options.sentinelPassword;
         so.reconnectMaxMs = 2000;
         auto *sub = new RedisSubscriber(so, {kSwitchMaster}, this);
         connect(sub, &RedisSubscriber::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
@@ -82,19 +148,72 @@ SentinelClient::~SentinelClient() = default;
 
 void SentinelClient::start()
 {
-    for (RedisConnection *c : std::as_const(m_sentinels))
-        c->open();
-    for (RedisSubscriber *s : std::as_const(m_subscribers))
-        s->open();
-    discover();
+    m_running = true;
+    for (int i = 0; i < m_sentinels.size(); ++i) {
+        if (m_options.allowAnonymousSentinel)
+            admit(i);
+        else
+            probe(i);
+    }
+    // Discovery runs as Sentinels connect; this reports it if none does in time.
+    QTimer::singleShot(m_options.allowAnonymousSentinel ? 0 : m_options.commandTimeoutMs, this, [this] {
+        if (m_running && !hasPrimary())
+            discover();
+    });
 }
 
 void SentinelClient::stop()
 {
+    m_running = false;
     for (RedisConnection *c : std::as_const(m_sentinels))
         c->close();
     for (RedisSubscriber *s : std::as_const(m_subscribers))
         s->close();
+}
+
+void SentinelClient::probe(int index)
+{
+    const Address a = m_options.sentinels[index];
+    askPingBeforeAuth(this, a.host, a.port, m_options.commandTimeoutMs, [this, index, a](Probe verdict, const QString &detail) {
+        if (!m_running)
+            return;
+        switch (verdict) {
+        case Probe::AsksForAuth:
+            admit(index);
+            return;
+        case Probe::Anonymous: {
+            m_admission[index] = Admission::Refused;
+            const QString why = QStringLiteral("Sentinel %1:%2 answers without AUTH (%3): refused, no credentials sent. "
+                                               "Give it an ACL user (see packaging/redis/sentinel.conf) or allow "
+                                               "anonymous Sentinels explicitly.")
+                                    .arg(a.host).arg(a.port).arg(detail);
+            qWarning("l0l3: %s", qUtf8Printable(why));
+            emit sentinelRefused(a.host, a.port, why);
+            if (!hasPrimary())
+                discover();
+            return;
+        }
+        case Probe::Unreachable:
+            // Down for now: ask again; it counts as a missing vote meanwhile.
+            QTimer::singleShot(1000, this, [this, index] {
+                if (m_running)
+                    probe(index);
+            });
+            return;
+        }
+    });
+}
+
+void SentinelClient::admit(int index)
+{
+    m_admission[index] = Admission::Accepted;
+    m_sentinels[index]->open();
+    m_subscribers[index]->open();
+    connect(m_sentinels[index], &RedisConnection::connected, this, [this] {
+        // One more Sentinel up may complete a majority.
+        if (!hasPrimary())
+            discover();
+    });
 }
 
 RedisConnection::Options SentinelClient::serverOptions(const QString &host, int port) const
@@ -117,6 +236,10 @@ void SentinelClient::onSentinels(const QList<QList<QByteArray>> &commands, Senti
         for (qsizetype i = 0; i < commands.size(); ++i)
             none.append(RedisReply::localError("no Sentinel answered"));
         QMetaObject::invokeMethod(this, [done, none] { done(-1, none); }, Qt::QueuedConnection);
+        return;
+    }
+    if (m_admission[from] != Admission::Accepted) {
+        onSentinels(commands, done, from + 1);
         return;
     }
     RedisConnection *c = m_sentinels[from];
@@ -153,52 +276,111 @@ void SentinelClient::checkRole(const QString &host, int port, int tries, std::fu
     });
 }
 
+bool SentinelClient::mayReceiveCredentials(const QString &host, int port) const
+{
+    if (m_options.serverPassword.isEmpty())
+        return true; // nothing to give away
+    return std::any_of(m_options.serverHosts.cbegin(), m_options.serverHosts.cend(),
+                       [&](const Address &a) { return a.host == host && a.port == port; });
+}
+
+void SentinelClient::majorityRound(RoundResult done)
+{
+    const QList<QByteArray> cmd{QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("get-master-addr-by-name"),
+                                m_options.masterName.toUtf8()};
+    const int count = int(m_sentinels.size());
+    auto answers = std::make_shared<QList<RedisReply>>(count, RedisReply::localError("not asked"));
+    auto remaining = std::make_shared<int>(count);
+    auto collect = [this, answers, remaining, done](int i, const RedisReply &r) {
+        (*answers)[i] = r;
+        if (--*remaining == 0)
+            onRoundAnswers(*answers, done);
+    };
+    for (int i = 0; i < count; ++i) {
+        if (m_admission[i] != Admission::Accepted) {
+            const RedisReply why = RedisReply::localError(m_admission[i] == Admission::Refused
+                                                              ? "refused: answers without AUTH" : "not checked yet");
+            QMetaObject::invokeMethod(this, [collect, i, why] { collect(i, why); }, Qt::QueuedConnection);
+            continue;
+        }
+        m_sentinels[i]->command(cmd, this, [collect, i](const RedisReply &r) { collect(i, r); });
+    }
+}
+
+void SentinelClient::onRoundAnswers(const QList<RedisReply> &answers, RoundResult done)
+{
+    QHash<QString, int> votes;
+    QStringList problems;
+    for (int i = 0; i < answers.size(); ++i) {
+        const RedisReply &r = answers[i];
+        const int port = r.isArray() && r.elements.size() == 2 ? int(r.elements[1].toInteger()) : 0;
+        const QString host = port > 0 ? r.elements[0].toString() : QString();
+        if (host.isEmpty() || host.size() > 255 || port > 65535) {
+            problems << QStringLiteral("%1:%2 %3")
+                            .arg(m_options.sentinels[i].host).arg(m_options.sentinels[i].port)
+                            .arg(r.isError() ? r.errorMessage().left(200) : QStringLiteral("does not know %1").arg(m_options.masterName));
+            continue;
+        }
+        ++votes[QStringLiteral("%1:%2").arg(host).arg(port)];
+    }
+    QString best;
+    int bestVotes = 0;
+    for (auto it = votes.cbegin(); it != votes.cend(); ++it) {
+        if (it.value() > bestVotes) {
+            best = it.key();
+            bestVotes = it.value();
+        }
+    }
+    const int configured = int(m_options.sentinels.size());
+    if (bestVotes * 2 <= configured) {
+        done(false, {}, 0, QStringLiteral("no majority of the %1 Sentinels names a primary (at most %2 agree%3)")
+                               .arg(configured).arg(bestVotes)
+                               .arg(problems.isEmpty() ? QString() : QStringLiteral("; ") + problems.join(QStringLiteral("; "))));
+        return;
+    }
+    const qsizetype colon = best.lastIndexOf(u':');
+    const QString host = best.left(colon);
+    const int port = best.mid(colon + 1).toInt();
+    if (!mayReceiveCredentials(host, port)) {
+        done(false, host, port, QStringLiteral("%1 of %2 Sentinels name %3, which is not one of the Redis hosts the "
+                                               "console may authenticate to (serverHosts / L0L3_REDIS_HOSTS); "
+                                               "no credentials sent")
+                                    .arg(bestVotes).arg(configured).arg(best));
+        return;
+    }
+    checkRole(host, port, 1, [done, host, port](bool isMaster, const QString &why) {
+        done(isMaster, host, port, why);
+    });
+}
+
 void SentinelClient::discover()
 {
-    if (m_discovering || m_sentinels.isEmpty()) {
-        if (m_sentinels.isEmpty())
-            emit discoveryFailed(QStringLiteral("no Sentinel configured"));
+    if (m_sentinels.isEmpty()) {
+        emit discoveryFailed(QStringLiteral("no Sentinel configured"));
+        return;
+    }
+    if (m_discovering) {
+        m_discoverAgain = true;
         return;
     }
     m_discovering = true;
-    discoverFrom(0, QString());
-}
-
-void SentinelClient::discoverFrom(int sentinelIndex, QString lastError)
-{
-    const QList<QList<QByteArray>> cmd{{QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("get-master-addr-by-name"),
-                                        m_options.masterName.toUtf8()}};
-    onSentinels(cmd, [this, lastError](int index, const QList<RedisReply> &replies) {
-        const RedisReply &r = replies.first();
-        if (index < 0) {
-            m_discovering = false;
-            emit discoveryFailed(lastError.isEmpty() ? r.errorMessage() : lastError);
-            return;
+    majorityRound([this](bool ok, const QString &host, int port, const QString &why) {
+        m_discovering = false;
+        if (ok)
+            setPrimary(host, port);
+        else
+            emit discoveryFailed(why);
+        if (m_discoverAgain) {
+            m_discoverAgain = false;
+            discover();
         }
-        if (!r.isArray() || r.elements.size() != 2) {
-            const QString why = r.isError() ? r.errorMessage()
-                                            : QStringLiteral("Sentinel does not know master %1").arg(m_options.masterName);
-            discoverFrom(index + 1, why);
-            return;
-        }
-        const QString host = r.elements[0].toString();
-        const int port = int(r.elements[1].toInteger());
-        // A Sentinel can lag behind a switch (or be partitioned): trust ROLE.
-        checkRole(host, port, 1, [this, index, host, port](bool isMaster, const QString &why) {
-            if (isMaster) {
-                m_discovering = false;
-                setPrimary(host, port);
-                return;
-            }
-            discoverFrom(index + 1, why);
-        });
-    }, sentinelIndex);
+    });
 }
 
 void SentinelClient::onSwitchMessage(const QByteArray &payload)
 {
-    // "<master name> <old ip> <old port> <new ip> <new port>"
-    const QList<QByteArray> parts = payload.split(' ');
+    // "<master name> <old ip> <old port> <new ip> <new port>": a claim, not the primary.
+    const QList<QByteArray> parts = payload.left(1024).split(' ');
     if (parts.size() != 5 || parts[0] != m_options.masterName.toUtf8())
         return;
     const QString oldHost = QString::fromUtf8(parts[1]);
@@ -208,13 +390,39 @@ void SentinelClient::onSwitchMessage(const QByteArray &payload)
     emit switchMasterObserved(oldHost, oldPort, host, port);
     if (host == m_primaryHost && port == m_primaryPort)
         return; // another Sentinel announcing the same switch
-    checkRole(host, port, 10, [this, host, port](bool isMaster, const QString &) {
-        // Sentinel already reconfigured the replicas; follow it even if ROLE
-        // could not be read (e.g. the console user lacks access there).
-        if (!isMaster)
-            qWarning("l0l3: +switch-master to %s:%d not confirmed by ROLE; following Sentinel",
-                     qUtf8Printable(host), port);
-        setPrimary(host, port);
+    m_switchHost = host;
+    m_switchPort = port;
+    m_switchDeadlineMs = QDateTime::currentMSecsSinceEpoch() + m_options.switchConfirmTimeoutMs;
+    if (!m_confirming) {
+        m_confirming = true;
+        confirmSwitch();
+    }
+}
+
+// The other Sentinels learn of a failover from hello messages a few seconds
+// after the one that announced it: rounds repeat until a majority names a
+// primary other than the current one, or the deadline passes.
+void SentinelClient::confirmSwitch()
+{
+    majorityRound([this](bool ok, const QString &host, int port, const QString &why) {
+        if (!m_running) {
+            m_confirming = false;
+            return;
+        }
+        if (ok && (host != m_primaryHost || port != m_primaryPort)) {
+            m_confirming = false;
+            setPrimary(host, port);
+            return;
+        }
+        if (QDateTime::currentMSecsSinceEpoch() >= m_switchDeadlineMs) {
+            m_confirming = false;
+            const QString reason = ok ? QStringLiteral("the Sentinels' majority still names %1:%2").arg(host).arg(port) : why;
+            qWarning("l0l3: +switch-master to %s:%d not confirmed (%s); keeping %s:%d", qUtf8Printable(m_switchHost),
+                     m_switchPort, qUtf8Printable(reason), qUtf8Printable(m_primaryHost), m_primaryPort);
+            emit switchRejected(m_switchHost, m_switchPort, reason);
+            return;
+        }
+        QTimer::singleShot(100, this, [this] { confirmSwitch(); });
     });
 }
 

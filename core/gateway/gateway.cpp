@@ -226,9 +226,16 @@ bool Gateway::start(std::string *error)
         m_workers.push_back(std::move(w));
     }
     if (!m_config.sentinels.empty()) {
+        SentinelResolver::Options options{m_config.sentinels, m_config.masterName, m_config.primary, m_config.redisTimeoutMs, 2000};
+        // The gateway's credentials go only to servers the operator named.
+        options.redisHosts = m_config.redisHosts;
+        for (const RedisUrl *url : {&m_config.replica, &m_config.primary})
+            options.redisHosts.emplace_back(url->host, url->port);
+        if (m_config.fallbackReplica)
+            options.redisHosts.emplace_back(m_config.fallbackReplica->host, m_config.fallbackReplica->port);
+        options.allowAnonymousSentinel = m_config.allowAnonymousSentinel;
         m_resolver = std::make_unique<SentinelResolver>(
-            m_server.context(0),
-            SentinelResolver::Options{m_config.sentinels, m_config.masterName, m_config.primary, m_config.redisTimeoutMs, 2000},
+            m_server.context(0), std::move(options),
             [this](const RedisUrl &from, const RedisUrl &to) { onPrimarySwitch(from, to); });
         for (auto &w : m_workers) {
             w->proposer->setReadOnlyCallback([this] {

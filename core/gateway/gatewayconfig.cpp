@@ -23,9 +23,10 @@ const std::set<std::string, std::less<>> kValueOptions = {
     "breaker-min-calls", "secondary-upstream", "upstream-api-key-file", "slo-p99-ms", "slo-window-ms",
     "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
     "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file", "sentinel",
-    "master-name",
+    "master-name", "sentinel-user", "sentinel-password-file", "redis-hosts",
     "first-request-timeout-ms", "max-connections-per-client", "max-buffered-bytes"};
-const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "allow-anonymous", "help", "version"};
+const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "allow-anonymous", "allow-anonymous-sentinel",
+                                                      "help", "version"};
 
 std::string trim(std::string_view s)
 {
@@ -198,9 +199,19 @@ std::string GatewayConfig::usage()
            "  --fallback-replica URL             read entries here while the local replica is down\n"
            "                                     (default: the primary)\n"
            "  --sentinel HOST:PORT[,HOST:PORT]   follow the primary through these Sentinels (also\n"
-           "                                     redis://user:pass@HOST:PORT; a user without a password\n"
-           "                                     takes the Redis password); default: --primary only\n"
+           "                                     redis://user@HOST:PORT); default: --primary only. A new\n"
+           "                                     primary needs more than half of them to name it, must be\n"
+           "                                     an allowed Redis host (below) and answer ROLE master\n"
            "  --master-name NAME                 the primary's name at the Sentinels (default \"l0l3\")\n"
+           "  --sentinel-user NAME               the Sentinels' ACL user (packaging: l0l3-sentinel)\n"
+           "  --sentinel-password-file FILE      its password (env L0L3_SENTINEL_AUTH_PASSWORD); never the\n"
+           "                                     Redis password\n"
+           "  --allow-anonymous-sentinel         accept Sentinels that answer without AUTH (refused\n"
+           "                                     otherwise: anyone reaching one can re-point it)\n"
+           "  --redis-hosts HOST:PORT[,...]      the data nodes a failover may promote: the Redis\n"
+           "                                     credentials go to these, --replica, --primary and\n"
+           "                                     --fallback-replica only (ROLE needs AUTH first, so a\n"
+           "                                     primary the Sentinels name elsewhere is refused)\n"
            "\n"
            "Limits and security:\n"
            "  --rate-limit R                     requests/s per API key, or per client address without one (default off);\n"
@@ -295,7 +306,9 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             std::string value = eq == std::string::npos ? std::string("true") : trim(t.substr(eq + 1));
             if (key.substr(0, 2) == "--")
                 key.erase(0, 2);
-            if (key == "config" || (!kValueOptions.count(key) && key != "no-hot-cache" && key != "allow-anonymous"))
+            if (key == "config"
+                || (!kValueOptions.count(key) && key != "no-hot-cache" && key != "allow-anonymous"
+                    && key != "allow-anonymous-sentinel"))
                 return fail(it->second + ":" + std::to_string(lineNo) + ": unknown option '" + key + "'");
             options[key] = value;
         }
@@ -388,9 +401,6 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             if (!url)
                 return fail("invalid --sentinel: " + why);
             sentinelPassword = sentinelPassword || !url->password.empty();
-            // A Sentinel's own port is usually open without AUTH: a password only for a named user.
-            if (!url->user.empty())
-                fillPassword(*url);
             c.sentinels.push_back(std::move(*url));
             if (comma == std::string_view::npos)
                 break;
@@ -402,6 +412,48 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         if (name->empty() || name->size() > 128 || name->find_first_of(" \t") != std::string::npos)
             return fail("invalid --master-name (1 to 128 characters, no spaces)");
         c.masterName = *name;
+    }
+    if (const std::string *v = get("allow-anonymous-sentinel")) {
+        if (!parseBool(*v, &c.allowAnonymousSentinel))
+            return fail("invalid --allow-anonymous-sentinel '" + *v + "'");
+    }
+    if (!c.sentinels.empty()) {
+        std::optional<std::string> sentinelPassword;
+        if (const std::string *pf = get("sentinel-password-file")) {
+            std::ifstream file(*pf);
+            if (!file)
+                return fail("cannot read --sentinel-password-file '" + *pf + "'");
+            std::stringstream ss;
+            ss << file.rdbuf();
+            sentinelPassword = trim(ss.str());
+        } else if (const char *e = env("L0L3_SENTINEL_AUTH_PASSWORD"); e && *e) {
+            sentinelPassword = trim(e);
+        }
+        const std::string *sentinelUser = get("sentinel-user");
+        for (RedisUrl &url : c.sentinels) {
+            if (url.user.empty() && sentinelUser)
+                url.user = *sentinelUser;
+            if (url.password.empty() && sentinelPassword)
+                url.password = *sentinelPassword;
+            if (url.password.empty() && !c.allowAnonymousSentinel)
+                return fail("Sentinel " + url.redacted() + " has no password: give --sentinel-user and "
+                            "--sentinel-password-file (or L0L3_SENTINEL_AUTH_PASSWORD), or --allow-anonymous-sentinel");
+        }
+    }
+    if (const std::string *list = get("redis-hosts")) {
+        std::string_view rest = *list;
+        while (true) {
+            const auto comma = rest.find(',');
+            const std::string entry = trim(rest.substr(0, comma));
+            std::string host;
+            std::uint16_t port = 0;
+            if (!parseListen(entry, &host, &port) || port == 0)
+                return fail("invalid --redis-hosts: '" + entry.substr(0, 300) + "' is not HOST:PORT");
+            c.redisHosts.emplace_back(std::move(host), port);
+            if (comma == std::string_view::npos)
+                break;
+            rest.remove_prefix(comma + 1);
+        }
     }
 
     const std::string *upstream = get("upstream");

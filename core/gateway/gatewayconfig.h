@@ -10,14 +10,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace l0l3 {
 
 // Everything l0l3-gateway is told at start: flags, an optional `--config FILE`
 // of `key = value` lines with the same names (flags win), and credentials
-// from the environment (L0L3_REPLICA_URL, L0L3_PRIMARY_URL, L0L3_REDIS_PASSWORD)
-// or --redis-password-file (for Sentinel entries only when they name a user).
+// from the environment (L0L3_REPLICA_URL, L0L3_PRIMARY_URL, L0L3_REDIS_PASSWORD,
+// L0L3_SENTINEL_AUTH_PASSWORD) or --redis-password-file / --sentinel-password-file.
+// The Redis password never goes to a Sentinel, the Sentinel password never to Redis.
 struct GatewayConfig
 {
     std::string listenHost = "127.0.0.1";
@@ -49,6 +51,12 @@ struct GatewayConfig
     // Sentinels asked where the primary is (at start, when it fails, on +switch-master); empty: --primary only.
     std::vector<RedisUrl> sentinels;
     std::string masterName = "l0l3";
+    // A Sentinel must require AUTH: one answering before it is refused unless allowAnonymousSentinel
+    // (then, too, entries may carry no password).
+    bool allowAnonymousSentinel = false;
+    // --redis-hosts: besides --replica, --primary and --fallback-replica, the only servers the
+    // Redis credentials are sent to when the Sentinels name a new primary.
+    std::vector<std::pair<std::string, int>> redisHosts;
 
     // Abuse limits. 0 disables a limit where noted.
     double rateLimit = 0;  // requests per second per API key or client address; 0: off

@@ -119,8 +119,31 @@ void RedisConnection::connect()
     redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnect);
 
     // Queued now, written as soon as the socket connects, answered before anything else.
-    const RedisUrl &url = m_options.url;
-    auto checkSetup = [this](const redisReply *reply, std::string_view error) {
+    m_probing = false;
+    if (m_options.refuseAnonymous && !m_options.url.password.empty()) {
+        command({"PING"}, [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
+            if (alive.lock())
+                onAnonymousProbe(reply);
+        });
+        m_probing = true; // nothing else is sent until the server asked for AUTH
+    } else {
+        sendSetup();
+    }
+
+    m_connectTimer.expires_after(std::chrono::milliseconds(m_options.connectTimeoutMs));
+    m_connectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive), ac](boost::system::error_code ec) {
+        if (ec || !alive.lock() || m_ac != ac || (ac->c.flags & REDIS_CONNECTED))
+            return;
+        m_ac = nullptr;
+        redisAsyncFree(ac); // not connected yet: hiredis will not call onDisconnect
+        lost("connect timeout");
+        scheduleReconnect();
+    });
+}
+
+void RedisConnection::sendSetup()
+{
+    auto checkSetup = [this](const redisReply *reply, std::string_view) {
         if (reply && reply->type == REDIS_REPLY_ERROR && m_ac) {
             lost(std::string("setup failed: ") + std::string(reply->str, reply->len));
             m_backoffMs = m_options.maxBackoffMs;
@@ -132,6 +155,7 @@ void RedisConnection::connect()
             });
         }
     };
+    const RedisUrl &url = m_options.url;
     if (!url.password.empty()) {
         if (!url.user.empty())
             command({"AUTH", url.user, url.password}, checkSetup);
@@ -142,15 +166,26 @@ void RedisConnection::connect()
         const std::string db = std::to_string(url.db);
         command({"SELECT", db}, checkSetup);
     }
+}
 
-    m_connectTimer.expires_after(std::chrono::milliseconds(m_options.connectTimeoutMs));
-    m_connectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive), ac](boost::system::error_code ec) {
-        if (ec || !alive.lock() || m_ac != ac || (ac->c.flags & REDIS_CONNECTED))
-            return;
-        m_ac = nullptr;
-        redisAsyncFree(ac); // not connected yet: hiredis will not call onDisconnect
-        lost("connect timeout");
-        scheduleReconnect();
+void RedisConnection::onAnonymousProbe(const redisReply *reply)
+{
+    if (!m_probing || !m_ac)
+        return;
+    if (!reply)
+        return; // no answer: the sweep drops the connection and it reconnects
+    constexpr std::string_view kNoAuth = "NOAUTH";
+    if (reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, kNoAuth.size()) == kNoAuth) {
+        m_probing = false;
+        sendSetup();
+        connected();
+        return;
+    }
+    lost("it answers without AUTH (an anonymous client could re-point it); refused, no credentials sent");
+    m_backoffMs = m_options.maxBackoffMs;
+    boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive)] {
+        if (alive.lock() && m_ac)
+            dropContext();
     });
 }
 
@@ -172,6 +207,8 @@ void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
 
 void RedisConnection::connected()
 {
+    if (m_probing)
+        return; // onAnonymousProbe() calls again once the server asked for AUTH
     // TCP is up, but a stopped or wedged server accepts connections too: usable once it answers.
     command({"PING"}, [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
         if (!alive.lock() || !reply || reply->type == REDIS_REPLY_ERROR || !m_ac || m_ready)
@@ -265,7 +302,7 @@ void RedisConnection::command(const std::vector<std::string_view> &args, ReplyCa
 
 void RedisConnection::send(std::string_view formatted, ReplyCallback callback)
 {
-    if (!m_ac || m_stopped) {
+    if (!m_ac || m_stopped || m_probing) {
         failLater(std::move(callback), "not connected");
         return;
     }

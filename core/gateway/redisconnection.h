@@ -35,6 +35,10 @@ public:
         int commandTimeoutMs = 500;
         int connectTimeoutMs = 2000;
         int maxBackoffMs = 2000;
+        // Before AUTH, ask PING: a server that answers it takes anonymous
+        // clients, so it is refused (no credentials sent, retried after the
+        // longest backoff). For Sentinels, which must require AUTH.
+        bool refuseAnonymous = false;
     };
     // reply is null when the command failed (error says why: "not connected",
     // "timeout", "connection lost"); a Redis error reply is passed as a reply.
@@ -75,6 +79,8 @@ private:
 
     void connect();
     void connected();
+    void sendSetup();
+    void onAnonymousProbe(const redisReply *reply);
     void answered();
     void lost(std::string_view reason);
     void scheduleReconnect();
@@ -94,6 +100,7 @@ private:
     bool m_stopped = true;
     bool m_everConnected = false;
     bool m_reportedDown = false;
+    bool m_probing = false; // refuseAnonymous: waiting for the PING sent before AUTH
     int m_backoffMs = 50;
     boost::asio::steady_timer m_reconnectTimer;
     boost::asio::steady_timer m_connectTimer;

@@ -7,6 +7,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -23,6 +24,13 @@ std::string_view text(const redisReply *reply)
 
 } // namespace
 
+struct SentinelResolver::Round
+{
+    std::size_t pending = 0;
+    std::vector<std::string> answers; // "host:port" per Sentinel; empty: none
+    std::vector<std::string> failures;
+};
+
 SentinelResolver::SentinelResolver(boost::asio::io_context &context, Options options, SwitchCallback onSwitch)
     : m_context(context)
     , m_options(std::move(options))
@@ -30,15 +38,24 @@ SentinelResolver::SentinelResolver(boost::asio::io_context &context, Options opt
     , m_candidateTimer(context)
 {
     const auto connectionOptions = [this](const RedisUrl &url, const char *role) {
-        return RedisConnection::Options{url, role, m_options.commandTimeoutMs, m_options.connectTimeoutMs, 2000};
+        RedisConnection::Options o{url, role, m_options.commandTimeoutMs, m_options.connectTimeoutMs, 2000};
+        o.refuseAnonymous = !m_options.allowAnonymousSentinel;
+        return o;
     };
     for (const RedisUrl &url : m_options.sentinels) {
+        if (url.password.empty() && !m_options.allowAnonymousSentinel)
+            Log::warn("Sentinel " + url.redacted() + " has no password: it will be refused if it answers without AUTH");
         m_sentinels.push_back(std::make_unique<RedisConnection>(context, connectionOptions(url, "sentinel")));
+        // A round needs the command links: one coming up may complete a majority.
+        m_sentinels.back()->setStateCallback([this](bool up) {
+            if (up)
+                resolve();
+        });
         auto watcher = std::make_unique<RedisConnection>(context, connectionOptions(url, "sentinel_subscriber"));
         watcher->setSubscriptions(
             {std::string(kSwitchMaster)},
             [this](std::string_view, std::string_view message) {
-                // "<master name> <old ip> <old port> <new ip> <new port>"
+                // "<master name> <old ip> <old port> <new ip> <new port>": only a reason to ask the majority.
                 if (message.substr(0, message.find(' ')) == m_options.masterName)
                     resolve();
             },
@@ -79,47 +96,107 @@ void SentinelResolver::resolve()
         return;
     }
     m_running = true;
-    ask(0);
+    askAll();
 }
 
-void SentinelResolver::ask(std::size_t index)
+void SentinelResolver::askAll()
 {
-    if (index >= m_sentinels.size()) {
-        if (!m_unanswered)
-            Log::warn("no Sentinel answered where primary '" + m_options.masterName + "' is; keeping "
+    auto round = std::make_shared<Round>();
+    round->pending = m_sentinels.size();
+    round->answers.resize(m_sentinels.size());
+    if (m_sentinels.empty()) {
+        finish();
+        return;
+    }
+    for (std::size_t i = 0; i < m_sentinels.size(); ++i) {
+        m_sentinels[i]->command({"SENTINEL", "get-master-addr-by-name", m_options.masterName},
+                                [this, round, i, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply,
+                                                                                       std::string_view error) {
+            if (alive.lock())
+                onAnswer(round, i, reply, error);
+        });
+    }
+}
+
+void SentinelResolver::onAnswer(const std::shared_ptr<Round> &round, std::size_t index, const redisReply *reply,
+                                std::string_view error)
+{
+    int port = 0;
+    const std::string_view host = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        ? text(reply->element[0]) : std::string_view();
+    const std::string_view portText = host.empty() ? std::string_view() : text(reply->element[1]);
+    const auto parsed = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+    // Bounded like any reply: a host name is at most 255 bytes.
+    if (!host.empty() && host.size() <= 255 && parsed.ec == std::errc() && parsed.ptr == portText.data() + portText.size()
+        && port > 0 && port <= 65535) {
+        round->answers[index] = std::string(host) + ":" + std::to_string(port);
+    } else {
+        const std::string why = reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, std::min<std::size_t>(reply->len, 200))
+            : !error.empty() ? std::string(error) : std::string("no address");
+        round->failures.push_back(m_options.sentinels[index].redacted() + ": " + why);
+    }
+    if (--round->pending == 0)
+        decide(*round);
+}
+
+void SentinelResolver::decide(const Round &round)
+{
+    std::string best;
+    std::size_t bestVotes = 0;
+    for (const std::string &a : round.answers) {
+        if (a.empty())
+            continue;
+        const auto votes = static_cast<std::size_t>(std::count(round.answers.begin(), round.answers.end(), a));
+        if (votes > bestVotes) {
+            best = a;
+            bestVotes = votes;
+        }
+    }
+    const std::size_t configured = m_options.sentinels.size();
+    if (bestVotes * 2 <= configured) {
+        if (!m_unanswered) {
+            std::string failures;
+            for (const std::string &f : round.failures)
+                failures += "; " + f;
+            Log::warn("no majority of the " + std::to_string(configured) + " Sentinels names primary '" + m_options.masterName
+                      + "' (at most " + std::to_string(bestVotes) + " agree" + failures + "); keeping "
                       + m_options.primary.redacted());
+        }
         m_unanswered = true;
         finish();
         return;
     }
-    RedisConnection &sentinel = *m_sentinels[index];
-    sentinel.command({"SENTINEL", "get-master-addr-by-name", m_options.masterName},
-                     [this, index, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
-        if (!alive.lock())
-            return;
-        int port = 0;
-        const std::string_view host = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-            ? text(reply->element[0]) : std::string_view();
-        const std::string_view portText = host.empty() ? std::string_view() : text(reply->element[1]);
-        const auto parsed = std::from_chars(portText.data(), portText.data() + portText.size(), port);
-        if (host.empty() || parsed.ec != std::errc() || port <= 0 || port > 65535) {
-            ask(index + 1); // down, not answering, or does not know the name
-            return;
-        }
-        m_unanswered = false;
-        if (host == m_options.primary.host && port == m_options.primary.port) {
-            finish();
-            return;
-        }
-        RedisUrl candidate = m_options.primary;
-        candidate.host = std::string(host);
-        candidate.port = port;
-        verify(std::move(candidate));
+    m_unanswered = false;
+    const auto colon = best.rfind(':');
+    RedisUrl candidate = m_options.primary;
+    candidate.host = best.substr(0, colon);
+    candidate.port = std::stoi(best.substr(colon + 1));
+    if (candidate.host == m_options.primary.host && candidate.port == m_options.primary.port) {
+        finish();
+        return;
+    }
+    if (!allowed(candidate)) {
+        Log::warn(std::to_string(bestVotes) + " of " + std::to_string(configured) + " Sentinels name " + candidate.redacted()
+                  + " as primary, but it is not one of the allowed Redis hosts (--redis-hosts, --replica, --primary, "
+                    "--fallback-replica): no credentials sent; keeping " + m_options.primary.redacted());
+        finish();
+        return;
+    }
+    verify(std::move(candidate));
+}
+
+bool SentinelResolver::allowed(const RedisUrl &candidate) const
+{
+    if (m_options.primary.password.empty())
+        return true; // no credentials to give away
+    return std::any_of(m_options.redisHosts.begin(), m_options.redisHosts.end(), [&](const auto &hostPort) {
+        return hostPort.first == candidate.host && hostPort.second == candidate.port;
     });
 }
 
 void SentinelResolver::verify(RedisUrl candidate)
 {
+    // An allowed host: AUTH with the primary's credentials, then ROLE.
     m_candidate = std::make_unique<RedisConnection>(
         m_context, RedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
                                             m_options.connectTimeoutMs, m_options.connectTimeoutMs});
@@ -138,7 +215,7 @@ void SentinelResolver::verify(RedisUrl candidate)
                 m_options.primary = candidate;
                 m_onSwitch(from, candidate);
             } else {
-                Log::warn("Sentinel names " + candidate.redacted() + " as primary, but its ROLE is '"
+                Log::warn("the Sentinels name " + candidate.redacted() + " as primary, but its ROLE is '"
                           + std::string(role.empty() ? error : role) + "'; keeping " + m_options.primary.redacted());
             }
             finish();
@@ -151,7 +228,7 @@ void SentinelResolver::verify(RedisUrl candidate)
             return;
         m_verifying = false;
         m_candidate->stop();
-        Log::warn("Sentinel names " + candidate.redacted() + " as primary, but it did not answer ROLE; keeping "
+        Log::warn("the Sentinels name " + candidate.redacted() + " as primary, but it did not answer ROLE; keeping "
                   + m_options.primary.redacted());
         finish();
     });

@@ -8,19 +8,31 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+struct redisReply;
 
 namespace l0l3 {
 
 class RedisConnection;
 
-// Finds the primary through Redis Sentinel, off the request path: a round asks
-// each Sentinel in turn `SENTINEL get-master-addr-by-name` (one round trip,
-// bounded by the command timeout) and, when the answer differs from the
-// current primary, checks with ROLE (the primary's credentials) that it is a
-// master before reporting the switch. Rounds run at start, on resolve() and
-// after every +switch-master a Sentinel publishes. Not thread-safe: use it
-// from its io_context's thread only.
+// Finds the primary through Redis Sentinel, off the request path. A round asks
+// every configured Sentinel `SENTINEL get-master-addr-by-name` at once (each
+// bounded by the command timeout) and takes an address only when more than
+// half of the configured Sentinels name the same host:port; one Sentinel,
+// lying or lagging, cannot move the gateway. When that address differs from
+// the current primary it must be one of the allowed Redis hosts (the
+// operator's list: the gateway's credentials go nowhere else; ROLE cannot be
+// asked before AUTH when the default user is off), and then ROLE, with the
+// primary's credentials, must say master before the switch is reported.
+// Rounds run at start, on resolve() and after every +switch-master a Sentinel
+// publishes (a message only starts a round; it never names the primary).
+//
+// Sentinels are authenticated (their URL's user and password); one that
+// answers PING before AUTH is refused unless allowAnonymousSentinel.
+// Not thread-safe: use it from its io_context's thread only.
 class SentinelResolver
 {
 public:
@@ -31,6 +43,9 @@ public:
         RedisUrl primary; // the current address, and the credentials for ROLE
         int commandTimeoutMs = 500;
         int connectTimeoutMs = 2000;
+        // host:port the primary's credentials may be sent to (the data nodes).
+        std::vector<std::pair<std::string, int>> redisHosts;
+        bool allowAnonymousSentinel = false;
     };
     using SwitchCallback = std::function<void(const RedisUrl &from, const RedisUrl &to)>;
 
@@ -45,7 +60,11 @@ public:
     void resolve();
 
 private:
-    void ask(std::size_t index);
+    struct Round;
+    void askAll();
+    void onAnswer(const std::shared_ptr<Round> &round, std::size_t index, const redisReply *reply, std::string_view error);
+    void decide(const Round &round);
+    bool allowed(const RedisUrl &candidate) const;
     void verify(RedisUrl candidate);
     void finish();
 
@@ -59,7 +78,7 @@ private:
     bool m_running = false;
     bool m_again = false;      // resolve() during a round: another one after it
     bool m_verifying = false;  // waiting for the candidate's ROLE
-    bool m_unanswered = false; // the last round found no Sentinel: warned once
+    bool m_unanswered = false; // the last round found no majority: warned once
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 

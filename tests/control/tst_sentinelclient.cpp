@@ -61,8 +61,12 @@ SentinelClient::Options TestSentinelClient::clientOptions() const
     SentinelClient::Options o;
     for (const auto &s : m_sentinels)
         o.sentinels.append({s->host(), s->port()});
+    o.sentinelUser = m_sentinels[0]->adminUser().toUtf8();
+    o.sentinelPassword = TestCredentials::get().sentinelAuth.toUtf8();
     o.serverUser = "console";
     o.serverPassword = TestCredentials::get().console.toUtf8();
+    for (const auto &s : m_servers)
+        o.serverHosts.append({s->host(), s->port()});
     return o;
 }
 
@@ -88,7 +92,7 @@ void TestSentinelClient::initTestCase()
     }
     // A failover needs every Sentinel to know the replicas and its peers.
     for (auto &s : m_sentinels) {
-        RedisClient c = s->client(QString());
+        RedisClient c = s->client(s->adminUser());
         QVERIFY2(c.isConnected(), qPrintable(c.lastError()));
         QTRY_VERIFY2_WITH_TIMEOUT(c.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 2,
                                   qPrintable(s->logTail()), TimeScale::ms(20000));
@@ -203,7 +207,7 @@ void TestSentinelClient::crashedPrimaryIsFollowed()
     QVERIFY(current);
     // Sentinels must see the reconfigured replicas before they can promote one.
     for (auto &s : m_sentinels) {
-        RedisClient c = s->client(QString());
+        RedisClient c = s->client(s->adminUser());
         QTRY_VERIFY2_WITH_TIMEOUT(c.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 2,
                                   qPrintable(s->logTail()), TimeScale::ms(20000));
     }

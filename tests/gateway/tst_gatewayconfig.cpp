@@ -125,6 +125,10 @@ void TestGatewayConfig::rejects_data()
                                           << QStringLiteral("--sentinel");
     QTest::newRow("sentinel bad url") << with({"--sentinel", "http://127.0.0.1:26379"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel with db") << with({"--sentinel", "redis://127.0.0.1:26379/2"}) << QStringLiteral("--sentinel");
+    QTest::newRow("bad redis hosts") << with({"--redis-hosts", "10.0.0.5"}) << QStringLiteral("--redis-hosts");
+    QTest::newRow("missing sentinel password file")
+        << with({"--sentinel", "127.0.0.1:26379", "--sentinel-password-file", "/nonexistent/pw"})
+        << QStringLiteral("--sentinel-password-file");
     QTest::newRow("empty master name") << with({"--sentinel", "127.0.0.1:26379", "--master-name", ""})
                                        << QStringLiteral("--master-name");
     QTest::newRow("missing api keys file") << with({"--api-keys-file", "/nonexistent/keys"}) << QStringLiteral("--api-keys-file");
@@ -308,20 +312,45 @@ void TestGatewayConfig::sentinels()
     QStringList l = required();
     l << QStringLiteral("--sentinel")
       << QStringLiteral("127.0.0.1:26379, [::1]:26380,redis://watcher@10.0.0.3:26381,redis://:inline@10.0.0.4:26382")
-      << QStringLiteral("--master-name") << QStringLiteral("cache-eu");
+      << QStringLiteral("--master-name") << QStringLiteral("cache-eu") << QStringLiteral("--sentinel-user")
+      << QStringLiteral("l0l3-sentinel") << QStringLiteral("--redis-hosts") << QStringLiteral("10.0.0.5:6379, [::1]:6380");
     Args a(l);
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}})),
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error,
+                                  envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}, {"L0L3_SENTINEL_AUTH_PASSWORD", "watchword"}})),
              GatewayConfig::Action::Run);
     QCOMPARE(c.sentinels.size(), std::size_t(4));
     QCOMPARE(QByteArray::fromStdString(c.sentinels[0].host), QByteArray("127.0.0.1"));
     QCOMPARE(c.sentinels[0].port, 26379);
-    QVERIFY(c.sentinels[0].password.empty()); // no user: a Sentinel's port is open without AUTH
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[0].user), QByteArray("l0l3-sentinel"));
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[0].password), QByteArray("watchword"));
     QCOMPARE(QByteArray::fromStdString(c.sentinels[1].host), QByteArray("::1"));
     QCOMPARE(c.sentinels[1].port, 26380);
+    // A user of its own, and never the Redis password: that one is for the data nodes only.
     QCOMPARE(QByteArray::fromStdString(c.sentinels[2].user), QByteArray("watcher"));
-    QCOMPARE(QByteArray::fromStdString(c.sentinels[2].password), QByteArray("s3cret"));
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[2].password), QByteArray("watchword"));
     QCOMPARE(QByteArray::fromStdString(c.sentinels[3].password), QByteArray("inline"));
     QCOMPARE(QByteArray::fromStdString(c.masterName), QByteArray("cache-eu"));
+    QVERIFY(!c.allowAnonymousSentinel);
+    QCOMPARE(c.redisHosts.size(), std::size_t(2));
+    QCOMPARE(QByteArray::fromStdString(c.redisHosts[0].first), QByteArray("10.0.0.5"));
+    QCOMPARE(c.redisHosts[0].second, 6379);
+    QCOMPARE(QByteArray::fromStdString(c.redisHosts[1].first), QByteArray("::1"));
+    QCOMPARE(c.redisHosts[1].second, 6380);
+
+    // A Sentinel without a password is refused at start, unless anonymous Sentinels are allowed.
+    QStringList bare = required();
+    bare << QStringLiteral("--sentinel") << QStringLiteral("127.0.0.1:26379");
+    Args b(bare);
+    QCOMPARE(GatewayConfig::parse(int(b.argv.size()), b.argv.data(), &c, &error, envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}})),
+             GatewayConfig::Action::Error);
+    QVERIFY2(QString::fromStdString(error).contains(QStringLiteral("--allow-anonymous-sentinel")), error.c_str());
+    Args allowed(bare << QStringLiteral("--allow-anonymous-sentinel"));
+    QCOMPARE(GatewayConfig::parse(int(allowed.argv.size()), allowed.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.allowAnonymousSentinel);
+    QVERIFY(c.sentinels[0].password.empty());
+    QVERIFY(GatewayConfig::usage().find("--sentinel-password-file") != std::string::npos);
+    QVERIFY(GatewayConfig::usage().find("--redis-hosts") != std::string::npos);
     QVERIFY(GatewayConfig::usage().find("--sentinel") != std::string::npos);
     QVERIFY(GatewayConfig::usage().find("--master-name") != std::string::npos);
 }
@@ -338,7 +367,8 @@ void TestGatewayConfig::configFile()
                            "upstream = http://127.0.0.1:8000/v1\n"
                            "threads = 2\n"
                            "no-hot-cache = true\n"
-                           "sentinel = 127.0.0.1:26379,127.0.0.1:26380\n";
+                           "sentinel = 127.0.0.1:26379,127.0.0.1:26380\n"
+                           "allow-anonymous-sentinel = true\n";
     QStringList l{QStringLiteral("--config"), QString::fromStdString(file), QStringLiteral("--threads"), QStringLiteral("1")};
     Args a(l);
     GatewayConfig c;

@@ -159,14 +159,22 @@ QStringList E2eStack::sentinelArgs() const
     QStringList addresses;
     for (const auto &s : m_sentinels)
         addresses.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
-    return {QStringLiteral("--sentinel"), addresses.join(u',')};
+    // A failover may promote any replica: the gateway's credentials may go to each data server.
+    QStringList servers{QStringLiteral("%1:%2").arg(m_primary->host()).arg(m_primary->port())};
+    for (const auto &r : m_replicas)
+        servers.append(QStringLiteral("%1:%2").arg(r->host()).arg(r->port()));
+    return {QStringLiteral("--sentinel"), addresses.join(u','),
+            QStringLiteral("--sentinel-user"), m_sentinels.front()->adminUser(),
+            QStringLiteral("--redis-hosts"), servers.join(u',')};
 }
 
 bool E2eStack::startGateway(const QString &region, int port, QString *error)
 {
     ManagedProcess &g = gateway(region);
-    if (!g.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), gatewayArgs(region, port),
-                 QProcessEnvironment::systemEnvironment(), error))
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (!m_sentinels.empty())
+        env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), TestCredentials::get().sentinelAuth);
+    if (!g.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), gatewayArgs(region, port), env, error))
         return false;
     const int listening = g.listenPort(kListenTimeoutMs);
     if (listening <= 0 || (port != 0 && listening != port)) {
@@ -198,6 +206,22 @@ RedisConnection::Options E2eStack::consoleOptions(int port)
     return o;
 }
 
+SentinelClient::Options E2eStack::sentinelClientOptions()
+{
+    SentinelClient::Options o;
+    for (RedisServer *s : sentinels())
+        o.sentinels.append({s->host(), s->port()});
+    if (!m_sentinels.empty()) {
+        o.sentinelUser = m_sentinels.front()->adminUser().toUtf8();
+        o.sentinelPassword = TestCredentials::get().sentinelAuth.toUtf8();
+    }
+    o.serverUser = QByteArrayLiteral("console");
+    o.serverPassword = TestCredentials::get().console.toUtf8();
+    for (RedisServer *s : dataServers())
+        o.serverHosts.append({s->host(), s->port()});
+    return o;
+}
+
 bool E2eStack::waitForSentinels(int timeoutMs, QString *error)
 {
     const QByteArray name = QByteArrayLiteral("l0l3");
@@ -206,8 +230,8 @@ bool E2eStack::waitForSentinels(int timeoutMs, QString *error)
     QString last;
     const bool ok = Poll::until([&] {
         for (auto &s : m_sentinels) {
-            RedisClient client;
-            if (!client.connect(s->host(), s->port())) {
+            RedisClient client = s->client(s->adminUser());
+            if (!client.isConnected()) {
                 last = client.lastError();
                 return false;
             }

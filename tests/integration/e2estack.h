@@ -14,6 +14,7 @@
 #include "core/common/proposal.h"
 #include "core/control/approvalservice.h"
 #include "core/control/redisconnection.h"
+#include "core/control/sentinelclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisserver.h"
 
@@ -70,6 +71,9 @@ public:
 
     // The console user on a data server, for RedisConnection / ApprovalService.
     static RedisConnection::Options consoleOptions(int port);
+    // The console's view of the Sentinels: their ACL user, the console user
+    // for ROLE, and every data server as a host it may authenticate to.
+    SentinelClient::Options sentinelClientOptions();
 
     // XADDs a proposal as a gateway would (the console user may, too); its
     // stream id, or empty when the server refused.

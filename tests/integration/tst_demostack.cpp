@@ -9,6 +9,7 @@
 
 #include "app/demo/demoheadlessrunner.h"
 #include "app/demo/demostack.h"
+#include "app/demo/redisnodeconfig.h"
 #include "app/demo/trafficgenerator.h"
 #include "core/common/redisschema.h"
 #include "tests/support/httpclient.h"
@@ -48,7 +49,8 @@ QHash<QByteArray, QByteArray> sentinelMaster(const DemoTopology &topology, quint
 {
     test::RedisClient client;
     QHash<QByteArray, QByteArray> fields;
-    if (!client.connect(topology.host, port))
+    if (!client.connect(topology.host, port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                        topology.credentials.sentinelAuth))
         return fields;
     const test::RedisValue reply = client.command({"SENTINEL", "MASTER", topology.masterName.toUtf8()});
     for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2)
@@ -124,8 +126,14 @@ void TestDemoStack::startsServesAndStopsEverything()
         QVERIFY(!wrong.connect(topology.host, topology.primary.port, QStringLiteral("console"), QStringLiteral("not-the-password")));
     }
     for (const DemoRedisNode &sentinel : topology.sentinels) {
+        // The Sentinels' own port takes their ACL user only: nobody can re-point them anonymously.
+        test::RedisClient anonymous;
+        QVERIFY2(anonymous.connect(topology.host, sentinel.port), qPrintable(anonymous.lastError()));
+        QVERIFY(anonymous.command({"SENTINEL", "get-master-addr-by-name", "l0l3"}).isError());
         test::RedisClient client;
-        QVERIFY2(client.connect(topology.host, sentinel.port), qPrintable(client.lastError()));
+        QVERIFY2(client.connect(topology.host, sentinel.port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                                topology.credentials.sentinelAuth),
+                 qPrintable(client.lastError()));
         const test::RedisValue master = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
         QCOMPARE(master.elements.size(), 2);
         QCOMPARE(master.elements.at(1).str, QByteArray::number(topology.primary.port));
@@ -143,7 +151,8 @@ void TestDemoStack::startsServesAndStopsEverything()
         QCOMPARE(master.value("quorum"), QByteArray("2"));
         QCOMPARE(master.value("down-after-milliseconds"), QByteArray("2000"));
         test::RedisClient client;
-        QVERIFY(client.connect(topology.host, sentinel.port));
+        QVERIFY(client.connect(topology.host, sentinel.port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                               topology.credentials.sentinelAuth));
         const test::RedisValue quorum = client.command({"SENTINEL", "CKQUORUM", topology.masterName.toUtf8()});
         QVERIFY2(quorum.isStatus() && quorum.str.startsWith("OK"), qPrintable(quorum.toString()));
     }

@@ -61,11 +61,7 @@ void TestFaultsPrimary::initTestCase()
     m_connection = std::make_unique<RedisConnection>(E2eStack::consoleOptions(m_stack.primary().port()));
     m_approvals = std::make_unique<ApprovalService>(m_connection.get());
     m_approvals->setDefaultActor(QStringLiteral("e2e-sigstop"));
-    SentinelClient::Options so;
-    for (RedisServer *s : m_stack.sentinels())
-        so.sentinels.append({s->host(), s->port()});
-    so.serverUser = QByteArrayLiteral("console");
-    so.serverPassword = TestCredentials::get().console.toUtf8();
+    const SentinelClient::Options so = m_stack.sentinelClientOptions();
     m_sentinels = std::make_unique<SentinelClient>(so);
     m_tracker = std::make_unique<PrimaryTracker>(m_connection.get(), m_sentinels.get());
     m_connection->open();

@@ -72,7 +72,9 @@ QString RedisServer::logTail(int lines) const
 
 QString RedisServer::adminUser() const
 {
-    return (m_options.acl && !m_options.sentinel) ? QStringLiteral("console") : QString();
+    if (!m_options.acl)
+        return {};
+    return m_options.sentinel ? QString::fromLatin1(RedisNodeConfig::kSentinelUser) : QStringLiteral("console");
 }
 
 QString RedisServer::url(const QString &user) const
@@ -101,7 +103,7 @@ RedisClient RedisServer::client(const QString &user, int timeoutMs) const
 
 QByteArray RedisServer::role() const
 {
-    RedisClient c = client();
+    RedisClient c = client(adminUser());
     const RedisValue reply = c.command({"ROLE"});
     return reply.isArray() && !reply.elements.isEmpty() ? reply.elements.first().str : QByteArray();
 }
@@ -121,8 +123,10 @@ QString RedisServer::writeConfig(QString *error)
         config.quorum = m_options.quorum;
         config.downAfterMs = m_options.downAfterMs;
         config.failoverTimeoutMs = m_options.failoverTimeoutMs;
-        if (m_options.acl)
+        if (m_options.acl) {
             config.sentinelPassword = credentials.sentinel;
+            config.sentinelAuthPassword = credentials.sentinelAuth;
+        }
     } else {
         if (m_options.acl) {
             config.aclFile = credentials.renderAclFile(m_dir->path(), error);

@@ -15,8 +15,9 @@ namespace l0l3::test {
 struct RedisServerOptions
 {
     // Load packaging/redis/users.acl (default user off) with TestCredentials.
-    // For a sentinel: authenticate to the monitored servers as "sentinel"
-    // (the sentinel's own port is always open to the default user).
+    // For a sentinel: authenticate to the monitored servers as "sentinel",
+    // and accept only RedisNodeConfig::kSentinelUser on its own port (peers,
+    // gateways, the console); acl = false leaves the sentinel anonymous.
     bool acl = true;
     // A primary: FUNCTION LOAD the "l0l3" library (ProposalFunction), as the
     // console does when it connects. False: gateways find no function.
@@ -84,7 +85,7 @@ public:
     QString logTail(int lines = 40) const;
 
     // A connected client as user ("console" can run INFO/ROLE/REPLICAOF and
-    // write l0l3:* keys). Empty user: no AUTH (acl off, or a sentinel).
+    // write l0l3:* keys; on a sentinel use adminUser()). Empty user: no AUTH.
     // Check isConnected() on the result.
     RedisClient client(const QString &user = QStringLiteral("console"), int timeoutMs = 2000) const;
     // "master", "slave" or "sentinel" as ROLE answers it; empty when it does not answer.

@@ -4,6 +4,7 @@
 #include <QFile>
 
 #include "app/demo/aclfile.h"
+#include "app/demo/redisnodeconfig.h"
 
 namespace l0l3::test {
 
@@ -14,6 +15,7 @@ TestCredentials::TestCredentials()
     , sentinel(AclFile::randomPassword())
     , topology(AclFile::randomPassword())
     , tester(AclFile::randomPassword())
+    , sentinelAuth(AclFile::randomPassword())
 {
 }
 
@@ -37,6 +39,8 @@ QString TestCredentials::password(const QString &user) const
         return topology;
     if (user == u"tester")
         return tester;
+    if (user == QLatin1String(RedisNodeConfig::kSentinelUser))
+        return sentinelAuth;
     return {};
 }
 

@@ -19,9 +19,11 @@ public:
     // Not in users.acl: a test-only user with plain data commands on
     // l0l3:test:* (tests of the connection classes).
     QString tester;
+    // The Sentinels' own ACL user (RedisNodeConfig::kSentinelUser).
+    QString sentinelAuth;
 
     // The password of "gateway", "console", "replication", "sentinel",
-    // "topology" or "tester"; empty otherwise.
+    // "topology", "tester" or "l0l3-sentinel"; empty otherwise.
     QString password(const QString &user) const;
 
     // Writes <dir>/users.acl from packaging/redis/users.acl with each

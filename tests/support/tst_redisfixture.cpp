@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "app/demo/aclfile.h"
+#include "app/demo/redisnodeconfig.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
@@ -45,6 +46,7 @@ private slots:
     void killThenRestartOnSamePort();
     void pausedServerDoesNotAnswer();
     void sentinelAuthenticatesAndFindsReplica();
+    void packagedSentinelUserMatchesFixture();
     void managedProcessKeepsChannelsApart();
     void managedProcessReportsExitCode();
     void httpClientReadsResponse();
@@ -219,7 +221,11 @@ void TestRedisFixture::sentinelAuthenticatesAndFindsReplica()
     RedisServer sentinel;
     QVERIFY2(sentinel.start(sentinelOptions, &error), qPrintable(error));
 
-    RedisClient client = sentinel.client(QString());
+    // The sentinel's own port takes its ACL user only.
+    RedisClient anonymous = sentinel.client(QString());
+    QVERIFY2(anonymous.isConnected(), qPrintable(anonymous.lastError()));
+    QVERIFY(anonymous.command({"SENTINEL", "get-master-addr-by-name", "l0l3"}).isError());
+    RedisClient client = sentinel.client(sentinel.adminUser());
     QVERIFY2(client.isConnected(), qPrintable(client.lastError()));
     const RedisValue addr = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
     QVERIFY2(addr.isArray() && addr.elements.size() == 2, qPrintable(addr.toString()));
@@ -229,6 +235,20 @@ void TestRedisFixture::sentinelAuthenticatesAndFindsReplica()
     // needs the sentinel ACL user to authenticate.
     QTRY_VERIFY2_WITH_TIMEOUT(client.command({"SENTINEL", "replicas", "l0l3"}).elements.size() == 1,
                               qPrintable(sentinel.logTail()), TimeScale::ms(15000));
+}
+
+// Production's Sentinels grant their ACL user what the fixture's and the demo's do.
+void TestRedisFixture::packagedSentinelUserMatchesFixture()
+{
+    QFile conf(TestCredentials::sourceDir() + QStringLiteral("/packaging/redis/sentinel.conf"));
+    QVERIFY2(conf.open(QIODevice::ReadOnly), qPrintable(conf.fileName()));
+    const QByteArray prefix = QByteArrayLiteral("user ") + l0l3::RedisNodeConfig::kSentinelUser + " on #@SENTINEL_AUTH_SHA256@ ";
+    QByteArray line;
+    for (const QByteArray &l : conf.readAll().split('\n'))
+        if (l.startsWith(prefix))
+            line = l;
+    QVERIFY2(!line.isEmpty(), prefix.constData());
+    QCOMPARE(QString::fromUtf8(line.mid(prefix.size()).trimmed()), l0l3::RedisNodeConfig::sentinelUserPermissions());
 }
 
 void TestRedisFixture::managedProcessKeepsChannelsApart()
