@@ -102,9 +102,11 @@ class TestUntrustedText : public QObject
 private slots:
     void initTestCase();
     void cleanupTestCase();
+    // First: the checks below stop early on QTest::currentTestFailed(),
+    // which a failed data row of an earlier function leaves set in Qt 6.4.
+    void everyViewShowsPlainText();
     void helpersEscape_data();
     void helpersEscape();
-    void everyViewShowsPlainText();
 
 private:
     QString hostile(const QString &tag) const;
@@ -128,6 +130,7 @@ private:
     QString m_proposalKey;
     QString m_entryKey;
     QString m_longAnswer;
+    bool m_reached = false; // set at the end of seed() and openEveryView(): a failed QVERIFY returns before
 };
 
 // Every hostile form at once; tag tells the fields apart.
@@ -257,6 +260,7 @@ void TestUntrustedText::seed()
             + "l0l3_request_duration_seconds_count{region=\"" + r + "\",tier=\"L0\"} " + c + "\n"
             + "l0l3_degradation_state{region=\"" + r + "\",state=\"normal\"} 1\n";
     });
+    m_reached = true;
 }
 
 void TestUntrustedText::openEveryView()
@@ -312,7 +316,8 @@ void TestUntrustedText::openEveryView()
     m_window->topologyPage()->setConfig(withReplica);
     auto *regionBox = m_window->topologyPage()->findChild<QComboBox *>();
     QVERIFY(regionBox);
-    regionBox->setCurrentIndex(regionBox->findData(replica.region));
+    const int regionIndex = regionBox->findData(replica.region);
+    regionBox->setCurrentIndex(regionIndex >= 0 ? regionIndex : regionBox->findText(replica.region));
     QVERIFY(regionBox->currentIndex() >= 0);
     m_window->topologyPage()->requestDrain(true);
     QList<QTreeWidgetItem *> replicaItems = tree->findItems(QStringLiteral("replica region"), Qt::MatchContains | Qt::MatchRecursive);
@@ -336,15 +341,18 @@ void TestUntrustedText::openEveryView()
     QTRY_VERIFY_WITH_TIMEOUT(diff->toPlainText().contains(QLatin1String("edited</b>")), 5000);
     QTRY_VERIFY_WITH_TIMEOUT(m_window->findChildren<QMessageBox *>().size() >= 3, 5000);
     emit page->statusMessage(hostile(QStringLiteral("status")), 0); // as a failed write does
+    m_reached = true;
 }
 
 void TestUntrustedText::everyViewShowsPlainText()
 {
+    m_reached = false;
     seed();
-    if (QTest::currentTestFailed())
+    if (!m_reached)
         return;
+    m_reached = false;
     openEveryView();
-    if (QTest::currentTestFailed())
+    if (!m_reached)
         return;
     QApplication::processEvents();
 
