@@ -13,3 +13,9 @@ endforeach()
 if(TARGET tst_sentinelclient)
     set_property(TEST tst_sentinelclient APPEND PROPERTY RESOURCE_LOCK ${L0L3_HEAVY_TEST_LOCK})
 endif()
+# The scraper fed by the page GatewayMetrics renders (not a hand-written one).
+l0l3_add_qtest(tst_gatewaymetricsscrape
+    SOURCES tst_gatewaymetricsscrape.cpp fakemetricsendpoint.h
+    LIBS l0l3_control l0l3_gateway
+    LABELS control
+    TIMEOUT 60)
