@@ -116,9 +116,8 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
             return;
         }
         emit statusMessage(tr("%1 %2 done (version %3, %4 replica(s) acknowledged)")
-                               .arg(result.action, result.key.left(16))
-                               .arg(result.version)
-                               .arg(result.replicasAcked),
+                               .arg(result.action, result.key.left(16), QString::number(result.version),
+                                    QString::number(result.replicasAcked)),
                            5000);
         if (result.action == QLatin1String("revoke"))
             m_model->removeKey(result.key);

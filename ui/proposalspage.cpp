@@ -454,7 +454,7 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
             const QString acks = result.replicasAcked < 0 ? tr("replicas unknown")
                                                           : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
             emit statusMessage(d.action == QLatin1String("approve")
-                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.").arg(d.item.key.left(16)).arg(result.version).arg(acks)
+                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.").arg(d.item.key.left(16), QString::number(result.version), acks)
                                    : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
                                5000);
         }
