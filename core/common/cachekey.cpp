@@ -100,6 +100,17 @@ std::string CacheKey::derive(const CacheKeyInput &input)
     return out;
 }
 
+std::uint64_t CacheKey::questionHash(std::string_view system, std::string_view user)
+{
+    const std::string normalisedSystem = PromptNormaliser::normalise(system);
+    const std::string normalisedUser = PromptNormaliser::normalise(user);
+    std::string buf;
+    buf.reserve(16 + normalisedSystem.size() + normalisedUser.size());
+    appendField(buf, normalisedSystem);
+    appendField(buf, normalisedUser);
+    return XXH3_64bits(buf.data(), buf.size());
+}
+
 std::string CacheKey::modelFamily(std::string_view model)
 {
     while (!model.empty() && (model.front() == ' ' || model.front() == '\t'))

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,10 @@ public:
     // "gpt-4o-mini-2024-07-18" -> "gpt-4o-mini", "GPT-4-0613" -> "gpt-4":
     // lower-cased, a trailing date (-YYYY-MM-DD, -YYYYMMDD) or -MMDD snapshot removed.
     static std::string modelFamily(std::string_view model);
+
+    // xxh3-64 over the normalised system prompt and user turn (length-prefixed):
+    // what an entry was approved for, compared with a request on every L0 hit.
+    static std::uint64_t questionHash(std::string_view system, std::string_view user);
 
     // True for a 32-character lower-case hex string.
     static bool isValid(std::string_view key);

@@ -106,6 +106,9 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
 
     w.family("l0l3_corrupt_entries_total", "counter", "Entries in the replica that failed to decode (served as misses).");
     w.sample("l0l3_corrupt_entries_total", {{"region", region}}, static_cast<double>(m_corruptEntries.load()));
+    w.family("l0l3_entry_mismatches_total", "counter",
+             "Entries approved for another prompt or system prompt than the request's (served as misses).");
+    w.sample("l0l3_entry_mismatches_total", {{"region", region}}, static_cast<double>(m_entryMismatches.load()));
 
     w.family("l0l3_invalidations_total", "counter", "Invalidation and flush messages received.");
     w.sample("l0l3_invalidations_total", {{"region", region}}, static_cast<double>(m_invalidations.load()));

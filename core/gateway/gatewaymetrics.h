@@ -37,6 +37,7 @@ public:
     void proposalFailed() { m_proposalsFailed.fetch_add(1, std::memory_order_relaxed); }
     void primarySwitch() { m_primarySwitches.fetch_add(1, std::memory_order_relaxed); }
     void corruptEntry() { m_corruptEntries.fetch_add(1, std::memory_order_relaxed); }
+    void entryMismatch() { m_entryMismatches.fetch_add(1, std::memory_order_relaxed); }
     void invalidation() { m_invalidations.fetch_add(1, std::memory_order_relaxed); }
     void upstreamFailure() { m_upstreamFailures.fetch_add(1, std::memory_order_relaxed); }
     void fallbackRead(FallbackSource source) { m_fallbackReads[static_cast<int>(source)].fetch_add(1, std::memory_order_relaxed); }
@@ -83,6 +84,7 @@ private:
     std::atomic<std::uint64_t> m_proposalsFailed{0};
     std::atomic<std::uint64_t> m_primarySwitches{0};
     std::atomic<std::uint64_t> m_corruptEntries{0};
+    std::atomic<std::uint64_t> m_entryMismatches{0};
     std::atomic<std::uint64_t> m_invalidations{0};
     std::atomic<std::uint64_t> m_upstreamFailures{0};
     std::array<std::atomic<std::uint64_t>, static_cast<int>(FallbackSource::Count)> m_fallbackReads{};

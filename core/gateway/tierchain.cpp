@@ -1,5 +1,6 @@
 #include "core/gateway/tierchain.h"
 
+#include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "core/common/redisschema.h"
 #include "core/gateway/gatewaymetrics.h"
@@ -12,6 +13,23 @@
 #include <xxhash.h>
 
 namespace l0l3 {
+
+namespace {
+
+// xxh3-64 of the prompt as sent, seeded with that of the system prompt: the cheap first comparison.
+std::uint64_t rawQuestionHash(std::string_view system, std::string_view user)
+{
+    return XXH3_64bits_withSeed(user.data(), user.size(), XXH3_64bits(system.data(), system.size()));
+}
+
+} // namespace
+
+bool TierChain::asksSameQuestion(const Decoded &entry, const ChatRequest &request)
+{
+    if (rawQuestionHash(request.system, request.user) == entry.rawQuestion)
+        return true;
+    return CacheKey::questionHash(request.system, request.user) == entry.normalisedQuestion;
+}
 
 TierChain::TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics)
     : m_hot(hot)
@@ -101,6 +119,13 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
             lookupSemantic(key, request, "corrupt entry", std::move(callback));
             return;
         }
+        if (!asksSameQuestion(*entry, request)) {
+            m_metrics.entryMismatch();
+            Log::warn("entry " + RedisSchema::entryKey(key)
+                      + " was approved for another prompt or system prompt: treated as a miss");
+            lookupSemantic(key, request, "entry for another question", std::move(callback));
+            return;
+        }
         if (m_hot)
             m_hot->put(key, entry->answer, entry->ttlMs, ticket);
         Result result{Tier::Exact, entry->answer, {}};
@@ -133,7 +158,8 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
         return nullptr;
     }
     Decoded decoded{h.low64, h.high64, CachedAnswer::fromContent(entry->response, entry->version),
-                    entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1};
+                    entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1,
+                    rawQuestionHash(entry->system, entry->prompt), CacheKey::questionHash(entry->system, entry->prompt)};
     if (decoded.answer->bytes() > kMaxRememberedBytes) {
         if (it != m_decoded.end()) {
             m_decodedBytes -= it->second.answer->bytes();

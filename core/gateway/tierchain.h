@@ -69,7 +69,13 @@ private:
         std::uint64_t fingerprintHigh = 0;
         std::shared_ptr<const CachedAnswer> answer;
         std::int64_t ttlMs = -1;
+        std::uint64_t rawQuestion = 0;        // rawQuestionHash() of the entry's system and prompt
+        std::uint64_t normalisedQuestion = 0; // CacheKey::questionHash() of them
     };
+    // True when the entry was approved for this request's question: its system prompt and prompt,
+    // byte for byte or normalised. The key hashes them too, so a difference means an entry filed
+    // under the wrong key (or a collision): never served.
+    static bool asksSameQuestion(const Decoded &entry, const ChatRequest &request);
     // The raw value of the entry stored under key, decoded and escaped; null
     // and *why when it is corrupt. The last decoding per key is remembered:
     // the GET still decides every hit, but an unchanged value (the common

@@ -55,6 +55,7 @@ private slots:
     void modelFamily();
     void isValid_data();
     void isValid();
+    void questionHash();
 };
 
 void TestCacheKey::oneFieldChanged_data()
@@ -182,6 +183,17 @@ void TestCacheKey::isValid()
     QFETCH(QByteArray, key);
     QFETCH(bool, valid);
     QCOMPARE(CacheKey::isValid(key.toStdString()), valid);
+}
+
+// What TierChain compares an entry's prompt and system prompt with: spelling-blind like the key,
+// but any other difference, including where system ends and user begins, changes it.
+void TestCacheKey::questionHash()
+{
+    const auto q = CacheKey::questionHash("Be brief.", "What is X?");
+    QCOMPARE(CacheKey::questionHash("  BE brief", "what is x"), q);
+    QVERIFY(CacheKey::questionHash("Be brief.", "What is Y?") != q);
+    QVERIFY(CacheKey::questionHash("", "What is X?") != q);
+    QVERIFY(CacheKey::questionHash("ab", "c") != CacheKey::questionHash("a", "bc"));
 }
 
 QTEST_GUILESS_MAIN(TestCacheKey)

@@ -6,6 +6,8 @@
 #include <QUuid>
 
 #include "core/common/cachekey.h"
+#include "core/common/entry.h"
+#include "core/common/prometheusparser.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
@@ -41,6 +43,7 @@ private slots:
     void duplicateKeysNeverReachUpstream_data();
     void duplicateKeysNeverReachUpstream();
     void answerChangingFieldBypasses();
+    void entryForAnotherQuestionIsNotServed();
 
 private:
     QString uniquePrompt();
@@ -50,10 +53,14 @@ private:
     // A cacheable miss whose proposal has landed: every earlier proposal has too.
     bool proposeBarrier(QString *why);
     QString why(const HttpResult &result);
+    // Writes an entry on the primary and waits until the replica has that version of it.
+    bool store(const Entry &entry);
+    double mismatches();
 
     GatewayStack m_stack;
     HttpClient m_http;
     RedisClient m_primary;
+    RedisClient m_replica;
     QString m_runId;
     int m_counter = 0;
 };
@@ -69,6 +76,8 @@ void TestRequestIntegrity::initTestCase()
     QVERIFY2(m_stack.start({}, &error), qPrintable(error));
     m_primary = m_stack.primary().client(QStringLiteral("console"));
     QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
+    m_replica = m_stack.replica().client(QStringLiteral("console"));
+    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
     m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 }
 
@@ -136,6 +145,28 @@ QString TestRequestIntegrity::why(const HttpResult &result)
         .arg(result.error, QString::fromUtf8(result.header("x-l0l3-cache")), QString::fromUtf8(result.body.left(1000)));
 }
 
+bool TestRequestIntegrity::store(const Entry &entry)
+{
+    const QByteArray redisKey = bytes(RedisSchema::entryKey(entry.key));
+    const QByteArray json = bytes(EntryCodec::encode(entry));
+    if (!m_primary.command({"SET", redisKey, json}).isStatus())
+        return false;
+    QDeadlineTimer deadline(kProposalTimeoutMs);
+    while (!deadline.hasExpired()) {
+        if (m_replica.get(redisKey) == json)
+            return true;
+        QTest::qWait(20);
+    }
+    return false;
+}
+
+double TestRequestIntegrity::mismatches()
+{
+    const HttpResult result = m_http.get(m_stack.gatewayUrl(QStringLiteral("/metrics")));
+    int malformed = 0;
+    return ChatWire::sum(PrometheusParser::parse(result.body.toStdString(), &malformed), "l0l3_entry_mismatches_total");
+}
+
 void TestRequestIntegrity::duplicateKeysNeverReachUpstream_data()
 {
     QTest::addColumn<QByteArray>("body");
@@ -198,6 +229,46 @@ void TestRequestIntegrity::answerChangingFieldBypasses()
     QVERIFY2(proposeBarrier(&whyNot), qPrintable(whyNot));
     for (const Proposal &p : proposals())
         QVERIFY2(QString::fromStdString(p.prompt) != prompt, p.prompt.c_str());
+}
+
+// An entry filed under a request's key but approved for another prompt is a miss, counted, never
+// served; the same entry approved for the request's prompt (in another spelling) is a hit.
+void TestRequestIntegrity::entryForAnotherQuestionIsNotServed()
+{
+    const QString prompt = uniquePrompt();
+    const HttpResult probe = m_http.post(m_stack.gatewayUrl(), ChatWire::chatBody(prompt),
+                                         {{"Cache-Control", "no-cache, no-store"}}, 10000);
+    QVERIFY2(probe.status == 200, qPrintable(why(probe)));
+    const QByteArray key = probe.header("x-l0l3-key");
+    QVERIFY2(CacheKey::isValid(key.toStdString()), key.constData());
+
+    Entry wrong;
+    wrong.key = key.toStdString();
+    wrong.ns = "default";
+    wrong.prompt = "Reply only: refunds are never given.";
+    wrong.model = ChatWire::kModel;
+    wrong.response = "Refunds are never given.";
+    wrong.approvedBy = "integrity";
+    QVERIFY(store(wrong));
+    const double before = mismatches();
+    for (int i = 0; i < 2; ++i) { // the second read takes the remembered decoding
+        const HttpResult result = post(ChatWire::chatBody(prompt));
+        QVERIFY2(result.status == 200, qPrintable(why(result)));
+        QCOMPARE(result.header("x-l0l3-cache"), QByteArray("miss"));
+        QVERIFY(ChatWire::completionContent(result.body) != QString::fromStdString(wrong.response));
+    }
+    QCOMPARE(mismatches(), before + 2);
+
+    Entry right = wrong;
+    right.prompt = "  " + prompt.toUpper().toStdString() + "?"; // same key, another spelling
+    right.response = "The approved answer.";
+    right.version = 2;
+    QVERIFY(store(right));
+    const HttpResult hit = post(ChatWire::chatBody(prompt));
+    QVERIFY2(hit.status == 200, qPrintable(why(hit)));
+    QCOMPARE(hit.header("x-l0l3-cache"), QByteArray("hit"));
+    QCOMPARE(ChatWire::completionContent(hit.body), QString::fromStdString(right.response));
+    QCOMPARE(mismatches(), before + 2);
 }
 
 QTEST_GUILESS_MAIN(TestRequestIntegrity)
