@@ -58,6 +58,10 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     m_diff->setOpenLinks(false);
     m_diff->setOpenExternalLinks(false);
     m_intent->setPlaceholderText(tr("e.g. reset-password"));
+    // QPlainTextEdit turns some characters (U+2028, U+2029, CR) into its own
+    // line breaks: an answer the operator did not touch must come back as the
+    // bytes that were shown, not as the editor's reading of them.
+    m_loaded = m_editor->toPlainText();
 
     auto *splitter = new QSplitter(Qt::Vertical, this);
     auto *editBox = new QWidget(splitter);
@@ -137,7 +141,8 @@ void ResponseEditorDialog::setIntentVisible(bool visible)
 
 QString ResponseEditorDialog::response() const
 {
-    return m_editor->toPlainText();
+    QString text = m_editor->toPlainText();
+    return text == m_loaded ? m_original : text;
 }
 
 QString ResponseEditorDialog::intent() const

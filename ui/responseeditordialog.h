@@ -37,6 +37,7 @@ private:
     void updateDiff();
 
     QString m_original;
+    QString m_loaded; // m_original as the editor holds it
     QPlainTextEdit *m_editor;
     QLineEdit *m_intent;
     QLabel *m_intentLabel;

@@ -1,6 +1,9 @@
 #include <QTest>
 
+#include "ui/responseeditordialog.h"
 #include "ui/textdiff.h"
+
+#include <QPlainTextEdit>
 
 using namespace l0l3;
 using Op = TextDiff::Op;
@@ -11,6 +14,28 @@ class TestTextDiff : public QObject
 {
     Q_OBJECT
 private slots:
+    // An answer holding characters the editor stores as its own line breaks
+    // comes back byte for byte when the operator does not touch it.
+    void untouchedEditorKeepsTheAnswer_data()
+    {
+        QTest::addColumn<QString>("answer");
+        QTest::newRow("line separator") << QStringLiteral("one\u2028two");
+        QTest::newRow("paragraph separator") << QStringLiteral("one\u2029two");
+        QTest::newRow("carriage return") << QStringLiteral("one\r\ntwo");
+        QTest::newRow("plain") << QStringLiteral("one\ntwo");
+    }
+    void untouchedEditorKeepsTheAnswer()
+    {
+        QFETCH(QString, answer);
+        ResponseEditorDialog dialog(answer, QStringLiteral("Approve"));
+        QCOMPARE(dialog.response(), answer);
+        QVERIFY(!dialog.isChanged());
+        auto *edit = dialog.findChild<QPlainTextEdit *>(QStringLiteral("responseEdit"));
+        QVERIFY(edit);
+        edit->setPlainText(QStringLiteral("edited"));
+        QCOMPARE(dialog.response(), QStringLiteral("edited"));
+        QVERIFY(dialog.isChanged());
+    }
     void compute_data()
     {
         QTest::addColumn<QString>("before");
@@ -81,5 +106,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestTextDiff)
+QTEST_MAIN(TestTextDiff)
 #include "tst_textdiff.moc"
