@@ -11,6 +11,7 @@
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -157,7 +158,7 @@ void TestRogueSentinel::gatewayKeepsPrimaryAgainstRogueSentinel()
     QString error;
     // Even listed, the fake primary gets nothing: two of three Sentinels name the real one.
     QVERIFY2(startGateway(gateway, *m_rogue, {QStringLiteral("--redis-hosts"), fakeAddress}, &error), qPrintable(error));
-    QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SUBSCRIBE") >= 1, qPrintable(gateway.describe()), 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SUBSCRIBE") >= 1, qPrintable(gateway.describe()), TimeScale::ms(10000));
     const QByteArray claim = QStringLiteral("l0l3 %1 %2 %3 %4")
                                  .arg(m_primary.host()).arg(m_primary.port())
                                  .arg(m_fakePrimary->host()).arg(m_fakePrimary->port()).toUtf8();
@@ -165,7 +166,7 @@ void TestRogueSentinel::gatewayKeepsPrimaryAgainstRogueSentinel()
     for (int i = 0; i < 2; ++i) {
         const int asked = m_rogue->count("SENTINEL");
         m_rogue->publish(QByteArrayLiteral("+switch-master"), claim);
-        QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SENTINEL") > asked, qPrintable(gateway.describe()), 10000);
+        QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SENTINEL") > asked, qPrintable(gateway.describe()), TimeScale::ms(10000));
     }
     QCOMPARE(m_fakePrimary->connectionsAccepted(), 0);
     verifyNoDataNodePassword(*m_rogue);
@@ -180,7 +181,7 @@ void TestRogueSentinel::gatewayRefusesAnonymousSentinel()
     QString error;
     QVERIFY2(startGateway(gateway, *m_anonymous, {}, &error), qPrintable(error));
     QTRY_VERIFY2_WITH_TIMEOUT(logOf(gateway).contains("answers without AUTH"),
-                              qPrintable(gateway.describe()), 10000);
+                              qPrintable(gateway.describe()), TimeScale::ms(10000));
     QVERIFY(m_anonymous->count("PING") >= 1);
     QCOMPARE(m_anonymous->count("AUTH"), 0);
     QCOMPARE(m_anonymous->count("SENTINEL"), 0);
@@ -202,7 +203,7 @@ void TestRogueSentinel::gatewayRefusesAnonymousSentinel()
                         sentinelList(*m_anonymous).join(u',')},
                        env, &error));
     bare.setExpectedExitCodes({2});
-    QVERIFY(bare.waitForFinished(10000));
+    QVERIFY(bare.waitForFinished(TimeScale::ms(10000)));
     QCOMPARE(bare.exitCode(), 2);
     QVERIFY2(bare.stderrText().contains("--allow-anonymous-sentinel"), bare.stderrText().constData());
 }
@@ -213,7 +214,7 @@ void TestRogueSentinel::gatewayUsesAnonymousSentinelWhenAllowed()
     ManagedProcess gateway;
     QString error;
     QVERIFY2(startGateway(gateway, *m_anonymous, {QStringLiteral("--allow-anonymous-sentinel")}, &error), qPrintable(error));
-    QTRY_VERIFY2_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, qPrintable(gateway.describe()), 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, qPrintable(gateway.describe()), TimeScale::ms(10000));
     QVERIFY(!logOf(gateway).contains("answers without AUTH"));
     verifyNoDataNodePassword(*m_anonymous);
     gateway.stop();
@@ -227,7 +228,7 @@ void TestRogueSentinel::consoleKeepsPrimaryAgainstRogueSentinel()
     SentinelClient client(o);
     QSignalSpy changed(&client, &SentinelClient::primaryChanged);
     client.start();
-    QVERIFY(changed.wait(10000));
+    QVERIFY(changed.wait(TimeScale::ms(10000)));
     QCOMPARE(changed.last().at(1).toInt(), m_primary.port());
     QVERIFY(m_rogue->count("SENTINEL") >= 1);
     QCOMPARE(m_fakePrimary->connectionsAccepted(), 0);
@@ -250,9 +251,9 @@ void TestRogueSentinel::consoleIgnoresUnconfirmedSwitch()
     QSignalSpy repointed(&tracker, &PrimaryTracker::primaryRepointed);
     connection.open();
     client.start();
-    QVERIFY(changed.wait(10000));
+    QVERIFY(changed.wait(TimeScale::ms(10000)));
     QCOMPARE(client.primaryPort(), m_primary.port());
-    QTRY_VERIFY_WITH_TIMEOUT(m_rogue->count("SUBSCRIBE") >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_rogue->count("SUBSCRIBE") >= 1, TimeScale::ms(10000));
     const int changes = int(changed.count());
     const int repoints = int(repointed.count());
 
@@ -260,8 +261,8 @@ void TestRogueSentinel::consoleIgnoresUnconfirmedSwitch()
                      QStringLiteral("l0l3 %1 %2 %3 %4")
                          .arg(m_primary.host()).arg(m_primary.port())
                          .arg(m_fakePrimary->host()).arg(m_fakePrimary->port()).toUtf8());
-    QVERIFY(observed.wait(5000));
-    QVERIFY(rejected.wait(10000));
+    QVERIFY(observed.wait(TimeScale::ms(5000)));
+    QVERIFY(rejected.wait(TimeScale::ms(10000)));
     QCOMPARE(rejected.first().at(1).toInt(), m_fakePrimary->port());
     QCOMPARE(changed.count(), changes);
     QCOMPARE(repointed.count(), repoints);
@@ -281,12 +282,12 @@ void TestRogueSentinel::consoleRefusesAnonymousSentinel()
         QSignalSpy refused(&client, &SentinelClient::sentinelRefused);
         QSignalSpy changed(&client, &SentinelClient::primaryChanged);
         client.start();
-        QVERIFY(refused.wait(10000));
+        QVERIFY(refused.wait(TimeScale::ms(10000)));
         QCOMPARE(refused.first().at(1).toInt(), m_anonymous->port());
         QVERIFY2(refused.first().at(2).toString().contains(QLatin1String("without AUTH")),
                  qPrintable(refused.first().at(2).toString()));
         // The two real Sentinels are a majority of three.
-        QVERIFY(changed.count() > 0 || changed.wait(10000));
+        QVERIFY(changed.count() > 0 || changed.wait(TimeScale::ms(10000)));
         QCOMPARE(client.primaryPort(), m_primary.port());
         QCOMPARE(m_anonymous->count("AUTH"), authBefore);
         QVERIFY(!m_anonymous->received().mid(receivedBefore).contains(TestCredentials::get().sentinelAuth.toUtf8()));
@@ -301,8 +302,8 @@ void TestRogueSentinel::consoleRefusesAnonymousSentinel()
         QSignalSpy refused(&client, &SentinelClient::sentinelRefused);
         QSignalSpy changed(&client, &SentinelClient::primaryChanged);
         client.start();
-        QVERIFY(changed.wait(10000));
-        QTRY_VERIFY_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, 5000);
+        QVERIFY(changed.wait(TimeScale::ms(10000)));
+        QTRY_VERIFY_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, TimeScale::ms(5000));
         QCOMPARE(refused.count(), 0);
         client.stop();
     }
