@@ -185,6 +185,7 @@ void TestChildExitCheck::crashOnItsOwnFails()
     p.waitForFinished(5000);
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::leakExitCodeAfterTermFails()
@@ -197,6 +198,7 @@ void TestChildExitCheck::leakExitCodeAfterTermFails()
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(!clean);
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::wrongExitCodeAfterTermFails()
@@ -209,6 +211,7 @@ void TestChildExitCheck::wrongExitCodeAfterTermFails()
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(!clean);
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::expectedExitCodeIsAccepted()
@@ -231,6 +234,7 @@ void TestChildExitCheck::hangOnStopFails()
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(!clean);
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::sanitizerReportFails()
@@ -241,6 +245,7 @@ void TestChildExitCheck::sanitizerReportFails()
     p.waitForFinished(5000);
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::unwaitedExitWithCodeFails()
@@ -253,6 +258,7 @@ void TestChildExitCheck::unwaitedExitWithCodeFails()
     QVERIFY2(true, "an XPASS here: the harness did not report the failure");
     QVERIFY(!clean);
     QVERIFY(p.failed());
+    QFile::remove(p.logPath()); // kept for a real failure only
 }
 
 void TestChildExitCheck::failedChildKeepsItsLog()
@@ -325,6 +331,10 @@ void TestChildExitCheck::failureOutsideATestFunctionFailsTheProcess()
     QVERIFY2(self.exitCode() != 0, qPrintable(self.describe()));
     QVERIFY2(self.stdoutText().contains(" passed, 0 failed, 0 skipped"), qPrintable(self.describe()));
     QVERIFY2(self.stderrText().contains("FAIL!  : child process: sh crashed with SIGSEGV"), qPrintable(self.describe()));
+    static const QRegularExpression kept(QStringLiteral("log kept at (\\S+\\.log)"));
+    const QRegularExpressionMatch m = kept.match(QString::fromUtf8(self.stderrText()));
+    if (m.hasMatch())
+        QFile::remove(m.captured(1)); // kept for a real failure only
 }
 
 void TestChildExitCheck::childOwnedByTestObjectFailsAfterTheRun()
