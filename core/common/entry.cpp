@@ -59,6 +59,17 @@ bool readInt(simdjson::dom::element v, std::string_view name, std::int64_t &targ
 std::optional<Entry> EntryCodec::decode(std::string_view json, std::string *error)
 {
     thread_local simdjson::dom::parser parser;
+    // The parser keeps buffers sized for the largest document it has parsed (about twice its size):
+    // after an outsized entry they are given back, once the Entry holds its own copies.
+    struct ReleaseIfOutsized
+    {
+        simdjson::dom::parser &parser;
+        ~ReleaseIfOutsized()
+        {
+            if (parser.capacity() > 256 * 1024)
+                parser = simdjson::dom::parser();
+        }
+    } release{parser};
     simdjson::dom::element root;
     if (const auto err = parser.parse(json.data(), json.size(), true).get(root); err != simdjson::SUCCESS) {
         fail(error, std::string("invalid JSON: ") + simdjson::error_message(err));
