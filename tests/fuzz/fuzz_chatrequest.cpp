@@ -131,6 +131,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         FUZZ_CHECK(doc["stream"].get_bool().get(stream) == simdjson::SUCCESS && !stream);
         FUZZ_CHECK(doc["stream_options"].error() == simdjson::NO_SUCH_FIELD);
     }
+    // The upstream is asked exactly what was keyed: the same parser reads the same request from it.
+    {
+        ChatRequest sent;
+        FUZZ_CHECK(parser.parse(upstream, &sent, &error));
+        FUZZ_CHECK(sent.model == request.model && sent.system == request.system && sent.user == request.user
+                   && sent.lastUser == request.lastUser && sent.responseFormat == request.responseFormat
+                   && sent.tools == request.tools && sent.toolChoice == request.toolChoice
+                   && sent.singleTurn == request.singleTurn);
+    }
 
     // What a hit for this request would serve, with its own text as the answer.
     const auto answer = CachedAnswer::fromContent(request.lastUser);

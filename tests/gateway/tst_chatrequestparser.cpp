@@ -26,6 +26,8 @@ private slots:
     void duplicateKeyErrorIsBounded();
     void answerChangingFieldsBypass_data();
     void answerChangingFieldsBypass();
+    void upstreamIsAskedWhatWasKeyed_data();
+    void upstreamIsAskedWhatWasKeyed();
 };
 
 void TestChatRequestParser::rejectsBadBodies_data()
@@ -345,6 +347,39 @@ void TestChatRequestParser::answerChangingFieldsBypass()
     QCOMPARE(request.singleTurn, cacheable);
     QCOMPARE(request.bypassReason.empty(), cacheable);
     QCOMPARE(QByteArray::fromStdString(request.lastUser), QByteArray("Q"));
+}
+
+void TestChatRequestParser::upstreamIsAskedWhatWasKeyed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::newRow("plain") << QByteArray(R"({"model":"m","messages":[{"role":"user","content":"What is the refund policy?"}]})");
+    QTest::newRow("escapes, system, parts, json fields")
+        << QByteArray(R"({"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"S\u00e9\n"},)"
+                      R"({"role":"user","content":[{"type":"text","text":"a\"b"},{"type":"text","text":"c"}]}],)"
+                      R"("response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f"}}],)"
+                      R"("tool_choice":"auto","temperature":0.5,"stream_options":{"include_usage":true}})");
+    QTest::newRow("bypass") << QByteArray(R"({"stop":["x"],"messages":[{"role":"user","content":"q","name":"n"}]})");
+}
+
+// The body sent upstream, read by the same parser, is the request that was keyed and proposed.
+void TestChatRequestParser::upstreamIsAskedWhatWasKeyed()
+{
+    QFETCH(QByteArray, body);
+    ChatRequestParser parser;
+    ChatRequest keyed, sent;
+    ChatRequestError error;
+    QVERIFY2(parser.parse(body.toStdString(), &keyed, &error), error.message.c_str());
+    const std::string upstream = parser.upstreamBody(body.toStdString());
+    QVERIFY2(parser.parse(upstream, &sent, &error), error.message.c_str());
+    QCOMPARE(sent.model, keyed.model);
+    QCOMPARE(sent.system, keyed.system);
+    QCOMPARE(sent.user, keyed.user);
+    QCOMPARE(sent.lastUser, keyed.lastUser);
+    QCOMPARE(sent.responseFormat, keyed.responseFormat);
+    QCOMPARE(sent.tools, keyed.tools);
+    QCOMPARE(sent.toolChoice, keyed.toolChoice);
+    QCOMPARE(sent.singleTurn, keyed.singleTurn);
+    QVERIFY(!sent.stream);
 }
 
 // A body with a key twice is refused however often it is sent (never remembered as valid, even when
