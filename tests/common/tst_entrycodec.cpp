@@ -140,7 +140,8 @@ void TestEntryCodec::proposalRoundTrip()
     // Netstring pairs, in order; a value may hold anything (here a newline, quotes, a comma and a colon).
     QCOMPARE(fields[1].second, std::string("2:ns,4:acme,6:system,10:sys\nprompt,6:prompt,10:What is X?,8:response,8:X is \"y\","
                                            "5:model,6:gpt-4o,6:region,3:nyc,2:ts,13:1718000000123,11:upstream_ms,3:842,"
-                                           "13:prompt_tokens,2:12,17:completion_tokens,2:-1,"));
+                                           "13:prompt_tokens,2:12,17:completion_tokens,2:-1,"
+                                           "15:response_format,0:,5:tools,0:,11:tool_choice,0:,"));
 
     std::string error;
     const auto back = ProposalCodec::decode("1718000000123-0", fields, &error);

@@ -77,8 +77,13 @@ RogueRedis::RogueRedis(QObject *parent)
 
 RogueRedis::~RogueRedis()
 {
+    // The sockets are the server's children and die after this body: their
+    // disconnected() must not reach the list of clients freed here.
+    for (Client *c : std::as_const(m_clients))
+        c->socket->disconnect(this);
     m_server.close();
     qDeleteAll(m_clients);
+    m_clients.clear();
 }
 
 bool RogueRedis::start(QString *error)
