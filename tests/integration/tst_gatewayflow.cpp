@@ -328,7 +328,17 @@ void TestGatewayFlow::invalidationDropsHotEntry()
              qPrintable(why(after)));
     QCOMPARE(after.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
-    QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+    // The invalidation also arrives through the fallback subscription (the
+    // primary), possibly after this L0 read: that copy may drop or refuse the
+    // fresh L0.5 entry once more, so the new text is back in L0.5 within a few
+    // reads, not necessarily the next one.
+    HttpResult hot;
+    QVERIFY2(Poll::until([&] {
+                 hot = chat(prompt);
+                 return hot.header("x-l0l3-tier") == "L0.5";
+             }, 5000),
+             qPrintable(why(hot)));
+    QCOMPARE(ChatWire::completionContent(hot.body), v2);
 
     // Revoke: DEL + invalidation -> a miss again, at once rather than after the TTL.
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
