@@ -46,6 +46,29 @@ QList<QByteArray> auditXadd(const AuditRecord &record)
     return argv;
 }
 
+// Why a write is refused before anything is written.
+struct Refusal
+{
+    ErrorKind kind;
+    QString message;
+};
+
+// Writes go to the primary only; after a failover the console's connection
+// may still point at a server that is now a replica.
+std::optional<Refusal> notPrimary(const RedisReply &role, const RedisConnection &conn)
+{
+    const QByteArray roleName = role.isArray() && !role.elements.isEmpty() ? role.elements[0].str : QByteArray();
+    if (roleName == "master")
+        return std::nullopt;
+    QString where;
+    if (role.elements.size() >= 3)
+        where = QStringLiteral(" of %1:%2").arg(role.elements[1].toString()).arg(role.elements[2].toInteger());
+    return Refusal{ErrorKind::ReadOnlyReplica,
+                   QStringLiteral("refused: %1 is a %2%3, not the primary; approvals are written on the primary only")
+                       .arg(conn.options().redacted(),
+                            roleName.isEmpty() ? QStringLiteral("non-primary") : QString::fromUtf8(roleName), where)};
+}
+
 } // namespace
 
 struct ApprovalService::Op
@@ -81,7 +104,142 @@ struct ApprovalService::Op
     }
     bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject; }
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
+
+    // Checks the caller's arguments; sets key unless it comes from the proposal.
+    std::optional<Refusal> checkArguments();
+    // Takes the proposal read back from the stream and its key; refuses a
+    // malformed or forged one, and one for another key than the caller named.
+    std::optional<Refusal> adoptProposal(const std::string &id, const StreamFields &fields);
+    // WATCH, then the reads that decide whether the write may go ahead.
+    QList<QList<QByteArray>> preconditionCommands() const;
+    // Reads the stored entry (into current) and the rejected score from the
+    // replies to preconditionCommands(); refuses a write they contradict.
+    std::optional<Refusal> checkStoredState(const QList<RedisReply> &replies);
 };
+
+std::optional<Refusal> ApprovalService::Op::checkArguments()
+{
+    auto invalid = [](const QString &message) { return Refusal{ErrorKind::InvalidArgument, message}; };
+    switch (kind) {
+    case Kind::Approve:
+    case Kind::Reject:
+        if (request.proposalId.isEmpty())
+            return invalid(QStringLiteral("a proposal id is required"));
+        if (kind == Kind::Reject && days <= 0)
+            return invalid(QStringLiteral("reject needs a positive number of days"));
+        break;
+    case Kind::Unreject:
+    case Kind::Revoke:
+    case Kind::Edit:
+        if (request.key.isEmpty())
+            return invalid(QStringLiteral("a cache key is required"));
+        key = request.key;
+        break;
+    case Kind::Control: {
+        const QStringList parts = control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")
+                                               || parts[0] == QLatin1String("failover") || parts[0] == QLatin1String("promote")))
+            || (parts.size() == 1 && parts[0] == QLatin1String("flush"));
+        if (!ok) {
+            return invalid(QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\", "
+                                          "\"flush\", \"failover HOST:PORT\" or \"promote HOST:PORT\")")
+                               .arg(control));
+        }
+        key = parts.size() == 2 ? parts[1] : QStringLiteral("*");
+        break;
+    }
+    case Kind::Freeze:
+    case Kind::Unfreeze:
+        key = QStringLiteral("approvals");
+        break;
+    }
+    return std::nullopt;
+}
+
+std::optional<Refusal> ApprovalService::Op::adoptProposal(const std::string &id, const StreamFields &fields)
+{
+    auto invalid = [](const QString &message) { return Refusal{ErrorKind::InvalidArgument, message}; };
+    std::string why;
+    proposal = ProposalCodec::decode(id, fields, &why);
+    if (!proposal)
+        return invalid(QStringLiteral("proposal %1 is malformed: %2").arg(request.proposalId, QString::fromStdString(why)));
+    // A gateway's credential can append any key with any fields: the key decided on must be
+    // the one its fields (what the operator saw) give, or the decision would land elsewhere.
+    if (const std::string derived = proposal->derivedKey(); derived != proposal->key) {
+        return invalid(QStringLiteral("proposal %1 is forged or damaged: its key %2 is not the key of its fields "
+                                      "(%3); it cannot be approved or rejected")
+                           .arg(request.proposalId, QString::fromStdString(proposal->key).left(64),
+                                QString::fromStdString(derived)));
+    }
+    const QString proposedKey = QString::fromStdString(proposal->key);
+    if (!request.key.isEmpty() && request.key != proposedKey) {
+        return invalid(QStringLiteral("proposal %1 is for key %2, not %3")
+                           .arg(request.proposalId, proposedKey, request.key));
+    }
+    key = proposedKey;
+    return std::nullopt;
+}
+
+QList<QList<QByteArray>> ApprovalService::Op::preconditionCommands() const
+{
+    // Replies, in order: WATCH, ROLE, frozen flag, [entry], [rejected score].
+    QList<QList<QByteArray>> checks;
+    QList<QByteArray> watch{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFrozen)};
+    if (touchesEntry())
+        watch.append(bytes(RedisSchema::entryKey(key.toStdString())));
+    if (kind == Kind::Unreject)
+        watch.append(bytes(RedisSchema::kRejected));
+    checks.append(watch);
+    checks.append({QByteArrayLiteral("ROLE")});
+    checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
+    if (touchesEntry())
+        checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(key.toStdString()))});
+    if (kind == Kind::Unreject)
+        checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
+    return checks;
+}
+
+std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisReply> &replies)
+{
+    const bool exists = touchesEntry() && !replies[3].isNil();
+    if (exists) {
+        std::string why;
+        current = EntryCodec::decode(replies[3].str.toStdString(), &why);
+        if (!current && kind != Kind::Revoke) {
+            return Refusal{ErrorKind::RedisError, QStringLiteral("the stored entry for %1 is corrupt (%2); revoke it first")
+                                                      .arg(key, QString::fromStdString(why))};
+        }
+    }
+    const qint64 currentVersion = current ? current->version : 0;
+    switch (kind) {
+    case Kind::Approve:
+        if (exists) {
+            return Refusal{ErrorKind::VersionConflict,
+                           QStringLiteral("version conflict: %1 is already approved (version %2 by %3); edit it instead")
+                               .arg(key).arg(currentVersion)
+                               .arg(current ? QString::fromStdString(current->approvedBy) : QString())};
+        }
+        break;
+    case Kind::Edit:
+    case Kind::Revoke:
+        if (!exists)
+            return Refusal{ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(key)};
+        if ((kind == Kind::Edit || expectedVersion != 0) && current && currentVersion != expectedVersion) {
+            return Refusal{ErrorKind::VersionConflict,
+                           QStringLiteral("version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
+                               .arg(key).arg(currentVersion)
+                               .arg(QString::fromStdString(current->approvedBy)).arg(expectedVersion)};
+        }
+        break;
+    case Kind::Unreject:
+        if (replies.size() < 5 || replies[4].isNil())
+            return Refusal{ErrorKind::NotFound, QStringLiteral("%1 is not in the rejected set").arg(key)};
+        break;
+    default:
+        break;
+    }
+    return std::nullopt;
+}
 
 ApprovalService::ApprovalService(RedisConnection *connection, QObject *parent)
     : QObject(parent)
@@ -232,212 +390,86 @@ void ApprovalService::finish(std::shared_ptr<Op> op, ApprovalResult result)
         QMetaObject::invokeMethod(this, &ApprovalService::startNext, Qt::QueuedConnection);
 }
 
+void ApprovalService::fail(const std::shared_ptr<Op> &op, ErrorKind kind, const QString &message)
+{
+    ApprovalResult r;
+    r.error = kind;
+    r.message = message;
+    finish(op, r);
+}
+
+void ApprovalService::refuse(const std::shared_ptr<Op> &op, ErrorKind kind, const QString &message)
+{
+    // WATCH is connection state: drop it so the next write starts clean.
+    if (RedisConnection *c = m_connection; c && c->isReady())
+        c->command({QByteArrayLiteral("UNWATCH")}, this, [](const RedisReply &) {});
+    fail(op, kind, message);
+}
+
 void ApprovalService::runOp(std::shared_ptr<Op> op)
 {
-    auto fail = [this, op](ErrorKind kind, const QString &message) {
-        ApprovalResult r;
-        r.error = kind;
-        r.message = message;
-        finish(op, r);
-    };
-    RedisConnection *conn = m_connection;
-    if (!conn) {
-        fail(ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
-        return;
-    }
+    if (!m_connection)
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+    if (const std::optional<Refusal> refusal = op->checkArguments())
+        return fail(op, refusal->kind, refusal->message);
+    if (op->needsProposal())
+        readProposal(op);
+    else
+        checkPreconditions(op);
+}
 
-    // Validate input first.
-    switch (op->kind) {
-    case Op::Kind::Approve:
-    case Op::Kind::Reject:
-        if (op->request.proposalId.isEmpty()) {
-            fail(ErrorKind::InvalidArgument, QStringLiteral("a proposal id is required"));
-            return;
-        }
-        if (op->kind == Op::Kind::Reject && op->days <= 0) {
-            fail(ErrorKind::InvalidArgument, QStringLiteral("reject needs a positive number of days"));
-            return;
-        }
-        break;
-    case Op::Kind::Unreject:
-    case Op::Kind::Revoke:
-    case Op::Kind::Edit:
-        if (op->request.key.isEmpty()) {
-            fail(ErrorKind::InvalidArgument, QStringLiteral("a cache key is required"));
-            return;
-        }
-        op->key = op->request.key;
-        break;
-    case Op::Kind::Control: {
-        const QStringList parts = op->control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")
-                                               || parts[0] == QLatin1String("failover") || parts[0] == QLatin1String("promote")))
-            || (parts.size() == 1 && parts[0] == QLatin1String("flush"));
-        if (!ok) {
-            fail(ErrorKind::InvalidArgument,
-                 QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\", \"flush\", "
-                                "\"failover HOST:PORT\" or \"promote HOST:PORT\")")
-                     .arg(op->control));
-            return;
-        }
-        op->key = parts.size() == 2 ? parts[1] : QStringLiteral("*");
-        break;
-    }
-    case Op::Kind::Freeze:
-    case Op::Kind::Unfreeze:
-        op->key = QStringLiteral("approvals");
-        break;
-    }
-
-    auto afterProposal = [this, op, fail]() {
-        RedisConnection *conn = m_connection;
-        if (!conn) {
-            fail(ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
-            return;
-        }
-        QList<QList<QByteArray>> checks;
-        QList<QByteArray> watch{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFrozen)};
-        if (op->touchesEntry())
-            watch.append(bytes(RedisSchema::entryKey(op->key.toStdString())));
-        if (op->kind == Op::Kind::Unreject)
-            watch.append(bytes(RedisSchema::kRejected));
-        checks.append(watch);
-        checks.append({QByteArrayLiteral("ROLE")});
-        checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
-        if (op->touchesEntry())
-            checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(op->key.toStdString()))});
-        if (op->kind == Op::Kind::Unreject)
-            checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(op->key)});
-        conn->pipeline(checks, this, [this, op, fail](const QList<RedisReply> &replies) {
-            RedisConnection *conn = m_connection;
-            auto refuse = [this, op, fail](ErrorKind kind, const QString &message) {
-                if (RedisConnection *c = m_connection; c && c->isReady())
-                    c->command({QByteArrayLiteral("UNWATCH")}, this, [](const RedisReply &) {});
-                fail(kind, message);
-            };
-            for (const RedisReply &r : replies) {
-                if (r.isError()) {
-                    refuse(kindOf(r), QStringLiteral("%1 refused: %2").arg(op->actionName(), r.errorMessage()));
-                    return;
-                }
-            }
-            if (!conn || !conn->isReady()) {
-                fail(ErrorKind::NotConnected, QStringLiteral("connection lost before the transaction"));
-                return;
-            }
-            const RedisReply &role = replies[1];
-            const QByteArray roleName = role.isArray() && !role.elements.isEmpty() ? role.elements[0].str : QByteArray();
-            if (roleName != "master") {
-                QString where;
-                if (role.elements.size() >= 3)
-                    where = QStringLiteral(" of %1:%2").arg(role.elements[1].toString()).arg(role.elements[2].toInteger());
-                refuse(ErrorKind::ReadOnlyReplica,
-                       QStringLiteral("refused: %1 is a %2%3, not the primary; approvals are written on the primary only")
-                           .arg(conn->options().redacted(), roleName.isEmpty() ? QStringLiteral("non-primary") : QString::fromUtf8(roleName), where));
-                return;
-            }
-            const bool frozen = !replies[2].isNil();
-            if (frozen && op->touchesEntry()) {
-                refuse(ErrorKind::Frozen,
-                       QStringLiteral("refused: approvals are frozen (%1 is set); unfreeze them first")
-                           .arg(QString::fromLatin1(bytes(RedisSchema::kFrozen))));
-                return;
-            }
-            if (op->touchesEntry() && !replies[3].isNil()) {
-                std::string why;
-                op->current = EntryCodec::decode(replies[3].str.toStdString(), &why);
-                if (!op->current && op->kind != Op::Kind::Revoke) {
-                    refuse(ErrorKind::RedisError, QStringLiteral("the stored entry for %1 is corrupt (%2); revoke it first")
-                                                      .arg(op->key, QString::fromStdString(why)));
-                    return;
-                }
-            }
-            const bool exists = op->touchesEntry() && !replies[3].isNil();
-            const qint64 currentVersion = op->current ? op->current->version : 0;
-            switch (op->kind) {
-            case Op::Kind::Approve:
-                if (exists) {
-                    refuse(ErrorKind::VersionConflict,
-                           QStringLiteral("version conflict: %1 is already approved (version %2 by %3); edit it instead")
-                               .arg(op->key).arg(currentVersion)
-                               .arg(op->current ? QString::fromStdString(op->current->approvedBy) : QString()));
-                    return;
-                }
-                break;
-            case Op::Kind::Edit:
-            case Op::Kind::Revoke:
-                if (!exists) {
-                    refuse(ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(op->key));
-                    return;
-                }
-                if ((op->kind == Op::Kind::Edit || op->expectedVersion != 0) && op->current
-                    && currentVersion != op->expectedVersion) {
-                    refuse(ErrorKind::VersionConflict,
-                           QStringLiteral("version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
-                               .arg(op->key).arg(currentVersion)
-                               .arg(QString::fromStdString(op->current->approvedBy)).arg(op->expectedVersion));
-                    return;
-                }
-                break;
-            case Op::Kind::Unreject:
-                if (replies.size() < 5 || replies[4].isNil()) {
-                    refuse(ErrorKind::NotFound, QStringLiteral("%1 is not in the rejected set").arg(op->key));
-                    return;
-                }
-                break;
-            default:
-                break;
-            }
-            runTransaction(op);
-        });
-    };
-
-    if (!op->needsProposal()) {
-        afterProposal();
-        return;
-    }
+void ApprovalService::readProposal(std::shared_ptr<Op> op)
+{
     const QByteArray id = utf8(op->request.proposalId);
-    conn->command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kProposals), id, id, QByteArrayLiteral("COUNT"),
-                   QByteArrayLiteral("1")},
-                  this, [this, op, fail, afterProposal](const RedisReply &r) {
-                      if (r.isError()) {
-                          const ErrorKind kind = r.errorMessage().contains(QLatin1String("Invalid stream ID"))
-                              ? ErrorKind::InvalidArgument : kindOf(r);
-                          fail(kind, QStringLiteral("cannot read proposal %1: %2").arg(op->request.proposalId, r.errorMessage()));
-                          return;
-                      }
-                      std::string id;
-                      StreamFields fields;
-                      if (!r.isArray() || r.elements.isEmpty() || !r.elements[0].toStreamEntry(&id, &fields)) {
-                          fail(ErrorKind::NotFound, QStringLiteral("no proposal with id %1").arg(op->request.proposalId));
-                          return;
-                      }
-                      std::string why;
-                      op->proposal = ProposalCodec::decode(id, fields, &why);
-                      if (!op->proposal) {
-                          fail(ErrorKind::InvalidArgument, QStringLiteral("proposal %1 is malformed: %2")
-                                                               .arg(op->request.proposalId, QString::fromStdString(why)));
-                          return;
-                      }
-                      // A gateway's credential can append any key with any fields: the key decided on must be
-                      // the one its fields (what the operator saw) give, or the decision would land elsewhere.
-                      if (const std::string derived = op->proposal->derivedKey(); derived != op->proposal->key) {
-                          fail(ErrorKind::InvalidArgument,
-                               QStringLiteral("proposal %1 is forged or damaged: its key %2 is not the key of its fields "
-                                              "(%3); it cannot be approved or rejected")
-                                   .arg(op->request.proposalId, QString::fromStdString(op->proposal->key).left(64),
-                                        QString::fromStdString(derived)));
-                          return;
-                      }
-                      const QString key = QString::fromStdString(op->proposal->key);
-                      if (!op->request.key.isEmpty() && op->request.key != key) {
-                          fail(ErrorKind::InvalidArgument, QStringLiteral("proposal %1 is for key %2, not %3")
-                                                               .arg(op->request.proposalId, key, op->request.key));
-                          return;
-                      }
-                      op->key = key;
-                      afterProposal();
-                  });
+    m_connection->command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kProposals), id, id,
+                           QByteArrayLiteral("COUNT"), QByteArrayLiteral("1")},
+                          this, [this, op](const RedisReply &r) { onProposalRead(op, r); });
+}
+
+void ApprovalService::onProposalRead(std::shared_ptr<Op> op, const RedisReply &r)
+{
+    if (r.isError()) {
+        const ErrorKind kind = r.errorMessage().contains(QLatin1String("Invalid stream ID")) ? ErrorKind::InvalidArgument
+                                                                                               : kindOf(r);
+        return fail(op, kind, QStringLiteral("cannot read proposal %1: %2").arg(op->request.proposalId, r.errorMessage()));
+    }
+    std::string id;
+    StreamFields fields;
+    if (!r.isArray() || r.elements.isEmpty() || !r.elements[0].toStreamEntry(&id, &fields))
+        return fail(op, ErrorKind::NotFound, QStringLiteral("no proposal with id %1").arg(op->request.proposalId));
+    if (const std::optional<Refusal> refusal = op->adoptProposal(id, fields))
+        return fail(op, refusal->kind, refusal->message);
+    checkPreconditions(op);
+}
+
+void ApprovalService::checkPreconditions(std::shared_ptr<Op> op)
+{
+    RedisConnection *conn = m_connection;
+    if (!conn)
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+    conn->pipeline(op->preconditionCommands(), this,
+                   [this, op](const QList<RedisReply> &replies) { onPreconditions(op, replies); });
+}
+
+void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies)
+{
+    for (const RedisReply &r : replies) {
+        if (r.isError())
+            return refuse(op, kindOf(r), QStringLiteral("%1 refused: %2").arg(op->actionName(), r.errorMessage()));
+    }
+    RedisConnection *conn = m_connection;
+    if (!conn || !conn->isReady())
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("connection lost before the transaction"));
+    std::optional<Refusal> refusal = notPrimary(replies[1], *conn);
+    if (!refusal && op->touchesEntry() && !replies[2].isNil()) {
+        refusal = Refusal{ErrorKind::Frozen, QStringLiteral("refused: approvals are frozen (%1 is set); unfreeze them first")
+                                                 .arg(QString::fromLatin1(bytes(RedisSchema::kFrozen)))};
+    }
+    if (!refusal)
+        refusal = op->checkStoredState(replies);
+    if (refusal)
+        return refuse(op, refusal->kind, refusal->message);
+    runTransaction(op);
 }
 
 void ApprovalService::runTransaction(std::shared_ptr<Op> op)

@@ -102,8 +102,16 @@ private:
     struct Op;
     void enqueue(std::shared_ptr<Op> op);
     void startNext();
-    void runOp(std::shared_ptr<Op> op);
     void finish(std::shared_ptr<Op> op, ApprovalResult result);
+    void fail(const std::shared_ptr<Op> &op, ApprovalResult::ErrorKind kind, const QString &message);
+    // fail() after the precondition reads: drops the WATCH first.
+    void refuse(const std::shared_ptr<Op> &op, ApprovalResult::ErrorKind kind, const QString &message);
+    // One write, step by step: arguments, proposal, preconditions, transaction, replication.
+    void runOp(std::shared_ptr<Op> op);
+    void readProposal(std::shared_ptr<Op> op);
+    void onProposalRead(std::shared_ptr<Op> op, const RedisReply &reply);
+    void checkPreconditions(std::shared_ptr<Op> op);
+    void onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies);
     void runTransaction(std::shared_ptr<Op> op);
     void afterExec(std::shared_ptr<Op> op, ApprovalResult result);
 
