@@ -14,7 +14,11 @@
 # l0l3_common and l0l3_gateway and links each target with -fsanitize=fuzzer,address,undefined.
 #
 # Fuzzing runs each target on a scratch copy of tests/fuzz/corpus/<target>/ (the
-# repo corpus stays small and readable) plus tests/fuzz/regressions/<target>/.
+# repo corpus stays small and readable) plus tests/fuzz/regressions/<target>/,
+# plus the corpus grown by earlier runs on this machine: after a clean run the
+# scratch corpus is minimised (-merge=1) into L0L3_FUZZ_CORPUS_CACHE/<target>
+# (default ~/.cache/l0l3/fuzz-corpus; empty L0L3_FUZZ_CORPUS_CACHE turns it
+# off), so a machine that keeps its cache starts each run where the last ended.
 # A crash, leak, timeout or out-of-memory input is copied into
 # tests/fuzz/regressions/<target>/ and the script exits non-zero; fix the bug
 # and keep the input there, the regression mode replays it forever after.
@@ -48,6 +52,7 @@ done
 CORPUS=$ROOT/tests/fuzz/corpus
 REGRESSIONS=$ROOT/tests/fuzz/regressions
 BIN=$BUILD_DIR/bin
+GROWN=${L0L3_FUZZ_CORPUS_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/l0l3/fuzz-corpus}
 
 if ((BUILD)); then
   if ! command -v clang++ >/dev/null || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
@@ -115,6 +120,7 @@ else
     artifacts=$SCRATCH/$t/artifacts
     mkdir -p "$work" "$artifacts"
     cp -r "$CORPUS/$t/." "$work/" 2>/dev/null || true
+    [[ -n $GROWN && -d $GROWN/$t ]] && cp -r "$GROWN/$t/." "$work/" 2>/dev/null
     dirs=("$work")
     [[ -n $(inputs_of "$REGRESSIONS/$t") ]] && dirs+=("$REGRESSIONS/$t")
     log=$SCRATCH/$t.log
@@ -135,6 +141,18 @@ else
       done
       cp "$log" "$BUILD_DIR/$t-failure.log"
       failed+=("$t")
+    elif [[ -n $GROWN ]]; then
+      # Keep what this run found: minimise the scratch corpus into the cache.
+      merged=$SCRATCH/$t/merged
+      mkdir -p "$merged"
+      # shellcheck disable=SC2046
+      if "$BIN/$t" -merge=1 -rss_limit_mb=2048 -timeout=10 $(flags_of "$t") "$merged" "$work" >"$log.merge" 2>&1 \
+         && mkdir -p "$GROWN" && rm -rf "$GROWN/$t.new" && mv "$merged" "$GROWN/$t.new"; then
+        rm -rf "$GROWN/$t" && mv "$GROWN/$t.new" "$GROWN/$t"
+        result+=" (corpus kept: $(find "$GROWN/$t" -type f | wc -l) inputs)"
+      else
+        result+=" (corpus not kept: merge failed, see $log.merge)"
+      fi
     fi
     printf '%-24s %8s %12s %14s  %s\n' "$t" "$seconds" "${rate:-?}" "${execs:-?}" "$result"
   done
