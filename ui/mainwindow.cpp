@@ -9,20 +9,20 @@
 #include <QTabWidget>
 #include <QTableView>
 
-#include "ui/auditpage.h"
-#include "ui/controlclient.h"
-#include "ui/controlworker.h"
-#include "ui/dashboardpage.h"
-#include "ui/entriespage.h"
-#include "ui/entrytablemodel.h"
-#include "ui/formatting.h"
-#include "ui/monitorclient.h"
-#include "ui/monitorworker.h"
-#include "ui/passwordvault.h"
-#include "ui/profilestore.h"
-#include "ui/proposalspage.h"
-#include "ui/settingsdialog.h"
-#include "ui/topologypage.h"
+#include "ui/audit/auditpage.h"
+#include "ui/common/formatting.h"
+#include "ui/dashboard/dashboardpage.h"
+#include "ui/entries/entriespage.h"
+#include "ui/entries/entrytablemodel.h"
+#include "ui/proposals/proposalspage.h"
+#include "ui/settings/passwordvault.h"
+#include "ui/settings/profilestore.h"
+#include "ui/settings/settingsdialog.h"
+#include "ui/topology/topologypage.h"
+#include "ui/workers/controlclient.h"
+#include "ui/workers/controlworker.h"
+#include "ui/workers/monitorclient.h"
+#include "ui/workers/monitorworker.h"
 
 namespace l0l3 {
 

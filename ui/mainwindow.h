@@ -5,8 +5,8 @@
 
 #include "core/control/approvalresult.h"
 #include "core/control/redisconnection.h"
-#include "ui/connectionprofile.h"
-#include "ui/monitorconfig.h"
+#include "ui/settings/connectionprofile.h"
+#include "ui/workers/monitorconfig.h"
 
 class QLabel;
 class QTabWidget;

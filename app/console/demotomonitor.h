@@ -2,7 +2,7 @@
 
 #include "app/demo/demotopology.h"
 #include "core/control/redisconnection.h"
-#include "ui/monitorconfig.h"
+#include "ui/workers/monitorconfig.h"
 
 namespace l0l3 {
 

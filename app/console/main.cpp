@@ -20,7 +20,7 @@
 #include "app/demo/demostack.h"
 #include "app/demo/unixsignalnotifier.h"
 #include "ui/mainwindow.h"
-#include "ui/profilestore.h"
+#include "ui/settings/profilestore.h"
 
 using namespace l0l3;
 

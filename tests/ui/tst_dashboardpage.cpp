@@ -5,9 +5,9 @@
 #include <QElapsedTimer>
 #include <QTest>
 
-#include "ui/dashboardpage.h"
-#include "ui/regionstatuscard.h"
-#include "ui/timeserieschart.h"
+#include "ui/common/regionstatuscard.h"
+#include "ui/common/timeserieschart.h"
+#include "ui/dashboard/dashboardpage.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

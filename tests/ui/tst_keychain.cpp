@@ -5,7 +5,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
-#include "ui/passwordvault.h"
+#include "ui/settings/passwordvault.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

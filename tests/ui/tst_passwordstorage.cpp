@@ -9,10 +9,10 @@
 #include <QStandardPaths>
 #include <QTest>
 
-#include "ui/connectionprofile.h"
-#include "ui/passwordvault.h"
-#include "ui/profilestore.h"
-#include "ui/settingsdialog.h"
+#include "ui/settings/connectionprofile.h"
+#include "ui/settings/passwordvault.h"
+#include "ui/settings/profilestore.h"
+#include "ui/settings/settingsdialog.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

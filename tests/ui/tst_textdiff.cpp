@@ -1,7 +1,7 @@
 #include <QTest>
 
-#include "ui/responseeditordialog.h"
-#include "ui/textdiff.h"
+#include "ui/common/responseeditordialog.h"
+#include "ui/common/textdiff.h"
 
 #include <QPlainTextEdit>
 

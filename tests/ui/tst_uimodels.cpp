@@ -3,10 +3,10 @@
 #include <QSortFilterProxyModel>
 #include <QTest>
 
-#include "ui/audittablemodel.h"
-#include "ui/entrytablemodel.h"
-#include "ui/proposalfiltermodel.h"
-#include "ui/proposaltablemodel.h"
+#include "ui/audit/audittablemodel.h"
+#include "ui/entries/entrytablemodel.h"
+#include "ui/proposals/proposalfiltermodel.h"
+#include "ui/proposals/proposaltablemodel.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

@@ -1,0 +1,601 @@
+#include "ui/proposals/proposalspage.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QEvent>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QProgressDialog>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "ui/common/formatting.h"
+#include "ui/common/localshortcutfilter.h"
+#include "ui/common/responseeditordialog.h"
+#include "ui/proposals/proposaldetailpane.h"
+#include "ui/proposals/proposalfiltermodel.h"
+#include "ui/proposals/proposaltablemodel.h"
+#include "ui/workers/controlclient.h"
+#include "ui/workers/controlworker.h"
+
+namespace l0l3 {
+
+ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
+    : QWidget(parent)
+    , m_client(client)
+    , m_model(new ProposalTableModel(this))
+    , m_proxy(new ProposalFilterModel(this))
+    , m_view(new QTableView(this))
+    , m_search(new QLineEdit(this))
+    , m_region(new QComboBox(this))
+    , m_count(new QLabel(this))
+    , m_progress(new QLabel(this))
+    , m_detail(new ProposalDetailPane(this))
+{
+    m_proxy->setSourceModel(m_model);
+    m_progress->setObjectName(QStringLiteral("loadProgress"));
+    m_count->setTextFormat(Qt::PlainText);
+    m_progress->setTextFormat(Qt::PlainText);
+    m_proxy->sort(ProposalTableModel::Savings, Qt::DescendingOrder);
+
+    m_view->setObjectName(QStringLiteral("proposalsView"));
+    m_view->setModel(m_proxy);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(ProposalTableModel::Savings, Qt::DescendingOrder);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_view->setWordWrap(false);
+    m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->horizontalHeader()->setSectionResizeMode(ProposalTableModel::Prompt, QHeaderView::Interactive);
+    m_view->setColumnWidth(ProposalTableModel::Savings, 70);
+    m_view->setColumnWidth(ProposalTableModel::Seen, 50);
+    m_view->setColumnWidth(ProposalTableModel::Regions, 150);
+    m_view->setColumnWidth(ProposalTableModel::Proposed, 70);
+    m_view->setColumnWidth(ProposalTableModel::Prompt, 300);
+    LocalShortcutFilter::install(m_view);
+
+    m_search->setObjectName(QStringLiteral("proposalSearch"));
+    m_search->setPlaceholderText(tr("Search prompt, answer, key, region (Ctrl+F)"));
+    m_search->setClearButtonEnabled(true);
+    m_search->installEventFilter(this);
+    connect(m_search, &QLineEdit::textChanged, m_proxy, &ProposalFilterModel::setSearchText);
+    connect(m_search, &QLineEdit::textChanged, this, &ProposalsPage::updateCounts);
+    m_region->addItem(tr("All regions"), QString());
+    m_region->setToolTip(tr("Only proposals missed in this region"));
+    connect(m_region, &QComboBox::currentIndexChanged, this, [this] {
+        m_proxy->setRegion(m_region->currentData().toString());
+        updateCounts();
+    });
+
+    auto *filterRow = new QHBoxLayout;
+    filterRow->addWidget(m_search, 1);
+    filterRow->addWidget(m_region);
+    filterRow->addWidget(m_count);
+    filterRow->addWidget(m_progress);
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addLayout(filterRow);
+    leftLayout->addWidget(m_view, 1);
+
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(left);
+    splitter->addWidget(m_detail);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+
+    auto *hints = new QLabel(
+        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>J</b>/<b>K</b> or ↓/↑ move · "
+           "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
+           "bulk approve/reject selection · <b>F5</b> reload"),
+        this);
+    hints->setObjectName(QStringLiteral("shortcutHints"));
+    hints->setWordWrap(true);
+    hints->setStyleSheet(QStringLiteral("QLabel { color: palette(dark); padding: 2px; }"));
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(splitter, 1);
+    layout->addWidget(hints);
+
+    buildActions();
+
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &ProposalsPage::updateDetail);
+    connect(m_proxy, &QAbstractItemModel::rowsInserted, this, [this] {
+        if (!m_view->currentIndex().isValid() && m_proxy->rowCount() > 0)
+            m_view->setCurrentIndex(m_proxy->index(0, 0));
+    });
+    connect(m_proxy, &QAbstractItemModel::rowsInserted, this, &ProposalsPage::updateCounts);
+    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &ProposalsPage::updateCounts);
+    connect(m_proxy, &QAbstractItemModel::modelReset, this, &ProposalsPage::updateCounts);
+    connect(m_proxy, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex &tl, const QModelIndex &br) {
+        const int row = m_view->currentIndex().row();
+        if (row >= tl.row() && row <= br.row())
+            updateDetail();
+    });
+
+    ControlWorker *w = m_client->worker();
+    m_flushTimer.setSingleShot(true);
+    m_flushTimer.setInterval(kFlushMs);
+    connect(&m_flushTimer, &QTimer::timeout, this, &ProposalsPage::flushPages);
+    connect(w, &ControlWorker::proposalsReset, this, [this] {
+        m_gathered.clear();
+        m_flushTimer.stop();
+        m_model->clear(true); // the old rows are freed once the reload has finished
+        m_loading = true;
+        m_proxy->holdSorting();
+        m_progress->setText(tr("loading…"));
+    });
+    connect(w, &ControlWorker::proposalsPage, this,
+            [this](const QList<ProposalItem> &items, qint64 loaded, qint64 total) {
+                if (m_loading && total > 0) {
+                    m_loaded = loaded;
+                    m_loadTotal = total;
+                    m_model->reserve(total);
+                }
+                gatherPage(items);
+            });
+    connect(w, &ControlWorker::proposalsUpdated, this, [this](const QList<ProposalItem> &items) {
+        flushPages();
+        m_model->updateItems(items);
+    });
+    connect(w, &ControlWorker::proposalsRemoved, this, [this](const QStringList &keys) {
+        flushPages();
+        m_model->removeKeys(keys);
+    });
+    connect(w, &ControlWorker::proposalsLoaded, this, [this](int, qint64 malformed) {
+        flushPages();
+        m_loading = false;
+        m_proxy->resumeSorting();
+        m_model->releaseRetired();
+        m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
+        updateDetail(); // and the similar entries held back while loading
+    });
+    connect(w, &ControlWorker::proposalsFailed, this, [this](const QString &message) {
+        flushPages();
+        m_loading = false;
+        m_proxy->resumeSorting();
+        m_model->releaseRetired();
+        updateDetail();
+        m_progress->setText(tr("load failed"));
+        emit statusMessage(tr("Loading proposals failed: %1").arg(message), 0);
+    });
+    connect(w, &ControlWorker::proposalRegionsFound, this, [this](const QStringList &names) {
+        for (const QString &name : names) {
+            if (m_region->findData(name) < 0)
+                m_region->addItem(Formatting::oneLine(name, 60), name);
+        }
+    });
+    connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
+    connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
+    updateCounts();
+}
+
+ProposalsPage::~ProposalsPage() = default;
+
+void ProposalsPage::buildActions()
+{
+    auto make = [this](const QString &text, const QList<QKeySequence> &keys, const QString &tip, auto slot) {
+        auto *a = new QAction(text, this);
+        a->setShortcuts(keys);
+        // Shortcuts live on the table only: Enter or Backspace typed in the
+        // search box must never approve or reject anything.
+        a->setShortcutContext(Qt::WidgetShortcut);
+        a->setToolTip(QStringLiteral("%1 (%2)").arg(tip, keys.first().toString(QKeySequence::NativeText)));
+        a->setStatusTip(a->toolTip());
+        connect(a, &QAction::triggered, this, slot);
+        m_view->addAction(a);
+        return a;
+    };
+    m_approve = make(tr("&Approve"), {QKeySequence(Qt::Key_Return), QKeySequence(Qt::Key_Enter)},
+                     tr("Approve the proposed answer as is"), &ProposalsPage::approveCurrent);
+    m_reject = make(tr("&Reject"), {QKeySequence(Qt::Key_Backspace), QKeySequence(Qt::Key_Delete)},
+                    tr("Reject: the key is not proposed again for 30 days"), &ProposalsPage::rejectCurrent);
+    m_edit = make(tr("&Edit and approve…"), {QKeySequence(Qt::Key_E)}, tr("Edit the answer, then approve it"),
+                  &ProposalsPage::editCurrent);
+    m_next = make(tr("&Next proposal"), {QKeySequence(Qt::Key_J)}, tr("Next proposal (or ↓)"),
+                  [this] { moveBy(1); });
+    m_prev = make(tr("&Previous proposal"), {QKeySequence(Qt::Key_K)}, tr("Previous proposal (or ↑)"),
+                  [this] { moveBy(-1); });
+    m_bulkApprove = make(tr("Approve &selection…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return)},
+                         tr("Approve every selected proposal"), [this] { bulkDecide(true); });
+    m_bulkReject = make(tr("Reject s&election…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Backspace)},
+                        tr("Reject every selected proposal"), [this] { bulkDecide(false); });
+
+    m_find = new QAction(tr("&Find…"), this);
+    m_find->setShortcut(QKeySequence::Find);
+    m_find->setToolTip(tr("Search the queue (%1)").arg(m_find->shortcut().toString(QKeySequence::NativeText)));
+    connect(m_find, &QAction::triggered, this, [this] {
+        m_search->setFocus(Qt::ShortcutFocusReason);
+        m_search->selectAll();
+    });
+    addAction(m_find);
+    m_undo = new QAction(tr("&Undo last decision"), this);
+    m_undo->setShortcut(QKeySequence::Undo);
+    m_undo->setToolTip(tr("Undo the last decision: revoke the entry an approval wrote, or take a rejected key out of the rejected set (%1)").arg(m_undo->shortcut().toString(QKeySequence::NativeText)));
+    m_undo->setEnabled(false);
+    connect(m_undo, &QAction::triggered, this, &ProposalsPage::undoLast);
+    m_view->addAction(m_undo);
+    m_reload = new QAction(tr("&Reload queue"), this);
+    m_reload->setShortcut(QKeySequence::Refresh);
+    connect(m_reload, &QAction::triggered, this, [this] { m_client->reloadProposals(); });
+}
+
+QList<QAction *> ProposalsPage::decisionActions() const
+{
+    return {m_approve, m_reject, m_edit, m_bulkApprove, m_bulkReject};
+}
+
+QList<QAction *> ProposalsPage::navigationActions() const
+{
+    return {m_next, m_prev, m_find, m_reload};
+}
+
+bool ProposalsPage::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_search && event->type() == QEvent::KeyPress) {
+        auto *key = static_cast<QKeyEvent *>(event);
+        // Down/Escape/Enter in the search box hand the keyboard back to the queue.
+        if (key->key() == Qt::Key_Down || key->key() == Qt::Key_Escape || key->key() == Qt::Key_Return
+            || key->key() == Qt::Key_Enter) {
+            m_view->setFocus(Qt::ShortcutFocusReason);
+            if (!m_view->currentIndex().isValid() && m_proxy->rowCount() > 0)
+                m_view->setCurrentIndex(m_proxy->index(0, 0));
+            return true;
+        }
+        return false;
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+std::optional<ProposalItem> ProposalsPage::currentItem() const
+{
+    const QModelIndex idx = m_proxy->mapToSource(m_view->currentIndex());
+    if (!idx.isValid())
+        return std::nullopt;
+    return m_model->itemAt(idx.row());
+}
+
+void ProposalsPage::selectKey(const QString &key)
+{
+    const int row = m_model->rowOfKey(key);
+    if (row < 0)
+        return;
+    const QModelIndex idx = m_proxy->mapFromSource(m_model->index(row, 0));
+    if (!idx.isValid())
+        return;
+    m_view->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_view->scrollTo(idx);
+}
+
+void ProposalsPage::moveBy(int delta)
+{
+    const int rows = m_proxy->rowCount();
+    if (rows == 0)
+        return;
+    const QModelIndex cur = m_view->currentIndex();
+    const int row = cur.isValid() ? std::clamp(cur.row() + delta, 0, rows - 1) : 0;
+    const QModelIndex idx = m_proxy->index(row, 0);
+    m_view->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_view->scrollTo(idx);
+}
+
+void ProposalsPage::advanceFrom(const QString &key)
+{
+    // Next row below that has no decision in flight; else the nearest above.
+    const int row = m_model->rowOfKey(key);
+    if (row < 0)
+        return;
+    const int proxyRow = m_proxy->mapFromSource(m_model->index(row, 0)).row();
+    const int rows = m_proxy->rowCount();
+    auto pendingAt = [this](int r) { return m_proxy->index(r, 0).data(ProposalTableModel::PendingRole).toBool(); };
+    for (int r = proxyRow + 1; r < rows; ++r) {
+        if (!pendingAt(r)) {
+            m_view->selectionModel()->setCurrentIndex(m_proxy->index(r, 0),
+                                                      QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+            return;
+        }
+    }
+    for (int r = proxyRow - 1; r >= 0; --r) {
+        if (!pendingAt(r)) {
+            m_view->selectionModel()->setCurrentIndex(m_proxy->index(r, 0),
+                                                      QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+            return;
+        }
+    }
+}
+
+QList<ProposalItem> ProposalsPage::selectedItems() const
+{
+    QList<ProposalItem> items;
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+    for (const QModelIndex &idx : rows) {
+        const QModelIndex src = m_proxy->mapToSource(idx);
+        if (src.isValid() && !m_model->isPending(m_model->itemAt(src.row()).key))
+            items.append(m_model->itemAt(src.row()));
+    }
+    return items;
+}
+
+void ProposalsPage::approveCurrent()
+{
+    if (m_view->selectionModel()->selectedRows().size() > 1) {
+        bulkDecide(true);
+        return;
+    }
+    const auto item = currentItem();
+    if (!item || m_model->isPending(item->key))
+        return;
+    sendApprove(*item, std::nullopt, {}, false);
+    advanceFrom(item->key);
+}
+
+void ProposalsPage::rejectCurrent()
+{
+    if (m_view->selectionModel()->selectedRows().size() > 1) {
+        bulkDecide(false);
+        return;
+    }
+    const auto item = currentItem();
+    if (!item || m_model->isPending(item->key))
+        return;
+    sendReject(*item, false);
+    advanceFrom(item->key);
+}
+
+void ProposalsPage::editCurrent()
+{
+    const auto item = currentItem();
+    if (!item || m_model->isPending(item->key) || m_editor)
+        return;
+    auto *dialog = new ResponseEditorDialog(item->responseText(), tr("&Approve edited answer"), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Edit before approving — %1").arg(Formatting::oneLine(item->prompt, 60)));
+    m_editor = dialog;
+    const ProposalItem captured = *item;
+    connect(dialog, &QDialog::accepted, this, [this, dialog, captured] {
+        const QString text = dialog->response();
+        const std::optional<QString> response = text == captured.responseText() ? std::nullopt : std::optional<QString>(text);
+        sendApprove(captured, response, dialog->intent(), false);
+        advanceFrom(captured.key);
+    });
+    connect(dialog, &QDialog::finished, this, [this] { m_view->setFocus(Qt::OtherFocusReason); });
+    // open(), not exec(): no nested event loop, the queue keeps updating.
+    dialog->open();
+}
+
+void ProposalsPage::sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent,
+                                bool bulk)
+{
+    ApprovalRequest request;
+    request.proposalId = item.id;
+    request.duplicateIds = item.duplicateIds;
+    request.key = item.key;
+    request.response = response;
+    request.intent = intent;
+    m_model->setPending(item.key, true);
+    const quint64 id = m_client->approve(request);
+    m_inFlight.insert(id, {QStringLiteral("approve"), item, bulk});
+    emit statusMessage(tr("Approving %1…").arg(item.key.left(16)), 2000);
+}
+
+void ProposalsPage::sendReject(const ProposalItem &item, bool bulk)
+{
+    m_model->setPending(item.key, true);
+    const quint64 id = m_client->reject(item);
+    m_inFlight.insert(id, {QStringLiteral("reject"), item, bulk});
+    emit statusMessage(tr("Rejecting %1…").arg(item.key.left(16)), 2000);
+}
+
+void ProposalsPage::undoLast()
+{
+    if (!m_last || m_undoInFlight)
+        return;
+    m_undoInFlight = true;
+    m_undo->setEnabled(false);
+    if (m_last->action == QLatin1String("reject")) {
+        // The proposal was acked by the reject; its stream entry is still
+        // there, so the kept item goes back into the queue once the key left
+        // the rejected set (approve reads the entry back by id).
+        const quint64 id = m_client->unreject(m_last->item.key);
+        m_inFlight.insert(id, {QStringLiteral("unreject"), m_last->item, false});
+        emit statusMessage(tr("Undoing rejection of %1…").arg(m_last->item.key.left(16)), 2000);
+        return;
+    }
+    // Revoke exactly the version this console wrote: if someone edited it
+    // since, the revoke fails with a version conflict instead of deleting their work.
+    const quint64 id = m_client->revoke(m_last->item.key, m_last->version);
+    m_inFlight.insert(id, {QStringLiteral("revoke"), m_last->item, false});
+    emit statusMessage(tr("Undoing approval of %1…").arg(m_last->item.key.left(16)), 2000);
+}
+
+void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &result)
+{
+    const auto it = m_inFlight.find(requestId);
+    if (it == m_inFlight.end())
+        return;
+    const Decision d = *it;
+    m_inFlight.erase(it);
+    emit writeFinished(result);
+
+    if (d.action == QLatin1String("revoke") || d.action == QLatin1String("unreject")) {
+        m_undoInFlight = false;
+        if (result.ok) {
+            // The proposal is still in the stream: put it back so it can be
+            // decided again (approve reads it back by id).
+            m_model->addItems({d.item});
+            selectKey(d.item.key);
+            m_last.reset();
+            emit statusMessage(d.action == QLatin1String("revoke")
+                                   ? tr("Approval undone: entry revoked, proposal back in the queue.")
+                                   : tr("Rejection undone: key no longer rejected, proposal back in the queue."),
+                               5000);
+        } else {
+            m_undo->setEnabled(true);
+            emit statusMessage(tr("Undo failed: %1").arg(result.message), 0);
+        }
+        return;
+    }
+
+    if (result.ok) {
+        m_model->removeKeys({d.item.key});
+        if (!d.bulk) {
+            m_last = LastDecision{d.action, d.item, result.version};
+            m_undo->setEnabled(true);
+        }
+        if (!d.bulk) {
+            const QString acks = result.replicasAcked < 0 ? tr("replicas unknown")
+                                                          : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
+            emit statusMessage(d.action == QLatin1String("approve")
+                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.").arg(d.item.key.left(16), QString::number(result.version), acks)
+                                   : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
+                               5000);
+        }
+    } else {
+        m_model->setPending(d.item.key, false);
+        if (!d.bulk) {
+            emit statusMessage(tr("%1 failed: %2").arg(d.action, result.message), 0);
+            if (result.error == ApprovalResult::ErrorKind::NotFound)
+                m_model->removeKeys({d.item.key});
+        }
+    }
+    if (d.bulk) {
+        if (result.ok)
+            ++m_bulkOk;
+        else
+            m_bulkErrors.append(QStringLiteral("%1: %2").arg(d.item.key.left(16), result.message));
+        if (m_bulkProgress)
+            m_bulkProgress->setValue(m_bulkTotal - int(m_bulkQueue.size()));
+        sendNextBulk();
+    }
+}
+
+void ProposalsPage::bulkDecide(bool approve)
+{
+    if (m_bulkTotal > 0)
+        return; // one bulk run at a time
+    const QList<ProposalItem> items = selectedItems();
+    if (items.isEmpty())
+        return;
+    auto *box = new QMessageBox(QMessageBox::Question, approve ? tr("Approve selection") : tr("Reject selection"),
+                                approve ? tr("Approve %n proposal(s) as proposed? Their answers will be served on every "
+                                             "matching request in every region.", nullptr, int(items.size()))
+                                        : tr("Reject %n proposal(s)? Their keys will not be proposed again for 30 days.",
+                                             nullptr, int(items.size())),
+                                QMessageBox::Ok | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("bulkConfirm"));
+    box->setTextFormat(Qt::PlainText);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setDefaultButton(QMessageBox::Cancel);
+    connect(box, &QMessageBox::accepted, this, [this, items, approve] {
+        m_bulkQueue = items;
+        m_bulkIsApprove = approve;
+        m_bulkTotal = int(items.size());
+        m_bulkOk = 0;
+        m_bulkErrors.clear();
+        auto *progress = new QProgressDialog(approve ? tr("Approving…") : tr("Rejecting…"), tr("Cancel"), 0, m_bulkTotal, this);
+        progress->setObjectName(QStringLiteral("bulkProgress"));
+        progress->setAttribute(Qt::WA_DeleteOnClose);
+        progress->setWindowModality(Qt::WindowModal);
+        progress->setMinimumDuration(0);
+        progress->setValue(0);
+        m_bulkProgress = progress;
+        sendNextBulk();
+    });
+    box->open();
+}
+
+void ProposalsPage::sendNextBulk()
+{
+    if (m_bulkTotal == 0)
+        return;
+    const bool cancelled = m_bulkProgress && m_bulkProgress->wasCanceled();
+    if (m_bulkQueue.isEmpty() || cancelled) {
+        // Wait for the one in flight before reporting.
+        for (const Decision &d : std::as_const(m_inFlight)) {
+            if (d.bulk)
+                return;
+        }
+        finishBulk();
+        return;
+    }
+    const ProposalItem item = m_bulkQueue.takeFirst();
+    if (m_bulkIsApprove)
+        sendApprove(item, std::nullopt, {}, true);
+    else
+        sendReject(item, true);
+}
+
+void ProposalsPage::finishBulk()
+{
+    const int notSent = int(m_bulkQueue.size());
+    if (m_bulkProgress)
+        m_bulkProgress->close();
+    QString text = tr("%1 of %2 %3.").arg(m_bulkOk).arg(m_bulkTotal).arg(m_bulkIsApprove ? tr("approved") : tr("rejected"));
+    if (notSent > 0)
+        text += tr(" %1 not sent (cancelled).").arg(notSent);
+    if (!m_bulkErrors.isEmpty())
+        text += tr(" Failed: %1").arg(m_bulkErrors.mid(0, 5).join(QStringLiteral("; ")));
+    m_bulkQueue.clear();
+    m_bulkTotal = 0;
+    emit statusMessage(text, 0);
+}
+
+void ProposalsPage::updateDetail()
+{
+    const auto item = currentItem();
+    m_detail->showItem(item);
+    // While a load streams in, the lookup (up to kSimilarScanPages SCANs on the primary) waits
+    // for its end: the first rows arrive long before it, and the load wants Redis to itself.
+    if (item && !m_loading)
+        m_client->findSimilar(*item);
+}
+
+void ProposalsPage::updateCounts()
+{
+    const int total = m_model->rowCount();
+    const int shown = m_proxy->rowCount();
+    m_count->setText(shown == total ? tr("%n proposal(s)", nullptr, total) : tr("%1 of %2 shown").arg(shown).arg(total));
+    emit queueSizeChanged(total);
+}
+
+// While a load streams in, pages are gathered and inserted at most every
+// kFlushMs, the first one at once: one insertion and one repaint per batch
+// rather than per page. Outside a load (polling) a page goes in directly.
+void ProposalsPage::gatherPage(const QList<ProposalItem> &items)
+{
+    if (!m_loading || (m_model->rowCount() == 0 && m_gathered.isEmpty())) {
+        m_model->addItems(items);
+        showProgress();
+        return;
+    }
+    m_gathered.append(items);
+    if (!m_flushTimer.isActive())
+        m_flushTimer.start();
+}
+
+void ProposalsPage::flushPages()
+{
+    m_flushTimer.stop();
+    if (m_gathered.isEmpty())
+        return;
+    m_model->addPages(std::exchange(m_gathered, {}));
+    showProgress();
+}
+
+void ProposalsPage::showProgress()
+{
+    if (!m_loading || m_loadTotal <= 0)
+        return;
+    m_progress->setText(tr("loaded %1 / %2").arg(m_loaded).arg(m_loadTotal));
+    emit loadProgress(m_loaded, m_loadTotal);
+}
+
+} // namespace l0l3

@@ -1,0 +1,146 @@
+#pragma once
+
+#include <QHash>
+#include <QList>
+#include <QPointer>
+#include <QTimer>
+#include <QWidget>
+
+#include <optional>
+
+#include "core/control/approvalresult.h"
+#include "core/control/proposalitem.h"
+#include "ui/common/responseeditordialog.h"
+
+class QAction;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressDialog;
+class QTableView;
+
+namespace l0l3 {
+
+class ControlClient;
+class ProposalDetailPane;
+class ProposalFilterModel;
+class ProposalTableModel;
+
+// The operator's main work surface: the ranked proposals queue, the detail
+// pane, and keyboard-first decisions (Enter approve, Backspace reject,
+// E edit, J/K move, Ctrl+F search, Ctrl+Z undo the last approval or rejection).
+// Decisions go to the ControlClient; rows stay (greyed) until the worker
+// confirms, so nothing is shown as done before Redis said so.
+class ProposalsPage : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit ProposalsPage(ControlClient *client, QWidget *parent = nullptr);
+    ~ProposalsPage() override;
+
+    QTableView *view() const { return m_view; }
+    ProposalTableModel *model() const { return m_model; }
+    ProposalFilterModel *proxy() const { return m_proxy; }
+    ProposalDetailPane *detailPane() const { return m_detail; }
+    QLineEdit *searchEdit() const { return m_search; }
+    QLabel *progressLabel() const { return m_progress; }
+    // The open editor (E), if any; for tests.
+    ResponseEditorDialog *editor() const { return m_editor; }
+
+    QList<QAction *> decisionActions() const;
+    QList<QAction *> navigationActions() const;
+    QAction *undoAction() const { return m_undo; }
+    QAction *reloadAction() const { return m_reload; }
+
+    std::optional<ProposalItem> currentItem() const;
+    void selectKey(const QString &key);
+
+    void approveCurrent();
+    void rejectCurrent();
+    void editCurrent();
+    void undoLast();
+    void bulkDecide(bool approve);
+    void moveBy(int delta);
+
+signals:
+    void statusMessage(const QString &message, int timeoutMs);
+    // Every write's outcome (for the status bar's "replicas acknowledged").
+    void writeFinished(const l0l3::ApprovalResult &result);
+    void queueSizeChanged(int size);
+    // While the queue loads: stream entries read so far and the estimate of
+    // all there are (also shown as "loaded N / M" next to the filter).
+    void loadProgress(qint64 loaded, qint64 total);
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
+private:
+    struct Decision
+    {
+        QString action;        // approve | reject | revoke / unreject (undo)
+        ProposalItem item;
+        bool bulk = false;
+    };
+    struct LastDecision
+    {
+        QString action;
+        ProposalItem item;
+        qint64 version = 0;
+    };
+
+    void buildActions();
+    void onDecisionFinished(quint64 requestId, const ApprovalResult &result);
+    void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent, bool bulk);
+    void sendReject(const ProposalItem &item, bool bulk);
+    void advanceFrom(const QString &key);
+    void updateDetail();
+    void updateCounts();
+    void gatherPage(const QList<ProposalItem> &items);
+    void flushPages();
+    void showProgress();
+    void sendNextBulk();
+    void finishBulk();
+    QList<ProposalItem> selectedItems() const;
+
+    ControlClient *m_client;
+    ProposalTableModel *m_model;
+    ProposalFilterModel *m_proxy;
+    QTableView *m_view;
+    QLineEdit *m_search;
+    QComboBox *m_region;
+    QLabel *m_count;
+    QLabel *m_progress;
+    ProposalDetailPane *m_detail;
+    QPointer<ResponseEditorDialog> m_editor;
+
+    QAction *m_approve = nullptr;
+    QAction *m_reject = nullptr;
+    QAction *m_edit = nullptr;
+    QAction *m_next = nullptr;
+    QAction *m_prev = nullptr;
+    QAction *m_find = nullptr;
+    QAction *m_undo = nullptr;
+    QAction *m_bulkApprove = nullptr;
+    QAction *m_bulkReject = nullptr;
+    QAction *m_reload = nullptr;
+
+    QHash<quint64, Decision> m_inFlight;
+    std::optional<LastDecision> m_last;
+    bool m_undoInFlight = false;
+    bool m_loading = false;
+    static constexpr int kFlushMs = 100;
+    QList<QList<ProposalItem>> m_gathered; // pages not yet in the model
+    QTimer m_flushTimer;
+    qint64 m_loaded = 0;
+    qint64 m_loadTotal = 0;
+
+    // Bulk run: items still to send, sent one at a time so Cancel works.
+    QList<ProposalItem> m_bulkQueue;
+    bool m_bulkIsApprove = true;
+    int m_bulkTotal = 0;
+    int m_bulkOk = 0;
+    QStringList m_bulkErrors;
+    QPointer<QProgressDialog> m_bulkProgress;
+};
+
+} // namespace l0l3

@@ -1,0 +1,375 @@
+#include "ui/proposals/proposaltablemodel.h"
+
+#include <QDateTime>
+#include <QFont>
+#include <QPalette>
+#include <QGuiApplication>
+#include <QStringDecoder>
+#include <QTimer>
+
+#include <algorithm>
+
+#include "ui/common/formatting.h"
+
+namespace l0l3 {
+
+ProposalTableModel::ProposalTableModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+QModelIndex ProposalTableModel::index(int row, int column, const QModelIndex &parent) const
+{
+    if (parent.isValid() || row < 0 || column < 0 || row >= m_items.size() || column >= ColumnCount)
+        return {};
+    return createIndex(row, column);
+}
+
+int ProposalTableModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_items.size());
+}
+
+int ProposalTableModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+qint64 ProposalTableModel::nowMs() const
+{
+    return m_nowMs > 0 ? m_nowMs : QDateTime::currentMSecsSinceEpoch();
+}
+
+static QString regionsText(const ProposalItem &item)
+{
+    QStringList parts;
+    for (auto it = item.regions.cbegin(); it != item.regions.cend(); ++it)
+        parts.append(QString(it.key() + u' ' + QString::number(it.value())));
+    if (parts.isEmpty() && !item.proposedRegion.isEmpty())
+        parts.append(item.proposedRegion);
+    return parts.join(QStringLiteral(", "));
+}
+
+QVariant ProposalTableModel::sortValue(const ProposalItem &item, int column)
+{
+    switch (column) {
+    case Savings: return item.savingsScore;
+    case Seen: return item.seenTotal;
+    // Region: the first region's name sorts alphabetically, then by demand there.
+    case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
+    case Proposed: return item.tsMs;
+    case Prompt: return item.prompt.toCaseFolded();
+    case Answer: return item.responseText().toCaseFolded();
+    }
+    return {};
+}
+
+namespace {
+
+// The longest prefix of s of at most n bytes that ends at a UTF-8 character boundary.
+QByteArrayView utf8Prefix(QByteArrayView s, qsizetype n)
+{
+    if (s.size() <= n)
+        return s;
+    while (n > 0 && (uchar(s[n]) & 0xC0) == 0x80) // s[n] continues a character: cut before it
+        --n;
+    return s.first(n);
+}
+
+// The beginning of the answer, enough for any single-line view of it: a 1 MB
+// answer is not converted on every repaint.
+QString answerHead(const ProposalItem &item)
+{
+    constexpr qsizetype kHeadBytes = 64 * 1024;
+    return QString::fromUtf8(utf8Prefix(item.responseUtf8, kHeadBytes));
+}
+
+} // namespace
+
+int ProposalTableModel::compareUtf8CaseInsensitive(QByteArrayView a, QByteArrayView b)
+{
+    constexpr qsizetype kPrefix = 64;
+    const QByteArrayView pa = utf8Prefix(a, kPrefix);
+    const QByteArrayView pb = utf8Prefix(b, kPrefix);
+    // UTF-16 never needs more code units than UTF-8 has bytes. A leading byte order mark stays a
+    // character, as QString::fromUtf8 keeps it.
+    QChar ua[kPrefix];
+    QChar ub[kPrefix];
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
+    const QStringView va(ua, decoder.appendToBuffer(ua, pa));
+    const QStringView vb(ub, decoder.appendToBuffer(ub, pb));
+    // The prefixes' first difference is the texts' own; only when one prefix is all of the other's
+    // beginning (or they are equal) does the rest decide.
+    const qsizetype common = std::min(va.size(), vb.size());
+    const int head = va.first(common).compare(vb.first(common), Qt::CaseInsensitive);
+    if (head != 0)
+        return head;
+    if (pa.size() == a.size() && pb.size() == b.size())
+        return va.compare(vb, Qt::CaseInsensitive);
+    return QString::compare(QString::fromUtf8(a), QString::fromUtf8(b), Qt::CaseInsensitive);
+}
+
+bool ProposalTableModel::lessThan(const ProposalItem &left, const ProposalItem &right, int column)
+{
+    switch (column) {
+    case Savings: return left.savingsScore < right.savingsScore;
+    case Seen: return left.seenTotal < right.seenTotal;
+    case Proposed: return left.tsMs < right.tsMs;
+    case Prompt: return QString::compare(left.prompt, right.prompt, Qt::CaseInsensitive) < 0;
+    case Answer: return compareUtf8CaseInsensitive(left.responseUtf8, right.responseUtf8) < 0;
+    }
+    return QVariant::compare(sortValue(left, column), sortValue(right, column)) == QPartialOrdering::Less;
+}
+
+QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const ProposalItem &item = m_items.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+        switch (index.column()) {
+        case Savings: return QString::number(item.savingsScore, 'f', 1);
+        case Seen: return QString::number(item.seenTotal);
+        case Regions: return Formatting::oneLine(regionsText(item), 200);
+        case Proposed: return Formatting::age(nowMs() - item.tsMs);
+        case Prompt: return Formatting::oneLine(item.prompt, 160);
+        case Answer: return Formatting::oneLine(answerHead(item), 160);
+        }
+        break;
+    case SortRole:
+        return sortValue(item, index.column());
+    case KeyRole:
+        return item.key;
+    case PendingRole:
+        return m_pending.contains(item.key);
+    case SearchTextRole:
+        return QString(item.prompt % u'\n' % item.responseText() % u'\n' % item.key % u'\n' % regionsText(item));
+    case Qt::ToolTipRole:
+        if (index.column() == Savings)
+            return QStringLiteral("seen %1 × %2 region(s) × %3 ms upstream%4")
+                .arg(item.seenTotal)
+                .arg(std::max<qsizetype>(1, item.regions.size()))
+                .arg(item.upstreamMs)
+                .arg(item.promptTokens + item.completionTokens > 0
+                         ? QStringLiteral(" × (1 + %1 tokens / 1000)").arg(item.promptTokens + item.completionTokens)
+                         : QString());
+        if (index.column() == Prompt)
+            return Formatting::toolTip(item.prompt);
+        if (index.column() == Answer)
+            return Formatting::toolTip(answerHead(item));
+        if (index.column() == Regions)
+            return Formatting::toolTip(regionsText(item));
+        break;
+    case Qt::TextAlignmentRole:
+        if (index.column() == Savings || index.column() == Seen)
+            return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+        break;
+    case Qt::FontRole:
+        if (m_pending.contains(item.key)) {
+            QFont f;
+            f.setItalic(true);
+            return f;
+        }
+        break;
+    case Qt::ForegroundRole:
+        if (m_pending.contains(item.key))
+            return QGuiApplication::palette().brush(QPalette::Disabled, QPalette::Text);
+        break;
+    }
+    return {};
+}
+
+QVariant ProposalTableModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount)
+        return {};
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+        case Savings: return tr("Savings");
+        case Seen: return tr("Seen");
+        case Regions: return tr("Regions");
+        case Proposed: return tr("Proposed");
+        case Prompt: return tr("Prompt");
+        case Answer: return tr("Proposed answer");
+        }
+    }
+    if (role == Qt::ToolTipRole && section == Savings)
+        return tr("Estimated savings: seen × regions × upstream seconds (× token cost when known)");
+    return {};
+}
+
+void ProposalTableModel::clear(bool deferRelease)
+{
+    if (m_items.isEmpty())
+        return;
+    beginResetModel();
+    if (deferRelease) {
+        // One retired generation at most: a reload during the release frees the older one now.
+        m_retired = std::exchange(m_items, {});
+        m_retiredRows = std::exchange(m_rows, {});
+    } else {
+        m_items.clear();
+        m_rows.clear();
+    }
+    m_scores.clear();
+    m_pending.clear();
+    endResetModel();
+}
+
+void ProposalTableModel::releaseRetired()
+{
+    if (!hasRetired() || m_releaseScheduled)
+        return;
+    m_releaseScheduled = true;
+    QTimer::singleShot(0, this, [this] {
+        m_releaseScheduled = false;
+        constexpr qsizetype kSlice = 4096; // ~4 ms of frees here
+        if (!m_retiredRows.isEmpty()) {
+            m_retiredRows = {}; // the keys' strings live on in the rows: only the table goes
+        } else {
+            const qsizetype n = std::min(kSlice, m_retired.size());
+            m_retired.remove(m_retired.size() - n, n); // from the end: nothing moves
+            if (m_retired.isEmpty())
+                m_retired = {}; // and the array itself
+        }
+        releaseRetired();
+    });
+}
+
+void ProposalTableModel::addItems(const QList<ProposalItem> &items)
+{
+    addPages({items});
+}
+
+void ProposalTableModel::addPages(QList<QList<ProposalItem>> pages)
+{
+    // One hash lookup per item: a key seen for the first time gets the next
+    // row (this also dedupes within the pages); a known one is an update.
+    QList<ProposalItem> existing;
+    const int first = int(m_items.size());
+    int next = first;
+    QList<std::pair<qsizetype, qsizetype>> fresh; // page, index
+    bool allFresh = true;
+    for (qsizetype p = 0; p < pages.size(); ++p) {
+        const QList<ProposalItem> &items = pages[p];
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            const qsizetype before = m_rows.size();
+            int &row = m_rows[items[i].key];
+            if (m_rows.size() != before) {
+                row = next++;
+                fresh.append({p, i});
+                continue;
+            }
+            allFresh = false;
+            if (row < first)
+                existing.append(items[i]);
+        }
+    }
+    if (next > first) {
+        beginInsertRows({}, first, next - 1);
+        if (m_items.capacity() < next) { // grow geometrically: reserve(next) would move every row each time
+            m_items.reserve(std::max<qsizetype>(next, 2 * m_items.capacity()));
+            m_scores.reserve(m_items.capacity());
+        }
+        if (allFresh) {
+            // A page this model alone holds (the queued signal's copy is gone) is moved in:
+            // no reference count of the item's strings is touched; a shared one is copied.
+            for (QList<ProposalItem> &items : pages) {
+                for (const ProposalItem &item : std::as_const(items))
+                    m_scores.append(item.savingsScore);
+                m_items.append(std::move(items));
+            }
+        } else {
+            for (const auto &[p, i] : std::as_const(fresh)) {
+                m_items.append(pages[p][i]);
+                m_scores.append(pages[p][i].savingsScore);
+            }
+        }
+        endInsertRows();
+    }
+    if (!existing.isEmpty())
+        updateItems(existing);
+}
+
+void ProposalTableModel::reserve(qsizetype rows)
+{
+    if (m_items.capacity() < rows) {
+        m_items.reserve(rows);
+        m_scores.reserve(rows);
+    }
+    if (m_rows.capacity() < rows)
+        m_rows.reserve(rows);
+}
+
+void ProposalTableModel::updateItems(const QList<ProposalItem> &items)
+{
+    int lo = -1;
+    int hi = -1;
+    for (const ProposalItem &item : items) {
+        const auto it = m_rows.constFind(item.key);
+        if (it == m_rows.cend())
+            continue;
+        m_items[*it] = item;
+        m_scores[*it] = item.savingsScore;
+        lo = lo < 0 ? *it : std::min(lo, *it);
+        hi = std::max(hi, *it);
+    }
+    // One dataChanged over the touched range rather than one per row.
+    if (lo >= 0)
+        emit dataChanged(index(lo, 0), index(hi, ColumnCount - 1));
+}
+
+void ProposalTableModel::removeKeys(const QStringList &keys)
+{
+    QList<int> rows;
+    for (const QString &key : keys) {
+        const auto it = m_rows.constFind(key);
+        if (it != m_rows.cend())
+            rows.append(*it);
+        m_pending.remove(key);
+    }
+    if (rows.isEmpty())
+        return;
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    // Remove contiguous runs from the back so earlier row numbers stay valid.
+    int end = int(rows.size()) - 1;
+    while (end >= 0) {
+        int start = end;
+        while (start > 0 && rows[start - 1] == rows[start] - 1)
+            --start;
+        beginRemoveRows({}, rows[start], rows[end]);
+        for (int i = rows[end]; i >= rows[start]; --i)
+            m_rows.remove(m_items.at(i).key);
+        m_items.remove(rows[start], rows[end] - rows[start] + 1);
+        m_scores.remove(rows[start], rows[end] - rows[start] + 1);
+        reindex(rows[start]);
+        endRemoveRows();
+        end = start - 1;
+    }
+}
+
+int ProposalTableModel::rowOfKey(const QString &key) const
+{
+    return m_rows.value(key, -1);
+}
+
+void ProposalTableModel::setPending(const QString &key, bool pending)
+{
+    const int row = rowOfKey(key);
+    if (pending)
+        m_pending.insert(key);
+    else
+        m_pending.remove(key);
+    if (row >= 0)
+        emit dataChanged(index(row, 0), index(row, ColumnCount - 1));
+}
+
+void ProposalTableModel::reindex(int from)
+{
+    for (int i = from; i < m_items.size(); ++i)
+        m_rows.insert(m_items.at(i).key, i);
+}
+
+} // namespace l0l3

@@ -1,0 +1,88 @@
+#include "ui/settings/profilestore.h"
+
+#include <QSettings>
+
+namespace l0l3 {
+
+QList<ConnectionProfile> ProfileStore::load()
+{
+    QSettings settings;
+    QList<ConnectionProfile> profiles;
+    const int n = settings.beginReadArray(QStringLiteral("profiles"));
+    for (int i = 0; i < n; ++i) {
+        settings.setArrayIndex(i);
+        ConnectionProfile p;
+        p.name = settings.value(QStringLiteral("name")).toString();
+        p.primaryUrl = settings.value(QStringLiteral("primaryUrl")).toString();
+        p.user = settings.value(QStringLiteral("user")).toString();
+        p.sentinels = settings.value(QStringLiteral("sentinels")).toStringList();
+        p.sentinelMaster = settings.value(QStringLiteral("sentinelMaster"), QStringLiteral("l0l3")).toString();
+        if (!p.name.isEmpty())
+            profiles.append(p);
+    }
+    settings.endArray();
+    return profiles;
+}
+
+std::optional<ConnectionProfile> ProfileStore::find(const QString &name)
+{
+    for (const ConnectionProfile &p : load()) {
+        if (p.name == name)
+            return p;
+    }
+    return std::nullopt;
+}
+
+void ProfileStore::save(const QList<ConnectionProfile> &profiles)
+{
+    QSettings settings;
+    settings.remove(QStringLiteral("profiles"));
+    settings.beginWriteArray(QStringLiteral("profiles"), int(profiles.size()));
+    for (int i = 0; i < profiles.size(); ++i) {
+        const ConnectionProfile &p = profiles.at(i);
+        settings.setArrayIndex(i);
+        settings.setValue(QStringLiteral("name"), p.name);
+        settings.setValue(QStringLiteral("primaryUrl"), p.primaryUrl);
+        settings.setValue(QStringLiteral("user"), p.user);
+        settings.setValue(QStringLiteral("sentinels"), p.sentinels);
+        settings.setValue(QStringLiteral("sentinelMaster"), p.sentinelMaster);
+    }
+    settings.endArray();
+    settings.sync();
+}
+
+void ProfileStore::upsert(const ConnectionProfile &profile)
+{
+    QList<ConnectionProfile> profiles = load();
+    bool replaced = false;
+    for (ConnectionProfile &p : profiles) {
+        if (p.name == profile.name) {
+            p = profile;
+            replaced = true;
+        }
+    }
+    if (!replaced)
+        profiles.append(profile);
+    save(profiles);
+}
+
+void ProfileStore::remove(const QString &name)
+{
+    QList<ConnectionProfile> profiles = load();
+    profiles.removeIf([&name](const ConnectionProfile &p) { return p.name == name; });
+    save(profiles);
+}
+
+QString ProfileStore::lastUsed()
+{
+    return QSettings().value(QStringLiteral("lastProfile")).toString();
+}
+
+void ProfileStore::setLastUsed(const QString &name)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("lastProfile"), name);
+    settings.sync();
+}
+
+} // namespace l0l3

@@ -1,0 +1,206 @@
+#include "ui/settings/settingsdialog.h"
+
+#include <QCheckBox>
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include "ui/settings/passwordvault.h"
+#include "ui/settings/profilestore.h"
+
+namespace l0l3 {
+
+SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
+    : QDialog(parent)
+    , m_vault(vault)
+    , m_list(new QListWidget(this))
+    , m_name(new QLineEdit(this))
+    , m_url(new QLineEdit(this))
+    , m_user(new QLineEdit(this))
+    , m_password(new QLineEdit(this))
+    , m_sentinels(new QLineEdit(this))
+    , m_master(new QLineEdit(this))
+    , m_remember(new QCheckBox(tr("Remember in the system keychain"), this))
+    , m_keychainNote(new QLabel(this))
+    , m_message(new QLabel(this))
+{
+    setWindowTitle(tr("Connection profiles"));
+    m_url->setPlaceholderText(QStringLiteral("redis://127.0.0.1:6379"));
+    m_url->setToolTip(tr("Primary address without credentials: redis://host:port[/db]"));
+    m_user->setPlaceholderText(QStringLiteral("console"));
+    m_password->setEchoMode(QLineEdit::Password);
+    m_password->setPlaceholderText(tr("stored in the keychain, never in a file"));
+    m_sentinels->setPlaceholderText(QStringLiteral("127.0.0.1:26379, 127.0.0.1:26380"));
+    m_remember->setChecked(true);
+    // Keychain and URL parser messages may quote what was typed or stored.
+    m_keychainNote->setTextFormat(Qt::PlainText);
+    m_message->setTextFormat(Qt::PlainText);
+    m_keychainNote->setWordWrap(true);
+    m_message->setWordWrap(true);
+    if (!m_vault->keychainUsable())
+        m_keychainNote->setText(tr("No keychain backend: passwords are kept for this session only."));
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("&Name:"), m_name);
+    form->addRow(tr("&Primary URL:"), m_url);
+    form->addRow(tr("&User:"), m_user);
+    form->addRow(tr("Pass&word:"), m_password);
+    form->addRow(QString(), m_remember);
+    form->addRow(tr("&Sentinels:"), m_sentinels);
+    form->addRow(tr("Sentinel &master name:"), m_master);
+
+    auto *newButton = new QPushButton(tr("&New"), this);
+    auto *deleteButton = new QPushButton(tr("&Delete"), this);
+    auto *listButtons = new QHBoxLayout;
+    listButtons->addWidget(newButton);
+    listButtons->addWidget(deleteButton);
+    auto *left = new QVBoxLayout;
+    left->addWidget(m_list, 1);
+    left->addLayout(listButtons);
+
+    auto *right = new QVBoxLayout;
+    right->addLayout(form);
+    right->addWidget(m_keychainNote);
+    right->addWidget(m_message);
+    right->addStretch();
+
+    auto *body = new QHBoxLayout;
+    body->addLayout(left, 1);
+    body->addLayout(right, 2);
+
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Close, this);
+    auto *connectButton = buttons->addButton(tr("&Connect"), QDialogButtonBox::AcceptRole);
+    connectButton->setDefault(true);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(body, 1);
+    layout->addWidget(buttons);
+
+    connect(newButton, &QPushButton::clicked, this, &SettingsDialog::newProfile);
+    connect(deleteButton, &QPushButton::clicked, this, &SettingsDialog::deleteProfile);
+    connect(buttons->button(QDialogButtonBox::Save), &QPushButton::clicked, this, &SettingsDialog::saveCurrent);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    connect(connectButton, &QPushButton::clicked, this, [this] {
+        const QString password = m_password->text();
+        if (!saveCurrent())
+            return;
+        emit connectRequested(formProfile(), password);
+        accept();
+    });
+    connect(m_list, &QListWidget::currentTextChanged, this, [this](const QString &name) {
+        if (const auto p = ProfileStore::find(name))
+            showProfile(*p);
+    });
+    connect(m_vault, &PasswordVault::backendUnavailable, this, [this](const QString &message) {
+        m_keychainNote->setText(message);
+    });
+    connect(m_vault, &PasswordVault::stored, this, [this](const QString &, bool inKeychain, const QString &message) {
+        setMessage(message, !inKeychain);
+    });
+
+    reloadList(ProfileStore::lastUsed());
+    if (m_list->count() == 0)
+        newProfile();
+    resize(720, 380);
+}
+
+void SettingsDialog::setMessage(const QString &text, bool error)
+{
+    m_message->setText(text);
+    m_message->setStyleSheet(error ? QStringLiteral("color: #a40;") : QString());
+}
+
+void SettingsDialog::reloadList(const QString &select)
+{
+    m_list->clear();
+    for (const ConnectionProfile &p : ProfileStore::load())
+        m_list->addItem(p.name);
+    if (!select.isEmpty())
+        selectProfile(select);
+    else if (m_list->count() > 0)
+        m_list->setCurrentRow(0);
+}
+
+void SettingsDialog::selectProfile(const QString &name)
+{
+    const auto items = m_list->findItems(name, Qt::MatchExactly);
+    if (!items.isEmpty())
+        m_list->setCurrentItem(items.first());
+}
+
+void SettingsDialog::showProfile(const ConnectionProfile &p)
+{
+    m_name->setText(p.name);
+    m_url->setText(p.primaryUrl);
+    m_user->setText(p.user);
+    m_sentinels->setText(p.sentinels.join(QStringLiteral(", ")));
+    m_master->setText(p.sentinelMaster);
+    m_password->clear();
+    m_password->setPlaceholderText(m_vault->hasSessionPassword(p.name) ? tr("(set for this session)")
+                                                                        : tr("stored in the keychain, never in a file"));
+    setMessage({});
+}
+
+void SettingsDialog::newProfile()
+{
+    m_list->clearSelection();
+    showProfile({QStringLiteral("local"), QStringLiteral("redis://127.0.0.1:6379"), QStringLiteral("console"), {},
+                 QStringLiteral("l0l3")});
+    m_name->setFocus();
+    m_name->selectAll();
+}
+
+void SettingsDialog::deleteProfile()
+{
+    const QString name = m_name->text().trimmed();
+    if (name.isEmpty())
+        return;
+    ProfileStore::remove(name);
+    m_vault->remove(name);
+    reloadList();
+}
+
+ConnectionProfile SettingsDialog::formProfile() const
+{
+    ConnectionProfile p;
+    p.name = m_name->text().trimmed();
+    p.primaryUrl = m_url->text().trimmed();
+    p.user = m_user->text().trimmed();
+    for (const QString &s : m_sentinels->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
+        p.sentinels.append(s.trimmed());
+    p.sentinelMaster = m_master->text().trimmed().isEmpty() ? QStringLiteral("l0l3") : m_master->text().trimmed();
+    return p;
+}
+
+bool SettingsDialog::saveCurrent()
+{
+    const ConnectionProfile p = formProfile();
+    QString error;
+    if (!p.isValid(&error)) {
+        setMessage(error, true);
+        return false;
+    }
+    ProfileStore::upsert(p);
+    ProfileStore::setLastUsed(p.name);
+    const QString password = m_password->text();
+    if (!password.isEmpty()) {
+        if (m_remember->isChecked() && m_vault->keychainUsable())
+            m_vault->store(p.name, password);
+        else {
+            m_vault->setSessionPassword(p.name, password);
+            setMessage(tr("Password kept in memory for this session only."));
+        }
+    } else {
+        setMessage(tr("Profile saved."));
+    }
+    m_password->clear();
+    reloadList(p.name);
+    return true;
+}
+
+} // namespace l0l3

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <QDialog>
+
+#include "ui/settings/connectionprofile.h"
+
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QPushButton;
+
+namespace l0l3 {
+
+class PasswordVault;
+
+// Connection profiles: name, primary URL (no password), ACL user, Sentinels.
+// The password field goes to the PasswordVault only (keychain, or session
+// memory when "remember" is off or no keychain exists), never to QSettings.
+class SettingsDialog : public QDialog
+{
+    Q_OBJECT
+public:
+    SettingsDialog(PasswordVault *vault, QWidget *parent = nullptr);
+
+    // Saves the form (profile to QSettings, password to the vault). False
+    // with a message in the dialog when the form is invalid.
+    bool saveCurrent();
+    void selectProfile(const QString &name);
+    ConnectionProfile formProfile() const;
+
+    QLineEdit *nameEdit() const { return m_name; }
+    QLineEdit *urlEdit() const { return m_url; }
+    QLineEdit *userEdit() const { return m_user; }
+    QLineEdit *passwordEdit() const { return m_password; }
+    QCheckBox *rememberBox() const { return m_remember; }
+
+signals:
+    // Password may be empty: the caller then asks the vault.
+    void connectRequested(const l0l3::ConnectionProfile &profile, const QString &password);
+
+private:
+    void reloadList(const QString &select = {});
+    void showProfile(const ConnectionProfile &profile);
+    void newProfile();
+    void deleteProfile();
+    void setMessage(const QString &text, bool error = false);
+
+    PasswordVault *m_vault;
+    QListWidget *m_list;
+    QLineEdit *m_name;
+    QLineEdit *m_url;
+    QLineEdit *m_user;
+    QLineEdit *m_password;
+    QLineEdit *m_sentinels;
+    QLineEdit *m_master;
+    QCheckBox *m_remember;
+    QLabel *m_keychainNote;
+    QLabel *m_message;
+};
+
+} // namespace l0l3

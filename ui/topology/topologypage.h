@@ -1,0 +1,72 @@
+#pragma once
+
+#include <QHash>
+#include <QList>
+#include <QWidget>
+
+#include "core/control/approvalresult.h"
+#include "core/control/metricssnapshot.h"
+#include "core/control/replicationstatus.h"
+#include "core/control/sentineltopology.h"
+#include "ui/workers/monitorconfig.h"
+
+class QComboBox;
+class QLabel;
+class QPushButton;
+class QTreeWidget;
+class QTreeWidgetItem;
+
+namespace l0l3 {
+
+class ControlClient;
+class MonitorClient;
+
+// Primary, replicas, Sentinels and gateways with their roles and health, and
+// the controls that change them: Sentinel failover, manual promotion,
+// drain/undrain a region, flush L0.5, freeze/unfreeze approvals. Every
+// control goes through ApprovalService (audited) or the SentinelClient, and
+// asks for confirmation first, saying what will happen.
+class TopologyPage : public QWidget
+{
+    Q_OBJECT
+public:
+    TopologyPage(ControlClient *control, MonitorClient *monitor, QWidget *parent = nullptr);
+
+    void setConfig(const MonitorConfig &config);
+    void setFrozen(bool frozen);
+    QTreeWidget *tree() const { return m_tree; }
+
+    void requestFailover();
+    void requestPromotion();
+    void requestDrain(bool drain);
+    void requestFlush();
+    void requestFreeze(bool freeze);
+
+signals:
+    void statusMessage(const QString &message, int timeoutMs);
+    void writeFinished(const l0l3::ApprovalResult &result);
+
+private:
+    void onTopology(const SentinelTopology &topology);
+    void onReplication(const QList<RegionReplicationStatus> &regions);
+    void onPrimary(const PrimaryReplicationStatus &primary);
+    void onSnapshot(const MetricsSnapshot &snapshot);
+    void confirm(const QString &title, const QString &text, std::function<void()> action);
+    void sendControl(const QString &message);
+    QTreeWidgetItem *section(const QString &name);
+    QTreeWidgetItem *row(QTreeWidgetItem *section, const QString &id);
+
+    ControlClient *m_control;
+    MonitorClient *m_monitor;
+    MonitorConfig m_config;
+    QTreeWidget *m_tree;
+    QComboBox *m_region;
+    QLabel *m_quorum;
+    QPushButton *m_freeze;
+    QPushButton *m_unfreeze;
+    QHash<QString, QTreeWidgetItem *> m_sections;
+    QHash<quint64, QString> m_inFlight;
+    bool m_frozen = false;
+};
+
+} // namespace l0l3

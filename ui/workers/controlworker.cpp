@@ -1,0 +1,368 @@
+#include "ui/workers/controlworker.h"
+
+#include <QRegularExpression>
+
+#include <algorithm>
+#include <memory>
+
+#include "core/common/entry.h"
+#include "core/common/promptnormaliser.h"
+#include "core/common/redisschema.h"
+#include "core/control/proposalqueue.h"
+
+namespace l0l3 {
+
+ControlWorker::ControlWorker(QObject *parent)
+    : QObject(parent)
+{
+}
+
+ControlWorker::~ControlWorker()
+{
+    teardown();
+}
+
+void ControlWorker::teardown()
+{
+    // Services first: they hold (non-owning) pointers to the connection.
+    delete m_approvals;
+    m_approvals = nullptr;
+    delete m_queue;
+    m_queue = nullptr;
+    delete m_entries;
+    m_entries = nullptr;
+    delete m_audit;
+    m_audit = nullptr;
+    if (m_connection)
+        m_connection->disconnect(this); // no signals from a connection being torn down
+    delete m_connection;
+    m_connection = nullptr;
+}
+
+void ControlWorker::shutdown()
+{
+    teardown();
+}
+
+void ControlWorker::connectTo(const RedisConnection::Options &options, const QString &actor)
+{
+    teardown();
+    m_loadedOnce = false;
+    m_connection = new RedisConnection(options, this);
+    m_approvals = new ApprovalService(m_connection, this);
+    if (!actor.isEmpty())
+        m_approvals->setDefaultActor(actor);
+    m_queue = new ProposalQueue(m_connection, this);
+    m_queue->setPageSize(kProposalPageSize);
+    m_entries = new EntryStore(m_connection, this);
+    m_entries->setPageSize(500);
+    m_audit = new AuditLog(m_connection, this);
+
+    const QString server = options.redacted();
+    connect(m_connection, &RedisConnection::connected, this, [this] {
+        emit connectionChanged(QStringLiteral("ready"), m_connection->options().redacted(), {});
+        checkRole();
+        // Every (re)connection may be a different server (failover): reload.
+        reloadProposals();
+    });
+    connect(m_connection, &RedisConnection::disconnected, this, [this] {
+        emit connectionChanged(QStringLiteral("connecting"), m_connection->options().redacted(), m_connection->lastError());
+    });
+    connect(m_connection, &RedisConnection::error, this, [this](const QString &message) {
+        emit connectionChanged(QStringLiteral("connecting"), m_connection->options().redacted(), message);
+    });
+
+    connect(m_queue, &ProposalQueue::pageLoaded, this, &ControlWorker::proposalsPage);
+    connect(m_queue, &ProposalQueue::itemsUpdated, this, &ControlWorker::proposalsUpdated);
+    connect(m_queue, &ProposalQueue::itemsRemoved, this, &ControlWorker::proposalsRemoved);
+    connect(m_queue, &ProposalQueue::regionsFound, this, &ControlWorker::proposalRegionsFound);
+    connect(m_queue, &ProposalQueue::loadFinished, this, [this](int count, qint64 malformed) {
+        emit proposalsLoaded(count, malformed);
+        m_queue->setPollInterval(m_pollIntervalMs);
+    });
+    connect(m_queue, &ProposalQueue::loadFailed, this, &ControlWorker::proposalsFailed);
+
+    connect(m_entries, &EntryStore::pageLoaded, this, [this](const QList<EntryItem> &items, int) {
+        // EntryStore itself goes on after an empty SCAN page.
+        emit entriesPage(items, m_entries->canFetchMore());
+    });
+    connect(m_entries, &EntryStore::failed, this, &ControlWorker::entriesFailed);
+    connect(m_audit, &AuditLog::pageLoaded, this, &ControlWorker::auditPage);
+    connect(m_audit, &AuditLog::failed, this, &ControlWorker::auditFailed);
+
+    emit connectionChanged(QStringLiteral("connecting"), server, {});
+    m_connection->open();
+}
+
+void ControlWorker::disconnectFromServer()
+{
+    const QString server = m_connection ? m_connection->options().redacted() : QString();
+    teardown();
+    emit connectionChanged(QStringLiteral("closed"), server, {});
+}
+
+void ControlWorker::repoint(const QString &host, int port)
+{
+    if (!m_connection)
+        return;
+    RedisConnection::Options options = m_connection->options();
+    if (options.host == host && options.port == port)
+        return;
+    options.host = host;
+    options.port = port;
+    m_connection->close();
+    m_connection->setOptions(options);
+    emit connectionChanged(QStringLiteral("connecting"), options.redacted(), QStringLiteral("primary moved (failover)"));
+    m_connection->open();
+}
+
+void ControlWorker::checkRole()
+{
+    if (!m_connection)
+        return;
+    m_connection->pipeline({{QByteArrayLiteral("ROLE")},
+                            {QByteArrayLiteral("GET"), QByteArray(RedisSchema::kFrozen.data(), qsizetype(RedisSchema::kFrozen.size()))}},
+                           this, [this](const QList<RedisReply> &replies) {
+        QString role = QStringLiteral("unknown");
+        if (!replies.isEmpty()) {
+            const RedisReply &r = replies.first();
+            if (r.isArray() && !r.elements.isEmpty())
+                role = r.elements.first().toString();
+            else if (r.isError())
+                role = QStringLiteral("unknown (%1)").arg(r.errorMessage());
+        }
+        const bool frozen = replies.size() > 1 && replies[1].isString();
+        emit roleChecked(role, role == QLatin1String("master"), frozen);
+    });
+}
+
+void ControlWorker::reloadProposals()
+{
+    if (!m_queue)
+        return;
+    m_queue->setPollInterval(0);
+    emit proposalsReset();
+    m_queue->load();
+}
+
+void ControlWorker::setPollInterval(int ms)
+{
+    m_pollIntervalMs = ms;
+    if (m_queue && !m_queue->isLoading())
+        m_queue->setPollInterval(ms);
+}
+
+void ControlWorker::onResult(quint64 requestId, const ApprovalResult &result)
+{
+    if (result.ok && m_queue && (result.action == QLatin1String("approve") || result.action == QLatin1String("reject")))
+        m_queue->removeKey(result.key);
+    emit decisionFinished(requestId, result);
+    if (result.action == QLatin1String("freeze") || result.action == QLatin1String("unfreeze"))
+        checkRole();
+}
+
+namespace {
+ApprovalResult notConnected(const QString &action, const QString &key)
+{
+    ApprovalResult r;
+    r.error = ApprovalResult::ErrorKind::NotConnected;
+    r.action = action;
+    r.key = key;
+    r.message = QStringLiteral("not connected: open a connection profile first");
+    return r;
+}
+} // namespace
+
+void ControlWorker::approve(quint64 requestId, const ApprovalRequest &request)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("approve"), request.key));
+        return;
+    }
+    m_approvals->approve(request, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+void ControlWorker::reject(quint64 requestId, const ProposalItem &item, int days)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("reject"), item.key));
+        return;
+    }
+    m_approvals->reject(item.id, item.key, {}, days,
+                        [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, item.duplicateIds);
+}
+
+void ControlWorker::revoke(quint64 requestId, const QString &key, qint64 expectedVersion)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("revoke"), key));
+        return;
+    }
+    m_approvals->revoke(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, expectedVersion);
+}
+
+void ControlWorker::unreject(quint64 requestId, const QString &key)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("unreject"), key));
+        return;
+    }
+    m_approvals->unreject(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+void ControlWorker::editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("edit"), key));
+        return;
+    }
+    m_approvals->edit(key, response, expectedVersion, {},
+                      [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+void ControlWorker::setFrozen(quint64 requestId, bool frozen)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(frozen ? QStringLiteral("freeze") : QStringLiteral("unfreeze"), {}));
+        return;
+    }
+    auto cb = [this, requestId](const ApprovalResult &r) { onResult(requestId, r); };
+    if (frozen)
+        m_approvals->freezeApprovals({}, cb);
+    else
+        m_approvals->unfreezeApprovals({}, cb);
+}
+
+void ControlWorker::publishControl(quint64 requestId, const QString &message)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("control"), message));
+        return;
+    }
+    m_approvals->publishControl(message, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+QSet<QString> promptWords(const QString &prompt)
+{
+    const QString norm = QString::fromStdString(PromptNormaliser::normalise(prompt.toStdString()));
+    static const QRegularExpression split(QStringLiteral("[^\\w]+"), QRegularExpression::UseUnicodePropertiesOption);
+    const QStringList words = norm.split(split, Qt::SkipEmptyParts);
+    return QSet<QString>(words.begin(), words.end());
+}
+
+double jaccard(const QSet<QString> &a, const QSet<QString> &b)
+{
+    if (a.isEmpty() && b.isEmpty())
+        return 0;
+    const qsizetype common = QSet<QString>(a).intersect(b).size();
+    return double(common) / double(a.size() + b.size() - common);
+}
+
+void ControlWorker::findSimilar(const ProposalItem &item)
+{
+    const quint64 generation = ++m_similarGeneration;
+    if (!m_connection)
+        return;
+    struct Scan
+    {
+        QString proposalKey;
+        QSet<QString> words;
+        QList<SimilarEntry> best;
+        int pages = 0;
+    };
+    auto scan = std::make_shared<Scan>();
+    scan->proposalKey = item.key;
+    scan->words = promptWords(item.prompt);
+    auto step = std::make_shared<std::function<void(const QByteArray &)>>();
+    // The pending callbacks own the step; it refers to itself weakly (no cycle).
+    std::weak_ptr<std::function<void(const QByteArray &)>> weakStep = step;
+    *step = [this, scan, weakStep, generation](const QByteArray &cursor) {
+        auto step = weakStep.lock();
+        if (!step)
+            return;
+        if (!m_connection || generation != m_similarGeneration)
+            return; // a newer selection superseded this one
+        const QByteArray match = QByteArray::fromStdString(RedisSchema::entryKey("")) + '*';
+        m_connection->command({QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), match, QByteArrayLiteral("COUNT"),
+                               QByteArrayLiteral("1000")},
+                              this, [this, scan, step, generation](const RedisReply &r) {
+            if (generation != m_similarGeneration || !r.isArray() || r.elements.size() < 2) {
+                if (generation == m_similarGeneration)
+                    emit similarEntries(scan->proposalKey, scan->best);
+                return;
+            }
+            const QByteArray next = r.elements[0].str;
+            QList<QByteArray> mget{QByteArrayLiteral("MGET")};
+            for (const RedisReply &k : r.elements[1].elements)
+                mget.append(k.str);
+            auto proceed = [this, scan, step, next] {
+                ++scan->pages;
+                if (next == "0" || scan->pages >= kSimilarScanPages)
+                    emit similarEntries(scan->proposalKey, scan->best);
+                else
+                    (*step)(next);
+            };
+            if (mget.size() == 1) {
+                proceed();
+                return;
+            }
+            m_connection->command(mget, this, [this, scan, proceed, generation](const RedisReply &values) {
+                if (generation != m_similarGeneration)
+                    return;
+                for (const RedisReply &v : values.elements) {
+                    if (!v.isString())
+                        continue;
+                    const auto e = EntryCodec::decode(v.str.toStdString());
+                    if (!e || QString::fromStdString(e->key) == scan->proposalKey)
+                        continue;
+                    const QString prompt = QString::fromStdString(e->prompt);
+                    const double s = jaccard(scan->words, promptWords(prompt));
+                    if (s <= 0)
+                        continue;
+                    scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});
+                }
+                std::stable_sort(scan->best.begin(), scan->best.end(),
+                                 [](const SimilarEntry &a, const SimilarEntry &b) { return a.similarity > b.similarity; });
+                if (scan->best.size() > 3)
+                    scan->best.resize(3);
+                proceed();
+            });
+        });
+    };
+    (*step)(QByteArrayLiteral("0"));
+}
+
+void ControlWorker::scanEntries(const QString &search)
+{
+    if (!m_entries) {
+        emit entriesFailed(QStringLiteral("not connected"));
+        return;
+    }
+    emit entriesReset();
+    m_entries->startPaged(search);
+    m_entries->fetchMore();
+}
+
+void ControlWorker::fetchMoreEntries()
+{
+    if (m_entries && m_entries->canFetchMore() && !m_entries->isScanning())
+        m_entries->fetchMore();
+}
+
+void ControlWorker::reloadAudit()
+{
+    if (!m_audit) {
+        emit auditFailed(QStringLiteral("not connected"));
+        return;
+    }
+    emit auditReset();
+    m_audit->reload();
+}
+
+void ControlWorker::fetchMoreAudit()
+{
+    if (m_audit && m_audit->canFetchMore() && !m_audit->isLoading())
+        m_audit->fetchMore();
+}
+
+} // namespace l0l3
