@@ -115,6 +115,31 @@ struct ApprovalService::Op
     // Reads the stored entry (into current) and the rejected score from the
     // replies to preconditionCommands(); refuses a write they contradict.
     std::optional<Refusal> checkStoredState(const QList<RedisReply> &replies);
+
+    // The commands of the write's MULTI/EXEC, and its result once EXEC succeeds.
+    struct Transaction
+    {
+        QList<QList<QByteArray>> commands;
+        AuditRecord audit;
+        ApprovalResult result;
+
+        void add(QList<QByteArray> command) { commands.append(std::move(command)); }
+        void addAudit() { commands.append(auditXadd(audit)); }
+    };
+    // The change, its audit record, then what tells gateways and the proposal
+    // stream about it.
+    Transaction buildTransaction(qint64 nowMs) const;
+    Entry entryFromProposal(std::string *auditDetail) const;
+    Entry editedEntry(std::string *auditDetail) const;
+    void addEntryWrite(Transaction &tx, qint64 nowMs) const;
+    void addRevoke(Transaction &tx) const;
+    void addReject(Transaction &tx, qint64 nowMs) const;
+    void addUnreject(Transaction &tx) const;
+    void addFreezeFlag(Transaction &tx) const;
+    void addControl(Transaction &tx) const;
+    // The decided proposal(s) leave the pending list; the key's miss counter goes.
+    void addAckAndForget(Transaction &tx) const;
+    void addInvalidation(Transaction &tx) const;
 };
 
 std::optional<Refusal> ApprovalService::Op::checkArguments()
@@ -239,6 +264,163 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
         break;
     }
     return std::nullopt;
+}
+
+ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 nowMs) const
+{
+    Transaction tx;
+    tx.audit.action = actionName().toStdString();
+    tx.audit.key = key.toStdString();
+    tx.audit.actor = actor.toStdString();
+    tx.audit.tsMs = nowMs;
+    tx.audit.prevVersion = current ? current->version : 0;
+    tx.result.ok = true;
+    tx.result.key = key;
+    tx.result.prevVersion = tx.audit.prevVersion;
+    switch (kind) {
+    case Kind::Approve:
+    case Kind::Edit:
+        addEntryWrite(tx, nowMs);
+        break;
+    case Kind::Revoke:
+        addRevoke(tx);
+        break;
+    case Kind::Reject:
+        addReject(tx, nowMs);
+        break;
+    case Kind::Unreject:
+        addUnreject(tx);
+        break;
+    case Kind::Freeze:
+    case Kind::Unfreeze:
+        addFreezeFlag(tx);
+        break;
+    case Kind::Control:
+        addControl(tx);
+        break;
+    }
+    return tx;
+}
+
+Entry ApprovalService::Op::entryFromProposal(std::string *auditDetail) const
+{
+    const Proposal &p = *proposal;
+    Entry e;
+    e.key = p.key;
+    e.response = request.response ? request.response->toStdString() : p.response;
+    e.prompt = p.prompt;
+    e.system = p.system;
+    e.ns = p.ns;
+    e.model = p.model;
+    e.intent = request.intent.toStdString();
+    e.version = 1;
+    e.ttlSeconds = request.ttlSeconds;
+    QStringList detail{QStringLiteral("proposal=") + request.proposalId};
+    if (!request.intent.isEmpty())
+        detail << QStringLiteral("intent=") + request.intent;
+    if (request.response && request.response->toStdString() != p.response)
+        detail << QStringLiteral("edited");
+    *auditDetail = detail.join(QLatin1Char(' ')).toStdString();
+    return e;
+}
+
+Entry ApprovalService::Op::editedEntry(std::string *auditDetail) const
+{
+    Entry e = *current;
+    e.response = newResponse.toStdString();
+    e.version = current->version + 1;
+    *auditDetail = "edit";
+    return e;
+}
+
+void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
+{
+    Entry e = kind == Kind::Approve ? entryFromProposal(&tx.audit.detail) : editedEntry(&tx.audit.detail);
+    e.approvedBy = actor.toStdString();
+    e.approvedAtMs = nowMs;
+    QList<QByteArray> set{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(key.toStdString())),
+                          bytes(EntryCodec::encode(e))};
+    // An edit keeps the expiry the approval gave the entry.
+    if (kind == Kind::Edit)
+        set.append(QByteArrayLiteral("KEEPTTL"));
+    else if (e.ttlSeconds > 0)
+        set << QByteArrayLiteral("EX") << QByteArray::number(e.ttlSeconds);
+    tx.add(std::move(set));
+    tx.audit.version = e.version;
+    tx.result.version = e.version;
+    tx.addAudit();
+    addInvalidation(tx);
+    if (kind == Kind::Approve)
+        addAckAndForget(tx);
+}
+
+void ApprovalService::Op::addRevoke(Transaction &tx) const
+{
+    tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::entryKey(key.toStdString()))});
+    tx.audit.detail = current ? "revoked version " + std::to_string(current->version) : "revoked corrupt entry";
+    tx.addAudit();
+    addInvalidation(tx);
+}
+
+void ApprovalService::Op::addReject(Transaction &tx, qint64 nowMs) const
+{
+    const qint64 until = nowMs + qint64(days) * 86400LL * 1000LL;
+    tx.add({QByteArrayLiteral("ZADD"), bytes(RedisSchema::kRejected), QByteArray::number(until), utf8(key)});
+    tx.audit.detail = QStringLiteral("proposal=%1 days=%2").arg(request.proposalId).arg(days).toStdString();
+    tx.addAudit();
+    addAckAndForget(tx);
+}
+
+void ApprovalService::Op::addUnreject(Transaction &tx) const
+{
+    tx.add({QByteArrayLiteral("ZREM"), bytes(RedisSchema::kRejected), utf8(key)});
+    tx.audit.detail = "undo of reject";
+    tx.addAudit();
+}
+
+void ApprovalService::Op::addFreezeFlag(Transaction &tx) const
+{
+    const bool freeze = kind == Kind::Freeze;
+    if (freeze)
+        tx.add({QByteArrayLiteral("SET"), bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")});
+    else
+        tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::kFrozen)});
+    tx.audit.action = "control";
+    tx.audit.detail = freeze ? "freeze" : "unfreeze";
+    tx.addAudit();
+    tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel),
+            freeze ? QByteArrayLiteral("freeze") : QByteArrayLiteral("unfreeze")});
+}
+
+void ApprovalService::Op::addControl(Transaction &tx) const
+{
+    const QStringList parts = control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    if (parts[0] == QLatin1String("drain"))
+        tx.add({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), utf8(parts[1]), QByteArrayLiteral("1")});
+    else if (parts[0] == QLatin1String("undrain"))
+        tx.add({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), utf8(parts[1])});
+    tx.audit.action = "control";
+    tx.audit.detail = control.toStdString();
+    tx.addAudit();
+    // failover/promote are operator actions on the topology: audited, not
+    // something gateways act on.
+    if (parts[0] != QLatin1String("failover") && parts[0] != QLatin1String("promote"))
+        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(control)});
+}
+
+void ApprovalService::Op::addAckAndForget(Transaction &tx) const
+{
+    QList<QByteArray> ack{QByteArrayLiteral("XACK"), bytes(RedisSchema::kProposals), bytes(RedisSchema::kProposalsGroup),
+                          utf8(request.proposalId)};
+    for (const QString &dup : request.duplicateIds)
+        ack.append(utf8(dup));
+    tx.add(std::move(ack));
+    tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::seenKey(key.toStdString()))});
+}
+
+void ApprovalService::Op::addInvalidation(Transaction &tx) const
+{
+    tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), utf8(key)});
 }
 
 ApprovalService::ApprovalService(RedisConnection *connection, QObject *parent)
@@ -475,180 +657,54 @@ void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisR
 void ApprovalService::runTransaction(std::shared_ptr<Op> op)
 {
     RedisConnection *conn = m_connection;
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    const std::string key = op->key.toStdString();
-    const QByteArray entryKey = bytes(RedisSchema::entryKey(key));
-    const QByteArray proposalsKey = bytes(RedisSchema::kProposals);
-    const QByteArray group = bytes(RedisSchema::kProposalsGroup);
-
-    AuditRecord audit;
-    audit.action = op->actionName().toStdString();
-    audit.key = key;
-    audit.actor = op->actor.toStdString();
-    audit.tsMs = now;
-    audit.prevVersion = op->current ? op->current->version : 0;
-
-    ApprovalResult result;
-    result.ok = true;
-    result.key = op->key;
-    result.prevVersion = audit.prevVersion;
-
-    QList<QList<QByteArray>> tx;
-    auto ackAndForget = [&] {
-        QList<QByteArray> ack{QByteArrayLiteral("XACK"), proposalsKey, group, utf8(op->request.proposalId)};
-        for (const QString &dup : op->request.duplicateIds)
-            ack.append(utf8(dup));
-        tx.append(ack);
-        tx.append({QByteArrayLiteral("DEL"), bytes(RedisSchema::seenKey(key))});
-    };
-    auto publishInvalidate = [&] {
-        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), utf8(op->key)});
-    };
-
-    switch (op->kind) {
-    case Op::Kind::Approve:
-    case Op::Kind::Edit: {
-        Entry e;
-        if (op->kind == Op::Kind::Approve) {
-            const Proposal &p = *op->proposal;
-            e.key = p.key;
-            e.response = op->request.response ? op->request.response->toStdString() : p.response;
-            e.prompt = p.prompt;
-            e.system = p.system;
-            e.ns = p.ns;
-            e.model = p.model;
-            e.intent = op->request.intent.toStdString();
-            e.version = 1;
-            e.ttlSeconds = op->request.ttlSeconds;
-            QStringList detail{QStringLiteral("proposal=") + op->request.proposalId};
-            if (!op->request.intent.isEmpty())
-                detail << QStringLiteral("intent=") + op->request.intent;
-            if (op->request.response && op->request.response->toStdString() != p.response)
-                detail << QStringLiteral("edited");
-            audit.detail = detail.join(QLatin1Char(' ')).toStdString();
-        } else {
-            e = *op->current;
-            e.response = op->newResponse.toStdString();
-            e.version = op->current->version + 1;
-            audit.detail = "edit";
-        }
-        e.approvedBy = op->actor.toStdString();
-        e.approvedAtMs = now;
-        QList<QByteArray> set{QByteArrayLiteral("SET"), entryKey, bytes(EntryCodec::encode(e))};
-        if (op->kind == Op::Kind::Edit)
-            set.append(QByteArrayLiteral("KEEPTTL"));
-        else if (e.ttlSeconds > 0)
-            set << QByteArrayLiteral("EX") << QByteArray::number(e.ttlSeconds);
-        tx.append(set);
-        audit.version = e.version;
-        result.version = e.version;
-        tx.append(auditXadd(audit));
-        publishInvalidate();
-        if (op->kind == Op::Kind::Approve)
-            ackAndForget();
-        break;
-    }
-    case Op::Kind::Revoke:
-        tx.append({QByteArrayLiteral("DEL"), entryKey});
-        audit.detail = op->current ? "revoked version " + std::to_string(op->current->version) : "revoked corrupt entry";
-        tx.append(auditXadd(audit));
-        publishInvalidate();
-        break;
-    case Op::Kind::Reject: {
-        const qint64 until = now + qint64(op->days) * 86400LL * 1000LL;
-        tx.append({QByteArrayLiteral("ZADD"), bytes(RedisSchema::kRejected), QByteArray::number(until), utf8(op->key)});
-        audit.detail = QStringLiteral("proposal=%1 days=%2").arg(op->request.proposalId).arg(op->days).toStdString();
-        tx.append(auditXadd(audit));
-        ackAndForget();
-        break;
-    }
-    case Op::Kind::Unreject:
-        tx.append({QByteArrayLiteral("ZREM"), bytes(RedisSchema::kRejected), utf8(op->key)});
-        audit.detail = "undo of reject";
-        tx.append(auditXadd(audit));
-        break;
-    case Op::Kind::Freeze:
-    case Op::Kind::Unfreeze: {
-        const bool freeze = op->kind == Op::Kind::Freeze;
-        if (freeze)
-            tx.append({QByteArrayLiteral("SET"), bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")});
-        else
-            tx.append({QByteArrayLiteral("DEL"), bytes(RedisSchema::kFrozen)});
-        audit.action = "control";
-        audit.detail = freeze ? "freeze" : "unfreeze";
-        tx.append(auditXadd(audit));
-        tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel),
-                   freeze ? QByteArrayLiteral("freeze") : QByteArrayLiteral("unfreeze")});
-        break;
-    }
-    case Op::Kind::Control: {
-        const QStringList parts = op->control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-        if (parts[0] == QLatin1String("drain"))
-            tx.append({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), utf8(parts[1]), QByteArrayLiteral("1")});
-        else if (parts[0] == QLatin1String("undrain"))
-            tx.append({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), utf8(parts[1])});
-        audit.action = "control";
-        audit.detail = op->control.toStdString();
-        tx.append(auditXadd(audit));
-        // failover/promote are operator actions on the topology: audited, not
-        // something gateways act on.
-        if (parts[0] != QLatin1String("failover") && parts[0] != QLatin1String("promote"))
-            tx.append({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(op->control)});
-        break;
-    }
-    }
-
-    conn->transaction(tx, this, [this, op, result](const RedisReply &exec) mutable {
-        if (exec.isNil()) {
-            ApprovalResult r;
-            r.error = ErrorKind::VersionConflict;
-            r.message = QStringLiteral("version conflict: %1 changed while this %2 was being written (WATCH); nothing was written, reload and retry")
-                            .arg(op->key, op->actionName());
-            finish(op, r);
-            return;
-        }
-        if (exec.isError()) {
-            ApprovalResult r;
-            r.error = kindOf(exec);
-            r.message = QStringLiteral("%1 failed: %2").arg(op->actionName(), exec.errorMessage());
-            finish(op, r);
-            return;
-        }
-        for (const RedisReply &part : exec.elements) {
-            if (part.isError()) {
-                ApprovalResult r;
-                r.error = kindOf(part);
-                r.message = QStringLiteral("%1 partly failed inside the transaction: %2").arg(op->actionName(), part.errorMessage());
-                finish(op, r);
-                return;
-            }
-        }
-        afterExec(op, result);
-    });
+    if (!conn)
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+    const Op::Transaction tx = op->buildTransaction(QDateTime::currentMSecsSinceEpoch());
+    conn->transaction(tx.commands, this,
+                      [this, op, result = tx.result](const RedisReply &exec) { onExec(op, result, exec); });
 }
 
-void ApprovalService::afterExec(std::shared_ptr<Op> op, ApprovalResult result)
+void ApprovalService::onExec(std::shared_ptr<Op> op, const ApprovalResult &result, const RedisReply &exec)
+{
+    if (exec.isNil()) {
+        return fail(op, ErrorKind::VersionConflict,
+                    QStringLiteral("version conflict: %1 changed while this %2 was being written (WATCH); nothing was "
+                                   "written, reload and retry")
+                        .arg(op->key, op->actionName()));
+    }
+    if (exec.isError())
+        return fail(op, kindOf(exec), QStringLiteral("%1 failed: %2").arg(op->actionName(), exec.errorMessage()));
+    for (const RedisReply &part : exec.elements) {
+        if (part.isError()) {
+            return fail(op, kindOf(part), QStringLiteral("%1 partly failed inside the transaction: %2")
+                                              .arg(op->actionName(), part.errorMessage()));
+        }
+    }
+    confirmReplication(op, result);
+}
+
+void ApprovalService::confirmReplication(std::shared_ptr<Op> op, ApprovalResult result)
 {
     RedisConnection *conn = m_connection;
     result.message = QStringLiteral("%1 %2 done").arg(op->actionName(), op->key);
-    if (m_waitTimeoutMs <= 0 || !conn) {
-        finish(op, result);
-        return;
-    }
+    if (m_waitTimeoutMs <= 0 || !conn)
+        return finish(op, result);
     const int commandTimeout = m_waitTimeoutMs + conn->options().commandTimeoutMs;
     conn->command({QByteArrayLiteral("WAIT"), QByteArrayLiteral("1"), QByteArray::number(m_waitTimeoutMs)}, this,
-                  [this, op, result](const RedisReply &r) mutable {
-                      if (r.isInteger()) {
-                          result.replicasAcked = int(r.integer);
-                          result.message += QStringLiteral("; %1 replica(s) acknowledged").arg(r.integer);
-                      } else {
-                          result.replicasAcked = -1;
-                          result.message += QStringLiteral("; written, but WAIT failed (%1): replication not confirmed")
-                                                .arg(r.errorMessage());
-                      }
-                      finish(op, result);
-                  },
-                  commandTimeout);
+                  [this, op, result](const RedisReply &r) { onReplicaWait(op, result, r); }, commandTimeout);
+}
+
+void ApprovalService::onReplicaWait(std::shared_ptr<Op> op, ApprovalResult result, const RedisReply &reply)
+{
+    if (reply.isInteger()) {
+        result.replicasAcked = int(reply.integer);
+        result.message += QStringLiteral("; %1 replica(s) acknowledged").arg(reply.integer);
+    } else {
+        result.replicasAcked = -1;
+        result.message += QStringLiteral("; written, but WAIT failed (%1): replication not confirmed")
+                              .arg(reply.errorMessage());
+    }
+    finish(op, result);
 }
 
 } // namespace l0l3

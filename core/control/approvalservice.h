@@ -113,7 +113,9 @@ private:
     void checkPreconditions(std::shared_ptr<Op> op);
     void onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies);
     void runTransaction(std::shared_ptr<Op> op);
-    void afterExec(std::shared_ptr<Op> op, ApprovalResult result);
+    void onExec(std::shared_ptr<Op> op, const ApprovalResult &result, const RedisReply &exec);
+    void confirmReplication(std::shared_ptr<Op> op, ApprovalResult result);
+    void onReplicaWait(std::shared_ptr<Op> op, ApprovalResult result, const RedisReply &reply);
 
     QPointer<RedisConnection> m_connection;
     QString m_defaultActor;
