@@ -1,4 +1,5 @@
 #include "app/stub-llm/stubllm.h"
+#include "core/gateway/tlscontext.h"
 
 #include <charconv>
 #include <csignal>
@@ -14,10 +15,12 @@ namespace {
 int usage(FILE *out, int code)
 {
     std::fputs("Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
-               "                     [--threads N]\n"
+               "                     [--threads N] [--tls-cert FILE --tls-key FILE]\n"
                "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
                "GET /stats, POST /admin/fail-rate with a number from 0 to 1). Answers are derived\n"
-               "deterministically from the last user message.\n",
+               "deterministically from the last user message.\n"
+               "--tls-cert FILE, --tls-key FILE: serve HTTPS (TLS 1.2 or later) with this PEM certificate\n"
+               "chain and private key; both or neither.\n",
                out);
     return code;
 }
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
     std::signal(SIGPIPE, SIG_IGN);
     StubLlm::Options options;
     bool haveListen = false;
+    std::string tlsCert;
+    std::string tlsKey;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help")
@@ -71,6 +76,12 @@ int main(int argc, char **argv)
             ok = !text.empty() && end && *end == '\0' && options.failRate >= 0 && options.failRate <= 1;
         } else if (arg == "--seed") {
             ok = number(value, &options.seed);
+        } else if (arg == "--tls-cert") {
+            tlsCert = std::string(value);
+            ok = !tlsCert.empty();
+        } else if (arg == "--tls-key") {
+            tlsKey = std::string(value);
+            ok = !tlsKey.empty();
         } else if (arg == "--threads") {
             ok = number(value, &options.threads) && options.threads >= 1 && options.threads <= 64;
         } else {
@@ -86,13 +97,25 @@ int main(int argc, char **argv)
         std::fputs("l0l3-stub-llm: missing --listen HOST:PORT\n", stderr);
         return 2;
     }
-    StubLlm stub(options);
+    if (tlsCert.empty() != tlsKey.empty()) {
+        std::fputs("l0l3-stub-llm: --tls-cert and --tls-key go together\n", stderr);
+        return 2;
+    }
     std::string error;
+    if (!tlsCert.empty()) {
+        options.tls = TlsContext::server(tlsCert, tlsKey, &error);
+        if (!options.tls) {
+            std::fprintf(stderr, "l0l3-stub-llm: %s\n", error.c_str());
+            return 1;
+        }
+    }
+    StubLlm stub(options);
     if (!stub.start(&error)) {
         std::fprintf(stderr, "l0l3-stub-llm: %s\n", error.c_str());
         return 1;
     }
-    std::printf("l0l3-stub-llm listening on %s:%u\n", options.host.c_str(), static_cast<unsigned>(stub.port()));
+    std::printf("l0l3-stub-llm listening on %s:%u%s\n", options.host.c_str(), static_cast<unsigned>(stub.port()),
+                options.tls ? " (https)" : "");
     std::fflush(stdout);
     stub.run();
     return 0;

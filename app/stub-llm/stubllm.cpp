@@ -35,12 +35,18 @@ constexpr std::string_view kSentences[] = {
 };
 constexpr std::size_t kSentenceCount = sizeof(kSentences) / sizeof(kSentences[0]);
 
+HttpServer::Options serverOptions(const StubLlm::Options &options)
+{
+    HttpServer::Options o{options.host, options.port, options.threads, 4u << 20, 16 * 1024, 75000};
+    o.tls = options.tls;
+    return o;
+}
+
 } // namespace
 
 StubLlm::StubLlm(Options options)
     : m_options(std::move(options))
-    , m_server(HttpServer::Options{m_options.host, m_options.port, m_options.threads, 4u << 20, 16 * 1024, 75000},
-               [this](HttpExchange exchange) { handle(std::move(exchange)); })
+    , m_server(serverOptions(m_options), [this](HttpExchange exchange) { handle(std::move(exchange)); })
     , m_rng(m_options.seed)
 {
     for (int i = 0; i < m_server.threadCount(); ++i)

@@ -31,6 +31,7 @@ public:
         double failRate = 0;
         std::uint64_t seed = 1;
         int threads = 1;
+        std::shared_ptr<boost::asio::ssl::context> tls; // serve HTTPS (TlsContext::server); null: HTTP
     };
 
     explicit StubLlm(Options options);

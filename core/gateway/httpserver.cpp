@@ -299,6 +299,11 @@ const std::string &HttpServer::overCapacityResponse()
 void HttpServer::reject(HttpSocket socket)
 {
     m_rejected.fetch_add(1, std::memory_order_relaxed);
+    if (m_options.tls) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        return;
+    }
     auto s = std::make_shared<HttpSocket>(std::move(socket));
     net::async_write(*s, net::buffer(overCapacityResponse()), [s](boost::system::error_code, std::size_t) {
         boost::system::error_code ignored;

@@ -16,6 +16,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace l0l3 {
 
 // Generic HTTP/1.1 server used by the gateway and the stub LLM: one
@@ -43,6 +47,10 @@ public:
         // GET/HEAD paths served even beyond maxConnections (health checks, metrics): such a connection
         // gets one request, which must arrive within a second.
         std::vector<std::string> capExemptPaths = {};
+        // Serve HTTPS with this context (TlsContext::server); null: plain HTTP. The handshake counts
+        // in the first-request deadline (or, without one, the idle timeout). A connection refused at
+        // the connection cap is closed without the 503, which could not be sent before a handshake.
+        std::shared_ptr<boost::asio::ssl::context> tls = {};
     };
     // Beast keeps a field's size in 16 bits: a head (or trailer) never holds more.
     static constexpr std::size_t kMaxHeaderBytes = 65535;

@@ -3,6 +3,7 @@
 #include "core/gateway/httpserver.h"
 #include "core/gateway/requestrouter.h"
 
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -28,6 +29,33 @@ void appendNumber(std::string &out, std::size_t n, int base = 10)
 }
 
 } // namespace
+
+struct HttpSession::Tls
+{
+    Tls(HttpSocket &socket, boost::asio::ssl::context &context)
+        : stream(socket, context)
+    {
+    }
+    boost::asio::ssl::stream<HttpSocket &> stream;
+};
+
+template<typename Buffers, typename Handler>
+void HttpSession::readSome(const Buffers &buffers, Handler &&handler)
+{
+    if (m_tls) [[unlikely]]
+        m_tls->stream.async_read_some(buffers, std::forward<Handler>(handler));
+    else
+        m_socket.async_read_some(buffers, std::forward<Handler>(handler));
+}
+
+template<typename Handler>
+void HttpSession::writeAll(Handler &&handler)
+{
+    if (m_tls) [[unlikely]]
+        boost::asio::async_write(m_tls->stream, boost::asio::buffer(m_writing), std::forward<Handler>(handler));
+    else
+        boost::asio::async_write(m_socket, boost::asio::buffer(m_writing), std::forward<Handler>(handler));
+}
 
 HttpSession::HttpSession(HttpSocket socket, HttpServer &server, int thread, Admission admission, bool clientCounted)
     : m_socket(std::move(socket))
@@ -111,7 +139,30 @@ boost::asio::io_context &HttpSession::context() const
 void HttpSession::start()
 {
     m_firstRequest = true;
+    if (m_server.options().tls) {
+        m_tls = std::make_unique<Tls>(m_socket, *m_server.options().tls);
+        handshake();
+        return;
+    }
     readNext();
+}
+
+void HttpSession::handshake()
+{
+    // The handshake is part of the first request: its deadline starts now and readNext() keeps it.
+    const auto &options = m_server.options();
+    int ms = options.firstRequestTimeoutMs > 0 ? std::min(options.firstRequestTimeoutMs, options.idleTimeoutMs)
+                                               : options.idleTimeoutMs;
+    if (m_overCapacity)
+        ms = std::min(ms, 1000);
+    setDeadline(Deadline::FirstRequest, ms);
+    m_tls->stream.async_handshake(boost::asio::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+        if (ec || !self->m_open) {
+            self->close(); // includes a client that does not trust our certificate
+            return;
+        }
+        self->readNext();
+    });
 }
 
 void HttpSession::readNext()
@@ -132,10 +183,12 @@ void HttpSession::readNext()
     bool headDeadline = true;
     if (m_overCapacity)
         setDeadline(Deadline::OverCapacity, std::min(1000, options.firstRequestTimeoutMs > 0 ? options.firstRequestTimeoutMs : 1000));
-    else if (m_firstRequest && options.firstRequestTimeoutMs > 0)
+    else if (m_firstRequest && options.firstRequestTimeoutMs > 0) {
         // A connection that never sends a whole head must not hold its slot for the idle timeout.
-        setDeadline(Deadline::FirstRequest, std::min(options.firstRequestTimeoutMs, options.idleTimeoutMs));
-    else
+        // Over TLS the deadline set before the handshake holds.
+        if (!m_tls || m_deadlineKind != Deadline::FirstRequest)
+            setDeadline(Deadline::FirstRequest, std::min(options.firstRequestTimeoutMs, options.idleTimeoutMs));
+    } else
         headDeadline = false;
     if (m_buffer.size() > 0) {
         readRequest(); // pipelined: the next request has started already
@@ -144,7 +197,7 @@ void HttpSession::readNext()
     // Idle: wait for the first byte of the next request under the idle timeout only.
     if (!headDeadline)
         setDeadline(Deadline::Idle, options.idleTimeoutMs);
-    m_socket.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+    readSome(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
         if (self->m_rejecting)
             return;
         if (ec) {
@@ -215,7 +268,7 @@ void HttpSession::releaseBuffered()
 void HttpSession::readMore()
 {
     const std::size_t size = boost::beast::read_size(m_buffer, 65536);
-    m_socket.async_read_some(m_buffer.prepare(size), [self = shared_from_this()](error_code ec, std::size_t n) {
+    readSome(m_buffer.prepare(size), [self = shared_from_this()](error_code ec, std::size_t n) {
         if (self->m_rejecting)
             return;
         if (ec == boost::asio::error::eof) {
@@ -389,8 +442,7 @@ void HttpSession::flush()
     m_pending.clear();
     m_writeInFlight = true;
     setDeadline(Deadline::Write, 30000);
-    boost::asio::async_write(m_socket, boost::asio::buffer(m_writing),
-                             [self = shared_from_this()](error_code ec, std::size_t) { self->onWritten(ec); });
+    writeAll([self = shared_from_this()](error_code ec, std::size_t) { self->onWritten(ec); });
 }
 
 void HttpSession::onWritten(error_code ec)
@@ -443,7 +495,7 @@ void HttpSession::lingerThenClose()
 void HttpSession::drain()
 {
     m_buffer.clear();
-    m_socket.async_read_some(m_buffer.prepare(16384), [self = shared_from_this()](error_code ec, std::size_t n) {
+    readSome(m_buffer.prepare(16384), [self = shared_from_this()](error_code ec, std::size_t n) {
         self->m_drained += n;
         if (ec || !self->m_open || self->m_drained > (std::size_t(4) << 20)) {
             self->close();

@@ -24,6 +24,9 @@ class HttpServer;
 // timer re-armed for every read and write. Every message is read under an
 // HttpMessageBudget, and the bytes a session holds for the message it is
 // reading count against the server's buffered-bytes budget.
+// Over TLS (HttpServer::Options::tls) the same code runs on an ssl::stream
+// layered on the socket; the plain path pays one well-predicted branch per
+// read and write for it.
 class HttpSession : public std::enable_shared_from_this<HttpSession>
 {
 public:
@@ -50,6 +53,13 @@ public:
 
 private:
     friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
+    struct Tls;
+    // The socket's or the TLS stream's async_read_some / async_write of m_writing.
+    template<typename Buffers, typename Handler>
+    void readSome(const Buffers &buffers, Handler &&handler);
+    template<typename Handler>
+    void writeAll(Handler &&handler);
+    void handshake();
     void readNext();
     void readRequest();
     void parseBuffered();
@@ -80,6 +90,7 @@ private:
     void sweep(std::int64_t nowMs);
 
     HttpSocket m_socket;
+    std::unique_ptr<Tls> m_tls; // null: plain HTTP
     Deadline m_deadlineKind = Deadline::None;
     std::int64_t m_deadlineMs = 0;
     std::int64_t m_readDeadlineMs = 0; // the whole request's, from its first byte

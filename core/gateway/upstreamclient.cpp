@@ -1,6 +1,8 @@
 #include "core/gateway/upstreamclient.h"
 
 #include "core/gateway/httpmessagebudget.h"
+#include "core/gateway/log.h"
+#include "core/gateway/tlscontext.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -8,6 +10,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -34,10 +37,12 @@ bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::strin
             *error = "invalid --upstream '" + std::string(url) + "': " + why;
         return false;
     };
-    constexpr std::string_view scheme = "http://";
-    if (url.substr(0, scheme.size()) != scheme)
-        return fail(url.substr(0, 8) == "https://" ? "https is not supported, put TLS in a sidecar" : "expected http://HOST:PORT/PATH");
-    std::string_view rest = url.substr(scheme.size());
+    constexpr std::string_view plainScheme = "http://";
+    constexpr std::string_view tlsScheme = "https://";
+    const bool tls = url.substr(0, tlsScheme.size()) == tlsScheme;
+    if (!tls && url.substr(0, plainScheme.size()) != plainScheme)
+        return fail("expected http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH");
+    std::string_view rest = url.substr(tls ? tlsScheme.size() : plainScheme.size());
     const std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
@@ -59,7 +64,7 @@ bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::strin
         host = authority.substr(0, colon);
         portText = authority.substr(colon + 1);
     }
-    std::uint16_t port = 80;
+    std::uint16_t port = tls ? 443 : 80;
     if (!portText.empty()) {
         unsigned p = 0;
         auto res = std::from_chars(portText.data(), portText.data() + portText.size(), p);
@@ -69,17 +74,39 @@ bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::strin
     }
     if (host.empty())
         return fail("missing host");
+    if (host.find_first_of("/?#@ ") != std::string_view::npos)
+        return fail("bad host");
     out->host.assign(host);
     out->port = port;
+    out->tls = tls;
     out->basePath.assign(path);
     return true;
 }
+
+// One connection to the upstream, plain or TLS; the timeouts live on the TCP layer either way.
+struct UpstreamClient::Connection
+{
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+
+    beast::tcp_stream &tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+    // f(stream) on whichever stream this is: the HTTP code is the same over both.
+    template<typename F>
+    void with(F &&f)
+    {
+        if (tls)
+            f(*tls);
+        else
+            f(*plain);
+    }
+};
 
 struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 {
     UpstreamClient *client;
     std::weak_ptr<bool> alive;
-    std::unique_ptr<beast::tcp_stream> stream;
+    std::unique_ptr<Connection> stream;
     bool reused = false;
     bool retried = false;
     http::request<http::string_body> request;
@@ -104,13 +131,15 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 
     void write()
     {
-        stream->expires_after(std::chrono::milliseconds(client->m_options.timeoutMs));
-        http::async_write(*stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) {
-                self->failOrRetry(ec, "write");
-                return;
-            }
-            self->read();
+        stream->tcp().expires_after(std::chrono::milliseconds(client->m_options.timeoutMs));
+        stream->with([&](auto &s) {
+            http::async_write(s, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                if (ec) {
+                    self->failOrRetry(ec, "write");
+                    return;
+                }
+                self->read();
+            });
         });
     }
 
@@ -140,18 +169,22 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
     void readMore()
     {
         const std::size_t size = beast::read_size(buffer, 65536);
-        stream->async_read_some(buffer.prepare(size), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-            if (ec == net::error::eof) {
-                // As http::read: the end of a response without a length, else a truncated one.
-                self->onEof();
-                return;
-            }
-            if (ec) {
-                self->failOrRetry(ec, "read");
-                return;
-            }
-            self->buffer.commit(n);
-            self->parse();
+        stream->with([&](auto &s) {
+            s.async_read_some(buffer.prepare(size), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                // Over TLS, eof is a close_notify; a bare TCP close is stream_truncated, which may be
+                // an attacker cutting the response short, so it stays an error.
+                if (ec == net::error::eof) {
+                    // As http::read: the end of a response without a length, else a truncated one.
+                    self->onEof();
+                    return;
+                }
+                if (ec) {
+                    self->failOrRetry(ec, "read");
+                    return;
+                }
+                self->buffer.commit(n);
+                self->parse();
+            });
         });
     }
 
@@ -199,19 +232,61 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
             finish(Failure::Connect, client->m_resolveError);
             return;
         }
-        stream = std::make_unique<beast::tcp_stream>(client->m_context);
-        stream->expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
-        stream->async_connect(client->m_endpoints,
-                              [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
-                                  if (ec) {
-                                      self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
-                                                   "connect: " + ec.message());
-                                      return;
-                                  }
-                                  boost::system::error_code ignored;
-                                  self->stream->socket().set_option(tcp::no_delay(true), ignored);
-                                  self->write();
-                              });
+        if (!client->m_tlsError.empty()) {
+            finish(Failure::Connect, client->m_tlsError);
+            return;
+        }
+        stream = std::make_unique<Connection>();
+        if (client->m_tls) {
+            stream->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(client->m_context, *client->m_tls);
+            std::string error;
+            if (!TlsContext::expectPeer(stream->tls->native_handle(), client->m_options.host, &error)) {
+                finish(Failure::Connect, error);
+                return;
+            }
+        } else {
+            stream->plain = std::make_unique<beast::tcp_stream>(client->m_context);
+        }
+        stream->tcp().expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
+        stream->tcp().async_connect(client->m_endpoints,
+                                    [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
+                                        if (ec) {
+                                            self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
+                                                         "connect: " + ec.message());
+                                            return;
+                                        }
+                                        boost::system::error_code ignored;
+                                        self->stream->tcp().socket().set_option(tcp::no_delay(true), ignored);
+                                        if (self->stream->tls)
+                                            self->handshake();
+                                        else
+                                            self->write();
+                                    });
+    }
+
+    void handshake()
+    {
+        // Its own bound: a peer that accepts and then stalls the handshake is a connect that failed.
+        stream->tcp().expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
+        stream->tls->async_handshake(net::ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
+            if (!ec) {
+                self->write();
+                return;
+            }
+            if (ec == beast::error::timeout) {
+                self->finish(Failure::Timeout, "TLS handshake: upstream timed out");
+                return;
+            }
+            const std::string reason = TlsContext::verifyFailure(self->stream->tls->native_handle());
+            const std::string where = self->client->m_options.host + ":" + std::to_string(self->client->m_options.port);
+            if (!reason.empty()) {
+                Log::warnRateLimited("upstream " + where + ": TLS certificate could not be verified: " + reason);
+                self->finish(Failure::Certificate, "the upstream certificate could not be verified (" + reason + ")");
+                return;
+            }
+            Log::warnRateLimited("upstream " + where + ": TLS handshake failed: " + ec.message());
+            self->finish(Failure::Connect, "TLS handshake failed: " + ec.message());
+        });
     }
 
     void done()
@@ -223,7 +298,7 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
         result.body = std::move(response.body());
         result.latencyMs = elapsedMs();
         if (keepAlive && alive.lock()) {
-            stream->expires_never();
+            stream->tcp().expires_never();
             client->giveBack(std::move(stream));
         }
         deliver(std::move(result));
@@ -257,7 +332,17 @@ UpstreamClient::UpstreamClient(net::io_context &context, Options options)
     , m_options(std::move(options))
 {
     m_target = m_options.basePath + "/chat/completions";
-    m_hostHeader = m_options.host + ":" + std::to_string(m_options.port);
+    const bool bracket = m_options.host.find(':') != std::string::npos; // an IPv6 literal
+    m_hostHeader = (bracket ? "[" + m_options.host + "]" : m_options.host) + ":" + std::to_string(m_options.port);
+    if (m_options.tls) {
+        m_tls = m_options.tlsContext;
+        if (!m_tls) {
+            std::string error;
+            m_tls = TlsContext::client(m_options.caFile, &error);
+            if (!m_tls)
+                m_tlsError = "TLS: " + error;
+        }
+    }
     tcp::resolver resolver(context);
     boost::system::error_code ec;
     m_endpoints = resolver.resolve(m_options.host, std::to_string(m_options.port), ec);
@@ -270,21 +355,21 @@ UpstreamClient::~UpstreamClient()
     *m_alive = false;
 }
 
-std::unique_ptr<beast::tcp_stream> UpstreamClient::takeIdle()
+std::unique_ptr<UpstreamClient::Connection> UpstreamClient::takeIdle()
 {
     while (!m_idle.empty()) {
-        auto stream = std::move(m_idle.back());
+        auto connection = std::move(m_idle.back());
         m_idle.pop_back();
-        if (stream->socket().is_open())
-            return stream;
+        if (connection->tcp().socket().is_open())
+            return connection;
     }
     return nullptr;
 }
 
-void UpstreamClient::giveBack(std::unique_ptr<beast::tcp_stream> stream)
+void UpstreamClient::giveBack(std::unique_ptr<Connection> connection)
 {
     if (m_idle.size() < m_options.maxIdleConnections)
-        m_idle.push_back(std::move(stream));
+        m_idle.push_back(std::move(connection));
 }
 
 void UpstreamClient::postChatCompletion(std::string body, std::string_view authorization, Callback callback)

@@ -4,6 +4,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,10 +17,16 @@
 
 namespace l0l3 {
 
-// HTTP/1.1 client for the OpenAI-compatible upstream (L3): one per io_context
-// thread, with a pool of keep-alive connections, a connect timeout and a
+// HTTP/1.1 client for the OpenAI-compatible upstream (L3), plain or over TLS:
+// one per io_context thread, with a pool of keep-alive connections, a connect
+// timeout (which also bounds the TLS handshake, separately) and a
 // whole-request timeout. A pooled connection the server has closed meanwhile
 // is retried once on a fresh one. Not thread-safe: use it from its thread.
+//
+// Over TLS the upstream's certificate is always verified (against caFile, or
+// the system store) and must name the URL's host; SNI carries the host name.
+// A certificate that fails is Failure::Certificate, logged with the host and
+// OpenSSL's reason.
 class UpstreamClient
 {
 public:
@@ -29,9 +39,14 @@ public:
         int timeoutMs = 30000;
         std::size_t maxResponseBytes = 32u << 20;
         std::size_t maxIdleConnections = 64;
+        bool tls = false;       // https://
+        std::string caFile;     // PEM CA certificates trusted instead of the system store; empty: system store
+        // Shared by every thread's client; built from caFile when null.
+        std::shared_ptr<boost::asio::ssl::context> tlsContext;
     };
 
-    enum class Failure { None, Connect, Timeout, Protocol };
+    // Certificate: TLS handshake refused the upstream's certificate (untrusted, expired, wrong name).
+    enum class Failure { None, Connect, Timeout, Protocol, Certificate };
     struct Result
     {
         Failure failure = Failure::None;
@@ -42,8 +57,8 @@ public:
     };
     using Callback = std::function<void(Result)>;
 
-    // "http://HOST:PORT/v1" -> host, port, basePath. https is not supported
-    // (terminate TLS in a sidecar); false and a reason for anything else.
+    // "http://HOST[:PORT]/v1" or "https://HOST[:PORT]/v1" -> host, port (80 or 443 by
+    // default), tls, basePath; false and a reason for anything else.
     static bool parseBaseUrl(std::string_view url, Options *out, std::string *error);
 
     UpstreamClient(boost::asio::io_context &context, Options options);
@@ -54,8 +69,9 @@ public:
 private:
     struct Call;
     friend struct Call;
-    std::unique_ptr<boost::beast::tcp_stream> takeIdle();
-    void giveBack(std::unique_ptr<boost::beast::tcp_stream> stream);
+    struct Connection;
+    std::unique_ptr<Connection> takeIdle();
+    void giveBack(std::unique_ptr<Connection> connection);
 
     boost::asio::io_context &m_context;
     Options m_options;
@@ -63,7 +79,9 @@ private:
     std::string m_hostHeader;
     boost::asio::ip::tcp::resolver::results_type m_endpoints;
     std::string m_resolveError;
-    std::vector<std::unique_ptr<boost::beast::tcp_stream>> m_idle;
+    std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
+    std::string m_tlsError; // the TLS context could not be set up: every call fails with it
+    std::vector<std::unique_ptr<Connection>> m_idle;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 

@@ -1,0 +1,348 @@
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/gateway/httpserver.h"
+#include "core/gateway/tlscontext.h"
+#include "core/gateway/upstreamclient.h"
+#include "tests/support/timescale.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <openssl/ssl.h>
+
+#include <optional>
+#include <thread>
+
+using namespace l0l3;
+using l0l3::test::TimeScale;
+namespace net = boost::asio;
+
+// TlsContext (the options every TLS context of the gateway gets) and the
+// upstream client over TLS against an in-process HTTPS server: verification,
+// host names, the handshake timeout and the response byte budget.
+class TestTlsContext : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+
+    void parseBaseUrl_data();
+    void parseBaseUrl();
+    void clientContextOptions();
+    void clientContextRejectsBadCaFile();
+    void serverContextOptions();
+    void serverContextRejectsBadFiles();
+    void expectPeerSetsSniOnlyForNames();
+
+    void upstreamOverTls();
+    void upstreamCertificateRefused_data();
+    void upstreamCertificateRefused();
+    void upstreamHandshakeTimesOut();
+    void upstreamResponseBudgetHoldsOverTls();
+
+private:
+    bool openssl(std::initializer_list<std::string> args);
+    std::string path(const std::string &file) const { return m_dir.filePath(QString::fromStdString(file)).toStdString(); }
+    // One POST through a fresh client on its own io_context; the result once it arrives.
+    std::optional<UpstreamClient::Result> post(UpstreamClient::Options options, int timeoutMs = 10000);
+
+    QTemporaryDir m_dir;
+};
+
+bool TestTlsContext::openssl(std::initializer_list<std::string> list)
+{
+    QStringList args;
+    for (const std::string &arg : list)
+        args << QString::fromStdString(arg);
+    QProcess process;
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    process.start(QStringLiteral("openssl"), args);
+    const bool finished = process.waitForStarted(TimeScale::ms(5000)) && process.waitForFinished(TimeScale::ms(30000));
+    if (!finished) {
+        process.kill();
+        process.waitForFinished(TimeScale::ms(5000));
+    }
+    if (!finished || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
+        qWarning().noquote() << "openssl" << args.join(u' ') << "failed:" << process.readAll();
+        return false;
+    }
+    return true;
+}
+
+void TestTlsContext::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    const std::string d = m_dir.path().toStdString() + '/';
+    for (const std::string ca : {"ca", "other-ca"}) {
+        QVERIFY(openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                         d + ca + ".key", "-out", d + ca + ".pem", "-days", "2", "-subj", "/CN=" + ca, "-addext",
+                         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"}));
+    }
+    struct Leaf
+    {
+        std::string name;
+        std::string san;
+        int days;
+    };
+    for (const Leaf &leaf : {Leaf{"good", "IP:127.0.0.1,DNS:localhost", 2}, Leaf{"expired", "IP:127.0.0.1,DNS:localhost", -1},
+                             Leaf{"wrong-name", "DNS:elsewhere.example", 2}}) {
+        QFile ext(QString::fromStdString(d + leaf.name + ".ext"));
+        QVERIFY(ext.open(QIODevice::WriteOnly));
+        ext.write(("subjectAltName=" + leaf.san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").c_str());
+        ext.close();
+        QVERIFY(openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                         d + leaf.name + ".key", "-out", d + leaf.name + ".csr", "-subj", "/CN=" + leaf.name}));
+        QVERIFY(openssl({"x509", "-req", "-in", d + leaf.name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
+                         "-CAcreateserial", "-days", std::to_string(leaf.days), "-extfile", d + leaf.name + ".ext", "-out",
+                         d + leaf.name + ".pem"}));
+    }
+    QFile junk(QString::fromStdString(d + "junk.pem"));
+    QVERIFY(junk.open(QIODevice::WriteOnly));
+    junk.write("not a certificate\n");
+}
+
+void TestTlsContext::parseBaseUrl_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<bool>("tls");
+    QTest::addColumn<QString>("basePath");
+
+    QTest::newRow("http") << "http://127.0.0.1:8000/v1" << true << "127.0.0.1" << 8000 << false << "/v1";
+    QTest::newRow("http default port") << "http://h/v1" << true << "h" << 80 << false << "/v1";
+    QTest::newRow("https default port") << "https://api.openai.com/v1" << true << "api.openai.com" << 443 << true << "/v1";
+    QTest::newRow("https port") << "https://h:8443/v1/" << true << "h" << 8443 << true << "/v1";
+    QTest::newRow("https ipv6") << "https://[::1]:8443/v1" << true << "::1" << 8443 << true << "/v1";
+    QTest::newRow("no scheme") << "api.openai.com/v1" << false << "" << 0 << false << "";
+    QTest::newRow("ftp") << "ftp://h/v1" << false << "" << 0 << false << "";
+    QTest::newRow("https no host") << "https:///v1" << false << "" << 0 << false << "";
+    QTest::newRow("https user info") << "https://u@h/v1" << false << "" << 0 << false << "";
+    QTest::newRow("https bad port") << "https://h:0/v1" << false << "" << 0 << false << "";
+}
+
+void TestTlsContext::parseBaseUrl()
+{
+    QFETCH(QString, url);
+    QFETCH(bool, ok);
+    UpstreamClient::Options options;
+    options.tls = !ok; // overwritten on success
+    std::string error;
+    QCOMPARE(UpstreamClient::parseBaseUrl(url.toStdString(), &options, &error), ok);
+    if (!ok) {
+        QVERIFY(!error.empty());
+        return;
+    }
+    QFETCH(QString, host);
+    QFETCH(int, port);
+    QFETCH(bool, tls);
+    QFETCH(QString, basePath);
+    QCOMPARE(QString::fromStdString(options.host), host);
+    QCOMPARE(int(options.port), port);
+    QCOMPARE(options.tls, tls);
+    QCOMPARE(QString::fromStdString(options.basePath), basePath);
+}
+
+void TestTlsContext::clientContextOptions()
+{
+    for (const std::string &ca : {std::string(), path("ca.pem")}) {
+        std::string error;
+        auto context = TlsContext::client(ca, &error);
+        QVERIFY2(context, error.c_str());
+        SSL_CTX *ctx = context->native_handle();
+        QCOMPARE(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+        QVERIFY(SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER);
+    }
+}
+
+void TestTlsContext::clientContextRejectsBadCaFile()
+{
+    for (const std::string &ca : {path("absent.pem"), path("junk.pem")}) {
+        std::string error;
+        QVERIFY(!TlsContext::client(ca, &error));
+        QVERIFY2(error.find(ca) != std::string::npos, error.c_str());
+    }
+}
+
+void TestTlsContext::serverContextOptions()
+{
+    std::string error;
+    auto context = TlsContext::server(path("good.pem"), path("good.key"), &error);
+    QVERIFY2(context, error.c_str());
+    QCOMPARE(SSL_CTX_get_min_proto_version(context->native_handle()), TLS1_2_VERSION);
+}
+
+void TestTlsContext::serverContextRejectsBadFiles()
+{
+    std::string error;
+    QVERIFY(!TlsContext::server(path("absent.pem"), path("good.key"), &error));
+    QVERIFY2(error.find("certificate") != std::string::npos, error.c_str());
+    QVERIFY(!TlsContext::server(path("good.pem"), path("absent.key"), &error));
+    QVERIFY2(error.find("key") != std::string::npos, error.c_str());
+    QVERIFY(!TlsContext::server(path("good.pem"), path("expired.key"), &error));
+    QVERIFY2(error.find("key values mismatch") != std::string::npos, error.c_str());
+}
+
+void TestTlsContext::expectPeerSetsSniOnlyForNames()
+{
+    std::string error;
+    auto context = TlsContext::client({}, &error);
+    QVERIFY(context);
+    SSL *name = SSL_new(context->native_handle());
+    QVERIFY(TlsContext::expectPeer(name, "api.example.com", &error));
+    QCOMPARE(QByteArray(SSL_get_servername(name, TLSEXT_NAMETYPE_host_name)), QByteArray("api.example.com"));
+    SSL_free(name);
+    SSL *ip = SSL_new(context->native_handle());
+    QVERIFY(TlsContext::expectPeer(ip, "127.0.0.1", &error));
+    QCOMPARE(SSL_get_servername(ip, TLSEXT_NAMETYPE_host_name), nullptr);
+    SSL_free(ip);
+}
+
+namespace {
+
+// An HTTPS server on its own thread answering every request with body.
+class TlsServer
+{
+public:
+    TlsServer(const std::string &cert, const std::string &key, std::string body)
+        : m_body(std::move(body))
+    {
+        HttpServer::Options options;
+        std::string error;
+        options.tls = TlsContext::server(cert, key, &error);
+        m_server = std::make_unique<HttpServer>(options, [this](HttpExchange exchange) {
+            exchange.respond(200, "application/json", m_body);
+        });
+        m_ok = options.tls && m_server->listen(&error);
+        if (m_ok)
+            m_thread = std::thread([this] { m_server->run(); });
+    }
+    ~TlsServer()
+    {
+        m_server->stop();
+        if (m_thread.joinable())
+            m_thread.join();
+    }
+    bool ok() const { return m_ok; }
+    std::uint16_t port() const { return m_server->port(); }
+
+private:
+    std::string m_body;
+    std::unique_ptr<HttpServer> m_server;
+    std::thread m_thread;
+    bool m_ok = false;
+};
+
+const std::string kCompletion = R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})";
+
+} // namespace
+
+std::optional<UpstreamClient::Result> TestTlsContext::post(UpstreamClient::Options options, int timeoutMs)
+{
+    net::io_context context;
+    std::optional<UpstreamClient::Result> result;
+    UpstreamClient client(context, std::move(options));
+    client.postChatCompletion("{}", {}, [&](UpstreamClient::Result r) { result = std::move(r); });
+    context.run_for(std::chrono::milliseconds(TimeScale::ms(timeoutMs)));
+    return result;
+}
+
+void TestTlsContext::upstreamOverTls()
+{
+    TlsServer server(path("good.pem"), path("good.key"), kCompletion);
+    QVERIFY(server.ok());
+    for (const char *host : {"127.0.0.1", "localhost"}) {
+        UpstreamClient::Options options;
+        std::string error;
+        QVERIFY(UpstreamClient::parseBaseUrl("https://" + std::string(host) + ":" + std::to_string(server.port()) + "/v1",
+                                             &options, &error));
+        options.caFile = path("ca.pem");
+        const auto result = post(options);
+        QVERIFY(result);
+        QVERIFY2(result->failure == UpstreamClient::Failure::None, result->error.c_str());
+        QCOMPARE(result->status, 200);
+        QCOMPARE(result->body, kCompletion);
+    }
+}
+
+void TestTlsContext::upstreamCertificateRefused_data()
+{
+    QTest::addColumn<QString>("cert");
+    QTest::addColumn<QString>("caFile");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<QString>("reason");
+    QTest::newRow("unrelated CA") << "good" << "other-ca.pem" << "127.0.0.1" << "unable to get local issuer certificate";
+    QTest::newRow("system store") << "good" << "" << "127.0.0.1" << "unable to get local issuer certificate";
+    QTest::newRow("expired") << "expired" << "ca.pem" << "127.0.0.1" << "certificate has expired";
+    QTest::newRow("wrong address") << "wrong-name" << "ca.pem" << "127.0.0.1" << "IP address mismatch";
+    QTest::newRow("wrong name") << "wrong-name" << "ca.pem" << "localhost" << "hostname mismatch";
+}
+
+void TestTlsContext::upstreamCertificateRefused()
+{
+    QFETCH(QString, cert);
+    QFETCH(QString, caFile);
+    QFETCH(QString, host);
+    QFETCH(QString, reason);
+    TlsServer server(path(cert.toStdString() + ".pem"), path(cert.toStdString() + ".key"), kCompletion);
+    QVERIFY(server.ok());
+    UpstreamClient::Options options;
+    std::string error;
+    QVERIFY(UpstreamClient::parseBaseUrl(QStringLiteral("https://%1:%2/v1").arg(host).arg(server.port()).toStdString(),
+                                         &options, &error));
+    if (!caFile.isEmpty())
+        options.caFile = path(caFile.toStdString());
+    const auto result = post(options);
+    QVERIFY(result);
+    QVERIFY2(result->failure == UpstreamClient::Failure::Certificate, result->error.c_str());
+    QVERIFY2(QString::fromStdString(result->error).contains(reason), result->error.c_str());
+}
+
+void TestTlsContext::upstreamHandshakeTimesOut()
+{
+    // Accepts, never answers the ClientHello.
+    net::io_context context;
+    net::ip::tcp::acceptor acceptor(context, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    net::ip::tcp::socket peer(context);
+    acceptor.async_accept(peer, [](boost::system::error_code) {});
+    UpstreamClient::Options options;
+    std::string error;
+    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1",
+                                         &options, &error));
+    options.caFile = path("ca.pem");
+    options.connectTimeoutMs = 200;
+    std::optional<UpstreamClient::Result> result;
+    UpstreamClient client(context, options);
+    client.postChatCompletion("{}", {}, [&](UpstreamClient::Result r) { result = std::move(r); });
+    QElapsedTimer timer;
+    timer.start();
+    while (!result && timer.elapsed() < TimeScale::ms(5000))
+        context.run_for(std::chrono::milliseconds(20));
+    QVERIFY(result);
+    QVERIFY2(result->failure == UpstreamClient::Failure::Timeout, result->error.c_str());
+    QVERIFY2(result->error.find("TLS handshake") != std::string::npos, result->error.c_str());
+}
+
+void TestTlsContext::upstreamResponseBudgetHoldsOverTls()
+{
+    TlsServer server(path("good.pem"), path("good.key"), std::string(256 * 1024, 'x'));
+    QVERIFY(server.ok());
+    UpstreamClient::Options options;
+    std::string error;
+    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
+    options.caFile = path("ca.pem");
+    options.maxResponseBytes = 64 * 1024;
+    const auto result = post(options);
+    QVERIFY(result);
+    QVERIFY2(result->failure == UpstreamClient::Failure::Protocol, result->error.c_str());
+}
+
+QTEST_GUILESS_MAIN(TestTlsContext)
+#include "tst_tlscontext.moc"
