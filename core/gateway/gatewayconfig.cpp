@@ -7,26 +7,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 namespace l0l3 {
 
 namespace {
-
-const std::set<std::string, std::less<>> kValueOptions = {
-    "listen", "region", "replica", "primary", "upstream", "threads", "config", "hot-cache-entries",
-    "hot-cache-bytes", "hot-cache-ttl-seconds", "max-body-bytes", "upstream-timeout-ms",
-    "upstream-connect-timeout-ms", "namespace-default", "redis-password-file", "redis-timeout-ms",
-    "breaker-failures", "breaker-successes", "breaker-cooldown-ms", "breaker-error-rate", "breaker-window-ms",
-    "breaker-min-calls", "secondary-upstream", "upstream-api-key-file", "slo-p99-ms", "slo-window-ms",
-    "fallback-replica", "rate-limit", "rate-burst", "rate-limit-clients", "max-header-bytes", "max-messages",
-    "max-prompt-chars", "idle-timeout-ms", "read-timeout-ms", "max-connections", "api-keys-file", "sentinel",
-    "master-name", "sentinel-user", "sentinel-password-file", "redis-hosts",
-    "first-request-timeout-ms", "max-connections-per-client", "max-buffered-bytes"};
-const std::set<std::string, std::less<>> kSwitches = {"no-hot-cache", "allow-anonymous", "allow-anonymous-sentinel",
-                                                      "help", "version"};
 
 std::string trim(std::string_view s)
 {
@@ -148,6 +136,477 @@ bool validRegion(std::string_view r)
     });
 }
 
+std::optional<std::string> readTrimmed(const std::string &path)
+{
+    std::ifstream file(path);
+    if (!file)
+        return std::nullopt;
+    std::stringstream ss;
+    ss << file.rdbuf();
+    return trim(ss.str());
+}
+
+// What the option rows write to while parsing. Values that combine several
+// options are staged here and settled by finish(), after every row has run.
+struct Context
+{
+    explicit Context(const GatewayConfig::Environment &environment) : env(environment) {}
+
+    const GatewayConfig::Environment &env;
+    GatewayConfig c;
+    std::string name;       // the option being applied, without "--"
+    bool fromArgv = false;  // its value came from the command line, which every local user can read
+    std::string error;
+
+    std::optional<std::string> redisPassword; // --redis-password-file's content
+    std::optional<std::string> sentinelUser;
+    std::optional<std::string> sentinelPasswordFile;
+    bool upstreamKeyFromFile = false;
+
+    bool fail(std::string why)
+    {
+        error = std::move(why);
+        return false;
+    }
+    bool invalid(const std::string &value, std::string_view expected)
+    {
+        return fail("invalid --" + name + " '" + value + "', expected " + std::string(expected));
+    }
+    // argv is readable by every local user (ps, /proc/PID/cmdline); a config file or the environment is not.
+    void warnIfPasswordInArgv(bool hasPassword)
+    {
+        if (hasPassword && fromArgv)
+            c.warnings.push_back("the password in --" + name
+                                 + " is visible to every local user (ps, /proc); give it with "
+                                   "--redis-password-file FILE or L0L3_REDIS_PASSWORD instead");
+    }
+};
+
+// Parses, checks and stores one option's value; false with Context::error set.
+using Apply = std::function<bool(Context &, const std::string &value)>;
+
+struct Option
+{
+    enum Flag : unsigned {
+        Required = 1, // absent (and no env): "missing --NAME ARG"
+        ArgvOnly = 2, // not accepted in a --config file
+    };
+    Option(std::string_view name, std::string_view arg, std::string_view help, Apply apply = {}, unsigned flags = 0,
+           const char *env = nullptr, GatewayConfig::Action action = GatewayConfig::Action::Run)
+        : name(name), arg(arg), help(help), apply(std::move(apply)), flags(flags), env(env), action(action)
+    {
+    }
+
+    std::string_view name;  // without "--"; empty: a heading in the usage, `help` is its title
+    std::string_view arg;   // empty: a switch, `--NAME` or `--NAME=BOOL`
+    std::string_view help;  // the usage text; '\n' starts a continuation line
+    Apply apply;
+    unsigned flags;
+    // Read when the option is given neither as a flag nor in the config file; same meaning as its value.
+    const char *env;
+    // Stops parsing at once with this action (--help, --version).
+    GatewayConfig::Action action;
+};
+
+template<typename T>
+auto field(T GatewayConfig::*member)
+{
+    return [member](GatewayConfig &c) -> T & { return c.*member; };
+}
+
+// Ref: GatewayConfig & -> an arithmetic member.
+template<typename Ref>
+Apply integer(std::int64_t min, std::int64_t max, Ref ref)
+{
+    return [=](Context &x, const std::string &v) {
+        std::int64_t n = 0;
+        if (!parseNumber<std::int64_t>(v, min, max, &n))
+            return x.invalid(v, "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        auto &target = ref(x.c);
+        target = static_cast<std::remove_reference_t<decltype(target)>>(n);
+        return true;
+    };
+}
+template<typename T>
+Apply integer(std::int64_t min, std::int64_t max, T GatewayConfig::*member)
+{
+    return integer(min, max, field(member));
+}
+
+template<typename Ref>
+Apply real(double min, double max, Ref ref)
+{
+    return [=](Context &x, const std::string &v) {
+        if (!parseReal(v, min, max, &ref(x.c)))
+            return x.invalid(v, "a number from " + formatReal(min) + " to " + formatReal(max));
+        return true;
+    };
+}
+Apply real(double min, double max, double GatewayConfig::*member)
+{
+    return real(min, max, field(member));
+}
+
+// A switch; `negate` stores its opposite (--no-hot-cache clears hotCacheEnabled).
+Apply boolean(bool GatewayConfig::*member, bool negate = false)
+{
+    return [=](Context &x, const std::string &v) {
+        bool b = false;
+        if (!parseBool(v, &b))
+            return x.invalid(v, "true or false");
+        x.c.*member = negate ? !b : b;
+        return true;
+    };
+}
+
+// A Redis URL; the Redis password (file or environment) is added in finish().
+template<typename Ref>
+Apply redisUrl(Ref ref)
+{
+    return [=](Context &x, const std::string &v) {
+        std::string why;
+        auto url = RedisUrl::parse(v, &why);
+        if (!url)
+            return x.fail("invalid --" + x.name + ": " + why); // never echo the URL: it may hold a password
+        x.warnIfPasswordInArgv(!url->password.empty());
+        ref(x.c) = std::move(*url);
+        return true;
+    };
+}
+
+// One comma-separated entry after another; each goes to `each`.
+template<typename Each>
+bool forEachListed(const std::string &list, Each each)
+{
+    std::string_view rest = list;
+    while (true) {
+        const auto comma = rest.find(',');
+        if (!each(trim(rest.substr(0, comma))))
+            return false;
+        if (comma == std::string_view::npos)
+            return true;
+        rest.remove_prefix(comma + 1);
+    }
+}
+
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr std::int64_t kHourMs = 3600LL * 1000;
+
+// The gateway's options, in the order of the usage text. Parsing runs the rows
+// in this order for every option given (flag, config file line, or `env`),
+// then finish() settles what combines several options.
+//
+// To add an option: add its member to GatewayConfig (with its default), then
+// one row here: name, argument name ("" for a switch), help (lines split with
+// '\n'), and how its value is stored: integer/real(min, max, &GatewayConfig::m)
+// for a checked number, boolean(&GatewayConfig::m) for a switch, or a lambda
+// `[](Context &x, const std::string &v) { ...; return true; }` that writes to
+// x.c and reports with x.invalid(v, "what was expected") or x.fail(...).
+// A lambda must not rely on another row having run: staging (Context) and
+// finish() are for checks between options, e.g. a file read only when another
+// option is set. The usage text, config-file keys and unknown-option errors
+// follow from the table; tst_gatewayconfig checks every row is in the usage.
+const std::vector<Option> &options()
+{
+    static const std::vector<Option> table = {
+        {"listen", "HOST:PORT", "address to serve HTTP on (port 0: any free port)",
+         [](Context &x, const std::string &v) {
+             return parseListen(v, &x.c.listenHost, &x.c.listenPort) || x.invalid(v, "HOST:PORT");
+         },
+         Option::Required},
+        {"region", "NAME", "this gateway's region (labels, seen counters, drain)",
+         [](Context &x, const std::string &v) {
+             if (!validRegion(v))
+                 return x.fail("invalid --region '" + v + "' (1 to 64 letters, digits, '-', '_')");
+             x.c.region = v;
+             return true;
+         },
+         Option::Required},
+        {"replica", "URL", "local Redis replica to read approved entries from\n(redis://[user[:pass]@]HOST:PORT[/DB])",
+         redisUrl(field(&GatewayConfig::replica)), Option::Required, "L0L3_REPLICA_URL"},
+        {"primary", "URL", "Redis primary to write proposals to", redisUrl(field(&GatewayConfig::primary)),
+         Option::Required, "L0L3_PRIMARY_URL"},
+        {"upstream", "URL", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1",
+         [](Context &x, const std::string &v) {
+             std::string why;
+             if (!UpstreamClient::parseBaseUrl(v, &x.c.upstream, &why))
+                 return x.fail(why);
+             x.c.upstreamUrl = v;
+             return true;
+         },
+         Option::Required},
+        {"threads", "N", "io_context threads (default: cores, at most 4)", integer(1, 256, &GatewayConfig::threads)},
+        {"config", "FILE", "`key = value` lines, keys named like these flags (not config,\nhelp, version); flags win",
+         // Read before the rows run: parse() merges it with the flags.
+         [](Context &, const std::string &) { return true; }, Option::ArgvOnly},
+        {"hot-cache-entries", "N", "L0.5 capacity in entries (default 100000)",
+         integer(0, 1LL << 40, &GatewayConfig::hotCacheEntries)},
+        {"hot-cache-bytes", "N", "L0.5 capacity in bytes (default 268435456)",
+         integer(0, 1LL << 50, &GatewayConfig::hotCacheBytes)},
+        {"hot-cache-ttl-seconds", "S", "L0.5 entry lifetime (default 60)",
+         integer(1, 1LL << 31, &GatewayConfig::hotCacheTtlSeconds)},
+        {"no-hot-cache", "", "disable L0.5", boolean(&GatewayConfig::hotCacheEnabled, true)},
+        {"max-body-bytes", "N", "larger request bodies get 413 (default 1048576)",
+         integer(1, 1LL << 34, &GatewayConfig::maxBodyBytes)},
+        {"upstream-timeout-ms", "N", "whole upstream request (default 30000)",
+         integer(1, kDayMs, [](GatewayConfig &c) -> auto & { return c.upstream.timeoutMs; })},
+        {"upstream-connect-timeout-ms", "N", "upstream connect (default 2000)",
+         integer(1, kHourMs, [](GatewayConfig &c) -> auto & { return c.upstream.connectTimeoutMs; })},
+        {"namespace-default", "NAME", "namespace without header or API key (default \"default\")",
+         [](Context &x, const std::string &v) {
+             if (v.empty() || v.size() > 128)
+                 return x.fail("invalid --namespace-default (1 to 128 characters)");
+             x.c.namespaceDefault = v;
+             return true;
+         }},
+        {"redis-timeout-ms", "N", "per Redis command deadline (default 500)",
+         integer(1, kHourMs, &GatewayConfig::redisTimeoutMs)},
+        {"redis-password-file", "FILE",
+         "password for Redis URLs that carry none (else L0L3_REDIS_PASSWORD,\nfor URLs with a user)",
+         [](Context &x, const std::string &v) {
+             x.redisPassword = readTrimmed(v);
+             return x.redisPassword || x.fail("cannot read --redis-password-file '" + v + "'");
+         }},
+
+        {"", "", "Resilience"},
+        {"breaker-failures", "N", "consecutive upstream failures that open the circuit (default 5)",
+         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.failureThreshold; })},
+        {"breaker-successes", "M", "probe successes that close it again (default 3)",
+         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.successThreshold; })},
+        {"breaker-cooldown-ms", "T", "open -> half-open after T ms (default 30000)",
+         integer(1, kDayMs, [](GatewayConfig &c) -> auto & { return c.breaker.cooldownMs; })},
+        {"breaker-error-rate", "F", "also open at this failure ratio over the window, 0 off (default 0.5)",
+         real(0, 1, [](GatewayConfig &c) -> auto & { return c.breaker.errorRate; })},
+        {"breaker-window-ms", "W", "error-rate window (default 10000)",
+         integer(10, kDayMs, [](GatewayConfig &c) -> auto & { return c.breaker.windowMs; })},
+        {"breaker-min-calls", "N", "calls in the window before the rate counts (default 10)",
+         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.minCallsInWindow; })},
+        {"secondary-upstream", "URL",
+         "used while the upstream's circuit is open, with the upstream's other\nsettings; else misses get 503",
+         [](Context &x, const std::string &v) {
+             x.c.secondaryUpstreamUrl = v; // parsed by finish(), on top of the upstream's settings
+             return true;
+         }},
+        {"upstream-api-key-file", "FILE",
+         "key sent to the upstream(s) instead of the client's\n(else the key itself in L0L3_UPSTREAM_API_KEY)",
+         [](Context &x, const std::string &v) {
+             auto key = readTrimmed(v);
+             if (!key)
+                 return x.fail("cannot read --upstream-api-key-file '" + v + "'");
+             x.c.upstreamApiKey = std::move(*key);
+             x.upstreamKeyFromFile = true;
+             return true;
+         }},
+        {"slo-p99-ms", "N", "p99 above this over the window: state elevated (default 500)",
+         integer(1, kHourMs, &GatewayConfig::sloP99Ms)},
+        {"slo-window-ms", "N", "latency window for the SLO (default 10000)",
+         integer(1000, kHourMs, &GatewayConfig::sloWindowMs)},
+        {"fallback-replica", "URL", "read entries here while the local replica is down\n(default: the primary)",
+         redisUrl([](GatewayConfig &c) -> auto & { return c.fallbackReplica.emplace(); })},
+        {"sentinel", "HOST:PORT[,HOST:PORT]",
+         "follow the primary through these Sentinels (also\n"
+         "redis://user@HOST:PORT); default: --primary only. A new\n"
+         "primary needs more than half of them to name it, must be\n"
+         "an allowed Redis host (below) and answer ROLE master",
+         [](Context &x, const std::string &v) {
+             bool password = false;
+             x.c.sentinels.clear();
+             const bool ok = forEachListed(v, [&](const std::string &entry) {
+                 std::string why = "empty entry, expected HOST:PORT[,HOST:PORT...]";
+                 auto url = entry.empty() ? std::nullopt : parseSentinel(entry, &why);
+                 if (!url)
+                     return x.fail("invalid --sentinel: " + why);
+                 password = password || !url->password.empty();
+                 x.c.sentinels.push_back(std::move(*url));
+                 return true;
+             });
+             x.warnIfPasswordInArgv(password); // once for the list
+             return ok;
+         }},
+        {"master-name", "NAME", "the primary's name at the Sentinels (default \"l0l3\")",
+         [](Context &x, const std::string &v) {
+             if (v.empty() || v.size() > 128 || v.find_first_of(" \t") != std::string::npos)
+                 return x.fail("invalid --master-name (1 to 128 characters, no spaces)");
+             x.c.masterName = v;
+             return true;
+         }},
+        {"sentinel-user", "NAME", "the Sentinels' ACL user (packaging: l0l3-sentinel)",
+         [](Context &x, const std::string &v) {
+             x.sentinelUser = v;
+             return true;
+         }},
+        {"sentinel-password-file", "FILE",
+         "its password (else L0L3_SENTINEL_AUTH_PASSWORD); never the\nRedis password",
+         [](Context &x, const std::string &v) {
+             x.sentinelPasswordFile = v; // read by finish(), only when there are Sentinels
+             return true;
+         }},
+        {"allow-anonymous-sentinel", "",
+         "accept Sentinels that answer without AUTH (refused\notherwise: anyone reaching one can re-point it)",
+         boolean(&GatewayConfig::allowAnonymousSentinel)},
+        {"redis-hosts", "HOST:PORT[,...]",
+         "the data nodes a failover may promote: the Redis\n"
+         "credentials go to these, --replica, --primary and\n"
+         "--fallback-replica only (ROLE needs AUTH first, so a\n"
+         "primary the Sentinels name elsewhere is refused)",
+         [](Context &x, const std::string &v) {
+             x.c.redisHosts.clear();
+             return forEachListed(v, [&](const std::string &entry) {
+                 std::string host;
+                 std::uint16_t port = 0;
+                 if (!parseListen(entry, &host, &port) || port == 0)
+                     return x.fail("invalid --redis-hosts: '" + entry.substr(0, 300) + "' is not HOST:PORT");
+                 x.c.redisHosts.emplace_back(std::move(host), port);
+                 return true;
+             });
+         }},
+
+        {"", "", "Limits and security"},
+        {"rate-limit", "R",
+         "requests/s per API key, or per client address without one (default off);\n"
+         "a token not checked against --api-keys-file is also charged to its\n"
+         "address (IPv6: its /64)",
+         real(0, 1e9, &GatewayConfig::rateLimit)},
+        {"rate-burst", "B", "token bucket size (default max(1, R))", real(1, 1e9, &GatewayConfig::rateBurst)},
+        {"rate-limit-clients", "N", "clients tracked at once, fixed memory (default 65536)",
+         integer(64, 1LL << 26, &GatewayConfig::rateLimitClients)},
+        {"max-header-bytes", "N",
+         "larger request headers (or trailers) get 431 (default 16384;\nat most 65535, larger values are clamped)",
+         [parse = integer(512, 1LL << 24, &GatewayConfig::maxHeaderBytes)](Context &x, const std::string &v) {
+             if (!parse(x, v))
+                 return false;
+             // Beast keeps a header field's size in 16 bits (HttpServer::kMaxHeaderBytes).
+             x.c.maxHeaderBytes = std::min<std::size_t>(x.c.maxHeaderBytes, 65535);
+             return true;
+         }},
+        {"max-messages", "N", "more messages get 400 too_many_messages (default 512)",
+         integer(1, 1LL << 24, &GatewayConfig::maxMessages)},
+        {"max-prompt-chars", "N", "longer message text gets 400 prompt_too_long (default 262144)",
+         integer(1, 1LL << 34, &GatewayConfig::maxPromptChars)},
+        {"idle-timeout-ms", "N", "close keep-alive connections idle this long (default 75000)",
+         integer(1, kDayMs, &GatewayConfig::idleTimeoutMs)},
+        {"read-timeout-ms", "N", "close connections that take longer to send a request (default 10000)",
+         integer(1, kDayMs, &GatewayConfig::readTimeoutMs)},
+        {"max-connections", "N",
+         "beyond this, new connections get 503 and are closed (default 10000;\n"
+         "lowered to fit the open-file limit, which is raised to its hard\n"
+         "limit at start). Health checks and scrapes are exempt: beyond\n"
+         "the cap a few more connections may each send one GET /healthz,\n"
+         "/readyz or /metrics within a second; anything else gets the 503",
+         integer(1, 1LL << 24, &GatewayConfig::maxConnections)},
+        {"max-connections-per-client", "N",
+         "open connections per client address (IPv6: per /64), beyond\nit 503 (default 256)",
+         integer(1, 1LL << 24, &GatewayConfig::maxConnectionsPerClient)},
+        {"first-request-timeout-ms", "N",
+         "close a new connection that has not sent a whole request head\nby then (default 5000)",
+         integer(1, kDayMs, &GatewayConfig::firstRequestTimeoutMs)},
+        {"max-buffered-bytes", "N",
+         "bytes of requests being received, all connections together;\n"
+         "over it, a connection holding more than a head gets 503 and is\n"
+         "closed (default 268435456). A request (head, body with its chunk\n"
+         "framing, trailer) is at most 2 x (max-header-bytes +\n"
+         "max-body-bytes), else 413",
+         integer(1LL << 16, 1LL << 40, &GatewayConfig::maxBufferedBytes)},
+        {"api-keys-file", "FILE",
+         "lines 'sha256hex namespace': require one of these keys as\n"
+         "'Authorization: Bearer KEY'; the namespace comes from the file\n"
+         "(x-l0l3-namespace is ignored)",
+         [](Context &x, const std::string &v) {
+             std::string why;
+             auto keys = ApiKeyStore::load(v, &why);
+             if (!keys)
+                 return x.fail(why);
+             x.c.apiKeysFile = v;
+             x.c.apiKeys = std::make_shared<const ApiKeyStore>(std::move(*keys));
+             return true;
+         }},
+        {"allow-anonymous", "",
+         "serve a non-loopback --listen without --api-keys-file (refused\n"
+         "otherwise: clients could name any tenant's namespace)",
+         boolean(&GatewayConfig::allowAnonymous)},
+        {"help", "", "show this text and exit", nullptr, Option::ArgvOnly, nullptr, GatewayConfig::Action::Help},
+        {"version", "", "show the version and exit", nullptr, Option::ArgvOnly, nullptr,
+         GatewayConfig::Action::Version},
+    };
+    return table;
+}
+
+const Option *findOption(std::string_view name)
+{
+    if (name.empty())
+        return nullptr; // headings are not options
+    for (const Option &o : options())
+        if (o.name == name)
+            return &o;
+    return nullptr;
+}
+
+// What needs several options, after every row has run.
+bool finish(Context &x)
+{
+    GatewayConfig &c = x.c;
+    const char *envPassword = x.env("L0L3_REDIS_PASSWORD");
+    auto fillPassword = [&](RedisUrl &url) {
+        if (!url.password.empty())
+            return;
+        if (x.redisPassword)
+            url.password = *x.redisPassword;
+        else if (!url.user.empty() && envPassword && *envPassword)
+            url.password = envPassword;
+    };
+    fillPassword(c.replica);
+    fillPassword(c.primary);
+    if (c.fallbackReplica)
+        fillPassword(*c.fallbackReplica);
+
+    if (!c.sentinels.empty()) {
+        std::optional<std::string> sentinelPassword;
+        if (x.sentinelPasswordFile) {
+            sentinelPassword = readTrimmed(*x.sentinelPasswordFile);
+            if (!sentinelPassword)
+                return x.fail("cannot read --sentinel-password-file '" + *x.sentinelPasswordFile + "'");
+        } else if (const char *e = x.env("L0L3_SENTINEL_AUTH_PASSWORD"); e && *e) {
+            sentinelPassword = trim(e);
+        }
+        for (RedisUrl &url : c.sentinels) {
+            if (url.user.empty() && x.sentinelUser)
+                url.user = *x.sentinelUser;
+            if (url.password.empty() && sentinelPassword)
+                url.password = *sentinelPassword;
+            if (url.password.empty() && !c.allowAnonymousSentinel)
+                return x.fail("Sentinel " + url.redacted() + " has no password: give --sentinel-user and "
+                              "--sentinel-password-file (or L0L3_SENTINEL_AUTH_PASSWORD), or --allow-anonymous-sentinel");
+        }
+    }
+
+    // The secondary upstream differs in where it is only: timeouts and limits are the upstream's.
+    if (!c.secondaryUpstreamUrl.empty()) {
+        c.secondaryUpstream = c.upstream;
+        std::string why;
+        if (!UpstreamClient::parseBaseUrl(c.secondaryUpstreamUrl, &c.secondaryUpstream, &why))
+            return x.fail("--secondary-upstream: " + why);
+    } else {
+        c.secondaryUpstream.timeoutMs = c.upstream.timeoutMs;
+        c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
+    }
+    if (!x.upstreamKeyFromFile) {
+        if (const char *e = x.env("L0L3_UPSTREAM_API_KEY"); e && *e)
+            c.upstreamApiKey = trim(e);
+    }
+    if (c.rateBurst <= 0)
+        c.rateBurst = std::max(1.0, c.rateLimit);
+
+    // Without keys every client picks its tenant (x-l0l3-namespace) and spends the upstream's key.
+    if (!c.apiKeys && !c.allowAnonymous && !isLoopbackHost(c.listenHost))
+        return x.fail("--listen " + c.listenHost + " is reachable from other hosts but no --api-keys-file is given: "
+                      "any client could read every tenant's answers and use the upstream at your expense; "
+                      "give --api-keys-file, or --allow-anonymous to serve anonymous clients anyway");
+    return true;
+}
+
+// Where the help text starts in the usage; a longer "  --NAME ARG" puts its help on the next line.
+constexpr std::size_t kHelpColumn = 37;
+
 } // namespace
 
 int GatewayConfig::defaultThreads()
@@ -156,97 +615,67 @@ int GatewayConfig::defaultThreads()
     return static_cast<int>(std::clamp(hc == 0 ? 1u : hc, 1u, 4u));
 }
 
+std::vector<std::string> GatewayConfig::optionNames()
+{
+    std::vector<std::string> names;
+    for (const Option &o : options())
+        if (!o.name.empty())
+            names.emplace_back(o.name);
+    return names;
+}
+
 std::string GatewayConfig::usage()
 {
-    return "Usage: l0l3-gateway --listen HOST:PORT --region NAME --replica redis://[user:pass@]HOST:PORT\n"
-           "                    --primary redis://[user:pass@]HOST:PORT --upstream http://HOST:PORT/v1 [options]\n"
-           "\n"
-           "L0L3 edge gateway: serves human-approved answers (L0.5 hot cache, L0 local replica),\n"
-           "forwards misses to the upstream LLM and proposes them to the operator. It never\n"
-           "writes an upstream answer to the cache.\n"
-           "\n"
-           "  --listen HOST:PORT                 address to serve HTTP on (port 0: any free port)\n"
-           "  --region NAME                      this gateway's region (labels, seen counters, drain)\n"
-           "  --replica URL                      local Redis replica to read approved entries from\n"
-           "                                     (env L0L3_REPLICA_URL)\n"
-           "  --primary URL                      Redis primary to write proposals to (env L0L3_PRIMARY_URL)\n"
-           "  --upstream URL                     OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1\n"
-           "  --threads N                        io_context threads (default: cores, at most 4)\n"
-           "  --config FILE                      `key = value` lines with the names above; flags win\n"
-           "  --hot-cache-entries N              L0.5 capacity in entries (default 100000)\n"
-           "  --hot-cache-bytes N                L0.5 capacity in bytes (default 268435456)\n"
-           "  --hot-cache-ttl-seconds S          L0.5 entry lifetime (default 60)\n"
-           "  --no-hot-cache                     disable L0.5\n"
-           "  --max-body-bytes N                 larger request bodies get 413 (default 1048576)\n"
-           "  --upstream-timeout-ms N            whole upstream request (default 30000)\n"
-           "  --upstream-connect-timeout-ms N    upstream connect (default 2000)\n"
-           "  --namespace-default NAME           namespace without header or API key (default \"default\")\n"
-           "  --redis-timeout-ms N               per Redis command deadline (default 500)\n"
-           "  --redis-password-file FILE         password for Redis URLs that carry none\n"
-           "\n"
-           "Resilience:\n"
-           "  --breaker-failures N               consecutive upstream failures that open the circuit (default 5)\n"
-           "  --breaker-successes M              probe successes that close it again (default 3)\n"
-           "  --breaker-cooldown-ms T            open -> half-open after T ms (default 30000)\n"
-           "  --breaker-error-rate F             also open at this failure ratio over the window, 0 off (default 0.5)\n"
-           "  --breaker-window-ms W              error-rate window (default 10000)\n"
-           "  --breaker-min-calls N              calls in the window before the rate counts (default 10)\n"
-           "  --secondary-upstream URL           used while the upstream's circuit is open; else misses get 503\n"
-           "  --upstream-api-key-file FILE       key sent to the upstream(s) instead of the client's\n"
-           "                                     (env L0L3_UPSTREAM_API_KEY)\n"
-           "  --slo-p99-ms N                     p99 above this over the window: state elevated (default 500)\n"
-           "  --slo-window-ms N                  latency window for the SLO (default 10000)\n"
-           "  --fallback-replica URL             read entries here while the local replica is down\n"
-           "                                     (default: the primary)\n"
-           "  --sentinel HOST:PORT[,HOST:PORT]   follow the primary through these Sentinels (also\n"
-           "                                     redis://user@HOST:PORT); default: --primary only. A new\n"
-           "                                     primary needs more than half of them to name it, must be\n"
-           "                                     an allowed Redis host (below) and answer ROLE master\n"
-           "  --master-name NAME                 the primary's name at the Sentinels (default \"l0l3\")\n"
-           "  --sentinel-user NAME               the Sentinels' ACL user (packaging: l0l3-sentinel)\n"
-           "  --sentinel-password-file FILE      its password (env L0L3_SENTINEL_AUTH_PASSWORD); never the\n"
-           "                                     Redis password\n"
-           "  --allow-anonymous-sentinel         accept Sentinels that answer without AUTH (refused\n"
-           "                                     otherwise: anyone reaching one can re-point it)\n"
-           "  --redis-hosts HOST:PORT[,...]      the data nodes a failover may promote: the Redis\n"
-           "                                     credentials go to these, --replica, --primary and\n"
-           "                                     --fallback-replica only (ROLE needs AUTH first, so a\n"
-           "                                     primary the Sentinels name elsewhere is refused)\n"
-           "\n"
-           "Limits and security:\n"
-           "  --rate-limit R                     requests/s per API key, or per client address without one (default off);\n"
-           "                                     a token not checked against --api-keys-file is also charged to its\n"
-           "                                     address (IPv6: its /64)\n"
-           "  --rate-burst B                     token bucket size (default max(1, R))\n"
-           "  --rate-limit-clients N             clients tracked at once, fixed memory (default 65536)\n"
-           "  --max-header-bytes N               larger request headers (or trailers) get 431 (default 16384;\n"
-           "                                     at most 65535, larger values are clamped)\n"
-           "  --max-messages N                   more messages get 400 too_many_messages (default 512)\n"
-           "  --max-prompt-chars N               longer message text gets 400 prompt_too_long (default 262144)\n"
-           "  --idle-timeout-ms N                close keep-alive connections idle this long (default 75000)\n"
-           "  --read-timeout-ms N                close connections that take longer to send a request (default 10000)\n"
-           "  --max-connections N                beyond this, new connections get 503 and are closed (default 10000;\n"
-           "                                     lowered to fit the open-file limit, which is raised to its hard\n"
-           "                                     limit at start). Health checks and scrapes are exempt: beyond\n"
-           "                                     the cap a few more connections may each send one GET /healthz,\n"
-           "                                     /readyz or /metrics within a second; anything else gets the 503\n"
-           "  --max-connections-per-client N     open connections per client address (IPv6: per /64), beyond\n"
-           "                                     it 503 (default 256)\n"
-           "  --first-request-timeout-ms N       close a new connection that has not sent a whole request head\n"
-           "                                     by then (default 5000)\n"
-           "  --max-buffered-bytes N             bytes of requests being received, all connections together;\n"
-           "                                     over it, a connection holding more than a head gets 503 and is\n"
-           "                                     closed (default 268435456). A request (head, body with its chunk\n"
-           "                                     framing, trailer) is at most 2 x (max-header-bytes +\n"
-           "                                     max-body-bytes), else 413\n"
-           "  --api-keys-file FILE               lines 'sha256hex namespace': require one of these keys as\n"
-           "                                     'Authorization: Bearer KEY'; the namespace comes from the file\n"
-           "                                     (x-l0l3-namespace is ignored)\n"
-           "  --allow-anonymous                  serve a non-loopback --listen without --api-keys-file (refused\n"
-           "                                     otherwise: clients could name any tenant's namespace)\n"
-           "  --help, --version\n"
-           "\n"
+    std::string synopsis = "Usage: l0l3-gateway";
+    std::size_t lineStart = 0;
+    for (const Option &o : options()) {
+        if (!(o.flags & Option::Required))
+            continue;
+        const std::string word = " --" + std::string(o.name) + " " + std::string(o.arg);
+        if (synopsis.size() - lineStart + word.size() > 80) {
+            synopsis += "\n";
+            lineStart = synopsis.size();
+            synopsis += std::string(19, ' ');
+        }
+        synopsis += word;
+    }
+    std::string out = synopsis + " [options]\n"
+                      "\n"
+                      "L0L3 edge gateway: serves human-approved answers (L0.5 hot cache, L0 local replica),\n"
+                      "forwards misses to the upstream LLM and proposes them to the operator. It never\n"
+                      "writes an upstream answer to the cache.\n"
+                      "\n";
+    for (const Option &o : options()) {
+        if (o.name.empty()) {
+            out += "\n" + std::string(o.help) + ":\n";
+            continue;
+        }
+        std::string line = "  --" + std::string(o.name);
+        if (!o.arg.empty())
+            line += " " + std::string(o.arg);
+        std::vector<std::string> lines;
+        for (std::string_view help = o.help;;) {
+            const auto nl = help.find('\n');
+            lines.emplace_back(help.substr(0, nl));
+            if (nl == std::string_view::npos)
+                break;
+            help.remove_prefix(nl + 1);
+        }
+        if (o.env)
+            lines.push_back("(env " + std::string(o.env) + ")");
+        for (const std::string &text : lines) {
+            if (line.size() + 1 > kHelpColumn) {
+                out += line + "\n";
+                line.clear();
+            }
+            line.resize(kHelpColumn, ' ');
+            out += line + text + "\n";
+            line.clear();
+        }
+    }
+    out += "\n"
            "L0L3_REDIS_PASSWORD is used for Redis URLs with a user and no password.\n";
+    return out;
 }
 
 GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, GatewayConfig *out, std::string *error,
@@ -265,31 +694,28 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
         if (arg.substr(0, 2) != "--")
             return fail("unexpected argument '" + std::string(arg) + "' (see --help)");
         arg.remove_prefix(2);
-        std::string name(arg);
+        const auto eq = arg.find('=');
+        const std::string name(arg.substr(0, eq));
         std::optional<std::string> value;
-        if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-            name = std::string(arg.substr(0, eq));
+        if (eq != std::string_view::npos)
             value = std::string(arg.substr(eq + 1));
-        }
-        if (kSwitches.count(name)) {
-            if (name == "help")
-                return Action::Help;
-            if (name == "version")
-                return Action::Version;
-            flags[name] = value.value_or("true");
-            continue;
-        }
-        if (!kValueOptions.count(name))
+        const Option *option = findOption(name);
+        if (!option)
             return fail("unknown option --" + name + " (see --help)");
+        if (option->action != Action::Run)
+            return option->action;
         if (!value) {
-            if (i + 1 >= argc)
-                return fail("option --" + name + " needs a value");
-            value = argv[++i];
+            if (option->arg.empty())
+                value = "true";
+            else if (i + 1 >= argc)
+                return fail("option --" + name + " needs a value (" + std::string(option->arg) + ")");
+            else
+                value = argv[++i];
         }
         flags[name] = *value;
     }
 
-    std::map<std::string, std::string, std::less<>> options;
+    std::map<std::string, std::string, std::less<>> given; // the config file's lines, then the flags over them
     if (auto it = flags.find("config"); it != flags.end()) {
         std::ifstream file(it->second);
         if (!file)
@@ -306,302 +732,40 @@ GatewayConfig::Action GatewayConfig::parse(int argc, const char *const *argv, Ga
             std::string value = eq == std::string::npos ? std::string("true") : trim(t.substr(eq + 1));
             if (key.substr(0, 2) == "--")
                 key.erase(0, 2);
-            if (key == "config"
-                || (!kValueOptions.count(key) && key != "no-hot-cache" && key != "allow-anonymous"
-                    && key != "allow-anonymous-sentinel"))
-                return fail(it->second + ":" + std::to_string(lineNo) + ": unknown option '" + key + "'");
-            options[key] = value;
+            const Option *option = findOption(key);
+            if (!option || (option->flags & Option::ArgvOnly))
+                return fail(it->second + ":" + std::to_string(lineNo) + ": unknown option '" + key + "'"
+                            + (option ? " (command line only)" : ""));
+            given[key] = std::move(value);
         }
     }
-    for (auto &[k, v] : flags)
-        options[k] = v;
+    for (const auto &[name, value] : flags)
+        given[name] = value;
 
-    GatewayConfig c;
-    auto get = [&](std::string_view key) -> const std::string * {
-        auto it = options.find(key);
-        return it == options.end() ? nullptr : &it->second;
-    };
-    auto getOrEnv = [&](std::string_view key, const char *envName) -> std::optional<std::string> {
-        if (const std::string *v = get(key))
-            return *v;
-        if (const char *e = env(envName); e && *e)
-            return std::string(e);
-        return std::nullopt;
-    };
-
-    const std::string *listen = get("listen");
-    if (!listen)
-        return fail("missing --listen HOST:PORT");
-    if (!parseListen(*listen, &c.listenHost, &c.listenPort))
-        return fail("invalid --listen '" + *listen + "', expected HOST:PORT");
-    const std::string *region = get("region");
-    if (!region)
-        return fail("missing --region NAME");
-    if (!validRegion(*region))
-        return fail("invalid --region '" + *region + "' (letters, digits, '-', '_')");
-    c.region = *region;
-
-    std::optional<std::string> passwordFromFile;
-    if (const std::string *pf = get("redis-password-file")) {
-        std::ifstream file(*pf);
-        if (!file)
-            return fail("cannot read --redis-password-file '" + *pf + "'");
-        std::stringstream ss;
-        ss << file.rdbuf();
-        passwordFromFile = trim(ss.str());
-    }
-    // argv is readable by every local user (ps, /proc/PID/cmdline); a config file or the environment is not.
-    auto warnIfPasswordInArgv = [&](std::string_view key, bool hasPassword) {
-        if (hasPassword && flags.count(key))
-            c.warnings.push_back("the password in --" + std::string(key)
-                                 + " is visible to every local user (ps, /proc); give it with "
-                                   "--redis-password-file FILE or L0L3_REDIS_PASSWORD instead");
-    };
-    const char *envPassword = env("L0L3_REDIS_PASSWORD");
-    auto fillPassword = [&](RedisUrl &url) {
-        if (!url.password.empty())
-            return;
-        if (passwordFromFile)
-            url.password = *passwordFromFile;
-        else if (!url.user.empty() && envPassword && *envPassword)
-            url.password = envPassword;
-    };
-    for (auto [key, envName, target] : {std::tuple{"replica", "L0L3_REPLICA_URL", &c.replica},
-                                        std::tuple{"primary", "L0L3_PRIMARY_URL", &c.primary}}) {
-        const auto text = getOrEnv(key, envName);
-        if (!text)
-            return fail(std::string("missing --") + key + " redis://HOST:PORT (or " + envName + ")");
-        std::string why;
-        auto url = RedisUrl::parse(*text, &why);
-        if (!url)
-            return fail(std::string("invalid --") + key + ": " + why); // never echo the URL: it may hold a password
-        warnIfPasswordInArgv(key, !url->password.empty());
-        fillPassword(*url);
-        *target = *url;
-    }
-
-    if (const std::string *fb = get("fallback-replica")) {
-        std::string why;
-        auto url = RedisUrl::parse(*fb, &why);
-        if (!url)
-            return fail("invalid --fallback-replica: " + why);
-        warnIfPasswordInArgv("fallback-replica", !url->password.empty());
-        fillPassword(*url);
-        c.fallbackReplica = *url;
-    }
-
-    if (const std::string *list = get("sentinel")) {
-        bool sentinelPassword = false;
-        std::string_view rest = *list;
-        while (true) {
-            const auto comma = rest.find(',');
-            const std::string entry = trim(rest.substr(0, comma));
-            std::string why = "empty entry, expected HOST:PORT[,HOST:PORT...]";
-            auto url = entry.empty() ? std::nullopt : parseSentinel(entry, &why);
-            if (!url)
-                return fail("invalid --sentinel: " + why);
-            sentinelPassword = sentinelPassword || !url->password.empty();
-            c.sentinels.push_back(std::move(*url));
-            if (comma == std::string_view::npos)
-                break;
-            rest.remove_prefix(comma + 1);
+    Context x{env};
+    x.c.threads = defaultThreads();
+    for (const Option &o : options()) {
+        if (o.name.empty() || !o.apply)
+            continue;
+        x.name = std::string(o.name);
+        x.fromArgv = flags.count(o.name) != 0;
+        std::optional<std::string> value;
+        if (auto it = given.find(o.name); it != given.end())
+            value = it->second;
+        else if (const char *e = o.env ? env(o.env) : nullptr; e && *e)
+            value = std::string(e);
+        if (!value) {
+            if (o.flags & Option::Required)
+                return fail("missing --" + x.name + " " + std::string(o.arg)
+                            + (o.env ? " (or " + std::string(o.env) + ")" : std::string()));
+            continue;
         }
-        warnIfPasswordInArgv("sentinel", sentinelPassword); // once for the list
+        if (!o.apply(x, *value))
+            return fail(std::move(x.error));
     }
-    if (const std::string *name = get("master-name")) {
-        if (name->empty() || name->size() > 128 || name->find_first_of(" \t") != std::string::npos)
-            return fail("invalid --master-name (1 to 128 characters, no spaces)");
-        c.masterName = *name;
-    }
-    if (const std::string *v = get("allow-anonymous-sentinel")) {
-        if (!parseBool(*v, &c.allowAnonymousSentinel))
-            return fail("invalid --allow-anonymous-sentinel '" + *v + "'");
-    }
-    if (!c.sentinels.empty()) {
-        std::optional<std::string> sentinelPassword;
-        if (const std::string *pf = get("sentinel-password-file")) {
-            std::ifstream file(*pf);
-            if (!file)
-                return fail("cannot read --sentinel-password-file '" + *pf + "'");
-            std::stringstream ss;
-            ss << file.rdbuf();
-            sentinelPassword = trim(ss.str());
-        } else if (const char *e = env("L0L3_SENTINEL_AUTH_PASSWORD"); e && *e) {
-            sentinelPassword = trim(e);
-        }
-        const std::string *sentinelUser = get("sentinel-user");
-        for (RedisUrl &url : c.sentinels) {
-            if (url.user.empty() && sentinelUser)
-                url.user = *sentinelUser;
-            if (url.password.empty() && sentinelPassword)
-                url.password = *sentinelPassword;
-            if (url.password.empty() && !c.allowAnonymousSentinel)
-                return fail("Sentinel " + url.redacted() + " has no password: give --sentinel-user and "
-                            "--sentinel-password-file (or L0L3_SENTINEL_AUTH_PASSWORD), or --allow-anonymous-sentinel");
-        }
-    }
-    if (const std::string *list = get("redis-hosts")) {
-        std::string_view rest = *list;
-        while (true) {
-            const auto comma = rest.find(',');
-            const std::string entry = trim(rest.substr(0, comma));
-            std::string host;
-            std::uint16_t port = 0;
-            if (!parseListen(entry, &host, &port) || port == 0)
-                return fail("invalid --redis-hosts: '" + entry.substr(0, 300) + "' is not HOST:PORT");
-            c.redisHosts.emplace_back(std::move(host), port);
-            if (comma == std::string_view::npos)
-                break;
-            rest.remove_prefix(comma + 1);
-        }
-    }
-
-    const std::string *upstream = get("upstream");
-    if (!upstream)
-        return fail("missing --upstream http://HOST:PORT/v1");
-    std::string why;
-    if (!UpstreamClient::parseBaseUrl(*upstream, &c.upstream, &why))
-        return fail(why);
-    c.upstreamUrl = *upstream;
-    if (const std::string *secondary = get("secondary-upstream")) {
-        c.secondaryUpstream = c.upstream;
-        if (!UpstreamClient::parseBaseUrl(*secondary, &c.secondaryUpstream, &why))
-            return fail("--secondary-upstream: " + why);
-        c.secondaryUpstreamUrl = *secondary;
-    }
-    if (const std::string *kf = get("upstream-api-key-file")) {
-        std::ifstream file(*kf);
-        if (!file)
-            return fail("cannot read --upstream-api-key-file '" + *kf + "'");
-        std::stringstream ss;
-        ss << file.rdbuf();
-        c.upstreamApiKey = trim(ss.str());
-    } else if (const char *e = env("L0L3_UPSTREAM_API_KEY"); e && *e) {
-        c.upstreamApiKey = trim(e);
-    }
-    if (const std::string *kf = get("api-keys-file")) {
-        std::string why2;
-        auto keys = ApiKeyStore::load(*kf, &why2);
-        if (!keys)
-            return fail(why2);
-        c.apiKeysFile = *kf;
-        c.apiKeys = std::make_shared<const ApiKeyStore>(std::move(*keys));
-    }
-
-    c.threads = defaultThreads();
-    struct Num { const char *key; std::int64_t min; std::int64_t max; std::int64_t *target; };
-    std::int64_t threads = c.threads, entries = static_cast<std::int64_t>(c.hotCacheEntries),
-                 bytes = static_cast<std::int64_t>(c.hotCacheBytes), ttl = c.hotCacheTtlSeconds,
-                 body = static_cast<std::int64_t>(c.maxBodyBytes), upTimeout = c.upstream.timeoutMs,
-                 upConnect = c.upstream.connectTimeoutMs, redisTimeout = c.redisTimeoutMs,
-                 brFailures = c.breaker.failureThreshold, brSuccesses = c.breaker.successThreshold,
-                 brCooldown = c.breaker.cooldownMs, brWindow = c.breaker.windowMs, brMinCalls = c.breaker.minCallsInWindow,
-                 sloP99 = c.sloP99Ms, sloWindow = c.sloWindowMs,
-                 rlClients = static_cast<std::int64_t>(c.rateLimitClients),
-                 maxHeader = static_cast<std::int64_t>(c.maxHeaderBytes), maxMessages = static_cast<std::int64_t>(c.maxMessages),
-                 maxPrompt = static_cast<std::int64_t>(c.maxPromptChars), idleTimeout = c.idleTimeoutMs,
-                 readTimeout = c.readTimeoutMs, maxConnections = static_cast<std::int64_t>(c.maxConnections);
-    std::int64_t firstRequestTimeout = c.firstRequestTimeoutMs,
-                 perClient = static_cast<std::int64_t>(c.maxConnectionsPerClient),
-                 maxBuffered = static_cast<std::int64_t>(c.maxBufferedBytes);
-    const Num nums[] = {
-        {"threads", 1, 256, &threads},
-        {"hot-cache-entries", 0, 1LL << 40, &entries},
-        {"hot-cache-bytes", 0, 1LL << 50, &bytes},
-        {"hot-cache-ttl-seconds", 1, 1LL << 31, &ttl},
-        {"max-body-bytes", 1, 1LL << 34, &body},
-        {"upstream-timeout-ms", 1, 24LL * 3600 * 1000, &upTimeout},
-        {"upstream-connect-timeout-ms", 1, 3600LL * 1000, &upConnect},
-        {"redis-timeout-ms", 1, 3600LL * 1000, &redisTimeout},
-        {"breaker-failures", 1, 1000000, &brFailures},
-        {"breaker-successes", 1, 1000000, &brSuccesses},
-        {"breaker-cooldown-ms", 1, 24LL * 3600 * 1000, &brCooldown},
-        {"breaker-window-ms", 10, 24LL * 3600 * 1000, &brWindow},
-        {"breaker-min-calls", 1, 1000000, &brMinCalls},
-        {"slo-p99-ms", 1, 3600LL * 1000, &sloP99},
-        {"slo-window-ms", 1000, 3600LL * 1000, &sloWindow},
-        {"rate-limit-clients", 64, 1LL << 26, &rlClients},
-        {"max-header-bytes", 512, 1LL << 24, &maxHeader},
-        {"max-messages", 1, 1LL << 24, &maxMessages},
-        {"max-prompt-chars", 1, 1LL << 34, &maxPrompt},
-        {"idle-timeout-ms", 1, 24LL * 3600 * 1000, &idleTimeout},
-        {"read-timeout-ms", 1, 24LL * 3600 * 1000, &readTimeout},
-        {"max-connections", 1, 1LL << 24, &maxConnections},
-        {"first-request-timeout-ms", 1, 24LL * 3600 * 1000, &firstRequestTimeout},
-        {"max-connections-per-client", 1, 1LL << 24, &perClient},
-        {"max-buffered-bytes", 1LL << 16, 1LL << 40, &maxBuffered},
-    };
-    for (const Num &n : nums) {
-        if (const std::string *v = get(n.key)) {
-            if (!parseNumber<std::int64_t>(*v, n.min, n.max, n.target))
-                return fail(std::string("invalid --") + n.key + " '" + *v + "', expected an integer from "
-                            + std::to_string(n.min) + " to " + std::to_string(n.max));
-        }
-    }
-    c.threads = static_cast<int>(threads);
-    c.hotCacheEntries = static_cast<std::size_t>(entries);
-    c.hotCacheBytes = static_cast<std::size_t>(bytes);
-    c.hotCacheTtlSeconds = ttl;
-    c.maxBodyBytes = static_cast<std::size_t>(body);
-    c.upstream.timeoutMs = static_cast<int>(upTimeout);
-    c.upstream.connectTimeoutMs = static_cast<int>(upConnect);
-    c.redisTimeoutMs = static_cast<int>(redisTimeout);
-    c.secondaryUpstream.timeoutMs = c.upstream.timeoutMs;
-    c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
-    c.breaker.failureThreshold = static_cast<int>(brFailures);
-    c.breaker.successThreshold = static_cast<int>(brSuccesses);
-    c.breaker.cooldownMs = brCooldown;
-    c.breaker.windowMs = brWindow;
-    c.breaker.minCallsInWindow = static_cast<int>(brMinCalls);
-    c.sloP99Ms = static_cast<int>(sloP99);
-    c.sloWindowMs = static_cast<int>(sloWindow);
-    c.rateLimitClients = static_cast<std::size_t>(rlClients);
-    // Beast keeps a header field's size in 16 bits (HttpServer::kMaxHeaderBytes).
-    c.maxHeaderBytes = std::min<std::size_t>(static_cast<std::size_t>(maxHeader), 65535);
-    c.maxMessages = static_cast<std::size_t>(maxMessages);
-    c.maxPromptChars = static_cast<std::size_t>(maxPrompt);
-    c.idleTimeoutMs = static_cast<int>(idleTimeout);
-    c.readTimeoutMs = static_cast<int>(readTimeout);
-    c.maxConnections = static_cast<std::size_t>(maxConnections);
-    c.firstRequestTimeoutMs = static_cast<int>(firstRequestTimeout);
-    c.maxConnectionsPerClient = static_cast<std::size_t>(perClient);
-    c.maxBufferedBytes = static_cast<std::size_t>(maxBuffered);
-    struct Real { const char *key; double min; double max; double *target; };
-    const Real reals[] = {
-        {"breaker-error-rate", 0, 1, &c.breaker.errorRate},
-        {"rate-limit", 0, 1e9, &c.rateLimit},
-        {"rate-burst", 1, 1e9, &c.rateBurst},
-    };
-    for (const Real &r : reals) {
-        if (const std::string *v = get(r.key)) {
-            if (!parseReal(*v, r.min, r.max, r.target))
-                return fail(std::string("invalid --") + r.key + " '" + *v + "', expected a number from "
-                            + formatReal(r.min) + " to " + formatReal(r.max));
-        }
-    }
-    if (c.rateBurst <= 0)
-        c.rateBurst = std::max(1.0, c.rateLimit);
-    if (const std::string *v = get("no-hot-cache")) {
-        bool off = false;
-        if (!parseBool(*v, &off))
-            return fail("invalid --no-hot-cache '" + *v + "'");
-        c.hotCacheEnabled = !off;
-    }
-    if (const std::string *v = get("namespace-default")) {
-        if (v->empty() || v->size() > 128)
-            return fail("invalid --namespace-default (1 to 128 characters)");
-        c.namespaceDefault = *v;
-    }
-    if (const std::string *v = get("allow-anonymous")) {
-        if (!parseBool(*v, &c.allowAnonymous))
-            return fail("invalid --allow-anonymous '" + *v + "'");
-    }
-    // Without keys every client picks its tenant (x-l0l3-namespace) and spends the upstream's key.
-    if (!c.apiKeys && !c.allowAnonymous && !isLoopbackHost(c.listenHost))
-        return fail("--listen " + c.listenHost + " is reachable from other hosts but no --api-keys-file is given: "
-                    "any client could read every tenant's answers and use the upstream at your expense; "
-                    "give --api-keys-file, or --allow-anonymous to serve anonymous clients anyway");
-    *out = std::move(c);
+    if (!finish(x))
+        return fail(std::move(x.error));
+    *out = std::move(x.c);
     return Action::Run;
 }
 

@@ -89,6 +89,8 @@ struct GatewayConfig
     static Action parse(int argc, const char *const *argv, GatewayConfig *out, std::string *error,
                         const Environment &env = {});
     static std::string usage();
+    // Every option's name, without "--", in the order of the usage.
+    static std::vector<std::string> optionNames();
     static int defaultThreads();
 };
 

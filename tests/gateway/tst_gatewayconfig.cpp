@@ -63,6 +63,9 @@ private slots:
     void anonymousListen_data();
     void anonymousListen();
     void passwordOnCommandLineWarns();
+    void usageListsEveryOption();
+    void unknownOptions_data();
+    void unknownOptions();
 };
 
 void TestGatewayConfig::minimal()
@@ -106,7 +109,7 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("listen port too big") << with({"--listen", "127.0.0.1:70000"}) << QStringLiteral("--listen");
     QTest::newRow("bad region") << with({"--region", "new york"}) << QStringLiteral("--region");
     QTest::newRow("bad replica") << with({"--replica", "http://x"}) << QStringLiteral("--replica");
-    QTest::newRow("https upstream") << with({"--upstream", "https://api.openai.com/v1"}) << QStringLiteral("https");
+    QTest::newRow("ftp upstream") << with({"--upstream", "ftp://api.example/v1"}) << QStringLiteral("--upstream");
     QTest::newRow("bad upstream port") << with({"--upstream", "http://h:0/v1"}) << QStringLiteral("port");
     QTest::newRow("negative ttl") << with({"--hot-cache-ttl-seconds", "-1"}) << QStringLiteral("ttl");
     QTest::newRow("positional") << with({"extra"}) << QStringLiteral("extra");
@@ -117,7 +120,7 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("burst below 1") << with({"--rate-burst", "0.5"}) << QStringLiteral("--rate-burst");
     QTest::newRow("tiny header limit") << with({"--max-header-bytes", "10"}) << QStringLiteral("--max-header-bytes");
     QTest::newRow("zero messages") << with({"--max-messages", "0"}) << QStringLiteral("--max-messages");
-    QTest::newRow("https secondary") << with({"--secondary-upstream", "https://x/v1"}) << QStringLiteral("--secondary-upstream");
+    QTest::newRow("ftp secondary") << with({"--secondary-upstream", "ftp://x/v1"}) << QStringLiteral("--secondary-upstream");
     QTest::newRow("bad fallback replica") << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
     QTest::newRow("sentinel without port") << with({"--sentinel", "127.0.0.1"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel port 0") << with({"--sentinel", "127.0.0.1:0"}) << QStringLiteral("--sentinel");
@@ -494,6 +497,82 @@ void TestGatewayConfig::passwordOnCommandLineWarns()
     QCOMPARE(GatewayConfig::parse(int(fromFile.argv.size()), fromFile.argv.data(), &c, &error, envOf({})),
              GatewayConfig::Action::Run);
     QVERIFY(c.warnings.empty());
+}
+
+// The usage is generated from the option table: every option is in it, once,
+// and every option it lists is accepted.
+void TestGatewayConfig::usageListsEveryOption()
+{
+    const std::string usage = GatewayConfig::usage();
+    const std::string options = usage.substr(usage.find("\n\n")); // after the synopsis
+    const std::vector<std::string> names = GatewayConfig::optionNames();
+    QVERIFY(names.size() >= 50);
+    for (const std::string &name : names) {
+        // At a line's start (continuation lines are indented further), followed by its argument or help.
+        int lines = 0;
+        for (const char *after : {" ", "\n"}) {
+            const std::string flag = "\n  --" + name + after;
+            for (auto at = options.find(flag); at != std::string::npos; at = options.find(flag, at + 1))
+                ++lines;
+        }
+        QVERIFY2(lines == 1, name.c_str());
+
+        // Known: whatever the value, never "unknown option".
+        Args a(required() << QStringLiteral("--%1=x").arg(QString::fromStdString(name)));
+        GatewayConfig c;
+        std::string error;
+        GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({}));
+        QVERIFY2(error.find("unknown option") == std::string::npos, error.c_str());
+    }
+    for (const char *required : {"--listen", "--region", "--replica", "--primary", "--upstream"})
+        QVERIFY2(usage.substr(0, usage.find("\n\n")).find(required) != std::string::npos, required);
+    QVERIFY(usage.find("(env L0L3_REPLICA_URL)") != std::string::npos);
+    for (std::size_t start = 0; start < usage.size();) {
+        const auto end = usage.find('\n', start);
+        QVERIFY2(end - start <= 110, usage.substr(start, end - start).c_str());
+        start = end + 1;
+    }
+}
+
+void TestGatewayConfig::unknownOptions_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("config");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("flag") << QStringList{QStringLiteral("--colour"), QStringLiteral("blue")} << QString()
+                          << QStringLiteral("unknown option --colour (see --help)");
+    QTest::newRow("flag with value") << QStringList{QStringLiteral("--colour=blue")} << QString()
+                                     << QStringLiteral("unknown option --colour (see --help)");
+    QTest::newRow("near miss") << QStringList{QStringLiteral("--thread=2")} << QString()
+                               << QStringLiteral("unknown option --thread (see --help)");
+    QTest::newRow("single dash") << QStringList{QStringLiteral("-threads")} << QString()
+                                 << QStringLiteral("unexpected argument '-threads' (see --help)");
+    QTest::newRow("config key") << QStringList() << QStringLiteral("colour = blue")
+                                << QStringLiteral(":1: unknown option 'colour'");
+    QTest::newRow("config includes config") << QStringList() << QStringLiteral("config = other.conf")
+                                            << QStringLiteral(":1: unknown option 'config' (command line only)");
+    QTest::newRow("help in config") << QStringList() << QStringLiteral("help") << QStringLiteral(":1: unknown option 'help'");
+    QTest::newRow("heading is no option") << QStringList() << QStringLiteral("= 1") << QStringLiteral(":1: unknown option ''");
+}
+
+void TestGatewayConfig::unknownOptions()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, config);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    QStringList l = required() + args;
+    if (!config.isEmpty()) {
+        const QString file = dir.filePath(QStringLiteral("gw.conf"));
+        std::ofstream(file.toStdString()) << config.toStdString() << "\n";
+        l << QStringLiteral("--config") << file;
+    }
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QVERIFY2(QString::fromStdString(error).contains(expected), error.c_str());
+    QVERIFY(error.find('\n') == std::string::npos);
 }
 
 QTEST_GUILESS_MAIN(TestGatewayConfig)
