@@ -10,7 +10,7 @@
 #include "core/gateway/log.h"
 #include "core/gateway/proposer.h"
 #include "core/gateway/ratelimiter.h"
-#include "core/gateway/redisconnection.h"
+#include "core/gateway/asioredisconnection.h"
 #include "core/gateway/sentinelresolver.h"
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
@@ -63,9 +63,9 @@ struct Gateway::Worker
     ChatRequestParser parser;
     KeyMemo memo;
     RouteDecision decision; // the chat request being handled; its strings keep their capacity
-    std::unique_ptr<RedisConnection> replica;
-    std::unique_ptr<RedisConnection> primary;
-    std::unique_ptr<RedisConnection> fallbackReplica; // --fallback-replica, else null
+    std::unique_ptr<AsioRedisConnection> replica;
+    std::unique_ptr<AsioRedisConnection> primary;
+    std::unique_ptr<AsioRedisConnection> fallbackReplica; // --fallback-replica, else null
     std::unique_ptr<UpstreamClient> upstream;
     std::unique_ptr<UpstreamClient> secondary;        // --secondary-upstream, else null
     std::unique_ptr<TierChain> chain;
@@ -124,6 +124,7 @@ HttpServer::Options serverOptions(const GatewayConfig &c)
     o.maxConnectionsPerClient = c.maxConnectionsPerClient;
     o.maxBufferedBytes = c.maxBufferedBytes;
     o.capExemptPaths = {"/healthz", "/readyz", "/metrics"};
+    o.tls = c.listenTls; // null: plain HTTP
     // Each connection may hold an upstream connection too; Redis, the pools and the event loops
     // need a few more. Past the descriptor limit accept() fails instead of answering 503.
     const std::uint64_t files = HttpServer::raiseOpenFileLimit();
@@ -200,18 +201,18 @@ bool Gateway::start(std::string *error)
     for (int i = 0; i < m_server.threadCount(); ++i) {
         auto w = std::make_unique<Worker>();
         auto &ctx = m_server.context(i);
-        w->replica = std::make_unique<RedisConnection>(
-            ctx, RedisConnection::Options{m_config.replica, "replica", m_config.redisTimeoutMs, 2000, 2000});
-        w->primary = std::make_unique<RedisConnection>(
-            ctx, RedisConnection::Options{m_config.primary, "primary", std::max(m_config.redisTimeoutMs, 2000), 2000, 2000});
+        w->replica = std::make_unique<AsioRedisConnection>(
+            ctx, AsioRedisConnection::Options{m_config.replica, "replica", m_config.redisTimeoutMs, 2000, 2000});
+        w->primary = std::make_unique<AsioRedisConnection>(
+            ctx, AsioRedisConnection::Options{m_config.primary, "primary", std::max(m_config.redisTimeoutMs, 2000), 2000, 2000});
         for (auto [conn, role] : {std::pair{w->replica.get(), GatewayMetrics::RedisRole::Replica},
                                   std::pair{w->primary.get(), GatewayMetrics::RedisRole::Primary}}) {
             m_metrics.addRedisConnection(role);
             conn->setStateCallback([this, role = role](bool up) { m_metrics.redisConnected(role, up); });
         }
         if (m_config.fallbackReplica) {
-            w->fallbackReplica = std::make_unique<RedisConnection>(
-                ctx, RedisConnection::Options{*m_config.fallbackReplica, "fallback_replica", m_config.redisTimeoutMs, 2000, 2000});
+            w->fallbackReplica = std::make_unique<AsioRedisConnection>(
+                ctx, AsioRedisConnection::Options{*m_config.fallbackReplica, "fallback_replica", m_config.redisTimeoutMs, 2000, 2000});
             m_metrics.addRedisConnection(GatewayMetrics::RedisRole::FallbackReplica);
             w->fallbackReplica->setStateCallback(
                 [this](bool up) { m_metrics.redisConnected(GatewayMetrics::RedisRole::FallbackReplica, up); });
@@ -243,8 +244,8 @@ bool Gateway::start(std::string *error)
             });
         }
     }
-    m_subscriber = std::make_unique<RedisConnection>(
-        m_server.context(0), RedisConnection::Options{m_config.replica, "subscriber", m_config.redisTimeoutMs, 2000, 2000});
+    m_subscriber = std::make_unique<AsioRedisConnection>(
+        m_server.context(0), AsioRedisConnection::Options{m_config.replica, "subscriber", m_config.redisTimeoutMs, 2000, 2000});
     m_metrics.addRedisConnection(GatewayMetrics::RedisRole::Subscriber);
     m_subscriber->setStateCallback(
         [this](bool up) { m_metrics.redisConnected(GatewayMetrics::RedisRole::Subscriber, up); });
@@ -266,13 +267,13 @@ bool Gateway::start(std::string *error)
     }
     m_subscriber->start();
     const RedisUrl &fallbackSource = m_config.fallbackReplica ? *m_config.fallbackReplica : m_config.primary;
-    m_fallbackSubscriber = std::make_unique<RedisConnection>(
-        m_server.context(0), RedisConnection::Options{fallbackSource, "fallback_subscriber", m_config.redisTimeoutMs, 2000, 2000});
+    m_fallbackSubscriber = std::make_unique<AsioRedisConnection>(
+        m_server.context(0), AsioRedisConnection::Options{fallbackSource, "fallback_subscriber", m_config.redisTimeoutMs, 2000, 2000});
     m_fallbackSubscriber->setSubscriptions(
         {std::string(RedisSchema::kInvalidateChannel), std::string(RedisSchema::kControlChannel)},
         [this](std::string_view channel, std::string_view message) { onMessage(channel, message, true); },
         [this] {
-            if (!m_subscriber->ready() && m_hot && m_hot->size() > 0) {
+            if (!m_subscriber->isReady() && m_hot && m_hot->size() > 0) {
                 m_hot->clear();
                 Log::info("hot cache flushed after subscribing on the fallback source");
             }
@@ -461,7 +462,7 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
 {
     // Both subscriptions deliver every message; acting twice is harmless (drop, flush and drain are
     // idempotent), but the fallback's copy is only counted and logged while the replica's is missing.
-    if (fromFallback && m_subscriber->ready()) {
+    if (fromFallback && m_subscriber->isReady()) {
         if (channel == RedisSchema::kInvalidateChannel) {
             if (message == RedisSchema::kInvalidateAll) {
                 if (m_hot)

@@ -25,7 +25,7 @@ class HotCache;
 class LatencyWindow;
 class Proposer;
 class RateLimiter;
-class RedisConnection;
+class AsioRedisConnection;
 class SentinelResolver;
 class UpstreamClient;
 struct CachedAnswer;
@@ -88,10 +88,10 @@ private:
     std::unique_ptr<HotCache> m_hot;
     HttpServer m_server; // before the workers: their connections live on its io_contexts
     std::vector<std::unique_ptr<Worker>> m_workers;
-    std::unique_ptr<RedisConnection> m_subscriber;
+    std::unique_ptr<AsioRedisConnection> m_subscriber;
     // The same channels on the fallback source (fallback replica or primary): while the local
     // replica is unreachable, revocations still reach L0.5.
-    std::unique_ptr<RedisConnection> m_fallbackSubscriber;
+    std::unique_ptr<AsioRedisConnection> m_fallbackSubscriber;
     std::unique_ptr<SentinelResolver> m_resolver; // --sentinel, else null; on context 0
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;

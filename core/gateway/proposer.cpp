@@ -3,7 +3,7 @@
 #include "core/common/proposalfunction.h"
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/log.h"
-#include "core/gateway/redisconnection.h"
+#include "core/gateway/asioredisconnection.h"
 
 #include <hiredis/hiredis.h>
 
@@ -22,7 +22,7 @@ std::int64_t epochMs()
 
 } // namespace
 
-Proposer::Proposer(RedisConnection &primary, GatewayMetrics &metrics, std::string region)
+Proposer::Proposer(AsioRedisConnection &primary, GatewayMetrics &metrics, std::string region)
     : m_primary(primary)
     , m_metrics(metrics)
     , m_region(std::move(region))

@@ -11,7 +11,7 @@ struct redisReply;
 namespace l0l3 {
 
 class GatewayMetrics;
-class RedisConnection;
+class AsioRedisConnection;
 
 // Turns a miss into a proposal for the operator, on the primary, off the
 // request's critical path, with one FCALL of ProposalFunction (which skips
@@ -24,7 +24,7 @@ class RedisConnection;
 class Proposer
 {
 public:
-    Proposer(RedisConnection &primary, GatewayMetrics &metrics, std::string region);
+    Proposer(AsioRedisConnection &primary, GatewayMetrics &metrics, std::string region);
     // Called when the primary answers READONLY: it was demoted, the new one is elsewhere.
     void setReadOnlyCallback(std::function<void()> callback) { m_onReadOnly = std::move(callback); }
     void propose(Proposal proposal);
@@ -32,7 +32,7 @@ public:
 private:
     void failed(const Proposal &proposal, std::string_view stage, const redisReply *reply, std::string_view error);
 
-    RedisConnection &m_primary;
+    AsioRedisConnection &m_primary;
     GatewayMetrics &m_metrics;
     std::string m_region;
     std::function<void()> m_onReadOnly;

@@ -1,7 +1,7 @@
 #include "core/gateway/sentinelresolver.h"
 
 #include "core/gateway/log.h"
-#include "core/gateway/redisconnection.h"
+#include "core/gateway/asioredisconnection.h"
 
 #include <boost/asio/post.hpp>
 
@@ -38,20 +38,20 @@ SentinelResolver::SentinelResolver(boost::asio::io_context &context, Options opt
     , m_candidateTimer(context)
 {
     const auto connectionOptions = [this](const RedisUrl &url, const char *role) {
-        RedisConnection::Options o{url, role, m_options.commandTimeoutMs, m_options.connectTimeoutMs, 2000};
+        AsioRedisConnection::Options o{url, role, m_options.commandTimeoutMs, m_options.connectTimeoutMs, 2000};
         o.refuseAnonymous = !m_options.allowAnonymousSentinel;
         return o;
     };
     for (const RedisUrl &url : m_options.sentinels) {
         if (url.password.empty() && !m_options.allowAnonymousSentinel)
             Log::warn("Sentinel " + url.redacted() + " has no password: it will be refused if it answers without AUTH");
-        m_sentinels.push_back(std::make_unique<RedisConnection>(context, connectionOptions(url, "sentinel")));
+        m_sentinels.push_back(std::make_unique<AsioRedisConnection>(context, connectionOptions(url, "sentinel")));
         // A round needs the command links: one coming up may complete a majority.
         m_sentinels.back()->setStateCallback([this](bool up) {
             if (up)
                 resolve();
         });
-        auto watcher = std::make_unique<RedisConnection>(context, connectionOptions(url, "sentinel_subscriber"));
+        auto watcher = std::make_unique<AsioRedisConnection>(context, connectionOptions(url, "sentinel_subscriber"));
         watcher->setSubscriptions(
             {std::string(kSwitchMaster)},
             [this](std::string_view, std::string_view message) {
@@ -197,8 +197,8 @@ bool SentinelResolver::allowed(const RedisUrl &candidate) const
 void SentinelResolver::verify(RedisUrl candidate)
 {
     // An allowed host: AUTH with the primary's credentials, then ROLE.
-    m_candidate = std::make_unique<RedisConnection>(
-        m_context, RedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
+    m_candidate = std::make_unique<AsioRedisConnection>(
+        m_context, AsioRedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
                                             m_options.connectTimeoutMs, m_options.connectTimeoutMs});
     m_verifying = true;
     m_candidate->setStateCallback([this, candidate](bool up) {

@@ -16,7 +16,7 @@ struct redisReply;
 
 namespace l0l3 {
 
-class RedisConnection;
+class AsioRedisConnection;
 
 // Finds the primary through Redis Sentinel, off the request path. A round asks
 // every configured Sentinel `SENTINEL get-master-addr-by-name` at once (each
@@ -71,9 +71,9 @@ private:
     boost::asio::io_context &m_context;
     Options m_options;
     SwitchCallback m_onSwitch;
-    std::vector<std::unique_ptr<RedisConnection>> m_sentinels; // commands
-    std::vector<std::unique_ptr<RedisConnection>> m_watchers;  // +switch-master subscribers
-    std::unique_ptr<RedisConnection> m_candidate;              // ROLE check of the announced primary
+    std::vector<std::unique_ptr<AsioRedisConnection>> m_sentinels; // commands
+    std::vector<std::unique_ptr<AsioRedisConnection>> m_watchers;  // +switch-master subscribers
+    std::unique_ptr<AsioRedisConnection> m_candidate;              // ROLE check of the announced primary
     boost::asio::steady_timer m_candidateTimer;
     bool m_running = false;
     bool m_again = false;      // resolve() during a round: another one after it

@@ -6,7 +6,7 @@
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/hotcache.h"
 #include "core/gateway/log.h"
-#include "core/gateway/redisconnection.h"
+#include "core/gateway/asioredisconnection.h"
 
 #include <hiredis/hiredis.h>
 
@@ -31,7 +31,7 @@ bool TierChain::asksSameQuestion(const Decoded &entry, const ChatRequest &reques
     return CacheKey::questionHash(request.system, request.user) == entry.normalisedQuestion;
 }
 
-TierChain::TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics)
+TierChain::TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics &metrics)
     : m_hot(hot)
     , m_replica(replica)
     , m_metrics(metrics)
@@ -57,19 +57,19 @@ void TierChain::lookupBeyondHot(const std::string &key, const ChatRequest &reque
     lookupExact(key, request, std::move(callback));
 }
 
-RedisConnection *TierChain::fallback() const
+AsioRedisConnection *TierChain::fallback() const
 {
-    if (m_fallbackReplica && m_fallbackReplica->ready())
+    if (m_fallbackReplica && m_fallbackReplica->isReady())
         return m_fallbackReplica;
-    if (m_primary && m_primary->ready())
+    if (m_primary && m_primary->isReady())
         return m_primary;
     return nullptr;
 }
 
 void TierChain::lookupExact(const std::string &key, const ChatRequest &request, Callback callback)
 {
-    if (!m_replica.ready()) {
-        if (RedisConnection *other = fallback()) {
+    if (!m_replica.isReady()) {
+        if (AsioRedisConnection *other = fallback()) {
             readEntry(*other, key, request, std::move(callback));
             return;
         }
@@ -77,7 +77,7 @@ void TierChain::lookupExact(const std::string &key, const ChatRequest &request, 
     readEntry(m_replica, key, request, std::move(callback));
 }
 
-void TierChain::readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback)
+void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback)
 {
     m_redisKey.clear();
     RedisSchema::appendKey(m_redisKey, RedisSchema::kEntryKind, key);
@@ -95,7 +95,7 @@ void TierChain::readEntry(RedisConnection &source, const std::string &key, const
         if (!reply) {
             // The replica died under this command: ask another source once rather than fail.
             if (!isFallback) {
-                if (RedisConnection *other = fallback()) {
+                if (AsioRedisConnection *other = fallback()) {
                     readEntry(*other, key, request, std::move(callback));
                     return;
                 }

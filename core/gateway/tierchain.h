@@ -13,7 +13,7 @@ namespace l0l3 {
 
 class GatewayMetrics;
 class HotCache;
-class RedisConnection;
+class AsioRedisConnection;
 
 // The lookup tiers in order: L0.5 hot cache (in process, synchronous) ->
 // L0 exact match (one GET on the local replica) -> L1 semantic match (an
@@ -35,12 +35,12 @@ public:
     using SemanticLookup = std::function<void(const ChatRequest &request, std::string_view key, Callback callback)>;
 
     // hot may be null (--no-hot-cache). One TierChain per io_context thread.
-    TierChain(HotCache *hot, RedisConnection &replica, GatewayMetrics &metrics);
+    TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics &metrics);
 
     void setSemanticLookup(SemanticLookup lookup) { m_semantic = std::move(lookup); }
     // Where L0 reads go while the local replica is unreachable, in this order
     // (either may be null). Entries are the same everywhere: the primary writes them.
-    void setFallbacks(RedisConnection *fallbackReplica, RedisConnection *primary)
+    void setFallbacks(AsioRedisConnection *fallbackReplica, AsioRedisConnection *primary)
     {
         m_fallbackReplica = fallbackReplica;
         m_primary = primary;
@@ -58,8 +58,8 @@ public:
 private:
     void lookupExact(const std::string &key, const ChatRequest &request, Callback callback);
     // The first fallback source that is connected, or null.
-    RedisConnection *fallback() const;
-    void readEntry(RedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback);
+    AsioRedisConnection *fallback() const;
+    void readEntry(AsioRedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback);
     void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason, Callback callback);
 
     // An entry as served: its answer and its L0.5 lifetime (-1: the cache's default).
@@ -84,9 +84,9 @@ private:
     const Decoded *decodeEntry(const std::string &key, std::string_view raw, std::string *why);
 
     HotCache *m_hot;
-    RedisConnection &m_replica;
-    RedisConnection *m_fallbackReplica = nullptr;
-    RedisConnection *m_primary = nullptr;
+    AsioRedisConnection &m_replica;
+    AsioRedisConnection *m_fallbackReplica = nullptr;
+    AsioRedisConnection *m_primary = nullptr;
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
     std::unordered_map<std::string, Decoded> m_decoded; // by cache key; bounded, cleared when full

@@ -1,4 +1,4 @@
-#include "core/gateway/redisconnection.h"
+#include "core/gateway/asioredisconnection.h"
 
 #include "core/common/hiredisarena.h"
 #include "core/gateway/asioredisadapter.h"
@@ -14,15 +14,15 @@
 
 namespace l0l3 {
 
-struct RedisConnection::Pending
+struct AsioRedisConnection::Pending
 {
-    RedisConnection *owner;
+    AsioRedisConnection *owner;
     ReplyCallback callback;
     std::int64_t deadlineMs;
     bool done = false; // timed out: the callback already ran
 };
 
-RedisConnection::RedisConnection(boost::asio::io_context &context, Options options)
+AsioRedisConnection::AsioRedisConnection(boost::asio::io_context &context, Options options)
     : m_context(context)
     , m_options(std::move(options))
     , m_reconnectTimer(context)
@@ -31,19 +31,19 @@ RedisConnection::RedisConnection(boost::asio::io_context &context, Options optio
 {
 }
 
-RedisConnection::~RedisConnection()
+AsioRedisConnection::~AsioRedisConnection()
 {
     stop();
     *m_alive = false;
 }
 
-std::int64_t RedisConnection::nowMs() const
+std::int64_t AsioRedisConnection::nowMs() const
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void RedisConnection::setSubscriptions(std::vector<std::string> channels, MessageCallback onMessage,
+void AsioRedisConnection::setSubscriptions(std::vector<std::string> channels, MessageCallback onMessage,
                                        std::function<void()> onSubscribed)
 {
     m_channels = std::move(channels);
@@ -51,13 +51,13 @@ void RedisConnection::setSubscriptions(std::vector<std::string> channels, Messag
     m_onSubscribed = std::move(onSubscribed);
 }
 
-void RedisConnection::start()
+void AsioRedisConnection::start()
 {
     m_stopped = false;
     connect();
 }
 
-void RedisConnection::stop()
+void AsioRedisConnection::stop()
 {
     if (m_stopped && !m_ac)
         return;
@@ -69,7 +69,7 @@ void RedisConnection::stop()
     dropContext();
 }
 
-void RedisConnection::setAddress(const std::string &host, int port)
+void AsioRedisConnection::setAddress(const std::string &host, int port)
 {
     if (host == m_options.url.host && port == m_options.url.port)
         return;
@@ -85,7 +85,7 @@ void RedisConnection::setAddress(const std::string &host, int port)
     connect();
 }
 
-void RedisConnection::dropContext()
+void AsioRedisConnection::dropContext()
 {
     if (!m_ac)
         return;
@@ -94,7 +94,7 @@ void RedisConnection::dropContext()
     redisAsyncFree(ac); // runs pending callbacks with a null reply, then onDisconnect
 }
 
-void RedisConnection::connect()
+void AsioRedisConnection::connect()
 {
     if (m_stopped)
         return;
@@ -115,8 +115,8 @@ void RedisConnection::connect()
     ac->data = this;
     HiredisArena::install(ac->c.reader); // one cached block per small reply instead of two mallocs
     AsioRedisAdapter::attach(m_context, ac);
-    redisAsyncSetConnectCallback(ac, &RedisConnection::onConnect);
-    redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnect);
+    redisAsyncSetConnectCallback(ac, &AsioRedisConnection::onConnect);
+    redisAsyncSetDisconnectCallback(ac, &AsioRedisConnection::onDisconnect);
 
     // Queued now, written as soon as the socket connects, answered before anything else.
     m_probing = false;
@@ -141,7 +141,7 @@ void RedisConnection::connect()
     });
 }
 
-void RedisConnection::sendSetup()
+void AsioRedisConnection::sendSetup()
 {
     auto checkSetup = [this](const redisReply *reply, std::string_view) {
         if (reply && reply->type == REDIS_REPLY_ERROR && m_ac) {
@@ -168,7 +168,7 @@ void RedisConnection::sendSetup()
     }
 }
 
-void RedisConnection::onAnonymousProbe(const redisReply *reply)
+void AsioRedisConnection::onAnonymousProbe(const redisReply *reply)
 {
     if (!m_probing || !m_ac)
         return;
@@ -189,9 +189,9 @@ void RedisConnection::onAnonymousProbe(const redisReply *reply)
     });
 }
 
-void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
+void AsioRedisConnection::onConnect(const redisAsyncContext *ac, int status)
 {
-    auto *self = static_cast<RedisConnection *>(ac->data);
+    auto *self = static_cast<AsioRedisConnection *>(ac->data);
     if (!self || self->m_ac != ac)
         return;
     self->m_connectTimer.cancel();
@@ -205,7 +205,7 @@ void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
     self->connected();
 }
 
-void RedisConnection::connected()
+void AsioRedisConnection::connected()
 {
     if (m_probing)
         return; // onAnonymousProbe() calls again once the server asked for AUTH
@@ -217,7 +217,7 @@ void RedisConnection::connected()
     });
 }
 
-void RedisConnection::answered()
+void AsioRedisConnection::answered()
 {
     m_ready = true;
     m_backoffMs = 50;
@@ -232,15 +232,15 @@ void RedisConnection::answered()
         for (const std::string &c : m_channels)
             m_format.arg(c);
         const std::string_view cmd = m_format.command(0);
-        redisAsyncFormattedCommand(m_ac, &RedisConnection::onSubscriptionReply, this, cmd.data(), cmd.size());
+        redisAsyncFormattedCommand(m_ac, &AsioRedisConnection::onSubscriptionReply, this, cmd.data(), cmd.size());
     }
     if (m_onState)
         m_onState(true);
 }
 
-void RedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
+void AsioRedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
 {
-    auto *self = static_cast<RedisConnection *>(ac->data);
+    auto *self = static_cast<AsioRedisConnection *>(ac->data);
     if (!self)
         return;
     if (self->m_ac == ac)
@@ -255,7 +255,7 @@ void RedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
     self->scheduleReconnect();
 }
 
-void RedisConnection::lost(std::string_view reason)
+void AsioRedisConnection::lost(std::string_view reason)
 {
     if (m_reportedDown || m_stopped)
         return;
@@ -264,7 +264,7 @@ void RedisConnection::lost(std::string_view reason)
               + "; retrying with backoff");
 }
 
-void RedisConnection::scheduleReconnect()
+void AsioRedisConnection::scheduleReconnect()
 {
     if (m_stopped)
         return;
@@ -277,7 +277,7 @@ void RedisConnection::scheduleReconnect()
     });
 }
 
-void RedisConnection::failLater(ReplyCallback callback, std::string_view error)
+void AsioRedisConnection::failLater(ReplyCallback callback, std::string_view error)
 {
     if (!callback)
         return;
@@ -286,28 +286,28 @@ void RedisConnection::failLater(ReplyCallback callback, std::string_view error)
     });
 }
 
-void RedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
+void AsioRedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
 {
     m_format.clear();
     m_format.add(args);
     send(m_format.command(0), std::move(callback));
 }
 
-void RedisConnection::command(const std::vector<std::string_view> &args, ReplyCallback callback)
+void AsioRedisConnection::command(const std::vector<std::string_view> &args, ReplyCallback callback)
 {
     m_format.clear();
     m_format.addRange(args);
     send(m_format.command(0), std::move(callback));
 }
 
-void RedisConnection::send(std::string_view formatted, ReplyCallback callback)
+void AsioRedisConnection::send(std::string_view formatted, ReplyCallback callback)
 {
     if (!m_ac || m_stopped || m_probing) {
         failLater(std::move(callback), "not connected");
         return;
     }
     Pending *pending = takePending(std::move(callback));
-    if (redisAsyncFormattedCommand(m_ac, &RedisConnection::onReply, pending, formatted.data(), formatted.size())
+    if (redisAsyncFormattedCommand(m_ac, &AsioRedisConnection::onReply, pending, formatted.data(), formatted.size())
         != REDIS_OK) {
         ReplyCallback cb = std::move(pending->callback);
         recycle(pending);
@@ -318,10 +318,10 @@ void RedisConnection::send(std::string_view formatted, ReplyCallback callback)
     armSweep();
 }
 
-void RedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
+void AsioRedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
 {
     auto *pending = static_cast<Pending *>(privdata);
-    RedisConnection *self = pending->owner;
+    AsioRedisConnection *self = pending->owner;
     if (!self->m_inflight.empty() && self->m_inflight.front() == pending) {
         self->m_inflight.pop_front();
     } else {
@@ -334,7 +334,7 @@ void RedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
     self->recycle(pending);
 }
 
-RedisConnection::Pending *RedisConnection::takePending(ReplyCallback callback)
+AsioRedisConnection::Pending *AsioRedisConnection::takePending(ReplyCallback callback)
 {
     const std::int64_t deadlineMs = nowMs() + m_options.commandTimeoutMs;
     if (m_spare.empty())
@@ -347,7 +347,7 @@ RedisConnection::Pending *RedisConnection::takePending(ReplyCallback callback)
     return pending;
 }
 
-void RedisConnection::recycle(Pending *pending)
+void AsioRedisConnection::recycle(Pending *pending)
 {
     constexpr std::size_t kMaxSpare = 1024;
     pending->callback = nullptr; // what it captured goes now, not when the record is reused
@@ -357,9 +357,9 @@ void RedisConnection::recycle(Pending *pending)
         delete pending;
 }
 
-void RedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void *privdata)
+void AsioRedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void *privdata)
 {
-    auto *self = static_cast<RedisConnection *>(privdata);
+    auto *self = static_cast<AsioRedisConnection *>(privdata);
     const auto *r = static_cast<const redisReply *>(reply);
     if (!r || self->m_stopped || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
         return;
@@ -380,7 +380,7 @@ void RedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void
     }
 }
 
-void RedisConnection::armSweep()
+void AsioRedisConnection::armSweep()
 {
     if (m_sweepArmed || m_inflight.empty())
         return;
@@ -397,7 +397,7 @@ void RedisConnection::armSweep()
     });
 }
 
-void RedisConnection::sweep()
+void AsioRedisConnection::sweep()
 {
     const std::int64_t now = nowMs();
     // The oldest command far past its deadline: the connection is wedged.

@@ -25,7 +25,19 @@ namespace l0l3 {
 // per command (hiredis 0.14 has none), and fail-fast while disconnected.
 // Optionally a subscriber that (re)subscribes to channels after every connect.
 // Not thread-safe: use it from its io_context's thread only.
-class RedisConnection
+//
+// The gateway's counterpart of the console's Qt RedisConnection
+// (core/control), with the same words where they mean the same: command(),
+// isReady(), options(). It differs where the data plane needs it to:
+// - start()/stop() rather than open()/close(): stop() drops every callback of
+//   a command issued before it (the console's close() fails them with an
+//   error), so an owner may stop it and go away at once;
+// - a command issued while the link is down fails at once ("not connected"),
+//   it is not queued until a reconnect: a lookup never waits for one;
+// - a late command fails alone ("timeout") and only a link stuck far past the
+//   deadline is dropped, where the console drops the link at the first late reply;
+// - replies are hiredis's own (no RedisReply copy) and valid during the callback only.
+class AsioRedisConnection
 {
 public:
     struct Options
@@ -46,10 +58,10 @@ public:
     using MessageCallback = std::function<void(std::string_view channel, std::string_view message)>;
     using StateCallback = std::function<void(bool connected)>;
 
-    RedisConnection(boost::asio::io_context &context, Options options);
-    ~RedisConnection();
-    RedisConnection(const RedisConnection &) = delete;
-    RedisConnection &operator=(const RedisConnection &) = delete;
+    AsioRedisConnection(boost::asio::io_context &context, Options options);
+    ~AsioRedisConnection();
+    AsioRedisConnection(const AsioRedisConnection &) = delete;
+    AsioRedisConnection &operator=(const AsioRedisConnection &) = delete;
 
     void setStateCallback(StateCallback callback) { m_onState = std::move(callback); }
     // Subscriber mode: SUBSCRIBE to channels after every (re)connect. onSubscribed
@@ -67,7 +79,7 @@ public:
     void command(const std::vector<std::string_view> &args, ReplyCallback callback);
 
     // Connected and answering (a PING after every connect, behind AUTH and SELECT).
-    bool ready() const { return m_ready; }
+    bool isReady() const { return m_ready; }
     const Options &options() const { return m_options; }
 
 private:
