@@ -11,6 +11,7 @@
 #include "app/demo/demostack.h"
 #include "core/common/histogramquantile.h"
 #include "core/common/prometheusparser.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/control/redisconnection.h"
 
@@ -91,6 +92,10 @@ void DemoHeadlessRunner::tick()
         m_redis = new RedisConnection(options, this);
         m_redis->open();
     }
+    // No console runs headless: stand in for it and move the gateways' proposals from the inbox to the stream.
+    m_redis->command({"FCALL", QByteArray(ProposalFunction::kDrainName.data(), qsizetype(ProposalFunction::kDrainName.size())),
+                      "0", QByteArray::number(ProposalFunction::kDrainMax)},
+                     this, [](const RedisReply &) {}, 900);
     m_redis->command({"XLEN", QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()))},
                      this, [this](const RedisReply &reply) {
         if (reply.isInteger())

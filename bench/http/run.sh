@@ -279,7 +279,8 @@ if wants miss; then
 fi
 
 proposals=$(redis-cli -p "$redis_port" xlen l0l3:v1:proposals 2>/dev/null || echo "?")
-echo "proposals stream length after the miss runs: $proposals" >>"$out/machine.txt"
+inbox=$(redis-cli -p "$redis_port" llen l0l3:v1:proposal-inbox 2>/dev/null || echo "?")
+echo "proposals after the miss runs: stream $proposals, inbox (no console drains it here) $inbox" >>"$out/machine.txt"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
 # Medians per case and connection count, and the ratio to nginx's median req/s.

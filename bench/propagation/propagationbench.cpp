@@ -18,6 +18,7 @@
 
 #include "app/demo/demostack.h"
 #include "core/common/proposal.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/control/approvalservice.h"
 #include "core/control/primarytracker.h"
@@ -228,12 +229,16 @@ bool PropagationBench::runPropagation(QString *error)
             *error = QStringLiteral("approval %1: expected a miss, got status %2 %3").arg(i).arg(miss.status).arg(QString::fromLatin1(miss.cache));
             return false;
         }
-        // The gateway XADDs asynchronously: look for the proposal among the newest entries.
+        // The gateway proposes asynchronously into the inbox: move it into the stream as the console
+        // does, then look for it among the newest entries.
         QString proposalId;
         const bool found = spinUntil([&] {
             if (!proposalId.isEmpty())
                 return true;
             auto reply = std::make_shared<std::optional<RedisReply>>();
+            reader.command({QByteArrayLiteral("FCALL"), bytes(ProposalFunction::kDrainName), QByteArrayLiteral("0"),
+                            QByteArray::number(ProposalFunction::kDrainMax)},
+                           this, [](const RedisReply &) {});
             reader.command({QByteArrayLiteral("XREVRANGE"), bytes(RedisSchema::kProposals), "+", "-", "COUNT", "20"},
                            this, [reply](const RedisReply &r) { *reply = r; });
             spinUntil([&] { return reply->has_value(); }, 5000);

@@ -1,12 +1,13 @@
 #pragma once
 
-// The Redis Function library "l0l3": the one way gateways append proposals.
-// The console (the writer) loads it on the primary with FUNCTION LOAD
-// REPLACE when it connects; the demo and the test fixtures load it too.
-// Functions are replicated and persisted like data, so a promoted replica
-// keeps it. docs/SCHEMA.md explains the limits and their arithmetic.
+// The Redis Function library "l0l3": the one way gateways propose, and the
+// one way the console moves proposals into the stream. The console (the
+// writer) loads it on the primary with FUNCTION LOAD REPLACE when it
+// connects; the demo and the test fixtures load it too. Functions are
+// replicated and persisted like data, so a promoted replica keeps it.
+// docs/SCHEMA.md explains the limits and their arithmetic.
 //
-// FCALL l0l3_propose 0 KEY PACKED
+// FCALL l0l3_propose 0 KEY PACKED   (the gateway user)
 //   KEY: the cache key (32 lower-case hex); PACKED: ProposalCodec's
 //   kPackedField value (netstring pairs). The function touches only keys it
 //   names itself (RedisSchema), never a key the caller chooses. It
@@ -17,18 +18,34 @@
 //   - answers "rejected" while the key is in the rejected set;
 //   - counts demand: HINCRBY seen:KEY REGION and _total; a seen hash gets a
 //     TTL (seen_ttl_ms) when it is created and at most 64 regions;
-//   - on a key's first miss only: a per-namespace and a global rate limit per
-//     minute ("RATELIMITED <why>"), then XADD to the proposals stream, trimmed
-//     exactly to max_len entries when full, else of entries older than
-//     max_age_ms (MINID). Answers "proposed" or "counted".
+//   - on a key's first miss only: refuses with "INBOXFULL <why>" while the
+//     inbox holds inbox_max_len proposals, then a per-namespace and a global
+//     rate limit per minute ("RATELIMITED <why>"), then RPUSHes the proposal
+//     (the netstring of KEY, then PACKED) to the inbox. Answers "proposed" or
+//     "counted". A refused first miss counts no demand, so the next miss of
+//     the key proposes it again.
+//
+// FCALL l0l3_drain 0 COUNT   (the console user, ProposalQueue)
+//   LPOPs up to COUNT (at most kDrainMax) inbox elements and checks each
+//   with the decoder l0l3_propose uses: an element is untrusted, since the
+//   gateway user may RPUSH anything. A good one is XADDed to the proposals
+//   stream as fields "key" and "fields" (ProposalCodec), trimmed exactly to
+//   max_len entries when full, else of entries older than max_age_ms (MINID).
+//   One call is atomic: an element is either in the inbox or in the stream.
+//   Answers [moved, left in the inbox, [why, first bytes, why, ...]] with
+//   one pair per element dropped.
+//
 // Limits: the defaults in DEFAULTS below (max_len is
-// RedisSchema::kProposalsMaxLen), overridden field by field by the console in
-// the hash RedisSchema::kProposalLimits (max_len, max_age_ms, max_bytes,
-// seen_ttl_ms, ns_per_min, total_per_min).
+// RedisSchema::kProposalsMaxLen, inbox_max_len RedisSchema::kProposalInboxMaxLen),
+// overridden field by field by the console in the hash
+// RedisSchema::kProposalLimits (max_len, max_age_ms, max_bytes, seen_ttl_ms,
+// ns_per_min, total_per_min, inbox_max_len).
 //
 // Redis 7.0 runs the commands a function calls with the caller's ACL: the
-// gateway user is granted exactly those commands on exactly those keys
-// (packaging/redis/users.acl), each in its own selector.
+// gateway user is granted exactly the commands l0l3_propose runs, on exactly
+// those keys (packaging/redis/users.acl), each in its own selector. That is
+// why gateways only append to a list: with XADD a gateway credential could
+// trim the stream (XADD ... MAXLEN 0), which no ACL rule can refuse.
 
 #include <string_view>
 
@@ -36,6 +53,9 @@ namespace l0l3::ProposalFunction {
 
 inline constexpr std::string_view kLibraryName = "l0l3";
 inline constexpr std::string_view kProposeName = "l0l3_propose";
+inline constexpr std::string_view kDrainName = "l0l3_drain";
+// The most inbox elements one l0l3_drain moves (a larger COUNT is clamped).
+inline constexpr int kDrainMax = 1000;
 
 // Answers of l0l3_propose (status replies).
 inline constexpr std::string_view kProposed = "proposed";
@@ -44,21 +64,25 @@ inline constexpr std::string_view kRejected = "rejected";
 // Error codes (the first word of an error reply).
 inline constexpr std::string_view kBadProposal = "BADPROPOSAL";
 inline constexpr std::string_view kRateLimited = "RATELIMITED";
+inline constexpr std::string_view kInboxFull = "INBOXFULL";
 
 inline constexpr std::string_view kLibrary = R"lua(#!lua name=l0l3
 
 local PREFIX = 'l0l3:v1:'
 local PROPOSALS = PREFIX .. 'proposals'
+local INBOX = PREFIX .. 'proposal-inbox'
 local REJECTED = PREFIX .. 'rejected'
 local LIMITS = PREFIX .. 'proposal-limits'
 local RATE = PREFIX .. 'proposal-rate:'
 local SEEN = PREFIX .. 'seen:'
 local SEEN_TOTAL = '_total'
 local MAX_REGIONS = 64
+local DRAIN_MAX = 1000
 
 local DEFAULTS = {
     max_len = 100000, max_age_ms = 604800000, max_bytes = 32768,
     seen_ttl_ms = 86400000, ns_per_min = 600, total_per_min = 1200,
+    inbox_max_len = 10000,
 }
 -- Every field ProposalCodec packs; 0: no size of its own (max_bytes bounds it).
 local FIELDS = {
@@ -161,12 +185,16 @@ local function rate_limited(lim, ns, now)
     return nil
 end
 
+local function valid_key(key)
+    return #key == 32 and string.match(key, '^[0-9a-f]+$') ~= nil
+end
+
 local function propose(keys, args)
     if #keys ~= 0 or #args ~= 2 then
         return bad('usage: FCALL l0l3_propose 0 KEY FIELDS')
     end
     local key, packed = args[1], args[2]
-    if #key ~= 32 or not string.match(key, '^[0-9a-f]+$') then
+    if not valid_key(key) then
         return bad('key is not 32 lower-case hex digits')
     end
     local lim = limits()
@@ -185,6 +213,9 @@ local function propose(keys, args)
     local seen = SEEN .. key
     local regions = redis.call('HLEN', seen)
     if regions == 0 then
+        if redis.call('LLEN', INBOX) >= lim.inbox_max_len then
+            return redis.error_reply('INBOXFULL ' .. lim.inbox_max_len .. ' proposals wait for the console')
+        end
         local limited = rate_limited(lim, fields.ns, now)
         if limited then
             return redis.error_reply(limited)
@@ -197,15 +228,63 @@ local function propose(keys, args)
         return redis.status_reply('counted')
     end
     redis.call('PEXPIRE', seen, lim.seen_ttl_ms)
+    redis.call('RPUSH', INBOX, #key .. ':' .. key .. ',' .. packed)
+    return redis.status_reply('proposed')
+end
+
+-- An inbox element: its key and packed fields, or nil and why not.
+local function inbox_element(lim, element)
+    local key, pos = netstring(element, 1)
+    if not key then
+        return nil, nil, 'not a key netstring followed by fields'
+    end
+    if not valid_key(key) then
+        return nil, nil, 'key is not 32 lower-case hex digits'
+    end
+    local packed = string.sub(element, pos)
+    if #packed > lim.max_bytes then
+        return nil, nil, 'fields are ' .. #packed .. ' bytes, the limit is ' .. lim.max_bytes
+    end
+    local fields, why = unpack_fields(packed)
+    if not fields then
+        return nil, nil, why
+    end
+    return key, packed
+end
+
+local function append(lim, now, key, packed)
     if redis.call('XLEN', PROPOSALS) >= lim.max_len then
         redis.call('XADD', PROPOSALS, 'MAXLEN', '=', lim.max_len, '*', 'key', key, 'fields', packed)
     else
         redis.call('XADD', PROPOSALS, 'MINID', '=', string.format('%d', math.max(now - lim.max_age_ms, 0)), '*', 'key', key, 'fields', packed)
     end
-    return redis.status_reply('proposed')
+end
+
+local function drain(keys, args)
+    if #keys ~= 0 or #args ~= 1 or not string.match(args[1], '^%d+$') or tonumber(args[1]) < 1 then
+        return redis.error_reply('ERR usage: FCALL l0l3_drain 0 COUNT')
+    end
+    local elements = redis.call('LPOP', INBOX, math.min(tonumber(args[1]), DRAIN_MAX))
+    local moved, dropped = 0, {}
+    if elements then
+        local lim = limits()
+        local now = now_ms()
+        for _, element in ipairs(elements) do
+            local key, packed, why = inbox_element(lim, element)
+            if key then
+                append(lim, now, key, packed)
+                moved = moved + 1
+            else
+                dropped[#dropped + 1] = why
+                dropped[#dropped + 1] = string.sub(element, 1, 100)
+            end
+        end
+    end
+    return { moved, redis.call('LLEN', INBOX), dropped }
 end
 
 redis.register_function('l0l3_propose', propose)
+redis.register_function('l0l3_drain', drain)
 )lua";
 
 } // namespace l0l3::ProposalFunction

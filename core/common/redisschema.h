@@ -31,7 +31,7 @@ inline constexpr std::string_view kEntryPattern = "l0l3:v1:entry:*";
 
 // Hash: region -> times a gateway in that region missed on this key, plus the
 // field "_total". Written only through ProposalFunction (FCALL l0l3_propose),
-// which XADDs a proposal only when "_total" becomes 1 and gives the hash a TTL.
+// which proposes only when "_total" becomes 1 and gives the hash a TTL.
 inline constexpr std::string_view kSeenKind = "seen:";
 inline std::string seenKey(std::string_view cacheKey)
 {
@@ -41,21 +41,31 @@ inline std::string seenKey(std::string_view cacheKey)
 }
 inline constexpr std::string_view kSeenTotalField = "_total";
 
+// List of proposals gateways made, each the netstring of the cache key then
+// ProposalCodec's packed fields. Gateways may only RPUSH to it (through
+// l0l3_propose, which refuses past kProposalInboxMaxLen elements); the
+// console moves its elements into kProposals (FCALL l0l3_drain). Untrusted:
+// a gateway credential can push anything.
+inline constexpr std::string_view kProposalInbox = "l0l3:v1:proposal-inbox";
+inline constexpr long long kProposalInboxMaxLen = 10000;
+
 // Stream of proposals (ProposalCodec fields). Consumer group kProposalsGroup.
-// Appended only through ProposalFunction, which trims it by size and age.
+// Appended only by the console (l0l3_drain, from kProposalInbox), which trims
+// it by size and age.
 inline constexpr std::string_view kProposals = "l0l3:v1:proposals";
 inline constexpr std::string_view kProposalsGroup = "console";
 inline constexpr long long kProposalsMaxLen = 100000;
 
 // Hash: limit name -> value, ProposalFunction's limits (max_len, max_age_ms,
-// max_bytes, seen_ttl_ms, ns_per_min, total_per_min); written by the console,
+// max_bytes, seen_ttl_ms, ns_per_min, total_per_min, inbox_max_len); written by the console,
 // read by the function. A missing field keeps the function's default.
 inline constexpr std::string_view kProposalLimits = "l0l3:v1:proposal-limits";
 // Hash per minute (kind + minute since the epoch): "*" and "ns:NAME" ->
 // proposals created in that minute. Written by ProposalFunction, expires.
 inline constexpr std::string_view kProposalRateKind = "proposal-rate:";
 
-// Stream of audit records (AuditRecord fields), written only by the console.
+// Stream of audit records (AuditRecord fields), written only by the console,
+// never trimmed: AuditLog reports a stream that lost an entry (XINFO STREAM).
 inline constexpr std::string_view kAudit = "l0l3:v1:audit";
 
 // Sorted set: member = cache key, score = ms epoch until which the key is not

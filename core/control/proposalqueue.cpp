@@ -10,6 +10,7 @@
 #include "core/common/proposal.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
+#include "core/common/visibletext.h"
 
 namespace l0l3 {
 
@@ -95,8 +96,10 @@ void ProposalQueue::load()
         ensureGroup([this, gen] {
             if (gen != m_loadGeneration)
                 return;
-            fetchTotal();
-            readPendingSummary();
+            drainInbox([this] {
+                fetchTotal();
+                readPendingSummary();
+            });
         });
     }
     // Freeing 100k items takes a while: it waits until this load has finished (one retired
@@ -193,9 +196,71 @@ void ProposalQueue::poll()
     if (m_loading || m_polling || !m_connection || !m_connection->isReady())
         return;
     m_polling = true;
-    m_newPhase = true;
-    m_streamDone = false;
-    readAhead();
+    drainInbox([this] {
+        m_newPhase = true;
+        m_streamDone = false;
+        readAhead();
+    });
+}
+
+// Gateways only append to the inbox; the console moves what they proposed
+// into the stream (FCALL l0l3_drain, kDrainBatch elements a call, at most
+// kDrainRounds calls before next() reads the stream), so the stream and its
+// readers never see a gateway's write. Elements the function dropped are
+// counted as malformed. A failed drain (an older ACL or library, a replica)
+// leaves the proposals in the inbox and the stream is read all the same.
+void ProposalQueue::drainInbox(std::function<void()> next, int roundsLeft)
+{
+    const quint64 gen = m_loadGeneration;
+    m_connection->command({QByteArrayLiteral("FCALL"), bytes(ProposalFunction::kDrainName), QByteArrayLiteral("0"),
+                           QByteArray::number(kDrainBatch)},
+                          this, [this, gen, next = std::move(next), roundsLeft](const RedisReply &r) {
+        if (gen != m_loadGeneration)
+            return;
+        const bool ok = !r.isError() && r.elements.size() == 3 && r.elements[0].isInteger() && r.elements[1].isInteger();
+        if (!ok) {
+            drainFailed(r.isError() ? r.errorMessage() : QStringLiteral("unexpected reply to FCALL %1").arg(utf16(ProposalFunction::kDrainName)));
+            next();
+            return;
+        }
+        m_lastDrainError.clear();
+        noteDropped(r.elements[2]);
+        if (r.elements[1].integer > 0 && roundsLeft > 1)
+            drainInbox(next, roundsLeft - 1);
+        else
+            next();
+    });
+}
+
+void ProposalQueue::drainFailed(const QString &message)
+{
+    if (message == m_lastDrainError)
+        return; // once per cause, not once per poll
+    m_lastDrainError = message;
+    const std::string shown = VisibleText::escape(message.left(300).toStdString());
+    qWarning("l0l3: cannot move proposals from the inbox to the queue: %s", shown.c_str());
+    emit inboxDrainFailed(QString::fromStdString(shown));
+}
+
+// dropped: [why, first bytes, ...] of the inbox elements l0l3_drain refused.
+// Both come from whoever pushed the element: shown escaped and truncated.
+void ProposalQueue::noteDropped(const RedisReply &dropped)
+{
+    constexpr int kLoggedPerDrain = 3;
+    QStringList reasons;
+    for (qsizetype i = 0; i + 1 < dropped.elements.size(); i += 2) {
+        ++m_malformed;
+        ++m_inboxDropped;
+        const std::string why = VisibleText::escape(dropped.elements[i].str.left(200).toStdString());
+        const std::string start = VisibleText::escape(dropped.elements[i + 1].str.left(60).toStdString());
+        if (reasons.size() < kLoggedPerDrain)
+            qWarning("l0l3: dropped a malformed proposal from the inbox: %s (it starts \"%s\")", why.c_str(), start.c_str());
+        reasons.append(QStringLiteral("inbox: ") + QString::fromStdString(why));
+    }
+    if (reasons.size() > kLoggedPerDrain)
+        qWarning("l0l3: dropped %lld more malformed proposals from the inbox", qlonglong(reasons.size() - kLoggedPerDrain));
+    if (!reasons.isEmpty())
+        emit malformedSkipped(reasons, m_malformed);
 }
 
 // New entries (">") need no id, so kReadAhead reads are kept in flight and
@@ -356,69 +421,108 @@ void ProposalQueue::noteRegion(const QString &name)
 // enriched), and sends the page's enrichment.
 void ProposalQueue::processPage(const redisReply *reply, int cursor)
 {
-    const redisReply *entries = nullptr;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY
-        && reply->element[0]->elements == 2 && reply->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
-        entries = reply->element[0]->element[1];
-    size_t n = entries ? entries->elements : 0;
+    const redisReply *entries = pageEntries(reply);
+    std::size_t n = entries ? entries->elements : 0;
     const bool pending = cursor >= 0;
     if (n == 0) {
-        if (pending) {
-            cursorDone(cursor);
-            return;
-        }
-        m_streamDone = true;
-        finishIfDone();
+        readerFinished(cursor);
         return;
     }
-    // A cursor over pending entries keeps the entries of its slice (ids come in
-    // order) and asks for its next page before decoding this one: the page's
-    // last id is where it starts, so Redis reads it meanwhile.
     bool cursorEnds = false;
     if (pending) {
-        const Cursor &c = m_cursors[size_t(cursor)];
-        if (c.bounded) {
-            size_t inSlice = 0;
-            for (; inSlice < n; ++inSlice) {
-                const auto ms = streamIdMs(entryId(entries->element[inSlice]));
-                if (ms && *ms >= c.endMs)
-                    break;
-            }
-            cursorEnds = inSlice < n;
-            n = inSlice;
-        }
-        if (!cursorEnds) {
-            std::string_view last;
-            for (size_t e = n; last.empty() && e-- > 0;)
-                last = entryId(entries->element[e]);
-            if (last.empty())
-                cursorEnds = true; // nowhere to go on from
-            else
-                readPage(utf16(last), cursor);
-        }
+        n = keepCursorSlice(cursor, entries, n, &cursorEnds);
         if (n == 0) {
             cursorDone(cursor);
             return;
         }
     }
+    std::vector<std::string_view> keys; // UTF-8, of the page's items, for enrich()
+    const std::shared_ptr<EnrichPage> page = decodePage(entries, n, keys);
+    enrich(page, keys);
+    if (cursorEnds)
+        cursorDone(cursor);
+    else if (!pending)
+        readAhead();
+}
 
-    auto page = std::make_shared<EnrichPage>();
-    page->generation = m_loadGeneration;
-    page->entries = qint64(n);
-    page->items.reserve(qsizetype(n));
-    QStringList malformed;
-    if (m_loading && m_items.capacity() < m_total)
+const redisReply *ProposalQueue::pageEntries(const redisReply *reply)
+{
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY
+        && reply->element[0]->elements == 2 && reply->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+        return reply->element[0]->element[1];
+    return nullptr;
+}
+
+// An empty page: a cursor over pending entries is done, a read of new ones found the stream's end.
+void ProposalQueue::readerFinished(int cursor)
+{
+    if (cursor >= 0) {
+        cursorDone(cursor);
+        return;
+    }
+    m_streamDone = true;
+    finishIfDone();
+}
+
+// A cursor over pending entries keeps the entries of its slice (ids come in
+// order) and asks for its next page before this one is decoded: the page's
+// last id is where it starts, so Redis reads it meanwhile. Returns how many
+// of the n entries are the cursor's; *ends: the cursor reads no further.
+std::size_t ProposalQueue::keepCursorSlice(int cursor, const redisReply *entries, std::size_t n, bool *ends)
+{
+    *ends = false;
+    const Cursor &c = m_cursors[size_t(cursor)];
+    if (c.bounded) {
+        std::size_t inSlice = 0;
+        for (; inSlice < n; ++inSlice) {
+            const auto ms = streamIdMs(entryId(entries->element[inSlice]));
+            if (ms && *ms >= c.endMs)
+                break;
+        }
+        *ends = inSlice < n;
+        n = inSlice;
+    }
+    if (!*ends) {
+        std::string_view last;
+        for (std::size_t e = n; last.empty() && e-- > 0;)
+            last = entryId(entries->element[e]);
+        if (last.empty())
+            *ends = true; // nowhere to go on from
+        else
+            readPage(utf16(last), cursor);
+    }
+    return n;
+}
+
+// The first page of a load reserves for the whole stream (m_total): no rehashing on the way.
+void ProposalQueue::reserveForLoad()
+{
+    if (!m_loading)
+        return;
+    if (m_items.capacity() < m_total)
         m_items.reserve(m_total);
-    if (m_loading && m_index.capacity() < m_total) {
+    if (m_index.capacity() < m_total) {
         m_index.reserve(m_total);
         m_slots.reserve(size_t(m_total));
         m_rowSerial.reserve(size_t(m_total));
     }
+}
+
+// The first n entries of a page: malformed ones counted and reported, each
+// good one added to the page (addProposal); keys gets the new items' keys.
+std::shared_ptr<ProposalQueue::EnrichPage> ProposalQueue::decodePage(const redisReply *entries, std::size_t n,
+                                                                      std::vector<std::string_view> &keys)
+{
+    auto page = std::make_shared<EnrichPage>();
+    page->generation = m_loadGeneration;
+    page->entries = qint64(n);
+    page->items.reserve(qsizetype(n));
+    reserveForLoad();
+    keys.reserve(n);
+    QStringList malformed;
     QString lastId;
     std::vector<std::string_view> fieldsAndValues;
-    std::vector<std::string_view> keys; // UTF-8, of the page's items, for enrich()
-    keys.reserve(n);
-    for (size_t e = 0; e < n; ++e) {
+    for (std::size_t e = 0; e < n; ++e) {
         ++m_loaded;
         const redisReply *entry = entries->element[e];
         const std::string_view id = entryId(entry);
@@ -432,7 +536,7 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
             continue;
         }
         fieldsAndValues.clear();
-        for (size_t f = 0; f < kv->elements; ++f)
+        for (std::size_t f = 0; f < kv->elements; ++f)
             fieldsAndValues.push_back(view(kv->element[f]));
         std::string why;
         const auto proposal = ProposalCodec::decodeView(id, fieldsAndValues, &why);
@@ -443,51 +547,59 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
             malformed.append(lastId + QStringLiteral(": ") + QString::fromStdString(why));
             continue;
         }
-        const QString key = utf16(proposal->key);
-        if (m_skippedKeys.contains(key)) {
-            ++m_skipped;
-            continue;
-        }
-        const qsizetype known = m_index.size();
-        int &serial = m_index[key];
-        if (m_index.size() == known) { // a duplicate: joins the key's first item
-            const Slot &slot = m_slots[size_t(serial)];
-            if (slot.page) {
-                slot.page->items[slot.pos].duplicateIds.append(lastId);
-            } else {
-                m_items[slot.pos].duplicateIds.append(lastId);
-                if (!page->updatedKeys.contains(key))
-                    page->updatedKeys.append(key);
-            }
-            continue;
-        }
-        serial = int(m_slots.size());
-        m_slots.push_back({page.get(), int(page->items.size())});
-        page->serials.push_back(serial);
-        keys.push_back(proposal->key);
-        ProposalItem item;
-        item.id = lastId;
-        item.key = key;
-        item.prompt = utf16(proposal->prompt);
-        item.system = intern(proposal->system);
-        item.ns = intern(proposal->ns);
-        item.responseUtf8 = bytes(proposal->response);
-        item.model = intern(proposal->model);
-        item.proposedRegion = intern(proposal->region);
-        item.upstreamMs = proposal->upstreamMs;
-        item.promptTokens = proposal->promptTokens;
-        item.completionTokens = proposal->completionTokens;
-        item.tsMs = proposal->tsMs;
-        page->items.append(std::move(item));
+        addProposal(*page, *proposal, lastId, keys);
     }
     if (!malformed.isEmpty())
         emit malformedSkipped(malformed, m_malformed);
+    return page;
+}
 
-    enrich(page, keys);
-    if (cursorEnds)
-        cursorDone(cursor);
-    else if (!pending)
-        readAhead();
+// A decoded proposal: skipped (its key was approved or rejected), a duplicate
+// joining its key's first item, or a new item of the page.
+void ProposalQueue::addProposal(EnrichPage &page, const ProposalView &proposal, const QString &id,
+                                std::vector<std::string_view> &keys)
+{
+    const QString key = utf16(proposal.key);
+    if (m_skippedKeys.contains(key)) {
+        ++m_skipped;
+        return;
+    }
+    const qsizetype known = m_index.size();
+    int &serial = m_index[key];
+    if (m_index.size() == known) {
+        const Slot &slot = m_slots[size_t(serial)];
+        if (slot.page) {
+            slot.page->items[slot.pos].duplicateIds.append(id);
+        } else {
+            m_items[slot.pos].duplicateIds.append(id);
+            if (!page.updatedKeys.contains(key))
+                page.updatedKeys.append(key);
+        }
+        return;
+    }
+    serial = int(m_slots.size());
+    m_slots.push_back({&page, int(page.items.size())});
+    page.serials.push_back(serial);
+    keys.push_back(proposal.key);
+    page.items.append(makeItem(proposal, id, key));
+}
+
+ProposalItem ProposalQueue::makeItem(const ProposalView &proposal, const QString &id, const QString &key)
+{
+    ProposalItem item;
+    item.id = id;
+    item.key = key;
+    item.prompt = utf16(proposal.prompt);
+    item.system = intern(proposal.system);
+    item.ns = intern(proposal.ns);
+    item.responseUtf8 = bytes(proposal.response);
+    item.model = intern(proposal.model);
+    item.proposedRegion = intern(proposal.region);
+    item.upstreamMs = proposal.upstreamMs;
+    item.promptTokens = proposal.promptTokens;
+    item.completionTokens = proposal.completionTokens;
+    item.tsMs = proposal.tsMs;
+    return item;
 }
 
 // One pipeline per page: EXISTS over all the page's entry keys (how many are

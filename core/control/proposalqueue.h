@@ -15,8 +15,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "core/common/stringhash.h"
 #include "core/control/proposalitem.h"
@@ -24,8 +25,14 @@
 
 namespace l0l3 {
 
+struct ProposalView;
+
 // Reads the proposals stream through the consumer group "console" and keeps
 // the ranked list of what the operator should look at.
+//
+// Gateways propose into an inbox list; before each load and poll the queue
+// moves what is there into the stream (FCALL l0l3_drain, drainInbox), so
+// every reader of the stream sees only what the console appended.
 //
 // load(): XGROUP CREATE console 0 MKSTREAM (BUSYGROUP ignored), then pages of
 // pageSize entries: first this consumer's pending entries (XREADGROUP ... from
@@ -73,6 +80,9 @@ public:
     int count() const { return int(m_items.size()); }
     qint64 malformedCount() const { return m_malformed; }
     qint64 skippedCount() const { return m_skipped; }
+    // Inbox elements l0l3_drain refused (malformed), since this queue was made;
+    // each is also counted in malformedCount() of the load or poll that met it.
+    qint64 inboxDroppedCount() const { return m_inboxDropped; }
 
     // Forget a key (approved/rejected elsewhere); emits itemsRemoved.
     void removeKey(const QString &key);
@@ -88,8 +98,12 @@ signals:
     // Region names not seen before (in demand counters or as the proposing
     // region), once each per queue, for a region filter.
     void regionsFound(const QStringList &names);
-    // Stream entries that could not be decoded (id + reason), per page.
+    // Stream entries that could not be decoded (id + reason), per page, and
+    // inbox elements dropped ("inbox: " + reason, escaped), per drain.
     void malformedSkipped(const QStringList &idsAndReasons, qint64 malformedTotal);
+    // The inbox could not be drained (escaped Redis error, once per cause):
+    // new proposals wait there and gateways are refused once it is full.
+    void inboxDrainFailed(const QString &message);
     void loadFinished(int itemCount, qint64 malformedTotal);
     void loadFailed(const QString &message);
 
@@ -104,14 +118,27 @@ private:
         std::vector<HiredisReply> replies;
     };
     static constexpr int kReadAhead = 3;
+    static constexpr int kDrainBatch = 200;
+    static constexpr int kDrainRounds = 50;
 
     void ensureGroup(std::function<void()> next);
+    void drainInbox(std::function<void()> next, int roundsLeft = kDrainRounds);
+    void drainFailed(const QString &message);
+    void noteDropped(const RedisReply &dropped);
     void fetchTotal();
     void resetPaging(bool keepLoaded = true);
     void readAhead();
     // cursor: index into m_cursors for a read of pending entries, -1 for new ones.
     void readPage(const QString &fromId, int cursor = -1);
     void processPage(const redisReply *reply, int cursor);
+    // The steps of processPage.
+    static const redisReply *pageEntries(const redisReply *reply);
+    void readerFinished(int cursor);
+    std::size_t keepCursorSlice(int cursor, const redisReply *entries, std::size_t n, bool *ends);
+    void reserveForLoad();
+    std::shared_ptr<EnrichPage> decodePage(const redisReply *entries, std::size_t n, std::vector<std::string_view> &keys);
+    void addProposal(EnrichPage &page, const ProposalView &proposal, const QString &id, std::vector<std::string_view> &keys);
+    ProposalItem makeItem(const ProposalView &proposal, const QString &id, const QString &key);
     void readPendingSummary();
     // XPENDING summary (count, first id, last id) -> the cursors over the pending entries.
     void startPendingReads(qint64 count, std::string_view firstId, std::string_view lastId);
@@ -135,6 +162,8 @@ private:
     qint64 m_total = 0;   // estimate: group pending + lag, or XLEN
     qint64 m_malformed = 0;
     qint64 m_skipped = 0;
+    qint64 m_inboxDropped = 0;
+    QString m_lastDrainError;
     QList<ProposalItem> m_items;
     // The previous load's items and index, freed once this load has finished (or failed): freeing
     // 100k items at the start held up the first pages while Redis waited.

@@ -1,5 +1,6 @@
-// The Redis function gateways propose through (ProposalFunction), run by the
-// real "gateway" ACL user of packaging/redis/users.acl on a real redis-server.
+// The Redis functions gateways propose through and the console drains the
+// inbox with (ProposalFunction), run by the real "gateway" and "console" ACL
+// users of packaging/redis/users.acl on a real redis-server.
 
 #include <QTest>
 
@@ -28,6 +29,10 @@ private slots:
     void floodKeepsTheStreamBounded();
     void trimsEntriesOlderThanMaxAge();
     void rateLimitsNewProposalsPerNamespace();
+    void proposalWaitsInTheInboxUntilDrained();
+    void fullInboxRefusesNewProposals();
+    void drainDropsMalformedElementsAndMovesTheRest();
+    void drainIsBoundedPerCall();
 
 private:
     // FCALL l0l3_propose as a gateway.
@@ -36,7 +41,11 @@ private:
     static QByteArray packed(const Proposal &p) { return qb(ProposalCodec::encode(p).at(1).second); }
     // A proposal whose key is the key of its fields.
     static Proposal proposal(const std::string &prompt, const std::string &ns = "default", const std::string &region = "nyc");
+    // FCALL l0l3_drain as the console: the reply [moved, left, dropped pairs].
+    RedisValue drain(int count = ProposalFunction::kDrainMax);
+    // The stream's length once the console drained the inbox.
     qint64 streamLength();
+    qint64 inboxLength();
     // The first entry of an XRANGE reply, decoded.
     static std::optional<Proposal> decodeEntry(const RedisValue &range);
     void setLimits(const QList<QByteArray> &fieldsAndValues);
@@ -97,9 +106,24 @@ RedisValue TestProposalFunction::propose(const Proposal &p)
     return propose(qb(p.key), packed(p));
 }
 
+RedisValue TestProposalFunction::drain(int count)
+{
+    return m_console.command({"FCALL", qb(ProposalFunction::kDrainName), "0", QByteArray::number(count)});
+}
+
 qint64 TestProposalFunction::streamLength()
 {
+    for (int guard = 0; guard < 100 && inboxLength() > 0; ++guard) {
+        const RedisValue r = drain();
+        if (r.isError())
+            qWarning("drain: %s", qPrintable(r.toString()));
+    }
     return m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer;
+}
+
+qint64 TestProposalFunction::inboxLength()
+{
+    return m_console.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer;
 }
 
 std::optional<Proposal> TestProposalFunction::decodeEntry(const RedisValue &range)
@@ -184,6 +208,7 @@ void TestProposalFunction::refusesMalformedProposals()
     const RedisValue r = propose(key, packed);
     QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kBadProposal)) && QString::fromUtf8(r.str).contains(why),
              qPrintable(r.toString()));
+    QCOMPARE(inboxLength(), 0);
     QCOMPARE(streamLength(), 0);
     const RedisValue seen = m_console.command({"SCAN", "0", "MATCH", "l0l3:v1:seen:*", "COUNT", "1000"});
     QVERIFY(seen.elements.value(1).elements.isEmpty());
@@ -258,6 +283,110 @@ void TestProposalFunction::rateLimitsNewProposalsPerNamespace()
     QCOMPARE(streamLength(), 8);
     // A refused proposal left no demand counter behind.
     QCOMPARE(m_console.command({"EXISTS", qb(RedisSchema::seenKey(proposal("b3", "tenant-b").key))}).integer, 0);
+}
+
+// Gateways only append to the inbox; the stream is the console's.
+void TestProposalFunction::proposalWaitsInTheInboxUntilDrained()
+{
+    const Proposal p = proposal("Where does a proposal wait?");
+    QCOMPARE(propose(p).str, qb(ProposalFunction::kProposed));
+    QCOMPARE(inboxLength(), 1);
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 0);
+    const RedisValue r = drain(10);
+    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 1 && r.elements[1].integer == 0
+                 && r.elements[2].elements.isEmpty(),
+             qPrintable(r.toString()));
+    QCOMPARE(inboxLength(), 0);
+    // In the stream exactly as gateways used to append it: fields "key" and "fields".
+    const RedisValue range = m_console.command({"XRANGE", qb(RedisSchema::kProposals), "-", "+"});
+    const RedisValue kv = range.elements.value(0).elements.value(1);
+    QCOMPARE(kv.elements.size(), 4);
+    QCOMPARE(kv.elements[0].str, QByteArray("key"));
+    QCOMPARE(kv.elements[1].str, qb(p.key));
+    QCOMPARE(kv.elements[2].str, QByteArray("fields"));
+    QCOMPARE(kv.elements[3].str, packed(p));
+    // An empty inbox drains to nothing.
+    const RedisValue empty = drain(10);
+    QVERIFY2(empty.elements.size() == 3 && empty.elements[0].integer == 0, qPrintable(empty.toString()));
+}
+
+// A console that is away for long: gateways are refused rather than fill
+// memory, and a refused key counts no demand, so it is proposed again later.
+void TestProposalFunction::fullInboxRefusesNewProposals()
+{
+    setLimits({"inbox_max_len", "3"});
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(propose(proposal("queued " + std::to_string(i))).str, qb(ProposalFunction::kProposed));
+    const Proposal late = proposal("one too many");
+    RedisValue r = propose(late);
+    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kInboxFull)), qPrintable(r.toString()));
+    QCOMPARE(inboxLength(), 3);
+    QCOMPARE(m_console.command({"EXISTS", qb(RedisSchema::seenKey(late.key))}).integer, 0);
+    // Demand for a key already proposed is still counted.
+    Proposal again = proposal("queued 0");
+    again.region = "eu";
+    QCOMPARE(propose(again).str, qb(ProposalFunction::kCounted));
+    QCOMPARE(streamLength(), 3);
+    r = propose(late);
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+}
+
+// The inbox is untrusted: the gateway user can RPUSH anything to it.
+void TestProposalFunction::drainDropsMalformedElementsAndMovesTheRest()
+{
+    const QByteArray inbox = qb(RedisSchema::kProposalInbox);
+    const Proposal good = proposal("A good one among junk");
+    QCOMPARE(propose(good).str, qb(ProposalFunction::kProposed));
+    const QByteArray key = qb(good.key);
+    const QByteArray fields = packed(good);
+    const QList<QByteArray> junk{
+        "",
+        "junk",
+        "32:" + key, // no fields, no comma
+        "5:hello," + fields,
+        "32:" + key.toUpper() + "," + fields,
+        "32:" + key + ",5:admin,1:1," + fields,
+        "32:" + key + "," + fields.left(fields.size() - 2),
+        "32:" + key + "," + fields + QByteArray(40000, 'x'),
+    };
+    for (const QByteArray &element : junk)
+        QVERIFY(!m_gateway.command({"RPUSH", inbox, element}).isError());
+    const Proposal later = proposal("A good one after the junk");
+    QCOMPARE(propose(later).str, qb(ProposalFunction::kProposed));
+
+    const RedisValue r = drain();
+    QVERIFY2(r.elements.size() == 3, qPrintable(r.toString()));
+    QCOMPARE(r.elements[0].integer, 2);
+    QCOMPARE(r.elements[1].integer, 0);
+    const QList<RedisValue> dropped = r.elements[2].elements;
+    QCOMPARE(dropped.size(), 2 * junk.size());
+    for (qsizetype i = 0; i < dropped.size(); i += 2) {
+        QVERIFY2(!dropped[i].str.isEmpty(), qPrintable(r.toString()));
+        QVERIFY(dropped[i + 1].str.size() <= 100);
+    }
+    QVERIFY2(dropped[2].str.contains("not a key netstring"), dropped[2].str.constData());
+    QVERIFY2(dropped[8].str.contains("key is not 32 lower-case hex digits"), dropped[8].str.constData());
+    QVERIFY2(dropped[10].str.contains("unknown field \"admin\""), dropped[10].str.constData());
+    QVERIFY2(dropped[14].str.contains("the limit is"), dropped[14].str.constData());
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 2);
+    const auto last = decodeEntry(m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
+    QVERIFY(last.has_value());
+    QCOMPARE(last->key, later.key);
+}
+
+void TestProposalFunction::drainIsBoundedPerCall()
+{
+    setLimits({"ns_per_min", "100000", "total_per_min", "100000"});
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(propose(proposal("bounded " + std::to_string(i))).str, qb(ProposalFunction::kProposed));
+    RedisValue r = drain(2);
+    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 2 && r.elements[1].integer == 3, qPrintable(r.toString()));
+    r = drain(1000000);
+    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 3 && r.elements[1].integer == 0, qPrintable(r.toString()));
+    for (const QByteArray &count : {QByteArray("0"), QByteArray("-1"), QByteArray("many")}) {
+        r = m_console.command({"FCALL", qb(ProposalFunction::kDrainName), "0", count});
+        QVERIFY2(r.isError() && r.str.contains("usage"), qPrintable(r.toString()));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestProposalFunction)

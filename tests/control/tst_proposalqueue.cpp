@@ -31,9 +31,13 @@ private slots:
     void reloadSeesPendingFromEarlierSession();
     void reloadPagesThroughPendingThousands();
     void loadInstallsTheProposeFunction();
+    void gatewayProposalReachesTheQueueThroughTheInbox();
+    void malformedInboxElementIsDroppedAndCounted();
 
 private:
     bool loadAll(ProposalQueue &queue);
+    // FCALL l0l3_propose as the gateway user, as Proposer does it.
+    RedisValue proposeAsGateway(const Proposal &p);
 
     std::unique_ptr<RedisServer> m_server;
     std::unique_ptr<RedisConnection> m_conn;
@@ -82,6 +86,12 @@ bool TestProposalQueue::loadAll(ProposalQueue &queue)
         return false;
     }
     return failed.isEmpty();
+}
+
+RedisValue TestProposalQueue::proposeAsGateway(const Proposal &p)
+{
+    RedisClient gateway = m_server->client(QStringLiteral("gateway"));
+    return gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key), qb(ProposalCodec::encode(p).at(1).second)});
 }
 
 void TestProposalQueue::savingsFormula_data()
@@ -324,6 +334,71 @@ void TestProposalQueue::loadInstallsTheProposeFunction()
     const RedisValue after = gateway.command(fcall);
     QVERIFY2(after.isStatus() && after.str == qb(ProposalFunction::kProposed), qPrintable(after.toString()));
     gateway.disconnect();
+}
+
+// A gateway may only append to the inbox: the queue moves its proposals into
+// the stream on load and on each poll, and shows them like any other.
+void TestProposalQueue::gatewayProposalReachesTheQueueThroughTheInbox()
+{
+    const Proposal first = makeProposal("inbox-1", "Proposed before the console loads", "tokyo");
+    QCOMPARE(proposeAsGateway(first).str, qb(ProposalFunction::kProposed));
+    QCOMPARE(m_client.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 0);
+    QCOMPARE(m_client.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer, 1);
+
+    ProposalQueue queue(m_conn.get());
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), 1);
+    const auto item = queue.item(QString::fromStdString(first.key));
+    QVERIFY(item.has_value());
+    QCOMPARE(item->prompt, QString::fromStdString(first.prompt));
+    QCOMPARE(item->proposedRegion, QStringLiteral("tokyo"));
+    QCOMPARE(item->regions.value(QStringLiteral("tokyo")), 1);
+    QCOMPARE(m_client.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer, 0);
+    QCOMPARE(queue.malformedCount(), 0);
+
+    const Proposal second = makeProposal("inbox-2", "Proposed while the console polls");
+    QCOMPARE(proposeAsGateway(second).str, qb(ProposalFunction::kProposed));
+    queue.setPollInterval(50);
+    QTRY_VERIFY_WITH_TIMEOUT(queue.item(QString::fromStdString(second.key)).has_value(), TimeScale::ms(5000));
+    queue.setPollInterval(0);
+    QCOMPARE(queue.count(), 2);
+}
+
+// The inbox is untrusted (a gateway credential may RPUSH anything): an element
+// that is not a proposal is dropped, counted and reported escaped, and the
+// good ones around it still arrive.
+void TestProposalQueue::malformedInboxElementIsDroppedAndCounted()
+{
+    RedisClient gateway = m_server->client(QStringLiteral("gateway"));
+    const QByteArray inbox = qb(RedisSchema::kProposalInbox);
+    const Proposal before = makeProposal("around-1", "Good, before the junk");
+    QCOMPARE(proposeAsGateway(before).str, qb(ProposalFunction::kProposed));
+    QCOMPARE(gateway.command({"RPUSH", inbox, "\x1b[31mjunk\nwith a terminal escape"}).integer, 2);
+    const Proposal bad = makeProposal("junk", "Fields that are not netstrings");
+    QCOMPARE(gateway.command({"RPUSH", inbox, QByteArray("32:" + qb(bad.key) + ",7:prompt,99:x,")}).integer, 3);
+
+    ProposalQueue queue(m_conn.get());
+    QSignalSpy malformed(&queue, &ProposalQueue::malformedSkipped);
+    QVERIFY(loadAll(queue));
+    QCOMPARE(queue.count(), 1);
+    QVERIFY(queue.item(QString::fromStdString(before.key)).has_value());
+    QCOMPARE(queue.malformedCount(), 2);
+    QCOMPARE(queue.inboxDroppedCount(), 2);
+    QVERIFY(!malformed.isEmpty());
+    const QString reasons = malformed.first().at(0).toStringList().join(u'\n');
+    QVERIFY2(reasons.contains(QStringLiteral("inbox: not a key netstring followed by fields")), qPrintable(reasons));
+    QVERIFY2(reasons.contains(QStringLiteral("inbox: fields is not a list of netstring pairs")), qPrintable(reasons));
+    QCOMPARE(m_client.command({"LLEN", inbox}).integer, 0);
+    QCOMPARE(m_client.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 1);
+
+    // Later good proposals still arrive.
+    const Proposal after = makeProposal("around-2", "Good, after the junk");
+    QCOMPARE(proposeAsGateway(after).str, qb(ProposalFunction::kProposed));
+    queue.setPollInterval(50);
+    QTRY_VERIFY_WITH_TIMEOUT(queue.item(QString::fromStdString(after.key)).has_value(), TimeScale::ms(5000));
+    queue.setPollInterval(0);
+    QCOMPARE(queue.count(), 2);
+    QCOMPARE(queue.inboxDroppedCount(), 2);
 }
 
 QTEST_GUILESS_MAIN(TestProposalQueue)

@@ -21,6 +21,7 @@ private slots:
     void permissions_data();
     void permissions();
     void gatewayProposesThroughTheFunction();
+    void gatewayCannotDrainTheInbox();
 
 private:
     RedisServer m_server;
@@ -34,6 +35,8 @@ void TestRedisAcl::initTestCase()
     RedisClient console = m_server.client(QStringLiteral("console"));
     QVERIFY(!console.command({"XADD", qb(RedisSchema::kAudit), "*", "action", "approve"}).isError());
     QVERIFY(!console.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "k"}).isError());
+    RedisClient gateway = m_server.client(QStringLiteral("gateway"));
+    QVERIFY(!gateway.command({"RPUSH", qb(RedisSchema::kProposalInbox), "element"}).isError());
 }
 
 void TestRedisAcl::cleanupTestCase()
@@ -48,6 +51,7 @@ void TestRedisAcl::permissions_data()
     QTest::addColumn<bool>("allowed");
     const QByteArray audit = qb(RedisSchema::kAudit);
     const QByteArray proposals = qb(RedisSchema::kProposals);
+    const QByteArray inbox = qb(RedisSchema::kProposalInbox);
     const QByteArray entry = qb(RedisSchema::entryKey("0123456789abcdef0123456789abcdef"));
     const QByteArray seen = qb(RedisSchema::seenKey("0123456789abcdef0123456789abcdef"));
     const QByteArray library = qb(ProposalFunction::kLibrary);
@@ -56,8 +60,28 @@ void TestRedisAcl::permissions_data()
     const QString sentinel = QStringLiteral("sentinel");
     const QString topology = QStringLiteral("topology");
 
-    // Gateways: propose through the function; never trim, delete or read the queue, never write entries.
+    // Gateways: propose through the function into the inbox; never touch the stream, never take
+    // anything out of the inbox, never write entries.
     QTest::newRow("gateway FCALL l0l3_propose") << gateway << QList<QByteArray>{"FCALL", "l0l3_propose", "0", "x", ""} << true;
+    QTest::newRow("gateway RPUSH inbox") << gateway << QList<QByteArray>{"RPUSH", inbox, "x"} << true;
+    QTest::newRow("gateway LLEN inbox") << gateway << QList<QByteArray>{"LLEN", inbox} << true;
+    QTest::newRow("gateway XADD proposals") << gateway << QList<QByteArray>{"XADD", proposals, "*", "key", "k"} << false;
+    QTest::newRow("gateway XADD MAXLEN 0 proposals") << gateway << QList<QByteArray>{"XADD", proposals, "MAXLEN", "0", "*", "key", "k"} << false;
+    QTest::newRow("gateway XADD MINID proposals") << gateway << QList<QByteArray>{"XADD", proposals, "MINID", "99999999999999", "*", "key", "k"} << false;
+    QTest::newRow("gateway XLEN proposals") << gateway << QList<QByteArray>{"XLEN", proposals} << false;
+    QTest::newRow("gateway LPOP inbox") << gateway << QList<QByteArray>{"LPOP", inbox, "1000"} << false;
+    QTest::newRow("gateway RPOP inbox") << gateway << QList<QByteArray>{"RPOP", inbox} << false;
+    QTest::newRow("gateway LTRIM inbox") << gateway << QList<QByteArray>{"LTRIM", inbox, "1", "0"} << false;
+    QTest::newRow("gateway LREM inbox") << gateway << QList<QByteArray>{"LREM", inbox, "0", "element"} << false;
+    QTest::newRow("gateway LSET inbox") << gateway << QList<QByteArray>{"LSET", inbox, "0", "forged"} << false;
+    QTest::newRow("gateway LMOVE inbox") << gateway << QList<QByteArray>{"LMOVE", inbox, inbox, "LEFT", "RIGHT"} << false;
+    QTest::newRow("gateway BLPOP inbox") << gateway << QList<QByteArray>{"BLPOP", inbox, "1"} << false;
+    QTest::newRow("gateway LRANGE inbox") << gateway << QList<QByteArray>{"LRANGE", inbox, "0", "-1"} << false;
+    QTest::newRow("gateway DEL inbox") << gateway << QList<QByteArray>{"DEL", inbox} << false;
+    QTest::newRow("gateway UNLINK inbox") << gateway << QList<QByteArray>{"UNLINK", inbox} << false;
+    QTest::newRow("gateway PEXPIRE inbox") << gateway << QList<QByteArray>{"PEXPIRE", inbox, "1"} << false;
+    QTest::newRow("gateway RENAME inbox") << gateway << QList<QByteArray>{"RENAME", inbox, seen} << false;
+    QTest::newRow("gateway RPUSH other key") << gateway << QList<QByteArray>{"RPUSH", seen, "x"} << false;
     QTest::newRow("gateway XTRIM proposals") << gateway << QList<QByteArray>{"XTRIM", proposals, "MAXLEN", "0"} << false;
     QTest::newRow("gateway XDEL proposals") << gateway << QList<QByteArray>{"XDEL", proposals, "1-0"} << false;
     QTest::newRow("gateway DEL proposals") << gateway << QList<QByteArray>{"DEL", proposals} << false;
@@ -78,6 +102,8 @@ void TestRedisAcl::permissions_data()
     QTest::newRow("console XADD audit") << console << QList<QByteArray>{"XADD", audit, "*", "action", "approve"} << true;
     QTest::newRow("console XREVRANGE audit") << console << QList<QByteArray>{"XREVRANGE", audit, "+", "-", "COUNT", "1"} << true;
     QTest::newRow("console FUNCTION LOAD") << console << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << true;
+    QTest::newRow("console LPOP inbox") << console << QList<QByteArray>{"LPOP", inbox, "1"} << true;
+    QTest::newRow("console FCALL l0l3_drain") << console << QList<QByteArray>{"FCALL", "l0l3_drain", "0", "10"} << true;
     QTest::newRow("console XTRIM audit") << console << QList<QByteArray>{"XTRIM", audit, "MAXLEN", "0"} << false;
     QTest::newRow("console XDEL audit") << console << QList<QByteArray>{"XDEL", audit, "1-0"} << false;
     QTest::newRow("console DEL audit") << console << QList<QByteArray>{"DEL", audit} << false;
@@ -120,12 +146,22 @@ void TestRedisAcl::permissions()
     QFETCH(bool, allowed);
     RedisClient client = m_server.client(user);
     QVERIFY2(client.isConnected(), qPrintable(user + QStringLiteral(": ") + client.lastError()));
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    const auto length = [&console](const char *command, std::string_view key) {
+        return console.command({command, qb(key)}).integer;
+    };
+    const qint64 inboxBefore = length("LLEN", RedisSchema::kProposalInbox);
+    const qint64 proposalsBefore = length("XLEN", RedisSchema::kProposals);
     const RedisValue reply = client.command(argv);
     const bool denied = reply.isError() && reply.str.startsWith("NOPERM");
     QVERIFY2(denied != allowed, qPrintable(reply.toString()));
     // Nothing that was refused took effect on the audit stream.
-    RedisClient console = m_server.client(QStringLiteral("console"));
-    QVERIFY(console.command({"XLEN", qb(RedisSchema::kAudit)}).integer >= 1);
+    QVERIFY(length("XLEN", RedisSchema::kAudit) >= 1);
+    // A gateway takes nothing out of the inbox or the proposals stream.
+    if (user == u"gateway") {
+        QVERIFY(length("LLEN", RedisSchema::kProposalInbox) >= inboxBefore);
+        QCOMPARE(length("XLEN", RedisSchema::kProposals), proposalsBefore);
+    }
 }
 
 // The whole path a gateway takes, as the gateway user: one FCALL.
@@ -136,6 +172,25 @@ void TestRedisAcl::gatewayProposesThroughTheFunction()
     const RedisValue r = gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key),
                                           qb(ProposalCodec::encode(p).at(1).second)});
     QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+    // The console moves it into the stream.
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    const RedisValue drained = console.command({"FCALL", qb(ProposalFunction::kDrainName), "0", "1000"});
+    QVERIFY2(!drained.isError() && drained.elements.value(0).integer >= 1, qPrintable(drained.toString()));
+    const RedisValue last = console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"});
+    QCOMPARE(last.elements.value(0).elements.value(1).elements.value(1).str, qb(p.key));
+}
+
+// l0l3_drain runs LPOP with the caller's ACL: a gateway cannot use it to empty the inbox.
+void TestRedisAcl::gatewayCannotDrainTheInbox()
+{
+    RedisClient gateway = m_server.client(QStringLiteral("gateway"));
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    QVERIFY(!gateway.command({"RPUSH", qb(RedisSchema::kProposalInbox), "element"}).isError());
+    const qint64 before = console.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer;
+    QVERIFY(before >= 1);
+    const RedisValue r = gateway.command({"FCALL", qb(ProposalFunction::kDrainName), "0", "1000"});
+    QVERIFY2(r.isError() && r.str.contains("can't run this command"), qPrintable(r.toString()));
+    QCOMPARE(console.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer, before);
 }
 
 QTEST_GUILESS_MAIN(TestRedisAcl)

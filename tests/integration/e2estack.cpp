@@ -1,5 +1,6 @@
 #include "tests/integration/e2estack.h"
 
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
 #include "tests/support/poll.h"
@@ -252,6 +253,13 @@ bool E2eStack::waitForSentinels(int timeoutMs, QString *error)
     return ok;
 }
 
+void E2eStack::drainInbox(RedisClient &primary)
+{
+    const std::string_view drain = ProposalFunction::kDrainName;
+    primary.command({"FCALL", QByteArray(drain.data(), qsizetype(drain.size())), "0",
+                     QByteArray::number(ProposalFunction::kDrainMax)});
+}
+
 QByteArray E2eStack::addProposal(RedisClient &primary, const Proposal &proposal)
 {
     const std::string_view stream = RedisSchema::kProposals;
@@ -264,6 +272,7 @@ QByteArray E2eStack::addProposal(RedisClient &primary, const Proposal &proposal)
 
 std::vector<Proposal> E2eStack::proposalsFor(RedisClient &primary, const QByteArray &key)
 {
+    drainInbox(primary);
     const std::string_view stream = RedisSchema::kProposals;
     const RedisValue reply = primary.command({"XRANGE", QByteArray(stream.data(), qsizetype(stream.size())), "-", "+"});
     std::vector<Proposal> matching;

@@ -80,6 +80,9 @@ public:
     static QByteArray addProposal(RedisClient &primary, const Proposal &proposal);
     // Proposals of key in the stream, oldest first.
     static std::vector<Proposal> proposalsFor(RedisClient &primary, const QByteArray &key);
+    // What the console does before it reads the stream: move the gateways'
+    // proposals from the inbox into it (FCALL l0l3_drain, as the console user).
+    static void drainInbox(RedisClient &primary);
     // Runs one ApprovalService call and processes events until its result
     // arrives; nullopt when it did not within timeoutMs.
     static std::optional<ApprovalResult> await(const std::function<void(ApprovalService::ResultCallback)> &call,

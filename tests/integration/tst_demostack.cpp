@@ -165,11 +165,14 @@ void TestDemoStack::startsServesAndStopsEverything()
         QVERIFY2(health.status == 200, qPrintable(region.name + QStringLiteral(": ") + health.error));
     }
 
-    // Traffic flows: misses in every region turn into proposals on the primary.
+    // Traffic flows: misses in every region turn into proposals on the primary (in the inbox until
+    // a console, here the headless runner, moves them into the stream).
     QVERIFY(stack.traffic());
     test::RedisClient primary;
     QVERIFY(primary.connect(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console));
-    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer > 0, l0l3::test::TimeScale::ms(30000));
+    const QByteArray inbox(RedisSchema::kProposalInbox.data(), qsizetype(RedisSchema::kProposalInbox.size()));
+    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer + primary.command({"LLEN", inbox}).integer > 0,
+                             l0l3::test::TimeScale::ms(30000));
     QTRY_VERIFY_WITH_TIMEOUT(stack.traffic()->summary().ok >= 10, l0l3::test::TimeScale::ms(30000));
 
     // The headless status line scrapes every gateway and reads the stream length.

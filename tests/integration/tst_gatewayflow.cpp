@@ -136,6 +136,8 @@ QString TestGatewayFlow::why(const HttpResult &result)
 
 std::vector<Proposal> TestGatewayFlow::proposals(const QByteArray &key)
 {
+    // Gateways propose into the inbox; the console moves proposals into the stream.
+    m_primary.command({"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
     const RedisValue reply = m_primary.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"});
     std::vector<Proposal> all = ChatWire::proposals(reply);
     if (key.isEmpty())

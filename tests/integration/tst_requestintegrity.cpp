@@ -8,6 +8,7 @@
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "core/common/prometheusparser.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
@@ -115,6 +116,8 @@ qint64 TestRequestIntegrity::stubRequests()
 
 std::vector<Proposal> TestRequestIntegrity::proposals()
 {
+    // Gateways propose into the inbox; the console moves proposals into the stream.
+    m_primary.command({"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
     return ChatWire::proposals(m_primary.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"}));
 }
 

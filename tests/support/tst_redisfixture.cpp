@@ -129,7 +129,8 @@ void TestRedisFixture::gatewayUserIsLeastPrivileged_data()
     QTest::addColumn<bool>("allowed");
     QTest::newRow("GET entry") << QList<QByteArray>{"GET", "l0l3:v1:entry:k"} << true;
     QTest::newRow("HINCRBY seen") << QList<QByteArray>{"HINCRBY", "l0l3:v1:seen:k", "nyc", "1"} << true;
-    QTest::newRow("XADD proposals") << QList<QByteArray>{"XADD", "l0l3:v1:proposals", "*", "key", "k"} << true;
+    QTest::newRow("RPUSH proposal inbox") << QList<QByteArray>{"RPUSH", "l0l3:v1:proposal-inbox", "x"} << true;
+    QTest::newRow("XADD proposals") << QList<QByteArray>{"XADD", "l0l3:v1:proposals", "*", "key", "k"} << false;
     QTest::newRow("SET entry") << QList<QByteArray>{"SET", "l0l3:v1:entry:k", "x"} << false;
     QTest::newRow("DEL entry") << QList<QByteArray>{"DEL", "l0l3:v1:entry:k"} << false;
     QTest::newRow("XRANGE audit") << QList<QByteArray>{"XRANGE", "l0l3:v1:audit", "-", "+"} << false;
