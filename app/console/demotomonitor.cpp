@@ -2,7 +2,7 @@
 
 #include <QStringList>
 
-#include "app/demo/redisnodeconfig.h"
+#include "core/localstack/redisnodeconfig.h"
 
 namespace l0l3 {
 

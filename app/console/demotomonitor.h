@@ -1,7 +1,7 @@
 #pragma once
 
-#include "app/demo/demotopology.h"
 #include "core/control/redisconnection.h"
+#include "core/localstack/demotopology.h"
 #include "ui/workers/monitorconfig.h"
 
 namespace l0l3 {

@@ -14,11 +14,11 @@
 
 #include <memory>
 
-#include "app/console/demoautopilot.h"
 #include "app/console/demotomonitor.h"
-#include "app/demo/demoheadlessrunner.h"
-#include "app/demo/demostack.h"
-#include "app/demo/unixsignalnotifier.h"
+#include "core/localstack/demoautopilot.h"
+#include "core/localstack/demoheadlessrunner.h"
+#include "core/localstack/demostack.h"
+#include "core/localstack/unixsignalnotifier.h"
 #include "ui/mainwindow.h"
 #include "ui/settings/profilestore.h"
 

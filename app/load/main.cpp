@@ -1,5 +1,5 @@
 // l0l3-load: replays the demo dataset against one or more gateways and prints
-// a summary. The generator itself lives in app/demo (the console runs it too).
+// a summary. The generator itself lives in core/localstack (the console runs it too).
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QTextStream>
@@ -7,10 +7,10 @@
 
 #include <csignal>
 
-#include "app/demo/dataset.h"
-#include "app/demo/toolcommandline.h"
-#include "app/demo/trafficgenerator.h"
-#include "app/demo/unixsignalnotifier.h"
+#include "core/localstack/dataset.h"
+#include "core/localstack/toolcommandline.h"
+#include "core/localstack/trafficgenerator.h"
+#include "core/localstack/unixsignalnotifier.h"
 
 using namespace l0l3;
 

@@ -16,16 +16,16 @@
 #include <csignal>
 #include <optional>
 
-#include "app/demo/demostack.h"
 #include "core/common/proposal.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/control/approvalservice.h"
 #include "core/control/primarytracker.h"
 #include "core/control/redisconnection.h"
-#include "app/demo/redisnodeconfig.h"
 #include "core/control/sentinelclient.h"
 #include "core/control/sentineltopology.h"
+#include "core/localstack/demostack.h"
+#include "core/localstack/redisnodeconfig.h"
 
 namespace l0l3 {
 

@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "app/demo/demotopology.h"
+#include "core/localstack/demotopology.h"
 
 namespace l0l3 {
 

@@ -1,13 +1,13 @@
-# Tests of the local demo stack (app/demo) and l0l3-load. Included from
+# Tests of the local demo stack (core/localstack) and l0l3-load. Included from
 # tests/integration/CMakeLists.txt; they need redis-server, l0l3-gateway,
 # l0l3-stub-llm, l0l3-load and l0l3-demo in ${PROJECT_BINARY_DIR}/bin.
-if(TARGET tst_demostack OR NOT TARGET l0l3_demo)
+if(TARGET tst_demostack OR NOT TARGET l0l3_localstack)
     return()
 endif()
 
 l0l3_add_qtest(tst_demostack
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_demostack.cpp
-    LIBS l0l3_demo l0l3_testsupport
+    LIBS l0l3_localstack l0l3_testsupport
     LABELS integration
     TIMEOUT 180
     HEAVY)

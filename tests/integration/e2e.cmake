@@ -14,7 +14,7 @@ add_library(l0l3_e2e_support STATIC
 target_link_libraries(l0l3_e2e_support PUBLIC l0l3_integration_wire l0l3_control Qt6::Network)
 
 set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst_roguesentinel)
-if(TARGET l0l3_demo)
+if(TARGET l0l3_localstack)
     list(APPEND _e2e_tests tst_propagation)
 endif()
 foreach(test IN LISTS _e2e_tests)
@@ -23,7 +23,7 @@ foreach(test IN LISTS _e2e_tests)
     endif()
     set(_libs l0l3_e2e_support)
     if(test STREQUAL "tst_propagation")
-        list(APPEND _libs l0l3_demo)
+        list(APPEND _libs l0l3_localstack)
     endif()
     l0l3_add_qtest(${test}
         SOURCES ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp

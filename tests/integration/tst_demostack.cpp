@@ -7,11 +7,11 @@
 #include <csignal>
 #include <sys/types.h>
 
-#include "app/demo/demoheadlessrunner.h"
-#include "app/demo/demostack.h"
-#include "app/demo/redisnodeconfig.h"
-#include "app/demo/trafficgenerator.h"
 #include "core/common/redisschema.h"
+#include "core/localstack/demoheadlessrunner.h"
+#include "core/localstack/demostack.h"
+#include "core/localstack/redisnodeconfig.h"
+#include "core/localstack/trafficgenerator.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"

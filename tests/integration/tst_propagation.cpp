@@ -6,10 +6,10 @@
 
 #include <memory>
 
-#include "app/demo/demostack.h"
 #include "core/control/approvalservice.h"
 #include "core/control/redisconnection.h"
 #include "core/control/replicationmonitor.h"
+#include "core/localstack/demostack.h"
 #include "tests/integration/chatwire.h"
 #include "tests/integration/e2estack.h"
 #include "tests/support/httpclient.h"

@@ -9,8 +9,8 @@
 
 #include <csignal>
 
-#include "app/demo/redisnodeconfig.h"
 #include "core/common/proposalfunction.h"
+#include "core/localstack/redisnodeconfig.h"
 #include "tests/support/childprocessguard.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"

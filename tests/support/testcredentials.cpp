@@ -3,8 +3,8 @@
 #include <QDir>
 #include <QFile>
 
-#include "app/demo/aclfile.h"
-#include "app/demo/redisnodeconfig.h"
+#include "core/localstack/aclfile.h"
+#include "core/localstack/redisnodeconfig.h"
 
 namespace l0l3::test {
 

@@ -9,8 +9,8 @@
 #include <csignal>
 #include <memory>
 
-#include "app/demo/aclfile.h"
-#include "app/demo/redisnodeconfig.h"
+#include "core/localstack/aclfile.h"
+#include "core/localstack/redisnodeconfig.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"

@@ -1,4 +1,4 @@
-#include "app/demo/demoheadlessrunner.h"
+#include "core/localstack/demoheadlessrunner.h"
 
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -8,12 +8,12 @@
 #include <limits>
 #include <string>
 
-#include "app/demo/demostack.h"
 #include "core/common/histogramquantile.h"
 #include "core/common/prometheusparser.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/control/redisconnection.h"
+#include "core/localstack/demostack.h"
 
 namespace l0l3 {
 

@@ -1,4 +1,4 @@
-#include "app/demo/toolcommandline.h"
+#include "core/localstack/toolcommandline.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>

@@ -1,4 +1,4 @@
-#include "app/demo/unixsignalnotifier.h"
+#include "core/localstack/unixsignalnotifier.h"
 
 #include <QCoreApplication>
 #include <QSocketNotifier>

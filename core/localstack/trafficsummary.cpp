@@ -1,4 +1,4 @@
-#include "app/demo/trafficsummary.h"
+#include "core/localstack/trafficsummary.h"
 
 namespace l0l3 {
 

@@ -1,4 +1,4 @@
-#include "app/demo/dataset.h"
+#include "core/localstack/dataset.h"
 
 #include <QFile>
 #include <QJsonArray>

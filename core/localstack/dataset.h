@@ -27,7 +27,7 @@ struct DatasetIntent
 class Dataset
 {
 public:
-    // Built into l0l3_demo as a Qt resource, so the demo needs no source tree.
+    // Built into l0l3_localstack as a Qt resource, so the demo needs no source tree.
     static QString builtinPath() { return QStringLiteral(":/l0l3/demo/dataset.json"); }
 
     // nullopt with a one-line reason naming the file and the JSON path.

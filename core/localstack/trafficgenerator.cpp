@@ -1,4 +1,4 @@
-#include "app/demo/trafficgenerator.h"
+#include "core/localstack/trafficgenerator.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

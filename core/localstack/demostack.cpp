@@ -1,4 +1,4 @@
-#include "app/demo/demostack.h"
+#include "core/localstack/demostack.h"
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -16,13 +16,13 @@
 #include <QTemporaryDir>
 #include <QTimer>
 
-#include "app/demo/aclfile.h"
-#include "app/demo/dataset.h"
-#include "app/demo/parentdeathsignal.h"
-#include "app/demo/redisnodeconfig.h"
-#include "app/demo/trafficgenerator.h"
 #include "core/common/proposalfunction.h"
 #include "core/control/redisconnection.h"
+#include "core/localstack/aclfile.h"
+#include "core/localstack/dataset.h"
+#include "core/localstack/parentdeathsignal.h"
+#include "core/localstack/redisnodeconfig.h"
+#include "core/localstack/trafficgenerator.h"
 
 namespace l0l3 {
 

@@ -1,4 +1,4 @@
-#include "app/demo/parentdeathsignal.h"
+#include "core/localstack/parentdeathsignal.h"
 
 #include <QProcess>
 

@@ -1,10 +1,10 @@
-#include "app/demo/aclfile.h"
+#include "core/localstack/aclfile.h"
 
 #include <QCryptographicHash>
 #include <QFile>
 #include <QRandomGenerator>
 
-#include "app/demo/privatefile.h"
+#include "core/localstack/privatefile.h"
 
 namespace l0l3 {
 

@@ -1,7 +1,7 @@
-#include "app/demo/redisnodeconfig.h"
+#include "core/localstack/redisnodeconfig.h"
 
-#include "app/demo/aclfile.h"
-#include "app/demo/privatefile.h"
+#include "core/localstack/aclfile.h"
+#include "core/localstack/privatefile.h"
 
 namespace l0l3 {
 

@@ -1,4 +1,4 @@
-#include "app/console/demoautopilot.h"
+#include "core/localstack/demoautopilot.h"
 
 namespace l0l3 {
 

@@ -6,10 +6,10 @@
 #include <QTextStream>
 #include <QTimer>
 
-#include "app/demo/demoheadlessrunner.h"
-#include "app/demo/demostack.h"
-#include "app/demo/toolcommandline.h"
-#include "app/demo/unixsignalnotifier.h"
+#include "core/localstack/demoheadlessrunner.h"
+#include "core/localstack/demostack.h"
+#include "core/localstack/toolcommandline.h"
+#include "core/localstack/unixsignalnotifier.h"
 
 using namespace l0l3;
 

@@ -1,4 +1,4 @@
-#include "app/demo/privatefile.h"
+#include "core/localstack/privatefile.h"
 
 #include <QFile>
 #include <QRandomGenerator>

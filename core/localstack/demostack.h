@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "app/demo/demotopology.h"
+#include "core/localstack/demotopology.h"
 
 class QNetworkAccessManager;
 class QProcess;
@@ -28,7 +28,7 @@ struct DemoOptions
     bool startTraffic = true;
     double trafficRate = 20;        // requests/s across all gateways
     quint64 seed = 1;
-    QString datasetPath;            // empty: the dataset built into l0l3_demo
+    QString datasetPath;            // empty: the dataset built into l0l3_localstack
     int upstreamLatencyMs = 350;    // stub LLM: base latency ...
     int upstreamJitterMs = 400;     // ... plus a long-tailed jitter
     QString binDir;                 // only there when set; else $L0L3_BIN_DIR, then next to the running executable

@@ -13,9 +13,9 @@
 #include <random>
 #include <vector>
 
-#include "app/demo/dataset.h"
-#include "app/demo/trafficsummary.h"
 #include "core/common/latencyhistogram.h"
+#include "core/localstack/dataset.h"
+#include "core/localstack/trafficsummary.h"
 
 class QNetworkAccessManager;
 class QNetworkReply;
