@@ -304,7 +304,10 @@ void CtlRunner::runAudit()
     connect(log, &AuditLog::failed, this, [this](const QString &message) {
         finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
     });
-    connect(log, &AuditLog::pageLoaded, this, [this, log, records](const QList<AuditRecord> &page, bool more) {
+    // The records are printed all the same; the exit status says they are not the whole history.
+    auto tamper = std::make_shared<QString>();
+    connect(log, &AuditLog::tamperDetected, this, [tamper](const QString &detail) { *tamper = detail; });
+    connect(log, &AuditLog::pageLoaded, this, [this, log, records, tamper](const QList<AuditRecord> &page, bool more) {
         records->append(page);
         if (more && records->size() < m_command.limit) {
             log->fetchMore();
@@ -332,6 +335,10 @@ void CtlRunner::runAudit()
                     + QString::number(r.version) + u"<-v" + QString::number(r.prevVersion) + u"  " + field(fromStd(r.detail))
                     + u'\n');
             }
+        }
+        if (!tamper->isEmpty()) {
+            finishWith(OperationalError, QStringLiteral("l0l3-ctl: WARNING: ") + field(*tamper));
+            return;
         }
         finishWith(Ok);
     });

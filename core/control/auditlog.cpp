@@ -1,6 +1,7 @@
 #include "core/control/auditlog.h"
 
 #include "core/common/redisschema.h"
+#include "core/common/visibletext.h"
 
 namespace l0l3 {
 
@@ -10,8 +11,68 @@ AuditLog::AuditLog(RedisConnection *connection, QObject *parent)
 {
 }
 
+namespace {
+
+QByteArray auditKey()
+{
+    return QByteArray(RedisSchema::kAudit.data(), qsizetype(RedisSchema::kAudit.size()));
+}
+
+// What XINFO STREAM says about lost entries; empty when the stream is whole.
+QString findTamper(const RedisReply &info)
+{
+    QByteArray maxDeleted;
+    qint64 length = -1;
+    qint64 added = -1;
+    for (qsizetype i = 0; i + 1 < info.elements.size(); i += 2) {
+        const QByteArray &field = info.elements[i].str;
+        const RedisReply &value = info.elements[i + 1];
+        if (field == "max-deleted-entry-id")
+            maxDeleted = value.str;
+        else if (field == "length" && value.isInteger())
+            length = value.integer;
+        else if (field == "entries-added" && value.isInteger())
+            added = value.integer;
+    }
+    if (maxDeleted.isEmpty() || length < 0 || added < 0)
+        return QStringLiteral("XINFO STREAM %1 does not say whether entries were deleted (Redis older than 7.0?)")
+            .arg(QString::fromUtf8(auditKey()));
+    if (maxDeleted == "0-0" && added == length)
+        return {};
+    return QStringLiteral("the audit stream %1 lost records: %2 were added, %3 are left, the newest deleted was %4 "
+                          "(trimmed through XADD MAXLEN/MINID or deleted)")
+        .arg(QString::fromUtf8(auditKey()))
+        .arg(added)
+        .arg(length)
+        .arg(QString::fromStdString(VisibleText::escape(maxDeleted.left(64).toStdString())));
+}
+
+} // namespace
+
+void AuditLog::checkIntegrity()
+{
+    if (!m_connection)
+        return;
+    m_connection->command({QByteArrayLiteral("XINFO"), QByteArrayLiteral("STREAM"), auditKey()}, this,
+                          [this](const RedisReply &r) {
+        if (r.isError()) {
+            // No audit record yet: nothing to lose. Any other error: unknown, said once here.
+            if (!r.str.contains("no such key"))
+                qWarning("l0l3: cannot check the audit stream: %s",
+                         VisibleText::escape(r.str.left(300).toStdString()).c_str());
+            return;
+        }
+        m_tamperDetail = findTamper(r);
+        if (m_tamperDetail.isEmpty())
+            return;
+        qWarning("l0l3: %s", qPrintable(m_tamperDetail));
+        emit tamperDetected(m_tamperDetail);
+    });
+}
+
 void AuditLog::reload()
 {
+    checkIntegrity();
     m_before.clear();
     m_more = false;
     m_loading = true;
@@ -35,7 +96,7 @@ void AuditLog::readPage(quint64 generation)
     }
     const QByteArray end = m_before.isEmpty() ? QByteArrayLiteral("+") : "(" + m_before.toUtf8();
     m_connection->command(
-        {QByteArrayLiteral("XREVRANGE"), QByteArray(RedisSchema::kAudit.data(), qsizetype(RedisSchema::kAudit.size())),
+        {QByteArrayLiteral("XREVRANGE"), auditKey(),
          end, QByteArrayLiteral("-"), QByteArrayLiteral("COUNT"), QByteArray::number(m_pageSize)},
         this, [this, generation](const RedisReply &r) {
             if (generation != m_generation)

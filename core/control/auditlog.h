@@ -13,7 +13,14 @@ Q_DECLARE_METATYPE(l0l3::AuditRecord)
 
 namespace l0l3 {
 
-// Newest-first pages of the audit stream (XREVRANGE l0l3:v1:audit).
+// Newest-first pages of the audit stream (XREVRANGE l0l3:v1:audit), and a
+// check that the stream never lost a record.
+//
+// Nothing of ours trims or deletes the audit stream, and the ACL refuses
+// XTRIM, XDEL, DEL, RENAME and EXPIRE on it; only XADD's MAXLEN/MINID option
+// (which no ACL rule can refuse) could still trim it. Redis 7.0 remembers:
+// XINFO STREAM's max-deleted-entry-id is past 0-0 and entries-added exceeds
+// length once any entry was removed. checkIntegrity() reads both.
 //
 // Thread affinity: lives on the thread of its RedisConnection (not owned).
 class AuditLog : public QObject
@@ -23,8 +30,12 @@ public:
     explicit AuditLog(RedisConnection *connection, QObject *parent = nullptr);
 
     void setPageSize(int n) { m_pageSize = n; }
-    // Restarts from the newest record and loads one page.
+    // Checks the stream's integrity, restarts from the newest record and loads one page.
     void reload();
+    // XINFO STREAM: tamperDetected() if an entry was ever deleted or trimmed.
+    void checkIntegrity();
+    // The last check's finding (empty: none, or not checked yet).
+    QString tamperDetail() const { return m_tamperDetail; }
     // The next (older) page.
     void fetchMore();
     bool canFetchMore() const { return m_more; }
@@ -34,6 +45,9 @@ signals:
     // records newest first; more: older records exist.
     void pageLoaded(const QList<l0l3::AuditRecord> &records, bool more);
     void failed(const QString &message);
+    // The audit stream lost records: detail says what XINFO STREAM showed.
+    // Also logged as a warning. Emitted before the page reload() asked for.
+    void tamperDetected(const QString &detail);
 
 private:
     void readPage(quint64 generation);
@@ -44,6 +58,7 @@ private:
     bool m_more = false;
     bool m_loading = false;
     quint64 m_generation = 0;
+    QString m_tamperDetail;
 };
 
 } // namespace l0l3

@@ -33,6 +33,8 @@ private slots:
     void unreachableExitsOne();
     void hostileTextNeverReachesTheTerminal();
     void passwordInUrlWarns();
+    // Trims the audit stream for good: the last test.
+    void auditOfATrimmedStreamWarnsAndExitsOne();
 
 private:
     struct Run
@@ -303,6 +305,27 @@ void TestCtl::hostileTextNeverReachesTheTerminal()
             hazard = terminalHazard(r.out) + terminalHazard(r.err);
             QVERIFY2(hazard.isEmpty(), qPrintable(command + u' ' + hazard));
         }
+    }
+}
+
+// The console user can trim the audit through XADD MAXLEN (no ACL rule refuses
+// the option): l0l3-ctl still prints what is left, says so and exits 1.
+void TestCtl::auditOfATrimmedStreamWarnsAndExitsOne()
+{
+    const Run before = ctl({QStringLiteral("audit"), QStringLiteral("--json")});
+    QVERIFY2(before.code == 0, before.err.constData());
+    QVERIFY(!before.err.contains("WARNING"));
+    const RedisValue trimmed = m_redis.client.command({"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
+    QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
+    for (const bool asJson : {false, true}) {
+        QStringList args{QStringLiteral("audit")};
+        if (asJson)
+            args.append(QStringLiteral("--json"));
+        const Run r = ctl(args);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("WARNING: the audit stream l0l3:v1:audit lost records"), r.err.constData());
+        if (asJson)
+            QVERIFY(QJsonDocument::fromJson(r.out).isArray()); // stdout stays the JSON it was
     }
 }
 

@@ -89,6 +89,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     connect(m_entries, &EntryStore::failed, this, &ControlWorker::entriesFailed);
     connect(m_audit, &AuditLog::pageLoaded, this, &ControlWorker::auditPage);
     connect(m_audit, &AuditLog::failed, this, &ControlWorker::auditFailed);
+    connect(m_audit, &AuditLog::tamperDetected, this, &ControlWorker::auditFailed); // records still load
 
     emit connectionChanged(QStringLiteral("connecting"), server, {});
     m_connection->open();
