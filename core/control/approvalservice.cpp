@@ -4,6 +4,7 @@
 #include <QMetaObject>
 
 #include "core/common/auditrecord.h"
+#include "core/common/controlmessage.h"
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
@@ -79,13 +80,14 @@ struct ApprovalService::Op
     QString newResponse;       // edit
     qint64 expectedVersion = 0; // edit/revoke
     int days = 30;             // reject
-    QString control;           // control message
+    QString control;           // control message, as given (spaces simplified)
     QString actor;
     ResultCallback cb;
 
     // Filled while running.
     std::optional<Proposal> proposal;
     std::optional<Entry> current;
+    std::optional<ControlMessage> controlMessage;
     QString key;
 
     QString actionName() const
@@ -161,16 +163,20 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         key = request.key;
         break;
     case Kind::Control: {
-        const QStringList parts = control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-        const bool ok = (parts.size() == 2 && (parts[0] == QLatin1String("drain") || parts[0] == QLatin1String("undrain")
-                                               || parts[0] == QLatin1String("failover") || parts[0] == QLatin1String("promote")))
-            || (parts.size() == 1 && parts[0] == QLatin1String("flush"));
-        if (!ok) {
-            return invalid(QStringLiteral("unknown control message \"%1\" (expected \"drain REGION\", \"undrain REGION\", "
-                                          "\"flush\", \"failover HOST:PORT\" or \"promote HOST:PORT\")")
-                               .arg(control));
+        std::string why;
+        controlMessage = parseControlMessage(control.toStdString(), &why);
+        // Freezing is the frozen flag: a "freeze" published without it would announce a freeze that is not there.
+        if (controlMessage
+            && (controlMessage->verb == ControlMessage::Verb::Freeze || controlMessage->verb == ControlMessage::Verb::Unfreeze)) {
+            controlMessage.reset();
+            why = "freeze and unfreeze are actions of their own";
         }
-        key = parts.size() == 2 ? parts[1] : QStringLiteral("*");
+        if (!controlMessage) {
+            return invalid(QStringLiteral("invalid control message \"%1\": %2 (expected \"drain REGION\", \"undrain REGION\", "
+                                          "\"flush [REGION]\", \"failover HOST:PORT\" or \"promote HOST:PORT\")")
+                               .arg(control, QString::fromStdString(why)));
+        }
+        key = controlMessage->target.empty() ? QStringLiteral("*") : QString::fromStdString(controlMessage->target);
         break;
     }
     case Kind::Freeze:
@@ -385,27 +391,27 @@ void ApprovalService::Op::addFreezeFlag(Transaction &tx) const
         tx.add({QByteArrayLiteral("SET"), bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")});
     else
         tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::kFrozen)});
+    const std::string message = encode(ControlMessage{freeze ? ControlMessage::Verb::Freeze : ControlMessage::Verb::Unfreeze, {}});
     tx.audit.action = "control";
-    tx.audit.detail = freeze ? "freeze" : "unfreeze";
+    tx.audit.detail = message;
     tx.addAudit();
-    tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel),
-            freeze ? QByteArrayLiteral("freeze") : QByteArrayLiteral("unfreeze")});
+    tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), bytes(message)});
 }
 
 void ApprovalService::Op::addControl(Transaction &tx) const
 {
-    const QStringList parts = control.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-    if (parts[0] == QLatin1String("drain"))
-        tx.add({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), utf8(parts[1]), QByteArrayLiteral("1")});
-    else if (parts[0] == QLatin1String("undrain"))
-        tx.add({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), utf8(parts[1])});
+    const ControlMessage &message = *controlMessage;
+    // The drained hash outlives the message: a gateway that starts later reads it.
+    if (message.verb == ControlMessage::Verb::Drain)
+        tx.add({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), bytes(message.target), QByteArrayLiteral("1")});
+    else if (message.verb == ControlMessage::Verb::Undrain)
+        tx.add({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), bytes(message.target)});
+    const std::string text = encode(message);
     tx.audit.action = "control";
-    tx.audit.detail = control.toStdString();
+    tx.audit.detail = text;
     tx.addAudit();
-    // failover/promote are operator actions on the topology: audited, not
-    // something gateways act on.
-    if (parts[0] != QLatin1String("failover") && parts[0] != QLatin1String("promote"))
-        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), utf8(control)});
+    if (!message.isAuditOnly())
+        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), bytes(text)});
 }
 
 void ApprovalService::Op::addAckAndForget(Transaction &tx) const

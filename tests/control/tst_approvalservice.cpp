@@ -37,6 +37,8 @@ private slots:
     void unknownProposalIsNotFound();
     void forgedProposalIsNeitherApprovedNorRejected();
     void controlDrainIsAuditedAndPublished();
+    void controlMessagesFollowTheCodec_data();
+    void controlMessagesFollowTheCodec();
     void writesAreSerialisedInCallOrder();
     void connectionDestroyedUnderPendingWrite();
     void gatewayUserIsDenied_data();
@@ -362,6 +364,61 @@ void TestApprovalService::controlDrainIsAuditedAndPublished()
     QVERIFY(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
     r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
     QCOMPARE(r.error, Kind::InvalidArgument);
+}
+
+void TestApprovalService::controlMessagesFollowTheCodec_data()
+{
+    QTest::addColumn<QString>("message");
+    QTest::addColumn<bool>("accepted");
+    QTest::addColumn<QByteArray>("audited"); // the canonical text, also what is published
+    QTest::addColumn<bool>("published");
+
+    QTest::newRow("flush") << QStringLiteral("flush") << true << QByteArray("flush") << true;
+    QTest::newRow("flush one region") << QStringLiteral("flush tokyo") << true << QByteArray("flush tokyo") << true;
+    QTest::newRow("spaces simplified") << QStringLiteral("  undrain   tokyo ") << true << QByteArray("undrain tokyo") << true;
+    QTest::newRow("failover audited only") << QStringLiteral("failover 10.0.0.7:6380") << true
+                                           << QByteArray("failover 10.0.0.7:6380") << false;
+    QTest::newRow("region with a dot") << QStringLiteral("drain eu.west") << false << QByteArray() << false;
+    QTest::newRow("two regions") << QStringLiteral("drain tokyo nyc") << false << QByteArray() << false;
+    QTest::newRow("port zero") << QStringLiteral("promote redis-b:0") << false << QByteArray() << false;
+    QTest::newRow("freeze without the flag") << QStringLiteral("freeze") << false << QByteArray() << false;
+    QTest::newRow("unknown verb") << QStringLiteral("explode") << false << QByteArray() << false;
+}
+
+void TestApprovalService::controlMessagesFollowTheCodec()
+{
+    QFETCH(QString, message);
+    QFETCH(bool, accepted);
+    QFETCH(QByteArray, audited);
+    QFETCH(bool, published);
+    Subscriber sub;
+    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kControlChannel)));
+    // The console may not delete the audit stream: it outlives init().
+    const qint64 auditBefore = m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer;
+    const ApprovalResult r = run(*m_service, [&] { m_service->publishControl(message, QStringLiteral("judy")); });
+    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    if (!accepted) {
+        QCOMPARE(r.error, Kind::InvalidArgument);
+        QCOMPARE(m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer, auditBefore);
+        QVERIFY(m_redis.client.command({"HLEN", qb(RedisSchema::kDrained)}).integer == 0);
+        return;
+    }
+    QVERIFY2(r.ok, qPrintable(r.message));
+    const QList<RedisValue> fields = audit.elements.value(0).elements.value(1).elements;
+    QByteArray detail;
+    for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "detail")
+            detail = fields[i + 1].str;
+    }
+    QCOMPARE(detail, audited);
+    if (published) {
+        QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(audited), TimeScale::ms(5000));
+    } else {
+        // Published messages follow the audit in the same EXEC: a flush sent after it arrives after it.
+        QVERIFY(run(*m_service, [&] { m_service->publishControl(QStringLiteral("flush"), QStringLiteral("judy")); }).ok);
+        QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("flush"), TimeScale::ms(5000));
+        QVERIFY(!sub.data().contains(audited));
+    }
 }
 
 void TestApprovalService::writesAreSerialisedInCallOrder()
