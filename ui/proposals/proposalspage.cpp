@@ -37,10 +37,21 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     , m_progress(new QLabel(this))
     , m_detail(new ProposalDetailPane(this))
 {
+    setUpQueueView();
+    setUpFilterRow();
+    layOutPage();
+    buildActions();
+    connectFilterRow();
+    connectQueueView();
+    connectWorker();
+    updateCounts();
+}
+
+ProposalsPage::~ProposalsPage() = default;
+
+void ProposalsPage::setUpQueueView()
+{
     m_proxy->setSourceModel(m_model);
-    m_progress->setObjectName(QStringLiteral("loadProgress"));
-    m_count->setTextFormat(Qt::PlainText);
-    m_progress->setTextFormat(Qt::PlainText);
     m_proxy->sort(ProposalTableModel::Savings, Qt::DescendingOrder);
 
     m_view->setObjectName(QStringLiteral("proposalsView"));
@@ -60,20 +71,26 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     m_view->setColumnWidth(ProposalTableModel::Proposed, 70);
     m_view->setColumnWidth(ProposalTableModel::Prompt, 300);
     LocalShortcutFilter::install(m_view);
+}
 
+void ProposalsPage::setUpFilterRow()
+{
     m_search->setObjectName(QStringLiteral("proposalSearch"));
     m_search->setPlaceholderText(tr("Search prompt, answer, key, region (Ctrl+F)"));
     m_search->setClearButtonEnabled(true);
     m_search->installEventFilter(this);
-    connect(m_search, &QLineEdit::textChanged, m_proxy, &ProposalFilterModel::setSearchText);
-    connect(m_search, &QLineEdit::textChanged, this, &ProposalsPage::updateCounts);
+    // Added before the region filter is connected: selecting it is not a change.
     m_region->addItem(tr("All regions"), QString());
     m_region->setToolTip(tr("Only proposals missed in this region"));
-    connect(m_region, &QComboBox::currentIndexChanged, this, [this] {
-        m_proxy->setRegion(m_region->currentData().toString());
-        updateCounts();
-    });
+    m_count->setTextFormat(Qt::PlainText);
+    m_progress->setObjectName(QStringLiteral("loadProgress"));
+    m_progress->setTextFormat(Qt::PlainText);
+}
 
+// The filter row and the queue on the left, the detail pane on the right,
+// the keyboard hints below.
+void ProposalsPage::layOutPage()
+{
     auto *filterRow = new QHBoxLayout;
     filterRow->addWidget(m_search, 1);
     filterRow->addWidget(m_region);
@@ -104,9 +121,20 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
     layout->addWidget(hints);
+}
 
-    buildActions();
+void ProposalsPage::connectFilterRow()
+{
+    connect(m_search, &QLineEdit::textChanged, m_proxy, &ProposalFilterModel::setSearchText);
+    connect(m_search, &QLineEdit::textChanged, this, &ProposalsPage::updateCounts);
+    connect(m_region, &QComboBox::currentIndexChanged, this, [this] {
+        m_proxy->setRegion(m_region->currentData().toString());
+        updateCounts();
+    });
+}
 
+void ProposalsPage::connectQueueView()
+{
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &ProposalsPage::updateDetail);
     connect(m_proxy, &QAbstractItemModel::rowsInserted, this, [this] {
         if (!m_view->currentIndex().isValid() && m_proxy->rowCount() > 0)
@@ -120,7 +148,12 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
         if (row >= tl.row() && row <= br.row())
             updateDetail();
     });
+}
 
+// The queue as the worker streams it (reset, pages, updates, removals, the
+// end of a load) and the outcome of every decision.
+void ProposalsPage::connectWorker()
+{
     ControlWorker *w = m_client->worker();
     m_flushTimer.setSingleShot(true);
     m_flushTimer.setInterval(kFlushMs);
@@ -175,10 +208,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
     connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
-    updateCounts();
 }
-
-ProposalsPage::~ProposalsPage() = default;
 
 void ProposalsPage::buildActions()
 {

@@ -88,7 +88,16 @@ private:
         qint64 version = 0;
     };
 
+    // Construction, in this order: the queue view over the filter model,
+    // the filter row, the layout, the keyboard actions, then the signals.
+    void setUpQueueView();
+    void setUpFilterRow();
+    void layOutPage();
     void buildActions();
+    void connectFilterRow();
+    void connectQueueView();
+    void connectWorker();
+
     void onDecisionFinished(quint64 requestId, const ApprovalResult &result);
     void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent, bool bulk);
     void sendReject(const ProposalItem &item, bool bulk);
