@@ -8,7 +8,7 @@ namespace l0l3 {
 // request, an upstream, a gateway or Redis goes through oneLine(), multiLine(),
 // toolTip() or chartLabel() before a widget shows it: characters a text layout
 // would act on (controls, bidi overrides, line separators) become visible
-// escapes (VisibleText's), and the length is bounded so a 1 MB line cannot
+// escapes (VisibleText's), and the length is bounded so a huge line cannot
 // stall a layout. Labels showing such text are Qt::PlainText.
 class Formatting
 {

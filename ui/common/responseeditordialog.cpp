@@ -46,8 +46,8 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     setWindowTitle(tr("Edit answer"));
     setObjectName(QStringLiteral("responseEditor"));
     m_editor->setObjectName(QStringLiteral("responseEdit"));
-    // Wrapping a line of a megabyte that has no break opportunity takes the
-    // layout tens of seconds; unwrapped it is one line to scroll along.
+    // Wrapping a very long line that has no break opportunity stalls the
+    // layout; unwrapped it is one line to scroll along.
     if (hasLineLongerThan(original, kMaxWrappedLine))
         m_editor->setLineWrapMode(QPlainTextEdit::NoWrap);
     m_intent->setObjectName(QStringLiteral("intentEdit"));

@@ -13,7 +13,7 @@
 
 namespace l0l3 {
 
-// A 1 MB prompt or answer must not stall the layout: the panes show the
+// A huge prompt or answer must not stall the layout: the panes show the
 // beginning (the editor, E, holds the whole answer).
 static QString paneText(const QString &text)
 {

@@ -13,7 +13,7 @@ class ProposalTableModel;
 // regions, and optionally by one region.
 //
 // While a load streams pages in, sorting can be held: rows are then appended
-// in arrival order (sorting each page into 100k rows costs one proxy
+// in arrival order (sorting each page into a large queue costs one proxy
 // insertion per row) and resumeSorting() sorts and filters everything once.
 class ProposalFilterModel : public QSortFilterProxyModel
 {

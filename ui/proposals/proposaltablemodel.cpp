@@ -76,7 +76,7 @@ QByteArrayView utf8Prefix(QByteArrayView s, qsizetype n)
     return s.first(n);
 }
 
-// The beginning of the answer, enough for any single-line view of it: a 1 MB
+// The beginning of the answer, enough for any single-line view of it: a huge
 // answer is not converted on every repaint.
 QString answerHead(const ProposalItem &item)
 {
@@ -224,7 +224,7 @@ void ProposalTableModel::releaseRetired()
     m_releaseScheduled = true;
     QTimer::singleShot(0, this, [this] {
         m_releaseScheduled = false;
-        constexpr qsizetype kSlice = 4096; // ~4 ms of frees here
+        constexpr qsizetype kSlice = 4096; // rows freed per event-loop turn
         if (!m_retiredRows.isEmpty()) {
             m_retiredRows = {}; // the keys' strings live on in the rows: only the table goes
         } else {

@@ -29,17 +29,17 @@ public:
     explicit ProposalTableModel(QObject *parent = nullptr);
 
     // Without QAbstractTableModel's virtual rowCount()/columnCount() calls:
-    // a proxy sorting 100k rows asks for two indexes per comparison.
+    // a proxy sorting the whole queue asks for two indexes per comparison.
     QModelIndex index(int row, int column, const QModelIndex &parent = {}) const override;
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
-    // Empties the table. deferRelease keeps the rows' memory until releaseRetired(): freeing 100k
-    // rows takes the UI thread ~100 ms, which at the start of a reload delays the reload itself.
+    // Empties the table. deferRelease keeps the rows' memory until releaseRetired(): freeing a
+    // large queue at once stalls the UI thread at the start of a reload, delaying the reload itself.
     void clear(bool deferRelease = false);
-    // Frees what clear(true) retired, a slice per event-loop turn (no stall beyond a few ms).
+    // Frees what clear(true) retired, a slice per event-loop turn, so that no turn stalls.
     void releaseRetired();
     bool hasRetired() const { return !m_retired.isEmpty() || !m_retiredRows.isEmpty(); }
     // New keys are appended with one beginInsertRows; keys already present update in place.
@@ -52,7 +52,7 @@ public:
     void removeKeys(const QStringList &keys);
 
     // The raw value a column sorts on (SortRole), and the same order compared
-    // directly on the items, for a proxy sorting 100k rows.
+    // directly on the items, for a proxy sorting the whole queue.
     static QVariant sortValue(const ProposalItem &item, int column);
     static bool lessThan(const ProposalItem &left, const ProposalItem &right, int column);
     // QString::compare(fromUtf8(a), fromUtf8(b), Qt::CaseInsensitive), converting only the first
@@ -61,8 +61,8 @@ public:
 
     int rowOfKey(const QString &key) const;
     const ProposalItem &itemAt(int row) const { return m_items.at(row); }
-    // The Savings sort key of a row, from a compact array: sorting 100k rows
-    // by it touches 800 KB instead of every item.
+    // The Savings sort key of a row, from a compact array: sorting by it
+    // touches one double per row instead of every item.
     double savingsAt(int row) const { return m_scores.at(row); }
     QList<ProposalItem> items() const { return m_items; }
     void setPending(const QString &key, bool pending);
