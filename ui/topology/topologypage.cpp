@@ -38,8 +38,10 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
         section(s);
 
     auto *failover = new QPushButton(tr("Sentinel &failover…"), this);
+    failover->setObjectName(QStringLiteral("sentinelFailover"));
     failover->setToolTip(tr("Ask the Sentinels to promote a replica now"));
     auto *promote = new QPushButton(tr("Manual &promotion…"), this);
+    promote->setObjectName(QStringLiteral("manualPromotion"));
     promote->setToolTip(tr("Without Sentinel quorum: promote the selected replica with REPLICAOF NO ONE"));
     auto *drain = new QPushButton(tr("&Drain"), this);
     drain->setToolTip(tr("Gateways of the region answer 503 on /readyz so the load balancer moves traffic away"));
@@ -104,6 +106,7 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
         emit statusMessage(r.ok ? tr("%1: done (audited)").arg(what) : tr("%1 failed: %2").arg(what, r.message), r.ok ? 6000 : 0);
     });
     setFrozen(false);
+    m_quorum->setObjectName(QStringLiteral("sentinelStatus"));
     m_quorum->setTextFormat(Qt::PlainText);
     m_quorum->setText(tr("Sentinels: not configured"));
 }
