@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/common/redishostlist.h"
 #include "core/control/redissubscriber.h"
 
 namespace l0l3 {
@@ -46,17 +47,15 @@ SentinelTopology::Node nodeOf(const RedisReply &r, bool replica)
 
 QList<SentinelClient::Address> hostList(const QString &text)
 {
-    QList<SentinelClient::Address> out;
-    for (const QString &entry : text.split(u',', Qt::SkipEmptyParts)) {
-        const QString e = entry.trimmed();
-        const qsizetype colon = e.lastIndexOf(u':');
-        bool ok = false;
-        const int port = colon > 0 ? e.mid(colon + 1).toInt(&ok) : 0;
-        if (ok && port > 0 && port <= 65535)
-            out.append({e.left(colon), port});
-        else
-            qWarning("l0l3: ignoring '%s' in L0L3_REDIS_HOSTS: not HOST:PORT", qUtf8Printable(e.left(300)));
+    std::vector<std::string> rejected;
+    const RedisHostList hosts = RedisHostList::parse(text.toStdString(), &rejected);
+    for (const std::string &entry : rejected) {
+        if (!entry.empty()) // a trailing comma
+            qWarning("l0l3: ignoring '%s' in L0L3_REDIS_HOSTS: not HOST:PORT", entry.substr(0, 300).c_str());
     }
+    QList<SentinelClient::Address> out;
+    for (const RedisHostList::Host &h : hosts.hosts())
+        out.append({QString::fromStdString(h.host), h.port});
     return out;
 }
 
@@ -278,10 +277,10 @@ void SentinelClient::checkRole(const QString &host, int port, int tries, std::fu
 
 bool SentinelClient::mayReceiveCredentials(const QString &host, int port) const
 {
-    if (m_options.serverPassword.isEmpty())
-        return true; // nothing to give away
-    return std::any_of(m_options.serverHosts.cbegin(), m_options.serverHosts.cend(),
-                       [&](const Address &a) { return a.host == host && a.port == port; });
+    RedisHostList allowed;
+    for (const Address &a : m_options.serverHosts)
+        allowed.add(a.host.toStdString(), a.port);
+    return allowed.mayReceiveCredentials(host.toStdString(), port, !m_options.serverPassword.isEmpty());
 }
 
 void SentinelClient::majorityRound(RoundResult done)

@@ -227,13 +227,19 @@ bool Gateway::start(std::string *error)
         m_workers.push_back(std::move(w));
     }
     if (!m_config.sentinels.empty()) {
-        SentinelResolver::Options options{m_config.sentinels, m_config.masterName, m_config.primary, m_config.redisTimeoutMs, 2000};
+        SentinelResolver::Options options;
+        options.sentinels = m_config.sentinels;
+        options.masterName = m_config.masterName;
+        options.primary = m_config.primary;
+        options.commandTimeoutMs = m_config.redisTimeoutMs;
+        options.connectTimeoutMs = 2000;
         // The gateway's credentials go only to servers the operator named.
-        options.redisHosts = m_config.redisHosts;
+        for (const auto &[host, port] : m_config.redisHosts)
+            options.redisHosts.add(host, port);
         for (const RedisUrl *url : {&m_config.replica, &m_config.primary})
-            options.redisHosts.emplace_back(url->host, url->port);
+            options.redisHosts.add(url->host, url->port);
         if (m_config.fallbackReplica)
-            options.redisHosts.emplace_back(m_config.fallbackReplica->host, m_config.fallbackReplica->port);
+            options.redisHosts.add(m_config.fallbackReplica->host, m_config.fallbackReplica->port);
         options.allowAnonymousSentinel = m_config.allowAnonymousSentinel;
         m_resolver = std::make_unique<SentinelResolver>(
             m_server.context(0), std::move(options),

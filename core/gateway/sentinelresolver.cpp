@@ -187,11 +187,7 @@ void SentinelResolver::decide(const Round &round)
 
 bool SentinelResolver::allowed(const RedisUrl &candidate) const
 {
-    if (m_options.primary.password.empty())
-        return true; // no credentials to give away
-    return std::any_of(m_options.redisHosts.begin(), m_options.redisHosts.end(), [&](const auto &hostPort) {
-        return hostPort.first == candidate.host && hostPort.second == candidate.port;
-    });
+    return m_options.redisHosts.mayReceiveCredentials(candidate.host, candidate.port, !m_options.primary.password.empty());
 }
 
 void SentinelResolver::verify(RedisUrl candidate)

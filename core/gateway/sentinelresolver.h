@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/redishostlist.h"
 #include "core/common/redisurl.h"
 
 #include <boost/asio/io_context.hpp>
@@ -43,8 +44,8 @@ public:
         RedisUrl primary; // the current address, and the credentials for ROLE
         int commandTimeoutMs = 500;
         int connectTimeoutMs = 2000;
-        // host:port the primary's credentials may be sent to (the data nodes).
-        std::vector<std::pair<std::string, int>> redisHosts;
+        // Where the primary's credentials may be sent to (the data nodes).
+        RedisHostList redisHosts;
         bool allowAnonymousSentinel = false;
     };
     using SwitchCallback = std::function<void(const RedisUrl &from, const RedisUrl &to)>;
