@@ -1,6 +1,7 @@
 #include "core/gateway/gateway.h"
 
 #include "core/common/cachekey.h"
+#include "core/common/controlmessage.h"
 #include "core/common/redisschema.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
@@ -493,17 +494,21 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
         }
         return;
     }
-    // Control: "drain REGION", "undrain REGION", "flush [REGION]"; others are for the console.
-    const auto space = message.find(' ');
-    const std::string_view verb = message.substr(0, space);
-    const std::string_view target =
-        space == std::string_view::npos ? std::string_view() : RequestRouter::trimmed(message.substr(space + 1));
-    const bool forUs = target.empty() || target == m_config.region || target == "*" || target == "all";
-    if ((verb == "drain" || verb == "undrain") && forUs && !target.empty()) {
-        m_draining.store(verb == "drain");
-        Log::info(std::string(verb == "drain" ? "drained" : "undrained") + " by control message: readyz answers "
-                  + (verb == "drain" ? "503" : "200"));
-    } else if (verb == "flush" && forUs) {
+    // Control: drain, undrain and flush addressed to this region or to all; the rest is for consoles.
+    std::string why;
+    const std::optional<ControlMessage> control = parseControlMessage(message, &why);
+    if (!control) {
+        Log::warn("ignored control message: " + why);
+        return;
+    }
+    if (!control->addressesRegion(m_config.region))
+        return;
+    if (control->verb == ControlMessage::Verb::Drain || control->verb == ControlMessage::Verb::Undrain) {
+        const bool drain = control->verb == ControlMessage::Verb::Drain;
+        m_draining.store(drain);
+        Log::info(std::string(drain ? "drained" : "undrained") + " by control message: readyz answers "
+                  + (drain ? "503" : "200"));
+    } else if (control->verb == ControlMessage::Verb::Flush) {
         if (m_hot)
             m_hot->clear();
         Log::info("hot cache flushed by control message");
