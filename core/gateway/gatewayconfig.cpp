@@ -1,5 +1,7 @@
 #include "core/gateway/gatewayconfig.h"
 
+#include "core/gateway/tlscontext.h"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
@@ -162,6 +164,7 @@ struct Context
     std::optional<std::string> sentinelUser;
     std::optional<std::string> sentinelPasswordFile;
     bool upstreamKeyFromFile = false;
+    std::optional<std::string> secondaryCaFile;
 
     bool fail(std::string why)
     {
@@ -309,11 +312,22 @@ constexpr std::int64_t kHourMs = 3600LL * 1000;
 const std::vector<Option> &options()
 {
     static const std::vector<Option> table = {
-        {"listen", "HOST:PORT", "address to serve HTTP on (port 0: any free port)",
+        {"listen", "HOST:PORT", "address to serve HTTP (HTTPS with --tls-cert) on (port 0: any\nfree port)",
          [](Context &x, const std::string &v) {
              return parseListen(v, &x.c.listenHost, &x.c.listenPort) || x.invalid(v, "HOST:PORT");
          },
          Option::Required},
+        {"tls-cert", "FILE", "serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf\n"
+         "first; needs --tls-key",
+         [](Context &x, const std::string &v) {
+             x.c.tlsCertFile = v; // loaded by finish(), with the key
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
+        {"tls-key", "FILE", "the PEM private key of --tls-cert",
+         [](Context &x, const std::string &v) {
+             x.c.tlsKeyFile = v;
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
         {"region", "NAME", "this gateway's region (labels, seen counters, drain)",
          [](Context &x, const std::string &v) {
              if (!validRegion(v))
@@ -326,7 +340,9 @@ const std::vector<Option> &options()
          redisUrl(field(&GatewayConfig::replica)), Option::Required, "L0L3_REPLICA_URL"},
         {"primary", "URL", "Redis primary to write proposals to", redisUrl(field(&GatewayConfig::primary)),
          Option::Required, "L0L3_PRIMARY_URL"},
-        {"upstream", "URL", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1",
+        {"upstream", "URL",
+         "OpenAI-compatible base URL, http[s]://HOST[:PORT]/PATH, e.g.\n"
+         "https://api.openai.com/v1; its certificate is always verified",
          [](Context &x, const std::string &v) {
              std::string why;
              if (!UpstreamClient::parseBaseUrl(v, &x.c.upstream, &why))
@@ -350,8 +366,15 @@ const std::vector<Option> &options()
          integer(1, 1LL << 34, &GatewayConfig::maxBodyBytes)},
         {"upstream-timeout-ms", "N", "whole upstream request (default 30000)",
          integer(1, kDayMs, [](GatewayConfig &c) -> auto & { return c.upstream.timeoutMs; })},
-        {"upstream-connect-timeout-ms", "N", "upstream connect (default 2000)",
+        {"upstream-connect-timeout-ms", "N", "upstream connect, and then the TLS handshake\nof an https upstream (default 2000)",
          integer(1, kHourMs, [](GatewayConfig &c) -> auto & { return c.upstream.connectTimeoutMs; })},
+        {"upstream-ca-file", "FILE",
+         "trust these PEM CA certificates for an https --upstream\n"
+         "instead of the system store",
+         [](Context &x, const std::string &v) {
+             x.c.upstream.caFile = v; // loaded by finish(), when the upstream is https
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
         {"namespace-default", "NAME", "namespace without header or API key (default \"default\")",
          [](Context &x, const std::string &v) {
              if (v.empty() || v.size() > 128)
@@ -386,6 +409,12 @@ const std::vector<Option> &options()
          [](Context &x, const std::string &v) {
              x.c.secondaryUpstreamUrl = v; // parsed by finish(), on top of the upstream's settings
              return true;
+         }},
+        {"secondary-upstream-ca-file", "FILE",
+         "the same for --secondary-upstream, which does not inherit\n--upstream-ca-file",
+         [](Context &x, const std::string &v) {
+             x.secondaryCaFile = v;
+             return !v.empty() || x.invalid(v, "a file name");
          }},
         {"upstream-api-key-file", "FILE",
          "key sent to the upstream(s) instead of the client's\n(else the key itself in L0L3_UPSTREAM_API_KEY)",
@@ -582,12 +611,37 @@ bool finish(Context &x)
     // The secondary upstream differs in where it is only: timeouts and limits are the upstream's.
     if (!c.secondaryUpstreamUrl.empty()) {
         c.secondaryUpstream = c.upstream;
+        // Its trust is its own: often another provider.
+        c.secondaryUpstream.caFile = x.secondaryCaFile.value_or(std::string());
         std::string why;
         if (!UpstreamClient::parseBaseUrl(c.secondaryUpstreamUrl, &c.secondaryUpstream, &why))
             return x.fail("--secondary-upstream: " + why);
+    } else if (x.secondaryCaFile) {
+        return x.fail("--secondary-upstream-ca-file needs --secondary-upstream");
     } else {
         c.secondaryUpstream.timeoutMs = c.upstream.timeoutMs;
         c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
+    }
+    // TLS contexts are built once here and shared by every thread; a file that cannot be used stops the start.
+    for (auto [u, option] : {std::pair{&c.upstream, "upstream"}, std::pair{&c.secondaryUpstream, "secondary-upstream"}}) {
+        if (!u->tls) {
+            if (!u->caFile.empty())
+                return x.fail(std::string("--") + option + "-ca-file is for an https:// --" + option);
+            continue;
+        }
+        std::string why;
+        u->tlsContext = TlsContext::client(u->caFile, &why);
+        if (!u->tlsContext)
+            return x.fail(std::string("--") + option + ": " + why);
+    }
+    if (c.tlsCertFile.empty() != c.tlsKeyFile.empty())
+        return x.fail(c.tlsCertFile.empty() ? "--tls-key needs --tls-cert (HTTPS needs both; neither: HTTP)"
+                                            : "--tls-cert needs --tls-key (HTTPS needs both; neither: HTTP)");
+    if (!c.tlsCertFile.empty()) {
+        std::string why;
+        c.listenTls = TlsContext::server(c.tlsCertFile, c.tlsKeyFile, &why);
+        if (!c.listenTls)
+            return x.fail(why);
     }
     if (!x.upstreamKeyFromFile) {
         if (const char *e = x.env("L0L3_UPSTREAM_API_KEY"); e && *e)

@@ -28,7 +28,11 @@ struct GatewayConfig
     RedisUrl replica;
     RedisUrl primary;
     std::string upstreamUrl;
-    UpstreamClient::Options upstream;
+    UpstreamClient::Options upstream; // caFile from --upstream-ca-file; tlsContext built for https
+    // --tls-cert/--tls-key: the listener serves HTTPS with listenTls; both empty: HTTP.
+    std::string tlsCertFile;
+    std::string tlsKeyFile;
+    std::shared_ptr<boost::asio::ssl::context> listenTls;
     int threads = 1;
     std::size_t hotCacheEntries = 100000;
     std::size_t hotCacheBytes = 256u << 20;
@@ -42,7 +46,7 @@ struct GatewayConfig
     // used while it is open; the latency SLO behind the "elevated" state.
     CircuitBreaker::Options breaker;
     std::string secondaryUpstreamUrl; // empty: none
-    UpstreamClient::Options secondaryUpstream;
+    UpstreamClient::Options secondaryUpstream; // its own caFile (--secondary-upstream-ca-file) and tlsContext
     std::string upstreamApiKey;       // sent upstream instead of the client's Authorization when set
     int sloP99Ms = 500;
     int sloWindowMs = 10000;

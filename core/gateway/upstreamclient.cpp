@@ -333,7 +333,10 @@ UpstreamClient::UpstreamClient(net::io_context &context, Options options)
 {
     m_target = m_options.basePath + "/chat/completions";
     const bool bracket = m_options.host.find(':') != std::string::npos; // an IPv6 literal
-    m_hostHeader = (bracket ? "[" + m_options.host + "]" : m_options.host) + ":" + std::to_string(m_options.port);
+    m_hostHeader = bracket ? "[" + m_options.host + "]" : m_options.host;
+    // The scheme's default port is left out, as browsers do: some front ends route on the bare name.
+    if (m_options.port != (m_options.tls ? 443 : 80))
+        m_hostHeader += ":" + std::to_string(m_options.port);
     if (m_options.tls) {
         m_tls = m_options.tlsContext;
         if (!m_tls) {
