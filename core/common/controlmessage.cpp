@@ -10,7 +10,7 @@ namespace {
 
 using Verb = ControlMessage::Verb;
 
-enum class Argument { None, Region, OptionalRegion, HostPort };
+enum class Argument { None, Region, OptionalRegion, HostPort, OptionalHostPort };
 
 struct VerbForm
 {
@@ -25,7 +25,7 @@ constexpr std::array<VerbForm, 7> kForms{{
     {"flush", Verb::Flush, Argument::OptionalRegion},
     {"freeze", Verb::Freeze, Argument::None},
     {"unfreeze", Verb::Unfreeze, Argument::None},
-    {"failover", Verb::Failover, Argument::HostPort},
+    {"failover", Verb::Failover, Argument::OptionalHostPort},
     {"promote", Verb::Promote, Argument::HostPort},
 }};
 
@@ -128,7 +128,8 @@ std::optional<ControlMessage> parseControlMessage(std::string_view text, std::st
     ControlMessage message;
     message.verb = form->verb;
     if (space == std::string_view::npos) {
-        if (form->argument == Argument::None || form->argument == Argument::OptionalRegion)
+        if (form->argument == Argument::None || form->argument == Argument::OptionalRegion
+            || form->argument == Argument::OptionalHostPort)
             return message;
         return refuse(error, form->argument == Argument::Region ? "a region is required" : "HOST:PORT is required");
     }
@@ -137,7 +138,7 @@ std::optional<ControlMessage> parseControlMessage(std::string_view text, std::st
         return refuse(error, "this control verb takes no argument");
     if (argument.empty() || argument.find(' ') != std::string_view::npos)
         return refuse(error, "exactly one argument, after exactly one space, is expected");
-    if (form->argument == Argument::HostPort) {
+    if (form->argument == Argument::HostPort || form->argument == Argument::OptionalHostPort) {
         const std::size_t colon = argument.rfind(':');
         if (colon == std::string_view::npos || !isValidHost(argument.substr(0, colon)))
             return refuse(error, "HOST:PORT expected (host: letters, digits, '.', '-', '_', ':', brackets)");

@@ -12,10 +12,12 @@ namespace l0l3 {
 // with encode() and every receiver reads it with parseControlMessage():
 //
 //   drain REGION | undrain REGION | flush [REGION] | freeze | unfreeze
-//   | failover HOST:PORT | promote HOST:PORT
+//   | failover [HOST:PORT] | promote HOST:PORT
 //
 // One space between words, none before or after. REGION is a region name (see
-// isValidRegionName()) or "*"; "*" and "all" address every region.
+// isValidRegionName()) or "*"; "*" and "all" address every region. A Sentinel
+// failover is recorded when it starts, before the new primary is known: then
+// without HOST:PORT.
 struct ControlMessage
 {
     enum class Verb { Drain, Undrain, Flush, Freeze, Unfreeze, Failover, Promote };
@@ -27,7 +29,8 @@ struct ControlMessage
 
     Verb verb = Verb::Flush;
     // drain/undrain: the region (required); flush: the region, empty for every
-    // region; failover/promote: HOST:PORT of the new primary; else empty.
+    // region; failover/promote: HOST:PORT of the new primary (empty for a
+    // failover whose new primary is not known yet); else empty.
     std::string target;
 
     bool operator==(const ControlMessage &) const = default;

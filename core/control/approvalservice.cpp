@@ -173,7 +173,7 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         }
         if (!controlMessage) {
             return invalid(QStringLiteral("invalid control message \"%1\": %2 (expected \"drain REGION\", \"undrain REGION\", "
-                                          "\"flush [REGION]\", \"failover HOST:PORT\" or \"promote HOST:PORT\")")
+                                          "\"flush [REGION]\", \"failover [HOST:PORT]\" or \"promote HOST:PORT\")")
                                .arg(control, QString::fromStdString(why)));
         }
         key = controlMessage->target.empty() ? QStringLiteral("*") : QString::fromStdString(controlMessage->target);

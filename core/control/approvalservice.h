@@ -91,7 +91,7 @@ public:
     // spaces are simplified first). "drain REGION", "undrain REGION" and
     // "flush [REGION]" are published on l0l3:v1:control (audited as action
     // "control"); drain/undrain also HSET/HDEL l0l3:v1:drained. "failover
-    // HOST:PORT" and "promote HOST:PORT" (the new primary) are only audited:
+    // [HOST:PORT]" and "promote HOST:PORT" (the new primary) are only audited:
     // the console records topology actions it drove through Sentinel or
     // REPLICAOF. Freeze and unfreeze go through their own functions.
     void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});

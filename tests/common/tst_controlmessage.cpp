@@ -39,6 +39,7 @@ void TestControlMessage::parsesEveryForm_data()
     QTest::newRow("freeze") << QByteArray("freeze") << Verb::Freeze << QByteArray();
     QTest::newRow("unfreeze") << QByteArray("unfreeze") << Verb::Unfreeze << QByteArray();
     QTest::newRow("failover") << QByteArray("failover 10.0.0.7:6380") << Verb::Failover << QByteArray("10.0.0.7:6380");
+    QTest::newRow("failover, new primary unknown") << QByteArray("failover") << Verb::Failover << QByteArray();
     QTest::newRow("promote host name") << QByteArray("promote redis-b.internal:65535") << Verb::Promote
                                        << QByteArray("redis-b.internal:65535");
     QTest::newRow("promote bare IPv6") << QByteArray("promote ::1:6379") << Verb::Promote << QByteArray("::1:6379");
@@ -91,7 +92,9 @@ void TestControlMessage::refusesMalformed_data()
     QTest::newRow("flush empty region") << QByteArray("flush ");
     QTest::newRow("freeze with argument") << QByteArray("freeze now");
     QTest::newRow("unfreeze with space") << QByteArray("unfreeze ");
-    QTest::newRow("failover without target") << QByteArray("failover");
+    QTest::newRow("failover with empty target") << QByteArray("failover ");
+    QTest::newRow("promote without target") << QByteArray("promote");
+    QTest::newRow("failover unknown port") << QByteArray("failover :0");
     QTest::newRow("failover without port") << QByteArray("failover redis-b");
     QTest::newRow("failover empty host") << QByteArray("failover :6379");
     QTest::newRow("failover empty port") << QByteArray("failover h:");
@@ -157,6 +160,7 @@ void TestControlMessage::addressesRegion_data()
     QTest::newRow("freeze") << QByteArray("freeze") << false;
     QTest::newRow("unfreeze") << QByteArray("unfreeze") << false;
     QTest::newRow("failover") << QByteArray("failover tokyo:6379") << false;
+    QTest::newRow("failover, new primary unknown") << QByteArray("failover") << false;
     QTest::newRow("promote") << QByteArray("promote tokyo:6379") << false;
 }
 

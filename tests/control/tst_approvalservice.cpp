@@ -378,6 +378,7 @@ void TestApprovalService::controlMessagesFollowTheCodec_data()
     QTest::newRow("spaces simplified") << QStringLiteral("  undrain   tokyo ") << true << QByteArray("undrain tokyo") << true;
     QTest::newRow("failover audited only") << QStringLiteral("failover 10.0.0.7:6380") << true
                                            << QByteArray("failover 10.0.0.7:6380") << false;
+    QTest::newRow("failover, new primary unknown") << QStringLiteral("failover") << true << QByteArray("failover") << false;
     QTest::newRow("region with a dot") << QStringLiteral("drain eu.west") << false << QByteArray() << false;
     QTest::newRow("two regions") << QStringLiteral("drain tokyo nyc") << false << QByteArray() << false;
     QTest::newRow("port zero") << QStringLiteral("promote redis-b:0") << false << QByteArray() << false;

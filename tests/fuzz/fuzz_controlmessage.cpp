@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         break;
     case ControlMessage::Verb::Failover:
     case ControlMessage::Verb::Promote:
-        FUZZ_CHECK(message->target.find(':') != std::string::npos);
+        FUZZ_CHECK(message->target.find(':') != std::string::npos
+                   || (message->target.empty() && message->verb == ControlMessage::Verb::Failover));
         FUZZ_CHECK(message->isAuditOnly());
         FUZZ_CHECK(!message->addressesRegion("r"));
         break;

@@ -90,9 +90,15 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
         if (r.ok) {
             // Topology actions are audited like every other control action; the
             // write goes to the new primary once the control connection follows it.
-            const QString target = QStringLiteral("%1:%2").arg(r.newPrimaryHost).arg(r.newPrimaryPort);
-            const QString verb = r.action == QLatin1String("manual-promotion") ? QStringLiteral("promote") : QStringLiteral("failover");
-            m_inFlight.insert(m_control->publishControl(verb + QLatin1Char(' ') + target), verb);
+            // A Sentinel failover has only started: its new primary is not known yet.
+            ControlMessage message{r.action == QLatin1String("manual-promotion") ? ControlMessage::Verb::Promote
+                                                                                 : ControlMessage::Verb::Failover,
+                                   {}};
+            if (!r.newPrimaryHost.isEmpty())
+                message.target = QStringLiteral("%1:%2").arg(r.newPrimaryHost).arg(r.newPrimaryPort).toStdString();
+            const std::string_view verb = controlVerbName(message.verb);
+            m_inFlight.insert(m_control->publishControl(QString::fromStdString(encode(message))),
+                              QString::fromLatin1(verb.data(), qsizetype(verb.size())));
         }
         m_monitor->refreshTopology();
     });
@@ -309,9 +315,10 @@ void TopologyPage::confirm(const QString &title, const QString &text, std::funct
     box->open();
 }
 
-void TopologyPage::sendControl(const QString &message)
+void TopologyPage::sendControl(const ControlMessage &message)
 {
-    m_inFlight.insert(m_control->publishControl(message), message);
+    const QString text = QString::fromStdString(encode(message));
+    m_inFlight.insert(m_control->publishControl(text), text);
 }
 
 void TopologyPage::requestFailover()
@@ -355,7 +362,9 @@ void TopologyPage::requestDrain(bool drain)
             drain ? tr("Gateways in %1 will answer 503 on /readyz so load balancers stop sending them traffic. "
                        "Requests already routed there are still served.").arg(shown)
                   : tr("Gateways in %1 will report ready again and take traffic.").arg(shown),
-            [this, drain, region] { sendControl((drain ? QStringLiteral("drain ") : QStringLiteral("undrain ")) + region); });
+            [this, drain, region] {
+                sendControl({drain ? ControlMessage::Verb::Drain : ControlMessage::Verb::Undrain, region.toStdString()});
+            });
 }
 
 void TopologyPage::requestFlush()
@@ -363,7 +372,7 @@ void TopologyPage::requestFlush()
     confirm(tr("Flush L0.5"),
             tr("Every gateway drops its in-process hot cache. Approved entries stay in Redis; the next requests are "
                "served from L0 (one Redis round trip) until L0.5 warms up again."),
-            [this] { sendControl(QStringLiteral("flush")); });
+            [this] { sendControl({ControlMessage::Verb::Flush, {}}); });
 }
 
 void TopologyPage::requestFreeze(bool freeze)

@@ -4,6 +4,7 @@
 #include <QList>
 #include <QWidget>
 
+#include "core/common/controlmessage.h"
 #include "core/control/approvalresult.h"
 #include "core/control/metricssnapshot.h"
 #include "core/control/replicationstatus.h"
@@ -52,7 +53,7 @@ private:
     void onPrimary(const PrimaryReplicationStatus &primary);
     void onSnapshot(const MetricsSnapshot &snapshot);
     void confirm(const QString &title, const QString &text, std::function<void()> action);
-    void sendControl(const QString &message);
+    void sendControl(const ControlMessage &message);
     QTreeWidgetItem *section(const QString &name);
     QTreeWidgetItem *row(QTreeWidgetItem *section, const QString &id);
 
