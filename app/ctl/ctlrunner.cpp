@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
 #include "core/control/auditlog.h"
@@ -195,9 +196,12 @@ void CtlRunner::run()
     } else if (c.name == QLatin1String("unfreeze")) {
         m_service->unfreezeApprovals(c.actor, cb);
     } else if (c.name == QLatin1String("drain") || c.name == QLatin1String("undrain")) {
-        m_service->publishControl(c.name + u' ' + c.args.value(0), c.actor, cb);
+        const ControlMessage message{c.name == QLatin1String("drain") ? ControlMessage::Verb::Drain
+                                                                     : ControlMessage::Verb::Undrain,
+                                     c.args.value(0).toStdString()};
+        m_service->publishControl(QString::fromStdString(encode(message)), c.actor, cb);
     } else if (c.name == QLatin1String("flush")) {
-        m_service->publishControl(QStringLiteral("flush"), c.actor, cb);
+        m_service->publishControl(QString::fromStdString(encode({ControlMessage::Verb::Flush, {}})), c.actor, cb);
     } else {
         finishWith(UsageError, QStringLiteral("l0l3-ctl: unknown command %1").arg(c.name));
     }
