@@ -198,7 +198,7 @@ void *createArray(const redisReadTask *task, int elements)
     const std::size_t bytes = std::size_t(elements > 0 ? elements : 0) * sizeof(redisReply *);
     // A root array's first block also takes room for its elements' objects,
     // within reason: the count is the server's word, and "*88888800" must not
-    // reserve gigabytes before a single element arrived (found by fuzzing).
+    // reserve gigabytes before a single element arrived.
     redisReply *r = createObject(task, REDIS_REPLY_ARRAY, std::min(bytes * 4, kMaxBlock));
     if (!r)
         return nullptr;

@@ -18,7 +18,7 @@ namespace l0l3::HiredisArena {
 // Unlike hiredis 0.14's own functions, an array header declaring more than
 // kMaxArrayElements elements is refused before anything is allocated (its
 // pointer array alone would take count x 8 bytes on the peer's word, e.g.
-// 2.2 GB for "*277778880", found by fuzzing): the reader then fails with
+// 2.2 GB for "*277778880"): the reader then fails with
 // hiredis' "Out of memory" error and the connection is dropped as for any
 // protocol error. No reply L0L3 reads comes near it.
 inline constexpr int kMaxArrayElements = 1 << 24;

@@ -67,7 +67,7 @@ NonStarters nonStartersOf(utf8proc_int32_t cp)
 // The result is also made stream-safe (UAX #15): a COMBINING GRAPHEME JOINER
 // goes before the non-starter that would make a run longer than
 // kMaxNonStarters. utf8proc's canonical reordering is a bubble sort over each
-// run between starters: unbounded runs made it quadratic in the prompt.
+// run between starters: unbounded runs would make it quadratic in the prompt.
 // Text without such runs is left as it was, so its keys do not change.
 std::string sanitise(std::string_view in)
 {

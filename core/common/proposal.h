@@ -77,8 +77,8 @@ public:
     // Field/value pairs for XADD: key, then kPackedField with ns, system,
     // prompt, response, model, region, ts, upstream_ms, prompt_tokens,
     // completion_tokens, response_format, tools and tool_choice, in this order. Two stream fields instead of eleven:
-    // Redis replies with 4 bulk strings per entry instead of 22 (a console
-    // loading 100k proposals waits on XREADGROUP about half as long).
+    // Redis replies with 4 bulk strings per entry instead of 22, which keeps
+    // a console's XREADGROUP of a large queue short.
     static StreamFields encode(const Proposal &proposal);
     // Reads both layouts: each field a stream field of its own (as written
     // before the packing) or packed in kPackedField, or a mix. Unknown fields

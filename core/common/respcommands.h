@@ -12,9 +12,9 @@ namespace l0l3 {
 // Redis commands formatted as RESP multi-bulk requests, back to back in one
 // buffer. hiredis 0.14 formats each command of redisAsyncCommandArgv with
 // sdscatfmt (one call and usually a reallocation per argument, then a copy
-// into the output buffer): for the console's enrichment pipelines, a thousand
-// commands per page, that was 9% of its worker thread. Commands formatted here
-// go to redisAsyncFormattedCommand, one call per command, which only copies.
+// into the output buffer), a real cost for the console's enrichment pipelines
+// of a thousand commands per page. Commands formatted here go to
+// redisAsyncFormattedCommand, one call per command, which only copies.
 //
 //   RespCommands batch;
 //   batch.add({"GET", key});

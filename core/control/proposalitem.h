@@ -21,8 +21,9 @@ struct ProposalItem
     QString prompt;
     QString system;
     QString ns;
-    // The answer as proposed, UTF-8: 100k of them are ~140 MB as UTF-16 and
-    // most are never shown; responseText() converts where one is.
+    // The answer as proposed, UTF-8: UTF-16 would double a large queue's
+    // memory for answers that are mostly never shown; responseText()
+    // converts where one is.
     QByteArray responseUtf8;
     QString model;
     QString proposedRegion; // region of the gateway that proposed it first

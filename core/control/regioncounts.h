@@ -9,9 +9,9 @@
 namespace l0l3 {
 
 // Misses seen per region for one proposal: a handful of entries, kept sorted
-// by region name in one small list. It replaces a QMap<QString, qint64> (a
-// shared map header and a tree node per region): loading 100k proposals built
-// and freed 400k of those nodes. The part of QMap's interface the console uses.
+// by region name in one small list rather than a QMap<QString, qint64>, whose
+// shared header and node per region cost an allocation each for every
+// proposal loaded. The part of QMap's interface the console uses.
 class RegionCounts
 {
 public:
