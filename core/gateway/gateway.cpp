@@ -660,7 +660,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         forwardUpstream(worker, std::move(chat));
         return;
     }
-    worker.chain->lookupBeyondHot(chat->key, chat->request, [this, &worker, chat](TierChain::Result result) {
+    worker.chain->lookupBeyondHot(chat->key, chat->ns, chat->request, [this, &worker, chat](TierChain::Result result) {
         chat->degraded = chat->degraded || result.fromFallback || !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
         if (result.answer) {
             serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,

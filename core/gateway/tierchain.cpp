@@ -31,6 +31,11 @@ bool TierChain::asksSameQuestion(const Decoded &entry, const ChatRequest &reques
     return CacheKey::questionHash(request.system, request.user) == entry.normalisedQuestion;
 }
 
+bool TierChain::sameNamespace(const Decoded &entry, std::string_view ns)
+{
+    return entry.ns.empty() || entry.ns == ns;
+}
+
 TierChain::TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics &metrics)
     : m_hot(hot)
     , m_replica(replica)
@@ -43,18 +48,19 @@ std::shared_ptr<const CachedAnswer> TierChain::lookupHot(std::string_view key) c
     return m_hot ? m_hot->get(key) : nullptr;
 }
 
-void TierChain::lookup(const std::string &key, const ChatRequest &request, Callback callback)
+void TierChain::lookup(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback)
 {
     if (auto answer = lookupHot(key)) {
         callback(Result{Tier::HotCache, std::move(answer), {}});
         return;
     }
-    lookupBeyondHot(key, request, std::move(callback));
+    lookupBeyondHot(key, ns, request, std::move(callback));
 }
 
-void TierChain::lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback)
+void TierChain::lookupBeyondHot(const std::string &key, const std::string &ns, const ChatRequest &request,
+                                Callback callback)
 {
-    lookupExact(key, request, std::move(callback));
+    lookupExact(key, ns, request, std::move(callback));
 }
 
 AsioRedisConnection *TierChain::fallback() const
@@ -66,18 +72,19 @@ AsioRedisConnection *TierChain::fallback() const
     return nullptr;
 }
 
-void TierChain::lookupExact(const std::string &key, const ChatRequest &request, Callback callback)
+void TierChain::lookupExact(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback)
 {
     if (!m_replica.isReady()) {
         if (AsioRedisConnection *other = fallback()) {
-            readEntry(*other, key, request, std::move(callback));
+            readEntry(*other, key, ns, request, std::move(callback));
             return;
         }
     }
-    readEntry(m_replica, key, request, std::move(callback));
+    readEntry(m_replica, key, ns, request, std::move(callback));
 }
 
-void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback)
+void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, const std::string &ns,
+                          const ChatRequest &request, Callback callback)
 {
     m_redisKey.clear();
     RedisSchema::appendKey(m_redisKey, RedisSchema::kEntryKind, key);
@@ -90,13 +97,13 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
     const HotCache::PutTicket ticket = m_hot ? m_hot->ticket(key) : HotCache::PutTicket{};
     // The request and key outlive the lookup (the gateway keeps them until it responds); the command is
     // formatted at once, so m_redisKey is free again when command() returns.
-    source.command({"GET", m_redisKey}, [this, &key, &request, isFallback, ticket, callback = std::move(callback)](
+    source.command({"GET", m_redisKey}, [this, &key, &ns, &request, isFallback, ticket, callback = std::move(callback)](
                                           const redisReply *reply, std::string_view error) mutable {
         if (!reply) {
             // The replica died under this command: ask another source once rather than fail.
             if (!isFallback) {
                 if (AsioRedisConnection *other = fallback()) {
-                    readEntry(*other, key, request, std::move(callback));
+                    readEntry(*other, key, ns, request, std::move(callback));
                     return;
                 }
             }
@@ -119,10 +126,18 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
             lookupSemantic(key, request, "corrupt entry", std::move(callback));
             return;
         }
+        if (!sameNamespace(*entry, ns)) {
+            m_metrics.entryMismatch();
+            Log::warnRateLimited("entry " + RedisSchema::entryKey(key) + " was approved in namespace '"
+                                 + Log::printable(entry->ns, 128) + "', requested in '" + Log::printable(ns, 128)
+                                 + "': treated as a miss");
+            lookupSemantic(key, request, "entry for another namespace", std::move(callback));
+            return;
+        }
         if (!asksSameQuestion(*entry, request)) {
             m_metrics.entryMismatch();
-            Log::warn("entry " + RedisSchema::entryKey(key)
-                      + " was approved for another prompt or system prompt: treated as a miss");
+            Log::warnRateLimited("entry " + RedisSchema::entryKey(key)
+                                 + " was approved for another prompt or system prompt: treated as a miss");
             lookupSemantic(key, request, "entry for another question", std::move(callback));
             return;
         }
@@ -142,14 +157,17 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
     // Larger entries are decoded every time rather than remembered: one outsized answer must not stay
     // in memory for as long as the worker runs (L0.5 keeps what it can, under its own bounds).
     constexpr std::size_t kMaxRememberedBytes = 256 * 1024;
+    constexpr std::size_t kMaxNamespaceBytes = 1024;
     m_oneOff = Decoded{};
     const XXH128_hash_t h = XXH3_128bits(raw.data(), raw.size());
     const auto it = m_decoded.find(key);
     if (it != m_decoded.end() && it->second.fingerprintLow == h.low64 && it->second.fingerprintHigh == h.high64)
         return &it->second;
-    const auto entry = EntryCodec::decode(raw, why);
+    auto entry = EntryCodec::decode(raw, why);
     if (entry && entry->key != key)
         *why = "entry is stored under another key";
+    else if (entry && entry->ns.size() > kMaxNamespaceBytes)
+        *why = "its namespace is longer than any request's";
     if (!entry || !why->empty()) {
         if (it != m_decoded.end()) {
             m_decodedBytes -= it->second.answer->bytes();
@@ -159,7 +177,8 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
     }
     Decoded decoded{h.low64, h.high64, CachedAnswer::fromContent(entry->response, entry->version),
                     entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1,
-                    rawQuestionHash(entry->system, entry->prompt), CacheKey::questionHash(entry->system, entry->prompt)};
+                    rawQuestionHash(entry->system, entry->prompt), CacheKey::questionHash(entry->system, entry->prompt),
+                    std::move(entry->ns)};
     if (decoded.answer->bytes() > kMaxRememberedBytes) {
         if (it != m_decoded.end()) {
             m_decodedBytes -= it->second.answer->bytes();

@@ -49,17 +49,19 @@ public:
     // L0.5 only; synchronous, the hit path.
     std::shared_ptr<const CachedAnswer> lookupHot(std::string_view key) const;
     // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5, unless an
-    // invalidation of its key (or a flush) arrived while the GET was in flight.
-    // key and request must stay alive until the callback has run (the gateway's pending chat holds them).
-    void lookupBeyondHot(const std::string &key, const ChatRequest &request, Callback callback);
-    // Every tier: calls back synchronously on an L0.5 hit. key and request as for lookupBeyondHot().
-    void lookup(const std::string &key, const ChatRequest &request, Callback callback);
+    // invalidation of its key (or a flush) arrived while the GET was in flight. ns is the request's
+    // namespace (the one hashed into key). key, ns and request must stay alive until the callback
+    // has run (the gateway's pending chat holds them).
+    void lookupBeyondHot(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback);
+    // Every tier: calls back synchronously on an L0.5 hit. Arguments as for lookupBeyondHot().
+    void lookup(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback);
 
 private:
-    void lookupExact(const std::string &key, const ChatRequest &request, Callback callback);
+    void lookupExact(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback);
     // The first fallback source that is connected, or null.
     AsioRedisConnection *fallback() const;
-    void readEntry(AsioRedisConnection &source, const std::string &key, const ChatRequest &request, Callback callback);
+    void readEntry(AsioRedisConnection &source, const std::string &key, const std::string &ns, const ChatRequest &request,
+                   Callback callback);
     void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason, Callback callback);
 
     // An entry as served: its answer and its L0.5 lifetime (-1: the cache's default).
@@ -71,11 +73,17 @@ private:
         std::int64_t ttlMs = -1;
         std::uint64_t rawQuestion = 0;        // rawQuestionHash() of the entry's system and prompt
         std::uint64_t normalisedQuestion = 0; // CacheKey::questionHash() of them
+        std::string ns;                       // the namespace it was approved in; empty: not recorded
     };
     // True when the entry was approved for this request's question: its system prompt and prompt,
     // byte for byte or normalised. The key hashes them too, so a difference means an entry filed
     // under the wrong key (or a collision): never served.
     static bool asksSameQuestion(const Decoded &entry, const ChatRequest &request);
+    // True when the entry was approved in the request's namespace. The key hashes the namespace
+    // too: another one means an entry filed under the wrong key, served to another tenant. An
+    // entry that records none (written by hand or by a tool, never by the console) is judged by
+    // its key and question alone.
+    static bool sameNamespace(const Decoded &entry, std::string_view ns);
     // The raw value of the entry stored under key, decoded and escaped; null
     // and *why when it is corrupt. The last decoding per key is remembered:
     // the GET still decides every hit, but an unchanged value (the common
