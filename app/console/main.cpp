@@ -115,6 +115,16 @@ void startAutopilot(const Options &o, const DemoTopology &topology, QObject *own
     autopilot->start();
 }
 
+// A child of the stack that crashed or exited non-zero fails the run; stop() logged which and why.
+int withChildExits(const DemoStack &stack, int exitCode)
+{
+    const qsizetype unclean = stack.uncleanExits().size();
+    if (unclean == 0)
+        return exitCode;
+    QTextStream(stderr) << "l0l3-console: " << unclean << " process(es) of the demo stack did not exit cleanly" << Qt::endl;
+    return exitCode != 0 ? exitCode : 1;
+}
+
 int runHeadless(QCoreApplication &app, const Options &o)
 {
     UnixSignalNotifier::quitOnTermination(&app);
@@ -140,7 +150,7 @@ int runHeadless(QCoreApplication &app, const Options &o)
     app.exec();
     runner.stop();
     stack.stop();
-    return exitCode;
+    return withChildExits(stack, exitCode);
 }
 
 void scheduleExit(QApplication &app, MainWindow &window, const Options &o, int *exitCode)
@@ -244,6 +254,7 @@ int runWindow(QApplication &app, const Options &o)
     if (stack) {
         QObject::disconnect(stack.get(), nullptr, nullptr, nullptr);
         stack->stop();
+        exitCode = withChildExits(*stack, exitCode);
     }
     return exitCode;
 }

@@ -91,5 +91,10 @@ int main(int argc, char *argv[])
     app.exec();
     runner.stop();
     stack.stop();
+    // A child that crashed or exited non-zero fails the run; stop() logged which and why.
+    if (const qsizetype unclean = stack.uncleanExits().size()) {
+        QTextStream(stderr) << "l0l3-demo: " << unclean << " process(es) of the stack did not exit cleanly" << Qt::endl;
+        exitCode = 1;
+    }
     return exitCode;
 }

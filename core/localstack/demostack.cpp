@@ -2,6 +2,7 @@
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
+#include <QDebug>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -15,6 +16,8 @@
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTimer>
+
+#include <csignal>
 
 #include "core/common/proposalfunction.h"
 #include "core/control/redisconnection.h"
@@ -58,6 +61,8 @@ struct DemoStack::Child
     std::unique_ptr<QFile> log;   // stdout copy of processes whose stdout we parse
     QByteArray pending;           // stdout not yet split into lines
     int listenPort = -1;
+    qint64 pid = 0;               // kept: QProcess forgets it once the process has finished
+    bool exitedOnItsOwn = false;
 };
 
 DemoStack::DemoStack(DemoOptions options, QObject *parent)
@@ -100,6 +105,7 @@ void DemoStack::start()
         return;
     m_stopping = false;
     m_error.clear();
+    m_exits.clear();
     m_state = State::Starting;
     m_topology = DemoTopology();
     if (!m_http)
@@ -232,6 +238,7 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
     entry->name = name;
     entry->process = std::make_unique<QProcess>();
     QProcess *process = entry->process.get();
+    Child *raw = entry.get();
     const QDir dir(m_dir->path());
     entry->logPath = dir.filePath(name + QStringLiteral(".log"));
     process->setProgram(program);
@@ -245,7 +252,6 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
         entry->log = std::make_unique<QFile>(entry->logPath);
         entry->log->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered);
         process->setStandardErrorFile(entry->logPath + QStringLiteral(".err"));
-        Child *raw = entry.get();
         connect(process, &QProcess::readyReadStandardOutput, this, [raw] {
             const QByteArray data = raw->process->readAllStandardOutput();
             raw->log->write(data);
@@ -261,9 +267,10 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
         process->setStandardOutputFile(entry->logPath);
         process->setStandardErrorFile(entry->logPath, QIODevice::Append);
     }
-    connect(process, &QProcess::finished, this, [this, name](int exitCode, QProcess::ExitStatus) {
+    connect(process, &QProcess::finished, this, [this, name, raw](int exitCode, QProcess::ExitStatus) {
         if (m_stopping)
             return;
+        raw->exitedOnItsOwn = true;
         const QString why = QStringLiteral("%1 exited (code %2)").arg(name).arg(exitCode);
         // Queued: fail() destroys the QProcess that is emitting this signal.
         if (m_state == State::Starting)
@@ -277,6 +284,7 @@ QProcess *DemoStack::startChild(const QString &name, const QString &program, con
     });
     m_children.push_back(std::move(entry));
     process->start();
+    raw->pid = process->processId();
     return process;
 }
 
@@ -548,6 +556,61 @@ RedisConnection *DemoStack::connectTo(quint16 port, const QString &user, const Q
     return redis.get();
 }
 
+bool DemoChildExit::clean() const
+{
+    if (!started || hungOnStop)
+        return false;
+    if (crashed)
+        return exitCode == SIGTERM && !exitedOnItsOwn;
+    return exitCode == 0;
+}
+
+QString DemoChildExit::describe() const
+{
+    QString what;
+    if (!started)
+        what = QStringLiteral("failed to start");
+    else if (hungOnStop)
+        what = QStringLiteral("did not exit after SIGTERM and was killed");
+    else if (crashed)
+        what = QStringLiteral("was killed by signal %1").arg(exitCode);
+    else
+        what = QStringLiteral("exited with code %1").arg(exitCode);
+    if (exitedOnItsOwn)
+        what += QStringLiteral(" while the stack was running");
+    return QStringLiteral("%1 (pid %2) %3").arg(name).arg(pid).arg(what);
+}
+
+QList<DemoChildExit> DemoStack::uncleanExits() const
+{
+    QList<DemoChildExit> unclean;
+    for (const DemoChildExit &exit : m_exits)
+        if (!exit.clean())
+            unclean.append(exit);
+    return unclean;
+}
+
+DemoChildExit DemoStack::stopChild(Child &child, const QDeadlineTimer &grace)
+{
+    QProcess *process = child.process.get();
+    DemoChildExit exit;
+    exit.name = child.name;
+    exit.pid = child.pid;
+    exit.exitedOnItsOwn = child.exitedOnItsOwn;
+    if (process->error() == QProcess::FailedToStart) {
+        exit.started = false;
+        return exit;
+    }
+    if (process->state() != QProcess::NotRunning && !process->waitForFinished(int(std::max<qint64>(1, grace.remainingTime())))) {
+        exit.hungOnStop = true;
+        process->kill();
+        process->waitForFinished(2000);
+    }
+    exit.crashed = process->exitStatus() == QProcess::CrashExit;
+    exit.exitCode = process->exitCode();
+    return exit;
+}
+
 void DemoStack::stop()
 {
     ++m_generation;
@@ -566,11 +629,10 @@ void DemoStack::stop()
             (*it)->process->terminate();
     const QDeadlineTimer grace(kStopGraceMs);
     for (auto it = m_children.rbegin(); it != m_children.rend(); ++it) {
-        QProcess *process = (*it)->process.get();
-        if (process->state() != QProcess::NotRunning && !process->waitForFinished(int(std::max<qint64>(1, grace.remainingTime())))) {
-            process->kill();
-            process->waitForFinished(2000);
-        }
+        const DemoChildExit exit = stopChild(**it, grace);
+        if (!exit.clean())
+            qWarning().noquote() << QStringLiteral("local stack: %1\n%2").arg(exit.describe(), logTail(exit.name));
+        m_exits.append(exit);
     }
     m_children.clear();
     if (m_state == State::Starting || m_state == State::Ready)

@@ -13,6 +13,7 @@
 
 #include "core/localstack/demotopology.h"
 
+class QDeadlineTimer;
 class QNetworkAccessManager;
 class QProcess;
 class QTemporaryDir;
@@ -36,6 +37,25 @@ struct DemoOptions
     int stepTimeoutMs = 30000;      // per startup step
 };
 
+// How one child process of the stack ended, as recorded by DemoStack::stop().
+struct DemoChildExit
+{
+    QString name;                // "primary", "replica-nyc", "sentinel-1", "stub-llm", "gateway-nyc"
+    qint64 pid = 0;
+    bool started = true;         // false: the program could not be started
+    bool crashed = false;        // ended by a signal; exitCode is then the signal number
+    int exitCode = 0;
+    bool hungOnStop = false;     // still running after the SIGTERM grace period: SIGKILLed
+    bool exitedOnItsOwn = false; // ended before stop() asked it to
+
+    // Exit code 0 after the SIGTERM of stop(), which every child documents;
+    // death by that SIGTERM is clean too, as a child stopped early in its
+    // start (a failed start of the stack) may not handle it yet.
+    bool clean() const;
+    // One line, e.g. "gateway-nyc (pid 123) was killed by signal 9 while the stack was running".
+    QString describe() const;
+};
+
 // The local three-region demo on loopback: a Redis primary (region nyc), one
 // replica per region, three Sentinels, the stub LLM, one l0l3-gateway per
 // region and an in-process TrafficGenerator, with the ACL users of
@@ -46,6 +66,9 @@ struct DemoOptions
 // reports progress(), then ready() or failed(). Every process it started is
 // stopped by stop() or the destructor (SIGTERM, bounded wait, SIGKILL), and
 // is killed by the kernel if this process dies first (PR_SET_PDEATHSIG).
+// stop() records how each child ended (childExits()) and logs, with the tail
+// of its log, every child that crashed, exited non-zero, hung on SIGTERM or
+// did not start, so a launcher can fail its run (uncleanExits()).
 class DemoStack : public QObject
 {
     Q_OBJECT
@@ -66,6 +89,11 @@ public:
     TrafficGenerator *traffic() const { return m_traffic; }
     QString lastError() const { return m_error; }
     static int stepCount() { return 7; }
+    // How every child of the current or last run ended, in the order stop()
+    // stopped them; complete once stop() returned, cleared by start().
+    QList<DemoChildExit> childExits() const { return m_exits; }
+    // The entries of childExits() that are not clean().
+    QList<DemoChildExit> uncleanExits() const;
 
     // A program of the build: binDir/name when binDir is given; else
     // $L0L3_BIN_DIR/name, then next to the running executable. Empty when absent.
@@ -101,6 +129,7 @@ private:
     void startUpstream();
     void startGateways();
     void startTraffic();
+    DemoChildExit stopChild(Child &child, const QDeadlineTimer &grace);
 
     DemoOptions m_options;
     State m_state = State::Idle;
@@ -109,6 +138,7 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     QString m_aclPath;
     std::vector<std::unique_ptr<Child>> m_children;
+    QList<DemoChildExit> m_exits;
     std::map<quint16, std::unique_ptr<RedisConnection>> m_redis;
     QNetworkAccessManager *m_http = nullptr;
     TrafficGenerator *m_traffic = nullptr;

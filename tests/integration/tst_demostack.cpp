@@ -73,6 +73,7 @@ private slots:
     void initTestCase();
     void startsServesAndStopsEverything();
     void missingBinaryFailsClearly();
+    void crashedAndHungChildrenAreReported();
     void childrenDieWithTheLauncher_data();
     void childrenDieWithTheLauncher();
 };
@@ -196,6 +197,14 @@ void TestDemoStack::startsServesAndStopsEverything()
     // stop() waited for every child: nothing may be left, not even for a moment.
     QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("still running: ") + alive(pids).join(QLatin1Char(' '))));
     QVERIFY(!QDir(topology.dataDir).exists());
+    // Every child ended with code 0 on SIGTERM: no crash, no hang, nothing on its own.
+    const QList<DemoChildExit> exits = stack.childExits();
+    QCOMPARE(exits.size(), pids.size());
+    for (const DemoChildExit &exit : exits) {
+        QVERIFY2(exit.clean() && !exit.exitedOnItsOwn, qPrintable(exit.describe()));
+        QVERIFY2(pids.contains(exit.pid), qPrintable(exit.describe()));
+    }
+    QVERIFY(stack.uncleanExits().isEmpty());
 }
 
 void TestDemoStack::missingBinaryFailsClearly()
@@ -212,20 +221,65 @@ void TestDemoStack::missingBinaryFailsClearly()
     QVERIFY(stack.topology().pids().isEmpty());
 }
 
+void TestDemoStack::crashedAndHungChildrenAreReported()
+{
+    DemoOptions options;
+    options.startTraffic = false;
+    options.upstreamLatencyMs = 1;
+    options.upstreamJitterMs = 0;
+    DemoStack stack(options);
+    QSignalSpy ready(&stack, &DemoStack::ready);
+    QSignalSpy failed(&stack, &DemoStack::failed);
+    QSignalSpy exited(&stack, &DemoStack::processExited);
+    stack.start();
+    QTRY_VERIFY_WITH_TIMEOUT(!ready.isEmpty() || !failed.isEmpty(), l0l3::test::TimeScale::ms(90000));
+    QVERIFY2(failed.isEmpty(), qPrintable(stack.lastError()));
+    const DemoTopology topology = stack.topology();
+
+    // A gateway dies by a signal while the stack runs; the stub LLM stops
+    // answering signals at all, so SIGTERM cannot end it.
+    const qint64 gatewayPid = topology.regions.at(1).gatewayPid;
+    QCOMPARE(::kill(pid_t(gatewayPid), SIGKILL), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(exited.size(), 1, l0l3::test::TimeScale::ms(10000));
+    QCOMPARE(exited.first().at(0).toString(), QStringLiteral("gateway-") + topology.regions.at(1).name);
+    QCOMPARE(::kill(pid_t(topology.upstreamPid), SIGSTOP), 0);
+    stack.stop();
+
+    const QList<DemoChildExit> exits = stack.childExits();
+    QCOMPARE(exits.size(), topology.pids().size());
+    const QList<DemoChildExit> unclean = stack.uncleanExits();
+    QCOMPARE(unclean.size(), 2);
+    for (const DemoChildExit &exit : exits) {
+        if (exit.pid == gatewayPid) {
+            QVERIFY2(exit.crashed && exit.exitCode == SIGKILL && exit.exitedOnItsOwn && !exit.clean(), qPrintable(exit.describe()));
+            QVERIFY2(exit.describe().contains(QStringLiteral("signal 9 while the stack was running")), qPrintable(exit.describe()));
+        } else if (exit.pid == topology.upstreamPid) {
+            QCOMPARE(exit.name, QStringLiteral("stub-llm"));
+            QVERIFY2(exit.hungOnStop && !exit.exitedOnItsOwn && !exit.clean(), qPrintable(exit.describe()));
+        } else {
+            QVERIFY2(exit.clean(), qPrintable(exit.describe()));
+        }
+    }
+    QVERIFY(alive(topology.pids()).isEmpty());
+}
+
 void TestDemoStack::childrenDieWithTheLauncher_data()
 {
     QTest::addColumn<int>("signalNumber");
+    QTest::addColumn<bool>("gatewayCrashes");
     // SIGKILL gives l0l3-demo no chance to clean up: only PR_SET_PDEATHSIG
     // can stop its children. SIGINT/SIGTERM go through its signal handler
-    // and DemoStack::stop().
-    QTest::newRow("SIGKILL (crash)") << SIGKILL;
-    QTest::newRow("SIGINT (Ctrl+C)") << SIGINT;
-    QTest::newRow("SIGTERM") << SIGTERM;
+    // and DemoStack::stop(), which also fails the run for a crashed child.
+    QTest::newRow("SIGKILL (crash)") << SIGKILL << false;
+    QTest::newRow("SIGINT (Ctrl+C)") << SIGINT << false;
+    QTest::newRow("SIGTERM") << SIGTERM << false;
+    QTest::newRow("SIGTERM after a gateway crashed") << SIGTERM << true;
 }
 
 void TestDemoStack::childrenDieWithTheLauncher()
 {
     QFETCH(int, signalNumber);
+    QFETCH(bool, gatewayCrashes);
     test::ManagedProcess demo;
     QString error;
     QVERIFY2(demo.start(test::ManagedProcess::binary(QStringLiteral("l0l3-demo")), {QStringLiteral("--no-traffic"), QStringLiteral("--quiet")},
@@ -246,11 +300,20 @@ void TestDemoStack::childrenDieWithTheLauncher()
     QVERIFY(kinds.contains(QStringLiteral("gateway")) && kinds.contains(QStringLiteral("primary")));
     QCOMPARE(alive(pids).size(), pids.size());
 
+    if (gatewayCrashes) {
+        const qint64 gateway = pids.at(kinds.indexOf(QStringLiteral("gateway")));
+        QCOMPARE(::kill(pid_t(gateway), SIGKILL), 0);
+        pids.removeOne(gateway);
+        QTRY_VERIFY_WITH_TIMEOUT(demo.stderrText().contains("exited with code"), l0l3::test::TimeScale::ms(10000));
+    }
     QCOMPARE(::kill(pid_t(demo.pid()), signalNumber), 0);
     QVERIFY2(demo.waitForFinished(15000), qPrintable(demo.describe()));
     if (signalNumber != SIGKILL) {
         QCOMPARE(demo.exitStatus(), QProcess::NormalExit);
-        QCOMPARE(demo.exitCode(), 0);
+        // Every child must have exited with code 0 on SIGTERM, unless one crashed before.
+        QVERIFY2(demo.exitCode() == (gatewayCrashes ? 1 : 0), qPrintable(demo.describe()));
+        if (gatewayCrashes)
+            QVERIFY2(demo.stderrText().contains("was killed by signal 9 while the stack was running"), qPrintable(demo.describe()));
         // A clean stop waits for every child before exiting.
         QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("left running: ") + alive(pids).join(QLatin1Char(' '))));
     }
