@@ -4,7 +4,7 @@
 #include <string>
 
 #include "core/gateway/gatewaymetrics.h"
-#include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/fakemetricsendpoint.h"
 
 namespace l0l3 {
 

@@ -15,7 +15,7 @@ if(TARGET tst_sentinelclient)
 endif()
 # The scraper fed by the page GatewayMetrics renders (not a hand-written one).
 l0l3_add_qtest(tst_gatewaymetricsscrape
-    SOURCES tst_gatewaymetricsscrape.cpp fakemetricsendpoint.h
+    SOURCES tst_gatewaymetricsscrape.cpp
     LIBS l0l3_control l0l3_gateway
     LABELS control
     TIMEOUT 60)

@@ -12,7 +12,7 @@
 
 #include "core/control/scrapemetricssource.h"
 #include "core/gateway/gatewaymetrics.h"
-#include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/fakemetricsendpoint.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

@@ -18,7 +18,7 @@
 
 #include "core/common/histogramquantile.h"
 #include "core/control/prometheusmetricssource.h"
-#include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/fakemetricsendpoint.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/timescale.h"
 

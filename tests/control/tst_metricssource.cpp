@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/control/scrapemetricssource.h"
-#include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/fakemetricsendpoint.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;

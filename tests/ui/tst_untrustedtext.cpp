@@ -40,7 +40,7 @@
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "tests/control/controltestsupport.h"
-#include "tests/control/fakemetricsendpoint.h"
+#include "tests/support/fakemetricsendpoint.h"
 #include "ui/audit/auditpage.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/common/formatting.h"
