@@ -7,6 +7,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace l0l3 {
 
 namespace ssl = boost::asio::ssl;
@@ -26,6 +30,18 @@ std::string openSslReason(const boost::system::error_code &ec)
     }
     ERR_clear_error();
     return reason;
+}
+
+// OpenSSL reports a missing or unreadable file as "system lib": say which and why first.
+bool readable(const std::string &file, const char *what, std::string *error)
+{
+    if (std::FILE *f = std::fopen(file.c_str(), "rb")) {
+        std::fclose(f);
+        return true;
+    }
+    if (error)
+        *error = std::string("cannot read ") + what + " '" + file + "': " + std::strerror(errno);
+    return false;
 }
 
 bool restrictProtocols(ssl::context &context, std::string *error)
@@ -57,6 +73,8 @@ std::shared_ptr<ssl::context> TlsContext::client(const std::string &caFile, std:
             return nullptr;
         }
     } else {
+        if (!readable(caFile, "CA file", error))
+            return nullptr;
         context->load_verify_file(caFile, ec);
         if (ec) {
             if (error)
@@ -73,6 +91,8 @@ std::shared_ptr<ssl::context> TlsContext::server(const std::string &certFile, co
 {
     auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
     if (!restrictProtocols(*context, error))
+        return nullptr;
+    if (!readable(certFile, "TLS certificate", error) || !readable(keyFile, "TLS key", error))
         return nullptr;
     boost::system::error_code ec;
     context->use_certificate_chain_file(certFile, ec);
