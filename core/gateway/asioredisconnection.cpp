@@ -59,6 +59,7 @@ void AsioRedisConnection::start()
 
 void AsioRedisConnection::stop()
 {
+    ++m_stops; // "not connected" answers posted before this stop are dropped
     if (m_stopped && !m_ac)
         return;
     m_stopped = true;
@@ -281,8 +282,11 @@ void AsioRedisConnection::failLater(ReplyCallback callback, std::string_view err
 {
     if (!callback)
         return;
-    boost::asio::post(m_context, [callback = std::move(callback), error = std::string(error)] {
-        callback(nullptr, error);
+    // After stop() or destruction its owner may be gone: no callback then.
+    boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive), stops = m_stops,
+                                  callback = std::move(callback), error = std::string(error)] {
+        if (alive.lock() && m_stops == stops)
+            callback(nullptr, error);
     });
 }
 

@@ -70,7 +70,9 @@ public:
                           std::function<void()> onSubscribed = {});
 
     void start();
-    void stop(); // frees the connection; no reconnect, no further callbacks
+    // Frees the connection; no reconnect, and no callback of a command issued before it runs
+    // afterwards (a command issued while stopped fails "not connected", later).
+    void stop();
     // Another server, same credentials: commands in flight fail ("connection lost") and,
     // when started, the connection goes to the new address at once.
     void setAddress(const std::string &host, int port);
@@ -110,6 +112,7 @@ private:
     redisAsyncContext *m_ac = nullptr;
     bool m_ready = false;
     bool m_stopped = true;
+    std::uint64_t m_stops = 0; // stop() calls: a posted failure is delivered only if none came since
     bool m_everConnected = false;
     bool m_reportedDown = false;
     bool m_probing = false; // refuseAnonymous: waiting for the PING sent before AUTH

@@ -1,0 +1,316 @@
+#include <QTest>
+
+#include "core/common/redisschema.h"
+#include "core/common/redisurl.h"
+#include "core/gateway/asioredisconnection.h"
+#include "tests/support/redisserver.h"
+#include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+using namespace l0l3;
+using namespace l0l3::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// What one command's callback was given.
+struct Answer
+{
+    bool called = false;
+    bool hasReply = false;
+    int type = 0;
+    std::string text;  // string, status or error reply
+    std::string error; // local error when there is no reply
+    Clock::time_point at;
+};
+
+AsioRedisConnection::ReplyCallback into(Answer &answer)
+{
+    return [&answer](const redisReply *reply, std::string_view error) {
+        answer.called = true;
+        answer.at = Clock::now();
+        answer.hasReply = reply != nullptr;
+        if (reply) {
+            answer.type = reply->type;
+            if (reply->str)
+                answer.text.assign(reply->str, reply->len);
+        } else {
+            answer.error = std::string(error);
+        }
+    };
+}
+
+// Keeps the io_context busy-free: it runs only inside runUntil().
+class Loop
+{
+public:
+    // Runs handlers until condition holds or timeoutMs (scaled) passes.
+    bool runUntil(const std::function<bool()> &condition, int timeoutMs)
+    {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(TimeScale::ms(timeoutMs));
+        while (!condition()) {
+            if (Clock::now() >= deadline)
+                return false;
+            context.run_for(std::chrono::milliseconds(5));
+        }
+        return true;
+    }
+    // Runs handlers for a fixed time: to show that something does not happen.
+    void runFor(int ms)
+    {
+        const auto end = Clock::now() + std::chrono::milliseconds(ms);
+        while (Clock::now() < end)
+            context.run_for(std::chrono::milliseconds(5));
+    }
+
+    boost::asio::io_context context;
+
+private:
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard =
+        boost::asio::make_work_guard(context);
+};
+
+RedisUrl gatewayUrl(const RedisServer &server)
+{
+    auto url = RedisUrl::parse(server.url(QStringLiteral("gateway")).toStdString());
+    return url ? *url : RedisUrl{};
+}
+
+AsioRedisConnection::Options options(const RedisUrl &url, int commandTimeoutMs = 500)
+{
+    AsioRedisConnection::Options o;
+    o.url = url;
+    o.role = "test";
+    o.commandTimeoutMs = commandTimeoutMs;
+    o.connectTimeoutMs = 2000;
+    o.maxBackoffMs = 100;
+    return o;
+}
+
+long long connectionsReceived(RedisClient &admin)
+{
+    const QByteArray info = admin.command({"INFO", "stats"}).str;
+    const qsizetype at = info.indexOf("total_connections_received:");
+    if (at < 0)
+        return -1;
+    const qsizetype end = info.indexOf('\r', at);
+    return info.mid(at + 27, end - at - 27).toLongLong();
+}
+
+} // namespace
+
+// The gateway's Redis connection against a real redis-server with ACL users:
+// AUTH, reconnecting after a restart, per-command deadlines and the sweep that
+// drops a wedged link, and stop() as the end of every callback.
+class TestAsioRedisConnection : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void connectsAuthenticatesAndAnswers();
+    void wrongPasswordIsNeverReady();
+    void reconnectsAfterRestart();
+    void commandTimesOutAndWedgedLinkIsDropped();
+    void stopEndsEveryCallback();
+    void destructionEndsEveryCallback();
+
+private:
+    RedisServer m_redis;
+};
+
+void TestAsioRedisConnection::initTestCase()
+{
+    QString error;
+    QVERIFY2(m_redis.start({}, &error), qPrintable(error));
+    RedisClient console = m_redis.client(QStringLiteral("console"));
+    QVERIFY(console.isConnected());
+    QVERIFY(console.command({"SET", QByteArray(RedisSchema::kHeartbeat.data()), "1234"}).isStatus());
+}
+
+void TestAsioRedisConnection::cleanupTestCase()
+{
+    QVERIFY(m_redis.stop());
+}
+
+void TestAsioRedisConnection::connectsAuthenticatesAndAnswers()
+{
+    Loop loop;
+    AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));
+    std::vector<bool> states;
+    conn.setStateCallback([&](bool up) { states.push_back(up); });
+    QVERIFY(!conn.isReady());
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 5000));
+    QCOMPARE(states, std::vector<bool>{true});
+
+    Answer get;
+    conn.command({"GET", RedisSchema::kHeartbeat}, into(get));
+    QVERIFY(loop.runUntil([&] { return get.called; }, 2000));
+    QVERIFY(get.hasReply);
+    QCOMPARE(get.type, REDIS_REPLY_STRING);
+    QCOMPARE(get.text, std::string("1234"));
+
+    // Authenticated as "gateway": what its ACL denies is a Redis error reply, not a local failure.
+    Answer set;
+    conn.command({"SET", RedisSchema::kHeartbeat, "0"}, into(set));
+    QVERIFY(loop.runUntil([&] { return set.called; }, 2000));
+    QVERIFY(set.hasReply);
+    QCOMPARE(set.type, REDIS_REPLY_ERROR);
+    QVERIFY2(set.text.find("NOPERM") != std::string::npos, set.text.c_str());
+    conn.stop();
+}
+
+void TestAsioRedisConnection::wrongPasswordIsNeverReady()
+{
+    Loop loop;
+    RedisUrl url = gatewayUrl(m_redis);
+    url.password = "not-the-password";
+    AsioRedisConnection conn(loop.context, options(url));
+    bool stateReported = false;
+    conn.setStateCallback([&](bool) { stateReported = true; });
+    RedisClient admin = m_redis.client(m_redis.adminUser());
+    const long long before = connectionsReceived(admin);
+    QVERIFY(before >= 0);
+    conn.start();
+    // It keeps retrying (with backoff) and is never usable.
+    QVERIFY(loop.runUntil([&] { return conn.isReady() || connectionsReceived(admin) >= before + 3; }, 10000));
+    QVERIFY(!conn.isReady());
+    QVERIFY(!stateReported);
+    conn.stop();
+}
+
+void TestAsioRedisConnection::reconnectsAfterRestart()
+{
+    Loop loop;
+    AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));
+    std::vector<bool> states;
+    conn.setStateCallback([&](bool up) { states.push_back(up); });
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 5000));
+
+    QString error;
+    QVERIFY2(m_redis.restart(&error), qPrintable(error));
+    QVERIFY(loop.runUntil([&] { return states.size() >= 3; }, 10000));
+    QCOMPARE(states, (std::vector<bool>{true, false, true}));
+    QVERIFY(conn.isReady());
+    Answer ping;
+    conn.command({"PING"}, into(ping));
+    QVERIFY(loop.runUntil([&] { return ping.called; }, 2000));
+    QVERIFY(ping.hasReply);
+    QCOMPARE(ping.text, std::string("PONG"));
+    conn.stop();
+}
+
+void TestAsioRedisConnection::commandTimesOutAndWedgedLinkIsDropped()
+{
+    constexpr int kTimeoutMs = 200;
+    Loop loop;
+    AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis), kTimeoutMs));
+    std::vector<bool> states;
+    conn.setStateCallback([&](bool up) { states.push_back(up); });
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 5000));
+
+    m_redis.pause(); // accepts nothing, answers nothing, closes nothing
+    struct Resume
+    {
+        RedisServer &server;
+        ~Resume() { server.resume(); }
+    } resume{m_redis};
+    Answer late;
+    const auto sent = Clock::now();
+    conn.command({"GET", RedisSchema::kHeartbeat}, into(late));
+    QVERIFY(loop.runUntil([&] { return late.called; }, 3000));
+    QVERIFY(!late.hasReply);
+    QCOMPARE(late.error, std::string("timeout"));
+    QVERIFY(late.at - sent >= std::chrono::milliseconds(kTimeoutMs)); // not before its deadline
+
+    // The oldest command far past its deadline: the link is dropped, then reconnected once the server answers.
+    QVERIFY(loop.runUntil([&] { return states.size() >= 2; }, 5000));
+    QCOMPARE(states, (std::vector<bool>{true, false}));
+    QVERIFY(!conn.isReady());
+    Answer whileDown;
+    conn.command({"PING"}, into(whileDown));
+    QVERIFY(loop.runUntil([&] { return whileDown.called; }, 2000));
+    QVERIFY(!whileDown.hasReply);
+
+    m_redis.resume();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 10000));
+    QCOMPARE(states.back(), true);
+    QVERIFY(!late.hasReply); // answered once only: the reply that finally came is not delivered
+    conn.stop();
+}
+
+// After stop() no callback runs: not of commands in flight, not of failures already posted,
+// not of the state callback. A command issued while stopped still fails ("not connected").
+void TestAsioRedisConnection::stopEndsEveryCallback()
+{
+    constexpr int kTimeoutMs = 100;
+    Loop loop;
+    AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis), kTimeoutMs));
+    int calls = 0;
+    auto count = [&](const redisReply *, std::string_view) { ++calls; };
+    int stateCalls = 0;
+    conn.setStateCallback([&](bool) { ++stateCalls; });
+
+    // Posted before start: "not connected", dropped by stop().
+    conn.command({"PING"}, count);
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 5000));
+    QCOMPARE(stateCalls, 1);
+    calls = 0;
+
+    m_redis.pause();
+    struct Resume
+    {
+        RedisServer &server;
+        ~Resume() { server.resume(); }
+    } resume{m_redis};
+    conn.command({"GET", RedisSchema::kHeartbeat}, count); // in flight, never answered
+    conn.command({"PING"}, count);
+    conn.stop();
+    QVERIFY(!conn.isReady());
+    // Past every deadline and sweep the connection had.
+    loop.runFor(TimeScale::ms(6 * kTimeoutMs));
+    QCOMPARE(calls, 0);
+    QCOMPARE(stateCalls, 1);
+
+    Answer stopped;
+    conn.command({"PING"}, into(stopped));
+    QVERIFY(loop.runUntil([&] { return stopped.called; }, 2000));
+    QCOMPARE(stopped.error, std::string("not connected"));
+
+    // A failure posted while stopped is dropped by the next stop() as well.
+    conn.command({"PING"}, count);
+    conn.stop();
+    loop.runFor(50);
+    QCOMPARE(calls, 0);
+}
+
+// Destroying the connection is a stop(): a failure already posted must not call into its owner.
+void TestAsioRedisConnection::destructionEndsEveryCallback()
+{
+    Loop loop;
+    int calls = 0;
+    {
+        AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));
+        conn.command({"PING"}, [&](const redisReply *, std::string_view) { ++calls; });
+    }
+    loop.runFor(50);
+    QCOMPARE(calls, 0);
+}
+
+QTEST_GUILESS_MAIN(TestAsioRedisConnection)
+#include "tst_asioredisconnection.moc"
