@@ -1,7 +1,6 @@
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QElapsedTimer>
-#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
@@ -17,6 +16,7 @@
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/timescale.h"
+#include "tests/support/uniqueprompts.h"
 
 #include <csignal>
 #include <memory>
@@ -54,7 +54,6 @@ class TestGatewayFaults : public QObject
     Q_OBJECT
 
 private slots:
-    void initTestCase();
     void init();
     void cleanup();
 
@@ -76,14 +75,12 @@ private slots:
 private:
     bool startStack(const QStringList &gatewayArgs, const QStringList &stubArgs = {});
     HttpResult chat(const QString &prompt, const HttpHeaders &headers = {}, int timeoutMs = 10000);
-    QString uniquePrompt();
     // Misses once to learn the key, approves it on the primary, waits until the replica has it.
     QByteArray approve(const QString &prompt, const QString &response, const HttpHeaders &headers = {});
     std::vector<PromSample> scrape();
     double metric(const std::string &name, const std::map<std::string, std::string> &labels = {});
     bool setStubFailRate(double rate);
     bool restartStub();
-    QString why(const HttpResult &result);
 
     std::unique_ptr<GatewayStack> m_stack;
     std::unique_ptr<ManagedProcess> m_gateway;
@@ -91,21 +88,10 @@ private:
     int m_gatewayPort = -1;
     HttpClient m_http;
     RedisClient m_primary;
-    QString m_runId;
-    int m_counter = 0;
+    UniquePrompts m_prompts{QStringLiteral("Fault question")};
     qint64 m_stoppedPid = 0; // a process left SIGSTOPped by a failing test
     bool m_replicaHung = false;
 };
-
-void TestGatewayFaults::initTestCase()
-{
-    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
-        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
-        if (!QFileInfo::exists(path))
-            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
-    }
-    m_runId = QString::number(QDateTime::currentMSecsSinceEpoch() % 1000000);
-}
 
 void TestGatewayFaults::init()
 {
@@ -156,28 +142,10 @@ bool TestGatewayFaults::startStack(const QStringList &gatewayArgs, const QString
     return m_primary.isConnected();
 }
 
-QString TestGatewayFaults::uniquePrompt()
-{
-    return QStringLiteral("Fault question %1 number %2 of run %3")
-        .arg(QString::fromLatin1(QTest::currentTestFunction()))
-        .arg(++m_counter)
-        .arg(m_runId);
-}
-
 HttpResult TestGatewayFaults::chat(const QString &prompt, const HttpHeaders &headers, int timeoutMs)
 {
     return m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),
                        ChatWire::chatBody(prompt), headers, timeoutMs);
-}
-
-QString TestGatewayFaults::why(const HttpResult &result)
-{
-    QStringList headers;
-    for (auto it = result.headers.begin(); it != result.headers.end(); ++it)
-        headers << QString::fromUtf8(it.key() + ": " + it.value());
-    return QStringLiteral("status %1 %2\n%3\n%4")
-        .arg(result.status)
-        .arg(result.error, headers.join(u'\n'), QString::fromUtf8(result.body.left(600)));
 }
 
 QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &response, const HttpHeaders &headers)
@@ -187,7 +155,7 @@ QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &resp
     const HttpResult probe = chat(prompt, noStore);
     const QByteArray key = probe.header("x-l0l3-key");
     if (key.isEmpty()) {
-        qWarning().noquote() << "no key:" << why(probe);
+        qWarning().noquote() << "no key:" << probe.describe(600);
         return {};
     }
     Entry entry;
@@ -262,12 +230,12 @@ void TestGatewayFaults::upstreamDown()
                         QStringLiteral("--upstream-timeout-ms"), QString::number(kUpstreamTimeoutMs)}));
 
     // One answer hot in L0.5, one only in the replica (L0).
-    const QString hotPrompt = uniquePrompt();
+    const QString hotPrompt = m_prompts.next();
     const QByteArray hotKey = approve(hotPrompt, QStringLiteral("Hot approved answer."));
     QVERIFY(!hotKey.isEmpty());
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
-    const QString coldPrompt = uniquePrompt();
+    const QString coldPrompt = m_prompts.next();
     QVERIFY(!approve(coldPrompt, QStringLiteral("Cold approved answer.")).isEmpty());
     QCOMPARE(metric("l0l3_upstream_circuit_state"), 0.0);
 
@@ -283,8 +251,8 @@ void TestGatewayFaults::upstreamDown()
     // Misses fail (502/504) until the breaker opens after 3 failures.
     int failures = 0;
     while (metric("l0l3_upstream_circuit_state") != 2.0 && failures < 6) {
-        const HttpResult r = chat(uniquePrompt(), {}, kUpstreamTimeoutMs + 5000);
-        QVERIFY2(r.status == 502 || r.status == 504 || r.status == 503, qPrintable(why(r)));
+        const HttpResult r = chat(m_prompts.next(), {}, kUpstreamTimeoutMs + 5000);
+        QVERIFY2(r.status == 502 || r.status == 504 || r.status == 503, qPrintable(r.describe(600)));
         ++failures;
     }
     QCOMPARE(metric("l0l3_upstream_circuit_state"), 2.0);
@@ -294,7 +262,7 @@ void TestGatewayFaults::upstreamDown()
     // Open: a miss gets a clear 503 without waiting for the upstream.
     QElapsedTimer timer;
     timer.start();
-    const HttpResult refused = chat(uniquePrompt());
+    const HttpResult refused = chat(m_prompts.next());
     const qint64 refusedMs = timer.elapsed();
     QCOMPARE(refused.status, 503);
     QCOMPARE(errorCode(refused.body), QStringLiteral("upstream_circuit_open"));
@@ -312,7 +280,7 @@ void TestGatewayFaults::upstreamDown()
         QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
     }
     const HttpResult cold = chat(coldPrompt);
-    QVERIFY2(cold.status == 200 && cold.header("x-l0l3-cache") == "hit", qPrintable(why(cold)));
+    QVERIFY2(cold.status == 200 && cold.header("x-l0l3-cache") == "hit", qPrintable(cold.describe(600)));
     QCOMPARE(ChatWire::completionContent(cold.body), QStringLiteral("Cold approved answer."));
 
     // The upstream comes back: half-open after the cool-down, closed after 2 probe successes.
@@ -326,7 +294,7 @@ void TestGatewayFaults::upstreamDown()
     }
     int served = 0;
     QVERIFY2(Poll::until([&] {
-                 const HttpResult r = chat(uniquePrompt());
+                 const HttpResult r = chat(m_prompts.next());
                  served += r.status == 200 ? 1 : 0;
                  return served >= 2 && metric("l0l3_upstream_circuit_state") == 0.0;
              }, 15000, 100),
@@ -347,7 +315,7 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
                         QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("4000"),
                         QStringLiteral("--breaker-successes"), QStringLiteral("2")},
                        {QStringLiteral("--fail-rate"), QStringLiteral("0.3"), QStringLiteral("--seed"), QStringLiteral("7")}));
-    const QString hotPrompt = uniquePrompt();
+    const QString hotPrompt = m_prompts.next();
     // 30% of misses fail: approve() needs one successful miss.
     QByteArray hotKey;
     for (int i = 0; i < 10 && hotKey.isEmpty(); ++i)
@@ -357,9 +325,9 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
     int ok = 0, upstreamErrors = 0, circuitOpen = 0, hits = 0;
     for (int i = 0; i < 120 && circuitOpen == 0; ++i) {
         const HttpResult hit = chat(hotPrompt);
-        QVERIFY2(hit.status == 200 && hit.header("x-l0l3-cache") == "hit", qPrintable(why(hit)));
+        QVERIFY2(hit.status == 200 && hit.header("x-l0l3-cache") == "hit", qPrintable(hit.describe(600)));
         ++hits;
-        const HttpResult miss = chat(uniquePrompt());
+        const HttpResult miss = chat(m_prompts.next());
         if (miss.status == 200)
             ++ok;
         else if (miss.status == 502)
@@ -367,7 +335,7 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
         else if (miss.status == 503 && errorCode(miss.body) == u"upstream_circuit_open")
             ++circuitOpen;
         else
-            QFAIL(qPrintable(why(miss)));
+            QFAIL(qPrintable(miss.describe(600)));
     }
     qInfo("30%% failures: %d ok, %d upstream errors before the breaker opened on the error rate", ok, upstreamErrors);
     QCOMPARE(circuitOpen, 1);
@@ -375,7 +343,7 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
     QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit closed -> open: error rate"), TimeScale::ms(3000));
     QElapsedTimer timer;
     timer.start();
-    const HttpResult refused = chat(uniquePrompt());
+    const HttpResult refused = chat(m_prompts.next());
     QCOMPARE(refused.status, 503);
     // Scaled for slower builds, but always well under the 2 s upstream timeout it proves was not waited for.
     QVERIFY2(timer.elapsed() < qMin(TimeScale::ms(500), 1000), qPrintable(QString::number(timer.elapsed())));
@@ -383,11 +351,11 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
 
     QVERIFY(setStubFailRate(0));
     QVERIFY2(Poll::until([&] {
-                 chat(uniquePrompt());
+                 chat(m_prompts.next());
                  return metric("l0l3_upstream_circuit_state") == 0.0;
              }, 15000, 100),
              qPrintable(m_gateway->describe()));
-    QCOMPARE(chat(uniquePrompt()).status, 200);
+    QCOMPARE(chat(m_prompts.next()).status, 200);
 }
 
 void TestGatewayFaults::secondaryUpstreamTakesOver()
@@ -404,18 +372,18 @@ void TestGatewayFaults::secondaryUpstreamTakesOver()
                         QStringLiteral("--secondary-upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(secondPort)}));
     m_stack->stub().kill();
     for (int i = 0; i < 2; ++i)
-        QCOMPARE(chat(uniquePrompt()).status, 502);
+        QCOMPARE(chat(m_prompts.next()).status, 502);
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_upstream_circuit_state"), 2.0, TimeScale::ms(3000));
-    const HttpResult viaSecondary = chat(uniquePrompt());
-    QVERIFY2(viaSecondary.status == 200, qPrintable(why(viaSecondary)));
+    const HttpResult viaSecondary = chat(m_prompts.next());
+    QVERIFY2(viaSecondary.status == 200, qPrintable(viaSecondary.describe(600)));
     QVERIFY(!ChatWire::completionContent(viaSecondary.body).isEmpty());
     QCOMPARE(metric("l0l3_secondary_upstream_calls_total"), 1.0);
     // Both down: the 503.
     m_secondStub->kill();
     for (int i = 0; i < 2; ++i)
-        QCOMPARE(chat(uniquePrompt()).status, 502);
+        QCOMPARE(chat(m_prompts.next()).status, 502);
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_secondary_upstream_circuit_state"), 2.0, TimeScale::ms(3000));
-    const HttpResult refused = chat(uniquePrompt());
+    const HttpResult refused = chat(m_prompts.next());
     QCOMPARE(refused.status, 503);
     QCOMPARE(errorCode(refused.body), QStringLiteral("upstream_circuit_open"));
 }
@@ -435,16 +403,16 @@ void TestGatewayFaults::replicaKilled()
     // (CI once saw elevated -> normal 8.5 s after the replica returned).
     QVERIFY(startStack({QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600"),
                         QStringLiteral("--slo-window-ms"), QStringLiteral("2000")}));
-    const QString hotPrompt = uniquePrompt();
+    const QString hotPrompt = m_prompts.next();
     QVERIFY(!approve(hotPrompt, QStringLiteral("Hot answer.")).isEmpty());
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(hotPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
-    const QString revokedPrompt = uniquePrompt();
+    const QString revokedPrompt = m_prompts.next();
     const QByteArray revokedKey = approve(revokedPrompt, QStringLiteral("Revoked during the outage."));
     QVERIFY(!revokedKey.isEmpty());
     QCOMPARE(chat(revokedPrompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(revokedPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
-    const QString coldPrompt = uniquePrompt();
+    const QString coldPrompt = m_prompts.next();
     QVERIFY(!approve(coldPrompt, QStringLiteral("Cold answer.")).isEmpty());
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, TimeScale::ms(3000));
 
@@ -468,18 +436,18 @@ void TestGatewayFaults::replicaKilled()
         QCOMPARE(hot.header("x-l0l3-degraded"), QByteArray("replica_down"));
     }
     const HttpResult cold = chat(coldPrompt);
-    QVERIFY2(cold.status == 200, qPrintable(why(cold)));
+    QVERIFY2(cold.status == 200, qPrintable(cold.describe(600)));
     QCOMPARE(cold.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(cold.header("x-l0l3-degraded"), QByteArray("replica_down"));
     QCOMPARE(ChatWire::completionContent(cold.body), QStringLiteral("Cold answer."));
     QVERIFY(metric("l0l3_fallback_reads_total", {{"source", "primary"}}) >= 1);
     // Approved during the outage: served from the primary.
-    const QString duringPrompt = uniquePrompt();
+    const QString duringPrompt = m_prompts.next();
     QVERIFY(!approve(duringPrompt, QStringLiteral("Approved during the outage.")).isEmpty());
     const HttpResult during = chat(duringPrompt);
-    QVERIFY2(during.status == 200 && during.header("x-l0l3-cache") == "hit", qPrintable(why(during)));
-    const HttpResult miss = chat(uniquePrompt());
-    QVERIFY2(miss.status == 200 && miss.header("x-l0l3-cache") == "miss", qPrintable(why(miss)));
+    QVERIFY2(during.status == 200 && during.header("x-l0l3-cache") == "hit", qPrintable(during.describe(600)));
+    const HttpResult miss = chat(m_prompts.next());
+    QVERIFY2(miss.status == 200 && miss.header("x-l0l3-cache") == "miss", qPrintable(miss.describe(600)));
     QCOMPARE(failed, 0);
     // A revocation while the replica is down still reaches L0.5 (through the primary).
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(revokedKey.toStdString()))}).integer, 1);
@@ -500,10 +468,10 @@ void TestGatewayFaults::replicaKilled()
     // requests pushed p99 over the SLO, so only the departure is asserted here.
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "replica_down"}}) >= 1);
     const double fallbackReads = metric("l0l3_fallback_reads_total", {{"source", "primary"}});
-    const QString afterPrompt = uniquePrompt();
+    const QString afterPrompt = m_prompts.next();
     QVERIFY(!approve(afterPrompt, QStringLiteral("After recovery.")).isEmpty());
     const HttpResult after = chat(afterPrompt);
-    QVERIFY2(after.status == 200 && after.header("x-l0l3-tier") == "L0", qPrintable(why(after)));
+    QVERIFY2(after.status == 200 && after.header("x-l0l3-tier") == "L0", qPrintable(after.describe(600)));
     QVERIFY(after.header("x-l0l3-degraded").isEmpty());
     QCOMPARE(metric("l0l3_fallback_reads_total", {{"source", "primary"}}), fallbackReads);
     // Lag is measured again once the heartbeat exists on both (the console's monitor writes it).
@@ -515,7 +483,7 @@ void TestGatewayFaults::replicaKilled()
 void TestGatewayFaults::noSourceAtAllIsOffline()
 {
     QVERIFY(startStack({QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600")}));
-    const QString hotPrompt = uniquePrompt();
+    const QString hotPrompt = m_prompts.next();
     QVERIFY(!approve(hotPrompt, QStringLiteral("Still served offline.")).isEmpty());
     QCOMPARE(chat(hotPrompt).status, 200);
     m_primary.disconnect();
@@ -526,7 +494,7 @@ void TestGatewayFaults::noSourceAtAllIsOffline()
     QCOMPARE(hot.status, 200);
     QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
     // A miss still reaches the upstream.
-    QCOMPARE(chat(uniquePrompt()).status, 200);
+    QCOMPARE(chat(m_prompts.next()).status, 200);
 }
 
 void TestGatewayFaults::rateLimit()
@@ -534,7 +502,7 @@ void TestGatewayFaults::rateLimit()
     QVERIFY(startStack({QStringLiteral("--rate-limit"), QStringLiteral("2"), QStringLiteral("--rate-burst"), QStringLiteral("3")}));
     const HttpHeaders alice{{"Authorization", "Bearer sk-alice"}};
     const HttpHeaders bob{{"Authorization", "Bearer sk-bob"}};
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     int passed = 0;
     HttpResult limited;
     for (int i = 0; i < 10; ++i) {
@@ -543,7 +511,7 @@ void TestGatewayFaults::rateLimit()
             limited = r;
             break;
         }
-        QVERIFY2(r.status == 200, qPrintable(why(r)));
+        QVERIFY2(r.status == 200, qPrintable(r.describe(600)));
         ++passed;
     }
     QVERIFY2(passed >= 3 && passed <= 4, qPrintable(QString::number(passed))); // the burst (+1 refilled at most)
@@ -566,8 +534,8 @@ void TestGatewayFaults::apiKeys()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const QByteArray keyA = "sk-tenant-a-" + m_runId.toLatin1();
-    const QByteArray keyB = "sk-tenant-b-" + m_runId.toLatin1();
+    const QByteArray keyA = "sk-tenant-a-" + m_prompts.runId().toLatin1();
+    const QByteArray keyB = "sk-tenant-b-" + m_prompts.runId().toLatin1();
     QFile file(dir.filePath(QStringLiteral("keys")));
     QVERIFY(file.open(QIODevice::WriteOnly));
     file.write("# sha256 namespace\n");
@@ -576,7 +544,7 @@ void TestGatewayFaults::apiKeys()
     file.close();
     QVERIFY(startStack({QStringLiteral("--api-keys-file"), file.fileName()}));
 
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult none = chat(prompt);
     QCOMPARE(none.status, 401);
     QCOMPARE(errorCode(none.body), QStringLiteral("invalid_api_key"));
@@ -592,11 +560,11 @@ void TestGatewayFaults::apiKeys()
     const QByteArray keyOfA = approve(prompt, QStringLiteral("Tenant A's approved answer."), a);
     QVERIFY(!keyOfA.isEmpty());
     const HttpResult hitA = chat(prompt, a);
-    QVERIFY2(hitA.status == 200 && hitA.header("x-l0l3-cache") == "hit", qPrintable(why(hitA)));
+    QVERIFY2(hitA.status == 200 && hitA.header("x-l0l3-cache") == "hit", qPrintable(hitA.describe(600)));
     // Tenant B asks the same thing, even naming A's namespace: never A's entry.
     for (const HttpHeaders &headers : {b, HttpHeaders{b.front(), {"x-l0l3-namespace", "tenant-a"}}}) {
         const HttpResult r = chat(prompt, headers);
-        QVERIFY2(r.status == 200, qPrintable(why(r)));
+        QVERIFY2(r.status == 200, qPrintable(r.describe(600)));
         QCOMPARE(r.header("x-l0l3-cache"), QByteArray("miss"));
         QVERIFY(r.header("x-l0l3-key") != keyOfA);
         QVERIFY(ChatWire::completionContent(r.body) != QStringLiteral("Tenant A's approved answer."));
@@ -630,7 +598,7 @@ void TestGatewayFaults::requestLimits()
     QVERIFY(startStack({QStringLiteral("--max-messages"), QStringLiteral("3"),
                         QStringLiteral("--max-prompt-chars"), QStringLiteral("100")}));
     const HttpResult r = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)), body);
-    QVERIFY2(r.status == status, qPrintable(why(r)));
+    QVERIFY2(r.status == status, qPrintable(r.describe(600)));
     if (!code.isEmpty()) {
         QCOMPARE(errorCode(r.body), code);
         QVERIFY(ChatWire::isOpenAiError(r.body));
@@ -641,13 +609,13 @@ void TestGatewayFaults::requestLimits()
 void TestGatewayFaults::headerTooLarge()
 {
     QVERIFY(startStack({QStringLiteral("--max-header-bytes"), QStringLiteral("2048")}));
-    const HttpResult small = chat(uniquePrompt(), {{"x-filler", QByteArray(1000, 'x')}});
+    const HttpResult small = chat(m_prompts.next(), {{"x-filler", QByteArray(1000, 'x')}});
     QCOMPARE(small.status, 200);
-    const HttpResult large = chat(uniquePrompt(), {{"x-filler", QByteArray(4000, 'x')}});
+    const HttpResult large = chat(m_prompts.next(), {{"x-filler", QByteArray(4000, 'x')}});
     QCOMPARE(large.status, 431);
     QCOMPARE(errorCode(large.body), QStringLiteral("header_too_large"));
     QVERIFY(ChatWire::isOpenAiError(large.body));
-    QCOMPARE(chat(uniquePrompt()).status, 200);
+    QCOMPARE(chat(m_prompts.next()).status, 200);
 }
 
 void TestGatewayFaults::maxConnections()
@@ -678,7 +646,7 @@ void TestGatewayFaults::maxConnections()
     QVERIFY(third.state() == QAbstractSocket::UnconnectedState || third.waitForDisconnected(TimeScale::ms(3000)));
     first.close();
     second.close();
-    QTRY_COMPARE_WITH_TIMEOUT(chat(uniquePrompt()).status, 200, TimeScale::ms(3000));
+    QTRY_COMPARE_WITH_TIMEOUT(chat(m_prompts.next()).status, 200, TimeScale::ms(3000));
     QVERIFY(metric("l0l3_connections_closed_total", {{"reason", "max_connections"}}) >= 1);
 }
 
@@ -706,8 +674,8 @@ void TestGatewayFaults::slowAndIdleClientsAreClosed()
     // A normal client on a fresh connection is unaffected.
     HttpClient fresh;
     const HttpResult r = fresh.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),
-                                    ChatWire::chatBody(uniquePrompt()));
-    QVERIFY2(r.status == 200, qPrintable(why(r)));
+                                    ChatWire::chatBody(m_prompts.next()));
+    QVERIFY2(r.status == 200, qPrintable(r.describe(600)));
 }
 
 QTEST_GUILESS_MAIN(TestGatewayFaults)

@@ -1,11 +1,8 @@
 #include <QDateTime>
 #include <QDeadlineTimer>
-#include <QFileInfo>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
-#include <QUuid>
 
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
@@ -17,6 +14,7 @@
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/timescale.h"
+#include "tests/support/uniqueprompts.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -34,7 +32,7 @@ QByteArray bytes(std::string_view s)
 } // namespace
 
 // End to end over HTTP against real processes: primary + replica redis-server
-// with ACL users, l0l3-stub-llm, l0l3-gateway (issue 2). One stack for the
+// with ACL users, l0l3-stub-llm, l0l3-gateway. One stack for the
 // whole class; every test uses prompts of its own.
 class TestGatewayFlow : public QObject
 {
@@ -61,42 +59,28 @@ private slots:
     void missingFunctionIsReportedAndHitsStillServed();
 
 private:
-    QString uniquePrompt();
     HttpResult chat(const QString &prompt, const HttpHeaders &headers = {}, const QJsonObject &extra = {});
     HttpResult chatBody(const QByteArray &body, const HttpHeaders &headers = {});
     std::vector<Proposal> proposals(const QByteArray &key = {});
     qint64 seen(const QByteArray &key, const QByteArray &field);
-    qint64 stubRequests();
     bool approve(const QByteArray &key, const QString &prompt, const QString &response, qint64 version = 1);
     bool replicaHasEntry(const QByteArray &key, const QString &response);
     bool proposeBarrier();
-    QString why(const HttpResult &result);
 
     GatewayStack m_stack;
     HttpClient m_http;
-    RedisClient m_primary;
-    RedisClient m_replica;
-    QString m_runId;
-    int m_counter = 0;
+    RedisClient &m_primary = m_stack.primaryClient();
+    RedisClient &m_replica = m_stack.replicaClient();
+    UniquePrompts m_prompts{QStringLiteral("Integration question")};
 };
 
 void TestGatewayFlow::initTestCase()
 {
-    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
-        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
-        if (!QFileInfo::exists(path))
-            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
-    }
     QString error;
     GatewayStack::Options options;
     // Far longer than the test, so only an invalidation message can drop an L0.5 entry.
     options.gatewayArgs = QStringList{QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600")};
     QVERIFY2(m_stack.start(options, &error), qPrintable(error));
-    m_primary = m_stack.primary().client(QStringLiteral("console"));
-    QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
-    m_replica = m_stack.replica().client(QStringLiteral("console"));
-    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
-    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 }
 
 void TestGatewayFlow::cleanupTestCase()
@@ -106,14 +90,8 @@ void TestGatewayFlow::cleanupTestCase()
 
 void TestGatewayFlow::cleanup()
 {
-    if (QTest::currentTestFailed())
-        qWarning().noquote() << m_stack.describe();
+    m_stack.printLogsIfFailed();
     QVERIFY2(m_stack.gateway().isRunning(), "the gateway died");
-}
-
-QString TestGatewayFlow::uniquePrompt()
-{
-    return QStringLiteral("Integration question %1 number %2 of %3").arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_counter).arg(m_runId);
 }
 
 HttpResult TestGatewayFlow::chat(const QString &prompt, const HttpHeaders &headers, const QJsonObject &extra)
@@ -124,14 +102,6 @@ HttpResult TestGatewayFlow::chat(const QString &prompt, const HttpHeaders &heade
 HttpResult TestGatewayFlow::chatBody(const QByteArray &body, const HttpHeaders &headers)
 {
     return m_http.post(m_stack.gatewayUrl(), body, headers, 10000);
-}
-
-QString TestGatewayFlow::why(const HttpResult &result)
-{
-    QStringList headers;
-    for (auto it = result.headers.begin(); it != result.headers.end(); ++it)
-        headers << QString::fromUtf8(it.key() + ": " + it.value());
-    return QStringLiteral("status %1 %2\n%3\n%4").arg(result.status).arg(result.error, headers.join(u'\n'), QString::fromUtf8(result.body.left(1000)));
 }
 
 std::vector<Proposal> TestGatewayFlow::proposals(const QByteArray &key)
@@ -154,13 +124,6 @@ qint64 TestGatewayFlow::seen(const QByteArray &key, const QByteArray &field)
 {
     const RedisValue reply = m_primary.command({"HGET", bytes(RedisSchema::seenKey(key.toStdString())), field});
     return reply.isString() ? reply.str.toLongLong() : 0;
-}
-
-qint64 TestGatewayFlow::stubRequests()
-{
-    const HttpResult stats = m_http.get(m_stack.stubUrl(QStringLiteral("/stats")));
-    const QJsonValue requests = QJsonDocument::fromJson(stats.body).object().value(u"requests");
-    return requests.isDouble() ? static_cast<qint64>(requests.toDouble()) : -1;
 }
 
 bool TestGatewayFlow::approve(const QByteArray &key, const QString &prompt, const QString &response, qint64 version)
@@ -188,7 +151,7 @@ bool TestGatewayFlow::replicaHasEntry(const QByteArray &key, const QString &resp
 // later proposal has landed.
 bool TestGatewayFlow::proposeBarrier()
 {
-    const HttpResult result = chat(uniquePrompt());
+    const HttpResult result = chat(m_prompts.next());
     const QByteArray key = result.header("x-l0l3-key");
     if (result.status != 200 || key.isEmpty())
         return false;
@@ -203,9 +166,9 @@ bool TestGatewayFlow::proposeBarrier()
 
 void TestGatewayFlow::missIsProposedButNeverServed()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult first = chat(prompt);
-    QVERIFY2(first.status == 200, qPrintable(why(first)));
+    QVERIFY2(first.status == 200, qPrintable(first.describe()));
     QCOMPARE(first.header("x-l0l3-cache"), QByteArray("miss"));
     QCOMPARE(first.header("x-l0l3-tier"), QByteArray("L3"));
     QCOMPARE(first.header("x-l0l3-region"), QByteArray("nyc"));
@@ -228,7 +191,7 @@ void TestGatewayFlow::missIsProposedButNeverServed()
 
     // Unapproved: the same request goes upstream again and is not proposed twice.
     const HttpResult second = chat(prompt);
-    QVERIFY2(second.status == 200, qPrintable(why(second)));
+    QVERIFY2(second.status == 200, qPrintable(second.describe()));
     QCOMPARE(second.header("x-l0l3-cache"), QByteArray("miss"));
     QCOMPARE(second.header("x-l0l3-tier"), QByteArray("L3"));
     QCOMPARE(second.header("x-l0l3-key"), key);
@@ -242,18 +205,18 @@ void TestGatewayFlow::missIsProposedButNeverServed()
 
 void TestGatewayFlow::approvedEntryIsServedFromL0ThenL05()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult miss = chat(prompt);
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     const QByteArray key = miss.header("x-l0l3-key");
     const QString approved = QStringLiteral("Approved answer: \"quoted\", ünïcödé ✓ 東京\nsecond line\t& <tags>");
     QVERIFY(approve(key, prompt, approved));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), TimeScale::ms(kReplicationTimeoutMs));
 
-    const qint64 upstreamBefore = stubRequests();
+    const qint64 upstreamBefore = m_stack.stubRequests();
     QVERIFY(upstreamBefore > 0);
     const HttpResult l0 = chat(prompt);
-    QVERIFY2(l0.status == 200, qPrintable(why(l0)));
+    QVERIFY2(l0.status == 200, qPrintable(l0.describe()));
     QCOMPARE(l0.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(l0.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(l0.header("x-l0l3-key"), key);
@@ -261,20 +224,20 @@ void TestGatewayFlow::approvedEntryIsServedFromL0ThenL05()
     QCOMPARE(ChatWire::completionContent(l0.body), approved);
 
     const HttpResult hot = chat(prompt);
-    QVERIFY2(hot.status == 200, qPrintable(why(hot)));
+    QVERIFY2(hot.status == 200, qPrintable(hot.describe()));
     QCOMPARE(hot.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(hot.header("x-l0l3-tier"), QByteArray("L0.5"));
     QCOMPARE(ChatWire::completionContent(hot.body), approved);
-    QCOMPARE(stubRequests(), upstreamBefore);
+    QCOMPARE(m_stack.stubRequests(), upstreamBefore);
 }
 
 // An entry far larger than what the gateway reads from Redis at once (64 KiB): the reply
 // arrives in many reads and must be fed to the reply parser whole and in order.
 void TestGatewayFlow::largeEntryIsServedWhole()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult miss = chat(prompt);
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     const QByteArray key = miss.header("x-l0l3-key");
     QString approved;
     for (int line = 0; approved.size() < 5 * 1024 * 1024; ++line)
@@ -283,26 +246,26 @@ void TestGatewayFlow::largeEntryIsServedWhole()
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, approved), TimeScale::ms(kReplicationTimeoutMs));
 
     const HttpResult l0 = chat(prompt);
-    QVERIFY2(l0.status == 200, qPrintable(why(l0)));
+    QVERIFY2(l0.status == 200, qPrintable(l0.describe()));
     QCOMPARE(l0.header("x-l0l3-tier"), QByteArray("L0"));
     QVERIFY(ChatWire::completionContent(l0.body) == approved); // not QCOMPARE: 5 MB in a failure message
 
     // The connection is still in step: a small entry right after it.
-    const QString smallPrompt = uniquePrompt();
+    const QString smallPrompt = m_prompts.next();
     const HttpResult smallMiss = chat(smallPrompt);
-    QVERIFY2(smallMiss.status == 200, qPrintable(why(smallMiss)));
+    QVERIFY2(smallMiss.status == 200, qPrintable(smallMiss.describe()));
     const QByteArray smallKey = smallMiss.header("x-l0l3-key");
     QVERIFY(approve(smallKey, smallPrompt, QStringLiteral("small")));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(smallKey, QStringLiteral("small")), TimeScale::ms(kReplicationTimeoutMs));
     const HttpResult small = chat(smallPrompt);
-    QVERIFY2(small.status == 200, qPrintable(why(small)));
+    QVERIFY2(small.status == 200, qPrintable(small.describe()));
     QCOMPARE(small.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(ChatWire::completionContent(small.body), QStringLiteral("small"));
 }
 
 void TestGatewayFlow::invalidationDropsHotEntry()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const QByteArray key = chat(prompt).header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
     const QString v1 = QStringLiteral("first approved version");
@@ -327,7 +290,7 @@ void TestGatewayFlow::invalidationDropsHotEntry()
                  after = chat(prompt);
                  return ChatWire::completionContent(after.body) == v2;
              }, 5000),
-             qPrintable(why(after)));
+             qPrintable(after.describe()));
     QCOMPARE(after.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
     // The invalidation also arrives through the fallback subscription (the
@@ -339,7 +302,7 @@ void TestGatewayFlow::invalidationDropsHotEntry()
                  hot = chat(prompt);
                  return hot.header("x-l0l3-tier") == "L0.5";
              }, 5000),
-             qPrintable(why(hot)));
+             qPrintable(hot.describe()));
     QCOMPARE(ChatWire::completionContent(hot.body), v2);
 
     // Revoke: DEL + invalidation -> a miss again, at once rather than after the TTL.
@@ -351,13 +314,13 @@ void TestGatewayFlow::invalidationDropsHotEntry()
                  revoked = chat(prompt);
                  return revoked.header("x-l0l3-cache") == "miss";
              }, 5000),
-             qPrintable(why(revoked)));
+             qPrintable(revoked.describe()));
     QCOMPARE(revoked.header("x-l0l3-tier"), QByteArray("L3"));
 }
 
 void TestGatewayFlow::flushAllInvalidation()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const QByteArray key = chat(prompt).header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
     QVERIFY(approve(key, prompt, QStringLiteral("flush me")));
@@ -370,16 +333,16 @@ void TestGatewayFlow::flushAllInvalidation()
                  after = chat(prompt);
                  return after.header("x-l0l3-tier") != "L0.5";
              }, 5000),
-             qPrintable(why(after)));
+             qPrintable(after.describe()));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(ChatWire::completionContent(after.body), QStringLiteral("flush me"));
 }
 
 void TestGatewayFlow::rejectedKeyIsNotProposed()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult probe = chat(prompt, {{"Cache-Control", "no-store"}});
-    QVERIFY2(probe.status == 200, qPrintable(why(probe)));
+    QVERIFY2(probe.status == 200, qPrintable(probe.describe()));
     const QByteArray key = probe.header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
     const QByteArray until = QByteArray::number(QDateTime::currentMSecsSinceEpoch() + 24LL * 3600 * 1000);
@@ -387,7 +350,7 @@ void TestGatewayFlow::rejectedKeyIsNotProposed()
     QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(), TimeScale::ms(kReplicationTimeoutMs));
 
     const HttpResult miss = chat(prompt);
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
     QVERIFY(!ChatWire::completionContent(miss.body).isEmpty());
     QVERIFY(proposeBarrier());
@@ -396,9 +359,9 @@ void TestGatewayFlow::rejectedKeyIsNotProposed()
 
 void TestGatewayFlow::noStoreIsNotProposed()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult miss = chat(prompt, {{"Cache-Control", "no-store"}});
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
     const QByteArray key = miss.header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
@@ -408,23 +371,23 @@ void TestGatewayFlow::noStoreIsNotProposed()
 
 void TestGatewayFlow::noCacheSkipsLookup()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult miss = chat(prompt);
     const QByteArray key = miss.header("x-l0l3-key");
-    QVERIFY2(!key.isEmpty(), qPrintable(why(miss)));
+    QVERIFY2(!key.isEmpty(), qPrintable(miss.describe()));
     const QString upstreamAnswer = ChatWire::completionContent(miss.body);
     QVERIFY(approve(key, prompt, QStringLiteral("approved, but the client wants a fresh one")));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")), TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
 
-    const qint64 upstreamBefore = stubRequests();
+    const qint64 upstreamBefore = m_stack.stubRequests();
     const HttpResult fresh = chat(prompt, {{"Cache-Control", "no-cache"}});
-    QVERIFY2(fresh.status == 200, qPrintable(why(fresh)));
-    QVERIFY2(fresh.header("x-l0l3-cache") != "hit", qPrintable(why(fresh)));
+    QVERIFY2(fresh.status == 200, qPrintable(fresh.describe()));
+    QVERIFY2(fresh.header("x-l0l3-cache") != "hit", qPrintable(fresh.describe()));
     QCOMPARE(fresh.header("x-l0l3-tier"), QByteArray("L3"));
     QCOMPARE(ChatWire::completionContent(fresh.body), upstreamAnswer);
-    QCOMPARE(stubRequests(), upstreamBefore + 1);
+    QCOMPARE(m_stack.stubRequests(), upstreamBefore + 1);
 }
 
 void TestGatewayFlow::keyDerivation_data()
@@ -472,10 +435,10 @@ void TestGatewayFlow::keyDerivation()
         return headers;
     };
     // The run id goes in front so that trailing punctuation stays trailing.
-    const HttpResult a = chat(m_runId + u' ' + promptA, headersFor(namespaceA), extraA);
-    const HttpResult b = chat(m_runId + u' ' + promptB, headersFor(namespaceB), extraB);
-    QVERIFY2(a.status == 200, qPrintable(why(a)));
-    QVERIFY2(b.status == 200, qPrintable(why(b)));
+    const HttpResult a = chat(m_prompts.runId() + u' ' + promptA, headersFor(namespaceA), extraA);
+    const HttpResult b = chat(m_prompts.runId() + u' ' + promptB, headersFor(namespaceB), extraB);
+    QVERIFY2(a.status == 200, qPrintable(a.describe()));
+    QVERIFY2(b.status == 200, qPrintable(b.describe()));
     QVERIFY(CacheKey::isValid(a.header("x-l0l3-key").toStdString()));
     QVERIFY(CacheKey::isValid(b.header("x-l0l3-key").toStdString()));
     QCOMPARE(a.header("x-l0l3-key") == b.header("x-l0l3-key"), sameKey);
@@ -485,12 +448,12 @@ void TestGatewayFlow::multiTurnBypasses()
 {
     const size_t before = proposals().size();
     const QJsonArray messages{
-        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), uniquePrompt()}},
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), m_prompts.next()}},
         QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")}, {QStringLiteral("content"), QStringLiteral("An earlier answer")}},
         QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), QStringLiteral("And a follow-up")}},
     };
     const HttpResult result = chat(QString(), {}, {{QStringLiteral("messages"), messages}});
-    QVERIFY2(result.status == 200, qPrintable(why(result)));
+    QVERIFY2(result.status == 200, qPrintable(result.describe()));
     QCOMPARE(result.header("x-l0l3-cache"), QByteArray("bypass"));
     QVERIFY(!ChatWire::completionContent(result.body).isEmpty());
     QVERIFY(proposeBarrier());
@@ -507,9 +470,9 @@ void TestGatewayFlow::streaming_data()
 void TestGatewayFlow::streaming()
 {
     QFETCH(bool, approved);
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult plain = chat(prompt);
-    QVERIFY2(plain.status == 200, qPrintable(why(plain)));
+    QVERIFY2(plain.status == 200, qPrintable(plain.describe()));
     const QByteArray key = plain.header("x-l0l3-key");
     QString expected = ChatWire::completionContent(plain.body);
     if (approved) {
@@ -521,8 +484,8 @@ void TestGatewayFlow::streaming()
     }
 
     const HttpResult streamed = chat(prompt, {}, {{QStringLiteral("stream"), true}});
-    QVERIFY2(streamed.status == 200, qPrintable(why(streamed)));
-    QVERIFY2(streamed.header("content-type").startsWith("text/event-stream"), qPrintable(why(streamed)));
+    QVERIFY2(streamed.status == 200, qPrintable(streamed.describe()));
+    QVERIFY2(streamed.header("content-type").startsWith("text/event-stream"), qPrintable(streamed.describe()));
     QCOMPARE(streamed.header("x-l0l3-cache"), approved ? QByteArray("hit") : QByteArray("miss"));
     QCOMPARE(streamed.header("x-l0l3-key"), key);
     QString reason;
@@ -543,9 +506,9 @@ void TestGatewayFlow::streaming()
 // approved entries are still served.
 void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
 {
-    const QString hitPrompt = uniquePrompt();
+    const QString hitPrompt = m_prompts.next();
     const HttpResult first = chat(hitPrompt);
-    QVERIFY2(first.status == 200, qPrintable(why(first)));
+    QVERIFY2(first.status == 200, qPrintable(first.describe()));
     const QByteArray hitKey = first.header("x-l0l3-key");
     QVERIFY(approve(hitKey, hitPrompt, QStringLiteral("Still served.")));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(hitKey, QStringLiteral("Still served.")), TimeScale::ms(5000));
@@ -554,15 +517,15 @@ void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
     const RedisValue replaced = m_primary.command(
         {"FUNCTION", "LOAD", "REPLACE", "#!lua name=l0l3\nredis.register_function('l0l3_placeholder', function() return 1 end)"});
     QVERIFY2(!replaced.isError(), qPrintable(replaced.toString()));
-    const HttpResult miss = chat(uniquePrompt());
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    const HttpResult miss = chat(m_prompts.next());
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
     const QByteArray key = miss.header("x-l0l3-key");
     const QByteArray expected = "proposal for " + key + " dropped: the Redis function l0l3_propose is not loaded on the primary";
     QTRY_VERIFY_WITH_TIMEOUT(m_stack.gateway().stderrText().contains(expected), TimeScale::ms(kProposalTimeoutMs));
     QVERIFY(proposals(key).empty());
     const HttpResult hit = chat(hitPrompt);
-    QVERIFY2(hit.status == 200, qPrintable(why(hit)));
+    QVERIFY2(hit.status == 200, qPrintable(hit.describe()));
     QCOMPARE(hit.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(ChatWire::completionContent(hit.body), QStringLiteral("Still served."));
 

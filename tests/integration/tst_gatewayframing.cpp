@@ -1,6 +1,5 @@
 #include <QElapsedTimer>
 #include <QFile>
-#include <QFileInfo>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -177,11 +176,6 @@ private:
 
 void TestGatewayFraming::initTestCase()
 {
-    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
-        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
-        if (!QFileInfo::exists(path))
-            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
-    }
     QString error;
     QVERIFY2(m_stack.start({}, &error), qPrintable(error));
 }
@@ -193,11 +187,7 @@ void TestGatewayFraming::cleanupTestCase()
 
 void TestGatewayFraming::cleanup()
 {
-    if (QTest::currentTestFailed()) {
-        qWarning().noquote() << m_stack.describe();
-        if (m_extra)
-            qWarning().noquote() << m_extra->describe();
-    }
+    m_stack.printLogsIfFailed({m_extra.get()});
     m_extra.reset();
 }
 

@@ -1,13 +1,11 @@
 #include <QDateTime>
 #include <QFile>
-#include <QFileInfo>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QTest>
 #include <QUrl>
-#include <QUuid>
 
 #include "core/common/entry.h"
 #include "core/common/redisschema.h"
@@ -18,6 +16,7 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/tcpproxy.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/uniqueprompts.h"
 
 #include <memory>
 
@@ -73,38 +72,25 @@ private slots:
     void outsizedAnswerBuffersAreGivenBack();
 
 private:
-    QString uniquePrompt();
     HttpResult chat(int port, const QString &prompt, const HttpHeaders &headers = {});
     bool approve(const QByteArray &key, const QString &prompt, const QString &response);
     bool replicaHas(const QByteArray &key, bool present);
-    QString why(const HttpResult &result);
 
     GatewayStack m_stack;
     HttpClient m_http;
-    RedisClient m_primary;
-    RedisClient m_replica;
+    RedisClient &m_primary = m_stack.primaryClient();
+    RedisClient &m_replica = m_stack.replicaClient();
     std::unique_ptr<ManagedProcess> m_gateway; // the test's own gateway, if any
-    QString m_runId;
-    int m_counter = 0;
+    UniquePrompts m_prompts{QStringLiteral("Hardening question")};
 };
 
 void TestGatewayHardening::initTestCase()
 {
-    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
-        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
-        if (!QFileInfo::exists(path))
-            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
-    }
     QString error;
     GatewayStack::Options options;
     options.startGateway = false; // each test starts the gateway it needs
     options.stubArgs = QStringList{QStringLiteral("--latency-ms"), QStringLiteral("1")};
     QVERIFY2(m_stack.start(options, &error), qPrintable(error));
-    m_primary = m_stack.primary().client(QStringLiteral("console"));
-    QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
-    m_replica = m_stack.replica().client(QStringLiteral("console"));
-    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
-    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 }
 
 void TestGatewayHardening::cleanupTestCase()
@@ -114,17 +100,8 @@ void TestGatewayHardening::cleanupTestCase()
 
 void TestGatewayHardening::cleanup()
 {
-    if (QTest::currentTestFailed() && m_gateway)
-        qWarning().noquote() << m_gateway->describe() << '\n' << m_stack.describe();
+    m_stack.printLogsIfFailed({m_gateway.get()});
     m_gateway.reset();
-}
-
-QString TestGatewayHardening::uniquePrompt()
-{
-    return QStringLiteral("Hardening question %1 number %2 of %3")
-        .arg(QString::fromLatin1(QTest::currentTestFunction()))
-        .arg(++m_counter)
-        .arg(m_runId);
 }
 
 HttpResult TestGatewayHardening::chat(int port, const QString &prompt, const HttpHeaders &headers)
@@ -150,16 +127,6 @@ bool TestGatewayHardening::replicaHas(const QByteArray &key, bool present)
     return m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull() != present;
 }
 
-QString TestGatewayHardening::why(const HttpResult &result)
-{
-    QStringList headers;
-    for (auto it = result.headers.begin(); it != result.headers.end(); ++it)
-        headers << QString::fromUtf8(it.key() + ": " + it.value());
-    return QStringLiteral("status %1 %2\n%3\n%4")
-        .arg(result.status)
-        .arg(result.error, headers.join(u'\n'), QString::fromUtf8(result.body.left(1000)));
-}
-
 // The race: an L0 GET is on its way back from the replica when the entry is
 // revoked (DEL + invalidation message). The invalidation finds nothing in
 // L0.5; then the late reply arrives. It may answer its own request (it was
@@ -183,9 +150,9 @@ void TestGatewayHardening::lateL0ReplyDoesNotRestoreRevokedAnswer()
     QVERIFY2(m_gateway, qPrintable(error));
     const int port = m_gateway->listenPort();
 
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult miss = chat(port, prompt);
-    QVERIFY2(miss.status == 200, qPrintable(why(miss)));
+    QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     const QByteArray key = miss.header("x-l0l3-key");
     QVERIFY(!key.isEmpty());
     const QString revoked = QStringLiteral("An answer about to be revoked.");
@@ -215,8 +182,8 @@ void TestGatewayHardening::lateL0ReplyDoesNotRestoreRevokedAnswer()
 
     // The revoked answer is gone from every tier.
     const HttpResult after = chat(port, prompt);
-    QVERIFY2(after.status == 200, qPrintable(why(after)));
-    QVERIFY2(after.header("x-l0l3-tier") != "L0.5", qPrintable(why(after)));
+    QVERIFY2(after.status == 200, qPrintable(after.describe()));
+    QVERIFY2(after.header("x-l0l3-tier") != "L0.5", qPrintable(after.describe()));
     QCOMPARE(after.header("x-l0l3-cache"), QByteArray("miss"));
     QVERIFY(ChatWire::completionContent(after.body) != revoked);
 }
@@ -249,18 +216,18 @@ void TestGatewayHardening::freshTokensAreStillLimitedByAddress()
                                       &error);
     QVERIFY2(m_gateway, qPrintable(error));
     const int port = m_gateway->listenPort();
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     int passed = 0;
     HttpResult limited;
     for (int i = 0; i < 5 && limited.status == 0; ++i) {
-        const QByteArray token = "Bearer sk-fresh-" + QByteArray::number(i) + '-' + m_runId.toLatin1();
+        const QByteArray token = "Bearer sk-fresh-" + QByteArray::number(i) + '-' + m_prompts.runId().toLatin1();
         const HttpResult r = chat(port, prompt, {{"Authorization", token}});
         if (r.status == 429)
             limited = r;
         else if (r.status == 200)
             ++passed;
         else
-            QFAIL(qPrintable(why(r)));
+            QFAIL(qPrintable(r.describe()));
     }
     QCOMPARE(limited.status, 429);
     QVERIFY2(passed >= 2 && passed <= 3, qPrintable(QString::number(passed))); // the burst (+1 refilled at most)
@@ -327,9 +294,9 @@ void TestGatewayHardening::outsizedAnswerBuffersAreGivenBack()
     QVERIFY2(port > 0, qPrintable(m_gateway->describe()));
 
     // Warm: the small buffers every request uses exist already.
-    const QString small = uniquePrompt();
+    const QString small = m_prompts.next();
     const HttpResult smallMiss = chat(port, small);
-    QVERIFY2(smallMiss.status == 200, qPrintable(why(smallMiss)));
+    QVERIFY2(smallMiss.status == 200, qPrintable(smallMiss.describe()));
     QVERIFY(approve(smallMiss.header("x-l0l3-key"), small, QStringLiteral("A small answer.")));
     QTRY_VERIFY_WITH_TIMEOUT(replicaHas(smallMiss.header("x-l0l3-key"), true), kReplicationTimeoutMs);
     for (int i = 0; i < 3; ++i)
@@ -337,9 +304,9 @@ void TestGatewayHardening::outsizedAnswerBuffersAreGivenBack()
     const qint64 before = residentKiB(m_gateway->pid());
     QVERIFY(before > 0);
 
-    const QString big = uniquePrompt();
+    const QString big = m_prompts.next();
     const HttpResult bigMiss = chat(port, big);
-    QVERIFY2(bigMiss.status == 200, qPrintable(why(bigMiss)));
+    QVERIFY2(bigMiss.status == 200, qPrintable(bigMiss.describe()));
     const QByteArray key = bigMiss.header("x-l0l3-key");
     QString answer;
     for (int line = 0; answer.size() < 8 * 1024 * 1024; ++line)
@@ -351,7 +318,7 @@ void TestGatewayHardening::outsizedAnswerBuffersAreGivenBack()
         if (QByteArray(format) == "sse")
             extra.insert(QStringLiteral("stream"), true);
         const HttpResult hit = m_http.post(chatUrl(port), ChatWire::chatBody(big, extra), {}, 30000);
-        QVERIFY2(hit.status == 200 && hit.header("x-l0l3-tier") == "L0", qPrintable(why(hit)));
+        QVERIFY2(hit.status == 200 && hit.header("x-l0l3-tier") == "L0", qPrintable(hit.describe()));
         QVERIFY2(hit.body.size() > answer.size(), format);
     }
     // The same requests again, small: served from buffers of a normal size.

@@ -1,9 +1,7 @@
 #include <QDeadlineTimer>
-#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
-#include <QUuid>
 
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
@@ -14,6 +12,7 @@
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/uniqueprompts.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -47,39 +46,25 @@ private slots:
     void entryForAnotherQuestionIsNotServed();
 
 private:
-    QString uniquePrompt();
     HttpResult post(const QByteArray &body);
-    qint64 stubRequests();
     std::vector<Proposal> proposals();
     // A cacheable miss whose proposal has landed: every earlier proposal has too.
     bool proposeBarrier(QString *why);
-    QString why(const HttpResult &result);
     // Writes an entry on the primary and waits until the replica has that version of it.
     bool store(const Entry &entry);
     double mismatches();
 
     GatewayStack m_stack;
     HttpClient m_http;
-    RedisClient m_primary;
-    RedisClient m_replica;
-    QString m_runId;
-    int m_counter = 0;
+    RedisClient &m_primary = m_stack.primaryClient();
+    RedisClient &m_replica = m_stack.replicaClient();
+    UniquePrompts m_prompts{QStringLiteral("Integrity question")};
 };
 
 void TestRequestIntegrity::initTestCase()
 {
-    for (const char *name : {"l0l3-gateway", "l0l3-stub-llm"}) {
-        const QString path = ManagedProcess::binary(QString::fromLatin1(name));
-        if (!QFileInfo::exists(path))
-            QFAIL(qPrintable(QStringLiteral("%1 is not built").arg(path)));
-    }
     QString error;
     QVERIFY2(m_stack.start({}, &error), qPrintable(error));
-    m_primary = m_stack.primary().client(QStringLiteral("console"));
-    QVERIFY2(m_primary.isConnected(), qPrintable(m_primary.lastError()));
-    m_replica = m_stack.replica().client(QStringLiteral("console"));
-    QVERIFY2(m_replica.isConnected(), qPrintable(m_replica.lastError()));
-    m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 }
 
 void TestRequestIntegrity::cleanupTestCase()
@@ -89,29 +74,13 @@ void TestRequestIntegrity::cleanupTestCase()
 
 void TestRequestIntegrity::cleanup()
 {
-    if (QTest::currentTestFailed())
-        qWarning().noquote() << m_stack.describe();
+    m_stack.printLogsIfFailed();
     QVERIFY2(m_stack.gateway().isRunning(), "the gateway died");
-}
-
-QString TestRequestIntegrity::uniquePrompt()
-{
-    return QStringLiteral("Integrity question %1 number %2 of %3")
-        .arg(QString::fromLatin1(QTest::currentTestFunction()))
-        .arg(++m_counter)
-        .arg(m_runId);
 }
 
 HttpResult TestRequestIntegrity::post(const QByteArray &body)
 {
     return m_http.post(m_stack.gatewayUrl(), body, {}, 10000);
-}
-
-qint64 TestRequestIntegrity::stubRequests()
-{
-    const HttpResult stats = m_http.get(m_stack.stubUrl(QStringLiteral("/stats")));
-    const QJsonValue requests = QJsonDocument::fromJson(stats.body).object().value(u"requests");
-    return requests.isDouble() ? static_cast<qint64>(requests.toDouble()) : -1;
 }
 
 std::vector<Proposal> TestRequestIntegrity::proposals()
@@ -123,10 +92,10 @@ std::vector<Proposal> TestRequestIntegrity::proposals()
 
 bool TestRequestIntegrity::proposeBarrier(QString *whyNot)
 {
-    const HttpResult result = post(ChatWire::chatBody(uniquePrompt()));
+    const HttpResult result = post(ChatWire::chatBody(m_prompts.next()));
     const QByteArray key = result.header("x-l0l3-key");
     if (result.status != 200 || key.isEmpty()) {
-        *whyNot = why(result);
+        *whyNot = result.describe();
         return false;
     }
     QDeadlineTimer deadline(kProposalTimeoutMs);
@@ -139,13 +108,6 @@ bool TestRequestIntegrity::proposeBarrier(QString *whyNot)
     }
     *whyNot = QStringLiteral("the barrier's proposal did not land");
     return false;
-}
-
-QString TestRequestIntegrity::why(const HttpResult &result)
-{
-    return QStringLiteral("status %1 %2 cache=%3\n%4")
-        .arg(result.status)
-        .arg(result.error, QString::fromUtf8(result.header("x-l0l3-cache")), QString::fromUtf8(result.body.left(1000)));
 }
 
 bool TestRequestIntegrity::store(const Entry &entry)
@@ -193,13 +155,13 @@ void TestRequestIntegrity::duplicateKeysNeverReachUpstream()
     QFETCH(QByteArray, body);
     QFETCH(QString, key);
     QFETCH(QString, param);
-    body.replace(QByteArrayLiteral("%1"), QByteArray(m_runId.toUtf8() + QByteArray::number(++m_counter)));
-    const qint64 upstreamBefore = stubRequests();
+    body.replace(QByteArrayLiteral("%1"), m_prompts.next().toUtf8());
+    const qint64 upstreamBefore = m_stack.stubRequests();
     QVERIFY(upstreamBefore >= 0);
 
     for (int attempt = 0; attempt < 3; ++attempt) { // a repeat must not be answered from a memo
         const HttpResult result = post(body);
-        QVERIFY2(result.status == 400, qPrintable(why(result)));
+        QVERIFY2(result.status == 400, qPrintable(result.describe()));
         QString reason;
         QVERIFY2(ChatWire::isOpenAiError(result.body, &reason), qPrintable(reason));
         const QJsonObject error = QJsonDocument::fromJson(result.body).object().value(u"error").toObject();
@@ -213,7 +175,7 @@ void TestRequestIntegrity::duplicateKeysNeverReachUpstream()
     QString whyNot;
     QVERIFY2(proposeBarrier(&whyNot), qPrintable(whyNot));
     // Only the barrier reached the stub; neither copy was proposed.
-    QCOMPARE(stubRequests(), upstreamBefore + 1);
+    QCOMPARE(m_stack.stubRequests(), upstreamBefore + 1);
     for (const Proposal &p : proposals()) {
         QVERIFY2(p.prompt.find("refund") == std::string::npos, p.prompt.c_str());
         QVERIFY2(p.response.find("refund") == std::string::npos, p.response.c_str());
@@ -223,9 +185,9 @@ void TestRequestIntegrity::duplicateKeysNeverReachUpstream()
 // A field that changes the answer but is not in the key: served by the upstream, never proposed.
 void TestRequestIntegrity::answerChangingFieldBypasses()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult result = post(ChatWire::chatBody(prompt, QJsonObject{{QStringLiteral("stop"), QStringLiteral("\n")}}));
-    QVERIFY2(result.status == 200, qPrintable(why(result)));
+    QVERIFY2(result.status == 200, qPrintable(result.describe()));
     QCOMPARE(result.header("x-l0l3-cache"), QByteArray("bypass"));
 
     QString whyNot;
@@ -238,10 +200,10 @@ void TestRequestIntegrity::answerChangingFieldBypasses()
 // served; the same entry approved for the request's prompt (in another spelling) is a hit.
 void TestRequestIntegrity::entryForAnotherQuestionIsNotServed()
 {
-    const QString prompt = uniquePrompt();
+    const QString prompt = m_prompts.next();
     const HttpResult probe = m_http.post(m_stack.gatewayUrl(), ChatWire::chatBody(prompt),
                                          {{"Cache-Control", "no-cache, no-store"}}, 10000);
-    QVERIFY2(probe.status == 200, qPrintable(why(probe)));
+    QVERIFY2(probe.status == 200, qPrintable(probe.describe()));
     const QByteArray key = probe.header("x-l0l3-key");
     QVERIFY2(CacheKey::isValid(key.toStdString()), key.constData());
 
@@ -256,7 +218,7 @@ void TestRequestIntegrity::entryForAnotherQuestionIsNotServed()
     const double before = mismatches();
     for (int i = 0; i < 2; ++i) { // the second read takes the remembered decoding
         const HttpResult result = post(ChatWire::chatBody(prompt));
-        QVERIFY2(result.status == 200, qPrintable(why(result)));
+        QVERIFY2(result.status == 200, qPrintable(result.describe()));
         QCOMPARE(result.header("x-l0l3-cache"), QByteArray("miss"));
         QVERIFY(ChatWire::completionContent(result.body) != QString::fromStdString(wrong.response));
     }
@@ -268,7 +230,7 @@ void TestRequestIntegrity::entryForAnotherQuestionIsNotServed()
     right.version = 2;
     QVERIFY(store(right));
     const HttpResult hit = post(ChatWire::chatBody(prompt));
-    QVERIFY2(hit.status == 200, qPrintable(why(hit)));
+    QVERIFY2(hit.status == 200, qPrintable(hit.describe()));
     QCOMPARE(hit.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(ChatWire::completionContent(hit.body), QString::fromStdString(right.response));
     QCOMPARE(mismatches(), before + 2);

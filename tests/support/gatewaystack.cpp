@@ -1,5 +1,13 @@
 #include "tests/support/gatewaystack.h"
 
+#include <QDebug>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+
+#include "tests/support/httpclient.h"
+
 namespace l0l3::test {
 
 namespace {
@@ -12,6 +20,14 @@ bool GatewayStack::start(const Options &options, QString *error)
 {
     stop();
     m_options = options;
+    for (const QString &name : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")}) {
+        const QString path = ManagedProcess::binary(name);
+        if (!QFileInfo::exists(path)) {
+            if (error)
+                *error = QStringLiteral("%1 is not built").arg(path);
+            return false;
+        }
+    }
     if (!m_primary.start({}, error))
         return false;
     RedisServer::Options replicaOptions;
@@ -19,6 +35,15 @@ bool GatewayStack::start(const Options &options, QString *error)
     replicaOptions.replicaOfPort = m_primary.port();
     if (!m_replica.start(replicaOptions, error))
         return false;
+    m_primaryClient = m_primary.client(QStringLiteral("console"));
+    m_replicaClient = m_replica.client(QStringLiteral("console"));
+    for (const RedisClient *client : {&m_primaryClient, &m_replicaClient}) {
+        if (!client->isConnected()) {
+            if (error)
+                *error = QStringLiteral("the console user cannot connect: ") + client->lastError();
+            return false;
+        }
+    }
 
     QStringList stubArgs{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")};
     stubArgs << options.stubArgs;
@@ -51,6 +76,8 @@ void GatewayStack::stop()
 {
     m_gateway.stop();
     m_stub.stop();
+    m_primaryClient.disconnect();
+    m_replicaClient.disconnect();
     m_replica.stop();
     m_primary.stop();
     m_gatewayPort = -1;
@@ -89,6 +116,25 @@ QUrl GatewayStack::gatewayUrl(const QString &path) const
 QUrl GatewayStack::stubUrl(const QString &path) const
 {
     return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_stubPort).arg(path));
+}
+
+qint64 GatewayStack::stubRequests() const
+{
+    HttpClient http;
+    const HttpResult stats = http.get(stubUrl(QStringLiteral("/stats")));
+    const QJsonValue requests = QJsonDocument::fromJson(stats.body).object().value(u"requests");
+    return requests.isDouble() ? static_cast<qint64>(requests.toDouble()) : -1;
+}
+
+void GatewayStack::printLogsIfFailed(const QList<ManagedProcess *> &extra)
+{
+    if (!QTest::currentTestFailed())
+        return;
+    qWarning().noquote() << describe();
+    for (ManagedProcess *process : extra) {
+        if (process)
+            qWarning().noquote() << process->describe();
+    }
 }
 
 QString GatewayStack::describe()

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "tests/support/managedprocess.h"
+#include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 
 namespace l0l3::test {
@@ -22,11 +23,17 @@ struct GatewayStackOptions
 // One region of the product on loopback, all real processes: a primary and
 // a replica (ACL users from users.acl), l0l3-stub-llm and l0l3-gateway
 // connected as the "gateway" user. Everything is stopped by the destructor.
+// What the gateway's integration tests share: one start() in initTestCase(),
+// printLogsIfFailed() in cleanup().
 class GatewayStack
 {
 public:
     using Options = GatewayStackOptions;
 
+    // Checks that l0l3-gateway and l0l3-stub-llm are built, starts the
+    // servers, the stub and (with options.startGateway) the gateway, and
+    // connects primaryClient() and replicaClient(); false and the reason in
+    // *error otherwise.
     bool start(const Options &options = {}, QString *error = nullptr);
     void stop();
 
@@ -41,6 +48,9 @@ public:
     RedisServer &replica() { return m_replica; }
     ManagedProcess &stub() { return m_stub; }
     ManagedProcess &gateway() { return m_gateway; }
+    // Connected as the "console" ACL user by start(): what an operator may do.
+    RedisClient &primaryClient() { return m_primaryClient; }
+    RedisClient &replicaClient() { return m_replicaClient; }
 
     int gatewayPort() const { return m_gatewayPort; }
     int stubPort() const { return m_stubPort; }
@@ -48,8 +58,14 @@ public:
     QUrl stubUrl(const QString &path) const;
     QString region() const { return m_options.region; }
 
+    // Requests the stub LLM has answered so far (its /stats); -1 when it does not say.
+    qint64 stubRequests() const;
+
     // Logs of every process, for failure messages.
     QString describe();
+    // For a test's cleanup(): when the test function failed, prints describe()
+    // and the output of each of extra (the test's own processes; null ones are skipped).
+    void printLogsIfFailed(const QList<ManagedProcess *> &extra = {});
 
 private:
     Options m_options;
@@ -57,6 +73,8 @@ private:
     RedisServer m_replica;
     ManagedProcess m_stub;
     ManagedProcess m_gateway;
+    RedisClient m_primaryClient;
+    RedisClient m_replicaClient;
     int m_stubPort = -1;
     int m_gatewayPort = -1;
 };

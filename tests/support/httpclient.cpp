@@ -4,11 +4,22 @@
 #include <QNetworkProxy>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QStringList>
 #include <QTimer>
 
 #include "tests/support/timescale.h"
 
 namespace l0l3::test {
+
+QString HttpResult::describe(qsizetype bodyBytes) const
+{
+    QStringList lines;
+    for (auto it = headers.begin(); it != headers.end(); ++it)
+        lines << QString::fromUtf8(it.key() + ": " + it.value());
+    return QStringLiteral("status %1 %2\n%3\n%4")
+        .arg(status)
+        .arg(error, lines.join(u'\n'), QString::fromUtf8(body.left(bodyBytes)));
+}
 
 HttpClient::HttpClient()
 {

@@ -21,6 +21,8 @@ struct HttpResult
     bool timedOut = false;
 
     QByteArray header(const QByteArray &name) const { return headers.value(name.toLower()); }
+    // Status, error, headers and the start of the body, for failure messages.
+    QString describe(qsizetype bodyBytes = 1000) const;
 };
 
 // Blocking HTTP for tests only: each call spins a local QEventLoop until the
