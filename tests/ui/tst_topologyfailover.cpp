@@ -241,6 +241,7 @@ void TestTopologyFailover::sentinelFailoverFromPage()
     if (QTest::currentTestFailed())
         return;
     QSignalSpy status(m_page.get(), &TopologyPage::statusMessage);
+    QSignalSpy written(m_page.get(), &TopologyPage::writeFinished);
 
     const QString confirmation = clickAndConfirm(QStringLiteral("sentinelFailover"));
     QVERIFY2(confirmation.contains(QStringLiteral("(%1)").arg(address(*m_primary))), qPrintable(confirmation));
@@ -254,6 +255,9 @@ void TestTopologyFailover::sentinelFailoverFromPage()
     QVERIFY2(messages.filter(QStringLiteral("sentinel-failover: Sentinel")).size() == 1, qPrintable(messages.join(u'\n')));
 
     verifyShownPrimary(*m_replica, true);
+    QTRY_VERIFY_WITH_TIMEOUT(!written.isEmpty(), TimeScale::ms(15000));
+    const ApprovalResult result = written.first().first().value<ApprovalResult>();
+    QVERIFY2(result.ok, qPrintable(result.message));
 }
 
 void TestTopologyFailover::manualPromotionFromPage()
