@@ -8,7 +8,7 @@
 
 namespace l0l3 {
 
-// Issue 6's console benchmark, driven from the UI thread of a QApplication:
+// The console benchmark, driven from the UI thread of a QApplication:
 //  1. queue load: a real redis-server seeded with N proposals as gateways
 //     write them; time from ControlClient::reloadProposals() until the
 //     ProposalsPage's model and sorting proxy (view attached and shown) hold

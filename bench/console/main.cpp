@@ -1,4 +1,4 @@
-// l0l3_bench_console: issue 6's console benchmark (see consolebench.h).
+// l0l3_bench_console: the console benchmark (see consolebench.h).
 //   l0l3_bench_console [--smoke] [--proposals N] [--runs N] [--ticks N] [--gateways N] [--regions N]
 // Progress on stderr, a markdown section on stdout. Exit 1 when something did
 // not work (never because a target was missed).

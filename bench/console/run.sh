@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/console/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [-- extra l0l3_bench_console args]
 #
-# Console benchmark of issue 6 (l0l3_bench_console, offscreen Qt): time to
+# Console benchmark (l0l3_bench_console, offscreen Qt): time to
 # load 100k proposals into the queue view (median of 3), and the UI thread's
 # longest stall over 20 dashboard ticks scraping 60 synthetic gateways.
 # Prints a markdown section on stdout (scripts/bench.sh appends it to its

@@ -2,8 +2,8 @@
 # bench/http/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [--duration S] [--repeats N]
 #                   [--connections "32 64"] [--threads N] [--cases "nginx l0.5-hit l0-hit miss"]
 #
-# HTTP benchmark of l0l3-gateway against a reference nginx, in one invocation
-# (issue 6). Starts, on loopback only: redis-server (no persistence, seeded
+# HTTP benchmark of l0l3-gateway against a reference nginx, in one invocation.
+# Starts, on loopback only: redis-server (no persistence, seeded
 # with approved entries for bench/http/requests.jsonl), l0l3-stub-llm
 # (--latency-ms 0), nginx (1 worker, access log off, `return 200` with a body
 # of the same size and the same headers as the gateway's hit reply) and

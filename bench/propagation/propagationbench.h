@@ -21,7 +21,7 @@ class ApprovalService;
 class DemoStack;
 class RedisConnection;
 
-// Issue 6, propagation and failover on the three-region demo stack (real
+// Propagation and failover on the three-region local stack (real
 // processes on loopback):
 // - approve -> first hit on each region's gateway, timed from the approve
 //   result callback, each gateway polled with one request in flight;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/propagation/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [-- extra l0l3_bench_propagation args]
 #
-# Propagation and failover benchmarks of issue 6 on the three-region demo
+# Propagation and failover benchmarks on the three-region local
 # stack (l0l3_bench_propagation, real redis-server/sentinel/gateway processes):
 # approve -> first hit on every region and revoke -> gone from every L0.5,
 # p50/p99 over 200 approvals; kill -9 of the primary -> first accepted

@@ -30,7 +30,7 @@ public:
     // Sentinel only.
     QString masterName = QStringLiteral("l0l3");
     int quorum = 2;
-    // 2000 ms, not less: at 1000 ms a loaded machine saw spurious second failovers.
+    // 2000 ms, not less: shorter periods fail over twice on a loaded machine.
     int downAfterMs = 2000;
     int failoverTimeoutMs = 10000;
     QString sentinelPassword;      // sentinel auth-user "sentinel" / auth-pass; empty: none

@@ -1,5 +1,5 @@
-# End-to-end tests across regions (issue 4 propagation and failover, issue 5
-# fault tests 1, 2, 5, 6). Included from tests/integration/CMakeLists.txt;
+# End-to-end tests across regions (propagation, failover, a hung primary, a
+# partitioned replica, a killed gateway). Included from tests/integration/CMakeLists.txt;
 # they need redis-server, l0l3-gateway and l0l3-stub-llm in
 # ${PROJECT_BINARY_DIR}/bin, and the control plane (l0l3_control).
 if(TARGET tst_propagation OR NOT TARGET l0l3_control)

@@ -24,8 +24,7 @@ using namespace l0l3::test;
 
 namespace {
 
-// Issue 5: the console writes again within 1 s of +switch-master (measured
-// here: tens of ms, on two shared, busy cores).
+// The console writes again within 1 s of +switch-master.
 constexpr qint64 kWriteAgainBoundMs = 1000;
 
 QByteArray entryKey(const QString &key)
@@ -35,9 +34,8 @@ QByteArray entryKey(const QString &key)
 
 } // namespace
 
-// Issue 4 (Sentinel failover triggered from the control layer) and issue 5
-// fault test 1 (kill -9 of the primary under read traffic and a stream of
-// approvals): primary + 2 replicas (one gateway each) + 3 Sentinels
+// Sentinel failover triggered from the control layer, and kill -9 of the
+// primary under read traffic and a stream of approvals: primary + 2 replicas (one gateway each) + 3 Sentinels
 // (down-after 2000 ms), the control plane as the console runs it
 // (SentinelClient + PrimaryTracker re-pointing the ApprovalService).
 class TestFailover : public QObject

@@ -26,7 +26,7 @@ constexpr int kDownAfterMs = 2000;
 
 } // namespace
 
-// Issue 5, fault test 2: the primary hangs (SIGSTOP) longer than Sentinel's
+// The primary hangs (SIGSTOP) longer than Sentinel's
 // down-after, a replica is promoted, then the old primary resumes (SIGCONT)
 // still believing it is the primary. The console must not keep writing to
 // it: no approval is reported accepted by it after the switch, it refuses

@@ -45,7 +45,7 @@ QString errorType(const QByteArray &body)
 
 } // namespace
 
-// Fault tests 3 and 4 of issue 5 and the gateway's abuse limits and API keys,
+// The gateway's faults (upstream down, replica killed), abuse limits and API keys,
 // end to end: real redis-server primary and replica, l0l3-stub-llm and
 // l0l3-gateway processes on loopback; faults are injected by killing,
 // stopping and restarting those processes.
@@ -399,8 +399,8 @@ void TestGatewayFaults::replicaKilled()
 {
     QFETCH(bool, hang);
     // The outage's timed-out requests hold p99 over the SLO (elevated) until they age out of the
-    // latency window: 2 s here, not the default 10 s, so "back to normal" is seen within its timeout
-    // (CI once saw elevated -> normal 8.5 s after the replica returned).
+    // latency window: 2 s here, not the default 10 s, so "back to normal" is seen well within its
+    // timeout after the replica returns.
     QVERIFY(startStack({QStringLiteral("--hot-cache-ttl-seconds"), QStringLiteral("600"),
                         QStringLiteral("--slo-window-ms"), QStringLiteral("2000")}));
     const QString hotPrompt = m_prompts.next();

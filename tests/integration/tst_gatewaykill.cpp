@@ -18,7 +18,7 @@
 using namespace l0l3;
 using namespace l0l3::test;
 
-// Issue 5, fault test 6: a gateway killed (SIGKILL) under load is reported
+// A gateway killed (SIGKILL) under load is reported
 // offline by the control plane's metrics source while the other region keeps
 // serving; restarted on the same port it serves again and is reported up.
 class TestGatewayKill : public QObject

@@ -107,7 +107,7 @@ private:
 
 } // namespace
 
-// Issue 5, fault test 5: the tokyo replica is cut from the primary (proxy in
+// The tokyo replica is cut from the primary (proxy in
 // the replication link). The lag the monitor shows grows and the link shows
 // down; an entry approved during the partition arrives after it heals; an
 // entry revoked during the partition stops being served at the edge within

@@ -41,7 +41,7 @@ bool processGone(qint64 pid)
 
 } // namespace
 
-// Issue 4: on the three-region demo stack, an approval made through the
+// On the three-region local stack, an approval made through the
 // control plane (ApprovalService on the primary) becomes a hit in every
 // region, a revoke removes it everywhere (L0 and L0.5), the replication lag
 // the monitor shows is plausible, and drain/undrain reach one region only.
