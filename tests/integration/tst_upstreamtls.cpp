@@ -7,6 +7,8 @@
 #include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QSslSocket>
+#include <QElapsedTimer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUuid>
@@ -55,6 +57,7 @@ private slots:
     void untrustedCertificateIsRefused_data();
     void untrustedCertificateIsRefused();
     void tlsListenerServesChatHealthAndMetrics();
+    void stalledHandshakeIsClosedByFirstRequestDeadline();
     void badTlsOptionsStopTheGateway_data();
     void badTlsOptionsStopTheGateway();
     void stubRefusesHalfTlsOptions();
@@ -359,6 +362,46 @@ void TestUpstreamTls::tlsListenerServesChatHealthAndMetrics()
     QVERIFY2(plain.status == 0, qPrintable(why(plain)));
     // Still serving after that.
     QCOMPARE(m_http.get(QUrl(base + QStringLiteral("/healthz"))).status, 200);
+    QVERIFY(gateway->stop());
+}
+
+void TestUpstreamTls::stalledHandshakeIsClosedByFirstRequestDeadline()
+{
+    // The idle timeout is far longer: only the first-request deadline, which covers the handshake, can close these.
+    QString error;
+    auto gateway = launchGateway(QStringLiteral("https://127.0.0.1:%1/v1").arg(m_goodPort),
+                                 {QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem")),
+                                  QStringLiteral("--tls-cert"), path(QStringLiteral("good.pem")),
+                                  QStringLiteral("--tls-key"), path(QStringLiteral("good.key")),
+                                  QStringLiteral("--first-request-timeout-ms"), QStringLiteral("500"),
+                                  QStringLiteral("--idle-timeout-ms"), QStringLiteral("600000")},
+                                 &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const int port = gateway->listenPort();
+    // Silent, and stalled inside a ClientHello (a record header announcing 512 bytes, then nothing).
+    for (const QByteArray &sent : {QByteArray(), QByteArray("\x16\x03\x01\x02\x00", 5)}) {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), static_cast<quint16>(port));
+        QVERIFY2(socket.waitForConnected(TimeScale::ms(5000)), qPrintable(socket.errorString()));
+        if (!sent.isEmpty()) {
+            socket.write(sent);
+            QVERIFY(socket.waitForBytesWritten(TimeScale::ms(5000)));
+        }
+        QElapsedTimer timer;
+        timer.start();
+        const bool closed = Poll::until(
+            [&] {
+                socket.waitForReadyRead(10);
+                socket.readAll();
+                return socket.state() == QAbstractSocket::UnconnectedState;
+            },
+            10000);
+        QVERIFY2(closed, "a stalled TLS handshake kept its connection");
+        QVERIFY2(timer.elapsed() >= 300, qPrintable(QString::number(timer.elapsed())));
+    }
+    // And a real client still gets through.
+    const QUrl health(QStringLiteral("https://127.0.0.1:%1/healthz").arg(port));
+    QVERIFY2(Poll::until([&] { return m_http.get(health).status == 200; }, 10000, 50), qPrintable(gateway->describe()));
     QVERIFY(gateway->stop());
 }
 
