@@ -95,8 +95,8 @@ void AsioRedisAdapter::armRead()
 }
 
 // What redisAsyncHandleRead does (read, feed the reader, run the callbacks), with a buffer four times
-// hiredis' 16 KiB: a turn's worth of GET replies (~1.5 KiB each) takes one recv, where hiredis' own
-// loop took several and a FIONREAD after each to know whether the socket was drained.
+// hiredis' 16 KiB: a turn's worth of GET replies usually fits one recv, and no FIONREAD is needed to
+// know whether the socket was drained.
 void AsioRedisAdapter::readAvailable()
 {
     static thread_local char buffer[64 * 1024];

@@ -129,7 +129,7 @@ private:
     StateCallback m_onState;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
     // Answered commands' records, reused: a GET per L0 lookup allocates none.
-    // Last member: destroyed first, after stop() has answered every command.
+    // Last member: destroyed first, after stop() has freed every command in flight.
     std::vector<std::unique_ptr<Pending>> m_spare;
 };
 

@@ -30,7 +30,7 @@ public:
     // True and *out filled, or false and *error filled (status 400).
     // A body byte-identical to one parsed successfully a moment ago (a hot key's repeat) is answered
     // from a small table of recent results (one hash, one compare, a copy) instead of parsing the
-    // JSON again: that parse was most of a hot-cache hit's CPU.
+    // JSON again: on a hot-cache hit the parse would be the largest cost.
     bool parse(std::string_view body, ChatRequest *out, ChatRequestError *error);
     std::uint64_t repeats() const; // parses answered from that table
 

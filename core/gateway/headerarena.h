@@ -20,12 +20,12 @@
 namespace l0l3 {
 
 // Where a connection's request header fields live: Beast's basic_fields allocates one
-// element per field and one string for the target, which made them the only heap
-// allocations left on a hot-cache hit (~5 per request). The arena is a bump allocator
-// over a block inside the session; a deallocation only counts down, and when nothing
-// allocated from the block is alive any more the next request starts again at its
-// beginning. Headers that do not fit (rare: the block holds ~25 typical fields) come
-// from the heap as before. Not thread-safe: one per connection, used on its thread.
+// element per field and one string for the target, the heap allocations a hot-cache hit
+// would otherwise make. The arena is a bump allocator over a block inside the session; a
+// deallocation only counts down, and when nothing allocated from the block is alive any
+// more the next request starts again at its beginning. Headers that do not fit the block
+// (sized for a couple of dozen typical fields) come from the heap. Not thread-safe: one per
+// connection, used on its thread.
 // Under AddressSanitizer the unused part of the block is poisoned, so a field read
 // after it was freed is reported as it would be on the heap.
 class HeaderArena

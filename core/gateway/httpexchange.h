@@ -19,8 +19,8 @@ namespace l0l3 {
 class HttpSession;
 
 // A connection's socket on the concrete io_context executor instead of the
-// type-erased any_io_executor (beast::tcp_stream's): every async operation
-// copied and destroyed that one several times (about 4% of a hit's CPU).
+// type-erased any_io_executor (beast::tcp_stream's), which every async
+// operation would copy and destroy several times.
 using HttpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
 // A request's header fields are allocated from its connection's HeaderArena.
