@@ -235,8 +235,7 @@ bool Gateway::start(std::string *error)
         options.commandTimeoutMs = m_config.redisTimeoutMs;
         options.connectTimeoutMs = 2000;
         // The gateway's credentials go only to servers the operator named.
-        for (const auto &[host, port] : m_config.redisHosts)
-            options.redisHosts.add(host, port);
+        options.redisHosts = m_config.redisHosts;
         for (const RedisUrl *url : {&m_config.replica, &m_config.primary})
             options.redisHosts.add(url->host, url->port);
         if (m_config.fallbackReplica)

@@ -479,15 +479,11 @@ const std::vector<Option> &options()
          "--fallback-replica only (ROLE needs AUTH first, so a\n"
          "primary the Sentinels name elsewhere is refused)",
          [](Context &x, const std::string &v) {
-             x.c.redisHosts.clear();
-             return forEachListed(v, [&](const std::string &entry) {
-                 std::string host;
-                 std::uint16_t port = 0;
-                 if (!parseListen(entry, &host, &port) || port == 0)
-                     return x.fail("invalid --redis-hosts: '" + entry.substr(0, 300) + "' is not HOST:PORT");
-                 x.c.redisHosts.emplace_back(std::move(host), port);
-                 return true;
-             });
+             std::vector<std::string> rejected;
+             x.c.redisHosts = RedisHostList::parse(v, &rejected);
+             if (!rejected.empty())
+                 return x.fail("invalid --redis-hosts: '" + rejected.front().substr(0, 300) + "' is not HOST:PORT");
+             return true;
          }},
 
         {"", "", "Limits and security"},

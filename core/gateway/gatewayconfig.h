@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/common/redishostlist.h"
 #include "core/common/redisurl.h"
 #include "core/gateway/apikeystore.h"
 #include "core/gateway/circuitbreaker.h"
@@ -60,7 +61,7 @@ struct GatewayConfig
     bool allowAnonymousSentinel = false;
     // --redis-hosts: besides --replica, --primary and --fallback-replica, the only servers the
     // Redis credentials are sent to when the Sentinels name a new primary.
-    std::vector<std::pair<std::string, int>> redisHosts;
+    RedisHostList redisHosts;
 
     // Abuse limits. 0 disables a limit where noted.
     double rateLimit = 0;  // requests per second per API key or client address; 0: off

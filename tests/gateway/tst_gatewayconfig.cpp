@@ -129,6 +129,10 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("sentinel bad url") << with({"--sentinel", "http://127.0.0.1:26379"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel with db") << with({"--sentinel", "redis://127.0.0.1:26379/2"}) << QStringLiteral("--sentinel");
     QTest::newRow("bad redis hosts") << with({"--redis-hosts", "10.0.0.5"}) << QStringLiteral("--redis-hosts");
+    QTest::newRow("redis hosts port 0") << with({"--redis-hosts", "10.0.0.5:6379,10.0.0.6:0"})
+                                        << QStringLiteral("'10.0.0.6:0' is not HOST:PORT");
+    QTest::newRow("redis hosts empty entry") << with({"--redis-hosts", "10.0.0.5:6379,,10.0.0.6:6379"})
+                                             << QStringLiteral("--redis-hosts");
     QTest::newRow("missing sentinel password file")
         << with({"--sentinel", "127.0.0.1:26379", "--sentinel-password-file", "/nonexistent/pw"})
         << QStringLiteral("--sentinel-password-file");
@@ -335,10 +339,10 @@ void TestGatewayConfig::sentinels()
     QCOMPARE(QByteArray::fromStdString(c.masterName), QByteArray("cache-eu"));
     QVERIFY(!c.allowAnonymousSentinel);
     QCOMPARE(c.redisHosts.size(), std::size_t(2));
-    QCOMPARE(QByteArray::fromStdString(c.redisHosts[0].first), QByteArray("10.0.0.5"));
-    QCOMPARE(c.redisHosts[0].second, 6379);
-    QCOMPARE(QByteArray::fromStdString(c.redisHosts[1].first), QByteArray("::1"));
-    QCOMPARE(c.redisHosts[1].second, 6380);
+    QCOMPARE(QByteArray::fromStdString(c.redisHosts.hosts()[0].host), QByteArray("10.0.0.5"));
+    QCOMPARE(c.redisHosts.hosts()[0].port, 6379);
+    QCOMPARE(QByteArray::fromStdString(c.redisHosts.hosts()[1].host), QByteArray("::1"));
+    QCOMPARE(c.redisHosts.hosts()[1].port, 6380);
 
     // A Sentinel without a password is refused at start, unless anonymous Sentinels are allowed.
     QStringList bare = required();
