@@ -4,6 +4,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/gateway/gatewayconfig.h"
 #include "core/gateway/httpserver.h"
 #include "core/gateway/tlscontext.h"
 #include "core/gateway/upstreamclient.h"
@@ -40,7 +41,12 @@ private slots:
     void serverContextRejectsBadFiles();
     void expectPeerSetsSniOnlyForNames();
 
+    void configTlsOptions();
+    void configTlsErrors_data();
+    void configTlsErrors();
     void upstreamOverTls();
+    void upstreamKeepsTlsConnectionAlive();
+    void upstreamRequestTimesOutOverTls();
     void upstreamCertificateRefused_data();
     void upstreamCertificateRefused();
     void upstreamHandshakeTimesOut();
@@ -51,6 +57,7 @@ private:
     std::string path(const std::string &file) const { return m_dir.filePath(QString::fromStdString(file)).toStdString(); }
     // One POST through a fresh client on its own io_context; the result once it arrives.
     std::optional<UpstreamClient::Result> post(UpstreamClient::Options options, int timeoutMs = 10000);
+    GatewayConfig::Action parse(const std::vector<std::string> &extra, GatewayConfig *config, std::string *error);
 
     QTemporaryDir m_dir;
 };
@@ -205,20 +212,116 @@ void TestTlsContext::expectPeerSetsSniOnlyForNames()
     SSL_free(ip);
 }
 
+GatewayConfig::Action TestTlsContext::parse(const std::vector<std::string> &extra, GatewayConfig *config, std::string *error)
+{
+    std::vector<std::string> args = {"l0l3-gateway", "--listen", "127.0.0.1:0", "--region", "nyc", "--replica",
+                                     "redis://127.0.0.1:6380", "--primary", "redis://127.0.0.1:6379"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<const char *> argv;
+    for (const std::string &a : args)
+        argv.push_back(a.c_str());
+    return GatewayConfig::parse(static_cast<int>(argv.size()), argv.data(), config, error,
+                                [](const char *) -> const char * { return nullptr; });
+}
+
+void TestTlsContext::configTlsOptions()
+{
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(parse({"--upstream", "https://api.example.com/v1", "--upstream-ca-file", path("ca.pem"),
+                    "--secondary-upstream", "https://backup.example.com:8443/v1", "--secondary-upstream-ca-file",
+                    path("other-ca.pem"), "--tls-cert", path("good.pem"), "--tls-key", path("good.key")},
+                   &c, &error),
+             GatewayConfig::Action::Run);
+    QVERIFY2(error.empty(), error.c_str());
+    QVERIFY(c.upstream.tls);
+    QCOMPARE(c.upstream.port, std::uint16_t(443));
+    QCOMPARE(c.upstream.caFile, path("ca.pem"));
+    QVERIFY(c.upstream.tlsContext);
+    QVERIFY(c.secondaryUpstream.tls);
+    QCOMPARE(c.secondaryUpstream.port, std::uint16_t(8443));
+    QCOMPARE(c.secondaryUpstream.caFile, path("other-ca.pem"));
+    QVERIFY(c.secondaryUpstream.tlsContext);
+    QVERIFY(c.secondaryUpstream.tlsContext != c.upstream.tlsContext);
+    QVERIFY(c.listenTls);
+
+    // The secondary does not inherit the upstream's CA file: the system store unless it names one.
+    GatewayConfig d;
+    QCOMPARE(parse({"--upstream", "https://a.example/v1", "--upstream-ca-file", path("ca.pem"), "--secondary-upstream",
+                    "https://b.example/v1"},
+                   &d, &error),
+             GatewayConfig::Action::Run);
+    QVERIFY(d.secondaryUpstream.caFile.empty());
+    QVERIFY(d.secondaryUpstream.tlsContext);
+    QVERIFY(!d.listenTls);
+
+    // Plain stays plain: no context at all.
+    GatewayConfig e;
+    QCOMPARE(parse({"--upstream", "http://127.0.0.1:8000/v1"}, &e, &error), GatewayConfig::Action::Run);
+    QVERIFY(!e.upstream.tls);
+    QVERIFY(!e.upstream.tlsContext);
+    QVERIFY(!e.listenTls);
+}
+
+void TestTlsContext::configTlsErrors_data()
+{
+    QTest::addColumn<QStringList>("extra");
+    QTest::addColumn<QString>("message");
+    const QString https = QStringLiteral("https://a.example/v1");
+    const QString up = QStringLiteral("--upstream");
+    QTest::newRow("ca file, plain upstream")
+        << QStringList{up, QStringLiteral("http://a/v1"), QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << "--upstream-ca-file is for an https:// --upstream";
+    QTest::newRow("secondary ca file, no secondary")
+        << QStringList{up, https, QStringLiteral("--secondary-upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << "needs --secondary-upstream";
+    QTest::newRow("secondary ca file, plain secondary")
+        << QStringList{up, https, QStringLiteral("--secondary-upstream"), QStringLiteral("http://b/v1"),
+                       QStringLiteral("--secondary-upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << "--secondary-upstream-ca-file is for an https:// --secondary-upstream";
+    QTest::newRow("unreadable ca file")
+        << QStringList{up, https, QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("absent.pem"))}
+        << "cannot read CA file";
+    QTest::newRow("junk ca file")
+        << QStringList{up, https, QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("junk.pem"))}
+        << "cannot load CA file";
+    QTest::newRow("cert only")
+        << QStringList{up, https, QStringLiteral("--tls-cert"), QString::fromStdString(path("good.pem"))} << "--tls-cert needs --tls-key";
+    QTest::newRow("key only")
+        << QStringList{up, https, QStringLiteral("--tls-key"), QString::fromStdString(path("good.key"))} << "--tls-key needs --tls-cert";
+    QTest::newRow("empty ca file name") << QStringList{up, https, QStringLiteral("--upstream-ca-file="), } << "--upstream-ca-file";
+}
+
+void TestTlsContext::configTlsErrors()
+{
+    QFETCH(QStringList, extra);
+    QFETCH(QString, message);
+    std::vector<std::string> args;
+    for (const QString &a : extra)
+        args.push_back(a.toStdString());
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(parse(args, &c, &error), GatewayConfig::Action::Error);
+    QVERIFY2(QString::fromStdString(error).contains(message), error.c_str());
+}
+
 namespace {
 
-// An HTTPS server on its own thread answering every request with body.
+// An HTTPS server on its own thread answering every request with body (none when silent).
 class TlsServer
 {
 public:
-    TlsServer(const std::string &cert, const std::string &key, std::string body)
+    TlsServer(const std::string &cert, const std::string &key, std::string body, bool silent = false)
         : m_body(std::move(body))
     {
         HttpServer::Options options;
         std::string error;
         options.tls = TlsContext::server(cert, key, &error);
-        m_server = std::make_unique<HttpServer>(options, [this](HttpExchange exchange) {
-            exchange.respond(200, "application/json", m_body);
+        m_server = std::make_unique<HttpServer>(options, [this, silent](HttpExchange exchange) {
+            if (silent)
+                m_held.push_back(std::move(exchange)); // the connection stays open, unanswered
+            else
+                exchange.respond(200, "application/json", m_body);
         });
         m_ok = options.tls && m_server->listen(&error);
         if (m_ok)
@@ -229,12 +332,15 @@ public:
         m_server->stop();
         if (m_thread.joinable())
             m_thread.join();
+        m_held.clear(); // before the server their sessions belong to
     }
     bool ok() const { return m_ok; }
     std::uint16_t port() const { return m_server->port(); }
+    HttpServer::ConnectionStats stats() const { return m_server->connectionStats(); }
 
 private:
     std::string m_body;
+    std::vector<HttpExchange> m_held; // touched by the server's thread only, until it is joined
     std::unique_ptr<HttpServer> m_server;
     std::thread m_thread;
     bool m_ok = false;
@@ -270,6 +376,47 @@ void TestTlsContext::upstreamOverTls()
         QCOMPARE(result->status, 200);
         QCOMPARE(result->body, kCompletion);
     }
+}
+
+void TestTlsContext::upstreamKeepsTlsConnectionAlive()
+{
+    TlsServer server(path("good.pem"), path("good.key"), kCompletion);
+    QVERIFY(server.ok());
+    UpstreamClient::Options options;
+    std::string error;
+    QVERIFY(UpstreamClient::parseBaseUrl("https://localhost:" + std::to_string(server.port()) + "/v1", &options, &error));
+    options.caFile = path("ca.pem");
+    net::io_context context;
+    UpstreamClient client(context, options);
+    for (int i = 0; i < 3; ++i) {
+        std::optional<UpstreamClient::Result> result;
+        client.postChatCompletion("{}", {}, [&](UpstreamClient::Result r) { result = std::move(r); });
+        QElapsedTimer timer;
+        timer.start();
+        while (!result && timer.elapsed() < TimeScale::ms(10000)) {
+            context.restart(); // run_for() stops the context whenever it runs out of work
+            context.run_for(std::chrono::milliseconds(10));
+        }
+        QVERIFY(result);
+        QVERIFY2(result->failure == UpstreamClient::Failure::None, result->error.c_str());
+        QCOMPARE(result->status, 200);
+    }
+    // One pooled connection carried all three.
+    QCOMPARE(server.stats().open, std::size_t(1));
+}
+
+void TestTlsContext::upstreamRequestTimesOutOverTls()
+{
+    TlsServer server(path("good.pem"), path("good.key"), kCompletion, true);
+    QVERIFY(server.ok());
+    UpstreamClient::Options options;
+    std::string error;
+    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
+    options.caFile = path("ca.pem");
+    options.timeoutMs = 300;
+    const auto result = post(options);
+    QVERIFY(result);
+    QVERIFY2(result->failure == UpstreamClient::Failure::Timeout, result->error.c_str());
 }
 
 void TestTlsContext::upstreamCertificateRefused_data()
