@@ -54,6 +54,7 @@ struct Gateway::PendingChat
     bool degraded = false; // served while the local replica is down
     CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
     bool secondary = false; // sent to the secondary upstream
+    Clock::time_point upstreamStarted; // postChatCompletion called
 };
 
 struct Gateway::Worker
@@ -772,6 +773,7 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
     const std::string_view authorization = !m_upstreamAuthorization.empty() ? std::string_view(m_upstreamAuthorization)
         : m_config.apiKeys                                                   ? std::string_view()
                                                                              : req[http::field::authorization];
+    chat->upstreamStarted = Clock::now();
     client->postChatCompletion(std::move(body), authorization, [this, &worker, chat](UpstreamClient::Result result) {
         onUpstream(worker, chat, std::move(result));
     });
@@ -779,6 +781,7 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
 
 void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result)
 {
+    const Clock::duration upstreamTime = Clock::now() - chat->upstreamStarted;
     // A 4xx is the client's problem and says the upstream is alive; transport failures and 5xx count against it.
     const bool upstreamHealthy = result.failure == UpstreamClient::Failure::None && result.status < 500;
     (chat->secondary ? *m_secondaryBreaker : m_breaker).record(chat->permit, upstreamHealthy);
@@ -840,6 +843,8 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
     }
     m_metrics.request(Tier::Upstream, chat->mode == Mode::Bypass ? Outcome::Bypass : Outcome::Miss,
                       secondsSince(chat->started));
+    if (chat->mode == Mode::Miss)
+        m_metrics.missOverhead(std::chrono::duration<double>(Clock::now() - chat->started - upstreamTime).count());
 
     if (chat->mode != Mode::Miss || chat->noStore || !answer->hasTextContent || answer->content.empty())
         return;

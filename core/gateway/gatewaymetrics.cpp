@@ -88,6 +88,12 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     for (int t = 0; t < static_cast<int>(Tier::Count); ++t)
         w.histogram("l0l3_request_duration_seconds", {{"region", region}, {"tier", tierName(static_cast<Tier>(t))}}, m_latency[t]);
 
+    w.family("l0l3_gateway_overhead_seconds", "histogram",
+             "Time a miss answered by the upstream spends in the gateway itself: from the complete request "
+             "reaching the handler to the response handed to the client connection for writing, minus the "
+             "upstream call (from starting the upstream request, connecting included, to having its full response).");
+    w.histogram("l0l3_gateway_overhead_seconds", {{"region", region}}, m_missOverhead);
+
     w.family("l0l3_errors_total", "counter", "Error responses by HTTP status and error code.");
     {
         std::lock_guard lock(m_errorsMutex);

@@ -32,6 +32,10 @@ public:
     static std::string_view outcomeName(Outcome outcome);
 
     void request(Tier tier, Outcome outcome, double seconds);
+    // A miss answered by the upstream: the gateway's own share of its latency
+    // (l0l3_gateway_overhead_seconds; the definition is in render()'s HELP text).
+    void missOverhead(double seconds) { m_missOverhead.record(seconds); }
+    const LatencyHistogram &missOverhead() const { return m_missOverhead; }
     void error(int status, std::string_view code);
     void proposal() { m_proposals.fetch_add(1, std::memory_order_relaxed); }
     void proposalFailed() { m_proposalsFailed.fetch_add(1, std::memory_order_relaxed); }
@@ -80,6 +84,7 @@ private:
     std::string m_region;
     std::array<std::array<std::atomic<std::uint64_t>, static_cast<int>(Outcome::Count)>, static_cast<int>(Tier::Count)> m_requests{};
     std::array<LatencyHistogram, static_cast<int>(Tier::Count)> m_latency;
+    LatencyHistogram m_missOverhead;
     std::atomic<std::uint64_t> m_proposals{0};
     std::atomic<std::uint64_t> m_proposalsFailed{0};
     std::atomic<std::uint64_t> m_primarySwitches{0};
