@@ -56,6 +56,8 @@ private slots:
     void httpsMissIsAnsweredAndProposed();
     void untrustedCertificateIsRefused_data();
     void untrustedCertificateIsRefused();
+    void secondaryUpstreamOverTls_data();
+    void secondaryUpstreamOverTls();
     void tlsListenerServesChatHealthAndMetrics();
     void stalledHandshakeIsClosedByFirstRequestDeadline();
     void badTlsOptionsStopTheGateway_data();
@@ -332,6 +334,43 @@ void TestUpstreamTls::untrustedCertificateIsRefused()
     const QString expected = QStringLiteral("upstream %1:%2: TLS certificate could not be verified: %3").arg(host).arg(stubPort).arg(reason);
     QVERIFY2(Poll::until([&] { return QString::fromUtf8(gateway->stderrText()).contains(expected); }, kLogTimeoutMs),
              qPrintable(expected + u'\n' + gateway->describe()));
+    QVERIFY(gateway->stop());
+}
+
+void TestUpstreamTls::secondaryUpstreamOverTls_data()
+{
+    QTest::addColumn<QString>("caFile");
+    QTest::addColumn<int>("status");
+    QTest::newRow("trusted") << "ca.pem" << 200;
+    // Its own trust: the primary's CA file (given) is not inherited.
+    QTest::newRow("own CA file missing") << QString() << 502;
+    QTest::newRow("unrelated CA") << "other-ca.pem" << 502;
+}
+
+void TestUpstreamTls::secondaryUpstreamOverTls()
+{
+    QFETCH(QString, caFile);
+    QFETCH(int, status);
+    // The primary refuses connections (port 1) and one failure opens its circuit: misses go to the secondary.
+    QStringList extra{QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem")),
+                      QStringLiteral("--breaker-failures"), QStringLiteral("1"),
+                      QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("600000"),
+                      QStringLiteral("--secondary-upstream"), QStringLiteral("https://localhost:%1/v1").arg(m_goodPort)};
+    if (!caFile.isEmpty())
+        extra << QStringLiteral("--secondary-upstream-ca-file") << path(caFile);
+    QString error;
+    auto gateway = launchGateway(QStringLiteral("https://127.0.0.1:1/v1"), extra, &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(gateway->listenPort()));
+
+    const HttpResult first = m_http.post(url, ChatWire::chatBody(uniquePrompt()));
+    QVERIFY2(first.status == 502, qPrintable(why(first) + gateway->describe()));
+    const qint64 before = stubRequests(m_goodPort);
+    const HttpResult second = m_http.post(url, ChatWire::chatBody(uniquePrompt()));
+    QVERIFY2(second.status == status, qPrintable(why(second) + gateway->describe()));
+    QCOMPARE(stubRequests(m_goodPort), before + (status == 200 ? 1 : 0));
+    if (status != 200)
+        QVERIFY2(second.body.contains("the upstream certificate could not be verified"), qPrintable(why(second)));
     QVERIFY(gateway->stop());
 }
 
