@@ -70,6 +70,8 @@ struct Connection
 struct Stats
 {
     std::uint64_t scheduled = 0, sent = 0, completed = 0, ok = 0, non2xx = 0, transportErrors = 0;
+    // What the transport errors were, and connections that failed with no request on them.
+    std::uint64_t sendFailed = 0, closedInFlight = 0, badResponse = 0, connectFailed = 0;
     std::uint64_t cacheHit = 0, cacheMiss = 0, cacheOther = 0;
     std::size_t maxBacklog = 0;
     std::vector<Nanos> latencies; // of completed requests, any status
@@ -244,13 +246,15 @@ public:
         const std::uint64_t errors = m_stats.non2xx + m_stats.transportErrors + m_unanswered + m_unscheduled;
         std::printf("{\"target\":\"http://%s:%d%s\",\"rate\":%.1f,\"duration_s\":%.3f,\"connections\":%d,"
                     "\"hit_fraction\":%.3f,\"scheduled\":%llu,\"sent\":%llu,\"completed\":%llu,\"ok\":%llu,"
-                    "\"non_2xx\":%llu,\"transport_errors\":%llu,\"unanswered\":%llu,\"errors\":%llu,"
+                    "\"non_2xx\":%llu,\"transport_errors\":%llu,\"send_failed\":%llu,\"closed_in_flight\":%llu,"
+                    "\"bad_response\":%llu,\"connect_failed\":%llu,\"unanswered\":%llu,\"errors\":%llu,"
                     "\"achieved_rate\":%.1f,\"elapsed_s\":%.3f,\"max_backlog\":%zu,"
                     "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f},"
                     "\"x_l0l3_cache\":{\"hit\":%llu,\"miss\":%llu,\"other\":%llu}}\n",
                     jsonEscape(m_o.host).c_str(), m_o.port, jsonEscape(m_o.path).c_str(), m_o.rate, m_o.duration,
                     m_o.connections, m_o.hitFraction, ull(m_total), ull(m_stats.sent), ull(m_stats.completed),
-                    ull(m_stats.ok), ull(m_stats.non2xx), ull(m_stats.transportErrors),
+                    ull(m_stats.ok), ull(m_stats.non2xx), ull(m_stats.transportErrors), ull(m_stats.sendFailed),
+                    ull(m_stats.closedInFlight), ull(m_stats.badResponse), ull(m_stats.connectFailed),
                     ull(m_unanswered + m_unscheduled), ull(errors), static_cast<double>(m_stats.ok) / window, elapsed,
                     m_stats.maxBacklog, q(0.5), q(0.9), q(0.99), l.empty() ? 0.0 : static_cast<double>(l.back()) / 1e6,
                     mean, ull(m_stats.cacheHit), ull(m_stats.cacheMiss), ull(m_stats.cacheOther));
@@ -277,6 +281,7 @@ private:
         if (connect(c.fd, reinterpret_cast<const sockaddr *>(&m_addr), sizeof m_addr) != 0 && errno != EINPROGRESS) {
             close(c.fd);
             c.fd = -1;
+            ++m_stats.connectFailed;
             return;
         }
         c.connecting = true;
@@ -286,11 +291,16 @@ private:
         epoll_ctl(m_epoll, EPOLL_CTL_ADD, c.fd, &ev);
     }
 
-    void fail(std::size_t i)
+    enum class Why { Connect, Send, Closed, BadResponse, Idle };
+    void fail(std::size_t i, Why why)
     {
         Connection &c = m_conns[i];
-        if (c.busy)
+        if (c.busy) {
             ++m_stats.transportErrors;
+            ++(why == Why::Send ? m_stats.sendFailed : why == Why::BadResponse ? m_stats.badResponse : m_stats.closedInFlight);
+        }
+        if (why == Why::Connect)
+            ++m_stats.connectFailed;
         if (c.fd >= 0)
             close(c.fd);
         c.fd = -1;
@@ -342,7 +352,7 @@ private:
             } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 return; // EPOLLOUT is registered: resumed by onEvent
             } else {
-                fail(i);
+                fail(i, Why::Send);
                 return;
             }
         }
@@ -358,7 +368,7 @@ private:
             socklen_t len = sizeof err;
             getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
             if (err != 0) {
-                fail(i);
+                fail(i, Why::Connect);
                 return;
             }
             c.connecting = false;
@@ -378,7 +388,7 @@ private:
             const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
             if (n > 0) {
                 if (!c.busy || c.in.size() + static_cast<std::size_t>(n) > (8u << 20)) {
-                    fail(i); // bytes nobody asked for, or an answer too large for this tool
+                    fail(i, Why::BadResponse); // bytes nobody asked for, or an answer too large for this tool
                     return;
                 }
                 c.in.append(buf, static_cast<std::size_t>(n));
@@ -387,7 +397,7 @@ private:
             } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 return;
             } else {
-                fail(i); // closed by the server (an answer in flight is a transport error)
+                fail(i, Why::Closed); // closed by the server (an answer in flight is a transport error)
                 return;
             }
         }
@@ -405,7 +415,9 @@ private:
             ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         const auto lengthAt = head.find("\r\ncontent-length:");
         if (head.rfind("http/1.1 ", 0) != 0 || head.size() < 12 || lengthAt == std::string::npos) {
-            fail(i); // not HTTP/1.1 with a Content-Length (chunked answers are not supported)
+            if (m_shownBad++ < 3)
+                std::fprintf(stderr, "l0l3-openload: unexpected answer: %.300s\n", head.c_str());
+            fail(i, Why::BadResponse); // not HTTP/1.1 with a Content-Length (chunked answers are not supported)
             return true;
         }
         const std::size_t length = std::strtoull(head.c_str() + lengthAt + 17, nullptr, 10);
@@ -431,7 +443,7 @@ private:
         const bool closing = head.find("\r\nconnection: close") != std::string::npos;
         c.busy = false;
         if (closing || c.in.size() != headEnd + 4 + length) {
-            fail(i); // the server closes, or sent more than one answer
+            fail(i, Why::Idle); // the server closes, or sent more than one answer
         }
         dispatch();
         return true;
@@ -447,6 +459,7 @@ private:
     Nanos m_start = 0, m_end = 0;
     std::uint64_t m_unanswered = 0, m_unscheduled = 0;
     Stats m_stats;
+    int m_shownBad = 0;
 };
 
 } // namespace

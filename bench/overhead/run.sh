@@ -117,6 +117,7 @@ j() { jq -r "$1" "$2"; }
 
 failures=0
 rows=()
+notes=()
 for rate in $rates; do
   load "direct-$rate" "$stub_port" "$rate" "d$rate-$$"
   misses0=$(metric "$gateway_port" l0l3_requests_total 'tier="L3".*outcome="miss"')
@@ -142,7 +143,13 @@ for rate in $rates; do
   osum1=$(metric "$gateway_port" l0l3_gateway_overhead_seconds_sum '')
   ocount1=$(metric "$gateway_port" l0l3_gateway_overhead_seconds_count '')
 
+  curl -sS --max-time 5 "http://127.0.0.1:$gateway_port/metrics" >"$out/raw/gateway-$rate.metrics" || true
   d=$out/raw/direct-$rate.json g=$out/raw/gateway-$rate.json
+  for f in "$d" "$g"; do
+    if [[ $(j .errors "$f") != 0 ]]; then
+      notes+=("$(basename "$f" .json): $(jq -c '{non_2xx, send_failed, closed_in_flight, bad_response, unanswered, connect_failed}' "$f")")
+    fi
+  done
   row=$(awk -v rate="$rate" -v conns="$connections" -v tck="$ticks" \
     -v dr="$(j .achieved_rate "$d")" -v gr="$(j .achieved_rate "$g")" \
     -v d50="$(j .latency_ms.p50 "$d")" -v d99="$(j .latency_ms.p99 "$d")" \
@@ -185,6 +192,11 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt
   echo "| rate/s | achieved/s direct / gw | p50 ms direct / gw | p99 ms direct / gw | added p50 ms | added p99 ms | max ms direct / gw | gw CPU µs/miss | Redis CPU µs/miss | l0l3_gateway_overhead_seconds mean µs | errors direct / gw | proposals ok / failed | saturated |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${rows[@]}"
+  if ((${#notes[@]})); then
+    echo
+    echo "Errors (l0l3-openload's breakdown; the gateway's /metrics after each run are in raw/):"
+    printf -- '- %s\n' "${notes[@]}"
+  fi
 } | tee "$out/report.md"
 echo
 echo "raw: $out (raw/*.json from l0l3-openload, machine.txt, report.md)"
