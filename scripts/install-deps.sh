@@ -9,6 +9,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev
   qtkeychain-qt6-dev libgl-dev
   libboost-dev libhiredis-dev libsimdjson-dev libxxhash-dev libutf8proc-dev
+  libssl-dev openssl systemd
   libbenchmark-dev
   redis-server redis-tools
   xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools
