@@ -320,12 +320,18 @@ private:
             + ": my order has not arrived yet, what should I do?";
     }
 
+    // Round robin over the connections, so that none stays unused: a server may close a
+    // connection that has sent no request for a while (the gateway's first-request timeout),
+    // and a request sent just then would fail.
     void dispatch()
     {
-        for (std::size_t i = 0; i < m_conns.size() && !m_backlog.empty(); ++i) {
+        const std::size_t start = m_next;
+        for (std::size_t k = 0; k < m_conns.size() && !m_backlog.empty(); ++k) {
+            const std::size_t i = (start + k) % m_conns.size();
             Connection &c = m_conns[i];
             if (c.fd < 0 || c.busy || c.connecting)
                 continue;
+            m_next = i + 1;
             const std::string body = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\""
                 + prompt() + "\"}]}";
             c.out = "POST " + m_o.path + " HTTP/1.1\r\nHost: " + m_o.host + "\r\nContent-Type: application/json\r\n";
@@ -460,6 +466,7 @@ private:
     std::uint64_t m_unanswered = 0, m_unscheduled = 0;
     Stats m_stats;
     int m_shownBad = 0;
+    std::size_t m_next = 0; // where dispatch() starts looking for a free connection
 };
 
 } // namespace
