@@ -55,7 +55,7 @@ MainWindow::MainWindow(QWidget *parent)
 
     for (auto *page : {static_cast<QObject *>(m_proposals), static_cast<QObject *>(m_entries),
                        static_cast<QObject *>(m_audit), static_cast<QObject *>(m_topology)}) {
-        connect(page, SIGNAL(statusMessage(QString,int)), this, SLOT(deliverStatus(QString,int)));
+        connect(page, SIGNAL(statusMessage(QString, int)), this, SLOT(deliverStatus(QString, int)));
     }
     connect(m_proposals, &ProposalsPage::writeFinished, this, &MainWindow::onWriteFinished);
     connect(m_entries, &EntriesPage::writeFinished, this, &MainWindow::onWriteFinished);
@@ -92,7 +92,8 @@ MainWindow::MainWindow(QWidget *parent)
                 }
             });
     connect(w, &ControlWorker::roleChecked, this, [this](const QString &role, bool writable, bool frozen) {
-        QString text = writable ? tr("role: primary ✓") : tr("role: %1 — writes refused").arg(Formatting::oneLine(role, 40));
+        QString text = writable ? tr("role: primary ✓")
+                                : tr("role: %1 — writes refused").arg(Formatting::oneLine(role, 40));
         if (frozen)
             text += tr(" · approvals FROZEN");
         m_roleLabel->setText(text);
@@ -113,7 +114,8 @@ MainWindow::MainWindow(QWidget *parent)
         showStatus(tr("Primary moved to %1:%2 (Sentinel); the console follows it.").arg(host).arg(port), 0);
     });
     connect(mw, &MonitorWorker::message, this, [this](const QString &text) { showStatus(text, 8000); });
-    connect(m_vault, &PasswordVault::backendUnavailable, this, [this](const QString &message) { showStatus(message, 0); });
+    connect(m_vault, &PasswordVault::backendUnavailable, this,
+            [this](const QString &message) { showStatus(message, 0); });
 
     resize(1280, 800);
 }
@@ -152,7 +154,8 @@ void MainWindow::buildMenus()
         go->addAction(a);
     go->addSeparator();
     for (int i = 0; i < m_tabs->count(); ++i) {
-        QAction *tab = go->addAction(m_tabs->tabText(i).remove(QLatin1Char('&')), this, [this, i] { m_tabs->setCurrentIndex(i); });
+        QAction *tab = go->addAction(m_tabs->tabText(i).remove(QLatin1Char('&')), this,
+                                     [this, i] { m_tabs->setCurrentIndex(i); });
         tab->setShortcut(QKeySequence(Qt::ALT | Qt::Key(Qt::Key_1 + i)));
     }
 
@@ -199,7 +202,8 @@ void MainWindow::connectWith(const RedisConnection::Options &options, const QStr
 {
     m_primaryHost = options.host;
     m_primaryPort = options.port;
-    m_connLabel->setText(Formatting::oneLine(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label), 200));
+    m_connLabel->setText(
+        Formatting::oneLine(tr("%1: connecting").arg(label.isEmpty() ? options.redacted() : label), 200));
     m_client->connectTo(options, m_actor);
 }
 

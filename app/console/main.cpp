@@ -59,15 +59,28 @@ int parse(const QStringList &arguments, Options *o)
     parser.setApplicationDescription(QStringLiteral("L0L3 approval console"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption profile(QStringLiteral("profile"), QStringLiteral("Connect with this connection profile."), QStringLiteral("NAME"));
-    const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Start the local three-region demo stack and connect to it."));
-    const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("With --demo: no window, one status line per second."));
-    const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Write the main window as a PNG after --quit-after seconds, then exit."), QStringLiteral("FILE"));
-    const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Exit after S seconds (with --demo: counted from when the stack is ready)."), QStringLiteral("S"));
-    const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Open on this tab: proposals, entries, audit, dashboards, topology (for screenshots)."), QStringLiteral("NAME"));
+    const QCommandLineOption profile(QStringLiteral("profile"), QStringLiteral("Connect with this connection profile."),
+                                     QStringLiteral("NAME"));
+    const QCommandLineOption demo(QStringLiteral("demo"),
+                                  QStringLiteral("Start the local three-region demo stack and connect to it."));
+    const QCommandLineOption headless(QStringLiteral("headless"),
+                                      QStringLiteral("With --demo: no window, one status line per second."));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                        QStringLiteral(
+                                            "Write the main window as a PNG after --quit-after seconds, then exit."),
+                                        QStringLiteral("FILE"));
+    const QCommandLineOption quitAfter(QStringLiteral("quit-after"),
+                                       QStringLiteral(
+                                           "Exit after S seconds (with --demo: counted from when the stack is ready)."),
+                                       QStringLiteral("S"));
+    const QCommandLineOption tab(
+        QStringLiteral("tab"),
+        QStringLiteral("Open on this tab: proposals, entries, audit, dashboards, topology (for screenshots)."),
+        QStringLiteral("NAME"));
     const QCommandLineOption autoApprove(QStringLiteral("auto-approve"),
-                                         QStringLiteral("With --demo: approve the top-ranked proposal every S seconds "
-                                                        "(audited as demo-autopilot), so hits show without an operator."),
+                                         QStringLiteral(
+                                             "With --demo: approve the top-ranked proposal every S seconds "
+                                             "(audited as demo-autopilot), so hits show without an operator."),
                                          QStringLiteral("S"));
     parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab, autoApprove});
     if (!parser.parse(arguments))
@@ -109,9 +122,8 @@ void startAutopilot(const Options &o, const DemoTopology &topology, QObject *own
     if (!(o.autoApprove > 0))
         return;
     auto *autopilot = new DemoAutopilot(DemoToMonitor::primaryOptions(topology), int(o.autoApprove * 1000), owner);
-    QObject::connect(autopilot, &DemoAutopilot::report, owner, [](const QString &line) {
-        QTextStream(stdout) << line << Qt::endl;
-    });
+    QObject::connect(autopilot, &DemoAutopilot::report, owner,
+                     [](const QString &line) { QTextStream(stdout) << line << Qt::endl; });
     autopilot->start();
 }
 
@@ -121,7 +133,8 @@ int withChildExits(const DemoStack &stack, int exitCode)
     const qsizetype unclean = stack.uncleanExits().size();
     if (unclean == 0)
         return exitCode;
-    QTextStream(stderr) << "l0l3-console: " << unclean << " process(es) of the demo stack did not exit cleanly" << Qt::endl;
+    QTextStream(stderr) << "l0l3-console: " << unclean << " process(es) of the demo stack did not exit cleanly"
+                        << Qt::endl;
     return exitCode != 0 ? exitCode : 1;
 }
 
@@ -164,7 +177,8 @@ void scheduleExit(QApplication &app, MainWindow &window, const Options &o, int *
                 QTextStream(stderr) << "l0l3-console: cannot write the screenshot to " << o.screenshot << Qt::endl;
                 *exitCode = 1;
             } else {
-                QTextStream(stdout) << "screenshot " << o.screenshot << ' ' << shot.width() << 'x' << shot.height() << Qt::endl;
+                QTextStream(stdout) << "screenshot " << o.screenshot << ' ' << shot.width() << 'x' << shot.height()
+                                    << Qt::endl;
             }
         }
         app.quit();
@@ -202,12 +216,13 @@ int runWindow(QApplication &app, const Options &o)
         progress->setMinimumDuration(0);
         progress->setAutoClose(false);
         progress->setValue(0);
-        QObject::connect(stack.get(), &DemoStack::progress, progress, [progress](int step, int total, const QString &text) {
-            progress->setMaximum(total);
-            progress->setValue(step);
-            progress->setLabelText(text);
-            QTextStream(stdout) << '[' << step << '/' << total << "] " << text << Qt::endl;
-        });
+        QObject::connect(stack.get(), &DemoStack::progress, progress,
+                         [progress](int step, int total, const QString &text) {
+                             progress->setMaximum(total);
+                             progress->setValue(step);
+                             progress->setLabelText(text);
+                             QTextStream(stdout) << '[' << step << '/' << total << "] " << text << Qt::endl;
+                         });
         QObject::connect(stack.get(), &DemoStack::failed, &app, [&exitCode, progress](const QString &error) {
             QTextStream(stderr) << "l0l3-console: the demo stack did not start: " << error << Qt::endl;
             progress->close();

@@ -44,7 +44,9 @@ void outJson(const QJsonDocument &doc, QJsonDocument::JsonFormat format)
 void err(const QString &s)
 {
     const QByteArray b = s.toUtf8();
-    const std::string safe = VisibleText::escape(std::string_view(b.constData(), size_t(b.size())), VisibleText::KeepNewlines) + '\n';
+    const std::string safe = VisibleText::escape(std::string_view(b.constData(), size_t(b.size())),
+                                                 VisibleText::KeepNewlines)
+        + '\n';
     std::fwrite(safe.data(), 1, safe.size(), stderr);
     std::fflush(stderr);
 }
@@ -110,10 +112,11 @@ void CtlRunner::report(const ApprovalResult &r)
 {
     if (!r.ok) {
         const int code = r.error == ApprovalResult::ErrorKind::VersionConflict ? VersionConflict
-            : r.error == ApprovalResult::ErrorKind::InvalidArgument             ? UsageError
-                                                                                : OperationalError;
-        finishWith(code, QStringLiteral("l0l3-ctl: %1 failed (%2): %3")
-                             .arg(m_command.name, ApprovalResult::errorName(r.error), r.message));
+            : r.error == ApprovalResult::ErrorKind::InvalidArgument            ? UsageError
+                                                                               : OperationalError;
+        finishWith(code,
+                   QStringLiteral("l0l3-ctl: %1 failed (%2): %3")
+                       .arg(m_command.name, ApprovalResult::errorName(r.error), r.message));
         return;
     }
     if (m_command.json) {
@@ -142,7 +145,8 @@ void CtlRunner::run()
     auto readResponse = [this](QString *response) {
         QFile f(m_command.responseFile);
         if (!f.open(QIODevice::ReadOnly)) {
-            finishWith(UsageError, QStringLiteral("l0l3-ctl: cannot read %1: %2").arg(m_command.responseFile, f.errorString()));
+            finishWith(UsageError,
+                       QStringLiteral("l0l3-ctl: cannot read %1: %2").arg(m_command.responseFile, f.errorString()));
             return false;
         }
         *response = QString::fromUtf8(f.readAll());
@@ -185,8 +189,9 @@ void CtlRunner::run()
         auto *store = new EntryStore(m_connection, this);
         store->get(key, this, [this, key, response, cb](const std::optional<EntryItem> &item, const QString &error) {
             if (!item) {
-                finishWith(OperationalError, error.isEmpty() ? QStringLiteral("l0l3-ctl: no approved entry for key %1").arg(key)
-                                                             : QStringLiteral("l0l3-ctl: ") + error);
+                finishWith(OperationalError,
+                           error.isEmpty() ? QStringLiteral("l0l3-ctl: no approved entry for key %1").arg(key)
+                                           : QStringLiteral("l0l3-ctl: ") + error);
                 return;
             }
             m_service->edit(key, response, item->entry.version, m_command.actor, cb);
@@ -197,7 +202,7 @@ void CtlRunner::run()
         m_service->unfreezeApprovals(c.actor, cb);
     } else if (c.name == QLatin1String("drain") || c.name == QLatin1String("undrain")) {
         const ControlMessage message{c.name == QLatin1String("drain") ? ControlMessage::Verb::Drain
-                                                                     : ControlMessage::Verb::Undrain,
+                                                                      : ControlMessage::Verb::Undrain,
                                      c.args.value(0).toStdString()};
         m_service->publishControl(QString::fromStdString(encode(message)), c.actor, cb);
     } else if (c.name == QLatin1String("flush")) {
@@ -210,9 +215,8 @@ void CtlRunner::run()
 void CtlRunner::runProposals()
 {
     auto *queue = new ProposalQueue(m_connection, this);
-    connect(queue, &ProposalQueue::loadFailed, this, [this](const QString &message) {
-        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
-    });
+    connect(queue, &ProposalQueue::loadFailed, this,
+            [this](const QString &message) { finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message); });
     connect(queue, &ProposalQueue::loadFinished, this, [this, queue](int, qint64 malformed) {
         QList<ProposalItem> items = queue->rankedItems();
         if (m_command.limit >= 0 && items.size() > m_command.limit)
@@ -243,16 +247,20 @@ void CtlRunner::runProposals()
             }
             outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
-            out(QStringLiteral("%1  %2  %3  %4  %5\n").arg(QStringLiteral("ID"), -17).arg(QStringLiteral("SEEN"), 6)
-                    .arg(QStringLiteral("SAVINGS"), 9).arg(QStringLiteral("REGIONS"), -20).arg(QStringLiteral("PROMPT")));
+            out(QStringLiteral("%1  %2  %3  %4  %5\n")
+                    .arg(QStringLiteral("ID"), -17)
+                    .arg(QStringLiteral("SEEN"), 6)
+                    .arg(QStringLiteral("SAVINGS"), 9)
+                    .arg(QStringLiteral("REGIONS"), -20)
+                    .arg(QStringLiteral("PROMPT")));
             for (const ProposalItem &p : std::as_const(items)) {
                 QStringList regions;
                 for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
                     regions << QString(field(it.key()) + u':' + QString::number(it.value()));
                 // Concatenated, not chained arg(): a "%3" inside a field stays text.
                 out(field(p.id).leftJustified(17) + u"  " + QString::number(p.seenTotal).rightJustified(6) + u"  "
-                    + QString::number(p.savingsScore, 'f', 1).rightJustified(9) + u"  " + regions.join(u',').leftJustified(20)
-                    + u"  " + field(oneLine(p.prompt, 60)) + u'\n');
+                    + QString::number(p.savingsScore, 'f', 1).rightJustified(9) + u"  "
+                    + regions.join(u',').leftJustified(20) + u"  " + field(oneLine(p.prompt, 60)) + u'\n');
             }
         }
         finishWith(Ok);
@@ -265,13 +273,11 @@ void CtlRunner::runEntries()
     auto *store = new EntryStore(m_connection, this);
     auto items = std::make_shared<QList<EntryItem>>();
     connect(store, &EntryStore::pageLoaded, this, [items](const QList<EntryItem> &page, int) { items->append(page); });
-    connect(store, &EntryStore::failed, this, [this](const QString &message) {
-        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
-    });
+    connect(store, &EntryStore::failed, this,
+            [this](const QString &message) { finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message); });
     connect(store, &EntryStore::finished, this, [this, items](int) {
-        std::sort(items->begin(), items->end(), [](const EntryItem &a, const EntryItem &b) {
-            return a.entry.approvedAtMs > b.entry.approvedAtMs;
-        });
+        std::sort(items->begin(), items->end(),
+                  [](const EntryItem &a, const EntryItem &b) { return a.entry.approvedAtMs > b.entry.approvedAtMs; });
         if (m_command.json) {
             QJsonArray arr;
             for (const EntryItem &i : std::as_const(*items)) {
@@ -292,7 +298,8 @@ void CtlRunner::runEntries()
             for (const EntryItem &i : std::as_const(*items)) {
                 const Entry &e = i.entry;
                 out(field(fromStd(e.key)) + u"  v" + QString::number(e.version) + u"  "
-                    + field(fromStd(e.approvedBy)).leftJustified(12) + u"  " + field(oneLine(fromStd(e.prompt), 60)) + u'\n');
+                    + field(fromStd(e.approvedBy)).leftJustified(12) + u"  " + field(oneLine(fromStd(e.prompt), 60))
+                    + u'\n');
             }
         }
         finishWith(Ok);
@@ -305,9 +312,8 @@ void CtlRunner::runAudit()
     auto *log = new AuditLog(m_connection, this);
     log->setPageSize(qBound(1, m_command.limit, 1000));
     auto records = std::make_shared<QList<AuditRecord>>();
-    connect(log, &AuditLog::failed, this, [this](const QString &message) {
-        finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message);
-    });
+    connect(log, &AuditLog::failed, this,
+            [this](const QString &message) { finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message); });
     // The records are printed all the same; the exit status says they are not the whole history.
     auto tamper = std::make_shared<QString>();
     connect(log, &AuditLog::tamperDetected, this, [tamper](const QString &detail) { *tamper = detail; });
@@ -336,8 +342,8 @@ void CtlRunner::runAudit()
             for (const AuditRecord &r : std::as_const(*records)) {
                 out(field(fromStd(r.id)).leftJustified(17) + u"  " + field(fromStd(r.action)).leftJustified(8) + u"  "
                     + field(fromStd(r.actor)).leftJustified(12) + u"  " + field(fromStd(r.key)) + u"  v"
-                    + QString::number(r.version) + u"<-v" + QString::number(r.prevVersion) + u"  " + field(fromStd(r.detail))
-                    + u'\n');
+                    + QString::number(r.version) + u"<-v" + QString::number(r.prevVersion) + u"  "
+                    + field(fromStd(r.detail)) + u'\n');
             }
         }
         if (!tamper->isEmpty()) {

@@ -24,8 +24,9 @@ public:
 
     struct Command
     {
-        QString name;         // proposals, approve, reject, revoke, edit, entries, audit, freeze, unfreeze, drain, undrain, flush
-        QStringList args;     // positional arguments after the name
+        QString
+            name; // proposals, approve, reject, revoke, edit, entries, audit, freeze, unfreeze, drain, undrain, flush
+        QStringList args; // positional arguments after the name
         QString actor;
         bool json = false;
         int limit = 50;

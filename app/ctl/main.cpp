@@ -12,23 +12,22 @@ using l0l3::CtlRunner;
 
 namespace {
 
-const char kUsage[] =
-    "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
-    "commands:\n"
-    "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
-    "  approve ID [--response-file F] [--intent NAME]\n"
-    "  reject ID [--days N]\n"
-    "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
-    "  edit KEY --response-file F [--expect-version V]\n"
-    "  entries [--json] [--search TEXT]\n"
-    "  audit [--json] [--limit N]\n"
-    "  freeze | unfreeze                    approvals\n"
-    "  drain REGION | undrain REGION | flush\n"
-    "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
-    "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
-    "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
-    "  --json writes them as \\u escapes (the same JSON values)\n"
-    "exit codes: 0 ok, 1 operational error, 2 usage error, 3 version conflict\n";
+const char kUsage[] = "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
+                      "commands:\n"
+                      "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
+                      "  approve ID [--response-file F] [--intent NAME]\n"
+                      "  reject ID [--days N]\n"
+                      "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
+                      "  edit KEY --response-file F [--expect-version V]\n"
+                      "  entries [--json] [--search TEXT]\n"
+                      "  audit [--json] [--limit N]\n"
+                      "  freeze | unfreeze                    approvals\n"
+                      "  drain REGION | undrain REGION | flush\n"
+                      "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
+                      "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
+                      "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
+                      "  --json writes them as \\u escapes (the same JSON values)\n"
+                      "exit codes: 0 ok, 1 operational error, 2 usage error, 3 version conflict\n";
 
 int usageError(const QString &message)
 {
@@ -45,19 +44,28 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
-    const QCommandLineOption primary(QStringLiteral("primary"), QStringLiteral("Primary Redis URL."), QStringLiteral("url"));
-    const QCommandLineOption actor(QStringLiteral("actor"), QStringLiteral("Operator name for the audit log."), QStringLiteral("name"));
-    const QCommandLineOption passwordFile(QStringLiteral("password-file"), QStringLiteral("File holding the password."), QStringLiteral("file"));
+    const QCommandLineOption primary(QStringLiteral("primary"), QStringLiteral("Primary Redis URL."),
+                                     QStringLiteral("url"));
+    const QCommandLineOption actor(QStringLiteral("actor"), QStringLiteral("Operator name for the audit log."),
+                                   QStringLiteral("name"));
+    const QCommandLineOption passwordFile(QStringLiteral("password-file"), QStringLiteral("File holding the password."),
+                                          QStringLiteral("file"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("JSON output."));
     const QCommandLineOption limit(QStringLiteral("limit"), QStringLiteral("At most N rows."), QStringLiteral("n"));
-    const QCommandLineOption responseFile(QStringLiteral("response-file"), QStringLiteral("Response text."), QStringLiteral("file"));
+    const QCommandLineOption responseFile(QStringLiteral("response-file"), QStringLiteral("Response text."),
+                                          QStringLiteral("file"));
     const QCommandLineOption intent(QStringLiteral("intent"), QStringLiteral("Intent name."), QStringLiteral("name"));
-    const QCommandLineOption days(QStringLiteral("days"), QStringLiteral("Days a rejected key stays rejected."), QStringLiteral("n"));
-    const QCommandLineOption search(QStringLiteral("search"), QStringLiteral("Filter entries."), QStringLiteral("text"));
-    const QCommandLineOption expectVersion(QStringLiteral("expect-version"), QStringLiteral("Expected entry version."), QStringLiteral("v"));
-    const QCommandLineOption waitMs(QStringLiteral("wait-ms"), QStringLiteral("WAIT timeout after writes."), QStringLiteral("ms"));
+    const QCommandLineOption days(QStringLiteral("days"), QStringLiteral("Days a rejected key stays rejected."),
+                                  QStringLiteral("n"));
+    const QCommandLineOption search(QStringLiteral("search"), QStringLiteral("Filter entries."),
+                                    QStringLiteral("text"));
+    const QCommandLineOption expectVersion(QStringLiteral("expect-version"), QStringLiteral("Expected entry version."),
+                                           QStringLiteral("v"));
+    const QCommandLineOption waitMs(QStringLiteral("wait-ms"), QStringLiteral("WAIT timeout after writes."),
+                                    QStringLiteral("ms"));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
-    parser.addOptions({primary, actor, passwordFile, json, limit, responseFile, intent, days, search, expectVersion, waitMs, help});
+    parser.addOptions(
+        {primary, actor, passwordFile, json, limit, responseFile, intent, days, search, expectVersion, waitMs, help});
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -72,11 +80,12 @@ int main(int argc, char *argv[])
     CtlRunner::Command cmd;
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
-    static const QHash<QString, int> arity{
-        {QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
-        {QStringLiteral("revoke"), 1},    {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
-        {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
-        {QStringLiteral("drain"), 1},     {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0}};
+    static const QHash<QString, int> arity{{QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1},
+                                           {QStringLiteral("reject"), 1},    {QStringLiteral("revoke"), 1},
+                                           {QStringLiteral("edit"), 1},      {QStringLiteral("entries"), 0},
+                                           {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},
+                                           {QStringLiteral("unfreeze"), 0},  {QStringLiteral("drain"), 1},
+                                           {QStringLiteral("undrain"), 1},   {QStringLiteral("flush"), 0}};
     if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
     if (cmd.args.size() != arity.value(cmd.name))
@@ -140,8 +149,8 @@ int main(int argc, char *argv[])
     options->commandTimeoutMs = 10000;
 
     CtlRunner runner(*options, cmd);
-    QObject::connect(&runner, &CtlRunner::done, &app, [](int code) { QCoreApplication::exit(code); },
-                     Qt::QueuedConnection);
+    QObject::connect(
+        &runner, &CtlRunner::done, &app, [](int code) { QCoreApplication::exit(code); }, Qt::QueuedConnection);
     QTimer::singleShot(0, &runner, &CtlRunner::start);
     return app.exec();
 }

@@ -39,11 +39,19 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationVersion(QStringLiteral(L0L3_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Runs the local three-region L0L3 demo stack and prints its status every second."));
-    const QCommandLineOption quitAfter(QStringLiteral("quit-after"), QStringLiteral("Stop after S seconds of traffic (default: until Ctrl+C)."), QStringLiteral("S"));
-    const QCommandLineOption rate(QStringLiteral("rate"), QStringLiteral("Requests per second across regions (default 20)."), QStringLiteral("R"), QStringLiteral("20"));
-    const QCommandLineOption noTraffic(QStringLiteral("no-traffic"), QStringLiteral("Start the stack without the traffic generator."));
-    const QCommandLineOption dataset(QStringLiteral("dataset"), QStringLiteral("Dataset JSON instead of the built-in one."), QStringLiteral("FILE"));
+    parser.setApplicationDescription(
+        QStringLiteral("Runs the local three-region L0L3 demo stack and prints its status every second."));
+    const QCommandLineOption quitAfter(QStringLiteral("quit-after"),
+                                       QStringLiteral("Stop after S seconds of traffic (default: until Ctrl+C)."),
+                                       QStringLiteral("S"));
+    const QCommandLineOption rate(QStringLiteral("rate"),
+                                  QStringLiteral("Requests per second across regions (default 20)."),
+                                  QStringLiteral("R"), QStringLiteral("20"));
+    const QCommandLineOption noTraffic(QStringLiteral("no-traffic"),
+                                       QStringLiteral("Start the stack without the traffic generator."));
+    const QCommandLineOption dataset(QStringLiteral("dataset"),
+                                     QStringLiteral("Dataset JSON instead of the built-in one."),
+                                     QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("No per-second status line."));
     parser.addOptions({quitAfter, rate, noTraffic, dataset, quiet});
     if (const auto exitCode = ToolCommandLine::parse(parser))

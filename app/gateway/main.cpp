@@ -1,10 +1,10 @@
+#include <csignal>
+#include <cstdio>
+
 #include "core/common/redisschema.h"
 #include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
 #include "core/gateway/redisprobe.h"
-
-#include <csignal>
-#include <cstdio>
 
 using namespace l0l3;
 
@@ -16,17 +16,10 @@ int main(int argc, char **argv)
     GatewayConfig config;
     std::string error;
     switch (GatewayConfig::parse(argc, argv, &config, &error)) {
-    case GatewayConfig::Action::Help:
-        std::fputs(GatewayConfig::usage().c_str(), stdout);
-        return 0;
-    case GatewayConfig::Action::Version:
-        std::puts("l0l3-gateway " L0L3_VERSION);
-        return 0;
-    case GatewayConfig::Action::Error:
-        std::fprintf(stderr, "l0l3-gateway: %s\n", error.c_str());
-        return 2;
-    case GatewayConfig::Action::Run:
-        break;
+    case GatewayConfig::Action::Help: std::fputs(GatewayConfig::usage().c_str(), stdout); return 0;
+    case GatewayConfig::Action::Version: std::puts("l0l3-gateway " L0L3_VERSION); return 0;
+    case GatewayConfig::Action::Error: std::fprintf(stderr, "l0l3-gateway: %s\n", error.c_str()); return 2;
+    case GatewayConfig::Action::Run: break;
     }
     for (const std::string &warning : config.warnings)
         std::fprintf(stderr, "l0l3-gateway: warning: %s\n", warning.c_str());

@@ -1,12 +1,12 @@
-#include "app/stub-llm/stubllm.h"
-#include "core/gateway/tlscontext.h"
-
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+
+#include "app/stub-llm/stubllm.h"
+#include "core/gateway/tlscontext.h"
 
 using namespace l0l3;
 
@@ -59,7 +59,8 @@ int main(int argc, char **argv)
         if (arg == "--listen") {
             const auto colon = value.rfind(':');
             unsigned port = 0;
-            ok = colon != std::string_view::npos && colon > 0 && number(value.substr(colon + 1), &port) && port <= 65535;
+            ok = colon != std::string_view::npos && colon > 0 && number(value.substr(colon + 1), &port)
+                && port <= 65535;
             if (ok) {
                 options.host = std::string(value.substr(0, colon));
                 options.port = static_cast<std::uint16_t>(port);
@@ -85,7 +86,8 @@ int main(int argc, char **argv)
         } else if (arg == "--threads") {
             ok = number(value, &options.threads) && options.threads >= 1 && options.threads <= 64;
         } else {
-            std::fprintf(stderr, "l0l3-stub-llm: unknown option %.*s (see --help)\n", static_cast<int>(arg.size()), arg.data());
+            std::fprintf(stderr, "l0l3-stub-llm: unknown option %.*s (see --help)\n", static_cast<int>(arg.size()),
+                         arg.data());
             return 2;
         }
         if (!ok) {

@@ -1,17 +1,16 @@
 #include "app/stub-llm/stubllm.h"
 
-#include "core/gateway/cachedanswer.h"
-#include "core/gateway/chatresponsewriter.h"
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/field.hpp>
-
 #include <xxhash.h>
 
-#include <cmath>
-#include <cstdlib>
-#include <csignal>
-#include <ctime>
+#include "core/gateway/cachedanswer.h"
+#include "core/gateway/chatresponsewriter.h"
 
 namespace l0l3 {
 

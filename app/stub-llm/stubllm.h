@@ -1,10 +1,5 @@
 #pragma once
 
-#include "core/gateway/chatrequestparser.h"
-#include "core/gateway/httpserver.h"
-
-#include <boost/asio/signal_set.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -12,6 +7,11 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "core/gateway/chatrequestparser.h"
+#include "core/gateway/httpserver.h"
 
 namespace l0l3 {
 

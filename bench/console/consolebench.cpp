@@ -1,7 +1,5 @@
 #include "bench/console/consolebench.h"
 
-#include <ctime>
-
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -14,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include "bench/console/proposalseeder.h"
 #include "bench/console/stallprobe.h"
@@ -146,7 +145,8 @@ bool ConsoleBench::runLoad()
         if (clock.isValid())
             finishedAt = double(clock.nsecsElapsed()) / 1e6;
     });
-    QObject::connect(worker, &ControlWorker::proposalsFailed, &page, [&](const QString &message) { failure = message; });
+    QObject::connect(worker, &ControlWorker::proposalsFailed, &page,
+                     [&](const QString &message) { failure = message; });
 
     const auto options = RedisConnection::Options::fromUrl(server.url({}), &why);
     if (!options)
@@ -156,7 +156,8 @@ bool ConsoleBench::runLoad()
     client.setPollInterval(0);
     client.connectTo(*options, QStringLiteral("consolebench"));
     if (!waitUntil([&] { return finishedCount >= 0 || !failure.isEmpty(); }, 20000) || !failure.isEmpty())
-        return fail(QStringLiteral("the console did not connect: %1").arg(failure.isEmpty() ? QStringLiteral("timeout") : failure));
+        return fail(QStringLiteral("the console did not connect: %1")
+                        .arg(failure.isEmpty() ? QStringLiteral("timeout") : failure));
 
     ProposalSeeder seeder(server.host(), server.port());
     QElapsedTimer seedClock;
@@ -222,8 +223,9 @@ bool ConsoleBench::runLoad()
         series.stallMaxMs.append(probe.maxMs());
         m_results.rowsLoaded = page.model()->rowCount();
         m_results.proxyRows = page.proxy()->rowCount();
-        note(QStringLiteral("%10 load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
-                            "Redis CPU %7 ms, console CPU %8 ms (UI thread %9 ms)")
+        note(QStringLiteral(
+                 "%10 load run %1: all %2 rows after %3 ms, loadFinished(%4) after %5 ms, longest UI stall %6 ms, "
+                 "Redis CPU %7 ms, console CPU %8 ms (UI thread %9 ms)")
                  .arg(run)
                  .arg(m_results.rowsLoaded)
                  .arg(ms(rowsAt))
@@ -241,8 +243,10 @@ bool ConsoleBench::runLoad()
                             .arg(m_results.proxyRows)
                             .arg(target));
         for (int row = 1; row < proxy->rowCount(); ++row) {
-            const double above = proxy->index(row - 1, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble();
-            const double below = proxy->index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble();
+            const double above =
+                proxy->index(row - 1, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble();
+            const double below =
+                proxy->index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble();
             if (above < below)
                 return fail(QStringLiteral("load %1: proxy row %2 (savings %3) is above row %4 (savings %5)")
                                 .arg(run)
@@ -261,7 +265,11 @@ bool ConsoleBench::runLoad()
         const qint64 plainRows = seeder.plainLoad(ControlWorker::kProposalPageSize, &why);
         const double plainMs = double(plainClock.nsecsElapsed()) / 1e6;
         if (plainRows != target)
-            return fail(QStringLiteral("reference load %1 read %2 entries, expected %3: %4").arg(run).arg(plainRows).arg(target).arg(why));
+            return fail(QStringLiteral("reference load %1 read %2 entries, expected %3: %4")
+                            .arg(run)
+                            .arg(plainRows)
+                            .arg(target)
+                            .arg(why));
         m_results.plainMs.append(plainMs);
         m_results.plainRedisCpuMs.append(seeder.cpuMs(&why) - plainCpuBefore);
         note(QStringLiteral("reference run %1: plain hiredis client, the same Redis work: %2 ms, Redis CPU %3 ms")
@@ -281,7 +289,9 @@ bool ConsoleBench::runLoad()
                          .arg(stat.command, ms(double(stat.usec) / 1000.0 / m_options.runs))
                          .arg(stat.calls / m_options.runs));
     }
-    m_results.redisPerLoad = QStringLiteral("%1 ms: %2").arg(ms(double(totalUsec) / 1000.0 / m_options.runs), parts.join(QStringLiteral(", ")));
+    m_results.redisPerLoad = QStringLiteral("%1 ms: %2")
+                                 .arg(ms(double(totalUsec) / 1000.0 / m_options.runs),
+                                      parts.join(QStringLiteral(", ")));
     note(QStringLiteral("Redis time per load: %1").arg(m_results.redisPerLoad));
     // The worker (and its Redis connection) goes before the server.
     return true;
@@ -373,11 +383,12 @@ bool ConsoleBench::runDashboard()
         qsizetype tick = 0;
         while (tick < tickAt.size() && tickAt[tick] <= end)
             ++tick;
-        m_results.longStalls.append(tick == 0 ? QStringLiteral("%1 ms ending at %2 ms, before the first tick").arg(ms(gap), ms(end)) + cpu
-                                              : QStringLiteral("%1 ms ending at %2 ms, %3 ms after tick %4")
-                                                    .arg(ms(gap), ms(end), ms(end - tickAt[tick - 1]))
-                                                    .arg(tick)
-                                                    + cpu);
+        m_results.longStalls.append(
+            tick == 0 ? QStringLiteral("%1 ms ending at %2 ms, before the first tick").arg(ms(gap), ms(end)) + cpu
+                      : QStringLiteral("%1 ms ending at %2 ms, %3 ms after tick %4")
+                            .arg(ms(gap), ms(end), ms(end - tickAt[tick - 1]))
+                            .arg(tick)
+                    + cpu);
     }
     for (const QString &l : std::as_const(m_results.longStalls))
         note(QStringLiteral("long UI stall: ") + l);
@@ -431,8 +442,9 @@ QString ConsoleBench::markdown() const
             continue;
         const double rowsMedian = median(loads->rowsMs);
         s << "| " << r.rowsLoaded << " proposals, " << what
-          << ": reload → all rows in the ProposalsPage model and proxy, sorted by savings (median of " << loads->rowsMs.size()
-          << ") | < 1000 ms | " << ms(rowsMedian) << " ms | " << verdict(rowsMedian < 1000) << " |\n";
+          << ": reload → all rows in the ProposalsPage model and proxy, sorted by savings (median of "
+          << loads->rowsMs.size() << ") | < 1000 ms | " << ms(rowsMedian) << " ms | " << verdict(rowsMedian < 1000)
+          << " |\n";
     }
     if (!r.plainMs.isEmpty() && r.plainMs.size() == r.fresh.rowsMs.size()) {
         QList<double> ratios;
@@ -446,31 +458,35 @@ QString ConsoleBench::markdown() const
       << " gateways: longest | ≤ 16 ms | " << ms(r.stallMaxMs) << " ms | " << verdict(r.stallMaxMs <= 16) << " |\n";
     s << "| same: the UI thread's CPU time within that longest interval (the rest is waiting for a core) | — | "
       << ms(r.stallCpuInLongestMs) << " ms | |\n";
-    s << "| same: the most UI-thread CPU time within any one probe interval | — | " << ms(r.stallMaxCpuMs) << " ms | |\n";
+    s << "| same: the most UI-thread CPU time within any one probe interval | — | " << ms(r.stallMaxCpuMs)
+      << " ms | |\n";
     s << "| same: p99 of the 1 ms probe intervals | — | " << ms(r.stallP99Ms) << " ms | |\n";
     s << "\n";
     for (const auto &[loads, what] : series) {
         if (loads->rowsMs.isEmpty())
             continue;
-        s << "- " << what << ", load runs (reload → all rows sorted, ms): " << joined(loads->rowsMs) << "; loadFinished at "
-          << ms(median(loads->finishedMs)) << " ms (median); longest UI stall while loading " << ms(median(loads->stallMaxMs))
-          << " ms (median of runs, max " << ms(percentile(loads->stallMaxMs, 1.0)) << " ms); Redis' whole CPU per load "
+        s << "- " << what << ", load runs (reload → all rows sorted, ms): " << joined(loads->rowsMs)
+          << "; loadFinished at " << ms(median(loads->finishedMs)) << " ms (median); longest UI stall while loading "
+          << ms(median(loads->stallMaxMs)) << " ms (median of runs, max " << ms(percentile(loads->stallMaxMs, 1.0))
+          << " ms); Redis' whole CPU per load "
           << "(INFO cpu, user + sys, which includes writing the replies) " << ms(median(loads->redisCpuMs))
-          << " ms, the console's (all its threads) " << ms(median(loads->consoleCpuMs)) << " ms, of which the UI thread "
-          << ms(median(loads->uiCpuMs)) << " ms (medians)\n";
+          << " ms, the console's (all its threads) " << ms(median(loads->consoleCpuMs))
+          << " ms, of which the UI thread " << ms(median(loads->uiCpuMs)) << " ms (medians)\n";
     }
     if (!r.redisPerLoad.isEmpty())
-        s << "- Redis' own time per load of the first kind (INFO commandstats, mean of the runs): " << r.redisPerLoad << "\n";
+        s << "- Redis' own time per load of the first kind (INFO commandstats, mean of the runs): " << r.redisPerLoad
+          << "\n";
     if (!r.plainMs.isEmpty()) {
         s << "- reference runs (stock hiredis, one blocking connection: XREADGROUP pages of "
-          << ControlWorker::kProposalPageSize << " into a fresh group, each followed by one pipeline of EXISTS, ZMSCORE and "
+          << ControlWorker::kProposalPageSize
+          << " into a fresh group, each followed by one pipeline of EXISTS, ZMSCORE and "
              "HGETALL seen per key; ms): "
           << joined(r.plainMs) << "; Redis CPU " << ms(median(r.plainRedisCpuMs)) << " ms (median)\n";
     }
     s << "- seeding " << r.rowsLoaded << " proposals (XADD + HINCRBY seen, pipelined): " << ms(r.seedMs) << " ms\n";
     s << "- dashboard: " << r.gatewaysUp << "/" << r.gatewaysTotal << " gateways up in " << r.regions << " regions, "
-      << r.scrapes << " scrapes in " << QString::number(r.dashboardSeconds, 'f', 1) << " s; "
-      << r.stallsOver16 << " of " << r.probeSamples << " probe intervals > 16 ms; DashboardPage::addSnapshot median "
+      << r.scrapes << " scrapes in " << QString::number(r.dashboardSeconds, 'f', 1) << " s; " << r.stallsOver16
+      << " of " << r.probeSamples << " probe intervals > 16 ms; DashboardPage::addSnapshot median "
       << ms(median(r.handlerMs)) << " ms, max " << ms(percentile(r.handlerMs, 1.0)) << " ms\n";
     if (!r.longStalls.isEmpty())
         s << "- probe intervals > 16 ms: " << r.longStalls.join(QStringLiteral("; ")) << "\n";

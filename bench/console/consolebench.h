@@ -52,7 +52,7 @@ public:
         LoadSeries pending;
         int rowsLoaded = 0;
         int proxyRows = 0;
-        QList<double> plainMs;      // per run: the reference (ProposalSeeder::plainLoad)
+        QList<double> plainMs; // per run: the reference (ProposalSeeder::plainLoad)
         QList<double> plainRedisCpuMs;
         QString redisPerLoad; // Redis' server time per load by command (INFO commandstats over the runs)
         // Dashboard
@@ -64,7 +64,7 @@ public:
         double idleMaxMs = 0;
         double idleCpuInLongestMs = 0;
         double idleP99Ms = 0;
-        double showMaxMs = 0;          // the page's first paint (shown, no data yet), before the ticks
+        double showMaxMs = 0; // the page's first paint (shown, no data yet), before the ticks
         double showCpuInLongestMs = 0;
         double stallMaxMs = 0;
         double stallCpuInLongestMs = 0; // the UI thread's CPU time within the longest interval
@@ -72,8 +72,8 @@ public:
         double stallP99Ms = 0;
         int stallsOver16 = 0;
         int probeSamples = 0;
-        QList<double> handlerMs;  // DashboardPage::addSnapshot per tick
-        QStringList longStalls;   // probe intervals > 16 ms, with the tick they followed
+        QList<double> handlerMs; // DashboardPage::addSnapshot per tick
+        QStringList longStalls;  // probe intervals > 16 ms, with the tick they followed
         double dashboardSeconds = 0;
     };
 

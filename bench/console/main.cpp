@@ -19,12 +19,17 @@ int main(int argc, char **argv)
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Console benchmark: queue load time and UI-thread stalls."));
     parser.addHelpOption();
-    const QCommandLineOption smoke(QStringLiteral("smoke"), QStringLiteral("5k proposals, 1 run, 3 ticks; no speed verdict."));
-    const QCommandLineOption proposals(QStringLiteral("proposals"), QStringLiteral("Proposals to load."), QStringLiteral("n"));
+    const QCommandLineOption smoke(QStringLiteral("smoke"),
+                                   QStringLiteral("5k proposals, 1 run, 3 ticks; no speed verdict."));
+    const QCommandLineOption proposals(QStringLiteral("proposals"), QStringLiteral("Proposals to load."),
+                                       QStringLiteral("n"));
     const QCommandLineOption runs(QStringLiteral("runs"), QStringLiteral("Timed loads (median)."), QStringLiteral("n"));
-    const QCommandLineOption ticks(QStringLiteral("ticks"), QStringLiteral("Dashboard ticks (1 s each)."), QStringLiteral("n"));
-    const QCommandLineOption gateways(QStringLiteral("gateways"), QStringLiteral("Synthetic gateways."), QStringLiteral("n"));
-    const QCommandLineOption regions(QStringLiteral("regions"), QStringLiteral("Regions they are spread over."), QStringLiteral("n"));
+    const QCommandLineOption ticks(QStringLiteral("ticks"), QStringLiteral("Dashboard ticks (1 s each)."),
+                                   QStringLiteral("n"));
+    const QCommandLineOption gateways(QStringLiteral("gateways"), QStringLiteral("Synthetic gateways."),
+                                      QStringLiteral("n"));
+    const QCommandLineOption regions(QStringLiteral("regions"), QStringLiteral("Regions they are spread over."),
+                                     QStringLiteral("n"));
     parser.addOptions({smoke, proposals, runs, ticks, gateways, regions});
     parser.process(app);
 

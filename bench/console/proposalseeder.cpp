@@ -1,11 +1,11 @@
 #include "bench/console/proposalseeder.h"
 
-#include <hiredis/hiredis.h>
-
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <hiredis/hiredis.h>
 
 #include "core/common/cachekey.h"
 #include "core/common/proposal.h"
@@ -27,7 +27,8 @@ Context connectTo(const QString &host, int port, QString *error)
     Context c(redisConnectWithTimeout(host.toStdString().c_str(), port, tv));
     if (!c || c->err) {
         if (error)
-            *error = QStringLiteral("cannot connect to Redis: %1").arg(c ? QString::fromUtf8(c->errstr) : QStringLiteral("out of memory"));
+            *error = QStringLiteral("cannot connect to Redis: %1")
+                         .arg(c ? QString::fromUtf8(c->errstr) : QStringLiteral("out of memory"));
         return nullptr;
     }
     redisSetTimeout(c.get(), tv);
@@ -86,7 +87,8 @@ Proposal makeProposal(int n)
     Proposal p;
     p.ns = "bench";
     p.system = system;
-    p.prompt = "Ticket " + std::to_string(n) + ": how do I move my workspace to the yearly plan without losing invoices?";
+    p.prompt = "Ticket " + std::to_string(n)
+        + ": how do I move my workspace to the yearly plan without losing invoices?";
     p.model = "gpt-4o-mini";
     p.response = "For ticket " + std::to_string(n) + ": " + answerTail;
     p.region = kRegions[n % 6];
@@ -148,7 +150,8 @@ bool ProposalSeeder::destroyGroup(QString *error)
     Context c = connectTo(m_host, m_port, error);
     if (!c)
         return false;
-    append(c.get(), {"XGROUP", "DESTROY", std::string(RedisSchema::kProposals), std::string(RedisSchema::kProposalsGroup)});
+    append(c.get(),
+           {"XGROUP", "DESTROY", std::string(RedisSchema::kProposals), std::string(RedisSchema::kProposalsGroup)});
     return drain(c.get(), 1, error);
 }
 
@@ -215,7 +218,8 @@ qint64 ProposalSeeder::streamLength(QString *error)
     Context c = connectTo(m_host, m_port, error);
     if (!c)
         return -1;
-    auto *reply = static_cast<redisReply *>(redisCommand(c.get(), "XLEN %s", std::string(RedisSchema::kProposals).c_str()));
+    auto *reply = static_cast<redisReply *>(
+        redisCommand(c.get(), "XLEN %s", std::string(RedisSchema::kProposals).c_str()));
     if (!reply)
         return -1;
     const qint64 n = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;

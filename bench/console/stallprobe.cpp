@@ -89,7 +89,8 @@ double StallProbe::percentileMs(double q) const
 
 int StallProbe::countAbove(double thresholdMs) const
 {
-    return int(std::count_if(m_intervals.cbegin(), m_intervals.cend(), [thresholdMs](double v) { return v > thresholdMs; }));
+    return int(
+        std::count_if(m_intervals.cbegin(), m_intervals.cend(), [thresholdMs](double v) { return v > thresholdMs; }));
 }
 
 } // namespace l0l3

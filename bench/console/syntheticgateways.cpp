@@ -19,7 +19,8 @@ SyntheticGateways::SyntheticGateways()
 SyntheticGateways::~SyntheticGateways()
 {
     // Sockets and servers are destroyed on the thread that owns them.
-    QMetaObject::invokeMethod(m_fleet, [f = m_fleet] { delete f; }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_fleet, [f = m_fleet] { delete f; }, Qt::BlockingQueuedConnection);
     m_thread->quit();
     m_thread->wait();
     delete m_thread;
@@ -31,7 +32,8 @@ bool SyntheticGateways::start(int count, int regions)
     for (int i = 0; i < count; ++i)
         names.append(QStringLiteral("region-%1").arg(i % std::max(1, regions), 2, 10, QLatin1Char('0')));
     QList<int> ports;
-    QMetaObject::invokeMethod(m_fleet, [&] { ports = m_fleet->create(names); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_fleet, [&] { ports = m_fleet->create(names); }, Qt::BlockingQueuedConnection);
     m_gateways.clear();
     for (qsizetype i = 0; i < ports.size(); ++i) {
         if (ports[i] <= 0)
@@ -44,7 +46,8 @@ bool SyntheticGateways::start(int count, int regions)
 int SyntheticGateways::scrapes() const
 {
     int n = 0;
-    QMetaObject::invokeMethod(m_fleet, [&] { n = m_fleet->scrapes(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_fleet, [&] { n = m_fleet->scrapes(); }, Qt::BlockingQueuedConnection);
     return n;
 }
 

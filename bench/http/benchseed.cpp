@@ -2,12 +2,6 @@
 // entries. It derives each key with the gateway's own ChatRequestParser and
 // CacheKey, so the seeded entries are exactly what the gateway looks up, and
 // writes Redis protocol for `redis-cli --pipe` on stdout.
-#include "core/common/cachekey.h"
-#include "core/common/entry.h"
-#include "core/common/redisschema.h"
-#include "core/gateway/chatrequest.h"
-#include "core/gateway/chatrequestparser.h"
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +9,12 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/common/cachekey.h"
+#include "core/common/entry.h"
+#include "core/common/redisschema.h"
+#include "core/gateway/chatrequest.h"
+#include "core/gateway/chatrequestparser.h"
 
 using namespace l0l3;
 
@@ -76,7 +76,8 @@ int main(int argc, char **argv)
         keys.open(keysPath);
 
     const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     ChatRequestParser parser;
     std::string resp;
     std::string line;

@@ -1,6 +1,6 @@
-#include <benchmark/benchmark.h>
-
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "core/common/cachekey.h"
 #include "core/common/canonicaljson.h"
@@ -15,7 +15,8 @@ std::string longPrompt()
 {
     std::string s;
     while (s.size() < 4000)
-        s += "Please summarise the following paragraph about caf\xC3\xA9 culture in Stra\xC3\x9F" "e, \tkeeping   it SHORT. ";
+        s += "Please summarise the following paragraph about caf\xC3\xA9 culture in Stra\xC3\x9F"
+             "e, \tkeeping   it SHORT. ";
     return s + "?!";
 }
 
@@ -68,8 +69,13 @@ BENCHMARK(BM_NormaliseAccented1MiB)->Unit(benchmark::kMillisecond);
 void BM_DeriveKeyShort(benchmark::State &state)
 {
     for (auto _ : state)
-        benchmark::DoNotOptimize(l0l3::CacheKey::derive(
-            {"acme", "You are a helpful assistant.", "What is the capital of France?", "gpt-4o-mini-2024-07-18", {}, {}, {}}));
+        benchmark::DoNotOptimize(l0l3::CacheKey::derive({"acme",
+                                                         "You are a helpful assistant.",
+                                                         "What is the capital of France?",
+                                                         "gpt-4o-mini-2024-07-18",
+                                                         {},
+                                                         {},
+                                                         {}}));
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_DeriveKeyShort);
@@ -80,8 +86,8 @@ void BM_DeriveKeyLong(benchmark::State &state)
     const std::string tools = *l0l3::CanonicalJson::canonicalise(
         R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])");
     for (auto _ : state)
-        benchmark::DoNotOptimize(l0l3::CacheKey::derive(
-            {"acme", "You are a helpful assistant.", prompt, "gpt-4o-mini", R"({"type":"json_object"})", tools, "\"auto\""}));
+        benchmark::DoNotOptimize(l0l3::CacheKey::derive({"acme", "You are a helpful assistant.", prompt, "gpt-4o-mini",
+                                                         R"({"type":"json_object"})", tools, "\"auto\""}));
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_DeriveKeyLong);
@@ -116,16 +122,37 @@ void BM_JsonWriterResponse(benchmark::State &state)
         out.clear();
         l0l3::JsonWriter w(out);
         w.beginObject()
-            .key("id").value("chatcmpl-l0l3-0123456789abcdef")
-            .key("object").value("chat.completion")
-            .key("created").value(std::int64_t(1718000000))
-            .key("model").value("gpt-4o-mini")
-            .key("choices").beginArray().beginObject()
-                .key("index").value(0)
-                .key("message").beginObject().key("role").value("assistant").key("content").value(content).endObject()
-                .key("finish_reason").value("stop")
-            .endObject().endArray()
-            .key("usage").beginObject().key("prompt_tokens").value(0).key("completion_tokens").value(0).endObject()
+            .key("id")
+            .value("chatcmpl-l0l3-0123456789abcdef")
+            .key("object")
+            .value("chat.completion")
+            .key("created")
+            .value(std::int64_t(1718000000))
+            .key("model")
+            .value("gpt-4o-mini")
+            .key("choices")
+            .beginArray()
+            .beginObject()
+            .key("index")
+            .value(0)
+            .key("message")
+            .beginObject()
+            .key("role")
+            .value("assistant")
+            .key("content")
+            .value(content)
+            .endObject()
+            .key("finish_reason")
+            .value("stop")
+            .endObject()
+            .endArray()
+            .key("usage")
+            .beginObject()
+            .key("prompt_tokens")
+            .value(0)
+            .key("completion_tokens")
+            .value(0)
+            .endObject()
             .endObject();
         benchmark::DoNotOptimize(out.data());
     }

@@ -1,10 +1,10 @@
-#include <benchmark/benchmark.h>
-
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "core/common/cachekey.h"
 #include "core/gateway/cachedanswer.h"
@@ -231,8 +231,8 @@ void BM_HitPathCpu(benchmark::State &state)
         state.SkipWithError(error.message.c_str());
         return;
     }
-    const std::string key = CacheKey::derive(
-        {"bench", request.system, request.user, request.model, request.responseFormat, request.tools, request.toolChoice});
+    const std::string key = CacheKey::derive({"bench", request.system, request.user, request.model,
+                                              request.responseFormat, request.tools, request.toolChoice});
     cache.put(key, CachedAnswer::fromContent(kAnswer, 1));
     std::string out;
     for (auto _ : state) {
@@ -271,8 +271,8 @@ void BM_HitPathCpuMemo(benchmark::State &state)
         state.SkipWithError(error.message.c_str());
         return;
     }
-    std::string key = CacheKey::derive(
-        {"bench", request.system, request.user, request.model, request.responseFormat, request.tools, request.toolChoice});
+    std::string key = CacheKey::derive({"bench", request.system, request.user, request.model, request.responseFormat,
+                                        request.tools, request.toolChoice});
     cache.put(key, CachedAnswer::fromContent(kAnswer, 1));
     std::string out;
     for (auto _ : state) {

@@ -130,8 +130,8 @@ PropagationBench::Reply PropagationBench::chat(int region, const QString &prompt
 }
 
 bool PropagationBench::pollRegions(const QString &prompt, const std::function<bool(const Reply &)> &done,
-                                   std::vector<qint64> *doneAtNs, const std::function<void(int, const Reply &)> &onReply,
-                                   int timeoutMs)
+                                   std::vector<qint64> *doneAtNs,
+                                   const std::function<void(int, const Reply &)> &onReply, int timeoutMs)
 {
     const int regions = int(m_topology.regions.size());
     doneAtNs->assign(std::size_t(regions), -1);
@@ -226,37 +226,43 @@ bool PropagationBench::runPropagation(QString *error)
         const QString prompt = QStringLiteral("Benchmark question %1 of run %2").arg(i).arg(runId);
         const Reply miss = chat(i % regions, prompt);
         if (miss.cache != "miss" || miss.key.isEmpty()) {
-            *error = QStringLiteral("approval %1: expected a miss, got status %2 %3").arg(i).arg(miss.status).arg(QString::fromLatin1(miss.cache));
+            *error = QStringLiteral("approval %1: expected a miss, got status %2 %3")
+                         .arg(i)
+                         .arg(miss.status)
+                         .arg(QString::fromLatin1(miss.cache));
             return false;
         }
         // The gateway proposes asynchronously into the inbox: move it into the stream as the console
         // does, then look for it among the newest entries.
         QString proposalId;
-        const bool found = spinUntil([&] {
-            if (!proposalId.isEmpty())
-                return true;
-            auto reply = std::make_shared<std::optional<RedisReply>>();
-            reader.command({QByteArrayLiteral("FCALL"), bytes(ProposalFunction::kDrainName), QByteArrayLiteral("0"),
-                            QByteArray::number(ProposalFunction::kDrainMax)},
-                           this, [](const RedisReply &) {});
-            reader.command({QByteArrayLiteral("XREVRANGE"), bytes(RedisSchema::kProposals), "+", "-", "COUNT", "20"},
-                           this, [reply](const RedisReply &r) { *reply = r; });
-            spinUntil([&] { return reply->has_value(); }, 5000);
-            if (reply->has_value()) {
-                for (const RedisReply &e : (*reply)->elements) {
-                    std::string id;
-                    StreamFields fields;
-                    if (!e.toStreamEntry(&id, &fields))
-                        continue;
-                    const auto p = ProposalCodec::decode(id, fields);
-                    if (p && QByteArray::fromStdString(p->key) == miss.key) {
-                        proposalId = QString::fromStdString(id);
-                        return true;
+        const bool found = spinUntil(
+            [&] {
+                if (!proposalId.isEmpty())
+                    return true;
+                auto reply = std::make_shared<std::optional<RedisReply>>();
+                reader.command({QByteArrayLiteral("FCALL"), bytes(ProposalFunction::kDrainName), QByteArrayLiteral("0"),
+                                QByteArray::number(ProposalFunction::kDrainMax)},
+                               this, [](const RedisReply &) {});
+                reader.command({QByteArrayLiteral("XREVRANGE"), bytes(RedisSchema::kProposals), "+", "-", "COUNT",
+                                "20"},
+                               this, [reply](const RedisReply &r) { *reply = r; });
+                spinUntil([&] { return reply->has_value(); }, 5000);
+                if (reply->has_value()) {
+                    for (const RedisReply &e : (*reply)->elements) {
+                        std::string id;
+                        StreamFields fields;
+                        if (!e.toStreamEntry(&id, &fields))
+                            continue;
+                        const auto p = ProposalCodec::decode(id, fields);
+                        if (p && QByteArray::fromStdString(p->key) == miss.key) {
+                            proposalId = QString::fromStdString(id);
+                            return true;
+                        }
                     }
                 }
-            }
-            return false;
-        }, 10000);
+                return false;
+            },
+            10000);
         if (!found) {
             *error = QStringLiteral("approval %1: no proposal for key %2").arg(i).arg(QString::fromLatin1(miss.key));
             return false;
@@ -276,15 +282,18 @@ bool PropagationBench::runPropagation(QString *error)
             *result = r;
         });
         if (!spinUntil([&] { return result->has_value(); }, 15000) || !(*result)->ok) {
-            *error = QStringLiteral("approval %1 failed: %2").arg(i).arg(result->has_value() ? (*result)->message : QStringLiteral("no answer"));
+            *error = QStringLiteral("approval %1 failed: %2")
+                         .arg(i)
+                         .arg(result->has_value() ? (*result)->message : QStringLiteral("no answer"));
             return false;
         }
         const qint64 approvedAtNs = *approvedAt;
         acks.push_back(double(approvedAtNs - sentAtNs) / 1e6);
         std::vector<qint64> hitAt;
         requestsUntilHit.assign(std::size_t(regions), 0);
-        if (!pollRegions(prompt, [&](const Reply &r) { return r.cache == "hit" && contentOf(r.body) == answer; }, &hitAt,
-                         [&](int region, const Reply &) { ++requestsUntilHit[std::size_t(region)]; }, 10000)) {
+        if (!pollRegions(
+                prompt, [&](const Reply &r) { return r.cache == "hit" && contentOf(r.body) == answer; }, &hitAt,
+                [&](int region, const Reply &) { ++requestsUntilHit[std::size_t(region)]; }, 10000)) {
             *error = QStringLiteral("approval %1 never became a hit in every region").arg(i);
             return false;
         }
@@ -307,10 +316,11 @@ bool PropagationBench::runPropagation(QString *error)
         // revoke result (L0.5 in particular) are what the invalidation must end.
         auto revoked = std::make_shared<std::optional<ApprovalResult>>();
         auto revokedAt = std::make_shared<qint64>(-1);
-        approvals.revoke(QString::fromLatin1(miss.key), QString(), [clock, revoked, revokedAt](const ApprovalResult &r) {
-            *revokedAt = clock.nsecsElapsed();
-            *revoked = r;
-        });
+        approvals.revoke(QString::fromLatin1(miss.key), QString(),
+                         [clock, revoked, revokedAt](const ApprovalResult &r) {
+                             *revokedAt = clock.nsecsElapsed();
+                             *revoked = r;
+                         });
         if (!spinUntil([&] { return revoked->has_value(); }, 15000) || !(*revoked)->ok) {
             *error = QStringLiteral("revoke %1 failed").arg(i);
             return false;
@@ -318,11 +328,13 @@ bool PropagationBench::runPropagation(QString *error)
         const qint64 revokedAtNs = *revokedAt;
         qint64 lastHotAtNs = -1;
         std::vector<qint64> goneAt;
-        if (!pollRegions(prompt, [](const Reply &r) { return r.cache == "miss"; }, &goneAt,
-                         [&](int, const Reply &r) {
-                             if (r.tier == "L0.5")
-                                 lastHotAtNs = std::max(lastHotAtNs, r.atNs);
-                         }, 10000)) {
+        if (!pollRegions(
+                prompt, [](const Reply &r) { return r.cache == "miss"; }, &goneAt,
+                [&](int, const Reply &r) {
+                    if (r.tier == "L0.5")
+                        lastHotAtNs = std::max(lastHotAtNs, r.atNs);
+                },
+                10000)) {
             *error = QStringLiteral("revoked entry %1 was still served after 10 s").arg(i);
             return false;
         }
@@ -334,8 +346,11 @@ bool PropagationBench::runPropagation(QString *error)
 
     m_out << "\nPropagation on the demo stack: " << m_options.approvals << " approvals, " << regions
           << " regions (times from the ApprovalService result callback; one request in flight per gateway)\n";
-    m_out << QStringLiteral("%1 %2 %3 %4\n").arg(QStringLiteral("measure"), -48).arg(QStringLiteral("p50 ms"), 9)
-                 .arg(QStringLiteral("p99 ms"), 9).arg(QStringLiteral("max ms"), 9);
+    m_out << QStringLiteral("%1 %2 %3 %4\n")
+                 .arg(QStringLiteral("measure"), -48)
+                 .arg(QStringLiteral("p50 ms"), 9)
+                 .arg(QStringLiteral("p99 ms"), 9)
+                 .arg(QStringLiteral("max ms"), 9);
     auto row = [this](const QString &name, const std::vector<double> &v) {
         m_out << QStringLiteral("%1 %2 %3 %4\n")
                      .arg(name, -48)
@@ -345,11 +360,13 @@ bool PropagationBench::runPropagation(QString *error)
     };
     row(QStringLiteral("approve call -> result (MULTI/EXEC + WAIT 1)"), acks);
     for (int r = 0; r < regions; ++r)
-        row(QStringLiteral("approve result -> first hit, %1").arg(m_topology.regions.at(r).name), toHit[std::size_t(r)]);
+        row(QStringLiteral("approve result -> first hit, %1").arg(m_topology.regions.at(r).name),
+            toHit[std::size_t(r)]);
     row(QStringLiteral("approve result -> hit in every region"), toHitAll);
     row(QStringLiteral("revoke result -> gone from every region"), toGoneAll);
     row(QStringLiteral("revoke result -> last L0.5 hit anywhere"), lastHotHit);
-    m_out << "revokes with an L0.5 hit after the result: " << revokedWithHotHits << " of " << m_options.approvals << "\n";
+    m_out << "revokes with an L0.5 hit after the result: " << revokedWithHotHits << " of " << m_options.approvals
+          << "\n";
     if (slowestHit.approval >= 0) {
         m_out << QStringLiteral("slowest approval -> hit: approval %1 (of 0..%2), %3, %4 ms, after %5 request(s)\n")
                      .arg(slowestHit.approval)
@@ -413,17 +430,19 @@ bool PropagationBench::runFailover(int run, QString *error)
     // Sentinels need each other (hello every 2 s) and the replicas before they can fail over.
     SentinelTopology topology;
     connect(&sentinels, &SentinelClient::topologyUpdated, this, [&](const SentinelTopology &t) { topology = t; });
-    const bool complete = spinUntil([&] {
-        topology = {};
-        sentinels.refreshTopology();
-        spinUntil([&] { return topology.fetchedAt.isValid(); }, 5000);
-        if (topology.quorumOk && topology.replicas.size() == m_topology.regions.size()
-            && topology.sentinels.size() == m_topology.sentinels.size() - 1)
-            return true;
-        QDeadlineTimer pause(200);
-        spinUntil([&] { return pause.hasExpired(); }, 300);
-        return false;
-    }, 30000);
+    const bool complete = spinUntil(
+        [&] {
+            topology = {};
+            sentinels.refreshTopology();
+            spinUntil([&] { return topology.fetchedAt.isValid(); }, 5000);
+            if (topology.quorumOk && topology.replicas.size() == m_topology.regions.size()
+                && topology.sentinels.size() == m_topology.sentinels.size() - 1)
+                return true;
+            QDeadlineTimer pause(200);
+            spinUntil([&] { return pause.hasExpired(); }, 300);
+            return false;
+        },
+        30000);
     if (!complete) {
         *error = QStringLiteral("the Sentinels never saw the whole topology");
         return false;
@@ -453,18 +472,20 @@ bool PropagationBench::runFailover(int run, QString *error)
     }
     {
         auto reply = std::make_shared<std::optional<RedisReply>>();
-        connection.command({"WAIT", QByteArray::number(m_topology.regions.size()), "5000"}, this,
-                           [reply](const RedisReply &r) { *reply = r; }, 10000);
+        connection.command(
+            {"WAIT", QByteArray::number(m_topology.regions.size()), "5000"}, this,
+            [reply](const RedisReply &r) { *reply = r; }, 10000);
         spinUntil([&] { return reply->has_value(); }, 10000);
     }
 
     // A stream of approvals; the primary dies after a few.
-    connect(&sentinels, &SentinelClient::switchMasterObserved, &scope, [&](const QString &, int, const QString &, int port) {
-        if (st.switchAtNs < 0) {
-            st.switchAtNs = m_clock.nsecsElapsed();
-            st.newPort = port;
-        }
-    });
+    connect(&sentinels, &SentinelClient::switchMasterObserved, &scope,
+            [&](const QString &, int, const QString &, int port) {
+                if (st.switchAtNs < 0) {
+                    st.switchAtNs = m_clock.nsecsElapsed();
+                    st.newPort = port;
+                }
+            });
     std::function<void()> approveNext = [&] {
         if (st.next >= ids.size() || st.firstWriteAtNs >= 0)
             return;
@@ -521,7 +542,8 @@ int PropagationBench::run()
         m_out << "propagation: FAILED: " << error << "\n";
         return 1;
     }
-    m_out << "\nFailover on the demo stack, ms (kill -9 of the primary, Sentinel down-after 2000 ms; one fresh stack per run)\n";
+    m_out
+        << "\nFailover on the demo stack, ms (kill -9 of the primary, Sentinel down-after 2000 ms; one fresh stack per run)\n";
     m_out << QStringLiteral("%1 %2 %3 %4 %5\n")
                  .arg(QStringLiteral("run"), 4)
                  .arg(QStringLiteral("kill -> +switch-master"), 22)

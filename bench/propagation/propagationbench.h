@@ -67,8 +67,9 @@ private:
     // Polls every region (one request in flight each) with prompt until done()
     // holds for a reply of that region; each region's time of that reply in
     // *doneAtNs (-1 if it never did). onReply sees every reply.
-    bool pollRegions(const QString &prompt, const std::function<bool(const Reply &)> &done, std::vector<qint64> *doneAtNs,
-                     const std::function<void(int, const Reply &)> &onReply, int timeoutMs);
+    bool pollRegions(const QString &prompt, const std::function<bool(const Reply &)> &done,
+                     std::vector<qint64> *doneAtNs, const std::function<void(int, const Reply &)> &onReply,
+                     int timeoutMs);
     void post(int region, const QString &prompt, std::function<void(const Reply &)> cb);
 
     Options m_options;

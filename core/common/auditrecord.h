@@ -12,14 +12,14 @@ namespace l0l3 {
 // One entry of the audit stream (RedisSchema::kAudit).
 struct AuditRecord
 {
-    std::string id;         // stream id when read back
-    std::string action;     // approve | edit | reject | revoke | control
-    std::string key;        // cache key, or the region/target for control actions
-    std::string actor;      // operator name
+    std::string id;     // stream id when read back
+    std::string action; // approve | edit | reject | revoke | control
+    std::string key;    // cache key, or the region/target for control actions
+    std::string actor;  // operator name
     std::int64_t tsMs = 0;
     std::int64_t version = 0;     // version written (0 for reject/revoke/control)
     std::int64_t prevVersion = 0; // version replaced (0 if none)
-    std::string detail;     // free text: intent, proposal id, control command...
+    std::string detail;           // free text: intent, proposal id, control command...
 
     bool operator==(const AuditRecord &) const = default;
 };
@@ -28,7 +28,8 @@ class AuditCodec
 {
 public:
     static StreamFields encode(const AuditRecord &record);
-    static std::optional<AuditRecord> decode(std::string_view id, const StreamFields &fields, std::string *error = nullptr);
+    static std::optional<AuditRecord> decode(std::string_view id, const StreamFields &fields,
+                                             std::string *error = nullptr);
 };
 
 } // namespace l0l3

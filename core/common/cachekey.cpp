@@ -45,9 +45,7 @@ bool plausibleMonthDay(std::string_view mm, std::string_view dd)
 // Length of a trailing snapshot suffix (including its '-'), 0 if none.
 std::size_t snapshotSuffix(std::string_view s)
 {
-    const auto endsWithDashed = [&](std::size_t n) {
-        return s.size() > n + 1 && s[s.size() - n - 1] == '-';
-    };
+    const auto endsWithDashed = [&](std::size_t n) { return s.size() > n + 1 && s[s.size() - n - 1] == '-'; };
     // -YYYY-MM-DD
     if (endsWithDashed(10)) {
         const auto t = s.substr(s.size() - 10);

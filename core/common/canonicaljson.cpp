@@ -20,8 +20,7 @@ bool write(simdjson::dom::element e, JsonWriter &w, std::string &scratch)
         for (auto field : simdjson::dom::object(e))
             fields.emplace_back(field.key, field.value);
         // Stable, so duplicate keys keep their relative order.
-        std::stable_sort(fields.begin(), fields.end(),
-                         [](const auto &a, const auto &b) { return a.first < b.first; });
+        std::stable_sort(fields.begin(), fields.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
         w.beginObject();
         for (const auto &[k, v] : fields) {
             w.key(k);
@@ -39,12 +38,8 @@ bool write(simdjson::dom::element e, JsonWriter &w, std::string &scratch)
         }
         w.endArray();
         return true;
-    case element_type::STRING:
-        w.value(std::string_view(e));
-        return true;
-    case element_type::INT64:
-        w.value(std::int64_t(e));
-        return true;
+    case element_type::STRING: w.value(std::string_view(e)); return true;
+    case element_type::INT64: w.value(std::int64_t(e)); return true;
     case element_type::UINT64:
         scratch = std::to_string(std::uint64_t(e));
         w.raw(scratch);
@@ -59,12 +54,8 @@ bool write(simdjson::dom::element e, JsonWriter &w, std::string &scratch)
             w.value(d);
         return true;
     }
-    case element_type::BOOL:
-        w.value(bool(e));
-        return true;
-    case element_type::NULL_VALUE:
-        w.null();
-        return true;
+    case element_type::BOOL: w.value(bool(e)); return true;
+    case element_type::NULL_VALUE: w.null(); return true;
     }
     return false;
 }

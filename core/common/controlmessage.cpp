@@ -77,13 +77,11 @@ bool ControlMessage::addressesRegion(std::string_view region) const
             return true;
         [[fallthrough]];
     case Verb::Drain:
-    case Verb::Undrain:
-        return target == region || target == "*" || target == "all";
+    case Verb::Undrain: return target == region || target == "*" || target == "all";
     case Verb::Freeze:
     case Verb::Unfreeze:
     case Verb::Failover:
-    case Verb::Promote:
-        break;
+    case Verb::Promote: break;
     }
     return false;
 }
@@ -122,8 +120,9 @@ std::optional<ControlMessage> parseControlMessage(std::string_view text, std::st
     const std::size_t space = text.find(' ');
     const VerbForm *form = formOf(text.substr(0, space));
     if (!form) {
-        return refuse(error, "unknown control verb (expected drain, undrain, flush, freeze, unfreeze, failover "
-                             "or promote)");
+        return refuse(error,
+                      "unknown control verb (expected drain, undrain, flush, freeze, unfreeze, failover "
+                      "or promote)");
     }
     ControlMessage message;
     message.verb = form->verb;

@@ -1,12 +1,12 @@
 #include "core/common/hiredisarena.h"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include <hiredis/hiredis.h>
 
 namespace l0l3::HiredisArena {
 
@@ -96,8 +96,7 @@ Block *newBlock(std::size_t size, Block *next)
 void freeBlock(Block *b)
 {
     const std::size_t c = classOf(b->size);
-    if (c < kClasses && kClassBytes[c] - kBlockHeader == b->size && !t_cache.gone
-        && t_cache.count[c] < kCachedPerClass)
+    if (c < kClasses && kClassBytes[c] - kBlockHeader == b->size && !t_cache.gone && t_cache.count[c] < kCachedPerClass)
         t_cache.free[c][t_cache.count[c]++] = b;
     else
         std::free(b);

@@ -7,7 +7,7 @@ namespace l0l3 {
 
 struct HistogramBucket
 {
-    double upperBound;   // `le`; +Inf for the last bucket
+    double upperBound; // `le`; +Inf for the last bucket
     double cumulativeCount;
 };
 

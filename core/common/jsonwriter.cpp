@@ -158,7 +158,8 @@ JsonWriter &JsonWriter::value(double d)
     // Shortest form may be 20+ digits with no '.' or exponent; beyond int64
     // readers (simdjson) take that for an integer too big to represent, so
     // canonical JSON would not parse back. The exponent form always does.
-    if (std::fabs(d) >= 9223372036854775808.0 && std::string_view(buf, r.ptr).find_first_of(".e") == std::string_view::npos)
+    if (std::fabs(d) >= 9223372036854775808.0
+        && std::string_view(buf, r.ptr).find_first_of(".e") == std::string_view::npos)
         r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
     m_out.append(buf, r.ptr);
     m_needComma = true;

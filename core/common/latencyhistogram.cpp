@@ -11,8 +11,8 @@ namespace {
 // Working in integer nanoseconds places a value exactly on a bound into the
 // bucket that bound closes, with no floating-point doubt.
 constexpr std::int64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-constexpr std::int64_t kUnderflowNanos = 1000;                  // 1 us
-constexpr std::int64_t kMaxFiniteNanos = 100'000'000'000;        // 100 s
+constexpr std::int64_t kUnderflowNanos = 1000;            // 1 us
+constexpr std::int64_t kMaxFiniteNanos = 100'000'000'000; // 100 s
 constexpr int kOverflow = LatencyHistogram::kBuckets - 1;
 
 int indexForNanos(std::int64_t ns)
@@ -51,8 +51,8 @@ std::int64_t toNanos(double seconds)
 
 const std::vector<double> &LatencyHistogram::prometheusBounds()
 {
-    static const std::vector<double> bounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                               0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10};
+    static const std::vector<double> bounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                               0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
     return bounds;
 }
 

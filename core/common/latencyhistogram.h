@@ -14,7 +14,7 @@ namespace l0l3 {
 class LatencyHistogram
 {
 public:
-    static constexpr int kSubBuckets = 18;   // per decade
+    static constexpr int kSubBuckets = 18; // per decade
     static constexpr int kDecades = 8;
     static constexpr int kBuckets = kSubBuckets * kDecades + 2; // + underflow (<1us) + overflow
 

@@ -10,7 +10,7 @@ namespace l0l3 {
 namespace {
 
 constexpr char kReplacement[] = "\xEF\xBF\xBD"; // U+FFFD
-constexpr char kGraphemeJoiner[] = "\xCD\x8F"; // U+034F COMBINING GRAPHEME JOINER, a starter
+constexpr char kGraphemeJoiner[] = "\xCD\x8F";  // U+034F COMBINING GRAPHEME JOINER, a starter
 
 void appendUtf8(std::string &out, utf8proc_int32_t cp)
 {
@@ -125,23 +125,44 @@ bool isSpace(utf8proc_int32_t cp)
 bool isTrailingPunctuation(utf8proc_int32_t cp)
 {
     switch (cp) {
-    case '.': case '!': case '?': case ',': case ';': case ':':
+    case '.':
+    case '!':
+    case '?':
+    case ',':
+    case ';':
+    case ':':
     case 0x037E: // Greek question mark
     case 0x0589: // Armenian full stop
     case 0x061F: // Arabic question mark
     case 0x060C: // Arabic comma
     case 0x061B: // Arabic semicolon
     case 0x06D4: // Arabic full stop
-    case 0x0964: case 0x0965: // Devanagari danda, double danda
+    case 0x0964:
+    case 0x0965: // Devanagari danda, double danda
     case 0x2026: // ellipsis
-    case 0x203C: case 0x203D: case 0x2047: case 0x2048: case 0x2049:
-    case 0x3001: case 0x3002: // ideographic comma, full stop
-    case 0xFF01: case 0xFF0C: case 0xFF0E: case 0xFF1A: case 0xFF1B: case 0xFF1F:
-    case 0xFF61: case 0xFF64: // half-width ideographic full stop, comma
-    case 0xFE50: case 0xFE51: case 0xFE52: case 0xFE54: case 0xFE55: case 0xFE56: case 0xFE57:
-        return true;
-    default:
-        return false;
+    case 0x203C:
+    case 0x203D:
+    case 0x2047:
+    case 0x2048:
+    case 0x2049:
+    case 0x3001:
+    case 0x3002: // ideographic comma, full stop
+    case 0xFF01:
+    case 0xFF0C:
+    case 0xFF0E:
+    case 0xFF1A:
+    case 0xFF1B:
+    case 0xFF1F:
+    case 0xFF61:
+    case 0xFF64: // half-width ideographic full stop, comma
+    case 0xFE50:
+    case 0xFE51:
+    case 0xFE52:
+    case 0xFE54:
+    case 0xFE55:
+    case 0xFE56:
+    case 0xFE57: return true;
+    default: return false;
     }
 }
 
@@ -170,9 +191,11 @@ std::string PromptNormaliser::normalise(std::string_view utf8)
     }
 
     utf8proc_uint8_t *mapped = nullptr;
-    const auto mappedLen = ascii ? utf8proc_ssize_t(-1) : utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(clean.data()),
-                                        static_cast<utf8proc_ssize_t>(clean.size()), &mapped,
-                                        utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+    const auto mappedLen = ascii
+        ? utf8proc_ssize_t(-1)
+        : utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(clean.data()),
+                       static_cast<utf8proc_ssize_t>(clean.size()), &mapped,
+                       utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
     std::string_view folded = clean;
     if (mappedLen >= 0)
         folded = std::string_view(reinterpret_cast<const char *>(mapped), static_cast<std::size_t>(mappedLen));

@@ -101,7 +101,7 @@ bool ProposalView::keyMatches(std::string *error) const
         return true;
     if (error)
         *error = "forged or damaged: key \"" + std::string(key.substr(0, 64)) + "\" is not the key of its fields (\""
-                 + derived + "\")";
+            + derived + "\")";
     return false;
 }
 

@@ -17,17 +17,17 @@ namespace l0l3 {
 // (derivedKey()) and refuses a proposal whose key does not match.
 struct Proposal
 {
-    std::string id;         // stream id, filled when read back; not encoded
-    std::string key;        // cache key
+    std::string id;  // stream id, filled when read back; not encoded
+    std::string key; // cache key
     std::string ns;
     std::string system;
-    std::string prompt;     // the user turn as the client sent it
-    std::string response;   // what the upstream answered
-    std::string model;      // model family
-    std::string region;     // region of the gateway that proposed it
-    std::int64_t tsMs = 0;  // when it was proposed
-    std::int64_t upstreamMs = 0; // upstream latency the miss paid (what a hit saves)
-    std::int64_t promptTokens = 0;     // from the upstream's usage, 0 if unknown
+    std::string prompt;            // the user turn as the client sent it
+    std::string response;          // what the upstream answered
+    std::string model;             // model family
+    std::string region;            // region of the gateway that proposed it
+    std::int64_t tsMs = 0;         // when it was proposed
+    std::int64_t upstreamMs = 0;   // upstream latency the miss paid (what a hit saves)
+    std::int64_t promptTokens = 0; // from the upstream's usage, 0 if unknown
     std::int64_t completionTokens = 0;
     std::string responseFormat; // canonical JSON or empty, as in CacheKeyInput
     std::string tools;          // canonical JSON or empty
@@ -85,10 +85,12 @@ public:
     // are ignored; nullopt and a reason in *error when key or response is
     // missing, a number field is not a number or kPackedField is not a list
     // of netstring pairs.
-    static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields, std::string *error = nullptr);
+    static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields,
+                                          std::string *error = nullptr);
     // The same rules over field, value, field, value... views (e.g. straight
     // from a Redis reply); an odd count is an error.
-    static std::optional<ProposalView> decodeView(std::string_view id, std::span<const std::string_view> fieldsAndValues,
+    static std::optional<ProposalView> decodeView(std::string_view id,
+                                                  std::span<const std::string_view> fieldsAndValues,
                                                   std::string *error = nullptr);
 };
 

@@ -1,8 +1,8 @@
 #include "core/common/redisurl.h"
 
-#include "core/common/hex.h"
-
 #include <charconv>
+
+#include "core/common/hex.h"
 
 namespace l0l3 {
 

@@ -72,8 +72,7 @@ bool VisibleText::isHazard(char32_t c)
     case 0x2028: // line separator
     case 0x2029: // paragraph separator
         return true;
-    default:
-        break;
+    default: break;
     }
     return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }

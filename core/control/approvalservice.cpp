@@ -76,11 +76,11 @@ struct ApprovalService::Op
 {
     enum class Kind { Approve, Reject, Unreject, Revoke, Edit, Freeze, Unfreeze, Control };
     Kind kind = Kind::Approve;
-    ApprovalRequest request;   // approve/reject: proposal ids, key, response, intent, ttl
-    QString newResponse;       // edit
+    ApprovalRequest request;    // approve/reject: proposal ids, key, response, intent, ttl
+    QString newResponse;        // edit
     qint64 expectedVersion = 0; // edit/revoke
-    int days = 30;             // reject
-    QString control;           // control message, as given (spaces simplified)
+    int days = 30;              // reject
+    QString control;            // control message, as given (spaces simplified)
     QString actor;
     ResultCallback cb;
 
@@ -167,22 +167,22 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         controlMessage = parseControlMessage(control.toStdString(), &why);
         // Freezing is the frozen flag: a "freeze" published without it would announce a freeze that is not there.
         if (controlMessage
-            && (controlMessage->verb == ControlMessage::Verb::Freeze || controlMessage->verb == ControlMessage::Verb::Unfreeze)) {
+            && (controlMessage->verb == ControlMessage::Verb::Freeze
+                || controlMessage->verb == ControlMessage::Verb::Unfreeze)) {
             controlMessage.reset();
             why = "freeze and unfreeze are actions of their own";
         }
         if (!controlMessage) {
-            return invalid(QStringLiteral("invalid control message \"%1\": %2 (expected \"drain REGION\", \"undrain REGION\", "
-                                          "\"flush [REGION]\", \"failover [HOST:PORT]\" or \"promote HOST:PORT\")")
-                               .arg(control, QString::fromStdString(why)));
+            return invalid(
+                QStringLiteral("invalid control message \"%1\": %2 (expected \"drain REGION\", \"undrain REGION\", "
+                               "\"flush [REGION]\", \"failover [HOST:PORT]\" or \"promote HOST:PORT\")")
+                    .arg(control, QString::fromStdString(why)));
         }
         key = controlMessage->target.empty() ? QStringLiteral("*") : QString::fromStdString(controlMessage->target);
         break;
     }
     case Kind::Freeze:
-    case Kind::Unfreeze:
-        key = QStringLiteral("approvals");
-        break;
+    case Kind::Unfreeze: key = QStringLiteral("approvals"); break;
     }
     return std::nullopt;
 }
@@ -193,7 +193,8 @@ std::optional<Refusal> ApprovalService::Op::adoptProposal(const std::string &id,
     std::string why;
     proposal = ProposalCodec::decode(id, fields, &why);
     if (!proposal)
-        return invalid(QStringLiteral("proposal %1 is malformed: %2").arg(request.proposalId, QString::fromStdString(why)));
+        return invalid(
+            QStringLiteral("proposal %1 is malformed: %2").arg(request.proposalId, QString::fromStdString(why)));
     // A gateway's credential can append any key with any fields: the key decided on must be
     // the one its fields (what the operator saw) give, or the decision would land elsewhere.
     if (const std::string derived = proposal->derivedKey(); derived != proposal->key) {
@@ -204,8 +205,8 @@ std::optional<Refusal> ApprovalService::Op::adoptProposal(const std::string &id,
     }
     const QString proposedKey = QString::fromStdString(proposal->key);
     if (!request.key.isEmpty() && request.key != proposedKey) {
-        return invalid(QStringLiteral("proposal %1 is for key %2, not %3")
-                           .arg(request.proposalId, proposedKey, request.key));
+        return invalid(
+            QStringLiteral("proposal %1 is for key %2, not %3").arg(request.proposalId, proposedKey, request.key));
     }
     key = proposedKey;
     return std::nullopt;
@@ -237,8 +238,9 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
         std::string why;
         current = EntryCodec::decode(replies[3].str.toStdString(), &why);
         if (!current && kind != Kind::Revoke) {
-            return Refusal{ErrorKind::RedisError, QStringLiteral("the stored entry for %1 is corrupt (%2); revoke it first")
-                                                      .arg(key, QString::fromStdString(why))};
+            return Refusal{ErrorKind::RedisError,
+                           QStringLiteral("the stored entry for %1 is corrupt (%2); revoke it first")
+                               .arg(key, QString::fromStdString(why))};
         }
     }
     const qint64 currentVersion = current ? current->version : 0;
@@ -246,8 +248,10 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
     case Kind::Approve:
         if (exists) {
             return Refusal{ErrorKind::VersionConflict,
-                           QStringLiteral("version conflict: %1 is already approved (version %2 by %3); edit it instead")
-                               .arg(key).arg(currentVersion)
+                           QStringLiteral(
+                               "version conflict: %1 is already approved (version %2 by %3); edit it instead")
+                               .arg(key)
+                               .arg(currentVersion)
                                .arg(current ? QString::fromStdString(current->approvedBy) : QString())};
         }
         break;
@@ -257,17 +261,19 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
             return Refusal{ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(key)};
         if ((kind == Kind::Edit || expectedVersion != 0) && current && currentVersion != expectedVersion) {
             return Refusal{ErrorKind::VersionConflict,
-                           QStringLiteral("version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
-                               .arg(key).arg(currentVersion)
-                               .arg(QString::fromStdString(current->approvedBy)).arg(expectedVersion)};
+                           QStringLiteral(
+                               "version conflict: %1 is at version %2 (by %3), expected %4; reload and retry")
+                               .arg(key)
+                               .arg(currentVersion)
+                               .arg(QString::fromStdString(current->approvedBy))
+                               .arg(expectedVersion)};
         }
         break;
     case Kind::Unreject:
         if (replies.size() < 5 || replies[4].isNil())
             return Refusal{ErrorKind::NotFound, QStringLiteral("%1 is not in the rejected set").arg(key)};
         break;
-    default:
-        break;
+    default: break;
     }
     return std::nullopt;
 }
@@ -285,25 +291,13 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     tx.result.prevVersion = tx.audit.prevVersion;
     switch (kind) {
     case Kind::Approve:
-    case Kind::Edit:
-        addEntryWrite(tx, nowMs);
-        break;
-    case Kind::Revoke:
-        addRevoke(tx);
-        break;
-    case Kind::Reject:
-        addReject(tx, nowMs);
-        break;
-    case Kind::Unreject:
-        addUnreject(tx);
-        break;
+    case Kind::Edit: addEntryWrite(tx, nowMs); break;
+    case Kind::Revoke: addRevoke(tx); break;
+    case Kind::Reject: addReject(tx, nowMs); break;
+    case Kind::Unreject: addUnreject(tx); break;
     case Kind::Freeze:
-    case Kind::Unfreeze:
-        addFreezeFlag(tx);
-        break;
-    case Kind::Control:
-        addControl(tx);
-        break;
+    case Kind::Unfreeze: addFreezeFlag(tx); break;
+    case Kind::Control: addControl(tx); break;
     }
     return tx;
 }
@@ -391,7 +385,8 @@ void ApprovalService::Op::addFreezeFlag(Transaction &tx) const
         tx.add({QByteArrayLiteral("SET"), bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")});
     else
         tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::kFrozen)});
-    const std::string message = encode(ControlMessage{freeze ? ControlMessage::Verb::Freeze : ControlMessage::Verb::Unfreeze, {}});
+    const std::string message = encode(
+        ControlMessage{freeze ? ControlMessage::Verb::Freeze : ControlMessage::Verb::Unfreeze, {}});
     tx.audit.action = "control";
     tx.audit.detail = message;
     tx.addAudit();
@@ -403,7 +398,8 @@ void ApprovalService::Op::addControl(Transaction &tx) const
     const ControlMessage &message = *controlMessage;
     // The drained hash outlives the message: a gateway that starts later reads it.
     if (message.verb == ControlMessage::Verb::Drain)
-        tx.add({QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), bytes(message.target), QByteArrayLiteral("1")});
+        tx.add(
+            {QByteArrayLiteral("HSET"), bytes(RedisSchema::kDrained), bytes(message.target), QByteArrayLiteral("1")});
     else if (message.verb == ControlMessage::Verb::Undrain)
         tx.add({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kDrained), bytes(message.target)});
     const std::string text = encode(message);
@@ -416,8 +412,8 @@ void ApprovalService::Op::addControl(Transaction &tx) const
 
 void ApprovalService::Op::addAckAndForget(Transaction &tx) const
 {
-    QList<QByteArray> ack{QByteArrayLiteral("XACK"), bytes(RedisSchema::kProposals), bytes(RedisSchema::kProposalsGroup),
-                          utf8(request.proposalId)};
+    QList<QByteArray> ack{QByteArrayLiteral("XACK"), bytes(RedisSchema::kProposals),
+                          bytes(RedisSchema::kProposalsGroup), utf8(request.proposalId)};
     for (const QString &dup : request.duplicateIds)
         ack.append(utf8(dup));
     tx.add(std::move(ack));
@@ -500,8 +496,8 @@ void ApprovalService::revoke(const QString &key, const QString &actor, ResultCal
     enqueue(op);
 }
 
-void ApprovalService::edit(const QString &key, const QString &newResponse, qint64 expectedVersion,
-                           const QString &actor, ResultCallback cb)
+void ApprovalService::edit(const QString &key, const QString &newResponse, qint64 expectedVersion, const QString &actor,
+                           ResultCallback cb)
 {
     auto op = std::make_shared<Op>();
     op->kind = Op::Kind::Edit;
@@ -617,9 +613,11 @@ void ApprovalService::readProposal(std::shared_ptr<Op> op)
 void ApprovalService::onProposalRead(std::shared_ptr<Op> op, const RedisReply &r)
 {
     if (r.isError()) {
-        const ErrorKind kind = r.errorMessage().contains(QLatin1String("Invalid stream ID")) ? ErrorKind::InvalidArgument
-                                                                                               : kindOf(r);
-        return fail(op, kind, QStringLiteral("cannot read proposal %1: %2").arg(op->request.proposalId, r.errorMessage()));
+        const ErrorKind kind = r.errorMessage().contains(QLatin1String("Invalid stream ID"))
+            ? ErrorKind::InvalidArgument
+            : kindOf(r);
+        return fail(op, kind,
+                    QStringLiteral("cannot read proposal %1: %2").arg(op->request.proposalId, r.errorMessage()));
     }
     std::string id;
     StreamFields fields;
@@ -650,8 +648,9 @@ void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisR
         return fail(op, ErrorKind::NotConnected, QStringLiteral("connection lost before the transaction"));
     std::optional<Refusal> refusal = notPrimary(replies[1], *conn);
     if (!refusal && op->touchesEntry() && !replies[2].isNil()) {
-        refusal = Refusal{ErrorKind::Frozen, QStringLiteral("refused: approvals are frozen (%1 is set); unfreeze them first")
-                                                 .arg(QString::fromLatin1(bytes(RedisSchema::kFrozen)))};
+        refusal = Refusal{ErrorKind::Frozen,
+                          QStringLiteral("refused: approvals are frozen (%1 is set); unfreeze them first")
+                              .arg(QString::fromLatin1(bytes(RedisSchema::kFrozen)))};
     }
     if (!refusal)
         refusal = op->checkStoredState(replies);
@@ -682,8 +681,9 @@ void ApprovalService::onExec(std::shared_ptr<Op> op, const ApprovalResult &resul
         return fail(op, kindOf(exec), QStringLiteral("%1 failed: %2").arg(op->actionName(), exec.errorMessage()));
     for (const RedisReply &part : exec.elements) {
         if (part.isError()) {
-            return fail(op, kindOf(part), QStringLiteral("%1 partly failed inside the transaction: %2")
-                                              .arg(op->actionName(), part.errorMessage()));
+            return fail(op, kindOf(part),
+                        QStringLiteral("%1 partly failed inside the transaction: %2")
+                            .arg(op->actionName(), part.errorMessage()));
         }
     }
     confirmReplication(op, result);
@@ -696,8 +696,9 @@ void ApprovalService::confirmReplication(std::shared_ptr<Op> op, ApprovalResult 
     if (m_waitTimeoutMs <= 0 || !conn)
         return finish(op, result);
     const int commandTimeout = m_waitTimeoutMs + conn->options().commandTimeoutMs;
-    conn->command({QByteArrayLiteral("WAIT"), QByteArrayLiteral("1"), QByteArray::number(m_waitTimeoutMs)}, this,
-                  [this, op, result](const RedisReply &r) { onReplicaWait(op, result, r); }, commandTimeout);
+    conn->command(
+        {QByteArrayLiteral("WAIT"), QByteArrayLiteral("1"), QByteArray::number(m_waitTimeoutMs)}, this,
+        [this, op, result](const RedisReply &r) { onReplicaWait(op, result, r); }, commandTimeout);
 }
 
 void ApprovalService::onReplicaWait(std::shared_ptr<Op> op, ApprovalResult result, const RedisReply &reply)
@@ -707,8 +708,8 @@ void ApprovalService::onReplicaWait(std::shared_ptr<Op> op, ApprovalResult resul
         result.message += QStringLiteral("; %1 replica(s) acknowledged").arg(reply.integer);
     } else {
         result.replicasAcked = -1;
-        result.message += QStringLiteral("; written, but WAIT failed (%1): replication not confirmed")
-                              .arg(reply.errorMessage());
+        result.message +=
+            QStringLiteral("; written, but WAIT failed (%1): replication not confirmed").arg(reply.errorMessage());
     }
     finish(op, result);
 }

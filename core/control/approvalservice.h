@@ -72,8 +72,8 @@ public:
                  const QString &intent, const QString &actor, ResultCallback cb = {});
     // Reject: key into the rejected set until now + days, proposal(s) acked,
     // seen counter deleted. key may be empty (taken from the proposal).
-    void reject(const QString &proposalId, const QString &key, const QString &actor,
-                int days = 30, ResultCallback cb = {}, const QStringList &duplicateIds = {});
+    void reject(const QString &proposalId, const QString &key, const QString &actor, int days = 30,
+                ResultCallback cb = {}, const QStringList &duplicateIds = {});
     // Undo of a reject: ZREM the key from the rejected set (audited as
     // "unreject"). NotFound if the key is not in the set. The proposal stays
     // acked: the caller re-shows it (approve still works, it reads the stream
@@ -82,8 +82,8 @@ public:
     // Delete an approved entry. expectedVersion 0: whatever version is current.
     void revoke(const QString &key, const QString &actor, ResultCallback cb = {}, qint64 expectedVersion = 0);
     // New response for an approved entry; expectedVersion must be the current one.
-    void edit(const QString &key, const QString &newResponse, qint64 expectedVersion,
-              const QString &actor, ResultCallback cb = {});
+    void edit(const QString &key, const QString &newResponse, qint64 expectedVersion, const QString &actor,
+              ResultCallback cb = {});
 
     void freezeApprovals(const QString &actor, ResultCallback cb = {});
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});

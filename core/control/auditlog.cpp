@@ -55,19 +55,19 @@ void AuditLog::checkIntegrity()
         return;
     m_connection->command({QByteArrayLiteral("XINFO"), QByteArrayLiteral("STREAM"), auditKey()}, this,
                           [this](const RedisReply &r) {
-        if (r.isError()) {
-            // No audit record yet: nothing to lose. Any other error: unknown, said once here.
-            if (!r.str.contains("no such key"))
-                qWarning("l0l3: cannot check the audit stream: %s",
-                         VisibleText::escape(r.str.left(300).toStdString()).c_str());
-            return;
-        }
-        m_tamperDetail = findTamper(r);
-        if (m_tamperDetail.isEmpty())
-            return;
-        qWarning("l0l3: %s", qPrintable(m_tamperDetail));
-        emit tamperDetected(m_tamperDetail);
-    });
+                              if (r.isError()) {
+                                  // No audit record yet: nothing to lose. Any other error: unknown, said once here.
+                                  if (!r.str.contains("no such key"))
+                                      qWarning("l0l3: cannot check the audit stream: %s",
+                                               VisibleText::escape(r.str.left(300).toStdString()).c_str());
+                                  return;
+                              }
+                              m_tamperDetail = findTamper(r);
+                              if (m_tamperDetail.isEmpty())
+                                  return;
+                              qWarning("l0l3: %s", qPrintable(m_tamperDetail));
+                              emit tamperDetected(m_tamperDetail);
+                          });
 }
 
 void AuditLog::reload()
@@ -95,30 +95,29 @@ void AuditLog::readPage(quint64 generation)
         return;
     }
     const QByteArray end = m_before.isEmpty() ? QByteArrayLiteral("+") : "(" + m_before.toUtf8();
-    m_connection->command(
-        {QByteArrayLiteral("XREVRANGE"), auditKey(),
-         end, QByteArrayLiteral("-"), QByteArrayLiteral("COUNT"), QByteArray::number(m_pageSize)},
-        this, [this, generation](const RedisReply &r) {
-            if (generation != m_generation)
-                return;
-            m_loading = false;
-            if (r.isError()) {
-                emit failed(QStringLiteral("cannot read the audit log: %1").arg(r.errorMessage()));
-                return;
-            }
-            QList<AuditRecord> records;
-            for (const RedisReply &e : r.elements) {
-                std::string id;
-                StreamFields fields;
-                if (!e.toStreamEntry(&id, &fields))
-                    continue;
-                m_before = QString::fromStdString(id);
-                if (auto rec = AuditCodec::decode(id, fields))
-                    records.append(std::move(*rec));
-            }
-            m_more = r.elements.size() == m_pageSize;
-            emit pageLoaded(records, m_more);
-        });
+    m_connection->command({QByteArrayLiteral("XREVRANGE"), auditKey(), end, QByteArrayLiteral("-"),
+                           QByteArrayLiteral("COUNT"), QByteArray::number(m_pageSize)},
+                          this, [this, generation](const RedisReply &r) {
+                              if (generation != m_generation)
+                                  return;
+                              m_loading = false;
+                              if (r.isError()) {
+                                  emit failed(QStringLiteral("cannot read the audit log: %1").arg(r.errorMessage()));
+                                  return;
+                              }
+                              QList<AuditRecord> records;
+                              for (const RedisReply &e : r.elements) {
+                                  std::string id;
+                                  StreamFields fields;
+                                  if (!e.toStreamEntry(&id, &fields))
+                                      continue;
+                                  m_before = QString::fromStdString(id);
+                                  if (auto rec = AuditCodec::decode(id, fields))
+                                      records.append(std::move(*rec));
+                              }
+                              m_more = r.elements.size() == m_pageSize;
+                              emit pageLoaded(records, m_more);
+                          });
 }
 
 } // namespace l0l3

@@ -54,7 +54,7 @@ private:
 
     QPointer<RedisConnection> m_connection;
     int m_pageSize = 200;
-    QString m_before;     // exclusive upper bound for the next page; empty: "+"
+    QString m_before; // exclusive upper bound for the next page; empty: "+"
     bool m_more = false;
     bool m_loading = false;
     quint64 m_generation = 0;

@@ -75,7 +75,8 @@ void EntryStore::readPage(quint64 generation)
                 return;
             if (r.isError() || !r.isArray() || r.elements.size() != 2) {
                 m_running = false;
-                emit failed(QStringLiteral("cannot scan entries: %1").arg(r.isError() ? r.errorMessage() : QStringLiteral("bad reply")));
+                emit failed(QStringLiteral("cannot scan entries: %1")
+                                .arg(r.isError() ? r.errorMessage() : QStringLiteral("bad reply")));
                 return;
             }
             m_cursor = r.elements[0].str;
@@ -132,8 +133,9 @@ void EntryStore::readPage(quint64 generation)
 void EntryStore::get(const QString &key, QObject *context, EntryCallback cb)
 {
     if (!m_connection) {
-        QMetaObject::invokeMethod(context ? context : this, [cb] { cb(std::nullopt, QStringLiteral("no Redis connection")); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            context ? context : this, [cb] { cb(std::nullopt, QStringLiteral("no Redis connection")); },
+            Qt::QueuedConnection);
         return;
     }
     const QByteArray redisKey = bytes(RedisSchema::entryKey(key.toStdString()));

@@ -19,7 +19,7 @@ struct EntryItem
 {
     Entry entry;
     qint64 ttlRemainingSeconds = -1; // -1: no expiry
-    QString redisKey;               // l0l3:v1:entry:KEY
+    QString redisKey;                // l0l3:v1:entry:KEY
 };
 
 // Read side of the approved entries: paged SCAN (MATCH l0l3:v1:entry:*) with

@@ -15,28 +15,28 @@ namespace l0l3 {
 struct RegionMetrics
 {
     QString region;
-    double rps = 0;                    // requests per second, all outcomes
+    double rps = 0; // requests per second, all outcomes
     // Share of requests (0..1) per answer: "L0.5", "L0", "L1" (hits by tier),
     // "miss" (answered upstream), "bypass"; only keys with traffic.
     QMap<QString, double> hitRateByTier;
-    double hitRate = 0;                // all hit tiers together
-    double p50Ms = qQNaN();            // NaN when no request was observed in the window
+    double hitRate = 0;     // all hit tiers together
+    double p50Ms = qQNaN(); // NaN when no request was observed in the window
     double p99Ms = qQNaN();
-    double errorRate = 0;              // share of requests with outcome "error"
+    double errorRate = 0; // share of requests with outcome "error"
     // Worst state of the region's gateways: normal, elevated, degraded,
     // replica_down, offline ("offline" when no gateway answers).
     QString degradationState;
-    bool up = false;                   // at least one gateway answered
+    bool up = false; // at least one gateway answered
     int gatewaysUp = 0;
-    int gatewaysTotal = 0;             // 0 when unknown (Prometheus source)
-    double windowSeconds = 0;          // the window the rates were computed over
+    int gatewaysTotal = 0;    // 0 when unknown (Prometheus source)
+    double windowSeconds = 0; // the window the rates were computed over
 };
 
 struct MetricsSnapshot
 {
     QDateTime timestamp;
-    QList<RegionMetrics> regions;      // sorted by region name
-    QString error;                     // the source itself failed (e.g. Prometheus unreachable)
+    QList<RegionMetrics> regions; // sorted by region name
+    QString error;                // the source itself failed (e.g. Prometheus unreachable)
 
     const RegionMetrics *region(const QString &name) const
     {

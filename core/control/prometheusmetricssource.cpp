@@ -70,7 +70,8 @@ PrometheusMetricsSource::PrometheusMetricsSource(const QUrl &baseUrl, QObject *p
 QStringList PrometheusMetricsSource::queries() const
 {
     const QString w = m_window;
-    const QString buckets = QStringLiteral("sum by (le, region) (rate(l0l3_request_duration_seconds_bucket[%1]))").arg(w);
+    const QString buckets =
+        QStringLiteral("sum by (le, region) (rate(l0l3_request_duration_seconds_bucket[%1]))").arg(w);
     return {
         QStringLiteral("sum by (region, tier, outcome) (rate(l0l3_requests_total[%1]))").arg(w),
         QStringLiteral("histogram_quantile(0.5, %1)").arg(buckets),
@@ -135,21 +136,22 @@ void PrometheusMetricsSource::refresh()
     const double window = durationSeconds(m_window);
     // One evaluation time for every query, so their samples line up.
     const QString at = QString::number(QDateTime::currentMSecsSinceEpoch() / 1000.0, 'f', 3);
-    runAll(QStringLiteral("/api/v1/query"), {{QStringLiteral("time"), at}}, [this, window](const QList<QJsonArray> &results, const QString &error) {
-        m_busy = false;
-        if (!error.isEmpty()) {
-            MetricsSnapshot s;
-            s.timestamp = QDateTime::currentDateTimeUtc();
-            s.error = error;
-            emit snapshotReady(s);
-            return;
-        }
-        const QList<MetricsSnapshot> snaps = assemble(results, false, window);
-        MetricsSnapshot s = snaps.isEmpty() ? MetricsSnapshot{} : snaps.first();
-        if (!s.timestamp.isValid())
-            s.timestamp = QDateTime::currentDateTimeUtc();
-        emit snapshotReady(s);
-    });
+    runAll(QStringLiteral("/api/v1/query"), {{QStringLiteral("time"), at}},
+           [this, window](const QList<QJsonArray> &results, const QString &error) {
+               m_busy = false;
+               if (!error.isEmpty()) {
+                   MetricsSnapshot s;
+                   s.timestamp = QDateTime::currentDateTimeUtc();
+                   s.error = error;
+                   emit snapshotReady(s);
+                   return;
+               }
+               const QList<MetricsSnapshot> snaps = assemble(results, false, window);
+               MetricsSnapshot s = snaps.isEmpty() ? MetricsSnapshot{} : snaps.first();
+               if (!s.timestamp.isValid())
+                   s.timestamp = QDateTime::currentDateTimeUtc();
+               emit snapshotReady(s);
+           });
 }
 
 void PrometheusMetricsSource::fetchHistory(const QDateTime &from, const QDateTime &to, int stepSeconds)
@@ -162,15 +164,15 @@ void PrometheusMetricsSource::fetchHistory(const QDateTime &from, const QDateTim
     };
     runAll(QStringLiteral("/api/v1/query_range"), params,
            [this, window](const QList<QJsonArray> &results, const QString &error) {
-        if (!error.isEmpty()) {
-            MetricsSnapshot s;
-            s.timestamp = QDateTime::currentDateTimeUtc();
-            s.error = error;
-            emit historyReady({s});
-            return;
-        }
-        emit historyReady(assemble(results, true, window));
-    });
+               if (!error.isEmpty()) {
+                   MetricsSnapshot s;
+                   s.timestamp = QDateTime::currentDateTimeUtc();
+                   s.error = error;
+                   emit historyReady({s});
+                   return;
+               }
+               emit historyReady(assemble(results, true, window));
+           });
 }
 
 QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray> &results, bool range,
@@ -213,14 +215,13 @@ QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray>
         Acc &a = accFor(ms, metric);
         if (std::isnan(v) || v <= 0)
             return;
-        a.requests.add(metric.value(QLatin1String("tier")).toString(), metric.value(QLatin1String("outcome")).toString(), v);
+        a.requests.add(metric.value(QLatin1String("tier")).toString(),
+                       metric.value(QLatin1String("outcome")).toString(), v);
     });
-    forEachPoint(results.value(1), [&](const QJsonObject &metric, qint64 ms, double v) {
-        accFor(ms, metric).m.p50Ms = v * 1000.0;
-    });
-    forEachPoint(results.value(2), [&](const QJsonObject &metric, qint64 ms, double v) {
-        accFor(ms, metric).m.p99Ms = v * 1000.0;
-    });
+    forEachPoint(results.value(1),
+                 [&](const QJsonObject &metric, qint64 ms, double v) { accFor(ms, metric).m.p50Ms = v * 1000.0; });
+    forEachPoint(results.value(2),
+                 [&](const QJsonObject &metric, qint64 ms, double v) { accFor(ms, metric).m.p99Ms = v * 1000.0; });
     forEachPoint(results.value(3), [&](const QJsonObject &metric, qint64 ms, double v) {
         Acc &a = accFor(ms, metric);
         const QString state = metric.value(QLatin1String("state")).toString();

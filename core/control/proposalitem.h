@@ -15,9 +15,9 @@ namespace l0l3 {
 // of the ranking are kept next to the score so the UI can show them.
 struct ProposalItem
 {
-    QString id;             // stream id of the first proposal of this key
+    QString id;               // stream id of the first proposal of this key
     QStringList duplicateIds; // other stream ids of the same key (acked with id)
-    QString key;            // cache key, as in the gateway's x-l0l3-key header
+    QString key;              // cache key, as in the gateway's x-l0l3-key header
     QString prompt;
     QString system;
     QString ns;
@@ -26,13 +26,13 @@ struct ProposalItem
     // converts where one is.
     QByteArray responseUtf8;
     QString model;
-    QString proposedRegion; // region of the gateway that proposed it first
-    RegionCounts regions;   // region -> misses seen there, sorted by region
-    qint64 seenTotal = 0;   // the seen hash's "_total" (sum of regions if absent)
-    qint64 upstreamMs = 0;  // upstream latency a hit would save
+    QString proposedRegion;      // region of the gateway that proposed it first
+    RegionCounts regions;        // region -> misses seen there, sorted by region
+    qint64 seenTotal = 0;        // the seen hash's "_total" (sum of regions if absent)
+    qint64 upstreamMs = 0;       // upstream latency a hit would save
     qint64 promptTokens = 0;     // 0 if unknown
     qint64 completionTokens = 0; // 0 if unknown
-    qint64 tsMs = 0;        // proposal time
+    qint64 tsMs = 0;             // proposal time
     double savingsScore = 0;
 
     // Estimated savings: seenTotal x distinct regions x upstream seconds saved,

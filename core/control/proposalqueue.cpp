@@ -120,20 +120,21 @@ void ProposalQueue::ensureGroup(std::function<void()> next)
 {
     // The console is the writer: it (re)loads the function gateways propose through. A console
     // whose user may not load it (or on a replica) still reads the queue.
-    m_connection->pipeline({{QByteArrayLiteral("FUNCTION"), QByteArrayLiteral("LOAD"), QByteArrayLiteral("REPLACE"),
-                             bytes(ProposalFunction::kLibrary)},
-                            {QByteArrayLiteral("XGROUP"), QByteArrayLiteral("CREATE"), bytes(RedisSchema::kProposals),
-                             bytes(RedisSchema::kProposalsGroup), QByteArrayLiteral("0"), QByteArrayLiteral("MKSTREAM")}},
-                           this, [this, next](const QList<RedisReply> &r) {
-                               if (r[0].isError())
-                                   qWarning("l0l3: cannot load the Redis function library %s: %s",
-                                            ProposalFunction::kLibraryName.data(), qPrintable(r[0].errorMessage()));
-                               if (r[1].isError() && r[1].errorCode() != "BUSYGROUP") {
-                                   fail(QStringLiteral("cannot create the consumer group: %1").arg(r[1].errorMessage()));
-                                   return;
-                               }
-                               next();
-                           });
+    m_connection->pipeline(
+        {{QByteArrayLiteral("FUNCTION"), QByteArrayLiteral("LOAD"), QByteArrayLiteral("REPLACE"),
+          bytes(ProposalFunction::kLibrary)},
+         {QByteArrayLiteral("XGROUP"), QByteArrayLiteral("CREATE"), bytes(RedisSchema::kProposals),
+          bytes(RedisSchema::kProposalsGroup), QByteArrayLiteral("0"), QByteArrayLiteral("MKSTREAM")}},
+        this, [this, next](const QList<RedisReply> &r) {
+            if (r[0].isError())
+                qWarning("l0l3: cannot load the Redis function library %s: %s", ProposalFunction::kLibraryName.data(),
+                         qPrintable(r[0].errorMessage()));
+            if (r[1].isError() && r[1].errorCode() != "BUSYGROUP") {
+                fail(QStringLiteral("cannot create the consumer group: %1").arg(r[1].errorMessage()));
+                return;
+            }
+            next();
+        });
 }
 
 // The group's pending + lag is what this load will read; XLEN when the lag is
@@ -174,21 +175,24 @@ void ProposalQueue::fetchTotal()
 void ProposalQueue::readPendingSummary()
 {
     const quint64 gen = m_loadGeneration;
-    m_connection->pipelineRaw({{QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals), bytes(RedisSchema::kProposalsGroup)}},
-                              this, [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
-        if (gen != m_loadGeneration)
-            return;
-        const redisReply *r = error.isError() ? nullptr : replies.front().get();
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_INTEGER) {
-            const QString why = error.isError()                       ? error.errorMessage()
-                : r && r->type == REDIS_REPLY_ERROR ? utf16(view(r))
-                                                    : QStringLiteral("unexpected XPENDING reply");
-            fail(QStringLiteral("cannot read the pending proposals: %1").arg(why));
-            return;
-        }
-        const auto id = [](const redisReply *e) { return e->type == REDIS_REPLY_STRING ? view(e) : std::string_view(); };
-        startPendingReads(r->element[0]->integer, id(r->element[1]), id(r->element[2]));
-    });
+    m_connection->pipelineRaw(
+        {{QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals), bytes(RedisSchema::kProposalsGroup)}}, this,
+        [this, gen](std::vector<HiredisReply> replies, const RedisReply &error) {
+            if (gen != m_loadGeneration)
+                return;
+            const redisReply *r = error.isError() ? nullptr : replies.front().get();
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+                const QString why = error.isError()     ? error.errorMessage()
+                    : r && r->type == REDIS_REPLY_ERROR ? utf16(view(r))
+                                                        : QStringLiteral("unexpected XPENDING reply");
+                fail(QStringLiteral("cannot read the pending proposals: %1").arg(why));
+                return;
+            }
+            const auto id = [](const redisReply *e) {
+                return e->type == REDIS_REPLY_STRING ? view(e) : std::string_view();
+            };
+            startPendingReads(r->element[0]->integer, id(r->element[1]), id(r->element[2]));
+        });
 }
 
 void ProposalQueue::poll()
@@ -215,21 +219,24 @@ void ProposalQueue::drainInbox(std::function<void()> next, int roundsLeft)
     m_connection->command({QByteArrayLiteral("FCALL"), bytes(ProposalFunction::kDrainName), QByteArrayLiteral("0"),
                            QByteArray::number(kDrainBatch)},
                           this, [this, gen, next = std::move(next), roundsLeft](const RedisReply &r) {
-        if (gen != m_loadGeneration)
-            return;
-        const bool ok = !r.isError() && r.elements.size() == 3 && r.elements[0].isInteger() && r.elements[1].isInteger();
-        if (!ok) {
-            drainFailed(r.isError() ? r.errorMessage() : QStringLiteral("unexpected reply to FCALL %1").arg(utf16(ProposalFunction::kDrainName)));
-            next();
-            return;
-        }
-        m_lastDrainError.clear();
-        noteDropped(r.elements[2]);
-        if (r.elements[1].integer > 0 && roundsLeft > 1)
-            drainInbox(next, roundsLeft - 1);
-        else
-            next();
-    });
+                              if (gen != m_loadGeneration)
+                                  return;
+                              const bool ok = !r.isError() && r.elements.size() == 3 && r.elements[0].isInteger()
+                                  && r.elements[1].isInteger();
+                              if (!ok) {
+                                  drainFailed(r.isError() ? r.errorMessage()
+                                                          : QStringLiteral("unexpected reply to FCALL %1")
+                                                                .arg(utf16(ProposalFunction::kDrainName)));
+                                  next();
+                                  return;
+                              }
+                              m_lastDrainError.clear();
+                              noteDropped(r.elements[2]);
+                              if (r.elements[1].integer > 0 && roundsLeft > 1)
+                                  drainInbox(next, roundsLeft - 1);
+                              else
+                                  next();
+                          });
 }
 
 void ProposalQueue::drainFailed(const QString &message)
@@ -254,11 +261,13 @@ void ProposalQueue::noteDropped(const RedisReply &dropped)
         const std::string why = VisibleText::escape(dropped.elements[i].str.left(200).toStdString());
         const std::string start = VisibleText::escape(dropped.elements[i + 1].str.left(60).toStdString());
         if (reasons.size() < kLoggedPerDrain)
-            qWarning("l0l3: dropped a malformed proposal from the inbox: %s (it starts \"%s\")", why.c_str(), start.c_str());
+            qWarning("l0l3: dropped a malformed proposal from the inbox: %s (it starts \"%s\")", why.c_str(),
+                     start.c_str());
         reasons.append(QStringLiteral("inbox: ") + QString::fromStdString(why));
     }
     if (reasons.size() > kLoggedPerDrain)
-        qWarning("l0l3: dropped %lld more malformed proposals from the inbox", qlonglong(reasons.size() - kLoggedPerDrain));
+        qWarning("l0l3: dropped %lld more malformed proposals from the inbox",
+                 qlonglong(reasons.size() - kLoggedPerDrain));
     if (!reasons.isEmpty())
         emit malformedSkipped(reasons, m_malformed);
 }
@@ -336,32 +345,38 @@ void ProposalQueue::readPage(const QString &fromId, int cursor)
         return;
     }
     const quint64 gen = m_loadGeneration;
-    const QList<QByteArray> xread{QByteArrayLiteral("XREADGROUP"), QByteArrayLiteral("GROUP"),
-                                  bytes(RedisSchema::kProposalsGroup), m_consumer.toUtf8(), QByteArrayLiteral("COUNT"),
-                                  QByteArray::number(m_pageSize), QByteArrayLiteral("STREAMS"),
-                                  bytes(RedisSchema::kProposals), fromId.toUtf8()};
+    const QList<QByteArray> xread{QByteArrayLiteral("XREADGROUP"),
+                                  QByteArrayLiteral("GROUP"),
+                                  bytes(RedisSchema::kProposalsGroup),
+                                  m_consumer.toUtf8(),
+                                  QByteArrayLiteral("COUNT"),
+                                  QByteArray::number(m_pageSize),
+                                  QByteArrayLiteral("STREAMS"),
+                                  bytes(RedisSchema::kProposals),
+                                  fromId.toUtf8()};
     ++m_readsInFlight;
-    m_connection->pipelineRaw({xread}, this, [this, gen, cursor](std::vector<HiredisReply> replies, const RedisReply &error) {
-        if (gen != m_loadGeneration)
-            return;
-        --m_readsInFlight;
-        if (error.isError()) {
-            fail(QStringLiteral("cannot read proposals: %1").arg(error.errorMessage()));
-            return;
-        }
-        const redisReply *r = replies.front().get();
-        if (r->type == REDIS_REPLY_ERROR) {
-            const RedisReply e = RedisReply::fromHiredis(r);
-            if (e.errorCode() == "NOGROUP" && m_polling && !m_loading) {
-                m_streamDone = true; // the group is gone (a load recreates it)
-                finishIfDone();
-                return;
-            }
-            fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
-            return;
-        }
-        processPage(r, cursor);
-    });
+    m_connection->pipelineRaw({xread}, this,
+                              [this, gen, cursor](std::vector<HiredisReply> replies, const RedisReply &error) {
+                                  if (gen != m_loadGeneration)
+                                      return;
+                                  --m_readsInFlight;
+                                  if (error.isError()) {
+                                      fail(QStringLiteral("cannot read proposals: %1").arg(error.errorMessage()));
+                                      return;
+                                  }
+                                  const redisReply *r = replies.front().get();
+                                  if (r->type == REDIS_REPLY_ERROR) {
+                                      const RedisReply e = RedisReply::fromHiredis(r);
+                                      if (e.errorCode() == "NOGROUP" && m_polling && !m_loading) {
+                                          m_streamDone = true; // the group is gone (a load recreates it)
+                                          finishIfDone();
+                                          return;
+                                      }
+                                      fail(QStringLiteral("cannot read proposals: %1").arg(e.errorMessage()));
+                                      return;
+                                  }
+                                  processPage(r, cursor);
+                              });
 }
 
 void ProposalQueue::finishIfDone()
@@ -389,7 +404,8 @@ QString ProposalQueue::intern(std::string_view s)
         return {};
     // Rows mostly repeat recent rows' strings: a small direct-mapped memo
     // answers those without hashing the whole string.
-    Recent &recent = m_recent[(s.size() * 31 + unsigned(uchar(s.front())) + unsigned(uchar(s.back()))) % m_recent.size()];
+    Recent &recent =
+        m_recent[(s.size() * 31 + unsigned(uchar(s.front())) + unsigned(uchar(s.back()))) % m_recent.size()];
     if (recent.text == s)
         return recent.value;
     auto it = m_interned.find(s);
@@ -511,7 +527,7 @@ void ProposalQueue::reserveForLoad()
 // The first n entries of a page: malformed ones counted and reported, each
 // good one added to the page (addProposal); keys gets the new items' keys.
 std::shared_ptr<ProposalQueue::EnrichPage> ProposalQueue::decodePage(const redisReply *entries, std::size_t n,
-                                                                      std::vector<std::string_view> &keys)
+                                                                     std::vector<std::string_view> &keys)
 {
     auto page = std::make_shared<EnrichPage>();
     page->generation = m_loadGeneration;
@@ -635,51 +651,52 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::v
         commands.arg("HGETALL");
         commands.arg(seenPrefix, k);
     }
-    m_connection->pipelineRaw(std::move(commands), this, [this, page](std::vector<HiredisReply> replies,
-                                                                      const RedisReply &error) {
-        if (page->generation != m_loadGeneration)
-            return;
-        if (error.isError()) {
-            fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
-            return;
-        }
-        for (const HiredisReply &r : replies) {
-            if (r->type == REDIS_REPLY_ERROR) {
-                fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
-                return;
-            }
-        }
-        const redisReply *scores = replies[1].get();
-        if (replies[0]->type != REDIS_REPLY_INTEGER || scores->type != REDIS_REPLY_ARRAY
-            || qsizetype(scores->elements) != page->items.size()) {
-            fail(QStringLiteral("cannot read proposal demand: unexpected EXISTS or ZMSCORE reply"));
-            return;
-        }
-        const bool someApproved = replies[0]->integer > 0;
-        page->replies = std::move(replies);
-        if (!someApproved) {
-            finishEnrich(*page, {});
-            return;
-        }
-        RespCommands perKey;
-        for (const ProposalItem &item : std::as_const(page->items)) {
-            perKey.begin(2);
-            perKey.arg("EXISTS");
-            perKey.arg(entryPrefix, item.key.toStdString());
-        }
-        m_connection->pipelineRaw(std::move(perKey), this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
+    m_connection->pipelineRaw(
+        std::move(commands), this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
             if (page->generation != m_loadGeneration)
                 return;
             if (error.isError()) {
                 fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
                 return;
             }
-            std::vector<bool> approved(replies.size());
-            for (size_t i = 0; i < replies.size(); ++i)
-                approved[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
-            finishEnrich(*page, approved);
+            for (const HiredisReply &r : replies) {
+                if (r->type == REDIS_REPLY_ERROR) {
+                    fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
+                    return;
+                }
+            }
+            const redisReply *scores = replies[1].get();
+            if (replies[0]->type != REDIS_REPLY_INTEGER || scores->type != REDIS_REPLY_ARRAY
+                || qsizetype(scores->elements) != page->items.size()) {
+                fail(QStringLiteral("cannot read proposal demand: unexpected EXISTS or ZMSCORE reply"));
+                return;
+            }
+            const bool someApproved = replies[0]->integer > 0;
+            page->replies = std::move(replies);
+            if (!someApproved) {
+                finishEnrich(*page, {});
+                return;
+            }
+            RespCommands perKey;
+            for (const ProposalItem &item : std::as_const(page->items)) {
+                perKey.begin(2);
+                perKey.arg("EXISTS");
+                perKey.arg(entryPrefix, item.key.toStdString());
+            }
+            m_connection->pipelineRaw(
+                std::move(perKey), this, [this, page](std::vector<HiredisReply> replies, const RedisReply &error) {
+                    if (page->generation != m_loadGeneration)
+                        return;
+                    if (error.isError()) {
+                        fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
+                        return;
+                    }
+                    std::vector<bool> approved(replies.size());
+                    for (size_t i = 0; i < replies.size(); ++i)
+                        approved[i] = replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
+                    finishEnrich(*page, approved);
+                });
         });
-    });
 }
 
 // page.replies: EXISTS (all), ZMSCORE, then HGETALL per item; approved: per

@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -113,7 +113,7 @@ private:
         QList<ProposalItem> items;
         QList<QString> updatedKeys; // loaded items this page added duplicates to
         quint64 generation = 0;
-        qint64 entries = 0; // stream entries read in this page, valid or not
+        qint64 entries = 0;       // stream entries read in this page, valid or not
         std::vector<int> serials; // of items
         std::vector<HiredisReply> replies;
     };
@@ -136,8 +136,10 @@ private:
     void readerFinished(int cursor);
     std::size_t keepCursorSlice(int cursor, const redisReply *entries, std::size_t n, bool *ends);
     void reserveForLoad();
-    std::shared_ptr<EnrichPage> decodePage(const redisReply *entries, std::size_t n, std::vector<std::string_view> &keys);
-    void addProposal(EnrichPage &page, const ProposalView &proposal, const QString &id, std::vector<std::string_view> &keys);
+    std::shared_ptr<EnrichPage> decodePage(const redisReply *entries, std::size_t n,
+                                           std::vector<std::string_view> &keys);
+    void addProposal(EnrichPage &page, const ProposalView &proposal, const QString &id,
+                     std::vector<std::string_view> &keys);
     ProposalItem makeItem(const ProposalView &proposal, const QString &id, const QString &key);
     void readPendingSummary();
     // XPENDING summary (count, first id, last id) -> the cursors over the pending entries.
@@ -158,8 +160,8 @@ private:
     bool m_loading = false;
     bool m_polling = false;
     quint64 m_loadGeneration = 0;
-    qint64 m_loaded = 0;  // stream entries read (valid or not)
-    qint64 m_total = 0;   // estimate: group pending + lag, or XLEN
+    qint64 m_loaded = 0; // stream entries read (valid or not)
+    qint64 m_total = 0;  // estimate: group pending + lag, or XLEN
     qint64 m_malformed = 0;
     qint64 m_skipped = 0;
     qint64 m_inboxDropped = 0;
@@ -210,7 +212,6 @@ private:
     std::vector<Cursor> m_cursors;
     int m_enrichingPages = 0;
     qint64 m_settled = 0; // entries of pages fully processed (the progress shown)
-
 };
 
 } // namespace l0l3

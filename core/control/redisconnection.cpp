@@ -3,13 +3,13 @@
 #include <QHostInfo>
 #include <QMetaObject>
 
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <vector>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include "core/common/hiredisarena.h"
 #include "core/common/redisurl.h"
@@ -21,8 +21,7 @@ namespace {
 
 qint64 nowMs()
 {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
@@ -182,8 +181,7 @@ void RedisConnection::open()
     setState(State::Resolving);
     const quint64 lookup = ++m_lookupGeneration;
     QHostInfo::lookupHost(m_options.host, this, [this, lookup](const QHostInfo &info) {
-        onHostResolved(lookup, info.addresses(),
-                       info.error() == QHostInfo::NoError ? QString() : info.errorString());
+        onHostResolved(lookup, info.addresses(), info.error() == QHostInfo::NoError ? QString() : info.errorString());
     });
 }
 
@@ -308,8 +306,8 @@ void RedisConnection::onConnectCb(const redisAsyncContext *ctx, int status)
     if (!self || status == REDIS_OK)
         return;
     // hiredis frees the context right after this callback.
-    const QString why = QStringLiteral("cannot connect to %1: %2")
-                            .arg(self->m_options.redacted(), QString::fromUtf8(ctx->errstr));
+    const QString why =
+        QStringLiteral("cannot connect to %1: %2").arg(self->m_options.redacted(), QString::fromUtf8(ctx->errstr));
     const_cast<redisAsyncContext *>(ctx)->data = nullptr;
     self->m_ctx = nullptr;
     self->handleLinkLost(why);
@@ -455,9 +453,10 @@ void RedisConnection::send(const RespCommands &commands, Pending pending, int ti
     m_pending.emplace(id, std::move(pending));
     for (std::size_t i = 0; i < commands.size(); ++i) {
         const std::string_view cmd = commands.command(i);
-        const int rc = m_ctx ? redisAsyncFormattedCommand(m_ctx, &RedisConnection::onReplyCb,
-                                                          reinterpret_cast<void *>(quintptr(id)), cmd.data(), cmd.size())
-                             : REDIS_ERR;
+        const int rc = m_ctx
+            ? redisAsyncFormattedCommand(m_ctx, &RedisConnection::onReplyCb, reinterpret_cast<void *>(quintptr(id)),
+                                         cmd.data(), cmd.size())
+            : REDIS_ERR;
         if (rc != REDIS_OK) {
             // Replies to the commands already sent find the id gone once this is delivered.
             Pending &p = m_pending.at(id);
@@ -480,9 +479,9 @@ void RedisConnection::enqueue(RespCommands commands, Pending p, int timeoutMs)
     if (empty || m_destroying || (!m_wantOpen && m_state == State::Closed)) {
         const QByteArray why = empty ? QByteArrayLiteral("empty command") : QByteArrayLiteral("not connected");
         QObject *context = p.context;
-        QMetaObject::invokeMethod(context, [p = std::move(p), why]() mutable {
-            p.finish(RedisReply::localError(why));
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            context, [p = std::move(p), why]() mutable { p.finish(RedisReply::localError(why)); },
+            Qt::QueuedConnection);
         return;
     }
     if (m_state != State::Ready) {
@@ -510,16 +509,18 @@ void RedisConnection::command(const QList<QByteArray> &argv, QObject *context, R
 void RedisConnection::pipeline(const QList<QList<QByteArray>> &commands, QObject *context, RepliesCallback cb,
                                int timeoutMs)
 {
-    pipelineRaw(commands, context, [cb = std::move(cb), n = commands.size()](std::vector<HiredisReply> replies,
-                                                                             const RedisReply &error) {
-        if (!cb)
-            return;
-        QList<RedisReply> out;
-        out.reserve(n);
-        for (qsizetype i = 0; i < n; ++i)
-            out.append(error.isError() ? error : RedisReply::fromHiredis(replies[size_t(i)].get()));
-        cb(out);
-    }, timeoutMs);
+    pipelineRaw(
+        commands, context,
+        [cb = std::move(cb), n = commands.size()](std::vector<HiredisReply> replies, const RedisReply &error) {
+            if (!cb)
+                return;
+            QList<RedisReply> out;
+            out.reserve(n);
+            for (qsizetype i = 0; i < n; ++i)
+                out.append(error.isError() ? error : RedisReply::fromHiredis(replies[size_t(i)].get()));
+            cb(out);
+        },
+        timeoutMs);
 }
 
 void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObject *context, RawRepliesCallback cb,
@@ -531,10 +532,13 @@ void RedisConnection::pipelineRaw(const QList<QList<QByteArray>> &commands, QObj
 void RedisConnection::pipelineRaw(RespCommands commands, QObject *context, RawRepliesCallback cb, int timeoutMs)
 {
     if (commands.empty()) {
-        QMetaObject::invokeMethod(context ? context : this, [cb = std::move(cb)] {
-            if (cb)
-                cb({}, {});
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            context ? context : this,
+            [cb = std::move(cb)] {
+                if (cb)
+                    cb({}, {});
+            },
+            Qt::QueuedConnection);
         return;
     }
     Pending p;
@@ -551,24 +555,27 @@ void RedisConnection::transaction(const QList<QList<QByteArray>> &commands, QObj
     all.append({QByteArrayLiteral("MULTI")});
     all.append(commands);
     all.append({QByteArrayLiteral("EXEC")});
-    pipeline(all, context, [cb = std::move(cb)](const QList<RedisReply> &replies) {
-        if (!cb)
-            return;
-        if (replies.first().isError()) {
-            cb(replies.first());
-            return;
-        }
-        // A command rejected at queue time (e.g. NOPERM) is more telling than EXECABORT.
-        if (replies.last().isError()) {
-            for (qsizetype i = 1; i + 1 < replies.size(); ++i) {
-                if (replies[i].isError()) {
-                    cb(replies[i]);
-                    return;
+    pipeline(
+        all, context,
+        [cb = std::move(cb)](const QList<RedisReply> &replies) {
+            if (!cb)
+                return;
+            if (replies.first().isError()) {
+                cb(replies.first());
+                return;
+            }
+            // A command rejected at queue time (e.g. NOPERM) is more telling than EXECABORT.
+            if (replies.last().isError()) {
+                for (qsizetype i = 1; i + 1 < replies.size(); ++i) {
+                    if (replies[i].isError()) {
+                        cb(replies[i]);
+                        return;
+                    }
                 }
             }
-        }
-        cb(replies.last());
-    }, timeoutMs);
+            cb(replies.last());
+        },
+        timeoutMs);
 }
 
 void RedisConnection::scheduleDelivery()
@@ -622,7 +629,8 @@ void RedisConnection::checkDeadlines()
     for (Waiting &w : expired) {
         const quint64 id = m_nextId++;
         m_pending.emplace(id, std::move(w.pending));
-        m_completed.push_back({id, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
+        m_completed.push_back(
+            {id, RedisReply::localError("timeout: not connected to " + m_options.redacted().toUtf8())});
         scheduleDelivery();
     }
     if (linkTimedOut) {

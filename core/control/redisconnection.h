@@ -52,9 +52,9 @@ public:
     {
         QString host = QStringLiteral("127.0.0.1");
         int port = 6379;
-        QByteArray user;       // empty: AUTH password only (if a password is set)
-        QByteArray password;   // empty: no AUTH
-        int db = 0;            // SELECT after AUTH when not 0
+        QByteArray user;     // empty: AUTH password only (if a password is set)
+        QByteArray password; // empty: no AUTH
+        int db = 0;          // SELECT after AUTH when not 0
         int commandTimeoutMs = 5000;
         int connectTimeoutMs = 5000;
         bool autoReconnect = true;
@@ -128,7 +128,7 @@ private:
         bool hasContext = false;
         ReplyCallback callback;
         RawRepliesCallback raw;
-        int awaiting = 1;                  // replies still to come
+        int awaiting = 1;                                   // replies still to come
         std::shared_ptr<std::vector<HiredisReply>> replies; // received so far (set when sent)
         qint64 deadlineMs = 0;
         bool internal = false; // handshake command, not user-visible
@@ -185,9 +185,9 @@ private:
 
     redisAsyncContext *m_ctx = nullptr;
     RedisAsyncQtAdapter *m_adapter = nullptr;
-    std::map<quint64, Pending> m_pending;   // sent, ordered by send order
-    QList<Waiting> m_waiting;               // not yet sent (connecting)
-    std::vector<Completed> m_completed;     // replies waiting for delivery
+    std::map<quint64, Pending> m_pending; // sent, ordered by send order
+    QList<Waiting> m_waiting;             // not yet sent (connecting)
+    std::vector<Completed> m_completed;   // replies waiting for delivery
     bool m_deliveryScheduled = false;
     QTimer m_watchdog;
     qint64 m_watchdogDeadlineMs = 0;

@@ -40,9 +40,7 @@ RedisReply RedisReply::fromHiredis(const redisReply *reply)
             out.elements.append(fromHiredis(reply->element[i]));
         break;
     case REDIS_REPLY_NIL:
-    default:
-        out.type = Type::Nil;
-        break;
+    default: out.type = Type::Nil; break;
     }
     return out;
 }

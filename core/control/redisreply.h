@@ -28,8 +28,8 @@ struct RedisReply
     enum class Type { Nil, Status, Error, Integer, String, Array };
 
     Type type = Type::Nil;
-    QByteArray str;          // Status, Error and String payload
-    long long integer = 0;   // Integer payload
+    QByteArray str;        // Status, Error and String payload
+    long long integer = 0; // Integer payload
     QList<RedisReply> elements;
     // True when the error was produced locally (timeout, connection lost,
     // cancelled, not connected) rather than sent by the server.

@@ -2,9 +2,9 @@
 
 #include <QTcpSocket>
 
-#include <hiredis/hiredis.h>
-
 #include <vector>
+
+#include <hiredis/hiredis.h>
 
 #include "core/control/redisreply.h"
 
@@ -127,14 +127,18 @@ void RedisSubscriber::onReadyRead()
             --m_authPending;
             if (reply.isError()) {
                 onLinkLost(QStringLiteral("AUTH failed on %1:%2: %3")
-                               .arg(m_options.host).arg(m_options.port).arg(reply.errorMessage()));
+                               .arg(m_options.host)
+                               .arg(m_options.port)
+                               .arg(reply.errorMessage()));
                 return;
             }
             continue;
         }
         if (reply.isError()) {
             onLinkLost(QStringLiteral("SUBSCRIBE failed on %1:%2: %3")
-                           .arg(m_options.host).arg(m_options.port).arg(reply.errorMessage()));
+                           .arg(m_options.host)
+                           .arg(m_options.port)
+                           .arg(reply.errorMessage()));
             return;
         }
         if (!reply.isArray() || reply.elements.size() < 3)

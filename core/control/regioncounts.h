@@ -20,7 +20,10 @@ public:
     class const_iterator
     {
     public:
-        explicit const_iterator(QList<Entry>::const_iterator it) : m_it(it) {}
+        explicit const_iterator(QList<Entry>::const_iterator it)
+            : m_it(it)
+        {
+        }
         const QString &key() const { return m_it->first; }
         qint64 value() const { return m_it->second; }
         const_iterator &operator++()

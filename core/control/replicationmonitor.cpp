@@ -49,8 +49,8 @@ struct ReplicationMonitor::Tick
     std::vector<bool> infoDone;
     bool primaryInfoDone = false;
     bool primaryClockDone = false;
-    qint64 heartbeatMs = -1;     // written this tick
-    qint64 heartbeatAtMs = 0;    // t.clock elapsed when it was read
+    qint64 heartbeatMs = -1;  // written this tick
+    qint64 heartbeatAtMs = 0; // t.clock elapsed when it was read
     int probeRound = 0;
     bool finished = false;
 };
@@ -176,22 +176,24 @@ void ReplicationMonitor::tick()
             finishTick(t);
     });
 
-    m_primary->command({QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")}, this,
-                       [this, t](const RedisReply &r) {
-        if (tickOver(t))
-            return;
-        t->primaryInfoDone = true;
-        if (r.isError()) {
-            t->primary.error = r.errorMessage();
-        } else {
-            const auto info = parseInfo(r.str);
-            t->primary.reachable = true;
-            t->primary.role = QString::fromLatin1(info.value("role"));
-            t->primary.connectedReplicas = int(toInt(info.value("connected_slaves")));
-            t->primary.offset = toInt(info.value("master_repl_offset"));
-        }
-        finishTick(t);
-    }, t->budgetMs);
+    m_primary->command(
+        {QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")}, this,
+        [this, t](const RedisReply &r) {
+            if (tickOver(t))
+                return;
+            t->primaryInfoDone = true;
+            if (r.isError()) {
+                t->primary.error = r.errorMessage();
+            } else {
+                const auto info = parseInfo(r.str);
+                t->primary.reachable = true;
+                t->primary.role = QString::fromLatin1(info.value("role"));
+                t->primary.connectedReplicas = int(toInt(info.value("connected_slaves")));
+                t->primary.offset = toInt(info.value("master_repl_offset"));
+            }
+            finishTick(t);
+        },
+        t->budgetMs);
 
     readPrimaryClock(t, [this, t](qint64 clockMs) {
         if (clockMs < 0) {
@@ -204,99 +206,112 @@ void ReplicationMonitor::tick()
         t->heartbeatMs = clockMs;
         t->heartbeatAtMs = t->clock.elapsed();
         t->primary.clockMs = clockMs;
-        m_primary->command({QByteArrayLiteral("SET"), heartbeatKey(), QByteArray::number(clockMs)}, this,
-                           [this, t](const RedisReply &r) {
-            if (tickOver(t))
-                return;
-            t->primaryClockDone = true;
-            if (r.isError()) {
-                t->primary.error = QStringLiteral("cannot write the heartbeat: %1").arg(r.errorMessage());
-                // Still read the replicas: their lag against the last heartbeat is meaningful.
-            }
-            probeReplicas(t);
-        }, t->budgetMs);
+        m_primary->command(
+            {QByteArrayLiteral("SET"), heartbeatKey(), QByteArray::number(clockMs)}, this,
+            [this, t](const RedisReply &r) {
+                if (tickOver(t))
+                    return;
+                t->primaryClockDone = true;
+                if (r.isError()) {
+                    t->primary.error = QStringLiteral("cannot write the heartbeat: %1").arg(r.errorMessage());
+                    // Still read the replicas: their lag against the last heartbeat is meaningful.
+                }
+                probeReplicas(t);
+            },
+            t->budgetMs);
     });
 
     for (std::size_t i = 0; i < m_replicas.size(); ++i) {
         ReplicaLink *link = m_replicas[i].get();
         QList<QList<QByteArray>> cmds{{QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")}};
         if (link->configAllowed)
-            cmds.append({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), QByteArrayLiteral("replica-serve-stale-data")});
-        link->connection->pipeline(cmds, this, [this, t, i, link](const QList<RedisReply> &replies) {
-            if (tickOver(t))
-                return;
-            t->infoDone[i] = true;
-            RegionReplicationStatus &s = t->regions[qsizetype(i)];
-            const RedisReply &info = replies.first();
-            if (info.isError()) {
-                s.reachable = false;
-                s.error = info.errorMessage();
-            } else {
-                const auto fields = parseInfo(info.str);
-                s.reachable = true;
-                const QByteArray role = fields.value("role");
-                if (role != "slave") {
-                    s.linkUp = false;
-                    s.error = QStringLiteral("not a replica (role %1)").arg(QString::fromLatin1(role));
+            cmds.append(
+                {QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), QByteArrayLiteral("replica-serve-stale-data")});
+        link->connection->pipeline(
+            cmds, this,
+            [this, t, i, link](const QList<RedisReply> &replies) {
+                if (tickOver(t))
+                    return;
+                t->infoDone[i] = true;
+                RegionReplicationStatus &s = t->regions[qsizetype(i)];
+                const RedisReply &info = replies.first();
+                if (info.isError()) {
+                    s.reachable = false;
+                    s.error = info.errorMessage();
                 } else {
-                    s.linkUp = fields.value("master_link_status") == "up";
-                    s.offset = toInt(fields.value("slave_repl_offset"));
-                    s.lastIoSecondsAgo = s.linkUp ? int(toInt(fields.value("master_last_io_seconds_ago"))) : -1;
-                    if (!s.linkUp)
-                        s.error = QStringLiteral("replication link down (master %1:%2)")
-                                      .arg(QString::fromLatin1(fields.value("master_host")),
-                                           QString::fromLatin1(fields.value("master_port")));
+                    const auto fields = parseInfo(info.str);
+                    s.reachable = true;
+                    const QByteArray role = fields.value("role");
+                    if (role != "slave") {
+                        s.linkUp = false;
+                        s.error = QStringLiteral("not a replica (role %1)").arg(QString::fromLatin1(role));
+                    } else {
+                        s.linkUp = fields.value("master_link_status") == "up";
+                        s.offset = toInt(fields.value("slave_repl_offset"));
+                        s.lastIoSecondsAgo = s.linkUp ? int(toInt(fields.value("master_last_io_seconds_ago"))) : -1;
+                        if (!s.linkUp)
+                            s.error = QStringLiteral("replication link down (master %1:%2)")
+                                          .arg(QString::fromLatin1(fields.value("master_host")),
+                                               QString::fromLatin1(fields.value("master_port")));
+                    }
                 }
-            }
-            if (replies.size() > 1) {
-                const RedisReply &cfg = replies[1];
-                if (cfg.isError() && !cfg.local) {
-                    link->configAllowed = false; // NOPERM: the ACL keeps CONFIG from the console
-                } else if (cfg.isArray() && cfg.elements.size() == 2) {
-                    s.serveStaleData = cfg.elements[1].str == "yes" ? 1 : 0;
+                if (replies.size() > 1) {
+                    const RedisReply &cfg = replies[1];
+                    if (cfg.isError() && !cfg.local) {
+                        link->configAllowed = false; // NOPERM: the ACL keeps CONFIG from the console
+                    } else if (cfg.isArray() && cfg.elements.size() == 2) {
+                        s.serveStaleData = cfg.elements[1].str == "yes" ? 1 : 0;
+                    }
                 }
-            }
-            finishTick(t);
-        }, t->budgetMs);
+                finishTick(t);
+            },
+            t->budgetMs);
     }
 }
 
 void ReplicationMonitor::readPrimaryClock(std::shared_ptr<Tick> t, std::function<void(qint64)> done)
 {
     if (m_timeAllowed) {
-        m_primary->command({QByteArrayLiteral("TIME")}, this, [this, t, done](const RedisReply &r) {
-            if (tickOver(t))
-                return;
-            if (r.isError() && !r.local && r.errorCode() == "NOPERM") {
-                m_timeAllowed = false;
-                readPrimaryClock(t, done);
-                return;
-            }
-            if (r.isError() || !r.isArray() || r.elements.size() != 2) {
-                t->primary.reachable = false;
-                if (t->primary.error.isEmpty())
-                    t->primary.error = r.isError() ? r.errorMessage() : QStringLiteral("unexpected TIME reply");
-                done(-1);
-                return;
-            }
-            done(r.elements[0].toInteger() * 1000 + r.elements[1].toInteger() / 1000);
-        }, t->budgetMs);
+        m_primary->command(
+            {QByteArrayLiteral("TIME")}, this,
+            [this, t, done](const RedisReply &r) {
+                if (tickOver(t))
+                    return;
+                if (r.isError() && !r.local && r.errorCode() == "NOPERM") {
+                    m_timeAllowed = false;
+                    readPrimaryClock(t, done);
+                    return;
+                }
+                if (r.isError() || !r.isArray() || r.elements.size() != 2) {
+                    t->primary.reachable = false;
+                    if (t->primary.error.isEmpty())
+                        t->primary.error = r.isError() ? r.errorMessage() : QStringLiteral("unexpected TIME reply");
+                    done(-1);
+                    return;
+                }
+                done(r.elements[0].toInteger() * 1000 + r.elements[1].toInteger() / 1000);
+            },
+            t->budgetMs);
         return;
     }
     // The console ACL user may lack TIME (@fast); INFO is allowed and carries the clock.
-    m_primary->command({QByteArrayLiteral("INFO"), QByteArrayLiteral("server")}, this, [this, t, done](const RedisReply &r) {
-        if (tickOver(t))
-            return;
-        const qint64 usec = r.isError() ? -1 : toInt(parseInfo(r.str).value("server_time_usec"));
-        if (usec < 0) {
-            t->primary.reachable = false;
-            if (t->primary.error.isEmpty())
-                t->primary.error = r.isError() ? r.errorMessage() : QStringLiteral("INFO server has no server_time_usec");
-            done(-1);
-            return;
-        }
-        done(usec / 1000);
-    }, t->budgetMs);
+    m_primary->command(
+        {QByteArrayLiteral("INFO"), QByteArrayLiteral("server")}, this,
+        [this, t, done](const RedisReply &r) {
+            if (tickOver(t))
+                return;
+            const qint64 usec = r.isError() ? -1 : toInt(parseInfo(r.str).value("server_time_usec"));
+            if (usec < 0) {
+                t->primary.reachable = false;
+                if (t->primary.error.isEmpty())
+                    t->primary.error = r.isError() ? r.errorMessage()
+                                                   : QStringLiteral("INFO server has no server_time_usec");
+                done(-1);
+                return;
+            }
+            done(usec / 1000);
+        },
+        t->budgetMs);
 }
 
 void ReplicationMonitor::probeReplicas(std::shared_ptr<Tick> t)
@@ -374,11 +389,13 @@ void ReplicationMonitor::probeReplicas(std::shared_ptr<Tick> t)
     });
     for (qsizetype k = 0; k < qsizetype(round->indexes.size()); ++k) {
         const std::size_t i = round->indexes[std::size_t(k)];
-        m_replicas[i]->connection->command({QByteArrayLiteral("GET"), heartbeatKey()}, this,
-                                           [t, round, k, complete](const RedisReply &r) {
-            round->gets[k] = r;
-            complete();
-        }, t->budgetMs);
+        m_replicas[i]->connection->command(
+            {QByteArrayLiteral("GET"), heartbeatKey()}, this,
+            [t, round, k, complete](const RedisReply &r) {
+                round->gets[k] = r;
+                complete();
+            },
+            t->budgetMs);
     }
 }
 

@@ -34,8 +34,8 @@ class ScrapeMetricsSource : public MetricsSource
 public:
     struct Target
     {
-        QString region;   // empty: taken from the `region` label of the gateway's samples
-        QUrl url;         // http://host:port/metrics
+        QString region; // empty: taken from the `region` label of the gateway's samples
+        QUrl url;       // http://host:port/metrics
     };
 
     explicit ScrapeMetricsSource(const QList<Target> &targets, QObject *parent = nullptr);
@@ -54,16 +54,16 @@ public:
 private:
     struct Counters
     {
-        qint64 atMs = 0;                                         // monotonic
-        std::map<std::pair<QString, QString>, double> requests;  // (tier, outcome) -> count
-        std::vector<std::pair<double, double>> buckets;          // (le, cumulative) summed over tiers
+        qint64 atMs = 0;                                        // monotonic
+        std::map<std::pair<QString, QString>, double> requests; // (tier, outcome) -> count
+        std::vector<std::pair<double, double>> buckets;         // (le, cumulative) summed over tiers
     };
     struct Gateway
     {
         Target target;
-        QString region;            // resolved
+        QString region; // resolved
         bool up = false;
-        QString state;             // worst degradation state reported
+        QString state; // worst degradation state reported
         std::deque<Counters> history;
     };
 

@@ -89,9 +89,8 @@ void askPingBeforeAuth(QObject *context, const QString &host, int port, int time
         else
             finish(Probe::Anonymous, QStringLiteral("PING before AUTH got '%1'").arg(QString::fromUtf8(line.left(64))));
     });
-    QObject::connect(socket, &QTcpSocket::errorOccurred, socket, [socket, finish] {
-        finish(Probe::Unreachable, socket->errorString());
-    });
+    QObject::connect(socket, &QTcpSocket::errorOccurred, socket,
+                     [socket, finish] { finish(Probe::Unreachable, socket->errorString()); });
     QTimer::singleShot(timeoutMs, socket, [finish] { finish(Probe::Unreachable, QStringLiteral("timeout")); });
     socket->connectToHost(host, quint16(port));
 }
@@ -173,34 +172,36 @@ void SentinelClient::stop()
 void SentinelClient::probe(int index)
 {
     const Address a = m_options.sentinels[index];
-    askPingBeforeAuth(this, a.host, a.port, m_options.commandTimeoutMs, [this, index, a](Probe verdict, const QString &detail) {
-        if (!m_running)
-            return;
-        switch (verdict) {
-        case Probe::AsksForAuth:
-            admit(index);
-            return;
-        case Probe::Anonymous: {
-            m_admission[index] = Admission::Refused;
-            const QString why = QStringLiteral("Sentinel %1:%2 answers without AUTH (%3): refused, no credentials sent. "
-                                               "Give it an ACL user (see packaging/redis/sentinel.conf) or allow "
-                                               "anonymous Sentinels explicitly.")
-                                    .arg(a.host).arg(a.port).arg(detail);
-            qWarning("l0l3: %s", qUtf8Printable(why));
-            emit sentinelRefused(a.host, a.port, why);
-            if (!hasPrimary())
-                discover();
-            return;
-        }
-        case Probe::Unreachable:
-            // Down for now: ask again; it counts as a missing vote meanwhile.
-            QTimer::singleShot(1000, this, [this, index] {
-                if (m_running)
-                    probe(index);
-            });
-            return;
-        }
-    });
+    askPingBeforeAuth(
+        this, a.host, a.port, m_options.commandTimeoutMs, [this, index, a](Probe verdict, const QString &detail) {
+            if (!m_running)
+                return;
+            switch (verdict) {
+            case Probe::AsksForAuth: admit(index); return;
+            case Probe::Anonymous: {
+                m_admission[index] = Admission::Refused;
+                const QString why = QStringLiteral(
+                                        "Sentinel %1:%2 answers without AUTH (%3): refused, no credentials sent. "
+                                        "Give it an ACL user (see packaging/redis/sentinel.conf) or allow "
+                                        "anonymous Sentinels explicitly.")
+                                        .arg(a.host)
+                                        .arg(a.port)
+                                        .arg(detail);
+                qWarning("l0l3: %s", qUtf8Printable(why));
+                emit sentinelRefused(a.host, a.port, why);
+                if (!hasPrimary())
+                    discover();
+                return;
+            }
+            case Probe::Unreachable:
+                // Down for now: ask again; it counts as a missing vote meanwhile.
+                QTimer::singleShot(1000, this, [this, index] {
+                    if (m_running)
+                        probe(index);
+                });
+                return;
+            }
+        });
 }
 
 void SentinelClient::admit(int index)
@@ -234,7 +235,8 @@ void SentinelClient::onSentinels(const QList<QList<QByteArray>> &commands, Senti
         QList<RedisReply> none;
         for (qsizetype i = 0; i < commands.size(); ++i)
             none.append(RedisReply::localError("no Sentinel answered"));
-        QMetaObject::invokeMethod(this, [done, none] { done(-1, none); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [done, none] { done(-1, none); }, Qt::QueuedConnection);
         return;
     }
     if (m_admission[from] != Admission::Accepted) {
@@ -264,10 +266,12 @@ void SentinelClient::checkRole(const QString &host, int port, int tries, std::fu
         if (isMaster || tries <= 1) {
             QString why;
             if (!isMaster)
-                why = r.isError() ? r.errorMessage()
-                                  : QStringLiteral("ROLE on %1:%2 says %3")
-                                        .arg(host).arg(port)
-                                        .arg(r.elements.isEmpty() ? QStringLiteral("?") : r.elements.first().toString());
+                why = r.isError()
+                    ? r.errorMessage()
+                    : QStringLiteral("ROLE on %1:%2 says %3")
+                          .arg(host)
+                          .arg(port)
+                          .arg(r.elements.isEmpty() ? QStringLiteral("?") : r.elements.first().toString());
             cb(isMaster, why);
             return;
         }
@@ -297,9 +301,10 @@ void SentinelClient::majorityRound(RoundResult done)
     };
     for (int i = 0; i < count; ++i) {
         if (m_admission[i] != Admission::Accepted) {
-            const RedisReply why = RedisReply::localError(m_admission[i] == Admission::Refused
-                                                              ? "refused: answers without AUTH" : "not checked yet");
-            QMetaObject::invokeMethod(this, [collect, i, why] { collect(i, why); }, Qt::QueuedConnection);
+            const RedisReply why = RedisReply::localError(
+                m_admission[i] == Admission::Refused ? "refused: answers without AUTH" : "not checked yet");
+            QMetaObject::invokeMethod(
+                this, [collect, i, why] { collect(i, why); }, Qt::QueuedConnection);
             continue;
         }
         m_sentinels[i]->command(cmd, this, [collect, i](const RedisReply &r) { collect(i, r); });
@@ -316,8 +321,10 @@ void SentinelClient::onRoundAnswers(const QList<RedisReply> &answers, RoundResul
         const QString host = port > 0 ? r.elements[0].toString() : QString();
         if (host.isEmpty() || host.size() > 255 || port > 65535) {
             problems << QStringLiteral("%1:%2 %3")
-                            .arg(m_options.sentinels[i].host).arg(m_options.sentinels[i].port)
-                            .arg(r.isError() ? r.errorMessage().left(200) : QStringLiteral("does not know %1").arg(m_options.masterName));
+                            .arg(m_options.sentinels[i].host)
+                            .arg(m_options.sentinels[i].port)
+                            .arg(r.isError() ? r.errorMessage().left(200)
+                                             : QStringLiteral("does not know %1").arg(m_options.masterName));
             continue;
         }
         ++votes[QStringLiteral("%1:%2").arg(host).arg(port)];
@@ -332,24 +339,28 @@ void SentinelClient::onRoundAnswers(const QList<RedisReply> &answers, RoundResul
     }
     const int configured = int(m_options.sentinels.size());
     if (bestVotes * 2 <= configured) {
-        done(false, {}, 0, QStringLiteral("no majority of the %1 Sentinels names a primary (at most %2 agree%3)")
-                               .arg(configured).arg(bestVotes)
-                               .arg(problems.isEmpty() ? QString() : QStringLiteral("; ") + problems.join(QStringLiteral("; "))));
+        done(false, {}, 0,
+             QStringLiteral("no majority of the %1 Sentinels names a primary (at most %2 agree%3)")
+                 .arg(configured)
+                 .arg(bestVotes)
+                 .arg(problems.isEmpty() ? QString() : QStringLiteral("; ") + problems.join(QStringLiteral("; "))));
         return;
     }
     const qsizetype colon = best.lastIndexOf(u':');
     const QString host = best.left(colon);
     const int port = best.mid(colon + 1).toInt();
     if (!mayReceiveCredentials(host, port)) {
-        done(false, host, port, QStringLiteral("%1 of %2 Sentinels name %3, which is not one of the Redis hosts the "
-                                               "console may authenticate to (serverHosts / L0L3_REDIS_HOSTS); "
-                                               "no credentials sent")
-                                    .arg(bestVotes).arg(configured).arg(best));
+        done(false, host, port,
+             QStringLiteral("%1 of %2 Sentinels name %3, which is not one of the Redis hosts the "
+                            "console may authenticate to (serverHosts / L0L3_REDIS_HOSTS); "
+                            "no credentials sent")
+                 .arg(bestVotes)
+                 .arg(configured)
+                 .arg(best));
         return;
     }
-    checkRole(host, port, 1, [done, host, port](bool isMaster, const QString &why) {
-        done(isMaster, host, port, why);
-    });
+    checkRole(host, port, 1,
+              [done, host, port](bool isMaster, const QString &why) { done(isMaster, host, port, why); });
 }
 
 void SentinelClient::discover()
@@ -415,7 +426,8 @@ void SentinelClient::confirmSwitch()
         }
         if (QDateTime::currentMSecsSinceEpoch() >= m_switchDeadlineMs) {
             m_confirming = false;
-            const QString reason = ok ? QStringLiteral("the Sentinels' majority still names %1:%2").arg(host).arg(port) : why;
+            const QString reason = ok ? QStringLiteral("the Sentinels' majority still names %1:%2").arg(host).arg(port)
+                                      : why;
             qWarning("l0l3: +switch-master to %s:%d not confirmed (%s); keeping %s:%d", qUtf8Printable(m_switchHost),
                      m_switchPort, qUtf8Printable(reason), qUtf8Printable(m_primaryHost), m_primaryPort);
             emit switchRejected(m_switchHost, m_switchPort, reason);
@@ -477,8 +489,8 @@ void SentinelClient::refreshTopology()
 
 void SentinelClient::failover()
 {
-    const QList<QList<QByteArray>> cmd{{QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("FAILOVER"),
-                                        m_options.masterName.toUtf8()}};
+    const QList<QList<QByteArray>> cmd{
+        {QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("FAILOVER"), m_options.masterName.toUtf8()}};
     onSentinels(cmd, [this](int index, const QList<RedisReply> &replies) {
         const RedisReply &r = replies.first();
         FailoverResult result;
@@ -494,8 +506,9 @@ void SentinelClient::failover()
                                  .arg(r.errorMessage());
         } else {
             result.ok = true;
-            result.message = QStringLiteral("Sentinel %1:%2 started a failover of %3; the console follows the new primary "
-                                            "when it is announced (+switch-master).")
+            result.message = QStringLiteral(
+                                 "Sentinel %1:%2 started a failover of %3; the console follows the new primary "
+                                 "when it is announced (+switch-master).")
                                  .arg(m_options.sentinels[index].host)
                                  .arg(m_options.sentinels[index].port)
                                  .arg(m_options.masterName);
@@ -513,44 +526,53 @@ void SentinelClient::promoteManually(const Address &newPrimary, const QList<Addr
 
     auto *promoted = new RedisConnection(serverOptions(newPrimary.host, newPrimary.port), this);
     promoted->open();
-    promoted->command({QByteArrayLiteral("REPLICAOF"), QByteArrayLiteral("NO"), QByteArrayLiteral("ONE")}, this,
-                      [this, promoted, newPrimary, others, result](const RedisReply &r) {
-        promoted->deleteLater();
-        if (r.isError()) {
-            result->message = QStringLiteral("REPLICAOF NO ONE on %1:%2 failed: %3; nothing was changed.")
-                                  .arg(newPrimary.host).arg(newPrimary.port).arg(r.errorMessage());
-            emit failoverFinished(*result);
-            return;
-        }
-        auto remaining = std::make_shared<int>(int(others.size()));
-        auto failures = std::make_shared<QStringList>();
-        auto finish = [this, newPrimary, result, failures] {
-            result->ok = failures->isEmpty();
-            result->message = failures->isEmpty()
-                ? QStringLiteral("%1:%2 is now the primary; the other servers replicate from it.")
-                      .arg(newPrimary.host).arg(newPrimary.port)
-                : QStringLiteral("%1:%2 is now the primary, but re-pointing failed for: %3. Re-point those by hand.")
-                      .arg(newPrimary.host).arg(newPrimary.port).arg(failures->join(QStringLiteral("; ")));
-            setPrimary(newPrimary.host, newPrimary.port);
-            emit failoverFinished(*result);
-        };
-        if (others.isEmpty()) {
-            finish();
-            return;
-        }
-        for (const Address &a : others) {
-            auto *conn = new RedisConnection(serverOptions(a.host, a.port), this);
-            conn->open();
-            conn->command({QByteArrayLiteral("REPLICAOF"), newPrimary.host.toUtf8(), QByteArray::number(newPrimary.port)},
-                          this, [conn, a, remaining, failures, finish](const RedisReply &rr) {
-                conn->deleteLater();
-                if (rr.isError())
-                    failures->append(QStringLiteral("%1:%2 (%3)").arg(a.host).arg(a.port).arg(rr.errorMessage()));
-                if (--*remaining == 0)
-                    finish();
-            });
-        }
-    });
+    promoted->command(
+        {QByteArrayLiteral("REPLICAOF"), QByteArrayLiteral("NO"), QByteArrayLiteral("ONE")}, this,
+        [this, promoted, newPrimary, others, result](const RedisReply &r) {
+            promoted->deleteLater();
+            if (r.isError()) {
+                result->message = QStringLiteral("REPLICAOF NO ONE on %1:%2 failed: %3; nothing was changed.")
+                                      .arg(newPrimary.host)
+                                      .arg(newPrimary.port)
+                                      .arg(r.errorMessage());
+                emit failoverFinished(*result);
+                return;
+            }
+            auto remaining = std::make_shared<int>(int(others.size()));
+            auto failures = std::make_shared<QStringList>();
+            auto finish = [this, newPrimary, result, failures] {
+                result->ok = failures->isEmpty();
+                result->message = failures->isEmpty()
+                    ? QStringLiteral("%1:%2 is now the primary; the other servers replicate from it.")
+                          .arg(newPrimary.host)
+                          .arg(newPrimary.port)
+                    : QStringLiteral(
+                          "%1:%2 is now the primary, but re-pointing failed for: %3. Re-point those by hand.")
+                          .arg(newPrimary.host)
+                          .arg(newPrimary.port)
+                          .arg(failures->join(QStringLiteral("; ")));
+                setPrimary(newPrimary.host, newPrimary.port);
+                emit failoverFinished(*result);
+            };
+            if (others.isEmpty()) {
+                finish();
+                return;
+            }
+            for (const Address &a : others) {
+                auto *conn = new RedisConnection(serverOptions(a.host, a.port), this);
+                conn->open();
+                conn->command({QByteArrayLiteral("REPLICAOF"), newPrimary.host.toUtf8(),
+                               QByteArray::number(newPrimary.port)},
+                              this, [conn, a, remaining, failures, finish](const RedisReply &rr) {
+                                  conn->deleteLater();
+                                  if (rr.isError())
+                                      failures->append(
+                                          QStringLiteral("%1:%2 (%3)").arg(a.host).arg(a.port).arg(rr.errorMessage()));
+                                  if (--*remaining == 0)
+                                      finish();
+                              });
+            }
+        });
 }
 
 } // namespace l0l3

@@ -15,23 +15,23 @@ struct SentinelTopology
         QString host;
         int port = 0;
         QString runId;
-        QString flags;        // Sentinel's flags: "master", "slave", "s_down", "o_down", "disconnected"...
-        qint64 offset = -1;   // slave_repl_offset (replicas)
-        bool linkUp = false;  // master-link-status ok (replicas); link to the peer (sentinels)
+        QString flags;       // Sentinel's flags: "master", "slave", "s_down", "o_down", "disconnected"...
+        qint64 offset = -1;  // slave_repl_offset (replicas)
+        bool linkUp = false; // master-link-status ok (replicas); link to the peer (sentinels)
     };
 
     QString masterName;
-    QString sentinelHost;     // the Sentinel that answered
+    QString sentinelHost; // the Sentinel that answered
     int sentinelPort = 0;
     QString masterHost;
     int masterPort = 0;
     QString masterFlags;
-    int quorum = 0;           // configured quorum
-    bool quorumOk = false;    // CKQUORUM
-    QString quorumMessage;    // CKQUORUM's text ("OK 3 usable Sentinels..." or the error)
+    int quorum = 0;        // configured quorum
+    bool quorumOk = false; // CKQUORUM
+    QString quorumMessage; // CKQUORUM's text ("OK 3 usable Sentinels..." or the error)
     QList<Node> replicas;
-    QList<Node> sentinels;    // the other Sentinels this one knows
-    QString error;            // non-empty when no Sentinel answered
+    QList<Node> sentinels; // the other Sentinels this one knows
+    QString error;         // non-empty when no Sentinel answered
     QDateTime fetchedAt;
 };
 
@@ -39,8 +39,8 @@ struct SentinelTopology
 struct FailoverResult
 {
     bool ok = false;
-    QString action;   // "sentinel-failover" | "manual-promotion"
-    QString message;  // what happened, or why it failed and what to do
+    QString action;  // "sentinel-failover" | "manual-promotion"
+    QString message; // what happened, or why it failed and what to do
     QString newPrimaryHost;
     int newPrimaryPort = 0;
 };

@@ -1,9 +1,9 @@
 #include "core/gateway/apikeystore.h"
 
-#include "core/gateway/requestrouter.h"
-
 #include <fstream>
 #include <sstream>
+
+#include "core/gateway/requestrouter.h"
 
 namespace l0l3 {
 

@@ -1,12 +1,12 @@
 #pragma once
 
-#include "core/gateway/sha256.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "core/gateway/sha256.h"
 
 namespace l0l3 {
 
@@ -19,7 +19,8 @@ class ApiKeyStore
 {
 public:
     // nullopt and one line in *error (file:line: why) for anything invalid.
-    static std::optional<ApiKeyStore> parse(std::string_view text, std::string *error, std::string_view origin = "keys");
+    static std::optional<ApiKeyStore> parse(std::string_view text, std::string *error,
+                                            std::string_view origin = "keys");
     static std::optional<ApiKeyStore> load(const std::string &path, std::string *error);
 
     // The namespace of a presented key, or null when the key is not listed.

@@ -1,14 +1,12 @@
 #include "core/gateway/asioredisadapter.h"
 
-#include <boost/asio/post.hpp>
-
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstddef>
+
+#include <boost/asio/post.hpp>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 // Exported by libhiredis 0.14 (what redisAsyncHandleRead calls after reading) but not declared in its
 // async.h; later versions declare it there with this signature.

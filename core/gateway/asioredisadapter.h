@@ -1,9 +1,9 @@
 #pragma once
 
+#include <memory>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-
-#include <memory>
 
 struct redisAsyncContext;
 

@@ -1,16 +1,15 @@
 #include "core/gateway/asioredisconnection.h"
 
-#include "core/common/hiredisarena.h"
-#include "core/gateway/asioredisadapter.h"
-#include "core/gateway/log.h"
+#include <algorithm>
+#include <chrono>
 
 #include <boost/asio/post.hpp>
-
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include <algorithm>
-#include <chrono>
+#include "core/common/hiredisarena.h"
+#include "core/gateway/asioredisadapter.h"
+#include "core/gateway/log.h"
 
 namespace l0l3 {
 
@@ -39,12 +38,12 @@ AsioRedisConnection::~AsioRedisConnection()
 
 std::int64_t AsioRedisConnection::nowMs() const
 {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 void AsioRedisConnection::setSubscriptions(std::vector<std::string> channels, MessageCallback onMessage,
-                                       std::function<void()> onSubscribed)
+                                           std::function<void()> onSubscribed)
 {
     m_channels = std::move(channels);
     m_onMessage = std::move(onMessage);
@@ -91,7 +90,7 @@ void AsioRedisConnection::dropContext()
     if (!m_ac)
         return;
     redisAsyncContext *ac = m_ac;
-    m_ac = nullptr; // commands issued from callbacks below fail fast
+    m_ac = nullptr;     // commands issued from callbacks below fail fast
     redisAsyncFree(ac); // runs pending callbacks with a null reply, then onDisconnect
 }
 
@@ -176,7 +175,8 @@ void AsioRedisConnection::onAnonymousProbe(const redisReply *reply)
     if (!reply)
         return; // no answer: the sweep drops the connection and it reconnects
     constexpr std::string_view kNoAuth = "NOAUTH";
-    if (reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, kNoAuth.size()) == kNoAuth) {
+    if (reply->type == REDIS_REPLY_ERROR
+        && std::string_view(reply->str, reply->len).substr(0, kNoAuth.size()) == kNoAuth) {
         m_probing = false;
         sendSetup();
         connected();
@@ -283,11 +283,12 @@ void AsioRedisConnection::failLater(ReplyCallback callback, std::string_view err
     if (!callback)
         return;
     // After stop() or destruction its owner may be gone: no callback then.
-    boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive), stops = m_stops,
-                                  callback = std::move(callback), error = std::string(error)] {
-        if (alive.lock() && m_stops == stops)
-            callback(nullptr, error);
-    });
+    boost::asio::post(m_context,
+                      [this, alive = std::weak_ptr<bool>(m_alive), stops = m_stops, callback = std::move(callback),
+                       error = std::string(error)] {
+                          if (alive.lock() && m_stops == stops)
+                              callback(nullptr, error);
+                      });
 }
 
 void AsioRedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
@@ -375,7 +376,8 @@ void AsioRedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, 
     const std::string_view k(kind->str, kind->len);
     if (k == "message" && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING) {
         if (self->m_onMessage)
-            self->m_onMessage(std::string_view(channel->str, channel->len), std::string_view(payload->str, payload->len));
+            self->m_onMessage(std::string_view(channel->str, channel->len),
+                              std::string_view(payload->str, payload->len));
     } else if (k == "subscribe" && payload->type == REDIS_REPLY_INTEGER
                && payload->integer == static_cast<long long>(self->m_channels.size())) {
         Log::info("redis " + self->m_options.role + " subscribed to " + std::to_string(payload->integer) + " channels");

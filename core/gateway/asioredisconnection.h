@@ -1,11 +1,5 @@
 #pragma once
 
-#include "core/common/redisurl.h"
-#include "core/common/respcommands.h"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -14,6 +8,12 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/common/redisurl.h"
+#include "core/common/respcommands.h"
 
 struct redisAsyncContext;
 struct redisReply;

@@ -8,7 +8,7 @@ namespace l0l3 {
 // strings so it can outlive the JSON parser's buffer (the miss path is async).
 struct ChatRequest
 {
-    std::string model;          // as sent; empty when absent
+    std::string model; // as sent; empty when absent
     bool stream = false;
     std::string system;         // system/developer messages joined with "\n"
     std::string user;           // the single user turn (single-turn requests)
@@ -19,17 +19,17 @@ struct ChatRequest
     // Optional system message(s) + exactly one user message with text-only
     // content, n <= 1. Everything else bypasses the cache.
     bool singleTurn = false;
-    std::string bypassReason;   // why it is not cacheable, for logs
+    std::string bypassReason; // why it is not cacheable, for logs
 };
 
 // A rejected request: HTTP status and the OpenAI-shaped error fields.
 struct ChatRequestError
 {
     int status = 400;
-    std::string code;    // invalid_json, invalid_type, missing_messages, invalid_message,
-                         // missing_role, invalid_role, empty_content
+    std::string code; // invalid_json, invalid_type, missing_messages, invalid_message,
+                      // missing_role, invalid_role, empty_content
     std::string message;
-    std::string param;   // offending field, e.g. "messages[1].content"; empty: null
+    std::string param; // offending field, e.g. "messages[1].content"; empty: null
 };
 
 } // namespace l0l3

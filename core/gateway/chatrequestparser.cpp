@@ -1,16 +1,16 @@
 #include "core/gateway/chatrequestparser.h"
 
-#include "core/common/canonicaljson.h"
-#include "core/common/jsonwriter.h"
-
-#include <simdjson.h>
-#include <xxhash.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include <simdjson.h>
+#include <xxhash.h>
+
+#include "core/common/canonicaljson.h"
+#include "core/common/jsonwriter.h"
 
 namespace l0l3 {
 
@@ -19,7 +19,7 @@ namespace dom = simdjson::dom;
 struct ChatRequestParser::Impl
 {
     dom::parser parser;
-    std::string text; // one message's content parts joined, reused
+    std::string text;                   // one message's content parts joined, reused
     std::vector<std::string_view> keys; // duplicate-key check, reused
 
     // Recent successful parses, direct-mapped by the body's XXH3-128 (a newer body takes its slot).
@@ -148,8 +148,7 @@ bool findDuplicateKey(dom::element value, std::vector<std::string_view> &keys, D
 
 // How each top-level field bears on the cache. One row per field OpenAI
 // documents; docs/SCHEMA.md explains the choices.
-enum class FieldUse
-{
+enum class FieldUse {
     Read,   // read by parseJson(): in the key (model family, response_format, tools, tool_choice) or checked there
     Noise,  // sampling or bookkeeping: any approved answer is a right answer, whatever its value
     Cap,    // a limit on the answer's length: an approved answer is served whole, not keyed
@@ -438,18 +437,22 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
                 std::size_t p = 0;
                 for (dom::element part : parts) {
                     const std::size_t partIndex = p++;
-                    const auto partAt = [&at, partIndex] { return at() + ".content[" + std::to_string(partIndex) + "]"; };
+                    const auto partAt = [&at, partIndex] {
+                        return at() + ".content[" + std::to_string(partIndex) + "]";
+                    };
                     dom::object partObj;
                     std::string_view type;
                     if (part.get_object().get(partObj) != simdjson::SUCCESS
                         || partObj["type"].get_string().get(type) != simdjson::SUCCESS)
-                        return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.", partAt());
+                        return fail(error, "invalid_type", "Each content part must be an object with a string 'type'.",
+                                    partAt());
                     if (type == "text") {
                         if (messageBypass.empty() && partObj.size() != 2)
                             messageBypass = "content part field other than type and text";
                         std::string_view partText;
                         if (partObj["text"].get_string().get(partText) != simdjson::SUCCESS)
-                            return fail(error, "invalid_type", "A text content part must have a string 'text'.", partAt() + ".text");
+                            return fail(error, "invalid_type", "A text content part must have a string 'text'.",
+                                        partAt() + ".text");
                         if (!joined.empty() && !partText.empty())
                             joined.push_back('\n');
                         joined.append(partText);
@@ -459,7 +462,8 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
                 }
                 text = joined;
             } else {
-                return fail(error, "invalid_type", "'content' must be a string or an array of content parts.", at() + ".content");
+                return fail(error, "invalid_type", "'content' must be a string or an array of content parts.",
+                            at() + ".content");
             }
         } else if (!isOther) {
             return fail(error, "empty_content", "Message content must not be empty.", at() + ".content");

@@ -1,11 +1,11 @@
 #pragma once
 
-#include "core/gateway/chatrequest.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "core/gateway/chatrequest.h"
 
 namespace l0l3 {
 

@@ -1,11 +1,11 @@
 #include "core/gateway/chatresponsewriter.h"
 
-#include "core/common/jsonwriter.h"
-
 #include <charconv>
 #include <cstring>
 #include <ctime>
 #include <random>
+
+#include "core/common/jsonwriter.h"
 
 namespace l0l3 {
 
@@ -39,7 +39,8 @@ void ChatResponseWriter::completion(std::string &out, const Meta &meta, const Ca
     appendInt(out, meta.created);
     out.append(",\"model\":\"");
     JsonWriter::appendEscaped(out, meta.model);
-    out.append("\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
+    out.append(
+        "\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
     out.append(answer.escapedContent);
     out.append("\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":");
     appendInt(out, meta.promptTokens);
@@ -67,8 +68,8 @@ void ChatResponseWriter::sse(std::string &out, const Meta &meta, const CachedAns
     out.append("data: [DONE]\n\n");
 }
 
-void ChatResponseWriter::error(std::string &out, std::string_view message, std::string_view type,
-                               std::string_view code, std::string_view param)
+void ChatResponseWriter::error(std::string &out, std::string_view message, std::string_view type, std::string_view code,
+                               std::string_view param)
 {
     out.append("{\"error\":{\"message\":\"");
     JsonWriter::appendEscaped(out, message);
@@ -111,7 +112,7 @@ std::string_view ChatResponseWriter::newId(IdBuffer &buffer)
 }
 
 ChatResponseWriter::Meta ChatResponseWriter::newMeta(IdBuffer &idBuffer, std::string_view model,
-                                                    std::int64_t promptTokens)
+                                                     std::int64_t promptTokens)
 {
     Meta meta;
     meta.id = newId(idBuffer);

@@ -1,11 +1,11 @@
 #pragma once
 
-#include "core/gateway/cachedanswer.h"
-
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/gateway/cachedanswer.h"
 
 namespace l0l3 {
 
@@ -16,9 +16,9 @@ class ChatResponseWriter
 public:
     struct Meta
     {
-        std::string_view id;    // "chatcmpl-..."
+        std::string_view id;      // "chatcmpl-..."
         std::int64_t created = 0; // seconds since epoch
-        std::string_view model; // echoed from the request
+        std::string_view model;   // echoed from the request
         std::int64_t promptTokens = 0;
     };
 
@@ -28,8 +28,8 @@ public:
     // event with finish_reason "stop", then data: [DONE]\n\n
     static void sse(std::string &out, const Meta &meta, const CachedAnswer &answer);
     // {"error":{"message":..,"type":..,"param":..|null,"code":..}}
-    static void error(std::string &out, std::string_view message, std::string_view type,
-                      std::string_view code, std::string_view param = {});
+    static void error(std::string &out, std::string_view message, std::string_view type, std::string_view code,
+                      std::string_view param = {});
 
     // "chatcmpl-l0l3" + 20 random hex characters; cheap, thread-safe.
     static std::string newId();

@@ -21,8 +21,8 @@ std::int64_t CircuitBreaker::now() const
 {
     if (m_clock)
         return m_clock();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 std::string_view CircuitBreaker::stateName(State state)
@@ -42,8 +42,7 @@ CircuitBreaker::Permit CircuitBreaker::allow()
     std::lock_guard lock(m_mutex);
     const std::int64_t t = now();
     switch (m_state.load(std::memory_order_relaxed)) {
-    case State::Closed:
-        return Permit::Normal;
+    case State::Closed: return Permit::Normal;
     case State::Open:
         if (t - m_openedAtMs < m_options.cooldownMs)
             return Permit::Denied;
@@ -111,8 +110,9 @@ void CircuitBreaker::record(Permit permit, bool success)
         if (calls >= m_options.minCallsInWindow
             && static_cast<double>(failures) >= m_options.errorRate * static_cast<double>(calls)) {
             m_openedAtMs = t;
-            transition(State::Open, "error rate " + std::to_string(failures) + "/" + std::to_string(calls) + " over "
-                                        + std::to_string(m_options.windowMs) + " ms");
+            transition(State::Open,
+                       "error rate " + std::to_string(failures) + "/" + std::to_string(calls) + " over "
+                           + std::to_string(m_options.windowMs) + " ms");
         }
     }
 }

@@ -25,12 +25,12 @@ public:
 
     struct Options
     {
-        int failureThreshold = 5;    // consecutive failures that open the circuit
-        int successThreshold = 3;    // probe successes in a row that close it
+        int failureThreshold = 5; // consecutive failures that open the circuit
+        int successThreshold = 3; // probe successes in a row that close it
         std::int64_t cooldownMs = 30000;
-        double errorRate = 0.5;      // failures / calls over the window that open it; 0 disables
+        double errorRate = 0.5; // failures / calls over the window that open it; 0 disables
         std::int64_t windowMs = 10000;
-        int minCallsInWindow = 10;   // below this the error rate is not trusted
+        int minCallsInWindow = 10; // below this the error rate is not trusted
     };
     using Clock = std::function<std::int64_t()>; // monotonic milliseconds
     using TransitionCallback = std::function<void(State from, State to, std::string_view reason)>;

@@ -25,7 +25,7 @@ public:
         bool replicaUp = true;
         bool fallbackReplicaUp = false; // false when none is configured
         bool primaryUp = true;
-        bool circuitOpen = false;       // the primary upstream's breaker is open
+        bool circuitOpen = false; // the primary upstream's breaker is open
         bool latencyOverSlo = false;
     };
 

@@ -1,8 +1,20 @@
 #include "core/gateway/gateway.h"
 
+#include <charconv>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+#include <hiredis/hiredis.h>
+#include <xxhash.h>
+
 #include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
 #include "core/common/redisschema.h"
+#include "core/gateway/asioredisconnection.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "core/gateway/hotcache.h"
@@ -11,24 +23,10 @@
 #include "core/gateway/log.h"
 #include "core/gateway/proposer.h"
 #include "core/gateway/ratelimiter.h"
-#include "core/gateway/asioredisconnection.h"
 #include "core/gateway/sentinelresolver.h"
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
-
-#include <boost/asio/post.hpp>
-#include <boost/beast/http/field.hpp>
-
-#include <xxhash.h>
-
-#include <hiredis/hiredis.h>
-
-#include <charconv>
-#include <cmath>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
 
 namespace l0l3 {
 
@@ -53,7 +51,7 @@ struct Gateway::PendingChat
     Clock::time_point started;
     bool degraded = false; // served while the local replica is down
     CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
-    bool secondary = false; // sent to the secondary upstream
+    bool secondary = false;            // sent to the secondary upstream
     Clock::time_point upstreamStarted; // postChatCompletion called
 };
 
@@ -69,12 +67,11 @@ struct Gateway::Worker
     std::unique_ptr<AsioRedisConnection> primary;
     std::unique_ptr<AsioRedisConnection> fallbackReplica; // --fallback-replica, else null
     std::unique_ptr<UpstreamClient> upstream;
-    std::unique_ptr<UpstreamClient> secondary;        // --secondary-upstream, else null
+    std::unique_ptr<UpstreamClient> secondary; // --secondary-upstream, else null
     std::unique_ptr<TierChain> chain;
     std::unique_ptr<Proposer> proposer;
     std::string scratch; // response body buffer, reused
 };
-
 
 namespace {
 
@@ -134,8 +131,8 @@ HttpServer::Options serverOptions(const GatewayConfig &c)
     if (files > 0) {
         const std::uint64_t fit = files > reserved + 2 ? (files - reserved) / 2 : 1;
         if (o.maxConnections == 0 || o.maxConnections > fit) {
-            Log::warn("--max-connections lowered from " + std::to_string(o.maxConnections) + " to " + std::to_string(fit)
-                      + " to stay below the open-file limit (" + std::to_string(files) + ")");
+            Log::warn("--max-connections lowered from " + std::to_string(o.maxConnections) + " to "
+                      + std::to_string(fit) + " to stay below the open-file limit (" + std::to_string(files) + ")");
             o.maxConnections = static_cast<std::size_t>(fit);
         }
     }
@@ -206,7 +203,9 @@ bool Gateway::start(std::string *error)
         w->replica = std::make_unique<AsioRedisConnection>(
             ctx, AsioRedisConnection::Options{m_config.replica, "replica", m_config.redisTimeoutMs, 2000, 2000});
         w->primary = std::make_unique<AsioRedisConnection>(
-            ctx, AsioRedisConnection::Options{m_config.primary, "primary", std::max(m_config.redisTimeoutMs, 2000), 2000, 2000});
+            ctx,
+            AsioRedisConnection::Options{m_config.primary, "primary", std::max(m_config.redisTimeoutMs, 2000), 2000,
+                                         2000});
         for (auto [conn, role] : {std::pair{w->replica.get(), GatewayMetrics::RedisRole::Replica},
                                   std::pair{w->primary.get(), GatewayMetrics::RedisRole::Primary}}) {
             m_metrics.addRedisConnection(role);
@@ -214,7 +213,9 @@ bool Gateway::start(std::string *error)
         }
         if (m_config.fallbackReplica) {
             w->fallbackReplica = std::make_unique<AsioRedisConnection>(
-                ctx, AsioRedisConnection::Options{*m_config.fallbackReplica, "fallback_replica", m_config.redisTimeoutMs, 2000, 2000});
+                ctx,
+                AsioRedisConnection::Options{*m_config.fallbackReplica, "fallback_replica", m_config.redisTimeoutMs,
+                                             2000, 2000});
             m_metrics.addRedisConnection(GatewayMetrics::RedisRole::FallbackReplica);
             w->fallbackReplica->setStateCallback(
                 [this](bool up) { m_metrics.redisConnected(GatewayMetrics::RedisRole::FallbackReplica, up); });
@@ -242,17 +243,18 @@ bool Gateway::start(std::string *error)
         if (m_config.fallbackReplica)
             options.redisHosts.add(m_config.fallbackReplica->host, m_config.fallbackReplica->port);
         options.allowAnonymousSentinel = m_config.allowAnonymousSentinel;
-        m_resolver = std::make_unique<SentinelResolver>(
-            m_server.context(0), std::move(options),
-            [this](const RedisUrl &from, const RedisUrl &to) { onPrimarySwitch(from, to); });
+        m_resolver = std::make_unique<SentinelResolver>(m_server.context(0), std::move(options),
+                                                        [this](const RedisUrl &from, const RedisUrl &to) {
+                                                            onPrimarySwitch(from, to);
+                                                        });
         for (auto &w : m_workers) {
-            w->proposer->setReadOnlyCallback([this] {
-                boost::asio::post(m_server.context(0), [this] { m_resolver->resolve(); });
-            });
+            w->proposer->setReadOnlyCallback(
+                [this] { boost::asio::post(m_server.context(0), [this] { m_resolver->resolve(); }); });
         }
     }
     m_subscriber = std::make_unique<AsioRedisConnection>(
-        m_server.context(0), AsioRedisConnection::Options{m_config.replica, "subscriber", m_config.redisTimeoutMs, 2000, 2000});
+        m_server.context(0),
+        AsioRedisConnection::Options{m_config.replica, "subscriber", m_config.redisTimeoutMs, 2000, 2000});
     m_metrics.addRedisConnection(GatewayMetrics::RedisRole::Subscriber);
     m_subscriber->setStateCallback(
         [this](bool up) { m_metrics.redisConnected(GatewayMetrics::RedisRole::Subscriber, up); });
@@ -275,7 +277,8 @@ bool Gateway::start(std::string *error)
     m_subscriber->start();
     const RedisUrl &fallbackSource = m_config.fallbackReplica ? *m_config.fallbackReplica : m_config.primary;
     m_fallbackSubscriber = std::make_unique<AsioRedisConnection>(
-        m_server.context(0), AsioRedisConnection::Options{fallbackSource, "fallback_subscriber", m_config.redisTimeoutMs, 2000, 2000});
+        m_server.context(0),
+        AsioRedisConnection::Options{fallbackSource, "fallback_subscriber", m_config.redisTimeoutMs, 2000, 2000});
     m_fallbackSubscriber->setSubscriptions(
         {std::string(RedisSchema::kInvalidateChannel), std::string(RedisSchema::kControlChannel)},
         [this](std::string_view channel, std::string_view message) { onMessage(channel, message, true); },
@@ -298,17 +301,22 @@ bool Gateway::start(std::string *error)
     });
     m_ticker = std::make_unique<boost::asio::steady_timer>(m_server.context(0));
     tick();
-    Log::info("l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
-              + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
-              + (m_config.fallbackReplica ? " fallback_replica=" + m_config.fallbackReplica->redacted() : std::string())
-              + (m_resolver ? " sentinels=" + std::to_string(m_config.sentinels.size()) + " master_name=" + m_config.masterName
-                            : std::string())
-              + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
-              + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
-              + " hot_cache=" + (m_hot ? "on" : "off") + " api_keys=" + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off"))
-              + " rate_limit=" + (m_rateLimiter->enabled() ? std::to_string(m_config.rateLimit) + "/s burst " + std::to_string(m_config.rateBurst) : std::string("off"))
-              + " breaker=" + std::to_string(m_config.breaker.failureThreshold) + "/" + std::to_string(m_config.breaker.successThreshold)
-              + "/" + std::to_string(m_config.breaker.cooldownMs) + "ms");
+    Log::info(
+        "l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
+        + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
+        + (m_config.fallbackReplica ? " fallback_replica=" + m_config.fallbackReplica->redacted() : std::string())
+        + (m_resolver
+               ? " sentinels=" + std::to_string(m_config.sentinels.size()) + " master_name=" + m_config.masterName
+               : std::string())
+        + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
+        + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
+        + " hot_cache=" + (m_hot ? "on" : "off") + " api_keys="
+        + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off")) + " rate_limit="
+        + (m_rateLimiter->enabled()
+               ? std::to_string(m_config.rateLimit) + "/s burst " + std::to_string(m_config.rateBurst)
+               : std::string("off"))
+        + " breaker=" + std::to_string(m_config.breaker.failureThreshold) + "/"
+        + std::to_string(m_config.breaker.successThreshold) + "/" + std::to_string(m_config.breaker.cooldownMs) + "ms");
     return true;
 }
 
@@ -351,10 +359,11 @@ void Gateway::tick()
 {
     // 250 ms: degradation follows the connections and the breaker quickly; latency and lag once a second.
     if (m_ticks % 4 == 0) {
-        std::vector<const LatencyHistogram *> histograms{&m_metrics.latency(Tier::HotCache), &m_metrics.latency(Tier::Exact),
+        std::vector<const LatencyHistogram *> histograms{&m_metrics.latency(Tier::HotCache),
+                                                         &m_metrics.latency(Tier::Exact),
                                                          &m_metrics.latency(Tier::Upstream)};
-        m_latencyWindow->sample(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(),
-                                histograms);
+        m_latencyWindow->sample(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(), histograms);
         measureReplicationLag(*m_workers.front());
         // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
         if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
@@ -362,8 +371,9 @@ void Gateway::tick()
     }
     ++m_ticks;
     // The connections start with the ticker: give them a moment before reading their state as an outage.
-    const bool settled = m_ticks > 8 || (m_metrics.redisUp(GatewayMetrics::RedisRole::Replica)
-                                         && m_metrics.redisUp(GatewayMetrics::RedisRole::Primary));
+    const bool settled = m_ticks > 8
+        || (m_metrics.redisUp(GatewayMetrics::RedisRole::Replica)
+            && m_metrics.redisUp(GatewayMetrics::RedisRole::Primary));
     if (settled)
         updateDegradation();
     m_ticker->expires_after(std::chrono::milliseconds(250));
@@ -387,7 +397,8 @@ void Gateway::updateDegradation()
         std::string line = "degradation " + std::string(DegradationMonitor::name(from)) + " -> "
             + std::string(DegradationMonitor::name(m_degradation.state())) + " (" + DegradationMonitor::describe(in);
         if (in.latencyOverSlo)
-            line += ", p99 " + std::to_string(static_cast<int>(p99 * 1000)) + " ms > " + std::to_string(m_config.sloP99Ms) + " ms";
+            line += ", p99 " + std::to_string(static_cast<int>(p99 * 1000)) + " ms > "
+                + std::to_string(m_config.sloP99Ms) + " ms";
         line += ")";
         if (m_degradation.state() == DegradationMonitor::State::Normal)
             Log::info(line);
@@ -445,7 +456,7 @@ void Gateway::onCircuitTransition(std::string_view which, CircuitBreaker::State 
         + std::string(CircuitBreaker::stateName(to)) + ": " + std::string(reason);
     if (to == CircuitBreaker::State::Open) {
         line += which == "upstream" && m_secondaryBreaker ? "; misses go to the secondary upstream"
-                                                            : "; misses get 503 until it recovers";
+                                                          : "; misses get 503 until it recovers";
         Log::warn(line);
     } else {
         Log::info(line);
@@ -457,9 +468,10 @@ void Gateway::onPrimarySwitch(const RedisUrl &from, const RedisUrl &to)
     Log::info("primary switched " + from.redacted() + " -> " + to.redacted() + " (sentinel)");
     m_metrics.primarySwitch();
     for (std::size_t i = 0; i < m_workers.size(); ++i) {
-        boost::asio::post(m_server.context(static_cast<int>(i)), [w = m_workers[i].get(), host = to.host, port = to.port] {
-            w->primary->setAddress(host, port);
-        });
+        boost::asio::post(m_server.context(static_cast<int>(i)),
+                          [w = m_workers[i].get(), host = to.host, port = to.port] {
+                              w->primary->setAddress(host, port);
+                          });
     }
     if (!m_config.fallbackReplica)
         m_fallbackSubscriber->setAddress(to.host, to.port); // on context 0, like the resolver
@@ -561,15 +573,9 @@ void Gateway::handle(HttpExchange exchange)
 
     const RouteDecision route = RequestRouter::route(req, exchange.readError(), m_routerOptions);
     switch (route.target) {
-    case RouteDecision::Target::Error:
-        sendDecisionError(exchange, worker, route);
-        return;
-    case RouteDecision::Target::Chat:
-        handleChat(exchange, worker, started);
-        return;
-    case RouteDecision::Target::Health:
-        exchange.respond(200, "application/json", "{\"status\":\"ok\"}");
-        return;
+    case RouteDecision::Target::Error: sendDecisionError(exchange, worker, route); return;
+    case RouteDecision::Target::Chat: handleChat(exchange, worker, started); return;
+    case RouteDecision::Target::Health: exchange.respond(200, "application/json", "{\"status\":\"ok\"}"); return;
     case RouteDecision::Target::Ready:
         if (m_draining.load() || m_stopping.load())
             exchange.respond(503, "application/json", "{\"status\":\"draining\"}");
@@ -606,8 +612,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
 
     // Who the request is charged to; with enforced keys, also its namespace.
     RequestRouter::Caller caller;
-    if (!RequestRouter::authenticate(req, m_config.apiKeys.get(), exchange.remoteAddress(),
-                                     &caller, &d)) {
+    if (!RequestRouter::authenticate(req, m_config.apiKeys.get(), exchange.remoteAddress(), &caller, &d)) {
         m_metrics.request(Tier::None, Outcome::Error, secondsSince(started));
         sendDecisionError(exchange, worker, d);
         return;
@@ -624,7 +629,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             const std::int64_t retryAfterS = std::max<std::int64_t>(1, (decision.retryAfterMs + 999) / 1000);
             char retry[24];
             const auto res = std::to_chars(retry, retry + sizeof retry, retryAfterS);
-            const HttpHeader extra[] = {{"Retry-After", std::string_view(retry, static_cast<std::size_t>(res.ptr - retry))}};
+            const HttpHeader extra[] = {
+                {"Retry-After", std::string_view(retry, static_cast<std::size_t>(res.ptr - retry))}};
             sendError(exchange, worker, 429, "rate_limit_exceeded",
                       "Rate limit reached: " + formatNumber(m_config.rateLimit) + " requests per second (burst "
                           + formatNumber(m_config.rateBurst) + ") per API key or client. Retry after "
@@ -661,7 +667,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         return;
     }
     worker.chain->lookupBeyondHot(chat->key, chat->ns, chat->request, [this, &worker, chat](TierChain::Result result) {
-        chat->degraded = chat->degraded || result.fromFallback || !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
+        chat->degraded = chat->degraded || result.fromFallback
+            || !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
         if (result.answer) {
             serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,
                      chat->degraded);
@@ -672,8 +679,8 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
 }
 
 std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpExchange &exchange,
-                                                          RouteDecision &decision, Clock::time_point started,
-                                                          bool degraded)
+                                                           RouteDecision &decision, Clock::time_point started,
+                                                           bool degraded)
 {
     std::unique_ptr<PendingChat> chat;
     if (worker.spareChats.empty()) {
@@ -699,9 +706,9 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
         constexpr std::size_t kMaxSpare = 256;
         constexpr std::size_t kMaxSpareBytes = 16 * 1024; // a huge prompt's buffers are not kept
         const ChatRequest &r = done->request;
-        const std::size_t held = r.model.capacity() + r.system.capacity() + r.user.capacity()
-            + r.lastUser.capacity() + r.responseFormat.capacity() + r.tools.capacity() + r.toolChoice.capacity()
-            + r.bypassReason.capacity() + done->key.capacity() + done->ns.capacity();
+        const std::size_t held = r.model.capacity() + r.system.capacity() + r.user.capacity() + r.lastUser.capacity()
+            + r.responseFormat.capacity() + r.tools.capacity() + r.toolChoice.capacity() + r.bypassReason.capacity()
+            + done->key.capacity() + done->ns.capacity();
         done->exchange = HttpExchange(nullptr); // the client's session is not kept alive by a spare
         if (worker.spareChats.size() < kMaxSpare && held <= kMaxSpareBytes)
             worker.spareChats.emplace_back(done);
@@ -723,12 +730,9 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
     else
         ChatResponseWriter::completion(body, meta, answer);
     const HttpHeader headers[] = {
-        {"x-l0l3-cache", "hit"},
-        {"x-l0l3-tier", GatewayMetrics::tierName(tier)},
-        {"x-l0l3-key", key},
-        {"x-l0l3-region", m_config.region},
-        {"Cache-Control", "no-cache"},
-        {"x-l0l3-degraded", "replica_down"},
+        {"x-l0l3-cache", "hit"},       {"x-l0l3-tier", GatewayMetrics::tierName(tier)},
+        {"x-l0l3-key", key},           {"x-l0l3-region", m_config.region},
+        {"Cache-Control", "no-cache"}, {"x-l0l3-degraded", "replica_down"},
     };
     exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body,
                      std::span<const HttpHeader>(headers, degraded ? 6 : 5));
@@ -763,7 +767,8 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
         };
         sendError(chat->exchange, worker, 503, "upstream_circuit_open",
                   "The upstream model is unavailable (its circuit breaker is open after repeated failures) and "
-                  "this request has no approved cached answer. Retry in " + std::to_string(retryAfterS) + " s.",
+                  "this request has no approved cached answer. Retry in "
+                      + std::to_string(retryAfterS) + " s.",
                   {}, std::span<const HttpHeader>(headers, chat->degraded ? 4 : 3));
         return;
     }
@@ -771,8 +776,8 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
     std::string body = worker.parser.upstreamBody(req.body());
     // With gateway keys the client's key is ours, not the upstream's: never pass it on.
     const std::string_view authorization = !m_upstreamAuthorization.empty() ? std::string_view(m_upstreamAuthorization)
-        : m_config.apiKeys                                                   ? std::string_view()
-                                                                             : req[http::field::authorization];
+        : m_config.apiKeys                                                  ? std::string_view()
+                                                                            : req[http::field::authorization];
     chat->upstreamStarted = Clock::now();
     client->postChatCompletion(std::move(body), authorization, [this, &worker, chat](UpstreamClient::Result result) {
         onUpstream(worker, chat, std::move(result));
@@ -788,12 +793,8 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
 
     const std::string_view cacheHeader = chat->mode == Mode::Bypass ? "bypass" : "miss";
     const HttpHeader allHeaders[] = {
-        {"x-l0l3-cache", cacheHeader},
-        {"x-l0l3-tier", "L3"},
-        {"x-l0l3-key", chat->key},
-        {"x-l0l3-region", m_config.region},
-        {"Cache-Control", "no-cache"},
-        {"x-l0l3-degraded", "replica_down"},
+        {"x-l0l3-cache", cacheHeader},      {"x-l0l3-tier", "L3"},         {"x-l0l3-key", chat->key},
+        {"x-l0l3-region", m_config.region}, {"Cache-Control", "no-cache"}, {"x-l0l3-degraded", "replica_down"},
     };
     const std::span<const HttpHeader> headers(allHeaders, chat->degraded ? 6 : 5);
     auto fail = [&](int status, std::string_view code, std::string message) {

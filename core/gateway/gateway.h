@@ -1,5 +1,14 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include "core/gateway/chatrequest.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/circuitbreaker.h"
@@ -9,15 +18,6 @@
 #include "core/gateway/httpserver.h"
 #include "core/gateway/requestrouter.h"
 #include "core/gateway/tierchain.h"
-
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
-#include <chrono>
-#include <memory>
-#include <string>
-#include <vector>
 
 namespace l0l3 {
 
@@ -102,7 +102,7 @@ private:
     std::unique_ptr<RateLimiter> m_rateLimiter;
     DegradationMonitor m_degradation;
     std::unique_ptr<LatencyWindow> m_latencyWindow; // ticker thread only
-    std::string m_upstreamAuthorization;           // "Bearer <upstream key>" or empty
+    std::string m_upstreamAuthorization;            // "Bearer <upstream key>" or empty
     std::atomic<bool> m_draining{false};
     std::atomic<bool> m_stopping{false};
 };

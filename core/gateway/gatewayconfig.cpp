@@ -1,9 +1,5 @@
 #include "core/gateway/gatewayconfig.h"
 
-#include "core/gateway/tlscontext.h"
-
-#include <boost/asio/ip/address.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -13,6 +9,10 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "core/gateway/tlscontext.h"
 
 namespace l0l3 {
 
@@ -152,12 +152,15 @@ std::optional<std::string> readTrimmed(const std::string &path)
 // options are staged here and settled by finish(), after every row has run.
 struct Context
 {
-    explicit Context(const GatewayConfig::Environment &environment) : env(environment) {}
+    explicit Context(const GatewayConfig::Environment &environment)
+        : env(environment)
+    {
+    }
 
     const GatewayConfig::Environment &env;
     GatewayConfig c;
-    std::string name;       // the option being applied, without "--"
-    bool fromArgv = false;  // its value came from the command line, which every local user can read
+    std::string name;      // the option being applied, without "--"
+    bool fromArgv = false; // its value came from the command line, which every local user can read
     std::string error;
 
     std::optional<std::string> redisPassword; // --redis-password-file's content
@@ -196,13 +199,19 @@ struct Option
     };
     Option(std::string_view name, std::string_view arg, std::string_view help, Apply apply = {}, unsigned flags = 0,
            const char *env = nullptr, GatewayConfig::Action action = GatewayConfig::Action::Run)
-        : name(name), arg(arg), help(help), apply(std::move(apply)), flags(flags), env(env), action(action)
+        : name(name)
+        , arg(arg)
+        , help(help)
+        , apply(std::move(apply))
+        , flags(flags)
+        , env(env)
+        , action(action)
     {
     }
 
-    std::string_view name;  // without "--"; empty: a heading in the usage, `help` is its title
-    std::string_view arg;   // empty: a switch, `--NAME` or `--NAME=BOOL`
-    std::string_view help;  // the usage text; '\n' starts a continuation line
+    std::string_view name; // without "--"; empty: a heading in the usage, `help` is its title
+    std::string_view arg;  // empty: a switch, `--NAME` or `--NAME=BOOL`
+    std::string_view help; // the usage text; '\n' starts a continuation line
     Apply apply;
     unsigned flags;
     // Read when the option is given neither as a flag nor in the config file; same meaning as its value.
@@ -317,7 +326,8 @@ const std::vector<Option> &options()
              return parseListen(v, &x.c.listenHost, &x.c.listenPort) || x.invalid(v, "HOST:PORT");
          },
          Option::Required},
-        {"tls-cert", "FILE", "serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf\n"
+        {"tls-cert", "FILE",
+         "serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf\n"
          "first; needs --tls-key",
          [](Context &x, const std::string &v) {
              x.c.tlsCertFile = v; // loaded by finish(), with the key
@@ -365,9 +375,12 @@ const std::vector<Option> &options()
         {"max-body-bytes", "N", "larger request bodies get 413 (default 1048576)",
          integer(1, 1LL << 34, &GatewayConfig::maxBodyBytes)},
         {"upstream-timeout-ms", "N", "whole upstream request (default 30000)",
-         integer(1, kDayMs, [](GatewayConfig &c) -> auto & { return c.upstream.timeoutMs; })},
-        {"upstream-connect-timeout-ms", "N", "upstream connect, and then the TLS handshake\nof an https upstream (default 2000)",
-         integer(1, kHourMs, [](GatewayConfig &c) -> auto & { return c.upstream.connectTimeoutMs; })},
+         integer(
+             1, kDayMs, [](GatewayConfig & c) -> auto & { return c.upstream.timeoutMs; })},
+        {"upstream-connect-timeout-ms", "N",
+         "upstream connect, and then the TLS handshake\nof an https upstream (default 2000)",
+         integer(
+             1, kHourMs, [](GatewayConfig & c) -> auto & { return c.upstream.connectTimeoutMs; })},
         {"upstream-ca-file", "FILE",
          "trust these PEM CA certificates for an https --upstream\n"
          "instead of the system store",
@@ -393,17 +406,23 @@ const std::vector<Option> &options()
 
         {"", "", "Resilience"},
         {"breaker-failures", "N", "consecutive upstream failures that open the circuit (default 5)",
-         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.failureThreshold; })},
+         integer(
+             1, 1000000, [](GatewayConfig & c) -> auto & { return c.breaker.failureThreshold; })},
         {"breaker-successes", "M", "probe successes that close it again (default 3)",
-         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.successThreshold; })},
+         integer(
+             1, 1000000, [](GatewayConfig & c) -> auto & { return c.breaker.successThreshold; })},
         {"breaker-cooldown-ms", "T", "open -> half-open after T ms (default 30000)",
-         integer(1, kDayMs, [](GatewayConfig &c) -> auto & { return c.breaker.cooldownMs; })},
+         integer(
+             1, kDayMs, [](GatewayConfig & c) -> auto & { return c.breaker.cooldownMs; })},
         {"breaker-error-rate", "F", "also open at this failure ratio over the window, 0 off (default 0.5)",
-         real(0, 1, [](GatewayConfig &c) -> auto & { return c.breaker.errorRate; })},
+         real(
+             0, 1, [](GatewayConfig & c) -> auto & { return c.breaker.errorRate; })},
         {"breaker-window-ms", "W", "error-rate window (default 10000)",
-         integer(10, kDayMs, [](GatewayConfig &c) -> auto & { return c.breaker.windowMs; })},
+         integer(
+             10, kDayMs, [](GatewayConfig & c) -> auto & { return c.breaker.windowMs; })},
         {"breaker-min-calls", "N", "calls in the window before the rate counts (default 10)",
-         integer(1, 1000000, [](GatewayConfig &c) -> auto & { return c.breaker.minCallsInWindow; })},
+         integer(
+             1, 1000000, [](GatewayConfig & c) -> auto & { return c.breaker.minCallsInWindow; })},
         {"secondary-upstream", "URL",
          "used while the upstream's circuit is open, with the upstream's other\nsettings; else misses get 503",
          [](Context &x, const std::string &v) {
@@ -431,7 +450,7 @@ const std::vector<Option> &options()
         {"slo-window-ms", "N", "latency window for the SLO (default 10000)",
          integer(1000, kHourMs, &GatewayConfig::sloWindowMs)},
         {"fallback-replica", "URL", "read entries here while the local replica is down\n(default: the primary)",
-         redisUrl([](GatewayConfig &c) -> auto & { return c.fallbackReplica.emplace(); })},
+         redisUrl([](GatewayConfig & c) -> auto & { return c.fallbackReplica.emplace(); })},
         {"sentinel", "HOST:PORT[,HOST:PORT]",
          "follow the primary through these Sentinels (also\n"
          "redis://user@HOST:PORT); default: --primary only. A new\n"
@@ -464,8 +483,7 @@ const std::vector<Option> &options()
              x.sentinelUser = v;
              return true;
          }},
-        {"sentinel-password-file", "FILE",
-         "its password (else L0L3_SENTINEL_AUTH_PASSWORD); never the\nRedis password",
+        {"sentinel-password-file", "FILE", "its password (else L0L3_SENTINEL_AUTH_PASSWORD); never the\nRedis password",
          [](Context &x, const std::string &v) {
              x.sentinelPasswordFile = v; // read by finish(), only when there are Sentinels
              return true;
@@ -599,8 +617,10 @@ bool finish(Context &x)
             if (url.password.empty() && sentinelPassword)
                 url.password = *sentinelPassword;
             if (url.password.empty() && !c.allowAnonymousSentinel)
-                return x.fail("Sentinel " + url.redacted() + " has no password: give --sentinel-user and "
-                              "--sentinel-password-file (or L0L3_SENTINEL_AUTH_PASSWORD), or --allow-anonymous-sentinel");
+                return x.fail(
+                    "Sentinel " + url.redacted()
+                    + " has no password: give --sentinel-user and "
+                      "--sentinel-password-file (or L0L3_SENTINEL_AUTH_PASSWORD), or --allow-anonymous-sentinel");
         }
     }
 
@@ -619,7 +639,8 @@ bool finish(Context &x)
         c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
     }
     // TLS contexts are built once here and shared by every thread; a file that cannot be used stops the start.
-    for (auto [u, option] : {std::pair{&c.upstream, "upstream"}, std::pair{&c.secondaryUpstream, "secondary-upstream"}}) {
+    for (auto [u, option] :
+         {std::pair{&c.upstream, "upstream"}, std::pair{&c.secondaryUpstream, "secondary-upstream"}}) {
         if (!u->tls) {
             if (!u->caFile.empty())
                 return x.fail(std::string("--") + option + "-ca-file is for an https:// --" + option);
@@ -648,9 +669,10 @@ bool finish(Context &x)
 
     // Without keys every client picks its tenant (x-l0l3-namespace) and spends the upstream's key.
     if (!c.apiKeys && !c.allowAnonymous && !isLoopbackHost(c.listenHost))
-        return x.fail("--listen " + c.listenHost + " is reachable from other hosts but no --api-keys-file is given: "
-                      "any client could read every tenant's answers and use the upstream at your expense; "
-                      "give --api-keys-file, or --allow-anonymous to serve anonymous clients anyway");
+        return x.fail("--listen " + c.listenHost
+                      + " is reachable from other hosts but no --api-keys-file is given: "
+                        "any client could read every tenant's answers and use the upstream at your expense; "
+                        "give --api-keys-file, or --allow-anonymous to serve anonymous clients anyway");
     return true;
 }
 
@@ -689,12 +711,13 @@ std::string GatewayConfig::usage()
         }
         synopsis += word;
     }
-    std::string out = synopsis + " [options]\n"
-                      "\n"
-                      "L0L3 edge gateway: serves human-approved answers (L0.5 hot cache, L0 local replica),\n"
-                      "forwards misses to the upstream LLM and proposes them to the operator. It never\n"
-                      "writes an upstream answer to the cache.\n"
-                      "\n";
+    std::string out = synopsis
+        + " [options]\n"
+          "\n"
+          "L0L3 edge gateway: serves human-approved answers (L0.5 hot cache, L0 local replica),\n"
+          "forwards misses to the upstream LLM and proposes them to the operator. It never\n"
+          "writes an upstream answer to the cache.\n"
+          "\n";
     for (const Option &o : options()) {
         if (o.name.empty()) {
             out += "\n" + std::string(o.help) + ":\n";

@@ -1,11 +1,5 @@
 #pragma once
 
-#include "core/common/redishostlist.h"
-#include "core/common/redisurl.h"
-#include "core/gateway/apikeystore.h"
-#include "core/gateway/circuitbreaker.h"
-#include "core/gateway/upstreamclient.h"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +7,12 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/common/redishostlist.h"
+#include "core/common/redisurl.h"
+#include "core/gateway/apikeystore.h"
+#include "core/gateway/circuitbreaker.h"
+#include "core/gateway/upstreamclient.h"
 
 namespace l0l3 {
 
@@ -46,9 +46,9 @@ struct GatewayConfig
     // Resilience: the upstream's circuit breaker and an optional second upstream
     // used while it is open; the latency SLO behind the "elevated" state.
     CircuitBreaker::Options breaker;
-    std::string secondaryUpstreamUrl; // empty: none
+    std::string secondaryUpstreamUrl;          // empty: none
     UpstreamClient::Options secondaryUpstream; // its own caFile (--secondary-upstream-ca-file) and tlsContext
-    std::string upstreamApiKey;       // sent upstream instead of the client's Authorization when set
+    std::string upstreamApiKey;                // sent upstream instead of the client's Authorization when set
     int sloP99Ms = 500;
     int sloWindowMs = 10000;
     // Another replica (or any server with the entries) read while the local one is down; else the primary.
@@ -64,18 +64,18 @@ struct GatewayConfig
     RedisHostList redisHosts;
 
     // Abuse limits. 0 disables a limit where noted.
-    double rateLimit = 0;  // requests per second per API key or client address; 0: off
-    double rateBurst = 0;  // bucket size; 0: max(1, rateLimit)
+    double rateLimit = 0; // requests per second per API key or client address; 0: off
+    double rateBurst = 0; // bucket size; 0: max(1, rateLimit)
     std::size_t rateLimitClients = 65536;
     std::size_t maxHeaderBytes = 16 * 1024;
     std::size_t maxMessages = 512;
     std::size_t maxPromptChars = 256 * 1024;
-    int idleTimeoutMs = 75000;  // keep-alive connection with no request starting
-    int readTimeoutMs = 10000;  // a started request must be read completely within this
+    int idleTimeoutMs = 75000; // keep-alive connection with no request starting
+    int readTimeoutMs = 10000; // a started request must be read completely within this
     std::size_t maxConnections = 10000;
-    int firstRequestTimeoutMs = 5000;            // a new connection must send a whole request head within this
-    std::size_t maxConnectionsPerClient = 256;   // per client address (IPv6: per /64)
-    std::size_t maxBufferedBytes = 256u << 20;   // bytes of requests being received, all connections together
+    int firstRequestTimeoutMs = 5000;          // a new connection must send a whole request head within this
+    std::size_t maxConnectionsPerClient = 256; // per client address (IPv6: per /64)
+    std::size_t maxBufferedBytes = 256u << 20; // bytes of requests being received, all connections together
 
     // --api-keys-file: when set, every chat request needs a listed key and gets its namespace
     // (x-l0l3-namespace is then ignored).

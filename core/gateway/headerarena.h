@@ -80,9 +80,15 @@ public:
         HeaderArena *arena = nullptr;
 
         Allocator() noexcept = default;
-        explicit Allocator(HeaderArena *a) noexcept : arena(a) {}
+        explicit Allocator(HeaderArena *a) noexcept
+            : arena(a)
+        {
+        }
         template<class U>
-        Allocator(const Allocator<U> &other) noexcept : arena(other.arena) {}
+        Allocator(const Allocator<U> &other) noexcept
+            : arena(other.arena)
+        {
+        }
 
         T *allocate(std::size_t n)
         {
@@ -98,7 +104,10 @@ public:
                 arena->deallocate(p, alignof(T));
         }
         template<class U>
-        bool operator==(const Allocator<U> &other) const noexcept { return arena == other.arena; }
+        bool operator==(const Allocator<U> &other) const noexcept
+        {
+            return arena == other.arena;
+        }
     };
 
 private:

@@ -1,12 +1,12 @@
 #include "core/gateway/hotcache.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <limits>
+
+#include <xxhash.h>
 
 namespace l0l3 {
 
@@ -202,8 +202,8 @@ std::int64_t HotCache::now() const
     timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
         return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 HotCache::Shard &HotCache::shardFor(std::uint64_t hash) const

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "core/gateway/cachedanswer.h"
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -9,6 +7,8 @@
 #include <mutex>
 #include <string_view>
 #include <vector>
+
+#include "core/gateway/cachedanswer.h"
 
 namespace l0l3 {
 

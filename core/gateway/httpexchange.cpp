@@ -9,12 +9,30 @@ HttpExchange::HttpExchange(std::shared_ptr<HttpSession> session)
 {
 }
 
-const HttpRequest &HttpExchange::request() const { return m_session->request(); }
-HttpReadError HttpExchange::readError() const { return m_session->readError(); }
-int HttpExchange::thread() const { return m_session->thread(); }
-boost::asio::io_context &HttpExchange::context() const { return m_session->context(); }
-const boost::asio::ip::address &HttpExchange::remoteAddress() const { return m_session->remoteAddress(); }
-bool HttpExchange::clientConnected() const { return m_session->open(); }
+const HttpRequest &HttpExchange::request() const
+{
+    return m_session->request();
+}
+HttpReadError HttpExchange::readError() const
+{
+    return m_session->readError();
+}
+int HttpExchange::thread() const
+{
+    return m_session->thread();
+}
+boost::asio::io_context &HttpExchange::context() const
+{
+    return m_session->context();
+}
+const boost::asio::ip::address &HttpExchange::remoteAddress() const
+{
+    return m_session->remoteAddress();
+}
+bool HttpExchange::clientConnected() const
+{
+    return m_session->open();
+}
 
 void HttpExchange::respond(int status, std::string_view contentType, std::string_view body,
                            std::span<const HttpHeader> headers)
@@ -27,7 +45,13 @@ void HttpExchange::beginStream(int status, std::string_view contentType, std::sp
     m_session->beginStream(status, contentType, headers);
 }
 
-void HttpExchange::writeChunk(std::string_view data) { m_session->writeChunk(data); }
-void HttpExchange::endStream() { m_session->endStream(); }
+void HttpExchange::writeChunk(std::string_view data)
+{
+    m_session->writeChunk(data);
+}
+void HttpExchange::endStream()
+{
+    m_session->endStream();
+}
 
 } // namespace l0l3

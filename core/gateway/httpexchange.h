@@ -1,6 +1,9 @@
 #pragma once
 
-#include "core/gateway/headerarena.h"
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -9,10 +12,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include <initializer_list>
-#include <memory>
-#include <span>
-#include <string_view>
+#include "core/gateway/headerarena.h"
 
 namespace l0l3 {
 
@@ -25,8 +25,8 @@ using HttpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost:
 
 // A request's header fields are allocated from its connection's HeaderArena.
 using HttpFieldsAllocator = HeaderArena::Allocator<char>;
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body,
-                                                boost::beast::http::basic_fields<HttpFieldsAllocator>>;
+using HttpRequest =
+    boost::beast::http::request<boost::beast::http::string_body, boost::beast::http::basic_fields<HttpFieldsAllocator>>;
 
 struct HttpHeader
 {
@@ -36,9 +36,9 @@ struct HttpHeader
 
 enum class HttpReadError {
     None,
-    BodyTooLarge, // headers are available, the body is not; the connection closes after the response
-    Malformed,    // not parseable HTTP; the request may be partial
-    HeaderTooLarge, // the header section (or a chunk line or the trailer) exceeds the limit; the connection closes
+    BodyTooLarge,    // headers are available, the body is not; the connection closes after the response
+    Malformed,       // not parseable HTTP; the request may be partial
+    HeaderTooLarge,  // the header section (or a chunk line or the trailer) exceeds the limit; the connection closes
     MessageTooLarge, // head, body framing and trailer together exceed the message budget; the connection closes
     Overloaded,      // the server holds too many buffered request bytes; the connection closes
 };
@@ -54,12 +54,11 @@ public:
 
     const HttpRequest &request() const;
     HttpReadError readError() const;
-    int thread() const;                      // index of the server thread that owns it
-    boost::asio::io_context &context() const; // that thread's io_context
+    int thread() const;                                    // index of the server thread that owns it
+    boost::asio::io_context &context() const;              // that thread's io_context
     const boost::asio::ip::address &remoteAddress() const; // the client's address (unspecified if unknown)
 
-    void respond(int status, std::string_view contentType, std::string_view body,
-                 std::span<const HttpHeader> headers);
+    void respond(int status, std::string_view contentType, std::string_view body, std::span<const HttpHeader> headers);
     void respond(int status, std::string_view contentType, std::string_view body,
                  std::initializer_list<HttpHeader> headers = {})
     {

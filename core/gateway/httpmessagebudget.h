@@ -1,12 +1,12 @@
 #pragma once
 
+#include <cstddef>
+#include <exception>
+
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
-
-#include <cstddef>
-#include <exception>
 
 namespace l0l3 {
 

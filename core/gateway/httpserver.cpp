@@ -1,21 +1,21 @@
 #include "core/gateway/httpserver.h"
 
-#include "core/gateway/httpsession.h"
-#include "core/gateway/log.h"
-
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/socket_base.hpp>
-#include <boost/asio/write.hpp>
-
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <algorithm>
 #include <ctime>
 #include <exception>
 #include <functional>
 #include <string_view>
 #include <thread>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/write.hpp>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "core/gateway/httpsession.h"
+#include "core/gateway/log.h"
 
 namespace l0l3 {
 
@@ -60,7 +60,9 @@ HttpServer::~HttpServer()
 bool HttpServer::listen(std::string *error)
 {
     boost::system::error_code ec;
-    const auto address = net::ip::make_address(m_options.host == "localhost" ? std::string("127.0.0.1") : m_options.host, ec);
+    const auto address = net::ip::make_address(m_options.host == "localhost" ? std::string("127.0.0.1")
+                                                                             : m_options.host,
+                                               ec);
     if (ec) {
         if (error)
             *error = "invalid listen address '" + m_options.host + "'";
@@ -235,7 +237,9 @@ void HttpServer::onAccept(int thread, boost::system::error_code ec, HttpSocket s
     const auto peer = socket.remote_endpoint(ignored).address();
     const std::size_t open = m_open.load(std::memory_order_relaxed);
     // Over the cap, a small reserve still lets health checks and scrapes in (capExemptPaths).
-    const std::size_t reserve = m_options.capExemptPaths.empty() ? 0 : std::max<std::size_t>(16, m_options.maxConnections / 64);
+    const std::size_t reserve = m_options.capExemptPaths.empty()
+        ? 0
+        : std::max<std::size_t>(16, m_options.maxConnections / 64);
     bool clientCounted = false;
     if (m_options.maxConnectionsPerClient > 0 && !(clientCounted = admitClient(peer))) {
         reject(std::move(socket));
@@ -291,8 +295,8 @@ const std::string &HttpServer::overCapacityResponse()
     static constexpr std::string_view kBody =
         R"({"error":{"message":"The server has too many open connections; retry shortly.","type":"server_error","param":null,"code":"too_many_connections"}})";
     static const std::string kResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                         "Content-Length: " + std::to_string(kBody.size())
-        + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + std::string(kBody);
+                                         "Content-Length: "
+        + std::to_string(kBody.size()) + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + std::string(kBody);
     return kResponse;
 }
 

@@ -1,12 +1,5 @@
 #pragma once
 
-#include "core/gateway/httpexchange.h"
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -15,6 +8,13 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/gateway/httpexchange.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -36,9 +36,9 @@ public:
         int threads = 1;
         std::size_t maxBodyBytes = 1 << 20;
         std::size_t maxHeaderBytes = 16 * 1024; // at most kMaxHeaderBytes (larger values are clamped)
-        int idleTimeoutMs = 75000;   // no request starts on an open connection: close it
-        int readTimeoutMs = 0;       // a started request is not complete by then: close (slowloris); 0: idle timeout
-        int firstRequestTimeoutMs = 0; // a new connection has not sent a whole request head by then: close; 0: off
+        int idleTimeoutMs = 75000;              // no request starts on an open connection: close it
+        int readTimeoutMs = 0;          // a started request is not complete by then: close (slowloris); 0: idle timeout
+        int firstRequestTimeoutMs = 0;  // a new connection has not sent a whole request head by then: close; 0: off
         std::size_t maxConnections = 0; // beyond this, new connections get a 503 and are closed; 0: no limit
         std::size_t maxConnectionsPerClient = 0; // per peer address, beyond it a 503; 0: no limit
         // Bytes of requests being read, all connections together; a connection holding more than
@@ -120,7 +120,7 @@ private:
     std::vector<std::unique_ptr<boost::asio::io_context>> m_contexts;
     std::vector<std::unique_ptr<boost::asio::steady_timer>> m_sweepers;
     std::vector<std::unique_ptr<boost::asio::steady_timer>> m_acceptBackOff; // per thread
-    std::vector<int> m_acceptDelayMs;                                         // per thread, grows while accept fails
+    std::vector<int> m_acceptDelayMs;                                        // per thread, grows while accept fails
     int m_sweepMs = 100;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> m_guards;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> m_acceptors;

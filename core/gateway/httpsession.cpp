@@ -1,7 +1,8 @@
 #include "core/gateway/httpsession.h"
 
-#include "core/gateway/httpserver.h"
-#include "core/gateway/requestrouter.h"
+#include <algorithm>
+#include <charconv>
+#include <exception>
 
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
@@ -10,9 +11,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 
-#include <algorithm>
-#include <charconv>
-#include <exception>
+#include "core/gateway/httpserver.h"
+#include "core/gateway/requestrouter.h"
 
 namespace l0l3 {
 
@@ -182,7 +182,8 @@ void HttpSession::readNext()
     const auto &options = m_server.options();
     bool headDeadline = true;
     if (m_overCapacity)
-        setDeadline(Deadline::OverCapacity, std::min(1000, options.firstRequestTimeoutMs > 0 ? options.firstRequestTimeoutMs : 1000));
+        setDeadline(Deadline::OverCapacity,
+                    std::min(1000, options.firstRequestTimeoutMs > 0 ? options.firstRequestTimeoutMs : 1000));
     else if (m_firstRequest && options.firstRequestTimeoutMs > 0) {
         // A connection that never sends a whole head must not hold its slot for the idle timeout.
         // Over TLS the deadline set before the handshake holds.
@@ -214,7 +215,8 @@ void HttpSession::readRequest()
     // One deadline for the whole request from its first byte, however slowly the rest comes; a new
     // connection's first-request (or over-capacity) deadline also holds until its head is complete.
     const int readTimeoutMs = m_server.options().readTimeoutMs;
-    m_readDeadlineMs = HttpServer::coarseNowMs() + (readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
+    m_readDeadlineMs = HttpServer::coarseNowMs()
+        + (readTimeoutMs > 0 ? readTimeoutMs : m_server.options().idleTimeoutMs);
     if (m_deadlineKind == Deadline::FirstRequest || m_deadlineKind == Deadline::OverCapacity)
         m_deadlineMs = std::min(m_deadlineMs, m_readDeadlineMs);
     else

@@ -1,16 +1,16 @@
 #pragma once
 
-#include "core/gateway/httpexchange.h"
-#include "core/gateway/httpmessagebudget.h"
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include <functional>
-#include <memory>
-#include <optional>
-#include <string>
+#include "core/gateway/httpexchange.h"
+#include "core/gateway/httpmessagebudget.h"
 
 namespace l0l3 {
 
@@ -72,8 +72,8 @@ private:
     bool exemptFromCap() const;
     void rejectOverCapacity();
     void dispatch();
-    void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers,
-                    bool chunked, std::size_t contentLength);
+    void appendHead(int status, std::string_view contentType, std::span<const HttpHeader> headers, bool chunked,
+                    std::size_t contentLength);
     void flush();
     void onWritten(boost::beast::error_code ec);
     void finishExchange();
@@ -107,8 +107,8 @@ private:
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body, HttpFieldsAllocator>> m_parser;
     HttpRequest m_request;
     HttpReadError m_readError = HttpReadError::None;
-    std::string m_pending;  // bytes queued while a write is in flight
-    std::string m_writing;  // bytes of the write in flight
+    std::string m_pending; // bytes queued while a write is in flight
+    std::string m_writing; // bytes of the write in flight
     bool m_open = true;
     bool m_keepAlive = true;
     bool m_awaitingResponse = false; // handler owes a response
@@ -118,8 +118,8 @@ private:
     bool m_overCapacity = false;
     bool m_clientCounted = false; // counted in the server's per-client table
     bool m_firstRequest = true;
-    bool m_rejecting = false;     // the over-capacity 503 is being written; reads are ignored
-    std::size_t m_drained = 0;    // bytes dropped while lingering
+    bool m_rejecting = false;  // the over-capacity 503 is being written; reads are ignored
+    std::size_t m_drained = 0; // bytes dropped while lingering
 };
 
 } // namespace l0l3

@@ -1,8 +1,8 @@
 #include "core/gateway/keymemo.h"
 
-#include <xxhash.h>
-
 #include <cstring>
+
+#include <xxhash.h>
 
 namespace l0l3 {
 
@@ -32,8 +32,8 @@ void KeyMemo::derive(const CacheKeyInput &input, std::string *key)
         return;
     }
     m_raw.clear();
-    for (std::string_view field : {input.ns, input.system, input.user, input.model, input.responseFormat, input.tools,
-                                   input.toolChoice})
+    for (std::string_view field :
+         {input.ns, input.system, input.user, input.model, input.responseFormat, input.tools, input.toolChoice})
         appendField(m_raw, field);
     const XXH128_hash_t h = XXH3_128bits(m_raw.data(), m_raw.size());
     const Fingerprint fp{h.low64, h.high64};

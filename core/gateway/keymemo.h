@@ -1,12 +1,12 @@
 #pragma once
 
-#include "core/common/cachekey.h"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+
+#include "core/common/cachekey.h"
 
 namespace l0l3 {
 

@@ -1,9 +1,9 @@
 #include "core/gateway/latencywindow.h"
 
-#include "core/common/histogramquantile.h"
-
 #include <cmath>
 #include <limits>
+
+#include "core/common/histogramquantile.h"
 
 namespace l0l3 {
 

@@ -1,10 +1,10 @@
 #pragma once
 
-#include "core/common/latencyhistogram.h"
-
 #include <cstdint>
 #include <deque>
 #include <vector>
+
+#include "core/common/latencyhistogram.h"
 
 namespace l0l3 {
 

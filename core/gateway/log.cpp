@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+
 #include <unistd.h>
 
 namespace l0l3 {
@@ -45,15 +46,23 @@ std::string Log::printable(std::string_view text, std::size_t maxBytes)
     return out;
 }
 
-void Log::info(std::string_view message) { write("INFO", message); }
-void Log::warn(std::string_view message) { write("WARN", message); }
-void Log::error(std::string_view message) { write("ERROR", message); }
+void Log::info(std::string_view message)
+{
+    write("INFO", message);
+}
+void Log::warn(std::string_view message)
+{
+    write("WARN", message);
+}
+void Log::error(std::string_view message)
+{
+    write("ERROR", message);
+}
 
 void Log::warnRateLimited(std::string_view message)
 {
-    const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t second =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
     std::int64_t seen = g_warnSecond.load(std::memory_order_relaxed);
     if (seen != second && g_warnSecond.compare_exchange_strong(seen, second, std::memory_order_relaxed))
         g_warnsThisSecond.store(0, std::memory_order_relaxed);
@@ -63,8 +72,9 @@ void Log::warnRateLimited(std::string_view message)
     }
     const std::uint64_t suppressed = g_warnsSuppressed.exchange(0, std::memory_order_relaxed);
     if (suppressed > 0)
-        write("WARN", std::to_string(suppressed) + " warnings suppressed (more than "
-                          + std::to_string(kWarningsPerSecond) + " per second)");
+        write("WARN",
+              std::to_string(suppressed) + " warnings suppressed (more than " + std::to_string(kWarningsPerSecond)
+                  + " per second)");
     write("WARN", message);
 }
 

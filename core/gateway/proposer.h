@@ -1,10 +1,10 @@
 #pragma once
 
-#include "core/common/proposal.h"
-
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "core/common/proposal.h"
 
 struct redisReply;
 

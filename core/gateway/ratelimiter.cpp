@@ -29,8 +29,8 @@ std::int64_t RateLimiter::now() const
 {
     if (m_clock)
         return m_clock();
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 RateLimiter::Slot *RateLimiter::slotFor(std::uint64_t client, std::int64_t nowUs)
@@ -61,8 +61,7 @@ RateLimiter::Slot *RateLimiter::slotFor(std::uint64_t client, std::int64_t nowUs
     if (victim->client.compare_exchange_strong(expected, client, std::memory_order_acq_rel)) {
         // A full bucket for the newcomer (an idle slot's tat is already in the past).
         std::int64_t tat = victim->tat.load(std::memory_order_relaxed);
-        while (tat > nowUs && !victim->tat.compare_exchange_weak(tat, nowUs, std::memory_order_relaxed)) {
-        }
+        while (tat > nowUs && !victim->tat.compare_exchange_weak(tat, nowUs, std::memory_order_relaxed)) {}
         return victim;
     }
     // Another thread took the slot meanwhile: it may have been for the same client.
@@ -98,7 +97,8 @@ std::size_t RateLimiter::activeClients() const
     const std::int64_t nowUs = now() - m_epochUs;
     std::size_t n = 0;
     for (std::size_t i = 0; i <= m_mask; ++i) {
-        if (m_slots[i].client.load(std::memory_order_relaxed) != 0 && m_slots[i].tat.load(std::memory_order_relaxed) > nowUs)
+        if (m_slots[i].client.load(std::memory_order_relaxed) != 0
+            && m_slots[i].tat.load(std::memory_order_relaxed) > nowUs)
             ++n;
     }
     return n;

@@ -19,8 +19,8 @@ class RateLimiter
 public:
     struct Options
     {
-        double ratePerSecond = 0; // 0: disabled, every check passes
-        double burst = 1;         // bucket size: requests that may arrive at once
+        double ratePerSecond = 0;       // 0: disabled, every check passes
+        double burst = 1;               // bucket size: requests that may arrive at once
         std::size_t maxClients = 65536; // table size, rounded up to a power of two
     };
     using Clock = std::function<std::int64_t()>; // monotonic microseconds
@@ -53,7 +53,7 @@ private:
 
     Clock m_clock;
     std::int64_t m_epochUs = 0;
-    std::int64_t m_intervalUs = 0; // 1 / rate
+    std::int64_t m_intervalUs = 0;  // 1 / rate
     std::int64_t m_toleranceUs = 0; // (burst - 1) / rate
     std::size_t m_mask = 0;
     std::unique_ptr<Slot[]> m_slots;

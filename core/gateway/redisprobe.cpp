@@ -1,10 +1,10 @@
 #include "core/gateway/redisprobe.h"
 
-#include <hiredis/hiredis.h>
-
 #include <memory>
-#include <sys/time.h>
 #include <vector>
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
 
 namespace l0l3 {
 
@@ -29,7 +29,8 @@ Reply run(redisContext *c, std::initializer_list<std::string_view> args)
         argv.push_back(a.data());
         lens.push_back(a.size());
     }
-    return Reply(static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    return Reply(
+        static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
 }
 
 Context open(const RedisUrl &url, int timeoutMs, std::string *error)
@@ -51,7 +52,8 @@ Context open(const RedisUrl &url, int timeoutMs, std::string *error)
         return true;
     };
     if (!url.password.empty()) {
-        Reply r = url.user.empty() ? run(c.get(), {"AUTH", url.password}) : run(c.get(), {"AUTH", url.user, url.password});
+        Reply r = url.user.empty() ? run(c.get(), {"AUTH", url.password})
+                                   : run(c.get(), {"AUTH", url.user, url.password});
         if (failed(r, "AUTH"))
             return nullptr;
     }

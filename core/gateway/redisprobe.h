@@ -1,10 +1,10 @@
 #pragma once
 
-#include "core/common/redisurl.h"
-
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/common/redisurl.h"
 
 namespace l0l3 {
 

@@ -1,15 +1,14 @@
 #include "core/gateway/sentinelresolver.h"
 
-#include "core/gateway/log.h"
-#include "core/gateway/asioredisconnection.h"
-
-#include <boost/asio/post.hpp>
-
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <charconv>
 #include <string_view>
+
+#include <boost/asio/post.hpp>
+#include <hiredis/hiredis.h>
+
+#include "core/gateway/asioredisconnection.h"
+#include "core/gateway/log.h"
 
 namespace l0l3 {
 
@@ -112,9 +111,9 @@ void SentinelResolver::askAll()
         m_sentinels[i]->command({"SENTINEL", "get-master-addr-by-name", m_options.masterName},
                                 [this, round, i, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply,
                                                                                        std::string_view error) {
-            if (alive.lock())
-                onAnswer(round, i, reply, error);
-        });
+                                    if (alive.lock())
+                                        onAnswer(round, i, reply, error);
+                                });
     }
 }
 
@@ -123,16 +122,19 @@ void SentinelResolver::onAnswer(const std::shared_ptr<Round> &round, std::size_t
 {
     int port = 0;
     const std::string_view host = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-        ? text(reply->element[0]) : std::string_view();
+        ? text(reply->element[0])
+        : std::string_view();
     const std::string_view portText = host.empty() ? std::string_view() : text(reply->element[1]);
     const auto parsed = std::from_chars(portText.data(), portText.data() + portText.size(), port);
     // Bounded like any reply: a host name is at most 255 bytes.
-    if (!host.empty() && host.size() <= 255 && parsed.ec == std::errc() && parsed.ptr == portText.data() + portText.size()
-        && port > 0 && port <= 65535) {
+    if (!host.empty() && host.size() <= 255 && parsed.ec == std::errc()
+        && parsed.ptr == portText.data() + portText.size() && port > 0 && port <= 65535) {
         round->answers[index] = std::string(host) + ":" + std::to_string(port);
     } else {
-        const std::string why = reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, std::min<std::size_t>(reply->len, 200))
-            : !error.empty() ? std::string(error) : std::string("no address");
+        const std::string why = reply && reply->type == REDIS_REPLY_ERROR
+            ? std::string(reply->str, std::min<std::size_t>(reply->len, 200))
+            : !error.empty() ? std::string(error)
+                             : std::string("no address");
         round->failures.push_back(m_options.sentinels[index].redacted() + ": " + why);
     }
     if (--round->pending == 0)
@@ -158,9 +160,9 @@ void SentinelResolver::decide(const Round &round)
             std::string failures;
             for (const std::string &f : round.failures)
                 failures += "; " + f;
-            Log::warn("no majority of the " + std::to_string(configured) + " Sentinels names primary '" + m_options.masterName
-                      + "' (at most " + std::to_string(bestVotes) + " agree" + failures + "); keeping "
-                      + m_options.primary.redacted());
+            Log::warn("no majority of the " + std::to_string(configured) + " Sentinels names primary '"
+                      + m_options.masterName + "' (at most " + std::to_string(bestVotes) + " agree" + failures
+                      + "); keeping " + m_options.primary.redacted());
         }
         m_unanswered = true;
         finish();
@@ -176,9 +178,11 @@ void SentinelResolver::decide(const Round &round)
         return;
     }
     if (!allowed(candidate)) {
-        Log::warn(std::to_string(bestVotes) + " of " + std::to_string(configured) + " Sentinels name " + candidate.redacted()
+        Log::warn(std::to_string(bestVotes) + " of " + std::to_string(configured) + " Sentinels name "
+                  + candidate.redacted()
                   + " as primary, but it is not one of the allowed Redis hosts (--redis-hosts, --replica, --primary, "
-                    "--fallback-replica): no credentials sent; keeping " + m_options.primary.redacted());
+                    "--fallback-replica): no credentials sent; keeping "
+                  + m_options.primary.redacted());
         finish();
         return;
     }
@@ -187,15 +191,17 @@ void SentinelResolver::decide(const Round &round)
 
 bool SentinelResolver::allowed(const RedisUrl &candidate) const
 {
-    return m_options.redisHosts.mayReceiveCredentials(candidate.host, candidate.port, !m_options.primary.password.empty());
+    return m_options.redisHosts.mayReceiveCredentials(candidate.host, candidate.port,
+                                                      !m_options.primary.password.empty());
 }
 
 void SentinelResolver::verify(RedisUrl candidate)
 {
     // An allowed host: AUTH with the primary's credentials, then ROLE.
     m_candidate = std::make_unique<AsioRedisConnection>(
-        m_context, AsioRedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
-                                            m_options.connectTimeoutMs, m_options.connectTimeoutMs});
+        m_context,
+        AsioRedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
+                                     m_options.connectTimeoutMs, m_options.connectTimeoutMs});
     m_verifying = true;
     m_candidate->setStateCallback([this, candidate](bool up) {
         if (!up)
@@ -205,7 +211,8 @@ void SentinelResolver::verify(RedisUrl candidate)
                 return;
             m_verifying = false;
             const std::string_view role = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
-                ? text(reply->element[0]) : std::string_view();
+                ? text(reply->element[0])
+                : std::string_view();
             if (role == "master") {
                 const RedisUrl from = m_options.primary;
                 m_options.primary = candidate;

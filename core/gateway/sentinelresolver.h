@@ -1,17 +1,17 @@
 #pragma once
 
-#include "core/common/redishostlist.h"
-#include "core/common/redisurl.h"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/common/redishostlist.h"
+#include "core/common/redisurl.h"
 
 struct redisReply;
 
@@ -63,7 +63,8 @@ public:
 private:
     struct Round;
     void askAll();
-    void onAnswer(const std::shared_ptr<Round> &round, std::size_t index, const redisReply *reply, std::string_view error);
+    void onAnswer(const std::shared_ptr<Round> &round, std::size_t index, const redisReply *reply,
+                  std::string_view error);
     void decide(const Round &round);
     bool allowed(const RedisUrl &candidate) const;
     void verify(RedisUrl candidate);

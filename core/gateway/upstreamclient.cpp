@@ -1,20 +1,20 @@
 #include "core/gateway/upstreamclient.h"
 
-#include "core/gateway/httpmessagebudget.h"
-#include "core/gateway/log.h"
-#include "core/gateway/tlscontext.h"
-
-#include <boost/asio/connect.hpp>
-#include <boost/beast/core/read_size.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <charconv>
 #include <chrono>
 #include <optional>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "core/gateway/httpmessagebudget.h"
+#include "core/gateway/log.h"
+#include "core/gateway/tlscontext.h"
 
 namespace l0l3 {
 
@@ -148,7 +148,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
         parser.emplace();
         parser->body_limit(client->m_options.maxResponseBytes);
         parser->header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
-        budget = HttpMessageBudget(kMaxResponseHeadBytes, 2 * (kMaxResponseHeadBytes + client->m_options.maxResponseBytes));
+        budget = HttpMessageBudget(kMaxResponseHeadBytes,
+                                   2 * (kMaxResponseHeadBytes + client->m_options.maxResponseBytes));
         parse();
     }
 
@@ -251,7 +252,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
         stream->tcp().async_connect(client->m_endpoints,
                                     [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
                                         if (ec) {
-                                            self->finish(ec == beast::error::timeout ? Failure::Timeout : Failure::Connect,
+                                            self->finish(ec == beast::error::timeout ? Failure::Timeout
+                                                                                     : Failure::Connect,
                                                          "connect: " + ec.message());
                                             return;
                                         }
@@ -315,7 +317,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 
     std::int64_t elapsedMs() const
     {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+            .count();
     }
 
     void deliver(Result result)

@@ -39,8 +39,8 @@ public:
         int timeoutMs = 30000;
         std::size_t maxResponseBytes = 32u << 20;
         std::size_t maxIdleConnections = 64;
-        bool tls = false;       // https://
-        std::string caFile;     // PEM CA certificates trusted instead of the system store; empty: system store
+        bool tls = false;   // https://
+        std::string caFile; // PEM CA certificates trusted instead of the system store; empty: system store
         // Shared by every thread's client; built from caFile when null.
         std::shared_ptr<boost::asio::ssl::context> tlsContext;
     };
@@ -50,9 +50,9 @@ public:
     struct Result
     {
         Failure failure = Failure::None;
-        int status = 0;           // HTTP status when failure == None
+        int status = 0; // HTTP status when failure == None
         std::string body;
-        std::string error;        // what went wrong, for logs
+        std::string error; // what went wrong, for logs
         std::int64_t latencyMs = 0;
     };
     using Callback = std::function<void(Result)>;
@@ -80,7 +80,7 @@ private:
     boost::asio::ip::tcp::resolver::results_type m_endpoints;
     std::string m_resolveError;
     std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
-    std::string m_tlsError; // the TLS context could not be set up: every call fails with it
+    std::string m_tlsError;                           // the TLS context could not be set up: every call fails with it
     std::vector<std::unique_ptr<Connection>> m_idle;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };

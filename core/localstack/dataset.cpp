@@ -36,8 +36,9 @@ std::optional<Dataset> Dataset::fromJson(const QByteArray &json, QString *error)
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &parseError);
     if (parseError.error != QJsonParseError::NoError)
-        return fail(error, QStringLiteral("invalid JSON at offset %1: %2")
-                               .arg(parseError.offset).arg(parseError.errorString()));
+        return fail(
+            error,
+            QStringLiteral("invalid JSON at offset %1: %2").arg(parseError.offset).arg(parseError.errorString()));
     if (!doc.isObject())
         return fail(error, QStringLiteral("top level is not an object"));
     const QJsonObject root = doc.object();

@@ -13,8 +13,8 @@ struct DatasetIntent
 {
     QString id;
     QString title;
-    double weight = 0;                 // Zipf popularity
-    QHash<QString, double> regionMix;  // region -> multiplier; missing = 1.0
+    double weight = 0;                // Zipf popularity
+    QHash<QString, double> regionMix; // region -> multiplier; missing = 1.0
     QStringList paraphrases;
 
     double weightIn(const QString &region) const

@@ -50,7 +50,9 @@ void DemoAutopilot::approveTop()
         m_busy = false;
         if (result.ok) {
             emit report(QStringLiteral("autopilot approved \"%1\" (seen %2, %3 replica(s) acknowledged)")
-                            .arg(prompt).arg(seen).arg(result.replicasAcked));
+                            .arg(prompt)
+                            .arg(seen)
+                            .arg(result.replicasAcked));
         } else {
             emit report(QStringLiteral("autopilot: approval failed: %1").arg(result.message));
         }

@@ -93,16 +93,19 @@ void DemoHeadlessRunner::tick()
         m_redis->open();
     }
     // No console runs headless: stand in for it and move the gateways' proposals from the inbox to the stream.
-    m_redis->command({"FCALL", QByteArray(ProposalFunction::kDrainName.data(), qsizetype(ProposalFunction::kDrainName.size())),
-                      "0", QByteArray::number(ProposalFunction::kDrainMax)},
-                     this, [](const RedisReply &) {}, 900);
-    m_redis->command({"XLEN", QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()))},
-                     this, [this](const RedisReply &reply) {
-        if (reply.isInteger())
-            m_proposals = reply.integer;
-        if (--m_pending == 0)
-            maybePrint();
-    }, 900);
+    m_redis->command(
+        {"FCALL", QByteArray(ProposalFunction::kDrainName.data(), qsizetype(ProposalFunction::kDrainName.size())), "0",
+         QByteArray::number(ProposalFunction::kDrainMax)},
+        this, [](const RedisReply &) {}, 900);
+    m_redis->command(
+        {"XLEN", QByteArray(RedisSchema::kProposals.data(), qsizetype(RedisSchema::kProposals.size()))}, this,
+        [this](const RedisReply &reply) {
+            if (reply.isInteger())
+                m_proposals = reply.integer;
+            if (--m_pending == 0)
+                maybePrint();
+        },
+        900);
 }
 
 void DemoHeadlessRunner::onMetrics(int regionIndex, const QByteArray &body, bool ok)
@@ -113,7 +116,8 @@ void DemoHeadlessRunner::onMetrics(int regionIndex, const QByteArray &body, bool
         const std::string region = status.region.toStdString();
         Scrape scrape;
         scrape.atMs = m_clock.elapsed();
-        for (const PromSample &sample : PrometheusParser::parse(std::string_view(body.constData(), size_t(body.size())))) {
+        for (const PromSample &sample :
+             PrometheusParser::parse(std::string_view(body.constData(), size_t(body.size())))) {
             const auto label = sample.labels.find("region");
             if (label != sample.labels.end() && label->second != region)
                 continue;
@@ -125,7 +129,8 @@ void DemoHeadlessRunner::onMetrics(int regionIndex, const QByteArray &body, bool
                 const auto le = sample.labels.find("le");
                 if (le == sample.labels.end())
                     continue;
-                const double bound = le->second == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le->second);
+                const double bound = le->second == "+Inf" ? std::numeric_limits<double>::infinity()
+                                                          : std::stod(le->second);
                 scrape.buckets[bound] += sample.value;
             }
         }

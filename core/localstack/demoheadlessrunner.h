@@ -36,11 +36,11 @@ public:
     struct RegionStatus
     {
         QString region;
-        bool scraped = false;        // false: /metrics did not answer this tick
+        bool scraped = false; // false: /metrics did not answer this tick
         double requestsPerSecond = 0;
-        double hitRate = 0;          // hits / requests over the window, 0..1
-        double p99Seconds = 0;       // NaN-free: 0 without observations
-        double totalRequests = 0;    // counter value at the last scrape
+        double hitRate = 0;       // hits / requests over the window, 0..1
+        double p99Seconds = 0;    // NaN-free: 0 without observations
+        double totalRequests = 0; // counter value at the last scrape
     };
     QList<RegionStatus> regions() const { return m_status; }
     qint64 proposals() const { return m_proposals; }
@@ -54,7 +54,7 @@ private:
         qint64 atMs = 0;
         double requests = 0;
         double hits = 0;
-        QMap<double, double> buckets;  // le -> cumulative count, summed over tiers
+        QMap<double, double> buckets; // le -> cumulative count, summed over tiers
     };
 
     void tick();
@@ -63,14 +63,14 @@ private:
 
     DemoStack *m_stack;
     QNetworkAccessManager *m_http;
-    RedisConnection *m_redis = nullptr;   // to the primary, for the proposals count
+    RedisConnection *m_redis = nullptr; // to the primary, for the proposals count
     QTimer m_timer;
     QElapsedTimer m_clock;
     bool m_print = true;
     int m_pending = 0;
     quint64 m_tick = 0;
     QList<RegionStatus> m_status;
-    QHash<QString, QList<Scrape>> m_history;  // per region, the last few scrapes
+    QHash<QString, QList<Scrape>> m_history; // per region, the last few scrapes
     qint64 m_proposals = -1;
 };
 

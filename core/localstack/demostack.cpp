@@ -58,10 +58,10 @@ struct DemoStack::Child
     QString name;
     std::unique_ptr<QProcess> process;
     QString logPath;
-    std::unique_ptr<QFile> log;   // stdout copy of processes whose stdout we parse
-    QByteArray pending;           // stdout not yet split into lines
+    std::unique_ptr<QFile> log; // stdout copy of processes whose stdout we parse
+    QByteArray pending;         // stdout not yet split into lines
     int listenPort = -1;
-    qint64 pid = 0;               // kept: QProcess forgets it once the process has finished
+    qint64 pid = 0; // kept: QProcess forgets it once the process has finished
     bool exitedOnItsOwn = false;
 };
 
@@ -126,10 +126,13 @@ void DemoStack::step(int index, const QString &text)
 void DemoStack::failLater(const QString &error)
 {
     const quint64 generation = m_generation;
-    QMetaObject::invokeMethod(this, [this, error, generation] {
-        if (generation == m_generation)
-            fail(error);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this,
+        [this, error, generation] {
+            if (generation == m_generation)
+                fail(error);
+        },
+        Qt::QueuedConnection);
 }
 
 void DemoStack::fail(const QString &error)
@@ -151,9 +154,9 @@ bool DemoStack::writeConfigs(QString *error)
     }
     for (const QString &name : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")}) {
         if (findBinary(name, m_options.binDir).isEmpty()) {
-            *error = m_options.binDir.isEmpty()
-                ? QStringLiteral("%1 not found in $L0L3_BIN_DIR or next to %2").arg(name, QCoreApplication::applicationFilePath())
-                : QStringLiteral("%1 not found in %2").arg(name, m_options.binDir);
+            *error = m_options.binDir.isEmpty() ? QStringLiteral("%1 not found in $L0L3_BIN_DIR or next to %2")
+                                                      .arg(name, QCoreApplication::applicationFilePath())
+                                                : QStringLiteral("%1 not found in %2").arg(name, m_options.binDir);
             return false;
         }
     }
@@ -218,7 +221,8 @@ bool DemoStack::writeConfigs(QString *error)
             config.aclFile = m_aclPath;
             config.replicationPassword = c.replication;
         }
-        return config.write(nodeDir.filePath(sentinel ? QStringLiteral("sentinel.conf") : QStringLiteral("redis.conf")), error);
+        return config.write(nodeDir.filePath(sentinel ? QStringLiteral("sentinel.conf") : QStringLiteral("redis.conf")),
+                            error);
     };
     if (!writeNodeConfig(m_topology.primary, RedisNodeConfig::Role::Primary))
         return false;
@@ -231,8 +235,8 @@ bool DemoStack::writeConfigs(QString *error)
     return true;
 }
 
-QProcess *DemoStack::startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort,
-                                const QProcessEnvironment &env)
+QProcess *DemoStack::startChild(const QString &name, const QString &program, const QStringList &args,
+                                bool parseListenPort, const QProcessEnvironment &env)
 {
     auto entry = std::make_unique<Child>();
     entry->name = name;
@@ -328,11 +332,14 @@ void DemoStack::waitUntil(const QString &what, const Check &check, std::function
         if (ok)
             return next();
         if (QDeadlineTimer::current().deadline() >= deadlineMs)
-            return fail(QStringLiteral("timed out waiting for %1%2").arg(what, detail.isEmpty() ? QString() : QStringLiteral(" (") + detail + QLatin1Char(')')));
-        QTimer::singleShot(kPollMs, this, [this, what, check, next = std::move(next), deadlineMs, generation]() mutable {
-            if (generation == m_generation)
-                waitUntil(what, check, std::move(next), deadlineMs);
-        });
+            return fail(
+                QStringLiteral("timed out waiting for %1%2")
+                    .arg(what, detail.isEmpty() ? QString() : QStringLiteral(" (") + detail + QLatin1Char(')')));
+        QTimer::singleShot(kPollMs, this,
+                           [this, what, check, next = std::move(next), deadlineMs, generation]() mutable {
+                               if (generation == m_generation)
+                                   waitUntil(what, check, std::move(next), deadlineMs);
+                           });
     });
 }
 
@@ -345,21 +352,26 @@ void DemoStack::startPrimary()
                                    {QDir(m_dir->path()).filePath(primary.name + QStringLiteral("/redis.conf"))}, false);
     m_topology.primary.pid = process->processId();
     RedisConnection *connection = connectTo(primary.port, QStringLiteral("console"), m_topology.credentials.console);
-    waitUntil(QStringLiteral("the Redis primary to answer PING"), [this, connection](auto done) {
-        connection->command({"PING"}, this, [done](const RedisReply &reply) {
-            done(reply.str == "PONG", reply.isError() ? reply.errorMessage() : QString());
+    waitUntil(
+        QStringLiteral("the Redis primary to answer PING"),
+        [this, connection](auto done) {
+            connection->command({"PING"}, this, [done](const RedisReply &reply) {
+                done(reply.str == "PONG", reply.isError() ? reply.errorMessage() : QString());
+            });
+        },
+        [this, connection] {
+            // Gateways propose through this function from their first miss; the console loads it
+            // again whenever it connects.
+            const std::string_view library = ProposalFunction::kLibrary;
+            connection->command(
+                {"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))}, this,
+                [this](const RedisReply &reply) {
+                    if (reply.isError())
+                        return fail(
+                            QStringLiteral("cannot load the Redis function library: %1").arg(reply.errorMessage()));
+                    startReplicas();
+                });
         });
-    }, [this, connection] {
-        // Gateways propose through this function from their first miss; the console loads it
-        // again whenever it connects.
-        const std::string_view library = ProposalFunction::kLibrary;
-        connection->command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))}, this,
-                            [this](const RedisReply &reply) {
-            if (reply.isError())
-                return fail(QStringLiteral("cannot load the Redis function library: %1").arg(reply.errorMessage()));
-            startReplicas();
-        });
-    });
 }
 
 void DemoStack::startReplicas()
@@ -367,27 +379,36 @@ void DemoStack::startReplicas()
     step(3, QStringLiteral("Starting one replica per region (%1)").arg(m_options.regions.join(QStringLiteral(", "))));
     const QString redis = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
     for (DemoRegion &region : m_topology.regions) {
-        QProcess *process = startChild(region.replica.name, redis,
-                                       {QDir(m_dir->path()).filePath(region.replica.name + QStringLiteral("/redis.conf"))}, false);
+        QProcess *process = startChild(
+            region.replica.name, redis,
+            {QDir(m_dir->path()).filePath(region.replica.name + QStringLiteral("/redis.conf"))}, false);
         region.replica.pid = process->processId();
     }
     QList<std::pair<quint16, RedisConnection *>> replicas;
     for (const DemoRegion &region : std::as_const(m_topology.regions))
-        replicas.append({region.replica.port, connectTo(region.replica.port, QStringLiteral("console"), m_topology.credentials.console)});
-    waitUntil(QStringLiteral("every replica's link to the primary"), [this, replicas](auto done) {
-        // All replicas must report master_link_status:up; probe them in parallel.
-        auto remaining = std::make_shared<int>(int(replicas.size()));
-        auto down = std::make_shared<QStringList>();
-        for (const auto &replica : replicas) {
-            const quint16 port = replica.first;
-            replica.second->command({"INFO", "replication"}, this, [done, remaining, down, port](const RedisReply &reply) {
-                if (!reply.isString() || !reply.str.contains("master_link_status:up"))
-                    down->append(QString::number(port));
-                if (--*remaining == 0)
-                    done(down->isEmpty(), down->isEmpty() ? QString() : QStringLiteral("link down on port ") + down->join(QStringLiteral(", ")));
-            });
-        }
-    }, [this] { startSentinels(); });
+        replicas.append({region.replica.port,
+                         connectTo(region.replica.port, QStringLiteral("console"), m_topology.credentials.console)});
+    waitUntil(
+        QStringLiteral("every replica's link to the primary"),
+        [this, replicas](auto done) {
+            // All replicas must report master_link_status:up; probe them in parallel.
+            auto remaining = std::make_shared<int>(int(replicas.size()));
+            auto down = std::make_shared<QStringList>();
+            for (const auto &replica : replicas) {
+                const quint16 port = replica.first;
+                replica.second->command({"INFO", "replication"}, this,
+                                        [done, remaining, down, port](const RedisReply &reply) {
+                                            if (!reply.isString() || !reply.str.contains("master_link_status:up"))
+                                                down->append(QString::number(port));
+                                            if (--*remaining == 0)
+                                                done(down->isEmpty(),
+                                                     down->isEmpty() ? QString()
+                                                                     : QStringLiteral("link down on port ")
+                                                             + down->join(QStringLiteral(", ")));
+                                        });
+            }
+        },
+        [this] { startSentinels(); });
 }
 
 void DemoStack::startSentinels()
@@ -398,53 +419,69 @@ void DemoStack::startSentinels()
     for (DemoRedisNode &sentinel : m_topology.sentinels) {
         QProcess *process = startChild(sentinel.name, redis,
                                        {QDir(m_dir->path()).filePath(sentinel.name + QStringLiteral("/sentinel.conf")),
-                                        QStringLiteral("--sentinel")}, false);
+                                        QStringLiteral("--sentinel")},
+                                       false);
         sentinel.pid = process->processId();
-        sentinels.append({sentinel.port, connectTo(sentinel.port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
-                                                   m_topology.credentials.sentinelAuth)});
+        sentinels.append({sentinel.port,
+                          connectTo(sentinel.port, QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+                                    m_topology.credentials.sentinelAuth)});
     }
     const QByteArray master = m_topology.masterName.toUtf8();
     const QByteArray primaryPort = QByteArray::number(m_topology.primary.port);
-    waitUntil(QStringLiteral("the Sentinels to monitor the primary"), [this, sentinels, master, primaryPort](auto done) {
-        auto remaining = std::make_shared<int>(int(sentinels.size()));
-        auto bad = std::make_shared<QStringList>();
-        for (const auto &sentinel : sentinels) {
-            const quint16 port = sentinel.first;
-            sentinel.second->command({"SENTINEL", "get-master-addr-by-name", master}, this,
-                                     [done, remaining, bad, port, primaryPort](const RedisReply &reply) {
-                if (reply.elements.size() != 2 || reply.elements.at(1).str != primaryPort)
-                    bad->append(QString::number(port));
-                if (--*remaining == 0)
-                    done(bad->isEmpty(), bad->isEmpty() ? QString() : QStringLiteral("not ready on port ") + bad->join(QStringLiteral(", ")));
-            });
-        }
-    }, [this] { startUpstream(); });
+    waitUntil(
+        QStringLiteral("the Sentinels to monitor the primary"),
+        [this, sentinels, master, primaryPort](auto done) {
+            auto remaining = std::make_shared<int>(int(sentinels.size()));
+            auto bad = std::make_shared<QStringList>();
+            for (const auto &sentinel : sentinels) {
+                const quint16 port = sentinel.first;
+                sentinel.second->command({"SENTINEL", "get-master-addr-by-name", master}, this,
+                                         [done, remaining, bad, port, primaryPort](const RedisReply &reply) {
+                                             if (reply.elements.size() != 2 || reply.elements.at(1).str != primaryPort)
+                                                 bad->append(QString::number(port));
+                                             if (--*remaining == 0)
+                                                 done(bad->isEmpty(),
+                                                      bad->isEmpty() ? QString()
+                                                                     : QStringLiteral("not ready on port ")
+                                                              + bad->join(QStringLiteral(", ")));
+                                         });
+            }
+        },
+        [this] { startUpstream(); });
 }
 
 void DemoStack::waitForListenPorts(const QStringList &names, std::function<void()> next)
 {
-    waitUntil(names.join(QStringLiteral(", ")) + QStringLiteral(" to listen"), [this, names](auto done) {
-        QStringList missing;
-        for (const QString &name : names) {
-            const Child *c = child(name);
-            if (!c || c->listenPort <= 0)
-                missing.append(name);
-        }
-        done(missing.isEmpty(), missing.join(QStringLiteral(", ")));
-    }, std::move(next));
+    waitUntil(
+        names.join(QStringLiteral(", ")) + QStringLiteral(" to listen"),
+        [this, names](auto done) {
+            QStringList missing;
+            for (const QString &name : names) {
+                const Child *c = child(name);
+                if (!c || c->listenPort <= 0)
+                    missing.append(name);
+            }
+            done(missing.isEmpty(), missing.join(QStringLiteral(", ")));
+        },
+        std::move(next));
 }
 
 void DemoStack::startUpstream()
 {
-    step(5, QStringLiteral("Starting the stub LLM (%1 ms + up to %2 ms jitter)").arg(m_options.upstreamLatencyMs).arg(m_options.upstreamJitterMs));
-    QProcess *process = startChild(QStringLiteral("stub-llm"), findBinary(QStringLiteral("l0l3-stub-llm"), m_options.binDir),
+    step(5,
+         QStringLiteral("Starting the stub LLM (%1 ms + up to %2 ms jitter)")
+             .arg(m_options.upstreamLatencyMs)
+             .arg(m_options.upstreamJitterMs));
+    QProcess *process = startChild(QStringLiteral("stub-llm"),
+                                   findBinary(QStringLiteral("l0l3-stub-llm"), m_options.binDir),
                                    {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
                                     QStringLiteral("--latency-ms"), QString::number(m_options.upstreamLatencyMs),
                                     QStringLiteral("--jitter-ms"), QString::number(m_options.upstreamJitterMs)},
                                    true);
     m_topology.upstreamPid = process->processId();
     waitForListenPorts({QStringLiteral("stub-llm")}, [this] {
-        m_topology.upstreamUrl = QUrl(QStringLiteral("http://127.0.0.1:%1/v1").arg(child(QStringLiteral("stub-llm"))->listenPort));
+        m_topology.upstreamUrl = QUrl(
+            QStringLiteral("http://127.0.0.1:%1/v1").arg(child(QStringLiteral("stub-llm"))->listenPort));
         startGateways();
     });
 }
@@ -469,56 +506,64 @@ void DemoStack::startGateways()
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), c.gateway);
         env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), c.sentinelAuth);
-        QProcess *process = startChild(name, gateway,
-                                       {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                                        QStringLiteral("--region"), region.name,
-                                        QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(region.replica.port),
-                                        QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
-                                        // Proposals follow a failover to the promoted replica.
-                                        QStringLiteral("--sentinel"), sentinels.join(u','),
-                                        QStringLiteral("--master-name"), m_topology.masterName,
-                                        QStringLiteral("--sentinel-user"), QString::fromLatin1(RedisNodeConfig::kSentinelUser),
-                                        QStringLiteral("--redis-hosts"), dataNodes.join(u','),
-                                        QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
-                                        // One I/O thread each: three gateways, Redis and the stub share a laptop.
-                                        QStringLiteral("--threads"), QStringLiteral("1"),
-                                        // Misses take the stub's latency plus its exponential tail (p99.9 about
-                                        // 6.9x the mean jitter); only slower than that is "elevated".
-                                        QStringLiteral("--slo-p99-ms"), QString::number(m_options.upstreamLatencyMs + 8 * m_options.upstreamJitterMs + 500)},
-                                       true, env);
+        QProcess *process = startChild(
+            name, gateway,
+            {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"), region.name,
+             QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(region.replica.port),
+             QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
+             // Proposals follow a failover to the promoted replica.
+             QStringLiteral("--sentinel"), sentinels.join(u','), QStringLiteral("--master-name"), m_topology.masterName,
+             QStringLiteral("--sentinel-user"), QString::fromLatin1(RedisNodeConfig::kSentinelUser),
+             QStringLiteral("--redis-hosts"), dataNodes.join(u','), QStringLiteral("--upstream"),
+             m_topology.upstreamUrl.toString(),
+             // One I/O thread each: three gateways, Redis and the stub share a laptop.
+             QStringLiteral("--threads"), QStringLiteral("1"),
+             // Misses take the stub's latency plus its exponential tail (p99.9 about
+             // 6.9x the mean jitter); only slower than that is "elevated".
+             QStringLiteral("--slo-p99-ms"),
+             QString::number(m_options.upstreamLatencyMs + 8 * m_options.upstreamJitterMs + 500)},
+            true, env);
         region.gatewayPid = process->processId();
     }
     waitForListenPorts(names, [this, names] {
         for (DemoRegion &region : m_topology.regions)
-            region.gatewayUrl = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(child(QStringLiteral("gateway-") + region.name)->listenPort));
-        waitUntil(QStringLiteral("every gateway's /healthz"), [this](auto done) {
-            auto remaining = std::make_shared<int>(int(m_topology.regions.size()));
-            auto bad = std::make_shared<QStringList>();
-            for (const DemoRegion &region : std::as_const(m_topology.regions)) {
-                QUrl url = region.gatewayUrl;
-                url.setPath(QStringLiteral("/healthz"));
-                QNetworkRequest request(url);
-                request.setTransferTimeout(1000);
-                QNetworkReply *reply = m_http->get(request);
-                const QString name = region.name;
-                connect(reply, &QNetworkReply::finished, this, [reply, done, remaining, bad, name] {
-                    reply->deleteLater();
-                    if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() != 200)
-                        bad->append(name);
-                    if (--*remaining == 0)
-                        done(bad->isEmpty(), bad->join(QStringLiteral(", ")));
-                });
-            }
-        }, [this] { startTraffic(); });
+            region.gatewayUrl = QUrl(
+                QStringLiteral("http://127.0.0.1:%1").arg(child(QStringLiteral("gateway-") + region.name)->listenPort));
+        waitUntil(
+            QStringLiteral("every gateway's /healthz"),
+            [this](auto done) {
+                auto remaining = std::make_shared<int>(int(m_topology.regions.size()));
+                auto bad = std::make_shared<QStringList>();
+                for (const DemoRegion &region : std::as_const(m_topology.regions)) {
+                    QUrl url = region.gatewayUrl;
+                    url.setPath(QStringLiteral("/healthz"));
+                    QNetworkRequest request(url);
+                    request.setTransferTimeout(1000);
+                    QNetworkReply *reply = m_http->get(request);
+                    const QString name = region.name;
+                    connect(reply, &QNetworkReply::finished, this, [reply, done, remaining, bad, name] {
+                        reply->deleteLater();
+                        if (reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() != 200)
+                            bad->append(name);
+                        if (--*remaining == 0)
+                            done(bad->isEmpty(), bad->join(QStringLiteral(", ")));
+                    });
+                }
+            },
+            [this] { startTraffic(); });
     });
 }
 
 void DemoStack::startTraffic()
 {
     if (m_options.startTraffic) {
-        step(7, QStringLiteral("Starting traffic: %1 requests/s across %2 regions").arg(m_options.trafficRate).arg(m_topology.regions.size()));
+        step(7,
+             QStringLiteral("Starting traffic: %1 requests/s across %2 regions")
+                 .arg(m_options.trafficRate)
+                 .arg(m_topology.regions.size()));
         QString error;
-        auto dataset = Dataset::load(m_options.datasetPath.isEmpty() ? Dataset::builtinPath() : m_options.datasetPath, &error);
+        auto dataset = Dataset::load(m_options.datasetPath.isEmpty() ? Dataset::builtinPath() : m_options.datasetPath,
+                                     &error);
         if (!dataset)
             return fail(error);
         TrafficOptions options;
@@ -601,7 +646,8 @@ DemoChildExit DemoStack::stopChild(Child &child, const QDeadlineTimer &grace)
         exit.started = false;
         return exit;
     }
-    if (process->state() != QProcess::NotRunning && !process->waitForFinished(int(std::max<qint64>(1, grace.remainingTime())))) {
+    if (process->state() != QProcess::NotRunning
+        && !process->waitForFinished(int(std::max<qint64>(1, grace.remainingTime())))) {
         exit.hungOnStop = true;
         process->kill();
         process->waitForFinished(2000);
@@ -616,7 +662,7 @@ void DemoStack::stop()
     ++m_generation;
     m_stopping = true;
     if (m_traffic) {
-        delete m_traffic;   // aborts in-flight requests
+        delete m_traffic; // aborts in-flight requests
         m_traffic = nullptr;
     }
     // Before the processes go: pending checks fail now (their generation is

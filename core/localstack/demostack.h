@@ -27,23 +27,23 @@ struct DemoOptions
 {
     QStringList regions{QStringLiteral("nyc"), QStringLiteral("tokyo"), QStringLiteral("eu")};
     bool startTraffic = true;
-    double trafficRate = 20;        // requests/s across all gateways
+    double trafficRate = 20; // requests/s across all gateways
     quint64 seed = 1;
-    QString datasetPath;            // empty: the dataset built into l0l3_localstack
-    int upstreamLatencyMs = 350;    // stub LLM: base latency ...
-    int upstreamJitterMs = 400;     // ... plus a long-tailed jitter
-    QString binDir;                 // only there when set; else $L0L3_BIN_DIR, then next to the running executable
-    bool keepDataDir = false;       // also when $L0L3_DEMO_KEEP_DATA is set: keep configs and logs
-    int stepTimeoutMs = 30000;      // per startup step
+    QString datasetPath;         // empty: the dataset built into l0l3_localstack
+    int upstreamLatencyMs = 350; // stub LLM: base latency ...
+    int upstreamJitterMs = 400;  // ... plus a long-tailed jitter
+    QString binDir;              // only there when set; else $L0L3_BIN_DIR, then next to the running executable
+    bool keepDataDir = false;    // also when $L0L3_DEMO_KEEP_DATA is set: keep configs and logs
+    int stepTimeoutMs = 30000;   // per startup step
 };
 
 // How one child process of the stack ended, as recorded by DemoStack::stop().
 struct DemoChildExit
 {
-    QString name;                // "primary", "replica-nyc", "sentinel-1", "stub-llm", "gateway-nyc"
+    QString name; // "primary", "replica-nyc", "sentinel-1", "stub-llm", "gateway-nyc"
     qint64 pid = 0;
-    bool started = true;         // false: the program could not be started
-    bool crashed = false;        // ended by a signal; exitCode is then the signal number
+    bool started = true;  // false: the program could not be started
+    bool crashed = false; // ended by a signal; exitCode is then the signal number
     int exitCode = 0;
     bool hungOnStop = false;     // still running after the SIGTERM grace period: SIGKILLed
     bool exitedOnItsOwn = false; // ended before stop() asked it to
@@ -142,7 +142,7 @@ private:
     std::map<quint16, std::unique_ptr<RedisConnection>> m_redis;
     QNetworkAccessManager *m_http = nullptr;
     TrafficGenerator *m_traffic = nullptr;
-    quint64 m_generation = 0;   // bumped by stop(): pending callbacks of an earlier run return early
+    quint64 m_generation = 0; // bumped by stop(): pending callbacks of an earlier run return early
     bool m_stopping = false;
 };
 

@@ -23,17 +23,17 @@ struct DemoCredentials
 
 struct DemoRedisNode
 {
-    QString name;        // "primary", "replica-nyc", "sentinel-1"
-    QString region;      // empty for Sentinels
+    QString name;   // "primary", "replica-nyc", "sentinel-1"
+    QString region; // empty for Sentinels
     quint16 port = 0;
     qint64 pid = 0;
 };
 
 struct DemoRegion
 {
-    QString name;        // "nyc", "tokyo", "eu"
+    QString name; // "nyc", "tokyo", "eu"
     DemoRedisNode replica;
-    QUrl gatewayUrl;     // http://127.0.0.1:PORT
+    QUrl gatewayUrl; // http://127.0.0.1:PORT
     qint64 gatewayPid = 0;
 };
 
@@ -41,14 +41,14 @@ struct DemoRegion
 struct DemoTopology
 {
     QString host = QStringLiteral("127.0.0.1");
-    QString masterName = QStringLiteral("l0l3");   // the Sentinel master name
-    DemoRedisNode primary;                          // starts in region nyc
+    QString masterName = QStringLiteral("l0l3"); // the Sentinel master name
+    DemoRedisNode primary;                       // starts in region nyc
     QList<DemoRegion> regions;
     QList<DemoRedisNode> sentinels;
-    QUrl upstreamUrl;                               // stub LLM, http://127.0.0.1:PORT/v1
+    QUrl upstreamUrl; // stub LLM, http://127.0.0.1:PORT/v1
     qint64 upstreamPid = 0;
     DemoCredentials credentials;
-    QString dataDir;                                // configs, logs, ACL file
+    QString dataDir; // configs, logs, ACL file
 
     // Every process the stack started (for leak checks).
     QList<qint64> pids() const

@@ -3,6 +3,7 @@
 #include <QProcess>
 
 #include <csignal>
+
 #include <sys/prctl.h>
 #include <unistd.h>
 

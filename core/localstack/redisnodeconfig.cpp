@@ -33,11 +33,12 @@ QByteArray RedisNodeConfig::render() const
         QStringLiteral("logfile %1").arg(quoted(logFile)),
     };
     if (role == Role::Sentinel) {
-        lines << QStringLiteral("sentinel resolve-hostnames yes")
-              << QStringLiteral("sentinel monitor %1 %2 %3 %4").arg(masterName, primaryHost).arg(primaryPort).arg(quorum)
-              << QStringLiteral("sentinel down-after-milliseconds %1 %2").arg(masterName).arg(downAfterMs)
-              << QStringLiteral("sentinel failover-timeout %1 %2").arg(masterName).arg(failoverTimeoutMs)
-              << QStringLiteral("sentinel parallel-syncs %1 1").arg(masterName);
+        lines
+            << QStringLiteral("sentinel resolve-hostnames yes")
+            << QStringLiteral("sentinel monitor %1 %2 %3 %4").arg(masterName, primaryHost).arg(primaryPort).arg(quorum)
+            << QStringLiteral("sentinel down-after-milliseconds %1 %2").arg(masterName).arg(downAfterMs)
+            << QStringLiteral("sentinel failover-timeout %1 %2").arg(masterName).arg(failoverTimeoutMs)
+            << QStringLiteral("sentinel parallel-syncs %1 1").arg(masterName);
         if (!sentinelPassword.isEmpty()) {
             lines << QStringLiteral("sentinel auth-user %1 sentinel").arg(masterName)
                   << QStringLiteral("sentinel auth-pass %1 %2").arg(masterName, sentinelPassword);
@@ -54,7 +55,8 @@ QByteArray RedisNodeConfig::render() const
         }
     } else {
         // Nothing on disk: a restarted node starts empty and resyncs.
-        lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no")
+        lines << QStringLiteral("save \"\"")
+              << QStringLiteral("appendonly no")
               // Replicas sync at once at startup; the default 5 s diskless delay only slows that down.
               << QStringLiteral("repl-diskless-sync yes") << QStringLiteral("repl-diskless-sync-delay 0")
               << QStringLiteral("replica-serve-stale-data yes") << QStringLiteral("replica-read-only yes")
@@ -63,7 +65,8 @@ QByteArray RedisNodeConfig::render() const
             lines << QStringLiteral("aclfile %1").arg(quoted(aclFile));
         // Every node may become a replica after a failover, so all carry the credentials.
         if (!replicationPassword.isEmpty())
-            lines << QStringLiteral("masteruser replication") << QStringLiteral("masterauth %1").arg(replicationPassword);
+            lines << QStringLiteral("masteruser replication")
+                  << QStringLiteral("masterauth %1").arg(replicationPassword);
         if (role == Role::Replica)
             lines << QStringLiteral("replicaof %1 %2").arg(primaryHost).arg(primaryPort);
     }

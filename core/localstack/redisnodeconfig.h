@@ -20,8 +20,8 @@ public:
     QString bindAddress = QStringLiteral("127.0.0.1");
     int port = 0;
     QString dir;
-    QString logFile;               // empty: log to stdout
-    QString aclFile;               // empty: no ACL users (not for a Sentinel)
+    QString logFile; // empty: log to stdout
+    QString aclFile; // empty: no ACL users (not for a Sentinel)
     // masteruser "replication" / masterauth on data nodes; empty: none.
     QString replicationPassword;
     // Replica: replicaof. Sentinel: the monitored primary.
@@ -33,13 +33,13 @@ public:
     // 2000 ms, not less: shorter periods fail over twice on a loaded machine.
     int downAfterMs = 2000;
     int failoverTimeoutMs = 10000;
-    QString sentinelPassword;      // sentinel auth-user "sentinel" / auth-pass; empty: none
+    QString sentinelPassword; // sentinel auth-user "sentinel" / auth-pass; empty: none
     // The Sentinel's own port: the password of kSentinelUser, the one ACL user
     // it accepts (peers, gateways, the console; the default user is off).
     // Empty: the Sentinel accepts anonymous clients (refused by gateways and
     // the console unless allowed explicitly).
     QString sentinelAuthPassword;
-    QStringList extraLines;        // appended verbatim, e.g. "maxmemory 10mb"
+    QStringList extraLines; // appended verbatim, e.g. "maxmemory 10mb"
 
     // The ACL user on the Sentinels' own port, and what it may do there: what
     // Sentinel peers need (hello, PING, is-master-down-by-addr) and what

@@ -155,11 +155,11 @@ void TrafficGenerator::sendOne()
 
     const QJsonObject body{
         {QStringLiteral("model"), m_dataset.model()},
-        {QStringLiteral("messages"), QJsonArray{
-             QJsonObject{{QStringLiteral("role"), QStringLiteral("system")},
-                         {QStringLiteral("content"), m_dataset.systemPrompt()}},
-             QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
-                         {QStringLiteral("content"), prompt}}}},
+        {QStringLiteral("messages"),
+         QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("system")},
+                                {QStringLiteral("content"), m_dataset.systemPrompt()}},
+                    QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
+                                {QStringLiteral("content"), prompt}}}},
         {QStringLiteral("stream"), stream},
     };
 
@@ -175,9 +175,7 @@ void TrafficGenerator::sendOne()
     QNetworkReply *reply = manager->post(request, QJsonDocument(body).toJson(QJsonDocument::Compact));
     m_inFlight.append(reply);
     ++m_counts.sent;
-    connect(reply, &QNetworkReply::finished, this, [this, reply, startedNs] {
-        onReplyFinished(reply, startedNs);
-    });
+    connect(reply, &QNetworkReply::finished, this, [this, reply, startedNs] { onReplyFinished(reply, startedNs); });
 }
 
 void TrafficGenerator::onReplyFinished(QNetworkReply *reply, qint64 startedNs)

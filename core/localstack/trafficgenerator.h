@@ -24,21 +24,21 @@ namespace l0l3 {
 
 struct TrafficTarget
 {
-    QUrl url;        // gateway base URL; "/v1/chat/completions" is appended when the path is empty, "/" or "/v1"
-    QString region;  // picks the per-region intent mix; empty = global popularity only
+    QUrl url;       // gateway base URL; "/v1/chat/completions" is appended when the path is empty, "/" or "/v1"
+    QString region; // picks the per-region intent mix; empty = global popularity only
 };
 
 struct TrafficOptions
 {
     QList<TrafficTarget> targets;
-    double rate = 20;            // arrivals per second across all targets (Poisson, open loop)
-    double durationSeconds = 0;  // 0: until stop()
-    int concurrency = 64;        // arrivals beyond this many in-flight requests are dropped, not queued
+    double rate = 20;           // arrivals per second across all targets (Poisson, open loop)
+    double durationSeconds = 0; // 0: until stop()
+    int concurrency = 64;       // arrivals beyond this many in-flight requests are dropped, not queued
     quint64 seed = 1;
-    double streamFraction = 0;   // share of requests with "stream": true
-    QString apiKey;              // Authorization: Bearer, when set
+    double streamFraction = 0; // share of requests with "stream": true
+    QString apiKey;            // Authorization: Bearer, when set
     int requestTimeoutMs = 30000;
-    int drainTimeoutMs = 10000;  // after the last arrival, how long in-flight requests may finish
+    int drainTimeoutMs = 10000; // after the last arrival, how long in-flight requests may finish
 };
 
 // Open-loop traffic: a timer fires Poisson arrivals at `rate`, each one an
@@ -85,14 +85,14 @@ private:
     QTimer m_arrivalTimer;
     QTimer m_drainTimer;
     QElapsedTimer m_clock;
-    double m_nextArrival = 0;   // seconds since start
-    double m_stoppedAt = -1;    // seconds since start when arrivals stopped
+    double m_nextArrival = 0; // seconds since start
+    double m_stoppedAt = -1;  // seconds since start when arrivals stopped
     bool m_running = false;
     bool m_draining = false;
-    quint64 m_next = 0;         // round-robin cursor over targets and managers
+    quint64 m_next = 0; // round-robin cursor over targets and managers
     QList<QNetworkReply *> m_inFlight;
 
-    TrafficSummary m_counts;    // counters only; quantiles are filled in summary()
+    TrafficSummary m_counts; // counters only; quantiles are filled in summary()
     LatencyHistogram m_all;
     std::map<QString, std::unique_ptr<LatencyHistogram>> m_byTier;
 };

@@ -16,7 +16,11 @@ QString TrafficSummary::toText() const
     QString text = QStringLiteral("l0l3-load summary\n");
     text += QStringLiteral("elapsed_s %1\n").arg(elapsedSeconds, 0, 'f', 2);
     text += QStringLiteral("requests sent=%1 completed=%2 ok=%3 errors=%4 dropped=%5\n")
-                .arg(sent).arg(completed).arg(ok).arg(errors).arg(dropped);
+                .arg(sent)
+                .arg(completed)
+                .arg(ok)
+                .arg(errors)
+                .arg(dropped);
     text += QStringLiteral("throughput_rps %1\n").arg(throughput(), 0, 'f', 2);
     text += QStringLiteral("status");
     for (auto it = statusCounts.begin(); it != statusCounts.end(); ++it)

@@ -12,7 +12,7 @@ struct TrafficSummary
 {
     struct Tier
     {
-        QString tier;       // x-l0l3-tier of the response ("L0.5", "L0", "L3"); "none" without the header
+        QString tier; // x-l0l3-tier of the response ("L0.5", "L0", "L3"); "none" without the header
         quint64 count = 0;
         double p50 = 0;
         double p99 = 0;
@@ -20,12 +20,12 @@ struct TrafficSummary
 
     double elapsedSeconds = 0;
     quint64 sent = 0;
-    quint64 completed = 0;   // got an HTTP response or failed at the network level
-    quint64 ok = 0;          // 2xx
-    quint64 errors = 0;      // non-2xx or network failure
-    quint64 dropped = 0;     // arrivals not sent because --concurrency requests were in flight
-    quint64 hits = 0;        // x-l0l3-cache: hit
-    QMap<QString, quint64> statusCounts;   // "200", "503", "network", "timeout", "aborted"
+    quint64 completed = 0;               // got an HTTP response or failed at the network level
+    quint64 ok = 0;                      // 2xx
+    quint64 errors = 0;                  // non-2xx or network failure
+    quint64 dropped = 0;                 // arrivals not sent because --concurrency requests were in flight
+    quint64 hits = 0;                    // x-l0l3-cache: hit
+    QMap<QString, quint64> statusCounts; // "200", "503", "network", "timeout", "aborted"
     QMap<QString, quint64> hitsByTier;
     double p50 = 0;
     double p99 = 0;

@@ -5,8 +5,9 @@
 
 #include <cerrno>
 #include <csignal>
-#include <fcntl.h>
 #include <map>
+
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -18,24 +18,29 @@ struct Request
     std::string tools;
     std::string toolChoice;
 
-    std::string key() const
-    {
-        return CacheKey::derive({ns, system, user, model, responseFormat, tools, toolChoice});
-    }
+    std::string key() const { return CacheKey::derive({ns, system, user, model, responseFormat, tools, toolChoice}); }
     void set(const QByteArray &field, const QByteArray &value)
     {
         std::string v = value.toStdString();
         // The gateway hands derive() canonical JSON; do the same here.
         if ((field == "responseFormat" || field == "tools" || field == "toolChoice") && !v.empty())
             v = l0l3::CanonicalJson::canonicalise(v).value();
-        if (field == "ns") ns = v;
-        else if (field == "system") system = v;
-        else if (field == "user") user = v;
-        else if (field == "model") model = v;
-        else if (field == "responseFormat") responseFormat = v;
-        else if (field == "tools") tools = v;
-        else if (field == "toolChoice") toolChoice = v;
-        else qFatal("unknown field");
+        if (field == "ns")
+            ns = v;
+        else if (field == "system")
+            system = v;
+        else if (field == "user")
+            user = v;
+        else if (field == "model")
+            model = v;
+        else if (field == "responseFormat")
+            responseFormat = v;
+        else if (field == "tools")
+            tools = v;
+        else if (field == "toolChoice")
+            toolChoice = v;
+        else
+            qFatal("unknown field");
     }
 };
 
@@ -65,36 +70,54 @@ void TestCacheKey::oneFieldChanged_data()
     QTest::addColumn<QByteArray>("b");
     QTest::addColumn<bool>("same");
 
-    QTest::newRow("user: case, spaces, punctuation") << QByteArray("user") << QByteArray("What is X?") << QByteArray("  WHAT  is x?!") << true;
-    QTest::newRow("user: no punctuation") << QByteArray("user") << QByteArray("what is x") << QByteArray("What is X?") << true;
-    QTest::newRow("user: NFD vs NFC") << QByteArray("user") << QByteArray("caf\xC3\xA9") << QByteArray("cafe\xCC\x81") << true;
-    QTest::newRow("user: different") << QByteArray("user") << QByteArray("what is x") << QByteArray("what is y") << false;
-    QTest::newRow("system: normalised") << QByteArray("system") << QByteArray("You are helpful.") << QByteArray("you  are HELPFUL") << true;
-    QTest::newRow("system: different") << QByteArray("system") << QByteArray("You are helpful.") << QByteArray("You are terse.") << false;
-    QTest::newRow("system: absent vs present") << QByteArray("system") << QByteArray("") << QByteArray("You are helpful.") << false;
+    QTest::newRow("user: case, spaces, punctuation")
+        << QByteArray("user") << QByteArray("What is X?") << QByteArray("  WHAT  is x?!") << true;
+    QTest::newRow("user: no punctuation")
+        << QByteArray("user") << QByteArray("what is x") << QByteArray("What is X?") << true;
+    QTest::newRow("user: NFD vs NFC") << QByteArray("user") << QByteArray("caf\xC3\xA9") << QByteArray("cafe\xCC\x81")
+                                      << true;
+    QTest::newRow("user: different") << QByteArray("user") << QByteArray("what is x") << QByteArray("what is y")
+                                     << false;
+    QTest::newRow("system: normalised") << QByteArray("system") << QByteArray("You are helpful.")
+                                        << QByteArray("you  are HELPFUL") << true;
+    QTest::newRow("system: different") << QByteArray("system") << QByteArray("You are helpful.")
+                                       << QByteArray("You are terse.") << false;
+    QTest::newRow("system: absent vs present")
+        << QByteArray("system") << QByteArray("") << QByteArray("You are helpful.") << false;
     QTest::newRow("namespace") << QByteArray("ns") << QByteArray("acme") << QByteArray("globex") << false;
     QTest::newRow("namespace is exact") << QByteArray("ns") << QByteArray("acme") << QByteArray("Acme") << false;
-    QTest::newRow("model: dated snapshot") << QByteArray("model") << QByteArray("gpt-4o-mini-2024-07-18") << QByteArray("gpt-4o-mini") << true;
-    QTest::newRow("model: MMDD snapshot") << QByteArray("model") << QByteArray("GPT-4-0613") << QByteArray("gpt-4") << true;
-    QTest::newRow("model: compact date") << QByteArray("model") << QByteArray("claude-3-5-sonnet-20241022") << QByteArray("claude-3-5-sonnet") << true;
-    QTest::newRow("model: other family") << QByteArray("model") << QByteArray("gpt-4o") << QByteArray("gpt-4o-mini") << false;
-    QTest::newRow("response_format: absent vs json") << QByteArray("responseFormat") << QByteArray("") << QByteArray("{\"type\":\"json_object\"}") << false;
-    QTest::newRow("response_format: text vs json") << QByteArray("responseFormat") << QByteArray("{\"type\":\"text\"}") << QByteArray("{\"type\":\"json_object\"}") << false;
-    QTest::newRow("response_format: spacing") << QByteArray("responseFormat") << QByteArray("{ \"type\" : \"json_object\" }") << QByteArray("{\"type\":\"json_object\"}") << true;
+    QTest::newRow("model: dated snapshot")
+        << QByteArray("model") << QByteArray("gpt-4o-mini-2024-07-18") << QByteArray("gpt-4o-mini") << true;
+    QTest::newRow("model: MMDD snapshot")
+        << QByteArray("model") << QByteArray("GPT-4-0613") << QByteArray("gpt-4") << true;
+    QTest::newRow("model: compact date") << QByteArray("model") << QByteArray("claude-3-5-sonnet-20241022")
+                                         << QByteArray("claude-3-5-sonnet") << true;
+    QTest::newRow("model: other family") << QByteArray("model") << QByteArray("gpt-4o") << QByteArray("gpt-4o-mini")
+                                         << false;
+    QTest::newRow("response_format: absent vs json")
+        << QByteArray("responseFormat") << QByteArray("") << QByteArray("{\"type\":\"json_object\"}") << false;
+    QTest::newRow("response_format: text vs json") << QByteArray("responseFormat") << QByteArray("{\"type\":\"text\"}")
+                                                   << QByteArray("{\"type\":\"json_object\"}") << false;
+    QTest::newRow("response_format: spacing")
+        << QByteArray("responseFormat") << QByteArray("{ \"type\" : \"json_object\" }")
+        << QByteArray("{\"type\":\"json_object\"}") << true;
     QTest::newRow("tools: key order permuted")
         << QByteArray("tools")
-        << QByteArray(R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])")
-        << QByteArray(R"([{"function":{"parameters":{"properties":{"city":{"type":"string"}},"type":"object"},"name":"get_weather"},"type":"function"}])")
+        << QByteArray(
+               R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])")
+        << QByteArray(
+               R"([{"function":{"parameters":{"properties":{"city":{"type":"string"}},"type":"object"},"name":"get_weather"},"type":"function"}])")
         << true;
     QTest::newRow("tools: different function")
-        << QByteArray("tools")
-        << QByteArray(R"([{"type":"function","function":{"name":"get_weather"}}])")
+        << QByteArray("tools") << QByteArray(R"([{"type":"function","function":{"name":"get_weather"}}])")
         << QByteArray(R"([{"type":"function","function":{"name":"get_time"}}])") << false;
-    QTest::newRow("tools: array order matters")
-        << QByteArray("tools") << QByteArray(R"([{"name":"a"},{"name":"b"}])") << QByteArray(R"([{"name":"b"},{"name":"a"}])") << false;
+    QTest::newRow("tools: array order matters") << QByteArray("tools") << QByteArray(R"([{"name":"a"},{"name":"b"}])")
+                                                << QByteArray(R"([{"name":"b"},{"name":"a"}])") << false;
     QTest::newRow("tools: absent vs empty array") << QByteArray("tools") << QByteArray("") << QByteArray("[]") << false;
-    QTest::newRow("tool_choice") << QByteArray("toolChoice") << QByteArray("\"auto\"") << QByteArray("\"none\"") << false;
-    QTest::newRow("tool_choice: absent vs auto") << QByteArray("toolChoice") << QByteArray("") << QByteArray("\"auto\"") << false;
+    QTest::newRow("tool_choice") << QByteArray("toolChoice") << QByteArray("\"auto\"") << QByteArray("\"none\"")
+                                 << false;
+    QTest::newRow("tool_choice: absent vs auto")
+        << QByteArray("toolChoice") << QByteArray("") << QByteArray("\"auto\"") << false;
 }
 
 void TestCacheKey::oneFieldChanged()
@@ -119,8 +142,10 @@ void TestCacheKey::fieldBoundariesCannotBeForged()
     QVERIFY(k("x", "", "q") != k("", "x", "q"));
     QVERIFY(k("", "", "q") != k("", "q", ""));
     const std::string tools = "[1]";
-    QVERIFY(CacheKey::derive({"n", "", "q", "m", tools, {}, {}}) != CacheKey::derive({"n", "", "q", "m", {}, tools, {}}));
-    QVERIFY(CacheKey::derive({"n", "", "q", "m", {}, tools, {}}) != CacheKey::derive({"n", "", "q", "m", {}, {}, tools}));
+    QVERIFY(CacheKey::derive({"n", "", "q", "m", tools, {}, {}})
+            != CacheKey::derive({"n", "", "q", "m", {}, tools, {}}));
+    QVERIFY(CacheKey::derive({"n", "", "q", "m", {}, tools, {}})
+            != CacheKey::derive({"n", "", "q", "m", {}, {}, tools}));
 }
 
 void TestCacheKey::format()
@@ -136,8 +161,8 @@ void TestCacheKey::golden()
     // Keys live in Redis across releases: this value may only change with
     // kSchemaVersion (and RedisSchema::kVersion).
     QCOMPARE(CacheKey::kSchemaVersion, std::string_view("v1"));
-    QCOMPARE(QByteArray::fromStdString(CacheKey::derive({"acme", "Be brief.", "What is X?", "gpt-4o-mini-2024-07-18",
-                                                         R"({"type":"json_object"})", {}, {}})),
+    QCOMPARE(QByteArray::fromStdString(CacheKey::derive(
+                 {"acme", "Be brief.", "What is X?", "gpt-4o-mini-2024-07-18", R"({"type":"json_object"})", {}, {}})),
              QByteArray("147b5fe74f7848e1a73b659875a568bd"));
 }
 

@@ -1,8 +1,8 @@
 #include <QTest>
 
-#include "core/common/controlmessage.h"
-
 #include <string>
+
+#include "core/common/controlmessage.h"
 
 using l0l3::ControlMessage;
 using Verb = l0l3::ControlMessage::Verb;
@@ -43,8 +43,8 @@ void TestControlMessage::parsesEveryForm_data()
     QTest::newRow("promote host name") << QByteArray("promote redis-b.internal:65535") << Verb::Promote
                                        << QByteArray("redis-b.internal:65535");
     QTest::newRow("promote bare IPv6") << QByteArray("promote ::1:6379") << Verb::Promote << QByteArray("::1:6379");
-    QTest::newRow("failover bracketed IPv6") << QByteArray("failover [fe80::1]:1") << Verb::Failover
-                                             << QByteArray("[fe80::1]:1");
+    QTest::newRow("failover bracketed IPv6")
+        << QByteArray("failover [fe80::1]:1") << Verb::Failover << QByteArray("[fe80::1]:1");
     const std::string longest(ControlMessage::kMaxRegionBytes, 'r');
     QTest::newRow("64-byte region") << QByteArray::fromStdString("drain " + longest) << Verb::Drain
                                     << QByteArray::fromStdString(longest);
@@ -86,7 +86,8 @@ void TestControlMessage::refusesMalformed_data()
     QTest::newRow("region with colon") << QByteArray("drain eu:west");
     QTest::newRow("region with NUL") << QByteArray("drain tok\0yo", 12);
     QTest::newRow("region non-ASCII") << QByteArray("drain t\xc3\xb6ky\xc3\xb6");
-    QTest::newRow("region too long") << QByteArray("drain ") + QByteArray(int(ControlMessage::kMaxRegionBytes) + 1, 'r');
+    QTest::newRow("region too long") << QByteArray("drain ")
+            + QByteArray(int(ControlMessage::kMaxRegionBytes) + 1, 'r');
     QTest::newRow("region wildcard and more") << QByteArray("drain *x");
     QTest::newRow("flush two regions") << QByteArray("flush a b");
     QTest::newRow("flush empty region") << QByteArray("flush ");
@@ -106,8 +107,8 @@ void TestControlMessage::refusesMalformed_data()
     QTest::newRow("failover port not numeric") << QByteArray("failover h:http");
     QTest::newRow("promote host with slash") << QByteArray("promote a/b:1");
     QTest::newRow("promote two targets") << QByteArray("promote a:1 b:2");
-    QTest::newRow("promote host too long") << QByteArray("promote ") + QByteArray(int(ControlMessage::kMaxHostBytes) + 1, 'h')
-                                                  + QByteArray(":1");
+    QTest::newRow("promote host too long")
+        << QByteArray("promote ") + QByteArray(int(ControlMessage::kMaxHostBytes) + 1, 'h') + QByteArray(":1");
 }
 
 void TestControlMessage::refusesMalformed()
@@ -182,11 +183,12 @@ void TestControlMessage::encodeIsTheParsedText()
     QCOMPARE(l0l3::encode({Verb::Freeze, {}}), std::string("freeze"));
     QCOMPARE(l0l3::encode({Verb::Unfreeze, {}}), std::string("unfreeze"));
     QCOMPARE(l0l3::encode({Verb::Promote, "h:1"}), std::string("promote h:1"));
-    for (const Verb verb : {Verb::Drain, Verb::Undrain, Verb::Flush, Verb::Freeze, Verb::Unfreeze, Verb::Failover,
-                            Verb::Promote}) {
+    for (const Verb verb :
+         {Verb::Drain, Verb::Undrain, Verb::Flush, Verb::Freeze, Verb::Unfreeze, Verb::Failover, Verb::Promote}) {
         const bool needsTarget = verb == Verb::Drain || verb == Verb::Undrain || verb == Verb::Failover
             || verb == Verb::Promote;
-        const ControlMessage m{verb, needsTarget ? (verb == Verb::Failover || verb == Verb::Promote ? "h:6379" : "r") : ""};
+        const ControlMessage m{verb,
+                               needsTarget ? (verb == Verb::Failover || verb == Verb::Promote ? "h:6379" : "r") : ""};
         const auto back = l0l3::parseControlMessage(l0l3::encode(m));
         QVERIFY(back);
         QVERIFY(*back == m);

@@ -89,22 +89,33 @@ void TestEntryCodec::entryRejected_data()
     const std::string good = EntryCodec::encode(sampleEntry());
     QTest::newRow("not JSON") << QByteArray("not json") << QByteArray("invalid JSON");
     QTest::newRow("empty") << QByteArray("") << QByteArray("invalid JSON");
-    QTest::newRow("truncated") << QByteArray::fromStdString(good.substr(0, good.size() / 2)) << QByteArray("invalid JSON");
+    QTest::newRow("truncated") << QByteArray::fromStdString(good.substr(0, good.size() / 2))
+                               << QByteArray("invalid JSON");
     QTest::newRow("array") << QByteArray("[]") << QByteArray("not a JSON object");
     QTest::newRow("string") << QByteArray("\"entry\"") << QByteArray("not a JSON object");
     QTest::newRow("missing response") << QByteArray(R"({"fmt":1,"key":"k"})") << QByteArray("\"response\"");
     QTest::newRow("missing key") << QByteArray(R"({"fmt":1,"response":"r"})") << QByteArray("\"key\"");
     QTest::newRow("missing fmt") << QByteArray(R"({"key":"k","response":"r"})") << QByteArray("\"fmt\"");
     QTest::newRow("future format") << QByteArray(R"({"fmt":2,"key":"k","response":"r"})") << QByteArray("format 2");
-    QTest::newRow("fmt as string") << QByteArray(R"({"fmt":"1","key":"k","response":"r"})") << QByteArray("\"fmt\" is not an integer");
-    QTest::newRow("key is a number") << QByteArray(R"({"fmt":1,"key":5,"response":"r"})") << QByteArray("\"key\" is not a string");
-    QTest::newRow("response is null") << QByteArray(R"({"fmt":1,"key":"k","response":null})") << QByteArray("\"response\" is not a string");
-    QTest::newRow("response is object") << QByteArray(R"({"fmt":1,"key":"k","response":{"content":"r"}})") << QByteArray("\"response\" is not a string");
-    QTest::newRow("version as string") << QByteArray(R"({"fmt":1,"key":"k","response":"r","version":"3"})") << QByteArray("\"version\" is not an integer");
-    QTest::newRow("version fractional") << QByteArray(R"({"fmt":1,"key":"k","response":"r","version":1.5})") << QByteArray("\"version\" is not an integer");
-    QTest::newRow("version too big") << QByteArray(R"({"fmt":1,"key":"k","response":"r","version":18446744073709551615})") << QByteArray("\"version\" is not an integer");
-    QTest::newRow("ttl bool") << QByteArray(R"({"fmt":1,"key":"k","response":"r","ttl_s":true})") << QByteArray("\"ttl_s\" is not an integer");
-    QTest::newRow("approved_by number") << QByteArray(R"({"fmt":1,"key":"k","response":"r","approved_by":1})") << QByteArray("\"approved_by\" is not a string");
+    QTest::newRow("fmt as string") << QByteArray(R"({"fmt":"1","key":"k","response":"r"})")
+                                   << QByteArray("\"fmt\" is not an integer");
+    QTest::newRow("key is a number") << QByteArray(R"({"fmt":1,"key":5,"response":"r"})")
+                                     << QByteArray("\"key\" is not a string");
+    QTest::newRow("response is null") << QByteArray(R"({"fmt":1,"key":"k","response":null})")
+                                      << QByteArray("\"response\" is not a string");
+    QTest::newRow("response is object") << QByteArray(R"({"fmt":1,"key":"k","response":{"content":"r"}})")
+                                        << QByteArray("\"response\" is not a string");
+    QTest::newRow("version as string") << QByteArray(R"({"fmt":1,"key":"k","response":"r","version":"3"})")
+                                       << QByteArray("\"version\" is not an integer");
+    QTest::newRow("version fractional") << QByteArray(R"({"fmt":1,"key":"k","response":"r","version":1.5})")
+                                        << QByteArray("\"version\" is not an integer");
+    QTest::newRow("version too big") << QByteArray(
+        R"({"fmt":1,"key":"k","response":"r","version":18446744073709551615})")
+                                     << QByteArray("\"version\" is not an integer");
+    QTest::newRow("ttl bool") << QByteArray(R"({"fmt":1,"key":"k","response":"r","ttl_s":true})")
+                              << QByteArray("\"ttl_s\" is not an integer");
+    QTest::newRow("approved_by number") << QByteArray(R"({"fmt":1,"key":"k","response":"r","approved_by":1})")
+                                        << QByteArray("\"approved_by\" is not a string");
 }
 
 void TestEntryCodec::entryRejected()
@@ -138,10 +149,11 @@ void TestEntryCodec::proposalRoundTrip()
     QCOMPARE(names.join(u','), QStringLiteral("key,fields"));
     QCOMPARE(fields[0].second, p.key);
     // Netstring pairs, in order; a value may hold anything (here a newline, quotes, a comma and a colon).
-    QCOMPARE(fields[1].second, std::string("2:ns,4:acme,6:system,10:sys\nprompt,6:prompt,10:What is X?,8:response,8:X is \"y\","
-                                           "5:model,6:gpt-4o,6:region,3:nyc,2:ts,13:1718000000123,11:upstream_ms,3:842,"
-                                           "13:prompt_tokens,2:12,17:completion_tokens,2:-1,"
-                                           "15:response_format,0:,5:tools,0:,11:tool_choice,0:,"));
+    QCOMPARE(fields[1].second,
+             std::string("2:ns,4:acme,6:system,10:sys\nprompt,6:prompt,10:What is X?,8:response,8:X is \"y\","
+                         "5:model,6:gpt-4o,6:region,3:nyc,2:ts,13:1718000000123,11:upstream_ms,3:842,"
+                         "13:prompt_tokens,2:12,17:completion_tokens,2:-1,"
+                         "15:response_format,0:,5:tools,0:,11:tool_choice,0:,"));
 
     std::string error;
     const auto back = ProposalCodec::decode("1718000000123-0", fields, &error);
@@ -166,29 +178,44 @@ void TestEntryCodec::proposalDecode_data()
     QTest::addColumn<bool>("ok");
     QTest::addColumn<QByteArray>("reason");
     QTest::newRow("minimal") << QStringList{u"key=k"_qs, u"response=r"_qs} << true << QByteArray();
-    QTest::newRow("unknown field ignored") << QStringList{u"key=k"_qs, u"response=r"_qs, u"extra=1"_qs} << true << QByteArray();
+    QTest::newRow("unknown field ignored")
+        << QStringList{u"key=k"_qs, u"response=r"_qs, u"extra=1"_qs} << true << QByteArray();
     QTest::newRow("empty response allowed") << QStringList{u"key=k"_qs, u"response="_qs} << true << QByteArray();
     QTest::newRow("missing key") << QStringList{u"response=r"_qs} << false << QByteArray("\"key\"");
     QTest::newRow("missing response") << QStringList{u"key=k"_qs, u"ts=1"_qs} << false << QByteArray("\"response\"");
-    QTest::newRow("ts not a number") << QStringList{u"key=k"_qs, u"response=r"_qs, u"ts=abc"_qs} << false << QByteArray("\"ts\"");
+    QTest::newRow("ts not a number") << QStringList{u"key=k"_qs, u"response=r"_qs, u"ts=abc"_qs} << false
+                                     << QByteArray("\"ts\"");
     QTest::newRow("ts empty") << QStringList{u"key=k"_qs, u"response=r"_qs, u"ts="_qs} << false << QByteArray("\"ts\"");
-    QTest::newRow("tokens trailing junk") << QStringList{u"key=k"_qs, u"response=r"_qs, u"prompt_tokens=12x"_qs} << false << QByteArray("\"prompt_tokens\"");
-    QTest::newRow("upstream fractional") << QStringList{u"key=k"_qs, u"response=r"_qs, u"upstream_ms=1.5"_qs} << false << QByteArray("\"upstream_ms\"");
+    QTest::newRow("tokens trailing junk") << QStringList{u"key=k"_qs, u"response=r"_qs, u"prompt_tokens=12x"_qs}
+                                          << false << QByteArray("\"prompt_tokens\"");
+    QTest::newRow("upstream fractional") << QStringList{u"key=k"_qs, u"response=r"_qs, u"upstream_ms=1.5"_qs} << false
+                                         << QByteArray("\"upstream_ms\"");
     // The packed layout (ProposalCodec::kPackedField), alone or mixed with fields of their own.
     QTest::newRow("packed") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,1:7,"_qs} << true << QByteArray();
     QTest::newRow("packed key") << QStringList{u"fields=3:key,1:k,8:response,0:,"_qs} << true << QByteArray();
-    QTest::newRow("packed and own fields") << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs, u"response=r"_qs} << true << QByteArray();
-    QTest::newRow("packed unknown ignored") << QStringList{u"key=k"_qs, u"fields=5:extra,1:1,8:response,1:r,"_qs} << true << QByteArray();
+    QTest::newRow("packed and own fields")
+        << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs, u"response=r"_qs} << true << QByteArray();
+    QTest::newRow("packed unknown ignored")
+        << QStringList{u"key=k"_qs, u"fields=5:extra,1:1,8:response,1:r,"_qs} << true << QByteArray();
     QTest::newRow("packed empty") << QStringList{u"key=k"_qs, u"response=r"_qs, u"fields="_qs} << true << QByteArray();
-    QTest::newRow("packed missing response") << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs} << false << QByteArray("\"response\"");
-    QTest::newRow("packed ts not a number") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,1:x,"_qs} << false << QByteArray("\"ts\"");
-    QTest::newRow("packed name without value") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,"_qs} << false << QByteArray("at byte 15");
-    QTest::newRow("packed length past the end") << QStringList{u"key=k"_qs, u"fields=8:response,9:r,"_qs} << false << QByteArray("at byte 0");
-    QTest::newRow("packed comma missing") << QStringList{u"key=k"_qs, u"fields=8:response;1:r,"_qs} << false << QByteArray("at byte 0");
-    QTest::newRow("packed length not a number") << QStringList{u"key=k"_qs, u"fields=x:response,1:r,"_qs} << false << QByteArray("netstring");
-    QTest::newRow("packed length leading zero") << QStringList{u"key=k"_qs, u"fields=08:response,1:r,"_qs} << false << QByteArray("netstring");
-    QTest::newRow("packed length too long") << QStringList{u"key=k"_qs, u"fields=99999999999999999999:response,1:r,"_qs} << false << QByteArray("netstring");
-    QTest::newRow("packed inside packed ignored") << QStringList{u"key=k"_qs, u"fields=8:response,1:r,6:fields,9:2:ts,1:x,,"_qs} << true << QByteArray();
+    QTest::newRow("packed missing response")
+        << QStringList{u"key=k"_qs, u"fields=2:ns,1:a,"_qs} << false << QByteArray("\"response\"");
+    QTest::newRow("packed ts not a number")
+        << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,1:x,"_qs} << false << QByteArray("\"ts\"");
+    QTest::newRow("packed name without value")
+        << QStringList{u"key=k"_qs, u"fields=8:response,1:r,2:ts,"_qs} << false << QByteArray("at byte 15");
+    QTest::newRow("packed length past the end")
+        << QStringList{u"key=k"_qs, u"fields=8:response,9:r,"_qs} << false << QByteArray("at byte 0");
+    QTest::newRow("packed comma missing")
+        << QStringList{u"key=k"_qs, u"fields=8:response;1:r,"_qs} << false << QByteArray("at byte 0");
+    QTest::newRow("packed length not a number")
+        << QStringList{u"key=k"_qs, u"fields=x:response,1:r,"_qs} << false << QByteArray("netstring");
+    QTest::newRow("packed length leading zero")
+        << QStringList{u"key=k"_qs, u"fields=08:response,1:r,"_qs} << false << QByteArray("netstring");
+    QTest::newRow("packed length too long") << QStringList{u"key=k"_qs, u"fields=99999999999999999999:response,1:r,"_qs}
+                                            << false << QByteArray("netstring");
+    QTest::newRow("packed inside packed ignored")
+        << QStringList{u"key=k"_qs, u"fields=8:response,1:r,6:fields,9:2:ts,1:x,,"_qs} << true << QByteArray();
 }
 
 namespace {
@@ -242,11 +269,14 @@ void TestEntryCodec::auditDecode_data()
     QTest::addColumn<QStringList>("fields");
     QTest::addColumn<bool>("ok");
     QTest::addColumn<QByteArray>("reason");
-    QTest::newRow("control action") << QStringList{u"action=control"_qs, u"key=nyc"_qs, u"detail=drain nyc"_qs} << true << QByteArray();
+    QTest::newRow("control action") << QStringList{u"action=control"_qs, u"key=nyc"_qs, u"detail=drain nyc"_qs} << true
+                                    << QByteArray();
     QTest::newRow("unknown field ignored") << QStringList{u"action=approve"_qs, u"later=x"_qs} << true << QByteArray();
     QTest::newRow("missing action") << QStringList{u"key=k"_qs} << false << QByteArray("\"action\"");
-    QTest::newRow("bad version") << QStringList{u"action=approve"_qs, u"version=two"_qs} << false << QByteArray("\"version\"");
-    QTest::newRow("bad prev_version") << QStringList{u"action=approve"_qs, u"prev_version= 1"_qs} << false << QByteArray("\"prev_version\"");
+    QTest::newRow("bad version") << QStringList{u"action=approve"_qs, u"version=two"_qs} << false
+                                 << QByteArray("\"version\"");
+    QTest::newRow("bad prev_version") << QStringList{u"action=approve"_qs, u"prev_version= 1"_qs} << false
+                                      << QByteArray("\"prev_version\"");
 }
 
 void TestEntryCodec::auditDecode()

@@ -1,10 +1,10 @@
 #include <QTest>
 
-#include <hiredis/hiredis.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <hiredis/hiredis.h>
 
 #include "core/common/hiredisarena.h"
 
@@ -119,7 +119,8 @@ void TestHiredisArena::sameTreesAsHiredis()
 {
     QFETCH(QByteArray, bytes);
     const std::string s = bytes.toStdString();
-    for (const std::vector<size_t> &chunks : {std::vector<size_t>{s.size()}, std::vector<size_t>{1}, std::vector<size_t>{2, 3}}) {
+    for (const std::vector<size_t> &chunks :
+         {std::vector<size_t>{s.size()}, std::vector<size_t>{1}, std::vector<size_t>{2, 3}}) {
         const auto expected = viaHiredis(s, chunks);
         QVERIFY(!expected.empty());
         QCOMPARE(viaArena(s, chunks), expected);

@@ -42,19 +42,21 @@ void TestHistogramQuantile::compute_data()
     QTest::addColumn<double>("expected");
 
     // rank = q * 40; interpolation inside the bucket holding the rank.
-    QTest::newRow("median") << 0.5 << basic() << 0.15;        // 0.1 + 0.1 * (20-10)/20
+    QTest::newRow("median") << 0.5 << basic() << 0.15; // 0.1 + 0.1 * (20-10)/20
     QTest::newRow("q=0.25 on a bound") << 0.25 << basic() << 0.1;
-    QTest::newRow("first bucket from 0") << 0.1 << basic() << 0.04;   // 0 + 0.1 * 4/10
-    QTest::newRow("p90") << 0.9 << basic() << 0.38;           // 0.2 + 0.3 * 6/10
+    QTest::newRow("first bucket from 0") << 0.1 << basic() << 0.04; // 0 + 0.1 * 4/10
+    QTest::newRow("p90") << 0.9 << basic() << 0.38;                 // 0.2 + 0.3 * 6/10
     QTest::newRow("q=1 highest finite bucket") << 1.0 << basic() << 0.5;
     QTest::newRow("q=0") << 0.0 << basic() << 0.0;
     QTest::newRow("rank in +Inf bucket") << 0.9 << Buckets{{0.1, 10}, {0.2, 20}, {inf, 40}} << 0.2;
     QTest::newRow("all in +Inf") << 0.5 << Buckets{{0.1, 0}, {0.2, 0}, {inf, 7}} << 0.2;
     QTest::newRow("unsorted input") << 0.5 << Buckets{{inf, 40}, {0.5, 40}, {0.1, 10}, {0.2, 30}} << 0.15;
-    QTest::newRow("non-monotonic is fixed") << 0.5 << Buckets{{0.1, 10}, {0.2, 8}, {0.5, 40}, {inf, 40}} << 0.3; // 0.2 + 0.3 * 10/30
+    QTest::newRow("non-monotonic is fixed")
+        << 0.5 << Buckets{{0.1, 10}, {0.2, 8}, {0.5, 40}, {inf, 40}} << 0.3; // 0.2 + 0.3 * 10/30
     QTest::newRow("duplicate le coalesced") << 0.5 << Buckets{{0.1, 5}, {0.1, 5}, {0.2, 30}, {inf, 40}} << 0.15;
     QTest::newRow("negative first bound") << 0.2 << Buckets{{-1, 5}, {0, 10}, {inf, 10}} << -1.0;
-    QTest::newRow("fractional rates") << 0.5 << Buckets{{0.001, 0.5}, {0.01, 1.5}, {inf, 2}} << 0.0055; // 0.001 + 0.009 * 0.5/1
+    QTest::newRow("fractional rates") << 0.5 << Buckets{{0.001, 0.5}, {0.01, 1.5}, {inf, 2}}
+                                      << 0.0055; // 0.001 + 0.009 * 0.5/1
     QTest::newRow("no observations") << 0.5 << Buckets{{0.1, 0}, {inf, 0}} << kNaN;
     QTest::newRow("only +Inf bucket") << 0.5 << Buckets{{inf, 5}} << kNaN;
     QTest::newRow("no +Inf bucket") << 0.5 << Buckets{{0.1, 1}, {0.2, 2}} << kNaN;

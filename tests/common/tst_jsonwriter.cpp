@@ -39,7 +39,8 @@ void TestJsonWriter::escaping_data()
     QTest::newRow("NUL") << QByteArray("a\0b", 3) << QByteArray("a\\u0000b");
     QTest::newRow("DEL passes") << QByteArray("\x7f") << QByteArray("\x7f");
     QTest::newRow("slash passes") << QByteArray("a/b") << QByteArray("a/b");
-    QTest::newRow("UTF-8 passes") << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95") << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95");
+    QTest::newRow("UTF-8 passes") << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95")
+                                  << QByteArray("caf\xC3\xA9 \xF0\x9F\x8D\x95");
     QTest::newRow("escape at both ends") << QByteArray("\"x\"") << QByteArray("\\\"x\\\"");
 }
 
@@ -131,23 +132,47 @@ void TestJsonWriter::structure()
     std::string out;
     JsonWriter w(out);
     w.beginObject()
-        .key("id").value("chatcmpl-1")
-        .key("n").value(3)
-        .key("choices").beginArray()
-            .beginObject().key("index").value(0).key("message").beginObject().key("role").value("assistant").endObject().endObject()
-            .beginObject().key("index").value(1).endObject()
+        .key("id")
+        .value("chatcmpl-1")
+        .key("n")
+        .value(3)
+        .key("choices")
+        .beginArray()
+        .beginObject()
+        .key("index")
+        .value(0)
+        .key("message")
+        .beginObject()
+        .key("role")
+        .value("assistant")
+        .endObject()
+        .endObject()
+        .beginObject()
+        .key("index")
+        .value(1)
+        .endObject()
         .endArray()
-        .key("empty").beginArray().endArray()
-        .key("obj").beginObject().endObject()
-        .key("ok").value(true)
-        .key("no").value(false)
-        .key("nothing").null()
-        .key("raw").raw(R"({"a":[1]})")
-        .key("after").value(std::int64_t(-5))
+        .key("empty")
+        .beginArray()
+        .endArray()
+        .key("obj")
+        .beginObject()
+        .endObject()
+        .key("ok")
+        .value(true)
+        .key("no")
+        .value(false)
+        .key("nothing")
+        .null()
+        .key("raw")
+        .raw(R"({"a":[1]})")
+        .key("after")
+        .value(std::int64_t(-5))
         .endObject();
     QCOMPARE(QByteArray::fromStdString(out),
-             QByteArray(R"({"id":"chatcmpl-1","n":3,"choices":[{"index":0,"message":{"role":"assistant"}},{"index":1}],)"
-                        R"("empty":[],"obj":{},"ok":true,"no":false,"nothing":null,"raw":{"a":[1]},"after":-5})"));
+             QByteArray(
+                 R"({"id":"chatcmpl-1","n":3,"choices":[{"index":0,"message":{"role":"assistant"}},{"index":1}],)"
+                 R"("empty":[],"obj":{},"ok":true,"no":false,"nothing":null,"raw":{"a":[1]},"after":-5})"));
     QJsonParseError err;
     QJsonDocument::fromJson(QByteArray::fromStdString(out), &err);
     QCOMPARE(err.error, QJsonParseError::NoError);
@@ -185,8 +210,11 @@ void TestJsonWriter::numbers()
 void TestJsonWriter::appendsToExistingContent()
 {
     std::string out = "data: ";
-    JsonWriter(out).beginArray().value(std::numeric_limits<std::int64_t>::min())
-        .value(std::numeric_limits<std::int64_t>::max()).endArray();
+    JsonWriter(out)
+        .beginArray()
+        .value(std::numeric_limits<std::int64_t>::min())
+        .value(std::numeric_limits<std::int64_t>::max())
+        .endArray();
     QCOMPARE(QByteArray::fromStdString(out), QByteArray("data: [-9223372036854775808,9223372036854775807]"));
 }
 

@@ -162,7 +162,8 @@ void TestLatencyHistogram::quantileWithinBucket()
         const double upper = LatencyHistogram::bucketUpperBound(b);
         const double got = h.quantile(q);
         QVERIFY2(got >= lower && got <= upper,
-                 qPrintable(u"q=%1 exact=%2 got=%3 bucket [%4, %5]"_qs.arg(q).arg(exact).arg(got).arg(lower).arg(upper)));
+                 qPrintable(
+                     u"q=%1 exact=%2 got=%3 bucket [%4, %5]"_qs.arg(q).arg(exact).arg(got).arg(lower).arg(upper)));
     }
 }
 

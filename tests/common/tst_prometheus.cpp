@@ -68,7 +68,8 @@ void TestPrometheus::familyHeader()
     std::string out;
     PrometheusWriter(out).family("l0l3_hits_total", "counter", "Hits by tier.\nSecond line \\ end");
     QCOMPARE(QByteArray::fromStdString(out),
-             QByteArray("# HELP l0l3_hits_total Hits by tier.\\nSecond line \\\\ end\n# TYPE l0l3_hits_total counter\n"));
+             QByteArray(
+                 "# HELP l0l3_hits_total Hits by tier.\\nSecond line \\\\ end\n# TYPE l0l3_hits_total counter\n"));
     int malformed = -1;
     QVERIFY(PrometheusParser::parse(out, &malformed).empty());
     QCOMPARE(malformed, 0);
@@ -85,12 +86,17 @@ void TestPrometheus::parse_data()
     QTest::newRow("simple") << QByteArray("a 1\n") << 1 << 0 << QByteArray("a") << 1.0;
     QTest::newRow("no final newline") << QByteArray("a 2.5") << 1 << 0 << QByteArray("a") << 2.5;
     QTest::newRow("CRLF") << QByteArray("a 1\r\nb 2\r\n") << 2 << 0 << QByteArray("a") << 1.0;
-    QTest::newRow("timestamp ignored") << QByteArray("a{x=\"1\"} 3 1718000000000\n") << 1 << 0 << QByteArray("a") << 3.0;
-    QTest::newRow("comments and blanks") << QByteArray("# HELP a x\n\n# TYPE a gauge\n   \na 4\n") << 1 << 0 << QByteArray("a") << 4.0;
-    QTest::newRow("+Inf value") << QByteArray("a +Inf\n") << 1 << 0 << QByteArray("a") << std::numeric_limits<double>::infinity();
-    QTest::newRow("-Inf value") << QByteArray("a -Inf\n") << 1 << 0 << QByteArray("a") << -std::numeric_limits<double>::infinity();
+    QTest::newRow("timestamp ignored") << QByteArray("a{x=\"1\"} 3 1718000000000\n") << 1 << 0 << QByteArray("a")
+                                       << 3.0;
+    QTest::newRow("comments and blanks") << QByteArray("# HELP a x\n\n# TYPE a gauge\n   \na 4\n") << 1 << 0
+                                         << QByteArray("a") << 4.0;
+    QTest::newRow("+Inf value") << QByteArray("a +Inf\n") << 1 << 0 << QByteArray("a")
+                                << std::numeric_limits<double>::infinity();
+    QTest::newRow("-Inf value") << QByteArray("a -Inf\n") << 1 << 0 << QByteArray("a")
+                                << -std::numeric_limits<double>::infinity();
     QTest::newRow("exponent") << QByteArray("a 1.5e-05\n") << 1 << 0 << QByteArray("a") << 1.5e-05;
-    QTest::newRow("spaces around labels") << QByteArray("a { x = \"1\" , y=\"2\", } 5\n") << 1 << 0 << QByteArray("a") << 5.0;
+    QTest::newRow("spaces around labels")
+        << QByteArray("a { x = \"1\" , y=\"2\", } 5\n") << 1 << 0 << QByteArray("a") << 5.0;
     QTest::newRow("empty braces") << QByteArray("a{} 6\n") << 1 << 0 << QByteArray("a") << 6.0;
     QTest::newRow("colon in name") << QByteArray("job:rate5m 7\n") << 1 << 0 << QByteArray("job:rate5m") << 7.0;
     QTest::newRow("brace inside value") << QByteArray("a{x=\"}{,\"} 8\n") << 1 << 0 << QByteArray("a") << 8.0;
@@ -124,7 +130,7 @@ void TestPrometheus::histogramRoundTrip()
     LatencyHistogram h;
     for (int i = 1; i <= 1000; ++i)
         h.recordNanos(std::int64_t(i) * 10'000); // 10us .. 10ms, uniform
-    h.record(30); // one slow request beyond the last Prometheus bound
+    h.record(30);                                // one slow request beyond the last Prometheus bound
 
     std::string out;
     PrometheusWriter w(out);

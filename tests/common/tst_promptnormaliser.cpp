@@ -102,15 +102,17 @@ void TestPromptNormaliser::normalise_data()
     QTest::newRow("NFC stays") << QByteArray("caf\xC3\xA9") << QByteArray("caf\xC3\xA9");
     QTest::newRow("NFD composed") << QByteArray("cafe\xCC\x81") << QByteArray("caf\xC3\xA9");
     QTest::newRow("upper NFD") << QByteArray("CAFE\xCC\x81") << QByteArray("caf\xC3\xA9");
-    QTest::newRow("German sharp s") << QByteArray("Stra\xC3\x9F" "e") << QByteArray("strasse");
+    QTest::newRow("German sharp s") << QByteArray("Stra\xC3\x9F"
+                                                  "e")
+                                    << QByteArray("strasse");
     QTest::newRow("capital sharp s") << QByteArray("STRASSE") << QByteArray("strasse");
     QTest::newRow("Turkish dotted I") << QByteArray("\xC4\xB0stanbul") << QByteArray("i\xCC\x87stanbul");
     QTest::newRow("Kelvin sign") << QByteArray("\xE2\x84\xAA") << QByteArray("k");
     QTest::newRow("fi ligature") << QByteArray("\xEF\xAC\x81le") << QByteArray("file");
     QTest::newRow("Greek final sigma") << QByteArray("\xCE\xA3\xCE\x9F\xCE\xA6\xCE\x9F\xCE\xA3")
                                        << QByteArray("\xCF\x83\xCE\xBF\xCF\x86\xCE\xBF\xCF\x83");
-    QTest::newRow("full-width exclamation") << QByteArray("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x81")
-                                            << QByteArray("\xE4\xBD\xA0\xE5\xA5\xBD");
+    QTest::newRow("full-width exclamation")
+        << QByteArray("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x81") << QByteArray("\xE4\xBD\xA0\xE5\xA5\xBD");
     QTest::newRow("full-width question") << QByteArray("\xE6\x98\xAF\xE5\x90\x97\xEF\xBC\x9F")
                                          << QByteArray("\xE6\x98\xAF\xE5\x90\x97");
     QTest::newRow("ideographic full stop") << QByteArray("\xE5\xA5\xBD\xE3\x80\x82") << QByteArray("\xE5\xA5\xBD");
@@ -121,29 +123,45 @@ void TestPromptNormaliser::normalise_data()
     QTest::newRow("zero-width space dropped") << QByteArray("hel\xE2\x80\x8Blo") << QByteArray("hello");
     QTest::newRow("zero-width space inside NFD") << QByteArray("e\xE2\x80\x8B\xCC\x81") << QByteArray("\xC3\xA9");
     QTest::newRow("BOM dropped") << QByteArray("\xEF\xBB\xBFhi") << QByteArray("hi");
-    QTest::newRow("NBSP") << QByteArray("a\xC2\xA0" "b") << QByteArray("a b");
-    QTest::newRow("ideographic space") << QByteArray("a\xE3\x80\x80" "b") << QByteArray("a b");
+    QTest::newRow("NBSP") << QByteArray("a\xC2\xA0"
+                                        "b")
+                          << QByteArray("a b");
+    QTest::newRow("ideographic space") << QByteArray("a\xE3\x80\x80"
+                                                     "b")
+                                       << QByteArray("a b");
     QTest::newRow("tabs and newlines") << QByteArray("a\t\n\r\v\f b") << QByteArray("a b");
-    QTest::newRow("NEL") << QByteArray("a\xC2\x85" "b") << QByteArray("a b");
-    QTest::newRow("line separator") << QByteArray("a\xE2\x80\xA8" "b\xE2\x80\xA9") << QByteArray("a b");
+    QTest::newRow("NEL") << QByteArray("a\xC2\x85"
+                                       "b")
+                         << QByteArray("a b");
+    QTest::newRow("line separator") << QByteArray("a\xE2\x80\xA8"
+                                                  "b\xE2\x80\xA9")
+                                    << QByteArray("a b");
     QTest::newRow("leading white space") << QByteArray("\n\t  x") << QByteArray("x");
-    QTest::newRow("invalid byte") << QByteArray("ab\xFF" "cd") << QByteArray("ab\xEF\xBF\xBD" "cd");
+    QTest::newRow("invalid byte") << QByteArray("ab\xFF"
+                                                "cd")
+                                  << QByteArray("ab\xEF\xBF\xBD"
+                                                "cd");
     QTest::newRow("truncated sequence") << QByteArray("x\xC3") << QByteArray("x\xEF\xBF\xBD");
-    QTest::newRow("lone continuation") << QByteArray("\x80" "a") << QByteArray("\xEF\xBF\xBD" "a");
+    QTest::newRow("lone continuation") << QByteArray("\x80"
+                                                     "a")
+                                       << QByteArray("\xEF\xBF\xBD"
+                                                     "a");
     QTest::newRow("marks reordered") << QByteArray("a" + kAcute + kGraveBelow) << QByteArray("\xC3\xA1" + kGraveBelow);
     QTest::newRow("30 marks: no joiner") << QByteArray("a" + kAcute.repeated(30))
                                          << QByteArray("\xC3\xA1" + kAcute.repeated(29));
-    QTest::newRow("31 marks: joiner before the 31st") << QByteArray("a" + kAcute.repeated(31))
-                                                      << QByteArray("\xC3\xA1" + kAcute.repeated(29) + kJoiner + kAcute);
+    QTest::newRow("31 marks: joiner before the 31st")
+        << QByteArray("a" + kAcute.repeated(31)) << QByteArray("\xC3\xA1" + kAcute.repeated(29) + kJoiner + kAcute);
     QTest::newRow("61 marks: two joiners")
         << QByteArray("a" + kAcute.repeated(61))
         << QByteArray("\xC3\xA1" + kAcute.repeated(29) + kJoiner + kAcute.repeated(30) + kJoiner + kAcute);
-    QTest::newRow("31 marks, no base") << kGraveBelow.repeated(31) << QByteArray(kGraveBelow.repeated(30) + kJoiner + kGraveBelow);
+    QTest::newRow("31 marks, no base") << kGraveBelow.repeated(31)
+                                       << QByteArray(kGraveBelow.repeated(30) + kJoiner + kGraveBelow);
     // U+01FA decomposes to A, ring above, acute: its two trailing marks count.
     QTest::newRow("precomposed marks count") << QByteArray("\xC7\xBA" + kAcute.repeated(29))
                                              << QByteArray("\xC7\xBB" + kAcute.repeated(28) + kJoiner + kAcute);
-    QTest::newRow("a joiner resets the run") << QByteArray("a" + kAcute.repeated(20) + kJoiner + kAcute.repeated(20))
-                                             << QByteArray("\xC3\xA1" + kAcute.repeated(19) + kJoiner + kAcute.repeated(20));
+    QTest::newRow("a joiner resets the run")
+        << QByteArray("a" + kAcute.repeated(20) + kJoiner + kAcute.repeated(20))
+        << QByteArray("\xC3\xA1" + kAcute.repeated(19) + kJoiner + kAcute.repeated(20));
     QTest::newRow("overlong slash") << QByteArray("\xC0\xAF") << QByteArray("\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
@@ -166,7 +184,9 @@ void TestPromptNormaliser::equivalentPrompts_data()
     QTest::newRow("question forms") << QByteArray("What is X?") << QByteArray("  WHAT  is x?!") << true;
     QTest::newRow("NFC vs NFD") << QByteArray("\xC3\xA9t\xC3\xA9") << QByteArray("e\xCC\x81te\xCC\x81") << true;
     QTest::newRow("sharp s vs ss") << QByteArray("gro\xC3\x9F") << QByteArray("GROSS") << true;
-    QTest::newRow("NBSP vs space") << QByteArray("a\xC2\xA0" "b") << QByteArray("a b") << true;
+    QTest::newRow("NBSP vs space") << QByteArray("a\xC2\xA0"
+                                                 "b")
+                                   << QByteArray("a b") << true;
     QTest::newRow("different words") << QByteArray("what is x") << QByteArray("what is y") << false;
     QTest::newRow("space matters between words") << QByteArray("ab") << QByteArray("a b") << false;
     QTest::newRow("bracket matters") << QByteArray("f(x)") << QByteArray("f(x") << false;
@@ -184,7 +204,8 @@ void TestPromptNormaliser::equivalentPrompts()
 void TestPromptNormaliser::randomBytesGiveCleanUtf8()
 {
     QRandomGenerator rng(42);
-    const char alphabet[] = {'a', 'Z', ' ', '\t', '?', '.', '\xC3', '\xA9', '\xE2', '\x80', '\x8B', '\xFF', '\xF0', '\x9F', '\xCC', '\x81'};
+    const char alphabet[] = {'a',    'Z',    ' ',    '\t',   '?',    '.',    '\xC3', '\xA9',
+                             '\xE2', '\x80', '\x8B', '\xFF', '\xF0', '\x9F', '\xCC', '\x81'};
     for (int round = 0; round < 3000; ++round) {
         std::string in;
         const int len = rng.bounded(0, 24);
@@ -202,8 +223,13 @@ void TestPromptNormaliser::randomBytesGiveCleanUtf8()
 void TestPromptNormaliser::randomMarksStayStreamSafe()
 {
     QRandomGenerator rng(7);
-    const QByteArray pieces[] = {kAcute, kGraveBelow, kJoiner, QByteArray("e"), QByteArray("\xC7\xBA"),
-                                 QByteArray("\xCD\x84"), QByteArray("\xE2\x80\x8B")};
+    const QByteArray pieces[] = {kAcute,
+                                 kGraveBelow,
+                                 kJoiner,
+                                 QByteArray("e"),
+                                 QByteArray("\xC7\xBA"),
+                                 QByteArray("\xCD\x84"),
+                                 QByteArray("\xE2\x80\x8B")};
     for (int round = 0; round < 500; ++round) {
         QByteArray in;
         const int len = rng.bounded(0, 200);

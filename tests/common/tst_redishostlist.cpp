@@ -22,8 +22,8 @@ void TestRedisHostList::parse_data()
 
     const QByteArrayList none;
     QTest::newRow("one") << QByteArray("10.0.0.5:6379") << QByteArrayList{"10.0.0.5|6379"} << none;
-    QTest::newRow("blanks") << QByteArray(" 10.0.0.5:6379 ,\tredis-b:6380 ") << QByteArrayList{"10.0.0.5|6379", "redis-b|6380"}
-                            << none;
+    QTest::newRow("blanks") << QByteArray(" 10.0.0.5:6379 ,\tredis-b:6380 ")
+                            << QByteArrayList{"10.0.0.5|6379", "redis-b|6380"} << none;
     QTest::newRow("IPv6 in brackets") << QByteArray("[::1]:6380,[fe80::1]:7000")
                                       << QByteArrayList{"::1|6380", "fe80::1|7000"} << none;
     QTest::newRow("IPv6 without brackets") << QByteArray("::1:6380") << QByteArrayList{"::1|6380"} << none;

@@ -1,10 +1,10 @@
 #include <QTest>
 
-#include <hiredis/hiredis.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <hiredis/hiredis.h>
 
 #include "core/common/respcommands.h"
 

@@ -82,15 +82,18 @@ inline QString seedProposal(RedisClient &client, const Proposal &p, const QMap<Q
 {
     const QByteArray seen = qb(RedisSchema::seenKey(p.key));
     bool first = false;
-    const QMap<QString, int> counts = demand.isEmpty() ? QMap<QString, int>{{QString::fromStdString(p.region), 1}} : demand;
+    const QMap<QString, int> counts = demand.isEmpty() ? QMap<QString, int>{{QString::fromStdString(p.region), 1}}
+                                                       : demand;
     for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
         client.command({"HINCRBY", seen, it.key().toUtf8(), QByteArray::number(it.value())});
-        const RedisValue total = client.command({"HINCRBY", seen, qb(RedisSchema::kSeenTotalField), QByteArray::number(it.value())});
+        const RedisValue total = client.command(
+            {"HINCRBY", seen, qb(RedisSchema::kSeenTotalField), QByteArray::number(it.value())});
         first = first || total.integer == it.value();
     }
     Q_UNUSED(first);
-    QList<QByteArray> argv{"XADD", qb(RedisSchema::kProposals), "MAXLEN", "~",
-                           QByteArray::number(RedisSchema::kProposalsMaxLen), streamId};
+    QList<QByteArray> argv{
+        "XADD",  qb(RedisSchema::kProposals), "MAXLEN", "~", QByteArray::number(RedisSchema::kProposalsMaxLen),
+        streamId};
     for (const auto &[f, v] : ProposalCodec::encode(p)) {
         argv.append(qb(f));
         argv.append(qb(v));

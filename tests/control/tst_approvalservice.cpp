@@ -97,9 +97,10 @@ ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::functio
 QString TestApprovalService::seedAndDeliver(const Proposal &p)
 {
     const QString id = seedProposal(m_redis.client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
-    m_redis.client.command({"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
+    m_redis.client.command(
+        {"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
     m_redis.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
-                      qb(RedisSchema::kProposals), ">"});
+                            qb(RedisSchema::kProposals), ">"});
     return id;
 }
 
@@ -109,14 +110,16 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
     const QString id = seedAndDeliver(makeProposal("k-approve", "How do I reset my password?"));
     const ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(id, keyOf(QStringLiteral("k-approve")), std::nullopt, QStringLiteral("password-reset"), QString());
+        m_service->approve(id, keyOf(QStringLiteral("k-approve")), std::nullopt, QStringLiteral("password-reset"),
+                           QString());
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("approve"));
     QCOMPARE(r.version, 1);
     QCOMPARE(r.replicasAcked, 1);
 
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->response, std::string("Answer to: How do I reset my password?"));
     QCOMPARE(entry->intent, std::string("password-reset"));
@@ -145,9 +148,13 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
 
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-approve")).toUtf8()), TimeScale::ms(5000));
     // Acked and demand forgotten.
-    const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue pending = m_redis.client.command(
+        {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-approve")).toUtf8())}).integer, 0);
+    QCOMPARE(m_redis.client
+                 .command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-approve")).toUtf8())})
+                 .integer,
+             0);
 }
 
 void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
@@ -158,7 +165,8 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.key, keyOf(QStringLiteral("k-edited")));
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("We are open 9-5."));
     QCOMPARE(entry->approvedBy, std::string("bob"));
 
@@ -167,7 +175,11 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
     QCOMPARE(r.error, Kind::VersionConflict);
     QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
     // Not overwritten.
-    QCOMPARE(EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString())->response, std::string("We are open 9-5."));
+    QCOMPARE(
+        EntryCodec::decode(
+            m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString())
+            ->response,
+        std::string("We are open 9-5."));
 
     // A key that does not match the proposal is refused.
     r = run(*m_service, [&] { m_service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
@@ -185,7 +197,8 @@ void TestApprovalService::noReplicaMeansZeroAcked()
     conn.open();
     ApprovalService svc(&conn);
     svc.setWaitTimeoutMs(200);
-    const ApprovalResult r = run(svc, [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("carol")); });
+    const ApprovalResult r = run(svc,
+                                 [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("carol")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.replicasAcked, 0);
     QVERIFY2(r.message.contains(QLatin1String("0 replica")), qPrintable(r.message));
@@ -202,7 +215,8 @@ void TestApprovalService::forgedProposalIsNeitherApprovedNorRejected()
     forged.key = victim.key;
     const QString id = seedAndDeliver(forged);
 
-    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("olga")); });
+    ApprovalResult r = run(*m_service,
+                           [&] { m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("olga")); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::InvalidArgument);
     QVERIFY2(r.message.contains(QLatin1String("forged")) && r.message.contains(QString::fromStdString(victim.key)),
@@ -212,9 +226,11 @@ void TestApprovalService::forgedProposalIsNeitherApprovedNorRejected()
     QCOMPARE(r.error, Kind::InvalidArgument);
 
     QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + QByteArray::fromStdString(victim.key))).isNull());
-    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), QByteArray::fromStdString(victim.key)}).isNil());
+    QVERIFY(
+        m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), QByteArray::fromStdString(victim.key)}).isNil());
     // Left pending in the stream, as every proposal the console cannot use.
-    const RedisValue pending = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue pending = m_redis.client.command(
+        {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QVERIFY(pending.elements.value(0).integer >= 1);
 }
 
@@ -222,7 +238,9 @@ void TestApprovalService::refusedOnReplica()
 {
     const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(),
+        TimeScale::ms(5000));
     RedisConnection conn(optionsFor(m_redis.replica));
     conn.open();
     ApprovalService svc(&conn);
@@ -274,7 +292,8 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     QVERIFY2(a.ok != b.ok, qPrintable(a.message + u" | " + b.message));
     const ApprovalResult &loser = a.ok ? b : a;
     QCOMPARE(loser.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-race")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-race")).toUtf8())).toStdString());
     QCOMPARE(entry->version, 2);
     QCOMPARE(entry->response, a.ok ? std::string("from A") : std::string("from B"));
 }
@@ -284,35 +303,47 @@ void TestApprovalService::editBumpsVersion()
     const QString id = seedAndDeliver(makeProposal("k-editv", "Edit me"));
     ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(r.ok);
-    r = run(*m_service, [&] { m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("v2"), 1, QStringLiteral("frank")); });
+    r = run(*m_service, [&] {
+        m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("v2"), 1, QStringLiteral("frank"));
+    });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.version, 2);
     QCOMPARE(r.prevVersion, 1);
-    r = run(*m_service, [&] { m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("stale"), 1, QStringLiteral("frank")); });
+    r = run(*m_service, [&] {
+        m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("stale"), 1, QStringLiteral("frank"));
+    });
     QCOMPARE(r.error, Kind::VersionConflict);
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-editv")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-editv")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("v2"));
     QCOMPARE(entry->approvedBy, std::string("frank"));
-    r = run(*m_service, [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
+    r = run(*m_service,
+            [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
     QCOMPARE(r.error, Kind::NotFound);
 }
 
 void TestApprovalService::rejectAddsToRejectedSetAndAcks()
 {
     const QString id = seedAndDeliver(makeProposal("k-reject", "Spam?"));
-    const RedisValue before = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue before = m_redis.client.command(
+        {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(before.elements.value(0).integer, 1);
     const qint64 t0 = QDateTime::currentMSecsSinceEpoch();
     const ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("gina"), 7); });
     const qint64 t1 = QDateTime::currentMSecsSinceEpoch();
     QVERIFY2(r.ok, qPrintable(r.message));
-    const RedisValue score = m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-reject")).toUtf8()});
+    const RedisValue score = m_redis.client.command(
+        {"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-reject")).toUtf8()});
     const qint64 until = score.str.toLongLong();
     const qint64 week = 7LL * 86400 * 1000;
     QVERIFY2(until >= t0 + week && until <= t1 + week, score.str.constData());
-    const RedisValue after = m_redis.client.command({"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
+    const RedisValue after = m_redis.client.command(
+        {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(after.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-reject")).toUtf8())}).integer, 0);
+    QCOMPARE(m_redis.client
+                 .command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-reject")).toUtf8())})
+                 .integer,
+             0);
     QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-reject")).toUtf8())).isNull());
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("reject")));
@@ -337,15 +368,19 @@ void TestApprovalService::revokeDeletesAuditsAndPublishes()
 
 void TestApprovalService::revokeMissingIsNotFound()
 {
-    const ApprovalResult r = run(*m_service, [&] { m_service->revoke(QStringLiteral("k-never"), QStringLiteral("ian")); });
+    const ApprovalResult r = run(*m_service,
+                                 [&] { m_service->revoke(QStringLiteral("k-never"), QStringLiteral("ian")); });
     QCOMPARE(r.error, Kind::NotFound);
 }
 
 void TestApprovalService::unknownProposalIsNotFound()
 {
-    ApprovalResult r = run(*m_service, [&] { m_service->approve(QStringLiteral("1-1"), QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run(*m_service, [&] {
+        m_service->approve(QStringLiteral("1-1"), QString(), std::nullopt, QString(), QString());
+    });
     QCOMPARE(r.error, Kind::NotFound);
-    r = run(*m_service, [&] { m_service->approve(QStringLiteral("not-an-id"), QString(), std::nullopt, QString(), QString()); });
+    r = run(*m_service,
+            [&] { m_service->approve(QStringLiteral("not-an-id"), QString(), std::nullopt, QString(), QString()); });
     QCOMPARE(r.error, Kind::InvalidArgument);
 }
 
@@ -353,7 +388,8 @@ void TestApprovalService::controlDrainIsAuditedAndPublished()
 {
     Subscriber sub;
     QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kControlChannel)));
-    ApprovalResult r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
+    ApprovalResult r = run(*m_service,
+                           [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), TimeScale::ms(5000));
@@ -375,10 +411,12 @@ void TestApprovalService::controlMessagesFollowTheCodec_data()
 
     QTest::newRow("flush") << QStringLiteral("flush") << true << QByteArray("flush") << true;
     QTest::newRow("flush one region") << QStringLiteral("flush tokyo") << true << QByteArray("flush tokyo") << true;
-    QTest::newRow("spaces simplified") << QStringLiteral("  undrain   tokyo ") << true << QByteArray("undrain tokyo") << true;
-    QTest::newRow("failover audited only") << QStringLiteral("failover 10.0.0.7:6380") << true
-                                           << QByteArray("failover 10.0.0.7:6380") << false;
-    QTest::newRow("failover, new primary unknown") << QStringLiteral("failover") << true << QByteArray("failover") << false;
+    QTest::newRow("spaces simplified") << QStringLiteral("  undrain   tokyo ") << true << QByteArray("undrain tokyo")
+                                       << true;
+    QTest::newRow("failover audited only")
+        << QStringLiteral("failover 10.0.0.7:6380") << true << QByteArray("failover 10.0.0.7:6380") << false;
+    QTest::newRow("failover, new primary unknown")
+        << QStringLiteral("failover") << true << QByteArray("failover") << false;
     QTest::newRow("region with a dot") << QStringLiteral("drain eu.west") << false << QByteArray() << false;
     QTest::newRow("two regions") << QStringLiteral("drain tokyo nyc") << false << QByteArray() << false;
     QTest::newRow("port zero") << QStringLiteral("promote redis-b:0") << false << QByteArray() << false;
@@ -416,7 +454,8 @@ void TestApprovalService::controlMessagesFollowTheCodec()
         QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(audited), TimeScale::ms(5000));
     } else {
         // Published messages follow the audit in the same EXEC: a flush sent after it arrives after it.
-        QVERIFY(run(*m_service, [&] { m_service->publishControl(QStringLiteral("flush"), QStringLiteral("judy")); }).ok);
+        QVERIFY(
+            run(*m_service, [&] { m_service->publishControl(QStringLiteral("flush"), QStringLiteral("judy")); }).ok);
         QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("flush"), TimeScale::ms(5000));
         QVERIFY(!sub.data().contains(audited));
     }
@@ -439,7 +478,11 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     for (int i = 0; i < 3; ++i)
         QVERIFY2(viaCallback[i].ok, qPrintable(viaCallback[i].message));
     QCOMPARE(viaCallback[2].version, 3);
-    QCOMPARE(EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-serial")).toUtf8())).toStdString())->response, std::string("v3"));
+    QCOMPARE(
+        EntryCodec::decode(
+            m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-serial")).toUtf8())).toStdString())
+            ->response,
+        std::string("v3"));
 }
 
 void TestApprovalService::connectionDestroyedUnderPendingWrite()
@@ -495,15 +538,19 @@ void TestApprovalService::unrejectRemovesKeyAndAudits()
     const QString id = seedAndDeliver(makeProposal("k-unreject", "Undo my reject"));
     ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("jane"), 7); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()}).isNil());
+    QVERIFY(
+        !m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
+             .isNil());
     r = run(*m_service, [&] { m_service->unreject(keyOf(QStringLiteral("k-unreject")), QStringLiteral("jane")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("unreject"));
-    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()}).isNil());
+    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
+                .isNil());
     const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("unreject")) && text.contains(QLatin1String("jane"))
-                 && text.contains(keyOf(QStringLiteral("k-unreject"))), qPrintable(text));
+                 && text.contains(keyOf(QStringLiteral("k-unreject"))),
+             qPrintable(text));
     // Approving the (acked) proposal afterwards still works: it is read back by id.
     r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
@@ -515,7 +562,8 @@ void TestApprovalService::unrejectRefusedOnReplicaAndWhenNotRejected()
     QCOMPARE(r.error, Kind::NotFound);
     m_redis.client.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", "k-unreject-replica"});
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(), TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(),
+                             TimeScale::ms(5000));
     RedisConnection conn(optionsFor(m_redis.replica));
     conn.open();
     ApprovalService svc(&conn);

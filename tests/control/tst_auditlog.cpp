@@ -79,7 +79,8 @@ void TestAuditLog::addRecords(int n)
 {
     for (int i = 0; i < n; ++i) {
         const RedisValue id = m_console.command({"XADD", qb(RedisSchema::kAudit), "*", "action", "approve", "key",
-                                                 QByteArray::number(i), "actor", "alice", "ts_ms", "1", "version", "1"});
+                                                 QByteArray::number(i), "actor", "alice", "ts_ms", "1", "version",
+                                                 "1"});
         QVERIFY2(id.isString(), qPrintable(id.toString()));
     }
 }
@@ -87,7 +88,8 @@ void TestAuditLog::addRecords(int n)
 ApprovalResult TestAuditLog::approve(ApprovalService &service, const Proposal &p)
 {
     const QString id = seedProposal(m_console, p);
-    m_console.command({"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
+    m_console.command(
+        {"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
     m_console.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
                        qb(RedisSchema::kProposals), ">"});
     QSignalSpy finished(&service, &ApprovalService::finished);
@@ -115,7 +117,8 @@ void TestAuditLog::streamWrittenByApprovalsIsClean()
     service.setDefaultActor(QStringLiteral("alice"));
     service.setWaitTimeoutMs(0);
     for (int i = 0; i < 3; ++i) {
-        const ApprovalResult r = approve(service, makeProposal("audit-clean-" + std::to_string(i), "Question " + std::to_string(i)));
+        const ApprovalResult r = approve(
+            service, makeProposal("audit-clean-" + std::to_string(i), "Question " + std::to_string(i)));
         QVERIFY2(r.ok, qPrintable(r.message));
     }
     AuditLog log(m_conn.get());
@@ -136,13 +139,15 @@ void TestAuditLog::streamTrimmedThroughXaddMaxlenIsReported()
     QVERIFY(reload(log, &tamper));
     QVERIFY2(tamper.isEmpty(), qPrintable(tamper.join(u'\n')));
 
-    const RedisValue trimmed = m_console.command({"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
+    const RedisValue trimmed = m_console.command(
+        {"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
     QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
     QList<AuditRecord> records;
     QVERIFY(reload(log, &tamper, &records));
     QCOMPARE(records.size(), 1);
     QCOMPARE(tamper.size(), 1);
-    QVERIFY2(tamper.first().contains(QStringLiteral("lost records: 6 were added, 1 are left")), qPrintable(tamper.first()));
+    QVERIFY2(tamper.first().contains(QStringLiteral("lost records: 6 were added, 1 are left")),
+             qPrintable(tamper.first()));
     QCOMPARE(log.tamperDetail(), tamper.first());
 
     // Appending more does not make it whole again.
@@ -156,9 +161,12 @@ void TestAuditLog::streamTrimmedThroughXaddMinidIsReported()
 {
     addRecords(3);
     const QByteArray newest = m_console.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"})
-                                  .elements.value(0).elements.value(0).str;
+                                  .elements.value(0)
+                                  .elements.value(0)
+                                  .str;
     QVERIFY(!newest.isEmpty());
-    const RedisValue trimmed = m_console.command({"XADD", qb(RedisSchema::kAudit), "MINID", newest, "*", "action", "approve"});
+    const RedisValue trimmed = m_console.command(
+        {"XADD", qb(RedisSchema::kAudit), "MINID", newest, "*", "action", "approve"});
     QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
     AuditLog log(m_conn.get());
     QStringList tamper;

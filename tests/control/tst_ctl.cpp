@@ -73,7 +73,8 @@ TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
         : url;
     Run r;
     if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")} + args,
+                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")}
+                     + args,
                  env))
         return r;
     if (!p.waitForFinished(30000)) {
@@ -88,7 +89,8 @@ TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
 
 void TestCtl::proposalsJsonThenApprove()
 {
-    seedProposal(m_redis.client, makeProposal("ctl-a", "How do I cancel?"), {{QStringLiteral("nyc"), 5}, {QStringLiteral("eu"), 2}});
+    seedProposal(m_redis.client, makeProposal("ctl-a", "How do I cancel?"),
+                 {{QStringLiteral("nyc"), 5}, {QStringLiteral("eu"), 2}});
     seedProposal(m_redis.client, makeProposal("ctl-b", "Where is my order?"), {{QStringLiteral("tokyo"), 1}});
     const Run list = ctl({QStringLiteral("proposals"), QStringLiteral("--json")});
     QVERIFY2(list.code == 0, list.err.constData());
@@ -108,7 +110,8 @@ void TestCtl::proposalsJsonThenApprove()
                              QStringLiteral("--intent"), QStringLiteral("cancel")});
     QVERIFY2(approve.code == 0, approve.err.constData());
     QVERIFY2(approve.out.contains("replicas acknowledged: 1"), approve.out.constData());
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-a")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-a")).toUtf8())).toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->approvedBy, std::string("ci"));
     QCOMPARE(entry->intent, std::string("cancel"));
@@ -143,7 +146,8 @@ void TestCtl::rejectAndRevoke()
     const QString id = seedProposal(m_redis.client, makeProposal("ctl-rej", "Reject me"));
     const Run reject = ctl({QStringLiteral("reject"), id, QStringLiteral("--days"), QStringLiteral("3")});
     QVERIFY2(reject.code == 0, reject.err.constData());
-    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("ctl-rej")).toUtf8()}).isNil());
+    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("ctl-rej")).toUtf8()})
+                 .isNil());
 
     const QString id2 = seedProposal(m_redis.client, makeProposal("ctl-rev", "Revoke me"));
     QCOMPARE(ctl({QStringLiteral("approve"), id2}).code, 0);
@@ -164,13 +168,15 @@ void TestCtl::editWithResponseFile()
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write("Edited answer.");
     f.close();
-    const Run edit = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"), file});
+    const Run edit = ctl(
+        {QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"), file});
     QVERIFY2(edit.code == 0, edit.err.constData());
-    const auto entry = EntryCodec::decode(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-edit")).toUtf8())).toStdString());
+    const auto entry = EntryCodec::decode(
+        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("ctl-edit")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("Edited answer."));
     QCOMPARE(entry->version, 2);
-    const Run stale = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"), file,
-                           QStringLiteral("--expect-version"), QStringLiteral("1")});
+    const Run stale = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"),
+                           file, QStringLiteral("--expect-version"), QStringLiteral("1")});
     QCOMPARE(stale.code, 3);
 }
 
@@ -181,7 +187,8 @@ void TestCtl::badUsageExitsTwo_data()
     QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")};
     QTest::newRow("approve without id") << QStringList{QStringLiteral("approve")};
     QTest::newRow("unknown option") << QStringList{QStringLiteral("proposals"), QStringLiteral("--bogus")};
-    QTest::newRow("bad limit") << QStringList{QStringLiteral("proposals"), QStringLiteral("--limit"), QStringLiteral("many")};
+    QTest::newRow("bad limit") << QStringList{QStringLiteral("proposals"), QStringLiteral("--limit"),
+                                              QStringLiteral("many")};
     QTest::newRow("edit without file") << QStringList{QStringLiteral("edit"), QStringLiteral("k")};
 }
 
@@ -198,7 +205,9 @@ void TestCtl::replicaExitsOne()
 {
     const QString id = seedProposal(m_redis.client, makeProposal("ctl-replica", "Replica?"));
     RedisClient replica = m_redis.replica.client();
-    QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(), TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(),
+        TimeScale::ms(5000));
     const Run r = ctl({QStringLiteral("approve"), id},
                       QStringLiteral("redis://console@%1:%2").arg(m_redis.replica.host()).arg(m_redis.replica.port()));
     QCOMPARE(r.code, 1);
@@ -225,9 +234,9 @@ void TestCtl::unreachableExitsOne()
 void TestCtl::passwordInUrlWarns()
 {
     const QString password = TestCredentials::get().console;
-    const Run inline_ = ctl({QStringLiteral("entries")}, QStringLiteral("redis://console:%1@%2:%3")
-                                                             .arg(password, m_redis.primary.host())
-                                                             .arg(m_redis.primary.port()));
+    const Run inline_ = ctl(
+        {QStringLiteral("entries")},
+        QStringLiteral("redis://console:%1@%2:%3").arg(password, m_redis.primary.host()).arg(m_redis.primary.port()));
     QVERIFY2(inline_.code == 0, inline_.err.constData());
     QVERIFY2(inline_.err.contains("l0l3-ctl: warning: the password in --primary"), inline_.err.constData());
     QVERIFY2(inline_.err.contains("--password-file") && inline_.err.contains("L0L3_REDIS_PASSWORD"),
@@ -253,7 +262,10 @@ QString terminalHazard(const QByteArray &out)
         const bool bidi = (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E || c == 0x200F
             || c == 0x061C || c == 0x2028 || c == 0x2029;
         if (c0 || c1 || bidi)
-            return QStringLiteral("U+%1 at %2 in: %3").arg(uint(c), 4, 16, QLatin1Char('0')).arg(i).arg(text.mid(std::max<qsizetype>(0, i - 40), 80));
+            return QStringLiteral("U+%1 at %2 in: %3")
+                .arg(uint(c), 4, 16, QLatin1Char('0'))
+                .arg(i)
+                .arg(text.mid(std::max<qsizetype>(0, i - 40), 80));
     }
     return {};
 }
@@ -265,10 +277,13 @@ QString terminalHazard(const QByteArray &out)
 // and the JSON still holds the exact text.
 void TestCtl::hostileTextNeverReachesTheTerminal()
 {
-    const std::string hostile = "Hi\x1b[2J\x1b]0;owned\x07 \xe2\x80\xae" "evil\xe2\x80\xac \xe2\x81\xa6x\xe2\x81\xa9 "
-                                "\xc2\x9b" "31m del\x7f nul-free\r\nsecond line\xe2\x80\xa8third \\ %2 %3";
+    const std::string hostile = "Hi\x1b[2J\x1b]0;owned\x07 \xe2\x80\xae"
+                                "evil\xe2\x80\xac \xe2\x81\xa6x\xe2\x81\xa9 "
+                                "\xc2\x9b"
+                                "31m del\x7f nul-free\r\nsecond line\xe2\x80\xa8third \\ %2 %3";
     Proposal p = makeProposal("ctl-hostile", hostile, "ny\x1b[31mc\xe2\x80\xae");
-    p.response = "Answer \x1b[5m\xe2\x80\xae" "blink";
+    p.response = "Answer \x1b[5m\xe2\x80\xae"
+                 "blink";
     p.ns = "ns\x1b[0m";
     p.key = p.derivedKey();
     proposalKeys().insert(QStringLiteral("ctl-hostile"), QString::fromStdString(p.key));
@@ -282,7 +297,8 @@ void TestCtl::hostileTextNeverReachesTheTerminal()
     QString hazard = terminalHazard(table.out);
     QVERIFY2(hazard.isEmpty(), qPrintable(hazard));
 
-    const Run json = ctl({QStringLiteral("proposals"), QStringLiteral("--json"), QStringLiteral("--limit"), QStringLiteral("1000")});
+    const Run json = ctl(
+        {QStringLiteral("proposals"), QStringLiteral("--json"), QStringLiteral("--limit"), QStringLiteral("1000")});
     QVERIFY2(json.code == 0, json.err.constData());
     hazard = terminalHazard(json.out);
     QVERIFY2(hazard.isEmpty(), qPrintable(hazard));
@@ -315,7 +331,8 @@ void TestCtl::auditOfATrimmedStreamWarnsAndExitsOne()
     const Run before = ctl({QStringLiteral("audit"), QStringLiteral("--json")});
     QVERIFY2(before.code == 0, before.err.constData());
     QVERIFY(!before.err.contains("WARNING"));
-    const RedisValue trimmed = m_redis.client.command({"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
+    const RedisValue trimmed = m_redis.client.command(
+        {"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
     QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
     for (const bool asJson : {false, true}) {
         QStringList args{QStringLiteral("audit")};

@@ -53,7 +53,8 @@ QByteArray page(const GatewayMetrics &m)
 // The histogram's bucket bounds (seconds) as the page announces them.
 QList<double> bucketBounds(const QByteArray &text)
 {
-    static const QRegularExpression le(QStringLiteral(R"re(l0l3_request_duration_seconds_bucket\{[^}]*le="([0-9.e+-]+)")re"));
+    static const QRegularExpression le(
+        QStringLiteral(R"re(l0l3_request_duration_seconds_bucket\{[^}]*le="([0-9.e+-]+)")re"));
     QList<double> bounds;
     for (auto it = le.globalMatch(QString::fromUtf8(text)); it.hasNext();) {
         const double b = it.next().captured(1).toDouble();
@@ -151,10 +152,12 @@ void TestGatewayMetricsScrape::windowOfKnownRequests()
     QVERIFY2(bounds.size() > 3, "no histogram buckets on the page");
     const auto p50Bucket = bucketOf(bounds, kHotSeconds);
     QVERIFY2(m.p50Ms > p50Bucket.first && m.p50Ms <= p50Bucket.second,
-             qPrintable(QStringLiteral("p50 %1 ms outside (%2, %3]").arg(m.p50Ms).arg(p50Bucket.first).arg(p50Bucket.second)));
+             qPrintable(
+                 QStringLiteral("p50 %1 ms outside (%2, %3]").arg(m.p50Ms).arg(p50Bucket.first).arg(p50Bucket.second)));
     const auto p99Bucket = bucketOf(bounds, kUpstreamSeconds);
     QVERIFY2(m.p99Ms > p99Bucket.first && m.p99Ms <= p99Bucket.second,
-             qPrintable(QStringLiteral("p99 %1 ms outside (%2, %3]").arg(m.p99Ms).arg(p99Bucket.first).arg(p99Bucket.second)));
+             qPrintable(
+                 QStringLiteral("p99 %1 ms outside (%2, %3]").arg(m.p99Ms).arg(p99Bucket.first).arg(p99Bucket.second)));
 }
 
 QTEST_GUILESS_MAIN(TestGatewayMetricsScrape)

@@ -42,8 +42,8 @@ const QMap<QString, QList<Histogram>> &baseHistograms()
 {
     static const QMap<QString, QList<Histogram>> h{
         // Summed: 40, 60, 60, 70, 90, 100, 100 -> p50 7.5 ms, p99 950 ms.
-        {QStringLiteral("a"), {{QStringLiteral("L0.5"), {40, 50, 50, 50, 50, 50, 50}},
-                               {QStringLiteral("L3"), {0, 10, 10, 20, 40, 50, 50}}}},
+        {QStringLiteral("a"),
+         {{QStringLiteral("L0.5"), {40, 50, 50, 50, 50, 50, 50}}, {QStringLiteral("L3"), {0, 10, 10, 20, 40, 50, 50}}}},
         {QStringLiteral("b"), {{QStringLiteral("L0"), {1, 2, 3, 5, 8, 13, 21}}}},
         // Most observations above the highest finite bound: the quantile is that bound.
         {QStringLiteral("c"), {{QStringLiteral("L3"), {0, 0, 0, 0, 1, 2, 10}}}},
@@ -71,7 +71,9 @@ QByteArray page(int scrape)
             for (qsizetype i = 0; i < h.counts.size(); ++i) {
                 const QString le = i < kBounds.size() ? QString::number(kBounds[i]) : QStringLiteral("+Inf");
                 out += QStringLiteral("l0l3_request_duration_seconds_bucket{region=\"%1\",tier=\"%2\",le=\"%3\"} %4\n")
-                           .arg(it.key(), h.tier, le).arg(h.counts[i] * scrape).toUtf8();
+                           .arg(it.key(), h.tier, le)
+                           .arg(h.counts[i] * scrape)
+                           .toUtf8();
             }
         }
     }
@@ -81,7 +83,9 @@ QByteArray page(int scrape)
     for (const QString &region : baseHistograms().keys()) {
         for (const auto &[tier, outcome, n] : answers)
             out += QStringLiteral("l0l3_requests_total{region=\"%1\",tier=\"%2\",outcome=\"%3\"} %4\n")
-                       .arg(region, QLatin1String(tier), QLatin1String(outcome)).arg(n * scrape).toUtf8();
+                       .arg(region, QLatin1String(tier), QLatin1String(outcome))
+                       .arg(n * scrape)
+                       .toUtf8();
         for (const char *s : {"normal", "elevated"})
             out += QStringLiteral("l0l3_degradation_state{region=\"%1\",state=\"%2\"} %3\n")
                        .arg(region, QLatin1String(s))
@@ -148,11 +152,12 @@ void TestHistogramQuantilePrometheus::initTestCase()
     m_base = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port));
     m_prometheus = std::make_unique<ManagedProcess>();
     QString error;
-    const bool started = m_prometheus->start(binary, {QStringLiteral("--config.file=") + config.fileName(),
-                                                      QStringLiteral("--storage.tsdb.path=") + m_dir->filePath(QStringLiteral("data")),
-                                                      QStringLiteral("--web.listen-address=127.0.0.1:%1").arg(port),
-                                                      QStringLiteral("--log.level=warn")},
-                                             QProcessEnvironment::systemEnvironment(), &error);
+    const bool started = m_prometheus->start(
+        binary,
+        {QStringLiteral("--config.file=") + config.fileName(),
+         QStringLiteral("--storage.tsdb.path=") + m_dir->filePath(QStringLiteral("data")),
+         QStringLiteral("--web.listen-address=127.0.0.1:%1").arg(port), QStringLiteral("--log.level=warn")},
+        QProcessEnvironment::systemEnvironment(), &error);
     if (!started)
         QSKIP(qPrintable(QStringLiteral("prometheus cannot run here: %1").arg(error)));
 
@@ -226,11 +231,14 @@ void TestHistogramQuantilePrometheus::sameAsPromQL()
     QVERIFY(std::isfinite(ours));
     QString error;
     // On the cumulative counts themselves...
-    const QString raw = QStringLiteral("histogram_quantile(%1, sum by (le, region) (l0l3_request_duration_seconds_bucket))").arg(q);
+    const QString raw =
+        QStringLiteral("histogram_quantile(%1, sum by (le, region) (l0l3_request_duration_seconds_bucket))").arg(q);
     const double promRaw = valueOf(query(raw, &error), region);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     // ... and on their rates, the way the dashboards use it.
-    const QString rated = QStringLiteral("histogram_quantile(%1, sum by (le, region) (rate(l0l3_request_duration_seconds_bucket[5s])))").arg(q);
+    const QString rated =
+        QStringLiteral("histogram_quantile(%1, sum by (le, region) (rate(l0l3_request_duration_seconds_bucket[5s])))")
+            .arg(q);
     const double promRate = valueOf(query(rated, &error), region);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     qInfo("%s q=%g: ours %.9g, PromQL raw %.9g, PromQL rate %.9g", qPrintable(region), q, ours, promRaw, promRate);
@@ -252,8 +260,10 @@ void TestHistogramQuantilePrometheus::prometheusMetricsSource()
         const auto buckets = summedBuckets(m.region);
         const double p50 = HistogramQuantile::compute(0.5, buckets) * 1000;
         const double p99 = HistogramQuantile::compute(0.99, buckets) * 1000;
-        QVERIFY2(qAbs(m.p50Ms - p50) < 1e-6, qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.region).arg(m.p50Ms).arg(p50)));
-        QVERIFY2(qAbs(m.p99Ms - p99) < 1e-6, qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.region).arg(m.p99Ms).arg(p99)));
+        QVERIFY2(qAbs(m.p50Ms - p50) < 1e-6,
+                 qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.region).arg(m.p50Ms).arg(p50)));
+        QVERIFY2(qAbs(m.p99Ms - p99) < 1e-6,
+                 qPrintable(QStringLiteral("%1: %2 vs %3").arg(m.region).arg(m.p99Ms).arg(p99)));
         QVERIFY(m.up);
         QCOMPARE(m.gatewaysUp, 1);
         QVERIFY(m.rps > 0);
@@ -261,7 +271,8 @@ void TestHistogramQuantilePrometheus::prometheusMetricsSource()
         QVERIFY(qAbs(m.hitRateByTier.value(QStringLiteral("L0")) - 0.2) < 1e-9);
         QVERIFY(qAbs(m.hitRateByTier.value(QStringLiteral("miss")) - 0.25) < 1e-9);
         QVERIFY(qAbs(m.errorRate - 0.05) < 1e-9);
-        QCOMPARE(m.degradationState, m.region == QLatin1String("a") ? QStringLiteral("elevated") : QStringLiteral("normal"));
+        QCOMPARE(m.degradationState,
+                 m.region == QLatin1String("a") ? QStringLiteral("elevated") : QStringLiteral("normal"));
     }
     const RegionMetrics *a = snap.region(QStringLiteral("a"));
     QVERIFY(a);

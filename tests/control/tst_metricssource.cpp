@@ -32,20 +32,28 @@ QByteArray render(const QString &region, const GatewayCounts &c)
     QByteArray out = "# HELP l0l3_requests_total Requests.\n# TYPE l0l3_requests_total counter\n";
     for (const auto &[tier, outcome, v] : c.requests)
         out += QStringLiteral("l0l3_requests_total{region=\"%1\",tier=\"%2\",outcome=\"%3\"} %4\n")
-                   .arg(region, tier, outcome).arg(v).toUtf8();
+                   .arg(region, tier, outcome)
+                   .arg(v)
+                   .toUtf8();
     out += "# TYPE l0l3_request_duration_seconds histogram\n";
     for (const auto &[tier, counts] : c.buckets) {
         for (qsizetype i = 0; i < counts.size(); ++i) {
             const QString le = i < kBounds.size() ? QString::number(kBounds[i]) : QStringLiteral("+Inf");
             out += QStringLiteral("l0l3_request_duration_seconds_bucket{region=\"%1\",tier=\"%2\",le=\"%3\"} %4\n")
-                       .arg(region, tier, le).arg(counts[i]).toUtf8();
+                       .arg(region, tier, le)
+                       .arg(counts[i])
+                       .toUtf8();
         }
         out += QStringLiteral("l0l3_request_duration_seconds_count{region=\"%1\",tier=\"%2\"} %3\n")
-                   .arg(region, tier).arg(counts.last()).toUtf8();
+                   .arg(region, tier)
+                   .arg(counts.last())
+                   .toUtf8();
     }
     for (const char *s : {"normal", "elevated", "degraded", "replica_down", "offline"})
         out += QStringLiteral("l0l3_degradation_state{region=\"%1\",state=\"%2\"} %3\n")
-                   .arg(region, QLatin1String(s)).arg(c.state == QLatin1String(s) ? 1 : 0).toUtf8();
+                   .arg(region, QLatin1String(s))
+                   .arg(c.state == QLatin1String(s) ? 1 : 0)
+                   .toUtf8();
     out += "l0l3_draining{region=\"" + region.toUtf8() + "\"} 0\n";
     return out;
 }
@@ -86,8 +94,7 @@ GatewayCounts baseline()
                   {QStringLiteral("L0"), QStringLiteral("hit"), 3},
                   {QStringLiteral("L3"), QStringLiteral("miss"), 7},
                   {QStringLiteral("none"), QStringLiteral("error"), 1}};
-    b.buckets = {{QStringLiteral("L0.5"), {7, 9, 9, 9, 10, 10, 11}},
-                 {QStringLiteral("L3"), {0, 1, 2, 3, 4, 5, 6}}};
+    b.buckets = {{QStringLiteral("L0.5"), {7, 9, 9, 9, 10, 10, 11}}, {QStringLiteral("L3"), {0, 1, 2, 3, 4, 5, 6}}};
     return b;
 }
 
@@ -229,20 +236,23 @@ void TestMetricsSource::sixtyGatewaysInOneTick()
     fleet.moveToThread(&serverThread);
     serverThread.start();
     QList<ScrapeMetricsSource::Target> targets;
-    QMetaObject::invokeMethod(&fleet, [&] {
-        // A page the size of a real gateway's: 4 tiers x 4 outcomes, 4 histograms.
-        GatewayCounts c = baseline();
-        for (const char *tier : {"L0.5", "L0", "L1", "L3"}) {
-            for (const char *outcome : {"hit", "miss", "bypass", "error"})
-                c.requests.append({QLatin1String(tier), QLatin1String(outcome), 1});
-        }
-        for (int i = 0; i < 60; ++i) {
-            auto e = std::make_unique<FakeMetricsEndpoint>();
-            e->setBody(render(regions[i % 3], c));
-            targets.append({regions[i % 3], QUrl(QString::fromUtf8(e->url()))});
-            fleet.endpoints.push_back(std::move(e));
-        }
-    }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        &fleet,
+        [&] {
+            // A page the size of a real gateway's: 4 tiers x 4 outcomes, 4 histograms.
+            GatewayCounts c = baseline();
+            for (const char *tier : {"L0.5", "L0", "L1", "L3"}) {
+                for (const char *outcome : {"hit", "miss", "bypass", "error"})
+                    c.requests.append({QLatin1String(tier), QLatin1String(outcome), 1});
+            }
+            for (int i = 0; i < 60; ++i) {
+                auto e = std::make_unique<FakeMetricsEndpoint>();
+                e->setBody(render(regions[i % 3], c));
+                targets.append({regions[i % 3], QUrl(QString::fromUtf8(e->url()))});
+                fleet.endpoints.push_back(std::move(e));
+            }
+        },
+        Qt::BlockingQueuedConnection);
     QCOMPARE(targets.size(), 60);
 
     ScrapeMetricsSource source(targets);
@@ -271,15 +281,18 @@ void TestMetricsSource::sixtyGatewaysInOneTick()
             QCOMPARE(r.gatewaysUp, 20);
             QCOMPARE(r.gatewaysTotal, 20);
         }
-        qInfo("60 gateways: tick %lld ms (source says %lld ms), longest event-loop stall %lld ms",
-              tick.elapsed(), source.lastTickMs(), longestStall);
+        qInfo("60 gateways: tick %lld ms (source says %lld ms), longest event-loop stall %lld ms", tick.elapsed(),
+              source.lastTickMs(), longestStall);
     }
 
     QThread *mainThread = thread();
-    QMetaObject::invokeMethod(&fleet, [&] {
-        fleet.endpoints.clear();
-        fleet.moveToThread(mainThread);
-    }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        &fleet,
+        [&] {
+            fleet.endpoints.clear();
+            fleet.moveToThread(mainThread);
+        },
+        Qt::BlockingQueuedConnection);
     serverThread.quit();
     QVERIFY(serverThread.wait(TimeScale::ms(5000)));
 }

@@ -40,7 +40,8 @@ private:
     RedisValue propose(const QByteArray &key, const QByteArray &packed);
     static QByteArray packed(const Proposal &p) { return qb(ProposalCodec::encode(p).at(1).second); }
     // A proposal whose key is the key of its fields.
-    static Proposal proposal(const std::string &prompt, const std::string &ns = "default", const std::string &region = "nyc");
+    static Proposal proposal(const std::string &prompt, const std::string &ns = "default",
+                             const std::string &region = "nyc");
     // FCALL l0l3_drain as the console: the reply [moved, left, dropped pairs].
     RedisValue drain(int count = ProposalFunction::kDrainMax);
     // The stream's length once the console drained the inbox.
@@ -185,19 +186,25 @@ void TestProposalFunction::refusesMalformedProposals_data()
     QTest::newRow("missing key field") << key << noPrompt << QStringLiteral("missing field \"prompt\"");
     Proposal longNs = p;
     longNs.ns = std::string(300, 'n');
-    QTest::newRow("oversized field") << key << packed(longNs) << QStringLiteral("field \"ns\" is 300 bytes, the limit is 256");
+    QTest::newRow("oversized field") << key << packed(longNs)
+                                     << QStringLiteral("field \"ns\" is 300 bytes, the limit is 256");
     Proposal huge = p;
     huge.response = std::string(40000, 'r');
     QTest::newRow("oversized proposal") << key << packed(huge) << QStringLiteral("the limit is 32768");
     QTest::newRow("key not hex") << QByteArray("l0l3:v1:entry:0123456789abcdef01") << good
                                  << QStringLiteral("key is not 32 lower-case hex digits");
     QTest::newRow("key upper case") << key.toUpper() << good << QStringLiteral("key is not 32 lower-case hex digits");
-    QTest::newRow("unknown field") << key << QByteArray(good + netstring("admin") + netstring("1")) << QStringLiteral("unknown field \"admin\"");
-    QTest::newRow("field twice") << key << QByteArray(good + netstring("region") + netstring("eu")) << QStringLiteral("field \"region\" given twice");
+    QTest::newRow("unknown field") << key << QByteArray(good + netstring("admin") + netstring("1"))
+                                   << QStringLiteral("unknown field \"admin\"");
+    QTest::newRow("field twice") << key << QByteArray(good + netstring("region") + netstring("eu"))
+                                 << QStringLiteral("field \"region\" given twice");
     QByteArray badNumber = good;
-    badNumber.replace(QByteArray(netstring("upstream_ms") + netstring("420")), QByteArray(netstring("upstream_ms") + netstring("fast")));
-    QTest::newRow("number not decimal") << key << badNumber << QStringLiteral("field \"upstream_ms\" is not a decimal number");
-    QTest::newRow("not netstrings") << key << good.left(good.size() - 3) << QStringLiteral("not a list of netstring pairs");
+    badNumber.replace(QByteArray(netstring("upstream_ms") + netstring("420")),
+                      QByteArray(netstring("upstream_ms") + netstring("fast")));
+    QTest::newRow("number not decimal") << key << badNumber
+                                        << QStringLiteral("field \"upstream_ms\" is not a decimal number");
+    QTest::newRow("not netstrings") << key << good.left(good.size() - 3)
+                                    << QStringLiteral("not a list of netstring pairs");
 }
 
 void TestProposalFunction::refusesMalformedProposals()
@@ -206,7 +213,8 @@ void TestProposalFunction::refusesMalformedProposals()
     QFETCH(QByteArray, packed);
     QFETCH(QString, why);
     const RedisValue r = propose(key, packed);
-    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kBadProposal)) && QString::fromUtf8(r.str).contains(why),
+    QVERIFY2(r.isError() && r.str.startsWith(qb(ProposalFunction::kBadProposal))
+                 && QString::fromUtf8(r.str).contains(why),
              qPrintable(r.toString()));
     QCOMPARE(inboxLength(), 0);
     QCOMPARE(streamLength(), 0);
@@ -235,7 +243,8 @@ void TestProposalFunction::floodKeepsTheStreamBounded()
     }
     QCOMPARE(streamLength(), 50);
     // The newest are kept.
-    const auto last = decodeEntry(m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
+    const auto last = decodeEntry(
+        m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
     QVERIFY(last.has_value());
     QCOMPARE(last->prompt, "question number " + std::to_string(n - 1));
     const RedisValue seen = m_console.command({"SCAN", "0", "MATCH", "l0l3:v1:seen:*", "COUNT", "100000"});
@@ -369,7 +378,8 @@ void TestProposalFunction::drainDropsMalformedElementsAndMovesTheRest()
     QVERIFY2(dropped[10].str.contains("unknown field \"admin\""), dropped[10].str.constData());
     QVERIFY2(dropped[14].str.contains("the limit is"), dropped[14].str.constData());
     QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 2);
-    const auto last = decodeEntry(m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
+    const auto last = decodeEntry(
+        m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
     QVERIFY(last.has_value());
     QCOMPARE(last->key, later.key);
 }
@@ -380,9 +390,11 @@ void TestProposalFunction::drainIsBoundedPerCall()
     for (int i = 0; i < 5; ++i)
         QCOMPARE(propose(proposal("bounded " + std::to_string(i))).str, qb(ProposalFunction::kProposed));
     RedisValue r = drain(2);
-    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 2 && r.elements[1].integer == 3, qPrintable(r.toString()));
+    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 2 && r.elements[1].integer == 3,
+             qPrintable(r.toString()));
     r = drain(1000000);
-    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 3 && r.elements[1].integer == 0, qPrintable(r.toString()));
+    QVERIFY2(r.elements.size() == 3 && r.elements[0].integer == 3 && r.elements[1].integer == 0,
+             qPrintable(r.toString()));
     for (const QByteArray &count : {QByteArray("0"), QByteArray("-1"), QByteArray("many")}) {
         r = m_console.command({"FCALL", qb(ProposalFunction::kDrainName), "0", count});
         QVERIFY2(r.isError() && r.str.contains("usage"), qPrintable(r.toString()));

@@ -91,7 +91,8 @@ bool TestProposalQueue::loadAll(ProposalQueue &queue)
 RedisValue TestProposalQueue::proposeAsGateway(const Proposal &p)
 {
     RedisClient gateway = m_server->client(QStringLiteral("gateway"));
-    return gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key), qb(ProposalCodec::encode(p).at(1).second)});
+    return gateway.command(
+        {"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key), qb(ProposalCodec::encode(p).at(1).second)});
 }
 
 void TestProposalQueue::savingsFormula_data()
@@ -120,15 +121,17 @@ void TestProposalQueue::savingsFormula()
 void TestProposalQueue::ranksMergesAndSkipsMalformed()
 {
     seedProposal(m_client, makeProposal("low", "rare question", "nyc", 400), {{QStringLiteral("nyc"), 1}});
-    const QString highId = seedProposal(m_client, makeProposal("high", "popular question", "nyc", 900),
-                                        {{QStringLiteral("nyc"), 30}, {QStringLiteral("tokyo"), 10}, {QStringLiteral("eu"), 5}});
+    const QString highId = seedProposal(
+        m_client, makeProposal("high", "popular question", "nyc", 900),
+        {{QStringLiteral("nyc"), 30}, {QStringLiteral("tokyo"), 10}, {QStringLiteral("eu"), 5}});
     seedProposal(m_client, makeProposal("mid", "somewhat popular", "eu", 900), {{QStringLiteral("eu"), 20}});
     // The same key proposed again (e.g. after its seen counter was deleted).
     const QString dupId = seedProposal(m_client, makeProposal("high", "popular question", "tokyo", 900),
                                        {{QStringLiteral("tokyo"), 1}});
     // Malformed: no response, and a number field that is not a number.
     m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken", "prompt", "x"});
-    m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken2", "response", "y", "upstream_ms", "fast"});
+    m_client.command(
+        {"XADD", qb(RedisSchema::kProposals), "*", "key", "broken2", "response", "y", "upstream_ms", "fast"});
     // Packed fields that are not netstring pairs (the value's length runs past the end).
     m_client.command({"XADD", qb(RedisSchema::kProposals), "*", "key", "broken3", "fields", "8:response,9:y,"});
     // Written before the fields were packed: one stream field each.
@@ -149,7 +152,8 @@ void TestProposalQueue::ranksMergesAndSkipsMalformed()
     QCOMPARE(malformed.last().at(1).toLongLong(), 4);
     const QString reasons = malformed.last().at(0).toStringList().join(u'\n');
     QVERIFY2(reasons.contains(u"netstring"), qPrintable(reasons));
-    QVERIFY2(reasons.contains(QStringLiteral("forged or damaged: key \"%1\"").arg(keyOf(QStringLiteral("low")))), qPrintable(reasons));
+    QVERIFY2(reasons.contains(QStringLiteral("forged or damaged: key \"%1\"").arg(keyOf(QStringLiteral("low")))),
+             qPrintable(reasons));
     // The forged entry's fields were not shown as (or merged into) the key it claims.
     QCOMPARE(queue.item(keyOf(QStringLiteral("low")))->prompt, QStringLiteral("rare question"));
     QVERIFY(queue.item(keyOf(QStringLiteral("low")))->duplicateIds.isEmpty());
@@ -184,8 +188,10 @@ void TestProposalQueue::skipsApprovedAndRejectedKeys()
     seedProposal(m_client, makeProposal("open", "still open"));
     m_client.command({"SET", QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("approved")).toUtf8()), "{}"});
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now + 86400000), keyOf(QStringLiteral("rejected")).toUtf8()});
-    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now - 1000), keyOf(QStringLiteral("expired-reject")).toUtf8()});
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now + 86400000),
+                      keyOf(QStringLiteral("rejected")).toUtf8()});
+    m_client.command({"ZADD", qb(RedisSchema::kRejected), QByteArray::number(now - 1000),
+                      keyOf(QStringLiteral("expired-reject")).toUtf8()});
 
     ProposalQueue queue(m_conn.get());
     QVERIFY(loadAll(queue));
@@ -206,7 +212,8 @@ void TestProposalQueue::pagesThroughThousands()
 {
     const int n = 5000;
     for (int i = 0; i < n; ++i)
-        seedProposal(m_client, makeProposal("bulk-" + std::to_string(i), "prompt " + std::to_string(i), "nyc", 100 + i % 50),
+        seedProposal(m_client,
+                     makeProposal("bulk-" + std::to_string(i), "prompt " + std::to_string(i), "nyc", 100 + i % 50),
                      {{QStringLiteral("nyc"), 1 + i % 7}});
     ProposalQueue queue(m_conn.get());
     queue.setPageSize(1000);
@@ -274,10 +281,11 @@ void TestProposalQueue::reloadPagesThroughPendingThousands()
     const int n = 3500;
     const qint64 baseMs = 1'800'000'000'000;
     for (int i = 0; i < n; ++i)
-        seedProposal(m_client, makeProposal("pend-" + std::to_string(i), "prompt " + std::to_string(i), "eu", 100 + i % 30),
+        seedProposal(m_client,
+                     makeProposal("pend-" + std::to_string(i), "prompt " + std::to_string(i), "eu", 100 + i % 30),
                      {{QStringLiteral("eu"), 1 + i % 5}}, QByteArray::number(baseMs + i) + "-0");
-    const QString again0 = seedProposal(m_client, makeProposal("pend-0", "prompt 0", "tokyo", 100), {{QStringLiteral("tokyo"), 1}},
-                                        QByteArray::number(baseMs + n + 10) + "-0");
+    const QString again0 = seedProposal(m_client, makeProposal("pend-0", "prompt 0", "tokyo", 100),
+                                        {{QStringLiteral("tokyo"), 1}}, QByteArray::number(baseMs + n + 10) + "-0");
     {
         ProposalQueue first(m_conn.get());
         first.setPageSize(1000);

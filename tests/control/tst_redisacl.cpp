@@ -62,19 +62,24 @@ void TestRedisAcl::permissions_data()
 
     // Gateways: propose through the function into the inbox; never touch the stream, never take
     // anything out of the inbox, never write entries.
-    QTest::newRow("gateway FCALL l0l3_propose") << gateway << QList<QByteArray>{"FCALL", "l0l3_propose", "0", "x", ""} << true;
+    QTest::newRow("gateway FCALL l0l3_propose")
+        << gateway << QList<QByteArray>{"FCALL", "l0l3_propose", "0", "x", ""} << true;
     QTest::newRow("gateway RPUSH inbox") << gateway << QList<QByteArray>{"RPUSH", inbox, "x"} << true;
     QTest::newRow("gateway LLEN inbox") << gateway << QList<QByteArray>{"LLEN", inbox} << true;
-    QTest::newRow("gateway XADD proposals") << gateway << QList<QByteArray>{"XADD", proposals, "*", "key", "k"} << false;
-    QTest::newRow("gateway XADD MAXLEN 0 proposals") << gateway << QList<QByteArray>{"XADD", proposals, "MAXLEN", "0", "*", "key", "k"} << false;
-    QTest::newRow("gateway XADD MINID proposals") << gateway << QList<QByteArray>{"XADD", proposals, "MINID", "99999999999999", "*", "key", "k"} << false;
+    QTest::newRow("gateway XADD proposals")
+        << gateway << QList<QByteArray>{"XADD", proposals, "*", "key", "k"} << false;
+    QTest::newRow("gateway XADD MAXLEN 0 proposals")
+        << gateway << QList<QByteArray>{"XADD", proposals, "MAXLEN", "0", "*", "key", "k"} << false;
+    QTest::newRow("gateway XADD MINID proposals")
+        << gateway << QList<QByteArray>{"XADD", proposals, "MINID", "99999999999999", "*", "key", "k"} << false;
     QTest::newRow("gateway XLEN proposals") << gateway << QList<QByteArray>{"XLEN", proposals} << false;
     QTest::newRow("gateway LPOP inbox") << gateway << QList<QByteArray>{"LPOP", inbox, "1000"} << false;
     QTest::newRow("gateway RPOP inbox") << gateway << QList<QByteArray>{"RPOP", inbox} << false;
     QTest::newRow("gateway LTRIM inbox") << gateway << QList<QByteArray>{"LTRIM", inbox, "1", "0"} << false;
     QTest::newRow("gateway LREM inbox") << gateway << QList<QByteArray>{"LREM", inbox, "0", "element"} << false;
     QTest::newRow("gateway LSET inbox") << gateway << QList<QByteArray>{"LSET", inbox, "0", "forged"} << false;
-    QTest::newRow("gateway LMOVE inbox") << gateway << QList<QByteArray>{"LMOVE", inbox, inbox, "LEFT", "RIGHT"} << false;
+    QTest::newRow("gateway LMOVE inbox") << gateway << QList<QByteArray>{"LMOVE", inbox, inbox, "LEFT", "RIGHT"}
+                                         << false;
     QTest::newRow("gateway BLPOP inbox") << gateway << QList<QByteArray>{"BLPOP", inbox, "1"} << false;
     QTest::newRow("gateway LRANGE inbox") << gateway << QList<QByteArray>{"LRANGE", inbox, "0", "-1"} << false;
     QTest::newRow("gateway DEL inbox") << gateway << QList<QByteArray>{"DEL", inbox} << false;
@@ -82,26 +87,34 @@ void TestRedisAcl::permissions_data()
     QTest::newRow("gateway PEXPIRE inbox") << gateway << QList<QByteArray>{"PEXPIRE", inbox, "1"} << false;
     QTest::newRow("gateway RENAME inbox") << gateway << QList<QByteArray>{"RENAME", inbox, seen} << false;
     QTest::newRow("gateway RPUSH other key") << gateway << QList<QByteArray>{"RPUSH", seen, "x"} << false;
-    QTest::newRow("gateway XTRIM proposals") << gateway << QList<QByteArray>{"XTRIM", proposals, "MAXLEN", "0"} << false;
+    QTest::newRow("gateway XTRIM proposals")
+        << gateway << QList<QByteArray>{"XTRIM", proposals, "MAXLEN", "0"} << false;
     QTest::newRow("gateway XDEL proposals") << gateway << QList<QByteArray>{"XDEL", proposals, "1-0"} << false;
     QTest::newRow("gateway DEL proposals") << gateway << QList<QByteArray>{"DEL", proposals} << false;
     QTest::newRow("gateway UNLINK proposals") << gateway << QList<QByteArray>{"UNLINK", proposals} << false;
     QTest::newRow("gateway PEXPIRE proposals") << gateway << QList<QByteArray>{"PEXPIRE", proposals, "1"} << false;
-    QTest::newRow("gateway XGROUP DESTROY") << gateway << QList<QByteArray>{"XGROUP", "DESTROY", proposals, "console"} << false;
+    QTest::newRow("gateway XGROUP DESTROY")
+        << gateway << QList<QByteArray>{"XGROUP", "DESTROY", proposals, "console"} << false;
     QTest::newRow("gateway XRANGE proposals") << gateway << QList<QByteArray>{"XRANGE", proposals, "-", "+"} << false;
     QTest::newRow("gateway SET entry") << gateway << QList<QByteArray>{"SET", entry, "{}"} << false;
     QTest::newRow("gateway DEL entry") << gateway << QList<QByteArray>{"DEL", entry} << false;
     QTest::newRow("gateway DEL seen") << gateway << QList<QByteArray>{"DEL", seen} << false;
-    QTest::newRow("gateway SET limits") << gateway << QList<QByteArray>{"HSET", qb(RedisSchema::kProposalLimits), "max_len", "1"} << false;
-    QTest::newRow("gateway FUNCTION LOAD") << gateway << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << false;
+    QTest::newRow("gateway SET limits") << gateway
+                                        << QList<QByteArray>{"HSET", qb(RedisSchema::kProposalLimits), "max_len", "1"}
+                                        << false;
+    QTest::newRow("gateway FUNCTION LOAD")
+        << gateway << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << false;
     QTest::newRow("gateway FUNCTION FLUSH") << gateway << QList<QByteArray>{"FUNCTION", "FLUSH"} << false;
     QTest::newRow("gateway EVAL") << gateway << QList<QByteArray>{"EVAL", "return 1", "0"} << false;
 
     // The console: writes entries and appends audit records; nothing may trim or delete the audit.
     QTest::newRow("console SET entry") << console << QList<QByteArray>{"SET", entry, "{}"} << true;
-    QTest::newRow("console XADD audit") << console << QList<QByteArray>{"XADD", audit, "*", "action", "approve"} << true;
-    QTest::newRow("console XREVRANGE audit") << console << QList<QByteArray>{"XREVRANGE", audit, "+", "-", "COUNT", "1"} << true;
-    QTest::newRow("console FUNCTION LOAD") << console << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << true;
+    QTest::newRow("console XADD audit") << console << QList<QByteArray>{"XADD", audit, "*", "action", "approve"}
+                                        << true;
+    QTest::newRow("console XREVRANGE audit")
+        << console << QList<QByteArray>{"XREVRANGE", audit, "+", "-", "COUNT", "1"} << true;
+    QTest::newRow("console FUNCTION LOAD")
+        << console << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << true;
     QTest::newRow("console LPOP inbox") << console << QList<QByteArray>{"LPOP", inbox, "1"} << true;
     QTest::newRow("console FCALL l0l3_drain") << console << QList<QByteArray>{"FCALL", "l0l3_drain", "0", "10"} << true;
     QTest::newRow("console XTRIM audit") << console << QList<QByteArray>{"XTRIM", audit, "MAXLEN", "0"} << false;
@@ -113,7 +126,8 @@ void TestRedisAcl::permissions_data()
     QTest::newRow("console CLIENT PAUSE") << console << QList<QByteArray>{"CLIENT", "PAUSE", "1"} << false;
     QTest::newRow("console CLIENT KILL") << console << QList<QByteArray>{"CLIENT", "KILL", "TYPE", "normal"} << false;
     QTest::newRow("console SWAPDB") << console << QList<QByteArray>{"SWAPDB", "0", "1"} << false;
-    QTest::newRow("console MIGRATE") << console << QList<QByteArray>{"MIGRATE", "127.0.0.1", "1", entry, "0", "10"} << false;
+    QTest::newRow("console MIGRATE") << console << QList<QByteArray>{"MIGRATE", "127.0.0.1", "1", entry, "0", "10"}
+                                     << false;
     QTest::newRow("console REPLICAOF") << console << QList<QByteArray>{"REPLICAOF", "NO", "ONE"} << false;
     QTest::newRow("console FAILOVER") << console << QList<QByteArray>{"FAILOVER", "ABORT"} << false;
     QTest::newRow("console SCRIPT FLUSH") << console << QList<QByteArray>{"SCRIPT", "FLUSH"} << false;
@@ -126,7 +140,8 @@ void TestRedisAcl::permissions_data()
 
     // Sentinel: exactly what it needs on a monitored instance.
     QTest::newRow("sentinel INFO") << sentinel << QList<QByteArray>{"INFO", "replication"} << true;
-    QTest::newRow("sentinel CLIENT SETNAME") << sentinel << QList<QByteArray>{"CLIENT", "SETNAME", "sentinel-1"} << true;
+    QTest::newRow("sentinel CLIENT SETNAME")
+        << sentinel << QList<QByteArray>{"CLIENT", "SETNAME", "sentinel-1"} << true;
     QTest::newRow("sentinel CONFIG SET") << sentinel << QList<QByteArray>{"CONFIG", "SET", "maxmemory", "1"} << false;
     QTest::newRow("sentinel CONFIG GET") << sentinel << QList<QByteArray>{"CONFIG", "GET", "maxmemory"} << false;
     QTest::newRow("sentinel GET") << sentinel << QList<QByteArray>{"GET", entry} << false;
@@ -169,8 +184,8 @@ void TestRedisAcl::gatewayProposesThroughTheFunction()
 {
     Proposal p = makeProposal("acl-propose", "Who may propose?");
     RedisClient gateway = m_server.client(QStringLiteral("gateway"));
-    const RedisValue r = gateway.command({"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key),
-                                          qb(ProposalCodec::encode(p).at(1).second)});
+    const RedisValue r = gateway.command(
+        {"FCALL", qb(ProposalFunction::kProposeName), "0", qb(p.key), qb(ProposalCodec::encode(p).at(1).second)});
     QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
     // The console moves it into the stream.
     RedisClient console = m_server.client(QStringLiteral("console"));

@@ -1,8 +1,8 @@
 #include <QCoreApplication>
 #include <QPointer>
 #include <QSignalSpy>
-#include <QThread>
 #include <QTest>
+#include <QThread>
 
 #include <memory>
 
@@ -102,7 +102,8 @@ void TestRedisConnection::wrongPasswordReportsError()
     QSignalSpy error(&conn, &RedisConnection::error);
     conn.open();
     QVERIFY(error.wait(TimeScale::ms(5000)));
-    QVERIFY2(error.first().at(0).toString().contains(QLatin1String("AUTH")), qPrintable(error.first().at(0).toString()));
+    QVERIFY2(error.first().at(0).toString().contains(QLatin1String("AUTH")),
+             qPrintable(error.first().at(0).toString()));
     QCOMPARE(connected.count(), 0);
     QVERIFY(!conn.isReady());
 }
@@ -171,7 +172,8 @@ void TestRedisConnection::watchdogFiresWhenServerHangs()
     QObject ctx;
     std::optional<RedisReply> first, second;
     conn.command({"PING"}, &ctx, [&](const RedisReply &r) { first = r; });
-    conn.command({"PING"}, &ctx, [&](const RedisReply &r) { second = r; }, 10000);
+    conn.command(
+        {"PING"}, &ctx, [&](const RedisReply &r) { second = r; }, 10000);
     QTRY_VERIFY_WITH_TIMEOUT(first.has_value() && second.has_value(), TimeScale::ms(5000));
     QVERIFY(first->isError() && first->local);
     QVERIFY2(first->errorMessage().contains(QLatin1String("timeout")), qPrintable(first->errorMessage()));
@@ -205,7 +207,8 @@ void TestRedisConnection::serverKilledThenRestartedReconnects()
     QVERIFY(!conn.isReady());
     QObject ctx;
     std::optional<RedisReply> whileDown;
-    conn.command({"PING"}, &ctx, [&](const RedisReply &r) { whileDown = r; }, 20000);
+    conn.command(
+        {"PING"}, &ctx, [&](const RedisReply &r) { whileDown = r; }, 20000);
 
     QVERIFY2(server.restart(&why), qPrintable(why));
     QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 2, TimeScale::ms(10000));
@@ -301,7 +304,8 @@ void TestRedisConnection::deleteConnectionInsideDisconnected()
     connect(conn.data(), &RedisConnection::disconnected, conn.data(), [&conn] { delete conn.data(); });
     QObject ctx;
     std::optional<RedisReply> pending;
-    conn->command({"BLPOP", "l0l3:test:never", "0"}, &ctx, [&](const RedisReply &r) { pending = r; }, 30000);
+    conn->command(
+        {"BLPOP", "l0l3:test:never", "0"}, &ctx, [&](const RedisReply &r) { pending = r; }, 30000);
     server.kill();
     QTRY_VERIFY_WITH_TIMEOUT(conn.isNull(), TimeScale::ms(5000));
     QVERIFY(pending.has_value());
@@ -347,12 +351,16 @@ class Worker : public QObject
 {
     Q_OBJECT
 public:
-    explicit Worker(RedisConnection::Options o) : m_options(std::move(o)) {}
+    explicit Worker(RedisConnection::Options o)
+        : m_options(std::move(o))
+    {
+    }
     void run()
     {
         m_conn = new RedisConnection(m_options, this);
         m_conn->open();
-        m_conn->command({"ECHO", "from-thread"}, this, [this](const RedisReply &r) { emit replied(r, QThread::currentThread()); });
+        m_conn->command({"ECHO", "from-thread"}, this,
+                        [this](const RedisReply &r) { emit replied(r, QThread::currentThread()); });
     }
 signals:
     void replied(const l0l3::RedisReply &reply, QThread *thread);

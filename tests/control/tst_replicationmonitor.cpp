@@ -61,22 +61,23 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     int ticks = 0;
     const auto primaryOptions = optionsFor(rig.primary, user);
     const auto replicaOptions = optionsFor(rig.replica, user);
-    QMetaObject::invokeMethod(&anchor, [&] {
-        monitor = new ReplicationMonitor(primaryOptions, {{QStringLiteral("tokyo"), replicaOptions}});
-        monitor->setIntervalMs(200);
-        connect(monitor, &ReplicationMonitor::statusUpdated, this, [&](const QList<RegionReplicationStatus> &s) {
-            QCOMPARE_NE(QThread::currentThread(), &thread);
-            last = s;
-            ++ticks;
-        });
-        connect(monitor, &ReplicationMonitor::primaryUpdated, this,
-                [&](const PrimaryReplicationStatus &p) { lastPrimary = p; });
-        monitor->start();
-    }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        &anchor,
+        [&] {
+            monitor = new ReplicationMonitor(primaryOptions, {{QStringLiteral("tokyo"), replicaOptions}});
+            monitor->setIntervalMs(200);
+            connect(monitor, &ReplicationMonitor::statusUpdated, this, [&](const QList<RegionReplicationStatus> &s) {
+                QCOMPARE_NE(QThread::currentThread(), &thread);
+                last = s;
+                ++ticks;
+            });
+            connect(monitor, &ReplicationMonitor::primaryUpdated, this,
+                    [&](const PrimaryReplicationStatus &p) { lastPrimary = p; });
+            monitor->start();
+        },
+        Qt::BlockingQueuedConnection);
 
-    auto healthy = [&] {
-        return last.size() == 1 && last[0].reachable && last[0].linkUp && last[0].lagMs >= 0;
-    };
+    auto healthy = [&] { return last.size() == 1 && last[0].reachable && last[0].linkUp && last[0].lagMs >= 0; };
     QTRY_VERIFY2_WITH_TIMEOUT(healthy(), qPrintable(last.value(0).error), TimeScale::ms(10000));
     // A few more ticks: every one must stay healthy and the lag small.
     const int from = ticks;
@@ -108,7 +109,8 @@ void TestReplicationMonitor::linkUpWithSmallLag()
     const qint64 now = QDateTime::currentMSecsSinceEpoch(); // same machine, same clock
     QVERIFY2(qAbs(now - hb) < TimeScale::ms(2000), qPrintable(QStringLiteral("%1 vs %2").arg(hb).arg(now)));
 
-    QMetaObject::invokeMethod(&anchor, [&] { delete monitor; }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        &anchor, [&] { delete monitor; }, Qt::BlockingQueuedConnection);
     thread.quit();
     QVERIFY(thread.wait(TimeScale::ms(5000)));
 }
@@ -136,7 +138,8 @@ void TestReplicationMonitor::pausedReplicaIsUnreachableAndLagGrows()
     QVERIFY(!last[0].reachable);
 
     rig.replica.resume();
-    QTRY_VERIFY_WITH_TIMEOUT(last[0].reachable && last[0].linkUp && last[0].lagMs >= 0 && last[0].lagMs < 500, TimeScale::ms(15000));
+    QTRY_VERIFY_WITH_TIMEOUT(last[0].reachable && last[0].linkUp && last[0].lagMs >= 0 && last[0].lagMs < 500,
+                             TimeScale::ms(15000));
     monitor.stop();
 }
 
@@ -159,7 +162,10 @@ void TestReplicationMonitor::deadPrimaryShowsLinkDown()
     rig.primary.kill();
     QTRY_VERIFY2_WITH_TIMEOUT(last[0].reachable && !last[0].linkUp,
                               qPrintable(QStringLiteral("reachable %1 linkUp %2 error %3")
-                                             .arg(last[0].reachable).arg(last[0].linkUp).arg(last[0].error)), TimeScale::ms(10000));
+                                             .arg(last[0].reachable)
+                                             .arg(last[0].linkUp)
+                                             .arg(last[0].error)),
+                              TimeScale::ms(10000));
     QVERIFY2(last[0].error.contains(QLatin1String("link down")), qPrintable(last[0].error));
     QTRY_VERIFY_WITH_TIMEOUT(!primary.reachable, TimeScale::ms(5000));
     QVERIFY(!primary.error.isEmpty());

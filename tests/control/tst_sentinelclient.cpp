@@ -51,7 +51,7 @@ private slots:
 
 private:
     SentinelClient::Options clientOptions() const;
-    std::unique_ptr<RedisServer> m_servers[3];   // [0] starts as the primary
+    std::unique_ptr<RedisServer> m_servers[3]; // [0] starts as the primary
     std::unique_ptr<RedisServer> m_sentinels[3];
     std::unique_ptr<SentinelClient> m_client;
 };
@@ -192,7 +192,8 @@ void TestSentinelClient::failoverIsFollowedAndApprovalsRepoint()
     QVERIFY2(after.ok, qPrintable(after.message));
     RedisClient check;
     QVERIFY(check.connect(host, port, QStringLiteral("console"), TestCredentials::get().console));
-    const RedisValue drained = check.command({"HGET", QByteArray::fromStdString(std::string(RedisSchema::kDrained)), "eu"});
+    const RedisValue drained = check.command(
+        {"HGET", QByteArray::fromStdString(std::string(RedisSchema::kDrained)), "eu"});
     QVERIFY2(drained.isNil(), qPrintable(drained.toString()));
 }
 

@@ -3,14 +3,14 @@
 // with a code and a well-formed OpenAI error body; an accepted request has
 // canonical JSON fields, a valid key, a well-formed upstream body without
 // streaming, and completion and SSE bodies that carry its text back intact.
+#include <simdjson.h>
+
 #include "core/common/cachekey.h"
 #include "core/common/canonicaljson.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatrequestparser.h"
 #include "core/gateway/chatresponsewriter.h"
 #include "tests/fuzz/fuzzcheck.h"
-
-#include <simdjson.h>
 
 namespace {
 

@@ -20,9 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     FUZZ_CHECK(message->target.find(' ') == std::string::npos);
     switch (message->verb) {
     case ControlMessage::Verb::Drain:
-    case ControlMessage::Verb::Undrain:
-        FUZZ_CHECK(message->target == "*" || isValidRegionName(message->target));
-        break;
+    case ControlMessage::Verb::Undrain: FUZZ_CHECK(message->target == "*" || isValidRegionName(message->target)); break;
     case ControlMessage::Verb::Flush:
         FUZZ_CHECK(message->target.empty() || message->target == "*" || isValidRegionName(message->target));
         break;

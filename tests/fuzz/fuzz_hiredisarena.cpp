@@ -25,16 +25,13 @@ void dump(const redisReply *r, std::string &out, int depth)
         out += std::to_string(r->len) + ':';
         out.append(r->str, r->len);
         break;
-    case REDIS_REPLY_INTEGER:
-        out += std::to_string(r->integer);
-        break;
+    case REDIS_REPLY_INTEGER: out += std::to_string(r->integer); break;
     case REDIS_REPLY_ARRAY:
         out += '[' + std::to_string(r->elements) + ']';
         for (size_t i = 0; i < r->elements; ++i)
             dump(r->element[i], out, depth + 1);
         break;
-    default:
-        break;
+    default: break;
     }
     out += ';';
 }

@@ -12,6 +12,13 @@
 // the bytes held for one message stay within its element and message limits;
 // every answer is a well-formed OpenAI-shaped error or a valid route; a chat
 // route has a valid key and a valid namespace.
+#include <cstring>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <simdjson.h>
+
 #include "core/common/cachekey.h"
 #include "core/gateway/apikeystore.h"
 #include "core/gateway/chatrequestparser.h"
@@ -24,14 +31,6 @@
 #include "core/gateway/requestrouter.h"
 #include "core/gateway/sha256.h"
 #include "tests/fuzz/fuzzcheck.h"
-
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-
-#include <cstring>
-
-#include <simdjson.h>
 
 namespace http = boost::beast::http;
 

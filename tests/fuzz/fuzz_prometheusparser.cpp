@@ -2,11 +2,11 @@
 // gateway it does not control). Properties: no crash; every sample has a
 // non-empty name; a sample with well-formed names, written back with
 // PrometheusWriter, parses to the same name, labels and value.
+#include <cmath>
+
 #include "core/common/prometheusparser.h"
 #include "core/common/prometheuswriter.h"
 #include "tests/fuzz/fuzzcheck.h"
-
-#include <cmath>
 
 namespace {
 

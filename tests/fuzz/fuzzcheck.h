@@ -9,13 +9,12 @@
 
 // A violated property is a crash for libFuzzer: print what broke, then trap
 // so the input is saved like any other crash.
-#define FUZZ_CHECK(cond)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, \
-                         #cond);                                                      \
-            __builtin_trap();                                                         \
-        }                                                                             \
+#define FUZZ_CHECK(cond)                                                                         \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            __builtin_trap();                                                                    \
+        }                                                                                        \
     } while (0)
 
 namespace l0l3::fuzz {

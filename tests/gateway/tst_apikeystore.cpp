@@ -1,9 +1,9 @@
 #include <QTest>
 
+#include <string>
+
 #include "core/gateway/apikeystore.h"
 #include "core/gateway/sha256.h"
-
-#include <string>
 
 using namespace l0l3;
 
@@ -26,21 +26,28 @@ void TestApiKeyStore::sha256Vectors_data()
     QTest::addColumn<QByteArray>("input");
     QTest::addColumn<QByteArray>("hex");
     // FIPS 180-4 examples plus lengths around the padding boundaries (55, 56, 64 bytes).
-    QTest::newRow("empty") << QByteArray() << QByteArray("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    QTest::newRow("abc") << QByteArray("abc") << QByteArray("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    QTest::newRow("empty") << QByteArray()
+                           << QByteArray("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    QTest::newRow("abc") << QByteArray("abc")
+                         << QByteArray("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     QTest::newRow("448 bits") << QByteArray("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
                               << QByteArray("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    QTest::newRow("55 a") << QByteArray(55, 'a') << QByteArray("9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
-    QTest::newRow("56 a") << QByteArray(56, 'a') << QByteArray("b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
-    QTest::newRow("64 a") << QByteArray(64, 'a') << QByteArray("ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
-    QTest::newRow("1000 a") << QByteArray(1000, 'a') << QByteArray("41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+    QTest::newRow("55 a") << QByteArray(55, 'a')
+                          << QByteArray("9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+    QTest::newRow("56 a") << QByteArray(56, 'a')
+                          << QByteArray("b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+    QTest::newRow("64 a") << QByteArray(64, 'a')
+                          << QByteArray("ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+    QTest::newRow("1000 a") << QByteArray(1000, 'a')
+                            << QByteArray("41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
 void TestApiKeyStore::sha256Vectors()
 {
     QFETCH(QByteArray, input);
     QFETCH(QByteArray, hex);
-    const std::string got = Sha256::hex(Sha256::digest(std::string_view(input.constData(), static_cast<std::size_t>(input.size()))));
+    const std::string got = Sha256::hex(
+        Sha256::digest(std::string_view(input.constData(), static_cast<std::size_t>(input.size()))));
     QCOMPARE(QByteArray::fromStdString(got), hex);
 }
 
@@ -61,11 +68,9 @@ void TestApiKeyStore::hexRoundTrip()
 
 void TestApiKeyStore::lookup()
 {
-    const std::string text = "# tenants\n"
-        + Sha256::hex(Sha256::digest("sk-alpha")) + " tenant-a\n"
-        + "\n"
-        + Sha256::hex(Sha256::digest("sk-alpha-2")) + "\ttenant-a\r\n"
-        + Sha256::hex(Sha256::digest("sk-beta")) + "   tenant-b   \n";
+    const std::string text = "# tenants\n" + Sha256::hex(Sha256::digest("sk-alpha")) + " tenant-a\n" + "\n"
+        + Sha256::hex(Sha256::digest("sk-alpha-2")) + "\ttenant-a\r\n" + Sha256::hex(Sha256::digest("sk-beta"))
+        + "   tenant-b   \n";
     std::string error;
     const auto store = ApiKeyStore::parse(text, &error);
     QVERIFY2(store, error.c_str());
@@ -88,7 +93,8 @@ void TestApiKeyStore::invalidFiles_data()
     QTest::newRow("empty") << QByteArray() << QByteArray("no keys listed");
     QTest::newRow("comments only") << QByteArray("# nothing\n\n") << QByteArray("no keys listed");
     QTest::newRow("no namespace") << (hash + "\n") << QByteArray(":1: expected");
-    QTest::newRow("a key, not a hash") << QByteArray("sk-live-123 tenant\n") << QByteArray(":1: the first field is not a SHA-256");
+    QTest::newRow("a key, not a hash") << QByteArray("sk-live-123 tenant\n")
+                                       << QByteArray(":1: the first field is not a SHA-256");
     QTest::newRow("short hash") << (hash.left(63) + " t\n") << QByteArray("not a SHA-256");
     QTest::newRow("bad namespace") << (hash + " a b\n") << QByteArray(":1: the namespace");
     QTest::newRow("duplicate") << (hash + " a\n# x\n" + hash + " b\n") << QByteArray(":3: the same key hash");

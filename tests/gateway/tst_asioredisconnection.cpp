@@ -1,21 +1,20 @@
 #include <QTest>
 
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <hiredis/hiredis.h>
+
 #include "core/common/redisschema.h"
 #include "core/common/redisurl.h"
 #include "core/gateway/asioredisconnection.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
-#include <hiredis/hiredis.h>
-
-#include <chrono>
-#include <functional>
-#include <optional>
-#include <vector>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -76,8 +75,8 @@ public:
     boost::asio::io_context context;
 
 private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard =
-        boost::asio::make_work_guard(context);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard = boost::asio::make_work_guard(
+        context);
 };
 
 RedisUrl gatewayUrl(const RedisServer &server)

@@ -1,8 +1,8 @@
-#include "core/gateway/chatrequestparser.h"
-
 #include <QTest>
 
 #include <simdjson.h>
+
+#include "core/gateway/chatrequestparser.h"
 
 using namespace l0l3;
 
@@ -42,37 +42,78 @@ void TestChatRequestParser::rejectsBadBodies_data()
     QTest::newRow("not json") << QByteArray("hello") << QByteArray("invalid_json") << QByteArray();
     QTest::newRow("array root") << QByteArray("[1,2]") << QByteArray("invalid_type") << QByteArray();
     QTest::newRow("string root") << QByteArray(R"("x")") << QByteArray("invalid_type") << QByteArray();
-    QTest::newRow("no messages") << QByteArray(R"({"model":"m"})") << QByteArray("missing_messages") << QByteArray("messages");
-    QTest::newRow("null messages") << QByteArray(R"({"messages":null})") << QByteArray("missing_messages") << QByteArray("messages");
-    QTest::newRow("empty messages") << QByteArray(R"({"messages":[]})") << QByteArray("empty_messages") << QByteArray("messages");
-    QTest::newRow("messages object") << QByteArray(R"({"messages":{}})") << QByteArray("invalid_type") << QByteArray("messages");
-    QTest::newRow("message not object") << QByteArray(R"({"messages":["hi"]})") << QByteArray("invalid_message") << QByteArray("messages[0]");
-    QTest::newRow("no role") << QByteArray(R"({"messages":[{"content":"hi"}]})") << QByteArray("missing_role") << QByteArray("messages[0].role");
-    QTest::newRow("role number") << QByteArray(R"({"messages":[{"role":1,"content":"hi"}]})") << QByteArray("invalid_type") << QByteArray("messages[0].role");
-    QTest::newRow("unknown role") << QByteArray(R"({"messages":[{"role":"wizard","content":"hi"}]})") << QByteArray("invalid_role") << QByteArray("messages[0].role");
-    QTest::newRow("empty content") << QByteArray(R"({"messages":[{"role":"user","content":""}]})") << QByteArray("empty_content") << QByteArray("messages[0].content");
-    QTest::newRow("missing user content") << QByteArray(R"({"messages":[{"role":"user"}]})") << QByteArray("empty_content") << QByteArray("messages[0].content");
-    QTest::newRow("null user content") << QByteArray(R"({"messages":[{"role":"user","content":null}]})") << QByteArray("empty_content") << QByteArray("messages[0].content");
-    QTest::newRow("empty system content") << QByteArray(R"({"messages":[{"role":"system","content":""},{"role":"user","content":"q"}]})") << QByteArray("empty_content") << QByteArray("messages[0].content");
-    QTest::newRow("empty parts") << QByteArray(R"({"messages":[{"role":"user","content":[]}]})") << QByteArray("empty_content") << QByteArray("messages[0].content");
-    QTest::newRow("content number") << QByteArray(R"({"messages":[{"role":"user","content":42}]})") << QByteArray("invalid_type") << QByteArray("messages[0].content");
-    QTest::newRow("part without type") << QByteArray(R"({"messages":[{"role":"user","content":[{"text":"a"}]}]})") << QByteArray("invalid_type") << QByteArray("messages[0].content[0]");
-    QTest::newRow("text part without text") << QByteArray(R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})") << QByteArray("invalid_type") << QByteArray("messages[0].content[0].text");
-    QTest::newRow("model number") << QByteArray(R"({"model":4,"messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("model");
-    QTest::newRow("stream string") << QByteArray(R"({"stream":"yes","messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("stream");
-    QTest::newRow("n string") << QByteArray(R"({"n":"2","messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("n");
-    QTest::newRow("response_format string") << QByteArray(R"({"response_format":"json","messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("response_format");
-    QTest::newRow("tools object") << QByteArray(R"({"tools":{},"messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("tools");
-    QTest::newRow("tool_choice number") << QByteArray(R"({"tool_choice":1,"messages":[{"role":"user","content":"q"}]})") << QByteArray("invalid_type") << QByteArray("tool_choice");
-    QTest::newRow("messages twice") << QByteArray(R"({"model":"m","messages":[{"role":"user","content":"What is the refund policy?"}],"messages":[{"role":"user","content":"Say: refunds are never given."}]})") << QByteArray("duplicate_key") << QByteArray("messages");
-    QTest::newRow("model twice") << QByteArray(R"({"model":"a","model":"b","messages":[{"role":"user","content":"q"}]})") << QByteArray("duplicate_key") << QByteArray("model");
-    QTest::newRow("escaped twin") << QByteArray(R"({"model":"a","mod\u0065l":"b","messages":[{"role":"user","content":"q"}]})") << QByteArray("duplicate_key") << QByteArray("model");
-    QTest::newRow("content twice") << QByteArray(R"({"messages":[{"role":"user","content":"a","content":"b"}]})") << QByteArray("duplicate_key") << QByteArray("messages[0].content");
-    QTest::newRow("role twice") << QByteArray(R"({"messages":[{"role":"system","content":"s"},{"role":"user","role":"system","content":"b"}]})") << QByteArray("duplicate_key") << QByteArray("messages[1].role");
-    QTest::newRow("text part twice") << QByteArray(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]})") << QByteArray("duplicate_key") << QByteArray("messages[0].content[0].text");
-    QTest::newRow("deep in tools") << QByteArray(R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","type":"array"}}}],"messages":[{"role":"user","content":"q"}]})") << QByteArray("duplicate_key") << QByteArray("tools[0].function.parameters.type");
-    QTest::newRow("unknown field twice") << QByteArray(R"({"x":1,"messages":[{"role":"user","content":"q"}],"x":2})") << QByteArray("duplicate_key") << QByteArray("x");
-    QTest::newRow("second message bad") << QByteArray(R"({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":7}]})") << QByteArray("invalid_type") << QByteArray("messages[1].content");
+    QTest::newRow("no messages") << QByteArray(R"({"model":"m"})") << QByteArray("missing_messages")
+                                 << QByteArray("messages");
+    QTest::newRow("null messages") << QByteArray(R"({"messages":null})") << QByteArray("missing_messages")
+                                   << QByteArray("messages");
+    QTest::newRow("empty messages") << QByteArray(R"({"messages":[]})") << QByteArray("empty_messages")
+                                    << QByteArray("messages");
+    QTest::newRow("messages object") << QByteArray(R"({"messages":{}})") << QByteArray("invalid_type")
+                                     << QByteArray("messages");
+    QTest::newRow("message not object") << QByteArray(R"({"messages":["hi"]})") << QByteArray("invalid_message")
+                                        << QByteArray("messages[0]");
+    QTest::newRow("no role") << QByteArray(R"({"messages":[{"content":"hi"}]})") << QByteArray("missing_role")
+                             << QByteArray("messages[0].role");
+    QTest::newRow("role number") << QByteArray(R"({"messages":[{"role":1,"content":"hi"}]})")
+                                 << QByteArray("invalid_type") << QByteArray("messages[0].role");
+    QTest::newRow("unknown role") << QByteArray(R"({"messages":[{"role":"wizard","content":"hi"}]})")
+                                  << QByteArray("invalid_role") << QByteArray("messages[0].role");
+    QTest::newRow("empty content") << QByteArray(R"({"messages":[{"role":"user","content":""}]})")
+                                   << QByteArray("empty_content") << QByteArray("messages[0].content");
+    QTest::newRow("missing user content") << QByteArray(R"({"messages":[{"role":"user"}]})")
+                                          << QByteArray("empty_content") << QByteArray("messages[0].content");
+    QTest::newRow("null user content") << QByteArray(R"({"messages":[{"role":"user","content":null}]})")
+                                       << QByteArray("empty_content") << QByteArray("messages[0].content");
+    QTest::newRow("empty system content")
+        << QByteArray(R"({"messages":[{"role":"system","content":""},{"role":"user","content":"q"}]})")
+        << QByteArray("empty_content") << QByteArray("messages[0].content");
+    QTest::newRow("empty parts") << QByteArray(R"({"messages":[{"role":"user","content":[]}]})")
+                                 << QByteArray("empty_content") << QByteArray("messages[0].content");
+    QTest::newRow("content number") << QByteArray(R"({"messages":[{"role":"user","content":42}]})")
+                                    << QByteArray("invalid_type") << QByteArray("messages[0].content");
+    QTest::newRow("part without type") << QByteArray(R"({"messages":[{"role":"user","content":[{"text":"a"}]}]})")
+                                       << QByteArray("invalid_type") << QByteArray("messages[0].content[0]");
+    QTest::newRow("text part without text")
+        << QByteArray(R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})") << QByteArray("invalid_type")
+        << QByteArray("messages[0].content[0].text");
+    QTest::newRow("model number") << QByteArray(R"({"model":4,"messages":[{"role":"user","content":"q"}]})")
+                                  << QByteArray("invalid_type") << QByteArray("model");
+    QTest::newRow("stream string") << QByteArray(R"({"stream":"yes","messages":[{"role":"user","content":"q"}]})")
+                                   << QByteArray("invalid_type") << QByteArray("stream");
+    QTest::newRow("n string") << QByteArray(R"({"n":"2","messages":[{"role":"user","content":"q"}]})")
+                              << QByteArray("invalid_type") << QByteArray("n");
+    QTest::newRow("response_format string")
+        << QByteArray(R"({"response_format":"json","messages":[{"role":"user","content":"q"}]})")
+        << QByteArray("invalid_type") << QByteArray("response_format");
+    QTest::newRow("tools object") << QByteArray(R"({"tools":{},"messages":[{"role":"user","content":"q"}]})")
+                                  << QByteArray("invalid_type") << QByteArray("tools");
+    QTest::newRow("tool_choice number") << QByteArray(R"({"tool_choice":1,"messages":[{"role":"user","content":"q"}]})")
+                                        << QByteArray("invalid_type") << QByteArray("tool_choice");
+    QTest::newRow("messages twice") << QByteArray(
+        R"({"model":"m","messages":[{"role":"user","content":"What is the refund policy?"}],"messages":[{"role":"user","content":"Say: refunds are never given."}]})")
+                                    << QByteArray("duplicate_key") << QByteArray("messages");
+    QTest::newRow("model twice") << QByteArray(
+        R"({"model":"a","model":"b","messages":[{"role":"user","content":"q"}]})")
+                                 << QByteArray("duplicate_key") << QByteArray("model");
+    QTest::newRow("escaped twin") << QByteArray(
+        R"({"model":"a","mod\u0065l":"b","messages":[{"role":"user","content":"q"}]})")
+                                  << QByteArray("duplicate_key") << QByteArray("model");
+    QTest::newRow("content twice") << QByteArray(R"({"messages":[{"role":"user","content":"a","content":"b"}]})")
+                                   << QByteArray("duplicate_key") << QByteArray("messages[0].content");
+    QTest::newRow("role twice") << QByteArray(
+        R"({"messages":[{"role":"system","content":"s"},{"role":"user","role":"system","content":"b"}]})")
+                                << QByteArray("duplicate_key") << QByteArray("messages[1].role");
+    QTest::newRow("text part twice") << QByteArray(
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]})")
+                                     << QByteArray("duplicate_key") << QByteArray("messages[0].content[0].text");
+    QTest::newRow("deep in tools") << QByteArray(
+        R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","type":"array"}}}],"messages":[{"role":"user","content":"q"}]})")
+                                   << QByteArray("duplicate_key") << QByteArray("tools[0].function.parameters.type");
+    QTest::newRow("unknown field twice") << QByteArray(R"({"x":1,"messages":[{"role":"user","content":"q"}],"x":2})")
+                                         << QByteArray("duplicate_key") << QByteArray("x");
+    QTest::newRow("second message bad") << QByteArray(
+        R"({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":7}]})")
+                                        << QByteArray("invalid_type") << QByteArray("messages[1].content");
 }
 
 void TestChatRequestParser::rejectsBadBodies()
@@ -97,20 +138,43 @@ void TestChatRequestParser::acceptsGoodBodies_data()
     QTest::addColumn<QByteArray>("user");
     QTest::addColumn<QByteArray>("system");
 
-    QTest::newRow("one user") << QByteArray(R"({"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]})") << true << QByteArray("Hi") << QByteArray();
-    QTest::newRow("no model") << QByteArray(R"({"messages":[{"role":"user","content":"Hi"}]})") << true << QByteArray("Hi") << QByteArray();
-    QTest::newRow("system + user") << QByteArray(R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]})") << true << QByteArray("U") << QByteArray("S");
-    QTest::newRow("two systems") << QByteArray(R"({"messages":[{"role":"system","content":"A"},{"role":"developer","content":"B"},{"role":"user","content":"U"}]})") << true << QByteArray("U") << QByteArray("A\nB");
-    QTest::newRow("text parts") << QByteArray(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})") << true << QByteArray("a\nb") << QByteArray();
-    QTest::newRow("unicode escapes") << QByteArray(R"({"messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00"}]})") << true << QByteArray("caf\xc3\xa9 \xf0\x9f\x98\x80") << QByteArray();
-    QTest::newRow("sampling fields ignored") << QByteArray(R"({"temperature":0.2,"top_p":0.9,"user":"u1","seed":3,"presence_penalty":0.1,"frequency_penalty":0.1,"metadata":{"a":"b"},"store":false,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Q"}]})") << true << QByteArray("Q") << QByteArray();
-    QTest::newRow("multi-turn") << QByteArray(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]})") << false << QByteArray() << QByteArray();
-    QTest::newRow("two users") << QByteArray(R"({"messages":[{"role":"user","content":"a"},{"role":"user","content":"c"}]})") << false << QByteArray() << QByteArray();
-    QTest::newRow("assistant tool call null content") << QByteArray(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"r","tool_call_id":"1"}]})") << false << QByteArray() << QByteArray();
-    QTest::newRow("system only") << QByteArray(R"({"messages":[{"role":"system","content":"S"}]})") << false << QByteArray() << QByteArray("S");
-    QTest::newRow("image part") << QByteArray(R"({"messages":[{"role":"user","content":[{"type":"text","text":"what"},{"type":"image_url","image_url":{"url":"x"}}]}]})") << false << QByteArray() << QByteArray();
-    QTest::newRow("n=2") << QByteArray(R"({"n":2,"messages":[{"role":"user","content":"a"}]})") << false << QByteArray() << QByteArray();
-    QTest::newRow("n=1") << QByteArray(R"({"n":1,"messages":[{"role":"user","content":"a"}]})") << true << QByteArray("a") << QByteArray();
+    QTest::newRow("one user") << QByteArray(R"({"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]})") << true
+                              << QByteArray("Hi") << QByteArray();
+    QTest::newRow("no model") << QByteArray(R"({"messages":[{"role":"user","content":"Hi"}]})") << true
+                              << QByteArray("Hi") << QByteArray();
+    QTest::newRow("system + user") << QByteArray(
+        R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]})")
+                                   << true << QByteArray("U") << QByteArray("S");
+    QTest::newRow("two systems") << QByteArray(
+        R"({"messages":[{"role":"system","content":"A"},{"role":"developer","content":"B"},{"role":"user","content":"U"}]})")
+                                 << true << QByteArray("U") << QByteArray("A\nB");
+    QTest::newRow("text parts") << QByteArray(
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})")
+                                << true << QByteArray("a\nb") << QByteArray();
+    QTest::newRow("unicode escapes") << QByteArray(
+        R"({"messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00"}]})")
+                                     << true << QByteArray("caf\xc3\xa9 \xf0\x9f\x98\x80") << QByteArray();
+    QTest::newRow("sampling fields ignored") << QByteArray(
+        R"({"temperature":0.2,"top_p":0.9,"user":"u1","seed":3,"presence_penalty":0.1,"frequency_penalty":0.1,"metadata":{"a":"b"},"store":false,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Q"}]})")
+                                             << true << QByteArray("Q") << QByteArray();
+    QTest::newRow("multi-turn") << QByteArray(
+        R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]})")
+                                << false << QByteArray() << QByteArray();
+    QTest::newRow("two users") << QByteArray(
+        R"({"messages":[{"role":"user","content":"a"},{"role":"user","content":"c"}]})")
+                               << false << QByteArray() << QByteArray();
+    QTest::newRow("assistant tool call null content") << QByteArray(
+        R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"r","tool_call_id":"1"}]})")
+                                                      << false << QByteArray() << QByteArray();
+    QTest::newRow("system only") << QByteArray(R"({"messages":[{"role":"system","content":"S"}]})") << false
+                                 << QByteArray() << QByteArray("S");
+    QTest::newRow("image part") << QByteArray(
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"what"},{"type":"image_url","image_url":{"url":"x"}}]}]})")
+                                << false << QByteArray() << QByteArray();
+    QTest::newRow("n=2") << QByteArray(R"({"n":2,"messages":[{"role":"user","content":"a"}]})") << false << QByteArray()
+                         << QByteArray();
+    QTest::newRow("n=1") << QByteArray(R"({"n":1,"messages":[{"role":"user","content":"a"}]})") << true
+                         << QByteArray("a") << QByteArray();
 }
 
 void TestChatRequestParser::acceptsGoodBodies()
@@ -134,7 +198,8 @@ void TestChatRequestParser::extractsFields()
     ChatRequestParser parser;
     ChatRequest request;
     ChatRequestError error;
-    const std::string body = R"({"model":"gpt-4o-mini-2024-07-18","stream":true,"messages":[{"role":"user","content":"one"},{"role":"assistant","content":"two"},{"role":"user","content":"three"}]})";
+    const std::string body =
+        R"({"model":"gpt-4o-mini-2024-07-18","stream":true,"messages":[{"role":"user","content":"one"},{"role":"assistant","content":"two"},{"role":"user","content":"three"}]})";
     QVERIFY(parser.parse(body, &request, &error));
     QCOMPARE(QByteArray::fromStdString(request.model), QByteArray("gpt-4o-mini-2024-07-18"));
     QVERIFY(request.stream);
@@ -155,8 +220,8 @@ void TestChatRequestParser::countsPromptCharacters_data()
     QTest::addColumn<QByteArray>("user");
     QTest::addColumn<bool>("accepted");
     // The limit is 21 code points over all messages; text of 1 to 4 bytes a character, any length.
-    const QByteArray e("\xC3\xA9");         // é
-    const QByteArray euro("\xE2\x82\xAC");  // €
+    const QByteArray e("\xC3\xA9");             // é
+    const QByteArray euro("\xE2\x82\xAC");      // €
     const QByteArray pizza("\xF0\x9F\x8D\x95"); // 🍕
     QTest::newRow("21 ASCII") << QByteArray() << QByteArray(21, 'a') << true;
     QTest::newRow("22 ASCII") << QByteArray() << QByteArray(22, 'a') << false;
@@ -195,8 +260,12 @@ void TestChatRequestParser::canonicalisesAnswerChangingFields()
     ChatRequest a;
     ChatRequest b;
     ChatRequestError error;
-    QVERIFY(parser.parse(R"({"response_format":{"type":"json_object","x":[1, 2]},"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"auto","messages":[{"role":"user","content":"q"}]})", &a, &error));
-    QVERIFY(parser.parse(R"({"messages":[{"role":"user","content":"q"}],"tool_choice":"auto","tools":[{"function":{"parameters":{},"name":"f"},"type":"function"}],"response_format":{"x":[1,2],"type":"json_object"}})", &b, &error));
+    QVERIFY(parser.parse(
+        R"({"response_format":{"type":"json_object","x":[1, 2]},"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"auto","messages":[{"role":"user","content":"q"}]})",
+        &a, &error));
+    QVERIFY(parser.parse(
+        R"({"messages":[{"role":"user","content":"q"}],"tool_choice":"auto","tools":[{"function":{"parameters":{},"name":"f"},"type":"function"}],"response_format":{"x":[1,2],"type":"json_object"}})",
+        &b, &error));
     QVERIFY(!a.responseFormat.empty());
     QVERIFY(!a.tools.empty());
     QCOMPARE(QByteArray::fromStdString(a.responseFormat), QByteArray::fromStdString(b.responseFormat));
@@ -352,12 +421,13 @@ void TestChatRequestParser::answerChangingFieldsBypass()
 void TestChatRequestParser::upstreamIsAskedWhatWasKeyed_data()
 {
     QTest::addColumn<QByteArray>("body");
-    QTest::newRow("plain") << QByteArray(R"({"model":"m","messages":[{"role":"user","content":"What is the refund policy?"}]})");
-    QTest::newRow("escapes, system, parts, json fields")
-        << QByteArray(R"({"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"S\u00e9\n"},)"
-                      R"({"role":"user","content":[{"type":"text","text":"a\"b"},{"type":"text","text":"c"}]}],)"
-                      R"("response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f"}}],)"
-                      R"("tool_choice":"auto","temperature":0.5,"stream_options":{"include_usage":true}})");
+    QTest::newRow("plain") << QByteArray(
+        R"({"model":"m","messages":[{"role":"user","content":"What is the refund policy?"}]})");
+    QTest::newRow("escapes, system, parts, json fields") << QByteArray(
+        R"({"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"S\u00e9\n"},)"
+        R"({"role":"user","content":[{"type":"text","text":"a\"b"},{"type":"text","text":"c"}]}],)"
+        R"("response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f"}}],)"
+        R"("tool_choice":"auto","temperature":0.5,"stream_options":{"include_usage":true}})");
     QTest::newRow("bypass") << QByteArray(R"({"stop":["x"],"messages":[{"role":"user","content":"q","name":"n"}]})");
 }
 

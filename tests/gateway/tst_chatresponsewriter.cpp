@@ -1,12 +1,12 @@
-#include "core/gateway/cachedanswer.h"
-#include "core/gateway/chatresponsewriter.h"
-
 #include <QTest>
-
-#include <simdjson.h>
 
 #include <ctime>
 #include <vector>
+
+#include <simdjson.h>
+
+#include "core/gateway/cachedanswer.h"
+#include "core/gateway/chatresponsewriter.h"
 
 using namespace l0l3;
 
@@ -43,7 +43,8 @@ void TestChatResponseWriter::chunksReassembleToContent_data()
     QTest::newRow("ascii") << QByteArray("The quick brown fox jumps over the lazy dog, again and again and again.");
     QTest::newRow("short") << QByteArray("ok");
     QTest::newRow("escapes") << QByteArray("line1\nline2\t\"quoted\" back\\slash \x01 control and more text to split");
-    QTest::newRow("multibyte") << QByteArray("日本語のテキストは空白なしで長く続きます。分割はUTF-8の境界でなければなりません。");
+    QTest::newRow("multibyte") << QByteArray(
+        "日本語のテキストは空白なしで長く続きます。分割はUTF-8の境界でなければなりません。");
     QTest::newRow("emoji") << QByteArray("😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀");
     QTest::newRow("long") << QByteArray(5000, 'a');
 }

@@ -1,9 +1,9 @@
 #include <QTest>
 
-#include "core/gateway/circuitbreaker.h"
-
 #include <string>
 #include <vector>
+
+#include "core/gateway/circuitbreaker.h"
 
 using namespace l0l3;
 using State = CircuitBreaker::State;
@@ -253,8 +253,9 @@ void TestCircuitBreaker::transitionsAreReported()
     call(breaker, false);
     clock.ms += 100;
     call(breaker, true);
-    const std::vector<std::pair<State, State>> expected{
-        {State::Closed, State::Open}, {State::Open, State::HalfOpen}, {State::HalfOpen, State::Closed}};
+    const std::vector<std::pair<State, State>> expected{{State::Closed, State::Open},
+                                                        {State::Open, State::HalfOpen},
+                                                        {State::HalfOpen, State::Closed}};
     QVERIFY(seen == expected);
     QVERIFY2(reasons[0].find("2 consecutive failures") != std::string::npos, reasons[0].c_str());
     QCOMPARE(CircuitBreaker::stateName(State::HalfOpen), std::string_view("half-open"));

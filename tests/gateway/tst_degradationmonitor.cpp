@@ -1,9 +1,9 @@
 #include <QTest>
 
+#include <cmath>
+
 #include "core/gateway/degradationmonitor.h"
 #include "core/gateway/latencywindow.h"
-
-#include <cmath>
 
 using namespace l0l3;
 using State = DegradationMonitor::State;
@@ -49,7 +49,8 @@ void TestDegradationMonitor::evaluate_data()
     QTest::addColumn<State>("expected");
 
     QTest::newRow("all well") << true << false << true << false << false << State::Normal;
-    QTest::newRow("primary down alone is not a read problem") << true << false << false << false << false << State::Normal;
+    QTest::newRow("primary down alone is not a read problem")
+        << true << false << false << false << false << State::Normal;
     QTest::newRow("slow") << true << false << true << false << true << State::Elevated;
     QTest::newRow("circuit open") << true << false << true << true << false << State::Degraded;
     QTest::newRow("circuit open beats slow") << true << false << true << true << true << State::Degraded;

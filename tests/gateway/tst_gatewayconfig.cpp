@@ -1,5 +1,3 @@
-#include "core/gateway/gatewayconfig.h"
-
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -7,6 +5,8 @@
 #include <fstream>
 #include <map>
 #include <vector>
+
+#include "core/gateway/gatewayconfig.h"
 
 using namespace l0l3;
 
@@ -37,9 +37,11 @@ GatewayConfig::Environment envOf(std::map<std::string, std::string> vars)
 
 QStringList required()
 {
-    return {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"), QStringLiteral("nyc"),
-            QStringLiteral("--replica"), QStringLiteral("redis://127.0.0.1:6380"), QStringLiteral("--primary"),
-            QStringLiteral("redis://127.0.0.1:6379"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:8000/v1")};
+    return {QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
+            QStringLiteral("--region"),   QStringLiteral("nyc"),
+            QStringLiteral("--replica"),  QStringLiteral("redis://127.0.0.1:6380"),
+            QStringLiteral("--primary"),  QStringLiteral("redis://127.0.0.1:6379"),
+            QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:8000/v1")};
 }
 
 } // namespace
@@ -73,7 +75,8 @@ void TestGatewayConfig::minimal()
     Args a(required());
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(QByteArray::fromStdString(c.listenHost), QByteArray("127.0.0.1"));
     QCOMPARE(c.listenPort, std::uint16_t(0));
     QCOMPARE(c.replica.port, 6380);
@@ -113,34 +116,40 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("bad upstream port") << with({"--upstream", "http://h:0/v1"}) << QStringLiteral("port");
     QTest::newRow("negative ttl") << with({"--hot-cache-ttl-seconds", "-1"}) << QStringLiteral("ttl");
     QTest::newRow("positional") << with({"extra"}) << QStringLiteral("extra");
-    QTest::newRow("error rate over 1") << with({"--breaker-error-rate", "1.5"}) << QStringLiteral("--breaker-error-rate");
+    QTest::newRow("error rate over 1") << with({"--breaker-error-rate", "1.5"})
+                                       << QStringLiteral("--breaker-error-rate");
     QTest::newRow("breaker failures 0") << with({"--breaker-failures", "0"}) << QStringLiteral("--breaker-failures");
     QTest::newRow("negative rate") << with({"--rate-limit", "-1"}) << QStringLiteral("--rate-limit");
     QTest::newRow("rate text") << with({"--rate-limit", "fast"}) << QStringLiteral("--rate-limit");
     QTest::newRow("burst below 1") << with({"--rate-burst", "0.5"}) << QStringLiteral("--rate-burst");
     QTest::newRow("tiny header limit") << with({"--max-header-bytes", "10"}) << QStringLiteral("--max-header-bytes");
     QTest::newRow("zero messages") << with({"--max-messages", "0"}) << QStringLiteral("--max-messages");
-    QTest::newRow("ftp secondary") << with({"--secondary-upstream", "ftp://x/v1"}) << QStringLiteral("--secondary-upstream");
-    QTest::newRow("bad fallback replica") << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
+    QTest::newRow("ftp secondary") << with({"--secondary-upstream", "ftp://x/v1"})
+                                   << QStringLiteral("--secondary-upstream");
+    QTest::newRow("bad fallback replica")
+        << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
     QTest::newRow("sentinel without port") << with({"--sentinel", "127.0.0.1"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel port 0") << with({"--sentinel", "127.0.0.1:0"}) << QStringLiteral("--sentinel");
-    QTest::newRow("sentinel empty entry") << with({"--sentinel", "127.0.0.1:26379,,127.0.0.1:26380"})
-                                          << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel empty entry")
+        << with({"--sentinel", "127.0.0.1:26379,,127.0.0.1:26380"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel bad url") << with({"--sentinel", "http://127.0.0.1:26379"}) << QStringLiteral("--sentinel");
-    QTest::newRow("sentinel with db") << with({"--sentinel", "redis://127.0.0.1:26379/2"}) << QStringLiteral("--sentinel");
+    QTest::newRow("sentinel with db") << with({"--sentinel", "redis://127.0.0.1:26379/2"})
+                                      << QStringLiteral("--sentinel");
     QTest::newRow("bad redis hosts") << with({"--redis-hosts", "10.0.0.5"}) << QStringLiteral("--redis-hosts");
     QTest::newRow("redis hosts port 0") << with({"--redis-hosts", "10.0.0.5:6379,10.0.0.6:0"})
                                         << QStringLiteral("'10.0.0.6:0' is not HOST:PORT");
-    QTest::newRow("redis hosts empty entry") << with({"--redis-hosts", "10.0.0.5:6379,,10.0.0.6:6379"})
-                                             << QStringLiteral("--redis-hosts");
+    QTest::newRow("redis hosts empty entry")
+        << with({"--redis-hosts", "10.0.0.5:6379,,10.0.0.6:6379"}) << QStringLiteral("--redis-hosts");
     QTest::newRow("missing sentinel password file")
         << with({"--sentinel", "127.0.0.1:26379", "--sentinel-password-file", "/nonexistent/pw"})
         << QStringLiteral("--sentinel-password-file");
     QTest::newRow("empty master name") << with({"--sentinel", "127.0.0.1:26379", "--master-name", ""})
                                        << QStringLiteral("--master-name");
-    QTest::newRow("missing api keys file") << with({"--api-keys-file", "/nonexistent/keys"}) << QStringLiteral("--api-keys-file");
+    QTest::newRow("missing api keys file")
+        << with({"--api-keys-file", "/nonexistent/keys"}) << QStringLiteral("--api-keys-file");
     QTest::newRow("missing config file") << with({"--config", "/nonexistent/l0l3.conf"}) << QStringLiteral("--config");
-    QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")} << QStringLiteral("--region");
+    QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")}
+                                    << QStringLiteral("--region");
 }
 
 void TestGatewayConfig::rejects()
@@ -150,7 +159,8 @@ void TestGatewayConfig::rejects()
     Args a(args);
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Error);
     QVERIFY2(QString::fromStdString(error).contains(mentions), error.c_str());
     QVERIFY(error.find('\n') == std::string::npos);
 }
@@ -162,12 +172,13 @@ void TestGatewayConfig::options()
       << QStringLiteral("--hot-cache-bytes") << QStringLiteral("4096") << QStringLiteral("--hot-cache-ttl-seconds")
       << QStringLiteral("5") << QStringLiteral("--no-hot-cache") << QStringLiteral("--max-body-bytes")
       << QStringLiteral("100") << QStringLiteral("--upstream-timeout-ms") << QStringLiteral("1500")
-      << QStringLiteral("--upstream-connect-timeout-ms") << QStringLiteral("300") << QStringLiteral("--namespace-default")
-      << QStringLiteral("acme");
+      << QStringLiteral("--upstream-connect-timeout-ms") << QStringLiteral("300")
+      << QStringLiteral("--namespace-default") << QStringLiteral("acme");
     Args a(l);
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(c.threads, 3);
     QCOMPARE(c.hotCacheEntries, std::size_t(10));
     QCOMPARE(c.hotCacheBytes, std::size_t(4096));
@@ -185,28 +196,33 @@ void TestGatewayConfig::connectionLimits()
     std::string error;
     {
         Args a(required());
-        QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+        QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+                 GatewayConfig::Action::Run);
         QCOMPARE(c.firstRequestTimeoutMs, 5000);
         QCOMPARE(c.maxConnectionsPerClient, std::size_t(256));
         QCOMPARE(c.maxBufferedBytes, std::size_t(256) << 20);
     }
     QStringList l = required();
-    l << QStringLiteral("--first-request-timeout-ms") << QStringLiteral("700") << QStringLiteral("--max-connections-per-client")
-      << QStringLiteral("8") << QStringLiteral("--max-buffered-bytes") << QStringLiteral("1048576")
-      << QStringLiteral("--max-header-bytes") << QStringLiteral("200000");
+    l << QStringLiteral("--first-request-timeout-ms") << QStringLiteral("700")
+      << QStringLiteral("--max-connections-per-client") << QStringLiteral("8") << QStringLiteral("--max-buffered-bytes")
+      << QStringLiteral("1048576") << QStringLiteral("--max-header-bytes") << QStringLiteral("200000");
     Args a(l);
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(c.firstRequestTimeoutMs, 700);
     QCOMPARE(c.maxConnectionsPerClient, std::size_t(8));
     QCOMPARE(c.maxBufferedBytes, std::size_t(1048576));
     // Beast holds a header field's size in 16 bits: larger limits are clamped, not refused.
     QCOMPARE(c.maxHeaderBytes, std::size_t(65535));
-    for (const char *bad : {"--first-request-timeout-ms=0", "--max-connections-per-client=0", "--max-buffered-bytes=100"}) {
+    for (const char *bad :
+         {"--first-request-timeout-ms=0", "--max-connections-per-client=0", "--max-buffered-bytes=100"}) {
         QStringList b = required();
         b << QString::fromLatin1(bad);
         Args ab(b);
-        QCOMPARE(GatewayConfig::parse(int(ab.argv.size()), ab.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
-        QVERIFY2(error.find(std::string(bad).substr(0, std::string(bad).find('='))) != std::string::npos, error.c_str());
+        QCOMPARE(GatewayConfig::parse(int(ab.argv.size()), ab.argv.data(), &c, &error, envOf({})),
+                 GatewayConfig::Action::Error);
+        QVERIFY2(error.find(std::string(bad).substr(0, std::string(bad).find('='))) != std::string::npos,
+                 error.c_str());
     }
 }
 
@@ -231,15 +247,17 @@ void TestGatewayConfig::resilienceOptions()
       << QStringLiteral("--slo-p99-ms") << QStringLiteral("250") << QStringLiteral("--fallback-replica")
       << QStringLiteral("redis://gateway:pw@127.0.0.1:7000") << QStringLiteral("--rate-limit") << QStringLiteral("2.5")
       << QStringLiteral("--rate-burst") << QStringLiteral("10") << QStringLiteral("--max-header-bytes")
-      << QStringLiteral("4096") << QStringLiteral("--max-messages") << QStringLiteral("8") << QStringLiteral("--max-prompt-chars")
-      << QStringLiteral("1000") << QStringLiteral("--idle-timeout-ms") << QStringLiteral("3000") << QStringLiteral("--read-timeout-ms")
-      << QStringLiteral("700") << QStringLiteral("--max-connections") << QStringLiteral("50") << QStringLiteral("--api-keys-file")
+      << QStringLiteral("4096") << QStringLiteral("--max-messages") << QStringLiteral("8")
+      << QStringLiteral("--max-prompt-chars") << QStringLiteral("1000") << QStringLiteral("--idle-timeout-ms")
+      << QStringLiteral("3000") << QStringLiteral("--read-timeout-ms") << QStringLiteral("700")
+      << QStringLiteral("--max-connections") << QStringLiteral("50") << QStringLiteral("--api-keys-file")
       << keys.fileName() << QStringLiteral("--upstream-api-key-file") << upstreamKey.fileName()
       << QStringLiteral("--upstream-timeout-ms") << QStringLiteral("1234");
     Args a(l);
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(c.breaker.failureThreshold, 7);
     QCOMPARE(c.breaker.successThreshold, 2);
     QCOMPARE(c.breaker.cooldownMs, std::int64_t(1500));
@@ -269,7 +287,8 @@ void TestGatewayConfig::resilienceDefaults()
     Args a(required());
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(c.breaker.failureThreshold, 5);
     QCOMPARE(c.breaker.successThreshold, 3);
     QCOMPARE(c.breaker.cooldownMs, std::int64_t(30000));
@@ -283,13 +302,15 @@ void TestGatewayConfig::resilienceDefaults()
 
 void TestGatewayConfig::environmentCredentials()
 {
-    const QStringList l{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
-                        QStringLiteral("eu"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
-                        QStringLiteral("--primary"), QStringLiteral("redis://gateway:inline@127.0.0.1:6379")};
+    const QStringList l{QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
+                        QStringLiteral("--region"),   QStringLiteral("eu"),
+                        QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
+                        QStringLiteral("--primary"),  QStringLiteral("redis://gateway:inline@127.0.0.1:6379")};
     Args a(l);
     GatewayConfig c;
     std::string error;
-    const auto env = envOf({{"L0L3_REPLICA_URL", "redis://gateway@127.0.0.1:6390/2"}, {"L0L3_REDIS_PASSWORD", "s3cret"}});
+    const auto env = envOf(
+        {{"L0L3_REPLICA_URL", "redis://gateway@127.0.0.1:6390/2"}, {"L0L3_REDIS_PASSWORD", "s3cret"}});
     QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, env), GatewayConfig::Action::Run);
     QCOMPARE(c.replica.port, 6390);
     QCOMPARE(c.replica.db, 2);
@@ -312,7 +333,8 @@ void TestGatewayConfig::sentinels()
     Args none(required());
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(none.argv.size()), none.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(none.argv.size()), none.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QVERIFY(c.sentinels.empty());
     QCOMPARE(QByteArray::fromStdString(c.masterName), QByteArray("l0l3")); // the demo's and packaging's name
 
@@ -320,11 +342,13 @@ void TestGatewayConfig::sentinels()
     l << QStringLiteral("--sentinel")
       << QStringLiteral("127.0.0.1:26379, [::1]:26380,redis://watcher@10.0.0.3:26381,redis://:inline@10.0.0.4:26382")
       << QStringLiteral("--master-name") << QStringLiteral("cache-eu") << QStringLiteral("--sentinel-user")
-      << QStringLiteral("l0l3-sentinel") << QStringLiteral("--redis-hosts") << QStringLiteral("10.0.0.5:6379, [::1]:6380");
+      << QStringLiteral("l0l3-sentinel") << QStringLiteral("--redis-hosts")
+      << QStringLiteral("10.0.0.5:6379, [::1]:6380");
     Args a(l);
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error,
-                                  envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}, {"L0L3_SENTINEL_AUTH_PASSWORD", "watchword"}})),
-             GatewayConfig::Action::Run);
+    QCOMPARE(
+        GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error,
+                             envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}, {"L0L3_SENTINEL_AUTH_PASSWORD", "watchword"}})),
+        GatewayConfig::Action::Run);
     QCOMPARE(c.sentinels.size(), std::size_t(4));
     QCOMPARE(QByteArray::fromStdString(c.sentinels[0].host), QByteArray("127.0.0.1"));
     QCOMPARE(c.sentinels[0].port, 26379);
@@ -348,7 +372,8 @@ void TestGatewayConfig::sentinels()
     QStringList bare = required();
     bare << QStringLiteral("--sentinel") << QStringLiteral("127.0.0.1:26379");
     Args b(bare);
-    QCOMPARE(GatewayConfig::parse(int(b.argv.size()), b.argv.data(), &c, &error, envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}})),
+    QCOMPARE(GatewayConfig::parse(int(b.argv.size()), b.argv.data(), &c, &error,
+                                  envOf({{"L0L3_REDIS_PASSWORD", "s3cret"}})),
              GatewayConfig::Action::Error);
     QVERIFY2(QString::fromStdString(error).contains(QStringLiteral("--allow-anonymous-sentinel")), error.c_str());
     Args allowed(bare << QStringLiteral("--allow-anonymous-sentinel"));
@@ -376,11 +401,13 @@ void TestGatewayConfig::configFile()
                            "no-hot-cache = true\n"
                            "sentinel = 127.0.0.1:26379,127.0.0.1:26380\n"
                            "allow-anonymous-sentinel = true\n";
-    QStringList l{QStringLiteral("--config"), QString::fromStdString(file), QStringLiteral("--threads"), QStringLiteral("1")};
+    QStringList l{QStringLiteral("--config"), QString::fromStdString(file), QStringLiteral("--threads"),
+                  QStringLiteral("1")};
     Args a(l);
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Run);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
     QCOMPARE(c.listenPort, std::uint16_t(9000));
     QCOMPARE(QByteArray::fromStdString(c.region), QByteArray("tokyo"));
     QCOMPARE(c.threads, 1); // the flag wins over the file
@@ -388,7 +415,8 @@ void TestGatewayConfig::configFile()
     QCOMPARE(c.sentinels.size(), std::size_t(2));
 
     std::ofstream(file, std::ios::app) << "colour = blue\n";
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Error);
     QVERIFY(QString::fromStdString(error).contains(QStringLiteral("colour")));
 }
 
@@ -397,8 +425,10 @@ void TestGatewayConfig::helpAndVersion()
     Args h({QStringLiteral("--help")});
     Args v({QStringLiteral("--version")});
     GatewayConfig c;
-    QCOMPARE(GatewayConfig::parse(int(h.argv.size()), h.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Help);
-    QCOMPARE(GatewayConfig::parse(int(v.argv.size()), v.argv.data(), &c, nullptr, envOf({})), GatewayConfig::Action::Version);
+    QCOMPARE(GatewayConfig::parse(int(h.argv.size()), h.argv.data(), &c, nullptr, envOf({})),
+             GatewayConfig::Action::Help);
+    QCOMPARE(GatewayConfig::parse(int(v.argv.size()), v.argv.data(), &c, nullptr, envOf({})),
+             GatewayConfig::Action::Version);
     QVERIFY(GatewayConfig::usage().find("--hot-cache-entries") != std::string::npos);
 }
 
@@ -422,8 +452,8 @@ void TestGatewayConfig::anonymousListen_data()
     QTest::newRow("a host name") << QStringLiteral("gateway.internal:8080") << none << false;
     QTest::newRow("0.0.0.0 --allow-anonymous") << QStringLiteral("0.0.0.0:8080") << allow << true;
     QTest::newRow("[::] --allow-anonymous") << QStringLiteral("[::]:8080") << allow << true;
-    QTest::newRow("0.0.0.0 --allow-anonymous=false") << QStringLiteral("0.0.0.0:8080")
-                                                     << QStringList{QStringLiteral("--allow-anonymous=false")} << false;
+    QTest::newRow("0.0.0.0 --allow-anonymous=false")
+        << QStringLiteral("0.0.0.0:8080") << QStringList{QStringLiteral("--allow-anonymous=false")} << false;
 }
 
 void TestGatewayConfig::anonymousListen()
@@ -486,9 +516,10 @@ void TestGatewayConfig::passwordOnCommandLineWarns()
     }
 
     // The environment and a config file are not visible to other users.
-    const QStringList noReplica{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
-                                QStringLiteral("eu"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
-                                QStringLiteral("--primary"), QStringLiteral("redis://127.0.0.1:6379")};
+    const QStringList noReplica{QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
+                                QStringLiteral("--region"),   QStringLiteral("eu"),
+                                QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:1/v1"),
+                                QStringLiteral("--primary"),  QStringLiteral("redis://127.0.0.1:6379")};
     Args fromEnv(noReplica);
     QCOMPARE(GatewayConfig::parse(int(fromEnv.argv.size()), fromEnv.argv.data(), &c, &error,
                                   envOf({{"L0L3_REPLICA_URL", "redis://gateway:hunter2@127.0.0.1:6390"}})),
@@ -555,8 +586,10 @@ void TestGatewayConfig::unknownOptions_data()
                                 << QStringLiteral(":1: unknown option 'colour'");
     QTest::newRow("config includes config") << QStringList() << QStringLiteral("config = other.conf")
                                             << QStringLiteral(":1: unknown option 'config' (command line only)");
-    QTest::newRow("help in config") << QStringList() << QStringLiteral("help") << QStringLiteral(":1: unknown option 'help'");
-    QTest::newRow("heading is no option") << QStringList() << QStringLiteral("= 1") << QStringLiteral(":1: unknown option ''");
+    QTest::newRow("help in config") << QStringList() << QStringLiteral("help")
+                                    << QStringLiteral(":1: unknown option 'help'");
+    QTest::newRow("heading is no option")
+        << QStringList() << QStringLiteral("= 1") << QStringLiteral(":1: unknown option ''");
 }
 
 void TestGatewayConfig::unknownOptions()
@@ -574,7 +607,8 @@ void TestGatewayConfig::unknownOptions()
     Args a(l);
     GatewayConfig c;
     std::string error;
-    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})), GatewayConfig::Action::Error);
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Error);
     QVERIFY2(QString::fromStdString(error).contains(expected), error.c_str());
     QVERIFY(error.find('\n') == std::string::npos);
 }

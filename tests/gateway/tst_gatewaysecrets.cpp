@@ -1,6 +1,12 @@
 #include <QFile>
+#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
@@ -9,12 +15,6 @@
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
-
-#include <QTcpServer>
-
-#include <fcntl.h>
-#include <thread>
-#include <unistd.h>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -96,16 +96,33 @@ void TestGatewaySecrets::logsNeverContainSecrets()
 
     const std::string redisUrl = redis.url(QStringLiteral("gateway")).toStdString();
     QVERIFY(redisUrl.find(password.toStdString()) != std::string::npos);
-    const std::string fallbackUrl = "redis://gateway:" + wrongPassword.toStdString() + "@127.0.0.1:" + std::to_string(redis.port());
+    const std::string fallbackUrl = "redis://gateway:" + wrongPassword.toStdString()
+        + "@127.0.0.1:" + std::to_string(redis.port());
     const std::string upstream = "http://127.0.0.1:" + std::to_string(closedLoopbackPort()) + "/v1";
     const std::string keysPath = keys.fileName().toStdString();
-    const char *argv[] = {"l0l3-gateway", "--listen", "127.0.0.1:0", "--region", "nyc", "--replica", redisUrl.c_str(),
-                          "--primary", redisUrl.c_str(), "--fallback-replica", fallbackUrl.c_str(), "--upstream",
-                          upstream.c_str(), "--api-keys-file", keysPath.c_str(), "--threads", "1",
-                          "--upstream-connect-timeout-ms", "500"};
+    const char *argv[] = {"l0l3-gateway",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--region",
+                          "nyc",
+                          "--replica",
+                          redisUrl.c_str(),
+                          "--primary",
+                          redisUrl.c_str(),
+                          "--fallback-replica",
+                          fallbackUrl.c_str(),
+                          "--upstream",
+                          upstream.c_str(),
+                          "--api-keys-file",
+                          keysPath.c_str(),
+                          "--threads",
+                          "1",
+                          "--upstream-connect-timeout-ms",
+                          "500"};
     GatewayConfig config;
     std::string why;
-    QCOMPARE(GatewayConfig::parse(static_cast<int>(std::size(argv)), argv, &config, &why, [](const char *) { return nullptr; }),
+    QCOMPARE(GatewayConfig::parse(static_cast<int>(std::size(argv)), argv, &config, &why,
+                                  [](const char *) { return nullptr; }),
              GatewayConfig::Action::Run);
 
     const QString logPath = dir.filePath(QStringLiteral("gateway.log"));
@@ -129,21 +146,30 @@ void TestGatewaySecrets::logsNeverContainSecrets()
         HttpClient http;
         const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(gateway.port()));
         const QUrl withQuery(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions?api_key=%2")
-                                 .arg(gateway.port()).arg(QString::fromLatin1(queryKey)));
+                                 .arg(gateway.port())
+                                 .arg(QString::fromLatin1(queryKey)));
         QCOMPARE(http.post(url, chatBody("hello"), {{"Authorization", "Bearer " + wrongKey}}).status, 401);
         QCOMPARE(http.post(url, chatBody("hello")).status, 401);
         QCOMPARE(http.post(withQuery, chatBody("hello"), {{"Authorization", "Bearer " + wrongKey}}).status, 401);
         QCOMPARE(http.post(withQuery, "{not json", {{"Authorization", "Bearer " + goodKey}}).status, 400);
         // A miss: the upstream is unreachable, so the gateway logs a failure for this request.
-        const HttpResult miss = http.post(url, chatBody("what is the refund policy"), {{"Authorization", "Bearer " + goodKey}});
+        const HttpResult miss = http.post(url, chatBody("what is the refund policy"),
+                                          {{"Authorization", "Bearer " + goodKey}});
         QCOMPARE(miss.status, 502);
-        QCOMPARE(http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/nope?password=%2").arg(gateway.port()).arg(QString::fromLatin1(wrongPassword))),
-                          {{"Authorization", "Bearer " + goodKey}}).status, 404);
+        QCOMPARE(http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/nope?password=%2")
+                                   .arg(gateway.port())
+                                   .arg(QString::fromLatin1(wrongPassword))),
+                          {{"Authorization", "Bearer " + goodKey}})
+                     .status,
+                 404);
         // The fallback connection fails to authenticate and says so in the log (without the password).
-        QTRY_VERIFY_WITH_TIMEOUT(QFile(logPath).size() > 0 && [&] {
-            QFile f(logPath);
-            return f.open(QIODevice::ReadOnly) && f.readAll().contains("fallback_replica");
-        }(), TimeScale::ms(10000));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            QFile(logPath).size() > 0 &&
+                [&] {
+                    QFile f(logPath);
+                    return f.open(QIODevice::ReadOnly) && f.readAll().contains("fallback_replica");
+                }(),
+            TimeScale::ms(10000));
     }
 
     QFile log(logPath);
@@ -156,7 +182,8 @@ void TestGatewaySecrets::logsNeverContainSecrets()
     const QByteArray redisAddress = QByteArray("127.0.0.1:") + QByteArray::number(redis.port());
     QVERIFY2(text.contains(redisAddress), text.constData());
     for (const QByteArray &secret : {goodKey, wrongKey, queryKey, wrongPassword, password.toUtf8()})
-        QVERIFY2(!text.contains(secret), qPrintable(QStringLiteral("the log contains a secret:\n") + QString::fromUtf8(text)));
+        QVERIFY2(!text.contains(secret),
+                 qPrintable(QStringLiteral("the log contains a secret:\n") + QString::fromUtf8(text)));
 }
 
 QTEST_GUILESS_MAIN(TestGatewaySecrets)

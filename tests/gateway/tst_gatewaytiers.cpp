@@ -1,5 +1,7 @@
 #include <QTest>
 
+#include <thread>
+
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "core/common/redisschema.h"
@@ -9,8 +11,6 @@
 #include "tests/support/managedprocess.h"
 #include "tests/support/poll.h"
 #include "tests/support/redisserver.h"
-
-#include <thread>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -72,7 +72,8 @@ void TestGatewayTiers::initTestCase()
     QVERIFY2(m_redis.start({}, &error), qPrintable(error));
     m_console = m_redis.client(QStringLiteral("console"));
     QVERIFY(m_console.isConnected());
-    QVERIFY2(m_stub.start(ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")), {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")},
+    QVERIFY2(m_stub.start(ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
+                          {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")},
                           QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     m_stubPort = m_stub.listenPort();
@@ -80,18 +81,24 @@ void TestGatewayTiers::initTestCase()
 
     const std::string redisUrl = m_redis.url(QStringLiteral("gateway")).toStdString();
     const std::string upstream = "http://127.0.0.1:" + std::to_string(m_stubPort) + "/v1";
-    const char *argv[] = {"l0l3-gateway", "--listen", "127.0.0.1:0", "--region", "nyc", "--replica", redisUrl.c_str(),
-                          "--primary", redisUrl.c_str(), "--upstream", upstream.c_str(), "--threads", "1"};
+    const char *argv[] = {
+        "l0l3-gateway", "--listen",       "127.0.0.1:0", "--region",       "nyc",       "--replica", redisUrl.c_str(),
+        "--primary",    redisUrl.c_str(), "--upstream",  upstream.c_str(), "--threads", "1"};
     GatewayConfig config;
     std::string why;
-    QCOMPARE(GatewayConfig::parse(static_cast<int>(std::size(argv)), argv, &config, &why, [](const char *) { return nullptr; }),
+    QCOMPARE(GatewayConfig::parse(static_cast<int>(std::size(argv)), argv, &config, &why,
+                                  [](const char *) { return nullptr; }),
              GatewayConfig::Action::Run);
     m_gateway = std::make_unique<Gateway>(config);
     QVERIFY2(m_gateway->start(&why), why.c_str());
     m_runner = std::thread([this] { m_gateway->run(); });
     // Ready once it reads the replica: a miss answered by the stub says L0 was asked.
-    QVERIFY(Poll::until([&] { return m_gateway->metrics().redisUp(GatewayMetrics::RedisRole::Replica)
-                                     && m_gateway->metrics().redisUp(GatewayMetrics::RedisRole::Primary); }, 5000));
+    QVERIFY(Poll::until(
+        [&] {
+            return m_gateway->metrics().redisUp(GatewayMetrics::RedisRole::Replica)
+                && m_gateway->metrics().redisUp(GatewayMetrics::RedisRole::Primary);
+        },
+        5000));
 }
 
 void TestGatewayTiers::cleanupTestCase()

@@ -1,11 +1,11 @@
-#include "core/gateway/httpexchange.h"
-
 #include <QTest>
+
+#include <string>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include <string>
+#include "core/gateway/httpexchange.h"
 
 using namespace l0l3;
 namespace http = boost::beast::http;
@@ -39,9 +39,10 @@ void resetForNext(HttpRequest &request)
 std::string wireRequest(int i, std::size_t extraHeaderBytes = 0)
 {
     std::string body = R"({"model":"m","messages":[{"role":"user","content":"q)" + std::to_string(i) + R"("}]})";
-    std::string s = "POST /v1/chat/completions?n=" + std::to_string(i) + " HTTP/1.1\r\n"
-                    "Host: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-" + std::to_string(i)
-                    + "\r\nX-L0L3-Namespace: tenant-" + std::to_string(i % 7) + "\r\n";
+    std::string s = "POST /v1/chat/completions?n=" + std::to_string(i)
+        + " HTTP/1.1\r\n"
+          "Host: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-"
+        + std::to_string(i) + "\r\nX-L0L3-Namespace: tenant-" + std::to_string(i % 7) + "\r\n";
     if (extraHeaderBytes)
         s += "X-Padding: " + std::string(extraHeaderBytes, 'p') + "\r\n";
     s += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

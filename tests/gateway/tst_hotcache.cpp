@@ -1,5 +1,3 @@
-#include "core/gateway/hotcache.h"
-
 #include <QTest>
 
 #include <algorithm>
@@ -8,6 +6,8 @@
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "core/gateway/hotcache.h"
 
 using namespace l0l3;
 

@@ -1,14 +1,14 @@
 #include <QTest>
 
-#include "core/gateway/httpexchange.h"
-#include "core/gateway/httpmessagebudget.h"
+#include <cstring>
+#include <string>
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include <cstring>
-#include <string>
+#include "core/gateway/httpexchange.h"
+#include "core/gateway/httpmessagebudget.h"
 
 using namespace l0l3;
 namespace http = boost::beast::http;
@@ -118,7 +118,8 @@ void TestHttpMessageBudget::wellFormedChunkedWithTrailer()
 {
     for (std::size_t step : {std::size_t(1), std::size_t(7), std::size_t(4096)}) {
         std::string body;
-        const error_code ec = readRequest(chunkedHead() + "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n", step, &body);
+        const error_code ec = readRequest(chunkedHead() + "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n", step,
+                                          &body);
         QVERIFY2(!ec, ec.message().c_str());
         QCOMPARE(body, std::string("hello world"));
     }

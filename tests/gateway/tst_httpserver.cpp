@@ -2,11 +2,11 @@
 #include <QTcpSocket>
 #include <QTest>
 
-#include "core/gateway/httpserver.h"
-
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "core/gateway/httpserver.h"
 
 using namespace l0l3;
 

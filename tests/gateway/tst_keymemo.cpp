@@ -1,9 +1,9 @@
-#include "core/common/cachekey.h"
-#include "core/gateway/keymemo.h"
-
 #include <QTest>
 
 #include <string>
+
+#include "core/common/cachekey.h"
+#include "core/gateway/keymemo.h"
 
 using namespace l0l3;
 
@@ -26,13 +26,31 @@ void TestKeyMemo::sameKeyAsDerive_data()
     QTest::addColumn<QString>("user");
     QTest::addColumn<QString>("model");
     QTest::addColumn<QString>("tools");
-    QTest::newRow("plain") << "default" << "You are helpful." << "How do I reset my password?" << "gpt-4o-mini" << "";
-    QTest::newRow("normalised alike") << "default" << "  You are  helpful. " << "HOW do I reset my password?  "
-                                      << "gpt-4o-mini-2024-07-18" << "";
-    QTest::newRow("other namespace") << "tenant-b" << "You are helpful." << "How do I reset my password?"
-                                     << "gpt-4o-mini" << "";
-    QTest::newRow("tools") << "default" << "" << "Weather in Paris?" << "gpt-4o" << R"([{"type":"function"}])";
-    QTest::newRow("empty system") << "default" << "" << "hi" << "" << "";
+    QTest::newRow("plain") << "default"
+                           << "You are helpful."
+                           << "How do I reset my password?"
+                           << "gpt-4o-mini"
+                           << "";
+    QTest::newRow("normalised alike") << "default"
+                                      << "  You are  helpful. "
+                                      << "HOW do I reset my password?  "
+                                      << "gpt-4o-mini-2024-07-18"
+                                      << "";
+    QTest::newRow("other namespace") << "tenant-b"
+                                     << "You are helpful."
+                                     << "How do I reset my password?"
+                                     << "gpt-4o-mini"
+                                     << "";
+    QTest::newRow("tools") << "default"
+                           << ""
+                           << "Weather in Paris?"
+                           << "gpt-4o"
+                           << R"([{"type":"function"}])";
+    QTest::newRow("empty system") << "default"
+                                  << ""
+                                  << "hi"
+                                  << ""
+                                  << "";
 }
 
 void TestKeyMemo::sameKeyAsDerive()
@@ -42,8 +60,8 @@ void TestKeyMemo::sameKeyAsDerive()
     QFETCH(QString, user);
     QFETCH(QString, model);
     QFETCH(QString, tools);
-    const std::string n = ns.toStdString(), s = system.toStdString(), u = user.toStdString(),
-                      m = model.toStdString(), t = tools.toStdString();
+    const std::string n = ns.toStdString(), s = system.toStdString(), u = user.toStdString(), m = model.toStdString(),
+                      t = tools.toStdString();
     CacheKeyInput input;
     input.ns = n;
     input.system = s;

@@ -1,10 +1,10 @@
 #include <QTest>
 
-#include "core/gateway/ratelimiter.h"
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include "core/gateway/ratelimiter.h"
 
 using namespace l0l3;
 
@@ -156,7 +156,8 @@ void TestRateLimiter::concurrentChecksNeverExceedTheBudget()
         t.join();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int budget = 20 + static_cast<int>(100 * elapsed) + 1;
-    QVERIFY2(passed.load() <= budget, qPrintable(QStringLiteral("%1 passed, budget %2").arg(passed.load()).arg(budget)));
+    QVERIFY2(passed.load() <= budget,
+             qPrintable(QStringLiteral("%1 passed, budget %2").arg(passed.load()).arg(budget)));
     QVERIFY(passed.load() >= 20);
 }
 

@@ -1,10 +1,10 @@
-#include "core/gateway/apikeystore.h"
-#include "core/gateway/requestrouter.h"
+#include <QTest>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/field.hpp>
 
-#include <QTest>
+#include "core/gateway/apikeystore.h"
+#include "core/gateway/requestrouter.h"
 
 using namespace l0l3;
 namespace http = boost::beast::http;
@@ -45,7 +45,8 @@ void TestRequestRouter::addressIdentity_data()
     QTest::addColumn<QString>("a");
     QTest::addColumn<QString>("b");
     QTest::addColumn<bool>("same");
-    QTest::newRow("one IPv6 /64") << QStringLiteral("2001:db8:1:2::1") << QStringLiteral("2001:db8:1:2:ffff:0:abcd:9") << true;
+    QTest::newRow("one IPv6 /64") << QStringLiteral("2001:db8:1:2::1") << QStringLiteral("2001:db8:1:2:ffff:0:abcd:9")
+                                  << true;
     QTest::newRow("another /64") << QStringLiteral("2001:db8:1:2::1") << QStringLiteral("2001:db8:1:3::1") << false;
     QTest::newRow("IPv4-mapped") << QStringLiteral("::ffff:192.0.2.7") << QStringLiteral("192.0.2.7") << true;
     QTest::newRow("two IPv4") << QStringLiteral("192.0.2.7") << QStringLiteral("192.0.2.8") << false;
@@ -101,8 +102,8 @@ void TestRequestRouter::verifiedKeyIsItsOwnIdentity()
     QVERIFY(caller.keyNamespace);
     QCOMPARE(QByteArray::fromStdString(*caller.keyNamespace), QByteArray("tenant-a"));
     QCOMPARE(caller.peer, std::uint64_t(0));
-    QVERIFY(!RequestRouter::authenticate(chatRequest("Bearer sk-forged"), &*keys, addressOf("192.0.2.1"), &caller,
-                                         &error));
+    QVERIFY(
+        !RequestRouter::authenticate(chatRequest("Bearer sk-forged"), &*keys, addressOf("192.0.2.1"), &caller, &error));
     QCOMPARE(error.status, 401);
 }
 

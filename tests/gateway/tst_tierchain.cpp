@@ -1,4 +1,13 @@
+#include <QTcpServer>
 #include <QTest>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
@@ -15,16 +24,6 @@
 #include "core/gateway/tierchain.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/timescale.h"
-
-#include <QTcpServer>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
-#include <chrono>
-#include <functional>
-#include <memory>
-#include <optional>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -51,8 +50,8 @@ public:
     boost::asio::io_context context;
 
 private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard =
-        boost::asio::make_work_guard(context);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard = boost::asio::make_work_guard(
+        context);
 };
 
 QByteArray bytes(std::string_view s)
@@ -102,7 +101,8 @@ std::string keyOf(const std::string &ns, const ChatRequest &r)
     return CacheKey::derive({ns, r.system, r.user, r.model, r.responseFormat, r.tools, r.toolChoice});
 }
 
-double metric(const GatewayMetrics &metrics, const std::string &name, const std::map<std::string, std::string> &match = {})
+double metric(const GatewayMetrics &metrics, const std::string &name,
+              const std::map<std::string, std::string> &match = {})
 {
     std::string text;
     metrics.render(text, GatewayMetrics::Gauges{});
@@ -145,7 +145,8 @@ private slots:
 
 private:
     // Writes an entry for (ns, prompt) on server; returns its key.
-    std::string store(RedisServer &server, const std::string &ns, const std::string &prompt, const std::string &response);
+    std::string store(RedisServer &server, const std::string &ns, const std::string &prompt,
+                      const std::string &response);
     // Runs lookup() to its callback; nullopt when it did not call back in time.
     std::optional<TierChain::Result> lookup(TierChain &chain, const std::string &key, const std::string &ns,
                                             const ChatRequest &r, bool *synchronous = nullptr);
@@ -264,8 +265,10 @@ void TestTierChain::missReasons_data()
     QTest::addColumn<int>("mismatches");
     QTest::addColumn<int>("corrupt");
 
-    QTest::newRow("not JSON") << QByteArray("{\"fmt\":1,") << QByteArray("string") << QStringLiteral("corrupt entry") << 0 << 1;
-    QTest::newRow("under another key") << QByteArray("{\"fmt\":1,\"key\":\"00000000000000000000000000000000\",\"response\":\"x\"}")
+    QTest::newRow("not JSON") << QByteArray("{\"fmt\":1,") << QByteArray("string") << QStringLiteral("corrupt entry")
+                              << 0 << 1;
+    QTest::newRow("under another key") << QByteArray(
+        "{\"fmt\":1,\"key\":\"00000000000000000000000000000000\",\"response\":\"x\"}")
                                        << QByteArray("string") << QStringLiteral("corrupt entry") << 0 << 1;
     QTest::newRow("another namespace") << QByteArray("ns=globex") << QByteArray("string")
                                        << QStringLiteral("entry for another namespace") << 1 << 0;

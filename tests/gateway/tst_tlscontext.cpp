@@ -4,20 +4,19 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
+
 #include "core/gateway/gatewayconfig.h"
 #include "core/gateway/httpserver.h"
 #include "core/gateway/tlscontext.h"
 #include "core/gateway/upstreamclient.h"
 #include "tests/support/timescale.h"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-
-#include <openssl/ssl.h>
-
-#include <optional>
-#include <thread>
 
 using namespace l0l3;
 using l0l3::test::TimeScale;
@@ -54,7 +53,10 @@ private slots:
 
 private:
     bool openssl(std::initializer_list<std::string> args);
-    std::string path(const std::string &file) const { return m_dir.filePath(QString::fromStdString(file)).toStdString(); }
+    std::string path(const std::string &file) const
+    {
+        return m_dir.filePath(QString::fromStdString(file)).toStdString();
+    }
     // One POST through a fresh client on its own io_context; the result once it arrives.
     std::optional<UpstreamClient::Result> post(UpstreamClient::Options options, int timeoutMs = 10000);
     GatewayConfig::Action parse(const std::vector<std::string> &extra, GatewayConfig *config, std::string *error);
@@ -87,9 +89,10 @@ void TestTlsContext::initTestCase()
     QVERIFY(m_dir.isValid());
     const std::string d = m_dir.path().toStdString() + '/';
     for (const std::string ca : {"ca", "other-ca"}) {
-        QVERIFY(openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                         d + ca + ".key", "-out", d + ca + ".pem", "-days", "2", "-subj", "/CN=" + ca, "-addext",
-                         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"}));
+        QVERIFY(
+            openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                     d + ca + ".key", "-out", d + ca + ".pem", "-days", "2", "-subj", "/CN=" + ca, "-addext",
+                     "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"}));
     }
     struct Leaf
     {
@@ -97,17 +100,20 @@ void TestTlsContext::initTestCase()
         std::string san;
         int days;
     };
-    for (const Leaf &leaf : {Leaf{"good", "IP:127.0.0.1,DNS:localhost", 2}, Leaf{"expired", "IP:127.0.0.1,DNS:localhost", -1},
-                             Leaf{"wrong-name", "DNS:elsewhere.example", 2}}) {
+    for (const Leaf &leaf :
+         {Leaf{"good", "IP:127.0.0.1,DNS:localhost", 2}, Leaf{"expired", "IP:127.0.0.1,DNS:localhost", -1},
+          Leaf{"wrong-name", "DNS:elsewhere.example", 2}}) {
         QFile ext(QString::fromStdString(d + leaf.name + ".ext"));
         QVERIFY(ext.open(QIODevice::WriteOnly));
-        ext.write(("subjectAltName=" + leaf.san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").c_str());
+        ext.write(
+            ("subjectAltName=" + leaf.san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").c_str());
         ext.close();
-        QVERIFY(openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                         d + leaf.name + ".key", "-out", d + leaf.name + ".csr", "-subj", "/CN=" + leaf.name}));
+        QVERIFY(
+            openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                     d + leaf.name + ".key", "-out", d + leaf.name + ".csr", "-subj", "/CN=" + leaf.name}));
         QVERIFY(openssl({"x509", "-req", "-in", d + leaf.name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
-                         "-CAcreateserial", "-days", std::to_string(leaf.days), "-extfile", d + leaf.name + ".ext", "-out",
-                         d + leaf.name + ".pem"}));
+                         "-CAcreateserial", "-days", std::to_string(leaf.days), "-extfile", d + leaf.name + ".ext",
+                         "-out", d + leaf.name + ".pem"}));
     }
     QFile junk(QString::fromStdString(d + "junk.pem"));
     QVERIFY(junk.open(QIODevice::WriteOnly));
@@ -125,7 +131,8 @@ void TestTlsContext::parseBaseUrl_data()
 
     QTest::newRow("http") << "http://127.0.0.1:8000/v1" << true << "127.0.0.1" << 8000 << false << "/v1";
     QTest::newRow("http default port") << "http://h/v1" << true << "h" << 80 << false << "/v1";
-    QTest::newRow("https default port") << "https://api.openai.com/v1" << true << "api.openai.com" << 443 << true << "/v1";
+    QTest::newRow("https default port") << "https://api.openai.com/v1" << true << "api.openai.com" << 443 << true
+                                        << "/v1";
     QTest::newRow("https port") << "https://h:8443/v1/" << true << "h" << 8443 << true << "/v1";
     QTest::newRow("https ipv6") << "https://[::1]:8443/v1" << true << "::1" << 8443 << true << "/v1";
     QTest::newRow("no scheme") << "api.openai.com/v1" << false << "" << 0 << false << "";
@@ -212,10 +219,12 @@ void TestTlsContext::expectPeerSetsSniOnlyForNames()
     SSL_free(ip);
 }
 
-GatewayConfig::Action TestTlsContext::parse(const std::vector<std::string> &extra, GatewayConfig *config, std::string *error)
+GatewayConfig::Action TestTlsContext::parse(const std::vector<std::string> &extra, GatewayConfig *config,
+                                            std::string *error)
 {
-    std::vector<std::string> args = {"l0l3-gateway", "--listen", "127.0.0.1:0", "--region", "nyc", "--replica",
-                                     "redis://127.0.0.1:6380", "--primary", "redis://127.0.0.1:6379"};
+    std::vector<std::string> args = {
+        "l0l3-gateway",           "--listen",  "127.0.0.1:0",           "--region", "nyc", "--replica",
+        "redis://127.0.0.1:6380", "--primary", "redis://127.0.0.1:6379"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<const char *> argv;
     for (const std::string &a : args)
@@ -270,26 +279,38 @@ void TestTlsContext::configTlsErrors_data()
     const QString https = QStringLiteral("https://a.example/v1");
     const QString up = QStringLiteral("--upstream");
     QTest::newRow("ca file, plain upstream")
-        << QStringList{up, QStringLiteral("http://a/v1"), QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << QStringList{up, QStringLiteral("http://a/v1"), QStringLiteral("--upstream-ca-file"),
+                       QString::fromStdString(path("ca.pem"))}
         << "--upstream-ca-file is for an https:// --upstream";
     QTest::newRow("secondary ca file, no secondary")
-        << QStringList{up, https, QStringLiteral("--secondary-upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << QStringList{up, https, QStringLiteral("--secondary-upstream-ca-file"),
+                       QString::fromStdString(path("ca.pem"))}
         << "needs --secondary-upstream";
     QTest::newRow("secondary ca file, plain secondary")
-        << QStringList{up, https, QStringLiteral("--secondary-upstream"), QStringLiteral("http://b/v1"),
-                       QStringLiteral("--secondary-upstream-ca-file"), QString::fromStdString(path("ca.pem"))}
+        << QStringList{up,
+                       https,
+                       QStringLiteral("--secondary-upstream"),
+                       QStringLiteral("http://b/v1"),
+                       QStringLiteral("--secondary-upstream-ca-file"),
+                       QString::fromStdString(path("ca.pem"))}
         << "--secondary-upstream-ca-file is for an https:// --secondary-upstream";
-    QTest::newRow("unreadable ca file")
-        << QStringList{up, https, QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("absent.pem"))}
-        << "cannot read CA file";
-    QTest::newRow("junk ca file")
-        << QStringList{up, https, QStringLiteral("--upstream-ca-file"), QString::fromStdString(path("junk.pem"))}
-        << "cannot load CA file";
-    QTest::newRow("cert only")
-        << QStringList{up, https, QStringLiteral("--tls-cert"), QString::fromStdString(path("good.pem"))} << "--tls-cert needs --tls-key";
-    QTest::newRow("key only")
-        << QStringList{up, https, QStringLiteral("--tls-key"), QString::fromStdString(path("good.key"))} << "--tls-key needs --tls-cert";
-    QTest::newRow("empty ca file name") << QStringList{up, https, QStringLiteral("--upstream-ca-file="), } << "--upstream-ca-file";
+    QTest::newRow("unreadable ca file") << QStringList{up, https, QStringLiteral("--upstream-ca-file"),
+                                                       QString::fromStdString(path("absent.pem"))}
+                                        << "cannot read CA file";
+    QTest::newRow("junk ca file") << QStringList{up, https, QStringLiteral("--upstream-ca-file"),
+                                                 QString::fromStdString(path("junk.pem"))}
+                                  << "cannot load CA file";
+    QTest::newRow("cert only") << QStringList{up, https, QStringLiteral("--tls-cert"),
+                                              QString::fromStdString(path("good.pem"))}
+                               << "--tls-cert needs --tls-key";
+    QTest::newRow("key only") << QStringList{up, https, QStringLiteral("--tls-key"),
+                                             QString::fromStdString(path("good.key"))}
+                              << "--tls-key needs --tls-cert";
+    QTest::newRow("empty ca file name") << QStringList{
+        up,
+        https,
+        QStringLiteral("--upstream-ca-file="),
+    } << "--upstream-ca-file";
 }
 
 void TestTlsContext::configTlsErrors()
@@ -346,7 +367,8 @@ private:
     bool m_ok = false;
 };
 
-const std::string kCompletion = R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})";
+const std::string kCompletion =
+    R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})";
 
 } // namespace
 
@@ -367,8 +389,8 @@ void TestTlsContext::upstreamOverTls()
     for (const char *host : {"127.0.0.1", "localhost"}) {
         UpstreamClient::Options options;
         std::string error;
-        QVERIFY(UpstreamClient::parseBaseUrl("https://" + std::string(host) + ":" + std::to_string(server.port()) + "/v1",
-                                             &options, &error));
+        QVERIFY(UpstreamClient::parseBaseUrl(
+            "https://" + std::string(host) + ":" + std::to_string(server.port()) + "/v1", &options, &error));
         options.caFile = path("ca.pem");
         const auto result = post(options);
         QVERIFY(result);
@@ -384,7 +406,8 @@ void TestTlsContext::upstreamKeepsTlsConnectionAlive()
     QVERIFY(server.ok());
     UpstreamClient::Options options;
     std::string error;
-    QVERIFY(UpstreamClient::parseBaseUrl("https://localhost:" + std::to_string(server.port()) + "/v1", &options, &error));
+    QVERIFY(
+        UpstreamClient::parseBaseUrl("https://localhost:" + std::to_string(server.port()) + "/v1", &options, &error));
     options.caFile = path("ca.pem");
     net::io_context context;
     UpstreamClient client(context, options);
@@ -411,7 +434,8 @@ void TestTlsContext::upstreamRequestTimesOutOverTls()
     QVERIFY(server.ok());
     UpstreamClient::Options options;
     std::string error;
-    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
+    QVERIFY(
+        UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
     options.caFile = path("ca.pem");
     options.timeoutMs = 300;
     const auto result = post(options);
@@ -425,11 +449,26 @@ void TestTlsContext::upstreamCertificateRefused_data()
     QTest::addColumn<QString>("caFile");
     QTest::addColumn<QString>("host");
     QTest::addColumn<QString>("reason");
-    QTest::newRow("unrelated CA") << "good" << "other-ca.pem" << "127.0.0.1" << "unable to get local issuer certificate";
-    QTest::newRow("system store") << "good" << "" << "127.0.0.1" << "unable to get local issuer certificate";
-    QTest::newRow("expired") << "expired" << "ca.pem" << "127.0.0.1" << "certificate has expired";
-    QTest::newRow("wrong address") << "wrong-name" << "ca.pem" << "127.0.0.1" << "IP address mismatch";
-    QTest::newRow("wrong name") << "wrong-name" << "ca.pem" << "localhost" << "hostname mismatch";
+    QTest::newRow("unrelated CA") << "good"
+                                  << "other-ca.pem"
+                                  << "127.0.0.1"
+                                  << "unable to get local issuer certificate";
+    QTest::newRow("system store") << "good"
+                                  << ""
+                                  << "127.0.0.1"
+                                  << "unable to get local issuer certificate";
+    QTest::newRow("expired") << "expired"
+                             << "ca.pem"
+                             << "127.0.0.1"
+                             << "certificate has expired";
+    QTest::newRow("wrong address") << "wrong-name"
+                                   << "ca.pem"
+                                   << "127.0.0.1"
+                                   << "IP address mismatch";
+    QTest::newRow("wrong name") << "wrong-name"
+                                << "ca.pem"
+                                << "localhost"
+                                << "hostname mismatch";
 }
 
 void TestTlsContext::upstreamCertificateRefused()
@@ -461,8 +500,8 @@ void TestTlsContext::upstreamHandshakeTimesOut()
     acceptor.async_accept(peer, [](boost::system::error_code) {});
     UpstreamClient::Options options;
     std::string error;
-    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1",
-                                         &options, &error));
+    QVERIFY(UpstreamClient::parseBaseUrl(
+        "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1", &options, &error));
     options.caFile = path("ca.pem");
     options.connectTimeoutMs = 200;
     std::optional<UpstreamClient::Result> result;
@@ -483,7 +522,8 @@ void TestTlsContext::upstreamResponseBudgetHoldsOverTls()
     QVERIFY(server.ok());
     UpstreamClient::Options options;
     std::string error;
-    QVERIFY(UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
+    QVERIFY(
+        UpstreamClient::parseBaseUrl("https://127.0.0.1:" + std::to_string(server.port()) + "/v1", &options, &error));
     options.caFile = path("ca.pem");
     options.maxResponseBytes = 64 * 1024;
     const auto result = post(options);

@@ -21,8 +21,8 @@ struct StreamedApproval
     QString key;
     bool ok = false;
     int replicasAcked = -1;
-    int port = 0;         // the server the service's connection pointed at when the result arrived
-    qint64 atMs = 0;      // on the stream's clock
+    int port = 0;    // the server the service's connection pointed at when the result arrived
+    qint64 atMs = 0; // on the stream's clock
     ApprovalResult::ErrorKind error = ApprovalResult::ErrorKind::None;
     QString message;
 };

@@ -12,7 +12,8 @@ QByteArray ChatWire::chatBody(const QString &prompt, const QJsonObject &extra)
     QJsonObject body{
         {QStringLiteral("model"), QString::fromLatin1(kModel)},
         {QStringLiteral("messages"),
-         QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), prompt}}}},
+         QJsonArray{
+             QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), prompt}}}},
     };
     for (auto it = extra.begin(); it != extra.end(); ++it)
         body.insert(it.key(), it.value());
@@ -24,7 +25,8 @@ QString ChatWire::completionContent(const QByteArray &body, QString *why)
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(body, &parseError);
     const QJsonObject root = doc.object();
-    const QJsonValue content = root.value(u"choices").toArray().at(0).toObject().value(u"message").toObject().value(u"content");
+    const QJsonValue content =
+        root.value(u"choices").toArray().at(0).toObject().value(u"message").toObject().value(u"content");
     if (parseError.error != QJsonParseError::NoError || root.value(u"object").toString() != u"chat.completion"
         || !content.isString()) {
         if (why)

@@ -144,13 +144,13 @@ QUrl E2eStack::gatewayUrl(const QString &region, const QString &path) const
 QStringList E2eStack::gatewayArgs(const QString &region, int port) const
 {
     const auto index = std::size_t(m_options.regions.indexOf(region));
-    return QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port),
-                       QStringLiteral("--region"), region,
-                       QStringLiteral("--replica"), m_replicas.at(index)->url(QStringLiteral("gateway")),
-                       QStringLiteral("--primary"), m_primary->url(QStringLiteral("gateway")),
+    return QStringList{QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:%1").arg(port),
+                       QStringLiteral("--region"),   region,
+                       QStringLiteral("--replica"),  m_replicas.at(index)->url(QStringLiteral("gateway")),
+                       QStringLiteral("--primary"),  m_primary->url(QStringLiteral("gateway")),
                        QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(m_stubPort),
-                       QStringLiteral("--threads"), QStringLiteral("1")}
-        + sentinelArgs() + m_options.gatewayArgs;
+                       QStringLiteral("--threads"),  QStringLiteral("1")}
+    + sentinelArgs() + m_options.gatewayArgs;
 }
 
 QStringList E2eStack::sentinelArgs() const
@@ -164,9 +164,9 @@ QStringList E2eStack::sentinelArgs() const
     QStringList servers{QStringLiteral("%1:%2").arg(m_primary->host()).arg(m_primary->port())};
     for (const auto &r : m_replicas)
         servers.append(QStringLiteral("%1:%2").arg(r->host()).arg(r->port()));
-    return {QStringLiteral("--sentinel"), addresses.join(u','),
+    return {QStringLiteral("--sentinel"),      addresses.join(u','),
             QStringLiteral("--sentinel-user"), m_sentinels.front()->adminUser(),
-            QStringLiteral("--redis-hosts"), servers.join(u',')};
+            QStringLiteral("--redis-hosts"),   servers.join(u',')};
 }
 
 bool E2eStack::startGateway(const QString &region, int port, QString *error)
@@ -229,25 +229,28 @@ bool E2eStack::waitForSentinels(int timeoutMs, QString *error)
     const QByteArray replicas = QByteArray::number(m_replicas.size());
     const QByteArray others = QByteArray::number(qsizetype(m_sentinels.size()) - 1);
     QString last;
-    const bool ok = Poll::until([&] {
-        for (auto &s : m_sentinels) {
-            RedisClient client = s->client(s->adminUser());
-            if (!client.isConnected()) {
-                last = client.lastError();
-                return false;
+    const bool ok = Poll::until(
+        [&] {
+            for (auto &s : m_sentinels) {
+                RedisClient client = s->client(s->adminUser());
+                if (!client.isConnected()) {
+                    last = client.lastError();
+                    return false;
+                }
+                const auto master = fieldsOf(client.command({"SENTINEL", "MASTER", name}));
+                if (master.value("num-slaves") != replicas || master.value("num-other-sentinels") != others
+                    || master.value("flags") != "master") {
+                    last = QStringLiteral("sentinel %1: flags=%2 num-slaves=%3 num-other-sentinels=%4")
+                               .arg(s->port())
+                               .arg(QString::fromUtf8(master.value("flags")),
+                                    QString::fromUtf8(master.value("num-slaves")),
+                                    QString::fromUtf8(master.value("num-other-sentinels")));
+                    return false;
+                }
             }
-            const auto master = fieldsOf(client.command({"SENTINEL", "MASTER", name}));
-            if (master.value("num-slaves") != replicas || master.value("num-other-sentinels") != others
-                || master.value("flags") != "master") {
-                last = QStringLiteral("sentinel %1: flags=%2 num-slaves=%3 num-other-sentinels=%4")
-                           .arg(s->port())
-                           .arg(QString::fromUtf8(master.value("flags")), QString::fromUtf8(master.value("num-slaves")),
-                                QString::fromUtf8(master.value("num-other-sentinels")));
-                return false;
-            }
-        }
-        return true;
-    }, timeoutMs, 200);
+            return true;
+        },
+        timeoutMs, 200);
     if (!ok && error)
         *error = QStringLiteral("the Sentinels never saw the whole topology: ") + last;
     return ok;

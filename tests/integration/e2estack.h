@@ -23,10 +23,10 @@ namespace l0l3::test {
 struct E2eStackOptions
 {
     QStringList regions{QStringLiteral("nyc"), QStringLiteral("tokyo"), QStringLiteral("eu")};
-    int sentinels = 0;            // 0: no Sentinel; else this many, quorum 2
-    int downAfterMs = 2000;       // not less: shorter periods fail over twice on a loaded machine
+    int sentinels = 0;      // 0: no Sentinel; else this many, quorum 2
+    int downAfterMs = 2000; // not less: shorter periods fail over twice on a loaded machine
     int failoverTimeoutMs = 10000;
-    QStringList gatewayArgs;      // appended to every gateway's flags
+    QStringList gatewayArgs; // appended to every gateway's flags
     QStringList stubArgs{QStringLiteral("--latency-ms"), QStringLiteral("5")};
     // The port a region's replica replicates from (e.g. a proxy in front of
     // the primary); called once the primary is up. Unset: the primary's port.
@@ -103,7 +103,7 @@ private:
 
     Options m_options;
     std::unique_ptr<RedisServer> m_primary;
-    std::vector<std::unique_ptr<RedisServer>> m_replicas;     // in region order
+    std::vector<std::unique_ptr<RedisServer>> m_replicas; // in region order
     std::vector<std::unique_ptr<RedisServer>> m_sentinels;
     std::unique_ptr<ManagedProcess> m_stub;
     std::vector<std::unique_ptr<ManagedProcess>> m_gateways; // in region order

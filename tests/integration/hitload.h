@@ -20,9 +20,9 @@ namespace l0l3::test {
 struct HitTarget
 {
     QString region;
-    QUrl url;            // the gateway's /v1/chat/completions
-    QByteArray body;     // the chat request
-    QString expected;    // the approved response
+    QUrl url;         // the gateway's /v1/chat/completions
+    QByteArray body;  // the chat request
+    QString expected; // the approved response
 };
 
 // Steady closed-loop read traffic on approved keys, without blocking the event

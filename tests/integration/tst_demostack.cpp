@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <csignal>
+
 #include <sys/types.h>
 
 #include "core/common/redisschema.h"
@@ -81,15 +82,17 @@ private slots:
 void TestDemoStack::initTestCase()
 {
     QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("redis-server")).isEmpty(), "redis-server not in PATH");
-    for (const QString &tool : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm"), QStringLiteral("l0l3-demo")})
-        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(), qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
+    for (const QString &tool :
+         {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm"), QStringLiteral("l0l3-demo")})
+        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(),
+                 qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
 }
 
 void TestDemoStack::startsServesAndStopsEverything()
 {
     DemoOptions options;
     options.trafficRate = 15;
-    options.upstreamLatencyMs = 50;   // keep the test quick; the demo default is 350
+    options.upstreamLatencyMs = 50; // keep the test quick; the demo default is 350
     options.upstreamJitterMs = 50;
     DemoStack stack(options);
     QSignalSpy progress(&stack, &DemoStack::progress);
@@ -120,11 +123,13 @@ void TestDemoStack::startsServesAndStopsEverything()
     }
     {
         test::RedisClient gateway;
-        QVERIFY(gateway.connect(topology.host, topology.primary.port, QStringLiteral("gateway"), topology.credentials.gateway));
+        QVERIFY(gateway.connect(topology.host, topology.primary.port, QStringLiteral("gateway"),
+                                topology.credentials.gateway));
         const test::RedisValue denied = gateway.command({"SET", "l0l3:v1:entry:x", "y"});
         QVERIFY2(denied.isError(), "the gateway ACL user must not write entries");
         test::RedisClient wrong;
-        QVERIFY(!wrong.connect(topology.host, topology.primary.port, QStringLiteral("console"), QStringLiteral("not-the-password")));
+        QVERIFY(!wrong.connect(topology.host, topology.primary.port, QStringLiteral("console"),
+                               QStringLiteral("not-the-password")));
     }
     for (const DemoRedisNode &sentinel : topology.sentinels) {
         // The Sentinels' own port takes their ACL user only: nobody can re-point them anonymously.
@@ -170,10 +175,12 @@ void TestDemoStack::startsServesAndStopsEverything()
     // a console, here the headless runner, moves them into the stream).
     QVERIFY(stack.traffic());
     test::RedisClient primary;
-    QVERIFY(primary.connect(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console));
+    QVERIFY(
+        primary.connect(topology.host, topology.primary.port, QStringLiteral("console"), topology.credentials.console));
     const QByteArray inbox(RedisSchema::kProposalInbox.data(), qsizetype(RedisSchema::kProposalInbox.size()));
-    QTRY_VERIFY_WITH_TIMEOUT(primary.command({"XLEN", proposalsKey()}).integer + primary.command({"LLEN", inbox}).integer > 0,
-                             l0l3::test::TimeScale::ms(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        primary.command({"XLEN", proposalsKey()}).integer + primary.command({"LLEN", inbox}).integer > 0,
+        l0l3::test::TimeScale::ms(30000));
     QTRY_VERIFY_WITH_TIMEOUT(stack.traffic()->summary().ok >= 10, l0l3::test::TimeScale::ms(30000));
 
     // The headless status line scrapes every gateway and reads the stream length.
@@ -184,7 +191,8 @@ void TestDemoStack::startsServesAndStopsEverything()
     QTRY_VERIFY_WITH_TIMEOUT(lines.size() >= 3, l0l3::test::TimeScale::ms(15000));
     const QString line = lines.last().at(0).toString();
     for (const DemoRegion &region : topology.regions)
-        QVERIFY2(line.contains(region.name + QStringLiteral(": ")) && !line.contains(region.name + QStringLiteral(": no metrics")),
+        QVERIFY2(line.contains(region.name + QStringLiteral(": "))
+                     && !line.contains(region.name + QStringLiteral(": no metrics")),
                  qPrintable(line));
     QVERIFY2(QRegularExpression(QStringLiteral("proposals [1-9]\\d*$")).match(line).hasMatch(), qPrintable(line));
     QVERIFY(runner.proposals() > 0);
@@ -251,8 +259,10 @@ void TestDemoStack::crashedAndHungChildrenAreReported()
     QCOMPARE(unclean.size(), 2);
     for (const DemoChildExit &exit : exits) {
         if (exit.pid == gatewayPid) {
-            QVERIFY2(exit.crashed && exit.exitCode == SIGKILL && exit.exitedOnItsOwn && !exit.clean(), qPrintable(exit.describe()));
-            QVERIFY2(exit.describe().contains(QStringLiteral("signal 9 while the stack was running")), qPrintable(exit.describe()));
+            QVERIFY2(exit.crashed && exit.exitCode == SIGKILL && exit.exitedOnItsOwn && !exit.clean(),
+                     qPrintable(exit.describe()));
+            QVERIFY2(exit.describe().contains(QStringLiteral("signal 9 while the stack was running")),
+                     qPrintable(exit.describe()));
         } else if (exit.pid == topology.upstreamPid) {
             QCOMPARE(exit.name, QStringLiteral("stub-llm"));
             QVERIFY2(exit.hungOnStop && !exit.exitedOnItsOwn && !exit.clean(), qPrintable(exit.describe()));
@@ -282,7 +292,8 @@ void TestDemoStack::childrenDieWithTheLauncher()
     QFETCH(bool, gatewayCrashes);
     test::ManagedProcess demo;
     QString error;
-    QVERIFY2(demo.start(test::ManagedProcess::binary(QStringLiteral("l0l3-demo")), {QStringLiteral("--no-traffic"), QStringLiteral("--quiet")},
+    QVERIFY2(demo.start(test::ManagedProcess::binary(QStringLiteral("l0l3-demo")),
+                        {QStringLiteral("--no-traffic"), QStringLiteral("--quiet")},
                         QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     QVERIFY2(demo.waitForLine(QRegularExpression(QStringLiteral("^demo ready")), 90000), qPrintable(demo.describe()));
@@ -313,12 +324,16 @@ void TestDemoStack::childrenDieWithTheLauncher()
         // Every child must have exited with code 0 on SIGTERM, unless one crashed before.
         QVERIFY2(demo.exitCode() == (gatewayCrashes ? 1 : 0), qPrintable(demo.describe()));
         if (gatewayCrashes)
-            QVERIFY2(demo.stderrText().contains("was killed by signal 9 while the stack was running"), qPrintable(demo.describe()));
+            QVERIFY2(demo.stderrText().contains("was killed by signal 9 while the stack was running"),
+                     qPrintable(demo.describe()));
         // A clean stop waits for every child before exiting.
-        QVERIFY2(alive(pids).isEmpty(), qPrintable(QStringLiteral("left running: ") + alive(pids).join(QLatin1Char(' '))));
+        QVERIFY2(alive(pids).isEmpty(),
+                 qPrintable(QStringLiteral("left running: ") + alive(pids).join(QLatin1Char(' '))));
     }
     QTRY_VERIFY2_WITH_TIMEOUT(alive(pids).isEmpty(),
-                              qPrintable(QStringLiteral("outlived the launcher: ") + alive(pids).join(QLatin1Char(' '))), l0l3::test::TimeScale::ms(10000));
+                              qPrintable(QStringLiteral("outlived the launcher: ")
+                                         + alive(pids).join(QLatin1Char(' '))),
+                              l0l3::test::TimeScale::ms(10000));
 }
 
 QTEST_GUILESS_MAIN(TestDemoStack)

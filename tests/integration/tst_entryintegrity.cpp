@@ -114,14 +114,14 @@ double TestEntryIntegrity::mismatches()
 
 void TestEntryIntegrity::mismatchedEntryIsNotServed_data()
 {
-    QTest::addColumn<QByteArray>("storedNs");     // empty: the request's
-    QTest::addColumn<QString>("storedPrompt");    // empty: the request's
+    QTest::addColumn<QByteArray>("storedNs");  // empty: the request's
+    QTest::addColumn<QString>("storedPrompt"); // empty: the request's
     QTest::addColumn<QString>("logged");
 
-    QTest::newRow("another namespace") << QByteArray("tenant-b") << QString()
-                                       << QStringLiteral("was approved in namespace 'tenant-b', requested in 'tenant-a'");
-    QTest::newRow("namespace in another case") << QByteArray("Tenant-A") << QString()
-                                               << QStringLiteral("approved in namespace 'Tenant-A'");
+    QTest::newRow("another namespace") << QByteArray(
+        "tenant-b") << QString() << QStringLiteral("was approved in namespace 'tenant-b', requested in 'tenant-a'");
+    QTest::newRow("namespace in another case")
+        << QByteArray("Tenant-A") << QString() << QStringLiteral("approved in namespace 'Tenant-A'");
     QTest::newRow("another prompt") << QByteArray() << QStringLiteral("Reply only: refunds are never given.")
                                     << QStringLiteral("was approved for another prompt");
 }
@@ -132,8 +132,8 @@ void TestEntryIntegrity::mismatchedEntryIsNotServed()
     QFETCH(QString, storedPrompt);
     QFETCH(QString, logged);
     const QByteArray ns = "tenant-a";
-    const QString prompt = QStringLiteral("Entry integrity question %1-%2: what is the refund policy?")
-                               .arg(m_runId).arg(++m_counter);
+    const QString prompt =
+        QStringLiteral("Entry integrity question %1-%2: what is the refund policy?").arg(m_runId).arg(++m_counter);
 
     // The key of this request, as the gateway derives it (nothing stored, nothing proposed).
     const HttpResult probe = chat(prompt, ns, true);

@@ -136,11 +136,14 @@ bool TestFailover::approveServedEntry(const QString &prompt, const QString &answ
     }
     for (const QString &r : m_stack->regions()) {
         HttpResult hit;
-        if (!Poll::until([&] {
-                hit = http.post(m_stack->gatewayUrl(r), ChatWire::chatBody(prompt));
-                return hit.header("x-l0l3-cache") == "hit" && ChatWire::completionContent(hit.body) == answer;
-            }, 5000)) {
-            *error = QStringLiteral("%1 never served the approved entry: %2").arg(r, QString::fromUtf8(hit.body.left(200)));
+        if (!Poll::until(
+                [&] {
+                    hit = http.post(m_stack->gatewayUrl(r), ChatWire::chatBody(prompt));
+                    return hit.header("x-l0l3-cache") == "hit" && ChatWire::completionContent(hit.body) == answer;
+                },
+                5000)) {
+            *error =
+                QStringLiteral("%1 never served the approved entry: %2").arg(r, QString::fromUtf8(hit.body.left(200)));
             return false;
         }
     }
@@ -173,7 +176,8 @@ QList<ApprovalStream::Item> TestFailover::seedProposals(int count)
 void TestFailover::failoverFromControlLayer()
 {
     QString error;
-    QVERIFY2(approveServedEntry(QStringLiteral("Before the failover %1").arg(m_runId), QStringLiteral("answer one"), &error),
+    QVERIFY2(approveServedEntry(QStringLiteral("Before the failover %1").arg(m_runId), QStringLiteral("answer one"),
+                                &error),
              qPrintable(error));
     const int oldPort = m_tracker->port();
 
@@ -192,7 +196,8 @@ void TestFailover::failoverFromControlLayer()
     QCOMPARE(newPrimary->role(), QByteArray("master"));
 
     // The next approval goes to the new primary and is replicated.
-    QVERIFY2(approveServedEntry(QStringLiteral("After the failover %1").arg(m_runId), QStringLiteral("answer two"), &error),
+    QVERIFY2(approveServedEntry(QStringLiteral("After the failover %1").arg(m_runId), QStringLiteral("answer two"),
+                                &error),
              qPrintable(error));
     QCOMPARE(m_connection->options().port, newPort);
     // The old primary, still running, was demoted by Sentinel.
@@ -252,7 +257,8 @@ void TestFailover::killPrimaryUnderLoad()
     QVERIFY(newPort != oldPort);
     // Some more approvals on the new primary, reads all along.
     const qsizetype resultsAtWrite = stream.results().size();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtWrite + 10 || stream.exhausted(), TimeScale::ms(15000));
+    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtWrite + 10 || stream.exhausted(),
+                             TimeScale::ms(15000));
     stream.stop();
     reads.stop();
     QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle() && reads.isIdle(), TimeScale::ms(15000));
@@ -275,7 +281,8 @@ void TestFailover::killPrimaryUnderLoad()
         QVERIFY2(reads.okIn(region) > 0, qPrintable(region));
     QVERIFY2(reads.ok() > readsAtKill + 20, "reads did not keep coming after the kill");
     QVERIFY2(firstWriteAfterSwitchMs - switchAtMs < TimeScale::ms(kWriteAgainBoundMs),
-             qPrintable(QStringLiteral("wrote again %1 ms after the switch").arg(firstWriteAfterSwitchMs - switchAtMs)));
+             qPrintable(
+                 QStringLiteral("wrote again %1 ms after the switch").arg(firstWriteAfterSwitchMs - switchAtMs)));
 
     // Every approval reported as replicated is on the new primary.
     RedisServer *newPrimary = m_stack->serverOnPort(newPort);
@@ -294,8 +301,10 @@ void TestFailover::killPrimaryUnderLoad()
     QVERIFY2(m_stack->primary().restart(&error), qPrintable(error));
     QTRY_COMPARE_WITH_TIMEOUT(m_stack->primary().role(), QByteArray("slave"), TimeScale::ms(30000));
     RedisClient rejoined = m_stack->primary().client();
-    QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"), TimeScale::ms(30000));
-    QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(rejoined.command({"INFO", "replication"}).str.contains("master_link_status:up"),
+                             TimeScale::ms(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(!rejoined.get(entryKey(stream.acknowledgedKeys().constFirst())).isNull(),
+                             TimeScale::ms(10000));
 }
 
 // kill -9 of the primary: every gateway asks the Sentinels, re-points its
@@ -311,12 +320,16 @@ void TestFailover::gatewaysProposeToNewPrimary()
     QVERIFY(newPrimary);
     QTRY_COMPARE_WITH_TIMEOUT(newPrimary->role(), QByteArray("master"), TimeScale::ms(10000));
 
-    const QByteArray switched = QStringLiteral("primary switched redis://gateway@127.0.0.1:%1 -> redis://gateway@127.0.0.1:%2 (sentinel)")
-                                    .arg(oldPort).arg(newPort).toUtf8();
+    const QByteArray switched =
+        QStringLiteral("primary switched redis://gateway@127.0.0.1:%1 -> redis://gateway@127.0.0.1:%2 (sentinel)")
+            .arg(oldPort)
+            .arg(newPort)
+            .toUtf8();
     HttpClient http;
     RedisClient client = newPrimary->client();
     for (const QString &region : m_stack->regions()) {
-        QTRY_VERIFY2_WITH_TIMEOUT(m_stack->gateway(region).stderrText().contains(switched), qPrintable(region), TimeScale::ms(15000));
+        QTRY_VERIFY2_WITH_TIMEOUT(m_stack->gateway(region).stderrText().contains(switched), qPrintable(region),
+                                  TimeScale::ms(15000));
         const QUrl metrics = m_stack->gatewayUrl(region, QStringLiteral("/metrics"));
         const QByteArray label = "{region=\"" + region.toUtf8() + '"';
         const QByteArray primaryUp = "l0l3_redis_connected" + label + ",role=\"primary\"} 1";
@@ -325,11 +338,13 @@ void TestFailover::gatewaysProposeToNewPrimary()
         QVERIFY(http.get(metrics).body.contains(oneSwitch));
 
         const HttpResult miss = http.post(m_stack->gatewayUrl(region),
-                                          ChatWire::chatBody(QStringLiteral("After the kill %1 in %2").arg(m_runId, region)));
+                                          ChatWire::chatBody(
+                                              QStringLiteral("After the kill %1 in %2").arg(m_runId, region)));
         QCOMPARE(miss.status, 200);
         QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
         const QByteArray key = miss.header("x-l0l3-key");
-        QTRY_VERIFY2_WITH_TIMEOUT(!E2eStack::proposalsFor(client, key).empty(), qPrintable(region), TimeScale::ms(10000));
+        QTRY_VERIFY2_WITH_TIMEOUT(!E2eStack::proposalsFor(client, key).empty(), qPrintable(region),
+                                  TimeScale::ms(10000));
         QCOMPARE(QString::fromStdString(E2eStack::proposalsFor(client, key).front().region), region);
     }
 }

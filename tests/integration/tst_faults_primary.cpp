@@ -126,7 +126,8 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
     QTRY_COMPARE_WITH_TIMEOUT(m_stack.primary().role(), QByteArray("slave"), TimeScale::ms(30000));
     const qint64 demotedAtMs = stream.elapsedMs();
     const qsizetype resultsAtDemotion = stream.results().size();
-    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtDemotion + 10 || stream.exhausted(), TimeScale::ms(15000));
+    QTRY_VERIFY_WITH_TIMEOUT(stream.results().size() >= resultsAtDemotion + 10 || stream.exhausted(),
+                             TimeScale::ms(15000));
     stream.stop();
     QTRY_VERIFY_WITH_TIMEOUT(stream.isIdle(), TimeScale::ms(15000));
 
@@ -166,12 +167,13 @@ void TestFaultsPrimary::pausedPrimaryIsNotWrittenAfterTheSwitch()
         if (!onNewPrimary(key))
             lost.append(key);
     qInfo("paused %lld ms (switch after %lld ms); demoted %lld ms after SIGCONT; first accepted approval %lld ms "
-          "after the switch", resumedAtMs - pausedAtMs, switchAtMs - pausedAtMs, demotedAtMs - resumedAtMs,
+          "after the switch",
+          resumedAtMs - pausedAtMs, switchAtMs - pausedAtMs, demotedAtMs - resumedAtMs,
           firstOkAfterSwitch - switchAtMs);
     qInfo("approvals: %lld results, %lld acknowledged, %lld accepted without replica ack, %lld failed; "
           "%lld accepted after the switch, %lld of them by the stale primary; acknowledged lost: %lld",
-          qint64(stream.results().size()), qint64(stream.acknowledgedKeys().size()), unconfirmed, failed,
-          okAfterSwitch, okOnStale, qint64(lost.size()));
+          qint64(stream.results().size()), qint64(stream.acknowledgedKeys().size()), unconfirmed, failed, okAfterSwitch,
+          okOnStale, qint64(lost.size()));
     QVERIFY(okAfterSwitch > 0);
     QCOMPARE(okOnStale, 0);
     QVERIFY2(lost.isEmpty(), qPrintable(lost.join(u' ')));

@@ -126,20 +126,34 @@ void TestGatewayErrors::badRequest_data()
     QTest::newRow("not JSON at all") << QByteArray("POST") << chat << json << QByteArray("hello") << 400;
     QTest::newRow("empty body") << QByteArray("POST") << chat << json << QByteArray() << 400;
     QTest::newRow("array, not object") << QByteArray("POST") << chat << json << QByteArray(R"([1,2])") << 400;
-    QTest::newRow("messages missing") << QByteArray("POST") << chat << json << QByteArray(R"({"model":"gpt-4o-mini"})") << 400;
-    QTest::newRow("messages empty") << QByteArray("POST") << chat << json << QByteArray(R"({"model":"gpt-4o-mini","messages":[]})") << 400;
-    QTest::newRow("messages not array") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":"hi"})") << 400;
-    QTest::newRow("message not object") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":["hi"]})") << 400;
-    QTest::newRow("role missing") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":[{"content":"hi"}]})") << 400;
-    QTest::newRow("role unknown") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":[{"role":"wizard","content":"hi"}]})") << 400;
-    QTest::newRow("content empty") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":[{"role":"user","content":""}]})") << 400;
-    QTest::newRow("content number") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":[{"role":"user","content":42}]})") << 400;
-    QTest::newRow("model number") << QByteArray("POST") << chat << json << QByteArray(R"({"model":5,"messages":[{"role":"user","content":"hi"}]})") << 400;
-    QTest::newRow("stream string") << QByteArray("POST") << chat << json << QByteArray(R"({"stream":"yes","messages":[{"role":"user","content":"hi"}]})") << 400;
+    QTest::newRow("messages missing") << QByteArray("POST") << chat << json << QByteArray(R"({"model":"gpt-4o-mini"})")
+                                      << 400;
+    QTest::newRow("messages empty") << QByteArray("POST") << chat << json
+                                    << QByteArray(R"({"model":"gpt-4o-mini","messages":[]})") << 400;
+    QTest::newRow("messages not array") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":"hi"})")
+                                        << 400;
+    QTest::newRow("message not object") << QByteArray("POST") << chat << json << QByteArray(R"({"messages":["hi"]})")
+                                        << 400;
+    QTest::newRow("role missing") << QByteArray("POST") << chat << json
+                                  << QByteArray(R"({"messages":[{"content":"hi"}]})") << 400;
+    QTest::newRow("role unknown") << QByteArray("POST") << chat << json
+                                  << QByteArray(R"({"messages":[{"role":"wizard","content":"hi"}]})") << 400;
+    QTest::newRow("content empty") << QByteArray("POST") << chat << json
+                                   << QByteArray(R"({"messages":[{"role":"user","content":""}]})") << 400;
+    QTest::newRow("content number") << QByteArray("POST") << chat << json
+                                    << QByteArray(R"({"messages":[{"role":"user","content":42}]})") << 400;
+    QTest::newRow("model number") << QByteArray("POST") << chat << json
+                                  << QByteArray(R"({"model":5,"messages":[{"role":"user","content":"hi"}]})") << 400;
+    QTest::newRow("stream string") << QByteArray("POST") << chat << json
+                                   << QByteArray(R"({"stream":"yes","messages":[{"role":"user","content":"hi"}]})")
+                                   << 400;
     QTest::newRow("text/plain") << QByteArray("POST") << chat << QByteArray("text/plain") << good << 415;
-    QTest::newRow("form encoded") << QByteArray("POST") << chat << QByteArray("application/x-www-form-urlencoded") << good << 415;
-    QTest::newRow("unknown path") << QByteArray("POST") << QStringLiteral("/v1/completions/nope") << json << good << 404;
-    QTest::newRow("unknown GET path") << QByteArray("GET") << QStringLiteral("/nothing/here") << QByteArray() << QByteArray() << 404;
+    QTest::newRow("form encoded") << QByteArray("POST") << chat << QByteArray("application/x-www-form-urlencoded")
+                                  << good << 415;
+    QTest::newRow("unknown path") << QByteArray("POST") << QStringLiteral("/v1/completions/nope") << json << good
+                                  << 404;
+    QTest::newRow("unknown GET path") << QByteArray("GET") << QStringLiteral("/nothing/here") << QByteArray()
+                                      << QByteArray() << 404;
     QTest::newRow("GET on chat") << QByteArray("GET") << chat << QByteArray() << QByteArray() << 405;
     QTest::newRow("PUT on chat") << QByteArray("PUT") << chat << json << good << 405;
     QTest::newRow("DELETE on chat") << QByteArray("DELETE") << chat << QByteArray() << QByteArray() << 405;
@@ -163,7 +177,8 @@ void TestGatewayErrors::badRequest()
         headers.append({"Content-Type", contentType});
     const HttpResult result = m_http.request(method, m_stack.gatewayUrl(path), body, headers);
     QVERIFY2(result.status == status,
-             qPrintable(QStringLiteral("got %1 %2 %3").arg(result.status).arg(result.error, QString::fromUtf8(result.body))));
+             qPrintable(
+                 QStringLiteral("got %1 %2 %3").arg(result.status).arg(result.error, QString::fromUtf8(result.body))));
     QVERIFY2(result.header("content-type").startsWith("application/json"), result.header("content-type").constData());
     QVERIFY2(ChatWire::isOpenAiError(result.body, &why), qPrintable(why));
 
@@ -175,8 +190,11 @@ void TestGatewayErrors::badRequest()
     const double statusAfter = ChatWire::sum(after, "l0l3_errors_total", byStatus);
     QVERIFY2(statusAfter >= statusBefore + 1 || ChatWire::errorRequests(after) >= ChatWire::errorRequests(before) + 1,
              qPrintable(QStringLiteral("errors{status=%1} %2 -> %3, error requests %4 -> %5")
-                            .arg(status).arg(statusBefore).arg(statusAfter)
-                            .arg(ChatWire::errorRequests(before)).arg(ChatWire::errorRequests(after))));
+                            .arg(status)
+                            .arg(statusBefore)
+                            .arg(statusAfter)
+                            .arg(ChatWire::errorRequests(before))
+                            .arg(ChatWire::errorRequests(after))));
 }
 
 void TestGatewayErrors::bodyOverLimit()
@@ -186,7 +204,8 @@ void TestGatewayErrors::bodyOverLimit()
     QVERIFY2(small, qPrintable(error));
     const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(small->listenPort()));
 
-    const HttpResult fits = m_http.post(url, ChatWire::chatBody(QString(1000, u'a'), {}), {{"Cache-Control", "no-store"}});
+    const HttpResult fits = m_http.post(url, ChatWire::chatBody(QString(1000, u'a'), {}),
+                                        {{"Cache-Control", "no-store"}});
     QVERIFY2(fits.status == 200, qPrintable(QString::fromUtf8(fits.body) + small->describe()));
 
     const std::map<std::string, std::string> status413{{"status", "413"}};
@@ -196,7 +215,8 @@ void TestGatewayErrors::bodyOverLimit()
     };
     const double errorsBefore = errors413();
     const HttpResult tooBig = m_http.post(url, ChatWire::chatBody(QString(4096, u'a'), {}));
-    QVERIFY2(tooBig.status == 413, qPrintable(QStringLiteral("got %1 %2").arg(tooBig.status).arg(QString::fromUtf8(tooBig.body))));
+    QVERIFY2(tooBig.status == 413,
+             qPrintable(QStringLiteral("got %1 %2").arg(tooBig.status).arg(QString::fromUtf8(tooBig.body))));
     QVERIFY2(ChatWire::isOpenAiError(tooBig.body, &error), qPrintable(error));
     QTRY_VERIFY_WITH_TIMEOUT(errors413() >= errorsBefore + 1, TimeScale::ms(3000));
     QVERIFY(small->isRunning());
@@ -220,8 +240,10 @@ void TestGatewayErrors::healthAndMetrics()
     QCOMPARE(malformed, 0);
     QVERIFY2(ChatWire::sum(samples, "l0l3_requests_total", {{"region", "nyc"}, {"outcome", "miss"}}) >= 1,
              metrics.body.constData());
-    QVERIFY2(ChatWire::sum(samples, "l0l3_request_duration_seconds_count", {{"region", "nyc"}}) >= 1, metrics.body.constData());
-    QVERIFY2(ChatWire::sum(samples, "l0l3_request_duration_seconds_bucket", {{"le", "+Inf"}}) >= 1, metrics.body.constData());
+    QVERIFY2(ChatWire::sum(samples, "l0l3_request_duration_seconds_count", {{"region", "nyc"}}) >= 1,
+             metrics.body.constData());
+    QVERIFY2(ChatWire::sum(samples, "l0l3_request_duration_seconds_bucket", {{"le", "+Inf"}}) >= 1,
+             metrics.body.constData());
     // Buckets fine enough for sub-millisecond hits.
     bool subMillisecondBucket = false;
     for (const PromSample &s : samples) {
@@ -236,15 +258,19 @@ void TestGatewayErrors::badCommandLine_data()
 {
     QTest::addColumn<QStringList>("args");
     const QStringList good = m_stack.standardGatewayArgs(QStringLiteral("nyc"));
-    const QString wrongPassword = QStringLiteral("redis://gateway:wrong-password@127.0.0.1:%1").arg(m_stack.replica().port());
+    const QString wrongPassword =
+        QStringLiteral("redis://gateway:wrong-password@127.0.0.1:%1").arg(m_stack.replica().port());
     QTest::newRow("unknown flag") << (good + QStringList{QStringLiteral("--bogus")});
     QTest::newRow("flag without value") << (good + QStringList{QStringLiteral("--threads")});
     QTest::newRow("listen not host:port") << withFlag(good, QStringLiteral("--listen"), QStringLiteral("nonsense"));
-    QTest::newRow("listen port out of range") << withFlag(good, QStringLiteral("--listen"), QStringLiteral("127.0.0.1:70000"));
+    QTest::newRow("listen port out of range")
+        << withFlag(good, QStringLiteral("--listen"), QStringLiteral("127.0.0.1:70000"));
     QTest::newRow("threads zero") << withFlag(good, QStringLiteral("--threads"), QStringLiteral("0"));
     QTest::newRow("threads not a number") << withFlag(good, QStringLiteral("--threads"), QStringLiteral("many"));
-    QTest::newRow("replica not a redis url") << withFlag(good, QStringLiteral("--replica"), QStringLiteral("http://127.0.0.1:1"));
-    QTest::newRow("upstream not http") << withFlag(good, QStringLiteral("--upstream"), QStringLiteral("ftp://127.0.0.1/v1"));
+    QTest::newRow("replica not a redis url")
+        << withFlag(good, QStringLiteral("--replica"), QStringLiteral("http://127.0.0.1:1"));
+    QTest::newRow("upstream not http") << withFlag(good, QStringLiteral("--upstream"),
+                                                   QStringLiteral("ftp://127.0.0.1/v1"));
     QTest::newRow("region missing") << withoutFlag(good, QStringLiteral("--region"));
     QTest::newRow("replica unreachable") << withFlag(good, QStringLiteral("--replica"),
                                                      QStringLiteral("redis://gateway:%1@127.0.0.1:%2")
@@ -255,7 +281,9 @@ void TestGatewayErrors::badCommandLine_data()
                                                          .arg(TestCredentials::get().gateway)
                                                          .arg(closedLoopbackPort()));
     QTest::newRow("replica wrong password") << withFlag(good, QStringLiteral("--replica"), wrongPassword);
-    QTest::newRow("config file missing") << (good + QStringList{QStringLiteral("--config"), QStringLiteral("/nonexistent/l0l3.conf")});
+    QTest::newRow("config file missing") << (good
+                                             + QStringList{QStringLiteral("--config"),
+                                                           QStringLiteral("/nonexistent/l0l3.conf")});
 }
 
 void TestGatewayErrors::badCommandLine()
@@ -295,9 +323,11 @@ void TestGatewayErrors::gatewayUserIsDenied_data()
     QTest::newRow("SET entry") << false << QList<QByteArray>{"SET", entry, "{}"};
     QTest::newRow("DEL entry") << false << QList<QByteArray>{"DEL", entry};
     QTest::newRow("XRANGE audit") << false << QList<QByteArray>{"XRANGE", bytes(RedisSchema::kAudit), "-", "+"};
-    QTest::newRow("XADD audit") << false << QList<QByteArray>{"XADD", bytes(RedisSchema::kAudit), "*", "action", "approve"};
+    QTest::newRow("XADD audit") << false
+                                << QList<QByteArray>{"XADD", bytes(RedisSchema::kAudit), "*", "action", "approve"};
     QTest::newRow("ZADD rejected") << false << QList<QByteArray>{"ZADD", bytes(RedisSchema::kRejected), "1", "k"};
-    QTest::newRow("PUBLISH invalidate") << false << QList<QByteArray>{"PUBLISH", bytes(RedisSchema::kInvalidateChannel), "*"};
+    QTest::newRow("PUBLISH invalidate") << false
+                                        << QList<QByteArray>{"PUBLISH", bytes(RedisSchema::kInvalidateChannel), "*"};
     QTest::newRow("SET entry on replica") << true << QList<QByteArray>{"SET", entry, "{}"};
 }
 

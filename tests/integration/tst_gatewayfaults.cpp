@@ -7,6 +7,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
+#include <memory>
+
 #include "core/common/entry.h"
 #include "core/common/prometheusparser.h"
 #include "core/common/redisschema.h"
@@ -17,9 +20,6 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/timescale.h"
 #include "tests/support/uniqueprompts.h"
-
-#include <csignal>
-#include <memory>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -169,7 +169,8 @@ QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &resp
         return {};
     if (m_stack->replica().isRunning() && !m_replicaHung) {
         RedisClient replica = m_stack->replica().client(QStringLiteral("console"));
-        if (!Poll::until([&] { return !replica.get(bytes(RedisSchema::entryKey(entry.key))).isNull(); }, kReplicationTimeoutMs))
+        if (!Poll::until([&] { return !replica.get(bytes(RedisSchema::entryKey(entry.key))).isNull(); },
+                         kReplicationTimeoutMs))
             return {};
     }
     return key;
@@ -177,7 +178,8 @@ QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &resp
 
 std::vector<PromSample> TestGatewayFaults::scrape()
 {
-    const HttpResult result = m_http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/metrics").arg(m_gatewayPort)), {}, 5000);
+    const HttpResult result = m_http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/metrics").arg(m_gatewayPort)), {},
+                                         5000);
     int malformed = 0;
     auto samples = PrometheusParser::parse(result.body.toStdString(), &malformed);
     if (result.status != 200 || malformed != 0)
@@ -223,11 +225,11 @@ void TestGatewayFaults::upstreamDown()
 {
     QFETCH(QString, fault);
     constexpr int kUpstreamTimeoutMs = 2000;
-    QVERIFY(startStack({QStringLiteral("--breaker-failures"), QStringLiteral("3"),
-                        QStringLiteral("--breaker-successes"), QStringLiteral("2"),
-                        QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("1500"),
-                        QStringLiteral("--slo-window-ms"), QStringLiteral("2000"),
-                        QStringLiteral("--upstream-timeout-ms"), QString::number(kUpstreamTimeoutMs)}));
+    QVERIFY(
+        startStack({QStringLiteral("--breaker-failures"), QStringLiteral("3"), QStringLiteral("--breaker-successes"),
+                    QStringLiteral("2"), QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("1500"),
+                    QStringLiteral("--slo-window-ms"), QStringLiteral("2000"), QStringLiteral("--upstream-timeout-ms"),
+                    QString::number(kUpstreamTimeoutMs)}));
 
     // One answer hot in L0.5, one only in the replica (L0).
     const QString hotPrompt = m_prompts.next();
@@ -271,7 +273,8 @@ void TestGatewayFaults::upstreamDown()
     // Scaled for slower builds, but always well under the upstream timeout it proves was not waited for.
     QVERIFY2(refusedMs < qMin(TimeScale::ms(kUpstreamTimeoutMs / 4), kUpstreamTimeoutMs / 2),
              qPrintable(QStringLiteral("503 took %1 ms").arg(refusedMs)));
-    qInfo("fault %s: breaker open after %d failed misses; a miss got 503 in %lld ms", qPrintable(fault), failures, refusedMs);
+    qInfo("fault %s: breaker open after %d failed misses; a miss got 503 in %lld ms", qPrintable(fault), failures,
+          refusedMs);
 
     // Hits are served all along.
     for (int i = 0; i < 5; ++i) {
@@ -293,13 +296,16 @@ void TestGatewayFaults::upstreamDown()
         m_stoppedPid = 0;
     }
     int served = 0;
-    QVERIFY2(Poll::until([&] {
-                 const HttpResult r = chat(m_prompts.next());
-                 served += r.status == 200 ? 1 : 0;
-                 return served >= 2 && metric("l0l3_upstream_circuit_state") == 0.0;
-             }, 15000, 100),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const HttpResult r = chat(m_prompts.next());
+                     served += r.status == 200 ? 1 : 0;
+                     return served >= 2 && metric("l0l3_upstream_circuit_state") == 0.0;
+                 },
+                 15000, 100),
              qPrintable(m_gateway->describe()));
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit half-open -> closed"), TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit half-open -> closed"),
+                             TimeScale::ms(3000));
     // A hung upstream leaves slow misses in the latency window: elevated until they age out of it (2 s).
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "normal"}}), 1.0, TimeScale::ms(8000));
     QVERIFY(metric("l0l3_degradation_transitions_total", {{"from", "normal"}, {"to", "degraded"}}) >= 1);
@@ -308,13 +314,12 @@ void TestGatewayFaults::upstreamDown()
 
 void TestGatewayFaults::upstreamFailingThirtyPercent()
 {
-    QVERIFY(startStack({QStringLiteral("--breaker-failures"), QStringLiteral("1000"),
-                        QStringLiteral("--breaker-error-rate"), QStringLiteral("0.15"),
-                        QStringLiteral("--breaker-min-calls"), QStringLiteral("10"),
-                        QStringLiteral("--breaker-window-ms"), QStringLiteral("20000"),
-                        QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("4000"),
-                        QStringLiteral("--breaker-successes"), QStringLiteral("2")},
-                       {QStringLiteral("--fail-rate"), QStringLiteral("0.3"), QStringLiteral("--seed"), QStringLiteral("7")}));
+    QVERIFY(startStack(
+        {QStringLiteral("--breaker-failures"), QStringLiteral("1000"), QStringLiteral("--breaker-error-rate"),
+         QStringLiteral("0.15"), QStringLiteral("--breaker-min-calls"), QStringLiteral("10"),
+         QStringLiteral("--breaker-window-ms"), QStringLiteral("20000"), QStringLiteral("--breaker-cooldown-ms"),
+         QStringLiteral("4000"), QStringLiteral("--breaker-successes"), QStringLiteral("2")},
+        {QStringLiteral("--fail-rate"), QStringLiteral("0.3"), QStringLiteral("--seed"), QStringLiteral("7")}));
     const QString hotPrompt = m_prompts.next();
     // 30% of misses fail: approve() needs one successful miss.
     QByteArray hotKey;
@@ -340,7 +345,8 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
     qInfo("30%% failures: %d ok, %d upstream errors before the breaker opened on the error rate", ok, upstreamErrors);
     QCOMPARE(circuitOpen, 1);
     QVERIFY(upstreamErrors > 0);
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit closed -> open: error rate"), TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("upstream circuit closed -> open: error rate"),
+                             TimeScale::ms(3000));
     QElapsedTimer timer;
     timer.start();
     const HttpResult refused = chat(m_prompts.next());
@@ -350,10 +356,12 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
     QCOMPARE(chat(hotPrompt).status, 200);
 
     QVERIFY(setStubFailRate(0));
-    QVERIFY2(Poll::until([&] {
-                 chat(m_prompts.next());
-                 return metric("l0l3_upstream_circuit_state") == 0.0;
-             }, 15000, 100),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     chat(m_prompts.next());
+                     return metric("l0l3_upstream_circuit_state") == 0.0;
+                 },
+                 15000, 100),
              qPrintable(m_gateway->describe()));
     QCOMPARE(chat(m_prompts.next()).status, 200);
 }
@@ -368,8 +376,9 @@ void TestGatewayFaults::secondaryUpstreamTakesOver()
              qPrintable(error));
     const int secondPort = m_secondStub->listenPort();
     QVERIFY(secondPort > 0);
-    QVERIFY(startStack({QStringLiteral("--breaker-failures"), QStringLiteral("2"),
-                        QStringLiteral("--secondary-upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(secondPort)}));
+    QVERIFY(
+        startStack({QStringLiteral("--breaker-failures"), QStringLiteral("2"), QStringLiteral("--secondary-upstream"),
+                    QStringLiteral("http://127.0.0.1:%1/v1").arg(secondPort)}));
     m_stack->stub().kill();
     for (int i = 0; i < 2; ++i)
         QCOMPARE(chat(m_prompts.next()).status, 502);
@@ -425,7 +434,8 @@ void TestGatewayFaults::replicaKilled()
     }
     // A hung replica is noticed when a command times out (the lag probe sends one every second).
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "replica_down"}}), 1.0, TimeScale::ms(8000));
-    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("degradation normal -> replica_down"), TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("degradation normal -> replica_down"),
+                             TimeScale::ms(3000));
 
     // No request fails because the replica died: L0.5, the primary for L0, the upstream for misses.
     int failed = 0;
@@ -499,7 +509,8 @@ void TestGatewayFaults::noSourceAtAllIsOffline()
 
 void TestGatewayFaults::rateLimit()
 {
-    QVERIFY(startStack({QStringLiteral("--rate-limit"), QStringLiteral("2"), QStringLiteral("--rate-burst"), QStringLiteral("3")}));
+    QVERIFY(startStack(
+        {QStringLiteral("--rate-limit"), QStringLiteral("2"), QStringLiteral("--rate-burst"), QStringLiteral("3")}));
     const HttpHeaders alice{{"Authorization", "Bearer sk-alice"}};
     const HttpHeaders bob{{"Authorization", "Bearer sk-bob"}};
     const QString prompt = m_prompts.next();
@@ -553,7 +564,10 @@ void TestGatewayFaults::apiKeys()
     QCOMPARE(errorCode(wrong.body), QStringLiteral("invalid_api_key"));
     QVERIFY(!wrong.body.contains("sk-wrong"));
     // The hash in the file is not a key.
-    QCOMPARE(chat(prompt, {{"Authorization", "Bearer " + QCryptographicHash::hash(keyA, QCryptographicHash::Sha256).toHex()}}).status, 401);
+    QCOMPARE(chat(prompt,
+                  {{"Authorization", "Bearer " + QCryptographicHash::hash(keyA, QCryptographicHash::Sha256).toHex()}})
+                 .status,
+             401);
 
     const HttpHeaders a{{"Authorization", "Bearer " + keyA}};
     const HttpHeaders b{{"Authorization", "Bearer " + keyB}};
@@ -579,15 +593,18 @@ void TestGatewayFaults::requestLimits_data()
     QTest::addColumn<int>("status");
     QTest::addColumn<QString>("code");
     const QByteArray msg = R"({"role":"user","content":"hi"})";
-    QTest::newRow("3 messages: ok") << QByteArray(R"({"model":"m","messages":[)" + msg + "," + msg + "," + msg + "]}") << 200 << QString();
-    QTest::newRow("4 messages") << QByteArray(R"({"model":"m","messages":[)" + msg + "," + msg + "," + msg + "," + msg + "]}")
+    QTest::newRow("3 messages: ok") << QByteArray(R"({"model":"m","messages":[)" + msg + "," + msg + "," + msg + "]}")
+                                    << 200 << QString();
+    QTest::newRow("4 messages") << QByteArray(R"({"model":"m","messages":[)" + msg + "," + msg + "," + msg + "," + msg
+                                              + "]}")
                                 << 400 << QStringLiteral("too_many_messages");
     QTest::newRow("100 chars: ok") << ChatWire::chatBody(QString(100, u'a')) << 200 << QString();
     QTest::newRow("100 two-byte chars: ok") << ChatWire::chatBody(QString(100, QChar(0xE9))) << 200 << QString();
     QTest::newRow("101 chars") << ChatWire::chatBody(QString(101, u'a')) << 400 << QStringLiteral("prompt_too_long");
-    QTest::newRow("system + user over 100") << QByteArray(R"({"messages":[{"role":"system","content":")" + QByteArray(60, 's')
-                                                          + R"("},{"role":"user","content":")" + QByteArray(60, 'u') + R"("}]})")
-                                            << 400 << QStringLiteral("prompt_too_long");
+    QTest::newRow("system + user over 100")
+        << QByteArray(R"({"messages":[{"role":"system","content":")" + QByteArray(60, 's')
+                      + R"("},{"role":"user","content":")" + QByteArray(60, 'u') + R"("}]})")
+        << 400 << QStringLiteral("prompt_too_long");
 }
 
 void TestGatewayFaults::requestLimits()
@@ -595,14 +612,21 @@ void TestGatewayFaults::requestLimits()
     QFETCH(QByteArray, body);
     QFETCH(int, status);
     QFETCH(QString, code);
-    QVERIFY(startStack({QStringLiteral("--max-messages"), QStringLiteral("3"),
-                        QStringLiteral("--max-prompt-chars"), QStringLiteral("100")}));
-    const HttpResult r = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)), body);
+    QVERIFY(startStack({QStringLiteral("--max-messages"), QStringLiteral("3"), QStringLiteral("--max-prompt-chars"),
+                        QStringLiteral("100")}));
+    const HttpResult r = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),
+                                     body);
     QVERIFY2(r.status == status, qPrintable(r.describe(600)));
     if (!code.isEmpty()) {
         QCOMPARE(errorCode(r.body), code);
         QVERIFY(ChatWire::isOpenAiError(r.body));
-        QVERIFY(!QJsonDocument::fromJson(r.body).object().value(u"error").toObject().value(u"message").toString().isEmpty());
+        QVERIFY(!QJsonDocument::fromJson(r.body)
+                     .object()
+                     .value(u"error")
+                     .toObject()
+                     .value(u"message")
+                     .toString()
+                     .isEmpty());
     }
 }
 
@@ -621,7 +645,8 @@ void TestGatewayFaults::headerTooLarge()
 void TestGatewayFaults::maxConnections()
 {
     // One thread: connections are accepted in the order they were made.
-    QVERIFY(startStack({QStringLiteral("--max-connections"), QStringLiteral("2"), QStringLiteral("--threads"), QStringLiteral("1")}));
+    QVERIFY(startStack(
+        {QStringLiteral("--max-connections"), QStringLiteral("2"), QStringLiteral("--threads"), QStringLiteral("1")}));
     QTcpSocket first;
     QTcpSocket second;
     for (QTcpSocket *s : {&first, &second}) {
@@ -652,8 +677,8 @@ void TestGatewayFaults::maxConnections()
 
 void TestGatewayFaults::slowAndIdleClientsAreClosed()
 {
-    QVERIFY(startStack({QStringLiteral("--read-timeout-ms"), QStringLiteral("400"),
-                        QStringLiteral("--idle-timeout-ms"), QStringLiteral("600")}));
+    QVERIFY(startStack({QStringLiteral("--read-timeout-ms"), QStringLiteral("400"), QStringLiteral("--idle-timeout-ms"),
+                        QStringLiteral("600")}));
     QTcpSocket idle;
     QTcpSocket slow;
     for (QTcpSocket *s : {&idle, &slow}) {
@@ -669,8 +694,10 @@ void TestGatewayFaults::slowAndIdleClientsAreClosed()
     QVERIFY(slow.waitForDisconnected(TimeScale::ms(5000)) || slow.state() == QAbstractSocket::UnconnectedState);
     QVERIFY2(timer.elapsed() < TimeScale::ms(3000), qPrintable(QString::number(timer.elapsed())));
     QVERIFY(idle.state() == QAbstractSocket::UnconnectedState || idle.waitForDisconnected(TimeScale::ms(5000)));
-    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "read_timeout"}}) >= 1, TimeScale::ms(3000));
-    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "idle_timeout"}}) >= 1, TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "read_timeout"}}) >= 1,
+                             TimeScale::ms(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(metric("l0l3_connections_closed_total", {{"reason", "idle_timeout"}}) >= 1,
+                             TimeScale::ms(3000));
     // A normal client on a fresh connection is unaffected.
     HttpClient fresh;
     const HttpResult r = fresh.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),

@@ -107,7 +107,8 @@ HttpResult TestGatewayFlow::chatBody(const QByteArray &body, const HttpHeaders &
 std::vector<Proposal> TestGatewayFlow::proposals(const QByteArray &key)
 {
     // Gateways propose into the inbox; the console moves proposals into the stream.
-    m_primary.command({"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
+    m_primary.command(
+        {"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
     const RedisValue reply = m_primary.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"});
     std::vector<Proposal> all = ChatWire::proposals(reply);
     if (key.isEmpty())
@@ -286,10 +287,12 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     const RedisValue published = m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key});
     QVERIFY2(published.isInteger(), qPrintable(published.toString()));
     HttpResult after;
-    QVERIFY2(Poll::until([&] {
-                 after = chat(prompt);
-                 return ChatWire::completionContent(after.body) == v2;
-             }, 5000),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     after = chat(prompt);
+                     return ChatWire::completionContent(after.body) == v2;
+                 },
+                 5000),
              qPrintable(after.describe()));
     QCOMPARE(after.header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
@@ -298,22 +301,27 @@ void TestGatewayFlow::invalidationDropsHotEntry()
     // fresh L0.5 entry once more, so the new text is back in L0.5 within a few
     // reads, not necessarily the next one.
     HttpResult hot;
-    QVERIFY2(Poll::until([&] {
-                 hot = chat(prompt);
-                 return hot.header("x-l0l3-tier") == "L0.5";
-             }, 5000),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     hot = chat(prompt);
+                     return hot.header("x-l0l3-tier") == "L0.5";
+                 },
+                 5000),
              qPrintable(hot.describe()));
     QCOMPARE(ChatWire::completionContent(hot.body), v2);
 
     // Revoke: DEL + invalidation -> a miss again, at once rather than after the TTL.
     QCOMPARE(m_primary.command({"DEL", bytes(RedisSchema::entryKey(key.toStdString()))}).integer, 1);
-    QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(), TimeScale::ms(kReplicationTimeoutMs));
+    QTRY_VERIFY_WITH_TIMEOUT(m_replica.get(bytes(RedisSchema::entryKey(key.toStdString()))).isNull(),
+                             TimeScale::ms(kReplicationTimeoutMs));
     QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), key}).isInteger());
     HttpResult revoked;
-    QVERIFY2(Poll::until([&] {
-                 revoked = chat(prompt);
-                 return revoked.header("x-l0l3-cache") == "miss";
-             }, 5000),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     revoked = chat(prompt);
+                     return revoked.header("x-l0l3-cache") == "miss";
+                 },
+                 5000),
              qPrintable(revoked.describe()));
     QCOMPARE(revoked.header("x-l0l3-tier"), QByteArray("L3"));
 }
@@ -327,12 +335,15 @@ void TestGatewayFlow::flushAllInvalidation()
     QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("flush me")), TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
-    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(RedisSchema::kInvalidateAll)}).isInteger());
+    QVERIFY(m_primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(RedisSchema::kInvalidateAll)})
+                .isInteger());
     HttpResult after;
-    QVERIFY2(Poll::until([&] {
-                 after = chat(prompt);
-                 return after.header("x-l0l3-tier") != "L0.5";
-             }, 5000),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     after = chat(prompt);
+                     return after.header("x-l0l3-tier") != "L0.5";
+                 },
+                 5000),
              qPrintable(after.describe()));
     QCOMPARE(after.header("x-l0l3-tier"), QByteArray("L0"));
     QCOMPARE(ChatWire::completionContent(after.body), QStringLiteral("flush me"));
@@ -347,7 +358,8 @@ void TestGatewayFlow::rejectedKeyIsNotProposed()
     QVERIFY(!key.isEmpty());
     const QByteArray until = QByteArray::number(QDateTime::currentMSecsSinceEpoch() + 24LL * 3600 * 1000);
     QCOMPARE(m_primary.command({"ZADD", bytes(RedisSchema::kRejected), until, key}).integer, 1);
-    QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(), TimeScale::ms(kReplicationTimeoutMs));
+    QTRY_VERIFY_WITH_TIMEOUT(!m_replica.command({"ZSCORE", bytes(RedisSchema::kRejected), key}).isNil(),
+                             TimeScale::ms(kReplicationTimeoutMs));
 
     const HttpResult miss = chat(prompt);
     QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
@@ -377,7 +389,8 @@ void TestGatewayFlow::noCacheSkipsLookup()
     QVERIFY2(!key.isEmpty(), qPrintable(miss.describe()));
     const QString upstreamAnswer = ChatWire::completionContent(miss.body);
     QVERIFY(approve(key, prompt, QStringLiteral("approved, but the client wants a fresh one")));
-    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")), TimeScale::ms(kReplicationTimeoutMs));
+    QTRY_VERIFY_WITH_TIMEOUT(replicaHasEntry(key, QStringLiteral("approved, but the client wants a fresh one")),
+                             TimeScale::ms(kReplicationTimeoutMs));
     QCOMPARE(chat(prompt).header("x-l0l3-cache"), QByteArray("hit"));
     QCOMPARE(chat(prompt).header("x-l0l3-tier"), QByteArray("L0.5"));
 
@@ -402,18 +415,29 @@ void TestGatewayFlow::keyDerivation_data()
 
     const QString base = QStringLiteral("What is the capital of France");
     const auto model = [](const char *m) { return QJsonObject{{QStringLiteral("model"), QString::fromLatin1(m)}}; };
-    QTest::newRow("namespace differs") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{} << QByteArray("tenant-b") << base << false;
-    QTest::newRow("namespace absent vs set") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray("tenant-a") << base << false;
-    QTest::newRow("same namespace") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{} << QByteArray("tenant-a") << base << true;
+    QTest::newRow("namespace differs") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{}
+                                       << QByteArray("tenant-b") << base << false;
+    QTest::newRow("namespace absent vs set")
+        << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray("tenant-a") << base << false;
+    QTest::newRow("same namespace") << QJsonObject{} << QByteArray("tenant-a") << base << QJsonObject{}
+                                    << QByteArray("tenant-a") << base << true;
     QTest::newRow("temperature ignored") << QJsonObject{{QStringLiteral("temperature"), 0.1}} << QByteArray() << base
-                                         << QJsonObject{{QStringLiteral("temperature"), 1.5}} << QByteArray() << base << true;
-    QTest::newRow("user field ignored") << QJsonObject{{QStringLiteral("user"), QStringLiteral("alice")}} << QByteArray() << base
-                                        << QJsonObject{{QStringLiteral("user"), QStringLiteral("bob")}} << QByteArray() << base << true;
-    QTest::newRow("case, spaces, trailing punctuation") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray()
-                                                        << QStringLiteral("  what IS the   capital of france?!  ") << true;
-    QTest::newRow("model snapshot") << model("gpt-4o-mini-2024-07-18") << QByteArray() << base << model("gpt-4o-mini") << QByteArray() << base << true;
-    QTest::newRow("model family") << model("gpt-4o") << QByteArray() << base << model("gpt-4o-mini") << QByteArray() << base << false;
-    QTest::newRow("response_format") << QJsonObject{{QStringLiteral("response_format"), QJsonObject{{QStringLiteral("type"), QStringLiteral("json_object")}}}}
+                                         << QJsonObject{{QStringLiteral("temperature"), 1.5}} << QByteArray() << base
+                                         << true;
+    QTest::newRow("user field ignored") << QJsonObject{{QStringLiteral("user"), QStringLiteral("alice")}}
+                                        << QByteArray() << base
+                                        << QJsonObject{{QStringLiteral("user"), QStringLiteral("bob")}} << QByteArray()
+                                        << base << true;
+    QTest::newRow("case, spaces, trailing punctuation")
+        << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray()
+        << QStringLiteral("  what IS the   capital of france?!  ") << true;
+    QTest::newRow("model snapshot") << model("gpt-4o-mini-2024-07-18") << QByteArray() << base << model("gpt-4o-mini")
+                                    << QByteArray() << base << true;
+    QTest::newRow("model family") << model("gpt-4o") << QByteArray() << base << model("gpt-4o-mini") << QByteArray()
+                                  << base << false;
+    QTest::newRow("response_format") << QJsonObject{{QStringLiteral("response_format"),
+                                                     QJsonObject{
+                                                         {QStringLiteral("type"), QStringLiteral("json_object")}}}}
                                      << QByteArray() << base << QJsonObject{} << QByteArray() << base << false;
     QTest::newRow("different prompt") << QJsonObject{} << QByteArray() << base << QJsonObject{} << QByteArray()
                                       << QStringLiteral("What is the capital of Spain") << false;
@@ -449,8 +473,10 @@ void TestGatewayFlow::multiTurnBypasses()
     const size_t before = proposals().size();
     const QJsonArray messages{
         QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), m_prompts.next()}},
-        QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")}, {QStringLiteral("content"), QStringLiteral("An earlier answer")}},
-        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")}, {QStringLiteral("content"), QStringLiteral("And a follow-up")}},
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")},
+                    {QStringLiteral("content"), QStringLiteral("An earlier answer")}},
+        QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
+                    {QStringLiteral("content"), QStringLiteral("And a follow-up")}},
     };
     const HttpResult result = chat(QString(), {}, {{QStringLiteral("messages"), messages}});
     QVERIFY2(result.status == 200, qPrintable(result.describe()));
@@ -515,13 +541,15 @@ void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
 
     // A library "l0l3" without l0l3_propose replaces the real one.
     const RedisValue replaced = m_primary.command(
-        {"FUNCTION", "LOAD", "REPLACE", "#!lua name=l0l3\nredis.register_function('l0l3_placeholder', function() return 1 end)"});
+        {"FUNCTION", "LOAD", "REPLACE",
+         "#!lua name=l0l3\nredis.register_function('l0l3_placeholder', function() return 1 end)"});
     QVERIFY2(!replaced.isError(), qPrintable(replaced.toString()));
     const HttpResult miss = chat(m_prompts.next());
     QVERIFY2(miss.status == 200, qPrintable(miss.describe()));
     QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
     const QByteArray key = miss.header("x-l0l3-key");
-    const QByteArray expected = "proposal for " + key + " dropped: the Redis function l0l3_propose is not loaded on the primary";
+    const QByteArray expected = "proposal for " + key
+        + " dropped: the Redis function l0l3_propose is not loaded on the primary";
     QTRY_VERIFY_WITH_TIMEOUT(m_stack.gateway().stderrText().contains(expected), TimeScale::ms(kProposalTimeoutMs));
     QVERIFY(proposals(key).empty());
     const HttpResult hit = chat(hitPrompt);
@@ -530,7 +558,8 @@ void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
     QCOMPARE(ChatWire::completionContent(hit.body), QStringLiteral("Still served."));
 
     const std::string_view library = ProposalFunction::kLibrary;
-    QVERIFY(!m_primary.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))}).isError());
+    QVERIFY(!m_primary.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))})
+                 .isError());
     QVERIFY(proposeBarrier());
 }
 

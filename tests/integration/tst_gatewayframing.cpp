@@ -6,13 +6,13 @@
 #include <QTest>
 #include <QUuid>
 
+#include <memory>
+#include <vector>
+
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
-
-#include <memory>
-#include <vector>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -209,8 +209,7 @@ void TestGatewayFraming::hostileRequestFraming_data()
     QTest::addColumn<QByteArray>("request");
 
     // Beast throws length_error for a field over 64 KiB, trailers included, before any authentication.
-    QTest::newRow("trailer field over 64 KiB")
-        << chunkedHealthz("0\r\nX-Big: " + QByteArray(70000, 'a') + "\r\n\r\n");
+    QTest::newRow("trailer field over 64 KiB") << chunkedHealthz("0\r\nX-Big: " + QByteArray(70000, 'a') + "\r\n\r\n");
     QTest::newRow("trailer field over 64 KiB after a chunk")
         << chunkedHealthz("5\r\nhello\r\n0\r\nX-Big: " + QByteArray(100000, 'b') + "\r\n\r\n");
     // Beast buffers a trailer until its end: never ending, it grew without bound.
@@ -223,7 +222,8 @@ void TestGatewayFraming::hostileRequestFraming()
     QFETCH(QByteArray, request);
     const RawReply reply = rawExchange(m_stack.gatewayPort(), request, true);
     QVERIFY2(reply.status() == 400 || reply.status() == 431,
-             qPrintable(QStringLiteral("status %1: %2").arg(reply.status()).arg(QString::fromLatin1(reply.bytes.left(300)))));
+             qPrintable(
+                 QStringLiteral("status %1: %2").arg(reply.status()).arg(QString::fromLatin1(reply.bytes.left(300)))));
     QVERIFY2(ChatWire::isOpenAiError(reply.body()), reply.bytes.left(300).constData());
     QVERIFY2(reply.closed, "the connection stayed open after a framing error");
     QString why;
@@ -236,13 +236,14 @@ void TestGatewayFraming::largeMaxHeaderBytesIsClamped()
     m_extra = m_stack.launchGateway({QStringLiteral("--max-header-bytes"), QStringLiteral("200000")}, &error);
     QVERIFY2(m_extra, qPrintable(error));
     const int port = m_extra->listenPort();
-    const QByteArray request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + QByteArray(70000, 'a') + "\r\n\r\n";
+    const QByteArray request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + QByteArray(70000, 'a')
+        + "\r\n\r\n";
     const RawReply reply = rawExchange(port, request, true);
     QVERIFY2(reply.status() == 431, qPrintable(QStringLiteral("status %1").arg(reply.status())));
     QVERIFY(reply.closed);
     // Headers up to the clamped limit still pass.
-    const RawReply fits = rawExchange(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + QByteArray(40000, 'a')
-                                                + "\r\n\r\n", false);
+    const RawReply fits = rawExchange(
+        port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + QByteArray(40000, 'a') + "\r\n\r\n", false);
     QCOMPARE(fits.status(), 200);
     QString why;
     QVERIFY2(healthy(*m_extra, port, &why), qPrintable(why));
@@ -265,8 +266,10 @@ void TestGatewayFraming::transferEncodingNotEndingInChunked()
     // RFC 9112 6.3: the length cannot be determined; Beast read no body and left these bytes as the next request.
     const QByteArray request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: " + encoding
         + "\r\n\r\n0\r\n\r\n";
-    const RawReply reply = rawExchange(m_stack.gatewayPort(), request, status != 200, status == 200 ? kReplyTimeoutMs : 3000);
-    QVERIFY2(reply.status() == status, qPrintable(QStringLiteral("status %1: %2").arg(reply.status()).arg(QString::fromLatin1(reply.bytes))));
+    const RawReply reply = rawExchange(m_stack.gatewayPort(), request, status != 200,
+                                       status == 200 ? kReplyTimeoutMs : 3000);
+    QVERIFY2(reply.status() == status,
+             qPrintable(QStringLiteral("status %1: %2").arg(reply.status()).arg(QString::fromLatin1(reply.bytes))));
     if (status != 200) {
         QVERIFY2(reply.closed, "the connection stayed open");
         QVERIFY2(reply.bytes.count("HTTP/1.1 ") == 1, reply.bytes.constData());
@@ -283,7 +286,8 @@ void TestGatewayFraming::hostileUpstreamFraming_data()
     QTest::newRow("trailer field over 64 KiB") << chunked + "0\r\nX-Big: " + QByteArray(70000, 'a') + "\r\n\r\n";
     QTest::newRow("unterminated trailer") << chunked + "0\r\nX-Big: " + QByteArray(1 << 20, 'b');
     QTest::newRow("unterminated chunk size line") << chunked + "5;ext=" + QByteArray(1 << 20, 'c');
-    QTest::newRow("header over 64 KiB") << "HTTP/1.1 200 OK\r\nX-Big: " + QByteArray(70000, 'd') + "\r\nContent-Length: 2\r\n\r\n{}";
+    QTest::newRow("header over 64 KiB") << "HTTP/1.1 200 OK\r\nX-Big: " + QByteArray(70000, 'd')
+            + "\r\nContent-Length: 2\r\n\r\n{}";
 }
 
 void TestGatewayFraming::hostileUpstreamFraming()
@@ -291,7 +295,8 @@ void TestGatewayFraming::hostileUpstreamFraming()
     QFETCH(QByteArray, response);
     HostileUpstream upstream(response);
     QString error;
-    m_extra = m_stack.launchGateway({QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(upstream.port()),
+    m_extra = m_stack.launchGateway({QStringLiteral("--upstream"),
+                                     QStringLiteral("http://127.0.0.1:%1/v1").arg(upstream.port()),
                                      QStringLiteral("--upstream-timeout-ms"), QStringLiteral("30000"),
                                      QStringLiteral("--breaker-failures"), QStringLiteral("1000")},
                                     &error);
@@ -299,7 +304,8 @@ void TestGatewayFraming::hostileUpstreamFraming()
     const int port = m_extra->listenPort();
     const HttpResult r = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(port)),
                                      ChatWire::chatBody(uniquePrompt()), {}, 8000);
-    QVERIFY2(r.status == 502, qPrintable(QStringLiteral("status %1 %2 %3").arg(r.status).arg(r.error, QString::fromUtf8(r.body))));
+    QVERIFY2(r.status == 502,
+             qPrintable(QStringLiteral("status %1 %2 %3").arg(r.status).arg(r.error, QString::fromUtf8(r.body))));
     QVERIFY(ChatWire::isOpenAiError(r.body));
     QCOMPARE(upstream.requests(), 1);
     QString why;
@@ -336,8 +342,11 @@ void TestGatewayFraming::firstRequestDeadline()
                 && dribbling.state() == QAbstractSocket::UnconnectedState;
         },
         5000, 50);
-    QVERIFY2(bothClosed, qPrintable(QStringLiteral("silent %1, dribbling %2 after %3 ms")
-                                        .arg(silent.state()).arg(dribbling.state()).arg(timer.elapsed())));
+    QVERIFY2(bothClosed,
+             qPrintable(QStringLiteral("silent %1, dribbling %2 after %3 ms")
+                            .arg(silent.state())
+                            .arg(dribbling.state())
+                            .arg(timer.elapsed())));
     QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
     // A client that sends its request at once is served, and keeps its connection past the deadline.
     QTcpSocket prompt;
@@ -345,11 +354,22 @@ void TestGatewayFraming::firstRequestDeadline()
     QVERIFY(prompt.waitForConnected(3000));
     prompt.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     QByteArray first;
-    QVERIFY(Poll::until([&] { prompt.waitForReadyRead(10); first += prompt.readAll(); return completeResponse(first); }, 3000));
+    QVERIFY(Poll::until(
+        [&] {
+            prompt.waitForReadyRead(10);
+            first += prompt.readAll();
+            return completeResponse(first);
+        },
+        3000));
     QVERIFY(first.startsWith("HTTP/1.1 200"));
     QElapsedTimer idle;
     idle.start();
-    QVERIFY(Poll::until([&] { prompt.waitForReadyRead(10); return idle.elapsed() > 800; }, 3000));
+    QVERIFY(Poll::until(
+        [&] {
+            prompt.waitForReadyRead(10);
+            return idle.elapsed() > 800;
+        },
+        3000));
     QCOMPARE(prompt.state(), QAbstractSocket::ConnectedState);
     QString why;
     QVERIFY2(healthy(*m_extra, port, &why), qPrintable(why));
@@ -386,8 +406,9 @@ void TestGatewayFraming::perClientConnectionCap()
 void TestGatewayFraming::healthAndMetricsBeyondConnectionCap()
 {
     QString error;
-    m_extra = m_stack.launchGateway({QStringLiteral("--max-connections"), QStringLiteral("3"), QStringLiteral("--threads"),
-                                     QStringLiteral("1"), QStringLiteral("--first-request-timeout-ms"), QStringLiteral("30000")},
+    m_extra = m_stack.launchGateway({QStringLiteral("--max-connections"), QStringLiteral("3"),
+                                     QStringLiteral("--threads"), QStringLiteral("1"),
+                                     QStringLiteral("--first-request-timeout-ms"), QStringLiteral("30000")},
                                     &error);
     QVERIFY2(m_extra, qPrintable(error));
     const int port = m_extra->listenPort();
@@ -400,14 +421,18 @@ void TestGatewayFraming::healthAndMetricsBeyondConnectionCap()
     // The cap is reached once the gateway has accepted them: a chat request is refused.
     QVERIFY(Poll::until(
         [&] {
-            const RawReply r = rawExchange(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                                 "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", true);
+            const RawReply r = rawExchange(port,
+                                           "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                                           true);
             return r.status() == 503 && r.body().contains("too_many_connections");
         },
         5000));
     for (const char *path : {"/healthz", "/readyz", "/metrics"}) {
         const RawReply r = rawExchange(port, QByteArray("GET ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", true);
-        QVERIFY2(r.status() == 200, qPrintable(QStringLiteral("%1: %2").arg(QString::fromLatin1(path), QString::fromLatin1(r.bytes.left(200)))));
+        QVERIFY2(r.status() == 200,
+                 qPrintable(
+                     QStringLiteral("%1: %2").arg(QString::fromLatin1(path), QString::fromLatin1(r.bytes.left(200)))));
         QVERIFY(r.closed);
     }
     // Beyond the cap a silent connection still gets the 503, within about a second.
@@ -422,8 +447,8 @@ void TestGatewayFraming::healthAndMetricsBeyondConnectionCap()
 void TestGatewayFraming::idleKeepAliveGivesWayAtCap()
 {
     QString error;
-    m_extra = m_stack.launchGateway({QStringLiteral("--max-connections"), QStringLiteral("3"), QStringLiteral("--threads"),
-                                     QStringLiteral("1")},
+    m_extra = m_stack.launchGateway({QStringLiteral("--max-connections"), QStringLiteral("3"),
+                                     QStringLiteral("--threads"), QStringLiteral("1")},
                                     &error);
     QVERIFY2(m_extra, qPrintable(error));
     const int port = m_extra->listenPort();
@@ -436,13 +461,20 @@ void TestGatewayFraming::idleKeepAliveGivesWayAtCap()
         QVERIFY(s.waitForConnected(3000));
         s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         QByteArray reply;
-        QVERIFY(Poll::until([&] { s.waitForReadyRead(10); reply += s.readAll(); return completeResponse(reply); }, 3000));
+        QVERIFY(Poll::until(
+            [&] {
+                s.waitForReadyRead(10);
+                reply += s.readAll();
+                return completeResponse(reply);
+            },
+            3000));
         QVERIFY(reply.startsWith("HTTP/1.1 200"));
     }
     // A new client is served, and one idle connection made way for it.
     const HttpResult chat = m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(port)),
                                         ChatWire::chatBody(uniquePrompt()));
-    QVERIFY2(chat.status == 200, qPrintable(QStringLiteral("%1 %2").arg(chat.status).arg(QString::fromUtf8(chat.body))));
+    QVERIFY2(chat.status == 200,
+             qPrintable(QStringLiteral("%1 %2").arg(chat.status).arg(QString::fromUtf8(chat.body))));
     QVERIFY(Poll::until(
         [&] {
             int closed = 0;
@@ -466,8 +498,9 @@ void TestGatewayFraming::bufferedBytesBudget()
     QVERIFY2(m_extra, qPrintable(error));
     const int port = m_extra->listenPort();
     // Slow bodies: each sends 40000 bytes of a 1 MB body and stalls; two of them exceed the budget.
-    const QByteArray head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                            "Content-Length: 1000000\r\n\r\n";
+    const QByteArray head =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000\r\n\r\n";
     std::vector<std::unique_ptr<QTcpSocket>> slow;
     QByteArray replies[3];
     for (int i = 0; i < 3; ++i) {
@@ -487,7 +520,10 @@ void TestGatewayFraming::bufferedBytesBudget()
             return false;
         },
         5000);
-    QVERIFY2(refused, qPrintable(QStringLiteral("%1 | %2 | %3").arg(QString::fromLatin1(replies[0]), QString::fromLatin1(replies[1]), QString::fromLatin1(replies[2]))));
+    QVERIFY2(refused,
+             qPrintable(QStringLiteral("%1 | %2 | %3")
+                            .arg(QString::fromLatin1(replies[0]), QString::fromLatin1(replies[1]),
+                                 QString::fromLatin1(replies[2]))));
     // Small requests still pass while the slow bodies hold the budget.
     QString why;
     QVERIFY2(healthy(*m_extra, port, &why), qPrintable(why));
@@ -502,9 +538,11 @@ void TestGatewayFraming::acceptDoesNotSpinOutOfDescriptors()
     // The gateway under a hard limit of 64 descriptors, then more connections than that.
     ManagedProcess gateway;
     QString error;
-    QStringList args{QStringLiteral("--nofile=64:64"), QStringLiteral("--"), ManagedProcess::binary(QStringLiteral("l0l3-gateway"))};
+    QStringList args{QStringLiteral("--nofile=64:64"), QStringLiteral("--"),
+                     ManagedProcess::binary(QStringLiteral("l0l3-gateway"))};
     args << m_stack.standardGatewayArgs(QString()) << QStringLiteral("--threads") << QStringLiteral("1");
-    QVERIFY2(gateway.start(QStringLiteral("prlimit"), args, QProcessEnvironment::systemEnvironment(), &error), qPrintable(error));
+    QVERIFY2(gateway.start(QStringLiteral("prlimit"), args, QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
     const int port = gateway.listenPort();
     QVERIFY2(port > 0, qPrintable(gateway.describe()));
     std::vector<std::unique_ptr<QTcpSocket>> flood;
@@ -534,8 +572,13 @@ void TestGatewayFraming::echoedValuesAreEscaped()
     QVERIFY2(m_extra, qPrintable(error));
     const int port = m_extra->listenPort();
     // Bytes 0x80-0xFF pass Beast's target check; 0x9b is a C1 CSI, 0xc2 0x9b its UTF-8 form.
-    const QByteArray path = "/x\x9b" "31m\xc2\x9b" "2J" + QByteArray(500, 'p');
-    const RawReply reply = rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", true);
+    const QByteArray path = "/x\x9b"
+                            "31m\xc2\x9b"
+                            "2J"
+        + QByteArray(500, 'p');
+    const RawReply reply = rawExchange(port,
+                                       "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                                       true);
     QCOMPARE(reply.status(), 404);
     QVERIFY2(!reply.body().contains('\x9b'), reply.body().constData());
     QVERIFY2(reply.body().size() < 600, qPrintable(QString::number(reply.body().size())));

@@ -7,6 +7,8 @@
 #include <QTest>
 #include <QUrl>
 
+#include <memory>
+
 #include "core/common/entry.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
@@ -17,8 +19,6 @@
 #include "tests/support/tcpproxy.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/uniqueprompts.h"
-
-#include <memory>
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -329,13 +329,15 @@ void TestGatewayHardening::outsizedAnswerBuffersAreGivenBack()
     // at most about one copy may still be resident when this looks: less than one and a half.
     const qint64 answerKiB = answer.size() / 1024;
     qint64 after = -1;
-    const bool released = Poll::until([&] {
-        after = residentKiB(m_gateway->pid());
-        return after >= 0 && after < before + answerKiB * 3 / 2;
-    }, 10000, 100);
-    QVERIFY2(released, qPrintable(QStringLiteral("resident %1 KiB before the 8 MiB answer, %2 KiB after")
-                                      .arg(before)
-                                      .arg(after)));
+    const bool released = Poll::until(
+        [&] {
+            after = residentKiB(m_gateway->pid());
+            return after >= 0 && after < before + answerKiB * 3 / 2;
+        },
+        10000, 100);
+    QVERIFY2(released,
+             qPrintable(
+                 QStringLiteral("resident %1 KiB before the 8 MiB answer, %2 KiB after").arg(before).arg(after)));
 }
 
 QTEST_GUILESS_MAIN(TestGatewayHardening)

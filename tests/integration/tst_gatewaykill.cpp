@@ -78,10 +78,12 @@ void TestGatewayKill::killedGatewayIsOfflineAndRecovers()
     // WAIT 1 vouches for one replica only: both regions serve it before the load starts.
     for (const QString &region : {nyc, tokyo}) {
         HttpResult hit;
-        QVERIFY2(Poll::until([&] {
-                     hit = http.post(m_stack.gatewayUrl(region), ChatWire::chatBody(prompt));
-                     return hit.header("x-l0l3-cache") == "hit";
-                 }, 5000),
+        QVERIFY2(Poll::until(
+                     [&] {
+                         hit = http.post(m_stack.gatewayUrl(region), ChatWire::chatBody(prompt));
+                         return hit.header("x-l0l3-cache") == "hit";
+                     },
+                     5000),
                  qPrintable(region + u' ' + QString::fromUtf8(hit.body.left(200))));
     }
 

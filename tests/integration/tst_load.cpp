@@ -90,15 +90,64 @@ void TestLoad::badFlagsExit2_data()
     const QString t = QStringLiteral("http://127.0.0.1:9");
     QTest::newRow("no flags") << QStringList{} << QStringLiteral("--target");
     QTest::newRow("unknown flag") << QStringList{QStringLiteral("--frobnicate")} << QStringLiteral("frobnicate");
-    QTest::newRow("missing duration") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--dataset"), ds} << QStringLiteral("--duration");
-    QTest::newRow("rate zero") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("0"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds} << QStringLiteral("--rate");
-    QTest::newRow("rate text") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("fast"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds} << QStringLiteral("--rate");
-    QTest::newRow("negative duration") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("-1"), QStringLiteral("--dataset"), ds} << QStringLiteral("--duration");
-    QTest::newRow("not http") << QStringList{QStringLiteral("--target"), QStringLiteral("ftp://127.0.0.1/"), QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds} << QStringLiteral("--target");
-    QTest::newRow("concurrency zero") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds, QStringLiteral("--concurrency"), QStringLiteral("0")} << QStringLiteral("--concurrency");
-    QTest::newRow("stream fraction > 1") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds, QStringLiteral("--stream-fraction"), QStringLiteral("1.5")} << QStringLiteral("--stream-fraction");
-    QTest::newRow("regions mismatch") << QStringList{QStringLiteral("--target"), t + QStringLiteral(",") + t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), ds, QStringLiteral("--region-of-target"), QStringLiteral("nyc")} << QStringLiteral("--region-of-target");
-    QTest::newRow("dataset missing") << QStringList{QStringLiteral("--target"), t, QStringLiteral("--rate"), QStringLiteral("5"), QStringLiteral("--duration"), QStringLiteral("1"), QStringLiteral("--dataset"), QStringLiteral("/nonexistent/dataset.json")} << QStringLiteral("/nonexistent/dataset.json");
+    QTest::newRow("missing duration") << QStringList{QStringLiteral("--target"),  t,
+                                                     QStringLiteral("--rate"),    QStringLiteral("5"),
+                                                     QStringLiteral("--dataset"), ds}
+                                      << QStringLiteral("--duration");
+    QTest::newRow("rate zero") << QStringList{QStringLiteral("--target"),   t,
+                                              QStringLiteral("--rate"),     QStringLiteral("0"),
+                                              QStringLiteral("--duration"), QStringLiteral("1"),
+                                              QStringLiteral("--dataset"),  ds}
+                               << QStringLiteral("--rate");
+    QTest::newRow("rate text") << QStringList{QStringLiteral("--target"),   t,
+                                              QStringLiteral("--rate"),     QStringLiteral("fast"),
+                                              QStringLiteral("--duration"), QStringLiteral("1"),
+                                              QStringLiteral("--dataset"),  ds}
+                               << QStringLiteral("--rate");
+    QTest::newRow("negative duration") << QStringList{QStringLiteral("--target"),   t,
+                                                      QStringLiteral("--rate"),     QStringLiteral("5"),
+                                                      QStringLiteral("--duration"), QStringLiteral("-1"),
+                                                      QStringLiteral("--dataset"),  ds}
+                                       << QStringLiteral("--duration");
+    QTest::newRow("not http") << QStringList{QStringLiteral("--target"),   QStringLiteral("ftp://127.0.0.1/"),
+                                             QStringLiteral("--rate"),     QStringLiteral("5"),
+                                             QStringLiteral("--duration"), QStringLiteral("1"),
+                                             QStringLiteral("--dataset"),  ds}
+                              << QStringLiteral("--target");
+    QTest::newRow("concurrency zero") << QStringList{QStringLiteral("--target"),      t,
+                                                     QStringLiteral("--rate"),        QStringLiteral("5"),
+                                                     QStringLiteral("--duration"),    QStringLiteral("1"),
+                                                     QStringLiteral("--dataset"),     ds,
+                                                     QStringLiteral("--concurrency"), QStringLiteral("0")}
+                                      << QStringLiteral("--concurrency");
+    QTest::newRow("stream fraction > 1") << QStringList{QStringLiteral("--target"),
+                                                        t,
+                                                        QStringLiteral("--rate"),
+                                                        QStringLiteral("5"),
+                                                        QStringLiteral("--duration"),
+                                                        QStringLiteral("1"),
+                                                        QStringLiteral("--dataset"),
+                                                        ds,
+                                                        QStringLiteral("--stream-fraction"),
+                                                        QStringLiteral("1.5")}
+                                         << QStringLiteral("--stream-fraction");
+    QTest::newRow("regions mismatch") << QStringList{QStringLiteral("--target"),
+                                                     t + QStringLiteral(",") + t,
+                                                     QStringLiteral("--rate"),
+                                                     QStringLiteral("5"),
+                                                     QStringLiteral("--duration"),
+                                                     QStringLiteral("1"),
+                                                     QStringLiteral("--dataset"),
+                                                     ds,
+                                                     QStringLiteral("--region-of-target"),
+                                                     QStringLiteral("nyc")}
+                                      << QStringLiteral("--region-of-target");
+    QTest::newRow("dataset missing")
+        << QStringList{QStringLiteral("--target"),   t,
+                       QStringLiteral("--rate"),     QStringLiteral("5"),
+                       QStringLiteral("--duration"), QStringLiteral("1"),
+                       QStringLiteral("--dataset"),  QStringLiteral("/nonexistent/dataset.json")}
+        << QStringLiteral("/nonexistent/dataset.json");
 }
 
 void TestLoad::badFlagsExit2()
@@ -110,7 +159,8 @@ void TestLoad::badFlagsExit2()
     QVERIFY2(run.out.isEmpty(), qPrintable(run.out));
     const QStringList lines = run.err.split(QLatin1Char('\n'), Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 1);
-    QVERIFY2(lines.first().startsWith(QStringLiteral("l0l3-load: ")) && lines.first().contains(mentions), qPrintable(run.err));
+    QVERIFY2(lines.first().startsWith(QStringLiteral("l0l3-load: ")) && lines.first().contains(mentions),
+             qPrintable(run.err));
 }
 
 void TestLoad::summaryAgainstTheStub()
@@ -118,16 +168,18 @@ void TestLoad::summaryAgainstTheStub()
     test::ManagedProcess stub;
     QString error;
     QVERIFY2(stub.start(test::ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
-                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--latency-ms"), QStringLiteral("20")},
+                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--latency-ms"),
+                         QStringLiteral("20")},
                         QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     const int port = stub.listenPort();
     QVERIFY2(port > 0, qPrintable(stub.describe()));
 
     const LoadRun run = runLoad({QStringLiteral("--target"), QStringLiteral("http://127.0.0.1:%1/v1").arg(port),
-                                 QStringLiteral("--rate"), QStringLiteral("20"), QStringLiteral("--duration"), QStringLiteral("2"),
-                                 QStringLiteral("--dataset"), datasetPath(), QStringLiteral("--seed"), QStringLiteral("7"),
-                                 QStringLiteral("--stream-fraction"), QStringLiteral("0.3"), QStringLiteral("--quiet")});
+                                 QStringLiteral("--rate"), QStringLiteral("20"), QStringLiteral("--duration"),
+                                 QStringLiteral("2"), QStringLiteral("--dataset"), datasetPath(),
+                                 QStringLiteral("--seed"), QStringLiteral("7"), QStringLiteral("--stream-fraction"),
+                                 QStringLiteral("0.3"), QStringLiteral("--quiet")});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     QVERIFY2(run.out.startsWith(QStringLiteral("l0l3-load summary\n")), qPrintable(run.out));
 
@@ -161,9 +213,10 @@ void TestLoad::tiersAgainstAGateway()
 
     QUrl base = stack.gatewayUrl();
     base.setPath(QString());
-    const LoadRun run = runLoad({QStringLiteral("--target"), base.toString(), QStringLiteral("--region-of-target"), stack.region(),
-                                 QStringLiteral("--rate"), QStringLiteral("20"), QStringLiteral("--duration"), QStringLiteral("2"),
-                                 QStringLiteral("--dataset"), datasetPath(), QStringLiteral("--quiet")});
+    const LoadRun run = runLoad({QStringLiteral("--target"), base.toString(), QStringLiteral("--region-of-target"),
+                                 stack.region(), QStringLiteral("--rate"), QStringLiteral("20"),
+                                 QStringLiteral("--duration"), QStringLiteral("2"), QStringLiteral("--dataset"),
+                                 datasetPath(), QStringLiteral("--quiet")});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     const auto requests = fields(run.out, QStringLiteral("requests"));
     const int ok = requests.value(QStringLiteral("ok")).toInt();
@@ -187,7 +240,8 @@ void TestLoad::durationZeroRunsUntilSignal()
     test::ManagedProcess stub;
     QString error;
     QVERIFY2(stub.start(test::ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
-                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--latency-ms"), QStringLiteral("5")},
+                        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--latency-ms"),
+                         QStringLiteral("5")},
                         QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     const int port = stub.listenPort();
@@ -195,14 +249,17 @@ void TestLoad::durationZeroRunsUntilSignal()
 
     test::ManagedProcess load;
     QVERIFY2(load.start(test::ManagedProcess::binary(QStringLiteral("l0l3-load")),
-                        {QStringLiteral("--target"), QStringLiteral("http://127.0.0.1:%1").arg(port), QStringLiteral("--rate"), QStringLiteral("20"),
-                         QStringLiteral("--duration"), QStringLiteral("0"), QStringLiteral("--dataset"), datasetPath(), QStringLiteral("--quiet")},
+                        {QStringLiteral("--target"), QStringLiteral("http://127.0.0.1:%1").arg(port),
+                         QStringLiteral("--rate"), QStringLiteral("20"), QStringLiteral("--duration"),
+                         QStringLiteral("0"), QStringLiteral("--dataset"), datasetPath(), QStringLiteral("--quiet")},
                         QProcessEnvironment::systemEnvironment(), &error),
              qPrintable(error));
     // Traffic is flowing once the stub has counted some requests.
     test::HttpClient http;
     const QUrl stats(QStringLiteral("http://127.0.0.1:%1/stats").arg(port));
-    QTRY_VERIFY_WITH_TIMEOUT(QJsonDocument::fromJson(http.get(stats, {}, 2000).body).object().value(QStringLiteral("requests")).toInt() >= 5, l0l3::test::TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        QJsonDocument::fromJson(http.get(stats, {}, 2000).body).object().value(QStringLiteral("requests")).toInt() >= 5,
+        l0l3::test::TimeScale::ms(10000));
     QVERIFY2(load.isRunning(), qPrintable(load.describe()));
 
     QCOMPARE(::kill(pid_t(load.pid()), signalNumber), 0);

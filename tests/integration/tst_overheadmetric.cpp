@@ -107,7 +107,9 @@ void TestOverheadMetric::missesExcludeUpstreamTime()
     // What the client saw minus what the stub was told to wait bounds the gateway's share from above.
     QVERIFY2(overheadSum <= clientSeconds - upstreamSeconds,
              qPrintable(QStringLiteral("overhead sum %1 s is more than client time %2 s minus upstream time %3 s")
-                            .arg(overheadSum).arg(clientSeconds).arg(upstreamSeconds)));
+                            .arg(overheadSum)
+                            .arg(clientSeconds)
+                            .arg(upstreamSeconds)));
     // Far below one stub latency per miss: the upstream call is not counted.
     QVERIFY2(overheadSum < upstreamSeconds / 4,
              qPrintable(QStringLiteral("overhead sum %1 s for %2 misses").arg(overheadSum).arg(kMisses)));

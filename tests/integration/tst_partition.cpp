@@ -79,7 +79,8 @@ private:
                 upstream->write(*pending);
                 pending->clear();
             });
-            QObject::connect(upstream, &QTcpSocket::readyRead, client, [client, upstream] { client->write(upstream->readAll()); });
+            QObject::connect(upstream, &QTcpSocket::readyRead, client,
+                             [client, upstream] { client->write(upstream->readAll()); });
             auto closeBoth = [c = QPointer<QTcpSocket>(client), u = QPointer<QTcpSocket>(upstream)] {
                 if (c) {
                     c->abort();
@@ -178,7 +179,9 @@ bool TestPartition::approve(const QString &region, const QString &prompt, const 
     const HttpResult miss = chat(region, prompt);
     *key = miss.header("x-l0l3-key");
     if (miss.header("x-l0l3-cache") != "miss" || key->isEmpty()) {
-        *error = QStringLiteral("expected a miss, got status %1 %2").arg(miss.status).arg(QString::fromLatin1(miss.header("x-l0l3-cache")));
+        *error = QStringLiteral("expected a miss, got status %1 %2")
+                     .arg(miss.status)
+                     .arg(QString::fromLatin1(miss.header("x-l0l3-cache")));
         return false;
     }
     RedisClient primary = m_stack.primary().client();
@@ -205,8 +208,9 @@ void TestPartition::partitionedReplicaCatchesUp()
     const QString runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 
     RedisConnection::Options primaryOptions = E2eStack::consoleOptions(m_stack.primary().port());
-    ReplicationMonitor monitor(primaryOptions, {{nyc, E2eStack::consoleOptions(m_stack.replica(nyc).port())},
-                                                {tokyo, E2eStack::consoleOptions(m_stack.replica(tokyo).port())}});
+    ReplicationMonitor monitor(primaryOptions,
+                               {{nyc, E2eStack::consoleOptions(m_stack.replica(nyc).port())},
+                                {tokyo, E2eStack::consoleOptions(m_stack.replica(tokyo).port())}});
     monitor.setIntervalMs(250);
     QHash<QString, RegionReplicationStatus> status;
     qint64 maxTokyoLagMs = -1;
@@ -270,17 +274,20 @@ void TestPartition::partitionedReplicaCatchesUp()
 
     qint64 goneAtMs = -1;
     qint64 arrivedAtMs = -1;
-    QVERIFY2(Poll::until([&] {
-                 if (goneAtMs < 0 && chat(tokyo, revokedPrompt).header("x-l0l3-cache") == "miss")
-                     goneAtMs = clock.elapsed();
-                 if (arrivedAtMs < 0) {
-                     const HttpResult h = chat(tokyo, newPrompt);
-                     if (h.header("x-l0l3-cache") == "hit" && ChatWire::completionContent(h.body) == newAnswer)
-                         arrivedAtMs = clock.elapsed();
-                 }
-                 return goneAtMs >= 0 && arrivedAtMs >= 0;
-             }, 20000, 10),
-             qPrintable(QStringLiteral("after the heal: revoked gone=%1 approved arrived=%2").arg(goneAtMs).arg(arrivedAtMs)));
+    QVERIFY2(Poll::until(
+                 [&] {
+                     if (goneAtMs < 0 && chat(tokyo, revokedPrompt).header("x-l0l3-cache") == "miss")
+                         goneAtMs = clock.elapsed();
+                     if (arrivedAtMs < 0) {
+                         const HttpResult h = chat(tokyo, newPrompt);
+                         if (h.header("x-l0l3-cache") == "hit" && ChatWire::completionContent(h.body) == newAnswer)
+                             arrivedAtMs = clock.elapsed();
+                     }
+                     return goneAtMs >= 0 && arrivedAtMs >= 0;
+                 },
+                 20000, 10),
+             qPrintable(
+                 QStringLiteral("after the heal: revoked gone=%1 approved arrived=%2").arg(goneAtMs).arg(arrivedAtMs)));
     QTRY_VERIFY_WITH_TIMEOUT(healthy(tokyo), TimeScale::ms(10000));
     monitor.stop();
 
@@ -293,7 +300,8 @@ void TestPartition::partitionedReplicaCatchesUp()
     constexpr qint64 kCatchUpMs = 3000;
     QVERIFY2(servedAfterRevokeMs <= maxTokyoLagMs + TimeScale::ms(kCatchUpMs),
              qPrintable(QStringLiteral("revoked entry served %1 ms after the revoke; lag shown %2 ms")
-                            .arg(servedAfterRevokeMs).arg(maxTokyoLagMs)));
+                            .arg(servedAfterRevokeMs)
+                            .arg(maxTokyoLagMs)));
     // Both are served as the primary says, from L0 first and then L0.5.
     const HttpResult fresh = chat(tokyo, newPrompt);
     QCOMPARE(fresh.header("x-l0l3-tier"), QByteArray("L0.5"));

@@ -76,7 +76,8 @@ void TestPropagation::initTestCase()
 {
     QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("redis-server")).isEmpty(), "redis-server not in PATH");
     for (const QString &tool : {QStringLiteral("l0l3-gateway"), QStringLiteral("l0l3-stub-llm")})
-        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(), qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
+        QVERIFY2(!DemoStack::findBinary(tool).isEmpty(),
+                 qPrintable(tool + QStringLiteral(" not built in $L0L3_BIN_DIR")));
 
     DemoOptions options;
     options.startTraffic = false;
@@ -157,18 +158,22 @@ void TestPropagation::approvalBecomesAHitInEveryRegion()
     }
 
     std::vector<Proposal> proposals;
-    QVERIFY2(Poll::until([&] {
-                 proposals = E2eStack::proposalsFor(m_primary, key);
-                 return !proposals.empty();
-             }, kPropagationTimeoutMs),
+    QVERIFY2(Poll::until(
+                 [&] {
+                     proposals = E2eStack::proposalsFor(m_primary, key);
+                     return !proposals.empty();
+                 },
+                 kPropagationTimeoutMs),
              "no proposal reached the primary");
     ApprovalRequest request;
     request.proposalId = QString::fromStdString(proposals.front().id);
     for (std::size_t i = 1; i < proposals.size(); ++i)
         request.duplicateIds.append(QString::fromStdString(proposals[i].id));
-    const QString edited = QStringLiteral("Edited by the operator: open Settings → Security → Reset password. ✓ %1").arg(m_runId);
+    const QString edited =
+        QStringLiteral("Edited by the operator: open Settings → Security → Reset password. ✓ %1").arg(m_runId);
     request.response = edited;
-    const auto approved = E2eStack::await([&](ApprovalService::ResultCallback cb) { m_approvals->approve(request, cb); });
+    const auto approved = E2eStack::await(
+        [&](ApprovalService::ResultCallback cb) { m_approvals->approve(request, cb); });
     QVERIFY2(approved.has_value(), "approve() never answered");
     QVERIFY2(approved->ok, qPrintable(approved->message));
     QVERIFY2(approved->replicasAcked >= 1, qPrintable(approved->message));
@@ -176,10 +181,12 @@ void TestPropagation::approvalBecomesAHitInEveryRegion()
 
     for (const DemoRegion &region : m_topology.regions) {
         HttpResult first;
-        QVERIFY2(Poll::until([&] {
-                     first = chat(region, prompt);
-                     return first.header("x-l0l3-cache") == "hit";
-                 }, kPropagationTimeoutMs),
+        QVERIFY2(Poll::until(
+                     [&] {
+                         first = chat(region, prompt);
+                         return first.header("x-l0l3-cache") == "hit";
+                     },
+                     kPropagationTimeoutMs),
                  qPrintable(region.name + u' ' + describe(first)));
         QCOMPARE(first.header("x-l0l3-tier"), QByteArray("L0"));
         QCOMPARE(first.header("x-l0l3-region"), region.name.toUtf8());
@@ -190,19 +197,20 @@ void TestPropagation::approvalBecomesAHitInEveryRegion()
         QCOMPARE(ChatWire::completionContent(hot.body), edited);
     }
 
-    const auto revoked = E2eStack::await([&](ApprovalService::ResultCallback cb) {
-        m_approvals->revoke(QString::fromLatin1(key), QString(), cb);
-    });
+    const auto revoked = E2eStack::await(
+        [&](ApprovalService::ResultCallback cb) { m_approvals->revoke(QString::fromLatin1(key), QString(), cb); });
     QVERIFY2(revoked.has_value(), "revoke() never answered");
     QVERIFY2(revoked->ok, qPrintable(revoked->message));
     QVERIFY2(revoked->replicasAcked >= 1, qPrintable(revoked->message));
 
     for (const DemoRegion &region : m_topology.regions) {
         HttpResult after;
-        QVERIFY2(Poll::until([&] {
-                     after = chat(region, prompt);
-                     return after.header("x-l0l3-cache") == "miss";
-                 }, kPropagationTimeoutMs),
+        QVERIFY2(Poll::until(
+                     [&] {
+                         after = chat(region, prompt);
+                         return after.header("x-l0l3-cache") == "miss";
+                     },
+                     kPropagationTimeoutMs),
                  qPrintable(region.name + u' ' + describe(after)));
         // Gone from the hot cache too, not only from the replica.
         for (int i = 0; i < 3; ++i) {
@@ -244,9 +252,11 @@ void TestPropagation::replicationLagIsPlausible()
     QTRY_VERIFY_WITH_TIMEOUT(allMeasured(), TimeScale::ms(10000));
     for (const RegionReplicationStatus &s : std::as_const(last)) {
         qInfo("region %s: lag %lld ms, offset %lld behind", qPrintable(s.region), s.lagMs, s.offsetBehind());
-        QVERIFY2(s.lagMs >= 0 && s.lagMs < TimeScale::ms(1000), qPrintable(QStringLiteral("%1: lag %2 ms").arg(s.region).arg(s.lagMs)));
-        QVERIFY(m_topology.regions.end() != std::find_if(m_topology.regions.begin(), m_topology.regions.end(),
-                                                         [&](const DemoRegion &r) { return r.name == s.region; }));
+        QVERIFY2(s.lagMs >= 0 && s.lagMs < TimeScale::ms(1000),
+                 qPrintable(QStringLiteral("%1: lag %2 ms").arg(s.region).arg(s.lagMs)));
+        QVERIFY(m_topology.regions.end()
+                != std::find_if(m_topology.regions.begin(), m_topology.regions.end(),
+                                [&](const DemoRegion &r) { return r.name == s.region; }));
     }
     monitor.stop();
 }
@@ -286,7 +296,8 @@ void TestPropagation::drainReachesOneRegionOnly()
     QVERIFY2(undrain && undrain->ok, undrain ? qPrintable(undrain->message) : "no answer");
     for (const DemoRegion &region : m_topology.regions) {
         if (region.name == drained)
-            QVERIFY2(Poll::until([&] { return readyz(region) == 200; }, kPropagationTimeoutMs), qPrintable(region.name));
+            QVERIFY2(Poll::until([&] { return readyz(region) == 200; }, kPropagationTimeoutMs),
+                     qPrintable(region.name));
     }
 }
 

@@ -57,8 +57,8 @@ private:
     RedisServer m_primary;
     RedisServer m_replica;
     RedisServer m_sentinels[2];
-    std::unique_ptr<RogueRedis> m_rogue;      // names m_fakePrimary, requires AUTH
-    std::unique_ptr<RogueRedis> m_anonymous;  // names the real primary, no AUTH
+    std::unique_ptr<RogueRedis> m_rogue;     // names m_fakePrimary, requires AUTH
+    std::unique_ptr<RogueRedis> m_anonymous; // names the real primary, no AUTH
     std::unique_ptr<RogueRedis> m_fakePrimary;
 };
 
@@ -108,15 +108,17 @@ bool TestRogueSentinel::startGateway(ManagedProcess &gateway, const RogueRedis &
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), TestCredentials::get().sentinelAuth);
     env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().gateway);
-    const QStringList args = QStringList{
-        QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-        QStringLiteral("--region"), QStringLiteral("nyc"),
-        QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_replica.port()),
-        QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_primary.port()),
-        QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:9/v1"), // never reached here
-        QStringLiteral("--threads"), QStringLiteral("1"),
-        QStringLiteral("--sentinel"), sentinelList(odd).join(u','),
-        QStringLiteral("--sentinel-user"), m_sentinels[0].adminUser()} + extra;
+    const QStringList args =
+        QStringList{
+            QStringLiteral("--listen"),        QStringLiteral("127.0.0.1:0"),
+            QStringLiteral("--region"),        QStringLiteral("nyc"),
+            QStringLiteral("--replica"),       QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_replica.port()),
+            QStringLiteral("--primary"),       QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_primary.port()),
+            QStringLiteral("--upstream"),      QStringLiteral("http://127.0.0.1:9/v1"), // never reached here
+            QStringLiteral("--threads"),       QStringLiteral("1"),
+            QStringLiteral("--sentinel"),      sentinelList(odd).join(u','),
+            QStringLiteral("--sentinel-user"), m_sentinels[0].adminUser()}
+        + extra;
     if (!gateway.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), args, env, error))
         return false;
     if (gateway.listenPort() > 0)
@@ -146,7 +148,8 @@ void TestRogueSentinel::verifyNoDataNodePassword(const RogueRedis &rogue)
 {
     const TestCredentials &c = TestCredentials::get();
     for (const QString &password : {c.gateway, c.console, c.replication, c.sentinel})
-        QVERIFY2(!rogue.received().contains(password.toUtf8()), qPrintable(QString::fromUtf8(rogue.received().left(2000))));
+        QVERIFY2(!rogue.received().contains(password.toUtf8()),
+                 qPrintable(QString::fromUtf8(rogue.received().left(2000))));
 }
 
 // The rogue is asked first and names the fake primary: a majority of
@@ -157,16 +160,21 @@ void TestRogueSentinel::gatewayKeepsPrimaryAgainstRogueSentinel()
     ManagedProcess gateway;
     QString error;
     // Even listed, the fake primary gets nothing: two of three Sentinels name the real one.
-    QVERIFY2(startGateway(gateway, *m_rogue, {QStringLiteral("--redis-hosts"), fakeAddress}, &error), qPrintable(error));
+    QVERIFY2(startGateway(gateway, *m_rogue, {QStringLiteral("--redis-hosts"), fakeAddress}, &error),
+             qPrintable(error));
     QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SUBSCRIBE") >= 1, qPrintable(gateway.describe()), TimeScale::ms(10000));
     const QByteArray claim = QStringLiteral("l0l3 %1 %2 %3 %4")
-                                 .arg(m_primary.host()).arg(m_primary.port())
-                                 .arg(m_fakePrimary->host()).arg(m_fakePrimary->port()).toUtf8();
+                                 .arg(m_primary.host())
+                                 .arg(m_primary.port())
+                                 .arg(m_fakePrimary->host())
+                                 .arg(m_fakePrimary->port())
+                                 .toUtf8();
     // Two announcements, each answered by a round: the second starts after the first ended.
     for (int i = 0; i < 2; ++i) {
         const int asked = m_rogue->count("SENTINEL");
         m_rogue->publish(QByteArrayLiteral("+switch-master"), claim);
-        QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SENTINEL") > asked, qPrintable(gateway.describe()), TimeScale::ms(10000));
+        QTRY_VERIFY2_WITH_TIMEOUT(m_rogue->count("SENTINEL") > asked, qPrintable(gateway.describe()),
+                                  TimeScale::ms(10000));
     }
     QCOMPARE(m_fakePrimary->connectionsAccepted(), 0);
     verifyNoDataNodePassword(*m_rogue);
@@ -180,8 +188,8 @@ void TestRogueSentinel::gatewayRefusesAnonymousSentinel()
     ManagedProcess gateway;
     QString error;
     QVERIFY2(startGateway(gateway, *m_anonymous, {}, &error), qPrintable(error));
-    QTRY_VERIFY2_WITH_TIMEOUT(logOf(gateway).contains("answers without AUTH"),
-                              qPrintable(gateway.describe()), TimeScale::ms(10000));
+    QTRY_VERIFY2_WITH_TIMEOUT(logOf(gateway).contains("answers without AUTH"), qPrintable(gateway.describe()),
+                              TimeScale::ms(10000));
     QVERIFY(m_anonymous->count("PING") >= 1);
     QCOMPARE(m_anonymous->count("AUTH"), 0);
     QCOMPARE(m_anonymous->count("SENTINEL"), 0);
@@ -194,14 +202,14 @@ void TestRogueSentinel::gatewayRefusesAnonymousSentinel()
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.remove(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"));
     env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().gateway);
-    QVERIFY(bare.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
-                       {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
-                        QStringLiteral("nyc"), QStringLiteral("--replica"),
-                        QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_replica.port()), QStringLiteral("--primary"),
-                        QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_primary.port()), QStringLiteral("--upstream"),
-                        QStringLiteral("http://127.0.0.1:9/v1"), QStringLiteral("--sentinel"),
-                        sentinelList(*m_anonymous).join(u',')},
-                       env, &error));
+    QVERIFY(bare.start(
+        ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
+        {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"), QStringLiteral("nyc"),
+         QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_replica.port()),
+         QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_primary.port()),
+         QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:9/v1"), QStringLiteral("--sentinel"),
+         sentinelList(*m_anonymous).join(u',')},
+        env, &error));
     bare.setExpectedExitCodes({2});
     QVERIFY(bare.waitForFinished(TimeScale::ms(10000)));
     QCOMPARE(bare.exitCode(), 2);
@@ -213,8 +221,10 @@ void TestRogueSentinel::gatewayUsesAnonymousSentinelWhenAllowed()
     const int asked = m_anonymous->count("SENTINEL");
     ManagedProcess gateway;
     QString error;
-    QVERIFY2(startGateway(gateway, *m_anonymous, {QStringLiteral("--allow-anonymous-sentinel")}, &error), qPrintable(error));
-    QTRY_VERIFY2_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, qPrintable(gateway.describe()), TimeScale::ms(10000));
+    QVERIFY2(startGateway(gateway, *m_anonymous, {QStringLiteral("--allow-anonymous-sentinel")}, &error),
+             qPrintable(error));
+    QTRY_VERIFY2_WITH_TIMEOUT(m_anonymous->count("SENTINEL") > asked, qPrintable(gateway.describe()),
+                              TimeScale::ms(10000));
     QVERIFY(!logOf(gateway).contains("answers without AUTH"));
     verifyNoDataNodePassword(*m_anonymous);
     gateway.stop();
@@ -259,8 +269,11 @@ void TestRogueSentinel::consoleIgnoresUnconfirmedSwitch()
 
     m_rogue->publish(QByteArrayLiteral("+switch-master"),
                      QStringLiteral("l0l3 %1 %2 %3 %4")
-                         .arg(m_primary.host()).arg(m_primary.port())
-                         .arg(m_fakePrimary->host()).arg(m_fakePrimary->port()).toUtf8());
+                         .arg(m_primary.host())
+                         .arg(m_primary.port())
+                         .arg(m_fakePrimary->host())
+                         .arg(m_fakePrimary->port())
+                         .toUtf8());
     QVERIFY(observed.wait(TimeScale::ms(5000)));
     QVERIFY(rejected.wait(TimeScale::ms(10000)));
     QCOMPARE(rejected.first().at(1).toInt(), m_fakePrimary->port());

@@ -1,4 +1,5 @@
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -7,7 +8,6 @@
 #include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QSslSocket>
-#include <QElapsedTimer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
@@ -101,7 +101,8 @@ bool TestUpstreamTls::openssl(const QStringList &args, QString *error)
         process.waitForFinished(TimeScale::ms(5000));
     }
     if (!finished || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
-        *error = QStringLiteral("openssl %1 failed: %2").arg(args.join(u' '), QString::fromLocal8Bit(process.readAll()));
+        *error =
+            QStringLiteral("openssl %1 failed: %2").arg(args.join(u' '), QString::fromLocal8Bit(process.readAll()));
         return false;
     }
     return true;
@@ -110,9 +111,10 @@ bool TestUpstreamTls::openssl(const QStringList &args, QString *error)
 bool TestUpstreamTls::makeCa(const QString &name, QString *error)
 {
     return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("ec"),
-                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
-                    QStringLiteral("-keyout"), path(name + QStringLiteral(".key")), QStringLiteral("-out"), path(name + QStringLiteral(".pem")),
-                    QStringLiteral("-days"), QStringLiteral("2"), QStringLiteral("-subj"), QStringLiteral("/CN=L0L3 test ") + name,
+                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
+                    QStringLiteral("-nodes"), QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
+                    QStringLiteral("-out"), path(name + QStringLiteral(".pem")), QStringLiteral("-days"),
+                    QStringLiteral("2"), QStringLiteral("-subj"), QStringLiteral("/CN=L0L3 test ") + name,
                     QStringLiteral("-addext"), QStringLiteral("basicConstraints=critical,CA:TRUE"),
                     QStringLiteral("-addext"), QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")},
                    error);
@@ -130,15 +132,17 @@ bool TestUpstreamTls::makeLeaf(const QString &name, const QString &ca, const QSt
               + "\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
     ext.close();
     return openssl({QStringLiteral("req"), QStringLiteral("-new"), QStringLiteral("-newkey"), QStringLiteral("ec"),
-                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
-                    QStringLiteral("-keyout"), path(name + QStringLiteral(".key")), QStringLiteral("-out"), path(name + QStringLiteral(".csr")),
-                    QStringLiteral("-subj"), QStringLiteral("/CN=") + name},
+                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
+                    QStringLiteral("-nodes"), QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
+                    QStringLiteral("-out"), path(name + QStringLiteral(".csr")), QStringLiteral("-subj"),
+                    QStringLiteral("/CN=") + name},
                    error)
         // days < 0: valid until before now, i.e. expired.
-        && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"), path(name + QStringLiteral(".csr")),
-                    QStringLiteral("-CA"), path(ca + QStringLiteral(".pem")), QStringLiteral("-CAkey"), path(ca + QStringLiteral(".key")),
-                    QStringLiteral("-CAcreateserial"), QStringLiteral("-days"), QString::number(days),
-                    QStringLiteral("-extfile"), path(name + QStringLiteral(".ext")), QStringLiteral("-out"), path(name + QStringLiteral(".pem"))},
+        && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
+                    path(name + QStringLiteral(".csr")), QStringLiteral("-CA"), path(ca + QStringLiteral(".pem")),
+                    QStringLiteral("-CAkey"), path(ca + QStringLiteral(".key")), QStringLiteral("-CAcreateserial"),
+                    QStringLiteral("-days"), QString::number(days), QStringLiteral("-extfile"),
+                    path(name + QStringLiteral(".ext")), QStringLiteral("-out"), path(name + QStringLiteral(".pem"))},
                    error);
 }
 
@@ -146,7 +150,8 @@ bool TestUpstreamTls::startStub(ManagedProcess &stub, const QString &leaf, int *
 {
     if (!stub.start(ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
                     {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--tls-cert"),
-                     path(leaf + QStringLiteral(".pem")), QStringLiteral("--tls-key"), path(leaf + QStringLiteral(".key"))},
+                     path(leaf + QStringLiteral(".pem")), QStringLiteral("--tls-key"),
+                     path(leaf + QStringLiteral(".key"))},
                     QProcessEnvironment::systemEnvironment(), error))
         return false;
     *port = stub.listenPort(kListenTimeoutMs);
@@ -197,7 +202,9 @@ QString TestUpstreamTls::uniquePrompt()
 
 QString TestUpstreamTls::why(const HttpResult &result)
 {
-    return QStringLiteral("status %1 %2\n%3").arg(result.status).arg(result.error, QString::fromUtf8(result.body.left(1000)));
+    return QStringLiteral("status %1 %2\n%3")
+        .arg(result.status)
+        .arg(result.error, QString::fromUtf8(result.body.left(1000)));
 }
 
 void TestUpstreamTls::initTestCase()
@@ -214,12 +221,14 @@ void TestUpstreamTls::initTestCase()
     QString error;
     QVERIFY2(makeCa(QStringLiteral("ca"), &error), qPrintable(error));
     QVERIFY2(makeCa(QStringLiteral("other-ca"), &error), qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("good"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), 2, &error),
-             qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("expired"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), -1, &error),
-             qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("wrong-name"), QStringLiteral("ca"), QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), 2,
+    QVERIFY2(makeLeaf(QStringLiteral("good"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), 2,
                       &error),
+             qPrintable(error));
+    QVERIFY2(makeLeaf(QStringLiteral("expired"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), -1,
+                      &error),
+             qPrintable(error));
+    QVERIFY2(makeLeaf(QStringLiteral("wrong-name"), QStringLiteral("ca"),
+                      QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), 2, &error),
              qPrintable(error));
 
     // The test's own client trusts the test CA (stub /stats, the gateway's TLS listener).
@@ -251,7 +260,8 @@ void TestUpstreamTls::httpsMissIsAnsweredAndProposed()
 {
     QString error;
     const QString upstream = QStringLiteral("https://127.0.0.1:%1/v1").arg(m_goodPort);
-    auto gateway = launchGateway(upstream, {QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem"))}, &error);
+    auto gateway = launchGateway(upstream, {QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem"))},
+                                 &error);
     QVERIFY2(gateway, qPrintable(error));
     const int port = gateway->listenPort();
 
@@ -275,7 +285,8 @@ void TestUpstreamTls::httpsMissIsAnsweredAndProposed()
     const bool proposed = Poll::until(
         [&] {
             // Gateways propose into the inbox; the console moves proposals into the stream.
-            m_primary.command({"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
+            m_primary.command(
+                {"FCALL", bytes(ProposalFunction::kDrainName), "0", QByteArray::number(ProposalFunction::kDrainMax)});
             const RedisValue reply = m_primary.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"});
             for (const Proposal &p : ChatWire::proposals(reply)) {
                 if (p.key == key.toStdString())
@@ -295,11 +306,24 @@ void TestUpstreamTls::untrustedCertificateIsRefused_data()
     QTest::addColumn<QString>("caFile");
     QTest::addColumn<QString>("reason"); // X509_verify_cert_error_string
 
-    QTest::newRow("unrelated CA") << "127.0.0.1" << "good" << "other-ca.pem" << "unable to get local issuer certificate";
-    QTest::newRow("system store only") << "127.0.0.1" << "good" << QString() << "unable to get local issuer certificate";
-    QTest::newRow("expired") << "127.0.0.1" << "expired" << "ca.pem" << "certificate has expired";
-    QTest::newRow("wrong address") << "127.0.0.1" << "wrong-name" << "ca.pem" << "IP address mismatch";
-    QTest::newRow("wrong host name") << "localhost" << "wrong-name" << "ca.pem" << "hostname mismatch";
+    QTest::newRow("unrelated CA") << "127.0.0.1"
+                                  << "good"
+                                  << "other-ca.pem"
+                                  << "unable to get local issuer certificate";
+    QTest::newRow("system store only") << "127.0.0.1"
+                                       << "good" << QString() << "unable to get local issuer certificate";
+    QTest::newRow("expired") << "127.0.0.1"
+                             << "expired"
+                             << "ca.pem"
+                             << "certificate has expired";
+    QTest::newRow("wrong address") << "127.0.0.1"
+                                   << "wrong-name"
+                                   << "ca.pem"
+                                   << "IP address mismatch";
+    QTest::newRow("wrong host name") << "localhost"
+                                     << "wrong-name"
+                                     << "ca.pem"
+                                     << "hostname mismatch";
 }
 
 void TestUpstreamTls::untrustedCertificateIsRefused()
@@ -323,7 +347,8 @@ void TestUpstreamTls::untrustedCertificateIsRefused()
     QVERIFY2(result.status == 502, qPrintable(why(result) + gateway->describe()));
     QString notError;
     QVERIFY2(ChatWire::isOpenAiError(result.body, &notError), qPrintable(notError));
-    const QString message = QJsonDocument::fromJson(result.body).object().value(u"error").toObject().value(u"message").toString();
+    const QString message =
+        QJsonDocument::fromJson(result.body).object().value(u"error").toObject().value(u"message").toString();
     QVERIFY2(message.contains(u"the upstream certificate could not be verified"), qPrintable(message));
     QVERIFY2(message.contains(reason), qPrintable(message));
     // The request never reached the stub: the gateway gave up during the handshake.
@@ -331,7 +356,8 @@ void TestUpstreamTls::untrustedCertificateIsRefused()
         QCOMPARE(stubRequests(m_goodPort), before);
 
     // The operator's log names the upstream and OpenSSL's reason.
-    const QString expected = QStringLiteral("upstream %1:%2: TLS certificate could not be verified: %3").arg(host).arg(stubPort).arg(reason);
+    const QString expected =
+        QStringLiteral("upstream %1:%2: TLS certificate could not be verified: %3").arg(host).arg(stubPort).arg(reason);
     QVERIFY2(Poll::until([&] { return QString::fromUtf8(gateway->stderrText()).contains(expected); }, kLogTimeoutMs),
              qPrintable(expected + u'\n' + gateway->describe()));
     QVERIFY(gateway->stop());
@@ -352,10 +378,11 @@ void TestUpstreamTls::secondaryUpstreamOverTls()
     QFETCH(QString, caFile);
     QFETCH(int, status);
     // The primary refuses connections (port 1) and one failure opens its circuit: misses go to the secondary.
-    QStringList extra{QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem")),
-                      QStringLiteral("--breaker-failures"), QStringLiteral("1"),
-                      QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("600000"),
-                      QStringLiteral("--secondary-upstream"), QStringLiteral("https://localhost:%1/v1").arg(m_goodPort)};
+    QStringList extra{
+        QStringLiteral("--upstream-ca-file"),    path(QStringLiteral("ca.pem")),
+        QStringLiteral("--breaker-failures"),    QStringLiteral("1"),
+        QStringLiteral("--breaker-cooldown-ms"), QStringLiteral("600000"),
+        QStringLiteral("--secondary-upstream"),  QStringLiteral("https://localhost:%1/v1").arg(m_goodPort)};
     if (!caFile.isEmpty())
         extra << QStringLiteral("--secondary-upstream-ca-file") << path(caFile);
     QString error;
@@ -387,12 +414,14 @@ void TestUpstreamTls::tlsListenerServesChatHealthAndMetrics()
     const int port = gateway->listenPort();
 
     const QString base = QStringLiteral("https://127.0.0.1:%1").arg(port);
-    const bool healthy = Poll::until([&] { return m_http.get(QUrl(base + QStringLiteral("/healthz"))).status == 200; }, 10000, 50);
+    const bool healthy = Poll::until([&] { return m_http.get(QUrl(base + QStringLiteral("/healthz"))).status == 200; },
+                                     10000, 50);
     QVERIFY2(healthy, qPrintable(gateway->describe()));
     const HttpResult metrics = m_http.get(QUrl(base + QStringLiteral("/metrics")));
     QVERIFY2(metrics.status == 200 && metrics.body.contains("l0l3_"), qPrintable(why(metrics)));
 
-    const HttpResult result = m_http.post(QUrl(base + QStringLiteral("/v1/chat/completions")), ChatWire::chatBody(uniquePrompt()));
+    const HttpResult result = m_http.post(QUrl(base + QStringLiteral("/v1/chat/completions")),
+                                          ChatWire::chatBody(uniquePrompt()));
     QVERIFY2(result.status == 200, qPrintable(why(result) + gateway->describe()));
     QVERIFY2(!ChatWire::completionContent(result.body).isEmpty(), qPrintable(why(result)));
 
@@ -452,10 +481,11 @@ void TestUpstreamTls::badTlsOptionsStopTheGateway_data()
     const QString goodKey = path(QStringLiteral("good.key"));
     QTest::newRow("cert without key") << QStringList{QStringLiteral("--tls-cert"), good} << "--tls-key";
     QTest::newRow("key without cert") << QStringList{QStringLiteral("--tls-key"), goodKey} << "--tls-cert";
-    QTest::newRow("key of another cert")
-        << QStringList{QStringLiteral("--tls-cert"), good, QStringLiteral("--tls-key"), path(QStringLiteral("expired.key"))}
-        << "key values mismatch";
-    QTest::newRow("missing CA file") << QStringList{QStringLiteral("--upstream-ca-file"), path(QStringLiteral("absent.pem"))}
+    QTest::newRow("key of another cert") << QStringList{QStringLiteral("--tls-cert"), good, QStringLiteral("--tls-key"),
+                                                        path(QStringLiteral("expired.key"))}
+                                         << "key values mismatch";
+    QTest::newRow("missing CA file") << QStringList{QStringLiteral("--upstream-ca-file"),
+                                                    path(QStringLiteral("absent.pem"))}
                                      << "absent.pem";
     QTest::newRow("CA file for a plain upstream")
         << QStringList{QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem"))} << "https";

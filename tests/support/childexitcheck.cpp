@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
 #include <unistd.h>
 
 namespace l0l3::test {
@@ -61,11 +62,13 @@ QString ChildExitCheck::verdict(const ChildExit &exit)
 
     switch (exit.ending) {
     case ChildExit::Ending::HungOnStop:
-        return QStringLiteral("%1 did not exit after SIGTERM within the grace period and was SIGKILLed (hang on shutdown)")
+        return QStringLiteral(
+                   "%1 did not exit after SIGTERM within the grace period and was SIGKILLed (hang on shutdown)")
             .arg(exit.name);
     case ChildExit::Ending::KilledByTest:
         if (crashed && exit.code != SIGKILL && exit.code != exit.signalSentByTest)
-            return QStringLiteral("%1 crashed with %2 while the test was ending it").arg(exit.name, signalName(exit.code));
+            return QStringLiteral("%1 crashed with %2 while the test was ending it")
+                .arg(exit.name, signalName(exit.code));
         return {};
     case ChildExit::Ending::Terminated:
         if (crashed)

@@ -12,20 +12,20 @@ struct ChildExit
 {
     // What the harness did to end it.
     enum class Ending {
-        OnItsOwn,      // nobody asked it to stop
-        Terminated,    // SIGTERM from stop(), and it exited within the grace period
-        HungOnStop,    // SIGTERM from stop(), no exit within the grace period: SIGKILLed
-        KilledByTest,  // kill() or sendSignal(): the test ended it on purpose
+        OnItsOwn,     // nobody asked it to stop
+        Terminated,   // SIGTERM from stop(), and it exited within the grace period
+        HungOnStop,   // SIGTERM from stop(), no exit within the grace period: SIGKILLed
+        KilledByTest, // kill() or sendSignal(): the test ended it on purpose
     };
 
-    QString name;                       // e.g. "l0l3-gateway" or "redis-server :6379"
+    QString name; // e.g. "l0l3-gateway" or "redis-server :6379"
     QProcess::ExitStatus status = QProcess::NormalExit;
-    int code = 0;                       // the exit code, or the signal number for a CrashExit
+    int code = 0; // the exit code, or the signal number for a CrashExit
     Ending ending = Ending::OnItsOwn;
-    int signalSentByTest = 0;           // the signal of sendSignal(), 0 if none
-    QList<int> expectedCodes{0};        // codes the child documents for a clean end (SIGTERM)
-    bool codeCheckedByTest = false;     // the test waited for this exit and reads exitCode() itself
-    QByteArray output;                  // stderr (or the merged log) to scan for sanitizer reports
+    int signalSentByTest = 0;       // the signal of sendSignal(), 0 if none
+    QList<int> expectedCodes{0};    // codes the child documents for a clean end (SIGTERM)
+    bool codeCheckedByTest = false; // the test waited for this exit and reads exitCode() itself
+    QByteArray output;              // stderr (or the merged log) to scan for sanitizer reports
 };
 
 // The harness's verdict on how a child ended, shared by ManagedProcess and

@@ -3,6 +3,7 @@
 #include <QProcess>
 
 #include <csignal>
+
 #include <sys/prctl.h>
 
 namespace l0l3::test {

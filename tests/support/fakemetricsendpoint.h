@@ -32,7 +32,8 @@ public:
                     m_partial.remove(s);
                     ++m_requests;
                     const QByteArray body = m_failing ? QByteArrayLiteral("boom\n")
-                                                      : m_bodyFunction ? m_bodyFunction(m_requests) : m_body;
+                        : m_bodyFunction              ? m_bodyFunction(m_requests)
+                                                      : m_body;
                     const QByteArray status = m_failing ? "500 Internal Server Error" : "200 OK";
                     s->write("HTTP/1.1 " + status + "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: "
                              + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body);

@@ -86,10 +86,10 @@ void GatewayStack::stop()
 
 QStringList GatewayStack::standardGatewayArgs(const QString &region) const
 {
-    return {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-            QStringLiteral("--region"), region.isEmpty() ? m_options.region : region,
-            QStringLiteral("--replica"), m_replica.url(QStringLiteral("gateway")),
-            QStringLiteral("--primary"), m_primary.url(QStringLiteral("gateway")),
+    return {QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
+            QStringLiteral("--region"),   region.isEmpty() ? m_options.region : region,
+            QStringLiteral("--replica"),  m_replica.url(QStringLiteral("gateway")),
+            QStringLiteral("--primary"),  m_primary.url(QStringLiteral("gateway")),
             QStringLiteral("--upstream"), stubUrl(QStringLiteral("/v1")).toString()};
 }
 
@@ -97,8 +97,8 @@ std::unique_ptr<ManagedProcess> GatewayStack::launchGateway(const QStringList &e
                                                             const QString &region) const
 {
     auto gateway = std::make_unique<ManagedProcess>();
-    if (!gateway->start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
-                        standardGatewayArgs(region) + extraArgs, QProcessEnvironment::systemEnvironment(), error))
+    if (!gateway->start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")), standardGatewayArgs(region) + extraArgs,
+                        QProcessEnvironment::systemEnvironment(), error))
         return nullptr;
     if (gateway->listenPort(kListenTimeoutMs) <= 0) {
         if (error)

@@ -14,10 +14,10 @@ using HttpHeaders = QList<QPair<QByteArray, QByteArray>>;
 
 struct HttpResult
 {
-    int status = 0;          // 0: no HTTP response (connection error or timeout)
+    int status = 0;                        // 0: no HTTP response (connection error or timeout)
     QHash<QByteArray, QByteArray> headers; // lower-case names
     QByteArray body;
-    QString error;           // network error text, empty on success (HTTP errors are not errors here)
+    QString error; // network error text, empty on success (HTTP errors are not errors here)
     bool timedOut = false;
 
     QByteArray header(const QByteArray &name) const { return headers.value(name.toLower()); }

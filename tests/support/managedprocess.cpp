@@ -1,9 +1,9 @@
 #include "tests/support/managedprocess.h"
 
+#include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFileInfo>
-#include <QCoreApplication>
 
 #include <csignal>
 
@@ -174,8 +174,8 @@ bool ManagedProcess::waitForFinished(int timeoutMs)
 {
     if (!m_process)
         return true;
-    const bool finished =
-        m_process->state() == QProcess::NotRunning || m_process->waitForFinished(TimeScale::ms(timeoutMs));
+    const bool finished = m_process->state() == QProcess::NotRunning
+        || m_process->waitForFinished(TimeScale::ms(timeoutMs));
     readChannels();
     if (finished) {
         if (m_ending == ChildExit::Ending::OnItsOwn)

@@ -43,8 +43,7 @@ public:
     static QString binary(const QString &name);
 
     bool start(const QString &program, const QStringList &args,
-               const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment(),
-               QString *error = nullptr);
+               const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment(), QString *error = nullptr);
 
     // Waits until a stdout line received after the previous successful
     // match matches re. False on timeout or when the process has exited

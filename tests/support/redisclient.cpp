@@ -1,9 +1,9 @@
 #include "tests/support/redisclient.h"
 
-#include <hiredis/hiredis.h>
-
 #include <utility>
 #include <vector>
+
+#include <hiredis/hiredis.h>
 
 namespace l0l3::test {
 
@@ -34,9 +34,7 @@ RedisValue copyReply(const redisReply *reply)
         for (size_t i = 0; i < reply->elements; ++i)
             value.elements << copyReply(reply->element[i]);
         break;
-    default:
-        value.type = RedisValue::Type::Nil;
-        break;
+    default: value.type = RedisValue::Type::Nil; break;
     }
     return value;
 }
@@ -80,7 +78,8 @@ bool RedisClient::connect(const QString &host, int port, const QString &user, co
     m_lastError.clear();
     m_context = redisConnectWithTimeout(host.toUtf8().constData(), port, toTimeval(timeoutMs));
     if (!m_context || m_context->err) {
-        m_lastError = m_context ? QString::fromUtf8(m_context->errstr) : QStringLiteral("cannot allocate redis context");
+        m_lastError = m_context ? QString::fromUtf8(m_context->errstr)
+                                : QStringLiteral("cannot allocate redis context");
         disconnect();
         return false;
     }

@@ -236,7 +236,8 @@ bool RedisServer::waitUntilReady(QString *error)
         }
         if (deadline.hasExpired()) {
             if (error)
-                *error = QStringLiteral("redis-server on port %1 did not answer PING (%2)\n").arg(m_port).arg(why) + logTail();
+                *error = QStringLiteral("redis-server on port %1 did not answer PING (%2)\n").arg(m_port).arg(why)
+                    + logTail();
             return false;
         }
         QTest::qWait(20);
@@ -246,7 +247,8 @@ bool RedisServer::waitUntilReady(QString *error)
     if (!replica && !m_options.sentinel && m_options.loadFunctions) {
         // Gateways propose through this library; in production the console loads it when it connects.
         const std::string_view library = ProposalFunction::kLibrary;
-        const RedisValue loaded = admin.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))});
+        const RedisValue loaded = admin.command(
+            {"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))});
         if (loaded.isError()) {
             if (error)
                 *error = QStringLiteral("cannot load the Redis function library: %1").arg(loaded.toString());
@@ -322,7 +324,8 @@ bool RedisServer::checkExit()
     if (!m_process || m_process->state() != QProcess::NotRunning)
         return true;
     ChildExit exit;
-    exit.name = QStringLiteral("%1 :%2").arg(m_options.sentinel ? QStringLiteral("redis-sentinel") : QStringLiteral("redis-server"))
+    exit.name = QStringLiteral("%1 :%2")
+                    .arg(m_options.sentinel ? QStringLiteral("redis-sentinel") : QStringLiteral("redis-server"))
                     .arg(m_port);
     exit.status = m_process->exitStatus();
     exit.code = m_process->exitCode();

@@ -12,8 +12,8 @@ struct RedisValue
     enum class Type { Nil, String, Integer, Array, Error, Status };
 
     Type type = Type::Nil;
-    QByteArray str;          // String, Error, Status
-    qint64 integer = 0;      // Integer
+    QByteArray str;             // String, Error, Status
+    qint64 integer = 0;         // Integer
     QList<RedisValue> elements; // Array
 
     bool isNil() const { return type == Type::Nil; }

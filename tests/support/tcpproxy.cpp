@@ -67,7 +67,7 @@ private:
         QPointer<QTcpSocket> server;
         QByteArray toServer; // written once the server side is connected
         QByteArray held;
-        QByteArray tail;     // the client's last bytes: a marker split across two reads
+        QByteArray tail; // the client's last bytes: a marker split across two reads
         bool marked = false;
     };
 
@@ -161,7 +161,8 @@ void TcpProxy::stop()
 {
     if (!m_relay)
         return;
-    QMetaObject::invokeMethod(m_relay, [relay = m_relay] { relay->shutdown(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_relay, [relay = m_relay] { relay->shutdown(); }, Qt::BlockingQueuedConnection);
     m_thread.quit();
     m_thread.wait();
     m_relay = nullptr; // deleted by the thread's finished signal
@@ -171,12 +172,14 @@ void TcpProxy::stop()
 
 void TcpProxy::holdRepliesAfter(const QByteArray &marker)
 {
-    QMetaObject::invokeMethod(m_relay, [relay = m_relay, marker] { relay->hold(marker); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_relay, [relay = m_relay, marker] { relay->hold(marker); }, Qt::BlockingQueuedConnection);
 }
 
 void TcpProxy::release()
 {
-    QMetaObject::invokeMethod(m_relay, [relay = m_relay] { relay->release(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_relay, [relay = m_relay] { relay->release(); }, Qt::BlockingQueuedConnection);
 }
 
 } // namespace l0l3::test

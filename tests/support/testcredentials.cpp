@@ -53,8 +53,8 @@ QString TestCredentials::sourceDir()
 QString TestCredentials::renderAclFile(const QString &dir, QString *error) const
 {
     AclFile acl;
-    for (const QString &user : {QStringLiteral("gateway"), QStringLiteral("console"), QStringLiteral("replication"), QStringLiteral("sentinel"),
-                               QStringLiteral("topology")})
+    for (const QString &user : {QStringLiteral("gateway"), QStringLiteral("console"), QStringLiteral("replication"),
+                                QStringLiteral("sentinel"), QStringLiteral("topology")})
         acl.setPassword(user, password(user));
     const QString path = QDir(dir).filePath(QStringLiteral("users.acl"));
     if (!acl.write(sourceDir() + QStringLiteral("/packaging/redis/users.acl"), path, error))
@@ -62,9 +62,11 @@ QString TestCredentials::renderAclFile(const QString &dir, QString *error) const
     // Tests of the connection classes run plain data commands on keys of their own.
     QFile file(path);
     if (!file.open(QIODevice::Append)
-        || file.write(QByteArray("user tester on #" + AclFile::passwordHash(tester)
-                                 + " resetchannels &l0l3:test:* resetkeys ~l0l3:test:* -@all +@read +@write +@connection"
-                                   " +@transaction -@dangerous\n")) < 0) {
+        || file.write(
+               QByteArray("user tester on #" + AclFile::passwordHash(tester)
+                          + " resetchannels &l0l3:test:* resetkeys ~l0l3:test:* -@all +@read +@write +@connection"
+                            " +@transaction -@dangerous\n"))
+            < 0) {
         if (error)
             *error = QStringLiteral("cannot append the test user to %1: %2").arg(path, file.errorString());
         return {};

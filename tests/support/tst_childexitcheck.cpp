@@ -84,10 +84,10 @@ void TestChildExitCheck::verdict_data()
     QTest::newRow("SIGTERM, exit 0") << int(E::Terminated) << false << 0 << 0 << false << QByteArray() << QString();
     QTest::newRow("SIGTERM, exit 1") << int(E::Terminated) << false << 1 << 0 << false << QByteArray()
                                      << QStringLiteral("code 1");
-    QTest::newRow("SIGTERM, LSan exit 23") << int(E::Terminated) << false << 23 << 0 << false << QByteArray()
-                                           << QStringLiteral("LeakSanitizer");
-    QTest::newRow("SIGTERM, died of SIGTERM") << int(E::Terminated) << true << SIGTERM << 0 << false << QByteArray()
-                                              << QStringLiteral("SIGTERM");
+    QTest::newRow("SIGTERM, LSan exit 23")
+        << int(E::Terminated) << false << 23 << 0 << false << QByteArray() << QStringLiteral("LeakSanitizer");
+    QTest::newRow("SIGTERM, died of SIGTERM")
+        << int(E::Terminated) << true << SIGTERM << 0 << false << QByteArray() << QStringLiteral("SIGTERM");
     QTest::newRow("SIGTERM, SIGSEGV") << int(E::Terminated) << true << SIGSEGV << 0 << false << QByteArray()
                                       << QStringLiteral("SIGSEGV");
     QTest::newRow("hung on stop") << int(E::HungOnStop) << true << SIGKILL << 0 << false << QByteArray()
@@ -96,13 +96,13 @@ void TestChildExitCheck::verdict_data()
                                  << QStringLiteral("crashed");
     QTest::newRow("own SIGABRT") << int(E::OnItsOwn) << true << SIGABRT << 0 << false << QByteArray()
                                  << QStringLiteral("SIGABRT");
-    QTest::newRow("own SIGKILL (sent by pid)") << int(E::OnItsOwn) << true << SIGKILL << 0 << false << QByteArray()
-                                               << QString();
-    QTest::newRow("own SIGABRT sent by the test") << int(E::OnItsOwn) << true << SIGABRT << SIGABRT << true
-                                                  << QByteArray() << QString();
+    QTest::newRow("own SIGKILL (sent by pid)")
+        << int(E::OnItsOwn) << true << SIGKILL << 0 << false << QByteArray() << QString();
+    QTest::newRow("own SIGABRT sent by the test")
+        << int(E::OnItsOwn) << true << SIGABRT << SIGABRT << true << QByteArray() << QString();
     QTest::newRow("own exit 2, waited") << int(E::OnItsOwn) << false << 2 << 0 << true << QByteArray() << QString();
-    QTest::newRow("own exit 2, not waited") << int(E::OnItsOwn) << false << 2 << 0 << false << QByteArray()
-                                            << QStringLiteral("on its own");
+    QTest::newRow("own exit 2, not waited")
+        << int(E::OnItsOwn) << false << 2 << 0 << false << QByteArray() << QStringLiteral("on its own");
     QTest::newRow("own exit 23, waited") << int(E::OnItsOwn) << false << 23 << 0 << true << QByteArray()
                                          << QStringLiteral("LeakSanitizer");
     QTest::newRow("killed by test") << int(E::KilledByTest) << true << SIGKILL << 0 << false << QByteArray()
@@ -113,9 +113,9 @@ void TestChildExitCheck::verdict_data()
     QTest::newRow("UBSan report, exit 0")
         << int(E::Terminated) << false << 0 << 0 << false
         << QByteArray("core/x.cpp:3:5: runtime error: signed integer overflow") << QStringLiteral("sanitizer");
-    QTest::newRow("LSan report, exit 0")
-        << int(E::Terminated) << false << 0 << 0 << false
-        << QByteArray("==7==ERROR: LeakSanitizer: detected memory leaks") << QStringLiteral("sanitizer");
+    QTest::newRow("LSan report, exit 0") << int(E::Terminated) << false << 0 << 0 << false
+                                         << QByteArray("==7==ERROR: LeakSanitizer: detected memory leaks")
+                                         << QStringLiteral("sanitizer");
 }
 
 void TestChildExitCheck::verdict()
@@ -330,7 +330,8 @@ void TestChildExitCheck::failureOutsideATestFunctionFailsTheProcess()
     QCOMPARE(self.exitStatus(), QProcess::NormalExit);
     QVERIFY2(self.exitCode() != 0, qPrintable(self.describe()));
     QVERIFY2(self.stdoutText().contains(" passed, 0 failed, 0 skipped"), qPrintable(self.describe()));
-    QVERIFY2(self.stderrText().contains("FAIL!  : child process: sh crashed with SIGSEGV"), qPrintable(self.describe()));
+    QVERIFY2(self.stderrText().contains("FAIL!  : child process: sh crashed with SIGSEGV"),
+             qPrintable(self.describe()));
     static const QRegularExpression kept(QStringLiteral("log kept at (\\S+\\.log)"));
     const QRegularExpressionMatch m = kept.match(QString::fromUtf8(self.stderrText()));
     if (m.hasMatch())

@@ -1,5 +1,3 @@
-#include "core/localstack/privatefile.h"
-
 #include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
@@ -8,6 +6,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/localstack/privatefile.h"
 
 using namespace l0l3;
 
@@ -26,7 +26,9 @@ struct UmaskGuard
 
 mode_t modeOf(const QString &path)
 {
-    struct stat st{};
+    struct stat st
+    {
+    };
     return ::stat(QFile::encodeName(path).constData(), &st) == 0 ? (st.st_mode & 07777) : mode_t(-1);
 }
 
@@ -52,7 +54,8 @@ void TestPrivateFile::createdPrivateNeverChmodded()
     const UmaskGuard openUmask(0); // what a careless default would create: 0666
     const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     QVERIFY(watch >= 0);
-    QVERIFY(::inotify_add_watch(watch, QFile::encodeName(dir.path()).constData(), IN_ATTRIB | IN_CREATE | IN_MOVED_TO) >= 0);
+    QVERIFY(::inotify_add_watch(watch, QFile::encodeName(dir.path()).constData(), IN_ATTRIB | IN_CREATE | IN_MOVED_TO)
+            >= 0);
 
     const QString path = dir.filePath(QStringLiteral("users.acl"));
     QString error;

@@ -69,7 +69,8 @@ void TestRedisFixture::renderedAclHasHashesAndNoComments()
     QVERIFY(!text.contains("\n\n"));
     for (const QByteArray &line : text.split('\n'))
         QVERIFY2(!line.startsWith('#'), line.constData());
-    const QByteArray hash = QCryptographicHash::hash(TestCredentials::get().gateway.toUtf8(), QCryptographicHash::Sha256).toHex();
+    const QByteArray hash =
+        QCryptographicHash::hash(TestCredentials::get().gateway.toUtf8(), QCryptographicHash::Sha256).toHex();
     const QByteArray expected = "user gateway on #" + hash;
     QVERIFY(text.contains(expected));
     QVERIFY(!text.contains(TestCredentials::get().gateway.toUtf8()));
@@ -78,13 +79,13 @@ void TestRedisFixture::renderedAclHasHashesAndNoComments()
 void TestRedisFixture::aclPlaceholders_data()
 {
     QTest::addColumn<QByteArray>("templateText");
-    QTest::addColumn<QByteArray>("expected");   // empty: rendering must fail
+    QTest::addColumn<QByteArray>("expected"); // empty: rendering must fail
 
     const QByteArray hash = l0l3::AclFile::passwordHash(QStringLiteral("pw-a"));
     QTest::newRow("known user") << QByteArray("user alice on #@ALICE_SHA256@ +ping\n")
                                 << "user alice on #" + hash + " +ping\n";
-    QTest::newRow("comments and blank lines dropped") << QByteArray("# about\n\n  \nuser alice on #@ALICE_SHA256@\n")
-                                                      << "user alice on #" + hash + '\n';
+    QTest::newRow("comments and blank lines dropped")
+        << QByteArray("# about\n\n  \nuser alice on #@ALICE_SHA256@\n") << "user alice on #" + hash + '\n';
     QTest::newRow("user without password") << QByteArray("user bob on #@BOB_SHA256@\n") << QByteArray();
     QTest::newRow("only comments") << QByteArray("# nothing\n") << QByteArray();
 }
@@ -243,7 +244,8 @@ void TestRedisFixture::packagedSentinelUserMatchesFixture()
 {
     QFile conf(TestCredentials::sourceDir() + QStringLiteral("/packaging/redis/sentinel.conf"));
     QVERIFY2(conf.open(QIODevice::ReadOnly), qPrintable(conf.fileName()));
-    const QByteArray prefix = QByteArrayLiteral("user ") + l0l3::RedisNodeConfig::kSentinelUser + " on #@SENTINEL_AUTH_SHA256@ ";
+    const QByteArray prefix = QByteArrayLiteral("user ") + l0l3::RedisNodeConfig::kSentinelUser
+        + " on #@SENTINEL_AUTH_SHA256@ ";
     QByteArray line;
     for (const QByteArray &l : conf.readAll().split('\n'))
         if (l.startsWith(prefix))
@@ -281,7 +283,8 @@ void TestRedisFixture::managedProcessKeepsChannelsApart()
 void TestRedisFixture::managedProcessReportsExitCode()
 {
     ManagedProcess process;
-    QVERIFY(process.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), QStringLiteral("echo 'bad flag' >&2; exit 3")}));
+    QVERIFY(process.start(QStringLiteral("/bin/sh"),
+                          {QStringLiteral("-c"), QStringLiteral("echo 'bad flag' >&2; exit 3")}));
     QVERIFY(process.waitForFinished(5000));
     QCOMPARE(process.exitCode(), 3);
     QCOMPARE(process.stderrText(), QByteArray("bad flag\n"));

@@ -3,16 +3,16 @@
 // ACL user), decisions are typed into the queue view, and the outcome is
 // asserted on Redis itself.
 #include <QAction>
+#include <QApplication>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QApplication>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
-#include <QTabWidget>
-#include <QPlainTextEdit>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTest>
 
@@ -24,6 +24,7 @@
 #include "core/common/redisschema.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 #include "ui/audit/auditpage.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/common/responseeditordialog.h"
@@ -34,7 +35,6 @@
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposalspage.h"
 #include "ui/proposals/proposaltablemodel.h"
-#include "tests/support/timescale.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -116,7 +116,8 @@ void TestApprovalKeyboard::cleanup()
 QString TestApprovalKeyboard::seedProposal(const QString &prompt, const QString &response, const QString &region)
 {
     // Unique per test function and run, so earlier decisions never interfere.
-    const QString uniquePrompt = QStringLiteral("%1 [%2/%3]").arg(prompt).arg(m_seq).arg(QCoreApplication::applicationPid());
+    const QString uniquePrompt =
+        QStringLiteral("%1 [%2/%3]").arg(prompt).arg(m_seq).arg(QCoreApplication::applicationPid());
     const std::string p = uniquePrompt.toStdString();
     const std::string key = CacheKey::derive({"acme", "You are a support agent.", p, "gpt-4o-mini", "", "", ""});
     RedisClient gw = m_primary->client(QStringLiteral("gateway"));
@@ -127,7 +128,8 @@ QString TestApprovalKeyboard::seedProposal(const QString &prompt, const QString 
         return {};
     const QByteArray seen = bytes(RedisSchema::seenKey(key));
     gw.command({QByteArrayLiteral("HINCRBY"), seen, region.toUtf8(), QByteArrayLiteral("1")});
-    const RedisValue total = gw.command({QByteArrayLiteral("HINCRBY"), seen, bytes(RedisSchema::kSeenTotalField), QByteArrayLiteral("1")});
+    const RedisValue total = gw.command(
+        {QByteArrayLiteral("HINCRBY"), seen, bytes(RedisSchema::kSeenTotalField), QByteArrayLiteral("1")});
     if (!total.isInteger() || total.integer != 1)
         return QString::fromStdString(key);
     Proposal proposal;
@@ -142,8 +144,12 @@ QString TestApprovalKeyboard::seedProposal(const QString &prompt, const QString 
     proposal.upstreamMs = 800;
     proposal.promptTokens = 20;
     proposal.completionTokens = 60;
-    QList<QByteArray> argv{QByteArrayLiteral("XADD"), bytes(RedisSchema::kProposals), QByteArrayLiteral("MAXLEN"),
-                           QByteArrayLiteral("~"), QByteArray::number(RedisSchema::kProposalsMaxLen), QByteArrayLiteral("*")};
+    QList<QByteArray> argv{QByteArrayLiteral("XADD"),
+                           bytes(RedisSchema::kProposals),
+                           QByteArrayLiteral("MAXLEN"),
+                           QByteArrayLiteral("~"),
+                           QByteArray::number(RedisSchema::kProposalsMaxLen),
+                           QByteArrayLiteral("*")};
     for (const auto &[field, value] : ProposalCodec::encode(proposal)) {
         argv.append(bytes(field));
         argv.append(bytes(value));
@@ -209,15 +215,17 @@ void TestApprovalKeyboard::approveWithEnter()
     QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), TimeScale::ms(5000));
     QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     const auto labels = m_window->statusBar()->findChildren<QLabel *>();
-    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(labels.begin(), labels.end(), [](QLabel *l) {
-                                 return l->text().contains(QStringLiteral("1 replica(s) acked"));
-                             }),
+    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(labels.begin(), labels.end(),
+                                         [](QLabel *l) {
+                                             return l->text().contains(QStringLiteral("1 replica(s) acked"));
+                                         }),
                              TimeScale::ms(5000));
 }
 
 void TestApprovalKeyboard::rejectWithBackspace()
 {
-    const QString key = seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("Sure! ..."), QStringLiteral("tokyo"));
+    const QString key = seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("Sure! ..."),
+                                     QStringLiteral("tokyo"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QTableView *view = focusKey(key);
@@ -226,13 +234,17 @@ void TestApprovalKeyboard::rejectWithBackspace()
     QTest::keyClick(view, Qt::Key_Backspace);
 
     RedisClient c = m_primary->client(QStringLiteral("console"));
-    QTRY_VERIFY_WITH_TIMEOUT(!c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(),
+        TimeScale::ms(10000));
     const RedisValue until = c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()});
     QVERIFY(until.str.toDouble() > double(QDateTime::currentMSecsSinceEpoch()));
     QVERIFY(!entry(*m_primary, key).has_value());
     QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     // A gateway now refuses to propose it again.
-    QVERIFY(seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("again"), QStringLiteral("tokyo")).isEmpty());
+    QVERIFY(
+        seedProposal(QStringLiteral("Tell me a joke about the CEO"), QStringLiteral("again"), QStringLiteral("tokyo"))
+            .isEmpty());
 }
 
 void TestApprovalKeyboard::editWithE()
@@ -264,7 +276,8 @@ void TestApprovalKeyboard::editWithE()
 
 void TestApprovalKeyboard::undoApprovalWithCtrlZ()
 {
-    const QString key = seedProposal(QStringLiteral("Do you ship to Canada?"), QStringLiteral("Yes, in 5-7 days."), QStringLiteral("nyc"));
+    const QString key = seedProposal(QStringLiteral("Do you ship to Canada?"), QStringLiteral("Yes, in 5-7 days."),
+                                     QStringLiteral("nyc"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QTableView *view = focusKey(key);
@@ -307,7 +320,8 @@ void TestApprovalKeyboard::moveWithJK()
 
 void TestApprovalKeyboard::typingInSearchNeverDecides()
 {
-    const QString key = seedProposal(QStringLiteral("Where is my parcel?"), QStringLiteral("Track it here."), QStringLiteral("eu"));
+    const QString key = seedProposal(QStringLiteral("Where is my parcel?"), QStringLiteral("Track it here."),
+                                     QStringLiteral("eu"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QTableView *view = focusKey(key);
@@ -350,8 +364,9 @@ void TestApprovalKeyboard::shortcutsAreVisible()
         for (QAction *a : menu->menu()->actions())
             if (!a->shortcut().isEmpty())
                 menuShortcuts.append(a->shortcut().toString());
-    for (const QString &k : {QStringLiteral("Return"), QStringLiteral("Backspace"), QStringLiteral("E"), QStringLiteral("J"),
-                             QStringLiteral("K"), QStringLiteral("Ctrl+F"), QStringLiteral("Ctrl+Z")})
+    for (const QString &k :
+         {QStringLiteral("Return"), QStringLiteral("Backspace"), QStringLiteral("E"), QStringLiteral("J"),
+          QStringLiteral("K"), QStringLiteral("Ctrl+F"), QStringLiteral("Ctrl+Z")})
         QVERIFY2(menuShortcuts.contains(k), qPrintable(k + QStringLiteral(" not in ") + menuShortcuts.join(u',')));
     for (QAction *a : page->decisionActions())
         QVERIFY2(a->toolTip().contains(a->shortcut().toString(QKeySequence::NativeText)), qPrintable(a->toolTip()));
@@ -359,7 +374,8 @@ void TestApprovalKeyboard::shortcutsAreVisible()
 
 void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
 {
-    const QString key = seedProposal(QStringLiteral("Can I change my delivery address?"), QStringLiteral("Yes, until it ships."), QStringLiteral("nyc"));
+    const QString key = seedProposal(QStringLiteral("Can I change my delivery address?"),
+                                     QStringLiteral("Yes, until it ships."), QStringLiteral("nyc"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QTableView *view = focusKey(key);
@@ -409,9 +425,11 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), QStringLiteral("Yes, until the parcel ships."));
 
     // Revoke (Delete, confirm) removes it from Redis.
-    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) >= 0
-                                 && entries->model()->index(entries->model()->rowOfKey(key), EntryTableModel::Version).data().toString() == QStringLiteral("2"),
-                             TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        entries->model()->rowOfKey(key) >= 0
+            && entries->model()->index(entries->model()->rowOfKey(key), EntryTableModel::Version).data().toString()
+                == QStringLiteral("2"),
+        TimeScale::ms(10000));
     for (int r = 0; r < proxy->rowCount(); ++r)
         if (proxy->index(r, EntryTableModel::Key).data().toString() == key)
             idx = proxy->index(r, 0);
@@ -429,14 +447,17 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
 
 void TestApprovalKeyboard::undoRejectWithCtrlZ()
 {
-    const QString key = seedProposal(QStringLiteral("Undo this rejection"), QStringLiteral("Fine answer."), QStringLiteral("eu"));
+    const QString key = seedProposal(QStringLiteral("Undo this rejection"), QStringLiteral("Fine answer."),
+                                     QStringLiteral("eu"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QTableView *view = focusKey(key);
     QVERIFY(view);
     ProposalsPage *page = m_window->proposalsPage();
     RedisClient c = m_primary->client(QStringLiteral("console"));
-    auto rejected = [&] { return !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil(); };
+    auto rejected = [&] {
+        return !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil();
+    };
 
     QTest::keyClick(view, Qt::Key_Backspace);
     QTRY_VERIFY_WITH_TIMEOUT(rejected(), TimeScale::ms(10000));
@@ -456,7 +477,8 @@ void TestApprovalKeyboard::bulkApproveWithConfirmation()
 {
     QStringList keys;
     for (int i = 0; i < 3; ++i) {
-        keys << seedProposal(QStringLiteral("Bulk question %1").arg(i), QStringLiteral("Bulk answer %1").arg(i), QStringLiteral("nyc"));
+        keys << seedProposal(QStringLiteral("Bulk question %1").arg(i), QStringLiteral("Bulk answer %1").arg(i),
+                             QStringLiteral("nyc"));
         QVERIFY(!keys.last().isEmpty());
     }
     openWindow();
@@ -474,7 +496,8 @@ void TestApprovalKeyboard::bulkApproveWithConfirmation()
 
     QTest::keyClick(view, Qt::Key_Return, Qt::ControlModifier | Qt::ShiftModifier);
     QMessageBox *box = nullptr;
-    QTRY_VERIFY_WITH_TIMEOUT((box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) != nullptr, TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT((box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) != nullptr,
+                             TimeScale::ms(5000));
     QCOMPARE(box->objectName(), QStringLiteral("bulkConfirm"));
     QVERIFY2(box->text().contains(QLatin1String("3")), qPrintable(box->text()));
     box->button(QMessageBox::Ok)->click();
@@ -494,7 +517,11 @@ void TestApprovalKeyboard::largeQueueShowsProgress()
     const qint64 before = console.command({QByteArrayLiteral("XLEN"), bytes(RedisSchema::kProposals)}).integer;
     for (int i = 0; i < n; ++i) {
         Proposal p;
-        p.prompt = QStringLiteral("bulk load %1 [%2/%3]").arg(i).arg(m_seq).arg(QCoreApplication::applicationPid()).toStdString();
+        p.prompt = QStringLiteral("bulk load %1 [%2/%3]")
+                       .arg(i)
+                       .arg(m_seq)
+                       .arg(QCoreApplication::applicationPid())
+                       .toStdString();
         p.key = CacheKey::derive({"acme", "", p.prompt, "gpt-4o-mini", "", "", ""});
         p.ns = "acme";
         p.response = "r";
@@ -551,7 +578,8 @@ void TestApprovalKeyboard::detailShowsSimilarEntries()
     const QString other = QStringLiteral("Which fruit is yellow %1").arg(pid);
     seedEntry(QStringLiteral("similar-%1").arg(pid), similar, 4);
     seedEntry(QStringLiteral("other-%1").arg(pid), other, 1);
-    const QString key = seedProposal(QStringLiteral("Which courier delivers parcels to Lapland?"), QStringLiteral("Posti."), QStringLiteral("eu"));
+    const QString key = seedProposal(QStringLiteral("Which courier delivers parcels to Lapland?"),
+                                     QStringLiteral("Posti."), QStringLiteral("eu"));
     QVERIFY(!key.isEmpty());
     openWindow();
     QVERIFY(focusKey(key));

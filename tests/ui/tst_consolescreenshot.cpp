@@ -61,8 +61,9 @@ private slots:
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         QByteArray output;
-        const QString error = runConsole({QStringLiteral("--demo"), QStringLiteral("--headless"), QStringLiteral("--auto-approve"),
-                                          QStringLiteral("0.5"), QStringLiteral("--quit-after"), QStringLiteral("15")},
+        const QString error = runConsole({QStringLiteral("--demo"), QStringLiteral("--headless"),
+                                          QStringLiteral("--auto-approve"), QStringLiteral("0.5"),
+                                          QStringLiteral("--quit-after"), QStringLiteral("15")},
                                          dir, &output);
         QVERIFY2(error.isEmpty(), qPrintable(error));
         const QString text = QString::fromUtf8(output);

@@ -5,16 +5,17 @@
 #include <QElapsedTimer>
 #include <QTest>
 
+#include "tests/support/timescale.h"
 #include "ui/common/regionstatuscard.h"
 #include "ui/common/timeserieschart.h"
 #include "ui/dashboard/dashboardpage.h"
-#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
 namespace {
 
-MetricsSnapshot snapshot(const QDateTime &at, const QStringList &regions, double rps, const QString &state = QStringLiteral("normal"))
+MetricsSnapshot snapshot(const QDateTime &at, const QStringList &regions, double rps,
+                         const QString &state = QStringLiteral("normal"))
 {
     MetricsSnapshot s;
     s.timestamp = at;
@@ -48,7 +49,8 @@ private slots:
         const QStringList regions{QStringLiteral("eu"), QStringLiteral("nyc"), QStringLiteral("tokyo")};
         const QDateTime t0 = QDateTime::currentDateTime().addSecs(-30);
         for (int i = 0; i < 30; ++i)
-            page.addSnapshot(snapshot(t0.addSecs(i), regions, 10 + i, i < 20 ? QStringLiteral("normal") : QStringLiteral("degraded")));
+            page.addSnapshot(snapshot(t0.addSecs(i), regions, 10 + i,
+                                      i < 20 ? QStringLiteral("normal") : QStringLiteral("degraded")));
         QCOMPARE(page.snapshotCount(), 30);
         QCOMPARE(page.latencyChart()->seriesCount(), 6); // p50 + p99 per region
         QCOMPARE(page.latencyChart()->pointCount(QStringLiteral("nyc p99")), 30);
@@ -132,7 +134,8 @@ private slots:
         // A 1 s tick must leave the event loop most of its time (half of it,
         // scaled for slower builds).
         QVERIFY2(worstMs < l0l3::test::TimeScale::ms(500),
-                 qPrintable(QStringLiteral("worst tick %1 ms, bound %2 ms").arg(worstMs).arg(l0l3::test::TimeScale::ms(500))));
+                 qPrintable(
+                     QStringLiteral("worst tick %1 ms, bound %2 ms").arg(worstMs).arg(l0l3::test::TimeScale::ms(500))));
     }
 };
 

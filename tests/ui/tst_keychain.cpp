@@ -5,8 +5,8 @@
 #include <QSignalSpy>
 #include <QTest>
 
-#include "ui/settings/passwordvault.h"
 #include "tests/support/timescale.h"
+#include "ui/settings/passwordvault.h"
 
 using namespace l0l3;
 

@@ -9,11 +9,11 @@
 #include <QStandardPaths>
 #include <QTest>
 
+#include "tests/support/timescale.h"
 #include "ui/settings/connectionprofile.h"
 #include "ui/settings/passwordvault.h"
 #include "ui/settings/profilestore.h"
 #include "ui/settings/settingsdialog.h"
-#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -33,7 +33,11 @@ private slots:
 
     void profileRejectsPasswordInUrl()
     {
-        ConnectionProfile p{QStringLiteral("x"), QStringLiteral("redis://console:secret@127.0.0.1:6379"), QStringLiteral("console"), {}, QStringLiteral("l0l3")};
+        ConnectionProfile p{QStringLiteral("x"),
+                            QStringLiteral("redis://console:secret@127.0.0.1:6379"),
+                            QStringLiteral("console"),
+                            {},
+                            QStringLiteral("l0l3")};
         QString error;
         QVERIFY(!p.isValid(&error));
         QVERIFY(error.contains(QStringLiteral("password")));
@@ -48,7 +52,8 @@ private slots:
     void savedProfileHoldsNoPassword()
     {
         QFETCH(bool, remember);
-        const QString password = QStringLiteral("pw-%1-Zq8r!").arg(QString::number(QDateTime::currentMSecsSinceEpoch(), 36));
+        const QString password =
+            QStringLiteral("pw-%1-Zq8r!").arg(QString::number(QDateTime::currentMSecsSinceEpoch(), 36));
         const QString name = remember ? QStringLiteral("prod") : QStringLiteral("staging");
         PasswordVault vault(QStringLiteral("l0l3-console-test"));
         QSignalSpy stored(&vault, &PasswordVault::stored);
@@ -63,7 +68,8 @@ private slots:
             QVERIFY(dialog.passwordEdit()->text().isEmpty());
         }
         if (remember && vault.keychainUsable())
-            QVERIFY(stored.wait(l0l3::test::TimeScale::ms(15000)) || !stored.isEmpty()); // keychain or its documented fallback answered
+            QVERIFY(stored.wait(l0l3::test::TimeScale::ms(15000))
+                    || !stored.isEmpty()); // keychain or its documented fallback answered
         QSettings().sync();
 
         // The profile itself was written, so the scan looks at real files.

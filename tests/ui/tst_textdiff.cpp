@@ -1,9 +1,8 @@
+#include <QPlainTextEdit>
 #include <QTest>
 
 #include "ui/common/responseeditordialog.h"
 #include "ui/common/textdiff.h"
-
-#include <QPlainTextEdit>
 
 using namespace l0l3;
 using Op = TextDiff::Op;
@@ -44,15 +43,15 @@ private slots:
         QTest::newRow("same") << QStringLiteral("a b") << QStringLiteral("a b")
                               << QList<TextDiff::Segment>{{Op::Equal, QStringLiteral("a b")}};
         QTest::newRow("both empty") << QString() << QString() << QList<TextDiff::Segment>{};
-        QTest::newRow("word replaced")
-            << QStringLiteral("reset your password now") << QStringLiteral("reset your passphrase now")
-            << QList<TextDiff::Segment>{{Op::Equal, QStringLiteral("reset your ")},
-                                        {Op::Delete, QStringLiteral("password")},
-                                        {Op::Insert, QStringLiteral("passphrase")},
-                                        {Op::Equal, QStringLiteral(" now")}};
-        QTest::newRow("appended")
-            << QStringLiteral("Hello") << QStringLiteral("Hello there")
-            << QList<TextDiff::Segment>{{Op::Equal, QStringLiteral("Hello")}, {Op::Insert, QStringLiteral(" there")}};
+        QTest::newRow("word replaced") << QStringLiteral("reset your password now")
+                                       << QStringLiteral("reset your passphrase now")
+                                       << QList<TextDiff::Segment>{{Op::Equal, QStringLiteral("reset your ")},
+                                                                   {Op::Delete, QStringLiteral("password")},
+                                                                   {Op::Insert, QStringLiteral("passphrase")},
+                                                                   {Op::Equal, QStringLiteral(" now")}};
+        QTest::newRow("appended") << QStringLiteral("Hello") << QStringLiteral("Hello there")
+                                  << QList<TextDiff::Segment>{{Op::Equal, QStringLiteral("Hello")},
+                                                              {Op::Insert, QStringLiteral(" there")}};
         QTest::newRow("from empty") << QString() << QStringLiteral("new")
                                     << QList<TextDiff::Segment>{{Op::Insert, QStringLiteral("new")}};
         QTest::newRow("to empty") << QStringLiteral("old text") << QString()
@@ -73,7 +72,8 @@ private slots:
         QTest::addColumn<QString>("after");
         QTest::addColumn<int>("maxTokens");
         QTest::newRow("words") << QStringLiteral("To reset it, open Settings › Account.\nThen pick Reset.")
-                               << QStringLiteral("To reset it, open Settings › Security.\nThen press Reset now.") << 3000;
+                               << QStringLiteral("To reset it, open Settings › Security.\nThen press Reset now.")
+                               << 3000;
         QTest::newRow("line fallback") << QStringLiteral("one\ntwo\nthree\n") << QStringLiteral("one\n2\nthree\nfour")
                                        << 2;
         QTest::newRow("opaque fallback") << QStringLiteral("a b c d") << QStringLiteral("a x c") << 0;
@@ -97,12 +97,14 @@ private slots:
 
     void htmlEscapesAndMarks()
     {
-        const QString html = TextDiff::toHtml(TextDiff::compute(QStringLiteral("<b>x</b>"), QStringLiteral("<b>y</b>")));
+        const QString html = TextDiff::toHtml(
+            TextDiff::compute(QStringLiteral("<b>x</b>"), QStringLiteral("<b>y</b>")));
         QVERIFY(!html.contains(QStringLiteral("<b>x")));
         QVERIFY(html.contains(QStringLiteral("&lt;b&gt;")));
         QVERIFY(html.contains(QStringLiteral("line-through")));
         QVERIFY(html.contains(QStringLiteral("underline")));
-        QCOMPARE(TextDiff::summary(TextDiff::compute(QStringLiteral("a b"), QStringLiteral("a c d"))), QStringLiteral("+2 / −1 words"));
+        QCOMPARE(TextDiff::summary(TextDiff::compute(QStringLiteral("a b"), QStringLiteral("a c d"))),
+                 QStringLiteral("+2 / −1 words"));
     }
 };
 

@@ -148,28 +148,31 @@ void TestTopologyFailover::cleanup()
 bool TestTopologyFailover::waitForSentinels(QString *error)
 {
     QString last;
-    const bool ok = Poll::until([&] {
-        for (const auto &s : m_sentinels) {
-            RedisClient client = s->client(s->adminUser());
-            if (!client.isConnected()) {
-                last = client.lastError();
-                return false;
+    const bool ok = Poll::until(
+        [&] {
+            for (const auto &s : m_sentinels) {
+                RedisClient client = s->client(s->adminUser());
+                if (!client.isConnected()) {
+                    last = client.lastError();
+                    return false;
+                }
+                const RedisValue master = client.command({"SENTINEL", "MASTER", "l0l3"});
+                QHash<QByteArray, QByteArray> fields;
+                for (qsizetype i = 0; i + 1 < master.elements.size(); i += 2)
+                    fields.insert(master.elements[i].str, master.elements[i + 1].str);
+                if (fields.value("flags") != "master" || fields.value("num-slaves") != "1"
+                    || fields.value("num-other-sentinels") != "2") {
+                    last = QStringLiteral("sentinel %1: flags=%2 num-slaves=%3 num-other-sentinels=%4")
+                               .arg(s->port())
+                               .arg(QString::fromUtf8(fields.value("flags")),
+                                    QString::fromUtf8(fields.value("num-slaves")),
+                                    QString::fromUtf8(fields.value("num-other-sentinels")));
+                    return false;
+                }
             }
-            const RedisValue master = client.command({"SENTINEL", "MASTER", "l0l3"});
-            QHash<QByteArray, QByteArray> fields;
-            for (qsizetype i = 0; i + 1 < master.elements.size(); i += 2)
-                fields.insert(master.elements[i].str, master.elements[i + 1].str);
-            if (fields.value("flags") != "master" || fields.value("num-slaves") != "1"
-                || fields.value("num-other-sentinels") != "2") {
-                last = QStringLiteral("sentinel %1: flags=%2 num-slaves=%3 num-other-sentinels=%4")
-                           .arg(s->port())
-                           .arg(QString::fromUtf8(fields.value("flags")), QString::fromUtf8(fields.value("num-slaves")),
-                                QString::fromUtf8(fields.value("num-other-sentinels")));
-                return false;
-            }
-        }
-        return true;
-    }, 30000, 200);
+            return true;
+        },
+        30000, 200);
     if (!ok)
         *error = QStringLiteral("the Sentinels never saw the whole topology: ") + last;
     return ok;
@@ -208,10 +211,12 @@ QString TestTopologyFailover::clickAndConfirm(const QString &button)
         return QStringLiteral("no button %1").arg(button);
     control->click();
     QMessageBox *box = nullptr;
-    Poll::until([&] {
-        box = m_page->findChild<QMessageBox *>(QStringLiteral("controlConfirm"));
-        return box && box->isVisible();
-    }, 5000);
+    Poll::until(
+        [&] {
+            box = m_page->findChild<QMessageBox *>(QStringLiteral("controlConfirm"));
+            return box && box->isVisible();
+        },
+        5000);
     if (!box)
         return QStringLiteral("no confirmation after %1").arg(button);
     const QString text = box->text();
@@ -226,7 +231,8 @@ void TestTopologyFailover::verifyShownPrimary(const RedisServer &server, bool fr
         const QTreeWidgetItem *row = sectionRow(QStringLiteral("Primary"));
         return row ? QStringLiteral("%1 | %2 | %3").arg(row->text(1), row->text(2), row->text(3)) : QString();
     };
-    QTRY_VERIFY2_WITH_TIMEOUT(shown().startsWith(addr + QStringLiteral(" | master")) && shown().endsWith(QStringLiteral(" | up")),
+    QTRY_VERIFY2_WITH_TIMEOUT(shown().startsWith(addr + QStringLiteral(" | master"))
+                                  && shown().endsWith(QStringLiteral(" | up")),
                               qPrintable(shown() + u'\n' + quorumText()), TimeScale::ms(20000));
     if (fromSentinels) {
         QTRY_VERIFY2_WITH_TIMEOUT(quorumText().contains(QStringLiteral(" at %1 ").arg(addr))
@@ -252,7 +258,8 @@ void TestTopologyFailover::sentinelFailoverFromPage()
     QStringList messages;
     for (const QList<QVariant> &args : std::as_const(status))
         messages << args.first().toString();
-    QVERIFY2(messages.filter(QStringLiteral("sentinel-failover: Sentinel")).size() == 1, qPrintable(messages.join(u'\n')));
+    QVERIFY2(messages.filter(QStringLiteral("sentinel-failover: Sentinel")).size() == 1,
+             qPrintable(messages.join(u'\n')));
 
     verifyShownPrimary(*m_replica, true);
     QTRY_VERIFY_WITH_TIMEOUT(!written.isEmpty(), TimeScale::ms(15000));
@@ -287,7 +294,8 @@ void TestTopologyFailover::manualPromotionFromPage()
     RedisClient client = m_replica->client();
     const std::string_view audit = RedisSchema::kAudit;
     const RedisValue entries = client.command({"XRANGE", QByteArray(audit.data(), qsizetype(audit.size())), "-", "+"});
-    QVERIFY2(entries.toString().contains(QStringLiteral("promote %1").arg(address(*m_replica))), qPrintable(entries.toString()));
+    QVERIFY2(entries.toString().contains(QStringLiteral("promote %1").arg(address(*m_replica))),
+             qPrintable(entries.toString()));
 }
 
 QTEST_MAIN(TestTopologyFailover)

@@ -3,11 +3,11 @@
 #include <QSortFilterProxyModel>
 #include <QTest>
 
+#include "tests/support/timescale.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/entries/entrytablemodel.h"
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposaltablemodel.h"
-#include "tests/support/timescale.h"
 
 using namespace l0l3;
 
@@ -56,7 +56,8 @@ private slots:
         QCOMPARE(model.rowCount(), 50);
 
         // A page repeating a key updates it in place rather than adding a row.
-        model.addItems({item(QStringLiteral("k3"), 99, 500, 1003, QStringLiteral("eu")), item(QStringLiteral("new"), 1, 1, 1, QStringLiteral("eu"))});
+        model.addItems({item(QStringLiteral("k3"), 99, 500, 1003, QStringLiteral("eu")),
+                        item(QStringLiteral("new"), 1, 1, 1, QStringLiteral("eu"))});
         QCOMPARE(inserted.size(), 2);
         QCOMPARE(model.rowCount(), 51);
         QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("k3"))).seenTotal, 99);
@@ -65,7 +66,8 @@ private slots:
         QVERIFY(model.index(model.rowOfKey(QStringLiteral("k4")), 0).data(ProposalTableModel::PendingRole).toBool());
 
         // Removing scattered keys keeps the key -> row index right.
-        model.removeKeys({QStringLiteral("k0"), QStringLiteral("k1"), QStringLiteral("k10"), QStringLiteral("k49"), QStringLiteral("absent")});
+        model.removeKeys({QStringLiteral("k0"), QStringLiteral("k1"), QStringLiteral("k10"), QStringLiteral("k49"),
+                          QStringLiteral("absent")});
         QCOMPARE(model.rowCount(), 47);
         for (int r = 0; r < model.rowCount(); ++r)
             QCOMPARE(model.rowOfKey(model.itemAt(r).key), r);
@@ -82,7 +84,8 @@ private slots:
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QList<ProposalItem> kept;
         for (int i = 0; i < 3; ++i)
-            kept.append(item(QStringLiteral("s%1").arg(i), 1, i, i, QStringLiteral("nyc"), QStringLiteral("shared %1").arg(i)));
+            kept.append(
+                item(QStringLiteral("s%1").arg(i), 1, i, i, QStringLiteral("nyc"), QStringLiteral("shared %1").arg(i)));
         const QList<QList<ProposalItem>> held{kept};
         model.addPages(held);
         QCOMPARE(held.front().size(), 3);
@@ -94,17 +97,20 @@ private slots:
 
         QList<QList<ProposalItem>> owned(2);
         for (int i = 0; i < 4; ++i)
-            owned[i % 2].append(item(QStringLiteral("o%1").arg(i), 2, 10 + i, i, QStringLiteral("eu"), QStringLiteral("owned %1").arg(i)));
+            owned[i % 2].append(item(QStringLiteral("o%1").arg(i), 2, 10 + i, i, QStringLiteral("eu"),
+                                     QStringLiteral("owned %1").arg(i)));
         model.addPages(std::move(owned));
         QCOMPARE(model.rowCount(), 7);
         for (int i = 0; i < 4; ++i) {
             const int row = model.rowOfKey(QStringLiteral("o%1").arg(i));
             QVERIFY(row >= 3);
             QCOMPARE(model.itemAt(row).prompt, QStringLiteral("owned %1").arg(i));
-            QCOMPARE(model.index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble(), 10.0 + i);
+            QCOMPARE(model.index(row, ProposalTableModel::Savings).data(ProposalTableModel::SortRole).toDouble(),
+                     10.0 + i);
         }
         for (int i = 0; i < 3; ++i)
-            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("s%1").arg(i))).responseText(), QStringLiteral("answer for shared %1").arg(i));
+            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("s%1").arg(i))).responseText(),
+                     QStringLiteral("answer for shared %1").arg(i));
     }
 
     // A reload's clear(true) empties the table at once and frees the old rows later, in slices;
@@ -155,8 +161,9 @@ private slots:
                                       << QStringList{QStringLiteral("b"), QStringLiteral("a"), QStringLiteral("c")};
         QTest::newRow("seen asc") << int(ProposalTableModel::Seen) << int(Qt::AscendingOrder)
                                   << QStringList{QStringLiteral("c"), QStringLiteral("a"), QStringLiteral("b")};
-        QTest::newRow("proposed asc (oldest first)") << int(ProposalTableModel::Proposed) << int(Qt::AscendingOrder)
-                                                      << QStringList{QStringLiteral("b"), QStringLiteral("c"), QStringLiteral("a")};
+        QTest::newRow("proposed asc (oldest first)")
+            << int(ProposalTableModel::Proposed) << int(Qt::AscendingOrder)
+            << QStringList{QStringLiteral("b"), QStringLiteral("c"), QStringLiteral("a")};
         QTest::newRow("region asc") << int(ProposalTableModel::Regions) << int(Qt::AscendingOrder)
                                     << QStringList{QStringLiteral("c"), QStringLiteral("a"), QStringLiteral("b")};
     }
@@ -182,13 +189,14 @@ private slots:
     void proposalAnswerOrderIsQStringOrder()
     {
         const QString shared = QStringLiteral("Öffnen Sie die Konsole, wählen Sie Einstellungen und dann Abrechnung; ");
-        QStringList answers{QStringLiteral("b"), QStringLiteral("B"), QStringLiteral("a"), QString(), QStringLiteral("ä"),
-                            QStringLiteral("Ä x"), QStringLiteral("z"), shared, shared + u'a', shared + u'B', shared + u'b',
-                            shared + QStringLiteral("ÄÖ"), shared + QStringLiteral("äo"), shared.toUpper() + u'c',
+        QStringList answers{QStringLiteral("b"), QStringLiteral("B"), QStringLiteral("a"), QString(),
+                            QStringLiteral("ä"), QStringLiteral("Ä x"), QStringLiteral("z"), shared, shared + u'a',
+                            shared + u'B', shared + u'b', shared + QStringLiteral("ÄÖ"), shared + QStringLiteral("äo"),
+                            shared.toUpper() + u'c',
                             // 63 ASCII bytes then a two-byte character across the 64-byte cut, then a difference.
                             QString(63, u'x') + QStringLiteral("é1"), QString(63, u'X') + QStringLiteral("É2"),
-                            QString(63, u'x') + QStringLiteral("\U0001F600a"), QString(62, u'x') + QStringLiteral("\U0001F600b"),
-                            QString(64, u'y'), QString(65, u'y'),
+                            QString(63, u'x') + QStringLiteral("\U0001F600a"),
+                            QString(62, u'x') + QStringLiteral("\U0001F600b"), QString(64, u'y'), QString(65, u'y'),
                             // A byte order mark is a character like any other to QString::fromUtf8.
                             QStringLiteral("\uFEFFa")};
         for (const QString &a : std::as_const(answers)) {
@@ -196,7 +204,8 @@ private slots:
                 const int expected = QString::compare(a, b, Qt::CaseInsensitive);
                 const int got = ProposalTableModel::compareUtf8CaseInsensitive(a.toUtf8(), b.toUtf8());
                 QVERIFY2((expected < 0) == (got < 0) && (expected > 0) == (got > 0),
-                         qPrintable(QStringLiteral("\"%1\" vs \"%2\": %3, expected %4").arg(a, b).arg(got).arg(expected)));
+                         qPrintable(
+                             QStringLiteral("\"%1\" vs \"%2\": %3, expected %4").arg(a, b).arg(got).arg(expected)));
             }
         }
         // Bytes that are not UTF-8 compare as QString::fromUtf8 makes them.
@@ -230,9 +239,10 @@ private slots:
         ProposalFilterModel proxy;
         proxy.setSourceModel(&model);
         QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.addItems({item(QStringLiteral("a"), 1, 1, 1, QStringLiteral("nyc"), QStringLiteral("How do I reset my password?")),
-                        item(QStringLiteral("b"), 1, 2, 1, QStringLiteral("tokyo"), QStringLiteral("Where is my order?")),
-                        item(QStringLiteral("c"), 1, 3, 1, QStringLiteral("eu"), QStringLiteral("Cancel my ORDER please"))});
+        model.addItems(
+            {item(QStringLiteral("a"), 1, 1, 1, QStringLiteral("nyc"), QStringLiteral("How do I reset my password?")),
+             item(QStringLiteral("b"), 1, 2, 1, QStringLiteral("tokyo"), QStringLiteral("Where is my order?")),
+             item(QStringLiteral("c"), 1, 3, 1, QStringLiteral("eu"), QStringLiteral("Cancel my ORDER please"))});
         proxy.setSearchText(QStringLiteral("order"));
         QCOMPARE(proxy.rowCount(), 2);
         proxy.setRegion(QStringLiteral("eu"));

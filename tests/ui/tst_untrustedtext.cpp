@@ -22,9 +22,9 @@
 #include <QLegendMarker>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QSortFilterProxyModel>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QSortFilterProxyModel>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -139,8 +139,8 @@ QString TestUntrustedText::hostile(const QString &tag) const
     return QStringLiteral("<b style=\"color:green;font-size:40px\">APPROVED BY SECURITY %1</b>"
                           "<img src=\"%2\"><a href=\"https://evil.example/\">open</a>"
                           " invoice%3gpj.exe%4 %5x%6 bell%7 esc%8[2J del%9")
-        .arg(tag, m_probe, QString(QChar(kRlo)), QString(QChar(0x202C)), QString(QChar(0x2066)), QString(QChar(0x2069)),
-             QString(QChar(0x07)), QString(QChar(0x1B)), QString(QChar(0x7F)))
+               .arg(tag, m_probe, QString(QChar(kRlo)), QString(QChar(0x202C)), QString(QChar(0x2066)),
+                    QString(QChar(0x2069)), QString(QChar(0x07)), QString(QChar(0x1B)), QString(QChar(0x7F)))
         + QStringLiteral(" c1") + QChar(0x9B) + QStringLiteral(" ls") + QChar(0x2028) + QStringLiteral("end");
 }
 
@@ -170,7 +170,8 @@ void TestUntrustedText::helpersEscape_data()
     QTest::addColumn<QString>("shown"); // what the tooltip shows, literally
     QTest::newRow("html") << QStringLiteral("<b>x</b><img src=\"/dev/zero\"><a href=\"x\">y</a>")
                           << QStringLiteral("<b>x</b><img src=\"/dev/zero\"><a href=\"x\">y</a>");
-    QTest::newRow("bidi") << QString(QStringLiteral("a") + QChar(kRlo) + QStringLiteral("b") + QChar(0x2066) + QChar(0x200F))
+    QTest::newRow("bidi") << QString(QStringLiteral("a") + QChar(kRlo) + QStringLiteral("b") + QChar(0x2066)
+                                     + QChar(0x200F))
                           << QStringLiteral("a\\u202Eb\\u2066\\u200F");
     QTest::newRow("controls") << QString(QStringLiteral("a\x1b[2Jb\x07 c") + QChar(0x7F) + QChar(0x85) + QChar(0x9B))
                               << QStringLiteral("a\\x1B[2Jb\\x07 c\\x7F\\u0085\\u009B");
@@ -189,7 +190,8 @@ void TestUntrustedText::helpersEscape()
     QVERIFY(multi.size() <= 200);
     const QString tip = Formatting::toolTip(text);
     QVERIFY(tip.startsWith(QLatin1String("<qt>")));
-    QVERIFY(!tip.contains(QLatin1String("<b>")) && !tip.contains(QLatin1String("<img")) && !tip.contains(QLatin1String("<a ")));
+    QVERIFY(!tip.contains(QLatin1String("<b>")) && !tip.contains(QLatin1String("<img"))
+            && !tip.contains(QLatin1String("<a ")));
     QVERIFY2(hazardIn(tip).isEmpty(), qPrintable(hazardIn(tip)));
     QTextDocument doc;
     doc.setHtml(tip);
@@ -249,7 +251,9 @@ void TestUntrustedText::seed()
 
     // A gateway whose metrics name a hostile region.
     QString region = hostile(QStringLiteral("metrics region"));
-    region.replace(u'\\', QStringLiteral("\\\\")).replace(u'"', QStringLiteral("\\\"")).replace(u'\n', QStringLiteral("\\n"));
+    region.replace(u'\\', QStringLiteral("\\\\"))
+        .replace(u'"', QStringLiteral("\\\""))
+        .replace(u'\n', QStringLiteral("\\n"));
     const QByteArray r = region.toUtf8();
     m_metrics->setBodyFunction([r](int n) -> QByteArray {
         const QByteArray c = QByteArray::number(n * 10);
@@ -288,7 +292,8 @@ void TestUntrustedText::openEveryView()
     QTableView *ev = entries->view();
     auto *entryProxy = qobject_cast<QSortFilterProxyModel *>(ev->model());
     QVERIFY(entryProxy);
-    const QModelIndex entryIndex = entryProxy->mapFromSource(entries->model()->index(entries->model()->rowOfKey(m_entryKey), 0));
+    const QModelIndex entryIndex = entryProxy->mapFromSource(
+        entries->model()->index(entries->model()->rowOfKey(m_entryKey), 0));
     QVERIFY(entryIndex.isValid());
     ev->setCurrentIndex(entryIndex);
     AuditPage *audit = m_window->auditPage();
@@ -305,7 +310,8 @@ void TestUntrustedText::openEveryView()
     m_window->tabs()->setCurrentWidget(m_window->topologyPage());
     auto *tree = m_window->topologyPage()->findChild<QTreeWidget *>(QStringLiteral("topologyTree"));
     QVERIFY(tree);
-    QTRY_VERIFY_WITH_TIMEOUT(!tree->findItems(QStringLiteral("metrics region"), Qt::MatchContains | Qt::MatchRecursive).isEmpty(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !tree->findItems(QStringLiteral("metrics region"), Qt::MatchContains | Qt::MatchRecursive).isEmpty(), 10000);
 
     // A replica under a hostile region name: drain and promotion confirmations name it.
     MonitorConfig withReplica = config;
@@ -320,7 +326,8 @@ void TestUntrustedText::openEveryView()
     regionBox->setCurrentIndex(regionIndex >= 0 ? regionIndex : regionBox->findText(replica.region));
     QVERIFY(regionBox->currentIndex() >= 0);
     m_window->topologyPage()->requestDrain(true);
-    QList<QTreeWidgetItem *> replicaItems = tree->findItems(QStringLiteral("replica region"), Qt::MatchContains | Qt::MatchRecursive);
+    QList<QTreeWidgetItem *> replicaItems = tree->findItems(QStringLiteral("replica region"),
+                                                            Qt::MatchContains | Qt::MatchRecursive);
     QVERIFY(!replicaItems.isEmpty());
     tree->setCurrentItem(replicaItems.first());
     m_window->topologyPage()->requestPromotion();
@@ -391,9 +398,11 @@ void TestUntrustedText::checkLabels()
             || (label->textFormat() == Qt::AutoText && Qt::mightBeRichText(text));
         const bool data = text.contains(QLatin1String("APPROVED BY SECURITY")) || text.contains(QLatin1String("<img"))
             || text.contains(QLatin1String("<a href"));
-        QVERIFY2(!(rich && data), qPrintable(where(label) + QStringLiteral(": rich text with data: ") + text.left(200)));
+        QVERIFY2(!(rich && data),
+                 qPrintable(where(label) + QStringLiteral(": rich text with data: ") + text.left(200)));
         QVERIFY2(hazardIn(text, true).isEmpty(), qPrintable(where(label) + u' ' + hazardIn(text, true)));
-        QVERIFY2(text.size() <= kMaxShownChars, qPrintable(where(label) + QStringLiteral(": %1 chars").arg(text.size())));
+        QVERIFY2(text.size() <= kMaxShownChars,
+                 qPrintable(where(label) + QStringLiteral(": %1 chars").arg(text.size())));
         if (data)
             QCOMPARE(label->textFormat(), Qt::PlainText);
         if (!label->toolTip().isEmpty())
@@ -406,7 +415,8 @@ void TestUntrustedText::checkToolTipText(const QString &tip, const QString &what
 {
     if (Qt::mightBeRichText(tip)) {
         for (const char *raw : {"<b ", "<b>", "<img", "<a "})
-            QVERIFY2(!tip.contains(QLatin1String(raw)), qPrintable(what + QStringLiteral(": tooltip renders ") + tip.left(300)));
+            QVERIFY2(!tip.contains(QLatin1String(raw)),
+                     qPrintable(what + QStringLiteral(": tooltip renders ") + tip.left(300)));
         QTextDocument doc;
         doc.setHtml(tip);
         checkDocument(&doc, what + QStringLiteral(" (tooltip)"), false);
@@ -429,8 +439,10 @@ void TestUntrustedText::checkItemViews()
                 const QModelIndex idx = model->index(r, c, parent);
                 const QString display = idx.data(Qt::DisplayRole).toString();
                 ++cells;
-                QVERIFY2(hazardIn(display).isEmpty(), qPrintable(what + QStringLiteral(" [%1,%2] ").arg(r).arg(c) + hazardIn(display)));
-                QVERIFY2(display.size() <= 2000, qPrintable(what + QStringLiteral(" [%1,%2]: %3 chars").arg(r).arg(c).arg(display.size())));
+                QVERIFY2(hazardIn(display).isEmpty(),
+                         qPrintable(what + QStringLiteral(" [%1,%2] ").arg(r).arg(c) + hazardIn(display)));
+                QVERIFY2(display.size() <= 2000,
+                         qPrintable(what + QStringLiteral(" [%1,%2]: %3 chars").arg(r).arg(c).arg(display.size())));
                 const QString tip = idx.data(Qt::ToolTipRole).toString();
                 if (!tip.isEmpty()) {
                     checkToolTipText(tip, what + QStringLiteral(" [%1,%2]").arg(r).arg(c));
@@ -520,7 +532,8 @@ void TestUntrustedText::checkCharts()
         for (const QString &s : std::as_const(shown)) {
             ++labels;
             for (const char *raw : {"<b ", "<b>", "<img", "<a "})
-                QVERIFY2(!s.contains(QLatin1String(raw)), qPrintable(where(view) + QStringLiteral(": renders ") + s.left(200)));
+                QVERIFY2(!s.contains(QLatin1String(raw)),
+                         qPrintable(where(view) + QStringLiteral(": renders ") + s.left(200)));
             QVERIFY2(hazardIn(s).isEmpty(), qPrintable(where(view) + u' ' + hazardIn(s)));
         }
         for (QGraphicsItem *item : view->scene()->items()) {

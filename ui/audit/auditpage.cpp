@@ -57,7 +57,8 @@ AuditPage::AuditPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::auditReset, m_model, &AuditTableModel::clear);
     connect(w, &ControlWorker::auditPage, this, [this](const QList<AuditRecord> &records, bool more) {
         m_model->appendPage(records, more);
-        m_status->setText(tr("%n record(s)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (older on scroll)") : QString()));
+        m_status->setText(
+            tr("%n record(s)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (older on scroll)") : QString()));
     });
     connect(w, &ControlWorker::auditFailed, this, [this](const QString &message) {
         m_status->setText(tr("failed"));

@@ -85,10 +85,8 @@ void RegionStatusCard::setNumbers(double rps, double hitRate, double p99Ms, qint
     QString gateways;
     if (gatewaysTotal > 0)
         gateways = tr(" · %1/%2 gateways").arg(gatewaysUp).arg(gatewaysTotal);
-    m_numbers->setText(tr("%1 req/s · hit %2% · p99 %3%4")
-                           .arg(rps, 0, 'f', 1)
-                           .arg(hitRate * 100, 0, 'f', 0)
-                           .arg(p99, gateways));
+    m_numbers->setText(
+        tr("%1 req/s · hit %2% · p99 %3%4").arg(rps, 0, 'f', 1).arg(hitRate * 100, 0, 'f', 0).arg(p99, gateways));
 }
 
 void RegionStatusCard::setLag(qint64 lagMs, bool linkUp)

@@ -99,7 +99,8 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
     layout->addLayout(form);
-    layout->addWidget(new QLabel(tr("Ctrl+Return: %1 · Esc: cancel").arg(QString(acceptText).remove(QLatin1Char('&'))), this));
+    layout->addWidget(
+        new QLabel(tr("Ctrl+Return: %1 · Esc: cancel").arg(QString(acceptText).remove(QLatin1Char('&'))), this));
     layout->addWidget(buttons);
 
     m_diffTimer->setSingleShot(true);

@@ -100,9 +100,7 @@ QString TextDiff::toHtml(const QList<Segment> &segments)
         if (s.text.size() > kMaxSegmentChars)
             text += QStringLiteral(" [%1 characters in all]").arg(s.text.size());
         switch (s.op) {
-        case Op::Equal:
-            html += text;
-            break;
+        case Op::Equal: html += text; break;
         case Op::Delete:
             html += QStringLiteral("<span style=\"background:#fdd; color:#a00; text-decoration:line-through\">") + text
                 + QStringLiteral("</span>");

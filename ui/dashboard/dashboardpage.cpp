@@ -11,8 +11,8 @@
 #include <QScrollArea>
 #include <QStackedBarSeries>
 #include <QTimer>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 #include <cmath>
 
@@ -23,7 +23,8 @@
 namespace l0l3 {
 
 static constexpr int kChartStaggerMs = 40;
-static const QStringList kTiers{QStringLiteral("L0.5"), QStringLiteral("L0"), QStringLiteral("L1"), QStringLiteral("miss")};
+static const QStringList kTiers{QStringLiteral("L0.5"), QStringLiteral("L0"), QStringLiteral("L1"),
+                                QStringLiteral("miss")};
 
 DashboardPage::DashboardPage(QWidget *parent)
     : QWidget(parent)
@@ -166,7 +167,8 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
         QTimer::singleShot(kChartStaggerMs / 2, this, &DashboardPage::updateTierBars);
     }
     m_status->setText(snapshot.error.isEmpty()
-                          ? tr("updated %1 · %n region(s)", nullptr, int(snapshot.regions.size())).arg(at.toString(QStringLiteral("HH:mm:ss")))
+                          ? tr("updated %1 · %n region(s)", nullptr, int(snapshot.regions.size()))
+                                .arg(at.toString(QStringLiteral("HH:mm:ss")))
                           : tr("metrics source: %1").arg(Formatting::oneLine(snapshot.error, 300)));
 }
 

@@ -99,7 +99,8 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::entriesReset, m_model, &EntryTableModel::clear);
     connect(w, &ControlWorker::entriesPage, this, [this](const QList<EntryItem> &items, bool more) {
         m_model->appendPage(items, more);
-        m_status->setText(tr("%n entr(y/ies)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (more on scroll)") : QString()));
+        m_status->setText(
+            tr("%n entr(y/ies)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (more on scroll)") : QString()));
     });
     connect(w, &ControlWorker::entriesFailed, this, [this](const QString &message) {
         m_status->setText(tr("failed"));
@@ -151,12 +152,12 @@ void EntriesPage::updateDetail()
     auto field = [](const std::string &s) { return Formatting::multiLine(QString::fromStdString(s), kDetailChars); };
     const QString intent = QString::fromStdString(e.intent);
     // One arg() pass: a "%4" inside the prompt stays text.
-    m_detail->setPlainText(tr("Key: %1\nPrompt: %2\nIntent: %3\nVersion %4, approved by %5 at %6, TTL %7\n\n%8")
-                               .arg(Formatting::oneLine(QString::fromStdString(e.key), 200), field(e.prompt),
-                                    intent.isEmpty() ? tr("—") : Formatting::oneLine(intent, 200), QString::number(e.version),
-                                    Formatting::oneLine(QString::fromStdString(e.approvedBy), 200),
-                                    Formatting::timestamp(e.approvedAtMs), Formatting::ttl(item.ttlRemainingSeconds),
-                                    field(e.response)));
+    m_detail->setPlainText(
+        tr("Key: %1\nPrompt: %2\nIntent: %3\nVersion %4, approved by %5 at %6, TTL %7\n\n%8")
+            .arg(Formatting::oneLine(QString::fromStdString(e.key), 200), field(e.prompt),
+                 intent.isEmpty() ? tr("—") : Formatting::oneLine(intent, 200), QString::number(e.version),
+                 Formatting::oneLine(QString::fromStdString(e.approvedBy), 200), Formatting::timestamp(e.approvedAtMs),
+                 Formatting::ttl(item.ttlRemainingSeconds), field(e.response)));
 }
 
 void EntriesPage::revokeCurrent()
@@ -187,7 +188,8 @@ void EntriesPage::editCurrent()
     if (row < 0)
         return;
     const Entry e = m_model->itemAt(row).entry;
-    auto *dialog = new ResponseEditorDialog(QString::fromStdString(e.response), tr("&Save as version %1").arg(e.version + 1), this);
+    auto *dialog = new ResponseEditorDialog(QString::fromStdString(e.response),
+                                            tr("&Save as version %1").arg(e.version + 1), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setIntentVisible(false);
     dialog->setWindowTitle(tr("Edit entry — %1").arg(Formatting::oneLine(QString::fromStdString(e.prompt), 60)));

@@ -91,17 +91,20 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
         context.append(tr("namespace %1").arg(Formatting::oneLine(item->ns, 120)));
     if (!item->model.isEmpty())
         context.append(tr("model %1").arg(Formatting::oneLine(item->model, 120)));
-    context.append(item->system.isEmpty() ? tr("no system prompt") : tr("system: %1").arg(Formatting::oneLine(item->system, 120)));
+    context.append(item->system.isEmpty() ? tr("no system prompt")
+                                          : tr("system: %1").arg(Formatting::oneLine(item->system, 120)));
     const qint64 ageMs = QDateTime::currentMSecsSinceEpoch() - item->tsMs;
-    context.append(tr("proposed by %1, %2").arg(item->proposedRegion.isEmpty() ? tr("?") : Formatting::oneLine(item->proposedRegion, 60),
-                                                ageMs < 1000 ? tr("just now") : tr("%1 ago").arg(Formatting::age(ageMs))));
+    context.append(tr("proposed by %1, %2")
+                       .arg(item->proposedRegion.isEmpty() ? tr("?") : Formatting::oneLine(item->proposedRegion, 60),
+                            ageMs < 1000 ? tr("just now") : tr("%1 ago").arg(Formatting::age(ageMs))));
     m_context->setText(context.join(QStringLiteral(" · ")));
     QStringList regions;
     for (auto it = item->regions.cbegin(); it != item->regions.cend(); ++it)
         regions.append(tr("%1: %2 misses").arg(Formatting::oneLine(it.key(), 60), QString::number(it.value())));
     if (!item->duplicateIds.isEmpty())
         regions.append(tr("%1 duplicate proposal(s) merged").arg(item->duplicateIds.size()));
-    m_regions->setText(regions.isEmpty() ? tr("no demand recorded") : Formatting::oneLine(regions.join(QStringLiteral(" · ")), kLabelChars));
+    m_regions->setText(regions.isEmpty() ? tr("no demand recorded")
+                                         : Formatting::oneLine(regions.join(QStringLiteral(" · ")), kLabelChars));
     const qint64 tokens = item->promptTokens + item->completionTokens;
     QString savings = tr("%1 = seen %2 × %3 region(s) × %4 s upstream")
                           .arg(item->savingsScore, 0, 'f', 1)
@@ -123,7 +126,8 @@ void ProposalDetailPane::showSimilar(const QString &proposalKey, const QList<Sim
     }
     QStringList lines;
     for (const SimilarEntry &e : entries)
-        lines.append(tr("%1 · v%2 · %3").arg(e.similarity, 0, 'f', 2).arg(e.version).arg(Formatting::oneLine(e.prompt, 100)));
+        lines.append(
+            tr("%1 · v%2 · %3").arg(e.similarity, 0, 'f', 2).arg(e.version).arg(Formatting::oneLine(e.prompt, 100)));
     m_similar->setText(lines.join(u'\n'));
 }
 

@@ -230,8 +230,7 @@ void ProposalsPage::buildActions()
                     tr("Reject: the key is not proposed again for 30 days"), &ProposalsPage::rejectCurrent);
     m_edit = make(tr("&Edit and approve…"), {QKeySequence(Qt::Key_E)}, tr("Edit the answer, then approve it"),
                   &ProposalsPage::editCurrent);
-    m_next = make(tr("&Next proposal"), {QKeySequence(Qt::Key_J)}, tr("Next proposal (or ↓)"),
-                  [this] { moveBy(1); });
+    m_next = make(tr("&Next proposal"), {QKeySequence(Qt::Key_J)}, tr("Next proposal (or ↓)"), [this] { moveBy(1); });
     m_prev = make(tr("&Previous proposal"), {QKeySequence(Qt::Key_K)}, tr("Previous proposal (or ↑)"),
                   [this] { moveBy(-1); });
     m_bulkApprove = make(tr("Approve &selection…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return)},
@@ -249,7 +248,9 @@ void ProposalsPage::buildActions()
     addAction(m_find);
     m_undo = new QAction(tr("&Undo last decision"), this);
     m_undo->setShortcut(QKeySequence::Undo);
-    m_undo->setToolTip(tr("Undo the last decision: revoke the entry an approval wrote, or take a rejected key out of the rejected set (%1)").arg(m_undo->shortcut().toString(QKeySequence::NativeText)));
+    m_undo->setToolTip(
+        tr("Undo the last decision: revoke the entry an approval wrote, or take a rejected key out of the rejected set (%1)")
+            .arg(m_undo->shortcut().toString(QKeySequence::NativeText)));
     m_undo->setEnabled(false);
     connect(m_undo, &QAction::triggered, this, &ProposalsPage::undoLast);
     m_view->addAction(m_undo);
@@ -392,7 +393,8 @@ void ProposalsPage::editCurrent()
     const ProposalItem captured = *item;
     connect(dialog, &QDialog::accepted, this, [this, dialog, captured] {
         const QString text = dialog->response();
-        const std::optional<QString> response = text == captured.responseText() ? std::nullopt : std::optional<QString>(text);
+        const std::optional<QString> response = text == captured.responseText() ? std::nullopt
+                                                                                : std::optional<QString>(text);
         sendApprove(captured, response, dialog->intent(), false);
         advanceFrom(captured.key);
     });
@@ -481,10 +483,12 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
             m_undo->setEnabled(true);
         }
         if (!d.bulk) {
-            const QString acks = result.replicasAcked < 0 ? tr("replicas unknown")
-                                                          : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
+            const QString acks = result.replicasAcked < 0
+                ? tr("replicas unknown")
+                : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
             emit statusMessage(d.action == QLatin1String("approve")
-                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.").arg(d.item.key.left(16), QString::number(result.version), acks)
+                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.")
+                                         .arg(d.item.key.left(16), QString::number(result.version), acks)
                                    : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
                                5000);
         }
@@ -515,10 +519,12 @@ void ProposalsPage::bulkDecide(bool approve)
     if (items.isEmpty())
         return;
     auto *box = new QMessageBox(QMessageBox::Question, approve ? tr("Approve selection") : tr("Reject selection"),
-                                approve ? tr("Approve %n proposal(s) as proposed? Their answers will be served on every "
-                                             "matching request in every region.", nullptr, int(items.size()))
-                                        : tr("Reject %n proposal(s)? Their keys will not be proposed again for 30 days.",
-                                             nullptr, int(items.size())),
+                                approve
+                                    ? tr("Approve %n proposal(s) as proposed? Their answers will be served on every "
+                                         "matching request in every region.",
+                                         nullptr, int(items.size()))
+                                    : tr("Reject %n proposal(s)? Their keys will not be proposed again for 30 days.",
+                                         nullptr, int(items.size())),
                                 QMessageBox::Ok | QMessageBox::Cancel, this);
     box->setObjectName(QStringLiteral("bulkConfirm"));
     box->setTextFormat(Qt::PlainText);
@@ -530,7 +536,8 @@ void ProposalsPage::bulkDecide(bool approve)
         m_bulkTotal = int(items.size());
         m_bulkOk = 0;
         m_bulkErrors.clear();
-        auto *progress = new QProgressDialog(approve ? tr("Approving…") : tr("Rejecting…"), tr("Cancel"), 0, m_bulkTotal, this);
+        auto *progress = new QProgressDialog(approve ? tr("Approving…") : tr("Rejecting…"), tr("Cancel"), 0,
+                                             m_bulkTotal, this);
         progress->setObjectName(QStringLiteral("bulkProgress"));
         progress->setAttribute(Qt::WA_DeleteOnClose);
         progress->setWindowModality(Qt::WindowModal);
@@ -568,7 +575,8 @@ void ProposalsPage::finishBulk()
     const int notSent = int(m_bulkQueue.size());
     if (m_bulkProgress)
         m_bulkProgress->close();
-    QString text = tr("%1 of %2 %3.").arg(m_bulkOk).arg(m_bulkTotal).arg(m_bulkIsApprove ? tr("approved") : tr("rejected"));
+    QString text =
+        tr("%1 of %2 %3.").arg(m_bulkOk).arg(m_bulkTotal).arg(m_bulkIsApprove ? tr("approved") : tr("rejected"));
     if (notSent > 0)
         text += tr(" %1 not sent (cancelled).").arg(notSent);
     if (!m_bulkErrors.isEmpty())
@@ -592,7 +600,8 @@ void ProposalsPage::updateCounts()
 {
     const int total = m_model->rowCount();
     const int shown = m_proxy->rowCount();
-    m_count->setText(shown == total ? tr("%n proposal(s)", nullptr, total) : tr("%1 of %2 shown").arg(shown).arg(total));
+    m_count->setText(shown == total ? tr("%n proposal(s)", nullptr, total)
+                                    : tr("%1 of %2 shown").arg(shown).arg(total));
     emit queueSizeChanged(total);
 }
 

@@ -77,7 +77,7 @@ protected:
 private:
     struct Decision
     {
-        QString action;        // approve | reject | revoke / unreject (undo)
+        QString action; // approve | reject | revoke / unreject (undo)
         ProposalItem item;
         bool bulk = false;
     };
@@ -99,7 +99,8 @@ private:
     void connectWorker();
 
     void onDecisionFinished(quint64 requestId, const ApprovalResult &result);
-    void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent, bool bulk);
+    void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent,
+                     bool bulk);
     void sendReject(const ProposalItem &item, bool bulk);
     void advanceFrom(const QString &key);
     void updateDetail();

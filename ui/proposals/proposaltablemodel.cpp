@@ -2,8 +2,8 @@
 
 #include <QDateTime>
 #include <QFont>
-#include <QPalette>
 #include <QGuiApplication>
+#include <QPalette>
 #include <QStringDecoder>
 #include <QTimer>
 
@@ -95,7 +95,8 @@ int ProposalTableModel::compareUtf8CaseInsensitive(QByteArrayView a, QByteArrayV
     // character, as QString::fromUtf8 keeps it.
     QChar ua[kPrefix];
     QChar ub[kPrefix];
-    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
+    QStringDecoder decoder(QStringDecoder::Utf8,
+                           QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
     const QStringView va(ua, decoder.appendToBuffer(ua, pa));
     const QStringView vb(ub, decoder.appendToBuffer(ub, pb));
     // The prefixes' first difference is the texts' own; only when one prefix is all of the other's
@@ -137,12 +138,9 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         case Answer: return Formatting::oneLine(answerHead(item), 160);
         }
         break;
-    case SortRole:
-        return sortValue(item, index.column());
-    case KeyRole:
-        return item.key;
-    case PendingRole:
-        return m_pending.contains(item.key);
+    case SortRole: return sortValue(item, index.column());
+    case KeyRole: return item.key;
+    case PendingRole: return m_pending.contains(item.key);
     case SearchTextRole:
         return QString(item.prompt % u'\n' % item.responseText() % u'\n' % item.key % u'\n' % regionsText(item));
     case Qt::ToolTipRole:

@@ -15,9 +15,9 @@ namespace l0l3 {
 struct ConnectionProfile
 {
     QString name;
-    QString primaryUrl;       // redis://host:port[/db], no credentials
-    QString user;             // ACL user, normally "console"
-    QStringList sentinels;    // host:port, optional
+    QString primaryUrl;    // redis://host:port[/db], no credentials
+    QString user;          // ACL user, normally "console"
+    QStringList sentinels; // host:port, optional
     QString sentinelMaster = QStringLiteral("l0l3");
 
     bool isValid(QString *error = nullptr) const;

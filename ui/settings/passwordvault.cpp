@@ -53,8 +53,9 @@ void PasswordVault::store(const QString &profile, const QString &password)
         }
         if (isBackendProblem(j->error()))
             markUnavailable(j->errorString());
-        emit stored(profile, false, tr("Password not saved in the keychain (%1); kept in memory for this session.")
-                                        .arg(j->errorString()));
+        emit stored(
+            profile, false,
+            tr("Password not saved in the keychain (%1); kept in memory for this session.").arg(j->errorString()));
     });
     job->start();
 }
@@ -63,9 +64,10 @@ void PasswordVault::load(const QString &profile)
 {
     if (m_session.contains(profile)) {
         const QString password = m_session.value(profile);
-        QMetaObject::invokeMethod(this, [this, profile, password] {
-            emit loaded(profile, password, true, tr("Password from this session."));
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this,
+            [this, profile, password] { emit loaded(profile, password, true, tr("Password from this session.")); },
+            Qt::QueuedConnection);
         return;
     }
     auto *job = new QKeychain::ReadPasswordJob(m_service, this);

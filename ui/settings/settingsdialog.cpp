@@ -96,12 +96,10 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
         if (const auto p = ProfileStore::find(name))
             showProfile(*p);
     });
-    connect(m_vault, &PasswordVault::backendUnavailable, this, [this](const QString &message) {
-        m_keychainNote->setText(message);
-    });
-    connect(m_vault, &PasswordVault::stored, this, [this](const QString &, bool inKeychain, const QString &message) {
-        setMessage(message, !inKeychain);
-    });
+    connect(m_vault, &PasswordVault::backendUnavailable, this,
+            [this](const QString &message) { m_keychainNote->setText(message); });
+    connect(m_vault, &PasswordVault::stored, this,
+            [this](const QString &, bool inKeychain, const QString &message) { setMessage(message, !inKeychain); });
 
     reloadList(ProfileStore::lastUsed());
     if (m_list->count() == 0)
@@ -142,14 +140,17 @@ void SettingsDialog::showProfile(const ConnectionProfile &p)
     m_master->setText(p.sentinelMaster);
     m_password->clear();
     m_password->setPlaceholderText(m_vault->hasSessionPassword(p.name) ? tr("(set for this session)")
-                                                                        : tr("stored in the keychain, never in a file"));
+                                                                       : tr("stored in the keychain, never in a file"));
     setMessage({});
 }
 
 void SettingsDialog::newProfile()
 {
     m_list->clearSelection();
-    showProfile({QStringLiteral("local"), QStringLiteral("redis://127.0.0.1:6379"), QStringLiteral("console"), {},
+    showProfile({QStringLiteral("local"),
+                 QStringLiteral("redis://127.0.0.1:6379"),
+                 QStringLiteral("console"),
+                 {},
                  QStringLiteral("l0l3")});
     m_name->setFocus();
     m_name->selectAll();

@@ -86,7 +86,8 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     connect(mw, &MonitorWorker::primaryStatusUpdated, this, &TopologyPage::onPrimary);
     connect(mw, &MonitorWorker::snapshotReady, this, &TopologyPage::onSnapshot);
     connect(mw, &MonitorWorker::failoverFinished, this, [this](const FailoverResult &r) {
-        emit statusMessage(r.ok ? tr("%1: %2").arg(r.action, r.message) : tr("%1 failed: %2").arg(r.action, r.message), 0);
+        emit statusMessage(r.ok ? tr("%1: %2").arg(r.action, r.message) : tr("%1 failed: %2").arg(r.action, r.message),
+                           0);
         if (r.ok) {
             // Topology actions are audited like every other control action; the
             // write goes to the new primary once the control connection follows it.
@@ -109,7 +110,8 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
         const QString what = *it;
         m_inFlight.erase(it);
         emit writeFinished(r);
-        emit statusMessage(r.ok ? tr("%1: done (audited)").arg(what) : tr("%1 failed: %2").arg(what, r.message), r.ok ? 6000 : 0);
+        emit statusMessage(r.ok ? tr("%1: done (audited)").arg(what) : tr("%1 failed: %2").arg(what, r.message),
+                           r.ok ? 6000 : 0);
     });
     setFrozen(false);
     m_quorum->setObjectName(QStringLiteral("sentinelStatus"));
@@ -217,17 +219,20 @@ void TopologyPage::onTopology(const SentinelTopology &t)
         m_quorum->setText(tr("Sentinels: %1").arg(Formatting::oneLine(t.error, 300)));
         return;
     }
-    m_quorum->setText(tr("Master \"%1\" at %2:%3 · quorum %4 · %5")
-                          .arg(Formatting::oneLine(t.masterName, 100), Formatting::oneLine(t.masterHost, 100),
-                               QString::number(t.masterPort), QString::number(t.quorum),
-                               t.quorumOk ? tr("CKQUORUM OK") : tr("NO QUORUM: %1").arg(Formatting::oneLine(t.quorumMessage, 300))));
+    m_quorum->setText(
+        tr("Master \"%1\" at %2:%3 · quorum %4 · %5")
+            .arg(Formatting::oneLine(t.masterName, 100), Formatting::oneLine(t.masterHost, 100),
+                 QString::number(t.masterPort), QString::number(t.quorum),
+                 t.quorumOk ? tr("CKQUORUM OK") : tr("NO QUORUM: %1").arg(Formatting::oneLine(t.quorumMessage, 300))));
     QTreeWidgetItem *p = row(section(tr("Primary")), QStringLiteral("primary"));
     setCell(p, 0, tr("primary"));
     setCell(p, 1, QStringLiteral("%1:%2").arg(t.masterHost).arg(t.masterPort));
     setCell(p, 2, t.masterFlags);
-    setHealth(p, !t.masterFlags.contains(QLatin1String("down")), t.masterFlags.contains(QLatin1String("down")) ? tr("down") : tr("up"));
+    setHealth(p, !t.masterFlags.contains(QLatin1String("down")),
+              t.masterFlags.contains(QLatin1String("down")) ? tr("down") : tr("up"));
     // Sentinels: the one that answered plus the peers it knows.
-    QTreeWidgetItem *self = row(section(tr("Sentinels")), QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
+    QTreeWidgetItem *self = row(section(tr("Sentinels")),
+                                QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
     setCell(self, 0, tr("sentinel"));
     setCell(self, 1, QStringLiteral("%1:%2").arg(t.sentinelHost).arg(t.sentinelPort));
     setCell(self, 2, tr("answered"));
@@ -280,7 +285,8 @@ void TopologyPage::onPrimary(const PrimaryReplicationStatus &primary)
     setCell(p, 1, QStringLiteral("%1:%2").arg(primary.host).arg(primary.port));
     setCell(p, 2, primary.role.isEmpty() ? tr("?") : primary.role);
     setHealth(p, primary.reachable && primary.role == QLatin1String("master"),
-              primary.reachable ? (primary.role == QLatin1String("master") ? tr("up") : tr("not a master!")) : primary.error);
+              primary.reachable ? (primary.role == QLatin1String("master") ? tr("up") : tr("not a master!"))
+                                : primary.error);
     setCell(p, 4, tr("%1 replica(s) connected · offset %2").arg(primary.connectedReplicas).arg(primary.offset));
 }
 
@@ -299,7 +305,9 @@ void TopologyPage::onSnapshot(const MetricsSnapshot &snapshot)
         }
         setCell(item, 2, r.degradationState);
         item->setForeground(2, RegionStatusCard::colorFor(r.degradationState));
-        setHealth(item, r.up, r.gatewaysTotal > 0 ? tr("%1/%2 up").arg(r.gatewaysUp).arg(r.gatewaysTotal) : (r.up ? tr("up") : tr("down")));
+        setHealth(item, r.up,
+                  r.gatewaysTotal > 0 ? tr("%1/%2 up").arg(r.gatewaysUp).arg(r.gatewaysTotal)
+                                      : (r.up ? tr("up") : tr("down")));
         setCell(item, 4, tr("%1 req/s · hit %2%").arg(r.rps, 0, 'f', 1).arg(r.hitRate * 100, 0, 'f', 0));
     }
 }
@@ -327,7 +335,8 @@ void TopologyPage::requestFailover()
             tr("The Sentinels will promote one replica to primary now. The current primary (%1) becomes a replica "
                "when it returns. Writes in flight fail and can be retried; the console follows the new primary by "
                "itself. Gateways keep serving from their replicas.")
-                .arg(m_config.hasPrimary ? QStringLiteral("%1:%2").arg(m_config.primary.host).arg(m_config.primary.port) : tr("unknown")),
+                .arg(m_config.hasPrimary ? QStringLiteral("%1:%2").arg(m_config.primary.host).arg(m_config.primary.port)
+                                         : tr("unknown")),
             [this] {
                 emit statusMessage(tr("Failover requested…"), 0);
                 m_monitor->failover();
@@ -358,13 +367,15 @@ void TopologyPage::requestDrain(bool drain)
     if (region.isEmpty())
         return;
     const QString shown = m_region->currentText();
-    confirm(drain ? tr("Drain %1").arg(shown) : tr("Undrain %1").arg(shown),
-            drain ? tr("Gateways in %1 will answer 503 on /readyz so load balancers stop sending them traffic. "
-                       "Requests already routed there are still served.").arg(shown)
-                  : tr("Gateways in %1 will report ready again and take traffic.").arg(shown),
-            [this, drain, region] {
-                sendControl({drain ? ControlMessage::Verb::Drain : ControlMessage::Verb::Undrain, region.toStdString()});
-            });
+    confirm(
+        drain ? tr("Drain %1").arg(shown) : tr("Undrain %1").arg(shown),
+        drain ? tr("Gateways in %1 will answer 503 on /readyz so load balancers stop sending them traffic. "
+                   "Requests already routed there are still served.")
+                    .arg(shown)
+              : tr("Gateways in %1 will report ready again and take traffic.").arg(shown),
+        [this, drain, region] {
+            sendControl({drain ? ControlMessage::Verb::Drain : ControlMessage::Verb::Undrain, region.toStdString()});
+        });
 }
 
 void TopologyPage::requestFlush()
@@ -372,7 +383,9 @@ void TopologyPage::requestFlush()
     confirm(tr("Flush L0.5"),
             tr("Every gateway drops its in-process hot cache. Approved entries stay in Redis; the next requests are "
                "served from L0 (one Redis round trip) until L0.5 warms up again."),
-            [this] { sendControl({ControlMessage::Verb::Flush, {}}); });
+            [this] {
+                sendControl({ControlMessage::Verb::Flush, {}});
+            });
 }
 
 void TopologyPage::requestFreeze(bool freeze)

@@ -47,7 +47,8 @@ public:
     void fetchMoreAudit();
 
 private:
-    template<typename F> void post(F &&fn);
+    template<typename F>
+    void post(F &&fn);
 
     QThread *m_thread = nullptr;
     ControlWorker *m_worker = nullptr;

@@ -66,7 +66,8 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
         reloadProposals();
     });
     connect(m_connection, &RedisConnection::disconnected, this, [this] {
-        emit connectionChanged(QStringLiteral("connecting"), m_connection->options().redacted(), m_connection->lastError());
+        emit connectionChanged(QStringLiteral("connecting"), m_connection->options().redacted(),
+                               m_connection->lastError());
     });
     connect(m_connection, &RedisConnection::error, this, [this](const QString &message) {
         emit connectionChanged(QStringLiteral("connecting"), m_connection->options().redacted(), message);
@@ -113,7 +114,8 @@ void ControlWorker::repoint(const QString &host, int port)
     options.port = port;
     m_connection->close();
     m_connection->setOptions(options);
-    emit connectionChanged(QStringLiteral("connecting"), options.redacted(), QStringLiteral("primary moved (failover)"));
+    emit connectionChanged(QStringLiteral("connecting"), options.redacted(),
+                           QStringLiteral("primary moved (failover)"));
     m_connection->open();
 }
 
@@ -122,19 +124,20 @@ void ControlWorker::checkRole()
     if (!m_connection)
         return;
     m_connection->pipeline({{QByteArrayLiteral("ROLE")},
-                            {QByteArrayLiteral("GET"), QByteArray(RedisSchema::kFrozen.data(), qsizetype(RedisSchema::kFrozen.size()))}},
+                            {QByteArrayLiteral("GET"),
+                             QByteArray(RedisSchema::kFrozen.data(), qsizetype(RedisSchema::kFrozen.size()))}},
                            this, [this](const QList<RedisReply> &replies) {
-        QString role = QStringLiteral("unknown");
-        if (!replies.isEmpty()) {
-            const RedisReply &r = replies.first();
-            if (r.isArray() && !r.elements.isEmpty())
-                role = r.elements.first().toString();
-            else if (r.isError())
-                role = QStringLiteral("unknown (%1)").arg(r.errorMessage());
-        }
-        const bool frozen = replies.size() > 1 && replies[1].isString();
-        emit roleChecked(role, role == QLatin1String("master"), frozen);
-    });
+                               QString role = QStringLiteral("unknown");
+                               if (!replies.isEmpty()) {
+                                   const RedisReply &r = replies.first();
+                                   if (r.isArray() && !r.elements.isEmpty())
+                                       role = r.elements.first().toString();
+                                   else if (r.isError())
+                                       role = QStringLiteral("unknown (%1)").arg(r.errorMessage());
+                               }
+                               const bool frozen = replies.size() > 1 && replies[1].isString();
+                               emit roleChecked(role, role == QLatin1String("master"), frozen);
+                           });
 }
 
 void ControlWorker::reloadProposals()
@@ -189,8 +192,9 @@ void ControlWorker::reject(quint64 requestId, const ProposalItem &item, int days
         emit decisionFinished(requestId, notConnected(QStringLiteral("reject"), item.key));
         return;
     }
-    m_approvals->reject(item.id, item.key, {}, days,
-                        [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, item.duplicateIds);
+    m_approvals->reject(
+        item.id, item.key, {}, days, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); },
+        item.duplicateIds);
 }
 
 void ControlWorker::revoke(quint64 requestId, const QString &key, qint64 expectedVersion)
@@ -199,7 +203,8 @@ void ControlWorker::revoke(quint64 requestId, const QString &key, qint64 expecte
         emit decisionFinished(requestId, notConnected(QStringLiteral("revoke"), key));
         return;
     }
-    m_approvals->revoke(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, expectedVersion);
+    m_approvals->revoke(
+        key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); }, expectedVersion);
 }
 
 void ControlWorker::unreject(quint64 requestId, const QString &key)
@@ -224,7 +229,8 @@ void ControlWorker::editEntry(quint64 requestId, const QString &key, const QStri
 void ControlWorker::setFrozen(quint64 requestId, bool frozen)
 {
     if (!m_approvals) {
-        emit decisionFinished(requestId, notConnected(frozen ? QStringLiteral("freeze") : QStringLiteral("unfreeze"), {}));
+        emit decisionFinished(requestId,
+                              notConnected(frozen ? QStringLiteral("freeze") : QStringLiteral("unfreeze"), {}));
         return;
     }
     auto cb = [this, requestId](const ApprovalResult &r) { onResult(requestId, r); };
@@ -284,51 +290,54 @@ void ControlWorker::findSimilar(const ProposalItem &item)
         if (!m_connection || generation != m_similarGeneration)
             return; // a newer selection superseded this one
         const QByteArray match = QByteArray::fromStdString(RedisSchema::entryKey("")) + '*';
-        m_connection->command({QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), match, QByteArrayLiteral("COUNT"),
-                               QByteArrayLiteral("1000")},
-                              this, [this, scan, step, generation](const RedisReply &r) {
-            if (generation != m_similarGeneration || !r.isArray() || r.elements.size() < 2) {
-                if (generation == m_similarGeneration)
-                    emit similarEntries(scan->proposalKey, scan->best);
-                return;
-            }
-            const QByteArray next = r.elements[0].str;
-            QList<QByteArray> mget{QByteArrayLiteral("MGET")};
-            for (const RedisReply &k : r.elements[1].elements)
-                mget.append(k.str);
-            auto proceed = [this, scan, step, next] {
-                ++scan->pages;
-                if (next == "0" || scan->pages >= kSimilarScanPages)
-                    emit similarEntries(scan->proposalKey, scan->best);
-                else
-                    (*step)(next);
-            };
-            if (mget.size() == 1) {
-                proceed();
-                return;
-            }
-            m_connection->command(mget, this, [this, scan, proceed, generation](const RedisReply &values) {
-                if (generation != m_similarGeneration)
+        m_connection->command(
+            {QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), match, QByteArrayLiteral("COUNT"),
+             QByteArrayLiteral("1000")},
+            this, [this, scan, step, generation](const RedisReply &r) {
+                if (generation != m_similarGeneration || !r.isArray() || r.elements.size() < 2) {
+                    if (generation == m_similarGeneration)
+                        emit similarEntries(scan->proposalKey, scan->best);
                     return;
-                for (const RedisReply &v : values.elements) {
-                    if (!v.isString())
-                        continue;
-                    const auto e = EntryCodec::decode(v.str.toStdString());
-                    if (!e || QString::fromStdString(e->key) == scan->proposalKey)
-                        continue;
-                    const QString prompt = QString::fromStdString(e->prompt);
-                    const double s = jaccard(scan->words, promptWords(prompt));
-                    if (s <= 0)
-                        continue;
-                    scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});
                 }
-                std::stable_sort(scan->best.begin(), scan->best.end(),
-                                 [](const SimilarEntry &a, const SimilarEntry &b) { return a.similarity > b.similarity; });
-                if (scan->best.size() > 3)
-                    scan->best.resize(3);
-                proceed();
+                const QByteArray next = r.elements[0].str;
+                QList<QByteArray> mget{QByteArrayLiteral("MGET")};
+                for (const RedisReply &k : r.elements[1].elements)
+                    mget.append(k.str);
+                auto proceed = [this, scan, step, next] {
+                    ++scan->pages;
+                    if (next == "0" || scan->pages >= kSimilarScanPages)
+                        emit similarEntries(scan->proposalKey, scan->best);
+                    else
+                        (*step)(next);
+                };
+                if (mget.size() == 1) {
+                    proceed();
+                    return;
+                }
+                m_connection->command(mget, this, [this, scan, proceed, generation](const RedisReply &values) {
+                    if (generation != m_similarGeneration)
+                        return;
+                    for (const RedisReply &v : values.elements) {
+                        if (!v.isString())
+                            continue;
+                        const auto e = EntryCodec::decode(v.str.toStdString());
+                        if (!e || QString::fromStdString(e->key) == scan->proposalKey)
+                            continue;
+                        const QString prompt = QString::fromStdString(e->prompt);
+                        const double s = jaccard(scan->words, promptWords(prompt));
+                        if (s <= 0)
+                            continue;
+                        scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});
+                    }
+                    std::stable_sort(scan->best.begin(), scan->best.end(),
+                                     [](const SimilarEntry &a, const SimilarEntry &b) {
+                                         return a.similarity > b.similarity;
+                                     });
+                    if (scan->best.size() > 3)
+                        scan->best.resize(3);
+                    proceed();
+                });
             });
-        });
     };
     (*step)(QByteArrayLiteral("0"));
 }

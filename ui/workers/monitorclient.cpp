@@ -32,22 +32,26 @@ MonitorClient::~MonitorClient()
 
 void MonitorClient::configure(const MonitorConfig &config)
 {
-    QMetaObject::invokeMethod(m_worker, [w = m_worker, config] { w->configure(config); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, config] { w->configure(config); }, Qt::QueuedConnection);
 }
 
 void MonitorClient::refreshTopology()
 {
-    QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->refreshTopology(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker] { w->refreshTopology(); }, Qt::QueuedConnection);
 }
 
 void MonitorClient::failover()
 {
-    QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->failover(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker] { w->failover(); }, Qt::QueuedConnection);
 }
 
 void MonitorClient::promoteManually(const QString &host, int port)
 {
-    QMetaObject::invokeMethod(m_worker, [w = m_worker, host, port] { w->promoteManually(host, port); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, host, port] { w->promoteManually(host, port); }, Qt::QueuedConnection);
 }
 
 } // namespace l0l3

@@ -15,7 +15,7 @@ struct MonitorConfig
     struct Gateway
     {
         QString region;
-        QUrl baseUrl;      // http://host:port (the gateway; /metrics is appended)
+        QUrl baseUrl; // http://host:port (the gateway; /metrics is appended)
     };
     struct Replica
     {
@@ -29,9 +29,9 @@ struct MonitorConfig
     };
 
     QList<Gateway> gateways;
-    QUrl prometheusUrl;                  // when set, metrics come from Prometheus instead of scraping
+    QUrl prometheusUrl; // when set, metrics come from Prometheus instead of scraping
     bool hasPrimary = false;
-    RedisConnection::Options primary;    // for the replication heartbeat
+    RedisConnection::Options primary; // for the replication heartbeat
     // The ACL user that may run REPLICAOF (packaging/redis/users.acl's
     // "topology") for a promotion without Sentinel, and the ROLE checks
     // around it. Empty: the primary's user, which users.acl does not allow
@@ -42,7 +42,10 @@ struct MonitorConfig
     QList<Sentinel> sentinels;
     QString sentinelMaster = QStringLiteral("l0l3");
 
-    bool isEmpty() const { return gateways.isEmpty() && !prometheusUrl.isValid() && !hasPrimary && sentinels.isEmpty(); }
+    bool isEmpty() const
+    {
+        return gateways.isEmpty() && !prometheusUrl.isValid() && !hasPrimary && sentinels.isEmpty();
+    }
 };
 
 } // namespace l0l3

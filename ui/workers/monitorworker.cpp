@@ -76,9 +76,8 @@ void MonitorWorker::configure(const MonitorConfig &config)
         m_sentinels = new SentinelClient(options, this);
         connect(m_sentinels, &SentinelClient::topologyUpdated, this, &MonitorWorker::topologyUpdated);
         connect(m_sentinels, &SentinelClient::failoverFinished, this, &MonitorWorker::failoverFinished);
-        connect(m_sentinels, &SentinelClient::discoveryFailed, this, [this](const QString &reason) {
-            emit message(tr("Sentinel discovery failed: %1").arg(reason));
-        });
+        connect(m_sentinels, &SentinelClient::discoveryFailed, this,
+                [this](const QString &reason) { emit message(tr("Sentinel discovery failed: %1").arg(reason)); });
         connect(m_sentinels, &SentinelClient::primaryChanged, this, [this](const QString &host, int port) {
             // The heartbeat and the topology follow the new primary here; the
             // write connection is re-pointed by the ControlWorker.
