@@ -37,6 +37,9 @@ if command -v systemd-analyze >/dev/null; then
     # Warnings about the host (no network-online target in a container...) are printed, not fatal.
     [[ -s "$work/verify.log" ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify.log" >&2
     echo "check-unit: systemd-analyze verify passed"
+elif [[ ${L0L3_REQUIRE_SYSTEMD_ANALYZE:-0} == 1 ]]; then
+    echo "check-unit: systemd-analyze is not installed (scripts/install-deps.sh installs systemd)" >&2
+    exit 1
 else
     echo "check-unit: systemd-analyze not installed, skipping verify"
 fi
