@@ -14,14 +14,23 @@ namespace {
 
 int usage(FILE *out, int code)
 {
-    std::fputs("Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
-               "                     [--threads N] [--tls-cert FILE --tls-key FILE]\n"
-               "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
-               "GET /stats, POST /admin/fail-rate with a number from 0 to 1). Answers are derived\n"
-               "deterministically from the last user message.\n"
-               "--tls-cert FILE, --tls-key FILE: serve HTTPS (TLS 1.2 or later) with this PEM certificate\n"
-               "chain and private key; both or neither.\n",
-               out);
+    std::fputs(
+        "Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--ttft-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
+        "                     [--fail-status CODE] [--retry-after S] [--threads N]\n"
+        "                     [--tls-cert FILE --tls-key FILE]\n"
+        "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
+        "GET /stats, POST /admin/fail-rate with a number from 0 to 1). Answers are derived\n"
+        "deterministically from the last user message.\n"
+        "--ttft-ms N: a stream's (stream: true) first event comes after N ms, the others are spread\n"
+        "over --latency-ms; GET /stats counts streams completed, aborted and cancelled. A prompt with\n"
+        "[stub:abort-stream] drops the connection halfway through its stream; one with\n"
+        "[stub:tool-call] streams a tool call.\n"
+        "--fail-rate F: that share (0 to 1) of chat requests fail, drawn from --seed: 1 fails every\n"
+        "request, deterministically. --fail-status CODE: their status (400 to 599, default 500), with\n"
+        "an OpenAI-shaped error body. --retry-after S: a 429 or 503 failure carries Retry-After: S.\n"
+        "--tls-cert FILE, --tls-key FILE: serve HTTPS (TLS 1.2 or later) with this PEM certificate\n"
+        "chain and private key; both or neither.\n",
+        out);
     return code;
 }
 
@@ -68,6 +77,8 @@ int main(int argc, char **argv)
             }
         } else if (arg == "--latency-ms") {
             ok = number(value, &options.latencyMs) && options.latencyMs >= 0;
+        } else if (arg == "--ttft-ms") {
+            ok = number(value, &options.ttftMs) && options.ttftMs >= 0;
         } else if (arg == "--jitter-ms") {
             ok = number(value, &options.jitterMs) && options.jitterMs >= 0;
         } else if (arg == "--fail-rate") {
@@ -75,6 +86,10 @@ int main(int argc, char **argv)
             const std::string text(value);
             options.failRate = std::strtod(text.c_str(), &end);
             ok = !text.empty() && end && *end == '\0' && options.failRate >= 0 && options.failRate <= 1;
+        } else if (arg == "--fail-status") {
+            ok = number(value, &options.failStatus) && options.failStatus >= 400 && options.failStatus <= 599;
+        } else if (arg == "--retry-after") {
+            ok = number(value, &options.retryAfterS) && options.retryAfterS >= 0;
         } else if (arg == "--seed") {
             ok = number(value, &options.seed);
         } else if (arg == "--tls-cert") {

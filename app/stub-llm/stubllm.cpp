@@ -9,6 +9,7 @@
 #include <boost/beast/http/field.hpp>
 #include <xxhash.h>
 
+#include "core/common/jsonwriter.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
 
@@ -33,6 +34,85 @@ constexpr std::string_view kSentences[] = {
     "A good rule of thumb is to start small and iterate.",
 };
 constexpr std::size_t kSentenceCount = sizeof(kSentences) / sizeof(kSentences[0]);
+
+// Magic prompts for tests: a stream cut off halfway (the connection dropped), a tool-call stream.
+constexpr std::string_view kAbortStreamPrompt = "[stub:abort-stream]";
+constexpr std::string_view kToolCallPrompt = "[stub:tool-call]";
+
+// stream_options.include_usage in a request body; test equipment, so a plain look for the field.
+bool wantsUsage(std::string_view body)
+{
+    const auto at = body.find("\"include_usage\"");
+    if (at == std::string_view::npos)
+        return false;
+    std::string_view rest = body.substr(at + 15);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == ':' || rest.front() == '\t'))
+        rest.remove_prefix(1);
+    return rest.substr(0, 4) == "true";
+}
+
+// data: {chat.completion.chunk with this delta and finish_reason}\n\n
+std::string chunkEvent(const ChatResponseWriter::Meta &meta, std::string_view delta, std::string_view finishReason)
+{
+    std::string out = "data: {\"id\":\"";
+    JsonWriter::appendEscaped(out, meta.id);
+    out += "\",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(meta.created) + ",\"model\":\"";
+    JsonWriter::appendEscaped(out, meta.model);
+    out += "\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{";
+    out += delta;
+    out += "},\"logprobs\":null,\"finish_reason\":";
+    out += finishReason;
+    out += "}]}\n\n";
+    return out;
+}
+
+// The events of a streamed answer: a word per event, as a model would; a tool call for kToolCallPrompt.
+std::vector<std::string> streamedAnswer(const ChatResponseWriter::Meta &meta, std::string_view prompt,
+                                        std::string_view text, bool includeUsage)
+{
+    std::vector<std::string> events;
+    std::int64_t completionTokens = 0;
+    if (prompt.find(kToolCallPrompt) != std::string_view::npos) {
+        events.push_back(chunkEvent(meta, "\"role\":\"assistant\",\"content\":null", "null"));
+        events.push_back(chunkEvent(meta,
+                                    "\"tool_calls\":[{\"index\":0,\"id\":\"call_stub\",\"type\":\"function\","
+                                    "\"function\":{\"name\":\"lookup\",\"arguments\":\"\"}}]",
+                                    "null"));
+        events.push_back(
+            chunkEvent(meta, "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"q\\\":\"}}]", "null"));
+        events.push_back(
+            chunkEvent(meta, "\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"x\\\"}\"}}]", "null"));
+        events.push_back(chunkEvent(meta, "", "\"tool_calls\""));
+        completionTokens = 8;
+    } else {
+        events.push_back(chunkEvent(meta, "\"role\":\"assistant\",\"content\":\"\"", "null"));
+        std::size_t start = 0;
+        while (start < text.size()) {
+            std::size_t end = text.find(' ', start);
+            end = end == std::string_view::npos ? text.size() : end + 1;
+            std::string delta = "\"content\":\"";
+            JsonWriter::appendEscaped(delta, text.substr(start, end - start));
+            delta += '"';
+            events.push_back(chunkEvent(meta, delta, "null"));
+            start = end;
+        }
+        events.push_back(chunkEvent(meta, "", "\"stop\""));
+        completionTokens = CachedAnswer::estimateTokens(text.size());
+    }
+    if (includeUsage) {
+        std::string usage = "data: {\"id\":\"";
+        JsonWriter::appendEscaped(usage, meta.id);
+        usage += "\",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(meta.created)
+            + ",\"model\":\"";
+        JsonWriter::appendEscaped(usage, meta.model);
+        usage += "\",\"system_fingerprint\":null,\"choices\":[],\"usage\":{\"prompt_tokens\":"
+            + std::to_string(meta.promptTokens) + ",\"completion_tokens\":" + std::to_string(completionTokens)
+            + ",\"total_tokens\":" + std::to_string(meta.promptTokens + completionTokens) + "}}\n\n";
+        events.push_back(std::move(usage));
+    }
+    events.push_back("data: [DONE]\n\n");
+    return events;
+}
 
 HttpServer::Options serverOptions(const StubLlm::Options &options)
 {
@@ -136,7 +216,11 @@ void StubLlm::handle(HttpExchange exchange)
         return;
     }
     if (path == "/stats") {
-        exchange.respond(200, "application/json", "{\"requests\":" + std::to_string(m_requests.load()) + "}");
+        exchange.respond(200, "application/json",
+                         "{\"requests\":" + std::to_string(m_requests.load())
+                             + ",\"streams_completed\":" + std::to_string(m_streamsCompleted.load())
+                             + ",\"streams_aborted\":" + std::to_string(m_streamsAborted.load())
+                             + ",\"streams_cancelled\":" + std::to_string(m_streamsCancelled.load()) + "}");
         return;
     }
     if (path != "/v1/chat/completions") {
@@ -158,23 +242,36 @@ void StubLlm::handle(HttpExchange exchange)
     const bool fail = drawFailure();
     std::string model = request.model.empty() ? std::string("stub-model") : request.model;
     std::string prompt = request.lastUser;
-    if (latency <= 0) {
-        answer(std::move(exchange), std::move(model), std::move(prompt), request.stream, fail);
+    // A stream's first event comes after --ttft-ms and the rest are spread over the latency; a
+    // whole answer or a failure comes after the latency.
+    const bool streamed = request.stream && !fail;
+    const int wait = streamed ? m_options.ttftMs : latency;
+    const int spread = streamed ? latency : 0;
+    const bool includeUsage = request.stream && wantsUsage(req.body());
+    if (wait <= 0) {
+        answer(std::move(exchange), std::move(model), std::move(prompt), request.stream, fail, includeUsage, spread);
         return;
     }
-    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(latency));
+    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(wait));
     timer->async_wait([this, timer, exchange, model = std::move(model), prompt = std::move(prompt),
-                       stream = request.stream, fail](boost::system::error_code) mutable {
-        answer(std::move(exchange), std::move(model), std::move(prompt), stream, fail);
+                       stream = request.stream, fail, includeUsage, spread](boost::system::error_code) mutable {
+        answer(std::move(exchange), std::move(model), std::move(prompt), stream, fail, includeUsage, spread);
     });
 }
 
-void StubLlm::answer(HttpExchange exchange, std::string model, std::string prompt, bool stream, bool fail)
+void StubLlm::answer(HttpExchange exchange, std::string model, std::string prompt, bool stream, bool fail,
+                     bool includeUsage, int spreadMs)
 {
     if (fail) {
         std::string body;
-        ChatResponseWriter::error(body, "Stub failure (configured --fail-rate).", "server_error", "stub_failure");
-        exchange.respond(500, "application/json", body);
+        const int status = m_options.failStatus;
+        ChatResponseWriter::error(body, "Stub failure (configured --fail-rate).",
+                                  ChatResponseWriter::errorTypeFor(status), "stub_failure");
+        const std::string retryAfter = std::to_string(m_options.retryAfterS);
+        const HttpHeader headers[] = {{"Retry-After", retryAfter}};
+        const bool withRetryAfter = m_options.retryAfterS >= 0 && (status == 429 || status == 503);
+        exchange.respond(status, "application/json", body,
+                         std::span<const HttpHeader>(headers, withRetryAfter ? 1 : 0));
         return;
     }
     const auto content = CachedAnswer::fromContent(answerFor(prompt));
@@ -190,31 +287,39 @@ void StubLlm::answer(HttpExchange exchange, std::string model, std::string promp
         exchange.respond(200, "application/json", body);
         return;
     }
-    // Really streamed: one chunk per event, a little apart, as a model would.
-    ChatResponseWriter::sse(body, meta, *content);
-    auto events = std::make_shared<std::vector<std::string>>();
-    std::size_t start = 0;
-    while (start < body.size()) {
-        const auto end = body.find("\n\n", start);
-        const auto stop = end == std::string::npos ? body.size() : end + 2;
-        events->push_back(body.substr(start, stop - start));
-        start = stop;
-    }
+    // Really streamed: a word per event, spread over the latency, as a model would.
+    auto events = std::make_shared<std::vector<std::string>>(
+        streamedAnswer(meta, prompt, answerFor(prompt), includeUsage));
+    const std::size_t abortAt = prompt.find(kAbortStreamPrompt) != std::string::npos ? events->size() / 2
+                                                                                     : events->size() + 1;
+    const int intervalMs = events->size() > 1 ? spreadMs / static_cast<int>(events->size() - 1) : 0;
     const HttpHeader headers[] = {{"Cache-Control", "no-cache"}};
     exchange.beginStream(200, "text/event-stream", headers);
-    streamEvents(std::move(exchange), std::move(events), 0);
+    streamEvents(std::move(exchange), std::move(events), 0, intervalMs, abortAt);
 }
 
-void StubLlm::streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next)
+void StubLlm::streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next,
+                           int intervalMs, std::size_t abortAt)
 {
-    if (next >= events->size() || !exchange.clientConnected()) {
+    if (!exchange.clientConnected()) {
+        m_streamsCancelled.fetch_add(1);
+        return;
+    }
+    if (next == abortAt) {
+        m_streamsAborted.fetch_add(1);
+        exchange.abortStream();
+        return;
+    }
+    if (next >= events->size()) {
+        m_streamsCompleted.fetch_add(1);
         exchange.endStream();
         return;
     }
     exchange.writeChunk((*events)[next]);
-    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(2));
-    timer->async_wait([this, timer, exchange, events, next](boost::system::error_code) mutable {
-        streamEvents(std::move(exchange), std::move(events), next + 1);
+    const int waitMs = next + 1 < events->size() ? intervalMs : 0;
+    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(waitMs));
+    timer->async_wait([this, timer, exchange, events, next, intervalMs, abortAt](boost::system::error_code) mutable {
+        streamEvents(std::move(exchange), std::move(events), next + 1, intervalMs, abortAt);
     });
 }
 

@@ -27,8 +27,12 @@ public:
         std::string host = "127.0.0.1";
         std::uint16_t port = 0;
         int latencyMs = 0;
+        // stream: true: the first event after ttftMs, the others spread over latencyMs (plus jitter).
+        int ttftMs = 0;
         int jitterMs = 0;
         double failRate = 0;
+        int failStatus = 500; // the status of a failure drawn at failRate
+        int retryAfterS = -1; // with a 429 or 503 failure, Retry-After: this; -1: none
         std::uint64_t seed = 1;
         int threads = 1;
         std::shared_ptr<boost::asio::ssl::context> tls; // serve HTTPS (TlsContext::server); null: HTTP
@@ -44,8 +48,12 @@ public:
 
 private:
     void handle(HttpExchange exchange);
-    void answer(HttpExchange exchange, std::string model, std::string prompt, bool stream, bool fail);
-    void streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next);
+    void answer(HttpExchange exchange, std::string model, std::string prompt, bool stream, bool fail,
+                bool includeUsage = false, int spreadMs = 0);
+    // Writes events[next], then the next one intervalMs later; at abortAt the connection is
+    // dropped instead (a truncated stream).
+    void streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next,
+                      int intervalMs, std::size_t abortAt);
     int drawLatencyMs();
     bool drawFailure();
 
@@ -54,6 +62,10 @@ private:
     std::vector<std::unique_ptr<ChatRequestParser>> m_parsers; // one per thread
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::atomic<std::uint64_t> m_requests{0};
+    // Streams (GET /stats): sent to the end, dropped on purpose, ended early because the client left.
+    std::atomic<std::uint64_t> m_streamsCompleted{0};
+    std::atomic<std::uint64_t> m_streamsAborted{0};
+    std::atomic<std::uint64_t> m_streamsCancelled{0};
     std::mutex m_rngMutex;
     std::mt19937_64 m_rng;
 };
