@@ -15,6 +15,7 @@ CircuitBreaker::CircuitBreaker(Options options, Clock clock)
     m_options.cooldownMs = std::max<std::int64_t>(1, m_options.cooldownMs);
     m_options.windowMs = std::max<std::int64_t>(kSlots, m_options.windowMs);
     m_options.minCallsInWindow = std::max(1, m_options.minCallsInWindow);
+    m_options.maxHoldMs = std::max<std::int64_t>(1, m_options.maxHoldMs);
 }
 
 std::int64_t CircuitBreaker::now() const
@@ -44,7 +45,7 @@ CircuitBreaker::Permit CircuitBreaker::allow()
     switch (m_state.load(std::memory_order_relaxed)) {
     case State::Closed: return Permit::Normal;
     case State::Open:
-        if (t - m_openedAtMs < m_options.cooldownMs)
+        if (t - m_openedAtMs < m_openForMs)
             return Permit::Denied;
         transition(State::HalfOpen, "cool-down over, probing");
         m_probeSuccesses = 0;
@@ -73,8 +74,7 @@ void CircuitBreaker::record(Permit permit, bool success)
             return;
         m_probeInFlight = false;
         if (!success) {
-            m_openedAtMs = now();
-            transition(State::Open, "probe failed");
+            open(now(), m_options.cooldownMs, "probe failed");
             return;
         }
         if (++m_probeSuccesses >= m_options.successThreshold) {
@@ -94,8 +94,7 @@ void CircuitBreaker::record(Permit permit, bool success)
         return;
     }
     if (++m_consecutiveFailures >= m_options.failureThreshold) {
-        m_openedAtMs = t;
-        transition(State::Open, std::to_string(m_consecutiveFailures) + " consecutive failures");
+        open(t, m_options.cooldownMs, std::to_string(m_consecutiveFailures) + " consecutive failures");
         return;
     }
     if (m_options.errorRate > 0) {
@@ -109,10 +108,9 @@ void CircuitBreaker::record(Permit permit, bool success)
         }
         if (calls >= m_options.minCallsInWindow
             && static_cast<double>(failures) >= m_options.errorRate * static_cast<double>(calls)) {
-            m_openedAtMs = t;
-            transition(State::Open,
-                       "error rate " + std::to_string(failures) + "/" + std::to_string(calls) + " over "
-                           + std::to_string(m_options.windowMs) + " ms");
+            open(t, m_options.cooldownMs,
+                 "error rate " + std::to_string(failures) + "/" + std::to_string(calls) + " over "
+                     + std::to_string(m_options.windowMs) + " ms");
         }
     }
 }
@@ -139,7 +137,51 @@ std::int64_t CircuitBreaker::msUntilProbe() const
     if (m_state.load(std::memory_order_relaxed) != State::Open)
         return 0;
     std::lock_guard lock(m_mutex);
-    return std::max<std::int64_t>(0, m_openedAtMs + m_options.cooldownMs - now());
+    return std::max<std::int64_t>(0, m_openedAtMs + m_openForMs - now());
+}
+
+void CircuitBreaker::holdOff(Permit permit, std::int64_t ms, std::string_view reason)
+{
+    if (permit == Permit::Denied)
+        return;
+    if (ms <= 0) {
+        record(permit, false);
+        return;
+    }
+    ms = std::min(ms, m_options.maxHoldMs);
+    std::lock_guard lock(m_mutex);
+    const std::int64_t t = now();
+    const State state = m_state.load(std::memory_order_relaxed);
+    if (state == State::Closed) {
+        countInWindow(t, false);
+        ++m_consecutiveFailures;
+    } else if (state == State::HalfOpen && permit == Permit::Probe) {
+        m_probeInFlight = false;
+    } else if (state == State::Open) {
+        // Already open: whichever ends later, the current opening or the upstream's wish.
+        m_openForMs = std::max(m_openedAtMs + m_openForMs, t + ms) - m_openedAtMs;
+        return;
+    }
+    // Unlike a late failure, a Retry-After is about what comes next, however old the call that carried it.
+    open(t, ms, reason);
+}
+
+bool CircuitBreaker::trip(std::string_view reason)
+{
+    if (m_state.load(std::memory_order_relaxed) != State::Closed)
+        return false;
+    std::lock_guard lock(m_mutex);
+    if (m_state.load(std::memory_order_relaxed) != State::Closed)
+        return false;
+    open(now(), m_options.cooldownMs, reason);
+    return true;
+}
+
+void CircuitBreaker::open(std::int64_t nowMs, std::int64_t forMs, std::string_view reason)
+{
+    m_openedAtMs = nowMs;
+    m_openForMs = forMs;
+    transition(State::Open, reason);
 }
 
 void CircuitBreaker::transition(State to, std::string_view reason)

@@ -17,6 +17,12 @@ namespace l0l3 {
 // Half-open: one probe call at a time; M successes in a row close it, one
 // failure opens it again. Reading the state is one atomic load; the closed
 // fast path of allow() takes no lock.
+//
+// Two more ways to open it: holdOff(), for an upstream that said when to come
+// back (Retry-After on a 429 or 503), opens it for that long instead of the
+// cool-down, bounded by maxHoldMs; trip(), for a reason found outside the
+// calls' outcomes (the upstream's latency over its SLO), opens a closed
+// circuit for the usual cool-down.
 class CircuitBreaker
 {
 public:
@@ -30,7 +36,8 @@ public:
         std::int64_t cooldownMs = 30000;
         double errorRate = 0.5; // failures / calls over the window that open it; 0 disables
         std::int64_t windowMs = 10000;
-        int minCallsInWindow = 10; // below this the error rate is not trusted
+        int minCallsInWindow = 10;       // below this the error rate is not trusted
+        std::int64_t maxHoldMs = 300000; // the longest an upstream's Retry-After keeps the circuit open
     };
     using Clock = std::function<std::int64_t()>; // monotonic milliseconds
     using TransitionCallback = std::function<void(State from, State to, std::string_view reason)>;
@@ -44,6 +51,11 @@ public:
     // report the outcome with record() and the permit received.
     Permit allow();
     void record(Permit permit, bool success);
+    // A failed call whose upstream asked not to be called for ms (its Retry-After): the circuit is
+    // open until at least ms from now (at most maxHoldMs), whatever its state; ms <= 0 is record(permit, false).
+    void holdOff(Permit permit, std::int64_t ms, std::string_view reason);
+    // Opens a closed circuit for the cool-down; false (nothing changes) when it is not closed.
+    bool trip(std::string_view reason);
 
     State state() const { return m_state.load(std::memory_order_relaxed); }
     // Milliseconds until an open circuit lets a probe through (0 otherwise).
@@ -63,6 +75,7 @@ private:
 
     std::int64_t now() const;
     void transition(State to, std::string_view reason);
+    void open(std::int64_t nowMs, std::int64_t forMs, std::string_view reason);
     void countInWindow(std::int64_t nowMs, bool success);
     void resetWindow();
 
@@ -76,6 +89,7 @@ private:
     bool m_probeInFlight = false;
     std::int64_t m_probeStartedMs = 0;
     std::int64_t m_openedAtMs = 0;
+    std::int64_t m_openForMs = 0; // the cool-down, or the upstream's Retry-After, of this opening
     std::array<Slot, kSlots> m_window{};
 };
 

@@ -59,6 +59,12 @@ private slots:
     void errorRateForgetsOldCalls();
     void lateResultsAreIgnored();
     void transitionsAreReported();
+    void holdOffOpensForTheRetryAfter();
+    void holdOffIsBounded();
+    void holdOffOfAProbeReopensForTheRetryAfter();
+    void holdOffExtendsAnOpenCircuit();
+    void holdOffWithoutDelayIsAFailure();
+    void tripOpensAClosedCircuitOnly();
 };
 
 void TestCircuitBreaker::opensAfterConsecutiveFailures_data()
@@ -259,6 +265,113 @@ void TestCircuitBreaker::transitionsAreReported()
     QVERIFY(seen == expected);
     QVERIFY2(reasons[0].find("2 consecutive failures") != std::string::npos, reasons[0].c_str());
     QCOMPARE(CircuitBreaker::stateName(State::HalfOpen), std::string_view("half-open"));
+}
+
+void TestCircuitBreaker::holdOffOpensForTheRetryAfter()
+{
+    FakeClock clock;
+    CircuitBreaker breaker(options(5, 1, 30000), [&] { return clock.ms; });
+    std::string reason;
+    breaker.setTransitionCallback([&](State, State to, std::string_view why) {
+        if (to == State::Open)
+            reason = why;
+    });
+    breaker.holdOff(breaker.allow(), 2000, "upstream answered 429, Retry-After 2 s");
+    // One answer with a Retry-After is enough, long before the failure threshold.
+    QCOMPARE(breaker.state(), State::Open);
+    QCOMPARE(reason, std::string("upstream answered 429, Retry-After 2 s"));
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(2000));
+    clock.ms += 1999;
+    QCOMPARE(breaker.allow(), Permit::Denied);
+    clock.ms += 1;
+    // The upstream's time, not the 30 s cool-down.
+    const Permit probe = breaker.allow();
+    QCOMPARE(probe, Permit::Probe);
+    breaker.record(probe, true);
+    QCOMPARE(breaker.state(), State::Closed);
+}
+
+void TestCircuitBreaker::holdOffIsBounded()
+{
+    FakeClock clock;
+    CircuitBreaker::Options o = options();
+    o.maxHoldMs = 5000;
+    CircuitBreaker breaker(o, [&] { return clock.ms; });
+    breaker.holdOff(breaker.allow(), 24 * 3600 * 1000, "a day");
+    QCOMPARE(breaker.state(), State::Open);
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(5000));
+    QCOMPARE(CircuitBreaker::Options().maxHoldMs, std::int64_t(300000));
+}
+
+void TestCircuitBreaker::holdOffOfAProbeReopensForTheRetryAfter()
+{
+    FakeClock clock;
+    CircuitBreaker breaker(options(1, 2, 30000), [&] { return clock.ms; });
+    call(breaker, false);
+    clock.ms += 30000;
+    const Permit probe = breaker.allow();
+    QCOMPARE(probe, Permit::Probe);
+    breaker.holdOff(probe, 7000, "probe answered 503, Retry-After 7 s");
+    QCOMPARE(breaker.state(), State::Open);
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(7000));
+    clock.ms += 7000;
+    QCOMPARE(breaker.allow(), Permit::Probe); // the probe no longer counts as in flight
+}
+
+void TestCircuitBreaker::holdOffExtendsAnOpenCircuit()
+{
+    FakeClock clock;
+    CircuitBreaker breaker(options(1, 1, 30000), [&] { return clock.ms; });
+    const Permit late = breaker.allow();
+    call(breaker, false);
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(30000));
+    clock.ms += 1000;
+    breaker.holdOff(late, 60000, "late 429");
+    QCOMPARE(breaker.state(), State::Open);
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(60000));
+    // A shorter wish never shortens it.
+    breaker.holdOff(late, 1000, "late 429");
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(60000));
+    QCOMPARE(breaker.state(), State::Open);
+}
+
+void TestCircuitBreaker::holdOffWithoutDelayIsAFailure()
+{
+    FakeClock clock;
+    CircuitBreaker breaker(options(3), [&] { return clock.ms; });
+    breaker.holdOff(breaker.allow(), 0, "Retry-After 0");
+    breaker.holdOff(breaker.allow(), -5, "a date in the past");
+    QCOMPARE(breaker.state(), State::Closed);
+    breaker.holdOff(breaker.allow(), 0, "Retry-After 0");
+    QCOMPARE(breaker.state(), State::Open); // the third consecutive failure
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(30000));
+    breaker.holdOff(Permit::Denied, 60000, "never called");
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(30000));
+}
+
+void TestCircuitBreaker::tripOpensAClosedCircuitOnly()
+{
+    FakeClock clock;
+    CircuitBreaker breaker(options(5, 1, 4000), [&] { return clock.ms; });
+    std::string reason;
+    breaker.setTransitionCallback([&](State, State to, std::string_view why) {
+        if (to == State::Open)
+            reason = why;
+    });
+    QVERIFY(breaker.trip("p99 900 ms over the SLO"));
+    QCOMPARE(breaker.state(), State::Open);
+    QCOMPARE(reason, std::string("p99 900 ms over the SLO"));
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(4000));
+    clock.ms += 1000;
+    QVERIFY(!breaker.trip("again"));
+    QCOMPARE(breaker.msUntilProbe(), std::int64_t(3000)); // not restarted
+    clock.ms += 3000;
+    const Permit probe = breaker.allow();
+    QCOMPARE(probe, Permit::Probe);
+    QVERIFY(!breaker.trip("while probing"));
+    QCOMPARE(breaker.state(), State::HalfOpen);
+    breaker.record(probe, true);
+    QCOMPARE(breaker.state(), State::Closed);
 }
 
 QTEST_GUILESS_MAIN(TestCircuitBreaker)
