@@ -299,6 +299,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
         result.status = static_cast<int>(response.result_int());
         result.body = std::move(response.body());
         result.latencyMs = elapsedMs();
+        if (result.status >= 400 && response.count(http::field::retry_after) == 1)
+            result.retryAfter = response[http::field::retry_after];
         if (keepAlive && alive.lock()) {
             stream->tcp().expires_never();
             client->giveBack(std::move(stream));

@@ -54,6 +54,9 @@ public:
         std::string body;
         std::string error; // what went wrong, for logs
         std::int64_t latencyMs = 0;
+        // With an error status: the Retry-After field as received (unchecked; empty when absent or
+        // repeated). UpstreamError::parseRetryAfter decides whether it may be relayed.
+        std::string retryAfter;
     };
     using Callback = std::function<void(Result)>;
 
