@@ -510,7 +510,7 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
     return true;
 }
 
-std::string ChatRequestParser::upstreamBody(std::string_view body)
+std::string ChatRequestParser::upstreamBody(std::string_view body, bool stream)
 {
     dom::element doc;
     dom::object root;
@@ -525,7 +525,7 @@ std::string ChatRequestParser::upstreamBody(std::string_view body)
     out.reserve(body.size() + 16);
     out.push_back('{');
     for (dom::key_value_pair field : root) {
-        if (field.key == "stream" || field.key == "stream_options")
+        if (field.key == "stream" || (field.key == "stream_options" && !stream))
             continue;
         out.push_back('"');
         JsonWriter::appendEscaped(out, field.key);
@@ -533,7 +533,7 @@ std::string ChatRequestParser::upstreamBody(std::string_view body)
         out.append(simdjson::minify(field.value));
         out.push_back(',');
     }
-    out.append("\"stream\":false}");
+    out.append(stream ? "\"stream\":true}" : "\"stream\":false}");
     return out;
 }
 

@@ -35,9 +35,10 @@ public:
     std::uint64_t repeats() const; // parses answered from that table
 
     // The same request body with "stream" forced to false and "stream_options"
-    // removed (the gateway always asks the upstream for a whole answer).
-    // Empty when the body is not a JSON object.
-    std::string upstreamBody(std::string_view body);
+    // removed (a whole answer); with stream, "stream" forced to true and the
+    // client's "stream_options" (include_usage) kept. Empty when the body is
+    // not a JSON object.
+    std::string upstreamBody(std::string_view body, bool stream = false);
 
 private:
     bool parseJson(std::string_view body, ChatRequest *out, ChatRequestError *error);

@@ -68,6 +68,13 @@ void ChatResponseWriter::sse(std::string &out, const Meta &meta, const CachedAns
     out.append("data: [DONE]\n\n");
 }
 
+void ChatResponseWriter::sseError(std::string &out, std::string_view message, std::string_view code)
+{
+    out.append("data: ");
+    error(out, message, "server_error", code);
+    out.append("\n\n");
+}
+
 void ChatResponseWriter::error(std::string &out, std::string_view message, std::string_view type, std::string_view code,
                                std::string_view param)
 {

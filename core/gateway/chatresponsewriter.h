@@ -27,6 +27,8 @@ public:
     // data: {chunk with delta.role}\n\n, one event per content chunk, a final
     // event with finish_reason "stop", then data: [DONE]\n\n
     static void sse(std::string &out, const Meta &meta, const CachedAnswer &answer);
+    // data: {"error":{..}}\n\n: a stream that cannot go on ends with this event and no data: [DONE].
+    static void sseError(std::string &out, std::string_view message, std::string_view code);
     // {"error":{"message":..,"type":..,"param":..|null,"code":..}}
     static void error(std::string &out, std::string_view message, std::string_view type, std::string_view code,
                       std::string_view param = {});

@@ -27,6 +27,8 @@
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
+#include "core/gateway/upstreamerror.h"
+#include "core/gateway/upstreamstream.h"
 
 namespace l0l3 {
 
@@ -67,7 +69,9 @@ struct Gateway::Worker
     std::unique_ptr<AsioRedisConnection> primary;
     std::unique_ptr<AsioRedisConnection> fallbackReplica; // --fallback-replica, else null
     std::unique_ptr<UpstreamClient> upstream;
-    std::unique_ptr<UpstreamClient> secondary; // --secondary-upstream, else null
+    std::unique_ptr<UpstreamClient> secondary;         // --secondary-upstream, else null
+    std::unique_ptr<UpstreamStreamer> upstreamStreams; // stream: true misses, to the same upstreams
+    std::unique_ptr<UpstreamStreamer> secondaryStreams;
     std::unique_ptr<TierChain> chain;
     std::unique_ptr<Proposer> proposer;
     std::string scratch; // response body buffer, reused
@@ -92,6 +96,12 @@ std::string formatNumber(double v)
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
+}
+
+std::int64_t unixSeconds()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t)
@@ -163,6 +173,7 @@ Gateway::Gateway(GatewayConfig config)
     m_rateLimiter = std::make_unique<RateLimiter>(
         RateLimiter::Options{m_config.rateLimit, m_config.rateBurst, m_config.rateLimitClients});
     m_latencyWindow = std::make_unique<LatencyWindow>(m_config.sloWindowMs, 20);
+    m_upstreamLatencyWindow = std::make_unique<LatencyWindow>(m_config.sloWindowMs, 20);
     if (!m_config.upstreamApiKey.empty())
         m_upstreamAuthorization = "Bearer " + m_config.upstreamApiKey;
     if (m_config.hotCacheEnabled && m_config.hotCacheEntries > 0) {
@@ -223,6 +234,16 @@ bool Gateway::start(std::string *error)
         w->upstream = std::make_unique<UpstreamClient>(ctx, m_config.upstream);
         if (m_secondaryBreaker)
             w->secondary = std::make_unique<UpstreamClient>(ctx, m_config.secondaryUpstream);
+        auto streamOptions = [this](const UpstreamClient::Options &upstream) {
+            UpstreamStreamer::Options o;
+            o.upstream = upstream;
+            o.idleTimeoutMs = m_config.upstreamStreamIdleTimeoutMs;
+            o.totalTimeoutMs = m_config.upstreamStreamTotalTimeoutMs;
+            return o;
+        };
+        w->upstreamStreams = std::make_unique<UpstreamStreamer>(ctx, streamOptions(m_config.upstream));
+        if (m_secondaryBreaker)
+            w->secondaryStreams = std::make_unique<UpstreamStreamer>(ctx, streamOptions(m_config.secondaryUpstream));
         w->parser.setLimits({m_config.maxMessages, m_config.maxPromptChars});
         w->chain = std::make_unique<TierChain>(m_hot.get(), *w->replica, m_metrics);
         w->chain->setFallbacks(w->fallbackReplica.get(), w->primary.get());
@@ -364,6 +385,8 @@ void Gateway::tick()
                                                          &m_metrics.latency(Tier::Upstream)};
         m_latencyWindow->sample(
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(), histograms);
+        checkUpstreamSlo(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
         measureReplicationLag(*m_workers.front());
         // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
         if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
@@ -405,6 +428,24 @@ void Gateway::updateDegradation()
         else
             Log::warn(line);
     }
+}
+
+void Gateway::checkUpstreamSlo(std::int64_t nowMs)
+{
+    if (m_config.upstreamSloP99Ms <= 0)
+        return;
+    m_upstreamLatencyWindow->sample(nowMs, {&m_upstreamLatency});
+    if (m_breaker.state() != CircuitBreaker::State::Closed)
+        return;
+    const double p99 = m_upstreamLatencyWindow->quantile(0.99);
+    if (std::isnan(p99) || p99 * 1000.0 <= m_config.upstreamSloP99Ms)
+        return;
+    const std::string why = "p99 " + std::to_string(static_cast<int>(p99 * 1000)) + " ms over "
+        + std::to_string(m_config.sloWindowMs) + " ms is above the upstream SLO of "
+        + std::to_string(m_config.upstreamSloP99Ms) + " ms";
+    // The calls that tripped it must not trip it again as soon as it closes.
+    if (m_breaker.trip(why))
+        m_upstreamLatencyWindow->clear();
 }
 
 void Gateway::measureReplicationLag(Worker &worker)
@@ -766,30 +807,88 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
             {"x-l0l3-degraded", "replica_down"},
         };
         sendError(chat->exchange, worker, 503, "upstream_circuit_open",
-                  "The upstream model is unavailable (its circuit breaker is open after repeated failures) and "
+                  "The upstream model is unavailable (its circuit breaker is open) and "
                   "this request has no approved cached answer. Retry in "
                       + std::to_string(retryAfterS) + " s.",
                   {}, std::span<const HttpHeader>(headers, chat->degraded ? 4 : 3));
         return;
     }
     const auto &req = chat->exchange.request();
-    std::string body = worker.parser.upstreamBody(req.body());
+    std::string body = worker.parser.upstreamBody(req.body(), chat->request.stream);
     // With gateway keys the client's key is ours, not the upstream's: never pass it on.
     const std::string_view authorization = !m_upstreamAuthorization.empty() ? std::string_view(m_upstreamAuthorization)
         : m_config.apiKeys                                                  ? std::string_view()
                                                                             : req[http::field::authorization];
     chat->upstreamStarted = Clock::now();
+    if (chat->request.stream) {
+        UpstreamStreamer &streamer = chat->secondary ? *worker.secondaryStreams : *worker.upstreamStreams;
+        forwardStream(worker, chat, streamer, std::move(body), authorization);
+        return;
+    }
     client->postChatCompletion(std::move(body), authorization, [this, &worker, chat](UpstreamClient::Result result) {
         onUpstream(worker, chat, std::move(result));
     });
 }
 
+void Gateway::relayUpstreamError(Worker &worker, PendingChat &chat, const UpstreamClient::Result &result,
+                                 const std::optional<UpstreamError::RetryAfter> &retryAfter,
+                                 std::span<const HttpHeader> headers)
+{
+    const int status = result.status;
+    const std::string_view code = status == 429 ? "upstream_rate_limited" : "upstream_error";
+    m_metrics.upstreamFailure();
+    m_metrics.upstreamErrorStatus(status);
+    m_metrics.error(status, code);
+    m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat.started));
+    Log::warnRateLimited("upstream answered " + std::to_string(status) + " for key " + chat.key
+                         + (retryAfter ? ", Retry-After " + std::string(retryAfter->value) : std::string()));
+    HttpHeader all[8];
+    std::size_t n = 0;
+    for (const HttpHeader &h : headers.first(std::min<std::size_t>(headers.size(), 7)))
+        all[n++] = h;
+    if (retryAfter)
+        all[n++] = {"Retry-After", retryAfter->value};
+    const std::span<const HttpHeader> out(all, n);
+    if (UpstreamError::isPassableBody(result.body)) {
+        chat.exchange.respond(status, "application/json", result.body, out);
+        return;
+    }
+    std::string &body = worker.scratch;
+    body.clear();
+    ChatResponseWriter::error(body, "The upstream model answered " + std::to_string(status) + ".",
+                              ChatResponseWriter::errorTypeFor(status), code);
+    chat.exchange.respond(status, "application/json", body, out);
+}
+
 void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result)
 {
     const Clock::duration upstreamTime = Clock::now() - chat->upstreamStarted;
-    // A 4xx is the client's problem and says the upstream is alive; transport failures and 5xx count against it.
-    const bool upstreamHealthy = result.failure == UpstreamClient::Failure::None && result.status < 500;
-    (chat->secondary ? *m_secondaryBreaker : m_breaker).record(chat->permit, upstreamHealthy);
+    const bool answered = result.failure == UpstreamClient::Failure::None;
+    // Overload: a 429 or a 5xx, relayed to the client. A 4xx is the client's problem and says the upstream
+    // is alive; overload and transport failures count against it.
+    const bool overloaded = answered && (result.status == 429 || (result.status >= 500 && result.status <= 599));
+    bool upstreamHealthy = answered && result.status < 500 && !overloaded;
+    std::optional<UpstreamError::RetryAfter> retryAfter;
+    if (overloaded)
+        retryAfter = UpstreamError::parseRetryAfter(result.retryAfter, unixSeconds());
+    if (!chat->secondary) {
+        m_upstreamLatency.record(std::chrono::duration<double>(upstreamTime).count());
+        // Under a latency SLO a slow probe is a failed one: the circuit does not close on an upstream still too slow.
+        if (m_config.upstreamSloP99Ms > 0 && chat->permit == CircuitBreaker::Permit::Probe
+            && upstreamTime > std::chrono::milliseconds(m_config.upstreamSloP99Ms))
+            upstreamHealthy = false;
+    }
+    CircuitBreaker &breaker = chat->secondary ? *m_secondaryBreaker : m_breaker;
+    // An upstream that said when to come back is left alone until then (bounded by the breaker): a 503 always,
+    // a 429 only when it limits the gateway's own key; with clients' keys passed through it is one client's limit.
+    const bool hold = retryAfter && retryAfter->seconds > 0
+        && (result.status == 503 || (result.status == 429 && !m_upstreamAuthorization.empty()));
+    if (hold)
+        breaker.holdOff(chat->permit, retryAfter->seconds * 1000,
+                        "upstream answered " + std::to_string(result.status) + " with Retry-After "
+                            + std::string(retryAfter->value));
+    else
+        breaker.record(chat->permit, upstreamHealthy);
 
     const std::string_view cacheHeader = chat->mode == Mode::Bypass ? "bypass" : "miss";
     const HttpHeader allHeaders[] = {
@@ -810,8 +909,13 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
         fail(502, "upstream_unavailable", "The upstream model is unreachable: " + result.error);
         return;
     }
+    if (overloaded) {
+        relayUpstreamError(worker, *chat, result, retryAfter, headers);
+        return;
+    }
     if (result.status >= 400 && result.status < 500) {
         // The client's own problem (bad key, bad model...): pass the upstream's answer through.
+        m_metrics.upstreamErrorStatus(result.status);
         m_metrics.error(result.status, "upstream_client_error");
         m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat->started));
         Log::warnRateLimited("upstream answered " + std::to_string(result.status) + " for key " + chat->key);
@@ -863,6 +967,116 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
     proposal.responseFormat = chat->request.responseFormat;
     proposal.tools = chat->request.tools;
     proposal.toolChoice = chat->request.toolChoice;
+    worker.proposer->propose(std::move(proposal));
+}
+
+// What a streamed miss keeps while its events go by.
+struct Gateway::StreamedMiss
+{
+    explicit StreamedMiss(std::size_t maxContentBytes)
+        : answer(maxContentBytes)
+    {
+    }
+    SseAnswer answer;
+    bool finished = false;
+};
+
+void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamStreamer &streamer,
+                            std::string body, std::string_view authorization)
+{
+    auto stream = std::make_shared<StreamedMiss>(m_config.upstream.maxResponseBytes);
+    UpstreamStreamer::Handler handler;
+    // No stream (a failure before the head, an error status, or a whole answer): as a buffered call.
+    handler.answered = [this, &worker, chat](UpstreamClient::Result result) {
+        onUpstream(worker, chat, std::move(result));
+    };
+    handler.started = [this, chat] {
+        const HttpHeader headers[] = {
+            {"x-l0l3-cache", chat->mode == Mode::Bypass ? "bypass" : "miss"},
+            {"x-l0l3-tier", "L3"},
+            {"x-l0l3-key", chat->key},
+            {"x-l0l3-region", m_config.region},
+            {"Cache-Control", "no-cache"},
+            {"x-l0l3-degraded", "replica_down"},
+        };
+        chat->exchange.beginStream(200, "text/event-stream",
+                                   std::span<const HttpHeader>(headers, chat->degraded ? 6 : 5));
+    };
+    // Each event is passed on as soon as it is whole and parsed; a client gone cancels the upstream's
+    // generation (returning false closes its connection).
+    handler.event = [this, &worker, chat, stream](std::string_view event) {
+        if (!chat->exchange.clientConnected()) {
+            finishStream(worker, *chat, *stream, StreamEnd::ClientGone, "the client went away");
+            return false;
+        }
+        switch (stream->answer.add(event)) {
+        case SseAnswer::Kind::Forward: chat->exchange.writeChunk(event); return true;
+        case SseAnswer::Kind::Done:
+            chat->exchange.writeChunk(event);
+            chat->exchange.endStream();
+            finishStream(worker, *chat, *stream, StreamEnd::Done, {});
+            return false;
+        case SseAnswer::Kind::Invalid: break;
+        }
+        finishStream(worker, *chat, *stream, StreamEnd::Invalid, "an event is not JSON");
+        return false;
+    };
+    handler.ended = [this, &worker, chat, stream](UpstreamStreamer::End end, std::string why) {
+        const StreamEnd how = end == UpstreamStreamer::End::Timeout ? StreamEnd::Timeout
+            : end == UpstreamStreamer::End::Oversize                ? StreamEnd::Oversize
+            : end == UpstreamStreamer::End::Truncated               ? StreamEnd::Truncated
+                                                                    : StreamEnd::Failed;
+        finishStream(worker, *chat, *stream, how, why);
+    };
+    streamer.post(std::move(body), authorization, std::move(handler));
+}
+
+void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stream, StreamEnd end, std::string_view why)
+{
+    if (stream.finished)
+        return;
+    stream.finished = true;
+    // The upstream answered and streamed: a client that left, or an answer over the budget, is not its failure.
+    const bool healthy = end == StreamEnd::Done || end == StreamEnd::ClientGone || end == StreamEnd::Oversize;
+    (chat.secondary ? *m_secondaryBreaker : m_breaker).record(chat.permit, healthy);
+    if (end != StreamEnd::Done) {
+        if (end != StreamEnd::ClientGone) {
+            m_metrics.upstreamFailure();
+            Log::warnRateLimited("upstream stream for key " + chat.key + " ended early: " + std::string(why));
+            // The client is told, in the stream (its head went out already); no [DONE] follows.
+            std::string event;
+            const std::string_view code = end == StreamEnd::Timeout ? "upstream_timeout"
+                : end == StreamEnd::Oversize                        ? "upstream_response_too_large"
+                : end == StreamEnd::Invalid                         ? "upstream_invalid_response"
+                                                                    : "upstream_stream_truncated";
+            ChatResponseWriter::sseError(event, "The upstream model's stream ended early: " + std::string(why) + ".",
+                                         code);
+            chat.exchange.writeChunk(event);
+            chat.exchange.endStream();
+        }
+        m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat.started));
+        return;
+    }
+    m_metrics.request(Tier::Upstream, chat.mode == Mode::Bypass ? Outcome::Bypass : Outcome::Miss,
+                      secondsSince(chat.started));
+    // Only a plain-text, single-choice answer that completed normally is proposed.
+    if (chat.mode != Mode::Miss || chat.noStore || !stream.answer.proposable())
+        return;
+    Proposal proposal;
+    proposal.key = chat.key;
+    proposal.ns = chat.ns;
+    proposal.system = chat.request.system;
+    proposal.prompt = chat.request.user;
+    proposal.response = stream.answer.takeContent();
+    proposal.model = CacheKey::modelFamily(chat.request.model);
+    proposal.region = m_config.region;
+    proposal.upstreamMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - chat.upstreamStarted).count();
+    proposal.promptTokens = stream.answer.promptTokens();
+    proposal.completionTokens = stream.answer.completionTokens();
+    proposal.responseFormat = chat.request.responseFormat;
+    proposal.tools = chat.request.tools;
+    proposal.toolChoice = chat.request.toolChoice;
     worker.proposer->propose(std::move(proposal));
 }
 

@@ -18,6 +18,7 @@
 #include "core/gateway/httpserver.h"
 #include "core/gateway/requestrouter.h"
 #include "core/gateway/tierchain.h"
+#include "core/gateway/upstreamerror.h"
 
 namespace l0l3 {
 
@@ -28,6 +29,7 @@ class RateLimiter;
 class AsioRedisConnection;
 class SentinelResolver;
 class UpstreamClient;
+class UpstreamStreamer;
 struct CachedAnswer;
 
 // The edge data plane: routes HTTP, runs the tier chain, forwards misses to
@@ -70,6 +72,18 @@ private:
                   const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
+    // A 429 or 5xx from the upstream, to the client with its status and, when valid, its Retry-After and body.
+    void relayUpstreamError(Worker &worker, PendingChat &chat, const UpstreamClient::Result &result,
+                            const std::optional<UpstreamError::RetryAfter> &retryAfter,
+                            std::span<const HttpHeader> headers);
+    // --upstream-slo-p99-ms: once a second on the ticker, trips the breaker when the primary upstream's p99 is over it.
+    void checkUpstreamSlo(std::int64_t nowMs);
+    // A stream: true request: the upstream's events go to the client as they arrive.
+    struct StreamedMiss;
+    enum class StreamEnd { Done, ClientGone, Truncated, Timeout, Oversize, Invalid, Failed };
+    void forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamStreamer &streamer,
+                       std::string body, std::string_view authorization);
+    void finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stream, StreamEnd end, std::string_view why);
     void sendDecisionError(HttpExchange &exchange, Worker &worker, const RouteDecision &decision);
     void sendError(HttpExchange &exchange, Worker &worker, int status, std::string_view code, std::string_view message,
                    std::string_view param = {}, std::span<const HttpHeader> extra = {});
@@ -102,7 +116,10 @@ private:
     std::unique_ptr<RateLimiter> m_rateLimiter;
     DegradationMonitor m_degradation;
     std::unique_ptr<LatencyWindow> m_latencyWindow; // ticker thread only
-    std::string m_upstreamAuthorization;            // "Bearer <upstream key>" or empty
+    // The primary upstream's call durations (from sending the request to its whole answer), for its SLO.
+    LatencyHistogram m_upstreamLatency;
+    std::unique_ptr<LatencyWindow> m_upstreamLatencyWindow; // ticker thread only
+    std::string m_upstreamAuthorization;                    // "Bearer <upstream key>" or empty
     std::atomic<bool> m_draining{false};
     std::atomic<bool> m_stopping{false};
 };

@@ -377,6 +377,11 @@ const std::vector<Option> &options()
         {"upstream-timeout-ms", "N", "whole upstream request (default 30000)",
          integer(
              1, kDayMs, [](GatewayConfig & c) -> auto & { return c.upstream.timeoutMs; })},
+        {"upstream-stream-idle-timeout-ms", "N",
+         "streamed miss: longest wait for the head or the next\nevent (default 30000)",
+         integer(1, kDayMs, &GatewayConfig::upstreamStreamIdleTimeoutMs)},
+        {"upstream-stream-total-timeout-ms", "N", "streamed miss: the whole stream (default 600000)",
+         integer(1, kDayMs, &GatewayConfig::upstreamStreamTotalTimeoutMs)},
         {"upstream-connect-timeout-ms", "N",
          "upstream connect, and then the TLS handshake\nof an https upstream (default 2000)",
          integer(

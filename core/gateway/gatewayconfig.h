@@ -30,6 +30,10 @@ struct GatewayConfig
     RedisUrl primary;
     std::string upstreamUrl;
     UpstreamClient::Options upstream; // caFile from --upstream-ca-file; tlsContext built for https
+    // Streamed misses (stream: true), to either upstream: the longest wait for the head or the next
+    // bytes, and for the whole stream (upstream.timeoutMs bounds buffered calls only).
+    int upstreamStreamIdleTimeoutMs = 30000;
+    int upstreamStreamTotalTimeoutMs = 600000;
     // --tls-cert/--tls-key: the listener serves HTTPS with listenTls; both empty: HTTP.
     std::string tlsCertFile;
     std::string tlsKeyFile;

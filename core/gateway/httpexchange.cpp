@@ -53,5 +53,9 @@ void HttpExchange::endStream()
 {
     m_session->endStream();
 }
+void HttpExchange::abortStream()
+{
+    m_session->abortStream();
+}
 
 } // namespace l0l3

@@ -69,6 +69,8 @@ public:
     void beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers);
     void writeChunk(std::string_view data);
     void endStream();
+    // Ends a stream without its last chunk and closes the connection (test equipment: a truncated stream).
+    void abortStream();
 
     bool clientConnected() const;
 

@@ -436,6 +436,20 @@ void HttpSession::endStream()
     flush();
 }
 
+void HttpSession::abortStream()
+{
+    if (!m_streaming || !m_awaitingResponse)
+        return;
+    m_awaitingResponse = false;
+    m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
+    m_keepAlive = false;
+    m_aborting = true;
+    if (!m_open)
+        return;
+    if (!m_writeInFlight && m_pending.empty())
+        close();
+}
+
 void HttpSession::flush()
 {
     if (m_writeInFlight || m_pending.empty() || !m_open)
@@ -460,6 +474,10 @@ void HttpSession::onWritten(error_code ec)
     }
     if (!m_pending.empty()) {
         flush();
+        return;
+    }
+    if (m_aborting) {
+        close();
         return;
     }
     if (m_responseComplete)

@@ -50,6 +50,9 @@ public:
     void beginStream(int status, std::string_view contentType, std::span<const HttpHeader> headers);
     void writeChunk(std::string_view data);
     void endStream();
+    // Ends a stream without its last chunk: the connection closes once what is queued is written,
+    // so the client sees a truncated response.
+    void abortStream();
 
 private:
     friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
@@ -113,6 +116,7 @@ private:
     bool m_keepAlive = true;
     bool m_awaitingResponse = false; // handler owes a response
     bool m_streaming = false;
+    bool m_aborting = false;         // abortStream(): close once the queued bytes are written
     bool m_responseComplete = false; // the last byte of the response is queued
     bool m_writeInFlight = false;
     bool m_overCapacity = false;
