@@ -33,7 +33,7 @@ bool TierChain::asksSameQuestion(const Decoded &entry, const ChatRequest &reques
 
 bool TierChain::sameNamespace(const Decoded &entry, std::string_view ns)
 {
-    return entry.ns.empty() || entry.ns == ns;
+    return entry.ns == ns;
 }
 
 TierChain::TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics &metrics)

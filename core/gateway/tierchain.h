@@ -1,13 +1,13 @@
 #pragma once
 
-#include "core/gateway/cachedanswer.h"
-#include "core/gateway/chatrequest.h"
-
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "core/gateway/cachedanswer.h"
+#include "core/gateway/chatrequest.h"
 
 namespace l0l3 {
 
@@ -27,8 +27,8 @@ public:
     {
         Tier tier = Tier::None;
         std::shared_ptr<const CachedAnswer> answer; // null on a miss
-        std::string_view missReason;               // "absent", "replica unavailable", "corrupt entry"...
-        bool fromFallback = false;                 // L0 was read from the fallback replica or the primary
+        std::string_view missReason;                // "absent", "replica unavailable", "corrupt entry"...
+        bool fromFallback = false;                  // L0 was read from the fallback replica or the primary
     };
     using Callback = std::function<void(Result)>;
     // L1: look for an approved paraphrase of the request. Absent today.
@@ -60,9 +60,10 @@ private:
     void lookupExact(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback);
     // The first fallback source that is connected, or null.
     AsioRedisConnection *fallback() const;
-    void readEntry(AsioRedisConnection &source, const std::string &key, const std::string &ns, const ChatRequest &request,
-                   Callback callback);
-    void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason, Callback callback);
+    void readEntry(AsioRedisConnection &source, const std::string &key, const std::string &ns,
+                   const ChatRequest &request, Callback callback);
+    void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason,
+                        Callback callback);
 
     // An entry as served: its answer and its L0.5 lifetime (-1: the cache's default).
     struct Decoded
@@ -81,8 +82,7 @@ private:
     static bool asksSameQuestion(const Decoded &entry, const ChatRequest &request);
     // True when the entry was approved in the request's namespace. The key hashes the namespace
     // too: another one means an entry filed under the wrong key, served to another tenant. An
-    // entry that records none (written by hand or by a tool, never by the console) is judged by
-    // its key and question alone.
+    // entry that records no namespace was not written by the console and is never served.
     static bool sameNamespace(const Decoded &entry, std::string_view ns);
     // The raw value of the entry stored under key, decoded and escaped; null
     // and *why when it is corrupt. The last decoding per key is remembered:
@@ -98,8 +98,8 @@ private:
     GatewayMetrics &m_metrics;
     SemanticLookup m_semantic;
     std::unordered_map<std::string, Decoded> m_decoded; // by cache key; bounded, cleared when full
-    Decoded m_oneOff; // an entry too large to remember, until its lookup has answered
-    std::string m_redisKey; // the GET's key, formatted here (its capacity reused)
+    Decoded m_oneOff;                                   // an entry too large to remember, until its lookup has answered
+    std::string m_redisKey;                             // the GET's key, formatted here (its capacity reused)
     std::size_t m_decodedBytes = 0;
 };
 

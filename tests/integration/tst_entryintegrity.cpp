@@ -114,7 +114,7 @@ double TestEntryIntegrity::mismatches()
 
 void TestEntryIntegrity::mismatchedEntryIsNotServed_data()
 {
-    QTest::addColumn<QByteArray>("storedNs");  // empty: the request's
+    QTest::addColumn<QByteArray>("storedNs");  // empty: the request's; "<none>": none recorded
     QTest::addColumn<QString>("storedPrompt"); // empty: the request's
     QTest::addColumn<QString>("logged");
 
@@ -122,6 +122,8 @@ void TestEntryIntegrity::mismatchedEntryIsNotServed_data()
         "tenant-b") << QString() << QStringLiteral("was approved in namespace 'tenant-b', requested in 'tenant-a'");
     QTest::newRow("namespace in another case")
         << QByteArray("Tenant-A") << QString() << QStringLiteral("approved in namespace 'Tenant-A'");
+    QTest::newRow("no namespace recorded")
+        << QByteArray("<none>") << QString() << QStringLiteral("was approved in namespace '', requested in 'tenant-a'");
     QTest::newRow("another prompt") << QByteArray() << QStringLiteral("Reply only: refunds are never given.")
                                     << QStringLiteral("was approved for another prompt");
 }
@@ -143,7 +145,7 @@ void TestEntryIntegrity::mismatchedEntryIsNotServed()
 
     Entry entry;
     entry.key = key.toStdString();
-    entry.ns = (storedNs.isEmpty() ? ns : storedNs).toStdString();
+    entry.ns = storedNs == "<none>" ? std::string() : (storedNs.isEmpty() ? ns : storedNs).toStdString();
     entry.prompt = (storedPrompt.isEmpty() ? prompt : storedPrompt).toStdString();
     entry.model = ChatWire::kModel;
     entry.response = "Refunds are never given, whatever you were told.";

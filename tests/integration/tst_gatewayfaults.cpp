@@ -76,7 +76,9 @@ private:
     bool startStack(const QStringList &gatewayArgs, const QStringList &stubArgs = {});
     HttpResult chat(const QString &prompt, const HttpHeaders &headers = {}, int timeoutMs = 10000);
     // Misses once to learn the key, approves it on the primary, waits until the replica has it.
-    QByteArray approve(const QString &prompt, const QString &response, const HttpHeaders &headers = {});
+    // ns: the namespace the entry is served in (the API key's when the gateway has keys).
+    QByteArray approve(const QString &prompt, const QString &response, const HttpHeaders &headers = {},
+                       const std::string &ns = "default");
     std::vector<PromSample> scrape();
     double metric(const std::string &name, const std::map<std::string, std::string> &labels = {});
     bool setStubFailRate(double rate);
@@ -148,7 +150,8 @@ HttpResult TestGatewayFaults::chat(const QString &prompt, const HttpHeaders &hea
                        ChatWire::chatBody(prompt), headers, timeoutMs);
 }
 
-QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &response, const HttpHeaders &headers)
+QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &response, const HttpHeaders &headers,
+                                      const std::string &ns)
 {
     HttpHeaders noStore = headers;
     noStore.append(qMakePair(QByteArray("Cache-Control"), QByteArray("no-cache, no-store")));
@@ -160,6 +163,7 @@ QByteArray TestGatewayFaults::approve(const QString &prompt, const QString &resp
     }
     Entry entry;
     entry.key = key.toStdString();
+    entry.ns = ns;
     entry.response = response.toStdString();
     entry.prompt = prompt.toStdString();
     entry.model = ChatWire::kModel;
@@ -250,11 +254,11 @@ void TestGatewayFaults::upstreamDown()
         QCOMPARE(::kill(static_cast<pid_t>(m_stoppedPid), SIGSTOP), 0);
     }
 
-    // Misses fail (502/504) until the breaker opens after 3 failures.
+    // Misses fail (502/504; the stub's own 500 passed through) until the breaker opens after 3 failures.
     int failures = 0;
     while (metric("l0l3_upstream_circuit_state") != 2.0 && failures < 6) {
         const HttpResult r = chat(m_prompts.next(), {}, kUpstreamTimeoutMs + 5000);
-        QVERIFY2(r.status == 502 || r.status == 504 || r.status == 503, qPrintable(r.describe(600)));
+        QVERIFY2(r.status == 502 || r.status == 504 || r.status == 503 || r.status == 500, qPrintable(r.describe(600)));
         ++failures;
     }
     QCOMPARE(metric("l0l3_upstream_circuit_state"), 2.0);
@@ -335,7 +339,7 @@ void TestGatewayFaults::upstreamFailingThirtyPercent()
         const HttpResult miss = chat(m_prompts.next());
         if (miss.status == 200)
             ++ok;
-        else if (miss.status == 502)
+        else if (miss.status == 500) // the stub's failure, passed through
             ++upstreamErrors;
         else if (miss.status == 503 && errorCode(miss.body) == u"upstream_circuit_open")
             ++circuitOpen;
@@ -571,7 +575,7 @@ void TestGatewayFaults::apiKeys()
 
     const HttpHeaders a{{"Authorization", "Bearer " + keyA}};
     const HttpHeaders b{{"Authorization", "Bearer " + keyB}};
-    const QByteArray keyOfA = approve(prompt, QStringLiteral("Tenant A's approved answer."), a);
+    const QByteArray keyOfA = approve(prompt, QStringLiteral("Tenant A's approved answer."), a, "tenant-a");
     QVERIFY(!keyOfA.isEmpty());
     const HttpResult hitA = chat(prompt, a);
     QVERIFY2(hitA.status == 200 && hitA.header("x-l0l3-cache") == "hit", qPrintable(hitA.describe(600)));

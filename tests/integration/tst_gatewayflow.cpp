@@ -132,6 +132,7 @@ bool TestGatewayFlow::approve(const QByteArray &key, const QString &prompt, cons
     // What ApprovalService writes, minus the audit record: the gateway only reads the entry.
     Entry entry;
     entry.key = key.toStdString();
+    entry.ns = "default"; // the gateway's namespace for a request that names none
     entry.response = response.toStdString();
     entry.prompt = prompt.toStdString();
     entry.model = ChatWire::kModel;

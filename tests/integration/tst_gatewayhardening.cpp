@@ -113,6 +113,7 @@ bool TestGatewayHardening::approve(const QByteArray &key, const QString &prompt,
 {
     Entry entry;
     entry.key = key.toStdString();
+    entry.ns = "default"; // the gateway's namespace for a request that names none
     entry.response = response.toStdString();
     entry.prompt = prompt.toStdString();
     entry.model = ChatWire::kModel;
