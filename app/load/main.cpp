@@ -21,25 +21,44 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationVersion(QStringLiteral(L0L3_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral(
-        "Open-loop traffic generator: Zipf-popular intents and paraphrases from a dataset, "
-        "POSTed as OpenAI chat requests to L0L3 gateways."));
-    const QCommandLineOption target(QStringLiteral("target"), QStringLiteral("Gateway base URLs, comma separated."), QStringLiteral("URL[,URL...]"));
-    const QCommandLineOption rate(QStringLiteral("rate"), QStringLiteral("Arrivals per second, across all targets."), QStringLiteral("R"));
-    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Seconds of traffic; 0 runs until SIGINT/SIGTERM."), QStringLiteral("S"));
-    const QCommandLineOption dataset(QStringLiteral("dataset"), QStringLiteral("Dataset JSON (resources/demo/dataset.json); \":builtin\" for the embedded copy."), QStringLiteral("FILE"));
-    const QCommandLineOption regions(QStringLiteral("region-of-target"), QStringLiteral("Region of each target, comma separated, for the per-region intent mix."), QStringLiteral("nyc,tokyo,eu"));
-    const QCommandLineOption concurrency(QStringLiteral("concurrency"), QStringLiteral("Most requests in flight; later arrivals are dropped (default 64)."), QStringLiteral("N"), QStringLiteral("64"));
-    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed (default 1)."), QStringLiteral("N"), QStringLiteral("1"));
-    const QCommandLineOption stream(QStringLiteral("stream-fraction"), QStringLiteral("Share of requests with stream=true (default 0)."), QStringLiteral("F"), QStringLiteral("0"));
-    const QCommandLineOption apiKey(QStringLiteral("api-key"), QStringLiteral("Sent as Authorization: Bearer K."), QStringLiteral("K"));
-    const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("No progress line every 5 s, only the summary."));
+    parser.setApplicationDescription(
+        QStringLiteral("Open-loop traffic generator: Zipf-popular intents and paraphrases from a dataset, "
+                       "POSTed as OpenAI chat requests to L0L3 gateways."));
+    const QCommandLineOption target(QStringLiteral("target"), QStringLiteral("Gateway base URLs, comma separated."),
+                                    QStringLiteral("URL[,URL...]"));
+    const QCommandLineOption rate(QStringLiteral("rate"), QStringLiteral("Arrivals per second, across all targets."),
+                                  QStringLiteral("R"));
+    const QCommandLineOption duration(QStringLiteral("duration"),
+                                      QStringLiteral("Seconds of traffic; 0 runs until SIGINT/SIGTERM."),
+                                      QStringLiteral("S"));
+    const QCommandLineOption dataset(
+        QStringLiteral("dataset"),
+        QStringLiteral("Dataset JSON (resources/demo/dataset.json); \":builtin\" for the embedded copy."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption regions(QStringLiteral("region-of-target"),
+                                     QStringLiteral(
+                                         "Region of each target, comma separated, for the per-region intent mix."),
+                                     QStringLiteral("nyc,tokyo,eu"));
+    const QCommandLineOption concurrency(QStringLiteral("concurrency"),
+                                         QStringLiteral(
+                                             "Most requests in flight; later arrivals are dropped (default 64)."),
+                                         QStringLiteral("N"), QStringLiteral("64"));
+    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed (default 1)."),
+                                  QStringLiteral("N"), QStringLiteral("1"));
+    const QCommandLineOption stream(QStringLiteral("stream-fraction"),
+                                    QStringLiteral("Share of requests with stream=true (default 0)."),
+                                    QStringLiteral("F"), QStringLiteral("0"));
+    const QCommandLineOption apiKey(QStringLiteral("api-key"), QStringLiteral("Sent as Authorization: Bearer K."),
+                                    QStringLiteral("K"));
+    const QCommandLineOption quiet(QStringLiteral("quiet"),
+                                   QStringLiteral("No progress line every 5 s, only the summary."));
     parser.addOptions({target, rate, duration, dataset, regions, concurrency, seed, stream, apiKey, quiet});
 
     if (const auto exitCode = ToolCommandLine::parse(parser))
         return *exitCode;
     if (!parser.positionalArguments().isEmpty())
-        return ToolCommandLine::usageError(QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().constFirst()));
+        return ToolCommandLine::usageError(
+            QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().constFirst()));
     for (const QCommandLineOption *required : {&target, &rate, &duration, &dataset})
         if (!parser.isSet(*required))
             return ToolCommandLine::usageError(QStringLiteral("--%1 is required").arg(required->names().constFirst()));
@@ -50,10 +69,12 @@ int main(int argc, char *argv[])
     if (urls.isEmpty())
         return ToolCommandLine::usageError(QStringLiteral("--target needs at least one URL"));
     if (parser.isSet(regions) && regionNames.size() != urls.size())
-        return ToolCommandLine::usageError(QStringLiteral("--region-of-target has %1 names for %2 targets").arg(regionNames.size()).arg(urls.size()));
+        return ToolCommandLine::usageError(
+            QStringLiteral("--region-of-target has %1 names for %2 targets").arg(regionNames.size()).arg(urls.size()));
     for (qsizetype i = 0; i < urls.size(); ++i) {
         const QUrl url(urls.at(i).trimmed(), QUrl::StrictMode);
-        if (!url.isValid() || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")) || url.host().isEmpty())
+        if (!url.isValid() || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https"))
+            || url.host().isEmpty())
             return ToolCommandLine::usageError(QStringLiteral("--target '%1' is not an http(s) URL").arg(urls.at(i)));
         options.targets.append({url, regionNames.value(i).trimmed()});
     }
@@ -94,7 +115,10 @@ int main(int argc, char *argv[])
         QObject::connect(&progress, &QTimer::timeout, &generator, [&generator] {
             const TrafficSummary s = generator.summary();
             QTextStream(stderr) << QStringLiteral("l0l3-load: %1 s sent=%2 ok=%3 errors=%4 hit_rate=%5\n")
-                                       .arg(s.elapsedSeconds, 0, 'f', 0).arg(s.sent).arg(s.ok).arg(s.errors)
+                                       .arg(s.elapsedSeconds, 0, 'f', 0)
+                                       .arg(s.sent)
+                                       .arg(s.ok)
+                                       .arg(s.errors)
                                        .arg(s.hitRate(), 0, 'f', 3);
         });
         progress.start(5000);

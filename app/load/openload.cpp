@@ -8,13 +8,6 @@
 // for a free keep-alive connection; that wait is part of their latency and
 // the deepest the FIFO got is reported. One thread, epoll, plain HTTP/1.1
 // with Content-Length responses. Prints one JSON object on stdout.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -29,6 +22,13 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -50,7 +50,7 @@ struct Options
     int connections = 64;
     double hitFraction = 0; // share of requests reusing one of hotPrompts fixed prompts
     int hotPrompts = 16;
-    double drain = 10;      // seconds to wait for answers after the last scheduled request
+    double drain = 10; // seconds to wait for answers after the last scheduled request
     std::uint64_t seed = 1;
     std::string tag = "run"; // part of every distinct prompt, so two runs never share a key
     std::vector<std::string> headers;
@@ -297,7 +297,9 @@ private:
         Connection &c = m_conns[i];
         if (c.busy) {
             ++m_stats.transportErrors;
-            ++(why == Why::Send ? m_stats.sendFailed : why == Why::BadResponse ? m_stats.badResponse : m_stats.closedInFlight);
+            ++(why == Why::Send              ? m_stats.sendFailed
+                   : why == Why::BadResponse ? m_stats.badResponse
+                                             : m_stats.closedInFlight);
         }
         if (why == Why::Connect)
             ++m_stats.connectFailed;

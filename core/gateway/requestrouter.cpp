@@ -1,5 +1,11 @@
 #include "core/gateway/requestrouter.h"
 
+#include <cstring>
+
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <xxhash.h>
+
 #include "core/common/cachekey.h"
 #include "core/gateway/apikeystore.h"
 #include "core/gateway/chatrequestparser.h"
@@ -7,13 +13,6 @@
 #include "core/gateway/keymemo.h"
 #include "core/gateway/log.h"
 #include "core/gateway/sha256.h"
-
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/field.hpp>
-
-#include <xxhash.h>
-
-#include <cstring>
 
 namespace l0l3 {
 
@@ -162,7 +161,7 @@ RouteDecision RequestRouter::route(const HttpRequest &req, HttpReadError readErr
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
         if (!isGet)
             return error(405, "method_not_allowed", "Use GET for " + std::string(path) + ".", {}, "GET, HEAD");
-        return routeTo(path == "/healthz" ? RouteDecision::Target::Health
+        return routeTo(path == "/healthz"      ? RouteDecision::Target::Health
                            : path == "/readyz" ? RouteDecision::Target::Ready
                                                : RouteDecision::Target::Metrics);
     }

@@ -1,17 +1,16 @@
 #pragma once
 
-#include "core/gateway/chatrequest.h"
-#include "core/gateway/httpexchange.h"
-
-#include <boost/beast/core/error.hpp>
-
-#include <boost/asio/ip/address.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include "core/gateway/chatrequest.h"
+#include "core/gateway/httpexchange.h"
 
 namespace l0l3 {
 
@@ -29,8 +28,8 @@ struct RouteDecision
     int status = 0;
     std::string code;
     std::string message;
-    std::string param;      // empty: null
-    std::string_view allow; // value of the Allow header for a 405, empty otherwise
+    std::string param;          // empty: null
+    std::string_view allow;     // value of the Allow header for a 405, empty otherwise
     std::string_view challenge; // value of the WWW-Authenticate header for a 401, empty otherwise
 
     // Target::Chat, filled by prepareChat().
