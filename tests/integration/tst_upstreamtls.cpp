@@ -54,6 +54,8 @@ private slots:
     void cleanupTestCase();
 
     void httpsMissIsAnsweredAndProposed();
+    void httpsStreamedMissIsRelayed();
+    void streamedMissToUntrustedUpstreamIsRefused();
     void untrustedCertificateIsRefused_data();
     void untrustedCertificateIsRefused();
     void secondaryUpstreamOverTls_data();
@@ -296,6 +298,47 @@ void TestUpstreamTls::httpsMissIsAnsweredAndProposed()
         },
         kProposalTimeoutMs);
     QVERIFY2(proposed, qPrintable(gateway->describe()));
+    QVERIFY(gateway->stop());
+}
+
+// A stream: true miss over TLS: the stub streams (its count of completed streams grows) and the client
+// gets the events, their content whole.
+void TestUpstreamTls::httpsStreamedMissIsRelayed()
+{
+    QString error;
+    const QString upstream = QStringLiteral("https://127.0.0.1:%1/v1").arg(m_goodPort);
+    auto gateway = launchGateway(upstream, {QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem"))},
+                                 &error);
+    QVERIFY2(gateway, qPrintable(error));
+    auto streamsCompleted = [&] {
+        const HttpResult stats = m_http.get(QUrl(QStringLiteral("https://127.0.0.1:%1/stats").arg(m_goodPort)));
+        return QJsonDocument::fromJson(stats.body).object().value(u"streams_completed").toInteger(-1);
+    };
+    const qint64 before = streamsCompleted();
+    QVERIFY(before >= 0);
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(gateway->listenPort()));
+    const HttpResult result = m_http.post(url, ChatWire::chatBody(uniquePrompt(), {{QStringLiteral("stream"), true}}));
+    QVERIFY2(result.status == 200, qPrintable(why(result) + gateway->describe()));
+    QCOMPARE(result.header("x-l0l3-cache"), QByteArray("miss"));
+    QVERIFY2(result.header("content-type").startsWith("text/event-stream"), qPrintable(why(result)));
+    QString reason;
+    QVERIFY2(!ChatWire::sseContent(result.body, &reason).isEmpty(), qPrintable(reason + u'\n' + why(result)));
+    QCOMPARE(streamsCompleted(), before + 1);
+    QVERIFY(gateway->stop());
+}
+
+// Certificate checks hold for streams: an expired upstream certificate gets the same 502.
+void TestUpstreamTls::streamedMissToUntrustedUpstreamIsRefused()
+{
+    QString error;
+    const QString upstream = QStringLiteral("https://127.0.0.1:%1/v1").arg(m_expiredPort);
+    auto gateway = launchGateway(upstream, {QStringLiteral("--upstream-ca-file"), path(QStringLiteral("ca.pem"))},
+                                 &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(gateway->listenPort()));
+    const HttpResult result = m_http.post(url, ChatWire::chatBody(uniquePrompt(), {{QStringLiteral("stream"), true}}));
+    QVERIFY2(result.status == 502, qPrintable(why(result) + gateway->describe()));
+    QVERIFY2(result.body.contains("certificate could not be verified"), qPrintable(why(result)));
     QVERIFY(gateway->stop());
 }
 
