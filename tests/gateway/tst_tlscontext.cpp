@@ -1,6 +1,5 @@
 #include <QDir>
 #include <QFile>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -16,9 +15,11 @@
 #include "core/gateway/httpserver.h"
 #include "core/gateway/tlscontext.h"
 #include "core/gateway/upstreamclient.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;
+using l0l3::test::TestCertificates;
 using l0l3::test::TimeScale;
 namespace net = boost::asio;
 
@@ -52,7 +53,6 @@ private slots:
     void upstreamResponseBudgetHoldsOverTls();
 
 private:
-    bool openssl(std::initializer_list<std::string> args);
     std::string path(const std::string &file) const
     {
         return m_dir.filePath(QString::fromStdString(file)).toStdString();
@@ -64,58 +64,12 @@ private:
     QTemporaryDir m_dir;
 };
 
-bool TestTlsContext::openssl(std::initializer_list<std::string> list)
-{
-    QStringList args;
-    for (const std::string &arg : list)
-        args << QString::fromStdString(arg);
-    QProcess process;
-    process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral("openssl"), args);
-    const bool finished = process.waitForStarted(TimeScale::ms(5000)) && process.waitForFinished(TimeScale::ms(30000));
-    if (!finished) {
-        process.kill();
-        process.waitForFinished(TimeScale::ms(5000));
-    }
-    if (!finished || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
-        qWarning().noquote() << "openssl" << args.join(u' ') << "failed:" << process.readAll();
-        return false;
-    }
-    return true;
-}
-
 void TestTlsContext::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    const std::string d = m_dir.path().toStdString() + '/';
-    for (const std::string ca : {"ca", "other-ca"}) {
-        QVERIFY(
-            openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                     d + ca + ".key", "-out", d + ca + ".pem", "-days", "2", "-subj", "/CN=" + ca, "-addext",
-                     "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"}));
-    }
-    struct Leaf
-    {
-        std::string name;
-        std::string san;
-        int days;
-    };
-    for (const Leaf &leaf :
-         {Leaf{"good", "IP:127.0.0.1,DNS:localhost", 2}, Leaf{"expired", "IP:127.0.0.1,DNS:localhost", -1},
-          Leaf{"wrong-name", "DNS:elsewhere.example", 2}}) {
-        QFile ext(QString::fromStdString(d + leaf.name + ".ext"));
-        QVERIFY(ext.open(QIODevice::WriteOnly));
-        ext.write(
-            ("subjectAltName=" + leaf.san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").c_str());
-        ext.close();
-        QVERIFY(
-            openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                     d + leaf.name + ".key", "-out", d + leaf.name + ".csr", "-subj", "/CN=" + leaf.name}));
-        QVERIFY(openssl({"x509", "-req", "-in", d + leaf.name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
-                         "-CAcreateserial", "-days", std::to_string(leaf.days), "-extfile", d + leaf.name + ".ext",
-                         "-out", d + leaf.name + ".pem"}));
-    }
-    QFile junk(QString::fromStdString(d + "junk.pem"));
+    QString error;
+    QVERIFY2(TestCertificates().create(m_dir.path(), &error), qPrintable(error));
+    QFile junk(m_dir.filePath(QStringLiteral("junk.pem")));
     QVERIFY(junk.open(QIODevice::WriteOnly));
     junk.write("not a certificate\n");
 }

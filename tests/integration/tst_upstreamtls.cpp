@@ -20,6 +20,7 @@
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/timescale.h"
 
 using namespace l0l3;
@@ -67,9 +68,6 @@ private slots:
     void stubRefusesHalfTlsOptions();
 
 private:
-    bool openssl(const QStringList &args, QString *error);
-    bool makeCa(const QString &name, QString *error);
-    bool makeLeaf(const QString &name, const QString &ca, const QString &subjectAltName, int days, QString *error);
     QString path(const QString &file) const { return m_dir.filePath(file); }
     bool startStub(ManagedProcess &stub, const QString &leaf, int *port, QString *error);
     std::unique_ptr<ManagedProcess> launchGateway(const QString &upstream, const QStringList &extra, QString *error);
@@ -91,62 +89,6 @@ private:
     QString m_runId;
     int m_counter = 0;
 };
-
-bool TestUpstreamTls::openssl(const QStringList &args, QString *error)
-{
-    QProcess process;
-    process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral("openssl"), args);
-    const bool finished = process.waitForStarted(TimeScale::ms(5000)) && process.waitForFinished(TimeScale::ms(30000));
-    if (!finished) {
-        process.kill();
-        process.waitForFinished(TimeScale::ms(5000));
-    }
-    if (!finished || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
-        *error =
-            QStringLiteral("openssl %1 failed: %2").arg(args.join(u' '), QString::fromLocal8Bit(process.readAll()));
-        return false;
-    }
-    return true;
-}
-
-bool TestUpstreamTls::makeCa(const QString &name, QString *error)
-{
-    return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("ec"),
-                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
-                    QStringLiteral("-nodes"), QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
-                    QStringLiteral("-out"), path(name + QStringLiteral(".pem")), QStringLiteral("-days"),
-                    QStringLiteral("2"), QStringLiteral("-subj"), QStringLiteral("/CN=L0L3 test ") + name,
-                    QStringLiteral("-addext"), QStringLiteral("basicConstraints=critical,CA:TRUE"),
-                    QStringLiteral("-addext"), QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")},
-                   error);
-}
-
-bool TestUpstreamTls::makeLeaf(const QString &name, const QString &ca, const QString &subjectAltName, int days,
-                               QString *error)
-{
-    QFile ext(path(name + QStringLiteral(".ext")));
-    if (!ext.open(QIODevice::WriteOnly)) {
-        *error = ext.errorString();
-        return false;
-    }
-    ext.write("subjectAltName=" + subjectAltName.toLatin1()
-              + "\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
-    ext.close();
-    return openssl({QStringLiteral("req"), QStringLiteral("-new"), QStringLiteral("-newkey"), QStringLiteral("ec"),
-                    QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
-                    QStringLiteral("-nodes"), QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
-                    QStringLiteral("-out"), path(name + QStringLiteral(".csr")), QStringLiteral("-subj"),
-                    QStringLiteral("/CN=") + name},
-                   error)
-        // days < 0: valid until before now, i.e. expired.
-        && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
-                    path(name + QStringLiteral(".csr")), QStringLiteral("-CA"), path(ca + QStringLiteral(".pem")),
-                    QStringLiteral("-CAkey"), path(ca + QStringLiteral(".key")), QStringLiteral("-CAcreateserial"),
-                    QStringLiteral("-days"), QString::number(days), QStringLiteral("-extfile"),
-                    path(name + QStringLiteral(".ext")), QStringLiteral("-out"), path(name + QStringLiteral(".pem"))},
-                   error);
-}
 
 bool TestUpstreamTls::startStub(ManagedProcess &stub, const QString &leaf, int *port, QString *error)
 {
@@ -221,17 +163,7 @@ void TestUpstreamTls::initTestCase()
     m_runId = QUuid::createUuid().toString(QUuid::WithoutBraces).left(8);
 
     QString error;
-    QVERIFY2(makeCa(QStringLiteral("ca"), &error), qPrintable(error));
-    QVERIFY2(makeCa(QStringLiteral("other-ca"), &error), qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("good"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), 2,
-                      &error),
-             qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("expired"), QStringLiteral("ca"), QStringLiteral("IP:127.0.0.1,DNS:localhost"), -1,
-                      &error),
-             qPrintable(error));
-    QVERIFY2(makeLeaf(QStringLiteral("wrong-name"), QStringLiteral("ca"),
-                      QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), 2, &error),
-             qPrintable(error));
+    QVERIFY2(TestCertificates().create(m_dir.path(), &error), qPrintable(error));
 
     // The test's own client trusts the test CA (stub /stats, the gateway's TLS listener).
     QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
