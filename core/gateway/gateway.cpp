@@ -27,6 +27,7 @@
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
+#include "core/gateway/upstreamerror.h"
 #include "core/gateway/upstreamstream.h"
 
 namespace l0l3 {
@@ -95,6 +96,12 @@ std::string formatNumber(double v)
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
+}
+
+std::int64_t unixSeconds()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t)
@@ -166,6 +173,7 @@ Gateway::Gateway(GatewayConfig config)
     m_rateLimiter = std::make_unique<RateLimiter>(
         RateLimiter::Options{m_config.rateLimit, m_config.rateBurst, m_config.rateLimitClients});
     m_latencyWindow = std::make_unique<LatencyWindow>(m_config.sloWindowMs, 20);
+    m_upstreamLatencyWindow = std::make_unique<LatencyWindow>(m_config.sloWindowMs, 20);
     if (!m_config.upstreamApiKey.empty())
         m_upstreamAuthorization = "Bearer " + m_config.upstreamApiKey;
     if (m_config.hotCacheEnabled && m_config.hotCacheEntries > 0) {
@@ -377,6 +385,8 @@ void Gateway::tick()
                                                          &m_metrics.latency(Tier::Upstream)};
         m_latencyWindow->sample(
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count(), histograms);
+        checkUpstreamSlo(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
         measureReplicationLag(*m_workers.front());
         // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
         if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
@@ -418,6 +428,24 @@ void Gateway::updateDegradation()
         else
             Log::warn(line);
     }
+}
+
+void Gateway::checkUpstreamSlo(std::int64_t nowMs)
+{
+    if (m_config.upstreamSloP99Ms <= 0)
+        return;
+    m_upstreamLatencyWindow->sample(nowMs, {&m_upstreamLatency});
+    if (m_breaker.state() != CircuitBreaker::State::Closed)
+        return;
+    const double p99 = m_upstreamLatencyWindow->quantile(0.99);
+    if (std::isnan(p99) || p99 * 1000.0 <= m_config.upstreamSloP99Ms)
+        return;
+    const std::string why = "p99 " + std::to_string(static_cast<int>(p99 * 1000)) + " ms over "
+        + std::to_string(m_config.sloWindowMs) + " ms is above the upstream SLO of "
+        + std::to_string(m_config.upstreamSloP99Ms) + " ms";
+    // The calls that tripped it must not trip it again as soon as it closes.
+    if (m_breaker.trip(why))
+        m_upstreamLatencyWindow->clear();
 }
 
 void Gateway::measureReplicationLag(Worker &worker)
@@ -779,7 +807,7 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
             {"x-l0l3-degraded", "replica_down"},
         };
         sendError(chat->exchange, worker, 503, "upstream_circuit_open",
-                  "The upstream model is unavailable (its circuit breaker is open after repeated failures) and "
+                  "The upstream model is unavailable (its circuit breaker is open) and "
                   "this request has no approved cached answer. Retry in "
                       + std::to_string(retryAfterS) + " s.",
                   {}, std::span<const HttpHeader>(headers, chat->degraded ? 4 : 3));
@@ -802,12 +830,65 @@ void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
     });
 }
 
+void Gateway::relayUpstreamError(Worker &worker, PendingChat &chat, const UpstreamClient::Result &result,
+                                 const std::optional<UpstreamError::RetryAfter> &retryAfter,
+                                 std::span<const HttpHeader> headers)
+{
+    const int status = result.status;
+    const std::string_view code = status == 429 ? "upstream_rate_limited" : "upstream_error";
+    m_metrics.upstreamFailure();
+    m_metrics.upstreamErrorStatus(status);
+    m_metrics.error(status, code);
+    m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat.started));
+    Log::warnRateLimited("upstream answered " + std::to_string(status) + " for key " + chat.key
+                         + (retryAfter ? ", Retry-After " + std::string(retryAfter->value) : std::string()));
+    HttpHeader all[8];
+    std::size_t n = 0;
+    for (const HttpHeader &h : headers.first(std::min<std::size_t>(headers.size(), 7)))
+        all[n++] = h;
+    if (retryAfter)
+        all[n++] = {"Retry-After", retryAfter->value};
+    const std::span<const HttpHeader> out(all, n);
+    if (UpstreamError::isPassableBody(result.body)) {
+        chat.exchange.respond(status, "application/json", result.body, out);
+        return;
+    }
+    std::string &body = worker.scratch;
+    body.clear();
+    ChatResponseWriter::error(body, "The upstream model answered " + std::to_string(status) + ".",
+                              ChatResponseWriter::errorTypeFor(status), code);
+    chat.exchange.respond(status, "application/json", body, out);
+}
+
 void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result)
 {
     const Clock::duration upstreamTime = Clock::now() - chat->upstreamStarted;
-    // A 4xx is the client's problem and says the upstream is alive; transport failures and 5xx count against it.
-    const bool upstreamHealthy = result.failure == UpstreamClient::Failure::None && result.status < 500;
-    (chat->secondary ? *m_secondaryBreaker : m_breaker).record(chat->permit, upstreamHealthy);
+    const bool answered = result.failure == UpstreamClient::Failure::None;
+    // Overload: a 429 or a 5xx, relayed to the client. A 4xx is the client's problem and says the upstream
+    // is alive; overload and transport failures count against it.
+    const bool overloaded = answered && (result.status == 429 || (result.status >= 500 && result.status <= 599));
+    bool upstreamHealthy = answered && result.status < 500 && !overloaded;
+    std::optional<UpstreamError::RetryAfter> retryAfter;
+    if (overloaded)
+        retryAfter = UpstreamError::parseRetryAfter(result.retryAfter, unixSeconds());
+    if (!chat->secondary) {
+        m_upstreamLatency.record(std::chrono::duration<double>(upstreamTime).count());
+        // Under a latency SLO a slow probe is a failed one: the circuit does not close on an upstream still too slow.
+        if (m_config.upstreamSloP99Ms > 0 && chat->permit == CircuitBreaker::Permit::Probe
+            && upstreamTime > std::chrono::milliseconds(m_config.upstreamSloP99Ms))
+            upstreamHealthy = false;
+    }
+    CircuitBreaker &breaker = chat->secondary ? *m_secondaryBreaker : m_breaker;
+    // An upstream that said when to come back is left alone until then (bounded by the breaker): a 503 always,
+    // a 429 only when it limits the gateway's own key; with clients' keys passed through it is one client's limit.
+    const bool hold = retryAfter && retryAfter->seconds > 0
+        && (result.status == 503 || (result.status == 429 && !m_upstreamAuthorization.empty()));
+    if (hold)
+        breaker.holdOff(chat->permit, retryAfter->seconds * 1000,
+                        "upstream answered " + std::to_string(result.status) + " with Retry-After "
+                            + std::string(retryAfter->value));
+    else
+        breaker.record(chat->permit, upstreamHealthy);
 
     const std::string_view cacheHeader = chat->mode == Mode::Bypass ? "bypass" : "miss";
     const HttpHeader allHeaders[] = {
@@ -828,8 +909,13 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
         fail(502, "upstream_unavailable", "The upstream model is unreachable: " + result.error);
         return;
     }
+    if (overloaded) {
+        relayUpstreamError(worker, *chat, result, retryAfter, headers);
+        return;
+    }
     if (result.status >= 400 && result.status < 500) {
         // The client's own problem (bad key, bad model...): pass the upstream's answer through.
+        m_metrics.upstreamErrorStatus(result.status);
         m_metrics.error(result.status, "upstream_client_error");
         m_metrics.request(Tier::Upstream, Outcome::Error, secondsSince(chat->started));
         Log::warnRateLimited("upstream answered " + std::to_string(result.status) + " for key " + chat->key);

@@ -18,6 +18,7 @@
 #include "core/gateway/httpserver.h"
 #include "core/gateway/requestrouter.h"
 #include "core/gateway/tierchain.h"
+#include "core/gateway/upstreamerror.h"
 
 namespace l0l3 {
 
@@ -71,6 +72,12 @@ private:
                   const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
+    // A 429 or 5xx from the upstream, to the client with its status and, when valid, its Retry-After and body.
+    void relayUpstreamError(Worker &worker, PendingChat &chat, const UpstreamClient::Result &result,
+                            const std::optional<UpstreamError::RetryAfter> &retryAfter,
+                            std::span<const HttpHeader> headers);
+    // --upstream-slo-p99-ms: once a second on the ticker, trips the breaker when the primary upstream's p99 is over it.
+    void checkUpstreamSlo(std::int64_t nowMs);
     // A stream: true request: the upstream's events go to the client as they arrive.
     struct StreamedMiss;
     enum class StreamEnd { Done, ClientGone, Truncated, Timeout, Oversize, Invalid, Failed };
@@ -109,7 +116,10 @@ private:
     std::unique_ptr<RateLimiter> m_rateLimiter;
     DegradationMonitor m_degradation;
     std::unique_ptr<LatencyWindow> m_latencyWindow; // ticker thread only
-    std::string m_upstreamAuthorization;            // "Bearer <upstream key>" or empty
+    // The primary upstream's call durations (from sending the request to its whole answer), for its SLO.
+    LatencyHistogram m_upstreamLatency;
+    std::unique_ptr<LatencyWindow> m_upstreamLatencyWindow; // ticker thread only
+    std::string m_upstreamAuthorization;                    // "Bearer <upstream key>" or empty
     std::atomic<bool> m_draining{false};
     std::atomic<bool> m_stopping{false};
 };

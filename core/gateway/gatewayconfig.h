@@ -55,6 +55,8 @@ struct GatewayConfig
     std::string upstreamApiKey;                // sent upstream instead of the client's Authorization when set
     int sloP99Ms = 500;
     int sloWindowMs = 10000;
+    // The primary upstream's own p99 (its calls, over sloWindowMs) above this opens its circuit; 0: off.
+    int upstreamSloP99Ms = 0;
     // Another replica (or any server with the entries) read while the local one is down; else the primary.
     std::optional<RedisUrl> fallbackReplica;
     // Sentinels asked where the primary is (at start, when it fails, on +switch-master); empty: --primary only.

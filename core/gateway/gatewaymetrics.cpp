@@ -119,8 +119,15 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_invalidations_total", "counter", "Invalidation and flush messages received.");
     w.sample("l0l3_invalidations_total", {{"region", region}}, static_cast<double>(m_invalidations.load()));
 
-    w.family("l0l3_upstream_failures_total", "counter", "Upstream calls that failed (connect, timeout, 5xx).");
+    w.family("l0l3_upstream_failures_total", "counter",
+             "Upstream calls that failed (connect, timeout, invalid answer, 429, 5xx).");
     w.sample("l0l3_upstream_failures_total", {{"region", region}}, static_cast<double>(m_upstreamFailures.load()));
+    w.family("l0l3_upstream_errors_total", "counter",
+             "Upstream answers with an error status, by class (4xx includes 429).");
+    w.sample("l0l3_upstream_errors_total", {{"region", region}, {"class", "4xx"}},
+             static_cast<double>(m_upstreamErrorStatuses[0].load()));
+    w.sample("l0l3_upstream_errors_total", {{"region", region}, {"class", "5xx"}},
+             static_cast<double>(m_upstreamErrorStatuses[1].load()));
 
     w.family("l0l3_hot_cache_entries", "gauge", "Entries in the in-process hot cache (L0.5).");
     w.sample("l0l3_hot_cache_entries", {{"region", region}}, static_cast<double>(gauges.hotCacheEntries));

@@ -44,6 +44,12 @@ public:
     void entryMismatch() { m_entryMismatches.fetch_add(1, std::memory_order_relaxed); }
     void invalidation() { m_invalidations.fetch_add(1, std::memory_order_relaxed); }
     void upstreamFailure() { m_upstreamFailures.fetch_add(1, std::memory_order_relaxed); }
+    // An upstream answer with an error status (l0l3_upstream_errors_total by class: 4xx, 5xx).
+    void upstreamErrorStatus(int status)
+    {
+        if (status >= 400 && status <= 599)
+            m_upstreamErrorStatuses[status >= 500 ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+    }
     void fallbackRead(FallbackSource source) { m_fallbackReads[static_cast<int>(source)].fetch_add(1, std::memory_order_relaxed); }
     void rateLimited() { m_rateLimited.fetch_add(1, std::memory_order_relaxed); }
     void circuitRejected() { m_circuitRejected.fetch_add(1, std::memory_order_relaxed); }
@@ -92,6 +98,7 @@ private:
     std::atomic<std::uint64_t> m_entryMismatches{0};
     std::atomic<std::uint64_t> m_invalidations{0};
     std::atomic<std::uint64_t> m_upstreamFailures{0};
+    std::array<std::atomic<std::uint64_t>, 2> m_upstreamErrorStatuses{}; // 4xx, 5xx
     std::array<std::atomic<std::uint64_t>, static_cast<int>(FallbackSource::Count)> m_fallbackReads{};
     std::atomic<std::uint64_t> m_rateLimited{0};
     std::atomic<std::uint64_t> m_circuitRejected{0};

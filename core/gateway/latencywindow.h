@@ -10,7 +10,8 @@ namespace l0l3 {
 
 // A quantile of the latencies recorded over the last window, from periodic
 // snapshots of cumulative histograms (bucket deltas, as histogram_quantile
-// does over a range). Used for the "elevated" degradation state. One thread.
+// does over a range). Used for the "elevated" degradation state and the
+// upstream's latency SLO. One thread.
 class LatencyWindow
 {
 public:
@@ -22,6 +23,8 @@ public:
     // snapshot in the window and the newest; NaN with fewer than minSamples.
     double quantile(double q) const;
     std::uint64_t samplesInWindow() const;
+    // Forgets every snapshot: what was recorded before the next sample() no longer counts.
+    void clear() { m_snapshots.clear(); }
 
 private:
     struct Snapshot

@@ -37,6 +37,7 @@ private slots:
     void names();
     void latencyWindowQuantile();
     void latencyWindowForgetsOldLatencies();
+    void latencyWindowClear();
 };
 
 void TestDegradationMonitor::evaluate_data()
@@ -145,6 +146,27 @@ void TestDegradationMonitor::latencyWindowForgetsOldLatencies()
     }
     const double p99 = window.quantile(0.99);
     QVERIFY2(p99 < 0.001, qPrintable(QString::number(p99)));
+}
+
+void TestDegradationMonitor::latencyWindowClear()
+{
+    LatencyHistogram h;
+    LatencyWindow window(10000, 20);
+    window.sample(0, {&h});
+    for (int i = 0; i < 50; ++i)
+        h.record(2.0);
+    window.sample(1000, {&h});
+    QVERIFY(window.quantile(0.99) > 1.0);
+    window.clear();
+    QCOMPARE(window.samplesInWindow(), std::uint64_t(0));
+    QVERIFY(std::isnan(window.quantile(0.99)));
+    // The next sample is the new baseline: only what is recorded after it counts.
+    window.sample(2000, {&h});
+    for (int i = 0; i < 30; ++i)
+        h.record(0.001);
+    window.sample(3000, {&h});
+    QCOMPARE(window.samplesInWindow(), std::uint64_t(30));
+    QVERIFY2(window.quantile(0.99) < 0.002, qPrintable(QString::number(window.quantile(0.99))));
 }
 
 QTEST_GUILESS_MAIN(TestDegradationMonitor)

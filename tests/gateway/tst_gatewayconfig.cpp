@@ -244,7 +244,8 @@ void TestGatewayConfig::resilienceOptions()
       << QStringLiteral("2") << QStringLiteral("--breaker-cooldown-ms") << QStringLiteral("1500")
       << QStringLiteral("--breaker-error-rate") << QStringLiteral("0.25") << QStringLiteral("--breaker-window-ms")
       << QStringLiteral("5000") << QStringLiteral("--secondary-upstream") << QStringLiteral("http://127.0.0.1:9/v2")
-      << QStringLiteral("--slo-p99-ms") << QStringLiteral("250") << QStringLiteral("--fallback-replica")
+      << QStringLiteral("--slo-p99-ms") << QStringLiteral("250") << QStringLiteral("--upstream-slo-p99-ms")
+      << QStringLiteral("1200") << QStringLiteral("--fallback-replica")
       << QStringLiteral("redis://gateway:pw@127.0.0.1:7000") << QStringLiteral("--rate-limit") << QStringLiteral("2.5")
       << QStringLiteral("--rate-burst") << QStringLiteral("10") << QStringLiteral("--max-header-bytes")
       << QStringLiteral("4096") << QStringLiteral("--max-messages") << QStringLiteral("8")
@@ -267,6 +268,7 @@ void TestGatewayConfig::resilienceOptions()
     QCOMPARE(QByteArray::fromStdString(c.secondaryUpstream.basePath), QByteArray("/v2"));
     QCOMPARE(c.secondaryUpstream.timeoutMs, 1234); // same timeouts as the primary upstream
     QCOMPARE(c.sloP99Ms, 250);
+    QCOMPARE(c.upstreamSloP99Ms, 1200);
     QVERIFY(c.fallbackReplica);
     QCOMPARE(c.fallbackReplica->port, 7000);
     QCOMPARE(c.rateLimit, 2.5);
@@ -293,7 +295,8 @@ void TestGatewayConfig::resilienceDefaults()
     QCOMPARE(c.breaker.successThreshold, 3);
     QCOMPARE(c.breaker.cooldownMs, std::int64_t(30000));
     QCOMPARE(c.sloP99Ms, 500);
-    QCOMPARE(c.rateLimit, 0.0); // off
+    QCOMPARE(c.upstreamSloP99Ms, 0); // off
+    QCOMPARE(c.rateLimit, 0.0);      // off
     QVERIFY(!c.apiKeys);
     QVERIFY(!c.fallbackReplica);
     QVERIFY(c.secondaryUpstreamUrl.empty());
