@@ -150,6 +150,13 @@ private:
     // Runs lookup() to its callback; nullopt when it did not call back in time.
     std::optional<TierChain::Result> lookup(TierChain &chain, const std::string &key, const std::string &ns,
                                             const ChatRequest &r, bool *synchronous = nullptr);
+    // A started connection to url; with waitReady, once it is ready or 5 s (scaled) have passed: the caller
+    // checks isReady().
+    std::unique_ptr<AsioRedisConnection> connect(const RedisUrl &url, const char *role, bool waitReady = true);
+    // The length of the proposal inbox on m_primary.
+    long long inboxLength();
+    // A proposal from region nyc in namespace acme for a unique prompt, its key derived.
+    Proposal proposal(const std::string &what);
 
     RedisServer m_local;   // the gateway's own replica (stand-alone here: TierChain only reads)
     RedisServer m_primary; // fallback source and proposal target, with the l0l3 functions
@@ -214,12 +221,37 @@ std::optional<TierChain::Result> TestTierChain::lookup(TierChain &chain, const s
     return result;
 }
 
+std::unique_ptr<AsioRedisConnection> TestTierChain::connect(const RedisUrl &url, const char *role, bool waitReady)
+{
+    auto connection = std::make_unique<AsioRedisConnection>(m_loop->context, options(url, role));
+    connection->start();
+    if (waitReady)
+        m_loop->runUntil([&] { return connection->isReady(); }, 5000);
+    return connection;
+}
+
+long long TestTierChain::inboxLength()
+{
+    return m_primary.client(QStringLiteral("console")).command({"LLEN", bytes(RedisSchema::kProposalInbox)}).integer;
+}
+
+Proposal TestTierChain::proposal(const std::string &what)
+{
+    Proposal p;
+    p.ns = "acme";
+    p.prompt = what + ' ' + std::to_string(++m_counter);
+    p.model = std::string(kModel);
+    p.response = "An upstream answer.";
+    p.region = "nyc";
+    p.key = p.derivedKey();
+    return p;
+}
+
 void TestTierChain::hotCacheBeforeReplica()
 {
-    AsioRedisConnection replica(m_loop->context, options(gatewayUrl(m_local), "replica"));
-    replica.start();
-    QVERIFY(m_loop->runUntil([&] { return replica.isReady(); }, 5000));
-    TierChain chain(m_hot.get(), replica, *m_metrics);
+    const auto replica = connect(gatewayUrl(m_local), "replica");
+    QVERIFY(replica->isReady());
+    TierChain chain(m_hot.get(), *replica, *m_metrics);
 
     const std::string ns = "acme";
     const std::string prompt = "What is the refund policy? " + std::to_string(++m_counter);
@@ -254,7 +286,7 @@ void TestTierChain::hotCacheBeforeReplica()
     QCOMPARE(result->tier, TierChain::Tier::None);
     QVERIFY(!result->answer);
     QCOMPARE(std::string(result->missReason), std::string("absent"));
-    replica.stop();
+    replica->stop();
 }
 
 void TestTierChain::missReasons_data()
@@ -285,10 +317,9 @@ void TestTierChain::missReasons()
     QFETCH(QString, reason);
     QFETCH(int, mismatches);
     QFETCH(int, corrupt);
-    AsioRedisConnection replica(m_loop->context, options(gatewayUrl(m_local), "replica"));
-    replica.start();
-    QVERIFY(m_loop->runUntil([&] { return replica.isReady(); }, 5000));
-    TierChain chain(m_hot.get(), replica, *m_metrics);
+    const auto replica = connect(gatewayUrl(m_local), "replica");
+    QVERIFY(replica->isReady());
+    TierChain chain(m_hot.get(), *replica, *m_metrics);
 
     const std::string ns = "acme";
     const std::string prompt = "Miss reasons question " + std::to_string(++m_counter);
@@ -320,15 +351,14 @@ void TestTierChain::missReasons()
         QCOMPARE(metric(*m_metrics, "l0l3_entry_mismatches_total"), double(i * mismatches));
         QCOMPARE(metric(*m_metrics, "l0l3_corrupt_entries_total"), double(i * corrupt));
     }
-    replica.stop();
+    replica->stop();
 }
 
 // No replica and nowhere else to read: a miss at once, not after a timeout.
 void TestTierChain::replicaDownWithoutFallback()
 {
-    AsioRedisConnection replica(m_loop->context, options(closedUrl(), "replica"));
-    replica.start();
-    TierChain chain(m_hot.get(), replica, *m_metrics);
+    const auto replica = connect(closedUrl(), "replica", false);
+    TierChain chain(m_hot.get(), *replica, *m_metrics);
     const ChatRequest r = request("Is anyone there?");
     const auto started = Clock::now();
     const auto result = lookup(chain, keyOf("acme", r), "acme", r);
@@ -336,7 +366,7 @@ void TestTierChain::replicaDownWithoutFallback()
     QCOMPARE(result->tier, TierChain::Tier::None);
     QCOMPARE(std::string(result->missReason), std::string("replica unavailable"));
     QVERIFY(Clock::now() - started < std::chrono::milliseconds(TimeScale::ms(250))); // well under the 500 ms deadline
-    replica.stop();
+    replica->stop();
 }
 
 // While the local replica is down, L0 reads the fallback replica, else the primary; entries are the same there.
@@ -348,98 +378,84 @@ void TestTierChain::replicaDownReadsFallbacks()
     const std::string key = store(m_primary, ns, prompt, "From elsewhere.");
     QVERIFY(!key.empty());
 
-    AsioRedisConnection replica(m_loop->context, options(closedUrl(), "replica"));
-    AsioRedisConnection fallbackReplica(m_loop->context, options(gatewayUrl(m_primary), "fallback_replica"));
-    AsioRedisConnection primary(m_loop->context, options(gatewayUrl(m_primary), "primary"));
-    for (AsioRedisConnection *c : {&replica, &fallbackReplica, &primary})
-        c->start();
-    QVERIFY(m_loop->runUntil([&] { return fallbackReplica.isReady() && primary.isReady(); }, 5000));
-    TierChain chain(nullptr, replica, *m_metrics); // no L0.5: every lookup reads Redis
+    const auto replica = connect(closedUrl(), "replica", false);
+    const auto fallbackReplica = connect(gatewayUrl(m_primary), "fallback_replica");
+    const auto primary = connect(gatewayUrl(m_primary), "primary");
+    QVERIFY(fallbackReplica->isReady() && primary->isReady());
+    TierChain chain(nullptr, *replica, *m_metrics); // no L0.5: every lookup reads Redis
+    chain.setFallbacks(fallbackReplica.get(), primary.get());
 
-    chain.setFallbacks(&fallbackReplica, &primary);
-    auto result = lookup(chain, key, ns, r);
-    QVERIFY(result);
-    QCOMPARE(result->tier, TierChain::Tier::Exact);
-    QVERIFY(result->fromFallback);
-    QCOMPARE(m_metrics->fallbackReads(GatewayMetrics::FallbackSource::FallbackReplica), std::uint64_t(1));
-
-    // The fallback replica down too: the primary.
-    fallbackReplica.stop();
-    result = lookup(chain, key, ns, r);
-    QVERIFY(result);
-    QCOMPARE(result->tier, TierChain::Tier::Exact);
-    QVERIFY(result->fromFallback);
-    QCOMPARE(m_metrics->fallbackReads(GatewayMetrics::FallbackSource::Primary), std::uint64_t(1));
-
-    // Nothing left: a miss.
-    primary.stop();
-    result = lookup(chain, key, ns, r);
-    QVERIFY(result);
-    QCOMPARE(std::string(result->missReason), std::string("replica unavailable"));
-    replica.stop();
+    // Each step: the connection stopped before the lookup, and the source that answers it (none: a miss).
+    using Source = GatewayMetrics::FallbackSource;
+    const struct
+    {
+        AsioRedisConnection *stopped;
+        std::optional<Source> source;
+    } steps[] = {
+        {nullptr, Source::FallbackReplica},
+        {fallbackReplica.get(), Source::Primary}, // the fallback replica down too: the primary
+        {primary.get(), std::nullopt},            // nothing left: a miss
+    };
+    for (const auto &step : steps) {
+        if (step.stopped)
+            step.stopped->stop();
+        const auto result = lookup(chain, key, ns, r);
+        QVERIFY(result);
+        if (!step.source) {
+            QCOMPARE(result->tier, TierChain::Tier::None);
+            QCOMPARE(std::string(result->missReason), std::string("replica unavailable"));
+            continue;
+        }
+        QCOMPARE(result->tier, TierChain::Tier::Exact);
+        QVERIFY(result->fromFallback);
+        QCOMPARE(m_metrics->fallbackReads(*step.source), std::uint64_t(1));
+    }
+    replica->stop();
 }
 
 // The proposal function appends a key's first miss only; later misses are counted, not proposed again.
 void TestTierChain::missProposesOnce()
 {
-    AsioRedisConnection primary(m_loop->context, options(gatewayUrl(m_primary), "primary"));
-    primary.start();
-    QVERIFY(m_loop->runUntil([&] { return primary.isReady(); }, 5000));
-    Proposer proposer(primary, *m_metrics, "nyc");
-    RedisClient console = m_primary.client(QStringLiteral("console"));
-    const QByteArray inbox = bytes(RedisSchema::kProposalInbox);
-    const long long before = console.command({"LLEN", inbox}).integer;
+    const auto primary = connect(gatewayUrl(m_primary), "primary");
+    QVERIFY(primary->isReady());
+    Proposer proposer(*primary, *m_metrics, "nyc");
+    const long long before = inboxLength();
 
-    Proposal p;
-    p.ns = "acme";
-    p.prompt = "Proposed once " + std::to_string(++m_counter);
-    p.model = std::string(kModel);
-    p.response = "An upstream answer.";
-    p.region = "nyc";
-    p.key = p.derivedKey();
+    const Proposal p = proposal("Proposed once");
     for (int i = 0; i < 3; ++i)
         proposer.propose(p);
     // Replies come in order: once a later command is answered, so are the three proposals.
     bool barrier = false;
-    primary.command({"PING"}, [&](const redisReply *, std::string_view) { barrier = true; });
+    primary->command({"PING"}, [&](const redisReply *, std::string_view) { barrier = true; });
     QVERIFY(m_loop->runUntil([&] { return barrier; }, 3000));
-    QCOMPARE(console.command({"LLEN", inbox}).integer, before + 1);
+    QCOMPARE(inboxLength(), before + 1);
     QCOMPARE(metric(*m_metrics, "l0l3_proposals_total"), 1.0);
     QCOMPARE(metric(*m_metrics, "l0l3_proposals_failed_total"), 0.0);
-    primary.stop();
+    primary->stop();
 }
 
 // A proposal that does not reproduce its key, or with the primary down, is counted as failed and dropped.
 void TestTierChain::proposalsThatCannotGoOut()
 {
-    AsioRedisConnection primary(m_loop->context, options(gatewayUrl(m_primary), "primary"));
-    primary.start();
-    QVERIFY(m_loop->runUntil([&] { return primary.isReady(); }, 5000));
-    Proposer proposer(primary, *m_metrics, "nyc");
-    RedisClient console = m_primary.client(QStringLiteral("console"));
-    const QByteArray inbox = bytes(RedisSchema::kProposalInbox);
-    const long long before = console.command({"LLEN", inbox}).integer;
+    const auto primary = connect(gatewayUrl(m_primary), "primary");
+    QVERIFY(primary->isReady());
+    Proposer proposer(*primary, *m_metrics, "nyc");
+    const long long before = inboxLength();
 
-    Proposal forged;
-    forged.ns = "acme";
-    forged.prompt = "Forged " + std::to_string(++m_counter);
-    forged.model = std::string(kModel);
-    forged.response = "x";
+    const Proposal p = proposal("Forged");
+    Proposal forged = p;
     forged.key = keyOf("globex", request(forged.prompt)); // another tenant's key
     proposer.propose(forged);
     QCOMPARE(metric(*m_metrics, "l0l3_proposals_failed_total"), 1.0); // refused before sending
 
-    AsioRedisConnection down(m_loop->context, options(closedUrl(), "primary"));
-    down.start();
-    Proposer nowhere(down, *m_metrics, "nyc");
-    Proposal p = forged;
-    p.key = p.derivedKey();
+    const auto down = connect(closedUrl(), "primary", false);
+    Proposer nowhere(*down, *m_metrics, "nyc");
     nowhere.propose(p);
     QVERIFY(m_loop->runUntil([&] { return metric(*m_metrics, "l0l3_proposals_failed_total") == 2.0; }, 3000));
-    QCOMPARE(console.command({"LLEN", inbox}).integer, before);
+    QCOMPARE(inboxLength(), before);
     QCOMPARE(metric(*m_metrics, "l0l3_proposals_total"), 0.0);
-    down.stop();
-    primary.stop();
+    down->stop();
+    primary->stop();
 }
 
 QTEST_GUILESS_MAIN(TestTierChain)
