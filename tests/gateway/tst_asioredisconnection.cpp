@@ -5,13 +5,13 @@
 #include <optional>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <hiredis/hiredis.h>
 
 #include "core/common/redisschema.h"
 #include "core/common/redisurl.h"
 #include "core/gateway/asioredisconnection.h"
+#include "tests/support/asioloop.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
@@ -48,36 +48,6 @@ AsioRedisConnection::ReplyCallback into(Answer &answer)
         }
     };
 }
-
-// Keeps the io_context busy-free: it runs only inside runUntil().
-class Loop
-{
-public:
-    // Runs handlers until condition holds or timeoutMs (scaled) passes.
-    bool runUntil(const std::function<bool()> &condition, int timeoutMs)
-    {
-        const auto deadline = Clock::now() + std::chrono::milliseconds(TimeScale::ms(timeoutMs));
-        while (!condition()) {
-            if (Clock::now() >= deadline)
-                return false;
-            context.run_for(std::chrono::milliseconds(5));
-        }
-        return true;
-    }
-    // Runs handlers for a fixed time: to show that something does not happen.
-    void runFor(int ms)
-    {
-        const auto end = Clock::now() + std::chrono::milliseconds(ms);
-        while (Clock::now() < end)
-            context.run_for(std::chrono::milliseconds(5));
-    }
-
-    boost::asio::io_context context;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard = boost::asio::make_work_guard(
-        context);
-};
 
 RedisUrl gatewayUrl(const RedisServer &server)
 {
@@ -145,7 +115,7 @@ void TestAsioRedisConnection::cleanupTestCase()
 
 void TestAsioRedisConnection::connectsAuthenticatesAndAnswers()
 {
-    Loop loop;
+    AsioLoop loop;
     AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));
     std::vector<bool> states;
     conn.setStateCallback([&](bool up) { states.push_back(up); });
@@ -173,7 +143,7 @@ void TestAsioRedisConnection::connectsAuthenticatesAndAnswers()
 
 void TestAsioRedisConnection::wrongPasswordIsNeverReady()
 {
-    Loop loop;
+    AsioLoop loop;
     RedisUrl url = gatewayUrl(m_redis);
     url.password = "not-the-password";
     AsioRedisConnection conn(loop.context, options(url));
@@ -192,7 +162,7 @@ void TestAsioRedisConnection::wrongPasswordIsNeverReady()
 
 void TestAsioRedisConnection::reconnectsAfterRestart()
 {
-    Loop loop;
+    AsioLoop loop;
     AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));
     std::vector<bool> states;
     conn.setStateCallback([&](bool up) { states.push_back(up); });
@@ -215,7 +185,7 @@ void TestAsioRedisConnection::reconnectsAfterRestart()
 void TestAsioRedisConnection::commandTimesOutAndWedgedLinkIsDropped()
 {
     constexpr int kTimeoutMs = 200;
-    Loop loop;
+    AsioLoop loop;
     AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis), kTimeoutMs));
     std::vector<bool> states;
     conn.setStateCallback([&](bool up) { states.push_back(up); });
@@ -257,7 +227,7 @@ void TestAsioRedisConnection::commandTimesOutAndWedgedLinkIsDropped()
 void TestAsioRedisConnection::stopEndsEveryCallback()
 {
     constexpr int kTimeoutMs = 100;
-    Loop loop;
+    AsioLoop loop;
     AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis), kTimeoutMs));
     int calls = 0;
     auto count = [&](const redisReply *, std::string_view) { ++calls; };
@@ -301,7 +271,7 @@ void TestAsioRedisConnection::stopEndsEveryCallback()
 // Destroying the connection is a stop(): a failure already posted must not call into its owner.
 void TestAsioRedisConnection::destructionEndsEveryCallback()
 {
-    Loop loop;
+    AsioLoop loop;
     int calls = 0;
     {
         AsioRedisConnection conn(loop.context, options(gatewayUrl(m_redis)));

@@ -2,11 +2,9 @@
 #include <QTest>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "core/common/cachekey.h"
@@ -22,6 +20,7 @@
 #include "core/gateway/hotcache.h"
 #include "core/gateway/proposer.h"
 #include "core/gateway/tierchain.h"
+#include "tests/support/asioloop.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/timescale.h"
 
@@ -32,27 +31,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view kModel = "gpt-4o-mini";
-
-class Loop
-{
-public:
-    bool runUntil(const std::function<bool()> &condition, int timeoutMs)
-    {
-        const auto deadline = Clock::now() + std::chrono::milliseconds(TimeScale::ms(timeoutMs));
-        while (!condition()) {
-            if (Clock::now() >= deadline)
-                return false;
-            context.run_for(std::chrono::milliseconds(5));
-        }
-        return true;
-    }
-
-    boost::asio::io_context context;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_guard = boost::asio::make_work_guard(
-        context);
-};
 
 QByteArray bytes(std::string_view s)
 {
@@ -160,7 +138,7 @@ private:
 
     RedisServer m_local;   // the gateway's own replica (stand-alone here: TierChain only reads)
     RedisServer m_primary; // fallback source and proposal target, with the l0l3 functions
-    std::unique_ptr<Loop> m_loop;
+    std::unique_ptr<AsioLoop> m_loop;
     std::unique_ptr<GatewayMetrics> m_metrics;
     std::unique_ptr<HotCache> m_hot;
     int m_counter = 0;
@@ -181,7 +159,7 @@ void TestTierChain::cleanupTestCase()
 
 void TestTierChain::init()
 {
-    m_loop = std::make_unique<Loop>();
+    m_loop = std::make_unique<AsioLoop>();
     m_metrics = std::make_unique<GatewayMetrics>("nyc");
     m_hot = std::make_unique<HotCache>(HotCache::Options{});
 }
