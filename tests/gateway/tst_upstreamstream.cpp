@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include "core/gateway/upstreamstream.h"
@@ -25,15 +26,20 @@ std::string chunk(std::string_view content, std::string_view finish = "null", in
         + std::string(content) + "\"},\"finish_reason\":" + std::string(finish) + "}]}\n\n";
 }
 
-// One connection's worth of upstream: reads the request, writes response, then closes or stays open.
+// One connection's worth of upstream: reads the request, writes response, then each of drip
+// dripMs apart, then closes or stays open.
 class FakeUpstream
 {
 public:
-    FakeUpstream(net::io_context &context, std::string response, bool closeAfter)
+    FakeUpstream(net::io_context &context, std::string response, bool closeAfter, std::vector<std::string> drip = {},
+                 int dripMs = 0)
         : m_acceptor(context, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0))
         , m_socket(context)
+        , m_timer(context)
         , m_response(std::move(response))
         , m_closeAfter(closeAfter)
+        , m_drip(std::move(drip))
+        , m_dripMs(dripMs)
     {
         m_acceptor.async_accept(m_socket, [this](boost::system::error_code ec) {
             if (ec)
@@ -41,21 +47,42 @@ public:
             m_socket.async_read_some(net::buffer(m_request), [this](boost::system::error_code ec, std::size_t) {
                 if (ec)
                     return;
-                net::async_write(m_socket, net::buffer(m_response), [this](boost::system::error_code, std::size_t) {
-                    if (m_closeAfter)
-                        m_socket.close();
-                });
+                net::async_write(m_socket, net::buffer(m_response),
+                                 [this](boost::system::error_code, std::size_t) { next(); });
             });
         });
     }
     std::uint16_t port() const { return m_acceptor.local_endpoint().port(); }
 
 private:
+    void next()
+    {
+        if (m_sent >= m_drip.size()) {
+            if (m_closeAfter)
+                m_socket.close();
+            return;
+        }
+        m_timer.expires_after(std::chrono::milliseconds(m_dripMs));
+        m_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec)
+                return;
+            net::async_write(m_socket, net::buffer(m_drip[m_sent++]),
+                             [this](boost::system::error_code ec, std::size_t) {
+                                 if (!ec)
+                                     next();
+                             });
+        });
+    }
+
     tcp::acceptor m_acceptor;
     tcp::socket m_socket;
+    net::steady_timer m_timer;
     std::array<char, 65536> m_request{};
     std::string m_response;
     bool m_closeAfter;
+    std::vector<std::string> m_drip;
+    int m_dripMs;
+    std::size_t m_sent = 0;
 };
 
 struct Outcome
@@ -66,14 +93,16 @@ struct Outcome
     bool started = false;
 };
 
-Outcome run(const std::string &response, bool closeAfter, std::size_t maxEventBytes = 1u << 20, int idleMs = 5000)
+Outcome run(const std::string &response, bool closeAfter, std::size_t maxEventBytes = 1u << 20, int idleMs = 5000,
+            std::vector<std::string> drip = {}, int dripMs = 0, int totalMs = 600000)
 {
     net::io_context context;
-    FakeUpstream upstream(context, response, closeAfter);
+    FakeUpstream upstream(context, response, closeAfter, std::move(drip), dripMs);
     UpstreamStreamer::Options options;
     options.upstream.host = "127.0.0.1";
     options.upstream.port = upstream.port();
     options.idleTimeoutMs = idleMs;
+    options.totalTimeoutMs = totalMs;
     options.maxEventBytes = maxEventBytes;
     UpstreamStreamer streamer(context, options);
     Outcome out;
@@ -131,6 +160,8 @@ private slots:
     void truncatedStreamEnds();
     void oversizeEventEnds();
     void idleTimeoutEnds();
+    void steadyStreamOutlivesTheIdleTimeout();
+    void totalTimeoutEnds();
     void errorStatusIsAnswered();
 };
 
@@ -232,6 +263,29 @@ void TestUpstreamStream::idleTimeoutEnds()
     const Outcome out = run(kSseHead + chunked(chunk("ok")), false, 1u << 20, 200);
     QCOMPARE(out.events.size(), std::size_t(1));
     QVERIFY(out.end && *out.end == UpstreamStreamer::End::Timeout);
+}
+
+// Events 100 ms apart for 1.2 s under a 400 ms idle timeout: never cut off.
+void TestUpstreamStream::steadyStreamOutlivesTheIdleTimeout()
+{
+    std::vector<std::string> drip;
+    for (int i = 0; i < 12; ++i)
+        drip.push_back(chunked(chunk("tok ")));
+    drip.push_back(chunked(chunk("", "\"stop\"") + "data: [DONE]\n\n") + "0\r\n\r\n");
+    const Outcome out = run(kSseHead, false, 1u << 20, 400, drip, 100);
+    QVERIFY(!out.end);
+    QCOMPARE(out.events.size(), std::size_t(14));
+}
+
+// The same under a 500 ms total timeout: ended however steady.
+void TestUpstreamStream::totalTimeoutEnds()
+{
+    std::vector<std::string> drip;
+    for (int i = 0; i < 12; ++i)
+        drip.push_back(chunked(chunk("tok ")));
+    const Outcome out = run(kSseHead, false, 1u << 20, 400, drip, 100, 500);
+    QVERIFY(out.end && *out.end == UpstreamStreamer::End::Timeout);
+    QVERIFY(out.events.size() < 12);
 }
 
 void TestUpstreamStream::errorStatusIsAnswered()
