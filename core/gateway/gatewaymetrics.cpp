@@ -79,14 +79,16 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
         for (int o = 0; o < static_cast<int>(Outcome::Count); ++o) {
             const auto tier = static_cast<Tier>(t);
             const auto outcome = static_cast<Outcome>(o);
-            w.sample("l0l3_requests_total", {{"region", region}, {"tier", tierName(tier)}, {"outcome", outcomeName(outcome)}},
+            w.sample("l0l3_requests_total",
+                     {{"region", region}, {"tier", tierName(tier)}, {"outcome", outcomeName(outcome)}},
                      static_cast<double>(m_requests[t][o].load(std::memory_order_relaxed)));
         }
     }
 
     w.family("l0l3_request_duration_seconds", "histogram", "Chat completion latency inside the gateway by tier.");
     for (int t = 0; t < static_cast<int>(Tier::Count); ++t)
-        w.histogram("l0l3_request_duration_seconds", {{"region", region}, {"tier", tierName(static_cast<Tier>(t))}}, m_latency[t]);
+        w.histogram("l0l3_request_duration_seconds", {{"region", region}, {"tier", tierName(static_cast<Tier>(t))}},
+                    m_latency[t]);
 
     w.family("l0l3_gateway_overhead_seconds", "histogram",
              "Time a miss answered by the upstream spends in the gateway itself: from the complete request "
@@ -99,18 +101,22 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
         std::lock_guard lock(m_errorsMutex);
         for (const auto &[k, v] : m_errors) {
             const std::string status = std::to_string(k.first);
-            w.sample("l0l3_errors_total", {{"region", region}, {"status", status}, {"code", k.second}}, static_cast<double>(v));
+            w.sample("l0l3_errors_total", {{"region", region}, {"status", status}, {"code", k.second}},
+                     static_cast<double>(v));
         }
     }
 
     w.family("l0l3_proposals_total", "counter", "Proposals XADDed to the primary (first miss of a key).");
     w.sample("l0l3_proposals_total", {{"region", region}}, static_cast<double>(m_proposals.load()));
-    w.family("l0l3_proposals_failed_total", "counter", "Proposals dropped: the primary failed, refused or was being switched.");
+    w.family("l0l3_proposals_failed_total", "counter",
+             "Proposals dropped: the primary failed, refused or was being switched.");
     w.sample("l0l3_proposals_failed_total", {{"region", region}}, static_cast<double>(m_proposalsFailed.load()));
-    w.family("l0l3_primary_switches_total", "counter", "Times the primary connections followed a Sentinel failover to a new address.");
+    w.family("l0l3_primary_switches_total", "counter",
+             "Times the primary connections followed a Sentinel failover to a new address.");
     w.sample("l0l3_primary_switches_total", {{"region", region}}, static_cast<double>(m_primarySwitches.load()));
 
-    w.family("l0l3_corrupt_entries_total", "counter", "Entries in the replica that failed to decode (served as misses).");
+    w.family("l0l3_corrupt_entries_total", "counter",
+             "Entries in the replica that failed to decode (served as misses).");
     w.sample("l0l3_corrupt_entries_total", {{"region", region}}, static_cast<double>(m_corruptEntries.load()));
     w.family("l0l3_entry_mismatches_total", "counter",
              "Entries approved for another prompt or system prompt than the request's (served as misses).");
@@ -142,7 +148,8 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_degradation_state", "gauge", "1 on the gateway's current degradation state, 0 on the others.");
     for (int i = 0; i < DegradationMonitor::kStates; ++i) {
         const auto s = static_cast<DState>(i);
-        w.sample("l0l3_degradation_state", {{"region", region}, {"state", DegradationMonitor::name(s)}}, s == state ? 1 : 0);
+        w.sample("l0l3_degradation_state", {{"region", region}, {"state", DegradationMonitor::name(s)}},
+                 s == state ? 1 : 0);
     }
     w.family("l0l3_degradation_transitions_total", "counter", "Degradation state changes by from and to state.");
     if (gauges.degradation) {
@@ -151,7 +158,8 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
                 const auto n = gauges.degradation->transitions(static_cast<DState>(f), static_cast<DState>(t));
                 if (n > 0) {
                     w.sample("l0l3_degradation_transitions_total",
-                             {{"region", region}, {"from", DegradationMonitor::name(static_cast<DState>(f))},
+                             {{"region", region},
+                              {"from", DegradationMonitor::name(static_cast<DState>(f))},
                               {"to", DegradationMonitor::name(static_cast<DState>(t))}},
                              static_cast<double>(n));
                 }
@@ -162,18 +170,24 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_upstream_circuit_state", "gauge", "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.");
     w.sample("l0l3_upstream_circuit_state", {{"region", region}}, gauges.circuitState);
     if (gauges.secondaryCircuitState >= 0) {
-        w.family("l0l3_secondary_upstream_circuit_state", "gauge", "Secondary upstream circuit breaker: 0 closed, 1 half-open, 2 open.");
+        w.family("l0l3_secondary_upstream_circuit_state", "gauge",
+                 "Secondary upstream circuit breaker: 0 closed, 1 half-open, 2 open.");
         w.sample("l0l3_secondary_upstream_circuit_state", {{"region", region}}, gauges.secondaryCircuitState);
     }
-    w.family("l0l3_upstream_circuit_rejections_total", "counter", "Misses answered 503 because every upstream circuit was open.");
-    w.sample("l0l3_upstream_circuit_rejections_total", {{"region", region}}, static_cast<double>(m_circuitRejected.load()));
-    w.family("l0l3_secondary_upstream_calls_total", "counter", "Misses sent to the secondary upstream while the primary circuit was open.");
+    w.family("l0l3_upstream_circuit_rejections_total", "counter",
+             "Misses answered 503 because every upstream circuit was open.");
+    w.sample("l0l3_upstream_circuit_rejections_total", {{"region", region}},
+             static_cast<double>(m_circuitRejected.load()));
+    w.family("l0l3_secondary_upstream_calls_total", "counter",
+             "Misses sent to the secondary upstream while the primary circuit was open.");
     w.sample("l0l3_secondary_upstream_calls_total", {{"region", region}}, static_cast<double>(m_secondaryCalls.load()));
 
-    w.family("l0l3_replication_lag_seconds", "gauge", "Primary heartbeat minus the local replica's copy (NaN: unknown).");
+    w.family("l0l3_replication_lag_seconds", "gauge",
+             "Primary heartbeat minus the local replica's copy (NaN: unknown).");
     w.sample("l0l3_replication_lag_seconds", {{"region", region}}, m_replicationLag.load(std::memory_order_relaxed));
 
-    w.family("l0l3_fallback_reads_total", "counter", "L0 lookups served by another source while the local replica was down.");
+    w.family("l0l3_fallback_reads_total", "counter",
+             "L0 lookups served by another source while the local replica was down.");
     for (int f = 0; f < static_cast<int>(FallbackSource::Count); ++f) {
         static constexpr std::string_view kSources[] = {"fallback_replica", "primary"};
         w.sample("l0l3_fallback_reads_total", {{"region", region}, {"source", kSources[f]}},
@@ -188,16 +202,20 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_open_connections", "gauge", "Open client connections.");
     w.sample("l0l3_open_connections", {{"region", region}}, static_cast<double>(gauges.openConnections));
     w.family("l0l3_connections_closed_total", "counter", "Client connections closed by the gateway, by reason.");
-    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "max_connections"}}, static_cast<double>(gauges.rejectedConnections));
-    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "idle_timeout"}}, static_cast<double>(gauges.idleTimeouts));
-    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "read_timeout"}}, static_cast<double>(gauges.readTimeouts));
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "max_connections"}},
+             static_cast<double>(gauges.rejectedConnections));
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "idle_timeout"}},
+             static_cast<double>(gauges.idleTimeouts));
+    w.sample("l0l3_connections_closed_total", {{"region", region}, {"reason", "read_timeout"}},
+             static_cast<double>(gauges.readTimeouts));
 
     w.family("l0l3_redis_connected", "gauge", "1 when every connection of that role is up.");
     for (int r = 0; r < static_cast<int>(RedisRole::Count); ++r) {
         static constexpr std::string_view kRoles[] = {"replica", "primary", "subscriber", "fallback_replica"};
         if (static_cast<RedisRole>(r) == RedisRole::FallbackReplica && m_redisTotal[r].load() == 0)
             continue;
-        w.sample("l0l3_redis_connected", {{"region", region}, {"role", kRoles[r]}}, redisUp(static_cast<RedisRole>(r)) ? 1 : 0);
+        w.sample("l0l3_redis_connected", {{"region", region}, {"role", kRoles[r]}},
+                 redisUp(static_cast<RedisRole>(r)) ? 1 : 0);
     }
 }
 

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "core/common/latencyhistogram.h"
-
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/common/latencyhistogram.h"
+
 namespace l0l3 {
 
 class DegradationMonitor;
@@ -21,10 +21,10 @@ class DegradationMonitor;
 class GatewayMetrics
 {
 public:
-    enum class Tier { HotCache, Exact, Upstream, None, Count };       // "L0.5", "L0", "L3", "none"
-    enum class Outcome { Hit, Miss, Bypass, Error, Count };           // "hit", "miss", "bypass", "error"
+    enum class Tier { HotCache, Exact, Upstream, None, Count };                    // "L0.5", "L0", "L3", "none"
+    enum class Outcome { Hit, Miss, Bypass, Error, Count };                        // "hit", "miss", "bypass", "error"
     enum class RedisRole { Replica, Primary, Subscriber, FallbackReplica, Count }; // "replica", ..., "fallback_replica"
-    enum class FallbackSource { FallbackReplica, Primary, Count };    // "fallback_replica", "primary"
+    enum class FallbackSource { FallbackReplica, Primary, Count };                 // "fallback_replica", "primary"
 
     explicit GatewayMetrics(std::string region);
 
@@ -50,14 +50,20 @@ public:
         if (status >= 400 && status <= 599)
             m_upstreamErrorStatuses[status >= 500 ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
     }
-    void fallbackRead(FallbackSource source) { m_fallbackReads[static_cast<int>(source)].fetch_add(1, std::memory_order_relaxed); }
+    void fallbackRead(FallbackSource source)
+    {
+        m_fallbackReads[static_cast<int>(source)].fetch_add(1, std::memory_order_relaxed);
+    }
     void rateLimited() { m_rateLimited.fetch_add(1, std::memory_order_relaxed); }
     void circuitRejected() { m_circuitRejected.fetch_add(1, std::memory_order_relaxed); }
     void secondaryUpstreamCall() { m_secondaryCalls.fetch_add(1, std::memory_order_relaxed); }
     // NaN when unknown (heartbeat absent, a server unreachable).
     void setReplicationLag(double seconds) { m_replicationLag.store(seconds, std::memory_order_relaxed); }
     double replicationLag() const { return m_replicationLag.load(std::memory_order_relaxed); }
-    std::uint64_t fallbackReads(FallbackSource source) const { return m_fallbackReads[static_cast<int>(source)].load(); }
+    std::uint64_t fallbackReads(FallbackSource source) const
+    {
+        return m_fallbackReads[static_cast<int>(source)].load();
+    }
     std::uint64_t rateLimitedCount() const { return m_rateLimited.load(); }
     // Every tier's latency histogram (for the SLO window).
     const LatencyHistogram &latency(Tier tier) const { return m_latency[static_cast<int>(tier)]; }
@@ -75,8 +81,8 @@ public:
         std::size_t hotCacheEntries = 0;
         std::size_t hotCacheBytes = 0;
         bool draining = false;
-        int circuitState = 0;            // CircuitBreaker::State of the upstream
-        int secondaryCircuitState = -1;  // -1: no secondary upstream
+        int circuitState = 0;           // CircuitBreaker::State of the upstream
+        int secondaryCircuitState = -1; // -1: no secondary upstream
         const DegradationMonitor *degradation = nullptr;
         std::size_t openConnections = 0;
         std::uint64_t rejectedConnections = 0;
@@ -88,7 +94,8 @@ public:
 
 private:
     std::string m_region;
-    std::array<std::array<std::atomic<std::uint64_t>, static_cast<int>(Outcome::Count)>, static_cast<int>(Tier::Count)> m_requests{};
+    std::array<std::array<std::atomic<std::uint64_t>, static_cast<int>(Outcome::Count)>, static_cast<int>(Tier::Count)>
+        m_requests{};
     std::array<LatencyHistogram, static_cast<int>(Tier::Count)> m_latency;
     LatencyHistogram m_missOverhead;
     std::atomic<std::uint64_t> m_proposals{0};

@@ -1,16 +1,15 @@
 #include "core/gateway/tierchain.h"
 
+#include <hiredis/hiredis.h>
+#include <xxhash.h>
+
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "core/common/redisschema.h"
+#include "core/gateway/asioredisconnection.h"
 #include "core/gateway/gatewaymetrics.h"
 #include "core/gateway/hotcache.h"
 #include "core/gateway/log.h"
-#include "core/gateway/asioredisconnection.h"
-
-#include <hiredis/hiredis.h>
-
-#include <xxhash.h>
 
 namespace l0l3 {
 
@@ -72,7 +71,8 @@ AsioRedisConnection *TierChain::fallback() const
     return nullptr;
 }
 
-void TierChain::lookupExact(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback)
+void TierChain::lookupExact(const std::string &key, const std::string &ns, const ChatRequest &request,
+                            Callback callback)
 {
     if (!m_replica.isReady()) {
         if (AsioRedisConnection *other = fallback()) {
@@ -97,57 +97,59 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
     const HotCache::PutTicket ticket = m_hot ? m_hot->ticket(key) : HotCache::PutTicket{};
     // The request and key outlive the lookup (the gateway keeps them until it responds); the command is
     // formatted at once, so m_redisKey is free again when command() returns.
-    source.command({"GET", m_redisKey}, [this, &key, &ns, &request, isFallback, ticket, callback = std::move(callback)](
-                                          const redisReply *reply, std::string_view error) mutable {
-        if (!reply) {
-            // The replica died under this command: ask another source once rather than fail.
-            if (!isFallback) {
-                if (AsioRedisConnection *other = fallback()) {
-                    readEntry(*other, key, ns, request, std::move(callback));
-                    return;
-                }
-            }
-            lookupSemantic(key, request, "replica unavailable", std::move(callback));
-            return;
-        }
-        if (reply->type == REDIS_REPLY_NIL) {
-            lookupSemantic(key, request, "absent", std::move(callback));
-            return;
-        }
-        if (reply->type != REDIS_REPLY_STRING) {
-            lookupSemantic(key, request, "replica error", std::move(callback));
-            return;
-        }
-        std::string why;
-        const Decoded *entry = decodeEntry(key, std::string_view(reply->str, reply->len), &why);
-        if (!entry) {
-            m_metrics.corruptEntry();
-            Log::warn("corrupt entry " + RedisSchema::entryKey(key) + " treated as a miss: " + why);
-            lookupSemantic(key, request, "corrupt entry", std::move(callback));
-            return;
-        }
-        if (!sameNamespace(*entry, ns)) {
-            m_metrics.entryMismatch();
-            Log::warnRateLimited("entry " + RedisSchema::entryKey(key) + " was approved in namespace '"
-                                 + Log::printable(entry->ns, 128) + "', requested in '" + Log::printable(ns, 128)
-                                 + "': treated as a miss");
-            lookupSemantic(key, request, "entry for another namespace", std::move(callback));
-            return;
-        }
-        if (!asksSameQuestion(*entry, request)) {
-            m_metrics.entryMismatch();
-            Log::warnRateLimited("entry " + RedisSchema::entryKey(key)
-                                 + " was approved for another prompt or system prompt: treated as a miss");
-            lookupSemantic(key, request, "entry for another question", std::move(callback));
-            return;
-        }
-        if (m_hot)
-            m_hot->put(key, entry->answer, entry->ttlMs, ticket);
-        Result result{Tier::Exact, entry->answer, {}};
-        result.fromFallback = isFallback;
-        m_oneOff = Decoded{}; // the result and L0.5 hold the answer now
-        callback(std::move(result));
-    });
+    source.command({"GET", m_redisKey},
+                   [this, &key, &ns, &request, isFallback, ticket,
+                    callback = std::move(callback)](const redisReply *reply, std::string_view error) mutable {
+                       if (!reply) {
+                           // The replica died under this command: ask another source once rather than fail.
+                           if (!isFallback) {
+                               if (AsioRedisConnection *other = fallback()) {
+                                   readEntry(*other, key, ns, request, std::move(callback));
+                                   return;
+                               }
+                           }
+                           lookupSemantic(key, request, "replica unavailable", std::move(callback));
+                           return;
+                       }
+                       if (reply->type == REDIS_REPLY_NIL) {
+                           lookupSemantic(key, request, "absent", std::move(callback));
+                           return;
+                       }
+                       if (reply->type != REDIS_REPLY_STRING) {
+                           lookupSemantic(key, request, "replica error", std::move(callback));
+                           return;
+                       }
+                       std::string why;
+                       const Decoded *entry = decodeEntry(key, std::string_view(reply->str, reply->len), &why);
+                       if (!entry) {
+                           m_metrics.corruptEntry();
+                           Log::warn("corrupt entry " + RedisSchema::entryKey(key) + " treated as a miss: " + why);
+                           lookupSemantic(key, request, "corrupt entry", std::move(callback));
+                           return;
+                       }
+                       if (!sameNamespace(*entry, ns)) {
+                           m_metrics.entryMismatch();
+                           Log::warnRateLimited("entry " + RedisSchema::entryKey(key) + " was approved in namespace '"
+                                                + Log::printable(entry->ns, 128) + "', requested in '"
+                                                + Log::printable(ns, 128) + "': treated as a miss");
+                           lookupSemantic(key, request, "entry for another namespace", std::move(callback));
+                           return;
+                       }
+                       if (!asksSameQuestion(*entry, request)) {
+                           m_metrics.entryMismatch();
+                           Log::warnRateLimited(
+                               "entry " + RedisSchema::entryKey(key)
+                               + " was approved for another prompt or system prompt: treated as a miss");
+                           lookupSemantic(key, request, "entry for another question", std::move(callback));
+                           return;
+                       }
+                       if (m_hot)
+                           m_hot->put(key, entry->answer, entry->ttlMs, ticket);
+                       Result result{Tier::Exact, entry->answer, {}};
+                       result.fromFallback = isFallback;
+                       m_oneOff = Decoded{}; // the result and L0.5 hold the answer now
+                       callback(std::move(result));
+                   });
 }
 
 const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::string_view raw, std::string *why)
@@ -175,9 +177,12 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
         }
         return nullptr;
     }
-    Decoded decoded{h.low64, h.high64, CachedAnswer::fromContent(entry->response, entry->version),
+    Decoded decoded{h.low64,
+                    h.high64,
+                    CachedAnswer::fromContent(entry->response, entry->version),
                     entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1,
-                    rawQuestionHash(entry->system, entry->prompt), CacheKey::questionHash(entry->system, entry->prompt),
+                    rawQuestionHash(entry->system, entry->prompt),
+                    CacheKey::questionHash(entry->system, entry->prompt),
                     std::move(entry->ns)};
     if (decoded.answer->bytes() > kMaxRememberedBytes) {
         if (it != m_decoded.end()) {
