@@ -248,6 +248,11 @@ void StubLlm::handle(HttpExchange exchange)
     const int wait = streamed ? m_options.ttftMs : latency;
     const int spread = streamed ? latency : 0;
     const bool includeUsage = request.stream && wantsUsage(req.body());
+    if (streamed) {
+        // The head at once, as real upstreams do: the first token is what takes --ttft-ms.
+        const HttpHeader headers[] = {{"Cache-Control", "no-cache"}};
+        exchange.beginStream(200, "text/event-stream", headers);
+    }
     if (wait <= 0) {
         answer(std::move(exchange), std::move(model), std::move(prompt), request.stream, fail, includeUsage, spread);
         return;
@@ -310,14 +315,14 @@ void StubLlm::streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<st
         exchange.abortStream();
         return;
     }
-    if (next >= events->size()) {
+    exchange.writeChunk((*events)[next]);
+    if (next + 1 == events->size()) {
+        // The client may close as soon as it has data: [DONE]; the stream is complete once written.
         m_streamsCompleted.fetch_add(1);
         exchange.endStream();
         return;
     }
-    exchange.writeChunk((*events)[next]);
-    const int waitMs = next + 1 < events->size() ? intervalMs : 0;
-    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(waitMs));
+    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(), std::chrono::milliseconds(intervalMs));
     timer->async_wait([this, timer, exchange, events, next, intervalMs, abortAt](boost::system::error_code) mutable {
         streamEvents(std::move(exchange), std::move(events), next + 1, intervalMs, abortAt);
     });

@@ -979,6 +979,7 @@ struct Gateway::StreamedMiss
     }
     SseAnswer answer;
     bool finished = false;
+    std::weak_ptr<UpstreamStreamer::Call> call;
 };
 
 void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamStreamer &streamer,
@@ -990,7 +991,7 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
     handler.answered = [this, &worker, chat](UpstreamClient::Result result) {
         onUpstream(worker, chat, std::move(result));
     };
-    handler.started = [this, chat] {
+    handler.started = [this, &worker, chat, stream] {
         const HttpHeader headers[] = {
             {"x-l0l3-cache", chat->mode == Mode::Bypass ? "bypass" : "miss"},
             {"x-l0l3-tier", "L3"},
@@ -1001,6 +1002,11 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
         };
         chat->exchange.beginStream(200, "text/event-stream",
                                    std::span<const HttpHeader>(headers, chat->degraded ? 6 : 5));
+        // A client that leaves, even while the upstream is silent (before its first token), cancels it.
+        chat->exchange.onClientGone([this, &worker, chat, stream] {
+            UpstreamStreamer::cancel(stream->call.lock());
+            finishStream(worker, *chat, *stream, StreamEnd::ClientGone, "the client went away");
+        });
     };
     // Each event is passed on as soon as it is whole and parsed; a client gone cancels the upstream's
     // generation (returning false closes its connection).
@@ -1028,7 +1034,7 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
                                                                     : StreamEnd::Failed;
         finishStream(worker, *chat, *stream, how, why);
     };
-    streamer.post(std::move(body), authorization, std::move(handler));
+    stream->call = streamer.post(std::move(body), authorization, std::move(handler));
 }
 
 void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stream, StreamEnd end, std::string_view why)

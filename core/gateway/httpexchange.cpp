@@ -57,5 +57,9 @@ void HttpExchange::abortStream()
 {
     m_session->abortStream();
 }
+void HttpExchange::onClientGone(std::function<void()> callback)
+{
+    m_session->onClientGone(std::move(callback));
+}
 
 } // namespace l0l3

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -71,6 +72,9 @@ public:
     void endStream();
     // Ends a stream without its last chunk and closes the connection (test equipment: a truncated stream).
     void abortStream();
+    // After beginStream(): called once if the client goes away before the stream ends (it is
+    // noticed at once, not only at the next write); never after endStream().
+    void onClientGone(std::function<void()> callback);
 
     bool clientConnected() const;
 

@@ -198,6 +198,10 @@ void HttpSession::readNext()
     // Idle: wait for the first byte of the next request under the idle timeout only.
     if (!headDeadline)
         setDeadline(Deadline::Idle, options.idleTimeoutMs);
+    if (m_watching) {
+        m_resumeAfterWatch = true; // the stream's watch read is that wait
+        return;
+    }
     readSome(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
         if (self->m_rejecting)
             return;
@@ -410,6 +414,29 @@ void HttpSession::beginStream(int status, std::string_view contentType, std::spa
         return;
     appendHead(status, contentType, headers, true, 0);
     flush();
+    // Only with nothing buffered: a pipelined request already read is served by readNext() as usual.
+    if (m_buffer.size() == 0)
+        watchClient();
+}
+
+void HttpSession::watchClient()
+{
+    if (m_watching || !m_open)
+        return;
+    m_watching = true;
+    readSome(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->m_watching = false;
+        if (ec) {
+            self->m_resumeAfterWatch = false;
+            self->close();
+            return;
+        }
+        self->m_buffer.commit(n);
+        if (self->m_resumeAfterWatch) {
+            self->m_resumeAfterWatch = false;
+            self->readRequest();
+        }
+    });
 }
 
 void HttpSession::writeChunk(std::string_view data)
@@ -427,6 +454,7 @@ void HttpSession::endStream()
 {
     if (!m_streaming || !m_awaitingResponse)
         return;
+    m_onClientGone = nullptr;
     m_awaitingResponse = false;
     m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
     if (!m_open)
@@ -534,6 +562,10 @@ void HttpSession::close()
     m_deadlineKind = Deadline::None;
     m_socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
     m_socket.close(ignored);
+    if (auto gone = std::move(m_onClientGone)) {
+        m_onClientGone = nullptr;
+        gone();
+    }
 }
 
 } // namespace l0l3

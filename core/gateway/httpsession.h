@@ -53,6 +53,9 @@ public:
     // Ends a stream without its last chunk: the connection closes once what is queued is written,
     // so the client sees a truncated response.
     void abortStream();
+    // Called once if the connection closes while a stream is being sent (the client went away,
+    // a write failed, a timeout); cleared when the response ends.
+    void onClientGone(std::function<void()> callback) { m_onClientGone = std::move(callback); }
 
 private:
     friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
@@ -63,6 +66,9 @@ private:
     template<typename Handler>
     void writeAll(Handler &&handler);
     void handshake();
+    // While a stream is sent: one read, so that a client that closes is seen at once rather than
+    // at the next write; bytes it gets (a pipelined request) are kept for readNext().
+    void watchClient();
     void readNext();
     void readRequest();
     void parseBuffered();
@@ -117,6 +123,9 @@ private:
     bool m_awaitingResponse = false; // handler owes a response
     bool m_streaming = false;
     bool m_aborting = false;         // abortStream(): close once the queued bytes are written
+    bool m_watching = false;         // watchClient()'s read is in flight
+    bool m_resumeAfterWatch = false; // readNext() waits for that read instead of starting one
+    std::function<void()> m_onClientGone;
     bool m_responseComplete = false; // the last byte of the response is queued
     bool m_writeInFlight = false;
     bool m_overCapacity = false;

@@ -7,6 +7,7 @@
 #include <QTest>
 
 #include "core/common/entry.h"
+#include "core/common/prometheusparser.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
@@ -118,6 +119,7 @@ private slots:
     void toolCallStreamPassesThroughUnproposed();
     void usageChunkIsForwarded();
     void clientDisconnectCancelsTheUpstream();
+    void clientDisconnectBeforeTheFirstTokenCancelsAtOnce();
 
 private:
     // POSTs body and reads the response as it arrives; stopAfterFirstContent: close the
@@ -371,6 +373,61 @@ void TestStreamedMiss::clientDisconnectCancelsTheUpstream()
     // The gateway notices at its next write and closes its upstream connection; the stub sees
     // its own writes fail long before the generation would have ended.
     QTRY_COMPARE_WITH_TIMEOUT(stubStat("streams_cancelled"), cancelledBefore + 1, TimeScale::ms(5000));
+}
+
+// The upstream sends its head at once and its first token 4 s later: a client that leaves in
+// between cancels the upstream call at once, not when the first token would have been written.
+void TestStreamedMiss::clientDisconnectBeforeTheFirstTokenCancelsAtOnce()
+{
+    QString error;
+    ManagedProcess slowStub;
+    QVERIFY2(slowStub.start(ManagedProcess::binary(QStringLiteral("l0l3-stub-llm")),
+                            {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--ttft-ms"),
+                             QStringLiteral("4000")},
+                            QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    const int slowPort = slowStub.listenPort(TimeScale::ms(15000));
+    QVERIFY2(slowPort > 0, qPrintable(slowStub.describe()));
+    auto gateway = m_stack.launchGateway(
+        {QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(slowPort)}, &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const int port = gateway->listenPort();
+    auto errors = [&] {
+        const HttpResult metrics = m_http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/metrics").arg(port)));
+        return ChatWire::errorRequests(PrometheusParser::parse(metrics.body.toStdString()));
+    };
+    const double errorsBefore = errors();
+
+    QTcpSocket socket;
+    socket.connectToHost(QStringLiteral("127.0.0.1"), static_cast<quint16>(port));
+    QVERIFY(socket.waitForConnected(TimeScale::ms(5000)));
+    const QByteArray body = ChatWire::chatBody(m_prompts.next(), {{QStringLiteral("stream"), true}});
+    socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: "
+                 + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    QByteArray head;
+    QDeadlineTimer deadline(TimeScale::ms(3000));
+    while (!head.contains("\r\n\r\n") && !deadline.hasExpired()) {
+        if (socket.waitForReadyRead(static_cast<int>(deadline.remainingTime())))
+            head += socket.readAll();
+    }
+    QVERIFY2(head.startsWith("HTTP/1.1 200") && head.contains("text/event-stream"), head.constData());
+    QVERIFY2(!head.contains("data:"), "the first token came early");
+    QElapsedTimer left;
+    left.start();
+    socket.abort();
+
+    // The gateway counts the request as ended (an error outcome) once it has closed the upstream call.
+    QTRY_VERIFY_WITH_TIMEOUT(errors() >= errorsBefore + 1, TimeScale::ms(1500));
+    QVERIFY2(left.elapsed() < 3500, qPrintable(QStringLiteral("after %1 ms").arg(left.elapsed())));
+    // The stub finds its client gone when its first token is due.
+    auto cancelled = [&] {
+        const HttpResult stats = m_http.get(QUrl(QStringLiteral("http://127.0.0.1:%1/stats").arg(slowPort)));
+        return QJsonDocument::fromJson(stats.body).object().value(u"streams_cancelled").toInteger(-1);
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(cancelled(), qint64(1), TimeScale::ms(8000));
+    QVERIFY2(gateway->stop(), qPrintable(gateway->describe()));
+    QVERIFY2(slowStub.stop(), qPrintable(slowStub.describe()));
 }
 
 QTEST_GUILESS_MAIN(TestStreamedMiss)
