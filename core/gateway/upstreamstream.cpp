@@ -363,6 +363,8 @@ public:
             UpstreamClient::Result result;
             result.status = static_cast<int>(parser->get().result_int());
             result.body = std::move(answerBody);
+            if (result.status >= 400 && parser->get().count(http::field::retry_after) == 1)
+                result.retryAfter = parser->get()[http::field::retry_after];
             result.latencyMs = elapsedMs();
             close();
             deliverAnswer(std::move(result));

@@ -105,7 +105,7 @@ private:
     // The stack with its stub started with stubArgs; a second stub as --secondary-upstream when
     // withSecondary; then the gateway (one thread: proposals leave in request order) with gatewayArgs.
     bool startStack(const QStringList &gatewayArgs, const QStringList &stubArgs, bool withSecondary);
-    HttpResult chat(const QString &prompt);
+    HttpResult chat(const QString &prompt, const QJsonObject &extra = {});
     double metric(const std::string &name, const std::map<std::string, std::string> &labels = {});
     qint64 requestsAt(int stubPort);
     qint64 primaryStubRequests() { return requestsAt(m_stack->stubPort()); }
@@ -188,10 +188,10 @@ bool TestProviderErrors::startStack(const QStringList &gatewayArgs, const QStrin
     return m_primary.isConnected();
 }
 
-HttpResult TestProviderErrors::chat(const QString &prompt)
+HttpResult TestProviderErrors::chat(const QString &prompt, const QJsonObject &extra)
 {
     return m_http.post(QUrl(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(m_gatewayPort)),
-                       ChatWire::chatBody(prompt), {}, 10000);
+                       ChatWire::chatBody(prompt, extra), {}, 10000);
 }
 
 double TestProviderErrors::metric(const std::string &name, const std::map<std::string, std::string> &labels)
@@ -246,10 +246,13 @@ void TestProviderErrors::errorPassesThrough_data()
     QTest::addColumn<int>("status");
     QTest::addColumn<QByteArray>("retryAfter"); // the stub's; empty: none
     QTest::addColumn<QString>("errorClass");
-    QTest::newRow("429 with Retry-After") << 429 << QByteArray("7") << QStringLiteral("4xx");
-    QTest::newRow("503 with Retry-After") << 503 << QByteArray("2") << QStringLiteral("5xx");
-    QTest::newRow("500") << 500 << QByteArray() << QStringLiteral("5xx");
-    QTest::newRow("502 from the upstream") << 502 << QByteArray() << QStringLiteral("5xx");
+    QTest::addColumn<bool>("streamed"); // "stream": true: the error comes before any event
+    QTest::newRow("429 with Retry-After") << 429 << QByteArray("7") << QStringLiteral("4xx") << false;
+    QTest::newRow("503 with Retry-After") << 503 << QByteArray("2") << QStringLiteral("5xx") << false;
+    QTest::newRow("500") << 500 << QByteArray() << QStringLiteral("5xx") << false;
+    QTest::newRow("502 from the upstream") << 502 << QByteArray() << QStringLiteral("5xx") << false;
+    QTest::newRow("streamed 429 with Retry-After") << 429 << QByteArray("7") << QStringLiteral("4xx") << true;
+    QTest::newRow("streamed 503 with Retry-After") << 503 << QByteArray("2") << QStringLiteral("5xx") << true;
 }
 
 void TestProviderErrors::errorPassesThrough()
@@ -257,6 +260,7 @@ void TestProviderErrors::errorPassesThrough()
     QFETCH(int, status);
     QFETCH(QByteArray, retryAfter);
     QFETCH(QString, errorClass);
+    QFETCH(bool, streamed);
     QStringList stubArgs{QStringLiteral("--fail-rate"), QStringLiteral("1"), QStringLiteral("--fail-status"),
                          QString::number(status)};
     if (!retryAfter.isEmpty())
@@ -266,7 +270,8 @@ void TestProviderErrors::errorPassesThrough()
                         QStringLiteral("--breaker-error-rate"), QStringLiteral("0")},
                        stubArgs, false));
 
-    const HttpResult r = chat(m_prompts.next());
+    const HttpResult r = chat(m_prompts.next(),
+                              streamed ? QJsonObject{{QStringLiteral("stream"), true}} : QJsonObject{});
     QVERIFY2(r.status == status, qPrintable(r.describe(600)));
     QCOMPARE(r.header("retry-after"), retryAfter);
     QCOMPARE(r.header("content-type"), QByteArray("application/json"));
