@@ -16,7 +16,9 @@ std::string_view trimmed(std::string_view s)
     return s.substr(b, e - b + 1);
 }
 
-bool parseHostPort(std::string_view text, std::string *host, int *port)
+} // namespace
+
+bool parseHostPort(std::string_view text, std::string *host, int *port, int minPort)
 {
     std::string_view h;
     std::string_view p;
@@ -35,14 +37,12 @@ bool parseHostPort(std::string_view text, std::string *host, int *port)
     }
     int v = 0;
     const auto r = std::from_chars(p.data(), p.data() + p.size(), v);
-    if (h.empty() || p.empty() || r.ec != std::errc() || r.ptr != p.data() + p.size() || v < 1 || v > 65535)
+    if (h.empty() || p.empty() || r.ec != std::errc() || r.ptr != p.data() + p.size() || v < minPort || v > 65535)
         return false;
     *host = std::string(h);
     *port = v;
     return true;
 }
-
-} // namespace
 
 RedisHostList RedisHostList::parse(std::string_view text, std::vector<std::string> *rejected)
 {

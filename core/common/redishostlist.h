@@ -6,6 +6,10 @@
 
 namespace l0l3 {
 
+// "HOST:PORT" or "[IPv6]:PORT" with a port from minPort to 65535; the host is
+// returned as written (IPv6 without brackets) and must not be empty.
+bool parseHostPort(std::string_view text, std::string *host, int *port, int minPort = 1);
+
 // The Redis servers (host:port) that may be sent the data nodes' credentials
 // when the Sentinels name a new primary: the operator's list and nothing else,
 // so a Sentinel that lies cannot collect the password by naming its own

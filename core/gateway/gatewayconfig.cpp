@@ -12,6 +12,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "core/common/controlmessage.h"
+#include "core/common/redishostlist.h"
 #include "core/gateway/tlscontext.h"
 
 namespace l0l3 {
@@ -71,27 +73,9 @@ bool parseBool(std::string_view text, bool *out)
 
 bool parseListen(std::string_view text, std::string *host, std::uint16_t *port)
 {
-    std::string_view h;
-    std::string_view p;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return false;
-        h = text.substr(1, close - 1);
-        p = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos)
-            return false;
-        h = text.substr(0, colon);
-        p = text.substr(colon + 1);
-    }
-    if (h.empty())
+    int v = 0;
+    if (!parseHostPort(text, host, &v, 0))
         return false;
-    unsigned v = 0;
-    if (!parseNumber<unsigned>(p, 0, 65535, &v))
-        return false;
-    *host = std::string(h);
     *port = static_cast<std::uint16_t>(v);
     return true;
 }
@@ -129,13 +113,6 @@ bool isLoopbackHost(const std::string &host)
     if (address.is_v6() && address.to_v6().is_v4_mapped())
         return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback();
     return address.is_loopback();
-}
-
-bool validRegion(std::string_view r)
-{
-    return !r.empty() && r.size() <= 64 && std::all_of(r.begin(), r.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    });
 }
 
 std::optional<std::string> readTrimmed(const std::string &path)
@@ -340,7 +317,7 @@ const std::vector<Option> &options()
          }},
         {"region", "NAME", "this gateway's region (labels, seen counters, drain)",
          [](Context &x, const std::string &v) {
-             if (!validRegion(v))
+             if (!isValidRegionName(v))
                  return x.fail("invalid --region '" + v + "' (1 to 64 letters, digits, '-', '_')");
              x.c.region = v;
              return true;
