@@ -5,14 +5,4 @@ if(TARGET tst_gatewayfaults)
     return()
 endif()
 
-l0l3_add_qtest(tst_gatewayfaults
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_gatewayfaults.cpp
-    LIBS l0l3_integration_wire Qt6::Network
-    LABELS integration
-    TIMEOUT 300
-    HEAVY)
-foreach(tool l0l3-gateway l0l3-stub-llm)
-    if(TARGET ${tool})
-        add_dependencies(tst_gatewayfaults ${tool})
-    endif()
-endforeach()
+l0l3_add_gateway_test(tst_gatewayfaults 300 Qt6::Network)
