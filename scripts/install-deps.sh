@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates ccache
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev
   qtkeychain-qt6-dev libgl-dev
   libboost-dev libhiredis-dev libsimdjson-dev libxxhash-dev libutf8proc-dev
