@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench.sh [--smoke] [--no-build] [--preset NAME] [--out DIR]
 #
-# Builds (scripts/build.sh, default preset) and runs every benchmark of
-# issue 6, then prints one markdown report (docs/BENCHMARKS.md explains it):
+# Builds (scripts/build.sh, default preset) and runs the standing benchmarks
+# below, then prints one markdown report (docs/BENCHMARKS.md explains it):
 #   micro  Google Benchmark, build/<preset>/bin/l0l3_bench_micro, 3 repetitions, medians
 #   http   bench/http/run.sh: nginx reference, L0.5 hits, L0 hits, misses; 32 and 64
 #          connections, 3 x 10 s each, medians (about 5 minutes)

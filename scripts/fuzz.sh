@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs the libFuzzer targets of tests/fuzz (issue 5).
+# Builds and runs the libFuzzer targets of tests/fuzz.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]      fuzz every target (default 30 s each on average:
 #                                             the total is shared by weight, see weight_of)

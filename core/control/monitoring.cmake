@@ -1,4 +1,4 @@
-# Replication, Sentinel and metrics sources of the control plane (issue 4).
+# Replication, Sentinel and metrics sources of the control plane.
 target_sources(l0l3_control PRIVATE
     metricssnapshot.h
     metricssource.cpp metricssource.h

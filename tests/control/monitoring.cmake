@@ -1,4 +1,4 @@
-# Tests of the replication monitor, Sentinel client and metrics sources (issue 4).
+# Tests of the replication monitor, Sentinel client and metrics sources.
 foreach(t replicationmonitor sentinelclient metricssource histogramquantile_prometheus)
     if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tst_${t}.cpp)
         continue()
