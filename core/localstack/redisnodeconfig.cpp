@@ -54,11 +54,16 @@ QByteArray RedisNodeConfig::render() const
                   << QStringLiteral("sentinel sentinel-pass %1").arg(sentinelAuthPassword);
         }
     } else {
-        // Nothing on disk: a restarted node starts empty and resyncs.
-        lines << QStringLiteral("save \"\"")
-              << QStringLiteral("appendonly no")
-              // Replicas sync at once at startup; the default 5 s diskless delay only slows that down.
-              << QStringLiteral("repl-diskless-sync yes") << QStringLiteral("repl-diskless-sync-delay 0")
+        if (persistence) {
+            // As packaging/redis/primary.conf and replica.conf.
+            lines << QStringLiteral("appendonly yes") << QStringLiteral("appendfsync everysec")
+                  << QStringLiteral("aof-use-rdb-preamble yes") << QStringLiteral("save 3600 1 300 100 60 10000");
+        } else {
+            // Nothing on disk: a restarted node starts empty and resyncs.
+            lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no");
+        }
+        // Replicas sync at once at startup; the default 5 s diskless delay only slows that down.
+        lines << QStringLiteral("repl-diskless-sync yes") << QStringLiteral("repl-diskless-sync-delay 0")
               << QStringLiteral("replica-serve-stale-data yes") << QStringLiteral("replica-read-only yes")
               << QStringLiteral("replica-announce-ip %1").arg(bindAddress);
         if (!aclFile.isEmpty())

@@ -7,8 +7,9 @@
 namespace l0l3 {
 
 // The redis.conf of one node of an L0L3 deployment on loopback: a primary, a
-// replica or a Sentinel, with nothing persisted to disk and, when ACL users
-// are loaded, the replication and Sentinel credentials of
+// replica or a Sentinel, persisted as packaging/redis/ persists (or, for
+// tests that want a fast empty node, not at all) and, when ACL users are
+// loaded, the replication and Sentinel credentials of
 // packaging/redis/users.acl. Written by the demo launcher and the test
 // fixtures, so both run Redis the same way.
 class RedisNodeConfig
@@ -40,6 +41,11 @@ public:
     // the console unless allowed explicitly).
     QString sentinelAuthPassword;
     QStringList extraLines; // appended verbatim, e.g. "maxmemory 10mb"
+    // Data nodes: AOF (fsync every second) and RDB snapshots in dir, on every
+    // node alike, since a replica may be promoted. False: nothing on disk, a
+    // restarted node starts empty and resyncs (test stacks that never restart
+    // a node from its files).
+    bool persistence = true;
 
     // The ACL user on the Sentinels' own port, and what it may do there: what
     // Sentinel peers need (hello, PING, is-master-down-by-addr) and what

@@ -115,6 +115,7 @@ QString RedisServer::writeConfig(QString *error)
     config.port = m_port;
     config.dir = m_dir->path();
     config.extraLines = m_options.extraArgs;
+    config.persistence = m_options.persistence;
     if (m_options.sentinel) {
         config.role = RedisNodeConfig::Role::Sentinel;
         config.masterName = m_options.sentinelMasterName;

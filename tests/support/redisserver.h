@@ -35,6 +35,10 @@ struct RedisServerOptions
     int failoverTimeoutMs = 10000;
     // Extra config lines appended verbatim, e.g. "maxmemory 10mb".
     QStringList extraArgs;
+    // AOF and RDB in the temporary directory, as packaging/redis/ configures
+    // every data node. Off by default: most tests never reload a node from its
+    // files, and an empty start is faster.
+    bool persistence = false;
 };
 
 // A real redis-server (or sentinel) on a free loopback port, in its own

@@ -44,6 +44,8 @@ private slots:
     void gatewayUserIsLeastPrivileged();
     void stopLeavesNoProcess();
     void killThenRestartOnSamePort();
+    void persistentNodeKeepsWritesAcrossKill_data();
+    void persistentNodeKeepsWritesAcrossKill();
     void pausedServerDoesNotAnswer();
     void sentinelAuthenticatesAndFindsReplica();
     void packagedSentinelUserMatchesFixture();
@@ -189,6 +191,44 @@ void TestRedisFixture::killThenRestartOnSamePort()
     RedisClient again = server.client();
     QVERIFY2(again.isConnected(), qPrintable(again.lastError()));
     QVERIFY(again.ping());
+}
+
+void TestRedisFixture::persistentNodeKeepsWritesAcrossKill_data()
+{
+    QTest::addColumn<bool>("persistence");
+    QTest::newRow("persisted") << true;
+    QTest::newRow("not persisted") << false;
+}
+
+// Every data node that may become the primary persists as packaging/redis/
+// does: AOF everysec writes the log before the reply, so a kill -9 of the
+// process (not of the host) loses no acknowledged write.
+void TestRedisFixture::persistentNodeKeepsWritesAcrossKill()
+{
+    QFETCH(bool, persistence);
+    // Replicas are configured alike: Sentinel may promote any of them.
+    for (const auto role : {l0l3::RedisNodeConfig::Role::Primary, l0l3::RedisNodeConfig::Role::Replica}) {
+        l0l3::RedisNodeConfig config;
+        config.role = role;
+        config.persistence = persistence;
+        const QByteArray rendered = config.render();
+        QCOMPARE(rendered.contains("\nappendonly yes\nappendfsync everysec\n"), persistence);
+        QCOMPARE(rendered.contains("\nsave 3600 1 300 100 60 10000\n"), persistence);
+    }
+
+    QString error;
+    RedisServer server;
+    RedisServer::Options options;
+    options.persistence = persistence;
+    QVERIFY2(server.start(options, &error), qPrintable(error));
+    RedisClient writer = server.client();
+    QVERIFY2(writer.isConnected(), qPrintable(writer.lastError()));
+    QVERIFY(writer.set("l0l3:v1:entry:persisted", "kept"));
+    server.kill();
+    QVERIFY2(server.restart(&error), qPrintable(error));
+    RedisClient again = server.client();
+    QVERIFY2(again.isConnected(), qPrintable(again.lastError()));
+    QCOMPARE(again.get("l0l3:v1:entry:persisted"), persistence ? QByteArray("kept") : QByteArray());
 }
 
 void TestRedisFixture::pausedServerDoesNotAnswer()
