@@ -23,6 +23,10 @@ int main(int argc, char **argv)
     }
     for (const std::string &warning : config.warnings)
         std::fprintf(stderr, "l0l3-gateway: warning: %s\n", warning.c_str());
+    if (config.checkConfig) {
+        std::puts("l0l3-gateway: configuration OK");
+        return 0;
+    }
 
     for (const auto *url : {&config.replica, &config.primary}) {
         // With Sentinels, --primary may be out of date (failed over since): the Sentinels know.

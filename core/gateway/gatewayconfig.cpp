@@ -552,6 +552,10 @@ const std::vector<Option> &options()
          "serve a non-loopback --listen without --api-keys-file (refused\n"
          "otherwise: clients could name any tenant's namespace)",
          boolean(&GatewayConfig::allowAnonymous)},
+        {"check-config", "",
+         "check the options and the files they name, print the result and\n"
+         "exit (0: valid, 2: not) without connecting to anything",
+         boolean(&GatewayConfig::checkConfig), Option::ArgvOnly},
         {"help", "", "show this text and exit", nullptr, Option::ArgvOnly, nullptr, GatewayConfig::Action::Help},
         {"version", "", "show the version and exit", nullptr, Option::ArgvOnly, nullptr,
          GatewayConfig::Action::Version},

@@ -89,6 +89,8 @@ struct GatewayConfig
     std::shared_ptr<const ApiKeyStore> apiKeys;
     // --allow-anonymous: serve a non-loopback --listen without API keys (refused otherwise).
     bool allowAnonymous = false;
+    // --check-config: l0l3-gateway validates everything above and exits instead of serving.
+    bool checkConfig = false;
 
     // Things worth telling the operator at start that do not stop it (a password on the command line).
     std::vector<std::string> warnings;

@@ -62,6 +62,7 @@ private slots:
     void sentinels();
     void configFile();
     void helpAndVersion();
+    void checkConfig();
     void anonymousListen_data();
     void anonymousListen();
     void passwordOnCommandLineWarns();
@@ -433,6 +434,41 @@ void TestGatewayConfig::helpAndVersion()
     QCOMPARE(GatewayConfig::parse(int(v.argv.size()), v.argv.data(), &c, nullptr, envOf({})),
              GatewayConfig::Action::Version);
     QVERIFY(GatewayConfig::usage().find("--hot-cache-entries") != std::string::npos);
+}
+
+// --check-config runs every check of a real start (files included) and is a
+// command-line switch only: a config file cannot turn a service into a check.
+void TestGatewayConfig::checkConfig()
+{
+    QStringList l = required();
+    l << QStringLiteral("--check-config");
+    Args a(l);
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.checkConfig);
+
+    Args plain(required());
+    QCOMPARE(GatewayConfig::parse(int(plain.argv.size()), plain.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(!c.checkConfig);
+
+    QStringList missingFile = l;
+    missingFile << QStringLiteral("--api-keys-file") << QStringLiteral("/nonexistent/l0l3-api-keys");
+    Args m(missingFile);
+    QCOMPARE(GatewayConfig::parse(int(m.argv.size()), m.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Error);
+
+    QTemporaryDir dir;
+    const std::string file = QString(dir.path() + QStringLiteral("/gw.conf")).toStdString();
+    std::ofstream(file) << "check-config = true\n";
+    QStringList fromFile = required();
+    fromFile << QStringLiteral("--config") << QString::fromStdString(file);
+    Args f(fromFile);
+    QCOMPARE(GatewayConfig::parse(int(f.argv.size()), f.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Error);
+    QVERIFY(QString::fromStdString(error).contains(QStringLiteral("command line only")));
 }
 
 // Without API keys any client names any tenant's namespace and spends the
