@@ -4,6 +4,7 @@
 // control plane (single writer). Changing anything here is a contract change:
 // bump kVersion and update ../shared/DESIGN.md and docs/SCHEMA.md.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -89,9 +90,27 @@ inline constexpr std::string_view kInvalidateAll = "*";
 // "freeze", "unfreeze".
 inline constexpr std::string_view kControlChannel = "l0l3:v1:control";
 
-// String: the primary's clock in ms, written by the ReplicationMonitor.
-// Reading it on a replica gives the replication lag.
+// String: the primary's clock in ms, written once a second by every gateway
+// through FCALL l0l3_heartbeat (TIME + SET, never backwards) and by the
+// console's ReplicationMonitor. Reading it on a replica gives the replication
+// lag.
 inline constexpr std::string_view kHeartbeat = "l0l3:v1:heartbeat";
+
+// String: one gateway's announcement (FleetAnnouncer), a JSON object of at
+// most kFleetRecordMaxBytes: instance, region, url, version, state, replica,
+// started_ms, last_seen_ms, period_ms, expiry_ms. Rewritten every period with
+// PX expiry_ms, so a gateway that stops announcing disappears. Read by the
+// console and l0l3-ctl fleet (FleetRegistry); untrusted, since any gateway
+// credential may write any key of this pattern.
+inline constexpr std::string_view kFleetGatewayKind = "fleet:gateway:";
+inline std::string fleetGatewayKey(std::string_view instance)
+{
+    std::string out;
+    appendKey(out, kFleetGatewayKind, instance);
+    return out;
+}
+inline constexpr std::string_view kFleetGatewayPattern = "l0l3:v1:fleet:gateway:*";
+inline constexpr std::size_t kFleetRecordMaxBytes = 2048;
 
 // String "1" while approvals are frozen.
 inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";

@@ -1,5 +1,7 @@
 # Replication, Sentinel and metrics sources of the control plane.
 target_sources(l0l3_control PRIVATE
+    fleetregistry.cpp fleetregistry.h
+    fleetview.cpp fleetview.h
     metricssnapshot.h
     metricssource.cpp metricssource.h
     primarytracker.cpp primarytracker.h
