@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks packaging/systemd/l0l3-gateway.service against a built gateway:
 #  1. systemd-analyze verify (when available) on a copy whose ExecStart names
-#     the built binary;
+#     the built binary, and on l0l3-backup.service and l0l3-backup.timer
+#     (ExecStart naming packaging/backup/l0l3-backup; what the script does is
+#     checked by packaging/backup/check-backup.sh);
 #  2. the unit's ExecStart, with its Environment= lines, run as systemd would
 #     (%H, ${CREDENTIALS_DIRECTORY} filled in) against a loopback redis-server
 #     standing in for every Redis address of the unit, the listen port made
@@ -37,6 +39,27 @@ if command -v systemd-analyze >/dev/null; then
     # Warnings about the host (no network-online target in a container...) are printed, not fatal.
     [[ -s "$work/verify.log" ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify.log" >&2
     echo "check-unit: systemd-analyze verify passed"
+    if [[ -z "${L0L3_UNIT:-}" ]]; then
+        sed "s|^ExecStart=/usr/bin/l0l3-backup|ExecStart=$(realpath "$here/../backup/l0l3-backup")|" \
+            "$here/l0l3-backup.service" >"$work/l0l3-backup.service"
+        cp "$here/l0l3-backup.timer" "$work/l0l3-backup.timer"
+        if ! systemd-analyze verify --man=no "$work/l0l3-backup.service" "$work/l0l3-backup.timer" \
+            2>"$work/verify-backup.log"; then
+            cat "$work/verify-backup.log" >&2
+            echo "check-unit: systemd-analyze verify failed for the backup units" >&2
+            exit 1
+        fi
+        [[ -s "$work/verify-backup.log" ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify-backup.log" >&2
+        # The backup unit is a oneshot holding a Redis credential: hardened, never root.
+        for line in DynamicUser=yes NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+            CapabilityBoundingSet= SystemCallFilter=@system-service UMask=0077 Type=oneshot; do
+            grep -qx "$line" "$here/l0l3-backup.service" \
+                || { echo "check-unit: l0l3-backup.service lacks $line" >&2; exit 1; }
+        done
+        grep -qx 'Unit=l0l3-backup.service' "$here/l0l3-backup.timer" \
+            || { echo "check-unit: l0l3-backup.timer does not start l0l3-backup.service" >&2; exit 1; }
+        echo "check-unit: systemd-analyze verify passed for l0l3-backup.service and l0l3-backup.timer"
+    fi
 elif [[ ${L0L3_REQUIRE_SYSTEMD_ANALYZE:-0} == 1 ]]; then
     echo "check-unit: systemd-analyze is not installed (scripts/install-deps.sh installs systemd)" >&2
     exit 1
