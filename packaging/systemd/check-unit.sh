@@ -1,145 +1,195 @@
 #!/usr/bin/env bash
-# Checks packaging/systemd/l0l3-gateway.service against a built gateway:
-#  1. systemd-analyze verify (when available) on a copy whose ExecStart names
-#     the built binary, and on l0l3-backup.service and l0l3-backup.timer
-#     (ExecStart naming packaging/backup/l0l3-backup; what the script does is
-#     checked by packaging/backup/check-backup.sh);
-#  2. the unit's ExecStart, with its Environment= lines, run as systemd would
-#     (%H, ${CREDENTIALS_DIRECTORY} filled in) against a loopback redis-server
-#     standing in for every Redis address of the unit, the listen port made
-#     free (0). The gateway must start listening, answer /healthz and stop
-#     cleanly on SIGTERM. The upstream stays as shipped (HTTPS): nothing is
-#     sent to it.
-# Usage: packaging/systemd/check-unit.sh [path/to/l0l3-gateway]
+# Checks the systemd units of packaging/systemd (or, with --installed, the ones
+# the Debian packages installed) and runs the gateway's unit as systemd would:
+#  1. systemd-analyze verify on every *.service and *.timer (a template as the
+#     instance "check"), their /usr/bin/l0l3-* commands pointed at BIN_DIR;
+#  2. l0l3-gateway@check.service's ExecStart, with the example configuration
+#     (gateway-example.conf) as /etc/l0l3/gateway-check.conf, its credentials
+#     as LoadCredential= and its EnvironmentFile= would give them, against a
+#     loopback redis-server loaded with packaging's users.acl (rendered by
+#     render-acl.sh) standing in for every Redis address and an l0l3-stub-llm
+#     as the upstream. Sentinel lines are dropped (there is none). The gateway
+#     must answer /healthz with 200, answer a chat completion and exit 0 on
+#     SIGTERM. The example file as shipped must pass --check-config.
+# Usage: check-unit.sh [--installed] BIN_DIR
+#   BIN_DIR: where l0l3-gateway and l0l3-stub-llm were built. --installed:
+#   units from /lib/systemd/system, the example from /etc/l0l3, the gateway
+#   and render-acl.sh as the packages installed them (BIN_DIR: the stub only).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-unit="${L0L3_UNIT:-$here/l0l3-gateway.service}" # L0L3_UNIT: check another copy
-bin=$(realpath "${1:-$here/../../build/default/bin/l0l3-gateway}")
-[[ -x "$bin" ]] || { echo "check-unit: no gateway binary at $bin" >&2; exit 2; }
+installed=0
+if [[ ${1:-} == --installed ]]; then
+    installed=1
+    shift
+fi
+bin_dir=$(realpath "${1:-$here/../../build/default/bin}")
+scale=${L0L3_TIME_SCALE:-1}
+if ((installed)); then
+    units=(/lib/systemd/system/l0l3-*.service /lib/systemd/system/l0l3-*.timer)
+    example=/etc/l0l3/gateway-example.conf
+    gateway=/usr/bin/l0l3-gateway
+    render_acl=/usr/share/doc/l0l3/examples/render-acl.sh
+else
+    units=("$here"/*.service "$here"/*.timer)
+    example=$here/gateway-example.conf
+    gateway=$bin_dir/l0l3-gateway
+    render_acl=$here/../../scripts/render-acl.sh
+fi
+stub=$bin_dir/l0l3-stub-llm
+for f in "$gateway" "$stub"; do
+    [[ -x $f ]] || { echo "check-unit: no executable $f" >&2; exit 2; }
+done
 
 work=$(mktemp -d)
-redis_pid=""
-gateway_pid=""
+pids=()
 cleanup() {
-    [[ -n "$gateway_pid" ]] && kill "$gateway_pid" 2>/dev/null || true
-    [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null || true
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+fail() {
+    echo "check-unit: $*" >&2
+    for log in "$work"/*.log; do [[ -s $log ]] && sed "s|^|check-unit: $(basename "$log"): |" "$log" >&2; done
+    exit 1
+}
+# poll TENTHS COMMAND...: until COMMAND succeeds, at most TENTHS x 0.1 s (times L0L3_TIME_SCALE).
+poll() {
+    local n
+    n=$(awk -v t="$1" -v s="$scale" 'BEGIN { print int(t * s) }')
+    shift
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# 1. systemd-analyze verify, every unit at once (a timer next to its service).
+mkdir "$work/units"
+gateway_unit=""
+for u in "${units[@]}"; do
+    [[ -e $u ]] || continue
+    name=$(basename "$u" | sed 's/@\./@check./')
+    cp "$u" "$work/units/$name"
+    # From the source tree: /usr/bin/l0l3-NAME is BIN_DIR/l0l3-NAME, or a script packaging/*/l0l3-NAME.
+    for command in $( ((installed)) || grep -oE '/usr/bin/l0l3-[a-z0-9-]+' "$u" | sort -u); do
+        command=${command#/usr/bin/}
+        target=$bin_dir/$command
+        [[ -x $target ]] || target=$(find "$here/.." -mindepth 2 -maxdepth 2 -name "$command" -perm -u+x | head -1)
+        [[ -n $target ]] && sed -i -E "s#/usr/bin/$command([^a-z0-9-]|\$)#$target\1#g" "$work/units/$name"
+    done
+    [[ $name == l0l3-gateway@check.service ]] && gateway_unit=$work/units/$name
+done
+[[ -n $gateway_unit ]] || fail "no l0l3-gateway@.service among ${units[*]}"
 if command -v systemd-analyze >/dev/null; then
-    sed "s|^ExecStart=/usr/bin/l0l3-gateway|ExecStart=$bin|" "$unit" >"$work/l0l3-gateway.service"
-    if ! systemd-analyze verify --man=no "$work/l0l3-gateway.service" 2>"$work/verify.log"; then
-        cat "$work/verify.log" >&2
-        echo "check-unit: systemd-analyze verify failed" >&2
-        exit 1
+    if ! (cd "$work/units" && systemd-analyze verify --man=no ./*) 2>"$work/verify.log"; then
+        fail "systemd-analyze verify failed on $(ls "$work/units" | tr '\n' ' ')"
     fi
     # Warnings about the host (no network-online target in a container...) are printed, not fatal.
-    [[ -s "$work/verify.log" ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify.log" >&2
-    echo "check-unit: systemd-analyze verify passed"
-    if [[ -z "${L0L3_UNIT:-}" ]]; then
-        sed "s|^ExecStart=/usr/bin/l0l3-backup|ExecStart=$(realpath "$here/../backup/l0l3-backup")|" \
-            "$here/l0l3-backup.service" >"$work/l0l3-backup.service"
-        cp "$here/l0l3-backup.timer" "$work/l0l3-backup.timer"
-        if ! systemd-analyze verify --man=no "$work/l0l3-backup.service" "$work/l0l3-backup.timer" \
-            2>"$work/verify-backup.log"; then
-            cat "$work/verify-backup.log" >&2
-            echo "check-unit: systemd-analyze verify failed for the backup units" >&2
-            exit 1
-        fi
-        [[ -s "$work/verify-backup.log" ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify-backup.log" >&2
-        # The backup unit is a oneshot holding a Redis credential: hardened, never root.
-        for line in DynamicUser=yes NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
-            CapabilityBoundingSet= SystemCallFilter=@system-service UMask=0077 Type=oneshot; do
-            grep -qx "$line" "$here/l0l3-backup.service" \
-                || { echo "check-unit: l0l3-backup.service lacks $line" >&2; exit 1; }
-        done
-        grep -qx 'Unit=l0l3-backup.service' "$here/l0l3-backup.timer" \
-            || { echo "check-unit: l0l3-backup.timer does not start l0l3-backup.service" >&2; exit 1; }
-        echo "check-unit: systemd-analyze verify passed for l0l3-backup.service and l0l3-backup.timer"
-    fi
+    [[ -s $work/verify.log ]] && sed 's/^/check-unit: systemd-analyze: /' "$work/verify.log" >&2
+    : >"$work/verify.log"
+    echo "check-unit: systemd-analyze verify passed: $(ls "$work/units" | tr '\n' ' ')"
 elif [[ ${L0L3_REQUIRE_SYSTEMD_ANALYZE:-0} == 1 ]]; then
-    echo "check-unit: systemd-analyze is not installed (scripts/install-deps.sh installs systemd)" >&2
-    exit 1
+    fail "systemd-analyze is not installed (scripts/install-deps.sh installs systemd)"
 else
     echo "check-unit: systemd-analyze not installed, skipping verify"
 fi
 
-# Credentials, as LoadCredential= would provide them.
-creds="$work/credentials"
-mkdir -m 700 "$creds"
-password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-printf '%s\n' "$password" >"$creds/redis-password"
-printf '%s\n' "unused-sentinel-password" >"$creds/sentinel-password"
-printf '%s\n' "sk-check-unit" >"$creds/upstream-api-key"
-printf '%s default\n' "$(printf 'client-key' | sha256sum | cut -d' ' -f1)" >"$creds/api-keys"
-chmod 600 "$creds"/*
+# 2. Secrets: users.acl rendered with fresh passwords, the unit's credentials and environment file.
+secret() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
+export L0L3_GATEWAY_PASSWORD=$(secret) L0L3_CONSOLE_PASSWORD=$(secret) L0L3_REPLICATION_PASSWORD=$(secret) \
+    L0L3_SENTINEL_PASSWORD=$(secret) L0L3_TOPOLOGY_PASSWORD=$(secret)
+bash "$render_acl" "$work/users.acl"
+etc=$work/etc
+mkdir -m 700 "$etc"
+printf '%s\n' "$L0L3_GATEWAY_PASSWORD" >"$etc/gateway-check.redis-password"
+client_key=sk-client-$(secret)
+printf '%s default\n' "$(printf '%s' "$client_key" | sha256sum | cut -d' ' -f1)" >"$etc/gateway-check.api-keys"
+printf 'L0L3_UPSTREAM_API_KEY=sk-check-unit\nL0L3_SENTINEL_AUTH_PASSWORD=%s\n' "$(secret)" >"$etc/gateway-check.env"
+chmod 600 "$etc"/*
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'user default on nopass ~* &* +@all\nuser gateway on >%s ~* &* +@all\n' "$password" >"$work/users.acl"
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --aclfile "$work/users.acl" \
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --aclfile "$work/users.acl" \
     >"$work/redis.log" 2>&1 &
-redis_pid=$!
-for _ in $(seq 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
-    kill -0 "$redis_pid" 2>/dev/null || break
-    sleep 0.1
-done
-redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "check-unit: redis-server did not start" >&2; cat "$work/redis.log" >&2; exit 1; }
+pids+=($!)
+redis_ping() { redis-cli --user gateway --pass "$L0L3_GATEWAY_PASSWORD" --no-auth-warning -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+poll 100 redis_ping || fail "redis-server did not start"
+stub_port=$(free_port)
+"$stub" --listen "127.0.0.1:$stub_port" >"$work/stub.log" 2>&1 &
+pids+=($!)
+stub_up() { curl -fs -o /dev/null "http://127.0.0.1:$stub_port/healthz"; }
+poll 100 stub_up || fail "l0l3-stub-llm did not start"
 
-# The unit's command line and environment, with its Redis addresses pointed at the loopback server.
-python3 - "$unit" "$creds" "$port" "$(hostname)" >"$work/command" <<'EOF'
-import shlex, sys
-unit, creds, port, host = sys.argv[1:5]
-lines, joined = open(unit).read().splitlines(), []
-for line in lines:
+# The example as shipped is valid (credentials as the unit gives them).
+check_env=$(cat "$etc/gateway-check.env")
+env $check_env "$gateway" --config "$example" --redis-password-file "$etc/gateway-check.redis-password" \
+    --api-keys-file "$etc/gateway-check.api-keys" --check-config >"$work/check-config.log" 2>&1 \
+    || fail "the example configuration $example fails --check-config"
+echo "check-unit: $example passes --check-config"
+
+# The example pointed at the loopback servers: every Redis address to redis-server, the upstream to the stub.
+sed -E -e "s#^listen = .*#listen = 127.0.0.1:0#" \
+    -e "s#^upstream = .*#upstream = http://127.0.0.1:$stub_port/v1#" \
+    -e "s#@[0-9.]+:[0-9]+#@127.0.0.1:$redis_port#" \
+    -e '/^(sentinel|sentinel-user|master-name|redis-hosts) =/d' \
+    "$example" >"$etc/gateway-check.conf"
+
+# The unit's ExecStart and EnvironmentFile as systemd would use them (%i, ${CREDENTIALS_DIRECTORY} filled in).
+creds=$work/credentials
+mkdir -m 700 "$creds"
+python3 - "$gateway_unit" "$etc" "$creds" >"$work/command" <<'EOF'
+import os, re, shlex, shutil, sys
+unit, etc, creds = sys.argv[1:4]
+joined = []
+for line in open(unit).read().splitlines():
     if joined and joined[-1].endswith('\\'):
         joined[-1] = joined[-1][:-1] + ' ' + line.strip()
     else:
         joined.append(line)
 def fill(text):
-    text = text.replace('%H', host).replace('${CREDENTIALS_DIRECTORY}', creds)
-    for address in ('127.0.0.1:6380', 'primary.internal:6379'):
-        text = text.replace(address, '127.0.0.1:' + port)
-    return text.replace('0.0.0.0:8080', '0.0.0.0:0')
-env = [fill(l.split('=', 1)[1]) for l in joined if l.startswith('Environment=')]
+    return text.replace('%i', 'check').replace('/etc/l0l3', etc).replace('${CREDENTIALS_DIRECTORY}', creds)
+env = []
+for line in joined:
+    key, _, value = line.partition('=')
+    if key == 'LoadCredential':
+        name, _, path = fill(value).partition(':')
+        shutil.copy(path, os.path.join(creds, name))
+    elif key == 'EnvironmentFile':
+        path = fill(value).lstrip('-')
+        if os.path.exists(path):
+            env += [l.strip() for l in open(path) if l.strip() and not l.startswith('#')]
+    elif key == 'Environment':
+        env.append(fill(value))
 exec_start = [fill(l.split('=', 1)[1]) for l in joined if l.startswith('ExecStart=')]
 assert len(exec_start) == 1, 'one ExecStart expected'
 print(' '.join(shlex.quote(e) for e in env) + ' ' + exec_start[0])
 EOF
-echo "check-unit: running $(cat "$work/command")"
-
-# The binary under test in place of /usr/bin.
-command=$(sed "s|/usr/bin/l0l3-gateway|$bin|" "$work/command")
-eval "exec env $command" >"$work/gateway.out" 2>"$work/gateway.err" &
+command=$(sed -E "s#/usr/bin/l0l3-gateway#$gateway#" "$work/command")
+echo "check-unit: running the unit's command: $(sed -E 's/(PASSWORD|KEY)=[^ ]*/\1=.../g' <<<"$command")"
+eval "exec env $command" >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
+pids+=($gateway_pid)
 listen_port=""
-for _ in $(seq 150); do
-    listen_port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/gateway.out" | head -1)
-    [[ -n "$listen_port" ]] && break
-    kill -0 "$gateway_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [[ -z "$listen_port" ]]; then
-    echo "check-unit: the gateway did not start with the unit's command line:" >&2
-    cat "$work/gateway.out" "$work/gateway.err" >&2
-    exit 1
-fi
+listening() {
+    listen_port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/gateway.log" | head -1)
+    [[ -n $listen_port ]] || { kill -0 "$gateway_pid" 2>/dev/null && return 1; fail "the gateway exited at start"; }
+}
+poll 150 listening || fail "the gateway did not start listening"
 echo "check-unit: gateway listening on port $listen_port"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$listen_port/healthz" || true)
-echo "check-unit: /healthz answered $status"
-[[ "$status" =~ ^(200|503)$ ]] || { cat "$work/gateway.err" >&2; exit 1; }
+[[ $status == 200 ]] || fail "/healthz answered $status, expected 200"
+echo "check-unit: /healthz answered 200"
+answer=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $client_key" -H 'Content-Type: application/json' \
+    -d '{"model":"check-unit","messages":[{"role":"user","content":"Is the package alive?"}]}' \
+    "http://127.0.0.1:$listen_port/v1/chat/completions" || true)
+[[ $(tail -1 <<<"$answer") == 200 ]] && grep -q '"choices"' <<<"$answer" \
+    || fail "the chat completion failed: $answer"
+echo "check-unit: a chat completion was answered"
 kill -TERM "$gateway_pid"
 rc=0
 wait "$gateway_pid" || rc=$?
-gateway_pid=""
-if [[ $rc -ne 0 ]]; then
-    echo "check-unit: the gateway exited with $rc after SIGTERM" >&2
-    cat "$work/gateway.err" >&2
-    exit 1
-fi
-grep -q 'upstream=https://api.openai.com/v1' "$work/gateway.err" \
-    || { echo "check-unit: the gateway did not log its HTTPS upstream" >&2; cat "$work/gateway.err" >&2; exit 1; }
+[[ $rc -eq 0 ]] || fail "the gateway exited with $rc after SIGTERM"
 echo "check-unit: OK"
