@@ -388,6 +388,7 @@ void Gateway::tick()
         checkUpstreamSlo(
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
         measureReplicationLag(*m_workers.front());
+        measureProposalInbox(*m_workers.front());
         // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
         if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
             m_resolver->resolve();
@@ -487,6 +488,15 @@ void Gateway::measureReplicationLag(Worker &worker)
         reading->primary = parse(reply);
         reading->failed = reading->failed || !reply;
         finish();
+    });
+}
+
+void Gateway::measureProposalInbox(Worker &worker)
+{
+    // The inbox only the console drains: its length is the proposal backlog an alert watches.
+    worker.primary->command({"LLEN", RedisSchema::kProposalInbox}, [this](const redisReply *reply, std::string_view) {
+        const bool known = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0;
+        m_metrics.setProposalInboxLength(known ? static_cast<double>(reply->integer) : std::nan(""));
     });
 }
 

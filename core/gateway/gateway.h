@@ -92,6 +92,7 @@ private:
     void tick();
     void updateDegradation();
     void measureReplicationLag(Worker &worker);
+    void measureProposalInbox(Worker &worker);
     void onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
                              std::string_view reason);
     void onPrimarySwitch(const RedisUrl &from, const RedisUrl &to);

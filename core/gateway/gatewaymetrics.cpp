@@ -186,6 +186,11 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
              "Primary heartbeat minus the local replica's copy (NaN: unknown).");
     w.sample("l0l3_replication_lag_seconds", {{"region", region}}, m_replicationLag.load(std::memory_order_relaxed));
 
+    w.family("l0l3_proposal_inbox_length", "gauge",
+             "Proposals in the primary's inbox waiting for the console to drain them (NaN: unknown). "
+             "Every gateway reads the same list.");
+    w.sample("l0l3_proposal_inbox_length", {{"region", region}}, m_proposalInbox.load(std::memory_order_relaxed));
+
     w.family("l0l3_fallback_reads_total", "counter",
              "L0 lookups served by another source while the local replica was down.");
     for (int f = 0; f < static_cast<int>(FallbackSource::Count); ++f) {

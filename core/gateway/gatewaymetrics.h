@@ -60,6 +60,8 @@ public:
     // NaN when unknown (heartbeat absent, a server unreachable).
     void setReplicationLag(double seconds) { m_replicationLag.store(seconds, std::memory_order_relaxed); }
     double replicationLag() const { return m_replicationLag.load(std::memory_order_relaxed); }
+    // LLEN of the primary's proposal inbox; NaN when unknown (primary unreachable, refused).
+    void setProposalInboxLength(double length) { m_proposalInbox.store(length, std::memory_order_relaxed); }
     std::uint64_t fallbackReads(FallbackSource source) const
     {
         return m_fallbackReads[static_cast<int>(source)].load();
@@ -111,6 +113,7 @@ private:
     std::atomic<std::uint64_t> m_circuitRejected{0};
     std::atomic<std::uint64_t> m_secondaryCalls{0};
     std::atomic<double> m_replicationLag{std::numeric_limits<double>::quiet_NaN()};
+    std::atomic<double> m_proposalInbox{std::numeric_limits<double>::quiet_NaN()};
     std::array<std::atomic<int>, static_cast<int>(RedisRole::Count)> m_redisTotal{};
     std::array<std::atomic<int>, static_cast<int>(RedisRole::Count)> m_redisUp{};
     mutable std::mutex m_errorsMutex;
