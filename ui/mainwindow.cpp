@@ -16,6 +16,8 @@
 #include "ui/entries/entrytablemodel.h"
 #include "ui/proposals/proposalspage.h"
 #include "ui/settings/passwordvault.h"
+#include "ui/settings/profilemonitoring.h"
+#include "ui/settings/profilesecrets.h"
 #include "ui/settings/profilestore.h"
 #include "ui/settings/settingsdialog.h"
 #include "ui/topology/topologypage.h"
@@ -74,6 +76,17 @@ MainWindow::MainWindow(QWidget *parent)
     });
 
     ControlWorker *w = m_client->worker();
+    // "last write": the newest decision in the audit stream, whoever made it (any console, l0l3-ctl), live.
+    connect(w, &ControlWorker::auditAppended, this, [this](const QList<AuditRecord> &records) {
+        if (records.isEmpty())
+            return;
+        const AuditRecord &r = records.constLast();
+        m_acksLabel->setText(tr("last write: %1 %2 by %3, %4")
+                                 .arg(Formatting::oneLine(QString::fromStdString(r.action), 16),
+                                      Formatting::oneLine(QString::fromStdString(r.key), 12),
+                                      Formatting::oneLine(QString::fromStdString(r.actor), 32),
+                                      Formatting::timestamp(r.tsMs)));
+    });
     connect(w, &ControlWorker::connectionChanged, this,
             [this](const QString &state, const QString &server, const QString &error) {
                 m_connected = state == QLatin1String("ready");
@@ -178,7 +191,7 @@ void MainWindow::buildStatusBar()
     m_connLabel->setText(tr("not connected — File › Connection profiles"));
     m_roleLabel->setText(tr("role: ?"));
     m_acksLabel->setText(tr("last write: —"));
-    m_acksLabel->setToolTip(tr("Replicas that acknowledged the last write (WAIT), as reported by Redis"));
+    m_acksLabel->setToolTip(tr("The last decision in the audit stream, from any console"));
     m_queueLabel->setText(tr("queue: 0"));
     statusBar()->addPermanentWidget(m_connLabel);
     statusBar()->addPermanentWidget(m_roleLabel);
@@ -192,9 +205,11 @@ void MainWindow::onWriteFinished(const ApprovalResult &result)
         m_acksLabel->setText(tr("last write: %1 failed").arg(Formatting::oneLine(result.action, 40)));
         return;
     }
-    m_acksLabel->setText(result.replicasAcked < 0
-                             ? tr("last write: replicas unknown")
-                             : tr("last write: %n replica(s) acked", nullptr, result.replicasAcked));
+    // The text follows the audit stream (every console's decisions); this console's own write says
+    // how many replicas acknowledged it.
+    m_acksLabel->setToolTip(result.replicasAcked < 0
+                                ? tr("This console's last write: replicas unknown")
+                                : tr("This console's last write: %n replica(s) acked", nullptr, result.replicasAcked));
     m_acksLabel->setStyleSheet(result.replicasAcked == 0 ? QStringLiteral("color: #c33;") : QString());
 }
 
@@ -209,42 +224,39 @@ void MainWindow::connectWith(const RedisConnection::Options &options, const QStr
 
 void MainWindow::connectProfile(const ConnectionProfile &profile, const QString &password)
 {
-    auto go = [this, profile](const QString &pw) {
-        QString error;
-        const auto options = profile.toOptions(pw, &error);
-        if (!options) {
-            showStatus(tr("Profile %1: %2").arg(profile.name, error), 0);
-            return;
-        }
-        ProfileStore::setLastUsed(profile.name);
-        connectWith(*options, profile.name);
-        MonitorConfig config;
-        config.hasPrimary = true;
-        config.primary = *options;
-        config.sentinelMaster = profile.sentinelMaster;
-        for (const QString &s : profile.sentinels) {
-            const QStringList hp = s.split(QLatin1Char(':'));
-            if (hp.size() == 2)
-                config.sentinels.append({hp[0], hp[1].toInt()});
-        }
-        if (!config.sentinels.isEmpty())
-            setMonitoring(config);
-    };
-    if (!password.isEmpty()) {
-        go(password);
+    QString invalid;
+    if (!profile.isValid(&invalid)) {
+        showStatus(tr("Profile %1: %2").arg(profile.name, invalid), 0);
         return;
     }
-    auto *ctx = new QObject(this);
-    connect(m_vault, &PasswordVault::loaded, ctx,
-            [this, ctx, profile, go](const QString &name, const QString &pw, bool found, const QString &message) {
-                if (name != profile.name)
+    QList<ProfileSecrets::Role> roles;
+    if (password.isEmpty())
+        roles.append(ProfileSecrets::Role::Console);
+    if (!profile.topologyUser.isEmpty())
+        roles.append(ProfileSecrets::Role::Topology);
+    if (!profile.sentinelUser.isEmpty())
+        roles.append(ProfileSecrets::Role::Sentinel);
+    auto *secrets = new ProfileSecrets(m_vault, this);
+    connect(secrets, &ProfileSecrets::resolved, this,
+            [this, secrets, profile, password](const QString &, const QHash<int, QString> &passwords,
+                                               const QStringList &notes) {
+                secrets->deleteLater();
+                if (!notes.isEmpty())
+                    showStatus(notes.join(QStringLiteral(" · ")), 8000);
+                QString error;
+                const QString pw = password.isEmpty() ? passwords.value(int(ProfileSecrets::Role::Console)) : password;
+                const auto options = profile.toOptions(pw, &error);
+                if (!options) {
+                    showStatus(tr("Profile %1: %2").arg(profile.name, error), 0);
                     return;
-                ctx->deleteLater();
-                if (!found)
-                    showStatus(tr("%1 — connecting without a password.").arg(message), 8000);
-                go(pw);
+                }
+                ProfileStore::setLastUsed(profile.name);
+                connectWith(*options, profile.name);
+                setMonitoring(monitorConfigForProfile(profile, *options,
+                                                      passwords.value(int(ProfileSecrets::Role::Topology)),
+                                                      passwords.value(int(ProfileSecrets::Role::Sentinel))));
             });
-    m_vault->load(profile.name);
+    secrets->resolve(profile.name, roles);
 }
 
 void MainWindow::setMonitoring(const MonitorConfig &config)

@@ -34,7 +34,8 @@ public:
 
     // Connects with a password held in memory (the demo's, or typed in).
     void connectWith(const RedisConnection::Options &options, const QString &label);
-    // Password from the vault (keychain or session) when empty.
+    // Password from the environment or the vault (ProfileSecrets) when empty;
+    // the topology and Sentinel users' passwords always from there.
     void connectProfile(const ConnectionProfile &profile, const QString &password = {});
     // Dashboards and topology: gateways to scrape, replicas, Sentinels.
     void setMonitoring(const MonitorConfig &config);

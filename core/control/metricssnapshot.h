@@ -30,13 +30,27 @@ struct RegionMetrics
     int gatewaysUp = 0;
     int gatewaysTotal = 0;    // 0 when unknown (Prometheus source)
     double windowSeconds = 0; // the window the rates were computed over
+    // The largest l0l3_replication_lag_seconds the region's gateways report,
+    // in ms; NaN when none reports a finite one.
+    double replicationLagMs = qQNaN();
+};
+
+// One gateway as the scrape saw it (empty from the Prometheus source).
+struct ScrapedGateway
+{
+    QString region;
+    QString url;              // the /metrics URL scraped
+    bool up = false;          // answered this tick
+    QString degradationState; // its worst l0l3_degradation_state; empty when down
+    double replicationLagMs = qQNaN();
 };
 
 struct MetricsSnapshot
 {
     QDateTime timestamp;
-    QList<RegionMetrics> regions; // sorted by region name
-    QString error;                // the source itself failed (e.g. Prometheus unreachable)
+    QList<RegionMetrics> regions;   // sorted by region name
+    QList<ScrapedGateway> gateways; // in target order (scrape source only)
+    QString error;                  // the source itself failed (e.g. Prometheus unreachable)
 
     const RegionMetrics *region(const QString &name) const
     {

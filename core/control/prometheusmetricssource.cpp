@@ -78,6 +78,7 @@ QStringList PrometheusMetricsSource::queries() const
         QStringLiteral("histogram_quantile(0.99, %1)").arg(buckets),
         QStringLiteral("max by (region, state) (l0l3_degradation_state)"),
         QStringLiteral("count by (region) (l0l3_draining)"),
+        QStringLiteral("max by (region) (l0l3_replication_lag_seconds)"),
     };
 }
 
@@ -235,6 +236,10 @@ QList<MetricsSnapshot> PrometheusMetricsSource::assemble(const QList<QJsonArray>
         Acc &a = accFor(ms, metric);
         a.m.gatewaysUp = int(v);
         a.m.up = v >= 1;
+    });
+    forEachPoint(results.value(5), [&](const QJsonObject &metric, qint64 ms, double v) {
+        if (std::isfinite(v) && v >= 0)
+            accFor(ms, metric).m.replicationLagMs = v * 1000.0;
     });
 
     QList<MetricsSnapshot> out;

@@ -50,8 +50,18 @@ void ScrapeMetricsSource::setTargets(const QList<Target> &targets)
 {
     ++m_tick; // replies of a running tick no longer match
     m_outstanding = 0;
+    // A gateway that stays keeps its history, so its rates do not restart.
+    std::vector<Gateway> previous = std::move(m_gateways);
     m_gateways.clear();
     for (const Target &t : targets) {
+        const auto kept = std::find_if(previous.begin(), previous.end(), [&t](const Gateway &g) {
+            return g.target.url == t.url && g.target.region == t.region;
+        });
+        if (kept != previous.end()) {
+            m_gateways.push_back(std::move(*kept));
+            previous.erase(kept);
+            continue;
+        }
         Gateway g;
         g.target = t;
         g.region = t.region;
@@ -103,6 +113,7 @@ void ScrapeMetricsSource::onReply(std::size_t index, QNetworkReply *reply, quint
     if (reply->error() != QNetworkReply::NoError || status != 200) {
         g.up = false;
         g.state.clear();
+        g.lagMs = qQNaN();
     } else {
         ingest(g, reply->readAll(), m_clock.elapsed());
     }
@@ -118,6 +129,7 @@ void ScrapeMetricsSource::ingest(Gateway &g, const QByteArray &body, qint64 nowM
     std::map<double, double> buckets;
     QString state;
     QString region;
+    double lagMs = qQNaN();
     for (const PromSample &s : samples) {
         if (region.isEmpty())
             region = labelOf(s, "region");
@@ -134,6 +146,8 @@ void ScrapeMetricsSource::ingest(Gateway &g, const QByteArray &body, qint64 nowM
             const QString st = labelOf(s, "state");
             if (degradationSeverity(st) > degradationSeverity(state))
                 state = st;
+        } else if (s.name == "l0l3_replication_lag_seconds" && std::isfinite(s.value) && s.value >= 0) {
+            lagMs = s.value * 1000.0;
         }
     }
     c.buckets.assign(buckets.begin(), buckets.end());
@@ -141,6 +155,7 @@ void ScrapeMetricsSource::ingest(Gateway &g, const QByteArray &body, qint64 nowM
         g.region = region;
     g.up = true;
     g.state = state;
+    g.lagMs = lagMs;
     g.history.push_back(std::move(c));
     // Keep the newest scrape at or before the window start as the baseline.
     while (g.history.size() > 2 && g.history[1].atMs <= nowMs - m_windowMs)
@@ -159,8 +174,10 @@ void ScrapeMetricsSource::finishTick()
         int worst = -1;
     };
     std::map<QString, Acc> regions;
+    MetricsSnapshot snapshot;
     for (const Gateway &g : m_gateways) {
         const QString name = g.region.isEmpty() ? QStringLiteral("unknown") : g.region;
+        snapshot.gateways.append({name, g.target.url.toString(), g.up, g.up ? g.state : QString(), g.lagMs});
         Acc &a = regions[name];
         a.m.region = name;
         ++a.m.gatewaysTotal;
@@ -168,6 +185,8 @@ void ScrapeMetricsSource::finishTick()
             continue;
         ++a.m.gatewaysUp;
         a.m.up = true;
+        if (std::isfinite(g.lagMs) && !(a.m.replicationLagMs >= g.lagMs))
+            a.m.replicationLagMs = g.lagMs;
         const int sev = degradationSeverity(g.state);
         if (sev > a.worst) {
             a.worst = sev;
@@ -208,7 +227,6 @@ void ScrapeMetricsSource::finishTick()
             a.buckets[b.upperBound] += b.cumulativeCount;
     }
 
-    MetricsSnapshot snapshot;
     snapshot.timestamp = QDateTime::currentDateTimeUtc();
     for (auto &[name, a] : regions) {
         if (!a.m.up)

@@ -6,6 +6,7 @@
 #include <QUrl>
 
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <utility>
@@ -41,6 +42,8 @@ public:
     explicit ScrapeMetricsSource(const QList<Target> &targets, QObject *parent = nullptr);
     ~ScrapeMetricsSource() override;
 
+    // Replaces the gateways to scrape; one whose URL and region stay keeps its
+    // history (discovery re-sends the whole list every few seconds).
     void setTargets(const QList<Target> &targets);
     // How far back the deltas reach (default 10 s); at least two scrapes are needed.
     void setWindowMs(int ms) { m_windowMs = ms; }
@@ -63,7 +66,8 @@ private:
         Target target;
         QString region; // resolved
         bool up = false;
-        QString state; // worst degradation state reported
+        QString state;                                           // worst degradation state reported
+        double lagMs = std::numeric_limits<double>::quiet_NaN(); // l0l3_replication_lag_seconds, in ms
         std::deque<Counters> history;
     };
 

@@ -132,6 +132,7 @@ SentinelClient::SentinelClient(const Options &options, QObject *parent)
         connect(sub, &RedisSubscriber::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
             if (channel == kSwitchMaster)
                 onSwitchMessage(payload);
+            emit sentinelEvent(channel.left(64), payload.left(1024));
         });
         // A switch may have happened while this link was down.
         connect(sub, &RedisSubscriber::subscribed, this, [this] {
@@ -285,6 +286,11 @@ bool SentinelClient::mayReceiveCredentials(const QString &host, int port) const
     for (const Address &a : m_options.serverHosts)
         allowed.add(a.host.toStdString(), a.port);
     return allowed.mayReceiveCredentials(host.toStdString(), port, !m_options.serverPassword.isEmpty());
+}
+
+bool SentinelClient::mayPromote(const QString &host, int port) const
+{
+    return m_options.serverHosts.isEmpty() || mayReceiveCredentials(host, port);
 }
 
 void SentinelClient::majorityRound(RoundResult done)
@@ -523,51 +529,96 @@ void SentinelClient::promoteManually(const Address &newPrimary, const QList<Addr
     result->action = QStringLiteral("manual-promotion");
     result->newPrimaryHost = newPrimary.host;
     result->newPrimaryPort = newPrimary.port;
+    const QString target = QStringLiteral("%1:%2").arg(newPrimary.host).arg(newPrimary.port);
+    const QString notAllowed = QStringLiteral("not one of the Redis hosts the console may authenticate to "
+                                              "(the profile's data nodes / L0L3_REDIS_HOSTS): nothing sent");
+
+    PromotionStep first{newPrimary.host, newPrimary.port, QStringLiteral("REPLICAOF NO ONE"), false, {}};
+    if (!mayPromote(newPrimary.host, newPrimary.port)) {
+        first.detail = notAllowed;
+        result->steps.append(first);
+        result->message = QStringLiteral("%1 was not promoted: %2.").arg(target, notAllowed);
+        QMetaObject::invokeMethod(
+            this, [this, result] { emit failoverFinished(*result); }, Qt::QueuedConnection);
+        return;
+    }
 
     auto *promoted = new RedisConnection(serverOptions(newPrimary.host, newPrimary.port), this);
     promoted->open();
     promoted->command(
         {QByteArrayLiteral("REPLICAOF"), QByteArrayLiteral("NO"), QByteArrayLiteral("ONE")}, this,
-        [this, promoted, newPrimary, others, result](const RedisReply &r) {
+        [this, promoted, newPrimary, others, result, target, first, notAllowed](const RedisReply &r) mutable {
             promoted->deleteLater();
             if (r.isError()) {
-                result->message = QStringLiteral("REPLICAOF NO ONE on %1:%2 failed: %3; nothing was changed.")
-                                      .arg(newPrimary.host)
-                                      .arg(newPrimary.port)
-                                      .arg(r.errorMessage());
+                first.detail = r.errorMessage().left(300);
+                result->steps.append(first);
+                result->message =
+                    QStringLiteral("REPLICAOF NO ONE on %1 failed: %2; nothing was changed.").arg(target, first.detail);
                 emit failoverFinished(*result);
                 return;
             }
-            auto remaining = std::make_shared<int>(int(others.size()));
-            auto failures = std::make_shared<QStringList>();
-            auto finish = [this, newPrimary, result, failures] {
-                result->ok = failures->isEmpty();
-                result->message = failures->isEmpty()
-                    ? QStringLiteral("%1:%2 is now the primary; the other servers replicate from it.")
-                          .arg(newPrimary.host)
-                          .arg(newPrimary.port)
-                    : QStringLiteral(
-                          "%1:%2 is now the primary, but re-pointing failed for: %3. Re-point those by hand.")
-                          .arg(newPrimary.host)
-                          .arg(newPrimary.port)
-                          .arg(failures->join(QStringLiteral("; ")));
+            first.ok = true;
+            result->steps.append(first);
+            // Each node once, never the new primary itself.
+            QList<Address> nodes;
+            for (const Address &a : others) {
+                if (a.port <= 0 || (a.host == newPrimary.host && a.port == newPrimary.port))
+                    continue;
+                if (std::none_of(nodes.cbegin(), nodes.cend(),
+                                 [&a](const Address &b) { return a.host == b.host && a.port == b.port; }))
+                    nodes.append(a);
+            }
+            const QString command = QStringLiteral("REPLICAOF %1").arg(target);
+            auto remaining = std::make_shared<int>(int(nodes.size()));
+            auto finish = [this, newPrimary, result, target] {
+                QStringList failures;
+                int repointed = 0;
+                for (const PromotionStep &step : std::as_const(result->steps).mid(1)) {
+                    if (step.ok)
+                        ++repointed;
+                    else
+                        failures.append(QStringLiteral("%1:%2 (%3)").arg(step.host).arg(step.port).arg(step.detail));
+                }
+                result->ok = failures.isEmpty();
+                result->message = failures.isEmpty()
+                    ? QStringLiteral("%1 is now the primary; %2 other server(s) re-pointed to it.")
+                          .arg(target)
+                          .arg(repointed)
+                    : QStringLiteral("%1 is now the primary; %2 re-pointed, failed for: %3. Re-point those by hand.")
+                          .arg(target)
+                          .arg(repointed)
+                          .arg(failures.join(QStringLiteral("; ")));
                 setPrimary(newPrimary.host, newPrimary.port);
                 emit failoverFinished(*result);
             };
-            if (others.isEmpty()) {
+            if (nodes.isEmpty()) {
                 finish();
                 return;
             }
-            for (const Address &a : others) {
+            for (const Address &a : std::as_const(nodes)) {
+                const qsizetype index = result->steps.size();
+                result->steps.append({a.host, a.port, command, false, {}});
+                if (!mayPromote(a.host, a.port)) {
+                    result->steps[index].detail = notAllowed;
+                    QMetaObject::invokeMethod(
+                        this,
+                        [remaining, finish] {
+                            if (--*remaining == 0)
+                                finish();
+                        },
+                        Qt::QueuedConnection);
+                    continue;
+                }
                 auto *conn = new RedisConnection(serverOptions(a.host, a.port), this);
                 conn->open();
                 conn->command({QByteArrayLiteral("REPLICAOF"), newPrimary.host.toUtf8(),
                                QByteArray::number(newPrimary.port)},
-                              this, [conn, a, remaining, failures, finish](const RedisReply &rr) {
+                              this, [conn, index, result, remaining, finish](const RedisReply &rr) {
                                   conn->deleteLater();
+                                  PromotionStep &step = result->steps[index];
+                                  step.ok = !rr.isError();
                                   if (rr.isError())
-                                      failures->append(
-                                          QStringLiteral("%1:%2 (%3)").arg(a.host).arg(a.port).arg(rr.errorMessage()));
+                                      step.detail = rr.errorMessage().left(300);
                                   if (--*remaining == 0)
                                       finish();
                               });

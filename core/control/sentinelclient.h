@@ -84,8 +84,12 @@ public:
     // refused) it; the switch itself arrives as primaryChanged().
     void failover();
     // Without Sentinel quorum: REPLICAOF NO ONE on newPrimary, then
-    // REPLICAOF newPrimary on each of others (as the console user).
-    // failoverFinished() with the outcome; primaryChanged() on success.
+    // REPLICAOF newPrimary on each of others (as serverUser). When
+    // serverHosts is set, a node off that list is sent nothing and its step
+    // says why (callers may pass nodes that discovery or a Sentinel named);
+    // with no list the caller's nodes are the operator's. failoverFinished()
+    // with one PromotionStep per node; primaryChanged() once newPrimary is
+    // promoted.
     void promoteManually(const Address &newPrimary, const QList<Address> &others);
 
     QString primaryHost() const { return m_primaryHost; }
@@ -103,6 +107,10 @@ signals:
     // A configured Sentinel answered before AUTH and is not used.
     void sentinelRefused(const QString &host, int port, const QString &reason);
     void topologyUpdated(const l0l3::SentinelTopology &topology);
+    // A Sentinel event this client listens to (+switch-master, the one
+    // channel the Sentinels' ACL user may read): the topology changed, ask
+    // refreshTopology(). Payloads are untrusted text.
+    void sentinelEvent(const QByteArray &channel, const QByteArray &payload);
     void failoverFinished(const l0l3::FailoverResult &result);
 
 private:
@@ -115,7 +123,9 @@ private:
     void admit(int index);
     void majorityRound(RoundResult done);
     void onRoundAnswers(const QList<RedisReply> &answers, RoundResult done);
+
     bool mayReceiveCredentials(const QString &host, int port) const;
+    bool mayPromote(const QString &host, int port) const;
     // ROLE on host:port; cb(true) when it is a master; `tries` attempts 200 ms apart.
     void checkRole(const QString &host, int port, int tries, std::function<void(bool, QString)> cb);
     void onSwitchMessage(const QByteArray &payload);

@@ -35,6 +35,16 @@ struct SentinelTopology
     QDateTime fetchedAt;
 };
 
+// What a manual promotion did to one data node.
+struct PromotionStep
+{
+    QString host;
+    int port = 0;
+    QString command; // "REPLICAOF NO ONE" or "REPLICAOF <new primary>"
+    bool ok = false;
+    QString detail; // the server's error, or why nothing was sent; empty when ok
+};
+
 // The outcome of a failover request or a manual promotion.
 struct FailoverResult
 {
@@ -43,6 +53,7 @@ struct FailoverResult
     QString message; // what happened, or why it failed and what to do
     QString newPrimaryHost;
     int newPrimaryPort = 0;
+    QList<PromotionStep> steps; // manual promotion: one per node, the new primary first
 };
 
 } // namespace l0l3

@@ -157,7 +157,11 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
         m_errors->addPoint(r.region, at, r.rps * r.errorRate);
         RegionStatusCard *card = cardFor(r.region);
         card->setState(r.up ? r.degradationState : QStringLiteral("offline"));
-        card->setNumbers(r.rps, r.hitRate, r.p99Ms, m_lastLag.value(r.region, -1), r.gatewaysUp, r.gatewaysTotal);
+        // The gateways' own lag gauge when they report one (every region's
+        // heartbeat reader), else the console's measurement of the replica.
+        const qint64 lag = std::isfinite(r.replicationLagMs) ? qint64(std::llround(r.replicationLagMs))
+                                                             : m_lastLag.value(r.region, -1);
+        card->setNumbers(r.rps, r.hitRate, r.p99Ms, lag, r.gatewaysUp, r.gatewaysTotal);
     }
     for (TimeSeriesChart *c : {m_latency, m_rps, m_errors})
         c->commit(at);
@@ -211,6 +215,10 @@ void DashboardPage::addReplication(const QList<RegionReplicationStatus> &regions
     for (const RegionReplicationStatus &r : regions) {
         m_lag->addPoint(r.region, now, r.lagMs >= 0 ? double(r.lagMs) : qQNaN());
         m_lastLag.insert(r.region, r.lagMs);
+        // A replica of unknown region is named host:port (a region name has no
+        // ':'): a line in the lag chart, not a region card.
+        if (r.region.contains(u':') && !m_cards.contains(r.region))
+            continue;
         cardFor(r.region)->setLag(r.lagMs, r.linkUp && r.reachable);
     }
     m_lag->commit(now);

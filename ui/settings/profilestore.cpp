@@ -17,6 +17,14 @@ QList<ConnectionProfile> ProfileStore::load()
         p.user = settings.value(QStringLiteral("user")).toString();
         p.sentinels = settings.value(QStringLiteral("sentinels")).toStringList();
         p.sentinelMaster = settings.value(QStringLiteral("sentinelMaster"), QStringLiteral("l0l3")).toString();
+        // An unknown source name (a newer console's) falls back to the default.
+        p.metricsSource = ConnectionProfile::metricsSourceFromName(
+                              settings.value(QStringLiteral("metricsSource")).toString())
+                              .value_or(ConnectionProfile::MetricsSource::DiscoveredGateways);
+        p.prometheusUrl = settings.value(QStringLiteral("prometheusUrl")).toString();
+        p.topologyUser = settings.value(QStringLiteral("topologyUser")).toString();
+        p.sentinelUser = settings.value(QStringLiteral("sentinelUser")).toString();
+        p.dataNodes = settings.value(QStringLiteral("dataNodes")).toStringList();
         if (!p.name.isEmpty())
             profiles.append(p);
     }
@@ -46,6 +54,11 @@ void ProfileStore::save(const QList<ConnectionProfile> &profiles)
         settings.setValue(QStringLiteral("user"), p.user);
         settings.setValue(QStringLiteral("sentinels"), p.sentinels);
         settings.setValue(QStringLiteral("sentinelMaster"), p.sentinelMaster);
+        settings.setValue(QStringLiteral("metricsSource"), ConnectionProfile::metricsSourceName(p.metricsSource));
+        settings.setValue(QStringLiteral("prometheusUrl"), p.prometheusUrl);
+        settings.setValue(QStringLiteral("topologyUser"), p.topologyUser);
+        settings.setValue(QStringLiteral("sentinelUser"), p.sentinelUser);
+        settings.setValue(QStringLiteral("dataNodes"), p.dataNodes);
     }
     settings.endArray();
     settings.sync();

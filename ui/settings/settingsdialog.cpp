@@ -1,16 +1,20 @@
 #include "ui/settings/settingsdialog.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QVBoxLayout>
 
 #include "ui/settings/passwordvault.h"
+#include "ui/settings/profilesecrets.h"
 #include "ui/settings/profilestore.h"
 
 namespace l0l3 {
@@ -25,6 +29,13 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     , m_password(new QLineEdit(this))
     , m_sentinels(new QLineEdit(this))
     , m_master(new QLineEdit(this))
+    , m_metricsSource(new QComboBox(this))
+    , m_prometheus(new QLineEdit(this))
+    , m_topologyUser(new QLineEdit(this))
+    , m_topologyPassword(new QLineEdit(this))
+    , m_sentinelUser(new QLineEdit(this))
+    , m_sentinelPassword(new QLineEdit(this))
+    , m_dataNodes(new QPlainTextEdit(this))
     , m_remember(new QCheckBox(tr("Remember in the system keychain"), this))
     , m_keychainNote(new QLabel(this))
     , m_message(new QLabel(this))
@@ -36,6 +47,32 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     m_password->setEchoMode(QLineEdit::Password);
     m_password->setPlaceholderText(tr("stored in the keychain, never in a file"));
     m_sentinels->setPlaceholderText(QStringLiteral("127.0.0.1:26379, 127.0.0.1:26380"));
+    m_metricsSource->addItem(tr("Discovered gateways (scrape each one)"),
+                             ConnectionProfile::metricsSourceName(
+                                 ConnectionProfile::MetricsSource::DiscoveredGateways));
+    m_metricsSource->addItem(tr("Prometheus server (large fleets)"),
+                             ConnectionProfile::metricsSourceName(ConnectionProfile::MetricsSource::Prometheus));
+    m_metricsSource->setToolTip(tr("Gateways announce themselves in Redis; the console scrapes each live one's "
+                                   "/metrics. With hundreds of gateways, query Prometheus instead."));
+    m_prometheus->setPlaceholderText(QStringLiteral("http://prometheus:9090"));
+    m_topologyUser->setPlaceholderText(tr("topology (optional: manual promotion)"));
+    m_sentinelUser->setPlaceholderText(tr("l0l3-sentinel (optional: else $L0L3_SENTINEL_AUTH_USER)"));
+    for (QLineEdit *e : {m_topologyPassword, m_sentinelPassword}) {
+        e->setEchoMode(QLineEdit::Password);
+        e->setPlaceholderText(tr("stored in the keychain, never in a file"));
+    }
+    m_dataNodes->setPlaceholderText(QStringLiteral("nyc=10.0.1.5:6379\ntokyo=10.0.2.5:6379"));
+    m_dataNodes->setToolTip(tr("[REGION=]HOST:PORT, one per line or comma-separated: the Redis servers the "
+                               "console may send credentials to besides the primary (replica lag, promotion). "
+                               "Replicas found elsewhere are shown but never sent a password."));
+    m_dataNodes->setTabChangesFocus(true);
+    m_dataNodes->setFixedHeight(64);
+    auto updatePrometheus = [this] {
+        m_prometheus->setEnabled(m_metricsSource->currentData().toString()
+                                 == ConnectionProfile::metricsSourceName(ConnectionProfile::MetricsSource::Prometheus));
+    };
+    connect(m_metricsSource, &QComboBox::currentIndexChanged, this, updatePrometheus);
+    updatePrometheus();
     m_remember->setChecked(true);
     // Keychain and URL parser messages may quote what was typed or stored.
     m_keychainNote->setTextFormat(Qt::PlainText);
@@ -53,6 +90,13 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     form->addRow(QString(), m_remember);
     form->addRow(tr("&Sentinels:"), m_sentinels);
     form->addRow(tr("Sentinel &master name:"), m_master);
+    form->addRow(tr("Sentinel us&er:"), m_sentinelUser);
+    form->addRow(tr("Sentinel password:"), m_sentinelPassword);
+    form->addRow(tr("&Metrics source:"), m_metricsSource);
+    form->addRow(tr("Prometheus &URL:"), m_prometheus);
+    form->addRow(tr("&Topology user:"), m_topologyUser);
+    form->addRow(tr("Topology password:"), m_topologyPassword);
+    form->addRow(tr("&Data nodes:"), m_dataNodes);
 
     auto *newButton = new QPushButton(tr("&New"), this);
     auto *deleteButton = new QPushButton(tr("&Delete"), this);
@@ -104,7 +148,7 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     reloadList(ProfileStore::lastUsed());
     if (m_list->count() == 0)
         newProfile();
-    resize(720, 380);
+    resize(760, 560);
 }
 
 void SettingsDialog::setMessage(const QString &text, bool error)
@@ -138,6 +182,14 @@ void SettingsDialog::showProfile(const ConnectionProfile &p)
     m_user->setText(p.user);
     m_sentinels->setText(p.sentinels.join(QStringLiteral(", ")));
     m_master->setText(p.sentinelMaster);
+    m_metricsSource->setCurrentIndex(
+        qMax(0, m_metricsSource->findData(ConnectionProfile::metricsSourceName(p.metricsSource))));
+    m_prometheus->setText(p.prometheusUrl);
+    m_topologyUser->setText(p.topologyUser);
+    m_sentinelUser->setText(p.sentinelUser);
+    m_dataNodes->setPlainText(p.dataNodes.join(u'\n'));
+    m_topologyPassword->clear();
+    m_sentinelPassword->clear();
     m_password->clear();
     m_password->setPlaceholderText(m_vault->hasSessionPassword(p.name) ? tr("(set for this session)")
                                                                        : tr("stored in the keychain, never in a file"));
@@ -147,11 +199,11 @@ void SettingsDialog::showProfile(const ConnectionProfile &p)
 void SettingsDialog::newProfile()
 {
     m_list->clearSelection();
-    showProfile({QStringLiteral("local"),
-                 QStringLiteral("redis://127.0.0.1:6379"),
-                 QStringLiteral("console"),
-                 {},
-                 QStringLiteral("l0l3")});
+    ConnectionProfile fresh;
+    fresh.name = QStringLiteral("local");
+    fresh.primaryUrl = QStringLiteral("redis://127.0.0.1:6379");
+    fresh.user = QStringLiteral("console");
+    showProfile(fresh);
     m_name->setFocus();
     m_name->selectAll();
 }
@@ -163,6 +215,8 @@ void SettingsDialog::deleteProfile()
         return;
     ProfileStore::remove(name);
     m_vault->remove(name);
+    m_vault->remove(ProfileSecrets::vaultName(name, ProfileSecrets::Role::Topology));
+    m_vault->remove(ProfileSecrets::vaultName(name, ProfileSecrets::Role::Sentinel));
     reloadList();
 }
 
@@ -175,6 +229,16 @@ ConnectionProfile SettingsDialog::formProfile() const
     for (const QString &s : m_sentinels->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
         p.sentinels.append(s.trimmed());
     p.sentinelMaster = m_master->text().trimmed().isEmpty() ? QStringLiteral("l0l3") : m_master->text().trimmed();
+    p.metricsSource = ConnectionProfile::metricsSourceFromName(m_metricsSource->currentData().toString())
+                          .value_or(ConnectionProfile::MetricsSource::DiscoveredGateways);
+    p.prometheusUrl = m_prometheus->text().trimmed();
+    p.topologyUser = m_topologyUser->text().trimmed();
+    p.sentinelUser = m_sentinelUser->text().trimmed();
+    const QString nodes = m_dataNodes->toPlainText();
+    for (const QString &line : nodes.split(QRegularExpression(QStringLiteral("[,\\n]")), Qt::SkipEmptyParts)) {
+        if (!line.trimmed().isEmpty())
+            p.dataNodes.append(line.trimmed());
+    }
     return p;
 }
 
@@ -200,8 +264,27 @@ bool SettingsDialog::saveCurrent()
         setMessage(tr("Profile saved."));
     }
     m_password->clear();
+    if (!p.topologyUser.isEmpty() && !m_topologyPassword->text().isEmpty())
+        storeSecret(ProfileSecrets::vaultName(p.name, ProfileSecrets::Role::Topology), m_topologyPassword->text());
+    if (!p.sentinelUser.isEmpty() && !m_sentinelPassword->text().isEmpty())
+        storeSecret(ProfileSecrets::vaultName(p.name, ProfileSecrets::Role::Sentinel), m_sentinelPassword->text());
+    m_topologyPassword->clear();
+    m_sentinelPassword->clear();
     reloadList(p.name);
     return true;
+}
+
+void SettingsDialog::storeSecret(const QString &vaultName, const QString &password)
+{
+    if (m_remember->isChecked() && m_vault->keychainUsable())
+        m_vault->store(vaultName, password);
+    else
+        m_vault->setSessionPassword(vaultName, password);
+}
+
+QString SettingsDialog::message() const
+{
+    return m_message->text();
 }
 
 } // namespace l0l3

@@ -5,6 +5,8 @@
 #include "ui/settings/connectionprofile.h"
 
 class QCheckBox;
+class QComboBox;
+class QPlainTextEdit;
 class QLabel;
 class QLineEdit;
 class QListWidget;
@@ -14,9 +16,11 @@ namespace l0l3 {
 
 class PasswordVault;
 
-// Connection profiles: name, primary URL (no password), ACL user, Sentinels.
-// The password field goes to the PasswordVault only (keychain, or session
-// memory when "remember" is off or no keychain exists), never to QSettings.
+// Connection profiles: name, primary URL (no password), ACL user, Sentinels,
+// the metrics source (discovered gateways or a Prometheus URL), the optional
+// topology and Sentinel users, and the data nodes credentials may go to.
+// Password fields go to the PasswordVault only (keychain, or session memory
+// when "remember" is off or no keychain exists), never to QSettings.
 class SettingsDialog : public QDialog
 {
     Q_OBJECT
@@ -34,6 +38,15 @@ public:
     QLineEdit *userEdit() const { return m_user; }
     QLineEdit *passwordEdit() const { return m_password; }
     QCheckBox *rememberBox() const { return m_remember; }
+    QComboBox *metricsSourceBox() const { return m_metricsSource; }
+    QLineEdit *prometheusEdit() const { return m_prometheus; }
+    QLineEdit *topologyUserEdit() const { return m_topologyUser; }
+    QLineEdit *topologyPasswordEdit() const { return m_topologyPassword; }
+    QLineEdit *sentinelUserEdit() const { return m_sentinelUser; }
+    QLineEdit *sentinelPasswordEdit() const { return m_sentinelPassword; }
+    QPlainTextEdit *dataNodesEdit() const { return m_dataNodes; }
+    QLineEdit *sentinelsEdit() const { return m_sentinels; }
+    QString message() const;
 
 signals:
     // Password may be empty: the caller then asks the vault.
@@ -45,6 +58,7 @@ private:
     void newProfile();
     void deleteProfile();
     void setMessage(const QString &text, bool error = false);
+    void storeSecret(const QString &vaultName, const QString &password);
 
     PasswordVault *m_vault;
     QListWidget *m_list;
@@ -54,6 +68,13 @@ private:
     QLineEdit *m_password;
     QLineEdit *m_sentinels;
     QLineEdit *m_master;
+    QComboBox *m_metricsSource;
+    QLineEdit *m_prometheus;
+    QLineEdit *m_topologyUser;
+    QLineEdit *m_topologyPassword;
+    QLineEdit *m_sentinelUser;
+    QLineEdit *m_sentinelPassword;
+    QPlainTextEdit *m_dataNodes;
     QCheckBox *m_remember;
     QLabel *m_keychainNote;
     QLabel *m_message;

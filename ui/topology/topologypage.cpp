@@ -26,6 +26,7 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     , m_tree(new QTreeWidget(this))
     , m_region(new QComboBox(this))
     , m_quorum(new QLabel(this))
+    , m_promotion(new QLabel(this))
     , m_freeze(new QPushButton(tr("&Freeze approvals"), this))
     , m_unfreeze(new QPushButton(tr("&Unfreeze approvals"), this))
 {
@@ -69,6 +70,7 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_quorum);
     layout->addWidget(m_tree, 1);
+    layout->addWidget(m_promotion);
     layout->addWidget(controls);
 
     connect(failover, &QPushButton::clicked, this, &TopologyPage::requestFailover);
@@ -85,7 +87,24 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     connect(mw, &MonitorWorker::replicationUpdated, this, &TopologyPage::onReplication);
     connect(mw, &MonitorWorker::primaryStatusUpdated, this, &TopologyPage::onPrimary);
     connect(mw, &MonitorWorker::snapshotReady, this, &TopologyPage::onSnapshot);
+    connect(mw, &MonitorWorker::fleetUpdated, this, &TopologyPage::onFleet);
     connect(mw, &MonitorWorker::failoverFinished, this, [this](const FailoverResult &r) {
+        if (!r.steps.isEmpty()) {
+            // Per node, plain text: node addresses and server errors are untrusted.
+            QStringList lines{tr("Manual promotion of %1:%2:").arg(r.newPrimaryHost).arg(r.newPrimaryPort)};
+            for (const PromotionStep &step : r.steps) {
+                const QString node = QStringLiteral("%1:%2").arg(step.host).arg(step.port);
+                const bool promotedStep = step.command.endsWith(QLatin1String("NO ONE"));
+                lines.append(step.ok ? (promotedStep ? tr("  %1 — promoted to primary").arg(node)
+                                                     : tr("  %1 — re-pointed to the new primary").arg(node))
+                                     : tr("  %1 — failed: %2 (%3)").arg(node, step.detail, step.command));
+            }
+            // Each node's line bounded on its own, so one long error cannot hide the others.
+            for (QString &line : lines)
+                line = Formatting::oneLine(line, 400);
+            m_promotion->setText(lines.join(u'\n'));
+            m_promotion->setVisible(true);
+        }
         emit statusMessage(r.ok ? tr("%1: %2").arg(r.action, r.message) : tr("%1 failed: %2").arg(r.action, r.message),
                            0);
         if (r.ok) {
@@ -117,6 +136,34 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     m_quorum->setObjectName(QStringLiteral("sentinelStatus"));
     m_quorum->setTextFormat(Qt::PlainText);
     m_quorum->setText(tr("Sentinels: not configured"));
+    m_promotion->setObjectName(QStringLiteral("promotionReport"));
+    m_promotion->setTextFormat(Qt::PlainText);
+    m_promotion->setWordWrap(true);
+    m_promotion->setVisible(false);
+}
+
+QStringList TopologyPage::drainRegions() const
+{
+    QStringList out;
+    for (int i = 0; i < m_region->count(); ++i)
+        out.append(m_region->itemData(i).toString());
+    return out;
+}
+
+QString TopologyPage::promotionReport() const
+{
+    return m_promotion->text();
+}
+
+// Regions stay sorted; the selection is kept.
+void TopologyPage::addRegion(const QString &region)
+{
+    if (region.isEmpty() || m_region->findData(region) >= 0)
+        return;
+    int pos = 0;
+    while (pos < m_region->count() && m_region->itemData(pos).toString() < region)
+        ++pos;
+    m_region->insertItem(pos, Formatting::oneLine(region, 60), region);
 }
 
 QTreeWidgetItem *TopologyPage::section(const QString &name)
@@ -169,15 +216,12 @@ void TopologyPage::setConfig(const MonitorConfig &config)
 {
     m_config = config;
     m_region->clear();
-    QStringList regions;
     for (const MonitorConfig::Gateway &g : config.gateways)
-        if (!regions.contains(g.region))
-            regions.append(g.region);
+        addRegion(g.region);
+    // A replica named only host:port is no region to drain.
     for (const MonitorConfig::Replica &r : config.replicas)
-        if (!regions.contains(r.region))
-            regions.append(r.region);
-    for (const QString &r : std::as_const(regions))
-        m_region->addItem(Formatting::oneLine(r, 60), r);
+        if (r.region != QStringLiteral("%1:%2").arg(r.options.host).arg(r.options.port))
+            addRegion(r.region);
     if (config.hasPrimary) {
         QTreeWidgetItem *p = row(section(tr("Primary")), QStringLiteral("primary"));
         setCell(p, 0, tr("primary"));
@@ -309,6 +353,49 @@ void TopologyPage::onSnapshot(const MetricsSnapshot &snapshot)
                   r.gatewaysTotal > 0 ? tr("%1/%2 up").arg(r.gatewaysUp).arg(r.gatewaysTotal)
                                       : (r.up ? tr("up") : tr("down")));
         setCell(item, 4, tr("%1 req/s · hit %2%").arg(r.rps, 0, 'f', 1).arg(r.hitRate * 100, 0, 'f', 0));
+    }
+}
+
+void TopologyPage::onFleet(const FleetView &fleet)
+{
+    QStringList seen;
+    QTreeWidgetItem *sec = section(tr("Gateways"));
+    for (const FleetGateway &g : fleet.gateways) {
+        const QString id = QStringLiteral("gw:") + g.record.instance;
+        seen.append(id);
+        addRegion(g.record.region);
+        QTreeWidgetItem *item = row(sec, id);
+        setCell(item, 0, QStringLiteral("%1 · %2").arg(g.record.region, g.record.instance));
+        setCell(item, 1, g.record.url);
+        setCell(item, 2, g.record.state);
+        item->setForeground(2, RegionStatusCard::colorFor(g.record.state));
+        const QString age = g.ageMs >= 0 ? tr("last seen %1 s ago").arg(g.ageMs / 1000.0, 0, 'f', 1) : tr("age ?");
+        setHealth(item, !g.stale, g.stale ? tr("stale — %1").arg(age) : tr("announcing"));
+        setCell(item, 4,
+                tr("version %1 · replica %2 · %3")
+                    .arg(g.record.version, g.record.replica.isEmpty() ? tr("?") : g.record.replica, age));
+    }
+    // A gateway whose record expired: kept as a row that says so.
+    for (const QString &id : std::as_const(m_gatewayIds)) {
+        if (seen.contains(id))
+            continue;
+        QTreeWidgetItem *item = row(sec, id);
+        setCell(item, 2, tr("gone"));
+        item->setForeground(2, QColor(0x88, 0x88, 0x88));
+        setHealth(item, false, tr("gone from the registry (its announcement expired)"));
+        seen.append(id);
+    }
+    m_gatewayIds = seen;
+    for (const FleetRegion &r : fleet.regions)
+        addRegion(r.name);
+    for (const FleetReplica &f : fleet.replicas) {
+        const QString addr = QStringLiteral("%1:%2").arg(f.host).arg(f.port);
+        const QString name = f.region.isEmpty() ? addr : f.region;
+        QTreeWidgetItem *item = row(section(tr("Replicas")), name);
+        setCell(item, 0, name);
+        setAddress(item, f.host, f.port);
+        if (item->text(2).isEmpty() || item->text(2) == tr("replica"))
+            setCell(item, 2, f.state.isEmpty() ? tr("replica") : tr("replica (%1)").arg(f.state));
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/common/controlmessage.h"
 #include "core/control/approvalresult.h"
+#include "core/control/fleetview.h"
 #include "core/control/metricssnapshot.h"
 #include "core/control/replicationstatus.h"
 #include "core/control/sentineltopology.h"
@@ -36,6 +37,10 @@ public:
     void setConfig(const MonitorConfig &config);
     void setFrozen(bool frozen);
     QTreeWidget *tree() const { return m_tree; }
+    // The regions offered for drain / undrain: configured and discovered.
+    QStringList drainRegions() const;
+    // What the last manual promotion did to each node, one line per node.
+    QString promotionReport() const;
 
     void requestFailover();
     void requestPromotion();
@@ -52,6 +57,8 @@ private:
     void onReplication(const QList<RegionReplicationStatus> &regions);
     void onPrimary(const PrimaryReplicationStatus &primary);
     void onSnapshot(const MetricsSnapshot &snapshot);
+    void onFleet(const FleetView &fleet);
+    void addRegion(const QString &region);
     void confirm(const QString &title, const QString &text, std::function<void()> action);
     void sendControl(const ControlMessage &message);
     QTreeWidgetItem *section(const QString &name);
@@ -63,10 +70,12 @@ private:
     QTreeWidget *m_tree;
     QComboBox *m_region;
     QLabel *m_quorum;
+    QLabel *m_promotion;
     QPushButton *m_freeze;
     QPushButton *m_unfreeze;
     QHash<QString, QTreeWidgetItem *> m_sections;
     QHash<quint64, QString> m_inFlight;
+    QStringList m_gatewayIds; // gateway rows from the registry: instance ids
     bool m_frozen = false;
 };
 

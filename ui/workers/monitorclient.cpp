@@ -17,6 +17,7 @@ MonitorClient::MonitorClient(QObject *parent)
     qRegisterMetaType<PrimaryReplicationStatus>();
     qRegisterMetaType<SentinelTopology>();
     qRegisterMetaType<FailoverResult>();
+    qRegisterMetaType<FleetView>();
     m_thread->setObjectName(QStringLiteral("l0l3-monitor"));
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);

@@ -27,6 +27,7 @@ struct MonitorConfig
         QString host;
         int port = 0;
     };
+    using Node = Sentinel; // a Redis data node, host:port
 
     QList<Gateway> gateways;
     QUrl prometheusUrl; // when set, metrics come from Prometheus instead of scraping
@@ -41,10 +42,27 @@ struct MonitorConfig
     QList<Replica> replicas;
     QList<Sentinel> sentinels;
     QString sentinelMaster = QStringLiteral("l0l3");
+    // The Sentinels' ACL user and password. Empty: $L0L3_SENTINEL_AUTH_USER/_PASSWORD.
+    QByteArray sentinelUser;
+    QByteArray sentinelPassword;
+    // The data nodes the console may send credentials to (ROLE, replica lag,
+    // REPLICAOF). Empty: $L0L3_REDIS_HOSTS. The primary and `replicas` are
+    // added to it; a replica that discovery finds elsewhere is shown, never
+    // sent a password.
+    QList<Node> redisHosts;
+    // Outside the demo: read the fleet (FleetViewBuilder: the gateway
+    // registry, INFO replication on the primary, the Sentinels' view) every
+    // discoveryIntervalMs. Its gateways are scraped (unless prometheusUrl is
+    // set), its replicas watched for lag, its regions offered for draining.
+    bool discoverFleet = false;
+    int discoveryIntervalMs = 2000;
+    // How often the Sentinels' view is asked again besides +switch-master
+    // (their other events are not on a channel their ACL user may read).
+    int topologyIntervalMs = 3000;
 
     bool isEmpty() const
     {
-        return gateways.isEmpty() && !prometheusUrl.isValid() && !hasPrimary && sentinels.isEmpty();
+        return gateways.isEmpty() && !prometheusUrl.isValid() && !hasPrimary && sentinels.isEmpty() && !discoverFleet;
     }
 };
 
