@@ -18,3 +18,14 @@ foreach(tool l0l3-gateway l0l3-stub-llm)
         add_dependencies(tst_monitoringnames ${tool})
     endif()
 endforeach()
+
+# Kubernetes: every manifest parses and holds together, every flag and config key it passes is in
+# l0l3-gateway --help, and the gateway's command line passes --check-config. The Grafana
+# provisioning files and the Kubernetes scrape config are parsed as YAML too.
+add_test(NAME packaging_kubernetes_manifests
+    COMMAND python3 ${PROJECT_SOURCE_DIR}/packaging/kubernetes/check-manifests.py
+        --gateway $<TARGET_FILE:l0l3-gateway>
+        --also ${PROJECT_SOURCE_DIR}/packaging/grafana/provisioning/datasource.yml
+               ${PROJECT_SOURCE_DIR}/packaging/grafana/provisioning/dashboards.yml
+               ${PROJECT_SOURCE_DIR}/packaging/prometheus/prometheus-kubernetes.yml)
+set_tests_properties(packaging_kubernetes_manifests PROPERTIES LABELS packaging TIMEOUT 60)
