@@ -34,10 +34,13 @@ bool E2eStack::start(const Options &options, QString *error)
     stop();
     m_options = options;
     m_primary = std::make_unique<RedisServer>();
-    if (!m_primary->start({}, error))
+    RedisServer::Options primaryOptions;
+    primaryOptions.persistence = options.persistence;
+    if (!m_primary->start(primaryOptions, error))
         return false;
     for (const QString &region : options.regions) {
         RedisServer::Options o;
+        o.persistence = options.persistence;
         o.replicaOfHost = m_primary->host();
         o.replicaOfPort = options.replicaOfPort ? options.replicaOfPort(region, m_primary->port()) : m_primary->port();
         auto replica = std::make_unique<RedisServer>();

@@ -26,7 +26,8 @@ struct E2eStackOptions
     int sentinels = 0;      // 0: no Sentinel; else this many, quorum 2
     int downAfterMs = 2000; // not less: shorter periods fail over twice on a loaded machine
     int failoverTimeoutMs = 10000;
-    QStringList gatewayArgs; // appended to every gateway's flags
+    QStringList gatewayArgs;  // appended to every gateway's flags
+    bool persistence = false; // AOF + RDB on the primary and replicas (RedisServerOptions::persistence)
     QStringList stubArgs{QStringLiteral("--latency-ms"), QStringLiteral("5")};
     // The port a region's replica replicates from (e.g. a proxy in front of
     // the primary); called once the primary is up. Unset: the primary's port.
