@@ -16,7 +16,8 @@ PACKAGES=(
   redis-server redis-tools
   xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools
   wrk nginx-light curl procps iproute2 python3
-  prometheus
+  # promtool (packaging/prometheus checks); PyYAML for the rule and manifest checks
+  prometheus python3-yaml
   nodejs npm
 )
 
