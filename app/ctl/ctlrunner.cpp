@@ -1,5 +1,3 @@
-#include "app/ctl/ctlrunner.h"
-
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -8,6 +6,8 @@
 
 #include <cstdio>
 
+#include "app/ctl/corpuscommand.h"
+#include "app/ctl/ctlrunner.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -159,6 +159,20 @@ void CtlRunner::run()
         runEntries();
     } else if (c.name == QLatin1String("audit")) {
         runAudit();
+    } else if (c.name == QLatin1String("export") || c.name == QLatin1String("import")) {
+        CorpusCommand::Options o;
+        o.isExport = c.name == QLatin1String("export");
+        o.path = o.isExport ? c.out : c.args.value(0);
+        o.withAudit = c.withAudit;
+        o.dryRun = c.dryRun;
+        o.prefer = c.prefer;
+        o.json = c.json;
+        o.actor = c.actor;
+        o.waitMs = c.waitMs;
+        auto *command = new CorpusCommand(m_connection, m_service, o, this);
+        connect(command, &CorpusCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
     } else if (c.name == QLatin1String("approve")) {
         ApprovalRequest req;
         req.proposalId = c.args.value(0);
@@ -276,13 +290,17 @@ void CtlRunner::runEntries()
     connect(store, &EntryStore::failed, this,
             [this](const QString &message) { finishWith(OperationalError, QStringLiteral("l0l3-ctl: ") + message); });
     connect(store, &EntryStore::finished, this, [this, items](int) {
-        std::sort(items->begin(), items->end(),
-                  [](const EntryItem &a, const EntryItem &b) { return a.entry.approvedAtMs > b.entry.approvedAtMs; });
+        // Newest first; the key breaks ties, so the order does not depend on SCAN's (a restore compares it).
+        std::sort(items->begin(), items->end(), [](const EntryItem &a, const EntryItem &b) {
+            return a.entry.approvedAtMs != b.entry.approvedAtMs ? a.entry.approvedAtMs > b.entry.approvedAtMs
+                                                                : a.entry.key < b.entry.key;
+        });
         if (m_command.json) {
             QJsonArray arr;
             for (const EntryItem &i : std::as_const(*items)) {
                 const Entry &e = i.entry;
                 arr.append(QJsonObject{{QStringLiteral("key"), fromStd(e.key)},
+                                       {QStringLiteral("system"), fromStd(e.system)},
                                        {QStringLiteral("prompt"), fromStd(e.prompt)},
                                        {QStringLiteral("response"), fromStd(e.response)},
                                        {QStringLiteral("intent"), fromStd(e.intent)},
@@ -291,6 +309,7 @@ void CtlRunner::runEntries()
                                        {QStringLiteral("version"), qint64(e.version)},
                                        {QStringLiteral("approved_by"), fromStd(e.approvedBy)},
                                        {QStringLiteral("approved_at_ms"), qint64(e.approvedAtMs)},
+                                       {QStringLiteral("ttl_s"), qint64(e.ttlSeconds)},
                                        {QStringLiteral("ttl_remaining_s"), i.ttlRemainingSeconds}});
             }
             outJson(QJsonDocument(arr), QJsonDocument::Indented);

@@ -36,6 +36,13 @@ public:
         int days = 30;
         qint64 expectVersion = 0;
         int waitMs = 1000;
+        QString out;            // export --out FILE
+        bool withAudit = false; // export --with-audit
+        bool dryRun = false;    // import --dry-run
+        QString prefer;         // import --prefer newer|file|server (empty: conflicts stay)
+        QStringList sentinels;  // fleet --sentinel HOST:PORT,... (empty: no Sentinel view)
+        QString masterName = QStringLiteral("l0l3");
+        bool scrape = true; // fleet: read each gateway's /metrics (--no-scrape: registry only)
     };
 
     CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent = nullptr);

@@ -23,13 +23,17 @@ struct ApprovalResult
     bool ok = false;
     ErrorKind error = ErrorKind::None;
     QString message;        // human readable, says what happened and what to do
-    QString action;         // approve | edit | reject | revoke | freeze | unfreeze | control
+    QString action;         // approve | edit | reject | revoke | freeze | unfreeze | control | import
     QString key;            // cache key (or control target)
     qint64 version = 0;     // entry version written (0 when none)
     qint64 prevVersion = 0; // entry version replaced (0 when none)
     // Replicas that acknowledged the write (WAIT 1 <timeout>); -1 when unknown
     // (WAIT failed). Never assumed.
     int replicasAcked = -1;
+    // Imports only: "imported", "replaced" (the file won a conflict), "unchanged"
+    // (identical), "kept" (the server won a conflict), "expired" (its TTL or
+    // rejection ran out); with a dry run, what would happen.
+    QString importOutcome;
 
     static QString errorName(ErrorKind kind);
 };

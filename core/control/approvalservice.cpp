@@ -1,13 +1,13 @@
-#include "core/control/approvalservice.h"
-
 #include <QDateTime>
 #include <QMetaObject>
 
 #include "core/common/auditrecord.h"
+#include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
+#include "core/control/approvalservice.h"
 
 namespace l0l3 {
 
@@ -74,13 +74,14 @@ std::optional<Refusal> notPrimary(const RedisReply &role, const RedisConnection 
 
 struct ApprovalService::Op
 {
-    enum class Kind { Approve, Reject, Unreject, Revoke, Edit, Freeze, Unfreeze, Control };
+    enum class Kind { Approve, Reject, Unreject, Revoke, Edit, Freeze, Unfreeze, Control, Import, ImportRejected };
     Kind kind = Kind::Approve;
     ApprovalRequest request;    // approve/reject: proposal ids, key, response, intent, ttl
     QString newResponse;        // edit
     qint64 expectedVersion = 0; // edit/revoke
     int days = 30;              // reject
     QString control;            // control message, as given (spaces simplified)
+    ImportRequest import;       // import: the file's entry; importRejected: key, expireAtMs = until
     QString actor;
     ResultCallback cb;
 
@@ -89,6 +90,10 @@ struct ApprovalService::Op
     std::optional<Entry> current;
     std::optional<ControlMessage> controlMessage;
     QString key;
+    // Imports: what the stored state decided (ApprovalResult::importOutcome),
+    // and whether that needs a write.
+    QString importOutcome;
+    bool importWrites = false;
 
     QString actionName() const
     {
@@ -101,10 +106,13 @@ struct ApprovalService::Op
         case Kind::Freeze: return QStringLiteral("freeze");
         case Kind::Unfreeze: return QStringLiteral("unfreeze");
         case Kind::Control: return QStringLiteral("control");
+        case Kind::Import:
+        case Kind::ImportRejected: return QStringLiteral("import");
         }
         return {};
     }
     bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject; }
+    bool isImport() const { return kind == Kind::Import || kind == Kind::ImportRejected; }
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
 
     // Checks the caller's arguments; sets key unless it comes from the proposal.
@@ -139,6 +147,10 @@ struct ApprovalService::Op
     void addUnreject(Transaction &tx) const;
     void addFreezeFlag(Transaction &tx) const;
     void addControl(Transaction &tx) const;
+    void addImport(Transaction &tx) const;
+    void addImportRejected(Transaction &tx) const;
+    // Imports: decides importOutcome from the stored state; a refusal for an unresolved conflict.
+    std::optional<Refusal> decideImport(const QList<RedisReply> &replies, qint64 nowMs);
     // The decided proposal(s) leave the pending list; the key's miss counter goes.
     void addAckAndForget(Transaction &tx) const;
     void addInvalidation(Transaction &tx) const;
@@ -183,6 +195,16 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
     }
     case Kind::Freeze:
     case Kind::Unfreeze: key = QStringLiteral("approvals"); break;
+    case Kind::Import:
+    case Kind::ImportRejected:
+        key = QString::fromStdString(import.entry.key);
+        if (!CacheKey::isValid(import.entry.key))
+            return invalid(QStringLiteral("import: \"%1\" is not a cache key").arg(key.left(64)));
+        if (kind == Kind::Import && import.entry.version < 1)
+            return invalid(QStringLiteral("import: %1 has version %2").arg(key).arg(import.entry.version));
+        if (kind == Kind::ImportRejected && import.expireAtMs <= 0)
+            return invalid(QStringLiteral("import: rejected key %1 without a date").arg(key));
+        break;
     }
     return std::nullopt;
 }
@@ -221,12 +243,17 @@ QList<QList<QByteArray>> ApprovalService::Op::preconditionCommands() const
         watch.append(bytes(RedisSchema::entryKey(key.toStdString())));
     if (kind == Kind::Unreject)
         watch.append(bytes(RedisSchema::kRejected));
+    // A restored rejection reads the rejected set, after the entry: its score is reply 4 too.
+    if (kind == Kind::ImportRejected)
+        watch.append(bytes(RedisSchema::kRejected));
     checks.append(watch);
     checks.append({QByteArrayLiteral("ROLE")});
     checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
     if (touchesEntry())
         checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(key.toStdString()))});
     if (kind == Kind::Unreject)
+        checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
+    if (kind == Kind::ImportRejected)
         checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
     return checks;
 }
@@ -298,6 +325,8 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     case Kind::Freeze:
     case Kind::Unfreeze: addFreezeFlag(tx); break;
     case Kind::Control: addControl(tx); break;
+    case Kind::Import: addImport(tx); break;
+    case Kind::ImportRejected: addImportRejected(tx); break;
     }
     return tx;
 }
@@ -410,6 +439,89 @@ void ApprovalService::Op::addControl(Transaction &tx) const
         tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kControlChannel), bytes(text)});
 }
 
+std::optional<Refusal> ApprovalService::Op::decideImport(const QList<RedisReply> &replies, qint64 nowMs)
+{
+    importWrites = false;
+    if (import.expireAtMs > 0 && import.expireAtMs <= nowMs) {
+        importOutcome = QStringLiteral("expired");
+        return std::nullopt;
+    }
+    if (kind == Kind::ImportRejected) {
+        const RedisReply &score = replies.value(4);
+        const qint64 stored = score.isNil() ? 0 : score.str.toLongLong();
+        if (score.isNil() || stored < import.expireAtMs) {
+            importOutcome = QStringLiteral("imported");
+            importWrites = true;
+        } else {
+            importOutcome = stored == import.expireAtMs ? QStringLiteral("unchanged") : QStringLiteral("kept");
+        }
+        return std::nullopt;
+    }
+    const Entry &file = import.entry;
+    if (!current) {
+        importOutcome = QStringLiteral("imported");
+        importWrites = true;
+        return std::nullopt;
+    }
+    if (*current == file) {
+        importOutcome = QStringLiteral("unchanged");
+        return std::nullopt;
+    }
+    bool fileWins = false;
+    switch (import.prefer) {
+    case ImportRequest::Prefer::None: {
+        auto side = [](const Entry &e) {
+            return QStringLiteral("version %1 by %2 at %3")
+                .arg(e.version)
+                .arg(QString::fromStdString(e.approvedBy))
+                .arg(e.approvedAtMs);
+        };
+        return Refusal{ErrorKind::VersionConflict,
+                       QStringLiteral("conflict: %1 differs on the server (%2) from the file (%3); nothing written "
+                                      "(--prefer newer|file|server decides)")
+                           .arg(key, side(*current), side(file))};
+    }
+    case ImportRequest::Prefer::File: fileWins = true; break;
+    case ImportRequest::Prefer::Server: fileWins = false; break;
+    case ImportRequest::Prefer::Newer:
+        fileWins = file.version > current->version
+            || (file.version == current->version && file.approvedAtMs > current->approvedAtMs);
+        break;
+    }
+    importOutcome = fileWins ? QStringLiteral("replaced") : QStringLiteral("kept");
+    importWrites = fileWins;
+    return std::nullopt;
+}
+
+void ApprovalService::Op::addImport(Transaction &tx) const
+{
+    const Entry &e = import.entry;
+    QList<QByteArray> set{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(key.toStdString())),
+                          bytes(EntryCodec::encode(e))};
+    if (import.expireAtMs > 0)
+        set << QByteArrayLiteral("PXAT") << QByteArray::number(import.expireAtMs);
+    tx.add(std::move(set));
+    tx.audit.version = e.version;
+    tx.audit.detail = QStringLiteral("version %1 approved by %2 at %3")
+                          .arg(e.version)
+                          .arg(QString::fromStdString(e.approvedBy))
+                          .arg(e.approvedAtMs)
+                          .toStdString();
+    if (current)
+        tx.audit.detail += " replaced version " + std::to_string(current->version);
+    tx.result.version = e.version;
+    tx.addAudit();
+    addInvalidation(tx);
+}
+
+void ApprovalService::Op::addImportRejected(Transaction &tx) const
+{
+    tx.add(
+        {QByteArrayLiteral("ZADD"), bytes(RedisSchema::kRejected), QByteArray::number(import.expireAtMs), utf8(key)});
+    tx.audit.detail = "rejected until " + std::to_string(import.expireAtMs);
+    tx.addAudit();
+}
+
 void ApprovalService::Op::addAckAndForget(Transaction &tx) const
 {
     QList<QByteArray> ack{QByteArrayLiteral("XACK"), bytes(RedisSchema::kProposals),
@@ -504,6 +616,29 @@ void ApprovalService::edit(const QString &key, const QString &newResponse, qint6
     op->request.key = key;
     op->newResponse = newResponse;
     op->expectedVersion = expectedVersion;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::importEntry(const ImportRequest &request, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Import;
+    op->import = request;
+    op->actor = request.actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::importRejected(const QString &key, qint64 untilMs, const QString &actor, bool dryRun,
+                                     ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::ImportRejected;
+    op->import.entry.key = key.toStdString();
+    op->import.expireAtMs = untilMs;
+    op->import.dryRun = dryRun;
     op->actor = actor;
     op->cb = std::move(cb);
     enqueue(op);
@@ -654,8 +789,25 @@ void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisR
     }
     if (!refusal)
         refusal = op->checkStoredState(replies);
+    if (!refusal && op->isImport())
+        refusal = op->decideImport(replies, QDateTime::currentMSecsSinceEpoch());
     if (refusal)
         return refuse(op, refusal->kind, refusal->message);
+    if (op->isImport() && (!op->importWrites || op->import.dryRun)) {
+        // Nothing to write (or a dry run): the WATCH goes, the decision is the result.
+        conn->command({QByteArrayLiteral("UNWATCH")}, this, [](const RedisReply &) {});
+        ApprovalResult r;
+        r.ok = true;
+        r.key = op->key;
+        r.importOutcome = op->importOutcome;
+        r.version = op->kind == Op::Kind::Import ? op->import.entry.version : 0;
+        r.prevVersion = op->current ? op->current->version : 0;
+        r.message = QStringLiteral("import %1: %2%3")
+                        .arg(op->key, op->importOutcome,
+                             op->import.dryRun && op->importWrites ? QStringLiteral(" (dry run: not written)")
+                                                                   : QString());
+        return finish(op, r);
+    }
     runTransaction(op);
 }
 
@@ -664,7 +816,8 @@ void ApprovalService::runTransaction(std::shared_ptr<Op> op)
     RedisConnection *conn = m_connection;
     if (!conn)
         return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
-    const Op::Transaction tx = op->buildTransaction(QDateTime::currentMSecsSinceEpoch());
+    Op::Transaction tx = op->buildTransaction(QDateTime::currentMSecsSinceEpoch());
+    tx.result.importOutcome = op->importOutcome;
     conn->transaction(tx.commands, this,
                       [this, op, result = tx.result](const RedisReply &exec) { onExec(op, result, exec); });
 }
@@ -693,7 +846,8 @@ void ApprovalService::confirmReplication(std::shared_ptr<Op> op, ApprovalResult 
 {
     RedisConnection *conn = m_connection;
     result.message = QStringLiteral("%1 %2 done").arg(op->actionName(), op->key);
-    if (m_waitTimeoutMs <= 0 || !conn)
+    // Imports are confirmed once, after the last one (CorpusImporter).
+    if (m_waitTimeoutMs <= 0 || !conn || op->isImport())
         return finish(op, result);
     const int commandTimeout = m_waitTimeoutMs + conn->options().commandTimeoutMs;
     conn->command(

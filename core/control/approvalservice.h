@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/common/entry.h"
 #include "core/control/approvalresult.h"
 #include "core/control/redisconnection.h"
 
@@ -26,6 +27,22 @@ struct ApprovalRequest
     QString intent;                  // optional intent name
     QString actor;                   // operator; empty: the service's default actor
     qint64 ttlSeconds = 0;           // 0: no expiry
+};
+
+// An entry (or a rejected key) restored from an export file (CorpusReader).
+struct ImportRequest
+{
+    enum class Prefer {
+        None,   // an entry that exists with other content is a conflict (VersionConflict)
+        Newer,  // the higher version wins, then the later approved_at; a tie keeps the server's
+        File,   // the file's entry replaces the server's
+        Server, // the server's entry is kept
+    };
+    Entry entry;           // written as it is: version, approved_by and approved_at are the file's
+    qint64 expireAtMs = 0; // absolute expiry (SET PXAT); 0: none
+    Prefer prefer = Prefer::None;
+    bool dryRun = false; // decide and report, write nothing
+    QString actor;       // who imports (the audit record's actor)
 };
 
 // The ONLY code path that writes approved entries (and the audit stream,
@@ -84,6 +101,16 @@ public:
     // New response for an approved entry; expectedVersion must be the current one.
     void edit(const QString &key, const QString &newResponse, qint64 expectedVersion, const QString &actor,
               ResultCallback cb = {});
+
+    // Restore one entry from an export file. Identical entry: "unchanged",
+    // nothing written. No entry: SET (the file's version, approver and time),
+    // XADD audit (action "import", actor = who imports), PUBLISH invalidate.
+    // Another entry: a VersionConflict naming both versions unless prefer
+    // decides. importOutcome in the result says which.
+    void importEntry(const ImportRequest &request, ResultCallback cb = {});
+    // Restore one rejected key: ZADD until untilMs unless the set already holds
+    // it until then or later ("unchanged"/"kept"); audited as "import".
+    void importRejected(const QString &key, qint64 untilMs, const QString &actor, bool dryRun, ResultCallback cb = {});
 
     void freezeApprovals(const QString &actor, ResultCallback cb = {});
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
