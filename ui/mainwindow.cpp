@@ -28,6 +28,25 @@
 
 namespace l0l3 {
 
+namespace {
+
+constexpr const char *kLastDecisionProperty = "l0l3LastDecision";
+constexpr const char *kOwnAcksProperty = "l0l3OwnAcks";
+
+// "last write: <newest audit record> · mine: <replicas that acknowledged this console's last write>"
+void showLastWrite(QLabel *label)
+{
+    const QString decision = label->property(kLastDecisionProperty).toString();
+    const QString acks = label->property(kOwnAcksProperty).toString();
+    QString text = QCoreApplication::translate("l0l3::MainWindow", "last write: %1")
+                       .arg(decision.isEmpty() ? QStringLiteral("—") : decision);
+    if (!acks.isEmpty())
+        text += QStringLiteral(" · ") + acks;
+    label->setText(text);
+}
+
+} // namespace
+
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent)
     , m_client(new ControlClient(this))
@@ -81,11 +100,13 @@ MainWindow::MainWindow(QWidget *parent)
         if (records.isEmpty())
             return;
         const AuditRecord &r = records.constLast();
-        m_acksLabel->setText(tr("last write: %1 %2 by %3, %4")
-                                 .arg(Formatting::oneLine(QString::fromStdString(r.action), 16),
-                                      Formatting::oneLine(QString::fromStdString(r.key), 12),
-                                      Formatting::oneLine(QString::fromStdString(r.actor), 32),
-                                      Formatting::timestamp(r.tsMs)));
+        m_acksLabel->setProperty(kLastDecisionProperty,
+                                 tr("%1 %2 by %3, %4")
+                                     .arg(Formatting::oneLine(QString::fromStdString(r.action), 16),
+                                          Formatting::oneLine(QString::fromStdString(r.key), 12),
+                                          Formatting::oneLine(QString::fromStdString(r.actor), 32),
+                                          Formatting::timestamp(r.tsMs)));
+        showLastWrite(m_acksLabel);
     });
     connect(w, &ControlWorker::connectionChanged, this,
             [this](const QString &state, const QString &server, const QString &error) {
@@ -205,11 +226,12 @@ void MainWindow::onWriteFinished(const ApprovalResult &result)
         m_acksLabel->setText(tr("last write: %1 failed").arg(Formatting::oneLine(result.action, 40)));
         return;
     }
-    // The text follows the audit stream (every console's decisions); this console's own write says
-    // how many replicas acknowledged it.
-    m_acksLabel->setToolTip(result.replicasAcked < 0
-                                ? tr("This console's last write: replicas unknown")
-                                : tr("This console's last write: %n replica(s) acked", nullptr, result.replicasAcked));
+    // The decision shown follows the audit stream (every console); this console's own last write
+    // adds how many replicas acknowledged it.
+    m_acksLabel->setProperty(kOwnAcksProperty,
+                             result.replicasAcked < 0 ? tr("mine: replicas unknown")
+                                                      : tr("mine: %n replica(s) acked", nullptr, result.replicasAcked));
+    showLastWrite(m_acksLabel);
     m_acksLabel->setStyleSheet(result.replicasAcked == 0 ? QStringLiteral("color: #c33;") : QString());
 }
 

@@ -12,6 +12,7 @@ QString ApprovalResult::errorName(ErrorKind kind)
     case ErrorKind::Frozen: return QStringLiteral("frozen");
     case ErrorKind::NotFound: return QStringLiteral("not-found");
     case ErrorKind::VersionConflict: return QStringLiteral("version-conflict");
+    case ErrorKind::AlreadyDecided: return QStringLiteral("already-decided");
     case ErrorKind::PermissionDenied: return QStringLiteral("permission-denied");
     case ErrorKind::RedisError: return QStringLiteral("redis-error");
     }

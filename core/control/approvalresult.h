@@ -16,6 +16,7 @@ struct ApprovalResult
         Frozen,           // approvals are frozen (l0l3:v1:frozen)
         NotFound,         // proposal or entry does not exist
         VersionConflict,  // someone else changed the entry (version or WATCH)
+        AlreadyDecided,   // the proposal's key was approved or rejected already (by anyone)
         PermissionDenied, // NOPERM from the ACL
         RedisError,       // any other server error
     };

@@ -1,5 +1,7 @@
 #include "core/control/auditlog.h"
 
+#include <QTimer>
+
 #include "core/common/redisschema.h"
 #include "core/common/visibletext.h"
 
@@ -118,6 +120,89 @@ void AuditLog::readPage(quint64 generation)
                               m_more = r.elements.size() == m_pageSize;
                               emit pageLoaded(records, m_more);
                           });
+}
+
+void AuditLog::follow(RedisConnection *tail)
+{
+    m_tail = tail;
+    m_tailId.clear();
+    readTail(++m_tailGeneration);
+}
+
+void AuditLog::stopFollowing()
+{
+    m_tail = nullptr;
+    ++m_tailGeneration;
+}
+
+void AuditLog::retryTail(quint64 generation)
+{
+    QTimer::singleShot(kTailRetryMs, this, [this, generation] {
+        if (generation == m_tailGeneration)
+            readTail(generation);
+    });
+}
+
+void AuditLog::readTail(quint64 generation)
+{
+    if (!m_tail || generation != m_tailGeneration)
+        return;
+    if (m_tailId.isEmpty()) {
+        m_tail->command({QByteArrayLiteral("XREVRANGE"), auditKey(), QByteArrayLiteral("+"), QByteArrayLiteral("-"),
+                         QByteArrayLiteral("COUNT"), QByteArrayLiteral("1")},
+                        this, [this, generation](const RedisReply &r) {
+                            if (generation != m_tailGeneration)
+                                return;
+                            if (r.isError() || !r.isArray()) {
+                                retryTail(generation);
+                                return;
+                            }
+                            QList<AuditRecord> records;
+                            m_tailId = QStringLiteral("0-0");
+                            std::string id;
+                            StreamFields fields;
+                            if (!r.elements.isEmpty() && r.elements[0].toStreamEntry(&id, &fields)) {
+                                m_tailId = QString::fromStdString(id);
+                                if (auto rec = AuditCodec::decode(id, fields))
+                                    records.append(std::move(*rec));
+                            }
+                            if (!records.isEmpty())
+                                emit appended(records);
+                            readTail(generation);
+                        });
+        return;
+    }
+    const int timeoutMs = kTailBlockMs + m_tail->options().commandTimeoutMs;
+    m_tail->command(
+        {QByteArrayLiteral("XREAD"), QByteArrayLiteral("COUNT"), QByteArray::number(kTailBatch),
+         QByteArrayLiteral("BLOCK"), QByteArray::number(kTailBlockMs), QByteArrayLiteral("STREAMS"), auditKey(),
+         m_tailId.toUtf8()},
+        this,
+        [this, generation](const RedisReply &r) {
+            if (generation != m_tailGeneration)
+                return;
+            if (r.isError()) {
+                retryTail(generation);
+                return;
+            }
+            // [[stream, [[id, fields], ...]]], or nil when BLOCK timed out.
+            QList<AuditRecord> records;
+            if (r.isArray() && !r.elements.isEmpty() && r.elements[0].elements.size() == 2) {
+                for (const RedisReply &e : r.elements[0].elements[1].elements) {
+                    std::string id;
+                    StreamFields fields;
+                    if (!e.toStreamEntry(&id, &fields))
+                        continue;
+                    m_tailId = QString::fromStdString(id);
+                    if (auto rec = AuditCodec::decode(id, fields))
+                        records.append(std::move(*rec));
+                }
+            }
+            if (!records.isEmpty())
+                emit appended(records);
+            readTail(generation);
+        },
+        timeoutMs);
 }
 
 } // namespace l0l3

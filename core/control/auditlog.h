@@ -41,6 +41,21 @@ public:
     bool canFetchMore() const { return m_more; }
     bool isLoading() const { return m_loading; }
 
+    // Live tail: follows the stream on tail, a connection of its own (a
+    // blocking read holds its connection; not owned, on this thread). First
+    // the newest record (XREVRANGE + - COUNT 1: appended() with it, so the
+    // last decision is known at once), then XREAD COUNT kTailBatch BLOCK
+    // kTailBlockMs from the last id seen, again and again; after an error
+    // (link lost, failover) it goes on from that id after kTailRetryMs, so no
+    // record is missed or repeated. Records come oldest first.
+    void follow(RedisConnection *tail);
+    void stopFollowing();
+    bool isFollowing() const { return m_tail != nullptr; }
+    QString tailPosition() const { return m_tailId; }
+    static constexpr int kTailBatch = 1000;
+    static constexpr int kTailBlockMs = 2000;
+    static constexpr int kTailRetryMs = 500;
+
 signals:
     // records newest first; more: older records exist.
     void pageLoaded(const QList<l0l3::AuditRecord> &records, bool more);
@@ -48,9 +63,13 @@ signals:
     // The audit stream lost records: detail says what XINFO STREAM showed.
     // Also logged as a warning. Emitted before the page reload() asked for.
     void tamperDetected(const QString &detail);
+    // Records appended to the stream since the tail's position, oldest first.
+    void appended(const QList<l0l3::AuditRecord> &records);
 
 private:
     void readPage(quint64 generation);
+    void readTail(quint64 generation);
+    void retryTail(quint64 generation);
 
     QPointer<RedisConnection> m_connection;
     int m_pageSize = 200;
@@ -59,6 +78,9 @@ private:
     bool m_loading = false;
     quint64 m_generation = 0;
     QString m_tamperDetail;
+    QPointer<RedisConnection> m_tail;
+    QString m_tailId; // empty: the newest record is not read yet
+    quint64 m_tailGeneration = 0;
 };
 
 } // namespace l0l3

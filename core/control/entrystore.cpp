@@ -11,7 +11,9 @@ QByteArray bytes(std::string_view s)
     return QByteArray(s.data(), qsizetype(s.size()));
 }
 
-bool matches(const Entry &e, const QString &search)
+} // namespace
+
+bool EntryStore::matches(const Entry &e, const QString &search)
 {
     if (search.isEmpty())
         return true;
@@ -21,8 +23,6 @@ bool matches(const Entry &e, const QString &search)
     }
     return false;
 }
-
-} // namespace
 
 EntryStore::EntryStore(RedisConnection *connection, QObject *parent)
     : QObject(parent)

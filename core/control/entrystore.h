@@ -48,6 +48,10 @@ public:
     bool isScanning() const { return m_running; }
 
     using EntryCallback = std::function<void(const std::optional<EntryItem> &item, const QString &error)>;
+    // The search scan() and startPaged() apply: empty, or a case-insensitive
+    // substring of key, prompt, response, intent, approved_by or namespace.
+    static bool matches(const Entry &e, const QString &search);
+
     // One entry by cache key (nullopt, empty error: not found).
     void get(const QString &key, QObject *context, EntryCallback cb);
 

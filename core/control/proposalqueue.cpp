@@ -89,6 +89,7 @@ void ProposalQueue::load()
     m_polling = false;
     m_loaded = 0;
     m_total = 0;
+    m_scanFrom = QStringLiteral("0");
     m_malformed = 0;
     m_skipped = 0;
     if (m_connection) {
@@ -200,11 +201,41 @@ void ProposalQueue::poll()
     if (m_loading || m_polling || !m_connection || !m_connection->isReady())
         return;
     m_polling = true;
+    m_scanStarted = false;
+    m_cursors.clear();
     drainInbox([this] {
         m_newPhase = true;
         m_streamDone = false;
         readAhead();
     });
+}
+
+// Stream ids compare as (ms, seq); the scan only moves forward.
+void ProposalQueue::noteScanned(std::string_view id)
+{
+    const auto parse = [](std::string_view s) -> std::optional<std::pair<std::uint64_t, std::uint64_t>> {
+        const std::size_t dash = s.find('-');
+        std::int64_t ms = 0;
+        std::int64_t seq = 0;
+        if (dash == std::string_view::npos || !Decimal::parse(s.substr(0, dash), ms)
+            || !Decimal::parse(s.substr(dash + 1), seq) || ms < 0 || seq < 0)
+            return std::nullopt;
+        return std::pair{std::uint64_t(ms), std::uint64_t(seq)};
+    };
+    const auto next = parse(id);
+    if (!next)
+        return;
+    const QByteArray from = m_scanFrom.toLatin1();
+    const auto current = parse(std::string_view(from.constData(), size_t(from.size())));
+    if (!current || *current < *next)
+        m_scanFrom = utf16(id);
+}
+
+void ProposalQueue::startScan()
+{
+    m_scanStarted = true;
+    m_cursors.assign(1, Cursor{});
+    readPage(m_scanFrom, 0);
 }
 
 // Gateways only append to the inbox; the console moves what they proposed
@@ -332,7 +363,11 @@ void ProposalQueue::startPendingReads(qint64 count, std::string_view firstId, st
 void ProposalQueue::cursorDone(int cursor)
 {
     m_cursors[size_t(cursor)].done = true;
-    if (m_newPhase || std::any_of(m_cursors.cbegin(), m_cursors.cend(), [](const Cursor &c) { return !c.done; }))
+    if (m_newPhase) {
+        finishIfDone(); // a poll's scan ended
+        return;
+    }
+    if (std::any_of(m_cursors.cbegin(), m_cursors.cend(), [](const Cursor &c) { return !c.done; }))
         return;
     m_newPhase = true; // pending entries done: now the new ones
     readAhead();
@@ -368,7 +403,12 @@ void ProposalQueue::readPage(const QString &fromId, int cursor)
                                   if (r->type == REDIS_REPLY_ERROR) {
                                       const RedisReply e = RedisReply::fromHiredis(r);
                                       if (e.errorCode() == "NOGROUP" && m_polling && !m_loading) {
-                                          m_streamDone = true; // the group is gone (a load recreates it)
+                                          // The group is gone (a load recreates it).
+                                          if (cursor >= 0) {
+                                              cursorDone(cursor);
+                                              return;
+                                          }
+                                          m_streamDone = true;
                                           finishIfDone();
                                           return;
                                       }
@@ -383,6 +423,14 @@ void ProposalQueue::finishIfDone()
 {
     if (!m_streamDone || m_readsInFlight > 0 || m_enrichingPages > 0)
         return;
+    if (m_polling && !m_loading) {
+        if (!m_scanStarted) {
+            startScan();
+            return;
+        }
+        if (std::any_of(m_cursors.cbegin(), m_cursors.cend(), [](const Cursor &c) { return !c.done; }))
+            return;
+    }
     m_polling = false;
     if (m_loading) {
         m_loading = false;
@@ -452,6 +500,8 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
             return;
         }
     }
+    if (pending && n > 0)
+        noteScanned(entryId(entries->element[n - 1]));
     std::vector<std::string_view> keys; // UTF-8, of the page's items, for enrich()
     const std::shared_ptr<EnrichPage> page = decodePage(entries, n, keys);
     enrich(page, keys);
@@ -584,6 +634,9 @@ void ProposalQueue::addProposal(EnrichPage &page, const ProposalView &proposal, 
     int &serial = m_index[key];
     if (m_index.size() == known) {
         const Slot &slot = m_slots[size_t(serial)];
+        const ProposalItem &first = slot.page ? slot.page->items[slot.pos] : m_items[slot.pos];
+        if (first.id == id || first.duplicateIds.contains(id))
+            return; // read by ">" and again by the scan of the pending entries
         if (slot.page) {
             slot.page->items[slot.pos].duplicateIds.append(id);
         } else {
@@ -714,7 +767,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
         std::int64_t rejectedUntil = 0;
         const bool isRejected = rejected->type == REDIS_REPLY_STRING && Decimal::parse(view(rejected), rejectedUntil)
             && rejectedUntil > now;
-        if (isRejected || (!approved.empty() && approved[size_t(i)])) {
+        const bool decidedElsewhere = m_skippedKeys.contains(item.key); // removeKeys() while enriched
+        if (isRejected || decidedElsewhere || (!approved.empty() && approved[size_t(i)])) {
             m_index.remove(item.key);
             m_slots[size_t(page.serials[size_t(i)])] = {};
             m_skippedKeys.insert(item.key);
@@ -812,6 +866,39 @@ void ProposalQueue::removeKey(const QString &key)
         m_slots[size_t(m_rowSerial[size_t(i)])].pos = i;
     m_skippedKeys.insert(key);
     emit itemsRemoved({key});
+}
+
+void ProposalQueue::removeKeys(const QStringList &keys)
+{
+    QStringList removed;
+    std::vector<bool> drop;
+    for (const QString &key : keys) {
+        m_skippedKeys.insert(key);
+        const Slot *slot = loadedSlot(key);
+        if (!slot)
+            continue;
+        if (drop.empty())
+            drop.resize(size_t(m_items.size()));
+        drop[size_t(slot->pos)] = true;
+        m_slots[size_t(m_index.take(key))] = {};
+        removed.append(key);
+    }
+    if (removed.isEmpty())
+        return;
+    qsizetype out = 0;
+    for (qsizetype i = 0; i < m_items.size(); ++i) {
+        if (drop[size_t(i)])
+            continue;
+        if (out != i) {
+            m_items[out] = std::move(m_items[i]);
+            m_rowSerial[size_t(out)] = m_rowSerial[size_t(i)];
+        }
+        m_slots[size_t(m_rowSerial[size_t(out)])].pos = int(out);
+        ++out;
+    }
+    m_items.resize(out);
+    m_rowSerial.resize(size_t(out));
+    emit itemsRemoved(removed);
 }
 
 } // namespace l0l3

@@ -30,6 +30,18 @@ struct ProposalView;
 // Reads the proposals stream through the consumer group "console" and keeps
 // the ranked list of what the operator should look at.
 //
+// Several consoles (and l0l3-ctl) share the group under one consumer name, so
+// the group's pending entries list is the queue every console shows: an entry
+// is delivered once (XREADGROUP >) into that list and stays there until a
+// decision XACKs it. Each console therefore sees every open proposal: a poll
+// first moves new entries into the list (XREADGROUP >, whichever console does
+// it), then reads the list past the newest pending id it has read
+// (XREADGROUP ... ID, the scan): every entry another console moved there since
+// has a larger id than the scan's previous position, because ">" delivers in
+// id order. An entry read twice (by ">" and by the scan) is merged once. Keys
+// decided elsewhere leave through removeKeys() (the console follows the audit
+// stream).
+//
 // Gateways propose into an inbox list; before each load and poll the queue
 // moves what is there into the stream (FCALL l0l3_drain, drainInbox), so
 // every reader of the stream sees only what the console appended.
@@ -68,7 +80,8 @@ public:
     // (Re)loads everything from scratch: cleared() if items were loaded, then
     // pages; loadFinished() or loadFailed() ends it.
     void load();
-    // Fetches only new proposals (XREADGROUP >); no-op while a load runs.
+    // Fetches new proposals (XREADGROUP >), then the pending entries other
+    // consoles moved into the group since the last scan; no-op while a load runs.
     void poll();
     // poll() every intervalMs (0 stops).
     void setPollInterval(int intervalMs);
@@ -86,6 +99,11 @@ public:
 
     // Forget a key (approved/rejected elsewhere); emits itemsRemoved.
     void removeKey(const QString &key);
+    // The same for many keys: one pass, one itemsRemoved with those that were loaded. Keys
+    // not loaded yet (in a page still being enriched, or read later) are skipped when they come.
+    void removeKeys(const QStringList &keys);
+    // The newest pending id the scan of the group's pending entries has read ("0": none).
+    QString scanPosition() const { return m_scanFrom; }
 
 signals:
     // New items of one page (already merged/enriched), and progress.
@@ -150,6 +168,9 @@ private:
     void enrich(const std::shared_ptr<EnrichPage> &page, const std::vector<std::string_view> &keys);
     void finishEnrich(EnrichPage &page, const std::vector<bool> &approved);
     void finishIfDone();
+    // After a poll's ">" reads: one cursor over the pending entries past m_scanFrom.
+    void startScan();
+    void noteScanned(std::string_view id);
     void fail(const QString &message);
     QString intern(std::string_view s);
     void noteRegion(const QString &name);
@@ -200,8 +221,10 @@ private:
     QStringList m_newRegions;
     QTimer m_pollTimer;
     // Paging state of the load or poll in progress.
-    bool m_newPhase = false;   // reading new entries (">"), pending ones are done
-    bool m_streamDone = false; // a ">" read came back empty
+    bool m_newPhase = false;    // reading new entries (">"), pending ones are done
+    bool m_streamDone = false;  // a ">" read came back empty
+    bool m_scanStarted = false; // this poll's scan of the pending entries was sent
+    QString m_scanFrom = QStringLiteral("0");
     int m_readsInFlight = 0;
     struct Cursor
     {

@@ -60,6 +60,11 @@ AuditPage::AuditPage(ControlClient *client, QWidget *parent)
         m_status->setText(
             tr("%n record(s)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (older on scroll)") : QString()));
     });
+    // Live: what any console or l0l3-ctl decided, batched by the worker.
+    connect(w, &ControlWorker::auditAppended, this, [this](const QList<AuditRecord> &records) {
+        m_model->prependLive(records);
+        m_status->setText(tr("%n record(s), live", nullptr, m_model->rowCount()));
+    });
     connect(w, &ControlWorker::auditFailed, this, [this](const QString &message) {
         m_status->setText(tr("failed"));
         emit statusMessage(tr("Audit log: %1").arg(message), 0);

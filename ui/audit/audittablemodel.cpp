@@ -1,5 +1,7 @@
 #include "ui/audit/audittablemodel.h"
 
+#include <algorithm>
+
 #include "ui/common/formatting.h"
 
 namespace l0l3 {
@@ -90,6 +92,7 @@ void AuditTableModel::clear()
 {
     beginResetModel();
     m_records.clear();
+    m_ids.clear();
     m_more = false;
     m_fetching = false;
     endResetModel();
@@ -99,11 +102,37 @@ void AuditTableModel::appendPage(const QList<AuditRecord> &records, bool more)
 {
     m_fetching = false;
     m_more = more;
-    if (records.isEmpty())
+    const QList<AuditRecord> added = fresh(records);
+    if (added.isEmpty())
         return;
     const int first = int(m_records.size());
-    beginInsertRows({}, first, first + int(records.size()) - 1);
-    m_records.append(records);
+    beginInsertRows({}, first, first + int(added.size()) - 1);
+    m_records.append(added);
+    endInsertRows();
+}
+
+QList<AuditRecord> AuditTableModel::fresh(const QList<AuditRecord> &records)
+{
+    QList<AuditRecord> out;
+    out.reserve(records.size());
+    for (const AuditRecord &r : records) {
+        const QString id = QString::fromStdString(r.id);
+        if (!id.isEmpty() && m_ids.contains(id))
+            continue;
+        m_ids.insert(id);
+        out.append(r);
+    }
+    return out;
+}
+
+void AuditTableModel::prependLive(const QList<AuditRecord> &records)
+{
+    QList<AuditRecord> added = fresh(records);
+    if (added.isEmpty())
+        return;
+    std::reverse(added.begin(), added.end());
+    beginInsertRows({}, 0, int(added.size()) - 1);
+    m_records = added + m_records;
     endInsertRows();
 }
 

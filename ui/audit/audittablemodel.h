@@ -2,6 +2,8 @@
 
 #include <QAbstractTableModel>
 #include <QList>
+#include <QSet>
+#include <QString>
 
 #include "core/control/auditlog.h"
 
@@ -26,6 +28,10 @@ public:
 
     void clear();
     void appendPage(const QList<AuditRecord> &records, bool more);
+    // Live records (oldest first) go on top, newest first. A record already
+    // shown (by id) is skipped, here and in appendPage, so a page and the live
+    // tail may overlap.
+    void prependLive(const QList<AuditRecord> &records);
     const AuditRecord &recordAt(int row) const { return m_records.at(row); }
 
 signals:
@@ -33,6 +39,8 @@ signals:
 
 private:
     QList<AuditRecord> m_records;
+    QSet<QString> m_ids;
+    QList<AuditRecord> fresh(const QList<AuditRecord> &records);
     bool m_more = false;
     bool m_fetching = false;
 };

@@ -102,6 +102,12 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
         m_status->setText(
             tr("%n entr(y/ies)%1", nullptr, m_model->rowCount()).arg(more ? tr(" (more on scroll)") : QString()));
     });
+    // Live: entries any console or l0l3-ctl approved, edited or revoked, batched by the worker.
+    connect(w, &ControlWorker::entriesChanged, this,
+            [this](const QList<EntryItem> &upserted, const QStringList &removed) {
+                m_model->applyLive(upserted, removed);
+                m_status->setText(tr("%n entr(y/ies), live", nullptr, m_model->rowCount()));
+            });
     connect(w, &ControlWorker::entriesFailed, this, [this](const QString &message) {
         m_status->setText(tr("failed"));
         emit statusMessage(tr("Entries: %1").arg(message), 0);

@@ -1,5 +1,7 @@
 #include "ui/entries/entrytablemodel.h"
 
+#include <QHash>
+
 #include "ui/common/formatting.h"
 
 namespace l0l3 {
@@ -120,6 +122,33 @@ void EntryTableModel::removeKey(const QString &key)
     beginRemoveRows({}, row, row);
     m_items.removeAt(row);
     endRemoveRows();
+}
+
+void EntryTableModel::applyLive(const QList<EntryItem> &upserted, const QStringList &removedKeys)
+{
+    for (const QString &key : removedKeys)
+        removeKey(key);
+    if (upserted.isEmpty())
+        return;
+    QHash<QString, int> rows; // one pass over the rows for the whole batch
+    rows.reserve(m_items.size());
+    for (int i = 0; i < m_items.size(); ++i)
+        rows.insert(QString::fromStdString(m_items.at(i).entry.key), i);
+    QList<EntryItem> added;
+    for (const EntryItem &item : upserted) {
+        const auto it = rows.constFind(QString::fromStdString(item.entry.key));
+        if (it == rows.constEnd()) {
+            added.append(item);
+            continue;
+        }
+        m_items[*it] = item;
+        emit dataChanged(index(*it, 0), index(*it, ColumnCount - 1));
+    }
+    if (added.isEmpty())
+        return;
+    beginInsertRows({}, 0, int(added.size()) - 1);
+    m_items = added + m_items;
+    endInsertRows();
 }
 
 int EntryTableModel::rowOfKey(const QString &key) const

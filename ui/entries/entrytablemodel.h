@@ -30,6 +30,9 @@ public:
     void appendPage(const QList<EntryItem> &items, bool more);
     // After a revoke: drop the row; after an edit: the caller rescans.
     void removeKey(const QString &key);
+    // Live changes: rows of upserted keys replaced in place (new keys on top),
+    // rows of removed keys dropped.
+    void applyLive(const QList<EntryItem> &upserted, const QStringList &removedKeys);
     const EntryItem &itemAt(int row) const { return m_items.at(row); }
     int rowOfKey(const QString &key) const;
 

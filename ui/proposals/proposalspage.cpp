@@ -492,6 +492,13 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
                                    : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
                                5000);
         }
+    } else if (result.error == ApprovalResult::ErrorKind::AlreadyDecided) {
+        // Another operator was first: not an error to dismiss, the proposal is simply gone.
+        m_model->removeKeys({d.item.key});
+        if (!d.bulk)
+            emit statusMessage((d.action == QLatin1String("approve") ? tr("Not approved: %1") : tr("Not rejected: %1"))
+                                   .arg(result.message),
+                               10000);
     } else {
         m_model->setPending(d.item.key, false);
         if (!d.bulk) {

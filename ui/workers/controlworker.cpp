@@ -15,6 +15,8 @@ namespace l0l3 {
 ControlWorker::ControlWorker(QObject *parent)
     : QObject(parent)
 {
+    m_liveTimer.setSingleShot(true);
+    connect(&m_liveTimer, &QTimer::timeout, this, &ControlWorker::flushLive);
 }
 
 ControlWorker::~ControlWorker()
@@ -33,6 +35,10 @@ void ControlWorker::teardown()
     m_entries = nullptr;
     delete m_audit;
     m_audit = nullptr;
+    m_liveTimer.stop();
+    m_liveRecords.clear();
+    delete m_tailConnection;
+    m_tailConnection = nullptr;
     if (m_connection)
         m_connection->disconnect(this); // no signals from a connection being torn down
     delete m_connection;
@@ -57,6 +63,9 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     m_entries = new EntryStore(m_connection, this);
     m_entries->setPageSize(500);
     m_audit = new AuditLog(m_connection, this);
+    RedisConnection::Options tailOptions = options;
+    tailOptions.commandTimeoutMs = std::max(options.commandTimeoutMs, 1000);
+    m_tailConnection = new RedisConnection(tailOptions, this);
 
     const QString server = options.redacted();
     connect(m_connection, &RedisConnection::connected, this, [this] {
@@ -91,9 +100,12 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     connect(m_audit, &AuditLog::pageLoaded, this, &ControlWorker::auditPage);
     connect(m_audit, &AuditLog::failed, this, &ControlWorker::auditFailed);
     connect(m_audit, &AuditLog::tamperDetected, this, &ControlWorker::auditFailed); // records still load
+    connect(m_audit, &AuditLog::appended, this, &ControlWorker::onAuditAppended);
 
     emit connectionChanged(QStringLiteral("connecting"), server, {});
     m_connection->open();
+    m_tailConnection->open();
+    m_audit->follow(m_tailConnection);
 }
 
 void ControlWorker::disconnectFromServer()
@@ -117,6 +129,15 @@ void ControlWorker::repoint(const QString &host, int port)
     emit connectionChanged(QStringLiteral("connecting"), options.redacted(),
                            QStringLiteral("primary moved (failover)"));
     m_connection->open();
+    if (m_tailConnection) {
+        // The audit stream is replicated with its ids: the tail goes on from the last one it read.
+        RedisConnection::Options tailOptions = m_tailConnection->options();
+        tailOptions.host = host;
+        tailOptions.port = port;
+        m_tailConnection->close();
+        m_tailConnection->setOptions(tailOptions);
+        m_tailConnection->open();
+    }
 }
 
 void ControlWorker::checkRole()
@@ -342,8 +363,81 @@ void ControlWorker::findSimilar(const ProposalItem &item)
     (*step)(QByteArrayLiteral("0"));
 }
 
+void ControlWorker::onAuditAppended(const QList<AuditRecord> &records)
+{
+    m_liveRecords.append(records);
+    if (!m_liveTimer.isActive())
+        m_liveTimer.start(kLiveBatchMs);
+}
+
+// One batch of live changes: the records themselves, the proposals they
+// decided (gone from this console's queue), and the entries they wrote or
+// removed, read back in one pipeline.
+void ControlWorker::flushLive()
+{
+    const QList<AuditRecord> records = std::exchange(m_liveRecords, {});
+    if (records.isEmpty())
+        return;
+    emit auditAppended(records);
+    QStringList decided;
+    QStringList entryKeys;
+    QSet<QString> seenEntryKeys;
+    for (const AuditRecord &r : records) {
+        const QString key = QString::fromStdString(r.key);
+        if (r.action == "approve" || r.action == "reject")
+            decided.append(key);
+        const bool writesEntry = r.action == "approve" || r.action == "edit" || r.action == "revoke"
+            || r.action == "import";
+        if (writesEntry && !seenEntryKeys.contains(key)) {
+            seenEntryKeys.insert(key);
+            entryKeys.append(key);
+        }
+    }
+    if (m_queue && !decided.isEmpty())
+        m_queue->removeKeys(decided);
+    if (entryKeys.isEmpty() || !m_connection)
+        return;
+    QList<QList<QByteArray>> reads;
+    reads.reserve(2 * entryKeys.size());
+    for (const QString &key : std::as_const(entryKeys)) {
+        const QByteArray redisKey = QByteArray::fromStdString(RedisSchema::entryKey(key.toStdString()));
+        reads.append({QByteArrayLiteral("GET"), redisKey});
+        reads.append({QByteArrayLiteral("TTL"), redisKey});
+    }
+    m_connection->pipeline(reads, this, [this, entryKeys](const QList<RedisReply> &replies) {
+        if (replies.size() != 2 * entryKeys.size())
+            return;
+        QList<EntryItem> upserted;
+        QStringList removed;
+        for (qsizetype i = 0; i < entryKeys.size(); ++i) {
+            const RedisReply &value = replies[2 * i];
+            if (value.isError())
+                continue; // unknown: the next reload shows it
+            std::optional<Entry> entry;
+            if (value.isString())
+                entry = EntryCodec::decode(value.str.toStdString());
+            if (!entry) {
+                removed.append(entryKeys[i]);
+                continue;
+            }
+            if (!EntryStore::matches(*entry, m_entrySearch)) {
+                removed.append(entryKeys[i]); // an edit may take it out of the search
+                continue;
+            }
+            EntryItem item;
+            item.entry = std::move(*entry);
+            item.redisKey = QString::fromStdString(RedisSchema::entryKey(entryKeys[i].toStdString()));
+            const RedisReply &ttl = replies[2 * i + 1];
+            item.ttlRemainingSeconds = ttl.isInteger() && ttl.integer >= 0 ? ttl.integer : -1;
+            upserted.append(std::move(item));
+        }
+        emit entriesChanged(upserted, removed);
+    });
+}
+
 void ControlWorker::scanEntries(const QString &search)
 {
+    m_entrySearch = search;
     if (!m_entries) {
         emit entriesFailed(QStringLiteral("not connected"));
         return;

@@ -6,6 +6,7 @@
 #include <QSet>
 #include <QString>
 #include <QStringList>
+#include <QTimer>
 
 #include "core/common/auditrecord.h"
 #include "core/control/approvalresult.h"
@@ -68,6 +69,10 @@ public:
     static constexpr int kSimilarScanPages = 20;
     // Stream entries per XREADGROUP of a proposal load.
     static constexpr int kProposalPageSize = 1000;
+    // New proposals (and those other consoles read) are polled this often.
+    static constexpr int kDefaultPollIntervalMs = 300;
+    // Live changes (the audit tail) reach the UI at most this often, as one batch.
+    static constexpr int kLiveBatchMs = 100;
 
     void scanEntries(const QString &search);
     void fetchMoreEntries();
@@ -103,17 +108,32 @@ signals:
     void auditPage(const QList<l0l3::AuditRecord> &records, bool more);
     void auditFailed(const QString &message);
 
+    // Live, from the audit stream every write appends to (any console,
+    // l0l3-ctl, the demo's autopilot), batched: at most one of each per
+    // kLiveBatchMs. records: oldest first.
+    void auditAppended(const QList<l0l3::AuditRecord> &records);
+    // Entries those records approved or edited (read back, matching the
+    // current search) and keys that are no longer entries.
+    void entriesChanged(const QList<l0l3::EntryItem> &upserted, const QStringList &removedKeys);
+
 private:
     void teardown();
     void checkRole();
     void onResult(quint64 requestId, const ApprovalResult &result);
+    void onAuditAppended(const QList<AuditRecord> &records);
+    void flushLive();
 
     RedisConnection *m_connection = nullptr;
     ApprovalService *m_approvals = nullptr;
     ProposalQueue *m_queue = nullptr;
     EntryStore *m_entries = nullptr;
     AuditLog *m_audit = nullptr;
-    int m_pollIntervalMs = 2000;
+    // The audit tail's blocking read holds a connection of its own.
+    RedisConnection *m_tailConnection = nullptr;
+    QList<AuditRecord> m_liveRecords;
+    QTimer m_liveTimer;
+    QString m_entrySearch;
+    int m_pollIntervalMs = kDefaultPollIntervalMs;
     bool m_loadedOnce = false;
     quint64 m_similarGeneration = 0;
 };
