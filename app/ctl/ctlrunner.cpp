@@ -1,3 +1,5 @@
+#include "app/ctl/ctlrunner.h"
+
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -7,7 +9,6 @@
 #include <cstdio>
 
 #include "app/ctl/corpuscommand.h"
-#include "app/ctl/ctlrunner.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -111,9 +112,11 @@ void CtlRunner::finishWith(int code, const QString &message)
 void CtlRunner::report(const ApprovalResult &r)
 {
     if (!r.ok) {
-        const int code = r.error == ApprovalResult::ErrorKind::VersionConflict ? VersionConflict
-            : r.error == ApprovalResult::ErrorKind::InvalidArgument            ? UsageError
-                                                                               : OperationalError;
+        const bool conflict = r.error == ApprovalResult::ErrorKind::VersionConflict
+            || r.error == ApprovalResult::ErrorKind::AlreadyDecided;
+        const int code = conflict                                   ? VersionConflict
+            : r.error == ApprovalResult::ErrorKind::InvalidArgument ? UsageError
+                                                                    : OperationalError;
         finishWith(code,
                    QStringLiteral("l0l3-ctl: %1 failed (%2): %3")
                        .arg(m_command.name, ApprovalResult::errorName(r.error), r.message));

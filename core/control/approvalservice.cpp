@@ -1,5 +1,8 @@
+#include "core/control/approvalservice.h"
+
 #include <QDateTime>
 #include <QMetaObject>
+#include <QTimeZone>
 
 #include "core/common/auditrecord.h"
 #include "core/common/cachekey.h"
@@ -7,7 +10,6 @@
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
-#include "core/control/approvalservice.h"
 
 namespace l0l3 {
 
@@ -84,6 +86,7 @@ struct ApprovalService::Op
     ImportRequest import;       // import: the file's entry; importRejected: key, expireAtMs = until
     QString actor;
     ResultCallback cb;
+    int watchRetries = 0; // approve/reject: lost WATCHes re-checked so far
 
     // Filled while running.
     std::optional<Proposal> proposal;
@@ -114,6 +117,8 @@ struct ApprovalService::Op
     bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject; }
     bool isImport() const { return kind == Kind::Import || kind == Kind::ImportRejected; }
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
+    // Approve and reject decide a proposal once: they read (and WATCH) the rejected set too.
+    bool readsRejected() const { return needsProposal() || kind == Kind::Unreject; }
 
     // Checks the caller's arguments; sets key unless it comes from the proposal.
     std::optional<Refusal> checkArguments();
@@ -241,7 +246,7 @@ QList<QList<QByteArray>> ApprovalService::Op::preconditionCommands() const
     QList<QByteArray> watch{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFrozen)};
     if (touchesEntry())
         watch.append(bytes(RedisSchema::entryKey(key.toStdString())));
-    if (kind == Kind::Unreject)
+    if (readsRejected())
         watch.append(bytes(RedisSchema::kRejected));
     // A restored rejection reads the rejected set, after the entry: its score is reply 4 too.
     if (kind == Kind::ImportRejected)
@@ -251,7 +256,7 @@ QList<QList<QByteArray>> ApprovalService::Op::preconditionCommands() const
     checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::kFrozen)});
     if (touchesEntry())
         checks.append({QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(key.toStdString()))});
-    if (kind == Kind::Unreject)
+    if (readsRejected())
         checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
     if (kind == Kind::ImportRejected)
         checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
@@ -271,17 +276,28 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
         }
     }
     const qint64 currentVersion = current ? current->version : 0;
-    switch (kind) {
-    case Kind::Approve:
-        if (exists) {
-            return Refusal{ErrorKind::VersionConflict,
-                           QStringLiteral(
-                               "version conflict: %1 is already approved (version %2 by %3); edit it instead")
-                               .arg(key)
-                               .arg(currentVersion)
-                               .arg(current ? QString::fromStdString(current->approvedBy) : QString())};
+    // Another operator (console or l0l3-ctl) may have decided this key first: say who and when.
+    if (needsProposal() && exists) {
+        const QString when = current && current->approvedAtMs > 0
+            ? QDateTime::fromMSecsSinceEpoch(current->approvedAtMs, QTimeZone::utc()).toString(Qt::ISODate)
+            : QStringLiteral("an unknown time");
+        return Refusal{ErrorKind::AlreadyDecided,
+                       QStringLiteral("%1 is already approved by %2 at %3 (version %4); nothing was written")
+                           .arg(key, current ? QString::fromStdString(current->approvedBy) : QStringLiteral("?"), when)
+                           .arg(currentVersion)};
+    }
+    const RedisReply *rejectedScore = readsRejected() && replies.size() > 4 ? &replies[4] : nullptr;
+    if (needsProposal() && rejectedScore && !rejectedScore->isNil()) {
+        bool numeric = false;
+        const qint64 until = rejectedScore->str.toLongLong(&numeric);
+        if (numeric && until > QDateTime::currentMSecsSinceEpoch()) {
+            return Refusal{ErrorKind::AlreadyDecided,
+                           QStringLiteral("%1 is already rejected until %2; nothing was written")
+                               .arg(key,
+                                    QDateTime::fromMSecsSinceEpoch(until, QTimeZone::utc()).toString(Qt::ISODate))};
         }
-        break;
+    }
+    switch (kind) {
     case Kind::Edit:
     case Kind::Revoke:
         if (!exists)
@@ -297,7 +313,7 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
         }
         break;
     case Kind::Unreject:
-        if (replies.size() < 5 || replies[4].isNil())
+        if (!rejectedScore || rejectedScore->isNil())
             return Refusal{ErrorKind::NotFound, QStringLiteral("%1 is not in the rejected set").arg(key)};
         break;
     default: break;
@@ -824,6 +840,15 @@ void ApprovalService::runTransaction(std::shared_ptr<Op> op)
 
 void ApprovalService::onExec(std::shared_ptr<Op> op, const ApprovalResult &result, const RedisReply &exec)
 {
+    // Approve and reject WATCH the whole rejected set, which any other rejection touches: the
+    // preconditions are read again, so a decision on this key becomes AlreadyDecided and one on
+    // another key does not stop this one.
+    constexpr int kMaxWatchRetries = 5;
+    if (exec.isNil() && op->needsProposal() && op->watchRetries < kMaxWatchRetries) {
+        ++op->watchRetries;
+        op->current.reset();
+        return checkPreconditions(op);
+    }
     if (exec.isNil()) {
         return fail(op, ErrorKind::VersionConflict,
                     QStringLiteral("version conflict: %1 changed while this %2 was being written (WATCH); nothing was "

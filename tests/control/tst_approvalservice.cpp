@@ -32,6 +32,7 @@ private slots:
     void concurrentEditsOneWinsOneConflicts();
     void editBumpsVersion();
     void rejectAddsToRejectedSetAndAcks();
+    void aDecidedProposalIsNotDecidedAgain();
     void revokeDeletesAuditsAndPublishes();
     void revokeMissingIsNotFound();
     void unknownProposalIsNotFound();
@@ -172,7 +173,7 @@ void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
 
     r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(!r.ok);
-    QCOMPARE(r.error, Kind::VersionConflict);
+    QCOMPARE(r.error, Kind::AlreadyDecided);
     QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
     // Not overwritten.
     QCOMPARE(
@@ -320,6 +321,34 @@ void TestApprovalService::editBumpsVersion()
     r = run(*m_service,
             [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
     QCOMPARE(r.error, Kind::NotFound);
+}
+
+// Two operators on one proposal: the second decision, approve or reject, is refused as
+// AlreadyDecided with who and when, and nothing more is written.
+void TestApprovalService::aDecidedProposalIsNotDecidedAgain()
+{
+    const auto auditLength = [this] { return m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer; };
+    const QString approvedId = seedAndDeliver(makeProposal("k-twice-a", "Approved first?"));
+    ApprovalResult r = run(*m_service, [&] {
+        m_service->approve(approvedId, QString(), std::nullopt, QString(), QStringLiteral("alice"));
+    });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    const qint64 audited = auditLength();
+    r = run(*m_service, [&] { m_service->reject(approvedId, QString(), QStringLiteral("bob"), 7); });
+    QCOMPARE(r.error, Kind::AlreadyDecided);
+    QVERIFY2(r.message.contains(QLatin1String("already approved by alice at ")), qPrintable(r.message));
+    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-twice-a")).toUtf8()})
+                .isNil());
+
+    const QString rejectedId = seedAndDeliver(makeProposal("k-twice-r", "Rejected first?"));
+    r = run(*m_service, [&] { m_service->reject(rejectedId, QString(), QStringLiteral("alice"), 7); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    r = run(*m_service,
+            [&] { m_service->approve(rejectedId, QString(), std::nullopt, QString(), QStringLiteral("bob")); });
+    QCOMPARE(r.error, Kind::AlreadyDecided);
+    QVERIFY2(r.message.contains(QLatin1String("already rejected until")), qPrintable(r.message));
+    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-twice-r")).toUtf8())).isNull());
+    QCOMPARE(auditLength(), audited + 1); // the one rejection, no refused decision
 }
 
 void TestApprovalService::rejectAddsToRejectedSetAndAcks()

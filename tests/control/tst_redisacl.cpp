@@ -113,6 +113,9 @@ void TestRedisAcl::permissions_data()
                                         << true;
     QTest::newRow("console XREVRANGE audit")
         << console << QList<QByteArray>{"XREVRANGE", audit, "+", "-", "COUNT", "1"} << true;
+    // The live audit tail: a blocking read from the last id seen, on a connection of its own.
+    QTest::newRow("console XREAD BLOCK audit")
+        << console << QList<QByteArray>{"XREAD", "COUNT", "10", "BLOCK", "1", "STREAMS", audit, "0-0"} << true;
     QTest::newRow("console FUNCTION LOAD")
         << console << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << true;
     QTest::newRow("console LPOP inbox") << console << QList<QByteArray>{"LPOP", inbox, "1"} << true;
