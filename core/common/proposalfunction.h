@@ -31,7 +31,11 @@
 //   gateway user may RPUSH anything. A good one is XADDed to the proposals
 //   stream as fields "key" and "fields" (ProposalCodec), trimmed exactly to
 //   max_len entries when full, else of entries older than max_age_ms (MINID).
-//   One call is atomic: an element is either in the inbox or in the stream.
+//   Every call, whether it moved anything or not, then trims the stream of
+//   entries older than max_age_ms (XTRIM MINID): proposals hold users'
+//   prompts, and a quiet deployment must forget them too (retention,
+//   docs/SCHEMA.md). One call is atomic: an element is either in the inbox or
+//   in the stream.
 //   Answers [moved, left in the inbox, [why, first bytes, why, ...]] with
 //   one pair per element dropped.
 //
@@ -56,6 +60,12 @@ inline constexpr std::string_view kProposeName = "l0l3_propose";
 inline constexpr std::string_view kDrainName = "l0l3_drain";
 // The most inbox elements one l0l3_drain moves (a larger COUNT is clamped).
 inline constexpr int kDrainMax = 1000;
+// Retention defaults, as in DEFAULTS below (a test checks that they agree):
+// proposals older than this are trimmed from the stream; a demand counter
+// (seen:KEY) expires this long after the key's first miss. Both are
+// overridden by max_age_ms / seen_ttl_ms in RedisSchema::kProposalLimits.
+inline constexpr long long kDefaultMaxAgeMs = 7LL * 24 * 3600 * 1000;
+inline constexpr long long kDefaultSeenTtlMs = 24LL * 3600 * 1000;
 
 // Answers of l0l3_propose (status replies).
 inline constexpr std::string_view kProposed = "proposed";
@@ -266,9 +276,9 @@ local function drain(keys, args)
     end
     local elements = redis.call('LPOP', INBOX, math.min(tonumber(args[1]), DRAIN_MAX))
     local moved, dropped = 0, {}
+    local lim = limits()
+    local now = now_ms()
     if elements then
-        local lim = limits()
-        local now = now_ms()
         for _, element in ipairs(elements) do
             local key, packed, why = inbox_element(lim, element)
             if key then
@@ -280,6 +290,7 @@ local function drain(keys, args)
             end
         end
     end
+    redis.call('XTRIM', PROPOSALS, 'MINID', '=', string.format('%d', math.max(now - lim.max_age_ms, 0)))
     return { moved, redis.call('LLEN', INBOX), dropped }
 end
 

@@ -28,6 +28,8 @@ private slots:
     void rejectedKeyIsNotProposed();
     void floodKeepsTheStreamBounded();
     void trimsEntriesOlderThanMaxAge();
+    void quietStreamForgetsOldProposals();
+    void retentionDefaultsAreExplicitAndConfigurable();
     void rateLimitsNewProposalsPerNamespace();
     void proposalWaitsInTheInboxUntilDrained();
     void fullInboxRefusesNewProposals();
@@ -268,6 +270,60 @@ void TestProposalFunction::trimsEntriesOlderThanMaxAge()
     QVERIFY2(r.isStatus(), qPrintable(r.toString()));
     QCOMPARE(streamLength(), 1);
     QVERIFY(m_console.command({"XRANGE", qb(RedisSchema::kProposals), "1-0", "1-0"}).elements.isEmpty());
+}
+
+// Retention: a drain with nothing to move still trims proposals older than
+// max_age_ms, so users' prompts are not kept while no new miss arrives.
+void TestProposalFunction::quietStreamForgetsOldProposals()
+{
+    const Proposal old = proposal("A question nobody asks again");
+    QList<QByteArray> argv{"XADD", qb(RedisSchema::kProposals), "1-0"};
+    for (const auto &[f, v] : ProposalCodec::encode(old)) {
+        argv.append(qb(f));
+        argv.append(qb(v));
+    }
+    QVERIFY(!m_console.command(argv).isError());
+    // A recent one stays.
+    QVERIFY(
+        !m_console.command({"XADD", qb(RedisSchema::kProposals), "*", "key", qb(old.key), "fields", "x"}).isError());
+    QCOMPARE(inboxLength(), 0);
+    const RedisValue r = drain();
+    QVERIFY2(r.isArray() && r.elements.value(0).integer == 0, qPrintable(r.toString()));
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kProposals)}).integer, 1);
+    QVERIFY(m_console.command({"XRANGE", qb(RedisSchema::kProposals), "1-0", "1-0"}).elements.isEmpty());
+}
+
+void TestProposalFunction::retentionDefaultsAreExplicitAndConfigurable()
+{
+    // The documented defaults are the function's.
+    const std::string_view lua = ProposalFunction::kLibrary;
+    QVERIFY(lua.find("max_age_ms = " + std::to_string(ProposalFunction::kDefaultMaxAgeMs) + ",") != lua.npos);
+    QVERIFY(lua.find("seen_ttl_ms = " + std::to_string(ProposalFunction::kDefaultSeenTtlMs) + ",") != lua.npos);
+    QCOMPARE(ProposalFunction::kDefaultMaxAgeMs, 7LL * 24 * 3600 * 1000);
+    QCOMPARE(ProposalFunction::kDefaultSeenTtlMs, 24LL * 3600 * 1000);
+
+    const Proposal first = proposal("Counted with the default retention");
+    QVERIFY(propose(first).isStatus());
+    const qint64 defaultTtl = m_console.command({"PTTL", qb(RedisSchema::seenKey(first.key))}).integer;
+    QVERIFY2(defaultTtl > ProposalFunction::kDefaultSeenTtlMs - 60000
+                 && defaultTtl <= ProposalFunction::kDefaultSeenTtlMs,
+             qPrintable(QString::number(defaultTtl)));
+
+    // Thirty days of demand, one hour of proposals.
+    setLimits({"seen_ttl_ms", QByteArray::number(30LL * 24 * 3600 * 1000), "max_age_ms", "3600000"});
+    const Proposal second = proposal("Counted with a longer retention");
+    QVERIFY(propose(second).isStatus());
+    const qint64 ttl = m_console.command({"PTTL", qb(RedisSchema::seenKey(second.key))}).integer;
+    QVERIFY2(ttl > 29LL * 24 * 3600 * 1000, qPrintable(QString::number(ttl)));
+    // An entry two hours old goes at the next drain.
+    const RedisValue time = m_console.command({"TIME"});
+    const qint64 nowMs = time.elements.value(0).str.toLongLong() * 1000;
+    const QByteArray twoHoursAgo = QByteArray::number(nowMs - 2 * 3600 * 1000) + "-0";
+    QVERIFY(!m_console.command({"XADD", qb(RedisSchema::kProposals), twoHoursAgo, "key", qb(first.key), "fields", "x"})
+                 .isError());
+    QVERIFY(drain().isArray());
+    QVERIFY(m_console.command({"XRANGE", qb(RedisSchema::kProposals), twoHoursAgo, twoHoursAgo}).elements.isEmpty());
+    QCOMPARE(streamLength(), 2);
 }
 
 void TestProposalFunction::rateLimitsNewProposalsPerNamespace()
