@@ -169,6 +169,8 @@ void TestMonitoringNames::rulesAndDashboardUseExportedMetrics()
     const QString grafana = source.filePath(QStringLiteral("packaging/grafana"));
     for (const QString &f : QDir(grafana).entryList({QStringLiteral("*.json")}, QDir::Files))
         args << grafana + QLatin1Char('/') + f;
+    // Each alert's runbook_url anchor is a heading of the operations guide.
+    args << QStringLiteral("--runbook-doc") << source.filePath(QStringLiteral("docs/OPERATIONS.md"));
     const QString promtool = QStandardPaths::findExecutable(QStringLiteral("promtool"));
     if (promtool.isEmpty())
         qWarning("promtool is not installed: the dashboard's PromQL syntax is not checked");
