@@ -10,6 +10,7 @@
 #include <QTableView>
 
 #include "ui/audit/auditpage.h"
+#include "ui/backup/corpusdialog.h"
 #include "ui/common/formatting.h"
 #include "ui/dashboard/dashboardpage.h"
 #include "ui/entries/entriespage.h"
@@ -173,6 +174,17 @@ void MainWindow::buildMenus()
     QAction *settings = file->addAction(tr("&Connection profiles…"), this, &MainWindow::openSettings);
     settings->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
     file->addAction(m_proposals->reloadAction());
+    file->addSeparator();
+    QAction *exportCorpus = file->addAction(tr("&Export…"), this, [this] {
+        CorpusDialog::openFor(CorpusDialog::Mode::Export, m_client, this);
+    });
+    exportCorpus->setObjectName(QStringLiteral("exportCorpusAction"));
+    exportCorpus->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    QAction *importCorpus = file->addAction(tr("&Import…"), this, [this] {
+        CorpusDialog::openFor(CorpusDialog::Mode::Import, m_client, this);
+    });
+    importCorpus->setObjectName(QStringLiteral("importCorpusAction"));
+    importCorpus->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I));
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
     quit->setShortcut(QKeySequence::Quit);

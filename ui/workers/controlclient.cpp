@@ -120,6 +120,20 @@ quint64 ControlClient::publishControl(const QString &message)
     return id;
 }
 
+quint64 ControlClient::exportCorpus(const CorpusExporter::Options &options)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, options] { w->exportCorpus(id, options); });
+    return id;
+}
+
+quint64 ControlClient::importCorpus(const CorpusImporter::Options &options)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, options] { w->importCorpus(id, options); });
+    return id;
+}
+
 void ControlClient::findSimilar(const ProposalItem &item)
 {
     post([w = m_worker, item] { w->findSimilar(item); });

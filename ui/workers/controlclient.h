@@ -4,6 +4,7 @@
 #include <QString>
 
 #include "core/control/approvalservice.h"
+#include "core/control/corpustransfer.h"
 #include "core/control/proposalitem.h"
 #include "core/control/redisconnection.h"
 
@@ -39,6 +40,9 @@ public:
     quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
     quint64 setFrozen(bool frozen);
     quint64 publishControl(const QString &message);
+    // Jobs on the worker thread; results in ControlWorker::corpusProgress/corpusFinished.
+    quint64 exportCorpus(const CorpusExporter::Options &options);
+    quint64 importCorpus(const CorpusImporter::Options &options);
 
     void findSimilar(const ProposalItem &item);
     void scanEntries(const QString &search);

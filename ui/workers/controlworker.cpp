@@ -270,6 +270,45 @@ void ControlWorker::publishControl(quint64 requestId, const QString &message)
     m_approvals->publishControl(message, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
 }
 
+void ControlWorker::exportCorpus(quint64 requestId, const CorpusExporter::Options &options)
+{
+    if (!m_connection) {
+        emit corpusFinished(requestId, false, QStringLiteral("not connected"), {});
+        return;
+    }
+    CorpusExporter::Options o = options;
+    o.source = m_connection->options().redacted();
+    // A child of the connection: gone with it (its pending reads then fail and it reports).
+    auto *exporter = new CorpusExporter(m_connection, m_connection);
+    connect(exporter, &CorpusExporter::progress, this,
+            [this, requestId](const CorpusCounts &c) { emit corpusProgress(requestId, c); });
+    connect(exporter, &CorpusExporter::finished, this,
+            [this, requestId, exporter](bool ok, const QString &error, const CorpusCounts &c) {
+                exporter->deleteLater();
+                emit corpusFinished(requestId, ok, error, c);
+            });
+    exporter->start(o);
+}
+
+void ControlWorker::importCorpus(quint64 requestId, const CorpusImporter::Options &options)
+{
+    if (!m_approvals) {
+        emit corpusFinished(requestId, false, QStringLiteral("not connected"), {});
+        return;
+    }
+    CorpusImporter::Options o = options;
+    o.actor = m_approvals->defaultActor();
+    auto *importer = new CorpusImporter(m_approvals, m_approvals);
+    connect(importer, &CorpusImporter::progress, this,
+            [this, requestId](const CorpusCounts &c) { emit corpusProgress(requestId, c); });
+    connect(importer, &CorpusImporter::finished, this,
+            [this, requestId, importer](bool ok, const QString &error, const CorpusCounts &c) {
+                importer->deleteLater();
+                emit corpusFinished(requestId, ok, error, c);
+            });
+    importer->start(o);
+}
+
 QSet<QString> promptWords(const QString &prompt)
 {
     const QString norm = QString::fromStdString(PromptNormaliser::normalise(prompt.toStdString()));

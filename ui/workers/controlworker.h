@@ -12,6 +12,7 @@
 #include "core/control/approvalresult.h"
 #include "core/control/approvalservice.h"
 #include "core/control/auditlog.h"
+#include "core/control/corpustransfer.h"
 #include "core/control/entrystore.h"
 #include "core/control/proposalitem.h"
 #include "core/control/redisconnection.h"
@@ -79,6 +80,12 @@ public:
     void reloadAudit();
     void fetchMoreAudit();
 
+    // Export / import of the corpus (CorpusExporter, CorpusImporter) on this
+    // thread's connection and ApprovalService; requestId names the job in
+    // corpusProgress and corpusFinished (exactly once).
+    void exportCorpus(quint64 requestId, const l0l3::CorpusExporter::Options &options);
+    void importCorpus(quint64 requestId, const l0l3::CorpusImporter::Options &options);
+
     // Drops everything; called on the worker thread before it quits.
     void shutdown();
 
@@ -97,6 +104,9 @@ signals:
     void proposalsFailed(const QString &message);
 
     void decisionFinished(quint64 requestId, const l0l3::ApprovalResult &result);
+
+    void corpusProgress(quint64 requestId, const l0l3::CorpusCounts &counts);
+    void corpusFinished(quint64 requestId, bool ok, const QString &error, const l0l3::CorpusCounts &counts);
 
     void similarEntries(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
 
