@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "app/ctl/corpuscommand.h"
+#include "app/ctl/fleetcommand.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -174,6 +175,19 @@ void CtlRunner::run()
         o.waitMs = c.waitMs;
         auto *command = new CorpusCommand(m_connection, m_service, o, this);
         connect(command, &CorpusCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("fleet")) {
+        FleetCommand::Options o;
+        o.json = c.json;
+        o.masterName = c.masterName;
+        o.scrape = c.scrape;
+        for (const QString &s : c.sentinels) {
+            const qsizetype colon = s.lastIndexOf(u':');
+            o.sentinels.append({s.left(colon), s.mid(colon + 1).toInt()});
+        }
+        auto *command = new FleetCommand(m_connection, o, this);
+        connect(command, &FleetCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
     } else if (c.name == QLatin1String("approve")) {

@@ -40,6 +40,9 @@ public:
         bool withAudit = false; // export --with-audit
         bool dryRun = false;    // import --dry-run
         QString prefer;         // import --prefer newer|file|server (empty: conflicts stay)
+        QStringList sentinels;  // fleet --sentinel HOST:PORT,... (empty: no Sentinel view)
+        QString masterName = QStringLiteral("l0l3");
+        bool scrape = true; // fleet: read each gateway's /metrics (--no-scrape: registry only)
     };
 
     CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent = nullptr);

@@ -13,26 +13,30 @@ using l0l3::CtlRunner;
 
 namespace {
 
-const char kUsage[] = "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
-                      "commands:\n"
-                      "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
-                      "  approve ID [--response-file F] [--intent NAME]\n"
-                      "  reject ID [--days N]\n"
-                      "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
-                      "  edit KEY --response-file F [--expect-version V]\n"
-                      "  entries [--json] [--search TEXT]\n"
-                      "  audit [--json] [--limit N]\n"
-                      "  freeze | unfreeze                    approvals\n"
-                      "  drain REGION | undrain REGION | flush\n"
-                      "  export --out FILE [--with-audit]     the corpus (entries, rejected keys) as a checked file\n"
-                      "  import FILE [--dry-run] [--prefer newer|file|server]\n"
-                      "                                       restore it; conflicts are listed, never overwritten\n"
-                      "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
-                      "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
-                      "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
-                      "  --json writes them as \\u escapes (the same JSON values)\n"
-                      "exit codes: 0 ok, 1 operational error (an invalid export file too), 2 usage error,\n"
-                      "  3 version conflict (import: conflicts left unresolved)\n";
+const char kUsage[] =
+    "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
+    "commands:\n"
+    "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
+    "  approve ID [--response-file F] [--intent NAME]\n"
+    "  reject ID [--days N]\n"
+    "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
+    "  edit KEY --response-file F [--expect-version V]\n"
+    "  entries [--json] [--search TEXT]\n"
+    "  audit [--json] [--limit N]\n"
+    "  freeze | unfreeze                    approvals\n"
+    "  drain REGION | undrain REGION | flush\n"
+    "  export --out FILE [--with-audit]     the corpus (entries, rejected keys) as a checked file\n"
+    "  fleet [--json] [--sentinel HOST:PORT,...] [--master-name NAME] [--no-scrape]\n"
+    "                                       regions, gateways (registry + their /metrics), replicas,\n"
+    "                                       Sentinels (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD)\n"
+    "  import FILE [--dry-run] [--prefer newer|file|server]\n"
+    "                                       restore it; conflicts are listed, never overwritten\n"
+    "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
+    "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
+    "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
+    "  --json writes them as \\u escapes (the same JSON values)\n"
+    "exit codes: 0 ok, 1 operational error (an invalid export file too), 2 usage error,\n"
+    "  3 version conflict (import: conflicts left unresolved)\n";
 
 int usageError(const QString &message)
 {
@@ -73,9 +77,15 @@ int main(int argc, char *argv[])
     const QCommandLineOption dryRun(QStringLiteral("dry-run"), QStringLiteral("Import: write nothing."));
     const QCommandLineOption prefer(QStringLiteral("prefer"), QStringLiteral("Import: who wins a conflict."),
                                     QStringLiteral("newer|file|server"));
+    const QCommandLineOption sentinel(QStringLiteral("sentinel"), QStringLiteral("Fleet: Sentinels, HOST:PORT,..."),
+                                      QStringLiteral("hosts"));
+    const QCommandLineOption masterName(QStringLiteral("master-name"), QStringLiteral("Fleet: the Sentinels' name."),
+                                        QStringLiteral("name"));
+    const QCommandLineOption noScrape(QStringLiteral("no-scrape"),
+                                      QStringLiteral("Fleet: skip the gateways' /metrics."));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
     parser.addOptions({primary, actor, passwordFile, json, limit, responseFile, intent, days, search, expectVersion,
-                       waitMs, outFile, withAudit, dryRun, prefer, help});
+                       waitMs, outFile, withAudit, dryRun, prefer, sentinel, masterName, noScrape, help});
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -90,13 +100,12 @@ int main(int argc, char *argv[])
     CtlRunner::Command cmd;
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
-    static const QHash<QString, int> arity{{QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1},
-                                           {QStringLiteral("reject"), 1},    {QStringLiteral("revoke"), 1},
-                                           {QStringLiteral("edit"), 1},      {QStringLiteral("entries"), 0},
-                                           {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},
-                                           {QStringLiteral("unfreeze"), 0},  {QStringLiteral("drain"), 1},
-                                           {QStringLiteral("undrain"), 1},   {QStringLiteral("flush"), 0},
-                                           {QStringLiteral("export"), 0},    {QStringLiteral("import"), 1}};
+    static const QHash<QString, int> arity{
+        {QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
+        {QStringLiteral("revoke"), 1},    {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
+        {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
+        {QStringLiteral("drain"), 1},     {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0},
+        {QStringLiteral("export"), 0},    {QStringLiteral("import"), 1},  {QStringLiteral("fleet"), 0}};
     if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
     if (cmd.args.size() != arity.value(cmd.name))
@@ -140,6 +149,17 @@ int main(int argc, char *argv[])
     if (!cmd.prefer.isEmpty()
         && !QStringList{QStringLiteral("newer"), QStringLiteral("file"), QStringLiteral("server")}.contains(cmd.prefer))
         return usageError(QStringLiteral("--prefer takes newer, file or server"));
+    for (const QString &s : parser.value(sentinel).split(u',', Qt::SkipEmptyParts)) {
+        const qsizetype colon = s.lastIndexOf(u':');
+        bool portOk = false;
+        const int port = colon > 0 ? s.mid(colon + 1).toInt(&portOk) : 0;
+        if (!portOk || port <= 0 || port > 65535)
+            return usageError(QStringLiteral("--sentinel takes HOST:PORT[,HOST:PORT...]"));
+        cmd.sentinels.append(s.trimmed());
+    }
+    if (parser.isSet(masterName))
+        cmd.masterName = parser.value(masterName);
+    cmd.scrape = !parser.isSet(noScrape);
     if (cmd.name == QLatin1String("import") && !QFileInfo(cmd.args.first()).isReadable())
         return usageError(QStringLiteral("cannot read %1").arg(cmd.args.first()));
 

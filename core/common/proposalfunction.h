@@ -39,6 +39,12 @@
 //   Answers [moved, left in the inbox, [why, first bytes, why, ...]] with
 //   one pair per element dropped.
 //
+// FCALL l0l3_heartbeat 0   (the gateway user, once a second; the console may)
+//   TIME, then SET RedisSchema::kHeartbeat to the primary's clock in ms
+//   unless the stored value is already at or ahead of it (by at most 5 s:
+//   further ahead is replaced), so several writers never move it backwards.
+//   Answers the value the key holds afterwards (an integer).
+//
 // Limits: the defaults in DEFAULTS below (max_len is
 // RedisSchema::kProposalsMaxLen, inbox_max_len RedisSchema::kProposalInboxMaxLen),
 // overridden field by field by the console in the hash
@@ -58,6 +64,7 @@ namespace l0l3::ProposalFunction {
 inline constexpr std::string_view kLibraryName = "l0l3";
 inline constexpr std::string_view kProposeName = "l0l3_propose";
 inline constexpr std::string_view kDrainName = "l0l3_drain";
+inline constexpr std::string_view kHeartbeatName = "l0l3_heartbeat";
 // The most inbox elements one l0l3_drain moves (a larger COUNT is clamped).
 inline constexpr int kDrainMax = 1000;
 // Retention defaults, as in DEFAULTS below (a test checks that they agree):
@@ -294,8 +301,29 @@ local function drain(keys, args)
     return { moved, redis.call('LLEN', INBOX), dropped }
 end
 
+-- The primary's clock, never moved backwards by a writer; a stored value more
+-- than HEARTBEAT_FUTURE_MS ahead of this clock (forged, or from a primary
+-- with another clock) is replaced.
+local HEARTBEAT = PREFIX .. 'heartbeat'
+local HEARTBEAT_FUTURE_MS = 5000
+
+local function heartbeat(keys, args)
+    if #keys ~= 0 or #args ~= 0 then
+        return redis.error_reply('ERR usage: FCALL l0l3_heartbeat 0')
+    end
+    local now = now_ms()
+    local current = redis.call('GET', HEARTBEAT)
+    local stored = current and string.match(current, '^%d+$') and #current <= 15 and tonumber(current)
+    if stored and stored >= now and stored <= now + HEARTBEAT_FUTURE_MS then
+        return stored
+    end
+    redis.call('SET', HEARTBEAT, string.format('%d', now))
+    return now
+end
+
 redis.register_function('l0l3_propose', propose)
 redis.register_function('l0l3_drain', drain)
+redis.register_function('l0l3_heartbeat', heartbeat)
 )lua";
 
 } // namespace l0l3::ProposalFunction

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 
 namespace l0l3 {
@@ -206,9 +207,17 @@ void ReplicationMonitor::tick()
         t->heartbeatMs = clockMs;
         t->heartbeatAtMs = t->clock.elapsed();
         t->primary.clockMs = clockMs;
+        const bool viaFunction = m_heartbeatFunction;
+        const QList<QByteArray> write = viaFunction
+            ? QList<QByteArray>{QByteArrayLiteral("FCALL"),
+                                QByteArray::fromStdString(std::string(ProposalFunction::kHeartbeatName)),
+                                QByteArrayLiteral("0")}
+            : QList<QByteArray>{QByteArrayLiteral("SET"), heartbeatKey(), QByteArray::number(clockMs)};
         m_primary->command(
-            {QByteArrayLiteral("SET"), heartbeatKey(), QByteArray::number(clockMs)}, this,
-            [this, t](const RedisReply &r) {
+            write, this,
+            [this, t, viaFunction](const RedisReply &r) {
+                if (viaFunction && r.isError() && !r.local)
+                    m_heartbeatFunction = false; // the next tick SETs
                 if (tickOver(t))
                     return;
                 t->primaryClockDone = true;

@@ -17,7 +17,9 @@ namespace l0l3 {
 // Per region replication health: link status, offsets and lag in ms.
 //
 // Each tick: TIME on the primary (INFO server's server_time_usec when the
-// ACL refuses TIME), SET l0l3:v1:heartbeat <that clock in ms> on the primary,
+// ACL refuses TIME), FCALL l0l3_heartbeat on the primary (the function every
+// gateway calls too: the primary's clock, never moved backwards; a plain SET
+// of that clock where the function is missing or refused),
 // then GET it on every replica together with a fresh primary TIME: lag = the
 // primary's clock - the value the replica holds. A replica that does not yet
 // show this tick's heartbeat is probed again a few times within the tick, so
@@ -82,6 +84,9 @@ private:
     QTimer m_timer;
     int m_intervalMs = 1000;
     bool m_timeAllowed = true; // TIME refused once: INFO server from then on
+    // FCALL l0l3_heartbeat (never moves the heartbeat back, shared with the gateways) until it
+    // fails (library not loaded, ACL): a plain SET from then on.
+    bool m_heartbeatFunction = true;
     std::shared_ptr<Tick> m_current;
     quint64 m_tickId = 0;
 };

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <hiredis/hiredis.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "core/common/cachekey.h"
@@ -17,6 +18,7 @@
 #include "core/gateway/asioredisconnection.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
+#include "core/gateway/fleetannouncer.h"
 #include "core/gateway/hotcache.h"
 #include "core/gateway/keymemo.h"
 #include "core/gateway/latencywindow.h"
@@ -188,6 +190,7 @@ Gateway::Gateway(GatewayConfig config)
 Gateway::~Gateway()
 {
     // Connections first: their contexts (owned by m_server) must still exist.
+    m_announcer.reset(); // uses worker 0's primary connection
     m_resolver.reset();
     m_subscriber.reset();
     m_fallbackSubscriber.reset();
@@ -322,6 +325,7 @@ bool Gateway::start(std::string *error)
     });
     m_ticker = std::make_unique<boost::asio::steady_timer>(m_server.context(0));
     tick();
+    startAnnouncer();
     Log::info(
         "l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
         + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
@@ -366,6 +370,8 @@ void Gateway::waitForDrain(Clock::time_point deadline)
             m_signals->cancel();
         if (m_ticker)
             m_ticker->cancel();
+        if (m_announcer)
+            m_announcer->stop();
         m_server.stop();
         return;
     }
@@ -447,6 +453,44 @@ void Gateway::checkUpstreamSlo(std::int64_t nowMs)
     // The calls that tripped it must not trip it again as soon as it closes.
     if (m_breaker.trip(why))
         m_upstreamLatencyWindow->clear();
+}
+
+void Gateway::startAnnouncer()
+{
+    // Worker 0's primary connection lives on context 0, where the announcer's timers run.
+    FleetAnnouncer::Info info;
+    std::string hostName;
+    {
+        char buf[256] = {};
+        if (gethostname(buf, sizeof buf - 1) == 0)
+            hostName = buf;
+        if (hostName.empty())
+            hostName = "localhost";
+    }
+    const std::string port = std::to_string(m_server.port());
+    info.instance = m_config.instanceId.empty() ? hostName + ":" + port : m_config.instanceId;
+    info.region = m_config.region;
+    if (!m_config.advertiseUrl.empty()) {
+        info.url = m_config.advertiseUrl;
+    } else {
+        const std::string &h = m_config.listenHost;
+        const bool wildcard = h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]";
+        std::string host = wildcard ? hostName : h;
+        if (host.find(':') != std::string::npos && host.front() != '[')
+            host = "[" + host + "]";
+        info.url = std::string(m_config.listenTls ? "https://" : "http://") + host + ":" + port;
+    }
+    info.version = L0L3_VERSION;
+    info.replica = m_config.replica.host + ":" + std::to_string(m_config.replica.port);
+    info.startedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    info.periodMs = m_config.announceIntervalMs;
+    m_announcer = std::make_unique<FleetAnnouncer>(m_server.context(0), *m_workers.front()->primary, std::move(info),
+                                                   [this] { return DegradationMonitor::name(m_degradation.state()); });
+    m_announcer->start();
+    Log::info("announcing as " + m_announcer->info().instance + " at " + m_announcer->info().url + " every "
+              + std::to_string(m_config.announceIntervalMs) + " ms; writing the replication heartbeat once a second");
 }
 
 void Gateway::measureReplicationLag(Worker &worker)

@@ -27,6 +27,7 @@ class LatencyWindow;
 class Proposer;
 class RateLimiter;
 class AsioRedisConnection;
+class FleetAnnouncer;
 class SentinelResolver;
 class UpstreamClient;
 class UpstreamStreamer;
@@ -93,6 +94,8 @@ private:
     void updateDegradation();
     void measureReplicationLag(Worker &worker);
     void measureProposalInbox(Worker &worker);
+    // The fleet registry record and the replication heartbeat (FleetAnnouncer), on context 0.
+    void startAnnouncer();
     void onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
                              std::string_view reason);
     void onPrimarySwitch(const RedisUrl &from, const RedisUrl &to);
@@ -111,6 +114,7 @@ private:
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
     std::unique_ptr<boost::asio::steady_timer> m_ticker;
+    std::unique_ptr<FleetAnnouncer> m_announcer;
     std::uint64_t m_ticks = 0;
     CircuitBreaker m_breaker;
     std::unique_ptr<CircuitBreaker> m_secondaryBreaker;

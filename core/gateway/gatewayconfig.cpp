@@ -489,6 +489,37 @@ const std::vector<Option> &options()
              return true;
          }},
 
+        {"", "", "Fleet registry"},
+        {"instance-id", "ID",
+         "this gateway's name in the fleet registry, 1 to 200 of letters,\n"
+         "digits and '.', '_', ':', '-' (default HOSTNAME:PORT)",
+         [](Context &x, const std::string &v) {
+             const bool ok = !v.empty() && v.size() <= 200
+                 && v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+                     == std::string::npos;
+             if (!ok)
+                 return x.fail("invalid --instance-id '" + v.substr(0, 200)
+                               + "' (1 to 200 letters, digits, '.', '_', ':', '-')");
+             x.c.instanceId = v;
+             return true;
+         }},
+        {"advertise-url", "URL",
+         "where the console reaches /metrics and /healthz, announced in the\n"
+         "registry (default http[s]://LISTEN-HOST:PORT, the host name when\n"
+         "listening on every address)",
+         [](Context &x, const std::string &v) {
+             const bool scheme = v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0;
+             const bool printable = std::all_of(v.begin(), v.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+             if (!scheme || !printable || v.size() > 400 || v.find('@') != std::string::npos)
+                 return x.fail("invalid --advertise-url (http:// or https://, at most 400 printable ASCII "
+                               "characters, no user info)");
+             x.c.advertiseUrl = v;
+             return true;
+         }},
+        {"announce-interval-ms", "N",
+         "rewrite the registry record this often; it expires after 3\n"
+         "intervals (default 5000)",
+         integer(100, 600000, &GatewayConfig::announceIntervalMs)},
         {"", "", "Limits and security"},
         {"rate-limit", "R",
          "requests/s per API key, or per client address without one (default off);\n"

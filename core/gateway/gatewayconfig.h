@@ -69,6 +69,12 @@ struct GatewayConfig
     // Redis credentials are sent to when the Sentinels name a new primary.
     RedisHostList redisHosts;
 
+    // The fleet registry (FleetAnnouncer). Empty instanceId: "<host name>:<port>"; empty
+    // advertiseUrl: http(s)://<listenHost, or the host name when it is a wildcard>:<port>.
+    std::string instanceId;
+    std::string advertiseUrl;
+    int announceIntervalMs = 5000;
+
     // Abuse limits. 0 disables a limit where noted.
     double rateLimit = 0; // requests per second per API key or client address; 0: off
     double rateBurst = 0; // bucket size; 0: max(1, rateLimit)

@@ -22,6 +22,7 @@ private slots:
     void permissions();
     void gatewayProposesThroughTheFunction();
     void gatewayCannotDrainTheInbox();
+    void gatewayHeartbeatNeverMovesBackwards();
 
 private:
     RedisServer m_server;
@@ -106,6 +107,36 @@ void TestRedisAcl::permissions_data()
         << gateway << QList<QByteArray>{"FUNCTION", "LOAD", "REPLACE", library} << false;
     QTest::newRow("gateway FUNCTION FLUSH") << gateway << QList<QByteArray>{"FUNCTION", "FLUSH"} << false;
     QTest::newRow("gateway EVAL") << gateway << QList<QByteArray>{"EVAL", "return 1", "0"} << false;
+    // Fleet: the heartbeat (through the function or a plain SET) and registry records, written but
+    // never read back; no other key, no DEL.
+    const QByteArray heartbeat = qb(RedisSchema::kHeartbeat);
+    const QByteArray record = qb(RedisSchema::fleetGatewayKey("gw-1"));
+    QTest::newRow("gateway FCALL l0l3_heartbeat")
+        << gateway << QList<QByteArray>{"FCALL", "l0l3_heartbeat", "0"} << true;
+    QTest::newRow("gateway SET heartbeat") << gateway << QList<QByteArray>{"SET", heartbeat, "1"} << true;
+    QTest::newRow("gateway SET registry record")
+        << gateway << QList<QByteArray>{"SET", record, "{}", "PX", "15000"} << true;
+    QTest::newRow("gateway SET another gateway's record")
+        << gateway << QList<QByteArray>{"SET", qb(RedisSchema::fleetGatewayKey("gw-2")), "{}", "PX", "15000"} << true;
+    QTest::newRow("gateway GET registry record") << gateway << QList<QByteArray>{"GET", record} << false;
+    QTest::newRow("gateway SET GET registry record")
+        << gateway << QList<QByteArray>{"SET", record, "{}", "GET"} << false;
+    QTest::newRow("gateway MGET registry records")
+        << gateway << QList<QByteArray>{"MGET", record, qb(RedisSchema::fleetGatewayKey("gw-2"))} << false;
+    QTest::newRow("gateway SCAN") << gateway << QList<QByteArray>{"SCAN", "0", "MATCH", "l0l3:v1:fleet:*"} << false;
+    QTest::newRow("gateway DEL registry record") << gateway << QList<QByteArray>{"DEL", record} << false;
+    QTest::newRow("gateway PEXPIRE registry record") << gateway << QList<QByteArray>{"PEXPIRE", record, "1"} << false;
+    QTest::newRow("gateway SET outside the registry")
+        << gateway << QList<QByteArray>{"SET", "l0l3:v1:fleet:other", "{}"} << false;
+    QTest::newRow("gateway SET frozen") << gateway << QList<QByteArray>{"SET", qb(RedisSchema::kFrozen), "1"} << false;
+    QTest::newRow("gateway SET drained") << gateway << QList<QByteArray>{"SET", qb(RedisSchema::kDrained), "1"}
+                                         << false;
+    QTest::newRow("gateway DEL heartbeat") << gateway << QList<QByteArray>{"DEL", heartbeat} << false;
+    QTest::newRow("console SCAN registry")
+        << console << QList<QByteArray>{"SCAN", "0", "MATCH", qb(RedisSchema::kFleetGatewayPattern)} << true;
+    QTest::newRow("console GET registry record") << console << QList<QByteArray>{"GET", record} << true;
+    QTest::newRow("console PTTL registry record") << console << QList<QByteArray>{"PTTL", record} << true;
+    QTest::newRow("console SET registry record") << console << QList<QByteArray>{"SET", record, "{}"} << false;
 
     // The console: writes entries and appends audit records; nothing may trim or delete the audit.
     QTest::newRow("console SET entry") << console << QList<QByteArray>{"SET", entry, "{}"} << true;
@@ -209,6 +240,46 @@ void TestRedisAcl::gatewayCannotDrainTheInbox()
     const RedisValue r = gateway.command({"FCALL", qb(ProposalFunction::kDrainName), "0", "1000"});
     QVERIFY2(r.isError() && r.str.contains("can't run this command"), qPrintable(r.toString()));
     QCOMPARE(console.command({"LLEN", qb(RedisSchema::kProposalInbox)}).integer, before);
+}
+
+// l0l3_heartbeat as the gateway user: the primary's clock, never backwards; a value far in the
+// future (forged, or another primary's clock) does not stop it.
+void TestRedisAcl::gatewayHeartbeatNeverMovesBackwards()
+{
+    RedisClient gateway = m_server.client(QStringLiteral("gateway"));
+    RedisClient console = m_server.client(QStringLiteral("console"));
+    const QByteArray key = qb(RedisSchema::kHeartbeat);
+    const QList<QByteArray> fcall{"FCALL", qb(ProposalFunction::kHeartbeatName), "0"};
+    const auto stored = [&] { return console.command({"GET", key}).str.toLongLong(); };
+    const auto primaryMs = [&] {
+        const RedisValue t = console.command({"TIME"});
+        return t.elements.value(0).str.toLongLong() * 1000 + t.elements.value(1).str.toLongLong() / 1000;
+    };
+
+    QVERIFY(!console.command({"DEL", key}).isError());
+    const RedisValue first = gateway.command(fcall);
+    QVERIFY2(first.isInteger(), qPrintable(first.toString()));
+    QCOMPARE(stored(), first.integer);
+    QVERIFY(qAbs(first.integer - primaryMs()) < 1000);
+    const RedisValue second = gateway.command(fcall);
+    QVERIFY(second.integer >= first.integer);
+
+    // A little ahead (another writer's clock step): kept, not moved back.
+    const qint64 ahead = primaryMs() + 3000;
+    QVERIFY(!console.command({"SET", key, QByteArray::number(ahead)}).isError());
+    QCOMPARE(gateway.command(fcall).integer, ahead);
+    QCOMPARE(stored(), ahead);
+
+    // Far ahead or not a number: replaced by the primary's clock.
+    for (const QByteArray &bad : {QByteArray::number(primaryMs() + 3600000), QByteArray("garbage"),
+                                  QByteArray("99999999999999999999999"), QByteArray("-5")}) {
+        QVERIFY(!console.command({"SET", key, bad}).isError());
+        const RedisValue r = gateway.command(fcall);
+        QVERIFY2(r.isInteger() && qAbs(r.integer - primaryMs()) < 1000,
+                 qPrintable(QString::fromLatin1(bad) + QStringLiteral(" -> ") + r.toString()));
+        QCOMPARE(stored(), r.integer);
+    }
+    QVERIFY(gateway.command({"FCALL", qb(ProposalFunction::kHeartbeatName), "0", "extra"}).isError());
 }
 
 QTEST_GUILESS_MAIN(TestRedisAcl)

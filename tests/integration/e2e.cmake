@@ -13,7 +13,8 @@ add_library(l0l3_e2e_support STATIC
     ${CMAKE_CURRENT_LIST_DIR}/rogueredis.cpp)
 target_link_libraries(l0l3_e2e_support PUBLIC l0l3_integration_wire l0l3_control Qt6::Network)
 
-set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst_roguesentinel tst_rpodrill)
+set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst_roguesentinel tst_rpodrill
+    tst_fleetdiscovery)
 if(TARGET l0l3_localstack)
     list(APPEND _e2e_tests tst_propagation)
 endif()
@@ -38,3 +39,7 @@ foreach(test IN LISTS _e2e_tests)
         endif()
     endforeach()
 endforeach()
+# l0l3-ctl fleet runs as a process.
+if(TARGET tst_fleetdiscovery AND TARGET l0l3-ctl)
+    add_dependencies(tst_fleetdiscovery l0l3-ctl)
+endif()

@@ -1,0 +1,266 @@
+// Fleet discovery against real processes: gateways announce themselves in
+// the registry on the primary and keep the replication heartbeat going
+// without any console; l0l3-ctl fleet --json reads the registry, INFO
+// replication, the Sentinels and every gateway's /metrics.
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcessEnvironment>
+#include <QTest>
+
+#include <cmath>
+#include <memory>
+
+#include "core/common/prometheusparser.h"
+#include "core/common/redisschema.h"
+#include "tests/integration/chatwire.h"
+#include "tests/integration/e2estack.h"
+#include "tests/support/gatewaystack.h"
+#include "tests/support/httpclient.h"
+#include "tests/support/poll.h"
+#include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+// l0l3_replication_lag_seconds of a gateway's /metrics; NaN when absent or not finite.
+double lagOf(const QUrl &metrics)
+{
+    HttpClient http;
+    const HttpResult r = http.get(metrics, {}, 2000);
+    if (r.status != 200)
+        return std::nan("");
+    for (const PromSample &s :
+         PrometheusParser::parse(std::string_view(r.body.constData(), std::size_t(r.body.size())))) {
+        if (s.name == "l0l3_replication_lag_seconds")
+            return s.value;
+    }
+    return std::nan("");
+}
+
+} // namespace
+
+class TestFleetDiscovery : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void heartbeatWithoutConsole();
+    void fleetFollowsGateways();
+
+private:
+    struct Run
+    {
+        int code = -1;
+        QByteArray out, err;
+        QJsonObject json;
+    };
+    Run ctlFleet(E2eStack &stack, const QStringList &extra);
+    static QJsonObject gatewayNamed(const QJsonObject &fleet, const QString &instance);
+};
+
+// Primary, replica and one gateway, no console and nothing else writing the
+// heartbeat: the gateway's own heartbeat makes its lag finite.
+void TestFleetDiscovery::heartbeatWithoutConsole()
+{
+    GatewayStack stack;
+    QString error;
+    QVERIFY2(stack.start({}, &error), qPrintable(error));
+    double lag = std::nan("");
+    const bool finite = Poll::until(
+        [&] {
+            lag = lagOf(stack.gatewayUrl(QStringLiteral("/metrics")));
+            return std::isfinite(lag);
+        },
+        TimeScale::ms(10000), 100);
+    if (!finite)
+        qWarning().noquote() << stack.describe();
+    QVERIFY2(finite, "l0l3_replication_lag_seconds stayed NaN without a console");
+    QVERIFY2(lag >= 0 && lag < 5, qPrintable(QString::number(lag)));
+    // The value is the primary's clock, written by the gateway and replicated.
+    const QByteArray onReplica = stack.replicaClient().command({"GET", "l0l3:v1:heartbeat"}).str;
+    QVERIFY2(onReplica.toLongLong() > 1700000000000LL, onReplica.constData());
+    QVERIFY(stack.gateway().stop());
+    stack.stop();
+}
+
+TestFleetDiscovery::Run TestFleetDiscovery::ctlFleet(E2eStack &stack, const QStringList &extra)
+{
+    ManagedProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
+    const SentinelClient::Options so = stack.sentinelClientOptions();
+    env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_USER"), QString::fromUtf8(so.sentinelUser));
+    env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), QString::fromUtf8(so.sentinelPassword));
+    const QString primary =
+        QStringLiteral("redis://console@%1:%2").arg(stack.primary().host()).arg(stack.primary().port());
+    Run r;
+    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
+                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("fleet"), QStringLiteral("--json")}
+                     + extra,
+                 env))
+        return r;
+    if (!p.waitForFinished(30000)) {
+        p.kill();
+        return r;
+    }
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.stdoutText();
+    r.err = p.stderrText();
+    r.json = QJsonDocument::fromJson(r.out).object();
+    return r;
+}
+
+QJsonObject TestFleetDiscovery::gatewayNamed(const QJsonObject &fleet, const QString &instance)
+{
+    for (const QJsonValue &g : fleet.value(u"gateways").toArray()) {
+        if (g.toObject().value(u"instance").toString() == instance)
+            return g.toObject();
+    }
+    return {};
+}
+
+// Two regions (a replica and a gateway each), three Sentinels: l0l3-ctl
+// fleet lists both gateways with live figures; a stopped gateway turns stale,
+// then disappears; a new one appears; nothing is restarted.
+void TestFleetDiscovery::fleetFollowsGateways()
+{
+    E2eStack stack;
+    E2eStack::Options options;
+    options.regions = {QStringLiteral("nyc"), QStringLiteral("tokyo")};
+    options.sentinels = 3;
+    // A 1 s period: stale after 2 s, gone after 3 s.
+    options.gatewayArgs = {QStringLiteral("--announce-interval-ms"), QStringLiteral("1000")};
+    QString error;
+    QVERIFY2(stack.start(options, &error), qPrintable(error + u'\n' + stack.describe()));
+    QVERIFY2(stack.waitForSentinels(TimeScale::ms(30000), &error), qPrintable(error));
+
+    // Some traffic for p99 and the hit rate.
+    HttpClient http;
+    for (const QString &region : options.regions) {
+        for (int i = 0; i < 3; ++i) {
+            const HttpResult r = http.post(stack.gatewayUrl(region),
+                                           ChatWire::chatBody(QStringLiteral("fleet %1 %2").arg(region).arg(i)),
+                                           {{"content-type", "application/json"}});
+            QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        }
+    }
+
+    const QStringList sentinels = [&] {
+        QStringList out;
+        for (RedisServer *s : stack.sentinels())
+            out << QStringLiteral("%1:%2").arg(s->host()).arg(s->port());
+        return QStringList{QStringLiteral("--sentinel"), out.join(u',')};
+    }();
+    Run run;
+    // Both gateways announced, with a finite lag (their heartbeat, no console).
+    const bool listed = Poll::until(
+        [&] {
+            run = ctlFleet(stack, sentinels);
+            if (run.code != 0)
+                return false;
+            int ready = 0;
+            for (const QJsonValue &v : run.json.value(u"gateways").toArray()) {
+                const QJsonObject m = v.toObject().value(u"metrics").toObject();
+                ready += m.value(u"replication_lag_seconds").isDouble() && m.value(u"p99_ms").isDouble() ? 1 : 0;
+            }
+            return ready == 2;
+        },
+        TimeScale::ms(20000), 200);
+    QVERIFY2(listed, QByteArray(run.out + "\n" + run.err).constData());
+    // The instance ids default to host name:port; find them by region.
+    QHash<QString, QJsonObject> byRegion;
+    for (const QJsonValue &v : run.json.value(u"gateways").toArray())
+        byRegion.insert(v.toObject().value(u"region").toString(), v.toObject());
+    QCOMPARE(byRegion.keys().size(), 2);
+    for (const QString &region : options.regions) {
+        const QJsonObject g = byRegion.value(region);
+        QVERIFY2(!g.isEmpty(), qPrintable(region));
+        QCOMPARE(g.value(u"url").toString(), QStringLiteral("http://127.0.0.1:%1").arg(stack.gatewayPort(region)));
+        QCOMPARE(g.value(u"state").toString(), QStringLiteral("normal"));
+        QCOMPARE(g.value(u"alive").toBool(), true);
+        QCOMPARE(g.value(u"version").toString(), QStringLiteral(L0L3_VERSION));
+        const QJsonObject m = g.value(u"metrics").toObject();
+        QCOMPARE(m.value(u"up").toBool(), true);
+        QCOMPARE(m.value(u"state").toString(), QStringLiteral("normal"));
+        const double lag = m.value(u"replication_lag_seconds").toDouble(-1);
+        QVERIFY2(lag >= 0 && lag < 5, qPrintable(QString::number(lag)));
+        QVERIFY(m.value(u"p99_ms").toDouble(-1) > 0);
+        QVERIFY(m.value(u"hit_rate").isDouble());
+        QVERIFY(m.value(u"requests").toDouble() >= 3);
+    }
+    // Regions, replicas with their region and link, Sentinels.
+    const QJsonArray regions = run.json.value(u"regions").toArray();
+    QCOMPARE(regions.size(), 2);
+    QCOMPARE(regions.at(0).toObject().value(u"name").toString(), QStringLiteral("nyc"));
+    const QJsonArray replicas = run.json.value(u"replicas").toArray();
+    QCOMPARE(replicas.size(), 2);
+    for (const QJsonValue &v : replicas) {
+        const QJsonObject r = v.toObject();
+        const QString region = r.value(u"region").toString();
+        QVERIFY2(options.regions.contains(region), QJsonDocument(r).toJson().constData());
+        QCOMPARE(r.value(u"port").toInt(), stack.replica(region).port());
+        QCOMPARE(r.value(u"link_up").toBool(), true);
+    }
+    QCOMPARE(run.json.value(u"sentinels").toArray().size(), 3);
+    QCOMPARE(run.json.value(u"primary").toObject().value(u"port").toInt(), stack.primary().port());
+    QCOMPARE(run.json.value(u"malformed_records").toInt(), 0);
+
+    // Stop tokyo's gateway (a clean exit): stale once two periods pass, then gone.
+    const QString tokyoInstance = byRegion.value(QStringLiteral("tokyo")).value(u"instance").toString();
+    const QString nycInstance = byRegion.value(QStringLiteral("nyc")).value(u"instance").toString();
+    QVERIFY(stack.gateway(QStringLiteral("tokyo")).stop());
+    QCOMPARE(stack.gateway(QStringLiteral("tokyo")).exitStatus(), QProcess::NormalExit);
+    QCOMPARE(stack.gateway(QStringLiteral("tokyo")).exitCode(), 0);
+    const QStringList quick{QStringLiteral("--no-scrape")};
+    bool sawStale = false;
+    const bool gone = Poll::until(
+        [&] {
+            run = ctlFleet(stack, quick);
+            if (run.code != 0)
+                return false;
+            const QJsonObject g = gatewayNamed(run.json, tokyoInstance);
+            if (!g.isEmpty() && g.value(u"stale").toBool())
+                sawStale = true;
+            return sawStale && g.isEmpty();
+        },
+        TimeScale::ms(15000), 50);
+    QVERIFY2(sawStale, run.out.constData());
+    QVERIFY2(gone, run.out.constData());
+    // nyc still announces.
+    QCOMPARE(gatewayNamed(run.json, nycInstance).value(u"stale").toBool(true), false);
+
+    // A new gateway joins tokyo: it appears without restarting anything.
+    ManagedProcess joined;
+    QVERIFY2(joined.start(ManagedProcess::binary(QStringLiteral("l0l3-gateway")),
+                          {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
+                           QStringLiteral("tokyo"), QStringLiteral("--replica"),
+                           stack.replica(QStringLiteral("tokyo")).url(QStringLiteral("gateway")),
+                           QStringLiteral("--primary"), stack.primary().url(QStringLiteral("gateway")),
+                           QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:9/v1"),
+                           QStringLiteral("--instance-id"), QStringLiteral("tokyo-joined"),
+                           QStringLiteral("--announce-interval-ms"), QStringLiteral("1000")},
+                          QProcessEnvironment::systemEnvironment(), &error),
+             qPrintable(error));
+    const int joinedPort = joined.listenPort(TimeScale::ms(15000));
+    QVERIFY(joinedPort > 0);
+    const bool appeared = Poll::until(
+        [&] {
+            run = ctlFleet(stack, quick);
+            const QJsonObject g = gatewayNamed(run.json, QStringLiteral("tokyo-joined"));
+            return !g.isEmpty() && g.value(u"region").toString() == u"tokyo" && !g.value(u"stale").toBool();
+        },
+        TimeScale::ms(10000), 100);
+    QVERIFY2(appeared, run.out.constData());
+    QCOMPARE(gatewayNamed(run.json, QStringLiteral("tokyo-joined")).value(u"url").toString(),
+             QStringLiteral("http://127.0.0.1:%1").arg(joinedPort));
+    QVERIFY(joined.stop());
+    stack.stop();
+}
+
+QTEST_GUILESS_MAIN(TestFleetDiscovery)
+#include "tst_fleetdiscovery.moc"
