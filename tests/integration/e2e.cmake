@@ -18,6 +18,10 @@ set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst
 if(TARGET l0l3_localstack)
     list(APPEND _e2e_tests tst_propagation)
 endif()
+# The disaster drill runs l0l3-ctl export/import as processes.
+if(TARGET l0l3-ctl)
+    list(APPEND _e2e_tests tst_disasterdrill)
+endif()
 foreach(test IN LISTS _e2e_tests)
     if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp)
         continue()
@@ -42,4 +46,7 @@ endforeach()
 # l0l3-ctl fleet runs as a process.
 if(TARGET tst_fleetdiscovery AND TARGET l0l3-ctl)
     add_dependencies(tst_fleetdiscovery l0l3-ctl)
+endif()
+if(TARGET tst_disasterdrill)
+    add_dependencies(tst_disasterdrill l0l3-ctl)
 endif()
