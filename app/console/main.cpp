@@ -19,6 +19,7 @@
 #include "core/localstack/demoheadlessrunner.h"
 #include "core/localstack/demostack.h"
 #include "core/localstack/unixsignalnotifier.h"
+#include "ui/dashboard/dashboardpage.h"
 #include "ui/mainwindow.h"
 #include "ui/settings/profilestore.h"
 
@@ -179,6 +180,8 @@ void scheduleExit(QApplication &app, MainWindow &window, const Options &o, int *
             } else {
                 QTextStream(stdout) << "screenshot " << o.screenshot << ' ' << shot.width() << 'x' << shot.height()
                                     << Qt::endl;
+                // What the Dashboards showed, for scripts and tests.
+                QTextStream(stdout) << "dashboards: " << window.dashboardPage()->regions().join(u',') << Qt::endl;
             }
         }
         app.quit();

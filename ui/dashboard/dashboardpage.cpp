@@ -114,6 +114,13 @@ DashboardPage::DashboardPage(QWidget *parent)
     m_status->setText(tr("waiting for the first metrics tick…"));
 }
 
+QStringList DashboardPage::regions() const
+{
+    QStringList out = m_cards.keys();
+    out.sort();
+    return out;
+}
+
 void DashboardPage::setWindowMinutes(int minutes)
 {
     m_windowMinutes = minutes;
@@ -162,6 +169,8 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
         const qint64 lag = std::isfinite(r.replicationLagMs) ? qint64(std::llround(r.replicationLagMs))
                                                              : m_lastLag.value(r.region, -1);
         card->setNumbers(r.rps, r.hitRate, r.p99Ms, lag, r.gatewaysUp, r.gatewaysTotal);
+        m_lastMetrics.insert(r.region, r);
+        m_shownLag.insert(r.region, lag);
     }
     for (TimeSeriesChart *c : {m_latency, m_rps, m_errors})
         c->commit(at);
@@ -220,6 +229,7 @@ void DashboardPage::addReplication(const QList<RegionReplicationStatus> &regions
         if (r.region.contains(u':') && !m_cards.contains(r.region))
             continue;
         cardFor(r.region)->setLag(r.lagMs, r.linkUp && r.reachable);
+        m_shownLag.insert(r.region, r.lagMs);
     }
     m_lag->commit(now);
 }

@@ -3,6 +3,7 @@
 #include <QDateTime>
 #include <QHash>
 #include <QList>
+#include <QStringList>
 #include <QWidget>
 
 #include "core/control/metricssnapshot.h"
@@ -38,6 +39,11 @@ public:
     int windowMinutes() const { return m_windowMinutes; }
 
     RegionStatusCard *card(const QString &region) const { return m_cards.value(region); }
+    // The regions with a card, sorted, and what each card shows: the latest
+    // tick's metrics and the lag in ms (-1 unknown).
+    QStringList regions() const;
+    RegionMetrics lastMetrics(const QString &region) const { return m_lastMetrics.value(region); }
+    qint64 shownLagMs(const QString &region) const { return m_shownLag.value(region, -1); }
     TimeSeriesChart *latencyChart() const { return m_latency; }
     TimeSeriesChart *lagChart() const { return m_lag; }
     TimeSeriesChart *rpsChart() const { return m_rps; }
@@ -63,6 +69,8 @@ private:
     QValueAxis *m_tierAxis;
     QHash<QString, QBarSet *> m_tierSets;
     QHash<QString, qint64> m_lastLag;
+    QHash<QString, qint64> m_shownLag;
+    QHash<QString, RegionMetrics> m_lastMetrics;
     MetricsSnapshot m_tierSnapshot; // the latest tick's, drawn by updateTierBars()
     bool m_tierUpdatePending = false;
     int m_windowMinutes = 5;

@@ -260,7 +260,9 @@ void MonitorWorker::applyTargets()
 // there. Named by region when one is known, else by host:port.
 void MonitorWorker::applyReplicas()
 {
-    if (!m_replication)
+    // Outside the demo the first fleet view names the replicas' regions:
+    // waiting for it keeps host:port names out of the lag chart.
+    if (!m_replication || (m_config.discoverFleet && !m_haveView))
         return;
     QList<ReplicationMonitor::Replica> replicas;
     QStringList keys;
