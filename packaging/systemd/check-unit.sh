@@ -65,6 +65,13 @@ poll() {
     done
     "$@"
 }
+# stop_checked NAME PID: SIGTERM, and it must exit 0 (and still be running until then).
+stop_checked() {
+    kill -TERM "$2" 2>/dev/null || fail "$1 exited before it was stopped"
+    local rc=0
+    wait "$2" || rc=$?
+    [[ $rc -eq 0 ]] || fail "$1 exited with $rc after SIGTERM"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # 1. systemd-analyze verify, every unit at once (a timer next to its service).
@@ -114,12 +121,14 @@ chmod 600 "$etc"/*
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --aclfile "$work/users.acl" \
     >"$work/redis.log" 2>&1 &
-pids+=($!)
+redis_pid=$!
+pids+=($redis_pid)
 redis_ping() { redis-cli --user gateway --pass "$L0L3_GATEWAY_PASSWORD" --no-auth-warning -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
 poll 100 redis_ping || fail "redis-server did not start"
 stub_port=$(free_port)
 "$stub" --listen "127.0.0.1:$stub_port" >"$work/stub.log" 2>&1 &
-pids+=($!)
+stub_pid=$!
+pids+=($stub_pid)
 stub_up() { curl -fs -o /dev/null "http://127.0.0.1:$stub_port/healthz"; }
 poll 100 stub_up || fail "l0l3-stub-llm did not start"
 
@@ -188,8 +197,8 @@ answer=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $client_key" -H '
 [[ $(tail -1 <<<"$answer") == 200 ]] && grep -q '"choices"' <<<"$answer" \
     || fail "the chat completion failed: $answer"
 echo "check-unit: a chat completion was answered"
-kill -TERM "$gateway_pid"
-rc=0
-wait "$gateway_pid" || rc=$?
-[[ $rc -eq 0 ]] || fail "the gateway exited with $rc after SIGTERM"
+stop_checked "the gateway" "$gateway_pid"
+stop_checked l0l3-stub-llm "$stub_pid"
+stop_checked redis-server "$redis_pid"
+pids=()
 echo "check-unit: OK"

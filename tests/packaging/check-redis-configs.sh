@@ -41,6 +41,13 @@ poll() {
     done
     "$@"
 }
+# stop_checked NAME PID: SIGTERM, and it must exit 0 (and still be running until then).
+stop_checked() {
+    kill -TERM "$2" 2>/dev/null || fail "$1 exited before it was stopped"
+    local rc=0
+    wait "$2" || rc=$?
+    [[ $rc -eq 0 ]] || fail "$1 exited with $rc after SIGTERM"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 secret() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
 
@@ -68,6 +75,7 @@ node() {
     echo "repl-diskless-sync-delay 0" >>"$work/$1.conf"
     redis-server "$work/$1.conf" >"$work/$1.log" 2>&1 &
     pids+=($!)
+    eval "${1}_pid=\$!"
 }
 node primary primary.conf "$primary_port"
 node replica replica.conf "$replica_port"
@@ -75,7 +83,8 @@ sed -E -e "s/^port .*/port $sentinel_port/" -e "s/^(sentinel monitor l0l3 127.0.
     "$work/sentinel.conf" >"$work/sentinel-run.conf"
 grep -q "^sentinel monitor l0l3 127.0.0.1 $primary_port 1$" "$work/sentinel-run.conf" || fail "no monitor line to point at the primary"
 redis-server "$work/sentinel-run.conf" --sentinel >"$work/sentinel.log" 2>&1 &
-pids+=($!)
+sentinel_pid=$!
+pids+=($sentinel_pid)
 
 as() { # USER PASSWORD PORT COMMAND...
     local user=$1 password=$2 port=$3
@@ -97,6 +106,9 @@ poll 150 link_up "$replica_port" || fail "the replica did not connect to the pri
 topology "$replica_port" info persistence | grep -q '^aof_enabled:1' || fail "the replica does not persist with AOF"
 as console "$L0L3_CONSOLE_PASSWORD" "$primary_port" set l0l3:v1:heartbeat before-failover | grep -q OK \
     || fail "the console could not write to the primary"
+# Replication is asynchronous: the write must have reached the replica before it is promoted.
+replicated() { [[ $(as gateway "$L0L3_GATEWAY_PASSWORD" "$replica_port" get l0l3:v1:heartbeat) == before-failover ]]; }
+poll 100 replicated || fail "the write did not reach the replica"
 echo "check-redis-configs: the replica replicates as user replication"
 
 sees_replica() { sentinel replicas l0l3 | grep -q "^$replica_port$"; }
@@ -110,3 +122,7 @@ poll 300 rejoined || fail "the old primary did not rejoin as a replica: $(topolo
 [[ $(as gateway "$L0L3_GATEWAY_PASSWORD" "$replica_port" get l0l3:v1:heartbeat) == before-failover ]] \
     || fail "the promoted node lacks the data written before the failover"
 echo "check-redis-configs: failover: the replica is primary, the old primary replicates from it; OK"
+stop_checked sentinel "$sentinel_pid"
+stop_checked "the old primary" "$primary_pid"
+stop_checked "the promoted replica" "$replica_pid"
+pids=()
