@@ -16,6 +16,7 @@ namespace {
 
 constexpr int kMaxReasons = 5;
 constexpr int kMaxReasonBytes = 200;
+constexpr int kCommandsPerKey = 3; // GETRANGE, STRLEN, PTTL
 
 // A string field: absent is empty; present must be a string of at most max bytes (UTF-8).
 bool stringField(const QJsonObject &o, const char *name, int max, QString *out, QString *error)
@@ -89,6 +90,7 @@ struct FleetRegistry::Read
     std::function<void(const QList<GatewayRecord> &, const QString &)> done;
     QByteArray cursor = "0";
     int scanCalls = 0;
+    bool truncated = false; // stopped at kMaxKeys or kMaxScanCalls
     QList<QByteArray> keys;
     QList<GatewayRecord> records;
 
@@ -150,6 +152,7 @@ void FleetRegistry::scanStep(std::shared_ptr<Read> r)
                 scanStep(r);
                 return;
             }
+            r->truncated = more;
             fetch(r);
         });
 }
@@ -164,35 +167,46 @@ void FleetRegistry::fetch(std::shared_ptr<Read> r)
         r->finish({}, {});
         return;
     }
-    // Values are bounded before they are fetched: STRLEN first would cost a
-    // round trip; a GET of a key a hostile writer made large is bounded by the
-    // connection's reply limits, and the parser refuses it by size.
+    // Never more than kMaxValueBytes + 1 bytes of a value (GETRANGE), whatever
+    // a hostile writer stored; STRLEN tells how large it really is.
+    const QByteArray last = QByteArray::number(kMaxValueBytes);
     QList<QList<QByteArray>> cmds;
-    cmds.reserve(r->keys.size() * 2);
+    cmds.reserve(r->keys.size() * kCommandsPerKey);
     for (const QByteArray &k : std::as_const(r->keys)) {
-        cmds.append({QByteArrayLiteral("GET"), k});
+        cmds.append({QByteArrayLiteral("GETRANGE"), k, QByteArrayLiteral("0"), last});
+        cmds.append({QByteArrayLiteral("STRLEN"), k});
         cmds.append({QByteArrayLiteral("PTTL"), k});
     }
     m_connection->pipeline(cmds, this, [this, r](const QList<RedisReply> &replies) {
-        if (replies.size() != r->keys.size() * 2) {
+        if (replies.size() != r->keys.size() * kCommandsPerKey) {
             const QString why = replies.isEmpty() ? QStringLiteral("no reply") : replies.first().errorMessage();
             r->finish({}, QStringLiteral("cannot read the fleet registry: %1").arg(why));
             return;
         }
         QList<GatewayRecord> out;
         for (qsizetype i = 0; i < r->keys.size(); ++i) {
-            const RedisReply &value = replies[i * 2];
-            const RedisReply &ttl = replies[i * 2 + 1];
-            if (value.isNil())
-                continue; // expired between SCAN and GET
+            const RedisReply &value = replies[i * kCommandsPerKey];
+            const RedisReply &length = replies[i * kCommandsPerKey + 1];
+            const RedisReply &ttl = replies[i * kCommandsPerKey + 2];
+            if (length.isInteger() && length.integer == 0 && ttl.isInteger() && ttl.integer == -2)
+                continue; // expired between SCAN and GETRANGE
             QString why;
             std::optional<GatewayRecord> rec;
             if (value.isError())
                 why = QStringLiteral("cannot read: %1").arg(value.errorMessage().left(kMaxReasonBytes));
             else if (!value.isString())
                 why = QStringLiteral("not a string");
+            else if (length.isInteger() && length.integer > kMaxValueBytes)
+                why = QStringLiteral("value of %1 bytes, over %2").arg(length.integer).arg(kMaxValueBytes);
             else
                 rec = parseGatewayRecord(value.str, &why);
+            // The key names the instance: a record claiming another name is not believed.
+            const QByteArray prefix = QByteArray::fromStdString(std::string(RedisSchema::kPrefix))
+                + QByteArray::fromStdString(std::string(RedisSchema::kFleetGatewayKind));
+            if (rec && r->keys[i].mid(prefix.size()) != rec->instance.toUtf8()) {
+                why = QStringLiteral("instance \"%1\" is not the key's").arg(rec->instance.left(kMaxReasonBytes));
+                rec.reset();
+            }
             if (!rec) {
                 ++m_malformed;
                 if (m_malformedReasons.size() < kMaxReasons)
@@ -204,7 +218,12 @@ void FleetRegistry::fetch(std::shared_ptr<Read> r)
             rec->ttlMs = ttl.isInteger() && ttl.integer >= 0 ? ttl.integer : -1;
             out.append(*rec);
         }
-        r->finish(out, {});
+        r->finish(out,
+                  r->truncated ? QStringLiteral("the registry holds more records than %1 (or needs more "
+                                                "than %2 SCAN calls): the rest is not shown")
+                                     .arg(kMaxKeys)
+                                     .arg(kMaxScanCalls)
+                               : QString());
     });
 }
 

@@ -40,9 +40,11 @@ struct GatewayRecord
 std::optional<GatewayRecord> parseGatewayRecord(const QByteArray &value, QString *error = nullptr);
 
 // Reads every l0l3:v1:fleet:gateway:* key on one connection (normally the
-// primary): SCAN MATCH (at most kMaxKeys keys, kMaxScanCalls calls), then GET
-// + PTTL pipelined. Values that do not parse are skipped and counted
-// (malformed() after the callback; the first few reasons in malformedReasons()).
+// primary): SCAN MATCH (at most kMaxKeys keys, kMaxScanCalls calls), then
+// GETRANGE (at most kMaxValueBytes + 1 bytes of each value), STRLEN and PTTL
+// pipelined. Values that are too large, do not parse or name another instance
+// than their key are skipped and counted (malformed() after the callback; the
+// first few reasons in malformedReasons()).
 //
 // Thread affinity: lives on the thread of its RedisConnection (not owned).
 class FleetRegistry : public QObject

@@ -19,3 +19,9 @@ l0l3_add_qtest(tst_gatewaymetricsscrape
     LIBS l0l3_control l0l3_gateway
     LABELS control
     TIMEOUT 60)
+# The fleet registry's reader against hostile records, and the record the gateway writes.
+l0l3_add_qtest(tst_fleetregistry
+    SOURCES tst_fleetregistry.cpp controltestsupport.h
+    LIBS l0l3_control l0l3_gateway l0l3_testsupport
+    LABELS integration
+    TIMEOUT 60)

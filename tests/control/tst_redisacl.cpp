@@ -135,6 +135,9 @@ void TestRedisAcl::permissions_data()
     QTest::newRow("console SCAN registry")
         << console << QList<QByteArray>{"SCAN", "0", "MATCH", qb(RedisSchema::kFleetGatewayPattern)} << true;
     QTest::newRow("console GET registry record") << console << QList<QByteArray>{"GET", record} << true;
+    QTest::newRow("console GETRANGE registry record")
+        << console << QList<QByteArray>{"GETRANGE", record, "0", "2048"} << true;
+    QTest::newRow("console STRLEN registry record") << console << QList<QByteArray>{"STRLEN", record} << true;
     QTest::newRow("console PTTL registry record") << console << QList<QByteArray>{"PTTL", record} << true;
     QTest::newRow("console SET registry record") << console << QList<QByteArray>{"SET", record, "{}"} << false;
 
