@@ -1,7 +1,6 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QPointer>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 #include <QUuid>
@@ -13,6 +12,7 @@
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
+#include "tests/support/rawhttpserver.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -97,39 +97,6 @@ double cpuSeconds(qint64 pid)
     const double ticks = fields[11].toDouble() + fields[12].toDouble(); // utime, stime
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
-
-// An upstream that answers every request with the same bytes (or with them and then nothing).
-class HostileUpstream : public QObject
-{
-public:
-    explicit HostileUpstream(QByteArray response)
-        : m_response(std::move(response))
-    {
-        m_server.listen(QHostAddress::LocalHost, 0);
-        QObject::connect(&m_server, &QTcpServer::newConnection, this, [this] {
-            while (QTcpSocket *client = m_server.nextPendingConnection()) {
-                QObject::connect(client, &QTcpSocket::readyRead, client, [this, client] {
-                    m_received[client] += client->readAll();
-                    if (m_received[client].contains("\r\n\r\n") && !m_answered.contains(client)) {
-                        m_answered.insert(client);
-                        ++m_requests;
-                        client->write(m_response);
-                    }
-                });
-                QObject::connect(client, &QTcpSocket::disconnected, client, &QObject::deleteLater);
-            }
-        });
-    }
-    int port() const { return m_server.serverPort(); }
-    int requests() const { return m_requests; }
-
-private:
-    QByteArray m_response;
-    QTcpServer m_server;
-    QHash<QTcpSocket *, QByteArray> m_received;
-    QSet<QTcpSocket *> m_answered;
-    int m_requests = 0;
-};
 
 QString uniquePrompt()
 {
@@ -293,7 +260,7 @@ void TestGatewayFraming::hostileUpstreamFraming_data()
 void TestGatewayFraming::hostileUpstreamFraming()
 {
     QFETCH(QByteArray, response);
-    HostileUpstream upstream(response);
+    RawHttpServer upstream(response);
     QString error;
     m_extra = m_stack.launchGateway({QStringLiteral("--upstream"),
                                      QStringLiteral("http://127.0.0.1:%1/v1").arg(upstream.port()),

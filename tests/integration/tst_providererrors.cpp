@@ -1,10 +1,6 @@
 #include <QFile>
-#include <QHash>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSet>
-#include <QTcpServer>
-#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -16,6 +12,7 @@
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
+#include "tests/support/rawhttpserver.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/timescale.h"
 #include "tests/support/uniqueprompts.h"
@@ -34,37 +31,6 @@ QJsonObject errorObject(const QByteArray &body)
 {
     return QJsonDocument::fromJson(body).object().value(u"error").toObject();
 }
-
-// An upstream that answers every request with the same raw bytes, then closes.
-class RawUpstream : public QObject
-{
-public:
-    explicit RawUpstream(QByteArray response)
-        : m_response(std::move(response))
-    {
-        m_server.listen(QHostAddress::LocalHost, 0);
-        QObject::connect(&m_server, &QTcpServer::newConnection, this, [this] {
-            while (QTcpSocket *client = m_server.nextPendingConnection()) {
-                QObject::connect(client, &QTcpSocket::readyRead, client, [this, client] {
-                    m_received[client] += client->readAll();
-                    if (m_received[client].contains("\r\n\r\n") && !m_answered.contains(client)) {
-                        m_answered.insert(client);
-                        client->write(m_response);
-                        client->disconnectFromHost();
-                    }
-                });
-                QObject::connect(client, &QTcpSocket::disconnected, client, &QObject::deleteLater);
-            }
-        });
-    }
-    int port() const { return m_server.serverPort(); }
-
-private:
-    QByteArray m_response;
-    QTcpServer m_server;
-    QHash<QTcpSocket *, QByteArray> m_received;
-    QSet<QTcpSocket *> m_answered;
-};
 
 QByteArray rawResponse(const QByteArray &statusLine, const QByteArray &retryAfter, const QByteArray &body)
 {
@@ -334,7 +300,7 @@ void TestProviderErrors::untrustedPartsAreReplaced()
     QFETCH(int, status);
     QFETCH(QByteArray, retryAfter);
     QFETCH(QString, code);
-    RawUpstream upstream(response);
+    RawHttpServer upstream(response, {.closeAfterResponse = true});
     QVERIFY(startStack({QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(upstream.port())},
                        {}, false));
     const HttpResult r = chat(m_prompts.next());
