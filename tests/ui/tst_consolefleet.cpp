@@ -14,10 +14,12 @@
 #include <QHash>
 #include <QImage>
 #include <QLabel>
+#include <QMessageBox>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QProcess>
+#include <QPushButton>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -55,6 +57,7 @@ private slots:
     void dashboardsShowTheDiscoveredFleet();
     void consoleProcessRendersTheDashboards();
     void profileFieldsAreValidated();
+    void manualPromotionRepointsEveryNode();
 
 private:
     bool approveServedEntry(const QString &region, const QString &prompt, QString *error);
@@ -404,6 +407,69 @@ void TestConsoleFleet::profileFieldsAreValidated()
     const QByteArray text = conf.readAll();
     QVERIFY(!text.contains(TestCredentials::get().console.toUtf8()));
     QVERIFY(!text.contains(TestCredentials::get().topology.toUtf8()));
+}
+
+// Last: it changes the fleet. Without Sentinels (no quorum, the case manual
+// promotion is for), promoting the tokyo replica from the Topology page makes
+// the old primary and the nyc replica replicate from it, found by discovery
+// and not listed by region anywhere, and the page says so per node.
+void TestConsoleFleet::manualPromotionRepointsEveryNode()
+{
+    const auto profile = ProfileStore::find(QStringLiteral("fleet"));
+    QVERIFY(profile);
+    MainWindow window;
+    window.connectProfile(*profile);
+    TopologyPage *topology = window.topologyPage();
+    auto replicaRow = [&](const QString &region) -> QTreeWidgetItem * {
+        QTreeWidget *tree = topology->tree();
+        for (int i = 0; i < tree->topLevelItemCount(); ++i) {
+            QTreeWidgetItem *section = tree->topLevelItem(i);
+            if (section->text(0) != QLatin1String("Replicas"))
+                continue;
+            for (int j = 0; j < section->childCount(); ++j)
+                if (section->child(j)->data(0, Qt::UserRole).toString() == region)
+                    return section->child(j);
+        }
+        return nullptr;
+    };
+    RedisServer &tokyo = m_stack->replica(QStringLiteral("tokyo"));
+    RedisServer &nyc = m_stack->replica(QStringLiteral("nyc"));
+    RedisServer &primary = m_stack->primary();
+    QTRY_VERIFY_WITH_TIMEOUT(replicaRow(QStringLiteral("tokyo")) && replicaRow(QStringLiteral("nyc")),
+                             TimeScale::ms(15000));
+    // The console knows the current primary before the Sentinels go.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        topology->findChild<QLabel *>(QStringLiteral("sentinelStatus"))->text().contains(QLatin1String("CKQUORUM OK")),
+        TimeScale::ms(15000));
+    for (RedisServer *s : m_stack->sentinels())
+        QVERIFY(s->stop());
+
+    QTreeWidgetItem *row = replicaRow(QStringLiteral("tokyo"));
+    QCOMPARE(row->data(1, Qt::UserRole + 1).toInt(), tokyo.port());
+    topology->tree()->setCurrentItem(row);
+    topology->requestPromotion();
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((box = topology->findChild<QMessageBox *>(QStringLiteral("controlConfirm")))
+                                 && box->isVisible(),
+                             TimeScale::ms(5000));
+    box->button(QMessageBox::Ok)->click();
+
+    const QString promoted = QStringLiteral("127.0.0.1:%1 — promoted to primary").arg(tokyo.port());
+    const QString primaryLine = QStringLiteral("127.0.0.1:%1 — re-pointed to the new primary").arg(primary.port());
+    const QString nycLine = QStringLiteral("127.0.0.1:%1 — re-pointed to the new primary").arg(nyc.port());
+    QTRY_VERIFY2_WITH_TIMEOUT(topology->promotionReport().contains(promoted)
+                                  && topology->promotionReport().contains(primaryLine)
+                                  && topology->promotionReport().contains(nycLine),
+                              qPrintable(topology->promotionReport()), TimeScale::ms(15000));
+    QVERIFY2(!topology->promotionReport().contains(QLatin1String("failed")), qPrintable(topology->promotionReport()));
+    QCOMPARE(tokyo.role(), QByteArray("master"));
+    for (RedisServer *s : {&primary, &nyc}) {
+        RedisClient client = s->client();
+        const RedisValue role = client.command({"ROLE"});
+        QVERIFY2(role.isArray() && role.elements.size() >= 3, qPrintable(role.toString()));
+        QCOMPARE(role.elements.at(0).str, QByteArray("slave"));
+        QCOMPARE(role.elements.at(2).integer, qint64(tokyo.port()));
+    }
 }
 
 QTEST_MAIN(TestConsoleFleet)
