@@ -81,6 +81,10 @@ struct Gateway::Worker
 
 namespace {
 
+// A streamed miss stops reading its upstream while more than this waits for a slow client, and reads
+// again once half of it is written: the upstream's TCP window holds the rest, not the gateway.
+constexpr std::size_t kStreamClientBacklogBytes = 256 * 1024;
+
 // The URL without any user:password@ part, for logs.
 std::string withoutUserInfo(std::string_view url)
 {
@@ -1034,6 +1038,9 @@ struct Gateway::StreamedMiss
     SseAnswer answer;
     bool finished = false;
     std::weak_ptr<UpstreamStreamer::Call> call;
+    // The gateway's own time (l0l3_gateway_overhead_seconds): up to the upstream call, then passing
+    // the head and each event on; the upstream's waits in between are not counted.
+    Clock::duration overhead{};
 };
 
 void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamStreamer &streamer,
@@ -1046,6 +1053,7 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
         onUpstream(worker, chat, std::move(result));
     };
     handler.started = [this, &worker, chat, stream] {
+        const Clock::time_point began = Clock::now();
         const HttpHeader headers[] = {
             {"x-l0l3-cache", chat->mode == Mode::Bypass ? "bypass" : "miss"},
             {"x-l0l3-tier", "L3"},
@@ -1061,19 +1069,30 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
             UpstreamStreamer::cancel(stream->call.lock());
             finishStream(worker, *chat, *stream, StreamEnd::ClientGone, "the client went away");
         });
+        stream->overhead += Clock::now() - began;
     };
     // Each event is passed on as soon as it is whole and parsed; a client gone cancels the upstream's
     // generation (returning false closes its connection).
     handler.event = [this, &worker, chat, stream](std::string_view event) {
+        const Clock::time_point began = Clock::now();
         if (!chat->exchange.clientConnected()) {
             finishStream(worker, *chat, *stream, StreamEnd::ClientGone, "the client went away");
             return false;
         }
         switch (stream->answer.add(event)) {
-        case SseAnswer::Kind::Forward: chat->exchange.writeChunk(event); return true;
+        case SseAnswer::Kind::Forward:
+            chat->exchange.writeChunk(event);
+            if (chat->exchange.queuedBytes() > kStreamClientBacklogBytes && chat->exchange.clientConnected()) {
+                UpstreamStreamer::pause(stream->call.lock());
+                chat->exchange.onDrained(kStreamClientBacklogBytes / 2,
+                                         [stream] { UpstreamStreamer::resume(stream->call.lock()); });
+            }
+            stream->overhead += Clock::now() - began;
+            return true;
         case SseAnswer::Kind::Done:
             chat->exchange.writeChunk(event);
             chat->exchange.endStream();
+            stream->overhead += Clock::now() - began;
             finishStream(worker, *chat, *stream, StreamEnd::Done, {});
             return false;
         case SseAnswer::Kind::Invalid: break;
@@ -1089,6 +1108,7 @@ void Gateway::forwardStream(Worker &worker, const std::shared_ptr<PendingChat> &
         finishStream(worker, *chat, *stream, how, why);
     };
     stream->call = streamer.post(std::move(body), authorization, std::move(handler));
+    stream->overhead = Clock::now() - chat->started;
 }
 
 void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stream, StreamEnd end, std::string_view why)
@@ -1119,6 +1139,8 @@ void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stre
     }
     m_metrics.request(Tier::Upstream, chat.mode == Mode::Bypass ? Outcome::Bypass : Outcome::Miss,
                       secondsSince(chat.started));
+    if (chat.mode == Mode::Miss)
+        m_metrics.missOverhead(std::chrono::duration<double>(stream.overhead).count());
     // Only a plain-text, single-choice answer that completed normally is proposed.
     if (chat.mode != Mode::Miss || chat.noStore || !stream.answer.proposable())
         return;

@@ -93,7 +93,9 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_gateway_overhead_seconds", "histogram",
              "Time a miss answered by the upstream spends in the gateway itself: from the complete request "
              "reaching the handler to the response handed to the client connection for writing, minus the "
-             "upstream call (from starting the upstream request, connecting included, to having its full response).");
+             "upstream call (from starting the upstream request, connecting included, to having its full response). "
+             "A streamed miss that completed: up to starting the upstream request, plus passing the response head "
+             "and each event on to the client.");
     w.histogram("l0l3_gateway_overhead_seconds", {{"region", region}}, m_missOverhead);
 
     w.family("l0l3_errors_total", "counter", "Error responses by HTTP status and error code.");

@@ -62,4 +62,13 @@ void HttpExchange::onClientGone(std::function<void()> callback)
     m_session->onClientGone(std::move(callback));
 }
 
+std::size_t HttpExchange::queuedBytes() const
+{
+    return m_session->queuedBytes();
+}
+void HttpExchange::onDrained(std::size_t atMost, std::function<void()> callback)
+{
+    m_session->onDrained(atMost, std::move(callback));
+}
+
 } // namespace l0l3

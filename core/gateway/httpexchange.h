@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -75,6 +76,10 @@ public:
     // After beginStream(): called once if the client goes away before the stream ends (it is
     // noticed at once, not only at the next write); never after endStream().
     void onClientGone(std::function<void()> callback);
+    // Backpressure for a stream: the bytes written but not yet taken by the client's socket, and a
+    // callback run once when they have fallen to atMost (not when the client goes away).
+    std::size_t queuedBytes() const;
+    void onDrained(std::size_t atMost, std::function<void()> callback);
 
     bool clientConnected() const;
 

@@ -455,6 +455,7 @@ void HttpSession::endStream()
     if (!m_streaming || !m_awaitingResponse)
         return;
     m_onClientGone = nullptr;
+    m_onDrained = nullptr;
     m_awaitingResponse = false;
     m_server.m_inFlight.fetch_sub(1, std::memory_order_relaxed);
     if (!m_open)
@@ -502,20 +503,33 @@ void HttpSession::onWritten(error_code ec)
     }
     if (!m_pending.empty()) {
         flush();
+        notifyDrained();
         return;
     }
     if (m_aborting) {
         close();
         return;
     }
-    if (m_responseComplete)
+    if (m_responseComplete) {
         finishExchange();
-    else
-        setDeadline(Deadline::None, 0);
+        return;
+    }
+    setDeadline(Deadline::None, 0);
+    notifyDrained();
+}
+
+void HttpSession::notifyDrained()
+{
+    if (!m_onDrained || queuedBytes() > m_drainedAt || !m_open)
+        return;
+    auto drained = std::move(m_onDrained);
+    m_onDrained = nullptr;
+    drained(); // may queue more: it is the last thing done here
 }
 
 void HttpSession::finishExchange()
 {
+    m_onDrained = nullptr;
     m_responseComplete = false;
     m_streaming = false;
     if (!m_keepAlive) {
@@ -558,6 +572,7 @@ void HttpSession::close()
     if (!m_open)
         return;
     m_open = false;
+    m_onDrained = nullptr;
     error_code ignored;
     m_deadlineKind = Deadline::None;
     m_socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);

@@ -56,6 +56,15 @@ public:
     // Called once if the connection closes while a stream is being sent (the client went away,
     // a write failed, a timeout); cleared when the response ends.
     void onClientGone(std::function<void()> callback) { m_onClientGone = std::move(callback); }
+    // Response bytes accepted but not yet written to the socket (the write in flight included).
+    std::size_t queuedBytes() const { return m_pending.size() + m_writing.size(); }
+    // Called once, after a write, when queuedBytes() is at most atMost; cleared when the response
+    // ends or the connection closes (onClientGone() is called then, not this).
+    void onDrained(std::size_t atMost, std::function<void()> callback)
+    {
+        m_drainedAt = atMost;
+        m_onDrained = std::move(callback);
+    }
 
 private:
     friend class HttpServer; // its sweeper walks the sessions (m_prev, m_next, sweep())
@@ -85,6 +94,7 @@ private:
                     std::size_t contentLength);
     void flush();
     void onWritten(boost::beast::error_code ec);
+    void notifyDrained();
     void finishExchange();
     // After an error response: stop sending, read and drop what the client still sends for a
     // moment, then close; closing with unread bytes would reset the connection and could
@@ -126,6 +136,8 @@ private:
     bool m_watching = false;         // watchClient()'s read is in flight
     bool m_resumeAfterWatch = false; // readNext() waits for that read instead of starting one
     std::function<void()> m_onClientGone;
+    std::function<void()> m_onDrained;
+    std::size_t m_drainedAt = 0;
     bool m_responseComplete = false; // the last byte of the response is queued
     bool m_writeInFlight = false;
     bool m_overCapacity = false;

@@ -4,17 +4,14 @@
 #include <chrono>
 #include <optional>
 
-#include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "core/gateway/httpmessagebudget.h"
-#include "core/gateway/log.h"
-#include "core/gateway/tlscontext.h"
+#include "core/gateway/upstreamconnection.h"
 
 namespace l0l3 {
 
@@ -83,30 +80,11 @@ bool UpstreamClient::parseBaseUrl(std::string_view url, Options *out, std::strin
     return true;
 }
 
-// One connection to the upstream, plain or TLS; the timeouts live on the TCP layer either way.
-struct UpstreamClient::Connection
-{
-    std::unique_ptr<beast::tcp_stream> plain;
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-
-    beast::tcp_stream &tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
-
-    // f(stream) on whichever stream this is: the HTTP code is the same over both.
-    template<typename F>
-    void with(F &&f)
-    {
-        if (tls)
-            f(*tls);
-        else
-            f(*plain);
-    }
-};
-
 struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 {
     UpstreamClient *client;
     std::weak_ptr<bool> alive;
-    std::unique_ptr<Connection> stream;
+    std::unique_ptr<UpstreamConnection> stream;
     bool reused = false;
     bool retried = false;
     http::request<http::string_body> request;
@@ -229,65 +207,11 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 
     void startFresh()
     {
-        if (!client->m_resolveError.empty()) {
-            finish(Failure::Connect, client->m_resolveError);
-            return;
-        }
-        if (!client->m_tlsError.empty()) {
-            finish(Failure::Connect, client->m_tlsError);
-            return;
-        }
-        stream = std::make_unique<Connection>();
-        if (client->m_tls) {
-            stream->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(client->m_context, *client->m_tls);
-            std::string error;
-            if (!TlsContext::expectPeer(stream->tls->native_handle(), client->m_options.host, &error)) {
-                finish(Failure::Connect, error);
-                return;
-            }
-        } else {
-            stream->plain = std::make_unique<beast::tcp_stream>(client->m_context);
-        }
-        stream->tcp().expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
-        stream->tcp().async_connect(client->m_endpoints,
-                                    [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
-                                        if (ec) {
-                                            self->finish(ec == beast::error::timeout ? Failure::Timeout
-                                                                                     : Failure::Connect,
-                                                         "connect: " + ec.message());
-                                            return;
-                                        }
-                                        boost::system::error_code ignored;
-                                        self->stream->tcp().socket().set_option(tcp::no_delay(true), ignored);
-                                        if (self->stream->tls)
-                                            self->handshake();
-                                        else
-                                            self->write();
-                                    });
-    }
-
-    void handshake()
-    {
-        // Its own bound: a peer that accepts and then stalls the handshake is a connect that failed.
-        stream->tcp().expires_after(std::chrono::milliseconds(client->m_options.connectTimeoutMs));
-        stream->tls->async_handshake(net::ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
-            if (!ec) {
-                self->write();
-                return;
-            }
-            if (ec == beast::error::timeout) {
-                self->finish(Failure::Timeout, "TLS handshake: upstream timed out");
-                return;
-            }
-            const std::string reason = TlsContext::verifyFailure(self->stream->tls->native_handle());
-            const std::string where = self->client->m_options.host + ":" + std::to_string(self->client->m_options.port);
-            if (!reason.empty()) {
-                Log::warnRateLimited("upstream " + where + ": TLS certificate could not be verified: " + reason);
-                self->finish(Failure::Certificate, "the upstream certificate could not be verified (" + reason + ")");
-                return;
-            }
-            Log::warnRateLimited("upstream " + where + ": TLS handshake failed: " + ec.message());
-            self->finish(Failure::Connect, "TLS handshake failed: " + ec.message());
+        stream = std::make_unique<UpstreamConnection>(client->m_context);
+        stream->open(*client->m_target, [self = shared_from_this()](Failure failure, std::string error) {
+            if (failure != Failure::None)
+                return self->finish(failure, std::move(error));
+            self->write();
         });
     }
 
@@ -335,27 +259,8 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
 UpstreamClient::UpstreamClient(net::io_context &context, Options options)
     : m_context(context)
     , m_options(std::move(options))
+    , m_target(std::make_unique<UpstreamTarget>(context, m_options))
 {
-    m_target = m_options.basePath + "/chat/completions";
-    const bool bracket = m_options.host.find(':') != std::string::npos; // an IPv6 literal
-    m_hostHeader = bracket ? "[" + m_options.host + "]" : m_options.host;
-    // The scheme's default port is left out, as browsers do: some front ends route on the bare name.
-    if (m_options.port != (m_options.tls ? 443 : 80))
-        m_hostHeader += ":" + std::to_string(m_options.port);
-    if (m_options.tls) {
-        m_tls = m_options.tlsContext;
-        if (!m_tls) {
-            std::string error;
-            m_tls = TlsContext::client(m_options.caFile, &error);
-            if (!m_tls)
-                m_tlsError = "TLS: " + error;
-        }
-    }
-    tcp::resolver resolver(context);
-    boost::system::error_code ec;
-    m_endpoints = resolver.resolve(m_options.host, std::to_string(m_options.port), ec);
-    if (ec)
-        m_resolveError = "cannot resolve " + m_options.host + ": " + ec.message();
 }
 
 UpstreamClient::~UpstreamClient()
@@ -363,7 +268,7 @@ UpstreamClient::~UpstreamClient()
     *m_alive = false;
 }
 
-std::unique_ptr<UpstreamClient::Connection> UpstreamClient::takeIdle()
+std::unique_ptr<UpstreamConnection> UpstreamClient::takeIdle()
 {
     while (!m_idle.empty()) {
         auto connection = std::move(m_idle.back());
@@ -374,7 +279,7 @@ std::unique_ptr<UpstreamClient::Connection> UpstreamClient::takeIdle()
     return nullptr;
 }
 
-void UpstreamClient::giveBack(std::unique_ptr<Connection> connection)
+void UpstreamClient::giveBack(std::unique_ptr<UpstreamConnection> connection)
 {
     if (m_idle.size() < m_options.maxIdleConnections)
         m_idle.push_back(std::move(connection));
@@ -387,9 +292,9 @@ void UpstreamClient::postChatCompletion(std::string body, std::string_view autho
     call->alive = m_alive;
     call->callback = std::move(callback);
     call->request.method(http::verb::post);
-    call->request.target(m_target);
+    call->request.target(m_target->path);
     call->request.version(11);
-    call->request.set(http::field::host, m_hostHeader);
+    call->request.set(http::field::host, m_target->hostHeader);
     call->request.set(http::field::content_type, "application/json");
     call->request.set(http::field::accept, "application/json");
     call->request.set(http::field::user_agent, "l0l3-gateway/" L0L3_VERSION);

@@ -17,6 +17,9 @@ class context;
 
 namespace l0l3 {
 
+class UpstreamConnection;
+struct UpstreamTarget;
+
 // HTTP/1.1 client for the OpenAI-compatible upstream (L3), plain or over TLS:
 // one per io_context thread, with a pool of keep-alive connections, a connect
 // timeout (which also bounds the TLS handshake, separately) and a
@@ -72,19 +75,13 @@ public:
 private:
     struct Call;
     friend struct Call;
-    struct Connection;
-    std::unique_ptr<Connection> takeIdle();
-    void giveBack(std::unique_ptr<Connection> connection);
+    std::unique_ptr<UpstreamConnection> takeIdle();
+    void giveBack(std::unique_ptr<UpstreamConnection> connection);
 
     boost::asio::io_context &m_context;
     Options m_options;
-    std::string m_target;
-    std::string m_hostHeader;
-    boost::asio::ip::tcp::resolver::results_type m_endpoints;
-    std::string m_resolveError;
-    std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
-    std::string m_tlsError;                           // the TLS context could not be set up: every call fails with it
-    std::vector<std::unique_ptr<Connection>> m_idle;
+    std::unique_ptr<UpstreamTarget> m_target; // a resolve or TLS setup error: every call fails with it
+    std::vector<std::unique_ptr<UpstreamConnection>> m_idle;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 

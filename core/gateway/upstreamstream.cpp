@@ -4,7 +4,8 @@
 #include <chrono>
 #include <optional>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -12,11 +13,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <simdjson.h>
 
-#include "core/gateway/log.h"
-#include "core/gateway/tlscontext.h"
+#include "core/gateway/upstreamconnection.h"
 
 namespace l0l3 {
 
@@ -24,7 +23,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace dom = simdjson::dom;
-using tcp = net::ip::tcp;
 
 namespace {
 
@@ -151,8 +149,7 @@ public:
     std::weak_ptr<bool> alive;
     Handler handler;
     http::request<http::string_body> request;
-    std::unique_ptr<beast::tcp_stream> plain;
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::unique_ptr<UpstreamConnection> connection;
     beast::flat_buffer buffer;
     std::optional<http::response_parser<http::buffer_body>> parser;
     std::array<char, 16384> chunk{};
@@ -161,16 +158,17 @@ public:
     std::string answerBody;    // not an event stream: the body, for answered()
     bool streaming = false;
     bool over = false;
+    bool paused = false; // pause(): no read is posted
+    bool parked = false; // a read was due while paused; resume() posts it
+    // While parked: bounds the pause by the total timeout, and its pending wait keeps the call alive.
+    std::optional<net::steady_timer> parkTimer;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-    beast::tcp_stream &tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+    beast::tcp_stream &tcp() { return connection->tcp(); }
     template<typename F>
     void with(F &&f)
     {
-        if (tls)
-            f(*tls);
-        else
-            f(*plain);
+        connection->with(std::forward<F>(f));
     }
 
     bool gone() const { return over || !alive.lock(); }
@@ -184,67 +182,22 @@ public:
     void close()
     {
         over = true;
-        boost::system::error_code ignored;
-        if (plain || tls) {
-            tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-            tcp().close();
-        }
+        unpark();
+        if (connection)
+            connection->close();
     }
 
     void start()
     {
-        const Options &o = owner->m_options;
-        if (!owner->m_resolveError.empty())
-            return answer(UpstreamClient::Failure::Connect, owner->m_resolveError);
-        if (!owner->m_tlsError.empty())
-            return answer(UpstreamClient::Failure::Connect, owner->m_tlsError);
-        if (owner->m_tls) {
-            tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(owner->m_context, *owner->m_tls);
-            std::string error;
-            if (!TlsContext::expectPeer(tls->native_handle(), o.upstream.host, &error))
-                return answer(UpstreamClient::Failure::Connect, error);
-        } else {
-            plain = std::make_unique<beast::tcp_stream>(owner->m_context);
-        }
-        tcp().expires_after(std::chrono::milliseconds(o.upstream.connectTimeoutMs));
-        tcp().async_connect(owner->m_endpoints,
-                            [self = shared_from_this()](beast::error_code ec, const tcp::endpoint &) {
-                                if (self->gone())
-                                    return;
-                                if (ec)
-                                    return self->answer(ec == beast::error::timeout ? UpstreamClient::Failure::Timeout
-                                                                                    : UpstreamClient::Failure::Connect,
-                                                        "connect: " + ec.message());
-                                boost::system::error_code ignored;
-                                self->tcp().socket().set_option(tcp::no_delay(true), ignored);
-                                if (self->tls)
-                                    self->handshake();
-                                else
-                                    self->write();
-                            });
-    }
-
-    void handshake()
-    {
-        tcp().expires_after(std::chrono::milliseconds(owner->m_options.upstream.connectTimeoutMs));
-        tls->async_handshake(net::ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
-            if (self->gone())
-                return;
-            if (!ec)
-                return self->write();
-            if (ec == beast::error::timeout)
-                return self->answer(UpstreamClient::Failure::Timeout, "TLS handshake: upstream timed out");
-            const auto &u = self->owner->m_options.upstream;
-            const std::string where = u.host + ":" + std::to_string(u.port);
-            const std::string reason = TlsContext::verifyFailure(self->tls->native_handle());
-            if (!reason.empty()) {
-                Log::warnRateLimited("upstream " + where + ": TLS certificate could not be verified: " + reason);
-                return self->answer(UpstreamClient::Failure::Certificate,
-                                    "the upstream certificate could not be verified (" + reason + ")");
-            }
-            Log::warnRateLimited("upstream " + where + ": TLS handshake failed: " + ec.message());
-            self->answer(UpstreamClient::Failure::Connect, "TLS handshake failed: " + ec.message());
-        });
+        connection = std::make_unique<UpstreamConnection>(owner->m_context);
+        connection->open(*owner->m_target,
+                         [self = shared_from_this()](UpstreamClient::Failure failure, std::string error) {
+                             if (self->gone())
+                                 return;
+                             if (failure != UpstreamClient::Failure::None)
+                                 return self->answer(failure, std::move(error));
+                             self->write();
+                         });
     }
 
     // The next read's deadline: the idle timeout, within what is left of the total.
@@ -298,6 +251,10 @@ public:
 
     void readBody()
     {
+        if (paused) {
+            park();
+            return;
+        }
         if (parser->is_done())
             return bodyDone();
         if (!arm())
@@ -318,6 +275,29 @@ public:
                 self->readBody();
             });
         });
+    }
+
+    void park()
+    {
+        parked = true;
+        if (!parkTimer)
+            parkTimer.emplace(owner->m_context);
+        const std::int64_t left = std::max<std::int64_t>(0, owner->m_options.totalTimeoutMs - elapsedMs());
+        parkTimer->expires_after(std::chrono::milliseconds(left));
+        parkTimer->async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->gone() || !self->parked)
+                return;
+            self->end(End::Timeout, "the stream took longer than its total timeout");
+        });
+    }
+
+    void unpark()
+    {
+        if (!parked)
+            return;
+        parked = false;
+        if (parkTimer)
+            parkTimer->cancel();
     }
 
     // False when the call is over.
@@ -436,25 +416,7 @@ UpstreamStreamer::UpstreamStreamer(net::io_context &context, Options options)
     , m_options(std::move(options))
 {
     m_options.maxEventBytes = std::min(m_options.maxEventBytes, m_options.upstream.maxResponseBytes);
-    m_target = m_options.upstream.basePath + "/chat/completions";
-    const auto &u = m_options.upstream;
-    m_hostHeader = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != (u.tls ? 443 : 80))
-        m_hostHeader += ":" + std::to_string(u.port);
-    if (u.tls) {
-        m_tls = u.tlsContext;
-        if (!m_tls) {
-            std::string error;
-            m_tls = TlsContext::client(u.caFile, &error);
-            if (!m_tls)
-                m_tlsError = "TLS: " + error;
-        }
-    }
-    tcp::resolver resolver(context);
-    boost::system::error_code ec;
-    m_endpoints = resolver.resolve(u.host, std::to_string(u.port), ec);
-    if (ec)
-        m_resolveError = "cannot resolve " + u.host + ": " + ec.message();
+    m_target = std::make_unique<UpstreamTarget>(context, m_options.upstream);
 }
 
 UpstreamStreamer::~UpstreamStreamer()
@@ -471,9 +433,9 @@ std::shared_ptr<UpstreamStreamer::Call> UpstreamStreamer::post(std::string body,
     call->handler = std::move(handler);
     auto &r = call->request;
     r.method(http::verb::post);
-    r.target(m_target);
+    r.target(m_target->path);
     r.version(11);
-    r.set(http::field::host, m_hostHeader);
+    r.set(http::field::host, m_target->hostHeader);
     r.set(http::field::content_type, "application/json");
     r.set(http::field::accept, "text/event-stream");
     r.set(http::field::user_agent, "l0l3-gateway/" L0L3_VERSION);
@@ -492,6 +454,27 @@ void UpstreamStreamer::cancel(const std::shared_ptr<Call> &call)
         return;
     call->handler = {};
     call->close();
+}
+
+void UpstreamStreamer::pause(const std::shared_ptr<Call> &call)
+{
+    if (call && !call->over)
+        call->paused = true;
+}
+
+void UpstreamStreamer::resume(const std::shared_ptr<Call> &call)
+{
+    if (!call || call->over || !call->paused)
+        return;
+    call->paused = false;
+    if (!call->parked)
+        return;
+    call->unpark();
+    // Posted: resume() may be called from inside the consumer's own code.
+    net::post(call->owner->m_context, [call] {
+        if (!call->gone())
+            call->readBody();
+    });
 }
 
 } // namespace l0l3

@@ -12,11 +12,9 @@
 
 #include "core/gateway/upstreamclient.h"
 
-namespace boost::asio::ssl {
-class context;
-}
-
 namespace l0l3 {
+
+struct UpstreamTarget;
 
 // What a streamed chat completion (OpenAI chat.completion.chunk SSE events)
 // says, event by event: the assistant's text assembled from the deltas of
@@ -69,7 +67,8 @@ private:
 // it, which the upstream sees as a cancelled generation.
 //
 // Events are delivered one by one as their blank line arrives; nothing more
-// than the event being read is held. Bounds: the whole body (maxResponseBytes,
+// than the event being read is held. The consumer can pause() reading while
+// it cannot pass events on (a slow client). Bounds: the whole body (maxResponseBytes,
 // as for buffered calls), each event (maxEventBytes), the response head;
 // timeouts: connect and TLS handshake (connectTimeoutMs), the wait for the
 // head and for each further read (idleTimeoutMs), and the whole call
@@ -115,16 +114,17 @@ public:
     std::shared_ptr<Call> post(std::string body, std::string_view authorization, Handler handler);
     // Closes the call's connection; no handler runs afterwards. Harmless after the end.
     static void cancel(const std::shared_ptr<Call> &call);
+    // Backpressure: after pause() the call posts no further read on the upstream connection (the
+    // events of what was read already are still delivered), so a slow consumer makes the upstream's
+    // TCP window, not this process, hold the rest; resume() reads again. While paused the idle
+    // timeout does not run, the total timeout does. Harmless after the end.
+    static void pause(const std::shared_ptr<Call> &call);
+    static void resume(const std::shared_ptr<Call> &call);
 
 private:
     boost::asio::io_context &m_context;
     Options m_options;
-    std::string m_target;
-    std::string m_hostHeader;
-    boost::asio::ip::tcp::resolver::results_type m_endpoints;
-    std::string m_resolveError;
-    std::shared_ptr<boost::asio::ssl::context> m_tls;
-    std::string m_tlsError;
+    std::unique_ptr<UpstreamTarget> m_target;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 

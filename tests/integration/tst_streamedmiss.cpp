@@ -1,10 +1,16 @@
 #include <QDateTime>
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
 #include <QTest>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/common/entry.h"
 #include "core/common/prometheusparser.h"
@@ -13,6 +19,8 @@
 #include "tests/integration/chatwire.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
+#include "tests/support/poll.h"
+#include "tests/support/rawhttpserver.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/timescale.h"
 #include "tests/support/uniqueprompts.h"
@@ -97,6 +105,38 @@ bool dechunk(const QByteArray &raw, QByteArray *out, bool *complete)
     }
 }
 
+// The resident set of a process in bytes, from /proc; -1 if unreadable.
+qint64 residentBytes(qint64 pid)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').front().toLongLong() * 1024;
+    }
+    return -1;
+}
+
+// A connected loopback socket whose kernel receive buffer is small (set before the connect, so the
+// window it announces stays small); -1 on failure.
+int smallWindowSocket(int port, int receiveBufferBytes)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes, sizeof receiveBufferBytes);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<quint16>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 } // namespace
 
 // Streamed misses against real processes (redis primary and replica,
@@ -120,6 +160,7 @@ private slots:
     void usageChunkIsForwarded();
     void clientDisconnectCancelsTheUpstream();
     void clientDisconnectBeforeTheFirstTokenCancelsAtOnce();
+    void slowClientHoldsBackTheUpstream();
 
 private:
     // POSTs body and reads the response as it arrives; stopAfterFirstContent: close the
@@ -428,6 +469,105 @@ void TestStreamedMiss::clientDisconnectBeforeTheFirstTokenCancelsAtOnce()
     QTRY_COMPARE_WITH_TIMEOUT(cancelled(), qint64(1), TimeScale::ms(8000));
     QVERIFY2(gateway->stop(), qPrintable(gateway->describe()));
     QVERIFY2(slowStub.stop(), qPrintable(slowStub.describe()));
+}
+
+// A client that stops reading a streamed miss holds the upstream back: the gateway stops reading
+// the upstream once a little is queued for the client, so the upstream's writes block while most
+// of a 24 MiB stream (within the 32 MiB answer budget) is still unsent, and the gateway's memory
+// does not grow by the stream's size. Once the client reads again, the stream arrives whole.
+void TestStreamedMiss::slowClientHoldsBackTheUpstream()
+{
+    constexpr int kEvents = 24 * 1024;
+    const QByteArray padding(900, 'p'); // not content: the assembled answer stays small
+    QByteArray events;
+    for (int i = 0; i < kEvents; ++i)
+        events += R"(data: {"id":"c","object":"chat.completion.chunk","pad":")" + padding
+            + R"(","choices":[{"index":0,"delta":{"content":")" + QByteArray::number(i) + " \"}}]}\n\n";
+    events +=
+        R"(data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"length"}]})"
+        "\n\ndata: [DONE]\n\n";
+    const QByteArray response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: "
+        + QByteArray::number(events.size()) + "\r\n\r\n" + events;
+    RawHttpServer upstream(response, {.sendBufferBytes = 64 * 1024});
+
+    QString error;
+    auto gateway = m_stack.launchGateway(
+        {QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(upstream.port())}, &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const int port = gateway->listenPort();
+    const qint64 rssBefore = residentBytes(gateway->pid());
+    QVERIFY(rssBefore > 0);
+
+    constexpr int kClientBuffer = 64 * 1024;
+    const int fd = smallWindowSocket(port, kClientBuffer);
+    QVERIFY2(fd >= 0, strerror(errno));
+    QTcpSocket client;
+    client.setReadBufferSize(kClientBuffer); // unread, it stops taking bytes from the kernel
+    QVERIFY(client.setSocketDescriptor(fd));
+    const QByteArray body = ChatWire::chatBody(m_prompts.next(), {{QStringLiteral("stream"), true}});
+    client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: "
+                 + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    // The stream flows: the client's buffer fills, and from then on nothing is read.
+    QVERIFY2(Poll::until([&] { return client.bytesAvailable() >= kClientBuffer / 2; }, 10000),
+             qPrintable(QStringLiteral("%1 bytes arrived").arg(client.bytesAvailable())));
+
+    // The upstream's writes block: what it has sent stops growing, with most of the stream unsent.
+    qint64 lastSent = -1;
+    QElapsedTimer unchanged;
+    bool sentAll = false;
+    const bool blocked = Poll::until(
+        [&] {
+            const qint64 sent = upstream.bytesSent();
+            if (sent >= response.size()) {
+                sentAll = true;
+                return true;
+            }
+            if (sent != lastSent) {
+                lastSent = sent;
+                unchanged.start();
+                return false;
+            }
+            return upstream.bytesUnsent() > 0 && unchanged.elapsed() >= TimeScale::ms(1000);
+        },
+        30000);
+    const qint64 rssBlocked = residentBytes(gateway->pid());
+    const QString state = QStringLiteral("upstream sent %1 of %2 bytes; gateway resident %3 -> %4 bytes")
+                              .arg(upstream.bytesSent())
+                              .arg(response.size())
+                              .arg(rssBefore)
+                              .arg(rssBlocked);
+    qInfo().noquote() << state;
+    QVERIFY2(!sentAll,
+             qPrintable(QStringLiteral("the gateway read the whole stream for a client that reads nothing: ") + state));
+    QVERIFY2(blocked, qPrintable(state));
+    QVERIFY2(upstream.bytesSent() < response.size() / 2, qPrintable(state));
+    QVERIFY2(rssBlocked - rssBefore < 12 * 1024 * 1024, qPrintable(state));
+
+    // The client reads again: the rest comes, byte for byte what the upstream sent, and it ends.
+    QByteArray received;
+    client.setReadBufferSize(0); // no limit: read as fast as it comes
+    const bool ended = Poll::until(
+        [&] {
+            received += client.readAll();
+            return received.endsWith("\r\n0\r\n\r\n") || client.state() != QAbstractSocket::ConnectedState;
+        },
+        30000, 5);
+    received += client.readAll();
+    QVERIFY2(ended,
+             qPrintable(
+                 QStringLiteral("%1 bytes received, upstream sent %2\n").arg(received.size()).arg(upstream.bytesSent())
+                 + gateway->describe()));
+    const qsizetype headEnd = received.indexOf("\r\n\r\n");
+    QVERIFY2(received.startsWith("HTTP/1.1 200") && headEnd > 0, received.left(300).constData());
+    QByteArray decoded;
+    bool complete = false;
+    QVERIFY(dechunk(received.mid(headEnd + 4), &decoded, &complete));
+    QVERIFY(complete);
+    QCOMPARE(decoded.size(), events.size());
+    QVERIFY(decoded == events);
+    QCOMPARE(upstream.bytesSent(), qint64(response.size()));
+    QVERIFY2(gateway->stop(), qPrintable(gateway->describe()));
 }
 
 QTEST_GUILESS_MAIN(TestStreamedMiss)
