@@ -15,8 +15,9 @@ namespace l0l3 {
 ControlWorker::ControlWorker(QObject *parent)
     : QObject(parent)
 {
-    m_liveTimer.setSingleShot(true);
-    connect(&m_liveTimer, &QTimer::timeout, this, &ControlWorker::flushLive);
+    m_liveTimer = new QTimer(this);
+    m_liveTimer->setSingleShot(true);
+    connect(m_liveTimer, &QTimer::timeout, this, &ControlWorker::flushLive);
 }
 
 ControlWorker::~ControlWorker()
@@ -35,7 +36,7 @@ void ControlWorker::teardown()
     m_entries = nullptr;
     delete m_audit;
     m_audit = nullptr;
-    m_liveTimer.stop();
+    m_liveTimer->stop();
     m_liveRecords.clear();
     delete m_tailConnection;
     m_tailConnection = nullptr;
@@ -405,8 +406,8 @@ void ControlWorker::findSimilar(const ProposalItem &item)
 void ControlWorker::onAuditAppended(const QList<AuditRecord> &records)
 {
     m_liveRecords.append(records);
-    if (!m_liveTimer.isActive())
-        m_liveTimer.start(kLiveBatchMs);
+    if (!m_liveTimer->isActive())
+        m_liveTimer->start(kLiveBatchMs);
 }
 
 // One batch of live changes: the records themselves, the proposals they

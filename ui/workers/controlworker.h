@@ -141,7 +141,7 @@ private:
     // The audit tail's blocking read holds a connection of its own.
     RedisConnection *m_tailConnection = nullptr;
     QList<AuditRecord> m_liveRecords;
-    QTimer m_liveTimer;
+    QTimer *m_liveTimer = nullptr; // a child: it moves to the worker thread with it
     QString m_entrySearch;
     int m_pollIntervalMs = kDefaultPollIntervalMs;
     bool m_loadedOnce = false;

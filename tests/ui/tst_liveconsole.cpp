@@ -1,0 +1,473 @@
+// Two consoles (two MainWindows, each with its own ControlClient thread) on one
+// real primary: the queue, the Entries and Audit pages and the status bar follow
+// what any console, l0l3-ctl or another ApprovalService decided, without Reload,
+// and a burst of approvals never holds the UI thread longer than the 16 ms rule.
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QLabel>
+#include <QMessageBox>
+#include <QSignalSpy>
+#include <QStatusBar>
+#include <QTest>
+#include <QThread>
+#include <QTimer>
+
+#include <ctime>
+#include <functional>
+#include <memory>
+
+#include "core/common/auditrecord.h"
+#include "core/common/proposal.h"
+#include "core/common/proposalfunction.h"
+#include "core/common/redisschema.h"
+#include "core/control/approvalservice.h"
+#include "core/control/redisconnection.h"
+#include "tests/support/managedprocess.h"
+#include "tests/support/redisclient.h"
+#include "tests/support/redisserver.h"
+#include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
+#include "ui/audit/auditpage.h"
+#include "ui/audit/audittablemodel.h"
+#include "ui/entries/entriespage.h"
+#include "ui/entries/entrytablemodel.h"
+#include "ui/mainwindow.h"
+#include "ui/proposals/proposalspage.h"
+#include "ui/proposals/proposaltablemodel.h"
+
+using namespace l0l3;
+using namespace l0l3::test;
+
+namespace {
+
+QByteArray bytes(std::string_view s)
+{
+    return QByteArray(s.data(), qsizetype(s.size()));
+}
+
+qint64 threadCpuNs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// A 1 ms timer on the UI thread: between two of its ticks the thread ran one
+// slice of other work. Per interval it takes the wall time (QElapsedTimer)
+// and the CPU time the UI thread itself used: the longest CPU interval is the
+// longest slice of work; the wall interval adds the time the thread was not
+// scheduled at all (other processes on a shared machine).
+class StallProbe : public QObject
+{
+public:
+    StallProbe()
+    {
+        m_timer.setTimerType(Qt::PreciseTimer);
+        connect(&m_timer, &QTimer::timeout, this, [this] {
+            const qint64 now = m_clock.nsecsElapsed();
+            const qint64 cpu = threadCpuNs();
+            if (m_last > 0) {
+                m_maxWallNs = std::max(m_maxWallNs, now - m_last);
+                m_maxCpuNs = std::max(m_maxCpuNs, cpu - m_lastCpu);
+                ++m_intervals;
+                if (now - m_last > 16000000)
+                    ++m_longWall;
+            }
+            m_last = now;
+            m_lastCpu = cpu;
+        });
+    }
+    void start()
+    {
+        m_maxWallNs = m_maxCpuNs = m_last = m_lastCpu = 0;
+        m_intervals = m_longWall = 0;
+        m_clock.start();
+        m_timer.start(1);
+    }
+    void stop() { m_timer.stop(); }
+    double maxCpuMs() const { return double(m_maxCpuNs) / 1e6; }
+    double maxWallMs() const { return double(m_maxWallNs) / 1e6; }
+    int intervals() const { return m_intervals; }
+    int longWallIntervals() const { return m_longWall; }
+
+private:
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    qint64 m_last = 0;
+    qint64 m_lastCpu = 0;
+    qint64 m_maxWallNs = 0;
+    qint64 m_maxCpuNs = 0;
+    int m_intervals = 0;
+    int m_longWall = 0;
+};
+
+// Runs the event loop until pred() holds or timeoutMs passed; checks every 5 ms. No sleeps:
+// QTest::qWait sleeps between its event rounds, which would hide (and add to) UI stalls.
+bool waitUntil(const std::function<bool()> &pred, int timeoutMs)
+{
+    if (pred())
+        return true;
+    QEventLoop loop;
+    QTimer check;
+    QTimer deadline;
+    bool ok = false;
+    QObject::connect(&check, &QTimer::timeout, &loop, [&] {
+        if (pred()) {
+            ok = true;
+            loop.quit();
+        }
+    });
+    QObject::connect(&deadline, &QTimer::timeout, &loop, &QEventLoop::quit);
+    deadline.setSingleShot(true);
+    check.start(5);
+    deadline.start(timeoutMs);
+    loop.exec();
+    return ok || pred();
+}
+
+// An ApprovalService on a thread and connection of its own: "another operator".
+class OtherOperator
+{
+public:
+    explicit OtherOperator(const RedisConnection::Options &options)
+    {
+        m_thread.start();
+        m_context = new QObject;
+        m_context->moveToThread(&m_thread);
+        QMetaObject::invokeMethod(
+            m_context,
+            [this, options] {
+                m_connection = new RedisConnection(options, m_context);
+                m_service = new ApprovalService(m_connection, m_context);
+                m_service->setDefaultActor(QStringLiteral("other-operator"));
+                m_connection->open();
+            },
+            Qt::BlockingQueuedConnection);
+    }
+    ~OtherOperator()
+    {
+        QMetaObject::invokeMethod(
+            m_context, [this] { delete m_context; }, Qt::BlockingQueuedConnection);
+        m_thread.quit();
+        m_thread.wait();
+    }
+    // Approves every id; returns once all results are in (ok count in *ok).
+    void approveAll(const QStringList &ids, std::atomic<int> *done, std::atomic<int> *ok)
+    {
+        QMetaObject::invokeMethod(m_context, [this, ids, done, ok] {
+            for (const QString &id : ids) {
+                ApprovalRequest r;
+                r.proposalId = id;
+                m_service->approve(r, [done, ok](const ApprovalResult &result) {
+                    if (result.ok)
+                        ++*ok;
+                    ++*done;
+                });
+            }
+        });
+    }
+
+private:
+    QThread m_thread;
+    QObject *m_context = nullptr;
+    RedisConnection *m_connection = nullptr;
+    ApprovalService *m_service = nullptr;
+};
+
+} // namespace
+
+class TestLiveConsole : public QObject
+{
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+
+    void proposalShowsInBothConsoles();
+    void approvedInOneLeavesTheOther();
+    void secondDecisionGetsAClearMessage();
+    void ctlApprovalShowsWithoutReload();
+    void burstOfApprovalsConvergesWithoutStalls();
+
+private:
+    // A proposal pushed the way a gateway pushes it: FCALL l0l3_propose as the gateway user.
+    Proposal propose(const QString &prompt);
+    // Stream id of each proposal by key (read back as the console would).
+    QHash<QString, QString> proposalIds();
+    qint64 approvalsOf(const QString &key);
+    std::unique_ptr<MainWindow> openConsole(const QString &actor);
+    static bool shows(MainWindow &w, const QString &key) { return w.proposalsPage()->model()->rowOfKey(key) >= 0; }
+    static QString statusText(MainWindow &w);
+
+    std::unique_ptr<RedisServer> m_primary;
+    std::unique_ptr<RedisServer> m_replica;
+    RedisClient m_gateway;
+    std::unique_ptr<MainWindow> m_a;
+    std::unique_ptr<MainWindow> m_b;
+    int m_seq = 0;
+};
+
+void TestLiveConsole::initTestCase()
+{
+    QString error;
+    m_primary = std::make_unique<RedisServer>();
+    QVERIFY2(m_primary->start({}, &error), qPrintable(error));
+    // A replica, so that every approval's WAIT 1 is answered at once.
+    RedisServer::Options replica;
+    replica.replicaOfHost = m_primary->host();
+    replica.replicaOfPort = m_primary->port();
+    m_replica = std::make_unique<RedisServer>();
+    QVERIFY2(m_replica->start(replica, &error), qPrintable(error));
+    m_gateway = m_primary->client(QStringLiteral("gateway"));
+    QVERIFY(m_gateway.isConnected());
+    // The burst proposes 1 000 keys within a minute: above the default per-minute limits.
+    RedisClient admin = m_primary->client(QStringLiteral("console"));
+    admin.command({"HSET", bytes(RedisSchema::kProposalLimits), "ns_per_min", "100000", "total_per_min", "100000"});
+    // The consoles load the function library on connect; the first one must be there before a
+    // gateway can propose.
+    m_a = openConsole(QStringLiteral("alice"));
+    m_b = openConsole(QStringLiteral("bob"));
+    RedisClient console = m_primary->client(QStringLiteral("console"));
+    QVERIFY(waitUntil(
+        [&] {
+            const RedisValue list = console.command({"FUNCTION", "LIST", "LIBRARYNAME", "l0l3"});
+            return list.isArray() && !list.elements.isEmpty();
+        },
+        TimeScale::ms(10000)));
+}
+
+void TestLiveConsole::cleanupTestCase()
+{
+    m_a.reset();
+    m_b.reset();
+    m_replica.reset();
+    m_primary.reset();
+}
+
+std::unique_ptr<MainWindow> TestLiveConsole::openConsole(const QString &actor)
+{
+    qputenv("USER", actor.toUtf8());
+    auto w = std::make_unique<MainWindow>();
+    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
+    if (!options)
+        return w;
+    w->connectWith(*options, actor);
+    w->show();
+    return w;
+}
+
+Proposal TestLiveConsole::propose(const QString &prompt)
+{
+    Proposal p;
+    p.ns = "default";
+    p.system = "You are a helpful support agent.";
+    p.prompt =
+        QStringLiteral("%1 [%2/%3]").arg(prompt).arg(++m_seq).arg(QCoreApplication::applicationPid()).toStdString();
+    p.response = "Answer to: " + p.prompt;
+    p.model = "gpt-4o";
+    p.region = "nyc";
+    p.tsMs = QDateTime::currentMSecsSinceEpoch();
+    p.upstreamMs = 700;
+    p.key = p.derivedKey();
+    const RedisValue r = m_gateway.command({"FCALL", bytes(ProposalFunction::kProposeName), "0", bytes(p.key),
+                                            bytes(ProposalCodec::encode(p).at(1).second)});
+    if (r.isError())
+        qWarning("l0l3_propose: %s", r.str.constData());
+    return p;
+}
+
+QHash<QString, QString> TestLiveConsole::proposalIds()
+{
+    RedisClient console = m_primary->client(QStringLiteral("console"));
+    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kProposals), "-", "+"});
+    QHash<QString, QString> ids;
+    for (const RedisValue &e : all.elements) {
+        // [id, [key, KEY, fields, PACKED]]
+        if (e.elements.size() == 2 && e.elements[1].elements.size() >= 2)
+            ids.insert(QString::fromUtf8(e.elements[1].elements[1].str), QString::fromUtf8(e.elements[0].str));
+    }
+    return ids;
+}
+
+qint64 TestLiveConsole::approvalsOf(const QString &key)
+{
+    RedisClient console = m_primary->client(QStringLiteral("console"));
+    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
+    qint64 n = 0;
+    for (const RedisValue &e : all.elements) {
+        if (e.elements.size() != 2)
+            continue;
+        StreamFields fields;
+        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
+            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
+                                e.elements[1].elements[i + 1].str.toStdString());
+        const auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
+        if (rec && rec->action == "approve" && rec->key == key.toStdString())
+            ++n;
+    }
+    return n;
+}
+
+QString TestLiveConsole::statusText(MainWindow &w)
+{
+    QString text = w.statusBar()->currentMessage();
+    for (QLabel *l : w.statusBar()->findChildren<QLabel *>())
+        text += u'\n' + l->text();
+    return text;
+}
+
+void TestLiveConsole::proposalShowsInBothConsoles()
+{
+    const QString key = QString::fromStdString(propose(QStringLiteral("Where is my parcel?")).key);
+    QElapsedTimer t;
+    t.start();
+    QVERIFY2(waitUntil([&] { return shows(*m_a, key) && shows(*m_b, key); }, TimeScale::ms(1000)),
+             qPrintable(
+                 QStringLiteral("console A shows it: %1, console B: %2").arg(shows(*m_a, key)).arg(shows(*m_b, key))));
+    qInfo("proposal shown in both consoles after %lld ms", t.elapsed());
+}
+
+void TestLiveConsole::approvedInOneLeavesTheOther()
+{
+    const QString key = QString::fromStdString(propose(QStringLiteral("How do I reset my password?")).key);
+    QVERIFY(waitUntil([&] { return shows(*m_a, key) && shows(*m_b, key); }, TimeScale::ms(5000)));
+    m_a->proposalsPage()->selectKey(key);
+    QElapsedTimer t;
+    t.start();
+    m_a->proposalsPage()->approveCurrent();
+    QVERIFY(waitUntil([&] { return !shows(*m_a, key); }, TimeScale::ms(5000)));
+    QVERIFY2(waitUntil([&] { return !shows(*m_b, key); }, TimeScale::ms(1000)), "still shown in console B");
+    qInfo("approved in A, gone from B after %lld ms", t.elapsed());
+    QCOMPARE(approvalsOf(key), 1);
+    // B's Entries and Audit pages and status bar got it too, without Reload.
+    QVERIFY(waitUntil([&] { return m_b->entriesPage()->model()->rowOfKey(key) >= 0; }, TimeScale::ms(1000)));
+    QVERIFY(waitUntil([&] { return statusText(*m_b).contains(QStringLiteral("by alice")); }, TimeScale::ms(1000)));
+}
+
+void TestLiveConsole::secondDecisionGetsAClearMessage()
+{
+    const QString key = QString::fromStdString(propose(QStringLiteral("Can I pay by invoice?")).key);
+    QVERIFY(waitUntil([&] { return shows(*m_a, key) && shows(*m_b, key); }, TimeScale::ms(5000)));
+    m_a->proposalsPage()->selectKey(key);
+    m_b->proposalsPage()->selectKey(key);
+    QSignalSpy aDone(m_a->proposalsPage(), &ProposalsPage::writeFinished);
+    QSignalSpy bDone(m_b->proposalsPage(), &ProposalsPage::writeFinished);
+    // Both operators press Enter on the same proposal at once.
+    m_a->proposalsPage()->approveCurrent();
+    m_b->proposalsPage()->approveCurrent();
+    QVERIFY(waitUntil([&] { return aDone.size() == 1 && bDone.size() == 1; }, TimeScale::ms(10000)));
+    const auto a = aDone.at(0).at(0).value<ApprovalResult>();
+    const auto b = bDone.at(0).at(0).value<ApprovalResult>();
+    QVERIFY2(a.ok != b.ok, qPrintable(a.message + u" | " + b.message));
+    const ApprovalResult &loser = a.ok ? b : a;
+    MainWindow &loserWindow = a.ok ? *m_b : *m_a;
+    const QString winner = a.ok ? QStringLiteral("alice") : QStringLiteral("bob");
+    QCOMPARE(loser.error, ApprovalResult::ErrorKind::AlreadyDecided);
+    QVERIFY2(loser.message.contains(QStringLiteral("already approved by %1 at ").arg(winner)),
+             qPrintable(loser.message));
+    const QString shown = loserWindow.statusBar()->currentMessage();
+    QVERIFY2(shown.contains(QStringLiteral("already approved by %1").arg(winner)), qPrintable(shown));
+    QVERIFY2(!shown.contains(QStringLiteral("conflict")), qPrintable(shown));
+    for (QWidget *top : QApplication::topLevelWidgets())
+        QVERIFY2(!(qobject_cast<QMessageBox *>(top) && top->isVisible()), "an error dialog opened");
+    QVERIFY(waitUntil([&] { return !shows(*m_a, key) && !shows(*m_b, key); }, TimeScale::ms(1000)));
+    QCOMPARE(approvalsOf(key), 1);
+}
+
+void TestLiveConsole::ctlApprovalShowsWithoutReload()
+{
+    const QString key = QString::fromStdString(propose(QStringLiteral("Do you ship to Norway?")).key);
+    QVERIFY(waitUntil([&] { return shows(*m_a, key) && shows(*m_b, key); }, TimeScale::ms(5000)));
+    const QString id = proposalIds().value(key);
+    QVERIFY(!id.isEmpty());
+    const int auditRows = m_a->auditPage()->model()->rowCount();
+
+    ManagedProcess ctl;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
+    const QString primary = QStringLiteral("redis://console@%1:%2").arg(m_primary->host()).arg(m_primary->port());
+    QVERIFY(ctl.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
+                      {QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ctl-operator"),
+                       QStringLiteral("approve"), id},
+                      env));
+    QVERIFY(ctl.waitForFinished(TimeScale::ms(30000)));
+    QCOMPARE(ctl.exitStatus(), QProcess::NormalExit);
+    QVERIFY2(ctl.exitCode() == 0, ctl.stderrText().constData());
+    QElapsedTimer t;
+    t.start();
+    for (MainWindow *w : {m_a.get(), m_b.get()}) {
+        QVERIFY(waitUntil([&] { return !shows(*w, key); }, TimeScale::ms(1000)));
+        QVERIFY(waitUntil([&] { return w->entriesPage()->model()->rowOfKey(key) >= 0; }, TimeScale::ms(1000)));
+        QVERIFY(
+            waitUntil([&] { return statusText(*w).contains(QStringLiteral("by ctl-operator")); }, TimeScale::ms(1000)));
+    }
+    QVERIFY(m_a->auditPage()->model()->rowCount() > auditRows);
+    const AuditRecord &newest = m_a->auditPage()->model()->recordAt(0);
+    QCOMPARE(QString::fromStdString(newest.key), key);
+    QCOMPARE(newest.actor, std::string("ctl-operator"));
+    qInfo("l0l3-ctl approval shown in both consoles (queue, Entries, Audit, status bar) after %lld ms", t.elapsed());
+}
+
+void TestLiveConsole::burstOfApprovalsConvergesWithoutStalls()
+{
+    constexpr int kBurst = 1000;
+    QStringList keys;
+    for (int i = 0; i < kBurst; ++i)
+        keys.append(QString::fromStdString(propose(QStringLiteral("Burst question %1").arg(i)).key));
+    const auto allShown = [&](MainWindow &w) {
+        return std::all_of(keys.cbegin(), keys.cend(), [&](const QString &k) { return shows(w, k); });
+    };
+    QVERIFY(waitUntil([&] { return allShown(*m_a) && allShown(*m_b); }, TimeScale::ms(20000)));
+    const QHash<QString, QString> byKey = proposalIds();
+    QStringList ids;
+    for (const QString &k : std::as_const(keys))
+        ids.append(byKey.value(k));
+    QVERIFY(!ids.contains(QString()));
+
+    const int entriesA = m_a->entriesPage()->model()->rowCount();
+    const int entriesB = m_b->entriesPage()->model()->rowCount();
+    const int auditA = m_a->auditPage()->model()->rowCount();
+    const int auditB = m_b->auditPage()->model()->rowCount();
+    const auto queueEmptied = [&](MainWindow &w) {
+        return std::none_of(keys.cbegin(), keys.cend(), [&](const QString &k) { return shows(w, k); });
+    };
+    const auto converged = [&](MainWindow &w, int entries, int audit) {
+        return w.entriesPage()->model()->rowCount() >= entries + kBurst
+            && w.auditPage()->model()->rowCount() >= audit + kBurst && queueEmptied(w);
+    };
+
+    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
+    QVERIFY(options);
+    OtherOperator other(*options);
+    std::atomic<int> done{0};
+    std::atomic<int> ok{0};
+    StallProbe probe;
+    probe.start();
+    QElapsedTimer t;
+    t.start();
+    other.approveAll(ids, &done, &ok);
+    QVERIFY(waitUntil([&] { return done.load() == kBurst; }, TimeScale::ms(60000)));
+    const qint64 writtenMs = t.elapsed();
+    QCOMPARE(ok.load(), kBurst);
+    QVERIFY(waitUntil([&] { return converged(*m_a, entriesA, auditA) && converged(*m_b, entriesB, auditB); },
+                      TimeScale::ms(1000)));
+    const qint64 convergedMs = t.elapsed();
+    probe.stop();
+    qInfo("%d approvals written in %lld ms; both consoles converged %lld ms after the last one; longest UI-thread "
+          "slice %.1f ms of CPU (%.1f ms wall; %d of %d intervals over 16 ms wall)",
+          kBurst, writtenMs, convergedMs - writtenMs, probe.maxCpuMs(), probe.maxWallMs(), probe.longWallIntervals(),
+          probe.intervals());
+    QVERIFY2(probe.maxCpuMs() < TimeScale::ms(16), qPrintable(QString::number(probe.maxCpuMs())));
+    // Every key once in each console's Entries, each approval once in the audit.
+    for (MainWindow *w : {m_a.get(), m_b.get()}) {
+        QSet<QString> entryKeys;
+        for (int r = 0; r < w->entriesPage()->model()->rowCount(); ++r)
+            entryKeys.insert(QString::fromStdString(w->entriesPage()->model()->itemAt(r).entry.key));
+        for (const QString &k : std::as_const(keys))
+            QVERIFY(entryKeys.contains(k));
+    }
+}
+
+QTEST_MAIN(TestLiveConsole)
+#include "tst_liveconsole.moc"
