@@ -57,7 +57,8 @@ QByteArray RedisNodeConfig::render() const
         if (persistence) {
             // As packaging/redis/primary.conf and replica.conf.
             lines << QStringLiteral("appendonly yes") << QStringLiteral("appendfsync everysec")
-                  << QStringLiteral("aof-use-rdb-preamble yes") << QStringLiteral("save 3600 1 300 100 60 10000");
+                  << QStringLiteral("aof-use-rdb-preamble yes") << QStringLiteral("aof-timestamp-enabled yes")
+                  << QStringLiteral("save 3600 1 300 100 60 10000");
         } else {
             // Nothing on disk: a restarted node starts empty and resyncs.
             lines << QStringLiteral("save \"\"") << QStringLiteral("appendonly no");
