@@ -189,6 +189,7 @@ private slots:
     void secondDecisionGetsAClearMessage();
     void ctlApprovalShowsWithoutReload();
     void burstOfApprovalsConvergesWithoutStalls();
+    void twoConsolesSplitAThousandDecisions();
 
 private:
     // A proposal pushed the way a gateway pushes it: FCALL l0l3_propose as the gateway user.
@@ -196,6 +197,8 @@ private:
     // Stream id of each proposal by key (read back as the console would).
     QHash<QString, QString> proposalIds();
     qint64 approvalsOf(const QString &key);
+    // Approve records in the audit stream, per key.
+    QHash<QString, int> approvalCounts();
     std::unique_ptr<MainWindow> openConsole(const QString &actor);
     static bool shows(MainWindow &w, const QString &key) { return w.proposalsPage()->model()->rowOfKey(key) >= 0; }
     static QString statusText(MainWindow &w);
@@ -307,6 +310,25 @@ qint64 TestLiveConsole::approvalsOf(const QString &key)
             ++n;
     }
     return n;
+}
+
+QHash<QString, int> TestLiveConsole::approvalCounts()
+{
+    RedisClient console = m_primary->client(QStringLiteral("console"));
+    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
+    QHash<QString, int> counts;
+    for (const RedisValue &e : all.elements) {
+        if (e.elements.size() != 2)
+            continue;
+        StreamFields fields;
+        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
+            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
+                                e.elements[1].elements[i + 1].str.toStdString());
+        const auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
+        if (rec && rec->action == "approve")
+            ++counts[QString::fromStdString(rec->key)];
+    }
+    return counts;
 }
 
 QString TestLiveConsole::statusText(MainWindow &w)
@@ -467,6 +489,74 @@ void TestLiveConsole::burstOfApprovalsConvergesWithoutStalls()
         for (const QString &k : std::as_const(keys))
             QVERIFY(entryKeys.contains(k));
     }
+}
+
+// Two operators clear 1 000 proposals between them, overlapping on 200 (both press
+// Enter on those): every proposal is approved exactly once, none is lost, the
+// loser of each race gets AlreadyDecided, and both consoles end with the same views.
+void TestLiveConsole::twoConsolesSplitAThousandDecisions()
+{
+    constexpr int kTotal = 1000;
+    constexpr int kAUpTo = 600; // A decides [0, 600)
+    constexpr int kBFrom = 400; // B decides [400, 1000)
+    QStringList keys;
+    for (int i = 0; i < kTotal; ++i)
+        keys.append(QString::fromStdString(propose(QStringLiteral("Split question %1").arg(i)).key));
+    const auto allShown = [&](MainWindow &w) {
+        return std::all_of(keys.cbegin(), keys.cend(), [&](const QString &k) { return shows(w, k); });
+    };
+    QVERIFY(waitUntil([&] { return allShown(*m_a) && allShown(*m_b); }, TimeScale::ms(20000)));
+    const int entriesA = m_a->entriesPage()->model()->rowCount();
+    const int entriesB = m_b->entriesPage()->model()->rowCount();
+
+    QSignalSpy aDone(m_a->proposalsPage(), &ProposalsPage::writeFinished);
+    QSignalSpy bDone(m_b->proposalsPage(), &ProposalsPage::writeFinished);
+    int sentA = 0;
+    int sentB = 0;
+    for (int i = 0; i < kTotal; ++i) {
+        if (i < kAUpTo) {
+            m_a->proposalsPage()->selectKey(keys[i]);
+            QCOMPARE(m_a->proposalsPage()->currentItem()->key, keys[i]);
+            m_a->proposalsPage()->approveCurrent();
+            ++sentA;
+        }
+        if (i >= kBFrom) {
+            m_b->proposalsPage()->selectKey(keys[i]);
+            QCOMPARE(m_b->proposalsPage()->currentItem()->key, keys[i]);
+            m_b->proposalsPage()->approveCurrent();
+            ++sentB;
+        }
+    }
+    QVERIFY(waitUntil([&] { return aDone.size() == sentA && bDone.size() == sentB; }, TimeScale::ms(120000)));
+    int ok = 0;
+    int alreadyDecided = 0;
+    QStringList otherErrors;
+    for (const QSignalSpy *spy : {&aDone, &bDone}) {
+        for (const QList<QVariant> &args : *spy) {
+            const auto r = args.at(0).value<ApprovalResult>();
+            if (r.ok)
+                ++ok;
+            else if (r.error == ApprovalResult::ErrorKind::AlreadyDecided)
+                ++alreadyDecided;
+            else
+                otherErrors.append(r.message);
+        }
+    }
+    QVERIFY2(otherErrors.isEmpty(), qPrintable(otherErrors.join(u'\n')));
+    QCOMPARE(ok, kTotal);
+    QCOMPARE(alreadyDecided, sentA + sentB - kTotal);
+    // Redis: each proposal approved exactly once (none twice, none lost).
+    const QHash<QString, int> counts = approvalCounts();
+    for (const QString &k : std::as_const(keys))
+        QVERIFY2(counts.value(k) == 1, qPrintable(QStringLiteral("%1 approved %2 times").arg(k).arg(counts.value(k))));
+    // Both consoles converge: no proposal left, every entry listed.
+    const auto converged = [&](MainWindow &w, int entries) {
+        return w.entriesPage()->model()->rowCount() >= entries + kTotal
+            && std::none_of(keys.cbegin(), keys.cend(), [&](const QString &k) { return shows(w, k); });
+    };
+    QVERIFY(waitUntil([&] { return converged(*m_a, entriesA) && converged(*m_b, entriesB); }, TimeScale::ms(2000)));
+    qInfo("%d proposals, %d + %d decisions sent: %d approved once each, %d refused as already decided", kTotal, sentA,
+          sentB, ok, alreadyDecided);
 }
 
 QTEST_MAIN(TestLiveConsole)
