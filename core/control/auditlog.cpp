@@ -182,9 +182,17 @@ void AuditLog::readTail(quint64 generation)
             if (generation != m_tailGeneration)
                 return;
             if (r.isError()) {
+                // A server's refusal (an ACL without XREAD on the audit) is said once per cause; link
+                // errors are the reconnect's business.
+                if (!r.local && r.errorMessage() != m_tailError) {
+                    m_tailError = r.errorMessage();
+                    qWarning("l0l3: cannot follow the audit stream live: %s",
+                             VisibleText::escape(m_tailError.left(300).toStdString()).c_str());
+                }
                 retryTail(generation);
                 return;
             }
+            m_tailError.clear();
             // [[stream, [[id, fields], ...]]], or nil when BLOCK timed out.
             QList<AuditRecord> records;
             if (r.isArray() && !r.elements.isEmpty() && r.elements[0].elements.size() == 2) {

@@ -81,6 +81,7 @@ private:
     QPointer<RedisConnection> m_tail;
     QString m_tailId; // empty: the newest record is not read yet
     quint64 m_tailGeneration = 0;
+    QString m_tailError; // the last refusal logged
 };
 
 } // namespace l0l3
