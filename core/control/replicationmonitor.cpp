@@ -216,8 +216,9 @@ void ReplicationMonitor::tick()
         m_primary->command(
             write, this,
             [this, t, viaFunction](const RedisReply &r) {
-                if (viaFunction && r.isError() && !r.local)
-                    m_heartbeatFunction = false; // the next tick SETs
+                if (viaFunction && r.isError() && !r.local
+                    && (r.errorCode() == "NOPERM" || r.str.contains("not found")))
+                    m_heartbeatFunction = false; // library not loaded or call refused: the next tick SETs
                 if (tickOver(t))
                     return;
                 t->primaryClockDone = true;

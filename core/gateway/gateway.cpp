@@ -428,6 +428,8 @@ void Gateway::updateDegradation()
     in.latencyOverSlo = !std::isnan(p99) && p99 * 1000.0 > m_config.sloP99Ms;
     DegradationMonitor::State from;
     if (m_degradation.update(in, &from)) {
+        if (m_announcer)
+            m_announcer->announceNow(); // the registry shows the new state at once
         std::string line = "degradation " + std::string(DegradationMonitor::name(from)) + " -> "
             + std::string(DegradationMonitor::name(m_degradation.state())) + " (" + DegradationMonitor::describe(in);
         if (in.latencyOverSlo)

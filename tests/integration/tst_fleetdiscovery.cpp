@@ -3,6 +3,7 @@
 // without any console; l0l3-ctl fleet --json reads the registry, INFO
 // replication, the Sentinels and every gateway's /metrics.
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -68,8 +69,11 @@ private:
 void TestFleetDiscovery::heartbeatWithoutConsole()
 {
     GatewayStack stack;
+    GatewayStack::Options options;
+    // A long period: a state change reaches the record only by being announced at once.
+    options.gatewayArgs = {QStringLiteral("--announce-interval-ms"), QStringLiteral("30000")};
     QString error;
-    QVERIFY2(stack.start({}, &error), qPrintable(error));
+    QVERIFY2(stack.start(options, &error), qPrintable(error));
     double lag = std::nan("");
     const bool finite = Poll::until(
         [&] {
@@ -84,6 +88,23 @@ void TestFleetDiscovery::heartbeatWithoutConsole()
     // The value is the primary's clock, written by the gateway and replicated.
     const QByteArray onReplica = stack.replicaClient().command({"GET", "l0l3:v1:heartbeat"}).str;
     QVERIFY2(onReplica.toLongLong() > 1700000000000LL, onReplica.constData());
+
+    // Its registry record follows a degradation at once, not a period later.
+    const auto recordState = [&stack] {
+        const RedisValue keys = stack.primaryClient().command(
+            {"SCAN", "0", "MATCH", "l0l3:v1:fleet:gateway:*", "COUNT", "1000"});
+        const QList<RedisValue> names = keys.elements.value(1).elements;
+        if (names.size() != 1)
+            return QString();
+        const QByteArray value = stack.primaryClient().command({"GET", names.first().str}).str;
+        return QJsonDocument::fromJson(value).object().value(u"state").toString();
+    };
+    QCOMPARE(recordState(), QStringLiteral("normal"));
+    QVERIFY(stack.replica().stop());
+    QElapsedTimer sinceStop;
+    sinceStop.start();
+    QVERIFY(Poll::until([&] { return recordState() == u"replica_down"; }, TimeScale::ms(10000), 50));
+    QVERIFY2(sinceStop.elapsed() < TimeScale::ms(4000), qPrintable(QString::number(sinceStop.elapsed())));
     QVERIFY(stack.gateway().stop());
     stack.stop();
 }
