@@ -32,6 +32,7 @@ private slots:
     void replicaExitsOne();
     void unreachableExitsOne();
     void hostileTextNeverReachesTheTerminal();
+    void fleetEscapesHostileRecords();
     void passwordInUrlWarns();
     // Trims the audit stream for good: the last test.
     void auditOfATrimmedStreamWarnsAndExitsOne();
@@ -320,6 +321,43 @@ void TestCtl::hostileTextNeverReachesTheTerminal()
             QVERIFY(r.out.contains(keyOf(QStringLiteral("ctl-hostile")).toUtf8()));
             hazard = terminalHazard(r.out) + terminalHazard(r.err);
             QVERIFY2(hazard.isEmpty(), qPrintable(command + u' ' + hazard));
+        }
+    }
+}
+
+// A registry record as a stolen gateway credential may write it: terminal
+// escapes and bidi overrides in every string. l0l3-ctl fleet shows them
+// escaped (table and JSON, with and without scraping) and JSON keeps the text.
+void TestCtl::fleetEscapesHostileRecords()
+{
+    RedisClient gateway = m_redis.primary.client(QStringLiteral("gateway"));
+    const QByteArray key = "l0l3:v1:fleet:gateway:gw\x1b[2J";
+    const QByteArray record = R"({"instance":"gw\u001b[2J","region":"ny\u202ec","url":"http://127.0.0.1:1/\u0007",)"
+                              R"("version":"\u009b31m","state":"normal\u2028x","period_ms":5000,"expiry_ms":15000})";
+    QVERIFY(!gateway.command({"SET", key, record, "PX", "60000"}).isError());
+    for (const bool asJson : {false, true}) {
+        for (const bool scrape : {false, true}) {
+            QStringList args{QStringLiteral("fleet")};
+            if (asJson)
+                args.append(QStringLiteral("--json"));
+            if (!scrape)
+                args.append(QStringLiteral("--no-scrape"));
+            const Run r = ctl(args);
+            QVERIFY2(r.code == 0, r.err.constData());
+            const QString hazard = terminalHazard(r.out) + terminalHazard(r.err);
+            QVERIFY2(hazard.isEmpty(), qPrintable(args.join(u' ') + u' ' + hazard));
+            if (!asJson) {
+                QVERIFY2(r.out.contains("gw\\x1B[2J"), r.out.constData());
+                QVERIFY2(r.out.contains("ny\\u202Ec"), r.out.constData());
+                continue;
+            }
+            const QJsonArray gateways = QJsonDocument::fromJson(r.out).object().value(u"gateways").toArray();
+            QCOMPARE(gateways.size(), 1);
+            const QJsonObject g = gateways.first().toObject();
+            QCOMPARE(g.value(u"instance").toString(), QStringLiteral("gw\x1b[2J"));
+            QCOMPARE(g.value(u"region").toString(), QStringLiteral("ny\u202ec"));
+            if (scrape)
+                QCOMPARE(g.value(u"metrics").toObject().value(u"up").toBool(true), false);
         }
     }
 }
