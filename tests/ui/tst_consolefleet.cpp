@@ -301,6 +301,14 @@ void TestConsoleFleet::dashboardsShowTheDiscoveredFleet()
         QCOMPARE(m.degradationState, QStringLiteral("normal"));
         QVERIFY2(m.p99Ms > 0, qPrintable(describe()));
     }
+    // Each gateway with its own state.
+    QTreeWidget *gateways = dashboards->gatewayTable();
+    QCOMPARE(gateways->topLevelItemCount(), 2);
+    QStringList shown;
+    for (int i = 0; i < gateways->topLevelItemCount(); ++i)
+        shown.append(gateways->topLevelItem(i)->text(0) + u' ' + gateways->topLevelItem(i)->text(2));
+    shown.sort();
+    QCOMPARE(shown, (QStringList{QStringLiteral("nyc normal"), QStringLiteral("tokyo normal")}));
 
     // Topology: both regions offered for drain, both gateways listed as announcing.
     TopologyPage *topology = window.topologyPage();

@@ -7,10 +7,13 @@
 #include <QComboBox>
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
 #include <QScrollArea>
 #include <QStackedBarSeries>
 #include <QTimer>
+#include <QTreeWidget>
+#include <QUrl>
 #include <QVBoxLayout>
 #include <QValueAxis>
 
@@ -31,6 +34,7 @@ DashboardPage::DashboardPage(QWidget *parent)
     , m_window(new QComboBox(this))
     , m_status(new QLabel(this))
     , m_cardsLayout(new QHBoxLayout)
+    , m_gateways(new QTreeWidget(this))
     , m_latency(new TimeSeriesChart(tr("Latency p50 / p99 per region"), tr("ms"), this))
     , m_lag(new TimeSeriesChart(tr("Replication lag per region"), tr("ms"), this))
     , m_rps(new TimeSeriesChart(tr("Requests per second"), tr("req/s"), this))
@@ -98,6 +102,16 @@ DashboardPage::DashboardPage(QWidget *parent)
     cardsScroll->setFrameShape(QFrame::NoFrame);
     // Fixed: the first cards must not resize (re-layout and repaint) every chart.
     cardsScroll->setFixedHeight(150);
+    m_gateways->setObjectName(QStringLiteral("dashboardGateways"));
+    m_gateways->setColumnCount(4);
+    m_gateways->setHeaderLabels({tr("Region"), tr("Gateway"), tr("State"), tr("Lag")});
+    m_gateways->setRootIsDecorated(false);
+    m_gateways->setSortingEnabled(false);
+    m_gateways->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_gateways->setFixedHeight(150);
+    m_gateways->setMinimumWidth(360);
+    m_gateways->setToolTip(tr("Every gateway the metrics source scrapes, with its own degradation state and "
+                              "replication lag gauge"));
 
     auto *grid = new QGridLayout;
     grid->addWidget(m_latency, 0, 0);
@@ -108,10 +122,39 @@ DashboardPage::DashboardPage(QWidget *parent)
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(top);
-    layout->addWidget(cardsScroll);
+    auto *cardsRow = new QHBoxLayout;
+    cardsRow->addWidget(cardsScroll, 1);
+    cardsRow->addWidget(m_gateways);
+    layout->addLayout(cardsRow);
     layout->addLayout(grid, 1);
     m_status->setTextFormat(Qt::PlainText);
     m_status->setText(tr("waiting for the first metrics tick…"));
+}
+
+// Region, URL and state come from gateways (the registry or their /metrics):
+// plain text, one bounded line each.
+void DashboardPage::updateGateways(const QList<ScrapedGateway> &gateways)
+{
+    while (m_gateways->topLevelItemCount() > gateways.size())
+        delete m_gateways->takeTopLevelItem(m_gateways->topLevelItemCount() - 1);
+    for (qsizetype i = 0; i < gateways.size(); ++i) {
+        const ScrapedGateway &g = gateways.at(i);
+        QTreeWidgetItem *item = m_gateways->topLevelItem(int(i));
+        if (!item)
+            item = new QTreeWidgetItem(m_gateways);
+        const QUrl url(g.url);
+        const QString state = g.up ? (g.degradationState.isEmpty() ? tr("up") : g.degradationState) : tr("down");
+        item->setText(0, Formatting::oneLine(g.region, 60));
+        item->setText(1,
+                      Formatting::oneLine(
+                          url.port() > 0 ? QStringLiteral("%1:%2").arg(url.host()).arg(url.port()) : url.host(), 120));
+        item->setText(2, Formatting::oneLine(state, 40));
+        item->setForeground(2, RegionStatusCard::colorFor(g.up ? g.degradationState : QStringLiteral("offline")));
+        item->setText(3,
+                      std::isfinite(g.replicationLagMs) ? tr("%1 ms").arg(qRound64(g.replicationLagMs))
+                                                        : QStringLiteral("—"));
+        item->setToolTip(1, Formatting::toolTip(g.url));
+    }
 }
 
 QStringList DashboardPage::regions() const
@@ -174,6 +217,10 @@ void DashboardPage::addSnapshot(const MetricsSnapshot &snapshot)
     }
     for (TimeSeriesChart *c : {m_latency, m_rps, m_errors})
         c->commit(at);
+    // A Prometheus snapshot has no per-gateway part: the table is then hidden.
+    m_gateways->setVisible(!snapshot.gateways.isEmpty());
+    if (!snapshot.gateways.isEmpty())
+        updateGateways(snapshot.gateways);
     m_tierSnapshot = snapshot;
     if (!m_tierUpdatePending) {
         m_tierUpdatePending = true;

@@ -16,6 +16,7 @@ class QComboBox;
 class QHBoxLayout;
 class QLabel;
 class QStackedBarSeries;
+class QTreeWidget;
 class QValueAxis;
 
 namespace l0l3 {
@@ -49,15 +50,20 @@ public:
     TimeSeriesChart *rpsChart() const { return m_rps; }
     TimeSeriesChart *errorChart() const { return m_errors; }
     int snapshotCount() const { return m_snapshots; }
+    // One row per scraped gateway: region, address, state ("down" when it
+    // did not answer), its lag gauge.
+    QTreeWidget *gatewayTable() const { return m_gateways; }
     QBarSet *tierSet(const QString &tier) const { return m_tierSets.value(tier); }
 
 private:
     RegionStatusCard *cardFor(const QString &region);
     void updateTierBars();
+    void updateGateways(const QList<ScrapedGateway> &gateways);
 
     QComboBox *m_window;
     QLabel *m_status;
     QHBoxLayout *m_cardsLayout;
+    QTreeWidget *m_gateways;
     QHash<QString, RegionStatusCard *> m_cards;
     TimeSeriesChart *m_latency;
     TimeSeriesChart *m_lag;
