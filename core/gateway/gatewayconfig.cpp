@@ -14,6 +14,7 @@
 
 #include "core/common/controlmessage.h"
 #include "core/common/redishostlist.h"
+#include "core/gateway/log.h"
 #include "core/gateway/tlscontext.h"
 
 namespace l0l3 {
@@ -498,7 +499,7 @@ const std::vector<Option> &options()
                  && v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
                      == std::string::npos;
              if (!ok)
-                 return x.fail("invalid --instance-id '" + v.substr(0, 200)
+                 return x.fail("invalid --instance-id '" + Log::printable(v, 200)
                                + "' (1 to 200 letters, digits, '.', '_', ':', '-')");
              x.c.instanceId = v;
              return true;

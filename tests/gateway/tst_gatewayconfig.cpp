@@ -93,6 +93,25 @@ void TestGatewayConfig::minimal()
     QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("default"));
     QVERIFY(c.hotCacheEnabled);
     QVERIFY(c.threads >= 1 && c.threads <= 4);
+    // The fleet registry: defaults settled at start (host name, bound port).
+    QVERIFY(c.instanceId.empty());
+    QVERIFY(c.advertiseUrl.empty());
+    QCOMPARE(c.announceIntervalMs, 5000);
+
+    Args fleet(required() << QStringLiteral("--instance-id") << QStringLiteral("edge-1.nyc:8080")
+                          << QStringLiteral("--advertise-url") << QStringLiteral("https://edge-1.example:8443")
+                          << QStringLiteral("--announce-interval-ms") << QStringLiteral("2000"));
+    GatewayConfig f;
+    QCOMPARE(GatewayConfig::parse(int(fleet.argv.size()), fleet.argv.data(), &f, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QCOMPARE(QByteArray::fromStdString(f.instanceId), QByteArray("edge-1.nyc:8080"));
+    QCOMPARE(QByteArray::fromStdString(f.advertiseUrl), QByteArray("https://edge-1.example:8443"));
+    QCOMPARE(f.announceIntervalMs, 2000);
+    // A refused id is echoed escaped.
+    Args bad(required() << QStringLiteral("--instance-id") << QStringLiteral("gw\x1b]0;x\x07"));
+    QCOMPARE(GatewayConfig::parse(int(bad.argv.size()), bad.argv.data(), &f, &error, envOf({})),
+             GatewayConfig::Action::Error);
+    QVERIFY2(error.find('\x1b') == std::string::npos && error.find('\x07') == std::string::npos, error.c_str());
 }
 
 void TestGatewayConfig::rejects_data()
@@ -130,6 +149,17 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("bad fallback replica")
         << with({"--fallback-replica", "http://x"}) << QStringLiteral("--fallback-replica");
     QTest::newRow("sentinel without port") << with({"--sentinel", "127.0.0.1"}) << QStringLiteral("--sentinel");
+    QTest::newRow("instance id with a space") << with({"--instance-id", "gw 1"}) << QStringLiteral("--instance-id");
+    QTest::newRow("instance id with an escape")
+        << with({"--instance-id", "gw\x1b[2J"}) << QStringLiteral("--instance-id");
+    QTest::newRow("empty instance id") << with({"--instance-id", ""}) << QStringLiteral("--instance-id");
+    QTest::newRow("ftp advertise url") << with({"--advertise-url", "ftp://h:1"}) << QStringLiteral("--advertise-url");
+    QTest::newRow("advertise url with user info")
+        << with({"--advertise-url", "http://u:p@h:1"}) << QStringLiteral("--advertise-url");
+    QTest::newRow("advertise url with a space")
+        << with({"--advertise-url", "http://h:1/a b"}) << QStringLiteral("--advertise-url");
+    QTest::newRow("announce interval too short")
+        << with({"--announce-interval-ms", "10"}) << QStringLiteral("--announce-interval-ms");
     QTest::newRow("sentinel port 0") << with({"--sentinel", "127.0.0.1:0"}) << QStringLiteral("--sentinel");
     QTest::newRow("sentinel empty entry")
         << with({"--sentinel", "127.0.0.1:26379,,127.0.0.1:26380"}) << QStringLiteral("--sentinel");
