@@ -90,6 +90,9 @@ void ProposalQueue::load()
     m_loaded = 0;
     m_total = 0;
     m_scanFrom = QStringLiteral("0");
+    m_entriesReadAtLoad = -1;
+    m_deliveredThisLoad = 0;
+    m_lastDeliveredThisLoad.clear();
     m_malformed = 0;
     m_skipped = 0;
     if (m_connection) {
@@ -153,6 +156,8 @@ void ProposalQueue::fetchTotal()
                                for (const RedisReply &g : groups.elements) {
                                    qint64 pending = -1;
                                    qint64 lag = -1;
+                                   qint64 entriesRead = -1;
+                                   bool nothingDelivered = false;
                                    bool ours = false;
                                    for (qsizetype i = 0; i + 1 < g.elements.size(); i += 2) {
                                        const QByteArray f = g.elements[i].str;
@@ -163,7 +168,14 @@ void ProposalQueue::fetchTotal()
                                            pending = v.integer;
                                        else if (f == "lag" && v.isInteger())
                                            lag = v.integer;
+                                       else if (f == "entries-read" && v.isInteger())
+                                           entriesRead = v.integer;
+                                       else if (f == "last-delivered-id")
+                                           nothingDelivered = v.str == "0-0";
                                    }
+                                   // A group made at 0 reports no entries-read until it delivered something.
+                                   if (ours)
+                                       m_entriesReadAtLoad = entriesRead >= 0 ? entriesRead : nothingDelivered ? 0 : -1;
                                    if (ours && pending >= 0 && lag >= 0)
                                        total = pending + lag;
                                }
@@ -229,6 +241,36 @@ void ProposalQueue::noteScanned(std::string_view id)
     const auto current = parse(std::string_view(from.constData(), size_t(from.size())));
     if (!current || *current < *next)
         m_scanFrom = utf16(id);
+}
+
+void ProposalQueue::skipScanPastOwnDeliveries()
+{
+    if (m_entriesReadAtLoad < 0 || m_deliveredThisLoad == 0 || m_lastDeliveredThisLoad.isEmpty() || !m_connection)
+        return;
+    const qint64 expected = m_entriesReadAtLoad + m_deliveredThisLoad;
+    const QString last = m_lastDeliveredThisLoad;
+    const quint64 gen = m_loadGeneration;
+    // Sent before any poll's commands on this connection: the answer is in before the first scan starts.
+    m_connection->command({QByteArrayLiteral("XINFO"), QByteArrayLiteral("GROUPS"), bytes(RedisSchema::kProposals)},
+                          this, [this, expected, last, gen](const RedisReply &groups) {
+                              if (gen != m_loadGeneration)
+                                  return;
+                              for (const RedisReply &g : groups.elements) {
+                                  bool ours = false;
+                                  qint64 entriesRead = -1;
+                                  for (qsizetype i = 0; i + 1 < g.elements.size(); i += 2) {
+                                      const QByteArray f = g.elements[i].str;
+                                      if (f == "name")
+                                          ours = g.elements[i + 1].str == bytes(RedisSchema::kProposalsGroup);
+                                      else if (f == "entries-read" && g.elements[i + 1].isInteger())
+                                          entriesRead = g.elements[i + 1].integer;
+                                  }
+                                  if (ours && entriesRead == expected) {
+                                      const QByteArray id = last.toLatin1();
+                                      noteScanned(std::string_view(id.constData(), size_t(id.size())));
+                                  }
+                              }
+                          });
 }
 
 void ProposalQueue::startScan()
@@ -433,6 +475,7 @@ void ProposalQueue::finishIfDone()
     }
     m_polling = false;
     if (m_loading) {
+        skipScanPastOwnDeliveries();
         m_loading = false;
         m_total = m_loaded;
         emit loadFinished(int(m_items.size()), m_malformed);
@@ -502,6 +545,11 @@ void ProposalQueue::processPage(const redisReply *reply, int cursor)
     }
     if (pending && n > 0)
         noteScanned(entryId(entries->element[n - 1]));
+    if (!pending && m_loading) {
+        m_deliveredThisLoad += qint64(n);
+        if (const std::string_view last = entryId(entries->element[n - 1]); !last.empty())
+            m_lastDeliveredThisLoad = utf16(last);
+    }
     std::vector<std::string_view> keys; // UTF-8, of the page's items, for enrich()
     const std::shared_ptr<EnrichPage> page = decodePage(entries, n, keys);
     enrich(page, keys);

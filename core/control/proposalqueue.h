@@ -225,6 +225,13 @@ private:
     bool m_streamDone = false;  // a ">" read came back empty
     bool m_scanStarted = false; // this poll's scan of the pending entries was sent
     QString m_scanFrom = QStringLiteral("0");
+    // A load that delivered (">") everything the group delivered meanwhile
+    // (XINFO GROUPS entries-read before and after) starts the scans past it;
+    // otherwise the first scan reads those entries again (and merges them).
+    qint64 m_entriesReadAtLoad = -1;
+    qint64 m_deliveredThisLoad = 0;
+    QString m_lastDeliveredThisLoad;
+    void skipScanPastOwnDeliveries();
     int m_readsInFlight = 0;
     struct Cursor
     {

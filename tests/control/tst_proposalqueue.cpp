@@ -28,6 +28,7 @@ private slots:
     void skipsApprovedAndRejectedKeys();
     void pagesThroughThousands();
     void pollPicksUpNewProposals();
+    void twoQueuesSeeWhatTheOtherDelivered();
     void reloadSeesPendingFromEarlierSession();
     void reloadPagesThroughPendingThousands();
     void loadInstallsTheProposeFunction();
@@ -250,6 +251,51 @@ void TestProposalQueue::pollPicksUpNewProposals()
     QTRY_COMPARE_WITH_TIMEOUT(queue.count(), 2, TimeScale::ms(5000));
     queue.setPollInterval(0);
     QVERIFY(queue.item(keyOf(QStringLiteral("second"))).has_value());
+}
+
+// Two consoles share the group: whichever polls first delivers a new entry (">"), and the
+// other finds it by scanning the pending entries past where it last scanned. A load that
+// delivered everything itself starts the scans past its own entries.
+void TestProposalQueue::twoQueuesSeeWhatTheOtherDelivered()
+{
+    const QString firstId = seedProposal(m_client, makeProposal("shared-1", "one"));
+    const QString lastId = seedProposal(m_client, makeProposal("shared-2", "two"));
+    ProposalQueue a(m_conn.get());
+    QVERIFY(loadAll(a));
+    QCOMPARE(a.count(), 2);
+    QTRY_COMPARE_WITH_TIMEOUT(a.scanPosition(), lastId, TimeScale::ms(5000));
+
+    RedisConnection other(optionsFor(*m_server));
+    QSignalSpy connected(&other, &RedisConnection::connected);
+    other.open();
+    QVERIFY(connected.wait(TimeScale::ms(5000)));
+    ProposalQueue b(&other);
+    QVERIFY(loadAll(b));
+    QCOMPARE(b.count(), 2); // A's deliveries are pending: B's load reads them
+
+    // A delivers a new one; B's poll finds it in the pending entries, and A's too.
+    seedProposal(m_client, makeProposal("shared-3", "three"));
+    QSignalSpy aDone(&a, &ProposalQueue::pageLoaded);
+    a.poll();
+    QTRY_COMPARE_WITH_TIMEOUT(a.count(), 3, TimeScale::ms(5000));
+    b.setPollInterval(50);
+    QTRY_COMPARE_WITH_TIMEOUT(b.count(), 3, TimeScale::ms(5000));
+    QVERIFY(b.item(keyOf(QStringLiteral("shared-3"))).has_value());
+    // Read twice (its own ">" and its scan), merged once.
+    seedProposal(m_client, makeProposal("shared-4", "four"));
+    QTRY_COMPARE_WITH_TIMEOUT(b.count(), 4, TimeScale::ms(5000));
+    b.setPollInterval(0);
+    QVERIFY(b.item(keyOf(QStringLiteral("shared-4")))->duplicateIds.isEmpty());
+    QVERIFY(!firstId.isEmpty());
+
+    // Decided elsewhere: removeKeys drops it from B in one update.
+    QSignalSpy removed(&b, &ProposalQueue::itemsRemoved);
+    b.removeKeys({keyOf(QStringLiteral("shared-1")), keyOf(QStringLiteral("shared-3")), QStringLiteral("unknown")});
+    QCOMPARE(removed.size(), 1);
+    QCOMPARE(removed.at(0).at(0).toStringList().size(), 2);
+    QCOMPARE(b.count(), 2);
+    QVERIFY(b.item(keyOf(QStringLiteral("shared-2"))).has_value());
+    QVERIFY(b.item(keyOf(QStringLiteral("shared-4"))).has_value());
 }
 
 void TestProposalQueue::reloadSeesPendingFromEarlierSession()
