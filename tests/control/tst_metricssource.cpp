@@ -127,6 +127,7 @@ private slots:
     void bucketDeltasGiveQuantilesAndRates_data();
     void bucketDeltasGiveQuantilesAndRates();
     void downGatewaysMakeRegionOffline();
+    void newTargetsKeepTheHistoryOfTheOldOnes();
     void sixtyGatewaysInOneTick();
 };
 
@@ -226,6 +227,56 @@ void TestMetricsSource::downGatewaysMakeRegionOffline()
         QCOMPARE(r->gatewaysUp, 0);
         QCOMPARE(r->degradationState, QStringLiteral("offline"));
     }
+}
+
+// Discovery re-sends the whole list every few seconds: a gateway that stays
+// keeps its scrapes (its rates go on), a new one joins, a gone one leaves;
+// each gateway's own state and lag gauge are reported.
+void TestMetricsSource::newTargetsKeepTheHistoryOfTheOldOnes()
+{
+    FakeMetricsEndpoint nyc, tokyo;
+    nyc.setBody(render(QStringLiteral("nyc"), baseline()));
+    tokyo.setBody(render(QStringLiteral("tokyo"), baseline())
+                  + "l0l3_replication_lag_seconds{region=\"tokyo\"} 0.25\n");
+    const ScrapeMetricsSource::Target nycTarget{QStringLiteral("nyc"), QUrl(QString::fromUtf8(nyc.url()))};
+    const ScrapeMetricsSource::Target tokyoTarget{QStringLiteral("tokyo"), QUrl(QString::fromUtf8(tokyo.url()))};
+    ScrapeMetricsSource source({nycTarget});
+    source.setWindowMs(60000);
+    QSignalSpy spy(&source, &ScrapeMetricsSource::snapshotReady);
+    source.refresh();
+    QVERIFY(spy.wait(TimeScale::ms(5000)));
+    spy.clear();
+
+    QTest::qWait(50); // a measurable window (not a synchronisation)
+    nyc.setBody(render(QStringLiteral("nyc"), plus(baseline(), windowDelta()))
+                + "l0l3_replication_lag_seconds{region=\"nyc\"} NaN\n");
+    source.setTargets({tokyoTarget, nycTarget});
+    source.refresh();
+    QVERIFY(spy.wait(TimeScale::ms(5000)));
+    const auto snap = spy.takeFirst().first().value<MetricsSnapshot>();
+    QCOMPARE(snap.regions.size(), 2);
+    const RegionMetrics *n = snap.region(QStringLiteral("nyc"));
+    QVERIFY(n);
+    // nyc's first scrape was kept: its window holds the 100 requests.
+    QVERIFY2(qAbs(n->rps * n->windowSeconds - 100) < 1e-6, qPrintable(QString::number(n->rps * n->windowSeconds)));
+    QVERIFY(qIsNaN(n->replicationLagMs)); // NaN is "unknown", never a number
+    const RegionMetrics *t = snap.region(QStringLiteral("tokyo"));
+    QVERIFY(t);
+    QVERIFY(t->up);
+    QCOMPARE(t->rps, 0.0); // one scrape so far
+    QCOMPARE(t->replicationLagMs, 250.0);
+    QCOMPARE(snap.gateways.size(), 2);
+    QCOMPARE(snap.gateways.at(0).region, QStringLiteral("tokyo"));
+    QCOMPARE(snap.gateways.at(0).degradationState, QStringLiteral("normal"));
+    QCOMPARE(snap.gateways.at(0).replicationLagMs, 250.0);
+    QVERIFY(snap.gateways.at(1).up);
+
+    source.setTargets({tokyoTarget});
+    source.refresh();
+    QVERIFY(spy.wait(TimeScale::ms(5000)));
+    const auto after = spy.takeFirst().first().value<MetricsSnapshot>();
+    QCOMPARE(after.regions.size(), 1);
+    QCOMPARE(after.regions.first().region, QStringLiteral("tokyo"));
 }
 
 void TestMetricsSource::sixtyGatewaysInOneTick()
