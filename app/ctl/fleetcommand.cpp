@@ -84,16 +84,15 @@ void FleetCommand::start()
     so.serverHosts = {{m_connection->options().host, m_connection->options().port}};
     so.commandTimeoutMs = 3000;
     m_sentinel = new SentinelClient(so, this);
-    bool *asked = new bool(false);
-    auto ask = [this, asked] {
-        if (*asked)
+    // Discovery admits the Sentinels (PING before AUTH); the topology is asked once it is over.
+    auto ask = [this] {
+        if (m_topologyAsked)
             return;
-        *asked = true;
+        m_topologyAsked = true;
         m_sentinel->refreshTopology();
     };
     connect(m_sentinel, &SentinelClient::primaryChanged, this, ask);
     connect(m_sentinel, &SentinelClient::discoveryFailed, this, ask);
-    connect(m_sentinel, &SentinelClient::destroyed, this, [asked] { delete asked; });
     connect(m_sentinel, &SentinelClient::topologyUpdated, this, [this](const SentinelTopology &t) {
         if (m_viewStarted)
             return;

@@ -86,6 +86,7 @@ private:
     QList<QString> m_scrapeErrors;
     int m_outstanding = 0;
     bool m_viewStarted = false;
+    bool m_topologyAsked = false;
 };
 
 } // namespace l0l3
