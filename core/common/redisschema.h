@@ -68,6 +68,12 @@ inline constexpr std::string_view kProposalRateKind = "proposal-rate:";
 // Stream of audit records (AuditRecord fields), written only by the console,
 // never trimmed: AuditLog reports a stream that lost an entry (XINFO STREAM).
 inline constexpr std::string_view kAudit = "l0l3:v1:audit";
+// Hash: what `l0l3-ctl audit-archive` trimmed from kAudit after writing it to a
+// file: "through" (the last trimmed id), "archived" (records trimmed so far,
+// in total), "sha256" (of the last archive file), "file", "by", "at_ms".
+// Written only by the audit-archiver user, read by the console: AuditLog
+// accepts exactly that loss and reports any other.
+inline constexpr std::string_view kAuditArchived = "l0l3:v1:audit-archived";
 
 // Sorted set: member = cache key, score = ms epoch until which the key is not
 // proposed again. Pruned by the console with ZREMRANGEBYSCORE.

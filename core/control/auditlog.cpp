@@ -20,8 +20,14 @@ QByteArray auditKey()
     return QByteArray(RedisSchema::kAudit.data(), qsizetype(RedisSchema::kAudit.size()));
 }
 
-// What XINFO STREAM says about lost entries; empty when the stream is whole.
-QString findTamper(const RedisReply &info)
+QByteArray archivedKey()
+{
+    return QByteArray(RedisSchema::kAuditArchived.data(), qsizetype(RedisSchema::kAuditArchived.size()));
+}
+
+} // namespace
+
+QString AuditLog::findTamper(const RedisReply &info, const RedisReply &archived)
 {
     QByteArray maxDeleted;
     qint64 length = -1;
@@ -39,37 +45,69 @@ QString findTamper(const RedisReply &info)
     if (maxDeleted.isEmpty() || length < 0 || added < 0)
         return QStringLiteral("XINFO STREAM %1 does not say whether entries were deleted (Redis older than 7.0?)")
             .arg(QString::fromUtf8(auditKey()));
-    if (maxDeleted == "0-0" && added == length)
-        return {};
-    return QStringLiteral("the audit stream %1 lost records: %2 were added, %3 are left, the newest deleted was %4 "
-                          "(trimmed through XADD MAXLEN/MINID or deleted)")
-        .arg(QString::fromUtf8(auditKey()))
-        .arg(added)
-        .arg(length)
-        .arg(QString::fromStdString(VisibleText::escape(maxDeleted.left(64).toStdString())));
-}
 
-} // namespace
+    // The archive marker: records trimmed by audit-archive, in total. Absent
+    // (or unreadable to this user: an older ACL): nothing may be missing.
+    qint64 archivedCount = 0;
+    QByteArray archivedThrough;
+    if (archived.isArray()) {
+        for (qsizetype i = 0; i + 1 < archived.elements.size(); i += 2) {
+            const QByteArray &field = archived.elements[i].str;
+            if (field == "archived") {
+                bool ok = false;
+                archivedCount = archived.elements[i + 1].str.toLongLong(&ok);
+                if (!ok || archivedCount < 0)
+                    return QStringLiteral("the audit archive marker %1 is damaged: archived is \"%2\"")
+                        .arg(QString::fromUtf8(archivedKey()),
+                             QString::fromStdString(
+                                 VisibleText::escape(archived.elements[i + 1].str.left(64).toStdString())));
+            } else if (field == "through") {
+                archivedThrough = archived.elements[i + 1].str.left(64);
+            }
+        }
+    }
+    // XTRIM (and XADD MAXLEN/MINID) leave max-deleted-entry-id alone and only
+    // show in entries-added - length; XDEL sets max-deleted-entry-id. An archive
+    // only trims, so any XDEL, and any trim beyond what it recorded, is a loss.
+    const qint64 missing = added - length;
+    if (maxDeleted == "0-0" && missing == archivedCount)
+        return {};
+    QString detail = QStringLiteral("the audit stream %1 lost records: %2 were added, %3 are left, the newest deleted "
+                                    "was %4 (trimmed through XADD MAXLEN/MINID or deleted)")
+                         .arg(QString::fromUtf8(auditKey()))
+                         .arg(added)
+                         .arg(length)
+                         .arg(QString::fromStdString(VisibleText::escape(maxDeleted.left(64).toStdString())));
+    if (archivedCount > 0)
+        detail += QStringLiteral("; %1 of them were archived through %2 (%3), %4 are missing beyond that")
+                      .arg(archivedCount)
+                      .arg(QString::fromStdString(VisibleText::escape(archivedThrough.toStdString())),
+                           QString::fromUtf8(archivedKey()))
+                      .arg(missing - archivedCount);
+    return detail;
+}
 
 void AuditLog::checkIntegrity()
 {
     if (!m_connection)
         return;
-    m_connection->command({QByteArrayLiteral("XINFO"), QByteArrayLiteral("STREAM"), auditKey()}, this,
-                          [this](const RedisReply &r) {
-                              if (r.isError()) {
-                                  // No audit record yet: nothing to lose. Any other error: unknown, said once here.
-                                  if (!r.str.contains("no such key"))
-                                      qWarning("l0l3: cannot check the audit stream: %s",
-                                               VisibleText::escape(r.str.left(300).toStdString()).c_str());
-                                  return;
-                              }
-                              m_tamperDetail = findTamper(r);
-                              if (m_tamperDetail.isEmpty())
-                                  return;
-                              qWarning("l0l3: %s", qPrintable(m_tamperDetail));
-                              emit tamperDetected(m_tamperDetail);
-                          });
+    m_connection->pipeline({{QByteArrayLiteral("XINFO"), QByteArrayLiteral("STREAM"), auditKey()},
+                            {QByteArrayLiteral("HGETALL"), archivedKey()}},
+                           this, [this](const QList<RedisReply> &replies) {
+                               const RedisReply r = replies.value(0);
+                               if (r.isError()) {
+                                   // No audit record yet: nothing to lose. Any other error: unknown, said once here.
+                                   if (!r.str.contains("no such key"))
+                                       qWarning("l0l3: cannot check the audit stream: %s",
+                                                VisibleText::escape(r.str.left(300).toStdString()).c_str());
+                                   return;
+                               }
+                               m_tamperDetail = findTamper(r, replies.value(1));
+                               if (m_tamperDetail.isEmpty())
+                                   return;
+                               qWarning("l0l3: %s", qPrintable(m_tamperDetail));
+                               emit tamperDetected(m_tamperDetail);
+                           });
 }
 
 void AuditLog::reload()

@@ -16,11 +16,15 @@ namespace l0l3 {
 // Newest-first pages of the audit stream (XREVRANGE l0l3:v1:audit), and a
 // check that the stream never lost a record.
 //
-// Nothing of ours trims or deletes the audit stream, and the ACL refuses
-// XTRIM, XDEL, DEL, RENAME and EXPIRE on it; only XADD's MAXLEN/MINID option
-// (which no ACL rule can refuse) could still trim it. Redis 7.0 remembers:
-// XINFO STREAM's max-deleted-entry-id is past 0-0 and entries-added exceeds
-// length once any entry was removed. checkIntegrity() reads both.
+// Nothing of ours trims or deletes the audit stream but `l0l3-ctl
+// audit-archive` (as the audit-archiver user, which the console is not), and
+// the console's ACL refuses XTRIM, XDEL, DEL, RENAME and EXPIRE on it; only
+// XADD's MAXLEN/MINID option (which no ACL rule can refuse) could still trim
+// it. Redis 7.0 remembers: XDEL moves XINFO STREAM's max-deleted-entry-id past
+// 0-0, and any removal leaves entries-added above length. checkIntegrity()
+// reads both, and RedisSchema::kAuditArchived: the stream is whole when
+// nothing was ever XDELed and exactly the archived number of records is
+// missing (none without an archive).
 //
 // Thread affinity: lives on the thread of its RedisConnection (not owned).
 class AuditLog : public QObject
@@ -34,6 +38,10 @@ public:
     void reload();
     // XINFO STREAM: tamperDetected() if an entry was ever deleted or trimmed.
     void checkIntegrity();
+    // What XINFO STREAM (info) and HGETALL of the archive marker (archived:
+    // an array, or anything else for none) say about lost records; empty
+    // when the stream is whole.
+    static QString findTamper(const RedisReply &info, const RedisReply &archived);
     // The last check's finding (empty: none, or not checked yet).
     QString tamperDetail() const { return m_tamperDetail; }
     // The next (older) page.

@@ -1,13 +1,19 @@
 // AuditLog against a real redis-server: the audit stream's records, and the
 // check that it never lost one (XINFO STREAM), as the console user sees them.
 
+#include <QCryptographicHash>
+#include <QFile>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
+#include <QUuid>
 
 #include <memory>
 
 #include "core/control/approvalservice.h"
+#include "core/control/auditarchiver.h"
 #include "core/control/auditlog.h"
+#include "core/control/corpusfile.h"
 #include "tests/control/controltestsupport.h"
 
 using namespace l0l3;
@@ -24,12 +30,21 @@ private slots:
     void streamWrittenByApprovalsIsClean();
     void streamTrimmedThroughXaddMaxlenIsReported();
     void streamTrimmedThroughXaddMinidIsReported();
+    void archiveTrimsExactlyWhatItWrote();
+    void consoleCannotArchiveOrForgeTheMarker();
+    void archiveRefusesAStreamThatLostRecords();
 
 private:
     // reload() and its first page; the details of tamperDetected in *tamper.
     bool reload(AuditLog &log, QStringList *tamper, QList<AuditRecord> *records = nullptr);
     void addRecords(int n);
     ApprovalResult approve(ApprovalService &service, const Proposal &p);
+    // XADDs records with ids 1000-0, 1001-0, ... (old) as the console.
+    void addOldRecords(int n);
+    // Turns packaging's audit-archiver user on in the server's ACL file (as
+    // an operator would) and restarts the server; a connection as that user.
+    std::unique_ptr<RedisConnection> enableArchiver();
+    AuditArchiver::Result archive(RedisConnection *connection, qint64 beforeMs, const QString &path);
 
     std::unique_ptr<RedisServer> m_server;
     std::unique_ptr<RedisConnection> m_conn;
@@ -173,6 +188,158 @@ void TestAuditLog::streamTrimmedThroughXaddMinidIsReported()
     QVERIFY(reload(log, &tamper));
     QCOMPARE(tamper.size(), 1);
     QVERIFY2(tamper.first().contains(QStringLiteral("4 were added, 2 are left")), qPrintable(tamper.first()));
+}
+
+void TestAuditLog::addOldRecords(int n)
+{
+    for (int i = 0; i < n; ++i) {
+        const RedisValue id = m_console.command({"XADD", qb(RedisSchema::kAudit), QByteArray::number(1000 + i) + "-0",
+                                                 "action", "approve", "key", QByteArray::number(i), "actor", "alice",
+                                                 "ts_ms", "1", "version", "1"});
+        QVERIFY2(id.isString(), qPrintable(id.toString()));
+    }
+}
+
+std::unique_ptr<RedisConnection> TestAuditLog::enableArchiver()
+{
+    const QString password = QUuid::createUuid().toString(QUuid::Id128);
+    QFile acl(m_server->dir() + QStringLiteral("/users.acl"));
+    if (!acl.open(QIODevice::ReadOnly))
+        return nullptr;
+    QByteArray text = acl.readAll();
+    acl.close();
+    const QByteArray off = "user audit-archiver off ";
+    if (!text.contains(off))
+        return nullptr;
+    const QByteArray hash = QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
+    text.replace(off, QByteArray("user audit-archiver on #" + hash + ' '));
+    if (!acl.open(QIODevice::WriteOnly | QIODevice::Truncate) || acl.write(text) != text.size())
+        return nullptr;
+    acl.close();
+    QString why;
+    if (!m_server->restart(&why)) {
+        qWarning("restart: %s", qPrintable(why));
+        return nullptr;
+    }
+    m_console = m_server->client(QStringLiteral("console"));
+    RedisConnection::Options o = optionsFor(*m_server);
+    o.user = QByteArrayLiteral("audit-archiver");
+    o.password = password.toUtf8();
+    auto connection = std::make_unique<RedisConnection>(o);
+    QSignalSpy connected(connection.get(), &RedisConnection::connected);
+    connection->open();
+    if (!connected.wait(TimeScale::ms(5000)))
+        return nullptr;
+    // The console's connection comes back by itself.
+    QDeadlineTimer deadline(TimeScale::ms(5000));
+    while (!m_conn->isReady() && !deadline.hasExpired())
+        QTest::qWait(20);
+    return m_conn->isReady() ? std::move(connection) : nullptr;
+}
+
+AuditArchiver::Result TestAuditLog::archive(RedisConnection *connection, qint64 beforeMs, const QString &path)
+{
+    AuditArchiver archiver(connection, {beforeMs, path, QStringLiteral("archivist")});
+    AuditArchiver::Result result;
+    result.message = QStringLiteral("no result in time");
+    QSignalSpy finished(&archiver, &AuditArchiver::finished);
+    archiver.start();
+    if (finished.wait(TimeScale::ms(10000)))
+        result = finished.first().first().value<AuditArchiver::Result>();
+    return result;
+}
+
+// audit-archive writes the old records to a checked file, trims exactly
+// them and records that in the marker: AuditLog finds the stream whole, and
+// still reports a trim beyond it.
+void TestAuditLog::archiveTrimsExactlyWhatItWrote()
+{
+    // First: the fixture's server keeps nothing across the restart.
+    auto archiver = enableArchiver();
+    QVERIFY(archiver);
+    addOldRecords(3);
+    addRecords(2);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("audit-1.jsonl"));
+    const AuditArchiver::Result r = archive(archiver.get(), 2000, path);
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.archived, 3);
+    QCOMPARE(r.totalArchived, 3);
+    QCOMPARE(r.through, QStringLiteral("1002-0"));
+
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(!(file.permissions() & QFileDevice::ReadOther));
+    CorpusReader reader(&file);
+    QVERIFY2(reader.validateAll(), qPrintable(reader.errorString()));
+    QCOMPARE(reader.audit(), 3);
+    QCOMPARE(reader.entries(), 0);
+    file.seek(0);
+    QCOMPARE(QCryptographicHash::hash(file.readAll(), QCryptographicHash::Sha256).toHex(), r.sha256);
+
+    const RedisValue marker = m_console.command({"HGET", qb(RedisSchema::kAuditArchived), "through"});
+    QVERIFY2(marker.isError(), "the console reads the marker with HGETALL only");
+    const RedisValue all = m_console.command({"HGETALL", qb(RedisSchema::kAuditArchived)});
+    QVERIFY2(all.isArray() && all.elements.size() == 12, qPrintable(all.toString()));
+
+    AuditLog log(m_conn.get());
+    QStringList tamper;
+    QList<AuditRecord> records;
+    QVERIFY(reload(log, &tamper, &records));
+    QVERIFY2(tamper.isEmpty(), qPrintable(tamper.join(u'\n')));
+    // The two newer records and the archive's own.
+    QCOMPARE(records.size(), 3);
+    QCOMPARE(QString::fromStdString(records.first().action), QStringLiteral("audit-archive"));
+    QCOMPARE(QString::fromStdString(records.first().actor), QStringLiteral("archivist"));
+
+    // A second archive adds to the total; nothing older is left to trim.
+    const AuditArchiver::Result again = archive(archiver.get(), 2000, dir.filePath(QStringLiteral("audit-2.jsonl")));
+    QVERIFY2(again.ok && again.archived == 0, qPrintable(again.message));
+
+    // Any other loss is still reported.
+    const RedisValue trimmed = m_console.command(
+        {"XADD", qb(RedisSchema::kAudit), "MAXLEN", "1", "*", "action", "approve"});
+    QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
+    tamper.clear();
+    QVERIFY(reload(log, &tamper));
+    QCOMPARE(tamper.size(), 1);
+    QVERIFY2(tamper.first().contains(QStringLiteral("3 of them were archived through 1002-0")),
+             qPrintable(tamper.first()));
+}
+
+// The console user may not trim the audit or write the marker: an archive
+// run as the console writes its file and trims nothing.
+void TestAuditLog::consoleCannotArchiveOrForgeTheMarker()
+{
+    addOldRecords(3);
+    QCOMPARE(m_console.command({"HSET", qb(RedisSchema::kAuditArchived), "archived", "3"}).isError(), true);
+    QCOMPARE(m_console.command({"XTRIM", qb(RedisSchema::kAudit), "MINID", "2000-0"}).isError(), true);
+    QTemporaryDir dir;
+    const AuditArchiver::Result r = archive(m_conn.get(), 2000, dir.filePath(QStringLiteral("audit.jsonl")));
+    QVERIFY(!r.ok);
+    QVERIFY2(r.message.contains(QStringLiteral("NOPERM")), qPrintable(r.message));
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kAudit)}).integer, 3);
+    AuditLog log(m_conn.get());
+    QStringList tamper;
+    QVERIFY(reload(log, &tamper));
+    QVERIFY2(tamper.isEmpty(), qPrintable(tamper.join(u'\n')));
+}
+
+void TestAuditLog::archiveRefusesAStreamThatLostRecords()
+{
+    auto archiver = enableArchiver();
+    QVERIFY(archiver);
+    addOldRecords(3);
+    const RedisValue trimmed = m_console.command(
+        {"XADD", qb(RedisSchema::kAudit), "MAXLEN", "2", "*", "action", "approve"});
+    QVERIFY2(trimmed.isString(), qPrintable(trimmed.toString()));
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("audit.jsonl"));
+    const AuditArchiver::Result r = archive(archiver.get(), 2000, path);
+    QVERIFY(!r.ok);
+    QVERIFY2(r.message.startsWith(QStringLiteral("refusing to archive")), qPrintable(r.message));
+    QVERIFY(!QFile::exists(path));
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kAudit)}).integer, 2);
 }
 
 QTEST_GUILESS_MAIN(TestAuditLog)
