@@ -60,7 +60,11 @@ int parse(const QStringList &arguments, Options *o)
     parser.setApplicationDescription(QStringLiteral("L0L3 approval console"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption profile(QStringLiteral("profile"), QStringLiteral("Connect with this connection profile."),
+    const QCommandLineOption profile(QStringLiteral("profile"),
+                                     QStringLiteral("Connect with this connection profile. Passwords: "
+                                                    "$L0L3_CONSOLE_PASSWORD, $L0L3_TOPOLOGY_PASSWORD, "
+                                                    "$L0L3_SENTINEL_AUTH_PASSWORD (or each with _FILE), "
+                                                    "else the keychain; never on the command line."),
                                      QStringLiteral("NAME"));
     const QCommandLineOption demo(QStringLiteral("demo"),
                                   QStringLiteral("Start the local three-region demo stack and connect to it."));
