@@ -106,7 +106,8 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     connect(w, &ControlWorker::entriesChanged, this,
             [this](const QList<EntryItem> &upserted, const QStringList &removed) {
                 m_model->applyLive(upserted, removed);
-                m_status->setText(tr("%n entr(y/ies), live", nullptr, m_model->rowCount()));
+                m_status->setText(tr("%n entr(y/ies), live%1", nullptr, m_model->rowCount())
+                                      .arg(m_model->canFetchMore({}) ? tr(" (more on scroll)") : QString()));
             });
     connect(w, &ControlWorker::entriesFailed, this, [this](const QString &message) {
         m_status->setText(tr("failed"));
