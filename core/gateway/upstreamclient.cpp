@@ -24,6 +24,8 @@ namespace {
 
 // A response head, a chunk size line or the trailer: what the upstream may make us hold at once.
 constexpr std::size_t kMaxResponseHeadBytes = 16 * 1024;
+// The read buffer's first size: a usual answer in one read (an empty buffer reads 512 bytes at a time).
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
 
 } // namespace
 
@@ -128,6 +130,7 @@ struct UpstreamClient::Call : std::enable_shared_from_this<UpstreamClient::Call>
         parser->header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
         budget = HttpMessageBudget(kMaxResponseHeadBytes,
                                    2 * (kMaxResponseHeadBytes + client->m_options.maxResponseBytes));
+        buffer.reserve(kReadBufferBytes);
         parse();
     }
 

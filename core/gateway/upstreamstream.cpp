@@ -27,6 +27,8 @@ namespace dom = simdjson::dom;
 namespace {
 
 constexpr std::size_t kMaxResponseHeadBytes = 16 * 1024;
+// The read buffer's first size: a head and the first events in one read (an empty buffer reads 512 bytes).
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
 
 bool isEventStream(std::string_view contentType)
 {
@@ -228,6 +230,7 @@ public:
     void readHead()
     {
         parser.emplace();
+        buffer.reserve(kReadBufferBytes);
         parser->header_limit(static_cast<std::uint32_t>(kMaxResponseHeadBytes));
         parser->body_limit(owner->m_options.upstream.maxResponseBytes);
         if (!arm())
