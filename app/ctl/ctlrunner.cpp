@@ -13,6 +13,7 @@
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
+#include "core/control/auditarchiver.h"
 #include "core/control/auditlog.h"
 #include "core/control/entrystore.h"
 #include "core/control/proposalqueue.h"
@@ -177,6 +178,14 @@ void CtlRunner::run()
         connect(command, &CorpusCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
+    } else if (c.name == QLatin1String("audit-archive")) {
+        auto *archiver = new AuditArchiver(m_connection, {c.beforeMs, c.out, c.actor}, this);
+        connect(archiver, &AuditArchiver::finished, this, [this](const AuditArchiver::Result &r) {
+            if (r.ok)
+                out(r.message + u'\n');
+            finishWith(r.ok ? 0 : 1, r.ok ? QString() : QStringLiteral("l0l3-ctl: audit-archive: ") + r.message);
+        });
+        archiver->start();
     } else if (c.name == QLatin1String("fleet")) {
         FleetCommand::Options o;
         o.json = c.json;

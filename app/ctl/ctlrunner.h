@@ -36,7 +36,8 @@ public:
         int days = 30;
         qint64 expectVersion = 0;
         int waitMs = 1000;
-        QString out;            // export --out FILE
+        QString out;            // export --out FILE, audit-archive --out FILE
+        qint64 beforeMs = 0;    // audit-archive --before (ms since the epoch)
         bool withAudit = false; // export --with-audit
         bool dryRun = false;    // import --dry-run
         QString prefer;         // import --prefer newer|file|server (empty: conflicts stay)

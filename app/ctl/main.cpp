@@ -1,8 +1,10 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
+#include <QTimeZone>
 #include <QTimer>
 
 #include <cstdio>
@@ -26,6 +28,9 @@ const char kUsage[] =
     "  freeze | unfreeze                    approvals\n"
     "  drain REGION | undrain REGION | flush\n"
     "  export --out FILE [--with-audit]     the corpus (entries, rejected keys) as a checked file\n"
+    "  audit-archive --before DATE --out FILE\n"
+    "                                       audit records older than DATE (YYYY-MM-DD[THH:MM:SSZ], UTC) to a\n"
+    "                                       checked file, then trimmed (as the audit-archiver user only)\n"
     "  fleet [--json] [--sentinel HOST:PORT,...] [--master-name NAME] [--no-scrape]\n"
     "                                       regions, gateways (registry + their /metrics), replicas,\n"
     "                                       Sentinels (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD)\n"
@@ -73,6 +78,8 @@ int main(int argc, char *argv[])
     const QCommandLineOption waitMs(QStringLiteral("wait-ms"), QStringLiteral("WAIT timeout after writes."),
                                     QStringLiteral("ms"));
     const QCommandLineOption outFile(QStringLiteral("out"), QStringLiteral("Export file."), QStringLiteral("file"));
+    const QCommandLineOption before(QStringLiteral("before"), QStringLiteral("audit-archive: records older than this."),
+                                    QStringLiteral("date"));
     const QCommandLineOption withAudit(QStringLiteral("with-audit"), QStringLiteral("Export the audit stream too."));
     const QCommandLineOption dryRun(QStringLiteral("dry-run"), QStringLiteral("Import: write nothing."));
     const QCommandLineOption prefer(QStringLiteral("prefer"), QStringLiteral("Import: who wins a conflict."),
@@ -84,8 +91,9 @@ int main(int argc, char *argv[])
     const QCommandLineOption noScrape(QStringLiteral("no-scrape"),
                                       QStringLiteral("Fleet: skip the gateways' /metrics."));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
-    parser.addOptions({primary, actor, passwordFile, json, limit, responseFile, intent, days, search, expectVersion,
-                       waitMs, outFile, withAudit, dryRun, prefer, sentinel, masterName, noScrape, help});
+    parser.addOptions({primary, actor,  passwordFile,  json,       limit,    responseFile, intent,
+                       days,    search, expectVersion, waitMs,     outFile,  before,       withAudit,
+                       dryRun,  prefer, sentinel,      masterName, noScrape, help});
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -100,12 +108,14 @@ int main(int argc, char *argv[])
     CtlRunner::Command cmd;
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
-    static const QHash<QString, int> arity{
-        {QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
-        {QStringLiteral("revoke"), 1},    {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
-        {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
-        {QStringLiteral("drain"), 1},     {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0},
-        {QStringLiteral("export"), 0},    {QStringLiteral("import"), 1},  {QStringLiteral("fleet"), 0}};
+    static const QHash<QString, int> arity{{QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1},
+                                           {QStringLiteral("reject"), 1},    {QStringLiteral("revoke"), 1},
+                                           {QStringLiteral("edit"), 1},      {QStringLiteral("entries"), 0},
+                                           {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},
+                                           {QStringLiteral("unfreeze"), 0},  {QStringLiteral("drain"), 1},
+                                           {QStringLiteral("undrain"), 1},   {QStringLiteral("flush"), 0},
+                                           {QStringLiteral("export"), 0},    {QStringLiteral("import"), 1},
+                                           {QStringLiteral("fleet"), 0},     {QStringLiteral("audit-archive"), 0}};
     if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
     if (cmd.args.size() != arity.value(cmd.name))
@@ -146,6 +156,18 @@ int main(int argc, char *argv[])
     cmd.prefer = parser.value(prefer);
     if (cmd.name == QLatin1String("export") && cmd.out.isEmpty())
         return usageError(QStringLiteral("export needs --out FILE"));
+    if (cmd.name == QLatin1String("audit-archive")) {
+        QDateTime when = QDateTime::fromString(parser.value(before), Qt::ISODate);
+        if (!when.isValid())
+            when = QDate::fromString(parser.value(before), Qt::ISODate).startOfDay(QTimeZone::utc());
+        if (cmd.out.isEmpty() || !when.isValid())
+            return usageError(QStringLiteral("audit-archive needs --before YYYY-MM-DD[THH:MM:SSZ] and --out FILE"));
+        if (when.timeSpec() == Qt::LocalTime)
+            when.setTimeZone(QTimeZone::utc());
+        cmd.beforeMs = when.toMSecsSinceEpoch();
+        if (cmd.beforeMs > QDateTime::currentMSecsSinceEpoch())
+            return usageError(QStringLiteral("audit-archive --before is in the future"));
+    }
     if (!cmd.prefer.isEmpty()
         && !QStringList{QStringLiteral("newer"), QStringLiteral("file"), QStringLiteral("server")}.contains(cmd.prefer))
         return usageError(QStringLiteral("--prefer takes newer, file or server"));
