@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/overhead/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [--duration S] [--rates "500 2000 5000"]
-#                       [--stub-latency-ms MS] [--connections N] [--threads N]
+#                       [--stub-latency-ms MS] [--connections N] [--threads N] [--pin]
 #
 # What a miss costs in the gateway, against the upstream alone, in one run.
 # Starts on loopback: redis-server (no persistence, the l0l3 Redis function
@@ -15,6 +15,8 @@
 # l0l3_gateway_overhead_seconds over the run. A rate is marked saturated when
 # either side answered fewer than 95% of the target rate, left requests
 # unanswered, or queued more requests than it has connections.
+# --pin: the gateway alone on the last CPU, everything else (generator, stub,
+# Redis) on the others, with taskset; the gateway's threads default to 1 then.
 # --smoke: one rate (200/s) for 1 s; fails unless both sides ran without
 # errors, every gateway answer was a miss and the table was produced.
 # Every process it starts is stopped on exit. Needs jq, redis-server, curl.
@@ -31,6 +33,8 @@ rates="500 2000 5000"
 stub_latency=20
 connections=256
 threads=$(nproc); ((threads <= 4)) || threads=4 # the gateway's own default
+threads_given=0
+pin=0
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 while (($#)); do
@@ -42,7 +46,8 @@ while (($#)); do
     --rates) rates=$2; shift ;;
     --stub-latency-ms) stub_latency=$2; shift ;;
     --connections) connections=$2; shift ;;
-    --threads) threads=$2; shift ;;
+    --threads) threads=$2; threads_given=1; shift ;;
+    --pin) pin=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -51,6 +56,23 @@ done
 if ((smoke)); then
   duration=1; rates=200; connections=32
 fi
+
+# --pin: the gateway gets the last CPU to itself; the rest of the machine runs everything else.
+run_other=()
+if ((pin)); then
+  command -v taskset >/dev/null || { echo "run.sh: --pin needs taskset" >&2; exit 1; }
+  ncpu=$(nproc)
+  ((ncpu >= 2)) || { echo "run.sh: --pin needs 2 CPUs" >&2; exit 1; }
+  gateway_cpu=$((ncpu - 1))
+  other_cpus=0
+  ((ncpu == 2)) || other_cpus=0-$((ncpu - 2))
+  run_other=(taskset -c "$other_cpus")
+  ((threads_given)) || threads=1
+fi
+pin_to() { # pid, cpu list: every thread of the process
+  ((pin)) || return 0
+  taskset -a -p -c "$2" "$1" >/dev/null || die "taskset failed for pid $1"
+}
 
 for tool in jq redis-server redis-cli curl; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
@@ -75,6 +97,7 @@ metric() { # port, name, label filter (a regex on the label set)
 }
 
 start_redis
+pin_to "$redis_pid" "${other_cpus:-}"
 # The Redis function the gateways FCALL for every first miss, as the console loads it.
 awk '/kLibrary = R"lua\(/{on=1; sub(/.*R"lua\(/, ""); print; next} /^\)lua";/{on=0} on' \
   "$repo/core/common/proposalfunction.h" >"$tmp/l0l3.lua"
@@ -89,9 +112,11 @@ redis-cli -p "$redis_port" HSET l0l3:v1:proposal-limits ns_per_min 1000000000 to
 "$bin_dir/l0l3-stub-llm" --listen 127.0.0.1:0 --latency-ms "$stub_latency" >"$tmp/stub.log" 2>&1 &
 stub_pid=$!
 pids+=("$stub_pid")
+pin_to "$stub_pid" "${other_cpus:-}"
 expect_clean_exit "$stub_pid" "l0l3-stub-llm (log $tmp/stub.log)"
 stub_port=$(wait_listening "$tmp/stub.log" "$stub_pid") || die "l0l3-stub-llm did not start"
 start_gateway overhead
+pin_to "$gateway_pid" "${gateway_cpu:-}"
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -99,20 +124,25 @@ start_gateway overhead
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "stub latency: $stub_latency ms; gateway threads: $threads; connections: $connections; duration: $duration s per run"
+  if ((pin)); then
+    echo "pinned: gateway on CPU $gateway_cpu, generator, stub and Redis on CPU $other_cpus"
+  else
+    echo "pinned: no"
+  fi
 } >"$out/machine.txt"
 
 load() { # name, port, rate, tag, extra args...
   local name=$1 port=$2 rate=$3 tag=$4; shift 4
-  "$bin_dir/l0l3-openload" --target "http://127.0.0.1:$port/v1/chat/completions" --rate "$rate" \
+  "${run_other[@]}" "$bin_dir/l0l3-openload" --target "http://127.0.0.1:$port/v1/chat/completions" --rate "$rate" \
     --duration "$duration" --connections "$connections" --tag "$tag" "$@" >"$out/raw/$name.json" \
     || die "l0l3-openload failed ($name)"
 }
 j() { jq -r "$1" "$2"; }
 
 # Warm-up: connections, allocators, the stub's and the gateway's pools.
-"$bin_dir/l0l3-openload" --target "http://127.0.0.1:$stub_port/v1/chat/completions" --rate 200 --duration 1 \
+"${run_other[@]}" "$bin_dir/l0l3-openload" --target "http://127.0.0.1:$stub_port/v1/chat/completions" --rate 200 --duration 1 \
   --connections "$connections" --tag warm-direct >/dev/null
-"$bin_dir/l0l3-openload" --target "http://127.0.0.1:$gateway_port/v1/chat/completions" --rate 200 --duration 1 \
+"${run_other[@]}" "$bin_dir/l0l3-openload" --target "http://127.0.0.1:$gateway_port/v1/chat/completions" --rate 200 --duration 1 \
   --connections "$connections" --tag warm-gateway --header 'x-l0l3-namespace: overhead' >/dev/null
 
 failures=0
