@@ -10,6 +10,7 @@
 
 #include "app/ctl/corpuscommand.h"
 #include "app/ctl/fleetcommand.h"
+#include "app/ctl/statscommand.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -186,6 +187,11 @@ void CtlRunner::run()
             finishWith(r.ok ? 0 : 1, r.ok ? QString() : QStringLiteral("l0l3-ctl: audit-archive: ") + r.message);
         });
         archiver->start();
+    } else if (c.name == QLatin1String("stats")) {
+        auto *command = new StatsCommand(m_connection, {c.json, c.days}, this);
+        connect(command, &StatsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
     } else if (c.name == QLatin1String("fleet")) {
         FleetCommand::Options o;
         o.json = c.json;

@@ -31,6 +31,8 @@ const char kUsage[] =
     "  audit-archive --before DATE --out FILE\n"
     "                                       audit records older than DATE (YYYY-MM-DD[THH:MM:SSZ], UTC) to a\n"
     "                                       checked file, then trimmed (as the audit-archiver user only)\n"
+    "  stats [--json] [--days N]            the team's numbers over the last N UTC days (default 7):\n"
+    "                                       decisions, time per decision, ratios, inflow vs outflow\n"
     "  fleet [--json] [--sentinel HOST:PORT,...] [--master-name NAME] [--no-scrape]\n"
     "                                       regions, gateways (registry + their /metrics), replicas,\n"
     "                                       Sentinels (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD)\n"
@@ -108,14 +110,13 @@ int main(int argc, char *argv[])
     CtlRunner::Command cmd;
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
-    static const QHash<QString, int> arity{{QStringLiteral("proposals"), 0}, {QStringLiteral("approve"), 1},
-                                           {QStringLiteral("reject"), 1},    {QStringLiteral("revoke"), 1},
-                                           {QStringLiteral("edit"), 1},      {QStringLiteral("entries"), 0},
-                                           {QStringLiteral("audit"), 0},     {QStringLiteral("freeze"), 0},
-                                           {QStringLiteral("unfreeze"), 0},  {QStringLiteral("drain"), 1},
-                                           {QStringLiteral("undrain"), 1},   {QStringLiteral("flush"), 0},
-                                           {QStringLiteral("export"), 0},    {QStringLiteral("import"), 1},
-                                           {QStringLiteral("fleet"), 0},     {QStringLiteral("audit-archive"), 0}};
+    static const QHash<QString, int> arity{
+        {QStringLiteral("proposals"), 0},     {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
+        {QStringLiteral("revoke"), 1},        {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
+        {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
+        {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0},
+        {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},  {QStringLiteral("fleet"), 0},
+        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("stats"), 0}};
     if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
     if (cmd.args.size() != arity.value(cmd.name))
@@ -139,6 +140,8 @@ int main(int argc, char *argv[])
         return usageError(QStringLiteral("--limit, --days, --expect-version and --wait-ms take a positive number"));
     cmd.limit = int(qMin<qint64>(limitV, 1000000));
     cmd.days = int(qMin<qint64>(daysV, 36500));
+    if (cmd.name == QLatin1String("stats"))
+        cmd.days = parser.isSet(days) ? int(qMin<qint64>(daysV, 366)) : 7;
     cmd.expectVersion = expectV;
     cmd.waitMs = int(qMin<qint64>(waitV, 600000));
     cmd.json = parser.isSet(json);
