@@ -24,12 +24,13 @@ namespace l0l3 {
 // Catches: reordering, filler words, typos, inflection. Misses: synonyms and
 // paraphrases that share no words ("reset my password" vs "forgot my password"
 // share only "my password").
-// Only the first kMaxInputBytes of the text are considered.
+// Only the first kMaxInputBytes of the text are considered (SemanticGuard
+// refuses longer texts, so two long prompts alike in their head never match).
 class LexicalEmbedder final : public EmbeddingProvider
 {
 public:
     static constexpr std::size_t kDefaultDimension = 256;
-    static constexpr std::size_t kMaxInputBytes = 4096;
+    static constexpr std::size_t kMaxInputBytes = 2048;
 
     // dimension: a power of two from 64 to 65536; anything else becomes kDefaultDimension.
     explicit LexicalEmbedder(std::size_t dimension = kDefaultDimension);

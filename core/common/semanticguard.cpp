@@ -332,6 +332,8 @@ bool namesMissing(const Profile &a, const Profile &b)
 
 SemanticGuard::Reason SemanticGuard::check(std::string_view request, std::string_view candidate)
 {
+    if (request.size() > kMaxInputBytes || candidate.size() > kMaxInputBytes)
+        return Reason::Length;
     const Profile a = profileOf(request);
     const Profile b = profileOf(candidate);
     if (a.words.empty() != b.words.empty())

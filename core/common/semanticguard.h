@@ -9,11 +9,12 @@ namespace l0l3 {
 // entry's text when they differ in a way similarity scores miss: a match is
 // only ever served past check() == Reason::None. The checks are deliberately
 // strict; a refusal costs one upstream call, a wrong answer costs trust.
-// Only the first kMaxInputBytes of each text are considered.
+// A text longer than kMaxInputBytes is refused (Reason::Length): what the
+// guard does not read it cannot vouch for, and L1 is for short questions.
 class SemanticGuard
 {
 public:
-    static constexpr std::size_t kMaxInputBytes = 4096;
+    static constexpr std::size_t kMaxInputBytes = 2048;
 
     enum class Reason {
         None,        // no guard objects

@@ -56,6 +56,58 @@ __attribute__((target("avx2"))) std::int32_t dotAvx2(const std::int8_t *a, const
 }
 #endif
 
+// Scores every sketch against the query sketch: out[i] = dot(q, sketches[i]) * scales[i].
+using SketchScanFn = void (*)(const std::int8_t *, const std::int8_t *, const float *, std::size_t, float *);
+
+void sketchScanPortable(const std::int8_t *q, const std::int8_t *sketches, const float *scales, std::size_t n,
+                        float *out)
+{
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<float>(
+                     dotPortable(q, sketches + i * VectorIndex::kSketchDimension, VectorIndex::kSketchDimension))
+            * scales[i];
+}
+
+#ifdef L0L3_VECTORINDEX_X86
+// maddubs multiplies unsigned by signed bytes: |q| times b with q's sign moved onto b.
+// Two products of at most 127 * 127 never saturate the int16 sum.
+__attribute__((target("avx2"))) void sketchScanAvx2(const std::int8_t *q, const std::int8_t *sketches,
+                                                    const float *scales, std::size_t n, float *out)
+{
+    static_assert(VectorIndex::kSketchDimension == 32);
+    const __m256i vq = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
+    const __m256i absQ = _mm256_abs_epi8(vq);
+    const __m256i ones = _mm256_set1_epi16(1);
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i s[4];
+        for (int k = 0; k < 4; ++k) {
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sketches + (i + k) * 32));
+            s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(absQ, _mm256_sign_epi8(b, vq)), ones);
+        }
+        // Four vectors of 8 int32 partial sums reduced to 4 totals.
+        const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]);
+        const __m256i h23 = _mm256_hadd_epi32(s[2], s[3]);
+        const __m256i h = _mm256_hadd_epi32(h01, h23);
+        const __m128i total = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        _mm_storeu_ps(out + i, _mm_mul_ps(_mm_cvtepi32_ps(total), _mm_loadu_ps(scales + i)));
+    }
+    for (; i < n; ++i)
+        out[i] = static_cast<float>(dotPortable(q, sketches + i * 32, 32)) * scales[i];
+}
+#endif
+
+SketchScanFn chooseSketchScan()
+{
+#ifdef L0L3_VECTORINDEX_X86
+    if (__builtin_cpu_supports("avx2"))
+        return sketchScanAvx2;
+#endif
+    return sketchScanPortable;
+}
+
+const SketchScanFn kSketchScan = chooseSketchScan();
+
 DotFn chooseDot()
 {
 #ifdef L0L3_VECTORINDEX_X86
@@ -283,12 +335,22 @@ std::vector<VectorIndex::Match> VectorIndex::scan(const Scope &scope, std::span<
     } else {
         std::int8_t qs[kSketchDimension];
         const float qsScale = sketch(query, qs);
+        if (qsScale == 0.0f)
+            return {};
+        thread_local std::vector<float> sketchScores;
+        sketchScores.resize(n);
+        kSketchScan(qs, scope.sketches.data(), scope.sketchScales.data(), n, sketchScores.data());
         std::vector<Scored> candidates;
         candidates.reserve(m_options.rerankCandidates + 1);
+        // In units of the sketch scores (not yet multiplied by the query's scale): below the
+        // threshold by more than the margin, or below every kept candidate, is not a candidate.
+        float cutoff = (threshold - m_options.sketchMargin) / qsScale;
         for (std::size_t slot = 0; slot < n; ++slot) {
-            const std::int32_t d = kDot(qs, scope.sketches.data() + slot * kSketchDimension, kSketchDimension);
-            keepBest(candidates, m_options.rerankCandidates,
-                     Scored{static_cast<float>(d) * qsScale * scope.sketchScales[slot], slot});
+            if (sketchScores[slot] <= cutoff)
+                continue;
+            keepBest(candidates, m_options.rerankCandidates, Scored{sketchScores[slot], slot});
+            if (candidates.size() == m_options.rerankCandidates)
+                cutoff = std::max(cutoff, candidates.front().score);
         }
         for (const Scored &c : candidates)
             score(c.slot);

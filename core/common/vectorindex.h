@@ -23,8 +23,9 @@ namespace l0l3 {
 // (dimension + 4 bytes; similarity within about 0.005 of the float dot
 // product), a 32-byte int8 sketch (the vector folded to 32 dimensions), and
 // the key. A scope of at most exactScanLimit entries is scanned exactly; a
-// larger one is scanned by sketch first and only the best rerankCandidates are
-// scored exactly (see docs/BENCHMARKS.md, L1, for the recall this costs).
+// larger one is scanned by sketch first and only the best rerankCandidates
+// within sketchMargin of the threshold are scored exactly (see
+// docs/BENCHMARKS.md, L1, for the recall this costs).
 // Not thread-safe: one writer, or a lock around every call.
 class VectorIndex
 {
@@ -35,6 +36,9 @@ public:
     {
         std::size_t exactScanLimit = 8192;
         std::size_t rerankCandidates = 256;
+        // An entry whose sketch similarity is below the search threshold by more than this
+        // is not a candidate (the sketch's error is about 0.2 / sqrt(32) near similarity 0.9).
+        float sketchMargin = 0.3f;
     };
     struct Match
     {
