@@ -100,6 +100,7 @@ __attribute__((target("avx2"))) void sketchScanAvx2(const std::int8_t *q, const 
 SketchScanFn chooseSketchScan()
 {
 #ifdef L0L3_VECTORINDEX_X86
+    __builtin_cpu_init(); // these run during static initialisation
     if (__builtin_cpu_supports("avx2"))
         return sketchScanAvx2;
 #endif
@@ -111,6 +112,7 @@ const SketchScanFn kSketchScan = chooseSketchScan();
 DotFn chooseDot()
 {
 #ifdef L0L3_VECTORINDEX_X86
+    __builtin_cpu_init(); // these run during static initialisation
     if (__builtin_cpu_supports("avx2"))
         return dotAvx2;
 #endif
