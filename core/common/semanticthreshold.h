@@ -14,7 +14,9 @@ namespace l0l3 {
 // lower t only when the confirmations in [t, current) number at least
 // 3 / maxErrorRate with no denial among them or above t - kDenialMargin: by the
 // rule of three, the wrong-answer rate in the band opened is then below
-// maxErrorRate with 95 % confidence. It never goes below kFloor.
+// maxErrorRate with 95 % confidence, assuming (as vCache does) that a match
+// is no less likely right at a higher similarity. It never goes below kFloor.
+// Not thread-safe; a value type to store with the entry.
 class SemanticThreshold
 {
 public:
