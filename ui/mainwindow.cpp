@@ -21,6 +21,7 @@
 #include "ui/settings/profilesecrets.h"
 #include "ui/settings/profilestore.h"
 #include "ui/settings/settingsdialog.h"
+#include "ui/team/teampage.h"
 #include "ui/topology/topologypage.h"
 #include "ui/workers/controlclient.h"
 #include "ui/workers/controlworker.h"
@@ -71,6 +72,7 @@ MainWindow::MainWindow(QWidget *parent)
     m_tabs->addTab(m_audit, tr("&Audit log"));
     m_tabs->addTab(m_dashboard, tr("&Dashboards"));
     m_tabs->addTab(m_topology, tr("&Topology"));
+    m_tabs->addTab(new TeamPage(m_client, this), tr("T&eam"));
     setCentralWidget(m_tabs);
     buildMenus();
     buildStatusBar();

@@ -126,6 +126,8 @@ public:
     static constexpr qint64 kMaxProposals = 100000;
 
     explicit TeamStatsReader(RedisConnection *connection, QObject *parent = nullptr);
+    // For a reader made before it moved to its connection's thread.
+    void setConnection(RedisConnection *connection) { m_connection = connection; }
 
     // The last `days` UTC days up to nowMs (today included).
     void start(int days, qint64 nowMs, qint64 breakMs = TeamStatsCalculator::kDefaultBreakMs);

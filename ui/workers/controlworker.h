@@ -89,6 +89,10 @@ public:
     // Drops everything; called on the worker thread before it quits.
     void shutdown();
 
+    // The primary's connection, null while there is none; on this worker's
+    // thread only (jobs of other objects moved here, e.g. TeamStatsReader).
+    RedisConnection *connection() const { return m_connection; }
+
 signals:
     // state: "closed", "connecting", "ready"; server: redacted URL.
     void connectionChanged(const QString &state, const QString &server, const QString &error);
