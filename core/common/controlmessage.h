@@ -38,9 +38,10 @@ struct ControlMessage
     // Whether a gateway of this region acts on the message: a drain, undrain
     // or flush addressed to the region or to every region.
     bool addressesRegion(std::string_view region) const;
-    // Failover and promote record what the console did to the topology: they
-    // are audited, not published (gateways have nothing to do).
-    bool isAuditOnly() const { return verb == Verb::Failover || verb == Verb::Promote; }
+    // A Sentinel failover records what the console did to the topology: it is
+    // audited, not published (gateways follow the Sentinels themselves).
+    // Promote is published too: gateways treat it as a claim they verify.
+    bool isAuditOnly() const { return verb == Verb::Failover; }
 };
 
 // The verb as written in the message ("drain", "flush", ...).

@@ -118,9 +118,10 @@ public:
     // spaces are simplified first). "drain REGION", "undrain REGION" and
     // "flush [REGION]" are published on l0l3:v1:control (audited as action
     // "control"); drain/undrain also HSET/HDEL l0l3:v1:drained. "failover
-    // [HOST:PORT]" and "promote HOST:PORT" (the new primary) are only audited:
-    // the console records topology actions it drove through Sentinel or
-    // REPLICAOF. Freeze and unfreeze go through their own functions.
+    // [HOST:PORT]" is only audited (a failover the console drove through
+    // Sentinel); "promote HOST:PORT" (a REPLICAOF promotion) is audited and
+    // published, on the new primary, for gateways to verify and follow.
+    // Freeze and unfreeze go through their own functions.
     void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});
 
     int queuedCount() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }

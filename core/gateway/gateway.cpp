@@ -14,6 +14,7 @@
 
 #include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
+#include "core/common/redishostlist.h"
 #include "core/common/redisschema.h"
 #include "core/gateway/asioredisconnection.h"
 #include "core/gateway/cachedanswer.h"
@@ -257,7 +258,7 @@ bool Gateway::start(std::string *error)
         w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
         m_workers.push_back(std::move(w));
     }
-    if (!m_config.sentinels.empty()) {
+    {
         SentinelResolver::Options options;
         options.sentinels = m_config.sentinels;
         options.masterName = m_config.masterName;
@@ -271,13 +272,15 @@ bool Gateway::start(std::string *error)
         if (m_config.fallbackReplica)
             options.redisHosts.add(m_config.fallbackReplica->host, m_config.fallbackReplica->port);
         options.allowAnonymousSentinel = m_config.allowAnonymousSentinel;
-        m_resolver = std::make_unique<SentinelResolver>(m_server.context(0), std::move(options),
-                                                        [this](const RedisUrl &from, const RedisUrl &to) {
-                                                            onPrimarySwitch(from, to);
-                                                        });
+        m_resolver = std::make_unique<SentinelResolver>(
+            m_server.context(0), std::move(options),
+            [this](const RedisUrl &from, const RedisUrl &to, std::string_view how) { onPrimarySwitch(from, to, how); });
+        // A READONLY proposal asks the Sentinels again. Without Sentinels, nothing probes the
+        // allowed hosts for a master: ROLE master alone does not make a node the fleet's primary.
         for (auto &w : m_workers) {
-            w->proposer->setReadOnlyCallback(
-                [this] { boost::asio::post(m_server.context(0), [this] { m_resolver->resolve(); }); });
+            if (!m_config.sentinels.empty())
+                w->proposer->setReadOnlyCallback(
+                    [this] { boost::asio::post(m_server.context(0), [this] { m_resolver->resolve(); }); });
         }
     }
     m_subscriber = std::make_unique<AsioRedisConnection>(
@@ -334,7 +337,7 @@ bool Gateway::start(std::string *error)
         "l0l3-gateway region=" + m_config.region + " threads=" + std::to_string(m_server.threadCount())
         + " replica=" + m_config.replica.redacted() + " primary=" + m_config.primary.redacted()
         + (m_config.fallbackReplica ? " fallback_replica=" + m_config.fallbackReplica->redacted() : std::string())
-        + (m_resolver
+        + (!m_config.sentinels.empty()
                ? " sentinels=" + std::to_string(m_config.sentinels.size()) + " master_name=" + m_config.masterName
                : std::string())
         + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
@@ -400,7 +403,7 @@ void Gateway::tick()
         measureReplicationLag(*m_workers.front());
         measureProposalInbox(*m_workers.front());
         // Unreachable primary: maybe failed over. Asked once a second, not on every tick.
-        if (m_resolver && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
+        if (!m_config.sentinels.empty() && !m_metrics.redisUp(GatewayMetrics::RedisRole::Primary))
             m_resolver->resolve();
     }
     ++m_ticks;
@@ -564,9 +567,9 @@ void Gateway::onCircuitTransition(std::string_view which, CircuitBreaker::State 
     }
 }
 
-void Gateway::onPrimarySwitch(const RedisUrl &from, const RedisUrl &to)
+void Gateway::onPrimarySwitch(const RedisUrl &from, const RedisUrl &to, std::string_view how)
 {
-    Log::info("primary switched " + from.redacted() + " -> " + to.redacted() + " (sentinel)");
+    Log::info("primary switched " + from.redacted() + " -> " + to.redacted() + " (" + std::string(how) + ")");
     m_metrics.primarySwitch();
     for (std::size_t i = 0; i < m_workers.size(); ++i) {
         boost::asio::post(m_server.context(static_cast<int>(i)),
@@ -612,6 +615,16 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
     const std::optional<ControlMessage> control = parseControlMessage(message, &why);
     if (!control) {
         Log::warn("ignored control message: " + why);
+        return;
+    }
+    if (control->verb == ControlMessage::Verb::Promote) {
+        // A claim, not a fact: followed only if allowed, ROLE master and no Sentinel majority disagrees.
+        std::string host;
+        int port = 0;
+        if (parseHostPort(control->target, &host, &port))
+            m_resolver->claim(host, port);
+        else
+            Log::warn("ignored promote control message: HOST:PORT expected");
         return;
     }
     if (!control->addressesRegion(m_config.region))

@@ -98,7 +98,8 @@ private:
     void startAnnouncer();
     void onCircuitTransition(std::string_view which, CircuitBreaker::State from, CircuitBreaker::State to,
                              std::string_view reason);
-    void onPrimarySwitch(const RedisUrl &from, const RedisUrl &to);
+    // how: "sentinel" or "operator promotion" (both confirmed by SentinelResolver).
+    void onPrimarySwitch(const RedisUrl &from, const RedisUrl &to, std::string_view how);
 
     GatewayConfig m_config;
     RequestRouter::Options m_routerOptions;
@@ -110,7 +111,8 @@ private:
     // The same channels on the fallback source (fallback replica or primary): while the local
     // replica is unreachable, revocations still reach L0.5.
     std::unique_ptr<AsioRedisConnection> m_fallbackSubscriber;
-    std::unique_ptr<SentinelResolver> m_resolver; // --sentinel, else null; on context 0
+    // On context 0; without --sentinel it only checks operator promotions.
+    std::unique_ptr<SentinelResolver> m_resolver;
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::unique_ptr<boost::asio::steady_timer> m_stopTimer;
     std::unique_ptr<boost::asio::steady_timer> m_ticker;

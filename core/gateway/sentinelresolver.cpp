@@ -104,7 +104,7 @@ void SentinelResolver::askAll()
     round->pending = m_sentinels.size();
     round->answers.resize(m_sentinels.size());
     if (m_sentinels.empty()) {
-        finish();
+        decide(*round); // no majority: only an operator's claim can move the primary
         return;
     }
     for (std::size_t i = 0; i < m_sentinels.size(); ++i) {
@@ -156,7 +156,15 @@ void SentinelResolver::decide(const Round &round)
     }
     const std::size_t configured = m_options.sentinels.size();
     if (bestVotes * 2 <= configured) {
-        if (!m_unanswered) {
+        if (m_claim) {
+            RedisUrl claimed = std::move(*m_claim);
+            m_claim.reset();
+            if (claimed.host != m_options.primary.host || claimed.port != m_options.primary.port) {
+                verify(std::move(claimed), true);
+                return;
+            }
+        }
+        if (configured > 0 && !m_unanswered) {
             std::string failures;
             for (const std::string &f : round.failures)
                 failures += "; " + f;
@@ -173,6 +181,14 @@ void SentinelResolver::decide(const Round &round)
     RedisUrl candidate = m_options.primary;
     candidate.host = best.substr(0, colon);
     candidate.port = std::stoi(best.substr(colon + 1));
+    if (m_claim) {
+        if (m_claim->host != candidate.host || m_claim->port != candidate.port) {
+            Log::warn("operator promotion of " + m_claim->redacted() + " refused: " + std::to_string(bestVotes) + " of "
+                      + std::to_string(configured) + " Sentinels name " + candidate.redacted()
+                      + " (a Sentinel majority wins)");
+        }
+        m_claim.reset();
+    }
     if (candidate.host == m_options.primary.host && candidate.port == m_options.primary.port) {
         finish();
         return;
@@ -186,7 +202,28 @@ void SentinelResolver::decide(const Round &round)
         finish();
         return;
     }
-    verify(std::move(candidate));
+    verify(std::move(candidate), false);
+}
+
+void SentinelResolver::claim(const std::string &host, int port)
+{
+    RedisUrl candidate = m_options.primary; // the primary's credentials, for ROLE
+    candidate.host = host;
+    candidate.port = port;
+    if (host == m_options.primary.host && port == m_options.primary.port) {
+        Log::info("operator promotion of " + candidate.redacted() + ": already the primary");
+        return;
+    }
+    if (!allowed(candidate)) {
+        Log::warn("operator promotion of " + candidate.redacted()
+                  + " refused: not one of the allowed Redis hosts (--redis-hosts, --replica, --primary, "
+                    "--fallback-replica); no credentials sent; keeping "
+                  + m_options.primary.redacted());
+        return;
+    }
+    // Checked in a round: a Sentinel majority, when there is one, decides instead.
+    m_claim = std::move(candidate);
+    resolve();
 }
 
 bool SentinelResolver::allowed(const RedisUrl &candidate) const
@@ -195,46 +232,52 @@ bool SentinelResolver::allowed(const RedisUrl &candidate) const
                                                       !m_options.primary.password.empty());
 }
 
-void SentinelResolver::verify(RedisUrl candidate)
+void SentinelResolver::verify(RedisUrl candidate, bool operatorClaim)
 {
+    const std::string who = operatorClaim ? "the operator's promotion names " : "the Sentinels name ";
     // An allowed host: AUTH with the primary's credentials, then ROLE.
     m_candidate = std::make_unique<AsioRedisConnection>(
         m_context,
         AsioRedisConnection::Options{candidate, "primary_candidate", m_options.commandTimeoutMs,
                                      m_options.connectTimeoutMs, m_options.connectTimeoutMs});
     m_verifying = true;
-    m_candidate->setStateCallback([this, candidate](bool up) {
+    m_candidate->setStateCallback([this, candidate, who, operatorClaim](bool up) {
         if (!up)
             return;
-        m_candidate->command({"ROLE"}, [this, candidate](const redisReply *reply, std::string_view error) {
-            if (!m_verifying)
-                return;
-            m_verifying = false;
-            const std::string_view role = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
-                ? text(reply->element[0])
-                : std::string_view();
-            if (role == "master") {
-                const RedisUrl from = m_options.primary;
-                m_options.primary = candidate;
-                m_onSwitch(from, candidate);
-            } else {
-                Log::warn("the Sentinels name " + candidate.redacted() + " as primary, but its ROLE is '"
-                          + std::string(role.empty() ? error : role) + "'; keeping " + m_options.primary.redacted());
-            }
-            finish();
-        });
+        m_candidate->command({"ROLE"},
+                             [this, candidate, who, operatorClaim](const redisReply *reply, std::string_view error) {
+                                 if (!m_verifying)
+                                     return;
+                                 m_verifying = false;
+                                 const std::string_view role = reply && reply->type == REDIS_REPLY_ARRAY
+                                         && reply->elements > 0
+                                     ? text(reply->element[0])
+                                     : std::string_view();
+                                 if (role == "master") {
+                                     const RedisUrl from = m_options.primary;
+                                     m_options.primary = candidate;
+                                     m_onSwitch(from, candidate, operatorClaim ? "operator promotion" : "sentinel");
+                                 } else {
+                                     const std::string_view said = role.empty() ? error : role;
+                                     Log::warn(who + candidate.redacted() + " as primary, but its ROLE is '"
+                                               + Log::printable(said.substr(0, 200), 200) + "'; keeping "
+                                               + m_options.primary.redacted());
+                                 }
+                                 finish();
+                             });
     });
     m_candidate->start();
     m_candidateTimer.expires_after(std::chrono::milliseconds(m_options.connectTimeoutMs + m_options.commandTimeoutMs));
-    m_candidateTimer.async_wait([this, candidate, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
-        if (ec || !alive.lock() || !m_verifying)
-            return;
-        m_verifying = false;
-        m_candidate->stop();
-        Log::warn("the Sentinels name " + candidate.redacted() + " as primary, but it did not answer ROLE; keeping "
-                  + m_options.primary.redacted());
-        finish();
-    });
+    m_candidateTimer.async_wait(
+        [this, candidate, who, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+            if (ec || !alive.lock() || !m_verifying)
+                return;
+            m_verifying = false;
+            m_candidate->stop();
+            Log::warn(who + candidate.redacted() + " as primary, but it did not answer ROLE; keeping "
+                      + m_options.primary.redacted());
+            finish();
+        });
 }
 
 void SentinelResolver::finish()

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +32,13 @@ class AsioRedisConnection;
 // Rounds run at start, on resolve() and after every +switch-master a Sentinel
 // publishes (a message only starts a round; it never names the primary).
 //
+// An operator's promotion (claim(): a "promote HOST:PORT" control message) is
+// a claim, not a fact: the address must be an allowed host and answer ROLE
+// master after AUTH, exactly like a Sentinel majority's choice. A round runs
+// first: while a majority of the configured Sentinels names a primary, the
+// majority wins and the claim is refused; only without a majority (or without
+// Sentinels) is the claim verified and followed.
+//
 // Sentinels are authenticated (their URL's user and password); one that
 // answers PING before AUTH is refused unless allowAnonymousSentinel.
 // Not thread-safe: use it from its io_context's thread only.
@@ -48,7 +56,8 @@ public:
         RedisHostList redisHosts;
         bool allowAnonymousSentinel = false;
     };
-    using SwitchCallback = std::function<void(const RedisUrl &from, const RedisUrl &to)>;
+    // how: "sentinel" or "operator promotion".
+    using SwitchCallback = std::function<void(const RedisUrl &from, const RedisUrl &to, std::string_view how)>;
 
     SentinelResolver(boost::asio::io_context &context, Options options, SwitchCallback onSwitch);
     ~SentinelResolver();
@@ -59,6 +68,8 @@ public:
     void stop();
     // Starts a round; during one, another follows it.
     void resolve();
+    // The operator promoted host:port (see above); refusals are logged with their reason.
+    void claim(const std::string &host, int port);
 
 private:
     struct Round;
@@ -67,7 +78,7 @@ private:
                   std::string_view error);
     void decide(const Round &round);
     bool allowed(const RedisUrl &candidate) const;
-    void verify(RedisUrl candidate);
+    void verify(RedisUrl candidate, bool operatorClaim);
     void finish();
 
     boost::asio::io_context &m_context;
@@ -76,6 +87,7 @@ private:
     std::vector<std::unique_ptr<AsioRedisConnection>> m_sentinels; // commands
     std::vector<std::unique_ptr<AsioRedisConnection>> m_watchers;  // +switch-master subscribers
     std::unique_ptr<AsioRedisConnection> m_candidate;              // ROLE check of the announced primary
+    std::optional<RedisUrl> m_claim;                               // an operator's promotion, for the next round
     boost::asio::steady_timer m_candidateTimer;
     bool m_running = false;
     bool m_again = false;      // resolve() during a round: another one after it

@@ -172,7 +172,7 @@ void TestControlMessage::addressesRegion()
     const auto message = l0l3::parseControlMessage(text.toStdString());
     QVERIFY(message);
     QCOMPARE(message->addressesRegion("tokyo"), addressesTokyo);
-    QCOMPARE(message->isAuditOnly(), message->verb == Verb::Failover || message->verb == Verb::Promote);
+    QCOMPARE(message->isAuditOnly(), message->verb == Verb::Failover);
 }
 
 void TestControlMessage::encodeIsTheParsedText()

@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     case ControlMessage::Verb::Promote:
         FUZZ_CHECK(message->target.find(':') != std::string::npos
                    || (message->target.empty() && message->verb == ControlMessage::Verb::Failover));
-        FUZZ_CHECK(message->isAuditOnly());
+        FUZZ_CHECK(message->isAuditOnly() == (message->verb == ControlMessage::Verb::Failover));
         FUZZ_CHECK(!message->addressesRegion("r"));
         break;
     }

@@ -14,7 +14,7 @@ add_library(l0l3_e2e_support STATIC
 target_link_libraries(l0l3_e2e_support PUBLIC l0l3_integration_wire l0l3_control Qt6::Network)
 
 set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst_roguesentinel tst_rpodrill
-    tst_fleetdiscovery)
+    tst_fleetdiscovery tst_manualpromotion)
 if(TARGET l0l3_localstack)
     list(APPEND _e2e_tests tst_propagation)
 endif()
