@@ -123,7 +123,9 @@ class TeamStatsReader : public QObject
 public:
     static constexpr int kPageSize = 1000;
     static constexpr qint64 kMaxAuditRecords = 200000;
-    static constexpr qint64 kMaxProposals = 100000;
+    // Twice the stream's own MAXLEN (approximate: "~" trims by whole nodes),
+    // so that a full stream is read to its end.
+    static constexpr qint64 kMaxProposals = 200000;
 
     explicit TeamStatsReader(RedisConnection *connection, QObject *parent = nullptr);
     // For a reader made before it moved to its connection's thread.
