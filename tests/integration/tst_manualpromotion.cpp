@@ -45,6 +45,7 @@ private slots:
     void init();
     void cleanup();
     void gatewayFollowsVerifiedPromotion();
+    void sentinelMajorityWins();
 
 private:
     QByteArray metrics(const QString &region);
@@ -67,8 +68,17 @@ void TestManualPromotion::init()
     E2eStack::Options options;
     options.regions = {QStringLiteral("tokyo"), QStringLiteral("eu")};
     QString error;
-    QVERIFY2(m_stack->start(options, &error), qPrintable(error + u'\n' + m_stack->describe()));
     QVERIFY2(m_stranger.start({}, &error), qPrintable(error));
+    if (QByteArray(QTest::currentTestFunction()) == "sentinelMajorityWins") {
+        // Three Sentinels agree on the primary; the stranger is an allowed host of every gateway.
+        options.regions = {QStringLiteral("tokyo")};
+        options.sentinels = 3;
+        options.gatewayArgs = {QStringLiteral("--redis-hosts"), address(m_stranger)};
+        QVERIFY2(m_stack->start(options, &error), qPrintable(error + u'\n' + m_stack->describe()));
+        QVERIFY2(m_stack->waitForSentinels(30000, &error), qPrintable(error));
+        return;
+    }
+    QVERIFY2(m_stack->start(options, &error), qPrintable(error + u'\n' + m_stack->describe()));
 
     m_connection = std::make_unique<RedisConnection>(E2eStack::consoleOptions(m_stack->primary().port()));
     m_approvals = std::make_unique<ApprovalService>(m_connection.get());
@@ -190,6 +200,30 @@ void TestManualPromotion::gatewayFollowsVerifiedPromotion()
                                         + " as primary, but its ROLE is 'slave'"),
                              TimeScale::ms(10000));
     QVERIFY(metrics(tokyo).contains(oneSwitch));
+}
+
+// A claim naming an allowed master is refused while a majority of the
+// configured Sentinels names another primary.
+void TestManualPromotion::sentinelMajorityWins()
+{
+    const QString tokyo = QStringLiteral("tokyo");
+    const QByteArray noSwitch = "l0l3_primary_switches_total{region=\"tokyo\"} 0";
+    QTRY_VERIFY_WITH_TIMEOUT(metrics(tokyo).contains(noSwitch), TimeScale::ms(10000));
+    QCOMPARE(m_stranger.role(), QByteArray("master"));
+    RedisClient publisher = m_stack->primary().client();
+    const std::string text = encode(ControlMessage{ControlMessage::Verb::Promote, address(m_stranger).toStdString()});
+    const RedisValue r = publisher.command(
+        {QByteArrayLiteral("PUBLISH"),
+         QByteArray(RedisSchema::kControlChannel.data(), qsizetype(RedisSchema::kControlChannel.size())),
+         QByteArray::fromStdString(text)});
+    QVERIFY(r.isInteger());
+    const QByteArray refused = "operator promotion of redis://gateway@" + address(m_stranger).toUtf8() + " refused: ";
+    const QByteArray majority = " Sentinels name redis://gateway@" + address(m_stack->primary()).toUtf8()
+        + " (a Sentinel majority wins)";
+    QTRY_VERIFY2_WITH_TIMEOUT(logged(tokyo, refused) && logged(tokyo, majority),
+                              gatewayLog(tokyo).right(3000).constData(), TimeScale::ms(10000));
+    QVERIFY(metrics(tokyo).contains(noSwitch));
+    QVERIFY(!logged(tokyo, "primary switched"));
 }
 
 QTEST_GUILESS_MAIN(TestManualPromotion)
