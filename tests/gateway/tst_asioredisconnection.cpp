@@ -133,7 +133,7 @@ void TestAsioRedisConnection::connectsAuthenticatesAndAnswers()
 
     // Authenticated as "gateway": what its ACL denies is a Redis error reply, not a local failure.
     Answer set;
-    conn.command({"SET", RedisSchema::kHeartbeat, "0"}, into(set));
+    conn.command({"SET", RedisSchema::kFrozen, "1"}, into(set));
     QVERIFY(loop.runUntil([&] { return set.called; }, 2000));
     QVERIFY(set.hasReply);
     QCOMPARE(set.type, REDIS_REPLY_ERROR);
