@@ -2,7 +2,10 @@
 
 #include <QTimer>
 
+#include "core/common/proposal.h"
 #include "core/control/approvalservice.h"
+#include "tests/integration/chatwire.h"
+#include "tests/integration/e2estack.h"
 
 namespace l0l3::test {
 
@@ -13,6 +16,29 @@ ApprovalStream::ApprovalStream(ApprovalService *service, const QList<Item> &item
     , m_gapMs(gapMs)
 {
     m_clock.start();
+}
+
+QList<ApprovalStream::Item> ApprovalStream::seedReplicated(E2eStack &stack, const QString &promptPrefix,
+                                                           const std::string &answer, int count)
+{
+    RedisClient primary = stack.primary().client();
+    QList<Item> items;
+    for (int i = 0; i < count; ++i) {
+        Proposal p;
+        p.prompt = QStringLiteral("%1-%2").arg(promptPrefix).arg(i).toStdString();
+        p.response = answer;
+        p.model = ChatWire::kModel;
+        p.region = "tokyo";
+        p.key = p.derivedKey();
+        const QByteArray id = E2eStack::addProposal(primary, p);
+        if (id.isEmpty())
+            return {};
+        items.append({QString::fromLatin1(id), QString::fromStdString(p.key)});
+    }
+    const RedisValue acked = primary.command({"WAIT", QByteArray::number(stack.regions().size()), "5000"});
+    if (!acked.isInteger() || acked.integer < stack.regions().size())
+        return {};
+    return items;
 }
 
 void ApprovalStream::start()

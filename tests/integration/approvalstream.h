@@ -7,6 +7,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <string>
+
 #include "core/control/approvalresult.h"
 
 namespace l0l3 {
@@ -14,6 +16,8 @@ class ApprovalService;
 }
 
 namespace l0l3::test {
+
+class E2eStack;
 
 // One approval of an ApprovalStream and what the control plane said about it.
 struct StreamedApproval
@@ -41,6 +45,12 @@ public:
     };
 
     ApprovalStream(ApprovalService *service, const QList<Item> &items, int gapMs, QObject *parent = nullptr);
+
+    // Adds count proposals ("PROMPTPREFIX-i", answered ANSWER, region tokyo) to
+    // the stack's proposals stream and waits until every replica has them, so
+    // whichever node is promoted later can approve them. Empty on any failure.
+    static QList<Item> seedReplicated(E2eStack &stack, const QString &promptPrefix, const std::string &answer,
+                                      int count);
 
     void start();
     void stop();

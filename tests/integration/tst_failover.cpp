@@ -53,7 +53,6 @@ private slots:
 private:
     // An approved entry served by every gateway: its prompt and answer.
     bool approveServedEntry(const QString &prompt, const QString &answer, QString *error);
-    QList<ApprovalStream::Item> seedProposals(int count);
 
     std::unique_ptr<E2eStack> m_stack;
     std::unique_ptr<RedisConnection> m_connection;
@@ -150,29 +149,6 @@ bool TestFailover::approveServedEntry(const QString &prompt, const QString &answ
     return true;
 }
 
-QList<ApprovalStream::Item> TestFailover::seedProposals(int count)
-{
-    RedisClient primary = m_stack->primary().client();
-    QList<ApprovalStream::Item> items;
-    for (int i = 0; i < count; ++i) {
-        Proposal p;
-        p.prompt = QStringLiteral("stream prompt %1-%2").arg(m_runId).arg(i).toStdString();
-        p.response = "stream answer";
-        p.model = ChatWire::kModel;
-        p.region = "tokyo";
-        p.key = p.derivedKey();
-        const QByteArray id = E2eStack::addProposal(primary, p);
-        if (id.isEmpty())
-            return {};
-        items.append({QString::fromLatin1(id), QString::fromStdString(p.key)});
-    }
-    // On every replica before the primary dies: the new primary must have them.
-    const RedisValue acked = primary.command({"WAIT", QByteArray::number(m_stack->regions().size()), "5000"});
-    if (!acked.isInteger() || acked.integer < m_stack->regions().size())
-        return {};
-    return items;
-}
-
 void TestFailover::failoverFromControlLayer()
 {
     QString error;
@@ -216,7 +192,8 @@ void TestFailover::killPrimaryUnderLoad()
         for (const QString &region : m_stack->regions())
             targets.append({region, m_stack->gatewayUrl(region), ChatWire::chatBody(prompt), answer});
     }
-    const QList<ApprovalStream::Item> items = seedProposals(400);
+    const QList<ApprovalStream::Item> items = ApprovalStream::seedReplicated(
+        *m_stack, QStringLiteral("stream prompt %1").arg(m_runId), "stream answer", 400);
     QVERIFY2(!items.isEmpty(), "seeding the proposals failed");
 
     HitLoad reads(targets, 10);

@@ -51,8 +51,6 @@ private slots:
     void killPrimaryRightAfterAcknowledgedApprovals();
 
 private:
-    QList<ApprovalStream::Item> seedProposals(int count);
-
     std::unique_ptr<E2eStack> m_stack;
     std::unique_ptr<RedisConnection> m_connection;
     std::unique_ptr<ApprovalService> m_approvals;
@@ -97,32 +95,10 @@ void TestRpoDrill::cleanup()
     m_stack.reset();
 }
 
-QList<ApprovalStream::Item> TestRpoDrill::seedProposals(int count)
-{
-    RedisClient primary = m_stack->primary().client();
-    QList<ApprovalStream::Item> items;
-    for (int i = 0; i < count; ++i) {
-        Proposal p;
-        p.prompt = QStringLiteral("rpo drill prompt %1-%2").arg(m_runId).arg(i).toStdString();
-        p.response = "upstream answer";
-        p.model = ChatWire::kModel;
-        p.region = "tokyo";
-        p.key = p.derivedKey();
-        const QByteArray id = E2eStack::addProposal(primary, p);
-        if (id.isEmpty())
-            return {};
-        items.append({QString::fromLatin1(id), QString::fromStdString(p.key)});
-    }
-    // On every replica before the drill: whichever is promoted can approve them.
-    const RedisValue acked = primary.command({"WAIT", QByteArray::number(m_stack->regions().size()), "5000"});
-    if (!acked.isInteger() || acked.integer < m_stack->regions().size())
-        return {};
-    return items;
-}
-
 void TestRpoDrill::killPrimaryRightAfterAcknowledgedApprovals()
 {
-    const QList<ApprovalStream::Item> items = seedProposals(kProposals);
+    const QList<ApprovalStream::Item> items = ApprovalStream::seedReplicated(
+        *m_stack, QStringLiteral("rpo drill prompt %1").arg(m_runId), "upstream answer", kProposals);
     QVERIFY2(!items.isEmpty(), "seeding the proposals failed");
 
     // No gap: the next approval starts as soon as the previous result arrives.
