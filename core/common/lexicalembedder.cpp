@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "core/common/promptnormaliser.h"
+#include "core/common/utf8prefix.h"
 
 namespace l0l3 {
 
@@ -45,17 +46,6 @@ struct Feature
     std::uint64_t hash;
     float weight;
 };
-
-// The longest prefix of s of at most max bytes that does not split a UTF-8 sequence.
-std::string_view capUtf8(std::string_view s, std::size_t max)
-{
-    if (s.size() <= max)
-        return s;
-    std::size_t n = max;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
-        --n;
-    return s.substr(0, n);
-}
 
 bool isWordCodePoint(utf8proc_int32_t cp)
 {
@@ -129,7 +119,7 @@ void LexicalEmbedder::embedInto(std::string_view text, std::span<float> out) con
     std::fill(out.begin(), out.end(), 0.0f);
     if (out.size() != m_dimension)
         return;
-    const std::string normalised = PromptNormaliser::normalise(capUtf8(text, kMaxInputBytes));
+    const std::string normalised = PromptNormaliser::normalise(utf8Prefix(text, kMaxInputBytes));
     const std::vector<std::string> words = LexicalEmbedder::words(normalised);
 
     std::vector<Feature> features;

@@ -9,20 +9,11 @@
 
 #include "core/common/lexicalembedder.h"
 #include "core/common/promptnormaliser.h"
+#include "core/common/utf8prefix.h"
 
 namespace l0l3 {
 
 namespace {
-
-std::string_view capUtf8(std::string_view s, std::size_t max)
-{
-    if (s.size() <= max)
-        return s;
-    std::size_t n = max;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
-        --n;
-    return s.substr(0, n);
-}
 
 template<std::size_t N>
 bool contains(const std::array<std::string_view, N> &list, std::string_view word)
@@ -252,7 +243,7 @@ void scanRaw(std::string_view raw, Profile &p)
 Profile profileOf(std::string_view text)
 {
     Profile p;
-    const std::string_view raw = capUtf8(text, SemanticGuard::kMaxInputBytes);
+    const std::string_view raw = utf8Prefix(text, SemanticGuard::kMaxInputBytes);
     p.words = LexicalEmbedder::words(PromptNormaliser::normalise(raw));
     scanRaw(raw, p);
 

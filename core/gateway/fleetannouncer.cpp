@@ -7,23 +7,13 @@
 #include "core/common/jsonwriter.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
+#include "core/common/utf8prefix.h"
 #include "core/gateway/asioredisconnection.h"
 #include "core/gateway/log.h"
 
 namespace l0l3 {
 
 namespace {
-
-// At most max bytes of s, cut before a UTF-8 continuation byte.
-std::string_view cut(std::string_view s, std::size_t max)
-{
-    if (s.size() <= max)
-        return s;
-    std::size_t n = max;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
-        --n;
-    return s.substr(0, n);
-}
 
 std::int64_t wallMs()
 {
@@ -57,12 +47,12 @@ std::string FleetAnnouncer::record(const Info &info, std::string_view state, std
     std::string out;
     JsonWriter w(out);
     w.beginObject();
-    w.key("instance").value(cut(info.instance, 200));
-    w.key("region").value(cut(info.region, 64));
-    w.key("url").value(cut(info.url, 400));
-    w.key("version").value(cut(info.version, 64));
-    w.key("state").value(cut(state, 32));
-    w.key("replica").value(cut(info.replica, 260));
+    w.key("instance").value(utf8Prefix(info.instance, 200));
+    w.key("region").value(utf8Prefix(info.region, 64));
+    w.key("url").value(utf8Prefix(info.url, 400));
+    w.key("version").value(utf8Prefix(info.version, 64));
+    w.key("state").value(utf8Prefix(state, 32));
+    w.key("replica").value(utf8Prefix(info.replica, 260));
     w.key("started_ms").value(info.startedMs);
     w.key("last_seen_ms").value(lastSeenMs);
     w.key("period_ms").value(static_cast<std::int64_t>(info.periodMs));
@@ -73,8 +63,8 @@ std::string FleetAnnouncer::record(const Info &info, std::string_view state, std
     out.clear();
     JsonWriter small(out);
     small.beginObject();
-    small.key("instance").value(cut(info.instance, 64));
-    small.key("state").value(cut(state, 32));
+    small.key("instance").value(utf8Prefix(info.instance, 64));
+    small.key("state").value(utf8Prefix(state, 32));
     small.key("last_seen_ms").value(lastSeenMs);
     small.key("period_ms").value(static_cast<std::int64_t>(info.periodMs));
     small.key("expiry_ms").value(expiryMs(info));
