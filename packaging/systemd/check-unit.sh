@@ -41,38 +41,9 @@ for f in "$gateway" "$stub"; do
     [[ -x $f ]] || { echo "check-unit: no executable $f" >&2; exit 2; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "check-unit: $*" >&2
-    for log in "$work"/*.log; do [[ -s $log ]] && sed "s|^|check-unit: $(basename "$log"): |" "$log" >&2; done
-    exit 1
-}
-# poll TENTHS COMMAND...: until COMMAND succeeds, at most TENTHS x 0.1 s (times L0L3_TIME_SCALE).
-poll() {
-    local n
-    n=$(awk -v t="$1" -v s="$scale" 'BEGIN { print int(t * s) }')
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    "$@"
-}
-# stop_checked NAME PID: SIGTERM, and it must exit 0 (and still be running until then).
-stop_checked() {
-    kill -TERM "$2" 2>/dev/null || fail "$1 exited before it was stopped"
-    local rc=0
-    wait "$2" || rc=$?
-    [[ $rc -eq 0 ]] || fail "$1 exited with $rc after SIGTERM"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+check_name=check-unit
+# shellcheck source=../../tests/packaging/lib.sh
+source "$here/../../tests/packaging/lib.sh"
 
 # 1. systemd-analyze verify, every unit at once (a timer next to its service).
 mkdir "$work/units"

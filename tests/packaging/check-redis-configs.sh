@@ -17,38 +17,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 scale=${L0L3_TIME_SCALE:-1}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "check-redis-configs: $*" >&2
-    for log in "$work"/*.log; do [[ -s $log ]] && tail -20 "$log" | sed "s|^|$(basename "$log"): |" >&2; done
-    exit 1
-}
-# poll TENTHS COMMAND...: until COMMAND succeeds, at most TENTHS x 0.1 s (times L0L3_TIME_SCALE).
-poll() {
-    local n
-    n=$(awk -v t="$1" -v s="$scale" 'BEGIN { print int(t * s) }')
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    "$@"
-}
-# stop_checked NAME PID: SIGTERM, and it must exit 0 (and still be running until then).
-stop_checked() {
-    kill -TERM "$2" 2>/dev/null || fail "$1 exited before it was stopped"
-    local rc=0
-    wait "$2" || rc=$?
-    [[ $rc -eq 0 ]] || fail "$1 exited with $rc after SIGTERM"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+check_name=check-redis-configs
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 secret() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
 
 export L0L3_GATEWAY_PASSWORD=$(secret) L0L3_CONSOLE_PASSWORD=$(secret) L0L3_REPLICATION_PASSWORD=$(secret) \
@@ -122,6 +93,17 @@ poll 300 rejoined || fail "the old primary did not rejoin as a replica: $(topolo
 [[ $(as gateway "$L0L3_GATEWAY_PASSWORD" "$replica_port" get l0l3:v1:heartbeat) == before-failover ]] \
     || fail "the promoted node lacks the data written before the failover"
 echo "check-redis-configs: failover: the replica is primary, the old primary replicates from it; OK"
+# Redis 7.0 refuses SIGTERM while a node writes its initial AOF (after the
+# full sync that made it a replica: "Writing initial AOF, can't exit") and
+# then ignores later ones; stop each data node only once that is done.
+aof_idle() {
+    local info
+    info=$(topology "$1" info persistence | tr -d '\r')
+    grep -q '^aof_rewrite_in_progress:0$' <<<"$info" && grep -q '^aof_rewrite_scheduled:0$' <<<"$info" \
+        && grep -q '^loading:0$' <<<"$info"
+}
+poll 300 aof_idle "$primary_port" || fail "the old primary is still rewriting its AOF"
+poll 300 aof_idle "$replica_port" || fail "the promoted replica is still rewriting its AOF"
 stop_checked sentinel "$sentinel_pid"
 stop_checked "the old primary" "$primary_pid"
 stop_checked "the promoted replica" "$replica_pid"

@@ -12,6 +12,7 @@
 #include "core/common/proposalfunction.h"
 #include "core/localstack/redisnodeconfig.h"
 #include "tests/support/childprocessguard.h"
+#include "tests/support/poll.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
 
@@ -277,6 +278,24 @@ bool RedisServer::waitUntilReady(QString *error)
     }
 }
 
+// Redis 7.0 refuses SIGTERM while it writes its initial AOF (right after the
+// full sync that made it a replica: "Writing initial AOF, can't exit") and
+// does not act on a later one, so a persisted node is stopped only once no
+// AOF rewrite is running or scheduled. A node that cannot answer is stopped
+// at once: stop() then reports what happened.
+void RedisServer::waitForAofIdle() const
+{
+    Poll::until(
+        [this] {
+            const RedisValue info = client(adminUser()).command({"INFO", "persistence"});
+            if (!info.isString())
+                return true;
+            return info.str.contains("aof_rewrite_in_progress:0") && info.str.contains("aof_rewrite_scheduled:0")
+                && info.str.contains("loading:0");
+        },
+        kRedisShutdownTimeoutMs);
+}
+
 bool RedisServer::stop()
 {
     if (!m_process)
@@ -285,6 +304,8 @@ bool RedisServer::stop()
         const qint64 p = m_process->processId();
         if (p > 0)
             ::kill(static_cast<pid_t>(p), SIGCONT); // a paused server cannot handle SIGTERM
+        if (m_options.persistence)
+            waitForAofIdle();
         m_process->terminate();
         m_ending = ChildExit::Ending::Terminated;
         if (!m_process->waitForFinished(TimeScale::ms(kRedisShutdownTimeoutMs + kStopGraceMs))) {

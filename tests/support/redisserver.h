@@ -98,6 +98,7 @@ public:
     QString adminUser() const;
 
 private:
+    void waitForAofIdle() const;
     bool launch(QString *error);
     // Checks how the finished run ended and reports a failure.
     bool checkExit();
