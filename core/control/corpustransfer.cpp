@@ -223,7 +223,21 @@ void CorpusImporter::start(const Options &options)
 
 void CorpusImporter::pump()
 {
+    int parsed = 0;
     while (!m_done && !m_readDone && m_inFlight < kWindow) {
+        if (parsed++ == kLinesPerTurn) {
+            if (!m_pumpQueued) {
+                m_pumpQueued = true;
+                QMetaObject::invokeMethod(
+                    this,
+                    [this] {
+                        m_pumpQueued = false;
+                        pump();
+                    },
+                    Qt::QueuedConnection);
+            }
+            return;
+        }
         if (!m_service) {
             abort(QStringLiteral("no Redis connection"));
             break;

@@ -146,6 +146,11 @@ private:
     QString m_fatal; // a write that failed for a reason the next ones share
     QElapsedTimer m_sinceProgress;
     static constexpr int kWindow = 32;
+    // Lines parsed in one turn of the event loop: a long run of audit lines
+    // (which send nothing) must not hold the loop while writes are in flight,
+    // or their replies would wait in the socket past the command deadline.
+    static constexpr int kLinesPerTurn = 128;
+    bool m_pumpQueued = false;
 };
 
 } // namespace l0l3
