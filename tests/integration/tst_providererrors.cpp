@@ -463,14 +463,19 @@ void TestProviderErrors::latencySloTripsToTheSecondary()
         30000, 0);
     QVERIFY2(failed.status == 0, qPrintable(failed.describe(600)));
     QVERIFY(done);
+    // The ticker may trip the circuit between two misses of the loop; the miss
+    // after that goes to the secondary before the loop reads the metric. Every
+    // miss went to exactly one upstream, and at most that last one to the secondary.
     const qint64 atPrimary = primaryStubRequests();
-    QCOMPARE(atPrimary, qint64(misses));
-    QCOMPARE(secondaryStubRequests(), qint64(0));
+    const qint64 atSecondary = secondaryStubRequests();
+    QCOMPARE(atPrimary + atSecondary, qint64(misses));
     if (!slo) {
+        QCOMPARE(atSecondary, qint64(0));
         QCOMPARE(misses, 40);
         QCOMPARE(metric("l0l3_upstream_circuit_state"), 0.0);
         return;
     }
+    QVERIFY2(atSecondary <= 1, qPrintable(QString::number(atSecondary)));
     QVERIFY2(misses >= 20 && misses < 40, qPrintable(QString::number(misses)));
     QTRY_VERIFY_WITH_TIMEOUT(m_gateway->stderrText().contains("above the upstream SLO of 60 ms"), TimeScale::ms(3000));
     for (int i = 0; i < 3; ++i) {
@@ -479,7 +484,7 @@ void TestProviderErrors::latencySloTripsToTheSecondary()
         QVERIFY(!ChatWire::completionContent(r.body).isEmpty());
     }
     QCOMPARE(primaryStubRequests(), atPrimary);
-    QCOMPARE(secondaryStubRequests(), qint64(3));
+    QCOMPARE(secondaryStubRequests(), atSecondary + 3);
     QTRY_COMPARE_WITH_TIMEOUT(metric("l0l3_degradation_state", {{"state", "degraded"}}), 1.0, TimeScale::ms(3000));
 }
 
