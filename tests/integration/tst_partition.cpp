@@ -233,7 +233,20 @@ void TestPartition::partitionedReplicaCatchesUp()
     QVERIFY2(approve(tokyo, revokedPrompt, revokedAnswer, &revokedKey, &error), qPrintable(error));
     HttpResult r;
     QVERIFY(Poll::until([&] { return (r = chat(tokyo, revokedPrompt)).header("x-l0l3-cache") == "hit"; }, 5000));
-    QCOMPARE(chat(tokyo, revokedPrompt).header("x-l0l3-tier"), QByteArray("L0.5"));
+    // An approval's invalidation reaches a gateway twice (replica and primary
+    // subscriber), in no fixed order with the first L0 read: when one lands
+    // after that read, the next read is L0 once more. At most a few reads.
+    const auto becomesHot = [&](const QString &region, const QString &prompt, const QString &answer) {
+        for (int i = 0; i < 5; ++i) {
+            const HttpResult h = chat(region, prompt);
+            if (h.header("x-l0l3-cache") != "hit" || ChatWire::completionContent(h.body) != answer)
+                return false;
+            if (h.header("x-l0l3-tier") == "L0.5")
+                return true;
+        }
+        return false;
+    };
+    QVERIFY(becomesHot(tokyo, revokedPrompt, revokedAnswer));
 
     QElapsedTimer clock;
     clock.start();
@@ -303,8 +316,7 @@ void TestPartition::partitionedReplicaCatchesUp()
                             .arg(servedAfterRevokeMs)
                             .arg(maxTokyoLagMs)));
     // Both are served as the primary says, from L0 first and then L0.5.
-    const HttpResult fresh = chat(tokyo, newPrompt);
-    QCOMPARE(fresh.header("x-l0l3-tier"), QByteArray("L0.5"));
+    QVERIFY(becomesHot(tokyo, newPrompt, newAnswer));
     QCOMPARE(chat(tokyo, revokedPrompt).header("x-l0l3-cache"), QByteArray("miss"));
 }
 
