@@ -80,7 +80,45 @@ inline constexpr std::string_view kAuditArchived = "l0l3:v1:audit-archived";
 inline constexpr std::string_view kRejected = "l0l3:v1:rejected";
 inline constexpr long long kRejectDefaultDays = 30;
 
-// Hash: intent name -> JSON array of approved prompt variants (L1, later).
+// String: VectorRecordCodec JSON, the L1 vector of the entry (or variant) at
+// entryKey(cacheKey). Written by the console in the entry's transaction, with
+// its expiry, and deleted with it; read by gateways (L1 index).
+inline constexpr std::string_view kVectorKind = "vector:";
+inline std::string vectorKey(std::string_view cacheKey)
+{
+    std::string out;
+    appendKey(out, kVectorKind, cacheKey);
+    return out;
+}
+inline constexpr std::string_view kVectorPattern = "l0l3:v1:vector:*";
+
+// Set: the variant keys of a main entry. Each variant is a full entry at
+// entryKey(variantKey) whose "variant_of" is the main key, with its own
+// vector; editing the main entry rewrites them, revoking it deletes them.
+inline std::string variantsKey(std::string_view mainKey)
+{
+    std::string out;
+    appendKey(out, "variants:", mainKey);
+    return out;
+}
+inline constexpr std::size_t kMaxVariantsPerEntry = 1000;
+
+// Set: proposal keys an operator marked "not the same question" as the
+// entry (negative pairs), at most kMaxL1Negatives; each tightened the
+// entry's threshold in its vector record.
+inline std::string l1NegativeKey(std::string_view mainKey)
+{
+    std::string out;
+    appendKey(out, "l1-negative:", mainKey);
+    return out;
+}
+inline constexpr std::size_t kMaxL1Negatives = 1000;
+
+// Stream: a sample of L1 answers gateways served (or would have served in
+// shadow mode), for operators to confirm or deny.
+inline constexpr std::string_view kL1Review = "l0l3:v1:l1-review";
+
+// Hash: intent name -> JSON array of approved prompt variants (unused: variants are entries).
 inline std::string intentKey(std::string_view name)
 {
     std::string out;
@@ -117,6 +155,25 @@ inline std::string fleetGatewayKey(std::string_view instance)
 }
 inline constexpr std::string_view kFleetGatewayPattern = "l0l3:v1:fleet:gateway:*";
 inline constexpr std::size_t kFleetRecordMaxBytes = 2048;
+
+// Hash: namespace -> days an approved answer stays true before it must be
+// re-verified, "*" for every other namespace (ReviewPolicy). Written by
+// admins, read by the console when it approves, edits or keeps an entry.
+inline constexpr std::string_view kReviewPolicy = "l0l3:v1:review-policy";
+
+// Hash per cache key: "REGION:HOUR" (hours since the epoch, the primary's
+// clock) -> answers served from the cache. Written only through FCALL
+// l0l3_served by gateways (their counters, flushed every few seconds),
+// expires a day after its last write; read by the console for the blast
+// radius of an edit or revocation. Untrusted: any gateway credential may
+// count anything.
+inline constexpr std::string_view kServedKind = "served:";
+inline std::string servedKey(std::string_view cacheKey)
+{
+    std::string out;
+    appendKey(out, kServedKind, cacheKey);
+    return out;
+}
 
 // String "1" while approvals are frozen.
 inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
