@@ -27,11 +27,20 @@ QByteArray RedisNodeConfig::render() const
 {
     QStringList lines{
         QStringLiteral("bind %1").arg(bindAddress),
-        QStringLiteral("port %1").arg(port),
+        QStringLiteral("port %1").arg(tlsCertFile.isEmpty() ? port : 0),
         QStringLiteral("daemonize no"),
         QStringLiteral("dir %1").arg(quoted(dir)),
         QStringLiteral("logfile %1").arg(quoted(logFile)),
     };
+    if (!tlsCertFile.isEmpty()) {
+        lines
+            << QStringLiteral("tls-port %1").arg(port) << QStringLiteral("tls-cert-file %1").arg(quoted(tlsCertFile))
+            << QStringLiteral("tls-key-file %1").arg(quoted(tlsKeyFile))
+            << QStringLiteral("tls-auth-clients %1").arg(tlsAuthClients ? QStringLiteral("yes") : QStringLiteral("no"))
+            << QStringLiteral("tls-replication yes");
+        if (!tlsCaFile.isEmpty())
+            lines << QStringLiteral("tls-ca-cert-file %1").arg(quoted(tlsCaFile));
+    }
     if (role == Role::Sentinel) {
         lines
             << QStringLiteral("sentinel resolve-hostnames yes")

@@ -46,6 +46,16 @@ public:
     // restarted node starts empty and resyncs (test stacks that never restart
     // a node from its files).
     bool persistence = true;
+    // TLS (PEM files; tlsCertFile empty: plain TCP). The node then listens
+    // with TLS only, on port (tls-port; the plain port is off), and speaks
+    // TLS to the nodes it connects to (tls-replication: a replica to its
+    // primary, a Sentinel to the nodes it monitors and its peers), showing
+    // tlsCertFile as its client certificate. tlsCaFile verifies the peers.
+    // tlsAuthClients: clients must present a certificate signed by tlsCaFile.
+    QString tlsCertFile;
+    QString tlsKeyFile;
+    QString tlsCaFile;
+    bool tlsAuthClients = false;
 
     // The ACL user on the Sentinels' own port, and what it may do there: what
     // Sentinel peers need (hello, PING, is-master-down-by-addr) and what

@@ -38,6 +38,14 @@ int freeLoopbackPort()
 
 } // namespace
 
+void RedisServerOptions::useTls(const TestCertificates &certificates, bool authClients)
+{
+    tlsCertFile = certificates.goodCert();
+    tlsKeyFile = certificates.goodKey();
+    tlsCaFile = certificates.caCert();
+    tlsAuthClients = authClients;
+}
+
 RedisServer::RedisServer() = default;
 
 RedisServer::~RedisServer()
@@ -80,9 +88,22 @@ QString RedisServer::adminUser() const
 
 QString RedisServer::url(const QString &user) const
 {
+    const QString scheme = m_options.tls() ? QStringLiteral("rediss") : QStringLiteral("redis");
     if (user.isEmpty())
-        return QStringLiteral("redis://127.0.0.1:%1").arg(m_port);
-    return QStringLiteral("redis://%1:%2@127.0.0.1:%3").arg(user, TestCredentials::get().password(user)).arg(m_port);
+        return QStringLiteral("%1://127.0.0.1:%2").arg(scheme).arg(m_port);
+    return QStringLiteral("%1://%2:%3@127.0.0.1:%4")
+        .arg(scheme, user, TestCredentials::get().password(user))
+        .arg(m_port);
+}
+
+RedisClient::Tls RedisServer::clientTls() const
+{
+    RedisClient::Tls tls;
+    tls.enabled = m_options.tls();
+    tls.caFile = m_options.tlsCaFile;
+    tls.certFile = m_options.tlsCertFile;
+    tls.keyFile = m_options.tlsKeyFile;
+    return tls;
 }
 
 qint64 RedisServer::pid() const
@@ -98,6 +119,7 @@ bool RedisServer::isRunning() const
 RedisClient RedisServer::client(const QString &user, int timeoutMs) const
 {
     RedisClient c;
+    c.setTls(clientTls());
     c.connect(host(), m_port, user, user.isEmpty() ? QString() : TestCredentials::get().password(user), timeoutMs);
     return c;
 }
@@ -117,6 +139,10 @@ QString RedisServer::writeConfig(QString *error)
     config.dir = m_dir->path();
     config.extraLines = m_options.extraArgs;
     config.persistence = m_options.persistence;
+    config.tlsCertFile = m_options.tlsCertFile;
+    config.tlsKeyFile = m_options.tlsKeyFile;
+    config.tlsCaFile = m_options.tlsCaFile;
+    config.tlsAuthClients = m_options.tlsAuthClients;
     if (m_options.sentinel) {
         config.role = RedisNodeConfig::Role::Sentinel;
         config.masterName = m_options.sentinelMasterName;
@@ -221,6 +247,7 @@ bool RedisServer::waitUntilReady(QString *error)
     const QString password = TestCredentials::get().password(user);
     QDeadlineTimer deadline(TimeScale::ms(kStartTimeoutMs));
     RedisClient admin;
+    admin.setTls(clientTls());
     QString why;
     for (;;) {
         if (!isRunning()) {

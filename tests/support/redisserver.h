@@ -9,6 +9,7 @@
 
 #include "tests/support/childexitcheck.h"
 #include "tests/support/redisclient.h"
+#include "tests/support/testcertificates.h"
 
 namespace l0l3::test {
 
@@ -39,6 +40,22 @@ struct RedisServerOptions
     // every data node. Off by default: most tests never reload a node from its
     // files, and an empty start is faster.
     bool persistence = false;
+    // TLS (Redis' own TLS, PEM files; tlsCertFile empty: plain TCP). The
+    // node then listens with TLS only on port() (tls-port, plain port 0),
+    // verifies peers with tlsCaFile (required), and speaks TLS to the nodes
+    // it connects to (tls-replication: a replica to its primary, a Sentinel
+    // to the monitored nodes and its peers) showing tlsCertFile. The
+    // fixture's own clients (client(), start-up) trust tlsCaFile and show
+    // tlsCertFile as their client certificate. tlsAuthClients: every client
+    // must show a certificate signed by tlsCaFile (mTLS).
+    QString tlsCertFile;
+    QString tlsKeyFile;
+    QString tlsCaFile;
+    bool tlsAuthClients = false;
+    // The TestCertificates' ca.pem and good.pem/good.key (127.0.0.1, for
+    // servers and clients alike).
+    void useTls(const TestCertificates &certificates, bool authClients = false);
+    bool tls() const { return !tlsCertFile.isEmpty(); }
 };
 
 // A real redis-server (or sentinel) on a free loopback port, in its own
@@ -77,8 +94,10 @@ public:
     int port() const { return m_port; }
     QString host() const { return QStringLiteral("127.0.0.1"); }
     // redis://user:password@127.0.0.1:port with the TestCredentials password
-    // of user; redis://127.0.0.1:port for an empty user.
+    // of user; redis://127.0.0.1:port for an empty user; rediss:// with TLS.
     QString url(const QString &user) const;
+    // What the fixture's own clients use: disabled without TLS.
+    RedisClient::Tls clientTls() const;
     qint64 pid() const;
     const Options &options() const { return m_options; }
 

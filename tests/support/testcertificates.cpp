@@ -43,10 +43,16 @@ bool TestCertificates::create(const QString &dir, QString *error)
 {
     m_dir = dir;
     const QString localNames = QStringLiteral("IP:127.0.0.1,DNS:localhost");
-    return makeCa(QStringLiteral("ca"), error) && makeCa(QStringLiteral("other-ca"), error)
-        && makeLeaf(QStringLiteral("good"), localNames, 2, error)
-        && makeLeaf(QStringLiteral("expired"), localNames, -1, error)
-        && makeLeaf(QStringLiteral("wrong-name"), QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), 2, error);
+    const QString ca = QStringLiteral("ca");
+    const QString server = QStringLiteral("serverAuth");
+    const QString client = QStringLiteral("clientAuth");
+    return makeCa(ca, error) && makeCa(QStringLiteral("other-ca"), error)
+        && makeLeaf(QStringLiteral("good"), ca, localNames, QStringLiteral("serverAuth,clientAuth"), 2, error)
+        && makeLeaf(QStringLiteral("expired"), ca, localNames, server, -1, error)
+        && makeLeaf(QStringLiteral("wrong-name"), ca, QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), server, 2,
+                    error)
+        && makeLeaf(QStringLiteral("client"), ca, {}, client, 2, error)
+        && makeLeaf(QStringLiteral("other-client"), QStringLiteral("other-ca"), {}, client, 2, error);
 }
 
 bool TestCertificates::makeCa(const QString &name, QString *error)
@@ -61,15 +67,18 @@ bool TestCertificates::makeCa(const QString &name, QString *error)
                    error);
 }
 
-bool TestCertificates::makeLeaf(const QString &name, const QString &subjectAltName, int days, QString *error)
+bool TestCertificates::makeLeaf(const QString &name, const QString &ca, const QString &subjectAltName,
+                                const QString &usage, int days, QString *error)
 {
     QFile ext(file(name + QStringLiteral(".ext")));
     if (!ext.open(QIODevice::WriteOnly)) {
         *error = ext.fileName() + QStringLiteral(": ") + ext.errorString();
         return false;
     }
-    ext.write("subjectAltName=" + subjectAltName.toLatin1()
-              + "\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
+    if (!subjectAltName.isEmpty())
+        ext.write("subjectAltName=" + subjectAltName.toLatin1() + '\n');
+    ext.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=" + usage.toLatin1()
+              + '\n');
     ext.close();
     return openssl(QStringList{QStringLiteral("req"), QStringLiteral("-new")} + kNewEcKey
                        + QStringList{QStringLiteral("-keyout"), file(name + QStringLiteral(".key")),
@@ -77,10 +86,10 @@ bool TestCertificates::makeLeaf(const QString &name, const QString &subjectAltNa
                                      QStringLiteral("-subj"), QStringLiteral("/CN=") + name},
                    error)
         && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
-                    file(name + QStringLiteral(".csr")), QStringLiteral("-CA"), caCert(), QStringLiteral("-CAkey"),
-                    caKey(), QStringLiteral("-CAcreateserial"), QStringLiteral("-days"), QString::number(days),
-                    QStringLiteral("-extfile"), file(name + QStringLiteral(".ext")), QStringLiteral("-out"),
-                    file(name + QStringLiteral(".pem"))},
+                    file(name + QStringLiteral(".csr")), QStringLiteral("-CA"), file(ca + QStringLiteral(".pem")),
+                    QStringLiteral("-CAkey"), file(ca + QStringLiteral(".key")), QStringLiteral("-CAcreateserial"),
+                    QStringLiteral("-days"), QString::number(days), QStringLiteral("-extfile"),
+                    file(name + QStringLiteral(".ext")), QStringLiteral("-out"), file(name + QStringLiteral(".pem"))},
                    error);
 }
 

@@ -15,6 +15,7 @@
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
 
@@ -49,6 +50,8 @@ private slots:
     void pausedServerDoesNotAnswer();
     void sentinelAuthenticatesAndFindsReplica();
     void packagedSentinelUserMatchesFixture();
+    void tlsReplicaAndSentinel();
+    void tlsRefusesPlainAndUntrusted();
     void managedProcessKeepsChannelsApart();
     void managedProcessReportsExitCode();
     void httpClientReadsResponse();
@@ -292,6 +295,111 @@ void TestRedisFixture::packagedSentinelUserMatchesFixture()
             line = l;
     QVERIFY2(!line.isEmpty(), prefix.constData());
     QCOMPARE(QString::fromUtf8(line.mid(prefix.size()).trimmed()), l0l3::RedisNodeConfig::sentinelUserPermissions());
+}
+
+// TLS-only nodes: the replica links to its primary over TLS and the
+// Sentinel monitors both over TLS, so a deployment can run without a plain
+// port anywhere.
+void TestRedisFixture::tlsReplicaAndSentinel()
+{
+    QTemporaryDir dir;
+    TestCertificates certificates;
+    QString error;
+    QVERIFY2(certificates.create(dir.path(), &error), qPrintable(error));
+    RedisServer::Options primaryOptions;
+    primaryOptions.useTls(certificates, true);
+    RedisServer primary;
+    QVERIFY2(primary.start(primaryOptions, &error), qPrintable(error));
+    RedisServer::Options replicaOptions = primaryOptions;
+    replicaOptions.replicaOfPort = primary.port();
+    RedisServer replica;
+    QVERIFY2(replica.start(replicaOptions, &error), qPrintable(error));
+    QVERIFY(primary.url(QStringLiteral("gateway")).startsWith(QStringLiteral("rediss://gateway:")));
+
+    RedisClient writer = primary.client(QStringLiteral("console"));
+    QVERIFY2(writer.isConnected(), qPrintable(writer.lastError()));
+    QVERIFY(writer.set("l0l3:v1:entry:fixture-tls", "over tls"));
+    RedisClient reader = replica.client(QStringLiteral("gateway"));
+    QVERIFY2(reader.isConnected(), qPrintable(reader.lastError()));
+    QTRY_COMPARE_WITH_TIMEOUT(reader.get("l0l3:v1:entry:fixture-tls"), QByteArray("over tls"), TimeScale::ms(5000));
+
+    RedisServer::Options sentinelOptions = primaryOptions;
+    sentinelOptions.sentinel = true;
+    sentinelOptions.monitorPort = primary.port();
+    sentinelOptions.quorum = 1;
+    RedisServer sentinel;
+    QVERIFY2(sentinel.start(sentinelOptions, &error), qPrintable(error));
+    RedisClient client = sentinel.client(sentinel.adminUser());
+    QVERIFY2(client.isConnected(), qPrintable(client.lastError()));
+    const RedisValue addr = client.command({"SENTINEL", "get-master-addr-by-name", "l0l3"});
+    QVERIFY2(addr.isArray() && addr.elements.size() == 2, qPrintable(addr.toString()));
+    QCOMPARE(addr.elements.at(1).str.toInt(), primary.port());
+    // The replica is discovered through INFO on the primary, read over TLS,
+    // and announced at its TLS port.
+    const auto replicaPorts = [&client] {
+        QList<int> ports;
+        const RedisValue replicas = client.command({"SENTINEL", "replicas", "l0l3"});
+        for (const RedisValue &r : replicas.elements)
+            for (qsizetype i = 0; i + 1 < r.elements.size(); i += 2)
+                if (r.elements.at(i).str == "port")
+                    ports << r.elements.at(i + 1).str.toInt();
+        return ports;
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(replicaPorts() == QList<int>{replica.port()}, qPrintable(sentinel.logTail()),
+                              TimeScale::ms(15000));
+}
+
+void TestRedisFixture::tlsRefusesPlainAndUntrusted()
+{
+    QTemporaryDir dir;
+    TestCertificates certificates;
+    QString error;
+    QVERIFY2(certificates.create(dir.path(), &error), qPrintable(error));
+    RedisServer::Options options;
+    options.useTls(certificates, true);
+    RedisServer server;
+    QVERIFY2(server.start(options, &error), qPrintable(error));
+
+    // A plain-text client gets no answer: the TLS port drops what is not a handshake.
+    RedisClient plain;
+    if (plain.connect(server.host(), server.port(), QStringLiteral("console"),
+                      TestCredentials::get().password(QStringLiteral("console")), 2000))
+        QVERIFY(!plain.ping());
+
+    // A client that trusts another CA refuses the server's certificate.
+    RedisClient::Tls untrusting = server.clientTls();
+    untrusting.caFile = certificates.otherCaCert();
+    RedisClient wrongCa;
+    wrongCa.setTls(untrusting);
+    QVERIFY(!wrongCa.connect(server.host(), server.port(), {}, {}, TimeScale::ms(5000)));
+    QVERIFY2(wrongCa.lastError().contains(QStringLiteral("certificate"), Qt::CaseInsensitive),
+             qPrintable(wrongCa.lastError()));
+
+    // tls-auth-clients: a client without a certificate of the CA is refused.
+    RedisClient::Tls anonymousTls = server.clientTls();
+    anonymousTls.certFile.clear();
+    anonymousTls.keyFile.clear();
+    RedisClient noCert;
+    noCert.setTls(anonymousTls);
+    if (noCert.connect(server.host(), server.port(), {}, {}, TimeScale::ms(5000)))
+        QVERIFY(!noCert.ping());
+    RedisClient::Tls otherClient = server.clientTls();
+    otherClient.certFile = certificates.otherClientCert();
+    otherClient.keyFile = certificates.otherClientKey();
+    RedisClient foreign;
+    foreign.setTls(otherClient);
+    if (foreign.connect(server.host(), server.port(), {}, {}, TimeScale::ms(5000)))
+        QVERIFY(!foreign.ping());
+
+    RedisClient::Tls clientOnly = server.clientTls();
+    clientOnly.certFile = certificates.clientCert();
+    clientOnly.keyFile = certificates.clientKey();
+    RedisClient good;
+    good.setTls(clientOnly);
+    QVERIFY2(good.connect(server.host(), server.port(), QStringLiteral("console"),
+                          TestCredentials::get().password(QStringLiteral("console")), TimeScale::ms(5000)),
+             qPrintable(good.lastError()));
+    QVERIFY(good.ping());
 }
 
 void TestRedisFixture::managedProcessKeepsChannelsApart()
