@@ -10,6 +10,7 @@
 
 #include "app/ctl/corpuscommand.h"
 #include "app/ctl/fleetcommand.h"
+#include "app/ctl/operatorscommand.h"
 #include "app/ctl/statscommand.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
@@ -190,6 +191,14 @@ void CtlRunner::run()
     } else if (c.name == QLatin1String("stats")) {
         auto *command = new StatsCommand(m_connection, {c.json, c.days}, this);
         connect(command, &StatsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("operators")) {
+        OperatorsCommand::Options o{c.args, c.role, c.operatorPasswordFile, c.json, {}, c.masterName};
+        for (const QString &s : c.sentinels)
+            o.sentinels.append({s.left(s.lastIndexOf(u':')), s.mid(s.lastIndexOf(u':') + 1).toInt()});
+        auto *command = new OperatorsCommand(m_connection, o, this);
+        connect(command, &OperatorsCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
     } else if (c.name == QLatin1String("fleet")) {
@@ -383,6 +392,7 @@ void CtlRunner::runAudit()
                                        {QStringLiteral("action"), fromStd(r.action)},
                                        {QStringLiteral("key"), fromStd(r.key)},
                                        {QStringLiteral("actor"), fromStd(r.actor)},
+                                       {QStringLiteral("user"), fromStd(r.user)},
                                        {QStringLiteral("ts_ms"), qint64(r.tsMs)},
                                        {QStringLiteral("version"), qint64(r.version)},
                                        {QStringLiteral("prev_version"), qint64(r.prevVersion)},

@@ -43,7 +43,10 @@ public:
         QString prefer;         // import --prefer newer|file|server (empty: conflicts stay)
         QStringList sentinels;  // fleet --sentinel HOST:PORT,... (empty: no Sentinel view)
         QString masterName = QStringLiteral("l0l3");
-        bool scrape = true; // fleet: read each gateway's /metrics (--no-scrape: registry only)
+        QString role;                 // operators add --role
+        QString operatorPasswordFile; // operators add/rotate-password --password-file (the operator's)
+        bool scrape = true;           // fleet: read each gateway's /metrics (--no-scrape: registry only)
+        qint64 reviewDays = 0;        // reverify keep --days N: the entry's own review period (0: unchanged)
     };
 
     CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent = nullptr);

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "app/ctl/ctlrunner.h"
+#include "app/ctl/operatorscommand.h"
 
 using l0l3::CtlRunner;
 
@@ -36,6 +37,11 @@ const char kUsage[] =
     "  fleet [--json] [--sentinel HOST:PORT,...] [--master-name NAME] [--no-scrape]\n"
     "                                       regions, gateways (registry + their /metrics), replicas,\n"
     "                                       Sentinels (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD)\n"
+    "  operators add NAME --role viewer|approver|admin --password-file F | rotate-password NAME\n"
+    "            --password-file F | remove NAME | list [--json] | sync [--sentinel HOST:PORT,...]\n"
+    "                                       operator ACL users (op-NAME) on the primary, its replicas and the\n"
+    "                                       Sentinels' nodes; as an admin operator or a Redis superuser. Here\n"
+    "                                       --password-file is the operator's: log in with $L0L3_REDIS_PASSWORD\n"
     "  import FILE [--dry-run] [--prefer newer|file|server]\n"
     "                                       restore it; conflicts are listed, never overwritten\n"
     "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
@@ -92,10 +98,13 @@ int main(int argc, char *argv[])
                                         QStringLiteral("name"));
     const QCommandLineOption noScrape(QStringLiteral("no-scrape"),
                                       QStringLiteral("Fleet: skip the gateways' /metrics."));
+    const QCommandLineOption role(QStringLiteral("role"), QStringLiteral("Operators: viewer, approver or admin."),
+                                  QStringLiteral("role"));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
     parser.addOptions({primary, actor,  passwordFile,  json,       limit,    responseFile, intent,
                        days,    search, expectVersion, waitMs,     outFile,  before,       withAudit,
                        dryRun,  prefer, sentinel,      masterName, noScrape, help});
+    parser.addOption(role);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -117,9 +126,19 @@ int main(int argc, char *argv[])
         {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0},
         {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},  {QStringLiteral("fleet"), 0},
         {QStringLiteral("audit-archive"), 0}, {QStringLiteral("stats"), 0}};
-    if (!arity.contains(cmd.name))
+    const bool operators = cmd.name == QLatin1String("operators");
+    if (operators) {
+        cmd.role = parser.value(role);
+        cmd.operatorPasswordFile = parser.value(passwordFile);
+        l0l3::OperatorsCommand::Options o;
+        o.args = cmd.args;
+        o.role = cmd.role;
+        o.passwordFile = cmd.operatorPasswordFile;
+        if (const QString why = l0l3::OperatorsCommand::checkUsage(o); !why.isEmpty())
+            return usageError(why);
+    } else if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
-    if (cmd.args.size() != arity.value(cmd.name))
+    if (!operators && cmd.args.size() != arity.value(cmd.name))
         return usageError(QStringLiteral("%1 takes %2 argument(s)").arg(cmd.name).arg(arity.value(cmd.name)));
     if (cmd.args.size() == 1 && cmd.args.first().isEmpty())
         return usageError(QStringLiteral("%1: empty argument").arg(cmd.name));
@@ -200,7 +219,7 @@ int main(int argc, char *argv[])
                    "give it with --password-file FILE or L0L3_REDIS_PASSWORD instead\n",
                    stderr);
     if (options->password.isEmpty()) {
-        if (parser.isSet(passwordFile)) {
+        if (parser.isSet(passwordFile) && !operators) {
             QFile f(parser.value(passwordFile));
             if (!f.open(QIODevice::ReadOnly))
                 return usageError(QStringLiteral("cannot read %1: %2").arg(f.fileName(), f.errorString()));

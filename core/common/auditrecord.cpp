@@ -6,7 +6,7 @@ namespace l0l3 {
 
 StreamFields AuditCodec::encode(const AuditRecord &r)
 {
-    return {
+    StreamFields fields{
         {"action", r.action},
         {"key", r.key},
         {"actor", r.actor},
@@ -15,6 +15,9 @@ StreamFields AuditCodec::encode(const AuditRecord &r)
         {"prev_version", Decimal::format(r.prevVersion)},
         {"detail", r.detail},
     };
+    if (!r.user.empty())
+        fields.emplace_back("user", r.user);
+    return fields;
 }
 
 std::optional<AuditRecord> AuditCodec::decode(std::string_view id, const StreamFields &fields, std::string *error)
@@ -31,6 +34,8 @@ std::optional<AuditRecord> AuditCodec::decode(std::string_view id, const StreamF
             r.key = value;
         } else if (name == "actor") {
             r.actor = value;
+        } else if (name == "user") {
+            r.user = value;
         } else if (name == "detail") {
             r.detail = value;
         } else if (name == "ts") {

@@ -181,4 +181,10 @@ inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
 // Hash: region -> "1" while that region is drained (survives gateway restarts).
 inline constexpr std::string_view kDrained = "l0l3:v1:drained";
 
+// Hash: operator name -> JSON {role, sha256 of the password, created_ms,
+// updated_ms, by} (OperatorRecord). Written by admins (l0l3-ctl operators) on
+// the primary, so it replicates; each operator is also the ACL user op-NAME on
+// every node (ACLs do not replicate). Not readable by viewers or approvers.
+inline constexpr std::string_view kOperators = "l0l3:v1:operators";
+
 } // namespace l0l3::RedisSchema

@@ -85,6 +85,7 @@ struct ApprovalService::Op
     QString control;            // control message, as given (spaces simplified)
     ImportRequest import;       // import: the file's entry; importRejected: key, expireAtMs = until
     QString actor;
+    QString user; // the authenticated ACL user (ACL WHOAMI), recorded in the audit
     ResultCallback cb;
     int watchRetries = 0; // approve/reject: lost WATCHes re-checked so far
 
@@ -327,6 +328,7 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     tx.audit.action = actionName().toStdString();
     tx.audit.key = key.toStdString();
     tx.audit.actor = actor.toStdString();
+    tx.audit.user = user.toStdString();
     tx.audit.tsMs = nowMs;
     tx.audit.prevVersion = current ? current->version : 0;
     tx.result.ok = true;
@@ -565,6 +567,7 @@ ApprovalService::~ApprovalService() = default;
 void ApprovalService::setConnection(RedisConnection *connection)
 {
     m_connection = connection;
+    m_userConnection = nullptr;
 }
 
 void ApprovalService::approve(const ApprovalRequest &request, ResultCallback cb)
@@ -730,6 +733,10 @@ void ApprovalService::fail(const std::shared_ptr<Op> &op, ErrorKind kind, const 
     ApprovalResult r;
     r.error = kind;
     r.message = message;
+    if (kind == ErrorKind::PermissionDenied) {
+        r.message = QStringLiteral("permission refused by Redis (ACL user %1; docs/SECURITY.md \"Operator roles\"): %2")
+                        .arg(op->user.isEmpty() ? QStringLiteral("?") : op->user, message);
+    }
     finish(op, r);
 }
 
@@ -747,6 +754,34 @@ void ApprovalService::runOp(std::shared_ptr<Op> op)
         return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
     if (const std::optional<Refusal> refusal = op->checkArguments())
         return fail(op, refusal->kind, refusal->message);
+    identify(op);
+}
+
+void ApprovalService::identify(std::shared_ptr<Op> op)
+{
+    if (m_connection->isReady() && m_userConnection == m_connection.data()
+        && m_userGeneration == m_connection->generation())
+        return proceed(op);
+    QPointer<RedisConnection> conn = m_connection;
+    conn->command({QByteArrayLiteral("ACL"), QByteArrayLiteral("WHOAMI")}, this, [this, op, conn](const RedisReply &r) {
+        if (r.local)
+            return fail(op, ErrorKind::NotConnected,
+                        QStringLiteral("cannot read the authenticated user: %1").arg(r.errorMessage()));
+        // An error (an ACL without +acl|whoami, a server without ACL) leaves it unknown for this
+        // generation: the write is still refused or allowed by the ACL itself.
+        m_user = !r.isError() && r.isString() ? QString::fromUtf8(r.str.left(128)) : QString();
+        m_userConnection = conn.data();
+        m_userGeneration = conn ? conn->generation() : 0;
+        proceed(op);
+    });
+}
+
+void ApprovalService::proceed(std::shared_ptr<Op> op)
+{
+    op->user = m_user;
+    // An operator is who it authenticated as, whatever name the caller passed.
+    if (op->user.startsWith(QLatin1String("op-")) && op->user.size() > 3)
+        op->actor = op->user.mid(3);
     if (op->needsProposal())
         readProposal(op);
     else

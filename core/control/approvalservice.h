@@ -73,6 +73,12 @@ public:
     RedisConnection *connection() const { return m_connection; }
     void setConnection(RedisConnection *connection); // e.g. after a Sentinel switch
 
+    // The actor of a write (audit record, entry's approved_by): an operator's own
+    // name when the connection is authenticated as ACL user op-NAME (ACL WHOAMI,
+    // read once per connection generation; the actor passed in is then
+    // ignored); otherwise, for a service account such as "console", the actor
+    // passed in, else this default. The audit record's "user" is always the
+    // authenticated ACL user.
     void setDefaultActor(const QString &actor) { m_defaultActor = actor; }
     QString defaultActor() const { return m_defaultActor; }
     // WAIT 1 <ms> after each write. 0 skips WAIT (replicasAcked stays -1).
@@ -148,8 +154,16 @@ private:
     void confirmReplication(std::shared_ptr<Op> op, ApprovalResult result);
     void onReplicaWait(std::shared_ptr<Op> op, ApprovalResult result, const RedisReply &reply);
 
+    // Reads the authenticated user (ACL WHOAMI) once per connection generation, then proceed(op).
+    void identify(std::shared_ptr<Op> op);
+    void proceed(std::shared_ptr<Op> op);
+
     QPointer<RedisConnection> m_connection;
     QString m_defaultActor;
+    // The ACL user of m_connection's current generation (empty: the server would not say).
+    QString m_user;
+    const RedisConnection *m_userConnection = nullptr;
+    quint64 m_userGeneration = 0;
     int m_waitTimeoutMs = 1000;
     std::deque<std::shared_ptr<Op>> m_queue;
     bool m_busy = false;

@@ -16,6 +16,7 @@ TestCredentials::TestCredentials()
     , topology(AclFile::randomPassword())
     , tester(AclFile::randomPassword())
     , sentinelAuth(AclFile::randomPassword())
+    , superuser(AclFile::randomPassword())
 {
 }
 
@@ -41,6 +42,8 @@ QString TestCredentials::password(const QString &user) const
         return tester;
     if (user == QLatin1String(RedisNodeConfig::kSentinelUser))
         return sentinelAuth;
+    if (user == u"l0l3-superuser")
+        return superuser;
     return {};
 }
 
@@ -65,7 +68,9 @@ QString TestCredentials::renderAclFile(const QString &dir, QString *error) const
         || file.write(
                QByteArray("user tester on #" + AclFile::passwordHash(tester)
                           + " resetchannels &l0l3:test:* resetkeys ~l0l3:test:* -@all +@read +@write +@connection"
-                            " +@transaction -@dangerous\n"))
+                            " +@transaction -@dangerous\n"
+                            "user l0l3-superuser on #"
+                          + AclFile::passwordHash(superuser) + " ~* &* +@all\n"))
             < 0) {
         if (error)
             *error = QStringLiteral("cannot append the test user to %1: %2").arg(path, file.errorString());

@@ -21,9 +21,12 @@ public:
     QString tester;
     // The Sentinels' own ACL user (RedisNodeConfig::kSentinelUser).
     QString sentinelAuth;
+    // Not in users.acl: "l0l3-superuser" (~* &* +@all), the Redis superuser an
+    // operator bootstraps the first admin operator with.
+    QString superuser;
 
     // The password of "gateway", "console", "replication", "sentinel",
-    // "topology", "tester" or "l0l3-sentinel"; empty otherwise.
+    // "topology", "tester", "l0l3-sentinel" or "l0l3-superuser"; empty otherwise.
     QString password(const QString &user) const;
 
     // Writes <dir>/users.acl from packaging/redis/users.acl with each

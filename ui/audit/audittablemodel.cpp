@@ -30,7 +30,14 @@ QVariant AuditTableModel::data(const QModelIndex &index, int role) const
         switch (column) {
         case Action: return QString::fromStdString(r.action);
         case Key: return QString::fromStdString(r.key);
-        case Actor: return QString::fromStdString(r.actor);
+        case Actor: {
+            // The authenticated ACL user beside a name a service account asserted.
+            const QString actor = QString::fromStdString(r.actor);
+            const QString user = QString::fromStdString(r.user);
+            if (user.isEmpty() || user == u"op-" + actor)
+                return actor;
+            return QStringLiteral("%1 (via %2)").arg(actor, user);
+        }
         case Detail: return QString::fromStdString(r.detail);
         }
         return {};
