@@ -11,8 +11,11 @@ std::string EntryCodec::encode(const Entry &entry)
     std::string out;
     out.reserve(160 + entry.response.size() + entry.prompt.size() + entry.system.size());
     JsonWriter w(out);
-    w.beginObject()
-        .key("fmt")
+    w.beginObject();
+    // Written only for a variant, so every other entry stays byte for byte what it was.
+    if (!entry.variantOf.empty())
+        w.key("variant_of").value(entry.variantOf);
+    w.key("fmt")
         .value(kFormat)
         .key("key")
         .value(entry.key)
@@ -123,6 +126,8 @@ std::optional<Entry> EntryCodec::decode(std::string_view json, std::string *erro
             ok = readString(v, k, e.model, error);
         } else if (k == "intent") {
             ok = readString(v, k, e.intent, error);
+        } else if (k == "variant_of") {
+            ok = readString(v, k, e.variantOf, error);
         } else if (k == "version") {
             ok = readInt(v, k, e.version, error);
         } else if (k == "approved_by") {

@@ -10,13 +10,16 @@ namespace l0l3 {
 // An approved cache entry, stored as JSON (EntryCodec) at RedisSchema::entryKey(key).
 struct Entry
 {
-    std::string key;          // cache key (CacheKey::derive)
-    std::string response;     // the assistant message content served on a hit
-    std::string prompt;       // the user prompt it was approved for (display, L1)
-    std::string system;       // the system prompt (display)
-    std::string ns;           // namespace
-    std::string model;        // model family
-    std::string intent;       // optional intent name
+    std::string key;      // cache key (CacheKey::derive)
+    std::string response; // the assistant message content served on a hit
+    std::string prompt;   // the user prompt it was approved for (display, L1)
+    std::string system;   // the system prompt (display)
+    std::string ns;       // namespace
+    std::string model;    // model family
+    std::string intent;   // optional intent name
+    // A variant (an operator-confirmed phrasing of another entry's question): the main entry's
+    // key, whose answer it serves and with which it is edited and revoked. Empty otherwise.
+    std::string variantOf;
     std::int64_t version = 1; // incremented by every edit; guards concurrent writers
     std::string approvedBy;
     std::int64_t approvedAtMs = 0; // ms since epoch

@@ -10,6 +10,8 @@
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
+#include "core/common/semanticthreshold.h"
+#include "core/control/entryvectors.h"
 
 namespace l0l3 {
 
@@ -76,7 +78,20 @@ std::optional<Refusal> notPrimary(const RedisReply &role, const RedisConnection 
 
 struct ApprovalService::Op
 {
-    enum class Kind { Approve, Reject, Unreject, Revoke, Edit, Freeze, Unfreeze, Control, Import, ImportRejected };
+    enum class Kind {
+        Approve,
+        Reject,
+        Unreject,
+        Revoke,
+        Edit,
+        Freeze,
+        Unfreeze,
+        Control,
+        Import,
+        ImportRejected,
+        AttachVariant,
+        Negative
+    };
     Kind kind = Kind::Approve;
     ApprovalRequest request;    // approve/reject: proposal ids, key, response, intent, ttl
     QString newResponse;        // edit
@@ -98,6 +113,18 @@ struct ApprovalService::Op
     // and whether that needs a write.
     QString importOutcome;
     bool importWrites = false;
+    // L1 (readL1State): a variant's main entry and its expiry (PTTL); a main entry's variant
+    // keys and, for an edit, their entries; a negative pair's key, prompt, similarity and
+    // the threshold before and after.
+    std::optional<Entry> mainEntry;
+    qint64 mainPttlMs = -1;
+    QStringList variantKeys;
+    QList<Entry> variantEntries;
+    QString negativeKey;
+    QString negativePrompt;
+    float negativeSimilarity = 0.0f;
+    float thresholdBefore = SemanticThreshold::kInitial;
+    qint64 entryPttlMs = -1;
 
     QString actionName() const
     {
@@ -112,10 +139,12 @@ struct ApprovalService::Op
         case Kind::Control: return QStringLiteral("control");
         case Kind::Import:
         case Kind::ImportRejected: return QStringLiteral("import");
+        case Kind::AttachVariant: return QStringLiteral("variant");
+        case Kind::Negative: return QStringLiteral("l1-negative");
         }
         return {};
     }
-    bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject; }
+    bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject || kind == Kind::AttachVariant; }
     bool isImport() const { return kind == Kind::Import || kind == Kind::ImportRejected; }
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
     // Approve and reject decide a proposal once: they read (and WATCH) the rejected set too.
@@ -160,12 +189,22 @@ struct ApprovalService::Op
     // The decided proposal(s) leave the pending list; the key's miss counter goes.
     void addAckAndForget(Transaction &tx) const;
     void addInvalidation(Transaction &tx) const;
+    void addVariant(Transaction &tx, qint64 nowMs) const;
+    void addNegative(Transaction &tx) const;
+    // An edit of a main entry: every variant serves the new answer.
+    void addVariantRewrites(Transaction &tx, const Entry &edited) const;
+    // A revoke: the vector, the variants (entries and vectors), the variant set and negatives go.
+    void addL1Revoke(Transaction &tx) const;
 };
 
 std::optional<Refusal> ApprovalService::Op::checkArguments()
 {
     auto invalid = [](const QString &message) { return Refusal{ErrorKind::InvalidArgument, message}; };
     switch (kind) {
+    case Kind::AttachVariant:
+        if (!CacheKey::isValid(request.variantOf.toStdString()))
+            return invalid(QStringLiteral("\"%1\" is not a cache key").arg(request.variantOf.left(64)));
+        [[fallthrough]];
     case Kind::Approve:
     case Kind::Reject:
         if (request.proposalId.isEmpty())
@@ -173,6 +212,10 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         if (kind == Kind::Reject && days <= 0)
             return invalid(QStringLiteral("reject needs a positive number of days"));
         break;
+    case Kind::Negative:
+        if (negativeKey.isEmpty() || negativePrompt.isEmpty())
+            return invalid(QStringLiteral("a negative pair needs the proposal's key and prompt"));
+        [[fallthrough]];
     case Kind::Unreject:
     case Kind::Revoke:
     case Kind::Edit:
@@ -345,6 +388,8 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     case Kind::Control: addControl(tx); break;
     case Kind::Import: addImport(tx); break;
     case Kind::ImportRejected: addImportRejected(tx); break;
+    case Kind::AttachVariant: addVariant(tx, nowMs); break;
+    case Kind::Negative: addNegative(tx); break;
     }
     return tx;
 }
@@ -395,6 +440,16 @@ void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
     tx.add(std::move(set));
     tx.audit.version = e.version;
     tx.result.version = e.version;
+    if (kind == Kind::Approve) {
+        QList<QByteArray> expiry;
+        if (e.ttlSeconds > 0)
+            expiry << QByteArrayLiteral("EX") << QByteArray::number(e.ttlSeconds);
+        if (QList<QByteArray> vector = EntryVectors::setCommand(e, SemanticThreshold::kInitial, expiry);
+            !vector.isEmpty())
+            tx.add(std::move(vector));
+    } else {
+        addVariantRewrites(tx, e);
+    }
     tx.addAudit();
     addInvalidation(tx);
     if (kind == Kind::Approve)
@@ -405,6 +460,7 @@ void ApprovalService::Op::addRevoke(Transaction &tx) const
 {
     tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::entryKey(key.toStdString()))});
     tx.audit.detail = current ? "revoked version " + std::to_string(current->version) : "revoked corrupt entry";
+    addL1Revoke(tx);
     tx.addAudit();
     addInvalidation(tx);
 }
@@ -519,6 +575,11 @@ void ApprovalService::Op::addImport(Transaction &tx) const
     if (import.expireAtMs > 0)
         set << QByteArrayLiteral("PXAT") << QByteArray::number(import.expireAtMs);
     tx.add(std::move(set));
+    QList<QByteArray> expiry;
+    if (import.expireAtMs > 0)
+        expiry << QByteArrayLiteral("PXAT") << QByteArray::number(import.expireAtMs);
+    if (QList<QByteArray> vector = EntryVectors::setCommand(e, SemanticThreshold::kInitial, expiry); !vector.isEmpty())
+        tx.add(std::move(vector));
     tx.audit.version = e.version;
     tx.audit.detail = QStringLiteral("version %1 approved by %2 at %3")
                           .arg(e.version)
@@ -573,7 +634,7 @@ void ApprovalService::setConnection(RedisConnection *connection)
 void ApprovalService::approve(const ApprovalRequest &request, ResultCallback cb)
 {
     auto op = std::make_shared<Op>();
-    op->kind = Op::Kind::Approve;
+    op->kind = request.variantOf.isEmpty() ? Op::Kind::Approve : Op::Kind::AttachVariant;
     op->request = request;
     op->actor = request.actor;
     op->cb = std::move(cb);
@@ -859,7 +920,7 @@ void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisR
                                                                    : QString());
         return finish(op, r);
     }
-    runTransaction(op);
+    readL1State(op);
 }
 
 void ApprovalService::runTransaction(std::shared_ptr<Op> op)
@@ -926,6 +987,232 @@ void ApprovalService::onReplicaWait(std::shared_ptr<Op> op, ApprovalResult resul
             QStringLiteral("; written, but WAIT failed (%1): replication not confirmed").arg(reply.errorMessage());
     }
     finish(op, result);
+}
+
+void ApprovalService::markNegative(const QString &key, const QString &negativeKey, const QString &negativePrompt,
+                                   const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Negative;
+    op->request.key = key;
+    op->negativeKey = negativeKey;
+    op->negativePrompt = negativePrompt;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::readL1State(std::shared_ptr<Op> op)
+{
+    RedisConnection *conn = m_connection;
+    if (!conn)
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+    const std::string key = op->key.toStdString();
+    QList<QList<QByteArray>> reads;
+    switch (op->kind) {
+    case Op::Kind::AttachVariant: {
+        const std::string main = op->request.variantOf.toStdString();
+        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::entryKey(main)),
+                  bytes(RedisSchema::variantsKey(main))},
+                 {QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(main))},
+                 {QByteArrayLiteral("PTTL"), bytes(RedisSchema::entryKey(main))},
+                 {QByteArrayLiteral("SCARD"), bytes(RedisSchema::variantsKey(main))}};
+        break;
+    }
+    case Op::Kind::Edit:
+    case Op::Kind::Revoke:
+        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::variantsKey(key))},
+                 {QByteArrayLiteral("SMEMBERS"), bytes(RedisSchema::variantsKey(key))}};
+        break;
+    case Op::Kind::Negative:
+        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::vectorKey(key)),
+                  bytes(RedisSchema::l1NegativeKey(key))},
+                 {QByteArrayLiteral("GET"), bytes(RedisSchema::vectorKey(key))},
+                 {QByteArrayLiteral("PTTL"), bytes(RedisSchema::entryKey(key))},
+                 {QByteArrayLiteral("SCARD"), bytes(RedisSchema::l1NegativeKey(key))}};
+        break;
+    default: return runTransaction(op);
+    }
+    conn->pipeline(reads, this, [this, op](const QList<RedisReply> &replies) { onL1State(op, replies); });
+}
+
+void ApprovalService::onL1State(std::shared_ptr<Op> op, const QList<RedisReply> &replies)
+{
+    for (const RedisReply &r : replies) {
+        if (r.isError())
+            return refuse(op, kindOf(r), QStringLiteral("%1 refused: %2").arg(op->actionName(), r.errorMessage()));
+    }
+    auto invalid = [&](const QString &message) { refuse(op, ErrorKind::InvalidArgument, message); };
+    switch (op->kind) {
+    case Op::Kind::AttachVariant: {
+        const QString main = op->request.variantOf;
+        if (replies[1].isNil())
+            return refuse(op, ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(main));
+        std::string why;
+        op->mainEntry = EntryCodec::decode(replies[1].str.toStdString(), &why);
+        if (!op->mainEntry)
+            return invalid(QStringLiteral("the entry %1 is corrupt (%2)").arg(main, QString::fromStdString(why)));
+        if (!op->mainEntry->variantOf.empty())
+            return invalid(QStringLiteral("%1 is itself a variant of %2: attach to that entry")
+                               .arg(main, QString::fromStdString(op->mainEntry->variantOf)));
+        if (main == op->key)
+            return invalid(QStringLiteral("a proposal cannot be a variant of its own key"));
+        const Proposal &p = *op->proposal;
+        if (p.ns != op->mainEntry->ns || p.model != op->mainEntry->model
+            || EntryVectors::systemSha256(p.system) != EntryVectors::systemSha256(op->mainEntry->system)) {
+            return invalid(QStringLiteral("proposal %1 asks in another namespace, system prompt or model than %2; "
+                                          "a variant must share all three")
+                               .arg(op->request.proposalId, main));
+        }
+        op->mainPttlMs = replies[2].isInteger() ? replies[2].integer : -1;
+        if (replies[3].integer >= qint64(RedisSchema::kMaxVariantsPerEntry))
+            return invalid(QStringLiteral("%1 has %2 variants already (the most an entry may have)")
+                               .arg(main)
+                               .arg(replies[3].integer));
+        break;
+    }
+    case Op::Kind::Edit:
+    case Op::Kind::Revoke:
+        for (const RedisReply &member : replies[1].elements) {
+            // Only what the console wrote: a cache key, at most the bound.
+            if (CacheKey::isValid(member.str.toStdString())
+                && op->variantKeys.size() < qsizetype(RedisSchema::kMaxVariantsPerEntry))
+                op->variantKeys.append(QString::fromLatin1(member.str));
+        }
+        if (op->kind == Op::Kind::Edit && !op->variantKeys.isEmpty())
+            return readVariantEntries(op);
+        break;
+    case Op::Kind::Negative: {
+        if (!op->current)
+            return refuse(op, ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(op->key));
+        if (!op->current->variantOf.empty())
+            return invalid(QStringLiteral("%1 is a variant of %2: mark the pair against that entry")
+                               .arg(op->key, QString::fromStdString(op->current->variantOf)));
+        op->thresholdBefore = EntryVectors::storedThreshold(replies[1].isNil() ? QByteArray() : replies[1].str);
+        op->entryPttlMs = replies[2].isInteger() ? replies[2].integer : -1;
+        op->negativeSimilarity = EntryVectors::similarity(op->current->prompt, op->negativePrompt.toStdString());
+        if (replies[3].integer >= qint64(RedisSchema::kMaxL1Negatives))
+            return invalid(QStringLiteral("%1 has %2 negative pairs already (the most an entry may have)")
+                               .arg(op->key)
+                               .arg(replies[3].integer));
+        break;
+    }
+    default: break;
+    }
+    runTransaction(op);
+}
+
+void ApprovalService::readVariantEntries(std::shared_ptr<Op> op)
+{
+    RedisConnection *conn = m_connection;
+    if (!conn)
+        return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
+    QList<QByteArray> watch{QByteArrayLiteral("WATCH")};
+    QList<QByteArray> mget{QByteArrayLiteral("MGET")};
+    for (const QString &variant : std::as_const(op->variantKeys)) {
+        watch.append(bytes(RedisSchema::entryKey(variant.toStdString())));
+        mget.append(bytes(RedisSchema::entryKey(variant.toStdString())));
+    }
+    conn->pipeline({watch, mget}, this, [this, op](const QList<RedisReply> &replies) {
+        for (const RedisReply &r : replies) {
+            if (r.isError())
+                return refuse(op, kindOf(r), QStringLiteral("%1 refused: %2").arg(op->actionName(), r.errorMessage()));
+        }
+        for (const RedisReply &value : replies[1].elements) {
+            if (value.isNil())
+                continue;
+            std::optional<Entry> variant = EntryCodec::decode(value.str.toStdString());
+            // A variant edited on its own still follows its main entry; anything else is left alone.
+            if (variant && variant->variantOf == op->key.toStdString())
+                op->variantEntries.append(std::move(*variant));
+        }
+        runTransaction(op);
+    });
+}
+
+void ApprovalService::Op::addVariant(Transaction &tx, qint64 nowMs) const
+{
+    const Proposal &p = *proposal;
+    Entry v = *mainEntry;
+    v.key = p.key;
+    v.prompt = p.prompt;
+    v.system = p.system;
+    v.variantOf = mainEntry->key;
+    v.version = 1;
+    v.approvedBy = actor.toStdString();
+    v.approvedAtMs = nowMs;
+    // The main entry's remaining life: a variant never outlives the answer it serves.
+    QList<QByteArray> expiry;
+    if (mainPttlMs > 0)
+        expiry << QByteArrayLiteral("PX") << QByteArray::number(mainPttlMs);
+    tx.add(
+        QList<QByteArray>{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(v.key)), bytes(EntryCodec::encode(v))}
+        + expiry);
+    if (QList<QByteArray> vector = EntryVectors::setCommand(v, SemanticThreshold::kInitial, expiry); !vector.isEmpty())
+        tx.add(std::move(vector));
+    tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::variantsKey(mainEntry->key)), utf8(key)});
+    tx.audit.version = v.version;
+    tx.audit.detail = QStringLiteral("proposal=%1 variant_of=%2 similarity=%3")
+                          .arg(request.proposalId, QString::fromStdString(mainEntry->key))
+                          .arg(double(EntryVectors::similarity(mainEntry->prompt, p.prompt)), 0, 'f', 3)
+                          .toStdString();
+    tx.result.version = v.version;
+    tx.addAudit();
+    addInvalidation(tx);
+    addAckAndForget(tx);
+}
+
+void ApprovalService::Op::addNegative(Transaction &tx) const
+{
+    const float after = EntryVectors::tightened(thresholdBefore, negativeSimilarity);
+    tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::l1NegativeKey(key.toStdString())), utf8(negativeKey)});
+    QList<QByteArray> expiry;
+    if (entryPttlMs > 0)
+        expiry << QByteArrayLiteral("PX") << QByteArray::number(entryPttlMs);
+    if (QList<QByteArray> vector = EntryVectors::setCommand(*current, after, expiry); !vector.isEmpty())
+        tx.add(std::move(vector));
+    tx.audit.version = current->version;
+    tx.audit.detail = QStringLiteral("not_same=%1 similarity=%2 threshold=%3->%4")
+                          .arg(negativeKey)
+                          .arg(double(negativeSimilarity), 0, 'f', 3)
+                          .arg(double(thresholdBefore), 0, 'f', 3)
+                          .arg(double(after), 0, 'f', 3)
+                          .toStdString();
+    tx.result.version = current->version;
+    tx.addAudit();
+    addInvalidation(tx);
+}
+
+void ApprovalService::Op::addVariantRewrites(Transaction &tx, const Entry &edited) const
+{
+    for (Entry v : variantEntries) {
+        v.response = edited.response;
+        v.version += 1;
+        v.approvedBy = edited.approvedBy;
+        v.approvedAtMs = edited.approvedAtMs;
+        tx.add({QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(v.key)), bytes(EntryCodec::encode(v)),
+                QByteArrayLiteral("KEEPTTL")});
+        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), bytes(v.key)});
+    }
+    if (!variantEntries.isEmpty())
+        tx.audit.detail += " and its " + std::to_string(variantEntries.size()) + " variant(s)";
+}
+
+void ApprovalService::Op::addL1Revoke(Transaction &tx) const
+{
+    const std::string k = key.toStdString();
+    tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::vectorKey(k)), bytes(RedisSchema::variantsKey(k)),
+            bytes(RedisSchema::l1NegativeKey(k))});
+    if (current && !current->variantOf.empty())
+        tx.add({QByteArrayLiteral("SREM"), bytes(RedisSchema::variantsKey(current->variantOf)), utf8(key)});
+    for (const QString &variant : variantKeys) {
+        const std::string v = variant.toStdString();
+        tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::entryKey(v)), bytes(RedisSchema::vectorKey(v))});
+        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), bytes(v)});
+    }
+    if (!variantKeys.isEmpty())
+        tx.audit.detail += " with its " + std::to_string(variantKeys.size())
+            + " variant(s): " + variantKeys.join(QLatin1Char(' ')).toStdString();
 }
 
 } // namespace l0l3

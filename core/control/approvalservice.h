@@ -25,8 +25,10 @@ struct ApprovalRequest
     QString key;                     // optional; must match the proposal's key
     std::optional<QString> response; // edited response; nullopt keeps the proposed one
     QString intent;                  // optional intent name
-    QString actor;                   // operator; empty: the service's default actor
-    qint64 ttlSeconds = 0;           // 0: no expiry
+    // Approve as a variant of this approved entry's key instead of as an entry of its own.
+    QString variantOf;
+    QString actor;         // operator; empty: the service's default actor
+    qint64 ttlSeconds = 0; // 0: no expiry
 };
 
 // An entry (or a rejected key) restored from an export file (CorpusReader).
@@ -118,6 +120,20 @@ public:
     // it until then or later ("unchanged"/"kept"); audited as "import".
     void importRejected(const QString &key, qint64 untilMs, const QString &actor, bool dryRun, ResultCallback cb = {});
 
+    // With request.variantOf set, approve() attaches the proposal as a variant of that entry
+    // (audited as "variant"): the proposal's key gets a full copy of the main entry (its own
+    // prompt and system prompt, "variant_of" the main key, the main entry's answer and remaining
+    // expiry), its own L1 vector, and joins RedisSchema::variantsKey(main); invalidated, acked.
+    // Refused unless the main entry exists, is not itself a variant, and shares the proposal's
+    // namespace, normalised system prompt and model family. Editing the main entry rewrites
+    // every variant's answer; revoking it deletes its variants and their vectors.
+    //
+    // "Not the same question": records negativeKey (a proposal's key) in
+    // RedisSchema::l1NegativeKey(key) and tightens the entry's L1 threshold past the
+    // similarity of negativePrompt to the entry's prompt (audited as "l1-negative").
+    void markNegative(const QString &key, const QString &negativeKey, const QString &negativePrompt,
+                      const QString &actor, ResultCallback cb = {});
+
     void freezeApprovals(const QString &actor, ResultCallback cb = {});
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
     // A ControlMessage in its text form (build it with encode(); runs of
@@ -149,6 +165,11 @@ private:
     void onProposalRead(std::shared_ptr<Op> op, const RedisReply &reply);
     void checkPreconditions(std::shared_ptr<Op> op);
     void onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies);
+    // The L1 side of a write (variants, vectors, negatives): read and WATCHed after the
+    // preconditions, then runTransaction().
+    void readL1State(std::shared_ptr<Op> op);
+    void onL1State(std::shared_ptr<Op> op, const QList<RedisReply> &replies);
+    void readVariantEntries(std::shared_ptr<Op> op);
     void runTransaction(std::shared_ptr<Op> op);
     void onExec(std::shared_ptr<Op> op, const ApprovalResult &result, const RedisReply &exec);
     void confirmReplication(std::shared_ptr<Op> op, ApprovalResult result);
