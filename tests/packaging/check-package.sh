@@ -91,7 +91,8 @@ for unit in "$source_dir"/packaging/systemd/*.service "$source_dir"/packaging/sy
     [[ $name == l0l3-gateway* ]] && owner=l0l3-gateway
     expect_file "$owner" "/lib/systemd/system/$name"
 done
-for f in redis/primary.conf redis/replica.conf redis/sentinel.conf redis/users.acl render-acl.sh; do
+for f in redis/primary.conf redis/replica.conf redis/sentinel.conf redis/users.acl render-acl.sh \
+    redis/primary-tls.conf redis/replica-tls.conf redis/sentinel-tls.conf; do
     expect_file l0l3-doc "/usr/share/doc/l0l3/examples/$f"
 done
 expect_file l0l3-doc /usr/share/doc/l0l3/ARCHITECTURE.md
