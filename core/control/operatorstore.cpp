@@ -194,6 +194,42 @@ QList<OperatorStore::Node> OperatorStore::replicasOfInfo(const QByteArray &info)
     return nodes;
 }
 
+QString OperatorStore::Permissions::role() const
+{
+    if (!known)
+        return {};
+    return canAdmin ? QStringLiteral("admin") : canDecide ? QStringLiteral("approver") : QStringLiteral("viewer");
+}
+
+void OperatorStore::probePermissions(RedisConnection *connection, QObject *context,
+                                     std::function<void(const Permissions &)> cb)
+{
+    QPointer<RedisConnection> conn = connection;
+    QPointer<QObject> ctx = context;
+    connection->command(
+        {QByteArrayLiteral("ACL"), QByteArrayLiteral("WHOAMI")}, context, [conn, ctx, cb](const RedisReply &who) {
+            if (!who.isString() || !conn || !ctx)
+                return cb(Permissions{});
+            const QByteArray user = who.str.left(128);
+            const QByteArray entry = bytes(RedisSchema::entryKey("0123456789abcdef0123456789abcdef"));
+            conn->pipeline({{QByteArrayLiteral("ACL"), QByteArrayLiteral("DRYRUN"), user, QByteArrayLiteral("SET"),
+                             entry, QByteArrayLiteral("{}")},
+                            {QByteArrayLiteral("ACL"), QByteArrayLiteral("DRYRUN"), user, QByteArrayLiteral("SET"),
+                             bytes(RedisSchema::kFrozen), QByteArrayLiteral("1")}},
+                           ctx, [user, cb](const QList<RedisReply> &r) {
+                               Permissions p;
+                               p.user = QString::fromUtf8(user);
+                               // DRYRUN answers OK, or a bulk string saying why not; an error: it may not ask.
+                               if (r[0].isError() || r[1].isError())
+                                   return cb(p);
+                               p.known = true;
+                               p.canDecide = r[0].type == RedisReply::Type::Status && r[0].str == "OK";
+                               p.canAdmin = r[1].type == RedisReply::Type::Status && r[1].str == "OK";
+                               cb(p);
+                           });
+        });
+}
+
 void OperatorStore::add(const QString &name, const QString &role, const QByteArray &password, Callback cb)
 {
     auto job = std::make_shared<Job>();

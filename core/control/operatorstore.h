@@ -65,6 +65,19 @@ public:
         QStringList unsavedNodes;        // applied, but the node has no aclfile (ACL SAVE refused)
     };
     using Callback = std::function<void(const Result &)>;
+    // What the connection's ACL user may do, asked of Redis itself (ACL WHOAMI, then ACL DRYRUN
+    // of an entry write and of the frozen flag): what a console greys out. known is false when
+    // the server would not say (no +acl|whoami/+acl|dryrun): then nothing is assumed refused.
+    struct Permissions
+    {
+        bool known = false;
+        QString user;
+        bool canDecide = true; // approve, edit, reject, revoke
+        bool canAdmin = true;  // freeze, drain, flush, failover, promote, operators
+        QString role() const;  // viewer | approver | admin | "" when unknown
+    };
+    static void probePermissions(RedisConnection *connection, QObject *context,
+                                 std::function<void(const Permissions &)> cb);
 
     static constexpr int kMinPasswordBytes = 16;
     static constexpr int kMaxPasswordBytes = 1024;

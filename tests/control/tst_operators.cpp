@@ -31,6 +31,7 @@ private slots:
     void aclListLineKeepsSelectorsWhole();
     void bootstrapFirstAdminAsSuperuser();
     void adminAddsOperatorsOnEveryNode();
+    void permissionsAreProbedFromRedis();
     void viewerIsRefusedByRedis();
     void approverDecidesAndTheAuditNamesThem();
     void onlyAdminsFreezeAndManageOperators();
@@ -222,6 +223,38 @@ void TestOperators::adminAddsOperatorsOnEveryNode()
             ++audited;
     }
     QCOMPARE(audited, 2);
+}
+
+void TestOperators::permissionsAreProbedFromRedis()
+{
+    const QList<std::tuple<QString, QString, QString>> cases{
+        {QStringLiteral("op-victor"), m_passwords.value(QStringLiteral("victor")), QStringLiteral("viewer")},
+        {QStringLiteral("op-anna"), m_passwords.value(QStringLiteral("anna")), QStringLiteral("approver")},
+        {QStringLiteral("op-alice"), m_passwords.value(QStringLiteral("alice")), QStringLiteral("admin")},
+        // The service account may do everything an admin does on the data (not manage operators).
+        {QStringLiteral("console"), TestCredentials::get().console, QStringLiteral("admin")}};
+    for (const auto &[user, password, role] : cases) {
+        RedisConnection::Options o = optionsFor(m_redis.primary);
+        o.user = user.toUtf8();
+        o.password = password.toUtf8();
+        RedisConnection conn(o);
+        conn.open();
+        std::optional<OperatorStore::Permissions> got;
+        OperatorStore::probePermissions(&conn, this, [&got](const OperatorStore::Permissions &p) { got = p; });
+        QVERIFY(Poll::until([&] { return got.has_value(); }, 10000));
+        QVERIFY2(got->known, qPrintable(user));
+        QCOMPARE(got->user, user);
+        QCOMPARE(got->role(), role);
+    }
+    // A user that may not ask (no +acl|dryrun) is unknown: nothing assumed refused.
+    RedisConnection::Options o = optionsFor(m_redis.primary, QStringLiteral("gateway"));
+    RedisConnection conn(o);
+    conn.open();
+    std::optional<OperatorStore::Permissions> got;
+    OperatorStore::probePermissions(&conn, this, [&got](const OperatorStore::Permissions &p) { got = p; });
+    QVERIFY(Poll::until([&] { return got.has_value(); }, 10000));
+    QVERIFY(!got->known);
+    QVERIFY(got->canDecide && got->canAdmin);
 }
 
 void TestOperators::viewerIsRefusedByRedis()
