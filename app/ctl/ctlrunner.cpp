@@ -12,6 +12,7 @@
 #include "app/ctl/fleetcommand.h"
 #include "app/ctl/operatorscommand.h"
 #include "app/ctl/statscommand.h"
+#include "app/ctl/variantscommand.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -218,6 +219,7 @@ void CtlRunner::run()
         ApprovalRequest req;
         req.proposalId = c.args.value(0);
         req.intent = c.intent;
+        req.variantOf = c.variantOf;
         req.actor = c.actor;
         if (!c.responseFile.isEmpty()) {
             QString response;
@@ -226,6 +228,11 @@ void CtlRunner::run()
             req.response = response;
         }
         m_service->approve(req, cb);
+    } else if (c.name == QLatin1String("variants")) {
+        auto *command = new VariantsCommand(m_connection, {c.args.value(0), c.json}, this);
+        connect(command, &VariantsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
     } else if (c.name == QLatin1String("reject")) {
         m_service->reject(c.args.value(0), {}, c.actor, c.days, cb);
     } else if (c.name == QLatin1String("revoke")) {

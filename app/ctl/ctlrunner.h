@@ -32,6 +32,7 @@ public:
         int limit = 50;
         QString responseFile;
         QString intent;
+        QString variantOf; // approve --variant-of KEY
         QString search;
         int days = 30;
         qint64 expectVersion = 0;

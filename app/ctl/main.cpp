@@ -20,7 +20,10 @@ const char kUsage[] =
     "usage: l0l3-ctl --primary redis://[user:pass@]HOST:PORT [--actor NAME] COMMAND [ARGS]\n"
     "commands:\n"
     "  proposals [--limit N] [--json]       ranked proposals (by estimated savings)\n"
-    "  approve ID [--response-file F] [--intent NAME]\n"
+    "  approve ID [--response-file F] [--intent NAME] [--variant-of KEY]\n"
+    "                                       --variant-of: attach it as a variant of the approved entry KEY\n"
+    "                                       (its phrasing then serves KEY's answer, edited and revoked with it)\n"
+    "  variants KEY [--json]                the variants of an approved entry\n"
     "  reject ID [--days N]\n"
     "  revoke KEY                           KEY as in the gateway's x-l0l3-key header\n"
     "  edit KEY --response-file F [--expect-version V]\n"
@@ -100,11 +103,14 @@ int main(int argc, char *argv[])
                                       QStringLiteral("Fleet: skip the gateways' /metrics."));
     const QCommandLineOption role(QStringLiteral("role"), QStringLiteral("Operators: viewer, approver or admin."),
                                   QStringLiteral("role"));
+    const QCommandLineOption variantOf(QStringLiteral("variant-of"),
+                                       QStringLiteral("Approve: as a variant of this entry."), QStringLiteral("key"));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
     parser.addOptions({primary, actor,  passwordFile,  json,       limit,    responseFile, intent,
                        days,    search, expectVersion, waitMs,     outFile,  before,       withAudit,
                        dryRun,  prefer, sentinel,      masterName, noScrape, help});
     parser.addOption(role);
+    parser.addOption(variantOf);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -120,12 +126,12 @@ int main(int argc, char *argv[])
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
     static const QHash<QString, int> arity{
-        {QStringLiteral("proposals"), 0},     {QStringLiteral("approve"), 1}, {QStringLiteral("reject"), 1},
-        {QStringLiteral("revoke"), 1},        {QStringLiteral("edit"), 1},    {QStringLiteral("entries"), 0},
-        {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},  {QStringLiteral("unfreeze"), 0},
-        {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1}, {QStringLiteral("flush"), 0},
-        {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},  {QStringLiteral("fleet"), 0},
-        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("stats"), 0}};
+        {QStringLiteral("proposals"), 0},     {QStringLiteral("approve"), 1},  {QStringLiteral("reject"), 1},
+        {QStringLiteral("revoke"), 1},        {QStringLiteral("edit"), 1},     {QStringLiteral("entries"), 0},
+        {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},   {QStringLiteral("unfreeze"), 0},
+        {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1},  {QStringLiteral("flush"), 0},
+        {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},   {QStringLiteral("fleet"), 0},
+        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("variants"), 1}, {QStringLiteral("stats"), 0}};
     const bool operators = cmd.name == QLatin1String("operators");
     if (operators) {
         cmd.role = parser.value(role);
@@ -166,6 +172,7 @@ int main(int argc, char *argv[])
     cmd.json = parser.isSet(json);
     cmd.responseFile = parser.value(responseFile);
     cmd.intent = parser.value(intent);
+    cmd.variantOf = parser.value(variantOf);
     cmd.search = parser.value(search);
     cmd.actor = parser.value(actor);
     if (cmd.actor.isEmpty())
