@@ -1,5 +1,10 @@
 #include "core/common/proposal.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
 #include "core/common/cachekey.h"
 #include "core/common/decimal.h"
 
@@ -60,10 +65,20 @@ StreamFields ProposalCodec::encode(const Proposal &p)
     for (const auto &[name, value] : named)
         bytes += name.size() + value.size() + 2 * 12;
     std::string packed;
-    packed.reserve(bytes);
+    packed.reserve(bytes + (p.l1Key.empty() ? 0 : p.l1Key.size() + 64));
     for (const auto &[name, value] : named) {
         appendNetstring(packed, name);
         appendNetstring(packed, value);
+    }
+    // Optional: a proposal without a candidate stays readable by a library that predates them.
+    if (!p.l1Key.empty()) {
+        char similarity[16];
+        const float s = std::isfinite(p.l1Similarity) ? std::clamp(p.l1Similarity, -1.0f, 1.0f) : 0.0f;
+        const int n = std::snprintf(similarity, sizeof similarity, "%.4f", static_cast<double>(s));
+        appendNetstring(packed, "l1_key");
+        appendNetstring(packed, p.l1Key);
+        appendNetstring(packed, "l1_similarity");
+        appendNetstring(packed, std::string_view(similarity, static_cast<std::size_t>(n)));
     }
     return {{"key", p.key}, {std::string(kPackedField), std::move(packed)}};
 }
@@ -86,6 +101,8 @@ Proposal ProposalView::toProposal() const
     p.responseFormat = std::string(responseFormat);
     p.tools = std::string(tools);
     p.toolChoice = std::string(toolChoice);
+    p.l1Key = std::string(l1Key);
+    p.l1Similarity = l1Similarity;
     return p;
 }
 
@@ -122,6 +139,7 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
         return failWith("odd number of field names and values");
     ProposalView p;
     p.id = id;
+    std::string_view l1Similarity;
     bool haveKey = false;
     bool haveResponse = false;
     // One field, whether a stream field of its own or one packed in kPackedField.
@@ -157,6 +175,10 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
             p.tools = value;
         } else if (name == "tool_choice") {
             p.toolChoice = value;
+        } else if (name == "l1_key") {
+            p.l1Key = value;
+        } else if (name == "l1_similarity") {
+            l1Similarity = value;
         }
         if (number && !Decimal::parse(value, *number)) {
             failWith("field \"" + std::string(name) + "\" is not a number: \"" + std::string(value) + "\"");
@@ -184,6 +206,18 @@ std::optional<ProposalView> ProposalCodec::decodeView(std::string_view id, std::
     }
     if (!haveKey || !haveResponse)
         return failWith(!haveKey ? "missing field \"key\"" : "missing field \"response\"");
+    // The candidate is advisory: one that does not parse is dropped, the proposal is kept.
+    float similarity = 0.0f;
+    const auto parsed = std::from_chars(l1Similarity.data(), l1Similarity.data() + l1Similarity.size(), similarity);
+    const bool similarityOk = !l1Similarity.empty() && parsed.ec == std::errc()
+        && parsed.ptr == l1Similarity.data() + l1Similarity.size() && std::isfinite(similarity) && similarity >= -1.0f
+        && similarity <= 1.0f;
+    if (!CacheKey::isValid(p.l1Key) || !similarityOk) {
+        p.l1Key = {};
+        p.l1Similarity = 0.0f;
+    } else {
+        p.l1Similarity = similarity;
+    }
     return p;
 }
 

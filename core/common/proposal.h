@@ -32,6 +32,10 @@ struct Proposal
     std::string responseFormat; // canonical JSON or empty, as in CacheKeyInput
     std::string tools;          // canonical JSON or empty
     std::string toolChoice;     // canonical JSON or empty
+    // L1 shadow candidate: the approved entry most similar to the prompt (its cache key) and the
+    // similarity; empty and 0 when the gateway found none. Not part of the cache key.
+    std::string l1Key;
+    float l1Similarity = 0.0f;
 
     // CacheKey::derive over ns, system, prompt, model and the JSON fields.
     std::string derivedKey() const;
@@ -60,6 +64,8 @@ struct ProposalView
     std::string_view responseFormat;
     std::string_view tools;
     std::string_view toolChoice;
+    std::string_view l1Key;
+    float l1Similarity = 0.0f;
 
     Proposal toProposal() const;
     std::string derivedKey() const;
@@ -76,7 +82,8 @@ public:
     static constexpr std::string_view kPackedField = "fields";
     // Field/value pairs for XADD: key, then kPackedField with ns, system,
     // prompt, response, model, region, ts, upstream_ms, prompt_tokens,
-    // completion_tokens, response_format, tools and tool_choice, in this order. Two stream fields instead of eleven:
+    // completion_tokens, response_format, tools and tool_choice, in this order, then l1_key and
+    // l1_similarity (4 decimals) only when l1Key is set. Two stream fields instead of eleven:
     // Redis replies with 4 bulk strings per entry instead of 22, which keeps
     // a console's XREADGROUP of a large queue short.
     static StreamFields encode(const Proposal &proposal);
@@ -84,7 +91,8 @@ public:
     // before the packing) or packed in kPackedField, or a mix. Unknown fields
     // are ignored; nullopt and a reason in *error when key or response is
     // missing, a number field is not a number or kPackedField is not a list
-    // of netstring pairs.
+    // of netstring pairs. An l1_key that is not a cache key, or an l1_similarity
+    // that is not a number in [-1, 1], is dropped (both become empty and 0).
     static std::optional<Proposal> decode(std::string_view id, const StreamFields &fields,
                                           std::string *error = nullptr);
     // The same rules over field, value, field, value... views (e.g. straight

@@ -14,7 +14,9 @@
 //   - refuses a malformed proposal with "BADPROPOSAL <why>": a key that is not
 //     32 hex, PACKED over max_bytes, a field name it does not know or given
 //     twice, a missing field (every field of the key is required), a short
-//     field over its size, a number that is not decimal;
+//     field over its size, a number that is not decimal; the optional L1
+//     candidate (l1_key: 32 hex, l1_similarity: a decimal of at most 8
+//     bytes) comes as both fields or neither;
 //   - answers "rejected" while the key is in the rejected set;
 //   - counts demand: HINCRBY seen:KEY REGION and _total; a seen hash gets a
 //     TTL (seen_ttl_ms) when it is created and at most 64 regions;
@@ -119,8 +121,11 @@ local function netstring(s, pos)
     if not colon or colon == pos or colon - pos > 10 then
         return nil
     end
+    l1_key = 32, l1_similarity = 8,
     local digits = string.sub(s, pos, colon - 1)
     if not string.match(digits, '^%d+$') or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+-- The L1 shadow candidate: both or neither.
+local OPTIONAL = { l1_key = true, l1_similarity = true }
         return nil
     end
     local len = tonumber(digits)
@@ -159,7 +164,7 @@ local function unpack_fields(packed)
         fields[name] = value
     end
     for name in pairs(FIELDS) do
-        if not fields[name] then
+        if not fields[name] and not OPTIONAL[name] then
             return nil, 'missing field "' .. name .. '"'
         end
     end
@@ -176,6 +181,15 @@ local function limits()
         local value = tonumber(stored[i + 1])
         if out[stored[i]] and value and value >= 1 then
             out[stored[i]] = math.floor(value)
+    if (fields.l1_key == nil) ~= (fields.l1_similarity == nil) then
+        return nil, 'l1_key and l1_similarity go together'
+    end
+    if fields.l1_key and not (#fields.l1_key == 32 and string.match(fields.l1_key, '^[0-9a-f]+$')) then
+        return nil, 'field "l1_key" is not 32 lower-case hex digits'
+    end
+    if fields.l1_similarity and not string.match(fields.l1_similarity, '^%-?[01]%.%d+$') then
+        return nil, 'field "l1_similarity" is not a decimal in [-1, 1]'
+    end
         end
     end
     return out

@@ -170,6 +170,17 @@ void TestEntryCodec::proposalRoundTrip()
     QCOMPARE(again->response, p.response);
     QCOMPARE(again->prompt, std::string());
     QCOMPARE(again->completionTokens, -1);
+
+    // The L1 shadow candidate: packed after the other fields, only when there is one.
+    p.l1Key = "fedcba9876543210fedcba9876543210";
+    p.l1Similarity = 0.87654f;
+    const StreamFields withCandidate = ProposalCodec::encode(p);
+    QVERIFY(
+        withCandidate[1].second.ends_with("6:l1_key,32:fedcba9876543210fedcba9876543210,13:l1_similarity,6:0.8765,"));
+    const auto candidate = ProposalCodec::decode("1-0", withCandidate, &error);
+    QVERIFY2(candidate.has_value(), error.c_str());
+    QCOMPARE(candidate->l1Key, p.l1Key);
+    QCOMPARE(candidate->l1Similarity, 0.8765f);
 }
 
 void TestEntryCodec::proposalDecode_data()
@@ -214,6 +225,18 @@ void TestEntryCodec::proposalDecode_data()
         << QStringList{u"key=k"_qs, u"fields=08:response,1:r,"_qs} << false << QByteArray("netstring");
     QTest::newRow("packed length too long") << QStringList{u"key=k"_qs, u"fields=99999999999999999999:response,1:r,"_qs}
                                             << false << QByteArray("netstring");
+    // An L1 candidate that does not parse is dropped, the proposal kept.
+    QTest::newRow("l1 candidate") << QStringList{u"key=k"_qs, u"response=r"_qs,
+                                                 u"l1_key=0123456789abcdef0123456789abcdef"_qs,
+                                                 u"l1_similarity=0.93"_qs}
+                                  << true << QByteArray();
+    QTest::newRow("l1 similarity not a number")
+        << QStringList{u"key=k"_qs, u"response=r"_qs, u"l1_key=0123456789abcdef0123456789abcdef"_qs,
+                       u"l1_similarity=high"_qs}
+        << true << QByteArray();
+    QTest::newRow("l1 key not a key") << QStringList{u"key=k"_qs, u"response=r"_qs, u"l1_key=entry"_qs,
+                                                     u"l1_similarity=0.9"_qs}
+                                      << true << QByteArray();
     QTest::newRow("packed inside packed ignored")
         << QStringList{u"key=k"_qs, u"fields=8:response,1:r,6:fields,9:2:ts,1:x,,"_qs} << true << QByteArray();
 }
@@ -242,6 +265,11 @@ void TestEntryCodec::proposalDecode()
     QCOMPARE(p.has_value(), ok);
     if (!ok)
         QVERIFY2(error.find(reason.toStdString()) != std::string::npos, error.c_str());
+    if (p && QByteArray(QTest::currentDataTag()).startsWith("l1 ")) {
+        const bool kept = QByteArray(QTest::currentDataTag()) == "l1 candidate";
+        QCOMPARE(p->l1Key.empty(), !kept);
+        QCOMPARE(p->l1Similarity, kept ? 0.93f : 0.0f);
+    }
 }
 
 void TestEntryCodec::auditRoundTrip()

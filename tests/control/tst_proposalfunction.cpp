@@ -163,6 +163,20 @@ void TestProposalFunction::proposesOnceCountsDemandAndExpiresTheCounter()
     QCOMPARE(decoded->key, p.key);
     QCOMPARE(decoded->responseFormat, p.responseFormat);
     QCOMPARE(decoded->derivedKey(), p.key);
+    QVERIFY(decoded->l1Key.empty());
+
+    // The L1 shadow candidate travels with the proposal.
+    Proposal shadow = proposal("What is Y?");
+    shadow.l1Key = p.key;
+    shadow.l1Similarity = 0.875f;
+    r = propose(shadow);
+    QVERIFY2(r.isStatus() && r.str == qb(ProposalFunction::kProposed), qPrintable(r.toString()));
+    QCOMPARE(streamLength(), 2);
+    const auto withCandidate = decodeEntry(
+        m_console.command({"XREVRANGE", qb(RedisSchema::kProposals), "+", "-", "COUNT", "1"}));
+    QVERIFY(withCandidate.has_value());
+    QCOMPARE(withCandidate->l1Key, p.key);
+    QCOMPARE(withCandidate->l1Similarity, 0.875f);
 
     const QByteArray seen = qb(RedisSchema::seenKey(p.key));
     QCOMPARE(m_console.command({"HGET", seen, "nyc"}).str, QByteArray("1"));
@@ -207,6 +221,16 @@ void TestProposalFunction::refusesMalformedProposals_data()
                                         << QStringLiteral("field \"upstream_ms\" is not a decimal number");
     QTest::newRow("not netstrings") << key << good.left(good.size() - 3)
                                     << QStringLiteral("not a list of netstring pairs");
+    QTest::newRow("l1 key alone") << key << QByteArray(good + netstring("l1_key") + netstring(key))
+                                  << QStringLiteral("l1_key and l1_similarity go together");
+    QTest::newRow("l1 key not hex") << key
+                                    << QByteArray(good + netstring("l1_key") + netstring(key.toUpper())
+                                                  + netstring("l1_similarity") + netstring("0.9"))
+                                    << QStringLiteral("field \"l1_key\" is not 32 lower-case hex digits");
+    QTest::newRow("l1 similarity not decimal")
+        << key
+        << QByteArray(good + netstring("l1_key") + netstring(key) + netstring("l1_similarity") + netstring("1e9"))
+        << QStringLiteral("field \"l1_similarity\" is not a decimal in [-1, 1]");
 }
 
 void TestProposalFunction::refusesMalformedProposals()
