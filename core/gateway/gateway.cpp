@@ -14,6 +14,7 @@
 
 #include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
+#include "core/common/lexicalembedder.h"
 #include "core/common/redishostlist.h"
 #include "core/common/redisschema.h"
 #include "core/gateway/asioredisconnection.h"
@@ -26,6 +27,7 @@
 #include "core/gateway/log.h"
 #include "core/gateway/proposer.h"
 #include "core/gateway/ratelimiter.h"
+#include "core/gateway/semantictier.h"
 #include "core/gateway/sentinelresolver.h"
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
@@ -59,6 +61,8 @@ struct Gateway::PendingChat
     bool secondary = false;            // sent to the secondary upstream
     Clock::time_point upstreamStarted; // postChatCompletion called
 };
+    std::string l1Key;                 // L1's best candidate on a miss, for the proposal; empty: none
+    float l1Similarity = 0.0f;
 
 struct Gateway::Worker
 {
@@ -192,6 +196,13 @@ Gateway::Gateway(GatewayConfig config)
     }
 }
 
+    if (const auto mode = SemanticTier::parseMode(m_config.semantic); mode && *mode != SemanticTier::Mode::Off) {
+        SemanticTier::Options options;
+        options.mode = *mode;
+        options.maxEntries = m_config.semanticMaxEntries;
+        options.region = m_config.region;
+        m_semantic = std::make_unique<SemanticTier>(std::move(options), std::make_shared<LexicalEmbedder>());
+    }
 Gateway::~Gateway()
 {
     // Connections first: their contexts (owned by m_server) must still exist.
@@ -201,6 +212,7 @@ Gateway::~Gateway()
     m_fallbackSubscriber.reset();
     m_workers.clear();
 }
+    m_semantic.reset(); // its connection lives on context 0; the workers' chains call it
 
 std::string Gateway::namespaceForApiKey(std::string_view apiKey)
 {
@@ -258,6 +270,8 @@ bool Gateway::start(std::string *error)
         w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
         m_workers.push_back(std::move(w));
     }
+        if (m_semantic)
+            w->chain->setSemanticLookup(m_semantic->lookupFor(*w->replica));
     {
         SentinelResolver::Options options;
         options.sentinels = m_config.sentinels;
@@ -304,6 +318,8 @@ bool Gateway::start(std::string *error)
         w->primary->start();
         if (w->fallbackReplica)
             w->fallbackReplica->start();
+            if (m_semantic)
+                m_semantic->resync();
     }
     m_subscriber->start();
     const RedisUrl &fallbackSource = m_config.fallbackReplica ? *m_config.fallbackReplica : m_config.primary;
@@ -313,6 +329,12 @@ bool Gateway::start(std::string *error)
     m_fallbackSubscriber->setSubscriptions(
         {std::string(RedisSchema::kInvalidateChannel), std::string(RedisSchema::kControlChannel)},
         [this](std::string_view channel, std::string_view message) { onMessage(channel, message, true); },
+    if (m_semantic) {
+        // On context 0, with the subscriber that feeds it invalidations.
+        m_semantic->start(m_server.context(0),
+                          AsioRedisConnection::Options{m_config.replica, "l1_index", m_config.redisTimeoutMs, 2000,
+                                                       2000});
+    }
         [this] {
             if (!m_subscriber->isReady() && m_hot && m_hot->size() > 0) {
                 m_hot->clear();
@@ -342,7 +364,7 @@ bool Gateway::start(std::string *error)
                : std::string())
         + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
         + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
-        + " hot_cache=" + (m_hot ? "on" : "off") + " api_keys="
+        + " hot_cache=" + (m_hot ? "on" : "off") + " semantic=" + m_config.semantic + " api_keys="
         + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off")) + " rate_limit="
         + (m_rateLimiter->enabled()
                ? std::to_string(m_config.rateLimit) + "/s burst " + std::to_string(m_config.rateBurst)
@@ -386,6 +408,8 @@ void Gateway::waitForDrain(Clock::time_point deadline)
     m_stopTimer->async_wait([this, deadline](boost::system::error_code ec) {
         if (!ec)
             waitForDrain(deadline);
+        if (m_semantic)
+            m_semantic->stop();
     });
 }
 
@@ -605,6 +629,8 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
         } else if (CacheKey::isValid(message)) {
             const bool dropped = m_hot && m_hot->invalidate(message);
             Log::info("invalidate " + std::string(message) + (dropped ? ": dropped from hot cache" : ": not cached"));
+        if (m_semantic)
+            m_semantic->onInvalidate(message); // its own connection reads the key's vector again
         } else {
             Log::warn("ignored invalidation message that is not a cache key");
         }
@@ -720,6 +746,8 @@ void Gateway::handle(HttpExchange exchange)
 }
 
 void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started)
+        if (m_semantic)
+            m_semantic->render(body);
 {
     const auto &req = exchange.request();
     RouteDecision &d = worker.decision;
@@ -790,11 +818,25 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         }
         forwardUpstream(worker, chat);
     });
+        if (result.answer && result.tier == TierChain::Tier::Semantic) {
+            char similarity[16];
+            const int n = std::snprintf(similarity, sizeof similarity, "%.4f",
+                                        static_cast<double>(result.l1Similarity));
+            const HttpHeader extra[] = {
+                {"x-l0l3-similarity", std::string_view(similarity, static_cast<std::size_t>(std::max(n, 0)))},
+                {"x-l0l3-entry", result.l1Key},
+            };
+            serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Semantic, chat->started,
+                     chat->degraded, extra);
+            return;
+        }
 }
 
 std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpExchange &exchange,
                                                            RouteDecision &decision, Clock::time_point started,
                                                            bool degraded)
+        chat->l1Key = std::move(result.l1Key);
+        chat->l1Similarity = result.l1Similarity;
 {
     std::unique_ptr<PendingChat> chat;
     if (worker.spareChats.empty()) {
@@ -822,6 +864,8 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
         const ChatRequest &r = done->request;
         const std::size_t held = r.model.capacity() + r.system.capacity() + r.user.capacity() + r.lastUser.capacity()
             + r.responseFormat.capacity() + r.tools.capacity() + r.toolChoice.capacity() + r.bypassReason.capacity()
+    chat->l1Key.clear();
+    chat->l1Similarity = 0.0f;
             + done->key.capacity() + done->ns.capacity();
         done->exchange = HttpExchange(nullptr); // the client's session is not kept alive by a spare
         if (worker.spareChats.size() < kMaxSpare && held <= kMaxSpareBytes)
@@ -832,7 +876,8 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
 }
 
 void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
-                       const CachedAnswer &answer, Tier tier, Clock::time_point started, bool degraded)
+                       const CachedAnswer &answer, Tier tier, Clock::time_point started, bool degraded,
+                       std::span<const HttpHeader> extra)
 {
     ChatResponseWriter::IdBuffer id;
     const auto meta = ChatResponseWriter::newMeta(
@@ -843,18 +888,21 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
         ChatResponseWriter::sse(body, meta, answer);
     else
         ChatResponseWriter::completion(body, meta, answer);
-    const HttpHeader headers[] = {
+    HttpHeader headers[10] = {
         {"x-l0l3-cache", "hit"},       {"x-l0l3-tier", GatewayMetrics::tierName(tier)},
         {"x-l0l3-key", key},           {"x-l0l3-region", m_config.region},
         {"Cache-Control", "no-cache"}, {"x-l0l3-degraded", "replica_down"},
     };
     exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body,
-                     std::span<const HttpHeader>(headers, degraded ? 6 : 5));
+                     std::span<const HttpHeader>(headers, n));
     releaseIfOutsized(body);
     m_metrics.request(tier, Outcome::Hit, secondsSince(started));
 }
 
 void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
+    std::size_t n = degraded ? 6 : 5;
+    for (const HttpHeader &h : extra.first(std::min<std::size_t>(extra.size(), 4)))
+        headers[n++] = h;
 {
     UpstreamClient *client = worker.upstream.get();
     chat->permit = m_breaker.allow();
@@ -1050,6 +1098,8 @@ struct Gateway::StreamedMiss
         : answer(maxContentBytes)
     {
     }
+    proposal.l1Key = chat->l1Key;
+    proposal.l1Similarity = chat->l1Similarity;
     SseAnswer answer;
     bool finished = false;
     std::weak_ptr<UpstreamStreamer::Call> call;
@@ -1178,3 +1228,5 @@ void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stre
 }
 
 } // namespace l0l3
+    proposal.l1Key = chat.l1Key;
+    proposal.l1Similarity = chat.l1Similarity;

@@ -26,6 +26,7 @@ class HotCache;
 class LatencyWindow;
 class Proposer;
 class RateLimiter;
+class SemanticTier;
 class AsioRedisConnection;
 class FleetAnnouncer;
 class SentinelResolver;
@@ -69,8 +70,10 @@ private:
     void handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started);
     static std::shared_ptr<PendingChat> pendingChat(Worker &worker, HttpExchange &exchange, RouteDecision &decision,
                                                     Clock::time_point started, bool degraded);
+    // extra: more response headers (an L1 hit's similarity and entry), at most 4.
     void serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
-                  const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded);
+                  const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded,
+                  std::span<const HttpHeader> extra = {});
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
     // A 429 or 5xx from the upstream, to the client with its status and, when valid, its Retry-After and body.
@@ -105,7 +108,8 @@ private:
     RequestRouter::Options m_routerOptions;
     GatewayMetrics m_metrics;
     std::unique_ptr<HotCache> m_hot;
-    HttpServer m_server; // before the workers: their connections live on its io_contexts
+    std::unique_ptr<SemanticTier> m_semantic; // null with --semantic off
+    HttpServer m_server;                      // before the workers: their connections live on its io_contexts
     std::vector<std::unique_ptr<Worker>> m_workers;
     std::unique_ptr<AsioRedisConnection> m_subscriber;
     // The same channels on the fallback source (fallback replica or primary): while the local

@@ -106,6 +106,11 @@ struct GatewayConfig
 
     // Action::Error with one line in *error for anything invalid.
     static Action parse(int argc, const char *const *argv, GatewayConfig *out, std::string *error,
+    // L1 (SemanticTier): "off", "shadow" (find the candidate, serve nothing) or "serve";
+    // its index holds at most semanticMaxEntries vectors.
+    std::string semantic = "shadow";
+    std::size_t semanticMaxEntries = 200000;
+
                         const Environment &env = {});
     static std::string usage();
     // Every option's name, without "--", in the order of the usage.

@@ -16,6 +16,7 @@ std::string_view GatewayMetrics::tierName(Tier tier)
     case Tier::HotCache: return "L0.5";
     case Tier::Exact: return "L0";
     case Tier::Upstream: return "L3";
+    case Tier::Semantic: return "L1";
     default: return "none";
     }
 }

@@ -21,7 +21,7 @@ class DegradationMonitor;
 class GatewayMetrics
 {
 public:
-    enum class Tier { HotCache, Exact, Upstream, None, Count };                    // "L0.5", "L0", "L3", "none"
+    enum class Tier { HotCache, Exact, Upstream, Semantic, None, Count };          // "L0.5", "L0", "L3", "L1", "none"
     enum class Outcome { Hit, Miss, Bypass, Error, Count };                        // "hit", "miss", "bypass", "error"
     enum class RedisRole { Replica, Primary, Subscriber, FallbackReplica, Count }; // "replica", ..., "fallback_replica"
     enum class FallbackSource { FallbackReplica, Primary, Count };                 // "fallback_replica", "primary"

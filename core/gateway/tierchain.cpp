@@ -108,15 +108,15 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
                                    return;
                                }
                            }
-                           lookupSemantic(key, request, "replica unavailable", std::move(callback));
+                           lookupSemantic(ns, request, "replica unavailable", std::move(callback));
                            return;
                        }
                        if (reply->type == REDIS_REPLY_NIL) {
-                           lookupSemantic(key, request, "absent", std::move(callback));
+                           lookupSemantic(ns, request, "absent", std::move(callback));
                            return;
                        }
                        if (reply->type != REDIS_REPLY_STRING) {
-                           lookupSemantic(key, request, "replica error", std::move(callback));
+                           lookupSemantic(ns, request, "replica error", std::move(callback));
                            return;
                        }
                        std::string why;
@@ -124,7 +124,7 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
                        if (!entry) {
                            m_metrics.corruptEntry();
                            Log::warn("corrupt entry " + RedisSchema::entryKey(key) + " treated as a miss: " + why);
-                           lookupSemantic(key, request, "corrupt entry", std::move(callback));
+                           lookupSemantic(ns, request, "corrupt entry", std::move(callback));
                            return;
                        }
                        if (!sameNamespace(*entry, ns)) {
@@ -132,7 +132,7 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
                            Log::warnRateLimited("entry " + RedisSchema::entryKey(key) + " was approved in namespace '"
                                                 + Log::printable(entry->ns, 128) + "', requested in '"
                                                 + Log::printable(ns, 128) + "': treated as a miss");
-                           lookupSemantic(key, request, "entry for another namespace", std::move(callback));
+                           lookupSemantic(ns, request, "entry for another namespace", std::move(callback));
                            return;
                        }
                        if (!asksSameQuestion(*entry, request)) {
@@ -140,7 +140,7 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
                            Log::warnRateLimited(
                                "entry " + RedisSchema::entryKey(key)
                                + " was approved for another prompt or system prompt: treated as a miss");
-                           lookupSemantic(key, request, "entry for another question", std::move(callback));
+                           lookupSemantic(ns, request, "entry for another question", std::move(callback));
                            return;
                        }
                        if (m_hot)
@@ -205,11 +205,11 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
     return &m_decoded.emplace(key, std::move(decoded)).first->second;
 }
 
-void TierChain::lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason,
+void TierChain::lookupSemantic(const std::string &ns, const ChatRequest &request, std::string_view missReason,
                                Callback callback)
 {
     if (m_semantic) {
-        m_semantic(request, key, std::move(callback));
+        m_semantic(request, ns, missReason, std::move(callback));
         return;
     }
     callback(Result{Tier::None, nullptr, missReason});

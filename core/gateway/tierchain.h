@@ -16,8 +16,8 @@ class HotCache;
 class AsioRedisConnection;
 
 // The lookup tiers in order: L0.5 hot cache (in process, synchronous) ->
-// L0 exact match (one GET on the local replica) -> L1 semantic match (an
-// extension point, not implemented) -> miss, which the gateway answers from
+// L0 exact match (one GET on the local replica) -> L1 semantic match (when
+// set: SemanticTier) -> miss, which the gateway answers from
 // L3, the upstream. Only approved entries are ever returned.
 class TierChain
 {
@@ -29,10 +29,16 @@ public:
         std::shared_ptr<const CachedAnswer> answer; // null on a miss
         std::string_view missReason;                // "absent", "replica unavailable", "corrupt entry"...
         bool fromFallback = false;                  // L0 was read from the fallback replica or the primary
+        // L1: the entry that answered (Tier::Semantic), or on a miss the best candidate found
+        // (a shadow proposal carries it); empty when none.
+        std::string l1Key{};
+        float l1Similarity = 0.0f;
     };
     using Callback = std::function<void(Result)>;
-    // L1: look for an approved paraphrase of the request. Absent today.
-    using SemanticLookup = std::function<void(const ChatRequest &request, std::string_view key, Callback callback)>;
+    // L1: look for an approved paraphrase of the request after an L0 miss (SemanticTier). ns and
+    // request live until the callback has run; missReason is L0's.
+    using SemanticLookup = std::function<void(const ChatRequest &request, const std::string &ns,
+                                              std::string_view missReason, Callback callback)>;
 
     // hot may be null (--no-hot-cache). One TierChain per io_context thread.
     TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics &metrics);
@@ -62,7 +68,7 @@ private:
     AsioRedisConnection *fallback() const;
     void readEntry(AsioRedisConnection &source, const std::string &key, const std::string &ns,
                    const ChatRequest &request, Callback callback);
-    void lookupSemantic(const std::string &key, const ChatRequest &request, std::string_view missReason,
+    void lookupSemantic(const std::string &ns, const ChatRequest &request, std::string_view missReason,
                         Callback callback);
 
     // An entry as served: its answer and its L0.5 lifetime (-1: the cache's default).
