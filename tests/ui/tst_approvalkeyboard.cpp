@@ -4,20 +4,24 @@
 // asserted on Redis itself.
 #include <QAction>
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSet>
 #include <QSignalSpy>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 
+#include "core/common/auditrecord.h"
 #include "core/common/cachekey.h"
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
@@ -69,12 +73,17 @@ private slots:
     void bulkApproveWithConfirmation();
     void largeQueueShowsProgress();
     void detailShowsSimilarEntries();
+    void hundredDecisionsByKeyboard();
 
 private:
     // Does what a gateway does on a miss: ZSCORE rejected, HINCRBY seen,
     // XADD the proposal when _total became 1. Returns the cache key.
     QString seedProposal(const QString &prompt, const QString &response, const QString &region);
     std::optional<Entry> entry(RedisServer &server, const QString &key);
+    // Every audit record, oldest first.
+    QList<AuditRecord> auditRecords();
+    // Stream id of each proposal by key.
+    QHash<QString, QString> proposalIds();
     void openWindow();
     QTableView *focusKey(const QString &key);
 
@@ -169,6 +178,41 @@ std::optional<Entry> TestApprovalKeyboard::entry(RedisServer &server, const QStr
     if (json.isNull())
         return std::nullopt;
     return EntryCodec::decode(std::string_view(json.constData(), size_t(json.size())));
+}
+
+QList<AuditRecord> TestApprovalKeyboard::auditRecords()
+{
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    const RedisValue all = c.command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kAudit), "-", "+"});
+    QList<AuditRecord> records;
+    for (const RedisValue &e : all.elements) {
+        if (e.elements.size() != 2)
+            continue;
+        StreamFields fields;
+        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
+            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
+                                e.elements[1].elements[i + 1].str.toStdString());
+        if (auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields))
+            records.append(std::move(*rec));
+    }
+    return records;
+}
+
+QHash<QString, QString> TestApprovalKeyboard::proposalIds()
+{
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    const RedisValue all = c.command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kProposals), "-", "+"});
+    QHash<QString, QString> ids;
+    for (const RedisValue &e : all.elements) {
+        if (e.elements.size() != 2)
+            continue;
+        const auto &fields = e.elements[1].elements;
+        for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
+            if (fields[i].str == "key")
+                ids.insert(QString::fromUtf8(fields[i + 1].str), QString::fromUtf8(e.elements[0].str));
+        }
+    }
+    return ids;
 }
 
 void TestApprovalKeyboard::openWindow()
@@ -589,6 +633,158 @@ void TestApprovalKeyboard::detailShowsSimilarEntries()
     QVERIFY2(lines.first().contains(similar) && lines.first().contains(QLatin1String("v4")), qPrintable(label->text()));
     QVERIFY(lines.size() <= 3);
     QVERIFY2(!lines.first().contains(QLatin1String("fruit")), qPrintable(label->text()));
+}
+
+// An operator's run: 100 proposals cleared with the keyboard only (Ctrl+F to
+// narrow the queue, Enter, E + Ctrl+A + typing + Ctrl+Return, Backspace), each
+// keystroke on whatever proposal the console shows next; then every outcome
+// is checked in Redis: entries (text, version, approver, on the replica too),
+// the rejected set, one audit record per decision, nothing left pending.
+void TestApprovalKeyboard::hundredDecisionsByKeyboard()
+{
+    constexpr int kCount = 100;
+    enum class Plan { Approve, Edit, Reject };
+    const QString tag = QStringLiteral("kb100-%1").arg(QCoreApplication::applicationPid());
+    QHash<QString, Plan> plan;
+    QHash<QString, QString> proposed;
+    for (int i = 0; i < kCount; ++i) {
+        // Mixed: 6 approvals, 2 edits and 2 rejections in every 10.
+        const Plan p = i % 10 < 6 ? Plan::Approve : i % 10 < 8 ? Plan::Edit : Plan::Reject;
+        const QString answer = QStringLiteral("Answer %1 as proposed.").arg(i);
+        const QString key = seedProposal(QStringLiteral("Question %1 %2").arg(i).arg(tag), answer,
+                                         i % 3 == 0       ? QStringLiteral("nyc")
+                                             : i % 3 == 1 ? QStringLiteral("tokyo")
+                                                          : QStringLiteral("eu"));
+        QVERIFY(!key.isEmpty());
+        plan.insert(key, p);
+        proposed.insert(key, answer);
+    }
+    const QHash<QString, QString> ids = proposalIds();
+    openWindow();
+    ProposalsPage *page = m_window->proposalsPage();
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(plan.keyBegin(), plan.keyEnd(),
+                                         [page](const QString &k) { return page->model()->rowOfKey(k) >= 0; }),
+                             TimeScale::ms(15000));
+    QTableView *view = page->view();
+    view->setFocus();
+    QTRY_VERIFY_WITH_TIMEOUT(view->hasFocus(), TimeScale::ms(5000));
+
+    // Only this run's proposals: Ctrl+F, the tag, Enter (back to the queue).
+    QTest::keyClick(view, Qt::Key_F, Qt::ControlModifier);
+    QTRY_VERIFY_WITH_TIMEOUT(page->searchEdit()->hasFocus(), TimeScale::ms(5000));
+    QTest::keyClicks(page->searchEdit(), tag);
+    QTest::keyClick(page->searchEdit(), Qt::Key_Return);
+    QVERIFY(view->hasFocus());
+    QCOMPARE(page->proxy()->rowCount(), kCount);
+    QVERIFY(page->currentItem().has_value());
+
+    QHash<QString, QString> edited;
+    QStringList order;
+    QList<qint64> nextShownMs;
+    QElapsedTimer total;
+    total.start();
+    for (int i = 0; i < kCount; ++i) {
+        const auto current = page->currentItem();
+        QVERIFY2(current && plan.contains(current->key), qPrintable(QStringLiteral("decision %1").arg(i)));
+        const QString key = current->key;
+        QVERIFY2(!order.contains(key), qPrintable(QStringLiteral("%1 shown again after its decision").arg(key)));
+        QVERIFY(!page->model()->isPending(key));
+        order.append(key);
+        QElapsedTimer t;
+        t.start();
+        switch (plan.value(key)) {
+        case Plan::Approve: QTest::keyClick(view, Qt::Key_Return); break;
+        case Plan::Reject: QTest::keyClick(view, Qt::Key_Backspace); break;
+        case Plan::Edit: {
+            QTest::keyClick(view, Qt::Key_E);
+            QTRY_VERIFY_WITH_TIMEOUT(page->editor() != nullptr, TimeScale::ms(5000));
+            QPlainTextEdit *editor = page->editor()->editor();
+            QTest::keyClick(editor, Qt::Key_A, Qt::ControlModifier);
+            const QString text = QStringLiteral("Edited answer for decision %1.").arg(i);
+            QTest::keyClicks(editor, text);
+            edited.insert(key, text);
+            t.restart(); // the typing is the operator's time, not the console's
+            QTest::keyClick(editor, Qt::Key_Return, Qt::ControlModifier);
+            QTRY_VERIFY_WITH_TIMEOUT(page->editor() == nullptr, TimeScale::ms(5000));
+            // The offscreen platform has no window manager to give the activation back to the
+            // main window when the dialog closes: do what it would.
+            if (!m_window->isActiveWindow())
+                m_window->activateWindow();
+            QTRY_VERIFY_WITH_TIMEOUT(view->hasFocus(), TimeScale::ms(5000));
+            break;
+        }
+        }
+        QVERIFY2(page->model()->isPending(key) || page->model()->rowOfKey(key) < 0,
+                 qPrintable(QStringLiteral("decision %1 was not sent").arg(i)));
+        if (i + 1 < kCount) {
+            // The next proposal is shown: another row, not decided yet.
+            QTRY_VERIFY_WITH_TIMEOUT(page->currentItem() && page->currentItem()->key != key
+                                         && !page->model()->isPending(page->currentItem()->key),
+                                     TimeScale::ms(10000));
+            nextShownMs.append(t.elapsed());
+        }
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(page->proxy()->rowCount() == 0, TimeScale::ms(30000));
+    const qint64 totalMs = total.elapsed();
+    QCOMPARE(order.size(), kCount);
+    std::sort(nextShownMs.begin(), nextShownMs.end());
+    qInfo("%d decisions by keyboard in %lld ms; keystroke -> next proposal shown: median %lld ms, max %lld ms", kCount,
+          totalMs, nextShownMs.at(nextShownMs.size() / 2), nextShownMs.last());
+
+    // Redis: each outcome as typed.
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    QString approver;
+    for (auto it = plan.cbegin(); it != plan.cend(); ++it) {
+        const QString &key = it.key();
+        const std::optional<Entry> e = entry(*m_primary, key);
+        const bool rejected =
+            !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil();
+        if (it.value() == Plan::Reject) {
+            QVERIFY2(rejected && !e, qPrintable(key));
+            continue;
+        }
+        QVERIFY2(e && !rejected, qPrintable(key));
+        const QString expected = it.value() == Plan::Edit ? edited.value(key) : proposed.value(key);
+        QCOMPARE(QString::fromStdString(e->response), expected);
+        QCOMPARE(e->version, 1);
+        QVERIFY(!e->approvedBy.empty());
+        if (approver.isEmpty())
+            approver = QString::fromStdString(e->approvedBy);
+        QCOMPARE(QString::fromStdString(e->approvedBy), approver);
+        // WAIT 1 answered for each: the replica has it.
+        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), TimeScale::ms(5000));
+        QCOMPARE(QString::fromStdString(entry(*m_replica, key)->response), expected);
+    }
+    // Audit: exactly one record per proposal, the action typed, by this operator.
+    QHash<QString, QList<AuditRecord>> audited;
+    for (const AuditRecord &r : auditRecords()) {
+        const QString key = QString::fromStdString(r.key);
+        if (plan.contains(key))
+            audited[key].append(r);
+    }
+    for (auto it = plan.cbegin(); it != plan.cend(); ++it) {
+        const QList<AuditRecord> records = audited.value(it.key());
+        QVERIFY2(records.size() == 1,
+                 qPrintable(QStringLiteral("%1: %2 audit records").arg(it.key()).arg(records.size())));
+        const AuditRecord &r = records.first();
+        QCOMPARE(QString::fromStdString(r.actor), approver);
+        QCOMPARE(QString::fromStdString(r.action),
+                 it.value() == Plan::Reject ? QStringLiteral("reject") : QStringLiteral("approve"));
+        const QString detail = QString::fromStdString(r.detail);
+        QVERIFY2(detail.contains(QStringLiteral("proposal=") + ids.value(it.key())), qPrintable(detail));
+        QCOMPARE(detail.contains(QStringLiteral("edited")), it.value() == Plan::Edit);
+    }
+    // Every proposal acked: none of them is left in the group's pending entries.
+    const RedisValue pending = c.command({QByteArrayLiteral("XPENDING"), bytes(RedisSchema::kProposals),
+                                          bytes(RedisSchema::kProposalsGroup), "-", "+", "100000"});
+    QVERIFY(pending.isArray());
+    QSet<QString> ourIds;
+    for (const QString &k : plan.keys())
+        ourIds.insert(ids.value(k));
+    QVERIFY(!ourIds.contains(QString()));
+    for (const RedisValue &p : pending.elements)
+        QVERIFY2(p.elements.isEmpty() || !ourIds.contains(QString::fromUtf8(p.elements.at(0).str)),
+                 qPrintable(QString::fromUtf8(p.elements.at(0).str)));
 }
 
 QTEST_MAIN(TestApprovalKeyboard)
