@@ -9,6 +9,7 @@
 #include "core/common/entry.h"
 #include "core/control/corpusfile.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/ctlrun.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/timescale.h"
 
@@ -43,12 +44,7 @@ private slots:
     void hostileStringsArePrintedEscaped();
 
 private:
-    struct Run
-    {
-        int code = -1;
-        QByteArray out;
-        QByteArray err;
-    };
+    using Run = CtlRun;
     Run ctl(const RedisServer &server, const QStringList &args);
     std::unique_ptr<RedisServer> freshServer();
     QString approve(const std::string &name, const std::string &prompt, const QString &intent = {});
@@ -121,25 +117,11 @@ void TestCorpus::cleanupTestCase()
 
 TestCorpus::Run TestCorpus::ctl(const RedisServer &server, const QStringList &args)
 {
-    ManagedProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
-    const QString primary = QStringLiteral("redis://console@%1:%2").arg(server.host()).arg(server.port());
-    Run r;
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci"),
-                             QStringLiteral("--wait-ms"), QStringLiteral("200")}
-                     + args,
-                 env))
-        return r;
-    if (!p.waitForFinished(TimeScale::ms(60000))) {
-        p.kill();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.stdoutText();
-    r.err = p.stderrText();
-    return r;
+    return runCtl(QStringList{QStringLiteral("--primary"), consoleUrl(server.host(), server.port()),
+                              QStringLiteral("--actor"), QStringLiteral("ci"), QStringLiteral("--wait-ms"),
+                              QStringLiteral("200")}
+                      + args,
+                  ctlEnvironment(), 60000);
 }
 
 std::unique_ptr<RedisServer> TestCorpus::freshServer()

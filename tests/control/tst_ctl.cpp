@@ -9,6 +9,7 @@
 
 #include "core/common/entry.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/ctlrun.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/timescale.h"
 
@@ -38,12 +39,7 @@ private slots:
     void auditOfATrimmedStreamWarnsAndExitsOne();
 
 private:
-    struct Run
-    {
-        int code = -1;
-        QByteArray out;
-        QByteArray err;
-    };
+    using Run = CtlRun;
     Run ctl(const QStringList &args, const QString &url = {});
 
     ReplicatedRedis m_redis;
@@ -65,27 +61,9 @@ void TestCtl::cleanupTestCase()
 // The password travels through the environment, never the command line.
 TestCtl::Run TestCtl::ctl(const QStringList &args, const QString &url)
 {
-    // A ManagedProcess: a crash or a sanitizer report of l0l3-ctl fails the test.
-    ManagedProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
-    const QString primary = url.isEmpty()
-        ? QStringLiteral("redis://console@%1:%2").arg(m_redis.primary.host()).arg(m_redis.primary.port())
-        : url;
-    Run r;
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")}
-                     + args,
-                 env))
-        return r;
-    if (!p.waitForFinished(30000)) {
-        p.kill();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.stdoutText();
-    r.err = p.stderrText();
-    return r;
+    const QString primary = url.isEmpty() ? consoleUrl(m_redis.primary.host(), m_redis.primary.port()) : url;
+    return runCtl(QStringList{QStringLiteral("--primary"), primary, QStringLiteral("--actor"), QStringLiteral("ci")}
+                  + args);
 }
 
 void TestCtl::proposalsJsonThenApprove()

@@ -10,6 +10,7 @@
 
 #include "core/control/approvalservice.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/ctlrun.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/timescale.h"
 
@@ -30,12 +31,7 @@ private slots:
     void badDaysExitsTwo();
 
 private:
-    struct Run
-    {
-        int code = -1;
-        QByteArray out;
-        QByteArray err;
-    };
+    using Run = CtlRun;
     Run ctl(const QStringList &args);
     ApprovalResult run(const std::function<void(ApprovalService::ResultCallback)> &call);
     QString seedAndDeliver(const std::string &name, qint64 idMs);
@@ -118,23 +114,8 @@ QString TestCtlStats::seedAndDeliver(const std::string &name, qint64 idMs)
 
 TestCtlStats::Run TestCtlStats::ctl(const QStringList &args)
 {
-    ManagedProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
-    const QString primary =
-        QStringLiteral("redis://console@%1:%2").arg(m_redis.primary.host()).arg(m_redis.primary.port());
-    Run r;
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary} + args, env))
-        return r;
-    if (!p.waitForFinished(TimeScale::ms(30000))) {
-        p.kill();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.stdoutText();
-    r.err = p.stderrText();
-    return r;
+    return runCtl(QStringList{QStringLiteral("--primary"), consoleUrl(m_redis.primary.host(), m_redis.primary.port())}
+                  + args);
 }
 
 void TestCtlStats::statsJsonCountsRealDecisions()

@@ -16,6 +16,7 @@
 #include "core/control/corpusfile.h"
 #include "tests/integration/chatwire.h"
 #include "tests/integration/e2estack.h"
+#include "tests/support/ctlrun.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/poll.h"
@@ -38,13 +39,6 @@ int bulkEntries()
     const int n = qEnvironmentVariableIntValue("L0L3_DRILL_ENTRIES", &ok);
     return ok && n >= 0 ? n : kDefaultBulkEntries;
 }
-
-struct CtlRun
-{
-    int code = -1;
-    QByteArray out;
-    QByteArray err;
-};
 
 } // namespace
 
@@ -106,26 +100,11 @@ void TestDisasterDrill::cleanup()
 
 CtlRun TestDisasterDrill::ctl(const QStringList &args)
 {
-    ManagedProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
     const RedisServer &primary = m_stack->primary();
-    const QString url = QStringLiteral("redis://console@%1:%2").arg(primary.host()).arg(primary.port());
-    CtlRun r;
-    p.setExpectedExitCodes({0, 1, 3});
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), url, QStringLiteral("--actor"), QStringLiteral("drill")}
-                     + args,
-                 env))
-        return r;
-    if (!p.waitForFinished(TimeScale::ms(120000))) {
-        p.kill();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.stdoutText();
-    r.err = p.stderrText();
-    return r;
+    return runCtl(QStringList{QStringLiteral("--primary"), consoleUrl(primary.host(), primary.port()),
+                              QStringLiteral("--actor"), QStringLiteral("drill")}
+                      + args,
+                  ctlEnvironment(), 120000);
 }
 
 QString TestDisasterDrill::seed(const QString &prompt, std::string *key)

@@ -17,6 +17,7 @@
 #include "core/common/redisschema.h"
 #include "tests/integration/chatwire.h"
 #include "tests/integration/e2estack.h"
+#include "tests/support/ctlrun.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
@@ -54,10 +55,8 @@ private slots:
     void fleetFollowsGateways();
 
 private:
-    struct Run
+    struct Run : CtlRun
     {
-        int code = -1;
-        QByteArray out, err;
         QJsonObject json;
     };
     Run ctlFleet(E2eStack &stack, const QStringList &extra);
@@ -111,27 +110,16 @@ void TestFleetDiscovery::heartbeatWithoutConsole()
 
 TestFleetDiscovery::Run TestFleetDiscovery::ctlFleet(E2eStack &stack, const QStringList &extra)
 {
-    ManagedProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), TestCredentials::get().console);
+    QProcessEnvironment env = ctlEnvironment();
     const SentinelClient::Options so = stack.sentinelClientOptions();
     env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_USER"), QString::fromUtf8(so.sentinelUser));
     env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), QString::fromUtf8(so.sentinelPassword));
-    const QString primary =
-        QStringLiteral("redis://console@%1:%2").arg(stack.primary().host()).arg(stack.primary().port());
     Run r;
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary, QStringLiteral("fleet"), QStringLiteral("--json")}
-                     + extra,
-                 env))
-        return r;
-    if (!p.waitForFinished(30000)) {
-        p.kill();
-        return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.stdoutText();
-    r.err = p.stderrText();
+    static_cast<CtlRun &>(r) = runCtl(QStringList{QStringLiteral("--primary"),
+                                                  consoleUrl(stack.primary().host(), stack.primary().port()),
+                                                  QStringLiteral("fleet"), QStringLiteral("--json")}
+                                          + extra,
+                                      env);
     r.json = QJsonDocument::fromJson(r.out).object();
     return r;
 }
