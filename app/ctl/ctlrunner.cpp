@@ -10,6 +10,7 @@
 
 #include "app/ctl/corpuscommand.h"
 #include "app/ctl/fleetcommand.h"
+#include "app/ctl/reverifycommand.h"
 #include "app/ctl/operatorscommand.h"
 #include "app/ctl/statscommand.h"
 #include "app/ctl/variantscommand.h"
@@ -20,6 +21,7 @@
 #include "core/control/auditlog.h"
 #include "core/control/entrystore.h"
 #include "core/control/proposalqueue.h"
+#include "core/control/servedcounts.h"
 
 namespace l0l3 {
 
@@ -235,13 +237,29 @@ void CtlRunner::run()
         command->start();
     } else if (c.name == QLatin1String("reject")) {
         m_service->reject(c.args.value(0), {}, c.actor, c.days, cb);
+    } else if (c.name == QLatin1String("reverify")) {
+        if (c.args.value(0) == QLatin1String("keep")) {
+            m_service->keep(c.args.value(1), c.expectVersion, c.actor, cb, c.reviewDays);
+            return;
+        }
+        auto *command = new ReverifyCommand(m_connection, {c.json, c.limit}, this);
+        connect(command, &ReverifyCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
     } else if (c.name == QLatin1String("revoke")) {
-        m_service->revoke(c.args.value(0), c.actor, cb, c.expectVersion);
+        // The blast radius first (stderr): what the gateways counted this entry serving.
+        ServedCounts::read(m_connection, c.args.value(0), this, [this, cb](const ServedCounts &served) {
+            err(QStringLiteral("l0l3-ctl: %1").arg(served.summary()));
+            m_service->revoke(m_command.args.value(0), m_command.actor, cb, m_command.expectVersion);
+        });
     } else if (c.name == QLatin1String("edit")) {
         QString response;
         if (!readResponse(&response))
             return;
         const QString key = c.args.value(0);
+        ServedCounts::read(m_connection, key, this, [](const ServedCounts &served) {
+            err(QStringLiteral("l0l3-ctl: %1").arg(served.summary()));
+        });
         if (c.expectVersion > 0) {
             m_service->edit(key, response, c.expectVersion, c.actor, cb);
             return;

@@ -40,6 +40,10 @@ const char kUsage[] =
     "  fleet [--json] [--sentinel HOST:PORT,...] [--master-name NAME] [--no-scrape]\n"
     "                                       regions, gateways (registry + their /metrics), replicas,\n"
     "                                       Sentinels (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD)\n"
+    "  reverify list [--json] [--limit N]  approved entries past their review date, most overdue first\n"
+    "  reverify keep KEY [--days N] [--expect-version V]\n"
+    "                                       re-verified: the review date moves N days (default: the entry's\n"
+    "                                       period, else its namespace's in l0l3:v1:review-policy, else 90)\n"
     "  operators add NAME --role viewer|approver|admin --password-file F | rotate-password NAME\n"
     "            --password-file F | remove NAME | list [--json] | sync [--sentinel HOST:PORT,...]\n"
     "                                       operator ACL users (op-NAME) on the primary, its replicas and the\n"
@@ -142,9 +146,14 @@ int main(int argc, char *argv[])
         o.passwordFile = cmd.operatorPasswordFile;
         if (const QString why = l0l3::OperatorsCommand::checkUsage(o); !why.isEmpty())
             return usageError(why);
+    } else if (cmd.name == QLatin1String("reverify")) {
+        const QString sub = cmd.args.value(0);
+        if (!(sub == QLatin1String("list") && cmd.args.size() == 1)
+            && !(sub == QLatin1String("keep") && cmd.args.size() == 2 && !cmd.args[1].isEmpty()))
+            return usageError(QStringLiteral("reverify takes \"list\" or \"keep KEY\""));
     } else if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
-    if (!operators && cmd.args.size() != arity.value(cmd.name))
+    if (!operators && cmd.name != QLatin1String("reverify") && cmd.args.size() != arity.value(cmd.name))
         return usageError(QStringLiteral("%1 takes %2 argument(s)").arg(cmd.name).arg(arity.value(cmd.name)));
     if (cmd.args.size() == 1 && cmd.args.first().isEmpty())
         return usageError(QStringLiteral("%1: empty argument").arg(cmd.name));
@@ -167,6 +176,8 @@ int main(int argc, char *argv[])
     cmd.days = int(qMin<qint64>(daysV, 36500));
     if (cmd.name == QLatin1String("stats"))
         cmd.days = parser.isSet(days) ? int(qMin<qint64>(daysV, 366)) : 7;
+    if (cmd.name == QLatin1String("reverify"))
+        cmd.reviewDays = parser.isSet(days) ? qMin<qint64>(daysV, 3650) : 0;
     cmd.expectVersion = expectV;
     cmd.waitMs = int(qMin<qint64>(waitV, 600000));
     cmd.json = parser.isSet(json);

@@ -38,8 +38,13 @@ std::string EntryCodec::encode(const Entry &entry)
         .key("approved_at_ms")
         .value(entry.approvedAtMs)
         .key("ttl_s")
-        .value(entry.ttlSeconds)
-        .endObject();
+        .value(entry.ttlSeconds);
+    // Written only when set, so an entry without a review date stays byte for byte what it was.
+    if (entry.reviewByMs > 0)
+        w.key("review_by_ms").value(entry.reviewByMs);
+    if (entry.reviewDays > 0)
+        w.key("review_days").value(entry.reviewDays);
+    w.endObject();
     return out;
 }
 
@@ -136,6 +141,10 @@ std::optional<Entry> EntryCodec::decode(std::string_view json, std::string *erro
             ok = readInt(v, k, e.approvedAtMs, error);
         } else if (k == "ttl_s") {
             ok = readInt(v, k, e.ttlSeconds, error);
+        } else if (k == "review_by_ms") {
+            ok = readInt(v, k, e.reviewByMs, error);
+        } else if (k == "review_days") {
+            ok = readInt(v, k, e.reviewDays, error);
         }
         // Unknown fields are ignored so a newer writer does not break older readers.
         if (!ok)

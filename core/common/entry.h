@@ -24,6 +24,17 @@ struct Entry
     std::string approvedBy;
     std::int64_t approvedAtMs = 0; // ms since epoch
     std::int64_t ttlSeconds = 0;   // 0: no expiry
+    // When an operator must look at the answer again (ms since epoch); 0: not recorded (an entry
+    // written before review dates existed: reviewDueMs() derives it).
+    std::int64_t reviewByMs = 0;
+    // The entry's own review period in days, kept by every renewal; 0: its namespace's policy.
+    std::int64_t reviewDays = 0;
+
+    // reviewByMs, or approvedAtMs + defaultDays for an entry that records no date.
+    std::int64_t reviewDueMs(std::int64_t defaultDays) const
+    {
+        return reviewByMs > 0 ? reviewByMs : approvedAtMs + defaultDays * 86400000LL;
+    }
 
     bool operator==(const Entry &) const = default;
 };

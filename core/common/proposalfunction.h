@@ -47,6 +47,16 @@
 //   further ahead is replaced), so several writers never move it backwards.
 //   Answers the value the key holds afterwards (an integer).
 //
+// FCALL l0l3_served 0 REGION KEY COUNT [KEY COUNT ...]   (the gateway user)
+//   Answers a gateway served from the cache since its last flush (at most
+//   kServedMaxPairs pairs, COUNT 1..999999999, KEY 32 lower-case hex, REGION
+//   1..64 of [A-Za-z0-9._-]; anything else is refused whole with
+//   "BADSERVED <why>"). HINCRBY RedisSchema::servedKey(KEY) "REGION:HOUR"
+//   (hours since the epoch, TIME) and PEXPIRE it 25 h. The first count of a
+//   region in an hour first drops the key's fields older than 25 hours, and a
+//   key holds at most 64 regions' worth of them (a new field past that is not
+//   counted). Answers the number of keys counted.
+//
 // Limits: the defaults in DEFAULTS below (max_len is
 // RedisSchema::kProposalsMaxLen, inbox_max_len RedisSchema::kProposalInboxMaxLen),
 // overridden field by field by the console in the hash
@@ -67,6 +77,9 @@ inline constexpr std::string_view kLibraryName = "l0l3";
 inline constexpr std::string_view kProposeName = "l0l3_propose";
 inline constexpr std::string_view kDrainName = "l0l3_drain";
 inline constexpr std::string_view kHeartbeatName = "l0l3_heartbeat";
+inline constexpr std::string_view kServedName = "l0l3_served";
+// The most KEY COUNT pairs one l0l3_served takes.
+inline constexpr int kServedMaxPairs = 1000;
 // The most inbox elements one l0l3_drain moves (a larger COUNT is clamped).
 inline constexpr int kDrainMax = 1000;
 // Retention defaults, as in DEFAULTS below (a test checks that they agree):
@@ -335,9 +348,69 @@ local function heartbeat(keys, args)
     return now
 end
 
+-- Answers served from the cache, per key, region and hour: the blast radius of an edit or a revocation.
+local SERVED = PREFIX .. 'served:'
+local SERVED_HOURS = 25
+local SERVED_TTL_MS = SERVED_HOURS * 3600000
+local SERVED_MAX_PAIRS = 1000
+local SERVED_MAX_FIELDS = MAX_REGIONS * SERVED_HOURS
+
+local function served_bad(why)
+    return redis.error_reply('BADSERVED ' .. why)
+end
+
+-- Drops the fields of a served hash older than `oldest` (or that do not parse).
+local function served_prune(key, oldest)
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+        local hour = tonumber(string.match(field, ':(%d+)$') or '')
+        if not hour or hour < oldest then
+            redis.call('HDEL', key, field)
+        end
+    end
+end
+
+local function served(keys, args)
+    if #keys ~= 0 or #args < 3 or #args % 2 ~= 1 then
+        return redis.error_reply('ERR usage: FCALL l0l3_served 0 REGION KEY COUNT [KEY COUNT ...]')
+    end
+    if (#args - 1) / 2 > SERVED_MAX_PAIRS then
+        return served_bad('more than ' .. SERVED_MAX_PAIRS .. ' keys in one call')
+    end
+    local region = args[1]
+    if #region > 64 or not string.match(region, '^[%w%._%-]+$') then
+        return served_bad('region is not 1 to 64 letters, digits, ".", "_" or "-"')
+    end
+    for i = 2, #args, 2 do
+        if not valid_key(args[i]) then
+            return served_bad('key is not 32 lower-case hex digits')
+        end
+        local count = args[i + 1]
+        if #count > 9 or not string.match(count, '^[1-9]%d*$') then
+            return served_bad('count is not a number from 1 to 999999999')
+        end
+    end
+    local hour = math.floor(tonumber(redis.call('TIME')[1]) / 3600)
+    local field = region .. ':' .. string.format('%d', hour)
+    local counted = 0
+    for i = 2, #args, 2 do
+        local key = SERVED .. args[i]
+        local fresh = redis.call('HEXISTS', key, field) == 0
+        if fresh then
+            served_prune(key, hour - SERVED_HOURS + 1)
+        end
+        if not fresh or redis.call('HLEN', key) < SERVED_MAX_FIELDS then
+            redis.call('HINCRBY', key, field, tonumber(args[i + 1]))
+            redis.call('PEXPIRE', key, SERVED_TTL_MS)
+            counted = counted + 1
+        end
+    end
+    return counted
+end
+
 redis.register_function('l0l3_propose', propose)
 redis.register_function('l0l3_drain', drain)
 redis.register_function('l0l3_heartbeat', heartbeat)
+redis.register_function('l0l3_served', served)
 )lua";
 
 } // namespace l0l3::ProposalFunction

@@ -10,6 +10,7 @@
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
+#include "core/common/reviewpolicy.h"
 #include "core/common/semanticthreshold.h"
 #include "core/control/entryvectors.h"
 
@@ -84,6 +85,7 @@ struct ApprovalService::Op
         Unreject,
         Revoke,
         Edit,
+        Keep,
         Freeze,
         Unfreeze,
         Control,
@@ -97,6 +99,7 @@ struct ApprovalService::Op
     QString newResponse;        // edit
     qint64 expectedVersion = 0; // edit/revoke
     int days = 30;              // reject
+    qint64 reviewDays = 0;      // edit/keep: the entry's own review period from now on; 0: unchanged
     QString control;            // control message, as given (spaces simplified)
     ImportRequest import;       // import: the file's entry; importRejected: key, expireAtMs = until
     QString actor;
@@ -108,6 +111,7 @@ struct ApprovalService::Op
     std::optional<Proposal> proposal;
     std::optional<Entry> current;
     std::optional<ControlMessage> controlMessage;
+    ReviewPolicy reviewPolicy; // approve/edit/keep: read with the preconditions
     QString key;
     // Imports: what the stored state decided (ApprovalResult::importOutcome),
     // and whether that needs a write.
@@ -134,6 +138,7 @@ struct ApprovalService::Op
         case Kind::Unreject: return QStringLiteral("unreject");
         case Kind::Revoke: return QStringLiteral("revoke");
         case Kind::Edit: return QStringLiteral("edit");
+        case Kind::Keep: return QStringLiteral("reverify-keep");
         case Kind::Freeze: return QStringLiteral("freeze");
         case Kind::Unfreeze: return QStringLiteral("unfreeze");
         case Kind::Control: return QStringLiteral("control");
@@ -149,6 +154,8 @@ struct ApprovalService::Op
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
     // Approve and reject decide a proposal once: they read (and WATCH) the rejected set too.
     bool readsRejected() const { return needsProposal() || kind == Kind::Unreject; }
+    // Writes that set the entry's review date read the namespaces' periods (the last precondition).
+    bool readsReviewPolicy() const { return kind == Kind::Approve || kind == Kind::Edit || kind == Kind::Keep; }
 
     // Checks the caller's arguments; sets key unless it comes from the proposal.
     std::optional<Refusal> checkArguments();
@@ -178,6 +185,9 @@ struct ApprovalService::Op
     Entry editedEntry(std::string *auditDetail) const;
     void addEntryWrite(Transaction &tx, qint64 nowMs) const;
     void addRevoke(Transaction &tx) const;
+    void addKeep(Transaction &tx, qint64 nowMs) const;
+    // Sets e's review period (reviewDays if given) and its date from nowMs.
+    void renewReview(Entry &e, qint64 nowMs) const;
     void addReject(Transaction &tx, qint64 nowMs) const;
     void addUnreject(Transaction &tx) const;
     void addFreezeFlag(Transaction &tx) const;
@@ -207,6 +217,8 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         [[fallthrough]];
     case Kind::Approve:
     case Kind::Reject:
+        if (request.reviewDays < 0 || request.reviewDays > ReviewPolicy::kMaxDays)
+            return invalid(QStringLiteral("a review period is 1 to %1 days").arg(ReviewPolicy::kMaxDays));
         if (request.proposalId.isEmpty())
             return invalid(QStringLiteral("a proposal id is required"));
         if (kind == Kind::Reject && days <= 0)
@@ -219,6 +231,9 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
     case Kind::Unreject:
     case Kind::Revoke:
     case Kind::Edit:
+    case Kind::Keep:
+        if (reviewDays < 0 || reviewDays > ReviewPolicy::kMaxDays)
+            return invalid(QStringLiteral("a review period is 1 to %1 days").arg(ReviewPolicy::kMaxDays));
         if (request.key.isEmpty())
             return invalid(QStringLiteral("a cache key is required"));
         key = request.key;
@@ -304,6 +319,8 @@ QList<QList<QByteArray>> ApprovalService::Op::preconditionCommands() const
         checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
     if (kind == Kind::ImportRejected)
         checks.append({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), utf8(key)});
+    if (readsReviewPolicy())
+        checks.append({QByteArrayLiteral("HGETALL"), bytes(RedisSchema::kReviewPolicy)});
     return checks;
 }
 
@@ -341,8 +358,14 @@ std::optional<Refusal> ApprovalService::Op::checkStoredState(const QList<RedisRe
                                     QDateTime::fromMSecsSinceEpoch(until, QTimeZone::utc()).toString(Qt::ISODate))};
         }
     }
+    if (readsReviewPolicy()) {
+        const RedisReply &policy = replies.constLast();
+        for (qsizetype i = 0; i + 1 < policy.elements.size(); i += 2)
+            reviewPolicy.set(policy.elements[i].str.toStdString(), policy.elements[i + 1].str.toStdString());
+    }
     switch (kind) {
     case Kind::Edit:
+    case Kind::Keep:
     case Kind::Revoke:
         if (!exists)
             return Refusal{ErrorKind::NotFound, QStringLiteral("no approved entry for key %1").arg(key)};
@@ -381,6 +404,7 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     case Kind::Approve:
     case Kind::Edit: addEntryWrite(tx, nowMs); break;
     case Kind::Revoke: addRevoke(tx); break;
+    case Kind::Keep: addKeep(tx, nowMs); break;
     case Kind::Reject: addReject(tx, nowMs); break;
     case Kind::Unreject: addUnreject(tx); break;
     case Kind::Freeze:
@@ -407,6 +431,7 @@ Entry ApprovalService::Op::entryFromProposal(std::string *auditDetail) const
     e.intent = request.intent.toStdString();
     e.version = 1;
     e.ttlSeconds = request.ttlSeconds;
+    e.reviewDays = request.reviewDays;
     QStringList detail{QStringLiteral("proposal=") + request.proposalId};
     if (!request.intent.isEmpty())
         detail << QStringLiteral("intent=") + request.intent;
@@ -430,6 +455,7 @@ void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
     Entry e = kind == Kind::Approve ? entryFromProposal(&tx.audit.detail) : editedEntry(&tx.audit.detail);
     e.approvedBy = actor.toStdString();
     e.approvedAtMs = nowMs;
+    renewReview(e, nowMs);
     QList<QByteArray> set{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(key.toStdString())),
                           bytes(EntryCodec::encode(e))};
     // An edit keeps the expiry the approval gave the entry.
@@ -454,6 +480,31 @@ void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
     addInvalidation(tx);
     if (kind == Kind::Approve)
         addAckAndForget(tx);
+}
+
+void ApprovalService::Op::renewReview(Entry &e, qint64 nowMs) const
+{
+    if (kind != Kind::Approve && reviewDays > 0)
+        e.reviewDays = reviewDays;
+    e.reviewByMs = nowMs + reviewPolicy.daysFor(e.ns, e.reviewDays) * ReviewPolicy::kDayMs;
+}
+
+void ApprovalService::Op::addKeep(Transaction &tx, qint64 nowMs) const
+{
+    Entry e = *current;
+    renewReview(e, nowMs);
+    // Same answer, same version: KEEPTTL keeps the expiry the approval gave it.
+    tx.add({QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(key.toStdString())), bytes(EntryCodec::encode(e)),
+            QByteArrayLiteral("KEEPTTL")});
+    tx.audit.version = e.version;
+    tx.audit.detail = QStringLiteral("review by %1 (%2 days)")
+                          .arg(QDateTime::fromMSecsSinceEpoch(e.reviewByMs, QTimeZone::utc()).toString(Qt::ISODate))
+                          .arg(reviewPolicy.daysFor(e.ns, e.reviewDays))
+                          .toStdString();
+    tx.result.version = e.version;
+    tx.addAudit();
+    // Gateways that stop serving entries past their date read the new one at once.
+    addInvalidation(tx);
 }
 
 void ApprovalService::Op::addRevoke(Transaction &tx) const
@@ -689,13 +740,27 @@ void ApprovalService::revoke(const QString &key, const QString &actor, ResultCal
 }
 
 void ApprovalService::edit(const QString &key, const QString &newResponse, qint64 expectedVersion, const QString &actor,
-                           ResultCallback cb)
+                           ResultCallback cb, qint64 reviewDays)
 {
     auto op = std::make_shared<Op>();
     op->kind = Op::Kind::Edit;
     op->request.key = key;
     op->newResponse = newResponse;
     op->expectedVersion = expectedVersion;
+    op->reviewDays = reviewDays;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
+void ApprovalService::keep(const QString &key, qint64 expectedVersion, const QString &actor, ResultCallback cb,
+                           qint64 reviewDays)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::Keep;
+    op->request.key = key;
+    op->expectedVersion = expectedVersion;
+    op->reviewDays = reviewDays;
     op->actor = actor;
     op->cb = std::move(cb);
     enqueue(op);

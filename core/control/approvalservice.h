@@ -29,6 +29,7 @@ struct ApprovalRequest
     QString variantOf;
     QString actor;         // operator; empty: the service's default actor
     qint64 ttlSeconds = 0; // 0: no expiry
+    qint64 reviewDays = 0; // the entry's own review period; 0: its namespace's (ReviewPolicy)
 };
 
 // An entry (or a rejected key) restored from an export file (CorpusReader).
@@ -106,9 +107,15 @@ public:
     void unreject(const QString &key, const QString &actor, ResultCallback cb = {});
     // Delete an approved entry. expectedVersion 0: whatever version is current.
     void revoke(const QString &key, const QString &actor, ResultCallback cb = {}, qint64 expectedVersion = 0);
-    // New response for an approved entry; expectedVersion must be the current one.
+    // New response for an approved entry; expectedVersion must be the current one. Renews the
+    // review date like keep(); reviewDays > 0 becomes the entry's own period.
     void edit(const QString &key, const QString &newResponse, qint64 expectedVersion, const QString &actor,
-              ResultCallback cb = {});
+              ResultCallback cb = {}, qint64 reviewDays = 0);
+    // Re-verified as it is: the review date moves to now + the entry's period (reviewDays > 0
+    // becomes its own; else the one it has, else its namespace's in RedisSchema::kReviewPolicy).
+    // Same version and answer, expiry kept; audited as "reverify-keep". expectedVersion 0: any.
+    void keep(const QString &key, qint64 expectedVersion, const QString &actor, ResultCallback cb = {},
+              qint64 reviewDays = 0);
 
     // Restore one entry from an export file. Identical entry: "unchanged",
     // nothing written. No entry: SET (the file's version, approver and time),

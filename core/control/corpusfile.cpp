@@ -124,8 +124,13 @@ bool CorpusWriter::writeEntry(const Entry &e, qint64 ttlRemainingSeconds)
         .key("ttl_remaining_s")
         .value(std::int64_t(ttlRemainingSeconds < 0 ? -1 : ttlRemainingSeconds))
         .key("key_fields")
-        .value(Corpus::keyMatchesFields(e) ? "complete" : "partial")
-        .endObject();
+        .value(Corpus::keyMatchesFields(e) ? "complete" : "partial");
+    // Only when set: a file without them restores entries that derive their review date.
+    if (e.reviewByMs > 0)
+        w.key("review_by_ms").value(e.reviewByMs);
+    if (e.reviewDays > 0)
+        w.key("review_days").value(e.reviewDays);
+    w.endObject();
     if (!writeLine(out))
         return false;
     ++m_trailer.entries;
@@ -387,6 +392,10 @@ std::optional<Corpus::Line> CorpusReader::parse(const QByteArray &line)
             || !f.integer("ttl_remaining_s", &out.entry.ttlRemainingSeconds, -1)
             || !f.string("key_fields", &keyFields, 16))
             return fail(why);
+        for (const auto &[name, target] : {std::pair{"review_by_ms", &e.reviewByMs}, {"review_days", &e.reviewDays}}) {
+            if (o.contains(QLatin1String(name)) && !f.integer(name, target, 0))
+                return fail(why);
+        }
         if (!CacheKey::isValid(e.key))
             return fail(QStringLiteral("key \"%1\" is not 32 lower-case hex digits")
                             .arg(QString::fromStdString(e.key.substr(0, 64))));

@@ -17,6 +17,7 @@ struct CachedAnswer
     std::vector<std::uint32_t> chunkEnds; // end offsets of the SSE content chunks in escapedContent
     std::int64_t completionTokens = 0;    // estimate (~4 bytes per token) unless the upstream told us
     std::int64_t version = 0;             // Entry::version it came from; 0 for upstream answers
+    std::int64_t reviewByMs = 0;          // Entry::reviewByMs (ms since epoch); 0: no date recorded
 
     // Splits into about `chunks` pieces at white space (never inside a UTF-8
     // sequence or an escape).

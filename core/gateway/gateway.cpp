@@ -29,6 +29,7 @@
 #include "core/gateway/ratelimiter.h"
 #include "core/gateway/semantictier.h"
 #include "core/gateway/sentinelresolver.h"
+#include "core/gateway/servedcounter.h"
 #include "core/gateway/sha256.h"
 #include "core/gateway/upstreamanswer.h"
 #include "core/gateway/upstreamclient.h"
@@ -60,9 +61,9 @@ struct Gateway::PendingChat
     CircuitBreaker::Permit permit = CircuitBreaker::Permit::Denied;
     bool secondary = false;            // sent to the secondary upstream
     Clock::time_point upstreamStarted; // postChatCompletion called
-};
     std::string l1Key;                 // L1's best candidate on a miss, for the proposal; empty: none
     float l1Similarity = 0.0f;
+};
 
 struct Gateway::Worker
 {
@@ -81,7 +82,8 @@ struct Gateway::Worker
     std::unique_ptr<UpstreamStreamer> secondaryStreams;
     std::unique_ptr<TierChain> chain;
     std::unique_ptr<Proposer> proposer;
-    std::string scratch; // response body buffer, reused
+    std::unique_ptr<ServedCounter> served; // answers served per key, flushed to the primary
+    std::string scratch;                   // response body buffer, reused
 };
 
 namespace {
@@ -194,8 +196,6 @@ Gateway::Gateway(GatewayConfig config)
         options.ttlMs = m_config.hotCacheTtlSeconds * 1000;
         m_hot = std::make_unique<HotCache>(options);
     }
-}
-
     if (const auto mode = SemanticTier::parseMode(m_config.semantic); mode && *mode != SemanticTier::Mode::Off) {
         SemanticTier::Options options;
         options.mode = *mode;
@@ -203,6 +203,8 @@ Gateway::Gateway(GatewayConfig config)
         options.region = m_config.region;
         m_semantic = std::make_unique<SemanticTier>(std::move(options), std::make_shared<LexicalEmbedder>());
     }
+}
+
 Gateway::~Gateway()
 {
     // Connections first: their contexts (owned by m_server) must still exist.
@@ -210,9 +212,9 @@ Gateway::~Gateway()
     m_resolver.reset();
     m_subscriber.reset();
     m_fallbackSubscriber.reset();
+    m_semantic.reset(); // its connection lives on context 0; the workers' chains call it
     m_workers.clear();
 }
-    m_semantic.reset(); // its connection lives on context 0; the workers' chains call it
 
 std::string Gateway::namespaceForApiKey(std::string_view apiKey)
 {
@@ -267,11 +269,14 @@ bool Gateway::start(std::string *error)
         w->parser.setLimits({m_config.maxMessages, m_config.maxPromptChars});
         w->chain = std::make_unique<TierChain>(m_hot.get(), *w->replica, m_metrics);
         w->chain->setFallbacks(w->fallbackReplica.get(), w->primary.get());
-        w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
-        m_workers.push_back(std::move(w));
-    }
+        w->chain->setServePastReviewBy(m_config.servePastReviewBy);
         if (m_semantic)
             w->chain->setSemanticLookup(m_semantic->lookupFor(*w->replica));
+        w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
+        w->served = std::make_unique<ServedCounter>(ctx, *w->primary,
+                                                    ServedCounter::Options{m_config.region, m_config.servedFlushMs});
+        m_workers.push_back(std::move(w));
+    }
     {
         SentinelResolver::Options options;
         options.sentinels = m_config.sentinels;
@@ -312,16 +317,23 @@ bool Gateway::start(std::string *error)
                 m_hot->clear();
                 Log::info("hot cache flushed after (re)subscribing");
             }
+            if (m_semantic)
+                m_semantic->resync();
         });
     for (auto &w : m_workers) {
         w->replica->start();
         w->primary->start();
         if (w->fallbackReplica)
             w->fallbackReplica->start();
-            if (m_semantic)
-                m_semantic->resync();
+        w->served->start(); // before the contexts run, like the connections
     }
     m_subscriber->start();
+    if (m_semantic) {
+        // On context 0, with the subscriber that feeds it invalidations.
+        m_semantic->start(m_server.context(0),
+                          AsioRedisConnection::Options{m_config.replica, "l1_index", m_config.redisTimeoutMs, 2000,
+                                                       2000});
+    }
     const RedisUrl &fallbackSource = m_config.fallbackReplica ? *m_config.fallbackReplica : m_config.primary;
     m_fallbackSubscriber = std::make_unique<AsioRedisConnection>(
         m_server.context(0),
@@ -329,12 +341,6 @@ bool Gateway::start(std::string *error)
     m_fallbackSubscriber->setSubscriptions(
         {std::string(RedisSchema::kInvalidateChannel), std::string(RedisSchema::kControlChannel)},
         [this](std::string_view channel, std::string_view message) { onMessage(channel, message, true); },
-    if (m_semantic) {
-        // On context 0, with the subscriber that feeds it invalidations.
-        m_semantic->start(m_server.context(0),
-                          AsioRedisConnection::Options{m_config.replica, "l1_index", m_config.redisTimeoutMs, 2000,
-                                                       2000});
-    }
         [this] {
             if (!m_subscriber->isReady() && m_hot && m_hot->size() > 0) {
                 m_hot->clear();
@@ -401,6 +407,8 @@ void Gateway::waitForDrain(Clock::time_point deadline)
             m_ticker->cancel();
         if (m_announcer)
             m_announcer->stop();
+        if (m_semantic)
+            m_semantic->stop();
         m_server.stop();
         return;
     }
@@ -408,8 +416,6 @@ void Gateway::waitForDrain(Clock::time_point deadline)
     m_stopTimer->async_wait([this, deadline](boost::system::error_code ec) {
         if (!ec)
             waitForDrain(deadline);
-        if (m_semantic)
-            m_semantic->stop();
     });
 }
 
@@ -622,6 +628,8 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
     }
     m_metrics.invalidation();
     if (channel == RedisSchema::kInvalidateChannel) {
+        if (m_semantic)
+            m_semantic->onInvalidate(message); // its own connection reads the key's vector again
         if (message == RedisSchema::kInvalidateAll) {
             if (m_hot)
                 m_hot->clear();
@@ -629,8 +637,6 @@ void Gateway::onMessage(std::string_view channel, std::string_view message, bool
         } else if (CacheKey::isValid(message)) {
             const bool dropped = m_hot && m_hot->invalidate(message);
             Log::info("invalidate " + std::string(message) + (dropped ? ": dropped from hot cache" : ": not cached"));
-        if (m_semantic)
-            m_semantic->onInvalidate(message); // its own connection reads the key's vector again
         } else {
             Log::warn("ignored invalidation message that is not a cache key");
         }
@@ -739,6 +745,8 @@ void Gateway::handle(HttpExchange exchange)
         gauges.readTimeouts = conns.readTimeouts;
         gauges.rateLimitClients = m_rateLimiter->activeClients();
         m_metrics.render(body, gauges);
+        if (m_semantic)
+            m_semantic->render(body);
         exchange.respond(200, "text/plain; version=0.0.4; charset=utf-8", body);
         return;
     }
@@ -746,8 +754,6 @@ void Gateway::handle(HttpExchange exchange)
 }
 
 void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_point started)
-        if (m_semantic)
-            m_semantic->render(body);
 {
     const auto &req = exchange.request();
     RouteDecision &d = worker.decision;
@@ -811,13 +817,6 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
     worker.chain->lookupBeyondHot(chat->key, chat->ns, chat->request, [this, &worker, chat](TierChain::Result result) {
         chat->degraded = chat->degraded || result.fromFallback
             || !m_metrics.redisUp(GatewayMetrics::RedisRole::Replica);
-        if (result.answer) {
-            serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,
-                     chat->degraded);
-            return;
-        }
-        forwardUpstream(worker, chat);
-    });
         if (result.answer && result.tier == TierChain::Tier::Semantic) {
             char similarity[16];
             const int n = std::snprintf(similarity, sizeof similarity, "%.4f",
@@ -830,13 +829,20 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
                      chat->degraded, extra);
             return;
         }
+        if (result.answer) {
+            serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Exact, chat->started,
+                     chat->degraded);
+            return;
+        }
+        chat->l1Key = std::move(result.l1Key);
+        chat->l1Similarity = result.l1Similarity;
+        forwardUpstream(worker, chat);
+    });
 }
 
 std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpExchange &exchange,
                                                            RouteDecision &decision, Clock::time_point started,
                                                            bool degraded)
-        chat->l1Key = std::move(result.l1Key);
-        chat->l1Similarity = result.l1Similarity;
 {
     std::unique_ptr<PendingChat> chat;
     if (worker.spareChats.empty()) {
@@ -857,6 +863,8 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
     chat->degraded = degraded;
     chat->permit = CircuitBreaker::Permit::Denied;
     chat->secondary = false;
+    chat->l1Key.clear();
+    chat->l1Similarity = 0.0f;
     // Released on the worker's thread (every callback holding it runs there).
     return std::shared_ptr<PendingChat>(chat.release(), [&worker](PendingChat *done) {
         constexpr std::size_t kMaxSpare = 256;
@@ -864,8 +872,6 @@ std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpE
         const ChatRequest &r = done->request;
         const std::size_t held = r.model.capacity() + r.system.capacity() + r.user.capacity() + r.lastUser.capacity()
             + r.responseFormat.capacity() + r.tools.capacity() + r.toolChoice.capacity() + r.bypassReason.capacity()
-    chat->l1Key.clear();
-    chat->l1Similarity = 0.0f;
             + done->key.capacity() + done->ns.capacity();
         done->exchange = HttpExchange(nullptr); // the client's session is not kept alive by a spare
         if (worker.spareChats.size() < kMaxSpare && held <= kMaxSpareBytes)
@@ -893,16 +899,19 @@ void Gateway::serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest
         {"x-l0l3-key", key},           {"x-l0l3-region", m_config.region},
         {"Cache-Control", "no-cache"}, {"x-l0l3-degraded", "replica_down"},
     };
+    std::size_t n = degraded ? 6 : 5;
+    for (const HttpHeader &h : extra.first(std::min<std::size_t>(extra.size(), 4)))
+        headers[n++] = h;
     exchange.respond(200, request.stream ? "text/event-stream" : "application/json", body,
                      std::span<const HttpHeader>(headers, n));
     releaseIfOutsized(body);
     m_metrics.request(tier, Outcome::Hit, secondsSince(started));
+    // An L1 hit answers with another entry than the request's key: only exact hits are counted.
+    if (tier == Tier::HotCache || tier == Tier::Exact)
+        worker.served->count(key);
 }
 
 void Gateway::forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat)
-    std::size_t n = degraded ? 6 : 5;
-    for (const HttpHeader &h : extra.first(std::min<std::size_t>(extra.size(), 4)))
-        headers[n++] = h;
 {
     UpstreamClient *client = worker.upstream.get();
     chat->permit = m_breaker.allow();
@@ -1088,6 +1097,8 @@ void Gateway::onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &cha
     proposal.responseFormat = chat->request.responseFormat;
     proposal.tools = chat->request.tools;
     proposal.toolChoice = chat->request.toolChoice;
+    proposal.l1Key = chat->l1Key;
+    proposal.l1Similarity = chat->l1Similarity;
     worker.proposer->propose(std::move(proposal));
 }
 
@@ -1098,8 +1109,6 @@ struct Gateway::StreamedMiss
         : answer(maxContentBytes)
     {
     }
-    proposal.l1Key = chat->l1Key;
-    proposal.l1Similarity = chat->l1Similarity;
     SseAnswer answer;
     bool finished = false;
     std::weak_ptr<UpstreamStreamer::Call> call;
@@ -1224,9 +1233,9 @@ void Gateway::finishStream(Worker &worker, PendingChat &chat, StreamedMiss &stre
     proposal.responseFormat = chat.request.responseFormat;
     proposal.tools = chat.request.tools;
     proposal.toolChoice = chat.request.toolChoice;
+    proposal.l1Key = chat.l1Key;
+    proposal.l1Similarity = chat.l1Similarity;
     worker.proposer->propose(std::move(proposal));
 }
 
 } // namespace l0l3
-    proposal.l1Key = chat.l1Key;
-    proposal.l1Similarity = chat.l1Similarity;

@@ -521,6 +521,15 @@ const std::vector<Option> &options()
          "rewrite the registry record this often; it expires after 3\n"
          "intervals (default 5000)",
          integer(100, 600000, &GatewayConfig::announceIntervalMs)},
+        {"served-flush-ms", "N",
+         "send the answers served per entry (the blast radius the console\n"
+         "shows before an edit or revocation) to the primary this often\n"
+         "(default 10000)",
+         integer(100, 600000, &GatewayConfig::servedFlushMs)},
+        {"serve-past-review-by", "yes|no",
+         "serve an approved entry past its review date (default yes); no:\n"
+         "it is a miss until an operator keeps or edits it",
+         boolean(&GatewayConfig::servePastReviewBy)},
         {"", "", "Limits and security"},
         {"rate-limit", "R",
          "requests/s per API key, or per client address without one (default off);\n"

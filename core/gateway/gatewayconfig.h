@@ -74,6 +74,10 @@ struct GatewayConfig
     std::string instanceId;
     std::string advertiseUrl;
     int announceIntervalMs = 5000;
+    // Answers served per entry (ServedCounter), flushed to the primary this often.
+    int servedFlushMs = 10000;
+    // false: an entry past its review date is a miss (L0 and L0.5) until an operator keeps or edits it.
+    bool servePastReviewBy = true;
 
     // Abuse limits. 0 disables a limit where noted.
     double rateLimit = 0; // requests per second per API key or client address; 0: off

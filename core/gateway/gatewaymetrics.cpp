@@ -124,6 +124,9 @@ void GatewayMetrics::render(std::string &out, const Gauges &gauges) const
     w.family("l0l3_entry_mismatches_total", "counter",
              "Entries approved for another prompt or system prompt than the request's (served as misses).");
     w.sample("l0l3_entry_mismatches_total", {{"region", region}}, static_cast<double>(m_entryMismatches.load()));
+    w.family("l0l3_entries_past_review_by_total", "counter",
+             "L0 lookups that found an entry past its review date and did not serve it.");
+    w.sample("l0l3_entries_past_review_by_total", {{"region", region}}, static_cast<double>(m_pastReviewBy.load()));
 
     w.family("l0l3_invalidations_total", "counter", "Invalidation and flush messages received.");
     w.sample("l0l3_invalidations_total", {{"region", region}}, static_cast<double>(m_invalidations.load()));

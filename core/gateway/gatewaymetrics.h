@@ -42,6 +42,8 @@ public:
     void primarySwitch() { m_primarySwitches.fetch_add(1, std::memory_order_relaxed); }
     void corruptEntry() { m_corruptEntries.fetch_add(1, std::memory_order_relaxed); }
     void entryMismatch() { m_entryMismatches.fetch_add(1, std::memory_order_relaxed); }
+    // An L0 lookup that found an entry past its review date and did not serve it (--serve-past-review-by no).
+    void pastReviewBy() { m_pastReviewBy.fetch_add(1, std::memory_order_relaxed); }
     void invalidation() { m_invalidations.fetch_add(1, std::memory_order_relaxed); }
     void upstreamFailure() { m_upstreamFailures.fetch_add(1, std::memory_order_relaxed); }
     // An upstream answer with an error status (l0l3_upstream_errors_total by class: 4xx, 5xx).
@@ -105,6 +107,7 @@ private:
     std::atomic<std::uint64_t> m_primarySwitches{0};
     std::atomic<std::uint64_t> m_corruptEntries{0};
     std::atomic<std::uint64_t> m_entryMismatches{0};
+    std::atomic<std::uint64_t> m_pastReviewBy{0};
     std::atomic<std::uint64_t> m_invalidations{0};
     std::atomic<std::uint64_t> m_upstreamFailures{0};
     std::array<std::atomic<std::uint64_t>, 2> m_upstreamErrorStatuses{}; // 4xx, 5xx

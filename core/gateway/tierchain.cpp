@@ -42,9 +42,19 @@ TierChain::TierChain(HotCache *hot, AsioRedisConnection &replica, GatewayMetrics
 {
 }
 
+bool TierChain::refusedForReview(const CachedAnswer &answer) const
+{
+    if (m_servePastReviewBy || answer.reviewByMs <= 0)
+        return false;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return answer.reviewByMs <= now.count();
+}
+
 std::shared_ptr<const CachedAnswer> TierChain::lookupHot(std::string_view key) const
 {
-    return m_hot ? m_hot->get(key) : nullptr;
+    auto answer = m_hot ? m_hot->get(key) : nullptr;
+    return answer && refusedForReview(*answer) ? nullptr : answer;
 }
 
 void TierChain::lookup(const std::string &key, const std::string &ns, const ChatRequest &request, Callback callback)
@@ -143,6 +153,12 @@ void TierChain::readEntry(AsioRedisConnection &source, const std::string &key, c
                            lookupSemantic(ns, request, "entry for another question", std::move(callback));
                            return;
                        }
+                       if (refusedForReview(*entry->answer)) {
+                           // Not L1 either: it could answer with this same entry.
+                           m_metrics.pastReviewBy();
+                           callback(Result{Tier::None, nullptr, "past its review date"});
+                           return;
+                       }
                        if (m_hot)
                            m_hot->put(key, entry->answer, entry->ttlMs, ticket);
                        Result result{Tier::Exact, entry->answer, {}};
@@ -177,9 +193,11 @@ const TierChain::Decoded *TierChain::decodeEntry(const std::string &key, std::st
         }
         return nullptr;
     }
+    auto answer = CachedAnswer::fromContent(entry->response, entry->version);
+    answer->reviewByMs = entry->reviewByMs;
     Decoded decoded{h.low64,
                     h.high64,
-                    CachedAnswer::fromContent(entry->response, entry->version),
+                    std::move(answer),
                     entry->ttlSeconds > 0 ? entry->ttlSeconds * 1000 : -1,
                     rawQuestionHash(entry->system, entry->prompt),
                     CacheKey::questionHash(entry->system, entry->prompt),

@@ -52,6 +52,9 @@ public:
         m_primary = primary;
     }
 
+    // false: an entry past its review date (Entry::reviewByMs) is a miss, from L0 and from L0.5.
+    void setServePastReviewBy(bool serve) { m_servePastReviewBy = serve; }
+
     // L0.5 only; synchronous, the hit path.
     std::shared_ptr<const CachedAnswer> lookupHot(std::string_view key) const;
     // L0 then L1; callback runs later on this thread. An L0 hit is copied into L0.5, unless an
@@ -97,7 +100,11 @@ private:
     // or removes the value.
     const Decoded *decodeEntry(const std::string &key, std::string_view raw, std::string *why);
 
+    // True when answers past their review date are refused and this one is.
+    bool refusedForReview(const CachedAnswer &answer) const;
+
     HotCache *m_hot;
+    bool m_servePastReviewBy = true;
     AsioRedisConnection &m_replica;
     AsioRedisConnection *m_fallbackReplica = nullptr;
     AsioRedisConnection *m_primary = nullptr;
