@@ -614,6 +614,10 @@ void TestApprovalKeyboard::detailShowsSimilarEntries()
         e.key = key.toStdString();
         e.prompt = prompt.toStdString();
         e.response = "answer";
+        // Candidates are entries of the proposal's namespace, system prompt and model family.
+        e.ns = "acme";
+        e.system = "You are a support agent.";
+        e.model = "gpt-4o-mini";
         e.version = version;
         e.approvedBy = "test";
         c.command({QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(e.key)), bytes(EntryCodec::encode(e))});

@@ -110,7 +110,7 @@ void ProposalsPage::layOutPage()
     splitter->setStretchFactor(1, 2);
 
     auto *hints = new QLabel(
-        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>J</b>/<b>K</b> or ↓/↑ move · "
+        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>J</b>/<b>K</b> or ↓/↑ move · "
            "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
            "bulk approve/reject selection · <b>F5</b> reload"),
         this);
@@ -208,6 +208,11 @@ void ProposalsPage::connectWorker()
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
     connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
+    connect(w, &ControlWorker::similarEntries, this,
+            [this](const QString &proposalKey, const QList<SimilarEntry> &entries) {
+                m_similarFor = proposalKey;
+                m_similarEntries = entries;
+            });
 }
 
 void ProposalsPage::buildActions()
@@ -231,6 +236,13 @@ void ProposalsPage::buildActions()
     m_edit = make(tr("&Edit and approve…"), {QKeySequence(Qt::Key_E)}, tr("Edit the answer, then approve it"),
                   &ProposalsPage::editCurrent);
     m_next = make(tr("&Next proposal"), {QKeySequence(Qt::Key_J)}, tr("Next proposal (or ↓)"), [this] { moveBy(1); });
+    m_attachVariant = make(tr("Attach as &variant"), {QKeySequence(Qt::Key_V)},
+                           tr("Attach as a variant of the nearest approved entry: this phrasing then serves its "
+                              "answer"),
+                           &ProposalsPage::attachCurrentAsVariant);
+    m_notSame = make(tr("&Not the same question"), {QKeySequence(Qt::Key_N)},
+                     tr("Not the same question as the nearest approved entry (tightens its L1 threshold)"),
+                     &ProposalsPage::markCurrentNotSame);
     m_prev = make(tr("&Previous proposal"), {QKeySequence(Qt::Key_K)}, tr("Previous proposal (or ↑)"),
                   [this] { moveBy(-1); });
     m_bulkApprove = make(tr("Approve &selection…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return)},
@@ -366,6 +378,43 @@ void ProposalsPage::approveCurrent()
         return;
     sendApprove(*item, std::nullopt, {}, false);
     advanceFrom(item->key);
+}
+
+void ProposalsPage::attachCurrentAsVariant()
+{
+    const auto item = currentItem();
+    if (!item || m_model->isPending(item->key))
+        return;
+    if (m_similarFor != item->key || m_similarEntries.isEmpty()) {
+        emit statusMessage(tr("No approved entry in this proposal's namespace, system prompt and model to attach "
+                              "it to."),
+                           5000);
+        return;
+    }
+    const SimilarEntry target = m_similarEntries.first();
+    ApprovalRequest request;
+    request.proposalId = item->id;
+    request.duplicateIds = item->duplicateIds;
+    request.key = item->key;
+    request.variantOf = target.key;
+    m_model->setPending(item->key, true);
+    const quint64 id = m_client->approve(request);
+    m_inFlight.insert(id, {QStringLiteral("approve"), *item, false});
+    emit statusMessage(tr("Attaching %1 as a variant of %2…").arg(item->key.left(16), target.key.left(16)), 2000);
+    advanceFrom(item->key);
+}
+
+void ProposalsPage::markCurrentNotSame()
+{
+    const auto item = currentItem();
+    if (!item || m_similarFor != item->key || m_similarEntries.isEmpty())
+        return;
+    const SimilarEntry target = m_similarEntries.first();
+    m_client->markNegative(target.key, item->key, item->prompt);
+    // That entry is no candidate for this proposal any more.
+    m_similarEntries.removeFirst();
+    m_detail->showSimilar(item->key, m_similarEntries);
+    emit statusMessage(tr("Recorded: not the same question as %1.").arg(target.key.left(16)), 3000);
 }
 
 void ProposalsPage::rejectCurrent()

@@ -11,6 +11,7 @@
 #include "core/control/approvalresult.h"
 #include "core/control/proposalitem.h"
 #include "ui/common/responseeditordialog.h"
+#include "ui/workers/controlworker.h"
 
 class QAction;
 class QComboBox;
@@ -61,6 +62,12 @@ public:
     void undoLast();
     void bulkDecide(bool approve);
     void moveBy(int delta);
+    // Attach the current proposal as a variant of its nearest approved entry (the first the
+    // detail pane lists): its phrasing then serves that entry's answer.
+    void attachCurrentAsVariant();
+    // "Not the same question" as the nearest approved entry: a negative pair that tightens
+    // that entry's L1 threshold; the proposal stays in the queue.
+    void markCurrentNotSame();
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);
@@ -133,6 +140,11 @@ private:
     QAction *m_bulkApprove = nullptr;
     QAction *m_bulkReject = nullptr;
     QAction *m_reload = nullptr;
+    QAction *m_attachVariant = nullptr;
+    QAction *m_notSame = nullptr;
+    // The nearest approved entries of the proposal m_similarFor (ControlWorker::similarEntries).
+    QString m_similarFor;
+    QList<SimilarEntry> m_similarEntries;
 
     QHash<quint64, Decision> m_inFlight;
     std::optional<LastDecision> m_last;

@@ -134,6 +134,13 @@ quint64 ControlClient::importCorpus(const CorpusImporter::Options &options)
     return id;
 }
 
+quint64 ControlClient::markNegative(const QString &key, const QString &proposalKey, const QString &prompt)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, key, proposalKey, prompt] { w->markNegative(id, key, proposalKey, prompt); });
+    return id;
+}
+
 void ControlClient::findSimilar(const ProposalItem &item)
 {
     post([w = m_worker, item] { w->findSimilar(item); });

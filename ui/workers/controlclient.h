@@ -37,6 +37,8 @@ public:
     quint64 reject(const ProposalItem &item, int days = 30);
     quint64 revoke(const QString &key, qint64 expectedVersion = 0);
     quint64 unreject(const QString &key);
+    // "Not the same question": proposalKey/prompt against the entry key (ApprovalService::markNegative).
+    quint64 markNegative(const QString &key, const QString &proposalKey, const QString &prompt);
     quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
     quint64 setFrozen(bool frozen);
     quint64 publishControl(const QString &message);

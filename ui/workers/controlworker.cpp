@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/common/embedding.h"
 #include "core/common/entry.h"
 #include "core/common/promptnormaliser.h"
 #include "core/common/redisschema.h"
+#include "core/control/entryvectors.h"
 #include "core/control/proposalqueue.h"
 
 namespace l0l3 {
@@ -326,6 +328,17 @@ double jaccard(const QSet<QString> &a, const QSet<QString> &b)
     return double(common) / double(a.size() + b.size() - common);
 }
 
+void ControlWorker::markNegative(quint64 requestId, const QString &key, const QString &proposalKey,
+                                 const QString &prompt)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("l1-negative"), key));
+        return;
+    }
+    m_approvals->markNegative(key, proposalKey, prompt, QString(),
+                              [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
 void ControlWorker::findSimilar(const ProposalItem &item)
 {
     const quint64 generation = ++m_similarGeneration;
@@ -334,13 +347,19 @@ void ControlWorker::findSimilar(const ProposalItem &item)
     struct Scan
     {
         QString proposalKey;
-        QSet<QString> words;
+        std::string ns;
+        std::string model;
+        std::string systemSha256;
+        std::vector<float> vector;
         QList<SimilarEntry> best;
         int pages = 0;
     };
     auto scan = std::make_shared<Scan>();
     scan->proposalKey = item.key;
-    scan->words = promptWords(item.prompt);
+    scan->ns = item.ns.toStdString();
+    scan->model = item.model.toStdString();
+    scan->systemSha256 = EntryVectors::systemSha256(item.system.toStdString());
+    scan->vector = EntryVectors::provider().embed(item.prompt.toStdString());
     auto step = std::make_shared<std::function<void(const QByteArray &)>>();
     // The pending callbacks own the step; it refers to itself weakly (no cycle).
     std::weak_ptr<std::function<void(const QByteArray &)>> weakStep = step;
@@ -382,10 +401,13 @@ void ControlWorker::findSimilar(const ProposalItem &item)
                         if (!v.isString())
                             continue;
                         const auto e = EntryCodec::decode(v.str.toStdString());
-                        if (!e || QString::fromStdString(e->key) == scan->proposalKey)
+                        // Only what the proposal could become a variant of: a main entry of its scope.
+                        if (!e || QString::fromStdString(e->key) == scan->proposalKey || !e->variantOf.empty()
+                            || e->ns != scan->ns || e->model != scan->model
+                            || EntryVectors::systemSha256(e->system) != scan->systemSha256)
                             continue;
                         const QString prompt = QString::fromStdString(e->prompt);
-                        const double s = jaccard(scan->words, promptWords(prompt));
+                        const double s = dot(scan->vector, EntryVectors::provider().embed(e->prompt));
                         if (s <= 0)
                             continue;
                         scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});

@@ -21,8 +21,9 @@ namespace l0l3 {
 
 class ProposalQueue;
 
-// An approved entry whose prompt resembles a proposal's (Jaccard similarity
-// of the normalised prompts' word sets).
+// An approved main entry (not a variant) in a proposal's namespace, system prompt
+// and model family whose prompt resembles the proposal's: the cosine similarity
+// of their L1 vectors (EntryVectors, the embedder the gateways use).
 struct SimilarEntry
 {
     QString key;
@@ -67,6 +68,7 @@ public:
     // Bounded SCAN of approved entries (at most kSimilarScanPages pages of
     // 1000 keys); emits similarEntries with the best 3 (similarity > 0).
     void findSimilar(const l0l3::ProposalItem &item);
+    void markNegative(quint64 requestId, const QString &key, const QString &proposalKey, const QString &prompt);
     static constexpr int kSimilarScanPages = 20;
     // Stream entries per XREADGROUP of a proposal load.
     static constexpr int kProposalPageSize = 1000;
