@@ -121,8 +121,11 @@ local FIELDS = {
     ns = 256, system = 0, prompt = 0, response = 0, model = 256, region = 64,
     ts = 20, upstream_ms = 20, prompt_tokens = 20, completion_tokens = 20,
     response_format = 0, tools = 0, tool_choice = 0,
+    l1_key = 32, l1_similarity = 8,
 }
 local NUMBERS = { ts = true, upstream_ms = true, prompt_tokens = true, completion_tokens = true }
+-- The L1 shadow candidate: both or neither.
+local OPTIONAL = { l1_key = true, l1_similarity = true }
 
 local function bad(why)
     return redis.error_reply('BADPROPOSAL ' .. why)
@@ -134,11 +137,8 @@ local function netstring(s, pos)
     if not colon or colon == pos or colon - pos > 10 then
         return nil
     end
-    l1_key = 32, l1_similarity = 8,
     local digits = string.sub(s, pos, colon - 1)
     if not string.match(digits, '^%d+$') or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
--- The L1 shadow candidate: both or neither.
-local OPTIONAL = { l1_key = true, l1_similarity = true }
         return nil
     end
     local len = tonumber(digits)
@@ -181,6 +181,15 @@ local function unpack_fields(packed)
             return nil, 'missing field "' .. name .. '"'
         end
     end
+    if (fields.l1_key == nil) ~= (fields.l1_similarity == nil) then
+        return nil, 'l1_key and l1_similarity go together'
+    end
+    if fields.l1_key and not (#fields.l1_key == 32 and string.match(fields.l1_key, '^[0-9a-f]+$')) then
+        return nil, 'field "l1_key" is not 32 lower-case hex digits'
+    end
+    if fields.l1_similarity and not string.match(fields.l1_similarity, '^%-?[01]%.%d+$') then
+        return nil, 'field "l1_similarity" is not a decimal in [-1, 1]'
+    end
     return fields
 end
 
@@ -194,15 +203,6 @@ local function limits()
         local value = tonumber(stored[i + 1])
         if out[stored[i]] and value and value >= 1 then
             out[stored[i]] = math.floor(value)
-    if (fields.l1_key == nil) ~= (fields.l1_similarity == nil) then
-        return nil, 'l1_key and l1_similarity go together'
-    end
-    if fields.l1_key and not (#fields.l1_key == 32 and string.match(fields.l1_key, '^[0-9a-f]+$')) then
-        return nil, 'field "l1_key" is not 32 lower-case hex digits'
-    end
-    if fields.l1_similarity and not string.match(fields.l1_similarity, '^%-?[01]%.%d+$') then
-        return nil, 'field "l1_similarity" is not a decimal in [-1, 1]'
-    end
         end
     end
     return out

@@ -530,6 +530,19 @@ const std::vector<Option> &options()
          "serve an approved entry past its review date (default yes); no:\n"
          "it is a miss until an operator keeps or edits it",
          boolean(&GatewayConfig::servePastReviewBy)},
+        {"", "", "L1 (semantic matching of approved entries)"},
+        {"semantic", "off|shadow|serve",
+         "L1 after an L0 miss (default shadow): shadow finds the closest\n"
+         "approved entry and serves nothing (the proposal carries it);\n"
+         "serve answers a match past the entry's threshold and the guards",
+         [](Context &x, const std::string &v) {
+             if (v != "off" && v != "shadow" && v != "serve")
+                 return x.invalid(v, "off, shadow or serve");
+             x.c.semantic = v;
+             return true;
+         }},
+        {"semantic-max-entries", "N", "vectors the L1 index holds at most (default 200000)",
+         integer(1, 1LL << 32, &GatewayConfig::semanticMaxEntries)},
         {"", "", "Limits and security"},
         {"rate-limit", "R",
          "requests/s per API key, or per client address without one (default off);\n"
@@ -551,19 +564,6 @@ const std::vector<Option> &options()
         {"max-messages", "N", "more messages get 400 too_many_messages (default 512)",
          integer(1, 1LL << 24, &GatewayConfig::maxMessages)},
         {"max-prompt-chars", "N", "longer message text gets 400 prompt_too_long (default 262144)",
-        {"", "", "L1 (semantic matching of approved entries)"},
-        {"semantic", "off|shadow|serve",
-         "L1 after an L0 miss (default shadow): shadow finds the closest\n"
-         "approved entry and serves nothing (the proposal carries it);\n"
-         "serve answers a match past the entry's threshold and the guards",
-         [](Context &x, const std::string &v) {
-             if (v != "off" && v != "shadow" && v != "serve")
-                 return x.invalid(v, "off, shadow or serve");
-             x.c.semantic = v;
-             return true;
-         }},
-        {"semantic-max-entries", "N", "vectors the L1 index holds at most (default 200000)",
-         integer(1, 1LL << 32, &GatewayConfig::semanticMaxEntries)},
          integer(1, 1LL << 34, &GatewayConfig::maxPromptChars)},
         {"idle-timeout-ms", "N", "close keep-alive connections idle this long (default 75000)",
          integer(1, kDayMs, &GatewayConfig::idleTimeoutMs)},

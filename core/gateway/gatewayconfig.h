@@ -99,6 +99,11 @@ struct GatewayConfig
     std::shared_ptr<const ApiKeyStore> apiKeys;
     // --allow-anonymous: serve a non-loopback --listen without API keys (refused otherwise).
     bool allowAnonymous = false;
+    // L1 (SemanticTier): "off", "shadow" (find the candidate, serve nothing) or "serve";
+    // its index holds at most semanticMaxEntries vectors.
+    std::string semantic = "shadow";
+    std::size_t semanticMaxEntries = 200000;
+
     // --check-config: l0l3-gateway validates everything above and exits instead of serving.
     bool checkConfig = false;
 
@@ -110,11 +115,6 @@ struct GatewayConfig
 
     // Action::Error with one line in *error for anything invalid.
     static Action parse(int argc, const char *const *argv, GatewayConfig *out, std::string *error,
-    // L1 (SemanticTier): "off", "shadow" (find the candidate, serve nothing) or "serve";
-    // its index holds at most semanticMaxEntries vectors.
-    std::string semantic = "shadow";
-    std::size_t semanticMaxEntries = 200000;
-
                         const Environment &env = {});
     static std::string usage();
     // Every option's name, without "--", in the order of the usage.
