@@ -16,6 +16,7 @@
 #include "ui/entries/entriespage.h"
 #include "ui/entries/entrytablemodel.h"
 #include "ui/proposals/proposalspage.h"
+#include "ui/reverify/reverifypage.h"
 #include "ui/settings/passwordvault.h"
 #include "ui/settings/profilemonitoring.h"
 #include "ui/settings/profilesecrets.h"
@@ -73,6 +74,10 @@ MainWindow::MainWindow(QWidget *parent)
     m_tabs->addTab(m_dashboard, tr("&Dashboards"));
     m_tabs->addTab(m_topology, tr("&Topology"));
     m_tabs->addTab(new TeamPage(m_client, this), tr("T&eam"));
+    m_reverify = new ReverifyPage(m_client, this);
+    m_tabs->addTab(m_reverify, tr("To re-&verify"));
+    connect(m_reverify, &ReverifyPage::statusMessage, this, &MainWindow::deliverStatus);
+    connect(m_reverify, &ReverifyPage::writeFinished, this, &MainWindow::onWriteFinished);
     setCentralWidget(m_tabs);
     buildMenus();
     buildStatusBar();
@@ -95,6 +100,8 @@ MainWindow::MainWindow(QWidget *parent)
             m_entries->reload();
         else if (m_tabs->widget(index) == m_audit)
             m_audit->reload();
+        else if (m_tabs->widget(index) == m_reverify)
+            m_reverify->reload();
     });
 
     ControlWorker *w = m_client->worker();

@@ -20,6 +20,7 @@ class EntriesPage;
 class MonitorClient;
 class PasswordVault;
 class ProposalsPage;
+class ReverifyPage;
 class TopologyPage;
 
 // The console: proposals queue (the daily work), entries, audit log,
@@ -47,6 +48,7 @@ public:
     AuditPage *auditPage() const { return m_audit; }
     DashboardPage *dashboardPage() const { return m_dashboard; }
     TopologyPage *topologyPage() const { return m_topology; }
+    ReverifyPage *reverifyPage() const { return m_reverify; }
     QTabWidget *tabs() const { return m_tabs; }
 
     void openSettings();
@@ -69,6 +71,7 @@ private:
     AuditPage *m_audit;
     DashboardPage *m_dashboard;
     TopologyPage *m_topology;
+    ReverifyPage *m_reverify = nullptr;
     QLabel *m_connLabel;
     QLabel *m_roleLabel;
     QLabel *m_acksLabel;

@@ -5,7 +5,6 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
@@ -14,6 +13,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "ui/common/blastradiusprompt.h"
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
 #include "ui/common/responseeditordialog.h"
@@ -173,20 +173,18 @@ void EntriesPage::revokeCurrent()
     if (row < 0)
         return;
     const Entry e = m_model->itemAt(row).entry;
-    auto *box = new QMessageBox(QMessageBox::Warning, tr("Revoke entry"),
-                                tr("Revoke version %1 of this entry? Every region stops serving it; the next request "
-                                   "goes upstream.\n\n%2")
-                                    .arg(e.version)
-                                    .arg(Formatting::oneLine(QString::fromStdString(e.prompt), 200)),
-                                QMessageBox::Ok | QMessageBox::Cancel, this);
-    box->setObjectName(QStringLiteral("revokeConfirm"));
-    box->setTextFormat(Qt::PlainText);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    box->setDefaultButton(QMessageBox::Cancel);
-    connect(box, &QMessageBox::accepted, this, [this, e] {
+    // The blast radius (requests it served, per region) is shown before the operator confirms.
+    BlastRadiusPrompt::Request r;
+    r.key = QString::fromStdString(e.key);
+    r.title = tr("Revoke entry");
+    r.question = tr("Revoke version %1 of this entry? Every region stops serving it; the next request goes "
+                    "upstream.\n\n%2")
+                     .arg(e.version)
+                     .arg(Formatting::oneLine(QString::fromStdString(e.prompt), 200));
+    r.confirmText = tr("&Revoke");
+    BlastRadiusPrompt::ask(m_client, this, r, [this, e] {
         m_inFlight.insert(m_client->revoke(QString::fromStdString(e.key), e.version), QStringLiteral("revoke"));
     });
-    box->open();
 }
 
 void EntriesPage::editCurrent()
@@ -203,8 +201,18 @@ void EntriesPage::editCurrent()
     connect(dialog, &QDialog::accepted, this, [this, dialog, e] {
         if (!dialog->isChanged())
             return;
-        m_inFlight.insert(m_client->editEntry(QString::fromStdString(e.key), dialog->response(), e.version),
-                          QStringLiteral("edit"));
+        const QString response = dialog->response();
+        BlastRadiusPrompt::Request r;
+        r.key = QString::fromStdString(e.key);
+        r.title = tr("Edit entry");
+        r.question =
+            tr("Save version %1 of this entry? Every region serves the new answer from now on.").arg(e.version + 1);
+        r.confirmText = tr("&Save");
+        r.confirmIsDefault = true;
+        BlastRadiusPrompt::ask(m_client, this, r, [this, e, response] {
+            m_inFlight.insert(m_client->editEntry(QString::fromStdString(e.key), response, e.version),
+                              QStringLiteral("edit"));
+        });
     });
     dialog->open();
 }

@@ -25,6 +25,8 @@ ControlClient::ControlClient(QObject *parent)
     qRegisterMetaType<QList<EntryItem>>();
     qRegisterMetaType<AuditRecord>();
     qRegisterMetaType<QList<AuditRecord>>();
+    qRegisterMetaType<QList<ReverifyItem>>();
+    qRegisterMetaType<ServedCounts>();
     m_thread->setObjectName(QStringLiteral("l0l3-control"));
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
@@ -89,6 +91,25 @@ quint64 ControlClient::revoke(const QString &key, qint64 expectedVersion)
 {
     const quint64 id = m_nextRequest++;
     post([w = m_worker, id, key, expectedVersion] { w->revoke(id, key, expectedVersion); });
+    return id;
+}
+
+void ControlClient::loadReverify()
+{
+    post([w = m_worker] { w->loadReverify(); });
+}
+
+quint64 ControlClient::keepEntry(const QString &key, qint64 expectedVersion)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, key, expectedVersion] { w->keepEntry(id, key, expectedVersion); });
+    return id;
+}
+
+quint64 ControlClient::readServed(const QString &key)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, key] { w->readServed(id, key); });
     return id;
 }
 

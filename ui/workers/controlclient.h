@@ -42,6 +42,10 @@ public:
     quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
     quint64 setFrozen(bool frozen);
     quint64 publishControl(const QString &message);
+    // Re-verification (ControlWorker::reverifyLoaded, decisionFinished, servedRead).
+    void loadReverify();
+    quint64 keepEntry(const QString &key, qint64 expectedVersion);
+    quint64 readServed(const QString &key);
     // Jobs on the worker thread; results in ControlWorker::corpusProgress/corpusFinished.
     quint64 exportCorpus(const CorpusExporter::Options &options);
     quint64 importCorpus(const CorpusImporter::Options &options);

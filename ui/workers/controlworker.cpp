@@ -240,6 +240,40 @@ void ControlWorker::unreject(quint64 requestId, const QString &key)
     m_approvals->unreject(key, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
 }
 
+void ControlWorker::loadReverify()
+{
+    if (!m_connection) {
+        emit reverifyFailed(tr("not connected"));
+        return;
+    }
+    // One queue per load, owned by the connection it reads: gone with it on a reconnect.
+    auto *queue = new ReverifyQueue(m_connection, m_connection);
+    connect(queue, &ReverifyQueue::loaded, this, [this, queue](const QList<ReverifyItem> &due, int scanned, int) {
+        queue->deleteLater();
+        emit reverifyLoaded(due, scanned);
+    });
+    connect(queue, &ReverifyQueue::failed, this, [this, queue](const QString &message) {
+        queue->deleteLater();
+        emit reverifyFailed(message);
+    });
+    queue->load();
+}
+
+void ControlWorker::keepEntry(quint64 requestId, const QString &key, qint64 expectedVersion)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId, notConnected(QStringLiteral("reverify-keep"), key));
+        return;
+    }
+    m_approvals->keep(key, expectedVersion, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+void ControlWorker::readServed(quint64 requestId, const QString &key)
+{
+    ServedCounts::read(m_connection, key, this,
+                       [this, requestId](const ServedCounts &counts) { emit servedRead(requestId, counts); });
+}
+
 void ControlWorker::editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion)
 {
     if (!m_approvals) {

@@ -16,6 +16,8 @@
 #include "core/control/entrystore.h"
 #include "core/control/proposalitem.h"
 #include "core/control/redisconnection.h"
+#include "core/control/reverifyqueue.h"
+#include "core/control/servedcounts.h"
 
 namespace l0l3 {
 
@@ -64,6 +66,11 @@ public:
     void editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion);
     void setFrozen(quint64 requestId, bool frozen);
     void publishControl(quint64 requestId, const QString &message);
+    // Re-verification: reverifyLoaded (ReverifyQueue), keep through decisionFinished, and the
+    // blast radius of an edit or revocation (ServedCounts) through servedRead.
+    void loadReverify();
+    void keepEntry(quint64 requestId, const QString &key, qint64 expectedVersion);
+    void readServed(quint64 requestId, const QString &key);
 
     // Bounded SCAN of approved entries (at most kSimilarScanPages pages of
     // 1000 keys); emits similarEntries with the best 3 (similarity > 0).
@@ -110,6 +117,9 @@ signals:
     void proposalsFailed(const QString &message);
 
     void decisionFinished(quint64 requestId, const l0l3::ApprovalResult &result);
+    void reverifyLoaded(const QList<l0l3::ReverifyItem> &due, int scanned);
+    void reverifyFailed(const QString &message);
+    void servedRead(quint64 requestId, const l0l3::ServedCounts &counts);
 
     void corpusProgress(quint64 requestId, const l0l3::CorpusCounts &counts);
     void corpusFinished(quint64 requestId, bool ok, const QString &error, const l0l3::CorpusCounts &counts);
