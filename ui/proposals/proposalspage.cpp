@@ -518,6 +518,22 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
                                    ? tr("Approval undone: entry revoked, proposal back in the queue.")
                                    : tr("Rejection undone: key no longer rejected, proposal back in the queue."),
                                5000);
+        } else if (result.error == ApprovalResult::ErrorKind::VersionConflict
+                   || result.error == ApprovalResult::ErrorKind::NotFound) {
+            // The entry (or rejection) changed since this decision, in this console or
+            // another: undoing now would delete that newer work, so the undo is refused for good.
+            m_last.reset();
+            emit statusMessage(
+                d.action == QLatin1String("revoke")
+                    ? (result.error == ApprovalResult::ErrorKind::NotFound
+                           ? tr("Undo refused: %1 was revoked since your approval; nothing to undo.")
+                           : tr("Undo refused: %1 was changed since your approval; the newer version is kept, "
+                                "nothing was revoked."))
+                          .arg(d.item.key.left(16))
+                    : tr("Undo refused: %1 is no longer rejected, it was changed since your rejection; "
+                         "nothing was changed.")
+                          .arg(d.item.key.left(16)),
+                0);
         } else {
             m_undo->setEnabled(true);
             emit statusMessage(tr("Undo failed: %1").arg(result.message), 0);
