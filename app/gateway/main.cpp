@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "core/common/redisschema.h"
+#include "core/gateway/asioredisconnection.h"
 #include "core/gateway/gateway.h"
 #include "core/gateway/gatewayconfig.h"
 #include "core/gateway/redisprobe.h"
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    AsioRedisConnection::setDefaultTls(config.redisTls); // the start-up checks use it too
     for (const auto *url : {&config.replica, &config.primary}) {
         // With Sentinels, --primary may be out of date (failed over since): the Sentinels know.
         if (url == &config.primary && !config.sentinels.empty())

@@ -53,17 +53,18 @@ std::optional<RedisUrl> failWith(std::string *error, const char *reason)
 std::optional<RedisUrl> RedisUrl::parse(std::string_view url, std::string *error)
 {
     constexpr std::string_view kScheme = "redis://";
-    if (url.substr(0, 9) == "rediss://")
-        return failWith(error, "rediss:// (TLS) is not supported");
-    if (url.substr(0, kScheme.size()) != kScheme)
-        return failWith(error, "URL must start with redis://");
-    url.remove_prefix(kScheme.size());
+    constexpr std::string_view kTlsScheme = "rediss://";
+    const bool tls = url.substr(0, kTlsScheme.size()) == kTlsScheme;
+    if (!tls && url.substr(0, kScheme.size()) != kScheme)
+        return failWith(error, "URL must start with redis:// or rediss://");
+    url.remove_prefix(tls ? kTlsScheme.size() : kScheme.size());
 
     const auto slash = url.find('/');
     std::string_view authority = url.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? std::string_view() : url.substr(slash + 1);
 
     RedisUrl r;
+    r.tls = tls;
     // The password may contain '@' unencoded in sloppy URLs; the host never does.
     const auto at = authority.rfind('@');
     if (at != std::string_view::npos) {
@@ -117,7 +118,7 @@ std::optional<RedisUrl> RedisUrl::parse(std::string_view url, std::string *error
 
 std::string RedisUrl::redacted() const
 {
-    std::string out = "redis://";
+    std::string out = tls ? "rediss://" : "redis://";
     if (!user.empty())
         out += user + "@";
     if (host.find(':') != std::string::npos)

@@ -1,17 +1,41 @@
 #include "core/gateway/asioredisconnection.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <hiredis/async.h>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
 #include "core/common/hiredisarena.h"
-#include "core/gateway/asioredisadapter.h"
 #include "core/gateway/log.h"
+#include "core/gateway/tlscontext.h"
 
 namespace l0l3 {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::mutex g_defaultTlsMutex;
+std::shared_ptr<ssl::context> g_defaultTls; // guarded by g_defaultTlsMutex
+
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+
+std::string hostPort(const RedisUrl &url)
+{
+    return (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
+}
+
+} // namespace
 
 struct AsioRedisConnection::Pending
 {
@@ -21,7 +45,79 @@ struct AsioRedisConnection::Pending
     bool done = false; // timed out: the callback already ran
 };
 
-AsioRedisConnection::AsioRedisConnection(boost::asio::io_context &context, Options options)
+// One TCP (and, for rediss://, TLS) connection and what belongs to it alone.
+// Handlers hold it by shared_ptr and act only while it is still the
+// connection's current link, so a dropped link's late completions do nothing.
+struct AsioRedisConnection::Link
+{
+    Link(net::io_context &context, std::shared_ptr<ssl::context> tlsContext)
+        : socket(context)
+        , resolver(context)
+        , tlsContext(std::move(tlsContext))
+        , reader(redisReaderCreate())
+        , buffer(new char[kReadBufferBytes])
+    {
+        if (this->tlsContext)
+            tls = std::make_unique<ssl::stream<tcp::socket &>>(socket, *this->tlsContext);
+        if (reader)
+            HiredisArena::install(reader); // one cached block per small reply instead of two mallocs
+    }
+    ~Link()
+    {
+        if (reader)
+            redisReaderFree(reader);
+    }
+    Link(const Link &) = delete;
+    Link &operator=(const Link &) = delete;
+
+    void close()
+    {
+        boost::system::error_code ignored;
+        resolver.cancel();
+        socket.close(ignored); // pending operations complete with operation_aborted
+    }
+
+    template<typename Handler>
+    void readSome(Handler &&handler)
+    {
+        const auto buf = net::buffer(buffer.get(), kReadBufferBytes);
+        if (tls)
+            tls->async_read_some(buf, std::forward<Handler>(handler));
+        else
+            socket.async_read_some(buf, std::forward<Handler>(handler));
+    }
+
+    template<typename Handler>
+    void writeAll(Handler &&handler)
+    {
+        if (tls)
+            net::async_write(*tls, net::buffer(writing), std::forward<Handler>(handler));
+        else
+            net::async_write(socket, net::buffer(writing), std::forward<Handler>(handler));
+    }
+
+    tcp::socket socket;
+    tcp::resolver resolver;
+    std::shared_ptr<ssl::context> tlsContext;        // kept alive for tls
+    std::unique_ptr<ssl::stream<tcp::socket &>> tls; // rediss:// only
+    redisReader *reader;
+    std::unique_ptr<char[]> buffer;
+    std::string out;     // formatted commands not yet handed to the socket
+    std::string writing; // the bytes of the write in progress
+    bool writeInFlight = false;
+    bool flushPosted = false;     // a flush() runs after the handlers already queued
+    bool open = false;            // connected (and the TLS handshake done): writes may start
+    bool subscribed = false;      // SUBSCRIBE sent: push messages may arrive
+    std::size_t partialBytes = 0; // read since the last complete reply, at most Options::maxReplyBytes
+};
+
+void AsioRedisConnection::setDefaultTls(std::shared_ptr<ssl::context> context)
+{
+    std::lock_guard lock(g_defaultTlsMutex);
+    g_defaultTls = std::move(context);
+}
+
+AsioRedisConnection::AsioRedisConnection(net::io_context &context, Options options)
     : m_context(context)
     , m_options(std::move(options))
     , m_reconnectTimer(context)
@@ -59,14 +155,14 @@ void AsioRedisConnection::start()
 void AsioRedisConnection::stop()
 {
     ++m_stops; // "not connected" answers posted before this stop are dropped
-    if (m_stopped && !m_ac)
+    if (m_stopped && !m_link)
         return;
     m_stopped = true;
     m_ready = false;
     m_reconnectTimer.cancel();
     m_connectTimer.cancel();
     m_sweepTimer.cancel();
-    dropContext();
+    dropLink();
 }
 
 void AsioRedisConnection::setAddress(const std::string &host, int port)
@@ -80,45 +176,64 @@ void AsioRedisConnection::setAddress(const std::string &host, int port)
     m_reportedDown = true; // logs "connected" for the new address, no "unavailable" for the old one
     m_backoffMs = 50;
     m_connectTimer.cancel();
-    dropContext(); // a connected context reports itself down and schedules a reconnect: replaced below
+    const bool wasReady = m_ready;
+    dropLink();
+    if (wasReady && m_onState)
+        m_onState(false);
     m_reconnectTimer.cancel();
     connect();
 }
 
-void AsioRedisConnection::dropContext()
+// Closes the current link; the callbacks of its commands in flight run with
+// "connection lost" unless stopped.
+void AsioRedisConnection::dropLink()
 {
-    if (!m_ac)
+    m_ready = false;
+    if (!m_link)
         return;
-    redisAsyncContext *ac = m_ac;
-    m_ac = nullptr;     // commands issued from callbacks below fail fast
-    redisAsyncFree(ac); // runs pending callbacks with a null reply, then onDisconnect
+    LinkPtr link = std::move(m_link); // commands issued from callbacks below fail fast
+    link->close();
+    std::deque<Pending *> inflight;
+    inflight.swap(m_inflight);
+    for (Pending *pending : inflight) {
+        if (!pending->done && !m_stopped && pending->callback)
+            pending->callback(nullptr, "connection lost");
+        recycle(pending);
+    }
 }
 
 void AsioRedisConnection::connect()
 {
-    if (m_stopped)
+    if (m_stopped || m_link)
         return;
-    redisAsyncContext *ac = redisAsyncConnect(m_options.url.host.c_str(), m_options.url.port);
-    if (!ac) {
+    std::shared_ptr<ssl::context> tlsContext;
+    if (m_options.url.tls) {
+        tlsContext = m_options.tls;
+        if (!tlsContext) {
+            std::lock_guard lock(g_defaultTlsMutex);
+            tlsContext = g_defaultTls;
+        }
+        if (!tlsContext) {
+            std::string why;
+            tlsContext = TlsContext::client({}, &why);
+            if (!tlsContext) {
+                lost("TLS: " + why);
+                m_backoffMs = m_options.maxBackoffMs;
+                scheduleReconnect();
+                return;
+            }
+            m_options.tls = tlsContext; // loaded once per connection, not per reconnect
+        }
+    }
+    auto link = std::make_shared<Link>(m_context, std::move(tlsContext));
+    if (!link->reader) {
         lost("out of memory");
         scheduleReconnect();
         return;
     }
-    if (ac->err) {
-        const std::string reason = ac->errstr;
-        redisAsyncFree(ac);
-        lost(reason);
-        scheduleReconnect();
-        return;
-    }
-    m_ac = ac;
-    ac->data = this;
-    HiredisArena::install(ac->c.reader); // one cached block per small reply instead of two mallocs
-    AsioRedisAdapter::attach(m_context, ac);
-    redisAsyncSetConnectCallback(ac, &AsioRedisConnection::onConnect);
-    redisAsyncSetDisconnectCallback(ac, &AsioRedisConnection::onDisconnect);
+    m_link = link;
 
-    // Queued now, written as soon as the socket connects, answered before anything else.
+    // Queued now, written as soon as the link is open, answered before anything else.
     m_probing = false;
     if (m_options.refuseAnonymous && !m_options.url.password.empty()) {
         command({"PING"}, [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
@@ -130,30 +245,205 @@ void AsioRedisConnection::connect()
         sendSetup();
     }
 
+    // Bounds the resolution, the TCP connect and the TLS handshake together.
     m_connectTimer.expires_after(std::chrono::milliseconds(m_options.connectTimeoutMs));
-    m_connectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive), ac](boost::system::error_code ec) {
-        if (ec || !alive.lock() || m_ac != ac || (ac->c.flags & REDIS_CONNECTED))
+    m_connectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec) {
+        if (ec || !alive.lock() || m_link != link || link->open)
             return;
-        m_ac = nullptr;
-        redisAsyncFree(ac); // not connected yet: hiredis will not call onDisconnect
-        lost("connect timeout");
-        scheduleReconnect();
+        linkFailed(link, link->tls ? "connect or TLS handshake timeout" : "connect timeout");
     });
+
+    boost::system::error_code literal;
+    const auto address = net::ip::make_address(m_options.url.host, literal);
+    if (!literal) {
+        link->socket.async_connect(tcp::endpoint(address, static_cast<unsigned short>(m_options.url.port)),
+                                   [this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec) {
+                                       if (!alive.lock() || m_link != link)
+                                           return;
+                                       if (ec)
+                                           return linkFailed(link, ec.message());
+                                       openSocket(link);
+                                   });
+        return;
+    }
+    link->resolver.async_resolve(
+        m_options.url.host, std::to_string(m_options.url.port),
+        [this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec,
+                                                           const tcp::resolver::results_type &results) {
+            if (!alive.lock() || m_link != link)
+                return;
+            if (ec)
+                return linkFailed(link, "cannot resolve " + m_options.url.host + ": " + ec.message());
+            net::async_connect(link->socket, results,
+                               [this, alive, link](boost::system::error_code ec2, const tcp::endpoint &) {
+                                   if (!alive.lock() || m_link != link)
+                                       return;
+                                   if (ec2)
+                                       return linkFailed(link, ec2.message());
+                                   openSocket(link);
+                               });
+        });
+}
+
+void AsioRedisConnection::openSocket(const LinkPtr &link)
+{
+    boost::system::error_code ignored;
+    link->socket.set_option(tcp::no_delay(true), ignored);
+    if (!link->tls)
+        return established(link);
+    std::string why;
+    if (!TlsContext::expectPeer(link->tls->native_handle(), m_options.url.host, &why))
+        return linkFailed(link, "TLS: " + why);
+    link->tls->async_handshake(
+        ssl::stream_base::client, [this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec) {
+            if (!alive.lock() || m_link != link)
+                return;
+            if (!ec)
+                return established(link);
+            const std::string reason = TlsContext::verifyFailure(link->tls->native_handle());
+            // A refused certificate does not fix itself: retry slowly.
+            m_backoffMs = m_options.maxBackoffMs;
+            if (!reason.empty())
+                return linkFailed(link,
+                                  "TLS certificate verification failed for " + hostPort(m_options.url) + ": " + reason);
+            linkFailed(link, "TLS handshake failed: " + ec.message());
+        });
+}
+
+void AsioRedisConnection::established(const LinkPtr &link)
+{
+    m_connectTimer.cancel();
+    link->open = true;
+    startRead(link);
+    flush(link);
+    connected();
+}
+
+void AsioRedisConnection::startRead(const LinkPtr &link)
+{
+    link->readSome([this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec, std::size_t n) {
+        if (!alive.lock() || m_link != link)
+            return;
+        if (ec) {
+            const bool closed = ec == net::error::eof || ec == ssl::error::stream_truncated;
+            return linkFailed(link, closed ? std::string("connection closed") : ec.message());
+        }
+        onRead(link, n);
+    });
+}
+
+void AsioRedisConnection::onRead(const LinkPtr &link, std::size_t bytes)
+{
+    if (redisReaderFeed(link->reader, link->buffer.get(), bytes) != REDIS_OK)
+        return linkFailed(link, "cannot buffer a reply (out of memory)");
+    bool complete = false;
+    for (;;) {
+        void *reply = nullptr;
+        if (redisReaderGetReply(link->reader, &reply) != REDIS_OK) {
+            Log::warn("redis " + m_options.role + " " + m_options.url.redacted()
+                      + ": protocol error in a reply: " + Log::printable(link->reader->errstr) + "; dropping the link");
+            return linkFailed(link, "protocol error");
+        }
+        if (!reply)
+            break;
+        complete = true;
+        dispatch(static_cast<const redisReply *>(reply));
+        HiredisArena::release(reply);
+        if (m_link != link)
+            return; // a callback stopped, re-addressed or dropped the link
+    }
+    // What the reader holds of the reply still incomplete: all of this read
+    // when no reply ended in it, else at most what follows the last one.
+    link->partialBytes = complete ? link->reader->len - link->reader->pos : link->partialBytes + bytes;
+    if (link->partialBytes > m_options.maxReplyBytes) {
+        Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + ": a reply exceeds "
+                  + std::to_string(m_options.maxReplyBytes) + " bytes; dropping the link");
+        return linkFailed(link, "reply too large");
+    }
+    startRead(link);
+}
+
+void AsioRedisConnection::dispatch(const redisReply *reply)
+{
+    if (m_link->subscribed && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3
+        && reply->element[0]->type == REDIS_REPLY_STRING) {
+        const std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+        if (kind == "message" || kind == "subscribe" || kind == "unsubscribe") {
+            onPush(reply);
+            return;
+        }
+    }
+    if (m_inflight.empty())
+        return; // nothing asked for it (a subscriber's stray reply)
+    Pending *pending = m_inflight.front();
+    m_inflight.pop_front();
+    ReplyCallback callback;
+    if (!pending->done && !m_stopped)
+        callback = std::move(pending->callback);
+    recycle(pending);
+    if (callback)
+        callback(reply, {});
+}
+
+void AsioRedisConnection::onPush(const redisReply *r)
+{
+    if (m_stopped)
+        return;
+    const redisReply *kind = r->element[0];
+    const redisReply *channel = r->element[1];
+    const redisReply *payload = r->element[2];
+    const std::string_view k(kind->str, kind->len);
+    if (k == "message" && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING) {
+        if (m_onMessage)
+            m_onMessage(std::string_view(channel->str, channel->len), std::string_view(payload->str, payload->len));
+    } else if (k == "subscribe" && payload->type == REDIS_REPLY_INTEGER
+               && payload->integer == static_cast<long long>(m_channels.size())) {
+        Log::info("redis " + m_options.role + " subscribed to " + std::to_string(payload->integer) + " channels");
+        if (m_onSubscribed)
+            m_onSubscribed();
+    }
+}
+
+void AsioRedisConnection::flush(const LinkPtr &link)
+{
+    if (!link->open || link->writeInFlight || link->out.empty())
+        return;
+    link->writing.clear();
+    link->writing.swap(link->out); // commands issued meanwhile go to the next write
+    link->writeInFlight = true;
+    link->writeAll([this, alive = std::weak_ptr<bool>(m_alive), link](boost::system::error_code ec, std::size_t) {
+        if (!alive.lock() || m_link != link)
+            return;
+        link->writeInFlight = false;
+        if (ec)
+            return linkFailed(link, ec.message());
+        flush(link);
+    });
+}
+
+void AsioRedisConnection::linkFailed(const LinkPtr &link, std::string_view reason)
+{
+    if (m_link != link)
+        return;
+    const std::string why(reason);
+    const bool wasReady = m_ready;
+    m_connectTimer.cancel();
+    dropLink();
+    if (m_stopped)
+        return;
+    lost(why);
+    if (wasReady && m_onState)
+        m_onState(false);
+    scheduleReconnect();
 }
 
 void AsioRedisConnection::sendSetup()
 {
-    auto checkSetup = [this](const redisReply *reply, std::string_view) {
-        if (reply && reply->type == REDIS_REPLY_ERROR && m_ac) {
-            lost(std::string("setup failed: ") + std::string(reply->str, reply->len));
-            m_backoffMs = m_options.maxBackoffMs;
-            // Not from inside hiredis's callback: free on the next turn.
-            boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive)] {
-                if (alive.lock() && m_ac) {
-                    dropContext();
-                }
-            });
-        }
+    auto checkSetup = [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
+        if (!alive.lock() || !reply || reply->type != REDIS_REPLY_ERROR || !m_link)
+            return;
+        m_backoffMs = m_options.maxBackoffMs;
+        linkFailed(m_link, std::string("setup failed: ") + std::string(reply->str, reply->len));
     };
     const RedisUrl &url = m_options.url;
     if (!url.password.empty()) {
@@ -170,7 +460,7 @@ void AsioRedisConnection::sendSetup()
 
 void AsioRedisConnection::onAnonymousProbe(const redisReply *reply)
 {
-    if (!m_probing || !m_ac)
+    if (!m_probing || !m_link)
         return;
     if (!reply)
         return; // no answer: the sweep drops the connection and it reconnects
@@ -182,28 +472,8 @@ void AsioRedisConnection::onAnonymousProbe(const redisReply *reply)
         connected();
         return;
     }
-    lost("it answers without AUTH (an anonymous client could re-point it); refused, no credentials sent");
     m_backoffMs = m_options.maxBackoffMs;
-    boost::asio::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive)] {
-        if (alive.lock() && m_ac)
-            dropContext();
-    });
-}
-
-void AsioRedisConnection::onConnect(const redisAsyncContext *ac, int status)
-{
-    auto *self = static_cast<AsioRedisConnection *>(ac->data);
-    if (!self || self->m_ac != ac)
-        return;
-    self->m_connectTimer.cancel();
-    if (status != REDIS_OK) {
-        // hiredis frees the context right after this callback.
-        self->m_ac = nullptr;
-        self->lost(ac->errstr);
-        self->scheduleReconnect();
-        return;
-    }
-    self->connected();
+    linkFailed(m_link, "it answers without AUTH (an anonymous client could re-point it); refused, no credentials sent");
 }
 
 void AsioRedisConnection::connected()
@@ -212,7 +482,7 @@ void AsioRedisConnection::connected()
         return; // onAnonymousProbe() calls again once the server asked for AUTH
     // TCP is up, but a stopped or wedged server accepts connections too: usable once it answers.
     command({"PING"}, [this, alive = std::weak_ptr<bool>(m_alive)](const redisReply *reply, std::string_view) {
-        if (!alive.lock() || !reply || reply->type == REDIS_REPLY_ERROR || !m_ac || m_ready)
+        if (!alive.lock() || !reply || reply->type == REDIS_REPLY_ERROR || !m_link || m_ready)
             return; // no answer: the sweep drops the connection and it reconnects
         answered();
     });
@@ -226,43 +496,39 @@ void AsioRedisConnection::answered()
         Log::info("redis " + m_options.role + " " + m_options.url.redacted() + " connected");
     m_everConnected = true;
     m_reportedDown = false;
-    if (!m_channels.empty() && m_ac) {
+    m_loggedReason.clear();
+    if (!m_channels.empty() && m_link) {
         m_format.clear();
         m_format.begin(1 + m_channels.size());
         m_format.arg("SUBSCRIBE");
         for (const std::string &c : m_channels)
             m_format.arg(c);
-        const std::string_view cmd = m_format.command(0);
-        redisAsyncFormattedCommand(m_ac, &AsioRedisConnection::onSubscriptionReply, this, cmd.data(), cmd.size());
+        m_link->subscribed = true;
+        m_link->out.append(m_format.command(0));
+        flush(m_link);
     }
     if (m_onState)
         m_onState(true);
 }
 
-void AsioRedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
-{
-    auto *self = static_cast<AsioRedisConnection *>(ac->data);
-    if (!self)
-        return;
-    if (self->m_ac == ac)
-        self->m_ac = nullptr;
-    const bool wasReady = self->m_ready;
-    self->m_ready = false;
-    if (self->m_stopped)
-        return;
-    self->lost(ac->err ? ac->errstr : "connection closed");
-    if (wasReady && self->m_onState)
-        self->m_onState(false);
-    self->scheduleReconnect();
-}
-
+// Logged once per outage, and again (rate-limited) when the reason changes:
+// a node that comes back with a certificate the link refuses says so.
 void AsioRedisConnection::lost(std::string_view reason)
 {
-    if (m_reportedDown || m_stopped)
+    if (m_stopped)
         return;
+    m_lastError = reason;
+    if (m_reportedDown && reason == m_loggedReason)
+        return;
+    const bool first = !m_reportedDown;
     m_reportedDown = true;
-    Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + " unavailable: " + std::string(reason)
-              + "; retrying with backoff");
+    m_loggedReason = reason;
+    const std::string line = "redis " + m_options.role + " " + m_options.url.redacted()
+        + " unavailable: " + std::string(reason) + "; retrying with backoff";
+    if (first)
+        Log::warn(line);
+    else
+        Log::warnRateLimited(line);
 }
 
 void AsioRedisConnection::scheduleReconnect()
@@ -272,7 +538,7 @@ void AsioRedisConnection::scheduleReconnect()
     m_reconnectTimer.expires_after(std::chrono::milliseconds(m_backoffMs));
     m_backoffMs = std::min(m_backoffMs * 2, m_options.maxBackoffMs);
     m_reconnectTimer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
-        if (ec || !alive.lock() || m_ac)
+        if (ec || !alive.lock() || m_link)
             return;
         connect();
     });
@@ -283,12 +549,12 @@ void AsioRedisConnection::failLater(ReplyCallback callback, std::string_view err
     if (!callback)
         return;
     // After stop() or destruction its owner may be gone: no callback then.
-    boost::asio::post(m_context,
-                      [this, alive = std::weak_ptr<bool>(m_alive), stops = m_stops, callback = std::move(callback),
-                       error = std::string(error)] {
-                          if (alive.lock() && m_stops == stops)
-                              callback(nullptr, error);
-                      });
+    net::post(m_context,
+              [this, alive = std::weak_ptr<bool>(m_alive), stops = m_stops, callback = std::move(callback),
+               error = std::string(error)] {
+                  if (alive.lock() && m_stops == stops)
+                      callback(nullptr, error);
+              });
 }
 
 void AsioRedisConnection::command(std::initializer_list<std::string_view> args, ReplyCallback callback)
@@ -307,36 +573,35 @@ void AsioRedisConnection::command(const std::vector<std::string_view> &args, Rep
 
 void AsioRedisConnection::send(std::string_view formatted, ReplyCallback callback)
 {
-    if (!m_ac || m_stopped || m_probing) {
+    if (!m_link || m_stopped || m_probing) {
         failLater(std::move(callback), "not connected");
         return;
     }
-    Pending *pending = takePending(std::move(callback));
-    if (redisAsyncFormattedCommand(m_ac, &AsioRedisConnection::onReply, pending, formatted.data(), formatted.size())
-        != REDIS_OK) {
-        ReplyCallback cb = std::move(pending->callback);
-        recycle(pending);
-        failLater(std::move(cb), "not connected");
+    if (formatted == "*0\r\n") { // Redis would never answer it
+        failLater(std::move(callback), "empty command");
         return;
     }
-    m_inflight.push_back(pending);
+    m_link->out.append(formatted);
+    m_inflight.push_back(takePending(std::move(callback)));
     armSweep();
+    postFlush(m_link);
 }
 
-void AsioRedisConnection::onReply(redisAsyncContext *, void *reply, void *privdata)
+// Commands issued by the handlers that are ready now (lookups of the HTTP
+// requests read in this turn) go out in one write after them, so Redis reads
+// them at once and answers them in one write; a command issued alone waits
+// one queue turn.
+void AsioRedisConnection::postFlush(const LinkPtr &link)
 {
-    auto *pending = static_cast<Pending *>(privdata);
-    AsioRedisConnection *self = pending->owner;
-    if (!self->m_inflight.empty() && self->m_inflight.front() == pending) {
-        self->m_inflight.pop_front();
-    } else {
-        auto it = std::find(self->m_inflight.begin(), self->m_inflight.end(), pending);
-        if (it != self->m_inflight.end())
-            self->m_inflight.erase(it);
-    }
-    if (!pending->done && !self->m_stopped && pending->callback)
-        pending->callback(static_cast<const redisReply *>(reply), reply ? std::string_view() : "connection lost");
-    self->recycle(pending);
+    if (link->flushPosted || link->writeInFlight || !link->open)
+        return;
+    link->flushPosted = true;
+    net::post(m_context, [this, alive = std::weak_ptr<bool>(m_alive), link] {
+        if (!alive.lock() || m_link != link)
+            return;
+        link->flushPosted = false;
+        flush(link);
+    });
 }
 
 AsioRedisConnection::Pending *AsioRedisConnection::takePending(ReplyCallback callback)
@@ -360,30 +625,6 @@ void AsioRedisConnection::recycle(Pending *pending)
         m_spare.emplace_back(pending);
     else
         delete pending;
-}
-
-void AsioRedisConnection::onSubscriptionReply(redisAsyncContext *, void *reply, void *privdata)
-{
-    auto *self = static_cast<AsioRedisConnection *>(privdata);
-    const auto *r = static_cast<const redisReply *>(reply);
-    if (!r || self->m_stopped || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-        return;
-    const redisReply *kind = r->element[0];
-    const redisReply *channel = r->element[1];
-    const redisReply *payload = r->element[2];
-    if (kind->type != REDIS_REPLY_STRING)
-        return;
-    const std::string_view k(kind->str, kind->len);
-    if (k == "message" && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING) {
-        if (self->m_onMessage)
-            self->m_onMessage(std::string_view(channel->str, channel->len),
-                              std::string_view(payload->str, payload->len));
-    } else if (k == "subscribe" && payload->type == REDIS_REPLY_INTEGER
-               && payload->integer == static_cast<long long>(self->m_channels.size())) {
-        Log::info("redis " + self->m_options.role + " subscribed to " + std::to_string(payload->integer) + " channels");
-        if (self->m_onSubscribed)
-            self->m_onSubscribed();
-    }
 }
 
 void AsioRedisConnection::armSweep()
@@ -421,9 +662,9 @@ void AsioRedisConnection::sweep()
         if (cb)
             cb(nullptr, "timeout");
     }
-    if (stuck && m_ac) {
+    if (stuck && m_link) {
         lost("commands time out");
-        dropContext(); // onDisconnect schedules the reconnect
+        linkFailed(m_link, "commands time out");
     }
 }
 

@@ -15,16 +15,29 @@
 #include "core/common/redisurl.h"
 #include "core/common/respcommands.h"
 
-struct redisAsyncContext;
 struct redisReply;
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace l0l3 {
 
-// One hiredis async connection living on one io_context thread: AUTH/SELECT
-// after connect, reconnect with exponential backoff when it drops, a deadline
-// per command (hiredis 0.14 has none), and fail-fast while disconnected.
-// Optionally a subscriber that (re)subscribes to channels after every connect.
-// Not thread-safe: use it from its io_context's thread only.
+// One Redis connection living on one io_context thread: AUTH/SELECT after
+// connect, reconnect with exponential backoff when it drops, a deadline per
+// command, and fail-fast while disconnected. Optionally a subscriber that
+// (re)subscribes to channels after every connect. Not thread-safe: use it
+// from its io_context's thread only.
+//
+// The transport is its own Asio socket, plain TCP for redis:// and TLS for
+// rediss:// (the same code path through an SSL stream): commands are written
+// as RESP, replies parsed by hiredis' reader and matched in order to the
+// commands in flight. A rediss:// link verifies the server's chain (against
+// Options::tls, else setDefaultTls(), else the system's CAs) and that the
+// certificate names the URL's host (sent as SNI for a DNS name); a link whose
+// certificate fails is refused and logged as "TLS certificate verification
+// failed for HOST:PORT: REASON". Reads are bounded: a reply larger than
+// kMaxReplyBytes, or bytes that are not RESP, drop the link (logged).
 //
 // The gateway's counterpart of the console's Qt RedisConnection
 // (core/control), with the same words where they mean the same: command(),
@@ -40,6 +53,10 @@ namespace l0l3 {
 class AsioRedisConnection
 {
 public:
+    // The largest reply accepted (the gateway's largest, an MGET of vector
+    // records, is a few megabytes).
+    static constexpr std::size_t kMaxReplyBytes = 64u << 20;
+
     struct Options
     {
         RedisUrl url;
@@ -51,7 +68,16 @@ public:
         // clients, so it is refused (no credentials sent, retried after the
         // longest backoff). For Sentinels, which must require AUTH.
         bool refuseAnonymous = false;
+        // For a rediss:// URL: the client context (CA, client certificate).
+        // Null: setDefaultTls()'s, else the system's CAs without a client certificate.
+        std::shared_ptr<boost::asio::ssl::context> tls = {};
+        // A reply larger than this drops the link (tests set less).
+        std::size_t maxReplyBytes = kMaxReplyBytes;
     };
+    // The context of rediss:// links whose Options name none (the gateway's
+    // --redis-ca-file, --redis-cert-file, --redis-key-file). Set it before
+    // any connection starts; a context is shared by every I/O thread.
+    static void setDefaultTls(std::shared_ptr<boost::asio::ssl::context> context);
     // reply is null when the command failed (error says why: "not connected",
     // "timeout", "connection lost"); a Redis error reply is passed as a reply.
     using ReplyCallback = std::function<void(const redisReply *reply, std::string_view error)>;
@@ -83,22 +109,31 @@ public:
     // Connected and answering (a PING after every connect, behind AUTH and SELECT).
     bool isReady() const { return m_ready; }
     const Options &options() const { return m_options; }
+    // Why the link last failed (as logged); empty until it first fails.
+    const std::string &lastError() const { return m_lastError; }
 
 private:
     struct Pending;
-    static void onConnect(const redisAsyncContext *ac, int status);
-    static void onDisconnect(const redisAsyncContext *ac, int status);
-    static void onReply(redisAsyncContext *ac, void *reply, void *privdata);
-    static void onSubscriptionReply(redisAsyncContext *ac, void *reply, void *privdata);
+    struct Link;
+    using LinkPtr = std::shared_ptr<Link>;
 
     void connect();
+    void openSocket(const LinkPtr &link);
+    void established(const LinkPtr &link);
+    void startRead(const LinkPtr &link);
+    void onRead(const LinkPtr &link, std::size_t bytes);
+    void dispatch(const redisReply *reply);
+    void onPush(const redisReply *reply);
+    void flush(const LinkPtr &link);
+    void postFlush(const LinkPtr &link);
+    void linkFailed(const LinkPtr &link, std::string_view reason);
     void connected();
     void sendSetup();
     void onAnonymousProbe(const redisReply *reply);
     void answered();
     void lost(std::string_view reason);
     void scheduleReconnect();
-    void dropContext();
+    void dropLink();
     void failLater(ReplyCallback callback, std::string_view error);
     void armSweep();
     void sweep();
@@ -109,19 +144,21 @@ private:
 
     boost::asio::io_context &m_context;
     Options m_options;
-    redisAsyncContext *m_ac = nullptr;
+    LinkPtr m_link; // null while disconnected
     bool m_ready = false;
     bool m_stopped = true;
     std::uint64_t m_stops = 0; // stop() calls: a posted failure is delivered only if none came since
     bool m_everConnected = false;
     bool m_reportedDown = false;
-    bool m_probing = false; // refuseAnonymous: waiting for the PING sent before AUTH
+    std::string m_lastError;
+    std::string m_loggedReason; // of the outage's last "unavailable" line
+    bool m_probing = false;     // refuseAnonymous: waiting for the PING sent before AUTH
     int m_backoffMs = 50;
     boost::asio::steady_timer m_reconnectTimer;
     boost::asio::steady_timer m_connectTimer;
     boost::asio::steady_timer m_sweepTimer;
     bool m_sweepArmed = false;
-    std::deque<Pending *> m_inflight; // in send order; hiredis answers in order
+    std::deque<Pending *> m_inflight; // in send order; Redis answers in order
     RespCommands m_format;            // reused: formatting a command allocates nothing
     std::vector<std::string> m_channels;
     MessageCallback m_onMessage;

@@ -230,6 +230,7 @@ bool Gateway::start(std::string *error)
 {
     if (!m_server.listen(error))
         return false;
+    AsioRedisConnection::setDefaultTls(m_config.redisTls); // every rediss:// link: data nodes and Sentinels
     for (int i = 0; i < m_server.threadCount(); ++i) {
         auto w = std::make_unique<Worker>();
         auto &ctx = m_server.context(i);

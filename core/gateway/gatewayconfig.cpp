@@ -81,10 +81,11 @@ bool parseListen(std::string_view text, std::string *host, std::uint16_t *port)
     return true;
 }
 
-// HOST:PORT or redis://[user:pass@]HOST:PORT, one Sentinel of a comma-separated list.
+// HOST:PORT or redis[s]://[user:pass@]HOST:PORT, one Sentinel of a comma-separated list
+// (rediss://: over TLS).
 std::optional<RedisUrl> parseSentinel(std::string_view text, std::string *why)
 {
-    if (text.substr(0, 8) == "redis://") {
+    if (text.substr(0, 8) == "redis://" || text.substr(0, 9) == "rediss://") {
         auto url = RedisUrl::parse(text, why);
         if (url && url->db != 0) {
             *why = "a Sentinel has no database";
@@ -95,7 +96,7 @@ std::optional<RedisUrl> parseSentinel(std::string_view text, std::string *why)
     RedisUrl url;
     std::uint16_t port = 0;
     if (!parseListen(text, &url.host, &port) || port == 0 || url.host.find_first_of("/@") != std::string::npos) {
-        *why = "an entry is not HOST:PORT or redis://[user:pass@]HOST:PORT"; // never echoed: it may hold a password
+        *why = "an entry is not HOST:PORT or redis[s]://[user:pass@]HOST:PORT"; // never echoed: it may hold a password
         return std::nullopt;
     }
     url.port = port;
@@ -324,7 +325,8 @@ const std::vector<Option> &options()
              return true;
          },
          Option::Required},
-        {"replica", "URL", "local Redis replica to read approved entries from\n(redis://[user[:pass]@]HOST:PORT[/DB])",
+        {"replica", "URL",
+         "local Redis replica to read approved entries from\n(redis://[user[:pass]@]HOST:PORT[/DB]; rediss:// for TLS)",
          redisUrl(field(&GatewayConfig::replica)), Option::Required, "L0L3_REPLICA_URL"},
         {"primary", "URL", "Redis primary to write proposals to", redisUrl(field(&GatewayConfig::primary)),
          Option::Required, "L0L3_PRIMARY_URL"},
@@ -386,6 +388,25 @@ const std::vector<Option> &options()
              x.redisPassword = readTrimmed(v);
              return x.redisPassword || x.fail("cannot read --redis-password-file '" + v + "'");
          }},
+        {"redis-ca-file", "FILE",
+         "rediss:// links (replicas, primary, Sentinels): trust these PEM\n"
+         "CA certificates instead of the system store; the certificate\n"
+         "must also name the URL's host",
+         [](Context &x, const std::string &v) {
+             x.c.redisCaFile = v; // loaded by finish(), when a link is rediss://
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
+        {"redis-cert-file", "FILE",
+         "client certificate (PEM chain) for rediss:// links, for\nservers with tls-auth-clients",
+         [](Context &x, const std::string &v) {
+             x.c.redisCertFile = v;
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
+        {"redis-key-file", "FILE", "its private key (PEM, unencrypted)",
+         [](Context &x, const std::string &v) {
+             x.c.redisKeyFile = v;
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
 
         {"", "", "Resilience"},
         {"breaker-failures", "N", "consecutive upstream failures that open the circuit (default 5)",
@@ -439,9 +460,10 @@ const std::vector<Option> &options()
          redisUrl([](GatewayConfig & c) -> auto & { return c.fallbackReplica.emplace(); })},
         {"sentinel", "HOST:PORT[,HOST:PORT]",
          "follow the primary through these Sentinels (also\n"
-         "redis://user@HOST:PORT); default: --primary only. A new\n"
-         "primary needs more than half of them to name it, must be\n"
-         "an allowed Redis host (below) and answer ROLE master",
+         "redis://user@HOST:PORT, or rediss://HOST:PORT for TLS);\n"
+         "default: --primary only. A new primary needs more than half\n"
+         "of them to name it, must be an allowed Redis host (below)\n"
+         "and answer ROLE master",
          [](Context &x, const std::string &v) {
              bool password = false;
              x.c.sentinels.clear();
@@ -693,6 +715,21 @@ bool finish(Context &x)
         u->tlsContext = TlsContext::client(u->caFile, &why);
         if (!u->tlsContext)
             return x.fail(std::string("--") + option + ": " + why);
+    }
+    bool redisTls = c.replica.tls || c.primary.tls || (c.fallbackReplica && c.fallbackReplica->tls);
+    for (const RedisUrl &url : c.sentinels)
+        redisTls = redisTls || url.tls;
+    if (!redisTls) {
+        if (!c.redisCaFile.empty() || !c.redisCertFile.empty() || !c.redisKeyFile.empty())
+            return x.fail("--redis-ca-file, --redis-cert-file and --redis-key-file are for rediss:// links");
+    } else {
+        if (c.redisCertFile.empty() != c.redisKeyFile.empty())
+            return x.fail(c.redisCertFile.empty() ? "--redis-key-file needs --redis-cert-file"
+                                                  : "--redis-cert-file needs --redis-key-file");
+        std::string why;
+        c.redisTls = TlsContext::client(c.redisCaFile, c.redisCertFile, c.redisKeyFile, &why);
+        if (!c.redisTls)
+            return x.fail("rediss://: " + why);
     }
     if (c.tlsCertFile.empty() != c.tlsKeyFile.empty())
         return x.fail(c.tlsCertFile.empty() ? "--tls-key needs --tls-cert (HTTPS needs both; neither: HTTP)"

@@ -46,6 +46,13 @@ struct GatewayConfig
     std::size_t maxBodyBytes = 1u << 20;
     std::string namespaceDefault = "default";
     int redisTimeoutMs = 500;
+    // TLS of every rediss:// link (replica, primary, fallback, subscribers, Sentinels):
+    // --redis-ca-file (empty: the system store), --redis-cert-file/--redis-key-file (a
+    // client certificate, both or neither); redisTls is built from them when a link is rediss://.
+    std::string redisCaFile;
+    std::string redisCertFile;
+    std::string redisKeyFile;
+    std::shared_ptr<boost::asio::ssl::context> redisTls;
 
     // Resilience: the upstream's circuit breaker and an optional second upstream
     // used while it is open; the latency SLO behind the "elevated" state.

@@ -1,89 +1,96 @@
 #include "core/gateway/redisprobe.h"
 
-#include <memory>
-#include <vector>
+#include <chrono>
 
+#include <boost/asio/io_context.hpp>
 #include <hiredis/hiredis.h>
-#include <sys/time.h>
+
+#include "core/gateway/asioredisconnection.h"
 
 namespace l0l3 {
 
 namespace {
 
-struct ContextFree
-{
-    void operator()(redisContext *c) const { redisFree(c); }
-};
-struct ReplyFree
-{
-    void operator()(redisReply *r) const { freeReplyObject(r); }
-};
-using Context = std::unique_ptr<redisContext, ContextFree>;
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
+using Clock = std::chrono::steady_clock;
 
-Reply run(redisContext *c, std::initializer_list<std::string_view> args)
+// One AsioRedisConnection (so TLS, AUTH and SELECT exactly as the gateway's
+// own links) on a private io_context, driven until it is ready, fails or
+// timeoutMs passes.
+class Probe
 {
-    std::vector<const char *> argv;
-    std::vector<std::size_t> lens;
-    for (auto a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
+public:
+    Probe(const RedisUrl &url, int timeoutMs)
+        : m_deadline(Clock::now() + std::chrono::milliseconds(timeoutMs))
+        , m_connection(m_context, options(url, timeoutMs))
+    {
     }
-    return Reply(
-        static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-}
 
-Context open(const RedisUrl &url, int timeoutMs, std::string *error)
-{
-    timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
-    Context c(redisConnectWithTimeout(url.host.c_str(), url.port, tv));
-    if (!c || c->err) {
+    bool open(std::string *error)
+    {
+        m_connection.start();
+        runUntil([this] { return m_connection.isReady() || !m_connection.lastError().empty(); });
+        if (m_connection.isReady())
+            return true;
         if (error)
-            *error = std::string("cannot connect to ") + url.redacted() + ": " + (c ? c->errstr : "out of memory");
-        return nullptr;
+            *error = "cannot use " + m_connection.options().url.redacted() + ": "
+                + (m_connection.lastError().empty() ? std::string("no answer in time") : m_connection.lastError());
+        return false;
     }
-    redisSetTimeout(c.get(), tv);
-    auto failed = [&](const Reply &r, std::string_view what) {
-        if (r && r->type != REDIS_REPLY_ERROR)
-            return false;
-        if (error)
-            *error = std::string(what) + " failed on " + url.redacted() + ": "
-                + (r ? std::string(r->str, r->len) : std::string(c->errstr));
-        return true;
-    };
-    if (!url.password.empty()) {
-        Reply r = url.user.empty() ? run(c.get(), {"AUTH", url.password})
-                                   : run(c.get(), {"AUTH", url.user, url.password});
-        if (failed(r, "AUTH"))
-            return nullptr;
+
+    std::optional<std::string> hget(std::string_view key, std::string_view field)
+    {
+        std::optional<std::string> value;
+        bool answered = false;
+        m_connection.command({"HGET", key, field}, [&](const redisReply *reply, std::string_view) {
+            answered = true;
+            if (reply && reply->type == REDIS_REPLY_STRING)
+                value = std::string(reply->str, reply->len);
+        });
+        runUntil([&] { return answered; });
+        return value;
     }
-    if (url.db != 0) {
-        const std::string db = std::to_string(url.db);
-        if (failed(run(c.get(), {"SELECT", db}), "SELECT"))
-            return nullptr;
+
+private:
+    static AsioRedisConnection::Options options(const RedisUrl &url, int timeoutMs)
+    {
+        AsioRedisConnection::Options o;
+        o.url = url;
+        o.role = "startup check";
+        o.commandTimeoutMs = timeoutMs;
+        o.connectTimeoutMs = timeoutMs;
+        o.maxBackoffMs = timeoutMs;
+        return o;
     }
-    if (failed(run(c.get(), {"PING"}), "PING"))
-        return nullptr;
-    return c;
-}
+
+    template<typename Done>
+    void runUntil(Done done)
+    {
+        while (!done() && Clock::now() < m_deadline) {
+            m_context.restart();
+            m_context.run_one_until(m_deadline);
+        }
+    }
+
+    Clock::time_point m_deadline;
+    boost::asio::io_context m_context;
+    AsioRedisConnection m_connection;
+};
 
 } // namespace
 
 bool RedisProbe::check(const RedisUrl &url, int timeoutMs, std::string *error)
 {
-    return open(url, timeoutMs, error) != nullptr;
+    Probe probe(url, timeoutMs);
+    return probe.open(error);
 }
 
 std::optional<std::string> RedisProbe::hget(const RedisUrl &url, int timeoutMs, std::string_view key,
                                             std::string_view field)
 {
-    Context c = open(url, timeoutMs, nullptr);
-    if (!c)
+    Probe probe(url, timeoutMs);
+    if (!probe.open(nullptr))
         return std::nullopt;
-    Reply r = run(c.get(), {"HGET", key, field});
-    if (!r || r->type != REDIS_REPLY_STRING)
-        return std::nullopt;
-    return std::string(r->str, r->len);
+    return probe.hget(key, field);
 }
 
 } // namespace l0l3

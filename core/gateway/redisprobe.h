@@ -8,8 +8,9 @@
 
 namespace l0l3 {
 
-// Synchronous start-up check (blocking hiredis with a timeout): connect,
-// AUTH, SELECT, PING. The gateway refuses to start against a Redis it cannot use.
+// Synchronous start-up check (an AsioRedisConnection driven on its own
+// io_context until ready or timeoutMs): connect (TLS for rediss://), AUTH,
+// SELECT, PING. The gateway refuses to start against a Redis it cannot use.
 class RedisProbe
 {
 public:

@@ -56,6 +56,31 @@ bool restrictProtocols(ssl::context &context, std::string *error)
     return true;
 }
 
+bool useCertificate(ssl::context &context, const std::string &certFile, const std::string &keyFile, std::string *error)
+{
+    if (!readable(certFile, "TLS certificate", error) || !readable(keyFile, "TLS key", error))
+        return false;
+    boost::system::error_code ec;
+    context.use_certificate_chain_file(certFile, ec);
+    if (ec) {
+        if (error)
+            *error = "cannot load TLS certificate '" + certFile + "': " + openSslReason(ec);
+        return false;
+    }
+    context.use_private_key_file(keyFile, ssl::context::pem, ec);
+    if (ec) {
+        if (error)
+            *error = "cannot load TLS key '" + keyFile + "' for certificate '" + certFile + "': " + openSslReason(ec);
+        return false;
+    }
+    if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+        if (error)
+            *error = "TLS key '" + keyFile + "' does not match certificate '" + certFile + "': " + openSslReason({});
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 std::shared_ptr<ssl::context> TlsContext::client(const std::string &caFile, std::string *error)
@@ -85,32 +110,26 @@ std::shared_ptr<ssl::context> TlsContext::client(const std::string &caFile, std:
     return context;
 }
 
+std::shared_ptr<ssl::context> TlsContext::client(const std::string &caFile, const std::string &certFile,
+                                                 const std::string &keyFile, std::string *error)
+{
+    if (certFile.empty() != keyFile.empty()) {
+        if (error)
+            *error = "a client certificate needs both its certificate and its key file";
+        return nullptr;
+    }
+    auto context = client(caFile, error);
+    if (context && !certFile.empty() && !useCertificate(*context, certFile, keyFile, error))
+        return nullptr;
+    return context;
+}
+
 std::shared_ptr<ssl::context> TlsContext::server(const std::string &certFile, const std::string &keyFile,
                                                  std::string *error)
 {
     auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
-    if (!restrictProtocols(*context, error))
+    if (!restrictProtocols(*context, error) || !useCertificate(*context, certFile, keyFile, error))
         return nullptr;
-    if (!readable(certFile, "TLS certificate", error) || !readable(keyFile, "TLS key", error))
-        return nullptr;
-    boost::system::error_code ec;
-    context->use_certificate_chain_file(certFile, ec);
-    if (ec) {
-        if (error)
-            *error = "cannot load TLS certificate '" + certFile + "': " + openSslReason(ec);
-        return nullptr;
-    }
-    context->use_private_key_file(keyFile, ssl::context::pem, ec);
-    if (ec) {
-        if (error)
-            *error = "cannot load TLS key '" + keyFile + "' for certificate '" + certFile + "': " + openSslReason(ec);
-        return nullptr;
-    }
-    if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
-        if (error)
-            *error = "TLS key '" + keyFile + "' does not match certificate '" + certFile + "': " + openSslReason({});
-        return nullptr;
-    }
     // Clients reconnect often (keep-alive ends, pools shrink): resumption saves a full handshake.
     SSL_CTX_set_session_cache_mode(context->native_handle(), SSL_SESS_CACHE_SERVER);
     return context;

@@ -22,6 +22,10 @@ namespace TlsContext {
 // the system store. There is no way to turn verification off.
 // nullptr and a reason when caFile cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> client(const std::string &caFile, std::string *error);
+// The same, showing certFile (chain, leaf first) and keyFile (PEM) to servers
+// that ask for a client certificate (mTLS); both empty: none.
+std::shared_ptr<boost::asio::ssl::context> client(const std::string &caFile, const std::string &certFile,
+                                                  const std::string &keyFile, std::string *error);
 
 // Server side (the gateway's or the stub's listener): certFile holds the
 // certificate chain (leaf first), keyFile its private key, both PEM.

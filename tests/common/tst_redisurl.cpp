@@ -46,8 +46,12 @@ void TestRedisUrl::parse_data()
                                        << QByteArray() << QByteArray() << 3 << QByteArray("redis://[fe80::1]:6379/3");
     QTest::newRow("wrong scheme") << QByteArray("http://h") << false << QByteArray() << 0 << QByteArray()
                                   << QByteArray() << 0 << QByteArray();
-    QTest::newRow("TLS scheme") << QByteArray("rediss://h") << false << QByteArray() << 0 << QByteArray()
-                                << QByteArray() << 0 << QByteArray();
+    QTest::newRow("TLS scheme") << QByteArray("rediss://gw:pw@h:6380/1") << true << QByteArray("h") << 6380
+                                << QByteArray("gw") << QByteArray("pw") << 1 << QByteArray("rediss://gw@h:6380/1");
+    QTest::newRow("TLS IPv6") << QByteArray("rediss://[::1]") << true << QByteArray("::1") << 6379 << QByteArray()
+                              << QByteArray() << 0 << QByteArray("rediss://[::1]:6379");
+    QTest::newRow("TLS misspelt") << QByteArray("redisss://h") << false << QByteArray() << 0 << QByteArray()
+                                  << QByteArray() << 0 << QByteArray();
     QTest::newRow("no scheme") << QByteArray("localhost:6379") << false << QByteArray() << 0 << QByteArray()
                                << QByteArray() << 0 << QByteArray();
     QTest::newRow("empty host") << QByteArray("redis://:6379") << false << QByteArray() << 0 << QByteArray()
@@ -94,6 +98,7 @@ void TestRedisUrl::parse()
     QCOMPARE(QByteArray::fromStdString(r->user), user);
     QCOMPARE(QByteArray::fromStdString(r->password), password);
     QCOMPARE(r->db, db);
+    QCOMPARE(r->tls, url.startsWith("rediss://"));
     QCOMPARE(QByteArray::fromStdString(r->redacted()), redacted);
     if (!password.isEmpty())
         QVERIFY(r->redacted().find(r->password) == std::string::npos);

@@ -1,3 +1,4 @@
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <chrono>
@@ -6,13 +7,18 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
 #include "core/common/redisschema.h"
 #include "core/common/redisurl.h"
 #include "core/gateway/asioredisconnection.h"
+#include "core/gateway/tlscontext.h"
 #include "tests/support/asioloop.h"
 #include "tests/support/redisserver.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
 
@@ -94,14 +100,26 @@ private slots:
     void commandTimesOutAndWedgedLinkIsDropped();
     void stopEndsEveryCallback();
     void destructionEndsEveryCallback();
+    void oversizedReplyDropsTheLink();
+    void protocolErrorDropsTheLink();
+    void tlsLinkAnswers();
+    void tlsWithAnotherCaIsRefused();
+    void tlsClientCertificate();
 
 private:
+    std::shared_ptr<boost::asio::ssl::context> tlsContext(const QString &caFile, const QString &certFile = {},
+                                                          const QString &keyFile = {});
+    bool startTlsServer(RedisServer &server, bool authClients);
+
     RedisServer m_redis;
+    QTemporaryDir m_certDir;
+    TestCertificates m_certificates;
 };
 
 void TestAsioRedisConnection::initTestCase()
 {
     QString error;
+    QVERIFY2(m_certificates.create(m_certDir.path(), &error), qPrintable(error));
     QVERIFY2(m_redis.start({}, &error), qPrintable(error));
     RedisClient console = m_redis.client(QStringLiteral("console"));
     QVERIFY(console.isConnected());
@@ -279,6 +297,165 @@ void TestAsioRedisConnection::destructionEndsEveryCallback()
     }
     loop.runFor(50);
     QCOMPARE(calls, 0);
+}
+
+// A reply past Options::maxReplyBytes: the link is dropped (the command fails
+// "connection lost", the state goes down) and reconnected.
+void TestAsioRedisConnection::oversizedReplyDropsTheLink()
+{
+    RedisClient console = m_redis.client(QStringLiteral("console"));
+    const QByteArray key = "l0l3:v1:entry:oversized";
+    QVERIFY(console.set(key, QByteArray(256 * 1024, 'x')));
+    AsioLoop loop;
+    AsioRedisConnection::Options o = options(gatewayUrl(m_redis));
+    o.maxReplyBytes = 64 * 1024;
+    AsioRedisConnection conn(loop.context, o);
+    std::vector<bool> states;
+    conn.setStateCallback([&](bool up) { states.push_back(up); });
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return conn.isReady(); }, 5000));
+
+    Answer small;
+    conn.command({"GET", RedisSchema::kHeartbeat}, into(small));
+    Answer big;
+    conn.command({"GET", key.toStdString()}, into(big));
+    QVERIFY(loop.runUntil([&] { return big.called; }, 5000));
+    QVERIFY(small.hasReply); // answered in order before it
+    QVERIFY(!big.hasReply);
+    QCOMPARE(big.error, std::string("connection lost"));
+    QCOMPARE(conn.lastError(), std::string("reply too large"));
+    QVERIFY(loop.runUntil([&] { return states.size() >= 3; }, 10000));
+    QCOMPARE(states, (std::vector<bool>{true, false, true}));
+    console.command({"DEL", key});
+    conn.stop();
+}
+
+// A server that answers with bytes that are not RESP: the link is dropped, not trusted.
+void TestAsioRedisConnection::protocolErrorDropsTheLink()
+{
+    namespace net = boost::asio;
+    using tcp = net::ip::tcp;
+    AsioLoop loop;
+    tcp::acceptor acceptor(loop.context, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    std::vector<std::shared_ptr<tcp::socket>> accepted;
+    std::function<void()> acceptNext = [&] {
+        auto socket = std::make_shared<tcp::socket>(loop.context);
+        acceptor.async_accept(*socket, [&, socket](boost::system::error_code ec) {
+            if (ec)
+                return;
+            accepted.push_back(socket);
+            static const std::string garbage = "!not RESP\r\n";
+            net::async_write(*socket, net::buffer(garbage), [](boost::system::error_code, std::size_t) {});
+            acceptNext();
+        });
+    };
+    acceptNext();
+
+    RedisUrl url;
+    url.host = "127.0.0.1";
+    url.port = acceptor.local_endpoint().port();
+    AsioRedisConnection conn(loop.context, options(url));
+    conn.start();
+    // It reconnects after each drop, and is never ready.
+    QVERIFY(loop.runUntil([&] { return accepted.size() >= 2; }, 10000));
+    QVERIFY(!conn.isReady());
+    QCOMPARE(conn.lastError(), std::string("protocol error"));
+    conn.stop();
+}
+
+std::shared_ptr<boost::asio::ssl::context> TestAsioRedisConnection::tlsContext(const QString &caFile,
+                                                                               const QString &certFile,
+                                                                               const QString &keyFile)
+{
+    std::string why;
+    auto context = TlsContext::client(caFile.toStdString(), certFile.toStdString(), keyFile.toStdString(), &why);
+    if (!context)
+        qWarning("TLS context: %s", why.c_str());
+    return context;
+}
+
+bool TestAsioRedisConnection::startTlsServer(RedisServer &server, bool authClients)
+{
+    RedisServer::Options o;
+    o.useTls(m_certificates, authClients);
+    o.loadFunctions = false;
+    QString error;
+    if (!server.start(o, &error)) {
+        qWarning("%s", qPrintable(error));
+        return false;
+    }
+    return true;
+}
+
+void TestAsioRedisConnection::tlsLinkAnswers()
+{
+    RedisServer server;
+    QVERIFY(startTlsServer(server, false));
+    const RedisUrl url = gatewayUrl(server);
+    QVERIFY(url.tls);
+    AsioLoop loop;
+    AsioRedisConnection::Options o = options(url);
+    o.tls = tlsContext(m_certificates.caCert());
+    QVERIFY(o.tls);
+    AsioRedisConnection conn(loop.context, o);
+    conn.start();
+    QVERIFY2(loop.runUntil([&] { return conn.isReady(); }, 10000), conn.lastError().c_str());
+    // Many commands at once, answered in order, one of them larger than a TLS record.
+    RedisClient console = server.client(QStringLiteral("console"));
+    QVERIFY(console.set("l0l3:v1:entry:tls-big", QByteArray(100 * 1024, 'y')));
+    std::vector<Answer> answers(50);
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (i == 25)
+            conn.command({"GET", "l0l3:v1:entry:tls-big"}, into(answers[i]));
+        else
+            conn.command({"PING"}, into(answers[i]));
+    }
+    QVERIFY(loop.runUntil([&] { return answers.back().called; }, 5000));
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        QVERIFY(answers[i].hasReply);
+        QCOMPARE(answers[i].text.size(), i == 25 ? std::size_t(100 * 1024) : std::size_t(4));
+    }
+    conn.stop();
+}
+
+void TestAsioRedisConnection::tlsWithAnotherCaIsRefused()
+{
+    RedisServer server;
+    QVERIFY(startTlsServer(server, false));
+    AsioLoop loop;
+    AsioRedisConnection::Options o = options(gatewayUrl(server));
+    o.tls = tlsContext(m_certificates.otherCaCert());
+    AsioRedisConnection conn(loop.context, o);
+    conn.start();
+    QVERIFY(loop.runUntil([&] { return !conn.lastError().empty(); }, 10000));
+    QVERIFY(!conn.isReady());
+    const std::string expected = "TLS certificate verification failed for 127.0.0.1:" + std::to_string(server.port())
+        + ": ";
+    QVERIFY2(conn.lastError().rfind(expected, 0) == 0, conn.lastError().c_str());
+    conn.stop();
+}
+
+// tls-auth-clients: refused without a client certificate, answered with one.
+void TestAsioRedisConnection::tlsClientCertificate()
+{
+    RedisServer server;
+    QVERIFY(startTlsServer(server, true));
+    AsioLoop loop;
+    AsioRedisConnection::Options o = options(gatewayUrl(server));
+    o.tls = tlsContext(m_certificates.caCert());
+    {
+        AsioRedisConnection anonymous(loop.context, o);
+        anonymous.start();
+        QVERIFY(loop.runUntil([&] { return !anonymous.lastError().empty(); }, 10000));
+        QVERIFY(!anonymous.isReady());
+        anonymous.stop();
+    }
+    o.tls = tlsContext(m_certificates.caCert(), m_certificates.clientCert(), m_certificates.clientKey());
+    QVERIFY(o.tls);
+    AsioRedisConnection conn(loop.context, o);
+    conn.start();
+    QVERIFY2(loop.runUntil([&] { return conn.isReady(); }, 10000), conn.lastError().c_str());
+    conn.stop();
 }
 
 QTEST_GUILESS_MAIN(TestAsioRedisConnection)

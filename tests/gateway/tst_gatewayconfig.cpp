@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/gateway/gatewayconfig.h"
+#include "tests/support/testcertificates.h"
 
 using namespace l0l3;
 
@@ -60,6 +61,7 @@ private slots:
     void resilienceDefaults();
     void environmentCredentials();
     void sentinels();
+    void redisTls();
     void configFile();
     void helpAndVersion();
     void checkConfig();
@@ -360,6 +362,73 @@ void TestGatewayConfig::environmentCredentials()
     Args b(l2);
     QCOMPARE(GatewayConfig::parse(int(b.argv.size()), b.argv.data(), &c, &error, env), GatewayConfig::Action::Run);
     QCOMPARE(QByteArray::fromStdString(c.replica.password), QByteArray("from-file"));
+}
+
+// rediss:// on any link builds one client context from --redis-ca-file and
+// the optional client certificate; the files are checked at parse time.
+void TestGatewayConfig::redisTls()
+{
+    QTemporaryDir dir;
+    l0l3::test::TestCertificates certificates;
+    QString certError;
+    QVERIFY2(certificates.create(dir.path(), &certError), qPrintable(certError));
+    const auto parse = [](const QStringList &args, GatewayConfig *c, std::string *error) {
+        Args a(args);
+        return GatewayConfig::parse(int(a.argv.size()), a.argv.data(), c, error, envOf({}));
+    };
+    QStringList tls = required();
+    tls[tls.indexOf(QStringLiteral("--replica")) + 1] = QStringLiteral("rediss://127.0.0.1:6380");
+    tls[tls.indexOf(QStringLiteral("--primary")) + 1] = QStringLiteral("rediss://10.0.0.1:6379");
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(parse(tls, &c, &error), GatewayConfig::Action::Run);
+    QVERIFY(c.replica.tls && c.primary.tls);
+    QVERIFY(c.redisTls); // the system store
+    c = {};
+    QCOMPARE(parse(tls
+                       + QStringList{QStringLiteral("--redis-ca-file"), certificates.caCert(),
+                                     QStringLiteral("--redis-cert-file"), certificates.clientCert(),
+                                     QStringLiteral("--redis-key-file"), certificates.clientKey(),
+                                     QStringLiteral("--sentinel"), QStringLiteral("rediss://10.0.0.9:26379"),
+                                     QStringLiteral("--allow-anonymous-sentinel")},
+                   &c, &error),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.redisTls);
+    QCOMPARE(c.sentinels.size(), std::size_t(1));
+    QVERIFY(c.sentinels[0].tls);
+    QCOMPARE(QByteArray::fromStdString(c.sentinels[0].redacted()), QByteArray("rediss://10.0.0.9:26379"));
+
+    // Plain links only: the TLS files are a mistake, not ignored.
+    c = {};
+    QCOMPARE(parse(required() + QStringList{QStringLiteral("--redis-ca-file"), certificates.caCert()}, &c, &error),
+             GatewayConfig::Action::Error);
+    QVERIFY2(error.find("rediss://") != std::string::npos, error.c_str());
+    // Only TLS Sentinels: a context all the same.
+    c = {};
+    QCOMPARE(parse(required()
+                       + QStringList{QStringLiteral("--sentinel"), QStringLiteral("rediss://10.0.0.9:26379"),
+                                     QStringLiteral("--allow-anonymous-sentinel"), QStringLiteral("--redis-ca-file"),
+                                     certificates.caCert()},
+                   &c, &error),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.redisTls);
+    // Files that cannot be used stop the start (and --check-config).
+    c = {};
+    QCOMPARE(parse(tls + QStringList{QStringLiteral("--redis-ca-file"), dir.filePath(QStringLiteral("none.pem"))}, &c,
+                   &error),
+             GatewayConfig::Action::Error);
+    QVERIFY2(error.find("none.pem") != std::string::npos, error.c_str());
+    c = {};
+    QCOMPARE(parse(tls + QStringList{QStringLiteral("--redis-cert-file"), certificates.clientCert()}, &c, &error),
+             GatewayConfig::Action::Error);
+    QVERIFY2(error.find("--redis-key-file") != std::string::npos, error.c_str());
+    c = {};
+    QCOMPARE(parse(tls
+                       + QStringList{QStringLiteral("--redis-cert-file"), certificates.clientCert(),
+                                     QStringLiteral("--redis-key-file"), certificates.goodKey()},
+                   &c, &error),
+             GatewayConfig::Action::Error);
+    QVERIFY2(error.find("good.key") != std::string::npos, error.c_str());
 }
 
 void TestGatewayConfig::sentinels()

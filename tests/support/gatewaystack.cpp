@@ -28,9 +28,12 @@ bool GatewayStack::start(const Options &options, QString *error)
             return false;
         }
     }
-    if (!m_primary.start({}, error))
+    RedisServer::Options primaryOptions;
+    if (options.redisTls)
+        primaryOptions.useTls(*options.redisTls);
+    if (!m_primary.start(primaryOptions, error))
         return false;
-    RedisServer::Options replicaOptions;
+    RedisServer::Options replicaOptions = primaryOptions;
     replicaOptions.replicaOfHost = m_primary.host();
     replicaOptions.replicaOfPort = m_primary.port();
     if (!m_replica.start(replicaOptions, error))
@@ -86,11 +89,14 @@ void GatewayStack::stop()
 
 QStringList GatewayStack::standardGatewayArgs(const QString &region) const
 {
-    return {QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
-            QStringLiteral("--region"),   region.isEmpty() ? m_options.region : region,
-            QStringLiteral("--replica"),  m_replica.url(QStringLiteral("gateway")),
-            QStringLiteral("--primary"),  m_primary.url(QStringLiteral("gateway")),
-            QStringLiteral("--upstream"), stubUrl(QStringLiteral("/v1")).toString()};
+    QStringList args{QStringLiteral("--listen"),   QStringLiteral("127.0.0.1:0"),
+                     QStringLiteral("--region"),   region.isEmpty() ? m_options.region : region,
+                     QStringLiteral("--replica"),  m_replica.url(QStringLiteral("gateway")),
+                     QStringLiteral("--primary"),  m_primary.url(QStringLiteral("gateway")),
+                     QStringLiteral("--upstream"), stubUrl(QStringLiteral("/v1")).toString()};
+    if (m_options.redisTls)
+        args << QStringLiteral("--redis-ca-file") << m_options.redisTls->caCert();
+    return args;
 }
 
 std::unique_ptr<ManagedProcess> GatewayStack::launchGateway(const QStringList &extraArgs, QString *error,

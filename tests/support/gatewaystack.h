@@ -9,6 +9,7 @@
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
+#include "tests/support/testcertificates.h"
 
 namespace l0l3::test {
 
@@ -18,6 +19,9 @@ struct GatewayStackOptions
     QStringList gatewayArgs; // appended to the standard flags
     QStringList stubArgs;    // e.g. --latency-ms 5
     bool startGateway = true;
+    // TLS-only primary and replica (RedisServerOptions::useTls): the gateway
+    // gets rediss:// URLs and --redis-ca-file. Null: plain TCP.
+    const TestCertificates *redisTls = nullptr;
 };
 
 // One region of the product on loopback, all real processes: a primary and

@@ -52,7 +52,9 @@ bool TestCertificates::create(const QString &dir, QString *error)
         && makeLeaf(QStringLiteral("wrong-name"), ca, QStringLiteral("IP:10.11.12.13,DNS:elsewhere.example"), server, 2,
                     error)
         && makeLeaf(QStringLiteral("client"), ca, {}, client, 2, error)
-        && makeLeaf(QStringLiteral("other-client"), QStringLiteral("other-ca"), {}, client, 2, error);
+        && makeLeaf(QStringLiteral("other-client"), QStringLiteral("other-ca"), {}, client, 2, error)
+        && makeLeaf(QStringLiteral("other-good"), QStringLiteral("other-ca"), localNames,
+                    QStringLiteral("serverAuth,clientAuth"), 2, error);
 }
 
 bool TestCertificates::makeCa(const QString &name, QString *error)

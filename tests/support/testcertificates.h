@@ -12,7 +12,8 @@ namespace l0l3::test {
 //   expired.pem/expired.key    the same names, signed by ca, expired,
 //   wrong-name.pem/.key        signed by ca, only for 10.11.12.13 and elsewhere.example,
 //   client.pem/client.key      signed by ca, a client certificate only (CN=client),
-//   other-client.pem/.key      signed by other-ca, a client certificate only.
+//   other-client.pem/.key      signed by other-ca, a client certificate only,
+//   other-good.pem/.key        signed by other-ca, as good.pem otherwise.
 // The names are fixed so tests can pass them on command lines.
 class TestCertificates
 {
@@ -38,6 +39,8 @@ public:
     QString clientKey() const { return file(QStringLiteral("client.key")); }
     QString otherClientCert() const { return file(QStringLiteral("other-client.pem")); }
     QString otherClientKey() const { return file(QStringLiteral("other-client.key")); }
+    QString otherGoodCert() const { return file(QStringLiteral("other-good.pem")); }
+    QString otherGoodKey() const { return file(QStringLiteral("other-good.key")); }
 
 private:
     bool makeCa(const QString &name, QString *error);
