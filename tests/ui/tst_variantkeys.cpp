@@ -43,6 +43,7 @@ private slots:
     void initTestCase();
     void cleanupTestCase();
     void threePhrasingsOneApprovalTwoKeystrokes();
+    void clusterApprovedWithOneKey();
 
 private:
     // Appends a proposal as the console's drain does with what a gateway proposed. Returns its key.
@@ -182,6 +183,53 @@ void TestVariantKeys::threePhrasingsOneApprovalTwoKeystrokes()
     QCOMPARE(c.command({QByteArrayLiteral("SCARD"), bytes(RedisSchema::variantsKey(k0.toStdString()))}).integer, 2);
     // All three decided: the queue is empty of them.
     QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k1) < 0 && page->model()->rowOfKey(k2) < 0, TimeScale::ms(5000));
+}
+
+void TestVariantKeys::clusterApprovedWithOneKey()
+{
+    const QString run = QStringLiteral("c%1").arg(QCoreApplication::applicationPid());
+    const QStringList prompts{QStringLiteral("Where is my invoice for March? %1").arg(run),
+                              QStringLiteral("where can I find my March invoice %1").arg(run),
+                              QStringLiteral("Invoice for March, where is it? %1").arg(run)};
+    QStringList keys;
+    for (const QString &prompt : prompts) {
+        keys.append(seedProposal(prompt, QStringLiteral("Billing › Invoices, for: ") + prompt));
+        QVERIFY(!keys.last().isEmpty());
+    }
+    const QString unrelated = seedProposal(QStringLiteral("Do you ship to Lapland? %1").arg(run),
+                                           QStringLiteral("No."));
+    QVERIFY(!unrelated.isEmpty());
+    if (!m_window) {
+        m_window = std::make_unique<MainWindow>();
+        auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
+        QVERIFY(options);
+        m_window->connectWith(*options, QStringLiteral("test primary"));
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    }
+    ProposalsPage *page = m_window->proposalsPage();
+    for (const QString &key : keys)
+        QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, TimeScale::ms(15000));
+    page->selectKey(keys[1]);
+    page->view()->setFocus();
+    QTest::keyClick(page->view(), Qt::Key_C);
+
+    QTRY_VERIFY_WITH_TIMEOUT(entry(keys[0]) && entry(keys[1]) && entry(keys[2]), TimeScale::ms(15000));
+    // One answer (the representative's) for all three; the two others are its variants.
+    QString main;
+    for (const QString &key : keys) {
+        if (entry(key)->variantOf.empty())
+            main = key;
+    }
+    QVERIFY(!main.isEmpty());
+    for (const QString &key : keys) {
+        const Entry e = *entry(key);
+        QCOMPARE(QString::fromStdString(e.response), QString::fromStdString(entry(main)->response));
+        QCOMPARE(QString::fromStdString(e.variantOf), key == main ? QString() : main);
+    }
+    // The unrelated question was not part of it.
+    QVERIFY(!entry(unrelated).has_value());
+    QVERIFY(page->model()->rowOfKey(unrelated) >= 0);
 }
 
 QTEST_MAIN(TestVariantKeys)

@@ -14,6 +14,9 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
+#include "core/control/proposalclusters.h"
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
 #include "ui/common/responseeditordialog.h"
@@ -110,7 +113,7 @@ void ProposalsPage::layOutPage()
     splitter->setStretchFactor(1, 2);
 
     auto *hints = new QLabel(
-        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>J</b>/<b>K</b> or ↓/↑ move · "
+        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>C</b> approve the cluster · <b>J</b>/<b>K</b> or ↓/↑ move · "
            "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
            "bulk approve/reject selection · <b>F5</b> reload"),
         this);
@@ -243,6 +246,10 @@ void ProposalsPage::buildActions()
     m_notSame = make(tr("&Not the same question"), {QKeySequence(Qt::Key_N)},
                      tr("Not the same question as the nearest approved entry (tightens its L1 threshold)"),
                      &ProposalsPage::markCurrentNotSame);
+    m_approveCluster = make(tr("Approve &cluster"), {QKeySequence(Qt::Key_C)},
+                            tr("Approve the likely-same questions at once: the representative as an entry, "
+                               "the other phrasings as its variants"),
+                            &ProposalsPage::approveCurrentCluster);
     m_prev = make(tr("&Previous proposal"), {QKeySequence(Qt::Key_K)}, tr("Previous proposal (or ↑)"),
                   [this] { moveBy(-1); });
     m_bulkApprove = make(tr("Approve &selection…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return)},
@@ -401,6 +408,48 @@ void ProposalsPage::attachCurrentAsVariant()
     const quint64 id = m_client->approve(request);
     m_inFlight.insert(id, {QStringLiteral("approve"), *item, false});
     emit statusMessage(tr("Attaching %1 as a variant of %2…").arg(item->key.left(16), target.key.left(16)), 2000);
+    advanceFrom(item->key);
+}
+
+void ProposalsPage::approveCurrentCluster()
+{
+    const auto item = currentItem();
+    if (!item || m_model->isPending(item->key))
+        return;
+    // The queue's undecided proposals of the same scope (the cluster's own check normalises the
+    // system prompt; an exact match here only narrows what it compares).
+    QList<ProposalItem> scope;
+    for (int row = 0; row < m_model->rowCount(); ++row) {
+        const ProposalItem &p = m_model->itemAt(row);
+        if (p.ns == item->ns && p.model == item->model && p.system == item->system && !m_model->isPending(p.key))
+            scope.append(p);
+    }
+    const QList<ProposalCluster> clusters = ProposalClusters::build(scope);
+    const auto it = std::find_if(clusters.begin(), clusters.end(), [&](const ProposalCluster &c) {
+        return std::any_of(c.members.begin(), c.members.end(),
+                           [&](const ProposalItem &p) { return p.key == item->key; });
+    });
+    if (it == clusters.end() || it->phrasings() < 2) {
+        approveCurrent();
+        return;
+    }
+    const ProposalItem representative = it->representative();
+    sendApprove(representative, std::nullopt, {}, false);
+    // Writes run in call order: every variant is attached after its entry is approved.
+    for (qsizetype i = 1; i < it->members.size(); ++i) {
+        const ProposalItem &member = it->members[i];
+        ApprovalRequest request;
+        request.proposalId = member.id;
+        request.duplicateIds = member.duplicateIds;
+        request.key = member.key;
+        request.variantOf = representative.key;
+        m_model->setPending(member.key, true);
+        m_inFlight.insert(m_client->approve(request), {QStringLiteral("approve"), member, true});
+    }
+    emit statusMessage(tr("Approving %1 as one answer for %2 (savings %3)…")
+                           .arg(representative.key.left(16), it->summary())
+                           .arg(it->savings, 0, 'f', 1),
+                       5000);
     advanceFrom(item->key);
 }
 

@@ -68,6 +68,9 @@ public:
     // "Not the same question" as the nearest approved entry: a negative pair that tightens
     // that entry's L1 threshold; the proposal stays in the queue.
     void markCurrentNotSame();
+    // Approve the current proposal's cluster (ProposalClusters over the queue's proposals of its
+    // scope) in one action: its representative as an entry, every other member as a variant of it.
+    void approveCurrentCluster();
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);
@@ -142,6 +145,7 @@ private:
     QAction *m_reload = nullptr;
     QAction *m_attachVariant = nullptr;
     QAction *m_notSame = nullptr;
+    QAction *m_approveCluster = nullptr;
     // The nearest approved entries of the proposal m_similarFor (ControlWorker::similarEntries).
     QString m_similarFor;
     QList<SimilarEntry> m_similarEntries;
