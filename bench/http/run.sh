@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/http/run.sh [--smoke] [--bin-dir DIR] [--out DIR] [--duration S] [--repeats N]
-#                   [--connections "32 64"] [--threads N] [--cases "nginx l0.5-hit l0-hit miss"]
+#                   [--connections "32 64"] [--threads N] [--cases "nginx l0.5-hit l0-hit miss l0-hit-tls"]
 #
 # HTTP benchmark of l0l3-gateway against a reference nginx, in one invocation.
 # Starts, on loopback only: redis-server (no persistence, seeded
@@ -11,6 +11,9 @@
 #   nginx        the reference
 #   L0.5 hit     gateway, hot cache on
 #   L0 hit       gateway --no-hot-cache (one Redis GET per request)
+#   L0 hit, TLS  (l0-hit-tls, not in the default cases) the same, but its Redis
+#                link is rediss:// to the same redis-server's tls-port: the
+#                cost of TLS on the hit path, measured in the same rounds
 #   miss         gateway, every request a new key, through the stub LLM
 # at each connection count, `repeats` times (the hit cases in rounds: nginx,
 # L0.5, L0, nginx, ...; misses last), and prints a markdown table of medians
@@ -55,7 +58,7 @@ while (($#)); do
 done
 for c in $cases; do
   case $c in
-    nginx|l0.5-hit|l0-hit|miss) ;;
+    nginx|l0.5-hit|l0-hit|l0-hit-tls|miss) ;;
     *) echo "run.sh: unknown case $c" >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -63,7 +66,7 @@ if ((smoke)); then
   duration=1; repeats=1; connections="32"; warmup=0
 fi
 
-for tool in wrk nginx redis-server redis-cli curl; do
+for tool in wrk nginx redis-server redis-cli curl openssl; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed (scripts/install-deps.sh)" >&2; exit 1; }
 done
 for b in l0l3-gateway l0l3-stub-llm l0l3_bench_seed; do
@@ -157,6 +160,7 @@ warm_up() { # case, port, script
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 
+wants l0-hit-tls && redis_tls=1
 start_redis
 seed_entries "$out/keys.txt"
 echo "redis on 127.0.0.1:$redis_port, $seeded approved entries seeded" >&2
@@ -240,17 +244,25 @@ if wants l0-hit; then
   probe "$gateway_port" hit L0
   nohot_pid=$gateway_pid nohot_port=$gateway_port
 fi
+if wants l0-hit-tls; then
+  gateway_redis_url="rediss://127.0.0.1:$redis_tls_port" start_gateway tls --no-hot-cache \
+    --redis-ca-file "$tmp/tls/ca.pem"
+  probe "$gateway_port" hit L0
+  probe "$gateway_port" hit L0
+  tls_pid=$gateway_pid tls_port=$gateway_port
+fi
 hit_target() { # case -> $port, $server_pids, $tier of the server measured for it
   case $1 in
     nginx) port=$nginx_port server_pids=$nginx_pids tier="" ;;
     l0.5-hit) port=$hot_port server_pids=$hot_pid tier=L0.5 ;;
     l0-hit) port=$nohot_port server_pids=$nohot_pid tier=L0 ;;
+    l0-hit-tls) port=$tls_port server_pids=$tls_pid tier=L0 ;;
   esac
 }
 hit_cases=""
-for name in nginx l0.5-hit l0-hit; do wants "$name" && hit_cases+=" $name"; done
+for name in nginx l0.5-hit l0-hit l0-hit-tls; do wants "$name" && hit_cases+=" $name"; done
 if [[ -n $hit_cases ]]; then
-  echo "measuring in rounds:$hit_cases (nginx :$nginx_port, L0.5 :$hot_port, L0 :${nohot_port:--})" >&2
+  echo "measuring in rounds:$hit_cases (nginx :$nginx_port, L0.5 :$hot_port, L0 :${nohot_port:--}, L0 TLS :${tls_port:--})" >&2
   for name in $hit_cases; do hit_target "$name"; warm_up "$name" "$port" hit.lua; done
   for c in $connections; do
     for r in $(seq 1 "$repeats"); do
@@ -264,6 +276,7 @@ fi
 stop "$nginx_pid"
 stop "$hot_pid"
 [[ -n ${nohot_pid:-} ]] && stop "$nohot_pid"
+[[ -n ${tls_pid:-} ]] && stop "$tls_pid"
 
 # Last: every miss leaves a proposal (and a seen counter) in Redis, which the
 # hit cases should not have to share memory with.
@@ -309,6 +322,19 @@ table=$out/summary.md
                  ratio, cpu, rcpu, (share == "-" ? "n/a" : sprintf("%.1f%%", share * 100)), runs }'
     done
   done
+  # The TLS cost on the hit path: per round, l0-hit-tls against the l0-hit run next to it; medians.
+  if wants l0-hit && wants l0-hit-tls; then
+    echo
+    for c in $connections; do
+      pairs=$(awk -F'\t' -v c="$c" '
+        NR > 1 && $2 == c && $1 == "l0-hit" { rps[$3] = $4; cpu[$3] = $11; rcpu[$3] = $12 }
+        NR > 1 && $2 == c && $1 == "l0-hit-tls" { trps[$3] = $4; tcpu[$3] = $11; trcpu[$3] = $12 }
+        END { for (r in rps) if (r in trps && rps[r] > 0) print trps[r] / rps[r], tcpu[r] - cpu[r], trcpu[r] - rcpu[r] }' "$results")
+      [[ -n $pairs ]] || continue
+      printf 'TLS cost at %s connections (l0-hit-tls vs l0-hit of the same round, median of rounds): req/s x%.2f, server CPU %+.1f us/req, Redis CPU %+.1f us/req\n' \
+        "$c" "$(cut -d' ' -f1 <<<"$pairs" | median)" "$(cut -d' ' -f2 <<<"$pairs" | median)" "$(cut -d' ' -f3 <<<"$pairs" | median)"
+    done
+  fi
 } >"$table"
 
 echo >&2

@@ -83,12 +83,31 @@ wait_listening() {
   return 1
 }
 
+# With redis_tls=1: a CA and a certificate for 127.0.0.1 in $tmp/tls, and the
+# same redis-server also listens with TLS on $redis_tls_port (same data).
+make_tls_files() {
+  mkdir -p "$tmp/tls"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$tmp/tls/ca.key" -out "$tmp/tls/ca.pem" -days 2 -subj "/CN=l0l3 bench CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1 &&
+    openssl req -new "${ec[@]}" -keyout "$tmp/tls/redis.key" -out "$tmp/tls/redis.csr" -subj "/CN=redis" >/dev/null 2>&1 &&
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$tmp/tls/redis.ext" &&
+    openssl x509 -req -in "$tmp/tls/redis.csr" -CA "$tmp/tls/ca.pem" -CAkey "$tmp/tls/ca.key" -CAcreateserial \
+      -days 2 -extfile "$tmp/tls/redis.ext" -out "$tmp/tls/redis.pem" >/dev/null 2>&1 || die "openssl failed"
+}
+
 start_redis() {
-  local port
+  local port tls_args=()
+  if ((${redis_tls:-0})); then
+    make_tls_files
+    redis_tls_port=$(free_port) || die "no free port"
+    tls_args=(--tls-port "$redis_tls_port" --tls-cert-file "$tmp/tls/redis.pem" --tls-key-file "$tmp/tls/redis.key"
+      --tls-ca-cert-file "$tmp/tls/ca.pem" --tls-auth-clients no)
+  fi
   for _ in 1 2 3; do
     port=$(free_port) || die "no free port"
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-      --logfile "$tmp/redis.log" --daemonize no &
+      --logfile "$tmp/redis.log" --daemonize no "${tls_args[@]}" &
     local pid=$!
     pids+=("$pid")
     expect_clean_exit "$pid" "redis-server (log $tmp/redis.log)"
@@ -104,11 +123,11 @@ start_redis() {
   die "redis-server did not start"
 }
 
-start_gateway() { # name, extra flags...
+start_gateway() { # name, extra flags...; $gateway_redis_url: the Redis URL (default plain redis://)
   local name=$1; shift
-  local log=$tmp/gateway-$name.log
+  local log=$tmp/gateway-$name.log url=${gateway_redis_url:-redis://127.0.0.1:$redis_port}
   "$bin_dir/l0l3-gateway" --listen 127.0.0.1:0 --region bench \
-    --replica "redis://127.0.0.1:$redis_port" --primary "redis://127.0.0.1:$redis_port" \
+    --replica "$url" --primary "$url" \
     --upstream "http://127.0.0.1:$stub_port/v1" --threads "$threads" "$@" >"$log" 2>&1 &
   gateway_pid=$!
   pids+=("$gateway_pid")
