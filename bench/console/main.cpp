@@ -1,5 +1,6 @@
 // l0l3_bench_console: the console benchmark (see consolebench.h).
 //   l0l3_bench_console [--smoke] [--proposals N] [--runs N] [--ticks N] [--gateways N] [--regions N]
+//                      [--decisions N] [--decisions-only]
 // Progress on stderr, a markdown section on stdout. Exit 1 when something did
 // not work (never because a target was missed).
 #include <QApplication>
@@ -8,6 +9,7 @@
 #include <cstdio>
 
 #include "bench/console/consolebench.h"
+#include "bench/console/decisionbench.h"
 
 int main(int argc, char **argv)
 {
@@ -30,16 +32,24 @@ int main(int argc, char **argv)
                                       QStringLiteral("n"));
     const QCommandLineOption regions(QStringLiteral("regions"), QStringLiteral("Regions they are spread over."),
                                      QStringLiteral("n"));
-    parser.addOptions({smoke, proposals, runs, ticks, gateways, regions});
+    const QCommandLineOption decisions(QStringLiteral("decisions"),
+                                       QStringLiteral("Keyboard decisions at a queue of --proposals."),
+                                       QStringLiteral("n"));
+    const QCommandLineOption decisionsOnly(QStringLiteral("decisions-only"),
+                                           QStringLiteral("Only the keyboard decisions (no loads, no dashboard)."));
+    parser.addOptions({smoke, proposals, runs, ticks, gateways, regions, decisions, decisionsOnly});
     parser.process(app);
 
     l0l3::ConsoleBench::Options options;
+    l0l3::DecisionBench::Options decide;
     if (parser.isSet(smoke)) {
         options.smoke = true;
         options.proposals = 5000;
         options.runs = 1;
         options.ticks = 3;
         options.idleSeconds = 0.3;
+        decide.smoke = true;
+        decide.decisions = 20;
     }
     auto intOption = [&](const QCommandLineOption &o, int &into, int min) {
         if (!parser.isSet(o))
@@ -55,15 +65,24 @@ int main(int argc, char **argv)
     };
     if (!intOption(proposals, options.proposals, 1) || !intOption(runs, options.runs, 1)
         || !intOption(ticks, options.ticks, 2) || !intOption(gateways, options.gateways, 1)
-        || !intOption(regions, options.regions, 1))
+        || !intOption(regions, options.regions, 1) || !intOption(decisions, decide.decisions, 1))
         return 2;
+    decide.queue = options.proposals;
 
     l0l3::ConsoleBench bench(options);
-    const bool ok = bench.runLoad() && bench.runDashboard();
-    if (!ok) {
-        std::fprintf(stderr, "l0l3_bench_console: FAILED: %s\n", qPrintable(bench.error()));
+    if (!parser.isSet(decisionsOnly)) {
+        if (!bench.runLoad() || !bench.runDashboard()) {
+            std::fprintf(stderr, "l0l3_bench_console: FAILED: %s\n", qPrintable(bench.error()));
+            return 1;
+        }
+    }
+    l0l3::DecisionBench decisionBench(decide);
+    if (!decisionBench.run()) {
+        std::fprintf(stderr, "l0l3_bench_console: FAILED: %s\n", qPrintable(decisionBench.error()));
         return 1;
     }
-    std::fputs(qPrintable(bench.markdown()), stdout);
+    if (!parser.isSet(decisionsOnly))
+        std::fputs(qPrintable(bench.markdown()), stdout);
+    std::fputs(qPrintable(QStringLiteral("\n") + decisionBench.markdown()), stdout);
     return 0;
 }

@@ -3,7 +3,8 @@
 #
 # Console benchmark (l0l3_bench_console, offscreen Qt): time to
 # load 100k proposals into the queue view (median of 3), and the UI thread's
-# longest stall over 20 dashboard ticks scraping 60 synthetic gateways.
+# longest stall over 20 dashboard ticks scraping 60 synthetic gateways, then
+# 200 keyboard decisions at a 100k queue (keystroke -> next proposal shown).
 # Prints a markdown section on stdout (scripts/bench.sh appends it to its
 # report); the progress log goes to OUT/console.log. --smoke: 5k proposals,
 # 3 ticks, no speed verdict.
