@@ -83,6 +83,7 @@ void FleetCommand::start()
     so.serverPassword = m_connection->options().password;
     so.serverHosts = {{m_connection->options().host, m_connection->options().port}};
     so.commandTimeoutMs = 3000;
+    so.tls = m_connection->options().tls; // the Sentinels' tls-port, with the primary's CA
     m_sentinel = new SentinelClient(so, this);
     // Discovery admits the Sentinels (PING before AUTH); the topology is asked once it is over.
     auto ask = [this] {

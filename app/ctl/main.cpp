@@ -114,6 +114,15 @@ int main(int argc, char *argv[])
                        days,    search, expectVersion, waitMs,     outFile,  before,       withAudit,
                        dryRun,  prefer, sentinel,      masterName, noScrape, help});
     parser.addOption(role);
+    // rediss:// on --primary: TLS, verified against this CA (system CAs without it), optional client certificate.
+    const QCommandLineOption redisCaFile(QStringLiteral("redis-ca-file"),
+                                         QStringLiteral("CA certificates (PEM) for rediss:// links."),
+                                         QStringLiteral("file"));
+    const QCommandLineOption redisCertFile(QStringLiteral("redis-cert-file"),
+                                           QStringLiteral("TLS client certificate (PEM)."), QStringLiteral("file"));
+    const QCommandLineOption redisKeyFile(QStringLiteral("redis-key-file"), QStringLiteral("TLS client key (PEM)."),
+                                          QStringLiteral("file"));
+    parser.addOptions({redisCaFile, redisCertFile, redisKeyFile});
     parser.addOption(variantOf);
 
     if (!parser.parse(QCoreApplication::arguments()))
@@ -248,6 +257,13 @@ int main(int argc, char *argv[])
     }
     if (!options->password.isEmpty() && options->user.isEmpty())
         options->user = QByteArrayLiteral("console");
+    options->tls.caFile = parser.value(redisCaFile);
+    options->tls.certFile = parser.value(redisCertFile);
+    options->tls.keyFile = parser.value(redisKeyFile);
+    if (!options->tls.enabled && (parser.isSet(redisCaFile) || parser.isSet(redisCertFile)))
+        return usageError(QStringLiteral("--redis-ca-file and --redis-cert-file need a rediss:// --primary"));
+    if (options->tls.certFile.isEmpty() != options->tls.keyFile.isEmpty())
+        return usageError(QStringLiteral("--redis-cert-file and --redis-key-file go together"));
     options->autoReconnect = false;
     options->connectTimeoutMs = 5000;
     options->commandTimeoutMs = 10000;

@@ -1,19 +1,19 @@
 #include "core/control/redisconnection.h"
 
+#include <QHostAddress>
 #include <QHostInfo>
 #include <QMetaObject>
+#include <QSslSocket>
 
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <vector>
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "core/common/hiredisarena.h"
 #include "core/common/redisurl.h"
-#include "core/control/redisasyncqtadapter.h"
 
 namespace l0l3 {
 
@@ -27,38 +27,19 @@ qint64 nowMs()
 
 constexpr qint64 kNoDeadline = std::numeric_limits<qint64>::max();
 
-// Replies are built in one arena each (HiredisArena) and taken over from
-// hiredis (onReplyCb) so that they can be delivered from the event loop,
-// outside hiredis' call stack, without being copied. hiredis 0.14 frees each
-// reply right after its callback through the reader's freeObject: this one
-// skips the reply the callback just took.
-thread_local void *t_takenReply = nullptr;
-
-void releaseUnlessTaken(void *reply)
-{
-    if (reply && reply == t_takenReply) {
-        t_takenReply = nullptr;
-        return;
-    }
-    HiredisArena::release(reply);
-}
-
-redisReplyObjectFunctions *replyFunctions()
-{
-    static redisReplyObjectFunctions fns = [] {
-        redisReplyObjectFunctions f = HiredisArena::functions();
-        f.freeObject = &releaseUnlessTaken;
-        return f;
-    }();
-    return &fns;
-}
+// Read at most this much per read() call: a large reply arrives in pieces,
+// each fed to the reader and checked against maxReplyBytes.
+constexpr qint64 kReadChunk = 64 * 1024;
 
 } // namespace
 
 std::optional<RedisConnection::Options> RedisConnection::Options::fromUrl(const QString &url, QString *error)
 {
+    // rediss:// is redis:// over TLS; the rest of the URL reads the same.
+    const bool tls = url.startsWith(QLatin1String("rediss://"), Qt::CaseInsensitive);
+    const QString plain = tls ? QStringLiteral("redis://") + url.mid(9) : url;
     std::string why;
-    const auto parsed = RedisUrl::parse(url.toStdString(), &why);
+    const auto parsed = RedisUrl::parse(plain.toStdString(), &why);
     if (!parsed) {
         if (error)
             *error = QString::fromStdString(why);
@@ -70,13 +51,14 @@ std::optional<RedisConnection::Options> RedisConnection::Options::fromUrl(const 
     o.user = QByteArray::fromStdString(parsed->user);
     o.password = QByteArray::fromStdString(parsed->password);
     o.db = parsed->db;
+    o.tls.enabled = tls;
     return o;
 }
 
 QString RedisConnection::Options::redacted() const
 {
     QString hostPart = host.contains(QLatin1Char(':')) ? u'[' + host + u']' : host;
-    QString s = QStringLiteral("redis://");
+    QString s = tls.enabled ? QStringLiteral("rediss://") : QStringLiteral("redis://");
     if (!user.isEmpty())
         s += QString::fromUtf8(user) + u'@';
     s += hostPart + u':' + QString::number(port);
@@ -88,6 +70,7 @@ QString RedisConnection::Options::redacted() const
 RedisConnection::RedisConnection(const Options &options, QObject *parent)
     : QObject(parent)
     , m_options(options)
+    , m_reader(nullptr, &redisReaderFree)
 {
     m_watchdog.setSingleShot(true);
     connect(&m_watchdog, &QTimer::timeout, this, &RedisConnection::checkDeadlines);
@@ -104,14 +87,11 @@ RedisConnection::~RedisConnection()
     m_wantOpen = false;
     m_watchdog.stop();
     m_reconnectTimer.stop();
-    if (m_ctx) {
-        redisAsyncContext *ac = m_ctx;
-        m_ctx = nullptr;
-        ac->data = nullptr; // hiredis' NULL-reply callbacks below are ignored
-        redisAsyncFree(ac);
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket->abort();
     }
-    delete m_adapter;
-    m_adapter = nullptr;
+    m_reader.reset();
 
     // Fail what is still pending, synchronously, while the object is whole.
     auto pending = std::move(m_pending);
@@ -177,7 +157,6 @@ void RedisConnection::open()
         startConnect(literal);
         return;
     }
-    // redisAsyncConnect would resolve synchronously: resolve on Qt's lookup thread.
     setState(State::Resolving);
     const quint64 lookup = ++m_lookupGeneration;
     QHostInfo::lookupHost(m_options.host, this, [this, lookup](const QHostInfo &info) {
@@ -209,33 +188,153 @@ void RedisConnection::onHostResolved(quint64 lookupGeneration, const QList<QHost
     startConnect(chosen);
 }
 
+// The TLS peer name (certificate check and SNI) is options().host, whatever
+// address it resolved to.
 void RedisConnection::startConnect(const QHostAddress &address)
 {
-    const QByteArray ip = address.toString().toLatin1();
-    redisAsyncContext *ac = redisAsyncConnect(ip.constData(), m_options.port);
-    if (!ac) {
-        handleLinkLost(QStringLiteral("out of memory creating the Redis context"));
+    auto *socket = new QSslSocket(this);
+    if (m_options.tls.enabled) {
+        QString why;
+        if (!m_options.tls.configure(*socket, &why)) {
+            delete socket;
+            handleLinkLost(QStringLiteral("cannot connect to %1: %2").arg(m_options.redacted(), why));
+            return;
+        }
+    }
+    m_reader.reset(redisReaderCreate());
+    if (!m_reader) {
+        delete socket;
+        handleLinkLost(QStringLiteral("out of memory creating the Redis reader"));
         return;
     }
-    if (ac->err) {
-        const QString why = QString::fromUtf8(ac->errstr);
-        redisAsyncFree(ac);
-        handleLinkLost(QStringLiteral("cannot connect to %1: %2").arg(m_options.redacted(), why));
-        return;
-    }
-    m_ctx = ac;
-    ac->data = this;
-    ac->c.reader->fn = replyFunctions();
-    m_adapter = new RedisAsyncQtAdapter(this);
-    m_adapter->attach(ac);
-    redisAsyncSetConnectCallback(ac, &RedisConnection::onConnectCb);
-    redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnectCb);
+    HiredisArena::install(m_reader.get());
+    m_socket = socket;
+    m_transportUp = false;
+    m_outbox.clear();
+    m_tlsFailure.clear();
+    m_replyOrder.clear();
+    if (m_options.tls.enabled)
+        connect(socket, &QSslSocket::encrypted, this, &RedisConnection::onTransportReady);
+    else
+        connect(socket, &QSslSocket::connected, this, &RedisConnection::onTransportReady);
+    connect(socket, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
+        // Not ignored: the socket aborts the handshake and reports an error next.
+        m_tlsFailure = RedisTls::verificationFailure(m_options.host, m_options.port, errors);
+    });
+    connect(socket, &QSslSocket::readyRead, this, &RedisConnection::onReadable);
+    connect(socket, &QSslSocket::errorOccurred, this, &RedisConnection::onSocketError);
+    connect(socket, &QSslSocket::disconnected, this,
+            [this] { handleLinkLost(QStringLiteral("connection to %1 closed").arg(m_options.redacted())); });
     setState(State::Connecting);
     sendHandshake();
+    if (m_options.tls.enabled)
+        socket->connectToHostEncrypted(address.toString(), quint16(m_options.port), m_options.host);
+    else
+        socket->connectToHost(address, quint16(m_options.port));
 }
 
-// AUTH and SELECT are written right away: hiredis buffers them until the
-// socket is connected. With neither, a PING proves the link.
+void RedisConnection::onTransportReady()
+{
+    if (!m_socket)
+        return;
+    m_transportUp = true;
+    setState(State::Authenticating);
+    if (!m_outbox.isEmpty()) {
+        m_socket->write(m_outbox);
+        m_outbox.clear();
+    }
+}
+
+void RedisConnection::onSocketError()
+{
+    if (!m_socket)
+        return;
+    QString why;
+    if (!m_tlsFailure.isEmpty())
+        why = m_tlsFailure;
+    else if (m_socket->error() == QAbstractSocket::RemoteHostClosedError)
+        why = QStringLiteral("connection to %1 closed").arg(m_options.redacted());
+    else if (m_socket->error() == QAbstractSocket::SslHandshakeFailedError)
+        why = QStringLiteral("TLS handshake with %1 failed: %2").arg(m_options.redacted(), m_socket->errorString());
+    else if (m_transportUp)
+        why = QStringLiteral("connection to %1 lost: %2").arg(m_options.redacted(), m_socket->errorString());
+    else
+        why = QStringLiteral("cannot connect to %1: %2").arg(m_options.redacted(), m_socket->errorString());
+    handleLinkLost(why);
+}
+
+void RedisConnection::writeOut(const std::string_view bytes)
+{
+    if (m_transportUp)
+        m_socket->write(bytes.data(), qint64(bytes.size()));
+    else
+        m_outbox.append(bytes.data(), qsizetype(bytes.size()));
+}
+
+// Feeds what arrived to the reader and hands each complete reply to its
+// command. Bookkeeping only: replies are delivered from the event loop.
+void RedisConnection::onReadable()
+{
+    char chunk[kReadChunk];
+    while (m_socket && m_socket->bytesAvailable() > 0) {
+        const qint64 n = m_socket->read(chunk, kReadChunk);
+        if (n <= 0)
+            break;
+        redisReader *r = m_reader.get();
+        if (redisReaderFeed(r, chunk, size_t(n)) != REDIS_OK) {
+            handleLinkLost(
+                QStringLiteral("protocol error from %1: %2").arg(m_options.redacted(), QString::fromUtf8(r->errstr)));
+            return;
+        }
+        for (;;) {
+            void *reply = nullptr;
+            if (redisReaderGetReply(r, &reply) != REDIS_OK) {
+                handleLinkLost(QStringLiteral("protocol error from %1: %2")
+                                   .arg(m_options.redacted(), QString::fromUtf8(r->errstr)));
+                return;
+            }
+            if (!reply)
+                break;
+            if (!takeReply(reply))
+                return; // the link was dropped
+        }
+        // What is left in the reader is the start of a reply still coming.
+        if (qint64(r->len - r->pos) > m_options.maxReplyBytes) {
+            handleLinkLost(QStringLiteral("a reply from %1 is larger than %2 bytes")
+                               .arg(m_options.redacted())
+                               .arg(m_options.maxReplyBytes));
+            return;
+        }
+    }
+}
+
+// Replies come in the order the commands were sent: the oldest command
+// waiting for one gets it. False when the reply answers nothing (the link is
+// dropped).
+bool RedisConnection::takeReply(void *reply)
+{
+    HiredisReply owned(static_cast<redisReply *>(reply));
+    if (m_replyOrder.empty()) {
+        handleLinkLost(QStringLiteral("protocol error from %1: a reply to no command").arg(m_options.redacted()));
+        return false;
+    }
+    const quint64 id = m_replyOrder.front();
+    m_replyOrder.pop_front();
+    auto it = m_pending.find(id);
+    if (it == m_pending.end() || it->second.awaiting <= 0)
+        return true; // failed already; its remaining replies are skipped
+    Pending &p = it->second;
+    p.replies->push_back(std::move(owned));
+    if (--p.awaiting > 0)
+        return true;
+    p.deadlineMs = kNoDeadline;
+    m_completed.push_back({id, {}});
+    scheduleDelivery();
+    return true;
+}
+
+// AUTH and SELECT are queued right away and written once the transport is
+// up (TLS: after the handshake). With neither, a PING proves the link.
 void RedisConnection::sendHandshake()
 {
     QList<QList<QByteArray>> steps;
@@ -266,7 +365,7 @@ void RedisConnection::sendHandshake()
                                         .arg(QString::fromLatin1(name), m_options.redacted(), r.errorMessage());
                 m_lastError = why;
                 if (!r.local)
-                    dropContext(why);
+                    handleLinkLost(why);
                 return;
             }
             if (--*remaining == 0)
@@ -300,70 +399,21 @@ void RedisConnection::flushWaiting()
     armWatchdog();
 }
 
-void RedisConnection::onConnectCb(const redisAsyncContext *ctx, int status)
-{
-    auto *self = static_cast<RedisConnection *>(ctx->data);
-    if (!self || status == REDIS_OK)
-        return;
-    // hiredis frees the context right after this callback.
-    const QString why =
-        QStringLiteral("cannot connect to %1: %2").arg(self->m_options.redacted(), QString::fromUtf8(ctx->errstr));
-    const_cast<redisAsyncContext *>(ctx)->data = nullptr;
-    self->m_ctx = nullptr;
-    self->handleLinkLost(why);
-}
-
-void RedisConnection::onDisconnectCb(const redisAsyncContext *ctx, int status)
-{
-    auto *self = static_cast<RedisConnection *>(ctx->data);
-    if (!self)
-        return;
-    const QString why = status == REDIS_OK
-        ? QStringLiteral("connection to %1 closed").arg(self->m_options.redacted())
-        : QStringLiteral("connection to %1 lost: %2").arg(self->m_options.redacted(), QString::fromUtf8(ctx->errstr));
-    const_cast<redisAsyncContext *>(ctx)->data = nullptr;
-    self->m_ctx = nullptr; // hiredis frees it when this returns
-    self->handleLinkLost(why);
-}
-
-void RedisConnection::onReplyCb(redisAsyncContext *ctx, void *reply, void *privdata)
-{
-    auto *self = static_cast<RedisConnection *>(ctx->data);
-    if (!self)
-        return;
-    const quint64 id = quint64(reinterpret_cast<quintptr>(privdata));
-    auto it = self->m_pending.find(id);
-    if (it == self->m_pending.end())
-        return;
-    Pending &p = it->second;
-    if (!reply) {
-        p.deadlineMs = kNoDeadline;
-        p.awaiting = 0;
-        self->m_completed.push_back({id, RedisReply::localError("connection lost")});
-        self->scheduleDelivery();
-        return;
-    }
-    t_takenReply = reply; // released by the HiredisReply, after delivery
-    p.replies->emplace_back(static_cast<redisReply *>(reply));
-    if (--p.awaiting > 0)
-        return;
-    p.deadlineMs = kNoDeadline;
-    self->m_completed.push_back({id, {}});
-    self->scheduleDelivery();
-}
-
-// Bookkeeping only: may run inside a hiredis callback.
+// Bookkeeping only: may run inside one of the socket's signals, so the
+// socket is deleted later; signals and callbacks go through the event loop.
 void RedisConnection::handleLinkLost(const QString &reason)
 {
-    if (m_ctx) {
-        m_ctx->data = nullptr;
-        m_ctx = nullptr;
+    if (m_socket) {
+        QSslSocket *s = m_socket;
+        m_socket = nullptr;
+        s->disconnect(this);
+        s->abort();
+        s->deleteLater();
     }
-    if (m_adapter) {
-        m_adapter->detach();
-        m_adapter->deleteLater();
-        m_adapter = nullptr;
-    }
+    m_reader.reset();
+    m_transportUp = false;
+    m_outbox.clear();
+    m_replyOrder.clear();
     const bool wasReady = m_state == State::Ready;
     m_lastError = reason;
     failAll(reason);
@@ -374,18 +424,6 @@ void RedisConnection::handleLinkLost(const QString &reason)
         emitQueued([this] { emit disconnected(); });
     emitQueued([this, reason] { emit error(reason); });
     scheduleReconnect();
-}
-
-// Frees the context from our own code (timer, close, handshake failure).
-void RedisConnection::dropContext(const QString &reason)
-{
-    if (m_ctx) {
-        redisAsyncContext *ac = m_ctx;
-        m_ctx = nullptr;
-        ac->data = nullptr;
-        redisAsyncFree(ac);
-    }
-    handleLinkLost(reason);
 }
 
 void RedisConnection::failAll(const QString &reason)
@@ -424,8 +462,8 @@ void RedisConnection::close()
     m_wantOpen = false;
     m_reconnectTimer.stop();
     ++m_lookupGeneration;
-    if (m_ctx) {
-        dropContext(QStringLiteral("connection closed"));
+    if (m_socket) {
+        handleLinkLost(QStringLiteral("connection closed"));
     } else {
         failAll(QStringLiteral("connection closed"));
         setState(State::Closed);
@@ -451,22 +489,16 @@ void RedisConnection::send(const RespCommands &commands, Pending pending, int ti
     pending.replies->reserve(commands.size());
     const qint64 deadline = pending.deadlineMs;
     m_pending.emplace(id, std::move(pending));
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-        const std::string_view cmd = commands.command(i);
-        const int rc = m_ctx
-            ? redisAsyncFormattedCommand(m_ctx, &RedisConnection::onReplyCb, reinterpret_cast<void *>(quintptr(id)),
-                                         cmd.data(), cmd.size())
-            : REDIS_ERR;
-        if (rc != REDIS_OK) {
-            // Replies to the commands already sent find the id gone once this is delivered.
-            Pending &p = m_pending.at(id);
-            p.awaiting = 0;
-            p.deadlineMs = kNoDeadline;
-            m_completed.push_back({id, RedisReply::localError("cannot send the command: not connected")});
-            scheduleDelivery();
-            return;
-        }
+    if (!m_socket) {
+        Pending &p = m_pending.at(id);
+        p.awaiting = 0;
+        p.deadlineMs = kNoDeadline;
+        m_completed.push_back({id, RedisReply::localError("cannot send the command: not connected")});
+        scheduleDelivery();
+        return;
     }
+    m_replyOrder.insert(m_replyOrder.end(), commands.size(), id);
+    writeOut(commands.bytes());
     watchDeadline(deadline);
 }
 
@@ -634,10 +666,10 @@ void RedisConnection::checkDeadlines()
         scheduleDelivery();
     }
     if (linkTimedOut) {
-        // hiredis cannot cancel one command: a late reply means the link is
+        // One command cannot be cancelled: a late reply means the link is
         // unusable (replies are matched by order), so drop it and reconnect.
         const QString why = QStringLiteral("timeout waiting for %1").arg(m_options.redacted());
-        dropContext(why);
+        handleLinkLost(why);
         return;
     }
     if (next != kNoDeadline) {

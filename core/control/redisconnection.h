@@ -8,6 +8,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,15 +17,21 @@
 
 #include "core/common/respcommands.h"
 #include "core/control/redisreply.h"
+#include "core/control/redistls.h"
 
-struct redisAsyncContext;
+class QSslSocket;
+struct redisReader;
 
 namespace l0l3 {
 
-class RedisAsyncQtAdapter;
-
-// One asynchronous Redis connection (hiredis 0.14) driven by the event loop
-// of the thread that owns it.
+// One asynchronous Redis connection driven by the event loop of the thread
+// that owns it.
+//
+// Transport: a QSslSocket this object owns (plain TCP for redis://, TLS for
+// rediss://, one code path), commands written as RESP, replies parsed by
+// hiredis' reader (redisReaderFeed/GetReply) and matched to commands in the
+// order they were sent. hiredis 0.14 has no TLS, so no hiredis context is
+// used.
 //
 // Thread affinity: every method must be called on the thread the object lives
 // on; all callbacks and signals are delivered on that thread. To keep Redis off
@@ -44,6 +51,10 @@ class RedisAsyncQtAdapter;
 //   reconnected with backoff. Replies are never matched to the wrong command.
 // - Commands issued while (re)connecting are queued and sent once AUTH/SELECT
 //   succeeded; commands issued while closed fail (asynchronously).
+// - Replies are bounded: a reply still incomplete after maxReplyBytes drops
+//   the link like a protocol error (every pending command fails).
+// - TLS: a certificate that fails verification drops the link; lastError()
+//   and error() say "TLS certificate verification failed for HOST:PORT: ...".
 class RedisConnection : public QObject
 {
     Q_OBJECT
@@ -60,10 +71,13 @@ public:
         bool autoReconnect = true;
         int reconnectMinMs = 100;
         int reconnectMaxMs = 5000;
+        qint64 maxReplyBytes = qint64(256) << 20;
+        // rediss:// sets tls.enabled; the files come from the caller.
+        RedisTls tls;
 
-        // redis://[user[:password]@]host[:port][/db]; nullopt + *error if invalid.
+        // redis[s]://[user[:password]@]host[:port][/db]; nullopt + *error if invalid.
         static std::optional<Options> fromUrl(const QString &url, QString *error = nullptr);
-        // redis://user@host:port/db (no password), for messages.
+        // redis[s]://user@host:port/db (no password), for messages.
         QString redacted() const;
     };
 
@@ -149,15 +163,15 @@ private:
         RedisReply error; // a local error, or Nil: the replies are in the Pending
     };
 
-    static void onConnectCb(const redisAsyncContext *ctx, int status);
-    static void onDisconnectCb(const redisAsyncContext *ctx, int status);
-    static void onReplyCb(redisAsyncContext *ctx, void *reply, void *privdata);
-
     void startConnect(const QHostAddress &address);
     void onHostResolved(quint64 lookupGeneration, const QList<QHostAddress> &addresses, const QString &errorString);
+    void onTransportReady();
+    void onSocketError();
+    void onReadable();
+    bool takeReply(void *reply);
+    void writeOut(const std::string_view bytes);
     void handleConnected();
     void handleLinkLost(const QString &reason);
-    void dropContext(const QString &reason);
     void failAll(const QString &reason);
     void scheduleReconnect();
     void setState(State state);
@@ -183,9 +197,13 @@ private:
     int m_reconnectAttempt = 0;
     QString m_lastError;
 
-    redisAsyncContext *m_ctx = nullptr;
-    RedisAsyncQtAdapter *m_adapter = nullptr;
+    QSslSocket *m_socket = nullptr;
+    std::unique_ptr<redisReader, void (*)(redisReader *)> m_reader;
+    bool m_transportUp = false; // connected (TLS: encrypted); until then writes wait in m_outbox
+    QByteArray m_outbox;
+    QString m_tlsFailure;                 // why the server's certificate was refused, this attempt
     std::map<quint64, Pending> m_pending; // sent, ordered by send order
+    std::deque<quint64> m_replyOrder;     // the Pending each expected reply belongs to, one per command sent
     QList<Waiting> m_waiting;             // not yet sent (connecting)
     std::vector<Completed> m_completed;   // replies waiting for delivery
     bool m_deliveryScheduled = false;

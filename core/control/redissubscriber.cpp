@@ -1,6 +1,6 @@
 #include "core/control/redissubscriber.h"
 
-#include <QTcpSocket>
+#include <QSslSocket>
 
 #include <vector>
 
@@ -44,18 +44,43 @@ void RedisSubscriber::open()
     m_subscribed = false;
     m_confirmed = 0;
     m_authPending = 0;
+    m_tlsFailure.clear();
     m_reader.reset(redisReaderCreate());
-    m_socket = new QTcpSocket(this);
-    connect(m_socket, &QTcpSocket::connected, this, &RedisSubscriber::onConnected);
-    connect(m_socket, &QTcpSocket::readyRead, this, &RedisSubscriber::onReadyRead);
-    connect(m_socket, &QTcpSocket::disconnected, this, [this] {
+    auto *socket = new QSslSocket(this);
+    QString why;
+    if (m_options.tls.enabled && !m_options.tls.configure(*socket, &why)) {
+        delete socket;
+        emit disconnected(why);
+        scheduleReconnect();
+        return;
+    }
+    m_socket = socket;
+    if (m_options.tls.enabled)
+        connect(m_socket, &QSslSocket::encrypted, this, &RedisSubscriber::onConnected);
+    else
+        connect(m_socket, &QSslSocket::connected, this, &RedisSubscriber::onConnected);
+    connect(m_socket, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
+        m_tlsFailure = RedisTls::verificationFailure(m_options.host, m_options.port, errors);
+    });
+    connect(m_socket, &QSslSocket::readyRead, this, &RedisSubscriber::onReadyRead);
+    connect(m_socket, &QSslSocket::disconnected, this, [this] {
         onLinkLost(QStringLiteral("connection to %1:%2 closed").arg(m_options.host).arg(m_options.port));
     });
-    connect(m_socket, &QTcpSocket::errorOccurred, this, [this](QAbstractSocket::SocketError) {
-        onLinkLost(QStringLiteral("%1:%2: %3").arg(m_options.host).arg(m_options.port).arg(m_socket->errorString()));
-    });
+    connect(m_socket, &QSslSocket::errorOccurred, this, &RedisSubscriber::onSocketError);
     m_connectTimer.start(m_options.connectTimeoutMs);
-    m_socket->connectToHost(m_options.host, quint16(m_options.port));
+    if (m_options.tls.enabled)
+        m_socket->connectToHostEncrypted(m_options.host, quint16(m_options.port));
+    else
+        m_socket->connectToHost(m_options.host, quint16(m_options.port));
+}
+
+void RedisSubscriber::onSocketError()
+{
+    if (!m_socket)
+        return;
+    onLinkLost(m_tlsFailure.isEmpty()
+                   ? QStringLiteral("%1:%2: %3").arg(m_options.host).arg(m_options.port).arg(m_socket->errorString())
+                   : m_tlsFailure);
 }
 
 void RedisSubscriber::close()
@@ -64,7 +89,7 @@ void RedisSubscriber::close()
     m_reconnectTimer.stop();
     m_connectTimer.stop();
     if (m_socket) {
-        QTcpSocket *s = m_socket;
+        QSslSocket *s = m_socket;
         m_socket = nullptr;
         s->disconnect(this);
         s->abort();
@@ -112,6 +137,10 @@ void RedisSubscriber::onReadyRead()
         onLinkLost(QStringLiteral("protocol error from %1:%2").arg(m_options.host).arg(m_options.port));
         return;
     }
+    // Bytes the reader holds beyond the replies parsed below belong to one
+    // message still coming; bounded before parsing, so a complete reply is
+    // never refused for what followed it.
+    const auto unparsedBytes = [this] { return m_reader ? qint64(m_reader->len - m_reader->pos) : 0; };
     // A receiver may close() us from a signal; stop parsing then.
     while (m_socket && m_reader) {
         void *raw = nullptr;
@@ -119,8 +148,14 @@ void RedisSubscriber::onReadyRead()
             onLinkLost(QStringLiteral("protocol error from %1:%2").arg(m_options.host).arg(m_options.port));
             return;
         }
-        if (!raw)
+        if (!raw) {
+            if (unparsedBytes() > m_options.maxReplyBytes)
+                onLinkLost(QStringLiteral("a message from %1:%2 is larger than %3 bytes")
+                               .arg(m_options.host)
+                               .arg(m_options.port)
+                               .arg(m_options.maxReplyBytes));
             break;
+        }
         const RedisReply reply = RedisReply::fromHiredis(static_cast<redisReply *>(raw));
         freeReplyObject(raw);
         if (m_authPending > 0) {
@@ -161,7 +196,7 @@ void RedisSubscriber::onLinkLost(const QString &reason)
     if (!m_socket)
         return;
     m_connectTimer.stop();
-    QTcpSocket *s = m_socket;
+    QSslSocket *s = m_socket;
     m_socket = nullptr;
     s->disconnect(this);
     s->abort();

@@ -8,7 +8,9 @@
 
 #include <memory>
 
-class QTcpSocket;
+#include "core/control/redistls.h"
+
+class QSslSocket;
 struct redisReader;
 
 namespace l0l3 {
@@ -17,8 +19,10 @@ namespace l0l3 {
 //
 // RedisConnection matches one reply to one command, which pub/sub breaks
 // (a subscribed link pushes messages forever), so subscriptions get their own
-// small connection: a QTcpSocket (asynchronous connect and DNS, no hiredis
-// async context to tear down) with hiredis' RESP reader for parsing.
+// small connection: a QSslSocket (asynchronous connect and DNS; plain TCP, or
+// TLS when tls.enabled, verified as RedisConnection does) with hiredis' RESP
+// reader for parsing. A message still incomplete after maxReplyBytes drops
+// the link.
 //
 // Thread affinity: lives and signals on the thread that owns it.
 class RedisSubscriber : public QObject
@@ -34,6 +38,8 @@ public:
         int reconnectMinMs = 100;
         int reconnectMaxMs = 5000;
         int connectTimeoutMs = 5000;
+        qint64 maxReplyBytes = qint64(64) << 20;
+        RedisTls tls;
     };
 
     RedisSubscriber(const Options &options, const QList<QByteArray> &channels, QObject *parent = nullptr);
@@ -53,6 +59,7 @@ signals:
 
 private:
     void onConnected();
+    void onSocketError();
     void onReadyRead();
     void onLinkLost(const QString &reason);
     void scheduleReconnect();
@@ -60,7 +67,8 @@ private:
 
     Options m_options;
     QList<QByteArray> m_channels;
-    QTcpSocket *m_socket = nullptr;
+    QSslSocket *m_socket = nullptr;
+    QString m_tlsFailure;
     std::unique_ptr<redisReader, void (*)(redisReader *)> m_reader;
     QTimer m_reconnectTimer;
     QTimer m_connectTimer;

@@ -3,7 +3,7 @@
 #include <QDateTime>
 #include <QHash>
 #include <QPointer>
-#include <QTcpSocket>
+#include <QSslSocket>
 #include <QTimer>
 
 #include <algorithm>
@@ -63,10 +63,10 @@ enum class Probe { AsksForAuth, Anonymous, Unreachable };
 
 // Sends PING on a fresh connection, before any AUTH: a Sentinel that requires
 // AUTH answers -NOAUTH; any other answer means it serves anonymous clients.
-void askPingBeforeAuth(QObject *context, const QString &host, int port, int timeoutMs,
+void askPingBeforeAuth(QObject *context, const QString &host, int port, const RedisTls &tls, int timeoutMs,
                        std::function<void(Probe, const QString &)> cb)
 {
-    auto *socket = new QTcpSocket(context);
+    auto *socket = new QSslSocket(context);
     auto finished = std::make_shared<bool>(false);
     auto finish = [socket, finished, cb](Probe verdict, const QString &detail) {
         if (*finished)
@@ -76,8 +76,19 @@ void askPingBeforeAuth(QObject *context, const QString &host, int port, int time
         socket->deleteLater();
         cb(verdict, detail);
     };
-    QObject::connect(socket, &QTcpSocket::connected, socket, [socket] { socket->write("*1\r\n$4\r\nPING\r\n"); });
-    QObject::connect(socket, &QTcpSocket::readyRead, socket, [socket, finish] {
+    QString tlsFailure;
+    if (tls.enabled && !tls.configure(*socket, &tlsFailure)) {
+        QMetaObject::invokeMethod(
+            socket, [finish, tlsFailure] { finish(Probe::Unreachable, tlsFailure); }, Qt::QueuedConnection);
+        return;
+    }
+    QObject::connect(socket, tls.enabled ? &QSslSocket::encrypted : &QSslSocket::connected, socket,
+                     [socket] { socket->write("*1\r\n$4\r\nPING\r\n"); });
+    auto verification = std::make_shared<QString>();
+    QObject::connect(socket, &QSslSocket::sslErrors, socket, [verification, host, port](const QList<QSslError> &e) {
+        *verification = RedisTls::verificationFailure(host, port, e);
+    });
+    QObject::connect(socket, &QSslSocket::readyRead, socket, [socket, finish] {
         if (!socket->canReadLine()) {
             if (socket->bytesAvailable() > 4096)
                 finish(Probe::Anonymous, QStringLiteral("an oversized answer to PING"));
@@ -89,10 +100,14 @@ void askPingBeforeAuth(QObject *context, const QString &host, int port, int time
         else
             finish(Probe::Anonymous, QStringLiteral("PING before AUTH got '%1'").arg(QString::fromUtf8(line.left(64))));
     });
-    QObject::connect(socket, &QTcpSocket::errorOccurred, socket,
-                     [socket, finish] { finish(Probe::Unreachable, socket->errorString()); });
+    QObject::connect(socket, &QSslSocket::errorOccurred, socket, [socket, finish, verification] {
+        finish(Probe::Unreachable, verification->isEmpty() ? socket->errorString() : *verification);
+    });
     QTimer::singleShot(timeoutMs, socket, [finish] { finish(Probe::Unreachable, QStringLiteral("timeout")); });
-    socket->connectToHost(host, quint16(port));
+    if (tls.enabled)
+        socket->connectToHostEncrypted(host, quint16(port));
+    else
+        socket->connectToHost(host, quint16(port));
 }
 
 } // namespace
@@ -119,6 +134,7 @@ SentinelClient::SentinelClient(const Options &options, QObject *parent)
         o.commandTimeoutMs = m_options.commandTimeoutMs;
         o.connectTimeoutMs = m_options.commandTimeoutMs;
         o.reconnectMaxMs = 2000;
+        o.tls = m_options.tls;
         m_sentinels.append(new RedisConnection(o, this));
         m_admission.append(Admission::Probing);
 
@@ -128,6 +144,7 @@ SentinelClient::SentinelClient(const Options &options, QObject *parent)
         so.user = m_options.sentinelUser;
         so.password = m_options.sentinelPassword;
         so.reconnectMaxMs = 2000;
+        so.tls = m_options.tls;
         auto *sub = new RedisSubscriber(so, {kSwitchMaster}, this);
         connect(sub, &RedisSubscriber::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
             if (channel == kSwitchMaster)
@@ -174,7 +191,8 @@ void SentinelClient::probe(int index)
 {
     const Address a = m_options.sentinels[index];
     askPingBeforeAuth(
-        this, a.host, a.port, m_options.commandTimeoutMs, [this, index, a](Probe verdict, const QString &detail) {
+        this, a.host, a.port, m_options.tls, m_options.commandTimeoutMs,
+        [this, index, a](Probe verdict, const QString &detail) {
             if (!m_running)
                 return;
             switch (verdict) {
@@ -224,6 +242,7 @@ RedisConnection::Options SentinelClient::serverOptions(const QString &host, int 
     o.port = port;
     o.user = m_options.serverUser;
     o.password = m_options.serverPassword;
+    o.tls = m_options.tls;
     o.autoReconnect = false;
     o.commandTimeoutMs = m_options.commandTimeoutMs;
     o.connectTimeoutMs = m_options.commandTimeoutMs;

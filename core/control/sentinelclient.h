@@ -64,6 +64,9 @@ public:
         QList<Address> serverHosts;
         int commandTimeoutMs = 3000;
         int switchConfirmTimeoutMs = 15000;
+        // TLS for every link, to the Sentinels (their tls-port) and to the
+        // data nodes alike: one private CA in a deployment.
+        RedisTls tls;
     };
 
     explicit SentinelClient(const Options &options, QObject *parent = nullptr);
