@@ -145,6 +145,25 @@ MainWindow::MainWindow(QWidget *parent)
         m_topology->setFrozen(frozen);
     });
 
+    connect(w, &ControlWorker::permissionsChecked, this,
+            [this](const QString &user, const QString &role, bool known, bool canDecide, bool) {
+                // Redis refuses what the role may not do; the console says so before anyone tries.
+                const QString why = tr("%1 is a %2: Redis refuses approve, edit, reject and revoke for this role")
+                                        .arg(Formatting::oneLine(user, 64), role);
+                for (QAction *a : m_proposals->decisionActions()) {
+                    a->setEnabled(!known || canDecide);
+                    a->setToolTip(!known || canDecide ? QString() : why);
+                }
+                m_userLabel->setText(known ? tr("user: %1 (%2)").arg(Formatting::oneLine(user, 64), role) : QString());
+                m_userLabel->setToolTip(known && !canDecide ? why : QString());
+                if (known && !canDecide)
+                    showStatus(why, 0);
+            });
+    connect(w, &ControlWorker::operatorsSynced, this, [this](bool ok, const QString &message) {
+        if (!ok)
+            showStatus(tr("Operators not re-applied everywhere: %1").arg(message), 0);
+    });
+
     MonitorWorker *mw = m_monitor->worker();
     connect(mw, &MonitorWorker::snapshotReady, m_dashboard, &DashboardPage::addSnapshot);
     connect(mw, &MonitorWorker::replicationUpdated, m_dashboard, &DashboardPage::addReplication);
@@ -237,6 +256,9 @@ void MainWindow::buildStatusBar()
     m_queueLabel->setText(tr("queue: 0"));
     statusBar()->addPermanentWidget(m_connLabel);
     statusBar()->addPermanentWidget(m_roleLabel);
+    m_userLabel = new QLabel(this);
+    m_userLabel->setTextFormat(Qt::PlainText);
+    statusBar()->addPermanentWidget(m_userLabel);
     statusBar()->addPermanentWidget(m_acksLabel);
     statusBar()->addPermanentWidget(m_queueLabel);
 }

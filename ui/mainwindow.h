@@ -74,6 +74,7 @@ private:
     ReverifyPage *m_reverify = nullptr;
     QLabel *m_connLabel;
     QLabel *m_roleLabel;
+    QLabel *m_userLabel = nullptr; // the ACL user and its role (ACL DRYRUN)
     QLabel *m_acksLabel;
     QLabel *m_queueLabel;
     QString m_actor;

@@ -18,6 +18,14 @@ static RedisConnection::Options consoleOptions(const DemoTopology &t, int port)
 
 RedisConnection::Options DemoToMonitor::primaryOptions(const DemoTopology &topology)
 {
+    RedisConnection::Options o = consoleOptions(topology, topology.primary.port);
+    o.user = "op-" + topology.credentials.operatorName.toUtf8();
+    o.password = topology.credentials.operatorPassword.toUtf8();
+    return o;
+}
+
+RedisConnection::Options DemoToMonitor::serviceOptions(const DemoTopology &topology)
+{
     return consoleOptions(topology, topology.primary.port);
 }
 

@@ -7,11 +7,14 @@
 namespace l0l3 {
 
 // Translates what DemoStack started into the console's connection (as the
-// `console` ACL user, password in memory) and its dashboards' targets.
+// demo's admin operator, password in memory) and its dashboards' targets.
 class DemoToMonitor
 {
 public:
+    // The primary as the demo's admin operator (op-demo-admin): the console's own writes.
     static RedisConnection::Options primaryOptions(const DemoTopology &topology);
+    // The primary as the "console" service account: the autopilot (audited with its --actor).
+    static RedisConnection::Options serviceOptions(const DemoTopology &topology);
     static MonitorConfig monitorConfig(const DemoTopology &topology);
     // The console's SentinelClient reads its Sentinel credentials and the
     // data nodes it may authenticate to from the environment

@@ -126,7 +126,7 @@ void startAutopilot(const Options &o, const DemoTopology &topology, QObject *own
 {
     if (!(o.autoApprove > 0))
         return;
-    auto *autopilot = new DemoAutopilot(DemoToMonitor::primaryOptions(topology), int(o.autoApprove * 1000), owner);
+    auto *autopilot = new DemoAutopilot(DemoToMonitor::serviceOptions(topology), int(o.autoApprove * 1000), owner);
     QObject::connect(autopilot, &DemoAutopilot::report, owner,
                      [](const QString &line) { QTextStream(stdout) << line << Qt::endl; });
     autopilot->start();

@@ -19,6 +19,11 @@ void AclFile::setPassword(const QString &user, const QString &password)
     m_passwords.append({user, password});
 }
 
+void AclFile::addOperator(const QString &name, const QString &role, const QString &password)
+{
+    m_operators.append({name, role, password});
+}
+
 QByteArray AclFile::passwordHash(const QString &password)
 {
     return QCryptographicHash::hash(password.toUtf8(), QCryptographicHash::Sha256).toHex();
@@ -34,6 +39,7 @@ QString AclFile::randomPassword()
 QByteArray AclFile::render(const QByteArray &templateText, QString *error) const
 {
     QByteArray rendered;
+    qsizetype operatorsRendered = 0;
     const QList<QByteArray> lines = templateText.split('\n');
     for (QByteArray line : lines) {
         if (line.trimmed().isEmpty() || line.startsWith('#'))
@@ -43,6 +49,19 @@ QByteArray AclFile::render(const QByteArray &templateText, QString *error) const
             line.replace(placeholder, passwordHash(password));
         }
         rendered += line + '\n';
+        for (const Operator &op : m_operators) {
+            const QByteArray head = "user role-" + op.role.toUtf8() + " off ";
+            if (!line.startsWith(head))
+                continue;
+            rendered += "user op-" + op.name.toUtf8() + " on #" + passwordHash(op.password) + ' '
+                + line.mid(head.size()) + '\n';
+            ++operatorsRendered;
+        }
+    }
+    if (operatorsRendered != m_operators.size()) {
+        if (error)
+            *error = QStringLiteral("the ACL template has no role template line for an operator's role");
+        return {};
     }
     if (rendered.contains("_SHA256@")) {
         if (error)

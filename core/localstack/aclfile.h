@@ -17,6 +17,11 @@ class AclFile
 {
 public:
     void setPassword(const QString &user, const QString &password);
+    // An operator: rendered as "user op-NAME on #HASH" plus the rules of the
+    // template line "user role-ROLE off ..." (as `l0l3-ctl operators add`
+    // applies them), right after that line. A role without a template line
+    // fails render().
+    void addOperator(const QString &name, const QString &role, const QString &password);
 
     // The rendered text, or empty and a reason in *error (a placeholder
     // without a password, so no user is ever left with a literal hash).
@@ -31,6 +36,13 @@ public:
 
 private:
     QList<std::pair<QString, QString>> m_passwords;
+    struct Operator
+    {
+        QString name;
+        QString role;
+        QString password;
+    };
+    QList<Operator> m_operators;
 };
 
 } // namespace l0l3

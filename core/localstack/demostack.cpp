@@ -1,6 +1,7 @@
 #include "core/localstack/demostack.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDeadlineTimer>
 #include <QDebug>
 #include <QDir>
@@ -20,6 +21,8 @@
 #include <csignal>
 
 #include "core/common/proposalfunction.h"
+#include "core/common/redisschema.h"
+#include "core/control/operatorstore.h"
 #include "core/control/redisconnection.h"
 #include "core/localstack/aclfile.h"
 #include "core/localstack/dataset.h"
@@ -177,7 +180,9 @@ bool DemoStack::writeConfigs(QString *error)
     c.sentinel = AclFile::randomPassword();
     c.sentinelAuth = AclFile::randomPassword();
     c.topology = AclFile::randomPassword();
+    c.operatorPassword = AclFile::randomPassword();
     AclFile acl;
+    acl.addOperator(c.operatorName, QStringLiteral("admin"), c.operatorPassword);
     acl.setPassword(QStringLiteral("gateway"), c.gateway);
     acl.setPassword(QStringLiteral("console"), c.console);
     acl.setPassword(QStringLiteral("replication"), c.replication);
@@ -369,9 +374,39 @@ void DemoStack::startPrimary()
                     if (reply.isError())
                         return fail(
                             QStringLiteral("cannot load the Redis function library: %1").arg(reply.errorMessage()));
-                    startReplicas();
+                    recordOperator();
                 });
         });
+}
+
+// The console's admin operator is in the ACL file already; its record makes it an operator
+// `l0l3-ctl operators list` shows and `operators sync` keeps. Written as that operator.
+void DemoStack::recordOperator()
+{
+    const DemoCredentials &c = m_topology.credentials;
+    // Its own connection: connectTo() keeps one (the console user's) per port.
+    RedisConnection::Options options;
+    options.host = kLoopback;
+    options.port = m_topology.primary.port;
+    options.user = "op-" + c.operatorName.toUtf8();
+    options.password = c.operatorPassword.toUtf8();
+    options.autoReconnect = false;
+    auto *admin = new RedisConnection(options, this);
+    admin->open();
+    OperatorRecord record;
+    record.name = c.operatorName;
+    record.role = QStringLiteral("admin");
+    record.passwordSha256 = AclFile::passwordHash(c.operatorPassword);
+    record.createdMs = record.updatedMs = QDateTime::currentMSecsSinceEpoch();
+    record.by = QStringLiteral("l0l3-demo");
+    const std::string_view key = RedisSchema::kOperators;
+    admin->command({"HSET", QByteArray(key.data(), qsizetype(key.size())), c.operatorName.toUtf8(), record.encode()},
+                   this, [this, admin](const RedisReply &reply) {
+                       admin->deleteLater();
+                       if (reply.isError())
+                           return fail(QStringLiteral("cannot record the demo operator: %1").arg(reply.errorMessage()));
+                       startReplicas();
+                   });
 }
 
 void DemoStack::startReplicas()

@@ -122,6 +122,7 @@ private:
     void waitForListenPorts(const QStringList &names, std::function<void()> next);
     // One reused connection per Redis node for the readiness checks.
     RedisConnection *connectTo(quint16 port, const QString &user, const QString &password);
+    void recordOperator();
 
     void startPrimary();
     void startReplicas();

@@ -19,6 +19,11 @@ struct DemoCredentials
     // The Sentinels' own ACL user (RedisNodeConfig::kSentinelUser): peers,
     // gateways and the console authenticate to the Sentinels with it.
     QString sentinelAuth;
+    // The admin operator the demo console logs in as (ACL user "op-" + name,
+    // role admin, recorded in l0l3:v1:operators); the autopilot and the
+    // headless stand-in use the "console" service account.
+    QString operatorName = QStringLiteral("demo-admin");
+    QString operatorPassword;
 };
 
 struct DemoRedisNode

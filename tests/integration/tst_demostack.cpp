@@ -131,6 +131,19 @@ void TestDemoStack::startsServesAndStopsEverything()
         QVERIFY(!wrong.connect(topology.host, topology.primary.port, QStringLiteral("console"),
                                QStringLiteral("not-the-password")));
     }
+    // The console logs in as the demo's admin operator, on every node, recorded as an operator.
+    for (quint16 port : dataPorts) {
+        test::RedisClient op;
+        QVERIFY2(op.connect(topology.host, port, QStringLiteral("op-") + topology.credentials.operatorName,
+                            topology.credentials.operatorPassword),
+                 qPrintable(op.lastError()));
+        QCOMPARE(op.command({"ACL", "WHOAMI"}).str, "op-" + topology.credentials.operatorName.toUtf8());
+        if (port == topology.primary.port) {
+            const test::RedisValue record = op.command(
+                {"HGET", "l0l3:v1:operators", topology.credentials.operatorName.toUtf8()});
+            QVERIFY2(record.str.contains("\"role\":\"admin\""), record.str.constData());
+        }
+    }
     for (const DemoRedisNode &sentinel : topology.sentinels) {
         // The Sentinels' own port takes their ACL user only: nobody can re-point them anonymously.
         test::RedisClient anonymous;

@@ -10,6 +10,7 @@
 #include "core/common/promptnormaliser.h"
 #include "core/common/redisschema.h"
 #include "core/control/entryvectors.h"
+#include "core/control/operatorstore.h"
 #include "core/control/proposalqueue.h"
 
 namespace l0l3 {
@@ -74,6 +75,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     connect(m_connection, &RedisConnection::connected, this, [this] {
         emit connectionChanged(QStringLiteral("ready"), m_connection->options().redacted(), {});
         checkRole();
+        checkPermissions();
         // Every (re)connection may be a different server (failover): reload.
         reloadProposals();
     });
@@ -141,6 +143,22 @@ void ControlWorker::repoint(const QString &host, int port)
         m_tailConnection->setOptions(tailOptions);
         m_tailConnection->open();
     }
+}
+
+void ControlWorker::checkPermissions()
+{
+    if (!m_connection)
+        return;
+    OperatorStore::probePermissions(m_connection, this, [this](const OperatorStore::Permissions &p) {
+        emit permissionsChecked(p.user, p.role(), p.known, p.canDecide, p.canAdmin);
+        if (!p.known || !p.canAdmin || !p.user.startsWith(QLatin1String("op-")) || !m_connection)
+            return;
+        auto *store = new OperatorStore(m_connection, this);
+        store->sync([this, store](const OperatorStore::Result &r) {
+            emit operatorsSynced(r.ok, r.ok ? r.message : r.message + u' ' + r.failedNodes.join(QStringLiteral("; ")));
+            store->deleteLater();
+        });
+    });
 }
 
 void ControlWorker::checkRole()

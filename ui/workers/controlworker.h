@@ -107,6 +107,11 @@ signals:
     void connectionChanged(const QString &state, const QString &server, const QString &error);
     // ROLE of the server: "master" means writes are possible.
     void roleChecked(const QString &role, bool writable, bool frozen);
+    // What the logged-in ACL user may do, as Redis answers ACL DRYRUN (OperatorStore::Permissions);
+    // known false: not asked or not answered, nothing to grey out. role: viewer/approver/admin.
+    void permissionsChecked(const QString &user, const QString &role, bool known, bool canDecide, bool canAdmin);
+    // An admin operator's console re-applied the operators to the nodes on (re)connecting.
+    void operatorsSynced(bool ok, const QString &message);
 
     void proposalsReset();
     void proposalsPage(const QList<l0l3::ProposalItem> &items, qint64 loaded, qint64 total);
@@ -145,6 +150,10 @@ signals:
 private:
     void teardown();
     void checkRole();
+    // Probes the user's permissions; an admin operator then re-applies every operator to the
+    // primary and its replicas (OperatorStore::sync), so a node promoted after a failover, or one
+    // that was down during a change, has them.
+    void checkPermissions();
     void onResult(quint64 requestId, const ApprovalResult &result);
     void onAuditAppended(const QList<AuditRecord> &records);
     void flushLive();
