@@ -10,6 +10,7 @@
 
 #include "app/ctl/corpuscommand.h"
 #include "app/ctl/fleetcommand.h"
+#include "app/ctl/guidelinescommand.h"
 #include "app/ctl/reverifycommand.h"
 #include "app/ctl/operatorscommand.h"
 #include "app/ctl/statscommand.h"
@@ -202,6 +203,11 @@ void CtlRunner::run()
             o.sentinels.append({s.left(s.lastIndexOf(u':')), s.mid(s.lastIndexOf(u':') + 1).toInt()});
         auto *command = new OperatorsCommand(m_connection, o, this);
         connect(command, &OperatorsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("guidelines")) {
+        auto *command = new GuidelinesCommand(m_connection, c.args, c.guidelinesFile, this);
+        connect(command, &GuidelinesCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
     } else if (c.name == QLatin1String("fleet")) {

@@ -40,6 +40,7 @@ public:
         QString out;            // export --out FILE, audit-archive --out FILE
         qint64 beforeMs = 0;    // audit-archive --before (ms since the epoch)
         bool withAudit = false; // export --with-audit
+        QString guidelinesFile; // guidelines get/set --file F
         bool dryRun = false;    // import --dry-run
         QString prefer;         // import --prefer newer|file|server (empty: conflicts stay)
         QStringList sentinels;  // fleet --sentinel HOST:PORT,... (empty: no Sentinel view)

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "app/ctl/ctlrunner.h"
+#include "app/ctl/guidelinescommand.h"
 #include "app/ctl/operatorscommand.h"
 
 using l0l3::CtlRunner;
@@ -49,6 +50,9 @@ const char kUsage[] =
     "                                       operator ACL users (op-NAME) on the primary, its replicas and the\n"
     "                                       Sentinels' nodes; as an admin operator or a Redis superuser. Here\n"
     "                                       --password-file is the operator's: log in with $L0L3_REDIS_PASSWORD\n"
+    "  guidelines get NS [--file F] | guidelines set NS --file F\n"
+    "                                       a namespace's review guidelines (Markdown, at most 64 KiB; an\n"
+    "                                       empty file deletes them); set as an admin\n"
     "  import FILE [--dry-run] [--prefer newer|file|server]\n"
     "                                       restore it; conflicts are listed, never overwritten\n"
     "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
@@ -109,6 +113,8 @@ int main(int argc, char *argv[])
                                   QStringLiteral("role"));
     const QCommandLineOption variantOf(QStringLiteral("variant-of"),
                                        QStringLiteral("Approve: as a variant of this entry."), QStringLiteral("key"));
+    const QCommandLineOption file(QStringLiteral("file"), QStringLiteral("Guidelines: the Markdown file."),
+                                  QStringLiteral("file"));
     const QCommandLineOption help(QStringList{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Usage."));
     parser.addOptions({primary, actor,  passwordFile,  json,       limit,    responseFile, intent,
                        days,    search, expectVersion, waitMs,     outFile,  before,       withAudit,
@@ -124,6 +130,7 @@ int main(int argc, char *argv[])
                                           QStringLiteral("file"));
     parser.addOptions({redisCaFile, redisCertFile, redisKeyFile});
     parser.addOption(variantOf);
+    parser.addOption(file);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -144,7 +151,8 @@ int main(int argc, char *argv[])
         {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},   {QStringLiteral("unfreeze"), 0},
         {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1},  {QStringLiteral("flush"), 0},
         {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},   {QStringLiteral("fleet"), 0},
-        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("variants"), 1}, {QStringLiteral("stats"), 0}};
+        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("variants"), 1}, {QStringLiteral("stats"), 0},
+        {QStringLiteral("guidelines"), 2}};
     const bool operators = cmd.name == QLatin1String("operators");
     if (operators) {
         cmd.role = parser.value(role);
@@ -203,6 +211,11 @@ int main(int argc, char *argv[])
     cmd.withAudit = parser.isSet(withAudit);
     cmd.dryRun = parser.isSet(dryRun);
     cmd.prefer = parser.value(prefer);
+    if (cmd.name == QLatin1String("guidelines")) {
+        cmd.guidelinesFile = parser.value(file);
+        if (const QString why = l0l3::GuidelinesCommand::checkUsage(cmd.args, cmd.guidelinesFile); !why.isEmpty())
+            return usageError(why);
+    }
     if (cmd.name == QLatin1String("export") && cmd.out.isEmpty())
         return usageError(QStringLiteral("export needs --out FILE"));
     if (cmd.name == QLatin1String("audit-archive")) {

@@ -175,6 +175,17 @@ inline std::string servedKey(std::string_view cacheKey)
     return out;
 }
 
+// String per namespace: the review guidelines, Markdown of at most 64 KiB
+// (Guidelines::kMaxBytes), written by admins, shown by every console beside
+// the proposals of that namespace. Untrusted text: rendered without HTML.
+inline constexpr std::string_view kGuidelinesKind = "guidelines:";
+inline std::string guidelinesKey(std::string_view ns)
+{
+    std::string out;
+    appendKey(out, kGuidelinesKind, ns);
+    return out;
+}
+
 // String "1" while approvals are frozen.
 inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";
 

@@ -18,6 +18,38 @@ namespace {
 
 const QByteArray kSwitchMaster = QByteArrayLiteral("+switch-master");
 
+// The Sentinel events after which the topology view (flags, quorum, peers,
+// replicas, a failover's progress) is worth asking again. Their own link: a
+// Sentinel whose ACL predates them refuses this SUBSCRIBE, never the one for
+// +switch-master.
+const QList<QByteArray> kTopologyEvents{
+    QByteArrayLiteral("+sdown"),
+    QByteArrayLiteral("-sdown"),
+    QByteArrayLiteral("+odown"),
+    QByteArrayLiteral("-odown"),
+    QByteArrayLiteral("+sentinel"),
+    QByteArrayLiteral("-dup-sentinel"),
+    QByteArrayLiteral("+slave"),
+    QByteArrayLiteral("+convert-to-slave"),
+    QByteArrayLiteral("+role-change"),
+    QByteArrayLiteral("-role-change"),
+    QByteArrayLiteral("+reboot"),
+    QByteArrayLiteral("+reset-master"),
+    QByteArrayLiteral("+tilt"),
+    QByteArrayLiteral("-tilt"),
+    QByteArrayLiteral("+try-failover"),
+    QByteArrayLiteral("+failover-state-select-slave"),
+    QByteArrayLiteral("+failover-state-send-slaveof-noone"),
+    QByteArrayLiteral("+failover-state-wait-promotion"),
+    QByteArrayLiteral("+failover-state-reconf-slaves"),
+    QByteArrayLiteral("+promoted-slave"),
+    QByteArrayLiteral("+slave-reconf-done"),
+    QByteArrayLiteral("+failover-end"),
+    QByteArrayLiteral("+failover-end-for-timeout"),
+    QByteArrayLiteral("-failover-abort-no-good-slave"),
+    QByteArrayLiteral("-failover-abort-not-elected"),
+};
+
 // Sentinel answers SENTINEL master/replicas/sentinels with flat
 // field, value, field, value... arrays (RESP2).
 QHash<QByteArray, QByteArray> fieldsOf(const RedisReply &r)
@@ -157,7 +189,20 @@ SentinelClient::SentinelClient(const Options &options, QObject *parent)
                 discover();
         });
         m_subscribers.append(sub);
+
+        RedisSubscriber::Options eo = so;
+        eo.reconnectMaxMs = 10000; // a refused SUBSCRIBE is retried slowly
+        auto *events = new RedisSubscriber(eo, kTopologyEvents, this);
+        connect(events, &RedisSubscriber::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
+            emit sentinelEvent(channel.left(64), payload.left(1024));
+        });
+        m_eventSubscribers.append(events);
     }
+}
+
+QList<QByteArray> SentinelClient::topologyEventChannels()
+{
+    return kTopologyEvents;
 }
 
 SentinelClient::~SentinelClient() = default;
@@ -184,6 +229,8 @@ void SentinelClient::stop()
     for (RedisConnection *c : std::as_const(m_sentinels))
         c->close();
     for (RedisSubscriber *s : std::as_const(m_subscribers))
+        s->close();
+    for (RedisSubscriber *s : std::as_const(m_eventSubscribers))
         s->close();
 }
 
@@ -228,6 +275,7 @@ void SentinelClient::admit(int index)
     m_admission[index] = Admission::Accepted;
     m_sentinels[index]->open();
     m_subscribers[index]->open();
+    m_eventSubscribers[index]->open();
     connect(m_sentinels[index], &RedisConnection::connected, this, [this] {
         // One more Sentinel up may complete a majority.
         if (!hasPrimary())

@@ -34,7 +34,9 @@ class RedisSubscriber;
 //
 // Topology and failover commands go to the first accepted Sentinel that
 // answers. Every accepted Sentinel gets a pub/sub link for +switch-master, so
-// one dead Sentinel does not hide a switch.
+// one dead Sentinel does not hide a switch, and another for the events that
+// change the topology view (topologyEventChannels(): sdown/odown, peers and
+// replicas found, failover steps), reported as sentinelEvent().
 //
 // Thread affinity: owns its connections; lives on a worker thread (or the
 // thread that created it). Results are queued-safe value types.
@@ -95,6 +97,10 @@ public:
     // promoted.
     void promoteManually(const Address &newPrimary, const QList<Address> &others);
 
+    // The Sentinel event channels besides +switch-master that sentinelEvent()
+    // reports; the Sentinels' ACL user must be allowed to read them.
+    static QList<QByteArray> topologyEventChannels();
+
     QString primaryHost() const { return m_primaryHost; }
     int primaryPort() const { return m_primaryPort; }
     bool hasPrimary() const { return m_primaryPort > 0; }
@@ -110,9 +116,10 @@ signals:
     // A configured Sentinel answered before AUTH and is not used.
     void sentinelRefused(const QString &host, int port, const QString &reason);
     void topologyUpdated(const l0l3::SentinelTopology &topology);
-    // A Sentinel event this client listens to (+switch-master, the one
-    // channel the Sentinels' ACL user may read): the topology changed, ask
-    // refreshTopology(). Payloads are untrusted text.
+    // A Sentinel event this client listens to (+switch-master and
+    // topologyEventChannels()): the topology changed, ask refreshTopology()
+    // (batched: a failover sends a dozen). Channel and payload are untrusted
+    // text, cut to 64 and 1024 bytes.
     void sentinelEvent(const QByteArray &channel, const QByteArray &payload);
     void failoverFinished(const l0l3::FailoverResult &result);
 
@@ -138,7 +145,8 @@ private:
 
     Options m_options;
     QList<RedisConnection *> m_sentinels;
-    QList<RedisSubscriber *> m_subscribers;
+    QList<RedisSubscriber *> m_subscribers;      // +switch-master, per Sentinel
+    QList<RedisSubscriber *> m_eventSubscribers; // topologyEventChannels(), per Sentinel
     QList<Admission> m_admission;
     QString m_primaryHost;
     int m_primaryPort = 0;

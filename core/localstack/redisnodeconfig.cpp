@@ -16,7 +16,15 @@ QString quoted(const QString &value)
 
 QString RedisNodeConfig::sentinelUserPermissions()
 {
-    return QStringLiteral("resetchannels &__sentinel__:hello &+switch-master -@all +auth +hello +ping +role +info "
+    return QStringLiteral("resetchannels &__sentinel__:hello &+switch-master "
+                          "&+sdown &-sdown &+odown &-odown &+sentinel &-dup-sentinel &+slave "
+                          "&+convert-to-slave &+role-change &-role-change &+reboot &+reset-master &+tilt "
+                          "&-tilt &+try-failover &+failover-state-select-slave "
+                          "&+failover-state-send-slaveof-noone &+failover-state-wait-promotion "
+                          "&+failover-state-reconf-slaves &+promoted-slave &+slave-reconf-done "
+                          "&+failover-end &+failover-end-for-timeout &-failover-abort-no-good-slave "
+                          "&-failover-abort-not-elected "
+                          "-@all +auth +hello +ping +role +info "
                           "+client|setname +client|getname +publish +subscribe +unsubscribe "
                           "+sentinel|get-master-addr-by-name +sentinel|master +sentinel|replicas +sentinel|slaves "
                           "+sentinel|sentinels +sentinel|ckquorum +sentinel|failover +sentinel|is-master-down-by-addr "

@@ -20,6 +20,7 @@
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
 #include "ui/common/responseeditordialog.h"
+#include "ui/proposals/guidelinespane.h"
 #include "ui/proposals/proposaldetailpane.h"
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposaltablemodel.h"
@@ -39,6 +40,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     , m_count(new QLabel(this))
     , m_progress(new QLabel(this))
     , m_detail(new ProposalDetailPane(this))
+    , m_guidelines(new GuidelinesPane(client, this))
 {
     setUpQueueView();
     setUpFilterRow();
@@ -108,7 +110,14 @@ void ProposalsPage::layOutPage()
 
     auto *splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(left);
-    splitter->addWidget(m_detail);
+    // The proposal, and its namespace's guidelines below it.
+    auto *right = new QSplitter(Qt::Vertical, this);
+    right->addWidget(m_detail);
+    right->addWidget(m_guidelines);
+    right->setStretchFactor(0, 3);
+    right->setStretchFactor(1, 1);
+    splitter->addWidget(right);
+    connect(m_guidelines, &GuidelinesPane::statusMessage, this, &ProposalsPage::statusMessage);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
 
@@ -711,6 +720,7 @@ void ProposalsPage::updateDetail()
 {
     const auto item = currentItem();
     m_detail->showItem(item);
+    m_guidelines->showNamespace(item ? item->ns : QString());
     // While a load streams in, the lookup (up to kSimilarScanPages SCANs on the primary) waits
     // for its end: the first rows arrive long before it, and the load wants Redis to itself.
     if (item && !m_loading)

@@ -23,6 +23,7 @@ class QTableView;
 namespace l0l3 {
 
 class ControlClient;
+class GuidelinesPane;
 class ProposalDetailPane;
 class ProposalFilterModel;
 class ProposalTableModel;
@@ -43,6 +44,7 @@ public:
     ProposalTableModel *model() const { return m_model; }
     ProposalFilterModel *proxy() const { return m_proxy; }
     ProposalDetailPane *detailPane() const { return m_detail; }
+    GuidelinesPane *guidelinesPane() const { return m_guidelines; }
     QLineEdit *searchEdit() const { return m_search; }
     QLabel *progressLabel() const { return m_progress; }
     // The open editor (E), if any; for tests.
@@ -131,6 +133,7 @@ private:
     QLabel *m_count;
     QLabel *m_progress;
     ProposalDetailPane *m_detail;
+    GuidelinesPane *m_guidelines;
     QPointer<ResponseEditorDialog> m_editor;
 
     QAction *m_approve = nullptr;

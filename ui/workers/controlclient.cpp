@@ -187,4 +187,16 @@ void ControlClient::fetchMoreAudit()
     post([w = m_worker] { w->fetchMoreAudit(); });
 }
 
+void ControlClient::readGuidelines(const QString &ns)
+{
+    post([w = m_worker, ns] { w->readGuidelines(ns); });
+}
+
+quint64 ControlClient::writeGuidelines(const QString &ns, const QString &markdown)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, ns, markdown] { w->writeGuidelines(id, ns, markdown); });
+    return id;
+}
+
 } // namespace l0l3

@@ -55,6 +55,8 @@ public:
     void fetchMoreEntries();
     void reloadAudit();
     void fetchMoreAudit();
+    void readGuidelines(const QString &ns);
+    quint64 writeGuidelines(const QString &ns, const QString &markdown);
 
 private:
     template<typename F>

@@ -10,6 +10,7 @@
 #include "core/common/promptnormaliser.h"
 #include "core/common/redisschema.h"
 #include "core/control/entryvectors.h"
+#include "core/control/guidelines.h"
 #include "core/control/operatorstore.h"
 #include "core/control/proposalqueue.h"
 
@@ -389,6 +390,27 @@ void ControlWorker::markNegative(quint64 requestId, const QString &key, const QS
     }
     m_approvals->markNegative(key, proposalKey, prompt, QString(),
                               [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
+void ControlWorker::readGuidelines(const QString &ns)
+{
+    if (!m_connection) {
+        emit guidelinesRead(ns, {}, tr("not connected"));
+        return;
+    }
+    Guidelines::read(m_connection, ns, this, [this, ns](const QString &markdown, const QString &error) {
+        emit guidelinesRead(ns, markdown, error);
+    });
+}
+
+void ControlWorker::writeGuidelines(quint64 requestId, const QString &ns, const QString &markdown)
+{
+    if (!m_connection) {
+        emit guidelinesWritten(requestId, ns, tr("not connected"));
+        return;
+    }
+    Guidelines::write(m_connection, ns, markdown.toUtf8(), this,
+                      [this, requestId, ns](const QString &error) { emit guidelinesWritten(requestId, ns, error); });
 }
 
 void ControlWorker::findSimilar(const ProposalItem &item)

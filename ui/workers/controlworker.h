@@ -88,6 +88,10 @@ public:
     void fetchMoreEntries();
     void reloadAudit();
     void fetchMoreAudit();
+    // A namespace's review guidelines: guidelinesRead(); writing them (admins,
+    // as the ACL decides): guidelinesWritten().
+    void readGuidelines(const QString &ns);
+    void writeGuidelines(quint64 requestId, const QString &ns, const QString &markdown);
 
     // Export / import of the corpus (CorpusExporter, CorpusImporter) on this
     // thread's connection and ApprovalService; requestId names the job in
@@ -130,6 +134,9 @@ signals:
     void corpusFinished(quint64 requestId, bool ok, const QString &error, const l0l3::CorpusCounts &counts);
 
     void similarEntries(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
+    // Untrusted Markdown (Guidelines); error set when it could not be read.
+    void guidelinesRead(const QString &ns, const QString &markdown, const QString &error);
+    void guidelinesWritten(quint64 requestId, const QString &ns, const QString &error);
 
     void entriesReset();
     void entriesPage(const QList<l0l3::EntryItem> &items, bool more);

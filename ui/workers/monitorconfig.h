@@ -56,9 +56,10 @@ struct MonitorConfig
     // set), its replicas watched for lag, its regions offered for draining.
     bool discoverFleet = false;
     int discoveryIntervalMs = 2000;
-    // How often the Sentinels' view is asked again besides +switch-master
-    // (their other events are not on a channel their ACL user may read).
-    int topologyIntervalMs = 3000;
+    // The Sentinels' view is asked again 200 ms after their events
+    // (SentinelClient::sentinelEvent, batched) and, as a fallback for a
+    // Sentinel whose ACL refuses those channels or a lost message, this often.
+    int topologyIntervalMs = 10000;
 
     bool isEmpty() const
     {

@@ -27,8 +27,9 @@ class SentinelClient;
 // also reads the fleet every few seconds (FleetViewBuilder on the primary):
 // the gateways it scrapes, the replicas it watches and the replicas a manual
 // promotion re-points follow what the fleet announces, without a restart.
-// The Sentinels' view is asked again after every +switch-master and every
-// topologyIntervalMs (quorum, sdown flags, Sentinels finding each other).
+// The Sentinels' view is asked again 200 ms after a burst of their events
+// (+switch-master, sdown/odown, peers and replicas found, failover steps) and
+// every topologyIntervalMs as a fallback.
 // Everything leaves as value-type signals.
 class MonitorWorker : public QObject
 {
