@@ -3,6 +3,7 @@
 #include "core/common/auditrecord.h"
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
+#include "core/common/reviewpolicy.h"
 
 using namespace l0l3;
 
@@ -34,6 +35,7 @@ class TestEntryCodec : public QObject
 private slots:
     void entryRoundTrip();
     void entryDefaults();
+    void entryReviewDate();
     void entryUnknownFieldsIgnored();
     void entryRejected_data();
     void entryRejected();
@@ -317,6 +319,43 @@ void TestEntryCodec::auditDecode()
     QCOMPARE(r.has_value(), ok);
     if (!ok)
         QVERIFY2(error.find(reason.toStdString()) != std::string::npos, error.c_str());
+}
+
+// The review date: written only when set (an entry without one is byte for byte what it was),
+// read back, and derived from approved_at and the namespace's period when absent.
+void TestEntryCodec::entryReviewDate()
+{
+    Entry e;
+    e.key = "0123456789abcdef0123456789abcdef";
+    e.response = "r";
+    e.ns = "billing";
+    e.approvedAtMs = 1700000000000;
+    const std::string undated = EntryCodec::encode(e);
+    QVERIFY(undated.find("review") == std::string::npos);
+    QCOMPARE(e.reviewDueMs(90), 1700000000000 + 90 * ReviewPolicy::kDayMs);
+
+    e.reviewByMs = 1800000000000;
+    e.reviewDays = 30;
+    const auto back = EntryCodec::decode(EntryCodec::encode(e));
+    QVERIFY(back);
+    QCOMPARE(*back, e);
+    QCOMPARE(back->reviewDueMs(90), 1800000000000);
+
+    std::string error;
+    QVERIFY(!EntryCodec::decode(R"({"fmt":1,"key":"k","response":"r","review_by_ms":"soon"})", &error));
+    QVERIFY2(error.find("review_by_ms") != std::string::npos, error.c_str());
+
+    ReviewPolicy policy;
+    policy.set("*", "60");
+    policy.set("billing", "30");
+    policy.set("legal", "0");    // not a period: ignored
+    policy.set("support", "9x"); // neither
+    policy.set("ops", "3651");   // past kMaxDays
+    QCOMPARE(policy.daysFor("billing"), 30);
+    QCOMPARE(policy.daysFor("legal"), 60);
+    QCOMPARE(policy.daysFor("support"), 60);
+    QCOMPARE(policy.daysFor("ops"), 60);
+    QCOMPARE(policy.daysFor("billing", 7), 7); // the entry's own period wins
 }
 
 QTEST_GUILESS_MAIN(TestEntryCodec)

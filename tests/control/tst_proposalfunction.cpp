@@ -35,6 +35,9 @@ private slots:
     void fullInboxRefusesNewProposals();
     void drainDropsMalformedElementsAndMovesTheRest();
     void drainIsBoundedPerCall();
+    void servedCountsPerRegionAndHour();
+    void servedRefusesMalformedCalls_data();
+    void servedRefusesMalformedCalls();
 
 private:
     // FCALL l0l3_propose as a gateway.
@@ -479,6 +482,74 @@ void TestProposalFunction::drainIsBoundedPerCall()
         r = m_console.command({"FCALL", qb(ProposalFunction::kDrainName), "0", count});
         QVERIFY2(r.isError() && r.str.contains("usage"), qPrintable(r.toString()));
     }
+}
+
+// l0l3_served: what gateways flush of the answers they served, per key, region and hour.
+void TestProposalFunction::servedCountsPerRegionAndHour()
+{
+    const QByteArray a(32, 'a');
+    const QByteArray b(32, 'b');
+    const QByteArray served = qb(RedisSchema::servedKey(a.toStdString()));
+    const RedisValue counted = m_gateway.command(
+        {"FCALL", qb(ProposalFunction::kServedName), "0", "nyc", a, "2", b, "5"});
+    QVERIFY2(counted.isInteger(), counted.str.constData());
+    QCOMPARE(counted.integer, 2);
+    const qint64 hour = m_console.command({"TIME"}).elements.value(0).str.toLongLong() / 3600;
+    QCOMPARE(m_console.command({"HGETALL", served}).elements.size(), 2);
+    const QByteArray field = "nyc:" + QByteArray::number(hour);
+    // The hour may have turned between the call and TIME: the field is this hour's or the one before.
+    const QByteArray value = m_console.command({"HGET", served, field}).str;
+    const QByteArray before = m_console.command({"HGET", served, "nyc:" + QByteArray::number(hour - 1)}).str;
+    QVERIFY2(value == "2" || before == "2", field.constData());
+    const qint64 ttl = m_console.command({"PTTL", served}).integer;
+    QVERIFY2(ttl > 24LL * 3600 * 1000 && ttl <= 25LL * 3600 * 1000, QByteArray::number(ttl));
+
+    // A region's first count in an hour drops the hours older than a day (and fields that do not parse).
+    QCOMPARE(m_gateway.command({"HINCRBY", served, "nyc:1", "9"}).integer, 9);
+    QCOMPARE(m_gateway.command({"HINCRBY", served, "junk", "1"}).integer, 1);
+    QCOMPARE(m_gateway.command({"FCALL", qb(ProposalFunction::kServedName), "0", "tokyo", a, "1"}).integer, 1);
+    const RedisValue all = m_console.command({"HGETALL", served});
+    QCOMPARE(all.elements.size(), 4); // nyc and tokyo, this hour
+    for (qsizetype i = 0; i < all.elements.size(); i += 2)
+        QVERIFY2(all.elements[i].str != "nyc:1" && all.elements[i].str != "junk", all.elements[i].str.constData());
+
+    // Only gateways count: the console reads the counts, never writes them.
+    QVERIFY(m_console.command({"HINCRBY", served, field, "1"}).isError());
+}
+
+void TestProposalFunction::servedRefusesMalformedCalls_data()
+{
+    QTest::addColumn<QList<QByteArray>>("args");
+    QTest::addColumn<QByteArray>("error");
+    const QByteArray key(32, 'c');
+    QTest::newRow("no pair") << QList<QByteArray>{"nyc"} << QByteArray("ERR usage");
+    QTest::newRow("odd") << QList<QByteArray>{"nyc", key} << QByteArray("ERR usage");
+    QTest::newRow("region with a colon") << QList<QByteArray>{"ny:c", key, "1"} << QByteArray("BADSERVED region");
+    QTest::newRow("empty region") << QList<QByteArray>{"", key, "1"} << QByteArray("BADSERVED region");
+    QTest::newRow("long region") << QList<QByteArray>{QByteArray(65, 'r'), key, "1"} << QByteArray("BADSERVED region");
+    QTest::newRow("key not hex") << QList<QByteArray>{"nyc", QByteArray(32, 'g'), "1"} << QByteArray("BADSERVED key");
+    QTest::newRow("short key") << QList<QByteArray>{"nyc", "abc", "1"} << QByteArray("BADSERVED key");
+    QTest::newRow("zero") << QList<QByteArray>{"nyc", key, "0"} << QByteArray("BADSERVED count");
+    QTest::newRow("negative") << QList<QByteArray>{"nyc", key, "-1"} << QByteArray("BADSERVED count");
+    QTest::newRow("too large") << QList<QByteArray>{"nyc", key, "1000000000"} << QByteArray("BADSERVED count");
+    QTest::newRow("not a number") << QList<QByteArray>{"nyc", key, "1x"} << QByteArray("BADSERVED count");
+    QList<QByteArray> many{"nyc"};
+    for (int i = 0; i <= ProposalFunction::kServedMaxPairs; ++i)
+        many << key << "1";
+    QTest::newRow("too many keys") << many << QByteArray("BADSERVED more than");
+}
+
+void TestProposalFunction::servedRefusesMalformedCalls()
+{
+    QFETCH(QList<QByteArray>, args);
+    QFETCH(QByteArray, error);
+    QList<QByteArray> argv{"FCALL", qb(ProposalFunction::kServedName), "0"};
+    argv += args;
+    const RedisValue r = m_gateway.command(argv);
+    QVERIFY(r.isError());
+    QVERIFY2(r.str.startsWith(error), r.str.constData());
+    // Refused whole: nothing counted for the good pairs either.
+    QVERIFY(m_console.command({"EXISTS", qb(RedisSchema::servedKey(std::string(32, 'c')))}).integer == 0);
 }
 
 QTEST_GUILESS_MAIN(TestProposalFunction)
