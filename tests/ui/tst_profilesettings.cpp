@@ -100,6 +100,46 @@ private slots:
         QCOMPARE(config.redisHosts.size(), 3);
     }
 
+    // rediss:// profiles: the CA and client certificate paths are saved
+    // (paths, not secrets) and reach every link the console opens.
+    void dialogSavesTheTlsFields()
+    {
+        PasswordVault vault(QStringLiteral("l0l3-test-profilesettings"));
+        SettingsDialog dialog(&vault);
+        dialog.nameEdit()->setText(QStringLiteral("tls"));
+        dialog.urlEdit()->setText(QStringLiteral("redis://redis.example:6379"));
+        dialog.userEdit()->setText(QStringLiteral("console"));
+        dialog.sentinelsEdit()->setText(QStringLiteral("redis.example:26379"));
+        dialog.dataNodesEdit()->setPlainText(QStringLiteral("tokyo=replica.example:6380"));
+        dialog.tlsCaFileEdit()->setText(QStringLiteral("/etc/l0l3/redis-ca.pem"));
+        // A CA file with a plain-text URL would be ignored: refused instead.
+        QVERIFY(!dialog.saveCurrent());
+        QVERIFY2(dialog.message().contains(QLatin1String("rediss://")), qPrintable(dialog.message()));
+        dialog.urlEdit()->setText(QStringLiteral("rediss://redis.example:6379"));
+        QVERIFY2(dialog.saveCurrent(), qPrintable(dialog.message()));
+
+        const auto saved = ProfileStore::find(QStringLiteral("tls"));
+        QVERIFY(saved);
+        QCOMPARE(saved->tlsCaFile, QStringLiteral("/etc/l0l3/redis-ca.pem"));
+        ConnectionProfile halfCertificate = *saved;
+        halfCertificate.tlsCertFile = QStringLiteral("/etc/l0l3/console.pem");
+        QString why;
+        QVERIFY(!halfCertificate.isValid(&why));
+        QVERIFY2(why.contains(QLatin1String("key")), qPrintable(why));
+
+        const auto options = saved->toOptions(QStringLiteral("pw"));
+        QVERIFY(options);
+        QVERIFY(options->tls.enabled);
+        QCOMPARE(options->host, QStringLiteral("redis.example"));
+        QCOMPARE(options->tls.caFile, QStringLiteral("/etc/l0l3/redis-ca.pem"));
+        QVERIFY(options->redacted().startsWith(QStringLiteral("rediss://")));
+        const MonitorConfig config = monitorConfigForProfile(*saved, *options, {}, {});
+        QCOMPARE(config.replicas.size(), 1);
+        QVERIFY(config.replicas.at(0).options.tls.enabled);
+        QCOMPARE(config.replicas.at(0).options.tls.caFile, QStringLiteral("/etc/l0l3/redis-ca.pem"));
+        QCOMPARE(config.primary.tls.caFile, QStringLiteral("/etc/l0l3/redis-ca.pem"));
+    }
+
     void environmentComesFirst()
     {
         PasswordVault vault(QStringLiteral("l0l3-test-profilesettings"));

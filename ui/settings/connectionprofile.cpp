@@ -122,6 +122,11 @@ bool ConnectionProfile::isValid(QString *error) const
         if (!prometheus.password().isEmpty() || !prometheus.userName().isEmpty())
             return fail(QStringLiteral("no credentials in the Prometheus URL: profiles are saved to disk"));
     }
+    if (tlsCertFile.trimmed().isEmpty() != tlsKeyFile.trimmed().isEmpty())
+        return fail(QStringLiteral("a TLS client certificate needs both its certificate and its key file"));
+    const bool tls = primaryUrl.trimmed().startsWith(QLatin1String("rediss://"), Qt::CaseInsensitive);
+    if (!tls && !(tlsCaFile.trimmed().isEmpty() && tlsCertFile.trimmed().isEmpty()))
+        return fail(QStringLiteral("TLS files need a rediss:// primary URL"));
     for (const QString *u : {&topologyUser, &sentinelUser}) {
         if (u->contains(u' ') || u->size() > 128)
             return fail(QStringLiteral("'%1' is not an ACL user name").arg(quoted(*u)));
@@ -137,6 +142,9 @@ std::optional<RedisConnection::Options> ConnectionProfile::toOptions(const QStri
     if (!user.isEmpty())
         options->user = user.toUtf8();
     options->password = password.toUtf8();
+    options->tls.caFile = tlsCaFile.trimmed();
+    options->tls.certFile = tlsCertFile.trimmed();
+    options->tls.keyFile = tlsKeyFile.trimmed();
     return options;
 }
 

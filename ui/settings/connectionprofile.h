@@ -32,7 +32,7 @@ struct ConnectionProfile
     };
 
     QString name;
-    QString primaryUrl;    // redis://host:port[/db], no credentials
+    QString primaryUrl;    // redis[s]://host:port[/db], no credentials
     QString user;          // ACL user, normally "console"
     QStringList sentinels; // host:port, optional
     QString sentinelMaster = QStringLiteral("l0l3");
@@ -50,6 +50,12 @@ struct ConnectionProfile
     // are not listed here (nor in $L0L3_REDIS_HOSTS) are shown, never sent a
     // password.
     QStringList dataNodes;
+    // For rediss://, on every link the console opens (primary, replicas,
+    // Sentinels): the CA that signed the servers' certificates (empty: the
+    // system CAs), and an optional client certificate and key (PEM files).
+    QString tlsCaFile;
+    QString tlsCertFile;
+    QString tlsKeyFile;
 
     bool isValid(QString *error = nullptr) const;
     // Options for RedisConnection with the given password (kept in memory only).

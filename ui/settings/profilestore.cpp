@@ -25,6 +25,9 @@ QList<ConnectionProfile> ProfileStore::load()
         p.topologyUser = settings.value(QStringLiteral("topologyUser")).toString();
         p.sentinelUser = settings.value(QStringLiteral("sentinelUser")).toString();
         p.dataNodes = settings.value(QStringLiteral("dataNodes")).toStringList();
+        p.tlsCaFile = settings.value(QStringLiteral("tlsCaFile")).toString();
+        p.tlsCertFile = settings.value(QStringLiteral("tlsCertFile")).toString();
+        p.tlsKeyFile = settings.value(QStringLiteral("tlsKeyFile")).toString();
         if (!p.name.isEmpty())
             profiles.append(p);
     }
@@ -59,6 +62,9 @@ void ProfileStore::save(const QList<ConnectionProfile> &profiles)
         settings.setValue(QStringLiteral("topologyUser"), p.topologyUser);
         settings.setValue(QStringLiteral("sentinelUser"), p.sentinelUser);
         settings.setValue(QStringLiteral("dataNodes"), p.dataNodes);
+        settings.setValue(QStringLiteral("tlsCaFile"), p.tlsCaFile);
+        settings.setValue(QStringLiteral("tlsCertFile"), p.tlsCertFile);
+        settings.setValue(QStringLiteral("tlsKeyFile"), p.tlsKeyFile);
     }
     settings.endArray();
     settings.sync();

@@ -34,6 +34,9 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     , m_topologyUser(new QLineEdit(this))
     , m_topologyPassword(new QLineEdit(this))
     , m_sentinelUser(new QLineEdit(this))
+    , m_tlsCaFile(new QLineEdit(this))
+    , m_tlsCertFile(new QLineEdit(this))
+    , m_tlsKeyFile(new QLineEdit(this))
     , m_sentinelPassword(new QLineEdit(this))
     , m_dataNodes(new QPlainTextEdit(this))
     , m_remember(new QCheckBox(tr("Remember in the system keychain"), this))
@@ -97,6 +100,12 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     form->addRow(tr("&Topology user:"), m_topologyUser);
     form->addRow(tr("Topology password:"), m_topologyPassword);
     form->addRow(tr("&Data nodes:"), m_dataNodes);
+    m_tlsCaFile->setPlaceholderText(tr("rediss:// only: PEM file (empty: the system CAs)"));
+    m_tlsCertFile->setPlaceholderText(tr("optional: PEM client certificate"));
+    m_tlsKeyFile->setPlaceholderText(tr("with the certificate: PEM key"));
+    form->addRow(tr("TLS &CA file:"), m_tlsCaFile);
+    form->addRow(tr("TLS client certificate:"), m_tlsCertFile);
+    form->addRow(tr("TLS client key:"), m_tlsKeyFile);
 
     auto *newButton = new QPushButton(tr("&New"), this);
     auto *deleteButton = new QPushButton(tr("&Delete"), this);
@@ -188,6 +197,9 @@ void SettingsDialog::showProfile(const ConnectionProfile &p)
     m_topologyUser->setText(p.topologyUser);
     m_sentinelUser->setText(p.sentinelUser);
     m_dataNodes->setPlainText(p.dataNodes.join(u'\n'));
+    m_tlsCaFile->setText(p.tlsCaFile);
+    m_tlsCertFile->setText(p.tlsCertFile);
+    m_tlsKeyFile->setText(p.tlsKeyFile);
     m_topologyPassword->clear();
     m_sentinelPassword->clear();
     m_password->clear();
@@ -234,6 +246,9 @@ ConnectionProfile SettingsDialog::formProfile() const
     p.prometheusUrl = m_prometheus->text().trimmed();
     p.topologyUser = m_topologyUser->text().trimmed();
     p.sentinelUser = m_sentinelUser->text().trimmed();
+    p.tlsCaFile = m_tlsCaFile->text().trimmed();
+    p.tlsCertFile = m_tlsCertFile->text().trimmed();
+    p.tlsKeyFile = m_tlsKeyFile->text().trimmed();
     const QString nodes = m_dataNodes->toPlainText();
     for (const QString &line : nodes.split(QRegularExpression(QStringLiteral("[,\\n]")), Qt::SkipEmptyParts)) {
         if (!line.trimmed().isEmpty())

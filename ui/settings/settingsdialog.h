@@ -43,6 +43,7 @@ public:
     QLineEdit *topologyUserEdit() const { return m_topologyUser; }
     QLineEdit *topologyPasswordEdit() const { return m_topologyPassword; }
     QLineEdit *sentinelUserEdit() const { return m_sentinelUser; }
+    QLineEdit *tlsCaFileEdit() const { return m_tlsCaFile; }
     QLineEdit *sentinelPasswordEdit() const { return m_sentinelPassword; }
     QPlainTextEdit *dataNodesEdit() const { return m_dataNodes; }
     QLineEdit *sentinelsEdit() const { return m_sentinels; }
@@ -73,6 +74,9 @@ private:
     QLineEdit *m_topologyUser;
     QLineEdit *m_topologyPassword;
     QLineEdit *m_sentinelUser;
+    QLineEdit *m_tlsCaFile;
+    QLineEdit *m_tlsCertFile;
+    QLineEdit *m_tlsKeyFile;
     QLineEdit *m_sentinelPassword;
     QPlainTextEdit *m_dataNodes;
     QCheckBox *m_remember;

@@ -136,6 +136,7 @@ void MonitorWorker::configure(const MonitorConfig &config)
         const bool topologyUser = !config.topologyUser.isEmpty();
         options.serverUser = topologyUser ? config.topologyUser : config.primary.user;
         options.serverPassword = topologyUser ? config.topologyPassword : config.primary.password;
+        options.tls = config.primary.tls; // the Sentinels' tls-port and the data nodes, one CA
         m_sentinels = new SentinelClient(options, this);
         connect(m_sentinels, &SentinelClient::topologyUpdated, this, [this](const SentinelTopology &t) {
             if (t.error.isEmpty()) {
