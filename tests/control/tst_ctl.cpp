@@ -1,3 +1,4 @@
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -28,6 +29,7 @@ private slots:
     void approveTwiceIsVersionConflict();
     void rejectAndRevoke();
     void editWithResponseFile();
+    void reverifyListKeepAndBlastRadius();
     void badUsageExitsTwo_data();
     void badUsageExitsTwo();
     void replicaExitsOne();
@@ -157,6 +159,54 @@ void TestCtl::editWithResponseFile()
     const Run stale = ctl({QStringLiteral("edit"), keyOf(QStringLiteral("ctl-edit")), QStringLiteral("--response-file"),
                            file, QStringLiteral("--expect-version"), QStringLiteral("1")});
     QCOMPARE(stale.code, 3);
+}
+
+// reverify list shows an entry past its review date, keep renews it (and it leaves the list); revoke
+// and edit print the blast radius first; a wrong sub-command is a usage error.
+void TestCtl::reverifyListKeepAndBlastRadius()
+{
+    const QString id = seedProposal(m_redis.client, makeProposal("ctl-reverify", "Re-verify me"));
+    QCOMPARE(ctl({QStringLiteral("approve"), id}).code, 0);
+    const QString key = keyOf(QStringLiteral("ctl-reverify"));
+    const QByteArray redisKey = "l0l3:v1:entry:" + key.toUtf8();
+    auto approved = EntryCodec::decode(m_redis.client.get(redisKey).toStdString());
+    QVERIFY(approved);
+    // Approved with the default period, so not due; then its date is moved into the past.
+    QVERIFY(approved->reviewByMs > QDateTime::currentMSecsSinceEpoch() + 89LL * 86400000);
+    QVERIFY(!ctl({QStringLiteral("reverify"), QStringLiteral("list"), QStringLiteral("--json")})
+                 .out.contains(key.toUtf8()));
+    approved->reviewByMs = QDateTime::currentMSecsSinceEpoch() - 1000;
+    QVERIFY(
+        m_redis.client.command({"SET", redisKey, QByteArray::fromStdString(EntryCodec::encode(*approved))}).isStatus());
+
+    const Run list = ctl({QStringLiteral("reverify"), QStringLiteral("list"), QStringLiteral("--json")});
+    QVERIFY2(list.code == 0, qPrintable(list.describe(true)));
+    const QJsonArray due = QJsonDocument::fromJson(list.out).array();
+    bool listed = false;
+    for (const QJsonValue &v : due)
+        listed = listed || v[QStringLiteral("key")].toString() == key;
+    QVERIFY2(listed, list.out.constData());
+    const Run text = ctl({QStringLiteral("reverify"), QStringLiteral("list")});
+    QVERIFY2(text.code == 0 && text.out.contains(key.toUtf8()), qPrintable(text.describe(true)));
+
+    const Run keep = ctl(
+        {QStringLiteral("reverify"), QStringLiteral("keep"), key, QStringLiteral("--days"), QStringLiteral("14")});
+    QVERIFY2(keep.code == 0, qPrintable(keep.describe(true)));
+    QVERIFY2(keep.out.contains("reverify-keep"), keep.out.constData());
+    const auto kept = EntryCodec::decode(m_redis.client.get(redisKey).toStdString());
+    QVERIFY(kept);
+    QCOMPARE(kept->version, approved->version);
+    QCOMPARE(kept->reviewDays, 14);
+    QVERIFY(kept->reviewByMs > QDateTime::currentMSecsSinceEpoch() + 13LL * 86400000);
+    QVERIFY(!ctl({QStringLiteral("reverify"), QStringLiteral("list"), QStringLiteral("--json")})
+                 .out.contains(key.toUtf8()));
+
+    const Run revoke = ctl({QStringLiteral("revoke"), key});
+    QVERIFY2(revoke.code == 0, qPrintable(revoke.describe()));
+    QVERIFY2(revoke.err.contains("Served no request"), revoke.err.constData());
+
+    QCOMPARE(ctl({QStringLiteral("reverify"), QStringLiteral("again")}).code, 2);
+    QCOMPARE(ctl({QStringLiteral("reverify"), QStringLiteral("keep")}).code, 2);
 }
 
 void TestCtl::badUsageExitsTwo_data()
