@@ -57,6 +57,16 @@
 //   key holds at most 64 regions' worth of them (a new field past that is not
 //   counted). Answers the number of keys counted.
 //
+// FCALL l0l3_l1_review 0 KEY ENTRY SIMILARITY NS PROMPT REGION   (the gateway user)
+//   One L1 answer a gateway served (a sample, --semantic-review-sample), for
+//   an operator to confirm or deny: KEY the request's cache key, ENTRY the
+//   entry that answered (both 32 lower-case hex), SIMILARITY a decimal in
+//   [0, 1] of at most 8 bytes, NS at most 256 bytes, PROMPT at most
+//   kL1ReviewMaxPromptBytes, REGION 1..64 of [A-Za-z0-9._-]; anything else is
+//   refused with "BADREVIEW <why>". XADDs RedisSchema::kL1Review fields key,
+//   entry, similarity, ns, prompt, region, ts (the primary's clock, ms),
+//   trimmed to about kL1ReviewMaxLen entries (MAXLEN ~). Answers "sampled".
+//
 // Limits: the defaults in DEFAULTS below (max_len is
 // RedisSchema::kProposalsMaxLen, inbox_max_len RedisSchema::kProposalInboxMaxLen),
 // overridden field by field by the console in the hash
@@ -80,6 +90,10 @@ inline constexpr std::string_view kHeartbeatName = "l0l3_heartbeat";
 inline constexpr std::string_view kServedName = "l0l3_served";
 // The most KEY COUNT pairs one l0l3_served takes.
 inline constexpr int kServedMaxPairs = 1000;
+inline constexpr std::string_view kL1ReviewName = "l0l3_l1_review";
+// Bounds of l0l3_l1_review, as in the library below.
+inline constexpr int kL1ReviewMaxLen = 10000;
+inline constexpr int kL1ReviewMaxPromptBytes = 2048;
 // The most inbox elements one l0l3_drain moves (a larger COUNT is clamped).
 inline constexpr int kDrainMax = 1000;
 // Retention defaults, as in DEFAULTS below (a test checks that they agree):
@@ -407,10 +421,41 @@ local function served(keys, args)
     return counted
 end
 
+-- A sample of the L1 answers gateways served, for operators to confirm or deny.
+local L1_REVIEW = PREFIX .. 'l1-review'
+local L1_REVIEW_MAX_LEN = 10000
+local L1_REVIEW_MAX_PROMPT = 2048
+
+local function l1_review(keys, args)
+    if #keys ~= 0 or #args ~= 6 then
+        return redis.error_reply('ERR usage: FCALL l0l3_l1_review 0 KEY ENTRY SIMILARITY NS PROMPT REGION')
+    end
+    local key, entry, similarity, ns, prompt, region = args[1], args[2], args[3], args[4], args[5], args[6]
+    if not valid_key(key) or not valid_key(entry) then
+        return redis.error_reply('BADREVIEW key or entry is not 32 lower-case hex digits')
+    end
+    if #similarity > 8 or not string.match(similarity, '^[01]%.%d+$') then
+        return redis.error_reply('BADREVIEW similarity is not a decimal in [0, 1]')
+    end
+    if #ns > 256 then
+        return redis.error_reply('BADREVIEW ns is ' .. #ns .. ' bytes, the limit is 256')
+    end
+    if #prompt > L1_REVIEW_MAX_PROMPT then
+        return redis.error_reply('BADREVIEW prompt is ' .. #prompt .. ' bytes, the limit is ' .. L1_REVIEW_MAX_PROMPT)
+    end
+    if #region > 64 or not string.match(region, '^[%w%._%-]+$') then
+        return redis.error_reply('BADREVIEW region is not 1 to 64 letters, digits, ".", "_" or "-"')
+    end
+    redis.call('XADD', L1_REVIEW, 'MAXLEN', '~', L1_REVIEW_MAX_LEN, '*', 'key', key, 'entry', entry,
+        'similarity', similarity, 'ns', ns, 'prompt', prompt, 'region', region, 'ts', string.format('%d', now_ms()))
+    return redis.status_reply('sampled')
+end
+
 redis.register_function('l0l3_propose', propose)
 redis.register_function('l0l3_drain', drain)
 redis.register_function('l0l3_heartbeat', heartbeat)
 redis.register_function('l0l3_served', served)
+redis.register_function('l0l3_l1_review', l1_review)
 )lua";
 
 } // namespace l0l3::ProposalFunction

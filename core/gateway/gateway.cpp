@@ -15,6 +15,7 @@
 #include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
 #include "core/common/lexicalembedder.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redishostlist.h"
 #include "core/common/redisschema.h"
 #include "core/gateway/asioredisconnection.h"
@@ -828,6 +829,7 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
             };
             serveHit(chat->exchange, worker, chat->request, chat->key, *result.answer, Tier::Semantic, chat->started,
                      chat->degraded, extra);
+            sampleForReview(worker, *chat, result.l1Key, std::string_view(extra[0].value));
             return;
         }
         if (result.answer) {
@@ -839,6 +841,24 @@ void Gateway::handleChat(HttpExchange &exchange, Worker &worker, Clock::time_poi
         chat->l1Similarity = result.l1Similarity;
         forwardUpstream(worker, chat);
     });
+}
+
+void Gateway::sampleForReview(Worker &worker, const PendingChat &chat, std::string_view entry,
+                              std::string_view similarity)
+{
+    const int every = m_config.semanticReviewSample;
+    if (every <= 0 || m_l1Answers.fetch_add(1, std::memory_order_relaxed) % static_cast<std::uint64_t>(every) != 0)
+        return;
+    // The function refuses what is out of its bounds; the prompt is within them (L1 reads no longer one).
+    worker.primary->command({"FCALL", ProposalFunction::kL1ReviewName, "0", chat.key, entry, similarity, chat.ns,
+                             chat.request.user, m_config.region},
+                            [](const redisReply *reply, std::string_view error) {
+                                if (!reply || reply->type == REDIS_REPLY_ERROR)
+                                    Log::warnRateLimited(
+                                        "L1 review sample not written: "
+                                        + (reply ? Log::printable(std::string_view(reply->str, reply->len), 200)
+                                                 : std::string(error)));
+                            });
 }
 
 std::shared_ptr<Gateway::PendingChat> Gateway::pendingChat(Worker &worker, HttpExchange &exchange,

@@ -74,6 +74,8 @@ private:
     void serveHit(HttpExchange &exchange, Worker &worker, const ChatRequest &request, const std::string &key,
                   const CachedAnswer &answer, GatewayMetrics::Tier tier, Clock::time_point started, bool degraded,
                   std::span<const HttpHeader> extra = {});
+    // One L1 answer in --semantic-review-sample to the review stream, off the response path.
+    void sampleForReview(Worker &worker, const PendingChat &chat, std::string_view entry, std::string_view similarity);
     void forwardUpstream(Worker &worker, std::shared_ptr<PendingChat> chat);
     void onUpstream(Worker &worker, const std::shared_ptr<PendingChat> &chat, UpstreamClient::Result result);
     // A 429 or 5xx from the upstream, to the client with its status and, when valid, its Retry-After and body.
@@ -131,6 +133,7 @@ private:
     LatencyHistogram m_upstreamLatency;
     std::unique_ptr<LatencyWindow> m_upstreamLatencyWindow; // ticker thread only
     std::string m_upstreamAuthorization;                    // "Bearer <upstream key>" or empty
+    std::atomic<std::uint64_t> m_l1Answers{0};              // L1 answers served, for the review sample
     std::atomic<bool> m_draining{false};
     std::atomic<bool> m_stopping{false};
 };

@@ -565,6 +565,9 @@ const std::vector<Option> &options()
          }},
         {"semantic-max-entries", "N", "vectors the L1 index holds at most (default 200000)",
          integer(1, 1LL << 32, &GatewayConfig::semanticMaxEntries)},
+        {"semantic-review-sample", "N",
+         "one L1 answer in N goes to the operators' review stream\n(default 20; 0: none)",
+         integer(0, 1000000, &GatewayConfig::semanticReviewSample)},
         {"", "", "Limits and security"},
         {"rate-limit", "R",
          "requests/s per API key, or per client address without one (default off);\n"

@@ -110,6 +110,8 @@ struct GatewayConfig
     // its index holds at most semanticMaxEntries vectors.
     std::string semantic = "shadow";
     std::size_t semanticMaxEntries = 200000;
+    // One L1 answer in this many goes to the review stream (FCALL l0l3_l1_review); 0: none.
+    int semanticReviewSample = 20;
 
     // --check-config: l0l3-gateway validates everything above and exits instead of serving.
     bool checkConfig = false;

@@ -35,6 +35,7 @@ private slots:
     void fullInboxRefusesNewProposals();
     void drainDropsMalformedElementsAndMovesTheRest();
     void drainIsBoundedPerCall();
+    void l1ReviewSampleIsBounded();
     void servedCountsPerRegionAndHour();
     void servedRefusesMalformedCalls_data();
     void servedRefusesMalformedCalls();
@@ -550,6 +551,47 @@ void TestProposalFunction::servedRefusesMalformedCalls()
     QVERIFY2(r.str.startsWith(error), r.str.constData());
     // Refused whole: nothing counted for the good pairs either.
     QVERIFY(m_console.command({"EXISTS", qb(RedisSchema::servedKey(std::string(32, 'c')))}).integer == 0);
+}
+
+void TestProposalFunction::l1ReviewSampleIsBounded()
+{
+    const QByteArray key = qb(proposal("How can I reset my password?").key);
+    const QByteArray entry = qb(proposal("How do I reset my password?").key);
+    auto review = [&](const QList<QByteArray> &args) {
+        QList<QByteArray> argv{"FCALL", qb(ProposalFunction::kL1ReviewName), "0"};
+        argv.append(args);
+        return m_gateway.command(argv);
+    };
+    RedisValue r = review({key, entry, "0.9412", "default", "How can I reset my password?", "nyc"});
+    QVERIFY2(r.isStatus() && r.str == "sampled", qPrintable(r.toString()));
+    const RedisValue all = m_console.command({"XRANGE", qb(RedisSchema::kL1Review), "-", "+"});
+    QCOMPARE(all.elements.size(), 1);
+    const auto &kv = all.elements[0].elements.value(1).elements;
+    QStringList names;
+    for (qsizetype i = 0; i + 1 < kv.size(); i += 2)
+        names << QString::fromUtf8(kv[i].str);
+    QCOMPARE(names.join(u','), QStringLiteral("key,entry,similarity,ns,prompt,region,ts"));
+    QCOMPARE(kv.value(1).str, key);
+    QCOMPARE(kv.value(3).str, entry);
+
+    const QList<QList<QByteArray>> bad{
+        {key.toUpper(), entry, "0.9", "default", "p", "nyc"},
+        {key, "l0l3:v1:audit", "0.9", "default", "p", "nyc"},
+        {key, entry, "2.5", "default", "p", "nyc"},
+        {key, entry, "0.123456789", "default", "p", "nyc"},
+        {key, entry, "0.9", QByteArray(300, 'n'), "p", "nyc"},
+        {key, entry, "0.9", "default", QByteArray(ProposalFunction::kL1ReviewMaxPromptBytes + 1, 'p'), "nyc"},
+        {key, entry, "0.9", "default", "p", "n y c"},
+    };
+    for (const QList<QByteArray> &args : bad) {
+        r = review(args);
+        QVERIFY2(r.isError() && r.str.startsWith("BADREVIEW"), qPrintable(r.toString()));
+    }
+    QVERIFY(review({key, entry}).isError());
+    QCOMPARE(m_console.command({"XLEN", qb(RedisSchema::kL1Review)}).integer, 1);
+    // The gateway user may append through the function only: no read, no trim of its own.
+    QVERIFY(m_gateway.command({"XRANGE", qb(RedisSchema::kL1Review), "-", "+"}).isError());
+    QVERIFY(m_gateway.command({"XTRIM", qb(RedisSchema::kL1Review), "MAXLEN", "0"}).isError());
 }
 
 QTEST_GUILESS_MAIN(TestProposalFunction)

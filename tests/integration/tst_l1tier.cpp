@@ -1,6 +1,7 @@
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QJsonObject>
+#include <QMap>
 #include <QTest>
 
 #include "core/common/cachekey.h"
@@ -78,7 +79,9 @@ private:
 void TestL1Tier::initTestCase()
 {
     GatewayStack::Options options;
-    options.gatewayArgs = QStringList{QStringLiteral("--semantic"), QStringLiteral("serve")};
+    // Every L1 answer sampled for review.
+    options.gatewayArgs = QStringList{QStringLiteral("--semantic"), QStringLiteral("serve"),
+                                      QStringLiteral("--semantic-review-sample"), QStringLiteral("1")};
     QString error;
     QVERIFY2(m_stack.start(options, &error), qPrintable(error));
     m_shadow = m_stack.launchGateway({QStringLiteral("--semantic"), QStringLiteral("shadow")}, &error,
@@ -211,6 +214,27 @@ void TestL1Tier::servesAParaphraseWithL1Headers()
     QVERIFY2(streamed.status == 200, qPrintable(streamed.describe()));
     QCOMPARE(streamed.header("x-l0l3-tier"), QByteArray("L1"));
     QCOMPARE(ChatWire::sseContent(streamed.body), a.response);
+
+    // The review sample: the request's key, the entry that answered, its similarity, the prompt.
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const RedisValue all = m_stack.primaryClient().command(
+                         {"XRANGE", bytes(RedisSchema::kL1Review), "-", "+"});
+                     for (const RedisValue &e : all.elements) {
+                         QMap<QByteArray, QByteArray> f;
+                         const auto &kv = e.elements.value(1).elements;
+                         for (qsizetype i = 0; i + 1 < kv.size(); i += 2)
+                             f[kv[i].str] = kv[i + 1].str;
+                         if (f.value("key") == ownKey && f.value("entry") == a.key
+                             && f.value("similarity") == r.header("x-l0l3-similarity")
+                             && f.value("prompt") == paraphrase.toUtf8() && f.value("ns") == "default"
+                             && f.value("region") == "nyc" && f.value("ts").toLongLong() > 0)
+                             return true;
+                     }
+                     return false;
+                 },
+                 kIndexTimeoutMs),
+             "no review sample of the L1 answer");
 
     const auto samples = metrics(m_stack.gatewayPort());
     QVERIFY(ChatWire::sum(samples, "l0l3_l1_lookups_total", {{"result", "hit"}}) >= 2);
