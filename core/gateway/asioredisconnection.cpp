@@ -340,8 +340,9 @@ void AsioRedisConnection::onRead(const LinkPtr &link, std::size_t bytes)
     for (;;) {
         void *reply = nullptr;
         if (redisReaderGetReply(link->reader, &reply) != REDIS_OK) {
-            Log::warn("redis " + m_options.role + " " + m_options.url.redacted()
-                      + ": protocol error in a reply: " + Log::printable(link->reader->errstr) + "; dropping the link");
+            if (!m_options.quiet)
+                Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + ": protocol error in a reply: "
+                          + Log::printable(link->reader->errstr) + "; dropping the link");
             return linkFailed(link, "protocol error");
         }
         if (!reply)
@@ -356,8 +357,9 @@ void AsioRedisConnection::onRead(const LinkPtr &link, std::size_t bytes)
     // when no reply ended in it, else at most what follows the last one.
     link->partialBytes = complete ? link->reader->len - link->reader->pos : link->partialBytes + bytes;
     if (link->partialBytes > m_options.maxReplyBytes) {
-        Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + ": a reply exceeds "
-                  + std::to_string(m_options.maxReplyBytes) + " bytes; dropping the link");
+        if (!m_options.quiet)
+            Log::warn("redis " + m_options.role + " " + m_options.url.redacted() + ": a reply exceeds "
+                      + std::to_string(m_options.maxReplyBytes) + " bytes; dropping the link");
         return linkFailed(link, "reply too large");
     }
     startRead(link);
@@ -492,7 +494,7 @@ void AsioRedisConnection::answered()
 {
     m_ready = true;
     m_backoffMs = 50;
-    if (m_reportedDown || !m_everConnected)
+    if ((m_reportedDown || !m_everConnected) && !m_options.quiet)
         Log::info("redis " + m_options.role + " " + m_options.url.redacted() + " connected");
     m_everConnected = true;
     m_reportedDown = false;
@@ -525,6 +527,8 @@ void AsioRedisConnection::lost(std::string_view reason)
     m_loggedReason = reason;
     const std::string line = "redis " + m_options.role + " " + m_options.url.redacted()
         + " unavailable: " + std::string(reason) + "; retrying with backoff";
+    if (m_options.quiet)
+        return;
     if (first)
         Log::warn(line);
     else

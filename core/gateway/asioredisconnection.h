@@ -73,6 +73,9 @@ public:
         std::shared_ptr<boost::asio::ssl::context> tls = {};
         // A reply larger than this drops the link (tests set less).
         std::size_t maxReplyBytes = kMaxReplyBytes;
+        // No log lines ("connected", "unavailable", dropped links): the
+        // caller reports lastError() itself (the start-up check).
+        bool quiet = false;
     };
     // The context of rediss:// links whose Options name none (the gateway's
     // --redis-ca-file, --redis-cert-file, --redis-key-file). Set it before

@@ -59,6 +59,7 @@ private:
         o.commandTimeoutMs = timeoutMs;
         o.connectTimeoutMs = timeoutMs;
         o.maxBackoffMs = timeoutMs;
+        o.quiet = true; // main() prints the one line that says why
         return o;
     }
 
