@@ -67,6 +67,8 @@ private:
     HttpResult chat(const QString &prompt, const QJsonObject &extra = {}, int port = -1);
     std::vector<PromSample> metrics(int port);
     double indexEntries(int port);
+    // The lexical-model vector records on the replica; 0 while it lacks mustHave's.
+    int lexicalVectors(const QByteArray &mustHave);
     // Polls (sending the paraphrase) until the serving gateway answers it from L1 with entryKey.
     bool waitUntilServedFromL1(const QString &paraphrase, const QByteArray &entryKey);
 
@@ -171,6 +173,21 @@ std::vector<PromSample> TestL1Tier::metrics(int port)
 double TestL1Tier::indexEntries(int port)
 {
     return ChatWire::sum(metrics(port), "l0l3_l1_index_entries");
+}
+
+int TestL1Tier::lexicalVectors(const QByteArray &mustHave)
+{
+    RedisClient &replica = m_stack.replicaClient();
+    const RedisValue scan = replica.command(
+        {"SCAN", "0", "MATCH", bytes(RedisSchema::kVectorPattern), "COUNT", "100000"});
+    int lexical = 0;
+    bool seen = false;
+    for (const RedisValue &k : scan.elements.value(1).elements) {
+        const auto record = VectorRecordCodec::decode(replica.get(k.str).toStdString());
+        lexical += record && record->model == m_embedder.modelId() ? 1 : 0;
+        seen = seen || k.str.endsWith(mustHave);
+    }
+    return seen ? lexical : 0;
 }
 
 bool TestL1Tier::waitUntilServedFromL1(const QString &paraphrase, const QByteArray &entryKey)
@@ -337,7 +354,12 @@ void TestL1Tier::shadowProposalCarriesTheCandidate()
     const int shadowPort = m_shadow->listenPort();
     // Wait for the shadow gateway's index to hold it, without asking the paraphrase (its first
     // miss is the proposal under test).
-    QVERIFY(Poll::until([&] { return indexEntries(shadowPort) >= 1; }, kIndexTimeoutMs));
+    QVERIFY(Poll::until(
+        [&] {
+            const int expected = lexicalVectors(a.key);
+            return expected > 0 && indexEntries(shadowPort) == expected;
+        },
+        kIndexTimeoutMs));
     // The invalidation may still be on its way: a paraphrase of its own per attempt, until one
     // proposal names the candidate.
     RedisClient &primary = m_stack.primaryClient();
