@@ -3,6 +3,8 @@
 #include <QSortFilterProxyModel>
 #include <QTest>
 
+#include <algorithm>
+
 #include "tests/support/timescale.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/entries/entrytablemodel.h"
@@ -74,6 +76,56 @@ private slots:
         QCOMPARE(model.rowOfKey(QStringLiteral("k10")), -1);
         model.clear();
         QCOMPARE(model.rowCount(), 0);
+    }
+
+    // Many removals (past the point where the key -> row table is renumbered), interleaved
+    // with new rows, updates of old and new rows and re-added keys: every key maps to its row.
+    void proposalModelRowsStayRightThroughRemovals()
+    {
+        ProposalTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<ProposalItem> page;
+        for (int i = 0; i < 1200; ++i)
+            page.append(item(QStringLiteral("k%1").arg(i), 1, i, 1000 + i, QStringLiteral("nyc")));
+        model.addItems(page);
+        const auto consistent = [&model] {
+            for (int r = 0; r < model.rowCount(); ++r) {
+                if (model.rowOfKey(model.itemAt(r).key) != r)
+                    return false;
+            }
+            return true;
+        };
+        int added = 0;
+        for (int round = 0; round < 24; ++round) { // 600 removals: the table is renumbered on the way
+            // Scattered, duplicated and absent keys; a run of neighbours.
+            QStringList gone;
+            for (int j = 0; j < 20; ++j)
+                gone << model.itemAt((j * 37 + round * 11) % model.rowCount()).key;
+            gone << gone.first() << QStringLiteral("absent");
+            const int from = model.rowCount() / 2;
+            for (int r = from; r < std::min(model.rowCount(), from + 5); ++r)
+                gone << model.itemAt(r).key;
+            model.removeKeys(gone);
+            for (const QString &k : std::as_const(gone))
+                QCOMPARE(model.rowOfKey(k), -1);
+            QVERIFY2(consistent(), qPrintable(QStringLiteral("after removals of round %1").arg(round)));
+            // New rows, an update of an old and of a new row, a removed key back.
+            model.addItems({item(QStringLiteral("n%1").arg(added), 1, 1, 1, QStringLiteral("eu")),
+                            item(QStringLiteral("n%1").arg(added + 1), 1, 1, 1, QStringLiteral("eu")),
+                            item(gone.at(3), 5, 5, 5, QStringLiteral("eu"))});
+            added += 2;
+            model.updateItems({item(QStringLiteral("n%1").arg(added - 1), 7, 7, 7, QStringLiteral("eu")),
+                               item(model.itemAt(0).key, 8, 8, 8, QStringLiteral("eu"))});
+            QCOMPARE(model.itemAt(model.rowOfKey(QStringLiteral("n%1").arg(added - 1))).seenTotal, 7);
+            QCOMPARE(model.itemAt(0).seenTotal, 8);
+            QCOMPARE(model.itemAt(model.rowOfKey(gone.at(3))).seenTotal, 5);
+            model.setPending(QStringLiteral("n%1").arg(added - 2), true);
+            QVERIFY(model.index(model.rowOfKey(QStringLiteral("n%1").arg(added - 2)), 0)
+                        .data(ProposalTableModel::PendingRole)
+                        .toBool());
+            QVERIFY2(consistent(), qPrintable(QStringLiteral("after additions of round %1").arg(round)));
+        }
+        QVERIFY(model.rowCount() < 1200 - 512);
     }
 
     // addPages moves the items of a page only the model holds; a page the caller still holds

@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <iterator>
 
 #include "ui/common/formatting.h"
 
@@ -210,6 +211,7 @@ void ProposalTableModel::clear(bool deferRelease)
         m_items.clear();
         m_rows.clear();
     }
+    m_removed.clear();
     m_scores.clear();
     m_pending.clear();
     endResetModel();
@@ -247,6 +249,8 @@ void ProposalTableModel::addPages(QList<QList<ProposalItem>> pages)
     QList<ProposalItem> existing;
     const int first = int(m_items.size());
     int next = first;
+    // Stored rows count the rows removed since the last reindex: new rows go after all of them.
+    const int shift = int(m_removed.size());
     QList<std::pair<qsizetype, qsizetype>> fresh; // page, index
     bool allFresh = true;
     for (qsizetype p = 0; p < pages.size(); ++p) {
@@ -255,12 +259,12 @@ void ProposalTableModel::addPages(QList<QList<ProposalItem>> pages)
             const qsizetype before = m_rows.size();
             int &row = m_rows[items[i].key];
             if (m_rows.size() != before) {
-                row = next++;
+                row = shift + next++;
                 fresh.append({p, i});
                 continue;
             }
             allFresh = false;
-            if (row < first)
+            if (row < shift + first)
                 existing.append(items[i]);
         }
     }
@@ -305,13 +309,13 @@ void ProposalTableModel::updateItems(const QList<ProposalItem> &items)
     int lo = -1;
     int hi = -1;
     for (const ProposalItem &item : items) {
-        const auto it = m_rows.constFind(item.key);
-        if (it == m_rows.cend())
+        const int row = rowOfKey(item.key);
+        if (row < 0)
             continue;
-        m_items[*it] = item;
-        m_scores[*it] = item.savingsScore;
-        lo = lo < 0 ? *it : std::min(lo, *it);
-        hi = std::max(hi, *it);
+        m_items[row] = item;
+        m_scores[row] = item.savingsScore;
+        lo = lo < 0 ? row : std::min(lo, row);
+        hi = std::max(hi, row);
     }
     // One dataChanged over the touched range rather than one per row.
     if (lo >= 0)
@@ -321,10 +325,13 @@ void ProposalTableModel::updateItems(const QList<ProposalItem> &items)
 void ProposalTableModel::removeKeys(const QStringList &keys)
 {
     QList<int> rows;
+    std::vector<int> stored;
     for (const QString &key : keys) {
         const auto it = m_rows.constFind(key);
-        if (it != m_rows.cend())
-            rows.append(*it);
+        if (it != m_rows.cend()) {
+            rows.append(currentRow(*it));
+            stored.push_back(*it);
+        }
         m_pending.remove(key);
     }
     if (rows.isEmpty())
@@ -342,15 +349,36 @@ void ProposalTableModel::removeKeys(const QStringList &keys)
             m_rows.remove(m_items.at(i).key);
         m_items.remove(rows[start], rows[end] - rows[start] + 1);
         m_scores.remove(rows[start], rows[end] - rows[start] + 1);
-        reindex(rows[start]);
         endRemoveRows();
         end = start - 1;
     }
+    noteRemoved(std::move(stored));
 }
 
 int ProposalTableModel::rowOfKey(const QString &key) const
 {
-    return m_rows.value(key, -1);
+    const auto it = m_rows.constFind(key);
+    return it == m_rows.cend() ? -1 : currentRow(*it);
+}
+
+int ProposalTableModel::currentRow(int stored) const
+{
+    return stored - int(std::lower_bound(m_removed.cbegin(), m_removed.cend(), stored) - m_removed.cbegin());
+}
+
+// Renumbering every row after a removed one is a hash write per row (tens of
+// ms at 100k rows, on every decision): the removed rows are remembered
+// instead, and the table is renumbered once per kMaxRemovedBeforeReindex.
+void ProposalTableModel::noteRemoved(std::vector<int> stored)
+{
+    std::sort(stored.begin(), stored.end());
+    stored.erase(std::unique(stored.begin(), stored.end()), stored.end());
+    std::vector<int> merged;
+    merged.reserve(m_removed.size() + stored.size());
+    std::merge(m_removed.cbegin(), m_removed.cend(), stored.cbegin(), stored.cend(), std::back_inserter(merged));
+    m_removed = std::move(merged);
+    if (m_removed.size() > kMaxRemovedBeforeReindex)
+        reindex();
 }
 
 void ProposalTableModel::setPending(const QString &key, bool pending)
@@ -364,9 +392,10 @@ void ProposalTableModel::setPending(const QString &key, bool pending)
         emit dataChanged(index(row, 0), index(row, ColumnCount - 1));
 }
 
-void ProposalTableModel::reindex(int from)
+void ProposalTableModel::reindex()
 {
-    for (int i = from; i < m_items.size(); ++i)
+    m_removed.clear();
+    for (int i = 0; i < m_items.size(); ++i)
         m_rows.insert(m_items.at(i).key, i);
 }
 

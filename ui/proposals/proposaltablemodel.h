@@ -6,6 +6,9 @@
 #include <QSet>
 #include <QStringList>
 
+#include <cstddef>
+#include <vector>
+
 #include "core/control/proposalitem.h"
 
 namespace l0l3 {
@@ -71,12 +74,19 @@ public:
     void setNowMs(qint64 nowMs) { m_nowMs = nowMs; }
 
 private:
-    void reindex(int from);
+    // m_rows holds each key's row as numbered at the last reindex(); m_removed the
+    // rows (in that numbering, sorted) removed since. A stored row minus the removed
+    // rows before it is the current row.
+    int currentRow(int stored) const;
+    void noteRemoved(std::vector<int> stored);
+    void reindex();
     qint64 nowMs() const;
+    static constexpr std::size_t kMaxRemovedBeforeReindex = 512;
 
     QList<ProposalItem> m_items;
     QList<double> m_scores; // savingsScore of each row
     QHash<QString, int> m_rows;
+    std::vector<int> m_removed;
     QSet<QString> m_pending;
     QList<ProposalItem> m_retired; // rows of a clear(true), freed by releaseRetired()
     QHash<QString, int> m_retiredRows;
