@@ -465,6 +465,12 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QTest::keyClick(dialog->editor(), Qt::Key_A, Qt::ControlModifier);
     QTest::keyClicks(dialog->editor(), QStringLiteral("Yes, until the parcel ships."));
     QTest::keyClick(dialog->editor(), Qt::Key_Return, Qt::ControlModifier);
+    // Then the confirmation with the blast radius (the requests the entry served, per region).
+    QMessageBox *confirm = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((confirm = entries->findChild<QMessageBox *>(QStringLiteral("blastRadiusConfirm")))
+                                 && confirm->isVisible(),
+                             TimeScale::ms(5000));
+    confirm->button(QMessageBox::Ok)->click();
     QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key) && entry(*m_primary, key)->version == 2, TimeScale::ms(10000));
     QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), QStringLiteral("Yes, until the parcel ships."));
 
@@ -483,7 +489,9 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QCOMPARE(entries->view()->currentIndex().siblingAtColumn(EntryTableModel::Key).data().toString(), key);
     QTest::keyClick(entries->view(), Qt::Key_Delete);
     QMessageBox *box = nullptr;
-    QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>()) != nullptr, TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT((box = entries->findChild<QMessageBox *>(QStringLiteral("blastRadiusConfirm")))
+                                 && box->isVisible(),
+                             TimeScale::ms(5000));
     box->button(QMessageBox::Ok)->click();
     QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), TimeScale::ms(10000));
     QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, TimeScale::ms(5000));

@@ -1,7 +1,7 @@
 #include "ui/common/blastradiusprompt.h"
 
+#include <QAbstractButton>
 #include <QMessageBox>
-#include <QPushButton>
 #include <QWidget>
 
 #include "ui/common/formatting.h"
@@ -34,14 +34,13 @@ void BlastRadiusPrompt::show(const QString &radius)
 {
     auto *box = new QMessageBox(QMessageBox::Warning, m_request.title,
                                 m_request.question + QStringLiteral("\n\n") + Formatting::multiLine(radius, 2000),
-                                QMessageBox::Cancel, m_parentWidget);
+                                QMessageBox::Ok | QMessageBox::Cancel, m_parentWidget);
     box->setObjectName(QStringLiteral("blastRadiusConfirm"));
     box->setTextFormat(Qt::PlainText);
     box->setAttribute(Qt::WA_DeleteOnClose);
-    QPushButton *confirm = box->addButton(m_request.confirmText, QMessageBox::AcceptRole);
-    confirm->setObjectName(QStringLiteral("blastRadiusConfirmButton"));
-    box->setDefaultButton(m_request.confirmIsDefault ? confirm
-                                                     : qobject_cast<QPushButton *>(box->button(QMessageBox::Cancel)));
+    QAbstractButton *confirm = box->button(QMessageBox::Ok);
+    confirm->setText(m_request.confirmText);
+    box->setDefaultButton(m_request.confirmIsDefault ? QMessageBox::Ok : QMessageBox::Cancel);
     connect(box, &QMessageBox::finished, this, [this, box, confirm] {
         if (box->clickedButton() == confirm && m_onConfirmed)
             m_onConfirmed();
