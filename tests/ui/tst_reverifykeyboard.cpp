@@ -3,6 +3,7 @@
 // served counts as gateways flush them (FCALL l0l3_served as the gateway ACL
 // user); Enter keeps, Backspace revokes after the blast-radius confirmation,
 // E edits; every outcome is asserted on Redis itself.
+#include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QDateTime>
 #include <QMessageBox>
@@ -175,6 +176,7 @@ void TestReverifyKeyboard::keepRevokeAndEditByKeyboard()
     m_window->show();
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
     ReverifyPage *page = m_window->reverifyPage();
+    QAbstractItemModelTester tester(page->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
     // Shown: the queue loads once connected (a reload after the connection is as good).
     QTRY_VERIFY_WITH_TIMEOUT(
         [&] {
