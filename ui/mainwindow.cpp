@@ -151,8 +151,12 @@ MainWindow::MainWindow(QWidget *parent)
                 const QString why = tr("%1 is a %2: Redis refuses approve, edit, reject and revoke for this role")
                                         .arg(Formatting::oneLine(user, 64), role);
                 for (QAction *a : m_proposals->decisionActions()) {
+                    // The page's own tooltip (with the shortcut) stays; the reason is added to it.
+                    if (!a->property("l0l3BaseToolTip").isValid())
+                        a->setProperty("l0l3BaseToolTip", a->toolTip());
+                    const QString base = a->property("l0l3BaseToolTip").toString();
                     a->setEnabled(!known || canDecide);
-                    a->setToolTip(!known || canDecide ? QString() : why);
+                    a->setToolTip(!known || canDecide ? base : base + u'\n' + why);
                 }
                 m_userLabel->setText(known ? tr("user: %1 (%2)").arg(Formatting::oneLine(user, 64), role) : QString());
                 m_userLabel->setToolTip(known && !canDecide ? why : QString());
