@@ -13,6 +13,7 @@ static RedisConnection::Options consoleOptions(const DemoTopology &t, int port)
     o.port = port;
     o.user = QByteArrayLiteral("console");
     o.password = t.credentials.console.toUtf8();
+    o.tls = t.redisTls(); // the Sentinels and the audit tail follow the primary's TLS
     return o;
 }
 

@@ -36,7 +36,15 @@ struct Options
     double quitAfter = 0;
     QString tab;
     double autoApprove = 0; // seconds between autopilot approvals; 0: off
+    bool tls = false;       // the demo over TLS
 };
+
+DemoOptions demoOptions(const Options &o)
+{
+    DemoOptions options;
+    options.tls = o.tls;
+    return options;
+}
 
 int usageError(const QString &message)
 {
@@ -87,7 +95,10 @@ int parse(const QStringList &arguments, Options *o)
                                              "With --demo: approve the top-ranked proposal every S seconds "
                                              "(audited as demo-autopilot), so hits show without an operator."),
                                          QStringLiteral("S"));
-    parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab, autoApprove});
+    const QCommandLineOption tls(QStringLiteral("tls"),
+                                 QStringLiteral("With --demo: every Redis link over TLS only, verified against a CA "
+                                                "made for the run (in the demo's data directory)."));
+    parser.addOptions({profile, demo, headless, screenshot, quitAfter, tab, autoApprove, tls});
     if (!parser.parse(arguments))
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
@@ -97,6 +108,7 @@ int parse(const QStringList &arguments, Options *o)
     o->profile = parser.value(profile);
     o->demo = parser.isSet(demo);
     o->headless = parser.isSet(headless);
+    o->tls = parser.isSet(tls);
     o->screenshot = parser.value(screenshot);
     o->tab = parser.value(tab).toLower();
     if (parser.isSet(quitAfter)) {
@@ -115,6 +127,8 @@ int parse(const QStringList &arguments, Options *o)
     }
     if (o->headless && !o->demo)
         return usageError(QStringLiteral("--headless needs --demo"));
+    if (o->tls && !o->demo)
+        return usageError(QStringLiteral("--tls needs --demo; a profile takes a rediss:// URL and its CA file"));
     if (o->headless && !o->screenshot.isEmpty())
         return usageError(QStringLiteral("--screenshot needs a window; drop --headless"));
     if (!o->screenshot.isEmpty() && !(o->quitAfter > 0))
@@ -146,7 +160,7 @@ int withChildExits(const DemoStack &stack, int exitCode)
 int runHeadless(QCoreApplication &app, const Options &o)
 {
     UnixSignalNotifier::quitOnTermination(&app);
-    DemoStack stack;
+    DemoStack stack(demoOptions(o));
     DemoHeadlessRunner runner(&stack);
     int exitCode = 0;
     QObject::connect(&stack, &DemoStack::progress, &app, [](int i, int n, const QString &text) {
@@ -216,7 +230,7 @@ int runWindow(QApplication &app, const Options &o)
     }
 
     if (o.demo) {
-        stack = std::make_unique<DemoStack>();
+        stack = std::make_unique<DemoStack>(demoOptions(o));
         auto *progress = new QProgressDialog(QObject::tr("Starting the three-region demo…"), QString(), 0,
                                              DemoStack::stepCount(), &window);
         progress->setWindowTitle(QObject::tr("L0L3 demo"));

@@ -53,7 +53,9 @@ int main(int argc, char *argv[])
                                      QStringLiteral("Dataset JSON instead of the built-in one."),
                                      QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("No per-second status line."));
-    parser.addOptions({quitAfter, rate, noTraffic, dataset, quiet});
+    const QCommandLineOption tls(QStringLiteral("tls"),
+                                 QStringLiteral("Every Redis link over TLS only, with a CA made for the run."));
+    parser.addOptions({quitAfter, rate, noTraffic, dataset, quiet, tls});
     if (const auto exitCode = ToolCommandLine::parse(parser))
         return *exitCode;
 
@@ -64,6 +66,7 @@ int main(int argc, char *argv[])
         return ToolCommandLine::usageError(QStringLiteral("--rate must be a number >= 0"));
     options.startTraffic = !parser.isSet(noTraffic) && options.trafficRate > 0;
     options.datasetPath = parser.value(dataset);
+    options.tls = parser.isSet(tls);
     double quitSeconds = 0;
     if (parser.isSet(quitAfter)) {
         quitSeconds = parser.value(quitAfter).toDouble(&ok);

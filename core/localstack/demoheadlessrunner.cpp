@@ -89,6 +89,7 @@ void DemoHeadlessRunner::tick()
         options.port = topology.primary.port;
         options.user = QByteArrayLiteral("console");
         options.password = topology.credentials.console.toUtf8();
+        options.tls = topology.redisTls();
         m_redis = new RedisConnection(options, this);
         m_redis->open();
     }

@@ -54,6 +54,25 @@ QList<quint16> freePorts(int count)
     return ports;
 }
 
+// Runs the openssl CLI, bounded; *error has its output when it fails.
+bool runOpenssl(const QStringList &args, QString *error)
+{
+    QProcess process;
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    process.start(QStringLiteral("openssl"), args);
+    const bool finished = process.waitForStarted(10000) && process.waitForFinished(30000);
+    if (!finished) {
+        process.kill();
+        process.waitForFinished(2000);
+    }
+    if (!finished || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
+        *error = QStringLiteral("openssl %1 failed: %2")
+                     .arg(args.value(0), QString::fromLocal8Bit(process.readAll()).trimmed().left(2000));
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 struct DemoStack::Child
@@ -208,6 +227,9 @@ bool DemoStack::writeConfigs(QString *error)
     for (int i = 0; i < 3; ++i)
         m_topology.sentinels.append({QStringLiteral("sentinel-%1").arg(i + 1), {}, ports.at(1 + regions + i), 0});
 
+    if (m_options.tls && !writeCertificates(dir.filePath(QStringLiteral("tls")), error))
+        return false;
+
     const auto writeNodeConfig = [&](const DemoRedisNode &node, RedisNodeConfig::Role role) {
         dir.mkpath(node.name);
         const QDir nodeDir(dir.filePath(node.name));
@@ -226,6 +248,12 @@ bool DemoStack::writeConfigs(QString *error)
             config.aclFile = m_aclPath;
             config.replicationPassword = c.replication;
         }
+        if (m_options.tls) {
+            const QDir tls(dir.filePath(QStringLiteral("tls")));
+            config.tlsCertFile = tls.filePath(QStringLiteral("node.pem"));
+            config.tlsKeyFile = tls.filePath(QStringLiteral("node.key"));
+            config.tlsCaFile = m_topology.tlsCaFile;
+        }
         return config.write(nodeDir.filePath(sentinel ? QStringLiteral("sentinel.conf") : QStringLiteral("redis.conf")),
                             error);
     };
@@ -237,6 +265,60 @@ bool DemoStack::writeConfigs(QString *error)
     for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels))
         if (!writeNodeConfig(sentinel, RedisNodeConfig::Role::Sentinel))
             return false;
+    return true;
+}
+
+// A CA made for this run (ca.pem, ca.key) and one certificate it signed
+// (node.pem, node.key) for 127.0.0.1, shown by every Redis node and Sentinel
+// as server and, on their own links (tls-replication), as client. The keys
+// stay in the data dir, which only this user can read.
+bool DemoStack::writeCertificates(const QString &dirPath, QString *error)
+{
+    if (QStandardPaths::findExecutable(QStringLiteral("openssl")).isEmpty()) {
+        *error = QStringLiteral("openssl not found in PATH (needed by --tls to make the demo's CA)");
+        return false;
+    }
+    const QDir dir(dirPath);
+    if (!dir.mkpath(QStringLiteral("."))) {
+        *error = QStringLiteral("cannot create %1").arg(dirPath);
+        return false;
+    }
+    const QStringList newKey = {QStringLiteral("-newkey"), QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+                                QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes")};
+    QFile ext(dir.filePath(QStringLiteral("node.ext")));
+    if (!ext.open(QIODevice::WriteOnly)) {
+        *error = ext.fileName() + QStringLiteral(": ") + ext.errorString();
+        return false;
+    }
+    ext.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+              "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n");
+    ext.close();
+    const bool ok = runOpenssl(QStringList{QStringLiteral("req"), QStringLiteral("-x509")} + newKey
+                                   + QStringList{QStringLiteral("-keyout"), dir.filePath(QStringLiteral("ca.key")),
+                                                 QStringLiteral("-out"), dir.filePath(QStringLiteral("ca.pem")),
+                                                 QStringLiteral("-days"), QStringLiteral("30"), QStringLiteral("-subj"),
+                                                 QStringLiteral("/CN=L0L3 demo CA"), QStringLiteral("-addext"),
+                                                 QStringLiteral("basicConstraints=critical,CA:TRUE"),
+                                                 QStringLiteral("-addext"),
+                                                 QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")},
+                               error)
+        && runOpenssl(QStringList{QStringLiteral("req"), QStringLiteral("-new")} + newKey
+                          + QStringList{QStringLiteral("-keyout"), dir.filePath(QStringLiteral("node.key")),
+                                        QStringLiteral("-out"), dir.filePath(QStringLiteral("node.csr")),
+                                        QStringLiteral("-subj"), QStringLiteral("/CN=L0L3 demo node")},
+                      error)
+        && runOpenssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"),
+                       dir.filePath(QStringLiteral("node.csr")), QStringLiteral("-CA"),
+                       dir.filePath(QStringLiteral("ca.pem")), QStringLiteral("-CAkey"),
+                       dir.filePath(QStringLiteral("ca.key")), QStringLiteral("-CAcreateserial"),
+                       QStringLiteral("-days"), QStringLiteral("30"), QStringLiteral("-extfile"), ext.fileName(),
+                       QStringLiteral("-out"), dir.filePath(QStringLiteral("node.pem"))},
+                      error);
+    if (!ok)
+        return false;
+    for (const QString &key : {QStringLiteral("ca.key"), QStringLiteral("node.key")})
+        QFile::setPermissions(dir.filePath(key), QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    m_topology.tlsCaFile = dir.filePath(QStringLiteral("ca.pem"));
     return true;
 }
 
@@ -391,6 +473,7 @@ void DemoStack::recordOperator()
     options.user = "op-" + c.operatorName.toUtf8();
     options.password = c.operatorPassword.toUtf8();
     options.autoReconnect = false;
+    options.tls = m_topology.redisTls();
     auto *admin = new RedisConnection(options, this);
     admin->open();
     OperatorRecord record;
@@ -526,9 +609,11 @@ void DemoStack::startGateways()
     step(6, QStringLiteral("Starting one l0l3-gateway per region"));
     const DemoCredentials &c = m_topology.credentials;
     const QString gateway = findBinary(QStringLiteral("l0l3-gateway"), m_options.binDir);
+    const bool tls = !m_topology.tlsCaFile.isEmpty();
+    const QString scheme = tls ? QStringLiteral("rediss://") : QStringLiteral("redis://");
     QStringList sentinels;
     for (const DemoRedisNode &sentinel : std::as_const(m_topology.sentinels))
-        sentinels.append(QStringLiteral("%1:%2").arg(m_topology.host).arg(sentinel.port));
+        sentinels.append(QStringLiteral("%1%2:%3").arg(tls ? scheme : QString(), m_topology.host).arg(sentinel.port));
     // A failover may promote any replica: the gateways' credentials may go to each data node, and nowhere else.
     QStringList dataNodes{QStringLiteral("%1:%2").arg(m_topology.host).arg(m_topology.primary.port)};
     for (const DemoRegion &region : std::as_const(m_topology.regions))
@@ -541,23 +626,25 @@ void DemoStack::startGateways()
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), c.gateway);
         env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), c.sentinelAuth);
-        QProcess *process = startChild(
-            name, gateway,
-            {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"), region.name,
-             QStringLiteral("--replica"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(region.replica.port),
-             QStringLiteral("--primary"), QStringLiteral("redis://gateway@127.0.0.1:%1").arg(m_topology.primary.port),
-             // Proposals follow a failover to the promoted replica.
-             QStringLiteral("--sentinel"), sentinels.join(u','), QStringLiteral("--master-name"), m_topology.masterName,
-             QStringLiteral("--sentinel-user"), QString::fromLatin1(RedisNodeConfig::kSentinelUser),
-             QStringLiteral("--redis-hosts"), dataNodes.join(u','), QStringLiteral("--upstream"),
-             m_topology.upstreamUrl.toString(),
-             // One I/O thread each: three gateways, Redis and the stub share a laptop.
-             QStringLiteral("--threads"), QStringLiteral("1"),
-             // Misses take the stub's latency plus its exponential tail (p99.9 about
-             // 6.9x the mean jitter); only slower than that is "elevated".
-             QStringLiteral("--slo-p99-ms"),
-             QString::number(m_options.upstreamLatencyMs + 8 * m_options.upstreamJitterMs + 500)},
-            true, env);
+        QStringList args{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"), QStringLiteral("--region"),
+                         region.name, QStringLiteral("--replica"),
+                         QStringLiteral("%1gateway@127.0.0.1:%2").arg(scheme).arg(region.replica.port),
+                         QStringLiteral("--primary"),
+                         QStringLiteral("%1gateway@127.0.0.1:%2").arg(scheme).arg(m_topology.primary.port),
+                         // Proposals follow a failover to the promoted replica.
+                         QStringLiteral("--sentinel"), sentinels.join(u','), QStringLiteral("--master-name"),
+                         m_topology.masterName, QStringLiteral("--sentinel-user"),
+                         QString::fromLatin1(RedisNodeConfig::kSentinelUser), QStringLiteral("--redis-hosts"),
+                         dataNodes.join(u','), QStringLiteral("--upstream"), m_topology.upstreamUrl.toString(),
+                         // One I/O thread each: three gateways, Redis and the stub share a laptop.
+                         QStringLiteral("--threads"), QStringLiteral("1"),
+                         // Misses take the stub's latency plus its exponential tail (p99.9 about
+                         // 6.9x the mean jitter); only slower than that is "elevated".
+                         QStringLiteral("--slo-p99-ms"),
+                         QString::number(m_options.upstreamLatencyMs + 8 * m_options.upstreamJitterMs + 500)};
+        if (tls)
+            args << QStringLiteral("--redis-ca-file") << m_topology.tlsCaFile;
+        QProcess *process = startChild(name, gateway, args, true, env);
         region.gatewayPid = process->processId();
     }
     waitForListenPorts(names, [this, names] {
@@ -630,6 +717,7 @@ RedisConnection *DemoStack::connectTo(quint16 port, const QString &user, const Q
         // The node may not listen yet: keep trying at about the poll rate.
         options.reconnectMinMs = kPollMs;
         options.reconnectMaxMs = 4 * kPollMs;
+        options.tls = m_topology.redisTls();
         redis = std::make_unique<RedisConnection>(options);
         redis->open();
     }

@@ -35,6 +35,11 @@ struct DemoOptions
     QString binDir;              // only there when set; else $L0L3_BIN_DIR, then next to the running executable
     bool keepDataDir = false;    // also when $L0L3_DEMO_KEEP_DATA is set: keep configs and logs
     int stepTimeoutMs = 30000;   // per startup step
+    // Every Redis link over TLS: a CA and a node certificate are made for the
+    // run (openssl CLI) in the data dir; the nodes and Sentinels listen with
+    // TLS only (tls-replication), the gateways get rediss:// URLs and
+    // --redis-ca-file, and DemoTopology::tlsCaFile is set.
+    bool tls = false;
 };
 
 // How one child process of the stack ended, as recorded by DemoStack::stop().
@@ -114,6 +119,7 @@ private:
     void fail(const QString &error);
     void failLater(const QString &error);
     bool writeConfigs(QString *error);
+    bool writeCertificates(const QString &dir, QString *error);
     QProcess *startChild(const QString &name, const QString &program, const QStringList &args, bool parseListenPort,
                          const QProcessEnvironment &env = {});
     Child *child(const QString &name) const;

@@ -5,6 +5,8 @@
 #include <QString>
 #include <QUrl>
 
+#include "core/control/redistls.h"
+
 namespace l0l3 {
 
 // Passwords of the ACL users of packaging/redis/users.acl, random per demo
@@ -54,6 +56,19 @@ struct DemoTopology
     qint64 upstreamPid = 0;
     DemoCredentials credentials;
     QString dataDir; // configs, logs, ACL file
+    // The CA of a TLS demo (DemoOptions::tls), a PEM file in dataDir; empty:
+    // every Redis link is plain TCP.
+    QString tlsCaFile;
+
+    // TLS for a control-plane link to a node of this stack: verified against
+    // tlsCaFile; disabled in a plain demo.
+    RedisTls redisTls() const
+    {
+        RedisTls tls;
+        tls.enabled = !tlsCaFile.isEmpty();
+        tls.caFile = tlsCaFile;
+        return tls;
+    }
 
     // Every process the stack started (for leak checks).
     QList<qint64> pids() const

@@ -16,7 +16,7 @@ target_link_libraries(l0l3_e2e_support PUBLIC l0l3_integration_wire l0l3_control
 set(_e2e_tests tst_failover tst_faults_primary tst_partition tst_gatewaykill tst_roguesentinel tst_rpodrill
     tst_fleetdiscovery tst_manualpromotion)
 if(TARGET l0l3_localstack)
-    list(APPEND _e2e_tests tst_propagation)
+    list(APPEND _e2e_tests tst_propagation tst_propagationtls)
 endif()
 # The disaster drill runs l0l3-ctl export/import as processes.
 if(TARGET l0l3-ctl)
@@ -27,7 +27,7 @@ foreach(test IN LISTS _e2e_tests)
         continue()
     endif()
     set(_libs l0l3_e2e_support)
-    if(test STREQUAL "tst_propagation")
+    if(test STREQUAL "tst_propagation" OR test STREQUAL "tst_propagationtls")
         list(APPEND _libs l0l3_localstack)
     endif()
     l0l3_add_qtest(${test}
@@ -43,6 +43,10 @@ foreach(test IN LISTS _e2e_tests)
         endif()
     endforeach()
 endforeach()
+# l0l3-console --demo --tls runs as a process.
+if(TARGET tst_propagationtls AND TARGET l0l3-console)
+    add_dependencies(tst_propagationtls l0l3-console)
+endif()
 # l0l3-ctl fleet runs as a process.
 if(TARGET tst_fleetdiscovery AND TARGET l0l3-ctl)
     add_dependencies(tst_fleetdiscovery l0l3-ctl)
