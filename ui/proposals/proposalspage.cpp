@@ -122,7 +122,7 @@ void ProposalsPage::layOutPage()
     splitter->setStretchFactor(1, 2);
 
     auto *hints = new QLabel(
-        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>C</b> approve the cluster · <b>J</b>/<b>K</b> or ↓/↑ move · "
+        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>C</b> approve the cluster · <b>S</b> split from it · <b>J</b>/<b>K</b> or ↓/↑ move · "
            "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
            "bulk approve/reject selection · <b>F5</b> reload"),
         this);
@@ -219,11 +219,12 @@ void ProposalsPage::connectWorker()
         }
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
-    connect(w, &ControlWorker::similarEntries, m_detail, &ProposalDetailPane::showSimilar);
+    // One slot: what V and N act on is what the pane shows, never a step behind it.
     connect(w, &ControlWorker::similarEntries, this,
             [this](const QString &proposalKey, const QList<SimilarEntry> &entries) {
                 m_similarFor = proposalKey;
                 m_similarEntries = entries;
+                m_detail->showSimilar(proposalKey, entries);
             });
 }
 
@@ -259,6 +260,9 @@ void ProposalsPage::buildActions()
                             tr("Approve the likely-same questions at once: the representative as an entry, "
                                "the other phrasings as its variants"),
                             &ProposalsPage::approveCurrentCluster);
+    m_splitCluster = make(tr("&Split from cluster"), {QKeySequence(Qt::Key_S)},
+                          tr("Not the same question as the rest of its cluster: approving the cluster leaves it out"),
+                          &ProposalsPage::splitCurrentFromCluster);
     m_prev = make(tr("&Previous proposal"), {QKeySequence(Qt::Key_K)}, tr("Previous proposal (or ↑)"),
                   [this] { moveBy(-1); });
     m_bulkApprove = make(tr("Approve &selection…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return)},
@@ -433,7 +437,7 @@ void ProposalsPage::approveCurrentCluster()
         if (p.ns == item->ns && p.model == item->model && p.system == item->system && !m_model->isPending(p.key))
             scope.append(p);
     }
-    const QList<ProposalCluster> clusters = ProposalClusters::build(scope);
+    const QList<ProposalCluster> clusters = ProposalClusters::build(scope, m_splitKeys);
     const auto it = std::find_if(clusters.begin(), clusters.end(), [&](const ProposalCluster &c) {
         return std::any_of(c.members.begin(), c.members.end(),
                            [&](const ProposalItem &p) { return p.key == item->key; });
@@ -460,6 +464,15 @@ void ProposalsPage::approveCurrentCluster()
                            .arg(it->savings, 0, 'f', 1),
                        5000);
     advanceFrom(item->key);
+}
+
+void ProposalsPage::splitCurrentFromCluster()
+{
+    const auto item = currentItem();
+    if (!item)
+        return;
+    m_splitKeys.insert(item->key);
+    emit statusMessage(tr("%1 split off its cluster.").arg(item->key.left(16)), 3000);
 }
 
 void ProposalsPage::markCurrentNotSame()

@@ -3,6 +3,7 @@
 #include <QHash>
 #include <QList>
 #include <QPointer>
+#include <QSet>
 #include <QTimer>
 #include <QWidget>
 
@@ -73,6 +74,8 @@ public:
     // Approve the current proposal's cluster (ProposalClusters over the queue's proposals of its
     // scope) in one action: its representative as an entry, every other member as a variant of it.
     void approveCurrentCluster();
+    // Split the current proposal off its cluster: C never takes it along again (this session).
+    void splitCurrentFromCluster();
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);
@@ -149,6 +152,8 @@ private:
     QAction *m_attachVariant = nullptr;
     QAction *m_notSame = nullptr;
     QAction *m_approveCluster = nullptr;
+    QAction *m_splitCluster = nullptr;
+    QSet<QString> m_splitKeys; // proposals split off their clusters (ProposalClusters::build's `alone`)
     // The nearest approved entries of the proposal m_similarFor (ControlWorker::similarEntries).
     QString m_similarFor;
     QList<SimilarEntry> m_similarEntries;
