@@ -1,6 +1,7 @@
 // RedisUrl::parse on arbitrary bytes (flags and environment variables).
 // Properties: no crash; a parsed URL has a host, a port in 1..65535, a
-// non-negative db, and its redacted form (logged) does not depend on the password.
+// non-negative db, and its redacted form (logged) does not depend on the
+// password and names the scheme that was parsed (redis:// or rediss://).
 #include "core/common/redisurl.h"
 #include "tests/fuzz/fuzzcheck.h"
 
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     RedisUrl other = *url;
     other.password = url->password.empty() ? "secret" : std::string();
     FUZZ_CHECK(other.redacted() == url->redacted());
-    FUZZ_CHECK(url->redacted().rfind("redis://", 0) == 0);
+    // The scheme says whether the link is TLS, and nothing else does.
+    FUZZ_CHECK(url->redacted().rfind(url->tls ? "rediss://" : "redis://", 0) == 0);
     return 0;
 }
