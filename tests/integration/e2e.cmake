@@ -27,11 +27,14 @@ foreach(test IN LISTS _e2e_tests)
         continue()
     endif()
     set(_libs l0l3_e2e_support)
+    set(_sources ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp)
     if(test STREQUAL "tst_propagation" OR test STREQUAL "tst_propagationtls")
         list(APPEND _libs l0l3_localstack)
+        # The approval path both walk on the local stack, plain and TLS.
+        list(APPEND _sources ${CMAKE_CURRENT_LIST_DIR}/demopropagation.cpp)
     endif()
     l0l3_add_qtest(${test}
-        SOURCES ${CMAKE_CURRENT_LIST_DIR}/${test}.cpp
+        SOURCES ${_sources}
         LIBS ${_libs}
         LABELS integration e2e
         TIMEOUT 240)

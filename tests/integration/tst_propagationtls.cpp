@@ -13,6 +13,7 @@
 #include "core/localstack/demostack.h"
 #include "core/localstack/redisnodeconfig.h"
 #include "tests/integration/chatwire.h"
+#include "tests/integration/demopropagation.h"
 #include "tests/integration/e2estack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
@@ -22,25 +23,11 @@
 
 using namespace l0l3;
 using namespace l0l3::test;
+using DemoPropagation::processGone;
 
 namespace {
 
 constexpr int kPropagationTimeoutMs = 10000;
-
-QString describe(const HttpResult &r)
-{
-    return QStringLiteral("status %1 cache=%2 tier=%3 region=%4 %5 %6")
-        .arg(r.status)
-        .arg(QString::fromLatin1(r.header("x-l0l3-cache")), QString::fromLatin1(r.header("x-l0l3-tier")),
-             QString::fromLatin1(r.header("x-l0l3-region")), r.error, QString::fromUtf8(r.body.left(300)));
-}
-
-// Gone, or a zombie nobody reaped yet (empty cmdline).
-bool processGone(qint64 pid)
-{
-    QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(pid));
-    return !cmdline.open(QIODevice::ReadOnly) || cmdline.readAll().isEmpty();
-}
 
 QByteArray readFile(const QString &path)
 {
@@ -249,66 +236,20 @@ void TestPropagationTls::sentinelsFindEachOtherOverTls()
 void TestPropagationTls::approvalBecomesAHitInEveryRegion()
 {
     const QString prompt = QStringLiteral("How do I reset my password? (propagation over TLS %1)").arg(m_runId);
+    const DemoPropagation::Chat chatIn = [this](const DemoRegion &region, const QString &p) { return chat(region, p); };
     QByteArray key;
-    for (const DemoRegion &region : std::as_const(m_topology.regions)) {
-        const HttpResult miss = chat(region, prompt);
-        QVERIFY2(miss.status == 200, qPrintable(describe(miss)));
-        QCOMPARE(miss.header("x-l0l3-cache"), QByteArray("miss"));
-        QCOMPARE(miss.header("x-l0l3-region"), region.name.toUtf8());
-        if (key.isEmpty())
-            key = miss.header("x-l0l3-key");
-        QCOMPARE(miss.header("x-l0l3-key"), key);
-    }
-
-    // The gateways propose over rediss:// to the primary.
-    std::vector<Proposal> proposals;
-    QVERIFY2(Poll::until(
-                 [&] {
-                     proposals = E2eStack::proposalsFor(m_primary, key);
-                     return !proposals.empty();
-                 },
-                 kPropagationTimeoutMs),
-             "no proposal reached the primary");
-    ApprovalRequest request;
-    request.proposalId = QString::fromStdString(proposals.front().id);
-    for (std::size_t i = 1; i < proposals.size(); ++i)
-        request.duplicateIds.append(QString::fromStdString(proposals[i].id));
-    const QString edited =
+    QString why;
+    QVERIFY2(DemoPropagation::missEverywhere(m_topology.regions, chatIn, prompt, &key, &why), qPrintable(why));
+    // The gateways propose over rediss:// to the primary; replicated over TLS
+    // to every region's replica, read there over TLS.
+    const QString approvedText =
         QStringLiteral("Approved over TLS: open Settings → Security → Reset password. %1").arg(m_runId);
-    request.response = edited;
-    const auto approved = E2eStack::await(
-        [&](ApprovalService::ResultCallback cb) { m_approvals->approve(request, cb); });
-    QVERIFY2(approved.has_value(), "approve() never answered");
-    QVERIFY2(approved->ok, qPrintable(approved->message));
-    QVERIFY2(approved->replicasAcked >= 1, qPrintable(approved->message));
-
-    // Replicated over TLS to every region's replica, read there over TLS.
-    for (const DemoRegion &region : std::as_const(m_topology.regions)) {
-        HttpResult first;
-        QVERIFY2(Poll::until(
-                     [&] {
-                         first = chat(region, prompt);
-                         return first.header("x-l0l3-cache") == "hit";
-                     },
-                     kPropagationTimeoutMs),
-                 qPrintable(region.name + u' ' + describe(first)));
-        QCOMPARE(first.header("x-l0l3-region"), region.name.toUtf8());
-        QCOMPARE(ChatWire::completionContent(first.body), edited);
-        // L0 first, then the hot cache (L0.5); an invalidation landing between
-        // two reads may send one more read to L0. Every answer is the approved one.
-        HttpResult hot;
-        bool stayedHit = true;
-        QVERIFY2(Poll::until(
-                     [&] {
-                         hot = chat(region, prompt);
-                         stayedHit = stayedHit && hot.header("x-l0l3-cache") == "hit"
-                             && ChatWire::completionContent(hot.body) == edited;
-                         return !stayedHit || hot.header("x-l0l3-tier") == "L0.5";
-                     },
-                     kPropagationTimeoutMs),
-                 qPrintable(region.name + u' ' + describe(hot)));
-        QVERIFY2(stayedHit, qPrintable(region.name + u' ' + describe(hot)));
-    }
+    const auto approved = DemoPropagation::approveProposals(m_primary, *m_approvals, key, approvedText,
+                                                            kPropagationTimeoutMs, &why);
+    QVERIFY2(approved && approved->ok && approved->replicasAcked >= 1, qPrintable(why));
+    QVERIFY2(DemoPropagation::hitThenHotEverywhere(m_topology.regions, chatIn, prompt, approvedText,
+                                                   kPropagationTimeoutMs, &why),
+             qPrintable(why));
 }
 
 // `l0l3-console --demo --tls` (headless): a second stack of its own, over TLS,
