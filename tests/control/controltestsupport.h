@@ -6,6 +6,8 @@
 #include <QTcpSocket>
 #include <QTest>
 
+#include <memory>
+
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
 #include "core/control/approvalservice.h"
@@ -71,6 +73,46 @@ struct ReplicatedRedis
         client.disconnect();
         replica.stop();
         primary.stop();
+    }
+};
+
+// ReplicatedRedis with the control plane on top: a RedisConnection to the
+// primary as the console user and an ApprovalService over it (default actor
+// "alice", replica acknowledgements awaited 3 s), for the tests that decide
+// through ApprovalService and read the outcome back with `client`.
+struct ApprovalRig : ReplicatedRedis
+{
+    std::unique_ptr<RedisConnection> connection;
+    std::unique_ptr<ApprovalService> service;
+
+    bool start(QString *error)
+    {
+        if (!ReplicatedRedis::start(error))
+            return false;
+        connection = std::make_unique<RedisConnection>(optionsFor(primary));
+        QSignalSpy connected(connection.get(), &RedisConnection::connected);
+        connection->open();
+        if (!connected.wait(TimeScale::ms(5000))) {
+            *error = QStringLiteral("console connection: ") + connection->lastError();
+            return false;
+        }
+        service = std::make_unique<ApprovalService>(connection.get());
+        service->setDefaultActor(QStringLiteral("alice"));
+        service->setWaitTimeoutMs(3000);
+        return true;
+    }
+    void stop()
+    {
+        service.reset();
+        connection.reset();
+        ReplicatedRedis::stop();
+    }
+    // The console user may not FLUSHALL: deletes every l0l3:* key one by one.
+    void wipe()
+    {
+        const RedisValue keys = client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
+        for (const RedisValue &k : keys.elements.value(1).elements)
+            client.command({"DEL", k.str});
     }
 };
 

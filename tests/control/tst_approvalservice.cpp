@@ -51,37 +51,23 @@ private:
     ApprovalResult run(ApprovalService &svc, const std::function<void()> &call);
     QString seedAndDeliver(const Proposal &p);
 
-    ReplicatedRedis m_redis;
-    std::unique_ptr<RedisConnection> m_conn;
-    std::unique_ptr<ApprovalService> m_service;
+    ApprovalRig m_rig;
 };
 
 void TestApprovalService::initTestCase()
 {
     QString why;
-    QVERIFY2(m_redis.start(&why), qPrintable(why));
-    m_conn = std::make_unique<RedisConnection>(optionsFor(m_redis.primary));
-    QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
-    m_conn->open();
-    QVERIFY(connected.wait(TimeScale::ms(5000)));
-    m_service = std::make_unique<ApprovalService>(m_conn.get());
-    m_service->setDefaultActor(QStringLiteral("alice"));
-    m_service->setWaitTimeoutMs(3000);
+    QVERIFY2(m_rig.start(&why), qPrintable(why));
 }
 
 void TestApprovalService::cleanupTestCase()
 {
-    m_service.reset();
-    m_conn.reset();
-    m_redis.stop();
+    m_rig.stop();
 }
 
 void TestApprovalService::init()
 {
-    // The console user may not FLUSHALL: delete our keys one by one.
-    const RedisValue keys = m_redis.client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
-    for (const RedisValue &k : keys.elements.value(1).elements)
-        m_redis.client.command({"DEL", k.str});
+    m_rig.wipe();
 }
 
 ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::function<void()> &call)
@@ -97,22 +83,22 @@ ApprovalResult TestApprovalService::run(ApprovalService &svc, const std::functio
 // Seeds like a gateway and moves the proposal into the console group's pending list.
 QString TestApprovalService::seedAndDeliver(const Proposal &p)
 {
-    const QString id = seedProposal(m_redis.client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
-    m_redis.client.command(
+    const QString id = seedProposal(m_rig.client, p, {{QStringLiteral("nyc"), 2}, {QStringLiteral("tokyo"), 1}});
+    m_rig.client.command(
         {"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
-    m_redis.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
-                            qb(RedisSchema::kProposals), ">"});
+    m_rig.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
+                          qb(RedisSchema::kProposals), ">"});
     return id;
 }
 
 void TestApprovalService::approveWritesEntryAuditAndPublishes()
 {
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
     const QString id = seedAndDeliver(makeProposal("k-approve", "How do I reset my password?"));
-    const ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(id, keyOf(QStringLiteral("k-approve")), std::nullopt, QStringLiteral("password-reset"),
-                           QString());
+    const ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->approve(id, keyOf(QStringLiteral("k-approve")), std::nullopt, QStringLiteral("password-reset"),
+                               QString());
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("approve"));
@@ -120,7 +106,7 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QCOMPARE(r.replicasAcked, 1);
 
     const auto entry = EntryCodec::decode(
-        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).toStdString());
+        m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).toStdString());
     QVERIFY(entry.has_value());
     QCOMPARE(entry->response, std::string("Answer to: How do I reset my password?"));
     QCOMPARE(entry->intent, std::string("password-reset"));
@@ -129,10 +115,10 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
     QVERIFY(entry->approvedAtMs > 0);
 
     // On the replica too (WAIT said so).
-    RedisClient replica = m_redis.replica.client();
+    RedisClient replica = m_rig.replica.client();
     QVERIFY(!replica.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-approve")).toUtf8())).isNull());
 
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QCOMPARE(audit.elements.size(), 1);
     StreamFields fields;
     const RedisValue &kv = audit.elements[0].elements[1];
@@ -149,11 +135,10 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
 
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-approve")).toUtf8()), TimeScale::ms(5000));
     // Acked and demand forgotten.
-    const RedisValue pending = m_redis.client.command(
+    const RedisValue pending = m_rig.client.command(
         {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client
-                 .command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-approve")).toUtf8())})
+    QCOMPARE(m_rig.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-approve")).toUtf8())})
                  .integer,
              0);
 }
@@ -161,29 +146,30 @@ void TestApprovalService::approveWritesEntryAuditAndPublishes()
 void TestApprovalService::approveWithEditedResponseAndConflictOnSecondApprove()
 {
     const QString id = seedAndDeliver(makeProposal("k-edited", "Opening hours?"));
-    ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(id, QString(), QStringLiteral("We are open 9-5."), QString(), QStringLiteral("bob"));
+    ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->approve(id, QString(), QStringLiteral("We are open 9-5."), QString(), QStringLiteral("bob"));
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.key, keyOf(QStringLiteral("k-edited")));
     const auto entry = EntryCodec::decode(
-        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString());
+        m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("We are open 9-5."));
     QCOMPARE(entry->approvedBy, std::string("bob"));
 
-    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    r = run(*m_rig.service, [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::AlreadyDecided);
     QVERIFY2(r.message.contains(QLatin1String("already approved")), qPrintable(r.message));
     // Not overwritten.
     QCOMPARE(
         EntryCodec::decode(
-            m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString())
+            m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-edited")).toUtf8())).toStdString())
             ->response,
         std::string("We are open 9-5."));
 
     // A key that does not match the proposal is refused.
-    r = run(*m_service, [&] { m_service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
+    r = run(*m_rig.service,
+            [&] { m_rig.service->approve(id, QStringLiteral("other"), std::nullopt, QString(), QString()); });
     QCOMPARE(r.error, Kind::InvalidArgument);
 }
 
@@ -216,21 +202,22 @@ void TestApprovalService::forgedProposalIsNeitherApprovedNorRejected()
     forged.key = victim.key;
     const QString id = seedAndDeliver(forged);
 
-    ApprovalResult r = run(*m_service,
-                           [&] { m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("olga")); });
+    ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("olga"));
+    });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::InvalidArgument);
     QVERIFY2(r.message.contains(QLatin1String("forged")) && r.message.contains(QString::fromStdString(victim.key)),
              qPrintable(r.message));
-    r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("olga")); });
+    r = run(*m_rig.service, [&] { m_rig.service->reject(id, QString(), QStringLiteral("olga")); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::InvalidArgument);
 
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + QByteArray::fromStdString(victim.key))).isNull());
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + QByteArray::fromStdString(victim.key))).isNull());
     QVERIFY(
-        m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), QByteArray::fromStdString(victim.key)}).isNil());
+        m_rig.client.command({"ZSCORE", qb(RedisSchema::kRejected), QByteArray::fromStdString(victim.key)}).isNil());
     // Left pending in the stream, as every proposal the console cannot use.
-    const RedisValue pending = m_redis.client.command(
+    const RedisValue pending = m_rig.client.command(
         {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QVERIFY(pending.elements.value(0).integer >= 1);
 }
@@ -238,11 +225,11 @@ void TestApprovalService::forgedProposalIsNeitherApprovedNorRejected()
 void TestApprovalService::refusedOnReplica()
 {
     const QString id = seedAndDeliver(makeProposal("k-replica", "Where am I?"));
-    RedisClient replica = m_redis.replica.client();
+    RedisClient replica = m_rig.replica.client();
     QTRY_VERIFY_WITH_TIMEOUT(
         !replica.command({"XRANGE", qb(RedisSchema::kProposals), id.toUtf8(), id.toUtf8()}).elements.isEmpty(),
         TimeScale::ms(5000));
-    RedisConnection conn(optionsFor(m_redis.replica));
+    RedisConnection conn(optionsFor(m_rig.replica));
     conn.open();
     ApprovalService svc(&conn);
     ApprovalResult r = run(svc, [&] { svc.approve(id, QString(), std::nullopt, QString(), QStringLiteral("dave")); });
@@ -251,41 +238,42 @@ void TestApprovalService::refusedOnReplica()
     QVERIFY2(r.message.contains(QLatin1String("not the primary")), qPrintable(r.message));
     r = run(svc, [&] { svc.freezeApprovals(QStringLiteral("dave")); });
     QCOMPARE(r.error, Kind::ReadOnlyReplica);
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-replica")).toUtf8())).isNull());
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-replica")).toUtf8())).isNull());
 }
 
 void TestApprovalService::refusedWhileFrozen()
 {
     const QString id = seedAndDeliver(makeProposal("k-frozen", "Frozen?"));
-    ApprovalResult r = run(*m_service, [&] { m_service->freezeApprovals(QStringLiteral("eve")); });
+    ApprovalResult r = run(*m_rig.service, [&] { m_rig.service->freezeApprovals(QStringLiteral("eve")); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QCOMPARE(m_redis.client.get(qb(RedisSchema::kFrozen)), QByteArray("1"));
-    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    QCOMPARE(m_rig.client.get(qb(RedisSchema::kFrozen)), QByteArray("1"));
+    r = run(*m_rig.service, [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::Frozen);
     QVERIFY2(r.message.contains(QLatin1String("frozen")), qPrintable(r.message));
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-frozen")).toUtf8())).isNull());
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-frozen")).toUtf8())).isNull());
 
-    r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("eve")); });
+    r = run(*m_rig.service, [&] { m_rig.service->unfreezeApprovals(QStringLiteral("eve")); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    r = run(*m_rig.service, [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
 }
 
 void TestApprovalService::concurrentEditsOneWinsOneConflicts()
 {
     const QString id = seedAndDeliver(makeProposal("k-race", "Race?"));
-    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run(*m_rig.service,
+                           [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
 
-    RedisConnection connB(optionsFor(m_redis.primary));
+    RedisConnection connB(optionsFor(m_rig.primary));
     QSignalSpy connected(&connB, &RedisConnection::connected);
     connB.open();
     QVERIFY(connected.wait(TimeScale::ms(5000)));
     ApprovalService svcB(&connB);
-    QSignalSpy spyA(m_service.get(), &ApprovalService::finished);
+    QSignalSpy spyA(m_rig.service.get(), &ApprovalService::finished);
     QSignalSpy spyB(&svcB, &ApprovalService::finished);
-    m_service->edit(keyOf(QStringLiteral("k-race")), QStringLiteral("from A"), 1, QStringLiteral("alice"));
+    m_rig.service->edit(keyOf(QStringLiteral("k-race")), QStringLiteral("from A"), 1, QStringLiteral("alice"));
     svcB.edit(keyOf(QStringLiteral("k-race")), QStringLiteral("from B"), 1, QStringLiteral("bob"));
     ApprovalResult a, b;
     QVERIFY(waitResult(spyA, &a));
@@ -294,7 +282,7 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
     const ApprovalResult &loser = a.ok ? b : a;
     QCOMPARE(loser.error, Kind::VersionConflict);
     const auto entry = EntryCodec::decode(
-        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-race")).toUtf8())).toStdString());
+        m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-race")).toUtf8())).toStdString());
     QCOMPARE(entry->version, 2);
     QCOMPARE(entry->response, a.ok ? std::string("from A") : std::string("from B"));
 }
@@ -302,24 +290,25 @@ void TestApprovalService::concurrentEditsOneWinsOneConflicts()
 void TestApprovalService::editBumpsVersion()
 {
     const QString id = seedAndDeliver(makeProposal("k-editv", "Edit me"));
-    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run(*m_rig.service,
+                           [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(r.ok);
-    r = run(*m_service, [&] {
-        m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("v2"), 1, QStringLiteral("frank"));
+    r = run(*m_rig.service, [&] {
+        m_rig.service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("v2"), 1, QStringLiteral("frank"));
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.version, 2);
     QCOMPARE(r.prevVersion, 1);
-    r = run(*m_service, [&] {
-        m_service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("stale"), 1, QStringLiteral("frank"));
+    r = run(*m_rig.service, [&] {
+        m_rig.service->edit(keyOf(QStringLiteral("k-editv")), QStringLiteral("stale"), 1, QStringLiteral("frank"));
     });
     QCOMPARE(r.error, Kind::VersionConflict);
     const auto entry = EntryCodec::decode(
-        m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-editv")).toUtf8())).toStdString());
+        m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-editv")).toUtf8())).toStdString());
     QCOMPARE(entry->response, std::string("v2"));
     QCOMPARE(entry->approvedBy, std::string("frank"));
-    r = run(*m_service,
-            [&] { m_service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
+    r = run(*m_rig.service,
+            [&] { m_rig.service->edit(QStringLiteral("k-nope"), QStringLiteral("x"), 1, QStringLiteral("frank")); });
     QCOMPARE(r.error, Kind::NotFound);
 }
 
@@ -327,107 +316,111 @@ void TestApprovalService::editBumpsVersion()
 // AlreadyDecided with who and when, and nothing more is written.
 void TestApprovalService::aDecidedProposalIsNotDecidedAgain()
 {
-    const auto auditLength = [this] { return m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer; };
+    const auto auditLength = [this] { return m_rig.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer; };
     const QString approvedId = seedAndDeliver(makeProposal("k-twice-a", "Approved first?"));
-    ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(approvedId, QString(), std::nullopt, QString(), QStringLiteral("alice"));
+    ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->approve(approvedId, QString(), std::nullopt, QString(), QStringLiteral("alice"));
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     const qint64 audited = auditLength();
-    r = run(*m_service, [&] { m_service->reject(approvedId, QString(), QStringLiteral("bob"), 7); });
+    r = run(*m_rig.service, [&] { m_rig.service->reject(approvedId, QString(), QStringLiteral("bob"), 7); });
     QCOMPARE(r.error, Kind::AlreadyDecided);
     QVERIFY2(r.message.contains(QLatin1String("already approved by alice at ")), qPrintable(r.message));
-    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-twice-a")).toUtf8()})
+    QVERIFY(m_rig.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-twice-a")).toUtf8()})
                 .isNil());
 
     const QString rejectedId = seedAndDeliver(makeProposal("k-twice-r", "Rejected first?"));
-    r = run(*m_service, [&] { m_service->reject(rejectedId, QString(), QStringLiteral("alice"), 7); });
+    r = run(*m_rig.service, [&] { m_rig.service->reject(rejectedId, QString(), QStringLiteral("alice"), 7); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    r = run(*m_service,
-            [&] { m_service->approve(rejectedId, QString(), std::nullopt, QString(), QStringLiteral("bob")); });
+    r = run(*m_rig.service,
+            [&] { m_rig.service->approve(rejectedId, QString(), std::nullopt, QString(), QStringLiteral("bob")); });
     QCOMPARE(r.error, Kind::AlreadyDecided);
     QVERIFY2(r.message.contains(QLatin1String("already rejected until")), qPrintable(r.message));
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-twice-r")).toUtf8())).isNull());
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-twice-r")).toUtf8())).isNull());
     QCOMPARE(auditLength(), audited + 1); // the one rejection, no refused decision
 }
 
 void TestApprovalService::rejectAddsToRejectedSetAndAcks()
 {
     const QString id = seedAndDeliver(makeProposal("k-reject", "Spam?"));
-    const RedisValue before = m_redis.client.command(
+    const RedisValue before = m_rig.client.command(
         {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(before.elements.value(0).integer, 1);
     const qint64 t0 = QDateTime::currentMSecsSinceEpoch();
-    const ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("gina"), 7); });
+    const ApprovalResult r = run(*m_rig.service,
+                                 [&] { m_rig.service->reject(id, QString(), QStringLiteral("gina"), 7); });
     const qint64 t1 = QDateTime::currentMSecsSinceEpoch();
     QVERIFY2(r.ok, qPrintable(r.message));
-    const RedisValue score = m_redis.client.command(
+    const RedisValue score = m_rig.client.command(
         {"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-reject")).toUtf8()});
     const qint64 until = score.str.toLongLong();
     const qint64 week = 7LL * 86400 * 1000;
     QVERIFY2(until >= t0 + week && until <= t1 + week, score.str.constData());
-    const RedisValue after = m_redis.client.command(
+    const RedisValue after = m_rig.client.command(
         {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(after.elements.value(0).integer, 0);
-    QCOMPARE(m_redis.client
-                 .command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-reject")).toUtf8())})
+    QCOMPARE(m_rig.client.command({"EXISTS", QByteArray("l0l3:v1:seen:" + keyOf(QStringLiteral("k-reject")).toUtf8())})
                  .integer,
              0);
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-reject")).toUtf8())).isNull());
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-reject")).toUtf8())).isNull());
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("reject")));
 }
 
 void TestApprovalService::revokeDeletesAuditsAndPublishes()
 {
     const QString id = seedAndDeliver(makeProposal("k-revoke", "Revoke me"));
-    ApprovalResult r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run(*m_rig.service,
+                           [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY(r.ok);
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
-    r = run(*m_service, [&] { m_service->revoke(keyOf(QStringLiteral("k-revoke")), QStringLiteral("henry")); });
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
+    r = run(*m_rig.service, [&] { m_rig.service->revoke(keyOf(QStringLiteral("k-revoke")), QStringLiteral("henry")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.prevVersion, 1);
-    QVERIFY(m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-revoke")).toUtf8())).isNull());
+    QVERIFY(m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-revoke")).toUtf8())).isNull());
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(keyOf(QStringLiteral("k-revoke")).toUtf8()), TimeScale::ms(5000));
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("revoke")) && text.contains(QLatin1String("henry")), qPrintable(text));
 }
 
 void TestApprovalService::revokeMissingIsNotFound()
 {
-    const ApprovalResult r = run(*m_service,
-                                 [&] { m_service->revoke(QStringLiteral("k-never"), QStringLiteral("ian")); });
+    const ApprovalResult r = run(*m_rig.service,
+                                 [&] { m_rig.service->revoke(QStringLiteral("k-never"), QStringLiteral("ian")); });
     QCOMPARE(r.error, Kind::NotFound);
 }
 
 void TestApprovalService::unknownProposalIsNotFound()
 {
-    ApprovalResult r = run(*m_service, [&] {
-        m_service->approve(QStringLiteral("1-1"), QString(), std::nullopt, QString(), QString());
+    ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->approve(QStringLiteral("1-1"), QString(), std::nullopt, QString(), QString());
     });
     QCOMPARE(r.error, Kind::NotFound);
-    r = run(*m_service,
-            [&] { m_service->approve(QStringLiteral("not-an-id"), QString(), std::nullopt, QString(), QString()); });
+    r = run(*m_rig.service, [&] {
+        m_rig.service->approve(QStringLiteral("not-an-id"), QString(), std::nullopt, QString(), QString());
+    });
     QCOMPARE(r.error, Kind::InvalidArgument);
 }
 
 void TestApprovalService::controlDrainIsAuditedAndPublished()
 {
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kControlChannel)));
-    ApprovalResult r = run(*m_service,
-                           [&] { m_service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy")); });
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kControlChannel)));
+    ApprovalResult r = run(*m_rig.service, [&] {
+        m_rig.service->publishControl(QStringLiteral("drain tokyo"), QStringLiteral("judy"));
+    });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QCOMPARE(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
+    QCOMPARE(m_rig.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).str, QByteArray("1"));
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("drain tokyo"), TimeScale::ms(5000));
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     QVERIFY(audit.elements.value(0).elements.value(1).toString().contains(QLatin1String("control")));
-    r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("undrain tokyo"), QStringLiteral("judy")); });
+    r = run(*m_rig.service,
+            [&] { m_rig.service->publishControl(QStringLiteral("undrain tokyo"), QStringLiteral("judy")); });
     QVERIFY(r.ok);
-    QVERIFY(m_redis.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
-    r = run(*m_service, [&] { m_service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
+    QVERIFY(m_rig.client.command({"HGET", qb(RedisSchema::kDrained), "tokyo"}).isNil());
+    r = run(*m_rig.service, [&] { m_rig.service->publishControl(QStringLiteral("explode"), QStringLiteral("judy")); });
     QCOMPARE(r.error, Kind::InvalidArgument);
 }
 
@@ -460,15 +453,16 @@ void TestApprovalService::controlMessagesFollowTheCodec()
     QFETCH(QByteArray, audited);
     QFETCH(bool, published);
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kControlChannel)));
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kControlChannel)));
     // The console may not delete the audit stream: it outlives init().
-    const qint64 auditBefore = m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer;
-    const ApprovalResult r = run(*m_service, [&] { m_service->publishControl(message, QStringLiteral("judy")); });
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const qint64 auditBefore = m_rig.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer;
+    const ApprovalResult r = run(*m_rig.service,
+                                 [&] { m_rig.service->publishControl(message, QStringLiteral("judy")); });
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     if (!accepted) {
         QCOMPARE(r.error, Kind::InvalidArgument);
-        QCOMPARE(m_redis.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer, auditBefore);
-        QVERIFY(m_redis.client.command({"HLEN", qb(RedisSchema::kDrained)}).integer == 0);
+        QCOMPARE(m_rig.client.command({"XLEN", qb(RedisSchema::kAudit)}).integer, auditBefore);
+        QVERIFY(m_rig.client.command({"HLEN", qb(RedisSchema::kDrained)}).integer == 0);
         return;
     }
     QVERIFY2(r.ok, qPrintable(r.message));
@@ -483,8 +477,9 @@ void TestApprovalService::controlMessagesFollowTheCodec()
         QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(audited), TimeScale::ms(5000));
     } else {
         // Published messages follow the audit in the same EXEC: a flush sent after it arrives after it.
-        QVERIFY(
-            run(*m_service, [&] { m_service->publishControl(QStringLiteral("flush"), QStringLiteral("judy")); }).ok);
+        QVERIFY(run(*m_rig.service, [&] {
+                    m_rig.service->publishControl(QStringLiteral("flush"), QStringLiteral("judy"));
+                }).ok);
         QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains("flush"), TimeScale::ms(5000));
         QVERIFY(!sub.data().contains(audited));
     }
@@ -493,14 +488,14 @@ void TestApprovalService::controlMessagesFollowTheCodec()
 void TestApprovalService::writesAreSerialisedInCallOrder()
 {
     const QString id = seedAndDeliver(makeProposal("k-serial", "Serial?"));
-    QSignalSpy spy(m_service.get(), &ApprovalService::finished);
+    QSignalSpy spy(m_rig.service.get(), &ApprovalService::finished);
     QList<ApprovalResult> viaCallback;
     auto cb = [&](const ApprovalResult &r) { viaCallback.append(r); };
     // Issued back to back: each later write relies on the earlier one's version.
-    m_service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("kim"), cb);
-    m_service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v2"), 1, QStringLiteral("kim"), cb);
-    m_service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
-    QCOMPARE(m_service->queuedCount(), 3);
+    m_rig.service->approve(id, QString(), std::nullopt, QString(), QStringLiteral("kim"), cb);
+    m_rig.service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v2"), 1, QStringLiteral("kim"), cb);
+    m_rig.service->edit(keyOf(QStringLiteral("k-serial")), QStringLiteral("v3"), 2, QStringLiteral("kim"), cb);
+    QCOMPARE(m_rig.service->queuedCount(), 3);
     QVERIFY(viaCallback.isEmpty()); // never synchronous
     QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 3, TimeScale::ms(15000));
     QCOMPARE(viaCallback.size(), 3);
@@ -509,7 +504,7 @@ void TestApprovalService::writesAreSerialisedInCallOrder()
     QCOMPARE(viaCallback[2].version, 3);
     QCOMPARE(
         EntryCodec::decode(
-            m_redis.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-serial")).toUtf8())).toStdString())
+            m_rig.client.get(QByteArray("l0l3:v1:entry:" + keyOf(QStringLiteral("k-serial")).toUtf8())).toStdString())
             ->response,
         std::string("v3"));
 }
@@ -556,7 +551,7 @@ void TestApprovalService::gatewayUserIsDenied_data()
 void TestApprovalService::gatewayUserIsDenied()
 {
     QFETCH(QList<QByteArray>, argv);
-    RedisClient gateway = m_redis.primary.client(QStringLiteral("gateway"));
+    RedisClient gateway = m_rig.primary.client(QStringLiteral("gateway"));
     QVERIFY(gateway.isConnected());
     const RedisValue v = gateway.command(argv);
     QVERIFY2(v.isError() && v.str.startsWith("NOPERM"), qPrintable(v.toString()));
@@ -565,47 +560,49 @@ void TestApprovalService::gatewayUserIsDenied()
 void TestApprovalService::unrejectRemovesKeyAndAudits()
 {
     const QString id = seedAndDeliver(makeProposal("k-unreject", "Undo my reject"));
-    ApprovalResult r = run(*m_service, [&] { m_service->reject(id, QString(), QStringLiteral("jane"), 7); });
+    ApprovalResult r = run(*m_rig.service, [&] { m_rig.service->reject(id, QString(), QStringLiteral("jane"), 7); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    QVERIFY(
-        !m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
-             .isNil());
-    r = run(*m_service, [&] { m_service->unreject(keyOf(QStringLiteral("k-unreject")), QStringLiteral("jane")); });
+    QVERIFY(!m_rig.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
+                 .isNil());
+    r = run(*m_rig.service,
+            [&] { m_rig.service->unreject(keyOf(QStringLiteral("k-unreject")), QStringLiteral("jane")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("unreject"));
-    QVERIFY(m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
+    QVERIFY(m_rig.client.command({"ZSCORE", qb(RedisSchema::kRejected), keyOf(QStringLiteral("k-unreject")).toUtf8()})
                 .isNil());
-    const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+    const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
     const QString text = audit.elements.value(0).elements.value(1).toString();
     QVERIFY2(text.contains(QLatin1String("unreject")) && text.contains(QLatin1String("jane"))
                  && text.contains(keyOf(QStringLiteral("k-unreject"))),
              qPrintable(text));
     // Approving the (acked) proposal afterwards still works: it is read back by id.
-    r = run(*m_service, [&] { m_service->approve(id, QString(), std::nullopt, QString(), QString()); });
+    r = run(*m_rig.service, [&] { m_rig.service->approve(id, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
 }
 
 void TestApprovalService::unrejectRefusedOnReplicaAndWhenNotRejected()
 {
-    ApprovalResult r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-never-rejected"), QString()); });
+    ApprovalResult r = run(*m_rig.service,
+                           [&] { m_rig.service->unreject(QStringLiteral("k-never-rejected"), QString()); });
     QCOMPARE(r.error, Kind::NotFound);
-    m_redis.client.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", "k-unreject-replica"});
-    RedisClient replica = m_redis.replica.client();
+    m_rig.client.command({"ZADD", qb(RedisSchema::kRejected), "99999999999999", "k-unreject-replica"});
+    RedisClient replica = m_rig.replica.client();
     QTRY_VERIFY_WITH_TIMEOUT(!replica.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil(),
                              TimeScale::ms(5000));
-    RedisConnection conn(optionsFor(m_redis.replica));
+    RedisConnection conn(optionsFor(m_rig.replica));
     conn.open();
     ApprovalService svc(&conn);
     r = run(svc, [&] { svc.unreject(QStringLiteral("k-unreject-replica"), QStringLiteral("kim")); });
     QVERIFY(!r.ok);
     QCOMPARE(r.error, Kind::ReadOnlyReplica);
-    QVERIFY(!m_redis.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil());
+    QVERIFY(!m_rig.client.command({"ZSCORE", qb(RedisSchema::kRejected), "k-unreject-replica"}).isNil());
     // Frozen: refused too.
-    r = run(*m_service, [&] { m_service->freezeApprovals(QStringLiteral("kim")); });
+    r = run(*m_rig.service, [&] { m_rig.service->freezeApprovals(QStringLiteral("kim")); });
     QVERIFY2(r.ok, qPrintable(r.message));
-    r = run(*m_service, [&] { m_service->unreject(QStringLiteral("k-unreject-replica"), QStringLiteral("kim")); });
+    r = run(*m_rig.service,
+            [&] { m_rig.service->unreject(QStringLiteral("k-unreject-replica"), QStringLiteral("kim")); });
     QCOMPARE(r.error, Kind::Frozen);
-    r = run(*m_service, [&] { m_service->unfreezeApprovals(QStringLiteral("kim")); });
+    r = run(*m_rig.service, [&] { m_rig.service->unfreezeApprovals(QStringLiteral("kim")); });
     QVERIFY2(r.ok, qPrintable(r.message));
 }
 

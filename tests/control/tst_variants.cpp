@@ -36,7 +36,7 @@ private slots:
 private:
     ApprovalResult run(const std::function<void()> &call);
     QString seedAndDeliver(const Proposal &p);
-    QByteArray get(std::string_view key) { return m_redis.client.get(qb(key)); }
+    QByteArray get(std::string_view key) { return m_rig.client.get(qb(key)); }
     std::optional<Entry> entry(const QString &key)
     {
         const QByteArray json = get(RedisSchema::entryKey(key.toStdString()));
@@ -53,45 +53,32 @@ private:
     }
     QString lastAudit()
     {
-        const RedisValue audit = m_redis.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
+        const RedisValue audit = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kAudit), "+", "-", "COUNT", "1"});
         return audit.elements.value(0).elements.value(1).toString();
     }
 
-    ReplicatedRedis m_redis;
-    std::unique_ptr<RedisConnection> m_conn;
-    std::unique_ptr<ApprovalService> m_service;
+    ApprovalRig m_rig;
 };
 
 void TestVariants::initTestCase()
 {
     QString why;
-    QVERIFY2(m_redis.start(&why), qPrintable(why));
-    m_conn = std::make_unique<RedisConnection>(optionsFor(m_redis.primary));
-    QSignalSpy connected(m_conn.get(), &RedisConnection::connected);
-    m_conn->open();
-    QVERIFY(connected.wait(TimeScale::ms(5000)));
-    m_service = std::make_unique<ApprovalService>(m_conn.get());
-    m_service->setDefaultActor(QStringLiteral("alice"));
-    m_service->setWaitTimeoutMs(3000);
+    QVERIFY2(m_rig.start(&why), qPrintable(why));
 }
 
 void TestVariants::cleanupTestCase()
 {
-    m_service.reset();
-    m_conn.reset();
-    m_redis.stop();
+    m_rig.stop();
 }
 
 void TestVariants::init()
 {
-    const RedisValue keys = m_redis.client.command({"SCAN", "0", "MATCH", "l0l3:*", "COUNT", "10000"});
-    for (const RedisValue &k : keys.elements.value(1).elements)
-        m_redis.client.command({"DEL", k.str});
+    m_rig.wipe();
 }
 
 ApprovalResult TestVariants::run(const std::function<void()> &call)
 {
-    QSignalSpy spy(m_service.get(), &ApprovalService::finished);
+    QSignalSpy spy(m_rig.service.get(), &ApprovalService::finished);
     call();
     ApprovalResult r;
     r.message = QStringLiteral("no result in time");
@@ -101,11 +88,11 @@ ApprovalResult TestVariants::run(const std::function<void()> &call)
 
 QString TestVariants::seedAndDeliver(const Proposal &p)
 {
-    const QString id = seedProposal(m_redis.client, p, {{QStringLiteral("nyc"), 2}});
-    m_redis.client.command(
+    const QString id = seedProposal(m_rig.client, p, {{QStringLiteral("nyc"), 2}});
+    m_rig.client.command(
         {"XGROUP", "CREATE", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup), "0", "MKSTREAM"});
-    m_redis.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
-                            qb(RedisSchema::kProposals), ">"});
+    m_rig.client.command({"XREADGROUP", "GROUP", qb(RedisSchema::kProposalsGroup), "test", "COUNT", "1000", "STREAMS",
+                          qb(RedisSchema::kProposals), ">"});
     return id;
 }
 
@@ -115,7 +102,7 @@ void TestVariants::approveWritesTheVector()
     ApprovalRequest request;
     request.proposalId = id;
     request.ttlSeconds = 3600;
-    const ApprovalResult r = run([&] { m_service->approve(request); });
+    const ApprovalResult r = run([&] { m_rig.service->approve(request); });
     QVERIFY2(r.ok, qPrintable(r.message));
     const QString key = keyOf(QStringLiteral("v-main"));
     const auto record = vector(key);
@@ -127,14 +114,14 @@ void TestVariants::approveWritesTheVector()
     QCOMPARE(record->systemSha256, EntryVectors::systemSha256("You are a helpful support agent."));
     QCOMPARE(record->vector, LexicalEmbedder().embed("How do I reset my password?"));
     // The entry's expiry.
-    const qint64 ttl = m_redis.client.command({"TTL", qb(RedisSchema::vectorKey(key.toStdString()))}).integer;
+    const qint64 ttl = m_rig.client.command({"TTL", qb(RedisSchema::vectorKey(key.toStdString()))}).integer;
     QVERIFY2(ttl > 3500 && ttl <= 3600, qPrintable(QString::number(ttl)));
     // On the replica too: the same transaction.
-    RedisClient replica = m_redis.replica.client();
+    RedisClient replica = m_rig.replica.client();
     QTRY_VERIFY_WITH_TIMEOUT(!replica.get(qb(RedisSchema::vectorKey(key.toStdString()))).isNull(), TimeScale::ms(5000));
 
     // Revoked with the entry.
-    const ApprovalResult revoked = run([&] { m_service->revoke(key, QStringLiteral("bob")); });
+    const ApprovalResult revoked = run([&] { m_rig.service->revoke(key, QStringLiteral("bob")); });
     QVERIFY2(revoked.ok, qPrintable(revoked.message));
     QVERIFY(get(RedisSchema::vectorKey(key.toStdString())).isNull());
 }
@@ -142,13 +129,14 @@ void TestVariants::approveWritesTheVector()
 void TestVariants::variantFollowsItsMainEntry()
 {
     const QString mainId = seedAndDeliver(makeProposal("p-main", "How do I reset my password?"));
-    ApprovalResult r = run(
-        [&] { m_service->approve(mainId, QString(), QStringLiteral("Use the reset link."), QString(), QString()); });
+    ApprovalResult r = run([&] {
+        m_rig.service->approve(mainId, QString(), QStringLiteral("Use the reset link."), QString(), QString());
+    });
     QVERIFY2(r.ok, qPrintable(r.message));
     const QString mainKey = keyOf(QStringLiteral("p-main"));
 
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
     const QString aId = seedAndDeliver(makeProposal("p-a", "I forgot my password, what now?"));
     const QString bId = seedAndDeliver(makeProposal("p-b", "Can't log in, I don't remember my password"));
     for (const QString &id : {aId, bId}) {
@@ -156,7 +144,7 @@ void TestVariants::variantFollowsItsMainEntry()
         request.proposalId = id;
         request.variantOf = mainKey;
         request.actor = QStringLiteral("carol");
-        r = run([&] { m_service->approve(request); });
+        r = run([&] { m_rig.service->approve(request); });
         QVERIFY2(r.ok, qPrintable(r.message));
         QCOMPARE(r.action, QStringLiteral("variant"));
     }
@@ -170,24 +158,24 @@ void TestVariants::variantFollowsItsMainEntry()
     QCOMPARE(a->approvedBy, std::string("carol"));
     QVERIFY(vector(aKey).has_value());
     QCOMPARE(vector(aKey)->vector, LexicalEmbedder().embed("I forgot my password, what now?"));
-    const RedisValue members = m_redis.client.command(
-        {"SMEMBERS", qb(RedisSchema::variantsKey(mainKey.toStdString()))});
+    const RedisValue members = m_rig.client.command({"SMEMBERS", qb(RedisSchema::variantsKey(mainKey.toStdString()))});
     QCOMPARE(members.elements.size(), 2);
     QVERIFY2(lastAudit().contains(QLatin1String("variant_of=") + mainKey), qPrintable(lastAudit()));
     QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(bKey.toUtf8()), TimeScale::ms(5000));
     // Acked: the proposals left the queue.
-    const RedisValue pending = m_redis.client.command(
+    const RedisValue pending = m_rig.client.command(
         {"XPENDING", qb(RedisSchema::kProposals), qb(RedisSchema::kProposalsGroup)});
     QCOMPARE(pending.elements.value(0).integer, 0);
     // A decided proposal is not attached twice.
     ApprovalRequest again;
     again.proposalId = aId;
     again.variantOf = mainKey;
-    r = run([&] { m_service->approve(again); });
+    r = run([&] { m_rig.service->approve(again); });
     QCOMPARE(r.error, Kind::AlreadyDecided);
 
     // Editing the main entry rewrites what every variant serves.
-    r = run([&] { m_service->edit(mainKey, QStringLiteral("Open Settings, then Reset."), 1, QStringLiteral("dan")); });
+    r = run(
+        [&] { m_rig.service->edit(mainKey, QStringLiteral("Open Settings, then Reset."), 1, QStringLiteral("dan")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     for (const QString &key : {aKey, bKey}) {
         const auto v = entry(key);
@@ -200,14 +188,14 @@ void TestVariants::variantFollowsItsMainEntry()
 
     // Revoking it removes them all, each invalidated.
     Subscriber afterRevoke;
-    QVERIFY(afterRevoke.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
-    r = run([&] { m_service->revoke(mainKey, QStringLiteral("erin")); });
+    QVERIFY(afterRevoke.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
+    r = run([&] { m_rig.service->revoke(mainKey, QStringLiteral("erin")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     for (const QString &key : {mainKey, aKey, bKey}) {
         QVERIFY(!entry(key).has_value());
         QVERIFY(!vector(key).has_value());
     }
-    QCOMPARE(m_redis.client.command({"EXISTS", qb(RedisSchema::variantsKey(mainKey.toStdString()))}).integer, 0);
+    QCOMPARE(m_rig.client.command({"EXISTS", qb(RedisSchema::variantsKey(mainKey.toStdString()))}).integer, 0);
     QTRY_VERIFY_WITH_TIMEOUT(afterRevoke.data().contains(aKey.toUtf8()) && afterRevoke.data().contains(bKey.toUtf8())
                                  && afterRevoke.data().contains(mainKey.toUtf8()),
                              TimeScale::ms(5000));
@@ -217,7 +205,7 @@ void TestVariants::variantFollowsItsMainEntry()
 void TestVariants::variantRefusals()
 {
     const QString mainId = seedAndDeliver(makeProposal("r-main", "What are your opening hours?"));
-    ApprovalResult r = run([&] { m_service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run([&] { m_rig.service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
     const QString mainKey = keyOf(QStringLiteral("r-main"));
 
@@ -227,10 +215,10 @@ void TestVariants::variantRefusals()
     ApprovalRequest request;
     request.proposalId = aId;
     request.variantOf = QStringLiteral("fedcba9876543210fedcba9876543210");
-    r = run([&] { m_service->approve(request); });
+    r = run([&] { m_rig.service->approve(request); });
     QCOMPARE(r.error, Kind::NotFound);
     request.variantOf = QStringLiteral("not a key");
-    r = run([&] { m_service->approve(request); });
+    r = run([&] { m_rig.service->approve(request); });
     QCOMPARE(r.error, Kind::InvalidArgument);
 
     // Another namespace: never a variant.
@@ -240,33 +228,33 @@ void TestVariants::variantRefusals()
     const QString otherId = seedAndDeliver(other);
     request.proposalId = otherId;
     request.variantOf = mainKey;
-    r = run([&] { m_service->approve(request); });
+    r = run([&] { m_rig.service->approve(request); });
     QCOMPARE(r.error, Kind::InvalidArgument);
     QVERIFY2(r.message.contains(QLatin1String("namespace")), qPrintable(r.message));
     QVERIFY(!entry(QString::fromStdString(other.key)).has_value());
 
     // A variant of a variant is refused: attach to the main entry.
     request.proposalId = aId;
-    r = run([&] { m_service->approve(request); });
+    r = run([&] { m_rig.service->approve(request); });
     QVERIFY2(r.ok, qPrintable(r.message));
     const QString bId = seedAndDeliver(makeProposal("r-b", "Opening hours?"));
     request.proposalId = bId;
     request.variantOf = keyOf(QStringLiteral("r-a"));
-    r = run([&] { m_service->approve(request); });
+    r = run([&] { m_rig.service->approve(request); });
     QCOMPARE(r.error, Kind::InvalidArgument);
     QVERIFY2(r.message.contains(QLatin1String("itself a variant")), qPrintable(r.message));
 
     // Revoking the variant alone leaves the main entry, and takes it out of the set.
-    r = run([&] { m_service->revoke(keyOf(QStringLiteral("r-a")), QStringLiteral("bob")); });
+    r = run([&] { m_rig.service->revoke(keyOf(QStringLiteral("r-a")), QStringLiteral("bob")); });
     QVERIFY2(r.ok, qPrintable(r.message));
     QVERIFY(entry(mainKey).has_value());
-    QCOMPARE(m_redis.client.command({"SCARD", qb(RedisSchema::variantsKey(mainKey.toStdString()))}).integer, 0);
+    QCOMPARE(m_rig.client.command({"SCARD", qb(RedisSchema::variantsKey(mainKey.toStdString()))}).integer, 0);
 }
 
 void TestVariants::negativePairTightensTheThreshold()
 {
     const QString mainId = seedAndDeliver(makeProposal("n-main", "Is smoking allowed in the rooms?"));
-    ApprovalResult r = run([&] { m_service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
+    ApprovalResult r = run([&] { m_rig.service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
     QVERIFY2(r.ok, qPrintable(r.message));
     const QString mainKey = keyOf(QStringLiteral("n-main"));
     // The same words: an operator says they are not the same question (e.g. a context the
@@ -276,10 +264,10 @@ void TestVariants::negativePairTightensTheThreshold()
     QVERIFY2(similarity > 0.99f, qPrintable(QString::number(similarity)));
 
     Subscriber sub;
-    QVERIFY(sub.start(m_redis.primary, qb(RedisSchema::kInvalidateChannel)));
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
     r = run([&] {
-        m_service->markNegative(mainKey, QStringLiteral("0123456789abcdef0123456789abcdef"),
-                                QString::fromStdString(negative), QStringLiteral("fay"));
+        m_rig.service->markNegative(mainKey, QStringLiteral("0123456789abcdef0123456789abcdef"),
+                                    QString::fromStdString(negative), QStringLiteral("fay"));
     });
     QVERIFY2(r.ok, qPrintable(r.message));
     QCOMPARE(r.action, QStringLiteral("l1-negative"));
@@ -287,7 +275,7 @@ void TestVariants::negativePairTightensTheThreshold()
     QVERIFY(record.has_value());
     QCOMPARE(record->threshold, EntryVectors::tightened(SemanticThreshold::kInitial, similarity));
     QCOMPARE(record->threshold, SemanticThreshold::kCeiling);
-    QCOMPARE(m_redis.client
+    QCOMPARE(m_rig.client
                  .command({"SISMEMBER", qb(RedisSchema::l1NegativeKey(mainKey.toStdString())),
                            "0123456789abcdef0123456789abcdef"})
                  .integer,
@@ -297,8 +285,8 @@ void TestVariants::negativePairTightensTheThreshold()
 
     // No entry: nothing to tighten.
     r = run([&] {
-        m_service->markNegative(QStringLiteral("fedcba9876543210fedcba9876543210"), mainKey, QStringLiteral("anything"),
-                                QStringLiteral("fay"));
+        m_rig.service->markNegative(QStringLiteral("fedcba9876543210fedcba9876543210"), mainKey,
+                                    QStringLiteral("anything"), QStringLiteral("fay"));
     });
     QCOMPARE(r.error, Kind::NotFound);
 }
