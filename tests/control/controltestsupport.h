@@ -36,20 +36,6 @@ inline RedisConnection::Options optionsFor(const RedisServer &server, const QStr
     return o;
 }
 
-// A primary and one replica linked to it; ACL users of users.acl unless acl is false.
-inline bool startPrimaryAndReplica(RedisServer &primary, RedisServer &replica, bool acl, QString *error)
-{
-    RedisServer::Options po;
-    po.acl = acl;
-    if (!primary.start(po, error))
-        return false;
-    RedisServer::Options ro;
-    ro.acl = acl;
-    ro.replicaOfHost = primary.host();
-    ro.replicaOfPort = primary.port();
-    return replica.start(ro, error);
-}
-
 // A primary, one replica linked to it (ACL users) and a "console" client of
 // the primary: the rig of the tests that write through the control plane and
 // read the result back.

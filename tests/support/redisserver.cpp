@@ -401,4 +401,17 @@ void RedisServer::resume()
         ::kill(static_cast<pid_t>(p), SIGCONT);
 }
 
+bool startPrimaryAndReplica(RedisServer &primary, RedisServer &replica, bool acl, QString *error)
+{
+    RedisServer::Options po;
+    po.acl = acl;
+    if (!primary.start(po, error))
+        return false;
+    RedisServer::Options ro;
+    ro.acl = acl;
+    ro.replicaOfHost = primary.host();
+    ro.replicaOfPort = primary.port();
+    return replica.start(ro, error);
+}
+
 } // namespace l0l3::test

@@ -134,4 +134,7 @@ private:
     bool m_failed = false;
 };
 
+// A primary and one replica linked to it; ACL users of users.acl unless acl is false.
+bool startPrimaryAndReplica(RedisServer &primary, RedisServer &replica, bool acl, QString *error);
+
 } // namespace l0l3::test

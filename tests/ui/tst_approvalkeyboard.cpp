@@ -97,12 +97,8 @@ void TestApprovalKeyboard::initTestCase()
 {
     QString error;
     m_primary = std::make_unique<RedisServer>();
-    QVERIFY2(m_primary->start({}, &error), qPrintable(error));
-    RedisServer::Options replica;
-    replica.replicaOfHost = m_primary->host();
-    replica.replicaOfPort = m_primary->port();
     m_replica = std::make_unique<RedisServer>();
-    QVERIFY2(m_replica->start(replica, &error), qPrintable(error));
+    QVERIFY2(startPrimaryAndReplica(*m_primary, *m_replica, true, &error), qPrintable(error));
 }
 
 void TestApprovalKeyboard::cleanupTestCase()
