@@ -334,6 +334,9 @@ void TestUntrustedText::openEveryView()
 
     // Message boxes and the editor with its diff.
     m_window->tabs()->setCurrentWidget(entries);
+    // Select the entry again: a live update of the page since may have reset its selection.
+    QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(m_entryKey) >= 0, 15000);
+    ev->setCurrentIndex(entryProxy->mapFromSource(entries->model()->index(entries->model()->rowOfKey(m_entryKey), 0)));
     entries->revokeCurrent();
     m_window->tabs()->setCurrentWidget(page);
     page->selectKey(m_proposalKey);
