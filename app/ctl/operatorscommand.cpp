@@ -9,23 +9,12 @@
 
 #include <cstdio>
 
+#include "app/ctl/ctloutput.h"
 #include "core/common/visibletext.h"
 
 namespace l0l3 {
 
 namespace {
-
-void out(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
-    std::fflush(stdout);
-}
-
-QString field(const QString &s)
-{
-    return QString::fromStdString(VisibleText::escape(s.toStdString()));
-}
 
 bool readPassword(const QString &path, QByteArray *password, QString *error)
 {
@@ -100,6 +89,7 @@ void OperatorsCommand::askSentinels(qsizetype index)
     o.port = m_options.sentinels[index].port;
     o.user = qgetenv("L0L3_SENTINEL_AUTH_USER");
     o.password = qgetenv("L0L3_SENTINEL_AUTH_PASSWORD");
+    o.tls = m_primary->options().tls; // the Sentinels' tls-port, with the primary's CA
     o.autoReconnect = false;
     o.connectTimeoutMs = 5000;
     o.commandTimeoutMs = 5000;
@@ -118,7 +108,7 @@ void OperatorsCommand::askSentinels(qsizetype index)
                            const QString why = (r[0].isError() ? r[0] : r[1]).errorMessage().left(300);
                            std::fprintf(stderr, "l0l3-ctl: warning: Sentinel %s:%d: %s\n",
                                         qPrintable(m_options.sentinels[index].host), m_options.sentinels[index].port,
-                                        qPrintable(field(why)));
+                                        qPrintable(CtlOutput::visible(why)));
                        } else {
                            if (r[0].isArray() && r[0].elements.size() == 2)
                                add(r[0].elements[0].toString(), int(r[0].elements[1].toInteger()));
@@ -167,15 +157,15 @@ void OperatorsCommand::report(const OperatorStore::Result &r)
 {
     const bool listing = m_options.args.value(0) == QLatin1String("list");
     if (!r.ok && r.appliedNodes.isEmpty() && !listing) {
-        QString message = QStringLiteral("l0l3-ctl: operators: ") + field(r.message);
+        QString message = QStringLiteral("l0l3-ctl: operators: ") + CtlOutput::visible(r.message);
         for (const QString &f : r.failedNodes)
-            message += QStringLiteral("\n  ") + field(f);
+            message += QStringLiteral("\n  ") + CtlOutput::visible(f);
         emit done(1, message);
         return;
     }
     if (listing) {
         if (!r.ok) {
-            emit done(1, QStringLiteral("l0l3-ctl: operators: ") + field(r.message));
+            emit done(1, QStringLiteral("l0l3-ctl: operators: ") + CtlOutput::visible(r.message));
             return;
         }
         if (m_options.json) {
@@ -187,32 +177,35 @@ void OperatorsCommand::report(const OperatorStore::Result &r)
                                        {QStringLiteral("created_ms"), o.createdMs},
                                        {QStringLiteral("updated_ms"), o.updatedMs},
                                        {QStringLiteral("by"), o.by}});
-            out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
+            CtlOutput::write(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)));
         } else {
-            out(QStringLiteral("%1  %2  %3  %4\n")
-                    .arg(QStringLiteral("NAME"), -20)
-                    .arg(QStringLiteral("ROLE"), -8)
-                    .arg(QStringLiteral("UPDATED"), -20)
-                    .arg(QStringLiteral("BY")));
+            CtlOutput::write(QStringLiteral("%1  %2  %3  %4\n")
+                                 .arg(QStringLiteral("NAME"), -20)
+                                 .arg(QStringLiteral("ROLE"), -8)
+                                 .arg(QStringLiteral("UPDATED"), -20)
+                                 .arg(QStringLiteral("BY")));
             for (const OperatorRecord &o : r.operators)
-                out(o.name.leftJustified(20) + u"  " + o.role.leftJustified(8) + u"  "
-                    + when(o.updatedMs).leftJustified(20) + u"  " + field(o.by) + u'\n');
+                CtlOutput::write(o.name.leftJustified(20) + u"  " + o.role.leftJustified(8) + u"  "
+                                 + when(o.updatedMs).leftJustified(20) + u"  " + CtlOutput::visible(o.by) + u'\n');
         }
         for (const QString &f : r.failedNodes)
-            std::fprintf(stderr, "l0l3-ctl: warning: %s\n", qPrintable(field(f)));
+            std::fprintf(stderr, "l0l3-ctl: warning: %s\n", qPrintable(CtlOutput::visible(f)));
         emit done(0, {});
         return;
     }
-    out(field(r.message) + QStringLiteral(": ") + r.appliedNodes.join(QStringLiteral(", ")) + u'\n');
+    CtlOutput::write(CtlOutput::visible(r.message) + QStringLiteral(": ") + r.appliedNodes.join(QStringLiteral(", "))
+                     + u'\n');
+    if (!r.replicationWarning.isEmpty())
+        std::fprintf(stderr, "l0l3-ctl: warning: %s\n", qPrintable(CtlOutput::visible(r.replicationWarning)));
     for (const QString &n : r.unsavedNodes)
         std::fprintf(stderr,
                      "l0l3-ctl: warning: %s has no aclfile (ACL SAVE refused): the change is lost when it restarts\n",
-                     qPrintable(field(n)));
+                     qPrintable(CtlOutput::visible(n)));
     if (!r.failedNodes.isEmpty()) {
         QString message = QStringLiteral("l0l3-ctl: operators: not applied everywhere (run `operators sync` once the "
                                          "nodes are back):");
         for (const QString &f : r.failedNodes)
-            message += QStringLiteral("\n  ") + field(f);
+            message += QStringLiteral("\n  ") + CtlOutput::visible(f);
         emit done(1, message);
         return;
     }

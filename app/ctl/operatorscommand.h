@@ -13,7 +13,8 @@ namespace l0l3 {
 // l0l3-ctl operators add NAME --role R --password-file F | rotate-password NAME
 // --password-file F | remove NAME | list [--json] | sync: OperatorStore on the
 // primary, its replicas and, with --sentinel, every node the Sentinels know
-// (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD). Passwords come
+// (their user/password: $L0L3_SENTINEL_AUTH_USER/_PASSWORD; their tls-port
+// with the primary's TLS settings when it is rediss://). Passwords come
 // from a file, never argv; listings never show a hash.
 // done(exitCode, message): 0 ok, 1 Redis refused or a node was not updated,
 // 2 usage.

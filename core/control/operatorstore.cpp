@@ -438,11 +438,41 @@ void OperatorStore::findNodes(std::shared_ptr<Job> job)
                                job->result.failedNodes.append(
                                    QStringLiteral("replicas unknown (INFO replication: %1)").arg(r.errorMessage()));
                            }
+                           // The nodes so far, but the primary, are its replicas.
+                           const bool replicas = job->nodes.size() > 1;
                            for (const Node &n : std::as_const(m_extraNodes))
                                if (!job->nodes.contains(n))
                                    job->nodes.append(n);
+                           const bool change = job->kind == Job::Kind::Add || job->kind == Job::Kind::Rotate
+                               || job->kind == Job::Kind::Remove;
+                           if (change && replicas)
+                               return confirmReplication(job);
                            applyNext(job);
                        });
+}
+
+void OperatorStore::confirmReplication(std::shared_ptr<Job> job)
+{
+    if (!m_primary)
+        return applyNext(job);
+    const int commandTimeout = kReplicaWaitMs + m_primary->options().commandTimeoutMs;
+    m_primary->command(
+        {QByteArrayLiteral("WAIT"), QByteArrayLiteral("1"), QByteArray::number(kReplicaWaitMs)}, this,
+        [this, job](const RedisReply &r) {
+            if (!r.isInteger()) {
+                job->result.replicationWarning =
+                    QStringLiteral("written, replication not confirmed (WAIT: %1)").arg(r.errorMessage().left(300));
+                return applyNext(job);
+            }
+            job->result.replicasAcked = int(r.integer);
+            if (r.integer < 1)
+                job->result.replicationWarning =
+                    QStringLiteral("written, replication not confirmed: no replica acknowledged the record within "
+                                   "%1 ms (it is lost if the primary fails before it replicates)")
+                        .arg(kReplicaWaitMs);
+            applyNext(job);
+        },
+        commandTimeout);
 }
 
 void OperatorStore::applyNext(std::shared_ptr<Job> job)
@@ -458,6 +488,8 @@ void OperatorStore::applyNext(std::shared_ptr<Job> job)
         default: what = QStringLiteral("synced %1 operator(s)").arg(job->records.size()); break;
         }
         res.message = QStringLiteral("%1 on %2 node(s)").arg(what).arg(res.appliedNodes.size());
+        if (!res.replicationWarning.isEmpty())
+            res.message += QStringLiteral("; ") + res.replicationWarning;
         for (const auto &[name, rec] : job->records)
             res.operators.append(rec);
         return finish(job, res);

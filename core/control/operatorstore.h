@@ -38,7 +38,8 @@ struct OperatorRecord
 // ACLs are not replicated: every change is applied with ACL SETUSER/DELUSER
 // to the primary, each replica the primary reports (INFO replication) and
 // each extra node (those the Sentinels know), then ACL SAVE where the node
-// loads an aclfile. The rules come from the primary's own template users
+// loads an aclfile. A change waits (bounded) for one replica to acknowledge
+// the record, and says so when none did. The rules come from the primary's own template users
 // (ACL LIST), so a role is defined in one place.
 //
 // Runs as an admin operator, or as a Redis superuser to bootstrap the first
@@ -63,6 +64,12 @@ public:
         QStringList appliedNodes;        // HOST:PORT of each node now up to date
         QStringList failedNodes;         // HOST:PORT: why
         QStringList unsavedNodes;        // applied, but the node has no aclfile (ACL SAVE refused)
+        // A change (add, rotate, remove) on a primary with replicas: WAIT 1 kReplicaWaitMs after the
+        // record is written. -1: not asked (no replica, or not a change), or WAIT failed.
+        int replicasAcked = -1;
+        // Set when the primary has replicas and none acknowledged the record in time: it may be
+        // lost if the primary fails before it replicates. Also appended to message.
+        QString replicationWarning;
     };
     using Callback = std::function<void(const Result &)>;
     // What the connection's ACL user may do, asked of Redis itself (ACL WHOAMI, then ACL DRYRUN
@@ -80,6 +87,7 @@ public:
                                  std::function<void(const Permissions &)> cb);
 
     static constexpr int kMinPasswordBytes = 16;
+    static constexpr int kReplicaWaitMs = 1000;
     static constexpr int kMaxPasswordBytes = 1024;
 
     // primary: connected (or connecting) as an admin or a superuser; not owned.
@@ -118,6 +126,8 @@ private:
     void readTemplates(std::shared_ptr<Job> job);
     void writeRecord(std::shared_ptr<Job> job);
     void findNodes(std::shared_ptr<Job> job);
+    // After a change, when the primary reported replicas: WAIT 1 kReplicaWaitMs, then applyNext.
+    void confirmReplication(std::shared_ptr<Job> job);
     void applyNext(std::shared_ptr<Job> job);
     void applyTo(std::shared_ptr<Job> job, const Node &node);
     void finish(std::shared_ptr<Job> job, Result result);

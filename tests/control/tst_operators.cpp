@@ -2,7 +2,10 @@
 // primary + replica that loaded packaging/redis/users.acl. A viewer is refused
 // by Redis (NOPERM), not by the client; an approver decides; an admin manages
 // operators; the ACL users reach the replica and survive restarts (ACL SAVE);
-// the audit names the authenticated user.
+// the audit names the authenticated user; a change no replica acknowledged is
+// reported. Over TLS with a real Sentinel:
+// --sentinel reaches every node the Sentinel knows, and a node that was down
+// through a failover gets the operators again from `operators sync --sentinel`.
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -14,9 +17,12 @@
 #include "core/common/entry.h"
 #include "core/control/operatorstore.h"
 #include "core/localstack/aclfile.h"
+#include "core/localstack/redisnodeconfig.h"
 #include "tests/control/controltestsupport.h"
+#include "tests/support/auditreader.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/poll.h"
+#include "tests/support/testcertificates.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
@@ -38,6 +44,8 @@ private slots:
     void serviceAccountRecordsTheActorAlongside();
     void operatorsSurviveRestarts();
     void rotateRemoveAndSync();
+    void unconfirmedReplicationIsReported();
+    void sentinelNodesOverTlsAcrossAFailover();
 
 private:
     struct Run
@@ -47,7 +55,13 @@ private:
         QByteArray err;
     };
     // l0l3-ctl as ACL user `user` with `password` (through the environment, never argv).
-    Run ctl(const QString &user, const QString &password, const QStringList &args);
+    Run ctl(const QString &user, const QString &password, const QStringList &args)
+    {
+        return ctlAt(m_redis.primary, user, password, args);
+    }
+    // The same against primary: rediss:// and its CA when it is TLS-only; the
+    // Sentinels' user and password in the environment.
+    Run ctlAt(const RedisServer &primary, const QString &user, const QString &password, const QStringList &args);
     Run as(const QString &op, const QStringList &args) { return ctl(u"op-" + op, m_passwords.value(op), args); }
     QString passwordFile(const QString &name);
     // ACL GETUSER on a node as the superuser: nil when the user does not exist.
@@ -84,16 +98,23 @@ void TestOperators::cleanupTestCase()
     m_redis.stop();
 }
 
-TestOperators::Run TestOperators::ctl(const QString &user, const QString &password, const QStringList &args)
+TestOperators::Run TestOperators::ctlAt(const RedisServer &primary, const QString &user, const QString &password,
+                                        const QStringList &args)
 {
     ManagedProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), password);
-    const QString primary =
-        QStringLiteral("redis://%1@%2:%3").arg(user, m_redis.primary.host()).arg(m_redis.primary.port());
+    env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_USER"), QString::fromLatin1(RedisNodeConfig::kSentinelUser));
+    env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), TestCredentials::get().sentinelAuth);
+    const bool tls = primary.options().tls();
+    QStringList prefix{QStringLiteral("--primary"),
+                       QStringLiteral("%1://%2@%3:%4")
+                           .arg(tls ? QStringLiteral("rediss") : QStringLiteral("redis"), user, primary.host())
+                           .arg(primary.port())};
+    if (tls)
+        prefix << QStringLiteral("--redis-ca-file") << primary.options().tlsCaFile;
     Run r;
-    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")),
-                 QStringList{QStringLiteral("--primary"), primary} + args, env))
+    if (!p.start(ManagedProcess::binary(QStringLiteral("l0l3-ctl")), prefix + args, env))
         return r;
     if (!p.waitForFinished(int(30000 * TimeScale::factor()))) {
         p.kill();
@@ -125,24 +146,13 @@ bool TestOperators::hasUser(const RedisServer &node, const QByteArray &user)
 bool TestOperators::canLogIn(const RedisServer &node, const QString &user, const QString &password)
 {
     RedisClient c;
+    c.setTls(node.clientTls());
     return c.connect(node.host(), node.port(), user, password);
 }
 
 QList<AuditRecord> TestOperators::audit()
 {
-    QList<AuditRecord> records;
-    const RedisValue v = m_redis.client.command({"XRANGE", qb(RedisSchema::kAudit), "-", "+"});
-    for (const RedisValue &e : v.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        if (auto r = AuditCodec::decode(e.elements[0].str.toStdString(), fields))
-            records.append(*r);
-    }
-    return records;
+    return readAudit(m_redis.client);
 }
 
 void TestOperators::aclListLineKeepsSelectorsWhole()
@@ -387,6 +397,175 @@ void TestOperators::rotateRemoveAndSync()
     QVERIFY2(sync.code == 0, sync.err.constData());
     QVERIFY(!hasUser(m_redis.replica, "op-ghost"));
     QVERIFY(canLogIn(m_redis.replica, QStringLiteral("op-anna"), m_passwords.value(QStringLiteral("anna"))));
+}
+
+// A change no replica acknowledges (the replica hangs: SIGSTOP) is written on
+// the primary, and l0l3-ctl warns that its replication was not confirmed
+// (WAIT 1 returned 0); a change the replica acknowledges carries no warning.
+void TestOperators::unconfirmedReplicationIsReported()
+{
+    const QString replicaName = QStringLiteral("%1:%2").arg(m_redis.replica.host()).arg(m_redis.replica.port());
+    m_passwords.insert(QStringLiteral("petra"), AclFile::randomPassword());
+    m_redis.replica.pause();
+    const Run added = as(QStringLiteral("alice"),
+                         {QStringLiteral("operators"), QStringLiteral("add"), QStringLiteral("petra"),
+                          QStringLiteral("--role"), QStringLiteral("viewer"), QStringLiteral("--password-file"),
+                          passwordFile(QStringLiteral("petra"))});
+    m_redis.replica.resume();
+    // The hung replica is not updated either.
+    QCOMPARE(added.code, 1);
+    QVERIFY2(added.err.contains("l0l3-ctl: warning: written, replication not confirmed: no replica acknowledged"),
+             added.err.constData());
+    QVERIFY2(added.err.contains("not applied everywhere") && added.err.contains(replicaName.toUtf8()),
+             added.err.constData());
+    RedisClient root = m_redis.primary.client(QStringLiteral("l0l3-superuser"));
+    QCOMPARE(root.command({"HEXISTS", qb(RedisSchema::kOperators), "petra"}).integer, 1);
+    QVERIFY(canLogIn(m_redis.primary, QStringLiteral("op-petra"), m_passwords.value(QStringLiteral("petra"))));
+
+    const Run sync = as(QStringLiteral("alice"), {QStringLiteral("operators"), QStringLiteral("sync")});
+    QVERIFY2(sync.code == 0, sync.err.constData());
+    QVERIFY(canLogIn(m_redis.replica, QStringLiteral("op-petra"), m_passwords.value(QStringLiteral("petra"))));
+    m_passwords.insert(QStringLiteral("petra"), AclFile::randomPassword());
+    const Run rotated = as(QStringLiteral("alice"),
+                           {QStringLiteral("operators"), QStringLiteral("rotate-password"), QStringLiteral("petra"),
+                            QStringLiteral("--password-file"), passwordFile(QStringLiteral("petra"))});
+    QVERIFY2(rotated.code == 0, rotated.err.constData());
+    QVERIFY2(!rotated.err.contains("warning"), rotated.err.constData());
+}
+
+// A TLS-only primary, replica and Sentinel (the Sentinel asked on its
+// tls-port with the primary's CA). `operators add --sentinel` reaches every
+// node the Sentinel knows: after a failover it tries the old primary, down,
+// which the new primary does not report, and says it was not updated. Once
+// that node is back as a replica, `operators sync --sentinel` re-applies the
+// operators to it.
+void TestOperators::sentinelNodesOverTlsAcrossAFailover()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    TestCertificates certificates;
+    QString why;
+    QVERIFY2(certificates.create(dir.path(), &why), qPrintable(why));
+    RedisServer primary;
+    RedisServer replica;
+    RedisServer sentinel;
+    RedisServer::Options po;
+    po.useTls(certificates);
+    po.loadFunctions = false; // no gateway here; the node comes back as a replica, which would refuse it
+    QVERIFY2(primary.start(po, &why), qPrintable(why));
+    RedisServer::Options ro;
+    ro.useTls(certificates);
+    ro.replicaOfHost = primary.host();
+    ro.replicaOfPort = primary.port();
+    QVERIFY2(replica.start(ro, &why), qPrintable(why));
+    RedisServer::Options so;
+    so.useTls(certificates);
+    so.sentinel = true;
+    so.monitorHost = primary.host();
+    so.monitorPort = primary.port();
+    so.quorum = 1;
+    QVERIFY2(sentinel.start(so, &why), qPrintable(why));
+    const QString sentinelAddress = QStringLiteral("%1:%2").arg(sentinel.host()).arg(sentinel.port());
+    const QString primaryName = QStringLiteral("%1:%2").arg(primary.host()).arg(primary.port());
+    const QString replicaName = QStringLiteral("%1:%2").arg(replica.host()).arg(replica.port());
+    RedisClient sentinelClient = sentinel.client(sentinel.adminUser());
+    QVERIFY2(sentinelClient.isConnected(), qPrintable(sentinelClient.lastError()));
+    // SENTINEL MASTER / REPLICAS: one field map per instance.
+    const auto instances = [&sentinelClient](const QList<QByteArray> &command) {
+        const RedisValue reply = sentinelClient.command(command);
+        QList<QHash<QByteArray, QByteArray>> out;
+        for (const RedisValue &instance : command.at(1) == "MASTER" ? QList<RedisValue>{reply} : reply.elements) {
+            QHash<QByteArray, QByteArray> fields;
+            for (qsizetype i = 0; i + 1 < instance.elements.size(); i += 2)
+                fields.insert(instance.elements[i].str, instance.elements[i + 1].str);
+            out.append(fields);
+        }
+        return out;
+    };
+    const QList<QByteArray> replicasOf{"SENTINEL", "REPLICAS", "l0l3"};
+    // The Sentinel learns of the replica from the primary's INFO, then asks
+    // the replica itself: only then may it promote it.
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const auto replicas = instances(replicasOf);
+                     return replicas.size() == 1 && replicas[0].value("flags") == "slave"
+                         && replicas[0].value("master-link-status") == "ok";
+                 },
+                 TimeScale::ms(20000), 100),
+             qPrintable(sentinel.logTail()));
+
+    for (const QString &name : {QStringLiteral("olga"), QStringLiteral("sven")})
+        m_passwords.insert(name, AclFile::randomPassword());
+    const QStringList viaSentinel{QStringLiteral("--sentinel"), sentinelAddress};
+    const Run added = ctlAt(primary, QStringLiteral("l0l3-superuser"), TestCredentials::get().superuser,
+                            QStringList{QStringLiteral("operators"), QStringLiteral("add"), QStringLiteral("olga"),
+                                        QStringLiteral("--role"), QStringLiteral("admin"),
+                                        QStringLiteral("--password-file"), passwordFile(QStringLiteral("olga"))}
+                                + viaSentinel);
+    QVERIFY2(added.code == 0, added.err.constData());
+    QVERIFY2(!added.err.contains("warning"), added.err.constData()); // every Sentinel answered
+    for (const RedisServer *node : {&primary, &replica})
+        QVERIFY(canLogIn(*node, QStringLiteral("op-olga"), m_passwords.value(QStringLiteral("olga"))));
+
+    // The operator record replicates asynchronously: on the replica before the crash.
+    RedisClient replicaData = replica.client(QStringLiteral("l0l3-superuser"));
+    QVERIFY(Poll::until(
+        [&] {
+            const RedisValue record = replicaData.command({"HGET", qb(RedisSchema::kOperators), "olga"});
+            return record.isString() && !record.str.isEmpty();
+        },
+        TimeScale::ms(10000), 20));
+    replicaData.disconnect();
+    // The primary crashes; the Sentinel promotes the replica.
+    primary.kill();
+    const RedisValue failover = sentinelClient.command({"SENTINEL", "FAILOVER", "l0l3"});
+    QVERIFY2(!failover.isError(), qPrintable(failover.toString()));
+    // Until the failover is over: the Sentinel then lists the old primary as a replica of the new one.
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const auto master = instances({"SENTINEL", "MASTER", "l0l3"});
+                     const auto replicas = instances(replicasOf);
+                     return master.value(0).value("flags") == "master"
+                         && master.value(0).value("port").toInt() == replica.port() && replicas.size() == 1
+                         && replicas[0].value("port").toInt() == primary.port() && replica.role() == "master";
+                 },
+                 TimeScale::ms(20000), 100),
+             qPrintable(sentinel.logTail()));
+
+    // An operator added meanwhile: the new primary reports no replica, the
+    // Sentinel names the old primary, which is tried and reported down.
+    const QStringList addSven{QStringLiteral("operators"),
+                              QStringLiteral("add"),
+                              QStringLiteral("sven"),
+                              QStringLiteral("--role"),
+                              QStringLiteral("viewer"),
+                              QStringLiteral("--password-file"),
+                              passwordFile(QStringLiteral("sven"))};
+    const Run partial = ctlAt(replica, QStringLiteral("op-olga"), m_passwords.value(QStringLiteral("olga")),
+                              addSven + viaSentinel);
+    QVERIFY2(partial.err.contains("not applied everywhere") && partial.err.contains(primaryName.toUtf8()),
+             partial.err.constData());
+    QCOMPARE(partial.code, 1);
+    QVERIFY2(partial.out.contains(replicaName.toUtf8()), partial.out.constData());
+    QVERIFY(canLogIn(replica, QStringLiteral("op-sven"), m_passwords.value(QStringLiteral("sven"))));
+
+    // The old primary comes back with its own saved ACL file (no op-sven) and
+    // the Sentinel makes it a replica of the new primary.
+    QVERIFY2(primary.restart(&why), qPrintable(why));
+    QVERIFY2(Poll::until([&] { return primary.role() == "slave"; }, TimeScale::ms(30000), 100),
+             qPrintable(sentinel.logTail()));
+    QVERIFY(!hasUser(primary, "op-sven"));
+    QVERIFY(hasUser(primary, "op-olga"));
+    const Run sync = ctlAt(replica, QStringLiteral("op-olga"), m_passwords.value(QStringLiteral("olga")),
+                           QStringList{QStringLiteral("operators"), QStringLiteral("sync")} + viaSentinel);
+    QVERIFY2(sync.code == 0, sync.err.constData());
+    QVERIFY2(sync.out.contains(primaryName.toUtf8()) && sync.out.contains(replicaName.toUtf8()), sync.out.constData());
+    QVERIFY(canLogIn(primary, QStringLiteral("op-sven"), m_passwords.value(QStringLiteral("sven"))));
+
+    sentinelClient.disconnect();
+    QVERIFY(sentinel.stop());
+    QVERIFY(replica.stop());
+    QVERIFY(primary.stop());
 }
 
 QTEST_GUILESS_MAIN(TestOperators)

@@ -158,6 +158,10 @@ void TestRedisAcl::permissions_data()
     QTest::newRow("console FCALL l0l3_drain") << console << QList<QByteArray>{"FCALL", "l0l3_drain", "0", "10"} << true;
     QTest::newRow("console XTRIM audit") << console << QList<QByteArray>{"XTRIM", audit, "MAXLEN", "0"} << false;
     QTest::newRow("console XDEL audit") << console << QList<QByteArray>{"XDEL", audit, "1-0"} << false;
+    // An L1 review verdict takes its item out of the queue; nothing else of the console's is XDELed.
+    QTest::newRow("console XDEL l1-review")
+        << console << QList<QByteArray>{"XDEL", qb(RedisSchema::kL1Review), "1-0"} << true;
+    QTest::newRow("console XDEL proposals") << console << QList<QByteArray>{"XDEL", proposals, "1-0"} << false;
     QTest::newRow("console DEL audit") << console << QList<QByteArray>{"DEL", audit} << false;
     QTest::newRow("console UNLINK audit") << console << QList<QByteArray>{"UNLINK", audit} << false;
     QTest::newRow("console EXPIRE audit") << console << QList<QByteArray>{"EXPIRE", audit, "1"} << false;
