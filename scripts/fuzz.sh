@@ -33,7 +33,7 @@ SEED=0
 TARGETS=()
 ALL_TARGETS=(fuzz_normaliser fuzz_canonicaljson fuzz_entrycodec fuzz_proposalcodec
              fuzz_prometheusparser fuzz_redisurl fuzz_controlmessage fuzz_hiredisarena fuzz_chatrequest
-             fuzz_httprequest)
+             fuzz_httprequest fuzz_embeddingsresponse fuzz_vectorrecord)
 
 while (($#)); do
   case $1 in

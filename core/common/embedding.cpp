@@ -20,4 +20,9 @@ float dot(std::span<const float> a, std::span<const float> b)
     return sum;
 }
 
+std::string openAiEmbeddingModelId(std::string_view model)
+{
+    return "openai:" + std::string(model);
+}
+
 } // namespace l0l3

@@ -35,4 +35,12 @@ public:
 // The dot product of two vectors of the same length.
 float dot(std::span<const float> a, std::span<const float> b);
 
+// The model id of the vectors an OpenAI-compatible POST /v1/embeddings
+// endpoint returns for the model name sent with the request: "openai:" then
+// the name as given (e.g. "openai:text-embedding-3-small"). The gateway and
+// the control plane both record and compare this id, so the same
+// --embeddings-model gives the same id on both sides whatever the URL (the
+// same model behind another address computes the same vectors).
+std::string openAiEmbeddingModelId(std::string_view model);
+
 } // namespace l0l3

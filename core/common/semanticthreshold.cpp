@@ -10,6 +10,23 @@ SemanticThreshold::SemanticThreshold(float maxErrorRate)
 {
 }
 
+SemanticThreshold SemanticThreshold::restore(float value, float highestDenied, std::vector<float> evidence,
+                                             float maxErrorRate)
+{
+    SemanticThreshold t(maxErrorRate);
+    if (std::isfinite(highestDenied))
+        t.m_highestDenied = std::max(-1.0f, highestDenied);
+    const float stored = std::isfinite(value) ? std::clamp(value, kFloor, kCeiling) : kInitial;
+    t.m_value = std::min(kCeiling, std::max(stored, t.m_highestDenied + kDenialMargin));
+    const float bar = std::max(kFloor, t.m_highestDenied + kDenialMargin);
+    std::erase_if(evidence, [&](float s) { return !std::isfinite(s) || s < bar || s >= t.m_value; });
+    std::sort(evidence.begin(), evidence.end());
+    if (evidence.size() > kMaxEvidence)
+        evidence.resize(kMaxEvidence);
+    t.m_evidence = std::move(evidence);
+    return t;
+}
+
 void SemanticThreshold::deny(float similarity)
 {
     if (!std::isfinite(similarity))

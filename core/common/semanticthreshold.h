@@ -16,7 +16,8 @@ namespace l0l3 {
 // rule of three, the wrong-answer rate in the band opened is then below
 // maxErrorRate with 95 % confidence, assuming (as vCache does) that a match
 // is no less likely right at a higher similarity. It never goes below kFloor.
-// Not thread-safe; a value type to store with the entry.
+// Not thread-safe; a value type to store with the entry: restore() takes back
+// what value(), highestDenied() and evidence() gave.
 class SemanticThreshold
 {
 public:
@@ -28,6 +29,13 @@ public:
     static constexpr std::size_t kMaxEvidence = 256; // confirmations kept (the highest dropped first)
 
     explicit SemanticThreshold(float maxErrorRate = kDefaultMaxErrorRate);
+    // A stored threshold (highestDenied -1: no denial). Never looser than what was stored: the
+    // value is raised to the denial + margin, clamped to [kFloor, kCeiling] (kInitial when not
+    // finite), and the evidence keeps only what the rule keeps (finite, below the value, at
+    // or above the floor and the denial + margin, the lowest kMaxEvidence), sorted. Counters
+    // start at 0; it does not loosen until the next confirmation.
+    static SemanticThreshold restore(float value, float highestDenied, std::vector<float> evidence,
+                                     float maxErrorRate = kDefaultMaxErrorRate);
 
     float value() const { return m_value; }
     bool serves(float similarity) const { return similarity >= m_value; }
@@ -37,7 +45,8 @@ public:
 
     std::size_t denials() const { return m_denials; }
     std::size_t confirmations() const { return m_confirmations; }
-    float highestDenied() const { return m_highestDenied; }
+    float highestDenied() const { return m_highestDenied; } // -1: none
+    const std::vector<float> &evidence() const { return m_evidence; }
 
 private:
     void loosen();

@@ -56,6 +56,15 @@ bool validate(const VectorRecord &r, std::string *error)
     if (!std::isfinite(r.threshold) || r.threshold < VectorRecordCodec::kMinThreshold
         || r.threshold > VectorRecordCodec::kMaxThreshold)
         return fail(error, "field \"threshold\" is out of range");
+    if (r.denied && !(*r.denied >= -1.0f && *r.denied <= 1.0f))
+        return fail(error, "field \"denied\" is not a number from -1 to 1");
+    if (r.evidence.size() > VectorRecordCodec::kMaxEvidence)
+        return fail(error, "field \"evidence\" holds more than 256 values");
+    for (std::size_t i = 0; i < r.evidence.size(); ++i) {
+        const float s = r.evidence[i];
+        if (!(s >= VectorRecordCodec::kMinThreshold && s < r.threshold) || (i > 0 && s < r.evidence[i - 1]))
+            return fail(error, "field \"evidence\" is not ascending within [0.8, threshold)");
+    }
     if (r.vector.empty() || r.vector.size() > VectorRecordCodec::kMaxDimension)
         return fail(error, "the vector's dimension is not from 1 to 2048");
     double norm = 0.0;
@@ -67,6 +76,33 @@ bool validate(const VectorRecord &r, std::string *error)
     if (norm != 0.0 && std::fabs(std::sqrt(norm) - 1.0) > 1e-3)
         return fail(error, "the vector is not L2-normalised");
     return true;
+}
+
+std::string floatBytes(const std::vector<float> &values)
+{
+    std::string bytes(values.size() * 4, '\0');
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const std::uint32_t v = toLittleEndian(std::bit_cast<std::uint32_t>(values[i]));
+        std::memcpy(bytes.data() + i * 4, &v, 4);
+    }
+    return bytes;
+}
+
+std::vector<float> floatsOf(const std::string &bytes)
+{
+    std::vector<float> values(bytes.size() / 4);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        std::uint32_t v = 0;
+        std::memcpy(&v, bytes.data() + i * 4, 4);
+        values[i] = std::bit_cast<float>(toLittleEndian(v));
+    }
+    return values;
+}
+
+std::string_view shortest(char (&buffer)[32], float value)
+{
+    const auto r = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string_view(buffer, r.ptr);
 }
 
 } // namespace
@@ -143,15 +179,11 @@ std::optional<std::string> VectorRecordCodec::encode(const VectorRecord &record,
 {
     if (!validate(record, error))
         return std::nullopt;
-    std::string bytes(record.vector.size() * 4, '\0');
-    for (std::size_t i = 0; i < record.vector.size(); ++i) {
-        const std::uint32_t v = toLittleEndian(std::bit_cast<std::uint32_t>(record.vector[i]));
-        std::memcpy(bytes.data() + i * 4, &v, 4);
-    }
+    const std::string bytes = floatBytes(record.vector);
     char threshold[32];
-    const auto r = std::to_chars(threshold, threshold + sizeof threshold, record.threshold);
     std::string out;
-    out.reserve(200 + record.ns.size() + record.modelFamily.size() + bytes.size() * 4 / 3);
+    out.reserve(200 + record.ns.size() + record.modelFamily.size()
+                + (bytes.size() + record.evidence.size() * 4) * 4 / 3);
     JsonWriter w(out);
     w.beginObject()
         .key("model")
@@ -165,10 +197,16 @@ std::optional<std::string> VectorRecordCodec::encode(const VectorRecord &record,
         .key("model_family")
         .value(record.modelFamily)
         .key("threshold")
-        .raw(std::string_view(threshold, r.ptr))
+        .raw(shortest(threshold, record.threshold))
         .key("v")
-        .value(base64Encode(bytes))
-        .endObject();
+        .value(base64Encode(bytes));
+    if (record.denied) {
+        char denied[32];
+        w.key("denied").raw(shortest(denied, *record.denied));
+    }
+    if (!record.evidence.empty())
+        w.key("evidence").value(base64Encode(floatBytes(record.evidence)));
+    w.endObject();
     if (out.size() > kMaxBytes) {
         fail(error, "the record is larger than 16 KiB");
         return std::nullopt;
@@ -197,6 +235,7 @@ std::optional<VectorRecord> VectorRecordCodec::decode(std::string_view json, std
     std::set<std::string_view> seen;
     std::int64_t dim = -1;
     std::string_view base64;
+    std::string_view evidence;
     for (auto field : obj) {
         const std::string_view k = field.key;
         if (!seen.insert(k).second) {
@@ -231,6 +270,14 @@ std::optional<VectorRecord> VectorRecordCodec::decode(std::string_view json, std
         } else if (k == "v") {
             if (v.get_string().get(base64) != simdjson::SUCCESS)
                 ok = fail(error, "field \"v\" is not a string");
+        } else if (k == "denied") {
+            double d = 0.0;
+            if (v.get_double().get(d) != simdjson::SUCCESS)
+                ok = fail(error, "field \"denied\" is not a number");
+            r.denied = static_cast<float>(d);
+        } else if (k == "evidence") {
+            if (v.get_string().get(evidence) != simdjson::SUCCESS)
+                ok = fail(error, "field \"evidence\" is not a string");
         }
         if (!ok)
             return std::nullopt;
@@ -254,11 +301,14 @@ std::optional<VectorRecord> VectorRecordCodec::decode(std::string_view json, std
         fail(error, "field \"v\" does not hold dim float32 values");
         return std::nullopt;
     }
-    r.vector.resize(static_cast<std::size_t>(dim));
-    for (std::size_t i = 0; i < r.vector.size(); ++i) {
-        std::uint32_t v = 0;
-        std::memcpy(&v, bytes->data() + i * 4, 4);
-        r.vector[i] = std::bit_cast<float>(toLittleEndian(v));
+    r.vector = floatsOf(*bytes);
+    if (seen.contains("evidence")) {
+        const auto values = evidence.size() <= (kMaxEvidence * 4 + 2) / 3 * 4 ? base64Decode(evidence) : std::nullopt;
+        if (!values || values->empty() || values->size() % 4 != 0) {
+            fail(error, "field \"evidence\" is not canonical base64 of float32 values");
+            return std::nullopt;
+        }
+        r.evidence = floatsOf(*values);
     }
     if (!validate(r, error))
         return std::nullopt;

@@ -40,6 +40,30 @@ VectorRecord EntryVectors::recordFor(const Entry &entry, float threshold)
     return r;
 }
 
+VectorRecord EntryVectors::recordFor(const Entry &entry, float threshold, std::string model, std::vector<float> vector)
+{
+    VectorRecord r;
+    r.model = std::move(model);
+    r.ns = entry.ns;
+    r.systemSha256 = systemSha256(entry.system);
+    r.modelFamily = entry.model;
+    r.threshold = threshold;
+    r.vector = std::move(vector);
+    return r;
+}
+
+QList<QByteArray> EntryVectors::setCommand(std::string_view key, const VectorRecord &record,
+                                           const QList<QByteArray> &expiry)
+{
+    const auto json = VectorRecordCodec::encode(record);
+    if (!json)
+        return {};
+    QList<QByteArray> set{QByteArrayLiteral("SET"), QByteArray::fromStdString(RedisSchema::vectorKey(key)),
+                          QByteArray::fromStdString(*json)};
+    set.append(expiry);
+    return set;
+}
+
 std::optional<QByteArray> EntryVectors::encode(const Entry &entry, float threshold)
 {
     const auto json = VectorRecordCodec::encode(recordFor(entry, threshold));
@@ -69,9 +93,39 @@ float EntryVectors::storedThreshold(const QByteArray &stored)
 
 float EntryVectors::tightened(float threshold, float similarity)
 {
-    if (!std::isfinite(similarity))
-        return threshold;
-    return std::min(SemanticThreshold::kCeiling, std::max(threshold, similarity + SemanticThreshold::kDenialMargin));
+    SemanticThreshold t = SemanticThreshold::restore(threshold, -1.0f, {});
+    t.deny(similarity);
+    return t.value();
+}
+
+SemanticThreshold EntryVectors::thresholdOf(const VectorRecord &record)
+{
+    return thresholdOf(record.threshold, record.denied, record.evidence);
+}
+
+SemanticThreshold EntryVectors::thresholdOf(float threshold, std::optional<float> denied, std::vector<float> evidence)
+{
+    float highest = -1.0f;
+    if (denied)
+        highest = *denied;
+    else if (threshold > SemanticThreshold::kInitial)
+        highest = threshold - SemanticThreshold::kDenialMargin;
+    return SemanticThreshold::restore(threshold, highest, std::move(evidence));
+}
+
+SemanticThreshold EntryVectors::storedState(const QByteArray &stored)
+{
+    if (stored.isEmpty())
+        return SemanticThreshold();
+    const auto record = VectorRecordCodec::decode(std::string_view(stored.constData(), std::size_t(stored.size())));
+    return record ? thresholdOf(*record) : SemanticThreshold();
+}
+
+void EntryVectors::setThreshold(VectorRecord &record, const SemanticThreshold &t)
+{
+    record.threshold = t.value();
+    record.denied = std::clamp(t.highestDenied(), -1.0f, 1.0f);
+    record.evidence = t.evidence();
 }
 
 float EntryVectors::similarity(std::string_view a, std::string_view b)

@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/common/embedding.h"
 #include "core/common/entry.h"
+#include "core/common/semanticthreshold.h"
 #include "core/common/vectorrecord.h"
 
 namespace l0l3 {
@@ -34,12 +36,27 @@ public:
     // "KEEPTTL"); an empty list when the record cannot be encoded (it is then not written and
     // the entry simply has no L1 vector).
     static QList<QByteArray> setCommand(const Entry &entry, float threshold, const QList<QByteArray> &expiry);
+    // The record of an entry with a vector computed elsewhere (an EmbeddingClient) under model.
+    static VectorRecord recordFor(const Entry &entry, float threshold, std::string model, std::vector<float> vector);
+    // SET vector:{key} with that record, then the expiry arguments; empty when it cannot be encoded.
+    static QList<QByteArray> setCommand(std::string_view key, const VectorRecord &record,
+                                        const QList<QByteArray> &expiry);
     // The threshold of a stored record (a GET reply's bytes); the initial one when there is none
     // or it does not decode.
     static float storedThreshold(const QByteArray &stored);
-    // The threshold after a denial at similarity (SemanticThreshold's rule: never lower, at least
-    // similarity + its margin, at most its ceiling).
+    // The threshold after a denial at similarity (SemanticThreshold::deny on a threshold with no
+    // other state: never lower, at least similarity + its margin, at most its ceiling).
     static float tightened(float threshold, float similarity);
+    // The SemanticThreshold of a record: its threshold, denial and evidence. A record written
+    // before the last two existed counts a threshold above the initial one as denied at
+    // threshold - margin (only denials raised it), so it never loosens past that.
+    static SemanticThreshold thresholdOf(const VectorRecord &record);
+    static SemanticThreshold thresholdOf(float threshold, std::optional<float> denied, std::vector<float> evidence);
+    // Of a stored record (a GET reply's bytes); the initial one when there is none or it does
+    // not decode.
+    static SemanticThreshold storedState(const QByteArray &stored);
+    // Writes t into the record: threshold, denied (-1: none; clamped to [-1, 1]) and evidence.
+    static void setThreshold(VectorRecord &record, const SemanticThreshold &t);
 
     // The cosine similarity of two prompts under provider().
     static float similarity(std::string_view a, std::string_view b);

@@ -3,6 +3,7 @@
 #include <QHash>
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <vector>
 
@@ -20,8 +21,11 @@ QString ProposalCluster::summary() const
         .arg(seenTotal == 1 ? QString() : QStringLiteral("s"));
 }
 
-QList<ProposalCluster> ProposalClusters::build(const QList<ProposalItem> &items, const QSet<QString> &alone,
-                                               float threshold)
+namespace {
+
+// vectorOf: a proposal's vector, false when it has none (it then stays alone).
+QList<ProposalCluster> buildWith(const QList<ProposalItem> &items, const QSet<QString> &alone, float threshold,
+                                 const std::function<bool(const ProposalItem &, std::vector<float> *)> &vectorOf)
 {
     // By scope, each in descending savings (the representative first, ties by key for a stable order).
     QHash<QByteArray, QList<qsizetype>> scopes;
@@ -42,32 +46,38 @@ QList<ProposalCluster> ProposalClusters::build(const QList<ProposalItem> &items,
     QList<ProposalCluster> clusters;
     for (auto it = scopes.cbegin(); it != scopes.cend(); ++it) {
         const QList<qsizetype> &members = it.value();
-        std::vector<std::vector<float>> vectors;
-        std::vector<int> clusterOf; // per compared member: index into local
+        // Star linkage: in descending savings, a proposal joins the cluster whose representative
+        // (its first member) is most similar to it, at least the threshold; else it leads a new
+        // one. Members are only ever compared with representatives, so A ~ B ~ C never pulls C
+        // into A's cluster through B.
+        std::vector<std::vector<float>> leaders; // the representatives' vectors
+        std::vector<int> clusterOfLeader;        // per leader: index into local
         QList<QList<qsizetype>> local;
         for (qsizetype n = 0; n < members.size(); ++n) {
             const ProposalItem &p = items[members[n]];
-            if (n >= kMaxPerScope || alone.contains(p.key)) {
+            std::vector<float> v;
+            if (n >= ProposalClusters::kMaxPerScope || alone.contains(p.key) || !vectorOf(p, &v)) {
                 local.append(QList<qsizetype>{members[n]});
                 continue;
             }
-            std::vector<float> v = EntryVectors::provider().embed(p.prompt.toStdString());
             int best = -1;
             float bestSimilarity = threshold;
-            for (std::size_t m = 0; m < vectors.size(); ++m) {
-                const float s = dot(v, vectors[m]);
+            for (std::size_t m = 0; m < leaders.size(); ++m) {
+                if (leaders[m].size() != v.size())
+                    continue;
+                const float s = dot(v, leaders[m]);
                 if (s >= bestSimilarity) {
                     bestSimilarity = s;
-                    best = clusterOf[m];
+                    best = clusterOfLeader[m];
                 }
             }
             if (best < 0) {
                 best = int(local.size());
                 local.append(QList<qsizetype>());
+                leaders.push_back(std::move(v));
+                clusterOfLeader.push_back(best);
             }
             local[best].append(members[n]);
-            vectors.push_back(std::move(v));
-            clusterOf.push_back(best);
         }
         for (const QList<qsizetype> &group : std::as_const(local)) {
             ProposalCluster c;
@@ -85,6 +95,30 @@ QList<ProposalCluster> ProposalClusters::build(const QList<ProposalItem> &items,
         return a.representative().key < b.representative().key;
     });
     return clusters;
+}
+
+} // namespace
+
+QList<ProposalCluster> ProposalClusters::build(const QList<ProposalItem> &items, const QSet<QString> &alone,
+                                               float threshold)
+{
+    return buildWith(items, alone, threshold, [](const ProposalItem &p, std::vector<float> *v) {
+        *v = EntryVectors::provider().embed(p.prompt.toStdString());
+        return true;
+    });
+}
+
+QList<ProposalCluster> ProposalClusters::build(const QList<ProposalItem> &items,
+                                               const QHash<QString, std::vector<float>> &vectors,
+                                               const QSet<QString> &alone, float threshold)
+{
+    return buildWith(items, alone, threshold, [&vectors](const ProposalItem &p, std::vector<float> *v) {
+        const auto it = vectors.constFind(p.key);
+        if (it == vectors.cend() || it->empty())
+            return false;
+        *v = *it;
+        return true;
+    });
 }
 
 } // namespace l0l3

@@ -4,10 +4,12 @@
 #include <mutex>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
 #include <hiredis/hiredis.h>
 
 #include "core/common/cachekey.h"
 #include "core/common/embedding.h"
+#include "core/common/embeddingsapi.h"
 #include "core/common/entry.h"
 #include "core/common/prometheuswriter.h"
 #include "core/common/promptnormaliser.h"
@@ -51,8 +53,24 @@ SemanticTier::SemanticTier(Options options, std::shared_ptr<const EmbeddingProvi
     : m_options(std::move(options))
     , m_provider(std::move(provider))
     , m_modelId(m_provider->modelId())
-    , m_index(m_provider->dimension())
+    , m_dimension(m_provider->dimension())
+    , m_index(std::make_unique<VectorIndex>(m_provider->dimension()))
 {
+}
+
+SemanticTier::SemanticTier(Options options, Embeddings embeddings)
+    : m_options(std::move(options))
+    , m_embeddings(std::move(embeddings))
+    , m_modelId(EmbeddingsApi::modelId(m_embeddings->model))
+    , m_embeddingsBreaker(std::make_unique<CircuitBreaker>(m_embeddings->breaker))
+{
+    m_embeddings->endpoint.endpoint = "/embeddings";
+    m_embeddingsBreaker->setTransitionCallback(
+        [](CircuitBreaker::State from, CircuitBreaker::State to, std::string_view why) {
+            Log::warn("embeddings circuit " + std::string(CircuitBreaker::stateName(from)) + " -> "
+                      + std::string(CircuitBreaker::stateName(to)) + ": " + std::string(why)
+                      + (to == CircuitBreaker::State::Open ? "; L1 is skipped until it closes" : ""));
+        });
 }
 
 SemanticTier::~SemanticTier()
@@ -243,7 +261,8 @@ void SemanticTier::finishScan(std::uint64_t generation)
         // Entries the scan did not see are gone (or were replaced by another model's vector).
         for (auto it = m_indexed.begin(); it != m_indexed.end();) {
             if (it->second.generation < generation) {
-                m_index.erase(it->first);
+                if (m_index)
+                    m_index->erase(it->first);
                 it = m_indexed.erase(it);
                 ++dropped;
             } else {
@@ -262,7 +281,15 @@ void SemanticTier::finishScan(std::uint64_t generation)
 
 bool SemanticTier::upsertLocked(std::string_view key, const VectorRecord &record)
 {
-    if (record.model != m_modelId || record.vector.size() != m_provider->dimension())
+    if (record.model != m_modelId)
+        return false;
+    if (!m_index) {
+        // An endpoint's dimension: its vectors' (every record of one model id has the same).
+        m_dimension.store(record.vector.size());
+        m_index = std::make_unique<VectorIndex>(record.vector.size());
+        Log::info("L1 index: " + m_modelId + " vectors have " + std::to_string(record.vector.size()) + " dimensions");
+    }
+    if (record.vector.size() != m_dimension.load(std::memory_order_relaxed))
         return false;
     auto it = m_indexed.find(key);
     if (it == m_indexed.end() && m_indexed.size() >= m_options.maxEntries) {
@@ -274,7 +301,7 @@ bool SemanticTier::upsertLocked(std::string_view key, const VectorRecord &record
         return false;
     }
     const std::string scope = VectorIndex::scopeKey(record.ns, record.systemSha256, record.modelFamily);
-    if (!m_index.upsert(scope, key, record.vector))
+    if (!m_index->upsert(scope, key, record.vector))
         return false;
     if (it == m_indexed.end())
         it = m_indexed.emplace(std::string(key), Indexed{}).first;
@@ -286,7 +313,8 @@ bool SemanticTier::upsertLocked(std::string_view key, const VectorRecord &record
 
 void SemanticTier::eraseLocked(std::string_view key)
 {
-    m_index.erase(key);
+    if (m_index)
+        m_index->erase(key);
     if (auto it = m_indexed.find(key); it != m_indexed.end())
         m_indexed.erase(it);
     m_size.store(m_indexed.size(), std::memory_order_relaxed);
@@ -295,7 +323,9 @@ void SemanticTier::eraseLocked(std::string_view key)
 std::optional<SemanticTier::Candidate> SemanticTier::best(std::string_view scope, std::span<const float> query) const
 {
     std::shared_lock lock(m_mutex);
-    const auto matches = m_index.search(scope, query, 1, m_options.candidateFloor);
+    if (!m_index || query.size() != m_index->dimension())
+        return std::nullopt;
+    const auto matches = m_index->search(scope, query, 1, m_options.candidateFloor);
     if (matches.empty())
         return std::nullopt;
     const auto it = m_indexed.find(matches.front().key);
@@ -303,16 +333,21 @@ std::optional<SemanticTier::Candidate> SemanticTier::best(std::string_view scope
                      it == m_indexed.end() ? VectorRecordCodec::kMaxThreshold : it->second.threshold};
 }
 
-TierChain::SemanticLookup SemanticTier::lookupFor(AsioRedisConnection &replica)
+TierChain::SemanticLookup SemanticTier::lookupFor(AsioRedisConnection &replica, boost::asio::io_context &context)
 {
-    return [this, &replica](const ChatRequest &request, const std::string &ns, std::string_view missReason,
-                            TierChain::Callback callback) {
-        lookup(replica, request, ns, missReason, std::move(callback));
+    UpstreamClient *client = nullptr;
+    if (m_embeddings) {
+        m_clients.push_back(std::make_unique<UpstreamClient>(context, m_embeddings->endpoint));
+        client = m_clients.back().get();
+    }
+    return [this, &replica, client](const ChatRequest &request, const std::string &ns, std::string_view missReason,
+                                    TierChain::Callback callback) {
+        lookup(replica, client, request, ns, missReason, std::move(callback));
     };
 }
 
-void SemanticTier::lookup(AsioRedisConnection &replica, const ChatRequest &request, const std::string &ns,
-                          std::string_view missReason, TierChain::Callback callback)
+void SemanticTier::lookup(AsioRedisConnection &replica, UpstreamClient *client, const ChatRequest &request,
+                          const std::string &ns, std::string_view missReason, TierChain::Callback callback)
 {
     TierChain::Result miss{TierChain::Tier::None, nullptr, missReason};
     if (m_options.mode == Mode::Off) {
@@ -334,9 +369,95 @@ void SemanticTier::lookup(AsioRedisConnection &replica, const ChatRequest &reque
         return;
     }
     const auto began = std::chrono::steady_clock::now();
+    if (client) {
+        embedRemotely(replica, *client, request, ns, std::move(miss), std::move(callback));
+        return;
+    }
     thread_local std::vector<float> query;
     query.resize(m_provider->dimension());
     m_provider->embedInto(request.user, query);
+    match(replica, request, ns, query, began, std::move(miss), std::move(callback));
+}
+
+void SemanticTier::embedRemotely(AsioRedisConnection &replica, UpstreamClient &client, const ChatRequest &request,
+                                 const std::string &ns, TierChain::Result miss, TierChain::Callback callback)
+{
+    const auto began = std::chrono::steady_clock::now();
+    const CircuitBreaker::Permit permit = m_embeddingsBreaker->allow();
+    if (permit == CircuitBreaker::Permit::Denied) {
+        m_embeddingsResults[static_cast<int>(EmbeddingsResult::Refused)].fetch_add(1, std::memory_order_relaxed);
+        count(Outcome::Unavailable);
+        callback(std::move(miss));
+        return;
+    }
+    // The answer and the budget's timer run on this worker's thread: whichever comes first
+    // decides, exactly once, and reports to the breaker.
+    struct Pending
+    {
+        explicit Pending(boost::asio::io_context &context)
+            : timer(context)
+        {
+        }
+        boost::asio::steady_timer timer;
+        bool done = false;
+        CircuitBreaker::Permit permit = CircuitBreaker::Permit::Normal;
+        TierChain::Result miss;
+        TierChain::Callback callback;
+    };
+    auto pending = std::make_shared<Pending>(client.context());
+    pending->permit = permit;
+    pending->miss = std::move(miss);
+    pending->callback = std::move(callback);
+    pending->timer.expires_after(std::chrono::milliseconds(m_embeddings->budgetMs));
+    pending->timer.async_wait([this, pending](boost::system::error_code ec) {
+        if (ec || pending->done)
+            return;
+        pending->done = true;
+        m_embeddingsBreaker->record(pending->permit, false);
+        m_embeddingsResults[static_cast<int>(EmbeddingsResult::Timeout)].fetch_add(1, std::memory_order_relaxed);
+        count(Outcome::Unavailable);
+        pending->callback(std::move(pending->miss));
+    });
+    const std::string_view inputs[] = {request.user};
+    client.post(
+        EmbeddingsApi::request(m_embeddings->model, inputs), m_embeddings->authorization,
+        [this, pending, &replica, &request, &ns, began](UpstreamClient::Result result) {
+            if (result.failure == UpstreamClient::Failure::None)
+                m_embeddingsLatency.record(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+            if (pending->done)
+                return; // past the budget: already a miss, and a failure for the breaker
+            pending->done = true;
+            pending->timer.cancel();
+            std::vector<std::vector<float>> vectors;
+            std::string why;
+            if (result.failure != UpstreamClient::Failure::None)
+                why = result.error;
+            else if (result.status != 200)
+                why = "HTTP status " + std::to_string(result.status);
+            else if (EmbeddingsApi::parseResponse(result.body, 1, &vectors, &why)
+                     && vectors.front().size() != m_dimension.load(std::memory_order_relaxed))
+                why = "a vector of " + std::to_string(vectors.front().size()) + " dimensions, the index has "
+                    + std::to_string(m_dimension.load());
+            const bool ok = why.empty();
+            m_embeddingsBreaker->record(pending->permit, ok);
+            if (!ok) {
+                m_embeddingsResults[static_cast<int>(EmbeddingsResult::Error)].fetch_add(1, std::memory_order_relaxed);
+                count(Outcome::Unavailable);
+                Log::warnRateLimited("L1: embeddings endpoint failed (" + Log::printable(why, 200)
+                                     + "); the request is an L1 miss");
+                pending->callback(std::move(pending->miss));
+                return;
+            }
+            m_embeddingsResults[static_cast<int>(EmbeddingsResult::Ok)].fetch_add(1, std::memory_order_relaxed);
+            match(replica, request, ns, vectors.front(), began, std::move(pending->miss), std::move(pending->callback));
+        });
+}
+
+void SemanticTier::match(AsioRedisConnection &replica, const ChatRequest &request, const std::string &ns,
+                         std::span<const float> query, std::chrono::steady_clock::time_point began,
+                         TierChain::Result miss, TierChain::Callback callback)
+{
     const Sha256::Digest system = Sha256::digest(PromptNormaliser::normalise(request.system));
     const std::string scope = VectorIndex::scopeKey(ns, Sha256::hex(system), CacheKey::modelFamily(request.model));
     const std::optional<Candidate> candidate = best(scope, query);
@@ -409,8 +530,9 @@ void SemanticTier::render(std::string &out) const
     w.family("l0l3_l1_lookups_total", "counter",
              "L1 (semantic) lookups after an L0 miss by result: hit (every check passed; served in serve mode, "
              "only counted in shadow mode), miss (no candidate at its entry's threshold), guarded (a candidate "
-             "refused by SemanticGuard), skipped (not eligible: tools, response format, long prompt, replica down).");
-    static constexpr std::string_view kResults[] = {"hit", "miss", "guarded", "skipped"};
+             "refused by SemanticGuard), skipped (not eligible: tools, response format, long prompt, replica down), "
+             "unavailable (the embeddings endpoint failed, was over its budget or its circuit was open).");
+    static constexpr std::string_view kResults[] = {"hit", "miss", "guarded", "skipped", "unavailable"};
     for (int i = 0; i < static_cast<int>(Outcome::Count); ++i)
         w.sample("l0l3_l1_lookups_total", {{"region", region}, {"result", kResults[i]}},
                  static_cast<double>(m_outcomes[i].load(std::memory_order_relaxed)));
@@ -442,6 +564,25 @@ void SemanticTier::render(std::string &out) const
 
     w.family("l0l3_l1_index_entries", "gauge", "Vectors in the gateway's L1 index (of the configured model).");
     w.sample("l0l3_l1_index_entries", {{"region", region}}, static_cast<double>(size()));
+
+    if (!m_embeddings)
+        return;
+    w.family("l0l3_l1_embeddings_requests_total", "counter",
+             "Prompts sent to the embeddings endpoint (--embeddings) by result: ok, error (failed, an error "
+             "status or an unusable answer), timeout (no answer within --embeddings-budget-ms), refused (its "
+             "circuit open: not sent).");
+    static constexpr std::string_view kEmbeddingsResults[] = {"ok", "error", "timeout", "refused"};
+    for (int i = 0; i < static_cast<int>(EmbeddingsResult::Count); ++i)
+        w.sample("l0l3_l1_embeddings_requests_total", {{"region", region}, {"result", kEmbeddingsResults[i]}},
+                 static_cast<double>(m_embeddingsResults[i].load(std::memory_order_relaxed)));
+    w.family("l0l3_l1_embeddings_duration_seconds", "histogram",
+             "Embeddings endpoint calls that got an HTTP answer (any status, within the budget or not), from "
+             "the call to the answer.");
+    w.histogram("l0l3_l1_embeddings_duration_seconds", {{"region", region}}, m_embeddingsLatency);
+    w.family("l0l3_l1_embeddings_circuit_state", "gauge",
+             "Embeddings endpoint circuit breaker: 0 closed, 1 half-open, 2 open.");
+    w.sample("l0l3_l1_embeddings_circuit_state", {{"region", region}},
+             static_cast<double>(static_cast<int>(m_embeddingsBreaker->state())));
 }
 
 } // namespace l0l3

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -17,7 +19,9 @@
 #include "core/common/stringhash.h"
 #include "core/common/vectorindex.h"
 #include "core/gateway/asioredisconnection.h"
+#include "core/gateway/circuitbreaker.h"
 #include "core/gateway/tierchain.h"
+#include "core/gateway/upstreamclient.h"
 
 namespace l0l3 {
 
@@ -42,6 +46,15 @@ struct VectorRecord;
 // replica connection, kept current from the invalidation channel (the key's record read
 // again, or dropped when gone; "*" rescans). A rescan keeps serving the entries it has
 // until it has read them all, then drops the ones no longer there.
+//
+// With Options::embeddings the request's prompt is embedded by an OpenAI-compatible
+// POST /v1/embeddings endpoint instead of the in-process provider (model id
+// EmbeddingsApi::modelId(model); the index's dimension is the first such record's). One
+// input per call, on the worker's own pooled keep-alive client: lookups are not held
+// back to be batched, and the index is built from the records, embedding nothing. The
+// lookup waits budgetMs at most for the vector: past it, on an error, or while the
+// endpoint's own circuit breaker is open, it is an L1 miss (result "unavailable") and the
+// request goes on at once; an answer after the budget counts as a failure for the breaker.
 class SemanticTier
 {
 public:
@@ -55,8 +68,19 @@ public:
         float candidateFloor = 0.5f;
         std::string region;
     };
+    // An OpenAI-compatible endpoint (--embeddings) instead of the in-process provider.
+    struct Embeddings
+    {
+        UpstreamClient::Options endpoint; // endpoint = "/embeddings"; timeoutMs: the whole call
+        std::string model;
+        std::string authorization; // "Bearer <key>" or empty
+        int budgetMs = 50;
+        CircuitBreaker::Options breaker;
+    };
 
     SemanticTier(Options options, std::shared_ptr<const EmbeddingProvider> provider);
+    // Embeds with the endpoint.
+    SemanticTier(Options options, Embeddings embeddings);
     ~SemanticTier();
     SemanticTier(const SemanticTier &) = delete;
     SemanticTier &operator=(const SemanticTier &) = delete;
@@ -74,8 +98,8 @@ public:
     void resync();
 
     // The lookup a worker's TierChain runs after an L0 miss; entries are read from replica
-    // (the worker's, on the same thread).
-    TierChain::SemanticLookup lookupFor(AsioRedisConnection &replica);
+    // (the worker's, on the same thread), the endpoint called on context (the worker's).
+    TierChain::SemanticLookup lookupFor(AsioRedisConnection &replica, boost::asio::io_context &context);
 
     Mode mode() const { return m_options.mode; }
     std::size_t size() const;
@@ -86,7 +110,8 @@ public:
     std::uint64_t scansCompleted() const { return m_scansCompleted.load(); }
 
 private:
-    enum class Outcome { Hit, Miss, Guarded, Skipped, Count };
+    enum class Outcome { Hit, Miss, Guarded, Skipped, Unavailable, Count };
+    enum class EmbeddingsResult { Ok, Error, Timeout, Refused, Count };
     struct Indexed
     {
         float threshold = 1.01f;
@@ -109,8 +134,15 @@ private:
         void record(float similarity);
     };
 
-    void lookup(AsioRedisConnection &replica, const ChatRequest &request, const std::string &ns,
+    void lookup(AsioRedisConnection &replica, UpstreamClient *client, const ChatRequest &request, const std::string &ns,
                 std::string_view missReason, TierChain::Callback callback);
+    // The endpoint's vector of the prompt, then match(); a miss when it does not come within the budget.
+    void embedRemotely(AsioRedisConnection &replica, UpstreamClient &client, const ChatRequest &request,
+                       const std::string &ns, TierChain::Result miss, TierChain::Callback callback);
+    // Search with the prompt's vector, then the entry's read and the guards.
+    void match(AsioRedisConnection &replica, const ChatRequest &request, const std::string &ns,
+               std::span<const float> query, std::chrono::steady_clock::time_point began, TierChain::Result miss,
+               TierChain::Callback callback);
     std::optional<Candidate> best(std::string_view scope, std::span<const float> query) const;
     // Under the exclusive lock. False when not indexed (another model, full, malformed).
     bool upsertLocked(std::string_view key, const VectorRecord &record);
@@ -123,11 +155,16 @@ private:
     void reread(std::string key);
 
     Options m_options;
-    std::shared_ptr<const EmbeddingProvider> m_provider;
+    std::shared_ptr<const EmbeddingProvider> m_provider; // null with an endpoint
+    std::optional<Embeddings> m_embeddings;
     std::string m_modelId;
+    std::unique_ptr<CircuitBreaker> m_embeddingsBreaker;
+    std::vector<std::unique_ptr<UpstreamClient>> m_clients; // one per worker (lookupFor)
 
     mutable std::shared_mutex m_mutex; // the index and m_indexed: searched by every worker
-    VectorIndex m_index;
+    // The provider's dimension; with an endpoint, that of the first record of its model (0 before).
+    std::atomic<std::size_t> m_dimension{0};
+    std::unique_ptr<VectorIndex> m_index; // created with the dimension
     std::unordered_map<std::string, Indexed, StringHash, std::equal_to<>> m_indexed;
     std::uint64_t m_generation = 0; // of the scan in progress or last finished
     bool m_fullLogged = false;
@@ -142,6 +179,8 @@ private:
     SimilarityHistogram m_hitSimilarity;
     SimilarityHistogram m_nearMissSimilarity;
     LatencyHistogram m_lookupLatency;
+    std::array<std::atomic<std::uint64_t>, static_cast<int>(EmbeddingsResult::Count)> m_embeddingsResults{};
+    LatencyHistogram m_embeddingsLatency;
     std::atomic<std::size_t> m_size{0};
 };
 

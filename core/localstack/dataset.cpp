@@ -79,6 +79,10 @@ std::optional<Dataset> Dataset::fromJson(const QByteArray &json, QString *error)
                 intent.regionMix.insert(it.key(), it.value().toDouble());
             }
         }
+        const QJsonValue staged = o.value(QLatin1String("staged"));
+        if (!staged.isUndefined() && !staged.isBool())
+            return fail(error, at + QStringLiteral(".staged: not a boolean"));
+        intent.staged = staged.toBool(false);
         const QJsonValue paraphrases = o.value(QLatin1String("paraphrases"));
         if (!paraphrases.isArray() || paraphrases.toArray().isEmpty())
             return fail(error, at + QStringLiteral(".paraphrases: missing, not an array or empty"));

@@ -15,7 +15,9 @@ struct DatasetIntent
     QString title;
     double weight = 0;                // Zipf popularity
     QHash<QString, double> regionMix; // region -> multiplier; missing = 1.0
-    QStringList paraphrases;
+    QStringList paraphrases;          // the first one is the canonical phrasing
+    // TrafficOptions::stageParaphrases: only the first paraphrase is sent until it is served as a hit.
+    bool staged = false;
 
     double weightIn(const QString &region) const
     {

@@ -26,6 +26,7 @@ TrafficGenerator::TrafficGenerator(Dataset dataset, TrafficOptions options, QObj
     , m_dataset(std::move(dataset))
     , m_options(std::move(options))
     , m_rng(m_options.seed)
+    , m_hit(size_t(m_dataset.intents().size()), false)
 {
     m_options.concurrency = std::max(1, m_options.concurrency);
     const int managers = (m_options.concurrency + kConnectionsPerManager - 1) / kConnectionsPerManager;
@@ -125,7 +126,7 @@ void TrafficGenerator::tick()
     }
 }
 
-const DatasetIntent &TrafficGenerator::pickIntent(const QString &region)
+int TrafficGenerator::pickIntent(const QString &region)
 {
     auto it = m_intentPickers.find(region);
     if (it == m_intentPickers.end()) {
@@ -136,7 +137,12 @@ const DatasetIntent &TrafficGenerator::pickIntent(const QString &region)
             std::fill(weights.begin(), weights.end(), 1.0);
         it = m_intentPickers.insert(region, std::discrete_distribution<int>(weights.begin(), weights.end()));
     }
-    return m_dataset.intents().at(it.value()(m_rng));
+    return it.value()(m_rng);
+}
+
+bool TrafficGenerator::heldBack(int intent) const
+{
+    return m_options.stageParaphrases && m_dataset.intents().at(intent).staged && !m_hit.at(size_t(intent));
 }
 
 void TrafficGenerator::sendOne()
@@ -147,9 +153,13 @@ void TrafficGenerator::sendOne()
     }
     const quint64 slot = m_next++;
     const qsizetype targetIndex = qsizetype(slot % quint64(m_urls.size()));
-    const DatasetIntent &intent = pickIntent(m_options.targets.at(targetIndex).region);
-    std::uniform_int_distribution<qsizetype> pickParaphrase(0, intent.paraphrases.size() - 1);
-    const QString prompt = intent.paraphrases.at(pickParaphrase(m_rng));
+    const int intentIndex = pickIntent(m_options.targets.at(targetIndex).region);
+    const DatasetIntent &intent = m_dataset.intents().at(intentIndex);
+    QString prompt = intent.paraphrases.first();
+    if (!heldBack(intentIndex)) {
+        std::uniform_int_distribution<qsizetype> pickParaphrase(0, intent.paraphrases.size() - 1);
+        prompt = intent.paraphrases.at(pickParaphrase(m_rng));
+    }
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const bool stream = m_options.streamFraction > 0 && unit(m_rng) < m_options.streamFraction;
 
@@ -175,10 +185,11 @@ void TrafficGenerator::sendOne()
     QNetworkReply *reply = manager->post(request, QJsonDocument(body).toJson(QJsonDocument::Compact));
     m_inFlight.append(reply);
     ++m_counts.sent;
-    connect(reply, &QNetworkReply::finished, this, [this, reply, startedNs] { onReplyFinished(reply, startedNs); });
+    connect(reply, &QNetworkReply::finished, this,
+            [this, reply, startedNs, intentIndex] { onReplyFinished(reply, startedNs, intentIndex); });
 }
 
-void TrafficGenerator::onReplyFinished(QNetworkReply *reply, qint64 startedNs)
+void TrafficGenerator::onReplyFinished(QNetworkReply *reply, qint64 startedNs, int intent)
 {
     m_inFlight.removeOne(reply);
     reply->deleteLater();
@@ -209,6 +220,7 @@ void TrafficGenerator::onReplyFinished(QNetworkReply *reply, qint64 startedNs)
             if (reply->rawHeader("x-l0l3-cache").trimmed().compare("hit", Qt::CaseInsensitive) == 0) {
                 ++m_counts.hits;
                 ++m_counts.hitsByTier[tier];
+                m_hit[size_t(intent)] = true;
             }
         } else {
             ++m_counts.errors;

@@ -39,11 +39,16 @@ struct TrafficOptions
     QString apiKey;            // Authorization: Bearer, when set
     int requestTimeoutMs = 30000;
     int drainTimeoutMs = 10000; // after the last arrival, how long in-flight requests may finish
+    // Staged intents (DatasetIntent::staged) send only their first paraphrase until a response
+    // to it is a cache hit (it was approved), then any: the later paraphrases are misses next to
+    // an approved entry, which shadow L1 names as their candidate (the demo).
+    bool stageParaphrases = false;
 };
 
 // Open-loop traffic: a timer fires Poisson arrivals at `rate`, each one an
 // OpenAI chat request for a Zipf-popular intent (weighted by the target's
-// region) and a uniformly chosen paraphrase, sent round-robin over the
+// region) and a uniformly chosen paraphrase (only the first one of a staged
+// intent until it was a hit, with stageParaphrases), sent round-robin over the
 // targets. Responses are classified by status and x-l0l3-tier / x-l0l3-cache.
 // Lives in one thread (the one it was created in).
 class TrafficGenerator : public QObject
@@ -70,11 +75,13 @@ signals:
 private:
     void tick();
     void sendOne();
-    void onReplyFinished(QNetworkReply *reply, qint64 startedNs);
+    void onReplyFinished(QNetworkReply *reply, qint64 startedNs, int intent);
     void beginDrain();
     void finish();
     double nextGapSeconds();
-    const DatasetIntent &pickIntent(const QString &region);
+    // An index into m_dataset.intents().
+    int pickIntent(const QString &region);
+    bool heldBack(int intent) const;
 
     Dataset m_dataset;
     TrafficOptions m_options;
@@ -82,6 +89,7 @@ private:
     QList<QUrl> m_urls;
     std::mt19937_64 m_rng;
     QHash<QString, std::discrete_distribution<int>> m_intentPickers;
+    std::vector<bool> m_hit; // per intent: a response to it was a cache hit
     QTimer m_arrivalTimer;
     QTimer m_drainTimer;
     QElapsedTimer m_clock;

@@ -25,6 +25,7 @@ SYSTEM_PROMPT = (
 # Some paraphrases differ from another only by case, punctuation or spacing:
 # they normalise to the same cache key (NFC, case-fold, whitespace collapse,
 # trailing punctuation trimmed). Most differ in wording.
+# The first paraphrase of an intent is its canonical phrasing.
 INTENTS = [
     ("reset_password", "Reset a forgotten password", {}, [
         "How do I reset my password?",
@@ -35,6 +36,8 @@ INTENTS = [
         "Where is the reset password link?",
         "Password reset email never arrived",
         "How can I change the password I forgot?",
+        "How can I reset my password",
+        "how do I reset my pasword",
     ]),
     ("refund_policy", "Refund policy", {"eu": 1.3}, [
         "What is your refund policy?",
@@ -54,6 +57,8 @@ INTENTS = [
         "Can I change plans in the middle of a billing cycle?",
         "What happens to my data if I downgrade?",
         "Upgrade to Enterprise please",
+        "How do I upgrade the plan of my account?",
+        "Upgrading my plan: how do I do it?",
     ]),
     ("export_data", "Export account data", {"eu": 1.5}, [
         "How do I export my data?",
@@ -73,6 +78,8 @@ INTENTS = [
         "Can you raise my API rate limit?",
         "Is the rate limit per key or per account?",
         "Why is the API throttling me?",
+        "What are the rate limits of the API?",
+        "What is the API rate limit?",
     ]),
     ("invoice_download", "Download invoices", {"nyc": 1.4}, [
         "Where can I download my invoices?",
@@ -91,6 +98,9 @@ INTENTS = [
         "Can I use a security key for 2FA?",
         "Make two-step verification mandatory for my team",
         "Where is the two factor setting?",
+        "How do I enable 2FA on my account?",
+        "How can I enable 2FA",
+        "how do i enabel 2fa",
     ]),
     ("delete_account", "Delete an account", {"eu": 1.4}, [
         "How do I delete my account?",
@@ -118,6 +128,8 @@ INTENTS = [
         "I don't want to be billed next month",
         "How do I end my trial without paying?",
         "Turn off automatic renewal",
+        "My subscription: how do I cancel it?",
+        "How do I cancel my subscribtion?",
     ]),
     ("update_payment_method", "Update the card on file", {"nyc": 1.2}, [
         "How do I update my credit card?",
@@ -369,6 +381,14 @@ INTENTS = [
     ]),
 ]
 
+# Staged intents: the demo sends only their first paraphrase until it is
+# served as a hit (approved), then all of them, so the later ones are misses
+# with a shadow L1 candidate. Each has paraphrases the lexical embedder finds
+# close to the first one (reordering, filler words, typos, inflection). The
+# other intents send every paraphrase from the start: pending proposals of one
+# question, grouped into a cluster in the console.
+STAGED = {"reset_password", "change_plan", "api_rate_limits", "enable_2fa", "cancel_subscription"}
+
 REGIONS = ["nyc", "tokyo", "eu"]
 
 
@@ -376,13 +396,17 @@ def main():
     intents = []
     for rank, (iid, title, mix, paraphrases) in enumerate(INTENTS, start=1):
         assert 6 <= len(paraphrases) <= 10, iid
-        intents.append({
+        intent = {
             "id": iid,
             "title": title,
             "weight": round(1.0 / rank ** ZIPF_S, 6),
             "regions": {r: mix.get(r, 1.0) for r in REGIONS},
-            "paraphrases": paraphrases,
-        })
+        }
+        if iid in STAGED:
+            intent["staged"] = True
+        intent["paraphrases"] = paraphrases
+        intents.append(intent)
+    assert STAGED <= {i["id"] for i in intents}, STAGED
     dataset = {
         "format": "l0l3-demo-dataset",
         "version": 1,

@@ -18,6 +18,8 @@ private slots:
     void loosensOnlyWithEnoughConfirmations();
     void neverBelowADenialOrTheFloor();
     void ignoresNonFinite();
+    void restoreContinuesTheRule();
+    void restoreIsNeverLooser();
     void wrongAnswersStayBelowTheThreshold();
 };
 
@@ -102,6 +104,59 @@ void TestSemanticThreshold::ignoresNonFinite()
     t.deny(INFINITY);
     QCOMPARE(t.value(), SemanticThreshold::kInitial);
     QCOMPARE(t.denials(), std::size_t(0));
+}
+
+// Stored and restored after every verdict, the threshold moves exactly as one kept in memory.
+void TestSemanticThreshold::restoreContinuesTheRule()
+{
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> similarity(0.78f, 0.95f);
+    SemanticThreshold memory;
+    SemanticThreshold stored;
+    for (int i = 0; i < 3000; ++i) {
+        const float s = similarity(rng);
+        const bool wrong = s < 0.83f && i % 7 == 0;
+        for (SemanticThreshold *t : {&memory, &stored}) {
+            if (wrong)
+                t->deny(s);
+            else
+                t->confirm(s);
+        }
+        stored = SemanticThreshold::restore(stored.value(), stored.highestDenied(), stored.evidence());
+        QCOMPARE(stored.value(), memory.value());
+        QCOMPARE(stored.highestDenied(), memory.highestDenied());
+        QCOMPARE(stored.evidence(), memory.evidence());
+    }
+    QVERIFY2(memory.value() < SemanticThreshold::kInitial, qPrintable(QString::number(memory.value())));
+}
+
+// What restore() is given may come from a file or an older writer: it is made to fit the rule.
+void TestSemanticThreshold::restoreIsNeverLooser()
+{
+    // Below a denial + margin: raised to it; evidence out of place dropped; unsorted sorted.
+    SemanticThreshold t = SemanticThreshold::restore(0.85f, 0.9f, {0.95f, 0.93f, 0.91f, 0.7f, NAN, 0.925f});
+    QVERIFY(std::abs(t.value() - 0.92f) < 1e-6f);
+    QCOMPARE(t.evidence(), std::vector<float>{});
+    t = SemanticThreshold::restore(0.92f, -1.0f, {0.9f, 0.85f, 0.92f, 0.79f, 0.88f});
+    QCOMPARE(t.value(), 0.92f);
+    QCOMPARE(t.evidence(), (std::vector<float>{0.85f, 0.88f, 0.9f}));
+    // Out of range or not finite.
+    QCOMPARE(SemanticThreshold::restore(0.5f, -1.0f, {}).value(), SemanticThreshold::kFloor);
+    QCOMPARE(SemanticThreshold::restore(2.0f, -1.0f, {}).value(), SemanticThreshold::kCeiling);
+    QCOMPARE(SemanticThreshold::restore(NAN, NAN, {}).value(), SemanticThreshold::kInitial);
+    QCOMPARE(SemanticThreshold::restore(NAN, NAN, {}).highestDenied(), -1.0f);
+    // At most kMaxEvidence, the lowest kept.
+    std::vector<float> many;
+    for (std::size_t i = 0; i < SemanticThreshold::kMaxEvidence + 10; ++i)
+        many.push_back(0.9f - 0.0001f * static_cast<float>(i));
+    t = SemanticThreshold::restore(0.92f, -1.0f, many);
+    QCOMPARE(t.evidence().size(), SemanticThreshold::kMaxEvidence);
+    QCOMPARE(t.evidence().front(), many.back());
+    // It loosens on the next confirmation once the band holds enough.
+    t = SemanticThreshold::restore(0.92f, -1.0f, std::vector<float>(59, 0.86f));
+    QCOMPARE(t.value(), 0.92f);
+    t.confirm(0.87f);
+    QVERIFY(std::abs(t.value() - 0.86f) < 1e-6f);
 }
 
 // An entry whose matches below 0.86 are wrong and above are right, reviewed

@@ -45,6 +45,7 @@ class TestVectorRecord : public QObject
 
 private slots:
     void roundTrip();
+    void thresholdState();
     void zeroVector();
     void base64_data();
     void base64();
@@ -86,9 +87,57 @@ void TestVectorRecord::roundTrip()
     big.ns.assign(VectorRecordCodec::kMaxNamespaceBytes, 'n');
     big.model.assign(VectorRecordCodec::kMaxModelBytes, 'm');
     big.modelFamily.assign(VectorRecordCodec::kMaxModelFamilyBytes, 'f');
+    big.denied = -1.0f;
+    big.evidence.assign(VectorRecordCodec::kMaxEvidence, 0.80f);
+    big.evidence.back() = 0.9399999f;
     const auto bigJson = VectorRecordCodec::encode(big, &error);
     QVERIFY2(bigJson.has_value(), error.c_str());
     QVERIFY(VectorRecordCodec::decode(*bigJson) == big);
+}
+
+// The threshold's denial and evidence: optional (a record without them is one written
+// before them), exact, and as strictly checked as the rest.
+void TestVectorRecord::thresholdState()
+{
+    std::string error;
+    VectorRecord r = sampleRecord();
+    const auto old = VectorRecordCodec::decode(*VectorRecordCodec::encode(r), &error);
+    QVERIFY2(old.has_value(), error.c_str());
+    QVERIFY(!old->denied.has_value());
+    QVERIFY(old->evidence.empty());
+    QVERIFY(VectorRecordCodec::encode(r)->find("denied") == std::string::npos);
+
+    r.denied = 0.8712345f;
+    r.evidence = {0.8f, 0.8612345f, 0.8612345f, 0.93999f};
+    const auto json = VectorRecordCodec::encode(r, &error);
+    QVERIFY2(json.has_value(), error.c_str());
+    QVERIFY2(json->find("\"denied\":0.8712345,\"evidence\":\"") != std::string::npos, json->c_str());
+    const auto back = VectorRecordCodec::decode(*json, &error);
+    QVERIFY2(back.has_value(), error.c_str());
+    QVERIFY(*back == r);
+
+    // float32 little-endian: 0.85f is 9a 99 59 3f.
+    const auto one = VectorRecordCodec::decode(
+        withMembers("\"x\"", "1", kOne, "0.92", ",\"denied\":-1,\"evidence\":\"mplZPw==\""), &error);
+    QVERIFY2(one.has_value(), error.c_str());
+    QCOMPARE(*one->denied, -1.0f);
+    QCOMPARE(one->evidence, std::vector<float>{0.85f});
+
+    // What encode() refuses.
+    VectorRecord bad = r;
+    bad.evidence = {0.9f, 0.85f};
+    QVERIFY(!VectorRecordCodec::encode(bad));
+    bad.evidence = {0.94f}; // not below the threshold
+    QVERIFY(!VectorRecordCodec::encode(bad));
+    bad.evidence = {0.79f};
+    QVERIFY(!VectorRecordCodec::encode(bad));
+    bad.evidence.assign(VectorRecordCodec::kMaxEvidence + 1, 0.85f);
+    QVERIFY(!VectorRecordCodec::encode(bad));
+    bad = r;
+    bad.denied = 1.5f;
+    QVERIFY(!VectorRecordCodec::encode(bad));
+    bad.denied = std::numeric_limits<float>::quiet_NaN();
+    QVERIFY(!VectorRecordCodec::encode(bad));
 }
 
 void TestVectorRecord::zeroVector()
@@ -173,6 +222,32 @@ void TestVectorRecord::refused_data()
     row("sha upper case", withMembers("\"x\"", "1", kOne, "0.92", {}, "\"" + std::string(64, 'A') + "\""),
         "system_sha256");
     row("sha short", withMembers("\"x\"", "1", kOne, "0.92", {}, "\"" + std::string(63, 'a') + "\""), "system_sha256");
+    const std::string k85 = "mplZPw"; // 0.85f without padding: one value is 4 bytes, "==" follows
+    row("denied string", withMembers("\"x\"", "1", kOne, "0.92", ",\"denied\":\"0.9\""), "\"denied\" is not a number");
+    row("denied high", withMembers("\"x\"", "1", kOne, "0.92", ",\"denied\":1.5"), "\"denied\" is not a number from");
+    row("denied low", withMembers("\"x\"", "1", kOne, "0.92", ",\"denied\":-2"), "\"denied\" is not a number from");
+    row("denied twice", withMembers("\"x\"", "1", kOne, "0.92", ",\"denied\":0.5,\"denied\":0.5"), "occurs twice");
+    row("evidence not a string", withMembers("\"x\"", "1", kOne, "0.92", ",\"evidence\":[0.85]"),
+        "\"evidence\" is not a string");
+    row("evidence empty", withMembers("\"x\"", "1", kOne, "0.92", ",\"evidence\":\"\""),
+        "\"evidence\" is not canonical");
+    row("evidence not base64", withMembers("\"x\"", "1", kOne, "0.92", ",\"evidence\":\"mplZP#==\""),
+        "\"evidence\" is not canonical");
+    row("evidence not float32", withMembers("\"x\"", "1", kOne, "0.92", ",\"evidence\":\"mplZ\""),
+        "\"evidence\" is not canonical");
+    row("evidence too long",
+        withMembers("\"x\"", "1", kOne, "0.92",
+                    ",\"evidence\":\"" + VectorRecordCodec::base64Encode(std::string(257 * 4, 'A')) + "\""),
+        "\"evidence\" is not canonical");
+    row("evidence above the threshold", withMembers("\"x\"", "1", kOne, "0.84", ",\"evidence\":\"" + k85 + "==\""),
+        "\"evidence\" is not ascending");
+    row("evidence descending",
+        withMembers("\"x\"", "1", kOne, "0.92",
+                    ",\"evidence\":\""
+                        + VectorRecordCodec::base64Encode(std::string("\x9a\x99\x59\x3f\x00\x00\x50\x3f", 8)) + "\""),
+        "\"evidence\" is not ascending"); // 0.85f, then 0.8125f
+    row("evidence nan", withMembers("\"x\"", "1", kOne, "0.92", ",\"evidence\":\"AADAfw==\""),
+        "\"evidence\" is not ascending");
     row("ns too long",
         "{\"model\":\"x\",\"dim\":1,\"ns\":\"" + std::string(1025, 'n') + "\",\"system_sha256\":\"" + kSha
             + "\",\"model_family\":\"m\",\"threshold\":0.92,\"v\":" + kOne + "}",

@@ -1,3 +1,4 @@
+#include <QCryptographicHash>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -5,6 +6,7 @@
 
 #include "core/common/entry.h"
 #include "core/common/lexicalembedder.h"
+#include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/common/semanticthreshold.h"
 #include "core/common/vectorrecord.h"
@@ -19,7 +21,8 @@ using Kind = ApprovalResult::ErrorKind;
 
 // The L1 side of ApprovalService against a real primary (+ replica): vectors
 // written with entries, variants attached, edited and revoked with their main
-// entry, negative pairs tightening a threshold.
+// entry, negative pairs tightening a threshold, verdicts moving it by
+// SemanticThreshold's rule (near misses attached as variants and L1 reviews).
 class TestVariants : public QObject
 {
     Q_OBJECT
@@ -32,8 +35,16 @@ private slots:
     void variantFollowsItsMainEntry();
     void variantRefusals();
     void negativePairTightensTheThreshold();
+    void nearMissesLoosenTheThreshold();
+    void aDenialInTheBandKeepsItStrict();
 
 private:
+    // A proposal whose shadow candidate was mainKey at l1Similarity, attached to it as a variant.
+    // Its prompt shares no word with the main entry's, so l1Similarity is the higher similarity.
+    ApprovalResult attachNearMiss(const QString &mainKey, const QString &name, float l1Similarity);
+    // An L1 answer of entry at similarity, sampled as the gateway does (FCALL), then decided.
+    ApprovalResult reviewSampled(const QString &entry, const QString &name, const QByteArray &similarity,
+                                 bool confirmed);
     ApprovalResult run(const std::function<void()> &call);
     QString seedAndDeliver(const Proposal &p);
     QByteArray get(std::string_view key) { return m_rig.client.get(qb(key)); }
@@ -58,16 +69,20 @@ private:
     }
 
     ApprovalRig m_rig;
+    RedisClient m_gateway;
 };
 
 void TestVariants::initTestCase()
 {
     QString why;
     QVERIFY2(m_rig.start(&why), qPrintable(why));
+    m_gateway = m_rig.primary.client(QStringLiteral("gateway"));
+    QVERIFY2(m_gateway.isConnected(), qPrintable(m_gateway.lastError()));
 }
 
 void TestVariants::cleanupTestCase()
 {
+    m_gateway.disconnect();
     m_rig.stop();
 }
 
@@ -275,6 +290,7 @@ void TestVariants::negativePairTightensTheThreshold()
     QVERIFY(record.has_value());
     QCOMPARE(record->threshold, EntryVectors::tightened(SemanticThreshold::kInitial, similarity));
     QCOMPARE(record->threshold, SemanticThreshold::kCeiling);
+    QVERIFY(record->denied.has_value() && *record->denied >= 0.99f);
     QCOMPARE(m_rig.client
                  .command({"SISMEMBER", qb(RedisSchema::l1NegativeKey(mainKey.toStdString())),
                            "0123456789abcdef0123456789abcdef"})
@@ -289,6 +305,151 @@ void TestVariants::negativePairTightensTheThreshold()
                                     QStringLiteral("anything"), QStringLiteral("fay"));
     });
     QCOMPARE(r.error, Kind::NotFound);
+}
+
+ApprovalResult TestVariants::attachNearMiss(const QString &mainKey, const QString &name, float l1Similarity)
+{
+    Proposal p = makeProposal(name.toStdString(),
+                              "Which tram line runs to the harbour, stop " + name.toStdString() + "?");
+    p.l1Key = mainKey.toStdString();
+    p.l1Similarity = l1Similarity;
+    ApprovalRequest request;
+    request.proposalId = seedAndDeliver(p);
+    request.variantOf = mainKey;
+    return run([&] { m_rig.service->approve(request); });
+}
+
+ApprovalResult TestVariants::reviewSampled(const QString &entry, const QString &name, const QByteArray &similarity,
+                                           bool confirmed)
+{
+    const QByteArray requestKey = QCryptographicHash::hash(name.toUtf8(), QCryptographicHash::Md5).toHex();
+    const RedisValue sampled = m_gateway.command(
+        {"FCALL", qb(ProposalFunction::kL1ReviewName), "0", requestKey, entry.toUtf8(), similarity, "default",
+         "Which tram line runs to the harbour, stop " + name.toUtf8() + "?", "nyc"});
+    if (sampled.isError()) {
+        ApprovalResult r;
+        r.message = QString::fromUtf8(sampled.str);
+        return r;
+    }
+    const RedisValue last = m_rig.client.command({"XREVRANGE", qb(RedisSchema::kL1Review), "+", "-", "COUNT", "1"});
+    const QString id = QString::fromUtf8(last.elements.value(0).elements.value(0).str);
+    return run([&] { m_rig.service->reviewL1(id, confirmed, QStringLiteral("gus")); });
+}
+
+// The rule of three at the default 5 % bound: 60 confirmations below the threshold open the band
+// down to the lowest of them, never below the floor; both kinds of confirmation count.
+void TestVariants::nearMissesLoosenTheThreshold()
+{
+    const std::string prompt = "How do I reset my password?";
+    const QString mainId = seedAndDeliver(makeProposal("l-main", prompt));
+    ApprovalResult r = run([&] { m_rig.service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    const QString mainKey = keyOf(QStringLiteral("l-main"));
+    QVERIFY(EntryVectors::similarity(prompt, "Which tram line runs to the harbour, stop l-0?") < 0.5f);
+    Subscriber sub;
+    QVERIFY(sub.start(m_rig.primary, qb(RedisSchema::kInvalidateChannel)));
+
+    // One L1 answer confirmed below the threshold (it was served before a tightening, say),
+    // then near misses from 0.8972 down to 0.8508: evidence, kept with the entry.
+    r = reviewSampled(mainKey, QStringLiteral("l-review"), "0.8980", true);
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QVERIFY2(lastAudit().contains(QLatin1String("threshold=0.920->0.920")), qPrintable(lastAudit()));
+    for (int i = 0; i < 58; ++i) {
+        r = attachNearMiss(mainKey, QStringLiteral("l-%1").arg(i), 0.8972f - 0.0008f * float(i));
+        QVERIFY2(r.ok, qPrintable(r.message));
+    }
+    auto record = vector(mainKey);
+    QVERIFY(record.has_value());
+    QCOMPARE(record->threshold, SemanticThreshold::kInitial);
+    QCOMPARE(record->evidence.size(), std::size_t(59));
+    QCOMPARE(record->evidence.back(), 0.898f);
+    QVERIFY2(lastAudit().contains(QLatin1String("l1_similarity=0.852 threshold=0.920->0.920")),
+             qPrintable(lastAudit()));
+
+    // The 60th: the threshold drops to the lowest confirmed similarity, and the gateways hear of it.
+    r = attachNearMiss(mainKey, QStringLiteral("l-last"), 0.85f);
+    QVERIFY2(r.ok, qPrintable(r.message));
+    record = vector(mainKey);
+    QVERIFY(record.has_value());
+    QCOMPARE(record->threshold, 0.85f);
+    QVERIFY(record->evidence.empty()); // used up by the band it opened
+    QCOMPARE(record->vector, LexicalEmbedder().embed(prompt));
+    QVERIFY2(lastAudit().contains(QLatin1String("l1_similarity=0.850 threshold=0.920->0.850")),
+             qPrintable(lastAudit()));
+    QTRY_VERIFY_WITH_TIMEOUT(sub.data().contains(mainKey.toUtf8()), TimeScale::ms(5000));
+    RedisClient replica = m_rig.replica.client();
+    QTRY_VERIFY_WITH_TIMEOUT(VectorRecordCodec::decode(
+                                 replica.get(qb(RedisSchema::vectorKey(mainKey.toStdString()))).toStdString())
+                                     .value_or(VectorRecord{})
+                                     .threshold
+                                 == 0.85f,
+                             TimeScale::ms(5000));
+
+    // Below the floor nothing counts; at the floor 60 confirmations reach it, and no further.
+    for (int i = 0; i < 60; ++i) {
+        r = attachNearMiss(mainKey, QStringLiteral("f-%1").arg(i), 0.79f);
+        QVERIFY2(r.ok, qPrintable(r.message));
+    }
+    QCOMPARE(vector(mainKey)->threshold, 0.85f);
+    QVERIFY(vector(mainKey)->evidence.empty());
+    for (int i = 0; i < 60; ++i) {
+        r = attachNearMiss(mainKey, QStringLiteral("g-%1").arg(i), SemanticThreshold::kFloor);
+        QVERIFY2(r.ok, qPrintable(r.message));
+    }
+    QCOMPARE(vector(mainKey)->threshold, SemanticThreshold::kFloor);
+    QVERIFY2(lastAudit().contains(QLatin1String("threshold=0.850->0.800")), qPrintable(lastAudit()));
+
+    // A near miss of another entry is no evidence for this one.
+    const QString otherId = seedAndDeliver(makeProposal("l-other", "What are your opening hours?"));
+    r = run([&] { m_rig.service->approve(otherId, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    Proposal elsewhere = makeProposal("l-elsewhere", "Which tram line runs to the harbour at night?");
+    elsewhere.l1Key = mainKey.toStdString();
+    elsewhere.l1Similarity = 0.85f;
+    ApprovalRequest request;
+    request.proposalId = seedAndDeliver(elsewhere);
+    request.variantOf = keyOf(QStringLiteral("l-other"));
+    r = run([&] { m_rig.service->approve(request); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QVERIFY2(!lastAudit().contains(QLatin1String("threshold=")), qPrintable(lastAudit()));
+    QCOMPARE(vector(keyOf(QStringLiteral("l-other")))->threshold, SemanticThreshold::kInitial);
+    QVERIFY(vector(keyOf(QStringLiteral("l-other")))->evidence.empty());
+}
+
+// A wrong answer at 0.86 leaves the threshold where it is but bars loosening to within its
+// margin: confirmations there are no evidence; above it they still are.
+void TestVariants::aDenialInTheBandKeepsItStrict()
+{
+    const QString mainId = seedAndDeliver(makeProposal("d-main", "How do I reset my password?"));
+    ApprovalResult r = run([&] { m_rig.service->approve(mainId, QString(), std::nullopt, QString(), QString()); });
+    QVERIFY2(r.ok, qPrintable(r.message));
+    const QString mainKey = keyOf(QStringLiteral("d-main"));
+
+    r = reviewSampled(mainKey, QStringLiteral("d-review"), "0.8600", false);
+    QVERIFY2(r.ok, qPrintable(r.message));
+    QCOMPARE(r.action, QStringLiteral("l1-deny"));
+    auto record = vector(mainKey);
+    QVERIFY(record.has_value());
+    QCOMPARE(record->threshold, SemanticThreshold::kInitial);
+    QCOMPARE(record->denied.value_or(-1.0f), 0.86f);
+    QVERIFY2(lastAudit().contains(QLatin1String("threshold=0.920->0.920")), qPrintable(lastAudit()));
+
+    for (int i = 0; i < 60; ++i) {
+        r = attachNearMiss(mainKey, QStringLiteral("d-%1").arg(i), 0.87f);
+        QVERIFY2(r.ok, qPrintable(r.message));
+    }
+    record = vector(mainKey);
+    QCOMPARE(record->threshold, SemanticThreshold::kInitial);
+    QVERIFY(record->evidence.empty());
+    QVERIFY2(lastAudit().contains(QLatin1String("l1_similarity=0.870 threshold=0.920->0.920")),
+             qPrintable(lastAudit()));
+
+    for (int i = 0; i < 60; ++i) {
+        r = attachNearMiss(mainKey, QStringLiteral("e-%1").arg(i), 0.89f);
+        QVERIFY2(r.ok, qPrintable(r.message));
+    }
+    QCOMPARE(vector(mainKey)->threshold, 0.89f);
+    QCOMPARE(vector(mainKey)->denied.value_or(-1.0f), 0.86f);
 }
 
 QTEST_GUILESS_MAIN(TestVariants)

@@ -17,6 +17,19 @@ l0l3_add_qtest(tst_load
     LABELS integration
     TIMEOUT 120
     HEAVY)
+# The demo with traffic and the autopilot: a pending proposal with a shadow L1
+# candidate and a cluster of phrasings within its first minute.
+l0l3_add_qtest(tst_demoshadow
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_demoshadow.cpp
+    LIBS l0l3_localstack l0l3_testsupport
+    LABELS integration
+    TIMEOUT 180
+    HEAVY)
+foreach(tool l0l3-gateway l0l3-stub-llm)
+    if(TARGET ${tool})
+        add_dependencies(tst_demoshadow ${tool})
+    endif()
+endforeach()
 foreach(tool l0l3-gateway l0l3-stub-llm l0l3-demo l0l3-load)
     if(TARGET ${tool})
         add_dependencies(tst_demostack ${tool})

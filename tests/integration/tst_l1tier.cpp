@@ -1,5 +1,4 @@
-#include <QCryptographicHash>
-#include <QDateTime>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QMap>
 #include <QTest>
@@ -8,11 +7,12 @@
 #include "core/common/entry.h"
 #include "core/common/lexicalembedder.h"
 #include "core/common/prometheusparser.h"
-#include "core/common/promptnormaliser.h"
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
+#include "core/common/semanticthreshold.h"
 #include "core/common/vectorrecord.h"
 #include "tests/integration/chatwire.h"
+#include "tests/integration/l1approval.h"
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
@@ -53,7 +53,9 @@ private slots:
     void toolsAndResponseFormatSkipL1();
     void shadowProposalCarriesTheCandidate();
     void indexFollowsApproveAndRevoke();
+    void loosenedThresholdIsServed();
     void otherModelsVectorsAreNotIndexed();
+    void followUpsMatchOnlyInTheirConversation();
 
 private:
     struct Approved
@@ -62,7 +64,8 @@ private:
         QString response;
     };
     // Writes the entry and its vector record (threshold as given) and publishes the key.
-    Approved approve(const QString &prompt, const QString &response, float threshold, const std::string &model = {});
+    Approved approve(const QString &prompt, const QString &response, float threshold, const std::string &model = {},
+                     const std::string &system = {});
     void revoke(const QByteArray &key);
     HttpResult chat(const QString &prompt, const QJsonObject &extra = {}, int port = -1);
     std::vector<PromSample> metrics(int port);
@@ -82,8 +85,12 @@ void TestL1Tier::initTestCase()
 {
     GatewayStack::Options options;
     // Every L1 answer sampled for review.
-    options.gatewayArgs = QStringList{QStringLiteral("--semantic"), QStringLiteral("serve"),
-                                      QStringLiteral("--semantic-review-sample"), QStringLiteral("1")};
+    options.gatewayArgs = QStringList{QStringLiteral("--semantic"),
+                                      QStringLiteral("serve"),
+                                      QStringLiteral("--semantic-review-sample"),
+                                      QStringLiteral("1"),
+                                      QStringLiteral("--semantic-history"),
+                                      QStringLiteral("2")};
     QString error;
     QVERIFY2(m_stack.start(options, &error), qPrintable(error));
     m_shadow = m_stack.launchGateway({QStringLiteral("--semantic"), QStringLiteral("shadow")}, &error,
@@ -106,46 +113,13 @@ void TestL1Tier::cleanup()
 }
 
 TestL1Tier::Approved TestL1Tier::approve(const QString &prompt, const QString &response, float threshold,
-                                         const std::string &model)
+                                         const std::string &model, const std::string &system)
 {
-    Entry entry;
     const std::string user = prompt.toStdString();
-    entry.key = CacheKey::derive({"default", "", user, ChatWire::kModel, "", "", ""});
-    entry.ns = "default";
-    entry.response = response.toStdString();
-    entry.prompt = user;
-    entry.model = CacheKey::modelFamily(ChatWire::kModel);
-    entry.approvedBy = "testkit";
-    entry.approvedAtMs = QDateTime::currentMSecsSinceEpoch();
-
-    VectorRecord record;
-    record.model = model.empty() ? m_embedder.modelId() : model;
-    record.ns = entry.ns;
-    record.systemSha256 = QCryptographicHash::hash(QByteArray::fromStdString(PromptNormaliser::normalise("")),
-                                                   QCryptographicHash::Sha256)
-                              .toHex()
-                              .toStdString();
-    record.modelFamily = entry.model;
-    record.threshold = threshold;
-    record.vector = m_embedder.embed(user);
-    std::string why;
-    const auto json = VectorRecordCodec::encode(record, &why);
-    if (!json) {
-        qWarning("vector record: %s", why.c_str());
-        return {};
-    }
-    RedisClient &primary = m_stack.primaryClient();
-    primary.command({"MULTI"});
-    primary.command({"SET", bytes(RedisSchema::entryKey(entry.key)), bytes(EntryCodec::encode(entry))});
-    primary.command({"SET", bytes(RedisSchema::vectorKey(entry.key)), bytes(*json)});
-    const RedisValue done = primary.command({"EXEC"});
-    if (done.isError()) {
-        qWarning("EXEC: %s", qPrintable(done.toString()));
-        return {};
-    }
-    // As the console does after the write: the gateways read the key's vector again.
-    primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), bytes(entry.key)});
-    return {QByteArray::fromStdString(entry.key), response};
+    const Entry entry = L1Approval::entry(user, response.toStdString(), system);
+    const VectorRecord record = L1Approval::record(entry, model.empty() ? m_embedder.modelId() : model, threshold,
+                                                   m_embedder.embed(user));
+    return {L1Approval::store(m_stack.primaryClient(), entry, record), response};
 }
 
 void TestL1Tier::revoke(const QByteArray &key)
@@ -428,6 +402,47 @@ void TestL1Tier::indexFollowsApproveAndRevoke()
     QCOMPARE(ChatWire::completionContent(chat(paraphrase).body), again.response);
 }
 
+// The threshold a verdict loosened (the record as the console writes it: threshold, denial,
+// evidence) is the one the gateway then serves at, once the key is published.
+void TestL1Tier::loosenedThresholdIsServed()
+{
+    const QString prompt = QStringLiteral("What time does the pharmacy open on Saturday mornings?");
+    const Approved a = approve(prompt, QStringLiteral("From 8 am."), SemanticThreshold::kInitial);
+    QVERIFY(!a.key.isEmpty());
+    QVERIFY(waitUntilServedFromL1(QStringLiteral("at what time does the pharmacy open on saturday mornings"), a.key));
+    const QString nearMiss = QStringLiteral("What time does the pharmacy open on Saturday morning?");
+    const float similarity = dot(m_embedder.embed(prompt.toStdString()), m_embedder.embed(nearMiss.toStdString()));
+    QVERIFY2(similarity >= SemanticThreshold::kFloor && similarity < SemanticThreshold::kInitial,
+             qPrintable(QString::number(similarity)));
+    HttpResult r = chat(nearMiss);
+    QVERIFY2(r.status == 200, qPrintable(r.describe()));
+    QCOMPARE(r.header("x-l0l3-tier"), QByteArray("L3"));
+
+    // Confirmed a little below the exact cosine: the index scores int8 vectors.
+    const float confirmed = similarity - 0.01f;
+    SemanticThreshold threshold;
+    for (std::size_t i = 0; i < 60; ++i)
+        threshold.confirm(confirmed);
+    QCOMPARE(threshold.value(), confirmed);
+    RedisClient &primary = m_stack.primaryClient();
+    const QByteArray vectorKey = bytes(RedisSchema::vectorKey(a.key.toStdString()));
+    auto record = VectorRecordCodec::decode(primary.get(vectorKey).toStdString());
+    QVERIFY(record);
+    record->threshold = threshold.value();
+    record->denied = threshold.highestDenied();
+    record->evidence = threshold.evidence();
+    const auto json = VectorRecordCodec::encode(*record);
+    QVERIFY(json);
+    QCOMPARE(primary.command({"SET", vectorKey, bytes(*json)}).str, QByteArray("OK"));
+    primary.command({"PUBLISH", bytes(RedisSchema::kInvalidateChannel), a.key});
+    QVERIFY2(waitUntilServedFromL1(nearMiss, a.key), qPrintable(chat(nearMiss).describe()));
+    r = chat(nearMiss);
+    bool ok = false;
+    const double served = r.header("x-l0l3-similarity").toDouble(&ok);
+    QVERIFY2(ok && served >= double(threshold.value()) - 1e-3 && served < double(SemanticThreshold::kInitial),
+             r.header("x-l0l3-similarity").constData());
+}
+
 void TestL1Tier::otherModelsVectorsAreNotIndexed()
 {
     const Approved other = approve(QStringLiteral("Which plan includes phone support on weekends?"),
@@ -467,6 +482,68 @@ void TestL1Tier::otherModelsVectorsAreNotIndexed()
     QCOMPARE(r.header("x-l0l3-tier"), QByteArray("L3"));
     QCOMPARE(indexEntries(port), double(lexical));
     QVERIFY(fresh->stop());
+}
+
+void TestL1Tier::followUpsMatchOnlyInTheirConversation()
+{
+    // The serving gateway runs --semantic-history 2: a follow-up is cached with the turns before it
+    // folded into its system prompt (ChatRequestParser::kHistoryMarker), as the entry below holds them.
+    const auto turns = [](const QString &country, const QString &answer, const QString &followUp) {
+        const auto message = [](const QString &role, const QString &text) {
+            return QJsonObject{{QStringLiteral("role"), role}, {QStringLiteral("content"), text}};
+        };
+        return QJsonObject{
+            {QStringLiteral("messages"),
+             QJsonArray{message(QStringLiteral("user"), QStringLiteral("What is the largest city in %1?").arg(country)),
+                        message(QStringLiteral("assistant"), answer), message(QStringLiteral("user"), followUp)}}};
+    };
+    const std::string canada = std::string("\xE2\x90\x9E\xE2\x90\x9Ehistory")
+        + "\n[user 35]\nWhat is the largest city in "
+          "Canada?\n[assistant 8]\nToronto.\n";
+    const Approved a = approve(QStringLiteral("And the second largest?"), QStringLiteral("Montreal."),
+                               SemanticThreshold::kFloor, {}, canada);
+    QVERIFY(!a.key.isEmpty());
+    // The same conversation: L0; a rephrased follow-up in it: L1 from that entry.
+    const QJsonObject same = turns(QStringLiteral("Canada"), QStringLiteral("Toronto."),
+                                   QStringLiteral("And the second largest?"));
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const HttpResult r = chat({}, same);
+                     return r.status == 200 && r.header("x-l0l3-tier") == "L0" && r.header("x-l0l3-key") == a.key;
+                 },
+                 kIndexTimeoutMs),
+             qPrintable(chat({}, same).describe()));
+    const QJsonObject rephrased = turns(QStringLiteral("Canada"), QStringLiteral("Toronto."),
+                                        QStringLiteral("And the second largest, please?"));
+    QVERIFY2(Poll::until(
+                 [&] {
+                     const HttpResult r = chat({}, rephrased);
+                     return r.status == 200 && r.header("x-l0l3-tier") == "L1" && r.header("x-l0l3-entry") == a.key;
+                 },
+                 kIndexTimeoutMs),
+             qPrintable(chat({}, rephrased).describe()));
+    QCOMPARE(ChatWire::completionContent(chat({}, rephrased).body), QStringLiteral("Montreal."));
+
+    // The very same follow-up after another conversation, or with none: never this entry.
+    const qint64 upstreamBefore = m_stack.stubRequests();
+    for (const QJsonObject &other :
+         {turns(QStringLiteral("Australia"), QStringLiteral("Sydney."), QStringLiteral("And the second largest?")),
+          turns(QStringLiteral("Canada"), QStringLiteral("Vancouver."), QStringLiteral("And the second largest?")),
+          QJsonObject{}}) {
+        const HttpResult r = chat(QStringLiteral("And the second largest?"), other);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.header("x-l0l3-cache"), QByteArray("miss"));
+        QVERIFY(r.header("x-l0l3-entry").isEmpty());
+        QVERIFY(ChatWire::completionContent(r.body) != QStringLiteral("Montreal."));
+    }
+    QCOMPARE(m_stack.stubRequests(), upstreamBefore + 3);
+    // More earlier turns than --semantic-history: not cached at all.
+    QJsonObject longer = same;
+    QJsonArray messages = longer.value(QStringLiteral("messages")).toArray();
+    messages.prepend(QJsonObject{{QStringLiteral("role"), QStringLiteral("assistant")},
+                                 {QStringLiteral("content"), QStringLiteral("Hello.")}});
+    longer.insert(QStringLiteral("messages"), messages);
+    QCOMPARE(chat({}, longer).header("x-l0l3-cache"), QByteArray("bypass"));
 }
 
 QTEST_GUILESS_MAIN(TestL1Tier)
