@@ -146,27 +146,36 @@ local function bad(why)
 end
 
 -- One netstring "<len>:<bytes>," at pos: its bytes and the position after it.
+-- Few library calls per netstring: this runs 26 times per proposal.
 local function netstring(s, pos)
-    local colon = string.find(s, ':', pos, true)
-    if not colon or colon == pos or colon - pos > 10 then
+    local digits, first = string.match(s, '^(%d+):()', pos)
+    if not digits or #digits > 10 or (#digits > 1 and string.byte(digits) == 48) then
         return nil
     end
-    local digits = string.sub(s, pos, colon - 1)
-    if not string.match(digits, '^%d+$') or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+    local last = first + tonumber(digits) - 1
+    if string.byte(s, last + 1) ~= 44 then
         return nil
     end
-    local len = tonumber(digits)
-    local last = colon + len
-    if last + 1 > #s or string.sub(s, last + 1, last + 1) ~= ',' then
-        return nil
+    return string.sub(s, first, last), last + 2
+end
+
+-- How many fields every proposal has (all but OPTIONAL), counted on the first
+-- call (loading a library may not iterate a table).
+local REQUIRED = nil
+local function required_count()
+    local n = 0
+    for name in pairs(FIELDS) do
+        if not OPTIONAL[name] then
+            n = n + 1
+        end
     end
-    return string.sub(s, colon + 1, last), last + 2
+    return n
 end
 
 local function unpack_fields(packed)
     local fields = {}
-    local pos = 1
-    while pos <= #packed do
+    local pos, size, required = 1, #packed, 0
+    while pos <= size do
         local name, value
         name, pos = netstring(packed, pos)
         if name then
@@ -185,40 +194,68 @@ local function unpack_fields(packed)
         if limit > 0 and #value > limit then
             return nil, 'field "' .. name .. '" is ' .. #value .. ' bytes, the limit is ' .. limit
         end
-        if NUMBERS[name] and not string.match(value, '^%d+$') then
+        if NUMBERS[name] and not string.find(value, '^%d+$') then
             return nil, 'field "' .. name .. '" is not a decimal number'
         end
         fields[name] = value
-    end
-    for name in pairs(FIELDS) do
-        if not fields[name] and not OPTIONAL[name] then
-            return nil, 'missing field "' .. name .. '"'
+        if not OPTIONAL[name] then
+            required = required + 1
         end
     end
-    if (fields.l1_key == nil) ~= (fields.l1_similarity == nil) then
-        return nil, 'l1_key and l1_similarity go together'
+    REQUIRED = REQUIRED or required_count()
+    if required ~= REQUIRED then
+        for name in pairs(FIELDS) do
+            if not fields[name] and not OPTIONAL[name] then
+                return nil, 'missing field "' .. name .. '"'
+            end
+        end
     end
-    if fields.l1_key and not (#fields.l1_key == 32 and string.match(fields.l1_key, '^[0-9a-f]+$')) then
-        return nil, 'field "l1_key" is not 32 lower-case hex digits'
-    end
-    if fields.l1_similarity and not string.match(fields.l1_similarity, '^%-?[01]%.%d+$') then
-        return nil, 'field "l1_similarity" is not a decimal in [-1, 1]'
+    local l1_key, l1_similarity = fields.l1_key, fields.l1_similarity
+    if l1_key or l1_similarity then
+        if (l1_key == nil) ~= (l1_similarity == nil) then
+            return nil, 'l1_key and l1_similarity go together'
+        end
+        if not (#l1_key == 32 and string.find(l1_key, '^[0-9a-f]+$')) then
+            return nil, 'field "l1_key" is not 32 lower-case hex digits'
+        end
+        if not string.find(l1_similarity, '^%-?[01]%.%d+$') then
+            return nil, 'field "l1_similarity" is not a decimal in [-1, 1]'
+        end
     end
     return fields
 end
 
+-- The limits, parsed again only when the stored hash changes: cached with the
+-- HGETALL reply they came from, compared element by element on every call.
+local cached_stored, cached_limits = nil, nil
+
 local function limits()
+    local stored = redis.call('HGETALL', LIMITS)
+    if cached_stored and #stored == #cached_stored then
+        local same = true
+        for i = 1, #stored do
+            if stored[i] ~= cached_stored[i] then
+                same = false
+                break
+            end
+        end
+        if same then
+            return cached_limits
+        end
+    end
     local out = {}
     for name, value in pairs(DEFAULTS) do
         out[name] = value
     end
-    local stored = redis.call('HGETALL', LIMITS)
     for i = 1, #stored, 2 do
         local value = tonumber(stored[i + 1])
         if out[stored[i]] and value and value >= 1 then
             out[stored[i]] = math.floor(value)
         end
     end
+    -- PEXPIRE's argument, formatted once.
+    out.seen_ttl_ms_arg = string.format('%d', out.seen_ttl_ms)
+    cached_stored, cached_limits = stored, out
     return out
 end
 
@@ -230,16 +267,17 @@ end
 -- Per-namespace and global proposals in this minute; nil when within both.
 local function rate_limited(lim, ns, now)
     local window = RATE .. string.format('%d', math.floor(now / 60000))
-    local counts = redis.call('HMGET', window, '*', 'ns:' .. ns)
+    local ns_field = 'ns:' .. ns
+    local counts = redis.call('HMGET', window, '*', ns_field)
     if tonumber(counts[1] or '0') >= lim.total_per_min then
         return 'RATELIMITED more than ' .. lim.total_per_min .. ' new proposals this minute'
     end
     if tonumber(counts[2] or '0') >= lim.ns_per_min then
         return 'RATELIMITED more than ' .. lim.ns_per_min .. ' new proposals this minute in this namespace'
     end
-    redis.call('HINCRBY', window, '*', 1)
-    redis.call('HINCRBY', window, 'ns:' .. ns, 1)
-    redis.call('PEXPIRE', window, 120000)
+    redis.call('HINCRBY', window, '*', '1')
+    redis.call('HINCRBY', window, ns_field, '1')
+    redis.call('PEXPIRE', window, '120000')
     return nil
 end
 
@@ -281,12 +319,13 @@ local function propose(keys, args)
     elseif regions > MAX_REGIONS and redis.call('HEXISTS', seen, fields.region) == 0 then
         return bad('more than ' .. MAX_REGIONS .. ' regions counted for this key')
     end
-    redis.call('HINCRBY', seen, fields.region, 1)
-    if redis.call('HINCRBY', seen, SEEN_TOTAL, 1) ~= 1 then
+    redis.call('HINCRBY', seen, fields.region, '1')
+    if redis.call('HINCRBY', seen, SEEN_TOTAL, '1') ~= 1 then
         return redis.status_reply('counted')
     end
-    redis.call('PEXPIRE', seen, lim.seen_ttl_ms)
-    redis.call('RPUSH', INBOX, #key .. ':' .. key .. ',' .. packed)
+    redis.call('PEXPIRE', seen, lim.seen_ttl_ms_arg)
+    -- The key is 32 bytes (valid_key).
+    redis.call('RPUSH', INBOX, '32:' .. key .. ',' .. packed)
     return redis.status_reply('proposed')
 end
 

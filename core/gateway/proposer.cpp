@@ -29,6 +29,23 @@ Proposer::Proposer(AsioRedisConnection &primary, GatewayMetrics &metrics, std::s
 {
 }
 
+Proposer::Proposer(boost::asio::io_context &context, AsioRedisConnection &primary, GatewayMetrics &metrics,
+                   std::string region, int batchMs)
+    : Proposer(primary, metrics, std::move(region))
+{
+    if (batchMs > 0) {
+        m_timer = std::make_unique<boost::asio::steady_timer>(context);
+        m_batchMs = batchMs;
+        m_waiting.reserve(kMaxBatch);
+    }
+}
+
+Proposer::~Proposer()
+{
+    if (m_timer)
+        m_timer->cancel();
+}
+
 void Proposer::failed(const Proposal &proposal, std::string_view stage, const redisReply *reply, std::string_view error)
 {
     const bool redisError = reply && reply->type == REDIS_REPLY_ERROR;
@@ -58,10 +75,51 @@ void Proposer::propose(Proposal proposal)
         failed(*p, "fields", nullptr, "they do not reproduce the key (a model name whose family is not stable?)");
         return;
     }
-    const StreamFields fields = ProposalCodec::encode(*p);
-    const std::string_view packed = fields.at(1).second;
+    StreamFields fields = ProposalCodec::encode(*p);
+    if (!m_timer) {
+        send(p, fields.at(1).second);
+        return;
+    }
+    m_waiting.push_back({std::move(p), std::move(fields.at(1).second)});
+    m_unsettled.fetch_add(1, std::memory_order_relaxed);
+    if (m_waiting.size() >= kMaxBatch) {
+        flush();
+        return;
+    }
+    if (m_armed)
+        return;
+    m_armed = true;
+    m_timer->expires_after(std::chrono::milliseconds(m_batchMs));
+    m_timer->async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+        if (ec || !alive.lock())
+            return;
+        m_armed = false;
+        flush();
+    });
+}
+
+void Proposer::flush()
+{
+    if (m_armed) {
+        m_armed = false;
+        m_timer->cancel();
+    }
+    std::vector<Waiting> batch;
+    batch.swap(m_waiting);
+    for (const Waiting &w : batch)
+        send(w.proposal, w.packed);
+    // Counted again by send(): no longer waiting. Subtracted after, so unsettled() never dips below the truth.
+    m_unsettled.fetch_sub(batch.size(), std::memory_order_relaxed);
+    batch.clear();
+    m_waiting.swap(batch); // keeps the capacity
+}
+
+void Proposer::send(const std::shared_ptr<Proposal> &p, std::string_view packed)
+{
+    m_unsettled.fetch_add(1, std::memory_order_relaxed);
     m_primary.command({"FCALL", ProposalFunction::kProposeName, "0", p->key, packed},
                       [this, p](const redisReply *reply, std::string_view error) {
+                          m_unsettled.fetch_sub(1, std::memory_order_relaxed);
                           if (!reply || reply->type == REDIS_REPLY_ERROR) {
                               failed(*p, "FCALL " + std::string(ProposalFunction::kProposeName), reply, error);
                               return;

@@ -57,6 +57,7 @@ private slots:
     void streaming_data();
     void streaming();
     void missingFunctionIsReportedAndHitsStillServed();
+    void stoppingGatewaySendsItsWaitingProposals();
 
 private:
     HttpResult chat(const QString &prompt, const HttpHeaders &headers = {}, const QJsonObject &extra = {});
@@ -562,6 +563,33 @@ void TestGatewayFlow::missingFunctionIsReportedAndHitsStillServed()
     QVERIFY(!m_primary.command({"FUNCTION", "LOAD", "REPLACE", QByteArray(library.data(), qsizetype(library.size()))})
                  .isError());
     QVERIFY(proposeBarrier());
+}
+
+// Proposals wait a few milliseconds to go to the primary in one batch (Proposer). A gateway
+// stopped (SIGTERM) right after answering misses still sends them before it exits, and exits 0.
+void TestGatewayFlow::stoppingGatewaySendsItsWaitingProposals()
+{
+    QString error;
+    std::unique_ptr<ManagedProcess> gateway = m_stack.launchGateway({}, &error);
+    QVERIFY2(gateway, qPrintable(error));
+    const int port = gateway->listenPort();
+    QVERIFY2(port > 0, qPrintable(gateway->describe()));
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/v1/chat/completions").arg(port));
+    QList<QByteArray> keys;
+    for (int i = 0; i < 3; ++i) {
+        const HttpResult r = m_http.post(url, ChatWire::chatBody(m_prompts.next()), {}, 10000);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.header("x-l0l3-cache"), QByteArray("miss"));
+        keys.append(r.header("x-l0l3-key"));
+    }
+    // At once: the last proposal is still waiting for its batch.
+    QVERIFY2(gateway->stop(), qPrintable(gateway->describe()));
+    QCOMPARE(gateway->exitCode(), 0);
+    for (const QByteArray &key : std::as_const(keys)) {
+        QVERIFY2(proposals(key).size() == 1,
+                 qPrintable(
+                     QStringLiteral("no proposal for %1\n%2").arg(QString::fromLatin1(key), gateway->describe())));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestGatewayFlow)
