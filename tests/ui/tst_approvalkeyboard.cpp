@@ -4,6 +4,7 @@
 // asserted on Redis itself.
 #include <QAction>
 #include <QApplication>
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
@@ -11,11 +12,14 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScopeGuard>
 #include <QSet>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTcpServer>
 #include <QTest>
 
 #include <algorithm>
@@ -26,9 +30,12 @@
 #include "core/common/entry.h"
 #include "core/common/proposal.h"
 #include "core/common/redisschema.h"
+#include "core/common/reviewpolicy.h"
+#include "tests/support/auditreader.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
+#include "tests/ui/uitestsupport.h"
 #include "ui/audit/auditpage.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/common/responseeditordialog.h"
@@ -39,18 +46,10 @@
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposalspage.h"
 #include "ui/proposals/proposaltablemodel.h"
+#include "ui/workers/controlclient.h"
 
 using namespace l0l3;
 using namespace l0l3::test;
-
-namespace {
-
-QByteArray bytes(std::string_view s)
-{
-    return QByteArray(s.data(), qsizetype(s.size()));
-}
-
-} // namespace
 
 class TestApprovalKeyboard : public QObject
 {
@@ -63,6 +62,7 @@ private slots:
 
     void approveWithEnter();
     void rejectWithBackspace();
+    void approvalWithoutEmbeddingsWarns();
     void editWithE();
     void undoApprovalWithCtrlZ();
     void moveWithJK();
@@ -79,7 +79,6 @@ private:
     // Does what a gateway does on a miss: ZSCORE rejected, HINCRBY seen,
     // XADD the proposal when _total became 1. Returns the cache key.
     QString seedProposal(const QString &prompt, const QString &response, const QString &region);
-    std::optional<Entry> entry(RedisServer &server, const QString &key);
     // Every audit record, oldest first.
     QList<AuditRecord> auditRecords();
     // Stream id of each proposal by key.
@@ -149,49 +148,16 @@ QString TestApprovalKeyboard::seedProposal(const QString &prompt, const QString 
     proposal.upstreamMs = 800;
     proposal.promptTokens = 20;
     proposal.completionTokens = 60;
-    QList<QByteArray> argv{QByteArrayLiteral("XADD"),
-                           bytes(RedisSchema::kProposals),
-                           QByteArrayLiteral("MAXLEN"),
-                           QByteArrayLiteral("~"),
-                           QByteArray::number(RedisSchema::kProposalsMaxLen),
-                           QByteArrayLiteral("*")};
-    for (const auto &[field, value] : ProposalCodec::encode(proposal)) {
-        argv.append(bytes(field));
-        argv.append(bytes(value));
-    }
-    // Appended as the console's drain appends what gateways put in the inbox (gateways may not XADD).
-    RedisClient console = m_primary->client(QStringLiteral("console"));
-    const RedisValue id = console.command(argv);
+    const RedisValue id = appendProposal(*m_primary, proposal);
     if (!id.isString())
         qWarning() << "XADD failed:" << id.toString();
     return id.isString() ? QString::fromStdString(key) : QString();
 }
 
-std::optional<Entry> TestApprovalKeyboard::entry(RedisServer &server, const QString &key)
-{
-    RedisClient c = server.client(QStringLiteral("console"));
-    const QByteArray json = c.get(bytes(RedisSchema::entryKey(key.toStdString())));
-    if (json.isNull())
-        return std::nullopt;
-    return EntryCodec::decode(std::string_view(json.constData(), size_t(json.size())));
-}
-
 QList<AuditRecord> TestApprovalKeyboard::auditRecords()
 {
     RedisClient c = m_primary->client(QStringLiteral("console"));
-    const RedisValue all = c.command({QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kAudit), "-", "+"});
-    QList<AuditRecord> records;
-    for (const RedisValue &e : all.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        if (auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields))
-            records.append(std::move(*rec));
-    }
-    return records;
+    return readAudit(c);
 }
 
 QHash<QString, QString> TestApprovalKeyboard::proposalIds()
@@ -214,11 +180,7 @@ QHash<QString, QString> TestApprovalKeyboard::proposalIds()
 void TestApprovalKeyboard::openWindow()
 {
     m_window = std::make_unique<MainWindow>();
-    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
-    QVERIFY(options);
-    m_window->connectWith(*options, QStringLiteral("test primary"));
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(showConnected(*m_window, *m_primary));
     m_window->activateWindow();
     QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
 }
@@ -247,12 +209,12 @@ void TestApprovalKeyboard::approveWithEnter()
 
     QTest::keyClick(view, Qt::Key_Return);
 
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
-    const Entry e = *entry(*m_primary, key);
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    const Entry e = *readEntry(*m_primary, key);
     QCOMPARE(QString::fromStdString(e.response), answer);
     QCOMPARE(e.version, 1);
     // WAIT 1 made it to the replica, and the status bar says how many acknowledged.
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), TimeScale::ms(5000));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_replica, key).has_value(), TimeScale::ms(5000));
     QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     const auto labels = m_window->statusBar()->findChildren<QLabel *>();
     QTRY_VERIFY_WITH_TIMEOUT(std::any_of(labels.begin(), labels.end(),
@@ -260,6 +222,42 @@ void TestApprovalKeyboard::approveWithEnter()
                                              return l->text().contains(QStringLiteral("1 replica(s) acked"));
                                          }),
                              TimeScale::ms(5000));
+}
+
+// The profile's embeddings endpoint is down: the approval is written all the same, without
+// its L1 vector, and the status bar keeps saying so.
+void TestApprovalKeyboard::approvalWithoutEmbeddingsWarns()
+{
+    const QString key = seedProposal(QStringLiteral("Can I change my e-mail address?"),
+                                     QStringLiteral("Yes: Settings › Account › E-mail."), QStringLiteral("nyc"));
+    QVERIFY(!key.isEmpty());
+    int downPort = -1;
+    {
+        QTcpServer probe; // a port nothing listens on: bound, then released
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        downPort = probe.serverPort();
+    }
+    openWindow();
+    EmbeddingSettings embeddings;
+    embeddings.url = QStringLiteral("http://127.0.0.1:%1").arg(downPort);
+    embeddings.model = QStringLiteral("m");
+    m_window->client()->setEmbeddings(embeddings);
+    QTableView *view = focusKey(key);
+    QVERIFY(view);
+
+    QSignalSpy status(m_window->proposalsPage(), &ProposalsPage::statusMessage);
+    QTest::keyClick(view, Qt::Key_Return);
+
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    RedisClient c = m_primary->client(QStringLiteral("console"));
+    QVERIFY(c.get(bytes(RedisSchema::vectorKey(key.toStdString()))).isNull());
+    const auto warned = [&status] {
+        return std::any_of(status.cbegin(), status.cend(), [](const QList<QVariant> &args) {
+            const QString text = args.value(0).toString();
+            return text.contains(QLatin1String("Warning:")) && text.contains(QLatin1String("without its L1 vector"));
+        });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(warned(), TimeScale::ms(10000));
 }
 
 void TestApprovalKeyboard::rejectWithBackspace()
@@ -279,7 +277,7 @@ void TestApprovalKeyboard::rejectWithBackspace()
         TimeScale::ms(10000));
     const RedisValue until = c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()});
     QVERIFY(until.str.toDouble() > double(QDateTime::currentMSecsSinceEpoch()));
-    QVERIFY(!entry(*m_primary, key).has_value());
+    QVERIFY(!readEntry(*m_primary, key).has_value());
     QTRY_VERIFY_WITH_TIMEOUT(m_window->proposalsPage()->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
     // A gateway now refuses to propose it again.
     QVERIFY(
@@ -292,6 +290,12 @@ void TestApprovalKeyboard::editWithE()
     const QString original = QStringLiteral("Refunds take 5 days.");
     const QString key = seedProposal(QStringLiteral("How long do refunds take?"), original, QStringLiteral("eu"));
     QVERIFY(!key.isEmpty());
+    // The namespace reviews its answers every 30 days: the editor starts there.
+    RedisClient admin = m_primary->client(QStringLiteral("console"));
+    QVERIFY(admin.command({"HSET", bytes(RedisSchema::kReviewPolicy), "acme", "30"}).isInteger());
+    auto dropPolicy = qScopeGuard([this] {
+        m_primary->client(QStringLiteral("console")).command({"DEL", bytes(RedisSchema::kReviewPolicy)});
+    });
     openWindow();
     QTableView *view = focusKey(key);
     QVERIFY(view);
@@ -307,10 +311,24 @@ void TestApprovalKeyboard::editWithE()
     QTest::keyClicks(editor, edited);
     QCOMPARE(dialog->response(), edited);
     QVERIFY(dialog->diffHtml().contains(QStringLiteral("business")));
-    QTest::keyClick(editor, Qt::Key_Return, Qt::ControlModifier);
+    // This answer is re-verified every 14 days instead: typed into the review period field.
+    QSpinBox *days = dialog->reviewDaysEdit();
+    QVERIFY(days->isVisible());
+    QCOMPARE(days->value(), 30);
+    QCOMPARE(dialog->reviewDays(), 0);
+    days->setFocus();
+    days->selectAll();
+    QTest::keyClicks(days, QStringLiteral("14"));
+    QCOMPARE(dialog->reviewDays(), 14);
+    const qint64 beforeApprove = QDateTime::currentMSecsSinceEpoch();
+    QTest::keyClick(days, Qt::Key_Return, Qt::ControlModifier);
 
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
-    QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), edited);
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QCOMPARE(QString::fromStdString(readEntry(*m_primary, key)->response), edited);
+    QCOMPARE(readEntry(*m_primary, key)->reviewDays, 14);
+    const qint64 reviewBy = readEntry(*m_primary, key)->reviewByMs;
+    QVERIFY(reviewBy >= beforeApprove + 14 * ReviewPolicy::kDayMs);
+    QVERIFY(reviewBy <= QDateTime::currentMSecsSinceEpoch() + 14 * ReviewPolicy::kDayMs);
     QTRY_VERIFY_WITH_TIMEOUT(page->editor() == nullptr, TimeScale::ms(5000));
 }
 
@@ -326,16 +344,16 @@ void TestApprovalKeyboard::undoApprovalWithCtrlZ()
     QVERIFY(!page->undoAction()->isEnabled());
 
     QTest::keyClick(view, Qt::Key_Enter);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
     QTRY_VERIFY_WITH_TIMEOUT(page->undoAction()->isEnabled(), TimeScale::ms(5000));
 
     QTest::keyClick(view, Qt::Key_Z, Qt::ControlModifier);
-    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(!readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
     // The proposal is back in the queue and can be approved again.
     QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(key) >= 0, TimeScale::ms(5000));
     QCOMPARE(page->currentItem()->key, key);
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
 }
 
 void TestApprovalKeyboard::moveWithJK()
@@ -382,7 +400,7 @@ void TestApprovalKeyboard::typingInSearchNeverDecides()
     QTest::keyClick(search, Qt::Key_Return);
     QVERIFY(view->hasFocus());
     // A decision marks its row pending synchronously, before anything is sent.
-    QVERIFY(!entry(*m_primary, key).has_value());
+    QVERIFY(!readEntry(*m_primary, key).has_value());
     RedisClient c = m_primary->client(QStringLiteral("console"));
     QVERIFY(c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil());
     QVERIFY(!page->model()->isPending(key));
@@ -421,7 +439,7 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
     QTableView *view = focusKey(key);
     QVERIFY(view);
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
 
     // Entries tab: the new entry with its version and approver.
     EntriesPage *entries = m_window->entriesPage();
@@ -467,8 +485,10 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
                                  && confirm->isVisible(),
                              TimeScale::ms(5000));
     confirm->button(QMessageBox::Ok)->click();
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key) && entry(*m_primary, key)->version == 2, TimeScale::ms(10000));
-    QCOMPARE(QString::fromStdString(entry(*m_primary, key)->response), QStringLiteral("Yes, until the parcel ships."));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key) && readEntry(*m_primary, key)->version == 2,
+                             TimeScale::ms(10000));
+    QCOMPARE(QString::fromStdString(readEntry(*m_primary, key)->response),
+             QStringLiteral("Yes, until the parcel ships."));
 
     // Revoke (Delete, confirm) removes it from Redis.
     QTRY_VERIFY_WITH_TIMEOUT(
@@ -489,7 +509,7 @@ void TestApprovalKeyboard::entriesAndAuditFollowDecisions()
                                  && box->isVisible(),
                              TimeScale::ms(5000));
     box->button(QMessageBox::Ok)->click();
-    QTRY_VERIFY_WITH_TIMEOUT(!entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(!readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
     QTRY_VERIFY_WITH_TIMEOUT(entries->model()->rowOfKey(key) < 0, TimeScale::ms(5000));
 }
 
@@ -518,7 +538,7 @@ void TestApprovalKeyboard::undoRejectWithCtrlZ()
     QCOMPARE(page->currentItem()->key, key);
     // The re-shown (acked) proposal can still be approved.
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, key).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, key).has_value(), TimeScale::ms(10000));
 }
 
 void TestApprovalKeyboard::bulkApproveWithConfirmation()
@@ -551,7 +571,7 @@ void TestApprovalKeyboard::bulkApproveWithConfirmation()
     box->button(QMessageBox::Ok)->click();
 
     for (const QString &k : keys)
-        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_primary, k).has_value(), TimeScale::ms(15000));
+        QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, k).has_value(), TimeScale::ms(15000));
     for (const QString &k : keys)
         QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowOfKey(k) < 0, TimeScale::ms(5000));
 }
@@ -590,11 +610,7 @@ void TestApprovalKeyboard::largeQueueShowsProgress()
     QSignalSpy progress(page, &ProposalsPage::loadProgress);
     QStringList texts;
     connect(page, &ProposalsPage::loadProgress, this, [&] { texts << page->progressLabel()->text(); });
-    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
-    QVERIFY(options);
-    m_window->connectWith(*options, QStringLiteral("test primary"));
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(showConnected(*m_window, *m_primary));
 
     QTRY_VERIFY_WITH_TIMEOUT(page->model()->rowCount() >= n, TimeScale::ms(60000));
     // The first page at once, later ones gathered (at most every 100 ms) and
@@ -744,7 +760,7 @@ void TestApprovalKeyboard::hundredDecisionsByKeyboard()
     QString approver;
     for (auto it = plan.cbegin(); it != plan.cend(); ++it) {
         const QString &key = it.key();
-        const std::optional<Entry> e = entry(*m_primary, key);
+        const std::optional<Entry> e = readEntry(*m_primary, key);
         const bool rejected =
             !c.command({QByteArrayLiteral("ZSCORE"), bytes(RedisSchema::kRejected), key.toUtf8()}).isNil();
         if (it.value() == Plan::Reject) {
@@ -760,8 +776,8 @@ void TestApprovalKeyboard::hundredDecisionsByKeyboard()
             approver = QString::fromStdString(e->approvedBy);
         QCOMPARE(QString::fromStdString(e->approvedBy), approver);
         // WAIT 1 answered for each: the replica has it.
-        QTRY_VERIFY_WITH_TIMEOUT(entry(*m_replica, key).has_value(), TimeScale::ms(5000));
-        QCOMPARE(QString::fromStdString(entry(*m_replica, key)->response), expected);
+        QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_replica, key).has_value(), TimeScale::ms(5000));
+        QCOMPARE(QString::fromStdString(readEntry(*m_replica, key)->response), expected);
     }
     // Audit: exactly one record per proposal, the action typed, by this operator.
     QHash<QString, QList<AuditRecord>> audited;

@@ -27,11 +27,13 @@
 #include "core/common/redisschema.h"
 #include "core/control/approvalservice.h"
 #include "core/control/redisconnection.h"
+#include "tests/support/auditreader.h"
 #include "tests/support/managedprocess.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
+#include "tests/ui/uitestsupport.h"
 #include "ui/audit/auditpage.h"
 #include "ui/audit/audittablemodel.h"
 #include "ui/entries/entriespage.h"
@@ -46,11 +48,6 @@ using namespace l0l3;
 using namespace l0l3::test;
 
 namespace {
-
-QByteArray bytes(std::string_view s)
-{
-    return QByteArray(s.data(), qsizetype(s.size()));
-}
 
 qint64 threadCpuNs()
 {
@@ -335,17 +332,9 @@ QHash<QString, QString> TestLiveConsole::proposalIds()
 qint64 TestLiveConsole::approvalsOf(const QString &key)
 {
     RedisClient console = m_primary->client(QStringLiteral("console"));
-    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
     qint64 n = 0;
-    for (const RedisValue &e : all.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        const auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
-        if (rec && rec->action == "approve" && rec->key == key.toStdString())
+    for (const AuditRecord &rec : readAudit(console)) {
+        if (rec.action == "approve" && rec.key == key.toStdString())
             ++n;
     }
     return n;
@@ -354,18 +343,10 @@ qint64 TestLiveConsole::approvalsOf(const QString &key)
 QHash<QString, int> TestLiveConsole::approvalCounts()
 {
     RedisClient console = m_primary->client(QStringLiteral("console"));
-    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
     QHash<QString, int> counts;
-    for (const RedisValue &e : all.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        const auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
-        if (rec && rec->action == "approve")
-            ++counts[QString::fromStdString(rec->key)];
+    for (const AuditRecord &rec : readAudit(console)) {
+        if (rec.action == "approve")
+            ++counts[QString::fromStdString(rec.key)];
     }
     return counts;
 }
@@ -388,11 +369,7 @@ bool TestLiveConsole::focusQueue(MainWindow &w)
 
 std::optional<Entry> TestLiveConsole::entry(const QString &key)
 {
-    RedisClient console = m_primary->client(QStringLiteral("console"));
-    const QByteArray json = console.get(bytes(RedisSchema::entryKey(key.toStdString())));
-    if (json.isNull())
-        return std::nullopt;
-    return EntryCodec::decode(std::string_view(json.constData(), size_t(json.size())));
+    return readEntry(*m_primary, key);
 }
 
 bool TestLiveConsole::isRejected(const QString &key)
@@ -404,19 +381,11 @@ bool TestLiveConsole::isRejected(const QString &key)
 QStringList TestLiveConsole::auditOf(const QString &key)
 {
     RedisClient console = m_primary->client(QStringLiteral("console"));
-    const RedisValue all = console.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
     QStringList out;
-    for (const RedisValue &e : all.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        const auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
-        if (rec && rec->key == key.toStdString())
-            out.append(QStringLiteral("%1 by %2")
-                           .arg(QString::fromStdString(rec->action), QString::fromStdString(rec->actor)));
+    for (const AuditRecord &rec : readAudit(console)) {
+        if (rec.key == key.toStdString())
+            out.append(
+                QStringLiteral("%1 by %2").arg(QString::fromStdString(rec.action), QString::fromStdString(rec.actor)));
     }
     return out;
 }
@@ -661,10 +630,10 @@ void TestLiveConsole::burstOfApprovalsConvergesWithoutStalls()
         ids.append(byKey.value(k));
     QVERIFY(!ids.contains(QString()));
 
-    const int entriesA = m_a->entriesPage()->model()->rowCount();
+    int entriesA = m_a->entriesPage()->model()->rowCount();
     const int entriesB = m_b->entriesPage()->model()->rowCount();
     const int auditA = m_a->auditPage()->model()->rowCount();
-    const int auditB = m_b->auditPage()->model()->rowCount();
+    int auditB = m_b->auditPage()->model()->rowCount();
     const auto queueEmptied = [&](MainWindow &w) {
         return std::none_of(keys.cbegin(), keys.cend(), [&](const QString &k) { return shows(w, k); });
     };
@@ -679,8 +648,39 @@ void TestLiveConsole::burstOfApprovalsConvergesWithoutStalls()
     std::atomic<int> done{0};
     std::atomic<int> ok{0};
     // Console A shows its Entries page, console B its Audit log, while the burst lands.
-    m_a->tabs()->setCurrentWidget(m_a->entriesPage());
-    m_b->tabs()->setCurrentWidget(m_b->auditPage());
+    // Showing a tab reloads it (a paged SCAN from the top, answered later by the worker): let that
+    // reload finish first. A reload still paging when the burst lands reads its first page from a
+    // keyspace the burst is growing, and an older entry the page did not reach waits for a scroll,
+    // which no live update replaces. The old rows satisfy any row count before the reload's first
+    // page arrives, so wait for the pages themselves.
+    // (A page counts after its reload's reset: one of an earlier reload still in flight does not.)
+    bool entriesReset = false;
+    bool auditReset = false;
+    int entriesPages = 0;
+    int auditPages = 0;
+    QList<QMetaObject::Connection> reloads;
+    ControlWorker *workerA = m_a->client()->worker();
+    ControlWorker *workerB = m_b->client()->worker();
+    reloads << connect(workerA, &ControlWorker::entriesReset, this, [&] { entriesReset = true; })
+            << connect(workerA, &ControlWorker::entriesPage, this, [&] { entriesPages += entriesReset ? 1 : 0; })
+            << connect(workerB, &ControlWorker::auditReset, this, [&] { auditReset = true; })
+            << connect(workerB, &ControlWorker::auditPage, this, [&] { auditPages += auditReset ? 1 : 0; });
+    const auto show = [](MainWindow &w, QWidget *page, const std::function<void()> &reload) {
+        if (w.tabs()->currentWidget() == page)
+            reload(); // no tab change, no reload by itself
+        else
+            w.tabs()->setCurrentWidget(page);
+    };
+    show(*m_a, m_a->entriesPage(), [&] { m_a->entriesPage()->reload(); });
+    show(*m_b, m_b->auditPage(), [&] { m_b->auditPage()->reload(); });
+    QVERIFY(
+        waitUntil([&] { return entriesPages > 0 && !m_a->entriesPage()->model()->canFetchMore({}) && auditPages > 0; },
+                  TimeScale::ms(10000)));
+    for (const QMetaObject::Connection &c : std::as_const(reloads))
+        disconnect(c);
+    // What the reloaded pages show is the baseline (nothing is written before the burst).
+    entriesA = m_a->entriesPage()->model()->rowCount();
+    auditB = m_b->auditPage()->model()->rowCount();
     // Every change to the models of the shown pages (each one a relayout and a repaint):
     // batched, they are far fewer than the approvals.
     int modelChanges = 0;

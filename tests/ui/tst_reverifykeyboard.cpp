@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QSpinBox>
 #include <QStandardItemModel>
 #include <QTabWidget>
 #include <QTableView>
@@ -21,8 +22,10 @@
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/common/reviewpolicy.h"
+#include "tests/support/auditreader.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/timescale.h"
+#include "tests/ui/uitestsupport.h"
 #include "ui/common/responseeditordialog.h"
 #include "ui/mainwindow.h"
 #include "ui/reverify/reverifypage.h"
@@ -31,11 +34,6 @@ using namespace l0l3;
 using namespace l0l3::test;
 
 namespace {
-
-QByteArray bytes(std::string_view s)
-{
-    return QByteArray(s.data(), qsizetype(s.size()));
-}
 
 qint64 nowMs()
 {
@@ -55,7 +53,6 @@ private slots:
 private:
     // An approved entry whose review date passed daysOverdue days ago; its key.
     QString seedEntry(const QString &prompt, int daysOverdue);
-    std::optional<Entry> entry(const QString &key);
     QStringList auditActions(const QString &key);
     QMessageBox *waitForConfirm();
     int rowOf(const QString &key);
@@ -92,36 +89,16 @@ QString TestReverifyKeyboard::seedEntry(const QString &prompt, int daysOverdue)
     e.approvedBy = "bob";
     e.approvedAtMs = nowMs() - 100LL * ReviewPolicy::kDayMs;
     e.reviewByMs = nowMs() - daysOverdue * ReviewPolicy::kDayMs;
-    RedisClient console = m_primary->client(QStringLiteral("console"));
-    if (!console.command({"SET", bytes(RedisSchema::entryKey(e.key)), bytes(EntryCodec::encode(e))}).isStatus())
-        return {};
-    return QString::fromStdString(e.key);
-}
-
-std::optional<Entry> TestReverifyKeyboard::entry(const QString &key)
-{
-    RedisClient c = m_primary->client(QStringLiteral("console"));
-    const QByteArray json = c.get(bytes(RedisSchema::entryKey(key.toStdString())));
-    if (json.isNull())
-        return std::nullopt;
-    return EntryCodec::decode(std::string_view(json.constData(), size_t(json.size())));
+    return writeEntry(*m_primary, e) ? QString::fromStdString(e.key) : QString();
 }
 
 QStringList TestReverifyKeyboard::auditActions(const QString &key)
 {
     RedisClient c = m_primary->client(QStringLiteral("console"));
-    const RedisValue all = c.command({"XRANGE", bytes(RedisSchema::kAudit), "-", "+"});
     QStringList actions;
-    for (const RedisValue &e : all.elements) {
-        if (e.elements.size() != 2)
-            continue;
-        StreamFields fields;
-        for (qsizetype i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
-            fields.emplace_back(e.elements[1].elements[i].str.toStdString(),
-                                e.elements[1].elements[i + 1].str.toStdString());
-        if (auto rec = AuditCodec::decode(e.elements[0].str.toStdString(), fields);
-            rec && rec->key == key.toStdString())
-            actions << QString::fromStdString(rec->action);
+    for (const AuditRecord &rec : readAudit(c)) {
+        if (rec.key == key.toStdString())
+            actions << QString::fromStdString(rec.action);
     }
     return actions;
 }
@@ -166,11 +143,7 @@ void TestReverifyKeyboard::keepRevokeAndEditByKeyboard()
         1);
 
     m_window = std::make_unique<MainWindow>();
-    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
-    QVERIFY(options);
-    m_window->connectWith(*options, QStringLiteral("test primary"));
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(showConnected(*m_window, *m_primary));
     ReverifyPage *page = m_window->reverifyPage();
     QAbstractItemModelTester tester(page->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
     // Shown: the queue loads once connected (a reload after the connection is as good).
@@ -192,9 +165,11 @@ void TestReverifyKeyboard::keepRevokeAndEditByKeyboard()
     // Enter: kept, the date renewed by the default 90 days, the row gone and the next selected.
     const qint64 beforeKeep = nowMs();
     QTest::keyClick(view, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(keepKey) && entry(keepKey)->reviewByMs >= beforeKeep + 89 * ReviewPolicy::kDayMs,
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, keepKey)
+                                 && readEntry(*m_primary, keepKey)->reviewByMs
+                                     >= beforeKeep + 89 * ReviewPolicy::kDayMs,
                              TimeScale::ms(10000));
-    QCOMPARE(entry(keepKey)->version, 1);
+    QCOMPARE(readEntry(*m_primary, keepKey)->version, 1);
     QVERIFY(auditActions(keepKey).contains(QStringLiteral("reverify-keep")));
     QTRY_COMPARE_WITH_TIMEOUT(rowOf(keepKey), -1, TimeScale::ms(5000));
     QCOMPARE(QString::fromStdString(page->currentItem()->item.entry.key), revokeKey);
@@ -207,7 +182,7 @@ void TestReverifyKeyboard::keepRevokeAndEditByKeyboard()
     QVERIFY2(box->text().contains(QStringLiteral("tokyo: 3 this hour")), qPrintable(box->text()));
     QVERIFY2(box->text().contains(QStringLiteral("10 in the last 24 h")), qPrintable(box->text()));
     QTest::keyClick(box, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(!entry(revokeKey).has_value(), TimeScale::ms(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(!readEntry(*m_primary, revokeKey).has_value(), TimeScale::ms(10000));
     QVERIFY(auditActions(revokeKey).contains(QStringLiteral("revoke")));
     QTRY_COMPARE_WITH_TIMEOUT(rowOf(revokeKey), -1, TimeScale::ms(5000));
     QCOMPARE(QString::fromStdString(page->currentItem()->item.entry.key), editKey);
@@ -219,17 +194,24 @@ void TestReverifyKeyboard::keepRevokeAndEditByKeyboard()
     QTRY_VERIFY_WITH_TIMEOUT((editor = page->findChild<ResponseEditorDialog *>(QStringLiteral("reverifyEditor"))),
                              TimeScale::ms(5000));
     editor->editor()->setPlainText(QStringLiteral("Refunds take five working days."));
+    // The period field starts at the namespace's default; this entry is re-verified weekly from now on.
+    QCOMPARE(editor->reviewDaysEdit()->value(), int(ReviewPolicy::kDefaultDays));
+    editor->reviewDaysEdit()->setValue(7);
     editor->accept();
     box = waitForConfirm();
     QVERIFY(box);
     QVERIFY2(box->text().contains(QStringLiteral("Served no request")), qPrintable(box->text()));
     const qint64 beforeEdit = nowMs();
     QTest::keyClick(box, Qt::Key_Return);
-    QTRY_VERIFY_WITH_TIMEOUT(entry(editKey) && entry(editKey)->version == 2, TimeScale::ms(10000));
-    QCOMPARE(QString::fromStdString(entry(editKey)->response), QStringLiteral("Refunds take five working days."));
-    QVERIFY(entry(editKey)->reviewByMs >= beforeEdit + 89 * ReviewPolicy::kDayMs);
+    QTRY_VERIFY_WITH_TIMEOUT(readEntry(*m_primary, editKey) && readEntry(*m_primary, editKey)->version == 2,
+                             TimeScale::ms(10000));
+    QCOMPARE(QString::fromStdString(readEntry(*m_primary, editKey)->response),
+             QStringLiteral("Refunds take five working days."));
+    QCOMPARE(readEntry(*m_primary, editKey)->reviewDays, 7);
+    QVERIFY(readEntry(*m_primary, editKey)->reviewByMs >= beforeEdit + 7 * ReviewPolicy::kDayMs);
+    QVERIFY(readEntry(*m_primary, editKey)->reviewByMs <= nowMs() + 7 * ReviewPolicy::kDayMs);
     QTRY_COMPARE_WITH_TIMEOUT(rowOf(editKey), -1, TimeScale::ms(5000));
-    QVERIFY(entry(fresh).has_value());
+    QVERIFY(readEntry(*m_primary, fresh).has_value());
 }
 
 QTEST_MAIN(TestReverifyKeyboard)

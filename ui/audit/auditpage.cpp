@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include "ui/audit/audittablemodel.h"
+#include "ui/common/recordview.h"
 #include "ui/workers/controlclient.h"
 #include "ui/workers/controlworker.h"
 
@@ -29,10 +30,7 @@ AuditPage::AuditPage(ControlClient *client, QWidget *parent)
     m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
     m_view->setObjectName(QStringLiteral("auditView"));
     m_view->setModel(m_proxy);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setStretchLastSection(true);
+    setUpRecordView(m_view, QAbstractItemView::ExtendedSelection);
     m_view->setColumnWidth(AuditTableModel::Time, 150);
     m_view->setColumnWidth(AuditTableModel::Key, 220);
     m_status->setTextFormat(Qt::PlainText);

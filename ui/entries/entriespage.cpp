@@ -8,14 +8,13 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
-#include <QSplitter>
 #include <QTableView>
 #include <QTimer>
-#include <QVBoxLayout>
 
 #include "ui/common/blastradiusprompt.h"
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
+#include "ui/common/recordview.h"
 #include "ui/common/responseeditordialog.h"
 #include "ui/entries/entrytablemodel.h"
 #include "ui/workers/controlclient.h"
@@ -39,11 +38,7 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     m_view->setObjectName(QStringLiteral("entriesView"));
     m_view->setModel(m_proxy);
     m_view->setSortingEnabled(true);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setStretchLastSection(true);
+    setUpRecordView(m_view);
     m_view->setColumnWidth(EntryTableModel::Key, 140);
     m_view->setColumnWidth(EntryTableModel::Prompt, 260);
     m_view->setColumnWidth(EntryTableModel::Response, 260);
@@ -76,6 +71,7 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     connect(editAction, &QAction::triggered, this, &EntriesPage::editCurrent);
     m_view->addAction(editAction);
     LocalShortcutFilter::install(m_view);
+    m_writeControls = {edit, revoke, editAction, revokeAction};
 
     auto *top = new QHBoxLayout;
     top->addWidget(m_search, 1);
@@ -83,15 +79,7 @@ EntriesPage::EntriesPage(ControlClient *client, QWidget *parent)
     top->addWidget(edit);
     top->addWidget(revoke);
     top->addWidget(m_status);
-
-    auto *splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(m_view);
-    splitter->addWidget(m_detail);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 1);
-    auto *layout = new QVBoxLayout(this);
-    layout->addLayout(top);
-    layout->addWidget(splitter, 1);
+    layOutRecordPage(this, top, m_view, m_detail);
 
     connect(m_model, &EntryTableModel::fetchMoreRequested, m_client, &ControlClient::fetchMoreEntries);
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &EntriesPage::updateDetail);
@@ -197,11 +185,13 @@ void EntriesPage::editCurrent()
                                             tr("&Save as version %1").arg(e.version + 1), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setIntentVisible(false);
+    dialog->setReviewDays(m_client->reviewPolicy().daysFor(e.ns, e.reviewDays));
     dialog->setWindowTitle(tr("Edit entry — %1").arg(Formatting::oneLine(QString::fromStdString(e.prompt), 60)));
     connect(dialog, &QDialog::accepted, this, [this, dialog, e] {
         if (!dialog->isChanged())
             return;
         const QString response = dialog->response();
+        const qint64 reviewDays = dialog->reviewDays();
         BlastRadiusPrompt::Request r;
         r.key = QString::fromStdString(e.key);
         r.title = tr("Edit entry");
@@ -209,8 +199,8 @@ void EntriesPage::editCurrent()
             tr("Save version %1 of this entry? Every region serves the new answer from now on.").arg(e.version + 1);
         r.confirmText = tr("&Save");
         r.confirmIsDefault = true;
-        BlastRadiusPrompt::ask(m_client, this, r, [this, e, response] {
-            m_inFlight.insert(m_client->editEntry(QString::fromStdString(e.key), response, e.version),
+        BlastRadiusPrompt::ask(m_client, this, r, [this, e, response, reviewDays] {
+            m_inFlight.insert(m_client->editEntry(QString::fromStdString(e.key), response, e.version, reviewDays),
                               QStringLiteral("edit"));
         });
     });

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QHash>
+#include <QList>
 #include <QWidget>
 
 #include "core/control/approvalresult.h"
@@ -30,6 +31,8 @@ public:
     void reload();
     void revokeCurrent();
     void editCurrent();
+    // Edit and revoke, buttons and shortcuts: what an approver may do (RoleGate).
+    QList<QObject *> writeControls() const { return m_writeControls; }
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);
@@ -50,6 +53,7 @@ private:
     QPlainTextEdit *m_detail;
     QTimer *m_searchTimer;
     QHash<quint64, QString> m_inFlight; // request id -> action
+    QList<QObject *> m_writeControls;
 };
 
 } // namespace l0l3

@@ -11,6 +11,7 @@
 #include "core/common/visibletext.h"
 #include "core/control/guidelines.h"
 #include "ui/common/formatting.h"
+#include "ui/common/rolegate.h"
 #include "ui/workers/controlclient.h"
 #include "ui/workers/controlworker.h"
 
@@ -45,7 +46,7 @@ GuidelinesPane::GuidelinesPane(ControlClient *client, QWidget *parent)
     m_view->setReadOnly(true);
     m_edit->setObjectName(QStringLiteral("editGuidelines"));
     m_edit->setToolTip(tr("Edit this namespace's guidelines (Markdown; admins only)"));
-    m_edit->setEnabled(false);
+    RoleGate::setWanted(m_edit, false);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_title);
@@ -109,7 +110,7 @@ void GuidelinesPane::onRead(const QString &ns, const QString &markdown, const QS
 
 void GuidelinesPane::render()
 {
-    m_edit->setEnabled(!m_ns.isEmpty());
+    RoleGate::setWanted(m_edit, !m_ns.isEmpty());
     if (m_ns.isEmpty()) {
         m_title->setText(tr("Guidelines"));
         m_view->setPlainText(tr("Select a proposal to see its namespace's guidelines."));

@@ -35,6 +35,8 @@ public:
     QString markdown() const { return m_markdown.value(m_ns); }
     // Opens the editor for the shown namespace.
     void editGuidelines();
+    // "Edit guidelines…": what an admin may do (RoleGate).
+    QPushButton *editButton() const { return m_edit; }
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);

@@ -1,20 +1,18 @@
 #include "ui/reverify/reverifypage.h"
 
-#include <QAction>
 #include <QDateTime>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QSplitter>
 #include <QStandardItemModel>
 #include <QTableView>
-#include <QVBoxLayout>
 
 #include "ui/common/blastradiusprompt.h"
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
+#include "ui/common/recordview.h"
 #include "ui/common/responseeditordialog.h"
 #include "ui/workers/controlclient.h"
 #include "ui/workers/controlworker.h"
@@ -42,52 +40,34 @@ ReverifyPage::ReverifyPage(ControlClient *client, QWidget *parent)
         {tr("Key"), tr("Review by"), tr("Overdue"), tr("Namespace"), tr("Prompt"), tr("Approved by")});
     m_view->setObjectName(QStringLiteral("reverifyView"));
     m_view->setModel(m_model);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setStretchLastSection(true);
+    setUpRecordView(m_view);
     m_view->setColumnWidth(Key, 140);
     m_view->setColumnWidth(Prompt, 320);
     m_detail->setReadOnly(true);
     m_status->setTextFormat(Qt::PlainText);
 
-    auto make = [this](const QString &text, const QList<QKeySequence> &keys, const QString &tip, auto slot) {
-        auto *a = new QAction(text, this);
-        a->setShortcuts(keys);
-        a->setShortcutContext(Qt::WidgetShortcut);
-        a->setToolTip(QStringLiteral("%1 (%2)").arg(tip, keys.first().toString(QKeySequence::NativeText)));
-        connect(a, &QAction::triggered, this, slot);
-        m_view->addAction(a);
-        auto *button = new QPushButton(text, this);
-        button->setToolTip(a->toolTip());
-        connect(button, &QPushButton::clicked, this, slot);
-        return button;
-    };
-    QPushButton *keep = make(tr("&Keep"), {QKeySequence(Qt::Key_Return), QKeySequence(Qt::Key_Enter)},
-                             tr("Still true: keep it and renew its review date"), &ReverifyPage::keepCurrent);
-    QPushButton *edit = make(tr("&Edit…"), {QKeySequence(Qt::Key_E)}, tr("Write a new version of the answer"),
-                             &ReverifyPage::editCurrent);
-    QPushButton *revoke = make(tr("Re&voke…"), {QKeySequence(Qt::Key_Backspace), QKeySequence(Qt::Key_Delete)},
-                               tr("No longer true: revoke it everywhere"), &ReverifyPage::revokeCurrent);
+    const RecordCommand keep = addRecordCommand(this, m_view, tr("&Keep"),
+                                                {QKeySequence(Qt::Key_Return), QKeySequence(Qt::Key_Enter)},
+                                                tr("Still true: keep it and renew its review date"),
+                                                [this] { keepCurrent(); });
+    const RecordCommand edit = addRecordCommand(this, m_view, tr("&Edit…"), {QKeySequence(Qt::Key_E)},
+                                                tr("Write a new version of the answer"), [this] { editCurrent(); });
+    const RecordCommand revoke = addRecordCommand(this, m_view, tr("Re&voke…"),
+                                                  {QKeySequence(Qt::Key_Backspace), QKeySequence(Qt::Key_Delete)},
+                                                  tr("No longer true: revoke it everywhere"),
+                                                  [this] { revokeCurrent(); });
+    m_writeControls << keep.controls() << edit.controls() << revoke.controls();
     LocalShortcutFilter::install(m_view);
     auto *refresh = new QPushButton(tr("Re&load"), this);
     connect(refresh, &QPushButton::clicked, this, &ReverifyPage::reload);
 
     auto *top = new QHBoxLayout;
     top->addWidget(refresh);
-    top->addWidget(keep);
-    top->addWidget(edit);
-    top->addWidget(revoke);
+    top->addWidget(keep.button);
+    top->addWidget(edit.button);
+    top->addWidget(revoke.button);
     top->addWidget(m_status, 1);
-    auto *splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(m_view);
-    splitter->addWidget(m_detail);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 1);
-    auto *layout = new QVBoxLayout(this);
-    layout->addLayout(top);
-    layout->addWidget(splitter, 1);
+    layOutRecordPage(this, top, m_view, m_detail);
 
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &ReverifyPage::updateDetail);
     ControlWorker *w = m_client->worker();
@@ -256,11 +236,13 @@ void ReverifyPage::editCurrent()
     dialog->setObjectName(QStringLiteral("reverifyEditor"));
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setIntentVisible(false);
+    dialog->setReviewDays(m_client->reviewPolicy().daysFor(e.ns, e.reviewDays));
     dialog->setWindowTitle(tr("Edit entry — %1").arg(Formatting::oneLine(fromStd(e.prompt), 60)));
     connect(dialog, &QDialog::accepted, this, [this, dialog, e] {
         if (!dialog->isChanged())
             return;
         const QString response = dialog->response();
+        const qint64 reviewDays = dialog->reviewDays();
         BlastRadiusPrompt::Request r;
         r.key = fromStd(e.key);
         r.title = tr("Edit entry");
@@ -268,9 +250,9 @@ void ReverifyPage::editCurrent()
             tr("Save version %1 of this entry? Every region serves the new answer from now on.").arg(e.version + 1);
         r.confirmText = tr("&Save");
         r.confirmIsDefault = true;
-        BlastRadiusPrompt::ask(m_client, this, r, [this, e, response] {
+        BlastRadiusPrompt::ask(m_client, this, r, [this, e, response, reviewDays] {
             const QString key = fromStd(e.key);
-            track(m_client->editEntry(key, response, e.version), key);
+            track(m_client->editEntry(key, response, e.version, reviewDays), key);
         });
     });
     dialog->open();

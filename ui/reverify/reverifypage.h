@@ -37,6 +37,8 @@ public:
     void keepCurrent();
     void editCurrent();
     void revokeCurrent();
+    // Keep, edit and revoke, buttons and shortcuts: what an approver may do (RoleGate).
+    QList<QObject *> writeControls() const { return m_writeControls; }
     // The entry of the current row, or nullptr.
     const ReverifyItem *currentItem() const;
 
@@ -60,6 +62,7 @@ private:
     QPlainTextEdit *m_detail;
     QList<ReverifyItem> m_items;        // by row of m_model (no sorting proxy: most overdue first)
     QHash<quint64, QString> m_inFlight; // request id -> key
+    QList<QObject *> m_writeControls;
 };
 
 } // namespace l0l3

@@ -12,6 +12,7 @@
 
 #include "ui/common/formatting.h"
 #include "ui/common/regionstatuscard.h"
+#include "ui/common/rolegate.h"
 #include "ui/workers/controlclient.h"
 #include "ui/workers/controlworker.h"
 #include "ui/workers/monitorclient.h"
@@ -50,6 +51,7 @@ TopologyPage::TopologyPage(ControlClient *control, MonitorClient *monitor, QWidg
     auto *flush = new QPushButton(tr("Flush L0.5 &everywhere…"), this);
     auto *refresh = new QPushButton(tr("&Refresh"), this);
     m_freeze->setToolTip(tr("Refuse every approval, edit and revoke until unfrozen (audited)"));
+    m_adminControls = {failover, promote, drain, undrain, flush, m_freeze, m_unfreeze};
 
     auto *controls = new QGroupBox(tr("Controls (audited)"), this);
     auto *c = new QHBoxLayout(controls);
@@ -253,8 +255,8 @@ void TopologyPage::setConfig(const MonitorConfig &config)
 void TopologyPage::setFrozen(bool frozen)
 {
     m_frozen = frozen;
-    m_freeze->setEnabled(!frozen);
-    m_unfreeze->setEnabled(frozen);
+    RoleGate::setWanted(m_freeze, !frozen);
+    RoleGate::setWanted(m_unfreeze, frozen);
 }
 
 void TopologyPage::onTopology(const SentinelTopology &t)

@@ -47,6 +47,8 @@ public:
     void requestDrain(bool drain);
     void requestFlush();
     void requestFreeze(bool freeze);
+    // Failover, promotion, drain, undrain, flush, freeze, unfreeze: what an admin may do (RoleGate).
+    QList<QObject *> adminControls() const { return m_adminControls; }
 
 signals:
     void statusMessage(const QString &message, int timeoutMs);
@@ -76,6 +78,7 @@ private:
     QHash<QString, QTreeWidgetItem *> m_sections;
     QHash<quint64, QString> m_inFlight;
     QStringList m_gatewayIds; // gateway rows from the registry: instance ids
+    QList<QObject *> m_adminControls;
     bool m_frozen = false;
 };
 
