@@ -5,6 +5,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
@@ -12,9 +13,13 @@
 #include "ui/audit/auditpage.h"
 #include "ui/backup/corpusdialog.h"
 #include "ui/common/formatting.h"
+#include "ui/common/rolegate.h"
 #include "ui/dashboard/dashboardpage.h"
 #include "ui/entries/entriespage.h"
 #include "ui/entries/entrytablemodel.h"
+#include "ui/l1review/l1reviewpage.h"
+#include "ui/proposals/guidelinespane.h"
+#include "ui/proposals/proposalclustertracker.h"
 #include "ui/proposals/proposalspage.h"
 #include "ui/reverify/reverifypage.h"
 #include "ui/settings/passwordvault.h"
@@ -78,6 +83,11 @@ MainWindow::MainWindow(QWidget *parent)
     m_tabs->addTab(m_reverify, tr("To re-&verify"));
     connect(m_reverify, &ReverifyPage::statusMessage, this, &MainWindow::deliverStatus);
     connect(m_reverify, &ReverifyPage::writeFinished, this, &MainWindow::onWriteFinished);
+    auto *l1Review = new L1ReviewPage(m_client, this);
+    m_tabs->addTab(l1Review, tr("&L1 review"));
+    m_l1Review = l1Review;
+    connect(l1Review, &L1ReviewPage::statusMessage, this, &MainWindow::deliverStatus);
+    connect(l1Review, &L1ReviewPage::writeFinished, this, &MainWindow::onWriteFinished);
     setCentralWidget(m_tabs);
     buildMenus();
     buildStatusBar();
@@ -145,27 +155,12 @@ MainWindow::MainWindow(QWidget *parent)
         m_topology->setFrozen(frozen);
     });
 
-    connect(w, &ControlWorker::permissionsChecked, this,
-            [this](const QString &user, const QString &role, bool known, bool canDecide, bool) {
-                // Redis refuses what the role may not do; the console says so before anyone tries.
-                const QString why = tr("%1 is a %2: Redis refuses approve, edit, reject and revoke for this role")
-                                        .arg(Formatting::oneLine(user, 64), role);
-                for (QAction *a : m_proposals->decisionActions()) {
-                    // The page's own tooltip (with the shortcut) stays; the reason is added to it.
-                    if (!a->property("l0l3BaseToolTip").isValid())
-                        a->setProperty("l0l3BaseToolTip", a->toolTip());
-                    const QString base = a->property("l0l3BaseToolTip").toString();
-                    a->setEnabled(!known || canDecide);
-                    a->setToolTip(!known || canDecide ? base : base + u'\n' + why);
-                }
-                m_userLabel->setText(known ? tr("user: %1 (%2)").arg(Formatting::oneLine(user, 64), role) : QString());
-                m_userLabel->setToolTip(known && !canDecide ? why : QString());
-                if (known && !canDecide)
-                    showStatus(why, 0);
-            });
-    connect(w, &ControlWorker::operatorsSynced, this, [this](bool ok, const QString &message) {
+    connect(w, &ControlWorker::permissionsChecked, this, &MainWindow::applyPermissions);
+    connect(w, &ControlWorker::operatorsSynced, this, [this](bool ok, bool joined, const QString &message) {
         if (!ok)
             showStatus(tr("Operators not re-applied everywhere: %1").arg(message), 0);
+        else if (joined) // on connecting, the connection's own messages matter more
+            showStatus(tr("Operators re-applied: %1").arg(message), 15000);
     });
 
     MonitorWorker *mw = m_monitor->worker();
@@ -200,6 +195,47 @@ void MainWindow::showStatus(const QString &message, int timeoutMs)
     statusBar()->showMessage(Formatting::oneLine(message, 500), timeoutMs);
 }
 
+void MainWindow::applyPermissions(const QString &user, const QString &role, bool known, bool canDecide, bool canAdmin)
+{
+    // Redis refuses what the role may not do (ACL DRYRUN of an entry write and of the frozen flag);
+    // the console greys those controls out and says why before anyone tries.
+    const QString who = tr("%1 (%2)").arg(Formatting::oneLine(user, 64), role);
+    const auto gate = [&](const QList<QObject *> &controls, bool may, const QString &needs) {
+        for (QObject *c : controls) {
+            RoleGate::refuse(c,
+                             !known || may ? QString()
+                                           : tr("%1 may not use \"%2\": Redis ACL refuses it to this role (%3)")
+                                                 .arg(who, RoleGate::label(c), needs));
+        }
+    };
+    QList<QObject *> decide;
+    for (QAction *a :
+         m_proposals->decisionActions() + m_proposals->variantActions() + m_proposals->reservationActions())
+        decide.append(a);
+    decide += m_entries->writeControls() + m_reverify->writeControls() + m_l1Review->writeControls();
+    decide.append(m_importAction);
+    gate(decide, canDecide, tr("approvers and admins only"));
+    QList<QObject *> admin = m_topology->adminControls();
+    for (QAction *a : std::as_const(m_adminActions))
+        admin.append(a);
+    admin.append(m_proposals->guidelinesPane()->editButton());
+    gate(admin, canAdmin, tr("admins only"));
+
+    m_userLabel->setText(known ? tr("user: %1 (%2)").arg(Formatting::oneLine(user, 64), role) : QString());
+    QString why;
+    if (known && !canDecide)
+        why = tr("%1: Redis ACL refuses every write to this role; approve, edit, reject, revoke, import and the "
+                 "admin controls are greyed out")
+                  .arg(who);
+    else if (known && !canAdmin)
+        why = tr("%1: Redis ACL refuses the admin controls to this role (failover, promotion, drain, flush, "
+                 "freeze, guidelines); they are greyed out")
+                  .arg(who);
+    m_userLabel->setToolTip(why);
+    if (known && !canDecide)
+        showStatus(why, 0);
+}
+
 void MainWindow::buildMenus()
 {
     QMenu *file = menuBar()->addMenu(tr("&File"));
@@ -217,6 +253,7 @@ void MainWindow::buildMenus()
     });
     importCorpus->setObjectName(QStringLiteral("importCorpusAction"));
     importCorpus->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I));
+    m_importAction = importCorpus;
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
     quit->setShortcut(QKeySequence::Quit);
@@ -226,6 +263,9 @@ void MainWindow::buildMenus()
         decide->addAction(a);
     decide->addSeparator();
     decide->addAction(m_proposals->undoAction());
+    decide->addSeparator();
+    for (QAction *a : m_proposals->reservationActions())
+        decide->addAction(a);
 
     QMenu *go = menuBar()->addMenu(tr("&Go"));
     for (QAction *a : m_proposals->navigationActions())
@@ -238,15 +278,22 @@ void MainWindow::buildMenus()
     }
 
     QMenu *control = menuBar()->addMenu(tr("&Control"));
-    control->addAction(tr("Sentinel &failover…"), m_topology, &TopologyPage::requestFailover);
-    control->addAction(tr("&Manual promotion of the selected replica…"), m_topology, &TopologyPage::requestPromotion);
+    m_adminActions = {
+        control->addAction(tr("Sentinel &failover…"), m_topology, &TopologyPage::requestFailover),
+        control->addAction(tr("&Manual promotion of the selected replica…"), m_topology,
+                           &TopologyPage::requestPromotion),
+    };
     control->addSeparator();
-    control->addAction(tr("&Drain region…"), m_topology, [this] { m_topology->requestDrain(true); });
-    control->addAction(tr("&Undrain region…"), m_topology, [this] { m_topology->requestDrain(false); });
-    control->addAction(tr("Flush L0.5 &everywhere…"), m_topology, &TopologyPage::requestFlush);
+    m_adminActions += {
+        control->addAction(tr("&Drain region…"), m_topology, [this] { m_topology->requestDrain(true); }),
+        control->addAction(tr("&Undrain region…"), m_topology, [this] { m_topology->requestDrain(false); }),
+        control->addAction(tr("Flush L0.5 &everywhere…"), m_topology, &TopologyPage::requestFlush),
+    };
     control->addSeparator();
-    control->addAction(tr("F&reeze approvals…"), m_topology, [this] { m_topology->requestFreeze(true); });
-    control->addAction(tr("U&nfreeze approvals…"), m_topology, [this] { m_topology->requestFreeze(false); });
+    m_adminActions += {
+        control->addAction(tr("F&reeze approvals…"), m_topology, [this] { m_topology->requestFreeze(true); }),
+        control->addAction(tr("U&nfreeze approvals…"), m_topology, [this] { m_topology->requestFreeze(false); }),
+    };
 }
 
 void MainWindow::buildStatusBar()
@@ -320,12 +367,19 @@ void MainWindow::connectProfile(const ConnectionProfile &profile, const QString 
                     return;
                 }
                 ProfileStore::setLastUsed(profile.name);
+                setEmbeddings(profile.embeddings());
                 connectWith(*options, profile.name);
                 setMonitoring(monitorConfigForProfile(profile, *options,
                                                       passwords.value(int(ProfileSecrets::Role::Topology)),
                                                       passwords.value(int(ProfileSecrets::Role::Sentinel))));
             });
     secrets->resolve(profile.name, roles);
+}
+
+void MainWindow::setEmbeddings(const EmbeddingSettings &settings)
+{
+    m_client->setEmbeddings(settings);
+    m_proposals->clusterTracker()->setEmbeddings(settings);
 }
 
 void MainWindow::setMonitoring(const MonitorConfig &config)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QList>
 #include <QMainWindow>
 #include <QString>
 
@@ -8,6 +9,7 @@
 #include "ui/settings/connectionprofile.h"
 #include "ui/workers/monitorconfig.h"
 
+class QAction;
 class QLabel;
 class QTabWidget;
 
@@ -17,6 +19,7 @@ class AuditPage;
 class ControlClient;
 class DashboardPage;
 class EntriesPage;
+class L1ReviewPage;
 class MonitorClient;
 class PasswordVault;
 class ProposalsPage;
@@ -38,6 +41,9 @@ public:
     // Password from the environment or the vault (ProfileSecrets) when empty;
     // the topology and Sentinel users' passwords always from there.
     void connectProfile(const ConnectionProfile &profile, const QString &password = {});
+    // The embeddings provider of approvals' L1 vectors, the nearest entries and the proposal
+    // clusters (the profile's; connectProfile applies it).
+    void setEmbeddings(const EmbeddingSettings &settings);
     // Dashboards and topology: gateways to scrape, replicas, Sentinels.
     void setMonitoring(const MonitorConfig &config);
 
@@ -60,6 +66,8 @@ private:
     void buildMenus();
     void buildStatusBar();
     void onWriteFinished(const ApprovalResult &result);
+    // What Redis ACL lets the logged-in user do (ControlWorker::permissionsChecked), on every page.
+    void applyPermissions(const QString &user, const QString &role, bool known, bool canDecide, bool canAdmin);
     void showStatus(const QString &message, int timeoutMs);
 
     ControlClient *m_client;
@@ -72,11 +80,14 @@ private:
     DashboardPage *m_dashboard;
     TopologyPage *m_topology;
     ReverifyPage *m_reverify = nullptr;
+    L1ReviewPage *m_l1Review = nullptr;
     QLabel *m_connLabel;
     QLabel *m_roleLabel;
     QLabel *m_userLabel = nullptr; // the ACL user and its role (ACL DRYRUN)
     QLabel *m_acksLabel;
     QLabel *m_queueLabel;
+    QAction *m_importAction = nullptr;
+    QList<QAction *> m_adminActions; // the Control menu: admins only
     QString m_actor;
     QString m_primaryHost;
     int m_primaryPort = 0;

@@ -162,6 +162,9 @@ int runHeadless(QCoreApplication &app, const Options &o)
     UnixSignalNotifier::quitOnTermination(&app);
     DemoStack stack(demoOptions(o));
     DemoHeadlessRunner runner(&stack);
+    // Owns the autopilot: destroyed (its Redis link closed) before the stack
+    // stops the servers and while the application still exists.
+    auto autopilotScope = std::make_unique<QObject>();
     int exitCode = 0;
     QObject::connect(&stack, &DemoStack::progress, &app, [](int i, int n, const QString &text) {
         QTextStream(stdout) << '[' << i << '/' << n << "] " << text << Qt::endl;
@@ -174,12 +177,13 @@ int runHeadless(QCoreApplication &app, const Options &o)
     QObject::connect(&stack, &DemoStack::ready, &app, [&] {
         QTextStream(stdout) << "demo ready" << Qt::endl;
         runner.start();
-        startAutopilot(o, stack.topology(), &app);
+        startAutopilot(o, stack.topology(), autopilotScope.get());
         if (o.quitAfter > 0)
             QTimer::singleShot(int(o.quitAfter * 1000), &app, &QCoreApplication::quit);
     });
     QTimer::singleShot(0, &stack, &DemoStack::start);
     app.exec();
+    autopilotScope.reset();
     runner.stop();
     stack.stop();
     return withChildExits(stack, exitCode);
@@ -210,10 +214,11 @@ int runWindow(QApplication &app, const Options &o)
 {
     UnixSignalNotifier::quitOnTermination(&app);
     int exitCode = 0;
-    // Declared before the window: the window (and its Redis threads) goes
-    // first, then the stack stops the servers.
+    // The window (its Redis links and threads, the autopilot) is destroyed
+    // before the stack stops the servers, so no link sees them go away.
     std::unique_ptr<DemoStack> stack;
-    MainWindow window;
+    auto windowOwner = std::make_unique<MainWindow>();
+    MainWindow &window = *windowOwner;
     if (!o.screenshot.isEmpty())
         window.resize(1280, 800);
     if (!o.tab.isEmpty()) {
@@ -283,12 +288,11 @@ int runWindow(QApplication &app, const Options &o)
     }
 
     app.exec();
-    if (stack)
-        window.hide();
-    // Redis links close before the servers go away.
     QTextStream(stdout).flush();
-    if (stack) {
+    if (stack)
         QObject::disconnect(stack.get(), nullptr, nullptr, nullptr);
+    windowOwner.reset();
+    if (stack) {
         stack->stop();
         exitCode = withChildExits(*stack, exitCode);
     }

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include "app/ctl/ctloutput.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
 #include "core/control/redisconnection.h"
@@ -15,20 +16,6 @@
 namespace l0l3 {
 
 namespace {
-
-// Keys, outcomes and messages may carry file or Redis text: escaped, one line each.
-QString visible(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    return QString::fromStdString(VisibleText::escape(std::string_view(b.constData(), size_t(b.size()))));
-}
-
-void out(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
-    std::fflush(stdout);
-}
 
 void outJson(const QJsonObject &o)
 {
@@ -95,11 +82,12 @@ void CorpusCommand::runExport()
                                         {QStringLiteral("bytes"), c.bytes},
                                         {QStringLiteral("malformed"), c.malformed}});
                 } else {
-                    out(QStringLiteral("exported %1 entries, %2 rejected keys, %3 audit records to %4 (%5 bytes)\n")
+                    CtlOutput::write(
+                        QStringLiteral("exported %1 entries, %2 rejected keys, %3 audit records to %4 (%5 bytes)\n")
                             .arg(c.entries)
                             .arg(c.rejected)
                             .arg(c.audit)
-                            .arg(visible(m_options.path))
+                            .arg(CtlOutput::visible(m_options.path))
                             .arg(c.bytes));
                 }
                 if (c.malformed > 0) {
@@ -148,10 +136,11 @@ void CorpusCommand::runImport()
                     what = QStringLiteral("would-import");
                 else if (dry && outcome == QLatin1String("replaced"))
                     what = QStringLiteral("would-replace");
-                QString text = visible(what) + u' ' + visible(kind) + u' ' + visible(key);
+                QString text = CtlOutput::visible(what) + u' ' + CtlOutput::visible(kind) + u' '
+                    + CtlOutput::visible(key);
                 if (outcome == QLatin1String("conflict"))
-                    text += QStringLiteral(": ") + visible(message);
-                out(text + u'\n');
+                    text += QStringLiteral(": ") + CtlOutput::visible(message);
+                CtlOutput::write(text + u'\n');
             });
     connect(
         importer, &CorpusImporter::finished, this,
@@ -172,6 +161,7 @@ void CorpusCommand::runImport()
                                     {QStringLiteral("conflicts"), c.conflicts},
                                     {QStringLiteral("skipped"), c.skipped},
                                     {QStringLiteral("unverified_keys"), c.unverifiedKeys},
+                                    {QStringLiteral("without_vector"), c.withoutVector},
                                     {QStringLiteral("replicas_acked"), c.replicasAcked},
                                     {QStringLiteral("conflict_keys"), QJsonArray::fromStringList(c.conflictKeys)}});
             } else {
@@ -192,10 +182,14 @@ void CorpusCommand::runImport()
                     summary += QStringLiteral("; %1 keys not recomputable from the entry (approved with "
                                               "response_format/tools)")
                                    .arg(c.unverifiedKeys);
+                if (c.withoutVector > 0)
+                    summary += QStringLiteral("; %1 entries without their L1 vector (the embeddings endpoint failed: "
+                                              "l0l3-ctl vectors rebuild --missing computes them)")
+                                   .arg(c.withoutVector);
                 if (!dry)
                     summary += c.replicasAcked >= 0 ? QStringLiteral("; replicas acknowledged: %1").arg(c.replicasAcked)
                                                     : QStringLiteral("; replicas acknowledged: unknown");
-                out(summary + u'\n');
+                CtlOutput::write(summary + u'\n');
             }
             if (c.conflicts > 0) {
                 emit done(3,

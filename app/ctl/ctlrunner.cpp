@@ -9,12 +9,17 @@
 #include <cstdio>
 
 #include "app/ctl/corpuscommand.h"
+#include "app/ctl/ctloutput.h"
 #include "app/ctl/fleetcommand.h"
+#include "app/ctl/foureyescommand.h"
 #include "app/ctl/guidelinescommand.h"
+#include "app/ctl/l1reviewcommand.h"
 #include "app/ctl/operatorscommand.h"
+#include "app/ctl/reservationscommand.h"
 #include "app/ctl/reverifycommand.h"
 #include "app/ctl/statscommand.h"
 #include "app/ctl/variantscommand.h"
+#include "app/ctl/vectorscommand.h"
 #include "core/common/controlmessage.h"
 #include "core/common/visibletext.h"
 #include "core/control/approvalservice.h"
@@ -27,18 +32,6 @@
 namespace l0l3 {
 
 namespace {
-
-// Prompts, answers, keys, region names, audit fields and Redis errors are
-// untrusted: nothing of them reaches the terminal raw. Table rows show each
-// field escaped by VisibleText (a newline as "\n", ESC as "\x1B", U+202E as
-// "\u202E", "\" as "\\"); JSON output writes the same characters as \u
-// escapes; messages on stderr keep their newlines only.
-void out(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
-    std::fflush(stdout);
-}
 
 void outJson(const QJsonDocument &doc, QJsonDocument::JsonFormat format)
 {
@@ -58,13 +51,6 @@ void err(const QString &s)
         + '\n';
     std::fwrite(safe.data(), 1, safe.size(), stderr);
     std::fflush(stderr);
-}
-
-// One field of a table row.
-QString field(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    return QString::fromStdString(VisibleText::escape(std::string_view(b.constData(), size_t(b.size()))));
 }
 
 QString oneLine(const QString &s, int max)
@@ -88,6 +74,7 @@ CtlRunner::CtlRunner(const RedisConnection::Options &options, const Command &com
     m_service = new ApprovalService(m_connection, this);
     m_service->setDefaultActor(command.actor);
     m_service->setWaitTimeoutMs(command.waitMs);
+    m_service->setEmbeddings(command.embeddings);
 }
 
 CtlRunner::~CtlRunner() = default;
@@ -137,15 +124,25 @@ void CtlRunner::report(const ApprovalResult &r)
                       {QStringLiteral("version"), r.version},
                       {QStringLiteral("prev_version"), r.prevVersion},
                       {QStringLiteral("replicas_acked"), r.replicasAcked}};
+        if (r.awaitingSecondApproval)
+            o.insert(QStringLiteral("awaiting_second_approval"), true);
+        if (!r.warning.isEmpty())
+            o.insert(QStringLiteral("warning"), r.warning);
         outJson(QJsonDocument(o), QJsonDocument::Compact);
+    } else if (r.awaitingSecondApproval) {
+        CtlOutput::write(
+            QStringLiteral("first approval of %1 recorded: waiting for second approval (a different user)\n")
+                .arg(CtlOutput::visible(r.key)));
     } else {
-        QString line = QStringLiteral("%1 %2").arg(field(r.action), field(r.key));
+        QString line = QStringLiteral("%1 %2").arg(CtlOutput::visible(r.action), CtlOutput::visible(r.key));
         if (r.version > 0)
             line += QStringLiteral(" version %1").arg(r.version);
         line += r.replicasAcked >= 0 ? QStringLiteral("; replicas acknowledged: %1").arg(r.replicasAcked)
                                      : QStringLiteral("; replicas acknowledged: unknown");
-        out(line + u'\n');
+        CtlOutput::write(line + u'\n');
     }
+    if (!r.warning.isEmpty())
+        err(QStringLiteral("l0l3-ctl: warning: ") + r.warning);
     finishWith(Ok);
 }
 
@@ -188,7 +185,7 @@ void CtlRunner::run()
         auto *archiver = new AuditArchiver(m_connection, {c.beforeMs, c.out, c.actor}, this);
         connect(archiver, &AuditArchiver::finished, this, [this](const AuditArchiver::Result &r) {
             if (r.ok)
-                out(r.message + u'\n');
+                CtlOutput::write(r.message + u'\n');
             finishWith(r.ok ? 0 : 1, r.ok ? QString() : QStringLiteral("l0l3-ctl: audit-archive: ") + r.message);
         });
         archiver->start();
@@ -203,6 +200,16 @@ void CtlRunner::run()
             o.sentinels.append({s.left(s.lastIndexOf(u':')), s.mid(s.lastIndexOf(u':') + 1).toInt()});
         auto *command = new OperatorsCommand(m_connection, o, this);
         connect(command, &OperatorsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("four-eyes")) {
+        auto *command = new FourEyesCommand(m_connection, {c.args, c.json, c.actor}, this);
+        connect(command, &FourEyesCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("reservations")) {
+        auto *command = new ReservationsCommand(m_connection, c.args, c.json, this);
+        connect(command, &ReservationsCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
     } else if (c.name == QLatin1String("guidelines")) {
@@ -241,6 +248,11 @@ void CtlRunner::run()
         connect(command, &VariantsCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
+    } else if (c.name == QLatin1String("vectors")) {
+        auto *command = new VectorsCommand(m_connection, {c.embeddings, c.missingVectors}, this);
+        connect(command, &VectorsCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
     } else if (c.name == QLatin1String("reject")) {
         m_service->reject(c.args.value(0), {}, c.actor, c.days, cb);
     } else if (c.name == QLatin1String("reverify")) {
@@ -250,6 +262,15 @@ void CtlRunner::run()
         }
         auto *command = new ReverifyCommand(m_connection, {c.json, c.limit}, this);
         connect(command, &ReverifyCommand::done, this,
+                [this](int code, const QString &message) { finishWith(code, message); });
+        command->start();
+    } else if (c.name == QLatin1String("l1-review")) {
+        if (c.args.value(0) != QLatin1String("list")) {
+            m_service->reviewL1(c.args.value(1), c.args.value(0) == QLatin1String("confirm"), c.actor, cb);
+            return;
+        }
+        auto *command = new L1ReviewCommand(m_connection, {c.json, c.limit}, this);
+        connect(command, &L1ReviewCommand::done, this,
                 [this](int code, const QString &message) { finishWith(code, message); });
         command->start();
     } else if (c.name == QLatin1String("revoke")) {
@@ -315,6 +336,10 @@ void CtlRunner::runProposals()
                 QJsonObject regions;
                 for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
                     regions.insert(it.key(), it.value());
+                QJsonObject waiting;
+                if (!p.firstApprover.isEmpty())
+                    waiting = {{QStringLiteral("first_user"), p.firstApprover},
+                               {QStringLiteral("first_at_ms"), p.firstApprovedAtMs}};
                 arr.append(QJsonObject{{QStringLiteral("id"), p.id},
                                        {QStringLiteral("duplicate_ids"), QJsonArray::fromStringList(p.duplicateIds)},
                                        {QStringLiteral("key"), p.key},
@@ -329,24 +354,29 @@ void CtlRunner::runProposals()
                                        {QStringLiteral("prompt_tokens"), p.promptTokens},
                                        {QStringLiteral("completion_tokens"), p.completionTokens},
                                        {QStringLiteral("ts_ms"), p.tsMs},
-                                       {QStringLiteral("savings"), p.savingsScore}});
+                                       {QStringLiteral("savings"), p.savingsScore},
+                                       {QStringLiteral("waiting_for_second_approval"),
+                                        waiting.isEmpty() ? QJsonValue() : QJsonValue(waiting)}});
             }
             outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
-            out(QStringLiteral("%1  %2  %3  %4  %5\n")
-                    .arg(QStringLiteral("ID"), -17)
-                    .arg(QStringLiteral("SEEN"), 6)
-                    .arg(QStringLiteral("SAVINGS"), 9)
-                    .arg(QStringLiteral("REGIONS"), -20)
-                    .arg(QStringLiteral("PROMPT")));
+            CtlOutput::write(QStringLiteral("%1  %2  %3  %4  %5\n")
+                                 .arg(QStringLiteral("ID"), -17)
+                                 .arg(QStringLiteral("SEEN"), 6)
+                                 .arg(QStringLiteral("SAVINGS"), 9)
+                                 .arg(QStringLiteral("REGIONS"), -20)
+                                 .arg(QStringLiteral("PROMPT")));
             for (const ProposalItem &p : std::as_const(items)) {
                 QStringList regions;
                 for (auto it = p.regions.cbegin(); it != p.regions.cend(); ++it)
-                    regions << QString(field(it.key()) + u':' + QString::number(it.value()));
+                    regions << QString(CtlOutput::visible(it.key()) + u':' + QString::number(it.value()));
                 // Concatenated, not chained arg(): a "%3" inside a field stays text.
-                out(field(p.id).leftJustified(17) + u"  " + QString::number(p.seenTotal).rightJustified(6) + u"  "
-                    + QString::number(p.savingsScore, 'f', 1).rightJustified(9) + u"  "
-                    + regions.join(u',').leftJustified(20) + u"  " + field(oneLine(p.prompt, 60)) + u'\n');
+                CtlOutput::write(
+                    CtlOutput::visible(p.id).leftJustified(17) + u"  " + QString::number(p.seenTotal).rightJustified(6)
+                    + u"  " + QString::number(p.savingsScore, 'f', 1).rightJustified(9) + u"  "
+                    + regions.join(u',').leftJustified(20) + u"  "
+                    + (p.firstApprover.isEmpty() ? QString() : QStringLiteral("[waiting for second approval] "))
+                    + CtlOutput::visible(oneLine(p.prompt, 60)) + u'\n');
             }
         }
         finishWith(Ok);
@@ -388,9 +418,9 @@ void CtlRunner::runEntries()
         } else {
             for (const EntryItem &i : std::as_const(*items)) {
                 const Entry &e = i.entry;
-                out(field(fromStd(e.key)) + u"  v" + QString::number(e.version) + u"  "
-                    + field(fromStd(e.approvedBy)).leftJustified(12) + u"  " + field(oneLine(fromStd(e.prompt), 60))
-                    + u'\n');
+                CtlOutput::write(CtlOutput::visible(fromStd(e.key)) + u"  v" + QString::number(e.version) + u"  "
+                                 + CtlOutput::visible(fromStd(e.approvedBy)).leftJustified(12) + u"  "
+                                 + CtlOutput::visible(oneLine(fromStd(e.prompt), 60)) + u'\n');
             }
         }
         finishWith(Ok);
@@ -432,14 +462,20 @@ void CtlRunner::runAudit()
             outJson(QJsonDocument(arr), QJsonDocument::Indented);
         } else {
             for (const AuditRecord &r : std::as_const(*records)) {
-                out(field(fromStd(r.id)).leftJustified(17) + u"  " + field(fromStd(r.action)).leftJustified(8) + u"  "
-                    + field(fromStd(r.actor)).leftJustified(12) + u"  " + field(fromStd(r.key)) + u"  v"
-                    + QString::number(r.version) + u"<-v" + QString::number(r.prevVersion) + u"  "
-                    + field(fromStd(r.detail)) + u'\n');
+                // The authenticated ACL user beside a name a service account asserted, as the console shows it.
+                QString who = fromStd(r.actor);
+                if (const QString user = fromStd(r.user); !user.isEmpty() && user != u"op-" + who)
+                    who += QStringLiteral(" (via %1)").arg(user);
+                CtlOutput::write(CtlOutput::visible(fromStd(r.id)).leftJustified(17) + u"  "
+                                 + CtlOutput::visible(fromStd(r.action)).leftJustified(8) + u"  "
+                                 + CtlOutput::visible(who).leftJustified(12) + u"  "
+                                 + CtlOutput::visible(fromStd(r.key)) + u"  v" + QString::number(r.version) + u"<-v"
+                                 + QString::number(r.prevVersion) + u"  " + CtlOutput::visible(fromStd(r.detail))
+                                 + u'\n');
             }
         }
         if (!tamper->isEmpty()) {
-            finishWith(OperationalError, QStringLiteral("l0l3-ctl: WARNING: ") + field(*tamper));
+            finishWith(OperationalError, QStringLiteral("l0l3-ctl: WARNING: ") + CtlOutput::visible(*tamper));
             return;
         }
         finishWith(Ok);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/control/approvalresult.h"
+#include "core/control/embeddingclient.h"
 #include "core/control/redisconnection.h"
 
 namespace l0l3 {
@@ -49,6 +50,8 @@ public:
         QString operatorPasswordFile; // operators add/rotate-password --password-file (the operator's)
         bool scrape = true;           // fleet: read each gateway's /metrics (--no-scrape: registry only)
         qint64 reviewDays = 0;        // reverify keep --days N: the entry's own review period (0: unchanged)
+        EmbeddingSettings embeddings; // --embeddings URL --embeddings-model NAME (none: lexical)
+        bool missingVectors = false;  // vectors rebuild --missing
     };
 
     CtlRunner(const RedisConnection::Options &options, const Command &command, QObject *parent = nullptr);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 
+#include "app/ctl/ctloutput.h"
 #include "core/common/histogramquantile.h"
 #include "core/common/prometheusparser.h"
 #include "core/common/visibletext.h"
@@ -27,20 +28,6 @@ namespace {
 constexpr qint64 kMaxMetricsBytes = 4 << 20;
 // Sentinel's answer: discovery first (it admits the Sentinels), then the topology.
 constexpr int kSentinelTimeoutMs = 8000;
-
-void out(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
-    std::fflush(stdout);
-}
-
-// Untrusted text (registry records, Sentinel and gateway answers) escaped for a terminal.
-QString field(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    return QString::fromStdString(VisibleText::escape(std::string_view(b.constData(), size_t(b.size()))));
-}
 
 QJsonValue number(double v)
 {
@@ -346,19 +333,21 @@ void FleetCommand::print()
                               {QStringLiteral("errors"), QJsonArray::fromStringList(m_view.errors)},
                               {QStringLiteral("built_at_ms"), m_view.builtAtMs}};
         const QByteArray json = QJsonDocument(doc).toJson(QJsonDocument::Indented);
-        out(QString::fromStdString(VisibleText::escapeJson(std::string_view(json.constData(), size_t(json.size())))));
+        CtlOutput::write(
+            QString::fromStdString(VisibleText::escapeJson(std::string_view(json.constData(), size_t(json.size())))));
         emit done(0, {});
         return;
     }
 
     QString text = QStringLiteral("primary %1:%2 (%3)\n")
-                       .arg(field(m_view.primaryHost))
+                       .arg(CtlOutput::visible(m_view.primaryHost))
                        .arg(m_view.primaryPort)
-                       .arg(field(m_view.primaryRole.isEmpty() ? QStringLiteral("?") : m_view.primaryRole));
+                       .arg(
+                           CtlOutput::visible(m_view.primaryRole.isEmpty() ? QStringLiteral("?") : m_view.primaryRole));
     text += QStringLiteral("regions: %1\n").arg(m_view.regions.size());
     for (const FleetRegion &region : std::as_const(m_view.regions))
         text += QStringLiteral("  %1: %2 gateway(s), %3 replica(s)\n")
-                    .arg(field(region.name))
+                    .arg(CtlOutput::visible(region.name))
                     .arg(region.gateways.size())
                     .arg(region.replicas.size());
     text += QStringLiteral("gateways: %1\n").arg(m_view.gateways.size());
@@ -366,15 +355,16 @@ void FleetCommand::print()
         const FleetGateway &g = m_view.gateways[i];
         const GatewayRecord &r = g.record;
         text += QStringLiteral("  %1  region %2  %3  v%4  state %5  last seen %6  %7\n")
-                    .arg(field(r.instance), field(r.region), field(r.url), field(r.version), field(r.state),
-                         ago(g.ageMs), g.stale ? QStringLiteral("STALE") : QStringLiteral("alive"));
+                    .arg(CtlOutput::visible(r.instance), CtlOutput::visible(r.region), CtlOutput::visible(r.url),
+                         CtlOutput::visible(r.version), CtlOutput::visible(r.state), ago(g.ageMs),
+                         g.stale ? QStringLiteral("STALE") : QStringLiteral("alive"));
         if (m_options.scrape) {
             const Live &l = lives[i];
             if (!l.up)
-                text += QStringLiteral("      metrics: unreachable (%1)\n").arg(field(l.error));
+                text += QStringLiteral("      metrics: unreachable (%1)\n").arg(CtlOutput::visible(l.error));
             else
                 text += QStringLiteral("      metrics: state %1  p99 %2  hit rate %3  lag %4  (%5)\n")
-                            .arg(field(l.state), show(l.p99Ms, 1, QStringLiteral(" ms")),
+                            .arg(CtlOutput::visible(l.state), show(l.p99Ms, 1, QStringLiteral(" ms")),
                                  show(l.hitRate * 100.0, 1, QStringLiteral(" %")),
                                  show(l.lagSeconds, 3, QStringLiteral(" s")),
                                  l.sinceStart ? QStringLiteral("since start")
@@ -384,26 +374,27 @@ void FleetCommand::print()
     text += QStringLiteral("replicas: %1\n").arg(m_view.replicas.size());
     for (const FleetReplica &r : std::as_const(m_view.replicas))
         text += QStringLiteral("  %1:%2  region %3  link %4  behind %5 bytes  ack %6 s ago%7\n")
-                    .arg(field(r.host))
+                    .arg(CtlOutput::visible(r.host))
                     .arg(r.port)
-                    .arg(r.region.isEmpty() ? QStringLiteral("?") : field(r.region))
+                    .arg(r.region.isEmpty() ? QStringLiteral("?") : CtlOutput::visible(r.region))
                     .arg(r.linkUp ? QStringLiteral("up") : QStringLiteral("DOWN"))
                     .arg(r.offsetBehind)
                     .arg(r.ackLagSeconds)
-                    .arg(r.sentinelFlags.isEmpty() ? QString()
-                                                   : QStringLiteral("  sentinel: ") + field(r.sentinelFlags));
+                    .arg(r.sentinelFlags.isEmpty()
+                             ? QString()
+                             : QStringLiteral("  sentinel: ") + CtlOutput::visible(r.sentinelFlags));
     text += QStringLiteral("sentinels: %1\n").arg(m_view.sentinels.size());
     for (const FleetSentinel &s : std::as_const(m_view.sentinels))
         text += QStringLiteral("  %1:%2  %3%4\n")
-                    .arg(field(s.host))
+                    .arg(CtlOutput::visible(s.host))
                     .arg(s.port)
                     .arg(s.linkUp ? QStringLiteral("up") : QStringLiteral("DOWN"))
-                    .arg(s.flags.isEmpty() ? QString() : QStringLiteral("  ") + field(s.flags));
+                    .arg(s.flags.isEmpty() ? QString() : QStringLiteral("  ") + CtlOutput::visible(s.flags));
     if (m_view.malformedRecords > 0)
         text += QStringLiteral("malformed registry records: %1\n").arg(m_view.malformedRecords);
     for (const QString &e : std::as_const(m_view.errors))
-        text += QStringLiteral("error: %1\n").arg(field(e));
-    out(text);
+        text += QStringLiteral("error: %1\n").arg(CtlOutput::visible(e));
+    CtlOutput::write(text);
     emit done(0, {});
 }
 

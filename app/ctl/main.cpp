@@ -10,8 +10,10 @@
 #include <cstdio>
 
 #include "app/ctl/ctlrunner.h"
+#include "app/ctl/foureyescommand.h"
 #include "app/ctl/guidelinescommand.h"
 #include "app/ctl/operatorscommand.h"
+#include "app/ctl/reservationscommand.h"
 
 using l0l3::CtlRunner;
 
@@ -45,6 +47,11 @@ const char kUsage[] =
     "  reverify keep KEY [--days N] [--expect-version V]\n"
     "                                       re-verified: the review date moves N days (default: the entry's\n"
     "                                       period, else its namespace's in l0l3:v1:review-policy, else 90)\n"
+    "  reservations list [--json] | claim namespace|region|cluster VALUE [MINUTES] | release KIND VALUE\n"
+    "                                       who holds which slice of the queue; claim it for yourself (the\n"
+    "                                       logged-in ACL user) for MINUTES (default 30), or give it back\n"
+    "  l1-review list [--json] [--limit N] sampled L1 answers waiting for a verdict, oldest first\n"
+    "  l1-review confirm ID | deny ID      the verdict on one (deny tightens the entry's L1 threshold)\n"
     "  operators add NAME --role viewer|approver|admin --password-file F | rotate-password NAME\n"
     "            --password-file F | remove NAME | list [--json] | sync [--sentinel HOST:PORT,...]\n"
     "                                       operator ACL users (op-NAME) on the primary, its replicas and the\n"
@@ -53,8 +60,20 @@ const char kUsage[] =
     "  guidelines get NS [--file F] | guidelines set NS --file F\n"
     "                                       a namespace's review guidelines (Markdown, at most 64 KiB; an\n"
     "                                       empty file deletes them); set as an admin\n"
+    "  four-eyes list | pending [--json] | set NS | unset NS\n"
+    "                                       namespaces whose approvals need a second approver, a different\n"
+    "                                       user (the first approval only signs off); pending: the proposals\n"
+    "                                       waiting for it; set/unset as an admin (audited)\n"
     "  import FILE [--dry-run] [--prefer newer|file|server]\n"
     "                                       restore it; conflicts are listed, never overwritten\n"
+    "  vectors rebuild [--missing]          recompute the L1 vectors of all approved entries with the\n"
+    "                                       embeddings provider below (after switching it); --missing: only\n"
+    "                                       those without a vector of that model (after embeddings failures)\n"
+    "embeddings (approve, import, vectors): the gateways' provider, the embedded lexical one without\n"
+    "  --embeddings URL --embeddings-model NAME [--embeddings-ca-file F] [--embeddings-timeout-ms N]\n"
+    "  (an OpenAI-compatible /v1/embeddings endpoint, http or https; its key in $L0L3_EMBEDDINGS_API_KEY\n"
+    "  or --embeddings-api-key-file F); when it fails an approval is\n"
+    "  still written, without its vector, with a warning: vectors rebuild --missing repairs it\n"
     "password: in the URL, $L0L3_REDIS_PASSWORD or --password-file F (user defaults to \"console\")\n"
     "output: text read from Redis never reaches the terminal raw: in table rows control characters,\n"
     "  bidi overrides and line separators are escaped (\\n, \\x1B, \\u202E), a backslash as \\\\;\n"
@@ -131,6 +150,22 @@ int main(int argc, char *argv[])
     parser.addOptions({redisCaFile, redisCertFile, redisKeyFile});
     parser.addOption(variantOf);
     parser.addOption(file);
+    const QCommandLineOption embeddings(QStringLiteral("embeddings"),
+                                        QStringLiteral("OpenAI-compatible /v1/embeddings URL."), QStringLiteral("url"));
+    const QCommandLineOption embeddingsModel(QStringLiteral("embeddings-model"),
+                                             QStringLiteral("Embeddings model name."), QStringLiteral("name"));
+    const QCommandLineOption embeddingsCaFile(QStringLiteral("embeddings-ca-file"),
+                                              QStringLiteral("CA certificates (PEM) for an https embeddings URL."),
+                                              QStringLiteral("file"));
+    const QCommandLineOption embeddingsTimeout(QStringLiteral("embeddings-timeout-ms"),
+                                               QStringLiteral("Per embeddings request."), QStringLiteral("ms"));
+    const QCommandLineOption missing(QStringLiteral("missing"),
+                                     QStringLiteral("vectors rebuild: only entries without a vector."));
+    parser.addOptions({embeddings, embeddingsModel, embeddingsCaFile, embeddingsTimeout, missing});
+    const QCommandLineOption embeddingsKeyFile(QStringLiteral("embeddings-api-key-file"),
+                                               QStringLiteral("File holding the embeddings endpoint's key."),
+                                               QStringLiteral("file"));
+    parser.addOption(embeddingsKeyFile);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
@@ -146,13 +181,13 @@ int main(int argc, char *argv[])
     cmd.name = positional.first();
     cmd.args = positional.mid(1);
     static const QHash<QString, int> arity{
-        {QStringLiteral("proposals"), 0},     {QStringLiteral("approve"), 1},  {QStringLiteral("reject"), 1},
-        {QStringLiteral("revoke"), 1},        {QStringLiteral("edit"), 1},     {QStringLiteral("entries"), 0},
-        {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},   {QStringLiteral("unfreeze"), 0},
-        {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1},  {QStringLiteral("flush"), 0},
-        {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},   {QStringLiteral("fleet"), 0},
-        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("variants"), 1}, {QStringLiteral("stats"), 0},
-        {QStringLiteral("guidelines"), 2}};
+        {QStringLiteral("proposals"), 0},     {QStringLiteral("approve"), 1},   {QStringLiteral("reject"), 1},
+        {QStringLiteral("revoke"), 1},        {QStringLiteral("edit"), 1},      {QStringLiteral("entries"), 0},
+        {QStringLiteral("audit"), 0},         {QStringLiteral("freeze"), 0},    {QStringLiteral("unfreeze"), 0},
+        {QStringLiteral("drain"), 1},         {QStringLiteral("undrain"), 1},   {QStringLiteral("flush"), 0},
+        {QStringLiteral("export"), 0},        {QStringLiteral("import"), 1},    {QStringLiteral("fleet"), 0},
+        {QStringLiteral("audit-archive"), 0}, {QStringLiteral("variants"), 1},  {QStringLiteral("stats"), 0},
+        {QStringLiteral("vectors"), 1},       {QStringLiteral("guidelines"), 2}};
     const bool operators = cmd.name == QLatin1String("operators");
     if (operators) {
         cmd.role = parser.value(role);
@@ -168,9 +203,23 @@ int main(int argc, char *argv[])
         if (!(sub == QLatin1String("list") && cmd.args.size() == 1)
             && !(sub == QLatin1String("keep") && cmd.args.size() == 2 && !cmd.args[1].isEmpty()))
             return usageError(QStringLiteral("reverify takes \"list\" or \"keep KEY\""));
+    } else if (cmd.name == QLatin1String("l1-review")) {
+        const QString sub = cmd.args.value(0);
+        if (!(sub == QLatin1String("list") && cmd.args.size() == 1)
+            && !((sub == QLatin1String("confirm") || sub == QLatin1String("deny")) && cmd.args.size() == 2
+                 && !cmd.args[1].isEmpty()))
+            return usageError(QStringLiteral("l1-review takes \"list\", \"confirm ID\" or \"deny ID\""));
+    } else if (cmd.name == QLatin1String("reservations")) {
+        if (const QString why = l0l3::ReservationsCommand::checkUsage(cmd.args); !why.isEmpty())
+            return usageError(why);
+    } else if (cmd.name == QLatin1String("four-eyes")) {
+        if (const QString why = l0l3::FourEyesCommand::checkUsage(cmd.args); !why.isEmpty())
+            return usageError(why);
     } else if (!arity.contains(cmd.name))
         return usageError(QStringLiteral("unknown command \"%1\"").arg(cmd.name));
-    if (!operators && cmd.name != QLatin1String("reverify") && cmd.args.size() != arity.value(cmd.name))
+    if (!operators && cmd.name != QLatin1String("reverify") && cmd.name != QLatin1String("four-eyes")
+        && cmd.name != QLatin1String("l1-review") && cmd.name != QLatin1String("reservations")
+        && cmd.args.size() != arity.value(cmd.name))
         return usageError(QStringLiteral("%1 takes %2 argument(s)").arg(cmd.name).arg(arity.value(cmd.name)));
     if (cmd.args.size() == 1 && cmd.args.first().isEmpty())
         return usageError(QStringLiteral("%1: empty argument").arg(cmd.name));
@@ -216,6 +265,28 @@ int main(int argc, char *argv[])
         if (const QString why = l0l3::GuidelinesCommand::checkUsage(cmd.args, cmd.guidelinesFile); !why.isEmpty())
             return usageError(why);
     }
+    cmd.embeddings.url = parser.value(embeddings);
+    cmd.embeddings.model = parser.value(embeddingsModel);
+    cmd.embeddings.caFile = parser.value(embeddingsCaFile);
+    qint64 embeddingsTimeoutV = cmd.embeddings.timeoutMs;
+    if (!intOption(embeddingsTimeout, &embeddingsTimeoutV, 1))
+        return usageError(QStringLiteral("--embeddings-timeout-ms takes a positive number"));
+    cmd.embeddings.timeoutMs = int(qMin<qint64>(embeddingsTimeoutV, 600000));
+    if (const QString why = cmd.embeddings.check(); !why.isEmpty())
+        return usageError(why);
+    cmd.missingVectors = parser.isSet(missing);
+    if (cmd.embeddings.isRemote()) {
+        if (parser.isSet(embeddingsKeyFile)) {
+            QFile f(parser.value(embeddingsKeyFile));
+            if (!f.open(QIODevice::ReadOnly))
+                return usageError(QStringLiteral("cannot read %1: %2").arg(f.fileName(), f.errorString()));
+            cmd.embeddings.apiKey = f.read(4096).trimmed();
+        } else {
+            cmd.embeddings.apiKey = qgetenv("L0L3_EMBEDDINGS_API_KEY").trimmed();
+        }
+    }
+    if (cmd.name == QLatin1String("vectors") && cmd.args.value(0) != QLatin1String("rebuild"))
+        return usageError(QStringLiteral("vectors takes \"rebuild\""));
     if (cmd.name == QLatin1String("export") && cmd.out.isEmpty())
         return usageError(QStringLiteral("export needs --out FILE"));
     if (cmd.name == QLatin1String("audit-archive")) {

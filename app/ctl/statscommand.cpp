@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "app/ctl/ctloutput.h"
 #include "core/common/visibletext.h"
 
 namespace l0l3 {
@@ -46,12 +47,6 @@ QJsonObject operatorJson(const TeamOperatorStats &o)
     if (o.dayMs >= 0)
         j.insert(QStringLiteral("day"), day(o.dayMs));
     return j;
-}
-
-QString field(const QString &s)
-{
-    const QByteArray b = s.toUtf8();
-    return QString::fromStdString(VisibleText::escape(std::string_view(b.constData(), size_t(b.size()))));
 }
 
 QString seconds(qint64 ms)
@@ -155,7 +150,7 @@ QString StatsCommand::toText(const TeamStats &stats, int days)
              .arg(QStringLiteral("WAIT P50"), 9);
     for (const TeamOperatorStats &o : stats.operators)
         s += QStringLiteral("%1 %2 %3 %4 %5 %6 %7 %8 %9\n")
-                 .arg(field(o.actor), -24)
+                 .arg(CtlOutput::visible(o.actor), -24)
                  .arg(o.decisions, 9)
                  .arg(seconds(o.perDecision.medianMs), 9)
                  .arg(seconds(o.perDecision.p90Ms), 9)

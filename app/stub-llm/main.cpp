@@ -18,6 +18,7 @@ int usage(FILE *out, int code)
         "Usage: l0l3-stub-llm --listen HOST:PORT [--latency-ms N] [--ttft-ms N] [--jitter-ms N] [--fail-rate F] [--seed N]\n"
         "                     [--fail-status CODE] [--retry-after S] [--threads N]\n"
         "                     [--tls-cert FILE --tls-key FILE]\n"
+        "                     [--embeddings-dimension N] [--embeddings-latency-ms N] [--embeddings-fail-rate F]\n"
         "Test equipment: an OpenAI-compatible fake upstream (POST /v1/chat/completions, GET /healthz,\n"
         "GET /stats, POST /admin/fail-rate with a number from 0 to 1). Answers are derived\n"
         "deterministically from the last user message.\n"
@@ -29,7 +30,15 @@ int usage(FILE *out, int code)
         "request, deterministically. --fail-status CODE: their status (400 to 599, default 500), with\n"
         "an OpenAI-shaped error body. --retry-after S: a 429 or 503 failure carries Retry-After: S.\n"
         "--tls-cert FILE, --tls-key FILE: serve HTTPS (TLS 1.2 or later) with this PEM certificate\n"
-        "chain and private key; both or neither.\n",
+        "chain and private key; both or neither.\n"
+        "POST /v1/embeddings (OpenAI format: \"input\" a string or an array of strings, \"model\",\n"
+        "optional \"dimensions\"): the embedded lexical provider's vectors (LexicalEmbedder), as\n"
+        "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,\"embedding\":[...]}],\n"
+        "\"model\",\"usage\"}; deterministic, so tests can compute the same vectors. Not counted\n"
+        "in GET /stats \"requests\" (see \"embeddings_requests\", \"embeddings_inputs\").\n"
+        "--embeddings-dimension N: a power of two from 64 to 2048 (default 256).\n"
+        "--embeddings-latency-ms N: each embeddings answer (or failure) comes after N ms.\n"
+        "--embeddings-fail-rate F: that share (0 to 1) of embeddings requests fail with --fail-status.\n",
         out);
     return code;
 }
@@ -90,6 +99,17 @@ int main(int argc, char **argv)
             ok = number(value, &options.failStatus) && options.failStatus >= 400 && options.failStatus <= 599;
         } else if (arg == "--retry-after") {
             ok = number(value, &options.retryAfterS) && options.retryAfterS >= 0;
+        } else if (arg == "--embeddings-dimension") {
+            int &d = options.embeddingsDimension;
+            ok = number(value, &d) && d >= 64 && d <= 2048 && (d & (d - 1)) == 0;
+        } else if (arg == "--embeddings-latency-ms") {
+            ok = number(value, &options.embeddingsLatencyMs) && options.embeddingsLatencyMs >= 0;
+        } else if (arg == "--embeddings-fail-rate") {
+            char *end = nullptr;
+            const std::string text(value);
+            options.embeddingsFailRate = std::strtod(text.c_str(), &end);
+            ok = !text.empty() && end && *end == '\0' && options.embeddingsFailRate >= 0
+                && options.embeddingsFailRate <= 1;
         } else if (arg == "--seed") {
             ok = number(value, &options.seed);
         } else if (arg == "--tls-cert") {

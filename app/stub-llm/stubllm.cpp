@@ -9,7 +9,9 @@
 #include <boost/beast/http/field.hpp>
 #include <xxhash.h>
 
+#include "core/common/embeddingsapi.h"
 #include "core/common/jsonwriter.h"
+#include "core/common/lexicalembedder.h"
 #include "core/gateway/cachedanswer.h"
 #include "core/gateway/chatresponsewriter.h"
 
@@ -220,7 +222,13 @@ void StubLlm::handle(HttpExchange exchange)
                          "{\"requests\":" + std::to_string(m_requests.load())
                              + ",\"streams_completed\":" + std::to_string(m_streamsCompleted.load())
                              + ",\"streams_aborted\":" + std::to_string(m_streamsAborted.load())
-                             + ",\"streams_cancelled\":" + std::to_string(m_streamsCancelled.load()) + "}");
+                             + ",\"streams_cancelled\":" + std::to_string(m_streamsCancelled.load())
+                             + ",\"embeddings_requests\":" + std::to_string(m_embeddingsRequests.load())
+                             + ",\"embeddings_inputs\":" + std::to_string(m_embeddingsInputs.load()) + "}");
+        return;
+    }
+    if (path == "/v1/embeddings") {
+        embeddings(std::move(exchange));
         return;
     }
     if (path != "/v1/chat/completions") {
@@ -261,6 +269,63 @@ void StubLlm::handle(HttpExchange exchange)
     timer->async_wait([this, timer, exchange, model = std::move(model), prompt = std::move(prompt),
                        stream = request.stream, fail, includeUsage, spread](boost::system::error_code) mutable {
         answer(std::move(exchange), std::move(model), std::move(prompt), stream, fail, includeUsage, spread);
+    });
+}
+
+void StubLlm::embeddings(HttpExchange exchange)
+{
+    const auto &req = exchange.request();
+    auto error = [&](int status, std::string_view code, std::string_view message) {
+        std::string body;
+        ChatResponseWriter::error(body, message, ChatResponseWriter::errorTypeFor(status), code);
+        exchange.respond(status, "application/json", body);
+    };
+    if (req.method() != http::verb::post) {
+        error(405, "method_not_allowed", "Use POST.");
+        return;
+    }
+    m_embeddingsRequests.fetch_add(1);
+    EmbeddingsApi::Request request;
+    std::string why;
+    if (!EmbeddingsApi::parseRequest(req.body(), &request, &why)) {
+        error(400, "invalid_request", why);
+        return;
+    }
+    const int dimension = request.dimensions ? request.dimensions : m_options.embeddingsDimension;
+    if (dimension < 64 || dimension > 2048 || (dimension & (dimension - 1)) != 0) {
+        error(400, "invalid_value", "The stub embeds into a power of two from 64 to 2048 dimensions.");
+        return;
+    }
+    m_embeddingsInputs.fetch_add(request.inputs.size());
+    bool fail = false;
+    if (m_options.embeddingsFailRate > 0) {
+        std::lock_guard lock(m_rngMutex);
+        fail = std::uniform_real_distribution<double>(0, 1)(m_rng) < m_options.embeddingsFailRate;
+    }
+    std::string body;
+    int status = 200;
+    if (fail) {
+        status = m_options.failStatus;
+        ChatResponseWriter::error(body, "Stub failure (configured --embeddings-fail-rate).",
+                                  ChatResponseWriter::errorTypeFor(status), "stub_failure");
+    } else {
+        const LexicalEmbedder embedder(static_cast<std::size_t>(dimension));
+        std::vector<std::vector<float>> vectors;
+        std::size_t bytes = 0;
+        for (const std::string &input : request.inputs) {
+            vectors.push_back(embedder.embed(input));
+            bytes += input.size();
+        }
+        body = EmbeddingsApi::response(request.model, vectors, CachedAnswer::estimateTokens(bytes));
+    }
+    if (m_options.embeddingsLatencyMs <= 0) {
+        exchange.respond(status, "application/json", body);
+        return;
+    }
+    auto timer = std::make_shared<boost::asio::steady_timer>(exchange.context(),
+                                                             std::chrono::milliseconds(m_options.embeddingsLatencyMs));
+    timer->async_wait([timer, exchange, status, body = std::move(body)](boost::system::error_code) mutable {
+        exchange.respond(status, "application/json", body);
     });
 }
 

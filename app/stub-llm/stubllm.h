@@ -36,6 +36,12 @@ public:
         std::uint64_t seed = 1;
         int threads = 1;
         std::shared_ptr<boost::asio::ssl::context> tls; // serve HTTPS (TlsContext::server); null: HTTP
+        // POST /v1/embeddings: LexicalEmbedder vectors of this dimension (a power of two from 64
+        // to 2048; a request's "dimensions" overrides it), after this latency, failing at this
+        // rate (drawn from --seed, with failStatus).
+        int embeddingsDimension = 256;
+        int embeddingsLatencyMs = 0;
+        double embeddingsFailRate = 0;
     };
 
     explicit StubLlm(Options options);
@@ -54,6 +60,7 @@ private:
     // dropped instead (a truncated stream).
     void streamEvents(HttpExchange exchange, std::shared_ptr<std::vector<std::string>> events, std::size_t next,
                       int intervalMs, std::size_t abortAt);
+    void embeddings(HttpExchange exchange);
     int drawLatencyMs();
     bool drawFailure();
 
@@ -62,6 +69,8 @@ private:
     std::vector<std::unique_ptr<ChatRequestParser>> m_parsers; // one per thread
     std::unique_ptr<boost::asio::signal_set> m_signals;
     std::atomic<std::uint64_t> m_requests{0};
+    std::atomic<std::uint64_t> m_embeddingsRequests{0}; // POST /v1/embeddings (not in m_requests)
+    std::atomic<std::uint64_t> m_embeddingsInputs{0};
     // Streams (GET /stats): sent to the end, dropped on purpose, ended early because the client left.
     std::atomic<std::uint64_t> m_streamsCompleted{0};
     std::atomic<std::uint64_t> m_streamsAborted{0};

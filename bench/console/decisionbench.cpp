@@ -20,6 +20,7 @@
 #include "core/common/redisschema.h"
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
+#include "ui/proposals/proposalclustertracker.h"
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposalspage.h"
 #include "ui/proposals/proposaltablemodel.h"
@@ -198,6 +199,7 @@ bool DecisionBench::run()
 
     QStringList approved;
     QStringList rejected;
+    const int clusterRunsBefore = page.clusterTracker()->runs();
     QElapsedTimer total;
     total.start();
     for (int i = 0; i < m_options.decisions; ++i) {
@@ -232,6 +234,8 @@ bool DecisionBench::run()
         m_results.uiCpuMs.append(cpu);
     }
     m_results.totalSeconds = double(total.nsecsElapsed()) / 1e9;
+    m_results.clusterRuns = page.clusterTracker()->runs() - clusterRunsBefore;
+    m_results.clusterRunMs = page.clusterTracker()->lastRunMs();
     m_results.approvals = int(approved.size());
     m_results.rejections = int(rejected.size());
 
@@ -288,6 +292,8 @@ QString DecisionBench::markdown() const
       << QString::number(r.totalSeconds, 'f', 1) << " s; every outcome checked in Redis afterwards\n";
     s << "- queue: " << r.queue << " proposals seeded in " << ms(r.seedMs) << " ms, loaded into the shown page in "
       << ms(r.loadMs) << " ms\n";
+    s << "- the queue's clusters (Cluster column) built " << r.clusterRuns
+      << " times during the decisions, off the UI thread, the last in " << r.clusterRunMs << " ms\n";
     QString loadAvg;
     QFile f(QStringLiteral("/proc/loadavg"));
     if (f.open(QIODevice::ReadOnly))

@@ -40,6 +40,8 @@ public:
         QList<double> outcomeMs;
         QList<double> uiCpuMs;
         double totalSeconds = 0;
+        int clusterRuns = 0;     // ProposalClusterTracker runs during the decisions
+        qint64 clusterRunMs = 0; // the last one's time off the UI thread
     };
 
     explicit DecisionBench(const Options &options);

@@ -161,6 +161,13 @@ inline constexpr std::size_t kFleetRecordMaxBytes = 2048;
 // admins, read by the console when it approves, edits or keeps an entry.
 inline constexpr std::string_view kReviewPolicy = "l0l3:v1:review-policy";
 
+// Hash: "namespace:NS" | "region:R" | "cluster:ID" -> reservation JSON
+// {"holder","since_ms","until_ms"}: an operator's claim on that slice of the
+// proposal queue until until_ms (the primary's clock). Written only through
+// ReservationStore (claim, release, removal of expired ones, each audited);
+// read by every console and l0l3-ctl. Advisory: decisions do not check it.
+inline constexpr std::string_view kReservations = "l0l3:v1:reservations";
+
 // Hash per cache key: "REGION:HOUR" (hours since the epoch, the primary's
 // clock) -> answers served from the cache. Written only through FCALL
 // l0l3_served by gateways (their counters, flushed every few seconds),
@@ -185,6 +192,19 @@ inline std::string guidelinesKey(std::string_view ns)
     appendKey(out, kGuidelinesKind, ns);
     return out;
 }
+
+// Set of namespaces under the four-eyes rule: an entry of such a namespace is
+// written only when a second authenticated user approves the answer a first
+// one signed off (kSignOffs). Written by admins (FourEyes::set, audited), read
+// by the console when it approves.
+inline constexpr std::string_view kFourEyes = "l0l3:v1:four-eyes";
+
+// Hash: cache key -> SignOff JSON, the pending first approval of a proposal in
+// a four-eyes namespace (the first approver's ACL user and actor, the exact
+// answer, the proposal id, the time). Written and deleted only by
+// ApprovalService (approve, reject); read by consoles and l0l3-ctl to show
+// "waiting for second approval". Never read by gateways.
+inline constexpr std::string_view kSignOffs = "l0l3:v1:signoffs";
 
 // String "1" while approvals are frozen.
 inline constexpr std::string_view kFrozen = "l0l3:v1:frozen";

@@ -14,6 +14,7 @@ QString ApprovalResult::errorName(ErrorKind kind)
     case ErrorKind::VersionConflict: return QStringLiteral("version-conflict");
     case ErrorKind::AlreadyDecided: return QStringLiteral("already-decided");
     case ErrorKind::PermissionDenied: return QStringLiteral("permission-denied");
+    case ErrorKind::SecondApproverNeeded: return QStringLiteral("second-approver-needed");
     case ErrorKind::RedisError: return QStringLiteral("redis-error");
     }
     return QStringLiteral("unknown");

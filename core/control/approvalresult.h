@@ -18,7 +18,9 @@ struct ApprovalResult
         VersionConflict,  // someone else changed the entry (version or WATCH)
         AlreadyDecided,   // the proposal's key was approved or rejected already (by anyone)
         PermissionDenied, // NOPERM from the ACL
-        RedisError,       // any other server error
+        // Four-eyes: this user signed off the answer first; a different user must approve it.
+        SecondApproverNeeded,
+        RedisError, // any other server error
     };
 
     bool ok = false;
@@ -35,6 +37,12 @@ struct ApprovalResult
     // (identical), "kept" (the server won a conflict), "expired" (its TTL or
     // rejection ran out); with a dry run, what would happen.
     QString importOutcome;
+    // Approve in a four-eyes namespace: the first approval was recorded (RedisSchema::kSignOffs),
+    // no entry was written and the proposal stays pending until a different user approves it.
+    bool awaitingSecondApproval = false;
+    // Done, with something the operator must know: e.g. the entry was written without its
+    // L1 vector because the embeddings endpoint failed (also appended to message).
+    QString warning;
 
     static QString errorName(ErrorKind kind);
 };

@@ -4,6 +4,8 @@
 #include <QMetaObject>
 #include <QTimeZone>
 
+#include <algorithm>
+
 #include "core/common/auditrecord.h"
 #include "core/common/cachekey.h"
 #include "core/common/controlmessage.h"
@@ -12,7 +14,10 @@
 #include "core/common/redisschema.h"
 #include "core/common/reviewpolicy.h"
 #include "core/common/semanticthreshold.h"
+#include "core/control/embeddingclient.h"
 #include "core/control/entryvectors.h"
+#include "core/control/l1review.h"
+#include "core/control/signoff.h"
 
 namespace l0l3 {
 
@@ -92,7 +97,9 @@ struct ApprovalService::Op
         Import,
         ImportRejected,
         AttachVariant,
-        Negative
+        Negative,
+        L1Confirm,
+        L1Deny
     };
     Kind kind = Kind::Approve;
     ApprovalRequest request;    // approve/reject: proposal ids, key, response, intent, ttl
@@ -106,6 +113,12 @@ struct ApprovalService::Op
     QString user; // the authenticated ACL user (ACL WHOAMI), recorded in the audit
     ResultCallback cb;
     int watchRetries = 0; // approve/reject: lost WATCHes re-checked so far
+    // Four-eyes (approve, variant): read with the preconditions, then decided by decideFourEyes().
+    enum class FourEyesStep { None, First, Second };
+    bool fourEyes = false;          // the proposal's namespace is in RedisSchema::kFourEyes
+    QStringList fourEyesNamespaces; // an edit: every namespace under the rule (its entry's is known later)
+    std::optional<SignOff> signOff; // the pending first approval of this key (RedisSchema::kSignOffs)
+    FourEyesStep fourEyesStep = FourEyesStep::None;
 
     // Filled while running.
     std::optional<Proposal> proposal;
@@ -118,8 +131,9 @@ struct ApprovalService::Op
     QString importOutcome;
     bool importWrites = false;
     // L1 (readL1State): a variant's main entry and its expiry (PTTL); a main entry's variant
-    // keys and, for an edit, their entries; a negative pair's key, prompt, similarity and
-    // the threshold before and after.
+    // keys and, for an edit, their entries; a negative pair's key and prompt; the similarity
+    // of a verdict (a negative pair, an L1 review, a near miss attached as a variant of its
+    // candidate) and the SemanticThreshold it moves, as stored (a variant: its main entry's).
     std::optional<Entry> mainEntry;
     qint64 mainPttlMs = -1;
     QStringList variantKeys;
@@ -127,8 +141,80 @@ struct ApprovalService::Op
     QString negativeKey;
     QString negativePrompt;
     float negativeSimilarity = 0.0f;
-    float thresholdBefore = SemanticThreshold::kInitial;
+    SemanticThreshold threshold;
+    bool confirmsMain = false; // a variant: the proposal's L1 candidate was its main entry
     qint64 entryPttlMs = -1;
+    // A remote embeddings provider (setEmbeddings): the vector of embedText(), computed before
+    // the preconditions (embedded), under vectorModel; nullopt and vectorError when it failed.
+    // Without one vectorModel is empty and the lexical vector is computed in the transaction.
+    bool embedded = false;
+    std::string vectorModel;
+    std::optional<std::vector<float>> remoteVector;
+    QString vectorError;
+    mutable bool vectorLeftOut = false; // the transaction writes the entry without its vector
+    QByteArray storedVector;            // negative, review: the stored record (GET vector:{key}); variant: the main's
+
+    // The text whose vector this write stores or compares; empty: none.
+    QString embedText() const
+    {
+        switch (kind) {
+        case Kind::Approve:
+        case Kind::AttachVariant: return proposal ? QString::fromStdString(proposal->prompt) : QString();
+        case Kind::Import: return import.dryRun ? QString() : QString::fromStdString(import.entry.prompt);
+        case Kind::Negative: return negativePrompt;
+        default: return {};
+        }
+    }
+    // SET vector:{e.key} with the provider's vector; with a remote one that failed, nothing
+    // (vectorLeftOut: the entry is written all the same, l0l3-ctl vectors rebuild repairs it).
+    QList<QByteArray> vectorCommand(const Entry &e, const SemanticThreshold &t, const QList<QByteArray> &expiry) const
+    {
+        if (!vectorModel.empty() && !remoteVector) {
+            vectorLeftOut = true;
+            return {};
+        }
+        VectorRecord record = vectorModel.empty() ? EntryVectors::recordFor(e, t.value())
+                                                  : EntryVectors::recordFor(e, t.value(), vectorModel, *remoteVector);
+        EntryVectors::setThreshold(record, t);
+        return EntryVectors::setCommand(e.key, record, expiry);
+    }
+    // A verdict: the stored record with the new threshold state, its vector and model kept;
+    // without a stored record, a new one from the lexical provider (a remote vector here is
+    // the other prompt's, never the entry's: nothing then). Should the evidence make the
+    // record too large, it is written without it: the threshold must not be lost.
+    QList<QByteArray> thresholdCommand(const Entry &e, const SemanticThreshold &t,
+                                       const QList<QByteArray> &expiry) const
+    {
+        std::optional<VectorRecord> stored = VectorRecordCodec::decode(
+            std::string_view(storedVector.constData(), std::size_t(storedVector.size())));
+        if (!stored && !vectorModel.empty())
+            return {};
+        VectorRecord record = stored ? std::move(*stored) : EntryVectors::recordFor(e, t.value());
+        EntryVectors::setThreshold(record, t);
+        QList<QByteArray> set = EntryVectors::setCommand(e.key, record, expiry);
+        if (set.isEmpty() && !record.evidence.empty()) {
+            record.evidence.clear();
+            set = EntryVectors::setCommand(e.key, record, expiry);
+        }
+        return set;
+    }
+    // The similarity of the negative prompt to the stored vector under the remote provider;
+    // nullopt when either is missing or of another model (the lexical one is used then).
+    std::optional<float> remoteSimilarity() const
+    {
+        if (vectorModel.empty() || !remoteVector)
+            return std::nullopt;
+        const std::optional<VectorRecord> stored = VectorRecordCodec::decode(
+            std::string_view(storedVector.constData(), std::size_t(storedVector.size())));
+        if (!stored || stored->model != vectorModel || stored->vector.size() != remoteVector->size())
+            return std::nullopt;
+        return dot(stored->vector, *remoteVector);
+    }
+    // L1 review verdicts: the stream id, the item read back, whether the entry has a vector.
+    QString reviewId;
+    L1ReviewItem review;
+    bool vectorStored = false;
+    bool negativesFull = false;
 
     QString actionName() const
     {
@@ -146,10 +232,13 @@ struct ApprovalService::Op
         case Kind::ImportRejected: return QStringLiteral("import");
         case Kind::AttachVariant: return QStringLiteral("variant");
         case Kind::Negative: return QStringLiteral("l1-negative");
+        case Kind::L1Confirm: return QStringLiteral("l1-confirm");
+        case Kind::L1Deny: return QStringLiteral("l1-deny");
         }
         return {};
     }
     bool needsProposal() const { return kind == Kind::Approve || kind == Kind::Reject || kind == Kind::AttachVariant; }
+    bool isReview() const { return kind == Kind::L1Confirm || kind == Kind::L1Deny; }
     bool isImport() const { return kind == Kind::Import || kind == Kind::ImportRejected; }
     bool touchesEntry() const { return kind != Kind::Freeze && kind != Kind::Unfreeze && kind != Kind::Control; }
     // Approve and reject decide a proposal once: they read (and WATCH) the rejected set too.
@@ -167,6 +256,14 @@ struct ApprovalService::Op
     // Reads the stored entry (into current) and the rejected score from the
     // replies to preconditionCommands(); refuses a write they contradict.
     std::optional<Refusal> checkStoredState(const QList<RedisReply> &replies);
+    // Four-eyes: the reads (their WATCH first) that go before preconditionCommands() for approve
+    // and variant, then their replies; decideFourEyes() says whether this approval is the first
+    // (a sign-off, no entry) or the second (the entry), or refuses it.
+    QList<QList<QByteArray>> fourEyesCommands() const;
+    std::optional<Refusal> takeFourEyes(const QList<RedisReply> &replies);
+    std::optional<Refusal> decideFourEyes();
+    // The answer this approval would write: the edited one, else the proposed one.
+    QString approvedResponse() const;
 
     // The commands of the write's MULTI/EXEC, and its result once EXEC succeeds.
     struct Transaction
@@ -184,6 +281,8 @@ struct ApprovalService::Op
     Entry entryFromProposal(std::string *auditDetail) const;
     Entry editedEntry(std::string *auditDetail) const;
     void addEntryWrite(Transaction &tx, qint64 nowMs) const;
+    // A first approval in a four-eyes namespace: the sign-off and its audit record, nothing else.
+    void addSignOff(Transaction &tx, qint64 nowMs) const;
     void addRevoke(Transaction &tx) const;
     void addKeep(Transaction &tx, qint64 nowMs) const;
     // Sets e's review period (reviewDays if given) and its date from nowMs.
@@ -201,6 +300,7 @@ struct ApprovalService::Op
     void addInvalidation(Transaction &tx) const;
     void addVariant(Transaction &tx, qint64 nowMs) const;
     void addNegative(Transaction &tx) const;
+    void addReview(Transaction &tx) const;
     // An edit of a main entry: every variant serves the new answer.
     void addVariantRewrites(Transaction &tx, const Entry &edited) const;
     // A revoke: the vector, the variants (entries and vectors), the variant set and negatives go.
@@ -237,6 +337,11 @@ std::optional<Refusal> ApprovalService::Op::checkArguments()
         if (request.key.isEmpty())
             return invalid(QStringLiteral("a cache key is required"));
         key = request.key;
+        break;
+    case Kind::L1Confirm:
+    case Kind::L1Deny:
+        if (!L1Review::isValidId(reviewId))
+            return invalid(QStringLiteral("\"%1\" is not an L1 review id").arg(reviewId.left(64)));
         break;
     case Kind::Control: {
         std::string why;
@@ -414,6 +519,8 @@ ApprovalService::Op::Transaction ApprovalService::Op::buildTransaction(qint64 no
     case Kind::ImportRejected: addImportRejected(tx); break;
     case Kind::AttachVariant: addVariant(tx, nowMs); break;
     case Kind::Negative: addNegative(tx); break;
+    case Kind::L1Confirm:
+    case Kind::L1Deny: addReview(tx); break;
     }
     return tx;
 }
@@ -452,10 +559,19 @@ Entry ApprovalService::Op::editedEntry(std::string *auditDetail) const
 
 void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
 {
+    if (kind == Kind::Approve && fourEyesStep == FourEyesStep::First)
+        return addSignOff(tx, nowMs);
     Entry e = kind == Kind::Approve ? entryFromProposal(&tx.audit.detail) : editedEntry(&tx.audit.detail);
     e.approvedBy = actor.toStdString();
     e.approvedAtMs = nowMs;
     renewReview(e, nowMs);
+    if (kind == Kind::Approve && fourEyesStep == FourEyesStep::Second && signOff) {
+        tx.audit.detail +=
+            QStringLiteral(" second approval (four-eyes); first by %1 (%2) at %3")
+                .arg(signOff->user, signOff->actor,
+                     QDateTime::fromMSecsSinceEpoch(signOff->tsMs, QTimeZone::utc()).toString(Qt::ISODate))
+                .toStdString();
+    }
     QList<QByteArray> set{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(key.toStdString())),
                           bytes(EntryCodec::encode(e))};
     // An edit keeps the expiry the approval gave the entry.
@@ -470,8 +586,7 @@ void ApprovalService::Op::addEntryWrite(Transaction &tx, qint64 nowMs) const
         QList<QByteArray> expiry;
         if (e.ttlSeconds > 0)
             expiry << QByteArrayLiteral("EX") << QByteArray::number(e.ttlSeconds);
-        if (QList<QByteArray> vector = EntryVectors::setCommand(e, SemanticThreshold::kInitial, expiry);
-            !vector.isEmpty())
+        if (QList<QByteArray> vector = vectorCommand(e, SemanticThreshold(), expiry); !vector.isEmpty())
             tx.add(std::move(vector));
     } else {
         addVariantRewrites(tx, e);
@@ -629,8 +744,19 @@ void ApprovalService::Op::addImport(Transaction &tx) const
     QList<QByteArray> expiry;
     if (import.expireAtMs > 0)
         expiry << QByteArrayLiteral("PXAT") << QByteArray::number(import.expireAtMs);
-    if (QList<QByteArray> vector = EntryVectors::setCommand(e, SemanticThreshold::kInitial, expiry); !vector.isEmpty())
+    const SemanticThreshold threshold = import.l1Threshold > 0.0f
+        ? EntryVectors::thresholdOf(import.l1Threshold, import.l1Denied, import.l1Evidence)
+        : SemanticThreshold();
+    if (QList<QByteArray> vector = vectorCommand(e, threshold, expiry); !vector.isEmpty())
         tx.add(std::move(vector));
+    if (!e.variantOf.empty())
+        tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::variantsKey(e.variantOf)), utf8(key)});
+    if (!import.l1Negatives.isEmpty()) {
+        QList<QByteArray> sadd{QByteArrayLiteral("SADD"), bytes(RedisSchema::l1NegativeKey(key.toStdString()))};
+        for (const QString &negative : import.l1Negatives)
+            sadd.append(utf8(negative));
+        tx.add(std::move(sadd));
+    }
     tx.audit.version = e.version;
     tx.audit.detail = QStringLiteral("version %1 approved by %2 at %3")
                           .arg(e.version)
@@ -660,6 +786,8 @@ void ApprovalService::Op::addAckAndForget(Transaction &tx) const
         ack.append(utf8(dup));
     tx.add(std::move(ack));
     tx.add({QByteArrayLiteral("DEL"), bytes(RedisSchema::seenKey(key.toStdString()))});
+    // Decided: a pending first approval (four-eyes) ends with it.
+    tx.add({QByteArrayLiteral("HDEL"), bytes(RedisSchema::kSignOffs), utf8(key)});
 }
 
 void ApprovalService::Op::addInvalidation(Transaction &tx) const
@@ -841,6 +969,12 @@ void ApprovalService::finish(std::shared_ptr<Op> op, ApprovalResult result)
     result.action = op->actionName();
     if (result.key.isEmpty())
         result.key = op->key;
+    if (result.ok && op->vectorLeftOut) {
+        result.warning = QStringLiteral("%1 is written without its L1 vector (%2); l0l3-ctl vectors rebuild "
+                                        "computes it once the embeddings endpoint answers")
+                             .arg(op->key, op->vectorError);
+        result.message += QStringLiteral("; warning: ") + result.warning;
+    }
     m_busy = false;
     QPointer<ApprovalService> self(this);
     if (op->cb)
@@ -910,8 +1044,40 @@ void ApprovalService::proceed(std::shared_ptr<Op> op)
         op->actor = op->user.mid(3);
     if (op->needsProposal())
         readProposal(op);
+    else if (op->isReview())
+        readReview(op);
     else
         checkPreconditions(op);
+}
+
+void ApprovalService::readReview(std::shared_ptr<Op> op)
+{
+    const QByteArray id = utf8(op->reviewId);
+    m_connection->command(
+        {QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kL1Review), id, id, QByteArrayLiteral("COUNT"),
+         QByteArrayLiteral("1")},
+        this, [this, op](const RedisReply &r) {
+            if (r.isError())
+                return fail(op, kindOf(r),
+                            QStringLiteral("cannot read L1 review %1: %2").arg(op->reviewId, r.errorMessage()));
+            std::string id;
+            StreamFields fields;
+            if (!r.isArray() || r.elements.isEmpty() || !r.elements[0].toStreamEntry(&id, &fields)) {
+                return fail(
+                    op, ErrorKind::AlreadyDecided,
+                    QStringLiteral("L1 review %1 is not in the queue: decided already, or trimmed").arg(op->reviewId));
+            }
+            std::string why;
+            std::optional<L1ReviewItem> item = L1Review::decode(id, fields, &why);
+            if (!item) {
+                return fail(
+                    op, ErrorKind::InvalidArgument,
+                    QStringLiteral("L1 review %1 is malformed: %2").arg(op->reviewId, QString::fromStdString(why)));
+            }
+            op->review = std::move(*item);
+            op->key = op->review.entry;
+            checkPreconditions(op);
+        });
 }
 
 void ApprovalService::readProposal(std::shared_ptr<Op> op)
@@ -940,13 +1106,60 @@ void ApprovalService::onProposalRead(std::shared_ptr<Op> op, const RedisReply &r
     checkPreconditions(op);
 }
 
+void ApprovalService::setEmbeddings(const EmbeddingSettings &settings)
+{
+    delete m_embeddings;
+    m_embeddings = settings.isRemote() ? new EmbeddingClient(settings, this) : nullptr;
+}
+
+void ApprovalService::embedFirst(std::shared_ptr<Op> op)
+{
+    // Imports and negative pairs waiting in the queue join this request (one per batch, not per entry).
+    QList<std::shared_ptr<Op>> ops{op};
+    QStringList texts{op->embedText()};
+    for (const std::shared_ptr<Op> &queued : m_queue) {
+        if (texts.size() >= m_embeddings->settings().batchSize)
+            break;
+        if (queued->embedded || (queued->kind != Op::Kind::Import && queued->kind != Op::Kind::Negative))
+            continue;
+        if (const QString text = queued->embedText(); !text.isEmpty()) {
+            ops.append(queued);
+            texts.append(text);
+        }
+    }
+    for (const std::shared_ptr<Op> &o : std::as_const(ops)) {
+        o->embedded = true;
+        o->vectorModel = m_embeddings->settings().modelId();
+    }
+    m_embeddings->embed(texts, [this, op, ops](const EmbeddingClient::Result &r) {
+        for (qsizetype i = 0; i < ops.size(); ++i) {
+            if (r.ok)
+                ops[i]->remoteVector = r.vectors[std::size_t(i)];
+            else
+                ops[i]->vectorError = r.error;
+        }
+        checkPreconditions(op);
+    });
+}
+
 void ApprovalService::checkPreconditions(std::shared_ptr<Op> op)
 {
+    if (m_embeddings && !op->embedded && !op->embedText().isEmpty())
+        return embedFirst(op);
     RedisConnection *conn = m_connection;
     if (!conn)
         return fail(op, ErrorKind::NotConnected, QStringLiteral("no Redis connection"));
-    conn->pipeline(op->preconditionCommands(), this,
-                   [this, op](const QList<RedisReply> &replies) { onPreconditions(op, replies); });
+    // The four-eyes reads go first (with their WATCH); the preconditions' replies follow them.
+    QList<QList<QByteArray>> commands = op->fourEyesCommands();
+    const qsizetype fourEyesReplies = commands.size();
+    commands += op->preconditionCommands();
+    conn->pipeline(commands, this, [this, op, fourEyesReplies](const QList<RedisReply> &replies) {
+        if (fourEyesReplies > 0) {
+            if (const std::optional<Refusal> refusal = op->takeFourEyes(replies.mid(0, fourEyesReplies)))
+                return refuse(op, refusal->kind, refusal->message);
+        }
+        onPreconditions(op, replies.mid(fourEyesReplies));
+    });
 }
 
 void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies)
@@ -966,6 +1179,8 @@ void ApprovalService::onPreconditions(std::shared_ptr<Op> op, const QList<RedisR
     }
     if (!refusal)
         refusal = op->checkStoredState(replies);
+    if (!refusal)
+        refusal = op->decideFourEyes();
     if (!refusal && op->isImport())
         refusal = op->decideImport(replies, QDateTime::currentMSecsSinceEpoch());
     if (refusal)
@@ -1005,7 +1220,9 @@ void ApprovalService::onExec(std::shared_ptr<Op> op, const ApprovalResult &resul
     // preconditions are read again, so a decision on this key becomes AlreadyDecided and one on
     // another key does not stop this one.
     constexpr int kMaxWatchRetries = 5;
-    if (exec.isNil() && op->needsProposal() && op->watchRetries < kMaxWatchRetries) {
+    // A review verdict WATCHes the review stream, which every sampled L1 answer appends to: the
+    // same retry, where an item another console decided is then AlreadyDecided.
+    if (exec.isNil() && (op->needsProposal() || op->isReview()) && op->watchRetries < kMaxWatchRetries) {
         ++op->watchRetries;
         op->current.reset();
         return checkPreconditions(op);
@@ -1031,7 +1248,9 @@ void ApprovalService::onExec(std::shared_ptr<Op> op, const ApprovalResult &resul
 void ApprovalService::confirmReplication(std::shared_ptr<Op> op, ApprovalResult result)
 {
     RedisConnection *conn = m_connection;
-    result.message = QStringLiteral("%1 %2 done").arg(op->actionName(), op->key);
+    result.message = result.awaitingSecondApproval
+        ? QStringLiteral("first approval of %1 recorded: waiting for second approval (a different user)").arg(op->key)
+        : QStringLiteral("%1 %2 done").arg(op->actionName(), op->key);
     // Imports are confirmed once, after the last one (CorpusImporter).
     if (m_waitTimeoutMs <= 0 || !conn || op->isImport())
         return finish(op, result);
@@ -1067,6 +1286,16 @@ void ApprovalService::markNegative(const QString &key, const QString &negativeKe
     enqueue(op);
 }
 
+void ApprovalService::reviewL1(const QString &reviewId, bool confirmed, const QString &actor, ResultCallback cb)
+{
+    auto op = std::make_shared<Op>();
+    op->kind = confirmed ? Op::Kind::L1Confirm : Op::Kind::L1Deny;
+    op->reviewId = reviewId;
+    op->actor = actor;
+    op->cb = std::move(cb);
+    enqueue(op);
+}
+
 void ApprovalService::readL1State(std::shared_ptr<Op> op)
 {
     RedisConnection *conn = m_connection;
@@ -1077,11 +1306,12 @@ void ApprovalService::readL1State(std::shared_ptr<Op> op)
     switch (op->kind) {
     case Op::Kind::AttachVariant: {
         const std::string main = op->request.variantOf.toStdString();
-        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::entryKey(main)),
-                  bytes(RedisSchema::variantsKey(main))},
+        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::entryKey(main)), bytes(RedisSchema::variantsKey(main)),
+                  bytes(RedisSchema::vectorKey(main))},
                  {QByteArrayLiteral("GET"), bytes(RedisSchema::entryKey(main))},
                  {QByteArrayLiteral("PTTL"), bytes(RedisSchema::entryKey(main))},
-                 {QByteArrayLiteral("SCARD"), bytes(RedisSchema::variantsKey(main))}};
+                 {QByteArrayLiteral("SCARD"), bytes(RedisSchema::variantsKey(main))},
+                 {QByteArrayLiteral("GET"), bytes(RedisSchema::vectorKey(main))}};
         break;
     }
     case Op::Kind::Edit:
@@ -1096,6 +1326,18 @@ void ApprovalService::readL1State(std::shared_ptr<Op> op)
                  {QByteArrayLiteral("PTTL"), bytes(RedisSchema::entryKey(key))},
                  {QByteArrayLiteral("SCARD"), bytes(RedisSchema::l1NegativeKey(key))}};
         break;
+    case Op::Kind::L1Confirm:
+    case Op::Kind::L1Deny: {
+        const QByteArray id = utf8(op->reviewId);
+        reads = {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::vectorKey(key)),
+                  bytes(RedisSchema::l1NegativeKey(key)), bytes(RedisSchema::kL1Review)},
+                 {QByteArrayLiteral("GET"), bytes(RedisSchema::vectorKey(key))},
+                 {QByteArrayLiteral("PTTL"), bytes(RedisSchema::entryKey(key))},
+                 {QByteArrayLiteral("SCARD"), bytes(RedisSchema::l1NegativeKey(key))},
+                 {QByteArrayLiteral("XRANGE"), bytes(RedisSchema::kL1Review), id, id, QByteArrayLiteral("COUNT"),
+                  QByteArrayLiteral("1")}};
+        break;
+    }
     default: return runTransaction(op);
     }
     conn->pipeline(reads, this, [this, op](const QList<RedisReply> &replies) { onL1State(op, replies); });
@@ -1134,6 +1376,16 @@ void ApprovalService::onL1State(std::shared_ptr<Op> op, const QList<RedisReply> 
             return invalid(QStringLiteral("%1 has %2 variants already (the most an entry may have)")
                                .arg(main)
                                .arg(replies[3].integer));
+        // A near miss of this very entry, judged the same question: a confirmation at the
+        // higher of the gateway's similarity and a recomputed one (a low report loosens nothing).
+        if (p.l1Key == main.toStdString() && !replies[4].isNil()) {
+            op->confirmsMain = true;
+            op->storedVector = replies[4].str;
+            op->threshold = EntryVectors::storedState(op->storedVector);
+            op->negativeSimilarity = std::max(p.l1Similarity,
+                                              op->remoteSimilarity().value_or(
+                                                  EntryVectors::similarity(op->mainEntry->prompt, p.prompt)));
+        }
         break;
     }
     case Op::Kind::Edit:
@@ -1153,15 +1405,37 @@ void ApprovalService::onL1State(std::shared_ptr<Op> op, const QList<RedisReply> 
         if (!op->current->variantOf.empty())
             return invalid(QStringLiteral("%1 is a variant of %2: mark the pair against that entry")
                                .arg(op->key, QString::fromStdString(op->current->variantOf)));
-        op->thresholdBefore = EntryVectors::storedThreshold(replies[1].isNil() ? QByteArray() : replies[1].str);
         op->entryPttlMs = replies[2].isInteger() ? replies[2].integer : -1;
-        op->negativeSimilarity = EntryVectors::similarity(op->current->prompt, op->negativePrompt.toStdString());
+        op->storedVector = replies[1].isNil() ? QByteArray() : replies[1].str;
+        op->threshold = EntryVectors::storedState(op->storedVector);
+        op->negativeSimilarity = op->remoteSimilarity().value_or(
+            EntryVectors::similarity(op->current->prompt, op->negativePrompt.toStdString()));
         if (replies[3].integer >= qint64(RedisSchema::kMaxL1Negatives))
             return invalid(QStringLiteral("%1 has %2 negative pairs already (the most an entry may have)")
                                .arg(op->key)
                                .arg(replies[3].integer));
         break;
     }
+    case Op::Kind::L1Confirm:
+    case Op::Kind::L1Deny:
+        // Read after the WATCH: a verdict another console wrote since is seen here, or loses the WATCH.
+        if (!replies[4].isArray() || replies[4].elements.isEmpty()) {
+            return refuse(op, ErrorKind::AlreadyDecided,
+                          QStringLiteral("L1 review %1 was decided by someone else meanwhile; nothing was written")
+                              .arg(op->reviewId));
+        }
+        op->vectorStored = op->current && !replies[1].isNil();
+        op->storedVector = replies[1].isNil() ? QByteArray() : replies[1].str;
+        op->threshold = EntryVectors::storedState(op->storedVector);
+        op->entryPttlMs = replies[2].isInteger() ? replies[2].integer : -1;
+        op->negativesFull = replies[3].integer >= qint64(RedisSchema::kMaxL1Negatives);
+        if (op->current) {
+            // The gateway's similarity is what served; the recomputed one guards against a lower report.
+            op->negativeSimilarity = std::max(float(op->review.similarity),
+                                              EntryVectors::similarity(op->current->prompt,
+                                                                       op->review.prompt.toStdString()));
+        }
+        break;
     default: break;
     }
     runTransaction(op);
@@ -1213,39 +1487,101 @@ void ApprovalService::Op::addVariant(Transaction &tx, qint64 nowMs) const
     tx.add(
         QList<QByteArray>{QByteArrayLiteral("SET"), bytes(RedisSchema::entryKey(v.key)), bytes(EntryCodec::encode(v))}
         + expiry);
-    if (QList<QByteArray> vector = EntryVectors::setCommand(v, SemanticThreshold::kInitial, expiry); !vector.isEmpty())
+    if (QList<QByteArray> vector = vectorCommand(v, SemanticThreshold(), expiry); !vector.isEmpty())
         tx.add(std::move(vector));
     tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::variantsKey(mainEntry->key)), utf8(key)});
+    QString detail = QStringLiteral("proposal=%1 variant_of=%2 similarity=%3")
+                         .arg(request.proposalId, QString::fromStdString(mainEntry->key))
+                         .arg(double(EntryVectors::similarity(mainEntry->prompt, p.prompt)), 0, 'f', 3);
+    // The main entry's threshold: written only when the evidence or the value moved.
+    SemanticThreshold after = threshold;
+    bool loosened = false;
+    if (confirmsMain) {
+        after.confirm(negativeSimilarity);
+        if (after.evidence() != threshold.evidence() || after.value() != threshold.value()) {
+            if (QList<QByteArray> vector = thresholdCommand(*mainEntry, after, expiry); !vector.isEmpty()) {
+                tx.add(std::move(vector));
+                loosened = after.value() != threshold.value();
+            }
+        }
+        detail += QStringLiteral(" l1_similarity=%1 threshold=%2->%3")
+                      .arg(double(negativeSimilarity), 0, 'f', 3)
+                      .arg(double(threshold.value()), 0, 'f', 3)
+                      .arg(double(after.value()), 0, 'f', 3);
+    }
     tx.audit.version = v.version;
-    tx.audit.detail = QStringLiteral("proposal=%1 variant_of=%2 similarity=%3")
-                          .arg(request.proposalId, QString::fromStdString(mainEntry->key))
-                          .arg(double(EntryVectors::similarity(mainEntry->prompt, p.prompt)), 0, 'f', 3)
-                          .toStdString();
+    tx.audit.detail = detail.toStdString();
     tx.result.version = v.version;
     tx.addAudit();
     addInvalidation(tx);
+    if (loosened)
+        tx.add({QByteArrayLiteral("PUBLISH"), bytes(RedisSchema::kInvalidateChannel), bytes(mainEntry->key)});
     addAckAndForget(tx);
 }
 
 void ApprovalService::Op::addNegative(Transaction &tx) const
 {
-    const float after = EntryVectors::tightened(thresholdBefore, negativeSimilarity);
+    SemanticThreshold after = threshold;
+    after.deny(negativeSimilarity);
     tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::l1NegativeKey(key.toStdString())), utf8(negativeKey)});
     QList<QByteArray> expiry;
     if (entryPttlMs > 0)
         expiry << QByteArrayLiteral("PX") << QByteArray::number(entryPttlMs);
-    if (QList<QByteArray> vector = EntryVectors::setCommand(*current, after, expiry); !vector.isEmpty())
+    if (QList<QByteArray> vector = thresholdCommand(*current, after, expiry); !vector.isEmpty())
         tx.add(std::move(vector));
     tx.audit.version = current->version;
     tx.audit.detail = QStringLiteral("not_same=%1 similarity=%2 threshold=%3->%4")
                           .arg(negativeKey)
                           .arg(double(negativeSimilarity), 0, 'f', 3)
-                          .arg(double(thresholdBefore), 0, 'f', 3)
-                          .arg(double(after), 0, 'f', 3)
+                          .arg(double(threshold.value()), 0, 'f', 3)
+                          .arg(double(after.value()), 0, 'f', 3)
                           .toStdString();
     tx.result.version = current->version;
     tx.addAudit();
     addInvalidation(tx);
+}
+
+void ApprovalService::Op::addReview(Transaction &tx) const
+{
+    tx.add({QByteArrayLiteral("XDEL"), bytes(RedisSchema::kL1Review), utf8(reviewId)});
+    // A denial always writes (its similarity is kept even when the value stays); a
+    // confirmation only when it added evidence below the threshold or loosened it.
+    const bool tighten = kind == Kind::L1Deny && vectorStored;
+    SemanticThreshold after = threshold;
+    if (vectorStored) {
+        if (tighten)
+            after.deny(negativeSimilarity);
+        else
+            after.confirm(negativeSimilarity);
+    }
+    const bool loosened = !tighten && after.value() != threshold.value();
+    if (tighten && !negativesFull)
+        tx.add({QByteArrayLiteral("SADD"), bytes(RedisSchema::l1NegativeKey(key.toStdString())), utf8(review.key)});
+    if (tighten || after.evidence() != threshold.evidence() || loosened) {
+        QList<QByteArray> expiry;
+        if (entryPttlMs > 0)
+            expiry << QByteArrayLiteral("PX") << QByteArray::number(entryPttlMs);
+        if (QList<QByteArray> vector = thresholdCommand(*current, after, expiry); !vector.isEmpty())
+            tx.add(std::move(vector));
+    }
+    tx.audit.version = current ? current->version : 0;
+    QString detail = QStringLiteral("review=%1 request=%2 similarity=%3 region=%4")
+                         .arg(reviewId, review.key)
+                         .arg(review.similarity, 0, 'f', 3)
+                         .arg(review.region);
+    if (!current)
+        detail += QStringLiteral(" entry gone");
+    else if (!vectorStored)
+        detail += QStringLiteral(" no vector");
+    else
+        detail += QStringLiteral(" threshold=%1->%2")
+                      .arg(double(threshold.value()), 0, 'f', 3)
+                      .arg(double(after.value()), 0, 'f', 3);
+    tx.audit.detail = detail.toStdString();
+    tx.result.version = tx.audit.version;
+    tx.addAudit();
+    if (tighten || loosened)
+        addInvalidation(tx);
 }
 
 void ApprovalService::Op::addVariantRewrites(Transaction &tx, const Entry &edited) const
@@ -1278,6 +1614,110 @@ void ApprovalService::Op::addL1Revoke(Transaction &tx) const
     if (!variantKeys.isEmpty())
         tx.audit.detail += " with its " + std::to_string(variantKeys.size())
             + " variant(s): " + variantKeys.join(QLatin1Char(' ')).toStdString();
+}
+
+QList<QList<QByteArray>> ApprovalService::Op::fourEyesCommands() const
+{
+    // An edit changes what is served: refused in a namespace under the rule (decideFourEyes), whose
+    // name is known only once the entry is read, so the whole (small) set is read.
+    if (kind == Kind::Edit)
+        return {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFourEyes)},
+                {QByteArrayLiteral("SMEMBERS"), bytes(RedisSchema::kFourEyes)},
+                {QByteArrayLiteral("PING")}};
+    if (kind != Kind::Approve && kind != Kind::AttachVariant)
+        return {};
+    return {{QByteArrayLiteral("WATCH"), bytes(RedisSchema::kFourEyes), bytes(RedisSchema::kSignOffs)},
+            {QByteArrayLiteral("SISMEMBER"), bytes(RedisSchema::kFourEyes), bytes(proposal->ns)},
+            {QByteArrayLiteral("HGET"), bytes(RedisSchema::kSignOffs), utf8(key)}};
+}
+
+std::optional<Refusal> ApprovalService::Op::takeFourEyes(const QList<RedisReply> &replies)
+{
+    if (replies.size() != 3)
+        return Refusal{ErrorKind::NotConnected, QStringLiteral("no reply to the four-eyes reads")};
+    for (const RedisReply &r : replies) {
+        if (r.isError())
+            return Refusal{kindOf(r), QStringLiteral("%1 refused: %2").arg(actionName(), r.errorMessage())};
+    }
+    if (kind == Kind::Edit) {
+        for (const RedisReply &ns : replies[1].elements)
+            fourEyesNamespaces.append(ns.toString());
+        return std::nullopt;
+    }
+    fourEyes = replies[1].isInteger() && replies[1].integer == 1;
+    // A sign-off that does not decode is none: this approval becomes the first and replaces it.
+    signOff = replies[2].isNil() ? std::nullopt : SignOff::decode(replies[2].str);
+    return std::nullopt;
+}
+
+QString ApprovalService::Op::approvedResponse() const
+{
+    return request.response ? *request.response : QString::fromStdString(proposal->response);
+}
+
+std::optional<Refusal> ApprovalService::Op::decideFourEyes()
+{
+    fourEyesStep = FourEyesStep::None;
+    if (kind == Kind::Edit && current && fourEyesNamespaces.contains(QString::fromStdString(current->ns))) {
+        return Refusal{ErrorKind::InvalidArgument,
+                       QStringLiteral("namespace \"%1\" is under the four-eyes rule: an edit would serve an answer "
+                                      "one person approved. Revoke %2 and approve the new answer from a proposal "
+                                      "(two approvers), or turn the rule off; nothing was written")
+                           .arg(QString::fromStdString(current->ns), key)};
+    }
+    if ((kind != Kind::Approve && kind != Kind::AttachVariant) || !fourEyes)
+        return std::nullopt;
+    const QString ns = QString::fromStdString(proposal->ns);
+    if (kind == Kind::AttachVariant) {
+        return Refusal{ErrorKind::InvalidArgument,
+                       QStringLiteral("namespace \"%1\" is under the four-eyes rule: approve proposal %2 on its own "
+                                      "(two approvers), not as a variant; nothing was written")
+                           .arg(ns, request.proposalId)};
+    }
+    if (user.isEmpty()) {
+        return Refusal{ErrorKind::RedisError,
+                       QStringLiteral("namespace \"%1\" is under the four-eyes rule and the server does not say who "
+                                      "is logged in (ACL WHOAMI); nothing was written")
+                           .arg(ns)};
+    }
+    if (!signOff || signOff->response != approvedResponse()) {
+        fourEyesStep = FourEyesStep::First;
+        return std::nullopt;
+    }
+    if (signOff->user == user) {
+        return Refusal{
+            ErrorKind::SecondApproverNeeded,
+            QStringLiteral("%1 is waiting for second approval: you (%2) gave the first approval at %3, and namespace "
+                           "\"%4\" is under the four-eyes rule, so a different user must approve the same answer; "
+                           "nothing was written")
+                .arg(key, user, QDateTime::fromMSecsSinceEpoch(signOff->tsMs, QTimeZone::utc()).toString(Qt::ISODate),
+                     ns)};
+    }
+    fourEyesStep = FourEyesStep::Second;
+    return std::nullopt;
+}
+
+void ApprovalService::Op::addSignOff(Transaction &tx, qint64 nowMs) const
+{
+    SignOff s;
+    s.user = user;
+    s.actor = actor;
+    s.response = approvedResponse();
+    s.proposalId = request.proposalId;
+    s.ns = QString::fromStdString(proposal->ns);
+    s.tsMs = nowMs;
+    tx.add({QByteArrayLiteral("HSET"), bytes(RedisSchema::kSignOffs), utf8(key), s.encode()});
+    tx.audit.action = "first-approval";
+    QString detail = QStringLiteral("proposal=%1 four-eyes: waiting for second approval").arg(request.proposalId);
+    if (request.response && request.response->toStdString() != proposal->response)
+        detail += QStringLiteral(" edited");
+    if (signOff) {
+        detail +=
+            QStringLiteral("; restarts the sign-off %1 (%2) gave another answer").arg(signOff->user, signOff->actor);
+    }
+    tx.audit.detail = detail.toStdString();
+    tx.result.awaitingSecondApproval = true;
+    tx.addAudit();
 }
 
 } // namespace l0l3

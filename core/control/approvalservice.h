@@ -9,9 +9,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/common/entry.h"
 #include "core/control/approvalresult.h"
+#include "core/control/embeddingclient.h"
 #include "core/control/redisconnection.h"
 
 namespace l0l3 {
@@ -46,6 +48,13 @@ struct ImportRequest
     Prefer prefer = Prefer::None;
     bool dryRun = false; // decide and report, write nothing
     QString actor;       // who imports (the audit record's actor)
+    // The entry's L1 state from the file: its threshold (0: the initial one),
+    // the rest of the threshold's state (as in VectorRecord) and negative
+    // pairs. A variant (entry.variantOf) joins its main entry's set.
+    float l1Threshold = 0.0f;
+    std::optional<float> l1Denied;
+    std::vector<float> l1Evidence;
+    QStringList l1Negatives;
 };
 
 // The ONLY code path that writes approved entries (and the audit stream,
@@ -133,13 +142,27 @@ public:
     // expiry), its own L1 vector, and joins RedisSchema::variantsKey(main); invalidated, acked.
     // Refused unless the main entry exists, is not itself a variant, and shares the proposal's
     // namespace, normalised system prompt and model family. Editing the main entry rewrites
-    // every variant's answer; revoking it deletes its variants and their vectors.
+    // every variant's answer; revoking it deletes its variants and their vectors. When the
+    // proposal's L1 candidate (l1_key) is the main entry, the attachment is a confirmation at
+    // the higher of l1_similarity and a recomputed similarity (SemanticThreshold::confirm):
+    // the main entry's threshold state is written in the same transaction when it moved.
     //
     // "Not the same question": records negativeKey (a proposal's key) in
     // RedisSchema::l1NegativeKey(key) and tightens the entry's L1 threshold past the
     // similarity of negativePrompt to the entry's prompt (audited as "l1-negative").
     void markNegative(const QString &key, const QString &negativeKey, const QString &negativePrompt,
                       const QString &actor, ResultCallback cb = {});
+    // An operator's verdict on a sampled L1 answer (stream id reviewId in RedisSchema::kL1Review,
+    // read back, WATCHed with the matched entry's vector and decided once: another console's
+    // verdict first makes this one AlreadyDecided). Both verdicts XDEL the item, so it leaves
+    // every console's queue, and are audited against the matched entry with the request key,
+    // similarity and region ("l1-confirm", "l1-deny"). A denial tightens the entry's L1
+    // threshold past the similarity (the higher of the gateway's and a recomputed one) and
+    // records the request key as a negative pair, as markNegative does. A confirmation at that
+    // similarity is SemanticThreshold::confirm: evidence only when below the threshold (it
+    // was tightened since the answer was served), written then. An entry revoked since is
+    // only recorded.
+    void reviewL1(const QString &reviewId, bool confirmed, const QString &actor, ResultCallback cb = {});
 
     void freezeApprovals(const QString &actor, ResultCallback cb = {});
     void unfreezeApprovals(const QString &actor, ResultCallback cb = {});
@@ -152,6 +175,13 @@ public:
     // published, on the new primary, for gateways to verify and follow.
     // Freeze and unfreeze go through their own functions.
     void publishControl(const QString &message, const QString &actor, ResultCallback cb = {});
+
+    // The provider of the L1 vectors written with approvals, variants, imports and negative
+    // pairs (EmbeddingSettings: the gateways' --embeddings settings; none: the lexical one).
+    // A remote vector is computed before the write's preconditions (queued imports share a
+    // request). When it fails the write still happens without the vector: the result is ok
+    // and its warning says so (l0l3-ctl vectors rebuild writes the missing vectors later).
+    void setEmbeddings(const EmbeddingSettings &settings);
 
     int queuedCount() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }
 
@@ -169,8 +199,10 @@ private:
     // One write, step by step: arguments, proposal, preconditions, transaction, replication.
     void runOp(std::shared_ptr<Op> op);
     void readProposal(std::shared_ptr<Op> op);
+    void readReview(std::shared_ptr<Op> op);
     void onProposalRead(std::shared_ptr<Op> op, const RedisReply &reply);
     void checkPreconditions(std::shared_ptr<Op> op);
+    void embedFirst(std::shared_ptr<Op> op);
     void onPreconditions(std::shared_ptr<Op> op, const QList<RedisReply> &replies);
     // The L1 side of a write (variants, vectors, negatives): read and WATCHed after the
     // preconditions, then runTransaction().
@@ -193,6 +225,7 @@ private:
     const RedisConnection *m_userConnection = nullptr;
     quint64 m_userGeneration = 0;
     int m_waitTimeoutMs = 1000;
+    EmbeddingClient *m_embeddings = nullptr; // owned; null: the lexical provider
     std::deque<std::shared_ptr<Op>> m_queue;
     bool m_busy = false;
 };

@@ -168,6 +168,10 @@ void AuditArchiver::commit()
     record.action = "audit-archive";
     record.key = through.toStdString();
     record.actor = m_options.actor.toStdString();
+    // The user the connection authenticated as (AUTH with a password only is "default"); the
+    // archiver's ACL user may not run ACL WHOAMI, and needs no more than what it logged in as.
+    record.user = m_connection->options().user.isEmpty() ? std::string("default")
+                                                         : m_connection->options().user.left(128).toStdString();
     record.tsMs = now;
     record.detail = QStringLiteral("%1 records through %2 to %3, sha256 %4")
                         .arg(m_result.archived)

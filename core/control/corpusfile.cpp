@@ -10,6 +10,7 @@
 #include "core/common/cachekey.h"
 #include "core/common/jsonwriter.h"
 #include "core/common/redisschema.h"
+#include "core/common/semanticthreshold.h"
 #include "core/common/visibletext.h"
 
 namespace l0l3 {
@@ -91,7 +92,7 @@ bool CorpusWriter::writeHeader(const Corpus::Header &header)
     return writeLine(out);
 }
 
-bool CorpusWriter::writeEntry(const Entry &e, qint64 ttlRemainingSeconds)
+bool CorpusWriter::writeEntry(const Entry &e, qint64 ttlRemainingSeconds, const Corpus::L1State &l1)
 {
     std::string out;
     out.reserve(256 + e.response.size() + e.prompt.size() + e.system.size());
@@ -130,6 +131,25 @@ bool CorpusWriter::writeEntry(const Entry &e, qint64 ttlRemainingSeconds)
         w.key("review_by_ms").value(e.reviewByMs);
     if (e.reviewDays > 0)
         w.key("review_days").value(e.reviewDays);
+    // A variant names its main entry; the import rebuilds the main entry's variant set from it.
+    if (!e.variantOf.empty())
+        w.key("variant_of").value(e.variantOf);
+    if (l1.threshold > 0.0f)
+        w.key("l1_threshold").value(double(l1.threshold));
+    if (l1.threshold > 0.0f && l1.denied)
+        w.key("l1_denied").value(double(*l1.denied));
+    if (l1.threshold > 0.0f && !l1.evidence.empty()) {
+        w.key("l1_evidence").beginArray();
+        for (const float s : l1.evidence)
+            w.value(double(s));
+        w.endArray();
+    }
+    if (!l1.negatives.isEmpty()) {
+        w.key("l1_negatives").beginArray();
+        for (const QString &k : l1.negatives)
+            w.value(utf8(k));
+        w.endArray();
+    }
     w.endObject();
     if (!writeLine(out))
         return false;
@@ -170,6 +190,8 @@ bool CorpusWriter::writeAudit(const AuditRecord &r)
         .value(r.key)
         .key("actor")
         .value(r.actor)
+        .key("user")
+        .value(r.user)
         .key("ts_ms")
         .value(r.tsMs)
         .key("version")
@@ -280,6 +302,64 @@ struct Fields
 bool validKey(const QString &key)
 {
     return CacheKey::isValid(key.toStdString());
+}
+
+// The optional variant_of, l1_threshold, l1_denied, l1_evidence and l1_negatives of an
+// entry line (files written before them have none); an error says which is wrong.
+// SemanticThreshold::restore() fits the threshold's state to its rule on import.
+std::optional<QString> parseL1(const QJsonObject &o, Corpus::EntryLine *line)
+{
+    QString why;
+    const Fields f{o, &why};
+    Entry &e = line->entry;
+    if (o.contains(QLatin1String("variant_of"))) {
+        if (!f.string("variant_of", &e.variantOf, 64))
+            return why;
+        if (!CacheKey::isValid(e.variantOf) || e.variantOf == e.key)
+            return QStringLiteral("field \"variant_of\" is not the key of another entry");
+    }
+    if (o.contains(QLatin1String("l1_threshold"))) {
+        const QJsonValue v = o.value(QLatin1String("l1_threshold"));
+        const double t = v.toDouble(-1.0);
+        if (!v.isDouble() || !(t >= double(SemanticThreshold::kFloor) && t <= double(SemanticThreshold::kCeiling)))
+            return QStringLiteral("field \"l1_threshold\" is not a number from %1 to %2")
+                .arg(double(SemanticThreshold::kFloor))
+                .arg(double(SemanticThreshold::kCeiling));
+        line->l1.threshold = float(t);
+    }
+    if (o.contains(QLatin1String("l1_denied"))) {
+        const QJsonValue v = o.value(QLatin1String("l1_denied"));
+        const double d = v.toDouble(-2.0);
+        if (!v.isDouble() || !(d >= -1.0 && d <= 1.0))
+            return QStringLiteral("field \"l1_denied\" is not a number from -1 to 1");
+        line->l1.denied = float(d);
+    }
+    if (o.contains(QLatin1String("l1_evidence"))) {
+        const QJsonValue v = o.value(QLatin1String("l1_evidence"));
+        if (!v.isArray() || v.toArray().size() > qsizetype(SemanticThreshold::kMaxEvidence))
+            return QStringLiteral("field \"l1_evidence\" is not an array of at most %1 numbers")
+                .arg(SemanticThreshold::kMaxEvidence);
+        for (const QJsonValue &s : v.toArray()) {
+            const double x = s.toDouble(-1.0);
+            if (!s.isDouble() || !(x >= double(SemanticThreshold::kFloor) && x <= double(SemanticThreshold::kCeiling)))
+                return QStringLiteral("field \"l1_evidence\" holds something other than similarities from %1 to %2")
+                    .arg(double(SemanticThreshold::kFloor))
+                    .arg(double(SemanticThreshold::kCeiling));
+            line->l1.evidence.push_back(float(x));
+        }
+    }
+    if (o.contains(QLatin1String("l1_negatives"))) {
+        const QJsonValue v = o.value(QLatin1String("l1_negatives"));
+        if (!v.isArray() || v.toArray().size() > qsizetype(RedisSchema::kMaxL1Negatives))
+            return QStringLiteral("field \"l1_negatives\" is not an array of at most %1 keys")
+                .arg(RedisSchema::kMaxL1Negatives);
+        for (const QJsonValue &k : v.toArray()) {
+            if (!k.isString() || !validKey(k.toString()))
+                return QStringLiteral("field \"l1_negatives\" holds something other than cache keys");
+            line->l1.negatives.append(k.toString());
+        }
+    }
+    return std::nullopt;
 }
 
 } // namespace
@@ -399,6 +479,8 @@ std::optional<Corpus::Line> CorpusReader::parse(const QByteArray &line)
         if (!CacheKey::isValid(e.key))
             return fail(QStringLiteral("key \"%1\" is not 32 lower-case hex digits")
                             .arg(QString::fromStdString(e.key.substr(0, 64))));
+        if (std::optional<QString> l1Error = parseL1(o, &out.entry))
+            return fail(*l1Error);
         if (keyFields == QLatin1String("complete")) {
             out.entry.keyFieldsComplete = true;
             std::string derived;
@@ -431,6 +513,9 @@ std::optional<Corpus::Line> CorpusReader::parse(const QByteArray &line)
             || !f.string("key", &r.key, Corpus::kMaxShortField) || !f.string("actor", &r.actor, Corpus::kMaxShortField)
             || !f.integer("ts_ms", &r.tsMs, 0) || !f.integer("version", &r.version, 0)
             || !f.integer("prev_version", &r.prevVersion, 0) || !f.string("detail", &r.detail))
+            return fail(why);
+        // The authenticated ACL user; files written before it was exported have none.
+        if (o.contains(QLatin1String("user")) && !f.string("user", &r.user, Corpus::kMaxShortField))
             return fail(why);
         ++m_audit;
         return out;

@@ -6,6 +6,7 @@
 #include <QStringList>
 
 #include <optional>
+#include <vector>
 
 #include "core/common/auditrecord.h"
 #include "core/common/entry.h"
@@ -26,7 +27,7 @@ inline constexpr char kFormatName[] = "l0l3-corpus";
 inline constexpr int kFormatVersion = 1;
 // Bounds a reader enforces on untrusted files.
 inline constexpr qsizetype kMaxLineBytes = 16 * 1024 * 1024;
-inline constexpr qsizetype kMaxShortField = 1024; // ns, model, intent, approved_by, actor, action
+inline constexpr qsizetype kMaxShortField = 1024; // ns, model, intent, approved_by, actor, user, action
 
 struct Header
 {
@@ -46,10 +47,23 @@ struct Trailer
     QByteArray sha256; // lower-case hex over every byte before the trailer line
 };
 
+// An entry's L1 state beside it: its own similarity threshold with the rest
+// of its state (from its vector record: the highest similarity denied and
+// the confirmations below the threshold) and its negative pairs ("not the
+// same question" keys).
+struct L1State
+{
+    float threshold = 0.0f;      // 0: none in the file (no vector record)
+    QStringList negatives;       // cache keys, at most RedisSchema::kMaxL1Negatives
+    std::optional<float> denied; // -1 to 1; nullopt: none in the file
+    std::vector<float> evidence; // at most SemanticThreshold::kMaxEvidence, each kFloor to kCeiling
+};
+
 // One approved entry as exported.
 struct EntryLine
 {
     Entry entry;
+    L1State l1;
     qint64 ttlRemainingSeconds = -1; // -1: no expiry
     // False when the key was derived from request fields the entry does not
     // keep (response_format, tools, tool_choice): the reader cannot recompute it.
@@ -88,7 +102,7 @@ public:
     explicit CorpusWriter(QIODevice *device);
 
     bool writeHeader(const Corpus::Header &header);
-    bool writeEntry(const Entry &entry, qint64 ttlRemainingSeconds);
+    bool writeEntry(const Entry &entry, qint64 ttlRemainingSeconds, const Corpus::L1State &l1 = {});
     bool writeRejected(const QString &key, qint64 untilMs);
     bool writeAudit(const AuditRecord &record);
     // The trailer; nothing may be written after it.

@@ -54,12 +54,14 @@ void CorpusExporter::start(const Options &options)
 
     m_store = new EntryStore(m_connection, this);
     m_store->setPageSize(m_options.pageSize);
+    m_store->setWithL1State(true);
     connect(m_store, &EntryStore::pageLoaded, this, [this](const QList<EntryItem> &items, int malformed) {
         if (m_done)
             return;
         m_counts.malformed += malformed;
         for (const EntryItem &item : items) {
-            if (!m_writer->writeEntry(item.entry, item.ttlRemainingSeconds))
+            if (!m_writer->writeEntry(item.entry, item.ttlRemainingSeconds,
+                                      {item.l1Threshold, item.l1Negatives, item.l1Denied, item.l1Evidence}))
                 return abort(m_writer->errorString());
         }
         m_counts.entries = m_writer->entries();
@@ -255,6 +257,10 @@ void CorpusImporter::pump()
         case Corpus::Line::Type::Entry: {
             ImportRequest req;
             req.entry = line->entry.entry;
+            req.l1Threshold = line->entry.l1.threshold;
+            req.l1Negatives = line->entry.l1.negatives;
+            req.l1Denied = line->entry.l1.denied;
+            req.l1Evidence = line->entry.l1.evidence;
             if (line->entry.ttlRemainingSeconds >= 0)
                 req.expireAtMs = m_createdAtMs + line->entry.ttlRemainingSeconds * 1000;
             req.prefer = m_options.prefer;
@@ -297,6 +303,8 @@ void CorpusImporter::onResult(const QString &kind, const ApprovalResult &r)
             ++m_counts.imported;
             if (o == QLatin1String("replaced"))
                 ++m_counts.replaced;
+            if (!r.warning.isEmpty())
+                ++m_counts.withoutVector;
             m_wrote = m_wrote || !m_options.dryRun;
         } else if (o == QLatin1String("unchanged")) {
             ++m_counts.unchanged;

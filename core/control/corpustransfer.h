@@ -34,6 +34,7 @@ struct CorpusCounts
     qint64 conflicts = 0;      // differ and nothing decided: not written
     qint64 skipped = 0;        // the server kept its own (--prefer) or the TTL/rejection ran out
     qint64 unverifiedKeys = 0; // entries whose key the file cannot prove (key_fields "partial")
+    qint64 withoutVector = 0;  // of imported: written without their L1 vector (the embeddings endpoint failed)
     int replicasAcked = -1;    // WAIT after the last write; -1 unknown or nothing written
     QStringList conflictKeys;  // at most kMaxListedConflicts, with the reason
     static constexpr int kMaxListedConflicts = 1000;

@@ -1,6 +1,8 @@
 #include "core/control/entrystore.h"
 
+#include "core/common/cachekey.h"
 #include "core/common/redisschema.h"
+#include "core/common/vectorrecord.h"
 
 namespace l0l3 {
 
@@ -81,19 +83,25 @@ void EntryStore::readPage(quint64 generation)
             }
             m_cursor = r.elements[0].str;
             const QList<RedisReply> keys = r.elements[1].elements;
+            const int stride = m_withL1State ? 4 : 2;
             QList<QList<QByteArray>> cmds;
-            cmds.reserve(keys.size() * 2);
+            cmds.reserve(keys.size() * stride);
             for (const RedisReply &k : keys) {
                 cmds.append({QByteArrayLiteral("GET"), k.str});
                 cmds.append({QByteArrayLiteral("TTL"), k.str});
+                if (m_withL1State) {
+                    const std::string cacheKey = k.str.mid(k.str.lastIndexOf(':') + 1).toStdString();
+                    cmds.append({QByteArrayLiteral("GET"), bytes(RedisSchema::vectorKey(cacheKey))});
+                    cmds.append({QByteArrayLiteral("SMEMBERS"), bytes(RedisSchema::l1NegativeKey(cacheKey))});
+                }
             }
-            m_connection->pipeline(cmds, this, [this, generation, keys](const QList<RedisReply> &replies) {
+            m_connection->pipeline(cmds, this, [this, generation, keys, stride](const QList<RedisReply> &replies) {
                 if (generation != m_generation)
                     return;
                 QList<EntryItem> items;
                 int malformed = 0;
                 for (qsizetype i = 0; i < keys.size(); ++i) {
-                    const RedisReply &value = replies[i * 2];
+                    const RedisReply &value = replies[i * stride];
                     if (value.isError()) {
                         m_running = false;
                         emit failed(QStringLiteral("cannot read entries: %1").arg(value.errorMessage()));
@@ -111,8 +119,32 @@ void EntryStore::readPage(quint64 generation)
                     EntryItem item;
                     item.entry = std::move(*entry);
                     item.redisKey = keys[i].toString();
-                    const qint64 ttl = replies[i * 2 + 1].integer;
+                    const qint64 ttl = replies[i * stride + 1].integer;
                     item.ttlRemainingSeconds = ttl >= 0 ? ttl : -1;
+                    if (stride == 4) {
+                        const RedisReply &vector = replies[i * stride + 2];
+                        const RedisReply &negatives = replies[i * stride + 3];
+                        if (vector.isError() || negatives.isError()) {
+                            m_running = false;
+                            emit failed(QStringLiteral("cannot read the L1 state of %1: %2")
+                                            .arg(item.redisKey,
+                                                 vector.isError() ? vector.errorMessage() : negatives.errorMessage()));
+                            return;
+                        }
+                        // A record that does not decode is not exported: the import computes a fresh one.
+                        if (!vector.isNil()) {
+                            if (auto record = VectorRecordCodec::decode(vector.str.toStdString())) {
+                                item.l1Threshold = record->threshold;
+                                item.l1Denied = record->denied;
+                                item.l1Evidence = std::move(record->evidence);
+                            }
+                        }
+                        for (const RedisReply &n : negatives.elements) {
+                            if (CacheKey::isValid(n.str.toStdString())
+                                && item.l1Negatives.size() < qsizetype(RedisSchema::kMaxL1Negatives))
+                                item.l1Negatives.append(n.toString());
+                        }
+                    }
                     items.append(std::move(item));
                 }
                 m_total += int(items.size());

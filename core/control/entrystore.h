@@ -5,9 +5,11 @@
 #include <QObject>
 #include <QPointer>
 #include <QString>
+#include <QStringList>
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "core/common/entry.h"
 #include "core/control/redisconnection.h"
@@ -20,6 +22,13 @@ struct EntryItem
     Entry entry;
     qint64 ttlRemainingSeconds = -1; // -1: no expiry
     QString redisKey;                // l0l3:v1:entry:KEY
+    // Only with setWithL1State(true): the threshold of its vector record (0:
+    // none), the rest of that threshold's state (VectorRecord::denied and
+    // evidence) and its negative pairs.
+    float l1Threshold = 0.0f;
+    std::optional<float> l1Denied;
+    std::vector<float> l1Evidence;
+    QStringList l1Negatives;
 };
 
 // Read side of the approved entries: paged SCAN (MATCH l0l3:v1:entry:*) with
@@ -35,6 +44,9 @@ public:
     explicit EntryStore(RedisConnection *connection, QObject *parent = nullptr);
 
     void setPageSize(int n) { m_pageSize = n; }
+    // Scans also read each entry's vector record and negative pairs (for the
+    // export; the Entries page does not need them).
+    void setWithL1State(bool on) { m_withL1State = on; }
 
     // Starts a scan from the beginning; search empty = everything.
     // Emits pageLoaded for each page, then finished. A new call cancels the
@@ -65,6 +77,7 @@ private:
 
     QPointer<RedisConnection> m_connection;
     int m_pageSize = 500;
+    bool m_withL1State = false;
     QString m_search;
     QByteArray m_cursor = "0";
     bool m_paged = false;

@@ -33,7 +33,15 @@ struct ProposalItem
     qint64 promptTokens = 0;     // 0 if unknown
     qint64 completionTokens = 0; // 0 if unknown
     qint64 tsMs = 0;             // proposal time
+    // What L1 would have answered with in shadow mode (the gateway's candidate): the entry's key
+    // and the similarity; empty when the gateway found none.
+    QString l1Key;
+    float l1Similarity = 0;
     double savingsScore = 0;
+    // Four-eyes: the ACL user who gave the first approval and when (RedisSchema::kSignOffs);
+    // empty unless the proposal is waiting for second approval by a different user.
+    QString firstApprover;
+    qint64 firstApprovedAtMs = 0;
 
     // Estimated savings: seenTotal x distinct regions x upstream seconds saved,
     // x (1 + tokens/1000) when token counts are known (cost saved). Each

@@ -11,6 +11,7 @@
 #include "core/common/proposalfunction.h"
 #include "core/common/redisschema.h"
 #include "core/common/visibletext.h"
+#include "core/control/signoff.h"
 
 namespace l0l3 {
 
@@ -716,12 +717,16 @@ ProposalItem ProposalQueue::makeItem(const ProposalView &proposal, const QString
     item.promptTokens = proposal.promptTokens;
     item.completionTokens = proposal.completionTokens;
     item.tsMs = proposal.tsMs;
+    if (!proposal.l1Key.empty()) {
+        item.l1Key = QString::fromLatin1(proposal.l1Key.data(), qsizetype(proposal.l1Key.size()));
+        item.l1Similarity = proposal.l1Similarity;
+    }
     return item;
 }
 
 // One pipeline per page: EXISTS over all the page's entry keys (how many are
 // approved already; nearly always 0), ZMSCORE of its keys in the rejected set,
-// and per key HGETALL seen (demand per region). Only when some key is approved
+// HMGET of its keys' four-eyes sign-offs, and per key HGETALL seen (demand per region). Only when some key is approved
 // does a second pipeline ask EXISTS key by key.
 void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::vector<std::string_view> &keys)
 {
@@ -737,7 +742,7 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::v
     std::size_t keyBytes = 0;
     for (std::string_view k : keys)
         keyBytes += k.size();
-    commands.reserve(2 + n, 3 * keyBytes + n * (entryPrefix.size() + seenPrefix.size() + 48) + 64);
+    commands.reserve(3 + n, 4 * keyBytes + n * (entryPrefix.size() + seenPrefix.size() + 60) + 96);
     commands.begin(1 + n);
     commands.arg("EXISTS");
     for (std::string_view k : keys)
@@ -745,6 +750,11 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::v
     commands.begin(2 + n);
     commands.arg("ZMSCORE");
     commands.arg(RedisSchema::kRejected);
+    for (std::string_view k : keys)
+        commands.arg(k);
+    commands.begin(2 + n);
+    commands.arg("HMGET");
+    commands.arg(RedisSchema::kSignOffs);
     for (std::string_view k : keys)
         commands.arg(k);
     for (std::string_view k : keys) {
@@ -760,16 +770,21 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::v
                 fail(QStringLiteral("cannot read proposal demand: %1").arg(error.errorMessage()));
                 return;
             }
-            for (const HiredisReply &r : replies) {
-                if (r->type == REDIS_REPLY_ERROR) {
-                    fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(r.get()))));
+            for (size_t i = 0; i < replies.size(); ++i) {
+                // The sign-offs are a mark, not a condition: an ACL written before them (NOPERM)
+                // shows no mark rather than no queue.
+                if (replies[i]->type == REDIS_REPLY_ERROR && i != 2) {
+                    fail(QStringLiteral("cannot read proposal demand: %1").arg(utf16(view(replies[i].get()))));
                     return;
                 }
             }
             const redisReply *scores = replies[1].get();
+            const redisReply *signOffs = replies[2].get();
             if (replies[0]->type != REDIS_REPLY_INTEGER || scores->type != REDIS_REPLY_ARRAY
-                || qsizetype(scores->elements) != page->items.size()) {
-                fail(QStringLiteral("cannot read proposal demand: unexpected EXISTS or ZMSCORE reply"));
+                || qsizetype(scores->elements) != page->items.size()
+                || (signOffs->type != REDIS_REPLY_ERROR
+                    && (signOffs->type != REDIS_REPLY_ARRAY || qsizetype(signOffs->elements) != page->items.size()))) {
+                fail(QStringLiteral("cannot read proposal demand: unexpected EXISTS, ZMSCORE or HMGET reply"));
                 return;
             }
             const bool someApproved = replies[0]->integer > 0;
@@ -800,7 +815,7 @@ void ProposalQueue::enrich(const std::shared_ptr<EnrichPage> &page, const std::v
         });
 }
 
-// page.replies: EXISTS (all), ZMSCORE, then HGETALL per item; approved: per
+// page.replies: EXISTS (all), ZMSCORE, HMGET sign-offs, then HGETALL per item; approved: per
 // item, empty when none is.
 void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &approved)
 {
@@ -811,7 +826,8 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
     for (qsizetype i = 0; i < n; ++i) {
         ProposalItem &item = page.items[i];
         const redisReply *rejected = page.replies[1]->element[i];
-        const redisReply *seen = page.replies[size_t(2 + i)].get();
+        const redisReply *seen = page.replies[size_t(3 + i)].get();
+        const redisReply *signOff = page.replies[2]->type == REDIS_REPLY_ARRAY ? page.replies[2]->element[i] : nullptr;
         std::int64_t rejectedUntil = 0;
         const bool isRejected = rejected->type == REDIS_REPLY_STRING && Decimal::parse(view(rejected), rejectedUntil)
             && rejectedUntil > now;
@@ -847,6 +863,12 @@ void ProposalQueue::finishEnrich(EnrichPage &page, const std::vector<bool> &appr
             sum = 1;
         }
         item.seenTotal = total >= 0 ? total : std::max<qint64>(sum, 1);
+        if (signOff && signOff->type == REDIS_REPLY_STRING) {
+            if (const std::optional<SignOff> s = SignOff::decode(QByteArray(signOff->str, qsizetype(signOff->len)))) {
+                item.firstApprover = s->user;
+                item.firstApprovedAtMs = s->tsMs;
+            }
+        }
         item.updateScore();
         m_slots[size_t(page.serials[size_t(i)])] = {nullptr, int(m_items.size())};
         m_rowSerial.push_back(page.serials[size_t(i)]);
@@ -898,6 +920,17 @@ const ProposalQueue::Slot *ProposalQueue::loadedSlot(const QString &key) const
         return nullptr;
     const Slot &slot = m_slots[size_t(*it)];
     return !slot.page && slot.pos >= 0 ? &slot : nullptr;
+}
+
+void ProposalQueue::markSignedOff(const QString &key, const QString &user, qint64 tsMs)
+{
+    const Slot *slot = loadedSlot(key);
+    if (!slot)
+        return;
+    ProposalItem &item = m_items[slot->pos];
+    item.firstApprover = user;
+    item.firstApprovedAtMs = tsMs;
+    emit itemsUpdated({item});
 }
 
 void ProposalQueue::removeKey(const QString &key)

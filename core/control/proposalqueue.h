@@ -99,6 +99,9 @@ public:
 
     // Forget a key (approved/rejected elsewhere); emits itemsRemoved.
     void removeKey(const QString &key);
+    // A four-eyes sign-off of a loaded key (an audit record "first-approval", from any console):
+    // the item is waiting for second approval by someone else than user; emits itemsUpdated.
+    void markSignedOff(const QString &key, const QString &user, qint64 tsMs);
     // The same for many keys: one pass, one itemsRemoved with those that were loaded. Keys
     // not loaded yet (in a page still being enriched, or read later) are skipped when they come.
     void removeKeys(const QStringList &keys);

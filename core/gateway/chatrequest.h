@@ -10,14 +10,16 @@ struct ChatRequest
 {
     std::string model; // as sent; empty when absent
     bool stream = false;
-    std::string system;         // system/developer messages joined with "\n"
-    std::string user;           // the single user turn (single-turn requests)
+    std::string system;         // system/developer messages joined with "\n", then the folded history, if any
+    std::string user;           // the single user turn (single-turn requests), or the last one after a history
     std::string lastUser;       // text of the last user message, whatever the shape
     std::string responseFormat; // canonical JSON or empty
     std::string tools;          // canonical JSON or empty
     std::string toolChoice;     // canonical JSON or empty
     // Optional system message(s) + exactly one user message with text-only
-    // content, n <= 1. Everything else bypasses the cache.
+    // content, n <= 1; or, with ChatRequestParser::Limits::historyTurns, at most
+    // that many earlier user/assistant turns before a last user message, folded
+    // into system. Everything else bypasses the cache.
     bool singleTurn = false;
     std::string bypassReason; // why it is not cacheable, for logs
 };

@@ -20,6 +20,7 @@ struct ChatRequestParser::Impl
 {
     dom::parser parser;
     std::string text;                   // one message's content parts joined, reused
+    std::string history;                // earlier turns, folded (Limits::historyTurns), reused
     std::vector<std::string_view> keys; // duplicate-key check, reused
 
     // Recent successful parses, direct-mapped by the body's XXH3-128 (a newer body takes its slot).
@@ -391,6 +392,11 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
 
     int users = 0;
     int others = 0; // assistant, tool, function turns
+    int tools = 0;  // tool, function turns (never folded into a history)
+    bool lastIsUser = false;
+    std::size_t lastUserAt = 0; // where the last user turn starts in m_impl->history
+    std::string &history = m_impl->history;
+    history.clear();
     bool nonText = false;
     std::string messageBypass; // the first message field that is not in the key, for bypassReason
     std::size_t index = 0;
@@ -489,12 +495,26 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
             out->lastUser.assign(text);
         } else {
             ++others;
+            tools += role == "assistant" ? 0 : 1;
         }
+        if (!isSystem && m_limits.historyTurns > 0) {
+            // Length-prefixed: no text can pass for a turn boundary.
+            lastUserAt = history.size();
+            history.append("[").append(role).append(" ").append(std::to_string(text.size())).append("]\n");
+            history.append(text).push_back('\n');
+        }
+        if (!isSystem)
+            lastIsUser = isUser;
     }
+    const std::size_t earlierTurns = std::size_t(users + others) - (lastIsUser ? 1 : 0);
+    const bool folded = others + users > 1 && m_limits.historyTurns > 0 && lastIsUser && tools == 0
+        && earlierTurns <= m_limits.historyTurns;
 
-    if (others > 0)
+    if (out->system.find(kHistoryMarker) != std::string::npos)
+        out->bypassReason = "reserved history marker in the system prompt";
+    else if (others > 0 && !folded)
         out->bypassReason = "multi-turn";
-    else if (users != 1)
+    else if (users != 1 && !folded)
         out->bypassReason = users == 0 ? "no user message" : "multi-turn";
     else if (nonText)
         out->bypassReason = "non-text content";
@@ -507,6 +527,10 @@ bool ChatRequestParser::parseJson(std::string_view body, ChatRequest *out, ChatR
     out->singleTurn = out->bypassReason.empty();
     if (out->singleTurn)
         out->user = out->lastUser;
+    if (out->singleTurn && folded) {
+        history.resize(lastUserAt); // the last user turn is the prompt, not history
+        out->system.append(out->system.empty() ? "" : "\n").append(kHistoryMarker).append("\n").append(history);
+    }
     return true;
 }
 

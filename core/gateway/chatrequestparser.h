@@ -24,8 +24,17 @@ public:
     {
         std::size_t maxMessages = 0;    // more messages: too_many_messages
         std::size_t maxPromptChars = 0; // more characters (code points) of message text: prompt_too_long
+        // Earlier user/assistant turns a request may have and still be cached (--semantic-history):
+        // they are folded into ChatRequest::system (kHistoryMarker, then each turn as a line
+        // "[ROLE BYTES]" and its text, length-prefixed), so the cache key and the L1 scope cover the whole
+        // conversation so far and only the last user message is matched. 0: single-turn only.
+        std::size_t historyTurns = 0;
     };
     void setLimits(Limits limits);
+    // Starts the history folded into a system prompt. A request whose own system prompt holds
+    // it bypasses the cache, so no system prompt can pass for a folded history. U+241E twice:
+    // no normalisation step (NFC, case fold, white space) makes or unmakes it.
+    static constexpr std::string_view kHistoryMarker = "\xE2\x90\x9E\xE2\x90\x9Ehistory";
 
     // True and *out filled, or false and *error filled (status 400).
     // A body byte-identical to one parsed successfully a moment ago (a hot key's repeat) is answered

@@ -89,6 +89,9 @@ struct Gateway::Worker
 
 namespace {
 
+// Proposals wait this long to go to the primary together (Proposer): one Redis wakeup for several misses.
+constexpr int kProposalBatchMs = 5;
+
 // A streamed miss stops reading its upstream while more than this waits for a slow client, and reads
 // again once half of it is written: the upstream's TCP window holds the rest, not the gateway.
 constexpr std::size_t kStreamClientBacklogBytes = 256 * 1024;
@@ -202,7 +205,21 @@ Gateway::Gateway(GatewayConfig config)
         options.mode = *mode;
         options.maxEntries = m_config.semanticMaxEntries;
         options.region = m_config.region;
-        m_semantic = std::make_unique<SemanticTier>(std::move(options), std::make_shared<LexicalEmbedder>());
+        if (m_config.embeddingsUrl.empty()) {
+            m_semantic = std::make_unique<SemanticTier>(std::move(options), std::make_shared<LexicalEmbedder>());
+        } else {
+            SemanticTier::Embeddings embeddings;
+            embeddings.endpoint = m_config.embeddings;
+            embeddings.model = m_config.embeddingsModel;
+            if (!m_config.embeddingsApiKey.empty())
+                embeddings.authorization = "Bearer " + m_config.embeddingsApiKey;
+            embeddings.budgetMs = m_config.embeddingsBudgetMs;
+            // Its own breaker: quick to open (the budget is small), quick to try again.
+            embeddings.breaker.failureThreshold = 5;
+            embeddings.breaker.successThreshold = 2;
+            embeddings.breaker.cooldownMs = 10000;
+            m_semantic = std::make_unique<SemanticTier>(std::move(options), std::move(embeddings));
+        }
     }
 }
 
@@ -268,13 +285,14 @@ bool Gateway::start(std::string *error)
         w->upstreamStreams = std::make_unique<UpstreamStreamer>(ctx, streamOptions(m_config.upstream));
         if (m_secondaryBreaker)
             w->secondaryStreams = std::make_unique<UpstreamStreamer>(ctx, streamOptions(m_config.secondaryUpstream));
-        w->parser.setLimits({m_config.maxMessages, m_config.maxPromptChars});
+        w->parser.setLimits(
+            {m_config.maxMessages, m_config.maxPromptChars, std::size_t(std::max(0, m_config.semanticHistory))});
         w->chain = std::make_unique<TierChain>(m_hot.get(), *w->replica, m_metrics);
         w->chain->setFallbacks(w->fallbackReplica.get(), w->primary.get());
         w->chain->setServePastReviewBy(m_config.servePastReviewBy);
         if (m_semantic)
-            w->chain->setSemanticLookup(m_semantic->lookupFor(*w->replica));
-        w->proposer = std::make_unique<Proposer>(*w->primary, m_metrics, m_config.region);
+            w->chain->setSemanticLookup(m_semantic->lookupFor(*w->replica, ctx));
+        w->proposer = std::make_unique<Proposer>(ctx, *w->primary, m_metrics, m_config.region, kProposalBatchMs);
         w->served = std::make_unique<ServedCounter>(ctx, *w->primary,
                                                     ServedCounter::Options{m_config.region, m_config.servedFlushMs});
         m_workers.push_back(std::move(w));
@@ -372,8 +390,12 @@ bool Gateway::start(std::string *error)
                : std::string())
         + " upstream=" + withoutUserInfo(m_config.upstreamUrl)
         + (m_secondaryBreaker ? " secondary_upstream=" + withoutUserInfo(m_config.secondaryUpstreamUrl) : std::string())
-        + " hot_cache=" + (m_hot ? "on" : "off") + " semantic=" + m_config.semantic + " api_keys="
-        + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off")) + " rate_limit="
+        + " hot_cache=" + (m_hot ? "on" : "off") + " semantic=" + m_config.semantic
+        + (m_config.embeddingsUrl.empty() ? std::string()
+                                          : " embeddings=" + withoutUserInfo(m_config.embeddingsUrl) + " ("
+                   + m_config.embeddingsModel + ", budget " + std::to_string(m_config.embeddingsBudgetMs) + " ms)")
+        + " api_keys=" + (m_config.apiKeys ? std::to_string(m_config.apiKeys->size()) : std::string("off"))
+        + " rate_limit="
         + (m_rateLimiter->enabled()
                ? std::to_string(m_config.rateLimit) + "/s burst " + std::to_string(m_config.rateBurst)
                : std::string("off"))
@@ -403,6 +425,30 @@ void Gateway::waitForDrain(Clock::time_point deadline)
     if (m_server.inFlight() == 0 || Clock::now() >= deadline) {
         if (m_server.inFlight() > 0)
             Log::warn("stopping with " + std::to_string(m_server.inFlight()) + " requests in flight");
+        // Proposals wait up to kProposalBatchMs for their batch: send them now, on their workers'
+        // threads, and give the primary a bounded while to answer before the contexts stop.
+        for (int i = 0; i < int(m_workers.size()); ++i) {
+            Proposer *proposer = m_workers[std::size_t(i)]->proposer.get();
+            boost::asio::post(m_server.context(i), [proposer] { proposer->flush(); });
+        }
+        waitForProposals(Clock::now() + std::chrono::seconds(1));
+        return;
+    }
+    m_stopTimer->expires_after(std::chrono::milliseconds(20));
+    m_stopTimer->async_wait([this, deadline](boost::system::error_code ec) {
+        if (!ec)
+            waitForDrain(deadline);
+    });
+}
+
+void Gateway::waitForProposals(Clock::time_point deadline)
+{
+    std::size_t unsettled = 0;
+    for (const auto &w : m_workers)
+        unsettled += w->proposer->unsettled();
+    if (unsettled == 0 || Clock::now() >= deadline) {
+        if (unsettled > 0)
+            Log::warn("stopping with " + std::to_string(unsettled) + " proposals not confirmed by the primary");
         if (m_signals)
             m_signals->cancel();
         if (m_ticker)
@@ -414,10 +460,10 @@ void Gateway::waitForDrain(Clock::time_point deadline)
         m_server.stop();
         return;
     }
-    m_stopTimer->expires_after(std::chrono::milliseconds(20));
+    m_stopTimer->expires_after(std::chrono::milliseconds(5));
     m_stopTimer->async_wait([this, deadline](boost::system::error_code ec) {
         if (!ec)
-            waitForDrain(deadline);
+            waitForProposals(deadline);
     });
 }
 

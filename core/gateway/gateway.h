@@ -95,6 +95,7 @@ private:
                    std::string_view param = {}, std::span<const HttpHeader> extra = {});
     void onMessage(std::string_view channel, std::string_view message, bool fromFallback = false);
     void waitForDrain(Clock::time_point deadline);
+    void waitForProposals(Clock::time_point deadline);
     void tick();
     void updateDegradation();
     void measureReplicationLag(Worker &worker);

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "core/common/controlmessage.h"
+#include "core/common/embeddingsapi.h"
 #include "core/common/redishostlist.h"
 #include "core/gateway/log.h"
 #include "core/gateway/tlscontext.h"
@@ -568,6 +569,47 @@ const std::vector<Option> &options()
         {"semantic-review-sample", "N",
          "one L1 answer in N goes to the operators' review stream\n(default 20; 0: none)",
          integer(0, 1000000, &GatewayConfig::semanticReviewSample)},
+        {"semantic-history", "N",
+         "cache requests with up to N earlier user/assistant turns: the\n"
+         "turns must match an entry's exactly, the last user message is\n"
+         "matched exactly (L0) or by similarity (L1) (default 0: single-turn only)",
+         integer(0, 64, &GatewayConfig::semanticHistory)},
+        {"embeddings", "URL",
+         "embed L1 prompts with this OpenAI-compatible base URL,\n"
+         "http[s]://HOST[:PORT]/PATH (POST PATH/embeddings), instead of the\n"
+         "embedded lexical provider; needs --embeddings-model",
+         [](Context &x, const std::string &v) {
+             x.c.embeddingsUrl = v; // parsed by finish()
+             return !v.empty() || x.invalid(v, "a URL");
+         }},
+        {"embeddings-model", "NAME",
+         "its model; vector records must carry the model id openai:NAME\n(the control plane's same setting)",
+         [](Context &x, const std::string &v) {
+             x.c.embeddingsModel = v;
+             return EmbeddingsApi::isValidModel(v) || x.invalid(v, "1 to 200 printable ASCII characters");
+         }},
+        {"embeddings-budget-ms", "N",
+         "the longest an L1 lookup waits for the prompt's vector; past it,\n"
+         "or on an error or an open circuit, the request is an L1 miss\n(default 50)",
+         integer(1, 60000, &GatewayConfig::embeddingsBudgetMs)},
+        {"embeddings-timeout-ms", "N",
+         "the whole embeddings call (default 2000); an answer after the\nbudget counts as a failure for its circuit",
+         integer(
+             1, kHourMs, [](GatewayConfig & c) -> auto & { return c.embeddings.timeoutMs; })},
+        {"embeddings-ca-file", "FILE", "trust these PEM CA certificates for an https --embeddings",
+         [](Context &x, const std::string &v) {
+             x.c.embeddings.caFile = v; // loaded by finish(), when the endpoint is https
+             return !v.empty() || x.invalid(v, "a file name");
+         }},
+        {"embeddings-api-key-file", "FILE",
+         "key sent to the embeddings endpoint (else the key itself in\nL0L3_EMBEDDINGS_API_KEY; none: no key)",
+         [](Context &x, const std::string &v) {
+             auto key = readTrimmed(v);
+             if (!key)
+                 return x.fail("cannot read --embeddings-api-key-file '" + v + "'");
+             x.c.embeddingsApiKey = std::move(*key);
+             return true;
+         }},
         {"", "", "Limits and security"},
         {"rate-limit", "R",
          "requests/s per API key, or per client address without one (default off);\n"
@@ -706,9 +748,23 @@ bool finish(Context &x)
         c.secondaryUpstream.timeoutMs = c.upstream.timeoutMs;
         c.secondaryUpstream.connectTimeoutMs = c.upstream.connectTimeoutMs;
     }
+    if (!c.embeddingsUrl.empty()) {
+        std::string why;
+        if (!UpstreamClient::parseBaseUrl(c.embeddingsUrl, &c.embeddings, &why))
+            return x.fail("--embeddings: " + why);
+        if (c.embeddingsModel.empty())
+            return x.fail("--embeddings needs --embeddings-model");
+        c.embeddings.endpoint = "/embeddings";
+        c.embeddings.maxResponseBytes = 1u << 20; // one vector of at most 2048 numbers
+        if (c.embeddingsApiKey.empty())
+            if (const char *e = x.env("L0L3_EMBEDDINGS_API_KEY"); e && *e)
+                c.embeddingsApiKey = trim(e);
+    } else if (!c.embeddingsModel.empty()) {
+        return x.fail("--embeddings-model needs --embeddings");
+    }
     // TLS contexts are built once here and shared by every thread; a file that cannot be used stops the start.
-    for (auto [u, option] :
-         {std::pair{&c.upstream, "upstream"}, std::pair{&c.secondaryUpstream, "secondary-upstream"}}) {
+    for (auto [u, option] : {std::pair{&c.upstream, "upstream"}, std::pair{&c.secondaryUpstream, "secondary-upstream"},
+                             std::pair{&c.embeddings, "embeddings"}}) {
         if (!u->tls) {
             if (!u->caFile.empty())
                 return x.fail(std::string("--") + option + "-ca-file is for an https:// --" + option);

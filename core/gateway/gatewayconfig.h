@@ -112,6 +112,24 @@ struct GatewayConfig
     std::size_t semanticMaxEntries = 200000;
     // One L1 answer in this many goes to the review stream (FCALL l0l3_l1_review); 0: none.
     int semanticReviewSample = 20;
+    // Earlier user/assistant turns a request may have and still be cached at L0 and L1
+    // (ChatRequestParser::Limits::historyTurns); 0: single-turn requests only.
+    int semanticHistory = 0;
+    // --embeddings URL --embeddings-model NAME: L1 embeds prompts with this OpenAI-compatible
+    // endpoint (POST URL/embeddings) instead of the lexical provider. A lookup waits
+    // embeddingsBudgetMs at most for the vector; the call itself is bounded by
+    // embeddings.timeoutMs (--embeddings-timeout-ms) and has its own circuit breaker.
+    std::string embeddingsUrl; // empty: the lexical provider
+    // caFile from --embeddings-ca-file; tlsContext built for https.
+    UpstreamClient::Options embeddings = [] {
+        UpstreamClient::Options o;
+        o.connectTimeoutMs = 1000;
+        o.timeoutMs = 2000;
+        return o;
+    }();
+    std::string embeddingsModel;
+    std::string embeddingsApiKey; // --embeddings-api-key-file, else L0L3_EMBEDDINGS_API_KEY
+    int embeddingsBudgetMs = 50;
 
     // --check-config: l0l3-gateway validates everything above and exits instead of serving.
     bool checkConfig = false;

@@ -288,7 +288,7 @@ void UpstreamClient::giveBack(std::unique_ptr<UpstreamConnection> connection)
         m_idle.push_back(std::move(connection));
 }
 
-void UpstreamClient::postChatCompletion(std::string body, std::string_view authorization, Callback callback)
+void UpstreamClient::post(std::string body, std::string_view authorization, Callback callback)
 {
     auto call = std::make_shared<Call>();
     call->client = this;

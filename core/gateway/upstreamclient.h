@@ -37,7 +37,8 @@ public:
     {
         std::string host;
         std::uint16_t port = 80;
-        std::string basePath = "/v1"; // POST basePath + "/chat/completions"
+        std::string basePath = "/v1";               // POST basePath + endpoint
+        std::string endpoint = "/chat/completions"; // "/embeddings" for an embeddings client
         int connectTimeoutMs = 2000;
         int timeoutMs = 30000;
         std::size_t maxResponseBytes = 32u << 20;
@@ -70,7 +71,13 @@ public:
     UpstreamClient(boost::asio::io_context &context, Options options);
     ~UpstreamClient();
 
-    void postChatCompletion(std::string body, std::string_view authorization, Callback callback);
+    // POST basePath + endpoint with this JSON body.
+    void post(std::string body, std::string_view authorization, Callback callback);
+    boost::asio::io_context &context() { return m_context; }
+    void postChatCompletion(std::string body, std::string_view authorization, Callback callback)
+    {
+        post(std::move(body), authorization, std::move(callback));
+    }
 
 private:
     struct Call;

@@ -16,7 +16,7 @@ using Failure = UpstreamClient::Failure;
 
 UpstreamTarget::UpstreamTarget(net::io_context &context, const UpstreamClient::Options &o)
     : options(o)
-    , path(o.basePath + "/chat/completions")
+    , path(o.basePath + o.endpoint)
 {
     const bool bracket = o.host.find(':') != std::string::npos; // an IPv6 literal
     hostHeader = bracket ? "[" + o.host + "]" : o.host;

@@ -22,7 +22,7 @@ struct UpstreamTarget
     UpstreamTarget(boost::asio::io_context &context, const UpstreamClient::Options &options);
 
     UpstreamClient::Options options;
-    std::string path;       // basePath + "/chat/completions"
+    std::string path;       // basePath + endpoint
     std::string hostHeader; // the scheme's default port left out
     boost::asio::ip::tcp::resolver::results_type endpoints;
     std::shared_ptr<boost::asio::ssl::context> tls; // null: plain HTTP

@@ -694,6 +694,9 @@ void DemoStack::startTraffic()
         options.rate = m_options.trafficRate;
         options.seed = m_options.seed;
         options.concurrency = 128;
+        // Paraphrases of a staged intent come once its first one is approved: misses with a
+        // shadow L1 candidate; the other intents' paraphrases come at once, as clusters.
+        options.stageParaphrases = true;
         m_traffic = new TrafficGenerator(std::move(*dataset), options, this);
         m_traffic->start();
     } else {

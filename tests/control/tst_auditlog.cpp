@@ -192,10 +192,26 @@ void TestAuditLog::streamTrimmedThroughXaddMinidIsReported()
 
 void TestAuditLog::addOldRecords(int n)
 {
+    // The first as an operator's record names its ACL user; the others as records written before it
+    // was recorded.
     for (int i = 0; i < n; ++i) {
-        const RedisValue id = m_console.command({"XADD", qb(RedisSchema::kAudit), QByteArray::number(1000 + i) + "-0",
-                                                 "action", "approve", "key", QByteArray::number(i), "actor", "alice",
-                                                 "ts_ms", "1", "version", "1"});
+        QList<QByteArray> xadd{"XADD",
+                               qb(RedisSchema::kAudit),
+                               QByteArray::number(1000 + i) + "-0",
+                               "action",
+                               "approve",
+                               "key",
+                               QByteArray::number(i),
+                               "actor",
+                               "alice",
+                               "ts_ms",
+                               "1",
+                               "version",
+                               "1"};
+        if (i == 0)
+            xadd << "user"
+                 << "op-alice";
+        const RedisValue id = m_console.command(xadd);
         QVERIFY2(id.isString(), qPrintable(id.toString()));
     }
 }
@@ -274,6 +290,16 @@ void TestAuditLog::archiveTrimsExactlyWhatItWrote()
     QVERIFY2(reader.validateAll(), qPrintable(reader.errorString()));
     QCOMPARE(reader.audit(), 3);
     QCOMPARE(reader.entries(), 0);
+    // Each record with its authenticated user, as the stream had it (none in the older ones).
+    file.seek(0);
+    CorpusReader lines(&file);
+    QStringList users;
+    while (const auto line = lines.next()) {
+        if (line->type == Corpus::Line::Type::Audit)
+            users.append(QString::fromStdString(line->audit.user));
+    }
+    QVERIFY2(!lines.hasError(), qPrintable(lines.errorString()));
+    QCOMPARE(users, (QStringList{QStringLiteral("op-alice"), QString(), QString()}));
     file.seek(0);
     QCOMPARE(QCryptographicHash::hash(file.readAll(), QCryptographicHash::Sha256).toHex(), r.sha256);
 
@@ -291,6 +317,7 @@ void TestAuditLog::archiveTrimsExactlyWhatItWrote()
     QCOMPARE(records.size(), 3);
     QCOMPARE(QString::fromStdString(records.first().action), QStringLiteral("audit-archive"));
     QCOMPARE(QString::fromStdString(records.first().actor), QStringLiteral("archivist"));
+    QCOMPARE(QString::fromStdString(records.first().user), QStringLiteral("audit-archiver"));
 
     // A second archive adds to the total; nothing older is left to trim.
     const AuditArchiver::Result again = archive(archiver.get(), 2000, dir.filePath(QStringLiteral("audit-2.jsonl")));

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/common/entry.h"
+#include "core/common/vectorrecord.h"
 #include "core/control/corpusfile.h"
 #include "tests/control/controltestsupport.h"
 #include "tests/support/ctlrun.h"
@@ -36,12 +37,14 @@ private slots:
     void cleanupTestCase();
     void roundTripIsExact();
     void secondImportChangesNothing();
+    void fileWithoutUsersStillImports();
     void dryRunWritesNothing();
     void conflictsAreReportedAndPreferDecides();
     void truncatedFileIsRefusedWithItsLine();
     void corruptedChecksumIsRefused();
     void forgedKeyIsRefused();
     void hostileStringsArePrintedEscaped();
+    void variantsAndNegativePairsRoundTrip();
 
 private:
     using Run = CtlRun;
@@ -192,6 +195,15 @@ void TestCorpus::roundTripIsExact()
     QVERIFY(lines.first().contains("\"t\":\"header\"") && lines.first().contains("\"format\":\"l0l3-corpus\""));
     QVERIFY(lines.last().contains("\"t\":\"trailer\"") && lines.last().contains("\"sha256\":\""));
     QVERIFY2(hazard(lines.join('\n')).isEmpty(), hazard(lines.join('\n')).constData());
+    // Each audit record with the ACL user that wrote it, beside the actor it asserted.
+    qsizetype auditLines = 0;
+    for (const QByteArray &line : lines) {
+        if (!line.contains("\"t\":\"audit\""))
+            continue;
+        ++auditLines;
+        QVERIFY2(line.contains("\"actor\":\"ci\",\"user\":\"console\""), line.constData());
+    }
+    QVERIFY(auditLines >= 5);
 
     m_restored = freshServer();
     QVERIFY(m_restored);
@@ -235,7 +247,41 @@ void TestCorpus::roundTripIsExact()
         QCOMPARE(f[0].str, QByteArray("action"));
         QCOMPARE(f[1].str, QByteArray("import"));
         QCOMPARE(f[5].str, QByteArray("ci"));
+        QByteArray user;
+        for (qsizetype i = 0; i + 1 < f.size(); i += 2) {
+            if (f[i].str == "user")
+                user = f[i + 1].str;
+        }
+        QCOMPARE(user, QByteArray("console"));
     }
+}
+
+void TestCorpus::fileWithoutUsersStillImports()
+{
+    // A file exported before audit lines carried "user": the same file without it, checksum recomputed.
+    QVERIFY(m_restored);
+    const QList<QByteArray> lines = exportLines();
+    QByteArray body;
+    qsizetype stripped = 0;
+    for (qsizetype i = 0; i + 1 < lines.size(); ++i) {
+        QByteArray line = lines[i];
+        if (line.contains("\"t\":\"audit\"")) {
+            line.replace(",\"user\":\"console\"", "");
+            stripped += line.contains("\"user\"") ? 0 : 1;
+        }
+        body += line + '\n';
+    }
+    QVERIFY(stripped >= 5);
+    QByteArray trailer = lines.last();
+    const qsizetype at = trailer.indexOf("\"sha256\":\"") + 10;
+    trailer.replace(at, 64, QCryptographicHash::hash(body, QCryptographicHash::Sha256).toHex());
+    QFile old(path(QStringLiteral("before-users.jsonl")));
+    QVERIFY(old.open(QIODevice::WriteOnly));
+    old.write(body + trailer + '\n');
+    old.close();
+    const Run r = ctl(*m_restored, {QStringLiteral("import"), old.fileName()});
+    QVERIFY2(r.code == 0, r.err.constData());
+    QVERIFY2(r.out.contains("imported 0 (replaced 0), unchanged 5, conflicts 0"), r.out.constData());
 }
 
 void TestCorpus::secondImportChangesNothing()
@@ -437,6 +483,74 @@ void TestCorpus::hostileStringsArePrintedEscaped()
     QVERIFY(restored);
     QCOMPARE(restored->system, std::string("<b>system</b>\x07\t\xe2\x80\xa8"));
     QVERIFY(server->stop());
+}
+
+void TestCorpus::variantsAndNegativePairsRoundTrip()
+{
+    // A corpus with a main entry, a variant attached to it and a negative pair that tightened it
+    // (denied at 0.90, and two confirmations since between it and the threshold).
+    std::unique_ptr<RedisServer> source = freshServer();
+    QVERIFY(source);
+    RedisClient src = source->client();
+    const Proposal main = makeProposal("v-main", "How do I reset my password?");
+    const Proposal variant = makeProposal("v-variant", "I forgot my password, what now?");
+    const QString mainId = seedProposal(src, main);
+    const QString variantId = seedProposal(src, variant);
+    const QString mainKey = QString::fromStdString(main.key);
+    const QString variantKey = QString::fromStdString(variant.key);
+    const Run approved = ctl(*source, {QStringLiteral("approve"), mainId});
+    QVERIFY2(approved.code == 0, approved.err.constData());
+    const Run attached = ctl(*source, {QStringLiteral("approve"), variantId, QStringLiteral("--variant-of"), mainKey});
+    QVERIFY2(attached.code == 0, attached.err.constData());
+    const QByteArray vectorKey = qb(RedisSchema::vectorKey(main.key));
+    auto record = VectorRecordCodec::decode(src.get(vectorKey).toStdString());
+    QVERIFY(record);
+    record->threshold = 0.95f;
+    record->denied = 0.90f;
+    record->evidence = {0.93f, 0.94f};
+    const std::optional<std::string> tightened = VectorRecordCodec::encode(*record);
+    QVERIFY(tightened);
+    QCOMPARE(src.command({"SET", vectorKey, qb(*tightened)}).str, QByteArray("OK"));
+    const QByteArray negative = QByteArray(32, 'e');
+    QCOMPARE(src.command({"SADD", qb(RedisSchema::l1NegativeKey(main.key)), negative}).integer, 1);
+
+    const QString file = path(QStringLiteral("variants.jsonl"));
+    const Run exp = ctl(*source, {QStringLiteral("export"), QStringLiteral("--out"), file});
+    QVERIFY2(exp.code == 0, exp.err.constData());
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray text = f.readAll();
+    const QByteArray variantOf = QByteArray("\"variant_of\":\"") + mainKey.toUtf8() + QByteArray("\"");
+    const QByteArray negatives = QByteArray("\"l1_negatives\":[\"") + negative + QByteArray("\"]");
+    QVERIFY2(text.contains(variantOf), text.constData());
+    QVERIFY2(text.contains(negatives), text.constData());
+    QVERIFY2(text.contains("\"l1_denied\":0.89999") && text.contains("\"l1_evidence\":[0.93000"), text.constData());
+
+    std::unique_ptr<RedisServer> target = freshServer();
+    QVERIFY(target);
+    const Run imp = ctl(*target, {QStringLiteral("import"), file});
+    QVERIFY2(imp.code == 0, imp.err.constData());
+    RedisClient dst = target->client();
+    // The main entry knows its variant again, keeps its tightened threshold and its negative pair.
+    const RedisValue variants = dst.command({"SMEMBERS", qb(RedisSchema::variantsKey(main.key))});
+    QCOMPARE(variants.elements.size(), 1);
+    QCOMPARE(variants.elements[0].str, variantKey.toUtf8());
+    const auto restored = VectorRecordCodec::decode(dst.get(vectorKey).toStdString());
+    QVERIFY(restored);
+    QCOMPARE(restored->threshold, 0.95f);
+    QCOMPARE(restored->denied.value_or(-1.0f), 0.90f);
+    QCOMPARE(restored->evidence, (std::vector<float>{0.93f, 0.94f}));
+    const RedisValue negativePairs = dst.command({"SMEMBERS", qb(RedisSchema::l1NegativeKey(main.key))});
+    QCOMPARE(negativePairs.elements.size(), 1);
+    QCOMPARE(negativePairs.elements[0].str, negative);
+    // So revoking the main entry on the restored server takes its variant with it.
+    const Run revoked = ctl(*target, {QStringLiteral("revoke"), mainKey});
+    QVERIFY2(revoked.code == 0, revoked.err.constData());
+    QVERIFY(dst.get(qb(RedisSchema::entryKey(variant.key))).isEmpty());
+    QVERIFY(dst.get(vectorKey).isEmpty());
+
+    QVERIFY(source->stop());
+    QVERIFY(target->stop());
 }
 
 QTEST_GUILESS_MAIN(TestCorpus)

@@ -19,6 +19,7 @@ private slots:
     void damagedFilesAreRefusedWithTheirLine_data();
     void damagedFilesAreRefusedWithTheirLine();
     void partialKeysAreCountedNotRefused();
+    void auditLinesWithoutUserStillRead();
 
 private:
     static Entry entry(const std::string &prompt);
@@ -64,6 +65,7 @@ QByteArray TestCorpusFile::sample()
     r.action = "approve";
     r.key = entry("How do I pay?").key;
     r.actor = "alice\x07";
+    r.user = "op-alice";
     r.tsMs = 1700000000000;
     r.version = 1;
     r.detail = "proposal=1-0";
@@ -121,6 +123,7 @@ void TestCorpusFile::writtenFileReadsBackExactly()
     auto audit = reader.next();
     QVERIFY(audit && audit->type == Corpus::Line::Type::Audit);
     QCOMPARE(audit->audit.actor, std::string("alice\x07"));
+    QCOMPARE(audit->audit.user, std::string("op-alice"));
     auto trailer = reader.next();
     QVERIFY2(trailer && trailer->type == Corpus::Line::Type::Trailer, qPrintable(reader.errorString()));
     QVERIFY(!reader.next());
@@ -166,6 +169,31 @@ void TestCorpusFile::damagedFilesAreRefusedWithTheirLine_data()
     longNs.replace("\"ns\":\"acme\"", QByteArray("\"ns\":\"" + QByteArray(2000, 'n') + '"'));
     QTest::newRow("long name") << withTrailer(lines[0] + '\n' + longNs + '\n', 1)
                                << QStringLiteral("line 2: field \"ns\" is longer than 1024 bytes");
+    QByteArray badUser = lines[4];
+    badUser.replace("\"user\":\"op-alice\"", "\"user\":7");
+    QTest::newRow("user not a string") << withTrailer(lines[0] + '\n' + badUser + '\n', 0, 0, 1)
+                                       << QStringLiteral("line 2: field \"user\" is missing or not a string");
+    // The L1 threshold's state: bounded numbers only.
+    auto withL1 = [&](const QByteArray &members) {
+        QByteArray line = lines[1];
+        line.chop(1);
+        return withTrailer(lines[0] + '\n' + line + ",\"l1_threshold\":0.9," + members + "}\n", 1);
+    };
+    QTest::newRow("l1_denied out of range")
+        << withL1("\"l1_denied\":1.5") << QStringLiteral("line 2: field \"l1_denied\" is not a number");
+    QTest::newRow("l1_denied string") << withL1("\"l1_denied\":\"0.9\"")
+                                      << QStringLiteral("line 2: field \"l1_denied\" is not a number");
+    QTest::newRow("l1_evidence not an array")
+        << withL1("\"l1_evidence\":0.85") << QStringLiteral("line 2: field \"l1_evidence\" is not an array");
+    QByteArray many = "\"l1_evidence\":[0.85";
+    for (int i = 0; i < 256; ++i)
+        many += ",0.85";
+    QTest::newRow("l1_evidence too long")
+        << withL1(many + ']') << QStringLiteral("line 2: field \"l1_evidence\" is not an array");
+    QTest::newRow("l1_evidence below the floor")
+        << withL1("\"l1_evidence\":[0.85,0.5]") << QStringLiteral("line 2: field \"l1_evidence\" holds something");
+    QTest::newRow("l1_evidence not numbers")
+        << withL1("\"l1_evidence\":[\"0.85\"]") << QStringLiteral("line 2: field \"l1_evidence\" holds something");
     QByteArray flipped = good;
     flipped.replace("How do I pay?", "How do I paY?");
     QTest::newRow("checksum") << flipped << QStringLiteral("line 6: checksum mismatch");
@@ -189,6 +217,27 @@ void TestCorpusFile::partialKeysAreCountedNotRefused()
     const QString error = readAll(withTrailer(lines[0] + '\n' + partial + '\n', 1), &unverified);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     QCOMPARE(unverified, 1);
+}
+
+// A file written before audit lines carried the authenticated user: the record reads with none.
+void TestCorpusFile::auditLinesWithoutUserStillRead()
+{
+    const QList<QByteArray> lines = sample().split('\n');
+    QByteArray old = lines[4];
+    QVERIFY(old.contains("\"t\":\"audit\""));
+    QVERIFY(old.contains(",\"user\":\"op-alice\""));
+    old.replace(",\"user\":\"op-alice\"", "");
+    QBuffer buffer;
+    buffer.setData(withTrailer(lines[0] + '\n' + old + '\n', 0, 0, 1));
+    buffer.open(QIODevice::ReadOnly);
+    CorpusReader reader(&buffer);
+    QVERIFY(reader.next());
+    const auto audit = reader.next();
+    QVERIFY2(audit && audit->type == Corpus::Line::Type::Audit, qPrintable(reader.errorString()));
+    QCOMPARE(audit->audit.actor, std::string("alice\x07"));
+    QCOMPARE(audit->audit.user, std::string());
+    const auto trailer = reader.next();
+    QVERIFY2(trailer && trailer->type == Corpus::Line::Type::Trailer, qPrintable(reader.errorString()));
 }
 
 QTEST_GUILESS_MAIN(TestCorpusFile)

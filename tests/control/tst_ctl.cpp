@@ -111,6 +111,11 @@ void TestCtl::proposalsJsonThenApprove()
     const QJsonObject last = QJsonDocument::fromJson(audit.out).array().at(0).toObject();
     QCOMPARE(last.value(QStringLiteral("action")).toString(), QStringLiteral("approve"));
     QCOMPARE(last.value(QStringLiteral("actor")).toString(), QStringLiteral("ci"));
+    QCOMPARE(last.value(QStringLiteral("user")).toString(), QStringLiteral("console"));
+    // The table names the authenticated user beside the asserted actor.
+    const Run table = ctl({QStringLiteral("audit"), QStringLiteral("--limit"), QStringLiteral("1")});
+    QCOMPARE(table.code, 0);
+    QVERIFY2(table.out.contains("  ci (via console)  "), table.out.constData());
 }
 
 void TestCtl::approveTwiceIsVersionConflict()

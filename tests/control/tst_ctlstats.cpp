@@ -91,13 +91,16 @@ void TestCtlStats::cleanupTestCase()
 ApprovalResult TestCtlStats::run(const std::function<void(ApprovalService::ResultCallback)> &call)
 {
     ApprovalResult r;
-    r.message = QStringLiteral("no result in time");
     bool done = false;
     call([&](const ApprovalResult &result) {
         r = result;
         done = true;
     });
-    QTest::qWaitFor([&] { return done; }, TimeScale::ms(15000));
+    // The callers assert on r.ok: a result that never came is a failed one.
+    if (!QTest::qWaitFor([&] { return done; }, TimeScale::ms(15000))) {
+        r.ok = false;
+        r.message = QStringLiteral("no result in time");
+    }
     return r;
 }
 

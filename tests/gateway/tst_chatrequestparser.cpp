@@ -28,6 +28,7 @@ private slots:
     void answerChangingFieldsBypass();
     void upstreamIsAskedWhatWasKeyed_data();
     void upstreamIsAskedWhatWasKeyed();
+    void foldsABoundedHistory();
 };
 
 void TestChatRequestParser::rejectsBadBodies_data()
@@ -499,6 +500,65 @@ void TestChatRequestParser::duplicateKeyErrorIsBounded()
     QVERIFY(QUtf8StringView(error.message).isValidUtf8());
     QVERIFY(QUtf8StringView(error.param).isValidUtf8());
     QVERIFY(error.param.starts_with(std::string(63, 'k')));
+}
+
+void TestChatRequestParser::foldsABoundedHistory()
+{
+    const QByteArray conversation = R"({"model":"m","messages":[{"role":"system","content":"Be brief."},)"
+                                    R"({"role":"user","content":"Largest city in Canada?"},)"
+                                    R"({"role":"assistant","content":"Toronto."},)"
+                                    R"({"role":"user","content":"And the second largest?"}]})";
+    const std::string_view body(conversation.constData(), conversation.size());
+    ChatRequestParser parser;
+    ChatRequest request;
+    ChatRequestError error;
+    // Off (the default): a conversation bypasses the cache.
+    QVERIFY(parser.parse(body, &request, &error));
+    QVERIFY(!request.singleTurn);
+    QCOMPARE(request.bypassReason, std::string("multi-turn"));
+
+    parser.setLimits({0, 0, 2});
+    QVERIFY(parser.parse(body, &request, &error));
+    QVERIFY2(request.singleTurn, request.bypassReason.c_str());
+    QCOMPARE(request.user, std::string("And the second largest?"));
+    QCOMPARE(request.system,
+             std::string("Be brief.\n") + std::string(ChatRequestParser::kHistoryMarker)
+                 + "\n[user 23]\nLargest city in Canada?\n[assistant 8]\nToronto.\n");
+    // Another conversation before the same follow-up: another system prompt, so another key and scope.
+    ChatRequest other;
+    QByteArray australia = conversation;
+    australia.replace("Canada", "Australia").replace("Toronto", "Sydney");
+    QVERIFY(parser.parse(std::string_view(australia.constData(), australia.size()), &other, &error));
+    QVERIFY(other.singleTurn);
+    QCOMPARE(other.user, request.user);
+    QVERIFY(other.system != request.system);
+
+    const auto bypass = [&](const QByteArray &messages) {
+        const QByteArray b = R"({"messages":[)" + messages + "]}";
+        ChatRequest r;
+        if (!parser.parse(std::string_view(b.constData(), b.size()), &r, &error))
+            return std::string("refused: ") + error.code;
+        return r.singleTurn ? std::string() : r.bypassReason;
+    };
+    const QByteArray u = R"({"role":"user","content":"q"})";
+    const QByteArray a = R"({"role":"assistant","content":"a"})";
+    QCOMPARE(bypass(u + "," + a + "," + u), std::string());
+    // More earlier turns than allowed.
+    QCOMPARE(bypass(u + "," + a + "," + u + "," + a + "," + u), std::string("multi-turn"));
+    // Not ending on a user message, or with a tool turn.
+    QCOMPARE(bypass(u + "," + a), std::string("multi-turn"));
+    QCOMPARE(bypass(u + R"(,{"role":"tool","content":"x"},)" + u), std::string("multi-turn"));
+    // An assistant turn with tool calls has a field the key does not hold.
+    QVERIFY(
+        bypass(
+            u
+            + R"(,{"role":"assistant","content":"a","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},)"
+            + u)
+        != std::string());
+    // No system prompt can pass for a folded history.
+    const QByteArray forged = R"({"role":"system","content":")" + QByteArray(ChatRequestParser::kHistoryMarker.data())
+        + R"(\n[user 1]\nq\n"},)";
+    QCOMPARE(bypass(forged + u), std::string("reserved history marker in the system prompt"));
 }
 
 QTEST_GUILESS_MAIN(TestChatRequestParser)

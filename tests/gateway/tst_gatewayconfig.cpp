@@ -56,6 +56,7 @@ private slots:
     void rejects_data();
     void rejects();
     void options();
+    void embeddingsEndpoint();
     void connectionLimits();
     void resilienceOptions();
     void resilienceDefaults();
@@ -183,6 +184,17 @@ void TestGatewayConfig::rejects_data()
     QTest::newRow("missing config file") << with({"--config", "/nonexistent/l0l3.conf"}) << QStringLiteral("--config");
     QTest::newRow("missing region") << QStringList{QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1")}
                                     << QStringLiteral("--region");
+    QTest::newRow("embeddings without model")
+        << with({"--embeddings", "http://127.0.0.1:8001/v1"}) << QStringLiteral("--embeddings-model");
+    QTest::newRow("embeddings model alone") << with({"--embeddings-model", "m"}) << QStringLiteral("--embeddings");
+    QTest::newRow("embeddings model with a space")
+        << with({"--embeddings", "http://127.0.0.1:8001/v1", "--embeddings-model", "a b"})
+        << QStringLiteral("--embeddings-model");
+    QTest::newRow("embeddings bad url") << with({"--embeddings", "ftp://x/v1", "--embeddings-model", "m"})
+                                        << QStringLiteral("--embeddings");
+    QTest::newRow("embeddings ca file for http") << with(
+        {"--embeddings", "http://127.0.0.1:8001/v1", "--embeddings-model", "m", "--embeddings-ca-file", "/etc/hosts"})
+                                                 << QStringLiteral("--embeddings-ca-file");
 }
 
 void TestGatewayConfig::rejects()
@@ -221,6 +233,38 @@ void TestGatewayConfig::options()
     QCOMPARE(c.upstream.timeoutMs, 1500);
     QCOMPARE(c.upstream.connectTimeoutMs, 300);
     QCOMPARE(QByteArray::fromStdString(c.namespaceDefault), QByteArray("acme"));
+}
+
+void TestGatewayConfig::embeddingsEndpoint()
+{
+    Args plain(required());
+    GatewayConfig c;
+    std::string error;
+    QCOMPARE(GatewayConfig::parse(int(plain.argv.size()), plain.argv.data(), &c, &error, envOf({})),
+             GatewayConfig::Action::Run);
+    QVERIFY(c.embeddingsUrl.empty()); // the lexical provider
+    QCOMPARE(c.embeddingsBudgetMs, 50);
+
+    QStringList l = required();
+    l << QStringLiteral("--embeddings") << QStringLiteral("http://10.0.0.7:8080/openai/v1")
+      << QStringLiteral("--embeddings-model") << QStringLiteral("text-embedding-3-small")
+      << QStringLiteral("--embeddings-budget-ms") << QStringLiteral("80") << QStringLiteral("--embeddings-timeout-ms")
+      << QStringLiteral("900");
+    Args a(l);
+    GatewayConfig e;
+    QCOMPARE(GatewayConfig::parse(int(a.argv.size()), a.argv.data(), &e, &error,
+                                  envOf({{"L0L3_EMBEDDINGS_API_KEY", "sk-embed"}})),
+             GatewayConfig::Action::Run);
+    QCOMPARE(QByteArray::fromStdString(e.embeddings.host), QByteArray("10.0.0.7"));
+    QCOMPARE(e.embeddings.port, std::uint16_t(8080));
+    QCOMPARE(QByteArray::fromStdString(e.embeddings.basePath + e.embeddings.endpoint),
+             QByteArray("/openai/v1/embeddings"));
+    QCOMPARE(QByteArray::fromStdString(e.embeddingsModel), QByteArray("text-embedding-3-small"));
+    QCOMPARE(QByteArray::fromStdString(e.embeddingsApiKey), QByteArray("sk-embed"));
+    QCOMPARE(e.embeddingsBudgetMs, 80);
+    QCOMPARE(e.embeddings.timeoutMs, 900);
+    QCOMPARE(e.embeddings.connectTimeoutMs, 1000);
+    QCOMPARE(e.upstream.timeoutMs, 30000); // the upstream's own
 }
 
 void TestGatewayConfig::connectionLimits()

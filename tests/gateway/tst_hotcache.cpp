@@ -208,7 +208,11 @@ void TestHotCache::concurrentAccess()
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 20000; ++i) {
-                const std::string key = keyOf((i * 7 + t) % 8000);
+                // Each key is put, then read twice right after: a read hits unless another
+                // thread's clear, invalidation or eviction came in between, so there are hits
+                // however the threads are scheduled (one after the other, too). 4 x 6,667 keys
+                // over 8,000 slots keep eviction busy.
+                const std::string key = keyOf(((i / 3) * 7 + t) % 8000);
                 if (i % 3 == 0)
                     cache.put(key, CachedAnswer::fromContent("value"));
                 else if (i % 97 == 0)

@@ -120,6 +120,7 @@ private slots:
     void replicaDownReadsFallbacks();
     void missProposesOnce();
     void proposalsThatCannotGoOut();
+    void proposalsGoOutInBatches();
 
 private:
     // Writes an entry for (ns, prompt) on server; returns its key.
@@ -433,6 +434,57 @@ void TestTierChain::proposalsThatCannotGoOut()
     QCOMPARE(inboxLength(), before);
     QCOMPARE(metric(*m_metrics, "l0l3_proposals_total"), 0.0);
     down->stop();
+    primary->stop();
+}
+
+// A batching Proposer holds proposals until its timer, flush() or kMaxBatch of them; then each is sent.
+void TestTierChain::proposalsGoOutInBatches()
+{
+    const auto primary = connect(gatewayUrl(m_primary), "primary");
+    QVERIFY(primary->isReady());
+    const long long before = inboxLength();
+    const auto answered = [&] { // replies come in order: once PING is answered, so is everything sent before it
+        bool barrier = false;
+        primary->command({"PING"}, [&](const redisReply *, std::string_view) { barrier = true; });
+        return m_loop->runUntil([&] { return barrier; }, 3000);
+    };
+
+    {
+        // A window no test waits for (a protocol timer, not a wall-clock bound): only flush() sends.
+        Proposer proposer(m_loop->context, *primary, *m_metrics, "nyc", 3600 * 1000);
+        for (int i = 0; i < 3; ++i)
+            proposer.propose(proposal("Batched"));
+        QVERIFY(answered());
+        QCOMPARE(inboxLength(), before);
+        proposer.flush();
+        QVERIFY(answered());
+        QCOMPARE(inboxLength(), before + 3);
+        QCOMPARE(metric(*m_metrics, "l0l3_proposals_total"), 3.0);
+
+        // A full batch goes out without waiting.
+        for (std::size_t i = 0; i + 1 < Proposer::kMaxBatch; ++i)
+            proposer.propose(proposal("Full batch"));
+        QVERIFY(answered());
+        QCOMPARE(inboxLength(), before + 3);
+        proposer.propose(proposal("Full batch"));
+        QVERIFY(answered());
+        QCOMPARE(inboxLength(), before + 3 + static_cast<long long>(Proposer::kMaxBatch));
+
+        // Still waiting when the Proposer goes: dropped, never sent.
+        proposer.propose(proposal("Dropped"));
+    }
+    QVERIFY(answered());
+    const long long sent = before + 3 + static_cast<long long>(Proposer::kMaxBatch);
+    QCOMPARE(inboxLength(), sent);
+
+    // The timer sends a batch by itself.
+    Proposer timed(m_loop->context, *primary, *m_metrics, "nyc", 20);
+    timed.propose(proposal("Timed"));
+    timed.propose(proposal("Timed"));
+    QVERIFY(m_loop->runUntil([&] { return metric(*m_metrics, "l0l3_proposals_total") == double(sent - before + 2); },
+                             3000));
+    QCOMPARE(inboxLength(), sent + 2);
+    QCOMPARE(metric(*m_metrics, "l0l3_proposals_failed_total"), 0.0);
     primary->stop();
 }
 

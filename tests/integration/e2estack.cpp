@@ -36,11 +36,15 @@ bool E2eStack::start(const Options &options, QString *error)
     m_primary = std::make_unique<RedisServer>();
     RedisServer::Options primaryOptions;
     primaryOptions.persistence = options.persistence;
+    if (options.redisTls)
+        primaryOptions.useTls(*options.redisTls);
     if (!m_primary->start(primaryOptions, error))
         return false;
     for (const QString &region : options.regions) {
         RedisServer::Options o;
         o.persistence = options.persistence;
+        if (options.redisTls)
+            o.useTls(*options.redisTls);
         o.replicaOfHost = m_primary->host();
         o.replicaOfPort = options.replicaOfPort ? options.replicaOfPort(region, m_primary->port()) : m_primary->port();
         auto replica = std::make_unique<RedisServer>();
@@ -59,6 +63,8 @@ bool E2eStack::start(const Options &options, QString *error)
         o.quorum = 2;
         o.downAfterMs = options.downAfterMs;
         o.failoverTimeoutMs = options.failoverTimeoutMs;
+        if (options.redisTls)
+            o.useTls(*options.redisTls);
         auto sentinel = std::make_unique<RedisServer>();
         if (!sentinel->start(o, error))
             return false;
@@ -153,7 +159,10 @@ QStringList E2eStack::gatewayArgs(const QString &region, int port) const
                        QStringLiteral("--primary"),  m_primary->url(QStringLiteral("gateway")),
                        QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1/v1").arg(m_stubPort),
                        QStringLiteral("--threads"),  QStringLiteral("1")}
-    + sentinelArgs() + m_options.gatewayArgs;
+    + sentinelArgs()
+        + (m_options.redisTls ? QStringList{QStringLiteral("--redis-ca-file"), m_options.redisTls->caCert()}
+                              : QStringList{})
+        + m_options.gatewayArgs;
 }
 
 QStringList E2eStack::sentinelArgs() const
@@ -161,8 +170,10 @@ QStringList E2eStack::sentinelArgs() const
     if (m_sentinels.empty())
         return {};
     QStringList addresses;
+    // Over TLS a Sentinel is named by a rediss:// URL, as in the demo.
+    const QString scheme = m_options.redisTls ? QStringLiteral("rediss://") : QString();
     for (const auto &s : m_sentinels)
-        addresses.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
+        addresses.append(QStringLiteral("%1%2:%3").arg(scheme, s->host()).arg(s->port()));
     // A failover may promote any replica: the gateway's credentials may go to each data server.
     QStringList servers{QStringLiteral("%1:%2").arg(m_primary->host()).arg(m_primary->port())};
     for (const auto &r : m_replicas)
@@ -210,9 +221,41 @@ RedisConnection::Options E2eStack::consoleOptions(int port)
     return o;
 }
 
+RedisConnection::Options E2eStack::consoleOptionsFor(int port) const
+{
+    RedisConnection::Options o = consoleOptions(port);
+    o.tls = redisTls();
+    return o;
+}
+
+RedisTls E2eStack::redisTls() const
+{
+    RedisTls tls;
+    if (m_options.redisTls) {
+        tls.enabled = true;
+        tls.caFile = m_options.redisTls->caCert();
+    }
+    return tls;
+}
+
+QString E2eStack::ctlPrimaryUrl() const
+{
+    return QStringLiteral("%1://console@%2:%3")
+        .arg(m_options.redisTls ? QStringLiteral("rediss") : QStringLiteral("redis"), m_primary->host())
+        .arg(m_primary->port());
+}
+
+QStringList E2eStack::ctlTlsArgs() const
+{
+    if (!m_options.redisTls)
+        return {};
+    return {QStringLiteral("--redis-ca-file"), m_options.redisTls->caCert()};
+}
+
 SentinelClient::Options E2eStack::sentinelClientOptions()
 {
     SentinelClient::Options o;
+    o.tls = redisTls();
     for (RedisServer *s : sentinels())
         o.sentinels.append({s->host(), s->port()});
     if (!m_sentinels.empty()) {

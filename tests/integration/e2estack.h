@@ -32,6 +32,10 @@ struct E2eStackOptions
     // The port a region's replica replicates from (e.g. a proxy in front of
     // the primary); called once the primary is up. Unset: the primary's port.
     std::function<int(const QString &region, int primaryPort)> replicaOfPort;
+    // TLS-only primary, replicas and Sentinels (RedisServerOptions::useTls):
+    // the gateways get rediss:// links and --redis-ca-file, consoleOptions()
+    // and sentinelClientOptions() the CA. Null: plain TCP. Not owned.
+    const TestCertificates *redisTls = nullptr;
 };
 
 // Several regions of the product on loopback, all real processes: one
@@ -70,8 +74,16 @@ public:
     // Starts the region's gateway again on the port it had.
     bool restartGateway(const QString &region, QString *error);
 
-    // The console user on a data server, for RedisConnection / ApprovalService.
+    // The console user on a data server, for RedisConnection / ApprovalService
+    // (plain TCP; consoleOptionsFor() adds the stack's TLS).
     static RedisConnection::Options consoleOptions(int port);
+    RedisConnection::Options consoleOptionsFor(int port) const;
+    // What a client of this stack's nodes needs: enabled with the CA over TLS.
+    RedisTls redisTls() const;
+    // The primary's URL for --primary of l0l3-ctl (redis[s]://console@HOST:PORT),
+    // and the flags it needs besides (--redis-ca-file over TLS).
+    QString ctlPrimaryUrl() const;
+    QStringList ctlTlsArgs() const;
     // The console's view of the Sentinels: their ACL user, the console user
     // for ROLE, and every data server as a host it may authenticate to.
     SentinelClient::Options sentinelClientOptions();

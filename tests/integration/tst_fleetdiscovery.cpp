@@ -1,13 +1,15 @@
 // Fleet discovery against real processes: gateways announce themselves in
 // the registry on the primary and keep the replication heartbeat going
 // without any console; l0l3-ctl fleet --json reads the registry, INFO
-// replication, the Sentinels and every gateway's /metrics.
+// replication, the Sentinels and every gateway's /metrics. The same over TLS
+// (TLS-only nodes and Sentinels, rediss:// links, a CA made for the run).
 
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcessEnvironment>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cmath>
@@ -21,6 +23,7 @@
 #include "tests/support/gatewaystack.h"
 #include "tests/support/httpclient.h"
 #include "tests/support/poll.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
 
@@ -51,8 +54,11 @@ class TestFleetDiscovery : public QObject
     Q_OBJECT
 
 private slots:
+    void initTestCase();
+    void heartbeatWithoutConsole_data();
     void heartbeatWithoutConsole();
     void fleetFollowsGateways();
+    void fleetOverTls();
 
 private:
     struct Run : CtlRun
@@ -61,14 +67,38 @@ private:
     };
     Run ctlFleet(E2eStack &stack, const QStringList &extra);
     static QJsonObject gatewayNamed(const QJsonObject &fleet, const QString &instance);
+    // Starts two regions and three Sentinels (TLS-only with tls), sends some
+    // traffic and checks what l0l3-ctl fleet --json reports of them; the
+    // gateways by region in *byRegion. Fails the test function on a mismatch.
+    void startAndListFleet(E2eStack &stack, const TestCertificates *tls, QHash<QString, QJsonObject> *byRegion);
+
+    QTemporaryDir m_dir;
+    TestCertificates m_certificates;
 };
 
+void TestFleetDiscovery::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    QString error;
+    QVERIFY2(m_certificates.create(m_dir.path(), &error), qPrintable(error));
+}
+
+void TestFleetDiscovery::heartbeatWithoutConsole_data()
+{
+    QTest::addColumn<bool>("tls");
+    QTest::newRow("plain") << false;
+    QTest::newRow("tls") << true;
+}
+
 // Primary, replica and one gateway, no console and nothing else writing the
-// heartbeat: the gateway's own heartbeat makes its lag finite.
+// heartbeat: the gateway's own heartbeat makes its lag finite. Over TLS: the
+// gateway announces itself and writes the heartbeat over rediss://.
 void TestFleetDiscovery::heartbeatWithoutConsole()
 {
+    QFETCH(bool, tls);
     GatewayStack stack;
     GatewayStack::Options options;
+    options.redisTls = tls ? &m_certificates : nullptr;
     // A long period: a state change reaches the record only by being announced at once.
     options.gatewayArgs = {QStringLiteral("--announce-interval-ms"), QStringLiteral("30000")};
     QString error;
@@ -115,10 +145,9 @@ TestFleetDiscovery::Run TestFleetDiscovery::ctlFleet(E2eStack &stack, const QStr
     env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_USER"), QString::fromUtf8(so.sentinelUser));
     env.insert(QStringLiteral("L0L3_SENTINEL_AUTH_PASSWORD"), QString::fromUtf8(so.sentinelPassword));
     Run r;
-    static_cast<CtlRun &>(r) = runCtl(QStringList{QStringLiteral("--primary"),
-                                                  consoleUrl(stack.primary().host(), stack.primary().port()),
-                                                  QStringLiteral("fleet"), QStringLiteral("--json")}
-                                          + extra,
+    static_cast<CtlRun &>(r) = runCtl(QStringList{QStringLiteral("--primary"), stack.ctlPrimaryUrl()}
+                                          + stack.ctlTlsArgs()
+                                          + QStringList{QStringLiteral("fleet"), QStringLiteral("--json")} + extra,
                                       env);
     r.json = QJsonDocument::fromJson(r.out).object();
     return r;
@@ -133,15 +162,13 @@ QJsonObject TestFleetDiscovery::gatewayNamed(const QJsonObject &fleet, const QSt
     return {};
 }
 
-// Two regions (a replica and a gateway each), three Sentinels: l0l3-ctl
-// fleet lists both gateways with live figures; a stopped gateway turns stale,
-// then disappears; a new one appears; nothing is restarted.
-void TestFleetDiscovery::fleetFollowsGateways()
+void TestFleetDiscovery::startAndListFleet(E2eStack &stack, const TestCertificates *tls,
+                                           QHash<QString, QJsonObject> *byRegion)
 {
-    E2eStack stack;
     E2eStack::Options options;
     options.regions = {QStringLiteral("nyc"), QStringLiteral("tokyo")};
     options.sentinels = 3;
+    options.redisTls = tls;
     // A 1 s period: stale after 2 s, gone after 3 s.
     options.gatewayArgs = {QStringLiteral("--announce-interval-ms"), QStringLiteral("1000")};
     QString error;
@@ -182,12 +209,11 @@ void TestFleetDiscovery::fleetFollowsGateways()
         TimeScale::ms(20000), 200);
     QVERIFY2(listed, QByteArray(run.out + "\n" + run.err).constData());
     // The instance ids default to host name:port; find them by region.
-    QHash<QString, QJsonObject> byRegion;
     for (const QJsonValue &v : run.json.value(u"gateways").toArray())
-        byRegion.insert(v.toObject().value(u"region").toString(), v.toObject());
-    QCOMPARE(byRegion.keys().size(), 2);
+        byRegion->insert(v.toObject().value(u"region").toString(), v.toObject());
+    QCOMPARE(byRegion->keys().size(), 2);
     for (const QString &region : options.regions) {
-        const QJsonObject g = byRegion.value(region);
+        const QJsonObject g = byRegion->value(region);
         QVERIFY2(!g.isEmpty(), qPrintable(region));
         QCOMPARE(g.value(u"url").toString(), QStringLiteral("http://127.0.0.1:%1").arg(stack.gatewayPort(region)));
         QCOMPARE(g.value(u"state").toString(), QStringLiteral("normal"));
@@ -215,9 +241,23 @@ void TestFleetDiscovery::fleetFollowsGateways()
         QCOMPARE(r.value(u"port").toInt(), stack.replica(region).port());
         QCOMPARE(r.value(u"link_up").toBool(), true);
     }
-    QCOMPARE(run.json.value(u"sentinels").toArray().size(), 3);
+    QVERIFY2(run.json.value(u"sentinels").toArray().size() == 3, QByteArray(run.out + "\n" + run.err).constData());
     QCOMPARE(run.json.value(u"primary").toObject().value(u"port").toInt(), stack.primary().port());
     QCOMPARE(run.json.value(u"malformed_records").toInt(), 0);
+}
+
+// Two regions (a replica and a gateway each), three Sentinels: l0l3-ctl
+// fleet lists both gateways with live figures; a stopped gateway turns stale,
+// then disappears; a new one appears; nothing is restarted.
+void TestFleetDiscovery::fleetFollowsGateways()
+{
+    E2eStack stack;
+    QHash<QString, QJsonObject> byRegion;
+    startAndListFleet(stack, nullptr, &byRegion);
+    if (QTest::currentTestFailed())
+        return;
+    Run run;
+    QString error;
 
     // Stop tokyo's gateway (a clean exit): stale once two periods pass, then gone.
     const QString tokyoInstance = byRegion.value(QStringLiteral("tokyo")).value(u"instance").toString();
@@ -268,6 +308,25 @@ void TestFleetDiscovery::fleetFollowsGateways()
     QCOMPARE(gatewayNamed(run.json, QStringLiteral("tokyo-joined")).value(u"url").toString(),
              QStringLiteral("http://127.0.0.1:%1").arg(joinedPort));
     QVERIFY(joined.stop());
+    stack.stop();
+}
+
+// The same fleet with every Redis link over TLS: the gateways announce
+// themselves and their heartbeat over rediss://, the Sentinels are asked on
+// their tls-port, and l0l3-ctl fleet reads it all with the run's CA.
+void TestFleetDiscovery::fleetOverTls()
+{
+    E2eStack stack;
+    QHash<QString, QJsonObject> byRegion;
+    startAndListFleet(stack, &m_certificates, &byRegion);
+    if (QTest::currentTestFailed())
+        return;
+    // The nodes listen with TLS only: the registry was written over TLS.
+    RedisClient plain;
+    const bool answered = plain.connect(stack.primary().host(), stack.primary().port(), QStringLiteral("console"),
+                                        TestCredentials::get().console, TimeScale::ms(3000))
+        && plain.ping();
+    QVERIFY2(!answered, "a TLS-only primary answered a plain-text client");
     stack.stop();
 }
 

@@ -76,7 +76,7 @@ echo "check-package: packed in $((SECONDS - start)) s: $(cd "$work/debs" && ls .
 deb_of() { ls "$work"/debs/"$1"_*.deb; }
 files_of() { dpkg-deb -c "$(deb_of "$1")" | awk '{print $6}' | sed 's|^\./|/|'; }
 expect_file() { # PACKAGE PATH
-    files_of "$1" | grep -qx "$2" || fail "$1 does not contain $2"
+    files_of "$1" | grep -x "$2" >/dev/null || fail "$1 does not contain $2"
 }
 expect_file l0l3-gateway /usr/bin/l0l3-gateway
 expect_file l0l3-gateway /lib/systemd/system/l0l3-gateway@.service
@@ -101,9 +101,11 @@ expect_file l0l3-doc /usr/share/doc/l0l3/ARCHITECTURE.md
 conffiles=$(dpkg-deb --ctrl-tarfile "$(deb_of l0l3-gateway)" | tar -xO ./conffiles)
 [[ $conffiles == /etc/l0l3/gateway-example.conf ]] || fail "l0l3-gateway conffiles: '$conffiles'"
 [[ $(files_of l0l3-gateway | grep -c '^/etc/.*[^/]$') == 1 ]] || fail "l0l3-gateway ships other files under /etc"
+# The listing is read whole first: grep -q in the pipe would exit at its match and, under
+# pipefail, tar's SIGPIPE would fail the check at random.
+control=$(dpkg-deb --ctrl-tarfile "$(deb_of l0l3-gateway)" | tar -t)
 for script in postinst prerm postrm; do
-    dpkg-deb --ctrl-tarfile "$(deb_of l0l3-gateway)" | tar -t | grep -qx "./$script" \
-        || fail "l0l3-gateway has no $script"
+    grep -qx "./$script" <<<"$control" || fail "l0l3-gateway has no $script"
 done
 expect_depends() { # PACKAGE LIBRARY-PACKAGE...
     local depends

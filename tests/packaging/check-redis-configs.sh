@@ -64,7 +64,7 @@ as() { # USER PASSWORD PORT COMMAND...
 }
 topology() { as topology "$L0L3_TOPOLOGY_PASSWORD" "$@"; }
 sentinel() { as l0l3-sentinel "$L0L3_SENTINEL_AUTH_PASSWORD" "$sentinel_port" sentinel "$@"; }
-link_up() { topology "$1" info replication | grep -q '^master_link_status:up'; }
+link_up() { topology "$1" info replication | grep '^master_link_status:up' >/dev/null; }
 for port in "$primary_port" "$replica_port" "$sentinel_port"; do
     poll 100 sh -c "redis-cli -h 127.0.0.1 -p $port ping 2>&1 | grep -q NOAUTH" \
         || fail "port $port: no NOAUTH for an anonymous PING: $(redis-cli -h 127.0.0.1 -p "$port" ping 2>&1)"
@@ -74,7 +74,7 @@ echo "check-redis-configs: anonymous clients refused by the primary, the replica
     || fail "the primary does not answer on HOST_ADDRESS"
 
 poll 150 link_up "$replica_port" || fail "the replica did not connect to the primary"
-topology "$replica_port" info persistence | grep -q '^aof_enabled:1' || fail "the replica does not persist with AOF"
+topology "$replica_port" info persistence | grep '^aof_enabled:1' >/dev/null || fail "the replica does not persist with AOF"
 as console "$L0L3_CONSOLE_PASSWORD" "$primary_port" set l0l3:v1:heartbeat before-failover | grep -q OK \
     || fail "the console could not write to the primary"
 # Replication is asynchronous: the write must have reached the replica before it is promoted.

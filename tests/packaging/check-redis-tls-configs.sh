@@ -78,7 +78,7 @@ as() { # USER PASSWORD PORT COMMAND...
 }
 topology() { as topology "$L0L3_TOPOLOGY_PASSWORD" "$@"; }
 sentinel() { as l0l3-sentinel "$L0L3_SENTINEL_AUTH_PASSWORD" "$sentinel_port" sentinel "$@"; }
-link_up() { topology "$1" info replication | grep -q '^master_link_status:up'; }
+link_up() { topology "$1" info replication | grep '^master_link_status:up' >/dev/null; }
 for port in "$primary_port" "$replica_port" "$sentinel_port"; do
     poll 100 sh -c "timeout 10 redis-cli --tls --cacert $work/ca.crt -h 127.0.0.1 -p $port ping 2>&1 | grep -q NOAUTH" \
         || fail "port $port: no NOAUTH for an anonymous TLS PING: $(tls_cli ca "$port" ping)"

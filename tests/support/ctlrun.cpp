@@ -1,7 +1,12 @@
 #include "tests/support/ctlrun.h"
 
+#include <QDir>
+#include <QFile>
+
 #include "tests/support/managedprocess.h"
+#include "tests/support/redisserver.h"
 #include "tests/support/testcredentials.h"
+#include "tests/support/timescale.h"
 
 namespace l0l3::test {
 
@@ -40,6 +45,31 @@ CtlRun runCtl(const QStringList &args, const QProcessEnvironment &env, int timeo
     run.out = process.stdoutText();
     run.err = process.stderrText();
     return run;
+}
+
+CtlRun runCtlAs(const RedisServer &primary, const QString &user, const QString &password, const QStringList &args)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("L0L3_REDIS_PASSWORD"), password);
+    const QString url = QStringLiteral("redis://%1@%2:%3").arg(user, primary.host()).arg(primary.port());
+    return runCtl(QStringList{QStringLiteral("--primary"), url} + args, env, TimeScale::ms(30000));
+}
+
+CtlRun addOperatorWithCtl(const RedisServer &primary, const QString &name, const QString &role, const QString &password,
+                          const QString &dir)
+{
+    const QString pwFile = QDir(dir).filePath(name + QStringLiteral(".pw"));
+    QFile f(pwFile);
+    if (!f.open(QIODevice::WriteOnly)) {
+        CtlRun failed;
+        failed.err = "cannot write " + pwFile.toUtf8();
+        return failed;
+    }
+    f.write(password.toUtf8());
+    f.close();
+    return runCtlAs(primary, QStringLiteral("l0l3-superuser"), TestCredentials::get().superuser,
+                    {QStringLiteral("operators"), QStringLiteral("add"), name, QStringLiteral("--role"), role,
+                     QStringLiteral("--password-file"), pwFile});
 }
 
 } // namespace l0l3::test

@@ -33,6 +33,14 @@ RawHttpServer::RawHttpServer(QByteArray response, Options options)
     });
 }
 
+RawHttpServer::~RawHttpServer()
+{
+    m_server.close();
+    const QList<QTcpSocket *> clients = m_received.keys() + QList<QTcpSocket *>(m_answered.cbegin(), m_answered.cend());
+    for (QTcpSocket *client : findChildren<QTcpSocket *>() + m_server.findChildren<QTcpSocket *>() + clients)
+        QObject::disconnect(client, nullptr, this, nullptr);
+}
+
 qint64 RawHttpServer::bytesUnsent() const
 {
     qint64 unsent = 0;

@@ -30,6 +30,8 @@ public:
     {
     }
     RawHttpServer(QByteArray response, Options options);
+    // Closes the connections still open first: their disconnected() must not reach members gone.
+    ~RawHttpServer() override;
 
     int port() const { return m_server.serverPort(); }
     // Requests answered so far.

@@ -9,7 +9,10 @@
 //   for draining and lists both announced gateways; a stopped gateway shows
 //   as down without a restart of the console;
 // - the real `l0l3-console --profile NAME --screenshot FILE --quit-after S
-//   --tab dashboards` exits 0 with a non-blank PNG.
+//   --tab dashboards` exits 0 with a non-blank PNG;
+// - a second fleet with every Redis node and Sentinel TLS-only, and a
+//   rediss:// profile with the CA made for the run: the console shows it the
+//   same way (Dashboards, announced gateways, the Sentinels' quorum).
 #include <QFile>
 #include <QHash>
 #include <QImage>
@@ -39,6 +42,7 @@
 #include "tests/support/managedprocess.h"
 #include "tests/support/poll.h"
 #include "tests/support/screenshotcheck.h"
+#include "tests/support/testcertificates.h"
 #include "tests/support/testcredentials.h"
 #include "tests/support/timescale.h"
 #include "ui/dashboard/dashboardpage.h"
@@ -60,11 +64,23 @@ private slots:
     void dashboardsShowTheDiscoveredFleet();
     void consoleProcessRendersTheDashboards();
     void profileFieldsAreValidated();
+    void consoleSeesTheFleetOverTls();
     void manualPromotionRepointsEveryNode();
 
 private:
+    // A profile naming stack's primary (rediss:// and the CA over TLS), its
+    // Sentinels, users and data nodes; saved under name.
+    static ConnectionProfile fleetProfile(E2eStack &stack, const QString &name);
+    // Waits until the Dashboards show every one of regions with a finite p99
+    // and lag and its one gateway up (and, with traffic of both kinds, a hit
+    // rate strictly between 0 and 1), then until the Topology page offers the
+    // regions for draining, lists their gateways as announcing and the
+    // Sentinels' quorum. Fails the test function otherwise.
+    static void checkFleetShown(MainWindow &window, const QStringList &regions, bool mixedTraffic);
+    static QString describeDashboards(DashboardPage *dashboards);
     bool approveServedEntry(const QString &region, const QString &prompt, QString *error);
     void sendMiss();
+    void sendMissTo(const QUrl &gateway);
     QString writeSecretFile(const QString &name, const QString &secret);
 
     QTemporaryDir m_dir;
@@ -111,19 +127,8 @@ void TestConsoleFleet::initTestCase()
     qputenv("L0L3_TOPOLOGY_PASSWORD", TestCredentials::get().topology.toUtf8());
     qunsetenv("L0L3_REDIS_HOSTS");
 
-    ConnectionProfile profile;
-    profile.name = QStringLiteral("fleet");
-    profile.primaryUrl = QStringLiteral("redis://127.0.0.1:%1").arg(m_stack->primary().port());
-    profile.user = QStringLiteral("console");
-    for (RedisServer *s : m_stack->sentinels())
-        profile.sentinels.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
-    profile.sentinelUser = m_stack->sentinels().front()->adminUser();
-    profile.topologyUser = QStringLiteral("topology");
-    // Data nodes without regions: the regions come from discovery.
-    for (RedisServer *s : m_stack->dataServers())
-        profile.dataNodes.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
+    const ConnectionProfile profile = fleetProfile(*m_stack, QStringLiteral("fleet"));
     QVERIFY2(profile.isValid(&error), qPrintable(error));
-    ProfileStore::upsert(profile);
     QVERIFY(ProfileStore::find(QStringLiteral("fleet")).has_value());
     QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("config/L0L3/l0l3-console.conf"))));
 
@@ -187,6 +192,102 @@ void TestConsoleFleet::cleanupTestCase()
     m_stack.reset();
 }
 
+ConnectionProfile TestConsoleFleet::fleetProfile(E2eStack &stack, const QString &name)
+{
+    ConnectionProfile profile;
+    profile.name = name;
+    const bool tls = stack.options().redisTls != nullptr;
+    profile.primaryUrl = QStringLiteral("%1://127.0.0.1:%2")
+                             .arg(tls ? QStringLiteral("rediss") : QStringLiteral("redis"))
+                             .arg(stack.primary().port());
+    if (tls)
+        profile.tlsCaFile = stack.options().redisTls->caCert();
+    profile.user = QStringLiteral("console");
+    for (RedisServer *s : stack.sentinels())
+        profile.sentinels.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
+    profile.sentinelUser = stack.sentinels().front()->adminUser();
+    profile.topologyUser = QStringLiteral("topology");
+    // Data nodes without regions: the regions come from discovery.
+    for (RedisServer *s : stack.dataServers())
+        profile.dataNodes.append(QStringLiteral("%1:%2").arg(s->host()).arg(s->port()));
+    ProfileStore::upsert(profile);
+    return profile;
+}
+
+QString TestConsoleFleet::describeDashboards(DashboardPage *dashboards)
+{
+    QStringList out{QStringLiteral("cards: %1").arg(dashboards->regions().join(u','))};
+    for (const QString &r : dashboards->regions()) {
+        const RegionMetrics m = dashboards->lastMetrics(r);
+        out.append(QStringLiteral("%1: p99 %2 ms, hit %3, lag %4 ms, up %5/%6")
+                       .arg(r)
+                       .arg(m.p99Ms)
+                       .arg(m.hitRate)
+                       .arg(dashboards->shownLagMs(r))
+                       .arg(m.gatewaysUp)
+                       .arg(m.gatewaysTotal));
+    }
+    return out.join(QStringLiteral("; "));
+}
+
+void TestConsoleFleet::checkFleetShown(MainWindow &window, const QStringList &regions, bool mixedTraffic)
+{
+    DashboardPage *dashboards = window.dashboardPage();
+    auto complete = [&] {
+        if (dashboards->regions() != regions)
+            return false;
+        for (const QString &r : regions) {
+            const RegionMetrics m = dashboards->lastMetrics(r);
+            if (!std::isfinite(m.p99Ms) || dashboards->shownLagMs(r) < 0 || m.gatewaysUp != 1 || m.gatewaysTotal != 1)
+                return false;
+            if (mixedTraffic && !(m.hitRate > 0 && m.hitRate < 1))
+                return false;
+        }
+        return true;
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(complete(), qPrintable(describeDashboards(dashboards)), TimeScale::ms(40000));
+    for (const QString &r : regions) {
+        const RegionMetrics m = dashboards->lastMetrics(r);
+        QCOMPARE(m.degradationState, QStringLiteral("normal"));
+        QVERIFY2(m.p99Ms > 0, qPrintable(describeDashboards(dashboards)));
+    }
+    // Each gateway with its own state.
+    QTreeWidget *gateways = dashboards->gatewayTable();
+    QCOMPARE(gateways->topLevelItemCount(), regions.size());
+    QStringList shown;
+    QStringList expected;
+    for (int i = 0; i < gateways->topLevelItemCount(); ++i)
+        shown.append(gateways->topLevelItem(i)->text(0) + u' ' + gateways->topLevelItem(i)->text(2));
+    for (const QString &r : regions)
+        expected.append(r + QStringLiteral(" normal"));
+    shown.sort();
+    QCOMPARE(shown, expected);
+
+    // Topology: every region offered for drain, every gateway listed as announcing.
+    TopologyPage *topology = window.topologyPage();
+    QTRY_COMPARE_WITH_TIMEOUT(topology->drainRegions(), regions, TimeScale::ms(10000));
+    auto gatewayRows = [&](const QString &health) {
+        int n = 0;
+        QTreeWidget *tree = topology->tree();
+        for (int i = 0; i < tree->topLevelItemCount(); ++i) {
+            QTreeWidgetItem *section = tree->topLevelItem(i);
+            for (int j = 0; j < section->childCount(); ++j) {
+                QTreeWidgetItem *row = section->child(j);
+                if (row->data(0, Qt::UserRole).toString().startsWith(QLatin1String("gw:"))
+                    && row->text(3).startsWith(health))
+                    ++n;
+            }
+        }
+        return n;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(gatewayRows(QStringLiteral("announcing")), regions.size(), TimeScale::ms(10000));
+    // The Sentinels found each other: the header shows the quorum, not its absence.
+    QLabel *sentinelStatus = topology->findChild<QLabel *>(QStringLiteral("sentinelStatus"));
+    QVERIFY(sentinelStatus);
+    QTRY_VERIFY2_WITH_TIMEOUT(sentinelStatus->text().contains(QLatin1String("CKQUORUM OK")),
+                              qPrintable(sentinelStatus->text()), TimeScale::ms(15000));
+}
+
 QString TestConsoleFleet::writeSecretFile(const QString &name, const QString &secret)
 {
     QFile file(m_dir.filePath(name));
@@ -198,8 +299,12 @@ QString TestConsoleFleet::writeSecretFile(const QString &name, const QString &se
 
 void TestConsoleFleet::sendMiss()
 {
-    const QString region = m_stack->regions().at(m_missCount % m_stack->regions().size());
-    QNetworkRequest request(m_stack->gatewayUrl(region));
+    sendMissTo(m_stack->gatewayUrl(m_stack->regions().at(m_missCount % m_stack->regions().size())));
+}
+
+void TestConsoleFleet::sendMissTo(const QUrl &gateway)
+{
+    QNetworkRequest request(gateway);
     request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
     QNetworkReply *reply = m_network->post(
         request, ChatWire::chatBody(QStringLiteral("miss %1 %2").arg(m_runId).arg(m_missCount++)));
@@ -269,71 +374,10 @@ void TestConsoleFleet::dashboardsShowTheDiscoveredFleet()
     MainWindow window;
     window.connectProfile(*profile);
     DashboardPage *dashboards = window.dashboardPage();
-    const QStringList regions{QStringLiteral("nyc"), QStringLiteral("tokyo")};
-
-    auto describe = [&] {
-        QStringList out{QStringLiteral("cards: %1").arg(dashboards->regions().join(u','))};
-        for (const QString &r : dashboards->regions()) {
-            const RegionMetrics m = dashboards->lastMetrics(r);
-            out.append(QStringLiteral("%1: p99 %2 ms, hit %3, lag %4 ms, up %5/%6")
-                           .arg(r)
-                           .arg(m.p99Ms)
-                           .arg(m.hitRate)
-                           .arg(dashboards->shownLagMs(r))
-                           .arg(m.gatewaysUp)
-                           .arg(m.gatewaysTotal));
-        }
-        return out.join(QStringLiteral("; "));
-    };
-    auto complete = [&] {
-        if (dashboards->regions() != regions)
-            return false;
-        for (const QString &r : regions) {
-            const RegionMetrics m = dashboards->lastMetrics(r);
-            if (!std::isfinite(m.p99Ms) || !(m.hitRate > 0) || !(m.hitRate < 1) || dashboards->shownLagMs(r) < 0
-                || m.gatewaysUp != 1 || m.gatewaysTotal != 1)
-                return false;
-        }
-        return true;
-    };
-    QTRY_VERIFY2_WITH_TIMEOUT(complete(), qPrintable(describe()), TimeScale::ms(40000));
-    for (const QString &r : regions) {
-        const RegionMetrics m = dashboards->lastMetrics(r);
-        QCOMPARE(m.degradationState, QStringLiteral("normal"));
-        QVERIFY2(m.p99Ms > 0, qPrintable(describe()));
-    }
-    // Each gateway with its own state.
-    QTreeWidget *gateways = dashboards->gatewayTable();
-    QCOMPARE(gateways->topLevelItemCount(), 2);
-    QStringList shown;
-    for (int i = 0; i < gateways->topLevelItemCount(); ++i)
-        shown.append(gateways->topLevelItem(i)->text(0) + u' ' + gateways->topLevelItem(i)->text(2));
-    shown.sort();
-    QCOMPARE(shown, (QStringList{QStringLiteral("nyc normal"), QStringLiteral("tokyo normal")}));
-
-    // Topology: both regions offered for drain, both gateways listed as announcing.
-    TopologyPage *topology = window.topologyPage();
-    QTRY_COMPARE_WITH_TIMEOUT(topology->drainRegions(), regions, TimeScale::ms(10000));
-    auto gatewayRows = [&](const QString &health) {
-        int n = 0;
-        QTreeWidget *tree = topology->tree();
-        for (int i = 0; i < tree->topLevelItemCount(); ++i) {
-            QTreeWidgetItem *section = tree->topLevelItem(i);
-            for (int j = 0; j < section->childCount(); ++j) {
-                QTreeWidgetItem *row = section->child(j);
-                if (row->data(0, Qt::UserRole).toString().startsWith(QLatin1String("gw:"))
-                    && row->text(3).startsWith(health))
-                    ++n;
-            }
-        }
-        return n;
-    };
-    QTRY_COMPARE_WITH_TIMEOUT(gatewayRows(QStringLiteral("announcing")), 2, TimeScale::ms(10000));
-    // The Sentinels found each other: the header shows the quorum, not its absence.
-    QLabel *sentinelStatus = topology->findChild<QLabel *>(QStringLiteral("sentinelStatus"));
-    QVERIFY(sentinelStatus);
-    QTRY_VERIFY2_WITH_TIMEOUT(sentinelStatus->text().contains(QLatin1String("CKQUORUM OK")),
-                              qPrintable(sentinelStatus->text()), TimeScale::ms(15000));
+    checkFleetShown(window, {QStringLiteral("nyc"), QStringLiteral("tokyo")}, true);
+    if (QTest::currentTestFailed())
+        return;
+    auto describe = [&] { return describeDashboards(dashboards); };
 
     // A gateway that stops: its region shows it down, without a restart.
     m_stack->gateway(QStringLiteral("tokyo")).stop();
@@ -440,6 +484,38 @@ void TestConsoleFleet::profileFieldsAreValidated()
     const QByteArray text = conf.readAll();
     QVERIFY(!text.contains(TestCredentials::get().console.toUtf8()));
     QVERIFY(!text.contains(TestCredentials::get().topology.toUtf8()));
+}
+
+// A fleet of its own over TLS: one region, three Sentinels, every node
+// TLS-only; the profile names a rediss:// primary and the run's CA, which the
+// console uses on every link (primary, replicas, Sentinels).
+void TestConsoleFleet::consoleSeesTheFleetOverTls()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    TestCertificates certificates;
+    QString error;
+    QVERIFY2(certificates.create(dir.path(), &error), qPrintable(error));
+    E2eStack stack;
+    E2eStack::Options options;
+    options.regions = {QStringLiteral("eu")};
+    options.sentinels = 3;
+    options.redisTls = &certificates;
+    QVERIFY2(stack.start(options, &error), qPrintable(error + u'\n' + stack.describe()));
+    // Misses for p99, proposed to the primary over TLS, all along.
+    QTimer misses;
+    misses.setInterval(300);
+    connect(&misses, &QTimer::timeout, this, [&] { sendMissTo(stack.gatewayUrl(QStringLiteral("eu"))); });
+    misses.start();
+    const ConnectionProfile profile = fleetProfile(stack, QStringLiteral("fleet-tls"));
+    QVERIFY2(profile.isValid(&error), qPrintable(error));
+    QVERIFY(profile.primaryUrl.startsWith(QLatin1String("rediss://")));
+    MainWindow window;
+    window.connectProfile(profile);
+    checkFleetShown(window, options.regions, false);
+    if (QTest::currentTestFailed())
+        qWarning().noquote() << stack.describe();
+    ProfileStore::remove(profile.name);
 }
 
 // Last: it changes the fleet. Without Sentinels (no quorum, the case manual

@@ -16,6 +16,7 @@
 #include "tests/support/redisclient.h"
 #include "tests/support/redisserver.h"
 #include "tests/support/timescale.h"
+#include "tests/ui/uitestsupport.h"
 #include "ui/backup/corpusdialog.h"
 #include "ui/entries/entriespage.h"
 #include "ui/entries/entrytablemodel.h"
@@ -23,15 +24,6 @@
 
 using namespace l0l3;
 using namespace l0l3::test;
-
-namespace {
-
-QByteArray bytes(std::string_view s)
-{
-    return QByteArray(s.data(), qsizetype(s.size()));
-}
-
-} // namespace
 
 // File → Export… and File → Import… of the console against a real Redis: the
 // shortcuts open the dialogs, the jobs run on the ControlWorker thread, and
@@ -60,7 +52,6 @@ void TestCorpusDialog::initTestCase()
     m_primary = std::make_unique<RedisServer>();
     QString why;
     QVERIFY2(m_primary->start({}, &why), qPrintable(why));
-    RedisClient console = m_primary->client(QStringLiteral("console"));
     for (int i = 0; i < 3; ++i) {
         Entry e;
         e.ns = "default";
@@ -72,15 +63,11 @@ void TestCorpusDialog::initTestCase()
         e.version = i + 1;
         e.approvedBy = "alice";
         e.approvedAtMs = 1700000000000 + i;
-        QVERIFY(console.set(bytes(RedisSchema::entryKey(e.key)), bytes(EntryCodec::encode(e))));
+        QVERIFY(writeEntry(*m_primary, e));
         m_keys.append(QString::fromStdString(e.key));
     }
     m_window = std::make_unique<MainWindow>();
-    auto options = RedisConnection::Options::fromUrl(m_primary->url(QStringLiteral("console")));
-    QVERIFY(options);
-    m_window->connectWith(*options, QStringLiteral("test primary"));
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(showConnected(*m_window, *m_primary));
     m_window->activateWindow();
     QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
     // Connected once the entries page shows what is stored.

@@ -140,6 +140,51 @@ private slots:
         QCOMPARE(config.primary.tls.caFile, QStringLiteral("/etc/l0l3/redis-ca.pem"));
     }
 
+    // The embeddings provider of the approvals: saved with the profile, checked like
+    // l0l3-ctl's flags, and the model id the gateways compare.
+    void dialogSavesTheEmbeddingsFields()
+    {
+        PasswordVault vault(QStringLiteral("l0l3-test-profilesettings"));
+        SettingsDialog dialog(&vault);
+        dialog.nameEdit()->setText(QStringLiteral("embeddings"));
+        dialog.urlEdit()->setText(QStringLiteral("redis://redis.example:6379"));
+        dialog.userEdit()->setText(QStringLiteral("console"));
+        dialog.tlsCaFileEdit()->clear(); // the dialog may show an earlier profile's
+        dialog.embeddingsUrlEdit()->setText(QStringLiteral("http://embed.example:8081"));
+        // A URL without a model is refused.
+        QVERIFY(!dialog.saveCurrent());
+        QVERIFY2(dialog.message().contains(QLatin1String("model")), qPrintable(dialog.message()));
+        dialog.embeddingsModelEdit()->setText(QStringLiteral("text-embedding-3-small"));
+        // A CA file needs https.
+        dialog.embeddingsCaFileEdit()->setText(QStringLiteral("/etc/l0l3/embed-ca.pem"));
+        QVERIFY(!dialog.saveCurrent());
+        QVERIFY2(dialog.message().contains(QLatin1String("https")), qPrintable(dialog.message()));
+        dialog.embeddingsCaFileEdit()->clear();
+        QVERIFY2(dialog.saveCurrent(), qPrintable(dialog.message()));
+
+        const auto saved = ProfileStore::find(QStringLiteral("embeddings"));
+        QVERIFY(saved);
+        QCOMPARE(saved->embeddingsUrl, QStringLiteral("http://embed.example:8081"));
+        QCOMPARE(saved->embeddingsModel, QStringLiteral("text-embedding-3-small"));
+        const EmbeddingSettings e = saved->embeddings();
+        QVERIFY(e.isRemote());
+        QCOMPARE(e.endpoint(), QStringLiteral("http://embed.example:8081/v1/embeddings"));
+        QCOMPARE(e.modelId(), std::string("openai:text-embedding-3-small"));
+
+        ConnectionProfile withPassword = *saved;
+        withPassword.embeddingsUrl = QStringLiteral("https://user:secret@embed.example/v1/embeddings");
+        QString why;
+        QVERIFY(!withPassword.isValid(&why));
+        QVERIFY2(why.contains(QLatin1String("credentials")), qPrintable(why));
+        // No URL: the embedded lexical provider.
+        ConnectionProfile lexical = *saved;
+        lexical.embeddingsUrl.clear();
+        lexical.embeddingsModel.clear();
+        QVERIFY(lexical.isValid(&why));
+        QVERIFY(!lexical.embeddings().isRemote());
+        QCOMPARE(lexical.embeddings().modelId(), std::string("lexical-v1-d256"));
+    }
+
     void environmentComesFirst()
     {
         PasswordVault vault(QStringLiteral("l0l3-test-profilesettings"));

@@ -10,11 +10,15 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QShortcut>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTextBrowser>
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
+#include "core/common/reviewpolicy.h"
 #include "ui/common/textdiff.h"
 
 namespace l0l3 {
@@ -39,6 +43,8 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     , m_editor(new QPlainTextEdit(original, this))
     , m_intent(new QLineEdit(this))
     , m_intentLabel(new QLabel(tr("&Intent (optional):"), this))
+    , m_reviewDays(new QSpinBox(this))
+    , m_reviewDaysLabel(new QLabel(tr("Re-&verify every:"), this))
     , m_diff(new QTextBrowser(this))
     , m_summary(new QLabel(this))
     , m_diffTimer(new QTimer(this))
@@ -52,6 +58,13 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
         m_editor->setLineWrapMode(QPlainTextEdit::NoWrap);
     m_intent->setObjectName(QStringLiteral("intentEdit"));
     m_intentLabel->setBuddy(m_intent);
+    m_reviewDays->setObjectName(QStringLiteral("reviewDaysEdit"));
+    m_reviewDays->setRange(1, int(ReviewPolicy::kMaxDays));
+    m_reviewDays->setSuffix(tr(" days"));
+    m_reviewDays->setToolTip(tr("The answer's review date: after this many days it appears under To re-verify."));
+    m_reviewDaysLabel->setBuddy(m_reviewDays);
+    m_reviewDays->setVisible(false);
+    m_reviewDaysLabel->setVisible(false);
     m_summary->setTextFormat(Qt::PlainText);
     m_diff->setObjectName(QStringLiteral("responseDiff"));
     // The diff is built from escaped fragments; nothing in it is to be followed.
@@ -83,6 +96,7 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
 
     auto *form = new QFormLayout;
     form->addRow(m_intentLabel, m_intent);
+    form->addRow(m_reviewDaysLabel, m_reviewDays);
 
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     buttons->button(QDialogButtonBox::Ok)->setText(acceptText);
@@ -95,6 +109,7 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
     connect(acceptShortcut, &QShortcut::activated, this, &QDialog::accept);
     m_editor->installEventFilter(this);
     m_intent->installEventFilter(this);
+    m_reviewDays->installEventFilter(this);
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
@@ -114,7 +129,7 @@ ResponseEditorDialog::ResponseEditorDialog(const QString &original, const QStrin
 
 bool ResponseEditorDialog::eventFilter(QObject *watched, QEvent *event)
 {
-    if ((watched == m_editor || watched == m_intent)
+    if ((watched == m_editor || watched == m_intent || watched == m_reviewDays)
         && (event->type() == QEvent::ShortcutOverride || event->type() == QEvent::KeyPress)) {
         auto *key = static_cast<QKeyEvent *>(event);
         const bool ctrlEnter = (key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter)
@@ -138,6 +153,21 @@ void ResponseEditorDialog::setIntentVisible(bool visible)
 {
     m_intent->setVisible(visible);
     m_intentLabel->setVisible(visible);
+}
+
+void ResponseEditorDialog::setReviewDays(qint64 days)
+{
+    m_initialReviewDays = std::clamp<qint64>(days, 1, ReviewPolicy::kMaxDays);
+    m_reviewDays->setValue(int(m_initialReviewDays));
+    m_reviewDays->setVisible(true);
+    m_reviewDaysLabel->setVisible(true);
+}
+
+qint64 ResponseEditorDialog::reviewDays() const
+{
+    if (m_initialReviewDays == 0 || m_reviewDays->value() == m_initialReviewDays)
+        return 0;
+    return m_reviewDays->value();
 }
 
 QString ResponseEditorDialog::response() const

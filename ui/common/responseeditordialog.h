@@ -6,6 +6,7 @@
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
+class QSpinBox;
 class QTextBrowser;
 class QTimer;
 
@@ -21,6 +22,14 @@ public:
 
     void setIntent(const QString &intent);
     void setIntentVisible(bool visible);
+    // Shows the review period field ("re-verify every N days", 1..ReviewPolicy::kMaxDays),
+    // starting at `days`: the entry's own period, else its namespace's (ReviewPolicy). Hidden
+    // until called.
+    void setReviewDays(qint64 days);
+    // The period the operator chose when it differs from the one it started at, else 0
+    // (the entry keeps its own period, or follows its namespace's).
+    qint64 reviewDays() const;
+    QSpinBox *reviewDaysEdit() const { return m_reviewDays; }
     QString response() const;
     QString intent() const;
     bool isChanged() const;
@@ -41,6 +50,9 @@ private:
     QPlainTextEdit *m_editor;
     QLineEdit *m_intent;
     QLabel *m_intentLabel;
+    QSpinBox *m_reviewDays;
+    QLabel *m_reviewDaysLabel;
+    qint64 m_initialReviewDays = 0;
     QTextBrowser *m_diff;
     QLabel *m_summary;
     QTimer *m_diffTimer;

@@ -40,6 +40,7 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
     , m_regions(selectableLabel(this))
     , m_savings(selectableLabel(this))
     , m_similar(selectableLabel(this))
+    , m_l1(selectableLabel(this))
     , m_prompt(new QPlainTextEdit(this))
     , m_answer(new QPlainTextEdit(this))
 {
@@ -62,6 +63,8 @@ ProposalDetailPane::ProposalDetailPane(QWidget *parent)
     form->addRow(tr("Savings:"), m_savings);
     form->addRow(tr("Similar entries:"), m_similar);
     m_similar->setObjectName(QStringLiteral("similarEntries"));
+    form->addRow(tr("L1 (shadow):"), m_l1);
+    m_l1->setObjectName(QStringLiteral("l1Candidate"));
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
@@ -77,7 +80,7 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
     if (!item) {
         m_prompt->setPlainText({});
         m_answer->setPlainText({});
-        for (QLabel *l : {m_key, m_normalised, m_context, m_regions, m_savings})
+        for (QLabel *l : {m_key, m_normalised, m_context, m_regions, m_savings, m_l1})
             l->setText(QStringLiteral("—"));
         return;
     }
@@ -97,6 +100,13 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
     context.append(tr("proposed by %1, %2")
                        .arg(item->proposedRegion.isEmpty() ? tr("?") : Formatting::oneLine(item->proposedRegion, 60),
                             ageMs < 1000 ? tr("just now") : tr("%1 ago").arg(Formatting::age(ageMs))));
+    if (!item->firstApprover.isEmpty()) {
+        const qint64 since = QDateTime::currentMSecsSinceEpoch() - item->firstApprovedAtMs;
+        context.append(
+            tr("waiting for second approval: first approved by %1 %2 ago; a different user must approve "
+               "the same answer")
+                .arg(Formatting::oneLine(item->firstApprover, 64), Formatting::age(std::max<qint64>(since, 0))));
+    }
     m_context->setText(context.join(QStringLiteral(" · ")));
     QStringList regions;
     for (auto it = item->regions.cbegin(); it != item->regions.cend(); ++it)
@@ -114,20 +124,26 @@ void ProposalDetailPane::showItem(const std::optional<ProposalItem> &item)
     if (tokens > 0)
         savings += tr(" × (1 + %1 tokens / 1000)").arg(tokens);
     m_savings->setText(savings);
+    // The gateway's shadow lookup: what L1 in serve mode would have answered this miss with.
+    m_l1->setText(item->l1Key.isEmpty() ? tr("no candidate (no approved entry of this scope came close, or L1 is off)")
+                                        : tr("L1 would have answered with entry %1 at %2 (V attaches to it)")
+                                              .arg(Formatting::oneLine(item->l1Key, 64))
+                                              .arg(double(item->l1Similarity), 0, 'f', 2));
 }
 
-void ProposalDetailPane::showSimilar(const QString &proposalKey, const QList<SimilarEntry> &entries)
+void ProposalDetailPane::showSimilar(const QString &proposalKey, const QList<SimilarEntry> &entries,
+                                     const QString &note)
 {
     if (proposalKey != m_shownKey)
         return;
-    if (entries.isEmpty()) {
-        m_similar->setText(tr("none among the approved entries"));
-        return;
-    }
     QStringList lines;
+    if (entries.isEmpty())
+        lines.append(tr("none among the approved entries"));
     for (const SimilarEntry &e : entries)
         lines.append(
             tr("%1 · v%2 · %3").arg(e.similarity, 0, 'f', 2).arg(e.version).arg(Formatting::oneLine(e.prompt, 100)));
+    if (!note.isEmpty())
+        lines.append(Formatting::oneLine(note, kLabelChars));
     m_similar->setText(lines.join(u'\n'));
 }
 

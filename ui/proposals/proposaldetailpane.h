@@ -23,9 +23,10 @@ public:
 
     void showItem(const std::optional<ProposalItem> &item);
     // Approved entries resembling the shown proposal (ignored if it is not
-    // the one shown any more).
-    void showSimilar(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries);
+    // the one shown any more); note, when set, is shown below them (plain text).
+    void showSimilar(const QString &proposalKey, const QList<l0l3::SimilarEntry> &entries, const QString &note = {});
     QLabel *similarLabel() const { return m_similar; }
+    QLabel *l1CandidateLabel() const { return m_l1; }
 
     // Characters of a prompt or answer the panes show, and of a label line.
     static constexpr int kPaneChars = 20000;
@@ -38,6 +39,7 @@ private:
     QLabel *m_regions;
     QLabel *m_savings;
     QLabel *m_similar;
+    QLabel *m_l1;
     QString m_shownKey;
     QPlainTextEdit *m_prompt;
     QPlainTextEdit *m_answer;

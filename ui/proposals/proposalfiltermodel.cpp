@@ -70,6 +70,8 @@ bool ProposalFilterModel::lessThan(const QModelIndex &left, const QModelIndex &r
         return QSortFilterProxyModel::lessThan(left, right);
     if (left.column() == ProposalTableModel::Savings)
         return m_table->savingsAt(left.row()) < m_table->savingsAt(right.row());
+    if (left.column() == ProposalTableModel::Cluster)
+        return m_table->clusterLessThan(left.row(), right.row());
     return ProposalTableModel::lessThan(m_table->itemAt(left.row()), m_table->itemAt(right.row()), left.column());
 }
 

@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QComboBox>
+#include <QDateTime>
 #include <QEvent>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -19,8 +20,11 @@
 #include "core/control/proposalclusters.h"
 #include "ui/common/formatting.h"
 #include "ui/common/localshortcutfilter.h"
+#include "ui/common/recordview.h"
 #include "ui/common/responseeditordialog.h"
 #include "ui/proposals/guidelinespane.h"
+#include "ui/proposals/heldrowdelegate.h"
+#include "ui/proposals/proposalclustertracker.h"
 #include "ui/proposals/proposaldetailpane.h"
 #include "ui/proposals/proposalfiltermodel.h"
 #include "ui/proposals/proposaltablemodel.h"
@@ -41,6 +45,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     , m_progress(new QLabel(this))
     , m_detail(new ProposalDetailPane(this))
     , m_guidelines(new GuidelinesPane(client, this))
+    , m_clusters(new ProposalClusterTracker(m_model, this))
 {
     setUpQueueView();
     setUpFilterRow();
@@ -49,6 +54,7 @@ ProposalsPage::ProposalsPage(ControlClient *client, QWidget *parent)
     connectFilterRow();
     connectQueueView();
     connectWorker();
+    connect(m_clusters, &ProposalClusterTracker::statusMessage, this, &ProposalsPage::statusMessage);
     updateCounts();
 }
 
@@ -63,15 +69,13 @@ void ProposalsPage::setUpQueueView()
     m_view->setModel(m_proxy);
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(ProposalTableModel::Savings, Qt::DescendingOrder);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    setUpRecordView(m_view, QAbstractItemView::ExtendedSelection);
     m_view->setWordWrap(false);
-    m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setStretchLastSection(true);
     m_view->horizontalHeader()->setSectionResizeMode(ProposalTableModel::Prompt, QHeaderView::Interactive);
     m_view->setColumnWidth(ProposalTableModel::Savings, 70);
     m_view->setColumnWidth(ProposalTableModel::Seen, 50);
+    m_view->setColumnWidth(ProposalTableModel::Cluster, 220);
+    m_view->setColumnWidth(ProposalTableModel::L1Candidate, 220);
     m_view->setColumnWidth(ProposalTableModel::Regions, 150);
     m_view->setColumnWidth(ProposalTableModel::Proposed, 70);
     m_view->setColumnWidth(ProposalTableModel::Prompt, 300);
@@ -106,6 +110,25 @@ void ProposalsPage::layOutPage()
     auto *leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addLayout(filterRow);
+    m_reservationsLabel = new QLabel(this);
+    m_reservationsLabel->setObjectName(QStringLiteral("reservationsLabel"));
+    m_reservationsLabel->setTextFormat(Qt::PlainText);
+    m_reservationsLabel->setWordWrap(true);
+    m_reservationsLabel->hide();
+    leftLayout->addWidget(m_reservationsLabel);
+    m_view->setItemDelegate(new HeldRowDelegate(
+        [this](const QModelIndex &index) {
+            const QModelIndex src = m_proxy->mapToSource(index);
+            const auto held = src.isValid() && !m_heldSlices.isEmpty() ? heldByOther(m_model->itemAt(src.row()))
+                                                                       : std::nullopt;
+            if (!held)
+                return QString();
+            return tr("Held by %1 until %2 (%3 %4)")
+                .arg(Formatting::oneLine(held->holder, 64),
+                     QDateTime::fromMSecsSinceEpoch(held->untilMs).toString(QStringLiteral("HH:mm")), held->kind,
+                     Formatting::oneLine(held->value, 60));
+        },
+        m_view));
     leftLayout->addWidget(m_view, 1);
 
     auto *splitter = new QSplitter(Qt::Horizontal, this);
@@ -122,7 +145,7 @@ void ProposalsPage::layOutPage()
     splitter->setStretchFactor(1, 2);
 
     auto *hints = new QLabel(
-        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the nearest entry · <b>N</b> not the same question · <b>C</b> approve the cluster · <b>S</b> split from it · <b>J</b>/<b>K</b> or ↓/↑ move · "
+        tr("<b>Enter</b> approve · <b>Backspace</b> reject · <b>E</b> edit &amp; approve · <b>V</b> variant of the L1 candidate (or the nearest entry) · <b>N</b> not the same question · <b>C</b> approve the cluster · <b>S</b> split from it · <b>R</b>/<b>G</b>/<b>U</b> reserve its namespace/region/cluster · <b>J</b>/<b>K</b> or ↓/↑ move · "
            "<b>Ctrl+F</b> search · <b>Ctrl+Z</b> undo last decision · <b>Ctrl+Shift+Enter</b>/<b>Ctrl+Shift+Backspace</b> "
            "bulk approve/reject selection · <b>F5</b> reload"),
         this);
@@ -156,10 +179,43 @@ void ProposalsPage::connectQueueView()
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &ProposalsPage::updateCounts);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &ProposalsPage::updateCounts);
     connect(m_proxy, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex &tl, const QModelIndex &br) {
+        if (ProposalTableModel::annotationsOnly(tl, br))
+            return; // the detail pane shows neither the cluster nor the candidate's prompt
         const int row = m_view->currentIndex().row();
         if (row >= tl.row() && row <= br.row())
             updateDetail();
     });
+}
+
+void ProposalsPage::wantCandidates(int first, int last)
+{
+    const QStringList keys = m_model->unreadCandidates(first, last);
+    if (keys.isEmpty())
+        return;
+    m_candidatesWanted.append(keys);
+    if (!m_candidateTimer.isActive())
+        m_candidateTimer.start();
+}
+
+void ProposalsPage::readCandidates()
+{
+    QSet<QString> batched;
+    while (!m_candidatesWanted.isEmpty()
+           && m_candidatesInFlight.size() < kCandidateBatchesInFlight * ControlWorker::kEntryPromptBatch) {
+        QStringList batch;
+        while (!m_candidatesWanted.isEmpty() && batch.size() < ControlWorker::kEntryPromptBatch) {
+            const QString key = m_candidatesWanted.takeFirst();
+            if (m_candidatesInFlight.contains(key) || batched.contains(key) || m_model->candidateEntry(key))
+                continue;
+            batched.insert(key);
+            batch.append(key);
+        }
+        if (batch.isEmpty())
+            break;
+        for (const QString &key : std::as_const(batch))
+            m_candidatesInFlight.insert(key);
+        m_client->readEntryPrompts(batch);
+    }
 }
 
 // The queue as the worker streams it (reset, pages, updates, removals, the
@@ -176,6 +232,7 @@ void ProposalsPage::connectWorker()
         m_model->clear(true); // the old rows are freed once the reload has finished
         m_loading = true;
         m_proxy->holdSorting();
+        m_clusters->setHeld(true);
         m_progress->setText(tr("loading…"));
     });
     connect(w, &ControlWorker::proposalsPage, this,
@@ -199,6 +256,7 @@ void ProposalsPage::connectWorker()
         flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
+        m_clusters->setHeld(false);
         m_model->releaseRetired();
         m_progress->setText(malformed > 0 ? tr("%1 malformed skipped").arg(malformed) : QString());
         updateDetail(); // and the similar entries held back while loading
@@ -207,6 +265,7 @@ void ProposalsPage::connectWorker()
         flushPages();
         m_loading = false;
         m_proxy->resumeSorting();
+        m_clusters->setHeld(false);
         m_model->releaseRetired();
         updateDetail();
         m_progress->setText(tr("load failed"));
@@ -219,12 +278,44 @@ void ProposalsPage::connectWorker()
         }
     });
     connect(w, &ControlWorker::decisionFinished, this, &ProposalsPage::onDecisionFinished);
+    connect(w, &ControlWorker::permissionsChecked, this, [this](const QString &user) {
+        m_user = user;
+        showReservations();
+    });
+    connect(w, &ControlWorker::reservationsChanged, this, [this](const QList<Reservation> &live) {
+        m_heldSlices = live;
+        showReservations();
+    });
+    connect(w, &ControlWorker::reservationFinished, this, [this](quint64, bool ok, const QString &message) {
+        emit statusMessage(ok ? message : tr("Reservation refused: %1").arg(message), 5000);
+    });
+    m_candidateTimer.setSingleShot(true);
+    m_candidateTimer.setInterval(kFlushMs);
+    connect(&m_candidateTimer, &QTimer::timeout, this, &ProposalsPage::readCandidates);
+    connect(m_model, &QAbstractItemModel::rowsInserted, this,
+            [this](const QModelIndex &, int first, int last) { wantCandidates(first, last); });
+    connect(m_model, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex &tl, const QModelIndex &br) {
+        if (!ProposalTableModel::annotationsOnly(tl, br))
+            wantCandidates(tl.row(), br.row());
+    });
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] { m_candidatesWanted.clear(); });
+    connect(w, &ControlWorker::entryPromptsRead, this,
+            [this](const QStringList &asked, const QList<EntryPrompt> &found, const QString &error) {
+                for (const QString &key : asked)
+                    m_candidatesInFlight.remove(key);
+                // Unread after an error: the rows' next change (or a reload) asks again.
+                if (error.isEmpty())
+                    m_model->setCandidatePrompts(asked, found);
+                if (!m_candidatesWanted.isEmpty() && !m_candidateTimer.isActive())
+                    m_candidateTimer.start();
+            });
     // One slot: what V and N act on is what the pane shows, never a step behind it.
     connect(w, &ControlWorker::similarEntries, this,
-            [this](const QString &proposalKey, const QList<SimilarEntry> &entries) {
+            [this](const QString &proposalKey, const QList<SimilarEntry> &entries, const QString &note) {
                 m_similarFor = proposalKey;
                 m_similarEntries = entries;
-                m_detail->showSimilar(proposalKey, entries);
+                m_similarNote = note;
+                m_detail->showSimilar(proposalKey, entries, note);
             });
 }
 
@@ -250,8 +341,8 @@ void ProposalsPage::buildActions()
                   &ProposalsPage::editCurrent);
     m_next = make(tr("&Next proposal"), {QKeySequence(Qt::Key_J)}, tr("Next proposal (or ↓)"), [this] { moveBy(1); });
     m_attachVariant = make(tr("Attach as &variant"), {QKeySequence(Qt::Key_V)},
-                           tr("Attach as a variant of the nearest approved entry: this phrasing then serves its "
-                              "answer"),
+                           tr("Attach as a variant of the L1 candidate (the approved entry L1 would have matched), "
+                              "else of the nearest approved entry: this phrasing then serves its answer"),
                            &ProposalsPage::attachCurrentAsVariant);
     m_notSame = make(tr("&Not the same question"), {QKeySequence(Qt::Key_N)},
                      tr("Not the same question as the nearest approved entry (tightens its L1 threshold)"),
@@ -269,6 +360,20 @@ void ProposalsPage::buildActions()
                          tr("Approve every selected proposal"), [this] { bulkDecide(true); });
     m_bulkReject = make(tr("Reject s&election…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Backspace)},
                         tr("Reject every selected proposal"), [this] { bulkDecide(false); });
+    m_reserveNamespace = make(tr("Reserve this &namespace for %1 min").arg(kReservationMinutes),
+                              {QKeySequence(Qt::Key_R)},
+                              tr("Claim the proposal's namespace: other operators see it is yours and their "
+                                 "keyboard flow skips it"),
+                              [this] { reserveCurrent(QStringLiteral("namespace")); });
+    m_reserveRegion = make(tr("Reserve this re&gion for %1 min").arg(kReservationMinutes), {QKeySequence(Qt::Key_G)},
+                           tr("Claim the region the proposal was missed in"),
+                           [this] { reserveCurrent(QStringLiteral("region")); });
+    m_reserveCluster = make(tr("Reserve this cl&uster for %1 min").arg(kReservationMinutes), {QKeySequence(Qt::Key_U)},
+                            tr("Claim the proposal's cluster of likely-same questions (named by its "
+                               "representative); a proposal in no cluster alone"),
+                            [this] { reserveCurrent(QStringLiteral("cluster")); });
+    m_releaseMine = make(tr("Re&lease my reservations"), {QKeySequence(Qt::SHIFT | Qt::Key_R)},
+                         tr("Give back every slice you hold"), &ProposalsPage::releaseMine);
 
     m_find = new QAction(tr("&Find…"), this);
     m_find->setShortcut(QKeySequence::Find);
@@ -344,7 +449,14 @@ void ProposalsPage::moveBy(int delta)
     if (rows == 0)
         return;
     const QModelIndex cur = m_view->currentIndex();
-    const int row = cur.isValid() ? std::clamp(cur.row() + delta, 0, rows - 1) : 0;
+    int row = cur.isValid() ? std::clamp(cur.row() + delta, 0, rows - 1) : 0;
+    // Past proposals another operator holds, when there is one that is free that way.
+    for (int r = row; r >= 0 && r < rows; r += delta < 0 ? -1 : 1) {
+        if (!heldByOtherAt(r)) {
+            row = r;
+            break;
+        }
+    }
     const QModelIndex idx = m_proxy->index(row, 0);
     m_view->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
     m_view->scrollTo(idx);
@@ -358,7 +470,9 @@ void ProposalsPage::advanceFrom(const QString &key)
         return;
     const int proxyRow = m_proxy->mapFromSource(m_model->index(row, 0)).row();
     const int rows = m_proxy->rowCount();
-    auto pendingAt = [this](int r) { return m_proxy->index(r, 0).data(ProposalTableModel::PendingRole).toBool(); };
+    auto pendingAt = [this](int r) {
+        return m_proxy->index(r, 0).data(ProposalTableModel::PendingRole).toBool() || heldByOtherAt(r);
+    };
     for (int r = proxyRow + 1; r < rows; ++r) {
         if (!pendingAt(r)) {
             m_view->selectionModel()->setCurrentIndex(m_proxy->index(r, 0),
@@ -373,6 +487,82 @@ void ProposalsPage::advanceFrom(const QString &key)
             return;
         }
     }
+}
+
+std::optional<Reservation> ProposalsPage::heldByOther(const ProposalItem &item) const
+{
+    for (const Reservation &r : m_heldSlices) {
+        if (r.holder == m_user)
+            continue;
+        if ((r.kind == QLatin1String("namespace") && r.value == item.ns)
+            || (r.kind == QLatin1String("region") && r.value == item.proposedRegion)
+            || (r.kind == QLatin1String("cluster") && r.value == clusterIdOf(item)))
+            return r;
+    }
+    return std::nullopt;
+}
+
+// A cluster is named by its representative's key (the member with the highest savings, the
+// same in every console that sees the same queue); a proposal in no cluster by its own key.
+QString ProposalsPage::clusterIdOf(const ProposalItem &item) const
+{
+    const ProposalTableModel::ClusterSummary *cluster = m_model->clusterAt(m_model->rowOfKey(item.key));
+    return cluster ? cluster->representativeKey : item.key;
+}
+
+bool ProposalsPage::heldByOtherAt(int proxyRow) const
+{
+    if (m_heldSlices.isEmpty())
+        return false;
+    const QModelIndex src = m_proxy->mapToSource(m_proxy->index(proxyRow, 0));
+    return src.isValid() && heldByOther(m_model->itemAt(src.row())).has_value();
+}
+
+void ProposalsPage::reserveCurrent(const QString &kind)
+{
+    const auto item = currentItem();
+    if (!item)
+        return;
+    const QString value = kind == QLatin1String("namespace") ? item->ns
+        : kind == QLatin1String("region")                    ? item->proposedRegion
+                                                             : clusterIdOf(*item);
+    m_client->claimReservation(kind, value, kReservationMinutes);
+    emit statusMessage(tr("Reserving %1 %2…").arg(kind, Formatting::oneLine(value, 60)), 2000);
+}
+
+void ProposalsPage::releaseMine()
+{
+    int released = 0;
+    for (const Reservation &r : std::as_const(m_heldSlices)) {
+        if (r.holder == m_user) {
+            m_client->releaseReservation(r.kind, r.value);
+            ++released;
+        }
+    }
+    if (released == 0)
+        emit statusMessage(tr("You hold no reservation."), 3000);
+}
+
+// "Reserved: namespace acme — op-anna until 14:05 · …", and the current proposal's holder.
+void ProposalsPage::showReservations()
+{
+    QStringList parts;
+    for (const Reservation &r : std::as_const(m_heldSlices)) {
+        const QString until = QDateTime::fromMSecsSinceEpoch(r.untilMs).toString(QStringLiteral("HH:mm"));
+        parts << tr("%1 %2 — %3 until %4")
+                     .arg(r.kind, Formatting::oneLine(r.value, 60),
+                          r.holder == m_user ? tr("you") : Formatting::oneLine(r.holder, 64), until);
+    }
+    QString text = parts.isEmpty() ? QString() : tr("Reserved: %1").arg(parts.join(QStringLiteral(" · ")));
+    if (const auto item = currentItem()) {
+        if (const auto held = heldByOther(*item))
+            text += u'\n'
+                + tr("This proposal is in %1's reservation (%2 %3): J/K and the next after a decision skip it.")
+                      .arg(Formatting::oneLine(held->holder, 64), held->kind, Formatting::oneLine(held->value, 60));
+    }
+    m_reservationsLabel->setText(text);
+    m_reservationsLabel->setVisible(!text.isEmpty());
+    m_view->viewport()->update(); // the held rows' marking
 }
 
 QList<ProposalItem> ProposalsPage::selectedItems() const
@@ -405,22 +595,35 @@ void ProposalsPage::attachCurrentAsVariant()
     const auto item = currentItem();
     if (!item || m_model->isPending(item->key))
         return;
-    if (m_similarFor != item->key || m_similarEntries.isEmpty()) {
+    // The shadow candidate first: attaching to it also tells L1 its match was right. Not once
+    // it is read and no approved entry any more; a variant stands for its main entry.
+    QString target;
+    QString named;
+    const auto candidate = item->l1Key.isEmpty() ? std::nullopt : m_model->candidateEntry(item->l1Key);
+    if (!item->l1Key.isEmpty() && (!candidate || *candidate)) {
+        target = candidate && !(*candidate)->variantOf.isEmpty() ? (*candidate)->variantOf : item->l1Key;
+        named = candidate
+            ? tr("the L1 candidate “%1” (%2)").arg(Formatting::oneLine((*candidate)->prompt, 60), target.left(16))
+            : tr("the L1 candidate %1").arg(target.left(16));
+    } else if (m_similarFor == item->key && !m_similarEntries.isEmpty()) {
+        const SimilarEntry &nearest = m_similarEntries.first();
+        target = nearest.key;
+        named = tr("the nearest entry “%1” (%2)").arg(Formatting::oneLine(nearest.prompt, 60), target.left(16));
+    } else {
         emit statusMessage(tr("No approved entry in this proposal's namespace, system prompt and model to attach "
                               "it to."),
                            5000);
         return;
     }
-    const SimilarEntry target = m_similarEntries.first();
     ApprovalRequest request;
     request.proposalId = item->id;
     request.duplicateIds = item->duplicateIds;
     request.key = item->key;
-    request.variantOf = target.key;
+    request.variantOf = target;
     m_model->setPending(item->key, true);
     const quint64 id = m_client->approve(request);
-    m_inFlight.insert(id, {QStringLiteral("approve"), *item, false});
-    emit statusMessage(tr("Attaching %1 as a variant of %2…").arg(item->key.left(16), target.key.left(16)), 2000);
+    m_inFlight.insert(id, {QStringLiteral("approve"), *item, false, named});
+    emit statusMessage(tr("Attaching %1 as a variant of %2…").arg(item->key.left(16), named), 2000);
     advanceFrom(item->key);
 }
 
@@ -472,6 +675,7 @@ void ProposalsPage::splitCurrentFromCluster()
     if (!item)
         return;
     m_splitKeys.insert(item->key);
+    m_clusters->setSplitKeys(m_splitKeys);
     emit statusMessage(tr("%1 split off its cluster.").arg(item->key.left(16)), 3000);
 }
 
@@ -484,7 +688,7 @@ void ProposalsPage::markCurrentNotSame()
     m_client->markNegative(target.key, item->key, item->prompt);
     // That entry is no candidate for this proposal any more.
     m_similarEntries.removeFirst();
-    m_detail->showSimilar(item->key, m_similarEntries);
+    m_detail->showSimilar(item->key, m_similarEntries, m_similarNote);
     emit statusMessage(tr("Recorded: not the same question as %1.").arg(target.key.left(16)), 3000);
 }
 
@@ -509,13 +713,14 @@ void ProposalsPage::editCurrent()
     auto *dialog = new ResponseEditorDialog(item->responseText(), tr("&Approve edited answer"), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setWindowTitle(tr("Edit before approving — %1").arg(Formatting::oneLine(item->prompt, 60)));
+    dialog->setReviewDays(m_client->reviewPolicy().daysFor(item->ns.toStdString()));
     m_editor = dialog;
     const ProposalItem captured = *item;
     connect(dialog, &QDialog::accepted, this, [this, dialog, captured] {
         const QString text = dialog->response();
         const std::optional<QString> response = text == captured.responseText() ? std::nullopt
                                                                                 : std::optional<QString>(text);
-        sendApprove(captured, response, dialog->intent(), false);
+        sendApprove(captured, response, dialog->intent(), false, dialog->reviewDays());
         advanceFrom(captured.key);
     });
     connect(dialog, &QDialog::finished, this, [this] { m_view->setFocus(Qt::OtherFocusReason); });
@@ -524,7 +729,7 @@ void ProposalsPage::editCurrent()
 }
 
 void ProposalsPage::sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent,
-                                bool bulk)
+                                bool bulk, qint64 reviewDays)
 {
     ApprovalRequest request;
     request.proposalId = item.id;
@@ -532,6 +737,7 @@ void ProposalsPage::sendApprove(const ProposalItem &item, const std::optional<QS
     request.key = item.key;
     request.response = response;
     request.intent = intent;
+    request.reviewDays = reviewDays;
     m_model->setPending(item.key, true);
     const quint64 id = m_client->approve(request);
     m_inFlight.insert(id, {QStringLiteral("approve"), item, bulk});
@@ -612,7 +818,18 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
         return;
     }
 
-    if (result.ok) {
+    if (result.ok && result.awaitingSecondApproval) {
+        // Four-eyes: only signed off; the proposal stays until a different user approves it.
+        ProposalItem waiting = d.item;
+        waiting.firstApprover = tr("you");
+        waiting.firstApprovedAtMs = QDateTime::currentMSecsSinceEpoch();
+        m_model->setPending(d.item.key, false);
+        m_model->updateItems({waiting});
+        if (!d.bulk)
+            emit statusMessage(tr("First approval of %1 recorded: waiting for second approval by a different user.")
+                                   .arg(d.item.key.left(16)),
+                               8000);
+    } else if (result.ok) {
         m_model->removeKeys({d.item.key});
         if (!d.bulk) {
             m_last = LastDecision{d.action, d.item, result.version};
@@ -622,11 +839,17 @@ void ProposalsPage::onDecisionFinished(quint64 requestId, const ApprovalResult &
             const QString acks = result.replicasAcked < 0
                 ? tr("replicas unknown")
                 : tr("%n replica(s) acknowledged", nullptr, result.replicasAcked);
-            emit statusMessage(d.action == QLatin1String("approve")
-                                   ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.")
-                                         .arg(d.item.key.left(16), QString::number(result.version), acks)
-                                   : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks),
-                               5000);
+            QString text = !d.variantOf.isEmpty()
+                ? tr("Attached %1 as a variant of %2 (version %3, %4). Ctrl+Z revokes it.")
+                      .arg(d.item.key.left(16), d.variantOf, QString::number(result.version), acks)
+                : d.action == QLatin1String("approve")
+                ? tr("Approved %1 (version %2, %3). Ctrl+Z revokes it.")
+                      .arg(d.item.key.left(16), QString::number(result.version), acks)
+                : tr("Rejected %1 (%2). Ctrl+Z undoes it.").arg(d.item.key.left(16), acks);
+            // E.g. written without its L1 vector: stays until the next message.
+            if (!result.warning.isEmpty())
+                text += u' ' + tr("Warning: %1").arg(result.warning);
+            emit statusMessage(text, result.warning.isEmpty() ? 5000 : 0);
         }
     } else if (result.error == ApprovalResult::ErrorKind::AlreadyDecided) {
         // Another operator was first: not an error to dismiss, the proposal is simply gone.
@@ -731,6 +954,8 @@ void ProposalsPage::finishBulk()
 
 void ProposalsPage::updateDetail()
 {
+    if (!m_heldSlices.isEmpty())
+        showReservations(); // whether the current proposal is held
     const auto item = currentItem();
     m_detail->showItem(item);
     m_guidelines->showNamespace(item ? item->ns : QString());

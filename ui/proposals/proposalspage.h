@@ -11,6 +11,7 @@
 
 #include "core/control/approvalresult.h"
 #include "core/control/proposalitem.h"
+#include "core/control/reservationstore.h"
 #include "ui/common/responseeditordialog.h"
 #include "ui/workers/controlworker.h"
 
@@ -25,6 +26,7 @@ namespace l0l3 {
 
 class ControlClient;
 class GuidelinesPane;
+class ProposalClusterTracker;
 class ProposalDetailPane;
 class ProposalFilterModel;
 class ProposalTableModel;
@@ -48,12 +50,27 @@ public:
     GuidelinesPane *guidelinesPane() const { return m_guidelines; }
     QLineEdit *searchEdit() const { return m_search; }
     QLabel *progressLabel() const { return m_progress; }
+    ProposalClusterTracker *clusterTracker() const { return m_clusters; }
     // The open editor (E), if any; for tests.
     ResponseEditorDialog *editor() const { return m_editor; }
 
     QList<QAction *> decisionActions() const;
     QList<QAction *> navigationActions() const;
     QAction *undoAction() const { return m_undo; }
+    // Reserve this proposal's namespace (R) or region (G) for kReservationMinutes; release
+    // this user's reservations (Shift+R).
+    QList<QAction *> reservationActions() const
+    {
+        return {m_reserveNamespace, m_reserveRegion, m_reserveCluster, m_releaseMine};
+    }
+    static constexpr int kReservationMinutes = 30;
+    // Who holds what (hidden while nobody does), and whether the current proposal is held.
+    QLabel *reservationsLabel() const { return m_reservationsLabel; }
+    // A reservation by another user covering item (its namespace, or the region it was
+    // proposed in): J/K and the move after a decision skip such proposals.
+    std::optional<Reservation> heldByOther(const ProposalItem &item) const;
+    // Attach as variant, not the same question, approve cluster: entry writes beside the decisions.
+    QList<QAction *> variantActions() const { return {m_attachVariant, m_notSame, m_approveCluster}; }
     QAction *reloadAction() const { return m_reload; }
 
     std::optional<ProposalItem> currentItem() const;
@@ -65,8 +82,10 @@ public:
     void undoLast();
     void bulkDecide(bool approve);
     void moveBy(int delta);
-    // Attach the current proposal as a variant of its nearest approved entry (the first the
-    // detail pane lists): its phrasing then serves that entry's answer.
+    // Attach the current proposal as a variant of its shadow candidate (the entry L1 would have
+    // matched; its main entry if that is a variant) when it has one that is still approved,
+    // else of its nearest approved entry (the first the detail pane lists): its phrasing then
+    // serves that entry's answer.
     void attachCurrentAsVariant();
     // "Not the same question" as the nearest approved entry: a negative pair that tightens
     // that entry's L1 threshold; the proposal stays in the queue.
@@ -95,6 +114,7 @@ private:
         QString action; // approve | reject | revoke / unreject (undo)
         ProposalItem item;
         bool bulk = false;
+        QString variantOf; // an attachment (V): the entry, as the status bar names it
     };
     struct LastDecision
     {
@@ -114,11 +134,21 @@ private:
     void connectWorker();
 
     void onDecisionFinished(quint64 requestId, const ApprovalResult &result);
-    void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent,
-                     bool bulk);
+    // reviewDays > 0: the entry's own review period; 0: its namespace's.
+    void sendApprove(const ProposalItem &item, const std::optional<QString> &response, const QString &intent, bool bulk,
+                     qint64 reviewDays = 0);
     void sendReject(const ProposalItem &item, bool bulk);
     void advanceFrom(const QString &key);
+    bool heldByOtherAt(int proxyRow) const;
+    QString clusterIdOf(const ProposalItem &item) const;
+    void reserveCurrent(const QString &kind);
+    void releaseMine();
+    void showReservations();
     void updateDetail();
+    // The shadow candidates' prompts for the L1 column: the unread keys of rows first..last are
+    // wanted, read in batches of ControlWorker::kEntryPromptBatch, a few at a time.
+    void wantCandidates(int first, int last);
+    void readCandidates();
     void updateCounts();
     void gatherPage(const QList<ProposalItem> &items);
     void flushPages();
@@ -135,8 +165,16 @@ private:
     QComboBox *m_region;
     QLabel *m_count;
     QLabel *m_progress;
+    QLabel *m_reservationsLabel = nullptr;
+    QAction *m_reserveNamespace = nullptr;
+    QAction *m_reserveRegion = nullptr;
+    QAction *m_reserveCluster = nullptr;
+    QAction *m_releaseMine = nullptr;
+    QList<Reservation> m_heldSlices;
+    QString m_user; // the logged-in ACL user (permissionsChecked)
     ProposalDetailPane *m_detail;
     GuidelinesPane *m_guidelines;
+    ProposalClusterTracker *m_clusters;
     QPointer<ResponseEditorDialog> m_editor;
 
     QAction *m_approve = nullptr;
@@ -157,6 +195,11 @@ private:
     // The nearest approved entries of the proposal m_similarFor (ControlWorker::similarEntries).
     QString m_similarFor;
     QList<SimilarEntry> m_similarEntries;
+    QString m_similarNote; // what the lookup could not compare (entries without a vector of the model)
+    QStringList m_candidatesWanted;
+    QSet<QString> m_candidatesInFlight;
+    QTimer m_candidateTimer;
+    static constexpr int kCandidateBatchesInFlight = 4;
 
     QHash<quint64, Decision> m_inFlight;
     std::optional<LastDecision> m_last;

@@ -56,6 +56,8 @@ QVariant ProposalTableModel::sortValue(const ProposalItem &item, int column)
     switch (column) {
     case Savings: return item.savingsScore;
     case Seen: return item.seenTotal;
+    case Cluster: return item.savingsScore; // data() gives the cluster's summed savings
+    case L1Candidate: return item.l1Key.isEmpty() ? -1.0 : double(item.l1Similarity);
     // Region: the first region's name sorts alphabetically, then by demand there.
     case Regions: return item.regions.isEmpty() ? item.proposedRegion : regionsText(item);
     case Proposed: return item.tsMs;
@@ -116,6 +118,7 @@ bool ProposalTableModel::lessThan(const ProposalItem &left, const ProposalItem &
     switch (column) {
     case Savings: return left.savingsScore < right.savingsScore;
     case Seen: return left.seenTotal < right.seenTotal;
+    case L1Candidate: return sortValue(left, column).toDouble() < sortValue(right, column).toDouble();
     case Proposed: return left.tsMs < right.tsMs;
     case Prompt: return QString::compare(left.prompt, right.prompt, Qt::CaseInsensitive) < 0;
     case Answer: return compareUtf8CaseInsensitive(left.responseUtf8, right.responseUtf8) < 0;
@@ -133,13 +136,40 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
         switch (index.column()) {
         case Savings: return QString::number(item.savingsScore, 'f', 1);
         case Seen: return QString::number(item.seenTotal);
+        case Cluster: {
+            const ClusterSummary *c = clusterAt(index.row());
+            if (!c)
+                return QString();
+            if (c->representativeKey == item.key)
+                return tr("%1, savings %2").arg(c->summary).arg(c->savings, 0, 'f', 1);
+            return tr("↳ with “%1”").arg(Formatting::oneLine(c->representativePrompt, 60));
+        }
+        case L1Candidate: {
+            if (item.l1Key.isEmpty())
+                return QString();
+            const QString similarity = QString::number(double(item.l1Similarity), 'f', 2);
+            const auto entry = candidateEntry(item.l1Key);
+            if (!entry)
+                return tr("≈ %1 entry %2…").arg(similarity, item.l1Key.left(12));
+            if (!*entry)
+                return tr("≈ %1 entry %2… (no longer approved)").arg(similarity, item.l1Key.left(12));
+            return tr("≈ %1 %2").arg(similarity, Formatting::oneLine((*entry)->prompt, 80));
+        }
         case Regions: return Formatting::oneLine(regionsText(item), 200);
         case Proposed: return Formatting::age(nowMs() - item.tsMs);
-        case Prompt: return Formatting::oneLine(item.prompt, 160);
+        case Prompt:
+            if (!item.firstApprover.isEmpty())
+                return tr("⧗ waiting for second approval · %1").arg(Formatting::oneLine(item.prompt, 160));
+            return Formatting::oneLine(item.prompt, 160);
         case Answer: return Formatting::oneLine(answerHead(item), 160);
         }
         break;
-    case SortRole: return sortValue(item, index.column());
+    case SortRole:
+        if (index.column() == Cluster) {
+            const ClusterSummary *c = clusterAt(index.row());
+            return c ? c->savings : item.savingsScore;
+        }
+        return sortValue(item, index.column());
     case KeyRole: return item.key;
     case PendingRole: return m_pending.contains(item.key);
     case SearchTextRole:
@@ -153,12 +183,38 @@ QVariant ProposalTableModel::data(const QModelIndex &index, int role) const
                 .arg(item.promptTokens + item.completionTokens > 0
                          ? QStringLiteral(" × (1 + %1 tokens / 1000)").arg(item.promptTokens + item.completionTokens)
                          : QString());
+        if (index.column() == Prompt && !item.firstApprover.isEmpty())
+            return Formatting::toolTip(tr("Waiting for second approval: %1 approved it first (four-eyes namespace); "
+                                          "a different user must approve the same answer.\n\n%2")
+                                           .arg(Formatting::oneLine(item.firstApprover, 64), item.prompt));
         if (index.column() == Prompt)
             return Formatting::toolTip(item.prompt);
         if (index.column() == Answer)
             return Formatting::toolTip(answerHead(item));
         if (index.column() == Regions)
             return Formatting::toolTip(regionsText(item));
+        if (index.column() == L1Candidate && !item.l1Key.isEmpty()) {
+            const auto entry = candidateEntry(item.l1Key);
+            QString text = tr("The approved entry L1 would have matched (shadow mode): V attaches this proposal as its "
+                              "variant.\n\nEntry %1 at similarity %2")
+                               .arg(item.l1Key)
+                               .arg(double(item.l1Similarity), 0, 'f', 4);
+            if (entry && *entry)
+                text += u'\n' + (*entry)->prompt;
+            else if (entry)
+                text += u'\n' + tr("(no longer an approved entry)");
+            return Formatting::toolTip(text);
+        }
+        if (index.column() == Cluster) {
+            const ClusterSummary *c = clusterAt(index.row());
+            if (c)
+                return Formatting::toolTip(
+                    tr("%1, summed savings %2. C approves the cluster: “%3” as the answer, the others as its "
+                       "variants; S splits this one off.")
+                        .arg(c->summary)
+                        .arg(c->savings, 0, 'f', 1)
+                        .arg(c->representativePrompt.left(200)));
+        }
         break;
     case Qt::TextAlignmentRole:
         if (index.column() == Savings || index.column() == Seen)
@@ -187,6 +243,8 @@ QVariant ProposalTableModel::headerData(int section, Qt::Orientation orientation
         switch (section) {
         case Savings: return tr("Savings");
         case Seen: return tr("Seen");
+        case Cluster: return tr("Cluster");
+        case L1Candidate: return tr("L1 candidate");
         case Regions: return tr("Regions");
         case Proposed: return tr("Proposed");
         case Prompt: return tr("Prompt");
@@ -195,6 +253,11 @@ QVariant ProposalTableModel::headerData(int section, Qt::Orientation orientation
     }
     if (role == Qt::ToolTipRole && section == Savings)
         return tr("Estimated savings: seen × regions × upstream seconds (× token cost when known)");
+    if (role == Qt::ToolTipRole && section == Cluster)
+        return tr("Likely-same questions (same namespace, system prompt and model): phrasings, demand and summed "
+                  "savings; sorts clusters by summed savings");
+    if (role == Qt::ToolTipRole && section == L1Candidate)
+        return tr("The approved entry L1 would have matched (shadow mode): V attaches this proposal as its variant");
     return {};
 }
 
@@ -213,6 +276,10 @@ void ProposalTableModel::clear(bool deferRelease)
     }
     m_removed.clear();
     m_scores.clear();
+    m_rowCluster.clear();
+    m_clusters.clear();
+    m_clusterOf.clear();
+    m_candidates.clear(); // a reload reads them again: an entry may have been revoked since
     m_pending.clear();
     endResetModel();
 }
@@ -273,7 +340,9 @@ void ProposalTableModel::addPages(QList<QList<ProposalItem>> pages)
         if (m_items.capacity() < next) { // grow geometrically: reserve(next) would move every row each time
             m_items.reserve(std::max<qsizetype>(next, 2 * m_items.capacity()));
             m_scores.reserve(m_items.capacity());
+            m_rowCluster.reserve(m_items.capacity());
         }
+        m_rowCluster.insert(m_rowCluster.size(), next - first, -1);
         if (allFresh) {
             // A page this model alone holds (the queued signal's copy is gone) is moved in:
             // no reference count of the item's strings is touched; a shared one is copied.
@@ -299,6 +368,7 @@ void ProposalTableModel::reserve(qsizetype rows)
     if (m_items.capacity() < rows) {
         m_items.reserve(rows);
         m_scores.reserve(rows);
+        m_rowCluster.reserve(rows);
     }
     if (m_rows.capacity() < rows)
         m_rows.reserve(rows);
@@ -349,6 +419,7 @@ void ProposalTableModel::removeKeys(const QStringList &keys)
             m_rows.remove(m_items.at(i).key);
         m_items.remove(rows[start], rows[end] - rows[start] + 1);
         m_scores.remove(rows[start], rows[end] - rows[start] + 1);
+        m_rowCluster.remove(rows[start], rows[end] - rows[start] + 1);
         endRemoveRows();
         end = start - 1;
     }
@@ -379,6 +450,122 @@ void ProposalTableModel::noteRemoved(std::vector<int> stored)
     m_removed = std::move(merged);
     if (m_removed.size() > kMaxRemovedBeforeReindex)
         reindex();
+}
+
+void ProposalTableModel::setClusters(const QHash<QString, int> &clusterOf, const QList<ClusterSummary> &clusters)
+{
+    // Only the rows in a cluster before or after are visited (not the whole queue): a row whose
+    // cell text stays the same is not reported.
+    const QList<ClusterSummary> before = std::exchange(m_clusters, clusters);
+    const QHash<QString, int> beforeOf = std::exchange(m_clusterOf, clusterOf);
+    auto textOf = [](const QList<ClusterSummary> &list, int c, const QString &key) {
+        if (c < 0 || c >= list.size())
+            return QString();
+        const ClusterSummary &s = list[c];
+        return s.representativeKey == key ? s.summary + u' ' + QString::number(s.savings, 'f', 1) : s.representativeKey;
+    };
+    int lo = -1;
+    int hi = -1;
+    auto visit = [&](const QString &key) {
+        const int row = rowOfKey(key);
+        if (row < 0)
+            return;
+        const int now = m_clusterOf.value(key, -1);
+        m_rowCluster[row] = now >= 0 && now < m_clusters.size() ? now : -1;
+        if (textOf(before, beforeOf.value(key, -1), key) == textOf(m_clusters, m_rowCluster[row], key))
+            return;
+        lo = lo < 0 ? row : std::min(lo, row);
+        hi = std::max(hi, row);
+    };
+    for (auto it = beforeOf.cbegin(); it != beforeOf.cend(); ++it)
+        visit(it.key());
+    for (auto it = m_clusterOf.cbegin(); it != m_clusterOf.cend(); ++it) {
+        if (!beforeOf.contains(it.key()))
+            visit(it.key());
+    }
+    if (lo >= 0)
+        emit dataChanged(index(lo, Cluster), index(hi, Cluster));
+}
+
+const ProposalTableModel::ClusterSummary *ProposalTableModel::clusterAt(int row) const
+{
+    if (row < 0 || row >= m_rowCluster.size())
+        return nullptr;
+    const int c = m_rowCluster.at(row);
+    return c < 0 ? nullptr : &m_clusters.at(c);
+}
+
+bool ProposalTableModel::clusterLessThan(int left, int right) const
+{
+    const ClusterSummary *l = clusterAt(left);
+    const ClusterSummary *r = clusterAt(right);
+    const double ls = l ? l->savings : m_scores.at(left);
+    const double rs = r ? r->savings : m_scores.at(right);
+    if (ls != rs)
+        return ls < rs;
+    const QString &lk = l ? l->representativeKey : m_items.at(left).key;
+    const QString &rk = r ? r->representativeKey : m_items.at(right).key;
+    if (lk != rk)
+        return lk > rk;
+    const bool lRep = m_items.at(left).key == lk;
+    const bool rRep = m_items.at(right).key == rk;
+    if (lRep != rRep)
+        return rRep;
+    if (m_scores.at(left) != m_scores.at(right))
+        return m_scores.at(left) < m_scores.at(right);
+    return m_items.at(left).key > m_items.at(right).key;
+}
+
+void ProposalTableModel::setCandidatePrompts(const QStringList &asked, const QList<EntryPrompt> &found)
+{
+    QSet<QString> changed;
+    for (const QString &key : asked) {
+        if (m_candidates.size() >= kMaxCandidatePrompts && !m_candidates.contains(key))
+            continue;
+        m_candidates.insert(key, std::nullopt);
+        changed.insert(key);
+    }
+    for (const EntryPrompt &e : found) {
+        if (changed.contains(e.key))
+            m_candidates.insert(e.key, e);
+    }
+    if (changed.isEmpty())
+        return;
+    int lo = -1;
+    int hi = -1;
+    for (int row = 0; row < m_items.size(); ++row) {
+        const QString &key = m_items.at(row).l1Key;
+        if (key.isEmpty() || !changed.contains(key))
+            continue;
+        lo = lo < 0 ? row : lo;
+        hi = row;
+    }
+    if (lo >= 0)
+        emit dataChanged(index(lo, L1Candidate), index(hi, L1Candidate), {Qt::DisplayRole, Qt::ToolTipRole});
+}
+
+std::optional<std::optional<EntryPrompt>> ProposalTableModel::candidateEntry(const QString &key) const
+{
+    const auto it = m_candidates.constFind(key);
+    if (it == m_candidates.cend())
+        return std::nullopt;
+    return *it;
+}
+
+QStringList ProposalTableModel::unreadCandidates(int first, int last) const
+{
+    QStringList keys;
+    QSet<QString> seen;
+    first = std::max(first, 0);
+    last = std::min(last, int(m_items.size()) - 1);
+    for (int row = first; row <= last && m_candidates.size() + keys.size() < kMaxCandidatePrompts; ++row) {
+        const QString &key = m_items.at(row).l1Key;
+        if (!key.isEmpty() && !m_candidates.contains(key) && !seen.contains(key)) {
+            seen.insert(key);
+            keys.append(key);
+        }
+    }
+    return keys;
 }
 
 void ProposalTableModel::setPending(const QString &key, bool pending)

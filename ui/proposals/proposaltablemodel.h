@@ -7,9 +7,11 @@
 #include <QStringList>
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "core/control/proposalitem.h"
+#include "ui/workers/controlworker.h"
 
 namespace l0l3 {
 
@@ -17,16 +19,35 @@ namespace l0l3 {
 // per page); Qt::UserRole carries the raw value each column sorts on, so a
 // QSortFilterProxyModel never sorts display strings. Rows with a decision in
 // flight are marked pending (greyed, italic) until the worker answers.
+// The Cluster column shows the clusters of likely-same questions
+// (ProposalClusters) that setClusters() was last given: on the
+// representative's row "12 phrasings, seen 57 times" and the summed savings,
+// on the other members the representative's prompt. It sorts by the
+// cluster's summed savings, each cluster's rows together, representative
+// first (descending). A row that arrived since has no cluster until the next.
+// The L1 column shows the shadow candidate a proposal carries (the approved
+// entry L1 would have matched): "≈ 0.92 " and that entry's prompt, once
+// setCandidatePrompts() has given it; it sorts by the similarity.
 class ProposalTableModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Savings, Seen, Regions, Proposed, Prompt, Answer, ColumnCount };
+    enum Column { Savings, Seen, Cluster, L1Candidate, Regions, Proposed, Prompt, Answer, ColumnCount };
     enum Role {
         SortRole = Qt::UserRole,
         KeyRole = Qt::UserRole + 1,
         PendingRole = Qt::UserRole + 2,
         SearchTextRole = Qt::UserRole + 3, // prompt, answer, key and regions, for the filter
+    };
+
+    // A cluster of two or more pending proposals, as the Cluster column shows it.
+    struct ClusterSummary
+    {
+        QString representativeKey;
+        QString representativePrompt;
+        QString summary; // ProposalCluster::summary(): "12 phrasings, seen 57 times"
+        int phrasings = 0;
+        double savings = 0; // summed
     };
 
     explicit ProposalTableModel(QObject *parent = nullptr);
@@ -68,6 +89,30 @@ public:
     // touches one double per row instead of every item.
     double savingsAt(int row) const { return m_scores.at(row); }
     QList<ProposalItem> items() const { return m_items; }
+    // Replaces the clusters: clusterOf maps a member's key to its index in clusters (keys that are
+    // no row any more are ignored). One dataChanged over the Cluster cells that changed.
+    void setClusters(const QHash<QString, int> &clusterOf, const QList<ClusterSummary> &clusters);
+    // The cluster of a row, or nullptr when it is in none (alone, or not clustered yet).
+    const ClusterSummary *clusterAt(int row) const;
+    // The Cluster column's order (for the proxy): by summed savings (a row in no cluster by its
+    // own), then the cluster's rows together, its representative the greatest, then by savings.
+    bool clusterLessThan(int left, int right) const;
+    // The shadow candidates' entries as read (ControlWorker::entryPromptsRead): a key asked and
+    // not found is no approved entry. One dataChanged over the L1 cells of the rows naming them.
+    void setCandidatePrompts(const QStringList &asked, const QList<EntryPrompt> &found);
+    // What was read of a candidate entry: nullopt while unread, an empty optional inside when
+    // it is no approved entry.
+    std::optional<std::optional<EntryPrompt>> candidateEntry(const QString &key) const;
+    // The candidate keys of rows first..last not read yet (each once), none once
+    // kMaxCandidatePrompts are held.
+    QStringList unreadCandidates(int first, int last) const;
+    static constexpr int kMaxCandidatePrompts = 20000;
+    // True when a change of first..last touched only the columns the model fills in itself
+    // (Cluster, L1): the items are the same.
+    static bool annotationsOnly(const QModelIndex &topLeft, const QModelIndex &bottomRight)
+    {
+        return topLeft.column() >= Cluster && bottomRight.column() <= L1Candidate;
+    }
     void setPending(const QString &key, bool pending);
     bool isPending(const QString &key) const { return m_pending.contains(key); }
     // For the relative "proposed" column; the tests pin it.
@@ -84,7 +129,11 @@ private:
     static constexpr std::size_t kMaxRemovedBeforeReindex = 512;
 
     QList<ProposalItem> m_items;
-    QList<double> m_scores; // savingsScore of each row
+    QList<double> m_scores;  // savingsScore of each row
+    QList<int> m_rowCluster; // index into m_clusters of each row, -1: none
+    QList<ClusterSummary> m_clusters;
+    QHash<QString, int> m_clusterOf;                         // the keys setClusters() was last given
+    QHash<QString, std::optional<EntryPrompt>> m_candidates; // candidate key -> its entry, nullopt: none
     QHash<QString, int> m_rows;
     std::vector<int> m_removed;
     QSet<QString> m_pending;

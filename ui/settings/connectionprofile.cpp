@@ -127,11 +127,26 @@ bool ConnectionProfile::isValid(QString *error) const
     const bool tls = primaryUrl.trimmed().startsWith(QLatin1String("rediss://"), Qt::CaseInsensitive);
     if (!tls && !(tlsCaFile.trimmed().isEmpty() && tlsCertFile.trimmed().isEmpty()))
         return fail(QStringLiteral("TLS files need a rediss:// primary URL"));
+    if (const QString why = embeddings().check(); !why.isEmpty())
+        return fail(QStringLiteral("embeddings: %1").arg(why));
+    if (!QUrl(embeddingsUrl.trimmed()).userInfo().isEmpty())
+        return fail(QStringLiteral("no credentials in the embeddings URL: profiles are saved to disk"));
     for (const QString *u : {&topologyUser, &sentinelUser}) {
         if (u->contains(u' ') || u->size() > 128)
             return fail(QStringLiteral("'%1' is not an ACL user name").arg(quoted(*u)));
     }
     return true;
+}
+
+EmbeddingSettings ConnectionProfile::embeddings() const
+{
+    EmbeddingSettings e;
+    e.url = embeddingsUrl.trimmed();
+    e.model = embeddingsModel.trimmed();
+    e.caFile = embeddingsCaFile.trimmed();
+    if (e.isRemote())
+        e.apiKey = qgetenv("L0L3_EMBEDDINGS_API_KEY").trimmed();
+    return e;
 }
 
 std::optional<RedisConnection::Options> ConnectionProfile::toOptions(const QString &password, QString *error) const

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "core/control/embeddingclient.h"
 #include "core/control/redisconnection.h"
 
 namespace l0l3 {
@@ -56,8 +57,16 @@ struct ConnectionProfile
     QString tlsCaFile;
     QString tlsCertFile;
     QString tlsKeyFile;
+    // The L1 vectors' embeddings provider, the gateways' --embeddings settings: an
+    // OpenAI-compatible /v1/embeddings URL and model name (empty: the embedded lexical
+    // one), and for https an optional CA file (empty: the system CAs).
+    QString embeddingsUrl;
+    QString embeddingsModel;
+    QString embeddingsCaFile;
 
     bool isValid(QString *error = nullptr) const;
+    // With a URL, the key from $L0L3_EMBEDDINGS_API_KEY (never saved with the profile).
+    EmbeddingSettings embeddings() const;
     // Options for RedisConnection with the given password (kept in memory only).
     std::optional<RedisConnection::Options> toOptions(const QString &password, QString *error = nullptr) const;
     // The parsed dataNodes; nullopt and the first bad entry in *error.

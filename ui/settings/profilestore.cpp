@@ -28,6 +28,9 @@ QList<ConnectionProfile> ProfileStore::load()
         p.tlsCaFile = settings.value(QStringLiteral("tlsCaFile")).toString();
         p.tlsCertFile = settings.value(QStringLiteral("tlsCertFile")).toString();
         p.tlsKeyFile = settings.value(QStringLiteral("tlsKeyFile")).toString();
+        p.embeddingsUrl = settings.value(QStringLiteral("embeddingsUrl")).toString();
+        p.embeddingsModel = settings.value(QStringLiteral("embeddingsModel")).toString();
+        p.embeddingsCaFile = settings.value(QStringLiteral("embeddingsCaFile")).toString();
         if (!p.name.isEmpty())
             profiles.append(p);
     }
@@ -65,6 +68,9 @@ void ProfileStore::save(const QList<ConnectionProfile> &profiles)
         settings.setValue(QStringLiteral("tlsCaFile"), p.tlsCaFile);
         settings.setValue(QStringLiteral("tlsCertFile"), p.tlsCertFile);
         settings.setValue(QStringLiteral("tlsKeyFile"), p.tlsKeyFile);
+        settings.setValue(QStringLiteral("embeddingsUrl"), p.embeddingsUrl);
+        settings.setValue(QStringLiteral("embeddingsModel"), p.embeddingsModel);
+        settings.setValue(QStringLiteral("embeddingsCaFile"), p.embeddingsCaFile);
     }
     settings.endArray();
     settings.sync();

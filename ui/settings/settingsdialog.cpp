@@ -37,6 +37,9 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     , m_tlsCaFile(new QLineEdit(this))
     , m_tlsCertFile(new QLineEdit(this))
     , m_tlsKeyFile(new QLineEdit(this))
+    , m_embeddingsUrl(new QLineEdit(this))
+    , m_embeddingsModel(new QLineEdit(this))
+    , m_embeddingsCaFile(new QLineEdit(this))
     , m_sentinelPassword(new QLineEdit(this))
     , m_dataNodes(new QPlainTextEdit(this))
     , m_remember(new QCheckBox(tr("Remember in the system keychain"), this))
@@ -106,6 +109,14 @@ SettingsDialog::SettingsDialog(PasswordVault *vault, QWidget *parent)
     form->addRow(tr("TLS &CA file:"), m_tlsCaFile);
     form->addRow(tr("TLS client certificate:"), m_tlsCertFile);
     form->addRow(tr("TLS client key:"), m_tlsKeyFile);
+    m_embeddingsUrl->setPlaceholderText(tr("empty: the embedded lexical provider"));
+    m_embeddingsUrl->setToolTip(tr("The gateways' --embeddings: an OpenAI-compatible /v1/embeddings endpoint "
+                                   "(http or https) that computes the L1 vectors of approved entries"));
+    m_embeddingsModel->setPlaceholderText(tr("the gateways' --embeddings-model"));
+    m_embeddingsCaFile->setPlaceholderText(tr("https only: PEM file (empty: the system CAs)"));
+    form->addRow(tr("&Embeddings URL:"), m_embeddingsUrl);
+    form->addRow(tr("Embeddings model:"), m_embeddingsModel);
+    form->addRow(tr("Embeddings CA file:"), m_embeddingsCaFile);
 
     auto *newButton = new QPushButton(tr("&New"), this);
     auto *deleteButton = new QPushButton(tr("&Delete"), this);
@@ -200,6 +211,9 @@ void SettingsDialog::showProfile(const ConnectionProfile &p)
     m_tlsCaFile->setText(p.tlsCaFile);
     m_tlsCertFile->setText(p.tlsCertFile);
     m_tlsKeyFile->setText(p.tlsKeyFile);
+    m_embeddingsUrl->setText(p.embeddingsUrl);
+    m_embeddingsModel->setText(p.embeddingsModel);
+    m_embeddingsCaFile->setText(p.embeddingsCaFile);
     m_topologyPassword->clear();
     m_sentinelPassword->clear();
     m_password->clear();
@@ -249,6 +263,9 @@ ConnectionProfile SettingsDialog::formProfile() const
     p.tlsCaFile = m_tlsCaFile->text().trimmed();
     p.tlsCertFile = m_tlsCertFile->text().trimmed();
     p.tlsKeyFile = m_tlsKeyFile->text().trimmed();
+    p.embeddingsUrl = m_embeddingsUrl->text().trimmed();
+    p.embeddingsModel = m_embeddingsModel->text().trimmed();
+    p.embeddingsCaFile = m_embeddingsCaFile->text().trimmed();
     const QString nodes = m_dataNodes->toPlainText();
     for (const QString &line : nodes.split(QRegularExpression(QStringLiteral("[,\\n]")), Qt::SkipEmptyParts)) {
         if (!line.trimmed().isEmpty())

@@ -44,6 +44,9 @@ public:
     QLineEdit *topologyPasswordEdit() const { return m_topologyPassword; }
     QLineEdit *sentinelUserEdit() const { return m_sentinelUser; }
     QLineEdit *tlsCaFileEdit() const { return m_tlsCaFile; }
+    QLineEdit *embeddingsUrlEdit() const { return m_embeddingsUrl; }
+    QLineEdit *embeddingsModelEdit() const { return m_embeddingsModel; }
+    QLineEdit *embeddingsCaFileEdit() const { return m_embeddingsCaFile; }
     QLineEdit *sentinelPasswordEdit() const { return m_sentinelPassword; }
     QPlainTextEdit *dataNodesEdit() const { return m_dataNodes; }
     QLineEdit *sentinelsEdit() const { return m_sentinels; }
@@ -77,6 +80,9 @@ private:
     QLineEdit *m_tlsCaFile;
     QLineEdit *m_tlsCertFile;
     QLineEdit *m_tlsKeyFile;
+    QLineEdit *m_embeddingsUrl;
+    QLineEdit *m_embeddingsModel;
+    QLineEdit *m_embeddingsCaFile;
     QLineEdit *m_sentinelPassword;
     QPlainTextEdit *m_dataNodes;
     QCheckBox *m_remember;

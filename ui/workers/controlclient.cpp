@@ -22,11 +22,17 @@ ControlClient::ControlClient(QObject *parent)
     qRegisterMetaType<EntryItem>();
     qRegisterMetaType<SimilarEntry>();
     qRegisterMetaType<QList<SimilarEntry>>();
+    qRegisterMetaType<QList<EntryPrompt>>();
     qRegisterMetaType<QList<EntryItem>>();
     qRegisterMetaType<AuditRecord>();
     qRegisterMetaType<QList<AuditRecord>>();
     qRegisterMetaType<QList<ReverifyItem>>();
+    qRegisterMetaType<QList<L1ReviewItem>>();
     qRegisterMetaType<ServedCounts>();
+    qRegisterMetaType<QList<Reservation>>();
+    qRegisterMetaType<ReviewPolicy>();
+    connect(m_worker, &ControlWorker::reviewPolicyRead, this,
+            [this](const ReviewPolicy &policy) { m_reviewPolicy = policy; });
     m_thread->setObjectName(QStringLiteral("l0l3-control"));
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
@@ -51,6 +57,11 @@ void ControlClient::post(F &&fn)
 void ControlClient::connectTo(const RedisConnection::Options &options, const QString &actor)
 {
     post([w = m_worker, options, actor] { w->connectTo(options, actor); });
+}
+
+void ControlClient::setEmbeddings(const EmbeddingSettings &settings)
+{
+    post([w = m_worker, settings] { w->setEmbeddings(settings); });
 }
 
 void ControlClient::disconnectFromServer()
@@ -106,6 +117,18 @@ quint64 ControlClient::keepEntry(const QString &key, qint64 expectedVersion)
     return id;
 }
 
+void ControlClient::loadL1Review(const QString &afterId)
+{
+    post([w = m_worker, afterId] { w->loadL1Review(afterId); });
+}
+
+quint64 ControlClient::reviewL1(const QString &reviewId, bool confirmed)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, reviewId, confirmed] { w->reviewL1(id, reviewId, confirmed); });
+    return id;
+}
+
 quint64 ControlClient::readServed(const QString &key)
 {
     const quint64 id = m_nextRequest++;
@@ -120,10 +143,26 @@ quint64 ControlClient::unreject(const QString &key)
     return id;
 }
 
-quint64 ControlClient::editEntry(const QString &key, const QString &response, qint64 expectedVersion)
+quint64 ControlClient::claimReservation(const QString &kind, const QString &value, int minutes)
 {
     const quint64 id = m_nextRequest++;
-    post([w = m_worker, id, key, response, expectedVersion] { w->editEntry(id, key, response, expectedVersion); });
+    post([w = m_worker, id, kind, value, minutes] { w->claimReservation(id, kind, value, minutes); });
+    return id;
+}
+
+quint64 ControlClient::releaseReservation(const QString &kind, const QString &value)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, kind, value] { w->releaseReservation(id, kind, value); });
+    return id;
+}
+
+quint64 ControlClient::editEntry(const QString &key, const QString &response, qint64 expectedVersion, qint64 reviewDays)
+{
+    const quint64 id = m_nextRequest++;
+    post([w = m_worker, id, key, response, expectedVersion, reviewDays] {
+        w->editEntry(id, key, response, expectedVersion, reviewDays);
+    });
     return id;
 }
 
@@ -165,6 +204,11 @@ quint64 ControlClient::markNegative(const QString &key, const QString &proposalK
 void ControlClient::findSimilar(const ProposalItem &item)
 {
     post([w = m_worker, item] { w->findSimilar(item); });
+}
+
+void ControlClient::readEntryPrompts(const QStringList &keys)
+{
+    post([w = m_worker, keys] { w->readEntryPrompts(keys); });
 }
 
 void ControlClient::scanEntries(const QString &search)

@@ -3,6 +3,7 @@
 #include <QObject>
 #include <QString>
 
+#include "core/common/reviewpolicy.h"
 #include "core/control/approvalservice.h"
 #include "core/control/corpustransfer.h"
 #include "core/control/proposalitem.h"
@@ -28,6 +29,9 @@ public:
     ControlWorker *worker() const { return m_worker; }
 
     void connectTo(const RedisConnection::Options &options, const QString &actor);
+    // The provider of the L1 vectors approvals write (the profile's embeddings settings), from
+    // the next write on; kept across connections.
+    void setEmbeddings(const EmbeddingSettings &settings);
     void disconnectFromServer();
     void repoint(const QString &host, int port);
     void reloadProposals();
@@ -39,18 +43,30 @@ public:
     quint64 unreject(const QString &key);
     // "Not the same question": proposalKey/prompt against the entry key (ApprovalService::markNegative).
     quint64 markNegative(const QString &key, const QString &proposalKey, const QString &prompt);
-    quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion);
+    // reviewDays > 0: the entry's own review period from now on; 0 keeps it.
+    quint64 editEntry(const QString &key, const QString &response, qint64 expectedVersion, qint64 reviewDays = 0);
     quint64 setFrozen(bool frozen);
     quint64 publishControl(const QString &message);
     // Re-verification (ControlWorker::reverifyLoaded, decisionFinished, servedRead).
     void loadReverify();
     quint64 keepEntry(const QString &key, qint64 expectedVersion);
     quint64 readServed(const QString &key);
+    // ControlWorker::reservationFinished answers with the returned id.
+    quint64 claimReservation(const QString &kind, const QString &value, int minutes);
+    quint64 releaseReservation(const QString &kind, const QString &value);
+    // The L1 review queue (ControlWorker::l1ReviewLoaded, decisionFinished).
+    void loadL1Review(const QString &afterId);
+    quint64 reviewL1(const QString &reviewId, bool confirmed);
+    // The review policy as last read (ControlWorker::readReviewPolicy; the defaults until then).
+    // On the UI thread.
+    const ReviewPolicy &reviewPolicy() const { return m_reviewPolicy; }
     // Jobs on the worker thread; results in ControlWorker::corpusProgress/corpusFinished.
     quint64 exportCorpus(const CorpusExporter::Options &options);
     quint64 importCorpus(const CorpusImporter::Options &options);
 
     void findSimilar(const ProposalItem &item);
+    // ControlWorker::readEntryPrompts (at most ControlWorker::kEntryPromptBatch keys are read).
+    void readEntryPrompts(const QStringList &keys);
     void scanEntries(const QString &search);
     void fetchMoreEntries();
     void reloadAudit();
@@ -65,6 +81,7 @@ private:
     QThread *m_thread = nullptr;
     ControlWorker *m_worker = nullptr;
     quint64 m_nextRequest = 1;
+    ReviewPolicy m_reviewPolicy;
 };
 
 } // namespace l0l3

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/common/cachekey.h"
 #include "core/common/embedding.h"
 #include "core/common/entry.h"
 #include "core/common/promptnormaliser.h"
 #include "core/common/redisschema.h"
+#include "core/common/vectorrecord.h"
 #include "core/control/entryvectors.h"
 #include "core/control/guidelines.h"
 #include "core/control/operatorstore.h"
@@ -22,6 +24,12 @@ ControlWorker::ControlWorker(QObject *parent)
     m_liveTimer = new QTimer(this);
     m_liveTimer->setSingleShot(true);
     connect(m_liveTimer, &QTimer::timeout, this, &ControlWorker::flushLive);
+    m_reservationExpiry = new QTimer(this);
+    m_reservationExpiry->setSingleShot(true);
+    connect(m_reservationExpiry, &QTimer::timeout, this, &ControlWorker::reloadReservations);
+    m_operatorWatch = new QTimer(this);
+    m_operatorWatch->setInterval(kOperatorWatchMs);
+    connect(m_operatorWatch, &QTimer::timeout, this, &ControlWorker::watchReplicas);
 }
 
 ControlWorker::~ControlWorker()
@@ -44,6 +52,13 @@ void ControlWorker::teardown()
     m_liveRecords.clear();
     delete m_tailConnection;
     m_tailConnection = nullptr;
+    m_reservationExpiry->stop();
+    m_operatorWatch->stop();
+    m_operatorReplicas.clear();
+    delete m_reservations;
+    m_reservations = nullptr;
+    delete m_reservationConnection;
+    m_reservationConnection = nullptr;
     if (m_connection)
         m_connection->disconnect(this); // no signals from a connection being torn down
     delete m_connection;
@@ -53,6 +68,17 @@ void ControlWorker::teardown()
 void ControlWorker::shutdown()
 {
     teardown();
+    delete m_embedder; // its network objects go on this thread
+    m_embedder = nullptr;
+}
+
+void ControlWorker::setEmbeddings(const EmbeddingSettings &settings)
+{
+    m_embeddings = settings;
+    if (m_approvals)
+        m_approvals->setEmbeddings(settings);
+    delete m_embedder; // a lookup waiting on it is dropped with it
+    m_embedder = settings.isRemote() ? new EmbeddingClient(settings, this) : nullptr;
 }
 
 void ControlWorker::connectTo(const RedisConnection::Options &options, const QString &actor)
@@ -61,6 +87,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     m_loadedOnce = false;
     m_connection = new RedisConnection(options, this);
     m_approvals = new ApprovalService(m_connection, this);
+    m_approvals->setEmbeddings(m_embeddings);
     if (!actor.isEmpty())
         m_approvals->setDefaultActor(actor);
     m_queue = new ProposalQueue(m_connection, this);
@@ -71,10 +98,16 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     RedisConnection::Options tailOptions = options;
     tailOptions.commandTimeoutMs = std::max(options.commandTimeoutMs, 1000);
     m_tailConnection = new RedisConnection(tailOptions, this);
+    m_reservationConnection = new RedisConnection(options, this);
+    m_reservations = new ReservationStore(m_reservationConnection, this);
+    connect(m_reservationConnection, &RedisConnection::connected, this, &ControlWorker::reloadReservations);
 
     const QString server = options.redacted();
     connect(m_connection, &RedisConnection::connected, this, [this] {
         emit connectionChanged(QStringLiteral("ready"), m_connection->options().redacted(), {});
+        // Until checkPermissions has synced this server and its replicas.
+        m_operatorWatch->stop();
+        delete m_operatorSync;
         checkRole();
         checkPermissions();
         // Every (re)connection may be a different server (failover): reload.
@@ -112,6 +145,7 @@ void ControlWorker::connectTo(const RedisConnection::Options &options, const QSt
     m_connection->open();
     m_tailConnection->open();
     m_audit->follow(m_tailConnection);
+    m_reservationConnection->open();
 }
 
 void ControlWorker::disconnectFromServer()
@@ -130,6 +164,8 @@ void ControlWorker::repoint(const QString &host, int port)
         return;
     options.host = host;
     options.port = port;
+    delete m_operatorSync; // its nodes were the old primary's
+    m_operatorWatch->stop();
     m_connection->close();
     m_connection->setOptions(options);
     emit connectionChanged(QStringLiteral("connecting"), options.redacted(),
@@ -144,6 +180,14 @@ void ControlWorker::repoint(const QString &host, int port)
         m_tailConnection->setOptions(tailOptions);
         m_tailConnection->open();
     }
+    if (m_reservationConnection) {
+        RedisConnection::Options reservationOptions = m_reservationConnection->options();
+        reservationOptions.host = host;
+        reservationOptions.port = port;
+        m_reservationConnection->close();
+        m_reservationConnection->setOptions(reservationOptions);
+        m_reservationConnection->open();
+    }
 }
 
 void ControlWorker::checkPermissions()
@@ -154,12 +198,61 @@ void ControlWorker::checkPermissions()
         emit permissionsChecked(p.user, p.role(), p.known, p.canDecide, p.canAdmin);
         if (!p.known || !p.canAdmin || !p.user.startsWith(QLatin1String("op-")) || !m_connection)
             return;
-        auto *store = new OperatorStore(m_connection, this);
-        store->sync([this, store](const OperatorStore::Result &r) {
-            emit operatorsSynced(r.ok, r.ok ? r.message : r.message + u' ' + r.failedNodes.join(QStringLiteral("; ")));
-            store->deleteLater();
-        });
+        m_operatorReplicas.clear();
+        syncOperators({});
     });
+}
+
+void ControlWorker::syncOperators(const QString &why)
+{
+    if (!m_connection || m_operatorSync)
+        return;
+    // The connection's child, deleted on a repoint or a reconnection: its nodes are one primary's.
+    auto *store = new OperatorStore(m_connection, m_connection);
+    m_operatorSync = store;
+    store->sync([this, store, why](const OperatorStore::Result &r) {
+        store->deleteLater();
+        // Every node tried counts as seen: one that failed is tried again when it rejoins, or on
+        // the next connection, not every kOperatorWatchMs.
+        for (const QString &node : r.appliedNodes)
+            m_operatorReplicas.insert(node);
+        for (const QString &failure : r.failedNodes)
+            m_operatorReplicas.insert(failure.section(QStringLiteral(": "), 0, 0));
+        QString message = r.message;
+        if (!r.appliedNodes.isEmpty())
+            message += QStringLiteral(": ") + r.appliedNodes.join(QStringLiteral(", "));
+        if (!r.ok)
+            message += QStringLiteral("; failed: ") + r.failedNodes.join(QStringLiteral("; "));
+        if (!why.isEmpty())
+            message = why + QStringLiteral(": ") + message;
+        qInfo("l0l3: operators: %s", qUtf8Printable(message.left(2000)));
+        emit operatorsSynced(r.ok, !why.isEmpty(), message);
+        if (m_connection && m_connection->isReady())
+            m_operatorWatch->start();
+    });
+}
+
+void ControlWorker::watchReplicas()
+{
+    if (!m_connection || m_operatorSync)
+        return;
+    m_connection->command({QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")}, m_connection,
+                          [this](const RedisReply &r) {
+                              if (!r.isString() || m_operatorSync)
+                                  return;
+                              QSet<QString> now;
+                              QStringList joined;
+                              for (const OperatorStore::Node &n : OperatorStore::replicasOfInfo(r.str.left(1 << 20))) {
+                                  const QString name = QStringLiteral("%1:%2").arg(n.host).arg(n.port);
+                                  now.insert(name);
+                                  if (!m_operatorReplicas.contains(name))
+                                      joined.append(name);
+                              }
+                              // One that left may come back from an older ACL file: it is synced again then.
+                              m_operatorReplicas = now;
+                              if (!joined.isEmpty())
+                                  syncOperators(tr("replica %1 joined").arg(joined.join(QStringLiteral(", "))));
+                          });
 }
 
 void ControlWorker::checkRole()
@@ -187,6 +280,8 @@ void ControlWorker::reloadProposals()
 {
     if (!m_queue)
         return;
+    // Before the queue's first read: the editor of the first proposal shown gets the current policy.
+    readReviewPolicy();
     m_queue->setPollInterval(0);
     emit proposalsReset();
     m_queue->load();
@@ -201,7 +296,9 @@ void ControlWorker::setPollInterval(int ms)
 
 void ControlWorker::onResult(quint64 requestId, const ApprovalResult &result)
 {
-    if (result.ok && m_queue && (result.action == QLatin1String("approve") || result.action == QLatin1String("reject")))
+    // A first approval in a four-eyes namespace decides nothing: the proposal stays queued.
+    if (result.ok && !result.awaitingSecondApproval && m_queue
+        && (result.action == QLatin1String("approve") || result.action == QLatin1String("reject")))
         m_queue->removeKey(result.key);
     emit decisionFinished(requestId, result);
     if (result.action == QLatin1String("freeze") || result.action == QLatin1String("unfreeze"))
@@ -265,6 +362,7 @@ void ControlWorker::loadReverify()
         emit reverifyFailed(tr("not connected"));
         return;
     }
+    readReviewPolicy();
     // One queue per load, owned by the connection it reads: gone with it on a reconnect.
     auto *queue = new ReverifyQueue(m_connection, m_connection);
     connect(queue, &ReverifyQueue::loaded, this, [this, queue](const QList<ReverifyItem> &due, int scanned, int) {
@@ -287,20 +385,58 @@ void ControlWorker::keepEntry(quint64 requestId, const QString &key, qint64 expe
     m_approvals->keep(key, expectedVersion, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
 }
 
+void ControlWorker::loadL1Review(const QString &afterId)
+{
+    L1Review::load(m_connection, afterId, L1Review::kMaxItems, this,
+                   [this, afterId](const QList<L1ReviewItem> &items, int, const QString &error) {
+                       if (!error.isEmpty())
+                           emit l1ReviewFailed(error);
+                       else
+                           emit l1ReviewLoaded(afterId, items);
+                   });
+}
+
+void ControlWorker::reviewL1(quint64 requestId, const QString &reviewId, bool confirmed)
+{
+    if (!m_approvals) {
+        emit decisionFinished(requestId,
+                              notConnected(confirmed ? QStringLiteral("l1-confirm") : QStringLiteral("l1-deny"), {}));
+        return;
+    }
+    m_approvals->reviewL1(reviewId, confirmed, {},
+                          [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+}
+
 void ControlWorker::readServed(quint64 requestId, const QString &key)
 {
     ServedCounts::read(m_connection, key, this,
                        [this, requestId](const ServedCounts &counts) { emit servedRead(requestId, counts); });
 }
 
-void ControlWorker::editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion)
+void ControlWorker::readReviewPolicy()
+{
+    if (!m_connection)
+        return;
+    const QByteArray policyKey(RedisSchema::kReviewPolicy.data(), qsizetype(RedisSchema::kReviewPolicy.size()));
+    m_connection->command({QByteArrayLiteral("HGETALL"), policyKey}, this, [this](const RedisReply &r) {
+        // Unreadable: the defaults, as the approval service falls back to them too.
+        ReviewPolicy policy;
+        for (qsizetype i = 0; !r.isError() && i + 1 < r.elements.size(); i += 2)
+            policy.set(r.elements[i].str.toStdString(), r.elements[i + 1].str.toStdString());
+        emit reviewPolicyRead(policy);
+    });
+}
+
+void ControlWorker::editEntry(quint64 requestId, const QString &key, const QString &response, qint64 expectedVersion,
+                              qint64 reviewDays)
 {
     if (!m_approvals) {
         emit decisionFinished(requestId, notConnected(QStringLiteral("edit"), key));
         return;
     }
-    m_approvals->edit(key, response, expectedVersion, {},
-                      [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
+    m_approvals->edit(
+        key, response, expectedVersion, {}, [this, requestId](const ApprovalResult &r) { onResult(requestId, r); },
+        reviewDays);
 }
 
 void ControlWorker::setFrozen(quint64 requestId, bool frozen)
@@ -392,6 +528,45 @@ void ControlWorker::markNegative(quint64 requestId, const QString &key, const QS
                               [this, requestId](const ApprovalResult &r) { onResult(requestId, r); });
 }
 
+void ControlWorker::readEntryPrompts(const QStringList &keys)
+{
+    QStringList read;
+    QList<QByteArray> mget{QByteArrayLiteral("MGET")};
+    for (const QString &key : keys) {
+        if (read.size() >= kEntryPromptBatch)
+            break;
+        if (!CacheKey::isValid(key.toStdString()))
+            continue;
+        read.append(key);
+        mget.append(QByteArray::fromStdString(RedisSchema::entryKey(key.toStdString())));
+    }
+    if (read.isEmpty()) {
+        emit entryPromptsRead(keys, {}, {});
+        return;
+    }
+    if (!m_connection) {
+        emit entryPromptsRead(keys, {}, tr("not connected"));
+        return;
+    }
+    m_connection->command(mget, this, [this, keys, read](const RedisReply &r) {
+        if (!r.isArray()) {
+            emit entryPromptsRead(keys, {}, r.isError() ? r.errorMessage() : tr("unexpected reply to MGET"));
+            return;
+        }
+        QList<EntryPrompt> found;
+        for (qsizetype i = 0; i < read.size() && i < r.elements.size(); ++i) {
+            if (!r.elements[i].isString())
+                continue;
+            const auto e = EntryCodec::decode(r.elements[i].str.toStdString());
+            if (!e || QString::fromStdString(e->key) != read[i])
+                continue;
+            found.append({read[i], QString::fromStdString(e->prompt).left(EntryPrompt::kChars),
+                          CacheKey::isValid(e->variantOf) ? QString::fromStdString(e->variantOf) : QString()});
+        }
+        emit entryPromptsRead(keys, found, {});
+    });
+}
+
 void ControlWorker::readGuidelines(const QString &ns)
 {
     if (!m_connection) {
@@ -418,6 +593,27 @@ void ControlWorker::findSimilar(const ProposalItem &item)
     const quint64 generation = ++m_similarGeneration;
     if (!m_connection)
         return;
+    if (!m_embedder) {
+        scanSimilar(item, EntryVectors::provider().embed(item.prompt.toStdString()), {}, generation);
+        return;
+    }
+    // The profile's remote model: the proposal's prompt once, compared with the stored vectors.
+    m_embedder->embed({item.prompt}, [this, item, generation](const EmbeddingClient::Result &r) {
+        if (generation != m_similarGeneration)
+            return;
+        if (!r.ok || r.vectors.size() != 1) {
+            emit similarEntries(item.key, {}, tr("The proposal's prompt could not be embedded: %1").arg(r.error));
+            return;
+        }
+        scanSimilar(item, r.vectors.front(), m_embedder->settings().modelId(), generation);
+    });
+}
+
+void ControlWorker::scanSimilar(const ProposalItem &item, std::vector<float> vector, const std::string &storedModel,
+                                quint64 generation)
+{
+    if (!m_connection || generation != m_similarGeneration)
+        return;
     struct Scan
     {
         QString proposalKey;
@@ -425,7 +621,9 @@ void ControlWorker::findSimilar(const ProposalItem &item)
         std::string model;
         std::string systemSha256;
         std::vector<float> vector;
+        std::string storedModel; // empty: embed each entry's prompt lexically
         QList<SimilarEntry> best;
+        qint64 withoutVector = 0; // entries of the scope without a stored vector of storedModel
         int pages = 0;
     };
     auto scan = std::make_shared<Scan>();
@@ -433,11 +631,21 @@ void ControlWorker::findSimilar(const ProposalItem &item)
     scan->ns = item.ns.toStdString();
     scan->model = item.model.toStdString();
     scan->systemSha256 = EntryVectors::systemSha256(item.system.toStdString());
-    scan->vector = EntryVectors::provider().embed(item.prompt.toStdString());
+    scan->vector = std::move(vector);
+    scan->storedModel = storedModel;
+    auto finish = [this, scan] {
+        QString note;
+        if (scan->withoutVector > 0)
+            note = tr("%1 %2 no vector of model %3: run l0l3-ctl vectors rebuild")
+                       .arg(scan->withoutVector)
+                       .arg(scan->withoutVector == 1 ? tr("entry has") : tr("entries have"))
+                       .arg(QString::fromStdString(scan->storedModel));
+        emit similarEntries(scan->proposalKey, scan->best, note);
+    };
     auto step = std::make_shared<std::function<void(const QByteArray &)>>();
     // The pending callbacks own the step; it refers to itself weakly (no cycle).
     std::weak_ptr<std::function<void(const QByteArray &)>> weakStep = step;
-    *step = [this, scan, weakStep, generation](const QByteArray &cursor) {
+    *step = [this, scan, weakStep, generation, finish](const QByteArray &cursor) {
         auto step = weakStep.lock();
         if (!step)
             return;
@@ -447,20 +655,26 @@ void ControlWorker::findSimilar(const ProposalItem &item)
         m_connection->command(
             {QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), match, QByteArrayLiteral("COUNT"),
              QByteArrayLiteral("1000")},
-            this, [this, scan, step, generation](const RedisReply &r) {
+            this, [this, scan, step, generation, finish](const RedisReply &r) {
                 if (generation != m_similarGeneration || !r.isArray() || r.elements.size() < 2) {
                     if (generation == m_similarGeneration)
-                        emit similarEntries(scan->proposalKey, scan->best);
+                        finish();
                     return;
                 }
                 const QByteArray next = r.elements[0].str;
                 QList<QByteArray> mget{QByteArrayLiteral("MGET")};
                 for (const RedisReply &k : r.elements[1].elements)
                     mget.append(k.str);
-                auto proceed = [this, scan, step, next] {
+                auto proceed = [this, scan, step, next, finish] {
+                    std::stable_sort(scan->best.begin(), scan->best.end(),
+                                     [](const SimilarEntry &a, const SimilarEntry &b) {
+                                         return a.similarity > b.similarity;
+                                     });
+                    if (scan->best.size() > 3)
+                        scan->best.resize(3);
                     ++scan->pages;
                     if (next == "0" || scan->pages >= kSimilarScanPages)
-                        emit similarEntries(scan->proposalKey, scan->best);
+                        finish();
                     else
                         (*step)(next);
                 };
@@ -471,6 +685,7 @@ void ControlWorker::findSimilar(const ProposalItem &item)
                 m_connection->command(mget, this, [this, scan, proceed, generation](const RedisReply &values) {
                     if (generation != m_similarGeneration)
                         return;
+                    QList<SimilarEntry> candidates;
                     for (const RedisReply &v : values.elements) {
                         if (!v.isString())
                             continue;
@@ -480,23 +695,98 @@ void ControlWorker::findSimilar(const ProposalItem &item)
                             || e->ns != scan->ns || e->model != scan->model
                             || EntryVectors::systemSha256(e->system) != scan->systemSha256)
                             continue;
-                        const QString prompt = QString::fromStdString(e->prompt);
-                        const double s = dot(scan->vector, EntryVectors::provider().embed(e->prompt));
-                        if (s <= 0)
-                            continue;
-                        scan->best.append({QString::fromStdString(e->key), prompt, e->version, s});
+                        if (scan->storedModel.empty()) {
+                            const double s = dot(scan->vector, EntryVectors::provider().embed(e->prompt));
+                            if (s > 0)
+                                scan->best.append(
+                                    {QString::fromStdString(e->key), QString::fromStdString(e->prompt), e->version, s});
+                        } else {
+                            candidates.append(
+                                {QString::fromStdString(e->key), QString::fromStdString(e->prompt), e->version, 0});
+                        }
                     }
-                    std::stable_sort(scan->best.begin(), scan->best.end(),
-                                     [](const SimilarEntry &a, const SimilarEntry &b) {
-                                         return a.similarity > b.similarity;
-                                     });
-                    if (scan->best.size() > 3)
-                        scan->best.resize(3);
-                    proceed();
+                    if (candidates.isEmpty()) {
+                        proceed();
+                        return;
+                    }
+                    // Their stored vectors (VectorRecordCodec bounds and checks each); another model's
+                    // or none: not comparable, counted.
+                    QList<QByteArray> vectors{QByteArrayLiteral("MGET")};
+                    for (const SimilarEntry &c : std::as_const(candidates))
+                        vectors.append(QByteArray::fromStdString(RedisSchema::vectorKey(c.key.toStdString())));
+                    m_connection->command(vectors, this,
+                                          [this, scan, proceed, generation, candidates](const RedisReply &records) {
+                                              if (generation != m_similarGeneration)
+                                                  return;
+                                              for (qsizetype i = 0; i < candidates.size(); ++i) {
+                                                  std::optional<VectorRecord> record;
+                                                  if (records.isArray() && i < records.elements.size()
+                                                      && records.elements[i].isString()) {
+                                                      const QByteArray &json = records.elements[i].str;
+                                                      record = VectorRecordCodec::decode(
+                                                          std::string_view(json.constData(), std::size_t(json.size())));
+                                                  }
+                                                  if (!record || record->model != scan->storedModel
+                                                      || record->vector.size() != scan->vector.size()) {
+                                                      ++scan->withoutVector;
+                                                      continue;
+                                                  }
+                                                  const double s = dot(scan->vector, record->vector);
+                                                  if (s > 0) {
+                                                      SimilarEntry found = candidates[i];
+                                                      found.similarity = s;
+                                                      scan->best.append(found);
+                                                  }
+                                              }
+                                              proceed();
+                                          });
                 });
             });
     };
     (*step)(QByteArrayLiteral("0"));
+}
+
+void ControlWorker::reloadReservations()
+{
+    if (!m_reservations)
+        return;
+    m_reservations->list([this](const QList<Reservation> &live, qint64 nowMs, const QString &error) {
+        if (!error.isEmpty())
+            return; // the next reservation record or reconnection reads them again
+        emit reservationsChanged(live, nowMs);
+        // Read again when the earliest one has expired: it disappears (and is audited) then.
+        qint64 earliest = 0;
+        for (const Reservation &r : live)
+            earliest = earliest == 0 ? r.untilMs : std::min(earliest, r.untilMs);
+        if (earliest > 0)
+            m_reservationExpiry->start(int(std::clamp<qint64>(earliest - nowMs + 100, 100, 3600000)));
+        else
+            m_reservationExpiry->stop();
+    });
+}
+
+void ControlWorker::claimReservation(quint64 requestId, const QString &kind, const QString &value, int minutes)
+{
+    if (!m_reservations) {
+        emit reservationFinished(requestId, false, QStringLiteral("not connected"));
+        return;
+    }
+    m_reservations->claim(kind, value, qint64(minutes) * 60000, [this, requestId](const ReservationStore::Result &r) {
+        emit reservationFinished(requestId, r.ok, r.message);
+        reloadReservations();
+    });
+}
+
+void ControlWorker::releaseReservation(quint64 requestId, const QString &kind, const QString &value)
+{
+    if (!m_reservations) {
+        emit reservationFinished(requestId, false, QStringLiteral("not connected"));
+        return;
+    }
+    m_reservations->release(kind, value, [this, requestId](const ReservationStore::Result &r) {
+        emit reservationFinished(requestId, r.ok, r.message);
+        reloadReservations();
+    });
 }
 
 void ControlWorker::onAuditAppended(const QList<AuditRecord> &records)
@@ -515,6 +805,9 @@ void ControlWorker::flushLive()
     if (records.isEmpty())
         return;
     emit auditAppended(records);
+    if (std::any_of(records.begin(), records.end(),
+                    [](const AuditRecord &r) { return r.action.rfind("reservation-", 0) == 0; }))
+        reloadReservations();
     QStringList decided;
     QStringList entryKeys;
     QSet<QString> seenEntryKeys;
@@ -522,6 +815,8 @@ void ControlWorker::flushLive()
         const QString key = QString::fromStdString(r.key);
         if (r.action == "approve" || r.action == "reject")
             decided.append(key);
+        else if (r.action == "first-approval" && m_queue)
+            m_queue->markSignedOff(key, QString::fromStdString(r.user), r.tsMs);
         const bool writesEntry = r.action == "approve" || r.action == "edit" || r.action == "revoke"
             || r.action == "import";
         if (writesEntry && !seenEntryKeys.contains(key)) {
