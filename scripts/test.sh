@@ -11,7 +11,13 @@
 #            L0L3_FUZZ_SEED (default 1: the suite repeats one exploration and
 #            fails only on what a change broke; 0 picks a random seed; longer
 #            exploring is `scripts/fuzz.sh 600`)
-#   asan     the whole suite again under AddressSanitizer + UBSan
+#   asan     the suite again under AddressSanitizer + UBSan, less the
+#            console's widget tests (tests/ui) and the benchmarks: everything
+#            that parses untrusted input or holds the product's state
+#            (common, gateway, control, ctl, the integration tests against
+#            real processes) runs under it, and the widget tests, which
+#            exercise Qt's views more than our code, are a sixth of a cold
+#            build that CI must finish on two cores
 # L0L3_TEST_STAGES="default fuzz asan" picks stages; extra args go to ctest.
 # Wall-clock bounds in the tests are tuned for the default build and scaled by
 # L0L3_TIME_SCALE (tests/support/timescale.h): 1 for default, and
@@ -29,7 +35,7 @@ run_ctest() {
   local start=$SECONDS
   bash scripts/build.sh "$preset"
   echo "test: ctest --preset $preset $*"
-  if ctest --preset "$preset" -j"$jobs" --timeout 900 "$@"; then
+  if ctest --preset "$preset" -j"$jobs" --timeout 600 "$@"; then
     summary+=("$preset: passed ($((SECONDS - start)) s)")
   else
     summary+=("$preset: FAILED ($((SECONDS - start)) s)")
