@@ -541,7 +541,10 @@ void TestStreamedMiss::slowClientHoldsBackTheUpstream()
     QVERIFY2(!sentAll,
              qPrintable(QStringLiteral("the gateway read the whole stream for a client that reads nothing: ") + state));
     QVERIFY2(blocked, qPrintable(state));
-    QVERIFY2(upstream.bytesSent() < response.size() / 2, qPrintable(state));
+    // How much of the rest the kernel holds between the two blocked sockets is
+    // its own business (loopback buffers autotune up to tcp_rmem's maximum,
+    // 32 MiB on this machine; one run held 13.4 of the 24.9 MB): what the
+    // gateway itself holds shows in its resident memory.
     QVERIFY2(rssBlocked - rssBefore < 12 * 1024 * 1024, qPrintable(state));
 
     // The client reads again: the rest comes, byte for byte what the upstream sent, and it ends.
